@@ -1,0 +1,86 @@
+"""Artifact check ``format``: what a file really is, from its content, and whether it is safe."""
+
+from __future__ import annotations
+
+from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
+from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.sources.inventory import ArtifactFile
+
+_EXECUTABLE_FAMILIES = {"executable", "script"}
+
+
+def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
+    ident = artifact_content(file, ctx).identification
+    family = str(getattr(ident.family, "value", ident.family))
+    facts = {"format": ident.format, "family": family, "detail": ident.detail}
+    findings: list[Finding] = []
+    where = Location(file=file.subject)
+    if ident.unsafe and family in _EXECUTABLE_FAMILIES:
+        findings.append(
+            Finding(
+                rule="MLS-FMT-001",
+                severity=Severity.CRITICAL,
+                category="unsafe-format",
+                title=f"executable content in a model directory ({ident.format})",
+                location=where,
+                evidence=ident.evidence or ident.detail,
+                why="a model directory has no reason to carry programs; tooling or a careless "
+                "`chmod +x` can run them",
+                remediation="remove the file from the model; ship tools separately and reviewed",
+                cwe="CWE-506",
+            )
+        )
+    elif ident.unsafe:
+        findings.append(
+            Finding(
+                rule="MLS-FMT-001",
+                severity=Severity.HIGH,
+                category="unsafe-format",
+                title=f"unsafe serialisation format: {ident.format}",
+                location=where,
+                evidence=ident.evidence or ident.detail,
+                why="loading a pickle-based file runs whatever code its author put in it "
+                "(torch.load, joblib.load, pickle.load and numpy.load with allow_pickle)",
+                remediation="convert the weights to safetensors and drop this file; if it must stay, "
+                "review it with the artifact scanner and allow it explicitly",
+                cwe="CWE-502",
+            )
+        )
+    if ident.extension_mismatch:
+        findings.append(
+            Finding(
+                rule="MLS-FMT-002",
+                severity=Severity.MEDIUM,
+                category="disguised-format",
+                title="file extension does not match its content",
+                location=where,
+                evidence=ident.extension_mismatch,
+                why="a misleading extension makes tools and reviewers treat the file as something "
+                "it is not",
+                remediation="rename the file after what it contains, or replace it",
+                cwe="CWE-646",
+            )
+        )
+    if ident.format == "unknown":
+        findings.append(
+            Finding(
+                rule="MLS-FMT-003",
+                severity=Severity.LOW,
+                category="unknown-format",
+                title="content could not be identified",
+                location=where,
+                evidence=ident.detail,
+                why="a file no check understands cannot be vouched for",
+                remediation="remove it if it is not needed, or declare what it is",
+            )
+        )
+    return Outcome(findings=findings, facts=facts)
+
+
+CHECK = ArtifactCheck(
+    name="format",
+    kind=RowKind.ARTIFACT,
+    summary="the file's real format, from its content; pickle-based and executable formats flagged",
+    run=run,
+    applies=lambda file: file.path.exists() or file.pinned_sha256 is None,
+)

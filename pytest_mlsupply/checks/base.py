@@ -1,0 +1,55 @@
+"""What a check is: a named function from a subject (and policy) to findings and facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pytest_mlsupply.checks.content import ContentCache, FileContent
+from pytest_mlsupply.manifest.model import Policy
+from pytest_mlsupply.results import Finding, RowKind
+from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory, ResolvedModel
+
+S = TypeVar("S")
+
+
+@dataclass
+class Outcome:
+    """What a check returns; the runner turns it into a :class:`CheckResult`."""
+
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    policy: Policy
+    inventory: Inventory
+    contents: ContentCache
+
+
+@dataclass(frozen=True)
+class Check(Generic[S]):
+    """A named check over subjects of type ``S``.
+
+    ``applies`` lets a check skip subjects it has nothing to say about (the matrix cell stays
+    blank rather than a vacuous pass).
+    """
+
+    name: str
+    kind: RowKind
+    summary: str
+    run: Callable[[S, CheckContext], Outcome]
+    applies: Callable[[S], bool] = lambda _subject: True
+
+
+def artifact_content(file: ArtifactFile, ctx: CheckContext) -> FileContent:
+    """The shared, once-per-process read of an artifact's bytes."""
+    return ctx.contents.get(file.path)
+
+
+ArtifactCheck = Check[ArtifactFile]
+DependencyCheck = Check[Dependency]
+ProvenanceCheck = Check[ResolvedModel]

@@ -1,0 +1,60 @@
+"""One read per file: content facts shared by every check that needs an artifact's bytes.
+
+Checks never open artifact files themselves for whole-file work; they ask the cache, which
+streams each file once per process and memoises what was computed (digest, size, identified
+format). The cache key includes size and mtime so a file replaced mid-session is read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.sniff import Identification
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class FileContent:
+    path: Path
+    size: int
+    _sha256: str | None = field(default=None, repr=False)
+    _identification: Identification | None = field(default=None, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            with self.path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    @property
+    def identification(self) -> Identification:
+        if self._identification is None:
+            from pytest_mlsupply.engines.sniff import identify
+
+            self._identification = identify(self.path)
+        return self._identification
+
+
+class ContentCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int, int, int], FileContent] = {}
+
+    def get(self, path: Path) -> FileContent:
+        """Raises OSError when the file cannot be opened (the caller reports an error)."""
+        st = os.stat(path)  # follows symlinks: the loader reads the target
+        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = FileContent(path=path, size=st.st_size)
+            self._entries[key] = entry
+        return entry

@@ -1,0 +1,86 @@
+"""Dependency check ``pinned``: a requirement names one exact version (and ideally its hash)."""
+
+from __future__ import annotations
+
+from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
+from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.sources.inventory import Dependency
+
+
+def _where(dep: Dependency) -> Location:
+    file, _, line = dep.origin.rpartition(":")
+    if file and line.isdigit():
+        return Location(file=file, line=int(line))
+    return Location(file=dep.origin)
+
+
+def run(dep: Dependency, ctx: CheckContext) -> Outcome:
+    facts = {"origin": dep.origin, "requirement": dep.requirement}
+    if dep.version is not None:
+        facts["version"] = dep.version
+    if dep.origin == "environment":
+        return Outcome(facts=facts)  # an installed distribution has exactly one version
+    if dep.requirement.startswith(("-e", ".", "/", "git+", "http:", "https:", "file:")) or (
+        "@" in dep.requirement and "://" in dep.requirement
+    ):
+        return Outcome(
+            facts=facts,
+            findings=[
+                Finding(
+                    rule="MLS-DEP-003",
+                    severity=Severity.HIGH,
+                    category="pinning",
+                    title="dependency does not come from a package index",
+                    location=_where(dep),
+                    evidence=dep.requirement,
+                    why="a path or URL requirement bypasses index integrity and its version cannot be "
+                    "audited for known vulnerabilities",
+                    remediation="publish it to your index and pin it as name==version",
+                    cwe="CWE-829",
+                )
+            ],
+        )
+    if dep.version is None:
+        severity = Severity.HIGH if ctx.policy.require_pins else Severity.LOW
+        return Outcome(
+            facts=facts,
+            findings=[
+                Finding(
+                    rule="MLS-DEP-001",
+                    severity=severity,
+                    category="pinning",
+                    title="dependency is not pinned to an exact version",
+                    location=_where(dep),
+                    evidence=dep.requirement,
+                    why="an unpinned requirement installs whatever is newest at install time, including "
+                    "a compromised or typosquatted release",
+                    remediation=f"pin it: {dep.name}==<the version you tested> (pip freeze prints it)",
+                    cwe="CWE-1357",
+                )
+            ],
+        )
+    if not dep.hashes:
+        return Outcome(
+            facts=facts,
+            findings=[
+                Finding(
+                    rule="MLS-DEP-002",
+                    severity=Severity.INFO,
+                    category="pinning",
+                    title="pinned without a hash",
+                    location=_where(dep),
+                    evidence=dep.requirement,
+                    why="a version pin does not stop a re-uploaded or mirrored file with other content",
+                    remediation="add --hash=sha256:<digest> (pip-compile --generate-hashes writes them)",
+                )
+            ],
+        )
+    return Outcome(facts=facts)
+
+
+CHECK = DependencyCheck(
+    name="pinned",
+    kind=RowKind.DEPENDENCY,
+    summary="the requirement pins one exact version from a package index",
+    run=run,
+)

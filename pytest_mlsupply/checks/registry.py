@@ -1,0 +1,20 @@
+"""The registry of checks: adding a check is one module plus one line here."""
+
+from __future__ import annotations
+
+from pytest_mlsupply.checks import (
+    artifact_format,
+    artifact_sha256,
+    dependency_pinned,
+    provenance_model_card,
+)
+from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
+
+ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
+    artifact_sha256.CHECK,
+    artifact_format.CHECK,
+)
+
+DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (dependency_pinned.CHECK,)
+
+PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)

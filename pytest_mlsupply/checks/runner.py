@@ -1,0 +1,102 @@
+"""Run a planned item's checks and turn their outcomes into :class:`CheckResult` objects.
+
+Fail closed: a subject that cannot be found, a file that cannot be read, or a bug in a check
+becomes an error result, never a pass.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
+from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS, DEPENDENCY_CHECKS, PROVENANCE_CHECKS
+from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
+from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
+
+S = TypeVar("S")
+
+
+def run_item(item: PlannedItem, ctx: CheckContext) -> list[CheckResult]:
+    return [_result(item, name, _run_one(item, name, ctx)) for name in item.checks]
+
+
+def _result(item: PlannedItem, check: str, outcome: Outcome) -> CheckResult:
+    return CheckResult(
+        kind=item.kind,
+        subject=item.subject,
+        check=check,
+        findings=outcome.findings,
+        error=outcome.error,
+        facts=outcome.facts,
+    )
+
+
+def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
+    inv = ctx.inventory
+    if item.kind is RowKind.ARTIFACT and name == RESOLVE_CHECK:
+        return _resolve(item, ctx)
+    if item.kind is RowKind.DEPENDENCY and name == READ_CHECK:
+        errors = [e for e in inv.dependency_errors if e.split(":", 1)[0] == item.subject]
+        return Outcome(error="; ".join(errors) or f"cannot read {item.subject}")
+    try:
+        if item.kind is RowKind.ARTIFACT:
+            for model in inv.models:
+                for file in files_with_missing_pins(model):
+                    if file.subject == item.subject:
+                        return _call(_find(ARTIFACT_CHECKS, name), file, ctx)
+        elif item.kind is RowKind.DEPENDENCY:
+            for dep in inv.dependencies:
+                if dep.subject == item.subject:
+                    return _call(_find(DEPENDENCY_CHECKS, name), dep, ctx)
+        else:
+            for model in inv.models:
+                if model.name == item.subject:
+                    return _call(_find(PROVENANCE_CHECKS, name), model, ctx)
+    except KeyError:
+        return Outcome(error=f"no check named {name!r} is registered for {item.kind.value} items")
+    return Outcome(
+        error=f"{item.subject!r} is no longer in the inventory (changed during the run?)"
+    )
+
+
+def _find(checks: tuple[Check[S], ...], name: str) -> Check[S]:
+    for check in checks:
+        if check.name == name:
+            return check
+    raise KeyError(name)
+
+
+def _call(check: Check[S], subject: S, ctx: CheckContext) -> Outcome:
+    try:
+        return check.run(subject, ctx)
+    except OSError as exc:
+        return Outcome(error=f"cannot read: {exc.strerror or exc} ({exc.filename or ''})")
+    except Exception as exc:
+        # A bug in a check must not pass the artifact: surface it as an error with its cause.
+        return Outcome(error=f"check {check.name!r} crashed: {type(exc).__name__}: {exc}")
+
+
+def _resolve(item: PlannedItem, ctx: CheckContext) -> Outcome:
+    for model in ctx.inventory.models:
+        if model.name != item.subject:
+            continue
+        if model.error is not None:
+            return Outcome(error=model.error)
+        if not model.files:
+            return Outcome(
+                findings=[
+                    Finding(
+                        rule="MLS-SRC-001",
+                        severity=Severity.HIGH,
+                        category="integrity",
+                        title="model has no files",
+                        location=Location(file=str(model.root)),
+                        evidence=f"{model.root} is empty",
+                        why="an empty model cannot be the one that was reviewed; every check on it "
+                        "would pass vacuously",
+                        remediation="point the model's `path:` or `source:` at the model's files",
+                    )
+                ]
+            )
+        return Outcome()
+    return Outcome(error=f"model {item.subject!r} is not in the inventory")

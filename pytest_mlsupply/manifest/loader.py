@@ -1,0 +1,860 @@
+"""Parse and validate ``mlsupply.yaml`` into a typed :class:`Manifest`.
+
+The YAML is composed into nodes (not plain data) so that every problem can name its line and
+column. All problems are collected and reported together, before any item runs: a user fixes a
+manifest in one pass rather than one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from pytest_mlsupply.engines.model_card import FIELD_FINDERS
+from pytest_mlsupply.manifest.errors import ManifestError, Problem
+from pytest_mlsupply.manifest.model import (
+    DEFAULT_BOM_PATH,
+    DEFAULT_MATRIX_PATH,
+    SCHEMA_VERSION,
+    CardDecl,
+    DatasetDecl,
+    HubRef,
+    LicensePolicy,
+    Manifest,
+    ModelDecl,
+    OutputDecl,
+    Policy,
+    RequirementDecl,
+    SignatureDecl,
+    Span,
+)
+from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
+
+T = TypeVar("T")
+
+#: Card fields a manifest may require; the model-card engine knows how to find each one.
+CARD_FIELDS = tuple(FIELD_FINDERS)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HUB_RE = re.compile(
+    r"^(?P<scheme>hf|hf-datasets)://(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)"
+    r"(?:@(?P<rev>[^@\s]+))?$"
+)
+_COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
+_SHA256_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
+
+_TOP_KEYS = (
+    "version",
+    "project",
+    "policy",
+    "models",
+    "datasets",
+    "requirements",
+    "vulnerabilities",
+    "code",
+    "monitor",
+    "output",
+)
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read, parse and validate the manifest at ``path`` or raise :class:`ManifestError`."""
+    path = path.resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(
+            [Problem(path, 1, 1, "", f"cannot read the manifest: {exc.strerror or exc}")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            [
+                Problem(
+                    path,
+                    1,
+                    1,
+                    "",
+                    f"the manifest is not UTF-8 text ({exc.reason})",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+    return parse_manifest(text, path)
+
+
+def parse_manifest(text: str, path: Path) -> Manifest:
+    """Validate manifest ``text`` that lives at ``path`` (relative paths resolve against it)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ManifestError(
+            [
+                Problem(
+                    path,
+                    line,
+                    column,
+                    "",
+                    f"YAML syntax error: {exc.problem or exc}",
+                    "fix the YAML syntax at this position",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError([Problem(path, 1, 1, "", f"YAML error: {exc}")]) from None
+    reader = _Reader(path)
+    manifest = reader.manifest(node)
+    if reader.problems or manifest is None:
+        raise ManifestError(sorted(reader.problems, key=lambda p: (p.line, p.column)))
+    return manifest
+
+
+class _Reader:
+    """Walks composed YAML nodes, converting them and recording every problem found."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.root = path.parent
+        self.problems: list[Problem] = []
+
+    # -- primitives -------------------------------------------------------------------------
+
+    def problem(self, node: yaml.Node | None, key_path: str, message: str, fix: str = "") -> None:
+        line, column = (1, 1)
+        if node is not None:
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        self.problems.append(Problem(self.path, line, column, key_path, message, fix))
+
+    def span(self, node: yaml.Node) -> Span:
+        return Span(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def mapping(
+        self, node: yaml.Node, key_path: str, allowed: tuple[str, ...], example: str
+    ) -> dict[str, yaml.Node] | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node,
+                key_path,
+                f"expected a mapping, got {_describe(node)}",
+                f"write it as {example}",
+            )
+            return None
+        result: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, key_path, "keys must be plain strings")
+                continue
+            key = str(key_node.value)
+            sub = f"{key_path}.{key}" if key_path else key
+            if key in result:
+                self.problem(
+                    key_node, sub, f"duplicate key {key!r}", "remove one of the two entries"
+                )
+                continue
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else ("allowed keys here: " + ", ".join(allowed))
+                )
+                self.problem(key_node, sub, f"unknown key {key!r}", hint)
+                continue
+            result[key] = value_node
+        return result
+
+    def sequence(self, node: yaml.Node, key_path: str, example: str) -> list[yaml.Node] | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node,
+                key_path,
+                f"expected a list, got {_describe(node)}",
+                f"write it as a list, e.g. {example}",
+            )
+            return None
+        return list(node.value)
+
+    def string(self, node: yaml.Node, key_path: str, example: str = "") -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+            "tag:yaml.org,2002:str",
+            "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:float",
+        ):
+            self.problem(
+                node,
+                key_path,
+                f"expected a string, got {_describe(node)}",
+                f"write a quoted string{', e.g. ' + example if example else ''}",
+            )
+            return None
+        value = str(node.value)
+        if not value.strip():
+            self.problem(
+                node,
+                key_path,
+                "must not be empty",
+                f"write a value{', e.g. ' + example if example else ''}",
+            )
+            return None
+        return value
+
+    def boolean(self, node: yaml.Node, key_path: str) -> bool | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
+            return bool(yaml.safe_load(node.value))
+        self.problem(
+            node, key_path, f"expected true or false, got {_describe(node)}", "write true or false"
+        )
+        return None
+
+    def strings(self, node: yaml.Node, key_path: str, example: str) -> tuple[str, ...]:
+        items = self.sequence(node, key_path, example)
+        if items is None:
+            return ()
+        out = []
+        for i, item in enumerate(items):
+            value = self.string(item, f"{key_path}[{i}]")
+            if value is not None:
+                out.append(value)
+        return tuple(out)
+
+    def choice(self, node: yaml.Node, key_path: str, choices: tuple[str, ...]) -> str | None:
+        value = self.string(node, key_path)
+        if value is None:
+            return None
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            self.problem(
+                node,
+                key_path,
+                f"{value!r} is not one of: {', '.join(choices)}",
+                f"{hint}write one of: {', '.join(choices)}",
+            )
+            return None
+        return value
+
+    def local_path(
+        self, node: yaml.Node, key_path: str, *, must_exist: bool, kind: str = "file or directory"
+    ) -> Path | None:
+        value = self.string(node, key_path, "models/sentiment")
+        if value is None:
+            return None
+        path = (self.root / value).resolve()
+        if must_exist and not path.exists():
+            self.problem(
+                node,
+                key_path,
+                f"{kind} {value!r} does not exist (looked for {path})",
+                f"create it, or write a path relative to {self.root}",
+            )
+            return None
+        return path
+
+    def optional(
+        self, mapping: dict[str, yaml.Node], key: str, convert: Callable[[yaml.Node], T | None]
+    ) -> T | None:
+        node = mapping.get(key)
+        return None if node is None else convert(node)
+
+    def opt_str(self, m: dict[str, yaml.Node], key: str, key_path: str) -> str | None:
+        node = m.get(key)
+        return None if node is None else self.string(node, f"{key_path}.{key}")
+
+    def opt_strs(
+        self, m: dict[str, yaml.Node], key: str, key_path: str, example: str
+    ) -> tuple[str, ...]:
+        node = m.get(key)
+        return () if node is None else self.strings(node, f"{key_path}.{key}", example)
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def manifest(self, node: yaml.Node | None) -> Manifest | None:
+        if node is None:
+            self.problem(
+                None,
+                "",
+                "the manifest is empty",
+                "start it with `version: 1` and declare models, datasets or requirements",
+            )
+            return None
+        top = self.mapping(node, "", _TOP_KEYS, "`version: 1` followed by sections")
+        if top is None:
+            return None
+        version_node = top.get("version")
+        if version_node is None:
+            self.problem(node, "version", "missing schema version", "add `version: 1` at the top")
+        elif not (
+            isinstance(version_node, yaml.ScalarNode)
+            and version_node.tag == "tag:yaml.org,2002:int"
+            and int(version_node.value) == SCHEMA_VERSION
+        ):
+            self.problem(
+                version_node,
+                "version",
+                f"unsupported schema version {getattr(version_node, 'value', '?')!r}",
+                f"write `version: {SCHEMA_VERSION}`",
+            )
+        project_name, project_version = self.project(top.get("project"))
+        policy = self.policy(top.get("policy"))
+        datasets = self.datasets(top.get("datasets"), policy)
+        models = self.models(top.get("models"), policy, {d.name for d in datasets})
+        requirements = self.requirements(top.get("requirements"))
+        output = self.output(top.get("output"))
+        vulnerabilities = self.vulnerabilities(top.get("vulnerabilities"))
+        code = self.code(top.get("code"))
+        monitor = self.monitor(top.get("monitor"))
+        return Manifest(
+            path=self.path,
+            version=SCHEMA_VERSION,
+            policy=policy,
+            output=output,
+            project_name=project_name,
+            project_version=project_version,
+            models=models,
+            datasets=datasets,
+            requirements=requirements,
+            vulnerabilities=vulnerabilities,
+            code=code,
+            monitor=monitor,
+        )
+
+    def project(self, node: yaml.Node | None) -> tuple[str, str | None]:
+        default = self.root.name or "project"
+        if node is None:
+            return default, None
+        m = self.mapping(node, "project", ("name", "version"), "{name: my-service, version: 1.0}")
+        if m is None:
+            return default, None
+        name = self.optional(m, "name", lambda n: self.string(n, "project.name")) or default
+        version = self.optional(m, "version", lambda n: self.string(n, "project.version"))
+        return name, version
+
+    def policy(self, node: yaml.Node | None) -> Policy:
+        if node is None:
+            return Policy()
+        m = self.mapping(
+            node,
+            "policy",
+            ("fail_on", "pickle", "require_pins", "allow_globals", "licenses"),
+            "{fail_on: high}",
+        )
+        if m is None:
+            return Policy()
+        fail_on = self.optional(
+            m, "fail_on", lambda n: self.choice(n, "policy.fail_on", THRESHOLD_CHOICES)
+        )
+        pickle = self.optional(
+            m, "pickle", lambda n: self.choice(n, "policy.pickle", ("default-deny", "denylist"))
+        )
+        require_pins = self.optional(
+            m, "require_pins", lambda n: self.boolean(n, "policy.require_pins")
+        )
+        allow_globals = (
+            self.optional(
+                m,
+                "allow_globals",
+                lambda n: self.strings(n, "policy.allow_globals", "[mypackage.MyModel]"),
+            )
+            or ()
+        )
+        for i, name in enumerate(allow_globals):
+            if "." not in name:
+                self.problem(
+                    m["allow_globals"],
+                    f"policy.allow_globals[{i}]",
+                    f"{name!r} is not a dotted module.name",
+                    "write the global as module.qualname, e.g. mypackage.models.MyModel",
+                )
+        licenses = LicensePolicy()
+        if "licenses" in m:
+            lm = self.mapping(
+                m["licenses"],
+                "policy.licenses",
+                ("allow", "deny_restrictions"),
+                "{allow: [apache-2.0, mit]}",
+            )
+            if lm is not None:
+                licenses = LicensePolicy(
+                    allow=self.optional(
+                        lm,
+                        "allow",
+                        lambda n: self.strings(n, "policy.licenses.allow", "[apache-2.0, mit]"),
+                    )
+                    or (),
+                    deny_restrictions=self.optional(
+                        lm,
+                        "deny_restrictions",
+                        lambda n: self.strings(
+                            n, "policy.licenses.deny_restrictions", "[non-commercial]"
+                        ),
+                    )
+                    or (),
+                )
+        return Policy(
+            fail_on=Severity.parse(fail_on) if fail_on else Policy().fail_on,
+            pickle="denylist" if pickle == "denylist" else "default-deny",
+            require_pins=True if require_pins is None else require_pins,
+            allow_globals=allow_globals,
+            licenses=licenses,
+        )
+
+    def hub_ref(self, node: yaml.Node, key_path: str, scheme: str, policy: Policy) -> HubRef | None:
+        value = self.string(node, key_path, f"{scheme}://org/name@<40-hex commit>")
+        if value is None:
+            return None
+        match = _HUB_RE.match(value)
+        if match is None or match["scheme"] != scheme:
+            self.problem(
+                node,
+                key_path,
+                f"{value!r} is not a {scheme}:// reference",
+                f"write {scheme}://org/name@<40-hex commit sha>, or use `path:` for a "
+                "local directory",
+            )
+            return None
+        repo, rev = match["repo"], match["rev"]
+        if rev is None:
+            self.problem(
+                node,
+                key_path,
+                f"{value!r} has no revision",
+                f"pin the commit: {scheme}://{repo}@<40-hex commit sha>",
+            )
+            return None
+        if not _COMMIT_RE.match(rev) and policy.require_pins:
+            self.problem(
+                node,
+                key_path,
+                f"revision {rev!r} is mutable (a branch or tag can be moved to other files)",
+                f"pin the 40-hex commit it points to: {scheme}://{repo}@<commit sha> "
+                "(the repository's commit history on the Hub lists it), or set "
+                "policy.require_pins: false to accept mutable revisions",
+            )
+            return None
+        repo_type: Any = "model" if scheme == "hf" else "dataset"
+        return HubRef(
+            repo_type=repo_type,
+            repo_id=repo,
+            revision=rev.lower() if _COMMIT_RE.match(rev) else rev,
+        )
+
+    def name(
+        self, m: dict[str, yaml.Node], node: yaml.Node, key_path: str, seen: set[str]
+    ) -> str | None:
+        if "name" not in m:
+            self.problem(node, f"{key_path}.name", "missing name", "add `name: <short-name>`")
+            return None
+        name = self.string(m["name"], f"{key_path}.name", "sentiment")
+        if name is None:
+            return None
+        if not _NAME_RE.match(name):
+            self.problem(
+                m["name"],
+                f"{key_path}.name",
+                f"{name!r} is not a valid name (it appears in test ids)",
+                "use letters, digits, '.', '_' and '-' only, starting with a letter or digit",
+            )
+            return None
+        if name in seen:
+            self.problem(
+                m["name"],
+                f"{key_path}.name",
+                f"name {name!r} is declared twice",
+                "give each entry a unique name",
+            )
+            return None
+        seen.add(name)
+        return name
+
+    def source_or_path(
+        self, m: dict[str, yaml.Node], node: yaml.Node, key_path: str, scheme: str, policy: Policy
+    ) -> tuple[HubRef | None, Path | None, bool]:
+        if ("source" in m) == ("path" in m):
+            self.problem(
+                node,
+                key_path,
+                "declare exactly one of `source:` and `path:`",
+                f"write `source: {scheme}://org/name@<commit>` or `path: <local dir>`",
+            )
+            return None, None, False
+        if "source" in m:
+            ref = self.hub_ref(m["source"], f"{key_path}.source", scheme, policy)
+            return ref, None, ref is not None
+        path = self.local_path(m["path"], f"{key_path}.path", must_exist=True, kind="directory")
+        if path is not None and not path.is_dir():
+            self.problem(
+                m["path"],
+                f"{key_path}.path",
+                f"{path} is not a directory",
+                "point `path:` at the directory that holds the files",
+            )
+            return None, None, False
+        return None, path, path is not None
+
+    def models(
+        self, node: yaml.Node | None, policy: Policy, dataset_names: set[str]
+    ) -> tuple[ModelDecl, ...]:
+        if node is None:
+            return ()
+        items = self.sequence(node, "models", "[{name: sentiment, path: models/sentiment}]")
+        if items is None:
+            return ()
+        seen: set[str] = set()
+        out = []
+        allowed = (
+            "name",
+            "source",
+            "path",
+            "files",
+            "license",
+            "description",
+            "card",
+            "datasets",
+            "signature",
+            "lineage",
+            "promotion",
+        )
+        for i, item in enumerate(items):
+            kp = f"models[{i}]"
+            m = self.mapping(item, kp, allowed, "{name: sentiment, path: models/sentiment}")
+            if m is None:
+                continue
+            name = self.name(m, item, kp, seen)
+            source, path, ok = self.source_or_path(m, item, kp, "hf", policy)
+            files = self.files(m.get("files"), f"{kp}.files")
+            card = self.card(m.get("card"), f"{kp}.card")
+            datasets = self.opt_strs(m, "datasets", kp, "[reviews]") or ()
+            for j, ds in enumerate(datasets):
+                if ds not in dataset_names:
+                    self.problem(
+                        m["datasets"],
+                        f"{kp}.datasets[{j}]",
+                        f"dataset {ds!r} is not declared",
+                        "declare it under the top-level `datasets:` list, or remove it",
+                    )
+            signature = self.signature(m.get("signature"), f"{kp}.signature")
+            base_model = None
+            if "lineage" in m:
+                lm = self.mapping(
+                    m["lineage"],
+                    f"{kp}.lineage",
+                    ("base_model",),
+                    "{base_model: hf://org/base@<commit>}",
+                )
+                if lm is not None and "base_model" in lm:
+                    base_model = self.string(lm["base_model"], f"{kp}.lineage.base_model")
+            promotion: dict[str, Path] = {}
+            if "promotion" in m:
+                pm = self.mapping(
+                    m["promotion"],
+                    f"{kp}.promotion",
+                    ("evaluation", "deploy"),
+                    "{evaluation: reports/eval.json}",
+                )
+                for key, value in (pm or {}).items():
+                    p = self.local_path(
+                        value, f"{kp}.promotion.{key}", must_exist=True, kind="file"
+                    )
+                    if p is not None:
+                        promotion[key] = p
+            if name is None or not ok:
+                continue
+            out.append(
+                ModelDecl(
+                    name=name,
+                    span=self.span(item),
+                    source=source,
+                    path=path,
+                    files=files,
+                    license=self.opt_str(m, "license", kp),
+                    description=self.opt_str(m, "description", kp),
+                    card=card,
+                    datasets=datasets,
+                    signature=signature,
+                    base_model=base_model,
+                    promotion=promotion,
+                )
+            )
+        return tuple(out)
+
+    def files(self, node: yaml.Node | None, key_path: str) -> dict[str, str]:
+        if node is None:
+            return {}
+        m = self.mapping_any(node, key_path, '{model.safetensors: "sha256:<64 hex>"}')
+        out: dict[str, str] = {}
+        for rel, value_node in m.items():
+            if rel.startswith("/") or ".." in Path(rel).parts or "\\" in rel:
+                self.problem(
+                    value_node,
+                    f"{key_path}.{rel}",
+                    f"{rel!r} is not a path inside the model",
+                    "write the file's path relative to the model directory, with '/'",
+                )
+                continue
+            digest = self.string(value_node, f"{key_path}.{rel}", '"sha256:<64 hex>"')
+            if digest is None:
+                continue
+            if not _SHA256_RE.match(digest):
+                self.problem(
+                    value_node,
+                    f"{key_path}.{rel}",
+                    f"{digest!r} is not a sha256 pin",
+                    'write "sha256:" followed by the 64 hex digits of the file\'s '
+                    "SHA-256 (sha256sum prints them)",
+                )
+                continue
+            out[rel] = digest.lower()
+        return out
+
+    def mapping_any(self, node: yaml.Node, key_path: str, example: str) -> dict[str, yaml.Node]:
+        """A mapping whose keys are data (file names), not schema keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node,
+                key_path,
+                f"expected a mapping, got {_describe(node)}",
+                f"write it as {example}",
+            )
+            return {}
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(getattr(key_node, "value", ""))
+            if key in out:
+                self.problem(
+                    key_node,
+                    f"{key_path}.{key}",
+                    f"duplicate key {key!r}",
+                    "remove one of the two entries",
+                )
+                continue
+            out[key] = value_node
+        return out
+
+    def card(self, node: yaml.Node | None, key_path: str) -> CardDecl:
+        if node is None:
+            return CardDecl()
+        m = self.mapping(node, key_path, ("path", "require"), "{require: [license, datasets]}")
+        if m is None:
+            return CardDecl()
+        path = self.optional(m, "path", lambda n: self.string(n, f"{key_path}.path")) or "README.md"
+        require = (
+            self.optional(
+                m,
+                "require",
+                lambda n: self.strings(n, f"{key_path}.require", "[license, intended_use]"),
+            )
+            or ()
+        )
+        for i, field_name in enumerate(require):
+            if field_name not in CARD_FIELDS:
+                close = difflib.get_close_matches(field_name, CARD_FIELDS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.problem(
+                    m["require"],
+                    f"{key_path}.require[{i}]",
+                    f"unknown card field {field_name!r}",
+                    f"{hint}known fields: {', '.join(CARD_FIELDS)}",
+                )
+        return CardDecl(path=path, require=require)
+
+    def signature(self, node: yaml.Node | None, key_path: str) -> SignatureDecl | None:
+        if node is None:
+            return None
+        m = self.mapping(
+            node,
+            key_path,
+            ("path", "public_key", "certificate"),
+            "{path: model.sig, public_key: keys/release.pub}",
+        )
+        if m is None:
+            return None
+        if "path" not in m:
+            self.problem(
+                node, f"{key_path}.path", "missing signature path", "add `path: <signature bundle>`"
+            )
+            return None
+        path = self.local_path(m["path"], f"{key_path}.path", must_exist=True, kind="file")
+        public_key = self.optional(
+            m,
+            "public_key",
+            lambda n: self.local_path(n, f"{key_path}.public_key", must_exist=True, kind="file"),
+        )
+        certificate = self.optional(
+            m,
+            "certificate",
+            lambda n: self.local_path(n, f"{key_path}.certificate", must_exist=True, kind="file"),
+        )
+        if path is None:
+            return None
+        return SignatureDecl(path=path, public_key=public_key, certificate=certificate)
+
+    def datasets(self, node: yaml.Node | None, policy: Policy) -> tuple[DatasetDecl, ...]:
+        if node is None:
+            return ()
+        items = self.sequence(node, "datasets", "[{name: reviews, path: data/reviews}]")
+        if items is None:
+            return ()
+        seen: set[str] = set()
+        out = []
+        for i, item in enumerate(items):
+            kp = f"datasets[{i}]"
+            m = self.mapping(
+                item,
+                kp,
+                ("name", "source", "path", "license", "pii", "description"),
+                "{name: reviews, source: hf-datasets://org/name@<commit>}",
+            )
+            if m is None:
+                continue
+            name = self.name(m, item, kp, seen)
+            source, path, ok = self.source_or_path(m, item, kp, "hf-datasets", policy)
+            if name is None or not ok:
+                continue
+            out.append(
+                DatasetDecl(
+                    name=name,
+                    span=self.span(item),
+                    source=source,
+                    path=path,
+                    license=self.opt_str(m, "license", kp),
+                    pii=self.opt_str(m, "pii", kp),
+                    description=self.opt_str(m, "description", kp),
+                )
+            )
+        return tuple(out)
+
+    def requirements(self, node: yaml.Node | None) -> tuple[RequirementDecl, ...]:
+        if node is None:
+            return ()
+        items = self.sequence(node, "requirements", "[{file: requirements.txt}]")
+        if items is None:
+            return ()
+        out = []
+        for i, item in enumerate(items):
+            kp = f"requirements[{i}]"
+            m = self.mapping(
+                item, kp, ("file", "pyproject", "environment"), "{file: requirements.txt}"
+            )
+            if m is None:
+                continue
+            if len(m) != 1:
+                self.problem(
+                    item,
+                    kp,
+                    "declare exactly one of `file:`, `pyproject:`, `environment:` per entry",
+                    "split it into one list entry per source",
+                )
+                continue
+            ((key, value),) = m.items()
+            if key == "environment":
+                if self.choice(value, f"{kp}.environment", ("current",)) is not None:
+                    out.append(RequirementDecl(kind="environment", span=self.span(item)))
+                continue
+            path = self.local_path(value, f"{kp}.{key}", must_exist=True, kind="file")
+            if path is not None and not path.is_file():
+                self.problem(
+                    value,
+                    f"{kp}.{key}",
+                    f"{path} is not a file",
+                    "point it at a requirements file or pyproject.toml",
+                )
+                continue
+            if path is not None:
+                out.append(
+                    RequirementDecl(
+                        kind="file" if key == "file" else "pyproject",
+                        span=self.span(item),
+                        path=path,
+                    )
+                )
+        return tuple(out)
+
+    def output(self, node: yaml.Node | None) -> OutputDecl:
+        bom, matrix, bom_xml = DEFAULT_BOM_PATH, DEFAULT_MATRIX_PATH, None
+        if node is not None:
+            m = self.mapping(
+                node,
+                "output",
+                ("bom", "bom_xml", "matrix"),
+                "{bom: build/ml-bom.cdx.json, matrix: build/mlsupply-matrix}",
+            )
+            if m is not None:
+                bom = self.optional(m, "bom", lambda n: self.string(n, "output.bom")) or bom
+                matrix = (
+                    self.optional(m, "matrix", lambda n: self.string(n, "output.matrix")) or matrix
+                )
+                bom_xml = self.optional(m, "bom_xml", lambda n: self.string(n, "output.bom_xml"))
+        return OutputDecl(
+            bom=(self.root / bom).resolve(),
+            matrix=(self.root / matrix).resolve(),
+            bom_xml=(self.root / bom_xml).resolve() if bom_xml else None,
+        )
+
+    def vulnerabilities(self, node: yaml.Node | None) -> dict[str, Any]:
+        if node is None:
+            return {}
+        m = self.mapping(node, "vulnerabilities", ("service", "url", "path"), "{service: pypi}")
+        if m is None:
+            return {}
+        out: dict[str, Any] = {}
+        if "service" in m:
+            out["service"] = self.choice(
+                m["service"], "vulnerabilities.service", ("pypi", "osv", "offline")
+            )
+        if "url" in m:
+            out["url"] = self.string(m["url"], "vulnerabilities.url")
+        if "path" in m:
+            out["path"] = self.local_path(m["path"], "vulnerabilities.path", must_exist=True)
+        if out.get("service") == "offline" and "path" not in m:
+            self.problem(
+                node,
+                "vulnerabilities.path",
+                "the offline service needs a path",
+                "add `path: <directory of OSV records>`",
+            )
+        return out
+
+    def code(self, node: yaml.Node | None) -> dict[str, Any]:
+        if node is None:
+            return {}
+        m = self.mapping(node, "code", ("paths",), "{paths: [src/]}")
+        if m is None or "paths" not in m:
+            return {}
+        paths = []
+        for i, item in enumerate(self.sequence(m["paths"], "code.paths", "[src/]") or []):
+            p = self.local_path(item, f"code.paths[{i}]", must_exist=True)
+            if p is not None:
+                paths.append(p)
+        return {"paths": paths}
+
+    def monitor(self, node: yaml.Node | None) -> dict[str, Any]:
+        if node is None:
+            return {}
+        keys = ("models", "orgs", "dependencies")
+        m = self.mapping(node, "monitor", keys, "{models: [org/model]}")
+        if m is None:
+            return {}
+        return {k: self.strings(v, f"monitor.{k}", "[acme/sentiment-bert]") for k, v in m.items()}
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        kind = node.tag.rsplit(":", 1)[-1]
+        if kind == "null":
+            return "nothing (null)"
+        return f"{kind} {node.value!r}"
+    return "an unexpected value"

@@ -1,0 +1,146 @@
+"""Typed objects that a validated ``mlsupply.yaml`` turns into.
+
+Nothing here knows about YAML or pytest: the loader builds these, every other layer reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_mlsupply.results import DEFAULT_THRESHOLD, Severity
+
+SCHEMA_VERSION = 1
+DEFAULT_BOM_PATH = "build/ml-bom.cdx.json"
+DEFAULT_MATRIX_PATH = "build/mlsupply-matrix"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a declaration sits in the manifest (1-based line and column)."""
+
+    file: Path
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class HubRef:
+    """A pinned Hugging Face Hub reference such as ``hf://org/name@<40-hex commit>``."""
+
+    repo_type: Literal["model", "dataset"]
+    repo_id: str
+    revision: str
+
+    @property
+    def uri(self) -> str:
+        scheme = "hf" if self.repo_type == "model" else "hf-datasets"
+        return f"{scheme}://{self.repo_id}@{self.revision}"
+
+    @property
+    def purl(self) -> str:
+        # The package-url spec's huggingface type: pkg:huggingface/<namespace>/<name>@<commit>.
+        # Datasets have no purl type of their own; they share the huggingface one.
+        return f"pkg:huggingface/{self.repo_id.lower()}@{self.revision.lower()}"
+
+
+@dataclass(frozen=True)
+class LicensePolicy:
+    allow: tuple[str, ...] = ()
+    deny_restrictions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    fail_on: Severity = DEFAULT_THRESHOLD
+    pickle: Literal["default-deny", "denylist"] = "default-deny"
+    require_pins: bool = True
+    allow_globals: tuple[str, ...] = ()
+    licenses: LicensePolicy = field(default_factory=LicensePolicy)
+
+
+@dataclass(frozen=True)
+class SignatureDecl:
+    path: Path
+    public_key: Path | None = None
+    certificate: Path | None = None
+
+
+@dataclass(frozen=True)
+class CardDecl:
+    path: str = "README.md"
+    require: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelDecl:
+    name: str
+    span: Span
+    source: HubRef | None = None
+    path: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    license: str | None = None
+    description: str | None = None
+    card: CardDecl = field(default_factory=CardDecl)
+    datasets: tuple[str, ...] = ()
+    signature: SignatureDecl | None = None
+    base_model: str | None = None
+    promotion: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def source_text(self) -> str:
+        if self.source is not None:
+            return self.source.uri
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class DatasetDecl:
+    name: str
+    span: Span
+    source: HubRef | None = None
+    path: Path | None = None
+    license: str | None = None
+    pii: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RequirementDecl:
+    """One source of Python dependencies: a requirements file, a pyproject, or an environment."""
+
+    kind: Literal["file", "pyproject", "environment"]
+    span: Span
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class OutputDecl:
+    bom: Path
+    matrix: Path
+    bom_xml: Path | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    version: int
+    policy: Policy
+    output: OutputDecl
+    project_name: str
+    project_version: str | None = None
+    models: tuple[ModelDecl, ...] = ()
+    datasets: tuple[DatasetDecl, ...] = ()
+    requirements: tuple[RequirementDecl, ...] = ()
+    # Sections owned by later capabilities; kept as validated plain data until they land.
+    vulnerabilities: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] = field(default_factory=dict)
+    monitor: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent

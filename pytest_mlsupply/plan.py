@@ -1,0 +1,100 @@
+"""The plan: which checks run on which subjects, grouped into the items pytest will collect.
+
+An item is one artifact check on one file, one dependency (all dependency checks), or one
+provenance claim about a model. The plan is derived only from the inventory and the check
+registry, so the xdist controller can rebuild it and mark cells that never ran as "not run".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_mlsupply.results import RowKind
+from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    kind: RowKind
+    subject: str
+    """The matrix row: ``model/relpath`` for artifacts, ``name==version`` for dependencies,
+    the model name for provenance claims."""
+    checks: tuple[str, ...]
+    """The matrix columns this item fills (one for artifact and provenance items)."""
+
+    @property
+    def name(self) -> str:
+        """The item's name inside the manifest file node, e.g. ``artifact[m/f.bin::format]``."""
+        if self.kind is RowKind.DEPENDENCY:
+            return f"{self.kind.value}[{self.subject}]"
+        return f"{self.kind.value}[{self.subject}::{self.checks[0]}]"
+
+    @property
+    def sort_key(self) -> tuple[int, str, tuple[str, ...]]:
+        order = {RowKind.ARTIFACT: 0, RowKind.DEPENDENCY: 1, RowKind.PROVENANCE: 2}
+        return (order[self.kind], self.subject, self.checks)
+
+
+#: Pseudo-checks the planner adds when a subject cannot be expanded into real checks: they
+#: always produce an error or finding, so a model that cannot be listed never passes silently.
+RESOLVE_CHECK = "resolve"
+READ_CHECK = "read"
+
+
+def build_plan(inventory: Inventory) -> list[PlannedItem]:
+    """Every item to run, in a stable sorted order (xdist needs identical collection)."""
+    from pytest_mlsupply.checks.registry import (
+        ARTIFACT_CHECKS,
+        DEPENDENCY_CHECKS,
+        PROVENANCE_CHECKS,
+    )
+
+    items: list[PlannedItem] = []
+    for model in inventory.models:
+        if model.error is not None or not model.files:
+            items.append(PlannedItem(RowKind.ARTIFACT, model.name, (RESOLVE_CHECK,)))
+        for file in files_with_missing_pins(model):
+            for check in ARTIFACT_CHECKS:
+                if check.applies(file):
+                    items.append(PlannedItem(RowKind.ARTIFACT, file.subject, (check.name,)))
+        for claim in PROVENANCE_CHECKS:
+            if claim.applies(model):
+                items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
+    for dep in inventory.dependencies:
+        names = tuple(c.name for c in DEPENDENCY_CHECKS if c.applies(dep))
+        if names:
+            items.append(PlannedItem(RowKind.DEPENDENCY, dep.subject, names))
+    for error in inventory.dependency_errors:
+        items.append(PlannedItem(RowKind.DEPENDENCY, error.split(":", 1)[0], (READ_CHECK,)))
+    items.sort(key=lambda item: item.sort_key)
+    return _dedupe(items)
+
+
+def files_with_missing_pins(model: ResolvedModel) -> list[ArtifactFile]:
+    """The model's files plus a placeholder for each pinned file that is not on disk."""
+    files = list(model.files)
+    if model.root is None:
+        return files
+    present = {f.relpath for f in files}
+    for rel, pin in sorted(model.decl.files.items()):
+        if rel not in present:
+            files.append(
+                ArtifactFile(
+                    model=model.name,
+                    relpath=rel,
+                    path=model.root / rel,
+                    size=0,
+                    pinned_sha256=pin.split(":", 1)[1],
+                )
+            )
+    return files
+
+
+def _dedupe(items: list[PlannedItem]) -> list[PlannedItem]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.name not in seen:
+            seen.add(item.name)
+            out.append(item)
+    return out

@@ -1,0 +1,1 @@
+"""The pytest layer: hooks, collectors, items, the marker and xdist glue."""

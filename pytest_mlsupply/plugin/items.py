@@ -1,0 +1,101 @@
+"""The manifest collector and the generated supply-chain items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_mlsupply.checks.runner import run_item
+from pytest_mlsupply.manifest.errors import ManifestError
+from pytest_mlsupply.plan import PlannedItem
+from pytest_mlsupply.results import CheckResult, Severity, Verdict
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from pytest_mlsupply.plugin.state import MlsupplyState
+
+
+class ChecksDidNotPass(Exception):
+    """Raised by an item whose checks failed or could not run; rendered without a traceback."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ManifestFile(pytest.File):
+    """``mlsupply.yaml`` as a collector: one child item per planned check."""
+
+    state: MlsupplyState
+
+    def collect(self) -> Iterator[pytest.Item]:
+        loaded = self.state.load()  # raises ManifestError: reported by repr_failure below
+        for planned in loaded.plan:
+            # An explicit string node id: pytest parses "name[params]" into a structured id, and
+            # --lf/--deselect compare against that parse, so the item must carry the same form.
+            yield MlsupplyItem.from_parent(
+                self, name=planned.name, nodeid=f"{self.nodeid}::{planned.name}", planned=planned
+            )
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, ManifestError):
+            return excinfo.value.render()
+        return super().repr_failure(excinfo)
+
+
+class MlsupplyItem(pytest.Item):
+    """One supply-chain check (or all dependency checks) on one subject."""
+
+    def __init__(self, *, planned: PlannedItem, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.planned = planned
+        self.results: list[CheckResult] | None = None
+
+    @property
+    def state(self) -> MlsupplyState:
+        parent = self.parent
+        assert isinstance(parent, ManifestFile)
+        return parent.state
+
+    def runtest(self) -> None:
+        loaded = self.state.load()
+        threshold = self.state.threshold(loaded.manifest)
+        self.results = run_item(self.planned, loaded.context)
+        verdicts = [r.verdict(threshold) for r in self.results]
+        for result, verdict in zip(self.results, verdicts, strict=True):
+            self.user_properties.append((f"mlsupply:{result.check}", verdict.value))
+        if Verdict.FAIL in verdicts or Verdict.ERROR in verdicts:
+            raise ChecksDidNotPass(render_results(self.planned, self.results, threshold))
+
+    def repr_failure(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, ChecksDidNotPass):
+            return excinfo.value.text
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"mlsupply: {self.name}"
+
+
+def render_results(planned: PlannedItem, results: list[CheckResult], threshold: Severity) -> str:
+    lines = []
+    for result in results:
+        verdict = result.verdict(threshold)
+        lines.append(
+            f"{planned.kind.value} check {result.check!r} on {result.subject}: "
+            f"{verdict.value.upper()} (fails at {threshold.label} and above)"
+        )
+        if result.error is not None:
+            lines.append(f"  could not complete: {result.error}")
+        shown = sorted(result.findings, key=lambda f: -f.severity)
+        for finding in shown:
+            if finding.severity < threshold and verdict is Verdict.FAIL and len(shown) > 5:
+                continue  # long lists: keep the blocking ones
+            lines.append("  " + finding.render().replace("\n", "\n  "))
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Command-line options and ini keys, and how they combine with the manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
+
+MANIFEST_NAME = "mlsupply.yaml"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlsupply", "ML supply-chain checks (pytest-mlsupply)")
+    group.addoption(
+        "--mlsupply",
+        action="store_true",
+        default=False,
+        help="generate supply-chain test items from mlsupply.yaml and write the "
+        "ML-BOM and matrix at the end of the session",
+    )
+    group.addoption(
+        "--mlsupply-config",
+        metavar="PATH",
+        default=None,
+        help=f"the manifest to use (default: {MANIFEST_NAME} at the rootdir)",
+    )
+    group.addoption(
+        "--mlsupply-fail-on",
+        metavar="LEVEL",
+        default=None,
+        choices=THRESHOLD_CHOICES,
+        help="findings at or above this severity fail their item "
+        "(critical, high, medium, low; overrides ini and manifest policy)",
+    )
+    group.addoption(
+        "--mlsupply-bom",
+        metavar="PATH",
+        default=None,
+        help="where to write the CycloneDX 1.6 ML-BOM (JSON)",
+    )
+    group.addoption(
+        "--mlsupply-bom-xml",
+        metavar="PATH",
+        default=None,
+        help="also write the ML-BOM as CycloneDX 1.6 XML at PATH",
+    )
+    group.addoption(
+        "--mlsupply-matrix",
+        metavar="PATH",
+        default=None,
+        help="where to write the pass/fail matrix (PATH.md and PATH.json)",
+    )
+    parser.addini(
+        "mlsupply", type="bool", default=False, help="turn pytest-mlsupply on without --mlsupply"
+    )
+    parser.addini(
+        "mlsupply_config",
+        type="string",
+        default="",
+        help="path of the manifest, relative to the rootdir",
+    )
+    parser.addini(
+        "mlsupply_fail_on",
+        type="string",
+        default="",
+        help="severity threshold: critical, high, medium or low",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's settings after command line, ini and defaults are combined."""
+
+    manifest_path: Path
+    fail_on_override: Severity | None
+    bom: Path | None
+    bom_xml: Path | None
+    matrix: Path | None
+
+
+def is_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("mlsupply")) or bool(config.getini("mlsupply"))
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Raises pytest.UsageError for settings that cannot work, naming the fix."""
+    invocation = config.invocation_params.dir
+    cli_config = config.getoption("mlsupply_config")
+    ini_config = str(config.getini("mlsupply_config") or "")
+    if cli_config:
+        manifest = (invocation / cli_config).resolve()
+        origin = "--mlsupply-config"
+    elif ini_config:
+        manifest = (config.rootpath / ini_config).resolve()
+        origin = "ini option mlsupply_config"
+    else:
+        manifest = (config.rootpath / MANIFEST_NAME).resolve()
+        origin = "the rootdir"
+    if not manifest.is_file():
+        raise pytest.UsageError(
+            f"pytest-mlsupply: no manifest at {manifest} (from {origin}); create "
+            f"{MANIFEST_NAME} there (see docs/configuration.md) or pass --mlsupply-config PATH"
+        )
+    fail_on: Severity | None = None
+    cli_fail_on = config.getoption("mlsupply_fail_on")
+    ini_fail_on = str(config.getini("mlsupply_fail_on") or "").strip()
+    if cli_fail_on:
+        fail_on = Severity.parse(cli_fail_on)
+    elif ini_fail_on:
+        if ini_fail_on.lower() not in THRESHOLD_CHOICES:
+            raise pytest.UsageError(
+                f"pytest-mlsupply: ini option mlsupply_fail_on = {ini_fail_on!r} is not one of "
+                f"{', '.join(THRESHOLD_CHOICES)}; write e.g. `mlsupply_fail_on = high`"
+            )
+        fail_on = Severity.parse(ini_fail_on)
+
+    def _path(option: str) -> Path | None:
+        value = config.getoption(option)
+        return (invocation / value).resolve() if value else None
+
+    return Settings(
+        manifest_path=manifest,
+        fail_on_override=fail_on,
+        bom=_path("mlsupply_bom"),
+        bom_xml=_path("mlsupply_bom_xml"),
+        matrix=_path("mlsupply_matrix"),
+    )

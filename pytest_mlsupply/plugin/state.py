@@ -1,0 +1,146 @@
+"""Session state: the loaded manifest and plan, the results gathered, and the reports written.
+
+One instance per pytest process. Workers use it to run items; the controller (or a serial run)
+also gathers results from test reports and writes the ML-BOM and matrix at session end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pytest_mlsupply.checks.base import CheckContext
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.manifest.loader import load_manifest
+from pytest_mlsupply.manifest.model import Manifest
+from pytest_mlsupply.plan import PlannedItem, build_plan
+from pytest_mlsupply.plugin.options import Settings
+from pytest_mlsupply.results import CheckResult, Severity
+from pytest_mlsupply.sources.inventory import Inventory
+from pytest_mlsupply.sources.resolve import build_inventory
+
+#: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
+#: statuses are 0-5; this one is distinct so CI can tell a broken report from failing items).
+REPORT_ERROR_EXIT_STATUS = 6
+
+
+@dataclass(frozen=True)
+class Loaded:
+    manifest: Manifest
+    inventory: Inventory
+    plan: list[PlannedItem]
+    context: CheckContext
+
+
+@dataclass
+class Written:
+    paths: list[Path] = field(default_factory=list)
+    error: str | None = None
+
+
+class MlsupplyState:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._loaded: Loaded | None = None
+        self.results: dict[str, list[CheckResult]] = {}
+        """Item name → results, from reports (serial run or xdist controller)."""
+        self.unreported: dict[str, str] = {}
+        """Item name → why it failed without results (a crashed worker, a setup error)."""
+        self.written = Written()
+        self.verdict_counts: dict[str, int] = {}
+
+    def load(self) -> Loaded:
+        """Parse the manifest and build inventory and plan once per process."""
+        if self._loaded is None:
+            manifest = load_manifest(self.settings.manifest_path)
+            inventory = build_inventory(manifest)
+            plan = build_plan(inventory)
+            context = CheckContext(
+                policy=manifest.policy, inventory=inventory, contents=ContentCache()
+            )
+            self._loaded = Loaded(manifest, inventory, plan, context)
+        return self._loaded
+
+    def threshold(self, manifest: Manifest) -> Severity:
+        return self.settings.fail_on_override or manifest.policy.fail_on
+
+    def record(self, name: str, results: list[CheckResult] | None, failure: str | None) -> None:
+        if results is not None:
+            self.results[name] = results
+            self.unreported.pop(name, None)
+        elif failure is not None and name not in self.results:
+            self.unreported[name] = failure
+
+    def all_results(self, plan: list[PlannedItem]) -> list[CheckResult]:
+        """Results for every item that ran; items that failed without results become errors."""
+        out: list[CheckResult] = []
+        for planned in plan:
+            if planned.name in self.results:
+                out.extend(self.results[planned.name])
+            elif planned.name in self.unreported:
+                # Never a pass: the item was attempted but its checks did not report back.
+                reason = self.unreported[planned.name]
+                out.extend(
+                    CheckResult(
+                        kind=planned.kind,
+                        subject=planned.subject,
+                        check=check,
+                        error=f"no result reported: {reason}",
+                    )
+                    for check in planned.checks
+                )
+        return out
+
+    def write_reports(self) -> None:
+        from pytest_mlsupply.reports.atomic import write_atomic
+        from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_json, render_bom_xml
+        from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
+
+        loaded = self.load()
+        manifest = loaded.manifest
+        threshold = self.threshold(manifest)
+        results = self.all_results(loaded.plan)
+        matrix = build_matrix(loaded.plan, results, threshold)
+        self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
+        matrix_stem = self.settings.matrix or manifest.output.matrix
+        if matrix_stem.suffix in (".md", ".json"):
+            matrix_stem = matrix_stem.with_suffix("")
+        bom_path = self.settings.bom or manifest.output.bom
+        bom_xml_path = self.settings.bom_xml or manifest.output.bom_xml
+        try:
+            # Build and validate everything before writing anything: a BOM that does not
+            # validate leaves the previous release's files in place.
+            # One serial number and timestamp for the JSON and XML forms of the same BOM.
+            serial, stamp = uuid.uuid4(), datetime.now(UTC).replace(microsecond=0)
+            bom = build_bom(
+                loaded.inventory,
+                loaded.plan,
+                results,
+                threshold,
+                serial_number=serial,
+                timestamp=stamp,
+            )
+            outputs: list[tuple[Path, str]] = [
+                (bom_path, render_bom_json(bom)),
+                (matrix_stem.with_name(matrix_stem.name + ".md"), render_markdown(matrix)),
+                (matrix_stem.with_name(matrix_stem.name + ".json"), render_json(matrix, results)),
+            ]
+            if bom_xml_path is not None:
+                outputs.append(
+                    (
+                        bom_xml_path,
+                        render_bom_xml(loaded.inventory, loaded.plan, results, threshold),
+                    )
+                )
+        except BomError as exc:
+            self.written.error = str(exc)
+            return
+        for path, text in outputs:
+            try:
+                write_atomic(path, text)
+            except OSError as exc:
+                self.written.error = f"cannot write {path}: {exc.strerror or exc}"
+                return
+            self.written.paths.append(path)

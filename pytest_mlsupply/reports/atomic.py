@@ -1,0 +1,59 @@
+"""Write report files atomically: readers see the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8), creating parent directories.
+
+    The bytes go to a temporary file in the target's own directory (``os.replace`` is only atomic
+    within one filesystem), are flushed and fsynced, and then renamed over the target. If anything
+    fails the temporary file is removed and the error propagates; the target is left untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A random sibling name opened with "x" rather than tempfile.mkstemp: mkstemp creates the file
+    # with mode 0600, and a report should get the same permissions as any file the user creates.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        if isinstance(data, str):
+            # newline="" keeps "\n" as written, so a report is byte-identical on every platform.
+            with open(tmp, "x", encoding="utf-8", newline="") as text:
+                text.write(data)
+                text.flush()
+                os.fsync(text.fileno())
+        else:
+            with open(tmp, "xb") as binary:
+                binary.write(data)
+                binary.flush()
+                os.fsync(binary.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # BaseException too: a KeyboardInterrupt mid-write must not leave a stray temp file.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself; best effort, because not every platform can open a directory."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

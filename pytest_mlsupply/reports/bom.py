@@ -1,0 +1,767 @@
+"""The CycloneDX 1.6 ML-BOM: models with their files, datasets, libraries and every check's verdict.
+
+cyclonedx-python-lib 11 builds and serialises the BOM, but its ``Component`` has no ``modelCard``
+or ``data`` field yet. So the BOM is built with the library, serialised, and those two fields are
+added to the serialised form (a JSON dict, or an XML tree in the CycloneDX namespace) before the
+result is validated against the 1.6 schema shipped inside the library. A BOM that fails
+validation is never returned: it raises :class:`BomError`.
+
+Component identities (``bom-ref``) are derived from manifest names, so two runs over the same
+inputs produce the same document except for ``serialNumber`` and ``metadata.timestamp``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cyclonedx.contrib.license.factories import LicenseFactory
+from cyclonedx.exception import CycloneDxException
+from cyclonedx.model import (
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType, Pedigree
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.output.xml import XmlV1Dot6
+from cyclonedx.schema import SchemaVersion
+from packageurl import PackageURL
+
+from pytest_mlsupply import __version__
+from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.reports.matrix import cell_verdicts, index_results
+from pytest_mlsupply.results import CheckResult, RowKind, Severity
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from uuid import UUID
+
+    from cyclonedx.model.license import License
+    from cyclonedx.validation.json import JsonStrictValidator
+    from cyclonedx.validation.xml import XmlValidator
+
+    from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
+    from pytest_mlsupply.plan import PlannedItem
+    from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory
+
+CYCLONEDX_NS = "http://cyclonedx.org/schema/bom/1.6"
+PROPERTY_PREFIX = "mlsupply:"
+HUB_URL = "https://huggingface.co"
+TOOL_NAME = "pytest-mlsupply"
+
+_CHUNK = 1 << 20
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HUB_URI = re.compile(r"^(?P<scheme>hf|hf-datasets)://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s]+))?$")
+
+
+class BomError(Exception):
+    """The BOM could not be built or does not validate against the CycloneDX 1.6 schema."""
+
+
+# --- bom-refs: stable, derived from manifest names ------------------------------------------
+
+
+def project_ref(name: str) -> str:
+    return f"project:{name}"
+
+
+def model_ref(name: str) -> str:
+    return f"model:{name}"
+
+
+def file_ref(subject: str) -> str:
+    """``subject`` is ``ArtifactFile.subject``, i.e. ``<model>/<relpath>``."""
+    return f"file:{subject}"
+
+
+def dataset_ref(name: str) -> str:
+    return f"dataset:{name}"
+
+
+def library_ref(subject: str) -> str:
+    """``subject`` is ``Dependency.subject`` (``name==version`` or the requirement)."""
+    return f"library:{subject}"
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+
+def build_bom(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, Any]:
+    """The ML-BOM as a CycloneDX 1.6 JSON document (a dict), validated; raises :class:`BomError`."""
+    assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
+    try:
+        document: dict[str, Any] = json.loads(JsonV1Dot6(assembled.bom).output_as_string())
+    except CycloneDxException as exc:
+        raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
+
+    components = {c["bom-ref"]: c for c in document.get("components", []) if "bom-ref" in c}
+    for ref, card in assembled.model_cards.items():
+        components[ref]["modelCard"] = card
+    for ref, data in assembled.data.items():
+        components[ref]["data"] = data
+    _sort_json_components(document)
+
+    validate_bom_json(document)
+    return document
+
+
+def validate_bom_json(document: Mapping[str, Any]) -> None:
+    """Raise :class:`BomError` naming the first schema violation and its JSON path."""
+    error = _json_validator().validate_str(json.dumps(document))
+    if error is None:
+        return
+    detail = error.data
+    path = getattr(detail, "json_path", "$")
+    message = _shorten(getattr(detail, "message", str(detail)))
+    raise BomError(f"the ML-BOM is not valid CycloneDX 1.6 JSON: at {path}: {message}")
+
+
+def render_bom_json(bom: Mapping[str, Any]) -> str:
+    """Stable text for a BOM dict: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(bom, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_bom_xml(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> str:
+    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`."""
+    assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
+    try:
+        text = XmlV1Dot6(assembled.bom).output_as_string()
+    except CycloneDxException as exc:
+        raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
+
+    root = ET.fromstring(text)  # our own output, not untrusted input
+    components = {
+        element.get("bom-ref"): element
+        for element in root.iter(_q("component"))
+        if element.get("bom-ref") is not None
+    }
+    for ref, card in assembled.model_cards.items():
+        _insert_component_extension(components[ref], _xml_elements("modelCard", card))
+    for ref, data in assembled.data.items():
+        elements = [element for entry in data for element in _xml_elements("data", entry)]
+        _insert_component_extension(components[ref], elements)
+    _sort_xml_components(root)
+    _unqualify(root)
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+
+    error = _xml_validator().validate_str(body)
+    if error is not None:
+        raise BomError(
+            f"the ML-BOM is not valid CycloneDX 1.6 XML: {_shorten(str(error))}\n"
+            "(this is a bug in pytest-mlsupply's XML conversion; the JSON form is unaffected)"
+        )
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# --- assembly ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Assembled:
+    bom: Bom
+    model_cards: dict[str, dict[str, Any]]
+    """bom-ref of a model component -> its ``modelCard`` (JSON form)."""
+    data: dict[str, list[dict[str, Any]]]
+    """bom-ref of a data component -> its ``data`` entries (JSON form)."""
+
+
+def _assemble(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    serial_number: UUID | None,
+    timestamp: datetime | None,
+) -> _Assembled:
+    manifest = inventory.manifest
+    indexed = index_results(results, threshold)
+    by_subject: dict[tuple[RowKind, str], list[CheckResult]] = {}
+    for (kind, subject, _check), result in sorted(indexed.items(), key=lambda pair: pair[0][2]):
+        by_subject.setdefault((kind, subject), []).append(result)
+
+    # Where each row of the matrix lives in the BOM; rows with no component of their own (a
+    # requirement file that could not be read, say) are reported on the project component.
+    subject_refs: dict[tuple[RowKind, str], str] = {}
+    for resolved in inventory.models:
+        subject_refs[(RowKind.PROVENANCE, resolved.name)] = model_ref(resolved.name)
+        for artifact in resolved.files:
+            subject_refs[(RowKind.ARTIFACT, artifact.subject)] = file_ref(artifact.subject)
+    for dependency in inventory.dependencies:
+        subject_refs[(RowKind.DEPENDENCY, dependency.subject)] = library_ref(dependency.subject)
+
+    root_ref = project_ref(manifest.project_name)
+    properties: dict[str, list[Property]] = {}
+    for (kind, subject, check), verdict in cell_verdicts(items, results, threshold).items():
+        ref = subject_refs.get((kind, subject))
+        label = check if ref is not None else f"{kind.value}[{subject}]::{check}"
+        bucket = properties.setdefault(ref or root_ref, [])
+        bucket.append(_property(f"check:{label}", verdict.value))
+        cell = indexed.get((kind, subject, check))
+        if cell is not None and cell.findings:
+            bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
+
+    datasets = {dataset.name: dataset for dataset in inventory.datasets}
+    model_cards: dict[str, dict[str, Any]] = {}
+    models: list[Component] = []
+    used_datasets: set[str] = set()
+    model_datasets: dict[str, list[str]] = {}
+    for resolved in inventory.models:
+        decl = resolved.decl
+        card = _card_facts(by_subject.get((RowKind.PROVENANCE, decl.name), []))
+        names = [name for name in decl.datasets if name in datasets]
+        used_datasets.update(names)
+        model_datasets[model_ref(decl.name)] = [dataset_ref(name) for name in names]
+        files = [
+            _file_component(
+                artifact,
+                by_subject.get((RowKind.ARTIFACT, artifact.subject), []),
+                properties.get(file_ref(artifact.subject), []),
+            )
+            for artifact in resolved.files
+        ]
+        extra = [_property("source", _source_text(decl.source, decl.path, manifest.root))]
+        if resolved.error is not None:
+            extra.append(_property("error", resolved.error))
+        license_text = decl.license or _card_license(card)
+        models.append(
+            Component(
+                type=ComponentType.MACHINE_LEARNING_MODEL,
+                bom_ref=model_ref(decl.name),
+                name=decl.name,
+                version=decl.source.revision if decl.source is not None else None,
+                description=decl.description,
+                purl=PackageURL.from_string(decl.source.purl) if decl.source else None,
+                licenses=[_license(license_text)] if license_text else None,
+                external_references=_hub_references(decl.source),
+                pedigree=_lineage(decl),
+                components=files,
+                properties=[*extra, *properties.get(model_ref(decl.name), [])],
+            )
+        )
+        model_cards[model_ref(decl.name)] = _model_card(decl, card, names)
+
+    data_entries: dict[str, list[dict[str, Any]]] = {}
+    data_components: list[Component] = []
+    for dataset in inventory.datasets:
+        data_components.append(_dataset_component(dataset, manifest.root))
+        data_entries[dataset_ref(dataset.name)] = [_dataset_data(dataset)]
+
+    libraries = _library_components(inventory.dependencies, properties)
+
+    project = Component(
+        type=ComponentType.APPLICATION,
+        bom_ref=root_ref,
+        name=manifest.project_name,
+        version=manifest.project_version,
+        properties=properties.get(root_ref, []),
+    )
+    tool = Component(
+        type=ComponentType.APPLICATION,
+        name=TOOL_NAME,
+        version=__version__,
+        purl=PackageURL(type="pypi", name=TOOL_NAME, version=__version__),
+    )
+    when = timestamp or datetime.now(UTC).replace(microsecond=0)
+    bom = Bom(
+        metadata=BomMetaData(
+            tools=ToolRepository(components=[tool]), component=project, timestamp=when
+        ),
+        components=[*models, *data_components, *libraries],
+    )
+    if serial_number is not None:
+        bom.serial_number = serial_number
+
+    # The dependency graph: the project uses its models and libraries (and any dataset no model
+    # claims); each model depends on the datasets it was trained or evaluated on.
+    by_ref = {str(c.bom_ref): c for c in bom.components}
+    claimed = {dataset_ref(name) for name in used_datasets}
+    direct = [*models, *libraries]
+    direct += [c for c in data_components if str(c.bom_ref) not in claimed]
+    if direct:
+        bom.register_dependency(project, direct)
+    for ref, dataset_refs in model_datasets.items():
+        if dataset_refs:
+            bom.register_dependency(by_ref[ref], [by_ref[d] for d in dataset_refs])
+
+    # Vulnerabilities land here (a later issue): append cyclonedx Vulnerability objects to
+    # bom.vulnerabilities, affecting the library bom-refs above, with every score a Decimal
+    # (a float fails strict validation).
+    return _Assembled(bom=bom, model_cards=model_cards, data=data_entries)
+
+
+def _property(name: str, value: str) -> Property:
+    return Property(name=PROPERTY_PREFIX + name, value=value)
+
+
+def _license(text: str) -> License:
+    # An SPDX id (normalised: "apache-2.0" -> "Apache-2.0") or expression if it is one, else a
+    # named license, so a custom license string never makes the BOM invalid.
+    return LicenseFactory().make_from_string(text)
+
+
+def _hub_url(ref: HubRef) -> str:
+    prefix = "" if ref.repo_type == "model" else "datasets/"
+    return f"{HUB_URL}/{prefix}{ref.repo_id}/tree/{ref.revision}"
+
+
+def _hub_references(ref: HubRef | None) -> list[ExternalReference]:
+    if ref is None:
+        return []
+    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(_hub_url(ref)))]
+
+
+def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:
+    if ref is not None:
+        return ref.uri
+    if path is None:
+        return "(none)"
+    # Relative to the manifest, so the BOM does not change with the checkout directory.
+    try:
+        return (root / path).relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _lineage(decl: ModelDecl) -> Pedigree | None:
+    """The base model as a pedigree ancestor: the model was derived (fine-tuned) from it."""
+    if not decl.base_model:
+        return None
+    match = _HUB_URI.match(decl.base_model.strip())
+    if match is None:
+        ancestor = Component(type=ComponentType.MACHINE_LEARNING_MODEL, name=decl.base_model)
+        return Pedigree(ancestors=[ancestor])
+    repo, revision = match["repo"], match["rev"]
+    if revision is not None:
+        hub = HubRef("model", repo, revision)
+        ancestor = Component(
+            type=ComponentType.MACHINE_LEARNING_MODEL,
+            name=repo,
+            version=revision,
+            purl=PackageURL.from_string(hub.purl),
+            external_references=_hub_references(hub),
+        )
+    else:
+        # An unpinned base model still names its repository, but has no version to report.
+        namespace, _, name = repo.lower().rpartition("/")
+        ancestor = Component(
+            type=ComponentType.MACHINE_LEARNING_MODEL,
+            name=repo,
+            purl=PackageURL(type="huggingface", namespace=namespace or None, name=name),
+        )
+    return Pedigree(ancestors=[ancestor])
+
+
+def _file_component(
+    artifact: ArtifactFile, results: Sequence[CheckResult], properties: Sequence[Property]
+) -> Component:
+    sha256 = _sha256_fact(results) or _stream_sha256(artifact.path)
+    file_format = _format_fact(results)
+    extra = [_property("size", str(artifact.size))]
+    if file_format is not None:
+        extra.append(_property("format", file_format))
+    return Component(
+        type=ComponentType.FILE,
+        bom_ref=file_ref(artifact.subject),
+        name=artifact.relpath,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else None,
+        properties=[*extra, *properties],
+    )
+
+
+def _sha256_fact(results: Sequence[CheckResult]) -> str | None:
+    """The first well-formed digest a check reported (results come sorted by check name)."""
+    for result in results:
+        value = result.facts.get("sha256")
+        if isinstance(value, str) and _SHA256.match(value.lower()):
+            return value.lower()
+    return None
+
+
+def _format_fact(results: Sequence[CheckResult]) -> str | None:
+    for result in results:
+        value = result.facts.get("format")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _stream_sha256(path: Path) -> str | None:
+    """Fallback when no check reported the digest; None when the file cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _dataset_component(dataset: DatasetDecl, root: Path) -> Component:
+    extra = [_property("source", _source_text(dataset.source, dataset.path, root))]
+    if dataset.pii is not None:
+        extra.append(_property("pii", dataset.pii))
+    return Component(
+        type=ComponentType.DATA,
+        bom_ref=dataset_ref(dataset.name),
+        name=dataset.name,
+        version=dataset.source.revision if dataset.source is not None else None,
+        description=dataset.description,
+        purl=PackageURL.from_string(dataset.source.purl) if dataset.source else None,
+        licenses=[_license(dataset.license)] if dataset.license else None,
+        external_references=_hub_references(dataset.source),
+        properties=extra,
+    )
+
+
+def _dataset_data(dataset: DatasetDecl) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "dataset", "name": dataset.name}
+    if dataset.source is not None:
+        data["contents"] = {"url": _hub_url(dataset.source)}
+    if dataset.pii is not None and dataset.pii.strip().lower() not in ("none", "no", "false"):
+        data["sensitiveData"] = [dataset.pii]
+    if dataset.description:
+        data["description"] = dataset.description
+    return data
+
+
+def _library_components(
+    dependencies: Sequence[Dependency], properties: Mapping[str, Sequence[Property]]
+) -> list[Component]:
+    # The same distribution may be declared twice (a requirements file and the environment):
+    # one component, with every origin recorded.
+    grouped: dict[str, list[Dependency]] = {}
+    for dependency in dependencies:
+        grouped.setdefault(dependency.subject, []).append(dependency)
+    components = []
+    for subject, group in sorted(grouped.items()):
+        first = group[0]
+        extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
+        extra += [
+            _property("requirement", requirement)
+            for requirement in sorted({d.requirement for d in group})
+            if requirement != subject
+        ]
+        components.append(
+            Component(
+                type=ComponentType.LIBRARY,
+                bom_ref=library_ref(subject),
+                name=first.name,
+                version=first.version,
+                purl=PackageURL(type="pypi", name=first.name, version=first.version),
+                properties=[*extra, *properties.get(library_ref(subject), [])],
+            )
+        )
+    return components
+
+
+# --- model card ----------------------------------------------------------------------------------
+
+
+def _card_facts(results: Sequence[CheckResult]) -> dict[str, Any] | None:
+    """The parsed card a provenance check reported (``model-card`` preferred), if any."""
+    ordered = sorted(results, key=lambda result: result.check != "model-card")
+    for result in ordered:
+        card = result.facts.get("card")
+        if isinstance(card, dict):
+            return card
+    return None
+
+
+def _card_metadata(card: Mapping[str, Any] | None) -> dict[str, Any]:
+    metadata = card.get("metadata") if card else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _card_license(card: Mapping[str, Any] | None) -> str | None:
+    value = _card_metadata(card).get("license")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _model_card(
+    decl: ModelDecl, card: Mapping[str, Any] | None, dataset_names: Sequence[str]
+) -> dict[str, Any]:
+    """The CycloneDX ``modelCard`` from the card's front matter and sections, plus the manifest."""
+    metadata = _card_metadata(card)
+    raw_sections = card.get("sections") if card else None
+    sections = raw_sections if isinstance(raw_sections, dict) else {}
+
+    parameters: dict[str, Any] = {}
+    if isinstance(metadata.get("pipeline_tag"), str):
+        parameters["task"] = metadata["pipeline_tag"]
+    if isinstance(metadata.get("model_type"), str):
+        parameters["architectureFamily"] = metadata["model_type"]
+    architectures = metadata.get("architectures")
+    if isinstance(architectures, str):
+        parameters["modelArchitecture"] = architectures
+    elif isinstance(architectures, list) and architectures:
+        parameters["modelArchitecture"] = ", ".join(str(a) for a in architectures)
+    if dataset_names:
+        parameters["datasets"] = [{"ref": dataset_ref(name)} for name in dataset_names]
+
+    model_card: dict[str, Any] = {}
+    if parameters:
+        model_card["modelParameters"] = parameters
+    metrics = _performance_metrics(metadata.get("model-index"))
+    if metrics:
+        model_card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
+    considerations = _considerations(sections)
+    if considerations:
+        model_card["considerations"] = considerations
+    source = f"card:{decl.card.path}" if card is not None else "manifest"
+    model_card["properties"] = [{"name": PROPERTY_PREFIX + "card-source", "value": source}]
+    return model_card
+
+
+def _performance_metrics(model_index: Any) -> list[dict[str, str]]:
+    """``model-index[*].results[*].metrics[*]`` as CycloneDX metrics (value as text, slice = dataset)."""
+    metrics: list[dict[str, str]] = []
+    for entry in model_index if isinstance(model_index, list) else []:
+        evaluations = entry.get("results") if isinstance(entry, dict) else None
+        for evaluation in evaluations if isinstance(evaluations, list) else []:
+            if not isinstance(evaluation, dict):
+                continue
+            dataset = evaluation.get("dataset")
+            slice_name = dataset.get("name") if isinstance(dataset, dict) else None
+            found = evaluation.get("metrics")
+            for metric in found if isinstance(found, list) else []:
+                if not isinstance(metric, dict) or metric.get("type") is None:
+                    continue
+                item = {"type": str(metric["type"])}
+                if metric.get("value") is not None:
+                    item["value"] = str(metric["value"])
+                if slice_name is not None:
+                    item["slice"] = str(slice_name)
+                metrics.append(item)
+    return metrics
+
+
+def _considerations(sections: Mapping[Any, Any]) -> dict[str, Any]:
+    use_cases: list[str] = []
+    limitations: list[str] = []
+    ethical: list[dict[str, str]] = []
+    for heading, body in sections.items():
+        if not isinstance(heading, str) or not isinstance(body, str) or not body.strip():
+            continue
+        text = body.strip()
+        title = heading.lower()
+        # One heading may feed several lists: the usual "Bias, Risks, and Limitations" section
+        # is both a technical limitation and an ethical consideration.
+        if "intended use" in title or "uses" in title:
+            use_cases.append(text)
+        if "limitations" in title:
+            limitations.append(text)
+        if "bias" in title or "risks" in title:
+            ethical.append({"name": text})
+    considerations: dict[str, Any] = {}
+    if use_cases:
+        considerations["useCases"] = use_cases
+    if limitations:
+        considerations["technicalLimitations"] = limitations
+    if ethical:
+        considerations["ethicalConsiderations"] = ethical
+    return considerations
+
+
+# --- serialised-form helpers ---------------------------------------------------------------------
+
+
+def _sort_json_components(node: dict[str, Any]) -> None:
+    components = node.get("components")
+    if isinstance(components, list):
+        components.sort(key=lambda component: component.get("bom-ref", ""))
+        for component in components:
+            _sort_json_components(component)
+
+
+def _q(tag: str) -> str:
+    return f"{{{CYCLONEDX_NS}}}{tag}"
+
+
+#: XSD sequences are ordered: children of each element, in the order the 1.6 schema requires.
+_XML_ORDER: dict[str, tuple[str, ...]] = {
+    "modelCard": ("modelParameters", "quantitativeAnalysis", "considerations", "properties"),
+    "modelParameters": (
+        "approach",
+        "task",
+        "architectureFamily",
+        "modelArchitecture",
+        "datasets",
+        "inputs",
+        "outputs",
+    ),
+    "quantitativeAnalysis": ("performanceMetrics", "graphics"),
+    "performanceMetric": ("type", "value", "slice", "confidenceInterval"),
+    "considerations": (
+        "users",
+        "useCases",
+        "technicalLimitations",
+        "performanceTradeoffs",
+        "ethicalConsiderations",
+        "environmentalConsiderations",
+        "fairnessAssessments",
+    ),
+    "ethicalConsideration": ("name", "mitigationStrategy"),
+    "data": (
+        "type",
+        "name",
+        "contents",
+        "classification",
+        "sensitiveData",
+        "graphics",
+        "description",
+        "governance",
+    ),
+    "contents": ("attachment", "url", "properties"),
+}
+#: JSON arrays that XML wraps in a plural element around singular items.
+_XML_ITEMS = {
+    "users": "user",
+    "useCases": "useCase",
+    "technicalLimitations": "technicalLimitation",
+    "performanceTradeoffs": "performanceTradeoff",
+    "ethicalConsiderations": "ethicalConsideration",
+    "performanceMetrics": "performanceMetric",
+}
+#: Children that are XML attributes, not elements.
+_XML_ATTRIBUTES = {"bom-ref"}
+#: Component children that must come after modelCard / data (and foreign elements, always last).
+_AFTER_EXTENSIONS = {"data", "cryptoProperties", "tags"}
+
+
+def _xml_elements(tag: str, value: Any) -> list[ET.Element]:
+    """The XML form of one JSON member of ``modelCard`` / ``data``, as a list of elements."""
+    if tag == "properties":
+        wrapper = ET.Element(_q("properties"))
+        for prop in value:
+            ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = prop["value"]
+        return [wrapper]
+    if tag == "datasets":
+        wrapper = ET.Element(_q("datasets"))
+        for entry in value:
+            if set(entry) != {"ref"}:
+                raise BomError(f"no XML mapping for inline dataset {entry!r} in modelCard")
+            ET.SubElement(wrapper, _q("ref")).text = entry["ref"]
+        return [wrapper]
+    if tag == "sensitiveData":
+        # maxOccurs="unbounded" on the element itself: no wrapper.
+        elements = []
+        for text in value:
+            element = ET.Element(_q("sensitiveData"))
+            element.text = text
+            elements.append(element)
+        return elements
+    element = ET.Element(_q(tag))
+    if isinstance(value, dict):
+        order = _XML_ORDER.get(tag)
+        unknown = set(value) - set(order or ()) - _XML_ATTRIBUTES
+        if order is None or unknown:
+            # Better to fail loudly than to drop a field silently from the XML form.
+            raise BomError(f"no XML mapping for {sorted(unknown) or tag!r} under <{tag}>")
+        for attribute in sorted(_XML_ATTRIBUTES & set(value)):
+            element.set(attribute, value[attribute])
+        for key in order:
+            if key in value:
+                element.extend(_xml_elements(key, value[key]))
+    elif isinstance(value, list):
+        if tag not in _XML_ITEMS:
+            raise BomError(f"no XML mapping for the list <{tag}>")
+        for entry in value:
+            element.extend(_xml_elements(_XML_ITEMS[tag], entry))
+    else:
+        element.text = str(value)
+    return [element]
+
+
+def _insert_component_extension(component: ET.Element, elements: Sequence[ET.Element]) -> None:
+    """Insert modelCard/data where the component's XSD sequence expects them."""
+    position = len(component)
+    for index, child in enumerate(component):
+        namespace, _, local = child.tag[1:].partition("}")
+        if namespace != CYCLONEDX_NS or local in _AFTER_EXTENSIONS:
+            position = index
+            break
+    component[position:position] = list(elements)
+
+
+def _sort_xml_components(root: ET.Element) -> None:
+    for wrapper in root.iter(_q("components")):
+        wrapper[:] = sorted(wrapper, key=lambda child: child.get("bom-ref", ""))
+
+
+def _unqualify(root: ET.Element) -> None:
+    """Make the CycloneDX namespace the default one again, as the library wrote it.
+
+    ElementTree would otherwise invent an ``ns0:`` prefix, and its ``default_namespace`` option
+    refuses the unqualified attributes every CycloneDX element has. Plain tags plus an explicit
+    ``xmlns`` mean the same document, without touching ElementTree's global prefix registry.
+    """
+    prefix = f"{{{CYCLONEDX_NS}}}"
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith(prefix):
+            element.tag = element.tag.removeprefix(prefix)
+    # xmlns first, where readers (and the library) put it.
+    attributes = dict(root.attrib)
+    root.attrib.clear()
+    root.attrib.update({"xmlns": CYCLONEDX_NS, **attributes})
+
+
+def _shorten(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1)
+def _json_validator() -> JsonStrictValidator:
+    # Imported here, not at the top: importing the JSON validator pulls in jsonschema's format
+    # checkers, whose IRI grammar (rfc3987-syntax) takes seconds to build, a cost every pytest
+    # start-up would pay even in sessions that never write a BOM. Built once per process.
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    return JsonStrictValidator(SchemaVersion.V1_6)
+
+
+@functools.lru_cache(maxsize=1)
+def _xml_validator() -> XmlValidator:
+    from cyclonedx.validation.xml import XmlValidator
+
+    return XmlValidator(SchemaVersion.V1_6)
+
+
+__all__ = [
+    "BomError",
+    "build_bom",
+    "render_bom_json",
+    "render_bom_xml",
+    "validate_bom_json",
+]

@@ -1,0 +1,327 @@
+"""The pass/fail matrix: subjects (files, dependencies, models) by checks, as Markdown or JSON.
+
+Cells come from the check results; a planned cell with no result is "not run" (a crashed xdist
+worker or a deselected item), never a pass. A check that does not apply to a row leaves it blank.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity, Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from pytest_mlsupply.plan import PlannedItem
+
+MATRIX_SCHEMA = "mlsupply-matrix/1"
+
+#: Kinds in the order the matrix shows them (the order of ``PlannedItem.sort_key``).
+KIND_ORDER: tuple[RowKind, ...] = (RowKind.ARTIFACT, RowKind.DEPENDENCY, RowKind.PROVENANCE)
+
+#: Verdicts worst first: when two results claim one cell, the worse one wins, so the outcome
+#: does not depend on the order results arrived in.
+VERDICT_ORDER: tuple[Verdict, ...] = (
+    Verdict.FAIL,
+    Verdict.ERROR,
+    Verdict.WARN,
+    Verdict.PASS,
+    Verdict.NOT_RUN,
+)
+
+#: How many findings the Markdown lists under each failing cell.
+TOP_FINDINGS = 3
+
+_KIND_TITLES = {
+    RowKind.ARTIFACT: "Artifacts",
+    RowKind.DEPENDENCY: "Dependencies",
+    RowKind.PROVENANCE: "Provenance",
+}
+_ROW_HEADERS = {
+    RowKind.ARTIFACT: "model file",
+    RowKind.DEPENDENCY: "dependency",
+    RowKind.PROVENANCE: "model",
+}
+_VERDICT_MARKS = {
+    Verdict.PASS: "✅ pass",
+    Verdict.FAIL: "❌ fail",
+    Verdict.WARN: "⚠️ warn",
+    Verdict.ERROR: "💥 error",
+    Verdict.NOT_RUN: "⏸️ not run",
+}
+_LEGEND = {
+    Verdict.PASS: "the check ran and found nothing beyond informational notes",
+    Verdict.FAIL: "the check found at least one problem at or above the threshold",
+    Verdict.WARN: "the check found problems below the threshold",
+    Verdict.ERROR: (
+        "the check could not run to completion (unreadable file, network, crash); "
+        "this is not a pass"
+    ),
+    Verdict.NOT_RUN: "the check was planned but no result arrived (deselected, or its worker died)",
+}
+
+CellKey = tuple[RowKind, str, str]
+"""(kind, subject, check): one cell of the matrix."""
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One subject; ``cells`` holds only the checks that apply to it (others render blank)."""
+
+    kind: RowKind
+    subject: str
+    cells: dict[str, Verdict]
+
+
+@dataclass(frozen=True)
+class FailingCell:
+    """A failed or errored cell with what a reader needs to act on it."""
+
+    kind: RowKind
+    subject: str
+    check: str
+    verdict: Verdict
+    findings: tuple[Finding, ...] = ()
+    """All findings of the cell, worst first."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    threshold: Severity
+    columns: dict[RowKind, tuple[str, ...]]
+    """The check names per kind, sorted; only kinds that have rows appear."""
+    rows: dict[RowKind, tuple[MatrixRow, ...]]
+    """Rows per kind, sorted by subject; keys in ``KIND_ORDER``."""
+    counts: dict[Verdict, int]
+    """Cells per verdict, every verdict present (zero included)."""
+    failures: tuple[FailingCell, ...] = field(default=())
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.counts[Verdict.FAIL] or self.counts[Verdict.ERROR])
+
+
+def index_results(
+    results: Iterable[CheckResult], threshold: Severity
+) -> dict[CellKey, CheckResult]:
+    """Results keyed by cell; of two results for one cell the worse verdict is kept."""
+    rank = {verdict: position for position, verdict in enumerate(VERDICT_ORDER)}
+    chosen: dict[CellKey, CheckResult] = {}
+    for result in results:
+        key = (result.kind, result.subject, result.check)
+        held = chosen.get(key)
+        if held is None:
+            chosen[key] = result
+            continue
+        # Tie-break on the serialised form, so equal verdicts still pick the same result
+        # whatever order they came in.
+        new = (rank[result.verdict(threshold)], _canonical(result))
+        old = (rank[held.verdict(threshold)], _canonical(held))
+        if new < old:
+            chosen[key] = result
+    return chosen
+
+
+def cell_verdicts(
+    items: Sequence[PlannedItem], results: Sequence[CheckResult], threshold: Severity
+) -> dict[CellKey, Verdict]:
+    """Every cell's verdict: planned cells without a result are "not run".
+
+    A result for a cell the plan does not know still gets its cell: dropping an outcome that
+    was actually computed would hide it.
+    """
+    indexed = index_results(results, threshold)
+    verdicts: dict[CellKey, Verdict] = {}
+    for item in items:
+        for check in item.checks:
+            verdicts[(item.kind, item.subject, check)] = Verdict.NOT_RUN
+    for key, result in indexed.items():
+        verdicts[key] = result.verdict(threshold)
+    return verdicts
+
+
+def summary_counts(
+    items: Sequence[PlannedItem], results: Sequence[CheckResult], threshold: Severity
+) -> dict[Verdict, int]:
+    """How many cells have each verdict (every verdict present, in ``Verdict`` order)."""
+    return _count(cell_verdicts(items, results, threshold).values())
+
+
+def describe_counts(counts: Mapping[Verdict, int]) -> str:
+    """One line for humans, e.g. ``3 pass, 1 fail, 0 warn, 0 error, 1 not run``."""
+    return ", ".join(f"{counts.get(verdict, 0)} {verdict.value}" for verdict in Verdict)
+
+
+def build_matrix(
+    items: Sequence[PlannedItem], results: Sequence[CheckResult], threshold: Severity
+) -> Matrix:
+    indexed = index_results(results, threshold)
+    verdicts = cell_verdicts(items, results, threshold)
+
+    by_row: dict[tuple[RowKind, str], dict[str, Verdict]] = {}
+    for (kind, subject, check), verdict in verdicts.items():
+        by_row.setdefault((kind, subject), {})[check] = verdict
+
+    rows: dict[RowKind, tuple[MatrixRow, ...]] = {}
+    columns: dict[RowKind, tuple[str, ...]] = {}
+    for kind in KIND_ORDER:
+        subjects = sorted(subject for row_kind, subject in by_row if row_kind is kind)
+        if not subjects:
+            continue
+        rows[kind] = tuple(
+            MatrixRow(kind, subject, dict(sorted(by_row[(kind, subject)].items())))
+            for subject in subjects
+        )
+        columns[kind] = tuple(sorted({check for row in rows[kind] for check in row.cells}))
+
+    failures: list[FailingCell] = []
+    for kind in rows:
+        for row in rows[kind]:
+            for check, verdict in row.cells.items():
+                if verdict not in (Verdict.FAIL, Verdict.ERROR):
+                    continue
+                result = indexed[(kind, row.subject, check)]
+                failures.append(
+                    FailingCell(
+                        kind=kind,
+                        subject=row.subject,
+                        check=check,
+                        verdict=verdict,
+                        findings=tuple(sorted(result.findings, key=_finding_order)),
+                        error=result.error,
+                    )
+                )
+
+    return Matrix(
+        threshold=threshold,
+        columns=columns,
+        rows=rows,
+        counts=_count(verdicts.values()),
+        failures=tuple(failures),
+    )
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """GitHub-flavoured Markdown, fit for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
+    lines = [
+        "## pytest-mlsupply: supply-chain matrix",
+        "",
+        f"Threshold: findings of severity **{matrix.threshold.label}** or above fail their cell.",
+        "",
+        " · ".join(f"**{matrix.counts[verdict]}** {verdict.value}" for verdict in Verdict),
+        "",
+    ]
+    if not matrix.rows:
+        lines += ["No supply-chain checks were planned.", ""]
+    for kind, rows in matrix.rows.items():
+        checks = matrix.columns[kind]
+        lines += [f"### {_KIND_TITLES[kind]}", ""]
+        lines.append("| " + " | ".join([_ROW_HEADERS[kind], *map(_inline, checks)]) + " |")
+        lines.append("|" + "---|" * (len(checks) + 1))
+        for row in rows:
+            cells = [_code(row.subject)]
+            for check in checks:
+                verdict = row.cells.get(check)
+                cells.append("" if verdict is None else _VERDICT_MARKS[verdict])
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+
+    if matrix.failures:
+        lines += ["### Failing cells", ""]
+        for cell in matrix.failures:
+            lines.append(
+                f"- {_code(cell.subject)}, check {_code(cell.check)} ({cell.kind.value}): "
+                f"**{cell.verdict.value}**"
+            )
+            if cell.verdict is Verdict.ERROR and cell.error:
+                lines.append(f"  - error: {_inline(cell.error)}")
+            for finding in cell.findings[:TOP_FINDINGS]:
+                lines.append(
+                    f"  - [{finding.severity.label.upper()}] {_code(finding.rule)} "
+                    f"{_inline(finding.title)} ({_inline(finding.location.describe())})"
+                )
+            hidden = len(cell.findings) - TOP_FINDINGS
+            if hidden > 0:
+                lines.append(f"  - … and {hidden} more")
+        lines.append("")
+
+    lines += ["<details><summary>Legend</summary>", ""]
+    lines += [f"- {_VERDICT_MARKS[verdict]}: {_LEGEND[verdict]}" for verdict in Verdict]
+    lines += ["- blank: the check does not apply to this row", "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
+    """The matrix for machines, with every finding; sorted keys, stable order, trailing newline."""
+    rows = [
+        {"kind": kind.value, "subject": row.subject, "cells": _cells_json(row.cells)}
+        for kind, kind_rows in matrix.rows.items()
+        for row in kind_rows
+    ]
+    findings: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for (kind, subject, check), result in sorted(
+        index_results(results, matrix.threshold).items(), key=lambda pair: _cell_order(pair[0])
+    ):
+        where = {"kind": kind.value, "subject": subject, "check": check}
+        for finding in sorted(result.findings, key=_finding_order):
+            blocking = finding.severity >= matrix.threshold
+            findings.append({**where, **finding.to_dict(), "blocking": blocking})
+        if result.error is not None:
+            errors.append({**where, "error": result.error})
+    document = {
+        "schema": MATRIX_SCHEMA,
+        "threshold": matrix.threshold.label,
+        "counts": {verdict.value: count for verdict, count in matrix.counts.items()},
+        "columns": {kind.value: list(checks) for kind, checks in matrix.columns.items()},
+        "rows": rows,
+        "findings": findings,
+        "errors": errors,
+    }
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _canonical(result: CheckResult) -> str:
+    return json.dumps(result.to_dict(), sort_keys=True, default=str)
+
+
+def _count(verdicts: Iterable[Verdict]) -> dict[Verdict, int]:
+    counts = dict.fromkeys(Verdict, 0)
+    for verdict in verdicts:
+        counts[verdict] += 1
+    return counts
+
+
+def _cells_json(cells: Mapping[str, Verdict]) -> dict[str, str]:
+    return {check: verdict.value for check, verdict in cells.items()}
+
+
+def _cell_order(key: CellKey) -> tuple[int, str, str]:
+    kind, subject, check = key
+    return (KIND_ORDER.index(kind), subject, check)
+
+
+def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
+    return (-finding.severity, finding.rule, finding.title, finding.location.describe())
+
+
+def _inline(text: str) -> str:
+    """Text safe inside a table cell or list item: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """A code span that survives backticks in the text (GFM: fence longer than any run inside)."""
+    text = _inline(text)
+    longest = 0
+    run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -1,0 +1,198 @@
+"""Plain data that every layer shares: severities, findings, check results and verdicts.
+
+Everything here serialises to builtins (``to_dict`` / ``from_dict``) because results cross
+process boundaries under pytest-xdist and end up in JSON reports.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; ordered so that ``>=`` compares against a threshold."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r}; choose one of: {choices}") from None
+
+
+#: Severities a user may choose as the failing threshold (``info`` would fail everything).
+THRESHOLD_CHOICES = ("critical", "high", "medium", "low")
+DEFAULT_THRESHOLD = Severity.HIGH
+
+
+class Verdict(enum.StrEnum):
+    """The outcome of one check on one subject, as shown in the matrix and the BOM."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    ERROR = "error"
+    NOT_RUN = "not run"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding sits: a file, an archive member, a byte offset, a key path or a line."""
+
+    file: str | None = None
+    member: str | None = None
+    offset: int | None = None
+    key_path: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            parts.append(self.file)
+        if self.member:
+            parts.append(f"member {self.member}")
+        if self.offset is not None:
+            parts.append(f"byte {self.offset}")
+        if self.key_path:
+            parts.append(f"key {self.key_path}")
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        return ", ".join(parts) if parts else "(whole subject)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Location:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a check found, with what a person needs to act on it."""
+
+    rule: str
+    severity: Severity
+    category: str
+    title: str
+    location: Location = field(default_factory=Location)
+    evidence: str = ""
+    why: str = ""
+    remediation: str = ""
+    cwe: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity.label,
+            "category": self.category,
+            "title": self.title,
+            "location": self.location.to_dict(),
+            "evidence": self.evidence,
+            "why": self.why,
+            "remediation": self.remediation,
+        }
+        if self.cwe:
+            data["cwe"] = self.cwe
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            rule=data["rule"],
+            severity=Severity.parse(data["severity"]),
+            category=data["category"],
+            title=data["title"],
+            location=Location.from_dict(data.get("location", {})),
+            evidence=data.get("evidence", ""),
+            why=data.get("why", ""),
+            remediation=data.get("remediation", ""),
+            cwe=data.get("cwe"),
+        )
+
+    def render(self) -> str:
+        """A multi-line, human-readable block (used in failing items and the CLI)."""
+        head = f"[{self.severity.label.upper()}] {self.rule} {self.title}"
+        lines = [head, f"  where: {self.location.describe()}"]
+        if self.evidence:
+            lines.append(f"  evidence: {self.evidence}")
+        if self.why:
+            lines.append(f"  why it matters: {self.why}")
+        if self.remediation:
+            lines.append(f"  fix: {self.remediation}")
+        if self.cwe:
+            lines.append(f"  {self.cwe}")
+        return "\n".join(lines)
+
+
+class RowKind(enum.StrEnum):
+    """The three families of generated items; also the prefix of their node ids."""
+
+    ARTIFACT = "artifact"
+    DEPENDENCY = "dependency"
+    PROVENANCE = "provenance"
+
+
+@dataclass
+class CheckResult:
+    """The result of running one check on one subject.
+
+    ``facts`` carries what the check learned that reports need (a file's sha256, its detected
+    format, a card's fields), so the controller never re-reads artifacts to build the BOM.
+    ``error`` says the check could not run to completion; it never turns into a pass.
+    """
+
+    kind: RowKind
+    subject: str
+    check: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self, threshold: Severity) -> Verdict:
+        # Findings outrank errors: a blocking finding is a failure even if the check also
+        # stopped early; an error without blocking findings is never a pass.
+        if any(f.severity >= threshold for f in self.findings):
+            return Verdict.FAIL
+        if self.error is not None:
+            return Verdict.ERROR
+        if self.findings and any(f.severity > Severity.INFO for f in self.findings):
+            return Verdict.WARN
+        return Verdict.PASS
+
+    def blocking(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity >= threshold]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "subject": self.subject,
+            "check": self.check,
+            "findings": [f.to_dict() for f in self.findings],
+            "error": self.error,
+            "facts": self.facts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            kind=RowKind(data["kind"]),
+            subject=data["subject"],
+            check=data["check"],
+            findings=[Finding.from_dict(f) for f in data.get("findings", [])],
+            error=data.get("error"),
+            facts=dict(data.get("facts", {})),
+        )

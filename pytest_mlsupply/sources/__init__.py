@@ -1,0 +1,1 @@
+"""Sources: turn declarations into local bytes and lists (model files, dependencies)."""

@@ -1,0 +1,83 @@
+"""What a manifest declares, resolved to concrete subjects: model files on disk and dependencies.
+
+The inventory is computed identically on every xdist worker and on the controller (it only lists
+directories and parses requirement files), so all of them agree on the plan of checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One file of a model, addressed as ``<model>/<relative path>``."""
+
+    model: str
+    relpath: str
+    path: Path
+    size: int
+    pinned_sha256: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"{self.model}/{self.relpath}"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    decl: ModelDecl
+    root: Path | None
+    files: tuple[ArtifactFile, ...] = ()
+    error: str | None = None
+    """Why the model's files could not be listed (the model's checks then report an error)."""
+
+    @property
+    def name(self) -> str:
+        return self.decl.name
+
+    @property
+    def card_path(self) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / self.decl.card.path
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A Python distribution the project depends on, as declared or installed."""
+
+    name: str
+    """Canonical (PEP 503 normalised) name."""
+    requirement: str
+    """The requirement as written (``numpy==2.1.0``, ``requests>=2``), or ``name==version``."""
+    origin: str
+    """Where it was declared: ``requirements.txt:3`` or ``environment``."""
+    version: str | None = None
+    """The exact version when pinned with ``==``/``===`` or installed; otherwise None."""
+    hashes: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        if self.version is not None:
+            return f"{self.name}=={self.version}"
+        return self.requirement
+
+    @property
+    def purl(self) -> str:
+        if self.version is not None:
+            return f"pkg:pypi/{self.name}@{self.version}"
+        return f"pkg:pypi/{self.name}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    manifest: Manifest
+    models: tuple[ResolvedModel, ...]
+    datasets: tuple[DatasetDecl, ...]
+    dependencies: tuple[Dependency, ...]
+    dependency_errors: tuple[str, ...] = ()
+    """Requirement sources that could not be read; each becomes an error item."""

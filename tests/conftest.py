@@ -1,0 +1,120 @@
+"""Shared fixtures: small, real projects built in code (safetensors weights, a card, pins)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+CARD = """\
+---
+license: apache-2.0
+base_model: google-bert/bert-base-uncased
+datasets: [acme/reviews]
+pipeline_tag: text-classification
+model-index:
+- name: tiny
+  results:
+  - task: {type: text-classification}
+    dataset: {name: reviews, type: acme/reviews}
+    metrics:
+    - {type: accuracy, value: 0.91}
+---
+# tiny
+
+## Intended use
+Classifying the sentiment of short English product reviews.
+
+## Limitations
+English only; short texts.
+"""
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_model(directory: Path, *, seed: int = 0) -> Path:
+    """A tiny but real model directory: safetensors weights, config.json and a model card."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    save_file(
+        {
+            "embeddings.weight": rng.standard_normal((16, 4)).astype(np.float32),
+            "classifier.weight": rng.standard_normal((2, 4)).astype(np.float32),
+            "classifier.bias": np.zeros(2, dtype=np.float32),
+        },
+        str(directory / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    (directory / "config.json").write_text(
+        json.dumps({"architectures": ["TinyClassifier"], "model_type": "bert", "hidden_size": 4})
+    )
+    (directory / "README.md").write_text(CARD)
+    return directory
+
+
+@dataclass
+class Project:
+    """A user's project on disk: a model, requirements, a manifest and a passing user test."""
+
+    root: Path
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models" / "tiny"
+
+    def manifest(self, text: str) -> Path:
+        path = self.root / "mlsupply.yaml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def default_manifest(self, extra_model_keys: str = "", top: str = "") -> Path:
+        pin = sha256_of(self.model_dir / "model.safetensors")
+        return self.manifest(
+            f"""\
+            version: 1
+            project: {{name: tiny-service, version: 1.2.3}}
+            models:
+              - name: tiny
+                path: models/tiny
+                license: apache-2.0
+                files:
+                  model.safetensors: "sha256:{pin}"
+                card:
+                  require: [license, base_model, intended_use, limitations, evaluation]
+            {extra_model_keys}
+            requirements:
+              - file: requirements.txt
+            {top}
+            """
+        )
+
+
+def build_project(root: Path) -> Project:
+    project = Project(root)
+    write_model(project.model_dir)
+    (root / "requirements.txt").write_text("numpy==2.1.0\nsafetensors==0.4.5\n")
+    (root / "tests").mkdir(exist_ok=True)
+    (root / "tests" / "test_user.py").write_text("def test_users_own_test():\n    assert True\n")
+    project.default_manifest()
+    return project
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    """A passing project inside pytester's temporary directory."""
+    return build_project(pytester.path)
+
+
+def write_pickle_payload(path: Path) -> Path:
+    """A pickle that would import os.system when loaded. Built by hand; never loaded here."""
+    # PROTO 2, GLOBAL 'os system', SHORT_BINUNICODE 'true', TUPLE1, REDUCE, STOP
+    path.write_bytes(b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.")
+    return path
