@@ -131,7 +131,14 @@ class MlsupplyState:
                 outputs.append(
                     (
                         bom_xml_path,
-                        render_bom_xml(loaded.inventory, loaded.plan, results, threshold),
+                        render_bom_xml(
+                            loaded.inventory,
+                            loaded.plan,
+                            results,
+                            threshold,
+                            serial_number=serial,
+                            timestamp=stamp,
+                        ),
                     )
                 )
         except BomError as exc:
