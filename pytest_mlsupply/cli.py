@@ -1,7 +1,155 @@
-"""The ``mlsupply`` command line (placeholder until it lands)."""
+"""The ``mlsupply`` command line: the same checks as the pytest plugin, outside pytest.
+
+``mlsupply scan PATH...`` runs every artifact check on the given files and directories.
+Exit status: 0 clean, 1 findings at or above the threshold, 2 something could not be scanned
+(findings outrank errors: a run with both exits 1).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-def main() -> int:
-    return 0
+from pytest_mlsupply import __version__
+from pytest_mlsupply.checks.base import CheckContext
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.manifest.model import (
+    DEFAULT_BOM_PATH,
+    DEFAULT_MATRIX_PATH,
+    SCHEMA_VERSION,
+    Manifest,
+    ModelDecl,
+    OutputDecl,
+    Policy,
+    Span,
+)
+from pytest_mlsupply.plan import build_plan
+from pytest_mlsupply.results import THRESHOLD_CHOICES, CheckResult, RowKind, Severity, Verdict
+from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
+from pytest_mlsupply.sources.local import list_model_files
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlsupply", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scan = commands.add_parser("scan", help="scan model files and directories by content")
+    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan.add_argument("--fail-on", choices=THRESHOLD_CHOICES, default="high")
+    args = parser.parse_args(argv)
+    try:
+        return run_scan(args.paths, Severity.parse(args.fail_on), args.format)
+    except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
+        sys.stderr.close()
+        return EXIT_ERROR
+
+
+def _subjects(paths: Sequence[Path]) -> tuple[list[ResolvedModel], list[str]]:
+    """Each PATH becomes one ad-hoc model (a directory, or a single file in its directory)."""
+    models: list[ResolvedModel] = []
+    missing: list[str] = []
+    used: set[str] = set()
+    for raw in paths:
+        path = raw.resolve()
+        if not path.exists() and not path.is_symlink():
+            missing.append(str(raw))
+            continue
+        root = path if path.is_dir() else path.parent
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", root.name) or "root"
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        decl = ModelDecl(name=name, span=Span(path, 0, 0), path=root)
+        if path.is_dir():
+            files = list_model_files(name, root, {})
+        else:
+            files = (
+                ArtifactFile(model=name, relpath=path.name, path=path, size=path.lstat().st_size),
+            )
+        models.append(ResolvedModel(decl=decl, root=root, files=files))
+    return models, missing
+
+
+def run_scan(paths: Sequence[Path], threshold: Severity, fmt: str) -> int:
+    from pytest_mlsupply.checks.runner import run_item
+
+    models, missing = _subjects(paths)
+    here = Path.cwd()
+    manifest = Manifest(
+        path=here / "mlsupply.yaml",
+        version=SCHEMA_VERSION,
+        policy=Policy(fail_on=threshold),
+        output=OutputDecl(bom=here / DEFAULT_BOM_PATH, matrix=here / DEFAULT_MATRIX_PATH),
+        project_name="mlsupply-scan",
+        models=tuple(m.decl for m in models),
+    )
+    inventory = Inventory(manifest=manifest, models=tuple(models), datasets=(), dependencies=())
+    context = CheckContext(policy=manifest.policy, inventory=inventory, contents=ContentCache())
+    results: list[CheckResult] = []
+    for item in build_plan(inventory):
+        if item.kind is RowKind.ARTIFACT:  # provenance claims need a manifest; not for scans
+            results.extend(run_item(item, context))
+    verdicts = [r.verdict(threshold) for r in results]
+    if fmt == "json":
+        print(
+            json.dumps(
+                {
+                    "tool": {"name": "pytest-mlsupply", "version": __version__},
+                    "threshold": threshold.label,
+                    "missing": missing,
+                    "results": [
+                        r.to_dict() | {"verdict": v.value}
+                        for r, v in zip(results, verdicts, strict=True)
+                    ],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+    elif fmt == "sarif":
+        from pytest_mlsupply.reports.sarif import render_sarif
+
+        print(render_sarif(results, threshold, tool_version=__version__, unreadable=missing))
+    else:
+        _print_text(results, verdicts, missing, threshold)
+    if Verdict.FAIL in verdicts:
+        return EXIT_FINDINGS
+    if missing or Verdict.ERROR in verdicts:
+        return EXIT_ERROR
+    return EXIT_CLEAN
+
+
+def _print_text(
+    results: list[CheckResult], verdicts: list[Verdict], missing: list[str], threshold: Severity
+) -> None:
+    out = sys.stdout
+    for path in missing:
+        out.write(f"ERROR {path}: no such file or directory\n")
+    for result, verdict in zip(results, verdicts, strict=True):
+        if verdict is Verdict.PASS:
+            continue
+        out.write(f"{verdict.value.upper()} {result.subject} [{result.check}]\n")
+        if result.error:
+            out.write(f"  could not complete: {result.error}\n")
+        for finding in sorted(result.findings, key=lambda f: -f.severity):
+            if finding.severity > Severity.INFO:
+                out.write("  " + finding.render().replace("\n", "\n  ") + "\n")
+    counts = {v: verdicts.count(v) for v in Verdict if v is not Verdict.NOT_RUN}
+    summary = ", ".join(f"{n} {v.value}" for v, n in counts.items())
+    out.write(
+        f"scanned {len({r.subject for r in results})} files: {summary} "
+        f"(fail at {threshold.label} and above)\n"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -65,7 +65,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
         if names:
             items.append(PlannedItem(RowKind.DEPENDENCY, dep.subject, names))
     for error in inventory.dependency_errors:
-        items.append(PlannedItem(RowKind.DEPENDENCY, error.split(":", 1)[0], (READ_CHECK,)))
+        items.append(PlannedItem(RowKind.DEPENDENCY, error.source, (READ_CHECK,)))
     items.sort(key=lambda item: item.sort_key)
     return _dedupe(items)
 

@@ -1,8 +1,8 @@
 """One read per file: content facts shared by every check that needs an artifact's bytes.
 
 Checks never open artifact files themselves for whole-file work; they ask the cache, which
-streams each file once per process and memoises what was computed (digest, size, identified
-format). The cache key includes size and mtime so a file replaced mid-session is read again.
+memoises per process what was computed: the digest (one streaming pass over the file) and the
+identified format (a bounded read of the head and, for zips, the central directory). The cache key includes size and mtime so a file replaced mid-session is read again.
 """
 
 from __future__ import annotations

@@ -20,9 +20,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
         facts["version"] = dep.version
     if dep.origin == "environment":
         return Outcome(facts=facts)  # an installed distribution has exactly one version
-    if dep.requirement.startswith(("-e", ".", "/", "git+", "http:", "https:", "file:")) or (
-        "@" in dep.requirement and "://" in dep.requirement
-    ):
+    if dep.link is not None:
         return Outcome(
             facts=facts,
             findings=[

@@ -36,7 +36,7 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     if item.kind is RowKind.ARTIFACT and name == RESOLVE_CHECK:
         return _resolve(item, ctx)
     if item.kind is RowKind.DEPENDENCY and name == READ_CHECK:
-        errors = [e for e in inv.dependency_errors if e.split(":", 1)[0] == item.subject]
+        errors = [e.message for e in inv.dependency_errors if e.source == item.subject]
         return Outcome(error="; ".join(errors) or f"cannot read {item.subject}")
     try:
         if item.kind is RowKind.ARTIFACT:

@@ -138,6 +138,13 @@ def identify(path: Path, *, max_read: int = 1 << 20) -> Identification:
     return _with_mismatch(ident, suffix)
 
 
+def identify_bytes(data: bytes, name: str = "", *, max_read: int = 1 << 20) -> Identification:
+    """Identify in-memory content (an archive member); ``name`` is only a tie-breaker."""
+    suffix = os.path.splitext(name)[1].lower()
+    ident = _identify_open_file(_File(io.BytesIO(data), len(data), max(max_read, 0)), suffix)
+    return _with_mismatch(ident, suffix)
+
+
 # --- bounded access -------------------------------------------------------------------------
 
 

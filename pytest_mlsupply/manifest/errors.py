@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it (what editors open)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class Problem:
     file: Path
@@ -16,7 +24,7 @@ class Problem:
     fix: str = ""
 
     def render(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
+        where = f"{display_path(self.file)}:{self.line}:{self.column}"
         key = f" {self.key_path}:" if self.key_path else ""
         text = f"{where}:{key} {self.message}"
         if self.fix:
@@ -33,9 +41,6 @@ class ManifestError(Exception):
 
     def render(self) -> str:
         count = len(self.problems)
-        head = f"mlsupply.yaml is invalid ({count} problem{'s' if count != 1 else ''}):"
-        if self.problems:
-            head = (
-                f"{self.problems[0].file} is invalid ({count} problem{'s' if count != 1 else ''}):"
-            )
+        name = display_path(self.problems[0].file) if self.problems else "mlsupply.yaml"
+        head = f"{name} is invalid ({count} problem{'s' if count != 1 else ''}):"
         return "\n".join([head, *(p.render() for p in self.problems)])

@@ -266,6 +266,13 @@ class _Reader:
         node = mapping.get(key)
         return None if node is None else convert(node)
 
+    @staticmethod
+    def entry(node: yaml.Node, index: int) -> yaml.Node:
+        """The node of a list's ``index``-th entry, so problems point at the entry itself."""
+        if isinstance(node, yaml.SequenceNode) and index < len(node.value):
+            return node.value[index]  # type: ignore[no-any-return]
+        return node
+
     def opt_str(self, m: dict[str, yaml.Node], key: str, key_path: str) -> str | None:
         node = m.get(key)
         return None if node is None else self.string(node, f"{key_path}.{key}")
@@ -370,7 +377,7 @@ class _Reader:
         for i, name in enumerate(allow_globals):
             if "." not in name:
                 self.problem(
-                    m["allow_globals"],
+                    self.entry(m["allow_globals"], i),
                     f"policy.allow_globals[{i}]",
                     f"{name!r} is not a dotted module.name",
                     "write the global as module.qualname, e.g. mypackage.models.MyModel",
@@ -537,7 +544,7 @@ class _Reader:
             for j, ds in enumerate(datasets):
                 if ds not in dataset_names:
                     self.problem(
-                        m["datasets"],
+                        self.entry(m["datasets"], j),
                         f"{kp}.datasets[{j}]",
                         f"dataset {ds!r} is not declared",
                         "declare it under the top-level `datasets:` list, or remove it",
@@ -660,7 +667,7 @@ class _Reader:
                 close = difflib.get_close_matches(field_name, CARD_FIELDS, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 self.problem(
-                    m["require"],
+                    self.entry(m["require"], i),
                     f"{key_path}.require[{i}]",
                     f"unknown card field {field_name!r}",
                     f"{hint}known fields: {', '.join(CARD_FIELDS)}",

@@ -53,12 +53,15 @@ class Dependency:
     name: str
     """Canonical (PEP 503 normalised) name."""
     requirement: str
-    """The requirement as written (``numpy==2.1.0``, ``requests>=2``), or ``name==version``."""
+    """The requirement in packaging's normal form (``numpy==2.1.0``, ``requests<3,>=2``), the
+    line as written for URL and path requirements, or ``name==version`` for installed ones."""
     origin: str
     """Where it was declared: ``requirements.txt:3`` or ``environment``."""
     version: str | None = None
     """The exact version when pinned with ``==``/``===`` or installed; otherwise None."""
     hashes: tuple[str, ...] = ()
+    link: str | None = None
+    """The URL or path a requirement installs from, when it bypasses the package index."""
 
     @property
     def subject(self) -> str:
@@ -74,10 +77,18 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class DependencyError:
+    """A requirement source that could not be read; it becomes an error item of its own."""
+
+    source: str
+    """The source as the manifest names it, relative to the manifest (``requirements.txt``)."""
+    message: str
+
+
+@dataclass(frozen=True)
 class Inventory:
     manifest: Manifest
     models: tuple[ResolvedModel, ...]
     datasets: tuple[DatasetDecl, ...]
     dependencies: tuple[Dependency, ...]
-    dependency_errors: tuple[str, ...] = ()
-    """Requirement sources that could not be read; each becomes an error item."""
+    dependency_errors: tuple[DependencyError, ...] = ()

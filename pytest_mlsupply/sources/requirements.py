@@ -61,10 +61,17 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
         except ValueError:
             rel = str(where)
         origin = f"{rel}:{line.line_number}"
-        if item.req is None:
-            # A path or URL requirement: no name and version a registry can vouch for.
+        if item.req is None or item.link is not None:
+            # A path or URL requirement: whatever name and version pip guesses from a file
+            # name, no package index vouches for them, so it is never an exact pin.
+            name = canonicalize_name(item.req.name) if item.req is not None else line.line
             out.append(
-                Dependency(name=str(item.link or line.line), requirement=line.line, origin=origin)
+                Dependency(
+                    name=name,
+                    requirement=line.line.strip(),
+                    origin=origin,
+                    link=str(item.link or line.line),
+                )
             )
             continue
         text = str(item.req)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
 from pytest_mlsupply.sources.hub import HubResolutionError, resolve_snapshot
-from pytest_mlsupply.sources.inventory import Dependency, Inventory, ResolvedModel
+from pytest_mlsupply.sources.inventory import (
+    Dependency,
+    DependencyError,
+    Inventory,
+    ResolvedModel,
+)
 from pytest_mlsupply.sources.local import list_model_files
 from pytest_mlsupply.sources.requirements import (
     RequirementsError,
@@ -42,12 +47,12 @@ def read_requirements(decl: RequirementDecl, manifest: Manifest) -> list[Depende
 def build_inventory(manifest: Manifest) -> Inventory:
     models = tuple(resolve_model(m) for m in manifest.models)
     dependencies: dict[str, Dependency] = {}
-    errors: list[str] = []
+    errors: list[DependencyError] = []
     for decl in manifest.requirements:
         try:
             found = read_requirements(decl, manifest)
         except RequirementsError as exc:
-            errors.append(str(exc))
+            errors.append(DependencyError(source=_source_name(decl, manifest), message=str(exc)))
             continue
         for dep in found:
             # The same requirement from two sources is one dependency; the first origin wins.
@@ -59,3 +64,12 @@ def build_inventory(manifest: Manifest) -> Inventory:
         dependencies=tuple(dependencies[k] for k in sorted(dependencies)),
         dependency_errors=tuple(errors),
     )
+
+
+def _source_name(decl: RequirementDecl, manifest: Manifest) -> str:
+    if decl.path is None:
+        return "environment"
+    try:
+        return decl.path.relative_to(manifest.root).as_posix()
+    except ValueError:
+        return decl.path.as_posix()

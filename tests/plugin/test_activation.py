@@ -82,6 +82,8 @@ def test_a_marked_test_fails_rather_than_running_unverified(
         """
     )
     result = pytester.runpytest_subprocess("--mlsupply", "test_marked.py")
-    result.assert_outcomes(errors=1, passed=len(result.outlines) and result.parseoutcomes()["passed"])
+    result.assert_outcomes(
+        errors=1, passed=len(result.outlines) and result.parseoutcomes()["passed"]
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*model_artifact is not supported by this release*"])

@@ -59,9 +59,7 @@ def test_items_come_in_a_stable_sorted_order(pytester: pytest.Pytester, project:
 def test_a_node_id_selects_exactly_one_generated_item(
     pytester: pytest.Pytester, project: Project
 ) -> None:
-    result = pytester.runpytest(
-        "--mlsupply", "mlsupply.yaml::dependency[numpy==2.1.0]", "-q"
-    )
+    result = pytester.runpytest("--mlsupply", "mlsupply.yaml::dependency[numpy==2.1.0]", "-q")
     result.assert_outcomes(passed=1)
 
 

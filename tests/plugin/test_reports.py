@@ -58,9 +58,9 @@ def test_output_options_choose_where_reports_go_and_xml_is_written_on_request(
         "matrix.md",
     ]
     assert "<bom " in (out / "bom.xml").read_text()
-    assert json.loads((out / "bom.json").read_text())["serialNumber"] in (
-        out / "bom.xml"
-    ).read_text()
+    assert (
+        json.loads((out / "bom.json").read_text())["serialNumber"] in (out / "bom.xml").read_text()
+    )
     result.stdout.fnmatch_lines(["*wrote out/bom.json*", "*wrote out/matrix.md*"])
 
 

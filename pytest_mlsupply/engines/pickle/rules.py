@@ -1,0 +1,317 @@
+"""The MLS-PKL rules: turn what the machine saw, judged by the policy, into findings.
+
+| rule | what | severity |
+|---|---|---|
+| MLS-PKL-001 | a dangerous global is imported | critical |
+| MLS-PKL-002 | a dangerous callable is invoked / a computed callable is invoked | critical / high |
+| MLS-PKL-003 | a global outside the allowlist (unknown or suspicious) | high under default-deny |
+| MLS-PKL-004 | STACK_GLOBAL with operands that are not string constants | critical / high |
+| MLS-PKL-005 | BUILD or a container opcode applied to a module, class or function | critical |
+| MLS-PKL-006 | an import through an EXT1/EXT2/EXT4 copyreg extension code | high |
+| MLS-PKL-007 | a payload runs before the data stops being a valid pickle | critical / high |
+| MLS-PKL-009 | a byte or text constant is itself a pickle (scanned recursively) | low |
+| MLS-PKL-010 | bytes after the last pickle that are not a pickle | low / medium |
+
+MLS-PKL-008 (the data is not a pickle at all) is an error, not a finding: it makes the
+check's verdict "error" unless a finding already fails it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ...results import Finding, Location, Severity
+from .policy import Decision, PicklePolicy, Verdict, decide
+from .values import ImportRef
+from .vm import Trace
+
+__all__ = ["UNRESOLVED_EXTENSION", "FindingContext", "judge", "trace_findings"]
+
+CATEGORY = "unsafe-deserialization"
+CWE_502 = "CWE-502"
+#: Module name given to EXT imports whose code is not in this process's copyreg registry.
+UNRESOLVED_EXTENSION = "<copyreg extension>"
+
+_REMEDIATE_IMPORT = (
+    "Do not load this file with pickle, torch.load(weights_only=False) or joblib. Re-export the "
+    "weights as safetensors, or load with torch.load(weights_only=True) after confirming the source."
+)
+_REMEDIATE_UNKNOWN = (
+    "If this class is yours and trusted, add it to the pickle policy's allow_globals "
+    "(for example 'mypkg.MyClass' or 'mypkg.*'); otherwise convert the artifact to safetensors."
+)
+
+
+@dataclass(frozen=True)
+class FindingContext:
+    """Where the scanned bytes came from, for the findings' locations."""
+
+    origin: str
+    member: str | None = None
+    key_path: str | None = None
+
+    def at(self, offset: int | None) -> Location:
+        return Location(file=self.origin, member=self.member, offset=offset, key_path=self.key_path)
+
+
+def judge(ref: ImportRef, policy: PicklePolicy) -> Decision:
+    """The policy's verdict on one import; user allow entries lift unknown and suspicious only."""
+    if ref.ext_code is not None and ref.module == UNRESOLVED_EXTENSION:
+        return Decision(Verdict.SUSPICIOUS, f"unregistered copyreg extension code {ref.ext_code}")
+    decision = decide(ref.module, ref.name)
+    if decision.verdict in (Verdict.UNKNOWN, Verdict.SUSPICIOUS) and policy.allows(ref.dotted):
+        return Decision(Verdict.SAFE, "allowed by the project's pickle policy", ref.dotted)
+    return decision
+
+
+class _Collector:
+    """Groups repeated findings (one per rule and subject) so a payload repeated a thousand
+    times reads as one finding with its offsets, not a thousand."""
+
+    def __init__(self, ctx: FindingContext) -> None:
+        self.ctx = ctx
+        self.order: list[tuple[str, str]] = []
+        self.first: dict[tuple[str, str], Finding] = {}
+        self.offsets: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, subject: str, finding: Finding, offset: int) -> None:
+        key = (finding.rule, subject)
+        if key not in self.first:
+            self.order.append(key)
+            self.first[key] = finding
+            self.offsets[key] = []
+        self.offsets[key].append(offset)
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for key in self.order:
+            finding = self.first[key]
+            offsets = self.offsets[key]
+            if len(offsets) > 1:
+                shown = ", ".join(str(o) for o in offsets[:5])
+                more = f" and {len(offsets) - 5} more" if len(offsets) > 5 else ""
+                finding = Finding(
+                    rule=finding.rule,
+                    severity=finding.severity,
+                    category=finding.category,
+                    title=finding.title,
+                    location=finding.location,
+                    evidence=f"{finding.evidence} (seen {len(offsets)} times, at bytes {shown}{more})",
+                    why=finding.why,
+                    remediation=finding.remediation,
+                    cwe=finding.cwe,
+                )
+            out.append(finding)
+        return out
+
+
+def _import_evidence(ref: ImportRef) -> str:
+    text = f"{ref.opcode} {ref.module} {ref.name}"
+    if ref.spelled:
+        text += f" (written {ref.spelled}, mapped by fix_imports)"
+    if ref.ext_code is not None:
+        text += f" (extension code {ref.ext_code})"
+    return text
+
+
+def _import_findings(trace: Trace, policy: PicklePolicy, out: _Collector) -> dict[int, Decision]:
+    decisions: dict[int, Decision] = {}
+    deny = policy.mode == "default-deny"
+    for ref in trace.imports:
+        decision = judge(ref, policy)
+        decisions[id(ref)] = decision
+        if ref.module == UNRESOLVED_EXTENSION:
+            continue  # reported by MLS-PKL-006
+        if decision.verdict is Verdict.DANGEROUS:
+            finding = Finding(
+                rule="MLS-PKL-001",
+                severity=Severity.CRITICAL,
+                category=CATEGORY,
+                title=f"pickle imports dangerous global {ref.dotted}",
+                location=out.ctx.at(ref.offset),
+                evidence=_import_evidence(ref),
+                why=f"{decision.matched}: {decision.reason}. Loading the file imports it, and "
+                "the pickle can call it with arguments of its choosing.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe=CWE_502,
+            )
+        elif decision.verdict in (Verdict.UNKNOWN, Verdict.SUSPICIOUS):
+            suspicious = decision.verdict is Verdict.SUSPICIOUS
+            severity = Severity.HIGH if deny else Severity.MEDIUM if suspicious else Severity.LOW
+            kind = "suspicious" if suspicious else "unknown"
+            finding = Finding(
+                rule="MLS-PKL-003",
+                severity=severity,
+                category=CATEGORY,
+                title=f"pickle imports {kind} global {ref.dotted}",
+                location=out.ctx.at(ref.offset),
+                evidence=_import_evidence(ref),
+                why=(f"{decision.reason}. " if suspicious else "")
+                + "Any import in a pickle runs that module's code and hands the loader an object "
+                "it may call; only globals on the allowlist are known to be harmless.",
+                remediation=_REMEDIATE_UNKNOWN,
+                cwe=CWE_502,
+            )
+        else:
+            continue
+        out.add(ref.dotted, finding, ref.offset)
+    return decisions
+
+
+def trace_findings(trace: Trace, policy: PicklePolicy, ctx: FindingContext) -> list[Finding]:
+    """All findings for one machine trace (nested pickles are handled by the caller)."""
+    out = _Collector(ctx)
+    decisions = _import_findings(trace, policy, out)
+    risky_offsets: list[tuple[int, bool]] = []  # (offset, dangerous) of payload steps
+
+    for call in trace.calls:
+        if call.callable is not None:
+            decision = decisions.get(id(call.callable)) or judge(call.callable, policy)
+            if decision.verdict is Verdict.DANGEROUS:
+                risky_offsets.append((call.offset, True))
+                out.add(
+                    call.callable.dotted,
+                    Finding(
+                        rule="MLS-PKL-002",
+                        severity=Severity.CRITICAL,
+                        category=CATEGORY,
+                        title=f"pickle calls dangerous callable {call.callable.dotted}",
+                        location=ctx.at(call.offset),
+                        evidence=f"{call.opcode} on {call.callable.dotted} "
+                        f"(imported at byte {call.callable.offset})",
+                        why=f"{decision.reason}: the call runs while the file is being loaded.",
+                        remediation=_REMEDIATE_IMPORT,
+                        cwe=CWE_502,
+                    ),
+                    call.offset,
+                )
+            elif decision.verdict is not Verdict.SAFE:
+                risky_offsets.append((call.offset, False))
+        elif call.computed:
+            risky_offsets.append((call.offset, True))
+            out.add(
+                call.target,
+                Finding(
+                    rule="MLS-PKL-002",
+                    severity=Severity.HIGH,
+                    category=CATEGORY,
+                    title="pickle calls a callable computed at load time",
+                    location=ctx.at(call.offset),
+                    evidence=f"{call.opcode} on {call.target}",
+                    why="Legitimate pickles only call imported globals; calling the result of "
+                    "another call or of a dynamic import hides what actually runs.",
+                    remediation=_REMEDIATE_IMPORT,
+                    cwe=CWE_502,
+                ),
+                call.offset,
+            )
+
+    for mutation in trace.mutations:
+        risky_offsets.append((mutation.offset, True))
+        out.add(
+            mutation.target.dotted,
+            Finding(
+                rule="MLS-PKL-005",
+                severity=Severity.CRITICAL,
+                category=CATEGORY,
+                title=f"pickle modifies the global object {mutation.target.dotted}",
+                location=ctx.at(mutation.offset),
+                evidence=f"{mutation.opcode} on {mutation.target.dotted}: {mutation.detail}",
+                why="BUILD, APPEND, SETITEM and ADDITEMS on an imported module, class or function "
+                "set its attributes or call its methods; a pickle can rewire code that runs later.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe=CWE_502,
+            ),
+            mutation.offset,
+        )
+
+    for dynamic in trace.dynamic_imports:
+        module_decision = decide(dynamic.module, "*") if dynamic.module else None
+        dangerous = dynamic.computed or (
+            module_decision is not None and module_decision.verdict is Verdict.DANGEROUS
+        )
+        risky_offsets.append((dynamic.offset, dangerous))
+        out.add(
+            str(dynamic.offset),
+            Finding(
+                rule="MLS-PKL-004",
+                severity=Severity.CRITICAL if dangerous else Severity.HIGH,
+                category=CATEGORY,
+                title="pickle imports a global whose name is computed at load time",
+                location=ctx.at(dynamic.offset),
+                evidence=f"STACK_GLOBAL with {dynamic.detail}",
+                why="The module and name of this import are not constants in the file, so no "
+                "scanner can tell what it imports; legitimate picklers always write them out.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe=CWE_502,
+            ),
+            dynamic.offset,
+        )
+
+    for ext in trace.extensions:
+        target = ext.resolved.dotted if ext.resolved else "an unregistered code"
+        out.add(
+            f"ext:{ext.code}",
+            Finding(
+                rule="MLS-PKL-006",
+                severity=Severity.HIGH,
+                category=CATEGORY,
+                title=f"pickle imports through copyreg extension code {ext.code}",
+                location=ctx.at(ext.offset),
+                evidence=f"{ext.opcode} {ext.code} -> {target}",
+                why="EXT opcodes import whatever the loading program registered under that code "
+                "with copyreg.add_extension; the name is not in the file, so it cannot be vetted.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe=CWE_502,
+            ),
+            ext.offset,
+        )
+
+    if trace.error is not None:
+        before = [(o, d) for o, d in risky_offsets if o < trace.error.offset]
+        if before:
+            dangerous = any(d for _, d in before)
+            out.add(
+                "error",
+                Finding(
+                    rule="MLS-PKL-007",
+                    severity=Severity.CRITICAL if dangerous else Severity.HIGH,
+                    category=CATEGORY,
+                    title="pickle payload runs before the data becomes invalid",
+                    location=ctx.at(trace.error.offset),
+                    evidence=f"{len(before)} call(s) or import(s) outside the allowlist before "
+                    f"the parse error at byte {trace.error.offset} ({trace.error.message})",
+                    why="The loader executes opcodes as it reads them; the error comes after the "
+                    "payload has already run, so a corrupt-looking file is no protection.",
+                    remediation=_REMEDIATE_IMPORT,
+                    cwe=CWE_502,
+                ),
+                trace.error.offset,
+            )
+
+    if trace.trailing is not None:
+        trailing = trace.trailing
+        out.add(
+            "trailing",
+            Finding(
+                rule="MLS-PKL-010",
+                severity=Severity.MEDIUM if trailing.partial_pickle else Severity.LOW,
+                category=CATEGORY,
+                title="data after the last pickle",
+                location=ctx.at(trailing.offset),
+                evidence=f"{trailing.length} bytes after the STOP opcode"
+                + (", starting with pickle opcodes that break" if trailing.partial_pickle else ""),
+                why="Bytes after the end of a pickle are ignored by pickle.load but read by loaders "
+                "that call it in a loop or seek into the file; they can hide a second payload.",
+                remediation="Re-save the artifact so that the file holds only what its format "
+                "defines.",
+            ),
+            trailing.offset,
+        )
+    return out.findings()
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    """The highest severity among ``findings``, or None when there are none."""
+    return max((f.severity for f in findings), default=None)

@@ -1,0 +1,194 @@
+"""Scans pickle bytes: runs the machine, applies the rules, and recurses into embedded pickles."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ...results import Finding, Location, Severity
+from .policy import PicklePolicy
+from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
+from .values import CallRef, ImportRef
+from .vm import NestedCandidate, PersistentRef, run_machine
+
+__all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
+
+
+@dataclass
+class NestedScan:
+    """A pickle found inside a constant of the outer one, and what scanning it gave."""
+
+    offset: int
+    encoding: str
+    size: int
+    scan: PickleScan
+
+
+@dataclass
+class PickleScan:
+    """What scanning one stream of pickle bytes found.
+
+    ``error`` is set when the bytes are not a valid pickle (MLS-PKL-008): the caller reports
+    the check as an error unless a finding already fails it. ``errors`` lists every parse
+    problem met, nested ones included, for diagnostics.
+    """
+
+    origin: str
+    imports: list[ImportRef] = field(default_factory=list)
+    calls: list[CallRef] = field(default_factory=list)
+    persistent_ids: list[PersistentRef] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    pickles_seen: int = 0
+    opcodes_seen: int = 0
+    nested: list[NestedScan] = field(default_factory=list)
+
+    def blocking(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity >= threshold]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "imports": [ref.to_dict() for ref in self.imports],
+            "calls": [call.to_dict() for call in self.calls],
+            "persistent_ids": [
+                {"offset": p.offset, "opcode": p.opcode, "pid": p.pid} for p in self.persistent_ids
+            ],
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": list(self.errors),
+            "error": self.error,
+            "pickles_seen": self.pickles_seen,
+            "opcodes_seen": self.opcodes_seen,
+            "nested": [
+                {
+                    "offset": n.offset,
+                    "encoding": n.encoding,
+                    "size": n.size,
+                    "scan": n.scan.to_dict(),
+                }
+                for n in self.nested
+            ],
+        }
+
+
+def scan_pickle_bytes(
+    data: bytes | bytearray | memoryview,
+    *,
+    policy: PicklePolicy,
+    origin: str,
+    member: str | None = None,
+    base_offset: int = 0,
+    max_depth: int = 3,
+) -> PickleScan:
+    """Scan every pickle in ``data`` without executing anything.
+
+    ``origin`` (the file) and ``member`` (an archive member) label the findings' locations;
+    ``base_offset`` is added to every offset, for pickles embedded in a larger file.
+    ``max_depth`` bounds how deep pickles inside pickles are followed.
+    """
+    ctx = FindingContext(origin=origin, member=member)
+    return _scan(_view(data), policy, ctx, base_offset, max_depth, {})
+
+
+def _view(data: bytes | bytearray | memoryview) -> memoryview:
+    view = memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    return view
+
+
+def _scan(
+    data: memoryview,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    base_offset: int,
+    depth_left: int,
+    seen: dict[bytes, PickleScan],
+) -> PickleScan:
+    trace = run_machine(data, base_offset=base_offset, find_nested=depth_left > 0)
+    result = PickleScan(
+        origin=ctx.origin,
+        imports=list(trace.imports),
+        calls=list(trace.calls),
+        persistent_ids=list(trace.persistent_ids),
+        findings=trace_findings(trace, policy, ctx),
+        pickles_seen=trace.pickles_seen,
+        opcodes_seen=trace.opcodes_seen,
+    )
+    if trace.error is not None:
+        message = (
+            f"MLS-PKL-008 not a valid pickle: {trace.error.message} at byte {trace.error.offset}"
+        )
+        result.error = message
+        result.errors.append(message)
+    elif trace.pickles_seen == 0:
+        result.error = "MLS-PKL-008 not a valid pickle: no data"
+        result.errors.append(result.error)
+    for candidate in trace.nested:
+        _scan_nested(candidate, policy, ctx, depth_left, seen, result)
+    return result
+
+
+def _scan_nested(
+    candidate: NestedCandidate,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    depth_left: int,
+    seen: dict[bytes, PickleScan],
+    result: PickleScan,
+) -> None:
+    embedded = candidate.embedded
+    exact = candidate.data_offset is not None
+    where = f"nested at offset {candidate.offset}"
+    if embedded.encoding != "raw":
+        where += f" ({embedded.encoding})"
+    key_path = f"{ctx.key_path} > {where}" if ctx.key_path else where
+    inner_ctx = FindingContext(origin=ctx.origin, member=ctx.member, key_path=key_path)
+    base = candidate.data_offset if candidate.data_offset is not None else 0
+    digest = hashlib.sha256(embedded.data).digest() + base.to_bytes(8, "little", signed=True)
+    inner = seen.get(digest)
+    if inner is None:
+        view = memoryview(embedded.data)
+        inner = _scan(view, policy, inner_ctx, base, depth_left - 1, seen)
+        seen[digest] = inner
+        if not (inner.pickles_seen or inner.imports):
+            return  # just data that happened to start like a pickle
+    else:
+        return  # the same embedded pickle is reported once
+    result.nested.append(NestedScan(candidate.offset, embedded.encoding, len(embedded.data), inner))
+    result.errors.extend(inner.errors)
+    imports = ", ".join(sorted({ref.dotted for ref in inner.imports})[:8]) or "none"
+    result.findings.append(
+        Finding(
+            rule="MLS-PKL-009",
+            severity=Severity.LOW,
+            category=CATEGORY,
+            title="a constant in the pickle is itself a pickle",
+            location=Location(
+                file=ctx.origin, member=ctx.member, offset=candidate.offset, key_path=ctx.key_path
+            ),
+            evidence=f"{len(embedded.data)} bytes ({embedded.encoding}) holding "
+            f"{inner.pickles_seen} pickle(s); imports: {imports}",
+            why="Whatever later calls pickle.loads on this value runs the inner pickle; it is "
+            "scanned here too and its findings are reported with the key "
+            f"'{where}'.",
+            remediation="Store nested objects as plain data rather than as serialised pickles.",
+            cwe=CWE_502,
+        )
+    )
+    for finding in inner.findings:
+        if (
+            not exact
+            and finding.location.offset is not None
+            and finding.location.key_path == key_path
+        ):
+            # Offsets inside decoded text are not file offsets: point at the constant instead.
+            location = replace(
+                finding.location,
+                offset=candidate.offset,
+                key_path=f"{key_path}, inner byte {finding.location.offset}",
+            )
+            finding = replace(finding, location=location)
+        result.findings.append(finding)

