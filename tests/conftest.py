@@ -118,3 +118,21 @@ def write_pickle_payload(path: Path) -> Path:
     # PROTO 2, GLOBAL 'os system', SHORT_BINUNICODE 'true', TUPLE1, REDUCE, STOP
     path.write_bytes(b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.")
     return path
+
+
+def build_hub_cache(cache: Path, repo_id: str, commit: str, files: dict[str, bytes]) -> Path:
+    """The layout huggingface_hub writes: content-addressed blobs, refs, snapshot symlinks."""
+    org, name = repo_id.split("/")
+    repo = cache / f"models--{org}--{name}"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    for rel, data in files.items():
+        digest = hashlib.sha256(data).hexdigest()
+        (repo / "blobs" / digest).write_bytes(data)
+        link = snapshot / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        up = "/".join([".."] * (len(Path(rel).parts) + 1))
+        link.symlink_to(f"{up}/blobs/{digest}")
+    return snapshot

@@ -31,18 +31,22 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
             )
         )
     elif ident.unsafe:
+        # Under `pickle_formats: scan` the deep scan judges the content; the format itself
+        # is then only worth a low note (safetensors would still be the better choice).
+        scanned = ctx.policy.pickle_formats == "scan"
         findings.append(
             Finding(
                 rule="MLS-FMT-001",
-                severity=Severity.HIGH,
+                severity=Severity.LOW if scanned else Severity.HIGH,
                 category="unsafe-format",
                 title=f"unsafe serialisation format: {ident.format}",
                 location=where,
                 evidence=ident.evidence or ident.detail,
                 why="loading a pickle-based file runs whatever code its author put in it "
                 "(torch.load, joblib.load, pickle.load and numpy.load with allow_pickle)",
-                remediation="convert the weights to safetensors and drop this file; if it must stay, "
-                "review it with the artifact scanner and allow it explicitly",
+                remediation="convert the weights to safetensors and drop this file; to accept "
+                "pickle-based files whose content the deep scan clears, set "
+                "`policy.pickle_formats: scan`",
                 cwe="CWE-502",
             )
         )

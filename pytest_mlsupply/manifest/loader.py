@@ -352,7 +352,7 @@ class _Reader:
         m = self.mapping(
             node,
             "policy",
-            ("fail_on", "pickle", "require_pins", "allow_globals", "licenses"),
+            ("fail_on", "pickle", "pickle_formats", "require_pins", "allow_globals", "licenses"),
             "{fail_on: high}",
         )
         if m is None:
@@ -362,6 +362,9 @@ class _Reader:
         )
         pickle = self.optional(
             m, "pickle", lambda n: self.choice(n, "policy.pickle", ("default-deny", "denylist"))
+        )
+        pickle_formats = self.optional(
+            m, "pickle_formats", lambda n: self.choice(n, "policy.pickle_formats", ("deny", "scan"))
         )
         require_pins = self.optional(
             m, "require_pins", lambda n: self.boolean(n, "policy.require_pins")
@@ -411,6 +414,7 @@ class _Reader:
             fail_on=Severity.parse(fail_on) if fail_on else Policy().fail_on,
             pickle="denylist" if pickle == "denylist" else "default-deny",
             require_pins=True if require_pins is None else require_pins,
+            pickle_formats="scan" if pickle_formats == "scan" else "deny",
             allow_globals=allow_globals,
             licenses=licenses,
         )

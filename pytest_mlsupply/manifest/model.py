@@ -59,6 +59,9 @@ class Policy:
     fail_on: Severity = DEFAULT_THRESHOLD
     pickle: Literal["default-deny", "denylist"] = "default-deny"
     require_pins: bool = True
+    pickle_formats: Literal["deny", "scan"] = "deny"
+    """``deny``: every pickle-based file fails, whatever it holds (safetensors-only teams).
+    ``scan``: pickle-based files are accepted when the deep scan finds nothing wrong."""
     allow_globals: tuple[str, ...] = ()
     licenses: LicensePolicy = field(default_factory=LicensePolicy)
 

@@ -113,3 +113,14 @@ def test_a_dangling_symlink_is_an_error_not_a_pass(pipeline: Pipeline) -> None:
     assert result.error is not None
     assert "cannot read" in result.error
     assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
+
+
+def test_pickle_formats_scan_lowers_the_unsafe_format_finding_to_low(pipeline: Pipeline) -> None:
+    write_pickle_payload(pipeline.project.model_dir / "legacy.bin")
+    pipeline.manifest(
+        "version: 1\npolicy: {pickle_formats: scan}\nmodels: [{name: tiny, path: models/tiny}]\n"
+    )
+    result = pipeline.result("artifact[tiny/legacy.bin::format]")
+    (finding,) = [f for f in result.findings if f.rule == "MLS-FMT-001"]
+    assert finding.severity is Severity.LOW
+    assert "pickle_formats: scan" in finding.remediation

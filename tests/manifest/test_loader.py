@@ -887,3 +887,16 @@ def test_a_manifest_below_the_working_directory_is_rendered_relative_to_it(
     assert (
         str(ManifestError([problem])).splitlines()[0] == "svc/mlsupply.yaml is invalid (1 problem):"
     )
+
+
+def test_pickle_formats_accepts_deny_and_scan_and_names_both_otherwise(tmp_path: Path) -> None:
+    manifest = parse_manifest(
+        "version: 1\npolicy: {pickle_formats: scan}\n", tmp_path / "mlsupply.yaml"
+    )
+    assert manifest.policy.pickle_formats == "scan"
+    assert (
+        parse_manifest("version: 1\n", tmp_path / "mlsupply.yaml").policy.pickle_formats == "deny"
+    )
+    problem = only_problem(tmp_path, "version: 1\npolicy:\n  pickle_formats: allow\n")
+    assert (problem.line, problem.column, problem.key_path) == (3, 19, "policy.pickle_formats")
+    assert "deny, scan" in problem.fix

@@ -37,6 +37,7 @@ policy:
   fail_on: medium
   pickle: denylist
   require_pins: true
+  pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
 models:

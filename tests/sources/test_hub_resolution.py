@@ -11,6 +11,7 @@ import pytest
 from pytest_mlsupply.manifest.model import HubRef, ModelDecl, Span
 from pytest_mlsupply.sources.hub import HubResolutionError, resolve_snapshot
 from pytest_mlsupply.sources.resolve import resolve_model
+from tests.conftest import build_hub_cache
 
 COMMIT = "3f2a9c0e4b1d7a6c5e8f9a0b1c2d3e4f5a6b7c8d"
 OTHER_COMMIT = "0" * 40
@@ -19,24 +20,6 @@ SNAPSHOT_FILES = {
     "model.safetensors": b"not really weights",
     "tokenizer/vocab.txt": b"[PAD]\n[UNK]\n",
 }
-
-
-def build_hub_cache(cache: Path, repo_id: str, commit: str, files: dict[str, bytes]) -> Path:
-    """The layout huggingface_hub writes: content-addressed blobs, refs, snapshot symlinks."""
-    org, name = repo_id.split("/")
-    repo = cache / f"models--{org}--{name}"
-    (repo / "blobs").mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    snapshot = repo / "snapshots" / commit
-    for rel, data in files.items():
-        digest = hashlib.sha256(data).hexdigest()
-        (repo / "blobs" / digest).write_bytes(data)
-        link = snapshot / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        up = "/".join([".."] * (len(Path(rel).parts) + 1))
-        link.symlink_to(f"{up}/blobs/{digest}")
-    return snapshot
 
 
 @pytest.fixture
