@@ -211,6 +211,12 @@ class RuleFacts:
     severities: set[str] = field(default_factory=set)
     cwes: set[str] = field(default_factory=set)
     where: str = ""
+    literal: bool = False
+    cwe_unknown: bool = False
+    """A ``cwe=`` given through a name or expression: the CWE cell is not compared."""
+    """Seen in a ``Finding(rule="…")`` call, so its severities and CWEs are known exactly.
+    Engines that build findings through a helper (``_finding("MLS-X-001", …)``) only show
+    that the rule exists; their severity and CWE cells are not compared."""
 
 
 def _severities_in(node: ast.AST) -> set[str]:
@@ -236,6 +242,12 @@ def reachable_modules(entry_points: tuple[str, ...]) -> dict[Path, ast.Module]:
     visited: set[str] = set()
     found: dict[Path, ast.Module] = {}
     pending = list(entry_points)
+    # Format engines are imported by name from engines/registry.py ("module:function"
+    # strings), which an import walk cannot follow: every one of them is reachable.
+    pending += [
+        f"{PACKAGE.name}.engines.formats.{path.stem}"
+        for path in sorted((PACKAGE / "engines" / "formats").glob("*.py"))
+    ]
     while pending:
         module = pending.pop()
         if module in visited:
@@ -250,9 +262,17 @@ def reachable_modules(entry_points: tuple[str, ...]) -> dict[Path, ast.Module]:
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    # `from .policy import x` inside a package: resolve against this module.
+                    package = module.split(".")
+                    if source.name != "__init__.py":
+                        package = package[:-1]
+                    package = package[: len(package) - (node.level - 1)]
+                    base = ".".join([*package, base] if base else package)
                 # `from pkg import mod` may import a module or a name: try both.
-                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
             for name in names:
                 parts = name.split(".")
                 # Importing a.b.c runs a/__init__ and a/b/__init__ too.
@@ -279,14 +299,24 @@ def code_rules() -> dict[str, RuleFacts]:
     """Rule id → the severities and CWEs the plugin's ``Finding(rule=…)`` calls give it."""
     rules: dict[str, RuleFacts] = {}
     for source, tree in reachable_modules(ENTRY_POINTS).items():
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and _RULE_ID.fullmatch(node.value)
+            ):
+                rules.setdefault(node.value, RuleFacts(where=f"{source}:{node.lineno}"))
         for call in ast.walk(tree):
             if not isinstance(call, ast.Call) or not call.keywords:
                 continue
+            if not (isinstance(call.func, ast.Name) and call.func.id == "Finding"):
+                continue  # other records (TemplateIssue, …) become findings elsewhere
             kwargs = {k.arg: k.value for k in call.keywords if k.arg}
             rule = kwargs.get("rule")
             if not (isinstance(rule, ast.Constant) and isinstance(rule.value, str)):
                 continue
             facts = rules.setdefault(rule.value, RuleFacts(where=f"{source}:{call.lineno}"))
+            facts.literal = True
             severity = kwargs.get("severity")
             if isinstance(severity, ast.Name):
                 facts.severities |= _assigned_severities(tree, call, severity.id)
@@ -295,42 +325,48 @@ def code_rules() -> dict[str, RuleFacts]:
             cwe = kwargs.get("cwe")
             if isinstance(cwe, ast.Constant) and isinstance(cwe.value, str):
                 facts.cwes.add(cwe.value)
+            elif cwe is not None and not (isinstance(cwe, ast.Constant) and cwe.value is None):
+                facts.cwe_unknown = True
     return rules
 
 
 def check_rules(report: Report) -> int:
     rules = code_rules()
-    rows: dict[str, tuple[int, dict[str, str]]] = {}
-    for number, row in tables(CHECKS):
-        ids = _RULE_ID.findall(row.get("rule", ""))
-        for rule_id in ids:
-            rows.setdefault(rule_id, (number, row))
+    rows: dict[str, tuple[str, dict[str, str]]] = {}
+    # The catalogue: docs/checks.md plus one page per engine family (docs/checks-<family>.md).
+    for page in [CHECKS, *sorted(CHECKS.parent.glob("checks-*.md"))]:
+        for number, row in tables(page):
+            ids = _RULE_ID.findall(row.get("rule", ""))
+            for rule_id in ids:
+                rows.setdefault(rule_id, (f"{page}:{number}", row))
     for rule_id, facts in sorted(rules.items()):
         if rule_id not in rows:
             report.add(
                 CHECKS, f"rule {rule_id} ({facts.where}) has no row in a table with a `rule` column"
             )
             continue
-        number, row = rows[rule_id]
+        where, row = rows[rule_id]
+        if not facts.literal:
+            continue
         severity_cell = row.get("severity", "").lower()
         for severity in sorted(facts.severities):
             if not re.search(rf"\b{severity}\b", severity_cell):
                 report.add(
-                    f"{CHECKS}:{number}",
+                    where,
                     f"rule {rule_id}: the code gives severity {severity!r}, the row says "
                     f"{row.get('severity', '')!r}",
                 )
-        if "cwe" in row:
+        if "cwe" in row and not facts.cwe_unknown:
             documented = set(_CWE.findall(row["cwe"]))
             if documented != facts.cwes:
                 report.add(
-                    f"{CHECKS}:{number}",
+                    where,
                     f"rule {rule_id}: the code gives {sorted(facts.cwes) or 'no CWE'}, the row "
                     f"says {sorted(documented) or 'none'}",
                 )
-    for rule_id, (number, _) in sorted(rows.items()):
+    for rule_id, (where, _) in sorted(rows.items()):
         if rule_id not in rules:
-            report.add(f"{CHECKS}:{number}", f"rule {rule_id} is documented but no check emits it")
+            report.add(where, f"rule {rule_id} is documented but no check emits it")
     return len(rules)
 
 

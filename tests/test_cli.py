@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlsupply.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, main
-from tests.conftest import write_model, write_pickle_payload
+from tests.conftest import write_data_pickle, write_model, write_pickle_payload
 
 
 def test_a_clean_model_directory_exits_zero(
@@ -48,7 +48,7 @@ def test_findings_outrank_errors_in_the_exit_code(tmp_path: Path) -> None:
 
 
 def test_the_threshold_decides_what_fails(tmp_path: Path) -> None:
-    write_pickle_payload(tmp_path / "payload.pkl")
+    write_data_pickle(tmp_path / "payload.pkl")
     assert main(["scan", "--fail-on", "critical", str(tmp_path / "payload.pkl")]) == EXIT_CLEAN
     assert main(["scan", "--fail-on", "high", str(tmp_path / "payload.pkl")]) == EXIT_FINDINGS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_mlsupply.checks import (
     artifact_format,
+    artifact_scan,
     artifact_sha256,
     dependency_pinned,
     provenance_model_card,
@@ -13,6 +14,7 @@ from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, Provenan
 ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_sha256.CHECK,
     artifact_format.CHECK,
+    artifact_scan.CHECK,
 )
 
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (dependency_pinned.CHECK,)

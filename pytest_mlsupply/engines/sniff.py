@@ -340,6 +340,7 @@ class _PickleScan:
     error: str | None = None  # an invalid opcode or argument before STOP / the end of the head
     first_value: Any = None
     globals: list[str] = field(default_factory=list)
+    stack_error: str | None = None  # an opcode popped more than was pushed (text, not pickle)
 
 
 _STRING_OPS = frozenset(
@@ -362,8 +363,13 @@ def _scan_pickle(data: bytes, truncated: bool) -> _PickleScan:
     # Memo and the last two pushed values are tracked just enough to name STACK_GLOBAL imports.
     memo: dict[int, Any] = {}
     recent: list[Any] = [None, None]
+    # Stack depth, from pickletools' own stack effects: printable text such as "aaaa" decodes
+    # as valid opcodes (APPEND...) but pops from an empty stack, which no pickler writes.
+    depth, marks = 0, list[int]()
     try:
         for opcode, arg, _pos in pickletools.genops(_HeadStream(data, truncated)):
+            if scan.stack_error is None:
+                depth, scan.stack_error = _stack_effect(opcode, depth, marks)
             scan.ops += 1
             scan.protocol = max(scan.protocol, opcode.proto)
             name = opcode.name
@@ -395,6 +401,26 @@ def _scan_pickle(data: bytes, truncated: bool) -> _PickleScan:
     return scan
 
 
+def _stack_effect(
+    opcode: pickletools.OpcodeInfo, depth: int, marks: list[int]
+) -> tuple[int, str | None]:
+    before, after = opcode.stack_before, opcode.stack_after
+    if pickletools.markobject in before:
+        if not marks:
+            return depth, f"{opcode.name} without a MARK"
+        below = len(before) - 2  # the items under the mark this opcode also consumes
+        depth = marks.pop() - below
+    else:
+        depth -= len(before)
+    if depth < 0:
+        return 0, f"{opcode.name} pops from an empty stack"
+    if pickletools.markobject in after:
+        marks.append(depth)
+    else:
+        depth += len(after)
+    return depth, None
+
+
 def _pickle_scan_if_pickle(data: bytes, truncated: bool) -> _PickleScan | None:
     """The scan when ``data`` starts a pickle, else ``None``."""
     if len(data) >= 2 and data[0] == 0x80:
@@ -408,7 +434,8 @@ def _pickle_scan_if_pickle(data: bytes, truncated: bool) -> _PickleScan | None:
         scan = _scan_pickle(data, truncated)
         # Protocol 0/1 opcodes are printable, so text often starts like a pickle: demand that
         # every opcode up to STOP (or to the end of the head) is valid.
-        return scan if scan.error is None and scan.ops >= 2 else None
+        valid = scan.error is None and scan.stack_error is None
+        return scan if valid and scan.ops >= 2 else None
     return None
 
 
@@ -838,12 +865,14 @@ def _classify_zip(file: _File, eocd: _Eocd) -> Identification:
         )
 
     root = {n for n in names if "/" not in n}
-    if "config.json" in root and root & {"model.weights.h5", "metadata.json"}:
+    # Keras reads (and acts on) config.json before it looks for weights, so a root config.json
+    # is enough: the Keras engine walks it and still rescans every other member.
+    if "config.json" in root:
         return Identification(
             "keras-v3",
             Family.ZIP,
             False,
-            "Keras v3 archive (config.json with weights/metadata)",
+            "Keras v3 archive (config.json at the root)",
             f"{listed}; root members {', '.join(sorted(root)[:5])}",
         )
 
@@ -984,14 +1013,22 @@ def _as_safetensors(view: _View) -> Identification | None:
     (length,) = struct.unpack_from("<Q", head)
     body = head[8:]
     start = body.lstrip(b" \t\r\n")[:1]
-    if start != b"{" or length < 2 or (view.size is not None and 8 + length > view.size):
+    if start != b"{" or length < 2:
         return None
     evidence = f"bytes 0-7 {_hex(head[:8])}: header length {length}"
-    if length > _SAFETENSORS_HEADER_CAP:
-        return _unknown(
-            "looks like safetensors but the header is longer than the 100 MB the loader accepts",
-            evidence,
+
+    # Past this point the file is shaped like safetensors (a length, then JSON). A malformed one
+    # is still identified as safetensors so that the safetensors engine, which runs the
+    # library's own validation, reports it: calling it "unknown" would let it pass as a low note.
+    def malformed(why: str) -> Identification:
+        return Identification(
+            "safetensors", Family.SAFETENSORS, False, f"malformed safetensors file: {why}", evidence
         )
+
+    if view.size is not None and 8 + length > view.size:
+        return malformed(f"the header length {length} runs past the end of the file")
+    if length > _SAFETENSORS_HEADER_CAP:
+        return malformed("the header is longer than the 100 MB the loader accepts")
     header = head[8 : 8 + length]
     if len(header) < length:
         header += view.read_at(len(head), 8 + length - len(head))
@@ -1006,11 +1043,9 @@ def _as_safetensors(view: _View) -> Identification | None:
     try:
         parsed = json.loads(header)
     except (ValueError, RecursionError) as exc:
-        return _unknown(
-            f"looks like safetensors but its header is not valid JSON ({exc})", evidence
-        )
+        return malformed(f"its header is not valid JSON ({exc})")
     if not isinstance(parsed, dict):
-        return _unknown("looks like safetensors but its header is not a JSON object", evidence)
+        return malformed("its header is not a JSON object")
     tensors = len([k for k in parsed if k != "__metadata__"])
     return Identification(
         "safetensors",
@@ -1137,42 +1172,56 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int] | None:
 
 
 def _as_onnx(view: _View) -> Identification | None:
-    """ONNX is a bare protobuf ModelProto: recognise its top-level field layout."""
+    """ONNX is a bare protobuf ModelProto: recognise its top-level fields, in any order.
+
+    Protobuf readers accept fields in any order and skip unknown ones, and so does
+    ``onnx.load``; demanding ``ir_version`` first would let a reordered model slip past as
+    "unknown" while still loading (and reading its external data) everywhere.
+    """
     head = view.head
-    if head[:1] != b"\x08":
-        return None
     fields: list[int] = []
-    ir_version = 0
+    ir_version: int | None = None
     pos = 0
     while pos < len(head):
         key = _read_varint(head, pos)
         if key is None:
             break
         number, wire = key[0] >> 3, key[0] & 7
-        if _ONNX_MODEL_FIELDS.get(number) != wire:
+        if number == 0 or wire not in (0, 1, 2, 5):
+            return None
+        expected = _ONNX_MODEL_FIELDS.get(number)
+        if expected is not None and expected != wire:
             return None
         pos = key[1]
-        value = _read_varint(head, pos)
-        if value is None:
-            break
-        pos = value[1] + (value[0] if wire == 2 else 0)
-        if number == 1 and not fields:
-            ir_version = value[0]
+        if wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            value = _read_varint(head, pos)
+            if value is None:
+                break
+            pos = value[1] + (value[0] if wire == 2 else 0)
+            if number == 1:
+                ir_version = value[0]
         fields.append(number)
     if pos > len(head) and not view.truncated:
         return None  # a length runs past the end of a file we read whole
-    if not fields or fields[0] != 1 or not 1 <= ir_version <= 20:
+    if not fields:
         return None
-    marker = b"onnx" in head or 8 in fields or {2, 7} <= set(fields)
-    if not marker and view.suffix != ".onnx":
+    present = set(fields)
+    if ir_version is not None and not 1 <= ir_version <= 20:
         return None
-    how = "its .onnx extension breaks the tie" if not marker else "ONNX markers present"
+    structural = {7, 8} <= present or (1 in present and bool({2, 7, 8} & present))
+    marker = structural or (b"onnx" in head and 7 in present)
+    if not marker and not (view.suffix == ".onnx" and present & set(_ONNX_MODEL_FIELDS)):
+        return None
+    how = "ONNX fields present" if marker else "its .onnx extension breaks the tie"
+    version = f"ir_version {ir_version}" if ir_version is not None else "no ir_version"
     return Identification(
         "onnx",
         Family.ONNX,
         False,
-        f"ONNX model (ir_version {ir_version})",
-        f"protobuf ModelProto fields {sorted(set(fields))}; {how}",
+        f"ONNX model ({version})",
+        f"protobuf ModelProto fields {sorted(present)}; {how}",
     )
 
 

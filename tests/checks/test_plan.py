@@ -35,10 +35,13 @@ def test_the_plan_lists_artifacts_then_dependencies_then_claims_each_sorted(
 ) -> None:
     assert pipeline.names() == [
         "artifact[tiny/README.md::format]",
+        "artifact[tiny/README.md::scan]",
         "artifact[tiny/README.md::sha256]",
         "artifact[tiny/config.json::format]",
+        "artifact[tiny/config.json::scan]",
         "artifact[tiny/config.json::sha256]",
         "artifact[tiny/model.safetensors::format]",
+        "artifact[tiny/model.safetensors::scan]",
         "artifact[tiny/model.safetensors::sha256]",
         "dependency[numpy==2.1.0]",
         "dependency[safetensors==0.4.5]",

@@ -362,10 +362,36 @@ def test_it_accepts_a_whitespace_padded_safetensors_header(tmp_path: Path) -> No
     assert "1 tensor" in found.detail
 
 
-def test_it_calls_a_safetensors_lookalike_with_broken_json_unknown(tmp_path: Path) -> None:
+def test_a_safetensors_lookalike_with_broken_json_goes_to_the_safetensors_engine(
+    tmp_path: Path,
+) -> None:
     found = sniffed(tmp_path, "m.safetensors", safetensors_bytes(b'{"w": oops}'))
-    assert found.format == "unknown"
+    assert found.format == "safetensors"
+    assert "malformed" in found.detail
     assert "not valid JSON" in found.detail
+
+
+def test_a_safetensors_header_running_past_the_end_is_still_safetensors(tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", 10_000) + b'{"w": {}}')
+    found = identify(path)
+    assert found.format == "safetensors"
+    assert "past the end of the file" in found.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("requirements.txt", b"torch==2.4.0\n"),
+        ("modeling.py", b"import os\n\nos.system('id')\n"),
+        ("notes.txt", b"a" * 5000),
+    ],
+)
+def test_text_that_decodes_as_pickle_opcodes_but_breaks_the_stack_is_text(
+    tmp_path: Path, name: str, text: bytes
+) -> None:
+    found = sniffed(tmp_path, name, text)
+    assert found.format == "text"
 
 
 def test_it_identifies_a_sparse_gigabyte_file_from_a_bounded_read(

@@ -88,8 +88,10 @@ def test_lf_reruns_only_the_generated_item_that_failed(
     first = pytester.runpytest("--mlsupply")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     rerun = pytester.runpytest("--mlsupply", "--lf", "-v")
-    rerun.stdout.fnmatch_lines(["*artifact?tiny/extra.bin::format? FAILED*"])
-    rerun.assert_outcomes(failed=1)
+    rerun.stdout.fnmatch_lines(
+        ["*artifact?tiny/extra.bin::format? FAILED*", "*artifact?tiny/extra.bin::scan? FAILED*"]
+    )
+    rerun.assert_outcomes(failed=2)
 
 
 def test_x_stops_at_the_first_failing_item_and_leaves_the_rest_not_run(

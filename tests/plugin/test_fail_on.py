@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import Project, write_pickle_payload
+from tests.conftest import Project, write_data_pickle
 
 
 def cell(project: Project, subject: str, check: str) -> str:
@@ -28,7 +28,7 @@ def test_the_command_line_threshold_beats_the_manifest_policy(
     pytester: pytest.Pytester, project: Project
 ) -> None:
     project.default_manifest(top="policy: {fail_on: critical}")
-    write_pickle_payload(project.model_dir / "extra.bin")
+    write_data_pickle(project.model_dir / "extra.bin")
     lenient = pytester.runpytest("--mlsupply")
     assert lenient.ret == 0
     assert cell(project, "tiny/extra.bin", "format") == "warn"

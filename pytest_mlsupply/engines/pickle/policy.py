@@ -358,6 +358,14 @@ _NUMPY_SCALAR_TYPES = [
 
 SAFE_GLOBALS: frozenset[str] = frozenset(
     [
+        # TorchScript's .debug_pkl / constants use these identity builders (they return their
+        # argument); exact entries, so the rest of torch.jit stays on the denylist.
+        "torch.jit._pickle.build_intlist",
+        "torch.jit._pickle.build_tensorlist",
+        "torch.jit._pickle.build_doublelist",
+        "torch.jit._pickle.build_boollist",
+        "torch.jit._pickle.build_tensor_from_id",
+        "torch.jit._pickle.restore_type_tag",
         # Python's own picklers emit these for builtin data.
         "builtins.set",
         "builtins.frozenset",

@@ -79,3 +79,12 @@ def test_allowing_a_package_never_allows_the_dangerous_modules_it_re_exports() -
 def test_an_unknown_policy_mode_is_rejected_with_the_choices() -> None:
     with pytest.raises(ValueError, match="default-deny"):
         PicklePolicy(mode="strict")  # type: ignore[arg-type]
+
+
+def test_torchscript_identity_builders_are_safe_but_the_rest_of_torch_jit_is_not() -> None:
+    from pytest_mlsupply.engines.pickle import Verdict, decide
+
+    for name in ("build_intlist", "build_tensorlist", "restore_type_tag"):
+        assert decide("torch.jit._pickle", name).verdict is Verdict.SAFE
+    assert decide("torch.jit", "load").verdict is Verdict.DANGEROUS
+    assert decide("torch.jit._pickle", "something_else").verdict is Verdict.DANGEROUS

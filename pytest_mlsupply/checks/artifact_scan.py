@@ -1,0 +1,32 @@
+"""Artifact check ``scan``: the deep content scan (pickle VM, containers, model formats, code)."""
+
+from __future__ import annotations
+
+from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome
+from pytest_mlsupply.engines.pickle import PicklePolicy
+from pytest_mlsupply.engines.scanner import ScanPolicy, scan_file
+from pytest_mlsupply.manifest.model import Policy
+from pytest_mlsupply.results import RowKind
+from pytest_mlsupply.sources.inventory import ArtifactFile
+
+
+def scan_policy(policy: Policy) -> ScanPolicy:
+    """The manifest's policy, in the scanner's terms."""
+    return ScanPolicy(pickle=PicklePolicy(mode=policy.pickle, allow=policy.allow_globals))
+
+
+def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
+    report = scan_file(file.path, file.subject, scan_policy(ctx.policy))
+    facts = {"formats": dict(sorted(report.formats.items()))} if len(report.formats) > 1 else {}
+    error = "; ".join(report.errors) if report.errors else None
+    return Outcome(findings=report.findings, facts=facts, error=error)
+
+
+CHECK = ArtifactCheck(
+    name="scan",
+    kind=RowKind.ARTIFACT,
+    summary="deep content scan: imports and calls a loader would make, unsafe structures, "
+    "code and templates, archive members",
+    run=run,
+    applies=lambda file: file.path.exists() or file.pinned_sha256 is None,
+)

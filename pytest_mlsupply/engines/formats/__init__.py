@@ -1,0 +1,1 @@
+"""Format engines: one module per family, each registered in ``engines/registry.py``."""

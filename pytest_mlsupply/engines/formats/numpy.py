@@ -1,0 +1,224 @@
+"""NumPy ``.npy`` and ``.npz``: headers parsed as literals; object arrays' pickles scanned.
+
+An ``.npy`` header is a Python dict literal, read here with :func:`ast.literal_eval` exactly as
+numpy does (no names, calls or attributes are evaluated). An array of object dtype stores its
+data as a pickle right after the header, which ``numpy.load(allow_pickle=True)`` unpickles: it
+is scanned in place, offsets relative to the file. Numeric data is never read; its declared
+size only tells whether something hides after it. An ``.npz`` is a zip of ``.npy`` members:
+numeric members are judged by their header alone, the rest are extracted and scanned.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pytest_mlsupply.engines.formats.archives import (
+    ZipEntry,
+    read_zip_member,
+    scan_zip_members,
+)
+from pytest_mlsupply.engines.formats.pickles import scan_pickle_region
+from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.sniff import Family, identify_bytes
+from pytest_mlsupply.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.sniff import Identification
+
+__all__ = ["NpyHeader", "parse_npy_header", "scan_npy", "scan_npz"]
+
+_MAGIC = b"\x93NUMPY"
+# numpy itself refuses headers above 10,000 bytes unless told otherwise; allow generous room.
+_MAX_HEADER = 1 << 20
+_HEAD = 64 * 1024
+_SCALAR = re.compile(r"^[<>|=]?([?bBiufcSUVaMmhHlLqQdegFDG])(\d*)(?:\[\w+\])?$")
+_FIXED_SIZES = {"?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "q": 8, "Q": 8,
+                "e": 2, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "M": 8, "m": 8}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    version: tuple[int, int]
+    descr: Any
+    shape: tuple[int, ...]
+    fortran_order: bool
+    data_offset: int
+    """Where the array data (or the pickle, for object arrays) starts."""
+
+    @property
+    def has_object(self) -> bool:
+        return _has_object(self.descr)
+
+    @property
+    def data_size(self) -> int | None:
+        """Bytes of array data the header declares, when its dtype is understood."""
+        itemsize = _itemsize(self.descr)
+        return None if itemsize is None else itemsize * math.prod(self.shape)
+
+
+def parse_npy_header(head: bytes) -> NpyHeader:
+    """The header at the start of ``head``; raises :class:`ScanError` when numpy would refuse it."""
+    if head[:6] != _MAGIC or len(head) < 10:
+        raise ScanError("no .npy magic number")
+    major, minor = head[6], head[7]
+    if major == 1:
+        (length,) = struct.unpack_from("<H", head, 8)
+        start = 10
+    elif major in (2, 3) and len(head) >= 12:
+        (length,) = struct.unpack_from("<I", head, 8)
+        start = 12
+    else:
+        raise ScanError(f"unsupported .npy format version {major}.{minor}")
+    if length > _MAX_HEADER:
+        raise ScanError(f".npy header of {length} bytes is larger than {_MAX_HEADER}")
+    raw = head[start : start + length]
+    if len(raw) < length:
+        raise ScanError(f".npy header of {length} bytes is truncated")
+    try:
+        # literal_eval evaluates literals only: no names, calls or attribute access.
+        header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ScanError(f".npy header does not parse as a literal ({type(exc).__name__})") from exc
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise ScanError(".npy header is not a dict of descr, fortran_order and shape")
+    shape = header["shape"]
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise ScanError(f".npy header has an invalid shape {shape!r}")
+    return NpyHeader(
+        version=(major, minor),
+        descr=header["descr"],
+        shape=shape,
+        fortran_order=bool(header["fortran_order"]),
+        data_offset=start + length,
+    )
+
+
+def _has_object(descr: Any) -> bool:
+    if isinstance(descr, str):
+        return descr.lstrip("<>|=").startswith("O")
+    if isinstance(descr, list):
+        # Structured dtypes: [(name, dtype) or (name, dtype, shape), ...].
+        return any(
+            isinstance(field, tuple) and len(field) >= 2 and _has_object(field[1])
+            for field in descr
+        )
+    return False
+
+
+def _itemsize(descr: Any) -> int | None:
+    if isinstance(descr, list):
+        total = 0
+        for field in descr:
+            if not isinstance(field, tuple) or len(field) < 2:
+                return None
+            size = _itemsize(field[1])
+            if size is None:
+                return None
+            count = math.prod(field[2]) if len(field) > 2 and isinstance(field[2], tuple) else 1
+            total += size * count
+        return total
+    if not isinstance(descr, str):
+        return None
+    match = _SCALAR.match(descr)
+    if match is None:
+        return None
+    kind, digits = match.group(1), match.group(2)
+    if kind == "U":
+        return 4 * int(digits or 0)
+    if digits:
+        return int(digits)
+    return _FIXED_SIZES.get(kind)
+
+
+# --- .npy --------------------------------------------------------------------------------
+
+
+def scan_npy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan an ``.npy`` file: its header, and the pickle of an object array."""
+    with blob.open() as fh:
+        header = parse_npy_header(fh.read(_MAX_HEADER + 12))
+    size = blob.size
+    if not header.has_object:
+        return _trailing_findings(blob, header, size, lambda: _peek(blob, header, size))
+    findings = [_object_array(blob, header)]
+    with blob.buffer() as buffer:
+        try:
+            findings.extend(
+                scan_pickle_region(blob, buffer, ctx.policy.pickle, start=header.data_offset)
+            )
+        except ScanError as exc:
+            raise ScanError(f"object array data is not a pickle: {exc}") from exc
+    return findings
+
+
+def _peek(blob: Blob, header: NpyHeader, size: int) -> bytes:
+    expected = header.data_size or 0
+    with blob.open() as fh:
+        fh.seek(header.data_offset + expected)
+        return fh.read(_HEAD)
+
+
+def _object_array(blob: Blob, header: NpyHeader) -> Finding:
+    return Finding(
+        rule="MLS-NPY-001",
+        severity=Severity.LOW,
+        category="unsafe-format",
+        title="NumPy array of object dtype: its data is a pickle",
+        location=blob.location(offset=header.data_offset),
+        evidence=f"descr {header.descr!r}, shape {header.shape!r}",
+        why="numpy.load(allow_pickle=True) unpickles this data, which can run code; the pickle "
+        "is scanned here and its findings are reported on their own",
+        remediation="store numeric or string arrays with a fixed dtype, which need no pickle",
+        cwe="CWE-502",
+    )
+
+
+def _trailing_findings(
+    blob: Blob, header: NpyHeader, size: int, peek: Callable[[], bytes]
+) -> list[Finding]:
+    expected = header.data_size
+    if expected is None or size <= header.data_offset + expected:
+        return []
+    extra = size - header.data_offset - expected
+    hidden = identify_bytes(peek(), "").family is Family.PICKLE
+    return [
+        Finding(
+            rule="MLS-NPY-002",
+            severity=Severity.MEDIUM if hidden else Severity.LOW,
+            category="scanner-evasion",
+            title="data after the end of the array" + (" is a pickle" if hidden else ""),
+            location=blob.location(offset=header.data_offset + expected),
+            evidence=f"{extra} bytes after the {expected} bytes that descr {header.descr!r} and "
+            f"shape {header.shape!r} declare",
+            why="numpy ignores bytes after the array; a second reader of the same file can "
+            "load what hides there",
+            remediation="re-save the array with numpy.save",
+        )
+    ]
+
+
+# --- .npz --------------------------------------------------------------------------------
+
+
+def scan_npz(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan an ``.npz``: numeric members by header, object (pickled) members in full."""
+
+    def numeric_by_header(fh: BinaryIO, entry: ZipEntry, file_size: int) -> list[Finding] | None:
+        try:
+            head = read_zip_member(
+                fh, entry, limit=_HEAD, max_ratio=float("inf"), file_size=file_size, head_only=True
+            )
+            header = parse_npy_header(head)
+        except ScanError:
+            return None  # not a plain .npy: extract and scan it as whatever it is
+        if header.has_object or entry.size <= header.data_offset + (header.data_size or 0):
+            return None if header.has_object else []
+        return None  # something after the array: look at all of it
+
+    return scan_zip_members(blob, ctx, numeric_by_header)

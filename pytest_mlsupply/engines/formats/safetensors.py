@@ -1,0 +1,396 @@
+"""safetensors engine: the library's own header validation, plus what the library lets through.
+
+safetensors cannot run code, but a file is only as safe as what its loaders agree it holds.
+The header is validated by the ``safetensors`` library itself (the loader's verdict is the only
+one that matters for "will it load"), without reading tensor data: files are memory-mapped by
+``safe_open``, and in-memory members are checked against a sparse temporary file that holds
+only their header. Then findings of our own for what the library accepts silently:
+
+* duplicate tensor names (the last entry wins, so one tensor shadows another: what a reviewer
+  or a different parser sees is not what the loader loads);
+* unknown fields inside a tensor entry (a covert channel, ignored by the loader);
+* ``__metadata__`` that is oversized, or that carries executable-looking content: pickles (raw,
+  base64 or hex: scanned with the pickle engine), Python code, shell commands, ``javascript:``
+  URLs, very long base64.
+
+Zero-length tensors and whitespace-padded headers are legitimate and produce nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import struct
+import tempfile
+from dataclasses import replace
+from typing import Any
+
+from pytest_mlsupply.engines.pickle import scan_pickle_bytes
+from pytest_mlsupply.engines.pickle.nested import embedded_pickles
+from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.sniff import Identification
+from pytest_mlsupply.results import Finding, Severity
+
+__all__ = ["scan_safetensors"]
+
+#: The library refuses headers above this (``header too large``).
+HEADER_CAP = 100_000_000
+#: Whole ``__metadata__`` above this, or one value above :data:`METADATA_VALUE_CAP`, is reported.
+METADATA_CAP = 1 << 20
+METADATA_VALUE_CAP = 64 << 10
+#: A base64 run this long in metadata is a payload, not a description.
+LONG_BASE64 = 4096
+#: Without numpy, ``safetensors.deserialize`` validates in-memory copies up to this size.
+_DESERIALIZE_CAP = 64 << 20
+
+_TENSOR_FIELDS = frozenset({"dtype", "shape", "data_offsets"})
+# Bits per element, as the library knows them (sub-byte float formats included).
+_DTYPE_BITS = {
+    "BOOL": 8,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "F8_E4M3FNUZ": 8,
+    "F8_E5M2FNUZ": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "C64": 64,
+    "F64": 64,
+    "I64": 64,
+    "U64": 64,
+}
+_CODE_PATTERNS = [
+    (re.compile(r"\b(?:__import__|exec|eval|compile)\s*\("), "Python dynamic code"),
+    (re.compile(r"\bimport\s+(?:os|subprocess|socket|sys|builtins)\b"), "Python import"),
+    (re.compile(r"\bos\.(?:system|popen|exec\w*)\s*\("), "Python os call"),
+    (re.compile(r"\bsubprocess\.\w+\s*\("), "Python subprocess call"),
+    (
+        re.compile(r"(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b|\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"),
+        "shell command",
+    ),
+    (re.compile(r"\brm\s+-rf\s+/|\bnc\s+-[a-z]*e\b|\bchmod\s+\+x\b"), "shell command"),
+    (re.compile(r"^\s*javascript:", re.IGNORECASE), "javascript: URL"),
+    (re.compile(r"<script\b", re.IGNORECASE), "HTML script element"),
+]
+_BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_\-]{{{LONG_BASE64},}}={{0,2}}")
+
+
+def scan_safetensors(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    size = blob.size
+    with blob.open() as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            return [_malformed(blob, f"file is {size} bytes, shorter than the 8-byte length field")]
+        (length,) = struct.unpack("<Q", prefix)
+        if length > HEADER_CAP:
+            return [_malformed(blob, f"header length {length} exceeds the {HEADER_CAP}-byte cap")]
+        if 8 + length > size:
+            return [
+                _malformed(
+                    blob, f"header length {length} points past the end of the {size}-byte file"
+                )
+            ]
+        header = handle.read(length)
+    findings: list[Finding] = []
+    verdict = _library_verdict(blob, header, size)
+    if verdict is not None:
+        findings.append(_malformed(blob, verdict))
+    try:
+        pairs = json.loads(header, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError) as exc:
+        if findings:
+            return findings  # the library said it already; our parser agrees
+        raise ScanError(f"header accepted by safetensors but not by Python's JSON: {exc}") from exc
+    if not isinstance(pairs, _Pairs):
+        return findings or [_malformed(blob, "header is not a JSON object")]
+    findings += _check_header(blob, pairs, ctx)
+    return findings
+
+
+# --- the library's verdict ------------------------------------------------------------------
+
+
+def _library_verdict(blob: Blob, header: bytes, size: int) -> str | None:
+    """The safetensors library's error message for this file, or None when it accepts it."""
+    import safetensors
+
+    error = safetensors.SafetensorError
+    data_length = size - 8 - len(header)
+    try:
+        if importlib.util.find_spec("numpy") is not None:
+            # safe_open only memory-maps and validates the header against the file length:
+            # tensor bytes are never read.
+            if blob.path is not None:
+                _safe_open(blob.path)
+            else:
+                _safe_open_sparse(header, data_length)
+        elif size <= _DESERIALIZE_CAP:
+            # deserialize copies every tensor: only affordable on small content.
+            with blob.buffer() as content:
+                safetensors.deserialize(bytes(content))  # type: ignore[no-untyped-call]
+        else:
+            return _validate_like_library(header, data_length)
+    except error as exc:
+        return str(exc)
+    except OSError as exc:
+        raise ScanError(f"safetensors could not open the file: {exc}") from exc
+    return None
+
+
+def _safe_open(path: str | os.PathLike[str]) -> None:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="numpy") as opened:
+        opened.keys()
+
+
+def _safe_open_sparse(header: bytes, data_length: int) -> None:
+    """Validate a member by its header alone: the data region is a hole in a sparse file."""
+    with tempfile.TemporaryDirectory(prefix="mlsupply-st-") as tmp:
+        path = os.path.join(tmp, "member.safetensors")
+        with open(path, "wb") as handle:
+            handle.write(struct.pack("<Q", len(header)) + header)
+            handle.truncate(8 + len(header) + data_length)
+        _safe_open(path)
+
+
+def _validate_like_library(header: bytes, data_length: int) -> str | None:
+    """The library's structural checks, for large content when ``safe_open`` is unavailable."""
+    try:
+        parsed = json.loads(header)
+    except (ValueError, RecursionError) as exc:
+        return f"invalid JSON in header: {exc}"
+    if not isinstance(parsed, dict):
+        return "invalid JSON in header: not an object"
+    metadata = parsed.pop("__metadata__", None)
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        return "invalid JSON in header: __metadata__ is not a map of strings"
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in parsed.items():
+        if not isinstance(entry, dict) or not entry.keys() >= _TENSOR_FIELDS:
+            return f"invalid JSON in header: tensor {name!r} lacks dtype, shape or data_offsets"
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _DTYPE_BITS:
+            return f"invalid JSON in header: unknown dtype {dtype!r}"
+        if not (isinstance(shape, list) and all(_is_size(d) for d in shape)):
+            return f"invalid JSON in header: bad shape for tensor {name!r}"
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_size, offsets))):
+            return f"invalid JSON in header: bad data_offsets for tensor {name!r}"
+        bits = math.prod(shape) * _DTYPE_BITS[dtype]
+        if bits % 8 or offsets[1] - offsets[0] != bits // 8:
+            return f"invalid shape, data type, or offset for tensor {name!r}"
+        spans.append((offsets[0], offsets[1], name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position or end < begin:
+            return f"invalid offset for tensor {name!r}"
+        position = end
+    if position != data_length:
+        return "incomplete metadata, file not fully covered"
+    return None
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# --- our own checks -------------------------------------------------------------------------
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its key/value pairs in file order, duplicates included."""
+
+    def get(self, key: str) -> Any:
+        found = None
+        for k, v in self:
+            if k == key:
+                found = v  # the last one wins, as in the library
+        return found
+
+    def duplicates(self) -> list[str]:
+        seen: set[str] = set()
+        dups: list[str] = []
+        for key, _ in self:
+            if key in seen and key not in dups:
+                dups.append(key)
+            seen.add(key)
+        return dups
+
+
+def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for name in pairs.duplicates():
+        entries = [json.dumps(_plain(v)) for k, v in pairs if k == name]
+        findings.append(
+            Finding(
+                rule="MLS-ST-002",
+                severity=Severity.HIGH if name != "__metadata__" else Severity.MEDIUM,
+                category="format-confusion",
+                title="safetensors header declares the same tensor twice",
+                location=blob.location(key_path=name),
+                evidence=f"{len(entries)} entries named {name!r}: "
+                + " then ".join(e[:200] for e in entries),
+                why="the library keeps the last entry and silently drops the others, so what a "
+                "reviewer, a converter or another parser sees differs from what the loader "
+                "loads (a shadowed tensor can swap weights unnoticed)",
+                remediation="re-export the weights with safetensors' own save functions, "
+                "which never write duplicate names",
+                cwe="CWE-436",
+            )
+        )
+    for name, entry in pairs:
+        if name == "__metadata__" or not isinstance(entry, _Pairs):
+            continue
+        extra = [key for key, _ in entry if key not in _TENSOR_FIELDS]
+        if extra:
+            shown = ", ".join(
+                f"{k}={json.dumps(_plain(entry.get(k)))[:120]}" for k in sorted(set(extra))
+            )
+            findings.append(
+                Finding(
+                    rule="MLS-ST-003",
+                    severity=Severity.MEDIUM,
+                    category="format-confusion",
+                    title="safetensors tensor entry carries fields the format does not define",
+                    location=blob.location(key_path=name),
+                    evidence=shown,
+                    why="the loader ignores unknown fields, so they are a hidden channel for "
+                    "data that no reviewer looks at and that another tool may act on",
+                    remediation="re-export the weights with safetensors' own save functions",
+                    cwe="CWE-1287",
+                )
+            )
+    metadata = pairs.get("__metadata__")
+    if isinstance(metadata, _Pairs):
+        findings += _check_metadata(blob, metadata, ctx)
+    return findings
+
+
+def _check_metadata(blob: Blob, metadata: _Pairs, ctx: ScanContext) -> list[Finding]:
+    findings: list[Finding] = []
+    total = sum(len(k) + len(v) for k, v in metadata if isinstance(v, str))
+    if total > METADATA_CAP:
+        findings.append(_oversized(blob, "__metadata__", f"{total} characters in all"))
+    for key, value in metadata:
+        if not isinstance(value, str):
+            continue  # the library has already refused the file
+        key_path = f"__metadata__.{key}"
+        if len(value) > METADATA_VALUE_CAP:
+            findings.append(_oversized(blob, key_path, f"value of {len(value)} characters"))
+        pickled = _pickle_findings(blob, key_path, value, ctx)
+        if pickled:
+            findings += pickled
+            continue
+        findings += _executable_text(blob, key_path, value)
+    return findings
+
+
+def _pickle_findings(blob: Blob, key_path: str, value: str, ctx: ScanContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for embedded in embedded_pickles(value, verbatim=False):
+        scan = scan_pickle_bytes(
+            embedded.data, policy=ctx.policy.pickle, origin=blob.subject, member=blob.member
+        )
+        if not (scan.pickles_seen or scan.imports):
+            continue  # text that merely starts like a pickle
+        imports = ", ".join(sorted({ref.dotted for ref in scan.imports})[:8]) or "none"
+        findings.append(
+            Finding(
+                rule="MLS-ST-004",
+                severity=Severity.HIGH,
+                category="unsafe-deserialization",
+                title="safetensors metadata holds a pickle",
+                location=blob.location(key_path=key_path),
+                evidence=f"{embedded.encoding} pickle of {len(embedded.data)} bytes; "
+                f"imports: {imports}",
+                why="safetensors exists so that loading weights cannot run code; a pickle in "
+                "the metadata runs code as soon as some tool unpickles it, and it is scanned "
+                "below with the pickle engine",
+                remediation="remove the pickle from the metadata; metadata must be plain "
+                "descriptive text",
+                cwe="CWE-502",
+            )
+        )
+        # The pickle engine's own findings, located inside this metadata value.
+        for finding in scan.findings:
+            inner = f"{key_path} ({embedded.encoding} pickle)"
+            if finding.location.offset is not None:
+                inner += f", pickle byte {finding.location.offset}"
+            findings.append(replace(finding, location=blob.location(key_path=inner)))
+    return findings
+
+
+def _executable_text(blob: Blob, key_path: str, value: str) -> list[Finding]:
+    hits = sorted({label for pattern, label in _CODE_PATTERNS if pattern.search(value)})
+    run = _BASE64_RUN.search(value)
+    if run is not None:
+        hits.append(f"base64 run of {len(run.group())} characters")
+    if not hits:
+        return []
+    return [
+        Finding(
+            rule="MLS-ST-005",
+            severity=Severity.MEDIUM,
+            category="suspicious-content",
+            title="safetensors metadata looks executable",
+            location=blob.location(key_path=key_path),
+            evidence=f"{', '.join(hits)}: {value[:160]!r}",
+            why="metadata is descriptive text; code, commands or encoded blobs in it are "
+            "waiting for a tool or a person to run them",
+            remediation="remove the content from the metadata and find out who put it there",
+        )
+    ]
+
+
+def _oversized(blob: Blob, key_path: str, evidence: str) -> Finding:
+    return Finding(
+        rule="MLS-ST-006",
+        severity=Severity.MEDIUM,
+        category="resource-exhaustion",
+        title="safetensors metadata is oversized",
+        location=blob.location(key_path=key_path),
+        evidence=f"{evidence} (limits: {METADATA_CAP} in all, {METADATA_VALUE_CAP} per value)",
+        why="real metadata is a few short strings; megabytes of it hide payloads and slow "
+        "every tool that parses the header",
+        remediation="keep metadata to short descriptive strings",
+    )
+
+
+def _malformed(blob: Blob, message: str) -> Finding:
+    return Finding(
+        rule="MLS-ST-001",
+        severity=Severity.HIGH,
+        category="malformed-artifact",
+        title="safetensors file is malformed",
+        location=blob.location(offset=0),
+        evidence=message,
+        why="the safetensors loader refuses or mis-reads this file; a header crafted to break "
+        "parsers is how inconsistent views of the weights (and parser bugs) are exploited",
+        remediation="re-download the file from its source, or re-export it with safetensors' "
+        "own save functions",
+        cwe="CWE-20",
+    )
+
+
+def _plain(value: Any) -> Any:
+    """``_Pairs`` back to plain JSON values, for evidence."""
+    if isinstance(value, _Pairs):
+        return {k: _plain(v) for k, v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

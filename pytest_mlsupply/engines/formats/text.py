@@ -1,0 +1,69 @@
+"""Text files in a model repository: chat templates, Python code, configs that failed to parse.
+
+Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` (including
+``chat_template.jinja``, the separate template file newer transformers releases write, and
+``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
+analyser, and a config file name whose content the sniffer could not parse as JSON is reported
+as such. Anything else (README, requirements, vocabularies) has nothing to analyse here.
+"""
+
+from __future__ import annotations
+
+from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json_text
+from pytest_mlsupply.engines.python_ast import code_findings
+from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.sniff import Identification
+from pytest_mlsupply.engines.templates import template_findings
+from pytest_mlsupply.results import Finding, Severity
+
+__all__ = ["MAX_SOURCE_BYTES", "TEMPLATE_SUFFIXES", "read_text", "scan_text"]
+
+TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+PYTHON_SUFFIXES = (".py", ".pyw")
+#: Source or template text above this is not analysed (and says so): no real file comes close.
+MAX_SOURCE_BYTES = 64 << 20
+
+
+def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    name = blob.name.lower()
+    if name.endswith(TEMPLATE_SUFFIXES):
+        text = read_text(blob)
+        if text is None:
+            return [_too_large(blob, "chat template")]
+        return template_findings(text, blob.location())
+    if name.endswith(PYTHON_SUFFIXES):
+        text = read_text(blob)
+        if text is None:
+            raise ScanError(f"Python source of {blob.size} bytes is too large to analyse")
+        return code_findings(text, blob.location())
+    if name in CONFIG_NAMES or name.endswith(".json"):
+        text = read_text(blob)
+        if text is None:
+            raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
+        return scan_json_text(blob, text)
+    return []
+
+
+def read_text(blob: Blob) -> str | None:
+    """The whole content as text (None when above :data:`MAX_SOURCE_BYTES`)."""
+    if blob.size > MAX_SOURCE_BYTES:
+        return None
+    with blob.open() as handle:
+        raw = handle.read(MAX_SOURCE_BYTES + 1)
+    # The sniffer has already found the content to be UTF-8; replacement only guards races.
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _too_large(blob: Blob, what: str) -> Finding:
+    return Finding(
+        rule="MLS-TPL-010",
+        severity=Severity.HIGH,
+        category="template-injection",
+        title=f"{what} is too large to analyse",
+        location=blob.location(),
+        evidence=f"{blob.size} bytes (cap {MAX_SOURCE_BYTES})",
+        why="a chat template of this size is not a chat format; it cannot be analysed and every "
+        "loader will render it",
+        remediation="use the template published by the model authors",
+        cwe="CWE-1336",
+    )

@@ -1,0 +1,620 @@
+"""PyTorch checkpoints: zip (``torch.save`` ≥ 1.6 and TorchScript) and the legacy tar format.
+
+A zip checkpoint is read the way torch's ``PyTorchFileReader`` reads it — central directory,
+data at the local header's offset, CRCs and flag bits ignored — so an archive that breaks
+:mod:`zipfile` (and the scanners built on it) but loads in torch is still scanned, and the
+inconsistency itself is reported (MLS-TORCH-0xx). Every member whose content is a pickle is
+scanned, whatever its name; tensor storages (``<archive>/data/<n>``) are skipped after a look at
+their first bytes, using the archive's own offsets, so a multi-GB checkpoint costs a few reads.
+TorchScript sources (``code/``) are parsed, never run, for calls that reach outside the model.
+
+The legacy tar format (``sys_info``, ``pickle``, ``storages``, ``tensors``) holds pickles in every
+member, interleaved with raw tensor data in ``storages`` and ``tensors``: its layout is followed
+so that each of them is scanned.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import struct
+import tarfile
+import zlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+from pytest_mlsupply.engines.formats.archives import (
+    MemberTooLarge,
+    ZipDirectory,
+    ZipEntry,
+    ZipFormatError,
+    bomb_finding,
+    budget_spent,
+    read_zip_directory,
+    read_zip_member,
+    scan_member,
+    tar_member_findings,
+    too_large_finding,
+    traversal_finding,
+    unsafe_member_name,
+    zip_structure_problems,
+    zip_symlink_findings,
+)
+from pytest_mlsupply.engines.formats.pickles import scan_pickle_region
+from pytest_mlsupply.engines.pickle import ImportRef, PicklePolicy, scan_pickle_bytes
+from pytest_mlsupply.engines.pickle.decoder import DecodeError, Op, read_op
+from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.sniff import Family, identify_bytes
+from pytest_mlsupply.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.sniff import Identification
+
+__all__ = ["scan_torch_tar", "scan_torch_zip"]
+
+# How much of a tensor storage is read to make sure it is not a pickle in disguise.
+_STORAGE_HEAD = 4096
+_STORAGE = re.compile(r"(?:^|/)(?:data|constants)/\d+$")
+# Small records torch writes next to data.pkl; their content is never unpickled.
+_TORCH_RECORDS = frozenset(
+    {"version", "byteorder", ".format_version", ".storage_alignment", ".data/version"}
+)
+_CATEGORY = "scanner-evasion"
+
+
+# --- zip checkpoints ---------------------------------------------------------------------
+
+
+def scan_torch_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan a torch zip checkpoint or TorchScript archive, every pickle member included."""
+    with blob.open() as fh:
+        size = blob.size
+        try:
+            directory = read_zip_directory(fh, size)
+        except ZipFormatError as exc:
+            # torch (miniz) needs the central directory too: it cannot load this either.
+            raise ScanError(f"torch zip checkpoint cannot be listed: {exc}") from exc
+        files = [e for e in directory.entries if not e.is_dir]
+        torchscript = ident.format == "torchscript" or _looks_like_torchscript(files)
+        policy = ctx.policy.pickle
+        if torchscript:
+            # TorchScript's unpickler resolves __torch__.* classes from the archive's own
+            # compiled code (analysed below), never by importing a Python module.
+            policy = dataclasses.replace(policy, allow=(*policy.allow, "__torch__.*"))
+        findings = _structure_findings(blob, directory)
+        findings.extend(_layout_findings(blob, directory))
+        scanner = _ZipMembers(ctx, blob, fh, size, policy, _archive_prefix(directory))
+        for count, entry in enumerate(files, start=1):
+            if count > ctx.policy.limits.max_members or budget_spent(ctx):
+                break
+            findings.extend(scanner.scan(entry))
+    return findings
+
+
+def _looks_like_torchscript(files: list[ZipEntry]) -> bool:
+    names = [e.name for e in files]
+    return any("/code/" in f"/{n}" for n in names) and any(
+        n.endswith("constants.pkl") for n in names
+    )
+
+
+def _archive_prefix(directory: ZipDirectory) -> str | None:
+    """torch looks every record up under the folder of the archive's first entry."""
+    if not directory.entries:
+        return None
+    first = directory.entries[0].name
+    return first.split("/", 1)[0] if "/" in first else None
+
+
+def _relative(name: str, prefix: str | None) -> str:
+    if prefix is not None and name.startswith(prefix + "/"):
+        return name[len(prefix) + 1 :]
+    return name
+
+
+@dataclasses.dataclass
+class _ZipMembers:
+    ctx: ScanContext
+    blob: Blob
+    fh: BinaryIO
+    size: int
+    policy: PicklePolicy
+    prefix: str | None
+
+    def scan(self, entry: ZipEntry) -> list[Finding]:
+        findings: list[Finding] = []
+        reason = unsafe_member_name(entry.name)
+        if reason is not None:
+            findings.append(traversal_finding(self.blob, entry.name, reason))
+        if entry.is_symlink:
+            findings.extend(zip_symlink_findings(self.blob, entry, self.fh, self.size))
+        if _STORAGE.search(entry.name):
+            return findings + self._scan_storage(entry)
+        limit = self.ctx.policy.limits.max_member_bytes
+        if entry.size > limit:
+            return [*findings, too_large_finding(self.blob, entry.name, entry.size, limit)]
+        try:
+            data = self._read(entry)
+        except MemberTooLarge as exc:
+            bomb = bomb_finding(self.blob, entry.name, exc.produced, exc.consumed, exc.reason)
+            return [*findings, bomb]
+        except ScanError as exc:
+            self._error(entry, str(exc))
+            return findings
+        findings.extend(self._check_crc(entry, data))
+        member = self.blob.child(entry.name, data)
+        relative = _relative(entry.name, self.prefix)
+        if relative.startswith("code/") and entry.name.endswith(".py"):
+            return findings + torchscript_code_findings(member, data)
+        if relative.startswith("extra/"):
+            findings.append(_extra_file(member, len(data)))
+        ident = identify_bytes(data, entry.name)
+        if ident.family is Family.PICKLE:
+            self.ctx.formats[member.member or ""] = ident.format
+            if self.blob.depth + 1 > self.ctx.policy.limits.max_depth:
+                return findings + scan_member(self.ctx, self.blob, entry.name, data)
+            over_budget = self.ctx.account(self.blob, len(data))
+            if over_budget is not None:
+                return [*findings, over_budget]
+            try:
+                findings.extend(scan_pickle_region(member, data, self.policy))
+            except ScanError as exc:
+                self._error(entry, str(exc))
+            return findings
+        if relative in _TORCH_RECORDS and ident.family in (Family.TEXT, Family.EMPTY):
+            return findings
+        return findings + scan_member(self.ctx, self.blob, entry.name, data)
+
+    def _read(self, entry: ZipEntry) -> bytes:
+        limits = self.ctx.policy.limits
+        return read_zip_member(
+            self.fh,
+            entry,
+            limit=limits.max_member_bytes,
+            max_ratio=limits.max_ratio,
+            file_size=self.size,
+        )
+
+    def _scan_storage(self, entry: ZipEntry) -> list[Finding]:
+        """Tensor bytes are never unpickled: look at their head only, unless it is a pickle."""
+        try:
+            head = read_zip_member(
+                self.fh,
+                entry,
+                limit=_STORAGE_HEAD,
+                max_ratio=float("inf"),
+                file_size=self.size,
+                head_only=True,
+            )
+        except ScanError:
+            return []  # unreadable tensor data: torch fails to load it, nothing runs
+        if identify_bytes(head, entry.name).family is not Family.PICKLE:
+            return []
+        try:
+            data = self._read(entry)
+        except (MemberTooLarge, ScanError):
+            return []
+        member = self.blob.child(entry.name, data)
+        try:
+            return scan_pickle_region(member, data, self.policy)
+        except ScanError:
+            return []  # tensor data that merely starts like a pickle
+
+    def _check_crc(self, entry: ZipEntry, data: bytes) -> list[Finding]:
+        actual = zlib.crc32(data)
+        if actual == entry.crc or len(data) != entry.size:
+            return []
+        return [
+            Finding(
+                rule="MLS-TORCH-003",
+                severity=Severity.HIGH,
+                category=_CATEGORY,
+                title="zip member CRC does not match its content",
+                location=self.blob.location(key_path=entry.name, offset=entry.header_offset),
+                evidence=f"central directory CRC {entry.crc:#010x}, content CRC {actual:#010x}",
+                why="torch ignores CRCs and loads the member, while zipfile-based scanners fail "
+                "on it: a known way to slip a pickle past them",
+                remediation="re-save the checkpoint with torch.save; do not load this file",
+            )
+        ]
+
+    def _error(self, entry: ZipEntry, message: str) -> None:
+        self.ctx.errors.append(f"{self.blob.location(key_path=entry.name).describe()}: {message}")
+
+
+_STRUCTURE_RULES: dict[str, tuple[str, Severity, str, str]] = {
+    "name-mismatch": (
+        "MLS-TORCH-001",
+        Severity.HIGH,
+        "zip member's local header names a different file",
+        "torch uses the central directory's name; a scanner that reads local headers (or "
+        "zipfile, which refuses the file) sees a different file than the one torch loads",
+    ),
+    "duplicate": (
+        "MLS-TORCH-002",
+        Severity.HIGH,
+        "several zip members share one name",
+        "torch picks one copy and a scanner may vet another: duplicate data.pkl members are a "
+        "known scanner-evasion technique",
+    ),
+    "flags": (
+        "MLS-TORCH-004",
+        Severity.HIGH,
+        "zip member has encryption or unusual flag bits",
+        "torch ignores flag bits and loads the member as plain data, while zipfile refuses "
+        "it: scanners built on zipfile skip what torch runs",
+    ),
+    "overlap": (
+        "MLS-TORCH-005",
+        Severity.HIGH,
+        "zip members overlap",
+        "two members sharing bytes lets one name hide inside another and is how zip bombs and "
+        "polyglots are built; torch.save never writes it",
+    ),
+    "outside": (
+        "MLS-TORCH-006",
+        Severity.MEDIUM,
+        "zip member data lies outside the archive",
+        "member data that runs into the central directory or past the end of the file is "
+        "malformed; readers disagree on what it holds",
+    ),
+    "no-local-header": (
+        "MLS-TORCH-006",
+        Severity.MEDIUM,
+        "zip member has no local header",
+        "the central directory points at bytes that are not a member header; readers disagree "
+        "on what it holds",
+    ),
+    "prefix": (
+        "MLS-TORCH-007",
+        Severity.HIGH,
+        "other content precedes the zip archive (polyglot)",
+        "a file that is a zip checkpoint and something else at once is read differently by "
+        "different loaders; torch.save never writes it",
+    ),
+    "comment": (
+        "MLS-TORCH-008",
+        Severity.MEDIUM,
+        "zip archive carries a comment",
+        "torch.save writes no archive comment; one can carry data for another reader of the "
+        "same file",
+    ),
+}
+
+
+def _structure_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
+    findings: list[Finding] = []
+    for kind, entry, detail in zip_structure_problems(directory):
+        rule, severity, title, why = _STRUCTURE_RULES[kind]
+        findings.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                category=_CATEGORY,
+                title=title,
+                location=blob.location(
+                    key_path=entry.name if entry is not None else None,
+                    offset=entry.header_offset if entry is not None else 0,
+                ),
+                evidence=detail,
+                why=why,
+                remediation="re-save the checkpoint with torch.save (or safetensors); do not "
+                "load this file",
+            )
+        )
+    return findings
+
+
+def _layout_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
+    prefix = _archive_prefix(directory)
+    files = [e.name for e in directory.entries if not e.is_dir]
+    if prefix is None:
+        outside = files
+        evidence = (
+            f"the first member {files[0]!r} is not inside a folder, so torch.load refuses the "
+            "archive"
+            if files
+            else "the archive is empty"
+        )
+    else:
+        outside = [n for n in files if not n.startswith(prefix + "/")]
+        if not outside:
+            return []
+        evidence = f"members outside the archive folder {prefix + '/'!r}"
+    shown = ", ".join(repr(n) for n in outside[:5]) + (" ..." if len(outside) > 5 else "")
+    return [
+        Finding(
+            rule="MLS-TORCH-009",
+            severity=Severity.MEDIUM,
+            category=_CATEGORY,
+            title="zip members outside the torch checkpoint layout",
+            location=blob.location(),
+            evidence=f"{evidence}: {shown}" if outside else evidence,
+            why="torch only reads records under the folder of the first member; pickles "
+            "elsewhere are there for another reader (each is scanned here all the same)",
+            remediation="re-save the checkpoint with torch.save; ship other files separately",
+        )
+    ]
+
+
+def _extra_file(member: Blob, size: int) -> Finding:
+    return Finding(
+        rule="MLS-TORCH-011",
+        severity=Severity.LOW,
+        category="content",
+        title="TorchScript archive carries extra files",
+        location=member.location(),
+        evidence=f"extra file of {size} bytes (torch.jit.load(_extra_files=...) returns it)",
+        why="extra files are arbitrary data handed to the loading program; their content is "
+        "scanned here like any other member",
+        remediation="keep configuration in reviewed files outside the model archive",
+    )
+
+
+# --- TorchScript code --------------------------------------------------------------------
+
+# Operator namespaces that ship with torch and torchvision; others need a native library.
+_KNOWN_OP_NAMESPACES = frozenset(
+    {"aten", "prim", "quantized", "_quantized", "prepacked", "quantized_decomposed", "profiler",
+     "_caffe2", "torchvision", "image", "cuda", "mkldnn", "mkl", "_c10d_functional",
+     "c10d_functional", "_dtensor", "rngprims", "higher_order", "inductor", "fbgemm"}
+)  # fmt: skip
+_DANGEROUS_NAMES = frozenset({"__import__", "eval", "exec", "compile", "open", "globals"})
+_DANGEROUS_PREFIXES = (
+    "os.",
+    "posix.",
+    "subprocess.",
+    "sys.",
+    "builtins.",
+    "ctypes.",
+    "socket.",
+    "shutil.",
+    "importlib.",
+    "torch.load",
+    "torch.save",
+    "torch.from_file",
+    "torch.hub.",
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+    "torch.jit.load",
+    "torch.serialization.",
+    "ops.load_library",
+)
+_MAX_CODE_FINDINGS = 20
+_FALLBACK = re.compile(r"__import__|\b(?:eval|exec|compile|os\.system|subprocess)\s*\(")
+
+
+def torchscript_code_findings(member: Blob, data: bytes) -> list[Finding]:
+    """Names in TorchScript source that reach the file system, processes or native code."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [
+            _code_finding(member, m.group(0), Severity.HIGH, text.count("\n", 0, m.start()) + 1)
+            for m in _FALLBACK.finditer(text)
+        ][:_MAX_CODE_FINDINGS]
+    # Only whole dotted names: ``os.system`` is reported once, not again as ``os``.
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    findings: list[Finding] = []
+    for node in ast.walk(tree):
+        if id(node) in inner or not isinstance(node, (ast.Name, ast.Attribute)):
+            continue
+        dotted = _dotted(node)
+        severity = None if dotted is None else _code_severity(dotted)
+        if dotted is not None and severity is not None:
+            findings.append(_code_finding(member, dotted, severity, node.lineno))
+            if len(findings) >= _MAX_CODE_FINDINGS:
+                break
+    return findings
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _code_severity(dotted: str) -> Severity | None:
+    if dotted in _DANGEROUS_NAMES or dotted.startswith(_DANGEROUS_PREFIXES):
+        return Severity.HIGH
+    for root in ("torch.ops.", "ops."):
+        if dotted.startswith(root):
+            namespace = dotted[len(root) :].split(".", 1)
+            if len(namespace) == 2 and namespace[0] not in _KNOWN_OP_NAMESPACES:
+                return Severity.MEDIUM
+    return None
+
+
+def _code_finding(member: Blob, name: str, severity: Severity, line: int | None) -> Finding:
+    custom = severity < Severity.HIGH
+    return Finding(
+        rule="MLS-TORCH-010",
+        severity=severity,
+        category="code-execution",
+        title="TorchScript code calls a custom operator"
+        if custom
+        else "TorchScript code reaches outside the model",
+        location=member.location(line=line),
+        evidence=f"uses '{name}'",
+        why="TorchScript code in the archive runs when the model is loaded (__setstate__) or "
+        "called; "
+        + (
+            "a custom operator runs native code from a library the loading program must load"
+            if custom
+            else "this name reads or writes files, starts processes or loads other code"
+        ),
+        remediation="export the model without custom code (safetensors weights plus reviewed "
+        "model code), or review the TorchScript source",
+        cwe="CWE-94",
+    )
+
+
+# --- legacy tar checkpoints --------------------------------------------------------------
+
+# Element sizes of the legacy typed storages, by class name.
+_ELEMENT_SIZES = {
+    "DoubleStorage": 8,
+    "FloatStorage": 4,
+    "HalfStorage": 2,
+    "BFloat16Storage": 2,
+    "LongStorage": 8,
+    "IntStorage": 4,
+    "ShortStorage": 2,
+    "CharStorage": 1,
+    "ByteStorage": 1,
+    "BoolStorage": 1,
+    "ComplexFloatStorage": 8,
+    "ComplexDoubleStorage": 16,
+    "QUInt8Storage": 1,
+    "QInt8Storage": 1,
+    "QInt32Storage": 4,
+}
+
+
+def scan_torch_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan a legacy torch tar checkpoint: every pickle in every member."""
+    findings: list[Finding] = []
+    limits = ctx.policy.limits
+    with blob.open() as fh:
+        try:
+            archive = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - closed by `with`
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ScanError(f"torch tar checkpoint cannot be read: {exc}") from exc
+        with archive:
+            try:
+                for count, info in enumerate(archive, start=1):
+                    if count > limits.max_members or budget_spent(ctx):
+                        break
+                    findings.extend(tar_member_findings(blob, info))
+                    if not info.isfile():
+                        continue
+                    if info.size > limits.max_member_bytes:
+                        findings.append(
+                            bomb_finding(blob, info.name, info.size, info.size, "member size")
+                        )
+                        continue
+                    handle = archive.extractfile(info)
+                    if handle is None:
+                        continue
+                    with handle:
+                        data = handle.read(info.size)
+                    findings.extend(_scan_tar_member(ctx, blob, info.name, data))
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                ctx.errors.append(f"{blob.location().describe()}: tar archive is damaged: {exc}")
+    return findings
+
+
+def _scan_tar_member(ctx: ScanContext, blob: Blob, name: str, data: bytes) -> list[Finding]:
+    base = name.removeprefix("./")
+    if base not in ("storages", "tensors"):
+        return scan_member(ctx, blob, name, data)
+    member = blob.child(name, data)
+    over_budget = ctx.account(blob, len(data))
+    if over_budget is not None:
+        return [over_budget]
+    ctx.formats[member.member or ""] = "pickle"
+    walker = _LegacyWalker(member, memoryview(data), ctx.policy.pickle)
+    try:
+        if base == "storages":
+            walker.storages()
+        else:
+            walker.tensors()
+    except (DecodeError, struct.error, ValueError) as exc:
+        if not walker.findings:
+            ctx.errors.append(
+                f"{member.location(offset=walker.pos).describe()}: the legacy {base} layout "
+                f"cannot be followed ({exc}); the rest of the member was not scanned"
+            )
+    return walker.findings
+
+
+@dataclasses.dataclass
+class _LegacyWalker:
+    """Follows torch's ``legacy_load``: pickles separated by raw tensor data of known size."""
+
+    member: Blob
+    data: memoryview
+    policy: PicklePolicy
+    pos: int = 0
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+
+    def storages(self) -> None:
+        count = self._count()
+        for _ in range(count):
+            imports = self._pickle()
+            element = next(
+                (_ELEMENT_SIZES[ref.name] for ref in imports if ref.name in _ELEMENT_SIZES), None
+            )
+            if element is None:
+                raise ValueError("a storage's type is not a known legacy storage class")
+            (numel,) = struct.unpack_from("<q", self.data, self.pos)
+            self._skip(8 + numel * element)
+        if self.pos < len(self.data):
+            self._pickle()  # storage views
+
+    def tensors(self) -> None:
+        count = self._count()
+        for _ in range(count):
+            self._pickle()
+            (ndim,) = struct.unpack_from("<i", self.data, self.pos)
+            if not 0 <= ndim <= 64:
+                raise ValueError(f"tensor with {ndim} dimensions")
+            self._skip(8 + 16 * ndim + 8)
+
+    def _skip(self, length: int) -> None:
+        if length < 0 or self.pos + length > len(self.data):
+            raise ValueError("raw tensor data runs past the end of the member")
+        self.pos += length
+
+    def _count(self) -> int:
+        start = self.pos
+        self._pickle()
+        for op in _ops(self.data, start, self.pos):
+            if op.name in ("BININT", "BININT1", "BININT2", "LONG1", "INT") and isinstance(
+                op.arg, int
+            ):
+                if not 0 <= op.arg <= 1 << 24:
+                    raise ValueError(f"implausible record count {op.arg}")
+                return op.arg
+        raise ValueError("the record count is not an integer")
+
+    def _pickle(self) -> list[ImportRef]:
+        start = self.pos
+        end = _pickle_end(self.data, start)
+        scan = scan_pickle_bytes(
+            self.data[start:end],
+            policy=self.policy,
+            origin=self.member.subject,
+            member=self.member.member,
+            base_offset=start,
+        )
+        self.findings.extend(scan.findings)
+        self.pos = end
+        if scan.error is not None:
+            raise ValueError(scan.error)
+        return list(scan.imports)
+
+
+def _ops(data: memoryview, start: int, end: int) -> Iterator[Op]:
+    pos = start
+    while pos < end:
+        op = read_op(data, pos)
+        yield op
+        pos = op.end
+
+
+def _pickle_end(data: memoryview, start: int) -> int:
+    """Where the pickle starting at ``start`` ends (just after its STOP opcode)."""
+    pos = start
+    while True:
+        op = read_op(data, pos)
+        pos = op.end
+        if op.name == "STOP":
+            return pos

