@@ -47,6 +47,8 @@ SCANNERS: dict[str, str] = {
     "json": f"{_F}.hf_json:scan_json",
     "text": f"{_F}.text:scan_text",
     "shebang-script": f"{_F}.code:scan_script",
+    # content nothing identified: the pickle machine still checks what pickle.load would run
+    "unknown": f"{_F}.pickles:scan_unknown",
 }
 
 

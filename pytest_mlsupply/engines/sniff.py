@@ -65,6 +65,7 @@ _TORCH_TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
 _LOW_PROTOCOL_FIRST_BYTES = frozenset(
     ord(op.code) for op in pickletools.opcodes if op.proto < 2 and len(op.code) == 1
 )
+_ANY_OPCODE_BYTES = frozenset(ord(op.code) for op in pickletools.opcodes if len(op.code) == 1)
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 # Top-level ModelProto fields and their protobuf wire types (0 varint, 2 length-delimited).
@@ -341,6 +342,7 @@ class _PickleScan:
     first_value: Any = None
     globals: list[str] = field(default_factory=list)
     stack_error: str | None = None  # an opcode popped more than was pushed (text, not pickle)
+    stop_at: int = 0  # offset just past STOP, when reached
 
 
 _STRING_OPS = frozenset(
@@ -367,7 +369,7 @@ def _scan_pickle(data: bytes, truncated: bool) -> _PickleScan:
     # as valid opcodes (APPEND...) but pops from an empty stack, which no pickler writes.
     depth, marks = 0, list[int]()
     try:
-        for opcode, arg, _pos in pickletools.genops(_HeadStream(data, truncated)):
+        for opcode, arg, pos in pickletools.genops(_HeadStream(data, truncated)):
             if scan.stack_error is None:
                 depth, scan.stack_error = _stack_effect(opcode, depth, marks)
             scan.ops += 1
@@ -391,6 +393,7 @@ def _scan_pickle(data: bytes, truncated: bool) -> _PickleScan:
                 recent = [recent[1], arg if name in _STRING_OPS else None]
             if name == "STOP":
                 scan.complete = True
+                scan.stop_at = (pos or 0) + 1
                 break
             if scan.ops >= _MAX_PICKLE_OPS:
                 break
@@ -405,6 +408,10 @@ def _stack_effect(
     opcode: pickletools.OpcodeInfo, depth: int, marks: list[int]
 ) -> tuple[int, str | None]:
     before, after = opcode.stack_before, opcode.stack_after
+    if opcode.name == "POP" and marks and depth == marks[-1]:
+        # The unpickler's POP on an empty stack pops the MARK instead (load_pop).
+        marks.pop()
+        return depth, None
     if pickletools.markobject in before:
         if not marks:
             return depth, f"{opcode.name} without a MARK"
@@ -424,17 +431,29 @@ def _stack_effect(
 def _pickle_scan_if_pickle(data: bytes, truncated: bool) -> _PickleScan | None:
     """The scan when ``data`` starts a pickle, else ``None``."""
     if len(data) >= 2 and data[0] == 0x80:
-        if not 2 <= data[1] <= 5:
+        # PROTO 0 and 1 are legal too: the unpickler accepts any protocol up to 5.
+        if not 0 <= data[1] <= 5:
             return None
         scan = _scan_pickle(data, truncated)
         # PROTO plus one valid opcode is convincing; data written between opcodes (joblib
         # arrays) may break the walk later, which is no reason to doubt the format.
         return scan if scan.ops >= 2 or (scan.ops == 1 and scan.error is None) else None
-    if data and data[0] in _LOW_PROTOCOL_FIRST_BYTES:
+    # A pickle need not start with PROTO: any opcode can come first (a bare SHORT_BINUNICODE,
+    # a FRAME) and the unpickler still runs it. Whatever the first byte, every opcode up to STOP
+    # (or the end of the head) must decode and keep the stack consistent.
+    if data and data[0] in _LOW_PROTOCOL_FIRST_BYTES | _ANY_OPCODE_BYTES:
         scan = _scan_pickle(data, truncated)
         # Protocol 0/1 opcodes are printable, so text often starts like a pickle: demand that
         # every opcode up to STOP (or to the end of the head) is valid.
         valid = scan.error is None and scan.stack_error is None
+        if scan.complete and scan.ops <= 3 and len(data) - scan.stop_at > 16:
+            # One value and STOP, then a mass of other bytes: random data does this now and
+            # then; a pickler never writes it (and loading it would build one constant).
+            valid = False
+        if data[0] not in _LOW_PROTOCOL_FIRST_BYTES:
+            # A binary opcode first and no PROTO: random bytes decode as a few opcodes now and
+            # then, so demand a STOP, or a long valid run in a file larger than what was read.
+            valid = valid and (scan.complete or (truncated and scan.ops >= 16))
         return scan if valid and scan.ops >= 2 else None
     return None
 
@@ -1013,7 +1032,10 @@ def _as_safetensors(view: _View) -> Identification | None:
     (length,) = struct.unpack_from("<Q", head)
     body = head[8:]
     start = body.lstrip(b" \t\r\n")[:1]
-    if start != b"{" or length < 2:
+    # Shaped like safetensors: a length that fits in 32 bits (headers are capped at 100 MB) and a
+    # JSON object that opens with a key or closes at once. Random bytes almost never are.
+    opening = body.lstrip(b" \t\r\n")[:2]
+    if start != b"{" or length < 2 or length >= 1 << 32 or opening[1:2] not in (b'"', b"}", b""):
         return None
     evidence = f"bytes 0-7 {_hex(head[:8])}: header length {length}"
 

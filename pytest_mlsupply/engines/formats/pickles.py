@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.sniff import Identification
-    from pytest_mlsupply.results import Finding
 
-__all__ = ["scan_pickle_file", "scan_pickle_region"]
+__all__ = ["scan_pickle_file", "scan_pickle_region", "scan_unknown"]
 
 
 def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
@@ -37,6 +37,31 @@ def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> lis
             raise
         findings = []  # the front is not a pickle after all, the zip is what matters
     return findings + appended
+
+
+#: Findings that show a loader would run something, whatever the file was identified as.
+_EXECUTION_RULES = frozenset({"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005"})
+
+
+def scan_unknown(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Defence in depth for content nothing identified: would ``pickle.load`` run something?
+
+    Identification can be wrong (a pickle with a start no detector expects), and every
+    pickle-based loader reads such a file all the same. The pickle machine walks it; only
+    findings that prove a loader would import or call something dangerous are kept (an unknown
+    file is not a pickle by default, so unknown globals and parse errors are not reported).
+    """
+    try:
+        with blob.buffer() as buffer:
+            scan = scan_pickle_bytes(
+                memoryview(buffer),
+                policy=ctx.policy.pickle,
+                origin=blob.subject,
+                member=blob.member,
+            )
+    except (ValueError, OverflowError, MemoryError, RecursionError):
+        return []
+    return [f for f in scan.findings if f.rule in _EXECUTION_RULES and f.severity >= Severity.HIGH]
 
 
 def _appended_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

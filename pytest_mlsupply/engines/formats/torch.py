@@ -150,7 +150,10 @@ class _ZipMembers:
         if relative.startswith("extra/"):
             findings.append(_extra_file(member, len(data)))
         ident = identify_bytes(data, entry.name)
-        if ident.family is Family.PICKLE:
+        # torch.load unpickles data.pkl (and TorchScript's constants.pkl) whatever they hold:
+        # they go to the pickle machine even when their bytes do not look like a pickle.
+        unpickled = relative in ("data.pkl", "constants.pkl") or relative.endswith(".pkl")
+        if ident.family is Family.PICKLE or unpickled:
             self.ctx.formats[member.member or ""] = ident.format
             if self.blob.depth + 1 > self.ctx.policy.limits.max_depth:
                 return findings + scan_member(self.ctx, self.blob, entry.name, data)

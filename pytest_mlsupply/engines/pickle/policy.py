@@ -469,14 +469,18 @@ _SCIPY_SPARSE_CLASSES = frozenset(
 
 def _family_safe(module: str, name: str) -> str | None:
     segments = module.split(".")
+    # A module re-exports whatever it imported (`from subprocess import Popen`): a class-looking
+    # name is only trusted when it is not one of the notorious callables.
     if (
         segments[0] == "sklearn"
         and "." not in name
         and name[:1].isupper()
+        and name.lower() not in _NOTORIOUS_NAMES
         and not _SKLEARN_EXCLUDED_SEGMENTS.intersection(segments)
     ):
         return "scikit-learn estimator class"
-    if module.startswith("scipy.sparse") and name in _SCIPY_SPARSE_CLASSES:
+    in_sparse = module == "scipy.sparse" or module.startswith("scipy.sparse.")
+    if in_sparse and name in _SCIPY_SPARSE_CLASSES:
         return "scipy sparse matrix class"
     return None
 

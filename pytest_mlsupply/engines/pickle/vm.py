@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import copyreg
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -421,8 +422,26 @@ _JOBLIB_ARRAY_WRAPPERS = frozenset(
 )
 
 
+# Item sizes of numpy's one-character type codes (native sizes on the 64-bit platforms models
+# are saved on); a code followed by digits gives the size in bytes instead ('f8', 'i4').
+_CHAR_SIZES = {
+    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8,
+    "p": 8, "P": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "O": 8,
+    "M": 8, "m": 8,
+}  # fmt: skip
+# Named types ('float64', 'int32', 'complex128'): the digits are bits, not bytes.
+_BIT_NAMED = ("float", "int", "uint", "complex", "bool")
+_DESCR = re.compile(r"^[<>|=]?([A-Za-z_]+?)(\d*)(\[[^\]]*\])?$")
+
+
 def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
-    """(itemsize, has_object) of a pickled ``numpy.dtype(descr, align, copy)`` + BUILD state."""
+    """(itemsize, has_object) of a pickled ``numpy.dtype(descr, align, copy)`` + BUILD state.
+
+    Sizes follow numpy's own rules, because joblib reads exactly that many bytes per item: the
+    descr decides, and the state's ``elsize`` counts only for the flexible kinds (S, U, V) whose
+    size the state carries. Reading 'float64' as 64 bytes, or trusting a forged elsize on a
+    fixed-size type, would desynchronise the machine from joblib and skip over a payload.
+    """
     if not (isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args):
         return None
     descr = dtype.args[0]
@@ -430,14 +449,27 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
         return None
     state = dtype.states[-1] if dtype.states and isinstance(dtype.states[-1], tuple) else ()
     flags = state[7] if len(state) > 7 and isinstance(state[7], int) else 0
-    has_object = descr.startswith("O") or bool(flags & 1)
     elsize = state[5] if len(state) > 5 and isinstance(state[5], int) else -1
-    if elsize > 0:
-        return elsize, has_object
-    digits = "".join(ch for ch in descr if ch.isdigit())
-    if not digits:
+    match = _DESCR.match(descr.strip())
+    if match is None:
         return None
-    return int(digits), has_object
+    code, digits = match.group(1), match.group(2)
+    has_object = code in ("O", "object") or bool(flags & 1)
+    if code in ("S", "a", "U", "V", "str", "bytes", "void"):
+        if elsize > 0:
+            return elsize, has_object
+        if not digits:
+            return None
+        return int(digits) * (4 if code == "U" else 1), has_object
+    if code in ("object",):
+        return 8, True
+    for name in _BIT_NAMED:
+        if code.rstrip("_") == name:
+            bits = int(digits) if digits else (8 if name == "bool" else 64)
+            return max(bits // 8, 1), has_object
+    if len(code) == 1 and code in _CHAR_SIZES:
+        return (int(digits) if digits else _CHAR_SIZES[code]), has_object
+    return None
 
 
 def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:

@@ -235,3 +235,20 @@ def test_the_scan_result_serialises_to_builtins() -> None:
     result = scan(Asm().proto(2).call("os", "system", "id").stop().bytes())
 
     assert json.loads(json.dumps(result.to_dict()))["imports"][0]["module"] == "os"
+
+
+def test_joblib_array_sizes_follow_numpys_dtype_rules_not_the_digits() -> None:
+    from pytest_mlsupply.engines.pickle.values import Call, CallRef
+    from pytest_mlsupply.engines.pickle.vm import _dtype_layout
+
+    def dtype(descr: str, elsize: int = -1) -> Call:
+        call = Call(None, (descr, False, True), None, CallRef(None, 0, "REDUCE"))
+        call.states.append((3, "<", None, None, None, elsize, -1, 0))
+        return call
+
+    assert _dtype_layout(dtype("float64")) == (8, False)
+    assert _dtype_layout(dtype("f8", elsize=999)) == (8, False)  # numpy ignores a forged elsize
+    assert _dtype_layout(dtype("U10")) == (40, False)
+    assert _dtype_layout(dtype("V12", elsize=12)) == (12, False)
+    assert _dtype_layout(dtype("b1")) == (1, False)
+    assert _dtype_layout(dtype("O8")) == (8, True)

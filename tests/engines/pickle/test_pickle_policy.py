@@ -88,3 +88,11 @@ def test_torchscript_identity_builders_are_safe_but_the_rest_of_torch_jit_is_not
         assert decide("torch.jit._pickle", name).verdict is Verdict.SAFE
     assert decide("torch.jit", "load").verdict is Verdict.DANGEROUS
     assert decide("torch.jit._pickle", "something_else").verdict is Verdict.DANGEROUS
+
+
+def test_a_notorious_name_reexported_by_sklearn_is_not_trusted_as_an_estimator() -> None:
+    from pytest_mlsupply.engines.pickle import Verdict, decide
+
+    assert decide("sklearn.utils", "Popen").verdict is not Verdict.SAFE
+    assert decide("sklearn.linear_model._base", "LinearRegression").verdict is Verdict.SAFE
+    assert decide("scipy.sparsex", "csr_matrix").verdict is not Verdict.SAFE
