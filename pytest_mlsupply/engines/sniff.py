@@ -33,6 +33,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlsupply.engines.lz4 import LimitExceeded, lz4_frame_decompress
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -586,64 +588,15 @@ def _unlzma(data: bytes, fmt: int) -> tuple[bytes, bool] | str:
 
 def _lz4_frame(data: bytes) -> tuple[bytes, bool] | str:
     """Decode the head of an LZ4 frame (the format joblib writes); lz4 is not a dependency."""
+    out = bytearray()
     try:
-        if len(data) < 7:
-            return "frame header is incomplete"
-        flags = data[4]
-        if flags >> 6 != 1:
-            return f"unsupported frame version {flags >> 6}"
-        pos = 6 + (8 if flags & 0x08 else 0) + (4 if flags & 0x01 else 0) + 1
-        block_checksum = 4 if flags & 0x10 else 0
-        out = bytearray()
-        while len(out) < HEAD_SIZE:
-            if pos + 4 > len(data):
-                return bytes(out), False
-            (size,) = struct.unpack_from("<I", data, pos)
-            pos += 4
-            if size == 0:  # end mark
-                return bytes(out[:HEAD_SIZE]), True
-            block = data[pos : pos + (size & 0x7FFFFFFF)]
-            pos += (size & 0x7FFFFFFF) + block_checksum
-            if size & 0x80000000:
-                out += block
-            else:
-                _lz4_block(block, out)
+        frames, _trailing = lz4_frame_decompress(data, out, HEAD_SIZE)
+    except LimitExceeded:
         return bytes(out[:HEAD_SIZE]), False
     except ValueError as exc:
-        return str(exc)
-
-
-def _lz4_block(src: bytes, out: bytearray) -> None:
-    """Decode one LZ4 block into ``out`` (which holds earlier blocks for linked matches)."""
-    i, end = 0, len(src)
-    while i < end and len(out) < HEAD_SIZE:
-        token = src[i]
-        i += 1
-        literals, i = _lz4_length(src, i, token >> 4)
-        out += src[i : i + literals]
-        i += literals
-        if i + 2 > end:  # the last sequence carries literals only; or the head ends here
-            return
-        offset = src[i] | src[i + 1] << 8
-        i += 2
-        length, i = _lz4_length(src, i, token & 0x0F)
-        length = min(length + 4, HEAD_SIZE + 4 - len(out))
-        if offset == 0 or offset > len(out):
-            raise ValueError(f"LZ4 match offset {offset} points before the start of the data")
-        start = len(out) - offset
-        for k in range(length):  # byte by byte: a match may overlap its own output
-            out.append(out[start + k])
-
-
-def _lz4_length(src: bytes, i: int, nibble: int) -> tuple[int, int]:
-    length = nibble
-    if nibble == 15:
-        while i < len(src):
-            length += src[i]
-            i += 1
-            if src[i - 1] != 255:
-                break
-    return length, i
+        # A head cut mid-frame is expected (only HEAD_SIZE bytes were read): keep what decoded.
+        return (bytes(out[:HEAD_SIZE]), False) if out else str(exc)
+    return bytes(out[:HEAD_SIZE]), frames > 0
 
 
 def _compressed(
