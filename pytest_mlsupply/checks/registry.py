@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_mlsupply.checks import (
     artifact_format,
+    artifact_hub,
     artifact_scan,
     artifact_sha256,
     dependency_pinned,
@@ -15,6 +16,7 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_sha256.CHECK,
     artifact_format.CHECK,
     artifact_scan.CHECK,
+    artifact_hub.CHECK,
 )
 
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (dependency_pinned.CHECK,)

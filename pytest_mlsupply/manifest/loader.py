@@ -62,8 +62,18 @@ _TOP_KEYS = (
 )
 
 
-def load_manifest(path: Path) -> Manifest:
-    """Read, parse and validate the manifest at ``path`` or raise :class:`ManifestError`."""
+#: ``(repo_type, repo_id, revision) -> commit or None``: what a mutable hub revision points to
+#: today (``pytest_mlsupply.sources.hub.current_commit``), used only to improve the message that
+#: rejects it. The loader itself never touches the network.
+RevisionResolver = Callable[[str, str, str], str | None]
+
+
+def load_manifest(path: Path, *, resolve_revision: RevisionResolver | None = None) -> Manifest:
+    """Read, parse and validate the manifest at ``path`` or raise :class:`ManifestError`.
+
+    ``resolve_revision``, when given, names the commit a rejected mutable revision points to
+    today, so the message can say exactly what to pin.
+    """
     path = path.resolve()
     try:
         text = path.read_text(encoding="utf-8")
@@ -84,10 +94,12 @@ def load_manifest(path: Path) -> Manifest:
                 )
             ]
         ) from None
-    return parse_manifest(text, path)
+    return parse_manifest(text, path, resolve_revision=resolve_revision)
 
 
-def parse_manifest(text: str, path: Path) -> Manifest:
+def parse_manifest(
+    text: str, path: Path, *, resolve_revision: RevisionResolver | None = None
+) -> Manifest:
     """Validate manifest ``text`` that lives at ``path`` (relative paths resolve against it)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -108,7 +120,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(path, 1, 1, "", f"YAML error: {exc}")]) from None
-    reader = _Reader(path)
+    reader = _Reader(path, resolve_revision)
     manifest = reader.manifest(node)
     if reader.problems or manifest is None:
         raise ManifestError(sorted(reader.problems, key=lambda p: (p.line, p.column)))
@@ -118,10 +130,11 @@ def parse_manifest(text: str, path: Path) -> Manifest:
 class _Reader:
     """Walks composed YAML nodes, converting them and recording every problem found."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resolve_revision: RevisionResolver | None = None) -> None:
         self.path = path
         self.root = path.parent
         self.problems: list[Problem] = []
+        self.resolve_revision = resolve_revision
 
     # -- primitives -------------------------------------------------------------------------
 
@@ -442,22 +455,44 @@ class _Reader:
                 f"pin the commit: {scheme}://{repo}@<40-hex commit sha>",
             )
             return None
+        repo_type: Any = "model" if scheme == "hf" else "dataset"
         if not _COMMIT_RE.match(rev) and policy.require_pins:
+            today = self.commit_today(repo_type, repo, rev)
+            if today is not None:
+                fix = (
+                    f"pin the commit: it points to {today} today: write "
+                    f"{scheme}://{repo}@{today}, or set policy.require_pins: false to accept "
+                    "mutable revisions"
+                )
+            else:
+                fix = (
+                    f"pin the 40-hex commit it points to: {scheme}://{repo}@<commit sha> "
+                    "(the repository's commit history on the Hub lists it), or set "
+                    "policy.require_pins: false to accept mutable revisions"
+                )
             self.problem(
                 node,
                 key_path,
                 f"revision {rev!r} is mutable (a branch or tag can be moved to other files)",
-                f"pin the 40-hex commit it points to: {scheme}://{repo}@<commit sha> "
-                "(the repository's commit history on the Hub lists it), or set "
-                "policy.require_pins: false to accept mutable revisions",
+                fix,
             )
             return None
-        repo_type: Any = "model" if scheme == "hf" else "dataset"
         return HubRef(
             repo_type=repo_type,
             repo_id=repo,
             revision=rev.lower() if _COMMIT_RE.match(rev) else rev,
         )
+
+    def commit_today(self, repo_type: str, repo: str, revision: str) -> str | None:
+        if self.resolve_revision is None:
+            return None
+        try:
+            commit = self.resolve_revision(repo_type, repo, revision)
+        except Exception:  # a resolver only improves a message; it must never break loading
+            return None
+        if commit is None or not _COMMIT_RE.match(commit):
+            return None
+        return commit.lower()
 
     def name(
         self, m: dict[str, yaml.Node], node: yaml.Node, key_path: str, seen: set[str]

@@ -1,8 +1,9 @@
 """pytest entry point: short hook functions that delegate to the session plugin object.
 
-The module is registered through the ``pytest11`` entry point as ``mlsupply``; it only adds
-options, ini keys and the marker until ``--mlsupply`` (or ini ``mlsupply = true``) turns the
-plugin on, at which point a :class:`MlsupplyPlugin` is registered for the session.
+The module is registered through the ``pytest11`` entry point as ``mlsupply``. It always adds
+the options, ini keys, the ``model_artifact`` marker and its fixtures (a marked test is verified
+whether or not the plugin is on); ``--mlsupply`` (or ini ``mlsupply = true``) also registers a
+:class:`MlsupplyPlugin` for the session: generated items and the reports.
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.plugin.items import ManifestFile, MlsupplyItem
+from pytest_mlsupply.plugin.marker import MARKER_HELP
+from pytest_mlsupply.plugin.model_artifact import (
+    MARKER_PLUGIN_NAME,
+    SESSION_PLUGIN_NAME,
+    ModelArtifactPlugin,
+    XdistHooks,
+)
+
+# The fixtures: pytest finds them on this module, the registered plugin.
+from pytest_mlsupply.plugin.model_artifact import mlsupply_results as mlsupply_results
+from pytest_mlsupply.plugin.model_artifact import model_artifact as model_artifact
 from pytest_mlsupply.plugin.options import add_options, is_enabled, read_settings
 from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS, MlsupplyState
 from pytest_mlsupply.results import CheckResult, Verdict
 
-PLUGIN_NAME = "mlsupply-session"
+PLUGIN_NAME = SESSION_PLUGIN_NAME
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,13 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "model_artifact(ref, allow_patterns=None, checks=None): run the test against a verified, "
-        "pinned local snapshot of the model (arrives with hub sources; fails until then)",
-    )
+    config.addinivalue_line("markers", MARKER_HELP)
     if is_enabled(config):
         config.pluginmanager.register(MlsupplyPlugin(config), PLUGIN_NAME)
+    marker_plugin = ModelArtifactPlugin(config)
+    config.pluginmanager.register(marker_plugin, MARKER_PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(marker_plugin), MARKER_PLUGIN_NAME + "-xdist")
 
 
 class MlsupplyPlugin:
@@ -68,15 +80,6 @@ class MlsupplyPlugin:
         return report
 
     # -- running ------------------------------------------------------------------------------
-
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if item.get_closest_marker("model_artifact") is not None:
-            # Fail closed: a test that asks for a verified model must not run unverified.
-            pytest.fail(
-                "@pytest.mark.model_artifact is not supported by this release of pytest-mlsupply "
-                "yet; declare the model in mlsupply.yaml instead",
-                pytrace=False,
-            )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -121,7 +124,9 @@ class MlsupplyPlugin:
             self.state.load()
         except ManifestError:
             return  # already reported as a collection error; no BOM for an invalid manifest
-        self.state.write_reports()
+        marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
+        marked = marker_plugin.marked_models() if marker_plugin is not None else []
+        self.state.write_reports(marked)
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
 

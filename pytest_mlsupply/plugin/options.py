@@ -85,37 +85,47 @@ def is_enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("mlsupply")) or bool(config.getini("mlsupply"))
 
 
-def read_settings(config: pytest.Config) -> Settings:
-    """Raises pytest.UsageError for settings that cannot work, naming the fix."""
-    invocation = config.invocation_params.dir
+def manifest_location(config: pytest.Config) -> tuple[Path, str]:
+    """Where the manifest is expected, and where that choice came from (for messages)."""
     cli_config = config.getoption("mlsupply_config")
     ini_config = str(config.getini("mlsupply_config") or "")
     if cli_config:
-        manifest = (invocation / cli_config).resolve()
-        origin = "--mlsupply-config"
-    elif ini_config:
-        manifest = (config.rootpath / ini_config).resolve()
-        origin = "ini option mlsupply_config"
-    else:
-        manifest = (config.rootpath / MANIFEST_NAME).resolve()
-        origin = "the rootdir"
-    if not manifest.is_file():
-        raise pytest.UsageError(
-            f"pytest-mlsupply: no manifest at {manifest} (from {origin}); create "
-            f"{MANIFEST_NAME} there (see docs/configuration.md) or pass --mlsupply-config PATH"
-        )
-    fail_on: Severity | None = None
+        return (config.invocation_params.dir / cli_config).resolve(), "--mlsupply-config"
+    if ini_config:
+        return (config.rootpath / ini_config).resolve(), "ini option mlsupply_config"
+    return (config.rootpath / MANIFEST_NAME).resolve(), "the rootdir"
+
+
+def missing_manifest_message(manifest: Path, origin: str) -> str:
+    return (
+        f"pytest-mlsupply: no manifest at {manifest} (from {origin}); create "
+        f"{MANIFEST_NAME} there (see docs/configuration.md) or pass --mlsupply-config PATH"
+    )
+
+
+def fail_on_override(config: pytest.Config) -> Severity | None:
+    """The threshold from the command line or ini file, if either sets one."""
     cli_fail_on = config.getoption("mlsupply_fail_on")
     ini_fail_on = str(config.getini("mlsupply_fail_on") or "").strip()
     if cli_fail_on:
-        fail_on = Severity.parse(cli_fail_on)
-    elif ini_fail_on:
+        return Severity.parse(cli_fail_on)
+    if ini_fail_on:
         if ini_fail_on.lower() not in THRESHOLD_CHOICES:
             raise pytest.UsageError(
                 f"pytest-mlsupply: ini option mlsupply_fail_on = {ini_fail_on!r} is not one of "
                 f"{', '.join(THRESHOLD_CHOICES)}; write e.g. `mlsupply_fail_on = high`"
             )
-        fail_on = Severity.parse(ini_fail_on)
+        return Severity.parse(ini_fail_on)
+    return None
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Raises pytest.UsageError for settings that cannot work, naming the fix."""
+    invocation = config.invocation_params.dir
+    manifest, origin = manifest_location(config)
+    if not manifest.is_file():
+        raise pytest.UsageError(missing_manifest_message(manifest, origin))
+    fail_on = fail_on_override(config)
 
     def _path(option: str) -> Path | None:
         value = config.getoption(option)

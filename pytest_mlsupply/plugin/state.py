@@ -7,6 +7,7 @@ also gathers results from test reports and writes the ML-BOM and matrix at sessi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.manifest.model import Manifest
 from pytest_mlsupply.plan import PlannedItem, build_plan
 from pytest_mlsupply.plugin.options import Settings
+from pytest_mlsupply.plugin.verification import Verification, merge
 from pytest_mlsupply.results import CheckResult, Severity
+from pytest_mlsupply.sources.hub import current_commit
 from pytest_mlsupply.sources.inventory import Inventory
 from pytest_mlsupply.sources.resolve import build_inventory
 
@@ -54,7 +57,9 @@ class MlsupplyState:
     def load(self) -> Loaded:
         """Parse the manifest and build inventory and plan once per process."""
         if self._loaded is None:
-            manifest = load_manifest(self.settings.manifest_path)
+            # A mutable hub revision is an error either way; online, its message also names the
+            # commit it points to today (one short request; none under HF_HUB_OFFLINE).
+            manifest = load_manifest(self.settings.manifest_path, resolve_revision=current_commit)
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(
@@ -73,8 +78,16 @@ class MlsupplyState:
         elif failure is not None and name not in self.results:
             self.unreported[name] = failure
 
-    def all_results(self, plan: list[PlannedItem]) -> list[CheckResult]:
-        """Results for every item that ran; items that failed without results become errors."""
+    def all_results(
+        self,
+        plan: list[PlannedItem],
+        marked: Mapping[str, list[CheckResult]] | None = None,
+    ) -> list[CheckResult]:
+        """Results for every item that ran; items that failed without results become errors.
+
+        ``marked`` holds the marked models' results by item name: they fill the cells that no
+        generated item reported (a generated item's own outcome, even an error, wins).
+        """
         out: list[CheckResult] = []
         for planned in plan:
             if planned.name in self.results:
@@ -91,9 +104,12 @@ class MlsupplyState:
                     )
                     for check in planned.checks
                 )
+            elif marked is not None and planned.name in marked:
+                out.extend(marked[planned.name])
         return out
 
-    def write_reports(self) -> None:
+    def write_reports(self, marked: Sequence[Verification] = ()) -> None:
+        """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_json, render_bom_xml
         from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
@@ -101,8 +117,10 @@ class MlsupplyState:
         loaded = self.load()
         manifest = loaded.manifest
         threshold = self.threshold(manifest)
-        results = self.all_results(loaded.plan)
-        matrix = build_matrix(loaded.plan, results, threshold)
+        merged = merge(loaded.inventory, loaded.plan, marked)
+        inventory, plan = merged.inventory, merged.plan
+        results = self.all_results(plan, merged.results)
+        matrix = build_matrix(plan, results, threshold)
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):
@@ -115,8 +133,8 @@ class MlsupplyState:
             # One serial number and timestamp for the JSON and XML forms of the same BOM.
             serial, stamp = uuid.uuid4(), datetime.now(UTC).replace(microsecond=0)
             bom = build_bom(
-                loaded.inventory,
-                loaded.plan,
+                inventory,
+                plan,
                 results,
                 threshold,
                 serial_number=serial,
@@ -132,8 +150,8 @@ class MlsupplyState:
                     (
                         bom_xml_path,
                         render_bom_xml(
-                            loaded.inventory,
-                            loaded.plan,
+                            inventory,
+                            plan,
                             results,
                             threshold,
                             serial_number=serial,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
+from pytest_mlsupply.sources.hub import HubFileMeta
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class ResolvedModel:
     files: tuple[ArtifactFile, ...] = ()
     error: str | None = None
     """Why the model's files could not be listed (the model's checks then report an error)."""
+    hub_files: dict[str, HubFileMeta] | None = None
+    """For hub models: what the Hub (or, offline, the cache) records about every file of the
+    commit, by repo path; the ``hub`` check compares the bytes on disk with it."""
 
     @property
     def name(self) -> str:

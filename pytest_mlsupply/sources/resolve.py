@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
-from pytest_mlsupply.sources.hub import HubResolutionError, resolve_snapshot
+from pytest_mlsupply.sources.hub import (
+    HubResolutionError,
+    HubSnapshot,
+    matches_patterns,
+    resolve_hub,
+)
 from pytest_mlsupply.sources.inventory import (
     Dependency,
     DependencyError,
@@ -19,20 +26,53 @@ from pytest_mlsupply.sources.requirements import (
 )
 
 
-def resolve_model(decl: ModelDecl) -> ResolvedModel:
+def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = None) -> ResolvedModel:
+    """List a declared model's files, resolving a hub source to a local snapshot first.
+
+    ``allow_patterns`` narrows a hub model to the matching files (huggingface_hub's pattern
+    rules): only those are downloaded and listed. It has no effect on a local directory.
+    Resolution problems come back as ``error``, never raised.
+    """
+    snapshot: HubSnapshot | None = None
     if decl.path is not None:
         root = decl.path
     else:
         assert decl.source is not None  # the loader guarantees exactly one of the two
         try:
-            root = resolve_snapshot(decl.source)
+            snapshot = resolve_hub(decl.source, allow_patterns=allow_patterns)
         except HubResolutionError as exc:
             return ResolvedModel(decl=decl, root=None, error=str(exc))
+        root = snapshot.path
     try:
         files = list_model_files(decl.name, root, decl.files)
     except OSError as exc:
         return ResolvedModel(decl=decl, root=root, error=f"cannot list {root}: {exc}")
-    return ResolvedModel(decl=decl, root=root, files=files)
+    if snapshot is None:
+        return ResolvedModel(decl=decl, root=root, files=files)
+    if allow_patterns is not None:
+        files = tuple(f for f in files if matches_patterns(f.relpath, allow_patterns))
+    missing = _missing_files(snapshot, {f.relpath for f in files})
+    if missing:
+        return ResolvedModel(
+            decl=decl,
+            root=root,
+            hub_files=snapshot.files,
+            error=f"{decl.source_text}: the cached snapshot lacks {len(missing)} file(s) the "
+            f"commit holds ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
+            "resolve it online once (unset HF_HUB_OFFLINE) to complete it",
+        )
+    return ResolvedModel(decl=decl, root=root, files=files, hub_files=snapshot.files)
+
+
+def _missing_files(snapshot: HubSnapshot, present: set[str]) -> list[str]:
+    """Files the commit's full listing holds (within the patterns) that are not on disk."""
+    if all(meta.source == "cache-blob" for meta in snapshot.files.values()):
+        return []  # blob names only describe the files that are there; nothing to compare
+    return [
+        rel
+        for rel in sorted(snapshot.files)
+        if rel not in present and matches_patterns(rel, snapshot.allow_patterns)
+    ]
 
 
 def read_requirements(decl: RequirementDecl, manifest: Manifest) -> list[Dependency]:

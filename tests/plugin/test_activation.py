@@ -53,7 +53,7 @@ def test_marker_and_ini_keys_are_registered_even_when_off(
         test_marked="""
         import pytest
 
-        @pytest.mark.model_artifact("acme/model@" + "0" * 40)
+        @pytest.mark.model_artifact(path="models/tiny")
         def test_marked():
             pass
         """
@@ -67,23 +67,3 @@ def test_a_missing_manifest_is_a_usage_error_that_names_the_fix(pytester: pytest
     result = pytester.runpytest_subprocess("--mlsupply")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no manifest at*mlsupply.yaml*--mlsupply-config PATH*"])
-
-
-def test_a_marked_test_fails_rather_than_running_unverified(
-    pytester: pytest.Pytester, project: Project
-) -> None:
-    pytester.makepyfile(
-        test_marked="""
-        import pytest
-
-        @pytest.mark.model_artifact("acme/model@" + "0" * 40)
-        def test_marked():
-            pass
-        """
-    )
-    result = pytester.runpytest_subprocess("--mlsupply", "test_marked.py")
-    result.assert_outcomes(
-        errors=1, passed=len(result.outlines) and result.parseoutcomes()["passed"]
-    )
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*model_artifact is not supported by this release*"])
