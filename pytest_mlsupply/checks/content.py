@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,10 @@ class FileContent:
         return self._identification
 
 
+class NotARegularFile(OSError):
+    """A FIFO, socket or device where a model file should be: never opened, never a pass."""
+
+
 class ContentCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, int, int, int], FileContent] = {}
@@ -52,6 +57,9 @@ class ContentCache:
     def get(self, path: Path) -> FileContent:
         """Raises OSError when the file cannot be opened (the caller reports an error)."""
         st = os.stat(path)  # follows symlinks: the loader reads the target
+        if not stat.S_ISREG(st.st_mode):
+            # Opening a FIFO or a device blocks or never ends; no loader reads one as a model.
+            raise NotARegularFile(f"{path} is not a regular file (mode {oct(st.st_mode)})")
         key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
         entry = self._entries.get(key)
         if entry is None:

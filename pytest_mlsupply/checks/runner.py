@@ -70,7 +70,8 @@ def _call(check: Check[S], subject: S, ctx: CheckContext) -> Outcome:
     try:
         return check.run(subject, ctx)
     except OSError as exc:
-        return Outcome(error=f"cannot read: {exc.strerror or exc} ({exc.filename or ''})")
+        where = f" ({exc.filename})" if exc.filename else ""
+        return Outcome(error=f"cannot read: {exc.strerror or exc}{where}")
     except Exception as exc:
         # A bug in a check must not pass the artifact: surface it as an error with its cause.
         return Outcome(error=f"check {check.name!r} crashed: {type(exc).__name__}: {exc}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -184,6 +185,11 @@ class ScanReport:
 def scan_file(path: Path, subject: str, policy: ScanPolicy | None = None) -> ScanReport:
     """Scan one artifact on disk. Raises OSError only when the file itself cannot be opened."""
     ctx = ScanContext(policy=policy or ScanPolicy())
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # A FIFO or device would block the scan forever; it cannot be a model file either.
+        return ScanReport(
+            findings=[], errors=[f"{subject}: not a regular file; it was not opened"], formats={}
+        )
     blob = Blob(subject=subject, name=path.name, path=path)
     findings = ctx.scan_blob(blob)
     return ScanReport(findings=findings, errors=ctx.errors, formats=ctx.formats)

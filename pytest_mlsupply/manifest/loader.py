@@ -120,11 +120,27 @@ def parse_manifest(
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(path, 1, 1, "", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ManifestError([_too_deep(path)]) from None
     reader = _Reader(path, resolve_revision)
-    manifest = reader.manifest(node)
+    try:
+        manifest = reader.manifest(node)
+    except RecursionError:
+        raise ManifestError([_too_deep(path)]) from None
     if reader.problems or manifest is None:
         raise ManifestError(sorted(reader.problems, key=lambda p: (p.line, p.column)))
     return manifest
+
+
+def _too_deep(path: Path) -> Problem:
+    return Problem(
+        path,
+        1,
+        1,
+        "",
+        "the YAML is nested too deeply to read",
+        "a manifest needs a few levels of nesting; remove the deeply nested lists or mappings",
+    )
 
 
 class _Reader:

@@ -55,16 +55,19 @@ class MlsupplyPlugin:
 
     # -- collection ---------------------------------------------------------------------------
 
-    def _manifest_node(self, parent: pytest.Collector) -> ManifestFile:
-        node = ManifestFile.from_parent(parent, path=self.state.settings.manifest_path)
+    def _manifest_node(self, parent: pytest.Collector, path: Path | None = None) -> ManifestFile:
+        node = ManifestFile.from_parent(parent, path=path or self.state.settings.manifest_path)
         node.state = self.state
         return node
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> ManifestFile | None:
         # Collected through the directory tree only when the user named the manifest on the
         # command line; otherwise the session-level injection below adds it exactly once.
-        if file_path == self.state.settings.manifest_path and parent.session.isinitpath(file_path):
-            return self._manifest_node(parent)
+        # Resolved: the manifest may be named through a symlink on the command line.
+        if file_path.resolve() == self.state.settings.manifest_path and parent.session.isinitpath(
+            file_path
+        ):
+            return self._manifest_node(parent, file_path)
         return None
 
     @pytest.hookimpl(wrapper=True)
@@ -73,11 +76,22 @@ class MlsupplyPlugin:
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
         # `pytest tests/` never walks into the rootdir's mlsupply.yaml: add it to the session.
-        if isinstance(collector, pytest.Session) and not collector.isinitpath(
-            self.state.settings.manifest_path
-        ):
+        if isinstance(collector, pytest.Session) and not self._named_on_command_line(collector):
             report.result.append(self._manifest_node(collector))
         return report
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Under xdist the controller collects nothing, and a collection error on the workers
+        # does not stop the others' tests: validate here, so that no item runs beside a broken
+        # manifest (the serial run stops at the collection error itself).
+        if self.is_worker or not self.config.pluginmanager.hasplugin("dsession"):
+            return
+        from pytest_mlsupply.manifest.errors import ManifestError
+
+        try:
+            self.state.load()
+        except ManifestError as exc:
+            pytest.exit(exc.render(), returncode=pytest.ExitCode.INTERRUPTED)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -101,8 +115,23 @@ class MlsupplyPlugin:
         elif report.failed:
             text = str(report.longrepr) if report.longrepr else "the item failed"
             first = text.strip().splitlines()[-1] if text.strip() else "the item failed"
-            where = "setup" if report.when == "setup" else report.when
-            self.state.record(name, None, f"{first} (during {where})")
+            if report.when not in ("setup", "call", "teardown"):
+                # xdist reports a crashed worker's item with when="???".
+                self.state.record(name, None, f"the test process running it crashed: {first}")
+            else:
+                self.state.record(name, None, f"{first} (during {report.when})")
+
+    def _named_on_command_line(self, session: pytest.Session) -> bool:
+        """Whether an argument names the manifest (directly or through a symlink)."""
+        manifest = self.state.settings.manifest_path
+        if session.isinitpath(manifest):
+            return True
+        base = self.config.invocation_params.dir
+        for arg in self.config.args:
+            path = (base / str(arg).split("::", 1)[0]).resolve()
+            if path == manifest:
+                return True
+        return False
 
     def _item_name(self, nodeid: str) -> str | None:
         head, sep, tail = nodeid.partition("::")
@@ -126,7 +155,13 @@ class MlsupplyPlugin:
             return  # already reported as a collection error; no BOM for an invalid manifest
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
-        self.state.write_reports(marked)
+        try:
+            self.state.write_reports(marked)
+        except Exception as exc:
+            # A bug while building the reports must not end in a traceback or a green run.
+            self.state.written.error = (
+                f"internal error while building the reports: {type(exc).__name__}: {exc}"
+            )
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
 

@@ -33,6 +33,7 @@ from pytest_mlsupply.manifest.model import (
 from pytest_mlsupply.plan import RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.plugin.marker import ModelRequest, artifact_check_names
 from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
+from pytest_mlsupply.sources.hub import current_commit
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
 from pytest_mlsupply.sources.resolve import resolve_model
 
@@ -249,13 +250,18 @@ def verify(
 
 def _resolve(request: ModelRequest, decl: ModelDecl, policy: Policy) -> ResolvedModel:
     if request.source is not None and not request.is_pinned and policy.require_pins:
+        ref = request.source
+        # Online, name the commit the ref points to today, as the manifest's message does.
+        today = current_commit(ref.repo_type, ref.repo_id, ref.revision)
+        pin = f"'{ref.repo_id}@{today}'" if today else f"'{ref.repo_id}@<commit sha>'"
+        where = f" (it points to {today} today)" if today else ""
         return ResolvedModel(
             decl=decl,
             root=None,
             error=(
-                f"revision {request.source.revision!r} of {request.source.repo_id} is mutable "
-                "(a branch or tag can be moved to other files); pin the 40-hex commit it points "
-                f"to: '{request.source.repo_id}@<commit sha>', or set policy.require_pins: false"
+                f"revision {ref.revision!r} of {ref.repo_id} is mutable (a branch or tag can be "
+                f"moved to other files){where}; pin the commit: {pin}, or set "
+                "policy.require_pins: false"
             ),
         )
     if request.path is not None and not request.path.is_dir():

@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -419,6 +421,8 @@ def _stream_sha256(path: Path) -> str | None:
     """Fallback when no check reported the digest; None when the file cannot be read."""
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a FIFO or device would block; it gets no hash, and its check errored
         with open(path, "rb") as handle:
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
@@ -472,13 +476,20 @@ def _library_components(
             for requirement in sorted({d.requirement for d in group})
             if requirement != subject
         ]
+        # A path or URL requirement is not a PyPI package: no pkg:pypi purl for it (that would
+        # claim an identity the index never vouched for); its source is recorded instead.
+        link = first.link
+        if link is not None:
+            extra.append(_property("link", link))
         components.append(
             Component(
                 type=ComponentType.LIBRARY,
                 bom_ref=library_ref(subject),
                 name=first.name,
                 version=first.version,
-                purl=PackageURL(type="pypi", name=first.name, version=first.version),
+                purl=None
+                if link is not None
+                else PackageURL(type="pypi", name=first.name, version=first.version),
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
         )

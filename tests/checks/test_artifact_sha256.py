@@ -87,3 +87,12 @@ def test_an_unreadable_unpinned_file_is_an_error_not_a_pass(pipeline: Pipeline) 
     assert result.error is not None
     assert result.error.startswith("cannot read: No such file or directory")
     assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
+
+
+def test_a_fifo_in_a_model_is_an_error_and_never_opened(pipeline: Pipeline) -> None:
+    import os
+
+    os.mkfifo(pipeline.project.model_dir / "pipe.bin")
+    for check in ("sha256", "format", "scan"):
+        result = pipeline.result(f"artifact[tiny/pipe.bin::{check}]")
+        assert result.verdict(Severity.HIGH) is Verdict.ERROR, check

@@ -40,3 +40,29 @@ def test_a_pinned_hub_model_downloads_verifies_and_then_runs_offline_in_a_fresh_
     offline = pytester.runpytest_subprocess("--mlsupply", "-v", "-p", "no:cacheprovider")
     offline.stdout.fnmatch_lines(["*artifact?tiny/model.safetensors::hub? PASSED*"])
     assert offline.ret == 0
+
+
+def test_a_marker_on_a_mutable_ref_fails_and_names_the_commit_it_points_to_today(
+    pytester: pytest.Pytester,
+    project: Project,
+    fake_hub: FakeHub,
+    hf_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files = {p.name: p.read_bytes() for p in project.model_dir.iterdir()}
+    today = fake_hub.add_repo("acme/tiny-bert").commit(files)
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.endpoint)
+    pytester.makepyfile(
+        test_on_main="""
+        import pytest
+
+        @pytest.mark.model_artifact("acme/tiny-bert@main")
+        def test_model(model_artifact):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("test_on_main.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [f"*is mutable*(it points to {today} today); pin the commit: 'acme/tiny-bert@{today}'*"]
+    )

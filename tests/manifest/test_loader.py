@@ -900,3 +900,10 @@ def test_pickle_formats_accepts_deny_and_scan_and_names_both_otherwise(tmp_path:
     problem = only_problem(tmp_path, "version: 1\npolicy:\n  pickle_formats: allow\n")
     assert (problem.line, problem.column, problem.key_path) == (3, 19, "policy.pickle_formats")
     assert "deny, scan" in problem.fix
+
+
+def test_a_manifest_nested_too_deeply_is_a_manifest_error_not_a_crash(tmp_path: Path) -> None:
+    text = "version: 1\nmonitor: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(text, tmp_path / "mlsupply.yaml")
+    assert "nested too deeply" in caught.value.problems[0].message

@@ -141,3 +141,13 @@ def test_a_node_id_with_a_check_name_selects_exactly_that_artifact_item(
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*artifact?tiny/model.safetensors::sha256? PASSED*"])
+
+
+def test_a_manifest_named_through_a_symlink_is_collected_once(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    (project.root / "link.yaml").symlink_to(project.root / "mlsupply.yaml")
+    result = pytester.runpytest("--mlsupply", "link.yaml", "--collect-only", "-q")
+    ids = collected_ids(result)
+    assert "link.yaml::dependency[numpy==2.1.0]" in ids
+    assert not [i for i in ids if i.startswith("mlsupply.yaml::")]

@@ -69,3 +69,16 @@ def test_a_crashed_workers_item_is_recorded_as_error_never_pass(
         for p in f.get("properties", [])
     ]
     assert {"name": "mlsupply:check:format", "value": "error"} in props
+
+
+def test_an_invalid_manifest_stops_a_distributed_run_before_any_test(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    project.manifest("version: 1\nmodles: []\n")
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert (
+        "mlsupply.yaml:2:1: modles: unknown key 'modles'"
+        in result.stdout.str() + result.stderr.str()
+    )
+    assert "test_users_own_test" not in result.stdout.str()
