@@ -28,6 +28,11 @@ class CheckContext:
     policy: Policy
     inventory: Inventory
     contents: ContentCache
+    subjects: dict[tuple[RowKind, str], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """(kind, subject) → the inventory object it names; filled once by the runner, so finding
+    an item's subject costs a dict lookup rather than a walk over every model's files."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
 from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS, DEPENDENCY_CHECKS, PROVENANCE_CHECKS
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
+from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
 
 S = TypeVar("S")
 
@@ -38,25 +39,32 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     if item.kind is RowKind.DEPENDENCY and name == READ_CHECK:
         errors = [e.message for e in inv.dependency_errors if e.source == item.subject]
         return Outcome(error="; ".join(errors) or f"cannot read {item.subject}")
+    subject = _subjects(ctx).get((item.kind, item.subject))
     try:
-        if item.kind is RowKind.ARTIFACT:
-            for model in inv.models:
-                for file in files_with_missing_pins(model):
-                    if file.subject == item.subject:
-                        return _call(_find(ARTIFACT_CHECKS, name), file, ctx)
-        elif item.kind is RowKind.DEPENDENCY:
-            for dep in inv.dependencies:
-                if dep.subject == item.subject:
-                    return _call(_find(DEPENDENCY_CHECKS, name), dep, ctx)
-        else:
-            for model in inv.models:
-                if model.name == item.subject:
-                    return _call(_find(PROVENANCE_CHECKS, name), model, ctx)
+        if isinstance(subject, ArtifactFile):
+            return _call(_find(ARTIFACT_CHECKS, name), subject, ctx)
+        if isinstance(subject, Dependency):
+            return _call(_find(DEPENDENCY_CHECKS, name), subject, ctx)
+        if isinstance(subject, ResolvedModel):
+            return _call(_find(PROVENANCE_CHECKS, name), subject, ctx)
     except KeyError:
         return Outcome(error=f"no check named {name!r} is registered for {item.kind.value} items")
     return Outcome(
         error=f"{item.subject!r} is no longer in the inventory (changed during the run?)"
     )
+
+
+def _subjects(ctx: CheckContext) -> dict[tuple[RowKind, str], object]:
+    """The context's subject index, built on first use (the inventory does not change)."""
+    if not ctx.subjects:
+        inv = ctx.inventory
+        for model in inv.models:
+            ctx.subjects[(RowKind.PROVENANCE, model.name)] = model
+            for file in files_with_missing_pins(model):
+                ctx.subjects.setdefault((RowKind.ARTIFACT, file.subject), file)
+        for dep in inv.dependencies:
+            ctx.subjects.setdefault((RowKind.DEPENDENCY, dep.subject), dep)
+    return ctx.subjects
 
 
 def _find(checks: tuple[Check[S], ...], name: str) -> Check[S]:
