@@ -51,12 +51,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
 
     items: list[PlannedItem] = []
     for model in inventory.models:
-        if model.error is not None or not model.files:
-            items.append(PlannedItem(RowKind.ARTIFACT, model.name, (RESOLVE_CHECK,)))
-        for file in files_with_missing_pins(model):
-            for check in ARTIFACT_CHECKS:
-                if check.applies(file):
-                    items.append(PlannedItem(RowKind.ARTIFACT, file.subject, (check.name,)))
+        items.extend(plan_artifacts(model, tuple(c.name for c in ARTIFACT_CHECKS)))
         for claim in PROVENANCE_CHECKS:
             if claim.applies(model):
                 items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
@@ -68,6 +63,25 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
         items.append(PlannedItem(RowKind.DEPENDENCY, error.source, (READ_CHECK,)))
     items.sort(key=lambda item: item.sort_key)
     return _dedupe(items)
+
+
+def plan_artifacts(model: ResolvedModel, checks: tuple[str, ...]) -> list[PlannedItem]:
+    """One model's artifact items for the named checks (registry order), unsorted.
+
+    A model that cannot be listed, or has no files, gets a ``resolve`` item so it never passes
+    silently. Shared by the manifest's plan and the ``model_artifact`` marker.
+    """
+    from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS
+
+    items: list[PlannedItem] = []
+    if model.error is not None or not model.files:
+        items.append(PlannedItem(RowKind.ARTIFACT, model.name, (RESOLVE_CHECK,)))
+    selected = [check for check in ARTIFACT_CHECKS if check.name in checks]
+    for file in files_with_missing_pins(model):
+        for check in selected:
+            if check.applies(file):
+                items.append(PlannedItem(RowKind.ARTIFACT, file.subject, (check.name,)))
+    return items
 
 
 def files_with_missing_pins(model: ResolvedModel) -> list[ArtifactFile]:

@@ -17,7 +17,6 @@ from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
-from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -30,7 +29,7 @@ from pytest_mlsupply.manifest.model import (
     Policy,
     Span,
 )
-from pytest_mlsupply.plan import RESOLVE_CHECK, PlannedItem, files_with_missing_pins
+from pytest_mlsupply.plan import RESOLVE_CHECK, PlannedItem, plan_artifacts
 from pytest_mlsupply.plugin.marker import ModelRequest, artifact_check_names
 from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
 from pytest_mlsupply.sources.hub import current_commit
@@ -277,14 +276,7 @@ def _resolve(request: ModelRequest, decl: ModelDecl, policy: Policy) -> Resolved
 
 def plan_model(model: ResolvedModel, checks: Sequence[str]) -> list[PlannedItem]:
     """The artifact items for one model, as :func:`pytest_mlsupply.plan.build_plan` plans them."""
-    items: list[PlannedItem] = []
-    if model.error is not None or not model.files:
-        items.append(PlannedItem(RowKind.ARTIFACT, model.name, (RESOLVE_CHECK,)))
-    selected = [check for check in ARTIFACT_CHECKS if check.name in checks]
-    for file in files_with_missing_pins(model):
-        for check in selected:
-            if check.applies(file):
-                items.append(PlannedItem(RowKind.ARTIFACT, file.subject, (check.name,)))
+    items = plan_artifacts(model, tuple(checks))
     items.sort(key=lambda item: item.sort_key)
     return items
 
