@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
-from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS, DEPENDENCY_CHECKS, PROVENANCE_CHECKS
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
@@ -39,6 +38,14 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     if item.kind is RowKind.DEPENDENCY and name == READ_CHECK:
         errors = [e.message for e in inv.dependency_errors if e.source == item.subject]
         return Outcome(error="; ".join(errors) or f"cannot read {item.subject}")
+    # Imported on first run, not at import: the registry pulls in every check and engine, and
+    # the plugin (imported by every pytest session, even with --mlsupply off) must stay light.
+    from pytest_mlsupply.checks.registry import (
+        ARTIFACT_CHECKS,
+        DEPENDENCY_CHECKS,
+        PROVENANCE_CHECKS,
+    )
+
     subject = _subjects(ctx).get((item.kind, item.subject))
     try:
         if isinstance(subject, ArtifactFile):
