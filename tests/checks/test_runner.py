@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_mlsupply.checks import runner
+from pytest_mlsupply.checks import registry
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome
 from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS
 from pytest_mlsupply.checks.runner import run_item
@@ -82,7 +82,8 @@ def test_a_subject_no_longer_in_the_inventory_is_an_error(pipeline: Pipeline) ->
 
 
 def _install_artifact_check(monkeypatch: pytest.MonkeyPatch, check: ArtifactCheck) -> None:
-    monkeypatch.setattr(runner, "ARTIFACT_CHECKS", (*ARTIFACT_CHECKS, check))
+    # The runner reads the registry when it runs an item: register the extra check there.
+    monkeypatch.setattr(registry, "ARTIFACT_CHECKS", (*ARTIFACT_CHECKS, check))
 
 
 def test_a_check_that_raises_gives_an_error_naming_the_exception(
