@@ -30,6 +30,7 @@ from pytest_mlsupply.manifest.model import (
     OutputDecl,
     Policy,
     RequirementDecl,
+    RevisionPointer,
     SignatureDecl,
     Span,
 )
@@ -62,17 +63,18 @@ _TOP_KEYS = (
 )
 
 
-#: ``(repo_type, repo_id, revision) -> commit or None``: what a mutable hub revision points to
-#: today (``pytest_mlsupply.sources.hub.current_commit``), used only to improve the message that
-#: rejects it. The loader itself never touches the network.
-RevisionResolver = Callable[[str, str, str], str | None]
+#: ``(repo_type, repo_id, revision) -> pointer or None``: what a mutable hub revision points to,
+#: on the Hub today or in the local cache (``pytest_mlsupply.sources.hub.revision_pointer``), used
+#: only to improve the message that rejects it. A plain commit string means "on the Hub today"
+#: (``pytest_mlsupply.sources.hub.current_commit``). The loader itself never touches the network.
+RevisionResolver = Callable[[str, str, str], RevisionPointer | str | None]
 
 
 def load_manifest(path: Path, *, resolve_revision: RevisionResolver | None = None) -> Manifest:
     """Read, parse and validate the manifest at ``path`` or raise :class:`ManifestError`.
 
     ``resolve_revision``, when given, names the commit a rejected mutable revision points to
-    today, so the message can say exactly what to pin.
+    (on the Hub today, or in the local cache), so the message can say exactly what to pin.
     """
     path = path.resolve()
     try:
@@ -473,12 +475,12 @@ class _Reader:
             return None
         repo_type: Any = "model" if scheme == "hf" else "dataset"
         if not _COMMIT_RE.match(rev) and policy.require_pins:
-            today = self.commit_today(repo_type, repo, rev)
-            if today is not None:
+            pointer = self.revision_pointer(repo_type, repo, rev)
+            if pointer is not None:
                 fix = (
-                    f"pin the commit: it points to {today} today: write "
-                    f"{scheme}://{repo}@{today}, or set policy.require_pins: false to accept "
-                    "mutable revisions"
+                    f"pin the commit: it points to {pointer.commit} {pointer.where}: write "
+                    f"{scheme}://{repo}@{pointer.commit}, or set policy.require_pins: false to "
+                    "accept mutable revisions"
                 )
             else:
                 fix = (
@@ -499,16 +501,17 @@ class _Reader:
             revision=rev.lower() if _COMMIT_RE.match(rev) else rev,
         )
 
-    def commit_today(self, repo_type: str, repo: str, revision: str) -> str | None:
+    def revision_pointer(self, repo_type: str, repo: str, revision: str) -> RevisionPointer | None:
         if self.resolve_revision is None:
             return None
         try:
-            commit = self.resolve_revision(repo_type, repo, revision)
+            found = self.resolve_revision(repo_type, repo, revision)
         except Exception:  # a resolver only improves a message; it must never break loading
             return None
-        if commit is None or not _COMMIT_RE.match(commit):
+        pointer = RevisionPointer(found, "hub") if isinstance(found, str) else found
+        if pointer is None or not _COMMIT_RE.match(pointer.commit):
             return None
-        return commit.lower()
+        return RevisionPointer(pointer.commit.lower(), pointer.origin)
 
     def name(
         self, m: dict[str, yaml.Node], node: yaml.Node, key_path: str, seen: set[str]

@@ -49,6 +49,23 @@ class HubRef:
 
 
 @dataclass(frozen=True)
+class RevisionPointer:
+    """The commit a mutable revision (a branch or tag) points to, and where that was read.
+
+    Only ever used to make a message actionable ("pin this commit"): the Hub answers for now,
+    the local cache for the last time huggingface_hub resolved the revision.
+    """
+
+    commit: str
+    origin: Literal["hub", "cache"]
+
+    @property
+    def where(self) -> str:
+        """How a message says where the commit came from: ``it points to <commit> <where>``."""
+        return "today" if self.origin == "hub" else "in the local cache"
+
+
+@dataclass(frozen=True)
 class LicensePolicy:
     allow: tuple[str, ...] = ()
     deny_restrictions: tuple[str, ...] = ()

@@ -20,7 +20,7 @@ from pytest_mlsupply.plan import PlannedItem, build_plan
 from pytest_mlsupply.plugin.options import Settings
 from pytest_mlsupply.plugin.verification import Verification, merge
 from pytest_mlsupply.results import CheckResult, Severity
-from pytest_mlsupply.sources.hub import current_commit
+from pytest_mlsupply.sources.hub import revision_pointer
 from pytest_mlsupply.sources.inventory import Inventory
 from pytest_mlsupply.sources.resolve import build_inventory
 
@@ -57,9 +57,10 @@ class MlsupplyState:
     def load(self) -> Loaded:
         """Parse the manifest and build inventory and plan once per process."""
         if self._loaded is None:
-            # A mutable hub revision is an error either way; online, its message also names the
-            # commit it points to today (one short request; none under HF_HUB_OFFLINE).
-            manifest = load_manifest(self.settings.manifest_path, resolve_revision=current_commit)
+            # A mutable hub revision is an error either way; its message also names the commit
+            # it points to today (one short request; none under HF_HUB_OFFLINE) or, when the
+            # Hub cannot answer, in the local cache.
+            manifest = load_manifest(self.settings.manifest_path, resolve_revision=revision_pointer)
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(

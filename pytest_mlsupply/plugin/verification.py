@@ -32,7 +32,7 @@ from pytest_mlsupply.manifest.model import (
 from pytest_mlsupply.plan import RESOLVE_CHECK, PlannedItem, plan_artifacts
 from pytest_mlsupply.plugin.marker import ModelRequest, artifact_check_names
 from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
-from pytest_mlsupply.sources.hub import current_commit
+from pytest_mlsupply.sources.hub import revision_pointer
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
 from pytest_mlsupply.sources.resolve import resolve_model
 
@@ -250,10 +250,12 @@ def verify(
 def _resolve(request: ModelRequest, decl: ModelDecl, policy: Policy) -> ResolvedModel:
     if request.source is not None and not request.is_pinned and policy.require_pins:
         ref = request.source
-        # Online, name the commit the ref points to today, as the manifest's message does.
-        today = current_commit(ref.repo_type, ref.repo_id, ref.revision)
-        pin = f"'{ref.repo_id}@{today}'" if today else f"'{ref.repo_id}@<commit sha>'"
-        where = f" (it points to {today} today)" if today else ""
+        # Name the commit the ref points to (on the Hub today, or in the local cache), as the
+        # manifest's message does.
+        pointer = revision_pointer(ref.repo_type, ref.repo_id, ref.revision)
+        commit = pointer.commit if pointer is not None else "<commit sha>"
+        pin = f"'{ref.repo_id}@{commit}'"
+        where = f" (it points to {pointer.commit} {pointer.where})" if pointer is not None else ""
         return ResolvedModel(
             decl=decl,
             root=None,

@@ -36,7 +36,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.manifest.model import HubRef, RevisionPointer
 
 if TYPE_CHECKING:
     from huggingface_hub.hf_api import DatasetInfo, ModelInfo
@@ -50,6 +50,8 @@ _CHUNK = 1 << 20
 DEFAULT_TIMEOUT = 10.0
 #: ``current_commit`` only improves an error message; it must never hold the loader up for long.
 CURRENT_COMMIT_TIMEOUT = 5.0
+#: A ref file holds one 40-hex commit; anything longer is not one (and is not read in full).
+_REF_READ_LIMIT = 256
 
 HubFileSource = Literal["hub", "cache-listing", "cache-blob"]
 """Where a file's metadata comes from: the Hub itself (online), the tree listing huggingface_hub
@@ -196,6 +198,60 @@ def current_commit(
     sha = getattr(info, "sha", None)
     if isinstance(sha, str) and _COMMIT_RE.match(sha.lower()):
         return sha.lower()
+    return None
+
+
+def cached_commit(
+    repo_type: str,
+    repo_id: str,
+    revision: str,
+    *,
+    settings: HubSettings | None = None,
+) -> str | None:
+    """The commit the local cache resolves ``revision`` (a branch or tag) to, or None.
+
+    huggingface_hub records in ``<cache>/<repo folder>/refs/<revision>`` the commit a revision
+    pointed to when it last downloaded it, and resolves the revision through that file offline.
+    No network; never raises; None when the cache has no such ref or it holds no 40-hex commit.
+    """
+    try:
+        settings = settings if settings is not None else HubSettings.from_environment()
+        parts = revision.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            return None  # not a ref name; never a path out of the cache
+        from huggingface_hub.file_download import repo_folder_name
+
+        folder = settings.cache_dir / repo_folder_name(repo_id=repo_id, repo_type=repo_type)
+        with (folder / "refs" / revision).open("rb") as handle:
+            text = handle.read(_REF_READ_LIMIT).decode("ascii").strip().lower()
+    except Exception:
+        return None
+    return text if _COMMIT_RE.match(text) else None
+
+
+def revision_pointer(
+    repo_type: str,
+    repo_id: str,
+    revision: str,
+    *,
+    settings: HubSettings | None = None,
+) -> RevisionPointer | None:
+    """Where a mutable ``revision`` points: on the Hub now (online), else in the local cache.
+
+    The Hub is asked first (:func:`current_commit`: one short request, none under
+    ``HF_HUB_OFFLINE``); when it cannot answer, the cache's ref (:func:`cached_commit`). Only
+    improves the message that rejects a mutable revision; never raises.
+    """
+    try:
+        settings = settings if settings is not None else HubSettings.from_environment()
+    except Exception:
+        return None
+    today = current_commit(repo_type, repo_id, revision, settings=settings)
+    if today is not None:
+        return RevisionPointer(today, "hub")
+    cached = cached_commit(repo_type, repo_id, revision, settings=settings)
+    if cached is not None:
+        return RevisionPointer(cached, "cache")
     return None
 
 

@@ -1,4 +1,8 @@
-"""A mutable revision is rejected by the loader with the commit it points to on the Hub today."""
+"""A mutable revision is rejected with the commit it points to: on the Hub today, else in the cache.
+
+Online the Hub answers; offline (or with the Hub unreachable) the local cache's ``refs/<revision>``
+does, and the message says which of the two it read. Without either, the message stays generic.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ import pytest
 
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest, parse_manifest
-from pytest_mlsupply.sources.hub import current_commit
+from pytest_mlsupply.manifest.model import RevisionPointer
+from pytest_mlsupply.sources.hub import cached_commit, current_commit, revision_pointer
+from tests.conftest import Project, build_hub_cache
 from tests.hub.conftest import go_offline
 from tests.hub.server import FakeHub
+
+CACHED = "c0ffee00" * 5
 
 MANIFEST = """\
 version: 1
@@ -99,3 +107,116 @@ def test_the_manifest_layer_does_not_import_huggingface_hub() -> None:
     assert not {
         name for name in imported if name.startswith(("huggingface_hub", "pytest_mlsupply.sources"))
     }
+
+
+def test_offline_the_loader_names_the_commit_the_local_cache_resolves_main_to(
+    hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_hub_cache(hf_cache, "acme/tiny-bert", CACHED, {"config.json": b"{}"})
+    go_offline(monkeypatch)
+    path = tmp_path / "mlsupply.yaml"
+    path.write_text(MANIFEST)
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path, resolve_revision=revision_pointer)
+
+    model, data = caught.value.problems
+    assert model.fix == (
+        f"pin the commit: it points to {CACHED} in the local cache: write "
+        f"hf://acme/tiny-bert@{CACHED}, or set policy.require_pins: false to accept mutable "
+        "revisions"
+    )
+    # No ref cached for the dataset: the message stays the generic one.
+    assert "hf-datasets://acme/reviews@<commit sha>" in data.fix
+
+
+def test_with_the_hub_unreachable_the_cached_ref_is_named_as_the_caches(
+    hub_env: FakeHub, hf_cache: Path
+) -> None:
+    build_hub_cache(hf_cache, "acme/tiny-bert", CACHED, {"config.json": b"{}"})
+    hub_env.stop()
+
+    assert revision_pointer("model", "acme/tiny-bert", "main") == RevisionPointer(CACHED, "cache")
+
+
+def test_online_the_hub_answer_wins_over_a_stale_cached_ref(
+    hub_env: FakeHub, hf_cache: Path
+) -> None:
+    build_hub_cache(hf_cache, "acme/tiny-bert", CACHED, {"config.json": b"{}"})
+    today = hub_env.add_repo("acme/tiny-bert").commit({"config.json": b'{"v": 2}'})
+
+    assert revision_pointer("model", "acme/tiny-bert", "main") == RevisionPointer(today, "hub")
+
+
+def test_cached_commit_reads_only_a_40_hex_ref_inside_the_repositorys_cache_folder(
+    hf_cache: Path,
+) -> None:
+    refs = hf_cache / "datasets--acme--reviews" / "refs"
+    (refs / "pr").mkdir(parents=True)
+    (refs / "pr" / "1").write_text(CACHED.upper() + "\n")
+    (refs / "v1.0").write_text("not a commit")
+    (hf_cache / "datasets--acme--reviews" / "secret").write_text(CACHED)
+
+    assert cached_commit("dataset", "acme/reviews", "pr/1") == CACHED
+    assert cached_commit("dataset", "acme/reviews", "v1.0") is None
+    assert cached_commit("dataset", "acme/reviews", "../secret") is None
+    assert cached_commit("dataset", "acme/reviews", "main") is None
+    assert cached_commit("model", "acme/reviews", "pr/1") is None
+
+
+def test_offline_a_marker_on_main_names_the_commit_in_the_local_cache(
+    pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    build_hub_cache(cache, "acme/tiny-bert", CACHED, {"config.json": b"{}"})
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pytester.makepyfile(
+        test_on_main="""
+        import pytest
+
+        @pytest.mark.model_artifact("acme/tiny-bert@main")
+        def test_cached(model_artifact):
+            pass
+
+        @pytest.mark.model_artifact("acme/never-downloaded@main")
+        def test_not_cached(model_artifact):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("test_on_main.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            f"*is mutable*(it points to {CACHED} in the local cache); pin the commit: "
+            f"'acme/tiny-bert@{CACHED}'*",
+            "*revision 'main' of acme/never-downloaded is mutable (a branch or tag can be moved "
+            "to other files); pin the commit: 'acme/never-downloaded@<commit sha>'*",
+        ]
+    )
+
+
+def test_offline_the_plugins_manifest_error_names_the_commit_in_the_local_cache(
+    pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    build_hub_cache(cache, "acme/tiny-bert", CACHED, {"config.json": b"{}"})
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project.manifest(
+        """\
+        version: 1
+        models:
+          - name: tiny
+            source: hf://acme/tiny-bert@main
+        """
+    )
+    result = pytester.runpytest_subprocess("--mlsupply", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*mlsupply.yaml:4:13: models?0?.source: revision 'main' is mutable*",
+            f"*fix: pin the commit: it points to {CACHED} in the local cache: write "
+            f"hf://acme/tiny-bert@{CACHED}, or set policy.require_pins: false*",
+        ]
+    )
