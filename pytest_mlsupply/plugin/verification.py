@@ -61,6 +61,10 @@ class Verification:
     """The test whose marker asked first, ``file:line``."""
     verified_by: str
     """``main`` for a serial run, else the xdist worker id."""
+    commit: str | None = None
+    """For a hub model: the commit it resolved to (also when the marker names a branch)."""
+    endpoint: str | None = None
+    """For a hub model: the Hub endpoint it was resolved against (``HF_ENDPOINT``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,7 +119,14 @@ class Verification:
             )
             for f in self.files
         )
-        return ResolvedModel(decl=decl, root=root, files=files, error=self.error)
+        return ResolvedModel(
+            decl=decl,
+            root=root,
+            files=files,
+            error=self.error,
+            commit=self.commit,
+            endpoint=self.endpoint,
+        )
 
 
 def parse_hub_uri(text: str) -> HubRef | None:
@@ -244,6 +255,8 @@ def verify(
         from_manifest=from_manifest,
         where=f"{request.where.file}:{request.where.line}",
         verified_by=verified_by,
+        commit=resolved.commit,
+        endpoint=resolved.endpoint,
     )
 
 

@@ -31,7 +31,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,6 +100,9 @@ class HubSnapshot:
     online: bool
     """True when ``files`` comes from the Hub in this session; False when from the cache."""
     allow_patterns: tuple[str, ...] | None = None
+    endpoint: str | None = None
+    """The Hub endpoint configured for the resolution (``HF_ENDPOINT``, without a trailing
+    ``/``): where the snapshot was downloaded from, or, offline, where the cache stands in for."""
 
 
 @dataclass(frozen=True)
@@ -338,11 +341,25 @@ def _resolve(ref: HubRef, patterns: tuple[str, ...] | None, settings: HubSetting
             f"{ref.uri}: no file at this commit matches allow_patterns {list(patterns)!r} "
             f"(the commit holds {_sample(sorted(listing))})"
         )
+    if cached is not None and cached.name != commit:
+        # A branch or tag whose ref in the cache lags behind the commit the Hub names now: the
+        # files must be that commit's, so look the commit itself up in the cache.
+        cached, _ = _from_cache(replace(ref, revision=commit), patterns, settings)
     path = cached if cached is not None and _has_all(cached, wanted) else None
     if path is None:
         path = _download(ref, commit, patterns, settings)
+    if ref.revision != commit:
+        # What `hf download --revision main` records: offline, the branch then resolves to the
+        # commit this run used (huggingface_hub does not when asked for the commit itself).
+        _record_ref(path.parent.parent, ref.revision, commit)
     return HubSnapshot(
-        ref=ref, path=path, commit=commit, files=listing, online=True, allow_patterns=patterns
+        ref=ref,
+        path=path,
+        commit=commit,
+        files=listing,
+        online=True,
+        allow_patterns=patterns,
+        endpoint=settings.endpoint,
     )
 
 
@@ -378,7 +395,13 @@ def _offline_snapshot(
     if listing is None:
         listing = _blob_listing(path)
     return HubSnapshot(
-        ref=ref, path=path, commit=commit, files=listing, online=False, allow_patterns=patterns
+        ref=ref,
+        path=path,
+        commit=commit,
+        files=listing,
+        online=False,
+        allow_patterns=patterns,
+        endpoint=settings.endpoint,
     )
 
 
@@ -460,6 +483,22 @@ def _download(
 
 
 # -- cache metadata -------------------------------------------------------------------------
+
+
+def _record_ref(storage: Path, revision: str, commit: str) -> None:
+    """Write ``refs/<revision>`` = ``commit`` as huggingface_hub does (atomically); best effort."""
+    if any(part in ("", ".", "..") for part in revision.split("/")):
+        return
+    ref_path = storage / "refs" / revision
+    try:
+        if ref_path.is_file() and ref_path.read_text(encoding="ascii").strip() == commit:
+            return
+        ref_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ref_path.with_name(f"{ref_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(commit, encoding="ascii")
+        os.replace(tmp, ref_path)
+    except (OSError, ValueError):
+        pass  # a read-only cache still resolved; only a later offline run of the ref misses it
 
 
 def _cached_listing(storage: Path, commit: str) -> dict[str, HubFileMeta] | None:

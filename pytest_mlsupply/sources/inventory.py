@@ -38,6 +38,11 @@ class ResolvedModel:
     hub_files: dict[str, HubFileMeta] | None = None
     """For hub models: what the Hub (or, offline, the cache) records about every file of the
     commit, by repo path; the ``hub`` check compares the bytes on disk with it."""
+    commit: str | None = None
+    """For hub models: the 40-hex commit the source resolved to (the files are that commit's),
+    also when the manifest declared a branch or tag (``policy.require_pins: false``)."""
+    endpoint: str | None = None
+    """For hub models: the Hub endpoint it was resolved against (``HF_ENDPOINT``)."""
 
     @property
     def name(self) -> str:
@@ -96,3 +101,6 @@ class Inventory:
     datasets: tuple[DatasetDecl, ...]
     dependencies: tuple[Dependency, ...]
     dependency_errors: tuple[DependencyError, ...] = ()
+    hub_endpoint: str | None = None
+    """The Hub endpoint (``HF_ENDPOINT``) the manifest's hub datasets are declared against, when
+    any is; hub models record the endpoint they were resolved against themselves."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
 from pytest_mlsupply.sources.hub import (
     HubResolutionError,
+    HubSettings,
     HubSnapshot,
     matches_patterns,
     resolve_hub,
@@ -38,10 +39,11 @@ def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = Non
         root = decl.path
     else:
         assert decl.source is not None  # the loader guarantees exactly one of the two
+        settings = HubSettings.from_environment()
         try:
-            snapshot = resolve_hub(decl.source, allow_patterns=allow_patterns)
+            snapshot = resolve_hub(decl.source, allow_patterns=allow_patterns, settings=settings)
         except HubResolutionError as exc:
-            return ResolvedModel(decl=decl, root=None, error=str(exc))
+            return ResolvedModel(decl=decl, root=None, error=str(exc), endpoint=settings.endpoint)
         root = snapshot.path
     try:
         files = list_model_files(decl.name, root, decl.files)
@@ -60,8 +62,17 @@ def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = Non
             error=f"{decl.source_text}: the cached snapshot lacks {len(missing)} file(s) the "
             f"commit holds ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
             "resolve it online once (unset HF_HUB_OFFLINE) to complete it",
+            commit=snapshot.commit,
+            endpoint=snapshot.endpoint,
         )
-    return ResolvedModel(decl=decl, root=root, files=files, hub_files=snapshot.files)
+    return ResolvedModel(
+        decl=decl,
+        root=root,
+        files=files,
+        hub_files=snapshot.files,
+        commit=snapshot.commit,
+        endpoint=snapshot.endpoint,
+    )
 
 
 def _missing_files(snapshot: HubSnapshot, present: set[str]) -> list[str]:
@@ -97,12 +108,15 @@ def build_inventory(manifest: Manifest) -> Inventory:
         for dep in found:
             # The same requirement from two sources is one dependency; the first origin wins.
             dependencies.setdefault(dep.subject, dep)
+    # Only when a dataset comes from the Hub: reading the settings imports huggingface_hub.
+    hub_datasets = any(d.source is not None for d in manifest.datasets)
     return Inventory(
         manifest=manifest,
         models=models,
         datasets=manifest.datasets,
         dependencies=tuple(dependencies[k] for k in sorted(dependencies)),
         dependency_errors=tuple(errors),
+        hub_endpoint=HubSettings.from_environment().endpoint if hub_datasets else None,
     )
 
 

@@ -243,3 +243,37 @@ def test_explicit_settings_override_the_environment(fake_hub: FakeHub, hf_cache:
     )
 
     assert snapshot.path == elsewhere / "models--acme--tiny-bert" / "snapshots" / commit
+
+
+def test_a_model_records_the_commit_it_resolved_to_and_the_endpoint_it_came_from(
+    hub_env: FakeHub, hf_cache: Path
+) -> None:
+    repo = hub_env.add_repo("acme/tiny-bert")
+    repo.commit({"config.json": b"{}"})
+    today = repo.commit(FILES)
+
+    resolved = resolve_model(decl("main"))
+
+    assert resolved.error is None
+    assert (resolved.commit, resolved.endpoint) == (today, hub_env.endpoint)
+    assert resolved.root == hf_cache / "models--acme--tiny-bert" / "snapshots" / today
+    assert {f.relpath for f in resolved.files} == set(FILES)
+
+
+def test_online_a_branch_whose_cached_ref_is_stale_resolves_to_the_hubs_commit(
+    hub_env: FakeHub, hf_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = hub_env.add_repo("acme/tiny-bert")
+    before = repo.commit({"config.json": b'{"v": 1}'})
+    assert resolve_hub(ref("main")).commit == before
+    today = repo.commit({"config.json": b'{"v": 2}'})
+
+    snapshot = resolve_hub(ref("main"))
+
+    # The files are those of the commit the Hub names now, not of the cache's older main.
+    assert snapshot.commit == today
+    assert snapshot.path.name == today
+    assert (snapshot.path / "config.json").read_bytes() == b'{"v": 2}'
+    # And the cache now resolves main to it offline, as after `hf download --revision main`.
+    go_offline(monkeypatch)
+    assert resolve_hub(ref("main")).path == snapshot.path
