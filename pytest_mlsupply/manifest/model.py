@@ -41,12 +41,6 @@ class HubRef:
         scheme = "hf" if self.repo_type == "model" else "hf-datasets"
         return f"{scheme}://{self.repo_id}@{self.revision}"
 
-    @property
-    def purl(self) -> str:
-        # The package-url spec's huggingface type: pkg:huggingface/<namespace>/<name>@<commit>.
-        # Datasets have no purl type of their own; they share the huggingface one.
-        return f"pkg:huggingface/{self.repo_id.lower()}@{self.revision.lower()}"
-
 
 @dataclass(frozen=True)
 class RevisionPointer:

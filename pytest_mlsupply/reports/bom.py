@@ -19,7 +19,7 @@ import os
 import re
 import stat
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +57,12 @@ if TYPE_CHECKING:
 
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
     from pytest_mlsupply.plan import PlannedItem
-    from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory
+    from pytest_mlsupply.sources.inventory import (
+        ArtifactFile,
+        Dependency,
+        Inventory,
+        ResolvedModel,
+    )
 
 CYCLONEDX_NS = "http://cyclonedx.org/schema/bom/1.6"
 PROPERTY_PREFIX = "mlsupply:"
@@ -251,7 +256,13 @@ def _assemble(
             )
             for artifact in resolved.files
         ]
-        extra = [_property("source", _source_text(decl.source, decl.path, manifest.root))]
+        # A branch or tag allowed by policy is recorded as the commit actually used; the
+        # declared revision stays as a property, so the BOM never names a moving target.
+        source = _used_source(resolved)
+        purl = hub_purl(source.repo_id, source.revision, resolved.endpoint) if source else None
+        extra = [_property("source", _source_text(source, decl.path, manifest.root))]
+        if decl.source is not None and source is not None and source != decl.source:
+            extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
         license_text = decl.license or _card_license(card)
@@ -260,11 +271,11 @@ def _assemble(
                 type=ComponentType.MACHINE_LEARNING_MODEL,
                 bom_ref=model_ref(decl.name),
                 name=decl.name,
-                version=decl.source.revision if decl.source is not None else None,
+                version=source.revision if source is not None else None,
                 description=decl.description,
-                purl=PackageURL.from_string(decl.source.purl) if decl.source else None,
+                purl=purl,
                 licenses=[_license(license_text)] if license_text else None,
-                external_references=_hub_references(decl.source),
+                external_references=_hub_references(source, resolved.endpoint),
                 pedigree=_lineage(decl),
                 components=files,
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
@@ -275,8 +286,8 @@ def _assemble(
     data_entries: dict[str, list[dict[str, Any]]] = {}
     data_components: list[Component] = []
     for dataset in inventory.datasets:
-        data_components.append(_dataset_component(dataset, manifest.root))
-        data_entries[dataset_ref(dataset.name)] = [_dataset_data(dataset)]
+        data_components.append(_dataset_component(dataset, manifest.root, inventory.hub_endpoint))
+        data_entries[dataset_ref(dataset.name)] = [_dataset_data(dataset, inventory.hub_endpoint)]
 
     libraries = _library_components(inventory.dependencies, properties)
 
@@ -331,15 +342,46 @@ def _license(text: str) -> License:
     return LicenseFactory().make_from_string(text)
 
 
-def _hub_url(ref: HubRef) -> str:
+def hub_purl(repo_id: str, revision: str | None, endpoint: str | None = None) -> PackageURL:
+    """The purl of a Hub repository at a revision: ``pkg:huggingface/<namespace>/<name>@<rev>``.
+
+    The package-url spec's huggingface type; datasets have no purl type of their own and share
+    it. A Hub other than the default one (``HF_ENDPOINT``: a mirror, an enterprise Hub) is the
+    ``repository_url`` qualifier, as the spec prescribes; the default adds none. The only place
+    Hub purls are built, so every component (models, datasets, base models) spells them alike.
+    """
+    namespace, _, name = repo_id.lower().rpartition("/")
+    qualifiers = None
+    if endpoint is not None and endpoint.rstrip("/") != HUB_URL:
+        qualifiers = {"repository_url": endpoint.rstrip("/")}
+    return PackageURL(
+        type="huggingface",
+        namespace=namespace or None,
+        name=name,
+        version=revision.lower() if revision else None,
+        qualifiers=qualifiers,
+    )
+
+
+def _used_source(resolved: ResolvedModel) -> HubRef | None:
+    """The model's hub reference at the commit its files came from (when it resolved)."""
+    source = resolved.decl.source
+    if source is None or resolved.commit is None:
+        return source
+    return replace(source, revision=resolved.commit)
+
+
+def _hub_url(ref: HubRef, endpoint: str | None = None) -> str:
     prefix = "" if ref.repo_type == "model" else "datasets/"
-    return f"{HUB_URL}/{prefix}{ref.repo_id}/tree/{ref.revision}"
+    base = (endpoint or HUB_URL).rstrip("/")
+    return f"{base}/{prefix}{ref.repo_id}/tree/{ref.revision}"
 
 
-def _hub_references(ref: HubRef | None) -> list[ExternalReference]:
+def _hub_references(ref: HubRef | None, endpoint: str | None = None) -> list[ExternalReference]:
     if ref is None:
         return []
-    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(_hub_url(ref)))]
+    url = XsUri(_hub_url(ref, endpoint))
+    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=url)]
 
 
 def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:
@@ -369,16 +411,15 @@ def _lineage(decl: ModelDecl) -> Pedigree | None:
             type=ComponentType.MACHINE_LEARNING_MODEL,
             name=repo,
             version=revision,
-            purl=PackageURL.from_string(hub.purl),
+            purl=hub_purl(repo, revision),
             external_references=_hub_references(hub),
         )
     else:
         # An unpinned base model still names its repository, but has no version to report.
-        namespace, _, name = repo.lower().rpartition("/")
         ancestor = Component(
             type=ComponentType.MACHINE_LEARNING_MODEL,
             name=repo,
-            purl=PackageURL(type="huggingface", namespace=namespace or None, name=name),
+            purl=hub_purl(repo, None),
         )
     return Pedigree(ancestors=[ancestor])
 
@@ -431,7 +472,9 @@ def _stream_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _dataset_component(dataset: DatasetDecl, root: Path) -> Component:
+def _dataset_component(dataset: DatasetDecl, root: Path, endpoint: str | None) -> Component:
+    source = dataset.source
+    purl = hub_purl(source.repo_id, source.revision, endpoint) if source else None
     extra = [_property("source", _source_text(dataset.source, dataset.path, root))]
     if dataset.pii is not None:
         extra.append(_property("pii", dataset.pii))
@@ -441,17 +484,17 @@ def _dataset_component(dataset: DatasetDecl, root: Path) -> Component:
         name=dataset.name,
         version=dataset.source.revision if dataset.source is not None else None,
         description=dataset.description,
-        purl=PackageURL.from_string(dataset.source.purl) if dataset.source else None,
+        purl=purl,
         licenses=[_license(dataset.license)] if dataset.license else None,
-        external_references=_hub_references(dataset.source),
+        external_references=_hub_references(dataset.source, endpoint),
         properties=extra,
     )
 
 
-def _dataset_data(dataset: DatasetDecl) -> dict[str, Any]:
+def _dataset_data(dataset: DatasetDecl, endpoint: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "dataset", "name": dataset.name}
     if dataset.source is not None:
-        data["contents"] = {"url": _hub_url(dataset.source)}
+        data["contents"] = {"url": _hub_url(dataset.source, endpoint)}
     if dataset.pii is not None and dataset.pii.strip().lower() not in ("none", "no", "false"):
         data["sensitiveData"] = [dataset.pii]
     if dataset.description:
@@ -772,6 +815,7 @@ def _xml_validator() -> XmlValidator:
 __all__ = [
     "BomError",
     "build_bom",
+    "hub_purl",
     "render_bom_json",
     "render_bom_xml",
     "validate_bom_json",

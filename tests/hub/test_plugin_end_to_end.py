@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,43 @@ def test_a_marker_on_a_mutable_ref_fails_and_names_the_commit_it_points_to_today
     result.stdout.fnmatch_lines(
         [f"*is mutable*(it points to {today} today); pin the commit: 'acme/tiny-bert@{today}'*"]
     )
+
+
+def test_a_branch_allowed_by_policy_downloads_the_hubs_commit_and_the_bom_names_it_and_the_hub(
+    pytester: pytest.Pytester,
+    project: Project,
+    fake_hub: FakeHub,
+    hf_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files = {p.name: p.read_bytes() for p in project.model_dir.iterdir()}
+    today = fake_hub.add_repo("acme/tiny-bert").commit(files)
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.endpoint)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    project.manifest(
+        """\
+        version: 1
+        policy: {require_pins: false}
+        models:
+          - name: tiny
+            source: hf://acme/tiny-bert@main
+        """
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-v", "-p", "no:cacheprovider")
+
+    result.stdout.fnmatch_lines(["*artifact?tiny/model.safetensors::hub? PASSED*"])
+    assert result.ret == 0
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    model = next(c for c in bom["components"] if c["bom-ref"] == "model:tiny")
+    # A loopback Hub is not the default one: the purl says where the model came from.
+    assert (
+        model["purl"]
+        == f"pkg:huggingface/acme/tiny-bert@{today}?repository_url={fake_hub.endpoint}"
+    )
+    assert model["version"] == today
+    assert (
+        model["externalReferences"][0]["url"] == f"{fake_hub.endpoint}/acme/tiny-bert/tree/{today}"
+    )
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    assert properties["mlsupply:declared-revision"] == "main"

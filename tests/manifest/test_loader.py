@@ -17,6 +17,7 @@ from pytest_mlsupply.manifest.model import (
     Policy,
     SignatureDecl,
 )
+from pytest_mlsupply.reports.bom import hub_purl
 from pytest_mlsupply.results import Severity
 
 COMMIT = "3f2a9c0e4b1d7a6c5e8f9a0b1c2d3e4f5a6b7c8d"
@@ -274,7 +275,9 @@ def test_a_forty_hex_revision_is_accepted_and_lowercased(tmp_path: Path) -> None
     (model,) = manifest.models
     assert model.source == HubRef(repo_type="model", repo_id="Org/Name", revision=COMMIT)
     assert model.path is None
-    assert model.source.purl == f"pkg:huggingface/org/name@{COMMIT}"
+    assert hub_purl(model.source.repo_id, model.source.revision).to_string() == (
+        f"pkg:huggingface/org/name@{COMMIT}"
+    )
     assert model.source.uri == f"hf://Org/Name@{COMMIT}"
 
 
@@ -845,7 +848,9 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
     }
     assert hub.name == "hub-model"
     assert hub.source == HubRef("model", "acme/sentiment-bert", COMMIT)
-    assert hub.source.purl == f"pkg:huggingface/acme/sentiment-bert@{COMMIT}"
+    assert hub_purl(hub.source.repo_id, hub.source.revision).to_string() == (
+        f"pkg:huggingface/acme/sentiment-bert@{COMMIT}"
+    )
     assert hub.source_text == f"hf://acme/sentiment-bert@{COMMIT}"
     assert hub.card == CardDecl()
 

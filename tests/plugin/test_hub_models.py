@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,65 @@ def test_a_hub_model_missing_from_the_cache_fails_closed_with_the_download_comma
             f"cache; download it first with `hf download acme/tiny-bert --revision {COMMIT}`*",
         ]
     )
+
+
+def _model_component(bom_path: Path, name: str) -> dict[str, Any]:
+    bom = json.loads(bom_path.read_text())
+    return next(c for c in bom["components"] if c.get("bom-ref") == f"model:{name}")
+
+
+def _properties(component: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in component.get("properties", [])}
+
+
+def test_offline_a_branch_allowed_by_policy_is_recorded_in_the_bom_as_the_cached_commit(
+    pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    model_files = {p.name: p.read_bytes() for p in project.model_dir.iterdir()}
+    build_hub_cache(cache, "acme/tiny-bert", COMMIT, model_files)  # refs/main -> COMMIT
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project.manifest(
+        """\
+        version: 1
+        policy: {require_pins: false}
+        models:
+          - name: tiny
+            source: hf://acme/tiny-bert@main
+        """
+    )
+    result = pytester.runpytest_subprocess("--mlsupply", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    model = _model_component(project.root / "build" / "ml-bom.cdx.json", "tiny")
+    assert model["version"] == COMMIT
+    assert model["purl"] == f"pkg:huggingface/acme/tiny-bert@{COMMIT}"
+    assert _properties(model)["mlsupply:source"] == f"hf://acme/tiny-bert@{COMMIT}"
+    assert _properties(model)["mlsupply:declared-revision"] == "main"
+    assert "main" not in json.dumps({k: v for k, v in model.items() if k != "properties"})
+
+
+def test_offline_a_marker_on_a_branch_allowed_by_policy_is_recorded_in_the_bom_as_the_commit(
+    pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    model_files = {p.name: p.read_bytes() for p in project.model_dir.iterdir()}
+    build_hub_cache(cache, "acme/tiny-bert", COMMIT, model_files)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project.manifest("version: 1\npolicy: {require_pins: false}\n")
+    pytester.makepyfile(
+        test_on_main=f"""
+        import pytest
+
+        @pytest.mark.model_artifact("acme/tiny-bert@main")
+        def test_model(model_artifact):
+            assert model_artifact.name == "{COMMIT}"
+        """
+    )
+    result = pytester.runpytest_subprocess("--mlsupply", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)  # the marked test and the user's own
+    model = _model_component(project.root / "build" / "ml-bom.cdx.json", "tiny-bert")
+    assert model["version"] == COMMIT
+    assert model["purl"] == f"pkg:huggingface/acme/tiny-bert@{COMMIT}"
+    assert _properties(model)["mlsupply:declared-revision"] == "main"

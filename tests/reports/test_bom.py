@@ -479,3 +479,80 @@ def test_a_minimal_manifest_gives_a_valid_bom(tmp_path: Path) -> None:
     assert _properties(model)["mlsupply:source"] == ["m"]
     assert "licenses" not in model
     assert _depends_on(bom, "project:tiny") == ["model:m"]
+
+
+def test_a_branch_allowed_by_policy_is_recorded_as_the_commit_it_resolved_to(
+    scenario: Scenario,
+) -> None:
+    # policy.require_pins: false let the manifest say @main; the files came from MODEL_SHA.
+    pinned = scenario.inventory.models[0]
+    on_main = replace(pinned.decl, source=replace(pinned.decl.source, revision="main"))
+    models = (
+        replace(pinned, decl=on_main, commit=scenario.MODEL_SHA),
+        *scenario.inventory.models[1:],
+    )
+    scenario.inventory = replace(scenario.inventory, models=models)
+
+    model = _component(_bom(scenario), "model:sentiment")
+
+    assert model["version"] == scenario.MODEL_SHA
+    assert model["purl"] == f"pkg:huggingface/acme/sentiment-bert@{scenario.MODEL_SHA}"
+    assert model["externalReferences"][0]["url"].endswith(f"/tree/{scenario.MODEL_SHA}")
+    properties = _properties(model)
+    assert properties["mlsupply:source"] == [f"hf://Acme/Sentiment-BERT@{scenario.MODEL_SHA}"]
+    assert properties["mlsupply:declared-revision"] == ["main"]
+
+
+def test_a_pinned_model_gets_no_declared_revision_property(bom: dict[str, Any]) -> None:
+    assert "mlsupply:declared-revision" not in _properties(_component(bom, "model:sentiment"))
+
+
+def test_a_non_default_hub_endpoint_is_the_purls_repository_url_qualifier(
+    scenario: Scenario,
+) -> None:
+    sentiment, legacy = scenario.inventory.models
+    mirror = "https://hub.example.com"
+    scenario.inventory = replace(
+        scenario.inventory,
+        models=(replace(sentiment, commit=scenario.MODEL_SHA, endpoint=mirror), legacy),
+        hub_endpoint=mirror + "/",
+    )
+
+    bom = _bom(scenario)
+
+    model = _component(bom, "model:sentiment")
+    assert model["purl"] == (
+        f"pkg:huggingface/acme/sentiment-bert@{scenario.MODEL_SHA}?repository_url={mirror}"
+    )
+    assert model["externalReferences"] == [
+        {"type": "distribution", "url": f"{mirror}/Acme/Sentiment-BERT/tree/{scenario.MODEL_SHA}"}
+    ]
+    reviews = _component(bom, "dataset:reviews")
+    assert reviews["purl"] == (
+        f"pkg:huggingface/acme/reviews@{scenario.DATASET_SHA}?repository_url={mirror}"
+    )
+    assert reviews["data"][0]["contents"]["url"] == (
+        f"{mirror}/datasets/acme/reviews/tree/{scenario.DATASET_SHA}"
+    )
+    # The base model is a claim about lineage, not something this run fetched: no qualifier.
+    (ancestor,) = model["pedigree"]["ancestors"]
+    assert "?" not in ancestor["purl"]
+
+
+def test_the_default_hub_endpoint_adds_no_qualifier(scenario: Scenario) -> None:
+    sentiment, legacy = scenario.inventory.models
+    default = "https://huggingface.co/"
+    scenario.inventory = replace(
+        scenario.inventory,
+        models=(replace(sentiment, commit=scenario.MODEL_SHA, endpoint=default), legacy),
+        hub_endpoint=default,
+    )
+
+    bom = _bom(scenario)
+
+    assert _component(bom, "model:sentiment")["purl"] == (
+        f"pkg:huggingface/acme/sentiment-bert@{scenario.MODEL_SHA}"
+    )
+    assert _component(bom, "dataset:reviews")["purl"] == (
+        f"pkg:huggingface/acme/reviews@{scenario.DATASET_SHA}"
+    )
