@@ -1,8 +1,11 @@
 """The ``mlsupply`` command line: the same checks as the pytest plugin, outside pytest.
 
-``mlsupply scan PATH...`` runs every artifact check on the given files and directories.
+``mlsupply scan PATH...`` runs every artifact check on the given files and directories, under
+the same policy as the gate: the built-in default, or the ``policy:`` of a manifest named with
+``--config``, with explicit flags beating both.
 Exit status: 0 clean, 1 findings at or above the threshold, 2 something could not be scanned
-(findings outrank errors: a run with both exits 1).
+(findings outrank errors: a run with both exits 1). Bad arguments and a manifest that cannot be
+used also exit 2, before anything is scanned.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.manifest.errors import ManifestError
+from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
     DEFAULT_MATRIX_PATH,
@@ -34,21 +41,101 @@ from pytest_mlsupply.sources.local import list_model_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
+_PICKLE_MODES = ("default-deny", "denylist")
+_PICKLE_FORMATS = ("deny", "scan")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlsupply", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    scan = commands.add_parser("scan", help="scan model files and directories by content")
-    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    scan.add_argument("--fail-on", choices=THRESHOLD_CHOICES, default="high")
+    parser, scan = _parser()
     args = parser.parse_args(argv)
+    if args.config is not None and not args.config.is_file():
+        scan.error(
+            f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
+        )
     try:
-        return run_scan(args.paths, Severity.parse(args.fail_on), args.format)
+        policy = scan_policy(
+            args.config,
+            fail_on=args.fail_on,
+            pickle=args.policy,
+            pickle_formats=args.pickle_formats,
+        )
+    except ManifestError as exc:
+        # The plugin's own report: file:line:column, key and fix for every problem at once.
+        print(exc.render(), file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        return run_scan(args.paths, policy, args.format)
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
         return EXIT_ERROR
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``mlsupply`` parser and its ``scan`` subcommand's (whose usage its errors show)."""
+    parser = argparse.ArgumentParser(prog="mlsupply", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scan = commands.add_parser(
+        "scan",
+        help="scan model files and directories by content",
+        description="Run the artifact checks on files and directories.",
+    )
+    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan.add_argument(
+        "--config",
+        type=Path,
+        metavar="MANIFEST",
+        default=None,
+        help="read the policy (fail_on, pickle, pickle_formats, allow_globals, require_pins) "
+        "from this mlsupply.yaml; the flags below beat it",
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=THRESHOLD_CHOICES,
+        default=None,
+        help="findings at or above this severity fail (default: the manifest's, else high)",
+    )
+    scan.add_argument(
+        "--pickle-formats",
+        choices=_PICKLE_FORMATS,
+        default=None,
+        help="deny: every pickle-based file fails; scan: accepted when the deep scan clears "
+        "its content (default: the manifest's, else deny)",
+    )
+    scan.add_argument(
+        "--policy",
+        choices=_PICKLE_MODES,
+        default=None,
+        help="how a pickle's imports are judged: default-deny (allowlist first) or denylist "
+        "(default: the manifest's policy.pickle, else default-deny)",
+    )
+    return parser, scan
+
+
+def scan_policy(
+    config: Path | None,
+    *,
+    fail_on: str | None = None,
+    pickle: Literal["default-deny", "denylist"] | None = None,
+    pickle_formats: Literal["deny", "scan"] | None = None,
+) -> Policy:
+    """The manifest's policy (or the default one), with each explicitly given flag on top.
+
+    Raises :class:`ManifestError` for a manifest the plugin would refuse, with the same
+    messages (a mutable revision's names the commit to pin, as the plugin's does).
+    """
+    policy = Policy()
+    if config is not None:
+        from pytest_mlsupply.sources.hub import revision_pointer
+
+        policy = load_manifest(config, resolve_revision=revision_pointer).policy
+    return replace(
+        policy,
+        fail_on=Severity.parse(fail_on) if fail_on else policy.fail_on,
+        pickle=pickle or policy.pickle,
+        pickle_formats=pickle_formats or policy.pickle_formats,
+    )
 
 
 def _subjects(paths: Sequence[Path]) -> tuple[list[ResolvedModel], list[str]]:
@@ -79,15 +166,16 @@ def _subjects(paths: Sequence[Path]) -> tuple[list[ResolvedModel], list[str]]:
     return models, missing
 
 
-def run_scan(paths: Sequence[Path], threshold: Severity, fmt: str) -> int:
+def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
     from pytest_mlsupply.checks.runner import run_item
 
     models, missing = _subjects(paths)
+    threshold = policy.fail_on
     here = Path.cwd()
     manifest = Manifest(
         path=here / "mlsupply.yaml",
         version=SCHEMA_VERSION,
-        policy=Policy(fail_on=threshold),
+        policy=policy,
         output=OutputDecl(bom=here / DEFAULT_BOM_PATH, matrix=here / DEFAULT_MATRIX_PATH),
         project_name="mlsupply-scan",
         models=tuple(m.decl for m in models),

@@ -113,3 +113,102 @@ def test_sarif_output_reports_a_check_that_could_not_complete_as_a_notification(
     assert notes
     assert {n["properties"]["subject"] for n in notes} == {"m/dangling.bin"}
     assert run["invocations"][0]["executionSuccessful"] is False
+
+
+# PROTO 2, GLOBAL 'mypkg.models Net', EMPTY_TUPLE, NEWOBJ, STOP: an unknown class, nothing else.
+UNKNOWN_CLASS_PICKLE = b"\x80\x02cmypkg.models\nNet\n)\x81."
+
+
+def write_manifest(directory: Path, policy: str) -> Path:
+    path = directory / "mlsupply.yaml"
+    path.write_text(f"version: 1\npolicy: {policy}\n")
+    return path
+
+
+def test_the_config_manifests_policy_is_the_scans_policy(tmp_path: Path) -> None:
+    write_data_pickle(tmp_path / "payload.pkl")
+    lenient = write_manifest(tmp_path, "{fail_on: critical}")
+    assert main(["scan", "--config", str(lenient), str(tmp_path / "payload.pkl")]) == EXIT_CLEAN
+    scanning = write_manifest(tmp_path, "{pickle_formats: scan}")
+    assert main(["scan", "--config", str(scanning), str(tmp_path / "payload.pkl")]) == EXIT_CLEAN
+
+
+def test_explicit_flags_beat_the_config_manifest(tmp_path: Path) -> None:
+    write_data_pickle(tmp_path / "payload.pkl")
+    config = write_manifest(tmp_path, "{fail_on: critical, pickle_formats: scan}")
+    target = str(tmp_path / "payload.pkl")
+    assert main(["scan", "--config", str(config), "--fail-on", "low", target]) == EXIT_FINDINGS
+    assert (
+        main(
+            [
+                "scan",
+                "--config",
+                str(config),
+                "--fail-on",
+                "high",
+                "--pickle-formats",
+                "deny",
+                target,
+            ]
+        )
+        == EXIT_FINDINGS
+    )
+    assert main(["scan", "--config", str(config), "--fail-on", "high", target]) == EXIT_CLEAN
+
+
+def test_the_pickle_policy_decides_how_an_unknown_import_is_judged(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(UNKNOWN_CLASS_PICKLE)
+    target = str(tmp_path / "model.pkl")
+    scan = ["scan", "--pickle-formats", "scan"]
+    assert main([*scan, target]) == EXIT_FINDINGS
+    assert main([*scan, "--policy", "denylist", target]) == EXIT_CLEAN
+    allowing = write_manifest(tmp_path, "{allow_globals: [mypkg.models.Net]}")
+    assert main([*scan, "--config", str(allowing), target]) == EXIT_CLEAN
+    # The flag beats the manifest's pickle mode too.
+    denylist = write_manifest(tmp_path, "{pickle: denylist}")
+    assert main([*scan, "--config", str(denylist), target]) == EXIT_CLEAN
+    assert main([*scan, "--config", str(denylist), "--policy", "default-deny", target]) == (
+        EXIT_FINDINGS
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--pickle-formats", "maybe"], ["--policy", "allowlist"], ["--fail-on", "info"]],
+)
+def test_a_bad_policy_value_is_an_argparse_error(
+    flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["scan", *flags, str(tmp_path)])
+    assert exited.value.code == EXIT_ERROR
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_broken_config_gives_the_plugins_positioned_error_and_exits_two_before_scanning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_model(tmp_path / "m")
+    (tmp_path / "mlsupply.yaml").write_text("version: 1\npolicy:\n  fail_on: hgih\n  pickel: x\n")
+
+    assert main(["scan", "--config", "mlsupply.yaml", "m"]) == EXIT_ERROR
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "mlsupply.yaml is invalid (2 problems):",
+        "mlsupply.yaml:3:12: policy.fail_on: 'hgih' is not one of: critical, high, medium, low",
+        "    fix: did you mean 'high'? write one of: critical, high, medium, low",
+        "mlsupply.yaml:4:3: policy.pickel: unknown key 'pickel'",
+        "    fix: did you mean 'pickle'?",
+    ]
+
+
+def test_a_config_that_does_not_exist_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["scan", "--config", str(tmp_path / "nope.yaml"), str(tmp_path)])
+    assert exited.value.code == EXIT_ERROR
+    assert f"--config {tmp_path / 'nope.yaml'}: no such file" in capsys.readouterr().err
