@@ -181,12 +181,16 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
         models=tuple(m.decl for m in models),
     )
     inventory = Inventory(manifest=manifest, models=tuple(models), datasets=(), dependencies=())
-    context = CheckContext(policy=manifest.policy, inventory=inventory, contents=ContentCache())
+    # Findings speak to a command-line user: paths and flags, not manifest keys.
+    context = CheckContext(
+        policy=policy, inventory=inventory, contents=ContentCache(), audience="cli"
+    )
     results: list[CheckResult] = []
     for item in build_plan(inventory):
         if item.kind is RowKind.ARTIFACT:  # provenance claims need a manifest; not for scans
             results.extend(run_item(item, context))
     verdicts = [r.verdict(threshold) for r in results]
+    summary = _summary(models, verdicts, missing)
     if fmt == "json":
         print(
             json.dumps(
@@ -194,6 +198,7 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
                     "tool": {"name": "pytest-mlsupply", "version": __version__},
                     "threshold": threshold.label,
                     "missing": missing,
+                    "summary": summary,
                     "results": [
                         r.to_dict() | {"verdict": v.value}
                         for r, v in zip(results, verdicts, strict=True)
@@ -208,7 +213,7 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
 
         print(render_sarif(results, threshold, tool_version=__version__, unreadable=missing))
     else:
-        _print_text(results, verdicts, missing, threshold)
+        _print_text(results, verdicts, missing, summary, threshold)
     if Verdict.FAIL in verdicts:
         return EXIT_FINDINGS
     if missing or Verdict.ERROR in verdicts:
@@ -216,8 +221,24 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
     return EXIT_CLEAN
 
 
+def _summary(
+    models: Sequence[ResolvedModel], verdicts: Sequence[Verdict], missing: Sequence[str]
+) -> dict[str, int]:
+    """Files scanned and check verdicts; a path that does not exist counts as an error."""
+    counts: dict[str, int] = {"files": sum(len(m.files) for m in models)}
+    for verdict in Verdict:
+        if verdict is not Verdict.NOT_RUN:
+            counts[verdict.value] = verdicts.count(verdict)
+    counts[Verdict.ERROR.value] += len(missing)
+    return counts
+
+
 def _print_text(
-    results: list[CheckResult], verdicts: list[Verdict], missing: list[str], threshold: Severity
+    results: Sequence[CheckResult],
+    verdicts: Sequence[Verdict],
+    missing: Sequence[str],
+    summary: dict[str, int],
+    threshold: Severity,
 ) -> None:
     out = sys.stdout
     for path in missing:
@@ -231,12 +252,9 @@ def _print_text(
         for finding in sorted(result.findings, key=lambda f: -f.severity):
             if finding.severity > Severity.INFO:
                 out.write("  " + finding.render().replace("\n", "\n  ") + "\n")
-    counts = {v: verdicts.count(v) for v in Verdict if v is not Verdict.NOT_RUN}
-    summary = ", ".join(f"{n} {v.value}" for v, n in counts.items())
-    out.write(
-        f"scanned {len({r.subject for r in results})} files: {summary} "
-        f"(fail at {threshold.label} and above)\n"
-    )
+    counts = ", ".join(f"{summary[v.value]} {v.value}" for v in Verdict if v is not Verdict.NOT_RUN)
+    files = f"{summary['files']} file{'' if summary['files'] == 1 else 's'}"
+    out.write(f"scanned {files}: {counts} (fail at {threshold.label} and above)\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

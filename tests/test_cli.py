@@ -212,3 +212,69 @@ def test_a_config_that_does_not_exist_is_a_usage_error(
         main(["scan", "--config", str(tmp_path / "nope.yaml"), str(tmp_path)])
     assert exited.value.code == EXIT_ERROR
     assert f"--config {tmp_path / 'nope.yaml'}: no such file" in capsys.readouterr().err
+
+
+def test_an_empty_directory_says_there_are_no_files_to_scan_under_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["scan", str(tmp_path / "empty")]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert f"no files to scan under {tmp_path / 'empty'}" in out
+    assert "`path:`" not in out
+
+
+def test_messages_name_command_line_flags_not_manifest_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data_pickle(tmp_path / "payload.pkl")
+    main(["scan", "--format", "json", str(tmp_path / "payload.pkl")])
+    report = json.loads(capsys.readouterr().out)
+    remediations = {f["rule"]: f["remediation"] for r in report["results"] for f in r["findings"]}
+    assert "pass --pickle-formats scan" in remediations["MLS-FMT-001"]
+    assert "sha256:" in remediations["MLS-PIN-003"]
+    for text in remediations.values():
+        assert "policy.pickle_formats" not in text
+        assert "`files:`" not in text
+
+
+def test_a_missing_path_counts_as_an_error_in_the_summary_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_model(tmp_path / "m")
+    assert main(["scan", str(tmp_path / "m"), str(tmp_path / "missing")]) == EXIT_ERROR
+    out = capsys.readouterr().out
+    assert f"ERROR {tmp_path / 'missing'}: no such file or directory" in out
+    assert "scanned 3 files: " in out
+    assert ", 0 fail, 0 warn, 1 error (fail at high and above)" in out
+
+
+def test_json_output_counts_a_missing_path_as_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_model(tmp_path / "m")
+    assert main(["scan", "--format", "json", str(tmp_path / "m"), str(tmp_path / "gone")]) == (
+        EXIT_ERROR
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["missing"] == [str(tmp_path / "gone")]
+    assert report["summary"]["error"] == 1
+    assert report["summary"]["files"] == 3
+    assert report["summary"]["fail"] == 0
+
+
+def test_sarif_output_of_a_run_with_a_missing_path_is_unsuccessful(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_model(tmp_path / "m")
+    assert main(["scan", "--format", "sarif", str(tmp_path / "m"), str(tmp_path / "gone")]) == (
+        EXIT_ERROR
+    )
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    (invocation,) = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert (note["level"], note["message"]["text"]) == (
+        "error",
+        f"{tmp_path / 'gone'}: no such file or directory",
+    )

@@ -34,6 +34,11 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
         # Under `pickle_formats: scan` the deep scan judges the content; the format itself
         # is then only worth a low note (safetensors would still be the better choice).
         scanned = ctx.policy.pickle_formats == "scan"
+        remediation = (
+            "convert the weights to safetensors and drop this file; to accept pickle-based "
+            "files whose content the deep scan clears, "
+            + ctx.says(plugin="set `policy.pickle_formats: scan`", cli="pass --pickle-formats scan")
+        )
         findings.append(
             Finding(
                 rule="MLS-FMT-001",
@@ -44,9 +49,7 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
                 evidence=ident.evidence or ident.detail,
                 why="loading a pickle-based file runs whatever code its author put in it "
                 "(torch.load, joblib.load, pickle.load and numpy.load with allow_pickle)",
-                remediation="convert the weights to safetensors and drop this file; to accept "
-                "pickle-based files whose content the deep scan clears, set "
-                "`policy.pickle_formats: scan`",
+                remediation=remediation,
                 cwe="CWE-502",
             )
         )

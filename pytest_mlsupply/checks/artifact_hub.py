@@ -83,7 +83,7 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
     elif complete:
         findings.append(_not_on_hub(file))
     elif address is None:
-        findings.append(_unverifiable(file))
+        findings.append(_unverifiable(file, ctx))
     return Outcome(findings=findings, facts=facts)
 
 
@@ -185,7 +185,7 @@ def _missing(file: ArtifactFile, meta: HubFileMeta | None) -> Finding:
     )
 
 
-def _unverifiable(file: ArtifactFile) -> Finding:
+def _unverifiable(file: ArtifactFile, ctx: CheckContext) -> Finding:
     return Finding(
         rule="MLS-HUB-004",
         severity=Severity.INFO,
@@ -196,8 +196,11 @@ def _unverifiable(file: ArtifactFile) -> Finding:
         "listing of the commit is available offline",
         why="without the Hub's metadata or a content address, only a manifest pin detects a "
         "swapped file",
-        remediation="resolve once online (the listing is then recorded in the cache), or pin the "
-        "file's sha256 under `files:` in the manifest",
+        remediation="resolve once online (the listing is then recorded in the cache), or "
+        + ctx.says(
+            plugin="pin the file's sha256 under `files:` in the manifest",
+            cli="compare the file's sha256 with the one the Hub lists for it",
+        ),
     )
 
 

@@ -39,7 +39,11 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
                     location=Location(file=file.subject),
                     evidence=f"sha256:{content.sha256}",
                     why="without a pin, a swapped file is only caught by content checks",
-                    remediation=f'pin it under `files:` as {file.relpath}: "sha256:{content.sha256}"',
+                    remediation=ctx.says(
+                        plugin=f'pin it under `files:` as {file.relpath}: "sha256:{content.sha256}"',
+                        cli=f"compare sha256:{content.sha256} with the digest the publisher lists "
+                        f"for {file.relpath}; to pin it, declare the model in mlsupply.yaml",
+                    ),
                 )
             ],
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pytest_mlsupply.checks.content import ContentCache, FileContent
 from pytest_mlsupply.manifest.model import Policy
@@ -12,6 +12,10 @@ from pytest_mlsupply.results import Finding, RowKind
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory, ResolvedModel
 
 S = TypeVar("S")
+
+Audience = Literal["plugin", "cli"]
+"""Who reads a check's messages: the plugin's users fix things in ``mlsupply.yaml`` (its keys
+are the words they know); ``mlsupply scan`` users have paths and command-line flags."""
 
 
 @dataclass
@@ -33,6 +37,11 @@ class CheckContext:
     )
     """(kind, subject) → the inventory object it names; filled once by the runner, so finding
     an item's subject costs a dict lookup rather than a walk over every model's files."""
+    audience: Audience = "plugin"
+
+    def says(self, *, plugin: str, cli: str) -> str:
+        """The wording for this audience: one check, two vocabularies, no forked logic."""
+        return cli if self.audience == "cli" else plugin
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,16 @@ def _resolve(item: PlannedItem, ctx: CheckContext) -> Outcome:
                         category="integrity",
                         title="model has no files",
                         location=Location(file=str(model.root)),
-                        evidence=f"{model.root} is empty",
+                        evidence=ctx.says(
+                            plugin=f"{model.root} is empty",
+                            cli=f"no files to scan under {model.root}",
+                        ),
                         why="an empty model cannot be the one that was reviewed; every check on it "
                         "would pass vacuously",
-                        remediation="point the model's `path:` or `source:` at the model's files",
+                        remediation=ctx.says(
+                            plugin="point the model's `path:` or `source:` at the model's files",
+                            cli="pass the directory or file that holds the model's files",
+                        ),
                     )
                 ]
             )
