@@ -1,8 +1,8 @@
 """The ``mlsupply`` command line: the same checks as the pytest plugin, outside pytest.
 
-``mlsupply scan PATH...`` runs every artifact check on the given files and directories, under
-the same policy as the gate: the built-in default, or the ``policy:`` of a manifest named with
-``--config``, with explicit flags beating both.
+``mlsupply scan TARGET...`` runs every artifact check on the given files, directories and Hub
+snapshots (``hf://org/name@<commit>``), under the same policy as the gate: the built-in default,
+or the ``policy:`` of a manifest named with ``--config``, with explicit flags beating both.
 Exit status: 0 clean, 1 findings at or above the threshold, 2 something could not be scanned
 (findings outrank errors: a run with both exits 1). Bad arguments and a manifest that cannot be
 used also exit 2, before anything is scanned.
@@ -15,19 +15,20 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.manifest.errors import ManifestError
-from pytest_mlsupply.manifest.loader import load_manifest
+from pytest_mlsupply.manifest.loader import load_manifest, split_hub_uri
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
     DEFAULT_MATRIX_PATH,
     SCHEMA_VERSION,
+    HubRef,
     Manifest,
     ModelDecl,
     OutputDecl,
@@ -37,12 +38,16 @@ from pytest_mlsupply.manifest.model import (
 from pytest_mlsupply.plan import build_plan
 from pytest_mlsupply.results import THRESHOLD_CHOICES, CheckResult, RowKind, Severity, Verdict
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
-from pytest_mlsupply.sources.local import list_model_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
+_HUB_SCHEMES = ("hf://", "hf-datasets://")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _PICKLE_MODES = ("default-deny", "denylist")
 _PICKLE_FORMATS = ("deny", "scan")
+
+Target = Path | HubRef
+"""What one command-line argument names: a local file or directory, or a Hub snapshot."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR
     try:
-        return run_scan(args.paths, policy, args.format)
+        return run_scan(args.targets, policy, args.format)
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
         return EXIT_ERROR
@@ -77,10 +82,17 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     commands = parser.add_subparsers(dest="command", required=True)
     scan = commands.add_parser(
         "scan",
-        help="scan model files and directories by content",
-        description="Run the artifact checks on files and directories.",
+        help="scan model files, directories and Hub snapshots by content",
+        description="Run the artifact checks on files, directories and Hub snapshots.",
     )
-    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    scan.add_argument(
+        "targets",
+        nargs="+",
+        type=_target,
+        metavar="PATH",
+        help="a file, a directory, or a Hub snapshot: hf://org/name@<40-hex commit> "
+        "(hf-datasets://org/name@<40-hex commit> for a dataset)",
+    )
     scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     scan.add_argument(
         "--config",
@@ -113,6 +125,26 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     return parser, scan
 
 
+def _target(text: str) -> Target:
+    """One argument: a Hub reference when it has a hub scheme, else a local path."""
+    if not text.startswith(_HUB_SCHEMES):
+        return Path(text)
+    parts = split_hub_uri(text)
+    if parts is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Hub reference; write hf://org/name@<40-hex commit> "
+            "(hf-datasets://org/name@<40-hex commit> for a dataset)"
+        )
+    repo_type, repo_id, revision = parts
+    if revision is None:
+        scheme = text.split("://", 1)[0]
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no revision; pin the commit: {scheme}://{repo_id}@<40-hex commit>"
+        )
+    commit = revision.lower()
+    return HubRef(repo_type, repo_id, commit if _COMMIT_RE.match(commit) else revision)
+
+
 def scan_policy(
     config: Path | None,
     *,
@@ -138,38 +170,79 @@ def scan_policy(
     )
 
 
-def _subjects(paths: Sequence[Path]) -> tuple[list[ResolvedModel], list[str]]:
-    """Each PATH becomes one ad-hoc model (a directory, or a single file in its directory)."""
+@dataclass(frozen=True)
+class Subjects:
+    """What the targets resolved to: one ad-hoc model each, and the paths that do not exist."""
+
+    models: list[ResolvedModel]
+    missing: list[str]
+
+
+def resolve_targets(targets: Sequence[Target], policy: Policy) -> Subjects:
+    """Each target becomes one ad-hoc model: a directory, a single file in its directory, or a
+    Hub snapshot resolved as the plugin resolves a manifest's ``source:``."""
+    from pytest_mlsupply.sources.resolve import resolve_model
+
     models: list[ResolvedModel] = []
     missing: list[str] = []
     used: set[str] = set()
-    for raw in paths:
-        path = raw.resolve()
+    for target in targets:
+        if isinstance(target, HubRef):
+            name = _unique_name(target.repo_id.rsplit("/", 1)[-1], used)
+            # No manifest: the span is never shown, but a declaration needs one.
+            decl = ModelDecl(name=name, span=Span(Path.cwd(), 0, 0), source=target)
+            if policy.require_pins and not _COMMIT_RE.match(target.revision):
+                models.append(ResolvedModel(decl=decl, root=None, error=_mutable(target)))
+            else:
+                models.append(resolve_model(decl))
+            continue
+        path = target.resolve()
         if not path.exists() and not path.is_symlink():
-            missing.append(str(raw))
+            missing.append(str(target))
             continue
         root = path if path.is_dir() else path.parent
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", root.name) or "root"
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
+        name = _unique_name(root.name, used)
         decl = ModelDecl(name=name, span=Span(path, 0, 0), path=root)
         if path.is_dir():
-            files = list_model_files(name, root, {})
+            models.append(resolve_model(decl))
         else:
-            files = (
-                ArtifactFile(model=name, relpath=path.name, path=path, size=path.lstat().st_size),
-            )
-        models.append(ResolvedModel(decl=decl, root=root, files=files))
-    return models, missing
+            file = ArtifactFile(model=name, relpath=path.name, path=path, size=path.lstat().st_size)
+            models.append(ResolvedModel(decl=decl, root=root, files=(file,)))
+    return Subjects(models, missing)
 
 
-def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
+def _unique_name(raw: str, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", raw) or "root"
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}-{n}"
+    used.add(name)
+    return name
+
+
+def _mutable(ref: HubRef) -> str:
+    """Why a branch or tag is refused, naming the commit to scan instead when it can be found."""
+    from pytest_mlsupply.sources.hub import revision_pointer
+
+    pointer = revision_pointer(ref.repo_type, ref.repo_id, ref.revision)
+    base = ref.uri.rsplit("@", 1)[0]
+    if pointer is not None:
+        pin = f"it points to {pointer.commit} {pointer.where}: scan {base}@{pointer.commit}"
+    else:
+        pin = f"scan {base}@<40-hex commit> (the repository's commit history on the Hub lists it)"
+    return (
+        f"{ref.uri}: revision {ref.revision!r} is mutable (a branch or tag can be moved to other "
+        f"files); pin the commit: {pin}, or pass --config with a manifest whose policy sets "
+        "require_pins: false to accept mutable revisions"
+    )
+
+
+def run_scan(targets: Sequence[Target], policy: Policy, fmt: str) -> int:
     from pytest_mlsupply.checks.runner import run_item
 
-    models, missing = _subjects(paths)
+    subjects = resolve_targets(targets, policy)
+    models, missing = subjects.models, subjects.missing
     threshold = policy.fail_on
     here = Path.cwd()
     manifest = Manifest(
@@ -198,6 +271,7 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
                     "tool": {"name": "pytest-mlsupply", "version": __version__},
                     "threshold": threshold.label,
                     "missing": missing,
+                    "snapshots": _snapshots(models),
                     "summary": summary,
                     "results": [
                         r.to_dict() | {"verdict": v.value}
@@ -213,7 +287,7 @@ def run_scan(paths: Sequence[Path], policy: Policy, fmt: str) -> int:
 
         print(render_sarif(results, threshold, tool_version=__version__, unreadable=missing))
     else:
-        _print_text(results, verdicts, missing, summary, threshold)
+        _print_text(models, results, verdicts, missing, summary, threshold)
     if Verdict.FAIL in verdicts:
         return EXIT_FINDINGS
     if missing or Verdict.ERROR in verdicts:
@@ -233,7 +307,17 @@ def _summary(
     return counts
 
 
+def _snapshots(models: Sequence[ResolvedModel]) -> dict[str, dict[str, Any]]:
+    """Each Hub target that resolved: the commit scanned and where its snapshot is."""
+    return {
+        m.decl.source.uri: {"commit": m.commit, "path": str(m.root)}
+        for m in models
+        if m.decl.source is not None and m.commit is not None
+    }
+
+
 def _print_text(
+    models: Sequence[ResolvedModel],
     results: Sequence[CheckResult],
     verdicts: Sequence[Verdict],
     missing: Sequence[str],
@@ -241,6 +325,8 @@ def _print_text(
     threshold: Severity,
 ) -> None:
     out = sys.stdout
+    for uri, snapshot in _snapshots(models).items():
+        out.write(f"{uri}: commit {snapshot['commit']} ({snapshot['path']})\n")
     for path in missing:
         out.write(f"ERROR {path}: no such file or directory\n")
     for result, verdict in zip(results, verdicts, strict=True):

@@ -278,3 +278,17 @@ def test_sarif_output_of_a_run_with_a_missing_path_is_unsuccessful(
         "error",
         f"{tmp_path / 'gone'}: no such file or directory",
     )
+
+
+def test_a_directory_that_cannot_be_listed_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_model(tmp_path / "m")
+    monkeypatch.setattr("pytest_mlsupply.sources.local.MAX_FILES", 2)
+
+    assert main(["scan", str(tmp_path / "m")]) == EXIT_ERROR
+
+    out = capsys.readouterr().out
+    assert "ERROR m [resolve]" in out
+    assert f"could not complete: cannot list {tmp_path / 'm'}: " in out
+    assert "holds more than 2 files" in out

@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -68,6 +68,20 @@ _TOP_KEYS = (
 #: only to improve the message that rejects it. A plain commit string means "on the Hub today"
 #: (``pytest_mlsupply.sources.hub.current_commit``). The loader itself never touches the network.
 RevisionResolver = Callable[[str, str, str], RevisionPointer | str | None]
+
+
+def split_hub_uri(text: str) -> tuple[Literal["model", "dataset"], str, str | None] | None:
+    """``hf://org/name@rev`` (a model) or ``hf-datasets://org/name@rev`` (a dataset) as its repo
+    type, repo id and revision (None when it names none); None when ``text`` is not one.
+
+    The manifest's own grammar for a hub reference, for callers that take one elsewhere (the
+    command line); whether a revision is required or must be a commit is theirs to decide.
+    """
+    match = _HUB_RE.match(text)
+    if match is None:
+        return None
+    repo_type: Literal["model", "dataset"] = "model" if match["scheme"] == "hf" else "dataset"
+    return repo_type, match["repo"], match["rev"]
 
 
 def load_manifest(path: Path, *, resolve_revision: RevisionResolver | None = None) -> Manifest:
