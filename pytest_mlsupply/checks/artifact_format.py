@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
+from pytest_mlsupply.engines.extensions import broken_claim
+from pytest_mlsupply.engines.identification import Format
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
@@ -11,10 +13,11 @@ _EXECUTABLE_FAMILIES = {"executable", "script"}
 
 def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
     ident = artifact_content(file, ctx).identification
-    family = str(getattr(ident.family, "value", ident.family))
-    facts = {"format": ident.format, "family": family, "detail": ident.detail}
+    family = ident.family.value
+    facts = {"format": ident.format.value, "family": family, "detail": ident.detail}
     findings: list[Finding] = []
     where = Location(file=file.subject)
+    broken = broken_claim(ident, file.path.suffix.lower())
     if ident.unsafe and family in _EXECUTABLE_FAMILIES:
         findings.append(
             Finding(
@@ -53,7 +56,24 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
                 cwe="CWE-502",
             )
         )
-    if ident.extension_mismatch:
+    if broken is not None:
+        findings.append(
+            Finding(
+                rule="MLS-FMT-004",
+                severity=Severity.HIGH,
+                category="disguised-format",
+                title=f"file named {file.path.suffix} does not parse as that format",
+                location=where,
+                evidence=broken,
+                why="a weights file that is not what its name says is a failed download, "
+                "tampering, or a payload dressed as weights; the loader that reads files so "
+                "named either refuses it or reads it as something else",
+                remediation="re-download the file from its source and compare its digest, or "
+                "remove it",
+                cwe="CWE-646",
+            )
+        )
+    elif ident.extension_mismatch:
         findings.append(
             Finding(
                 rule="MLS-FMT-002",
@@ -68,7 +88,7 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
                 cwe="CWE-646",
             )
         )
-    if ident.format == "unknown":
+    if ident.format == Format.UNKNOWN and broken is None:
         findings.append(
             Finding(
                 rule="MLS-FMT-003",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_mlsupply.engines.sniff import Identification
+    from pytest_mlsupply.engines.identification import Identification
 
 _CHUNK = 1 << 20
 

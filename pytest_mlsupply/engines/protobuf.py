@@ -71,7 +71,7 @@ def read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
     start = pos
     while True:
         if pos >= end:
-            raise ProtobufError("truncated varint", start)
+            raise _CutShort("truncated varint", start)
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
@@ -90,12 +90,28 @@ def to_signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def iter_fields(buf: memoryview, start: int = 0, end: int | None = None) -> Iterator[Field]:
+class _CutShort(ProtobufError):
+    """A field runs past the end of the buffer (which may be only the head of the message)."""
+
+
+def iter_fields(
+    buf: memoryview, start: int = 0, end: int | None = None, *, head: bool = False
+) -> Iterator[Field]:
     """Yield every field of the message in ``buf[start:end]``, in wire order.
 
     Groups (deprecated wire types 3/4) are skipped the way protobuf parsers skip unknown
-    groups, with bounded nesting. Raises :class:`ProtobufError` on anything malformed.
+    groups, with bounded nesting. Raises :class:`ProtobufError` on anything malformed. With
+    ``head``, the buffer is only the start of a longer message: a field cut short by its end
+    ends the iteration instead of raising (identification reads a bounded head).
     """
+    try:
+        yield from _fields(buf, start, end)
+    except _CutShort:
+        if not head:
+            raise
+
+
+def _fields(buf: memoryview, start: int, end: int | None) -> Iterator[Field]:
     stop = len(buf) if end is None else end
     if not 0 <= start <= stop <= len(buf):
         raise ProtobufError(f"message bounds {start}..{stop} outside the buffer", start)
@@ -113,14 +129,14 @@ def iter_fields(buf: memoryview, start: int = 0, end: int | None = None) -> Iter
         elif wire in (FIXED64, FIXED32):
             size = 8 if wire == FIXED64 else 4
             if pos + size > stop:
-                raise ProtobufError(f"truncated fixed{size * 8} field {number}", offset)
+                raise _CutShort(f"truncated fixed{size * 8} field {number}", offset)
             value = int.from_bytes(buf[pos : pos + size], "little")
             yield Field(number, wire, value, pos, pos + size, offset)
             pos += size
         elif wire == LEN:
             length, pos = read_varint(buf, pos, stop)
             if length > stop - pos:
-                raise ProtobufError(
+                raise _CutShort(
                     f"field {number} claims {length} bytes but only {stop - pos} remain", offset
                 )
             yield Field(number, wire, length, pos, pos + length, offset)

@@ -1,62 +1,107 @@
-"""Which engine scans which format: one line per format.
+"""Which code answers for which format: the detectors, in order, and one engine per format.
 
-Entries are ``"module:function"`` strings, imported on first use, so a session that never
-meets an ONNX file never imports the ONNX engine. A format with no entry has nothing to
-analyse beyond identification (plain text, for example); the ``format`` check still reports it.
+Adding a format is one module in :mod:`pytest_mlsupply.engines.formats` (its ``identify_*``
+and ``scan_*`` functions, sharing one reader) and one line in each table below. Detectors run
+from the most to the least specific and the first answer wins; a format with no engine
+(TFLite, a Git LFS pointer, an empty file) has nothing to analyse beyond identification. Every
+blob that is not a pickle still goes through the pickle probe (see
+:mod:`pytest_mlsupply.engines.scanner`), so no entry here can open a routing hole.
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from pytest_mlsupply.engines.scanner import Scanner
+from pytest_mlsupply.engines.blob import Scanner
+from pytest_mlsupply.engines.formats import (
+    archives,
+    code,
+    compressed,
+    executables,
+    gguf,
+    hf_json,
+    keras,
+    numpy,
+    onnx,
+    pickles,
+    safetensors,
+    text,
+    tflite,
+    torch,
+)
+from pytest_mlsupply.engines.identification import Detector, Format
 
-_F = "pytest_mlsupply.engines.formats"
+__all__ = ["DETECTORS", "IDENTIFIED_ONLY", "SCANNERS", "DetectorEntry"]
 
-SCANNERS: dict[str, str] = {
+
+@dataclass(frozen=True)
+class DetectorEntry:
+    detect: Detector
+    outer_only: bool = False
+    """Only on the content itself, not on a decompressed head: one level of decompression
+    (a compressed stream inside a compressed stream is reported by its outer format)."""
+
+
+DETECTORS: tuple[DetectorEntry, ...] = (
+    DetectorEntry(archives.identify_zip),
+    DetectorEntry(archives.identify_7z),
+    DetectorEntry(compressed.identify_compressed, outer_only=True),
+    DetectorEntry(numpy.identify_npy),
+    DetectorEntry(gguf.identify_gguf),
+    DetectorEntry(keras.identify_hdf5),
+    DetectorEntry(executables.identify_elf),
+    DetectorEntry(executables.identify_macho_or_java),
+    DetectorEntry(tflite.identify_tflite),
+    DetectorEntry(pickles.identify_pickle_with_proto),
+    DetectorEntry(executables.identify_pe),
+    DetectorEntry(archives.identify_tar),
+    DetectorEntry(safetensors.identify_safetensors),
+    DetectorEntry(compressed.identify_weak_compressed, outer_only=True),
+    DetectorEntry(onnx.identify_onnx),
+    DetectorEntry(pickles.identify_pickle_without_proto),
+    DetectorEntry(text.identify_lfs_pointer),
+    DetectorEntry(code.identify_shebang),
+    DetectorEntry(hf_json.identify_json),
+    DetectorEntry(text.identify_text),
+)
+
+SCANNERS: dict[Format, Scanner] = {
     # pickle family and the containers that carry pickles
-    "pickle": f"{_F}.pickles:scan_pickle_file",
-    "joblib": f"{_F}.pickles:scan_pickle_file",
-    "pytorch-legacy": f"{_F}.pickles:scan_pickle_file",
-    "pytorch-zip": f"{_F}.torch:scan_torch_zip",
-    "torchscript": f"{_F}.torch:scan_torch_zip",
-    "pytorch-tar": f"{_F}.torch:scan_torch_tar",
-    "numpy-npy": f"{_F}.numpy:scan_npy",
-    "numpy-npz": f"{_F}.numpy:scan_npz",
-    "gzip": f"{_F}.compressed:scan_compressed",
-    "bz2": f"{_F}.compressed:scan_compressed",
-    "xz": f"{_F}.compressed:scan_compressed",
-    "lzma": f"{_F}.compressed:scan_compressed",
-    "zlib": f"{_F}.compressed:scan_compressed",
-    "lz4": f"{_F}.compressed:scan_compressed",
-    "zstd": f"{_F}.compressed:scan_zstd",
+    Format.PICKLE: pickles.scan_pickle_file,
+    Format.JOBLIB: pickles.scan_pickle_file,
+    Format.PYTORCH_LEGACY: torch.scan_torch_legacy,
+    Format.PYTORCH_ZIP: torch.scan_torch_zip,
+    Format.TORCHSCRIPT: torch.scan_torch_zip,
+    Format.PYTORCH_TAR: torch.scan_torch_tar,
+    Format.NUMPY_NPY: numpy.scan_npy,
+    Format.NUMPY_NPZ: numpy.scan_npz,
+    Format.GZIP: compressed.scan_compressed,
+    Format.BZ2: compressed.scan_compressed,
+    Format.XZ: compressed.scan_compressed,
+    Format.LZMA: compressed.scan_compressed,
+    Format.ZLIB: compressed.scan_compressed,
+    Format.LZ4: compressed.scan_compressed,
+    Format.ZSTD: compressed.scan_compressed,
     # generic archives
-    "zip": f"{_F}.archives:scan_zip",
-    "tar": f"{_F}.archives:scan_tar",
-    "7z": f"{_F}.archives:scan_7z",
+    Format.ZIP: archives.scan_zip,
+    Format.TAR: archives.scan_tar,
+    Format.SEVEN_ZIP: archives.scan_7z,
     # tensor and model formats
-    "safetensors": f"{_F}.safetensors:scan_safetensors",
-    "gguf": f"{_F}.gguf:scan_gguf",
-    "onnx": f"{_F}.onnx:scan_onnx",
-    "keras-v3": f"{_F}.keras:scan_keras_archive",
-    "hdf5": f"{_F}.keras:scan_hdf5",
+    Format.SAFETENSORS: safetensors.scan_safetensors,
+    Format.GGUF: gguf.scan_gguf,
+    Format.ONNX: onnx.scan_onnx,
+    Format.KERAS_V3: keras.scan_keras_archive,
+    Format.HDF5: keras.scan_hdf5,
+    # programs: reported when they come out of an archive
+    Format.ELF: executables.scan_executable,
+    Format.PE: executables.scan_executable,
+    Format.MACH_O: executables.scan_executable,
+    Format.JAVA_CLASS: executables.scan_executable,
     # Hugging Face repository files: JSON configs and tokenizers, Python code, templates
-    "json": f"{_F}.hf_json:scan_json",
-    "text": f"{_F}.text:scan_text",
-    "shebang-script": f"{_F}.code:scan_script",
-    # content nothing identified: the pickle machine still checks what pickle.load would run
-    "unknown": f"{_F}.pickles:scan_unknown",
+    Format.JSON: hf_json.scan_json,
+    Format.TEXT: text.scan_text,
+    Format.SHEBANG_SCRIPT: code.scan_script,
 }
 
-
-@cache
-def scanner_for(format_name: str) -> Scanner | None:
-    target = SCANNERS.get(format_name)
-    if target is None:
-        return None
-    module_name, _, function = target.partition(":")
-    module = importlib.import_module(module_name)
-    return cast("Scanner", getattr(module, function))
+#: Formats identification says all there is about (the pickle probe still runs on them).
+IDENTIFIED_ONLY = frozenset({Format.TFLITE, Format.GIT_LFS_POINTER, Format.EMPTY, Format.UNKNOWN})

@@ -1,195 +1,112 @@
-"""The artifact scanner: identify content, hand it to the engine for its format, recurse.
+"""The artifact scanner: identify content, run the engine for its format, probe for pickles.
 
 Everything is decided by content (:mod:`pytest_mlsupply.engines.sniff`), never by extension, and
-nothing is ever loaded or executed. Container engines (zip, tar, torch checkpoints, compressed
-streams) extract members within :class:`ScanLimits` and call :meth:`ScanContext.scan_blob` on
-them, so a pickle inside a tar inside a zip is scanned like a pickle on disk.
+nothing is ever loaded or executed. For each blob — a file, or a member a container engine
+extracted — :func:`scan_blob`:
 
-Engines are plain functions registered by format name in :mod:`pytest_mlsupply.engines.registry`.
-They return findings; they raise :class:`ScanError` when the content cannot be analysed (the
-file's check then reports an error, never a pass). Findings outrank errors.
+1. identifies it and runs the engine registered for its format
+   (:mod:`pytest_mlsupply.engines.registry`);
+2. scans a zip archive appended after other content (a polyglot) as the archive it is;
+3. unless the blob was scanned as a pickle, runs the pickle probe over it
+   (:func:`~pytest_mlsupply.engines.formats.pickles.probe_execution`): text, JSON, unknown
+   bytes, safetensors, GGUF, zip — whatever ``pickle.load`` would run from its first byte is
+   reported. Identification decides which engine looks first; it cannot open a routing hole.
+
+Findings outrank errors: an engine that cannot finish records an error (the check then fails
+closed) but keeps what it found.
 """
 
 from __future__ import annotations
 
-import io
-import mmap
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-from pytest_mlsupply.engines.pickle import PicklePolicy
-from pytest_mlsupply.engines.sniff import Identification
-from pytest_mlsupply.results import Finding, Location, Severity
+from pytest_mlsupply.engines.blob import (
+    Blob,
+    ScanContext,
+    ScanError,
+    ScanLimits,
+    Scanner,
+    ScanPolicy,
+    ScanReport,
+)
+from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip
+from pytest_mlsupply.engines.formats.pickles import probe_execution
+from pytest_mlsupply.engines.identification import Family, Identification
+from pytest_mlsupply.engines.registry import SCANNERS
+from pytest_mlsupply.engines.sniff import identify, identify_bytes
+from pytest_mlsupply.results import Finding
 
-
-class ScanError(Exception):
-    """The content could not be analysed; the message says why and where."""
-
-
-@dataclass(frozen=True)
-class ScanLimits:
-    """Bounds for container recursion: decompression bombs and deep nesting end in findings."""
-
-    max_depth: int = 6
-    """Containers inside containers deeper than this are reported, not opened."""
-    max_member_bytes: int = 1 << 30
-    """A single extracted member larger than this (in memory) is reported, not read."""
-    max_total_bytes: int = 8 << 30
-    """All members extracted from one artifact, together."""
-    max_ratio: float = 250.0
-    """Uncompressed / compressed size above this marks a decompression bomb."""
-    max_members: int = 100_000
-
-
-@dataclass(frozen=True)
-class ScanPolicy:
-    pickle: PicklePolicy = field(default_factory=PicklePolicy)
-    limits: ScanLimits = field(default_factory=ScanLimits)
-
-
-@dataclass(frozen=True)
-class Blob:
-    """Bytes to scan: a file on disk (``path``) or a member extracted from a container (``data``).
-
-    ``subject`` is the artifact as the user knows it (``model/pytorch_model.bin``); ``member`` is
-    the chain of members inside it (``archive/data.pkl`` or ``outer.tar/inner.pkl``).
-    """
-
-    subject: str
-    name: str
-    """The file or member name; only a tie-breaker for identification."""
-    path: Path | None = None
-    data: bytes | None = None
-    member: str | None = None
-    depth: int = 0
-
-    @property
-    def size(self) -> int:
-        if self.data is not None:
-            return len(self.data)
-        assert self.path is not None
-        return os.stat(self.path).st_size
-
-    @contextmanager
-    def open(self) -> Iterator[BinaryIO]:
-        """A seekable binary stream over the content."""
-        if self.data is not None:
-            yield io.BytesIO(self.data)
-            return
-        assert self.path is not None
-        with open(self.path, "rb") as handle:
-            yield handle
-
-    @contextmanager
-    def buffer(self) -> Iterator[bytes | mmap.mmap]:
-        """The whole content as a buffer; files are memory-mapped, so only touched pages load."""
-        if self.data is not None:
-            yield self.data
-            return
-        assert self.path is not None
-        with open(self.path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size == 0:
-                yield b""
-                return
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                yield mapped
-
-    def child(self, member: str, data: bytes) -> Blob:
-        chain = f"{self.member}/{member}" if self.member else member
-        return Blob(
-            subject=self.subject,
-            name=member.rsplit("/", 1)[-1],
-            data=data,
-            member=chain,
-            depth=self.depth + 1,
-        )
-
-    def location(
-        self, *, offset: int | None = None, key_path: str | None = None, line: int | None = None
-    ) -> Location:
-        return Location(
-            file=self.subject, member=self.member, offset=offset, key_path=key_path, line=line
-        )
+__all__ = [
+    "Blob",
+    "ScanContext",
+    "ScanError",
+    "ScanLimits",
+    "ScanPolicy",
+    "ScanReport",
+    "identify_blob",
+    "new_context",
+    "scan_blob",
+    "scan_file",
+]
 
 
-Scanner = Callable[[Blob, Identification, "ScanContext"], list[Finding]]
+def identify_blob(blob: Blob) -> Identification:
+    if blob.data is not None:
+        return identify_bytes(blob.data, blob.name)
+    assert blob.path is not None
+    return identify(blob.path)
 
 
-@dataclass
-class ScanContext:
-    policy: ScanPolicy = field(default_factory=ScanPolicy)
-    errors: list[str] = field(default_factory=list)
-    formats: dict[str, str] = field(default_factory=dict)
-    """Member chain (or "" for the file itself) → identified format, for reports."""
-    extracted_bytes: int = 0
+def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """Identify ``blob``, scan it as its format, and probe it for what pickle.load would run."""
+    ident = identify_blob(blob)
+    ctx.formats[blob.member or ""] = ident.format.value
+    findings = _run(SCANNERS.get(ident.format), blob, ident, ctx)
+    if ident.appended_zip is not None:
+        findings += _scan_appended_zip(blob, ctx)
+    if ident.family is not Family.PICKLE:
+        findings += probe_execution(blob, ctx)
+    return findings
 
-    def identify(self, blob: Blob) -> Identification:
-        from pytest_mlsupply.engines.sniff import identify, identify_bytes
 
-        if blob.data is not None:
-            return identify_bytes(blob.data, blob.name)
-        assert blob.path is not None
-        return identify(blob.path)
-
-    def scan_blob(self, blob: Blob) -> list[Finding]:
-        """Identify ``blob`` and run the engine registered for its format (if any)."""
-        from pytest_mlsupply.engines.registry import scanner_for
-
-        ident = self.identify(blob)
-        self.formats[blob.member or ""] = ident.format
-        scanner = scanner_for(ident.format)
-        if scanner is None:
-            return []
-        try:
-            return scanner(blob, ident, self)
-        except ScanError as exc:
-            self.errors.append(f"{blob.location().describe()}: {exc}")
-        except (MemoryError, RecursionError) as exc:
-            self.errors.append(
-                f"{blob.location().describe()}: too large or deep to analyse ({type(exc).__name__})"
-            )
+def _run(
+    scanner: Scanner | None, blob: Blob, ident: Identification, ctx: ScanContext
+) -> list[Finding]:
+    if scanner is None:
         return []
-
-    def account(self, blob: Blob, size: int) -> Finding | None:
-        """Charge ``size`` extracted bytes; a finding when the artifact's budget is exhausted."""
-        self.extracted_bytes += size
-        if self.extracted_bytes <= self.policy.limits.max_total_bytes:
-            return None
-        return Finding(
-            rule="MLS-ARC-003",
-            severity=Severity.HIGH,
-            category="resource-exhaustion",
-            title="archive expands beyond the extraction budget",
-            location=blob.location(),
-            evidence=f"more than {self.policy.limits.max_total_bytes} bytes once extracted",
-            why="a decompression bomb exhausts memory or disk of whatever loads it, and hides "
-            "content from scanners that give up",
-            remediation="ship the files uncompressed or split them; do not accept archives "
-            "that expand this far",
-            cwe="CWE-409",
-        )
+    try:
+        return scanner(blob, ident, ctx)
+    except ScanError as exc:
+        ctx.error(blob, str(exc))
+    except (MemoryError, RecursionError) as exc:
+        ctx.error(blob, f"too large or deep to analyse ({type(exc).__name__})")
+    return []
 
 
-@dataclass(frozen=True)
-class ScanReport:
-    findings: list[Finding]
-    errors: list[str]
-    formats: dict[str, str]
+def _scan_appended_zip(blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """The zip archive behind other content, scanned as the kind of archive it is."""
+    with blob.open() as fh:
+        listing = list_zip(fh, blob.size)
+        if listing is None:
+            return []
+        ident = classify_zip(listing)
+    return _run(SCANNERS.get(ident.format), blob, ident, ctx)
+
+
+def new_context(policy: ScanPolicy | None = None) -> ScanContext:
+    """A context whose container engines hand members back to :func:`scan_blob`."""
+    return ScanContext(dispatch=scan_blob, policy=policy or ScanPolicy())
 
 
 def scan_file(path: Path, subject: str, policy: ScanPolicy | None = None) -> ScanReport:
     """Scan one artifact on disk. Raises OSError only when the file itself cannot be opened."""
-    ctx = ScanContext(policy=policy or ScanPolicy())
+    ctx = new_context(policy)
     if not stat.S_ISREG(os.stat(path).st_mode):
         # A FIFO or device would block the scan forever; it cannot be a model file either.
         return ScanReport(
             findings=[], errors=[f"{subject}: not a regular file; it was not opened"], formats={}
         )
-    blob = Blob(subject=subject, name=path.name, path=path)
-    findings = ctx.scan_blob(blob)
+    findings = scan_blob(Blob(subject=subject, name=path.name, path=path), ctx)
     return ScanReport(findings=findings, errors=ctx.errors, formats=ctx.formats)

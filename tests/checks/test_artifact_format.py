@@ -76,7 +76,7 @@ def test_a_shebang_script_in_a_model_directory_is_critical(pipeline: Pipeline) -
     assert result.facts["family"] == "script"
 
 
-def test_a_pickle_disguised_as_safetensors_is_also_an_extension_mismatch(
+def test_a_pickle_named_safetensors_is_a_high_finding_that_says_what_the_loader_does(
     pipeline: Pipeline,
 ) -> None:
     write_pickle_payload(pipeline.model_dir / "weights.safetensors")
@@ -84,11 +84,25 @@ def test_a_pickle_disguised_as_safetensors_is_also_an_extension_mismatch(
     result = pipeline.result("artifact[tiny/weights.safetensors::format]")
 
     rules = {f.rule: f for f in result.findings}
+    assert sorted(rules) == ["MLS-FMT-001", "MLS-FMT-004"]
+    claim = rules["MLS-FMT-004"]
+    assert (claim.severity, claim.cwe) == (Severity.HIGH, "CWE-646")
+    assert "pickle" in claim.evidence
+    assert "safetensors.safe_open" in claim.evidence and "refuses it" in claim.evidence
+
+
+def test_a_pickle_named_txt_is_a_medium_extension_mismatch(
+    pipeline: Pipeline,
+) -> None:
+    write_pickle_payload(pipeline.model_dir / "notes.txt")
+
+    result = pipeline.result("artifact[tiny/notes.txt::format]")
+
+    rules = {f.rule: f for f in result.findings}
     assert sorted(rules) == ["MLS-FMT-001", "MLS-FMT-002"]
     mismatch = rules["MLS-FMT-002"]
     assert (mismatch.severity, mismatch.cwe) == (Severity.MEDIUM, "CWE-646")
-    assert ".safetensors" in mismatch.evidence
-    assert "pickle" in mismatch.evidence
+    assert ".txt" in mismatch.evidence and "pickle" in mismatch.evidence
 
 
 def test_unidentifiable_bytes_are_a_low_finding_that_warns_at_the_default_threshold(

@@ -1,4 +1,4 @@
-"""Corpus: pickle files on disk, bare or wrapped in gzip, bz2, xz, lzma, zlib and lz4.
+"""Corpus: pickle files on disk, bare or wrapped in gzip, bz2, xz, lzma, zlib, lz4 and zstd.
 
 The hostile pickles come from the pickle engine's own corpus builders
 (``tests/engines/pickle/pickle_corpus.py``); here they are written as files and loaded the way
@@ -13,7 +13,6 @@ import importlib.util
 import lzma
 import pickle
 import random
-import struct
 import sys
 import zlib
 from collections.abc import Callable
@@ -21,7 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import lz4.frame
 import numpy as np
+import zstandard
 
 from tests.corpus import Sample
 from tests.corpus.archives import touch_pickle
@@ -48,35 +49,9 @@ asm: Any = _load("pickle_asm")
 pickle_corpus: Any = _load("pickle_corpus")
 
 
-def _xxh32(data: bytes) -> int:
-    """xxHash32 with seed 0 for inputs under 16 bytes (an LZ4 frame descriptor)."""
-    primes = (2654435761, 2246822519, 3266489917, 668265263, 374761393)
-    mask = 0xFFFFFFFF
-
-    def rotl(x: int, r: int) -> int:
-        return ((x << r) | (x >> (32 - r))) & mask
-
-    h = (primes[4] + len(data)) & mask
-    pos = 0
-    while pos + 4 <= len(data):
-        h = rotl((h + struct.unpack_from("<I", data, pos)[0] * primes[2]) & mask, 17)
-        h = h * primes[3] & mask
-        pos += 4
-    for byte in data[pos:]:
-        h = rotl((h + byte * primes[4]) & mask, 11) * primes[0] & mask
-    h ^= h >> 15
-    h = h * primes[1] & mask
-    h ^= h >> 13
-    h = h * primes[2] & mask
-    return h ^ (h >> 16)
-
-
 def lz4_frame(data: bytes) -> bytes:
-    """An LZ4 frame holding ``data`` in one uncompressed block (valid for any LZ4 reader)."""
-    descriptor = bytes([0x60, 0x70])  # version 1, independent blocks; 4 MiB blocks
-    header = b"\x04\x22\x4d\x18" + descriptor + bytes([(_xxh32(descriptor) >> 8) & 0xFF])
-    block = struct.pack("<I", len(data) | 0x80000000) + data
-    return header + block + struct.pack("<I", 0)
+    """An LZ4 frame holding ``data``, as joblib's ``.lz4`` dumps are written."""
+    return bytes(lz4.frame.compress(data))
 
 
 def _file(name: str, content: Callable[[Path], bytes]) -> Callable[[Path, Path], Path]:
@@ -152,7 +127,19 @@ _WRAPPED: list[tuple[str, str, Callable[[bytes], bytes], str | None]] = [
         zlib.compress,
         "import pickle, zlib\npickle.loads(zlib.decompress(open(ARTIFACT, 'rb').read()))",
     ),
-    ("lz4", "model.pkl.lz4", lz4_frame, None),  # the lz4 package is not installed here
+    (
+        "lz4",
+        "model.pkl.lz4",
+        lz4_frame,
+        "import lz4.frame, pickle\npickle.load(lz4.frame.open(ARTIFACT))",
+    ),
+    (
+        "zstd",
+        "model.pkl.zst",
+        lambda d: zstandard.ZstdCompressor().compress(d),
+        "import pickle, zstandard\n"
+        "pickle.loads(zstandard.ZstdDecompressor().decompress(open(ARTIFACT, 'rb').read()))",
+    ),
     (
         "gzip-second-member",
         "model.pkl.gz",

@@ -22,7 +22,7 @@ def test_a_failing_item_shows_severity_what_where_why_fix_and_cwe(
             "*why it matters:*",
             "*fix:*",
             "*CWE-502*",
-            "*MLS-FMT-002 file extension does not match its content*",
+            "*MLS-FMT-004 file named .safetensors does not parse as that format*",
         ]
     )
     assert "Traceback" not in out

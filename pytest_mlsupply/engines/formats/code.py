@@ -10,14 +10,18 @@ and persistence.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.formats.text import read_text
+from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.python_ast import code_findings
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["scan_script"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = ["identify_shebang", "scan_script"]
 
 _SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "ash", "busybox")
 #: (pattern, severity, what it is): shell shapes that have no place in a model repository.
@@ -58,6 +62,19 @@ _SHELL_PATTERNS: list[tuple[re.Pattern[str], Severity, str]] = [
         "downloads from the network",
     ),
 ]
+
+
+def identify_shebang(view: View) -> Identification | None:
+    if view.head[:2] != b"#!":
+        return None
+    line = view.head[:200].split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    return Identification(
+        Format.SHEBANG_SCRIPT,
+        Family.SCRIPT,
+        True,
+        f"script run by {line[2:].strip()!r}",
+        f"first line {line!r}",
+    )
 
 
 def scan_script(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

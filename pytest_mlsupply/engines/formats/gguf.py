@@ -21,14 +21,17 @@ from __future__ import annotations
 import mmap
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["GgufMetadata", "parse_gguf", "scan_gguf"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = ["GgufMetadata", "identify_gguf", "parse_gguf", "read_gguf_header", "scan_gguf"]
 
 #: Strings longer than this are skipped, not decoded (templates are decoded up to the cap below).
 STRING_CAP = 1 << 20
@@ -114,8 +117,11 @@ class _Reader:
         return raw.decode("utf-8", errors="replace"), length
 
 
-def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
-    """Parse the header and metadata of a GGUF file; raises ScanError or :class:`_Truncated`."""
+def read_gguf_header(data: bytes | mmap.mmap, size: int | None = None) -> GgufMetadata:
+    """The fixed header (magic, version, tensor and metadata counts), its counts checked
+    against the file's ``size``; raises ScanError or :class:`_Truncated`. Identification and
+    the engine both start here."""
+    size = len(data) if size is None else size
     if data[:4] != b"GGUF":
         raise ScanError("no GGUF magic")
     if len(data) < 8:
@@ -127,10 +133,44 @@ def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
     reader.pos = 8
     meta = GgufMetadata(version, reader.count("tensor count"), reader.count("metadata count"))
     # Each pair needs at least a length, a type and a one-byte value: bound counts by the size.
-    if meta.kv_count > reader.size // 9:
+    if meta.kv_count > size // 9:
         raise _Truncated(reader.pos, f"metadata count {meta.kv_count} cannot fit in the file")
-    if meta.tensor_count > reader.size // 16:
+    if meta.tensor_count > size // 16:
         raise _Truncated(reader.pos, f"tensor count {meta.tensor_count} cannot fit in the file")
+    meta.end_of_metadata = reader.pos
+    return meta
+
+
+def identify_gguf(view: View) -> Identification | None:
+    """A GGUF model: its header, read by the parser the engine uses."""
+    head = view.head
+    if head[:4] != b"GGUF":
+        return None
+    try:
+        meta = read_gguf_header(head, view.size)
+    except (ScanError, _Truncated, struct.error) as exc:
+        return Identification(
+            Format.GGUF,
+            Family.GGUF,
+            False,
+            f"malformed GGUF model: {exc}",
+            "magic 47 47 55 46",
+            problem=f"llama.cpp's GGUF reader refuses the header: {exc}",
+        )
+    return Identification(
+        Format.GGUF,
+        Family.GGUF,
+        False,
+        f"GGUF model (version {meta.version}, {meta.tensor_count} tensors)",
+        "magic 47 47 55 46",
+    )
+
+
+def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
+    """Parse the header and metadata of a GGUF file; raises ScanError or :class:`_Truncated`."""
+    meta = read_gguf_header(data)
+    reader = _Reader(data, wide=meta.version >= 2)
+    reader.pos = meta.end_of_metadata
     for index in range(meta.kv_count):
         key, _ = reader.string(f"key of metadata pair {index}")
         if key is None:

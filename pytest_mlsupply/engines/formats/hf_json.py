@@ -23,14 +23,17 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["CONFIG_NAMES", "config_parse_error", "scan_json", "scan_json_text"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = ["CONFIG_NAMES", "config_parse_error", "identify_json", "scan_json", "scan_json_text"]
 
 #: JSON documents larger than this are not parsed (a tokenizer.json is tens of MB at most).
 MAX_JSON_BYTES = 256 << 20
@@ -67,6 +70,45 @@ _ROLE_MARKER = re.compile(
     r"<(?:start|end)_of_turn>",
 )
 _SENTENCE_TRANSFORMERS = ("sentence_transformers.",)
+
+
+def identify_json(view: View) -> Identification | None:
+    """A JSON document: parsed whole when it fits in the read budget (a config, a tokenizer),
+    judged by how it opens otherwise."""
+    text = decode_text(view.head, view.truncated)
+    if text is None:
+        return None
+    stripped = text.lstrip()
+    if stripped[:1] not in ("{", "["):
+        return None
+    if view.truncated:
+        file, size = view.file, view.size
+        if file is None or size is None or size - len(view.head) > file.remaining:
+            return _json_prefix(stripped, view)
+        text = decode_text(view.head + file.read_at(len(view.head), size), False) or ""
+        stripped = text.lstrip()
+    try:
+        parsed = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    shape = f"object with {len(parsed)} keys" if isinstance(parsed, dict) else "array"
+    return Identification(Format.JSON, Family.JSON, False, f"JSON {shape}", "parses as JSON")
+
+
+def _json_prefix(text: str, view: View) -> Identification | None:
+    """Too big to parse within the budget: accept a document that opens like JSON."""
+    second = text[1:].lstrip()[:1]
+    if (text[0] == "{" and second not in ('"', "}")) or (
+        text[0] == "[" and second not in tuple('{["-0123456789tfn]')
+    ):
+        return None
+    return Identification(
+        Format.JSON,
+        Family.JSON,
+        False,
+        "JSON document (larger than the read budget, only its start was checked)",
+        f"first {len(view.head)} bytes are UTF-8 text opening with {text[:2]!r}",
+    )
 
 
 def scan_json(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

@@ -8,8 +8,9 @@ module, ``TFSMLayer`` loads a SavedModel from a path, and Keras' own ``get_file`
 load time. One walker (:func:`walk_keras_config`) reads configs from both containers, at any
 depth, without importing or unmarshalling anything.
 
-The ``.keras`` archive is read with :mod:`zipfile`, as Keras itself reads it; its other members
-(``model.weights.h5``, ``assets/``) go back to the scanner. Legacy ``.h5`` files are not parsed
+The ``.keras`` archive is read with the one zip reader (:mod:`~pytest_mlsupply.engines.ziparchive`,
+which reads at least everything :mod:`zipfile`, Keras' reader, accepts); its other members
+(``model.weights.h5``, ``assets/``, ``metadata.json``) go back to the scanner. Legacy ``.h5`` files are not parsed
 as a whole (h5py is not a dependency): the ``model_config`` / ``training_config`` attribute
 names are located in the bytes, the attribute message around each is read (its value inline or
 in the global heap), and, where that fails, the JSON is looked for by its first keys. A file that
@@ -24,19 +25,19 @@ import binascii
 import json
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pytest_mlsupply.engines.formats.archives import (
-    MemberTooLarge,
-    ZipEntry,
-    read_zip_member,
-    scan_zip_members,
-)
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.containers import scan_zip_members
+from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
 from pytest_mlsupply.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
 
 __all__ = ["KERAS_PACKAGES", "scan_hdf5", "scan_keras_archive", "walk_keras_config"]
 
@@ -410,6 +411,44 @@ def _loads(data: bytes, what: str) -> Any:
         raise ScanError(f"{what} is nested too deeply to analyse") from None
 
 
+# --- identification ----------------------------------------------------------------------------
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def claim_keras_zip(listing: ZipListing) -> Identification | None:
+    """A zip with ``config.json`` at its root. Keras reads (and acts on) that config before it
+    looks for weights, so it is enough: the engine walks it and scans every other member."""
+    root = {entry.name for entry in listing.files if "/" not in entry.name}
+    if "config.json" not in root:
+        return None
+    return Identification(
+        Format.KERAS_V3,
+        Family.ZIP,
+        False,
+        "Keras v3 archive (config.json at the root)",
+        f"{listing.evidence}; root members {', '.join(sorted(root)[:5])}",
+    )
+
+
+def identify_hdf5(view: View) -> Identification | None:
+    """An HDF5 file (Keras ``.h5`` or other), found where the engine looks for its superblock."""
+    at = find_superblock(view.read_at if view.file is not None else _head_reader(view), view.size)
+    if at is None:
+        return None
+    return Identification(
+        Format.HDF5,
+        Family.HDF5,
+        False,
+        "HDF5 file (Keras .h5 or other)",
+        f"signature 89 48 44 46 0d 0a 1a 0a at byte {at}",
+    )
+
+
+def _head_reader(view: View) -> Callable[[int, int], bytes]:
+    return lambda offset, length: view.head[offset : offset + length]
+
+
 # --- .keras archives --------------------------------------------------------------------------
 
 
@@ -425,7 +464,7 @@ def scan_keras_archive(blob: Blob, ident: Identification, ctx: ScanContext) -> l
 
     def handle(fh: BinaryIO, entry: ZipEntry, size: int) -> list[Finding] | None:
         nonlocal seen_config
-        if entry.name not in ("config.json", "metadata.json"):
+        if entry.name != "config.json":
             return None
         try:
             data = read_zip_member(
@@ -435,10 +474,10 @@ def scan_keras_archive(blob: Blob, ident: Identification, ctx: ScanContext) -> l
                 max_ratio=ctx.policy.limits.max_ratio,
                 file_size=size,
             )
-        except MemberTooLarge as exc:
+        except OverBudget as exc:
             raise ScanError(f"{entry.name} is too large to analyse ({exc.reason})") from None
-        if entry.name == "metadata.json":
-            return []
+        except ZipReadError as exc:
+            raise ScanError(f"{entry.name} cannot be read: {exc}") from None
         seen_config = True
         config = _loads(data, "config.json")
         return walk_keras_config(config, blob=blob, ctx=ctx, root="config.json")
@@ -567,12 +606,22 @@ class _H5Geometry:
     lengths: int
 
 
-def _h5_geometry(buf: bytes | Any) -> _H5Geometry | None:
-    signature = b"\x89HDF\r\n\x1a\n"
+def find_superblock(read_at: Callable[[int, int], bytes], size: int | None) -> int | None:
+    """Where the HDF5 superblock starts: at 0, or after a user block (512, 1024, 2048, ...)."""
     at = 0
-    while at + 32 <= len(buf) and buf[at : at + 8] != signature:
+    while size is None or at + 8 <= size:
+        chunk = read_at(at, 8)
+        if chunk == HDF5_SIGNATURE:
+            return at
+        if len(chunk) < 8:
+            return None
         at = 512 if at == 0 else at * 2
-    if at + 32 > len(buf):
+    return None
+
+
+def _h5_geometry(buf: bytes | Any) -> _H5Geometry | None:
+    at = find_superblock(lambda offset, length: bytes(buf[offset : offset + length]), len(buf))
+    if at is None or at + 32 > len(buf):
         return None
     version = buf[at + 8]
     if version in (0, 1):

@@ -18,20 +18,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pytest_mlsupply.engines.formats.archives import (
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.containers import scan_pickle_region, scan_zip_members
+from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
+from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.ziparchive import (
     ZipEntry,
+    ZipListing,
+    ZipReadError,
     read_zip_member,
-    scan_zip_members,
 )
-from pytest_mlsupply.engines.formats.pickles import scan_pickle_region
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Family, identify_bytes
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
-    from pytest_mlsupply.engines.sniff import Identification
+    from pytest_mlsupply.engines.identification import View
 
-__all__ = ["NpyHeader", "parse_npy_header", "scan_npy", "scan_npz"]
+__all__ = [
+    "NpyHeader",
+    "claim_npz",
+    "identify_npy",
+    "parse_npy_header",
+    "scan_npy",
+    "scan_npz",
+]
 
 _MAGIC = b"\x93NUMPY"
 # numpy itself refuses headers above 10,000 bytes unless told otherwise; allow generous room.
@@ -99,6 +108,15 @@ def parse_npy_header(head: bytes) -> NpyHeader:
     )
 
 
+def _header_end(head: bytes) -> int | None:
+    """Where the header ends, from its length field (None when the version is unknown)."""
+    if head[6:7] == b"\x01" and len(head) >= 10:
+        return 10 + int(struct.unpack_from("<H", head, 8)[0])
+    if head[6:7] in (b"\x02", b"\x03") and len(head) >= 12:
+        return 12 + int(struct.unpack_from("<I", head, 8)[0])
+    return None
+
+
 def _has_object(descr: Any) -> bool:
     if isinstance(descr, str):
         return descr.lstrip("<>|=").startswith("O")
@@ -134,6 +152,71 @@ def _itemsize(descr: Any) -> int | None:
     if digits:
         return int(digits)
     return _FIXED_SIZES.get(kind)
+
+
+# --- identification ------------------------------------------------------------------------
+
+# Members of an .npz whose header is read to tell object arrays from numeric ones.
+_MAX_PROBED_MEMBERS = 64
+
+
+def identify_npy(view: View) -> Identification | None:
+    """An ``.npy`` array: its header, read by the parser the engine uses."""
+    head = view.head
+    if head[:6] != _MAGIC:
+        return None
+    evidence = f"magic 93 4e 55 4d 50 59, version {head[6:7].hex()}.{head[7:8].hex()}"
+    needed = _header_end(head)
+    if needed is not None and needed > len(head) and view.truncated:
+        head += view.read_at(len(head), needed - len(head))  # a long header, within budget
+    try:
+        header = parse_npy_header(head)
+    except ScanError as exc:
+        return Identification(
+            Format.NUMPY_NPY,
+            Family.NUMPY,
+            False,
+            f"malformed NumPy .npy file: {exc}",
+            evidence,
+            problem=f"numpy.load refuses the header: {exc}",
+        )
+    evidence += f"; header descr {header.descr!r}, shape {header.shape!r}"
+    if header.has_object:
+        return Identification(
+            Format.NUMPY_NPY,
+            Family.NUMPY,
+            True,
+            "NumPy .npy array with object dtype: its data is a pickle",
+            evidence,
+        )
+    return Identification(Format.NUMPY_NPY, Family.NUMPY, False, "NumPy .npy array", evidence)
+
+
+def claim_npz(listing: ZipListing) -> Identification | None:
+    """A zip whose members are all ``.npy`` arrays: ``numpy.savez`` output."""
+    arrays = listing.files
+    if not arrays or not all(entry.name.endswith(".npy") for entry in arrays):
+        return None
+    for entry in arrays[:_MAX_PROBED_MEMBERS]:
+        try:
+            header = parse_npy_header(listing.head(entry, 4096))
+        except ScanError:
+            continue
+        if header.has_object:
+            return Identification(
+                Format.NUMPY_NPZ,
+                Family.ZIP,
+                True,
+                f"NumPy .npz archive; member {entry.name} has object dtype (pickled data)",
+                f"{listing.evidence}; {entry.name} header descr {header.descr!r}",
+            )
+    return Identification(
+        Format.NUMPY_NPZ,
+        Family.ZIP,
+        False,
+        f"NumPy .npz archive of {len(arrays)} arrays",
+        f"{listing.evidence}; all members end in .npy",
+    )
 
 
 # --- .npy --------------------------------------------------------------------------------
@@ -186,7 +269,8 @@ def _trailing_findings(
     if expected is None or size <= header.data_offset + expected:
         return []
     extra = size - header.data_offset - expected
-    hidden = identify_bytes(peek(), "").family is Family.PICKLE
+    tail = peek()
+    hidden = looks_like_pickle(tail, truncated=len(tail) < extra)
     return [
         Finding(
             rule="MLS-NPY-002",
@@ -215,7 +299,7 @@ def scan_npz(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
                 fh, entry, limit=_HEAD, max_ratio=float("inf"), file_size=file_size, head_only=True
             )
             header = parse_npy_header(head)
-        except ScanError:
+        except (ScanError, ZipReadError):
             return None  # not a plain .npy: extract and scan it as whatever it is
         if header.has_object or entry.size <= header.data_offset + (header.data_size or 0):
             return None if header.has_object else []

@@ -20,15 +20,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.nested import embedded_pickles
 from pytest_mlsupply.engines.protobuf import LEN, VARINT, Field, ProtobufError, iter_fields
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["BENIGN_DOMAINS", "scan_onnx"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = ["BENIGN_DOMAINS", "identify_onnx", "scan_onnx"]
 
 #: Operator domains the ONNX standard defines, plus onnxruntime's built-in contrib domains
 #: (their kernels ship inside onnxruntime itself; no custom library is loaded for them).
@@ -595,6 +599,51 @@ def _metadata_findings(
         )
     )
     return findings
+
+
+# --- identification ---------------------------------------------------------------------------
+
+# Top-level ModelProto fields and their wire types (0 varint, 2 length-delimited).
+_MODEL_FIELDS = {1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: LEN, 8: LEN, 14: LEN,
+                 20: LEN, 25: LEN}  # fmt: skip
+
+
+def identify_onnx(view: View) -> Identification | None:
+    """ONNX is a bare protobuf ModelProto: recognise its top-level fields, in any order.
+
+    Read with the protobuf reader the engine uses. Protobuf readers accept fields in any order
+    and skip unknown ones, and so does ``onnx.load``; demanding ``ir_version`` first would let a
+    reordered model slip past as "unknown" while still loading (and reading its external data)
+    everywhere. Without a magic number, the ``.onnx`` extension breaks a tie.
+    """
+    head = memoryview(view.head)
+    present: set[int] = set()
+    ir_version: int | None = None
+    try:
+        for item in iter_fields(head, head=view.truncated):
+            expected = _MODEL_FIELDS.get(item.number)
+            if expected is not None and expected != item.wire:
+                return None
+            if item.number == 1:
+                ir_version = item.value
+            present.add(item.number)
+    except ProtobufError:
+        return None  # not protobuf, or a length past the end of a file read whole
+    if not present or (ir_version is not None and not 1 <= ir_version <= 20):
+        return None
+    structural = {7, 8} <= present or (1 in present and bool({2, 7, 8} & present))
+    marker = structural or (b"onnx" in view.head and 7 in present)
+    if not marker and not (view.suffix == ".onnx" and present & set(_MODEL_FIELDS)):
+        return None
+    how = "ONNX fields present" if marker else "its .onnx extension breaks the tie"
+    version = f"ir_version {ir_version}" if ir_version is not None else "no ir_version"
+    return Identification(
+        Format.ONNX,
+        Family.ONNX,
+        False,
+        f"ONNX model ({version})",
+        f"protobuf ModelProto fields {sorted(present)}; {how}",
+    )
 
 
 # --- entry point ------------------------------------------------------------------------------

@@ -1,105 +1,186 @@
-"""Pickle files (plain, joblib, legacy torch): the whole file through the symbolic pickle machine.
+"""Pickle files (plain, joblib, legacy torch): identified and scanned by the one pickle machine.
 
-The machine already reads every pickle in the stream (a legacy ``torch.save`` file is the magic
-number, then protocol, sys_info, the object and the storage keys as separate pickles), steps over
-joblib's raw numpy buffers, and recurses into pickles nested in constants. This engine only feeds
-it the file without copying it (a memory map) and turns "not a pickle" into an error when, and
-only when, nothing was found: findings outrank errors.
+Identification and scanning read pickles with the same code: the symbolic machine of
+:mod:`pytest_mlsupply.engines.pickle`, which decodes opcodes exactly as CPython's unpicklers do
+(``I0x1`` included, which ``pickletools`` rejects). Identification runs it over the first
+opcodes of the head; the engine over the whole stream — a legacy ``torch.save`` file is the
+magic number, then protocol, sys_info, the object and the storage keys as separate pickles —
+stepping over joblib's raw numpy buffers and recursing into pickles nested in constants.
+
+:func:`probe_execution` is the machine's other use: every blob that is not identified as a
+pickle still goes through it (text included), and whatever ``pickle.load`` would import or call
+from its first byte is reported. Identification can only decide which engine looks first; it
+can never let a payload pass.
 """
 
 from __future__ import annotations
 
-import mmap
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.blob import Blob, ScanContext
+from pytest_mlsupply.engines.containers import scan_pickle_region
+from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
+from pytest_mlsupply.engines.pickle import scan_pickle_bytes
+from pytest_mlsupply.engines.pickle.decoder import OPCODE_NAMES, OPCODE_PROTOCOLS
+from pytest_mlsupply.engines.pickle.vm import run_machine
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
-    from pytest_mlsupply.engines.sniff import Identification
+    from pytest_mlsupply.engines.identification import View
 
-__all__ = ["scan_pickle_file", "scan_pickle_region", "scan_unknown"]
+__all__ = [
+    "PickleHead",
+    "identify_pickle_with_proto",
+    "identify_pickle_without_proto",
+    "looks_like_pickle",
+    "probe_execution",
+    "read_pickle_head",
+    "scan_pickle_file",
+]
+
+# Enough opcodes to tell a pickle from text and to see the first globals, cheap on any head.
+_MAX_IDENTIFY_OPS = 4096
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_PROTO = 0x80
+# Opcodes a protocol 0 or 1 pickle can start with; they are all printable, hence the validation.
+_LOW_PROTOCOL_FIRST_BYTES = frozenset(
+    code for code, name in OPCODE_NAMES.items() if OPCODE_PROTOCOLS[name] < 2
+)
+
+
+@dataclass(frozen=True)
+class PickleHead:
+    """What the first pickle of a stream looks like, as the machine read it."""
+
+    protocol: int
+    ops: int
+    complete: bool
+    """The first pickle reached its STOP within what was read."""
+    globals: list[str]
+    first_value: Any
+    stop_at: int
+
+
+def read_pickle_head(data: bytes | memoryview, truncated: bool) -> PickleHead | None:
+    """The first pickle of ``data`` when ``data`` starts one, else None.
+
+    ``truncated`` says ``data`` is the head of a longer stream: running off its end is fine,
+    while an invalid opcode or argument, or a stack the loader would underflow, is not a pickle.
+    """
+    if not data or data[0] not in OPCODE_NAMES:
+        return None
+    trace = run_machine(
+        data, find_nested=False, partial=truncated, max_ops=_MAX_IDENTIFY_OPS, max_pickles=1
+    )
+    complete = bool(trace.stops)
+    head = PickleHead(
+        protocol=trace.protocol,
+        ops=trace.opcodes_seen,
+        complete=complete,
+        globals=[ref.dotted for ref in trace.imports],
+        first_value=trace.first_result if complete else None,
+        stop_at=trace.stops[0] + 1 if complete else 0,
+    )
+    valid = trace.error is None
+    if data[0] == _PROTO:
+        # PROTO plus one more opcode is convincing; data written between opcodes (joblib
+        # arrays) is stepped over by the machine, so a later break still means a pickle.
+        return head if head.ops >= 2 or (head.ops == 1 and valid) else None
+    # A pickle need not start with PROTO: any opcode can come first (a bare SHORT_BINUNICODE,
+    # a FRAME) and the unpickler still runs it. Protocol 0/1 opcodes are printable, so text
+    # often starts like a pickle: every opcode up to STOP (or the end of the head) must be valid.
+    if head.complete and head.ops <= 3 and len(data) - head.stop_at > 16:
+        # One value and STOP, then a mass of other bytes: random data does this now and then;
+        # a pickler never writes it (and loading it would build one constant).
+        valid = False
+    if data[0] not in _LOW_PROTOCOL_FIRST_BYTES:
+        # A binary opcode first and no PROTO: random bytes decode as a few opcodes now and
+        # then, so demand a STOP, or a long valid run in a file larger than what was read.
+        valid = valid and (head.complete or (truncated and head.ops >= 16))
+    return head if valid and head.ops >= 2 else None
+
+
+def looks_like_pickle(data: bytes | memoryview, truncated: bool) -> bool:
+    """Whether ``data`` starts a pickle (a member's head, bytes after an array)."""
+    return read_pickle_head(data, truncated) is not None
+
+
+def pickle_identification(data: bytes, head: PickleHead, where: str = "") -> Identification:
+    """The identification of content whose first pickle is ``head``: plain, joblib or torch."""
+    evidence = f"{where}bytes {hex_bytes(data[:4])}; {head.ops} opcodes parse"
+    if head.complete:
+        evidence += " up to STOP"
+    if head.globals:
+        evidence += "; globals " + ", ".join(head.globals[:3])
+    if head.first_value == _TORCH_LEGACY_MAGIC and not isinstance(head.first_value, bool):
+        return Identification(
+            Format.PYTORCH_LEGACY,
+            Family.PICKLE,
+            True,
+            "legacy PyTorch checkpoint (torch.save before 1.6): a sequence of pickles",
+            f"{evidence}; first value is the torch magic number {_TORCH_LEGACY_MAGIC:#x}",
+        )
+    if any(g.startswith("joblib.") or g.endswith(".NumpyArrayWrapper") for g in head.globals):
+        return Identification(
+            Format.JOBLIB,
+            Family.PICKLE,
+            True,
+            f"joblib pickle (protocol {head.protocol})",
+            evidence,
+        )
+    return Identification(
+        Format.PICKLE, Family.PICKLE, True, f"pickle (protocol {head.protocol})", evidence
+    )
+
+
+def identify_pickle_with_proto(view: View) -> Identification | None:
+    """A stream that opens with PROTO: binary, so it is looked at before the weaker guesses."""
+    if view.head[:1] != bytes([_PROTO]):
+        return None
+    head = read_pickle_head(view.head, view.truncated)
+    return None if head is None else pickle_identification(view.head, head)
+
+
+def identify_pickle_without_proto(view: View) -> Identification | None:
+    """Any other opcode first (protocol 0 text, a FRAME, a bare SHORT_BINUNICODE)."""
+    if view.head[:1] == bytes([_PROTO]):
+        return None
+    head = read_pickle_head(view.head, view.truncated)
+    return None if head is None else pickle_identification(view.head, head)
 
 
 def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Scan a file (or member) that is one or more pickles back to back.
+    """Scan a file (or member) that is one or more pickles back to back."""
+    with blob.buffer() as buffer:
+        return scan_pickle_region(blob, buffer, ctx.policy.pickle)
 
-    A zip archive appended to the pickle (a polyglot: ``pickle.load`` reads the front,
-    zip readers and torch the back) is scanned too, as the checkpoint it pretends to be.
+
+def probe_execution(blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """What ``pickle.load`` would import or call if given this content, whatever it is.
+
+    Every pickle-based loader reads any file it is handed, and identification may be wrong or
+    fooled (a polyglot, a text-looking protocol 0 stream). Only findings that prove a loader
+    would run something are kept, at high severity and above: content that is not a pickle is
+    not judged for its unknown globals, parse errors or trailing bytes.
     """
-    appended = _appended_zip(blob, ident, ctx)
-    try:
-        with blob.buffer() as buffer:
-            findings = scan_pickle_region(blob, buffer, ctx.policy.pickle)
-    except ScanError:
-        if not appended:
-            raise
-        findings = []  # the front is not a pickle after all, the zip is what matters
-    return findings + appended
-
-
-#: Findings that show a loader would run something, whatever the file was identified as.
-_EXECUTION_RULES = frozenset({"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005"})
-
-
-def scan_unknown(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Defence in depth for content nothing identified: would ``pickle.load`` run something?
-
-    Identification can be wrong (a pickle with a start no detector expects), and every
-    pickle-based loader reads such a file all the same. The pickle machine walks it; only
-    findings that prove a loader would import or call something dangerous are kept (an unknown
-    file is not a pickle by default, so unknown globals and parse errors are not reported).
-    """
-    try:
-        with blob.buffer() as buffer:
-            scan = scan_pickle_bytes(
-                memoryview(buffer),
-                policy=ctx.policy.pickle,
-                origin=blob.subject,
-                member=blob.member,
-            )
-    except (ValueError, OverflowError, MemoryError, RecursionError):
-        return []
-    return [f for f in scan.findings if f.rule in _EXECUTION_RULES and f.severity >= Severity.HIGH]
-
-
-def _appended_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    # Imported here: the torch engine builds on this module.
-    from pytest_mlsupply.engines.formats.archives import ZipFormatError, read_zip_directory
-    from pytest_mlsupply.engines.formats.torch import scan_torch_zip
-
-    with blob.open() as fh:
-        try:
-            directory = read_zip_directory(fh, blob.size)
-        except ZipFormatError:
-            return []
-    if directory.prefix <= 0 or not directory.entries:
-        return []
-    return scan_torch_zip(blob, ident, ctx)
-
-
-def scan_pickle_region(
-    blob: Blob,
-    data: bytes | bytearray | memoryview | mmap.mmap,
-    policy: PicklePolicy,
-    *,
-    start: int = 0,
-) -> list[Finding]:
-    """Scan the pickles in ``data[start:]``, the content of ``blob``; offsets stay file offsets.
-
-    Raises :class:`ScanError` when the bytes are not a pickle and nothing was found.
-    """
-    whole = memoryview(data)
-    view = whole[start:]
-    try:
-        scan = scan_pickle_bytes(
-            view, policy=policy, origin=blob.subject, member=blob.member, base_offset=start
-        )
-    finally:
-        # A memory map cannot close while a view of it is alive.
-        view.release()
-        whole.release()
-    if scan.error is not None and not scan.findings:
-        raise ScanError(scan.error)
-    return scan.findings
+    with blob.buffer() as buffer:
+        if not buffer or buffer[0] not in OPCODE_NAMES:
+            return []  # the loader fails on the first byte: nothing runs
+        with memoryview(buffer) as view:
+            try:
+                scan = scan_pickle_bytes(
+                    view,
+                    policy=ctx.policy.pickle,
+                    origin=blob.subject,
+                    member=blob.member,
+                    execution_only=True,
+                )
+            except (MemoryError, RecursionError) as exc:
+                ctx.error(
+                    blob,
+                    f"the pickle probe of this content ran out of {type(exc).__name__}; what "
+                    "pickle.load would run from it is unknown",
+                )
+                return []
+    return [f for f in scan.findings if f.severity >= Severity.HIGH]

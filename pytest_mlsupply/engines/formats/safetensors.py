@@ -26,15 +26,18 @@ import re
 import struct
 import tempfile
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.nested import embedded_pickles
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["scan_safetensors"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = ["header_problem", "identify_safetensors", "parse_header", "scan_safetensors"]
 
 #: The library refuses headers above this (``header too large``).
 HEADER_CAP = 100_000_000
@@ -88,6 +91,89 @@ _CODE_PATTERNS = [
 _BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_\-]{{{LONG_BASE64},}}={{0,2}}")
 
 
+# --- the header: one reader for identification and the engine --------------------------------
+
+
+def header_problem(length: int, size: int | None) -> str | None:
+    """Why a header of ``length`` bytes in a ``size``-byte file cannot be what the loader reads."""
+    if length > HEADER_CAP:
+        return f"header length {length} exceeds the {HEADER_CAP}-byte cap the loader enforces"
+    if size is not None and 8 + length > size:
+        return f"header length {length} points past the end of the {size}-byte file"
+    return None
+
+
+def parse_header(header: bytes) -> _Pairs | str:
+    """The header as its key/value pairs in file order (duplicates kept), or why it is no
+    header: the loader's parser also refuses what is not a JSON object."""
+    try:
+        pairs = json.loads(header, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError) as exc:
+        return f"its header is not valid JSON ({exc})"
+    if not isinstance(pairs, _Pairs):
+        return "its header is not a JSON object"
+    return pairs
+
+
+def identify_safetensors(view: View) -> Identification | None:
+    """Shaped like safetensors: a little-endian length, then a JSON object of that length.
+
+    A length that fits in 32 bits (headers are capped at 100 MB) and a JSON object that opens
+    with a key or closes at once: random bytes almost never are. Past that shape, a malformed
+    file is still safetensors (with ``problem`` set), so that the engine, which runs the
+    library's own validation, reports it: calling it "unknown" would let it pass as a low note.
+    """
+    head = view.head
+    if len(head) < 10:
+        return None
+    (length,) = struct.unpack_from("<Q", head)
+    opening = head[8:].lstrip(b" \t\r\n")[:2]
+    if (
+        opening[:1] != b"{"
+        or length < 2
+        or length >= 1 << 32
+        or opening[1:2] not in (b'"', b"}", b"")
+    ):
+        return None
+    evidence = f"bytes 0-7 {hex_bytes(head[:8])}: header length {length}"
+
+    def malformed(why: str) -> Identification:
+        return Identification(
+            Format.SAFETENSORS,
+            Family.SAFETENSORS,
+            False,
+            f"malformed safetensors file: {why}",
+            evidence,
+            problem=f"the safetensors loader refuses it: {why}",
+        )
+
+    problem = header_problem(length, view.size)
+    if problem is not None:
+        return malformed(problem)
+    header = head[8 : 8 + length]
+    if len(header) < length:
+        header += view.read_at(len(head), 8 + length - len(head))
+    if len(header) < length:
+        return Identification(
+            Format.SAFETENSORS,
+            Family.SAFETENSORS,
+            False,
+            f"safetensors file; its {length}-byte header exceeds the read budget, not parsed",
+            f"{evidence}; header starts with '{{'",
+        )
+    pairs = parse_header(header)
+    if isinstance(pairs, str):
+        return malformed(pairs)
+    tensors = len([k for k, _ in pairs if k != "__metadata__"])
+    return Identification(
+        Format.SAFETENSORS,
+        Family.SAFETENSORS,
+        False,
+        f"safetensors file with {tensors} tensors",
+        f"{evidence}; header is a JSON object with {tensors} tensor entries",
+    )
+
+
 def scan_safetensors(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     size = blob.size
     with blob.open() as handle:
@@ -95,27 +181,19 @@ def scan_safetensors(blob: Blob, ident: Identification, ctx: ScanContext) -> lis
         if len(prefix) < 8:
             return [_malformed(blob, f"file is {size} bytes, shorter than the 8-byte length field")]
         (length,) = struct.unpack("<Q", prefix)
-        if length > HEADER_CAP:
-            return [_malformed(blob, f"header length {length} exceeds the {HEADER_CAP}-byte cap")]
-        if 8 + length > size:
-            return [
-                _malformed(
-                    blob, f"header length {length} points past the end of the {size}-byte file"
-                )
-            ]
+        problem = header_problem(length, size)
+        if problem is not None:
+            return [_malformed(blob, problem)]
         header = handle.read(length)
     findings: list[Finding] = []
     verdict = _library_verdict(blob, header, size)
     if verdict is not None:
         findings.append(_malformed(blob, verdict))
-    try:
-        pairs = json.loads(header, object_pairs_hook=_Pairs)
-    except (ValueError, RecursionError) as exc:
+    pairs = parse_header(header)
+    if isinstance(pairs, str):
         if findings:
             return findings  # the library said it already; our parser agrees
-        raise ScanError(f"header accepted by safetensors but not by Python's JSON: {exc}") from exc
-    if not isinstance(pairs, _Pairs):
-        return findings or [_malformed(blob, "header is not a JSON object")]
+        raise ScanError(f"header accepted by safetensors but not by Python's JSON: {pairs}")
     findings += _check_header(blob, pairs, ctx)
     return findings
 

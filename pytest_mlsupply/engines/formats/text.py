@@ -9,19 +9,59 @@ as such. Anything else (README, requirements, vocabularies) has nothing to analy
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json_text
+from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Identification
 from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
-__all__ = ["MAX_SOURCE_BYTES", "TEMPLATE_SUFFIXES", "read_text", "scan_text"]
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "TEMPLATE_SUFFIXES",
+    "identify_lfs_pointer",
+    "identify_text",
+    "read_text",
+    "scan_text",
+]
 
 TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
 PYTHON_SUFFIXES = (".py", ".pyw")
 #: Source or template text above this is not analysed (and says so): no real file comes close.
 MAX_SOURCE_BYTES = 64 << 20
+
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+def identify_lfs_pointer(view: View) -> Identification | None:
+    """A Git LFS pointer where a file should be: the real content was never downloaded."""
+    if not view.head.startswith(_LFS_POINTER) or len(view.head) > 1024:
+        return None
+    return Identification(
+        Format.GIT_LFS_POINTER,
+        Family.TEXT,
+        False,
+        "Git LFS pointer file: the real content was never downloaded",
+        "starts with 'version https://git-lfs.github.com/spec/v1'",
+    )
+
+
+def identify_text(view: View) -> Identification | None:
+    if decode_text(view.head, view.truncated) is None:
+        return None
+    return Identification(
+        Format.TEXT,
+        Family.TEXT,
+        False,
+        "UTF-8 text",
+        "decodes as UTF-8 with no NUL or control bytes",
+    )
 
 
 def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

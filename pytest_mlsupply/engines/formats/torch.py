@@ -17,50 +17,170 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import mmap
 import re
 import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from pytest_mlsupply.engines.formats.archives import (
-    MemberTooLarge,
-    ZipDirectory,
-    ZipEntry,
-    ZipFormatError,
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.containers import (
     bomb_finding,
     budget_spent,
-    read_zip_directory,
-    read_zip_member,
+    read_directory,
     scan_member,
+    scan_pickle_region,
     tar_member_findings,
     too_large_finding,
     traversal_finding,
     unsafe_member_name,
-    zip_structure_problems,
     zip_symlink_findings,
 )
-from pytest_mlsupply.engines.formats.pickles import scan_pickle_region
+from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
+from pytest_mlsupply.engines.formats.torch_weights_only import weights_only_stop
+from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import ImportRef, PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import DecodeError, Op, read_op
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.sniff import Family, identify_bytes
+from pytest_mlsupply.engines.ziparchive import (
+    ZipDirectory,
+    ZipEntry,
+    ZipListing,
+    ZipReadError,
+    read_zip_member,
+    zip_structure_problems,
+)
 from pytest_mlsupply.results import Finding, Severity
 
-if TYPE_CHECKING:
-    from pytest_mlsupply.engines.sniff import Identification
-
-__all__ = ["scan_torch_tar", "scan_torch_zip"]
+__all__ = [
+    "claim_checkpoint_zip",
+    "claim_pickle_members",
+    "claim_tar",
+    "scan_torch_legacy",
+    "scan_torch_tar",
+    "scan_torch_zip",
+]
 
 # How much of a tensor storage is read to make sure it is not a pickle in disguise.
 _STORAGE_HEAD = 4096
 _STORAGE = re.compile(r"(?:^|/)(?:data|constants)/\d+$")
-# Small records torch writes next to data.pkl; their content is never unpickled.
-_TORCH_RECORDS = frozenset(
-    {"version", "byteorder", ".format_version", ".storage_alignment", ".data/version"}
-)
 _CATEGORY = "scanner-evasion"
+
+
+# --- zip checkpoints ---------------------------------------------------------------------
+
+
+# --- identification ----------------------------------------------------------------------
+
+_TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
+# Zip members whose first bytes are probed for a pickle, and how many bytes each.
+_MAX_PROBED_MEMBERS = 64
+_PROBE_SIZE = 512
+
+
+def _is_data_pkl(name: str) -> bool:
+    return name == "data.pkl" or name.endswith("/data.pkl")
+
+
+def claim_checkpoint_zip(listing: ZipListing) -> Identification | None:
+    """A zip holding ``data.pkl``: what ``torch.save`` (and ``torch.jit.save``) write."""
+    data_pkl = next((e for e in listing.files if _is_data_pkl(e.name)), None)
+    if data_pkl is None:
+        return None
+    start = listing.head(data_pkl, 8)
+    evidence = f"{listing.evidence}; member {data_pkl.name} starts with {hex_bytes(start, 4) or '(unreadable)'}"
+    names = [e.name for e in listing.files]
+    if _looks_like_torchscript(names):
+        return Identification(
+            Format.TORCHSCRIPT,
+            Family.ZIP,
+            True,
+            f"TorchScript archive with pickle member {data_pkl.name} and code/ sources",
+            evidence,
+        )
+    return Identification(
+        Format.PYTORCH_ZIP,
+        Family.ZIP,
+        True,
+        f"PyTorch zip checkpoint with pickle member {data_pkl.name}",
+        evidence,
+    )
+
+
+def claim_pickle_members(listing: ZipListing) -> Identification | None:
+    """A zip with a pickle under any name: pickle-based tools still load it (torch included)."""
+    probe = sorted(listing.files, key=lambda e: not e.name.endswith((".pkl", ".pickle")))
+    for entry in probe[:_MAX_PROBED_MEMBERS]:
+        if entry.size == 0:
+            continue
+        head = listing.head(entry, _PROBE_SIZE)
+        if head and looks_like_pickle(head, entry.size > len(head)):
+            return Identification(
+                Format.PYTORCH_ZIP,
+                Family.ZIP,
+                True,
+                f"zip archive with pickle member {entry.name} (no data.pkl)",
+                f"{listing.evidence}; member {entry.name} starts with {hex_bytes(head, 4)}",
+            )
+    return None
+
+
+def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identification | None:
+    """The legacy tar checkpoint (``sys_info``, ``pickle``, ``storages``, ``tensors``)."""
+    if not set(names) >= _TAR_MEMBERS:
+        return None
+    if pickle_head:
+        evidence += f"; member pickle starts with {hex_bytes(pickle_head, 4)}"
+    return Identification(
+        Format.PYTORCH_TAR,
+        Family.TAR,
+        True,
+        "legacy PyTorch tar checkpoint (sys_info, pickle, storages, tensors)",
+        evidence,
+    )
+
+
+# --- torch.load's default -----------------------------------------------------------------
+
+_PAYLOAD_RULES = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006",
+     "MLS-PKL-007"}
+)  # fmt: skip
+
+
+def with_weights_only_notes(
+    findings: list[Finding], data: bytes | bytearray | memoryview | mmap.mmap
+) -> list[Finding]:
+    """Say on each payload finding whether ``torch.load``'s default would block it.
+
+    ``data`` is the pickle stream ``torch.load`` unpickles (``data.pkl``, or a legacy file).
+    """
+    stop = weights_only_stop(data)
+    noted: list[Finding] = []
+    for finding in findings:
+        offset = finding.location.offset
+        if finding.rule not in _PAYLOAD_RULES or offset is None:
+            noted.append(finding)
+            continue
+        if stop is not None and stop[0] <= offset:
+            note = (
+                f"torch.load's default (weights_only=True, torch 2.6 and later) stops at byte "
+                f"{stop[0]} first ({stop[1]}): this runs with weights_only=False or an older "
+                "torch"
+            )
+        else:
+            note = "torch.load(weights_only=True) does not stop this: it runs under the default"
+        noted.append(dataclasses.replace(finding, evidence=f"{finding.evidence}; {note}"))
+    return noted
+
+
+def scan_torch_legacy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """A legacy ``torch.save`` file (pickles back to back), with torch.load's default judged."""
+    with blob.buffer() as buffer:
+        findings = scan_pickle_region(blob, buffer, ctx.policy.pickle)
+        return with_weights_only_notes(findings, buffer)
 
 
 # --- zip checkpoints ---------------------------------------------------------------------
@@ -70,13 +190,12 @@ def scan_torch_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
     """Scan a torch zip checkpoint or TorchScript archive, every pickle member included."""
     with blob.open() as fh:
         size = blob.size
-        try:
-            directory = read_zip_directory(fh, size)
-        except ZipFormatError as exc:
-            # torch (miniz) needs the central directory too: it cannot load this either.
-            raise ScanError(f"torch zip checkpoint cannot be listed: {exc}") from exc
+        # torch (miniz) needs the central directory too: without one it cannot load this either.
+        directory = read_directory(blob, fh, "torch zip checkpoint")
         files = [e for e in directory.entries if not e.is_dir]
-        torchscript = ident.format == "torchscript" or _looks_like_torchscript(files)
+        torchscript = ident.format == Format.TORCHSCRIPT or _looks_like_torchscript(
+            [e.name for e in files]
+        )
         policy = ctx.policy.pickle
         if torchscript:
             # TorchScript's unpickler resolves __torch__.* classes from the archive's own
@@ -84,7 +203,7 @@ def scan_torch_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
             policy = dataclasses.replace(policy, allow=(*policy.allow, "__torch__.*"))
         findings = _structure_findings(blob, directory)
         findings.extend(_layout_findings(blob, directory))
-        scanner = _ZipMembers(ctx, blob, fh, size, policy, _archive_prefix(directory))
+        scanner = _ZipMembers(ctx, blob, fh, size, policy, _archive_prefix(directory), torchscript)
         for count, entry in enumerate(files, start=1):
             if count > ctx.policy.limits.max_members or budget_spent(ctx):
                 break
@@ -92,8 +211,7 @@ def scan_torch_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
     return findings
 
 
-def _looks_like_torchscript(files: list[ZipEntry]) -> bool:
-    names = [e.name for e in files]
+def _looks_like_torchscript(names: list[str]) -> bool:
     return any("/code/" in f"/{n}" for n in names) and any(
         n.endswith("constants.pkl") for n in names
     )
@@ -121,6 +239,7 @@ class _ZipMembers:
     size: int
     policy: PicklePolicy
     prefix: str | None
+    torchscript: bool = False
 
     def scan(self, entry: ZipEntry) -> list[Finding]:
         findings: list[Finding] = []
@@ -136,10 +255,10 @@ class _ZipMembers:
             return [*findings, too_large_finding(self.blob, entry.name, entry.size, limit)]
         try:
             data = self._read(entry)
-        except MemberTooLarge as exc:
+        except OverBudget as exc:
             bomb = bomb_finding(self.blob, entry.name, exc.produced, exc.consumed, exc.reason)
             return [*findings, bomb]
-        except ScanError as exc:
+        except ZipReadError as exc:
             self._error(entry, str(exc))
             return findings
         findings.extend(self._check_crc(entry, data))
@@ -149,24 +268,24 @@ class _ZipMembers:
             return findings + torchscript_code_findings(member, data)
         if relative.startswith("extra/"):
             findings.append(_extra_file(member, len(data)))
-        ident = identify_bytes(data, entry.name)
         # torch.load unpickles data.pkl (and TorchScript's constants.pkl) whatever they hold:
         # they go to the pickle machine even when their bytes do not look like a pickle.
         unpickled = relative in ("data.pkl", "constants.pkl") or relative.endswith(".pkl")
-        if ident.family is Family.PICKLE or unpickled:
-            self.ctx.formats[member.member or ""] = ident.format
+        if unpickled or looks_like_pickle(data, truncated=False):
+            self.ctx.formats[member.member or ""] = Format.PICKLE.value
             if self.blob.depth + 1 > self.ctx.policy.limits.max_depth:
                 return findings + scan_member(self.ctx, self.blob, entry.name, data)
             over_budget = self.ctx.account(self.blob, len(data))
             if over_budget is not None:
                 return [*findings, over_budget]
             try:
-                findings.extend(scan_pickle_region(member, data, self.policy))
+                found = scan_pickle_region(member, data, self.policy)
             except ScanError as exc:
                 self._error(entry, str(exc))
-            return findings
-        if relative in _TORCH_RECORDS and ident.family in (Family.TEXT, Family.EMPTY):
-            return findings
+                return findings
+            if relative == "data.pkl" and not self.torchscript:
+                found = with_weights_only_notes(found, data)
+            return findings + found
         return findings + scan_member(self.ctx, self.blob, entry.name, data)
 
     def _read(self, entry: ZipEntry) -> bytes:
@@ -190,13 +309,13 @@ class _ZipMembers:
                 file_size=self.size,
                 head_only=True,
             )
-        except ScanError:
+        except ZipReadError:
             return []  # unreadable tensor data: torch fails to load it, nothing runs
-        if identify_bytes(head, entry.name).family is not Family.PICKLE:
+        if not looks_like_pickle(head, truncated=entry.size > len(head)):
             return []
         try:
             data = self._read(entry)
-        except (MemberTooLarge, ScanError):
+        except (OverBudget, ZipReadError):
             return []
         member = self.blob.child(entry.name, data)
         try:

@@ -1,34 +1,84 @@
-"""Reads pickle opcodes and their arguments from bytes exactly as CPython's unpickler does.
+"""Reads pickle opcodes and their arguments from bytes exactly as CPython's unpicklers do.
 
-``pickletools.genops`` is close but not usable as is: it stops at the first STOP, cannot
-resume after it, validates some arguments more strictly than the real loader, and raises
-without saying how far it got. This decoder reads one opcode at a time from any position,
-so the machine can go on across concatenated pickles and knows the offset of every failure.
+CPython has two unpicklers, and loaders use both: ``_pickle`` (the C one behind
+``pickle.load`` and ``torch.load``) and ``pickle._Unpickler`` (pure Python, behind
+``joblib.load``). They disagree on a few inputs, and each disagreement is a place where a
+payload can hide from whatever reads pickles the other way:
+
+* **frames** — the C unpickler only checks that a frame's bytes exist and otherwise ignores
+  frame boundaries; ``pickle.py``'s unframer refuses an opcode that straddles a frame's end, a
+  frame that starts inside another, and a length that overruns its frame, but accepts a frame
+  that the data cuts short (which the C unpickler refuses);
+* **INT literals** — C reads them with ``strtol(s, NULL, 0)`` (``010`` is octal 8, a NUL ends
+  the number), ``pickle.py`` with ``int(s, 0)`` (``010`` is an error);
+* **a line without its newline at the end of the data** — C stops; ``pickle.py`` drops the
+  line's last byte and goes on, so an INST there still imports and calls.
+
+:func:`read_op` decodes one opcode the way both do and says, in :attr:`Op.diverge`, when only
+one of them accepts it; the machine then follows the one that keeps going. ``pickletools`` is
+not used: it stops at the first STOP, validates some arguments more strictly than either
+loader (it rejects ``I0x1``, which both run) and says nothing of frames.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["OPCODE_NAMES", "DecodeError", "Op", "read_op"]
+__all__ = [
+    "C_LOADER",
+    "LOADER_NAMES",
+    "OPCODE_NAMES",
+    "OPCODE_PROTOCOLS",
+    "PY_LOADER",
+    "DecodeError",
+    "Op",
+    "PyFrames",
+    "read_op",
+]
+
+#: The C unpickler (``_pickle``): ``pickle.load``, ``torch.load(weights_only=False)``, numpy.
+C_LOADER = "c"
+#: The pure-Python unpickler (``pickle._Unpickler``): ``joblib.load``.
+PY_LOADER = "py"
+LOADER_NAMES = {
+    C_LOADER: "the C unpickler (pickle.load, torch.load)",
+    PY_LOADER: "pickle.py's unpickler (joblib.load)",
+}
+
+#: A length this far beyond the data makes the loader allocate it before finding it missing.
+HUGE_LENGTH = 1 << 20
+# Python refuses to convert longer decimal strings (sys.int_info.default_max_str_digits).
+_MAX_STR_DIGITS = 4300
 
 
 class DecodeError(Exception):
-    """The bytes at ``offset`` are not what the unpickler accepts; it would stop here."""
+    """The bytes at ``offset`` are not what either unpickler accepts; both stop here.
 
-    def __init__(self, offset: int, message: str) -> None:
+    ``truncated`` says the data ended inside the opcode (so a longer stream might go on);
+    ``declared`` is a length the opcode declares beyond the data, when it is huge (the loader
+    allocates it before it finds the bytes missing).
+    """
+
+    def __init__(
+        self, offset: int, message: str, *, truncated: bool = False, declared: int | None = None
+    ) -> None:
         super().__init__(f"byte {offset}: {message}")
         self.offset = offset
         self.message = message
+        self.truncated = truncated
+        self.declared = declared
 
 
 class Op(NamedTuple):
     """One decoded opcode: its name, argument, where it starts and where its argument's data starts.
 
-    A NamedTuple rather than a dataclass: one is built per opcode, and this is the hot path.
+    ``diverge`` is ``(loader, reason)`` when one of the two unpicklers fails on this opcode
+    while the other reads it as decoded here. A NamedTuple rather than a dataclass: one is
+    built per opcode, and this is the hot path.
     """
 
     name: str
@@ -36,51 +86,128 @@ class Op(NamedTuple):
     offset: int
     data_offset: int
     end: int
+    diverge: tuple[str, str] | None = None
+
+
+class PyFrames:
+    """Where ``pickle.py``'s current frame ends (None outside a frame), as its unframer reads.
+
+    Only tracked while ``pickle.py`` is still reading the stream; the C unpickler needs no state.
+    """
+
+    __slots__ = ("end",)
+
+    def __init__(self) -> None:
+        self.end: int | None = None
 
 
 class _Reader:
-    """A cursor over the input that raises DecodeError the way the loader reports truncation."""
+    """A cursor over the input that fails the way each loader fails."""
 
-    __slots__ = ("data", "op_offset", "pos")
+    __slots__ = ("data", "fails", "frames", "op_offset", "pos")
 
-    def __init__(self, data: memoryview, pos: int, op_offset: int) -> None:
+    def __init__(self, data: memoryview, pos: int, op_offset: int, frames: PyFrames | None):
         self.data = data
         self.pos = pos
         self.op_offset = op_offset
+        self.frames = frames
+        self.fails: dict[str, str] | None = None
+
+    def fail(self, loader: str, reason: str) -> None:
+        if self.fails is None:
+            self.fails = {}
+        self.fails.setdefault(loader, reason)
+        if loader == PY_LOADER:
+            self.frames = None  # pickle.py has stopped: its frames no longer matter
+
+    def framed(self, n: int, line_end: int | None = None) -> None:
+        """pickle.py's unframer on a read of ``n`` bytes (or of a line ending at ``line_end``)."""
+        frames = self.frames
+        if frames is None or frames.end is None or n == 0:
+            return
+        if self.pos >= frames.end:
+            frames.end = None  # the frame is used up: pickle.py reads on from the file
+            return
+        end = line_end if line_end is not None else self.pos + n
+        if end > frames.end:
+            self.fail(
+                PY_LOADER,
+                f"pickle exhausted before end of frame (a read at byte {self.pos} runs past "
+                f"the frame that ends at byte {frames.end})",
+            )
 
     def take(self, n: int) -> memoryview:
-        if n < 0 or self.pos + n > len(self.data):
-            raise DecodeError(self.op_offset, "pickle data was truncated")
+        if n < 0:
+            raise DecodeError(self.op_offset, "negative length")
+        self.framed(n)
+        if self.pos + n > len(self.data):
+            over = self.pos + n - len(self.data)
+            raise DecodeError(
+                self.op_offset,
+                "pickle data was truncated",
+                truncated=True,
+                declared=n if over >= HUGE_LENGTH else None,
+            )
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
-    def line(self) -> bytes:
-        # The C loader requires the newline; pickle.py would silently chop a real byte instead,
-        # and then fail on the shortened argument, so both stop here.
-        end = self._find_newline()
+    def line(self, max_length: int | None = None, *, ascii_only: bool = False) -> bytes:
+        """A line without its newline. At the end of the data with no newline, the C loader
+        fails and pickle.py takes the line minus its last byte (``readline()[:-1]``).
+
+        ``max_length`` bounds lines that no loader could use when longer (module and attribute
+        names); ``ascii_only`` stops at the first non-ASCII byte (an ASCII-only argument), so
+        binary data is rejected without reading to its first newline.
+        """
+        end = self._find_newline(max_length, ascii_only)
+        size = len(self.data)
+        if end == -2:
+            raise self.error(
+                f"line argument longer than {max_length} bytes (no module or attribute has "
+                "such a name: the import fails)"
+            )
+        if end == -3:
+            raise self.error("line argument is not ASCII")
         if end < 0:
-            raise DecodeError(self.op_offset, "line argument has no terminating newline")
+            if self.pos >= size:
+                raise DecodeError(self.op_offset, "pickle data was truncated", truncated=True)
+            self.framed(size - self.pos, size + 1)
+            self.fail(C_LOADER, "a line argument has no newline before the end of the data")
+            chunk = bytes(self.data[self.pos : size - 1])
+            self.pos = size
+            if self.fails and PY_LOADER in self.fails:
+                raise DecodeError(self.op_offset, "line argument has no terminating newline")
+            # Only pickle.py goes on, and only if nothing follows: the caller may stop here
+            # (a head of a longer stream) through ``truncated``.
+            return chunk
+        self.framed(end + 1 - self.pos, end + 1)
         chunk = bytes(self.data[self.pos : end])
         self.pos = end + 1
         return chunk
 
-    def _find_newline(self) -> int:
+    def _find_newline(self, max_length: int | None = None, ascii_only: bool = False) -> int:
+        """The newline's position; -1 at the end of the data, -2 past ``max_length``, -3 at a
+        non-ASCII byte (with ``ascii_only``)."""
         # memoryview has no find(); search in bounded windows to avoid copying a whole large file.
         start = self.pos
         size = len(self.data)
+        limit = size if max_length is None else min(size, self.pos + max_length + 1)
         window = 256
-        while start < size:
-            stop = min(size, start + window)
-            index = self.data[start:stop].tobytes().find(b"\n")
+        while start < limit:
+            stop = min(limit, start + window)
+            chunk = self.data[start:stop].tobytes()
+            index = chunk.find(b"\n")
+            if ascii_only and not (chunk if index < 0 else chunk[:index]).isascii():
+                return -3
             if index >= 0:
                 return start + index
             start = stop
             window = min(window * 4, 1 << 20)
-        return -1
+        return -2 if limit < size else -1
 
-    def error(self, message: str) -> DecodeError:
-        return DecodeError(self.op_offset, message)
+    def error(self, message: str, **kwargs: Any) -> DecodeError:
+        return DecodeError(self.op_offset, message, **kwargs)
 
 
 def _uint(n: int) -> Callable[[_Reader], int]:
@@ -96,33 +223,78 @@ def _int4(r: _Reader) -> int:
     return int(struct.unpack("<i", r.take(4))[0])
 
 
+# strtol(s, &end, 0): optional space and sign, then 0x-hex, 0-octal or decimal digits.
+_STRTOL = re.compile(rb"[ \t\n\v\f\r]*[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _c_int(line: bytes) -> int | bool | None:
+    """``load_int`` of ``_pickle.c``: strtol first, then ``PyLong_FromString(s, NULL, 0)``.
+
+    The line is a C string there: a NUL ends it, and the parse must stop at the newline or NUL.
+    """
+    if not line:
+        return None  # "\n" alone: bad_readline
+    text = line.split(b"\x00", 1)[0]
+    match = _STRTOL.match(text)
+    if match is not None and match.end() == len(text):
+        value = _strtol_value(match.group())
+        if _LONG_MIN <= value <= _LONG_MAX:
+            # "00" / "01" (any 2-character spelling of 0 or 1) are protocol 0's booleans.
+            return bool(value) if len(line) == 2 and value in (0, 1) else value
+    try:
+        # PyLong_FromString knows ASCII whitespace only; int() of a str would strip more.
+        return int(text.decode("ascii"), 0)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+
+
+def _strtol_value(text: bytes) -> int:
+    body = text.strip(b" \t\n\v\f\r")
+    sign = -1 if body[:1] == b"-" else 1
+    body = body.lstrip(b"+-")
+    if body[:2] in (b"0x", b"0X"):
+        return sign * int(body[2:], 16)
+    if body[:1] == b"0":
+        return sign * int(body, 8)
+    return sign * int(body)
+
+
+def _py_int(line: bytes) -> int | bool | None:
+    """``load_int`` of ``pickle.py``: ``int(data, 0)`` on the line and its newline."""
+    if line in (b"00", b"01"):
+        return line == b"01"
+    try:
+        return int(line + b"\n", 0)
+    except ValueError:
+        return None
+
+
 def _decimal_int(r: _Reader) -> int | bool:
     line = r.line()
-    # Protocol 0 spells booleans as INT 00 / 01.
-    if line == b"00":
-        return False
-    if line == b"01":
-        return True
-    try:
-        return int(line, 0)
-    except ValueError:
-        try:
-            return int(line)  # C's strtol accepts leading zeros that int(x, 0) rejects
-        except ValueError:
-            raise r.error(f"invalid INT literal {line[:40]!r}") from None
+    if len(line) > _MAX_STR_DIGITS:
+        raise r.error(f"INT literal of {len(line)} digits (Python refuses more than 4300)")
+    c_value, py_value = _c_int(line), _py_int(line)
+    if c_value is None and py_value is None:
+        raise r.error(f"invalid INT literal {line[:40]!r}")
+    if c_value is None:
+        r.fail(C_LOADER, f"strtol rejects the INT literal {line[:40]!r}")
+        return py_value  # type: ignore[return-value]
+    if py_value is None:
+        r.fail(PY_LOADER, f"int(x, 0) rejects the INT literal {line[:40]!r}")
+    return c_value
 
 
 def _decimal_long(r: _Reader) -> int:
     line = r.line()
     if line.endswith(b"L"):
         line = line[:-1]
+    if len(line) > _MAX_STR_DIGITS:
+        raise r.error(f"LONG literal of {len(line)} digits (Python refuses more than 4300)")
     try:
         return int(line, 0)
     except ValueError:
-        try:
-            return int(line)
-        except ValueError:
-            raise r.error(f"invalid LONG literal {line[:40]!r}") from None
+        raise r.error(f"invalid LONG literal {line[:40]!r}") from None
 
 
 def _memo_index(r: _Reader) -> int:
@@ -167,6 +339,9 @@ def _py2_string(raw: bytes) -> str:
 
 
 def _string_nl(r: _Reader) -> str:
+    if r.pos < len(r.data) and r.data[r.pos] not in b"'\"":
+        # Checked before looking for the newline: binary data fails here at once.
+        raise r.error("the STRING opcode argument must be quoted")
     line = r.line()
     if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b"'", b'"'):
         try:
@@ -221,29 +396,53 @@ def _unicode_nl(r: _Reader) -> str:
         raise r.error("invalid UNICODE argument") from None
 
 
-def _name_line(r: _Reader) -> str:
+#: Longer module or attribute names cannot be imported (file names stop at 255 bytes).
+MAX_NAME = 4096
+
+
+def _name_line(r: _Reader, encoding: str) -> str:
+    raw = r.line(MAX_NAME, ascii_only=encoding == "ascii")
+    if not raw:
+        raise r.error("empty module or name")
     try:
-        return r.line().decode("utf-8")
+        return raw.decode(encoding)
     except UnicodeDecodeError:
-        raise r.error("module or name is not valid UTF-8") from None
+        raise r.error(f"module or name is not valid {encoding}") from None
 
 
-def _name_pair(r: _Reader) -> tuple[str, str]:
-    return _name_line(r), _name_line(r)
+def _global_names(r: _Reader) -> tuple[str, str]:
+    return _name_line(r, "utf-8"), _name_line(r, "utf-8")
+
+
+def _inst_names(r: _Reader) -> tuple[str, str]:
+    # Both unpicklers decode INST's names as ASCII (GLOBAL's as UTF-8).
+    return _name_line(r, "ascii"), _name_line(r, "ascii")
 
 
 def _ascii_line(r: _Reader) -> str:
     try:
-        return r.line().decode("ascii")
+        return r.line(ascii_only=True).decode("ascii")
     except UnicodeDecodeError:
         raise r.error("persistent id is not ASCII") from None
 
 
 def _frame(r: _Reader) -> int:
+    frames = r.frames  # read before take(): a failing take() forgets the frames
     size = _uint(8)(r)
-    # The C loader checks that the whole frame is present before reading on.
-    if r.pos + size > len(r.data):
-        raise r.error("frame extends past the end of the data")
+    remaining = len(r.data) - r.pos
+    if frames is not None and r.frames is not None:
+        if frames.end is not None and r.pos < frames.end:
+            r.fail(PY_LOADER, "beginning of a new frame before end of current frame")
+        else:
+            # pickle.py reads the frame with file.read(size): a short read makes a short frame.
+            frames.end = r.pos + min(size, remaining)
+    if size > remaining:
+        # The C unpickler reads the whole frame first and fails when it is not all there.
+        if size >= 1 << 40:
+            raise r.error(
+                f"frame of {size} bytes cannot be allocated", truncated=True, declared=size
+            )
+        r.fail(C_LOADER, f"frame of {size} bytes extends past the end of the data")
     return size
 
 
@@ -252,10 +451,6 @@ def _proto(r: _Reader) -> int:
     if version > 5:
         raise r.error(f"unsupported pickle protocol: {version}")
     return int(version)
-
-
-def _ext4(r: _Reader) -> int:
-    return _int4(r)
 
 
 def _none(r: _Reader) -> None:
@@ -285,13 +480,13 @@ _OPCODES: dict[int, tuple[str, Callable[[_Reader], Any]]] = {
     ord("X"): ("BINUNICODE", _unicode_n(_uint(4))),
     ord("a"): ("APPEND", _none),
     ord("b"): ("BUILD", _none),
-    ord("c"): ("GLOBAL", _name_pair),
+    ord("c"): ("GLOBAL", _global_names),
     ord("d"): ("DICT", _none),
     ord("}"): ("EMPTY_DICT", _none),
     ord("e"): ("APPENDS", _none),
     ord("g"): ("GET", _memo_index),
     ord("h"): ("BINGET", _uint(1)),
-    ord("i"): ("INST", _name_pair),
+    ord("i"): ("INST", _inst_names),
     ord("j"): ("LONG_BINGET", _uint(4)),
     ord("l"): ("LIST", _none),
     ord("]"): ("EMPTY_LIST", _none),
@@ -310,7 +505,7 @@ _OPCODES: dict[int, tuple[str, Callable[[_Reader], Any]]] = {
     0x81: ("NEWOBJ", _none),
     0x82: ("EXT1", _uint(1)),
     0x83: ("EXT2", _uint(2)),
-    0x84: ("EXT4", _ext4),
+    0x84: ("EXT4", _int4),
     0x85: ("TUPLE1", _none),
     0x86: ("TUPLE2", _none),
     0x87: ("TUPLE3", _none),
@@ -336,6 +531,17 @@ _OPCODES: dict[int, tuple[str, Callable[[_Reader], Any]]] = {
 #: Every opcode byte the unpickler dispatches on, with its name.
 OPCODE_NAMES: dict[int, str] = {code: name for code, (name, _) in _OPCODES.items()}
 
+
+def _protocols() -> dict[str, int]:
+    # The protocol that introduced each opcode: metadata only, never used to parse.
+    import pickletools
+
+    return {op.name: op.proto for op in pickletools.opcodes}
+
+
+#: The protocol each opcode was introduced in (for "pickle (protocol N)").
+OPCODE_PROTOCOLS: dict[str, int] = _protocols()
+
 #: Opcodes whose argument sits right after the opcode and its length prefix (for offsets).
 _LENGTH_PREFIX = {
     "BINSTRING": 4,
@@ -350,18 +556,28 @@ _LENGTH_PREFIX = {
 }
 
 
-def read_op(data: memoryview, pos: int) -> Op:
-    """Decode the opcode at ``pos``; raise DecodeError where the unpickler would fail."""
+def read_op(data: memoryview, pos: int, frames: PyFrames | None = None) -> Op:
+    """Decode the opcode at ``pos``; raise DecodeError where both unpicklers would fail.
+
+    ``frames`` is pickle.py's frame state while it is still reading (updated in place).
+    """
     if pos >= len(data):
-        raise DecodeError(pos, "pickle data was truncated (no STOP opcode)")
+        raise DecodeError(pos, "pickle data was truncated (no STOP opcode)", truncated=True)
     code = data[pos]
     entry = _OPCODES.get(code)
     if entry is None:
         raise DecodeError(pos, f"invalid load key {bytes([code])!r}")
     name, reader = entry
-    if reader is _none:
+    if reader is _none and (frames is None or frames.end is None):
         return Op(name, None, pos, pos + 1, pos + 1)
-    r = _Reader(data, pos + 1, pos)
+    r = _Reader(data, pos, pos, frames)
+    r.framed(1)
+    r.pos += 1
     arg = reader(r)
     data_offset = pos + 1 + _LENGTH_PREFIX.get(name, 0)
-    return Op(name=name, arg=arg, offset=pos, data_offset=data_offset, end=r.pos)
+    diverge = None
+    if r.fails:
+        if len(r.fails) > 1:
+            raise DecodeError(pos, "; ".join(r.fails.values()))
+        diverge = next(iter(r.fails.items()))
+    return Op(name, arg, pos, data_offset, r.pos, diverge)

@@ -11,6 +11,11 @@
 | MLS-PKL-007 | a payload runs before the data stops being a valid pickle | critical / high |
 | MLS-PKL-009 | a byte or text constant is itself a pickle (scanned recursively) | low |
 | MLS-PKL-010 | bytes after the last pickle that are not a pickle | low / medium |
+| MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
+| MLS-PKL-012 | CPython's two unpicklers read the stream differently | high / medium |
+
+Where only one of CPython's unpicklers reaches a payload (the other stops first), the
+finding's evidence says which one runs it.
 
 MLS-PKL-008 (the data is not a pickle at all) is an error, not a finding: it makes the
 check's verdict "error" unless a finding already fails it.
@@ -19,9 +24,10 @@ check's verdict "error" unless a finding already fails it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...results import Finding, Location, Severity
+from .decoder import LOADER_NAMES
 from .policy import Decision, PicklePolicy, Verdict, decide
 from .values import ImportRef
 from .vm import Trace
@@ -69,8 +75,9 @@ class _Collector:
     """Groups repeated findings (one per rule and subject) so a payload repeated a thousand
     times reads as one finding with its offsets, not a thousand."""
 
-    def __init__(self, ctx: FindingContext) -> None:
+    def __init__(self, ctx: FindingContext, trace: Trace) -> None:
         self.ctx = ctx
+        self.trace = trace
         self.order: list[tuple[str, str]] = []
         self.first: dict[tuple[str, str], Finding] = {}
         self.offsets: dict[tuple[str, str], list[int]] = {}
@@ -78,13 +85,18 @@ class _Collector:
     def add(self, subject: str, finding: Finding, offset: int) -> None:
         key = (finding.rule, subject)
         if key not in self.first:
+            note = reach_note(self.trace, offset) if finding.rule in _PAYLOAD_RULES else ""
+            if note:
+                finding = replace(finding, evidence=f"{finding.evidence}; {note}")
             self.order.append(key)
             self.first[key] = finding
             self.offsets[key] = []
         self.offsets[key].append(offset)
 
-    def findings(self) -> list[Finding]:
-        out: list[Finding] = []
+    def findings(self) -> list[tuple[str, Finding]]:
+        """(subject, finding) in the order first seen; the subject is the global's name for
+        import and call findings."""
+        out: list[tuple[str, Finding]] = []
         for key in self.order:
             finding = self.first[key]
             offsets = self.offsets[key]
@@ -102,7 +114,7 @@ class _Collector:
                     remediation=finding.remediation,
                     cwe=finding.cwe,
                 )
-            out.append(finding)
+            out.append((key[1], finding))
         return out
 
 
@@ -159,9 +171,55 @@ def _import_findings(trace: Trace, policy: PicklePolicy, out: _Collector) -> dic
     return decisions
 
 
-def trace_findings(trace: Trace, policy: PicklePolicy, ctx: FindingContext) -> list[Finding]:
-    """All findings for one machine trace (nested pickles are handled by the caller)."""
-    out = _Collector(ctx)
+def reach_note(trace: Trace, offset: int) -> str:
+    """Which unpickler reaches ``offset`` when only one of them does (else "")."""
+    reached = trace.reached_by(offset)
+    if len(reached) != 1:
+        return ""
+    stop = next(s for s in trace.loader_stops if s.loader not in reached and s.offset <= offset)
+    return (
+        f"only {LOADER_NAMES[reached[0]]} reaches this: {stop.loader_name} stops first, at "
+        f"byte {stop.offset} ({stop.reason})"
+    )
+
+
+#: What a loader would run, whatever the file claims to be: the probe of non-pickle content.
+EXECUTION_RULES = frozenset({"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005"})
+
+
+def trace_findings(
+    trace: Trace, policy: PicklePolicy, ctx: FindingContext, *, execution_only: bool = False
+) -> list[Finding]:
+    """All findings for one machine trace (nested pickles are handled by the caller).
+
+    ``execution_only`` keeps what proves that a loader would run something (for content that
+    is not a pickle but that a pickle loader may still be given): dangerous imports, calls,
+    dynamic imports, mutations of imported objects, and an import outside the allowlist only
+    when it is also called.
+    """
+    findings = _all_findings(trace, policy, ctx)
+    if not execution_only:
+        return [finding for _, finding in findings]
+    called = {call.callable.dotted for call in trace.calls if call.callable is not None}
+    return [
+        finding
+        for subject, finding in findings
+        if finding.rule in EXECUTION_RULES
+        or (finding.rule == "MLS-PKL-003" and subject in called)
+        or (finding.rule == "MLS-PKL-007" and trace.calls)
+    ]
+
+
+# Findings about a payload step, whose evidence says which unpickler reaches it.
+_PAYLOAD_RULES = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006"}
+)
+
+
+def _all_findings(
+    trace: Trace, policy: PicklePolicy, ctx: FindingContext
+) -> list[tuple[str, Finding]]:
+    out = _Collector(ctx, trace)
     decisions = _import_findings(trace, policy, out)
     risky_offsets: list[tuple[int, bool]] = []  # (offset, dangerous) of payload steps
 
@@ -308,6 +366,54 @@ def trace_findings(trace: Trace, policy: PicklePolicy, ctx: FindingContext) -> l
                 "defines.",
             ),
             trailing.offset,
+        )
+    for item in trace.exhaustion:
+        out.add(
+            f"exhaustion:{item.opcode}",
+            Finding(
+                rule="MLS-PKL-011",
+                severity=Severity.HIGH,
+                category="resource-exhaustion",
+                title="pickle would exhaust the loader's memory or time",
+                location=ctx.at(item.offset),
+                evidence=item.detail,
+                why="A pickle writer never produces this. Loading the file (or walking what it "
+                "loads) takes the memory or time of the machine that does it: a denial of "
+                "service of the build, the training job or the inference server.",
+                remediation="Do not load this file; re-export the artifact from its source, "
+                "as safetensors.",
+                cwe="CWE-400",
+            ),
+            item.offset,
+        )
+
+    for stop in trace.loader_stops:
+        hidden = [(o, d) for o, d in risky_offsets if o >= stop.offset]
+        if stop.at_end and not hidden:
+            continue  # the last opcode of the data: nothing hides behind the disagreement
+        other = next(name for key, name in LOADER_NAMES.items() if key != stop.loader)
+        out.add(
+            f"diverge:{stop.loader}",
+            Finding(
+                rule="MLS-PKL-012",
+                severity=Severity.HIGH if hidden else Severity.MEDIUM,
+                category="scanner-evasion",
+                title="CPython's two unpicklers read this pickle differently",
+                location=ctx.at(stop.offset),
+                evidence=f"{stop.loader_name} stops at byte {stop.offset} ({stop.reason}); "
+                f"{other} reads on"
+                + (
+                    f", to {len(hidden)} call(s) or import(s) outside the allowlist"
+                    if hidden
+                    else ""
+                ),
+                why="No pickle writer produces this. Where the C unpickler (pickle.load, "
+                "torch.load) and pickle.py (joblib.load) disagree, a tool that reads pickles "
+                "one way vets a different stream than the loader that runs it.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe="CWE-436",
+            ),
+            stop.offset,
         )
     return out.findings()
 

@@ -81,14 +81,27 @@ def scan_pickle_bytes(
     member: str | None = None,
     base_offset: int = 0,
     max_depth: int = 3,
+    execution_only: bool = False,
 ) -> PickleScan:
     """Scan every pickle in ``data`` without executing anything.
 
     ``origin`` (the file) and ``member`` (an archive member) label the findings' locations;
     ``base_offset`` is added to every offset, for pickles embedded in a larger file.
-    ``max_depth`` bounds how deep pickles inside pickles are followed.
+    ``max_depth`` bounds how deep pickles inside pickles are followed. ``execution_only`` is
+    for content that is not a pickle but that a pickle loader may still be given: only what
+    proves it would run something is reported, and nested pickles are not looked for.
     """
     ctx = FindingContext(origin=origin, member=member)
+    if execution_only:
+        trace = run_machine(_view(data), base_offset=base_offset, find_nested=False)
+        return PickleScan(
+            origin=origin,
+            imports=list(trace.imports),
+            calls=list(trace.calls),
+            findings=trace_findings(trace, policy, ctx, execution_only=True),
+            pickles_seen=trace.pickles_seen,
+            opcodes_seen=trace.opcodes_seen,
+        )
     return _scan(_view(data), policy, ctx, base_offset, max_depth, {})
 
 

@@ -4,10 +4,16 @@ It keeps the loader's stack, MARK metastack, memo and protocol exactly as ``_pic
 ``pickle._Unpickler`` do, but every import becomes a ``Global`` symbol and every call a
 ``Call`` symbol, recorded with its byte offset. Nothing named in the stream is imported.
 
-Where the two CPython loaders disagree, the machine follows the one that keeps going, so a
-payload that runs under either loader is seen. When the data stops being a valid pickle the
-machine stops where the loader would, keeping everything seen before: the loader has already
-run it by then.
+Where the two CPython loaders disagree (frames, INT literals, a last line without its
+newline: see :mod:`.decoder`), the machine follows the one that keeps going, so a payload that
+runs under either loader is seen, and it records where the other one stopped
+(:attr:`Trace.loader_stops`). When the data stops being a valid pickle for both, the machine
+stops where they would, keeping everything seen before: the loader has already run it by then.
+
+It also notes what would exhaust the loader's resources (:attr:`Trace.exhaustion`): lengths far
+beyond the data (allocated before they are found missing), memo indexes that make the C
+unpickler grow its memo array to twice their value, and object graphs whose shared references
+expand, once walked, far beyond the size of the file (billion-laughs shapes).
 """
 
 from __future__ import annotations
@@ -18,7 +24,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decoder import OPCODE_NAMES, DecodeError, Op, read_op
+from .decoder import (
+    C_LOADER,
+    LOADER_NAMES,
+    OPCODE_NAMES,
+    OPCODE_PROTOCOLS,
+    PY_LOADER,
+    DecodeError,
+    Op,
+    PyFrames,
+    read_op,
+)
 from .nested import Embedded, embedded_pickles, looks_like_pickle
 from .values import (
     Call,
@@ -36,13 +52,16 @@ from .values import (
 
 __all__ = [
     "DynamicImport",
+    "Exhaustion",
     "ExtensionImport",
     "GlobalMutation",
+    "LoaderStop",
     "MachineError",
     "NestedCandidate",
     "PersistentRef",
     "Trace",
     "TrailingData",
+    "expanded_size",
     "run_machine",
 ]
 
@@ -107,6 +126,32 @@ class MachineError:
     offset: int
     message: str
     pickle_index: int
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class LoaderStop:
+    """Where one of CPython's two unpicklers stops while the other reads on."""
+
+    loader: str
+    """:data:`~.decoder.C_LOADER` or :data:`~.decoder.PY_LOADER`."""
+    offset: int
+    reason: str
+    at_end: bool = False
+    """The opcode where it stops is the last one in the data (nothing can follow it)."""
+
+    @property
+    def loader_name(self) -> str:
+        return LOADER_NAMES[self.loader]
+
+
+@dataclass(frozen=True)
+class Exhaustion:
+    """Something in the stream that would exhaust the loader's memory or time."""
+
+    offset: int
+    opcode: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -133,6 +178,19 @@ class Trace:
     error: MachineError | None = None
     trailing: TrailingData | None = None
     opcodes_seen: int = 0
+    loader_stops: list[LoaderStop] = field(default_factory=list)
+    exhaustion: list[Exhaustion] = field(default_factory=list)
+    protocol: int = 0
+    """The highest protocol of any opcode seen (or a PROTO's argument, if higher)."""
+    first_result: Any = None
+    """What the first pickle loads to (its value at STOP): a legacy torch file's magic number."""
+    exhausted: bool = False
+    """The machine stopped early on purpose: end of a head it was given, or its opcode cap."""
+
+    def reached_by(self, offset: int) -> list[str]:
+        """The unpicklers that read as far as ``offset`` (both, unless one stopped before)."""
+        stopped = {stop.loader for stop in self.loader_stops if stop.offset <= offset}
+        return [loader for loader in (C_LOADER, PY_LOADER) if loader not in stopped]
 
     @property
     def pickles_seen(self) -> int:
@@ -141,6 +199,10 @@ class Trace:
 
 class _Stop(Exception):
     """Raised by STOP to end one pickle."""
+
+
+class _Exhausted(Exception):
+    """The machine reached the end of what it was asked to read (a head, an opcode cap)."""
 
 
 class _LoadError(Exception):
@@ -160,10 +222,21 @@ def _is_concrete(value: Any) -> bool:
 class _Machine:
     """State of one run over one buffer. See ``run_machine``."""
 
-    def __init__(self, data: memoryview, base_offset: int, find_nested: bool) -> None:
+    def __init__(
+        self,
+        data: memoryview,
+        base_offset: int,
+        find_nested: bool,
+        partial: bool = False,
+        max_ops: int | None = None,
+        max_pickles: int | None = None,
+    ) -> None:
         self.data = data
         self.base = base_offset
         self.find_nested = find_nested
+        self.partial = partial
+        self.max_ops = max_ops
+        self.max_pickles = max_pickles
         self.trace = Trace()
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
@@ -173,6 +246,9 @@ class _Machine:
         self.op: Op | None = None
         # Set by a handler that consumed raw bytes after its opcode (joblib array data).
         self.resume_at: int | None = None
+        # The unpicklers still reading, and pickle.py's frame state while it is one of them.
+        self.alive = {C_LOADER, PY_LOADER}
+        self.frames: PyFrames | None = PyFrames()
 
     # -- stack primitives, with the loader's failure modes ---------------------------------
 
@@ -204,14 +280,29 @@ class _Machine:
             if index > 0 and self.data[pos] not in OPCODE_NAMES:
                 self.trace.trailing = TrailingData(self.base + pos, size - pos, False)
                 break
+            if self.max_pickles is not None and index >= self.max_pickles:
+                break
             self.stack = []
             self.metastack = []
             self.proto = 0
+            if self.frames is not None:
+                # Each load() starts outside a frame. (pickle.py reads a whole frame ahead, so
+                # a second load after a STOP inside a frame starts at the frame's end there;
+                # that corner is not modelled.)
+                self.frames.end = None
             imports_before = len(self.trace.imports)
             try:
                 pos = self._run_one(pos)
+            except _Exhausted:
+                self.trace.exhausted = True
+                break
             except DecodeError as exc:
-                self._fail(exc.offset, exc.message, index, start, imports_before)
+                if exc.declared is not None:
+                    self._huge_length(exc)
+                if self.partial and exc.truncated:
+                    self.trace.exhausted = True  # the head ends here, not the stream
+                    break
+                self._fail(exc.offset, exc.message, index, start, imports_before, exc.truncated)
                 break
             except _LoadError as exc:
                 assert self.op is not None
@@ -221,7 +312,15 @@ class _Machine:
             index += 1
         return self.trace
 
-    def _fail(self, offset: int, message: str, index: int, start: int, imports_before: int) -> None:
+    def _fail(
+        self,
+        offset: int,
+        message: str,
+        index: int,
+        start: int,
+        imports_before: int,
+        truncated: bool = False,
+    ) -> None:
         if index > 0 and len(self.trace.imports) == imports_before:
             # After a complete pickle, bytes that break without importing anything are data
             # appended to the file (legacy torch storages, padding), not a failed load.
@@ -229,14 +328,22 @@ class _Machine:
                 self.base + start, len(self.data) - start, partial_pickle=True
             )
             return
-        self.trace.error = MachineError(self.base + offset, message, index)
+        self.trace.error = MachineError(self.base + offset, message, index, truncated)
 
     def _run_one(self, pos: int) -> int:
         data = self.data
+        trace = self.trace
         while True:
-            op = read_op(data, pos)
+            if self.max_ops is not None and trace.opcodes_seen >= self.max_ops:
+                raise _Exhausted
+            op = read_op(data, pos, self.frames)
             self.op = op
-            self.trace.opcodes_seen += 1
+            trace.opcodes_seen += 1
+            if op.diverge is not None:
+                self._diverge(op)
+            protocol = OPCODE_PROTOCOLS.get(op.name, 0)
+            if protocol > trace.protocol:
+                trace.protocol = protocol
             pos = op.end
             try:
                 handler = _DISPATCH[op.name]
@@ -248,6 +355,39 @@ class _Machine:
                 return pos
             if self.resume_at is not None:
                 pos, self.resume_at = self.resume_at, None
+
+    def _diverge(self, op: Op) -> None:
+        """One unpickler fails on ``op``; go on as the other one, or stop if it was the last."""
+        assert op.diverge is not None
+        loader, reason = op.diverge
+        if loader not in self.alive:
+            return
+        if len(self.alive) == 1:
+            # The one still reading fails here too.
+            raise DecodeError(
+                op.offset, reason, truncated=self.partial and op.end >= len(self.data)
+            )
+        if self.partial and loader == C_LOADER and op.end >= len(self.data):
+            # A line cut by the end of a head, not by the end of the stream.
+            raise _Exhausted
+        self.alive.discard(loader)
+        if loader == PY_LOADER:
+            self.frames = None
+        at_end = op.end >= len(self.data)
+        self.trace.loader_stops.append(LoaderStop(loader, self.at(op), reason, at_end))
+
+    def _huge_length(self, exc: DecodeError) -> None:
+        assert exc.declared is not None
+        name = OPCODE_NAMES.get(self.data[exc.offset], "?") if exc.offset < len(self.data) else "?"
+        self.trace.exhaustion.append(
+            Exhaustion(
+                self.base + exc.offset,
+                name,
+                f"{name} declares {exc.declared} bytes but only "
+                f"{len(self.data) - exc.offset} remain: the loader allocates the declared size "
+                "before it finds the data missing",
+            )
+        )
 
     # -- helpers used by handlers ------------------------------------------------------------
 
@@ -362,8 +502,77 @@ def _mark(m: _Machine, op: Op) -> None:
 
 
 def _stop(m: _Machine, op: Op) -> None:
-    m.pop()
+    value = m.pop()
+    if not m.trace.stops:
+        m.trace.first_result = value
+    _check_expansion(m, op, value)
     raise _Stop
+
+
+#: Above this many nodes (and 1000 per opcode), a loaded object graph is a billion-laughs shape.
+EXPANSION_FLOOR = 10_000_000
+
+
+def _check_expansion(m: _Machine, op: Op, value: Any) -> None:
+    cap = max(EXPANSION_FLOOR, 1000 * m.trace.opcodes_seen)
+    size = expanded_size(value, cap)
+    if size > cap:
+        m.trace.exhaustion.append(
+            Exhaustion(
+                m.at(op),
+                op.name,
+                f"the loaded object's shared references expand to more than {cap} nodes from "
+                f"{m.trace.opcodes_seen} opcodes: walking, copying or printing it exhausts "
+                "memory and time",
+            )
+        )
+
+
+def _children(value: Any) -> list[Any] | tuple[Any, ...] | None:
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, (SymList, SymSet)):
+        return value.items
+    if isinstance(value, SymDict):
+        return [part for pair in value.items for part in pair]
+    if isinstance(value, Call):
+        return [value.args, value.kwargs, *value.states]
+    return None
+
+
+def expanded_size(root: Any, cap: int) -> int:
+    """How many nodes ``root`` has once every shared reference is followed (stops past ``cap``).
+
+    Shared containers are sized once (memoised by identity), so the walk is linear in the
+    graph; references back to a container being sized (cycles) count as one node.
+    """
+    if _children(root) is None:
+        return 1
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    work: list[tuple[Any, bool]] = [(root, False)]
+    while work:
+        node, finishing = work.pop()
+        children = _children(node)
+        assert children is not None
+        key = id(node)
+        if finishing:
+            total = 1
+            for child in children:
+                total += sizes.get(id(child), 1)
+                if total > cap:
+                    return total
+            sizes[key] = total
+            open_.discard(key)
+            continue
+        if key in sizes or key in open_:
+            continue
+        open_.add(key)
+        work.append((node, True))
+        for child in children:
+            if _children(child) is not None and id(child) not in sizes and id(child) not in open_:
+                work.append((child, False))
+    return sizes.get(id(root), 1)
 
 
 def _pop(m: _Machine, op: Op) -> None:
@@ -491,14 +700,16 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     start = pos
     if state.get("numpy_array_alignment_bytes") is not None:
         if pos >= len(m.data):
-            raise DecodeError(op.offset, "joblib array padding is truncated")
+            raise DecodeError(op.offset, "joblib array padding is truncated", truncated=True)
         pos += 1 + m.data[pos]
     count = 1
     for dim in shape:
         count *= dim
     end = pos + count * itemsize
     if count < 0 or end > len(m.data):
-        raise DecodeError(op.offset, "joblib array data extends past the end of the file")
+        raise DecodeError(
+            op.offset, "joblib array data extends past the end of the file", truncated=True
+        )
     if m.find_nested:
         # pickle.load (not joblib) would read these bytes as opcodes: scan them as such too.
         region = bytes(m.data[start:end])
@@ -582,11 +793,27 @@ def _get(m: _Machine, op: Op) -> None:
     m.stack.append(m.memo[index])
 
 
+#: A memo index this far beyond the memo makes the C unpickler allocate 16 bytes per index.
+HUGE_MEMO_INDEX = 1 << 22
+
+
 def _put(m: _Machine, op: Op) -> None:
     index = int(op.arg)
     if index < 0:
         raise _LoadError("negative PUT argument")
-    m.memo[index] = m.top()
+    value = m.top()
+    if index >= HUGE_MEMO_INDEX and index > len(m.memo) + HUGE_MEMO_INDEX:
+        # A pickler numbers memo entries 0, 1, 2...; _pickle grows its memo array to twice the
+        # largest index it is given.
+        m.trace.exhaustion.append(
+            Exhaustion(
+                m.at(op),
+                op.name,
+                f"{op.name} {index} with {len(m.memo)} memo entries: the C unpickler grows its "
+                f"memo to {2 * index} slots ({16 * index} bytes) for it",
+            )
+        )
+    m.memo[index] = value
 
 
 def _memoize(m: _Machine, op: Op) -> None:
@@ -653,6 +880,7 @@ def _frozenset(m: _Machine, op: Op) -> None:
 
 def _proto(m: _Machine, op: Op) -> None:
     m.proto = int(op.arg)
+    m.trace.protocol = max(m.trace.protocol, m.proto)
 
 
 def _frame(m: _Machine, op: Op) -> None:
@@ -743,10 +971,21 @@ assert set(_DISPATCH) == set(OPCODE_NAMES.values()), "every opcode needs a handl
 
 
 def run_machine(
-    data: bytes | memoryview, *, base_offset: int = 0, find_nested: bool = True
+    data: bytes | memoryview,
+    *,
+    base_offset: int = 0,
+    find_nested: bool = True,
+    partial: bool = False,
+    max_ops: int | None = None,
+    max_pickles: int | None = None,
 ) -> Trace:
-    """Run the machine over every pickle in ``data`` (concatenated pickles included)."""
+    """Run the machine over every pickle in ``data`` (concatenated pickles included).
+
+    ``partial`` says ``data`` is only the head of a longer stream: running off its end is not
+    an error (:attr:`Trace.exhausted` is set). ``max_ops`` and ``max_pickles`` stop the run
+    early, for identification, which needs only the first opcodes.
+    """
     view = data if isinstance(data, memoryview) else memoryview(data)
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
-    return _Machine(view, base_offset, find_nested).run()
+    return _Machine(view, base_offset, find_nested, partial, max_ops, max_pickles).run()

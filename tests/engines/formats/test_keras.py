@@ -14,7 +14,14 @@ import pytest
 
 from pytest_mlsupply.engines.formats import keras as keras_engine
 from pytest_mlsupply.engines.formats.keras import scan_hdf5, scan_keras_archive, walk_keras_config
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError, scan_file
+from pytest_mlsupply.engines.scanner import (
+    Blob,
+    ScanContext,
+    ScanError,
+    identify_blob,
+    new_context,
+    scan_file,
+)
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus.onnx_keras import (
     HDF5_SIGNATURE,
@@ -40,7 +47,7 @@ HAS_H5PY = importlib.util.find_spec("h5py") is not None
 
 def walk(config: Any) -> list[Finding]:
     blob = Blob(subject="model.keras", name="model.keras", data=b"")
-    return walk_keras_config(config, blob=blob, ctx=ScanContext(), root="config.json")
+    return walk_keras_config(config, blob=blob, ctx=new_context(), root="config.json")
 
 
 def rules(findings: list[Finding]) -> set[str]:
@@ -48,15 +55,15 @@ def rules(findings: list[Finding]) -> set[str]:
 
 
 def scan_archive(path: Path) -> tuple[list[Finding], ScanContext]:
-    ctx = ScanContext()
+    ctx = new_context()
     blob = Blob(subject=path.name, name=path.name, path=path)
-    return scan_keras_archive(blob, ctx.identify(blob), ctx), ctx
+    return scan_keras_archive(blob, identify_blob(blob), ctx), ctx
 
 
 def scan_h5_bytes(data: bytes) -> list[Finding]:
-    ctx = ScanContext()
+    ctx = new_context()
     blob = Blob(subject="model.h5", name="model.h5", data=data)
-    ident = ctx.identify(blob)
+    ident = identify_blob(blob)
     assert ident.format == "hdf5"
     return scan_hdf5(blob, ident, ctx)
 

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from pytest_mlsupply.engines.formats.onnx import scan_onnx
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, ScanError, scan_file
+from pytest_mlsupply.engines.scanner import (
+    Blob,
+    ScanContext,
+    ScanError,
+    identify_blob,
+    new_context,
+    scan_file,
+)
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus.onnx_keras import (
     add_graph,
@@ -31,9 +38,9 @@ HAS_ONNX = importlib.util.find_spec("onnx") is not None
 
 
 def scan_bytes(data: bytes) -> tuple[list[Finding], ScanContext]:
-    ctx = ScanContext()
+    ctx = new_context()
     blob = Blob(subject="model.onnx", name="model.onnx", data=data)
-    ident = ctx.identify(blob)
+    ident = identify_blob(blob)
     assert ident.format == "onnx", ident
     return scan_onnx(blob, ident, ctx), ctx
 

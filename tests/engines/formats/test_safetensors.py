@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.engines.formats.safetensors import _validate_like_library, scan_safetensors
-from pytest_mlsupply.engines.scanner import Blob, ScanContext, scan_file
+from pytest_mlsupply.engines.scanner import Blob, new_context, scan_file
 from pytest_mlsupply.engines.sniff import identify_bytes
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus.safetensors_gguf import safetensors_bytes
@@ -25,7 +25,7 @@ def tensor(dtype: str, shape: list[int], begin: int, end: int) -> dict[str, Any]
 def scan_bytes(content: bytes, name: str = "model.safetensors") -> list[Finding]:
     """Scan in-memory content (an archive member): the sparse-file path of the engine."""
     blob = Blob(subject=name, name=name, data=content, member=name)
-    return scan_safetensors(blob, identify_bytes(content, name), ScanContext())
+    return scan_safetensors(blob, identify_bytes(content, name), new_context())
 
 
 def scan_on_disk(tmp_path: Path, content: bytes) -> list[Finding]:

@@ -1,0 +1,166 @@
+"""What an engine works on: the bytes to scan (:class:`Blob`), the scan's state and policy.
+
+Engines are plain functions ``(blob, identification, context) -> findings`` registered per
+format in :mod:`pytest_mlsupply.engines.registry`. They raise :class:`ScanError` when content
+cannot be analysed (the file's check then reports an error, never a pass); findings outrank
+errors. A container engine hands each extracted member back with :meth:`ScanContext.scan_blob`,
+which the scanner (:mod:`pytest_mlsupply.engines.scanner`) wires to its own dispatch, so that a
+pickle inside a tar inside a zip is scanned exactly like a pickle on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from pytest_mlsupply.engines.budget import ExtractionBudget, ScanLimits
+from pytest_mlsupply.engines.pickle import PicklePolicy
+from pytest_mlsupply.results import Finding, Location, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import Identification
+
+__all__ = [
+    "Blob",
+    "ScanContext",
+    "ScanError",
+    "ScanLimits",
+    "ScanPolicy",
+    "ScanReport",
+    "Scanner",
+]
+
+
+class ScanError(Exception):
+    """The content could not be analysed; the message says why and where."""
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    pickle: PicklePolicy = field(default_factory=PicklePolicy)
+    limits: ScanLimits = field(default_factory=ScanLimits)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes to scan: a file on disk (``path``) or a member extracted from a container (``data``).
+
+    ``subject`` is the artifact as the user knows it (``model/pytorch_model.bin``); ``member`` is
+    the chain of members inside it (``archive/data.pkl`` or ``outer.tar/inner.pkl``).
+    """
+
+    subject: str
+    name: str
+    """The file or member name; only a tie-breaker for identification."""
+    path: Path | None = None
+    data: bytes | None = None
+    member: str | None = None
+    depth: int = 0
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        return os.stat(self.path).st_size
+
+    @contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        """A seekable binary stream over the content."""
+        if self.data is not None:
+            yield io.BytesIO(self.data)
+            return
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            yield handle
+
+    @contextmanager
+    def buffer(self) -> Iterator[bytes | mmap.mmap]:
+        """The whole content as a buffer; files are memory-mapped, so only touched pages load."""
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                yield b""
+                return
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                yield mapped
+
+    def child(self, member: str, data: bytes) -> Blob:
+        chain = f"{self.member}/{member}" if self.member else member
+        return Blob(
+            subject=self.subject,
+            name=member.rsplit("/", 1)[-1],
+            data=data,
+            member=chain,
+            depth=self.depth + 1,
+        )
+
+    def location(
+        self, *, offset: int | None = None, key_path: str | None = None, line: int | None = None
+    ) -> Location:
+        return Location(
+            file=self.subject, member=self.member, offset=offset, key_path=key_path, line=line
+        )
+
+
+Scanner = Callable[[Blob, "Identification", "ScanContext"], list[Finding]]
+#: Identifies and scans one blob: the scanner's own dispatch, handed to every context.
+Dispatch = Callable[[Blob, "ScanContext"], list[Finding]]
+
+
+@dataclass
+class ScanContext:
+    """One artifact's scan: its policy, its extraction budget, and what went wrong so far."""
+
+    dispatch: Dispatch
+    policy: ScanPolicy = field(default_factory=ScanPolicy)
+    errors: list[str] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    """Member chain (or "" for the file itself) → identified format, for reports."""
+    budget: ExtractionBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.budget = ExtractionBudget(self.policy.limits)
+
+    def scan_blob(self, blob: Blob) -> list[Finding]:
+        """Identify ``blob`` and scan it as its format (a member handed back by a container)."""
+        return self.dispatch(blob, self)
+
+    def error(self, blob: Blob, message: str, *, key_path: str | None = None) -> None:
+        """Record that part of ``blob`` could not be analysed (the check fails closed)."""
+        self.errors.append(f"{blob.location(key_path=key_path).describe()}: {message}")
+
+    def account(self, blob: Blob, size: int) -> Finding | None:
+        """Charge ``size`` extracted bytes; a finding when the artifact's budget is exhausted."""
+        if self.budget.charge(size):
+            return None
+        limit = self.policy.limits.max_total_bytes
+        return Finding(
+            rule="MLS-ARC-003",
+            severity=Severity.HIGH,
+            category="resource-exhaustion",
+            title="archive expands beyond the extraction budget",
+            location=blob.location(),
+            evidence=f"more than {limit} bytes once extracted",
+            why="a decompression bomb exhausts memory or disk of whatever loads it, and hides "
+            "content from scanners that give up",
+            remediation="ship the files uncompressed or split them; do not accept archives "
+            "that expand this far",
+            cwe="CWE-409",
+        )
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    findings: list[Finding]
+    errors: list[str]
+    formats: dict[str, str]
