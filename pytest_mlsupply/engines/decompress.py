@@ -329,7 +329,7 @@ def _new_decoder(codec: Codec) -> _Decoder:
     if codec is Codec.LZMA_ZIP:
         return _LzmaZip()
     if codec is Codec.LZ4:
-        import lz4.frame  # type: ignore[import-untyped]
+        import lz4.frame
 
         return _Buffering(lz4.frame.LZ4FrameDecompressor())
     return _Zstd()

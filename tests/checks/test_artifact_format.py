@@ -88,7 +88,8 @@ def test_a_pickle_named_safetensors_is_a_high_finding_that_says_what_the_loader_
     claim = rules["MLS-FMT-004"]
     assert (claim.severity, claim.cwe) == (Severity.HIGH, "CWE-646")
     assert "pickle" in claim.evidence
-    assert "safetensors.safe_open" in claim.evidence and "refuses it" in claim.evidence
+    assert "safetensors.safe_open" in claim.evidence
+    assert "refuses it" in claim.evidence
 
 
 def test_a_pickle_named_txt_is_a_medium_extension_mismatch(
@@ -102,7 +103,8 @@ def test_a_pickle_named_txt_is_a_medium_extension_mismatch(
     assert sorted(rules) == ["MLS-FMT-001", "MLS-FMT-002"]
     mismatch = rules["MLS-FMT-002"]
     assert (mismatch.severity, mismatch.cwe) == (Severity.MEDIUM, "CWE-646")
-    assert ".txt" in mismatch.evidence and "pickle" in mismatch.evidence
+    assert ".txt" in mismatch.evidence
+    assert "pickle" in mismatch.evidence
 
 
 def test_unidentifiable_bytes_are_a_low_finding_that_warns_at_the_default_threshold(

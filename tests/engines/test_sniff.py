@@ -176,7 +176,8 @@ def test_it_bounds_decompression_of_a_compression_bomb(tmp_path: Path) -> None:
 def test_a_stream_whose_header_the_codec_refuses_is_a_problem_not_a_pass(tmp_path: Path) -> None:
     found = sniffed(tmp_path, "x.zst", b"\x28\xb5\x2f\xfd" + b"\xff" * 16)
     assert (found.format, found.family) == ("zstd", Family.COMPRESSED)
-    assert found.problem is not None and "corrupt" in found.problem
+    assert found.problem is not None
+    assert "corrupt" in found.problem
 
 
 def test_an_lz4_frame_with_a_wrong_header_checksum_is_refused_as_the_lz4_reader_refuses_it(
@@ -369,7 +370,8 @@ def test_a_safetensors_header_running_past_the_end_is_still_safetensors(tmp_path
     found = identify(path)
     assert found.format == "safetensors"
     assert "points past the end of the 17-byte file" in found.detail
-    assert found.problem is not None and "loader refuses it" in found.problem
+    assert found.problem is not None
+    assert "loader refuses it" in found.problem
 
 
 @pytest.mark.parametrize(
@@ -466,7 +468,8 @@ def test_it_identifies_gguf(tmp_path: Path) -> None:
 def test_a_gguf_count_that_cannot_fit_in_the_file_is_a_problem(tmp_path: Path) -> None:
     found = sniffed(tmp_path, "m.gguf", b"GGUF" + struct.pack("<IQQ", 3, 1 << 40, 0))
     assert found.format == "gguf"
-    assert found.problem is not None and "cannot fit" in found.problem
+    assert found.problem is not None
+    assert "cannot fit" in found.problem
 
 
 @pytest.mark.parametrize("offset", [0, 512, 2048])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import importlib.util
 import io
 import pickle
+import re
 import stat
 import tarfile
 from pathlib import Path
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mlsupply.engines.containers import unsafe_member_name
-from pytest_mlsupply.engines.ziparchive import read_zip_directory, zip_structure_problems
 from pytest_mlsupply.engines.scanner import ScanLimits, ScanPolicy, ScanReport, scan_file
+from pytest_mlsupply.engines.ziparchive import read_zip_directory, zip_structure_problems
 from tests.corpus.archives import RawMember, raw_zip, tar_bytes, touch_pickle
 
 
