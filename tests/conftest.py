@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,3 +144,27 @@ def write_data_pickle(path: Path) -> Path:
     """A pickle of plain data: nothing to import or call, yet still a pickle-based format."""
     path.write_bytes(b"\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s.")
     return path
+
+
+#: Set by CI (.ci/run): a cross-check that cannot run for want of its library fails the run.
+REQUIRE_OPTIONAL = "MLSUPPLY_REQUIRE_OPTIONAL"
+
+
+def require(module: str) -> None:
+    """Skip the running test when ``module`` is missing, or fail it where CI requires it."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package ("google" of google.protobuf)
+        found = False
+    if found:
+        return
+    message = f"{module} is not installed, so this cross-check against the real library cannot run"
+    if os.environ.get(REQUIRE_OPTIONAL):
+        pytest.fail(f"{message}; {REQUIRE_OPTIONAL} is set (CI installs it: see .ci/run)")
+    pytest.skip(message)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("needs"):
+        for module in marker.args:
+            require(module)

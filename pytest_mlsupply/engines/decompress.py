@@ -102,6 +102,7 @@ def decompress(
     decoder: _Decoder | None = _new_decoder(codec)
     pending = b""
     stalled = 0
+    last_marker: int | None = None
     try:
         while True:
             if decoder is None:
@@ -141,7 +142,11 @@ def decompress(
                     result.trailing = len(pending) + reader.remaining()
                     break
                 continue
-            stalled = 0 if produced or not decoder.has_pending() else stalled + 1
+            # A decoder that holds input yet neither produces output nor consumes input is
+            # stuck; none should be, but a loop must not hang on one.
+            marker = decoder.position()
+            stalled = 0 if produced or marker != last_marker else stalled + 1
+            last_marker = marker
             if stalled > 8:
                 result.error = "the decoder stopped making progress"
                 break
@@ -209,6 +214,10 @@ class _Decoder:
     def unused(self) -> bytes:
         """Input after the end of the stream (once :attr:`eof`)."""
         raise NotImplementedError
+
+    def position(self) -> int | None:
+        """How far into its input the decoder is, where it can tell (for stall detection)."""
+        return None
 
 
 class _Zlib(_Decoder):
@@ -296,7 +305,7 @@ class _Zstd(_Decoder):
         if data:
             self._input = self._input[self._pos :] + data
             self._pos = 0
-        step = max(64, min(room // _ZSTD_MAX_EXPANSION, _CHUNK_IN))
+        step = max(4, min(room // _ZSTD_MAX_EXPANSION, _CHUNK_IN))
         chunk = memoryview(self._input)[self._pos : self._pos + step]
         self._pos += len(chunk)
         try:
@@ -311,6 +320,9 @@ class _Zstd(_Decoder):
 
     def unused(self) -> bytes:
         return bytes(self._obj.unused_data) + self._input[self._pos :]
+
+    def position(self) -> int | None:
+        return self._pos
 
 
 def _new_decoder(codec: Codec) -> _Decoder:

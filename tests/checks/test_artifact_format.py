@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import struct
 from typing import TYPE_CHECKING
+
+import pytest
 
 from pytest_mlsupply.results import Severity, Verdict
 from tests.conftest import write_pickle_payload
@@ -140,3 +143,54 @@ def test_pickle_formats_scan_lowers_the_unsafe_format_finding_to_low(pipeline: P
     (finding,) = [f for f in result.findings if f.rule == "MLS-FMT-001"]
     assert finding.severity is Severity.LOW
     assert "pickle_formats: scan" in finding.remediation
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 9\n"
+PRINTABLE_PICKLE = b"I0x1\n0cposix\nsystem\n(S'true'\ntR."
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("weights.safetensors", struct.pack("<Q", 10_000) + b'{"w": {}}', "points past the end"),
+        ("weights.safetensors", b"", "zero-byte .safetensors"),
+        ("weights.safetensors", LFS_POINTER, "Git LFS pointer"),
+        ("model.gguf", b"GGU", "not what .gguf promises"),
+        ("model.gguf", b"GGUF" + struct.pack("<IQQ", 3, 1 << 40, 0), "cannot fit in the file"),
+        ("model.onnx", b"\xff" * 64, "onnx.load and onnxruntime refuse it"),
+        ("model.h5", b"\x00" * 64, "no HDF5 superblock"),
+        ("model.keras", b"hello", "must be a zip"),
+        ("model.pt", b"not a checkpoint\n", "torch.load reads anything that is not a zip"),
+        ("array.npy", PRINTABLE_PICKLE, "numpy.load reads a file without the NUMPY magic"),
+        ("array.npy", b"\x93NUMPY\x01\x00\xff\x00{'descr'", "numpy.load refuses the header"),
+        ("pytorch_model.bin", b"", "zero-byte .bin"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_weights_file_that_does_not_parse_as_its_name_says_is_high_and_says_what_the_loader_does(
+    pipeline: Pipeline, name: str, content: bytes, says: str
+) -> None:
+    (pipeline.model_dir / name).write_bytes(content)
+
+    result = pipeline.result(f"artifact[tiny/{name}::format]")
+
+    claims = [f for f in result.findings if f.rule == "MLS-FMT-004"]
+    assert [f.severity for f in claims] == [Severity.HIGH]
+    assert says in claims[0].evidence
+    assert not {f.rule for f in result.findings} & {"MLS-FMT-002", "MLS-FMT-003"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("model.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0)),
+        ("model.h5", b"\x00" * 512 + b"\x89HDF\r\n\x1a\n" + b"\x00" * 64),
+        ("notes.bin", b"some text that is not a weights format"),
+    ],
+)
+def test_a_weights_file_that_parses_as_its_name_says_has_no_claim_finding(
+    pipeline: Pipeline, name: str, content: bytes
+) -> None:
+    (pipeline.model_dir / name).write_bytes(content)
+    result = pipeline.result(f"artifact[tiny/{name}::format]")
+    assert "MLS-FMT-004" not in {f.rule for f in result.findings}

@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import py7zr
+
 from tests.corpus import Sample
 
-__all__ = ["SAMPLES", "RawMember", "Touch", "raw_zip", "tar_bytes", "touch_pickle"]
+__all__ = ["SAMPLES", "RawMember", "Touch", "raw_zip", "seven_zip", "tar_bytes", "touch_pickle"]
 
 
 class Touch:
@@ -127,6 +129,34 @@ def tar_bytes(members: list[tuple[str, bytes]], *, mode: str = "w") -> bytes:
     return out.getvalue()
 
 
+def seven_zip(members: list[tuple[str, bytes]]) -> bytes:
+    """A 7z archive whose member names are written as given, hostile ones included.
+
+    py7zr refuses to write a name like ``../x``, so members are written under placeholders of
+    the same length and the names patched in the (unencoded) header, CRCs recomputed.
+    """
+    buffer = io.BytesIO()
+    archive = py7zr.SevenZipFile(buffer, "w")
+    archive.encoded_header_mode = False  # a plain header, whose names can be patched
+    placeholders = []
+    for index, (name, data) in enumerate(members):
+        placeholder = f"{index:0{len(name)}d}"[-len(name) :] if len(name) >= 2 else name
+        placeholders.append(placeholder)
+        archive.writestr(data, placeholder)
+    archive.close()
+    raw = bytearray(buffer.getvalue())
+    (offset, size) = struct.unpack_from("<QQ", raw, 12)
+    header = bytearray(raw[32 + offset : 32 + offset + size])
+    for (name, _), placeholder in zip(members, placeholders, strict=True):
+        old, new = placeholder.encode("utf-16-le"), name.encode("utf-16-le")
+        at = header.index(old + b"\x00\x00")
+        header[at : at + len(old)] = new
+    raw[32 + offset : 32 + offset + size] = header
+    struct.pack_into("<I", raw, 28, zlib.crc32(bytes(header)))
+    struct.pack_into("<I", raw, 8, zlib.crc32(bytes(raw[12:32])))
+    return bytes(raw)
+
+
 def _link_tar(canary: Path) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
@@ -227,6 +257,16 @@ SAMPLES: list[Sample] = [
         rules=("MLS-PKL-001", "MLS-PKL-002"),
         technique="a malicious pickle as a member of an ordinary zip",
         victim=_ZIP_MEMBER_VICTIM,
+    ),
+    Sample(
+        "archive-7z-traversal-member-holding-a-pickle",
+        _write(
+            "bundle.7z",
+            lambda c: seven_zip([("ok.txt", b"fine"), ("../../model.pkl", touch_pickle(c))]),
+        ),
+        malicious=True,
+        rules=("MLS-ARC-004", "MLS-PKL-001"),
+        technique="a 7z member named ../../model.pkl (py7zr refuses to extract it; 7z does not)",
     ),
     Sample(
         "archive-zip-traversal-member",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from pytest_mlsupply.engines.protobuf import (
@@ -17,14 +15,6 @@ from pytest_mlsupply.engines.protobuf import (
     to_signed,
 )
 from tests.corpus.onnx_keras import pb_bytes, pb_int, varint
-
-
-def _installed(module: str) -> bool:
-    # find_spec("a.b") imports "a" first and raises when "a" itself is missing.
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def fields(data: bytes) -> list[tuple[int, int, int]]:
@@ -118,7 +108,7 @@ def test_negative_int64_values_read_as_twos_complement() -> None:
     assert to_signed(field.value) == -5
 
 
-@pytest.mark.skipif(not _installed("google.protobuf"), reason="protobuf is not installed")
+@pytest.mark.needs("google.protobuf")
 def test_it_agrees_with_the_protobuf_library_on_unknown_fields() -> None:
     from google.protobuf import struct_pb2
 

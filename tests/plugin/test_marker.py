@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS
-from tests.conftest import Project, build_hub_cache, write_model, write_pickle_payload
+from tests.conftest import (
+    Project,
+    build_hub_cache,
+    require,
+    write_model,
+    write_pickle_payload,
+)
 
 COMMIT = "86b5e0934494bd15c9632b12f734a8a67f723594"
 
@@ -260,7 +266,7 @@ module.verify = counting_verify
 def test_under_two_xdist_workers_a_model_is_verified_once_for_the_whole_session(
     pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("xdist")
+    require("xdist")
     monkeypatch.setenv("SPY_DIR", str(tmp_path))
     pytester.makeconftest(SPY_CONFTEST)
     pytester.makepyfile(**{f"test_{c}": _marked_tests(c, 4) for c in "abcd"})

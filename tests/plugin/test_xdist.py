@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Project
 
-pytest.importorskip("xdist")
+pytestmark = pytest.mark.needs("xdist")
 
 
 def comparable_bom(path: Path) -> dict[str, Any]:

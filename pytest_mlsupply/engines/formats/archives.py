@@ -274,8 +274,13 @@ def _scan_tar_file(
 
 
 def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Scan 7-Zip members with py7zr: names and kinds judged from its listing, then only the
-    members within the limits are extracted, into memory (never to disk)."""
+    """Scan 7-Zip members with py7zr: names and kinds judged from its listing first, then only
+    the members within the limits are extracted, into memory (never to disk).
+
+    py7zr refuses to extract a member whose name climbs out of the target (even into memory)
+    and renames duplicates; every member is therefore extracted under a placeholder name, so
+    the content of a badly named or duplicated member is scanned too.
+    """
     py7zr: Any = importlib.import_module("py7zr")  # imported on first use: it is heavy
     limits = ctx.policy.limits
     findings: list[Finding] = []
@@ -295,17 +300,36 @@ def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding
             wanted = _seven_zip_targets(blob, infos, findings, limits, encrypted)
             if not wanted or budget_spent(ctx):
                 return findings
+            placeholders = _placeholder_names(archive)
             factory = _bounded_factory(py7zr, limits.max_member_bytes)
             try:
-                archive.extract(targets=[name for name, _ in wanted], factory=factory)
+                archive.extract(targets=[placeholders[i] for i, _ in wanted], factory=factory)
             except Exception as exc:  # corrupt data surfaces as assorted exception types
-                raise ScanError(f"7z members cannot be extracted: {exc}") from exc
-            for name, _info in wanted:
-                data = factory.products.get(name)
-                if data is not None:
-                    content = data.content if data.closed else data.getvalue()
-                    findings.extend(scan_member(ctx, blob, name, content))
+                # Findings outrank errors: what the listing showed stands.
+                ctx.error(blob, f"7z members cannot be extracted: {type(exc).__name__}: {exc}")
+                return findings
+            for index, name in wanted:
+                sink = factory.products.get(placeholders[index])
+                if sink is None:
+                    ctx.error(blob, "py7zr did not extract this member", key_path=name)
+                    continue
+                if sink.over_limit:
+                    findings.append(bomb_finding(blob, name, sink.written, 0, "declared sizes lie"))
+                findings.extend(scan_member(ctx, blob, name, sink.data()))
     return findings
+
+
+def _placeholder_names(archive: Any) -> list[str]:
+    """Give every member a unique, harmless name to be extracted under (by index).
+
+    The one place that reaches into py7zr's member list: it offers no way to extract a member
+    whose name it refuses, and the findings already name the originals.
+    """
+    names = []
+    for index, member in enumerate(archive.files):
+        names.append(f"member-{index}")
+        member._file_info["filename"] = names[-1]
+    return names
 
 
 def _seven_zip_entry_findings(blob: Blob, infos: list[Any], max_members: int) -> list[Finding]:
@@ -328,9 +352,10 @@ def _seven_zip_entry_findings(blob: Blob, infos: list[Any], max_members: int) ->
 
 def _seven_zip_targets(
     blob: Blob, infos: list[Any], findings: list[Finding], limits: Any, encrypted: bool
-) -> list[tuple[str, Any]]:
-    wanted: list[tuple[str, Any]] = []
-    for info in infos[: limits.max_members]:
+) -> list[tuple[int, str]]:
+    """(index, name) of the members to extract: regular files within the limits."""
+    wanted: list[tuple[int, str]] = []
+    for index, info in enumerate(infos[: limits.max_members]):
         name = str(info.filename)
         if info.is_directory or info.is_symlink:
             continue
@@ -344,22 +369,26 @@ def _seven_zip_targets(
         elif packed and size > RATIO_FLOOR and size > packed * limits.max_ratio:
             findings.append(bomb_finding(blob, name, size, packed, "declared sizes"))
         else:
-            wanted.append((name, info))
+            wanted.append((index, name))
     return wanted
 
 
 def _bounded_factory(py7zr: Any, limit: int) -> Any:
     """A py7zr writer factory that keeps each member in memory, never beyond ``limit``."""
-    import io
-
     base = py7zr.io.WriterFactory
 
     class _Sink(io.BytesIO):
         content = b""
+        written = 0
+        over_limit = False
 
         def write(self, data: Any) -> int:
+            chunk = bytes(data)
+            self.written += len(chunk)
             room = limit - self.tell()
-            return super().write(bytes(data)[: max(room, 0)]) if room > 0 else 0
+            if len(chunk) > room:
+                self.over_limit = True
+            return super().write(chunk[: max(room, 0)]) if room > 0 else 0
 
         def size(self) -> int:
             return len(self.getvalue())
@@ -369,6 +398,9 @@ def _bounded_factory(py7zr: Any, limit: int) -> Any:
             if not self.closed:
                 self.content = self.getvalue()
             super().close()
+
+        def data(self) -> bytes:
+            return self.content if self.closed else self.getvalue()
 
     class _Factory(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:

@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext
 from pytest_mlsupply.engines.containers import scan_pickle_region
+from pytest_mlsupply.engines.formats.torch_weights_only import (
+    TORCH_SUFFIXES,
+    with_weights_only_notes,
+)
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import OPCODE_NAMES, OPCODE_PROTOCOLS
@@ -85,8 +89,10 @@ def read_pickle_head(data: bytes | memoryview, truncated: bool) -> PickleHead | 
     valid = trace.error is None
     if data[0] == _PROTO:
         # PROTO plus one more opcode is convincing; data written between opcodes (joblib
-        # arrays) is stepped over by the machine, so a later break still means a pickle.
-        return head if head.ops >= 2 or (head.ops == 1 and valid) else None
+        # arrays) is stepped over by the machine, so a later break still means a pickle, and
+        # so does a stream cut short (a truncated pickle is still a pickle to its loaders).
+        cut_short = trace.error is not None and trace.error.truncated
+        return head if head.ops >= 2 or (head.ops == 1 and (valid or cut_short)) else None
     # A pickle need not start with PROTO: any opcode can come first (a bare SHORT_BINUNICODE,
     # a FRAME) and the unpickler still runs it. Protocol 0/1 opcodes are printable, so text
     # often starts like a pickle: every opcode up to STOP (or the end of the head) must be valid.
@@ -151,9 +157,16 @@ def identify_pickle_without_proto(view: View) -> Identification | None:
 
 
 def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Scan a file (or member) that is one or more pickles back to back."""
+    """Scan a file (or member) that is one or more pickles back to back.
+
+    A plain pickle named like a checkpoint (``.pt``, ``.bin``...) is what ``torch.load`` reads
+    as a legacy checkpoint: its findings say whether torch's default would stop the payload.
+    """
     with blob.buffer() as buffer:
-        return scan_pickle_region(blob, buffer, ctx.policy.pickle)
+        findings = scan_pickle_region(blob, buffer, ctx.policy.pickle)
+        if blob.name.lower().endswith(TORCH_SUFFIXES):
+            findings = with_weights_only_notes(findings, buffer)
+        return findings
 
 
 def probe_execution(blob: Blob, ctx: ScanContext) -> list[Finding]:

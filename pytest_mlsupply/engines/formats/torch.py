@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import mmap
 import re
 import struct
 import tarfile
@@ -40,7 +39,7 @@ from pytest_mlsupply.engines.containers import (
     zip_symlink_findings,
 )
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
-from pytest_mlsupply.engines.formats.torch_weights_only import weights_only_stop
+from pytest_mlsupply.engines.formats.torch_weights_only import with_weights_only_notes
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import ImportRef, PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import DecodeError, Op, read_op
@@ -142,38 +141,7 @@ def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identifica
     )
 
 
-# --- torch.load's default -----------------------------------------------------------------
-
-_PAYLOAD_RULES = frozenset(
-    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006",
-     "MLS-PKL-007"}
-)  # fmt: skip
-
-
-def with_weights_only_notes(
-    findings: list[Finding], data: bytes | bytearray | memoryview | mmap.mmap
-) -> list[Finding]:
-    """Say on each payload finding whether ``torch.load``'s default would block it.
-
-    ``data`` is the pickle stream ``torch.load`` unpickles (``data.pkl``, or a legacy file).
-    """
-    stop = weights_only_stop(data)
-    noted: list[Finding] = []
-    for finding in findings:
-        offset = finding.location.offset
-        if finding.rule not in _PAYLOAD_RULES or offset is None:
-            noted.append(finding)
-            continue
-        if stop is not None and stop[0] <= offset:
-            note = (
-                f"torch.load's default (weights_only=True, torch 2.6 and later) stops at byte "
-                f"{stop[0]} first ({stop[1]}): this runs with weights_only=False or an older "
-                "torch"
-            )
-        else:
-            note = "torch.load(weights_only=True) does not stop this: it runs under the default"
-        noted.append(dataclasses.replace(finding, evidence=f"{finding.evidence}; {note}"))
-    return noted
+# --- legacy checkpoints ------------------------------------------------------------------
 
 
 def scan_torch_legacy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

@@ -16,11 +16,23 @@ with the installed torch. To refresh them::
 from __future__ import annotations
 
 import _compat_pickle
+import dataclasses
 import mmap
 
 from pytest_mlsupply.engines.pickle.decoder import DecodeError, read_op
+from pytest_mlsupply.results import Finding
 
-__all__ = ["ALLOWED_GLOBALS", "SUPPORTED_OPCODES", "TORCH_VERSION", "weights_only_stop"]
+__all__ = [
+    "ALLOWED_GLOBALS",
+    "SUPPORTED_OPCODES",
+    "TORCH_SUFFIXES",
+    "TORCH_VERSION",
+    "weights_only_stop",
+    "with_weights_only_notes",
+]
+
+#: Names ``torch.load`` is pointed at: a plain pickle so named is a legacy checkpoint to it.
+TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 
 TORCH_VERSION = "2.13"
 
@@ -220,3 +232,35 @@ def _walk(view: memoryview) -> tuple[int, str] | None:
     except DecodeError:
         return None
     return None
+
+
+_PAYLOAD_RULES = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006",
+     "MLS-PKL-007"}
+)  # fmt: skip
+
+
+def with_weights_only_notes(
+    findings: list[Finding], data: bytes | bytearray | memoryview | mmap.mmap
+) -> list[Finding]:
+    """Say on each payload finding whether ``torch.load``'s default would block it.
+
+    ``data`` is the pickle stream ``torch.load`` unpickles (``data.pkl``, or a legacy file).
+    """
+    stop = weights_only_stop(data)
+    noted: list[Finding] = []
+    for finding in findings:
+        offset = finding.location.offset
+        if finding.rule not in _PAYLOAD_RULES or offset is None:
+            noted.append(finding)
+            continue
+        if stop is not None and stop[0] <= offset:
+            note = (
+                f"torch.load's default (weights_only=True, torch 2.6 and later) stops at byte "
+                f"{stop[0]} first ({stop[1]}): this runs with weights_only=False or an older "
+                "torch"
+            )
+        else:
+            note = "torch.load(weights_only=True) does not stop this: it runs under the default"
+        noted.append(dataclasses.replace(finding, evidence=f"{finding.evidence}; {note}"))
+    return noted

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import pickle
 import re
@@ -15,7 +14,7 @@ import pytest
 from pytest_mlsupply.engines.containers import unsafe_member_name
 from pytest_mlsupply.engines.scanner import ScanLimits, ScanPolicy, ScanReport, scan_file
 from pytest_mlsupply.engines.ziparchive import read_zip_directory, zip_structure_problems
-from tests.corpus.archives import RawMember, raw_zip, tar_bytes, touch_pickle
+from tests.corpus.archives import RawMember, raw_zip, seven_zip, tar_bytes, touch_pickle
 
 
 def scan_bytes(tmp_path: Path, name: str, data: bytes, **limits: int | float) -> ScanReport:
@@ -179,7 +178,6 @@ def test_overlapping_members_are_a_structure_problem() -> None:
     assert "overlap" in {kind for kind, _, _ in zip_structure_problems(directory)}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("py7zr") is None, reason="py7zr not installed")
 def test_a_pickle_inside_a_7z_archive_is_scanned(tmp_path: Path) -> None:
     import py7zr
 
@@ -201,3 +199,24 @@ def test_the_decoders_for_common_archives_are_dependencies_not_extras() -> None:
         if "extra ==" not in line
     }
     assert {"py7zr", "zstandard", "lz4"} <= declared
+
+
+def test_a_7z_member_py7zr_refuses_to_extract_is_reported_and_its_content_still_scanned(
+    tmp_path: Path,
+) -> None:
+    data = seven_zip(
+        [("../../escape.pkl", touch_pickle("c")), ("/etc/cron.d/x", b"* * * * * root id\n")]
+    )
+    report = scan_bytes(tmp_path, "bundle.7z", data)
+    traversal = {f.location.key_path for f in report.findings if f.rule == "MLS-ARC-004"}
+    assert traversal == {"../../escape.pkl", "/etc/cron.d/x"}
+    executed = [f for f in report.findings if f.rule == "MLS-PKL-002"]
+    assert [f.location.member for f in executed] == ["../../escape.pkl"]
+    assert report.errors == []
+
+
+def test_every_copy_of_a_duplicated_7z_member_is_scanned(tmp_path: Path) -> None:
+    data = seven_zip([("model.pkl", pickle.dumps({"a": 1})), ("model.pkl", touch_pickle("c"))])
+    report = scan_bytes(tmp_path, "bundle.7z", data)
+    assert "MLS-ARC-006" in rules(report)
+    assert "MLS-PKL-002" in rules(report)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import marshal
 import zipfile
@@ -41,8 +40,6 @@ from tests.corpus.onnx_keras import (
     touch_pickle,
     weights_h5,
 )
-
-HAS_H5PY = importlib.util.find_spec("h5py") is not None
 
 
 def walk(config: Any) -> list[Finding]:
@@ -333,7 +330,7 @@ def test_a_truncated_model_config_fails_closed() -> None:
         scan_h5_bytes(data)
 
 
-@pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed")
+@pytest.mark.needs("h5py")
 @pytest.mark.parametrize("storage", ["fixed-bytes", "variable-str", "large-latest"])
 def test_real_hdf5_files_written_by_h5py_are_read(tmp_path: Path, storage: str) -> None:
     import h5py
@@ -353,7 +350,7 @@ def test_real_hdf5_files_written_by_h5py_are_read(tmp_path: Path, storage: str) 
     assert rules(report.findings) == {"MLS-KERAS-001"}
 
 
-@pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed")
+@pytest.mark.needs("h5py")
 @pytest.mark.parametrize("kind", ["fixed", "variable", "dense"])
 def test_the_attribute_message_is_read_even_when_the_json_hides_its_keys(
     tmp_path: Path, kind: str
@@ -377,7 +374,7 @@ def test_the_attribute_message_is_read_even_when_the_json_hides_its_keys(
     assert finding.location.offset == path.read_bytes().find(text.encode())
 
 
-@pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed")
+@pytest.mark.needs("h5py")
 def test_a_real_weights_only_hdf5_file_is_clean(tmp_path: Path) -> None:
     import h5py
     import numpy as np

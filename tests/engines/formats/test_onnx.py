@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import pickle
 from pathlib import Path
@@ -33,8 +32,6 @@ from tests.corpus.onnx_keras import (
     pb_int,
     touch_pickle,
 )
-
-HAS_ONNX = importlib.util.find_spec("onnx") is not None
 
 
 def scan_bytes(data: bytes) -> tuple[list[Finding], ScanContext]:
@@ -305,7 +302,7 @@ def test_large_raw_data_is_skipped_from_a_memory_mapped_file(tmp_path: Path) -> 
 # --- cross-checks with the onnx package, when it is installed ------------------------------
 
 
-@pytest.mark.skipif(not HAS_ONNX, reason="onnx is not installed")
+@pytest.mark.needs("onnx")
 def test_the_onnx_package_parses_the_hand_encoded_models() -> None:
     import onnx
 
@@ -329,7 +326,7 @@ def test_the_onnx_package_parses_the_hand_encoded_models() -> None:
     assert {e.key: e.value for e in tensor.external_data} == {"location": "../x"}
 
 
-@pytest.mark.skipif(not HAS_ONNX, reason="onnx is not installed")
+@pytest.mark.needs("onnx")
 def test_every_external_tensor_the_onnx_loader_would_read_is_reported() -> None:
     import onnx
     from onnx import external_data_helper, helper

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 from pathlib import Path
 
@@ -188,7 +187,7 @@ def test_a_member_above_the_limit_is_reported_not_read(tmp_path: Path) -> None:
     assert "MLS-ARC-010" in rules(scan_bytes(tmp_path, "m.pt", data, max_member_bytes=2000))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+@pytest.mark.needs("torch")
 def test_a_real_torch_save_checkpoint_is_clean(tmp_path: Path) -> None:
     import torch
 
@@ -197,3 +196,46 @@ def test_a_real_torch_save_checkpoint_is_clean(tmp_path: Path) -> None:
     report = scan_file(path, "real.pt")
     assert report.findings == []
     assert report.errors == []
+
+
+def test_a_payload_in_data_pkl_says_torch_loads_default_stops_it_first(tmp_path: Path) -> None:
+    report = scan_bytes(tmp_path, "m.pt", torch_zip(touch_pickle("c")))
+    payload = [f for f in report.findings if f.rule in ("MLS-PKL-001", "MLS-PKL-002")]
+    assert payload
+    for finding in payload:
+        assert "torch.load's default (weights_only=True" in finding.evidence
+        assert "not on its allowlist" in finding.evidence
+        assert "runs with weights_only=False" in finding.evidence
+
+
+def test_a_global_torch_loads_default_accepts_is_said_to_run_under_the_default(
+    tmp_path: Path,
+) -> None:
+    # torch.bits8 is on torch's weights-only allowlist, not on ours (default-deny: high).
+    data = b"\x80\x02ctorch\nbits8\nq\x00."
+    report = scan_bytes(tmp_path, "m.pt", torch_zip(data))
+    [finding] = [f for f in report.findings if f.rule == "MLS-PKL-003"]
+    assert "torch.load(weights_only=True) does not stop this" in finding.evidence
+
+
+def test_a_plain_pickle_named_like_a_checkpoint_is_judged_for_torch_load_too(
+    tmp_path: Path,
+) -> None:
+    text_pickle = b"I0x1\n0cposix\nsystem\n(S'true'\ntR."
+    for name, noted in (("weights.pt", True), ("weights.bin", True), ("weights.pkl", False)):
+        findings = scan_bytes(tmp_path, name, text_pickle).findings
+        evidence = next(f.evidence for f in findings if f.rule == "MLS-PKL-002")
+        assert ("does not implement the INT opcode" in evidence) is noted, name
+
+
+@pytest.mark.needs("torch")
+def test_the_vendored_weights_only_allowlist_is_the_installed_torchs() -> None:
+    import torch._weights_only_unpickler as restricted
+
+    from pytest_mlsupply.engines.formats.torch_weights_only import (
+        ALLOWED_GLOBALS,
+        BLOCKED_MODULES,
+    )
+
+    assert set(restricted._get_allowed_globals()) == ALLOWED_GLOBALS
+    assert set(restricted._blocklisted_modules) == BLOCKED_MODULES

@@ -11,6 +11,7 @@ from pickle_corpus import BENIGN
 
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.results import Severity
+from tests.conftest import require
 
 
 def test_the_corpus_holds_at_least_thirty_benign_cases() -> None:
@@ -30,7 +31,9 @@ def test_a_benign_artifact_has_no_blocking_finding_and_no_error(
 
 
 def test_a_real_torch_state_dict_scans_clean() -> None:
-    torch = pytest.importorskip("torch")
+    require("torch")
+    import torch
+
     buffer = io.BytesIO()
     model = torch.nn.Linear(3, 2)
     torch.save({"model": model.state_dict(), "step": 3}, buffer)
@@ -48,7 +51,8 @@ def test_a_real_torch_state_dict_scans_clean() -> None:
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_a_real_joblib_dump_with_interleaved_arrays_scans_clean(protocol: int) -> None:
-    joblib = pytest.importorskip("joblib")
+    require("joblib")
+    import joblib
     import numpy as np
 
     buffer = io.BytesIO()

@@ -11,6 +11,7 @@ from pickle_corpus import MALICIOUS, Sample
 
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.results import Severity
+from tests.conftest import require
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,7 +59,7 @@ def test_each_provable_sample_runs_its_payload_under_the_victim_loader(
     path.write_bytes(sample.build(str(canary)))
     assert sample.loader is not None
     if sample.requires:
-        pytest.importorskip(sample.requires)
+        require(sample.requires)
 
     subprocess.run(
         [sys.executable, "-c", _LOADER_SCRIPT.format(loader=sample.loader), str(path)],

