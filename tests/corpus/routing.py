@@ -11,17 +11,27 @@
   line without its newline (``pickle.py`` drops a byte and calls; C refuses).
 * Resource exhaustion: lengths far past the data, a memo index far past the memo, a
   billion-laughs object graph (no victim: the proof would be exhausting the machine).
+* Payloads disguised as other formats: files identified as HDF5 (the payload in its user
+  block), tar (in a member's name field), a legacy torch tar, GGUF (after its version), PE (in
+  the DOS header), TFLite (before its identifier), ONNX (in the model's domain string) or
+  unknown bytes, which ``pickle.load`` runs all the same. (``tests/scanner/test_routing.py``
+  walks every format, these included.)
 
 Every victim says which unpickler it uses; a torch victim says which ``weights_only`` it needs.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 import struct
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_mlsupply.engines.identification import Format
 from tests.corpus import Sample
+from tests.corpus.onnx_keras import add_graph, onnx_model
 
 PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
 PY_UNPICKLER = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle._Unpickler(f).load()\n"
@@ -93,6 +103,103 @@ def _billion_laughs(canary: Path) -> bytes:
     for level in range(1, 10):
         out += b"(" + b"h" + bytes([level - 1]) + b"2" * 9 + b"lq" + bytes([level])
     return bytes(out + b".")
+
+
+def tar_archive(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def legacy_torch_tar() -> bytes:
+    return tar_archive(
+        {"sys_info": pickle.dumps({}), "pickle": pickle.dumps({}), "storages": b"", "tensors": b""}
+    )
+
+
+def _in_hdf5_user_block(p: bytes) -> bytes:
+    # HDF5 files may open with a user block of any content; the superblock follows at 512.
+    return p.ljust(512, b"\x00") + b"\x89HDF\r\n\x1a\n" + b"\x00" * 120
+
+
+def _in_tar_name(p: bytes) -> bytes:
+    # A tar header opens with a 100-byte name field of any bytes; the checksum covers them.
+    assert len(p) <= 100
+    header = bytearray(tar_archive({"x": b"hello"})[:1024])
+    header[0:100] = p.ljust(100, b"\x00")
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header[:512]):06o}\x00 ".encode()
+    return bytes(header) + b"\x00" * 1024
+
+
+def _in_torch_tar_name(p: bytes) -> bytes:
+    return _in_tar_name(p)[:512] + b"\x00" * 512 + legacy_torch_tar()
+
+
+def _after_gguf_version(p: bytes) -> bytes:
+    # 'G' is BINFLOAT: it eats "GUF", the version and one byte; POP drops the float.
+    return b"GGUF" + struct.pack("<I", 3) + b"\x00" + b"0" + p
+
+
+def _in_pe_dos_header(p: bytes) -> bytes:
+    # 'M' is BININT2 ("Z?"); SHORT_BINBYTES swallows the rest of the DOS header, e_lfanew
+    # included; two POPs, then the payload. The PE signature lies after STOP.
+    swallowed = bytearray(b"\x00" * 60)
+    struct.pack_into("<I", swallowed, 0x3C - 5, 0x100)
+    body = b"MZ\x00C" + bytes([60]) + bytes(swallowed) + b"00" + p
+    return body.ljust(0x100, b"\x00") + b"PE\x00\x00" + b"\x00" * 64
+
+
+def _before_tflite_identifier(p: bytes) -> bytes:
+    # Bytes 0-3 are the flatbuffer's root offset: NONE NONE, then SHORT_BINBYTES of "TFL3".
+    return b"NNC\x04TFL3" + b"0" + p + b"\x00" * 64
+
+
+def _in_onnx_domain(p: bytes) -> bytes:
+    # Field 5 (model_version, a varint) opens with '(' MARK, field 6 (domain) with '2' DUP,
+    # and a domain of 9992 bytes has the varint length 88 4e (NEWTRUE, NONE): the domain holds
+    # the payload; graph and opset fields follow its STOP.
+    return b"(N2\x88N" + p.ljust(9992, b" ") + onnx_model(add_graph())
+
+
+def _unknown_after_the_call(p: bytes) -> bytes:
+    # The call runs, then the data stops being a pickle: no STOP, so not identified as one.
+    return p.removesuffix(b".") + b"\xff\xfe" * 8
+
+
+#: Where each format leaves room for a payload that pickle.load reaches from byte 0, while
+#: identification still says the format.
+DISGUISES: dict[Format, Callable[[bytes], bytes]] = {
+    Format.HDF5: _in_hdf5_user_block,
+    Format.TAR: _in_tar_name,
+    Format.PYTORCH_TAR: _in_torch_tar_name,
+    Format.GGUF: _after_gguf_version,
+    Format.PE: _in_pe_dos_header,
+    Format.TFLITE: _before_tflite_identifier,
+    Format.ONNX: _in_onnx_domain,
+    Format.UNKNOWN: _unknown_after_the_call,
+}
+
+_DISGUISE_NAMES = {
+    Format.HDF5: "model.h5",
+    Format.TAR: "bundle.tar",
+    Format.PYTORCH_TAR: "checkpoint.tar",
+    Format.GGUF: "model.gguf",
+    Format.PE: "tool.exe",
+    Format.TFLITE: "model.tflite",
+    Format.ONNX: "model.onnx",
+    Format.UNKNOWN: "weights.bin",
+}
+
+
+def _disguised(fmt: Format) -> Callable[[Path], bytes]:
+    # The canary is named relative to the loader's working directory, so that the payload fits
+    # the smallest hiding place (a tar name field holds 100 bytes).
+    return lambda canary: DISGUISES[fmt](binary_payload(Path(canary.name)))
 
 
 def _sample(
@@ -185,6 +292,16 @@ SAMPLES: list[Sample] = [
         "INST whose name is the last line, with no newline: pickle.py drops a byte and calls",
         JOBLIB_LOAD,
         requires=("joblib",),
+    ),
+    *(
+        _sample(
+            f"disguised-as-{fmt.value}",
+            _disguised(fmt),
+            f"a payload pickle.load runs, in a file identified as {fmt.value}",
+            "import os, pickle\nos.chdir(os.path.dirname(CANARY))\n" + PICKLE_LOAD,
+            filename=_DISGUISE_NAMES[fmt],
+        )
+        for fmt in DISGUISES
     ),
     _sample(
         "exhaustion-binbytes8-length-far-past-the-data",

@@ -20,7 +20,6 @@ import pickle
 import struct
 import subprocess
 import sys
-import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.engines.sniff import identify_bytes
 from pytest_mlsupply.results import Severity
 from tests.corpus.onnx_keras import add_graph, onnx_model
+from tests.corpus.routing import DISGUISES, legacy_torch_tar, tar_archive
 from tests.corpus.torch import legacy_stream, torch_zip
 
 _EXECUTION = {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-007"}
@@ -55,16 +55,6 @@ def _zip(members: dict[str, bytes]) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -119,9 +109,7 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
             "m/code/__torch__/m.py": b"def forward(self): ...\n",
         }
     ),
-    Format.PYTORCH_TAR: lambda: _tar(
-        {"sys_info": pickle.dumps({}), "pickle": pickle.dumps({}), "storages": b"", "tensors": b""}
-    ),
+    Format.PYTORCH_TAR: legacy_torch_tar,
     Format.NUMPY_NPY: lambda: _npy(np.arange(8, dtype=np.float32)),
     Format.NUMPY_NPZ: _npz,
     Format.GZIP: lambda: gzip.compress(b"hello world\n" * 10),
@@ -132,7 +120,7 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.LZ4: lambda: bytes(lz4.frame.compress(b"hello world\n" * 10)),
     Format.ZSTD: lambda: zstandard.ZstdCompressor().compress(b"hello world\n" * 10),
     Format.ZIP: lambda: _zip({"notes.txt": b"hello"}),
-    Format.TAR: lambda: _tar({"notes.txt": b"hello"}),
+    Format.TAR: lambda: tar_archive({"notes.txt": b"hello"}),
     Format.SEVEN_ZIP: _seven_zip,
     Format.SAFETENSORS: lambda: save_safetensors({"w": np.zeros(4, dtype=np.float32)}),
     Format.GGUF: _gguf,
@@ -155,75 +143,12 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
 }
 
 
-def _in_hdf5_user_block(p: bytes) -> bytes:
-    # HDF5 files may open with a user block of any content; the superblock follows at 512.
-    return p.ljust(512, b"\x00") + b"\x89HDF\r\n\x1a\n" + b"\x00" * 120
-
-
-def _in_tar_name(p: bytes) -> bytes:
-    # A tar header opens with a 100-byte name field of any bytes; the checksum covers them.
-    assert len(p) <= 100
-    header = bytearray(_tar({"x": b"hello"})[:1024])
-    header[0:100] = p.ljust(100, b"\x00")
-    header[148:156] = b" " * 8
-    header[148:156] = f"{sum(header[:512]):06o}\x00 ".encode()
-    return bytes(header) + b"\x00" * 1024
-
-
-def _in_torch_tar_name(p: bytes) -> bytes:
-    legacy = EXAMPLES[Format.PYTORCH_TAR]()
-    return _in_tar_name(p)[:512] + b"\x00" * 512 + legacy
-
-
-def _after_gguf_version(p: bytes) -> bytes:
-    # 'G' is BINFLOAT: it eats "GUF", the version and one byte; POP drops the float.
-    return b"GGUF" + struct.pack("<I", 3) + b"\x00" + b"0" + p
-
-
-def _in_pe_dos_header(p: bytes) -> bytes:
-    # 'M' is BININT2 ("Z?"); SHORT_BINBYTES swallows the rest of the DOS header, e_lfanew
-    # included; two POPs, then the payload. The PE signature lies after STOP.
-    swallowed = bytearray(b"\x00" * 60)
-    struct.pack_into("<I", swallowed, 0x3C - 5, 0x100)
-    body = b"MZ\x00C" + bytes([60]) + bytes(swallowed) + b"00" + p
-    return body.ljust(0x100, b"\x00") + b"PE\x00\x00" + b"\x00" * 64
-
-
-def _before_tflite_identifier(p: bytes) -> bytes:
-    # Bytes 0-3 are the flatbuffer's root offset: NONE NONE, then SHORT_BINBYTES of "TFL3".
-    return b"NNC\x04TFL3" + b"0" + p + b"\x00" * 64
-
-
-def _in_onnx_domain(p: bytes) -> bytes:
-    # Field 5 (model_version, a varint) opens with '(' MARK, field 6 (domain) with '2' DUP,
-    # and a domain of 9992 bytes has the varint length 88 4e (NEWTRUE, NONE): the domain holds
-    # the payload; graph and opset fields follow its STOP.
-    return b"(N2\x88N" + p.ljust(9992, b" ") + onnx_model(add_graph())
-
-
-def _text_that_breaks_after_the_call(p: bytes) -> bytes:
-    return b"I0x1\n0cposix\nsystem\n(S'" + p + b"'\ntR0 and then plain text\n"
-
-
-def _unknown_after_the_call(p: bytes) -> bytes:
-    # The call runs, then the data stops being a pickle: no STOP, so not identified as one.
-    return p.removesuffix(b".") + b"\xff\xfe" * 8
-
-
-#: Where each format leaves room for a payload that pickle.load reaches from byte 0, while
-#: identification still says the format. (Each one is checked to fool both.)
-DISGUISES: dict[Format, Callable[[bytes], bytes]] = {
-    Format.HDF5: _in_hdf5_user_block,
-    Format.TAR: _in_tar_name,
-    Format.PYTORCH_TAR: _in_torch_tar_name,
-    Format.GGUF: _after_gguf_version,
-    Format.PE: _in_pe_dos_header,
-    Format.TFLITE: _before_tflite_identifier,
-    Format.ONNX: _in_onnx_domain,
-    Format.UNKNOWN: _unknown_after_the_call,
-}
 # Text needs a printable payload; it is built from a shell command, not from ``payload``.
 TEXT_DISGUISE = Format.TEXT
+
+
+def _text_that_breaks_after_the_call(command: bytes) -> bytes:
+    return b"I0x1\n0cposix\nsystem\n(S'" + command + b"'\ntR0 and then plain text\n"
 
 
 def _loaders_run(directory: Path, paths: dict[str, tuple[Path, Path, Path]]) -> dict[str, set[str]]:
