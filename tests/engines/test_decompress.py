@@ -153,13 +153,16 @@ def test_a_bomb_costs_the_limit_in_memory_never_what_it_expands_to(
         _lz4_bomb(bomb, blocks=1024)  # 4 GiB once decompressed
     else:
         _zstd_bomb(bomb, 1 << 30)
+    # The peak is read from VmHWM, which belongs to the process's own memory: getrusage's
+    # ru_maxrss survives exec, so it would report the (large) pytest worker that forked it.
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from pytest_mlsupply.engines.decompress import Codec, decompress\n"
         "with open(sys.argv[1], 'rb') as f:\n"
         "    r = decompress(f, Codec(sys.argv[2]), limit=64 << 20, max_ratio=1e9)\n"
         "assert r.over_limit and len(r.data) == 64 << 20, (r.over_limit, len(r.data))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script, str(bomb), codec],

@@ -280,10 +280,24 @@ class _ZipMembers:
         except ZipReadError:
             return []  # unreadable tensor data: torch fails to load it, nothing runs
         if not looks_like_pickle(head, truncated=entry.size > len(head)):
-            return []
+            # Still, whatever pickle.load would run from its first bytes is reported.
+            scan = scan_pickle_bytes(
+                head,
+                policy=self.policy,
+                origin=self.blob.subject,
+                member=self.blob.child(entry.name, b"").member,
+                execution_only=True,
+            )
+            return [f for f in scan.findings if f.severity >= Severity.HIGH]
+        limit = self.ctx.policy.limits.max_member_bytes
+        if entry.size > limit:
+            return [too_large_finding(self.blob, entry.name, entry.size, limit)]
         try:
             data = self._read(entry)
-        except (OverBudget, ZipReadError):
+        except OverBudget as exc:
+            return [bomb_finding(self.blob, entry.name, exc.produced, exc.consumed, exc.reason)]
+        except ZipReadError as exc:
+            self._error(entry, str(exc))
             return []
         member = self.blob.child(entry.name, data)
         try:

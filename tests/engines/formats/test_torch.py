@@ -55,6 +55,16 @@ def test_a_storage_that_is_really_a_pickle_is_scanned(tmp_path: Path) -> None:
     assert finding.location.member == "archive/data/7"
 
 
+def test_a_storage_whose_first_bytes_pickle_load_would_run_is_reported(tmp_path: Path) -> None:
+    # Not a pickle by identification (it breaks off after the call), so not unpickled whole;
+    # the probe of its head still sees what a loader handed this member would run.
+    hidden = b"I0x1\n0cposix\nsystem\n(S'true'\ntR0" + bytes(range(256)) * 16
+    data = torch_zip(state_dict_pickle(TENSORS), extra=[RawMember("archive/data/9", hidden)])
+    report = scan_bytes(tmp_path, "m.pt", data)
+    executed = [f for f in report.findings if f.rule == "MLS-PKL-002"]
+    assert [f.location.member for f in executed] == ["archive/data/9"]
+
+
 def test_a_malicious_data_pkl_is_critical_with_its_member(tmp_path: Path) -> None:
     report = scan_bytes(tmp_path, "model.pt", torch_zip(touch_pickle("c")))
     finding = next(f for f in report.findings if f.rule == "MLS-PKL-001")
