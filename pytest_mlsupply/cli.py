@@ -186,6 +186,8 @@ def resolve_targets(targets: Sequence[Target], policy: Policy) -> Subjects:
     models: list[ResolvedModel] = []
     missing: list[str] = []
     used: set[str] = set()
+    # Files named one by one are grouped by their directory, so each reads as dir/name.
+    file_models: dict[Path, int] = {}
     for target in targets:
         if isinstance(target, HubRef):
             name = _unique_name(target.repo_id.rsplit("/", 1)[-1], used)
@@ -201,13 +203,24 @@ def resolve_targets(targets: Sequence[Target], policy: Policy) -> Subjects:
             missing.append(str(target))
             continue
         root = path if path.is_dir() else path.parent
-        name = _unique_name(root.name, used)
-        decl = ModelDecl(name=name, span=Span(path, 0, 0), path=root)
         if path.is_dir():
-            models.append(resolve_model(decl))
-        else:
-            file = ArtifactFile(model=name, relpath=path.name, path=path, size=path.lstat().st_size)
-            models.append(ResolvedModel(decl=decl, root=root, files=(file,)))
+            name = _unique_name(root.name, used)
+            models.append(resolve_model(ModelDecl(name=name, span=Span(path, 0, 0), path=root)))
+            continue
+        index = file_models.get(root)
+        if index is None:
+            name = _unique_name(root.name, used)
+            decl = ModelDecl(name=name, span=Span(path, 0, 0), path=root)
+            file_models[root] = len(models)
+            models.append(ResolvedModel(decl=decl, root=root, files=()))
+            index = file_models[root]
+        model = models[index]
+        if any(f.path == path for f in model.files):
+            continue  # the same file named twice is scanned once
+        file = ArtifactFile(
+            model=model.decl.name, relpath=path.name, path=path, size=path.lstat().st_size
+        )
+        models[index] = replace(model, files=(*model.files, file))
     return Subjects(models, missing)
 
 

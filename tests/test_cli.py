@@ -292,3 +292,32 @@ def test_a_directory_that_cannot_be_listed_is_an_error_not_a_traceback(
     assert "ERROR m [resolve]" in out
     assert f"could not complete: cannot list {tmp_path / 'm'}: " in out
     assert "holds more than 2 files" in out
+
+
+def test_files_named_one_by_one_read_as_their_directory_and_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("a.pkl", "b.pkl"):
+        write_pickle_payload(models / name)
+    files = [models / "a.pkl", models / "b.pkl", models / "a.pkl"]
+    assert main(["scan", *map(str, files)]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "FAIL models/a.pkl [scan]" in out
+    assert "FAIL models/b.pkl [scan]" in out
+    assert "models-2" not in out
+    assert "scanned 2 files" in out
+
+
+def test_a_printable_pickle_that_pickletools_rejects_fails_the_scan_under_any_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = b"I0x1\n0cposix\nsystem\n(S'true'\ntR."
+    names = ["weights.pkl", "weights.bin", "weights.pt", "notes.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(payload)
+    assert main(["scan", *(str(tmp_path / name) for name in names)]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    for name in names:
+        assert f"FAIL {tmp_path.name}/{name} [scan]" in out
