@@ -24,10 +24,10 @@ import re
 import stat
 import tarfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, ScanLimits
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.engines.ziparchive import (
     FLAG_ENCRYPTED,
@@ -53,6 +53,7 @@ __all__ = [
     "scan_pickle_region",
     "scan_zip_members",
     "tar_member_findings",
+    "tar_member_over_limits",
     "too_large_finding",
     "too_many_finding",
     "traversal_finding",
@@ -265,6 +266,23 @@ def encrypted_finding(blob: Blob, name: str, how: str) -> Finding:
         "the password (or one that ignores the flag) still reads it",
         remediation="ship the archive unencrypted",
     )
+
+
+def tar_member_over_limits(
+    blob: Blob, member: tarfile.TarInfo, limits: ScanLimits
+) -> Finding | None:
+    """Why a tar member must not be read whole: too large, or a sparse member whose holes
+    make it expand like a bomb (tarfile fills them with zeros in memory)."""
+    if member.size > limits.max_member_bytes:
+        return too_large_finding(blob, member.name, member.size, limits.max_member_bytes)
+    if member.issparse():
+        sparse: Any = member.sparse  # (offset, size) pairs; typeshed types it loosely
+        stored = sum(int(size) for _, size in sparse or ())
+        if member.size > RATIO_FLOOR and member.size > max(stored, 1) * limits.max_ratio:
+            return bomb_finding(
+                blob, member.name, member.size, stored, "a sparse member of mostly holes"
+            )
+    return None
 
 
 def tar_member_findings(blob: Blob, member: tarfile.TarInfo) -> list[Finding]:

@@ -138,6 +138,7 @@ def decompress(
                 result.streams += 1
                 pending = decoder.unused()
                 decoder = None
+                stalled, last_marker = 0, None
                 if not concatenated:
                     result.trailing = len(pending) + reader.remaining()
                     break

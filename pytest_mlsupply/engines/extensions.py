@@ -26,8 +26,9 @@ _PICKLE_BASED = frozenset(
      Format.PYTORCH_TAR, Format.TORCHSCRIPT}
 )  # fmt: skip
 _COMPRESSIONS = frozenset(
-    {Format.GZIP, Format.BZ2, Format.XZ, Format.LZMA, Format.ZLIB, Format.LZ4, Format.ZSTD}
-)
+    {Format.GZIP, Format.BZ2, Format.XZ, Format.LZMA, Format.ZLIB, Format.LZ4, Format.ZSTD,
+     Format.JOBLIB_ZFILE}
+)  # fmt: skip
 _ZIP_BASED = frozenset(
     {Format.ZIP, Format.PYTORCH_ZIP, Format.TORCHSCRIPT, Format.KERAS_V3, Format.NUMPY_NPZ}
 )

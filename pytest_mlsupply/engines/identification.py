@@ -58,6 +58,7 @@ class Format(enum.StrEnum):
     ZLIB = "zlib"
     LZ4 = "lz4"
     ZSTD = "zstd"
+    JOBLIB_ZFILE = "joblib-zfile"
     ZIP = "zip"
     TAR = "tar"
     SEVEN_ZIP = "7z"

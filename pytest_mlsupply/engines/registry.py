@@ -46,6 +46,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
     DetectorEntry(archives.identify_zip),
     DetectorEntry(archives.identify_7z),
     DetectorEntry(compressed.identify_compressed, outer_only=True),
+    DetectorEntry(compressed.identify_joblib_zfile, outer_only=True),
     DetectorEntry(numpy.identify_npy),
     DetectorEntry(gguf.identify_gguf),
     DetectorEntry(keras.identify_hdf5),
@@ -82,6 +83,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.ZLIB: compressed.scan_compressed,
     Format.LZ4: compressed.scan_compressed,
     Format.ZSTD: compressed.scan_compressed,
+    Format.JOBLIB_ZFILE: compressed.scan_compressed,
     # generic archives
     Format.ZIP: archives.scan_zip,
     Format.TAR: archives.scan_tar,

@@ -58,7 +58,6 @@ SUSPICIOUS_FLAGS = {
 
 _STORED = 0
 _METHODS = {8: Codec.DEFLATE, 12: Codec.BZ2, 14: Codec.LZMA_ZIP, 93: Codec.ZSTD}
-_UNIX = 3
 
 
 class ZipFormatError(Exception):
@@ -99,7 +98,9 @@ class ZipEntry:
 
     @property
     def is_symlink(self) -> bool:
-        return self.create_system == _UNIX and stat.S_ISLNK(self.external_attr >> 16)
+        # Info-ZIP's unzip makes a link of Unix mode bits from several hosts (Unix, Atari,
+        # BeOS, AtheOS...), whatever the host: mode bits that say "link" are a link.
+        return stat.S_ISLNK(self.external_attr >> 16)
 
     @property
     def data_end(self) -> int | None:
@@ -183,8 +184,11 @@ def read_zip_directory(
 def _read_at(fh: SeekableReader, offset: int, length: int) -> bytes:
     if offset < 0 or length <= 0:
         return b""
-    fh.seek(offset)
-    return fh.read(length)
+    try:
+        fh.seek(offset)
+        return fh.read(length)
+    except (OSError, OverflowError, ValueError):
+        return b""  # an offset past what the system can seek to: nothing is there
 
 
 def _parse_eocd(fh: SeekableReader, tail: bytes, base: int, pos: int) -> _Eocd | None:

@@ -51,7 +51,9 @@ class RawMember:
     flags: int = 0
     deflate: bool = False
     unix_mode: int | None = None
-    """st_mode recorded in the external attributes (made by Unix)."""
+    """st_mode recorded in the external attributes (made by Unix, or ``host``)."""
+    host: int = 3
+    """The "made by" host system for ``unix_mode`` (3 Unix, 5 Atari, 16 BeOS...)."""
 
 
 def raw_zip(members: list[RawMember], *, comment: bytes = b"", prefix: bytes = b"") -> bytes:
@@ -81,7 +83,7 @@ def raw_zip(members: list[RawMember], *, comment: bytes = b"", prefix: bytes = b
             0,
         )
         body += local_name + payload
-        made_by = (3 << 8 | 20) if member.unix_mode is not None else 20
+        made_by = (member.host << 8 | 20) if member.unix_mode is not None else 20
         external = (member.unix_mode or 0) << 16
         central += struct.pack(
             "<IHHHHHHIIIHHHHHII",

@@ -174,3 +174,9 @@ def test_a_bomb_costs_the_limit_in_memory_never_what_it_expands_to(
     peak_mib = int(out.stdout.strip())
     # 64 MiB of output, plus the interpreter: far below the gigabytes the bomb expands to.
     assert peak_mib < 400, f"peak RSS {peak_mib} MiB"
+
+
+def test_thousands_of_empty_gzip_members_are_read_to_the_end() -> None:
+    data = gzip.compress(b"", mtime=0) * 200_000 + gzip.compress(b"last", mtime=0)
+    result = decompress(io.BytesIO(data), Codec.GZIP, limit=1000)
+    assert (result.data, result.error, result.streams) == (b"last", None, 200_001)

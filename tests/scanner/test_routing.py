@@ -119,6 +119,9 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.ZLIB: lambda: zlib.compress(b"hello world\n" * 10),
     Format.LZ4: lambda: bytes(lz4.frame.compress(b"hello world\n" * 10)),
     Format.ZSTD: lambda: zstandard.ZstdCompressor().compress(b"hello world\n" * 10),
+    Format.JOBLIB_ZFILE: lambda: (
+        b"ZF" + b"0x%017x" % len(pickle.dumps([1, 2])) + zlib.compress(pickle.dumps([1, 2]))
+    ),
     Format.ZIP: lambda: _zip({"notes.txt": b"hello"}),
     Format.TAR: lambda: tar_archive({"notes.txt": b"hello"}),
     Format.SEVEN_ZIP: _seven_zip,

@@ -30,6 +30,7 @@ from pytest_mlsupply.engines.containers import (
     scan_member,
     scan_zip_members,
     tar_member_findings,
+    tar_member_over_limits,
     too_large_finding,
     too_many_finding,
     traversal_finding,
@@ -259,9 +260,9 @@ def scan_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
 def _scan_tar_file(
     ctx: ScanContext, blob: Blob, archive: tarfile.TarFile, member: tarfile.TarInfo
 ) -> list[Finding]:
-    limits = ctx.policy.limits
-    if member.size > limits.max_member_bytes:
-        return [too_large_finding(blob, member.name, member.size, limits.max_member_bytes)]
+    over = tar_member_over_limits(blob, member, ctx.policy.limits)
+    if over is not None:
+        return [over]
     handle = archive.extractfile(member)
     if handle is None:
         return []
@@ -275,11 +276,13 @@ def _scan_tar_file(
 
 def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan 7-Zip members with py7zr: names and kinds judged from its listing first, then only
-    the members within the limits are extracted, into memory (never to disk).
+    the members within the limits are extracted, into memory (never to disk), a batch at a
+    time so that memory holds about one member's worth, each batch charged to the budget.
 
     py7zr refuses to extract a member whose name climbs out of the target (even into memory)
     and renames duplicates; every member is therefore extracted under a placeholder name, so
-    the content of a badly named or duplicated member is scanned too.
+    the content of a badly named or duplicated member is scanned too. A symbolic link's target
+    (its data) is read the same way.
     """
     py7zr: Any = importlib.import_module("py7zr")  # imported on first use: it is heavy
     limits = ctx.policy.limits
@@ -298,24 +301,67 @@ def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding
             encrypted = bool(archive.needs_password())
             findings.extend(_seven_zip_entry_findings(blob, infos, limits.max_members))
             wanted = _seven_zip_targets(blob, infos, findings, limits, encrypted)
+            # Solid archives declare no packed size per member: judge the whole archive.
+            declared = sum(int(infos[index].uncompressed or 0) for index, _ in wanted)
+            if declared > RATIO_FLOOR and declared > max(blob.size, 1) * limits.max_ratio:
+                findings.append(bomb_finding(blob, None, declared, blob.size, "declared sizes"))
+                return findings
             if not wanted or budget_spent(ctx):
                 return findings
             placeholders = _placeholder_names(archive)
-            factory = _bounded_factory(py7zr, limits.max_member_bytes)
-            try:
-                archive.extract(targets=[placeholders[i] for i, _ in wanted], factory=factory)
-            except Exception as exc:  # corrupt data surfaces as assorted exception types
-                # Findings outrank errors: what the listing showed stands.
-                ctx.error(blob, f"7z members cannot be extracted: {type(exc).__name__}: {exc}")
-                return findings
-            for index, name in wanted:
-                sink = factory.products.get(placeholders[index])
-                if sink is None:
-                    ctx.error(blob, "py7zr did not extract this member", key_path=name)
-                    continue
-                if sink.over_limit:
-                    findings.append(bomb_finding(blob, name, sink.written, 0, "declared sizes lie"))
-                findings.extend(scan_member(ctx, blob, name, sink.data()))
+            for number, batch in enumerate(_batches(wanted, infos, limits.max_member_bytes)):
+                if budget_spent(ctx):
+                    break
+                if number:
+                    archive.reset()
+                factory = _bounded_factory(py7zr, limits.max_member_bytes)
+                try:
+                    archive.extract(targets=[placeholders[i] for i, _ in batch], factory=factory)
+                except Exception as exc:  # corrupt data surfaces as assorted exception types
+                    # Findings outrank errors: what the listing showed stands.
+                    ctx.error(blob, f"7z members cannot be extracted: {type(exc).__name__}: {exc}")
+                    return findings
+                findings.extend(_scan_extracted(ctx, blob, infos, batch, factory, placeholders))
+    return findings
+
+
+def _batches(
+    wanted: list[tuple[int, str]], infos: list[Any], size: int
+) -> list[list[tuple[int, str]]]:
+    """Members in groups whose declared sizes add up to about ``size``."""
+    batches: list[list[tuple[int, str]]] = []
+    total = size
+    for item in wanted:
+        member_size = int(infos[item[0]].uncompressed or 0)
+        if total + member_size > size and total:
+            batches.append([])
+            total = 0
+        batches[-1].append(item)
+        total += member_size
+    return batches
+
+
+def _scan_extracted(
+    ctx: ScanContext,
+    blob: Blob,
+    infos: list[Any],
+    batch: list[tuple[int, str]],
+    factory: Any,
+    placeholders: list[str],
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, name in batch:
+        sink = factory.products.pop(placeholders[index], None)
+        if sink is None:
+            ctx.error(blob, "py7zr did not extract this member", key_path=name)
+            continue
+        if infos[index].is_symlink:
+            target = sink.data()[:4096].decode("utf-8", errors="replace")
+            findings.append(link_finding(blob, name, "symbolic link", target))
+            continue
+        if sink.over_limit:
+            findings.append(bomb_finding(blob, name, sink.written, 0, "declared sizes lie"))
+        findings.extend(scan_member(ctx, blob, name, sink.data()))
     return findings
 
 
@@ -343,8 +389,6 @@ def _seven_zip_entry_findings(blob: Blob, infos: list[Any], max_members: int) ->
         reason = unsafe_member_name(name)
         if reason is not None:
             findings.append(traversal_finding(blob, name, reason))
-        if info.is_symlink:
-            findings.append(link_finding(blob, name, "symbolic link", "(in its data)"))
     if len(infos) > max_members:
         findings.append(too_many_finding(blob, len(infos), max_members))
     return findings
@@ -357,7 +401,10 @@ def _seven_zip_targets(
     wanted: list[tuple[int, str]] = []
     for index, info in enumerate(infos[: limits.max_members]):
         name = str(info.filename)
-        if info.is_directory or info.is_symlink:
+        if info.is_directory:
+            continue
+        if info.is_symlink:
+            wanted.append((index, name))  # its data is the link's target
             continue
         if encrypted:
             findings.append(encrypted_finding(blob, name, "the 7z archive needs a password"))

@@ -25,7 +25,12 @@ from pytest_mlsupply.results import Finding, Severity
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import View
 
-__all__ = ["identify_compressed", "identify_weak_compressed", "scan_compressed"]
+__all__ = [
+    "identify_compressed",
+    "identify_joblib_zfile",
+    "identify_weak_compressed",
+    "scan_compressed",
+]
 
 #: How much decompressed output identification looks at.
 HEAD_SIZE = 64 * 1024
@@ -55,6 +60,32 @@ def identify_compressed(view: View) -> Identification | None:
     if head[:4] == b"\x28\xb5\x2f\xfd":
         return _identified(view, Format.ZSTD, Codec.ZSTD, "magic 28 b5 2f fd", head)
     return None
+
+
+# joblib's old format (before 0.10, still read by joblib.load): "ZF", the decompressed length
+# as 19 characters of hex, an optional space, then a zlib stream of the pickle.
+_ZFILE_PREFIX = b"ZF"
+_ZFILE_HEADER = 2 + 19
+
+
+def _zfile_start(head: bytes) -> int | None:
+    """Where a joblib z-file's zlib stream starts, or None when ``head`` is not one."""
+    if head[:2] != _ZFILE_PREFIX or len(head) < _ZFILE_HEADER:
+        return None
+    try:
+        int(head[2:_ZFILE_HEADER], 16)  # what joblib's read_zfile parses
+    except ValueError:
+        return None
+    return _ZFILE_HEADER + 1 if head[_ZFILE_HEADER : _ZFILE_HEADER + 1] == b" " else _ZFILE_HEADER
+
+
+def identify_joblib_zfile(view: View) -> Identification | None:
+    """joblib's legacy compressed pickle, which ``joblib.load`` still reads."""
+    start = _zfile_start(view.head)
+    if start is None:
+        return None
+    evidence = f"'ZF' and a hex length {view.head[2:_ZFILE_HEADER]!r}, then zlib from byte {start}"
+    return _identified(view, Format.JOBLIB_ZFILE, Codec.ZLIB, evidence, view.head[start:])
 
 
 def identify_weak_compressed(view: View) -> Identification | None:
@@ -128,12 +159,29 @@ def _identification(view: View, fmt: Format, evidence: str, result: Decompressed
 # --- scan -------------------------------------------------------------------------------------
 
 
+#: The codec each compressed format's stream is read with.
+_CODECS = {
+    Format.GZIP: Codec.GZIP,
+    Format.BZ2: Codec.BZ2,
+    Format.XZ: Codec.XZ,
+    Format.LZMA: Codec.LZMA,
+    Format.ZLIB: Codec.ZLIB,
+    Format.LZ4: Codec.LZ4,
+    Format.ZSTD: Codec.ZSTD,
+    Format.JOBLIB_ZFILE: Codec.ZLIB,
+}
+
+
 def scan_compressed(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Decompress ``blob`` within the limits and scan what it holds."""
     limits = ctx.policy.limits
     with blob.open() as fh:
+        start = 0
+        if ident.format == Format.JOBLIB_ZFILE:
+            start = _zfile_start(fh.read(_ZFILE_HEADER + 1)) or _ZFILE_HEADER
+        fh.seek(start)
         result = decompress(
-            fh, Codec(ident.format.value), limit=limits.max_member_bytes, max_ratio=limits.max_ratio
+            fh, _CODECS[ident.format], limit=limits.max_member_bytes, max_ratio=limits.max_ratio
         )
     findings: list[Finding] = []
     if result.over_limit is not None:

@@ -11,9 +11,11 @@ numeric members are judged by their header alone, the rest are extracted and sca
 from __future__ import annotations
 
 import ast
+import io
 import math
 import re
 import struct
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -76,10 +78,10 @@ def parse_npy_header(head: bytes) -> NpyHeader:
     if head[:6] != _MAGIC or len(head) < 10:
         raise ScanError("no .npy magic number")
     major, minor = head[6], head[7]
-    if major == 1:
+    if (major, minor) == (1, 0):
         (length,) = struct.unpack_from("<H", head, 8)
         start = 10
-    elif major in (2, 3) and len(head) >= 12:
+    elif (major, minor) in ((2, 0), (3, 0)) and len(head) >= 12:
         (length,) = struct.unpack_from("<I", head, 8)
         start = 12
     else:
@@ -90,22 +92,54 @@ def parse_npy_header(head: bytes) -> NpyHeader:
     if len(raw) < length:
         raise ScanError(f".npy header of {length} bytes is truncated")
     try:
-        # literal_eval evaluates literals only: no names, calls or attribute access.
-        header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise ScanError(f".npy header does not parse as a literal ({type(exc).__name__})") from exc
+        text = raw.decode("utf-8" if major == 3 else "latin-1")
+    except UnicodeDecodeError as exc:
+        raise ScanError(".npy header is not valid UTF-8") from exc
+    # literal_eval evaluates literals only: no names, calls or attribute access. Like numpy,
+    # a version 1 or 2 header that fails is tried again without Python 2's "L" suffixes.
+    header = _literal(text)
+    if header is None and major <= 2:
+        header = _literal(_without_long_suffixes(text))
+    if header is None:
+        raise ScanError(".npy header does not parse as a literal")
     if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
         raise ScanError(".npy header is not a dict of descr, fortran_order and shape")
     shape = header["shape"]
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, tuple) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in shape
+    ):
         raise ScanError(f".npy header has an invalid shape {shape!r}")
+    if not isinstance(header["fortran_order"], bool):
+        raise ScanError(f".npy header has an invalid fortran_order {header['fortran_order']!r}")
     return NpyHeader(
         version=(major, minor),
         descr=header["descr"],
         shape=shape,
-        fortran_order=bool(header["fortran_order"]),
+        fortran_order=header["fortran_order"],
         data_offset=start + length,
     )
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _without_long_suffixes(text: str) -> str:
+    """numpy's ``_filter_header``: drop the ``L`` after integers that Python 2 wrote."""
+    try:
+        tokens = []
+        last_was_number = False
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if last_was_number and token.type == tokenize.NAME and token.string == "L":
+                continue
+            tokens.append(token)
+            last_was_number = token.type == tokenize.NUMBER
+        return tokenize.untokenize(tokens)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text
 
 
 def _header_end(head: bytes) -> int | None:
@@ -117,16 +151,59 @@ def _header_end(head: bytes) -> int | None:
     return None
 
 
-def _has_object(descr: Any) -> bool:
+# A dtype string numpy reads as plain data: byte order, a subarray shape, then a type code
+# with its size (and a datetime unit), or a named numeric type. Object dtypes ('O', 'object',
+# 'O8') are not here, and neither is anything this list does not know.
+_PLAIN_STRING = re.compile(
+    r"^[<>|=]?(?:\(\s*\d+\s*(?:,\s*\d+\s*)*,?\s*\))?\s*(?:[?bBhHiIlLqQpPnNuefdgFDGSUVac]\d*|[Mm]8?(?:\[\w+\])?)$"
+)
+_PLAIN_NAMES = frozenset(
+    {"bool", "bool_", "byte", "ubyte", "short", "ushort", "intc", "uintc", "int", "uint",
+     "long", "ulong", "longlong", "ulonglong", "intp", "uintp", "half", "single", "double",
+     "float", "longdouble", "csingle", "cdouble", "clongdouble", "complex", "bytes", "str",
+     "void", "datetime64", "timedelta64"}
+    | {f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)}
+    | {f"float{bits}" for bits in (16, 32, 64, 96, 128)}
+    | {f"complex{bits}" for bits in (64, 128, 192, 256)}
+)  # fmt: skip
+
+
+def _is_plain(descr: Any) -> bool:
+    """Whether ``descr`` is a dtype of plain data, as numpy's ``descr_to_dtype`` reads it:
+    a string, a ``(descr, shape)`` subarray, or a list of ``(name, descr[, shape])`` fields."""
     if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
+        # Comma-separated fields ('i4,f8'), commas inside a subarray shape ('(2,3)f8') aside.
+        parts = re.split(r",(?![^(]*\))", descr)
+        return all(
+            _PLAIN_STRING.match(part.strip())
+            or part.strip().lstrip("<>|=") in _PLAIN_NAMES
+            or re.sub(r"\[\w+\]$", "", part.strip()) in _PLAIN_NAMES
+            for part in parts
+        )
+    if isinstance(descr, tuple):
+        return len(descr) == 2 and _is_plain(descr[0]) and _is_shape(descr[1])
     if isinstance(descr, list):
-        # Structured dtypes: [(name, dtype) or (name, dtype, shape), ...].
-        return any(
-            isinstance(field, tuple) and len(field) >= 2 and _has_object(field[1])
+        return bool(descr) and all(
+            isinstance(field, tuple)
+            and len(field) in (2, 3)
+            and isinstance(field[0], (str, tuple))
+            and _is_plain(field[1])
+            and (len(field) == 2 or _is_shape(field[2]))
             for field in descr
         )
     return False
+
+
+def _is_shape(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, tuple) and all(isinstance(d, int) for d in value)
+    )
+
+
+def _has_object(descr: Any) -> bool:
+    # Allowlist first: anything not known to be plain data may hold objects, whose bytes
+    # numpy.load(allow_pickle=True) unpickles ('object', ('O', (2,)), [('a', 'object')]...).
+    return not _is_plain(descr)
 
 
 def _itemsize(descr: Any) -> int | None:

@@ -33,6 +33,7 @@ from pytest_mlsupply.engines.containers import (
     scan_member,
     scan_pickle_region,
     tar_member_findings,
+    tar_member_over_limits,
     too_large_finding,
     traversal_finding,
     unsafe_member_name,
@@ -64,7 +65,8 @@ __all__ = [
 
 # How much of a tensor storage is read to make sure it is not a pickle in disguise.
 _STORAGE_HEAD = 4096
-_STORAGE = re.compile(r"(?:^|/)(?:data|constants)/\d+$")
+# torch's reader (miniz) finds records by name ignoring case: every name test here does too.
+_STORAGE = re.compile(r"(?:^|/)(?:data|constants)/\d+$", re.IGNORECASE)
 _CATEGORY = "scanner-evasion"
 
 
@@ -80,7 +82,8 @@ _PROBE_SIZE = 512
 
 
 def _is_data_pkl(name: str) -> bool:
-    return name == "data.pkl" or name.endswith("/data.pkl")
+    lowered = name.lower()
+    return lowered == "data.pkl" or lowered.endswith("/data.pkl")
 
 
 def claim_checkpoint_zip(listing: ZipListing) -> Identification | None:
@@ -180,8 +183,9 @@ def scan_torch_zip(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
 
 
 def _looks_like_torchscript(names: list[str]) -> bool:
-    return any("/code/" in f"/{n}" for n in names) and any(
-        n.endswith("constants.pkl") for n in names
+    lowered = [n.lower() for n in names]
+    return any("/code/" in f"/{n}" for n in lowered) and any(
+        n.endswith("constants.pkl") for n in lowered
     )
 
 
@@ -194,9 +198,11 @@ def _archive_prefix(directory: ZipDirectory) -> str | None:
 
 
 def _relative(name: str, prefix: str | None) -> str:
-    if prefix is not None and name.startswith(prefix + "/"):
-        return name[len(prefix) + 1 :]
-    return name
+    """The record name torch looks a member up by (lower case: miniz ignores case)."""
+    lowered = name.lower()
+    if prefix is not None and lowered.startswith(prefix.lower() + "/"):
+        return lowered[len(prefix) + 1 :]
+    return lowered
 
 
 @dataclasses.dataclass
@@ -232,7 +238,7 @@ class _ZipMembers:
         findings.extend(self._check_crc(entry, data))
         member = self.blob.child(entry.name, data)
         relative = _relative(entry.name, self.prefix)
-        if relative.startswith("code/") and entry.name.endswith(".py"):
+        if relative.startswith("code/") and relative.endswith(".py"):
             return findings + torchscript_code_findings(member, data)
         if relative.startswith("extra/"):
             findings.append(_extra_file(member, len(data)))
@@ -388,7 +394,7 @@ _STRUCTURE_RULES: dict[str, tuple[str, Severity, str, str]] = {
 
 
 def _structure_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
-    findings: list[Finding] = []
+    findings = _case_duplicates(blob, directory)
     for kind, entry, detail in zip_structure_problems(directory):
         rule, severity, title, why = _STRUCTURE_RULES[kind]
         findings.append(
@@ -410,6 +416,31 @@ def _structure_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
     return findings
 
 
+def _case_duplicates(blob: Blob, directory: ZipDirectory) -> list[Finding]:
+    """Names that differ only in case: torch's reader may pick either (exact duplicates are
+    reported with the other structure problems)."""
+    by_lower: dict[str, set[str]] = {}
+    for entry in directory.entries:
+        by_lower.setdefault(entry.name.lower(), set()).add(entry.name)
+    rule, severity, title, why = _STRUCTURE_RULES["duplicate"]
+    return [
+        Finding(
+            rule=rule,
+            severity=severity,
+            category=_CATEGORY,
+            title=title,
+            location=blob.location(key_path=sorted(names)[0]),
+            evidence=f"members {', '.join(repr(n) for n in sorted(names))} differ only in case; "
+            "torch finds records ignoring case",
+            why=why,
+            remediation="re-save the checkpoint with torch.save (or safetensors); do not load "
+            "this file",
+        )
+        for names in by_lower.values()
+        if len(names) > 1
+    ]
+
+
 def _layout_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
     prefix = _archive_prefix(directory)
     files = [e.name for e in directory.entries if not e.is_dir]
@@ -422,7 +453,7 @@ def _layout_findings(blob: Blob, directory: ZipDirectory) -> list[Finding]:
             else "the archive is empty"
         )
     else:
-        outside = [n for n in files if not n.startswith(prefix + "/")]
+        outside = [n for n in files if not n.lower().startswith(prefix.lower() + "/")]
         if not outside:
             return []
         evidence = f"members outside the archive folder {prefix + '/'!r}"
@@ -599,10 +630,9 @@ def scan_torch_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
                     findings.extend(tar_member_findings(blob, info))
                     if not info.isfile():
                         continue
-                    if info.size > limits.max_member_bytes:
-                        findings.append(
-                            bomb_finding(blob, info.name, info.size, info.size, "member size")
-                        )
+                    over = tar_member_over_limits(blob, info, limits)
+                    if over is not None:
+                        findings.append(over)
                         continue
                     handle = archive.extractfile(info)
                     if handle is None:

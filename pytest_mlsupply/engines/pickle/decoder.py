@@ -51,8 +51,6 @@ LOADER_NAMES = {
 
 #: A length this far beyond the data makes the loader allocate it before finding it missing.
 HUGE_LENGTH = 1 << 20
-# Python refuses to convert longer decimal strings (sys.int_info.default_max_str_digits).
-_MAX_STR_DIGITS = 4300
 
 
 class DecodeError(Exception):
@@ -152,21 +150,15 @@ class _Reader:
         self.pos += n
         return chunk
 
-    def line(self, max_length: int | None = None, *, ascii_only: bool = False) -> bytes:
+    def line(self, *, ascii_only: bool = False) -> bytes:
         """A line without its newline. At the end of the data with no newline, the C loader
         fails and pickle.py takes the line minus its last byte (``readline()[:-1]``).
 
-        ``max_length`` bounds lines that no loader could use when longer (module and attribute
-        names); ``ascii_only`` stops at the first non-ASCII byte (an ASCII-only argument), so
-        binary data is rejected without reading to its first newline.
+        ``ascii_only`` stops at a non-ASCII byte (an ASCII-only argument, which both loaders
+        would refuse), so binary data is rejected without reading on to its first newline.
         """
-        end = self._find_newline(max_length, ascii_only)
+        end = self._find_newline(ascii_only)
         size = len(self.data)
-        if end == -2:
-            raise self.error(
-                f"line argument longer than {max_length} bytes (no module or attribute has "
-                "such a name: the import fails)"
-            )
         if end == -3:
             raise self.error("line argument is not ASCII")
         if end < 0:
@@ -186,25 +178,29 @@ class _Reader:
         self.pos = end + 1
         return chunk
 
-    def _find_newline(self, max_length: int | None = None, ascii_only: bool = False) -> int:
-        """The newline's position; -1 at the end of the data, -2 past ``max_length``, -3 at a
-        non-ASCII byte (with ``ascii_only``)."""
+    def _find_newline(self, ascii_only: bool = False) -> int:
+        """The newline's position; -1 at the end of the data, -3 at a non-ASCII byte (with
+        ``ascii_only``) that the line keeps."""
         # memoryview has no find(); search in bounded windows to avoid copying a whole large file.
         start = self.pos
         size = len(self.data)
-        limit = size if max_length is None else min(size, self.pos + max_length + 1)
         window = 256
-        while start < limit:
-            stop = min(limit, start + window)
+        while start < size:
+            stop = min(size, start + window)
             chunk = self.data[start:stop].tobytes()
             index = chunk.find(b"\n")
-            if ascii_only and not (chunk if index < 0 else chunk[:index]).isascii():
-                return -3
+            line_part = chunk if index < 0 else chunk[:index]
+            if ascii_only and not line_part.isascii():
+                # Only a byte before the end counts: pickle.py drops a last byte that has no
+                # newline after it (readline()[:-1]), so a non-ASCII last byte may go.
+                bad = next(i for i, byte in enumerate(line_part) if byte > 0x7F)
+                if index >= 0 or start + bad < size - 1:
+                    return -3
             if index >= 0:
                 return start + index
             start = stop
             window = min(window * 4, 1 << 20)
-        return -2 if limit < size else -1
+        return -1
 
     def error(self, message: str, **kwargs: Any) -> DecodeError:
         return DecodeError(self.op_offset, message, **kwargs)
@@ -239,7 +235,7 @@ def _c_int(line: bytes) -> int | bool | None:
     match = _STRTOL.match(text)
     if match is not None and match.end() == len(text):
         value = _strtol_value(match.group())
-        if _LONG_MIN <= value <= _LONG_MAX:
+        if value is not None and _LONG_MIN <= value <= _LONG_MAX:
             # "00" / "01" (any 2-character spelling of 0 or 1) are protocol 0's booleans.
             return bool(value) if len(line) == 2 and value in (0, 1) else value
     try:
@@ -249,10 +245,13 @@ def _c_int(line: bytes) -> int | bool | None:
         return None
 
 
-def _strtol_value(text: bytes) -> int:
+def _strtol_value(text: bytes) -> int | None:
+    """strtol's value, or None when it overflows a C long (ERANGE: C then falls back)."""
     body = text.strip(b" \t\n\v\f\r")
     sign = -1 if body[:1] == b"-" else 1
     body = body.lstrip(b"+-")
+    if len(body) > 24:
+        return None  # past 2**63 in any base strtol reads
     if body[:2] in (b"0x", b"0X"):
         return sign * int(body[2:], 16)
     if body[:1] == b"0":
@@ -272,45 +271,66 @@ def _py_int(line: bytes) -> int | bool | None:
 
 def _decimal_int(r: _Reader) -> int | bool:
     line = r.line()
-    if len(line) > _MAX_STR_DIGITS:
-        raise r.error(f"INT literal of {len(line)} digits (Python refuses more than 4300)")
-    c_value, py_value = _c_int(line), _py_int(line)
+    value: int | bool = _either(r, "INT", line, _c_int(line), _py_int(line))
+    return value
+
+
+def _parse(convert: Callable[[bytes], Any], text: bytes) -> Any:
+    try:
+        return convert(text)
+    except (ValueError, UnicodeDecodeError):  # Python's digit limit included
+        return None
+
+
+def _c_string(line: bytes) -> bytes:
+    """The line as C code sees it: a NUL ends the string."""
+    return line.split(b"\x00", 1)[0]
+
+
+def _either(r: _Reader, what: str, line: bytes, c_value: Any, py_value: Any) -> Any:
+    """The value both unpicklers read, or the one that reads it (the other one stops)."""
     if c_value is None and py_value is None:
-        raise r.error(f"invalid INT literal {line[:40]!r}")
+        raise r.error(f"invalid {what} literal {line[:40]!r}")
     if c_value is None:
-        r.fail(C_LOADER, f"strtol rejects the INT literal {line[:40]!r}")
-        return py_value  # type: ignore[return-value]
+        r.fail(C_LOADER, f"the C unpickler rejects the {what} literal {line[:40]!r}")
+        return py_value
     if py_value is None:
-        r.fail(PY_LOADER, f"int(x, 0) rejects the INT literal {line[:40]!r}")
+        r.fail(PY_LOADER, f"pickle.py rejects the {what} literal {line[:40]!r}")
     return c_value
 
 
 def _decimal_long(r: _Reader) -> int:
     line = r.line()
-    if line.endswith(b"L"):
-        line = line[:-1]
-    if len(line) > _MAX_STR_DIGITS:
-        raise r.error(f"LONG literal of {len(line)} digits (Python refuses more than 4300)")
-    try:
-        return int(line, 0)
-    except ValueError:
-        raise r.error(f"invalid LONG literal {line[:40]!r}") from None
+    # C turns a last 'L' into the string's end, then parses up to the first NUL.
+    c_text = _c_string(line[:-1] if line.endswith(b"L") else line)
+    c_value = _parse(lambda t: int(t.decode("ascii"), 0), c_text) if c_text else None
+    py_text = line[:-1] if line.endswith(b"L") else line
+    py_value = _parse(lambda t: int(t, 0), py_text)
+    value: int = _either(r, "LONG", line, c_value, py_value)
+    return value
 
 
 def _memo_index(r: _Reader) -> int:
     line = r.line()
-    try:
-        return int(line)
-    except ValueError:
-        raise r.error(f"invalid memo index {line[:40]!r}") from None
+    c_text = _c_string(line)
+    c_value = _parse(lambda t: int(t.decode("ascii")), c_text) if c_text else None
+    py_value = _parse(int, line)
+    value: int = _either(r, "memo index", line, c_value, py_value)
+    return value
 
 
 def _float_nl(r: _Reader) -> float:
     line = r.line()
-    try:
-        return float(line)
-    except ValueError:
-        raise r.error(f"invalid FLOAT literal {line[:40]!r}") from None
+    # PyOS_string_to_double: no surrounding space, no underscores, ends at the NUL.
+    c_text = _c_string(line)
+    c_value = (
+        _parse(float, c_text)
+        if c_text and c_text == c_text.strip() and b"_" not in c_text
+        else None
+    )
+    py_value = _parse(float, line)
+    value: float = _either(r, "FLOAT", line, c_value, py_value)
+    return value
 
 
 def _float8(r: _Reader) -> float:
@@ -396,12 +416,9 @@ def _unicode_nl(r: _Reader) -> str:
         raise r.error("invalid UNICODE argument") from None
 
 
-#: Longer module or attribute names cannot be imported (file names stop at 255 bytes).
-MAX_NAME = 4096
-
-
 def _name_line(r: _Reader, encoding: str) -> str:
-    raw = r.line(MAX_NAME, ascii_only=encoding == "ascii")
+    # No length cap: protocol 4 names are dotted attribute paths of any length.
+    raw = r.line(ascii_only=encoding == "ascii")
     if not raw:
         raise r.error("empty module or name")
     try:
@@ -437,11 +454,8 @@ def _frame(r: _Reader) -> int:
             # pickle.py reads the frame with file.read(size): a short read makes a short frame.
             frames.end = r.pos + min(size, remaining)
     if size > remaining:
-        # The C unpickler reads the whole frame first and fails when it is not all there.
-        if size >= 1 << 40:
-            raise r.error(
-                f"frame of {size} bytes cannot be allocated", truncated=True, declared=size
-            )
+        # The C unpickler reads the whole frame first and fails when it is not all there;
+        # pickle.py takes what a read of that size returns (a short frame) and goes on.
         r.fail(C_LOADER, f"frame of {size} bytes extends past the end of the data")
     return size
 

@@ -13,6 +13,7 @@
 | MLS-PKL-010 | bytes after the last pickle that are not a pickle | low / medium |
 | MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
 | MLS-PKL-012 | CPython's two unpicklers read the stream differently | high / medium |
+| MLS-PKL-013 | the pickle makes its loader read another file | high / medium |
 
 Where only one of CPython's unpicklers reaches a payload (the other stops first), the
 finding's evidence says which one runs it.
@@ -201,12 +202,16 @@ def trace_findings(
     if not execution_only:
         return [finding for _, finding in findings]
     called = {call.callable.dotted for call in trace.calls if call.callable is not None}
+    # Exhaustion that needs a valid pickle before it (a memo write, a call, a graph) is what
+    # pickle.load would suffer; a length field alone is any binary file's chance bytes.
+    earned = {f"exhaustion:{item.opcode}" for item in trace.exhaustion if item.kind != "length"}
     return [
         finding
         for subject, finding in findings
         if finding.rule in EXECUTION_RULES
         or (finding.rule == "MLS-PKL-003" and subject in called)
         or (finding.rule == "MLS-PKL-007" and trace.calls)
+        or (finding.rule == "MLS-PKL-011" and subject in earned)
     ]
 
 
@@ -385,6 +390,32 @@ def _all_findings(
                 cwe="CWE-400",
             ),
             item.offset,
+        )
+
+    for load in trace.file_loads:
+        escapes = (
+            load.filename.startswith(("/", "\\"))
+            or ".." in load.filename.replace("\\", "/").split("/")
+            or (len(load.filename) > 1 and load.filename[1] == ":")
+        )
+        out.add(
+            f"file:{load.filename}",
+            Finding(
+                rule="MLS-PKL-013",
+                severity=Severity.HIGH if escapes else Severity.MEDIUM,
+                category=CATEGORY,
+                title="pickle makes its loader read another file",
+                location=ctx.at(load.offset),
+                evidence=f"{load.target} names {load.filename!r}: joblib.load opens it relative "
+                "to the pickle's folder and loads it with numpy.load(allow_pickle=True)"
+                + (", outside the model's folder" if escapes else ""),
+                why="What that file holds is unpickled too; a name that leaves the model's "
+                "folder makes the loader run a file nobody vetted with the model.",
+                remediation="Re-save the model with a current joblib (one file); never load "
+                "a pickle that names files outside its own folder.",
+                cwe="CWE-73",
+            ),
+            load.offset,
         )
 
     for stop in trace.loader_stops:

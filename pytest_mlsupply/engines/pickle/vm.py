@@ -26,6 +26,7 @@ from typing import Any
 
 from .decoder import (
     C_LOADER,
+    HUGE_LENGTH,
     LOADER_NAMES,
     OPCODE_NAMES,
     OPCODE_PROTOCOLS,
@@ -54,6 +55,7 @@ __all__ = [
     "DynamicImport",
     "Exhaustion",
     "ExtensionImport",
+    "FileLoad",
     "GlobalMutation",
     "LoaderStop",
     "MachineError",
@@ -130,6 +132,16 @@ class MachineError:
 
 
 @dataclass(frozen=True)
+class FileLoad:
+    """A file the loader reads because the pickle names it (joblib's old array wrappers)."""
+
+    offset: int
+    target: str
+    """The global whose state names the file."""
+    filename: str
+
+
+@dataclass(frozen=True)
 class LoaderStop:
     """Where one of CPython's two unpicklers stops while the other reads on."""
 
@@ -147,11 +159,17 @@ class LoaderStop:
 
 @dataclass(frozen=True)
 class Exhaustion:
-    """Something in the stream that would exhaust the loader's memory or time."""
+    """Something in the stream that would exhaust the loader's memory or time.
+
+    ``kind`` is ``length`` (a length far past the data), ``memo`` (a memo index far past the
+    memo), ``allocation`` (an allowed callable asked for a huge size) or ``expansion`` (an
+    object graph that expands far beyond the stream).
+    """
 
     offset: int
     opcode: str
     detail: str
+    kind: str = "length"
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,7 @@ class Trace:
     opcodes_seen: int = 0
     loader_stops: list[LoaderStop] = field(default_factory=list)
     exhaustion: list[Exhaustion] = field(default_factory=list)
+    file_loads: list[FileLoad] = field(default_factory=list)
     protocol: int = 0
     """The highest protocol of any opcode seen (or a PROTO's argument, if higher)."""
     first_result: Any = None
@@ -244,11 +263,16 @@ class _Machine:
         self.memo: dict[int, Any] = {}
         self.proto = 0
         self.op: Op | None = None
-        # Set by a handler that consumed raw bytes after its opcode (joblib array data).
+        # Set by a handler that consumed raw bytes after its opcode (joblib array data), or
+        # bytes read from the file while the frame before them is still being read.
         self.resume_at: int | None = None
+        self.skip: tuple[int, int] | None = None
         # The unpicklers still reading, and pickle.py's frame state while it is one of them.
         self.alive = {C_LOADER, PY_LOADER}
         self.frames: PyFrames | None = PyFrames()
+        # Sizes object graphs at each STOP, each container once until something mutates it.
+        # A legitimate stream walks each container about once: twice its length is generous.
+        self.meter = ExpansionMeter(1_000_000 + 2 * len(data))
 
     # -- stack primitives, with the loader's failure modes ---------------------------------
 
@@ -336,6 +360,8 @@ class _Machine:
         while True:
             if self.max_ops is not None and trace.opcodes_seen >= self.max_ops:
                 raise _Exhausted
+            if self.skip is not None and pos >= self.skip[0]:
+                pos, self.skip = max(pos, self.skip[1]), None
             op = read_op(data, pos, self.frames)
             self.op = op
             trace.opcodes_seen += 1
@@ -436,6 +462,17 @@ class _Machine:
             # Calling a constant raises TypeError in the loader; nothing runs.
             ref = CallRef(None, self.at(op), op.name, target=f"constant {describe(func, 0)}")
         self.trace.calls.append(ref)
+        allocation = _allocation(func, args)
+        if allocation is not None:
+            self.trace.exhaustion.append(
+                Exhaustion(
+                    self.at(op),
+                    op.name,
+                    f"{describe(func, 0)} is asked for about {allocation} items: an allowed "
+                    "callable, but the loader builds it in memory",
+                    "allocation",
+                )
+            )
         folded = _fold_pure_call(func, args, kwargs)
         if folded is not None:
             if self.find_nested and isinstance(folded, (bytes, bytearray)):
@@ -444,6 +481,7 @@ class _Machine:
         return Call(func, args, kwargs, ref)
 
     def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
+        self.meter.invalidate()
         if isinstance(target, Global):
             self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
         elif isinstance(target, SymList) or (isinstance(target, SymSet) and not target.frozen):
@@ -452,6 +490,68 @@ class _Machine:
             target.items.extend(zip(items[0::2], items[1::2], strict=False))
         elif isinstance(target, Call):
             target.states.append((op.name, items))
+
+
+#: An allowed callable asked for more items than this builds something no pickle needs.
+HUGE_ALLOCATION = 1 << 26
+# Allowed callables that allocate from a size: where the size is in their arguments.
+_SIZED = {"builtins.bytearray": 0, "builtins.bytes": 0, "numpy.ndarray": 0}
+_SHAPED = {
+    "numpy.core.multiarray._reconstruct": 1,
+    "numpy._core.multiarray._reconstruct": 1,
+    "numpy.ma.core._mareconstruct": 2,
+    "numpy.ndarray": 0,
+}
+_FROM_ITERABLE = frozenset(
+    {"builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset", "builtins.bytes",
+     "builtins.bytearray", "builtins.dict"}
+)  # fmt: skip
+
+
+def _allocation(func: Any, args: Any) -> int | None:
+    """How many items an allowed callable would allocate from its arguments, when huge."""
+    if not isinstance(func, Global) or not isinstance(args, tuple):
+        return None
+    dotted = func.ref.dotted
+    count = 0
+    if dotted in _SIZED and len(args) > _SIZED[dotted]:
+        count = max(count, _items(args[_SIZED[dotted]]))
+    if dotted in _SHAPED and len(args) > _SHAPED[dotted]:
+        count = max(count, _items(args[_SHAPED[dotted]]))
+    if dotted in _FROM_ITERABLE and args and isinstance(args[0], Call):
+        inner = args[0]
+        if isinstance(inner.func, Global) and inner.func.ref.dotted == "builtins.range":
+            count = max(count, _range_length(inner.args))
+    return count if count >= HUGE_ALLOCATION else None
+
+
+def _items(value: Any) -> int:
+    """An int, or a shape tuple's product (0 when neither)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(int(value), 0)
+    if (
+        isinstance(value, tuple)
+        and value
+        and all(isinstance(d, int) and not isinstance(d, bool) for d in value)
+    ):
+        product = 1
+        for dim in value:
+            product *= max(int(dim), 0)
+            if product >= HUGE_ALLOCATION:
+                return product
+        return product
+    return 0
+
+
+def _range_length(args: Any) -> int:
+    if not isinstance(args, tuple) or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in args
+    ):
+        return 0
+    try:
+        return len(range(*args))
+    except (TypeError, ValueError, OverflowError):
+        return HUGE_ALLOCATION if args else 0  # a length past sys.maxsize
 
 
 def _fold_pure_call(func: Any, args: Any, kwargs: Any) -> Any:
@@ -514,18 +614,25 @@ EXPANSION_FLOOR = 10_000_000
 
 
 def _check_expansion(m: _Machine, op: Op, value: Any) -> None:
+    if m.meter.exhausted:
+        return
     cap = max(EXPANSION_FLOOR, 1000 * m.trace.opcodes_seen)
-    size = expanded_size(value, cap)
-    if size > cap:
-        m.trace.exhaustion.append(
-            Exhaustion(
-                m.at(op),
-                op.name,
-                f"the loaded object's shared references expand to more than {cap} nodes from "
-                f"{m.trace.opcodes_seen} opcodes: walking, copying or printing it exhausts "
-                "memory and time",
-            )
+    size = m.meter.size(value, cap)
+    if size is None:
+        detail = (
+            f"the pickle's STOPs share one object graph ({len(m.trace.stops) + 1} so far), "
+            "and measuring what they expand to exceeded the scanner's budget: a pickle writer "
+            "never produces this"
         )
+    elif size > cap:
+        detail = (
+            f"the loaded object's shared references expand to more than {cap} nodes from "
+            f"{m.trace.opcodes_seen} opcodes: walking, copying or printing it exhausts "
+            "memory and time"
+        )
+    else:
+        return
+    m.trace.exhaustion.append(Exhaustion(m.at(op), op.name, detail, "expansion"))
 
 
 def _children(value: Any) -> list[Any] | tuple[Any, ...] | None:
@@ -546,33 +653,67 @@ def expanded_size(root: Any, cap: int) -> int:
     Shared containers are sized once (memoised by identity), so the walk is linear in the
     graph; references back to a container being sized (cycles) count as one node.
     """
-    if _children(root) is None:
-        return 1
-    sizes: dict[int, int] = {}
-    open_: set[int] = set()
-    work: list[tuple[Any, bool]] = [(root, False)]
-    while work:
-        node, finishing = work.pop()
-        children = _children(node)
-        assert children is not None
-        key = id(node)
-        if finishing:
-            total = 1
+    size = ExpansionMeter(budget=None).size(root, cap)
+    assert size is not None
+    return size
+
+
+class ExpansionMeter:
+    """Sizes the object graphs of one stream, never walking a container twice while nothing
+    mutates it, within a total ``budget`` of visits (None: unbounded)."""
+
+    def __init__(self, budget: int | None) -> None:
+        self.budget = budget
+        self.exhausted = False
+        self._sizes: dict[int, int] = {}
+        self._keep: list[Any] = []  # keeps sized objects alive, so their ids stay theirs
+
+    def invalidate(self) -> None:
+        """Something was mutated: sizes computed before may have grown."""
+        if self._sizes:
+            self._sizes.clear()
+            self._keep.clear()
+
+    def size(self, root: Any, cap: int) -> int | None:
+        """The size of ``root`` (past ``cap`` it stops early); None when the budget ran out."""
+        if _children(root) is None:
+            return 1
+        sizes = self._sizes
+        open_: set[int] = set()
+        work: list[tuple[Any, bool]] = [(root, False)]
+        while work:
+            node, finishing = work.pop()
+            key = id(node)
+            if not finishing and (key in sizes or key in open_):
+                continue  # sized already (at this STOP or an earlier one), or being sized
+            children = _children(node)
+            assert children is not None
+            if self.budget is not None:
+                self.budget -= 1 + len(children)
+                if self.budget < 0:
+                    self.exhausted = True
+                    return None
+            if finishing:
+                total = 1
+                for child in children:
+                    total += sizes.get(id(child), 1)
+                    if total > cap:
+                        return total
+                sizes[key] = total
+                self._keep.append(node)
+                open_.discard(key)
+                continue
+            open_.add(key)
+            work.append((node, True))
             for child in children:
-                total += sizes.get(id(child), 1)
-                if total > cap:
-                    return total
-            sizes[key] = total
-            open_.discard(key)
-            continue
-        if key in sizes or key in open_:
-            continue
-        open_.add(key)
-        work.append((node, True))
-        for child in children:
-            if _children(child) is not None and id(child) not in sizes and id(child) not in open_:
-                work.append((child, False))
-    return sizes.get(id(root), 1)
+                child_key = id(child)
+                if (
+                    _children(child) is not None
+                    and child_key not in sizes
+                    and child_key not in open_
+                ):
+                    work.append((child, False))
+        return sizes.get(id(root), 1)
 
 
 def _pop(m: _Machine, op: Op) -> None:
@@ -616,9 +757,19 @@ def _build(m: _Machine, op: Op) -> None:
             GlobalMutation(inst.ref, m.at(op), op.name, f"state {describe(state)}")
         )
     elif isinstance(inst, Call):
+        m.meter.invalidate()
         inst.states.append(state)
         if isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_ARRAY_WRAPPERS:
             m.stack[-1] = _read_joblib_array(m, op, state)
+        elif isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_FILE_WRAPPERS:
+            filename = state.get("filename") if isinstance(state, SymDict) else None
+            m.trace.file_loads.append(
+                FileLoad(
+                    m.at(op),
+                    inst.func.ref.dotted,
+                    filename if isinstance(filename, str) else describe(filename),
+                )
+            )
 
 
 # joblib writes each numpy array's bytes into the stream right after the BUILD of its wrapper,
@@ -631,6 +782,19 @@ _JOBLIB_ARRAY_WRAPPERS = frozenset(
 )
 
 
+# joblib's old format keeps arrays in files beside the pickle: the wrapper's state names the
+# file, which joblib.load opens relative to the pickle's folder and loads with
+# numpy.load(allow_pickle=True) (ZNDArrayWrapper: a zlib file of the array's bytes).
+_JOBLIB_FILE_WRAPPERS = frozenset(
+    {
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
+        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle_compat.NDArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle_compat.ZNDArrayWrapper",
+    }
+)
+
+
 # Item sizes of numpy's one-character type codes (native sizes on the 64-bit platforms models
 # are saved on); a code followed by digits gives the size in bytes instead ('f8', 'i4').
 _CHAR_SIZES = {
@@ -639,7 +803,8 @@ _CHAR_SIZES = {
     "M": 8, "m": 8,
 }  # fmt: skip
 # Named types ('float64', 'int32', 'complex128'): the digits are bits, not bytes.
-_BIT_NAMED = ("float", "int", "uint", "complex", "bool")
+# Without digits, each names numpy's default: float64, int64, uint64, complex128, bool.
+_BIT_NAMED = {"float": 64, "int": 64, "uint": 64, "complex": 128, "bool": 8}
 _DESCR = re.compile(r"^[<>|=]?([A-Za-z_]+?)(\d*)(\[[^\]]*\])?$")
 
 
@@ -672,9 +837,9 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
         return int(digits) * (4 if code == "U" else 1), has_object
     if code in ("object",):
         return 8, True
-    for name in _BIT_NAMED:
+    for name, default_bits in _BIT_NAMED.items():
         if code.rstrip("_") == name:
-            bits = int(digits) if digits else (8 if name == "bool" else 64)
+            bits = int(digits) if digits else default_bits
             return max(bits // 8, 1), has_object
     if len(code) == 1 and code in _CHAR_SIZES:
         return (int(digits) if digits else _CHAR_SIZES[code]), has_object
@@ -689,13 +854,23 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not layout:
         raise _LoadError("joblib array wrapper with an unreadable shape or dtype")
     itemsize, has_object = layout
+    # joblib reads the array from its file handle, which is past the whole current frame:
+    # pickle.py read the frame into memory. The unpickler then goes on with the rest of the
+    # frame, and reads the file again after the array. (In what joblib writes the frame ends
+    # at this BUILD, and both are the same place.)
     pos = op.end
+    frames = m.frames
+    frame_end = frames.end if frames is not None else None
+    in_frame = frame_end is not None and frame_end > op.end
+    if frame_end is not None and in_frame:
+        pos = frame_end
     if has_object:
         # joblib pickles object arrays with a separate pickle.load on the same file.
-        saved = (m.stack, m.metastack, m.memo, m.proto)
-        m.stack, m.metastack, m.memo, m.proto = [], [], {}, 0
-        m.resume_at = m._run_one(pos)
-        m.stack, m.metastack, m.memo, m.proto = saved
+        saved = (m.stack, m.metastack, m.memo, m.proto, m.frames)
+        m.stack, m.metastack, m.memo, m.proto, m.frames = [], [], {}, 0, PyFrames()
+        end = m._run_one(pos)
+        m.stack, m.metastack, m.memo, m.proto, m.frames = saved
+        _continue_after(m, op, pos, end, in_frame)
         return Opaque("joblib object array")
     start = pos
     if state.get("numpy_array_alignment_bytes") is not None:
@@ -716,8 +891,16 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
         if looks_like_pickle(region):
             embedded = Embedded(region, "joblib array data", exact_offsets=True)
             m.trace.nested.append(NestedCandidate(m.at(op), m.base + start, embedded))
-    m.resume_at = end
+    _continue_after(m, op, start, end, in_frame)
     return Opaque("joblib array")
+
+
+def _continue_after(m: _Machine, op: Op, start: int, end: int, in_frame: bool) -> None:
+    """Go on as joblib's unpickler does after reading ``[start, end)`` from the file."""
+    if in_frame:
+        m.skip = (start, end)  # the rest of the frame first, then the file after the array
+    else:
+        m.resume_at = end
 
 
 def _global(m: _Machine, op: Op) -> None:
@@ -811,6 +994,7 @@ def _put(m: _Machine, op: Op) -> None:
                 op.name,
                 f"{op.name} {index} with {len(m.memo)} memo entries: the C unpickler grows its "
                 f"memo to {2 * index} slots ({16 * index} bytes) for it",
+                "memo",
             )
         )
     m.memo[index] = value
@@ -884,8 +1068,18 @@ def _proto(m: _Machine, op: Op) -> None:
 
 
 def _frame(m: _Machine, op: Op) -> None:
-    # Frames only batch reads; opcodes may even straddle them in the C loader.
-    return None
+    # Frames only batch reads; opcodes may even straddle them in the C loader. A size far past
+    # the data is read (allocated) in full by both loaders before they find it short.
+    missing = int(op.arg) - (len(m.data) - op.end)
+    if missing >= HUGE_LENGTH:
+        m.trace.exhaustion.append(
+            Exhaustion(
+                m.at(op),
+                op.name,
+                f"FRAME declares {op.arg} bytes but only {len(m.data) - op.end} remain: the "
+                "loader allocates the declared size before it finds the data missing",
+            )
+        )
 
 
 def _next_buffer(m: _Machine, op: Op) -> None:

@@ -6,9 +6,11 @@ import io
 import pickle
 import re
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
+import py7zr
 import pytest
 
 from pytest_mlsupply.engines.containers import unsafe_member_name
@@ -220,3 +222,54 @@ def test_every_copy_of_a_duplicated_7z_member_is_scanned(tmp_path: Path) -> None
     report = scan_bytes(tmp_path, "bundle.7z", data)
     assert "MLS-ARC-006" in rules(report)
     assert "MLS-PKL-002" in rules(report)
+
+
+def test_a_solid_7z_whose_members_expand_past_the_ratio_is_a_bomb_not_extracted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "solid.7z"
+    with py7zr.SevenZipFile(path, "w") as archive:
+        archive.writestr(b"small", "a.txt")
+        for index in range(4):
+            archive.writestr(b"\x00" * (4 << 20), f"zeros-{index}.bin")
+    report = scan_file(path, "solid.7z", ScanPolicy(limits=ScanLimits(max_ratio=50.0)))
+    [bomb] = [f for f in report.findings if f.rule == "MLS-ARC-001"]
+    assert "declared sizes" in bomb.evidence
+    assert report.formats == {"": "7z"}  # nothing was extracted
+
+
+def test_a_7z_symbolic_link_is_reported_with_its_target(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    link = tmp_path / "src" / "weights.bin"
+    link.symlink_to("/etc/passwd")
+    path = tmp_path / "links.7z"
+    with py7zr.SevenZipFile(path, "w", dereference=False) as archive:
+        archive.write(link, "weights.bin")
+    report = scan_file(path, "links.7z")
+    [finding] = [f for f in report.findings if f.rule == "MLS-ARC-005"]
+    assert "'/etc/passwd'" in finding.evidence
+    assert finding.severity.label == "high"
+
+
+def test_a_sparse_tar_member_of_mostly_holes_is_a_bomb_not_read(tmp_path: Path) -> None:
+    hole = tmp_path / "big.bin"
+    with hole.open("wb") as handle:
+        handle.truncate(256 << 20)
+    archive = tmp_path / "sparse.tar"
+    subprocess.run(
+        ["tar", "--sparse", "-cf", str(archive), "-C", str(tmp_path), "big.bin"], check=True
+    )
+    assert archive.stat().st_size < 1 << 20
+    report = scan_file(archive, "sparse.tar")
+    [bomb] = [f for f in report.findings if f.rule == "MLS-ARC-001"]
+    assert "sparse member" in bomb.evidence
+
+
+@pytest.mark.parametrize(("host", "label"), [(3, "unix"), (5, "atari"), (16, "beos")])
+def test_a_zip_symlink_is_reported_whatever_host_made_it(
+    tmp_path: Path, host: int, label: str
+) -> None:
+    member = RawMember("weights.bin", b"/etc/passwd", unix_mode=0o120777, host=host)
+    report = scan_bytes(tmp_path, f"{label}.zip", raw_zip([member]))
+    [finding] = [f for f in report.findings if f.rule == "MLS-ARC-005"]
+    assert "'/etc/passwd'" in finding.evidence

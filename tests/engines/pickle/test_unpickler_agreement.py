@@ -2,7 +2,8 @@
 
 Hundreds of generated pickles put a payload behind the constructions the two unpicklers read
 differently — FRAME opcodes of every size at every position (straddling, nested, overrunning,
-cut short), INT literals in every spelling, a last line without its newline — and both real
+cut short), INT, LONG, FLOAT and memo literals in every spelling (spaces, underscores, NULs),
+dotted names of any length, a last line without its newline — and both real
 unpicklers (``_pickle``'s ``pickle.load`` and ``pickle.py``'s ``_Unpickler``, as ``joblib.load``
 uses) are run on each in a subprocess. For every input, the machine must say exactly which of
 them reaches the payload's call: the one that keeps going is followed, the one that stops is
@@ -69,14 +70,38 @@ def _int_literal(rng: random.Random, canary: str) -> bytes:
 
 def _last_line(rng: random.Random, canary: str) -> bytes:
     head = b"(S'touch " + canary.encode() + b"'\n"
-    ending = rng.choice([b"ios\nsystemX", b"ios\nsystem\n.", b"ios\nsystem", b"cos\nsystemX"])
+    last = bytes([rng.choice([0x58, 0x0A, 0xFF, 0x80, 0x00, 0x20])])
+    ending = rng.choice([b"ios\nsystem" + last, b"ios\nsystem\n.", b"ios\nsystem", b"cos\nsystemX"])
     return head + ending
+
+
+_LITERALS = [
+    # FLOAT: the C parser takes no spaces or underscores and stops at a NUL; float() the reverse
+    b"F1.0", b"F 1.0", b"F1.0 ", b"F1_0.5", b"F1.0\x00x", b"Finf", b"F1e5", b"F\t1.0", b"F.5",
+    # LONG: a last L is dropped (C turns it into the string's end), NULs end C's string
+    b"L1", b"L1L", b"L 5", b"L1_0", b"L1\x00x", b"L1\x00L", b"L1L\x00", b"L010", b"L0x10L",
+    # INT with spaces and long runs: the digit limit counts digits, not spaces
+    b"I" + b" " * 5000 + b"1", b"L" + b" " * 5000 + b"1", b"I1\x00" + b"a" * 5000,
+    # memo indexes: base 10, NULs end C's string
+    b"Np0\x00x\n0g0\x00y", b"Np 0\n0g0 ", b"Np0_0\n0g00",
+]  # fmt: skip
+
+
+def _literal(rng: random.Random, canary: str) -> bytes:
+    return rng.choice(_LITERALS) + b"\n0cos\nsystem\n(S'touch " + canary.encode() + b"'\ntR."
+
+
+def _long_name(rng: random.Random, canary: str) -> bytes:
+    # Protocol 4 GLOBAL names are dotted attribute paths, of any length.
+    name = b"path.os." * rng.randint(1, 900) + b"system"
+    cmd = f"touch {canary}".encode()
+    return b"\x80\x04cos\n" + name + b"\n\x8c" + bytes([len(cmd)]) + cmd + b"\x85R."
 
 
 def _generated(count: int) -> list[tuple[str, bytes, bytes]]:
     """(kind, bytes for the C loader, bytes for pickle.py): each copy touches its own canary."""
     rng = random.Random(20261203)
-    makers = [_framed] * 6 + [_int_literal] * 2 + [_last_line]
+    makers = [_framed] * 6 + [_int_literal] * 2 + [_last_line] * 2 + [_literal] * 3 + [_long_name]
     samples = []
     for index in range(count):
         make = rng.choice(makers)
@@ -106,7 +131,7 @@ def _predicted(data: bytes) -> set[str]:
     trace = run_machine(data)
     reached: set[str] = set()
     for call in trace.calls:
-        if call.callable is not None and call.callable.dotted in ("posix.system", "os.system"):
+        if call.callable is not None and call.callable.dotted.endswith(".system"):
             reached |= set(trace.reached_by(call.offset))
     return reached
 
