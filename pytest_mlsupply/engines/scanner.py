@@ -32,8 +32,8 @@ from pytest_mlsupply.engines.blob import (
     ScanReport,
 )
 from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip
-from pytest_mlsupply.engines.formats.pickles import probe_execution
-from pytest_mlsupply.engines.identification import Family, Identification
+from pytest_mlsupply.engines.formats.pickles import PICKLE_NAMES, probe_execution
+from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.registry import SCANNERS
 from pytest_mlsupply.engines.sniff import identify, identify_bytes
 from pytest_mlsupply.results import Finding
@@ -67,7 +67,12 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
     if ident.appended_zip is not None:
         findings += _scan_appended_zip(blob, ctx)
     if ident.family is not Family.PICKLE:
-        findings += probe_execution(blob, ctx)
+        # Named like a pickle and identified as nothing else: what cannot be followed is an
+        # error (a loader is pointed at it), not a pass.
+        strict = ident.format in (Format.UNKNOWN, Format.TEXT) and blob.name.lower().endswith(
+            PICKLE_NAMES
+        )
+        findings += probe_execution(blob, ctx, strict=strict)
     return findings
 
 

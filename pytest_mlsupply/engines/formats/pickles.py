@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import View
 
 __all__ = [
+    "PICKLE_NAMES",
     "PickleHead",
     "identify_pickle_with_proto",
     "identify_pickle_without_proto",
@@ -169,13 +170,21 @@ def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> lis
         return findings
 
 
-def probe_execution(blob: Blob, ctx: ScanContext) -> list[Finding]:
+#: Names pickle-based loaders are pointed at (joblib, torch, pickle itself).
+PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".bin")
+
+
+def probe_execution(blob: Blob, ctx: ScanContext, *, strict: bool = False) -> list[Finding]:
     """What ``pickle.load`` would import or call if given this content, whatever it is.
 
     Every pickle-based loader reads any file it is handed, and identification may be wrong or
     fooled (a polyglot, a text-looking protocol 0 stream). Only findings that prove a loader
     would run something are kept, at high severity and above: content that is not a pickle is
-    not judged for its unknown globals, parse errors or trailing bytes.
+    not judged for its unknown globals, parse errors or trailing bytes. With ``strict`` (the
+    content is named like a pickle, ``.pkl``, ``.bin``..., and identified as nothing else),
+    content that starts like a pickle and then cannot be followed is an error, never a pass:
+    a loader is pointed at it, and where the machine stops it cannot vouch for what the loader
+    does after.
     """
     with blob.buffer() as buffer:
         if not buffer or buffer[0] not in OPCODE_NAMES:
@@ -196,4 +205,11 @@ def probe_execution(blob: Blob, ctx: ScanContext) -> list[Finding]:
                     "pickle.load would run from it is unknown",
                 )
                 return []
-    return [f for f in scan.findings if f.severity >= Severity.HIGH]
+    findings = [f for f in scan.findings if f.severity >= Severity.HIGH]
+    if strict and not findings and scan.error is not None:
+        ctx.error(
+            blob,
+            f"named like a pickle and starting like one, but not one pickle.load reads to its "
+            f"end ({scan.error}): what a loader pointed at it does cannot be vouched for",
+        )
+    return findings

@@ -99,6 +99,7 @@ def scan_pickle_bytes(
             imports=list(trace.imports),
             calls=list(trace.calls),
             findings=trace_findings(trace, policy, ctx, execution_only=True),
+            error=(f"{trace.error.message} at byte {trace.error.offset}" if trace.error else None),
             pickles_seen=trace.pickles_seen,
             opcodes_seen=trace.opcodes_seen,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pytest
 
 from pytest_mlsupply.engines.scanner import ScanReport, scan_file
 from tests.corpus.archives import Touch, touch_pickle
@@ -68,3 +69,26 @@ def test_a_zip_appended_to_a_pickle_is_scanned_as_a_polyglot(tmp_path: Path) -> 
     data = raw_zip([RawMember("a/data.pkl", touch_pickle("c"))], prefix=pickle.dumps({"x": 1}))
     rules = {f.rule for f in scan_bytes(tmp_path, "m.pkl", data).findings}
     assert {"MLS-TORCH-007", "MLS-PKL-001"} <= rules
+
+
+@pytest.mark.parametrize(
+    ("name", "fails_closed"),
+    [
+        ("weights.pkl", True),
+        ("pytorch_model.bin", True),
+        ("model.joblib", True),
+        ("notes.txt", False),
+    ],
+)
+def test_content_named_like_a_pickle_that_the_machine_cannot_follow_is_an_error(
+    tmp_path: Path, name: str, fails_closed: bool
+) -> None:
+    # Starts with opcodes (GLOBAL...), then stops being a pickle: a loader is pointed at a .pkl,
+    # so where the machine cannot follow it, it cannot vouch for what the loader does.
+    path = tmp_path / name
+    path.write_bytes(b"copyright\nnotice\nand then some prose that is not a pickle\n")
+    report = scan_file(path, name)
+    assert report.findings == []
+    assert bool(report.errors) is fails_closed
+    if fails_closed:
+        assert "named like a pickle" in report.errors[0]
