@@ -86,28 +86,41 @@ def budget_spent(ctx: ScanContext) -> bool:
 
 
 def scan_pickle_region(
+    ctx: ScanContext,
     blob: Blob,
     data: bytes | bytearray | memoryview | mmap.mmap,
-    policy: PicklePolicy,
     *,
     start: int = 0,
+    unpickled: bool = True,
+    policy: PicklePolicy | None = None,
 ) -> list[Finding]:
     """Scan the pickles in ``data[start:]``, the content of ``blob``; offsets stay file offsets.
 
-    Raises :class:`ScanError` when the bytes are not a pickle and nothing was found.
+    Bytes a loader unpickles (``unpickled``) that do not parse to their end are an error: the
+    machine cannot vouch for what the loader does past where it stopped. With no finding the
+    error is raised (:class:`ScanError`); beside findings it is recorded, so that findings
+    below the threshold never turn it into a pass. Bytes no loader unpickles (tensor data that
+    starts like a pickle) only report their findings. ``policy`` replaces the scan's pickle
+    policy (TorchScript archives trust their own ``__torch__`` classes).
     """
     whole = memoryview(data)
     view = whole[start:]
     try:
         scan = scan_pickle_bytes(
-            view, policy=policy, origin=blob.subject, member=blob.member, base_offset=start
+            view,
+            policy=policy or ctx.policy.pickle,
+            origin=blob.subject,
+            member=blob.member,
+            base_offset=start,
         )
     finally:
         # A memory map cannot close while a view of it is alive.
         view.release()
         whole.release()
-    if scan.error is not None and not scan.findings:
-        raise ScanError(scan.error)
+    if scan.error is not None and unpickled:
+        if not scan.findings:
+            raise ScanError(scan.error)
+        ctx.error(blob, scan.error)
     return scan.findings
 
 

@@ -154,9 +154,27 @@ def _in_pe_dos_header(p: bytes) -> bytes:
     return body.ljust(0x100, b"\x00") + b"PE\x00\x00" + b"\x00" * 64
 
 
+def tflite_model(version: int = 3) -> bytes:
+    """A TFLite flatbuffer written by the flatbuffers library: a Model table with its version."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(64)
+    builder.StartObject(1)
+    builder.PrependUint32Slot(0, version, 0)
+    root = builder.EndObject()
+    builder.Finish(root, file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def _before_tflite_identifier(p: bytes) -> bytes:
-    # Bytes 0-3 are the flatbuffer's root offset: NONE NONE, then SHORT_BINBYTES of "TFL3".
-    return b"NNC\x04TFL3" + b"0" + p + b"\x00" * 64
+    # Bytes 0-3 are the flatbuffer's root offset, 4-7 its identifier: MARK, then a
+    # SHORT_BINUNICODE of 5 characters ("\x00TFL3") make the root offset 0x58c28 (4-aligned),
+    # where a table and its vtable are placed after the payload's STOP. POP, POP_MARK, payload.
+    root = 0x00058C28
+    body = b"(\x8c\x05\x00TFL3" + b"01" + p
+    vtable = struct.pack("<HH", 4, 8) + b"\x00" * 4
+    table = struct.pack("<i", len(vtable)) + b"\x00" * 4
+    return body.ljust(root - len(vtable), b"\x00") + vtable + table
 
 
 def _in_onnx_domain(p: bytes) -> bytes:

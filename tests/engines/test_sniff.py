@@ -25,6 +25,7 @@ from safetensors.numpy import save_file
 
 from pytest_mlsupply.engines import sniff
 from pytest_mlsupply.engines.sniff import Family, Identification, identify, identify_bytes
+from tests.corpus.routing import tflite_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -514,7 +515,21 @@ def test_it_uses_the_onnx_extension_only_to_break_a_tie(tmp_path: Path) -> None:
 
 
 def test_it_identifies_tflite(tmp_path: Path) -> None:
-    assert sniffed(tmp_path, "m.tflite", b"\x1c\x00\x00\x00TFL3" + b"\x00" * 32).format == "tflite"
+    assert sniffed(tmp_path, "m.tflite", tflite_model()).format == "tflite"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"S'xyTFL3'\n0cmymodule\nThing\n.",  # a text pickle: the "root offset" is far past the end
+        b"\x1c\x00\x00\x00TFL3" + b"\x00" * 32,  # a root table whose vtable has no size
+        b"\x1e\x00\x00\x00TFL3" + b"\x00" * 32,  # a root offset that is not 4-aligned
+        b"\x04\x00\x00\x00TFL3" + b"\x00" * 32,  # a root inside the header
+    ],
+    ids=["text-pickle", "empty-vtable", "unaligned-root", "root-in-header"],
+)
+def test_tfl3_at_byte_4_alone_is_not_tflite(tmp_path: Path, data: bytes) -> None:
+    assert sniffed(tmp_path, "m.tflite", data).format != "tflite"
 
 
 def test_it_recognises_7z_and_tar(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.engines.sniff import identify_bytes
 from pytest_mlsupply.results import Severity
 from tests.corpus.onnx_keras import add_graph, onnx_model
-from tests.corpus.routing import DISGUISES, legacy_torch_tar, tar_archive
+from tests.corpus.routing import DISGUISES, legacy_torch_tar, tar_archive, tflite_model
 from tests.corpus.torch import legacy_stream, torch_zip
 
 _EXECUTION = {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-007"}
@@ -130,7 +130,7 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.ONNX: lambda: onnx_model(add_graph()),
     Format.KERAS_V3: lambda: _zip({"config.json": b'{"class_name": "Sequential"}'}),
     Format.HDF5: lambda: b"\x89HDF\r\n\x1a\n" + b"\x00" * 120,
-    Format.TFLITE: lambda: b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64,
+    Format.TFLITE: tflite_model,
     Format.ELF: lambda: b"\x7fELF\x02\x01\x01" + b"\x00" * 64,
     Format.PE: _pe,
     Format.MACH_O: lambda: b"\xcf\xfa\xed\xfe" + b"\x00" * 64,

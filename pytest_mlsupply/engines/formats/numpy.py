@@ -24,6 +24,7 @@ from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.containers import scan_pickle_region, scan_zip_members
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
 from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.numpy_dtype import scalar
 from pytest_mlsupply.engines.ziparchive import (
     ZipEntry,
     ZipListing,
@@ -48,9 +49,6 @@ _MAGIC = b"\x93NUMPY"
 # numpy itself refuses headers above 10,000 bytes unless told otherwise; allow generous room.
 _MAX_HEADER = 1 << 20
 _HEAD = 64 * 1024
-_SCALAR = re.compile(r"^[<>|=]?([?bBiufcSUVaMmhHlLqQdegFDG])(\d*)(?:\[\w+\])?$")
-_FIXED_SIZES = {"?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "q": 8, "Q": 8,
-                "e": 2, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "M": 8, "m": 8}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,21 +149,8 @@ def _header_end(head: bytes) -> int | None:
     return None
 
 
-# A dtype string numpy reads as plain data: byte order, a subarray shape, then a type code
-# with its size (and a datetime unit), or a named numeric type. Object dtypes ('O', 'object',
-# 'O8') are not here, and neither is anything this list does not know.
-_PLAIN_STRING = re.compile(
-    r"^[<>|=]?(?:\(\s*\d+\s*(?:,\s*\d+\s*)*,?\s*\))?\s*(?:[?bBhHiIlLqQpPnNuefdgFDGSUVac]\d*|[Mm]8?(?:\[\w+\])?)$"
-)
-_PLAIN_NAMES = frozenset(
-    {"bool", "bool_", "byte", "ubyte", "short", "ushort", "intc", "uintc", "int", "uint",
-     "long", "ulong", "longlong", "ulonglong", "intp", "uintp", "half", "single", "double",
-     "float", "longdouble", "csingle", "cdouble", "clongdouble", "complex", "bytes", "str",
-     "void", "datetime64", "timedelta64"}
-    | {f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)}
-    | {f"float{bits}" for bits in (16, 32, 64, 96, 128)}
-    | {f"complex{bits}" for bits in (64, 128, 192, 256)}
-)  # fmt: skip
+# A subarray shape before a dtype string: '(2,3)f8'.
+_SUBARRAY = re.compile(r"^\(\s*\d+\s*(?:,\s*\d+\s*)*,?\s*\)\s*")
 
 
 def _is_plain(descr: Any) -> bool:
@@ -173,13 +158,10 @@ def _is_plain(descr: Any) -> bool:
     a string, a ``(descr, shape)`` subarray, or a list of ``(name, descr[, shape])`` fields."""
     if isinstance(descr, str):
         # Comma-separated fields ('i4,f8'), commas inside a subarray shape ('(2,3)f8') aside.
+        # Object dtypes are not plain, and neither is anything the dtype reader does not know.
         parts = re.split(r",(?![^(]*\))", descr)
-        return all(
-            _PLAIN_STRING.match(part.strip())
-            or part.strip().lstrip("<>|=") in _PLAIN_NAMES
-            or re.sub(r"\[\w+\]$", "", part.strip()) in _PLAIN_NAMES
-            for part in parts
-        )
+        found = [scalar(_SUBARRAY.sub("", part.strip())) for part in parts]
+        return all(one is not None and one.kind != "O" for one in found)
     if isinstance(descr, tuple):
         return len(descr) == 2 and _is_plain(descr[0]) and _is_shape(descr[1])
     if isinstance(descr, list):
@@ -220,15 +202,8 @@ def _itemsize(descr: Any) -> int | None:
         return total
     if not isinstance(descr, str):
         return None
-    match = _SCALAR.match(descr)
-    if match is None:
-        return None
-    kind, digits = match.group(1), match.group(2)
-    if kind == "U":
-        return 4 * int(digits or 0)
-    if digits:
-        return int(digits)
-    return _FIXED_SIZES.get(kind)
+    found = scalar(descr)
+    return None if found is None else found.itemsize
 
 
 # --- identification ------------------------------------------------------------------------
@@ -309,9 +284,7 @@ def scan_npy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
     findings = [_object_array(blob, header)]
     with blob.buffer() as buffer:
         try:
-            findings.extend(
-                scan_pickle_region(blob, buffer, ctx.policy.pickle, start=header.data_offset)
-            )
+            findings.extend(scan_pickle_region(ctx, blob, buffer, start=header.data_offset))
         except ScanError as exc:
             raise ScanError(f"object array data is not a pickle: {exc}") from exc
     return findings

@@ -164,7 +164,7 @@ def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> lis
     as a legacy checkpoint: its findings say whether torch's default would stop the payload.
     """
     with blob.buffer() as buffer:
-        findings = scan_pickle_region(blob, buffer, ctx.policy.pickle)
+        findings = scan_pickle_region(ctx, blob, buffer)
         if blob.name.lower().endswith(TORCH_SUFFIXES):
             findings = with_weights_only_notes(findings, buffer)
         return findings
@@ -181,9 +181,10 @@ def probe_execution(blob: Blob, ctx: ScanContext, *, strict: bool = False) -> li
     fooled (a polyglot, a text-looking protocol 0 stream). Only findings that prove a loader
     would run something are kept, at high severity and above: content that is not a pickle is
     not judged for its unknown globals, parse errors or trailing bytes. With ``strict`` (the
-    content is named like a pickle, ``.pkl``, ``.bin``..., and identified as nothing else),
-    content that starts like a pickle and then cannot be followed is an error, never a pass:
-    a loader is pointed at it, and where the machine stops it cannot vouch for what the loader
+    content is named like a pickle, ``.pkl``, ``.bin``..., and identified as nothing else), a
+    loader is pointed at it: every import outside the allowlist is reported too (importing
+    runs the module's code), and content that starts like a pickle and then cannot be followed
+    is an error, never a pass, for where the machine stops it cannot vouch for what the loader
     does after.
     """
     with blob.buffer() as buffer:
@@ -197,6 +198,8 @@ def probe_execution(blob: Blob, ctx: ScanContext, *, strict: bool = False) -> li
                     origin=blob.subject,
                     member=blob.member,
                     execution_only=True,
+                    # Named like a pickle: a loader is pointed at it, and an import runs code.
+                    imports=strict,
                 )
             except (MemoryError, RecursionError) as exc:
                 ctx.error(
@@ -206,7 +209,7 @@ def probe_execution(blob: Blob, ctx: ScanContext, *, strict: bool = False) -> li
                 )
                 return []
     findings = [f for f in scan.findings if f.severity >= Severity.HIGH]
-    if strict and not findings and scan.error is not None:
+    if strict and scan.error is not None:
         ctx.error(
             blob,
             f"named like a pickle and starting like one, but not one pickle.load reads to its "

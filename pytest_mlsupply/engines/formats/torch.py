@@ -150,7 +150,7 @@ def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identifica
 def scan_torch_legacy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """A legacy ``torch.save`` file (pickles back to back), with torch.load's default judged."""
     with blob.buffer() as buffer:
-        findings = scan_pickle_region(blob, buffer, ctx.policy.pickle)
+        findings = scan_pickle_region(ctx, blob, buffer)
         return with_weights_only_notes(findings, buffer)
 
 
@@ -253,7 +253,7 @@ class _ZipMembers:
             if over_budget is not None:
                 return [*findings, over_budget]
             try:
-                found = scan_pickle_region(member, data, self.policy)
+                found = scan_pickle_region(self.ctx, member, data, policy=self.policy)
             except ScanError as exc:
                 self._error(entry, str(exc))
                 return findings
@@ -306,10 +306,8 @@ class _ZipMembers:
             self._error(entry, str(exc))
             return []
         member = self.blob.child(entry.name, data)
-        try:
-            return scan_pickle_region(member, data, self.policy)
-        except ScanError:
-            return []  # tensor data that merely starts like a pickle
+        # Tensor data that merely starts like a pickle: torch never unpickles it.
+        return scan_pickle_region(self.ctx, member, data, unpickled=False, policy=self.policy)
 
     def _check_crc(self, entry: ZipEntry, data: bytes) -> list[Finding]:
         actual = zlib.crc32(data)
@@ -647,13 +645,21 @@ def scan_torch_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
 
 def _scan_tar_member(ctx: ScanContext, blob: Blob, name: str, data: bytes) -> list[Finding]:
     base = name.removeprefix("./")
-    if base not in ("storages", "tensors"):
+    if base not in _TAR_MEMBERS:
         return scan_member(ctx, blob, name, data)
+    # torch.load unpickles these members whatever they look like: the pickle machine reads
+    # them, never identification (which could take one for text and only probe it).
     member = blob.child(name, data)
     over_budget = ctx.account(blob, len(data))
     if over_budget is not None:
         return [over_budget]
     ctx.formats[member.member or ""] = "pickle"
+    if base in ("sys_info", "pickle"):
+        try:
+            return scan_pickle_region(ctx, member, data)
+        except ScanError as exc:
+            ctx.error(member, str(exc))
+            return []
     walker = _LegacyWalker(member, memoryview(data), ctx.policy.pickle)
     try:
         if base == "storages":
@@ -661,11 +667,11 @@ def _scan_tar_member(ctx: ScanContext, blob: Blob, name: str, data: bytes) -> li
         else:
             walker.tensors()
     except (DecodeError, struct.error, ValueError) as exc:
-        if not walker.findings:
-            ctx.errors.append(
-                f"{member.location(offset=walker.pos).describe()}: the legacy {base} layout "
-                f"cannot be followed ({exc}); the rest of the member was not scanned"
-            )
+        ctx.error(
+            member,
+            f"the legacy {base} layout cannot be followed at byte {walker.pos} ({exc}); the "
+            "rest of the member was not scanned",
+        )
     return walker.findings
 
 

@@ -12,7 +12,16 @@ payload can hide from whatever reads pickles the other way:
 * **INT literals** — C reads them with ``strtol(s, NULL, 0)`` (``010`` is octal 8, a NUL ends
   the number), ``pickle.py`` with ``int(s, 0)`` (``010`` is an error);
 * **a line without its newline at the end of the data** — C stops; ``pickle.py`` drops the
-  line's last byte and goes on, so an INST there still imports and calls.
+  line's last byte and goes on, so an INST there still imports and calls;
+* **an empty name line** — C stops before importing; ``pickle.py`` imports the module, then
+  fails to find the empty name in it.
+
+The C unpickler itself reads a frame two ways. From memory (``pickle.loads``) or a file object
+with ``peek()`` it reads on contiguously past a frame's end; from a file object without
+``peek()`` (``io.BytesIO``: what ``torch.load`` reads a checkpoint's ``data.pkl`` from) a read
+that runs past the frame it read ahead drops the frame's unread rest and takes its bytes from
+after the frame (:class:`CBuffer`). Pickle writers end frames between opcodes, so only a crafted
+stream is read differently, and :attr:`Op.c_file` says where.
 
 :func:`read_op` decodes one opcode the way both do and says, in :attr:`Op.diverge`, when only
 one of them accepts it; the machine then follows the one that keeps going. ``pickletools`` is
@@ -29,11 +38,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = [
+    "C_FILE_LOADER",
     "C_LOADER",
     "LOADER_NAMES",
     "OPCODE_NAMES",
     "OPCODE_PROTOCOLS",
     "PY_LOADER",
+    "CBuffer",
     "DecodeError",
     "Op",
     "PyFrames",
@@ -44,9 +55,14 @@ __all__ = [
 C_LOADER = "c"
 #: The pure-Python unpickler (``pickle._Unpickler``): ``joblib.load``.
 PY_LOADER = "py"
+#: The C unpickler reading a file object without ``peek()``: ``torch.load`` of a zip checkpoint
+#: (it hands ``data.pkl`` over as ``io.BytesIO``), ``pickle.load(io.BytesIO(...))``.
+C_FILE_LOADER = "c-file"
 LOADER_NAMES = {
     C_LOADER: "the C unpickler (pickle.load, torch.load)",
     PY_LOADER: "pickle.py's unpickler (joblib.load)",
+    C_FILE_LOADER: "the C unpickler reading a file object (torch.load of a zip checkpoint, "
+    "pickle.load(io.BytesIO(...)))",
 }
 
 #: A length this far beyond the data makes the loader allocate it before finding it missing.
@@ -75,8 +91,10 @@ class Op(NamedTuple):
     """One decoded opcode: its name, argument, where it starts and where its argument's data starts.
 
     ``diverge`` is ``(loader, reason)`` when one of the two unpicklers fails on this opcode
-    while the other reads it as decoded here. A NamedTuple rather than a dataclass: one is
-    built per opcode, and this is the hot path.
+    while the other reads it as decoded here. ``c_file`` says why the C unpickler reading a
+    file object without ``peek()`` would take this opcode's bytes from elsewhere (see
+    :class:`CBuffer`). A NamedTuple rather than a dataclass: one is built per opcode, and this
+    is the hot path.
     """
 
     name: str
@@ -85,6 +103,7 @@ class Op(NamedTuple):
     data_offset: int
     end: int
     diverge: tuple[str, str] | None = None
+    c_file: str | None = None
 
 
 class PyFrames:
@@ -99,17 +118,45 @@ class PyFrames:
         self.end: int | None = None
 
 
+class CBuffer:
+    """The bytes the C unpickler has read ahead: a FRAME's, until they are used up.
+
+    ``end`` is where they end (None once a read has used them up). From a file object without
+    ``peek()`` (``stream``), a read that needs more than what is left drops what is left and
+    reads from the file, which is at ``end``: the rest of the frame is never read. The C
+    unpickler's ``ReadInto`` (the payload of BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8)
+    copies what is left first, and so reads on contiguously. From memory (not ``stream``)
+    every read is contiguous; the buffer is followed only to say where a file object would
+    read differently (:attr:`Op.c_file`).
+    """
+
+    __slots__ = ("end", "stream")
+
+    def __init__(self, *, stream: bool) -> None:
+        self.end: int | None = None
+        self.stream = stream
+
+
 class _Reader:
     """A cursor over the input that fails the way each loader fails."""
 
-    __slots__ = ("data", "fails", "frames", "op_offset", "pos")
+    __slots__ = ("c_file", "cbuf", "data", "fails", "frames", "op_offset", "pos")
 
-    def __init__(self, data: memoryview, pos: int, op_offset: int, frames: PyFrames | None):
+    def __init__(
+        self,
+        data: memoryview,
+        pos: int,
+        op_offset: int,
+        frames: PyFrames | None,
+        cbuf: CBuffer | None = None,
+    ):
         self.data = data
         self.pos = pos
         self.op_offset = op_offset
         self.frames = frames
+        self.cbuf = cbuf
         self.fails: dict[str, str] | None = None
+        self.c_file: str | None = None
 
     def fail(self, loader: str, reason: str) -> None:
         if self.fails is None:
@@ -134,10 +181,36 @@ class _Reader:
                 f"the frame that ends at byte {frames.end})",
             )
 
-    def take(self, n: int) -> memoryview:
+    def buffered(self, n: int, *, contiguous: bool = False) -> None:
+        """The C unpickler's buffer on a read of ``n`` bytes (``contiguous``: ReadInto)."""
+        cbuf = self.cbuf
+        if cbuf is None or cbuf.end is None:
+            return
+        end = cbuf.end
+        if self.pos >= end:
+            cbuf.end = None  # used up: reads now go to the file, which is here
+        elif self.pos + n > end:
+            cbuf.end = None
+            if not contiguous:
+                self.straddle(
+                    end,
+                    f"a read of {n} bytes at byte {self.pos} runs past the "
+                    f"frame that ends at byte {end}",
+                )
+
+    def straddle(self, end: int, reason: str) -> None:
+        """A read runs past the C buffer, which ends at ``end``, with bytes left in it."""
+        assert self.cbuf is not None
+        if self.cbuf.stream:
+            self.pos = end  # what is left is dropped; the file is read from the frame's end
+        elif self.c_file is None:
+            self.c_file = reason
+
+    def take(self, n: int, *, contiguous: bool = False) -> memoryview:
         if n < 0:
             raise DecodeError(self.op_offset, "negative length")
         self.framed(n)
+        self.buffered(n, contiguous=contiguous)
         if self.pos + n > len(self.data):
             over = self.pos + n - len(self.data)
             raise DecodeError(
@@ -157,6 +230,7 @@ class _Reader:
         ``ascii_only`` stops at a non-ASCII byte (an ASCII-only argument, which both loaders
         would refuse), so binary data is rejected without reading on to its first newline.
         """
+        self._line_buffered()
         end = self._find_newline(ascii_only)
         size = len(self.data)
         if end == -3:
@@ -177,6 +251,31 @@ class _Reader:
         chunk = bytes(self.data[self.pos : end])
         self.pos = end + 1
         return chunk
+
+    def _line_buffered(self) -> None:
+        """The C unpickler's buffer on a line read: the line must end inside it."""
+        cbuf = self.cbuf
+        if cbuf is None or cbuf.end is None:
+            return
+        end = cbuf.end
+        if self.pos >= end:
+            cbuf.end = None
+        elif not self._newline_before(end):
+            cbuf.end = None
+            self.straddle(
+                end, f"a line at byte {self.pos} runs past the frame that ends at byte {end}"
+            )
+
+    def _newline_before(self, limit: int) -> bool:
+        start = self.pos
+        window = 256
+        while start < limit:
+            stop = min(limit, start + window)
+            if b"\n" in self.data[start:stop].tobytes():
+                return True
+            start = stop
+            window = min(window * 4, 1 << 20)
+        return False
 
     def _find_newline(self, ascii_only: bool = False) -> int:
         """The newline's position; -1 at the end of the data, -3 at a non-ASCII byte (with
@@ -232,6 +331,9 @@ def _c_int(line: bytes) -> int | bool | None:
     if not line:
         return None  # "\n" alone: bad_readline
     text = line.split(b"\x00", 1)[0]
+    if not text:
+        # A NUL first: strtol reads no digits and stops at the string's end, which is fine.
+        return False if len(line) == 2 else 0
     match = _STRTOL.match(text)
     if match is not None and match.end() == len(text):
         value = _strtol_value(match.group())
@@ -385,13 +487,14 @@ def _string1(r: _Reader) -> str:
 
 def _bytes_n(size: Callable[[_Reader], int]) -> Callable[[_Reader], bytes]:
     def read(r: _Reader) -> bytes:
-        return bytes(r.take(size(r)))
+        # The C unpickler reads a bytes payload with ReadInto: contiguously past a frame.
+        return bytes(r.take(size(r), contiguous=True))
 
     return read
 
 
 def _bytearray8(r: _Reader) -> bytearray:
-    return bytearray(r.take(_uint(8)(r)))
+    return bytearray(r.take(_uint(8)(r), contiguous=True))
 
 
 def _utf8(r: _Reader, raw: memoryview) -> str:
@@ -419,21 +522,32 @@ def _unicode_nl(r: _Reader) -> str:
 def _name_line(r: _Reader, encoding: str) -> str:
     # No length cap: protocol 4 names are dotted attribute paths of any length.
     raw = r.line(ascii_only=encoding == "ascii")
-    if not raw:
-        raise r.error("empty module or name")
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError:
         raise r.error(f"module or name is not valid {encoding}") from None
 
 
+def _names(r: _Reader, encoding: str) -> tuple[str, str]:
+    module = _name_line(r, encoding)
+    if not module:
+        # C: bad_readline; pickle.py: __import__("") refuses an empty module name.
+        raise r.error("empty module name")
+    name = _name_line(r, encoding)
+    if not name:
+        # C stops before importing; pickle.py imports the module, then looks the empty name
+        # up in it and fails: the handler records the import.
+        r.fail(C_LOADER, "an empty name line")
+    return module, name
+
+
 def _global_names(r: _Reader) -> tuple[str, str]:
-    return _name_line(r, "utf-8"), _name_line(r, "utf-8")
+    return _names(r, "utf-8")
 
 
 def _inst_names(r: _Reader) -> tuple[str, str]:
     # Both unpicklers decode INST's names as ASCII (GLOBAL's as UTF-8).
-    return _name_line(r, "ascii"), _name_line(r, "ascii")
+    return _names(r, "ascii")
 
 
 def _ascii_line(r: _Reader) -> str:
@@ -446,6 +560,12 @@ def _ascii_line(r: _Reader) -> str:
 def _frame(r: _Reader) -> int:
     frames = r.frames  # read before take(): a failing take() forgets the frames
     size = _uint(8)(r)
+    cbuf = r.cbuf
+    if cbuf is not None:
+        # The C unpickler reads the whole frame ahead, then goes back to its start.
+        r.buffered(size)
+        if cbuf.end is None:
+            cbuf.end = r.pos + size
     remaining = len(r.data) - r.pos
     if frames is not None and r.frames is not None:
         if frames.end is not None and r.pos < frames.end:
@@ -570,10 +690,13 @@ _LENGTH_PREFIX = {
 }
 
 
-def read_op(data: memoryview, pos: int, frames: PyFrames | None = None) -> Op:
+def read_op(
+    data: memoryview, pos: int, frames: PyFrames | None = None, cbuf: CBuffer | None = None
+) -> Op:
     """Decode the opcode at ``pos``; raise DecodeError where both unpicklers would fail.
 
-    ``frames`` is pickle.py's frame state while it is still reading (updated in place).
+    ``frames`` is pickle.py's frame state while it is still reading, ``cbuf`` the C
+    unpickler's read-ahead buffer while it is (both updated in place).
     """
     if pos >= len(data):
         raise DecodeError(pos, "pickle data was truncated (no STOP opcode)", truncated=True)
@@ -584,7 +707,7 @@ def read_op(data: memoryview, pos: int, frames: PyFrames | None = None) -> Op:
     name, reader = entry
     if reader is _none and (frames is None or frames.end is None):
         return Op(name, None, pos, pos + 1, pos + 1)
-    r = _Reader(data, pos, pos, frames)
+    r = _Reader(data, pos, pos, frames, cbuf)
     r.framed(1)
     r.pos += 1
     arg = reader(r)
@@ -594,4 +717,4 @@ def read_op(data: memoryview, pos: int, frames: PyFrames | None = None) -> Op:
         if len(r.fails) > 1:
             raise DecodeError(pos, "; ".join(r.fails.values()))
         diverge = next(iter(r.fails.items()))
-    return Op(name, arg, pos, data_offset, r.pos, diverge)
+    return Op(name, arg, pos, data_offset, r.pos, diverge, r.c_file)

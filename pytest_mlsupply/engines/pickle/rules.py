@@ -12,7 +12,7 @@
 | MLS-PKL-009 | a byte or text constant is itself a pickle (scanned recursively) | low |
 | MLS-PKL-010 | bytes after the last pickle that are not a pickle | low / medium |
 | MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
-| MLS-PKL-012 | CPython's two unpicklers read the stream differently | high / medium |
+| MLS-PKL-012 | CPython's unpicklers read the stream differently | high / medium |
 | MLS-PKL-013 | the pickle makes its loader read another file | high / medium |
 
 Where only one of CPython's unpicklers reaches a payload (the other stops first), the
@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ...results import Finding, Location, Severity
-from .decoder import LOADER_NAMES
+from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
 from .policy import Decision, PicklePolicy, Verdict, decide
-from .values import ImportRef
-from .vm import Trace
+from .values import ImportRef, describe
+from .vm import LoaderStop, Trace
 
 __all__ = ["UNRESOLVED_EXTENSION", "FindingContext", "judge", "trace_findings"]
 
@@ -177,7 +177,11 @@ def reach_note(trace: Trace, offset: int) -> str:
     reached = trace.reached_by(offset)
     if len(reached) != 1:
         return ""
-    stop = next(s for s in trace.loader_stops if s.loader not in reached and s.offset <= offset)
+    stop = next(
+        s
+        for s in trace.loader_stops
+        if s.loader in (C_LOADER, PY_LOADER) and s.loader not in reached and s.offset <= offset
+    )
     return (
         f"only {LOADER_NAMES[reached[0]]} reaches this: {stop.loader_name} stops first, at "
         f"byte {stop.offset} ({stop.reason})"
@@ -189,14 +193,20 @@ EXECUTION_RULES = frozenset({"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-P
 
 
 def trace_findings(
-    trace: Trace, policy: PicklePolicy, ctx: FindingContext, *, execution_only: bool = False
+    trace: Trace,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    *,
+    execution_only: bool = False,
+    imports: bool = False,
 ) -> list[Finding]:
     """All findings for one machine trace (nested pickles are handled by the caller).
 
     ``execution_only`` keeps what proves that a loader would run something (for content that
     is not a pickle but that a pickle loader may still be given): dangerous imports, calls,
     dynamic imports, mutations of imported objects, and an import outside the allowlist only
-    when it is also called.
+    when it is also called, or (``imports``) whenever a loader reaches it: importing a module
+    runs its code.
     """
     findings = _all_findings(trace, policy, ctx)
     if not execution_only:
@@ -209,7 +219,7 @@ def trace_findings(
         finding
         for subject, finding in findings
         if finding.rule in EXECUTION_RULES
-        or (finding.rule == "MLS-PKL-003" and subject in called)
+        or (finding.rule == "MLS-PKL-003" and (imports or subject in called))
         or (finding.rule == "MLS-PKL-007" and trace.calls)
         or (finding.rule == "MLS-PKL-011" and subject in earned)
     ]
@@ -242,7 +252,8 @@ def _all_findings(
                         title=f"pickle calls dangerous callable {call.callable.dotted}",
                         location=ctx.at(call.offset),
                         evidence=f"{call.opcode} on {call.callable.dotted} "
-                        f"(imported at byte {call.callable.offset})",
+                        f"(imported at byte {call.callable.offset}) with arguments "
+                        f"{describe(call.args)}",
                         why=f"{decision.reason}: the call runs while the file is being loaded.",
                         remediation=_REMEDIATE_IMPORT,
                         cwe=CWE_502,
@@ -419,10 +430,17 @@ def _all_findings(
         )
 
     for stop in trace.loader_stops:
+        if stop.loader == C_FILE_LOADER:
+            out.add("diverge:c-file", _c_file_finding(ctx, stop), stop.offset)
+            continue
         hidden = [(o, d) for o, d in risky_offsets if o >= stop.offset]
         if stop.at_end and not hidden:
             continue  # the last opcode of the data: nothing hides behind the disagreement
-        other = next(name for key, name in LOADER_NAMES.items() if key != stop.loader)
+        other = next(
+            name
+            for key, name in LOADER_NAMES.items()
+            if key in (C_LOADER, PY_LOADER) and key != stop.loader
+        )
         out.add(
             f"diverge:{stop.loader}",
             Finding(
@@ -447,6 +465,25 @@ def _all_findings(
             stop.offset,
         )
     return out.findings()
+
+
+def _c_file_finding(ctx: FindingContext, stop: LoaderStop) -> Finding:
+    return Finding(
+        rule="MLS-PKL-012",
+        severity=Severity.HIGH,
+        category="scanner-evasion",
+        title="the C unpickler reads this pickle differently from a file than from memory",
+        location=ctx.at(stop.offset),
+        evidence=f"{stop.reason}: {LOADER_NAMES[C_FILE_LOADER]} drops the rest of the frame "
+        "and reads on from its end, pickle.loads reads on contiguously, and pickle.py stops",
+        why="Pickle writers end frames between opcodes; only a crafted stream has a read that "
+        "runs past one with bytes left in it. What a loader then runs depends on how the file "
+        "is opened (and, for buffered files, on the file system's block size): no single "
+        "reading of it can be vetted. The file-object reading is scanned too, and its "
+        "findings reported.",
+        remediation=_REMEDIATE_IMPORT,
+        cwe="CWE-436",
+    )
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...results import Finding, Location, Severity
+from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES
 from .policy import PicklePolicy
 from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
 from .values import CallRef, ImportRef
-from .vm import NestedCandidate, PersistentRef, run_machine
+from .vm import NestedCandidate, PersistentRef, Trace, run_machine
 
 __all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
 
@@ -82,6 +83,7 @@ def scan_pickle_bytes(
     base_offset: int = 0,
     max_depth: int = 3,
     execution_only: bool = False,
+    imports: bool = False,
 ) -> PickleScan:
     """Scan every pickle in ``data`` without executing anything.
 
@@ -89,21 +91,102 @@ def scan_pickle_bytes(
     ``base_offset`` is added to every offset, for pickles embedded in a larger file.
     ``max_depth`` bounds how deep pickles inside pickles are followed. ``execution_only`` is
     for content that is not a pickle but that a pickle loader may still be given: only what
-    proves it would run something is reported, and nested pickles are not looked for.
+    proves it would run something is reported, and nested pickles are not looked for; with
+    ``imports``, so is every import outside the allowlist a loader reaches.
     """
     ctx = FindingContext(origin=origin, member=member)
     if execution_only:
-        trace = run_machine(_view(data), base_offset=base_offset, find_nested=False)
+        view = _view(data)
+        trace = run_machine(view, base_offset=base_offset, find_nested=False)
+        findings = trace_findings(trace, policy, ctx, execution_only=True, imports=imports)
+        findings += other_readings(view, trace, policy, ctx, base_offset, findings, True, imports)
         return PickleScan(
             origin=origin,
             imports=list(trace.imports),
             calls=list(trace.calls),
-            findings=trace_findings(trace, policy, ctx, execution_only=True),
+            findings=findings,
             error=(f"{trace.error.message} at byte {trace.error.offset}" if trace.error else None),
             pickles_seen=trace.pickles_seen,
             opcodes_seen=trace.opcodes_seen,
         )
     return _scan(_view(data), policy, ctx, base_offset, max_depth, {})
+
+
+# What a payload in another reading of the stream is reported as.
+_PAYLOAD = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006"}
+)
+# Of those, what numeric bytes read as opcodes cannot produce by chance: a dangerous import
+# or call needs its name spelled out, a mutation needs an imported object.
+_NAMED = frozenset({"MLS-PKL-001", "MLS-PKL-005"})
+_AS_C_READS_JOBLIB = (
+    "as pickle.load and torch.load read the file: unlike joblib.load, they take the bytes "
+    "joblib stores arrays in for opcodes, with the stack and memo built before them"
+)
+_AS_C_READS_A_FILE = (
+    f"as {LOADER_NAMES[C_FILE_LOADER]} reads it: from the end of a frame that a read runs "
+    "past, not from the bytes after the read's start"
+)
+
+
+def other_readings(
+    data: memoryview,
+    trace: Trace,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    base_offset: int,
+    known: list[Finding],
+    execution_only: bool,
+    imports: bool = False,
+) -> list[Finding]:
+    """Findings of the C unpickler's readings of ``data`` that the main run does not follow.
+
+    The main run follows joblib past the arrays it writes between opcodes, and the C unpickler
+    as it reads from memory. When ``trace`` stepped over an array, pickle.load's reading (the
+    array's bytes as opcodes) is run too; when a read runs past a frame with bytes left in it,
+    so is the reading of a file object without ``peek()``. Their payloads are reported with
+    the reading that reaches them; findings the main run already made are not repeated.
+    """
+    found: list[Finding] = []
+    seen = {(finding.rule, finding.title) for finding in known}
+    readings: list[tuple[Trace, str, frozenset[str] | None]] = []
+    if trace.joblib_arrays:
+        c_trace = run_machine(data, base_offset=base_offset, find_nested=False, loader=C_LOADER)
+        # Numeric data read as opcodes breaks off at random; only names it spells out, or an
+        # import it makes, tell a payload from chance.
+        deliberate = any(
+            start <= ref.offset < end
+            for ref in c_trace.imports
+            if ref.ext_code is None  # an EXT code is one byte of chance; a name is not
+            for start, end in trace.joblib_arrays
+        )
+        readings.append((c_trace, _AS_C_READS_JOBLIB, None if deliberate else _NAMED))
+    if trace.c_file_divergence is not None:
+        file_trace = run_machine(
+            data, base_offset=base_offset, find_nested=False, loader=C_FILE_LOADER
+        )
+        readings.append((file_trace, _AS_C_READS_A_FILE, None))
+    for other, note, only in readings:
+        for finding in trace_findings(
+            other, policy, ctx, execution_only=execution_only, imports=imports
+        ):
+            key = (finding.rule, finding.title)
+            if (
+                finding.rule not in _PAYLOAD
+                or (
+                    only is not None and finding.rule not in only and not _names_a_callable(finding)
+                )
+                or key in seen
+            ):
+                continue
+            seen.add(key)
+            found.append(replace(finding, evidence=f"{finding.evidence}; {note}"))
+    return found
+
+
+def _names_a_callable(finding: Finding) -> bool:
+    """A dangerous callable called by name (not one computed at load time)."""
+    return finding.rule == "MLS-PKL-002" and finding.severity is Severity.CRITICAL
 
 
 def _view(data: bytes | bytearray | memoryview) -> memoryview:
@@ -142,6 +225,7 @@ def _scan(
         result.errors.append(result.error)
     for candidate in trace.nested:
         _scan_nested(candidate, policy, ctx, depth_left, seen, result)
+    result.findings += other_readings(data, trace, policy, ctx, base_offset, result.findings, False)
     return result
 
 
@@ -167,8 +251,11 @@ def _scan_nested(
         view = memoryview(embedded.data)
         inner = _scan(view, policy, inner_ctx, base, depth_left - 1, seen)
         seen[digest] = inner
-        if not (inner.pickles_seen or inner.imports):
-            return  # just data that happened to start like a pickle
+        if not (inner.pickles_seen or any(ref.ext_code is None for ref in inner.imports)):
+            # Just data that happened to start like a pickle: it never reaches a STOP, and
+            # imports nothing by name (two bytes of base64 or hex noise make an EXT opcode,
+            # whose unregistered code the loader refuses).
+            return
     else:
         return  # the same embedded pickle is reported once
     result.nested.append(NestedScan(candidate.offset, embedded.encoding, len(embedded.data), inner))

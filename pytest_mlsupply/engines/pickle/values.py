@@ -74,6 +74,8 @@ class CallRef:
     opcode: str
     target: str = ""
     computed: bool = False
+    args: Any = field(default=None, repr=False, compare=False)
+    """The symbolic arguments, for evidence (what command a call to os.system runs)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import _compat_pickle
 import copyreg
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..numpy_dtype import scalar
 from .decoder import (
+    C_FILE_LOADER,
     C_LOADER,
     HUGE_LENGTH,
     LOADER_NAMES,
     OPCODE_NAMES,
     OPCODE_PROTOCOLS,
     PY_LOADER,
+    CBuffer,
     DecodeError,
     Op,
     PyFrames,
@@ -52,6 +54,7 @@ from .values import (
 )
 
 __all__ = [
+    "BOTH_LOADERS",
     "DynamicImport",
     "Exhaustion",
     "ExtensionImport",
@@ -143,10 +146,14 @@ class FileLoad:
 
 @dataclass(frozen=True)
 class LoaderStop:
-    """Where one of CPython's two unpicklers stops while the other reads on."""
+    """Where one of CPython's two unpicklers stops while the other reads on.
+
+    For :data:`~.decoder.C_FILE_LOADER`, where the C unpickler reading a file object without
+    ``peek()`` goes on from another byte than it does from memory (it does not stop).
+    """
 
     loader: str
-    """:data:`~.decoder.C_LOADER` or :data:`~.decoder.PY_LOADER`."""
+    """:data:`~.decoder.C_LOADER`, :data:`~.decoder.PY_LOADER` or :data:`~.decoder.C_FILE_LOADER`."""
     offset: int
     reason: str
     at_end: bool = False
@@ -205,11 +212,18 @@ class Trace:
     """What the first pickle loads to (its value at STOP): a legacy torch file's magic number."""
     exhausted: bool = False
     """The machine stopped early on purpose: end of a head it was given, or its opcode cap."""
+    joblib_arrays: list[tuple[int, int]] = field(default_factory=list)
+    """Where the raw bytes of joblib arrays that were stepped over start and end."""
 
     def reached_by(self, offset: int) -> list[str]:
         """The unpicklers that read as far as ``offset`` (both, unless one stopped before)."""
         stopped = {stop.loader for stop in self.loader_stops if stop.offset <= offset}
         return [loader for loader in (C_LOADER, PY_LOADER) if loader not in stopped]
+
+    @property
+    def c_file_divergence(self) -> LoaderStop | None:
+        """Where the C unpickler reading a file object first reads otherwise than from memory."""
+        return next((s for s in self.loader_stops if s.loader == C_FILE_LOADER), None)
 
     @property
     def pickles_seen(self) -> int:
@@ -238,6 +252,11 @@ def _is_concrete(value: Any) -> bool:
     return isinstance(value, (str, bytes, bytearray, int, float)) or value is None
 
 
+#: The machine's default reading: both unpicklers at once, the C one reading from memory, and
+#: joblib's arrays stepped over as joblib.load does.
+BOTH_LOADERS = "both"
+
+
 class _Machine:
     """State of one run over one buffer. See ``run_machine``."""
 
@@ -249,6 +268,7 @@ class _Machine:
         partial: bool = False,
         max_ops: int | None = None,
         max_pickles: int | None = None,
+        loader: str = BOTH_LOADERS,
     ) -> None:
         self.data = data
         self.base = base_offset
@@ -257,6 +277,8 @@ class _Machine:
         self.max_ops = max_ops
         self.max_pickles = max_pickles
         self.trace = Trace()
+        # Only joblib's own unpickler (pickle.py's) steps over the arrays it writes.
+        self.joblib = loader == BOTH_LOADERS
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         # The memo survives STOP: an Unpickler whose load() is called again keeps it.
@@ -267,9 +289,11 @@ class _Machine:
         # bytes read from the file while the frame before them is still being read.
         self.resume_at: int | None = None
         self.skip: tuple[int, int] | None = None
-        # The unpicklers still reading, and pickle.py's frame state while it is one of them.
-        self.alive = {C_LOADER, PY_LOADER}
-        self.frames: PyFrames | None = PyFrames()
+        # The unpicklers still reading, pickle.py's frame state while it is one of them, and
+        # the C unpickler's read-ahead buffer while it is.
+        self.alive = {C_LOADER, PY_LOADER} if loader == BOTH_LOADERS else {C_LOADER}
+        self.frames: PyFrames | None = PyFrames() if PY_LOADER in self.alive else None
+        self.cbuf: CBuffer | None = CBuffer(stream=loader == C_FILE_LOADER)
         # Sizes object graphs at each STOP, each container once until something mutates it.
         # A legitimate stream walks each container about once: twice its length is generous.
         self.meter = ExpansionMeter(1_000_000 + 2 * len(data))
@@ -300,6 +324,10 @@ class _Machine:
         size = len(self.data)
         index = 0
         while pos < size:
+            if index > 0:
+                pos = self._next_load(pos)
+                if pos >= size:
+                    break
             start = pos
             if index > 0 and self.data[pos] not in OPCODE_NAMES:
                 self.trace.trailing = TrailingData(self.base + pos, size - pos, False)
@@ -336,6 +364,31 @@ class _Machine:
             index += 1
         return self.trace
 
+    def _next_load(self, pos: int) -> int:
+        """Where the next pickle.load starts, after a STOP at ``pos``."""
+        cbuf = self.cbuf
+        if cbuf is None or cbuf.end is None or cbuf.end <= pos:
+            return pos
+        if cbuf.stream:
+            # A new load from a file object without peek() starts where the file is: after
+            # the frame the last one read ahead, whatever the frame held after its STOP.
+            pos, cbuf.end = cbuf.end, None
+            return pos
+        self._c_file(
+            pos,
+            f"a pickle follows a STOP at byte {self.base + pos - 1} inside a frame that ends "
+            f"at byte {self.base + cbuf.end}: read from a file object, the next load starts "
+            "at the frame's end",
+            at_end=False,
+        )
+        return pos
+
+    def _c_file(self, offset: int, reason: str, at_end: bool) -> None:
+        if C_LOADER in self.alive and self.trace.c_file_divergence is None:
+            self.trace.loader_stops.append(
+                LoaderStop(C_FILE_LOADER, self.base + offset, reason, at_end)
+            )
+
     def _fail(
         self,
         offset: int,
@@ -362,11 +415,13 @@ class _Machine:
                 raise _Exhausted
             if self.skip is not None and pos >= self.skip[0]:
                 pos, self.skip = max(pos, self.skip[1]), None
-            op = read_op(data, pos, self.frames)
+            op = read_op(data, pos, self.frames, self.cbuf)
             self.op = op
             trace.opcodes_seen += 1
             if op.diverge is not None:
                 self._diverge(op)
+            if op.c_file is not None:
+                self._c_file(op.offset, op.c_file, op.end >= len(data))
             protocol = OPCODE_PROTOCOLS.get(op.name, 0)
             if protocol > trace.protocol:
                 trace.protocol = protocol
@@ -399,6 +454,8 @@ class _Machine:
         self.alive.discard(loader)
         if loader == PY_LOADER:
             self.frames = None
+        else:
+            self.cbuf = None
         at_end = op.end >= len(self.data)
         self.trace.loader_stops.append(LoaderStop(loader, self.at(op), reason, at_end))
 
@@ -447,7 +504,7 @@ class _Machine:
 
     def call(self, op: Op, func: Any, args: Any, kwargs: Any = None) -> Any:
         if isinstance(func, Global):
-            ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted)
+            ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted, args=args)
         elif isinstance(func, Call):
             ref = CallRef(
                 None,
@@ -502,14 +559,15 @@ _SHAPED = {
     "numpy.ma.core._mareconstruct": 2,
     "numpy.ndarray": 0,
 }
-_FROM_ITERABLE = frozenset(
-    {"builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset", "builtins.bytes",
-     "builtins.bytearray", "builtins.dict"}
-)  # fmt: skip
 
 
 def _allocation(func: Any, args: Any) -> int | None:
-    """How many items an allowed callable would allocate from its arguments, when huge."""
+    """How many items a callable would allocate from its arguments, when huge.
+
+    A size or shape given to a constructor that allocates it, or a huge ``range`` handed to
+    any callable: ``list``, ``tuple``, ``collections.deque``, ``torch.Size`` and the like
+    iterate it into memory, and a pickler never writes a range that long.
+    """
     if not isinstance(func, Global) or not isinstance(args, tuple):
         return None
     dotted = func.ref.dotted
@@ -518,10 +576,14 @@ def _allocation(func: Any, args: Any) -> int | None:
         count = max(count, _items(args[_SIZED[dotted]]))
     if dotted in _SHAPED and len(args) > _SHAPED[dotted]:
         count = max(count, _items(args[_SHAPED[dotted]]))
-    if dotted in _FROM_ITERABLE and args and isinstance(args[0], Call):
-        inner = args[0]
-        if isinstance(inner.func, Global) and inner.func.ref.dotted == "builtins.range":
-            count = max(count, _range_length(inner.args))
+    if dotted != "builtins.range":
+        for arg in args:
+            if (
+                isinstance(arg, Call)
+                and isinstance(arg.func, Global)
+                and arg.func.ref.dotted == "builtins.range"
+            ):
+                count = max(count, _range_length(arg.args))
     return count if count >= HUGE_ALLOCATION else None
 
 
@@ -759,7 +821,11 @@ def _build(m: _Machine, op: Op) -> None:
     elif isinstance(inst, Call):
         m.meter.invalidate()
         inst.states.append(state)
-        if isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_ARRAY_WRAPPERS:
+        if (
+            m.joblib
+            and isinstance(inst.func, Global)
+            and inst.func.ref.dotted in _JOBLIB_ARRAY_WRAPPERS
+        ):
             m.stack[-1] = _read_joblib_array(m, op, state)
         elif isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_FILE_WRAPPERS:
             filename = state.get("filename") if isinstance(state, SymDict) else None
@@ -795,65 +861,50 @@ _JOBLIB_FILE_WRAPPERS = frozenset(
 )
 
 
-# Item sizes of numpy's one-character type codes (native sizes on the 64-bit platforms models
-# are saved on); a code followed by digits gives the size in bytes instead ('f8', 'i4').
-_CHAR_SIZES = {
-    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8,
-    "p": 8, "P": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "O": 8,
-    "M": 8, "m": 8,
-}  # fmt: skip
-# Named types ('float64', 'int32', 'complex128'): the digits are bits, not bytes.
-# Without digits, each names numpy's default: float64, int64, uint64, complex128, bool.
-_BIT_NAMED = {"float": 64, "int": 64, "uint": 64, "complex": 128, "bool": 8}
-_DESCR = re.compile(r"^[<>|=]?([A-Za-z_]+?)(\d*)(\[[^\]]*\])?$")
-
-
-def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
+def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     """(itemsize, has_object) of a pickled ``numpy.dtype(descr, align, copy)`` + BUILD state.
 
-    Sizes follow numpy's own rules, because joblib reads exactly that many bytes per item: the
-    descr decides, and the state's ``elsize`` counts only for the flexible kinds (S, U, V) whose
-    size the state carries. Reading 'float64' as 64 bytes, or trusting a forged elsize on a
-    fixed-size type, would desynchronise the machine from joblib and skip over a payload.
+    Sizes are numpy's (:mod:`~pytest_mlsupply.engines.numpy_dtype`), because joblib reads
+    exactly that many bytes per item: the descr decides, and the state's ``elsize`` counts only
+    for the flexible kinds (S, U, V) whose size the state carries. Reading 'float64' as 64
+    bytes, or trusting a forged elsize on a fixed-size type, would desynchronise the machine
+    from joblib and skip over a payload; so would guessing a size that differs by platform.
     """
     if not (isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args):
-        return None
+        raise _LoadError("joblib array wrapper whose dtype is not a numpy.dtype call")
     descr = dtype.args[0]
     if not isinstance(descr, str):
-        return None
+        raise _LoadError(f"joblib array wrapper with dtype {describe(descr)}")
     state = dtype.states[-1] if dtype.states and isinstance(dtype.states[-1], tuple) else ()
     flags = state[7] if len(state) > 7 and isinstance(state[7], int) else 0
     elsize = state[5] if len(state) > 5 and isinstance(state[5], int) else -1
-    match = _DESCR.match(descr.strip())
-    if match is None:
-        return None
-    code, digits = match.group(1), match.group(2)
-    has_object = code in ("O", "object") or bool(flags & 1)
-    if code in ("S", "a", "U", "V", "str", "bytes", "void"):
-        if elsize > 0:
-            return elsize, has_object
-        if not digits:
-            return None
-        return int(digits) * (4 if code == "U" else 1), has_object
-    if code in ("object",):
-        return 8, True
-    for name, default_bits in _BIT_NAMED.items():
-        if code.rstrip("_") == name:
-            bits = int(digits) if digits else default_bits
-            return max(bits // 8, 1), has_object
-    if len(code) == 1 and code in _CHAR_SIZES:
-        return (int(digits) if digits else _CHAR_SIZES[code]), has_object
-    return None
+    found = scalar(descr)
+    if found is None:
+        raise _LoadError(f"joblib array wrapper with a dtype numpy refuses ({descr!r})")
+    if found.kind == "O" or flags & 1:
+        return 8, True  # pickled, not read by size
+    if found.flexible and elsize > 0:
+        return elsize, False
+    if found.itemsize is None:
+        raise _LoadError(
+            f"joblib array of dtype {descr!r}, whose size differs between platforms: where "
+            "the loader's numpy reads it, and so what it reads next, depends on the machine"
+        )
+    return found.itemsize, False
 
 
 def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     if not isinstance(state, SymDict):
         raise _LoadError("joblib array wrapper without a state dict")
     shape = state.get("shape")
-    layout = _dtype_layout(state.get("dtype"))
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not layout:
-        raise _LoadError("joblib array wrapper with an unreadable shape or dtype")
-    itemsize, has_object = layout
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape):
+        raise _LoadError("joblib array wrapper with an unreadable shape")
+    itemsize, has_object = _dtype_layout(state.get("dtype"))
+    # From here on the C unpickler (pickle.load, torch.load) reads other bytes than joblib:
+    # the array's bytes, as opcodes. That reading is a run of its own (see scan.py); this
+    # one follows joblib alone.
+    m.alive.discard(C_LOADER)
+    m.cbuf = None
     # joblib reads the array from its file handle, which is past the whole current frame:
     # pickle.py read the frame into memory. The unpickler then goes on with the rest of the
     # frame, and reads the file again after the array. (In what joblib writes the frame ends
@@ -870,6 +921,7 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
         m.stack, m.metastack, m.memo, m.proto, m.frames = [], [], {}, 0, PyFrames()
         end = m._run_one(pos)
         m.stack, m.metastack, m.memo, m.proto, m.frames = saved
+        m.trace.joblib_arrays.append((m.base + pos, m.base + end))
         _continue_after(m, op, pos, end, in_frame)
         return Opaque("joblib object array")
     start = pos
@@ -886,11 +938,12 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
             op.offset, "joblib array data extends past the end of the file", truncated=True
         )
     if m.find_nested:
-        # pickle.load (not joblib) would read these bytes as opcodes: scan them as such too.
+        # A pickle of its own in the array's bytes: whatever unpickles the array's bytes runs it.
         region = bytes(m.data[start:end])
         if looks_like_pickle(region):
             embedded = Embedded(region, "joblib array data", exact_offsets=True)
             m.trace.nested.append(NestedCandidate(m.at(op), m.base + start, embedded))
+    m.trace.joblib_arrays.append((m.base + start, m.base + end))
     _continue_after(m, op, start, end, in_frame)
     return Opaque("joblib array")
 
@@ -905,13 +958,29 @@ def _continue_after(m: _Machine, op: Op, start: int, end: int, in_frame: bool) -
 
 def _global(m: _Machine, op: Op) -> None:
     module, name = op.arg
-    m.stack.append(m.import_global(op, module, name))
+    imported = m.import_global(op, module, name)
+    if not name:
+        raise _LoadError(f"pickle.py imports {module}, then finds no attribute named ''")
+    m.stack.append(imported)
 
 
 def _inst(m: _Machine, op: Op) -> None:
     module, name = op.arg
+    if not m.metastack and PY_LOADER in m.alive:
+        # The C unpickler looks for the MARK first and stops; pickle.py imports the class
+        # first, and only then finds no MARK.
+        if C_LOADER in m.alive:
+            m.alive.discard(C_LOADER)
+            m.cbuf = None
+            m.trace.loader_stops.append(
+                LoaderStop(C_LOADER, m.at(op), "INST without a MARK before it")
+            )
+        m.import_global(op, module, name)
+        raise _LoadError("could not find MARK")
     args = m.pop_mark()
     cls = m.import_global(op, module, name)
+    if not name:
+        raise _LoadError(f"pickle.py imports {module}, then finds no attribute named ''")
     m.stack.append(m.call(op, cls, tuple(args)))
 
 
@@ -1023,6 +1092,9 @@ def _setitem(m: _Machine, op: Op) -> None:
 def _setitems(m: _Machine, op: Op) -> None:
     items = m.pop_mark()
     if len(items) % 2:
+        if PY_LOADER in m.alive and len(items) > 1:
+            # The C unpickler refuses at once; pickle.py sets the pairs before the odd item.
+            m.mutate(op, m.top(), items[:-1], f"set {len(items) // 2} items")
         raise _LoadError("odd number of items for SETITEMS")
     m.mutate(op, m.top(), items, f"set {len(items) // 2} items")
 
@@ -1172,14 +1244,19 @@ def run_machine(
     partial: bool = False,
     max_ops: int | None = None,
     max_pickles: int | None = None,
+    loader: str = BOTH_LOADERS,
 ) -> Trace:
     """Run the machine over every pickle in ``data`` (concatenated pickles included).
 
     ``partial`` says ``data`` is only the head of a longer stream: running off its end is not
     an error (:attr:`Trace.exhausted` is set). ``max_ops`` and ``max_pickles`` stop the run
-    early, for identification, which needs only the first opcodes.
+    early, for identification, which needs only the first opcodes. ``loader`` is
+    :data:`BOTH_LOADERS` (both unpicklers, joblib's arrays stepped over), or one reading of
+    the C unpickler alone: :data:`~.decoder.C_LOADER` (from memory, arrays read as opcodes)
+    or :data:`~.decoder.C_FILE_LOADER` (from a file object without ``peek()``).
     """
     view = data if isinstance(data, memoryview) else memoryview(data)
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
-    return _Machine(view, base_offset, find_nested, partial, max_ops, max_pickles).run()
+    machine = _Machine(view, base_offset, find_nested, partial, max_ops, max_pickles, loader)
+    return machine.run()

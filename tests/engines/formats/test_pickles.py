@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pytest_mlsupply.engines.scanner import ScanReport, scan_file
+from pytest_mlsupply.results import Severity
 from tests.corpus.archives import Touch, touch_pickle
 
 
@@ -33,10 +34,23 @@ def test_a_payload_in_the_last_of_several_pickles_is_found(tmp_path: Path) -> No
     assert any(f.rule == "MLS-PKL-001" for f in scan_bytes(tmp_path, "m.pkl", data).findings)
 
 
-def test_a_payload_followed_by_garbage_is_a_finding_not_an_error(tmp_path: Path) -> None:
+def test_a_payload_followed_by_garbage_is_a_finding_and_the_garbage_an_error(
+    tmp_path: Path,
+) -> None:
     report = scan_bytes(tmp_path, "m.pkl", touch_pickle("c")[:-1] + b"\xff\xfe")
-    assert report.findings
-    assert report.errors == []
+    assert {f.rule for f in report.findings if f.severity is Severity.CRITICAL} >= {"MLS-PKL-002"}
+    # The parse error is kept beside the findings: were they all below the threshold, the
+    # check would be an error, never a pass.
+    assert len(report.errors) == 1
+    assert "MLS-PKL-008" in report.errors[0]
+
+
+def test_a_low_finding_never_hides_that_the_pickle_does_not_parse(tmp_path: Path) -> None:
+    nested = pickle.dumps([1, 2], protocol=2)
+    data = b"\x80\x02C" + bytes([len(nested)]) + nested + b"\xff"
+    report = scan_bytes(tmp_path, "m.pkl", data)
+    assert [f.rule for f in report.findings] == ["MLS-PKL-009"]
+    assert report.errors
 
 
 def test_joblib_numpy_buffers_are_stepped_over_and_a_payload_after_them_found(
@@ -88,7 +102,12 @@ def test_content_named_like_a_pickle_that_the_machine_cannot_follow_is_an_error(
     path = tmp_path / name
     path.write_bytes(b"copyright\nnotice\nand then some prose that is not a pickle\n")
     report = scan_file(path, name)
-    assert report.findings == []
     assert bool(report.errors) is fails_closed
     if fails_closed:
         assert "named like a pickle" in report.errors[0]
+        # pickle.load would import the module 'opyright' before the prose breaks it.
+        assert [f.title for f in report.findings] == [
+            "pickle imports unknown global opyright.notice"
+        ]
+    else:
+        assert report.findings == []

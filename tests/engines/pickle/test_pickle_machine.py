@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copyreg
+import hashlib
 import pickle
 import pickletools
 
@@ -182,6 +184,24 @@ def test_a_nested_raw_pickle_reports_true_file_offsets() -> None:
         (2 + 2 + 2, "nested at offset 2")
     ]
     assert outer[6:7] == b"c"
+
+
+def test_hashes_base64_and_digit_strings_are_not_taken_for_nested_pickles() -> None:
+    # Decoded as base64 or hex, such text is random bytes: some start like a pickle and read
+    # as EXT opcodes, which would be imports of unregistered codes (a high finding).
+    texts = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    texts += [
+        base64.b64encode(hashlib.sha384(str(i).encode()).digest()).decode() for i in range(3000)
+    ]
+    texts += [str(i) * 50 for i in range(3000)]
+    data = pickle.dumps(texts, protocol=4)
+    assert not [f.render() for f in scan(data).findings if f.severity >= Severity.HIGH]
+
+
+def test_a_nested_pickle_that_imports_by_name_and_then_breaks_is_still_reported() -> None:
+    inner = b"cos\nsystem\n(S'true'\ntR\xff\xff"  # runs, then fails: no STOP
+    outer = Asm().proto(2).bytes_(inner).stop().bytes()
+    assert "MLS-PKL-002" in rules(scan(outer))
 
 
 def test_nesting_is_followed_only_to_the_depth_asked() -> None:

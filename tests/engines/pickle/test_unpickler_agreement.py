@@ -3,11 +3,13 @@
 Hundreds of generated pickles put a payload behind the constructions the two unpicklers read
 differently — FRAME opcodes of every size at every position (straddling, nested, overrunning,
 cut short), INT, LONG, FLOAT and memo literals in every spelling (spaces, underscores, NULs),
-dotted names of any length, a last line without its newline — and both real
-unpicklers (``_pickle``'s ``pickle.load`` and ``pickle.py``'s ``_Unpickler``, as ``joblib.load``
-uses) are run on each in a subprocess. For every input, the machine must say exactly which of
-them reaches the payload's call: the one that keeps going is followed, the one that stops is
-named, and no input makes a loader run something the machine does not see.
+dotted names of any length, a last line without its newline — and the real
+unpicklers (``_pickle``'s ``pickle.load`` of a file, the same reading an ``io.BytesIO`` as
+``torch.load`` reads a checkpoint's ``data.pkl``, and ``pickle.py``'s ``_Unpickler``, as
+``joblib.load`` uses) are run on each in a subprocess. For every input, the machine must say
+exactly which of them reaches the payload's call: the one that keeps going is followed, the one
+that stops is named, the file-object reading is run on its own, and no input makes a loader run
+something the machine does not see.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_mlsupply.engines.pickle.decoder import C_LOADER, PY_LOADER
-from pytest_mlsupply.engines.pickle.vm import run_machine
+from pytest_mlsupply.engines.pickle.decoder import C_FILE_LOADER, C_LOADER, PY_LOADER
+from pytest_mlsupply.engines.pickle.vm import Trace, run_machine
 
 
 def _binary_payload(canary: str) -> bytes:
@@ -54,6 +56,26 @@ def _framed(rng: random.Random, canary: str) -> bytes:
             out += _frame(size)
         out += piece
     return bytes(out)
+
+
+def _file_reading(rng: random.Random, canary: str) -> bytes:
+    """A string whose read runs past its frame with bytes left in the frame.
+
+    Read from a file object, the frame's rest is dropped and the string taken from after the
+    frame; read from memory, it goes on contiguously. One reading reaches the payload, the
+    other stops (at a STOP, or inside the payload).
+    """
+    payload = _binary_payload(canary)
+    length = rng.randint(3, 40)
+    left = rng.randint(2, length - 1)
+    if rng.random() < 0.5:
+        # From memory: the string, None, STOP. From a file: a longer string, then the payload.
+        after = b"x" * (length - left) + b"N." + b"x" * (left - 2) + b"0" + payload
+    else:
+        # From memory: the string, then the payload. From a file: the string eats into it.
+        after = b"x" * (length - left) + b"0" + payload
+    body = b"\x8c" + bytes([length]) + b"y" * left
+    return b"\x80\x04" + _frame(len(body)) + body + after
 
 
 _INT_SPELLINGS = [
@@ -98,51 +120,83 @@ def _long_name(rng: random.Random, canary: str) -> bytes:
     return b"\x80\x04cos\n" + name + b"\n\x8c" + bytes([len(cmd)]) + cmd + b"\x85R."
 
 
-def _generated(count: int) -> list[tuple[str, bytes, bytes]]:
-    """(kind, bytes for the C loader, bytes for pickle.py): each copy touches its own canary."""
+# The loaders, and the suffix of the canary each copy of an input touches.
+_LOADERS = ((C_LOADER, "c"), (PY_LOADER, "p"), (C_FILE_LOADER, "b"))
+
+
+def _generated(count: int) -> list[tuple[str, dict[str, bytes]]]:
+    """(kind, bytes per loader): each loader's copy touches its own canary."""
     rng = random.Random(20261203)
-    makers = [_framed] * 6 + [_int_literal] * 2 + [_last_line] * 2 + [_literal] * 3 + [_long_name]
+    makers = (
+        [_framed] * 6
+        + [_file_reading] * 2
+        + [_int_literal] * 2
+        + [_last_line] * 2
+        + [_literal] * 3
+        + [_long_name]
+    )
     samples = []
     for index in range(count):
         make = rng.choice(makers)
         state = rng.getstate()
-        c_copy = make(rng, f"{index}.c")
-        rng.setstate(state)  # the same construction, with the other canary (of the same length)
-        py_copy = make(rng, f"{index}.p")
-        assert len(c_copy) == len(py_copy)
-        samples.append((make.__name__, c_copy, py_copy))
+        copies = {}
+        for _, suffix in _LOADERS:
+            rng.setstate(state)  # the same construction, with a canary of the same length
+            copies[suffix] = make(rng, f"{index}.{suffix}")
+        assert len({len(copy) for copy in copies.values()}) == 1
+        samples.append((make.__name__, copies))
     return samples
 
 
 _LOAD_ALL = """
-import json, pickle, sys
-for c_file, py_file in json.load(sys.stdin):
-    for name, load in ((c_file, pickle.load), (py_file, lambda f: pickle._Unpickler(f).load())):
+import io, json, pickle, sys
+loads = {
+    "c": pickle.load,
+    "p": lambda f: pickle._Unpickler(f).load(),
+    "b": lambda f: pickle.load(io.BytesIO(f.read())),
+}
+for files in json.load(sys.stdin):
+    for suffix, name in files.items():
         try:
             with open(name, "rb") as f:
-                load(f)
+                loads[suffix](f)
         except BaseException:
             pass
 """
 
 
-def _predicted(data: bytes) -> set[str]:
-    """The loaders the machine says reach the payload's call."""
-    trace = run_machine(data)
+def _calls_system(trace: Trace) -> list[int]:
+    return [
+        call.offset
+        for call in trace.calls
+        if call.callable is not None and call.callable.dotted.endswith(".system")
+    ]
+
+
+def _predicted(copies: dict[str, bytes], index: int) -> set[str]:
+    """The loaders the machine says reach the payload's call with its command intact."""
+    trace = run_machine(copies["c"])
     reached: set[str] = set()
-    for call in trace.calls:
-        if call.callable is not None and call.callable.dotted.endswith(".system"):
-            reached |= set(trace.reached_by(call.offset))
+    for offset in _calls_system(trace):
+        reached |= set(trace.reached_by(offset))
+    # Read from a file object, the command itself may be taken from elsewhere (a string that
+    # runs past its frame): the call runs, but with another argument.
+    from_file = run_machine(copies["b"], loader=C_FILE_LOADER)
+    if any(
+        call.offset in _calls_system(from_file) and call.args == (f"touch {index}.b",)
+        for call in from_file.calls
+    ):
+        reached.add(C_FILE_LOADER)
     return reached
 
 
 def test_the_machine_names_exactly_the_unpicklers_that_run_each_payload(tmp_path: Path) -> None:
     samples = _generated(int(os.environ.get("MLSUPPLY_AGREEMENT_INPUTS", "600")))
     files = []
-    for index, (_, c_copy, py_copy) in enumerate(samples):
-        (tmp_path / f"{index}.c.pkl").write_bytes(c_copy)
-        (tmp_path / f"{index}.p.pkl").write_bytes(py_copy)
-        files.append([f"{index}.c.pkl", f"{index}.p.pkl"])
+    for index, (_, copies) in enumerate(samples):
+        for suffix, copy in copies.items():
+            (tmp_path / f"{index}.{suffix}.pkl").write_bytes(copy)
+        files.append({suffix: f"{index}.{suffix}.pkl" for suffix in copies})
     subprocess.run(
         [sys.executable, "-c", _LOAD_ALL],
         input=json.dumps(files).encode(),
@@ -153,22 +207,23 @@ def test_the_machine_names_exactly_the_unpicklers_that_run_each_payload(tmp_path
 
     disagreements = []
     seen: dict[str, set[frozenset[str]]] = {}
-    for index, (kind, c_copy, _) in enumerate(samples):
+    for index, (kind, copies) in enumerate(samples):
         actual = {
-            loader
-            for loader, suffix in ((C_LOADER, "c"), (PY_LOADER, "p"))
-            if (tmp_path / f"{index}.{suffix}").exists()
+            loader for loader, suffix in _LOADERS if (tmp_path / f"{index}.{suffix}").exists()
         }
-        predicted = _predicted(c_copy)
+        predicted = _predicted(copies, index)
         seen.setdefault(kind, set()).add(frozenset(actual))
         if actual != predicted:
-            disagreements.append((index, kind, sorted(actual), sorted(predicted), c_copy[:60]))
+            disagreements.append((index, kind, sorted(actual), sorted(predicted), copies["c"]))
     assert not disagreements, disagreements[:5]
-    # The inputs exercise every outcome: both run it, only one of them runs it, neither does.
+    # The inputs exercise every outcome: all run it, only some of them do, none does, and the
+    # C unpickler runs it from memory but not from a file object, or the other way round.
     outcomes = set().union(*seen.values())
     assert {
-        frozenset({C_LOADER, PY_LOADER}),
-        frozenset({C_LOADER}),
+        frozenset({C_LOADER, PY_LOADER, C_FILE_LOADER}),
+        frozenset({C_LOADER, C_FILE_LOADER}),
         frozenset({PY_LOADER}),
+        frozenset({C_LOADER}),
+        frozenset({C_FILE_LOADER}),
         frozenset(),
-    } <= outcomes
+    } <= outcomes, outcomes

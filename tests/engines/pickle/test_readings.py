@@ -1,0 +1,253 @@
+"""The C unpickler's other readings of a stream, and where pickle.py acts before it fails.
+
+Each construction is read by the real loaders in a subprocess (``pickle.loads``, ``pickle.load``
+of an ``io.BytesIO``, ``pickle._Unpickler``): what they return, or that they fail, is compared
+with what the machine says each reading does. The payloads here call nothing; the scanner
+findings they lead to are checked beside.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from pytest_mlsupply.engines.pickle import PicklePolicy, PickleScan, scan_pickle_bytes
+from pytest_mlsupply.engines.pickle.decoder import C_FILE_LOADER, C_LOADER, PY_LOADER
+from pytest_mlsupply.engines.pickle.vm import run_machine
+from pytest_mlsupply.results import Severity
+
+_READ = """
+import io, json, pickle, sys
+out = []
+for hexdata in json.load(sys.stdin):
+    data = bytes.fromhex(hexdata)
+    row = {}
+    for name, load in (
+        ("c", pickle.loads),
+        ("c-file", lambda d: pickle.load(io.BytesIO(d))),
+        ("py", pickle._loads),
+    ):
+        try:
+            row[name] = repr(load(data))
+        except Exception as exc:
+            row[name] = "error"
+    out.append(row)
+print(json.dumps(out))
+"""
+
+
+def real_readings(*inputs: bytes) -> list[dict[str, str]]:
+    """What each real loader returns for each input ("error" when it raises)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _READ],
+        input=json.dumps([data.hex() for data in inputs]),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    rows: list[dict[str, str]] = json.loads(result.stdout)
+    return rows
+
+
+def first_value(data: bytes, loader: str) -> str:
+    """What the machine says ``loader``'s reading loads (its first pickle), or "error"."""
+    if loader == PY_LOADER:
+        trace = run_machine(data)
+        if PY_LOADER not in trace.reached_by(len(data)) or trace.error is not None:
+            return "error"
+    else:
+        trace = run_machine(data, loader=C_FILE_LOADER if loader == "c-file" else C_LOADER)
+        if trace.error is not None and trace.error.pickle_index == 0:
+            return "error"
+    return repr(trace.first_result) if trace.stops else "error"
+
+
+def scan(data: bytes) -> PickleScan:
+    return scan_pickle_bytes(data, policy=PicklePolicy(), origin="model.pkl")
+
+
+def frame(size: int) -> bytes:
+    return b"\x95" + struct.pack("<Q", size)
+
+
+# A frame holding SHORT_BINUNICODE's opcode, its length 5 and 2 of its 5 bytes: from memory the
+# string is 'ab' and the 3 bytes after the frame; from a file object, the 5 bytes after it.
+STRADDLING_STRING = b"\x80\x04" + frame(4) + b"\x8c\x05ab" + b"cdeN."
+# The same with a line: GLOBAL's module line starts in the frame and ends after it.
+STRADDLING_LINE = b"\x80\x04" + frame(3) + b"Vab" + b"cd\nN.Vxy\n."
+# A FRAME whose own bytes run past the frame it sits in.
+STRADDLING_FRAME = b"\x80\x04" + frame(4) + b"N0" + frame(0)[:2] + frame(0)[2:] + b"N."
+# BINBYTES' payload is read with ReadInto: contiguous past a frame in every reading.
+STRADDLING_BYTES = b"\x80\x04" + frame(4) + b"C\x05ab" + b"cde."
+# A STOP inside a frame with bytes left: the next pickle.load of a file object starts after it.
+STOP_INSIDE_A_FRAME = b"\x80\x04" + frame(6) + b"N.\x8c\x01x." + b"\x8c\x01y."
+
+
+@pytest.mark.parametrize(
+    "data",
+    [STRADDLING_STRING, STRADDLING_LINE, STRADDLING_FRAME, STRADDLING_BYTES],
+    ids=["string", "line", "frame", "bytes"],
+)
+def test_each_reading_of_a_frame_straddle_loads_what_the_real_loader_loads(data: bytes) -> None:
+    (real,) = real_readings(data)
+    predicted = {loader: first_value(data, loader) for loader in real}
+    assert predicted == real
+
+
+def test_a_read_past_a_frame_with_bytes_left_reads_differently_from_a_file() -> None:
+    (real,) = real_readings(STRADDLING_STRING + b".")
+    assert real["c"] == "None"  # 'abcde', then None and STOP
+    assert real["c-file"] == "'cdeN.'"  # the frame's 'ab' dropped: 'N.' is part of the string
+    assert real["py"] == "error"  # pickle.py refuses a read past its frame
+    trace = run_machine(STRADDLING_STRING)
+    divergence = trace.c_file_divergence
+    assert divergence is not None
+    assert divergence.offset == 11
+    findings = scan(STRADDLING_STRING).findings
+    finding = next(f for f in findings if f.rule == "MLS-PKL-012" and "file" in f.title)
+    assert finding.severity is Severity.HIGH
+
+
+def test_a_bytes_payload_past_a_frame_is_read_alike_and_not_reported() -> None:
+    (real,) = real_readings(STRADDLING_BYTES)
+    assert real["c"] == real["c-file"] == "b'abcde'"
+    assert run_machine(STRADDLING_BYTES).c_file_divergence is None
+
+
+def test_frames_a_pickler_writes_read_alike_from_memory_and_from_a_file() -> None:
+    value = {
+        "weights": [1.5] * 40_000,
+        "name": "x" * 70_000,
+        "blob": b"y" * 100_000,
+        "buffer": bytearray(b"z" * 90_000),
+        "rows": [{"key": str(i) * 50} for i in range(3000)],
+    }
+    for protocol in (4, 5):
+        for dumps in (pickle.dumps, pickle._dumps):  # the C pickler and pickle.py's
+            data = dumps(value, protocol=protocol)
+            assert run_machine(data).c_file_divergence is None
+            assert not [f for f in scan(data).findings if f.severity >= Severity.MEDIUM]
+
+
+def test_the_next_load_from_a_file_object_starts_at_the_end_of_the_frame() -> None:
+    memory = run_machine(STOP_INSIDE_A_FRAME)
+    from_file = run_machine(STOP_INSIDE_A_FRAME, loader=C_FILE_LOADER)
+    assert memory.pickles_seen == 3  # N, 'x', 'y'
+    assert from_file.pickles_seen == 2  # N, then 'y': the frame's 'x' is never read
+    assert memory.c_file_divergence is not None
+
+
+def payload_after_a_straddle(call: bytes) -> bytes:
+    """Read from memory: 'abcde' and None. From a file object: 'cdeN.', then ``call``."""
+    return STRADDLING_STRING + b"0" + call
+
+
+def test_a_payload_only_a_file_object_reading_reaches_is_reported_with_that_reading() -> None:
+    data = payload_after_a_straddle(b"cos\nsystem\n(S'true'\ntR.")
+    findings = scan(data).findings
+    call = next(f for f in findings if f.rule == "MLS-PKL-002")
+    assert call.severity is Severity.CRITICAL
+    assert "file object" in call.evidence
+    assert run_machine(data, loader=C_FILE_LOADER).calls  # the reading that runs it
+
+
+def test_the_probe_follows_the_file_object_reading_too() -> None:
+    data = payload_after_a_straddle(b"cos\nsystem\n(S'true'\ntR.")
+    probe = scan_pickle_bytes(data, policy=PicklePolicy(), origin="x", execution_only=True)
+    assert "MLS-PKL-002" in {f.rule for f in probe.findings}
+
+
+# --- joblib's arrays, read by pickle.load -----------------------------------------------------
+
+
+def _unicode(text: str) -> bytes:
+    raw = text.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def joblib_array(array: bytes, dtype: str = "u1", before: bytes = b"") -> bytes:
+    """A NumpyArrayWrapper with ``array`` as its raw bytes, as joblib writes it."""
+    u = _unicode
+    return (
+        b"\x80\x02" + before
+        + b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}("
+        + u("subclass") + b"cnumpy\nndarray\n"
+        + u("shape") + b"J" + struct.pack("<i", len(array)) + b"\x85" + u("order") + u("C")
+        + u("dtype") + b"cnumpy\ndtype\n(" + u(dtype) + b"\x89\x88tR"
+        + b"(K\x03" + u("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        + u("allow_mmap") + b"\x89" + u("numpy_array_alignment_bytes") + b"Nub"
+        + array + b"."
+    )  # fmt: skip
+
+
+def test_array_bytes_that_call_with_the_outer_memo_are_reported_as_pickle_load_reads_them() -> None:
+    # The command is memoised before the wrapper; the array's bytes import and call with it.
+    # They are not a pickle on their own (memo 1 is not theirs), so only the C reading of the
+    # whole stream sees the call.
+    data = joblib_array(b"cos\nsystem\nh\x01\x85R.", before=_unicode("true") + b"q\x010")
+    findings = scan(data).findings
+    call = next(f for f in findings if f.rule == "MLS-PKL-002")
+    assert call.severity is Severity.CRITICAL
+    assert "pickle.load and torch.load" in call.evidence
+    assert len([f for f in findings if f.rule == "MLS-PKL-001"]) == 1  # not once per reading
+    joblib_reading = run_machine(data)
+    assert joblib_reading.error is None  # joblib steps over the array's bytes
+    assert not [c for c in joblib_reading.calls if c.target == "os.system"]
+
+
+def test_array_bytes_read_as_opcodes_by_chance_raise_nothing() -> None:
+    # Numeric bytes that the C reading happens to run as a few opcodes: a REDUCE on what the
+    # outer stream left, a STACK_GLOBAL of two non-strings, an EXT code. None of it is named.
+    for array in (b"R\x00\x00\x00", b"\x93\x00\x00\x00", b"\x82\x07\x00\x00", b"N\x93\x00\x00"):
+        data = joblib_array(array)
+        assert not [f.render() for f in scan(data).findings if f.severity >= Severity.HIGH]
+
+
+# --- where pickle.py acts before it fails ---------------------------------------------------------
+
+
+def test_a_nul_first_int_literal_is_zero_to_the_c_unpickler() -> None:
+    inputs = [b"I\x00\n.", b"I\x00x\n.", b"I\x00\x00\n."]
+    for data, real in zip(inputs, real_readings(*inputs), strict=True):
+        assert first_value(data, C_LOADER) == real["c"]
+        assert first_value(data, PY_LOADER) == real["py"] == "error"
+
+
+def test_inst_without_a_mark_imports_under_pickle_py_only() -> None:
+    trace = run_machine(b"ios\nsystem\n.")
+    assert [ref.dotted for ref in trace.imports] == ["os.system"]
+    assert trace.reached_by(0) == [PY_LOADER]
+    assert "MLS-PKL-001" in {f.rule for f in scan(b"ios\nsystem\n.").findings}
+
+
+def test_a_global_with_an_empty_name_imports_its_module_under_pickle_py_only() -> None:
+    trace = run_machine(b"cos\n\n.")
+    assert [ref.module for ref in trace.imports] == ["os"]
+    assert trace.reached_by(0) == [PY_LOADER]
+    assert trace.error is not None
+    assert "MLS-PKL-001" in {f.rule for f in scan(b"cos\n\n.").findings}
+    # An empty module name is refused by both before anything is imported.
+    assert not run_machine(b"c\nsystem\n.").imports
+
+
+def test_setitems_with_an_odd_count_sets_the_pairs_before_it_under_pickle_py() -> None:
+    data = b"cos\nenviron\n(S'K'\nS'V'\nS'X'\nu."
+    trace = run_machine(data)
+    assert [m.target.dotted for m in trace.mutations] == ["os.environ"]
+    assert trace.error is not None
+
+
+def test_dict_helpers_given_a_huge_range_are_exhaustion() -> None:
+    for module, name in (("collections", "deque"), ("collections", "Counter"), ("torch", "Size")):
+        data = f"c{module}\n{name}\n(cbuiltins\nrange\n(I0\nI{1 << 40}\ntRtR.".encode()
+        findings = scan(data).findings
+        assert "MLS-PKL-011" in {f.rule for f in findings}, (module, name)
+    assert "MLS-PKL-011" not in {
+        f.rule for f in scan(b"cbuiltins\nrange\n(I0\nI1099511627776\ntR.").findings
+    }  # a range alone is lazy
