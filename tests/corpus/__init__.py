@@ -35,6 +35,32 @@ class Sample:
     """Importable modules the victim needs (the proof is skipped when one is missing)."""
 
 
+#: What proves a payload runs: a dangerous import or call.
+EXEC_RULES = ("MLS-PKL-001", "MLS-PKL-002")
+
+
+def file_sample(
+    name: str,
+    build_bytes: Callable[[Path], bytes],
+    technique: str,
+    victim: str | None,
+    *,
+    filename: str = "model.pkl",
+    rules: tuple[str, ...] = EXEC_RULES,
+    requires: tuple[str, ...] = (),
+    malicious: bool = True,
+) -> Sample:
+    """A sample that is one file, ``filename``, holding ``build_bytes(canary)``."""
+
+    def build(directory: Path, canary: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
+        path.write_bytes(build_bytes(canary))
+        return path
+
+    return Sample(name, build, malicious, rules if malicious else (), technique, victim, requires)
+
+
 def all_samples() -> list[Sample]:
     samples: list[Sample] = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

@@ -14,10 +14,9 @@ import io
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.corpus import Sample
+from tests.corpus import EXEC_RULES, Sample, file_sample
 
 _PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
 _PY_UNPICKLER = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle._Unpickler(f).load()\n"
@@ -26,7 +25,7 @@ _JOBLIB_FROM_MEMORY = "import io, joblib\njoblib.load(io.BytesIO(open(ARTIFACT, 
 _NUMPY_LOAD = "import numpy\nnumpy.load(ARTIFACT, allow_pickle=True)\n"
 _NPZ_LOAD = "import numpy\nnumpy.load(ARTIFACT, allow_pickle=True)['arr']\n"
 _TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
-_EXEC = ("MLS-PKL-001", "MLS-PKL-002")
+_EXEC = EXEC_RULES
 
 
 def _unicode(text: str) -> bytes:
@@ -120,25 +119,6 @@ def _torch_upper_case_record(canary: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _file(
-    name: str,
-    build_bytes: Callable[[Path], bytes],
-    technique: str,
-    victim: str | None,
-    *,
-    filename: str = "model.pkl",
-    rules: tuple[str, ...] = _EXEC,
-    requires: tuple[str, ...] = (),
-) -> Sample:
-    def build(directory: Path, canary: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / filename
-        path.write_bytes(build_bytes(canary))
-        return path
-
-    return Sample(name, build, True, rules, technique, victim, requires)
-
-
 _NUL_LITERALS = {
     "float": b"F1.0\x00x\n0",
     "long": b"L1\x00x\n0",
@@ -147,7 +127,7 @@ _NUL_LITERALS = {
 }
 
 SAMPLES: list[Sample] = [
-    _file(
+    file_sample(
         "review2-global-name-longer-than-4096-bytes",
         _long_dotted_name,
         "a protocol 4 GLOBAL whose dotted name is 4 KiB of attribute steps",
@@ -155,7 +135,7 @@ SAMPLES: list[Sample] = [
         filename="pytorch_model.bin",
     ),
     *(
-        _file(
+        file_sample(
             f"review2-{kind}-literal-ended-by-nul",
             lambda c, prefix=prefix: prefix + _protocol0_call(c),
             f"a {kind} literal the C unpickler reads up to a NUL (pickle.py refuses it)",
@@ -164,7 +144,7 @@ SAMPLES: list[Sample] = [
         for kind, prefix in _NUL_LITERALS.items()
     ),
     *(
-        _file(
+        file_sample(
             f"review2-{opcode.decode().lower()}-literal-after-5000-spaces",
             lambda c, opcode=opcode: opcode + b" " * 5000 + b"1\n0" + _protocol0_call(c),
             "an INT or LONG after 5000 spaces (Python's digit limit counts digits only)",
@@ -172,7 +152,7 @@ SAMPLES: list[Sample] = [
         )
         for opcode in (b"I", b"L")
     ),
-    _file(
+    file_sample(
         "review2-inst-last-byte-not-ascii",
         lambda c: b"(S'touch " + str(c).encode() + b"'\nios\nsystem\xff",
         "INST whose last line has no newline and a non-ASCII last byte pickle.py drops",
@@ -180,7 +160,7 @@ SAMPLES: list[Sample] = [
         filename="model.joblib",
         requires=("joblib",),
     ),
-    _file(
+    file_sample(
         "review2-frame-of-2-to-the-60-read-from-memory",
         lambda c: b"\x95" + (1 << 60).to_bytes(8, "little") + _protocol0_call(c),
         "a FRAME of 2**60 bytes: read from memory, pickle.py takes the short frame and runs it",
@@ -189,7 +169,7 @@ SAMPLES: list[Sample] = [
         requires=("joblib",),
     ),
     *(
-        _file(
+        file_sample(
             f"review2-npy-object-dtype-spelled-{label}",
             lambda c, descr=descr: _object_npy(descr, c),
             f"an object dtype spelled {descr}: numpy.load unpickles the data",
@@ -203,14 +183,14 @@ SAMPLES: list[Sample] = [
             ("structured", "[('a', 'object')]"),
         )
     ),
-    _file(
+    file_sample(
         "review2-npz-object-dtype-spelled-object",
         _object_npz,
         "an .npz member whose dtype is spelled 'object'",
         _NPZ_LOAD,
         filename="arrays.npz",
     ),
-    _file(
+    file_sample(
         "review2-joblib-array-inside-a-frame",
         _joblib_array_inside_a_frame,
         "joblib reads an array from after the frame and runs the rest of the frame first",
@@ -218,7 +198,7 @@ SAMPLES: list[Sample] = [
         filename="model.joblib",
         requires=("joblib",),
     ),
-    _file(
+    file_sample(
         "review2-joblib-complex-is-16-bytes",
         _joblib_complex_size,
         "a joblib array of dtype 'complex' (16 bytes an item) hiding a fake STOP",
@@ -226,7 +206,7 @@ SAMPLES: list[Sample] = [
         filename="model.joblib",
         requires=("joblib",),
     ),
-    _file(
+    file_sample(
         "review2-joblib-old-zfile",
         _joblib_zfile,
         "joblib's old 'ZF' compressed format, which joblib.load still reads",
@@ -243,7 +223,7 @@ SAMPLES: list[Sample] = [
         _JOBLIB_LOAD,
         ("joblib",),
     ),
-    _file(
+    file_sample(
         "review2-torch-record-name-in-upper-case",
         _torch_upper_case_record,
         "archive/data.PKL: torch finds records ignoring case",
@@ -251,7 +231,7 @@ SAMPLES: list[Sample] = [
         filename="model.pt",
         requires=("torch",),
     ),
-    _file(
+    file_sample(
         "review2-memo-index-of-10-to-the-8-in-text",
         lambda c: b"Np100000000\n." + b" this is some plain text after it\n",
         "PUT 100000000 then text: pickle.load grows its memo to 1.5 GB",
@@ -259,7 +239,7 @@ SAMPLES: list[Sample] = [
         filename="notes.txt",
         rules=("MLS-PKL-011",),
     ),
-    _file(
+    file_sample(
         "review2-allowed-bytearray-of-1-5-gb",
         lambda c: (
             b"\x80\x02cbuiltins\nbytearray\n\x8a\x05"

@@ -16,12 +16,11 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from tests.corpus import Sample
+from tests.corpus import Sample, file_sample
 from tests.corpus.torch import legacy_tar
 
 _PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
@@ -37,7 +36,6 @@ modules.mkdir(exist_ok=True)
 sys.path.insert(0, str(modules))
 """
 _PY_UNPICKLER = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle._Unpickler(f).load()\n"
-_EXEC = ("MLS-PKL-001", "MLS-PKL-002")
 
 
 def _unicode(text: str) -> bytes:
@@ -93,26 +91,6 @@ def _torch_zip(data_pkl: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _file(
-    name: str,
-    build_bytes: Callable[[Path], bytes],
-    technique: str,
-    victim: str | None,
-    *,
-    filename: str = "model.pkl",
-    rules: tuple[str, ...] = _EXEC,
-    requires: tuple[str, ...] = (),
-    malicious: bool = True,
-) -> Sample:
-    def build(directory: Path, canary: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / filename
-        path.write_bytes(build_bytes(canary))
-        return path
-
-    return Sample(name, build, malicious, rules if malicious else (), technique, victim, requires)
-
-
 def _joblib_every_dtype(canary: Path) -> bytes:
     import joblib
 
@@ -129,20 +107,20 @@ def _joblib_every_dtype(canary: Path) -> bytes:
 
 
 SAMPLES: list[Sample] = [
-    _file(
+    file_sample(
         "review3-joblib-array-bytes-run-by-pickle-load",
         _joblib_array_bytes_run_by_pickle_load,
         "a joblib array whose bytes pickle.load runs as opcodes, with the outer memo",
         _PICKLE_LOAD,
         requires=("joblib",),
     ),
-    _file(
+    file_sample(
         "review3-frame-read-from-a-file-object",
         _frame_read_from_a_file_object,
         "a read past a frame with bytes left: pickle.load(io.BytesIO) reads on elsewhere",
         _PICKLE_LOAD_BYTESIO,
     ),
-    _file(
+    file_sample(
         "review3-torch-zip-data-pkl-frame-read-from-bytesio",
         lambda c: _torch_zip(_frame_read_from_a_file_object(c)),
         "torch.load reads data.pkl from io.BytesIO: a frame straddle it reads differently",
@@ -150,34 +128,34 @@ SAMPLES: list[Sample] = [
         filename="model.pt",
         requires=("torch",),
     ),
-    _file(
+    file_sample(
         "review3-int-literal-starting-with-nul",
         lambda c: b"I\x00x\n0" + _call(c),
         "an INT literal whose first byte is NUL: the C unpickler reads False",
         _PICKLE_LOAD,
     ),
-    _file(
+    file_sample(
         "review3-text-pickle-with-a-tflite-identifier",
         lambda c: b"S'xyTFL3'\n0ccanarymod\nThing\n.",
         "a protocol 0 pickle whose bytes 4-7 read TFL3, taken for TFLite and only probed",
         _CANARY_MODULE + _PICKLE_LOAD,
         rules=("MLS-PKL-003",),
     ),
-    _file(
+    file_sample(
         "review3-inst-without-a-mark-imports-under-pickle-py",
         lambda c: b"icanarymod\nThing\n.",
         "INST with no MARK: pickle.py imports the class before it finds no MARK",
         _CANARY_MODULE + _PY_UNPICKLER,
         rules=("MLS-PKL-003",),
     ),
-    _file(
+    file_sample(
         "review3-global-with-an-empty-name-imports-under-pickle-py",
         lambda c: b"ccanarymod\n\n.",
         "GLOBAL with an empty name: pickle.py imports the module, then fails",
         _CANARY_MODULE + _PY_UNPICKLER,
         rules=("MLS-PKL-003",),
     ),
-    _file(
+    file_sample(
         "review3-torch-tar-pickle-member-that-looks-like-text",
         lambda c: legacy_tar(main=b"ccanarymod\nThing\n." + b" and then some plain text" * 4),
         "a legacy tar's 'pickle' member with text after its STOP, identified as text",
@@ -186,14 +164,14 @@ SAMPLES: list[Sample] = [
         rules=("MLS-PKL-003",),
         requires=("torch",),
     ),
-    _file(
+    file_sample(
         "review3-deque-of-a-huge-range",
         lambda c: b"ccollections\ndeque\n(cbuiltins\nrange\n(I0\nI1099511627776\ntRtR.",
         "collections.deque (allowed) of range(2**40): the loader builds it in memory",
         None,
         rules=("MLS-PKL-011",),
     ),
-    _file(
+    file_sample(
         "review3-benign-joblib-arrays-of-every-dtype",
         _joblib_every_dtype,
         "joblib arrays of every fixed-size numpy dtype (uint32 is '<u4', complex64 '<c8')",

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_mlsupply.engines.identification import Format
-from tests.corpus import Sample
+from tests.corpus import EXEC_RULES, Sample, file_sample
 from tests.corpus.onnx_keras import add_graph, onnx_model
 
 PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
@@ -38,7 +38,7 @@ PY_UNPICKLER = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle._Unpi
 JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
 TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
 
-_EXEC = ("MLS-PKL-001", "MLS-PKL-002")
+_EXEC = EXEC_RULES
 
 
 def printable_payload(canary: Path) -> bytes:
@@ -220,33 +220,6 @@ def _disguised(fmt: Format) -> Callable[[Path], bytes]:
     return lambda canary: DISGUISES[fmt](binary_payload(Path(canary.name)))
 
 
-def _sample(
-    name: str,
-    build_bytes: Callable[[Path], bytes],
-    technique: str,
-    victim: str | None,
-    *,
-    filename: str = "model.pkl",
-    rules: tuple[str, ...] = _EXEC,
-    requires: tuple[str, ...] = (),
-) -> Sample:
-    def build(directory: Path, canary: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / filename
-        path.write_bytes(build_bytes(canary))
-        return path
-
-    return Sample(
-        name=name,
-        build=build,
-        malicious=True,
-        rules=rules,
-        technique=technique,
-        victim=victim,
-        requires=requires,
-    )
-
-
 _LOADERS = {
     "pickle-load": (PICKLE_LOAD, ()),
     "joblib-load": (JOBLIB_LOAD, ("joblib",)),
@@ -255,7 +228,7 @@ _LOADERS = {
 
 SAMPLES: list[Sample] = [
     *(
-        _sample(
+        file_sample(
             f"routing-printable-int-hex-{suffix.lstrip('.')}-{loader}",
             printable_payload,
             f"an all-printable protocol-0 pickle (INT 0x1, which pickletools rejects) named {suffix}",
@@ -266,45 +239,45 @@ SAMPLES: list[Sample] = [
         for suffix in (".pkl", ".bin", ".pt", ".txt")
         for loader, (victim, requires) in _LOADERS.items()
     ),
-    _sample(
+    file_sample(
         "routing-printable-call-then-break-off",
         _call_then_break_off,
         "a protocol-0 payload that calls its callable and then stops being a pickle",
         PICKLE_LOAD,
         filename="notes.txt",
     ),
-    _sample(
+    file_sample(
         "frames-opcode-straddles-frame-end",
         _straddling_frame,
         "an opcode straddling its frame's end: the C unpickler runs it, pickle.py refuses",
         PICKLE_LOAD,
     ),
-    _sample(
+    file_sample(
         "frames-frame-inside-a-frame",
         _frame_in_frame,
         "a frame that opens inside another: the C unpickler runs it, pickle.py refuses",
         PICKLE_LOAD,
     ),
-    _sample(
+    file_sample(
         "frames-string-overruns-its-frame",
         _string_overruns_frame,
         "a string argument running past its frame: the C unpickler runs it, pickle.py refuses",
         PICKLE_LOAD,
     ),
-    _sample(
+    file_sample(
         "frames-truncated-frame-runs-under-pickle-py",
         _truncated_frame,
         "a frame the data cuts short: pickle.py (joblib.load) runs it, the C unpickler refuses",
         JOBLIB_LOAD,
         requires=("joblib",),
     ),
-    _sample(
+    file_sample(
         "loaders-octal-int-runs-under-the-c-unpickler",
         _octal_int,
         "INT 010: strtol reads octal 8 and the C unpickler runs on; pickle.py's int(x, 0) fails",
         PICKLE_LOAD,
     ),
-    _sample(
+    file_sample(
         "loaders-inst-on-a-last-line-without-newline",
         _inst_on_last_line,
         "INST whose name is the last line, with no newline: pickle.py drops a byte and calls",
@@ -312,7 +285,7 @@ SAMPLES: list[Sample] = [
         requires=("joblib",),
     ),
     *(
-        _sample(
+        file_sample(
             f"disguised-as-{fmt.value}",
             _disguised(fmt),
             f"a payload pickle.load runs, in a file identified as {fmt.value}",
@@ -321,21 +294,21 @@ SAMPLES: list[Sample] = [
         )
         for fmt in DISGUISES
     ),
-    _sample(
+    file_sample(
         "exhaustion-binbytes8-length-far-past-the-data",
         _huge_length,
         "BINBYTES8 declaring 1 TiB in a 75-byte file: allocated before it is found missing",
         None,
         rules=("MLS-PKL-011",),
     ),
-    _sample(
+    file_sample(
         "exhaustion-memo-index-far-past-the-memo",
         _huge_memo_index,
         "LONG_BINPUT 4294967040: the C unpickler grows its memo array to twice that",
         None,
         rules=("MLS-PKL-011",),
     ),
-    _sample(
+    file_sample(
         "exhaustion-billion-laughs-list",
         _billion_laughs,
         "nine levels of lists holding the level below ten times: 10**9 nodes from 120 bytes",
