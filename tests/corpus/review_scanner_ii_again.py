@@ -1,4 +1,4 @@
-"""Corpus: what a second adversarial review of Scanner II got past it, kept as regressions.
+"""Corpus: what the second and third adversarial reviews of Scanner II got past it.
 
 Each one hid in a reading of the stream the machine did not follow: the C unpickler reading
 joblib's array bytes as opcodes (``pickle.load`` of a joblib file), or reading a frame from a
@@ -6,6 +6,12 @@ file object that drops the frame's rest (``torch.load`` of a zip checkpoint read
 from ``io.BytesIO``); where pickle.py imports before it fails (INST without MARK, a GLOBAL with
 an empty name); where a literal, an identifier or a tar member was taken for something else.
 Each victim proof runs the real loader; each sample must be flagged at high or above.
+
+The third review (``review4-*``) went after those readings themselves: a frame straddle inside
+joblib's array bytes, array bytes that end mid-opcode and shift pickle.load into the outer
+stream, pickle.py's own unpickler reading the arrays, numpy's dtype state rules (a six-field
+state, an object flag), a STOP inside the frame of joblib's object-array pickle, and an unknown
+callable handed to an allowed one that calls it.
 
 Imports alone run code: the victims of the import-only samples put a module named
 ``canarymod`` on ``sys.path`` whose import touches the canary.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +95,104 @@ def _torch_zip(data_pkl: bytes) -> bytes:
         archive.writestr("archive/data.pkl", data_pkl)
         archive.writestr("archive/version", b"3\n")
         archive.writestr("archive/byteorder", b"little")
+    return buffer.getvalue()
+
+
+def _short(text: str) -> bytes:
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw
+
+
+_DEFAULT_STATE = b"(K\x03" + _short("|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+
+
+def _wrapper(count: int, dtype: str = "u1", state: bytes = _DEFAULT_STATE) -> bytes:
+    """PROTO 4, a dict, and the BUILD of a NumpyArrayWrapper of ``count`` items (protocol 4
+    spelling, as joblib writes it); what follows is the array's bytes."""
+    s = _short
+    return (
+        b"\x80\x04}" + s("a") + s("joblib.numpy_pickle") + s("NumpyArrayWrapper") + b"\x93)\x81}("
+        + s("subclass") + s("numpy") + s("ndarray") + b"\x93"
+        + s("shape") + b"J" + struct.pack("<i", count) + b"\x85" + s("order") + s("C")
+        + s("dtype") + s("numpy") + s("dtype") + b"\x93" + s(dtype) + b"\x89\x88\x87R" + state
+        + s("allow_mmap") + b"\x89ub"
+    )  # fmt: skip
+
+
+def _straddle_inside_array_bytes(canary: Path) -> bytes:
+    """Array bytes holding a frame of 20 KB (bigger than a file's buffer) whose last string
+    runs past it: from memory the string eats the payload, from a file it lands on it."""
+    payload = _call(canary)
+    body = b"B" + struct.pack("<I", 20000) + b"\x00" * 20000 + b"0" + b"\x8c\x28" + b"xxxx"
+    after = b"y" * 36 + b"C\x7f" + b"zz" + payload.ljust(125, b".") + b"000"
+    array = b"\x88" + _frame(len(body)) + body + after
+    return _wrapper(len(array)) + array + b"s."
+
+
+def _array_bytes_end_mid_opcode(module: str) -> Callable[[Path], bytes]:
+    """Array bytes whose last opcode reads past them: pickle.load goes on out of step with
+    joblib, inside what joblib reads as a BINBYTES constant, where the call is."""
+
+    def build(canary: Path) -> bytes:
+        payload = f"0c{module}\n(S'touch {canary}'\ntR0".encode()
+        array = b"\x88C\x05"
+        return (
+            _wrapper(len(array)) + array + b"B" + struct.pack("<I", len(payload)) + payload
+            + b"0s."
+        )  # fmt: skip
+
+    return build
+
+
+def _pickle_py_reads_the_array(canary: Path) -> bytes:
+    # FLOAT 1_0 stops the C unpickler before the array; pickle.py reads on, into it.
+    array = b"\x88" + _call(canary)[:-1] + b"00"
+    head = _wrapper(len(array))
+    return head[:2] + b"F1_0\n0" + head[2:] + array + b"s."
+
+
+def _six_field_dtype_state(canary: Path) -> bytes:
+    # numpy reads (version, endian, subarray, fields, elsize, alignment): 'S1' of 100 bytes.
+    state = b"(K\x01" + _short("|") + b"NNK\x64K\x01tb"
+    payload = b"\x88" + _call(canary)[:-1] + b"00\x88"
+    filler = b"y" * 94
+    return (
+        _wrapper(1, "S1", state) + b"x" + b"B" + struct.pack("<I", len(filler) + len(payload))
+        + filler + payload + b"0s."
+    )  # fmt: skip
+
+
+def _object_array_stop_inside_its_frame(canary: Path) -> bytes:
+    # joblib's object-array pickle stops inside its frame: the outer stream goes on from the
+    # frame's end, where the payload is (not from the STOP, where a BINBYTES header hides it).
+    payload = b"\x88" + _call(canary)[:-1] + b"0"
+    scalar = (
+        _short("numpy._core.multiarray") + _short("scalar") + b"\x93" + _short("numpy")
+        + _short("dtype") + b"\x93" + _short("u1") + b"\x89\x88\x87R" + b"C\x01\x00\x86R"
+    )  # fmt: skip
+    body = scalar + b"." + b"B" + struct.pack("<I", len(payload))
+    flags63 = _DEFAULT_STATE.replace(b"K\x00tb", b"K?tb")
+    return _wrapper(1, "O8", flags63) + b"\x80\x04" + _frame(len(body)) + body + payload + b"0s."
+
+
+def _unknown_callable_handed_to_an_allowed_one(canary: Path) -> bytes:
+    # torch's _rebuild_from_type_v2(func, type, args, state) calls func(*args); the stream
+    # breaks after it, so identification takes it for nothing, and the probe reads it.
+    return b"ctorch._tensor\n_rebuild_from_type_v2\n(ccanarymod\nThing\nctorch\nTensor\n(tNtR\xff"
+
+
+def _joblib_object_arrays(canary: Path) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(
+        {
+            "classes_": np.array(["cat", "dog"], dtype=object),
+            "mixed": np.array([1, "a", None], dtype=object),
+            "coef_": np.ones((2, 3)),
+        },
+        buffer,
+    )
     return buffer.getvalue()
 
 
@@ -170,6 +275,68 @@ SAMPLES: list[Sample] = [
         "collections.deque (allowed) of range(2**40): the loader builds it in memory",
         None,
         rules=("MLS-PKL-011",),
+    ),
+    file_sample(
+        "review4-frame-straddle-inside-joblib-array-bytes",
+        _straddle_inside_array_bytes,
+        "a frame straddle inside the bytes of a joblib array, read by pickle.load of a file",
+        _PICKLE_LOAD_BYTESIO,
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-joblib-array-ends-mid-opcode-osx-support",
+        _array_bytes_end_mid_opcode("_osx_support\n_read_output"),
+        "array bytes that end mid-opcode: pickle.load runs _osx_support._read_output",
+        _PICKLE_LOAD,
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-joblib-array-ends-mid-opcode-unknown-module",
+        _array_bytes_end_mid_opcode("canarymod\nThing"),
+        "array bytes that end mid-opcode: pickle.load imports and calls an unknown module",
+        _CANARY_MODULE + _PICKLE_LOAD,
+        rules=("MLS-PKL-003",),
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-pickle-py-reads-joblib-array-bytes",
+        _pickle_py_reads_the_array,
+        "pickle._Unpickler (not joblib) runs the array's bytes; the C unpickler stops before",
+        _PY_UNPICKLER,
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-joblib-dtype-state-of-six-fields",
+        _six_field_dtype_state,
+        "an 'S1' dtype whose six-field state makes it 100 bytes an item",
+        "import joblib\njoblib.load(ARTIFACT)\n",
+        filename="model.joblib",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-joblib-object-array-stop-inside-its-frame",
+        _object_array_stop_inside_its_frame,
+        "joblib's object-array pickle stops inside its frame; joblib resumes at the frame's end",
+        "import joblib\njoblib.load(ARTIFACT)\n",
+        filename="model.joblib",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review4-unknown-callable-handed-to-an-allowed-one",
+        _unknown_callable_handed_to_an_allowed_one,
+        "an unknown class handed to torch's _rebuild_from_type_v2, which calls it; then a break",
+        _CANARY_MODULE + _PICKLE_LOAD,
+        filename="model",
+        rules=("MLS-PKL-003",),
+        requires=("torch",),
+    ),
+    file_sample(
+        "review4-benign-joblib-object-arrays",
+        _joblib_object_arrays,
+        "joblib arrays of object dtype (string class labels), read by pickle.load as garbage",
+        None,
+        filename="model.joblib",
+        malicious=False,
     ),
     file_sample(
         "review3-benign-joblib-arrays-of-every-dtype",

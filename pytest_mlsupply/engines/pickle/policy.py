@@ -509,6 +509,11 @@ _deny(
     "popen2",
     "platform.popen",
     "uuid._get_command_stdout",
+    # Build helpers that shell out with an argument the caller gives.
+    "_osx_support",
+    "_aix_support",
+    "distutils",
+    "setuptools._distutils",
 )
 _deny(
     "evaluates or compiles code",

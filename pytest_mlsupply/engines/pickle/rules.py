@@ -30,10 +30,16 @@ from dataclasses import dataclass, replace
 from ...results import Finding, Location, Severity
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
 from .policy import Decision, PicklePolicy, Verdict, decide
-from .values import ImportRef, describe
+from .values import ImportRef, describe, walk_globals
 from .vm import LoaderStop, Trace
 
-__all__ = ["UNRESOLVED_EXTENSION", "FindingContext", "judge", "trace_findings"]
+__all__ = [
+    "UNRESOLVED_EXTENSION",
+    "FindingContext",
+    "c_file_finding",
+    "judge",
+    "trace_findings",
+]
 
 CATEGORY = "unsafe-deserialization"
 CWE_502 = "CWE-502"
@@ -205,13 +211,16 @@ def trace_findings(
     ``execution_only`` keeps what proves that a loader would run something (for content that
     is not a pickle but that a pickle loader may still be given): dangerous imports, calls,
     dynamic imports, mutations of imported objects, and an import outside the allowlist only
-    when it is also called, or (``imports``) whenever a loader reaches it: importing a module
-    runs its code.
+    when it is also called or handed to a call, or (``imports``) whenever a loader reaches it:
+    importing a module runs its code.
     """
     findings = _all_findings(trace, policy, ctx)
     if not execution_only:
         return [finding for _, finding in findings]
+    # An import handed to a call is called as well by callables that call their arguments
+    # (torch's _rebuild_from_type_v2, copyreg's _reconstructor): it counts as called.
     called = {call.callable.dotted for call in trace.calls if call.callable is not None}
+    called |= {g.ref.dotted for call in trace.calls for g in walk_globals(call.args)}
     # Exhaustion that needs a valid pickle before it (a memo write, a call, a graph) is what
     # pickle.load would suffer; a length field alone is any binary file's chance bytes.
     earned = {f"exhaustion:{item.opcode}" for item in trace.exhaustion if item.kind != "length"}
@@ -431,7 +440,7 @@ def _all_findings(
 
     for stop in trace.loader_stops:
         if stop.loader == C_FILE_LOADER:
-            out.add("diverge:c-file", _c_file_finding(ctx, stop), stop.offset)
+            out.add("diverge:c-file", c_file_finding(ctx, stop), stop.offset)
             continue
         hidden = [(o, d) for o, d in risky_offsets if o >= stop.offset]
         if stop.at_end and not hidden:
@@ -467,7 +476,7 @@ def _all_findings(
     return out.findings()
 
 
-def _c_file_finding(ctx: FindingContext, stop: LoaderStop) -> Finding:
+def c_file_finding(ctx: FindingContext, stop: LoaderStop) -> Finding:
     return Finding(
         rule="MLS-PKL-012",
         severity=Severity.HIGH,

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...results import Finding, Location, Severity
-from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES
 from .policy import PicklePolicy
+from .readings import other_readings
 from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
 from .values import CallRef, ImportRef
-from .vm import NestedCandidate, PersistentRef, Trace, run_machine
+from .vm import NestedCandidate, PersistentRef, run_machine
 
 __all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
 
@@ -110,83 +110,6 @@ def scan_pickle_bytes(
             opcodes_seen=trace.opcodes_seen,
         )
     return _scan(_view(data), policy, ctx, base_offset, max_depth, {})
-
-
-# What a payload in another reading of the stream is reported as.
-_PAYLOAD = frozenset(
-    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006"}
-)
-# Of those, what numeric bytes read as opcodes cannot produce by chance: a dangerous import
-# or call needs its name spelled out, a mutation needs an imported object.
-_NAMED = frozenset({"MLS-PKL-001", "MLS-PKL-005"})
-_AS_C_READS_JOBLIB = (
-    "as pickle.load and torch.load read the file: unlike joblib.load, they take the bytes "
-    "joblib stores arrays in for opcodes, with the stack and memo built before them"
-)
-_AS_C_READS_A_FILE = (
-    f"as {LOADER_NAMES[C_FILE_LOADER]} reads it: from the end of a frame that a read runs "
-    "past, not from the bytes after the read's start"
-)
-
-
-def other_readings(
-    data: memoryview,
-    trace: Trace,
-    policy: PicklePolicy,
-    ctx: FindingContext,
-    base_offset: int,
-    known: list[Finding],
-    execution_only: bool,
-    imports: bool = False,
-) -> list[Finding]:
-    """Findings of the C unpickler's readings of ``data`` that the main run does not follow.
-
-    The main run follows joblib past the arrays it writes between opcodes, and the C unpickler
-    as it reads from memory. When ``trace`` stepped over an array, pickle.load's reading (the
-    array's bytes as opcodes) is run too; when a read runs past a frame with bytes left in it,
-    so is the reading of a file object without ``peek()``. Their payloads are reported with
-    the reading that reaches them; findings the main run already made are not repeated.
-    """
-    found: list[Finding] = []
-    seen = {(finding.rule, finding.title) for finding in known}
-    readings: list[tuple[Trace, str, frozenset[str] | None]] = []
-    if trace.joblib_arrays:
-        c_trace = run_machine(data, base_offset=base_offset, find_nested=False, loader=C_LOADER)
-        # Numeric data read as opcodes breaks off at random; only names it spells out, or an
-        # import it makes, tell a payload from chance.
-        deliberate = any(
-            start <= ref.offset < end
-            for ref in c_trace.imports
-            if ref.ext_code is None  # an EXT code is one byte of chance; a name is not
-            for start, end in trace.joblib_arrays
-        )
-        readings.append((c_trace, _AS_C_READS_JOBLIB, None if deliberate else _NAMED))
-    if trace.c_file_divergence is not None:
-        file_trace = run_machine(
-            data, base_offset=base_offset, find_nested=False, loader=C_FILE_LOADER
-        )
-        readings.append((file_trace, _AS_C_READS_A_FILE, None))
-    for other, note, only in readings:
-        for finding in trace_findings(
-            other, policy, ctx, execution_only=execution_only, imports=imports
-        ):
-            key = (finding.rule, finding.title)
-            if (
-                finding.rule not in _PAYLOAD
-                or (
-                    only is not None and finding.rule not in only and not _names_a_callable(finding)
-                )
-                or key in seen
-            ):
-                continue
-            seen.add(key)
-            found.append(replace(finding, evidence=f"{finding.evidence}; {note}"))
-    return found
-
-
-def _names_a_callable(finding: Finding) -> bool:
-    """A dangerous callable called by name (not one computed at load time)."""
-    return finding.rule == "MLS-PKL-002" and finding.severity is Severity.CRITICAL
 
 
 def _view(data: bytes | bytearray | memoryview) -> memoryview:

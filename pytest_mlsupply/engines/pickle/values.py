@@ -23,6 +23,7 @@ __all__ = [
     "SymList",
     "SymSet",
     "describe",
+    "walk_globals",
 ]
 
 
@@ -187,3 +188,26 @@ def describe(value: Any, depth: int = 2, width: int = 6) -> str:
         # repr of a huge int is slow and, past 4300 digits, raises ValueError.
         return f"<int of {value.bit_length()} bits>"
     return repr(value)[:80]
+
+
+def walk_globals(value: Any, depth: int = 3, width: int = 64) -> list[Global]:
+    """The imported objects inside ``value`` (a call's arguments), a bounded walk deep."""
+    found: list[Global] = []
+    work: list[tuple[Any, int]] = [(value, depth)]
+    while work:
+        item, left = work.pop()
+        if isinstance(item, Global):
+            found.append(item)
+            continue
+        if left <= 0:
+            continue
+        if isinstance(item, tuple):
+            children: list[Any] = list(item[:width])
+        elif isinstance(item, (SymList, SymSet)):
+            children = item.items[:width]
+        elif isinstance(item, SymDict):
+            children = [part for pair in item.items[:width] for part in pair]
+        else:
+            continue
+        work.extend((child, left - 1) for child in children)
+    return found

@@ -19,6 +19,7 @@ expand, once walked, far beyond the size of the file (billion-laughs shapes).
 from __future__ import annotations
 
 import _compat_pickle
+import bisect
 import copyreg
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,7 +214,12 @@ class Trace:
     exhausted: bool = False
     """The machine stopped early on purpose: end of a head it was given, or its opcode cap."""
     joblib_arrays: list[tuple[int, int]] = field(default_factory=list)
-    """Where the raw bytes of joblib arrays that were stepped over start and end."""
+    """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
+    joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
+    """Where the pickles of joblib's object arrays start and end."""
+    desync_at: int | None = None
+    """For a reading given joblib's array regions: the first opcode that runs across a region's
+    start or end, from where this reading parses the stream out of step with joblib's."""
 
     def reached_by(self, offset: int) -> list[str]:
         """The unpicklers that read as far as ``offset`` (both, unless one stopped before)."""
@@ -269,6 +275,7 @@ class _Machine:
         max_ops: int | None = None,
         max_pickles: int | None = None,
         loader: str = BOTH_LOADERS,
+        regions: list[tuple[int, int]] | None = None,
     ) -> None:
         self.data = data
         self.base = base_offset
@@ -291,9 +298,20 @@ class _Machine:
         self.skip: tuple[int, int] | None = None
         # The unpicklers still reading, pickle.py's frame state while it is one of them, and
         # the C unpickler's read-ahead buffer while it is.
-        self.alive = {C_LOADER, PY_LOADER} if loader == BOTH_LOADERS else {C_LOADER}
+        self.alive = (
+            {C_LOADER, PY_LOADER}
+            if loader == BOTH_LOADERS
+            else {PY_LOADER}
+            if loader == PY_LOADER
+            else {C_LOADER}
+        )
         self.frames: PyFrames | None = PyFrames() if PY_LOADER in self.alive else None
-        self.cbuf: CBuffer | None = CBuffer(stream=loader == C_FILE_LOADER)
+        self.cbuf: CBuffer | None = (
+            CBuffer(stream=loader == C_FILE_LOADER) if C_LOADER in self.alive else None
+        )
+        # joblib's array regions, as boundaries in order, for a reading that does not step
+        # over them: an opcode across one means this reading is out of step with joblib's.
+        self.bounds = sorted({b for region in regions for b in region}) if regions else None
         # Sizes object graphs at each STOP, each container once until something mutates it.
         # A legitimate stream walks each container about once: twice its length is generous.
         self.meter = ExpansionMeter(1_000_000 + 2 * len(data))
@@ -422,6 +440,11 @@ class _Machine:
                 self._diverge(op)
             if op.c_file is not None:
                 self._c_file(op.offset, op.c_file, op.end >= len(data))
+            if self.bounds is not None and trace.desync_at is None:
+                start = self.base + op.offset
+                i = bisect.bisect_right(self.bounds, start)
+                if i < len(self.bounds) and self.bounds[i] < self.base + op.end:
+                    trace.desync_at = start
             protocol = OPCODE_PROTOCOLS.get(op.name, 0)
             if protocol > trace.protocol:
                 trace.protocol = protocol
@@ -512,12 +535,17 @@ class _Machine:
                 op.name,
                 target=f"result of {describe(func)} called at byte {func.ref.offset}",
                 computed=True,
+                args=args,
             )
         elif isinstance(func, (DynamicGlobal, Persistent)):
-            ref = CallRef(None, self.at(op), op.name, target=describe(func), computed=True)
+            ref = CallRef(
+                None, self.at(op), op.name, target=describe(func), computed=True, args=args
+            )
         else:
             # Calling a constant raises TypeError in the loader; nothing runs.
-            ref = CallRef(None, self.at(op), op.name, target=f"constant {describe(func, 0)}")
+            ref = CallRef(
+                None, self.at(op), op.name, target=f"constant {describe(func, 0)}", args=args
+            )
         self.trace.calls.append(ref)
         allocation = _allocation(func, args)
         if allocation is not None:
@@ -864,33 +892,74 @@ _JOBLIB_FILE_WRAPPERS = frozenset(
 def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     """(itemsize, has_object) of a pickled ``numpy.dtype(descr, align, copy)`` + BUILD state.
 
-    Sizes are numpy's (:mod:`~pytest_mlsupply.engines.numpy_dtype`), because joblib reads
-    exactly that many bytes per item: the descr decides, and the state's ``elsize`` counts only
-    for the flexible kinds (S, U, V) whose size the state carries. Reading 'float64' as 64
-    bytes, or trusting a forged elsize on a fixed-size type, would desynchronise the machine
-    from joblib and skip over a payload; so would guessing a size that differs by platform.
+    Both follow numpy's own rules, because joblib reads exactly that many bytes per item, or
+    unpickles the array when the dtype says it holds objects: the descr gives the size, except
+    for the flexible kinds (S, U, V), whose size the state carries; a state of version 3 or
+    later sets ``hasobject`` from its flags whatever the kind ('O8' with flags 0 is raw bytes
+    to joblib, 'u1' with flag 1 a pickle). Reading 'float64' as 64 bytes, trusting a forged
+    size on a fixed-size type, or guessing a size that differs by platform would desynchronise
+    the machine from joblib and skip over a payload.
     """
     if not (isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args):
         raise _LoadError("joblib array wrapper whose dtype is not a numpy.dtype call")
     descr = dtype.args[0]
     if not isinstance(descr, str):
         raise _LoadError(f"joblib array wrapper with dtype {describe(descr)}")
-    state = dtype.states[-1] if dtype.states and isinstance(dtype.states[-1], tuple) else ()
-    flags = state[7] if len(state) > 7 and isinstance(state[7], int) else 0
-    elsize = state[5] if len(state) > 5 and isinstance(state[5], int) else -1
     found = scalar(descr)
     if found is None:
         raise _LoadError(f"joblib array wrapper with a dtype numpy refuses ({descr!r})")
-    if found.kind == "O" or flags & 1:
+    has_object = found.kind == "O"
+    size = found.itemsize
+    if dtype.states:
+        state = _dtype_state(dtype.states[-1])
+        if state is None:
+            raise _LoadError(f"a dtype state numpy refuses: {describe(dtype.states[-1])}")
+        version, elsize, flags, fields = state
+        if version >= 3:
+            has_object = bool(flags & 1)
+        elif fields is not None:
+            # numpy works object-ness out from the fields themselves: not followed here.
+            raise _LoadError("a structured dtype in a state older than version 3")
+        if found.flexible:
+            if elsize <= 0:
+                raise _LoadError(f"a {descr!r} dtype of {elsize} bytes, which joblib fails on")
+            size = elsize
+    if has_object:
         return 8, True  # pickled, not read by size
-    if found.flexible and elsize > 0:
-        return elsize, False
-    if found.itemsize is None:
+    if found.kind == "O":
+        raise _LoadError(
+            f"an object dtype ({descr!r}) whose state clears its object flag: joblib reads "
+            "the items' bytes as object pointers, and crashes on them or worse"
+        )
+    if size is None:
         raise _LoadError(
             f"joblib array of dtype {descr!r}, whose size differs between platforms: where "
             "the loader's numpy reads it, and so what it reads next, depends on the machine"
         )
-    return found.itemsize, False
+    return size, False
+
+
+def _dtype_state(state: Any) -> tuple[int, int, int, Any] | None:
+    """(version, elsize, flags, fields) of a dtype's ``__setstate__`` tuple, as numpy reads
+    each of its lengths; None where numpy raises."""
+    if not isinstance(state, tuple):
+        return None
+    layouts = {9: (0, 5, 7, 4), 8: (0, 5, 7, 4), 7: (0, 5, None, 4), 6: (0, 4, None, 3)}
+    if len(state) == 5:
+        version, elsize, flags, fields = 0, state[3], 0, state[2]
+    elif len(state) in layouts:
+        at_version, at_elsize, at_flags, at_fields = layouts[len(state)]
+        version, elsize, fields = state[at_version], state[at_elsize], state[at_fields]
+        flags = 0 if at_flags is None else state[at_flags]
+    else:
+        return None
+    if not all(isinstance(v, int) for v in (version, elsize, flags)):
+        return None
+    if -128 <= flags < 0:
+        flags += 128  # numpy once kept flags in a signed char
+    if not 0 <= flags <= 255:
+        return None
+    return int(version), int(elsize), int(flags), fields
 
 
 def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
@@ -916,12 +985,17 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     if frame_end is not None and in_frame:
         pos = frame_end
     if has_object:
-        # joblib pickles object arrays with a separate pickle.load on the same file.
+        # joblib pickles an object array as a pickle of its own, which it loads with a fresh
+        # pickle.py unpickler on the same file: that one reads a frame whole into memory, so
+        # after a STOP inside a frame the outer stream goes on from the frame's end.
         saved = (m.stack, m.metastack, m.memo, m.proto, m.frames)
-        m.stack, m.metastack, m.memo, m.proto, m.frames = [], [], {}, 0, PyFrames()
+        inner = PyFrames()
+        m.stack, m.metastack, m.memo, m.proto, m.frames = [], [], {}, 0, inner
         end = m._run_one(pos)
+        if inner.end is not None and inner.end > end:
+            end = inner.end
         m.stack, m.metastack, m.memo, m.proto, m.frames = saved
-        m.trace.joblib_arrays.append((m.base + pos, m.base + end))
+        m.trace.joblib_object_arrays.append((m.base + pos, m.base + end))
         _continue_after(m, op, pos, end, in_frame)
         return Opaque("joblib object array")
     start = pos
@@ -1245,6 +1319,7 @@ def run_machine(
     max_ops: int | None = None,
     max_pickles: int | None = None,
     loader: str = BOTH_LOADERS,
+    regions: list[tuple[int, int]] | None = None,
 ) -> Trace:
     """Run the machine over every pickle in ``data`` (concatenated pickles included).
 
@@ -1253,10 +1328,15 @@ def run_machine(
     early, for identification, which needs only the first opcodes. ``loader`` is
     :data:`BOTH_LOADERS` (both unpicklers, joblib's arrays stepped over), or one reading of
     the C unpickler alone: :data:`~.decoder.C_LOADER` (from memory, arrays read as opcodes)
-    or :data:`~.decoder.C_FILE_LOADER` (from a file object without ``peek()``).
+    or :data:`~.decoder.C_FILE_LOADER` (from a file object without ``peek()``), or pickle.py's
+    alone, :data:`~.decoder.PY_LOADER`, arrays read as opcodes too. ``regions`` are the spans
+    of joblib's numeric arrays as the default reading found them: :attr:`Trace.desync_at`
+    says where this reading falls out of step with joblib's.
     """
     view = data if isinstance(data, memoryview) else memoryview(data)
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
-    machine = _Machine(view, base_offset, find_nested, partial, max_ops, max_pickles, loader)
+    machine = _Machine(
+        view, base_offset, find_nested, partial, max_ops, max_pickles, loader, regions
+    )
     return machine.run()

@@ -261,9 +261,13 @@ def test_joblib_array_sizes_follow_numpys_dtype_rules_not_the_digits() -> None:
     from pytest_mlsupply.engines.pickle.values import Call, CallRef
     from pytest_mlsupply.engines.pickle.vm import _dtype_layout
 
-    def dtype(descr: str, elsize: int = -1) -> Call:
+    def dtype(descr: str, elsize: int | None = None) -> Call:
+        """numpy.dtype(descr) with the state numpy pickles for it (its elsize replaced)."""
         call = Call(None, (descr, False, True), None, CallRef(None, 0, "REDUCE"))
-        call.states.append((3, "<", None, None, None, elsize, -1, 0))
+        state = list(np.dtype(descr).__reduce__()[2])
+        if elsize is not None:
+            state[5] = elsize
+        call.states.append(tuple(state))
         return call
 
     assert _dtype_layout(dtype("float64")) == (8, False)

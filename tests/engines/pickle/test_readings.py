@@ -8,17 +8,21 @@ findings they lead to are checked beside.
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import struct
 import subprocess
 import sys
 
+import joblib
+import numpy as np
 import pytest
 
 from pytest_mlsupply.engines.pickle import PicklePolicy, PickleScan, scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import C_FILE_LOADER, C_LOADER, PY_LOADER
-from pytest_mlsupply.engines.pickle.vm import run_machine
+from pytest_mlsupply.engines.pickle.values import Call, Global, ImportRef
+from pytest_mlsupply.engines.pickle.vm import _dtype_layout, run_machine
 from pytest_mlsupply.results import Severity
 
 _READ = """
@@ -251,3 +255,79 @@ def test_dict_helpers_given_a_huge_range_are_exhaustion() -> None:
     assert "MLS-PKL-011" not in {
         f.rule for f in scan(b"cbuiltins\nrange\n(I0\nI1099511627776\ntR.").findings
     }  # a range alone is lazy
+
+
+# --- numpy's dtype state, as joblib sizes an array by it ------------------------------------------
+
+_STATES = [
+    ("O8", (3, "|", None, None, None, -1, -1, 63)),
+    ("O8", (2, "|", None, None, None, -1, -1, 0)),  # before version 3, the kind decides
+    ("O8", (1, "|", None, None, -1, -1)),
+    ("O8", ("|", None, None, -1, -1)),
+    ("u1", (3, "|", None, None, None, -1, -1, 1)),  # the object flag on a number: pickled
+    ("u1", (3, "|", None, None, None, -1, -1, -127)),  # a signed char's -127 is flag 1
+    ("S1", (1, "|", None, None, 100, 1)),  # six fields: elsize is the fifth
+    ("S1", ("|", None, None, 100, 1)),  # five fields: the fourth
+    ("S1", (3, "|", None, None, None, 100, 1)),  # seven fields: no flags
+    ("S1", (3, "|", None, None, None, 100, 1, 0)),
+    ("S1", (4, "|", None, None, None, 100, 1, 0, None)),
+    ("U1", (3, "<", None, None, None, 40, 4, 0)),
+    ("V8", (1, "|", None, None, 100, 1)),
+    ("f8", (1, "<", None, None, 100, 1)),  # a fixed size ignores the state's
+    ("f8", (3, "<", None, None, None, 800, 8, 0)),
+]
+
+
+def _dtype(descr: str, state: tuple[object, ...]) -> Call:
+    """What the machine holds for numpy.dtype(descr, False, True) and its BUILD state."""
+    dtype = Call(Global(ImportRef("numpy", "dtype", 0, "GLOBAL")), (descr, False, True), None, None)  # type: ignore[arg-type]
+    dtype.states.append(state)
+    return dtype
+
+
+@pytest.mark.parametrize(("descr", "state"), _STATES, ids=[str(s) for s in _STATES])
+def test_a_joblib_array_is_sized_and_unpickled_by_numpys_own_dtype_state_rules(
+    descr: str, state: tuple[object, ...]
+) -> None:
+    real = np.dtype(descr, False, True)
+    real.__setstate__(state)  # building a dtype runs nothing of the file's
+    itemsize, has_object = _dtype_layout(_dtype(descr, state))
+    assert has_object == real.hasobject
+    if not has_object:
+        assert itemsize == real.itemsize
+
+
+def test_an_object_dtype_whose_state_clears_its_object_flag_is_refused() -> None:
+    state = (3, "|", None, None, None, -1, -1, 0)
+    real = np.dtype("O8", False, True)
+    real.__setstate__(state)
+    assert not real.hasobject  # joblib would read raw bytes as object pointers
+    with pytest.raises(Exception, match="clears its object flag"):
+        _dtype_layout(_dtype("O8", state))
+
+
+def test_joblib_dumps_of_mixed_estimators_raise_nothing_in_any_reading() -> None:
+    # Numeric arrays of random bytes, object arrays of labels, byte strings with newlines and
+    # string attributes beside them: every reading of the arrays' bytes breaks off by chance.
+    rng = np.random.default_rng(20261203)
+    for _ in range(40):
+        estimators = []
+        for i in range(60):
+            state: dict[str, object] = {"criterion": "gini", "name": f"est{i}"}
+            kind = int(rng.integers(0, 5))
+            if kind == 0:
+                state["w"] = rng.standard_normal(int(rng.integers(1, 40))).astype(np.float32)
+            elif kind == 1:
+                state["w"] = np.frombuffer(rng.bytes(8 * int(rng.integers(1, 16))), dtype="<f8")
+            elif kind == 2:
+                state["classes_"] = np.array(["cat", "dog", str(i)], dtype=object)
+            elif kind == 3:
+                state["w"] = np.array([b"ab\ncd", b"c\nx\ny\n"], dtype="S8")
+            else:
+                state["w"] = rng.integers(0, 2**31, size=int(rng.integers(1, 16)))
+            estimators.append(state)
+        buffer = io.BytesIO()
+        joblib.dump(estimators, buffer)
+        result = scan(buffer.getvalue())
+        assert result.error is None
+        assert not [f.render() for f in result.findings if f.severity >= Severity.HIGH]

@@ -1,0 +1,144 @@
+"""The other readings of a pickle stream: what loaders other than the machine's default run.
+
+The default run (:func:`~.vm.run_machine`) follows CPython's two unpicklers at once, the C
+one reading from memory, and steps over joblib's arrays as ``joblib.load`` does. Three other
+readings of the same bytes are run when the default one shows they differ:
+
+* **pickle.load and torch.load of a joblib file** take the bytes joblib stores arrays in for
+  opcodes, with the stack and memo built before them; so does pickle.py's unpickler used
+  directly (``pickle._Unpickler``, ``dill.load``). Both are run when a file holds such arrays.
+* **the C unpickler reading a file object without peek()** (``torch.load`` hands a zip
+  checkpoint's ``data.pkl`` over as ``io.BytesIO``) drops the rest of a frame that a read runs
+  past; it is run when a reading has such a read (MLS-PKL-012, high).
+
+Numeric data read as opcodes breaks off at random, and a joblib object array's pickle read
+with the outer memo fetches the outer stream's objects: both make imports of odd names and
+calls of odd objects that no loader completes. So from a reading of a joblib file only what
+chance cannot produce is reported (a dangerous global imported or called by name, a mutation
+of an imported object), unless the reading imports by name, out of step with joblib's reading,
+something it then calls, mutates or hands to a call: that is a payload smuggled past joblib,
+and all of that reading's findings are reported.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+from ...results import Finding, Severity
+from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
+from .policy import PicklePolicy
+from .rules import FindingContext, c_file_finding, trace_findings
+from .values import Global, ImportRef, walk_globals
+from .vm import Trace, run_machine
+
+__all__ = ["other_readings"]
+
+# What a payload in another reading of the stream is reported as.
+_PAYLOAD = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006"}
+)
+# Of those, what chance cannot produce: a dangerous import or call needs its name spelled
+# out, a mutation needs an imported object.
+_NAMED = frozenset({"MLS-PKL-001", "MLS-PKL-005"})
+_AS_C_READS_JOBLIB = (
+    "as pickle.load and torch.load read the file: unlike joblib.load, they take the bytes "
+    "joblib stores arrays in for opcodes, with the stack and memo built before them"
+)
+_AS_PY_READS_JOBLIB = (
+    "as pickle.py's unpickler reads the file when not used by joblib (pickle._Unpickler, "
+    "dill.load): it takes the bytes joblib stores arrays in for opcodes"
+)
+_AS_C_READS_A_FILE = (
+    f"as {LOADER_NAMES[C_FILE_LOADER]} reads it: from the end of a frame that a read runs "
+    "past, not from the bytes after the read's start"
+)
+
+
+def other_readings(
+    data: memoryview,
+    trace: Trace,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    base_offset: int,
+    known: list[Finding],
+    execution_only: bool,
+    imports: bool = False,
+) -> list[Finding]:
+    """Findings of the other readings of ``data`` (see the module) that ``trace``, the
+    default reading, does not follow; findings already in ``known`` are not repeated."""
+    regions = trace.joblib_arrays
+    joblib = bool(regions or trace.joblib_object_arrays)
+    readings: list[tuple[Trace, str]] = []
+    if joblib:
+        for loader, note in ((C_LOADER, _AS_C_READS_JOBLIB), (PY_LOADER, _AS_PY_READS_JOBLIB)):
+            other = run_machine(
+                data, base_offset=base_offset, find_nested=False, loader=loader, regions=regions
+            )
+            readings.append((other, note))
+    diverged = [other for other, _ in readings if other.c_file_divergence is not None]
+    if trace.c_file_divergence is not None or diverged:
+        from_file = run_machine(
+            data,
+            base_offset=base_offset,
+            find_nested=False,
+            loader=C_FILE_LOADER,
+            regions=regions if joblib else None,
+        )
+        readings.append((from_file, _AS_C_READS_A_FILE))
+
+    found: list[Finding] = []
+    seen = {(finding.rule, finding.title) for finding in known}
+    for other in diverged:
+        if trace.c_file_divergence is None:
+            divergence = other.c_file_divergence
+            assert divergence is not None
+            finding = c_file_finding(ctx, divergence)
+            if (finding.rule, finding.title) not in seen:
+                seen.add((finding.rule, finding.title))
+                found.append(replace(finding, evidence=f"{finding.evidence}; {_AS_C_READS_JOBLIB}"))
+            break
+    for other, note in readings:
+        everything = not joblib or _smuggles(other, regions)
+        for finding in trace_findings(
+            other, policy, ctx, execution_only=execution_only, imports=imports
+        ):
+            key = (finding.rule, finding.title)
+            if (
+                finding.rule not in _PAYLOAD
+                or not (everything or finding.rule in _NAMED or _names_a_callable(finding))
+                or key in seen
+            ):
+                continue
+            seen.add(key)
+            found.append(replace(finding, evidence=f"{finding.evidence}; {note}"))
+    return found
+
+
+def _smuggles(other: Trace, regions: list[tuple[int, int]]) -> bool:
+    """Whether ``other`` imports by name, inside a numeric array or out of step with joblib's
+    reading, a global it then calls, mutates or hands to a call."""
+    starts = [start for start, _ in regions]
+
+    def smuggled(ref: ImportRef) -> bool:
+        if ref.ext_code is not None:
+            return False  # an EXT code is a byte of chance; a name is not
+        if other.desync_at is not None and ref.offset >= other.desync_at:
+            return True
+        i = bisect.bisect_right(starts, ref.offset) - 1
+        return i >= 0 and ref.offset < regions[i][1]
+
+    suspects = {id(ref) for ref in other.imports if smuggled(ref)}
+    if not suspects:
+        return False
+    used: list[ImportRef] = [m.target for m in other.mutations]
+    for call in other.calls:
+        if call.callable is not None:
+            used.append(call.callable)
+        used.extend(g.ref for g in walk_globals(call.args) if isinstance(g, Global))
+    return any(id(ref) in suspects for ref in used)
+
+
+def _names_a_callable(finding: Finding) -> bool:
+    """A dangerous callable called by name (not one computed at load time)."""
+    return finding.rule == "MLS-PKL-002" and finding.severity is Severity.CRITICAL
