@@ -13,6 +13,11 @@ stream, pickle.py's own unpickler reading the arrays, numpy's dtype state rules 
 state, an object flag), a STOP inside the frame of joblib's object-array pickle, and an unknown
 callable handed to an allowed one that calls it.
 
+The fourth review (``review5-*``) imported names computed from the outer stream's allowed
+callables inside array bytes, used numpy's rule that an old dtype state with any flag holds
+objects, and made joblib's wrapper take an alignment the machine did not see (built by calling
+its class, or with a computed state key): such wrappers are now MLS-PKL-012.
+
 Imports alone run code: the victims of the import-only samples put a module named
 ``canarymod`` on ``sys.path`` whose import touches the canary.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -211,6 +217,79 @@ def _joblib_every_dtype(canary: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _computed_import_in_array_bytes(canary: Path) -> bytes:
+    """Array bytes that build 'posix' and 'system' with builtins.str (allowed, memoised by the
+    outer stream), import the computed names and call the result: no name is spelled out."""
+    s = _short
+    array = b"h\x01" + s("posix") + b"\x85Rh\x01" + s("system") + b"\x85R\x93h\x02\x85R."
+    outer = b"\x80\x04" + s("builtins") + s("str") + b"\x93q\x010" + s(f"touch {canary}")
+    return outer + b"q\x020" + _wrapper(len(array))[2:] + array + b"s."
+
+
+def _dtype_state_v2_with_flags(canary: Path) -> bytes:
+    # Before version 3 numpy takes any flag for "holds objects": joblib unpickles these 'u1'
+    # bytes (a pickle returning True, which passes joblib's byte-order check) and the outer
+    # stream goes on right after its STOP, where the payload is.
+    state = _DEFAULT_STATE.replace(b"K\x03", b"K\x02").replace(b"K\x00tb", b"K\x01tb")
+    region = b"\x880" + s_global("numpy", "True_") + b"." + b"0" + _call(canary)
+    return _wrapper(len(region), "u1", state) + region + b"."
+
+
+def s_global(module: str, name: str) -> bytes:
+    return _short(module) + _short(name) + b"\x93"
+
+
+def _wrapper_with_padding_joblib_takes(wrapper: bytes, canary: Path) -> bytes:
+    # joblib reads a padding byte (16) and skips 16 bytes before two bytes of array; a reading
+    # without padding takes the padding for the array, and a BINBYTES hides what joblib runs.
+    payload = _call(canary)
+    tail = b"\x10" + b"x" + b"B" + struct.pack("<I", 12 + len(payload)) + b"f" * 10
+    return wrapper + tail + b"\x00\x00" + payload + b"0s."
+
+
+def _wrapper_made_by_calling_its_class(canary: Path) -> bytes:
+    # REDUCE runs the wrapper's __init__, which sets numpy_array_alignment_bytes = 16; the
+    # BUILD state leaves it out.
+    s = _short
+    dtype = s("numpy") + s("dtype") + b"\x93" + s("u1") + b"\x89\x88\x87R" + _DEFAULT_STATE
+    wrapper = (
+        b"\x80\x04}" + s("a") + s("joblib.numpy_pickle") + s("NumpyArrayWrapper") + b"\x93("
+        + s("numpy") + s("ndarray") + b"\x93K\x02\x85" + s("C") + dtype + b"tR}("
+        + s("shape") + b"K\x02\x85" + s("dtype") + dtype + b"ub"
+    )  # fmt: skip
+    return _wrapper_with_padding_joblib_takes(wrapper, canary)
+
+
+def _wrapper_state_key_computed(canary: Path) -> bytes:
+    # The alignment key is builtins.str('numpy_array_alignment_bytes'): a dict key no lookup
+    # by constant finds, an attribute joblib's getattr does.
+    s = _short
+    key = s("builtins") + s("str") + b"\x93" + s("numpy_array_alignment_bytes") + b"\x85R"
+    wrapper = _wrapper(2)[:-2] + key + b"K\x10ub"
+    return _wrapper_with_padding_joblib_takes(wrapper, canary)
+
+
+def _joblib_old_protocols(canary: Path) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    arrays = {"w": np.arange(7, dtype="<f4"), "labels": np.array(["a", 1], dtype=object)}
+    joblib.dump([arrays, np.zeros((2, 3), order="F")], buffer, protocol=0)
+    return buffer.getvalue()
+
+
+def _joblib_matrices_and_record_arrays(canary: Path) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    records = np.rec.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # numpy's note on matrix
+        matrix = np.matrix([[1, 2], [3, 4]])
+    joblib.dump({"m": matrix, "r": records, "row": records[0]}, buffer)
+    return buffer.getvalue()
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "review3-joblib-array-bytes-run-by-pickle-load",
@@ -334,6 +413,63 @@ SAMPLES: list[Sample] = [
         "review4-benign-joblib-object-arrays",
         _joblib_object_arrays,
         "joblib arrays of object dtype (string class labels), read by pickle.load as garbage",
+        None,
+        filename="model.joblib",
+        malicious=False,
+    ),
+    file_sample(
+        "review5-computed-import-in-joblib-array-bytes",
+        _computed_import_in_array_bytes,
+        "array bytes that import names built by builtins.str from the outer memo",
+        _PICKLE_LOAD,
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review5-torch-zip-computed-import-in-joblib-array-bytes",
+        lambda c: _torch_zip(_computed_import_in_array_bytes(c)),
+        "the same as a torch zip's data.pkl: torch.load runs the array bytes",
+        _TORCH_LOAD,
+        filename="model.pt",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review5-joblib-dtype-state-of-version-2-with-flags",
+        _dtype_state_v2_with_flags,
+        "a 'u1' dtype whose version-2 state has a flag: numpy says it holds objects",
+        "import joblib\njoblib.load(ARTIFACT)\n",
+        filename="model.joblib",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review5-joblib-wrapper-made-by-calling-its-class",
+        _wrapper_made_by_calling_its_class,
+        "an array wrapper made by REDUCE: its __init__ sets the alignment the state leaves out",
+        "import joblib\njoblib.load(ARTIFACT)\n",
+        filename="model.joblib",
+        rules=("MLS-PKL-012",),
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review5-joblib-wrapper-state-key-computed",
+        _wrapper_state_key_computed,
+        "an array wrapper whose alignment key is computed by builtins.str",
+        "import joblib\njoblib.load(ARTIFACT)\n",
+        filename="model.joblib",
+        rules=("MLS-PKL-012",),
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review5-benign-joblib-protocol-0",
+        _joblib_old_protocols,
+        "joblib.dump(protocol=0): wrappers made by copyreg._reconstructor, not NEWOBJ",
+        None,
+        filename="model.joblib",
+        malicious=False,
+    ),
+    file_sample(
+        "review5-benign-joblib-matrices-and-record-arrays",
+        _joblib_matrices_and_record_arrays,
+        "numpy.matrix and numpy.rec.recarray (and a numpy.record) saved by joblib",
         None,
         filename="model.joblib",
         malicious=False,

@@ -15,9 +15,9 @@ Numeric data read as opcodes breaks off at random, and a joblib object array's p
 with the outer memo fetches the outer stream's objects: both make imports of odd names and
 calls of odd objects that no loader completes. So from a reading of a joblib file only what
 chance cannot produce is reported (a dangerous global imported or called by name, a mutation
-of an imported object), unless the reading imports by name, out of step with joblib's reading,
-something it then calls, mutates or hands to a call: that is a payload smuggled past joblib,
-and all of that reading's findings are reported.
+of an imported object), unless the reading, out of step with joblib's reading, imports by name
+something it then calls, mutates or hands to a call, or imports a name it computes: that is a
+payload smuggled past joblib, and all of that reading's findings are reported.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import replace
 
 from ...results import Finding, Severity
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
-from .policy import PicklePolicy
-from .rules import FindingContext, c_file_finding, trace_findings
-from .values import Global, ImportRef, walk_globals
-from .vm import Trace, run_machine
+from .policy import PicklePolicy, Verdict
+from .rules import FindingContext, c_file_finding, judge, trace_findings
+from .values import Call, DynamicGlobal, Global, ImportRef
+from .vm import MAKERS, OBJECT_ARRAY, Trace, run_machine
 
 __all__ = ["other_readings"]
 
@@ -99,7 +99,7 @@ def other_readings(
                 found.append(replace(finding, evidence=f"{finding.evidence}; {_AS_C_READS_JOBLIB}"))
             break
     for other, note in readings:
-        everything = not joblib or _smuggles(other, regions)
+        everything = not joblib or _smuggles(other, regions, policy)
         for finding in trace_findings(
             other, policy, ctx, execution_only=execution_only, imports=imports
         ):
@@ -115,27 +115,52 @@ def other_readings(
     return found
 
 
-def _smuggles(other: Trace, regions: list[tuple[int, int]]) -> bool:
-    """Whether ``other`` imports by name, inside a numeric array or out of step with joblib's
-    reading, a global it then calls, mutates or hands to a call."""
+def _smuggles(other: Trace, regions: list[tuple[int, int]], policy: PicklePolicy) -> bool:
+    """Whether ``other``, inside a numeric array or out of step with joblib's reading, imports
+    by name a global it then calls, mutates or hands to a call, or imports a name that may be
+    a string the loader made by running code."""
     starts = [start for start, _ in regions]
 
-    def smuggled(ref: ImportRef) -> bool:
-        if ref.ext_code is not None:
-            return False  # an EXT code is a byte of chance; a name is not
-        if other.desync_at is not None and ref.offset >= other.desync_at:
+    def smuggled(offset: int) -> bool:
+        if other.desync_at is not None and offset >= other.desync_at:
             return True
-        i = bisect.bisect_right(starts, ref.offset) - 1
-        return i >= 0 and ref.offset < regions[i][1]
+        i = bisect.bisect_right(starts, offset) - 1
+        return i >= 0 and offset < regions[i][1]
 
-    suspects = {id(ref) for ref in other.imports if smuggled(ref)}
+    def trusted(ref: ImportRef) -> bool:
+        return not smuggled(ref.offset) and judge(ref, policy).verdict is Verdict.SAFE
+
+    def may_be_made_str(value: object) -> bool:
+        # STACK_GLOBAL takes exact strs only. What the outer stream's allowed classes and
+        # functions return is not one (but str's own), so chance meeting them on the stack is
+        # no import; a call's result otherwise, or an import, may be.
+        if isinstance(value, DynamicGlobal) or value is OBJECT_ARRAY:
+            return True
+        if isinstance(value, Global):
+            return not trusted(value.ref)
+        if not isinstance(value, Call):
+            return False
+        func, args = value.func, value.args
+        if isinstance(func, Global) and func.ref.dotted in MAKERS:
+            func = args[0] if isinstance(args, tuple) and args else None
+        if not isinstance(func, Global):
+            return True
+        return func.ref.dotted == "builtins.str" or not trusted(func.ref)
+
+    if any(
+        smuggled(dynamic.offset) and any(may_be_made_str(part) for part in dynamic.operands)
+        for dynamic in other.dynamic_imports
+    ):
+        return True
+    # An EXT code is a byte of chance; a name is not.
+    suspects = {id(ref) for ref in other.imports if ref.ext_code is None and smuggled(ref.offset)}
     if not suspects:
         return False
     used: list[ImportRef] = [m.target for m in other.mutations]
     for call in other.calls:
         if call.callable is not None:
             used.append(call.callable)
-        used.extend(g.ref for g in walk_globals(call.args) if isinstance(g, Global))
+        used.extend(g.ref for g in call.handed())
     return any(id(ref) in suspects for ref in used)
 
 

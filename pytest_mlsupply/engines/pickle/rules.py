@@ -12,7 +12,7 @@
 | MLS-PKL-009 | a byte or text constant is itself a pickle (scanned recursively) | low |
 | MLS-PKL-010 | bytes after the last pickle that are not a pickle | low / medium |
 | MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
-| MLS-PKL-012 | CPython's unpicklers read the stream differently | high / medium |
+| MLS-PKL-012 | the loaders read the stream differently, or joblib in a way no scanner follows | high / medium |
 | MLS-PKL-013 | the pickle makes its loader read another file | high / medium |
 
 Where only one of CPython's unpicklers reaches a payload (the other stops first), the
@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from ...results import Finding, Location, Severity
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
 from .policy import Decision, PicklePolicy, Verdict, decide
-from .values import ImportRef, describe, walk_globals
+from .values import ImportRef, describe
 from .vm import LoaderStop, Trace
 
 __all__ = [
@@ -220,7 +220,7 @@ def trace_findings(
     # An import handed to a call is called as well by callables that call their arguments
     # (torch's _rebuild_from_type_v2, copyreg's _reconstructor): it counts as called.
     called = {call.callable.dotted for call in trace.calls if call.callable is not None}
-    called |= {g.ref.dotted for call in trace.calls for g in walk_globals(call.args)}
+    called |= {g.ref.dotted for call in trace.calls for g in call.handed()}
     # Exhaustion that needs a valid pickle before it (a memo write, a call, a graph) is what
     # pickle.load would suffer; a length field alone is any binary file's chance bytes.
     earned = {f"exhaustion:{item.opcode}" for item in trace.exhaustion if item.kind != "length"}
@@ -472,6 +472,27 @@ def _all_findings(
                 cwe="CWE-436",
             ),
             stop.offset,
+        )
+
+    if trace.unfollowable is not None:
+        unfollowable = trace.unfollowable
+        out.add(
+            "diverge:joblib",
+            Finding(
+                rule="MLS-PKL-012",
+                severity=Severity.HIGH,
+                category="scanner-evasion",
+                title="joblib reads on through this pickle in a way no scanner can follow",
+                location=ctx.at(unfollowable.offset),
+                evidence=f"{unfollowable.message}; the scan stops here",
+                why="joblib reads an array's bytes straight from the file after each array "
+                "wrapper, as the wrapper's attributes say. joblib never writes a wrapper like "
+                "this one: where joblib.load goes on reading opcodes depends on what only the "
+                "loader computes, so what it runs next cannot be vetted.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe="CWE-436",
+            ),
+            unfollowable.offset,
         )
     return out.findings()
 

@@ -77,6 +77,13 @@ class CallRef:
     computed: bool = False
     args: Any = field(default=None, repr=False, compare=False)
     """The symbolic arguments, for evidence (what command a call to os.system runs)."""
+    kwargs: Any = field(default=None, repr=False, compare=False)
+    func: Any = field(default=None, repr=False, compare=False)
+    """The symbolic callable (a dynamic import, another call's result)."""
+
+    def handed(self) -> list[Global]:
+        """The imported objects handed to this call, positionally or by keyword."""
+        return walk_globals((self.args, self.kwargs), depth=4)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -56,6 +56,8 @@ from .values import (
 
 __all__ = [
     "BOTH_LOADERS",
+    "MAKERS",
+    "OBJECT_ARRAY",
     "DynamicImport",
     "Exhaustion",
     "ExtensionImport",
@@ -95,6 +97,9 @@ class DynamicImport:
     name: str | None
     detail: str
     computed: bool
+    """The module or name is made by running code (a call's result, an imported object)."""
+    operands: tuple[Any, Any] = field(default=(None, None), compare=False, repr=False)
+    """The symbolic module and name."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,9 @@ class Trace:
     """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
     joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
     """Where the pickles of joblib's object arrays start and end."""
+    unfollowable: MachineError | None = None
+    """Where joblib's unpickler goes on in a way no joblib writer produces and the machine
+    cannot follow (a wrapper made by calling its class, an attribute computed at load time)."""
     desync_at: int | None = None
     """For a reading given joblib's array regions: the first opcode that runs across a region's
     start or end, from where this reading parses the stream out of step with joblib's."""
@@ -248,6 +256,11 @@ class _LoadError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class _Unfollowable(_LoadError):
+    """joblib's unpickler reads on where the machine cannot tell how: only a crafted file does
+    this (MLS-PKL-012), and the scan stops there."""
 
 
 # Text encodings that ``_codecs.encode`` is called with for bytes in protocol 0-2 pickles.
@@ -376,6 +389,8 @@ class _Machine:
                 break
             except _LoadError as exc:
                 assert self.op is not None
+                if isinstance(exc, _Unfollowable):
+                    self.trace.unfollowable = MachineError(self.at(self.op), exc.message, index)
                 self._fail(self.op.offset, exc.message, index, start, imports_before)
                 break
             self.trace.stops.append(self.base + pos - 1)
@@ -526,8 +541,9 @@ class _Machine:
         return Global(ref)
 
     def call(self, op: Op, func: Any, args: Any, kwargs: Any = None) -> Any:
+        operands = {"args": args, "kwargs": kwargs, "func": func}
         if isinstance(func, Global):
-            ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted, args=args)
+            ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted, **operands)
         elif isinstance(func, Call):
             ref = CallRef(
                 None,
@@ -535,16 +551,16 @@ class _Machine:
                 op.name,
                 target=f"result of {describe(func)} called at byte {func.ref.offset}",
                 computed=True,
-                args=args,
+                **operands,
             )
         elif isinstance(func, (DynamicGlobal, Persistent)):
             ref = CallRef(
-                None, self.at(op), op.name, target=describe(func), computed=True, args=args
+                None, self.at(op), op.name, target=describe(func), computed=True, **operands
             )
         else:
             # Calling a constant raises TypeError in the loader; nothing runs.
             ref = CallRef(
-                None, self.at(op), op.name, target=f"constant {describe(func, 0)}", args=args
+                None, self.at(op), op.name, target=f"constant {describe(func, 0)}", **operands
             )
         self.trace.calls.append(ref)
         allocation = _allocation(func, args)
@@ -586,6 +602,10 @@ _SHAPED = {
     "numpy._core.multiarray._reconstruct": 1,
     "numpy.ma.core._mareconstruct": 2,
     "numpy.ndarray": 0,
+    "numpy.recarray": 0,
+    "numpy.rec.recarray": 0,
+    "numpy.core.records.recarray": 0,
+    "numpy._core.records.recarray": 0,
 }
 
 
@@ -849,21 +869,104 @@ def _build(m: _Machine, op: Op) -> None:
     elif isinstance(inst, Call):
         m.meter.invalidate()
         inst.states.append(state)
-        if (
-            m.joblib
-            and isinstance(inst.func, Global)
-            and inst.func.ref.dotted in _JOBLIB_ARRAY_WRAPPERS
-        ):
-            m.stack[-1] = _read_joblib_array(m, op, state)
-        elif isinstance(inst.func, Global) and inst.func.ref.dotted in _JOBLIB_FILE_WRAPPERS:
-            filename = state.get("filename") if isinstance(state, SymDict) else None
+        wrapper = _joblib_wrapper_class(inst) if m.joblib else None
+        if wrapper in _JOBLIB_ARRAY_WRAPPERS:
+            m.stack[-1] = _read_joblib_array(m, op, _wrapper_attributes(inst))
+        elif wrapper in _JOBLIB_FILE_WRAPPERS:
+            filename = _wrapper_attributes(inst).get("filename")
             m.trace.file_loads.append(
                 FileLoad(
                     m.at(op),
-                    inst.func.ref.dotted,
+                    wrapper,
                     filename if isinstance(filename, str) else describe(filename),
                 )
             )
+
+
+def _joblib_wrapper_class(inst: Call) -> str | None:
+    """The joblib wrapper class ``inst`` is an instance of, made without its ``__init__``
+    (as pickle makes it: NEWOBJ, copyreg's helpers); None when it is not a wrapper.
+
+    joblib's unpickler reads an array after every BUILD whose object is a wrapper, however the
+    object was made; one made by calling the class has attributes its ``__init__`` set from
+    arguments, which the machine does not follow, so it is refused rather than guessed at.
+    """
+    func, args = inst.func, inst.args
+    if not isinstance(func, Global):
+        return None
+    dotted = func.ref.dotted
+    if dotted in _JOBLIB_WRAPPERS:
+        if inst.ref.opcode not in ("NEWOBJ", "NEWOBJ_EX"):
+            raise _Unfollowable(
+                f"joblib wrapper {dotted} made by {inst.ref.opcode}, which runs its __init__ "
+                "with the pickle's arguments: no joblib version writes it so"
+            )
+        return dotted
+    if dotted not in MAKERS or not isinstance(args, tuple) or not args:
+        return None
+    cls = args[0]
+    if not (isinstance(cls, Global) and cls.ref.dotted in _JOBLIB_WRAPPERS):
+        return None
+    if dotted == "copyreg._reconstructor" and not (
+        len(args) == 3 and isinstance(args[1], Global) and args[1].ref.dotted == "builtins.object"
+    ):
+        raise _LoadError(f"joblib wrapper {cls.ref.dotted} made by {dotted} from another base")
+    return cls.ref.dotted
+
+
+#: copyreg's helpers that make an instance of their first argument without calling __init__.
+MAKERS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+
+
+def _wrapper_attributes(inst: Call) -> SymDict:
+    """The attributes a joblib wrapper has after its BUILDs so far, later ones winning.
+
+    joblib reads the wrapper's attributes with getattr: every BUILD state counts, in order
+    (a wrapper can be fetched from the memo and built again), dict and slot state alike.
+    What the machine cannot know exactly (a key computed at load time, an alignment that may
+    or may not be None, an attribute joblib never writes, a state of another shape) is
+    refused: a guess here decides where
+    joblib goes on reading opcodes.
+    """
+    merged = SymDict()
+    for state in inst.states:
+        if isinstance(state, tuple) and len(state) == 2 and not isinstance(state[0], str):
+            parts = [part for part in state if part is not None]
+        else:
+            parts = [state] if state is not None else []
+        for part in parts:
+            if not isinstance(part, SymDict):
+                raise _Unfollowable(f"joblib wrapper with a state of {describe(part)}")
+            for key, value in part.items:
+                if key not in _WRAPPER_ATTRIBUTES:
+                    raise _Unfollowable(
+                        f"joblib wrapper state sets {describe(key)}, an attribute joblib "
+                        "never writes"
+                    )
+                if key == "numpy_array_alignment_bytes" and isinstance(
+                    value, (Call, Global, DynamicGlobal, Persistent, Opaque)
+                ):
+                    # joblib reads a padding byte unless this is None.
+                    raise _Unfollowable(
+                        f"joblib wrapper alignment {describe(value)}, which may or may not be "
+                        "None at load time"
+                    )
+                merged.items.append((key, value))
+    return merged
+
+
+# What joblib's array wrappers (and the old file wrappers) ever hold.
+_WRAPPER_ATTRIBUTES = frozenset(
+    {
+        "subclass",
+        "shape",
+        "order",
+        "dtype",
+        "allow_mmap",
+        "numpy_array_alignment_bytes",
+        "filename",
+    }
+)
 
 
 # joblib writes each numpy array's bytes into the stream right after the BUILD of its wrapper,
@@ -887,6 +990,7 @@ _JOBLIB_FILE_WRAPPERS = frozenset(
         "sklearn.externals.joblib.numpy_pickle_compat.ZNDArrayWrapper",
     }
 )
+_JOBLIB_WRAPPERS = _JOBLIB_ARRAY_WRAPPERS | _JOBLIB_FILE_WRAPPERS
 
 
 def _dtype_layout(dtype: Any) -> tuple[int, bool]:
@@ -895,13 +999,20 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     Both follow numpy's own rules, because joblib reads exactly that many bytes per item, or
     unpickles the array when the dtype says it holds objects: the descr gives the size, except
     for the flexible kinds (S, U, V), whose size the state carries; a state of version 3 or
-    later sets ``hasobject`` from its flags whatever the kind ('O8' with flags 0 is raw bytes
-    to joblib, 'u1' with flag 1 a pickle). Reading 'float64' as 64 bytes, trusting a forged
-    size on a fixed-size type, or guessing a size that differs by platform would desynchronise
-    the machine from joblib and skip over a payload.
+    later sets ``hasobject`` from bit 0 of its flags whatever the kind ('O8' with flags 0 is
+    raw bytes to joblib, 'u1' with flag 1 a pickle), an older one from any flag at all, or an
+    object kind. Reading 'float64' as 64 bytes, trusting a forged size on a fixed-size type,
+    or guessing a size that differs by platform would desynchronise the machine from joblib
+    and skip over a payload.
     """
-    if not (isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args):
-        raise _LoadError("joblib array wrapper whose dtype is not a numpy.dtype call")
+    if not (
+        isinstance(dtype, Call)
+        and isinstance(dtype.func, Global)
+        and dtype.func.ref.dotted == "numpy.dtype"
+        and isinstance(dtype.args, tuple)
+        and dtype.args
+    ):
+        raise _Unfollowable("joblib array wrapper whose dtype is not a numpy.dtype call")
     descr = dtype.args[0]
     if not isinstance(descr, str):
         raise _LoadError(f"joblib array wrapper with dtype {describe(descr)}")
@@ -920,6 +1031,8 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
         elif fields is not None:
             # numpy works object-ness out from the fields themselves: not followed here.
             raise _LoadError("a structured dtype in a state older than version 3")
+        else:
+            has_object = flags != 0 or found.kind == "O"
         if found.flexible:
             if elsize <= 0:
                 raise _LoadError(f"a {descr!r} dtype of {elsize} bytes, which joblib fails on")
@@ -927,7 +1040,7 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     if has_object:
         return 8, True  # pickled, not read by size
     if found.kind == "O":
-        raise _LoadError(
+        raise _Unfollowable(
             f"an object dtype ({descr!r}) whose state clears its object flag: joblib reads "
             "the items' bytes as object pointers, and crashes on them or worse"
         )
@@ -939,27 +1052,39 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     return size, False
 
 
+# Where numpy's dtype __setstate__ finds (version, elsize, alignment, flags, fields) in a
+# state of each length; a 5-item state is version 0, and states without flags have none.
+_STATE_LAYOUTS: dict[int, tuple[int | None, int, int, int | None, int]] = {
+    9: (0, 5, 6, 7, 4),
+    8: (0, 5, 6, 7, 4),
+    7: (0, 5, 6, None, 4),
+    6: (0, 4, 5, None, 3),
+    5: (None, 3, 4, None, 2),
+}
+_INT64 = 1 << 63
+
+
 def _dtype_state(state: Any) -> tuple[int, int, int, Any] | None:
-    """(version, elsize, flags, fields) of a dtype's ``__setstate__`` tuple, as numpy reads
-    each of its lengths; None where numpy raises."""
-    if not isinstance(state, tuple):
+    """(version, elsize, flags, fields) of a dtype's ``__setstate__`` tuple, read as numpy
+    reads it; None where numpy raises."""
+    if not isinstance(state, tuple) or len(state) not in _STATE_LAYOUTS:
         return None
-    layouts = {9: (0, 5, 7, 4), 8: (0, 5, 7, 4), 7: (0, 5, None, 4), 6: (0, 4, None, 3)}
-    if len(state) == 5:
-        version, elsize, flags, fields = 0, state[3], 0, state[2]
-    elif len(state) in layouts:
-        at_version, at_elsize, at_flags, at_fields = layouts[len(state)]
-        version, elsize, fields = state[at_version], state[at_elsize], state[at_fields]
-        flags = 0 if at_flags is None else state[at_flags]
-    else:
+    at_version, at_elsize, at_alignment, at_flags, at_fields = _STATE_LAYOUTS[len(state)]
+    version = 0 if at_version is None else state[at_version]
+    elsize, alignment = state[at_elsize], state[at_alignment]
+    flags = 0 if at_flags is None else state[at_flags]
+    if not all(isinstance(v, int) for v in (version, elsize, alignment, flags)):
         return None
-    if not all(isinstance(v, int) for v in (version, elsize, flags)):
+    if not 0 <= version <= 4 or not all(-_INT64 <= v < _INT64 for v in (elsize, alignment)):
         return None
+    # Flags are taken as an unsigned long without overflow checking (masked to 64 bits),
+    # then read as signed: -128..-1 are the old signed-char flags, shifted up by 128.
+    flags &= 2 * _INT64 - 1
+    if flags >= _INT64:
+        flags -= 2 * _INT64
     if -128 <= flags < 0:
-        flags += 128  # numpy once kept flags in a signed char
-    if not 0 <= flags <= 255:
-        return None
-    return int(version), int(elsize), int(flags), fields
+        flags += 128
+    return int(version), int(elsize), flags % (2 * _INT64), state[at_fields]
 
 
 def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
@@ -997,7 +1122,7 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
         m.stack, m.metastack, m.memo, m.proto, m.frames = saved
         m.trace.joblib_object_arrays.append((m.base + pos, m.base + end))
         _continue_after(m, op, pos, end, in_frame)
-        return Opaque("joblib object array")
+        return OBJECT_ARRAY
     start = pos
     if state.get("numpy_array_alignment_bytes") is not None:
         if pos >= len(m.data):
@@ -1020,6 +1145,10 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     m.trace.joblib_arrays.append((m.base + start, m.base + end))
     _continue_after(m, op, start, end, in_frame)
     return Opaque("joblib array")
+
+
+#: What joblib returns for an object array: whatever the array's own pickle returns.
+OBJECT_ARRAY = Opaque("joblib object array")
 
 
 def _continue_after(m: _Machine, op: Op, start: int, end: int, in_frame: bool) -> None:
@@ -1086,12 +1215,18 @@ def _stack_global(m: _Machine, op: Op) -> None:
         return
     if _is_concrete(module) and _is_concrete(name):
         raise _LoadError("STACK_GLOBAL requires str")
-    computed = isinstance(module, Call) or isinstance(name, Call)
+    # A name that is a call's result, an imported object or what a joblib object array's
+    # pickle returned is made by the loader running code: it can be any string (an imported
+    # module's __name__ is its name).
+    computed = any(
+        isinstance(part, (Call, Global, DynamicGlobal)) or part is OBJECT_ARRAY
+        for part in (module, name)
+    )
     known_module = module if isinstance(module, str) else None
     known_name = name if isinstance(name, str) else None
     detail = f"module {describe(module)}, name {describe(name)}"
     m.trace.dynamic_imports.append(
-        DynamicImport(m.at(op), known_module, known_name, detail, computed)
+        DynamicImport(m.at(op), known_module, known_name, detail, computed, (module, name))
     )
     m.stack.append(DynamicGlobal(m.at(op), known_module, known_name))
 

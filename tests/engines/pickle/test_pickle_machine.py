@@ -258,12 +258,13 @@ def test_the_scan_result_serialises_to_builtins() -> None:
 
 
 def test_joblib_array_sizes_follow_numpys_dtype_rules_not_the_digits() -> None:
-    from pytest_mlsupply.engines.pickle.values import Call, CallRef
+    from pytest_mlsupply.engines.pickle.values import Call, CallRef, Global, ImportRef
     from pytest_mlsupply.engines.pickle.vm import _dtype_layout
 
     def dtype(descr: str, elsize: int | None = None) -> Call:
         """numpy.dtype(descr) with the state numpy pickles for it (its elsize replaced)."""
-        call = Call(None, (descr, False, True), None, CallRef(None, 0, "REDUCE"))
+        func = Global(ImportRef("numpy", "dtype", 0, "GLOBAL"))
+        call = Call(func, (descr, False, True), None, CallRef(None, 0, "REDUCE"))
         state = list(np.dtype(descr).__reduce__()[2])
         if elsize is not None:
             state[5] = elsize

@@ -22,7 +22,7 @@ import pytest
 from pytest_mlsupply.engines.pickle import PicklePolicy, PickleScan, scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import C_FILE_LOADER, C_LOADER, PY_LOADER
 from pytest_mlsupply.engines.pickle.values import Call, Global, ImportRef
-from pytest_mlsupply.engines.pickle.vm import _dtype_layout, run_machine
+from pytest_mlsupply.engines.pickle.vm import _dtype_layout, _LoadError, run_machine
 from pytest_mlsupply.results import Severity
 
 _READ = """
@@ -295,6 +295,43 @@ def test_a_joblib_array_is_sized_and_unpickled_by_numpys_own_dtype_state_rules(
     assert has_object == real.hasobject
     if not has_object:
         assert itemsize == real.itemsize
+
+
+def _states(version: int, flags: int, elsize: int) -> list[tuple[object, ...]]:
+    """A dtype state of each length numpy reads (9, 8, 7, 6 and 5 fields)."""
+    return [
+        (version, "|", None, None, None, elsize, 1, flags, None),
+        (version, "|", None, None, None, elsize, 1, flags),
+        (version, "|", None, None, None, elsize, 1),
+        (version, "|", None, None, elsize, 1),
+        ("|", None, None, elsize, 1),
+    ]
+
+
+def test_every_dtype_state_numpy_accepts_is_sized_and_flagged_as_numpy_does() -> None:
+    # Old versions take any flag as "holds objects", new ones bit 0; flags are masked to 64
+    # bits and old signed-char values shifted: each is a place where joblib and the machine
+    # could part ways. A state the machine refuses is a scan error, never a wrong reading.
+    checked = 0
+    for descr in ("u1", "f8", "O", "S4", "U2", "V8", "b1"):
+        for version in range(-1, 6):
+            for flags in (0, 1, 2, 16, 255, 256, 257, -1, -127, -128, -129, 2**63, 2**64 + 1):
+                for elsize in (-1, 0, 8):
+                    for state in _states(version, flags, elsize):
+                        real = np.dtype(descr, False, True)
+                        try:
+                            real.__setstate__(state)
+                        except (ValueError, TypeError, OverflowError):
+                            continue
+                        try:
+                            itemsize, has_object = _dtype_layout(_dtype(descr, state))
+                        except _LoadError:
+                            continue  # a refusal: the machine stops there
+                        checked += 1
+                        assert has_object == real.hasobject, (descr, state)
+                        if not has_object:
+                            assert itemsize == real.itemsize, (descr, state)
+    assert checked > 1000
 
 
 def test_an_object_dtype_whose_state_clears_its_object_flag_is_refused() -> None:
