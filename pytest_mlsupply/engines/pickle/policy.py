@@ -519,6 +519,7 @@ _deny(
     "popen2",
     "platform.popen",
     "uuid._get_command_stdout",
+    "torch.utils.collect_env",
     # Build helpers that shell out with an argument the caller gives.
     "_osx_support",
     "_aix_support",
@@ -536,6 +537,13 @@ _deny(
     "builtins.help",
     "code",
     "codeop",
+    # Subinterpreters run source code given as a string.
+    "_xxsubinterpreters",
+    "_interpreters",
+    "_xxinterpchannels",
+    "_interpchannels",
+    "_xxinterpqueues",
+    "_interpqueues",
     "runpy",
     "timeit",
     "cProfile",

@@ -16,13 +16,19 @@ with the outer memo fetches the outer stream's objects: both make imports of odd
 calls of odd objects that no loader completes. So from a reading of a joblib file only what
 chance cannot produce is reported (a dangerous global imported or called by name, a mutation
 of an imported object), unless the reading, out of step with joblib's reading, imports by name
-something it then calls, mutates or hands to a call, or imports a name it computes: that is a
-payload smuggled past joblib, and all of that reading's findings are reported.
+something it then calls, mutates or hands to a call, or imports a name it computes, or where
+the bytes are joblib's own imports what joblib does not (a name the arrays' bytes put in the
+memo): that is a payload smuggled past joblib, and all of that reading's findings are reported.
+An object array's own import with its module fetched from the outer memo (``numpy.dtype`` read
+as ``joblib.numpy_pickle.dtype``) is that noise too, and dropped first.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import importlib.util
+import sys
 from dataclasses import replace
 
 from ...results import Finding, Severity
@@ -99,7 +105,8 @@ def other_readings(
                 found.append(replace(finding, evidence=f"{finding.evidence}; {_AS_C_READS_JOBLIB}"))
             break
     for other, note in readings:
-        everything = not joblib or _smuggles(other, regions, policy)
+        other = _without_memo_shifts(other, trace, policy)
+        everything = not joblib or _smuggles(other, trace, regions, policy)
         for finding in trace_findings(
             other, policy, ctx, execution_only=execution_only, imports=imports
         ):
@@ -115,10 +122,42 @@ def other_readings(
     return found
 
 
-def _smuggles(other: Trace, regions: list[tuple[int, int]], policy: PicklePolicy) -> bool:
-    """Whether ``other``, inside a numeric array or out of step with joblib's reading, imports
-    by name a global it then calls, mutates or hands to a call, or imports a name that may be
-    a string the loader made by running code."""
+def _without_memo_shifts(other: Trace, main: Trace, policy: PicklePolicy) -> Trace:
+    """``other`` without the imports that are joblib's own with another module fetched.
+
+    A joblib object array's pickle, read with the outer stream's memo, fetches the module of
+    an import it already made from the outer memo instead of its own: where joblib imports
+    ``numpy.dtype``, ``pickle.load`` tries ``joblib.numpy_pickle.dtype`` (the outer slot of the
+    same number), a name of no callable. The same attribute of another module, at the same
+    opcode, where joblib's own import is allowed, is that shift, not a payload.
+    """
+    allowed = {
+        ref.offset: ref.name
+        for ref in main.imports
+        if ref.opcode == "STACK_GLOBAL" and judge(ref, policy).verdict is Verdict.SAFE
+    }
+    shifted = {
+        id(ref)
+        for ref in other.imports
+        if ref.opcode == "STACK_GLOBAL" and allowed.get(ref.offset) == ref.name
+    }
+    if not shifted:
+        return other
+    return replace(
+        other,
+        imports=[ref for ref in other.imports if id(ref) not in shifted],
+        calls=[c for c in other.calls if c.callable is None or id(c.callable) not in shifted],
+        mutations=[m for m in other.mutations if id(m.target) not in shifted],
+    )
+
+
+def _smuggles(
+    other: Trace, main: Trace, regions: list[tuple[int, int]], policy: PicklePolicy
+) -> bool:
+    """Whether ``other``, inside a numeric array or out of step with joblib's reading (``main``),
+    imports by name a global it then calls, mutates or hands to a call, or imports a name that
+    may be a string the loader made by running code; or, outside the arrays, imports what
+    joblib's reading does not import there."""
     starts = [start for start, _ in regions]
 
     def smuggled(offset: int) -> bool:
@@ -147,13 +186,29 @@ def _smuggles(other: Trace, regions: list[tuple[int, int]], policy: PicklePolicy
             return True
         return func.ref.dotted == "builtins.str" or not trusted(func.ref)
 
-    if any(
-        smuggled(dynamic.offset) and any(may_be_made_str(part) for part in dynamic.operands)
-        for dynamic in other.dynamic_imports
-    ):
-        return True
-    # An EXT code is a byte of chance; a name is not.
-    suspects = {id(ref) for ref in other.imports if ref.ext_code is None and smuggled(ref.offset)}
+    # Outside the arrays the bytes are joblib's own, but what the arrays' bytes read as opcodes
+    # left in the memo is not: an import there that joblib's reading does not make was built
+    # from them.
+    named = {ref.offset: ref.dotted for ref in main.imports}
+    dynamic_in_main = {dynamic.offset for dynamic in main.dynamic_imports}
+    for dynamic in other.dynamic_imports:
+        if not any(may_be_made_str(part) for part in dynamic.operands):
+            continue
+        if smuggled(dynamic.offset) or dynamic.offset not in dynamic_in_main:
+            return True
+    suspects: set[int] = set()
+    for ref in other.imports:
+        if ref.ext_code is not None:
+            continue  # an EXT code is a byte of chance; a name is not
+        if smuggled(ref.offset):
+            suspects.add(id(ref))
+        elif named.get(ref.offset) != ref.dotted:
+            # (An allowed name is harmless; one no loader can import runs nothing.)
+            verdict = judge(ref, policy).verdict
+            if verdict >= Verdict.SUSPICIOUS or (
+                verdict is Verdict.UNKNOWN and _real_module(ref.module)
+            ):
+                return True
     if not suspects:
         return False
     used: list[ImportRef] = [m.target for m in other.mutations]
@@ -162,6 +217,24 @@ def _smuggles(other: Trace, regions: list[tuple[int, int]], policy: PicklePolicy
             used.append(call.callable)
         used.extend(g.ref for g in call.handed())
     return any(id(ref) in suspects for ref in used)
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_module(module: str) -> bool:
+    """Whether ``module``'s top-level package exists here (the standard library's, or one on
+    the path), found without importing anything. Numeric bytes that happen to move the outer
+    stream's strings around in the memo make names like ``gini.dtype``, which no loader can
+    import; a payload names a module the loader has. (Scan where the model is loaded, as the
+    pytest plugin does, for the answer to be the loader's.)"""
+    top = module.partition(".")[0]
+    if not top.isidentifier():
+        return False
+    if top in sys.stdlib_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return True  # a finder that fails: take it as there
 
 
 def _names_a_callable(finding: Finding) -> bool:

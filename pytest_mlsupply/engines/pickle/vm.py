@@ -541,6 +541,8 @@ class _Machine:
         return Global(ref)
 
     def call(self, op: Op, func: Any, args: Any, kwargs: Any = None) -> Any:
+        if self.joblib:
+            _check_wrapper_use(op, func, args, kwargs)
         operands = {"args": args, "kwargs": kwargs, "func": func}
         if isinstance(func, Global):
             ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted, **operands)
@@ -553,7 +555,8 @@ class _Machine:
                 computed=True,
                 **operands,
             )
-        elif isinstance(func, (DynamicGlobal, Persistent)):
+        elif isinstance(func, (DynamicGlobal, Persistent)) or func is OBJECT_ARRAY:
+            # (A joblib object array is whatever its own pickle returned: a callable, maybe.)
             ref = CallRef(
                 None, self.at(op), op.name, target=describe(func), computed=True, **operands
             )
@@ -869,6 +872,9 @@ def _build(m: _Machine, op: Op) -> None:
     elif isinstance(inst, Call):
         m.meter.invalidate()
         inst.states.append(state)
+        if m.joblib and _mentions_wrapper(state):
+            # A slot state's __class__ turns any object into a wrapper, for one.
+            raise _Unfollowable(f"a BUILD state that holds a joblib wrapper: {describe(state)}")
         wrapper = _joblib_wrapper_class(inst) if m.joblib else None
         if wrapper in _JOBLIB_ARRAY_WRAPPERS:
             m.stack[-1] = _read_joblib_array(m, op, _wrapper_attributes(inst))
@@ -888,30 +894,79 @@ def _joblib_wrapper_class(inst: Call) -> str | None:
     (as pickle makes it: NEWOBJ, copyreg's helpers); None when it is not a wrapper.
 
     joblib's unpickler reads an array after every BUILD whose object is a wrapper, however the
-    object was made; one made by calling the class has attributes its ``__init__`` set from
-    arguments, which the machine does not follow, so it is refused rather than guessed at.
+    object was made: :func:`_check_wrapper_use` refuses every other way of making one.
     """
     func, args = inst.func, inst.args
     if not isinstance(func, Global):
         return None
-    dotted = func.ref.dotted
+    if func.ref.dotted in _JOBLIB_WRAPPERS:
+        return func.ref.dotted
+    if func.ref.dotted in MAKERS and isinstance(args, tuple) and args:
+        cls = args[0]
+        if isinstance(cls, Global) and cls.ref.dotted in _JOBLIB_WRAPPERS:
+            return cls.ref.dotted
+    return None
+
+
+def _check_wrapper_use(op: Op, func: Any, args: Any, kwargs: Any) -> None:
+    """Refuse a call that makes or touches a joblib wrapper otherwise than pickle makes one.
+
+    Only an instance made without ``__init__`` (NEWOBJ, copyreg's helpers from ``object``) has
+    just the attributes its BUILD states give it. A wrapper class or instance handed to any
+    other call can come back as a wrapper the machine does not know for one (torch's
+    ``_rebuild_from_type_v2`` calls the class), or with attributes set behind the states
+    (``_rebuild_from_type_v2`` sets its state's items on what it returns): where joblib reads
+    on after it cannot be followed. joblib itself never writes such a call.
+    """
+    dotted = func.ref.dotted if isinstance(func, Global) else None
     if dotted in _JOBLIB_WRAPPERS:
-        if inst.ref.opcode not in ("NEWOBJ", "NEWOBJ_EX"):
+        if op.name not in ("NEWOBJ", "NEWOBJ_EX"):
             raise _Unfollowable(
-                f"joblib wrapper {dotted} made by {inst.ref.opcode}, which runs its __init__ "
-                "with the pickle's arguments: no joblib version writes it so"
+                f"joblib wrapper {dotted} made by {op.name}, which runs its __init__ with the "
+                "pickle's arguments: no joblib version writes it so"
             )
-        return dotted
-    if dotted not in MAKERS or not isinstance(args, tuple) or not args:
-        return None
-    cls = args[0]
-    if not (isinstance(cls, Global) and cls.ref.dotted in _JOBLIB_WRAPPERS):
-        return None
-    if dotted == "copyreg._reconstructor" and not (
-        len(args) == 3 and isinstance(args[1], Global) and args[1].ref.dotted == "builtins.object"
-    ):
-        raise _LoadError(f"joblib wrapper {cls.ref.dotted} made by {dotted} from another base")
-    return cls.ref.dotted
+        return  # object.__new__ ignores the arguments
+    if dotted in MAKERS and isinstance(args, tuple) and args and _mentions_wrapper(args[0]):
+        cls = args[0]
+        if not (isinstance(cls, Global) and cls.ref.dotted in _JOBLIB_WRAPPERS):
+            raise _Unfollowable(f"{dotted} of {describe(cls)}")
+        base = args[1] if dotted == "copyreg._reconstructor" and len(args) == 3 else None
+        if dotted == "copyreg._reconstructor" and not (
+            isinstance(base, Global) and base.ref.dotted == "builtins.object"
+        ):
+            raise _Unfollowable(
+                f"joblib wrapper {cls.ref.dotted} made by {dotted} from another base"
+            )
+        return  # made without __init__; the other arguments are not used
+    if _mentions_wrapper((func, args, kwargs)):
+        raise _Unfollowable(f"a joblib wrapper handed to {describe(func, 0)}")
+
+
+def _mentions_wrapper(value: Any, depth: int = 5, budget: int = 512) -> bool:
+    """Whether a joblib wrapper class, or an object made from one, is inside ``value``: a
+    bounded walk through containers and calls' callables and arguments."""
+    work: list[tuple[Any, int]] = [(value, depth)]
+    while work and budget > 0:
+        budget -= 1
+        item, left = work.pop()
+        if isinstance(item, Global):
+            if item.ref.dotted in _JOBLIB_WRAPPERS:
+                return True
+            continue
+        if left <= 0:
+            continue
+        if isinstance(item, tuple):
+            children: list[Any] = list(item)
+        elif isinstance(item, (SymList, SymSet)):
+            children = item.items
+        elif isinstance(item, SymDict):
+            children = [part for pair in item.items for part in pair]
+        elif isinstance(item, Call):
+            children = [item.func, item.args, item.kwargs]
+        else:
+            continue
+        work.extend((child, left - 1) for child in children[:budget])
+    return False
 
 
 #: copyreg's helpers that make an instance of their first argument without calling __init__.
@@ -925,8 +980,7 @@ def _wrapper_attributes(inst: Call) -> SymDict:
     (a wrapper can be fetched from the memo and built again), dict and slot state alike.
     What the machine cannot know exactly (a key computed at load time, an alignment that may
     or may not be None, an attribute joblib never writes, a state of another shape) is
-    refused: a guess here decides where
-    joblib goes on reading opcodes.
+    refused: a guess here decides where joblib goes on reading opcodes.
     """
     merged = SymDict()
     for state in inst.states:
@@ -1112,14 +1166,18 @@ def _read_joblib_array(m: _Machine, op: Op, state: Any) -> Any:
     if has_object:
         # joblib pickles an object array as a pickle of its own, which it loads with a fresh
         # pickle.py unpickler on the same file: that one reads a frame whole into memory, so
-        # after a STOP inside a frame the outer stream goes on from the frame's end.
-        saved = (m.stack, m.metastack, m.memo, m.proto, m.frames)
+        # after a STOP inside a frame the outer stream goes on from the frame's end. It is a
+        # plain unpickler: a wrapper built in there is an object like any other, no array.
+        saved = (m.stack, m.metastack, m.memo, m.proto, m.frames, m.joblib)
         inner = PyFrames()
         m.stack, m.metastack, m.memo, m.proto, m.frames = [], [], {}, 0, inner
-        end = m._run_one(pos)
+        m.joblib = False
+        try:
+            end = m._run_one(pos)
+        finally:
+            m.stack, m.metastack, m.memo, m.proto, m.frames, m.joblib = saved
         if inner.end is not None and inner.end > end:
             end = inner.end
-        m.stack, m.metastack, m.memo, m.proto, m.frames = saved
         m.trace.joblib_object_arrays.append((m.base + pos, m.base + end))
         _continue_after(m, op, pos, end, in_frame)
         return OBJECT_ARRAY

@@ -205,6 +205,79 @@ def test_array_bytes_that_call_with_the_outer_memo_are_reported_as_pickle_load_r
     assert not [c for c in joblib_reading.calls if c.target == "os.system"]
 
 
+def test_what_a_joblib_object_arrays_pickle_returns_is_called_as_a_computed_callable() -> None:
+    # joblib hands back whatever the array's own pickle returns: called by the outer stream,
+    # it is a callable computed at load time, not a constant that raises TypeError.
+    inner = b"\x80\x04\x8c\x08builtins\x8c\x03str\x93."
+    data = joblib_array(inner, dtype="O8").replace(b"K\x00tb", b"K?tb")[:-1]
+    calls = [f for f in scan(data + b"\x8c\x01x\x85R.").findings if f.rule == "MLS-PKL-002"]
+    assert [f.severity for f in calls] == [Severity.HIGH]
+    assert "computed at load time" in calls[0].title
+    assert not [f for f in scan(data + b".").findings if f.rule == "MLS-PKL-002"]
+
+
+def _memo_rewritten_import(module: str, name: str) -> bytes:
+    """joblib imports builtins.str from memo slots 5 and 6; array bytes read as opcodes put
+    ``module`` and ``name`` there first, staying in step."""
+    u = _unicode
+    region = b"2" + u(module) + b"q\x050" + u(name) + b"q\x0600"
+    data = joblib_array(region, before=b"(" + u("builtins") + b"q\x050" + u("str") + b"q\x060")
+    return data[:-1] + b"0h\x05h\x06\x93(" + u("x") + b"tRl."
+
+
+def test_an_import_that_array_bytes_rewrote_in_the_memo_reports_what_pickle_load_runs() -> None:
+    findings = scan(_memo_rewritten_import("json", "dumps")).findings
+    unknown = [f for f in findings if f.rule == "MLS-PKL-003" and "json.dumps" in f.title]
+    assert unknown
+    assert unknown[0].severity >= Severity.HIGH
+    assert "pickle.load and torch.load" in unknown[0].evidence
+    # The outer stream's own strings moved around by chance name modules no loader has, or
+    # allowed ones: nothing to report.
+    for module, name in (("gini", "dtype"), ("builtins", "dict")):
+        findings = scan(_memo_rewritten_import(module, name)).findings
+        assert not [f for f in findings if f.severity >= Severity.HIGH], module
+
+
+def test_a_joblib_wrapper_handed_to_a_call_or_a_state_is_not_followed() -> None:
+    u = _unicode
+    wrapper = b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n"
+    handed = b"\x80\x02ccollections\nOrderedDict\n(" + wrapper + b"\x85tR."
+    as_class = b"\x80\x02ccollections\nOrderedDict\n)\x81N}" + u("__class__") + wrapper + b"s\x86b."
+    for data in (handed, as_class):
+        findings = scan(data).findings
+        assert [f.rule for f in findings if f.severity >= Severity.HIGH] == ["MLS-PKL-012"]
+        assert "no scanner can follow" in findings[-1].title
+    made = b"\x80\x02" + wrapper + b")\x81}b."  # made as pickle makes it: followed
+    assert "MLS-PKL-012" not in {f.rule for f in scan(made).findings}
+
+
+def _object_array_importing(spelled: bytes) -> bytes:
+    """Slots 0 and 1 hold 'posix' and 'system'; then a joblib object array whose own pickle
+    memoises 'numpy' (its slot 0) and 'dtype' (its slot 1), then imports as ``spelled``."""
+    inner = b"\x80\x04\x8c\x05numpy\x94\x8c\x05dtype\x94" + spelled + b"\x8c\x02u1\x85R."
+    before = b"\x8c\x05posix\x940\x8c\x06system\x940"
+    data = joblib_array(inner, dtype="O8", before=before).replace(b"K\x00tb", b"K?tb")
+    assert run_machine(memoryview(data)).error is None  # joblib's reading imports numpy.dtype
+    return data
+
+
+def test_an_object_arrays_pickle_fetching_names_from_the_outer_memo_is_read_both_ways() -> None:
+    # Read with the outer memo (pickle.load), slots 0 and 1 are 'posix' and 'system'.
+    findings = scan(_object_array_importing(b"h\x00h\x01\x93")).findings
+    dangerous = [f for f in findings if f.rule == "MLS-PKL-001"]
+    assert [f.title for f in dangerous] == ["pickle imports dangerous global posix.system"]
+    assert "pickle.load and torch.load" in dangerous[0].evidence
+
+
+def test_an_object_arrays_own_import_with_the_module_shifted_in_the_outer_memo_is_noise() -> None:
+    # Every object array that names numpy twice fetches 'numpy' from its memo: read with the
+    # outer memo, the module is whatever the outer slot holds ('posix.dtype' here, often
+    # 'joblib.numpy_pickle.dtype'), the name is joblib's own: a name of no callable.
+    data = _object_array_importing(b"h\x00\x8c\x05dtype\x93")
+    assert not [f.render() for f in scan(data).findings if f.severity >= Severity.HIGH]
+    assert not scan(data).errors
+
+
 def test_array_bytes_read_as_opcodes_by_chance_raise_nothing() -> None:
     # Numeric bytes that the C reading happens to run as a few opcodes: a REDUCE on what the
     # outer stream left, a STACK_GLOBAL of two non-strings, an EXT code. None of it is named.
