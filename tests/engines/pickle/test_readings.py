@@ -251,11 +251,11 @@ def test_a_joblib_wrapper_handed_to_a_call_or_a_state_is_not_followed() -> None:
     assert "MLS-PKL-012" not in {f.rule for f in scan(made).findings}
 
 
-def _object_array_importing(spelled: bytes) -> bytes:
-    """Slots 0 and 1 hold 'posix' and 'system'; then a joblib object array whose own pickle
+def _object_array_importing(spelled: bytes, outer: tuple[str, str] = ("posix", "system")) -> bytes:
+    """Slots 0 and 1 hold the ``outer`` strings; then a joblib object array whose own pickle
     memoises 'numpy' (its slot 0) and 'dtype' (its slot 1), then imports as ``spelled``."""
     inner = b"\x80\x04\x8c\x05numpy\x94\x8c\x05dtype\x94" + spelled + b"\x8c\x02u1\x85R."
-    before = b"\x8c\x05posix\x940\x8c\x06system\x940"
+    before = b"".join(_unicode(text) + b"\x940" for text in outer)
     data = joblib_array(inner, dtype="O8", before=before).replace(b"K\x00tb", b"K?tb")
     assert run_machine(memoryview(data)).error is None  # joblib's reading imports numpy.dtype
     return data
@@ -271,11 +271,15 @@ def test_an_object_arrays_pickle_fetching_names_from_the_outer_memo_is_read_both
 
 def test_an_object_arrays_own_import_with_the_module_shifted_in_the_outer_memo_is_noise() -> None:
     # Every object array that names numpy twice fetches 'numpy' from its memo: read with the
-    # outer memo, the module is whatever the outer slot holds ('posix.dtype' here, often
-    # 'joblib.numpy_pickle.dtype'), the name is joblib's own: a name of no callable.
-    data = _object_array_importing(b"h\x00\x8c\x05dtype\x93")
+    # outer memo, the module is the outer slot's, here the one joblib's wrapper comes from
+    # ('joblib.numpy_pickle.dtype', a name of no callable); the name is joblib's own.
+    shifted = b"h\x00\x8c\x05dtype\x93"
+    data = _object_array_importing(shifted, outer=("joblib.numpy_pickle", "x"))
     assert not [f.render() for f in scan(data).findings if f.severity >= Severity.HIGH]
     assert not scan(data).errors
+    # A module the outer stream imports nothing allowed from is no shift: 'posix.dtype'.
+    dangerous = [f.title for f in scan(_object_array_importing(shifted)).findings]
+    assert "pickle imports dangerous global posix.dtype" in dangerous
 
 
 def test_array_bytes_read_as_opcodes_by_chance_raise_nothing() -> None:
