@@ -7,7 +7,10 @@ extracted — :func:`scan_blob`:
 1. identifies it and runs the engine registered for its format
    (:mod:`pytest_mlsupply.engines.registry`);
 2. scans a zip archive appended after other content (a polyglot) as the archive it is;
-3. unless the blob was scanned as a pickle, runs the pickle probe over it
+3. decompresses it as ``joblib.load`` does when its first bytes are one of joblib's
+   compressors' prefixes that identification did not take it for (joblib picks a decompressor
+   by prefix alone), and scans what comes out;
+4. unless the blob was scanned as a pickle, runs the pickle probe over it
    (:func:`~pytest_mlsupply.engines.formats.pickles.probe_execution`): text, JSON, unknown
    bytes, safetensors, GGUF, zip — whatever ``pickle.load`` would run from its first byte is
    reported. Identification decides which engine looks first; it cannot open a routing hole.
@@ -32,6 +35,10 @@ from pytest_mlsupply.engines.blob import (
     ScanReport,
 )
 from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip
+from pytest_mlsupply.engines.formats.compressed import (
+    joblib_compression,
+    scan_as_joblib_decompresses,
+)
 from pytest_mlsupply.engines.formats.pickles import PICKLE_NAMES, probe_execution
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.registry import SCANNERS
@@ -66,6 +73,9 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
     findings = _run(SCANNERS.get(ident.format), blob, ident, ctx)
     if ident.appended_zip is not None:
         findings += _scan_appended_zip(blob, ctx)
+    joblib_format = joblib_compression(_head(blob))
+    if joblib_format is not None and joblib_format is not ident.format:
+        findings += _scan_as_joblib(blob, joblib_format, ctx)
     if ident.family is not Family.PICKLE:
         # Named like a pickle and identified as nothing else: what cannot be followed is an
         # error (a loader is pointed at it), not a pass.
@@ -74,6 +84,21 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
         )
         findings += probe_execution(blob, ctx, strict=strict)
     return findings
+
+
+def _head(blob: Blob) -> bytes:
+    if blob.data is not None:
+        return bytes(blob.data[:8])
+    with blob.open() as fh:
+        return fh.read(8)
+
+
+def _scan_as_joblib(blob: Blob, fmt: Format, ctx: ScanContext) -> list[Finding]:
+    try:
+        return scan_as_joblib_decompresses(blob, fmt, ctx)
+    except (MemoryError, RecursionError) as exc:
+        ctx.error(blob, f"too large or deep to analyse as joblib decompresses it ({exc!r})")
+    return []
 
 
 def _run(

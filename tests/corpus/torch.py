@@ -128,14 +128,18 @@ def legacy_storages(args: list[bytes] | None = None) -> bytes:
 
 
 def legacy_tar(
-    *, main: bytes | None = None, storages: bytes | None = None, sys_info: bytes | None = None
+    *,
+    main: bytes | None = None,
+    storages: bytes | None = None,
+    sys_info: bytes | None = None,
+    tensors: bytes | None = None,
 ) -> bytes:
     return tar_bytes(
         [
             ("sys_info", sys_info or pickle.dumps(_SYS_INFO, protocol=2)),
             ("pickle", main or pickle.dumps({"epoch": 3, "arch": "mlp"}, protocol=2)),
             ("storages", storages or legacy_storages()),
-            ("tensors", pickle.dumps(0, protocol=2)),
+            ("tensors", tensors or pickle.dumps(0, protocol=2)),
         ]
     )
 

@@ -29,6 +29,8 @@ __all__ = [
     "identify_compressed",
     "identify_joblib_zfile",
     "identify_weak_compressed",
+    "joblib_compression",
+    "scan_as_joblib_decompresses",
     "scan_compressed",
 ]
 
@@ -174,15 +176,7 @@ _CODECS = {
 
 def scan_compressed(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Decompress ``blob`` within the limits and scan what it holds."""
-    limits = ctx.policy.limits
-    with blob.open() as fh:
-        start = 0
-        if ident.format == Format.JOBLIB_ZFILE:
-            start = _zfile_start(fh.read(_ZFILE_HEADER + 1)) or _ZFILE_HEADER
-        fh.seek(start)
-        result = decompress(
-            fh, _CODECS[ident.format], limit=limits.max_member_bytes, max_ratio=limits.max_ratio
-        )
+    result = _decompress(blob, ident.format, ctx)
     findings: list[Finding] = []
     if result.over_limit is not None:
         findings.append(
@@ -201,6 +195,58 @@ def scan_compressed(blob: Blob, ident: Identification, ctx: ScanContext) -> list
             f"{result.error}",
         )
     findings.extend(scan_member(ctx, blob, _inner_name(blob.name), result.data))
+    return findings
+
+
+def _decompress(blob: Blob, fmt: Format, ctx: ScanContext) -> Decompressed:
+    limits = ctx.policy.limits
+    with blob.open() as fh:
+        start = 0
+        if fmt == Format.JOBLIB_ZFILE:
+            start = _zfile_start(fh.read(_ZFILE_HEADER + 1)) or _ZFILE_HEADER
+        fh.seek(start)
+        return decompress(
+            fh, _CODECS[fmt], limit=limits.max_member_bytes, max_ratio=limits.max_ratio
+        )
+
+
+# joblib.load picks its decompressor by the file's first bytes alone (_detect_compressor), in
+# this order, whatever else the bytes may also be.
+_JOBLIB_PREFIXES = (
+    (b"ZF", Format.JOBLIB_ZFILE),
+    (b"x", Format.ZLIB),
+    (b"\x1f\x8b", Format.GZIP),
+    (b"BZ", Format.BZ2),
+    (b"]\x00", Format.LZMA),
+    (b"\xfd7zXZ", Format.XZ),
+    (b"\x04\x22\x4d\x18", Format.LZ4),
+)
+
+
+def joblib_compression(head: bytes) -> Format | None:
+    """The compressed format ``joblib.load`` reads a file starting with ``head`` as."""
+    return next((fmt for prefix, fmt in _JOBLIB_PREFIXES if head.startswith(prefix)), None)
+
+
+def scan_as_joblib_decompresses(blob: Blob, fmt: Format, ctx: ScanContext) -> list[Finding]:
+    """What ``joblib.load`` unpickles from ``blob``, which it decompresses as ``fmt`` by its
+    first bytes, where identification took the bytes for something else (a tar whose header is
+    a stored deflate block, a zlib stream whose head decompresses to nothing, a .lzma header
+    with a small dictionary).
+
+    joblib unpickles as it decompresses: what decodes before any damage is scanned. A stream
+    that yields nothing is one joblib fails on before unpickling anything.
+    """
+    result = _decompress(blob, fmt, ctx)
+    findings: list[Finding] = []
+    if result.over_limit is not None:
+        findings.append(
+            bomb_finding(blob, None, len(result.data) + 1, result.consumed, result.over_limit)
+        )
+    if result.data:
+        findings.extend(
+            scan_member(ctx, blob, f"<as joblib.load decompresses it: {fmt}>", result.data)
+        )
     return findings
 
 

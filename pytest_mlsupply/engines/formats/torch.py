@@ -22,7 +22,7 @@ import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.budget import OverBudget
@@ -40,10 +40,14 @@ from pytest_mlsupply.engines.containers import (
     zip_symlink_findings,
 )
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
-from pytest_mlsupply.engines.formats.torch_weights_only import with_weights_only_notes
+from pytest_mlsupply.engines.formats.torch_weights_only import (
+    with_legacy_tar_note,
+    with_weights_only_notes,
+)
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
-from pytest_mlsupply.engines.pickle import ImportRef, PicklePolicy, scan_pickle_bytes
+from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.decoder import DecodeError, Op, read_op
+from pytest_mlsupply.engines.pickle.values import Global, SymList, describe
 from pytest_mlsupply.engines.ziparchive import (
     ZipDirectory,
     ZipEntry,
@@ -637,7 +641,10 @@ def scan_torch_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[
                         continue
                     with handle:
                         data = handle.read(info.size)
-                    findings.extend(_scan_tar_member(ctx, blob, info.name, data))
+                    found = _scan_tar_member(ctx, blob, info.name, data)
+                    if info.name.removeprefix("./") in _TAR_MEMBERS:
+                        found = with_legacy_tar_note(found)
+                    findings.extend(found)
             except (tarfile.TarError, OSError, EOFError) as exc:
                 ctx.errors.append(f"{blob.location().describe()}: tar archive is damaged: {exc}")
     return findings
@@ -677,7 +684,13 @@ def _scan_tar_member(ctx: ScanContext, blob: Blob, name: str, data: bytes) -> li
 
 @dataclasses.dataclass
 class _LegacyWalker:
-    """Follows torch's ``legacy_load``: pickles separated by raw tensor data of known size."""
+    """Follows torch's ``legacy_load``: pickles separated by raw tensor data of known size.
+
+    Each count and record is what its pickle loads to, as torch takes it (``range(count)``,
+    ``key, location, storage_type = record``), never a guess from the opcodes; torch reads
+    the members from unbuffered files, so a load that stops inside a frame leaves the rest of
+    the frame unread and the next load starts at the frame's end.
+    """
 
     member: Blob
     data: memoryview
@@ -686,23 +699,20 @@ class _LegacyWalker:
     findings: list[Finding] = dataclasses.field(default_factory=list)
 
     def storages(self) -> None:
-        count = self._count()
-        for _ in range(count):
-            imports = self._pickle()
-            element = next(
-                (_ELEMENT_SIZES[ref.name] for ref in imports if ref.name in _ELEMENT_SIZES), None
-            )
-            if element is None:
-                raise ValueError("a storage's type is not a known legacy storage class")
+        for _ in range(self._count()):
+            element = _storage_element_size(self._pickle())
+            if self.pos + 8 > len(self.data):
+                raise ValueError("a storage's size runs past the end of the member")
             (numel,) = struct.unpack_from("<q", self.data, self.pos)
             self._skip(8 + numel * element)
         if self.pos < len(self.data):
             self._pickle()  # storage views
 
     def tensors(self) -> None:
-        count = self._count()
-        for _ in range(count):
+        for _ in range(self._count()):
             self._pickle()
+            if self.pos + 4 > len(self.data):
+                raise ValueError("a tensor's dimensions run past the end of the member")
             (ndim,) = struct.unpack_from("<i", self.data, self.pos)
             if not 0 <= ndim <= 64:
                 raise ValueError(f"tensor with {ndim} dimensions")
@@ -714,20 +724,16 @@ class _LegacyWalker:
         self.pos += length
 
     def _count(self) -> int:
-        start = self.pos
-        self._pickle()
-        for op in _ops(self.data, start, self.pos):
-            if op.name in ("BININT", "BININT1", "BININT2", "LONG1", "INT") and isinstance(
-                op.arg, int
-            ):
-                if not 0 <= op.arg <= 1 << 24:
-                    raise ValueError(f"implausible record count {op.arg}")
-                return op.arg
-        raise ValueError("the record count is not an integer")
+        value = self._pickle()
+        if not isinstance(value, int):
+            raise ValueError(f"the record count is {describe(value)}, not an integer")
+        if not 0 <= value <= 1 << 24:
+            raise ValueError(f"implausible record count {value}")
+        return int(value)
 
-    def _pickle(self) -> list[ImportRef]:
+    def _pickle(self) -> Any:
         start = self.pos
-        end = _pickle_end(self.data, start)
+        end, resume = _pickle_end(self.data, start)
         scan = scan_pickle_bytes(
             self.data[start:end],
             policy=self.policy,
@@ -736,10 +742,25 @@ class _LegacyWalker:
             base_offset=start,
         )
         self.findings.extend(scan.findings)
-        self.pos = end
+        self.pos = resume
         if scan.error is not None:
             raise ValueError(scan.error)
-        return list(scan.imports)
+        return scan.value
+
+
+def _storage_element_size(record: Any) -> int:
+    """The element size of the storage class a storage record names as its third item."""
+    items = record.items if isinstance(record, SymList) else record
+    if not (isinstance(items, (tuple, list)) and len(items) == 3):
+        raise ValueError(f"a storage record of {describe(record)}, not (key, location, type)")
+    storage_type = items[2]
+    if not (
+        isinstance(storage_type, Global)
+        and storage_type.ref.module == "torch"
+        and storage_type.ref.name in _ELEMENT_SIZES
+    ):
+        raise ValueError(f"a storage's type is {describe(storage_type)}, no legacy storage class")
+    return _ELEMENT_SIZES[storage_type.ref.name]
 
 
 def _ops(data: memoryview, start: int, end: int) -> Iterator[Op]:
@@ -750,11 +771,15 @@ def _ops(data: memoryview, start: int, end: int) -> Iterator[Op]:
         pos = op.end
 
 
-def _pickle_end(data: memoryview, start: int) -> int:
-    """Where the pickle starting at ``start`` ends (just after its STOP opcode)."""
+def _pickle_end(data: memoryview, start: int) -> tuple[int, int]:
+    """Where the pickle starting at ``start`` ends (just after its STOP opcode), and where the
+    next load from an unbuffered file starts: the end of the frame the STOP is in, if any."""
     pos = start
+    frame_end = start
     while True:
         op = read_op(data, pos)
         pos = op.end
+        if op.name == "FRAME" and isinstance(op.arg, int):
+            frame_end = pos + op.arg
         if op.name == "STOP":
-            return pos
+            return pos, max(pos, frame_end)

@@ -28,6 +28,7 @@ __all__ = [
     "TORCH_SUFFIXES",
     "TORCH_VERSION",
     "weights_only_stop",
+    "with_legacy_tar_note",
     "with_weights_only_notes",
 ]
 
@@ -264,3 +265,20 @@ def with_weights_only_notes(
             note = "torch.load(weights_only=True) does not stop this: it runs under the default"
         noted.append(dataclasses.replace(finding, evidence=f"{finding.evidence}; {note}"))
     return noted
+
+
+_LEGACY_TAR_NOTE = (
+    "torch.load's default (weights_only=True, torch 2.6 and later) refuses legacy tar "
+    "checkpoints before unpickling anything: this runs with weights_only=False or an older torch"
+)
+
+
+def with_legacy_tar_note(findings: list[Finding]) -> list[Finding]:
+    """Say on each payload finding in a legacy tar checkpoint's members that torch.load's
+    default refuses the format outright."""
+    return [
+        dataclasses.replace(finding, evidence=f"{finding.evidence}; {_LEGACY_TAR_NOTE}")
+        if finding.rule in _PAYLOAD_RULES
+        else finding
+        for finding in findings
+    ]

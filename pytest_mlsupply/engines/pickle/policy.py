@@ -484,11 +484,14 @@ def _family_safe(module: str, name: str) -> str | None:
     segments = module.split(".")
     # A module re-exports whatever it imported (`from subprocess import Popen`): a class-looking
     # name is only trusted when it is not one of the notorious callables.
+    # Private classes (_BinMapper) count, and Cython's generated unpickler of one class
+    # (__pyx_unpickle_CyHalfMultinomialLoss), which makes only an instance of that class.
+    stem = name.removeprefix("__pyx_unpickle_").removeprefix("_")
     if (
         segments[0] == "sklearn"
         and "." not in name
-        and name[:1].isupper()
-        and name.lower() not in _NOTORIOUS_NAMES
+        and stem[:1].isupper()
+        and not {name.lower(), stem.lower()} & _NOTORIOUS_NAMES
         and not _SKLEARN_EXCLUDED_SEGMENTS.intersection(segments)
     ):
         return "scikit-learn estimator class"

@@ -45,6 +45,8 @@ class PickleScan:
     pickles_seen: int = 0
     opcodes_seen: int = 0
     nested: list[NestedScan] = field(default_factory=list)
+    value: Any = field(default=None, compare=False, repr=False)
+    """What the first pickle loads to, symbolically (a count, a tuple of records)."""
 
     def blocking(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity >= threshold]
@@ -129,6 +131,7 @@ def _scan(
 ) -> PickleScan:
     trace = run_machine(data, base_offset=base_offset, find_nested=depth_left > 0)
     result = PickleScan(
+        value=trace.first_result,
         origin=ctx.origin,
         imports=list(trace.imports),
         calls=list(trace.calls),

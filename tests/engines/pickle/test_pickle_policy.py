@@ -39,6 +39,10 @@ from pytest_mlsupply.results import Severity
         ("joblib.numpy_pickle", "NumpyArrayWrapper", Verdict.SAFE),
         ("sklearn.ensemble._forest", "RandomForestClassifier", Verdict.SAFE),
         ("sklearn.utils._testing", "TempMemmap", Verdict.UNKNOWN),
+        ("sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper", Verdict.SAFE),
+        ("sklearn._loss._loss", "__pyx_unpickle_CyHalfMultinomialLoss", Verdict.SAFE),
+        ("sklearn._loss._loss", "__pyx_unpickle_helper", Verdict.UNKNOWN),
+        ("sklearn.metrics._dist_metrics", "newObj", Verdict.SAFE),
         ("operator", "itemgetter", Verdict.SUSPICIOUS),
         ("collections", "OrderedDict.fromkeys", Verdict.UNKNOWN),
         ("mypkg.models", "Net", Verdict.UNKNOWN),
@@ -94,5 +98,6 @@ def test_a_notorious_name_reexported_by_sklearn_is_not_trusted_as_an_estimator()
     from pytest_mlsupply.engines.pickle import Verdict, decide
 
     assert decide("sklearn.utils", "Popen").verdict is not Verdict.SAFE
+    assert decide("sklearn.utils", "_Popen").verdict is not Verdict.SAFE
     assert decide("sklearn.linear_model._base", "LinearRegression").verdict is Verdict.SAFE
     assert decide("scipy.sparsex", "csr_matrix").verdict is not Verdict.SAFE

@@ -1,0 +1,158 @@
+"""Corpus: what the seventh adversarial review of Scanner II got past it (``review8-*``).
+
+joblib.load picks its decompressor by a file's first bytes alone (``x`` is zlib, ``5d 00``
+.lzma), while identification asked more of a stream before calling it compressed: a zlib
+stream whose stored block is also a tar header, one whose head decompresses to nothing (empty
+stored blocks), a .lzma header with a dictionary smaller than 4 KiB. And the legacy torch tar
+walker took a storage's element size from the first storage class it saw and a record count
+from the first integer opcode, where torch takes the record's third item and the count
+pickle's value, and resumed after a STOP inside a frame where torch's unbuffered file
+resumes at the frame's end.
+"""
+
+from __future__ import annotations
+
+import lzma
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+from tests.corpus import Sample, file_sample
+from tests.corpus.torch import legacy_tar
+
+_JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
+_TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
+
+
+def _payload(canary: Path) -> bytes:
+    command = f"touch {canary}".encode()
+    return b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
+
+
+def _stored_zlib(data: bytes, blocks: bytes = b"") -> bytes:
+    """A zlib stream of ``data`` in one stored deflate block, after ``blocks``."""
+    header = b"\x01" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF)
+    return b"\x78\x01" + blocks + header + data + struct.pack(">I", zlib.adler32(data))
+
+
+def _zlib_stream_that_is_also_a_tar(canary: Path) -> bytes:
+    # The pickle's first 600 bytes are a BINBYTES of zeros, popped: inside them the stream's
+    # first 512 bytes get a tar header's type flag and checksum.
+    padding = 600
+    data = bytearray(
+        b"\x80\x02B" + struct.pack("<I", padding) + bytes(padding) + b"0" + _payload(canary)[2:]
+    )
+    stream = bytearray(_stored_zlib(bytes(data)))
+    stream[156] = ord("0")
+    stream[148:156] = b" " * 8
+    stream[148:156] = b"%06o\x00 " % sum(stream[:512])
+    data = stream[7 : 7 + len(data)]
+    stream[-4:] = struct.pack(">I", zlib.adler32(bytes(data)))
+    assert zlib.decompress(bytes(stream)) == bytes(data)
+    return bytes(stream)
+
+
+def _zlib_stream_of_empty_blocks(canary: Path) -> bytes:
+    # 13,200 empty stored blocks: the stream's first 64 KiB decompress to nothing.
+    return _stored_zlib(_payload(canary), blocks=b"\x00\x00\x00\xff\xff" * 13200)
+
+
+def _lzma_with_a_small_dictionary(canary: Path) -> bytes:
+    filters = [{"id": lzma.FILTER_LZMA1, "dict_size": 4096}]
+    data = lzma.compress(_payload(canary), format=lzma.FORMAT_ALONE, filters=filters)
+    return data[:1] + struct.pack("<I", 2048) + data[5:]  # the decoder takes 2048 as well
+
+
+def _storage_type_decides_the_size(canary: Path) -> bytes:
+    # The record is (key, location, storage_type): torch sizes the raw data by its third item
+    # (8 bytes a double), not by the FloatStorage before it; at 4 bytes an item a decoy empty
+    # list sits where the storage views would start.
+    count = 64
+    record = b"\x80\x02ctorch\nFloatStorage\nX\x03\x00\x00\x00cpuctorch\nDoubleStorage\n\x87."
+    raw = bytearray(8 * count)
+    decoy = pickle.dumps([], protocol=2)
+    raw[4 * count : 4 * count + len(decoy)] = decoy
+    storages = (
+        pickle.dumps(1, protocol=2) + record + struct.pack("<q", count) + raw + _payload(canary)
+    )
+    return legacy_tar(storages=storages, main=pickle.dumps({}, protocol=2))
+
+
+def _count_is_the_pickles_value(canary: Path) -> bytes:
+    # K 0, POP, K 1, STOP: the count is 1, the first integer 0.
+    tensors = b"\x80\x02K\x000K\x01." + _payload(canary)
+    storages = pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)
+    return legacy_tar(storages=storages, tensors=tensors, main=pickle.dumps({}, protocol=2))
+
+
+def _load_resumes_at_the_frame_end(canary: Path) -> bytes:
+    # torch reads the members from unbuffered files: the count's load reads its whole frame,
+    # stops at the STOP inside it, and the next load starts at the frame's end, past the
+    # BINBYTES header left in the frame that would hide the payload from a contiguous read.
+    payload = _payload(canary)
+    body = b"K\x01.B" + struct.pack("<I", len(payload) + 1)
+    count = b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body
+    storages = pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)
+    return legacy_tar(
+        storages=storages, tensors=count + payload + b".", main=pickle.dumps({}, protocol=2)
+    )
+
+
+SAMPLES: list[Sample] = [
+    file_sample(
+        "review8-zlib-stream-that-is-also-a-tar",
+        _zlib_stream_that_is_also_a_tar,
+        "a zlib stream whose stored block is a tar header: joblib decompresses it by its 'x'",
+        _JOBLIB_LOAD,
+        filename="model.joblib",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review8-zlib-stream-of-empty-blocks",
+        _zlib_stream_of_empty_blocks,
+        "a zlib stream whose first 64 KiB decompress to nothing",
+        _JOBLIB_LOAD,
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review8-lzma-header-with-a-small-dictionary",
+        _lzma_with_a_small_dictionary,
+        "a .lzma stream with a 2 KiB dictionary, which the decoder accepts",
+        _JOBLIB_LOAD,
+        filename="model.lzma",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review8-legacy-tar-storage-type-decides-the-size",
+        _storage_type_decides_the_size,
+        "a legacy torch tar storage record whose third item, not its first class, sizes it",
+        _TORCH_LOAD,
+        filename="model.pt",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review8-legacy-tar-count-is-the-pickles-value",
+        _count_is_the_pickles_value,
+        "a legacy torch tar tensor count whose pickle loads 1 after pushing and popping 0",
+        _TORCH_LOAD,
+        filename="model.pt",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review8-legacy-tar-load-resumes-at-the-frame-end",
+        _load_resumes_at_the_frame_end,
+        "a legacy tar tensor count whose STOP is inside a frame: torch resumes at its end",
+        _TORCH_LOAD,
+        filename="model.pt",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review8-benign-text-starting-like-a-joblib-prefix",
+        lambda c: b"xylophone, BZ and ]\x00 notes\n" * 40,
+        "a text file whose first byte is joblib's zlib prefix: no stream, nothing to unpickle",
+        None,
+        filename="notes.txt",
+        malicious=False,
+    ),
+]
