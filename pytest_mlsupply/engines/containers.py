@@ -344,6 +344,7 @@ _ZIP_STRUCTURE_SEVERITY = {
     "name-mismatch": Severity.HIGH,
     "overlap": Severity.HIGH,
     "prefix": Severity.MEDIUM,
+    "readers-disagree": Severity.HIGH,
     "outside": Severity.MEDIUM,
     "no-local-header": Severity.MEDIUM,
     "comment": Severity.LOW,

@@ -115,6 +115,24 @@ def decompress(
                     pending = pending.lstrip(b"\x00")
                     if not pending:
                         continue
+                if concatenated and codec in _AUTO_STREAMS:
+                    # LZMAFile (lzma.open, joblib) reads on with a fresh FORMAT_AUTO decoder,
+                    # an .xz or a .lzma stream alike; what that decoder refuses from the start
+                    # it ignores as trailing data.
+                    decoder = _auto_decoder()
+                    try:
+                        produced = decoder.feed(pending, _CHUNK_OUT, _CHUNK_OUT)
+                    except lzma.LZMAError:
+                        result.trailing = len(pending) + reader.remaining()
+                        break
+                    pending = b""
+                    out.write(produced)
+                    _check(out.tell(), reader.consumed, limit, max_ratio, ratio_floor)
+                    if decoder.eof:
+                        result.streams += 1
+                        pending = decoder.unused()
+                        decoder = None
+                    continue
                 if concatenated and _starts_stream(codec, pending):
                     decoder = _new_decoder(codec)
                     continue
@@ -346,6 +364,14 @@ def _new_decoder(codec: Codec) -> _Decoder:
 
         return _Buffering(lz4.frame.LZ4FrameDecompressor())
     return _Zstd()
+
+
+# Streams read on after the first as LZMAFile does (see decompress).
+_AUTO_STREAMS = frozenset({Codec.XZ, Codec.LZMA})
+
+
+def _auto_decoder() -> _Decoder:
+    return _Buffering(lzma.LZMADecompressor(lzma.FORMAT_AUTO, memlimit=_LZMA_MEMLIMIT))
 
 
 # Readers skip zero bytes between gzip members and xz streams (xz calls it stream padding).

@@ -119,6 +119,8 @@ class ZipDirectory:
     """Bytes of other content before the archive (self-extractors, polyglots)."""
     comment: bytes
     declared_entries: int
+    disagreements: tuple[str, ...] = ()
+    """Where zipfile (numpy.load, Keras) or torch's reader would find another directory."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class _Eocd:
     entries: int
     prefix: int
     comment: bytes
+    zip64_by_pointer: bool = False
 
 
 def find_directory(fh: SeekableReader, size: int) -> _Eocd | None:
@@ -148,6 +151,45 @@ def find_directory(fh: SeekableReader, size: int) -> _Eocd | None:
             return found
         pos = tail.rfind(_EOCD, 0, pos)
     return None
+
+
+def _zipfile_eocd(tail: bytes, base: int) -> int | None:
+    """Where zipfile takes the end record to be: the file's last 22 bytes when they are one
+    with no comment, else the last signature in the tail (it never falls back further)."""
+    if len(tail) >= EOCD_SIZE and tail[-EOCD_SIZE:][:4] == _EOCD and tail[-2:] == b"\x00\x00":
+        return base + len(tail) - EOCD_SIZE
+    pos = tail.rfind(_EOCD)
+    return base + pos if pos >= 0 else None
+
+
+def _disagreements(fh: SeekableReader, size: int, eocd: _Eocd) -> tuple[str, ...]:
+    """How zipfile's and torch's readers would read this archive otherwise than this one.
+
+    Loaders find an archive's directory differently: zipfile uses the last end record only,
+    finds a zip64 record only right before its locator (else it keeps the plain record's
+    fields), and shifts offsets by any content before the archive; torch's reader follows the
+    zip64 locator's pointer and reads the central directory at its recorded offset, unshifted.
+    Each difference is a second archive in the same file, for another loader.
+    """
+    found: list[str] = []
+    base = max(size - _TAIL, 0)
+    at = _zipfile_eocd(_read_at(fh, base, size - base), base)
+    if at is not None and at != eocd.position:
+        found.append(
+            f"zipfile (numpy.load, Keras) reads the end record at byte {at}, this reading the "
+            f"one at byte {eocd.position}"
+        )
+    if eocd.zip64_by_pointer:
+        found.append(
+            "the zip64 record is not right before its locator: zipfile reads the plain end "
+            "record's fields, torch follows the locator"
+        )
+    if eocd.prefix > 0 and _read_at(fh, eocd.cd_start - eocd.prefix, 4) == _CENTRAL:
+        found.append(
+            f"torch reads a central directory at byte {eocd.cd_start - eocd.prefix} (its "
+            f"recorded offset), zipfile the one at byte {eocd.cd_start}"
+        )
+    return tuple(found)
 
 
 def read_zip_directory(
@@ -178,6 +220,7 @@ def read_zip_directory(
         prefix=eocd.prefix,
         comment=eocd.comment,
         declared_entries=eocd.entries,
+        disagreements=_disagreements(fh, size, eocd),
     )
 
 
@@ -199,17 +242,20 @@ def _parse_eocd(fh: SeekableReader, tail: bytes, base: int, pos: int) -> _Eocd |
     )
     comment = tail[pos + EOCD_SIZE : pos + EOCD_SIZE + comment_len]
     end_of_cd = base + pos
+    zip64_by_pointer = False
     locator = tail[pos - 20 : pos] if pos >= 20 else _read_at(fh, base + pos - 20, 20)
     if len(locator) == 20 and locator[:4] == _ZIP64_LOCATOR:
         # Zip64 (what torch writes past 4 GiB): the real counts are in the zip64 record. Like
         # zipfile, trust the fixed position right before the locator; fall back to the
         # locator's pointer (which is relative to the archive, not to prepended data).
         (record_at,) = struct.unpack_from("<Q", locator, 8)
-        for candidate in (base + pos - 20 - 56, record_at):
+        fixed = base + pos - 20 - 56
+        for candidate in (fixed, record_at):
             record = _read_at(fh, candidate, 56)
             if len(record) == 56 and record[:4] == _ZIP64_RECORD:
                 *_, entries, cd_size, cd_offset = struct.unpack("<IQHHIIQQQQ", record)
                 end_of_cd = candidate
+                zip64_by_pointer = candidate != fixed
                 break
         else:
             return None
@@ -220,7 +266,7 @@ def _parse_eocd(fh: SeekableReader, tail: bytes, base: int, pos: int) -> _Eocd |
     # A real EOCD points back at a central directory; random bytes holding the signature do not.
     if cd_size and _read_at(fh, cd_start, 4) != _CENTRAL:
         return None
-    return _Eocd(base + pos, cd_start, cd_size, entries, prefix, comment)
+    return _Eocd(base + pos, cd_start, cd_size, entries, prefix, comment, zip64_by_pointer)
 
 
 def _parse_central_directory(data: bytes, prefix: int) -> list[ZipEntry]:
@@ -394,7 +440,8 @@ def zip_structure_problems(directory: ZipDirectory) -> list[tuple[str, ZipEntry 
     """Inconsistencies a lenient reader (torch) accepts and a strict one (zipfile) does not.
 
     Each item is ``(kind, entry, detail)`` with kind one of ``name-mismatch``, ``duplicate``,
-    ``flags``, ``overlap``, ``outside``, ``no-local-header``, ``prefix``, ``comment``.
+    ``flags``, ``overlap``, ``outside``, ``no-local-header``, ``prefix``, ``readers-disagree``,
+    ``comment``.
     Callers map kinds to their own rule ids. Needs a directory read with local headers.
     """
     problems: list[tuple[str, ZipEntry | None, str]] = []
@@ -454,6 +501,7 @@ def zip_structure_problems(directory: ZipDirectory) -> list[tuple[str, ZipEntry 
         problems.append(
             ("prefix", None, f"{directory.prefix} bytes of other content before the archive")
         )
+    problems.extend(("readers-disagree", None, detail) for detail in directory.disagreements)
     if directory.comment:
         problems.append(
             (

@@ -385,6 +385,13 @@ _STRUCTURE_RULES: dict[str, tuple[str, Severity, str, str]] = {
         "a file that is a zip checkpoint and something else at once is read differently by "
         "different loaders; torch.save never writes it",
     ),
+    "readers-disagree": (
+        "MLS-TORCH-007",
+        Severity.HIGH,
+        "zip readers find different archives in this file",
+        "torch's reader and zipfile locate the central directory differently here: each loader "
+        "reads another set of members, and a scan of one vets nothing about the other",
+    ),
     "comment": (
         "MLS-TORCH-008",
         Severity.MEDIUM,

@@ -1,0 +1,192 @@
+"""Corpus: what the eighth adversarial review of Scanner II got past it (``review9-*``).
+
+Loaders find a zip's directory differently: zipfile (``numpy.load`` of an ``.npz``) uses the
+last end record only and shifts offsets by what precedes the archive, even backwards; it finds
+a zip64 record only right before its locator; torch's reader follows the locator and reads the
+central directory at its recorded offset, unshifted. Each file here is one archive to the
+scanner's reader and another to the loader's. And ``LZMAFile`` (joblib's .lzma and .xz) reads
+stream after stream of either kind, where the scanner stopped after the first.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import struct
+import zlib
+from pathlib import Path
+
+from tests.corpus import Sample, file_sample
+
+_NUMPY_LOAD = "import numpy\nnumpy.load(ARTIFACT, allow_pickle=True)['arr']\n"
+_TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
+_JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
+_ZIP_RULES = ("MLS-ARC-011", "MLS-TORCH-007")
+
+
+def _payload(canary: Path) -> bytes:
+    command = f"touch {canary}".encode()
+    return b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
+
+
+def _object_npy(canary: Path) -> bytes:
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + _payload(canary)
+
+
+def _numeric_npy() -> bytes:
+    import numpy
+
+    buffer = io.BytesIO()
+    numpy.save(buffer, numpy.arange(4, dtype="<i4"))
+    return buffer.getvalue()
+
+
+def _local(name: str, data: bytes) -> bytes:
+    raw = name.encode()
+    return (
+        struct.pack(
+            "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data),
+            len(data), len(raw), 0,
+        )
+        + raw
+        + data
+    )  # fmt: skip
+
+
+def _central(name: str, data: bytes, offset: int, comment: bytes = b"") -> bytes:
+    raw = name.encode()
+    return (
+        struct.pack(
+            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, zlib.crc32(data),
+            len(data), len(data), len(raw), 0, len(comment), 0, 0, 0, offset,
+        )
+        + raw
+        + comment
+    )  # fmt: skip
+
+
+def _end(entries: int, cd_size: int, cd_offset: int) -> bytes:
+    return struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, entries, entries, cd_size, cd_offset, 0)
+
+
+def _npz_end_record_shifting_back(canary: Path) -> bytes:
+    # The last end record's directory offset is 1000 too large: zipfile shifts every member
+    # back by 1000 and reads the payload; a reader that refuses that record falls back to the
+    # earlier one, which lists a numeric decoy of the same name.
+    payload, decoy = _object_npy(canary), _numeric_npy()
+    body = _local("arr.npy", payload) + _local("arr.npy", decoy)
+    decoy_directory = _central("arr.npy", decoy, len(_local("arr.npy", payload)))
+    body += decoy_directory + _end(1, len(decoy_directory), len(body))
+    directory = _central("arr.npy", payload, 1000)
+    return body + directory + _end(1, len(directory), len(body) + 1000)
+
+
+def _npz_zip64_locator_pointing_elsewhere(canary: Path) -> bytes:
+    # The directory's last 20 bytes (an entry comment) are a zip64 locator whose record is not
+    # right before it: zipfile keeps the plain end record's fields (the payload's directory),
+    # torch's reader follows the locator to a record naming the decoy's.
+    payload, decoy = _object_npy(canary), _numeric_npy()
+    body = _local("arr.npy", payload) + _local("arr.npy", decoy)
+    decoy_at = len(body)
+    decoy_directory = _central("arr.npy", decoy, len(_local("arr.npy", payload)))
+    body += decoy_directory
+    record_at = len(body)
+    body += struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, 1, 1, len(decoy_directory), decoy_at
+    )
+    body += bytes(16)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, record_at, 1)
+    directory = _central("arr.npy", payload, 0, comment=b"x" * 80 + locator)
+    return body + directory + _end(1, len(directory), len(body))
+
+
+def _torch_directory_at_its_recorded_offset(canary: Path) -> bytes:
+    # A checkpoint whose data.pkl is the payload, then a decoy zip whose directory (padded to
+    # the same size) sits right before the end record, which keeps the checkpoint's offset:
+    # torch reads the directory there, a reader that takes the gap for prepended content
+    # reads the decoy's.
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": 1}, buffer)
+    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    body, directory = b"", b""
+    for info in saved.infolist():
+        data = saved.read(info.filename)
+        if info.filename.endswith("/data.pkl"):
+            data = _payload(canary)
+        directory += _central(info.filename, data, len(body))
+        body += _local(info.filename, data)
+    cd_offset, cd_size = len(body), len(directory)
+    body += directory
+    decoy_at = len(body)
+    body += _local("readme.txt", b"hello\n")
+    gap = len(body) - cd_offset
+    short = _central("readme.txt", b"hello\n", decoy_at - gap)
+    decoy = _central(
+        "readme.txt", b"hello\n", decoy_at - gap, comment=b"c" * (cd_size - len(short))
+    )
+    return body + decoy + _end(len(saved.infolist()), cd_size, cd_offset)
+
+
+def _empty_lzma_then_xz(canary: Path) -> bytes:
+    return lzma.compress(b"", format=lzma.FORMAT_ALONE) + lzma.compress(
+        _payload(canary), format=lzma.FORMAT_XZ
+    )
+
+
+def _empty_xz_then_lzma(canary: Path) -> bytes:
+    return lzma.compress(b"", format=lzma.FORMAT_XZ) + lzma.compress(
+        _payload(canary), format=lzma.FORMAT_ALONE
+    )
+
+
+SAMPLES: list[Sample] = [
+    file_sample(
+        "review9-npz-end-record-shifting-back",
+        _npz_end_record_shifting_back,
+        "an .npz whose last end record zipfile reads with a backwards shift; another lists a decoy",
+        _NUMPY_LOAD,
+        filename="weights.npz",
+        rules=_ZIP_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "review9-npz-zip64-locator-pointing-elsewhere",
+        _npz_zip64_locator_pointing_elsewhere,
+        "an .npz whose zip64 locator points away from where zipfile looks for its record",
+        _NUMPY_LOAD,
+        filename="weights.npz",
+        rules=_ZIP_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "review9-torch-directory-at-its-recorded-offset",
+        _torch_directory_at_its_recorded_offset,
+        "a checkpoint and a decoy zip: torch.load reads the directory at its recorded offset",
+        _TORCH_LOAD,
+        filename="model.zip",  # torch.load takes any name
+        rules=_ZIP_RULES,
+        requires=("torch",),
+    ),
+    file_sample(
+        "review9-empty-lzma-stream-then-xz",
+        _empty_lzma_then_xz,
+        "an empty .lzma stream, then an .xz stream: LZMAFile (joblib) reads both",
+        _JOBLIB_LOAD,
+        filename="model.lzma",
+        requires=("joblib",),
+    ),
+    file_sample(
+        "review9-empty-xz-stream-then-lzma",
+        _empty_xz_then_lzma,
+        "an empty .xz stream, then an .lzma one: LZMAFile (joblib) reads both",
+        _JOBLIB_LOAD,
+        filename="model.joblib",
+        requires=("joblib",),
+    ),
+]
