@@ -37,7 +37,8 @@ __all__ = [
 
 _EOCD = b"PK\x05\x06"
 EOCD_SIZE = 22
-_TAIL = EOCD_SIZE + 0xFFFF  # the EOCD may be followed by a comment of up to 65535 bytes
+# The EOCD may be followed by a comment of up to 65535 bytes; zipfile looks one byte further.
+_TAIL = EOCD_SIZE + (1 << 16)
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_RECORD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
@@ -181,8 +182,9 @@ def _disagreements(fh: SeekableReader, size: int, eocd: _Eocd) -> tuple[str, ...
         )
     if eocd.zip64_by_pointer:
         found.append(
-            "the zip64 record is not right before its locator: zipfile reads the plain end "
-            "record's fields, torch follows the locator"
+            "the zip64 locator points away from the record right before it: zipfile reads "
+            "that record (or, without one, the plain end record's fields), torch follows the "
+            "locator"
         )
     if eocd.prefix > 0 and _read_at(fh, eocd.cd_start - eocd.prefix, 4) == _CENTRAL:
         found.append(
@@ -256,6 +258,10 @@ def _parse_eocd(fh: SeekableReader, tail: bytes, base: int, pos: int) -> _Eocd |
                 *_, entries, cd_size, cd_offset = struct.unpack("<IQHHIIQQQQ", record)
                 end_of_cd = candidate
                 zip64_by_pointer = candidate != fixed
+                # torch follows the pointer whatever lies before the locator.
+                zip64_by_pointer |= (
+                    record_at != fixed and _read_at(fh, record_at, 4) == _ZIP64_RECORD
+                )
                 break
         else:
             return None

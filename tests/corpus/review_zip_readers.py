@@ -5,7 +5,10 @@ last end record only and shifts offsets by what precedes the archive, even backw
 a zip64 record only right before its locator; torch's reader follows the locator and reads the
 central directory at its recorded offset, unshifted. Each file here is one archive to the
 scanner's reader and another to the loader's. And ``LZMAFile`` (joblib's .lzma and .xz) reads
-stream after stream of either kind, where the scanner stopped after the first.
+stream after stream of either kind, where the scanner stopped after the first. The ninth
+review (``review10-*``) put two zip64 records in one file (torch follows the locator's
+pointer, zipfile takes the record before it) and an end record at the far edge of where
+zipfile looks.
 """
 
 from __future__ import annotations
@@ -133,6 +136,51 @@ def _torch_directory_at_its_recorded_offset(canary: Path) -> bytes:
     return body + decoy + _end(len(saved.infolist()), cd_size, cd_offset)
 
 
+def _zip64_record(entries: int, cd_size: int, cd_offset: int) -> bytes:
+    return struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_offset
+    )
+
+
+def _archive(members: list[tuple[str, bytes]], base: int) -> tuple[bytes, bytes]:
+    """Local headers with data, and the central directory, for an archive at ``base``."""
+    body, directory = b"", b""
+    for name, data in members:
+        directory += _central(name, data, base + len(body))
+        body += _local(name, data)
+    return body, directory
+
+
+def _torch_two_zip64_records(canary: Path) -> bytes:
+    # Two archives back to back, each with its zip64 record: the one right before the locator
+    # lists a real checkpoint (zipfile reads it), the locator points at the other, whose
+    # data.pkl is the payload (torch's reader follows the pointer).
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.arange(4.0)}, buffer)
+    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
+    payload = [(n, _payload(canary) if n.endswith("/data.pkl") else d) for n, d in real]
+    body, directory = _archive(payload, 0)
+    out = body + directory
+    payload_record = len(out)
+    out += _zip64_record(len(payload), len(directory), len(body))
+    body, directory = _archive(real, len(out))
+    out += body + directory + _zip64_record(len(real), len(directory), len(out) + len(body))
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, payload_record, 1)
+    return out + locator + _end(0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+
+
+def _npz_end_record_a_comment_length_back(canary: Path) -> bytes:
+    # The end record 65,558 bytes before the end of the file: the farthest zipfile looks.
+    payload = _object_npy(canary)
+    body, directory = _archive([("arr.npy", payload)], 0)
+    return body + directory + _end(1, len(directory), len(body)) + bytes(1 << 16)
+
+
 def _empty_lzma_then_xz(canary: Path) -> bytes:
     return lzma.compress(b"", format=lzma.FORMAT_ALONE) + lzma.compress(
         _payload(canary), format=lzma.FORMAT_XZ
@@ -169,9 +217,26 @@ SAMPLES: list[Sample] = [
         _torch_directory_at_its_recorded_offset,
         "a checkpoint and a decoy zip: torch.load reads the directory at its recorded offset",
         _TORCH_LOAD,
-        filename="model.zip",  # torch.load takes any name
+        filename="model.pt",
         rules=_ZIP_RULES,
         requires=("torch",),
+    ),
+    file_sample(
+        "review10-torch-two-zip64-records",
+        _torch_two_zip64_records,
+        "a checkpoint with two zip64 records: torch follows the locator to the payload's",
+        _TORCH_LOAD,
+        filename="model.pt",
+        rules=_ZIP_RULES,
+        requires=("torch",),
+    ),
+    file_sample(
+        "review10-npz-end-record-a-comment-length-back",
+        _npz_end_record_a_comment_length_back,
+        "an .npz whose end record is as far from the file's end as zipfile looks",
+        _NUMPY_LOAD,
+        filename="weights.npz",
+        requires=("numpy",),
     ),
     file_sample(
         "review9-empty-lzma-stream-then-xz",

@@ -92,6 +92,8 @@ def test_torch_loads_default_runs_a_payload_exactly_when_the_findings_say_so(
     sample: Sample, tmp_path: Path
 ) -> None:
     require("torch")
+    if not any(rule.startswith("MLS-PKL-") for rule in sample.rules):
+        return  # a structural finding (two archives in one file) claims nothing of weights_only
     canary = tmp_path / "canary"
     artifact = sample.build(tmp_path / "artifact", canary)
     report = scan_path(artifact)
