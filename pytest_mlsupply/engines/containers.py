@@ -380,8 +380,11 @@ def scan_zip_members(
                 findings.append(too_many_finding(blob, len(directory.entries), limits.max_members))
                 break
             findings.extend(zip_entry_findings(blob, entry, fh, size))
-            if entry.is_dir or entry.is_symlink:
+            if (entry.is_dir or entry.is_symlink) and not (entry.size or entry.compressed_size):
                 continue
+            # A directory or link entry with bytes is scanned too: zipfile and the loaders on
+            # it (numpy.load's NpzFile) ignore mode bits, and cut a name at a NUL, so
+            # 'arr.npy\0/' is 'arr.npy' to them.
             if entry.flags & FLAG_ENCRYPTED:
                 findings.append(
                     encrypted_finding(blob, entry.name, "general-purpose flag bit 0 set")

@@ -257,11 +257,9 @@ def _parse_eocd(fh: SeekableReader, tail: bytes, base: int, pos: int) -> _Eocd |
             if len(record) == 56 and record[:4] == _ZIP64_RECORD:
                 *_, entries, cd_size, cd_offset = struct.unpack("<IQHHIIQQQQ", record)
                 end_of_cd = candidate
-                zip64_by_pointer = candidate != fixed
-                # torch follows the pointer whatever lies before the locator.
-                zip64_by_pointer |= (
-                    record_at != fixed and _read_at(fh, record_at, 4) == _ZIP64_RECORD
-                )
+                # torch follows the pointer whatever lies before the locator, and reads the
+                # plain end record's fields when no zip64 record is there.
+                zip64_by_pointer = candidate != fixed or record_at != fixed
                 break
         else:
             return None

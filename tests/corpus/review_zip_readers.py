@@ -8,7 +8,8 @@ scanner's reader and another to the loader's. And ``LZMAFile`` (joblib's .lzma a
 stream after stream of either kind, where the scanner stopped after the first. The ninth
 review (``review10-*``) put two zip64 records in one file (torch follows the locator's
 pointer, zipfile takes the record before it) and an end record at the far edge of where
-zipfile looks.
+zipfile looks; the tenth (``review11-*``) a locator pointing at no record, and .npz members
+skipped for their directory-like names or symlink mode bits, which numpy ignores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import lzma
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.corpus import Sample, file_sample
@@ -46,8 +48,8 @@ def _numeric_npy() -> bytes:
     return buffer.getvalue()
 
 
-def _local(name: str, data: bytes) -> bytes:
-    raw = name.encode()
+def _local(name: str | bytes, data: bytes) -> bytes:
+    raw = name.encode() if isinstance(name, str) else name
     return (
         struct.pack(
             "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data),
@@ -58,12 +60,15 @@ def _local(name: str, data: bytes) -> bytes:
     )  # fmt: skip
 
 
-def _central(name: str, data: bytes, offset: int, comment: bytes = b"") -> bytes:
-    raw = name.encode()
+def _central(
+    name: str | bytes, data: bytes, offset: int, comment: bytes = b"", mode: int = 0
+) -> bytes:
+    raw = name.encode() if isinstance(name, str) else name
+    made_by = (3 << 8) | 20 if mode else 20  # Unix, when mode bits are given
     return (
         struct.pack(
-            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, zlib.crc32(data),
-            len(data), len(data), len(raw), 0, len(comment), 0, 0, 0, offset,
+            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", made_by, 20, 0, 0, 0, 0x21, zlib.crc32(data),
+            len(data), len(data), len(raw), 0, len(comment), 0, 0, mode << 16, offset,
         )
         + raw
         + comment
@@ -181,6 +186,39 @@ def _npz_end_record_a_comment_length_back(canary: Path) -> bytes:
     return body + directory + _end(1, len(directory), len(body)) + bytes(1 << 16)
 
 
+def _torch_zip64_pointer_to_no_record(canary: Path) -> bytes:
+    # The zip64 record right before the locator lists a real checkpoint (zipfile reads it);
+    # the locator points at byte 0, no zip64 record, so torch's reader keeps the plain end
+    # record's fields, which list the payload's directory.
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.arange(4.0)}, buffer)
+    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
+    payload = [(n, _payload(canary) if n.endswith("/data.pkl") else d) for n, d in real]
+    payload_body, payload_directory = _archive(payload, 0)
+    out = payload_body + payload_directory
+    body, directory = _archive(real, len(out))
+    out += body + directory + _zip64_record(len(real), len(directory), len(out) + len(body))
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, 0, 1)
+    return out + locator + _end(len(payload), len(payload_directory), len(payload_body))
+
+
+def _npz_member(name: bytes, mode: int = 0) -> Callable[[Path], bytes]:
+    """An .npz whose one member ``name`` (with Unix ``mode`` bits) holds an object array."""
+
+    def build(canary: Path) -> bytes:
+        data = _object_npy(canary)
+        body = _local(name, data)
+        directory = _central(name, data, 0, mode=mode)
+        return body + directory + _end(1, len(directory), len(body))
+
+    return build
+
+
 def _empty_lzma_then_xz(canary: Path) -> bytes:
     return lzma.compress(b"", format=lzma.FORMAT_ALONE) + lzma.compress(
         _payload(canary), format=lzma.FORMAT_XZ
@@ -234,6 +272,39 @@ SAMPLES: list[Sample] = [
         "review10-npz-end-record-a-comment-length-back",
         _npz_end_record_a_comment_length_back,
         "an .npz whose end record is as far from the file's end as zipfile looks",
+        _NUMPY_LOAD,
+        filename="weights.npz",
+        requires=("numpy",),
+    ),
+    file_sample(
+        "review11-torch-zip64-pointer-to-no-record",
+        _torch_zip64_pointer_to_no_record,
+        "a zip64 locator pointing at no record: torch reads the plain end record's directory",
+        _TORCH_LOAD,
+        filename="model.pt",
+        rules=_ZIP_RULES,
+        requires=("torch",),
+    ),
+    file_sample(
+        "review11-npz-member-named-like-a-directory",
+        _npz_member(b"arr/"),
+        "an .npz member named 'arr/' with data: numpy lists and loads it like any other",
+        "import numpy\nz = numpy.load(ARTIFACT, allow_pickle=True)\n[z[k] for k in z.files]\n",
+        filename="weights.npz",
+        requires=("numpy",),
+    ),
+    file_sample(
+        "review11-npz-member-name-cut-at-a-nul",
+        _npz_member(b"arr.npy\x00/"),
+        "an .npz member named 'arr.npy\\0/': zipfile cuts the name at the NUL",
+        _NUMPY_LOAD,
+        filename="weights.npz",
+        requires=("numpy",),
+    ),
+    file_sample(
+        "review11-npz-member-with-symlink-mode-bits",
+        _npz_member(b"arr.npy", mode=0o120644),
+        "an .npz member whose Unix mode bits say symbolic link: numpy ignores them",
         _NUMPY_LOAD,
         filename="weights.npz",
         requires=("numpy",),
