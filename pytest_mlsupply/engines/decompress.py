@@ -120,8 +120,10 @@ def decompress(
                     # an .xz or a .lzma stream alike; what that decoder refuses from the start
                     # it ignores as trailing data.
                     decoder = _auto_decoder()
+                    room = min(limit, max(ratio_floor, reader.consumed * max_ratio))
+                    room = max(int(room + 1 - out.tell()), 1)
                     try:
-                        produced = decoder.feed(pending, _CHUNK_OUT, _CHUNK_OUT)
+                        produced = decoder.feed(pending, min(room, _CHUNK_OUT), room)
                     except lzma.LZMAError:
                         result.trailing = len(pending) + reader.remaining()
                         break
