@@ -93,6 +93,7 @@ def scan_pickle_region(
     start: int = 0,
     unpickled: bool = True,
     policy: PicklePolicy | None = None,
+    fresh_memo: bool = False,
 ) -> list[Finding]:
     """Scan the pickles in ``data[start:]``, the content of ``blob``; offsets stay file offsets.
 
@@ -101,7 +102,8 @@ def scan_pickle_region(
     error is raised (:class:`ScanError`); beside findings it is recorded, so that findings
     below the threshold never turn it into a pass. Bytes no loader unpickles (tensor data that
     starts like a pickle) only report their findings. ``policy`` replaces the scan's pickle
-    policy (TorchScript archives trust their own ``__torch__`` classes).
+    policy (TorchScript archives trust their own ``__torch__`` classes); ``fresh_memo`` reads
+    each pickle after the first with a memo of its own (torch's legacy files).
     """
     whole = memoryview(data)
     view = whole[start:]
@@ -112,6 +114,7 @@ def scan_pickle_region(
             origin=blob.subject,
             member=blob.member,
             base_offset=start,
+            fresh_memo=fresh_memo,
         )
     finally:
         # A memory map cannot close while a view of it is alive.

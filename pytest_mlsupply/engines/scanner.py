@@ -9,7 +9,9 @@ extracted — :func:`scan_blob`:
 2. scans a zip archive appended after other content (a polyglot) as the archive it is;
 3. decompresses it as ``joblib.load`` does when its first bytes are one of joblib's
    compressors' prefixes that identification did not take it for (joblib picks a decompressor
-   by prefix alone), and scans what comes out;
+   by prefix alone), and scans what comes out; and reads it as a legacy torch tar when its
+   first 512 bytes are a tar header but identification took it for something else
+   (``torch.load`` tries ``tarfile`` first);
 4. unless the blob was scanned as a pickle, runs the pickle probe over it
    (:func:`~pytest_mlsupply.engines.formats.pickles.probe_execution`): text, JSON, unknown
    bytes, safetensors, GGUF, zip — whatever ``pickle.load`` would run from its first byte is
@@ -34,7 +36,7 @@ from pytest_mlsupply.engines.blob import (
     ScanPolicy,
     ScanReport,
 )
-from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip
+from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip, tar_header
 from pytest_mlsupply.engines.formats.compressed import (
     joblib_compression,
     scan_as_joblib_decompresses,
@@ -73,9 +75,14 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
     findings = _run(SCANNERS.get(ident.format), blob, ident, ctx)
     if ident.appended_zip is not None:
         findings += _scan_appended_zip(blob, ctx)
-    joblib_format = joblib_compression(_head(blob))
+    head = _head(blob)
+    joblib_format = joblib_compression(head)
     if joblib_format is not None and joblib_format is not ident.format:
         findings += _scan_as_joblib(blob, joblib_format, ctx)
+    if ident.format not in (Format.TAR, Format.PYTORCH_TAR) and tar_header(head):
+        # torch.load opens any file that is not a zip with tarfile first: a pickle (or
+        # anything) whose first 512 bytes are a tar header is a legacy checkpoint to it.
+        findings += _run(SCANNERS.get(Format.PYTORCH_TAR), blob, ident, ctx)
     if ident.family is not Family.PICKLE:
         # Named like a pickle and identified as nothing else: what cannot be followed is an
         # error (a loader is pointed at it), not a pass.
@@ -88,9 +95,9 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
 
 def _head(blob: Blob) -> bytes:
     if blob.data is not None:
-        return bytes(blob.data[:8])
+        return bytes(blob.data[:512])
     with blob.open() as fh:
-        return fh.read(8)
+        return fh.read(512)
 
 
 def _scan_as_joblib(blob: Blob, fmt: Format, ctx: ScanContext) -> list[Finding]:

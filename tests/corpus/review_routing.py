@@ -7,7 +7,10 @@ stored blocks), a .lzma header with a dictionary smaller than 4 KiB. And the leg
 walker took a storage's element size from the first storage class it saw and a record count
 from the first integer opcode, where torch takes the record's third item and the count
 pickle's value, and resumed after a STOP inside a frame where torch's unbuffered file
-resumes at the frame's end.
+resumes at the frame's end. The eleventh review (``review12-*``) found the machine keeping
+the memo across a legacy file's pickles (torch reads each with an unpickler of its own), and
+tar headers that identification refused or took second to a pickle, which torch's tarfile reads
+first.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import lzma
 import pickle
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.corpus import Sample, file_sample
@@ -99,6 +103,65 @@ def _load_resumes_at_the_frame_end(canary: Path) -> bytes:
     )
 
 
+def _short(text: str) -> bytes:
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw
+
+
+def _legacy_stream_each_pickle_its_own_memo(canary: Path) -> bytes:
+    # torch reads each pickle of a legacy file with an unpickler of its own: the main pickle's
+    # memo slots 0 and 1 are its own 'os' and 'system', not sys_info's strings.
+    magic = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+    sys_info = b"\x80\x04" + _short("collections") + b"\x94" + _short("OrderedDict") + b"\x94\x86."
+    command = f"touch {canary}".encode()
+    main = (
+        b"\x80\x04" + _short("os") + b"\x94" + _short("system") + b"\x94h\x00h\x01\x93"
+        + b"X" + struct.pack("<I", len(command)) + command + b"\x85R."
+    )  # fmt: skip
+    return magic + pickle.dumps(1001, protocol=2) + sys_info + main + pickle.dumps([], protocol=2)
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _legacy_tar_first_named(first: str) -> Callable[[Path], bytes]:
+    """A legacy torch tar whose first member is named ``first`` (empty), then the real ones."""
+
+    def build(canary: Path) -> bytes:
+        return _tar(
+            [
+                (first, b""),
+                ("storages", pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)),
+                ("tensors", pickle.dumps(0, protocol=2)),
+                ("pickle", _payload(canary)),
+            ]
+        )
+
+    return build
+
+
+def _legacy_protocol_4(canary: Path) -> bytes:
+    import collections
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    state = collections.OrderedDict(w=torch.ones(3, 4), b=torch.zeros(4, dtype=torch.int64))
+    torch.save(state, buffer, _use_new_zipfile_serialization=False, pickle_protocol=4)
+    return buffer.getvalue()
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "review8-zlib-stream-that-is-also-a-tar",
@@ -146,6 +209,38 @@ SAMPLES: list[Sample] = [
         _TORCH_LOAD,
         filename="model.pt",
         requires=("torch",),
+    ),
+    file_sample(
+        "review12-legacy-stream-each-pickle-its-own-memo",
+        _legacy_stream_each_pickle_its_own_memo,
+        "a legacy torch file whose main pickle reads its own memo, not sys_info's",
+        _TORCH_LOAD,
+        filename="model.pt",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review12-legacy-tar-first-member-named-like-a-pickle",
+        _legacy_tar_first_named(b"\x80\x02K\x01.".decode("utf-8", "surrogateescape")),
+        "a legacy torch tar whose first member's name is a whole pickle: tarfile opens it first",
+        _TORCH_LOAD,
+        filename="pytorch_model.bin",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review12-legacy-tar-first-member-with-an-empty-name",
+        _legacy_tar_first_named(""),
+        "a legacy torch tar whose first header has an empty name (its first byte is NUL)",
+        _TORCH_LOAD,
+        filename="pytorch_model.bin",
+        requires=("torch",),
+    ),
+    file_sample(
+        "review12-benign-legacy-torch-save-protocol-4",
+        _legacy_protocol_4,
+        "torch.save(_use_new_zipfile_serialization=False, pickle_protocol=4) of a state dict",
+        None,
+        filename="model.pt",
+        malicious=False,
     ),
     file_sample(
         "review8-benign-text-starting-like-a-joblib-prefix",

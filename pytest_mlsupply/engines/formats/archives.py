@@ -58,6 +58,7 @@ __all__ = [
     "scan_7z",
     "scan_tar",
     "scan_zip",
+    "tar_header",
 ]
 
 _MAX_TAR_HEADERS = 4096
@@ -174,15 +175,23 @@ def identify_7z(view: View) -> Identification | None:
     )
 
 
+def tar_header(head: bytes) -> bool:
+    """Whether ``head`` starts with a header :mod:`tarfile` accepts (an empty name too): what
+    ``torch.load`` tries first on any file that is not a zip."""
+    if len(head) < 512:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return False
+    return True
+
+
 def identify_tar(view: View) -> Identification | None:
     """A tar archive, read with :mod:`tarfile` (the reader the scan uses): member names, and
     the legacy torch checkpoint layout."""
     head = view.head
-    if len(head) < 512 or not head[0]:
-        return None
-    try:
-        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
-    except tarfile.HeaderError:
+    if not tar_header(head):
         return None
     fileobj: Any = view.file if view.file is not None else io.BytesIO(head)
     fileobj.seek(0)

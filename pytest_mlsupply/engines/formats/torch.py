@@ -135,7 +135,8 @@ def claim_pickle_members(listing: ZipListing) -> Identification | None:
 
 def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identification | None:
     """The legacy tar checkpoint (``sys_info``, ``pickle``, ``storages``, ``tensors``)."""
-    if not set(names) >= _TAR_MEMBERS:
+    # torch's legacy_load reads these three (sys_info is written, never read).
+    if not set(names) >= {"storages", "tensors", "pickle"}:
         return None
     if pickle_head:
         evidence += f"; member pickle starts with {hex_bytes(pickle_head, 4)}"
@@ -154,7 +155,8 @@ def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identifica
 def scan_torch_legacy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """A legacy ``torch.save`` file (pickles back to back), with torch.load's default judged."""
     with blob.buffer() as buffer:
-        findings = scan_pickle_region(ctx, blob, buffer)
+        # torch reads each of the file's pickles with an unpickler of its own.
+        findings = scan_pickle_region(ctx, blob, buffer, fresh_memo=True)
         return with_weights_only_notes(findings, buffer)
 
 

@@ -55,6 +55,10 @@ _AS_PY_READS_JOBLIB = (
     "as pickle.py's unpickler reads the file when not used by joblib (pickle._Unpickler, "
     "dill.load): it takes the bytes joblib stores arrays in for opcodes"
 )
+_AS_FRESH_LOADS = (
+    "as pickle.load called again reads each pickle after the first: with a memo of its own, "
+    "not the one the pickles before it left"
+)
 _AS_C_READS_A_FILE = (
     f"as {LOADER_NAMES[C_FILE_LOADER]} reads it: from the end of a frame that a read runs "
     "past, not from the bytes after the read's start"
@@ -70,6 +74,7 @@ def other_readings(
     known: list[Finding],
     execution_only: bool,
     imports: bool = False,
+    fresh_memo: bool = False,
 ) -> list[Finding]:
     """Findings of the other readings of ``data`` (see the module) that ``trace``, the
     default reading, does not follow; findings already in ``known`` are not repeated."""
@@ -82,6 +87,10 @@ def other_readings(
                 data, base_offset=base_offset, find_nested=False, loader=loader, regions=regions
             )
             readings.append((other, note))
+    if not fresh_memo and trace.pickles_seen > 1:
+        # pickle.load called again reads the next pickle with a memo of its own.
+        fresh = run_machine(data, base_offset=base_offset, find_nested=False, fresh_memo=True)
+        readings.append((fresh, _AS_FRESH_LOADS))
     diverged = [other for other, _ in readings if other.c_file_divergence is not None]
     if trace.c_file_divergence is not None or diverged:
         from_file = run_machine(
@@ -106,7 +115,9 @@ def other_readings(
             break
     for other, note in readings:
         other = _without_memo_shifts(other, trace, policy)
-        everything = not joblib or _smuggles(other, trace, regions, policy)
+        everything = (
+            not joblib or note is _AS_FRESH_LOADS or _smuggles(other, trace, regions, policy)
+        )
         for finding in trace_findings(
             other, policy, ctx, execution_only=execution_only, imports=imports
         ):

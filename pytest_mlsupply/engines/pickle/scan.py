@@ -86,6 +86,7 @@ def scan_pickle_bytes(
     max_depth: int = 3,
     execution_only: bool = False,
     imports: bool = False,
+    fresh_memo: bool = False,
 ) -> PickleScan:
     """Scan every pickle in ``data`` without executing anything.
 
@@ -99,9 +100,11 @@ def scan_pickle_bytes(
     ctx = FindingContext(origin=origin, member=member)
     if execution_only:
         view = _view(data)
-        trace = run_machine(view, base_offset=base_offset, find_nested=False)
+        trace = run_machine(view, base_offset=base_offset, find_nested=False, fresh_memo=fresh_memo)
         findings = trace_findings(trace, policy, ctx, execution_only=True, imports=imports)
-        findings += other_readings(view, trace, policy, ctx, base_offset, findings, True, imports)
+        findings += other_readings(
+            view, trace, policy, ctx, base_offset, findings, True, imports, fresh_memo
+        )
         return PickleScan(
             origin=origin,
             imports=list(trace.imports),
@@ -111,7 +114,7 @@ def scan_pickle_bytes(
             pickles_seen=trace.pickles_seen,
             opcodes_seen=trace.opcodes_seen,
         )
-    return _scan(_view(data), policy, ctx, base_offset, max_depth, {})
+    return _scan(_view(data), policy, ctx, base_offset, max_depth, {}, fresh_memo)
 
 
 def _view(data: bytes | bytearray | memoryview) -> memoryview:
@@ -128,8 +131,11 @@ def _scan(
     base_offset: int,
     depth_left: int,
     seen: dict[bytes, PickleScan],
+    fresh_memo: bool = False,
 ) -> PickleScan:
-    trace = run_machine(data, base_offset=base_offset, find_nested=depth_left > 0)
+    trace = run_machine(
+        data, base_offset=base_offset, find_nested=depth_left > 0, fresh_memo=fresh_memo
+    )
     result = PickleScan(
         value=trace.first_result,
         origin=ctx.origin,
@@ -151,7 +157,9 @@ def _scan(
         result.errors.append(result.error)
     for candidate in trace.nested:
         _scan_nested(candidate, policy, ctx, depth_left, seen, result)
-    result.findings += other_readings(data, trace, policy, ctx, base_offset, result.findings, False)
+    result.findings += other_readings(
+        data, trace, policy, ctx, base_offset, result.findings, False, fresh_memo=fresh_memo
+    )
     return result
 
 

@@ -303,8 +303,10 @@ class _Machine:
         self.joblib = loader == BOTH_LOADERS
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
-        # The memo survives STOP: an Unpickler whose load() is called again keeps it.
+        # The memo survives STOP (an Unpickler whose load() is called again keeps it) unless
+        # each pickle is read by a fresh unpickler (fresh_memo).
         self.memo: dict[int, Any] = {}
+        self.fresh_memo = False
         self.proto = 0
         self.op: Op | None = None
         # Set by a handler that consumed raw bytes after its opcode (joblib array data), or
@@ -368,6 +370,8 @@ class _Machine:
                 pos = self._next_load(pos)
                 if pos >= size:
                     break
+                if self.fresh_memo:
+                    self.memo = {}
             start = pos
             if index > 0 and self.data[pos] not in OPCODE_NAMES:
                 self.trace.trailing = TrailingData(self.base + pos, size - pos, False)
@@ -1553,8 +1557,13 @@ def run_machine(
     max_pickles: int | None = None,
     loader: str = BOTH_LOADERS,
     regions: list[tuple[int, int]] | None = None,
+    fresh_memo: bool = False,
 ) -> Trace:
     """Run the machine over every pickle in ``data`` (concatenated pickles included).
+
+    Each pickle after the first reads the memo the ones before it left (an Unpickler whose
+    ``load()`` is called again), or, with ``fresh_memo``, one of its own (``pickle.load``
+    called again; torch's legacy files).
 
     ``partial`` says ``data`` is only the head of a longer stream: running off its end is not
     an error (:attr:`Trace.exhausted` is set). ``max_ops`` and ``max_pickles`` stop the run
@@ -1572,4 +1581,5 @@ def run_machine(
     machine = _Machine(
         view, base_offset, find_nested, partial, max_ops, max_pickles, loader, regions
     )
+    machine.fresh_memo = fresh_memo
     return machine.run()
