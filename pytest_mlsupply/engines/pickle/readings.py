@@ -1,7 +1,7 @@
 """The other readings of a pickle stream: what loaders other than the machine's default run.
 
 The default run (:func:`~.vm.run_machine`) follows CPython's two unpicklers at once, the C
-one reading from memory, and steps over joblib's arrays as ``joblib.load`` does. Three other
+one reading from memory, and steps over joblib's arrays as ``joblib.load`` does. Other
 readings of the same bytes are run when the default one shows they differ:
 
 * **pickle.load and torch.load of a joblib file** take the bytes joblib stores arrays in for
@@ -10,6 +10,9 @@ readings of the same bytes are run when the default one shows they differ:
 * **the C unpickler reading a file object without peek()** (``torch.load`` hands a zip
   checkpoint's ``data.pkl`` over as ``io.BytesIO``) drops the rest of a frame that a read runs
   past; it is run when a reading has such a read (MLS-PKL-012, high).
+* **pickle.load called again** reads each pickle after the first with a memo of its own, where
+  the default reading keeps the memo (an Unpickler whose ``load()`` is called again); it is
+  run when the data holds more than one pickle, and everything it finds is reported.
 
 Numeric data read as opcodes breaks off at random, and a joblib object array's pickle read
 with the outer memo fetches the outer stream's objects: both make imports of odd names and
