@@ -103,6 +103,7 @@ def decompress(
     pending = b""
     stalled = 0
     last_marker: int | None = None
+    probing = False  # the decoder is LZMAFile's try at reading another stream
     try:
         while True:
             if decoder is None:
@@ -119,21 +120,7 @@ def decompress(
                     # LZMAFile (lzma.open, joblib) reads on with a fresh FORMAT_AUTO decoder,
                     # an .xz or a .lzma stream alike; what that decoder refuses from the start
                     # it ignores as trailing data.
-                    decoder = _auto_decoder()
-                    room = min(limit, max(ratio_floor, reader.consumed * max_ratio))
-                    room = max(int(room + 1 - out.tell()), 1)
-                    try:
-                        produced = decoder.feed(pending, min(room, _CHUNK_OUT), room)
-                    except lzma.LZMAError:
-                        result.trailing = len(pending) + reader.remaining()
-                        break
-                    pending = b""
-                    out.write(produced)
-                    _check(out.tell(), reader.consumed, limit, max_ratio, ratio_floor)
-                    if decoder.eof:
-                        result.streams += 1
-                        pending = decoder.unused()
-                        decoder = None
+                    decoder, probing = _auto_decoder(), True
                     continue
                 if concatenated and _starts_stream(codec, pending):
                     decoder = _new_decoder(codec)
@@ -150,7 +137,14 @@ def decompress(
             # What this step may still produce: the room under the limit, and under the ratio.
             room = min(limit, max(ratio_floor, reader.consumed * max_ratio)) + 1 - out.tell()
             room = max(int(room), 1)
-            produced = decoder.feed(pending, min(room, _CHUNK_OUT), room)
+            try:
+                produced = decoder.feed(pending, min(room, _CHUNK_OUT), room)
+            except lzma.LZMAError:
+                if not probing:
+                    raise
+                result.trailing = len(pending) + reader.remaining()
+                break
+            probing = False
             pending = b""
             out.write(produced)
             _check(out.tell(), reader.consumed, limit, max_ratio, ratio_floor)

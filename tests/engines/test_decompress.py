@@ -101,6 +101,23 @@ def test_bytes_after_the_last_stream_are_counted_as_trailing(codec: Codec) -> No
     assert result.trailing == len(b"TRAILER!")
 
 
+@pytest.mark.parametrize(
+    ("codec", "first", "second"),
+    [
+        (Codec.XZ, lzma.FORMAT_XZ, lzma.FORMAT_ALONE),
+        (Codec.LZMA, lzma.FORMAT_ALONE, lzma.FORMAT_XZ),
+    ],
+)
+def test_after_an_lzma_stream_a_stream_of_the_other_kind_is_read_as_lzmafile_reads_it(
+    codec: Codec, first: int, second: int
+) -> None:
+    joined = lzma.compress(b"a", format=first) + lzma.compress(b"b", format=second) + b"junk"
+    result = decompress(io.BytesIO(joined), codec, limit=1000)
+    with lzma.LZMAFile(io.BytesIO(joined)) as reader:
+        assert result.data == reader.read() == b"ab"
+    assert (result.error, result.trailing) == (None, len(b"junk"))
+
+
 def test_a_zip_member_reads_no_further_than_its_compressed_size() -> None:
     member = zlib.compress(b"inside", wbits=-15)
     source = io.BytesIO(member + zlib.compress(b"outside", wbits=-15))
