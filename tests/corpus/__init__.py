@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,12 @@ class Sample:
 
 #: What proves a payload runs: a dangerous import or call.
 EXEC_RULES = ("MLS-PKL-001", "MLS-PKL-002")
+
+
+def system_call(canary: Path) -> bytes:
+    """A protocol 2 pickle that runs os.system('touch <canary>')."""
+    command = f"touch {canary}".encode()
+    return b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
 
 
 def file_sample(

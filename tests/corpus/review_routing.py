@@ -22,16 +22,11 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.corpus import Sample, file_sample
+from tests.corpus import Sample, file_sample, system_call
 from tests.corpus.torch import legacy_tar
 
 _JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
 _TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
-
-
-def _payload(canary: Path) -> bytes:
-    command = f"touch {canary}".encode()
-    return b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
 
 
 def _stored_zlib(data: bytes, blocks: bytes = b"") -> bytes:
@@ -45,7 +40,7 @@ def _zlib_stream_that_is_also_a_tar(canary: Path) -> bytes:
     # first 512 bytes get a tar header's type flag and checksum.
     padding = 600
     data = bytearray(
-        b"\x80\x02B" + struct.pack("<I", padding) + bytes(padding) + b"0" + _payload(canary)[2:]
+        b"\x80\x02B" + struct.pack("<I", padding) + bytes(padding) + b"0" + system_call(canary)[2:]
     )
     stream = bytearray(_stored_zlib(bytes(data)))
     stream[156] = ord("0")
@@ -59,12 +54,12 @@ def _zlib_stream_that_is_also_a_tar(canary: Path) -> bytes:
 
 def _zlib_stream_of_empty_blocks(canary: Path) -> bytes:
     # 13,200 empty stored blocks: the stream's first 64 KiB decompress to nothing.
-    return _stored_zlib(_payload(canary), blocks=b"\x00\x00\x00\xff\xff" * 13200)
+    return _stored_zlib(system_call(canary), blocks=b"\x00\x00\x00\xff\xff" * 13200)
 
 
 def _lzma_with_a_small_dictionary(canary: Path) -> bytes:
     filters = [{"id": lzma.FILTER_LZMA1, "dict_size": 4096}]
-    data = lzma.compress(_payload(canary), format=lzma.FORMAT_ALONE, filters=filters)
+    data = lzma.compress(system_call(canary), format=lzma.FORMAT_ALONE, filters=filters)
     return data[:1] + struct.pack("<I", 2048) + data[5:]  # the decoder takes 2048 as well
 
 
@@ -78,14 +73,14 @@ def _storage_type_decides_the_size(canary: Path) -> bytes:
     decoy = pickle.dumps([], protocol=2)
     raw[4 * count : 4 * count + len(decoy)] = decoy
     storages = (
-        pickle.dumps(1, protocol=2) + record + struct.pack("<q", count) + raw + _payload(canary)
+        pickle.dumps(1, protocol=2) + record + struct.pack("<q", count) + raw + system_call(canary)
     )
     return legacy_tar(storages=storages, main=pickle.dumps({}, protocol=2))
 
 
 def _count_is_the_pickles_value(canary: Path) -> bytes:
     # K 0, POP, K 1, STOP: the count is 1, the first integer 0.
-    tensors = b"\x80\x02K\x000K\x01." + _payload(canary)
+    tensors = b"\x80\x02K\x000K\x01." + system_call(canary)
     storages = pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)
     return legacy_tar(storages=storages, tensors=tensors, main=pickle.dumps({}, protocol=2))
 
@@ -94,7 +89,7 @@ def _load_resumes_at_the_frame_end(canary: Path) -> bytes:
     # torch reads the members from unbuffered files: the count's load reads its whole frame,
     # stops at the STOP inside it, and the next load starts at the frame's end, past the
     # BINBYTES header left in the frame that would hide the payload from a contiguous read.
-    payload = _payload(canary)
+    payload = system_call(canary)
     body = b"K\x01.B" + struct.pack("<I", len(payload) + 1)
     count = b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body
     storages = pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)
@@ -143,7 +138,7 @@ def _legacy_tar_first_named(first: str) -> Callable[[Path], bytes]:
                 (first, b""),
                 ("storages", pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2)),
                 ("tensors", pickle.dumps(0, protocol=2)),
-                ("pickle", _payload(canary)),
+                ("pickle", system_call(canary)),
             ]
         )
 

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.corpus import Sample, file_sample
+from tests.corpus import Sample, file_sample, system_call
 
 _NUMPY_LOAD = "import numpy\nnumpy.load(ARTIFACT, allow_pickle=True)['arr']\n"
 _TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
@@ -29,15 +29,10 @@ _JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
 _ZIP_RULES = ("MLS-ARC-011", "MLS-TORCH-007")
 
 
-def _payload(canary: Path) -> bytes:
-    command = f"touch {canary}".encode()
-    return b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
-
-
 def _object_npy(canary: Path) -> bytes:
     header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + _payload(canary)
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + system_call(canary)
 
 
 def _numeric_npy() -> bytes:
@@ -115,20 +110,8 @@ def _torch_directory_at_its_recorded_offset(canary: Path) -> bytes:
     # the same size) sits right before the end record, which keeps the checkpoint's offset:
     # torch reads the directory there, a reader that takes the gap for prepended content
     # reads the decoy's.
-    import zipfile
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"w": 1}, buffer)
-    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    body, directory = b"", b""
-    for info in saved.infolist():
-        data = saved.read(info.filename)
-        if info.filename.endswith("/data.pkl"):
-            data = _payload(canary)
-        directory += _central(info.filename, data, len(body))
-        body += _local(info.filename, data)
+    _, payload = _checkpoint_records(canary)
+    body, directory = _archive(payload, 0)
     cd_offset, cd_size = len(body), len(directory)
     body += directory
     decoy_at = len(body)
@@ -138,7 +121,23 @@ def _torch_directory_at_its_recorded_offset(canary: Path) -> bytes:
     decoy = _central(
         "readme.txt", b"hello\n", decoy_at - gap, comment=b"c" * (cd_size - len(short))
     )
-    return body + decoy + _end(len(saved.infolist()), cd_size, cd_offset)
+    return body + decoy + _end(len(payload), cd_size, cd_offset)
+
+
+def _checkpoint_records(
+    canary: Path,
+) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """The records of a real torch.save checkpoint, and the same with data.pkl the payload."""
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.arange(4.0)}, buffer)
+    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
+    payload = [(n, system_call(canary) if n.endswith("/data.pkl") else d) for n, d in real]
+    return real, payload
 
 
 def _zip64_record(entries: int, cd_size: int, cd_offset: int) -> bytes:
@@ -160,15 +159,7 @@ def _torch_two_zip64_records(canary: Path) -> bytes:
     # Two archives back to back, each with its zip64 record: the one right before the locator
     # lists a real checkpoint (zipfile reads it), the locator points at the other, whose
     # data.pkl is the payload (torch's reader follows the pointer).
-    import zipfile
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"w": torch.arange(4.0)}, buffer)
-    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
-    payload = [(n, _payload(canary) if n.endswith("/data.pkl") else d) for n, d in real]
+    real, payload = _checkpoint_records(canary)
     body, directory = _archive(payload, 0)
     out = body + directory
     payload_record = len(out)
@@ -190,15 +181,7 @@ def _torch_zip64_pointer_to_no_record(canary: Path) -> bytes:
     # The zip64 record right before the locator lists a real checkpoint (zipfile reads it);
     # the locator points at byte 0, no zip64 record, so torch's reader keeps the plain end
     # record's fields, which list the payload's directory.
-    import zipfile
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"w": torch.arange(4.0)}, buffer)
-    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
-    payload = [(n, _payload(canary) if n.endswith("/data.pkl") else d) for n, d in real]
+    real, payload = _checkpoint_records(canary)
     payload_body, payload_directory = _archive(payload, 0)
     out = payload_body + payload_directory
     body, directory = _archive(real, len(out))
@@ -221,13 +204,13 @@ def _npz_member(name: bytes, mode: int = 0) -> Callable[[Path], bytes]:
 
 def _empty_lzma_then_xz(canary: Path) -> bytes:
     return lzma.compress(b"", format=lzma.FORMAT_ALONE) + lzma.compress(
-        _payload(canary), format=lzma.FORMAT_XZ
+        system_call(canary), format=lzma.FORMAT_XZ
     )
 
 
 def _empty_xz_then_lzma(canary: Path) -> bytes:
     return lzma.compress(b"", format=lzma.FORMAT_XZ) + lzma.compress(
-        _payload(canary), format=lzma.FORMAT_ALONE
+        system_call(canary), format=lzma.FORMAT_ALONE
     )
 
 
