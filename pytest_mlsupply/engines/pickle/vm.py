@@ -938,7 +938,7 @@ def _build(m: _Machine, op: Op) -> None:
         if wrapper in _JOBLIB_ARRAY_WRAPPERS:
             m.stack[-1] = _read_joblib_array(m, op, _wrapper_attributes(inst))
         elif wrapper in _JOBLIB_FILE_WRAPPERS:
-            filename = _wrapper_attributes(inst).get("filename")
+            filename = _wrapper_attributes(inst, strict=False).get("filename")
             m.trace.file_loads.append(
                 FileLoad(
                     m.at(op),
@@ -1005,14 +1005,15 @@ def _check_wrapper_use(m: _Machine, op: Op, func: Any, args: Any, kwargs: Any) -
 MAKERS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
 
 
-def _wrapper_attributes(inst: Call) -> SymDict:
+def _wrapper_attributes(inst: Call, strict: bool = True) -> SymDict:
     """The attributes a joblib wrapper has after its BUILDs so far, later ones winning.
 
     joblib reads the wrapper's attributes with getattr: every BUILD state counts, in order
     (a wrapper can be fetched from the memo and built again), dict and slot state alike.
-    What the machine cannot know exactly (a key computed at load time, an alignment that may
-    or may not be None, an attribute joblib never writes, a state of another shape) is
-    refused: a guess here decides where joblib goes on reading opcodes.
+    For an array wrapper (``strict``), what the machine cannot know exactly (a key computed at
+    load time, an alignment that may or may not be None, an attribute joblib never writes, a
+    state of another shape) is refused: a guess here decides where joblib goes on reading
+    opcodes. An old file wrapper only names a file; nothing is read from the stream after it.
     """
     merged = SymDict()
     for state in inst.states:
@@ -1022,15 +1023,19 @@ def _wrapper_attributes(inst: Call) -> SymDict:
             parts = [state] if state is not None else []
         for part in parts:
             if not isinstance(part, SymDict):
+                if not strict:
+                    continue
                 raise _Unfollowable(f"joblib wrapper with a state of {describe(part)}")
             for key, value in part.items:
-                if key not in _WRAPPER_ATTRIBUTES:
+                if strict and key not in _WRAPPER_ATTRIBUTES:
                     raise _Unfollowable(
                         f"joblib wrapper state sets {describe(key)}, an attribute joblib "
                         "never writes"
                     )
-                if key == "numpy_array_alignment_bytes" and isinstance(
-                    value, (Call, Global, DynamicGlobal, Persistent, Opaque)
+                if (
+                    strict
+                    and key == "numpy_array_alignment_bytes"
+                    and isinstance(value, (Call, Global, DynamicGlobal, Persistent, Opaque))
                 ):
                     # joblib reads a padding byte unless this is None.
                     raise _Unfollowable(
@@ -1041,17 +1046,9 @@ def _wrapper_attributes(inst: Call) -> SymDict:
     return merged
 
 
-# What joblib's array wrappers (and the old file wrappers) ever hold.
+# What joblib's array wrappers ever hold.
 _WRAPPER_ATTRIBUTES = frozenset(
-    {
-        "subclass",
-        "shape",
-        "order",
-        "dtype",
-        "allow_mmap",
-        "numpy_array_alignment_bytes",
-        "filename",
-    }
+    {"subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes"}
 )
 
 

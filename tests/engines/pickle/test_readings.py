@@ -282,6 +282,20 @@ def test_an_object_arrays_own_import_with_the_module_shifted_in_the_outer_memo_i
     assert "pickle imports dangerous global posix.dtype" in dangerous
 
 
+def test_an_old_compressed_file_wrapper_names_its_file_and_is_followed() -> None:
+    # joblib < 0.10's ZNDArrayWrapper holds filename, init_args and state; it reads nothing
+    # from the stream, so its attributes are not held to an array wrapper's.
+    u = _unicode
+    data = (
+        b"\x80\x02cjoblib.numpy_pickle_compat\nZNDArrayWrapper\n)\x81}("
+        + u("filename") + u("../elsewhere/a.z") + u("init_args") + b")" + u("state") + b"N"
+        + b"ub."
+    )  # fmt: skip
+    rules = {f.rule for f in scan(data).findings}
+    assert "MLS-PKL-013" in rules
+    assert "MLS-PKL-012" not in rules
+
+
 def test_array_bytes_read_as_opcodes_by_chance_raise_nothing() -> None:
     # Numeric bytes that the C reading happens to run as a few opcodes: a REDUCE on what the
     # outer stream left, a STACK_GLOBAL of two non-strings, an EXT code. None of it is named.
