@@ -21,7 +21,6 @@ import re
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -46,7 +45,7 @@ from pytest_mlsupply.engines.formats.torch_weights_only import (
 )
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
-from pytest_mlsupply.engines.pickle.decoder import DecodeError, Op, read_op
+from pytest_mlsupply.engines.pickle.decoder import DecodeError, read_op
 from pytest_mlsupply.engines.pickle.values import Global, SymList, describe
 from pytest_mlsupply.engines.ziparchive import (
     ZipDirectory,
@@ -80,6 +79,8 @@ _CATEGORY = "scanner-evasion"
 # --- identification ----------------------------------------------------------------------
 
 _TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
+# What torch's legacy_load reads of them (sys_info is written, never read).
+_TAR_MEMBERS_READ = frozenset({"pickle", "storages", "tensors"})
 # Zip members whose first bytes are probed for a pickle, and how many bytes each.
 _MAX_PROBED_MEMBERS = 64
 _PROBE_SIZE = 512
@@ -135,8 +136,7 @@ def claim_pickle_members(listing: ZipListing) -> Identification | None:
 
 def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identification | None:
     """The legacy tar checkpoint (``sys_info``, ``pickle``, ``storages``, ``tensors``)."""
-    # torch's legacy_load reads these three (sys_info is written, never read).
-    if not set(names) >= {"storages", "tensors", "pickle"}:
+    if not set(names) >= _TAR_MEMBERS_READ:
         return None
     if pickle_head:
         evidence += f"; member pickle starts with {hex_bytes(pickle_head, 4)}"
@@ -770,14 +770,6 @@ def _storage_element_size(record: Any) -> int:
     ):
         raise ValueError(f"a storage's type is {describe(storage_type)}, no legacy storage class")
     return _ELEMENT_SIZES[storage_type.ref.name]
-
-
-def _ops(data: memoryview, start: int, end: int) -> Iterator[Op]:
-    pos = start
-    while pos < end:
-        op = read_op(data, pos)
-        yield op
-        pos = op.end
 
 
 def _pickle_end(data: memoryview, start: int) -> tuple[int, int]:
