@@ -133,6 +133,8 @@ class _Eocd:
     prefix: int
     comment: bytes
     zip64_by_pointer: bool = False
+    zipfile_position: int | None = None
+    """Where zipfile takes the end record to be (see _zipfile_eocd)."""
 
 
 def find_directory(fh: SeekableReader, size: int) -> _Eocd | None:
@@ -149,7 +151,7 @@ def find_directory(fh: SeekableReader, size: int) -> _Eocd | None:
     while pos >= 0:
         found = _parse_eocd(fh, tail, base, pos)
         if found is not None:
-            return found
+            return replace(found, zipfile_position=_zipfile_eocd(tail, base))
         pos = tail.rfind(_EOCD, 0, pos)
     return None
 
@@ -163,7 +165,7 @@ def _zipfile_eocd(tail: bytes, base: int) -> int | None:
     return base + pos if pos >= 0 else None
 
 
-def _disagreements(fh: SeekableReader, size: int, eocd: _Eocd) -> tuple[str, ...]:
+def _disagreements(fh: SeekableReader, eocd: _Eocd) -> tuple[str, ...]:
     """How zipfile's and torch's readers would read this archive otherwise than this one.
 
     Loaders find an archive's directory differently: zipfile uses the last end record only,
@@ -173,8 +175,7 @@ def _disagreements(fh: SeekableReader, size: int, eocd: _Eocd) -> tuple[str, ...
     Each difference is a second archive in the same file, for another loader.
     """
     found: list[str] = []
-    base = max(size - _TAIL, 0)
-    at = _zipfile_eocd(_read_at(fh, base, size - base), base)
+    at = eocd.zipfile_position
     if at is not None and at != eocd.position:
         found.append(
             f"zipfile (numpy.load, Keras) reads the end record at byte {at}, this reading the "
@@ -222,7 +223,7 @@ def read_zip_directory(
         prefix=eocd.prefix,
         comment=eocd.comment,
         declared_entries=eocd.entries,
-        disagreements=_disagreements(fh, size, eocd),
+        disagreements=_disagreements(fh, eocd),
     )
 
 

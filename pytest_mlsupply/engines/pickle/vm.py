@@ -291,6 +291,7 @@ class _Machine:
         max_pickles: int | None = None,
         loader: str = BOTH_LOADERS,
         regions: list[tuple[int, int]] | None = None,
+        fresh_memo: bool = False,
     ) -> None:
         self.data = data
         self.base = base_offset
@@ -306,7 +307,7 @@ class _Machine:
         # The memo survives STOP (an Unpickler whose load() is called again keeps it) unless
         # each pickle is read by a fresh unpickler (fresh_memo).
         self.memo: dict[int, Any] = {}
-        self.fresh_memo = False
+        self.fresh_memo = fresh_memo
         self.proto = 0
         self.op: Op | None = None
         # Set by a handler that consumed raw bytes after its opcode (joblib array data), or
@@ -1576,7 +1577,6 @@ def run_machine(
     if view.ndim != 1 or view.itemsize != 1:
         view = view.cast("B")
     machine = _Machine(
-        view, base_offset, find_nested, partial, max_ops, max_pickles, loader, regions
+        view, base_offset, find_nested, partial, max_ops, max_pickles, loader, regions, fresh_memo
     )
-    machine.fresh_memo = fresh_memo
     return machine.run()
