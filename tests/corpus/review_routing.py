@@ -15,6 +15,7 @@ first.
 
 from __future__ import annotations
 
+import collections
 import lzma
 import pickle
 import struct
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.corpus import Sample, file_sample, system_call
-from tests.corpus.torch import legacy_tar
+from tests.corpus.torch import LEGACY_MAGIC, legacy_tar
 
 _JOBLIB_LOAD = "import joblib\njoblib.load(ARTIFACT)\n"
 _TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
@@ -146,15 +147,11 @@ def _legacy_tar_first_named(first: str) -> Callable[[Path], bytes]:
 
 
 def _legacy_protocol_4(canary: Path) -> bytes:
-    import collections
-    import io
-
-    import torch
-
-    buffer = io.BytesIO()
-    state = collections.OrderedDict(w=torch.ones(3, 4), b=torch.zeros(4, dtype=torch.int64))
-    torch.save(state, buffer, _use_new_zipfile_serialization=False, pickle_protocol=4)
-    return buffer.getvalue()
+    # torch.save(_use_new_zipfile_serialization=False, pickle_protocol=4): every pickle
+    # memoises, and the main one fetches 'collections' from its own memo the second time.
+    state = collections.OrderedDict(w=collections.OrderedDict(), c=collections.Counter("ab"))
+    pickles = [LEGACY_MAGIC, 1001, {"protocol_version": 1001, "little_endian": True}, state, []]
+    return b"".join(pickle.dumps(value, protocol=4) for value in pickles)
 
 
 SAMPLES: list[Sample] = [
@@ -232,7 +229,7 @@ SAMPLES: list[Sample] = [
     file_sample(
         "review12-benign-legacy-torch-save-protocol-4",
         _legacy_protocol_4,
-        "torch.save(_use_new_zipfile_serialization=False, pickle_protocol=4) of a state dict",
+        "a legacy torch.save file at protocol 4: each pickle memoises, and reads its own memo",
         None,
         filename="model.pt",
         malicious=False,

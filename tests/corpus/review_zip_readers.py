@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.corpus import Sample, file_sample, system_call
+from tests.corpus.torch import checkpoint_records
 
 _NUMPY_LOAD = "import numpy\nnumpy.load(ARTIFACT, allow_pickle=True)['arr']\n"
 _TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
@@ -127,15 +128,9 @@ def _torch_directory_at_its_recorded_offset(canary: Path) -> bytes:
 def _checkpoint_records(
     canary: Path,
 ) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
-    """The records of a real torch.save checkpoint, and the same with data.pkl the payload."""
-    import zipfile
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"w": torch.arange(4.0)}, buffer)
-    saved = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    real = [(info.filename, saved.read(info.filename)) for info in saved.infolist()]
+    """A checkpoint's records as torch.save writes them, and the same with data.pkl the
+    payload."""
+    real = checkpoint_records()
     payload = [(n, system_call(canary) if n.endswith("/data.pkl") else d) for n, d in real]
     return real, payload
 

@@ -82,15 +82,23 @@ def torch_zip(
     pickle member is written: its name, CRC, local name or flags)."""
     members = [
         data_pkl_member or RawMember(f"{prefix}/data.pkl", data_pkl),
-        RawMember(f"{prefix}/byteorder", b"little"),
-        *[
-            RawMember(f"{prefix}/data/{i}", _storage_bytes(shape))
-            for i, shape in enumerate(_TENSORS.values())
-        ],
-        RawMember(f"{prefix}/version", b"3\n"),
+        *[RawMember(name, data) for name, data in checkpoint_records(prefix)[1:]],
         *(extra or []),
     ]
     return raw_zip(members, **zip_options)
+
+
+def checkpoint_records(prefix: str = "archive") -> list[tuple[str, bytes]]:
+    """The records torch.save writes for a small state dict, in its order, data.pkl first."""
+    return [
+        (f"{prefix}/data.pkl", state_dict_pickle(_TENSORS)),
+        (f"{prefix}/byteorder", b"little"),
+        *[
+            (f"{prefix}/data/{i}", _storage_bytes(shape))
+            for i, shape in enumerate(_TENSORS.values())
+        ],
+        (f"{prefix}/version", b"3\n"),
+    ]
 
 
 def legacy_stream(pickles: list[bytes] | None = None) -> bytes:
