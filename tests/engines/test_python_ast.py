@@ -95,7 +95,7 @@ def test_loading_a_module_from_a_file_path_is_high() -> None:
         "open('x', 'w')",
         "open('x', mode='ab')",
         "from pathlib import Path\nPath('x').write_text('y')",
-        "import shutil\nshutil.rmtree('/tmp/x')",
+        "import shutil\nshutil.rmtree('cache')",
         "import os\nos.remove('x')",
         "import io\nio.open('x', 'w+')",
     ],
