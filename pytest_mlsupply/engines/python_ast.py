@@ -56,9 +56,20 @@ _PROCESS = {
     "platform.popen",
     "commands.getoutput",
     "commands.getstatusoutput",
+    "multiprocessing.set_executable",
 }
-_PROCESS_PREFIXES = ("os.exec", "os.spawn", "subprocess.", "asyncio.create_subprocess")
-_DYNAMIC_CODE = {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"}
+_PROCESS_PREFIXES = ("os.exec", "os.spawn", "subprocess.", "asyncio.create_subprocess", "pexpect.")
+_DYNAMIC_CODE = {
+    "exec",
+    "eval",
+    "compile",
+    "builtins.exec",
+    "builtins.eval",
+    "builtins.compile",
+    # A function object built from a code object runs that code when called.
+    "types.FunctionType",
+    "types.CodeType",
+}
 _DECODERS = {
     "base64.b64decode",
     "base64.b32decode",
@@ -114,6 +125,13 @@ _DESERIALISE = {
     "marshal.loads",
     "shelve.open",
     "jsonpickle.decode",
+    # The unpickler classes themselves: Unpickler(fh).load() is pickle.load(fh).
+    "pickle.Unpickler",
+    "pickle._Unpickler",
+    "_pickle.Unpickler",
+    "dill.Unpickler",
+    "pandas.read_pickle",
+    "torch.serialization.load",
 }
 _FILE_WRITE = {
     "shutil.copy",
@@ -591,6 +609,10 @@ class _Analyser(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = self.resolve(node.func)
+        if name is None and isinstance(node.func, ast.Attribute):
+            # (Path.home() / "x").write_text(...): a method of a value the resolver cannot name
+            # is still judged by the method.
+            name = f"?.{node.func.attr}"
         if name is not None:
             self._judge_call(name, node)
         self._judge_keywords(name, node)
@@ -740,9 +762,9 @@ class _Analyser(ast.NodeVisitor):
             )
             return
         if name in _DESERIALISE or self._unsafe_load(name, node):
-            source = (
-                node.args[0] if node.args else (node.keywords[0].value if node.keywords else None)
-            )
+            source: ast.AST | None = node.args[0] if node.args else None
+            for keyword in ("f", "file", "filename", "fp", "filepath_or_buffer", "stream"):
+                source = source or _keyword(node, keyword)
             where = self.place(source)
             if where.kind in ("model", "relative") and name != "marshal.loads":
                 self.add(
@@ -782,6 +804,12 @@ class _Analyser(ast.NodeVisitor):
             self._file_write(f"call to {name}", node, _argument(node, _WRITE_TARGETS.get(name, 0)))
             return
         target: ast.AST | None
+        if name.endswith((".extractall", ".extract")) or name == "shutil.unpack_archive":
+            # Unpacking an archive writes every member (tarfile, zipfile, shutil).
+            index = 0 if name.endswith(".extractall") else 1
+            target = _keyword(node, "path") or _keyword(node, "extract_dir")
+            self._file_write(f"call to {name}", node, target or _argument(node, index))
+            return
         if name.endswith((".write_text", ".write_bytes")):
             target = node.func.value if isinstance(node.func, ast.Attribute) else None
             self._file_write(f"call to {name}", node, target)
@@ -796,7 +824,7 @@ class _Analyser(ast.NodeVisitor):
                 self._file_write(f"{name}(..., {mode!r})", node, target)
 
     def _unsafe_load(self, name: str, node: ast.Call) -> bool:
-        if name == "torch.load":
+        if name in ("torch.load", "torch.serialization.load"):
             weights_only = next(
                 (kw.value for kw in node.keywords if kw.arg == "weights_only"), None
             )
@@ -945,7 +973,10 @@ class _Analyser(ast.NodeVisitor):
             self._environment(node.args[0] if node.args else None, node)
             return True
         for keyword in node.keywords:
-            self._environment(ast.Constant(keyword.arg) if keyword.arg else None, node)
+            if keyword.arg is None:  # update(**{...})
+                self._environment_mapping(keyword.value, node)
+            else:
+                self._environment(ast.Constant(keyword.arg), node)
         for arg in node.args:
             self._environment_mapping(arg, node)
         return True
@@ -1056,9 +1087,11 @@ class _Analyser(ast.NodeVisitor):
             base = self.resolve(node.value)
             if base in _ENVIRON:
                 return _Where("outside", why="a path from an environment variable")
-            if self.where(node.value).kind == "context":
+            container = self.where(node.value)
+            if container.kind == "context":
                 return _context_item(node.value, _literal_str(node.slice))
-            return _UNKNOWN
+            # site.getsitepackages()[0], sys.path[0]: an element of a list of outside places.
+            return container if container.kind == "outside" else _UNKNOWN
         if isinstance(node, ast.Call):
             return self._where_call(node)
         if isinstance(node, ast.BinOp):
