@@ -393,7 +393,25 @@ def analyse_python(source: str) -> list[CodeIssue]:
                 why="machine-generated nesting this deep is obfuscation; it cannot be reviewed",
             )
         )
-    return analyser.issues
+    return _nothing_of_note(analyser.issues)
+
+
+def _nothing_of_note(issues: list[CodeIssue]) -> list[CodeIssue]:
+    """A sensitive import is low beside other findings, and informational when the analysis found
+    nothing the code does with it (``import os`` for ``os.path.join``)."""
+    if any(i.rule != "MLS-CODE-012" and i.severity >= Severity.LOW for i in issues):
+        return issues
+    return [
+        replace(
+            issue,
+            severity=Severity.INFO,
+            why="the import alone does nothing, and nothing in the file runs commands, reaches "
+            "the network or writes outside the model with it",
+        )
+        if issue.rule == "MLS-CODE-012"
+        else issue
+        for issue in issues
+    ]
 
 
 def issue_to_finding(issue: CodeIssue, location: Location) -> Finding:
@@ -503,11 +521,11 @@ class _Analyser(ast.NodeVisitor):
         entry = name not in self.called
         if name == "__init__" and in_class:
             entry = self.classes[-1] not in self.called
+        if not entry or not own:
+            return scope
         for param in own:
             if param in _MODEL_FILE_PARAMS:
                 scope[param] = _Where("model", depth=1)
-        if not entry or not own:
-            return scope
         if name in _MODEL_DIR_ENTRY_POINTS:
             scope[own[0]] = _Where("model")
         elif (name in _CONTEXT_ENTRY_POINTS and in_class) or name == "load_context":
@@ -623,7 +641,7 @@ class _Analyser(ast.NodeVisitor):
         for keyword in node.keywords:
             if keyword.arg == "verify" and _is_const(keyword.value, False):
                 self._insecure_tls(f"{name or 'call'}(..., verify=False)", node)
-            elif keyword.arg == "trust_remote_code" and not _is_const(keyword.value, False):
+            elif keyword.arg == "trust_remote_code" and _turned_on(keyword.value):
                 source = (
                     node.args[0] if node.args else _keyword(node, "pretrained_model_name_or_path")
                 )
@@ -1130,9 +1148,6 @@ class _Analyser(ast.NodeVisitor):
         return _UNKNOWN
 
     def _where_call(self, node: ast.Call) -> _Where:
-        # Paths through a serving framework's context: MLflow's context.artifacts[name] (a file
-        # the framework placed in the model directory), TorchServe's
-        # context.system_properties.get("model_dir").
         name = self.resolve(node.func) or ""
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -1151,7 +1166,8 @@ class _Analyser(ast.NodeVisitor):
         if name in _ENV_READS or name == "os.path.expandvars":
             return _Where("outside", why="a path from an environment variable")
         if name == "os.path.expanduser" or method == "expanduser":
-            inner = self.where(node.args[0]) if node.args else self.where(receiver or node)
+            source = node.args[0] if node.args else receiver
+            inner = self.where(source) if source is not None else _UNKNOWN
             if inner.kind == "text" and (inner.text or "").startswith("~"):
                 return _Where("outside", why="the home directory", leaf=inner.leaf)
             return inner
@@ -1172,6 +1188,7 @@ class _Analyser(ast.NodeVisitor):
             if method == "format":
                 base = self.where(receiver)
                 return _from_text(base.text or "") if base.kind == "text" else _UNKNOWN
+            # A serving framework's context: TorchServe's system_properties.get("model_dir").
             if method == "get" and node.args and self.where(receiver).kind == "context":
                 return _context_item(receiver, _literal_str(node.args[0]))
         return _UNKNOWN
@@ -1498,16 +1515,33 @@ def _describe(where: _Where) -> str:
 
 
 def _called_names(tree: ast.AST) -> frozenset[str]:
-    """Names of the functions and classes the file calls itself (``f(...)``, ``self.f(...)``)."""
+    """Names of the functions and classes the file may call itself: ``f(...)``,
+    ``self.f(...)``, ``cls.f(...)``, and any string constant (``globals()["f"](...)``).
+    ``super().f(...)`` and ``OtherClass.f(...)`` call someone else's ``f``."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name):
                 names.add(node.func.id)
             elif isinstance(node.func, ast.Attribute):
-                names.add(node.func.attr)
-    # super().__init__(...) / cls.from_pretrained(...) inside a subclass is still the framework's.
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
+                    names.add(node.func.attr)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.isidentifier()
+        ):
+            names.add(node.value)
     return frozenset(names)
+
+
+def _turned_on(value: ast.AST) -> bool:
+    """``trust_remote_code=<value>``: on unless a false constant, or a variable passed through
+    (the caller's decision, judged where the caller sets it)."""
+    if isinstance(value, ast.Constant):
+        return bool(value.value)
+    return not isinstance(value, (ast.Name, ast.Attribute))
 
 
 def _reachable(dotted: str) -> bool:

@@ -336,3 +336,44 @@ def test_a_function_built_from_a_marshalled_code_object_is_critical() -> None:
 def test_environment_variables_spread_from_a_dict_are_still_read() -> None:
     source = "import os\nos.environ.update(**{'LD_PRELOAD': '/tmp/x.so'})"
     assert found(source).get("MLS-CODE-019") == Severity.HIGH
+
+
+def test_a_torchserve_handler_calling_its_base_initialize_still_gets_the_model_directory() -> None:
+    source = """\
+    import os, torch
+    from ts.torch_handler.base_handler import BaseHandler
+    class H(BaseHandler):
+        def initialize(self, context):
+            super().initialize(context)
+            model_dir = context.system_properties.get("model_dir")
+            self.extra = torch.load(os.path.join(model_dir, "extra.pt"))
+    """
+    assert found(source).get("MLS-CODE-015") == Severity.MEDIUM
+
+
+def test_an_entry_point_called_through_globals_is_not_trusted() -> None:
+    source = """\
+    import joblib
+    def model_fn(model_dir):
+        return joblib.load(model_dir)
+    globals()["model_fn"]("/srv/inbox/upload.joblib")
+    """
+    assert found(source).get("MLS-CODE-007") == Severity.HIGH
+
+
+def test_trust_remote_code_passed_through_from_the_caller_is_the_callers_decision() -> None:
+    source = (
+        "from transformers import AutoModel\n"
+        "def build(name, trust_remote_code=False):\n"
+        "    return AutoModel.from_pretrained(name, trust_remote_code=trust_remote_code)\n"
+    )
+    assert "MLS-CODE-006" not in found(source)
+    truthy = "from transformers import AutoModel\nAutoModel.from_pretrained(n, trust_remote_code=1)"
+    assert found(truthy).get("MLS-CODE-006") == Severity.HIGH
+
+
+def test_a_file_with_nothing_of_note_reports_its_imports_as_information_only() -> None:
+    source = (
+        "import os\nHERE = os.path.dirname(__file__)\nprint(open(os.path.join(HERE, 'a')).read())"
+    )
+    assert {i.severity for i in issues(source)} == {Severity.INFO}
