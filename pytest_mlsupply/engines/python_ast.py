@@ -106,7 +106,22 @@ _NETWORK_PREFIXES = (
     "websocket.",
     "websockets.",
 )
-_NETWORK = {"urllib.urlopen", "webbrowser.open", "webbrowser.open_new", "webbrowser.open_new_tab"}
+_NETWORK = {
+    "urllib.urlopen",
+    "webbrowser.open",
+    "webbrowser.open_new",
+    "webbrowser.open_new_tab",
+    # Downloads of weights or files from arbitrary URLs.
+    "torch.hub.download_url_to_file",
+    "torch.hub.load_state_dict_from_url",
+    "torch.utils.model_zoo.load_url",
+    "wget.download",
+    "gdown.download",
+    "keras.utils.get_file",
+    "tensorflow.keras.utils.get_file",
+}
+#: Vendored copies of modules (``pip._vendor.requests``, ``six.moves.urllib``) are the modules.
+_VENDORED = re.compile(r"^(?:[\w.]*\._vendor\.|six\.moves\.|future\.moves\.)")
 # torch.utils.cpp_extension compiles and loads C++/CUDA from the repository.
 _NATIVE_PREFIXES = ("ctypes.", "cffi.", "_ctypes.", "torch.utils.cpp_extension.")
 _DESERIALISE = {
@@ -516,7 +531,9 @@ class _Analyser(ast.NodeVisitor):
         params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
         in_class = bool(self.classes) and self.depth == 0
         own = params[1:] if in_class and params and params[0] in ("self", "cls") else params
-        scope: dict[str, _Where] = {}
+        # Every parameter shadows a module-level name of the same spelling; only those the
+        # framework fills with the model directory point anywhere known.
+        scope: dict[str, _Where] = dict.fromkeys(params, _UNKNOWN)
         name = node.name
         entry = name not in self.called
         if name == "__init__" and in_class:
@@ -690,6 +707,7 @@ class _Analyser(ast.NodeVisitor):
                 )
 
     def _judge_call(self, name: str, node: ast.Call) -> None:
+        name = _VENDORED.sub("", name)
         if self._judge_environment(name, node) or self._judge_sys_path(name, node):
             return
         if name in _PROCESS or name.startswith(_PROCESS_PREFIXES):
@@ -1221,6 +1239,10 @@ class _Analyser(ast.NodeVisitor):
                 )
             elif where.kind in _DIRECTORIES or where.kind == "outside":
                 result = where  # an absolute directory discards what came before it
+            elif isinstance(part, ast.Starred):
+                # *parts may hold an absolute component: outside if any known item is.
+                spread = self.where(part.value)
+                result = spread if spread.kind == "outside" else _UNKNOWN
             elif result is None or any(
                 isinstance(n, ast.Call) and self.resolve(n.func) not in _SAME_PLACE
                 for n in ast.walk(part)
@@ -1258,6 +1280,21 @@ class _Analyser(ast.NodeVisitor):
             self._import_path_items(node.value, "sys.path +=", node)
         self.generic_visit(node)
 
+    def visit_For(self, node: ast.For) -> None:
+        # ``for path in ("/etc/a", "/etc/b")``: the loop variable points where its worst item does.
+        if isinstance(node.target, ast.Name):
+            items = node.iter.elts if isinstance(node.iter, (ast.List, ast.Tuple, ast.Set)) else []
+            self.bind(node.target.id, self._worst_item(items))
+        self.generic_visit(node)
+
+    def _worst_item(self, items: list[ast.expr]) -> _Where:
+        """A collection of paths, judged by its worst known item (outside), else unknown."""
+        for item in items:
+            place = self.place(item)
+            if place.kind == "outside":
+                return place
+        return _UNKNOWN
+
     def visit_With(self, node: ast.With) -> None:
         self._with_items(node.items)
         self.generic_visit(node)
@@ -1276,6 +1313,10 @@ class _Analyser(ast.NodeVisitor):
         """Bind where ``value`` points to ``target``, and aliases of sensitive callables."""
         if isinstance(target, ast.Name):
             self.bind(target.id, self.where(value))
+            if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
+                self.bind(target.id, self._worst_item(value.elts))
+            if self.classes and self.depth == 0:
+                self.attributes[target.id] = self.where(value)  # a class attribute: self.<name>
             if isinstance(value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
                 ref = self.resolve(value)
                 # ``run = os.system``, ``m = __import__("os")``: later calls resolve through it.

@@ -377,3 +377,37 @@ def test_a_file_with_nothing_of_note_reports_its_imports_as_information_only() -
         "import os\nHERE = os.path.dirname(__file__)\nprint(open(os.path.join(HERE, 'a')).read())"
     )
     assert {i.severity for i in issues(source)} == {Severity.INFO}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pathlib import Path\nPath('/etc/cron.d/job').open('w')",
+        "import os\nopen(f\"{os.environ['HOME']}/notes.txt\", 'w')",
+        "import os\nparts = ['/etc', 'x']\nopen(os.path.join(os.path.dirname(__file__), *parts), 'w')",
+        "for p in ['a.txt', '/etc/b.txt']:\n    open(p, 'w')",
+        "class W:\n    target = '/var/tmp/x'\n    def go(self):\n        open(self.target, 'w')",
+    ],
+)
+def test_outside_writes_hidden_behind_loops_stars_and_attributes_are_high(source: str) -> None:
+    assert found(source).get("MLS-CODE-016") == Severity.HIGH
+
+
+def test_a_parameter_shadows_the_module_level_model_directory() -> None:
+    source = (
+        "import os\npath = os.path.dirname(__file__)\n"
+        "def export(path):\n    open(os.path.join(path, 'x.txt'), 'w')\n"
+    )
+    assert found(source).get("MLS-CODE-005") == Severity.MEDIUM
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pip._vendor import requests\nrequests.get('https://x.invalid')",
+        "from six.moves.urllib.request import urlopen\nurlopen('https://x.invalid')",
+        "import torch\ntorch.hub.load_state_dict_from_url('https://x.invalid/w.pth')",
+    ],
+)
+def test_vendored_and_download_helpers_are_network_access(source: str) -> None:
+    assert found(source).get("MLS-CODE-004") == Severity.HIGH
