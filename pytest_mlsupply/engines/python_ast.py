@@ -15,7 +15,7 @@ imported or executed, and every call is resolved through the file's own import a
   modules alone: low.
 
 Code is judged by its effects, so the analyser also follows where each path expression points
-(:class:`_Where`): ``__file__`` and the directory a serving entry point is handed (an Inference
+(:class:`Where`): ``__file__`` and the directory a serving entry point is handed (an Inference
 Endpoints ``EndpointHandler(path)``, SageMaker ``model_fn(model_dir)``, MLflow
 ``_load_pyfunc(path)`` / ``load_context(context)``, TorchServe ``initialize(context)``,
 ``from_pretrained(pretrained_model_name_or_path)``) are the model directory; joins below them stay
@@ -38,6 +38,36 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from pytest_mlsupply.engines.python_paths import (
+    ABSOLUTE,
+    CALLER_DIR_PARAMS,
+    CODE_FILE,
+    CONTEXT_ENTRY_POINTS,
+    DIRECTORIES,
+    DIRNAME,
+    ENV_READS,
+    HANDLER_PARAMS,
+    JOINERS,
+    MODEL_DIR_ENTRY_POINTS,
+    MODEL_FILE_PARAMS,
+    OUTSIDE_CALLS,
+    OUTSIDE_NAMES,
+    PATH_CLASSES,
+    SAME_PLACE,
+    SAME_PLACE_METHODS,
+    TEMPFILE_PREFIX,
+    UNKNOWN,
+    Where,
+    concatenate,
+    context_item,
+    descend,
+    describe,
+    either_of,
+    from_text,
+    is_local_text,
+    leaf_of,
+    parent_of,
+)
 from pytest_mlsupply.results import Finding, Location, Severity
 
 __all__ = ["CodeIssue", "analyse_python", "code_findings"]
@@ -202,83 +232,6 @@ _SECRET_VARS = re.compile(r"^(?:HF_TOKEN|HUGGING_FACE_HUB_TOKEN|AWS_SECRET_ACCES
 _ENCODED = re.compile(r"^(?:[A-Za-z0-9+/]{4}){64,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 _HEXBLOB = re.compile(r"^(?:[0-9a-fA-F]{2}){128,}$")
 
-# -- where paths point
-
-#: Functions that join path components (a later absolute component discards the earlier ones).
-_JOINERS = frozenset(
-    {
-        "os.path.join",
-        "posixpath.join",
-        "ntpath.join",
-        "pathlib.Path",
-        "pathlib.PurePath",
-        "pathlib.PosixPath",
-        "pathlib.PurePosixPath",
-        "pathlib.WindowsPath",
-        "pathlib.PureWindowsPath",
-    }
-)
-_PATH_CLASSES = frozenset({"Path", "PurePath", "PosixPath", "PurePosixPath"})
-_DIRNAME = frozenset({"os.path.dirname", "posixpath.dirname", "ntpath.dirname"})
-#: Functions and methods that return the same place in another spelling.
-_SAME_PLACE = frozenset(
-    {
-        "os.path.abspath",
-        "os.path.realpath",
-        "os.path.normpath",
-        "os.path.normcase",
-        "os.fspath",
-        "os.fsencode",
-        "os.fsdecode",
-        "str",
-        "bytes",
-    }
-)
-_SAME_PLACE_METHODS = frozenset(
-    {"resolve", "absolute", "with_suffix", "with_name", "with_stem", "as_posix", "encode"}
-)
-_ENV_READS = frozenset(
-    {"os.getenv", "os.getenvb", "os.environ.get", "os.environb.get", "os.environ.pop"}
-)
-#: Directories of the interpreter and the user: writing there plants code or persistence.
-_OUTSIDE_CALLS = {
-    "pathlib.Path.home": "the home directory",
-    "os.path.expanduser": "the home directory",
-    "site.getsitepackages": "site-packages",
-    "site.getusersitepackages": "site-packages",
-    "sysconfig.get_path": "an interpreter directory",
-    "sysconfig.get_paths": "an interpreter directory",
-}
-_OUTSIDE_NAMES = {
-    "sys.prefix": "the interpreter's prefix",
-    "sys.exec_prefix": "the interpreter's prefix",
-    "sys.base_prefix": "the interpreter's prefix",
-    "site.USER_SITE": "site-packages",
-    "site.USER_BASE": "the user's Python directory",
-    "sys.executable": "the interpreter",
-}
-#: Entry points whose first argument (after self/cls) is the model directory, by the contract of
-#: the framework that calls them: SageMaker, MLflow, transformers.
-_MODEL_DIR_ENTRY_POINTS = frozenset({"model_fn", "_load_pyfunc", "from_pretrained"})
-#: Entry points handed a context object whose artifacts / model_dir are the model's files.
-_CONTEXT_ENTRY_POINTS = frozenset({"load_context", "initialize"})
-#: ``EndpointHandler.__init__(self, path)``: Inference Endpoints passes the repository directory.
-_HANDLER_PARAMS = frozenset({"path", "model_dir", "model_path", "model_name_or_path"})
-#: Tokenizer and model file arguments that transformers resolves inside the repository.
-_MODEL_FILE_PARAMS = frozenset(
-    {"vocab_file", "merges_file", "tokenizer_file", "spm_file", "sp_model_file", "vocab_path"}
-)
-#: ``save_vocabulary(self, save_directory)``: the directory the caller chose for output.
-_CALLER_DIR_PARAMS = frozenset(
-    {"save_directory", "save_dir", "save_path", "output_dir", "output_path", "out_dir"}
-)
-#: File names whose writing plants code or persistence wherever they land.
-_CODE_FILE = re.compile(
-    r"(?:\.(?:py|pyc|pyw|pth|so|dylib|dll|sh|bash|zsh|ps1|bat|cmd|desktop|service|plist)"
-    r"|(?:^|[/\\])\.?(?:bashrc|bash_profile|profile|zshrc|zprofile|login|authorized_keys"
-    r"|sitecustomize|usercustomize|crontab|rc\.local))$",
-    re.IGNORECASE,
-)
 #: ``name -> index`` of the destination argument of calls that write files.
 _WRITE_TARGETS = {
     "shutil.copy": 1,
@@ -299,7 +252,8 @@ _WRITE_TARGETS = {
     "joblib.dump": 1,
     "urllib.request.urlretrieve": 1,
 }
-_TEMPFILE_PREFIX = "tempfile."
+#: Devices that only discard or show what is written.
+_DISCARDS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "nul", "NUL"})
 
 # -- environment
 
@@ -325,27 +279,6 @@ _HUB_FETCH = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Where:
-    """Where a path expression points, as far as the source shows.
-
-    ``kind``: ``model`` (inside the model directory, ``depth`` components below it), ``caller``
-    (a directory a ``save_*`` method is handed), ``scratch`` (a temporary file), ``relative``
-    (relative to the working directory), ``outside`` (``why`` says where), ``text`` (a constant
-    string, ``text``), ``context`` (a serving framework's context object) or ``unknown``.
-    """
-
-    kind: str
-    depth: int = 0
-    why: str = ""
-    text: str | None = None
-    leaf: str = ""
-    """The last constant component, which names the file written."""
-
-
-_UNKNOWN = _Where("unknown")
-_DIRECTORIES = frozenset({"model", "caller", "scratch", "relative"})
-_ABSOLUTE = re.compile(r"^(?:[/\\]|[A-Za-z]:[/\\]|\\\\)")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?$")
 
 
@@ -465,9 +398,9 @@ class _Analyser(ast.NodeVisitor):
         """Local name → the decoder whose result it holds."""
         self.depth = 0  # function nesting: 0 means the code runs at import
         self._seen: set[tuple[str, str, int | None]] = set()
-        self.scopes: list[dict[str, _Where]] = [{}]
+        self.scopes: list[dict[str, Where]] = [{}]
         """Name → where it points, innermost scope last (module scope first)."""
-        self.attributes: dict[str, _Where] = {}
+        self.attributes: dict[str, Where] = {}
         """``self.<name>`` → where it points (set in one method, read in another)."""
         self.classes: list[str] = []
         # A framework entry point is only trusted to receive the model directory when the file
@@ -519,21 +452,21 @@ class _Analyser(ast.NodeVisitor):
         self.generic_visit(node)
         self.classes.pop()
 
-    def _nested(self, node: ast.AST, scope: dict[str, _Where]) -> None:
+    def _nested(self, node: ast.AST, scope: dict[str, Where]) -> None:
         self.depth += 1
         self.scopes.append(scope)
         self.generic_visit(node)
         self.scopes.pop()
         self.depth -= 1
 
-    def _parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, _Where]:
+    def _parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Where]:
         """The parameters a framework fills with the model directory (or a context holding it)."""
         params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
         in_class = bool(self.classes) and self.depth == 0
         own = params[1:] if in_class and params and params[0] in ("self", "cls") else params
         # Every parameter shadows a module-level name of the same spelling; only those the
         # framework fills with the model directory point anywhere known.
-        scope: dict[str, _Where] = dict.fromkeys(params, _UNKNOWN)
+        scope: dict[str, Where] = dict.fromkeys(params, UNKNOWN)
         name = node.name
         entry = name not in self.called
         if name == "__init__" and in_class:
@@ -541,30 +474,30 @@ class _Analyser(ast.NodeVisitor):
         if not entry or not own:
             return scope
         for param in own:
-            if param in _MODEL_FILE_PARAMS:
-                scope[param] = _Where("model", depth=1)
-        if name in _MODEL_DIR_ENTRY_POINTS:
-            scope[own[0]] = _Where("model")
-        elif (name in _CONTEXT_ENTRY_POINTS and in_class) or name == "load_context":
-            scope[own[0]] = _Where("context")
+            if param in MODEL_FILE_PARAMS:
+                scope[param] = Where("model", depth=1)
+        if name in MODEL_DIR_ENTRY_POINTS:
+            scope[own[0]] = Where("model")
+        elif (name in CONTEXT_ENTRY_POINTS and in_class) or name == "load_context":
+            scope[own[0]] = Where("context")
         elif name == "__init__" and in_class and self.classes[-1].endswith("Handler"):
             for param in own:
-                if param in _HANDLER_PARAMS:
-                    scope[param] = _Where("model")
+                if param in HANDLER_PARAMS:
+                    scope[param] = Where("model")
         elif name.lstrip("_").startswith(("save", "export", "write")):
             for param in own:
-                if param in _CALLER_DIR_PARAMS:
-                    scope[param] = _Where("caller")
+                if param in CALLER_DIR_PARAMS:
+                    scope[param] = Where("caller")
         return scope
 
-    def bind(self, name: str, where: _Where) -> None:
+    def bind(self, name: str, where: Where) -> None:
         self.scopes[-1][name] = where
 
-    def lookup(self, name: str) -> _Where:
+    def lookup(self, name: str) -> Where:
         for scope in (self.scopes[-1], self.scopes[0]):
             if name in scope:
                 return scope[name]
-        return _UNKNOWN
+        return UNKNOWN
 
     # -- names
 
@@ -662,13 +595,13 @@ class _Analyser(ast.NodeVisitor):
                 source = (
                     node.args[0] if node.args else _keyword(node, "pretrained_model_name_or_path")
                 )
-                where = self.where(source) if source is not None else _UNKNOWN
-                if where.kind != "model" and not _local_text(where):
+                where = self.where(source) if source is not None else UNKNOWN
+                if where.kind != "model" and not is_local_text(where):
                     self.add(
                         "MLS-CODE-006",
                         Severity.HIGH,
                         "code loads another repository's code with trust_remote_code",
-                        f"{name or 'call'}({_describe(where)}, trust_remote_code=...)",
+                        f"{name or 'call'}({describe(where)}, trust_remote_code=...)",
                         node,
                         why="trust_remote_code imports the Python files of the repository it "
                         "loads; that code is downloaded at run time and was never reviewed here",
@@ -807,7 +740,7 @@ class _Analyser(ast.NodeVisitor):
                     "MLS-CODE-015",
                     Severity.MEDIUM,
                     "code loads the model's own files with a loader that runs code",
-                    f"call to {name} on {_describe(where)}",
+                    f"call to {name} on {describe(where)}",
                     node,
                     why="the files it loads are in the model directory, where this gate scans "
                     "them; but the loader runs whatever pickle is there when it loads, so a file "
@@ -821,7 +754,7 @@ class _Analyser(ast.NodeVisitor):
                 "MLS-CODE-007",
                 Severity.HIGH,
                 "code deserialises pickles",
-                f"call to {name}" + (f" on {_describe(where)}" if where is not _UNKNOWN else ""),
+                f"call to {name}" + (f" on {describe(where)}" if where is not UNKNOWN else ""),
                 node,
                 why="unpickling runs code from the data; model code that does it turns any "
                 "file or request body it reads into a code-execution path",
@@ -916,9 +849,13 @@ class _Analyser(ast.NodeVisitor):
         return [d for d in found if d]
 
     def _file_write(self, detail: str, node: ast.AST, target: ast.AST | None) -> None:
+        if target is not None and self.resolve(target) == "os.devnull":
+            return  # writing to the null device discards output
         where = self.place(target)
-        detail = f"{detail} to {_describe(where)}"
-        if _CODE_FILE.search(where.leaf or where.text or ""):
+        if where.text in _DISCARDS:
+            return
+        detail = f"{detail} to {describe(where)}"
+        if CODE_FILE.search(where.leaf or where.text or ""):
             self.add(
                 "MLS-CODE-017",
                 Severity.HIGH,
@@ -981,7 +918,7 @@ class _Analyser(ast.NodeVisitor):
         source = node.args[0] if node.args else _keyword(node, "repo_id")
         if source is None:
             source = _keyword(node, "pretrained_model_name_or_path")
-        where = self.where(source) if source is not None else _UNKNOWN
+        where = self.where(source) if source is not None else UNKNOWN
         if where.kind != "text" or not _HUB_ID.match(where.text or ""):
             return  # the model's own directory, a local path, or a name the caller passes in
         self.add(
@@ -1080,7 +1017,7 @@ class _Analyser(ast.NodeVisitor):
             "MLS-CODE-020",
             severity,
             "code adds a directory outside the model to the import path",
-            f"{detail} with {_describe(where)}",
+            f"{detail} with {describe(where)}",
             node,
             why="every later import may then load modules from that directory, which this scan "
             "never saw",
@@ -1101,33 +1038,33 @@ class _Analyser(ast.NodeVisitor):
 
     # -- where paths point
 
-    def place(self, node: ast.AST | None) -> _Where:
+    def place(self, node: ast.AST | None) -> Where:
         """Where ``node`` points when used as a whole path (a constant is relative or absolute)."""
         if node is None:
-            return _UNKNOWN
+            return UNKNOWN
         where = self.where(node)
-        return _from_text(where.text or "") if where.kind == "text" else where
+        return from_text(where.text or "") if where.kind == "text" else where
 
-    def where(self, node: ast.AST) -> _Where:
+    def where(self, node: ast.AST) -> Where:
         """Where the path (or file object) ``node`` evaluates to points."""
         if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
-            return _Where("text", text=text, leaf=_leaf(text))
+            return Where("text", text=text, leaf=leaf_of(text))
         if isinstance(node, ast.Name):
             if node.id == "__file__":
-                return _Where("model", depth=1)
+                return Where("model", depth=1)
             return self.lookup(node.id)
         if isinstance(node, ast.Attribute):
             return self._where_attribute(node)
         if isinstance(node, ast.Subscript):
             base = self.resolve(node.value)
             if base in _ENVIRON:
-                return _Where("outside", why="a path from an environment variable")
+                return Where("outside", why="a path from an environment variable")
             container = self.where(node.value)
             if container.kind == "context":
-                return _context_item(node.value, _literal_str(node.slice))
+                return context_item(node.value, _literal_str(node.slice))
             # site.getsitepackages()[0], sys.path[0]: an element of a list of outside places.
-            return container if container.kind == "outside" else _UNKNOWN
+            return container if container.kind == "outside" else UNKNOWN
         if isinstance(node, ast.Call):
             return self._where_call(node)
         if isinstance(node, ast.BinOp):
@@ -1135,68 +1072,68 @@ class _Analyser(ast.NodeVisitor):
                 return self._join([node.left, node.right])
             left, right = self.where(node.left), self.where(node.right)
             if isinstance(node.op, ast.Mod) and left.kind == "text":
-                return _from_text(left.text or "")
+                return from_text(left.text or "")
             if isinstance(node.op, ast.Add):
-                return _concatenate(left, right)
-            return _UNKNOWN
+                return concatenate(left, right)
+            return UNKNOWN
         if isinstance(node, ast.JoinedStr):
             return self._where_fstring(node)
         if isinstance(node, ast.IfExp):
-            return _either(self.where(node.body), self.where(node.orelse))
+            return either_of(self.where(node.body), self.where(node.orelse))
         if isinstance(node, ast.NamedExpr):
             return self.where(node.value)
-        return _UNKNOWN
+        return UNKNOWN
 
-    def _where_attribute(self, node: ast.Attribute) -> _Where:
+    def _where_attribute(self, node: ast.Attribute) -> Where:
         if node.attr == "parent":
-            return _up(self.where(node.value))
+            return parent_of(self.where(node.value))
         if node.attr in ("artifacts", "system_properties") and (
             self.where(node.value).kind == "context"
         ):
             return replace(self.where(node.value), why=node.attr)
         if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
-            return self.attributes.get(node.attr, _UNKNOWN)
+            return self.attributes.get(node.attr, UNKNOWN)
         dotted = self.resolve(node)
-        if dotted in _OUTSIDE_NAMES:
-            return _Where("outside", why=_OUTSIDE_NAMES[dotted])
+        if dotted in OUTSIDE_NAMES:
+            return Where("outside", why=OUTSIDE_NAMES[dotted])
         if dotted == "tempfile.tempdir":
-            return _Where("scratch")
+            return Where("scratch")
         if node.attr in ("name", "stem", "suffix"):
             return self.where(node.value)  # a file object's .name is its path
-        return _UNKNOWN
+        return UNKNOWN
 
-    def _where_call(self, node: ast.Call) -> _Where:
+    def _where_call(self, node: ast.Call) -> Where:
         name = self.resolve(node.func) or ""
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
         # ``cog.Path`` and other imported pathlib subclasses join like pathlib.Path; a class of
         # the file's own named Path does not resolve to a dotted name and is not trusted.
-        joiner = name in _JOINERS or ("." in name and name.rsplit(".", 1)[1] in _PATH_CLASSES)
+        joiner = name in JOINERS or ("." in name and name.rsplit(".", 1)[1] in PATH_CLASSES)
         if joiner or (name.endswith(".joinpath") and receiver is not None):
             parts: list[ast.AST] = list(node.args)
             if not joiner and receiver is not None:
                 parts.insert(0, receiver)
-            return self._join(parts) if parts else _Where("relative")
-        if name in _DIRNAME:
-            return _up(self.where(node.args[0])) if node.args else _UNKNOWN
-        if name in _SAME_PLACE or name in _OPENERS:
-            return self.where(node.args[0]) if node.args else _UNKNOWN
-        if name in _ENV_READS or name == "os.path.expandvars":
-            return _Where("outside", why="a path from an environment variable")
+            return self._join(parts) if parts else Where("relative")
+        if name in DIRNAME:
+            return parent_of(self.where(node.args[0])) if node.args else UNKNOWN
+        if name in SAME_PLACE or name in _OPENERS:
+            return self.where(node.args[0]) if node.args else UNKNOWN
+        if name in ENV_READS or name == "os.path.expandvars":
+            return Where("outside", why="a path from an environment variable")
         if name == "os.path.expanduser" or method == "expanduser":
             source = node.args[0] if node.args else receiver
-            inner = self.where(source) if source is not None else _UNKNOWN
+            inner = self.where(source) if source is not None else UNKNOWN
             if inner.kind == "text" and (inner.text or "").startswith("~"):
-                return _Where("outside", why="the home directory", leaf=inner.leaf)
+                return Where("outside", why="the home directory", leaf=inner.leaf)
             return inner
-        if name in _OUTSIDE_CALLS or name.endswith(".home"):
-            return _Where("outside", why=_OUTSIDE_CALLS.get(name, "the home directory"))
+        if name in OUTSIDE_CALLS or name.endswith(".home"):
+            return Where("outside", why=OUTSIDE_CALLS.get(name, "the home directory"))
         if name in ("os.getcwd", "pathlib.Path.cwd") or name.endswith(".cwd"):
-            return _Where("relative")
-        if name.startswith(_TEMPFILE_PREFIX):
-            return _Where("scratch")
+            return Where("relative")
+        if name.startswith(TEMPFILE_PREFIX):
+            return Where("scratch")
         if receiver is not None:
-            if method in _SAME_PLACE_METHODS or method in (
+            if method in SAME_PLACE_METHODS or method in (
                 "open",
                 "read",
                 "read_bytes",
@@ -1205,13 +1142,13 @@ class _Analyser(ast.NodeVisitor):
                 return self.where(receiver)
             if method == "format":
                 base = self.where(receiver)
-                return _from_text(base.text or "") if base.kind == "text" else _UNKNOWN
+                return from_text(base.text or "") if base.kind == "text" else UNKNOWN
             # A serving framework's context: TorchServe's system_properties.get("model_dir").
             if method == "get" and node.args and self.where(receiver).kind == "context":
-                return _context_item(receiver, _literal_str(node.args[0]))
-        return _UNKNOWN
+                return context_item(receiver, _literal_str(node.args[0]))
+        return UNKNOWN
 
-    def _where_fstring(self, node: ast.JoinedStr) -> _Where:
+    def _where_fstring(self, node: ast.JoinedStr) -> Where:
         pieces = node.values
         if pieces and isinstance(pieces[0], ast.FormattedValue):
             base = self.where(pieces[0].value)
@@ -1219,38 +1156,38 @@ class _Analyser(ast.NodeVisitor):
                 p.value if isinstance(p, ast.Constant) and isinstance(p.value, str) else "_"
                 for p in pieces[1:]
             )
-            return _concatenate(base, _Where("text", text=rest, leaf=_leaf(rest)))
+            return concatenate(base, Where("text", text=rest, leaf=leaf_of(rest)))
         text = "".join(
             p.value if isinstance(p, ast.Constant) and isinstance(p.value, str) else "_"
             for p in pieces
         )
-        return _from_text(text)
+        return from_text(text)
 
-    def _join(self, parts: list[ast.AST]) -> _Where:
-        result: _Where | None = None
+    def _join(self, parts: list[ast.AST]) -> Where:
+        result: Where | None = None
         for part in parts:
             where = self.where(part)
             if where.kind == "text":
                 text = where.text or ""
                 result = (
-                    _from_text(text)
-                    if result is None or _ABSOLUTE.match(text)
-                    else _descend(result, text)
+                    from_text(text)
+                    if result is None or ABSOLUTE.match(text)
+                    else descend(result, text)
                 )
-            elif where.kind in _DIRECTORIES or where.kind == "outside":
+            elif where.kind in DIRECTORIES or where.kind == "outside":
                 result = where  # an absolute directory discards what came before it
             elif isinstance(part, ast.Starred):
                 # *parts may hold an absolute component: outside if any known item is.
                 spread = self.where(part.value)
-                result = spread if spread.kind == "outside" else _UNKNOWN
+                result = spread if spread.kind == "outside" else UNKNOWN
             elif result is None or any(
-                isinstance(n, ast.Call) and self.resolve(n.func) not in _SAME_PLACE
+                isinstance(n, ast.Call) and self.resolve(n.func) not in SAME_PLACE
                 for n in ast.walk(part)
             ):
-                result = _UNKNOWN  # a component computed by a call could be anything
+                result = UNKNOWN  # a component computed by a call could be anything
             else:
-                result = _descend(result, "_")
-        return result or _UNKNOWN
+                result = descend(result, "_")
+        return result or UNKNOWN
 
     # -- assignments and constants
 
@@ -1287,13 +1224,13 @@ class _Analyser(ast.NodeVisitor):
             self.bind(node.target.id, self._worst_item(items))
         self.generic_visit(node)
 
-    def _worst_item(self, items: list[ast.expr]) -> _Where:
+    def _worst_item(self, items: list[ast.expr]) -> Where:
         """A collection of paths, judged by its worst known item (outside), else unknown."""
         for item in items:
             place = self.place(item)
             if place.kind == "outside":
                 return place
-        return _UNKNOWN
+        return UNKNOWN
 
     def visit_With(self, node: ast.With) -> None:
         self._with_items(node.items)
@@ -1330,7 +1267,7 @@ class _Analyser(ast.NodeVisitor):
             for element in target.elts:
                 if isinstance(element, ast.Name):
                     # ``fd, name = tempfile.mkstemp()``: every part comes from the same place.
-                    self.bind(element.id, where if where.kind == "scratch" else _UNKNOWN)
+                    self.bind(element.id, where if where.kind == "scratch" else UNKNOWN)
 
     def _import_path_items(self, value: ast.AST, detail: str, node: ast.AST) -> None:
         items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [None]
@@ -1433,14 +1370,6 @@ def _open_mode(node: ast.Call, name: str) -> str | None:
     return _literal_str(mode)
 
 
-def _context_item(receiver: ast.AST, key: str | None) -> _Where:
-    if key == "model_dir":
-        return _Where("model")
-    if isinstance(receiver, ast.Attribute) and receiver.attr == "artifacts":
-        return _Where("model", depth=1)
-    return _UNKNOWN
-
-
 def _argument(node: ast.Call, index: int) -> ast.AST | None:
     if len(node.args) > index and not isinstance(node.args[index], ast.Starred):
         return node.args[index]
@@ -1458,101 +1387,6 @@ def _keyword(node: ast.Call, name: str) -> ast.AST | None:
 
 def _is_const(node: ast.AST, value: object) -> bool:
     return isinstance(node, ast.Constant) and node.value is value
-
-
-def _local_text(where: _Where) -> bool:
-    text = where.text or ""
-    return (
-        where.kind == "text" and (text in (".", "./") or text.startswith("./")) and ".." not in text
-    )
-
-
-def _leaf(text: str) -> str:
-    return re.split(r"[/\\]", text.rstrip("/\\"))[-1] if text else ""
-
-
-def _from_text(text: str) -> _Where:
-    """A constant used as a whole path."""
-    if _ABSOLUTE.match(text):
-        return _Where(
-            "outside", why=f"the absolute path {text[:80]!r}", text=text, leaf=_leaf(text)
-        )
-    if text.startswith("~"):
-        return _Where("outside", why="the home directory", text=text, leaf=_leaf(text))
-    return _descend(_Where("relative"), text)
-
-
-def _descend(base: _Where, text: str) -> _Where:
-    """``base`` joined with the relative ``text``: ``..`` climbs, and above the base is outside."""
-    if base.kind not in _DIRECTORIES:
-        return replace(base, leaf=_leaf(text) or base.leaf) if base.kind == "outside" else base
-    depth = base.depth
-    for part in re.split(r"[/\\]", text):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return _Where(
-                    "outside", why=f"a path that climbs out of its directory ({text[:60]!r})"
-                )
-        elif part not in ("", "."):
-            depth += 1
-    return replace(base, depth=depth, leaf=_leaf(text) or base.leaf)
-
-
-def _up(where: _Where) -> _Where:
-    """The parent directory: above the model directory itself is outside it."""
-    if where.kind in _DIRECTORIES:
-        if where.depth == 0 and where.kind != "relative":
-            return _Where("outside", why=f"the parent of the {where.kind} directory")
-        return replace(where, depth=max(where.depth - 1, 0), leaf="")
-    return where if where.kind == "outside" else _UNKNOWN
-
-
-def _concatenate(left: _Where, right: _Where) -> _Where:
-    """``left + right`` (or an f-string): a suffix on a file, a sub-path, or a sibling."""
-    if left.kind == "text" and right.kind == "text":
-        text = (left.text or "") + (right.text or "")
-        return _Where("text", text=text, leaf=_leaf(text))
-    if left.kind == "text":
-        return (
-            _from_text((left.text or "") + "_")
-            if _ABSOLUTE.match(left.text or "") or (left.text or "").startswith("~")
-            else _UNKNOWN
-        )
-    if left.kind in _DIRECTORIES and right.kind == "text":
-        text = right.text or ""
-        if text.startswith(("/", "\\")):
-            return _descend(left, text)
-        if left.depth == 0 and left.kind != "relative":
-            # model_dir + "_evil": a sibling of the model directory, not a file inside it.
-            return _Where("outside", why=f"a sibling of the {left.kind} directory")
-        return _descend(replace(left, depth=left.depth - 1), "_" + text)
-    if left.kind == "outside":
-        return left
-    return _UNKNOWN
-
-
-def _either(a: _Where, b: _Where) -> _Where:
-    for where in (a, b):
-        if where.kind == "outside":
-            return where
-    return a if a == b else _UNKNOWN
-
-
-def _describe(where: _Where) -> str:
-    if where.kind == "model":
-        return "a path inside the model directory"
-    if where.kind == "caller":
-        return "the directory the caller chose"
-    if where.kind == "scratch":
-        return "a temporary file"
-    if where.kind == "relative":
-        return "a path relative to the working directory"
-    if where.kind == "outside":
-        return where.why
-    if where.kind == "text":
-        return repr((where.text or "")[:80])
-    return "a path the source does not pin down"
 
 
 def _called_names(tree: ast.AST) -> frozenset[str]:

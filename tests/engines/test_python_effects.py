@@ -411,3 +411,8 @@ def test_a_parameter_shadows_the_module_level_model_directory() -> None:
 )
 def test_vendored_and_download_helpers_are_network_access(source: str) -> None:
     assert found(source).get("MLS-CODE-004") == Severity.HIGH
+
+
+def test_writing_to_the_null_device_is_not_a_write() -> None:
+    source = "import os\nopen(os.devnull, 'w')\nopen('/dev/null', 'w')"
+    assert not {"MLS-CODE-005", "MLS-CODE-016"} & set(found(source))
