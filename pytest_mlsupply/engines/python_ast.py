@@ -12,10 +12,10 @@ imported or executed, and every call is resolved through the file's own import a
   builtins tampering, deserialisation of pickles inside model code, network access, credential
   files: high;
 * dynamic imports with computed names: high; long encoded strings: medium; imports of sensitive
-  modules alone: low.
+  modules: low beside other findings, informational when nothing else in the file is of note.
 
 Code is judged by its effects, so the analyser also follows where each path expression points
-(:class:`Where`): ``__file__`` and the directory a serving entry point is handed (an Inference
+(:class:`~pytest_mlsupply.engines.python_paths.Where`): ``__file__`` and the directory a serving entry point is handed (an Inference
 Endpoints ``EndpointHandler(path)``, SageMaker ``model_fn(model_dir)``, MLflow
 ``_load_pyfunc(path)`` / ``load_context(context)``, TorchServe ``initialize(context)``,
 ``from_pretrained(pretrained_model_name_or_path)``) are the model directory; joins below them stay
