@@ -205,6 +205,11 @@ _REMOTE_CODE = {
 }
 _IMPORT_MACHINERY = ("importlib.util.spec_from_file_location", "importlib.machinery.")
 _OPENERS = frozenset({"open", "builtins.open", "io.open", "codecs.open", "os.open"})
+#: Module functions that open the path they are given (the ``.open`` of a Path is the Path's).
+_MODE = re.compile(r"^[rwxabtU+]{1,4}$")
+_PATH_OPENERS = frozenset(
+    {"gzip.open", "bz2.open", "lzma.open", "tarfile.open", "shelve.open", "dbm.open", "io.FileIO"}
+)
 _IMPORT_STATE = ("sys.meta_path.", "sys.path_hooks.", "sys.modules.")
 _MUTATORS = frozenset({"insert", "append", "extend", "update", "setdefault", "__setitem__"})
 _SENSITIVE_MODULES = {
@@ -783,10 +788,10 @@ class _Analyser(ast.NodeVisitor):
             target = node.func.value if isinstance(node.func, ast.Attribute) else None
             self._file_write(f"call to {name}", node, target)
             return
-        if name in _OPENERS or name.endswith(".open"):
+        if name in _OPENERS or name in _PATH_OPENERS or name.endswith(".open"):
             mode = _open_mode(node, name)
             if mode is not None and any(c in mode for c in "wax+"):
-                if name in _OPENERS:
+                if name in _OPENERS or name in _PATH_OPENERS:
                     target = _argument(node, 0) or _keyword(node, "file")
                 else:  # Path(...).open("w")
                     target = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -1365,9 +1370,11 @@ def _open_mode(node: ast.Call, name: str) -> str | None:
     if mode is None and len(node.args) >= 2:
         mode = node.args[1]
     if mode is None and node.args and name.endswith(".open") and name not in _OPENERS:
-        # Path(...).open("w"): the mode is the first argument.
+        # Path(...).open("w"): the mode is the first argument, when it spells a mode at all
+        # (Image.open("cat.png") opens a file named with an "a" for reading).
         mode = node.args[0]
-    return _literal_str(mode)
+    text = _literal_str(mode)
+    return text if text is not None and _MODE.match(text) else None
 
 
 def _argument(node: ast.Call, index: int) -> ast.AST | None:

@@ -416,3 +416,20 @@ def test_vendored_and_download_helpers_are_network_access(source: str) -> None:
 def test_writing_to_the_null_device_is_not_a_write() -> None:
     source = "import os\nopen(os.devnull, 'w')\nopen('/dev/null', 'w')"
     assert not {"MLS-CODE-005", "MLS-CODE-016"} & set(found(source))
+
+
+def test_opening_an_image_by_a_name_with_letters_of_a_mode_is_not_a_write() -> None:
+    source = "from PIL import Image\nimg = Image.open('examples/cat.png')"
+    assert "MLS-CODE-005" not in found(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import gzip\ngzip.open('/etc/profile.d/x.gz', 'wb')",
+        "import tarfile\ntarfile.open('/var/tmp/x.tar', 'w')",
+        "import io\nio.FileIO('/etc/x', 'w')",
+    ],
+)
+def test_module_openers_write_to_the_path_they_are_given(source: str) -> None:
+    assert found(source).get("MLS-CODE-016") == Severity.HIGH
