@@ -1232,6 +1232,11 @@ class _Analyser(ast.NodeVisitor):
     def _worst_item(self, items: list[ast.expr]) -> Where:
         """A collection of paths, judged by its worst known item (outside), else unknown."""
         for item in items:
+            value = item.value if isinstance(item, ast.Constant) else None
+            if isinstance(value, str) and not (
+                ABSOLUTE.match(value) or value.startswith("~") or ".." in value
+            ):
+                continue  # a relative constant never leaves (and vocabularies are long)
             place = self.place(item)
             if place.kind == "outside":
                 return place
