@@ -270,18 +270,45 @@ def duplicate_finding(blob: Blob, name: str, count: int) -> Finding:
     )
 
 
-def encrypted_finding(blob: Blob, name: str, how: str) -> Finding:
+#: How to extract a password-protected archive outside the gate, by archive kind; each prompts
+#: for the password rather than taking it on the command line.
+_EXTRACT_COMMANDS = {
+    "zip": "unzip {archive} -d extracted/ (or 7z x {archive} -oextracted/ for AES members)",
+    "7z": "7z x {archive} -oextracted/",
+}
+
+
+def encrypted_finding(blob: Blob, name: str, how: str, *, kind: str = "zip") -> Finding:
+    """MLS-ARC-007: a password-protected member (or archive) stays high, and says how to scan it.
+
+    Encryption is no reason to pass a file: nothing inside can be vouched for. What the user can
+    do is decrypt it where the password is known and scan the result.
+    """
+    archive = blob.name.rsplit("/", 1)[-1] or f"the {kind} archive"
+    command = _EXTRACT_COMMANDS.get(kind, _EXTRACT_COMMANDS["zip"]).format(archive=archive)
+    member = "its headers (member names included)" if name.startswith("(") else repr(name)
     return Finding(
         rule="MLS-ARC-007",
         severity=Severity.HIGH,
         category="scanner-evasion",
-        title="encrypted archive member cannot be scanned",
+        title="password-protected archive member cannot be scanned",
         location=blob.location(key_path=name),
-        evidence=f"member {name!r}: {how}",
-        why="encrypted content cannot be inspected, so it cannot be trusted; a loader given "
+        evidence=f"member {name!r} of {archive!r}: {how}",
+        why="encrypted content cannot be inspected, so it cannot be vouched for; a loader given "
         "the password (or one that ignores the flag) still reads it",
-        remediation="ship the archive unencrypted",
+        remediation=f"to scan {member}: extract the archive with its password outside the gate "
+        f"({command}), then run `mlsupply scan extracted/` and use the extracted, scanned files; "
+        "or ship the archive unencrypted",
     )
+
+
+def _zip_encryption(entry_flags: int, method: int) -> str:
+    """Which zip encryption a member uses, for the evidence."""
+    if entry_flags & 0x0040:
+        return "PKWARE strong encryption (flag bits 0 and 6)"
+    if method == 99:
+        return "WinZip AES encryption (flag bit 0, method 99)"
+    return "traditional PKWARE ZipCrypto encryption (flag bit 0)"
 
 
 def tar_member_over_limits(
@@ -389,9 +416,8 @@ def scan_zip_members(
             # it (numpy.load's NpzFile) ignore mode bits, and cut a name at a NUL, so
             # 'arr.npy\0/' is 'arr.npy' to them.
             if entry.flags & FLAG_ENCRYPTED:
-                findings.append(
-                    encrypted_finding(blob, entry.name, "general-purpose flag bit 0 set")
-                )
+                how = _zip_encryption(entry.flags, entry.method)
+                findings.append(encrypted_finding(blob, entry.name, how))
                 continue
             if budget_spent(ctx):
                 break

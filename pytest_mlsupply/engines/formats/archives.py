@@ -302,7 +302,9 @@ def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding
         except Exception as exc:  # py7zr raises its own and many builtin exception types
             if "password" in str(exc).lower() or type(exc).__name__ == "PasswordRequired":
                 return [
-                    encrypted_finding(blob, "(archive headers)", "the 7z headers are encrypted")
+                    encrypted_finding(
+                        blob, "(archive headers)", "the 7z headers are encrypted", kind="7z"
+                    )
                 ]
             raise ScanError(f"7z archive cannot be read: {type(exc).__name__}: {exc}") from exc
         with archive:
@@ -416,7 +418,9 @@ def _seven_zip_targets(
             wanted.append((index, name))  # its data is the link's target
             continue
         if encrypted:
-            findings.append(encrypted_finding(blob, name, "the 7z archive needs a password"))
+            findings.append(
+                encrypted_finding(blob, name, "the 7z archive needs a password", kind="7z")
+            )
             continue
         size = int(info.uncompressed or 0)
         packed = int(info.compressed or 0)

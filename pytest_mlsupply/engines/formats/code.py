@@ -2,9 +2,12 @@
 
 A model artifact is data; an executable script shipped beside the weights is one
 ``./setup.sh`` away from running with the user's privileges, so its presence is reported
-(MLS-CODE-010). Python scripts are then analysed with :mod:`pytest_mlsupply.engines.python_ast`;
-shell scripts are searched for the shapes of download-and-run, reverse shells, encoded payloads
-and persistence.
+(MLS-CODE-010). Python scripts are then analysed with :mod:`pytest_mlsupply.engines.python_ast`
+and judged by what they do when they run: a serving script (``#!/usr/bin/env python3`` atop an
+``inference.py``) whose effects are at most low is a low finding, one with medium effects medium,
+and anything worse high. Shell scripts, and Python run with interpreter arguments that replace
+the file (``python -c ...``), stay high; shell scripts are searched for the shapes of
+download-and-run, reverse shells, encoded payloads and persistence.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["identify_shebang", "scan_script"]
 
 _SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "ash", "busybox")
+#: Interpreter options that change how the file runs, not what runs.
+_PLAIN_PYTHON_OPTIONS = frozenset({"-u", "-O", "-OO", "-B", "-E", "-s", "-S", "-I", "-P"})
 #: (pattern, severity, what it is): shell shapes that have no place in a model repository.
 _SHELL_PATTERNS: list[tuple[re.Pattern[str], Severity, str]] = [
     (
@@ -82,15 +87,27 @@ def scan_script(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Fin
     if text is None:
         raise ScanError(f"script of {blob.size} bytes is too large to analyse")
     first = text.split("\n", 1)[0]
-    interpreter = _interpreter(first)
+    interpreter, arguments, assignments = _shebang(first)
+    effects: list[Finding] = []
+    severity = Severity.HIGH
+    judged = ""
+    if interpreter.startswith("python"):
+        effects = code_findings(text, blob.location())
+        if not assignments and set(arguments) <= _PLAIN_PYTHON_OPTIONS:
+            # The file itself is what runs, as it is: judge it by its effects.
+            worst = max((f.severity for f in effects), default=Severity.INFO)
+            severity = min(max(worst, Severity.LOW), Severity.HIGH)
+            judged = f"; judged by what its Python does (worst effect: {worst.label})"
+    elif interpreter in _SHELLS:
+        effects = _shell_findings(blob, text)
     findings = [
         Finding(
             rule="MLS-CODE-010",
-            severity=Severity.HIGH,
+            severity=severity,
             category="code-execution",
             title="executable script shipped with the model",
             location=blob.location(line=1),
-            evidence=f"interpreter line {first[:120]!r}",
+            evidence=f"interpreter line {first[:120]!r}{judged}",
             why="model artifacts are data; a script beside the weights is one command away "
             "from running with the user's privileges, and nothing about a model requires it",
             remediation="remove the script from the model artifacts, or review it and ship it "
@@ -98,19 +115,21 @@ def scan_script(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Fin
             cwe="CWE-506",
         )
     ]
-    if interpreter.startswith("python"):
-        findings += code_findings(text, blob.location())
-    elif interpreter in _SHELLS:
-        findings += _shell_findings(blob, text)
-    return findings
+    return findings + effects
 
 
-def _interpreter(first_line: str) -> str:
-    """``#!/usr/bin/env -S python3 -u`` → ``python3``."""
+def _shebang(first_line: str) -> tuple[str, list[str], list[str]]:
+    """``#!/usr/bin/env -S PYTHONPATH=/x python3 -u`` → ``("python3", ["-u"],
+    ["PYTHONPATH=/x"])``: the interpreter, its arguments, and env's variable assignments."""
     words = first_line[2:].strip().split()
-    while words and (words[0].endswith("/env") or words[0].startswith("-")):
+    assignments: list[str] = []
+    while words and (words[0].endswith("/env") or words[0].startswith("-") or "=" in words[0]):
+        if "=" in words[0] and not words[0].startswith("-"):
+            assignments.append(words[0])
         words = words[1:]
-    return words[0].rsplit("/", 1)[-1] if words else ""
+    if not words:
+        return "", [], assignments
+    return words[0].rsplit("/", 1)[-1], words[1:], assignments
 
 
 def _shell_findings(blob: Blob, text: str) -> list[Finding]:

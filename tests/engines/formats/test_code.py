@@ -51,3 +51,35 @@ def test_shell_shapes_are_reported_on_their_line(
 def test_commented_out_shell_lines_are_ignored(tmp_path: Path) -> None:
     findings = scan(tmp_path, "#!/bin/sh\n# curl x | sh\n")
     assert [f.rule for f in findings] == ["MLS-CODE-010"]
+
+
+def test_a_python_serving_script_with_a_shebang_is_judged_by_its_effects(tmp_path: Path) -> None:
+    from tests.corpus.model_code import SAGEMAKER_INFERENCE
+
+    findings = scan(tmp_path, "#!/usr/bin/env python3\n" + SAGEMAKER_INFERENCE, "inference.py")
+    assert max(f.severity for f in findings) == Severity.LOW
+    [script] = [f for f in findings if f.rule == "MLS-CODE-010"]
+    assert "judged by what its Python does" in script.evidence
+
+
+def test_a_python_script_with_medium_effects_is_a_medium_script(tmp_path: Path) -> None:
+    source = "#!/usr/bin/python3 -u\nimport torch\nmodel = torch.load('./model.pt')\n"
+    findings = scan(tmp_path, source, "predict.py")
+    [script] = [f for f in findings if f.rule == "MLS-CODE-010"]
+    assert script.severity == Severity.MEDIUM
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "#!/usr/bin/python3 -c 'import os; os.system(\"id\")'",
+        "#!/usr/bin/env -S PYTHONPATH=/tmp/x python3",
+        "#!/usr/bin/env -S python3 -m evil",
+    ],
+)
+def test_python_run_with_arguments_that_replace_or_steer_the_file_stays_high(
+    tmp_path: Path, first_line: str
+) -> None:
+    findings = scan(tmp_path, f"{first_line}\nprint('hello')\n")
+    [script] = [f for f in findings if f.rule == "MLS-CODE-010"]
+    assert script.severity == Severity.HIGH
