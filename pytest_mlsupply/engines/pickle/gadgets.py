@@ -37,6 +37,7 @@ __all__ = [
     "GadgetUse",
     "LoaderOutcome",
     "assess",
+    "load_key",
     "loader_bytes",
 ]
 
@@ -133,6 +134,15 @@ class Assessment:
         return Assessment([], set(), set())
 
 
+def load_key(call: Call) -> tuple[str, bytes] | None:
+    """(format, bytes) of a nested load of constant bytes; None for anything else."""
+    data = loader_bytes(call)
+    if data is None:
+        return None
+    assert isinstance(call.func, Global)
+    return LOADERS[call.func.ref.dotted], data
+
+
 def loader_bytes(call: Call) -> bytes | None:
     """The constant bytes a nested loader is called with, when that is all it is given."""
     args = call.args
@@ -160,13 +170,14 @@ class _Budget:
 def assess(
     trace: Trace,
     is_safe: Callable[[ImportRef], bool],
-    loaded: Mapping[int, LoaderOutcome] | None = None,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> Assessment:
     """Judge every watched construction in ``trace``.
 
     ``is_safe`` is the policy's verdict on an import (user allow entries included);
-    ``loaded`` maps ``id()`` of a nested loader's :class:`~.values.CallRef` to what scanning
-    its bytes gave (without it every nested load stays critical).
+    ``loaded`` maps a nested load's :func:`load_key` (what it loads: the same bytes give the
+    same verdict in every reading of the stream) to what scanning them gave; without it every
+    nested load stays critical.
     """
     if not trace.watched:
         return Assessment.empty()
@@ -186,7 +197,8 @@ def assess(
         dotted = made.func.ref.dotted
         if dotted in LOADERS:
             kind = f"load-{LOADERS[dotted]}"
-            harmless, reason, wrapped = _judge_load(made, loaded.get(id(made.ref)))
+            key = load_key(made)
+            harmless, reason, wrapped = _judge_load(made, loaded.get(key) if key else None)
         else:
             kind = CONSTRUCTORS[dotted]
             harmless, reason, wrapped = judge.construction(kind, made)

@@ -216,12 +216,12 @@ def trace_findings(
     *,
     execution_only: bool = False,
     imports: bool = False,
-    loaded: Mapping[int, LoaderOutcome] | None = None,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> list[Finding]:
     """All findings for one machine trace (nested pickles are handled by the caller).
 
     ``loaded`` is what scanning the constant bytes of each nested load gave (keyed by
-    ``id()`` of its call): a load whose bytes scan clean is not a dangerous call.
+    :func:`~.gadgets.load_key`): a load whose bytes scan clean is not a dangerous call.
 
     ``execution_only`` keeps what proves that a loader would run something (for content that
     is not a pickle but that a pickle loader may still be given): dangerous imports, calls,
@@ -268,7 +268,7 @@ def _all_findings(
     trace: Trace,
     policy: PicklePolicy,
     ctx: FindingContext,
-    loaded: Mapping[int, LoaderOutcome] | None = None,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> list[tuple[str, Finding]]:
     out = _Collector(ctx, trace)
     gadgets = (

@@ -268,3 +268,128 @@ def test_a_scikit_learn_function_transformer_holding_a_partial_of_an_allowed_fun
     result = scan(pickle.dumps(model))
     assert "MLS-PKL-016" in rules(result)
     assert not {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-017"} & rules(result)
+
+
+# --- nested loaders ------------------------------------------------------------------------
+
+
+def load_from_bytes(
+    blob: bytes, loader: tuple[str, str] = ("torch.storage", "_load_from_bytes")
+) -> bytes:
+    """``loader(blob)`` with the blob as a BINBYTES constant, as torch pickles a storage."""
+    return Asm().proto(2).global_(*loader).bytes_(blob).tuple1().reduce().stop().bytes()
+
+
+def legacy_blob(payload: bytes | None = None, storage: bytes = b"\x00" * 12) -> bytes:
+    """What ``torch.save(storage, _use_new_zipfile_serialization=False)`` writes, by hand:
+    magic, protocol, sys info, the object (a persistent storage id), keys, raw storage."""
+    obj = (
+        Asm().proto(2).mark().str("storage").global_("torch", "FloatStorage").str("0")
+        .str("cpu").int_(len(storage) // 4).none().tuple().binpersid().stop().bytes()
+    )  # fmt: skip
+    return (
+        b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."  # the magic number
+        + b"\x80\x02M\xe9\x03."  # protocol 1001
+        + b"\x80\x02}q\x00."  # sys info
+        + (payload if payload is not None else obj)
+        + b"\x80\x02]q\x00X\x01\x00\x00\x000a."  # keys ["0"]
+        + (len(storage) // 4).to_bytes(8, "little")
+        + storage
+    )
+
+
+def test_a_load_from_bytes_of_a_clean_legacy_blob_is_info_and_its_import_is_not_dangerous() -> None:
+    result = scan(load_from_bytes(legacy_blob()))
+    assert rules(result) == {"MLS-PKL-018"}
+    assert all(f.severity is Severity.INFO for f in result.findings)
+    assert not result.errors
+
+
+def test_raw_storage_bytes_that_look_like_a_payload_are_not_read_as_one() -> None:
+    payload = Asm().proto(2).call("os", "system", "touch x").stop().bytes()
+    storage = payload + b"\x00" * (-len(payload) % 4)
+    result = scan(load_from_bytes(legacy_blob(storage=storage)))
+    assert rules(result) == {"MLS-PKL-018"}
+
+
+def test_a_load_from_bytes_whose_object_pickle_carries_a_payload_is_critical() -> None:
+    payload = Asm().proto(2).call("os", "system", "touch x").stop().bytes()
+    result = scan(load_from_bytes(legacy_blob(payload=payload)))
+    assert {"MLS-PKL-001", "MLS-PKL-019"} <= blocking(result)
+    nested = [f for f in result.findings if f.rule == "MLS-PKL-002" and "os.system" in f.title]
+    assert nested
+    assert all("nested load at offset" in (f.location.key_path or "") for f in nested)
+    # The nested offsets are file offsets: the payload's REDUCE lies inside the constant.
+    data = load_from_bytes(legacy_blob(payload=payload))
+    assert data[nested[0].location.offset] == ord("R")
+
+
+def test_bytes_after_the_last_storage_of_a_nested_blob_keep_the_load_critical() -> None:
+    result = scan(load_from_bytes(legacy_blob() + b"\x80\x02N."))
+    assert "MLS-PKL-019" in blocking(result)
+    assert "bytes after the last storage" in reason(result, "MLS-PKL-019")
+
+
+def test_a_nested_blob_whose_layout_breaks_keeps_the_load_critical() -> None:
+    truncated = legacy_blob()[:-4]
+    assert "MLS-PKL-019" in blocking(scan(load_from_bytes(truncated)))
+
+
+def test_a_load_from_bytes_of_a_non_constant_argument_stays_critical() -> None:
+    data = (
+        Asm().proto(2).global_("torch.storage", "_load_from_bytes")
+        .global_("os", "getcwdb").empty_tuple().reduce().tuple1().reduce().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert {"MLS-PKL-001", "MLS-PKL-019"} <= blocking(result)
+    assert "not constant bytes" in reason(result, "MLS-PKL-019")
+
+
+def test_nested_loads_deeper_than_the_bound_stay_critical() -> None:
+    blob = Asm().proto(2).none().stop().bytes() + b"\x00" * 8
+    for _ in range(4):
+        blob = load_from_bytes(blob, ("pickle", "loads"))
+    result = scan(blob)
+    assert "MLS-PKL-019" in blocking(result)
+    assert "not read" in reason(result, "MLS-PKL-019")
+
+
+def test_pickle_loads_of_clean_constant_bytes_is_judged_by_them() -> None:
+    inner = pickle.dumps({"a": [1, 2, 3]}, protocol=2)
+    assert rules(scan(load_from_bytes(inner, ("pickle", "loads")))) == {"MLS-PKL-018"}
+    assert rules(scan(load_from_bytes(inner, ("_pickle", "loads")))) == {"MLS-PKL-018"}
+
+
+def test_pickle_loads_of_a_nested_payload_reports_the_payload_and_the_load() -> None:
+    inner = Asm().proto(2).call("os", "system", "touch x").stop().bytes()
+    result = scan(load_from_bytes(inner, ("pickle", "loads")))
+    assert {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-019"} <= blocking(result)
+
+
+def test_a_clean_nested_load_whose_result_is_called_stays_critical() -> None:
+    inner = pickle.dumps(collections.OrderedDict, protocol=2)
+    data = load_from_bytes(inner, ("pickle", "loads"))[:-1] + b")R."
+    result = scan(data)
+    assert "MLS-PKL-019" in blocking(result)
+    assert "the loader calls it" in reason(result, "MLS-PKL-019")
+
+
+@pytest.mark.needs("torch")
+def test_a_pickled_torch_tensor_passes() -> None:
+    import torch
+
+    for protocol in (2, 4):
+        result = scan(pickle.dumps(torch.arange(6, dtype=torch.float32), protocol=protocol))
+        assert not blocking(result), [f.render() for f in result.findings]
+        assert "MLS-PKL-018" in rules(result)
+        assert not result.errors
+
+
+@pytest.mark.needs("torch")
+def test_a_uint8_tensor_holding_pickle_bytes_is_not_read_as_a_payload() -> None:
+    import torch
+
+    payload = Asm().proto(2).call("os", "system", "touch x").stop().bytes()
+    tensor = torch.tensor(list(payload), dtype=torch.uint8)
+    result = scan(pickle.dumps(tensor))
+    assert not blocking(result), [f.render() for f in result.findings]
