@@ -63,8 +63,9 @@ LOADERS: dict[str, str] = {
 
 WATCHED = frozenset(CONSTRUCTORS) | frozenset(LOADERS)
 
-# Allowed callables that call (or instantiate through an arbitrary base) an argument they are
-# given: a wrapper handed to them is called during the load.
+# Allowed callables that call their first argument with the others (and make an instance of
+# their second): what they hand the rest to must itself be an allowed global. (Keep in step
+# with the allowlist: an allowed callable that calls what it is given belongs here.)
 _CALLERS = frozenset(
     {
         "torch._tensor._rebuild_from_type_v2",
@@ -253,16 +254,23 @@ class _Judge:
         )
 
     def safe_owner(self, func: Any, args: Any) -> bool:
-        """Whether the code a value is handed to (a callable and, for copyreg's helpers, the
-        classes they instantiate) is allowed and never calls what it is given."""
-        if not self.safe_global(func):
+        """Whether the code a value is handed to is allowed and calls nothing it is given but
+        allowed globals: a callable, and for copyreg's helpers and torch's
+        ``_rebuild_from_type_v2(func, new_type, args, state)`` the classes they instantiate and
+        the function they call with the rest."""
+        if not (
+            isinstance(func, Global) and func.ref.dotted not in WATCHED and self.is_safe(func.ref)
+        ):
             return False
-        assert isinstance(func, Global)
-        if func.ref.dotted in _MAKERS:
-            given = args if isinstance(args, tuple) else ()
-            classes = given[:2] if func.ref.dotted == "copyreg._reconstructor" else given[:1]
-            return bool(classes) and all(self.safe_global(cls) for cls in classes)
-        return True
+        dotted = func.ref.dotted
+        given = args if isinstance(args, tuple) else ()
+        if dotted in _MAKERS:
+            called = given[:2] if dotted == "copyreg._reconstructor" else given[:1]
+        elif dotted in _CALLERS:
+            called = given[:2] if len(given) >= 2 else (None,)
+        else:
+            return True
+        return bool(called) and all(self.safe_global(item) for item in called)
 
     def plain(self, value: Any) -> bool:
         """Data a loader builds without running anything outside the allowlist: constants,

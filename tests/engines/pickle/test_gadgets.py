@@ -153,14 +153,14 @@ def test_a_partial_wrapping_another_partial_is_critical() -> None:
 
 def test_a_harmless_partial_handed_to_a_callable_that_calls_its_argument_is_critical() -> None:
     data = (
-        Asm().proto(2).global_("torch._utils", "_rebuild_from_type_v2").mark()
+        Asm().proto(2).global_("torch._tensor", "_rebuild_from_type_v2").mark()
         .raw(partial_of("collections", "OrderedDict").bytes()[2:])
         .global_("collections", "OrderedDict").empty_tuple().empty_dict()
         .tuple().reduce().stop().bytes()
     )  # fmt: skip
     result = scan(data)
     assert "MLS-PKL-017" in blocking(result)
-    assert "handed to torch._utils._rebuild_from_type_v2" in reason(result)
+    assert "handed to torch._tensor._rebuild_from_type_v2" in reason(result)
 
 
 def test_a_harmless_partial_in_the_state_of_an_unknown_class_is_critical() -> None:
@@ -393,3 +393,19 @@ def test_a_uint8_tensor_holding_pickle_bytes_is_not_read_as_a_payload() -> None:
     tensor = torch.tensor(list(payload), dtype=torch.uint8)
     result = scan(pickle.dumps(tensor))
     assert not blocking(result), [f.render() for f in result.findings]
+
+
+def test_a_harmless_partial_passed_through_rebuild_from_type_v2_to_an_allowed_function_is_low() -> (
+    None
+):
+    # _rebuild_from_type_v2(collections.OrderedDict, collections.OrderedDict, ([partial],), {}):
+    # the partial is handed to OrderedDict, which does not call it.
+    data = (
+        Asm().proto(2).global_("torch._tensor", "_rebuild_from_type_v2").mark()
+        .global_("collections", "OrderedDict").global_("collections", "OrderedDict")
+        .raw(b"]").raw(partial_of("collections", "OrderedDict").bytes()[2:]).append()
+        .tuple1().empty_dict().tuple().reduce().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-016" in rules(result)
+    assert "MLS-PKL-017" not in rules(result)
