@@ -97,8 +97,8 @@ WALK_BUDGET = 2_000_000
 
 @dataclass(frozen=True)
 class LoaderOutcome:
-    """What scanning a nested loader's constant bytes gave: ``clean`` when nothing in them is
-    reported at all and they were read to their end."""
+    """What scanning a nested loader's constant bytes gave: ``clean`` when they were read to
+    their end and nothing in them is reported above low."""
 
     clean: bool
     summary: str
@@ -206,7 +206,9 @@ def assess(
         if harmless and id(made) in called:
             by = called[id(made)]
             harmless, reason = False, f"the loader calls it ({by.opcode} at byte {by.offset})"
-        if harmless and id(made.ref) in exposed:
+        if harmless and id(made.ref) in exposed and dotted in CONSTRUCTORS:
+            # (What a clean nested load returns is whatever its bytes build, all of it
+            # allowed: handing that on is no different from handing on any allowed object.)
             harmless, reason = False, exposed[id(made.ref)]
         if harmless and budget.left < 0:
             harmless, reason = False, "the pickle is too large to follow where it goes"

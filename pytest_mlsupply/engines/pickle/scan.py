@@ -259,7 +259,10 @@ class _NestedLoads:
         )
         if error is not None:
             summary += f"; {error}"
-        return LoaderOutcome(not findings and error is None, summary, key_path)
+        # What the bytes hold is reported with its own severity; the load itself is a
+        # payload when they hold something that matters (a low or info note does not).
+        serious = any(f.severity >= Severity.MEDIUM for f in findings)
+        return LoaderOutcome(not serious and error is None, summary, key_path)
 
 
 def _relocated(findings: list[Finding], offset: int, key_path: str, exact: bool) -> list[Finding]:

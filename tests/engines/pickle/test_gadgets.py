@@ -409,3 +409,24 @@ def test_a_harmless_partial_passed_through_rebuild_from_type_v2_to_an_allowed_fu
     result = scan(data)
     assert "MLS-PKL-016" in rules(result)
     assert "MLS-PKL-017" not in rules(result)
+
+
+@pytest.mark.needs("torch")
+def test_pickle_loads_of_a_pickled_tensor_is_judged_by_the_tensor() -> None:
+    import torch
+
+    inner = pickle.dumps({"w": torch.zeros(2)})
+    result = scan(load_from_bytes(inner, ("pickle", "loads")))
+    assert not blocking(result), [f.render() for f in result.findings]
+    assert [f.rule for f in result.findings].count("MLS-PKL-018") == 2
+
+
+@pytest.mark.needs("torch", "pandas")
+def test_a_tensor_handed_to_code_outside_the_allowlist_keeps_its_nested_load_clean() -> None:
+    import pandas as pd
+    import torch
+
+    frame = pd.DataFrame({"t": pd.Series([torch.zeros(2), torch.ones(2)], dtype=object)})
+    result = scan(pickle.dumps(frame), PicklePolicy(mode="denylist"))
+    assert not {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-019"} & rules(result)
+    assert "MLS-PKL-018" in rules(result)
