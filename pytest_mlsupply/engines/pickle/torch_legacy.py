@@ -57,7 +57,13 @@ ELEMENT_SIZES = {
     "QUInt8Storage": 1,
     "QInt8Storage": 1,
     "QInt32Storage": 4,
+    "QUInt4x2Storage": 1,
+    "QUInt2x4Storage": 1,
 }
+
+# dtypes without a typed storage class (float8, uint16, complex32...) are saved with the
+# untyped storage, counted in bytes.
+_UNTYPED = frozenset({"torch.storage.UntypedStorage", "torch.UntypedStorage"})
 
 # More storages than this in one file is no checkpoint torch wrote.
 _MAX_STORAGES = 1 << 24
@@ -167,12 +173,14 @@ def _storage_record(pid: Any) -> tuple[str | None, int]:
     if len(pid) < 3:
         raise ValueError(f"a storage id {describe(pid)} without type and key")
     storage_type, key = pid[1], pid[2]
+    if not isinstance(key, str):
+        raise ValueError(f"a storage key {describe(key)} that is not a string")
+    if isinstance(storage_type, Global) and storage_type.ref.dotted in _UNTYPED:
+        return key, 1
     if not (
         isinstance(storage_type, Global)
         and storage_type.ref.module == "torch"
         and storage_type.ref.name in ELEMENT_SIZES
     ):
         raise ValueError(f"a storage's type is {describe(storage_type)}, no legacy storage class")
-    if not isinstance(key, str):
-        raise ValueError(f"a storage key {describe(key)} that is not a string")
     return key, ELEMENT_SIZES[storage_type.ref.name]

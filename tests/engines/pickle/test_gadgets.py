@@ -430,3 +430,16 @@ def test_a_tensor_handed_to_code_outside_the_allowlist_keeps_its_nested_load_cle
     result = scan(pickle.dumps(frame), PicklePolicy(mode="denylist"))
     assert not {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-019"} & rules(result)
     assert "MLS-PKL-018" in rules(result)
+
+
+@pytest.mark.needs("torch")
+@pytest.mark.parametrize(
+    "dtype", ["float64", "bfloat16", "int8", "bool", "uint16", "float8_e4m3fn", "complex64"]
+)
+def test_a_pickled_tensor_of_any_dtype_passes(dtype: str) -> None:
+    # Typed storages are counted in elements of their class, the untyped one in bytes.
+    import torch
+
+    tensor = torch.zeros(5, dtype=getattr(torch, dtype))
+    result = scan(pickle.dumps(tensor))
+    assert rules(result) == {"MLS-PKL-018"}, [f.render() for f in result.findings]
