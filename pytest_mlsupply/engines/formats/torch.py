@@ -45,7 +45,14 @@ from pytest_mlsupply.engines.formats.torch_weights_only import (
 )
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.pickle import PicklePolicy, scan_pickle_bytes
-from pytest_mlsupply.engines.pickle.decoder import DecodeError, read_op
+from pytest_mlsupply.engines.pickle.decoder import DecodeError
+from pytest_mlsupply.engines.pickle.scan import PickleScan
+from pytest_mlsupply.engines.pickle.torch_legacy import (
+    ELEMENT_SIZES,
+    LegacyLayoutError,
+    pickle_end,
+    walk_legacy,
+)
 from pytest_mlsupply.engines.pickle.values import Global, SymList, describe
 from pytest_mlsupply.engines.ziparchive import (
     ZipDirectory,
@@ -153,11 +160,57 @@ def claim_tar(names: list[str], pickle_head: bytes, evidence: str) -> Identifica
 
 
 def scan_torch_legacy(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """A legacy ``torch.save`` file (pickles back to back), with torch.load's default judged."""
+    """A legacy ``torch.save`` file, walked by its layout, with torch.load's default judged.
+
+    The raw storages are stepped over as torch reads them, never read as pickles; bytes after
+    the last one are reported (MLS-PKL-010), and scanned for what a loader would run. A file
+    whose layout cannot be followed is read as pickles back to back instead (each with an
+    unpickler of its own, as torch reads them), raw data and all: nothing is skipped unread.
+    """
     with blob.buffer() as buffer:
-        # torch reads each of the file's pickles with an unpickler of its own.
-        findings = scan_pickle_region(ctx, blob, buffer, fresh_memo=True)
+        findings = _legacy_layout_findings(ctx, blob, buffer)
+        if findings is None:
+            findings = scan_pickle_region(ctx, blob, buffer, fresh_memo=True)
         return with_weights_only_notes(findings, buffer)
+
+
+def _legacy_layout_findings(ctx: ScanContext, blob: Blob, buffer: Any) -> list[Finding] | None:
+    policy = ctx.policy.pickle
+
+    def scan_one(part: memoryview, offset: int) -> PickleScan:
+        return scan_pickle_bytes(
+            part, policy=policy, origin=blob.subject, member=blob.member, base_offset=offset
+        )
+
+    whole = memoryview(buffer)
+    try:
+        layout = walk_legacy(whole, scan_one)
+    except LegacyLayoutError:
+        return None
+    finally:
+        whole.release()
+    findings = list(layout.findings)
+    if layout.end < len(buffer):
+        findings.append(_after_storages(blob, layout.end, len(buffer) - layout.end))
+        findings += scan_pickle_region(
+            ctx, blob, buffer, start=layout.end, unpickled=False, fresh_memo=True
+        )
+    return findings
+
+
+def _after_storages(blob: Blob, offset: int, length: int) -> Finding:
+    return Finding(
+        rule="MLS-PKL-010",
+        severity=Severity.MEDIUM,
+        category="unsafe-deserialization",
+        title="data after the last storage of a legacy torch file",
+        location=blob.location(offset=offset),
+        evidence=f"{length} bytes after the last raw storage, which ends at byte {offset}",
+        why="torch.load stops reading after the last storage; bytes appended there are read by "
+        "nothing torch does, and can hide a second payload for a loader that reads on.",
+        remediation="Re-save the checkpoint (torch.save with the zip format) so that the file "
+        "holds only what its format defines.",
+    )
 
 
 # --- zip checkpoints ---------------------------------------------------------------------
@@ -604,25 +657,6 @@ def _code_finding(member: Blob, name: str, severity: Severity, line: int | None)
 
 # --- legacy tar checkpoints --------------------------------------------------------------
 
-# Element sizes of the legacy typed storages, by class name.
-_ELEMENT_SIZES = {
-    "DoubleStorage": 8,
-    "FloatStorage": 4,
-    "HalfStorage": 2,
-    "BFloat16Storage": 2,
-    "LongStorage": 8,
-    "IntStorage": 4,
-    "ShortStorage": 2,
-    "CharStorage": 1,
-    "ByteStorage": 1,
-    "BoolStorage": 1,
-    "ComplexFloatStorage": 8,
-    "ComplexDoubleStorage": 16,
-    "QUInt8Storage": 1,
-    "QInt8Storage": 1,
-    "QInt32Storage": 4,
-}
-
 
 def scan_torch_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan a legacy torch tar checkpoint: every pickle in every member."""
@@ -742,7 +776,7 @@ class _LegacyWalker:
 
     def _pickle(self) -> Any:
         start = self.pos
-        end, resume = _pickle_end(self.data, start)
+        end, resume = pickle_end(self.data, start)
         scan = scan_pickle_bytes(
             self.data[start:end],
             policy=self.policy,
@@ -766,21 +800,7 @@ def _storage_element_size(record: Any) -> int:
     if not (
         isinstance(storage_type, Global)
         and storage_type.ref.module == "torch"
-        and storage_type.ref.name in _ELEMENT_SIZES
+        and storage_type.ref.name in ELEMENT_SIZES
     ):
         raise ValueError(f"a storage's type is {describe(storage_type)}, no legacy storage class")
-    return _ELEMENT_SIZES[storage_type.ref.name]
-
-
-def _pickle_end(data: memoryview, start: int) -> tuple[int, int]:
-    """Where the pickle starting at ``start`` ends (just after its STOP opcode), and where the
-    next load from an unbuffered file starts: the end of the frame the STOP is in, if any."""
-    pos = start
-    frame_end = start
-    while True:
-        op = read_op(data, pos)
-        pos = op.end
-        if op.name == "FRAME" and isinstance(op.arg, int):
-            frame_end = pos + op.arg
-        if op.name == "STOP":
-            return pos, max(pos, frame_end)
+    return ELEMENT_SIZES[storage_type.ref.name]

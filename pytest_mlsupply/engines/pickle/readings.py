@@ -32,10 +32,12 @@ import bisect
 import functools
 import importlib.util
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 
 from ...results import Finding, Severity
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
+from .gadgets import LoaderOutcome
 from .policy import PicklePolicy, Verdict
 from .rules import FindingContext, c_file_finding, judge, trace_findings
 from .values import Call, DynamicGlobal, Global, ImportRef
@@ -78,9 +80,11 @@ def other_readings(
     execution_only: bool,
     imports: bool = False,
     fresh_memo: bool = False,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> list[Finding]:
     """Findings of the other readings of ``data`` (see the module) that ``trace``, the
-    default reading, does not follow; findings already in ``known`` are not repeated."""
+    default reading, does not follow; findings already in ``known`` are not repeated.
+    ``loaded`` is what the default reading's nested loads gave, by what they load."""
     regions = trace.joblib_arrays
     joblib = bool(regions or trace.joblib_object_arrays)
     readings: list[tuple[Trace, str]] = []
@@ -122,7 +126,7 @@ def other_readings(
             not joblib or note is _AS_FRESH_LOADS or _smuggles(other, trace, regions, policy)
         )
         for finding in trace_findings(
-            other, policy, ctx, execution_only=execution_only, imports=imports
+            other, policy, ctx, execution_only=execution_only, imports=imports, loaded=loaded
         ):
             key = (finding.rule, finding.title)
             if (

@@ -14,6 +14,10 @@
 | MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
 | MLS-PKL-012 | the loaders read the stream differently, or joblib in a way no scanner follows | high / medium |
 | MLS-PKL-013 | the pickle makes its loader read another file | high / medium |
+| MLS-PKL-016 | a gadget wrapper around an allowed callable, never called during the load | low |
+| MLS-PKL-017 | a gadget wrapper around a dangerous callable, or called during the load | critical |
+| MLS-PKL-018 | a nested load of constant bytes that scan clean | info |
+| MLS-PKL-019 | a nested load of bytes that carry a payload or cannot be read | critical |
 
 Where only one of CPython's unpicklers reaches a payload (the other stops first), the
 finding's evidence says which one runs it.
@@ -24,11 +28,12 @@ check's verdict "error" unless a finding already fails it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ...results import Finding, Location, Severity
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
+from .gadgets import Assessment, GadgetUse, LoaderOutcome, assess
 from .policy import Decision, PicklePolicy, Verdict, decide
 from .values import ImportRef, describe
 from .vm import LoaderStop, Trace
@@ -134,7 +139,9 @@ def _import_evidence(ref: ImportRef) -> str:
     return text
 
 
-def _import_findings(trace: Trace, policy: PicklePolicy, out: _Collector) -> dict[int, Decision]:
+def _import_findings(
+    trace: Trace, policy: PicklePolicy, out: _Collector, exempt: set[int]
+) -> dict[int, Decision]:
     decisions: dict[int, Decision] = {}
     deny = policy.mode == "default-deny"
     for ref in trace.imports:
@@ -142,6 +149,8 @@ def _import_findings(trace: Trace, policy: PicklePolicy, out: _Collector) -> dic
         decisions[id(ref)] = decision
         if ref.module == UNRESOLVED_EXTENSION:
             continue  # reported by MLS-PKL-006
+        if id(ref) in exempt:
+            continue  # a gadget used only harmlessly: MLS-PKL-016 / MLS-PKL-018 say how
         if decision.verdict is Verdict.DANGEROUS:
             finding = Finding(
                 rule="MLS-PKL-001",
@@ -195,7 +204,9 @@ def reach_note(trace: Trace, offset: int) -> str:
 
 
 #: What a loader would run, whatever the file claims to be: the probe of non-pickle content.
-EXECUTION_RULES = frozenset({"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005"})
+EXECUTION_RULES = frozenset(
+    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-017", "MLS-PKL-019"}
+)
 
 
 def trace_findings(
@@ -205,8 +216,12 @@ def trace_findings(
     *,
     execution_only: bool = False,
     imports: bool = False,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> list[Finding]:
     """All findings for one machine trace (nested pickles are handled by the caller).
+
+    ``loaded`` is what scanning the constant bytes of each nested load gave (keyed by
+    :func:`~.gadgets.load_key`): a load whose bytes scan clean is not a dangerous call.
 
     ``execution_only`` keeps what proves that a loader would run something (for content that
     is not a pickle but that a pickle loader may still be given): dangerous imports, calls,
@@ -214,7 +229,7 @@ def trace_findings(
     when it is also called or handed to a call, or (``imports``) whenever a loader reaches it:
     importing a module runs its code.
     """
-    findings = _all_findings(trace, policy, ctx)
+    findings = _all_findings(trace, policy, ctx, loaded)
     if not execution_only:
         return [finding for _, finding in findings]
     # An import handed to a call is called as well by callables that call their arguments
@@ -236,18 +251,37 @@ def trace_findings(
 
 # Findings about a payload step, whose evidence says which unpickler reaches it.
 _PAYLOAD_RULES = frozenset(
-    {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-006"}
+    {
+        "MLS-PKL-001",
+        "MLS-PKL-002",
+        "MLS-PKL-003",
+        "MLS-PKL-004",
+        "MLS-PKL-005",
+        "MLS-PKL-006",
+        "MLS-PKL-017",
+        "MLS-PKL-019",
+    }
 )
 
 
 def _all_findings(
-    trace: Trace, policy: PicklePolicy, ctx: FindingContext
+    trace: Trace,
+    policy: PicklePolicy,
+    ctx: FindingContext,
+    loaded: Mapping[tuple[str, bytes], LoaderOutcome] | None = None,
 ) -> list[tuple[str, Finding]]:
     out = _Collector(ctx, trace)
-    decisions = _import_findings(trace, policy, out)
+    gadgets = (
+        assess(trace, lambda ref: judge(ref, policy).verdict is Verdict.SAFE, loaded)
+        if trace.watched
+        else Assessment.empty()
+    )
+    decisions = _import_findings(trace, policy, out, gadgets.exempt_imports)
     risky_offsets: list[tuple[int, bool]] = []  # (offset, dangerous) of payload steps
 
     for call in trace.calls:
+        if id(call) in gadgets.exempt_calls:
+            continue
         if call.callable is not None:
             decision = decisions.get(id(call.callable)) or judge(call.callable, policy)
             if decision.verdict is Verdict.DANGEROUS:
@@ -289,6 +323,10 @@ def _all_findings(
                 ),
                 call.offset,
             )
+
+    for use in gadgets.uses:
+        subject = f"gadget:{use.dotted}:{use.harmless}:{use.reason}"
+        out.add(subject, _gadget_finding(use, ctx), use.call.offset)
 
     for mutation in trace.mutations:
         risky_offsets.append((mutation.offset, True))
@@ -495,6 +533,73 @@ def _all_findings(
             unfollowable.offset,
         )
     return out.findings()
+
+
+def _gadget_finding(use: GadgetUse, ctx: FindingContext) -> Finding:
+    """MLS-PKL-016..019: a gadget wrapper or nested load, judged by what it holds."""
+    location = ctx.at(use.call.offset)
+    evidence = f"{use.call.opcode} on {use.dotted} at byte {use.call.offset}: {use.reason}"
+    if use.kind.startswith("load-"):
+        if use.harmless:
+            return Finding(
+                rule="MLS-PKL-018",
+                severity=Severity.INFO,
+                category=CATEGORY,
+                title=f"pickle loads constant bytes with {use.dotted}, and they scan clean",
+                location=location,
+                evidence=evidence,
+                why="This is how a pickled torch tensor carries its storage (torch.save bytes "
+                "handed to torch.storage._load_from_bytes). The bytes are in the file and were "
+                "scanned like the file itself: the nested load runs nothing outside the "
+                "allowlist.",
+                remediation="None needed; to avoid nested loads altogether, store tensors "
+                "as safetensors.",
+                cwe=CWE_502,
+            )
+        return Finding(
+            rule="MLS-PKL-019",
+            severity=Severity.CRITICAL,
+            category=CATEGORY,
+            title=f"pickle loads bytes with {use.dotted} that carry a payload or cannot be read",
+            location=location,
+            evidence=evidence,
+            why="A nested loader unpickles its argument while the file is being loaded: whatever "
+            "those bytes hold runs too. Bytes that are not a constant in the file, that cannot "
+            "be read to their end, or that hold findings of their own are a payload, or hide "
+            "one.",
+            remediation=_REMEDIATE_IMPORT,
+            cwe=CWE_502,
+        )
+    if use.harmless:
+        return Finding(
+            rule="MLS-PKL-016",
+            severity=Severity.LOW,
+            category=CATEGORY,
+            title=f"pickle builds {use.dotted}({use.wrapped}), never called while loading",
+            location=location,
+            evidence=evidence,
+            why=f"{use.dotted} only builds a wrapper; this one holds an allowed callable or "
+            "plain names and data, and nothing in the file calls it while it loads "
+            "(scikit-learn stores functions this way). Code that later calls it runs only "
+            "what it wraps.",
+            remediation="None needed; review the object if its origin is unknown.",
+            cwe=CWE_502,
+        )
+    return Finding(
+        rule="MLS-PKL-017",
+        severity=Severity.CRITICAL,
+        category=CATEGORY,
+        title=f"pickle builds a {use.dotted} gadget that runs code",
+        location=location,
+        evidence=f"{evidence}; wraps {use.wrapped}",
+        why=f"{use.dotted} makes a callable out of another callable, a method name or an "
+        "attribute path. Wrapping something outside the allowlist, reaching private or "
+        "code-running attributes, or being called while the file loads (REDUCE on it, a "
+        "__setstate__ that swaps its function, code that calls what it is given) runs "
+        "what the pickle chose.",
+        remediation=_REMEDIATE_IMPORT,
+        cwe=CWE_502,
+    )
 
 
 def c_file_finding(ctx: FindingContext, stop: LoaderStop) -> Finding:

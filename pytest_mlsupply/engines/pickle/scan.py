@@ -7,11 +7,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...results import Finding, Location, Severity
+from .gadgets import LoaderOutcome, load_key
 from .policy import PicklePolicy
 from .readings import other_readings
 from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
+from .torch_legacy import LegacyLayoutError, walk_legacy
 from .values import CallRef, ImportRef
-from .vm import NestedCandidate, PersistentRef, run_machine
+from .vm import NestedCandidate, PersistentRef, Trace, run_machine
 
 __all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
 
@@ -136,13 +138,15 @@ def _scan(
     trace = run_machine(
         data, base_offset=base_offset, find_nested=depth_left > 0, fresh_memo=fresh_memo
     )
+    loads = _NestedLoads(trace, policy, ctx, depth_left, seen)
     result = PickleScan(
         value=trace.first_result,
         origin=ctx.origin,
         imports=list(trace.imports),
         calls=list(trace.calls),
         persistent_ids=list(trace.persistent_ids),
-        findings=trace_findings(trace, policy, ctx),
+        findings=trace_findings(trace, policy, ctx, loaded=loads.outcomes) + loads.findings,
+        errors=list(loads.errors),
         pickles_seen=trace.pickles_seen,
         opcodes_seen=trace.opcodes_seen,
     )
@@ -156,11 +160,127 @@ def _scan(
         result.error = "MLS-PKL-008 not a valid pickle: no data"
         result.errors.append(result.error)
     for candidate in trace.nested:
-        _scan_nested(candidate, policy, ctx, depth_left, seen, result)
+        if id(candidate) not in loads.handled:
+            _scan_nested(candidate, policy, ctx, depth_left, seen, result)
     result.findings += other_readings(
-        data, trace, policy, ctx, base_offset, result.findings, False, fresh_memo=fresh_memo
+        data,
+        trace,
+        policy,
+        ctx,
+        base_offset,
+        result.findings,
+        False,
+        fresh_memo=fresh_memo,
+        loaded=loads.outcomes,
     )
     return result
+
+
+class _NestedLoads:
+    """The constant bytes handed to nested loaders (``torch.storage._load_from_bytes``,
+    ``pickle.loads``), each read as its loader reads it, and what that gave.
+
+    Only bytes the machine already holds as a constant candidate (:attr:`Trace.nested`) are
+    read, so the nesting bound (``depth_left``) and the file's own size bound the work; a load
+    of anything else keeps no outcome, and stays critical.
+    """
+
+    def __init__(
+        self,
+        trace: Trace,
+        policy: PicklePolicy,
+        ctx: FindingContext,
+        depth_left: int,
+        seen: dict[bytes, PickleScan],
+    ) -> None:
+        self.outcomes: dict[tuple[str, bytes], LoaderOutcome] = {}
+        self.findings: list[Finding] = []
+        self.errors: list[str] = []
+        self.handled: set[int] = set()
+        if not trace.watched or depth_left <= 0:
+            return
+        candidates: dict[bytes, NestedCandidate] = {}
+        for candidate in trace.nested:
+            if candidate.embedded.encoding == "raw":
+                candidates.setdefault(candidate.embedded.data, candidate)
+        for made in trace.watched:
+            key = load_key(made)
+            if key is None or key in self.outcomes:
+                continue
+            found = candidates.get(key[1])
+            if found is None:
+                continue
+            self.outcomes[key] = self._read(found, key[0], policy, ctx, depth_left, seen)
+            self.handled.add(id(found))
+
+    def _read(
+        self,
+        candidate: NestedCandidate,
+        kind: str,
+        policy: PicklePolicy,
+        ctx: FindingContext,
+        depth_left: int,
+        seen: dict[bytes, PickleScan],
+    ) -> LoaderOutcome:
+        data = candidate.embedded.data
+        where = f"nested load at offset {candidate.offset}"
+        key_path = f"{ctx.key_path} > {where}" if ctx.key_path else where
+        inner_ctx = FindingContext(origin=ctx.origin, member=ctx.member, key_path=key_path)
+        base = candidate.data_offset if candidate.data_offset is not None else 0
+        view = memoryview(data)
+        error: str | None = None
+        if kind == "torch":
+            # torch.load of a legacy stream: each pickle read by an unpickler of its own.
+            def scan_one(part: memoryview, offset: int) -> PickleScan:
+                return _scan(part, policy, inner_ctx, offset, depth_left - 1, seen)
+
+            try:
+                layout = walk_legacy(view, scan_one, base)
+            except LegacyLayoutError as exc:
+                findings = exc.layout.findings if exc.layout is not None else []
+                error = f"not a legacy torch.save stream: {exc}"
+            else:
+                findings = layout.findings
+                extra = base + len(data) - layout.end
+                if extra > 0:
+                    error = f"{extra} bytes after the last storage, at byte {layout.end}"
+            read_as = "a legacy torch.save stream"
+        else:
+            inner = _scan(view, policy, inner_ctx, base, depth_left - 1, seen)
+            findings, error = inner.findings, inner.error
+            read_as = "a pickle"
+        exact = candidate.data_offset is not None
+        self.findings.extend(_relocated(findings, candidate.offset, key_path, exact))
+        if error is not None:
+            self.errors.append(f"{key_path}: {error}")
+        found = sorted({f.rule for f in findings})
+        summary = f"{len(data)} bytes read as {read_as}" + (
+            f", with {', '.join(found)}" if found else ", nothing found"
+        )
+        if error is not None:
+            summary += f"; {error}"
+        # What the bytes hold is reported with its own severity; the load itself is a
+        # payload when they hold something that matters (a low or info note does not).
+        serious = any(f.severity >= Severity.MEDIUM for f in findings)
+        return LoaderOutcome(not serious and error is None, summary, key_path)
+
+
+def _relocated(findings: list[Finding], offset: int, key_path: str, exact: bool) -> list[Finding]:
+    """Nested findings as the outer file reports them: offsets inside decoded bytes are not
+    file offsets, so those point at the constant instead."""
+    if exact:
+        return list(findings)
+    out = []
+    for finding in findings:
+        if finding.location.offset is not None and finding.location.key_path == key_path:
+            location = replace(
+                finding.location,
+                offset=offset,
+                key_path=f"{key_path}, inner byte {finding.location.offset}",
+            )
+            finding = replace(finding, location=location)
+        out.append(finding)
+    return out
 
 
 def _scan_nested(

@@ -39,6 +39,7 @@ from .decoder import (
     PyFrames,
     read_op,
 )
+from .gadgets import WATCHED
 from .nested import Embedded, embedded_pickles, looks_like_pickle
 from .values import (
     Call,
@@ -119,6 +120,8 @@ class PersistentRef:
     offset: int
     opcode: str
     pid: str
+    value: Any = field(default=None, compare=False, repr=False)
+    """The symbolic id itself (a legacy torch storage's record names its storage class)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,12 @@ class Trace:
     """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
     joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
     """Where the pickles of joblib's object arrays start and end."""
+    watched: list[Call] = field(default_factory=list)
+    """What the gadget constructors and nested loaders (:mod:`.gadgets`) built, in order."""
+    sinks: list[tuple[Any, Any, int]] = field(default_factory=list)
+    """Once something is watched: (owner, value, offset) for every BUILD state, item
+    mutation of a non-container and persistent id, where a loader hands ``value`` to
+    ``owner``'s code (``None``: the unpickler's ``persistent_load``)."""
     region_memo_write: int | None = None
     """For a reading given joblib's array regions: the first memo write inside one."""
     unfollowable: MachineError | None = None
@@ -642,10 +651,15 @@ class _Machine:
             if self.find_nested and isinstance(folded, (bytes, bytearray)):
                 self._note_nested(op, folded, verbatim=False)
             return folded
-        return Call(func, args, kwargs, ref)
+        result = Call(func, args, kwargs, ref)
+        if isinstance(func, Global) and func.ref.dotted in WATCHED:
+            self.trace.watched.append(result)
+        return result
 
     def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
         self.meter.invalidate()
+        if self.trace.watched and not isinstance(target, (SymList, SymDict, SymSet)):
+            self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
             self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
         elif isinstance(target, SymList) or (isinstance(target, SymSet) and not target.frozen):
@@ -912,7 +926,9 @@ def _persid(m: _Machine, op: Op) -> None:
 
 def _binpersid(m: _Machine, op: Op) -> None:
     pid = m.pop()
-    m.trace.persistent_ids.append(PersistentRef(m.at(op), op.name, describe(pid)))
+    m.trace.persistent_ids.append(PersistentRef(m.at(op), op.name, describe(pid), pid))
+    if m.trace.watched:
+        m.trace.sinks.append((None, pid, m.at(op)))
     m.stack.append(Persistent(pid, m.at(op)))
 
 
@@ -925,6 +941,8 @@ def _reduce(m: _Machine, op: Op) -> None:
 def _build(m: _Machine, op: Op) -> None:
     state = m.pop()
     inst = m.top()
+    if m.trace.watched:
+        m.trace.sinks.append((inst, state, m.at(op)))
     if isinstance(inst, Global):
         m.trace.mutations.append(
             GlobalMutation(inst.ref, m.at(op), op.name, f"state {describe(state)}")
