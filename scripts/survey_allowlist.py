@@ -8,6 +8,7 @@ the pickle policy's verdict, then the findings. Rerun it after upgrading a libra
 allowlist (``pytest_mlsupply/engines/pickle/allowlist.py``) must judge next::
 
     PYTHONPATH=$PWD python scripts/survey_allowlist.py [--out DIR] [--only PREFIX] [--json FILE]
+    PYTHONPATH=$PWD python scripts/survey_allowlist.py --audit   # re-exports the patterns admit
 
 Globals are collected by the scanner's own pickle engine (``scan_pickle_bytes(...).imports``)
 over the members and decompressed streams it visits, so the survey sees exactly what the scan
@@ -49,13 +50,70 @@ def _record_imports() -> list[str]:
     return seen
 
 
+def audit_reexports() -> dict[str, list[str]]:
+    """Class-like names a family's pattern admits that are defined outside the family's library.
+
+    Imports every module under each pattern's prefixes (this is a survey, not a scan) and lists,
+    per family, ``module.Name -> where it is defined`` for names imported from elsewhere: a
+    module re-exports what it imports, so ``sklearn.callback._transport.Client`` *is*
+    ``multiprocessing.connection.Client``. Dangerous ones belong in ``REEXPORTED_DENIED``.
+    """
+    import importlib
+    import pkgutil
+    import warnings
+
+    from pytest_mlsupply.engines.pickle import Verdict
+    from pytest_mlsupply.engines.pickle.allowlist import FAMILIES
+
+    found: dict[str, list[str]] = defaultdict(list)
+    for family_name, family in FAMILIES.items():
+        for prefix in family.modules if family.names else ():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    root = importlib.import_module(prefix)
+            except Exception as error:  # a library missing here
+                found[family_name].append(f"{prefix}: not importable ({error})")
+                continue
+            modules = [root]
+            for info in pkgutil.walk_packages(getattr(root, "__path__", []), prefix + "."):
+                if {"tests", "test", "conftest"} & set(info.name.split(".")):
+                    continue
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        modules.append(importlib.import_module(info.name))
+                except Exception:
+                    continue
+            library = prefix.split(".")[0]
+            for module in modules:
+                for name, value in list(vars(module).items()):
+                    if decide(module.__name__, name).verdict is not Verdict.SAFE:
+                        continue
+                    if not family.pattern_matches(module.__name__, name):
+                        continue
+                    defined = getattr(value, "__module__", None)
+                    if isinstance(defined, str) and not defined.startswith(library):
+                        found[family_name].append(f"{module.__name__}.{name} -> {defined}")
+    return dict(found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="folder for the artifacts (default: temporary)")
     parser.add_argument("--only", default="", help="only artifacts whose name starts with this")
     parser.add_argument("--json", type=Path, help="write the survey as JSON here")
     parser.add_argument("--no-sklearn", action="store_true", help="skip the estimator sweep")
+    parser.add_argument(
+        "--audit", action="store_true", help="list names patterns admit that are re-exports"
+    )
     args = parser.parse_args()
+    if args.audit:
+        for family_name, lines in sorted(audit_reexports().items()):
+            print(f"== {family_name}: {len(lines)} re-exported names the pattern admits")
+            for line in sorted(set(lines)):
+                print(f"  {line}")
+        return 0
     seen = _record_imports()
     artifacts: list[Artifact] = static_artifacts()
     if not args.no_sklearn:

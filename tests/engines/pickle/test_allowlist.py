@@ -17,6 +17,7 @@ from pytest_mlsupply.engines.pickle import PicklePolicy, Verdict, decide, scan_p
 from pytest_mlsupply.engines.pickle import policy as policy_module
 from pytest_mlsupply.engines.pickle.allowlist import (
     FAMILIES,
+    REEXPORTED_DENIED,
     VERSION,
     exact_entries,
     family_of,
@@ -248,6 +249,25 @@ def test_the_notorious_names_are_not_admitted_by_any_pattern() -> None:
     ):
         for name in ("Popen", "_Popen", "System"):
             assert decide(module, name).verdict is not Verdict.SAFE, f"{module}.{name}"
+
+
+@pytest.mark.parametrize("family", [name for name, f in FAMILIES.items() if f.names])
+def test_no_pattern_admits_a_dangerous_class_its_modules_re_export(family: str) -> None:
+    # The survey's audit found these: sklearn.callback._transport.Client is
+    # multiprocessing.connection.Client, sklearn.utils._available_if.MethodType is
+    # types.MethodType, pandas._libs.tslibs.timezones._ZoneInfo is zoneinfo.ZoneInfo.
+    module = FAMILIES[family].modules[0] + ".some_module"
+    for name in sorted(REEXPORTED_DENIED):
+        for spelled in (name, f"_{name}"):
+            assert not FAMILIES[family].pattern_matches(module, spelled), f"{module}.{spelled}"
+    assert decide("sklearn.callback._transport", "Client").verdict is not Verdict.SAFE
+    assert decide("sklearn.utils._available_if", "MethodType").verdict is not Verdict.SAFE
+    assert decide("pandas._libs.tslibs.timezones", "_ZoneInfo").verdict is not Verdict.SAFE
+
+
+def test_a_class_pattern_does_not_admit_the_functional_module_layers_import_as_f() -> None:
+    assert decide("torch.nn.modules.activation", "F").verdict is not Verdict.SAFE
+    assert decide("torch.nn.modules.rnn", "GRU").verdict is Verdict.SAFE
 
 
 def test_an_overriding_entry_is_the_only_way_under_a_denied_module() -> None:
