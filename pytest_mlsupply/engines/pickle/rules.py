@@ -541,8 +541,18 @@ def _runs_init(call: CallRef) -> ImportRef | None:
         if isinstance(base, Global) and reconstruct_only(base.ref.module, base.ref.name):
             return base.ref
         return None
-    if call.opcode == "REDUCE" or (call.opcode in ("INST", "OBJ") and call.args != ()):
-        return ref if reconstruct_only(ref.module, ref.name) else None
+    if ref.dotted in ("copyreg.__newobj__", "copyreg.__newobj_ex__"):
+        return None  # cls.__new__(cls, ...): no __init__
+    calls_init = call.opcode == "REDUCE" or (call.opcode in ("INST", "OBJ") and call.args != ())
+    if calls_init and reconstruct_only(ref.module, ref.name):
+        return ref
+    if call.opcode in ("NEWOBJ", "NEWOBJ_EX"):
+        return None  # the arguments go to __new__
+    # A class handed to another callable may be called by it: numpy's __bit_generator_ctor
+    # calls the class it is given, torch's _rebuild_from_type_v2 its first argument.
+    for handed in call.handed():
+        if reconstruct_only(handed.ref.module, handed.ref.name):
+            return handed.ref
     return None
 
 

@@ -355,6 +355,25 @@ def test_calling_a_reconstruct_only_class_is_reported(family: str) -> None:
         assert ("MLS-PKL-014", Severity.HIGH) in _rules(data), f"{module}.{name}"
 
 
+def test_a_reconstruct_only_class_handed_to_a_callable_that_calls_it_is_reported() -> None:
+    # numpy's __bit_generator_ctor(cls) returns cls(): TrainingArguments.__init__ would run.
+    data = (
+        Asm().proto(2).global_("numpy.random._pickle", "__bit_generator_ctor")
+        .global_("transformers.training_args", "TrainingArguments").tuple1().reduce()
+        .stop().bytes()
+    )  # fmt: skip
+    assert ("MLS-PKL-014", Severity.HIGH) in _rules(data)
+
+
+def test_a_reconstruct_only_class_made_by_copyreg_newobj_is_clean() -> None:
+    data = (
+        Asm().proto(2).global_("copyreg", "__newobj__")
+        .global_("transformers.training_args", "TrainingArguments").tuple1().reduce()
+        .stop().bytes()
+    )  # fmt: skip
+    assert _rules(data) == []
+
+
 def test_calling_a_callable_family_class_is_not_reported() -> None:
     data = (
         Asm().proto(2).global_("transformers.trainer_utils", "IntervalStrategy")
