@@ -65,7 +65,7 @@ def _torch_to(obj: Callable[[], Any]) -> Callable[[Path], None]:
 #: joblib's compressors as ``compress=`` spells them; lz4 needs the lz4 package.
 JOBLIB_COMPRESSIONS = ("zlib", "gzip", "bz2", "lzma", "xz", "lz4")
 #: What ``DataFrame.to_pickle`` can compress with (zstd needs the zstandard package).
-PANDAS_COMPRESSIONS = ("gzip", "bz2", "zip", "xz", "tar")
+PANDAS_COMPRESSIONS = ("gzip", "bz2", "zip", "xz", "tar", "zstd")
 
 
 # -- numpy -------------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def pandas_artifacts() -> list[Artifact]:
             Artifact(
                 f"pandas-dataframe-to-pickle-{compression}.pkl",
                 _to_pickle(_frame, compression),
-                ("pandas",),
+                ("pandas", "zstandard") if compression == "zstd" else ("pandas",),
             )
         )
     return out
@@ -956,7 +956,10 @@ def sklearn_estimators() -> tuple[dict[str, Any], dict[str, str]]:
 
     for name, cls in all_estimators():
         try:
-            _FITTED[name] = _sklearn_fit(name, cls)
+            # Deprecated estimators warn when made; they are still what old projects pickle.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _FITTED[name] = _sklearn_fit(name, cls)
         except Exception as error:  # an estimator that needs inputs a tiny matrix cannot give
             _SKIPPED[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
     return _FITTED, _SKIPPED
