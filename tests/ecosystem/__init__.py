@@ -679,9 +679,10 @@ def _lightning_checkpoint(path: Path) -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
 
     class Tiny(pl.LightningModule):
-        def __init__(self, cfg: Any) -> None:
+        def __init__(self, cfg: Any, lr: float = 0.01, layers: tuple[int, ...] = (2, 1)) -> None:
             super().__init__()
-            self.save_hyperparameters(cfg)
+            # The init arguments, a DictConfig among them: hparams is an AttributeDict.
+            self.save_hyperparameters()
             self.layer = torch.nn.Linear(2, 1)
 
         def training_step(self, batch: Any, _: int) -> Any:
@@ -739,8 +740,19 @@ def _hydra_config() -> Any:
             return compose(config_name="config", overrides=["seed=4"])
 
 
+def _lightning_hparams() -> Any:
+    from omegaconf import OmegaConf
+    from pytorch_lightning.utilities.parsing import AttributeDict
+
+    # What `model.hparams` is, as users save it beside their weights.
+    return {"hparams": AttributeDict(lr=0.1, cfg=OmegaConf.create({"layers": [2, 4]}))}
+
+
 def config_artifacts() -> list[Artifact]:
     return [
+        Artifact(
+            "lightning-hparams.pt", _torch_to(_lightning_hparams), ("pytorch_lightning", "torch")
+        ),
         Artifact(
             "lightning-last.ckpt",
             _lightning_checkpoint,
