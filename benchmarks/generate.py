@@ -12,6 +12,7 @@ requested size changes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -289,4 +290,31 @@ def build_corpus(directory: Path) -> list[CorpusEntry]:
                 sample.name, path, sample.malicious, sample.technique, canary, sample_format(path)
             )
         )
+    return entries
+
+
+def build_ecosystem(directory: Path) -> list[CorpusEntry]:
+    """The benign ecosystem corpus (``tests.ecosystem``): artifacts made by the real libraries.
+
+    Only the artifacts whose libraries are importable here are built; each is benign, so a
+    tool that flags one raises a false alarm.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from tests.ecosystem import build_all, sklearn_artifacts, static_artifacts
+
+    artifacts = static_artifacts()
+    with contextlib.suppress(ImportError):  # no scikit-learn here: the rest still counts
+        artifacts += sklearn_artifacts()
+    folder = directory / "ecosystem"
+    entries = []
+    for artifact, built in build_all(folder, artifacts):
+        if isinstance(built, Path):
+            entries.append(
+                CorpusEntry(
+                    f"ecosystem-{artifact.name}", built, False, "", folder / "canary",
+                    sample_format(built),
+                )
+            )  # fmt: skip
     return entries

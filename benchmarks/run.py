@@ -37,6 +37,7 @@ from generate import (  # noqa: E402  (the path set-up above must come first)
     Artifact,
     CorpusEntry,
     build_corpus,
+    build_ecosystem,
     build_real_torch,
     build_safetensors,
     build_torch_zip,
@@ -491,6 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="measured repetitions (default 5)")
     parser.add_argument("--no-baselines", action="store_true", help="measure pytest-mlsupply only")
     parser.add_argument(
+        "--ecosystem",
+        action="store_true",
+        help="add the benign ecosystem corpus (tests/ecosystem, ~300 files made by the real "
+        "libraries) to the false-alarm set",
+    )
+    parser.add_argument(
         "--install-baselines",
         action="store_true",
         help=f"pip install {' and '.join(BASELINES)} into {BASELINE_VENV.relative_to(ROOT)}",
@@ -565,6 +572,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlsupply-bench-") as tmp:
         log("building the test corpus")
         corpus = build_corpus(Path(tmp))
+        if args.ecosystem:
+            log("building the benign ecosystem corpus (tests/ecosystem)")
+            corpus += build_ecosystem(Path(tmp))
         big = [(a.name, a.path) for a in measured]
         samples = [(c.name, c.path) for c in corpus]
         for run in runs:

@@ -14,6 +14,7 @@
 | MLS-PKL-011 | the stream would exhaust the loader's memory or time | high |
 | MLS-PKL-012 | the loaders read the stream differently, or joblib in a way no scanner follows | high / medium |
 | MLS-PKL-013 | the pickle makes its loader read another file | high / medium |
+| MLS-PKL-014 | a class trusted only when re-created is called, running its constructor | high |
 | MLS-PKL-016 | a gadget wrapper around an allowed callable, never called during the load | low |
 | MLS-PKL-017 | a gadget wrapper around a dangerous callable, or called during the load | critical |
 | MLS-PKL-018 | a nested load of constant bytes that scan clean | info |
@@ -32,10 +33,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ...results import Finding, Location, Severity
+from .allowlist import reconstruct_only
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
 from .gadgets import Assessment, GadgetUse, LoaderOutcome, assess
 from .policy import Decision, PicklePolicy, Verdict, decide
-from .values import ImportRef, describe
+from .values import CallRef, Global, ImportRef, describe
 from .vm import LoaderStop, Trace
 
 __all__ = [
@@ -327,6 +329,7 @@ def _all_findings(
     for use in gadgets.uses:
         subject = f"gadget:{use.dotted}:{use.harmless}:{use.reason}"
         out.add(subject, _gadget_finding(use, ctx), use.call.offset)
+    _constructor_findings(trace, decisions, out)
 
     for mutation in trace.mutations:
         risky_offsets.append((mutation.offset, True))
@@ -624,3 +627,65 @@ def c_file_finding(ctx: FindingContext, stop: LoaderStop) -> Finding:
 def worst(findings: Iterable[Finding]) -> Severity | None:
     """The highest severity among ``findings``, or None when there are none."""
     return max((f.severity for f in findings), default=None)
+
+
+def _runs_init(call: CallRef) -> ImportRef | None:
+    """The reconstruct-only class whose ``__init__`` this call runs, or None.
+
+    REDUCE, and INST/OBJ with arguments, call the class (``__new__`` then ``__init__``); NEWOBJ,
+    NEWOBJ_EX and ``copyreg.__newobj__`` only ``__new__``. ``copyreg._reconstructor(cls, base,
+    state)`` runs ``base.__init__(obj, state)`` when ``base`` is not ``object``.
+    """
+    ref = call.callable
+    if ref is None:
+        return None
+    if ref.dotted == "copyreg._reconstructor":
+        args = call.args if isinstance(call.args, tuple) else ()
+        base = args[1] if len(args) > 1 else None
+        if isinstance(base, Global) and reconstruct_only(base.ref.module, base.ref.name):
+            return base.ref
+        return None
+    if ref.dotted in ("copyreg.__newobj__", "copyreg.__newobj_ex__"):
+        return None  # cls.__new__(cls, ...): no __init__
+    calls_init = call.opcode == "REDUCE" or (call.opcode in ("INST", "OBJ") and call.args != ())
+    if calls_init and reconstruct_only(ref.module, ref.name):
+        return ref
+    if call.opcode in ("NEWOBJ", "NEWOBJ_EX"):
+        return None  # the arguments go to __new__
+    # A class handed to another callable may be called by it: numpy's __bit_generator_ctor
+    # calls the class it is given, torch's _rebuild_from_type_v2 its first argument.
+    for handed in call.handed():
+        if reconstruct_only(handed.ref.module, handed.ref.name):
+            return handed.ref
+    return None
+
+
+def _constructor_findings(trace: Trace, decisions: dict[int, Decision], out: _Collector) -> None:
+    """MLS-PKL-014: a class the allowlist trusts only as data is called instead."""
+    for call in trace.calls:
+        target = _runs_init(call)
+        if target is None:
+            continue
+        decision = decisions.get(id(target))
+        if decision is not None and decision.verdict is not Verdict.SAFE:
+            continue  # already reported as an import outside the allowlist
+        out.add(
+            f"init:{target.dotted}",
+            Finding(
+                rule="MLS-PKL-014",
+                severity=Severity.HIGH,
+                category=CATEGORY,
+                title=f"pickle runs the constructor of {target.dotted}",
+                location=out.ctx.at(call.offset),
+                evidence=f"{call.opcode} on {call.target or target.dotted} with arguments "
+                f"{describe(call.args)}",
+                why="The allowlist trusts this class only as data re-created without __init__, "
+                "which is how its library pickles it; its constructor does more (reads files "
+                "named in its arguments, sets up devices or processes), and this pickle runs it "
+                "with arguments of its choosing.",
+                remediation="Do not load the file. Re-save the object with its library (or "
+                "export the configuration as JSON) from a trusted environment.",
+                cwe=CWE_502,
+            ),
+            call.offset,
+        )
