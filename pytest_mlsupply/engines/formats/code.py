@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.text import read_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.python_ast import code_findings
@@ -102,6 +103,8 @@ def scan_script(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Fin
         findings += code_findings(text, blob.location())
     elif interpreter in _SHELLS:
         findings += _shell_findings(blob, text)
+    # "#!" opens a YAML comment: a config behind an interpreter line is still a config.
+    findings += yaml_config.scan_yaml_text(blob, text)
     return findings
 
 

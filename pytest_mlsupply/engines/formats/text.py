@@ -4,7 +4,9 @@ Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` (in
 ``chat_template.jinja``, the separate template file newer transformers releases write, and
 ``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
 analyser, and a config file name whose content the sniffer could not parse as JSON is reported
-as such. Anything else (README, requirements, vocabularies) has nothing to analyse here.
+as such. YAML configs (``*.yaml``, ``*.yml``, ``MLmodel``, text opening with a YAML directive)
+go to :mod:`pytest_mlsupply.engines.formats.yaml_config`, and every other text file is read there
+for python tags too, since a YAML loader pointed at a renamed file constructs them all the same.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.formats import mlflow, yaml_config
 from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
@@ -81,7 +84,10 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         if text is None:
             raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
         return scan_json_text(blob, text)
-    return []
+    text = read_text(blob)
+    if text is None:
+        return yaml_config.too_large_to_read(blob)
+    return yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
 
 
 def read_text(blob: Blob) -> str | None:
