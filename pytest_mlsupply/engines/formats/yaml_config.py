@@ -62,7 +62,7 @@ __all__ = [
 
 #: YAML documents larger than this are not parsed: no real config comes close, and PyYAML's
 #: pure-Python parser takes seconds per megabyte.
-MAX_YAML_BYTES = 8 << 20
+MAX_YAML_BYTES = 4 << 20
 #: Parser events read at most (an event is a scalar, an alias, or a collection's start or end).
 MAX_EVENTS = 1_000_000
 YAML_SUFFIXES = (".yaml", ".yml")
