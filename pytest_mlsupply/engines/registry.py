@@ -87,6 +87,7 @@ SCANNERS: dict[Format, Scanner] = {
     # generic archives
     Format.ZIP: archives.scan_zip,
     Format.TAR: archives.scan_tar,
+    Format.NEMO: archives.scan_tar,
     Format.SEVEN_ZIP: archives.scan_7z,
     # tensor and model formats
     Format.SAFETENSORS: safetensors.scan_safetensors,

@@ -36,7 +36,7 @@ from pytest_mlsupply.engines.containers import (
     traversal_finding,
     unsafe_member_name,
 )
-from pytest_mlsupply.engines.formats import keras, numpy, torch
+from pytest_mlsupply.engines.formats import keras, nemo, numpy, torch
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.ziparchive import (
     ZipFormatError,
@@ -213,7 +213,7 @@ def identify_tar(view: View) -> Identification | None:
     magic = head[257:262] == b"ustar"
     evidence = "ustar magic at byte 257" if magic else "valid tar header checksum"
     evidence += f"; members {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}"
-    claimed = torch.claim_tar(names, pickle_head, evidence)
+    claimed = torch.claim_tar(names, pickle_head, evidence) or nemo.claim_nemo_tar(names, evidence)
     if claimed is not None:
         return claimed
     return Identification(

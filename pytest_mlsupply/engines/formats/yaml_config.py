@@ -523,6 +523,11 @@ RESOLVERS = frozenset(
     }
 )
 _TARGET_KEYS = ("_target_",)
+#: Functions of the well-known libraries that write where their arguments say (torch.save of a
+#: config-chosen path over ~/.bashrc): a config that instantiates them is still reported.
+_FILE_WRITERS = frozenset(
+    {"save", "savez", "savez_compressed", "save_file", "dump", "to_pickle", "to_csv", "tofile"}
+)
 
 
 def _judge(dotted: str) -> Decision:
@@ -609,7 +614,7 @@ def _target_finding(
             "runs is not what _target_ names; a config has no need for this indirection",
         )
     top = target.split(".", 1)[0]
-    if top in KNOWN_ML_PACKAGES:
+    if top in KNOWN_ML_PACKAGES and target.rsplit(".", 1)[-1] not in _FILE_WRITERS:
         return None
     return _target(
         "MLS-YAML-011",
