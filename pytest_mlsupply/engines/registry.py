@@ -101,7 +101,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.MACH_O: executables.scan_executable,
     Format.JAVA_CLASS: executables.scan_executable,
     # Hugging Face repository files: JSON configs and tokenizers, Python code, templates
-    Format.JSON: hf_json.scan_json,
+    Format.JSON: text.scan_json_document,
     Format.TEXT: text.scan_text,
     Format.SHEBANG_SCRIPT: code.scan_script,
 }

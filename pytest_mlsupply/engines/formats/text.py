@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.formats import mlflow, yaml_config
-from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json_text
+from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json, scan_json_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
 from pytest_mlsupply.engines.templates import template_findings
@@ -30,6 +30,7 @@ __all__ = [
     "identify_lfs_pointer",
     "identify_text",
     "read_text",
+    "scan_json_document",
     "scan_text",
 ]
 
@@ -88,6 +89,18 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
     if text is None:
         return yaml_config.too_large_to_read(blob)
     return yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+
+
+def scan_json_document(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """A JSON document; one named as a YAML config is also read as the YAML it is (JSON is
+    YAML: OmegaConf.load and Hydra instantiate the ``_target_`` of a ``config.yaml`` in JSON)."""
+    findings = scan_json(blob, ident, ctx)
+    if yaml_config.is_config_position(blob.name, ""):
+        text = read_text(blob)
+        if text is None:
+            return findings + yaml_config.too_large_to_read(blob)
+        findings += yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+    return findings
 
 
 def read_text(blob: Blob) -> str | None:

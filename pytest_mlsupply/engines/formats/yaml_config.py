@@ -31,6 +31,7 @@ it constructs them whatever its name. ``MLmodel`` documents are handed to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -523,6 +524,12 @@ RESOLVERS = frozenset(
     }
 )
 _TARGET_KEYS = ("_target_",)
+#: Older spellings that loaders still import from: NeMo's ``from_config_dict`` (``target``,
+#: Hydra 0.11's ``cls``), Lightning CLI / jsonargparse (``class_path``). Words this common are
+#: judged only when they hold a dotted name, and reported only when the policy condemns it.
+_LEGACY_TARGET_KEYS = ("target", "cls", "class_path")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_FALSE = frozenset({"", "false", "no", "off", "null", "~", "0"})
 #: Functions of the well-known libraries that write where their arguments say (torch.save of a
 #: config-chosen path over ~/.bashrc): a config that instantiates them is still reported.
 _FILE_WRITERS = frozenset(
@@ -551,16 +558,68 @@ def _verdict_text(decision: Decision) -> str:
 def _target_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
     findings: list[Finding] = []
     for visit in _walk(stream):
-        node = stream.resolve(visit.node)
+        # An aliased mapping is judged once, where it is anchored.
+        node = visit.node
         if not isinstance(node, Mapping) or visit.is_key:
             continue
+        has_target = False
         for key, value in node.pairs:
-            if _key_text(stream, key) not in _TARGET_KEYS:
-                continue
-            path = _join(visit.path, _key_text(stream, key)).rstrip()
-            finding = _target_finding(blob, stream, node, path, value)
+            name = _key_text(stream, key)
+            path = _join(visit.path, name).rstrip()
+            finding: Finding | None = None
+            if name in _TARGET_KEYS:
+                has_target = True
+                finding = _target_finding(blob, stream, node, path, value)
+            elif name in _LEGACY_TARGET_KEYS:
+                finding = _legacy_target(blob, stream, name, path, value)
             if finding is not None:
                 findings.append(finding)
+        if has_target:
+            findings += _remote_code(blob, stream, node, visit.path)
+    return findings
+
+
+def _legacy_target(
+    blob: Blob, stream: YamlStream, key: str, path: str, value: Node
+) -> Finding | None:
+    resolved = stream.resolve(value)
+    if not isinstance(resolved, Scalar) or not _DOTTED.match(resolved.value.strip()):
+        return None
+    target = resolved.value.strip()
+    decision = _judge(target)
+    if decision.verdict < Verdict.SUSPICIOUS:
+        return None
+    return _target(
+        "MLS-YAML-010",
+        Severity.CRITICAL,
+        f"config key {key} imports {target}",
+        blob.location(key_path=path, line=value.line),
+        f"{key} {target!r}: {_verdict_text(decision)}",
+        f"NeMo's from_config_dict ('target', 'cls') and Lightning CLI ('class_path') import the "
+        f"dotted name under {key!r} and call it with the config",
+    )
+
+
+def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for key, value in mapping.pairs:
+        if _key_text(stream, key) != "trust_remote_code":
+            continue
+        resolved = stream.resolve(value)
+        if isinstance(resolved, Scalar) and resolved.value.strip().lower() in _FALSE:
+            continue
+        findings.append(
+            _target(
+                "MLS-YAML-014",
+                Severity.HIGH,
+                "instantiated target is told to trust remote code",
+                blob.location(key_path=_join(path, "trust_remote_code").rstrip(), line=value.line),
+                "trust_remote_code is set beside a _target_: the target (from_pretrained, a "
+                "pipeline) imports Python code from the repository it downloads",
+                "instantiating the config makes transformers import and run modelling code from "
+                "a repository the config names, code that is not in this model directory",
+            )
+        )
     return findings
 
 

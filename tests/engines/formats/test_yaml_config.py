@@ -39,6 +39,12 @@ SPELLINGS = {
     "tag-directive-whole-prefix": (
         "%TAG !x! tag:yaml.org,2002:\n---\na: !x!python/object/apply:os.system [id]\n"
     ),
+    "secondary-handle-redefined": (
+        "%TAG !! tag:yaml.org,2002:python/\n---\na: !!object/apply:os.system [id]\n"
+    ),
+    "primary-handle-redefined": (
+        "%TAG ! tag:yaml.org,2002:python/\n---\na: !object/apply:os.system [id]\n"
+    ),
     "escaped-verbatim": "a: !<tag:yaml.org,2002:python/object/apply:o%73%2Esystem> [id]\n",
     "escaped-suffix": "a: !!python/object/apply:%6F%73.system [id]\n",
     "escaped-handle-body": "a: !!%70ython/object/apply:os.system [id]\n",
@@ -206,6 +212,47 @@ def test_a_resolver_target_is_judged_by_the_names_it_resolves(tmp_path: Path) ->
 def test_a_target_that_is_not_a_string_cannot_be_judged(tmp_path: Path) -> None:
     [finding] = scan(tmp_path, "config.yaml", "a:\n  _target_: [os, system]\n")
     assert finding.rule == "MLS-YAML-013"
+
+
+@pytest.mark.parametrize("key", ["target", "cls", "class_path"])
+def test_older_target_keys_are_critical_only_when_the_name_is_dangerous(
+    tmp_path: Path, key: str
+) -> None:
+    [finding] = scan(tmp_path, "model_config.yaml", f"{key}: subprocess.check_output\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+    benign = f"{key}: nemo.collections.asr.models.EncDecCTCModel\nx: {{{key}: my.Model}}\n"
+    assert scan(tmp_path, "model_config.yaml", benign + "y: {target: labels}\n") == []
+
+
+def test_a_target_told_to_trust_remote_code_is_high(tmp_path: Path) -> None:
+    text = """\
+    model:
+      _target_: transformers.AutoModel.from_pretrained
+      pretrained_model_name_or_path: someone/repo
+      trust_remote_code: yes
+    other: {_target_: transformers.AutoModel.from_pretrained, trust_remote_code: false}
+    """
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-014", Severity.HIGH)
+    assert finding.location.key_path == "model.trust_remote_code"
+
+
+def test_an_aliased_target_mapping_is_reported_once_where_it_is_anchored(tmp_path: Path) -> None:
+    text = "base: &b {_target_: os.system}\nuse: *b\nmerged: {<<: *b}\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert finding.location.key_path == "base._target_"
+
+
+def test_a_yaml_config_written_as_json_is_read_as_yaml_too(tmp_path: Path) -> None:
+    text = '{"model": {"_target_": "os.system", "_args_": ["id"]}}'
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    report = scan_file(path, "config.yaml")
+    assert report.formats == {"": "json"}
+    assert [f.rule for f in report.findings] == ["MLS-YAML-010"]
+    # The same JSON under a JSON name is Hugging Face's business, not Hydra's.
+    (tmp_path / "data.json").write_text(text)
+    assert scan_file(tmp_path / "data.json", "data.json").findings == []
 
 
 # --- the scalar iterator -----------------------------------------------------------------------
