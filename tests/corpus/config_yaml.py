@@ -193,6 +193,22 @@ MALICIOUS_YAML = [
         requires=("hydra", "omegaconf"),
     ),
     _yaml_sample(
+        "hydra-target-through-interpolation",
+        """\
+        names:
+          writer: builtins.open
+        model:
+          _target_: ${names.writer}
+          file: "{canary}"
+          mode: w
+        """,
+        "the _target_ is an OmegaConf interpolation of another key",
+        victim=_INSTANTIATE,
+        filename="config.yaml",
+        rules=TARGET,
+        requires=("hydra", "omegaconf"),
+    ),
+    _yaml_sample(
         "hydra-target-escaped-key",
         """\
         "\\x5ftarget_": "builtins.open"

@@ -638,7 +638,18 @@ def _target_finding(
             "instantiate resolves whatever the value becomes once loaded; a target that is not "
             "a string cannot be judged before it runs",
         )
-    target = resolved.value.strip()
+    written = resolved.value.strip()
+    target, via = _interpolated(stream, written)
+    if target is None:
+        return _target(
+            "MLS-YAML-012",
+            Severity.HIGH,
+            "Hydra _target_ is computed when the config is resolved",
+            location,
+            f"_target_ {written!r}{via}",
+            "an OmegaConf interpolation or resolver decides the target at load time (from "
+            "another key, the environment, a registered resolver): what runs is not written here",
+        )
     decision = _judge(target)
     if decision.verdict >= Verdict.SUSPICIOUS:
         return _target(
@@ -646,7 +657,7 @@ def _target_finding(
             Severity.CRITICAL,
             f"Hydra _target_ calls {target}",
             location,
-            f"_target_ {target!r}: {_verdict_text(decision)}",
+            f"_target_ {written!r}{via}: {_verdict_text(decision)}",
             "hydra.utils.instantiate (and NeMo, Lightning CLI and every Hydra app) imports the "
             "target and calls it with the sibling keys as arguments: loading the config runs it",
         )
@@ -684,6 +695,37 @@ def _target_finding(
         "instantiate imports the target's module and calls it: code from this package (the "
         "model's own code, or anything installed under that name) runs when the config loads",
     )
+
+
+_INTERPOLATION = re.compile(r"^\$\{\s*([A-Za-z0-9_.\[\]-]+)\s*\}$")
+
+
+def _interpolated(stream: YamlStream, value: str) -> tuple[str | None, str]:
+    """The target an OmegaConf value resolves to: itself when it interpolates nothing, the
+    referenced key's value for a plain ``${a.b}`` (followed a few times), else None."""
+    seen: list[str] = []
+    while "${" in value:
+        match = _INTERPOLATION.match(value)
+        if match is None or match.group(1).startswith(".") or len(seen) >= 8:
+            return None, ""  # a resolver, a relative reference, or a chain too long to follow
+        reference = match.group(1)
+        seen.append(reference)
+        found = _value_at(stream, reference)
+        if found is None:
+            return None, f" (interpolates {reference}, which is not a plain string here)"
+        value = found.strip()
+    via = f" (through {' -> '.join(seen)})" if seen else ""
+    return value, via
+
+
+def _value_at(stream: YamlStream, reference: str) -> str | None:
+    """The string at an absolute OmegaConf key path (``a.b``, ``a.b.0``, ``a.b[0]``) in the
+    first document, or None."""
+    wanted = re.sub(r"\[(\d+)\]", r".\1", reference).strip(".")
+    for scalar in string_scalars(stream):
+        if re.sub(r"\[(\d+)\]", r".\1", scalar.key_path) == wanted:
+            return scalar.value
+    return None
 
 
 def _dangerous_argument(stream: YamlStream, mapping: Mapping) -> tuple[str, Decision] | None:

@@ -209,6 +209,19 @@ def test_a_resolver_target_is_judged_by_the_names_it_resolves(tmp_path: Path) ->
     assert (finding.rule, finding.severity) == ("MLS-YAML-012", Severity.HIGH)
 
 
+def test_an_interpolated_target_is_followed_to_the_key_it_names(tmp_path: Path) -> None:
+    text = "names: {run: os.system, alias: '${names.run}'}\nm:\n  _target_: ${names.alias}\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+    assert "names.alias -> names.run" in finding.evidence
+
+
+@pytest.mark.parametrize("value", ["${oc.env:TARGET}", "os.${what}", "${..sibling}", "${nowhere}"])
+def test_a_target_computed_at_resolution_is_high(tmp_path: Path, value: str) -> None:
+    [finding] = scan(tmp_path, "config.yaml", f"m:\n  _target_: '{value}'\n  sibling: x\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-012", Severity.HIGH)
+
+
 def test_a_target_that_is_not_a_string_cannot_be_judged(tmp_path: Path) -> None:
     [finding] = scan(tmp_path, "config.yaml", "a:\n  _target_: [os, system]\n")
     assert finding.rule == "MLS-YAML-013"
