@@ -63,6 +63,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
     DetectorEntry(text.identify_lfs_pointer),
     DetectorEntry(code.identify_shebang),
     DetectorEntry(hf_json.identify_json),
+    DetectorEntry(text.identify_utf16_text),
     DetectorEntry(text.identify_text),
 )
 

@@ -41,6 +41,7 @@ def _yaml_sample(
     filename: str = "hparams.yaml",
     rules: tuple[str, ...] = PYTAG,
     requires: tuple[str, ...] = ("yaml",),
+    encoding: str = "utf-8",
 ) -> Sample:
     """``body`` with ``{cmd}`` replaced by ``touch <canary>`` and ``{canary}`` by its path."""
 
@@ -48,7 +49,7 @@ def _yaml_sample(
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / filename
         text = textwrap.dedent(body).replace("{cmd}", f"touch {canary}")
-        path.write_text(text.replace("{canary}", str(canary)))
+        path.write_bytes(text.replace("{canary}", str(canary)).encode(encoding))
         return path
 
     return Sample(name, build, True, rules, technique, victim, requires)
@@ -151,6 +152,15 @@ MALICIOUS_YAML = [
         """,
         "a YAML comment that reads as an interpreter line",
         filename="config.yaml",
+    ),
+    _yaml_sample(
+        "yaml-python-apply-utf16",
+        """\
+        callback: !!python/object/apply:os.system ["{cmd}"]
+        """,
+        "UTF-16 with a byte-order mark (PyYAML decodes it from a binary stream)",
+        victim="import yaml\nyaml.unsafe_load(open(ARTIFACT, 'rb'))\n",
+        encoding="utf-16",
     ),
     _yaml_sample(
         "yaml-python-apply-before-parse-error",

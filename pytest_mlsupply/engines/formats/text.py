@@ -11,6 +11,7 @@ for python tags too, since a YAML loader pointed at a renamed file constructs th
 
 from __future__ import annotations
 
+import codecs
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -29,6 +30,7 @@ __all__ = [
     "TEMPLATE_SUFFIXES",
     "identify_lfs_pointer",
     "identify_text",
+    "identify_utf16_text",
     "read_text",
     "scan_json_document",
     "scan_text",
@@ -53,6 +55,32 @@ def identify_lfs_pointer(view: View) -> Identification | None:
         False,
         "Git LFS pointer file: the real content was never downloaded",
         "starts with 'version https://git-lfs.github.com/spec/v1'",
+    )
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def identify_utf16_text(view: View) -> Identification | None:
+    """UTF-16 text with a byte-order mark: PyYAML reads it from a binary stream (its reader
+    detects the mark), so a YAML payload saved as UTF-16 is text to be analysed, not unknown."""
+    if view.head[:2] not in _UTF16_BOMS:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-16")(errors="strict")
+    try:
+        text: str = decoder.decode(view.head, final=not view.truncated)
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text or any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        return None
+    if not any(c.isalnum() for c in text):
+        return None  # byte-order marks over and over are not a document
+    return Identification(
+        Format.TEXT,
+        Family.TEXT,
+        False,
+        "UTF-16 text",
+        f"byte-order mark {view.head[:2].hex(' ')}; decodes as UTF-16 with no control characters",
     )
 
 
@@ -109,6 +137,8 @@ def read_text(blob: Blob) -> str | None:
         return None
     with blob.open() as handle:
         raw = handle.read(MAX_SOURCE_BYTES + 1)
+    if raw[:2] in _UTF16_BOMS:
+        return raw.decode("utf-16", errors="replace")
     # The sniffer has already found the content to be UTF-8; replacement only guards races.
     return raw.decode("utf-8-sig", errors="replace")
 

@@ -112,6 +112,17 @@ def test_standard_tags_and_the_non_specific_tag_are_fine(tmp_path: Path) -> None
     assert scan(tmp_path, "cfg.yaml", text) == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_config_is_read_as_pyyaml_reads_it(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "hparams.yaml"
+    text = "a: !!python/object/apply:os.system [id]\n"
+    data = text.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
+    path.write_bytes(data)
+    report = scan_file(path, "hparams.yaml")
+    assert report.formats == {"": "text"}
+    assert [f.rule for f in report.findings] == ["MLS-YAML-001"]
+
+
 def test_a_shebang_line_does_not_hide_a_yaml_payload(tmp_path: Path) -> None:
     findings = scan(tmp_path, "run.yaml", "#!/bin/false\na: !!python/object/apply:os.system [id]\n")
     assert {"MLS-CODE-010", "MLS-YAML-001"} <= rules(findings)
