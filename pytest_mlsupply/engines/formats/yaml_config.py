@@ -32,6 +32,7 @@ it constructs them whatever its name. ``MLmodel`` documents are handed to
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -352,12 +353,14 @@ def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()
     if not config and "!" not in text:
         return []  # every tag starts with "!": text without one constructs nothing
     if len(text) > MAX_YAML_BYTES:
-        if config:
+        if config or _may_hold_python_tag(text):
             return [_too_large(blob, f"{len(text)} characters (cap {MAX_YAML_BYTES})")]
         return []
     stream = read_yaml(text)
     findings = _tag_findings(blob, stream)
     if not config:
+        if stream.truncated and _may_hold_python_tag(text):
+            findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
         return findings
     if stream.truncated:
         findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
@@ -367,6 +370,25 @@ def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()
     for check in checks:
         findings += check(blob, stream)
     return findings
+
+
+# A tag property as the scanner reads one: "!" then a verbatim "<...>" or URI characters.
+_TAG_TOKEN = re.compile(r"!(?:<[^>\s]*>|[^\s,\[\]{}]*)")
+
+
+def _may_hold_python_tag(text: str) -> bool:
+    """Whether text too large to parse could carry a python tag: a ``%TAG`` directive (any
+    handle may then expand to one), or a tag token that names ``python`` once ``%xx`` escapes
+    are decoded. Only decides whether the size is reported; detection is the parser's."""
+    if "%TAG" in text:
+        return True
+    for match in _TAG_TOKEN.finditer(text):
+        token = match.group(0)
+        if "%" in token:
+            token = urllib.parse.unquote(token)
+        if "python" in token.lower():
+            return True
+    return False
 
 
 def too_large_to_read(blob: Blob) -> list[Finding]:

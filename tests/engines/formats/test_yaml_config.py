@@ -172,6 +172,15 @@ def test_a_huge_config_is_reported_not_passed(tmp_path: Path) -> None:
     assert MAX_EVENTS >= 1_000_000
 
 
+def test_text_too_large_to_parse_is_reported_only_when_it_may_hold_a_python_tag(
+    tmp_path: Path,
+) -> None:
+    filler = "word!\n" * (1 << 20)  # 6 MiB of text with exclamation marks, above the cap
+    assert scan(tmp_path, "vocab.txt", filler) == []
+    escaped = filler + "x: !!%70ython/object/apply:os.system [id]\n"
+    assert rules(scan(tmp_path, "notes.txt", escaped)) == {"MLS-YAML-005"}
+
+
 # --- Hydra targets -----------------------------------------------------------------------------
 
 
