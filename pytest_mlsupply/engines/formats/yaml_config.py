@@ -367,6 +367,7 @@ def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()
     if stream.error is not None:
         findings.append(_parse_failure(blob, stream))
     findings += _target_findings(blob, stream)
+    findings += _resolver_findings(blob, stream)
     for check in checks:
         findings += check(blob, stream)
     return findings
@@ -787,6 +788,41 @@ def _target(
         "with OmegaConf and check _target_ before calling hydra.utils.instantiate",
         cwe="CWE-470",
     )
+
+
+# --- OmegaConf resolvers ----------------------------------------------------------------------
+
+#: Resolver names that applications register to evaluate code (``OmegaConf.register_new_resolver
+#: ("eval", eval)`` is a common recipe): an interpolation calling one runs its argument.
+_CODE_RESOLVER = re.compile(
+    r"\$\{\s*(eval|exec|python|py|lambda|sh|shell|cmd|system|subprocess|import)\s*:", re.I
+)
+
+
+def _resolver_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
+    findings: list[Finding] = []
+    for scalar in string_scalars(stream):
+        match = _CODE_RESOLVER.search(scalar.value)
+        if match is None:
+            continue
+        findings.append(
+            Finding(
+                rule="MLS-YAML-015",
+                severity=Severity.MEDIUM,
+                category="code-execution",
+                title=f"OmegaConf interpolation calls a code-evaluating resolver "
+                f"{match.group(1)!r}",
+                location=blob.location(key_path=scalar.key_path or None, line=scalar.line),
+                evidence=scalar.value[:200],
+                why="OmegaConf runs no code of its own, but applications commonly register "
+                "resolvers such as eval; where one is registered, resolving this value runs "
+                "its argument",
+                remediation="compute the value in code, or check that no such resolver is "
+                "registered where the config is loaded",
+                cwe="CWE-95",
+            )
+        )
+    return findings
 
 
 # --- files that cannot be analysed ------------------------------------------------------------

@@ -288,6 +288,13 @@ def test_a_yaml_config_written_as_json_is_read_as_yaml_too(tmp_path: Path) -> No
     assert scan_file(tmp_path / "data.json", "data.json").findings == []
 
 
+def test_an_interpolation_through_an_eval_resolver_is_medium(tmp_path: Path) -> None:
+    text = 'hidden: ${eval:\'__import__("os").system("id")\'}\nsize: ${oc.env:SIZE}\n'
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-015", Severity.MEDIUM)
+    assert finding.location.key_path == "hidden"
+
+
 # --- the scalar iterator -----------------------------------------------------------------------
 
 
