@@ -18,7 +18,11 @@ What is reported (rules MLS-YAML-0xx, documented in ``docs/checks-config.md``):
 * Hydra / OmegaConf ``_target_`` (``hydra.utils.instantiate`` imports and calls it): a target the
   pickle policy finds dangerous or suspicious is critical, a resolver of other names
   (``hydra.utils.get_method``...) is high unless its arguments are judged so, a target outside the
-  well-known ML libraries is medium, one inside them is not reported;
+  well-known ML libraries is medium, one inside them is not reported; a plain ``${a.b}``
+  interpolation is followed to the key it names, any other computed target is high; the older
+  keys NeMo and Lightning CLI import from (``target``, ``cls``, ``class_path``) are critical when
+  the policy condemns their dotted name; ``trust_remote_code`` beside a target is high;
+* interpolations through resolvers named like code evaluators (``${eval:...}``) are medium;
 * a config-position YAML file (``*.yaml``, ``*.yml``, ``MLmodel``, or text opening with a
   ``%YAML`` / ``%TAG`` directive) that does not parse, or is too large to analyse.
 
