@@ -140,6 +140,9 @@ class Scalar:
 class Alias:
     anchor: str
     line: int
+    target: Node | None = None
+    """The node anchored under that name earlier in the same document, as the composer finds
+    it (None: undefined, which the loader refuses)."""
 
 
 @dataclass
@@ -173,15 +176,16 @@ class YamlStream:
 
     documents: list[Node] = field(default_factory=list)
     anchors: dict[str, Node] = field(default_factory=dict)
+    """The anchors of the document being read (the composer forgets them between documents)."""
     error: str | None = None
     error_line: int | None = None
     truncated: bool = False
     events: int = 0
 
     def resolve(self, node: Node) -> Node:
-        """An alias's anchored node (the last definition of the anchor, as PyYAML takes it)."""
-        if isinstance(node, Alias):
-            return self.anchors.get(node.anchor, node)
+        """An alias's anchored node (never a copy: nothing is expanded)."""
+        if isinstance(node, Alias) and node.target is not None:
+            return node.target
         return node
 
     def prefix(self, index: int) -> str:
@@ -223,7 +227,10 @@ def read_yaml(text: str, *, max_events: int = MAX_EVENTS) -> YamlStream:
                 remember(event.anchor, scalar)
                 attach(scalar)
             elif isinstance(event, yaml.AliasEvent):
-                attach(Alias(event.anchor or "", line))
+                anchor = event.anchor or ""
+                attach(Alias(anchor, line, stream.anchors.get(anchor)))
+            elif isinstance(event, yaml.DocumentStartEvent):
+                stream.anchors = {}
             elif isinstance(event, yaml.SequenceStartEvent):
                 sequence = Sequence(_tag(event.tag), line, event.anchor)
                 remember(event.anchor, sequence)

@@ -276,6 +276,24 @@ def test_an_aliased_target_mapping_is_reported_once_where_it_is_anchored(tmp_pat
     assert finding.location.key_path == "base._target_"
 
 
+def test_an_alias_resolves_as_the_composer_does_within_its_document(tmp_path: Path) -> None:
+    text = (
+        "a: &t torch.nn.Linear\n---\nm: {_target_: *t}\n---\nn: &t os.system\nm: {_target_: *t}\n"
+    )
+    findings = scan(tmp_path, "config.yaml", text)
+    # Document 2 refers to an anchor of document 1: undefined there, so it is not a name.
+    assert [(f.rule, f.location.key_path) for f in findings] == [
+        ("MLS-YAML-013", "(document 2) m._target_"),
+        ("MLS-YAML-010", "(document 3) m._target_"),
+    ]
+
+
+def test_a_self_referencing_alias_terminates() -> None:
+    stream = read_yaml("a: &a [1, *a, {_target_: *a}]\n")
+    assert stream.error is None
+    assert [s.value for s in string_scalars(stream)] == ["1"]
+
+
 def test_a_yaml_config_written_as_json_is_read_as_yaml_too(tmp_path: Path) -> None:
     text = '{"model": {"_target_": "os.system", "_args_": ["id"]}}'
     path = tmp_path / "config.yaml"
