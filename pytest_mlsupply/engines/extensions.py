@@ -60,7 +60,8 @@ _EXPECTED: dict[str, frozenset[Format]] = {
     # sentencepiece (protobuf), gensim/sklearn pickles, xgboost JSON, lightgbm text...
     ".model": _TORCH | _COMPRESSIONS | {Format.JSON, Format.TEXT, Format.ONNX},
     ".zip": _ZIP_BASED,
-    ".tar": frozenset({Format.TAR, Format.PYTORCH_TAR}),
+    ".tar": frozenset({Format.TAR, Format.PYTORCH_TAR, Format.NEMO}),
+    ".nemo": frozenset({Format.NEMO, Format.GZIP}),
     ".gz": frozenset({Format.GZIP}),
     ".tgz": frozenset({Format.GZIP}),
     ".bz2": frozenset({Format.BZ2}),
@@ -139,6 +140,7 @@ _NOUNS = {
     Format.TFLITE: "TensorFlow Lite model",
     Format.ZIP: "zip archive",
     Format.TAR: "tar archive",
+    Format.NEMO: "NeMo model archive",
     Format.SEVEN_ZIP: "7-Zip archive",
     Format.ELF: "ELF executable",
     Format.PE: "Windows executable",

@@ -61,6 +61,7 @@ class Format(enum.StrEnum):
     JOBLIB_ZFILE = "joblib-zfile"
     ZIP = "zip"
     TAR = "tar"
+    NEMO = "nemo"
     SEVEN_ZIP = "7z"
     SAFETENSORS = "safetensors"
     GGUF = "gguf"

@@ -63,6 +63,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
     DetectorEntry(text.identify_lfs_pointer),
     DetectorEntry(code.identify_shebang),
     DetectorEntry(hf_json.identify_json),
+    DetectorEntry(text.identify_utf16_text),
     DetectorEntry(text.identify_text),
 )
 
@@ -87,6 +88,7 @@ SCANNERS: dict[Format, Scanner] = {
     # generic archives
     Format.ZIP: archives.scan_zip,
     Format.TAR: archives.scan_tar,
+    Format.NEMO: archives.scan_tar,
     Format.SEVEN_ZIP: archives.scan_7z,
     # tensor and model formats
     Format.SAFETENSORS: safetensors.scan_safetensors,
@@ -100,7 +102,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.MACH_O: executables.scan_executable,
     Format.JAVA_CLASS: executables.scan_executable,
     # Hugging Face repository files: JSON configs and tokenizers, Python code, templates
-    Format.JSON: hf_json.scan_json,
+    Format.JSON: text.scan_json_document,
     Format.TEXT: text.scan_text,
     Format.SHEBANG_SCRIPT: code.scan_script,
 }

@@ -79,7 +79,7 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
     joblib_format = joblib_compression(head)
     if joblib_format is not None and joblib_format is not ident.format:
         findings += _scan_as_joblib(blob, joblib_format, ctx)
-    if ident.format not in (Format.TAR, Format.PYTORCH_TAR) and tar_header(head):
+    if ident.format not in (Format.TAR, Format.PYTORCH_TAR, Format.NEMO) and tar_header(head):
         # torch.load opens any file that is not a zip with tarfile first: a pickle (or
         # anything) whose first 512 bytes are a tar header is a legacy checkpoint to it.
         findings += _run(SCANNERS.get(Format.PYTORCH_TAR), blob, ident, ctx)

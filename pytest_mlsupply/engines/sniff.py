@@ -82,7 +82,7 @@ def _identify_file(file: BoundedFile, suffix: str) -> Identification:
     ident = _classify(View(head, file.size, file.read_at, file, suffix, inner), depth=0)
     if ident.family is Family.ZIP or ident.format in (Format.EMPTY, Format.UNKNOWN):
         return ident
-    offset = appended_zip(file, file.size)
+    offset = appended_zip(file, file.size, tar=ident.family is Family.TAR)
     if offset is None:
         return ident
     # A zip archive hides behind other content (self-extractors, polyglots): the scanner

@@ -124,6 +124,7 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     ),
     Format.ZIP: lambda: _zip({"notes.txt": b"hello"}),
     Format.TAR: lambda: tar_archive({"notes.txt": b"hello"}),
+    Format.NEMO: lambda: tar_archive({"./model_config.yaml": b"sample_rate: 16000\n"}),
     Format.SEVEN_ZIP: _seven_zip,
     Format.SAFETENSORS: lambda: save_safetensors({"w": np.zeros(4, dtype=np.float32)}),
     Format.GGUF: _gguf,

@@ -36,7 +36,7 @@ from pytest_mlsupply.engines.containers import (
     traversal_finding,
     unsafe_member_name,
 )
-from pytest_mlsupply.engines.formats import keras, numpy, torch
+from pytest_mlsupply.engines.formats import keras, nemo, numpy, torch
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.ziparchive import (
     ZipFormatError,
@@ -157,10 +157,39 @@ def classify_zip(listing: ZipListing) -> Identification:
     )
 
 
-def appended_zip(file: SeekableReader, size: int) -> int | None:
-    """Where a zip archive that follows other content begins (self-extractors, polyglots)."""
+def appended_zip(file: SeekableReader, size: int, *, tar: bool = False) -> int | None:
+    """Where a zip archive that follows other content begins (self-extractors, polyglots).
+
+    With ``tar``, a zip archive lying wholly inside one regular member's data (a torch
+    checkpoint inside a NeMo archive) is that member, which the tar engine scans: not appended.
+    """
     eocd = find_directory(file, size)
-    return eocd.prefix if eocd is not None and eocd.prefix > 0 else None
+    if eocd is None or eocd.prefix <= 0:
+        return None
+    if tar and _inside_tar_member(file, eocd.prefix, eocd.position + 22 + len(eocd.comment)):
+        return None
+    return eocd.prefix
+
+
+def _inside_tar_member(file: SeekableReader, start: int, end: int) -> bool:
+    """Whether bytes ``start:end`` are all inside one regular tar member's data (same reader
+    as :func:`identify_tar`, :mod:`tarfile`)."""
+    fileobj: Any = file
+    fileobj.seek(0)
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r:") as archive:
+            for count, info in enumerate(archive):
+                if (
+                    info.isfile()
+                    and info.offset_data <= start
+                    and end <= info.offset_data + info.size
+                ):
+                    return True
+                if count >= _MAX_TAR_HEADERS:
+                    break
+    except (tarfile.TarError, OSError, EOFError, ValueError):
+        pass
+    return False
 
 
 def identify_7z(view: View) -> Identification | None:
@@ -213,7 +242,7 @@ def identify_tar(view: View) -> Identification | None:
     magic = head[257:262] == b"ustar"
     evidence = "ustar magic at byte 257" if magic else "valid tar header checksum"
     evidence += f"; members {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}"
-    claimed = torch.claim_tar(names, pickle_head, evidence)
+    claimed = torch.claim_tar(names, pickle_head, evidence) or nemo.claim_nemo_tar(names, evidence)
     if claimed is not None:
         return claimed
     return Identification(

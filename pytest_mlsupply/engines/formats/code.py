@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.text import read_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.python_ast import code_findings
@@ -115,7 +116,8 @@ def scan_script(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Fin
             cwe="CWE-506",
         )
     ]
-    return findings + effects
+    # "#!" opens a YAML comment: a config behind an interpreter line is still a config.
+    return findings + effects + yaml_config.scan_yaml_text(blob, text)
 
 
 def _shebang(first_line: str) -> tuple[str, list[str], list[str]]:

@@ -4,15 +4,19 @@ Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` (in
 ``chat_template.jinja``, the separate template file newer transformers releases write, and
 ``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
 analyser, and a config file name whose content the sniffer could not parse as JSON is reported
-as such. Anything else (README, requirements, vocabularies) has nothing to analyse here.
+as such. YAML configs (``*.yaml``, ``*.yml``, ``MLmodel``, text opening with a YAML directive)
+go to :mod:`pytest_mlsupply.engines.formats.yaml_config`, and every other text file is read there
+for python tags too, since a YAML loader pointed at a renamed file constructs them all the same.
 """
 
 from __future__ import annotations
 
+import codecs
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json_text
+from pytest_mlsupply.engines.formats import mlflow, yaml_config
+from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json, scan_json_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
 from pytest_mlsupply.engines.templates import template_findings
@@ -26,7 +30,9 @@ __all__ = [
     "TEMPLATE_SUFFIXES",
     "identify_lfs_pointer",
     "identify_text",
+    "identify_utf16_text",
     "read_text",
+    "scan_json_document",
     "scan_text",
 ]
 
@@ -49,6 +55,32 @@ def identify_lfs_pointer(view: View) -> Identification | None:
         False,
         "Git LFS pointer file: the real content was never downloaded",
         "starts with 'version https://git-lfs.github.com/spec/v1'",
+    )
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def identify_utf16_text(view: View) -> Identification | None:
+    """UTF-16 text with a byte-order mark: PyYAML reads it from a binary stream (its reader
+    detects the mark), so a YAML payload saved as UTF-16 is text to be analysed, not unknown."""
+    if view.head[:2] not in _UTF16_BOMS:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-16")(errors="strict")
+    try:
+        text: str = decoder.decode(view.head, final=not view.truncated)
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text or any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        return None
+    if not any(c.isalnum() for c in text):
+        return None  # byte-order marks over and over are not a document
+    return Identification(
+        Format.TEXT,
+        Family.TEXT,
+        False,
+        "UTF-16 text",
+        f"byte-order mark {view.head[:2].hex(' ')}; decodes as UTF-16 with no control characters",
     )
 
 
@@ -81,7 +113,22 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         if text is None:
             raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
         return scan_json_text(blob, text)
-    return []
+    text = read_text(blob)
+    if text is None:
+        return yaml_config.too_large_to_read(blob)
+    return yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+
+
+def scan_json_document(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """A JSON document; one named as a YAML config is also read as the YAML it is (JSON is
+    YAML: OmegaConf.load and Hydra instantiate the ``_target_`` of a ``config.yaml`` in JSON)."""
+    findings = scan_json(blob, ident, ctx)
+    if yaml_config.is_config_position(blob.name, ""):
+        text = read_text(blob)
+        if text is None:
+            return findings + yaml_config.too_large_to_read(blob)
+        findings += yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+    return findings
 
 
 def read_text(blob: Blob) -> str | None:
@@ -90,6 +137,8 @@ def read_text(blob: Blob) -> str | None:
         return None
     with blob.open() as handle:
         raw = handle.read(MAX_SOURCE_BYTES + 1)
+    if raw[:2] in _UTF16_BOMS:
+        return raw.decode("utf-16", errors="replace")
     # The sniffer has already found the content to be UTF-8; replacement only guards races.
     return raw.decode("utf-8-sig", errors="replace")
 
