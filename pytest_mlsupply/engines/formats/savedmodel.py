@@ -1,0 +1,755 @@
+"""TensorFlow SavedModels: the ``saved_model.pb`` graph and Keras' ``keras_metadata.pb``.
+
+A SavedModel is a protobuf ``SavedModel`` holding ``MetaGraphDef`` s. Loading one
+(``tf.saved_model.load``, ``keras.layers.TFSMLayer``, TF Serving) imports its ``GraphDef``
+and runs the graph's functions: every ``NodeDef`` names an op by string. Most ops compute;
+some call back into the Python interpreter (``PyFunc``, ``EagerPyFunc``: whatever function the
+loading process registered under the node's token), some read, write and list files or open
+databases (``ReadFile``, ``WriteFile``, ``MatchingFiles``, dataset readers and writers), some
+reach other machines (``RemoteCall``, the RPC and data-service ops), and an op name TensorFlow
+does not register itself needs a custom op library (native code) loaded first.
+
+The model is walked with the one protobuf reader (:mod:`pytest_mlsupply.engines.protobuf`, also
+the ONNX reader): every meta graph, its graph's nodes and every function of its function
+library, the asset files it names, and the Keras metadata of its object graph. Op names are
+judged against TensorFlow's own op list (:mod:`~pytest_mlsupply.engines.formats.tf_ops`).
+Checkpoint ops (``SaveV2``, ``RestoreV2``, ``MergeV2Checkpoints``...) are in every SavedModel
+for its variables; they are judged only by constant file arguments that leave the model
+directory. Tensor contents are stepped over by their length, never copied.
+
+``keras_metadata.pb`` (a ``SavedMetadata`` message, written by Keras 2 next to
+``saved_model.pb``) holds one JSON layer config per Keras object: each is handed to the Keras
+config walker (:func:`~pytest_mlsupply.engines.formats.keras.walk_keras_config`), which reports
+``Lambda`` bytecode, foreign modules and the rest exactly as in ``.keras`` and ``.h5`` files.
+
+Rules: MLS-TF-001..007, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.formats.keras import walk_keras_config
+from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
+from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.protobuf import (
+    LEN,
+    VARINT,
+    Field,
+    ProtobufError,
+    iter_fields,
+    read_varint,
+)
+from pytest_mlsupply.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.identification import View
+
+__all__ = [
+    "FILE_OPS",
+    "NETWORK_OPS",
+    "PYTHON_OPS",
+    "identify_savedmodel",
+    "scan_savedmodel",
+]
+
+#: Ops that call a Python function the loading process registered under the node's token.
+PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+
+#: Ops that touch the file system, with what they do (their path is an input or an attribute).
+FILE_OPS: dict[str, str] = {
+    "ReadFile": "reads a whole file into a tensor",
+    "WriteFile": "writes a tensor to a file",
+    "MatchingFiles": "lists the files matching a glob pattern",
+    "MatchingFilesDataset": "lists the files matching glob patterns",
+    "ExperimentalMatchingFilesDataset": "lists the files matching glob patterns",
+    "ImmutableConst": "memory-maps the file named by memory_region_name",
+    "FileSystemSetConfiguration": "reconfigures a file system",
+    "RecordInput": "reads the files matching file_pattern",
+    "CreateSummaryFileWriter": "writes event files into a directory",
+    "CreateSummaryDbWriter": "writes a database file",
+    "DatasetToTFRecord": "writes a dataset to a file",
+    "ExperimentalDatasetToTFRecord": "writes a dataset to a file",
+    "SaveDataset": "writes a dataset to a directory",
+    "SaveDatasetV2": "writes a dataset to a directory",
+    "LoadDataset": "reads a dataset from a directory",
+    "SnapshotDataset": "reads and writes snapshot files",
+    "SnapshotDatasetV2": "reads and writes snapshot files",
+    "SqlDataset": "opens a database and runs a query",
+    "ExperimentalSqlDataset": "opens a database and runs a query",
+}
+for _op in ("WholeFileReader", "TextLineReader", "TFRecordReader", "FixedLengthRecordReader"):
+    FILE_OPS[_op] = FILE_OPS[_op + "V2"] = "reads the files queued to it"
+FILE_OPS["LMDBReader"] = "reads the files queued to it"
+for _op in (
+    "TFRecordDataset",
+    "TFRecordDatasetV2",
+    "TextLineDataset",
+    "FixedLengthRecordDataset",
+    "FixedLengthRecordDatasetV2",
+    "CSVDataset",
+    "CSVDatasetV2",
+    "ExperimentalCSVDataset",
+    "LMDBDataset",
+    "ExperimentalLMDBDataset",
+):
+    FILE_OPS[_op] = "reads the files it is given"
+
+#: Ops that reach other machines or processes.
+NETWORK_OPS: dict[str, str] = {
+    "RemoteCall": "runs a function on another task",
+    "RegisterDataset": "registers a dataset with a tf.data service",
+    "RegisterDatasetV2": "registers a dataset with a tf.data service",
+    "RpcClient": "opens an RPC client",
+    "RpcCall": "makes an RPC",
+    "RpcServer": "starts an RPC server",
+    "RpcServerStart": "starts an RPC server",
+    "RpcServerRegister": "registers an RPC handler",
+}
+for _op in ("DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3"):
+    NETWORK_OPS[_op] = "reads from a tf.data service over the network"
+NETWORK_OPS["DataServiceDatasetV4"] = NETWORK_OPS["DataServiceDataset"]
+
+#: Ops every SavedModel carries for its variables and tables: judged only by a constant file
+#: argument (input indices) that leaves the model directory.
+_PATH_ARGUMENTS: dict[str, tuple[int, ...]] = {
+    "Save": (0,),
+    "SaveSlices": (0,),
+    "SaveV2": (0,),
+    "Restore": (0,),
+    "RestoreSlice": (0,),
+    "RestoreV2": (0,),
+    "MergeV2Checkpoints": (0, 1),
+    "ShardedFilename": (0,),
+    "ShardedFilespec": (0,),
+    "InitializeTableFromTextFile": (1,),
+    "InitializeTableFromTextFileV2": (1,),
+    "GenerateVocabRemapping": (0, 1),
+    "LoadAndRemapMatrix": (0,),
+    "CacheDataset": (1,),
+    "CacheDatasetV2": (1,),
+}
+
+#: Ops that reach a file or a network address only when an attribute says so:
+#: (attribute, predicate on its string values).
+_ATTRIBUTE_PATHS: dict[str, tuple[str, Any]] = {
+    "PrintV2": ("output_stream", lambda v: v.startswith("file://")),
+    "DecodeProtoV2": ("descriptor_source", lambda v: v not in ("", "local://")),
+    "EncodeProto": ("descriptor_source", lambda v: v not in ("", "local://")),
+    "FixedUnigramCandidateSampler": ("vocab_file", lambda v: v != ""),
+}
+for _op in (
+    "DebugIdentity",
+    "DebugIdentityV2",
+    "DebugIdentityV3",
+    "DebugNanCount",
+    "DebugNumericSummary",
+    "DebugNumericSummaryV2",
+):
+    _ATTRIBUTE_PATHS[_op] = ("debug_urls", lambda v: v != "")
+
+# Graph-internal ops TensorFlow registers with a leading underscore, seen in exported graphs.
+_INTERNAL_OPS = frozenset(
+    {"_Arg", "_Retval", "_Send", "_Recv", "_HostSend", "_HostRecv", "_ArrayToList",
+     "_ListToArray", "_FusedMatMul", "_FusedConv2D", "_FusedBatchNormEx", "_DeviceArg",
+     "_DeviceRetval", "_ReadVariablesOp", "_VarHandlesOp"}
+)  # fmt: skip
+
+# Field numbers (tensorflow/core/protobuf/saved_model.proto, meta_graph.proto,
+# framework/graph.proto, node_def.proto, function.proto, attr_value.proto, tensor.proto,
+# protobuf/saved_object_graph.proto; tf_keras/protobuf/saved_metadata.proto).
+_SM_VERSION, _SM_META_GRAPHS = 1, 2
+_MG_INFO, _MG_GRAPH, _MG_ASSETS, _MG_OBJECTS = 1, 2, 6, 7
+_MG_FIELDS = frozenset(range(1, 10))
+_GRAPH_NODE, _GRAPH_LIBRARY = 1, 2
+_LIBRARY_FUNCTION = 1
+_FUNCTION_SIGNATURE, _FUNCTION_NODE = 1, 3
+_OPDEF_NAME = 1
+_NODE_NAME, _NODE_OP, _NODE_INPUT, _NODE_ATTR = 1, 2, 3, 5
+_ENTRY_KEY, _ENTRY_VALUE = 1, 2
+_ATTR_LIST, _ATTR_S, _ATTR_TENSOR, _ATTR_FUNC = 1, 2, 8, 10
+_LIST_S, _LIST_TENSOR, _LIST_FUNC = 2, 8, 9
+_TENSOR_STRING_VAL = 8
+_NAME_ATTR_LIST_NAME = 1
+_ASSET_FILENAME = 2
+_OBJECTS_NODES = 1
+_OBJECT_USER = 4
+_USER_IDENTIFIER, _USER_METADATA = 1, 3
+_KM_NODES = 1
+_KM_NODE_ID, _KM_PATH, _KM_IDENTIFIER, _KM_METADATA = 2, 3, 4, 5
+_KM_FIELDS = frozenset({2, 3, 4, 5, 6})
+
+_MAX_STRING = 64 * 1024
+_MAX_EVIDENCE = 200
+_MAX_METADATA = 64 << 20
+_MAX_NODES = 5_000_000
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    severity: Severity
+    category: str
+    title: str
+    why: str
+    remediation: str
+    cwe: str
+
+
+_RULES: dict[str, _Rule] = {
+    "MLS-TF-001": _Rule(
+        Severity.CRITICAL,
+        "code-execution",
+        "graph calls back into Python (PyFunc / EagerPyFunc)",
+        "the op runs the Python function registered under its token in the loading process; "
+        "a graph that carries it is built to run Python code, and a loader that registers "
+        "functions (tf.py_function in the serving code, a wrapper library) runs whatever the "
+        "token selects",
+        "rewrite the model with TensorFlow ops only and re-export it; never serve a SavedModel "
+        "that needs Python callbacks",
+        "CWE-94",
+    ),
+    "MLS-TF-002": _Rule(
+        Severity.HIGH,
+        "file-access",
+        "graph reads, writes or lists files",
+        "running the model's functions reads or writes files the loading user can reach "
+        "(keys, credentials, source), or lists directories: a model that computes has no need "
+        "to touch the file system",
+        "remove the file ops (ship data as constants or assets the loader resolves), or review "
+        "every path the graph can reach",
+        "CWE-73",
+    ),
+    "MLS-TF-003": _Rule(
+        Severity.HIGH,
+        "network-access",
+        "graph reaches other machines",
+        "the op sends tensors to, or runs functions on, an address outside the process when "
+        "the model runs: data leaves the machine, or remote code decides the result",
+        "remove the op; a model artifact must compute locally",
+        "CWE-829",
+    ),
+    "MLS-TF-004": _Rule(
+        Severity.HIGH,
+        "path-traversal",
+        "checkpoint or table op names a file outside the model directory",
+        "SaveV2/RestoreV2 and table initialisers take their file from their input; a constant "
+        "absolute path, '..' or URL makes loading read or overwrite files elsewhere instead of "
+        "the model's own variables/ and assets/",
+        "re-export the model with tf.saved_model.save so checkpoint paths come from the "
+        "loader, and assets are files inside assets/",
+        "CWE-22",
+    ),
+    "MLS-TF-005": _Rule(
+        Severity.HIGH,
+        "path-traversal",
+        "asset file name leaves the assets directory",
+        "the loader joins each asset's filename to the SavedModel's assets/ directory and "
+        "feeds the path to the graph: an absolute path or '..' reads any file the user can",
+        "keep every asset a plain file name inside assets/",
+        "CWE-22",
+    ),
+    "MLS-TF-006": _Rule(
+        Severity.MEDIUM,
+        "untrusted-code",
+        "graph uses an op TensorFlow does not define (custom op)",
+        "a custom op runs only after its native library is loaded "
+        "(tf.load_op_library); the model asks its user to load and trust native code",
+        "use TensorFlow's own ops, or make sure the custom-op library comes from a trusted, "
+        "pinned source and review it like any native dependency",
+        "CWE-829",
+    ),
+    "MLS-TF-007": _Rule(
+        Severity.MEDIUM,
+        "malformed-artifact",
+        "SavedModel protobuf does not parse",
+        "TensorFlow refuses the file, or a lenient reader reads something other than what was "
+        "reviewed; either way its graph cannot be analysed",
+        "re-export the model or re-download it from its source",
+        "CWE-20",
+    ),
+    "MLS-KERAS-010": _Rule(
+        Severity.MEDIUM,
+        "malformed-artifact",
+        "Keras metadata is not valid JSON",
+        "Keras rebuilds each layer from this JSON when the SavedModel is loaded with "
+        "keras.models.load_model; what cannot be read here cannot be checked for Lambda "
+        "bytecode or foreign modules",
+        "re-export the model (keras.saving.save_model to a .keras file)",
+        "CWE-20",
+    ),
+}
+
+
+@dataclass
+class _Node:
+    name: str
+    op: str
+    path: str
+    offset: int
+    inputs: list[str] = field(default_factory=list)
+    strings: dict[str, list[str]] = field(default_factory=dict)
+    """Attribute name → its string values (``s``, ``list.s`` and string tensor values)."""
+
+
+@dataclass
+class _Group:
+    rule: str
+    subject: str
+    path: str
+    offset: int
+    detail: str
+    count: int = 1
+
+
+class _Walker:
+    """Walks a SavedModel (or SavedMetadata) message, collecting findings."""
+
+    def __init__(self, buf: memoryview, blob: Blob, ctx: ScanContext) -> None:
+        self.buf = buf
+        self.blob = blob
+        self.ctx = ctx
+        self.findings: list[Finding] = []
+        self.groups: dict[tuple[str, str], _Group] = {}
+        self.nodes = 0
+
+    # --- protobuf helpers -------------------------------------------------------------------
+
+    def text(self, f: Field) -> str:
+        end = min(f.end, f.start + _MAX_STRING)
+        return bytes(self.buf[f.start : end]).decode("utf-8", "replace")
+
+    def fields(self, f: Field) -> Iterator[Field]:
+        return iter_fields(self.buf, f.start, f.end)
+
+    def report(self, rule: str, subject: str, path: str, offset: int, detail: str) -> None:
+        key = (rule, subject)
+        group = self.groups.get(key)
+        if group is not None:
+            group.count += 1
+            return
+        self.groups[key] = _Group(rule, subject, path, offset, detail)
+
+    # --- SavedModel -------------------------------------------------------------------------
+
+    def saved_model(self) -> None:
+        graphs = 0
+        for f in iter_fields(self.buf):
+            if f.number == _SM_META_GRAPHS and f.wire == LEN:
+                self.meta_graph(f, f"meta_graphs[{graphs}]")
+                graphs += 1
+
+    def meta_graph(self, f: Field, path: str) -> None:
+        assets = 0
+        for g in self.fields(f):
+            if g.wire != LEN:
+                continue
+            if g.number == _MG_GRAPH:
+                self.graph(g, f"{path}.graph_def")
+            elif g.number == _MG_ASSETS:
+                self.asset(g, f"{path}.asset_file_def[{assets}]")
+                assets += 1
+            elif g.number == _MG_OBJECTS:
+                self.object_graph(g, f"{path}.object_graph_def")
+
+    def graph(self, f: Field, path: str) -> None:
+        nodes: list[_Node] = []
+        functions: list[tuple[str, list[_Node]]] = []
+        for g in self.fields(f):
+            if g.wire != LEN:
+                continue
+            if g.number == _GRAPH_NODE:
+                nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
+            elif g.number == _GRAPH_LIBRARY:
+                for h in self.fields(g):
+                    if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
+                        functions.append(self.function(h, f"{path}.library.function"))
+        # A node may call a library function by naming it as its op.
+        defined = {name for name, _ in functions}
+        self.judge_scope(nodes, defined)
+        for _, body in functions:
+            self.judge_scope(body, defined)
+
+    def function(self, f: Field, path: str) -> tuple[str, list[_Node]]:
+        name = ""
+        body: list[_Node] = []
+        raw: list[Field] = []
+        for g in self.fields(f):
+            if g.wire != LEN:
+                continue
+            if g.number == _FUNCTION_SIGNATURE:
+                for h in self.fields(g):
+                    if h.wire == LEN and h.number == _OPDEF_NAME:
+                        name = self.text(h)
+            elif g.number == _FUNCTION_NODE:
+                raw.append(g)
+        where = f"{path}[{name!r}]"
+        for index, g in enumerate(raw):
+            body.append(self.node(g, f"{where}.node_def[{index}]"))
+        return name, body
+
+    def node(self, f: Field, path: str) -> _Node:
+        self.nodes += 1
+        if self.nodes > _MAX_NODES:
+            raise ScanError(f"more than {_MAX_NODES} graph nodes; too large to analyse")
+        found = _Node("", "", path, f.offset)
+        for g in self.fields(f):
+            if g.wire != LEN:
+                continue
+            if g.number == _NODE_NAME:
+                found.name = self.text(g)
+            elif g.number == _NODE_OP:
+                found.op = self.text(g)
+            elif g.number == _NODE_INPUT:
+                found.inputs.append(self.text(g))
+            elif g.number == _NODE_ATTR:
+                key, values = self.attribute(g)
+                found.strings.setdefault(key, []).extend(values)
+        found.path = f"{path}({found.op}{' ' + repr(found.name) if found.name else ''})"
+        return found
+
+    def attribute(self, f: Field) -> tuple[str, list[str]]:
+        """A ``map<string, AttrValue>`` entry: its key and every string value it holds."""
+        key = ""
+        values: list[str] = []
+        for g in self.fields(f):
+            if g.wire != LEN:
+                continue
+            if g.number == _ENTRY_KEY:
+                key = self.text(g)
+            elif g.number == _ENTRY_VALUE:
+                for h in self.fields(g):
+                    if h.wire != LEN:
+                        continue
+                    if h.number == _ATTR_S:
+                        values.append(self.text(h))
+                    elif h.number == _ATTR_TENSOR:
+                        values.extend(self.tensor_strings(h))
+                    elif h.number == _ATTR_LIST:
+                        for item in self.fields(h):
+                            if item.wire != LEN:
+                                continue
+                            if item.number == _LIST_S:
+                                values.append(self.text(item))
+                            elif item.number == _LIST_TENSOR:
+                                values.extend(self.tensor_strings(item))
+        return key, values
+
+    def tensor_strings(self, f: Field) -> list[str]:
+        return [
+            self.text(g) for g in self.fields(f) if g.number == _TENSOR_STRING_VAL and g.wire == LEN
+        ]
+
+    def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:
+        constants = {n.name: n.strings.get("value", []) for n in nodes if n.op == "Const"}
+        for node in nodes:
+            op = node.op
+            if op in PYTHON_OPS:
+                tokens = node.strings.get("token", [])
+                detail = f"op {op}" + (f", token {_show(tokens[0])}" if tokens else "")
+                self.report("MLS-TF-001", op, node.path, node.offset, detail)
+            elif op in FILE_OPS:
+                paths = _constant_inputs(node, constants, range(len(node.inputs)))
+                shown = f"; constant argument {_show(paths[0])}" if paths else ""
+                self.report(
+                    "MLS-TF-002", op, node.path, node.offset, f"op {op} {FILE_OPS[op]}{shown}"
+                )
+            elif op in NETWORK_OPS:
+                self.report("MLS-TF-003", op, node.path, node.offset, f"op {op} {NETWORK_OPS[op]}")
+            elif op in _ATTRIBUTE_PATHS:
+                attr, risky = _ATTRIBUTE_PATHS[op]
+                hits = [v for v in node.strings.get(attr, []) if risky(v)]
+                if hits:
+                    detail = f"op {op} with {attr} {_show(hits[0])}"
+                    rule = "MLS-TF-003" if _is_remote(hits[0]) else "MLS-TF-002"
+                    self.report(rule, f"{op}:{attr}", node.path, node.offset, detail)
+            elif op in _PATH_ARGUMENTS:
+                for value in _constant_inputs(node, constants, _PATH_ARGUMENTS[op]):
+                    why = _escape(value)
+                    if why:
+                        detail = f"op {op} file argument {_show(value)}: {why}"
+                        self.report("MLS-TF-004", f"{op}:{value}", node.path, node.offset, detail)
+            elif op and op not in CORE_OPS and op not in functions and op not in _INTERNAL_OPS:
+                self.report("MLS-TF-006", op, node.path, node.offset, f"op {_show(op)}")
+            elif not op:
+                self.report("MLS-TF-006", "", node.path, node.offset, "a node without an op name")
+
+    def asset(self, f: Field, path: str) -> None:
+        for g in self.fields(f):
+            if g.wire == LEN and g.number == _ASSET_FILENAME:
+                name = self.text(g)
+                why = _escape(name)
+                if why:
+                    detail = f"asset filename {_show(name)}: {why}"
+                    self.report("MLS-TF-005", name, path, g.offset, detail)
+
+    def object_graph(self, f: Field, path: str) -> None:
+        index = 0
+        for g in self.fields(f):
+            if g.wire != LEN or g.number != _OBJECTS_NODES:
+                continue
+            for h in self.fields(g):
+                if h.wire == LEN and h.number == _OBJECT_USER:
+                    self.user_object(h, f"{path}.nodes[{index}].user_object")
+            index += 1
+
+    def user_object(self, f: Field, path: str) -> None:
+        identifier = ""
+        metadata: Field | None = None
+        for g in self.fields(f):
+            if g.wire == LEN and g.number == _USER_IDENTIFIER:
+                identifier = self.text(g)
+            elif g.wire == LEN and g.number == _USER_METADATA:
+                metadata = g
+        if metadata is not None and metadata.end > metadata.start:
+            self.keras_json(metadata, f"{path}[{identifier!r}].metadata")
+
+    # --- keras_metadata.pb ------------------------------------------------------------------
+
+    def saved_metadata(self) -> None:
+        index = 0
+        for f in iter_fields(self.buf):
+            if f.number != _KM_NODES or f.wire != LEN:
+                continue
+            node_path = ""
+            metadata: Field | None = None
+            for g in self.fields(f):
+                if g.wire == LEN and g.number == _KM_PATH:
+                    node_path = self.text(g)
+                elif g.wire == LEN and g.number == _KM_METADATA:
+                    metadata = g
+            if metadata is not None and metadata.end > metadata.start:
+                label = f"nodes[{index}]" + (f"({node_path})" if node_path else "")
+                self.keras_json(metadata, f"{label}.metadata")
+            index += 1
+
+    def keras_json(self, f: Field, path: str) -> None:
+        """A Keras object's JSON config, handed to the Keras config walker."""
+        size = f.end - f.start
+        if size > _MAX_METADATA:
+            raise ScanError(f"{path}: {size} bytes of Keras metadata; too large to analyse")
+        try:
+            config = json.loads(bytes(self.buf[f.start : f.end]))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            self.findings.append(
+                _finding("MLS-KERAS-010", self.blob, path, f.start, f"{size} bytes: {exc}")
+            )
+            self.ctx.error(self.blob, f"Keras metadata is not valid JSON ({exc})", key_path=path)
+            return
+        self.findings.extend(
+            walk_keras_config(config, blob=self.blob, ctx=self.ctx, root=path, offset=f.start)
+        )
+
+    def grouped(self) -> list[Finding]:
+        out: list[Finding] = []
+        for group in self.groups.values():
+            more = f" (and {group.count - 1} more nodes)" if group.count > 1 else ""
+            out.append(
+                _finding(group.rule, self.blob, group.path, group.offset, group.detail + more)
+            )
+        return out
+
+
+def _finding(rule: str, blob: Blob, path: str, offset: int, evidence: str) -> Finding:
+    spec = _RULES[rule]
+    return Finding(
+        rule=rule,
+        severity=spec.severity,
+        category=spec.category,
+        title=spec.title,
+        location=blob.location(offset=offset, key_path=path),
+        evidence=evidence,
+        why=spec.why,
+        remediation=spec.remediation,
+        cwe=spec.cwe,
+    )
+
+
+def _constant_inputs(node: _Node, constants: dict[str, list[str]], indices: Any) -> list[str]:
+    """String values of the ``Const`` nodes feeding the given inputs of ``node``.
+
+    Graph inputs read ``name`` or ``name:1``; function bodies ``name:output:0``; ``^name`` is
+    a control dependency, not data.
+    """
+    values: list[str] = []
+    for index in indices:
+        if index >= len(node.inputs):
+            continue
+        source = node.inputs[index]
+        if source.startswith("^"):
+            continue
+        values.extend(constants.get(source.split(":", 1)[0], []))
+    return values
+
+
+def _escape(path: str) -> str:
+    """Why ``path`` reaches outside the model directory ("" when it does not)."""
+    if "\x00" in path:
+        return "a NUL byte (C code stops reading the path there)"
+    if path.startswith(("/", "\\", "~")):
+        return "an absolute path"
+    if re.match(r"^[A-Za-z]:", path):
+        return "a Windows drive letter"
+    if ".." in re.split(r"[\\/]+", path):
+        return "'..' components"
+    if _URL_SCHEME.match(path):
+        return "a URL (TensorFlow's file systems read gs://, s3://, hdfs:// and http(s) paths)"
+    return ""
+
+
+def _is_remote(value: str) -> bool:
+    return bool(_URL_SCHEME.match(value)) and not value.startswith("file://")
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= _MAX_EVIDENCE else shown[:_MAX_EVIDENCE] + "..."
+
+
+# --- identification ---------------------------------------------------------------------------
+
+
+def _first_message(head: memoryview, number: int) -> tuple[int, int, int] | None:
+    """Where the first field ``number`` (length-delimited) of ``head`` starts, its end within
+    ``head``, and its declared end; None when another field comes first or it is not LEN."""
+    pos = 0
+    while pos < len(head):
+        key, pos = read_varint(head, pos, len(head))
+        if key >> 3 == number and key & 7 == LEN:
+            length, pos = read_varint(head, pos, len(head))
+            return pos, min(pos + length, len(head)), pos + length
+        if key & 7 == VARINT:
+            _, pos = read_varint(head, pos, len(head))
+            continue
+        return None
+    return None
+
+
+def _inner_numbers(head: memoryview, start: int, end: int, cut: bool) -> dict[int, list[Field]]:
+    found: dict[int, list[Field]] = {}
+    for item in iter_fields(head, start, end, head=cut):
+        found.setdefault(item.number, []).append(item)
+    return found
+
+
+def identify_savedmodel(view: View) -> Identification | None:
+    """A SavedModel (``saved_model_schema_version`` and a ``MetaGraphDef``), a Keras
+    ``SavedMetadata`` (nodes naming ``_tf_keras_*`` objects), or a ``.pb`` that is no protobuf.
+
+    Read with the protobuf reader the scan uses. Both messages have no magic number: the field
+    layout (top-level fields 1 and 2 only, the first meta graph's fields all messages, with a
+    graph or meta info) is what sets them apart from ONNX, whose models carry fields 7 and 8.
+    """
+    head = memoryview(view.head)
+    try:
+        found = _identify_saved_model(head, view)
+        if found is None:
+            found = _identify_metadata(head, view)
+    except ProtobufError:
+        found = None
+    if found is not None or view.suffix != ".pb":
+        return found
+    try:
+        for _ in iter_fields(head, head=view.truncated):
+            pass
+    except ProtobufError as exc:
+        return Identification(
+            Format.TF_SAVED_MODEL,
+            Family.PROTOBUF,
+            False,
+            "file named .pb (TensorFlow protobuf) that is not protobuf",
+            f"protobuf parse fails: {exc}",
+            problem=f"not protobuf ({exc}): TensorFlow refuses it",
+        )
+    return None
+
+
+def _identify_saved_model(head: memoryview, view: View) -> Identification | None:
+    top = _inner_numbers(head, 0, len(head), view.truncated) if not view.truncated else {}
+    version: int | None = None
+    # The first field is the schema version (a varint), unless the writer left it at 0.
+    key, pos = read_varint(head, 0, len(head))
+    if key == (_SM_VERSION << 3 | VARINT):
+        version, _ = read_varint(head, pos, len(head))
+    if version is not None and version > 16:
+        return None
+    located = _first_message(head, _SM_META_GRAPHS)
+    if located is None:
+        return None
+    start, end, declared = located
+    if view.size is not None and declared > view.size:
+        return None
+    if top and not set(top) <= {_SM_VERSION, _SM_META_GRAPHS}:
+        return None
+    inner = _inner_numbers(head, start, end, end < declared)
+    if not inner or not set(inner) <= _MG_FIELDS:
+        return None
+    if any(f.wire != LEN for fields in inner.values() for f in fields):
+        return None
+    if not {_MG_INFO, _MG_GRAPH} & set(inner):
+        return None
+    return Identification(
+        Format.TF_SAVED_MODEL,
+        Family.PROTOBUF,
+        False,
+        f"TensorFlow SavedModel (schema version {version or 0})",
+        f"protobuf SavedModel: saved_model_schema_version {version}, a MetaGraphDef with fields "
+        f"{sorted(inner)}",
+    )
+
+
+def _identify_metadata(head: memoryview, view: View) -> Identification | None:
+    located = _first_message(head, _KM_NODES)
+    if located is None:
+        return None
+    start, end, declared = located
+    if view.size is not None and declared > view.size:
+        return None
+    inner = _inner_numbers(head, start, end, end < declared)
+    if not inner or not set(inner) <= _KM_FIELDS or _KM_IDENTIFIER not in inner:
+        return None
+    identifier = inner[_KM_IDENTIFIER][0]
+    if bytes(head[identifier.start : identifier.start + 9]) != b"_tf_keras":
+        return None
+    return Identification(
+        Format.KERAS_METADATA,
+        Family.PROTOBUF,
+        False,
+        "Keras SavedModel metadata (keras_metadata.pb)",
+        "protobuf SavedMetadata: a node with identifier "
+        f"{bytes(head[identifier.start : identifier.end])!r}",
+    )
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan ``saved_model.pb`` or ``keras_metadata.pb``; a malformed one is a finding and an
+    error (the check fails closed)."""
+    if ident.problem is not None:
+        finding = _finding("MLS-TF-007", blob, "", 0, ident.problem)
+        ctx.error(blob, f"not a valid TensorFlow protobuf ({ident.problem})")
+        return [finding]
+    error: ProtobufError | None = None
+    with blob.buffer() as raw, memoryview(raw) as view:
+        walker = _Walker(view, blob, ctx)
+        try:
+            if ident.format is Format.KERAS_METADATA:
+                walker.saved_metadata()
+            else:
+                walker.saved_model()
+        except ProtobufError as exc:
+            error = exc
+        message = str(error) if error is not None else ""
+        error = None  # tracebacks hold frames, frames hold slices of the mmap
+    findings = walker.findings + walker.grouped()
+    if message:
+        findings.append(_finding("MLS-TF-007", blob, "", 0, f"malformed protobuf: {message}"))
+        ctx.error(blob, f"not a valid TensorFlow protobuf (malformed: {message})")
+    return findings
