@@ -69,6 +69,7 @@ class Format(enum.StrEnum):
     KERAS_V3 = "keras-v3"
     TF_SAVED_MODEL = "tf-saved-model"
     KERAS_METADATA = "keras-metadata"
+    SKOPS = "skops"
     HDF5 = "hdf5"
     TFLITE = "tflite"
     ELF = "elf"

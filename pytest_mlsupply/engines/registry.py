@@ -26,6 +26,7 @@ from pytest_mlsupply.engines.formats import (
     pickles,
     safetensors,
     savedmodel,
+    skops,
     text,
     tflite,
     torch,
@@ -96,6 +97,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.ONNX: onnx.scan_onnx,
     Format.TF_SAVED_MODEL: savedmodel.scan_savedmodel,
     Format.KERAS_METADATA: savedmodel.scan_savedmodel,
+    Format.SKOPS: skops.scan_skops,
     Format.KERAS_V3: keras.scan_keras_archive,
     Format.HDF5: keras.scan_hdf5,
     # programs: reported when they come out of an archive
