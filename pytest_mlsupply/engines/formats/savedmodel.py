@@ -35,9 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.formats.keras import walk_keras_config
+from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.protobuf import (
+    FIXED32,
+    FIXED64,
     LEN,
     VARINT,
     Field,
@@ -183,6 +186,7 @@ _USER_IDENTIFIER, _USER_METADATA = 1, 3
 _KM_NODES = 1
 _KM_NODE_ID, _KM_PATH, _KM_IDENTIFIER, _KM_METADATA = 2, 3, 4, 5
 _KM_FIELDS = frozenset({2, 3, 4, 5, 6})
+_ONNX_GRAPH_FIELDS = frozenset({7, 8})  # ModelProto.graph, .opset_import
 
 _MAX_STRING = 64 * 1024
 _MAX_EVIDENCE = 200
@@ -317,6 +321,7 @@ class _Walker:
         self.findings: list[Finding] = []
         self.groups: dict[tuple[str, str], _Group] = {}
         self.nodes = 0
+        self.top_numbers: set[int] = set()
 
     # --- protobuf helpers -------------------------------------------------------------------
 
@@ -340,6 +345,7 @@ class _Walker:
     def saved_model(self) -> None:
         graphs = 0
         for f in iter_fields(self.buf):
+            self.top_numbers.add(f.number)
             if f.number == _SM_META_GRAPHS and f.wire == LEN:
                 self.meta_graph(f, f"meta_graphs[{graphs}]")
                 graphs += 1
@@ -614,19 +620,46 @@ def _show(value: Any) -> str:
 # --- identification ---------------------------------------------------------------------------
 
 
-def _first_message(head: memoryview, number: int) -> tuple[int, int, int] | None:
-    """Where the first field ``number`` (length-delimited) of ``head`` starts, its end within
-    ``head``, and its declared end; None when another field comes first or it is not LEN."""
+def _top_level(head: memoryview) -> list[tuple[int, int, int, int]]:
+    """(number, value start, end within ``head``, declared end) of every length-delimited
+    top-level field in ``head``, in order, skipping the others as a protobuf parser does.
+
+    Stops at the end of the head (a large message is identified by its start) or at anything
+    malformed; unknown fields anywhere are allowed, as TensorFlow's parser allows them.
+    """
+    found: list[tuple[int, int, int, int]] = []
     pos = 0
-    while pos < len(head):
-        key, pos = read_varint(head, pos, len(head))
-        if key >> 3 == number and key & 7 == LEN:
-            length, pos = read_varint(head, pos, len(head))
-            return pos, min(pos + length, len(head)), pos + length
-        if key & 7 == VARINT:
-            _, pos = read_varint(head, pos, len(head))
-            continue
-        return None
+    stop = len(head)
+    while pos < stop and len(found) < 64:
+        key, pos = read_varint(head, pos, stop)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            break
+        if wire == VARINT:
+            _, pos = read_varint(head, pos, stop)
+        elif wire == FIXED64:
+            pos += 8
+        elif wire == FIXED32:
+            pos += 4
+        elif wire == LEN:
+            length, pos = read_varint(head, pos, stop)
+            found.append((number, pos, min(pos + length, stop), pos + length))
+            pos += length
+        else:
+            break
+    return found
+
+
+def _first_varint(head: memoryview, number: int) -> int | None:
+    pos = 0
+    stop = len(head)
+    while pos < stop:
+        key, pos = read_varint(head, pos, stop)
+        if key & 7 != VARINT:
+            return None
+        value, pos = read_varint(head, pos, stop)
+        if key >> 3 == number:
+            return value
     return None
 
 
@@ -641,9 +674,11 @@ def identify_savedmodel(view: View) -> Identification | None:
     """A SavedModel (``saved_model_schema_version`` and a ``MetaGraphDef``), a Keras
     ``SavedMetadata`` (nodes naming ``_tf_keras_*`` objects), or a ``.pb`` that is no protobuf.
 
-    Read with the protobuf reader the scan uses. Both messages have no magic number: the field
-    layout (top-level fields 1 and 2 only, the first meta graph's fields all messages, with a
-    graph or meta info) is what sets them apart from ONNX, whose models carry fields 7 and 8.
+    Read with the protobuf reader the scan uses. Neither message has a magic number: the field
+    layout (a first meta graph whose fields are all messages numbered as MetaGraphDef's, with a
+    graph or meta info) is what sets a SavedModel apart from ONNX, whose field 2 is a producer
+    name. Unknown fields are skipped, as TensorFlow's parser skips them; a file that is both
+    (ONNX's graph and opset fields too) is scanned as both.
     """
     head = memoryview(view.head)
     try:
@@ -670,44 +705,38 @@ def identify_savedmodel(view: View) -> Identification | None:
 
 
 def _identify_saved_model(head: memoryview, view: View) -> Identification | None:
-    top = _inner_numbers(head, 0, len(head), view.truncated) if not view.truncated else {}
-    version: int | None = None
-    # The first field is the schema version (a varint), unless the writer left it at 0.
-    key, pos = read_varint(head, 0, len(head))
-    if key == (_SM_VERSION << 3 | VARINT):
-        version, _ = read_varint(head, pos, len(head))
+    # The schema version (a varint) is written first; a writer may leave it out (0).
+    version = _first_varint(head, _SM_VERSION)
     if version is not None and version > 16:
         return None
-    located = _first_message(head, _SM_META_GRAPHS)
-    if located is None:
-        return None
-    start, end, declared = located
-    if view.size is not None and declared > view.size:
-        return None
-    if top and not set(top) <= {_SM_VERSION, _SM_META_GRAPHS}:
-        return None
-    inner = _inner_numbers(head, start, end, end < declared)
-    if not inner or not set(inner) <= _MG_FIELDS:
-        return None
-    if any(f.wire != LEN for fields in inner.values() for f in fields):
-        return None
-    if not {_MG_INFO, _MG_GRAPH} & set(inner):
-        return None
-    return Identification(
-        Format.TF_SAVED_MODEL,
-        Family.PROTOBUF,
-        False,
-        f"TensorFlow SavedModel (schema version {version or 0})",
-        f"protobuf SavedModel: saved_model_schema_version {version}, a MetaGraphDef with fields "
-        f"{sorted(inner)}",
-    )
+    for number, start, end, declared in _top_level(head):
+        if number != _SM_META_GRAPHS:
+            continue
+        if view.size is not None and declared > view.size:
+            return None
+        inner = _inner_numbers(head, start, end, end < declared)
+        if not inner or not set(inner) <= _MG_FIELDS:
+            return None
+        if any(f.wire != LEN for fields in inner.values() for f in fields):
+            return None
+        if not {_MG_INFO, _MG_GRAPH} & set(inner):
+            return None
+        return Identification(
+            Format.TF_SAVED_MODEL,
+            Family.PROTOBUF,
+            False,
+            f"TensorFlow SavedModel (schema version {version or 0})",
+            f"protobuf SavedModel: saved_model_schema_version {version}, a MetaGraphDef with "
+            f"fields {sorted(inner)}",
+        )
+    return None
 
 
 def _identify_metadata(head: memoryview, view: View) -> Identification | None:
-    located = _first_message(head, _KM_NODES)
+    located = next((f for f in _top_level(head) if f[0] == _KM_NODES), None)
     if located is None:
         return None
-    start, end, declared = located
+    _, start, end, declared = located
     if view.size is not None and declared > view.size:
         return None
     inner = _inner_numbers(head, start, end, end < declared)
@@ -749,6 +778,12 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         message = str(error) if error is not None else ""
         error = None  # tracebacks hold frames, frames hold slices of the mmap
     findings = walker.findings + walker.grouped()
+    if walker.top_numbers & _ONNX_GRAPH_FIELDS:
+        # Also an ONNX ModelProto (graph, opset): onnx.load reads that side of the polyglot.
+        try:
+            findings += scan_onnx(blob, ident, ctx)
+        except ScanError as exc:
+            ctx.error(blob, f"read as ONNX: {exc}")
     if message:
         findings.append(_finding("MLS-TF-007", blob, "", 0, f"malformed protobuf: {message}"))
         ctx.error(blob, f"not a valid TensorFlow protobuf (malformed: {message})")

@@ -235,3 +235,23 @@ def test_an_onnx_model_is_not_taken_for_a_saved_model(tmp_path: Path) -> None:
 
     ident = identify_blob(Blob(subject="x", name="model.onnx", data=onnx_model(add_graph([]))))
     assert ident.format == "onnx"
+
+
+def test_unknown_fields_before_the_meta_graph_do_not_hide_a_saved_model(tmp_path: Path) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+    data = pb_bytes(3, b"producer") + pb_int(9, 7) + with_dense(tf().node("p", "PyFunc"))
+    assert identify_blob(Blob(subject="x", name="m.bin", data=data)).format == "tf-saved-model"
+    findings, _ = scan(tmp_path, data, "m.bin")
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_saved_model_that_is_also_an_onnx_model_is_scanned_as_both(tmp_path: Path) -> None:
+    from tests.corpus.onnx_keras import onnx_graph, onnx_tensor, pb_bytes, pb_int
+
+    graph = onnx_graph(nodes=[], initializers=[onnx_tensor("w", location="/etc/passwd")])
+    polyglot = (
+        with_dense(tf().node("p", "PyFunc")) + pb_bytes(7, graph) + pb_bytes(8, pb_int(2, 17))
+    )
+    findings, _ = scan(tmp_path, polyglot, "model.onnx")
+    assert {"MLS-TF-001", "MLS-ONNX-001"} <= rules(findings)
