@@ -140,6 +140,7 @@ _NOUNS = {
     Format.HDF5: "HDF5 file",
     Format.TFLITE: "TensorFlow Lite model",
     Format.TF_SAVED_MODEL: "TensorFlow SavedModel",
+    Format.TF_GRAPH_DEF: "TensorFlow GraphDef",
     Format.KERAS_METADATA: "Keras SavedModel metadata",
     Format.SKOPS: "skops file",
     Format.ZIP: "zip archive",

@@ -68,6 +68,7 @@ class Format(enum.StrEnum):
     ONNX = "onnx"
     KERAS_V3 = "keras-v3"
     TF_SAVED_MODEL = "tf-saved-model"
+    TF_GRAPH_DEF = "tf-graph-def"
     KERAS_METADATA = "keras-metadata"
     SKOPS = "skops"
     HDF5 = "hdf5"

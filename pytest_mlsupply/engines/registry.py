@@ -96,6 +96,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.GGUF: gguf.scan_gguf,
     Format.ONNX: onnx.scan_onnx,
     Format.TF_SAVED_MODEL: savedmodel.scan_savedmodel,
+    Format.TF_GRAPH_DEF: savedmodel.scan_savedmodel,
     Format.KERAS_METADATA: savedmodel.scan_savedmodel,
     Format.SKOPS: skops.scan_skops,
     Format.KERAS_V3: keras.scan_keras_archive,

@@ -73,6 +73,18 @@ def saved_model(
     return pb_int(1, 1) + pb_bytes(2, meta)
 
 
+def graph_def(nodes: Sequence[bytes]) -> bytes:
+    """A bare GraphDef, as a frozen graph is written."""
+    return b"".join(pb_bytes(1, n) for n in nodes) + pb_bytes(4, pb_int(1, 1645))
+
+
+def frozen_graph() -> bytes:
+    return graph_def(
+        [node("image_tensor", "Placeholder"), const_string("w", "weights"),
+         node("MatMul", "MatMul", "image_tensor", "w"), node("Relu", "Relu", "MatMul")]
+    )  # fmt: skip
+
+
 def keras_metadata(objects: Sequence[tuple[str, str, str]]) -> bytes:
     return b"".join(
         pb_bytes(1, pb_int(2, index) + pb_bytes(3, path) + pb_bytes(4, ident) + pb_bytes(5, meta))
@@ -181,6 +193,10 @@ def _metadata_module(canary: Path) -> bytes:
     return keras_metadata([("root", "_tf_keras_layer", json.dumps(config))])
 
 
+def _frozen_pyfunc(canary: Path) -> bytes:
+    return graph_def([node("image_tensor", "Placeholder"), node("hook", "PyFunc", "image_tensor")])
+
+
 def benign_metadata(canary: Path) -> bytes:
     dense = {"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "relu"}}
     return keras_metadata(
@@ -219,6 +235,10 @@ SAMPLES = [
             ("MLS-KERAS-001",), "keras_metadata.pb"),
     _sample("keras-metadata-os-module", _metadata_module,
             "keras_metadata.pb names os.system", ("MLS-KERAS-003",), "keras_metadata.pb"),
+    _sample("frozen-graph-pyfunc", _frozen_pyfunc, "a PyFunc in a frozen GraphDef",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    file_sample("frozen-graph-matmul", lambda c: frozen_graph(), "a small frozen graph", None,
+                filename="frozen_inference_graph.pb", malicious=False),
     file_sample("savedmodel-keras-dense", lambda c: with_dense(assets=["vocab.txt"]),
                 "a Keras Dense model's graph, checkpoint functions and an asset", None,
                 filename="saved_model.pb", malicious=False),

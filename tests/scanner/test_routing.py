@@ -38,7 +38,7 @@ from pytest_mlsupply.engines.sniff import identify_bytes
 from pytest_mlsupply.results import Severity
 from tests.corpus.onnx_keras import add_graph, onnx_model
 from tests.corpus.routing import DISGUISES, legacy_torch_tar, tar_archive, tflite_model
-from tests.corpus.savedmodel import benign_metadata, with_dense
+from tests.corpus.savedmodel import benign_metadata, frozen_graph, with_dense
 from tests.corpus.skops_files import estimator, skops_file
 from tests.corpus.torch import legacy_stream, torch_zip
 
@@ -132,6 +132,7 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.ONNX: lambda: onnx_model(add_graph()),
     Format.KERAS_V3: lambda: _zip({"config.json": b'{"class_name": "Sequential"}'}),
     Format.TF_SAVED_MODEL: lambda: with_dense(),
+    Format.TF_GRAPH_DEF: frozen_graph,
     Format.KERAS_METADATA: lambda: benign_metadata(Path()),
     Format.SKOPS: lambda: skops_file(estimator("sklearn.pipeline", "Pipeline")),
     Format.HDF5: lambda: b"\x89HDF\r\n\x1a\n" + b"\x00" * 120,

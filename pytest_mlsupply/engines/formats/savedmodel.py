@@ -17,6 +17,9 @@ Checkpoint ops (``SaveV2``, ``RestoreV2``, ``MergeV2Checkpoints``...) are in eve
 for its variables; they are judged only by constant file arguments that leave the model
 directory. Tensor contents are stepped over by their length, never copied.
 
+A bare ``GraphDef`` (a frozen graph, imported with ``tf.import_graph_def``) is walked the same
+way.
+
 ``keras_metadata.pb`` (a ``SavedMetadata`` message, written by Keras 2 next to
 ``saved_model.pb``) holds one JSON layer config per Keras object: each is handed to the Keras
 config walker (:func:`~pytest_mlsupply.engines.formats.keras.walk_keras_config`), which reports
@@ -186,6 +189,8 @@ _USER_IDENTIFIER, _USER_METADATA = 1, 3
 _KM_NODES = 1
 _KM_NODE_ID, _KM_PATH, _KM_IDENTIFIER, _KM_METADATA = 2, 3, 4, 5
 _KM_FIELDS = frozenset({2, 3, 4, 5, 6})
+_NODE_FIELDS = frozenset(range(1, 8))
+_OP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_>.]{0,200}$")
 _ONNX_GRAPH_FIELDS = frozenset({7, 8})  # ModelProto.graph, .opset_import
 
 _MAX_STRING = 64 * 1024
@@ -685,6 +690,8 @@ def identify_savedmodel(view: View) -> Identification | None:
         found = _identify_saved_model(head, view)
         if found is None:
             found = _identify_metadata(head, view)
+        if found is None:
+            found = _identify_graph_def(head, view)
     except ProtobufError:
         found = None
     if found is not None or view.suffix != ".pb":
@@ -709,7 +716,10 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
     version = _first_varint(head, _SM_VERSION)
     if version is not None and version > 16:
         return None
-    for number, start, end, declared in _top_level(head):
+    fields = _top_level(head)
+    if any(number == _SM_VERSION for number, *_ in fields):
+        return None  # field 1 is a message: a GraphDef's nodes, not a schema version
+    for number, start, end, declared in fields:
         if number != _SM_META_GRAPHS:
             continue
         if view.size is not None and declared > view.size:
@@ -755,11 +765,38 @@ def _identify_metadata(head: memoryview, view: View) -> Identification | None:
     )
 
 
+def _identify_graph_def(head: memoryview, view: View) -> Identification | None:
+    """A bare ``GraphDef`` (a frozen graph, ``tf.io.write_graph`` output): its first field is a
+    NodeDef with a name and an op TensorFlow defines (any op when the file is a ``.pb``)."""
+    fields = _top_level(head)
+    if not fields or fields[0][0] != _GRAPH_NODE:
+        return None
+    _, start, end, declared = fields[0]
+    if view.size is not None and declared > view.size:
+        return None
+    inner = _inner_numbers(head, start, end, end < declared)
+    if not {_NODE_NAME, _NODE_OP} <= set(inner) or not set(inner) <= _NODE_FIELDS:
+        return None
+    if any(f.wire != LEN for items in inner.values() for f in items):
+        return None
+    op_field = inner[_NODE_OP][0]
+    op = bytes(head[op_field.start : op_field.end]).decode("utf-8", "replace")
+    if not _OP_NAME.match(op) or (op not in CORE_OPS and view.suffix != ".pb"):
+        return None
+    return Identification(
+        Format.TF_GRAPH_DEF,
+        Family.PROTOBUF,
+        False,
+        "TensorFlow GraphDef (frozen graph)",
+        f"protobuf GraphDef: first NodeDef runs op {op!r}",
+    )
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
 def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Scan ``saved_model.pb`` or ``keras_metadata.pb``; a malformed one is a finding and an
+    """Scan ``saved_model.pb``, a frozen ``GraphDef`` or ``keras_metadata.pb``; a malformed one is a finding and an
     error (the check fails closed)."""
     if ident.problem is not None:
         finding = _finding("MLS-TF-007", blob, "", 0, ident.problem)
@@ -771,6 +808,8 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         try:
             if ident.format is Format.KERAS_METADATA:
                 walker.saved_metadata()
+            elif ident.format is Format.TF_GRAPH_DEF:
+                walker.graph(Field(0, LEN, len(view), 0, len(view), 0), "graph_def")
             else:
                 walker.saved_model()
         except ProtobufError as exc:

@@ -255,3 +255,32 @@ def test_a_saved_model_that_is_also_an_onnx_model_is_scanned_as_both(tmp_path: P
     )
     findings, _ = scan(tmp_path, polyglot, "model.onnx")
     assert {"MLS-TF-001", "MLS-ONNX-001"} <= rules(findings)
+
+
+def graph_def(nodes: list[Any], functions: list[Any] = ()) -> bytes:  # type: ignore[assignment]
+    graph = tf().classes()["GraphDef"]()
+    graph.node.extend(nodes)
+    graph.library.function.extend(functions)
+    graph.versions.producer = 27
+    return bytes(graph.SerializeToString())
+
+
+def test_a_frozen_graph_is_identified_and_scanned_like_a_saved_model_graph(tmp_path: Path) -> None:
+    benign = graph_def([tf().node("x", "Placeholder"), tf().node("y", "Relu", "x")])
+    ident = identify_blob(Blob(subject="x", name="graph.bin", data=benign))
+    assert ident.format == "tf-graph-def"
+    findings, errors = scan(tmp_path, benign, "frozen_inference_graph.pb")
+    assert findings == []
+    assert errors == []
+    body = tf().function("f", [tf().node("w", "WriteFile", "p", "c")])
+    evil = graph_def([tf().node("x", "Placeholder"), tf().node("cb", "EagerPyFunc", "x")], [body])
+    findings, _ = scan(tmp_path, evil, "frozen_inference_graph.pb")
+    assert {"MLS-TF-001", "MLS-TF-002"} <= rules(findings)
+
+
+def test_a_frozen_graph_starting_with_a_custom_op_is_identified_only_as_a_pb(
+    tmp_path: Path,
+) -> None:
+    data = graph_def([tf().node("x", "MyCustomOp")])
+    assert identify_blob(Blob(subject="x", name="g.bin", data=data)).format != "tf-graph-def"
+    assert identify_blob(Blob(subject="x", name="g.pb", data=data)).format == "tf-graph-def"
