@@ -750,18 +750,24 @@ def _identify_metadata(head: memoryview, view: View) -> Identification | None:
     if view.size is not None and declared > view.size:
         return None
     inner = _inner_numbers(head, start, end, end < declared)
-    if not inner or not set(inner) <= _KM_FIELDS or _KM_IDENTIFIER not in inner:
+    if not inner or not set(inner) <= _KM_FIELDS or not {_KM_IDENTIFIER, _KM_METADATA} & set(inner):
         return None
-    identifier = inner[_KM_IDENTIFIER][0]
-    if bytes(head[identifier.start : identifier.start + 9]) != b"_tf_keras":
+    # Keras names every object it saves "_tf_keras_..."; a first node that does not (a decoy in
+    # front of the real layers) still counts when another node does, or the file is a .pb.
+    identifier = inner.get(_KM_IDENTIFIER, [None])[0]
+    named = (
+        identifier is not None
+        and bytes(head[identifier.start : identifier.start + 9]) == b"_tf_keras"
+    )
+    if not named and b"_tf_keras" not in view.head and view.suffix != ".pb":
         return None
+    shown = bytes(head[identifier.start : identifier.end]) if identifier is not None else None
     return Identification(
         Format.KERAS_METADATA,
         Family.PROTOBUF,
         False,
         "Keras SavedModel metadata (keras_metadata.pb)",
-        "protobuf SavedMetadata: a node with identifier "
-        f"{bytes(head[identifier.start : identifier.end])!r}",
+        f"protobuf SavedMetadata: a first node with identifier {shown!r}",
     )
 
 

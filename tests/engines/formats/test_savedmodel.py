@@ -284,3 +284,13 @@ def test_a_frozen_graph_starting_with_a_custom_op_is_identified_only_as_a_pb(
     data = graph_def([tf().node("x", "MyCustomOp")])
     assert identify_blob(Blob(subject="x", name="g.bin", data=data)).format != "tf-graph-def"
     assert identify_blob(Blob(subject="x", name="g.pb", data=data)).format == "tf-graph-def"
+
+
+def test_a_decoy_first_node_does_not_hide_keras_metadata(tmp_path: Path) -> None:
+    data = tf().keras_metadata([("decoy", "_generic_user_object", "{}"),
+                                ("root.layer-0", "_tf_keras_layer", lambda_config())])  # fmt: skip
+    for name in ("keras_metadata.pb", "metadata.bin"):
+        ident = identify_blob(Blob(subject="x", name=name, data=data))
+        assert ident.format == "keras-metadata", name
+    findings, _ = scan(tmp_path, data, "keras_metadata.pb")
+    assert "MLS-KERAS-001" in rules(findings)
