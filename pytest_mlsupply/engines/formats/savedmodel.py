@@ -725,11 +725,14 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
         if view.size is not None and declared > view.size:
             return None
         inner = _inner_numbers(head, start, end, end < declared)
-        if not inner or not set(inner) <= _MG_FIELDS:
+        # MetaGraphDef's own fields are all messages; fields it does not define are skipped by
+        # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that).
+        known = {n: items for n, items in inner.items() if n in _MG_FIELDS}
+        if any(f.wire != LEN for items in known.values() for f in items):
             return None
-        if any(f.wire != LEN for fields in inner.values() for f in fields):
+        if not {_MG_INFO, _MG_GRAPH} & set(known) and view.suffix != ".pb":
             return None
-        if not {_MG_INFO, _MG_GRAPH} & set(inner):
+        if not known and not inner:
             return None
         return Identification(
             Format.TF_SAVED_MODEL,

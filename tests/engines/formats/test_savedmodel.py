@@ -294,3 +294,19 @@ def test_a_decoy_first_node_does_not_hide_keras_metadata(tmp_path: Path) -> None
         assert ident.format == "keras-metadata", name
     findings, _ = scan(tmp_path, data, "keras_metadata.pb")
     assert "MLS-KERAS-001" in rules(findings)
+
+
+def test_unknown_fields_inside_the_meta_graph_do_not_hide_a_saved_model(tmp_path: Path) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+    from tests.corpus.savedmodel import node, saved_model
+
+    data = saved_model([node("p", "PyFunc")])
+    # Rebuild the meta graph with an unknown varint field first, as TensorFlow would skip it.
+    meta = pb_int(20, 1) + pb_bytes(2, pb_bytes(1, node("p", "PyFunc")))
+    tricky = pb_int(1, 1) + pb_bytes(2, meta)
+    for blob_name in ("saved_model.pb", "weights.bin"):
+        ident = identify_blob(Blob(subject="x", name=blob_name, data=tricky))
+        assert ident.format == "tf-saved-model", blob_name
+    findings, _ = scan(tmp_path, tricky)
+    assert "MLS-TF-001" in rules(findings)
+    assert identify_blob(Blob(subject="x", name="x.pb", data=data)).format == "tf-saved-model"
