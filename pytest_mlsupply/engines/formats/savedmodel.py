@@ -196,7 +196,8 @@ _ONNX_GRAPH_FIELDS = frozenset({7, 8})  # ModelProto.graph, .opset_import
 _MAX_STRING = 64 * 1024
 _MAX_EVIDENCE = 200
 _MAX_METADATA = 64 << 20
-_MAX_NODES = 5_000_000
+_MAX_NODES = 2_000_000
+_MAX_TENSOR_STRINGS = 16
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -452,9 +453,15 @@ class _Walker:
         return key, values
 
     def tensor_strings(self, f: Field) -> list[str]:
-        return [
-            self.text(g) for g in self.fields(f) if g.number == _TENSOR_STRING_VAL and g.wire == LEN
-        ]
+        """The first string values of a tensor: enough for a file argument, while a vocabulary
+        constant of a million strings is stepped over rather than decoded."""
+        values: list[str] = []
+        for g in self.fields(f):
+            if g.number == _TENSOR_STRING_VAL and g.wire == LEN:
+                values.append(self.text(g))
+                if len(values) >= _MAX_TENSOR_STRINGS:
+                    break
+        return values
 
     def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:
         constants = {n.name: n.strings.get("value", []) for n in nodes if n.op == "Const"}
