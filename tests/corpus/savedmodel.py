@@ -197,6 +197,17 @@ def _frozen_pyfunc(canary: Path) -> bytes:
     return graph_def([node("image_tensor", "Placeholder"), node("hook", "PyFunc", "image_tensor")])
 
 
+PBTXT = (
+    "saved_model_schema_version: 1\nmeta_graphs {\n  graph_def {\n"
+    '    node { name: "x" op: "Placeholder" }\n    node { name: "y" op: "OP" input: "x" }\n'
+    "  }\n}\n"
+)
+
+
+def _pbtxt_pyfunc(canary: Path) -> bytes:
+    return PBTXT.replace("OP", "EagerPyFunc").encode()
+
+
 def benign_metadata(canary: Path) -> bytes:
     dense = {"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "relu"}}
     return keras_metadata(
@@ -237,6 +248,12 @@ SAMPLES = [
             "keras_metadata.pb names os.system", ("MLS-KERAS-003",), "keras_metadata.pb"),
     _sample("frozen-graph-pyfunc", _frozen_pyfunc, "a PyFunc in a frozen GraphDef",
             ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("savedmodel-text-format-eagerpyfunc", _pbtxt_pyfunc,
+            "EagerPyFunc in saved_model.pbtxt (read when saved_model.pb is absent)",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    file_sample("savedmodel-text-format-relu", lambda c: PBTXT.replace("OP", "Relu").encode(),
+                "a small text-format SavedModel", None, filename="saved_model.pbtxt",
+                malicious=False),
     file_sample("frozen-graph-matmul", lambda c: frozen_graph(), "a small frozen graph", None,
                 filename="frozen_inference_graph.pb", malicious=False),
     file_sample("savedmodel-keras-dense", lambda c: with_dense(assets=["vocab.txt"]),

@@ -30,6 +30,7 @@ Rules: MLS-TF-001..007, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -551,11 +552,14 @@ class _Walker:
         size = f.end - f.start
         if size > _MAX_METADATA:
             raise ScanError(f"{path}: {size} bytes of Keras metadata; too large to analyse")
+        self.keras_text(bytes(self.buf[f.start : f.end]), f, path)
+
+    def keras_text(self, raw: bytes | str, f: Field, path: str) -> None:
         try:
-            config = json.loads(bytes(self.buf[f.start : f.end]))
+            config = json.loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             self.findings.append(
-                _finding("MLS-KERAS-010", self.blob, path, f.start, f"{size} bytes: {exc}")
+                _finding("MLS-KERAS-010", self.blob, path, f.start, f"{len(raw)} bytes: {exc}")
             )
             self.ctx.error(self.blob, f"Keras metadata is not valid JSON ({exc})", key_path=path)
             return
@@ -692,6 +696,9 @@ def identify_savedmodel(view: View) -> Identification | None:
     name. Unknown fields are skipped, as TensorFlow's parser skips them; a file that is both
     (ONNX's graph and opset fields too) is scanned as both.
     """
+    text = _identify_text(view)
+    if text is not None:
+        return text
     head = memoryview(view.head)
     try:
         found = _identify_saved_model(head, view)
@@ -808,6 +815,108 @@ def _identify_graph_def(head: memoryview, view: View) -> Identification | None:
     )
 
 
+# --- text format (saved_model.pbtxt, graph.pbtxt) -------------------------------------------
+
+# Protobuf text format: whitespace and '#' comments between tokens, strings in either quote
+# with C escapes, and adjacent strings concatenated ("Py" "Func" is "PyFunc").
+_WS = rb"(?:\s|#[^\n]*(?:\n|$))*"
+_QUOTED = rb"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
+_STRINGS = _QUOTED + rb"(?:" + _WS + _QUOTED + rb")*"
+# The first field of a SavedModel or GraphDef in text format.
+_TEXT_START = re.compile(rb"^" + _WS + rb"(saved_model_schema_version|meta_graphs|node)\s*[:{]")
+_TEXT_STRING = re.compile(
+    rb"\b(op|filename|metadata)" + _WS + rb":" + _WS + rb"(" + _STRINGS + rb")"
+)
+_TEXT_SIGNATURE = re.compile(
+    rb"\bsignature"
+    + _WS
+    + rb":?"
+    + _WS
+    + rb"\{"
+    + _WS
+    + rb"name"
+    + _WS
+    + rb":"
+    + _WS
+    + rb"("
+    + _STRINGS
+    + rb")"
+)
+_QUOTED_RE = re.compile(_QUOTED)
+_MAX_TEXT_BYTES = 256 << 20
+
+
+def _identify_text(view: View) -> Identification | None:
+    """A SavedModel or GraphDef in protobuf text format (``saved_model.pbtxt``, which the loader
+    reads when there is no ``saved_model.pb``; ``tf.io.write_graph(as_text=True)``)."""
+    match = _TEXT_START.match(view.head)
+    if match is None or b"\x00" in view.head[:4096]:
+        return None
+    first = match.group(1).decode()
+    if first == "node" and b"op:" not in view.head and b"op :" not in view.head:
+        return None
+    kind = "GraphDef" if first == "node" else "SavedModel"
+    return Identification(
+        Format.TF_GRAPH_DEF if first == "node" else Format.TF_SAVED_MODEL,
+        Family.TEXT,
+        False,
+        f"TensorFlow {kind} in protobuf text format",
+        f"text opening with the field {first}",
+    )
+
+
+def _unquote(raw: bytes) -> str:
+    """The value of adjacent quoted strings, escapes decoded, as the text-format parser reads it."""
+    value = b""
+    for quoted in _QUOTED_RE.findall(raw):
+        body = quoted[1:-1]
+        try:
+            value += bytes(codecs.escape_decode(body)[0])
+        except ValueError:
+            value += body
+    return value.decode("utf-8", "replace")
+
+
+def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """The ops, asset file names and Keras metadata of a text-format SavedModel or GraphDef.
+
+    Text format has no lengths to follow: every ``op: "..."`` string field is a node's op,
+    wherever it sits (graph, function library), every ``filename`` an asset's, every
+    ``metadata`` a Keras object's JSON. Constants are not resolved, so checkpoint ops are not
+    judged here; an op's name alone decides.
+    """
+    if blob.size > _MAX_TEXT_BYTES:
+        raise ScanError(f"text-format model of {blob.size} bytes exceeds the {_MAX_TEXT_BYTES} cap")
+    with blob.buffer() as raw:
+        data = bytes(raw)
+    walker = _Walker(memoryview(data), blob, ctx)
+    functions = {_unquote(m.group(1)) for m in _TEXT_SIGNATURE.finditer(data)}
+    nodes: list[_Node] = []
+    line, counted = 1, 0
+    for match in _TEXT_STRING.finditer(data):
+        field_name, value = match.group(1), _unquote(match.group(2))
+        line += data.count(b"\n", counted, match.start())
+        counted = match.start()
+        where = f"line {line}"
+        if field_name == b"op":
+            nodes.append(_Node("", value, f"{where}(op {value!r})", match.start()))
+        elif field_name == b"filename":
+            why = _escape(value)
+            if why:
+                walker.report(
+                    "MLS-TF-005",
+                    value,
+                    where,
+                    match.start(),
+                    f"asset filename {_show(value)}: {why}",
+                )
+        elif field_name == b"metadata" and value.lstrip().startswith("{"):
+            span = Field(0, LEN, 0, 0, 0, match.start())
+            walker.keras_text(value, span, f"{where}.metadata")
+    walker.judge_scope(nodes, functions)
+    return walker.findings + walker.grouped()
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -818,6 +927,8 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         finding = _finding("MLS-TF-007", blob, "", 0, ident.problem)
         ctx.error(blob, f"not a valid TensorFlow protobuf ({ident.problem})")
         return [finding]
+    if ident.family is Family.TEXT:
+        return _scan_text(blob, ctx)
     error: ProtobufError | None = None
     with blob.buffer() as raw, memoryview(raw) as view:
         walker = _Walker(view, blob, ctx)

@@ -310,3 +310,61 @@ def test_unknown_fields_inside_the_meta_graph_do_not_hide_a_saved_model(tmp_path
     findings, _ = scan(tmp_path, tricky)
     assert "MLS-TF-001" in rules(findings)
     assert identify_blob(Blob(subject="x", name="x.pb", data=data)).format == "tf-saved-model"
+
+
+PBTXT = """# written by hand, as saved_model.pbtxt
+saved_model_schema_version: 1
+meta_graphs {
+  meta_info_def { tags: "serve" }
+  graph_def {
+    node { name: "x" op: "Placeholder" }
+    node { name: "y" op: "Relu" input: "x" }
+    library {
+      function {
+        signature { name: "helper_fn" }
+        node_def { name: "z" op: "helper_fn" }
+        node_def { name: "m" op: "MatMul" }
+      }
+    }
+  }
+  asset_file_def { filename: "vocab.txt" }
+}
+"""
+
+
+def test_a_text_format_saved_model_is_identified_and_a_benign_one_is_clean(tmp_path: Path) -> None:
+    ident = identify_blob(Blob(subject="x", name="saved_model.pbtxt", data=PBTXT.encode()))
+    assert ident.format == "tf-saved-model"
+    assert ident.family == "text"
+    findings, errors = scan(tmp_path, PBTXT.encode(), "saved_model.pbtxt")
+    assert findings == []
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("op", "rule"),
+    [
+        ('"PyFunc"', "MLS-TF-001"),
+        ("# a comment\n \"Py\" 'Func'", "MLS-TF-001"),
+        ('"\\x52eadFile"', "MLS-TF-002"),
+        ('"MyCustomOp"', "MLS-TF-006"),
+    ],
+)
+def test_a_text_format_saved_model_is_judged_by_its_ops(tmp_path: Path, op: str, rule: str) -> None:
+    text = PBTXT.replace('op: "Relu"', f"op: {op}")
+    findings, _ = scan(tmp_path, text.encode(), "saved_model.pbtxt")
+    assert rule in rules(findings)
+
+
+def test_a_text_format_asset_outside_the_assets_directory_is_high(tmp_path: Path) -> None:
+    text = PBTXT.replace('"vocab.txt"', '"../../../etc/passwd"')
+    findings, _ = scan(tmp_path, text.encode(), "saved_model.pbtxt")
+    assert "MLS-TF-005" in rules(findings)
+
+
+def test_a_text_format_graph_def_is_scanned(tmp_path: Path) -> None:
+    text = 'node {\n  name: "cb"\n  op: "EagerPyFunc"\n}\n'
+    ident = identify_blob(Blob(subject="x", name="graph.pbtxt", data=text.encode()))
+    assert ident.format == "tf-graph-def"
+    findings, _ = scan(tmp_path, text.encode(), "graph.pbtxt")
+    assert "MLS-TF-001" in rules(findings)
