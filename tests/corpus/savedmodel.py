@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import marshal
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -208,6 +209,23 @@ def _pbtxt_pyfunc(canary: Path) -> bytes:
     return PBTXT.replace("OP", "EagerPyFunc").encode()
 
 
+def keras_directory(directory: Path, canary: Path) -> Path:
+    """A Keras 2 SavedModel directory as ``model.save("dir")`` writes it: the graph, the Keras
+    metadata, a fingerprint, and the variables checkpoint (random float bytes here)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "saved_model.pb").write_bytes(with_dense())
+    (directory / "keras_metadata.pb").write_bytes(benign_metadata(canary))
+    fingerprint = pb_int(1, 0xD2A4_9E1F_0000_1234) + pb_int(2, 77) + pb_bytes(6, pb_int(1, 1))
+    (directory / "fingerprint.pb").write_bytes(fingerprint)
+    variables = directory / "variables"
+    variables.mkdir(exist_ok=True)
+    (variables / "variables.index").write_bytes(b"\x00\x00" + bytes(range(64)) * 4)
+    floats = struct.pack("<64f", *(i / 64 for i in range(64)))
+    (variables / "variables.data-00000-of-00001").write_bytes(floats)
+    (directory / "assets").mkdir(exist_ok=True)
+    return directory
+
+
 def benign_metadata(canary: Path) -> bytes:
     dense = {"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "relu"}}
     return keras_metadata(
@@ -254,6 +272,8 @@ SAMPLES = [
     file_sample("savedmodel-text-format-relu", lambda c: PBTXT.replace("OP", "Relu").encode(),
                 "a small text-format SavedModel", None, filename="saved_model.pbtxt",
                 malicious=False),
+    Sample("savedmodel-keras-directory", keras_directory, False,
+           technique="a Keras 2 SavedModel directory with fingerprint and variables"),
     file_sample("frozen-graph-matmul", lambda c: frozen_graph(), "a small frozen graph", None,
                 filename="frozen_inference_graph.pb", malicious=False),
     file_sample("savedmodel-keras-dense", lambda c: with_dense(assets=["vocab.txt"]),
