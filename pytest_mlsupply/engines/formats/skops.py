@@ -55,10 +55,11 @@ def claim_skops_zip(listing: ZipListing) -> Identification | None:
     if head and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return None
     keys = all(marker in head for marker in _SCHEMA_MARKERS)
+    # Not a pickle-based format: what it would import is judged by the scan, type by type.
     return Identification(
         Format.SKOPS,
         Family.ZIP,
-        True,
+        False,
         "skops file (schema.json names the types skops.io.load imports)",
         f"{listing.evidence}; {SCHEMA} "
         + ("opens with skops node keys" if keys else "holds a JSON object (or could not be read)"),
