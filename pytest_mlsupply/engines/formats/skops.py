@@ -41,6 +41,7 @@ SCHEMA = "schema.json"
 _MAX_SCHEMA_BYTES = 64 << 20
 _MAX_NODES = 5_000_000
 _MAX_EVIDENCE = 200
+_BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
 _SCHEMA_MARKERS = (b'"__loader__"', b'"__module__"', b'"__class__"')
 
 
@@ -93,7 +94,21 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
             func = content.get("func") if isinstance(content, dict) else None
             if kind == "MethodNode" and isinstance(func, str):
                 yield module, f"{name}.{func}", kind, f"{path}.content.func"
+            generator = _bit_generator(content) if kind == "RandomGeneratorNode" else None
+            if generator is not None and generator not in _BIT_GENERATORS:
+                # numpy.random.<name> is called to rebuild the generator: a name in a string.
+                yield "numpy.random", generator, kind, f"{path}.content.bit_generator"
         stack.extend((v, f"{path}.{k}") for k, v in reversed(list(value.items())))
+
+
+def _bit_generator(content: Any) -> str | None:
+    """The bit generator class name a RandomGeneratorNode stores as a JSON string."""
+    try:
+        raw = content["bit_generator"]["content"]["bit_generator"]["content"]
+        name = json.loads(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 def _judge(module: str, name: str, policy: PicklePolicy) -> Decision:

@@ -158,3 +158,23 @@ def test_skops_agrees_the_scanned_tree_names_the_types_it_would_import(tmp_path:
     assert "os.system" in sio.get_untrusted_types(file=path)
     findings, _ = scan(tmp_path, path.read_bytes())
     assert "os.system" in by_rule(findings, "MLS-SKOPS-001")[0].title
+
+
+def test_a_random_generator_naming_another_numpy_random_callable_is_reported(
+    tmp_path: Path,
+) -> None:
+    def generator(name: str) -> dict[str, object]:
+        state = {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
+                 "content": {"bit_generator": json_node(name)}}  # fmt: skip
+        return {"__class__": "Generator", "__module__": "numpy.random._generator",
+                "__loader__": "RandomGeneratorNode",
+                "content": {"bit_generator": state, "seed_seq": json_node(None)}}  # fmt: skip
+
+    findings, _ = scan(
+        tmp_path, skops_file(estimator("sklearn.pipeline", "Pipeline", g=generator("PCG64")))
+    )
+    assert not any("numpy.random.PCG64" in f.title for f in findings)
+    findings, _ = scan(
+        tmp_path, skops_file(estimator("sklearn.pipeline", "Pipeline", g=generator("seed")))
+    )
+    assert any("numpy.random.seed" in f.title for f in findings)
