@@ -42,16 +42,7 @@ from pytest_mlsupply.engines.formats.keras import walk_keras_config
 from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
 from pytest_mlsupply.engines.identification import Family, Format, Identification
-from pytest_mlsupply.engines.protobuf import (
-    FIXED32,
-    FIXED64,
-    LEN,
-    VARINT,
-    Field,
-    ProtobufError,
-    iter_fields,
-    read_varint,
-)
+from pytest_mlsupply.engines.protobuf import LEN, VARINT, Field, ProtobufError, iter_fields
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -637,45 +628,22 @@ def _show(value: Any) -> str:
 
 
 def _top_level(head: memoryview) -> list[tuple[int, int, int, int]]:
-    """(number, value start, end within ``head``, declared end) of every length-delimited
-    top-level field in ``head``, in order, skipping the others as a protobuf parser does.
-
-    Stops at the end of the head (a large message is identified by its start) or at anything
-    malformed; unknown fields anywhere are allowed, as TensorFlow's parser allows them.
-    """
-    found: list[tuple[int, int, int, int]] = []
-    pos = 0
-    stop = len(head)
-    while pos < stop and len(found) < 64:
-        key, pos = read_varint(head, pos, stop)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            break
-        if wire == VARINT:
-            _, pos = read_varint(head, pos, stop)
-        elif wire == FIXED64:
-            pos += 8
-        elif wire == FIXED32:
-            pos += 4
-        elif wire == LEN:
-            length, pos = read_varint(head, pos, stop)
-            found.append((number, pos, min(pos + length, stop), pos + length))
-            pos += length
-        else:
-            break
-    return found
+    """(number, value start, end within ``head``, declared end) of the length-delimited
+    top-level fields of ``head``, in order; a field the head cuts short comes last."""
+    return [
+        (f.number, f.start, f.end, f.start + f.value)
+        for f in iter_fields(head, head=True, partial=True)
+        if f.wire == LEN
+    ]
 
 
 def _first_varint(head: memoryview, number: int) -> int | None:
-    pos = 0
-    stop = len(head)
-    while pos < stop:
-        key, pos = read_varint(head, pos, stop)
-        if key & 7 != VARINT:
+    """The first varint field ``number`` of ``head``, if it comes before any other kind."""
+    for f in iter_fields(head, head=True, partial=True):
+        if f.wire != VARINT:
             return None
-        value, pos = read_varint(head, pos, stop)
-        if key >> 3 == number:
-            return value
+        if f.number == number:
+            return f.value
     return None
 
 
