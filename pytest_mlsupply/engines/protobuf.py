@@ -1,7 +1,7 @@
 """A minimal, bounded protobuf wire-format reader: fields by number, without a schema.
 
-ONNX models are bare protobuf messages, and the ``onnx`` package (with its generated classes)
-is not a dependency. This reader walks the wire format directly over a buffer (an ``mmap`` of
+ONNX models and TensorFlow SavedModels are bare protobuf messages, and neither the ``onnx``
+package nor TensorFlow (with their generated classes) is a dependency. This reader walks the wire format directly over a buffer (an ``mmap`` of
 the file or member bytes): every length is checked against the enclosing message, varints are
 at most ten bytes, and length-delimited fields are returned as ``(start, end)`` offsets, so a
 multi-gigabyte ``raw_data`` field is skipped by its length without being copied.

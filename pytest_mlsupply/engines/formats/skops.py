@@ -224,5 +224,8 @@ def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Find
 
     findings = scan_zip_members(blob, ctx, handle)
     if not seen_schema:
-        raise ScanError(f"a skops file without a readable {SCHEMA}: skops cannot load it")
+        text = f"a skops file without a readable {SCHEMA}: its types cannot be checked"
+        if not findings:
+            raise ScanError(text)
+        ctx.error(blob, text)  # findings outrank errors: keep what the members showed
     return findings

@@ -178,3 +178,15 @@ def test_a_random_generator_naming_another_numpy_random_callable_is_reported(
         tmp_path, skops_file(estimator("sklearn.pipeline", "Pipeline", g=generator("seed")))
     )
     assert any("numpy.random.seed" in f.title for f in findings)
+
+
+def test_an_encrypted_schema_keeps_the_members_findings_and_fails_closed(tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    data = bytearray(skops_file(estimator("sklearn.pipeline", "Pipeline"),
+                                {"extra.pkl": system_call(canary)}))  # fmt: skip
+    # Set the encryption flag of schema.json in its central directory record.
+    at = data.rfind(b"PK\x01\x02", 0, data.rfind(b"schema.json"))
+    data[at + 8] |= 0x01
+    findings, errors = scan(tmp_path, bytes(data))
+    assert any(f.rule == "MLS-PKL-001" for f in findings)
+    assert errors
