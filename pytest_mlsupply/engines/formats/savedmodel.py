@@ -320,6 +320,7 @@ class _Walker:
         self.groups: dict[tuple[str, str], _Group] = {}
         self.nodes = 0
         self.top_numbers: set[int] = set()
+        self.lenient = False
 
     # --- protobuf helpers -------------------------------------------------------------------
 
@@ -328,7 +329,9 @@ class _Walker:
         return bytes(self.buf[f.start : end]).decode("utf-8", "replace")
 
     def fields(self, f: Field) -> Iterator[Field]:
-        return iter_fields(self.buf, f.start, f.end)
+        # A truncated file is read as far as it goes: each message cut by the end is followed
+        # into, so what precedes the cut is judged.
+        return iter_fields(self.buf, f.start, f.end, head=self.lenient, partial=self.lenient)
 
     def report(self, rule: str, subject: str, path: str, offset: int, detail: str) -> None:
         key = (rule, subject)
@@ -342,7 +345,7 @@ class _Walker:
 
     def saved_model(self) -> None:
         graphs = 0
-        for f in iter_fields(self.buf):
+        for f in self.fields(Field(0, LEN, len(self.buf), 0, len(self.buf), 0)):
             self.top_numbers.add(f.number)
             if f.number == _SM_META_GRAPHS and f.wire == LEN:
                 self.meta_graph(f, f"meta_graphs[{graphs}]")
@@ -364,38 +367,43 @@ class _Walker:
     def graph(self, f: Field, path: str) -> None:
         nodes: list[_Node] = []
         functions: list[tuple[str, list[_Node]]] = []
-        for g in self.fields(f):
-            if g.wire != LEN:
-                continue
-            if g.number == _GRAPH_NODE:
-                nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
-            elif g.number == _GRAPH_LIBRARY:
-                for h in self.fields(g):
-                    if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
-                        functions.append(self.function(h, f"{path}.library.function"))
-        # A node may call a library function by naming it as its op.
-        defined = {name for name, _ in functions}
-        self.judge_scope(nodes, defined)
-        for _, body in functions:
-            self.judge_scope(body, defined)
+        try:
+            for g in self.fields(f):
+                if g.wire != LEN:
+                    continue
+                if g.number == _GRAPH_NODE:
+                    nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
+                elif g.number == _GRAPH_LIBRARY:
+                    for h in self.fields(g):
+                        if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
+                            self.function(h, f"{path}.library.function", functions)
+        finally:
+            # What was read before a malformed byte is judged too: findings outrank errors.
+            # A node may call a library function by naming it as its op.
+            defined = {name for name, _ in functions}
+            self.judge_scope(nodes, defined)
+            for _, body in functions:
+                self.judge_scope(body, defined)
 
-    def function(self, f: Field, path: str) -> tuple[str, list[_Node]]:
+    def function(self, f: Field, path: str, out: list[tuple[str, list[_Node]]]) -> None:
         name = ""
         body: list[_Node] = []
-        raw: list[Field] = []
-        for g in self.fields(f):
-            if g.wire != LEN:
-                continue
-            if g.number == _FUNCTION_SIGNATURE:
-                for h in self.fields(g):
-                    if h.wire == LEN and h.number == _OPDEF_NAME:
-                        name = self.text(h)
-            elif g.number == _FUNCTION_NODE:
-                raw.append(g)
-        where = f"{path}[{name!r}]"
-        for index, g in enumerate(raw):
-            body.append(self.node(g, f"{where}.node_def[{index}]"))
-        return name, body
+        try:
+            raw: list[Field] = []
+            for g in self.fields(f):
+                if g.wire != LEN:
+                    continue
+                if g.number == _FUNCTION_SIGNATURE:
+                    for h in self.fields(g):
+                        if h.wire == LEN and h.number == _OPDEF_NAME:
+                            name = self.text(h)
+                elif g.number == _FUNCTION_NODE:
+                    raw.append(g)
+            where = f"{path}[{name!r}]"
+            for index, g in enumerate(raw):
+                body.append(self.node(g, f"{where}.node_def[{index}]"))
+        finally:
+            out.append((name, body))
 
     def node(self, f: Field, path: str) -> _Node:
         self.nodes += 1
@@ -704,8 +712,7 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
     for number, start, end, declared in fields:
         if number != _SM_META_GRAPHS:
             continue
-        if view.size is not None and declared > view.size:
-            return None
+        cut = view.size is not None and declared > view.size
         inner = _inner_numbers(head, start, end, end < declared)
         # MetaGraphDef's own fields are all messages; fields it does not define are skipped by
         # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that).
@@ -723,6 +730,12 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
             f"TensorFlow SavedModel (schema version {version or 0})",
             f"protobuf SavedModel: saved_model_schema_version {version}, a MetaGraphDef with "
             f"fields {sorted(inner)}",
+            problem=(
+                f"truncated: a meta graph of {declared - start} bytes runs past the end of the "
+                "file; TensorFlow refuses it"
+                if cut
+                else None
+            ),
         )
     return None
 
@@ -889,17 +902,14 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
 
 
 def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """Scan ``saved_model.pb``, a frozen ``GraphDef`` or ``keras_metadata.pb``; a malformed one is a finding and an
-    error (the check fails closed)."""
-    if ident.problem is not None:
-        finding = _finding("MLS-TF-007", blob, "", 0, ident.problem)
-        ctx.error(blob, f"not a valid TensorFlow protobuf ({ident.problem})")
-        return [finding]
+    """Scan ``saved_model.pb``, a frozen ``GraphDef`` or ``keras_metadata.pb``; a malformed one
+    is a finding and an error (the check fails closed), after what was read is judged."""
     if ident.family is Family.TEXT:
         return _scan_text(blob, ctx)
     error: ProtobufError | None = None
     with blob.buffer() as raw, memoryview(raw) as view:
         walker = _Walker(view, blob, ctx)
+        walker.lenient = ident.problem is not None
         try:
             if ident.format is Format.KERAS_METADATA:
                 walker.saved_metadata()
@@ -909,6 +919,11 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
                 walker.saved_model()
         except ProtobufError as exc:
             error = exc
+        except ScanError as exc:
+            stopped = str(exc)
+            if not walker.findings and not walker.groups:
+                raise ScanError(stopped) from None
+            ctx.error(blob, stopped)  # findings outrank errors
         message = str(error) if error is not None else ""
         error = None  # tracebacks hold frames, frames hold slices of the mmap
     findings = walker.findings + walker.grouped()
@@ -918,7 +933,9 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
             findings += scan_onnx(blob, ident, ctx)
         except ScanError as exc:
             ctx.error(blob, f"read as ONNX: {exc}")
-    if message:
-        findings.append(_finding("MLS-TF-007", blob, "", 0, f"malformed protobuf: {message}"))
-        ctx.error(blob, f"not a valid TensorFlow protobuf (malformed: {message})")
+    problem = ident.problem or (f"malformed protobuf: {message}" if message else "")
+    if problem:
+        # Reported after what was read before the damage (findings outrank errors).
+        findings.append(_finding("MLS-TF-007", blob, "", 0, problem))
+        ctx.error(blob, f"not a valid TensorFlow protobuf ({problem})")
     return findings

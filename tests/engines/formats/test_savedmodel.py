@@ -368,3 +368,10 @@ def test_a_text_format_graph_def_is_scanned(tmp_path: Path) -> None:
     assert ident.format == "tf-graph-def"
     findings, _ = scan(tmp_path, text.encode(), "graph.pbtxt")
     assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_truncated_saved_model_still_reports_what_was_read_before_the_cut(tmp_path: Path) -> None:
+    data = tf().saved_model([tf().node("cb", "PyFunc", "x"), tf().node("y", "Relu", "cb")])
+    findings, errors = scan(tmp_path, data[: len(data) - 12], "model.bin")
+    assert errors
+    assert "MLS-TF-001" in rules(findings)
