@@ -54,6 +54,7 @@ _EXPECTED: dict[str, frozenset[Format]] = {
     ".hdf5": frozenset({Format.HDF5}),
     ".keras": frozenset({Format.KERAS_V3, Format.ZIP}),
     ".tflite": frozenset({Format.TFLITE}),
+    ".skops": frozenset({Format.SKOPS}),
     ".json": frozenset({Format.JSON}),
     ".txt": frozenset({Format.TEXT, Format.JSON}),
     ".md": frozenset({Format.TEXT, Format.JSON}),
@@ -118,6 +119,7 @@ CLAIMS: dict[str, Claim] = {
         "reads a file that is not a zip as an .npy, or as a pickle when allow_pickle=True",
     ),
     ".tflite": Claim("the TensorFlow Lite interpreter", "refuses it"),
+    ".skops": Claim("skops.io.load", "refuses it (a zip with schema.json is required)"),
 }
 
 #: Weights files that must never be empty (an empty one is a failed or truncated download).
@@ -138,6 +140,10 @@ _NOUNS = {
     Format.KERAS_V3: "Keras v3 archive",
     Format.HDF5: "HDF5 file",
     Format.TFLITE: "TensorFlow Lite model",
+    Format.TF_SAVED_MODEL: "TensorFlow SavedModel",
+    Format.TF_GRAPH_DEF: "TensorFlow GraphDef",
+    Format.KERAS_METADATA: "Keras SavedModel metadata",
+    Format.SKOPS: "skops file",
     Format.ZIP: "zip archive",
     Format.TAR: "tar archive",
     Format.NEMO: "NeMo model archive",

@@ -1,7 +1,7 @@
 """A minimal, bounded protobuf wire-format reader: fields by number, without a schema.
 
-ONNX models are bare protobuf messages, and the ``onnx`` package (with its generated classes)
-is not a dependency. This reader walks the wire format directly over a buffer (an ``mmap`` of
+ONNX models and TensorFlow SavedModels are bare protobuf messages, and neither the ``onnx``
+package nor TensorFlow (with their generated classes) is a dependency. This reader walks the wire format directly over a buffer (an ``mmap`` of
 the file or member bytes): every length is checked against the enclosing message, varints are
 at most ten bytes, and length-delimited fields are returned as ``(start, end)`` offsets, so a
 multi-gigabyte ``raw_data`` field is skipped by its length without being copied.
@@ -95,23 +95,31 @@ class _CutShort(ProtobufError):
 
 
 def iter_fields(
-    buf: memoryview, start: int = 0, end: int | None = None, *, head: bool = False
+    buf: memoryview,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    head: bool = False,
+    partial: bool = False,
 ) -> Iterator[Field]:
     """Yield every field of the message in ``buf[start:end]``, in wire order.
 
     Groups (deprecated wire types 3/4) are skipped the way protobuf parsers skip unknown
     groups, with bounded nesting. Raises :class:`ProtobufError` on anything malformed. With
     ``head``, the buffer is only the start of a longer message: a field cut short by its end
-    ends the iteration instead of raising (identification reads a bounded head).
+    ends the iteration instead of raising (identification reads a bounded head). With
+    ``partial`` too, a length-delimited field cut short is yielded first, its ``end`` at the
+    end of the buffer and its ``value`` the length it declares (identification looks into the
+    start of a message larger than the head).
     """
     try:
-        yield from _fields(buf, start, end)
+        yield from _fields(buf, start, end, partial=partial and head)
     except _CutShort:
         if not head:
             raise
 
 
-def _fields(buf: memoryview, start: int, end: int | None) -> Iterator[Field]:
+def _fields(buf: memoryview, start: int, end: int | None, *, partial: bool) -> Iterator[Field]:
     stop = len(buf) if end is None else end
     if not 0 <= start <= stop <= len(buf):
         raise ProtobufError(f"message bounds {start}..{stop} outside the buffer", start)
@@ -136,6 +144,8 @@ def _fields(buf: memoryview, start: int, end: int | None) -> Iterator[Field]:
         elif wire == LEN:
             length, pos = read_varint(buf, pos, stop)
             if length > stop - pos:
+                if partial:
+                    yield Field(number, wire, length, pos, stop, offset)
                 raise _CutShort(
                     f"field {number} claims {length} bytes but only {stop - pos} remain", offset
                 )

@@ -160,6 +160,7 @@ PRINTABLE_PICKLE = b"I0x1\n0cposix\nsystem\n(S'true'\ntR."
         ("model.onnx", b"\xff" * 64, "onnx.load and onnxruntime refuse it"),
         ("model.h5", b"\x00" * 64, "no HDF5 superblock"),
         ("model.keras", b"hello", "must be a zip"),
+        ("model.skops", b"hello", "a zip with schema.json is required"),
         ("model.pt", b"not a checkpoint\n", "torch.load reads anything that is not a zip"),
         ("array.npy", PRINTABLE_PICKLE, "numpy.load reads a file without the NUMPY magic"),
         ("array.npy", b"\x93NUMPY\x01\x00\xff\x00{'descr'", "numpy.load refuses the header"),

@@ -65,6 +65,16 @@ def test_a_nested_length_cannot_escape_its_parent_message() -> None:
         list(iter_fields(memoryview(data), outer.start, outer.end))
 
 
+def test_a_head_ends_at_a_field_it_cuts_short_and_partial_yields_that_field_first() -> None:
+    data = pb_int(1, 1) + varint(2 << 3 | LEN) + varint(50) + b"short"
+    view = memoryview(data)
+    assert [f.number for f in iter_fields(view, head=True)] == [1]
+    cut = list(iter_fields(view, head=True, partial=True))[-1]
+    assert (cut.number, cut.value, cut.start, cut.end) == (2, 50, 4, len(data))
+    with pytest.raises(ProtobufError):
+        list(iter_fields(view, partial=True))  # a whole message is never cut short
+
+
 def test_a_truncated_varint_is_refused() -> None:
     with pytest.raises(ProtobufError, match="truncated varint"):
         fields(b"\x08\xff")

@@ -38,6 +38,8 @@ from pytest_mlsupply.engines.sniff import identify_bytes
 from pytest_mlsupply.results import Severity
 from tests.corpus.onnx_keras import add_graph, onnx_model
 from tests.corpus.routing import DISGUISES, legacy_torch_tar, tar_archive, tflite_model
+from tests.corpus.savedmodel import benign_metadata, frozen_graph, with_dense
+from tests.corpus.skops_files import estimator, skops_file
 from tests.corpus.torch import legacy_stream, torch_zip
 
 _EXECUTION = {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-004", "MLS-PKL-005", "MLS-PKL-007"}
@@ -130,6 +132,10 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.GGUF: _gguf,
     Format.ONNX: lambda: onnx_model(add_graph()),
     Format.KERAS_V3: lambda: _zip({"config.json": b'{"class_name": "Sequential"}'}),
+    Format.TF_SAVED_MODEL: lambda: with_dense(),
+    Format.TF_GRAPH_DEF: frozen_graph,
+    Format.KERAS_METADATA: lambda: benign_metadata(Path()),
+    Format.SKOPS: lambda: skops_file(estimator("sklearn.pipeline", "Pipeline")),
     Format.HDF5: lambda: b"\x89HDF\r\n\x1a\n" + b"\x00" * 120,
     Format.TFLITE: tflite_model,
     Format.ELF: lambda: b"\x7fELF\x02\x01\x01" + b"\x00" * 64,

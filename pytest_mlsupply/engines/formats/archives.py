@@ -36,7 +36,7 @@ from pytest_mlsupply.engines.containers import (
     traversal_finding,
     unsafe_member_name,
 )
-from pytest_mlsupply.engines.formats import keras, nemo, numpy, torch
+from pytest_mlsupply.engines.formats import keras, nemo, numpy, skops, torch
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.ziparchive import (
     ZipFormatError,
@@ -68,6 +68,7 @@ _SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 ZIP_CLAIMS: tuple[Callable[[ZipListing], Identification | None], ...] = (
     torch.claim_checkpoint_zip,
     keras.claim_keras_zip,
+    skops.claim_skops_zip,
     numpy.claim_npz,
     torch.claim_pickle_members,
 )

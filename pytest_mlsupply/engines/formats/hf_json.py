@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.formats.diffusers import model_index_findings
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
@@ -142,6 +143,7 @@ def scan_json_text(blob: Blob, text: str) -> list[Finding]:
     findings += _templates(blob, document)
     findings += _tokenizer_class(blob, document)
     findings += _remote_code_flag(blob, document)
+    findings += model_index_findings(blob, document)
     added = document.get("added_tokens")
     if isinstance(added, list):
         findings += _tokens(blob, _added_tokens(added), "added_tokens", document)

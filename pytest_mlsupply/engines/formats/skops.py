@@ -1,0 +1,231 @@
+"""skops files: a zip whose ``schema.json`` names every type ``skops.io.load`` will import.
+
+skops stores an object as a tree of JSON nodes, each with a ``__loader__`` (``ObjectNode``,
+``ReduceNode``, ``TypeNode``, ``FunctionNode``, ``MethodNode``, ``OperatorFuncNode``,
+``ConstructorFromReduceNode``...) and the ``__module__`` / ``__class__`` it resolves with
+``importlib``: a class to instantiate, a function to return, or a callable to *call* with
+arguments from the file (``ConstructorFromReduceNode`` calls ``os.system("...")`` as readily as
+``ZoneInfo(key)``). skops refuses types it does not trust by default unless the caller passes
+them in ``trusted`` — and what users pass is ``get_untrusted_types(file=...)``, the file's own
+list. The scan judges every type the tree names with the pickle allowlist
+(:func:`~pytest_mlsupply.engines.pickle.decide`, lifted by the project's pickle policy like a
+pickle global), and a method's ``obj.func`` as the attribute path it is.
+
+The archive is walked by the zip engine (:func:`~pytest_mlsupply.engines.containers.scan_zip_members`,
+with its checks for names, links, duplicates and bombs); ``schema.json`` (every entry of that
+name) is handed to the tree walker and every other member (``.npy`` arrays, anything else) goes
+back to the scanner.
+
+Rules: MLS-SKOPS-001..003 (see ``docs/checks-onnx-keras.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.containers import scan_zip_members
+from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.pickle import Decision, PicklePolicy, Verdict, decide
+from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
+from pytest_mlsupply.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["claim_skops_zip", "scan_skops", "skops_types"]
+
+SCHEMA = "schema.json"
+_MAX_SCHEMA_BYTES = 64 << 20
+_MAX_NODES = 5_000_000
+_MAX_EVIDENCE = 200
+_BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
+_SCHEMA_MARKERS = (b'"__loader__"', b'"__module__"', b'"__class__"')
+
+
+def claim_skops_zip(listing: ZipListing) -> Identification | None:
+    """A zip with ``schema.json`` at its root holding a JSON object: what ``skops.io.load``
+    reads. The node keys (``__loader__``, ``__module__``) are looked for only to say so in the
+    evidence: padding can push them past any head, and a zip that is not skops yields no types."""
+    entry = next((e for e in listing.files if e.name == SCHEMA), None)
+    if entry is None:
+        return None
+    head = listing.head(entry, 4096)
+    if head and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return None
+    keys = all(marker in head for marker in _SCHEMA_MARKERS)
+    # Not a pickle-based format: what it would import is judged by the scan, type by type.
+    return Identification(
+        Format.SKOPS,
+        Family.ZIP,
+        False,
+        "skops file (schema.json names the types skops.io.load imports)",
+        f"{listing.evidence}; {SCHEMA} "
+        + ("opens with skops node keys" if keys else "holds a JSON object (or could not be read)"),
+    )
+
+
+def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
+    """(module, name, loader, key path) for every type a skops node tree makes the loader
+    import, at any depth; a ``MethodNode``'s method is its class's dotted name plus ``.func``."""
+    stack: list[tuple[Any, str]] = [(tree, "schema.json")]
+    nodes = 0
+    while stack:
+        value, path = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise ScanError(f"{SCHEMA}: more than {_MAX_NODES} values; too large to analyse")
+        if isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
+            continue
+        if not isinstance(value, dict):
+            continue
+        module, name, loader = (
+            value.get("__module__"),
+            value.get("__class__"),
+            value.get("__loader__"),
+        )
+        if isinstance(module, str) and isinstance(name, str):
+            kind = loader if isinstance(loader, str) else "?"
+            yield module, name, kind, path
+            content = value.get("content")
+            func = content.get("func") if isinstance(content, dict) else None
+            if kind == "MethodNode" and isinstance(func, str):
+                yield module, f"{name}.{func}", kind, f"{path}.content.func"
+            generator = _bit_generator(content) if kind == "RandomGeneratorNode" else None
+            if generator is not None and generator not in _BIT_GENERATORS:
+                # numpy.random.<name> is called to rebuild the generator: a name in a string.
+                yield "numpy.random", generator, kind, f"{path}.content.bit_generator"
+        stack.extend((v, f"{path}.{k}") for k, v in reversed(list(value.items())))
+
+
+def _bit_generator(content: Any) -> str | None:
+    """The bit generator class name a RandomGeneratorNode stores as a JSON string."""
+    try:
+        raw = content["bit_generator"]["content"]["bit_generator"]["content"]
+        name = json.loads(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _judge(module: str, name: str, policy: PicklePolicy) -> Decision:
+    decision = decide(module, name)
+    if decision.verdict in (Verdict.UNKNOWN, Verdict.SUSPICIOUS) and policy.allows(
+        f"{module}.{name}"
+    ):
+        return Decision(Verdict.SAFE, "allowed by the project's pickle policy", f"{module}.{name}")
+    return decision
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= _MAX_EVIDENCE else shown[:_MAX_EVIDENCE] + "..."
+
+
+def _schema_findings(tree: Any, blob: Blob, ctx: ScanContext) -> list[Finding]:
+    policy = ctx.policy.pickle
+    deny = policy.mode == "default-deny"
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for module, name, loader, path in skops_types(tree):
+        seen.setdefault((module, name, loader), []).append(path)
+    findings: list[Finding] = []
+    for (module, name, loader), paths in seen.items():
+        dotted = f"{module}.{name}"
+        decision = _judge(module, name, policy)
+        if decision.verdict is Verdict.SAFE:
+            continue
+        more = f" (and {len(paths) - 1} more nodes)" if len(paths) > 1 else ""
+        evidence = f"{loader} {_show(module)} {_show(name)}{more}"
+        location = blob.location(key_path=paths[0])
+        if decision.verdict is Verdict.DANGEROUS:
+            findings.append(
+                Finding(
+                    rule="MLS-SKOPS-001",
+                    severity=Severity.CRITICAL,
+                    category="unsafe-deserialization",
+                    title=f"skops file makes the loader import dangerous {dotted}",
+                    location=location,
+                    evidence=evidence,
+                    why=f"{decision.matched}: {decision.reason}. skops.io.load imports it when the "
+                    "caller trusts it — and get_untrusted_types(file=...), which users pass as "
+                    "trusted, lists it — then instantiates or calls it with arguments from the "
+                    "file (ConstructorFromReduceNode, ReduceNode, OperatorFuncNode call it).",
+                    remediation="Do not load this file. Never pass get_untrusted_types(...) "
+                    "unreviewed as trusted; re-export the model from a trusted source.",
+                    cwe="CWE-502",
+                )
+            )
+            continue
+        suspicious = decision.verdict is Verdict.SUSPICIOUS
+        kind = "suspicious" if suspicious else "unknown"
+        findings.append(
+            Finding(
+                rule="MLS-SKOPS-002",
+                severity=Severity.HIGH if deny else Severity.MEDIUM if suspicious else Severity.LOW,
+                category="unsafe-deserialization",
+                title=f"skops file names {kind} type {dotted}",
+                location=location,
+                evidence=evidence,
+                why=(f"{decision.reason}. " if suspicious else "")
+                + "skops.io.load imports every type the schema names once it is trusted; only "
+                "types on the allowlist are known to be harmless to import and instantiate.",
+                remediation="If this type is yours and trusted, add it to the pickle policy's "
+                "allow_globals ('mypkg.MyClass' or 'mypkg.*'); otherwise do not trust it "
+                "when loading.",
+                cwe="CWE-502",
+            )
+        )
+    return findings
+
+
+def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """Scan a skops zip: every ``schema.json`` tree, then every other member."""
+    seen_schema = False
+
+    def handle(fh: BinaryIO, entry: ZipEntry, size: int) -> list[Finding] | None:
+        nonlocal seen_schema
+        if entry.name != SCHEMA:
+            return None
+        try:
+            data = read_zip_member(
+                fh,
+                entry,
+                limit=_MAX_SCHEMA_BYTES,
+                max_ratio=ctx.policy.limits.max_ratio,
+                file_size=size,
+            )
+        except OverBudget as exc:
+            raise ScanError(f"{SCHEMA} is too large to analyse ({exc.reason})") from None
+        except ZipReadError as exc:
+            raise ScanError(f"{SCHEMA} cannot be read: {exc}") from None
+        seen_schema = True
+        try:
+            tree = json.loads(data)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            ctx.error(blob, f"{SCHEMA} is not valid JSON ({exc})", key_path=SCHEMA)
+            return [
+                Finding(
+                    rule="MLS-SKOPS-003",
+                    severity=Severity.MEDIUM,
+                    category="malformed-artifact",
+                    title="skops schema.json does not parse",
+                    location=blob.location(key_path=SCHEMA),
+                    evidence=str(exc)[:300],
+                    why="skops refuses the file, or a lenient reader sees another tree than the "
+                    "one reviewed; the types it would import cannot be checked",
+                    remediation="re-export the model with skops.io.dump",
+                    cwe="CWE-20",
+                )
+            ]
+        return _schema_findings(tree, blob, ctx)
+
+    findings = scan_zip_members(blob, ctx, handle)
+    if not seen_schema:
+        text = f"a skops file without a readable {SCHEMA}: its types cannot be checked"
+        if not findings:
+            raise ScanError(text)
+        ctx.error(blob, text)  # findings outrank errors: keep what the members showed
+    return findings

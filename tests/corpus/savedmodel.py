@@ -1,0 +1,284 @@
+"""TensorFlow SavedModel and Keras ``keras_metadata.pb`` samples, hand-encoded protobuf.
+
+TensorFlow is not a dependency (no victim loader runs here), and the corpus builds without
+``google.protobuf``: messages are encoded with the ONNX samples' wire helpers, using
+TensorFlow's field numbers. ``tests/engines/formats/test_savedmodel.py`` builds the same
+messages with the real protobuf runtime and checks the reader agrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import marshal
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.corpus import Sample, file_sample
+from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+DT_FLOAT, DT_STRING = 1, 7
+
+
+def attr(key: str, value: bytes) -> bytes:
+    """A ``map<string, AttrValue>`` entry of a NodeDef (field 5)."""
+    return pb_bytes(5, pb_bytes(1, key) + pb_bytes(2, value))
+
+
+def attr_s(key: str, text: str) -> bytes:
+    return attr(key, pb_bytes(2, text))
+
+
+def node(name: str, op: str, *inputs: str, attrs: Sequence[bytes] = ()) -> bytes:
+    return (
+        pb_bytes(1, name)
+        + pb_bytes(2, op)
+        + b"".join(pb_bytes(3, i) for i in inputs)
+        + b"".join(attrs)
+    )
+
+
+def const_string(name: str, value: str) -> bytes:
+    tensor = pb_int(1, DT_STRING) + pb_bytes(8, value)
+    return node(
+        name,
+        "Const",
+        attrs=[attr("dtype", pb_int(6, DT_STRING)), attr("value", pb_bytes(8, tensor))],
+    )
+
+
+def function(name: str, nodes: Sequence[bytes]) -> bytes:
+    return pb_bytes(1, pb_bytes(1, name)) + b"".join(pb_bytes(3, n) for n in nodes)
+
+
+def saved_model(
+    nodes: Sequence[bytes],
+    functions: Sequence[bytes] = (),
+    *,
+    assets: Sequence[str] = (),
+    user_objects: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    graph = b"".join(pb_bytes(1, n) for n in nodes)
+    graph += pb_bytes(2, b"".join(pb_bytes(1, f) for f in functions))
+    graph += pb_bytes(4, pb_int(1, 1645))
+    info = pb_bytes(4, "serve") + pb_bytes(5, "2.15.0")
+    meta = pb_bytes(1, info) + pb_bytes(2, graph)
+    meta += b"".join(pb_bytes(6, pb_bytes(2, name)) for name in assets)
+    if user_objects:
+        objects = b"".join(
+            pb_bytes(1, pb_bytes(4, pb_bytes(1, ident) + pb_bytes(3, metadata)))
+            for ident, metadata in user_objects
+        )
+        meta += pb_bytes(7, objects)
+    return pb_int(1, 1) + pb_bytes(2, meta)
+
+
+def graph_def(nodes: Sequence[bytes]) -> bytes:
+    """A bare GraphDef, as a frozen graph is written."""
+    return b"".join(pb_bytes(1, n) for n in nodes) + pb_bytes(4, pb_int(1, 1645))
+
+
+def frozen_graph() -> bytes:
+    return graph_def(
+        [node("image_tensor", "Placeholder"), const_string("w", "weights"),
+         node("MatMul", "MatMul", "image_tensor", "w"), node("Relu", "Relu", "MatMul")]
+    )  # fmt: skip
+
+
+def keras_metadata(objects: Sequence[tuple[str, str, str]]) -> bytes:
+    return b"".join(
+        pb_bytes(1, pb_int(2, index) + pb_bytes(3, path) + pb_bytes(4, ident) + pb_bytes(5, meta))
+        for index, (path, ident, meta) in enumerate(objects)
+    )
+
+
+def dense_graph() -> tuple[list[bytes], list[bytes]]:
+    """What a Keras ``Dense`` model exports: variables, serving call, save and restore."""
+    layer = function(
+        "__inference_dense_layer_call_fn_91",
+        [
+            node("MatMul/ReadVariableOp", "ReadVariableOp", "matmul_readvariableop_resource"),
+            node("MatMul", "MatMul", "inputs", "MatMul/ReadVariableOp:value:0"),
+            node("BiasAdd/ReadVariableOp", "ReadVariableOp", "biasadd_readvariableop_resource"),
+            node("BiasAdd", "BiasAdd", "MatMul:product:0", "BiasAdd/ReadVariableOp:value:0"),
+            node("Relu", "Relu", "BiasAdd:output:0"),
+            node("Identity", "Identity", "Relu:activations:0"),
+        ],
+    )
+    save = function(
+        "__inference__traced_save_150",
+        [
+            const_string("Const_1", "_temp/part"),
+            node("StringJoin", "StringJoin", "file_prefix", "Const_1:output:0"),
+            node("ShardedFilename", "ShardedFilename", "StringJoin:output:0", "n", "s"),
+            const_string("SaveV2/tensor_names", "variables/0/.ATTRIBUTES/VARIABLE_VALUE"),
+            node("SaveV2", "SaveV2", "ShardedFilename:filename:0", "SaveV2/tensor_names:output:0"),
+            node("MergeV2Checkpoints", "MergeV2Checkpoints", "prefixes", "file_prefix"),
+        ],
+    )
+    restore = function(
+        "__inference__traced_restore_180",
+        [
+            node("RestoreV2", "RestoreV2", "file_prefix", "names", "slices"),
+            node("AssignVariableOp", "AssignVariableOp", "resource", "RestoreV2:tensors:0"),
+        ],
+    )
+    graph = [
+        node("dense/kernel", "VarHandleOp", attrs=[attr_s("shared_name", "dense/kernel")]),
+        node("serving_default_inputs", "Placeholder"),
+        node("StatefulPartitionedCall", "StatefulPartitionedCall", "serving_default_inputs"),
+        node("saver_filename", "Placeholder"),
+        node("StatefulPartitionedCall_1", "StatefulPartitionedCall", "saver_filename"),
+    ]
+    return graph, [layer, save, restore]
+
+
+def with_dense(*extra: bytes, functions: Sequence[bytes] = (), **kw: object) -> bytes:
+    graph, library = dense_graph()
+    return saved_model([*graph, *extra], [*library, *functions], **kw)  # type: ignore[arg-type]
+
+
+def lambda_metadata() -> str:
+    code = base64.b64encode(marshal.dumps(compile("open('x','w')", "<lambda>", "eval"))).decode()
+    config = {"name": "lambda", "function": [code, None, None], "function_type": "lambda"}
+    return json.dumps({"class_name": "Lambda", "config": config})
+
+
+def _pyfunc(canary: Path) -> bytes:
+    return with_dense(node("callback", "PyFunc", "x", attrs=[attr_s("token", "pyfunc_0")]))
+
+
+def _pyfunc_in_function(canary: Path) -> bytes:
+    body = function("__inference_hook_7", [node("hook", "EagerPyFunc", "x")])
+    return with_dense(functions=[body])
+
+
+def _read_secret(canary: Path) -> bytes:
+    return with_dense(const_string("p", "/home/user/.ssh/id_rsa"), node("r", "ReadFile", "p"))
+
+
+def _write_file(canary: Path) -> bytes:
+    body = function(
+        "__inference_call_3",
+        [const_string("p", str(canary)), node("w", "WriteFile", "p:output:0", "contents")],
+    )
+    return with_dense(functions=[body])
+
+
+def _restore_outside(canary: Path) -> bytes:
+    return with_dense(const_string("p", "../../../../etc/passwd"), node("r", "RestoreV2", "p"))
+
+
+def _asset_outside(canary: Path) -> bytes:
+    return with_dense(assets=["../../../.aws/credentials"])
+
+
+def _remote_call(canary: Path) -> bytes:
+    return with_dense(node("rc", "RemoteCall", "target", "args"))
+
+
+def _object_graph_lambda(canary: Path) -> bytes:
+    return with_dense(user_objects=[("_tf_keras_layer", lambda_metadata())])
+
+
+def _metadata_lambda(canary: Path) -> bytes:
+    return keras_metadata(
+        [("root", "_tf_keras_sequential", json.dumps({"class_name": "Sequential"})),
+         ("root.layer-0", "_tf_keras_layer", lambda_metadata())]
+    )  # fmt: skip
+
+
+def _metadata_module(canary: Path) -> bytes:
+    config = {"class_name": "function", "module": "os", "config": "system"}
+    return keras_metadata([("root", "_tf_keras_layer", json.dumps(config))])
+
+
+def _frozen_pyfunc(canary: Path) -> bytes:
+    return graph_def([node("image_tensor", "Placeholder"), node("hook", "PyFunc", "image_tensor")])
+
+
+PBTXT = (
+    "saved_model_schema_version: 1\nmeta_graphs {\n  graph_def {\n"
+    '    node { name: "x" op: "Placeholder" }\n    node { name: "y" op: "OP" input: "x" }\n'
+    "  }\n}\n"
+)
+
+
+def _pbtxt_pyfunc(canary: Path) -> bytes:
+    return PBTXT.replace("OP", "EagerPyFunc").encode()
+
+
+def keras_directory(directory: Path, canary: Path) -> Path:
+    """A Keras 2 SavedModel directory as ``model.save("dir")`` writes it: the graph, the Keras
+    metadata, a fingerprint, and the variables checkpoint (random float bytes here)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "saved_model.pb").write_bytes(with_dense())
+    (directory / "keras_metadata.pb").write_bytes(benign_metadata(canary))
+    fingerprint = pb_int(1, 0xD2A4_9E1F_0000_1234) + pb_int(2, 77) + pb_bytes(6, pb_int(1, 1))
+    (directory / "fingerprint.pb").write_bytes(fingerprint)
+    variables = directory / "variables"
+    variables.mkdir(exist_ok=True)
+    (variables / "variables.index").write_bytes(b"\x00\x00" + bytes(range(64)) * 4)
+    floats = struct.pack("<64f", *(i / 64 for i in range(64)))
+    (variables / "variables.data-00000-of-00001").write_bytes(floats)
+    (directory / "assets").mkdir(exist_ok=True)
+    return directory
+
+
+def benign_metadata(canary: Path) -> bytes:
+    dense = {"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "relu"}}
+    return keras_metadata(
+        [("root", "_tf_keras_sequential", json.dumps({"class_name": "Sequential", "config": {}})),
+         ("root.layer-0", "_tf_keras_layer", json.dumps(dense))]
+    )  # fmt: skip
+
+
+def _sample(
+    name: str, build: object, technique: str, rules: tuple[str, ...], filename: str
+) -> Sample:
+    return file_sample(name, build, technique, None, filename=filename, rules=rules)  # type: ignore[arg-type]
+
+
+SAMPLES = [
+    _sample("savedmodel-pyfunc", _pyfunc, "a PyFunc node calls back into Python",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-eagerpyfunc-in-function", _pyfunc_in_function,
+            "an EagerPyFunc hidden in a library function", ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-readfile-ssh-key", _read_secret, "ReadFile of a constant secret path",
+            ("MLS-TF-002",), "saved_model.pb"),
+    _sample("savedmodel-writefile-in-function", _write_file, "WriteFile inside a function",
+            ("MLS-TF-002",), "saved_model.pb"),
+    _sample("savedmodel-restore-traversal", _restore_outside,
+            "RestoreV2 fed a constant '..' path", ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-asset-traversal", _asset_outside, "an asset filename with '..'",
+            ("MLS-TF-005",), "saved_model.pb"),
+    _sample("savedmodel-remote-call", _remote_call, "RemoteCall to another task",
+            ("MLS-TF-003",), "saved_model.pb"),
+    _sample("savedmodel-renamed-pyfunc", _pyfunc, "a SavedModel renamed to weights.bin",
+            ("MLS-TF-001",), "weights.bin"),
+    _sample("savedmodel-object-graph-lambda", _object_graph_lambda,
+            "Keras Lambda bytecode in the object graph metadata", ("MLS-KERAS-001",),
+            "saved_model.pb"),
+    _sample("keras-metadata-lambda", _metadata_lambda, "Lambda bytecode in keras_metadata.pb",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("keras-metadata-os-module", _metadata_module,
+            "keras_metadata.pb names os.system", ("MLS-KERAS-003",), "keras_metadata.pb"),
+    _sample("frozen-graph-pyfunc", _frozen_pyfunc, "a PyFunc in a frozen GraphDef",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("savedmodel-text-format-eagerpyfunc", _pbtxt_pyfunc,
+            "EagerPyFunc in saved_model.pbtxt (read when saved_model.pb is absent)",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    file_sample("savedmodel-text-format-relu", lambda c: PBTXT.replace("OP", "Relu").encode(),
+                "a small text-format SavedModel", None, filename="saved_model.pbtxt",
+                malicious=False),
+    Sample("savedmodel-keras-directory", keras_directory, False,
+           technique="a Keras 2 SavedModel directory with fingerprint and variables"),
+    file_sample("frozen-graph-matmul", lambda c: frozen_graph(), "a small frozen graph", None,
+                filename="frozen_inference_graph.pb", malicious=False),
+    file_sample("savedmodel-keras-dense", lambda c: with_dense(assets=["vocab.txt"]),
+                "a Keras Dense model's graph, checkpoint functions and an asset", None,
+                filename="saved_model.pb", malicious=False),
+    file_sample("keras-metadata-dense", benign_metadata, "Keras metadata of a Dense model",
+                None, filename="keras_metadata.pb", malicious=False),
+]  # fmt: skip

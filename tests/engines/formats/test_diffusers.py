@@ -1,0 +1,89 @@
+"""diffusers ``model_index.json``: each component's library and class, and custom pipelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mlsupply.engines.scanner import scan_file
+from pytest_mlsupply.results import Finding, Severity
+from tests.corpus.diffusers_index import STABLE_DIFFUSION, STABLE_DIFFUSION_XL
+
+
+def scan_index(tmp_path: Path, index: Any, name: str = "model_index.json") -> list[Finding]:
+    path = tmp_path / name
+    path.write_text(json.dumps(index) if not isinstance(index, str) else index)
+    report = scan_file(path, name)
+    assert not report.errors, report.errors
+    return report.findings
+
+
+@pytest.mark.parametrize("index", [STABLE_DIFFUSION, STABLE_DIFFUSION_XL])
+def test_real_stable_diffusion_indexes_scan_clean(tmp_path: Path, index: dict[str, Any]) -> None:
+    assert scan_index(tmp_path, index) == []
+
+
+def test_a_component_from_a_repository_file_is_high_and_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "my_unet.py").write_text("class MyUNet: ...\n")
+    findings = scan_index(tmp_path, dict(STABLE_DIFFUSION, unet=["my_unet", "MyUNet"]))
+    (hit,) = findings
+    assert hit.rule == "MLS-CFG-007"
+    assert hit.severity is Severity.HIGH
+    assert "unet/my_unet.py" in hit.evidence
+    assert "present in this repository" in hit.evidence
+    assert hit.location.key_path == "unet"
+
+
+def test_a_component_from_an_arbitrary_installed_module_is_reported(tmp_path: Path) -> None:
+    findings = scan_index(tmp_path, dict(STABLE_DIFFUSION, scheduler=["subprocess", "Popen"]))
+    assert [f.rule for f in findings] == ["MLS-CFG-007"]
+    assert "not found next to model_index.json" in findings[0].evidence
+
+
+def test_a_custom_pipeline_class_name_is_high(tmp_path: Path) -> None:
+    findings = scan_index(tmp_path, dict(STABLE_DIFFUSION, _class_name=["my_pipe", "Pipe"]))
+    (hit,) = findings
+    assert hit.rule == "MLS-CFG-008"
+    assert "my_pipe.py" in hit.evidence
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"vae": ["../../evil", "Evil"]},
+        {"vae": ["diffusers", "AutoencoderKL; import os"]},
+        {"vae": [["diffusers"], "AutoencoderKL"]},
+        {"../vae": ["diffusers", "AutoencoderKL"]},
+        {"_class_name": "os.system"},
+        {"_class_name": ["../x", "Pipe"]},
+    ],
+)
+def test_a_name_that_is_not_a_plain_identifier_is_high(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    findings = scan_index(tmp_path, dict(STABLE_DIFFUSION, **change))
+    assert "MLS-CFG-009" in {f.rule for f in findings}
+
+
+def test_a_duplicate_component_key_is_judged_in_every_copy(tmp_path: Path) -> None:
+    text = (
+        json.dumps(STABLE_DIFFUSION)[:-1]
+        + ', "unet": ["my_unet", "MyUNet"], "unet": ["diffusers", "UNet2DConditionModel"]}'
+    )
+    findings = scan_index(tmp_path, text)
+    assert [f.rule for f in findings] == ["MLS-CFG-007"]
+
+
+def test_a_renamed_index_is_recognised_by_its_diffusers_version_key(tmp_path: Path) -> None:
+    findings = scan_index(
+        tmp_path, dict(STABLE_DIFFUSION, unet=["my_unet", "MyUNet"]), "index.json"
+    )
+    assert [f.rule for f in findings] == ["MLS-CFG-007"]
+
+
+def test_other_json_with_two_element_lists_is_not_a_model_index(tmp_path: Path) -> None:
+    assert scan_index(tmp_path, {"pair": ["a", "b"], "range": [0, 1]}, "config.json") == []
