@@ -110,7 +110,7 @@ class StringAnalyser:
         self.analyses_left = max_analyses
         self.skipped = 0
         self.first_skipped: str | None = None
-        self._seen: set[tuple[str, bool]] = set()
+        self._seen: set[tuple[str, bool, bool]] = set()
 
     # --- one value ------------------------------------------------------------------------
 
@@ -122,18 +122,22 @@ class StringAnalyser:
         key: str | None = None,
         template: bool | None = None,
         offset: int | None = None,
+        pickles_only: bool = False,
     ) -> list[Finding]:
         """Findings for one string ``text`` at ``key_path`` (``key`` is its own key name).
 
         ``template`` forces the template decision (None: decided by ``key``); ``offset`` is the
-        value's byte offset in the file, where the format knows it.
+        value's byte offset in the file, where the format knows it; ``pickles_only`` leaves
+        templates to a caller that analyses this value itself.
         """
         as_template = is_template_key(key) if template is None and key else bool(template)
         pickled = might_hold_pickle(text)
-        markup = as_template or any(marker in text for marker in _TEMPLATE_MARKERS)
+        markup = not pickles_only and (
+            as_template or any(marker in text for marker in _TEMPLATE_MARKERS)
+        )
         if not (pickled or markup):
             return []
-        memo = (text, as_template)
+        memo = (text, as_template, markup)
         if memo in self._seen:
             return []  # the same value elsewhere: reported at its first key path
         if self.budget.exhausted or self.analyses_left <= 0:
@@ -239,9 +243,10 @@ class StringAnalyser:
             path, key, node, templated = stack.pop()
             if isinstance(node, str):
                 as_template = templated or (key is not None and is_template_key(key))
-                if as_template and handled is not None and handled(path):
-                    as_template = False
-                findings += self.value(path, node, key=key, template=as_template)
+                mine = handled is not None and handled(path)
+                findings += self.value(
+                    path, node, key=key, template=as_template and not mine, pickles_only=mine
+                )
                 continue
             pairs = _pairs(node)
             if pairs is not None:

@@ -1,8 +1,8 @@
 """Text files in a model repository: chat templates, Python code, configs that failed to parse.
 
-Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` (including
-``chat_template.jinja``, the separate template file newer transformers releases write, and
-``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
+Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` / ``*.template``
+(including ``chat_template.jinja``, the separate template file newer transformers releases
+write, and ``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
 analyser, and a config file name whose content the sniffer could not parse as JSON is reported
 as such. Anything else (README, requirements, vocabularies) has nothing to analyse here.
 """
@@ -30,7 +30,8 @@ __all__ = [
     "scan_text",
 ]
 
-TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+#: ``.template`` is how prompt and chat templates are shipped beside configs (``*.template``).
+TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".template")
 PYTHON_SUFFIXES = (".py", ".pyw")
 #: Source or template text above this is not analysed (and says so): no real file comes close.
 MAX_SOURCE_BYTES = 64 << 20
@@ -80,7 +81,7 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         text = read_text(blob)
         if text is None:
             raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
-        return scan_json_text(blob, text)
+        return scan_json_text(blob, text, ctx)
     return []
 
 
