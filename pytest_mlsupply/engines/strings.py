@@ -14,6 +14,9 @@ values reach code two ways:
   analysed too, and reported when it reaches for Python internals (high or above), since a
   template in an oddly named key is still rendered by the tool that reads it.
 
+A string that is itself a JSON document (safetensors metadata stores nested data that way) is
+parsed and its strings are analysed at ``key (JSON).inner``.
+
 Documents hold up to a million strings (a tokenizer's vocabulary), so each string first passes
 a cheap gate (:func:`~pytest_mlsupply.engines.pickle.nested.might_hold_pickle`: its length and
 first character) and identical values are analysed once. All decoding of one document shares a
@@ -57,6 +60,8 @@ __all__ = [
 DECODE_BUDGET = 256 << 20
 #: Pickle scans and template parses one document may run on candidate strings.
 MAX_ANALYSES = 10_000
+#: JSON documents inside strings inside JSON documents are followed this deep.
+MAX_JSON_DEPTH = 2
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _TEMPLATE_MARKERS = ("{{", "{%")
@@ -68,11 +73,12 @@ def is_template_key(key: str) -> bool:
 
     ``chat_template`` and every ``*_template`` (``custom_chat_template``,
     ``default_chat_template``, ``prompt_template``), ``template`` itself (``{name, template}``
-    items), and ``*_templates`` collections; case and a dotted prefix
-    (``tokenizer.chat_template``) do not matter.
+    items), and ``*_templates`` collections; case, separators (``chat-template``,
+    ``chatTemplate``) and a dotted prefix (``tokenizer.chat_template``) do not matter.
     """
+    # Any spelling: chat_template, chat-template, chatTemplate, Default_Chat_Template.
     last = key.strip().lower().rsplit(".", 1)[-1]
-    return last in ("template", "templates") or last.endswith(("_template", "_templates"))
+    return last.endswith(("template", "templates"))
 
 
 def child_path(parent: str, key: str | int) -> str:
@@ -111,6 +117,8 @@ class StringAnalyser:
         self.skipped = 0
         self.first_skipped: str | None = None
         self._seen: set[tuple[str, bool, bool]] = set()
+        self._seen_json: set[str] = set()
+        self._json_depth = 0
 
     # --- one value ------------------------------------------------------------------------
 
@@ -131,6 +139,15 @@ class StringAnalyser:
         templates to a caller that analyses this value itself.
         """
         as_template = is_template_key(key) if template is None and key else bool(template)
+        embedded_json = (
+            not as_template
+            and self._json_depth < MAX_JSON_DEPTH
+            and len(text) >= 8
+            and text[:1] in "{["
+            and text.rstrip()[-1:] in "}]"
+        )
+        if embedded_json:
+            return self._json(key_path, text, pickles_only)
         pickled = might_hold_pickle(text)
         markup = not pickles_only and (
             as_template or any(marker in text for marker in _TEMPLATE_MARKERS)
@@ -159,6 +176,32 @@ class StringAnalyser:
                 found = [f for f in found if f.severity >= Severity.HIGH]
             findings += found
         return findings
+
+    def _json(self, key_path: str, text: str, pickles_only: bool) -> list[Finding]:
+        """A JSON document inside a string (safetensors metadata is full of them): its own
+        strings are analysed at ``key_path (JSON).inner``."""
+        if text in self._seen_json:
+            return []
+        self._seen_json.add(text)
+        if not self.budget.take(len(text)):
+            self._skip(key_path)
+            return []
+        try:
+            inner = json.loads(text)
+        except (ValueError, RecursionError):
+            inner = None
+        if not isinstance(inner, (dict, list)):
+            # Not JSON after all: analysed as the plain string it is.
+            self._json_depth += MAX_JSON_DEPTH
+            try:
+                return self.value(key_path, text, template=False, pickles_only=pickles_only)
+            finally:
+                self._json_depth -= MAX_JSON_DEPTH
+        self._json_depth += 1
+        try:
+            return self.walk(inner, f"{key_path} (JSON)")
+        finally:
+            self._json_depth -= 1
 
     def _skip(self, key_path: str) -> None:
         self.skipped += 1

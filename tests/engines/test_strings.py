@@ -73,6 +73,10 @@ ENCODINGS: dict[str, Callable[[bytes], str]] = {
     "zstd-base64": lambda raw: _b64(_zstd(raw)),
     "gzip-latin-1": lambda raw: gzip.compress(raw).decode("latin-1"),
     "base64-of-gzip-of-base64": lambda raw: _b64(gzip.compress(base64.b64encode(raw))),
+    "data-uri": lambda raw: "data:application/octet-stream;base64," + _b64(raw),
+    "0x-hex": lambda raw: "0x" + raw.hex(),
+    "bytes-repr": lambda raw: str(raw),
+    "leading-whitespace": lambda raw: "\n  " + _b64(raw),
     "protocol-0-text": lambda raw: "cos\nsystem\n(S'id'\ntR.",
 }
 
@@ -161,13 +165,15 @@ def test_the_same_value_at_many_paths_is_analysed_once() -> None:
         "tokenizer.chat_template",
         "template",
         "chat_templates",
+        "chat-template",
+        "chatTemplate",
     ],
 )
 def test_template_keys_are_recognised_in_any_spelling(key: str) -> None:
     assert is_template_key(key)
 
 
-@pytest.mark.parametrize("key", ["templated", "template_path", "bos_token", "name"])
+@pytest.mark.parametrize("key", ["templated", "template_path", "bos_token", "name", "templating"])
 def test_other_keys_are_not_template_keys(key: str) -> None:
     assert not is_template_key(key)
 
@@ -210,6 +216,13 @@ def test_walking_a_document_visits_values_keys_duplicates_and_template_lists() -
     assert "dup" in paths
     assert "chat_templates[0].template" in paths
     assert any(p.startswith("vocab[") for p in paths)
+
+
+def test_a_json_document_inside_a_string_is_walked() -> None:
+    inner = json.dumps({"optimizer": {"state": _b64(PAYLOAD)}})
+    findings = analyse(json.dumps({"wrapped": inner}), key="ss_training")
+    [outer] = [f for f in findings if f.rule == "MLS-ENC-001"]
+    assert outer.location.key_path == "a.state (JSON).wrapped (JSON).optimizer.state"
 
 
 def test_the_cheap_gate_turns_away_ordinary_tokens() -> None:

@@ -14,6 +14,7 @@ and :func:`might_hold_pickle` is the cheap gate run on every string before anyth
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import io
@@ -120,6 +121,13 @@ def might_hold_pickle(text: str) -> bool:
     if len(text) < MIN_PICKLE_SIZE:
         return False
     first = text[0]
+    if first in _SPACE:  # not isspace(): "\x1f", gzip's first byte, is whitespace to it
+        text = text.strip(_SPACE)
+        if len(text) < MIN_PICKLE_SIZE:
+            return False
+        first = text[0]
+    if text.startswith(_WRAPPERS):
+        return True
     if first == "\x80" or (first in _TEXT_OPENERS and _IMPORTING_TEXT.search(text)):
         return True
     if ord(first) in _INTERESTING and codec_by_magic(text[:16].encode("latin-1", "replace")):
@@ -127,6 +135,30 @@ def might_hold_pickle(text: str) -> bool:
     return (len(text) >= 12 and first in _B64_FIRST) or (
         len(text) >= 2 * MIN_PICKLE_SIZE and first in _HEX_FIRST
     )
+
+
+#: How programs wrap bytes in text besides base64 and hex: a data URI, a 0x prefix, the repr of
+#: a bytes object (``str(data)``, undone with ``ast.literal_eval``).
+_WRAPPERS = ("data:", "0x", "0X", "b'", 'b"')
+_SPACE = " \t\r\n\f\v"
+
+
+def _unwrap(text: str) -> tuple[str, str | bytes] | None:
+    """The text inside a wrapper, and the wrapper's name; None when there is none."""
+    text = text.strip(_SPACE)
+    if text.startswith("data:"):
+        head, comma, rest = text.partition(",")
+        return ("data-uri", rest) if comma and head.lower().endswith(";base64") else None
+    if text.startswith(("0x", "0X")):
+        return "0x", text[2:]
+    if text.startswith(("b'", 'b"')) and text.endswith(text[1]) and len(text) > 2:
+        try:
+            # A literal, never evaluated as code: literal_eval accepts literals only.
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+        return ("bytes-literal", value) if isinstance(value, bytes) else None
+    return None
 
 
 def _interesting_head(head: bytes, compressed: bool) -> bool:
@@ -230,6 +262,13 @@ def _peel(
     value: bytes | bytearray | str, budget: DecodeBudget, layers: int, chain: tuple[str, ...]
 ) -> list[Embedded]:
     """Decode ``value`` layer by layer (text encoding, compression) until a pickle shows."""
+    if isinstance(value, str) and layers > 0 and value.lstrip(_SPACE).startswith(_WRAPPERS):
+        if not budget.take(len(value)):
+            return []
+        unwrapped = _unwrap(value)
+        if unwrapped is not None:
+            name, inner = unwrapped
+            return _peel(inner, budget, layers - 1, (*chain, name))
     if isinstance(value, str):
         try:
             raw = value.encode("latin-1")
