@@ -58,8 +58,10 @@ __all__ = [
 
 #: Decoded bytes one document may spend on its strings (base64, hex, decompression together).
 DECODE_BUDGET = 256 << 20
-#: Pickle scans and template parses one document may run on candidate strings.
+#: Template parses one document may run on strings that are not under a template key's name.
 MAX_ANALYSES = 10_000
+#: Decode budget charged per pickle scan on top of the bytes decoded.
+SCAN_COST = 1024
 #: JSON documents inside strings inside JSON documents are followed this deep.
 MAX_JSON_DEPTH = 2
 
@@ -113,6 +115,7 @@ class StringAnalyser:
         self.pickle_rule = pickle_rule
         self.pickle_title = pickle_title
         self.budget = DecodeBudget(budget)
+        self.limits = (budget, max_analyses)
         self.analyses_left = max_analyses
         self.skipped = 0
         self.first_skipped: str | None = None
@@ -157,17 +160,16 @@ class StringAnalyser:
         memo = (text, as_template, markup)
         if memo in self._seen:
             return []  # the same value elsewhere: reported at its first key path
-        if self.budget.exhausted or self.analyses_left <= 0:
-            self._skip(key_path)
-            return []
         self._seen.add(memo)
-        self.analyses_left -= 1
         findings: list[Finding] = []
         if pickled:
+            refused = self.budget.refused
             findings += self._pickles(key_path, text, offset)
-            if self.budget.exhausted:
+            if self.budget.refused > refused:
                 self._skip(key_path)
         if markup:
+            if not self._charge(key_path):
+                return findings
             location = self.blob.location(key_path=key_path, offset=offset)
             found = template_findings(text, location)
             if not as_template:
@@ -176,6 +178,14 @@ class StringAnalyser:
                 found = [f for f in found if f.severity >= Severity.HIGH]
             findings += found
         return findings
+
+    def _charge(self, key_path: str) -> bool:
+        """Count one pickle scan or template parse; False (and counted as skipped) past the cap."""
+        if self.analyses_left <= 0:
+            self._skip(key_path)
+            return False
+        self.analyses_left -= 1
+        return True
 
     def _json(self, key_path: str, text: str, pickles_only: bool) -> list[Finding]:
         """A JSON document inside a string (safetensors metadata is full of them): its own
@@ -211,6 +221,9 @@ class StringAnalyser:
     def _pickles(self, key_path: str, text: str, offset: int | None) -> list[Finding]:
         findings: list[Finding] = []
         for embedded in embedded_pickles(text, verbatim=False, budget=self.budget):
+            # Every scan costs at least a little budget, so a million tiny ones stay bounded.
+            if not self.budget.take(SCAN_COST):
+                break  # counted as refused, so the caller reports the value as skipped
             if embedded.over_limit is not None:
                 findings.append(self._bomb(key_path, embedded.encoding, embedded.over_limit))
             scan = scan_pickle_bytes(
@@ -219,8 +232,11 @@ class StringAnalyser:
                 origin=self.blob.subject,
                 member=self.blob.member,
             )
-            if not (scan.pickles_seen or scan.imports):
-                continue  # bytes that merely start like a pickle
+            if not any(ref.ext_code is None for ref in scan.imports):
+                # Imports nothing by name: inert data, or bytes that merely start like a
+                # pickle (base64 noise makes EXT opcodes, whose unregistered codes the loader
+                # refuses). Nothing in it can run.
+                continue
             imports = ", ".join(sorted({ref.dotted for ref in scan.imports})[:8]) or "none"
             findings.append(
                 Finding(
@@ -281,30 +297,47 @@ class StringAnalyser:
         for here). Iterative, so nesting depth costs no stack.
         """
         findings: list[Finding] = []
+
+        def string(path: str, key: str | None, text: str, templated: bool) -> None:
+            # Paths are built only for strings that pass the cheap look: a vocabulary has
+            # a million keys, and nearly all of them are plain words.
+            if not (templated or _worth_a_look(text)):
+                return
+            mine = handled is not None and handled(path)
+            findings.extend(
+                self.value(path, text, key=key, template=templated and not mine, pickles_only=mine)
+            )
+
         stack: list[tuple[str, str | None, Any, bool]] = [(root, None, document, in_template)]
         while stack:
             path, key, node, templated = stack.pop()
             if isinstance(node, str):
-                as_template = templated or (key is not None and is_template_key(key))
-                mine = handled is not None and handled(path)
-                findings += self.value(
-                    path, node, key=key, template=as_template and not mine, pickles_only=mine
-                )
+                string(path, key, node, templated)
                 continue
             pairs = _pairs(node)
             if pairs is not None:
                 children = []
                 for child_key, child in pairs:
-                    child_at = child_path(path, child_key)
-                    findings += self.value(child_at, child_key, template=False)
-                    inner = templated or is_template_key(child_key)
-                    children.append((child_at, child_key, child, inner))
+                    if _worth_a_look(child_key):
+                        findings += self.value(
+                            child_path(path, child_key), child_key, template=False
+                        )
+                    inner = templated or _template_key(child_key)
+                    if isinstance(child, str):
+                        if inner or _worth_a_look(child):
+                            string(child_path(path, child_key), child_key, child, inner)
+                    elif isinstance(child, (list, dict)) or _pairs(child) is not None:
+                        children.append((child_path(path, child_key), child_key, child, inner))
                 stack.extend(reversed(children))
             elif isinstance(node, list):
-                stack.extend(
-                    (child_path(path, index), key, item, templated)
-                    for index, item in reversed(list(enumerate(node)))
-                )
+                items = []
+                for index, item in enumerate(node):
+                    if isinstance(item, str):
+                        if templated or _worth_a_look(item):
+                            string(child_path(path, index), key, item, templated)
+                    elif isinstance(item, (list, dict)) or _pairs(item) is not None:
+                        items.append((child_path(path, index), key, item, templated))
+                stack.extend(reversed(items))
         return findings
 
     def finish(self) -> list[Finding]:
@@ -319,8 +352,8 @@ class StringAnalyser:
                 title="too many encoded-looking strings to analyse",
                 location=self.blob.location(key_path=self.first_skipped),
                 evidence=f"{self.skipped} candidate string(s) left unanalysed, from "
-                f"{self.first_skipped}; budget: {DECODE_BUDGET} decoded bytes and "
-                f"{MAX_ANALYSES} analyses per document",
+                f"{self.first_skipped}; budget: {self.limits[0]} decoded bytes and "
+                f"{self.limits[1]} template parses per document",
                 why="real configs and tokenizers hold few strings that decode to pickles or "
                 "compressed data; a document that exhausts the budget may hide a payload "
                 "among the strings that could not be looked at",
@@ -344,6 +377,16 @@ def string_findings(
     :class:`StringAnalyser`, which shares one budget across them)."""
     analyser = StringAnalyser(blob, policy)
     return analyser.value(key_path, value, key=key, template=template) + analyser.finish()
+
+
+def _worth_a_look(text: str) -> bool:
+    """The cheapest test a string must pass to be analysed at all (most never do)."""
+    return might_hold_pickle(text) or "{" in text or text[:1] == "["
+
+
+def _template_key(key: str) -> bool:
+    # "emplate" first: a substring test is far cheaper than lowering a million keys.
+    return ("emplate" in key or "EMPLATE" in key) and is_template_key(key)
 
 
 def _pairs(node: Any) -> Iterator[tuple[str, Any]] | None:

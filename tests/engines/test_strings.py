@@ -20,6 +20,7 @@ from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.engines.pickle.nested import might_hold_pickle
 from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.engines.strings import (
+    SCAN_COST,
     StringAnalyser,
     child_path,
     is_template_key,
@@ -129,7 +130,8 @@ def test_a_decompression_bomb_is_a_high_finding_and_its_head_is_still_scanned() 
 
 
 def test_an_exhausted_budget_is_reported_with_the_number_of_strings_left() -> None:
-    analyser = StringAnalyser(BLOB, PicklePolicy(), max_analyses=3)
+    # Each scan costs its decoded bytes plus SCAN_COST: three fit.
+    analyser = StringAnalyser(BLOB, PicklePolicy(), budget=3 * (SCAN_COST + 100))
     values = [_b64(PAYLOAD + bytes([i])) for i in range(10)]
     findings: list[Finding] = []
     for index, value in enumerate(values):
@@ -139,6 +141,18 @@ def test_an_exhausted_budget_is_reported_with_the_number_of_strings_left() -> No
     [exhausted] = [f for f in findings if f.rule == "MLS-ENC-003"]
     assert exhausted.severity == Severity.HIGH
     assert exhausted.evidence.startswith("7 candidate string(s) left unanalysed, from v[3]")
+
+
+def test_template_parses_beyond_the_cap_are_counted_as_left_unanalysed() -> None:
+    analyser = StringAnalyser(BLOB, PicklePolicy(), max_analyses=2)
+    findings: list[Finding] = []
+    for index in range(3):
+        escape = "{{ cycler.__init__.__globals__ }}" + " " * index
+        findings += analyser.value(f"note{index}", escape, key="note")
+    findings += analyser.finish()
+    assert {f.location.key_path for f in findings if f.rule == "MLS-TPL-001"} == {"note0", "note1"}
+    [exhausted] = [f for f in findings if f.rule == "MLS-ENC-003"]
+    assert exhausted.evidence.startswith("1 candidate string(s) left unanalysed, from note2")
 
 
 def test_a_decode_budget_too_small_for_a_value_fails_closed() -> None:

@@ -57,6 +57,8 @@ _HEX_FIRST = frozenset(f"{byte:02x}"[0] for byte in _INTERESTING) | frozenset(
     f"{byte:02X}"[0] for byte in _INTERESTING
 )
 _TEXT_OPENERS = frozenset(chr(b) for b in _PROTO01_OPENERS)
+# First bytes of the compressed streams codec_by_magic knows (zlib's is any 0x?8, mostly "x").
+_CODEC_FIRST = frozenset("\x1fxB\xfd\x04(]") | frozenset(chr(n << 4 | 8) for n in range(8))
 #: Layers of encoding peeled off one string at most (base64 of gzip of hex of a pickle is 3).
 MAX_LAYERS = 3
 #: One decompressed layer may grow to this much, at most at :data:`MAX_RATIO`.
@@ -76,11 +78,14 @@ class DecodeBudget:
 
     remaining: int
     exhausted: bool = False
+    refused: int = 0
+    """Decodes refused for want of budget (each is something left unanalysed)."""
 
     def take(self, size: int) -> bool:
         """Spend ``size`` bytes; False (and :attr:`exhausted`) when they are not there."""
         if size > self.remaining:
             self.exhausted = True
+            self.refused += 1
             return False
         self.remaining -= size
         return True
@@ -130,11 +135,11 @@ def might_hold_pickle(text: str) -> bool:
         return True
     if first == "\x80" or (first in _TEXT_OPENERS and _IMPORTING_TEXT.search(text)):
         return True
-    if ord(first) in _INTERESTING and codec_by_magic(text[:16].encode("latin-1", "replace")):
+    if first in _CODEC_FIRST and codec_by_magic(text[:16].encode("latin-1", "replace")):
         return True
-    return (len(text) >= 12 and first in _B64_FIRST) or (
-        len(text) >= 2 * MIN_PICKLE_SIZE and first in _HEX_FIRST
-    )
+    # The smallest pickle that imports and calls ("cos\nfork\n)R") is 11 bytes: 16 base64
+    # characters, 22 hex digits.
+    return (len(text) >= 16 and first in _B64_FIRST) or (len(text) >= 22 and first in _HEX_FIRST)
 
 
 #: How programs wrap bytes in text besides base64 and hex: a data URI, a 0x prefix, the repr of
@@ -305,6 +310,7 @@ def _decompressed(
     step = (*chain, str(codec))
     if result.over_limit is not None and limit < LAYER_LIMIT:
         budget.exhausted = True
+        budget.refused += 1
         return []
     if result.over_limit is not None:
         # A bomb, or a huge payload: what fits is looked at, and the caller reports the rest.
