@@ -62,8 +62,9 @@ DECODE_BUDGET = 256 << 20
 MAX_ANALYSES = 10_000
 #: Decode budget charged per pickle scan on top of the bytes decoded.
 SCAN_COST = 1024
-#: JSON documents inside strings inside JSON documents are followed this deep.
-MAX_JSON_DEPTH = 2
+#: JSON documents inside strings inside JSON documents are followed this deep (deeper ones
+#: are counted as unanalysed).
+MAX_JSON_DEPTH = 8
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _TEMPLATE_MARKERS = ("{{", "{%")
@@ -75,12 +76,15 @@ def is_template_key(key: str) -> bool:
 
     ``chat_template`` and every ``*_template`` (``custom_chat_template``,
     ``default_chat_template``, ``prompt_template``), ``template`` itself (``{name, template}``
-    items), and ``*_templates`` collections; case, separators (``chat-template``,
-    ``chatTemplate``) and a dotted prefix (``tokenizer.chat_template``) do not matter.
+    items), ``*_templates`` collections, and any other key whose last dotted part names a
+    template; case, separators (``chat-template``, ``chatTemplate``) and a dotted prefix
+    (``tokenizer.chat_template``) do not matter.
     """
-    # Any spelling: chat_template, chat-template, chatTemplate, Default_Chat_Template.
+    # Any spelling: chat_template, chat-template, chatTemplate, Default_Chat_Template,
+    # chat_template_rag. A key that merely names a template (template_path) costs a parse of
+    # plain text, which finds nothing.
     last = key.strip().lower().rsplit(".", 1)[-1]
-    return last.endswith(("template", "templates"))
+    return "template" in last
 
 
 def child_path(parent: str, key: str | int) -> str:
@@ -122,6 +126,7 @@ class StringAnalyser:
         self._seen: set[tuple[str, bool, bool]] = set()
         self._seen_json: set[str] = set()
         self._json_depth = 0
+        self._plain = False  # set while a string that only looked like JSON is analysed
 
     # --- one value ------------------------------------------------------------------------
 
@@ -142,15 +147,11 @@ class StringAnalyser:
         templates to a caller that analyses this value itself.
         """
         as_template = is_template_key(key) if template is None and key else bool(template)
-        embedded_json = (
-            not as_template
-            and self._json_depth < MAX_JSON_DEPTH
-            and len(text) >= 8
-            and text[:1] in "{["
-            and text.rstrip()[-1:] in "}]"
-        )
-        if embedded_json:
-            return self._json(key_path, text, pickles_only)
+        if not (as_template or self._plain) and _looks_like_json(text):
+            if self._json_depth < MAX_JSON_DEPTH:
+                return self._json(key_path, text, pickles_only)
+            self._skip(key_path)  # nested deeper than followed: fail closed
+            return []
         pickled = might_hold_pickle(text)
         markup = not pickles_only and (
             as_template or any(marker in text for marker in _TEMPLATE_MARKERS)
@@ -202,11 +203,11 @@ class StringAnalyser:
             inner = None
         if not isinstance(inner, (dict, list)):
             # Not JSON after all: analysed as the plain string it is.
-            self._json_depth += MAX_JSON_DEPTH
+            self._plain = True
             try:
                 return self.value(key_path, text, template=False, pickles_only=pickles_only)
             finally:
-                self._json_depth -= MAX_JSON_DEPTH
+                self._plain = False
         self._json_depth += 1
         try:
             return self.walk(inner, f"{key_path} (JSON)")
@@ -377,6 +378,10 @@ def string_findings(
     :class:`StringAnalyser`, which shares one budget across them)."""
     analyser = StringAnalyser(blob, policy)
     return analyser.value(key_path, value, key=key, template=template) + analyser.finish()
+
+
+def _looks_like_json(text: str) -> bool:
+    return len(text) >= 8 and text[:1] in "{[" and text.rstrip()[-1:] in "}]"
 
 
 def _worth_a_look(text: str) -> bool:

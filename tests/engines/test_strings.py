@@ -181,13 +181,14 @@ def test_the_same_value_at_many_paths_is_analysed_once() -> None:
         "chat_templates",
         "chat-template",
         "chatTemplate",
+        "chat_template_rag",
     ],
 )
 def test_template_keys_are_recognised_in_any_spelling(key: str) -> None:
     assert is_template_key(key)
 
 
-@pytest.mark.parametrize("key", ["templated", "template_path", "bos_token", "name", "templating"])
+@pytest.mark.parametrize("key", ["bos_token", "name", "temp", "tmpl_dir"])
 def test_other_keys_are_not_template_keys(key: str) -> None:
     assert not is_template_key(key)
 
@@ -237,6 +238,17 @@ def test_a_json_document_inside_a_string_is_walked() -> None:
     findings = analyse(json.dumps({"wrapped": inner}), key="ss_training")
     [outer] = [f for f in findings if f.rule == "MLS-ENC-001"]
     assert outer.location.key_path == "a.state (JSON).wrapped (JSON).optimizer.state"
+
+
+def test_json_nested_deeper_than_followed_fails_closed() -> None:
+    value = json.dumps({"state": _b64(PAYLOAD)})
+    for _ in range(12):
+        value = json.dumps({"inner": value})
+    assert "MLS-ENC-003" in rules(analyse(value))
+
+
+def test_a_brace_string_that_is_not_json_is_still_analysed() -> None:
+    assert "MLS-TPL-001" in rules(analyse("{{ cycler.__init__.__globals__ }}", key="note"))
 
 
 def test_the_cheap_gate_turns_away_ordinary_tokens() -> None:

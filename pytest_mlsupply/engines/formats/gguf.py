@@ -139,7 +139,12 @@ class _Reader:
         if length > cap:
             return None, length
         raw = bytes(self.data[start : start + length])
-        return raw.decode("utf-8", errors="replace"), length
+        try:
+            return raw.decode("utf-8"), length
+        except UnicodeDecodeError:
+            # Bytes that are not text (a raw pickle) are kept byte for byte: latin-1 maps each
+            # byte to one character, which is how the string analyser reads raw pickles back.
+            return raw.decode("latin-1"), length
 
 
 def read_gguf_header(data: bytes | mmap.mmap, size: int | None = None) -> GgufMetadata:

@@ -189,3 +189,16 @@ def test_token_arrays_of_different_lengths_are_reported(tmp_path: Path) -> None:
     findings, _ = scan(tmp_path, gguf_bytes(_tokens(["a", "b", "c"], [1, 1])))
     assert [f.rule for f in findings] == ["MLS-TOK-005"]
     assert "tokenizer.ggml.tokens: 3 items" in findings[0].evidence
+
+
+def test_a_raw_binary_pickle_in_a_string_is_read_byte_for_byte(tmp_path: Path) -> None:
+    from tests.corpus import system_call
+
+    raw = system_call(tmp_path / "canary")  # protocol 2: 0x80 0x02..., not UTF-8
+    key = b"general.blob"
+    # Written by hand: the corpus writer only writes UTF-8 text.
+    pair = struct.pack("<Q", len(key)) + key + struct.pack("<IQ", GGUF_STRING, len(raw)) + raw
+    content = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + pair
+    findings, errors = scan(tmp_path, content)
+    assert "MLS-ENC-001" in {f.rule for f in findings}
+    assert errors == []
