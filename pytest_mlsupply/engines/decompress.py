@@ -27,7 +27,7 @@ from typing import Any
 
 from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader
 
-__all__ = ["Codec", "Decompressed", "codec_by_magic", "decompress"]
+__all__ = ["BZ2_BLOCK_MAGICS", "Codec", "Decompressed", "codec_by_magic", "decompress"]
 
 # Input read per step, and the most output one step may allocate.
 _CHUNK_IN = 256 << 10
@@ -220,7 +220,7 @@ def codec_by_magic(head: bytes) -> Codec | None:
     """
     if head[:3] == b"\x1f\x8b\x08":
         return Codec.GZIP
-    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZ2_BLOCK_MAGICS:
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in BZ2_BLOCK_MAGICS:
         return Codec.BZ2
     if head[:6] == b"\xfd7zXZ\x00":
         return Codec.XZ
@@ -243,7 +243,8 @@ def codec_by_magic(head: bytes) -> Codec | None:
     return None
 
 
-_BZ2_BLOCK_MAGICS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+#: What follows "BZh" and the block size digit: a block, or the end of stream (an empty one).
+BZ2_BLOCK_MAGICS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
 
 
 # --- codecs ----------------------------------------------------------------------------------
