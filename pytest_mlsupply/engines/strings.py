@@ -60,6 +60,8 @@ __all__ = [
 DECODE_BUDGET = 256 << 20
 #: Template parses one document may run on strings that are not under a template key's name.
 MAX_ANALYSES = 10_000
+#: Strings outside template keys shorter than this are not parsed as templates.
+MIN_ESCAPE_CHARS = 12
 #: Decode budget charged per pickle scan on top of the bytes decoded.
 SCAN_COST = 1024
 #: JSON documents inside strings inside JSON documents are followed this deep (deeper ones
@@ -154,7 +156,13 @@ class StringAnalyser:
             return []
         pickled = might_hold_pickle(text)
         markup = not pickles_only and (
-            as_template or any(marker in text for marker in _TEMPLATE_MARKERS)
+            as_template
+            or (
+                # The shortest escape ("{{x.__class__}}") is longer: code vocabularies hold
+                # thousands of short tokens like "{{" or "{%-" that are not worth a parse.
+                len(text) >= MIN_ESCAPE_CHARS
+                and any(marker in text for marker in _TEMPLATE_MARKERS)
+            )
         )
         if not (pickled or markup):
             return []
