@@ -189,7 +189,7 @@ class StringAnalyser:
         return findings
 
     def _charge(self, key_path: str) -> bool:
-        """Count one pickle scan or template parse; False (and counted as skipped) past the cap."""
+        """Count one template parse; False (and counted as skipped) past the cap."""
         if self.analyses_left <= 0:
             self._skip(key_path)
             return False

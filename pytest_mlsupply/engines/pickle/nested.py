@@ -14,9 +14,9 @@ and :func:`might_hold_pickle` is the cheap gate run on every string before anyth
 
 from __future__ import annotations
 
-import ast
 import base64
 import binascii
+import codecs
 import io
 import re
 from dataclasses import dataclass
@@ -143,7 +143,7 @@ def might_hold_pickle(text: str) -> bool:
 
 
 #: How programs wrap bytes in text besides base64 and hex: a data URI, a 0x prefix, the repr of
-#: a bytes object (``str(data)``, undone with ``ast.literal_eval``).
+#: a bytes object (``str(data)``, which a program turns back into bytes as a literal).
 _WRAPPERS = ("data:", "0x", "0X", "b'", 'b"')
 _SPACE = " \t\r\n\f\v"
 
@@ -158,11 +158,11 @@ def _unwrap(text: str) -> tuple[str, str | bytes] | None:
         return "0x", text[2:]
     if text.startswith(("b'", 'b"')) and text.endswith(text[1]) and len(text) > 2:
         try:
-            # A literal, never evaluated as code: literal_eval accepts literals only.
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            # The escapes of a bytes literal undone (\x80, \n, \\), nothing evaluated.
+            value, _ = codecs.escape_decode(text[2:-1].encode("latin-1"))
+        except (ValueError, UnicodeEncodeError):
             return None
-        return ("bytes-literal", value) if isinstance(value, bytes) else None
+        return "bytes-literal", bytes(value)
     return None
 
 
