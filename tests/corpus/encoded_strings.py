@@ -93,6 +93,15 @@ def _st_gzip_metadata(directory: Path, canary: Path) -> Path:
     return _write(directory, "model.safetensors", safetensors_bytes(header, bytes(4)))
 
 
+def _st_json_metadata(directory: Path, canary: Path) -> Path:
+    # Trainers store structured metadata as JSON strings (kohya's ss_* keys); the pickle sits
+    # one document down, as a data URI.
+    state = "data:application/octet-stream;base64," + base64.b64encode(system_call(canary)).decode()
+    inner = json.dumps({"optimizer": "AdamW", "resume": {"sampler_state": state}})
+    header = {"__metadata__": {"format": "pt", "ss_training_state": inner}, "w": _tensor(0, 4)}
+    return _write(directory, "model.safetensors", safetensors_bytes(header, bytes(4)))
+
+
 def _st_tensor_field(directory: Path, canary: Path) -> Path:
     value = base64.urlsafe_b64encode(system_call(canary)).decode().rstrip("=")
     header = {"w": {**_tensor(0, 4), "quant_state": value}}
@@ -365,6 +374,19 @@ SAMPLES = [
         "with safe_open(ARTIFACT, framework='numpy') as f:\n"
         "    meta = f.metadata()\n"
         "pickle.loads(gzip.decompress(base64.b64decode(meta['scheduler_state'])))\n",
+        requires=("safetensors", "numpy"),
+    ),
+    Sample(
+        name="safetensors-data-uri-pickle-in-json-metadata-string",
+        build=_st_json_metadata,
+        malicious=True,
+        rules=("MLS-ST-004", *EXEC_RULES),
+        technique="base64 data URI pickle inside a JSON document stored as a metadata string",
+        victim="from safetensors import safe_open\nimport base64, json, pickle\n"
+        "with safe_open(ARTIFACT, framework='numpy') as f:\n"
+        "    meta = f.metadata()\n"
+        "uri = json.loads(meta['ss_training_state'])['resume']['sampler_state']\n"
+        "pickle.loads(base64.b64decode(uri.split(',', 1)[1]))\n",
         requires=("safetensors", "numpy"),
     ),
     Sample(
