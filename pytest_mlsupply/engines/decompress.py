@@ -27,7 +27,7 @@ from typing import Any
 
 from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader
 
-__all__ = ["Codec", "Decompressed", "decompress"]
+__all__ = ["BZ2_BLOCK_MAGICS", "Codec", "Decompressed", "codec_by_magic", "decompress"]
 
 # Input read per step, and the most output one step may allocate.
 _CHUNK_IN = 256 << 10
@@ -209,6 +209,42 @@ class _Input:
         end = self._source.seek(0, 2)
         self._source.seek(here)
         return end - here
+
+
+def codec_by_magic(head: bytes) -> Codec | None:
+    """The codec whose stream ``head`` opens, by its header alone (no decoding).
+
+    For content found inside other content (a string value holding a compressed pickle), where
+    no name or container says what it is. zlib and .lzma have no real magic: only a valid
+    header counts, and the caller's decompression decides.
+    """
+    if head[:3] == b"\x1f\x8b\x08":
+        return Codec.GZIP
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in BZ2_BLOCK_MAGICS:
+        return Codec.BZ2
+    if head[:6] == b"\xfd7zXZ\x00":
+        return Codec.XZ
+    if head[:4] == _LZ4_MAGIC:
+        return Codec.LZ4
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return Codec.ZSTD
+    if (
+        len(head) >= 2
+        and head[0] & 0x0F == 8
+        and head[0] >> 4 <= 7
+        and (head[0] << 8 | head[1]) % 31 == 0
+        and not head[1] & 0x20
+    ):
+        return Codec.ZLIB
+    if len(head) >= 14 and head[0] < 9 * 5 * 5 and head[13] == 0:
+        dict_size, plain_size = struct.unpack_from("<IQ", head, 1)
+        if 4096 <= dict_size <= 1 << 30 and (plain_size == 2**64 - 1 or plain_size < 1 << 48):
+            return Codec.LZMA
+    return None
+
+
+#: What follows "BZh" and the block size digit: a block, or the end of stream (an empty one).
+BZ2_BLOCK_MAGICS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
 
 
 # --- codecs ----------------------------------------------------------------------------------

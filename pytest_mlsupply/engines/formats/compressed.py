@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.containers import bomb_finding, scan_member
-from pytest_mlsupply.engines.decompress import Codec, Decompressed, decompress
+from pytest_mlsupply.engines.decompress import (
+    BZ2_BLOCK_MAGICS,
+    Codec,
+    Decompressed,
+    codec_by_magic,
+    decompress,
+)
 from pytest_mlsupply.engines.extensions import noun
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.results import Finding, Severity
@@ -39,7 +45,6 @@ HEAD_SIZE = 64 * 1024
 # A bzip2 block is up to 900 kB, and nothing decompresses before a whole block is in.
 _BZ2_INPUT = 1 << 20
 _SUFFIXES = (".gz", ".tgz", ".bz2", ".xz", ".lzma", ".z", ".lz4", ".zst")
-_BZ2_BLOCK_MAGICS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
 
 
 # --- identification -------------------------------------------------------------------------
@@ -50,7 +55,7 @@ def identify_compressed(view: View) -> Identification | None:
     head = view.head
     if head[:3] == b"\x1f\x8b\x08":
         return _identified(view, Format.GZIP, Codec.GZIP, "magic 1f 8b 08", head)
-    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZ2_BLOCK_MAGICS:
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in BZ2_BLOCK_MAGICS:
         data = head
         if view.file is not None and view.truncated:
             data += view.read_at(len(head), _BZ2_INPUT - len(head))
@@ -111,14 +116,9 @@ def identify_weak_compressed(view: View) -> Identification | None:
 
 
 def _is_zlib_header(head: bytes) -> bool:
-    # Deflate method, window at most 32 KiB, check bits valid, no preset dictionary.
-    return (
-        len(head) >= 2
-        and head[0] & 0x0F == 8
-        and head[0] >> 4 <= 7
-        and (head[0] << 8 | head[1]) % 31 == 0
-        and not head[1] & 0x20
-    )
+    # Deflate method, window at most 32 KiB, check bits valid, no preset dictionary: the one
+    # header check, shared with strings that hold compressed data.
+    return codec_by_magic(head[:2]) is Codec.ZLIB
 
 
 def _head(view: View, codec: Codec, data: bytes) -> Decompressed:

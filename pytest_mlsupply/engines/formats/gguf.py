@@ -14,6 +14,13 @@ Layout (v2/v3, little endian; v1 used 32-bit counts and lengths)::
 Every length is checked against the file size before anything is read; a length that points
 past the end of the file is a finding of its own (crafted lengths are how GGUF parsers have
 been overflowed: CVE-2024-21825 and friends). Tensor data is never read.
+
+Every other string value, and every item of a string array (``tokenizer.ggml.tokens`` has
+10^5 of them), goes through :mod:`pytest_mlsupply.engines.strings` with its key path
+(``tokenizer.ggml.tokens[1532]``): encoded or compressed pickles, templates under other
+template keys. The token array gets the tokenizer checks of :mod:`pytest_mlsupply.engines.tokens`,
+read against ``tokenizer.ggml.token_type`` (control tokens are the special ones). A key given
+twice (MLS-GGUF-004) has every occurrence analysed.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.strings import StringAnalyser, is_template_key
 from pytest_mlsupply.engines.templates import template_findings
+from pytest_mlsupply.engines.tokens import token_findings
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -56,6 +65,12 @@ _SCALARS: dict[int, tuple[str, str]] = {
 }
 _STRING = 8
 _ARRAY = 9
+_TOKENS = "tokenizer.ggml.tokens"
+_TOKEN_TYPES = "tokenizer.ggml.token_type"
+_SCORES = "tokenizer.ggml.scores"
+# llama.cpp's token types: 1 normal, 2 unknown, 3 control (special), 4 user-defined, 6 byte.
+_CONTROL = 3
+_USER_DEFINED = 4
 
 
 class _Truncated(Exception):
@@ -80,6 +95,16 @@ class GgufMetadata:
     """Key → (template source, byte offset of the value)."""
     oversized_templates: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Key → (length, offset) of templates above :data:`TEMPLATE_CAP`."""
+    strings: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """(key path, key, text, offset) of every other string value and string array item."""
+    oversized_strings: list[tuple[str, int, int]] = field(default_factory=list)
+    """(key path, length, offset) of strings above :data:`TEMPLATE_CAP`, not decoded."""
+    duplicates: list[str] = field(default_factory=list)
+    """Keys that appear more than once."""
+    array_lengths: dict[str, int] = field(default_factory=dict)
+    """Key → item count of every top-level array."""
+    token_types: list[int] | None = None
+    """``tokenizer.ggml.token_type``, when it is an integer array."""
     end_of_metadata: int = 0
 
 
@@ -114,7 +139,12 @@ class _Reader:
         if length > cap:
             return None, length
         raw = bytes(self.data[start : start + length])
-        return raw.decode("utf-8", errors="replace"), length
+        try:
+            return raw.decode("utf-8"), length
+        except UnicodeDecodeError:
+            # Bytes that are not text (a raw pickle) are kept byte for byte: latin-1 maps each
+            # byte to one character, which is how the string analyser reads raw pickles back.
+            return raw.decode("latin-1"), length
 
 
 def read_gguf_header(data: bytes | mmap.mmap, size: int | None = None) -> GgufMetadata:
@@ -171,20 +201,26 @@ def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
     meta = read_gguf_header(data)
     reader = _Reader(data, wide=meta.version >= 2)
     reader.pos = meta.end_of_metadata
+    seen: dict[str, int] = {}
     for index in range(meta.kv_count):
         key, _ = reader.string(f"key of metadata pair {index}")
         if key is None:
             raise ScanError(f"metadata key {index} is longer than {STRING_CAP} bytes")
         kind = reader.unpack("<I", f"type of {key!r}")
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == 2:
+            meta.duplicates.append(key)
+        # Every occurrence of a duplicated key is kept: readers disagree on which one wins.
+        name = key if seen[key] == 1 else f"{key} (occurrence {seen[key]})"
         if kind == _STRING and _is_template_key(key):
             value_offset = reader.pos
             text, length = reader.string(key, cap=TEMPLATE_CAP)
             if text is None:
-                meta.oversized_templates[key] = (length, value_offset)
+                meta.oversized_templates[name] = (length, value_offset)
             else:
-                meta.templates[key] = (text, value_offset)
+                meta.templates[name] = (text, value_offset)
             continue
-        meta.values[key] = _value(reader, kind, key, depth=0)
+        meta.values[name] = _value(reader, kind, key, 0, meta, name)
     for index in range(meta.tensor_count):
         _tensor_info(reader, index)
     meta.end_of_metadata = reader.pos
@@ -195,30 +231,39 @@ def _is_template_key(key: str) -> bool:
     return key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template.")
 
 
-def _value(reader: _Reader, kind: int, key: str, depth: int) -> Any:
+def _value(reader: _Reader, kind: int, key: str, depth: int, meta: GgufMetadata, path: str) -> Any:
     if kind in _SCALARS:
         return reader.unpack(_SCALARS[kind][1], f"value of {key!r}")
     if kind == _STRING:
-        text, length = reader.string(f"value of {key!r}")
-        return text if text is not None and length <= 256 else f"<string of {length} bytes>"
+        offset = reader.pos
+        text, length = reader.string(f"value of {key!r}", cap=TEMPLATE_CAP)
+        if text is None:
+            meta.oversized_strings.append((path, length, offset))
+            return f"<string of {length} bytes>"
+        meta.strings.append((path, key, text, offset))
+        return text if length <= 256 else f"<string of {length} bytes>"
     if kind == _ARRAY:
         if depth >= MAX_ARRAY_DEPTH:
             raise ScanError(f"arrays nested deeper than {MAX_ARRAY_DEPTH} in {key!r}")
         element = reader.unpack("<I", f"array type of {key!r}")
         count = reader.count(f"array length of {key!r}")
+        if depth == 0:
+            meta.array_lengths[path] = count
         if element in _SCALARS:
-            # Numeric arrays are skipped in one bounds-checked step.
-            width = struct.calcsize(_SCALARS[element][1])
+            # Numeric arrays are skipped in one bounds-checked step (token types are kept).
+            code = _SCALARS[element][1]
+            width = struct.calcsize(code)
             reader.need(count * width, f"array {key!r}")
+            if depth == 0 and key == _TOKEN_TYPES and code[1] in "bBhHiIqQ":
+                meta.token_types = list(
+                    struct.unpack_from(f"<{count}{code[1]}", reader.data, reader.pos)
+                )
             reader.pos += count * width
         elif element in (_STRING, _ARRAY):
             if count > (reader.size - reader.pos) // 8:
                 raise _Truncated(reader.pos, f"array {key!r} of {count} items cannot fit")
-            for _ in range(count):
-                if element == _STRING:
-                    reader.string(f"item of {key!r}", cap=0)
-                else:
-                    _value(reader, _ARRAY, key, depth + 1)
+            for item in range(count):
+                _value(reader, element, key, depth + 1, meta, f"{path}[{item}]")
         else:
             raise ScanError(f"unknown array element type {element} in {key!r}")
         return f"<array of {count}>"
@@ -264,7 +309,86 @@ def scan_gguf(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
                 cwe="CWE-1336",
             )
         )
+    findings += [_duplicate(blob, key) for key in meta.duplicates]
+    findings += [_oversized(blob, *entry) for entry in meta.oversized_strings]
+    strings = StringAnalyser(blob, ctx.policy.pickle)
+    for path, key, text, offset in meta.strings:
+        template = is_template_key(key)
+        findings += strings.value(path, text, key=key, template=template, offset=offset)
+    findings += strings.finish()
+    findings += _token_anomalies(blob, meta)
     return findings
+
+
+def _token_anomalies(blob: Blob, meta: GgufMetadata) -> list[Finding]:
+    """The tokenizer checks on ``tokenizer.ggml.tokens``, read against the token types."""
+    types = meta.token_types
+    findings: list[Finding] = []
+    prefix = f"{_TOKENS}["
+    for path, key, text, offset in meta.strings:
+        if key != _TOKENS or not path.startswith(prefix) or path[-1] != "]":
+            continue
+        index = int(path[len(prefix) : -1]) if path[len(prefix) : -1].isdigit() else -1
+        kind = types[index] if types is not None and 0 <= index < len(types) else None
+        special = kind == _CONTROL
+        # A base vocabulary holds raw characters of every script: only control and
+        # user-defined tokens (the added ones) are held to invisible characters.
+        added = kind is None or kind in (_CONTROL, _USER_DEFINED)
+        noun = "user-defined" if kind == _USER_DEFINED else "vocabulary"
+        location = blob.location(offset=offset, key_path=path)
+        findings += token_findings(location, text, special, noun=noun, hidden=added)
+    counts = {
+        k: meta.array_lengths[k]
+        for k in (_TOKENS, _TOKEN_TYPES, _SCORES)
+        if k in meta.array_lengths
+    }
+    if len(set(counts.values())) > 1:
+        findings.append(
+            Finding(
+                rule="MLS-TOK-005",
+                severity=Severity.MEDIUM,
+                category="tokenizer-tampering",
+                title="GGUF token arrays disagree in length",
+                location=blob.location(key_path=_TOKENS),
+                evidence=", ".join(f"{k}: {n} items" for k, n in counts.items()),
+                why="tokens, their types and scores are read index by index; arrays of "
+                "different lengths make runtimes refuse the model or give tokens the type or "
+                "score of another (a control token read as normal text)",
+                remediation="re-convert the model from its source with llama.cpp's tools",
+                cwe="CWE-1287",
+            )
+        )
+    return findings
+
+
+def _duplicate(blob: Blob, key: str) -> Finding:
+    return Finding(
+        rule="MLS-GGUF-004",
+        severity=Severity.MEDIUM,
+        category="format-confusion",
+        title="GGUF metadata key appears more than once",
+        location=blob.location(key_path=key),
+        evidence=f"{key!r} is given more than once; every occurrence was analysed",
+        why="llama.cpp refuses the file while other readers keep the first or the last value: "
+        "what one tool reviews is not what another runs (a shadowed chat template)",
+        remediation="re-convert the model from its source; well-formed writers never repeat a key",
+        cwe="CWE-436",
+    )
+
+
+def _oversized(blob: Blob, key_path: str, length: int, offset: int) -> Finding:
+    return Finding(
+        rule="MLS-GGUF-003",
+        severity=Severity.HIGH,
+        category="resource-exhaustion",
+        title="GGUF metadata string is too large to analyse",
+        location=blob.location(offset=offset, key_path=key_path),
+        evidence=f"{length} bytes (cap {TEMPLATE_CAP})",
+        why="no real metadata value comes close to this size; it cannot be analysed for "
+        "encoded payloads, and every tool that reads the metadata loads it",
+        remediation="re-convert the model from its source; do not load this file",
+        cwe="CWE-400",
+    )
 
 
 def _truncated(blob: Blob, exc: _Truncated) -> Finding:

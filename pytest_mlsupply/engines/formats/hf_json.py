@@ -10,7 +10,10 @@ any JSON file, so renaming a file does not hide it) and on the file name second:
 * ``chat_template`` (a string, or a list of ``{name, template}``), every occurrence including
   duplicate keys: analysed by :mod:`pytest_mlsupply.engines.templates`;
 * ``tokenizer.json`` ``added_tokens`` and ``tokenizer_config.json`` ``added_tokens_decoder``:
-  token anomalies (MLS-TOK-0xx);
+  token anomalies (MLS-TOK-0xx, checked by :mod:`pytest_mlsupply.engines.tokens`);
+* every string value and key of any document (vocabularies included), through
+  :mod:`pytest_mlsupply.engines.strings`: encoded or compressed pickles (MLS-ENC-0xx) and
+  templates under any other template key (``custom_chat_template``, ``*_template``);
 * sentence-transformers ``modules.json`` module types outside the library (MLS-CFG-004);
 * ``tokenizer_class`` that is not a plain class name (MLS-CFG-003).
 
@@ -21,14 +24,15 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError, ScanPolicy
 from pytest_mlsupply.engines.formats.diffusers import model_index_findings
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
+from pytest_mlsupply.engines.strings import StringAnalyser
 from pytest_mlsupply.engines.templates import template_findings
+from pytest_mlsupply.engines.tokens import token_findings
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -38,8 +42,6 @@ __all__ = ["CONFIG_NAMES", "config_parse_error", "identify_json", "scan_json", "
 
 #: JSON documents larger than this are not parsed (a tokenizer.json is tens of MB at most).
 MAX_JSON_BYTES = 256 << 20
-#: Tokens longer than this are not vocabulary.
-MAX_TOKEN_CHARS = 256
 
 #: File names whose content loaders act on; a parse error in one of them is a finding.
 CONFIG_NAMES = frozenset(
@@ -61,15 +63,6 @@ CONFIG_NAMES = frozenset(
 )
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 _OTHER_REPO = re.compile(r"^(?P<repo>[\w.\-]+/[\w.\-]+)--(?P<ref>.+)$")
-# Invisible or direction-changing characters: what a reviewer cannot see in a token.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad")
-# Markers of chat roles and turns in the common chat formats.
-_ROLE_MARKER = re.compile(
-    r"<\|(?:im_start|im_end|start_header_id|end_header_id|eot_id|system|user|assistant|"
-    r"endoftext|end|tool_call|begin_of_text)\|>|\[/?INST\]|<<SYS>>|<</SYS>>|"
-    r"<(?:start|end)_of_turn>",
-)
 _SENTENCE_TRANSFORMERS = ("sentence_transformers.",)
 
 
@@ -121,10 +114,10 @@ def scan_json(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return _parse_failure(blob, f"not UTF-8: {exc}")
-    return scan_json_text(blob, text)
+    return scan_json_text(blob, text, ctx)
 
 
-def scan_json_text(blob: Blob, text: str) -> list[Finding]:
+def scan_json_text(blob: Blob, text: str, ctx: ScanContext | None = None) -> list[Finding]:
     """Analyse a JSON document already decoded (also used by the text engine)."""
     try:
         document = json.loads(text, object_pairs_hook=_Object)
@@ -133,11 +126,11 @@ def scan_json_text(blob: Blob, text: str) -> list[Finding]:
     except ValueError as exc:
         return _parse_failure(blob, str(exc))
     name = blob.name.lower()
+    findings = _strings(blob, document, ctx)
     if isinstance(document, list) and (name == "modules.json" or _looks_like_modules(document)):
-        return _modules_json(blob, document)
+        return _modules_json(blob, document) + findings
     if not isinstance(document, _Object):
-        return []
-    findings: list[Finding] = []
+        return findings
     findings += _auto_map(blob, document)
     findings += _custom_pipelines(blob, document)
     findings += _templates(blob, document)
@@ -180,6 +173,19 @@ def _parse_failure(blob: Blob, message: str) -> list[Finding]:
     if blob.name.lower() in CONFIG_NAMES or blob.name.lower().endswith("_config.json"):
         return [config_parse_error(blob, message)]
     raise ScanError(f"not valid JSON: {message}")
+
+
+def _strings(blob: Blob, document: Any, ctx: ScanContext | None) -> list[Finding]:
+    """Every string value and key: encoded pickles, and templates under any template key
+    (the top-level ``chat_template`` is analysed by :func:`_templates`, with its own paths)."""
+    policy = ctx.policy if ctx is not None else ScanPolicy()
+    analyser = StringAnalyser(blob, policy.pickle)
+    findings = analyser.walk(document, handled=_top_chat_template)
+    return findings + analyser.finish()
+
+
+def _top_chat_template(key_path: str) -> bool:
+    return key_path == "chat_template" or key_path.startswith("chat_template[")
 
 
 # --- code the loaders import ----------------------------------------------------------------
@@ -402,52 +408,7 @@ def _tokens(
     findings: list[Finding] = []
     by_id: dict[int, str] = {}
     for key_path, token_id, content, special in tokens:
-        hidden = _hidden_characters(content)
-        if hidden:
-            findings.append(
-                Finding(
-                    rule="MLS-TOK-001",
-                    severity=Severity.HIGH if special else Severity.MEDIUM,
-                    category="tokenizer-tampering",
-                    title=f"{'special' if special else 'added'} token contains invisible or "
-                    "direction-changing characters",
-                    location=blob.location(key_path=key_path),
-                    evidence=f"{content[:80]!r} contains {', '.join(hidden)}",
-                    why="a token that renders differently from what it is lets text that looks "
-                    "harmless to a reviewer carry control tokens (prompt injection, hidden "
-                    "triggers)",
-                    remediation="remove the token or restore the tokenizer from its source",
-                    cwe="CWE-451",
-                )
-            )
-        if len(content) > MAX_TOKEN_CHARS:
-            findings.append(
-                Finding(
-                    rule="MLS-TOK-002",
-                    severity=Severity.MEDIUM,
-                    category="tokenizer-tampering",
-                    title="added token is unusually long",
-                    location=blob.location(key_path=key_path),
-                    evidence=f"{len(content)} characters: {content[:80]!r}...",
-                    why="tokens are short; a long one is a hidden trigger phrase or a payload",
-                    remediation="remove the token or restore the tokenizer from its source",
-                )
-            )
-        if not special and _ROLE_MARKER.fullmatch(content.strip()):
-            findings.append(
-                Finding(
-                    rule="MLS-TOK-003",
-                    severity=Severity.MEDIUM,
-                    category="tokenizer-tampering",
-                    title="chat-role marker added as a non-special token",
-                    location=blob.location(key_path=key_path),
-                    evidence=f"{content!r} has special: false",
-                    why="role markers must be special tokens; as ordinary tokens they are "
-                    "produced from user text, so a user can forge system or assistant turns",
-                    remediation="mark the token special, as the original tokenizer does",
-                    cwe="CWE-74",
-                )
-            )
+        findings += token_findings(blob.location(key_path=key_path), content, special)
         if token_id is not None:
             previous = by_id.get(token_id)
             if previous is not None and previous != content:
@@ -485,17 +446,3 @@ def _id_clash(blob: Blob, key_path: str, token_id: int, first: str, second: str)
         "produced it, which hides injected tokens from logs and filters",
         remediation="restore the tokenizer from its source",
     )
-
-
-def _hidden_characters(content: str) -> list[str]:
-    found: list[str] = []
-    for char in content:
-        if char in _BIDI or char in _INVISIBLE:
-            label = f"U+{ord(char):04X} {unicodedata.name(char, 'control')}"
-        elif unicodedata.category(char) == "Cc" and char not in "\n\t\r":
-            label = f"U+{ord(char):04X} control character"
-        else:
-            continue
-        if label not in found:
-            found.append(label)
-    return found

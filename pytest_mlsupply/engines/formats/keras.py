@@ -33,6 +33,7 @@ from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.budget import OverBudget
 from pytest_mlsupply.engines.containers import scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
+from pytest_mlsupply.engines.strings import StringAnalyser
 from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
 from pytest_mlsupply.results import Finding, Severity
 
@@ -236,7 +237,16 @@ def walk_keras_config(
                 _visit_string(walk, value, path)
             continue
         stack.extend(reversed(children))
-    return walk.findings
+    # Encoded pickles and templates in any string of the config: the shared string analyser,
+    # less the values this walk already handed to the scanner (a TorchModuleWrapper's pickle).
+    strings = StringAnalyser(blob, ctx.policy.pickle)
+    scanned = {f.location.member for f in walk.findings if f.location.member}
+
+    def new(finding: Finding) -> bool:
+        path = (finding.location.key_path or "").split(" (", 1)[0]
+        return not any(m == path or m.endswith("/" + path) for m in scanned)
+
+    return walk.findings + [f for f in strings.walk(config, root) + strings.finish() if new(f)]
 
 
 def _visit_object(walk: _Walk, obj: dict[str, Any], path: str) -> None:

@@ -27,6 +27,7 @@ from pytest_mlsupply.engines.identification import Family, Format, Identificatio
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.nested import embedded_pickles
 from pytest_mlsupply.engines.protobuf import LEN, VARINT, Field, ProtobufError, iter_fields
+from pytest_mlsupply.engines.strings import StringAnalyser
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -580,7 +581,14 @@ def _metadata_findings(
             pickled = scan
             kind = f"a pickle ({candidate.encoding})"
     if kind is None:
-        return findings
+        # What the look above does not undo (compressed pickles, data URIs, JSON holding
+        # them, template escapes): the shared string analyser.
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # byte for byte
+        strings = StringAnalyser(blob, ctx.policy.pickle)
+        return findings + strings.value(where, text, offset=value.start) + strings.finish()
     if pickled is not None:
         findings.extend(pickled.findings)
     findings.append(

@@ -8,10 +8,12 @@ only their header. Then findings of our own for what the library accepts silentl
 
 * duplicate tensor names (the last entry wins, so one tensor shadows another: what a reviewer
   or a different parser sees is not what the loader loads);
-* unknown fields inside a tensor entry (a covert channel, ignored by the loader);
+* unknown fields inside a tensor entry (a covert channel, ignored by the loader); their values,
+  and tensor names, go through :mod:`pytest_mlsupply.engines.strings` like any string (encoded
+  or compressed pickles: MLS-ENC-001, templates);
 * ``__metadata__`` that is oversized, or that carries executable-looking content: pickles (raw,
-  base64 or hex: scanned with the pickle engine), Python code, shell commands, ``javascript:``
-  URLs, very long base64.
+  base64, hex or compressed, found and scanned by :mod:`pytest_mlsupply.engines.strings` and
+  reported as MLS-ST-004), Python code, shell commands, ``javascript:`` URLs, very long base64.
 
 Zero-length tensors and whitespace-padded headers are legitimate and produce nothing.
 """
@@ -25,13 +27,11 @@ import os
 import re
 import struct
 import tempfile
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
-from pytest_mlsupply.engines.pickle import scan_pickle_bytes
-from pytest_mlsupply.engines.pickle.nested import embedded_pickles
+from pytest_mlsupply.engines.strings import StringAnalyser, child_path
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -312,6 +312,7 @@ class _Pairs(list[tuple[str, Any]]):
 
 def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
     findings: list[Finding] = []
+    strings = StringAnalyser(blob, ctx.policy.pickle)
     for name in pairs.duplicates():
         entries = [json.dumps(_plain(v)) for k, v in pairs if k == name]
         findings.append(
@@ -332,7 +333,10 @@ def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
             )
         )
     for name, entry in pairs:
-        if name == "__metadata__" or not isinstance(entry, _Pairs):
+        if name == "__metadata__":
+            continue
+        findings += strings.value(child_path("", name), name, template=False)
+        if not isinstance(entry, _Pairs):
             continue
         extra = [key for key, _ in entry if key not in _TENSOR_FIELDS]
         if extra:
@@ -353,63 +357,34 @@ def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
                     cwe="CWE-1287",
                 )
             )
+            # What the hidden channel carries: every field, every occurrence, nested values.
+            extras = [(key, value) for key, value in entry if key not in _TENSOR_FIELDS]
+            findings += strings.walk(_Pairs(extras), child_path("", name))
     metadata = pairs.get("__metadata__")
     if isinstance(metadata, _Pairs):
-        findings += _check_metadata(blob, metadata, ctx)
-    return findings
+        findings += _check_metadata(blob, metadata, strings)
+    return findings + strings.finish()
 
 
-def _check_metadata(blob: Blob, metadata: _Pairs, ctx: ScanContext) -> list[Finding]:
+def _check_metadata(blob: Blob, metadata: _Pairs, strings: StringAnalyser) -> list[Finding]:
     findings: list[Finding] = []
     total = sum(len(k) + len(v) for k, v in metadata if isinstance(v, str))
     if total > METADATA_CAP:
         findings.append(_oversized(blob, "__metadata__", f"{total} characters in all"))
+    # A pickle in metadata keeps the rule it always had.
+    strings.pickle_rule, strings.pickle_title = "MLS-ST-004", "safetensors metadata holds a pickle"
     for key, value in metadata:
         if not isinstance(value, str):
             continue  # the library has already refused the file
-        key_path = f"__metadata__.{key}"
+        key_path = child_path("__metadata__", key)
         if len(value) > METADATA_VALUE_CAP:
             findings.append(_oversized(blob, key_path, f"value of {len(value)} characters"))
-        pickled = _pickle_findings(blob, key_path, value, ctx)
-        if pickled:
-            findings += pickled
+        found = strings.value(child_path("__metadata__", key), key, template=False)
+        found += strings.value(key_path, value, key=key)
+        findings += found
+        if any(f.rule == "MLS-ST-004" for f in found):
             continue
         findings += _executable_text(blob, key_path, value)
-    return findings
-
-
-def _pickle_findings(blob: Blob, key_path: str, value: str, ctx: ScanContext) -> list[Finding]:
-    findings: list[Finding] = []
-    for embedded in embedded_pickles(value, verbatim=False):
-        scan = scan_pickle_bytes(
-            embedded.data, policy=ctx.policy.pickle, origin=blob.subject, member=blob.member
-        )
-        if not (scan.pickles_seen or scan.imports):
-            continue  # text that merely starts like a pickle
-        imports = ", ".join(sorted({ref.dotted for ref in scan.imports})[:8]) or "none"
-        findings.append(
-            Finding(
-                rule="MLS-ST-004",
-                severity=Severity.HIGH,
-                category="unsafe-deserialization",
-                title="safetensors metadata holds a pickle",
-                location=blob.location(key_path=key_path),
-                evidence=f"{embedded.encoding} pickle of {len(embedded.data)} bytes; "
-                f"imports: {imports}",
-                why="safetensors exists so that loading weights cannot run code; a pickle in "
-                "the metadata runs code as soon as some tool unpickles it, and it is scanned "
-                "below with the pickle engine",
-                remediation="remove the pickle from the metadata; metadata must be plain "
-                "descriptive text",
-                cwe="CWE-502",
-            )
-        )
-        # The pickle engine's own findings, located inside this metadata value.
-        for finding in scan.findings:
-            inner = f"{key_path} ({embedded.encoding} pickle)"
-            if finding.location.offset is not None:
-                inner += f", pickle byte {finding.location.offset}"
-            findings.append(replace(finding, location=blob.location(key_path=inner)))
     return findings
 
 

@@ -1,8 +1,8 @@
 """Text files in a model repository: chat templates, Python code, configs that failed to parse.
 
-Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` (including
-``chat_template.jinja``, the separate template file newer transformers releases write, and
-``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
+Dispatch is by name, because plain text has no magic: ``*.jinja`` / ``*.j2`` / ``*.template``
+(including ``chat_template.jinja``, the separate template file newer transformers releases
+write, and ``additional_chat_templates/*.jinja``) go to the template analyser, ``*.py`` to the Python
 analyser, and a config file name whose content the sniffer could not parse as JSON is reported
 as such. YAML configs (``*.yaml``, ``*.yml``, ``MLmodel``, text opening with a YAML directive)
 go to :mod:`pytest_mlsupply.engines.formats.yaml_config`, and every other text file is read there
@@ -12,6 +12,7 @@ for python tags too, since a YAML loader pointed at a renamed file constructs th
 from __future__ import annotations
 
 import codecs
+import re
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -19,6 +20,7 @@ from pytest_mlsupply.engines.formats import mlflow, yaml_config
 from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json, scan_json_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
+from pytest_mlsupply.engines.strings import StringAnalyser, is_template_key
 from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
@@ -36,7 +38,8 @@ __all__ = [
     "scan_text",
 ]
 
-TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+#: ``.template`` is how prompt and chat templates are shipped beside configs (``*.template``).
+TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".template")
 PYTHON_SUFFIXES = (".py", ".pyw")
 #: Source or template text above this is not analysed (and says so): no real file comes close.
 MAX_SOURCE_BYTES = 64 << 20
@@ -112,11 +115,29 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         text = read_text(blob)
         if text is None:
             raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
-        return scan_json_text(blob, text)
+        return scan_json_text(blob, text, ctx)
     text = read_text(blob)
     if text is None:
         return yaml_config.too_large_to_read(blob)
-    return yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+    return yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings, _yaml_strings(ctx)))
+
+
+def _yaml_strings(ctx: ScanContext) -> yaml_config.DocumentCheck:
+    """The YAML config's string values through the shared string analyser: encoded pickles
+    (base64, hex, compressed) and templates under any template key, with their key paths."""
+
+    def check(blob: Blob, stream: yaml_config.YamlStream) -> list[Finding]:
+        analyser = StringAnalyser(blob, ctx.policy.pickle)
+        findings: list[Finding] = []
+        for scalar in yaml_config.string_scalars(stream):
+            # A template key anywhere on the path (``prompts.chat_template[1].template``, a
+            # list under ``*_templates``) makes the value a template, as in JSON documents.
+            segments = re.split(r"[.\[\]]+", scalar.key_path)
+            templated = any(is_template_key(part) for part in segments if part)
+            findings += analyser.value(scalar.key_path, scalar.value, template=templated)
+        return findings + analyser.finish()
+
+    return check
 
 
 def scan_json_document(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

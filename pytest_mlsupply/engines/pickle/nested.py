@@ -4,16 +4,32 @@ A pickle that carries another pickle as data is a classic way to hide a payload 
 that only look at the outer stream: the inner one runs as soon as something calls
 ``pickle.loads`` on it. Recognition is cheap (a look at the first bytes) so that tensor data
 and long strings cost next to nothing; only plausible candidates are parsed.
+
+The same recognition serves string values of structured documents (JSON configs, tokenizer
+files, safetensors and GGUF metadata: :mod:`pytest_mlsupply.engines.strings`). There, with a
+:class:`DecodeBudget`, compressed pickles are also peeled (gzip, zlib, bz2, xz, lzma, lz4, zstd,
+raw or inside base64/hex, through the bounded layer :mod:`pytest_mlsupply.engines.decompress`),
+and :func:`might_hold_pickle` is the cheap gate run on every string before anything is decoded.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import io
 import re
 from dataclasses import dataclass
 
-__all__ = ["Embedded", "embedded_pickles", "looks_like_pickle"]
+from pytest_mlsupply.engines.decompress import Codec, codec_by_magic, decompress
+
+__all__ = [
+    "DecodeBudget",
+    "Embedded",
+    "embedded_pickles",
+    "looks_like_pickle",
+    "might_hold_pickle",
+]
 
 #: Shorter constants cannot hold an import and a call; skip them.
 MIN_PICKLE_SIZE = 8
@@ -23,6 +39,56 @@ _PROTO01_OPENERS = frozenset(b"c(]})NIJKLMFGSTUVXBCPi\x8c\x95")
 
 _BASE64 = re.compile(rb"[A-Za-z0-9+/\-_\s]+={0,2}\s*")
 _HEX = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
+_WHITESPACE = re.compile(rb"\s+")
+# A pickle can only call something it imports: GLOBAL and INST end their names with a newline,
+# STACK_GLOBAL is 0x93, EXT1/2/4 fetch from the extension registry. Without any of these
+# bytes a pickle is inert data.
+_IMPORTING = re.compile(rb"[\n\x82\x83\x84\x93]")
+_IMPORTING_TEXT = re.compile("[\n\x82\x83\x84\x93]")
+#: First bytes worth decoding a string for: a pickle's, or a compressed stream's.
+_INTERESTING = frozenset(_PROTO01_OPENERS | {0x80, 0x1F, 0x78, 0x42, 0xFD, 0x04, 0x28, 0x5D})
+_B64_STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_URL = _B64_STD[:62] + "-_"
+# The first base64 character encodes the top six bits of the first byte.
+_B64_FIRST = frozenset(
+    alphabet[byte >> 2] for byte in _INTERESTING for alphabet in (_B64_STD, _B64_URL)
+)
+_HEX_FIRST = frozenset(f"{byte:02x}"[0] for byte in _INTERESTING) | frozenset(
+    f"{byte:02X}"[0] for byte in _INTERESTING
+)
+_TEXT_OPENERS = frozenset(chr(b) for b in _PROTO01_OPENERS)
+# First bytes of the compressed streams codec_by_magic knows (zlib's is any 0x?8, mostly "x").
+_CODEC_FIRST = frozenset("\x1fxB\xfd\x04(]") | frozenset(chr(n << 4 | 8) for n in range(8))
+#: Layers of encoding peeled off one string at most (base64 of gzip of hex of a pickle is 3).
+MAX_LAYERS = 3
+#: One decompressed layer may grow to this much, at most at :data:`MAX_RATIO`.
+LAYER_LIMIT = 16 << 20
+MAX_RATIO = 250.0
+
+
+@dataclass
+class DecodeBudget:
+    """Decoded bytes one document may still spend on its strings.
+
+    Strings are decoded only after :func:`might_hold_pickle` says so, but a crafted file can
+    make every one of a million strings a candidate: the budget bounds the work, and
+    :attr:`exhausted` tells the caller that something went unanalysed (a finding, never a
+    silent stop).
+    """
+
+    remaining: int
+    exhausted: bool = False
+    refused: int = 0
+    """Decodes refused for want of budget (each is something left unanalysed)."""
+
+    def take(self, size: int) -> bool:
+        """Spend ``size`` bytes; False (and :attr:`exhausted`) when they are not there."""
+        if size > self.remaining:
+            self.exhausted = True
+            self.refused += 1
+            return False
+        self.remaining -= size
+        return True
 
 
 @dataclass(frozen=True)
@@ -30,12 +96,15 @@ class Embedded:
     """Bytes that look like a pickle, and how they were found inside the constant.
 
     ``exact_offsets`` is true when the bytes appear verbatim in the outer data, so that offsets
-    inside them can be reported as offsets in the file.
+    inside them can be reported as offsets in the file. ``encoding`` names the layers peeled,
+    outermost first (``base64+gzip``). ``over_limit`` is set when a compressed layer expanded
+    past its limit: ``data`` is then only the head within it.
     """
 
     data: bytes
     encoding: str
     exact_offsets: bool
+    over_limit: str | None = None
 
 
 def looks_like_pickle(data: bytes) -> bool:
@@ -47,20 +116,87 @@ def looks_like_pickle(data: bytes) -> bool:
     return data[0] in _PROTO01_OPENERS
 
 
-def _decode_base64(raw: bytes) -> bytes | None:
-    if len(raw) < 12 or not _BASE64.fullmatch(raw):
+def might_hold_pickle(text: str) -> bool:
+    """Whether a string is worth decoding at all: a cheap look at its length and first character.
+
+    Run on every string of a document (a tokenizer has a million): a raw pickle must open like
+    one and hold an importing byte; base64 and hex must open with the encoding of a pickle's or
+    a compressed stream's first byte.
+    """
+    if len(text) < MIN_PICKLE_SIZE:
+        return False
+    first = text[0]
+    if first in _SPACE:  # not isspace(): "\x1f", gzip's first byte, is whitespace to it
+        text = text.strip(_SPACE)
+        if len(text) < MIN_PICKLE_SIZE:
+            return False
+        first = text[0]
+    if text.startswith(_WRAPPERS):
+        return True
+    if first == "\x80" or (first in _TEXT_OPENERS and _IMPORTING_TEXT.search(text)):
+        return True
+    if first in _CODEC_FIRST and codec_by_magic(text[:16].encode("latin-1", "replace")):
+        return True
+    # The smallest pickle that imports and calls ("cos\nfork\n)R") is 11 bytes: 16 base64
+    # characters, 22 hex digits.
+    return (len(text) >= 16 and first in _B64_FIRST) or (len(text) >= 22 and first in _HEX_FIRST)
+
+
+#: How programs wrap bytes in text besides base64 and hex: a data URI, a 0x prefix, the repr of
+#: a bytes object (``str(data)``, which a program turns back into bytes as a literal).
+_WRAPPERS = ("data:", "0x", "0X", "b'", 'b"')
+_SPACE = " \t\r\n\f\v"
+
+
+def _unwrap(text: str) -> tuple[str, str | bytes] | None:
+    """The text inside a wrapper, and the wrapper's name; None when there is none."""
+    text = text.strip(_SPACE)
+    if text.startswith("data:"):
+        head, comma, rest = text.partition(",")
+        return ("data-uri", rest) if comma and head.lower().endswith(";base64") else None
+    if text.startswith(("0x", "0X")):
+        return "0x", text[2:]
+    if text.startswith(("b'", 'b"')) and text.endswith(text[1]) and len(text) > 2:
+        try:
+            # The escapes of a bytes literal undone (\x80, \n, \\), nothing evaluated.
+            value, _ = codecs.escape_decode(text[2:-1].encode("latin-1"))
+        except (ValueError, UnicodeEncodeError):
+            return None
+        return "bytes-literal", bytes(value)
+    return None
+
+
+def _interesting_head(head: bytes, compressed: bool) -> bool:
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return True
+    if head[:1] and head[0] in _PROTO01_OPENERS:
+        return True
+    return compressed and codec_by_magic(head) is not None
+
+
+def _decode_base64(raw: bytes, budget: DecodeBudget | None = None) -> bytes | None:
+    compressed = budget is not None
+    if len(raw) < 12:
         return None
-    compact = re.sub(rb"\s+", b"", raw)
-    altchars = b"-_" if (b"-" in compact or b"_" in compact) else None
-    # Look at a prefix first so that megabytes of unrelated base64 are never decoded.
+    # Look at a prefix first so that megabytes of unrelated base64 are never decoded or matched.
+    # 24 characters are 18 bytes: enough for the longest header looked at (.lzma's 14).
+    prefix = _WHITESPACE.sub(b"", raw[:96])[:24]
+    prefix = prefix[: len(prefix) // 4 * 4]
+    if len(prefix) < 12 or not _BASE64.fullmatch(prefix):
+        return None
+    urlsafe = b"-" in raw or b"_" in raw
+    altchars = b"-_" if urlsafe else None
     try:
-        head = base64.b64decode(compact[:16], altchars=altchars)
+        head = base64.b64decode(prefix, altchars=altchars)
     except (binascii.Error, ValueError):
         return None
-    if not (head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5) and (
-        head[:1] not in {bytes([b]) for b in _PROTO01_OPENERS}
-    ):
+    if not _interesting_head(head, compressed):
         return None
+    if budget is not None and not budget.take(len(raw)):
+        return None
+    if not _BASE64.fullmatch(raw):
+        return None
+    compact = _WHITESPACE.sub(b"", raw)
     padded = compact + b"=" * (-len(compact) % 4)
     try:
         return base64.b64decode(padded, altchars=altchars)
@@ -68,23 +204,40 @@ def _decode_base64(raw: bytes) -> bytes | None:
         return None
 
 
-def _decode_hex(raw: bytes) -> bytes | None:
-    if len(raw) < 2 * MIN_PICKLE_SIZE or not _HEX.fullmatch(raw[:64]):
+def _decode_hex(raw: bytes, budget: DecodeBudget | None = None) -> bytes | None:
+    compressed = budget is not None
+    if len(raw) < 2 * MIN_PICKLE_SIZE:
         return None
-    head = bytes.fromhex(raw[:4].decode("ascii"))
-    if head[0] != 0x80 and head[0] not in _PROTO01_OPENERS:
+    # bytes.fromhex, what a consumer calls, skips whitespace between the digit pairs.
+    spaced = compressed and _WHITESPACE.search(raw[:96]) is not None
+    prefix = _WHITESPACE.sub(b"", raw[:96]) if spaced else raw[:64]
+    prefix = prefix[: min(32, len(prefix) & ~1)]
+    if not _HEX.fullmatch(prefix or b"x"):
         return None
-    if not _HEX.fullmatch(raw):
+    head = bytes.fromhex(prefix.decode("ascii"))
+    if not _interesting_head(head, compressed):
         return None
-    return bytes.fromhex(raw.decode("ascii"))
+    if budget is not None and not budget.take(len(raw)):
+        return None
+    compact = _WHITESPACE.sub(b"", raw) if spaced else raw
+    if not _HEX.fullmatch(compact):
+        return None
+    return bytes.fromhex(compact.decode("ascii"))
 
 
-def embedded_pickles(value: bytes | bytearray | str, *, verbatim: bool) -> list[Embedded]:
+def embedded_pickles(
+    value: bytes | bytearray | str, *, verbatim: bool, budget: DecodeBudget | None = None
+) -> list[Embedded]:
     """Candidate pickles inside one constant: the bytes themselves, or their base64/hex text.
 
     ``verbatim`` says the constant's bytes appear as is in the outer data (BINBYTES and
-    friends), which keeps offsets exact.
+    friends), which keeps offsets exact. With a ``budget`` (strings of structured documents),
+    compressed streams are decompressed too, up to :data:`MAX_LAYERS` layers, every decoded
+    byte charged to the budget; a candidate the budget cannot pay for is skipped and the
+    budget marked exhausted.
     """
+    if budget is not None:
+        return _peel(value, budget, MAX_LAYERS, ())
     if isinstance(value, str):
         # A program turns text into pickle bytes with .encode("latin-1"), which is also how
         # protocol 0/1 strings map back to their bytes.
@@ -108,3 +261,61 @@ def embedded_pickles(value: bytes | bytearray | str, *, verbatim: bool) -> list[
     if decoded is not None and looks_like_pickle(decoded):
         found.append(Embedded(decoded, "hex", False))
     return found
+
+
+def _peel(
+    value: bytes | bytearray | str, budget: DecodeBudget, layers: int, chain: tuple[str, ...]
+) -> list[Embedded]:
+    """Decode ``value`` layer by layer (text encoding, compression) until a pickle shows."""
+    if isinstance(value, str) and layers > 0 and value.lstrip(_SPACE).startswith(_WRAPPERS):
+        if not budget.take(len(value)):
+            return []
+        unwrapped = _unwrap(value)
+        if unwrapped is not None:
+            name, inner = unwrapped
+            return _peel(inner, budget, layers - 1, (*chain, name))
+    if isinstance(value, str):
+        try:
+            raw = value.encode("latin-1")
+            plain = "text"
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogatepass")
+            plain = "utf-8"
+    else:
+        raw, plain = bytes(value), "raw"
+    # A compressed stream first: zstd's magic opens with "(", which also starts a pickle.
+    codec = codec_by_magic(raw[:16]) if layers > 0 else None
+    if codec is not None:
+        found = _decompressed(raw, codec, budget, layers, chain)
+        if found or budget.exhausted:
+            return found
+    # Without an importing byte a pickle is inert; text that opens like one may be base64.
+    if looks_like_pickle(raw) and _IMPORTING.search(raw):
+        return [Embedded(raw, "+".join(chain) or plain, False)]
+    if layers <= 0:
+        return []
+    for name, decoder in (("base64", _decode_base64), ("hex", _decode_hex)):
+        decoded = decoder(raw, budget)
+        if decoded is not None:
+            return _peel(decoded, budget, layers - 1, (*chain, name))
+    return []
+
+
+def _decompressed(
+    raw: bytes, codec: Codec, budget: DecodeBudget, layers: int, chain: tuple[str, ...]
+) -> list[Embedded]:
+    limit = min(LAYER_LIMIT, budget.remaining)
+    result = decompress(io.BytesIO(raw), codec, limit=limit, max_ratio=MAX_RATIO)
+    budget.take(len(result.data))
+    step = (*chain, str(codec))
+    if result.over_limit is not None and limit < LAYER_LIMIT:
+        budget.exhausted = True
+        budget.refused += 1
+        return []
+    if result.over_limit is not None:
+        # A bomb, or a huge payload: what fits is looked at, and the caller reports the rest.
+        head = result.data
+        return [Embedded(head, "+".join(step), False, over_limit=result.over_limit)]
+    if not result.data:
+        return []
+    return _peel(result.data, budget, layers - 1, step)

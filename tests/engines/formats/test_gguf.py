@@ -106,3 +106,99 @@ def test_version_one_uses_32_bit_lengths() -> None:
     content += struct.pack("<I", len(key)) + key + struct.pack("<II", GGUF_STRING, len(value))
     content += value
     assert parse_gguf(content).values == {"general.name": "tiny"}
+
+
+# --- string values, token arrays, duplicate keys ------------------------------------------------
+
+
+def _tokens(tokens: list[str], types: list[int] | None) -> list[tuple[str, int, object]]:
+    metadata: list[tuple[str, int, object]] = [
+        ("general.architecture", GGUF_STRING, "llama"),
+        ("tokenizer.ggml.tokens", GGUF_ARRAY, (GGUF_STRING, tokens)),
+    ]
+    if types is not None:
+        metadata.append(("tokenizer.ggml.token_type", GGUF_ARRAY, (GGUF_UINT32, types)))
+    return metadata
+
+
+def test_every_string_and_array_item_is_analysed_with_its_key_path(tmp_path: Path) -> None:
+    import base64
+
+    from tests.corpus import system_call
+
+    payload = base64.b64encode(system_call(tmp_path / "canary")).decode()
+    metadata = [
+        *BASE,
+        ("general.notes", GGUF_ARRAY, (GGUF_ARRAY, [(GGUF_STRING, ["ok", payload])])),
+    ]
+    findings, errors = scan(tmp_path, gguf_bytes(metadata))
+    [outer] = [f for f in findings if f.rule == "MLS-ENC-001"]
+    assert outer.location.key_path == "general.notes[0][1]"
+    assert errors == []
+
+
+def test_a_duplicate_key_is_reported_and_both_templates_are_analysed(tmp_path: Path) -> None:
+    metadata = [
+        *BASE,
+        ("tokenizer.chat_template", GGUF_STRING, "{{ cycler.__init__ }}"),
+        ("tokenizer.chat_template", GGUF_STRING, LLAMA3),
+    ]
+    findings, _ = scan(tmp_path, gguf_bytes(metadata))
+    assert ("MLS-GGUF-004", Severity.MEDIUM) in {(f.rule, f.severity) for f in findings}
+    assert any(
+        f.rule == "MLS-TPL-001" and f.location.key_path == "tokenizer.chat_template"
+        for f in findings
+    )
+
+
+def test_a_string_too_large_to_analyse_is_a_high_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.engines.formats import gguf
+
+    monkeypatch.setattr(gguf, "TEMPLATE_CAP", 100)
+    findings, _ = scan(tmp_path, gguf_bytes([*BASE, ("general.blob", GGUF_STRING, "A" * 101)]))
+    assert [(f.rule, f.severity, f.location.key_path) for f in findings] == [
+        ("MLS-GGUF-003", Severity.HIGH, "general.blob")
+    ]
+
+
+def test_a_control_token_with_a_bidi_override_is_high(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, gguf_bytes(_tokens(["<s>", "<|im_end|>\u202e"], [3, 3])))
+    [finding] = findings
+    assert (finding.rule, finding.severity) == ("MLS-TOK-001", Severity.HIGH)
+    assert finding.location.key_path == "tokenizer.ggml.tokens[1]"
+
+
+def test_a_user_defined_token_is_checked_and_a_normal_one_is_not(tmp_path: Path) -> None:
+    tokens = ["a\u200bb", "c\u200bd"]
+    findings, _ = scan(tmp_path, gguf_bytes(_tokens(tokens, [1, 4])))
+    assert [(f.rule, f.severity, f.location.key_path) for f in findings] == [
+        ("MLS-TOK-001", Severity.MEDIUM, "tokenizer.ggml.tokens[1]")
+    ]
+
+
+def test_a_role_marker_that_is_not_a_control_token_is_medium(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, gguf_bytes(_tokens(["<|im_start|>", "[INST]"], [3, 1])))
+    assert [(f.rule, f.location.key_path) for f in findings] == [
+        ("MLS-TOK-003", "tokenizer.ggml.tokens[1]")
+    ]
+
+
+def test_token_arrays_of_different_lengths_are_reported(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, gguf_bytes(_tokens(["a", "b", "c"], [1, 1])))
+    assert [f.rule for f in findings] == ["MLS-TOK-005"]
+    assert "tokenizer.ggml.tokens: 3 items" in findings[0].evidence
+
+
+def test_a_raw_binary_pickle_in_a_string_is_read_byte_for_byte(tmp_path: Path) -> None:
+    from tests.corpus import system_call
+
+    raw = system_call(tmp_path / "canary")  # protocol 2: 0x80 0x02..., not UTF-8
+    key = b"general.blob"
+    # Written by hand: the corpus writer only writes UTF-8 text.
+    pair = struct.pack("<Q", len(key)) + key + struct.pack("<IQ", GGUF_STRING, len(raw)) + raw
+    content = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + pair
+    findings, errors = scan(tmp_path, content)
+    assert "MLS-ENC-001" in {f.rule for f in findings}
+    assert errors == []

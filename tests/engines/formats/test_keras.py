@@ -386,3 +386,22 @@ def test_a_real_weights_only_hdf5_file_is_clean(tmp_path: Path) -> None:
         f.create_group("dense").create_dataset("kernel", data=np.ones((16, 16)))
     report = scan_file(path, "weights.h5")
     assert (report.findings, report.errors) == ([], [])
+
+
+def test_an_encoded_pickle_in_any_config_string_is_found_with_its_key_path() -> None:
+    import base64
+    import gzip
+
+    from tests.corpus import system_call
+
+    payload = base64.b64encode(gzip.compress(system_call(Path("/nonexistent")))).decode()
+    config = {"class_name": "Dense", "config": {"name": "dense", "notes": payload}}
+    [outer] = [f for f in walk(config) if f.rule == "MLS-ENC-001"]
+    assert outer.location.key_path == "config.json.config.notes"
+
+
+def test_a_pickle_the_keras_walk_scans_is_not_reported_twice(tmp_path: Path) -> None:
+    config = {"name": "wrap", "module": base64.b64encode(touch_pickle(tmp_path / "c")).decode()}
+    findings = walk(keras_object("TorchModuleWrapper", config))
+    assert "MLS-ENC-001" not in rules(findings)
+    assert len([f for f in findings if f.rule == "MLS-PKL-001"]) == 1

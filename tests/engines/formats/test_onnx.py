@@ -383,3 +383,14 @@ def test_no_file_named_after_a_location_is_created_or_opened(tmp_path: Path) -> 
     before = set(os.listdir(tmp_path))
     scan_on_disk(tmp_path / "m", model_with_location("../../created-by-scan"))
     assert set(os.listdir(tmp_path)) == before | {"m"}
+
+
+def test_a_compressed_pickle_in_metadata_is_found_by_the_string_analyser(tmp_path: Path) -> None:
+    import gzip
+
+    payload = base64.b64encode(gzip.compress(touch_pickle(tmp_path / "canary"))).decode()
+    findings, _ = scan_bytes(onnx_model(add_graph(), metadata=[("state", payload)]))
+    [outer] = [f for f in findings if f.rule == "MLS-ENC-001"]
+    assert outer.location.key_path == "metadata_props['state']"
+    assert "base64+gzip" in outer.evidence
+    assert "MLS-PKL-001" in rules(findings)

@@ -217,3 +217,22 @@ def test_without_numpy_the_verdict_still_comes(
     [finding] = scan_file(path, "model.safetensors").findings
     assert finding.rule == "MLS-ST-001"
     assert "not fully covered" in finding.evidence
+
+
+def test_a_compressed_pickle_in_metadata_keeps_its_rule() -> None:
+    import gzip
+
+    value = base64.b64encode(gzip.compress(pickle.dumps(_Touch(), protocol=2))).decode()
+    header = {"__metadata__": {"state": value}, **VALID}
+    found = scan_bytes(safetensors_bytes(header, bytes(8)))
+    [outer] = [f for f in found if f.rule == "MLS-ST-004"]
+    assert outer.evidence.startswith("base64+gzip pickle")
+
+
+def test_a_pickle_in_an_unknown_tensor_field_is_found_with_its_key_path() -> None:
+    value = pickle.dumps(_Touch(), protocol=2).hex()
+    header = {"w": {**tensor("F32", [2], 0, 8), "extra": {"deep": [value]}}}
+    found = scan_bytes(safetensors_bytes(header, bytes(8)))
+    assert {"MLS-ST-003", "MLS-ENC-001"} <= rules(found)
+    [outer] = [f for f in found if f.rule == "MLS-ENC-001"]
+    assert outer.location.key_path == "w.extra.deep[0]"
