@@ -215,15 +215,18 @@ def _auto_map(blob: Blob, document: _Object) -> list[Finding]:
             module, _, cls = reference.rpartition(".")
             by_module.setdefault(module or reference, []).append(f"{auto_class} → {cls}")
     for module, uses in sorted(by_module.items()):
+        present, note = _sibling(blob, module)
         findings.append(
             Finding(
                 rule="MLS-CFG-001",
-                severity=Severity.HIGH,
+                # Code that ships beside the config is scanned on its own and judged by what it
+                # does (a modeling file that only builds a network is low); code the loader
+                # must fetch from elsewhere cannot be vouched for here.
+                severity=Severity.MEDIUM if present else Severity.HIGH,
                 category="remote-code",
                 title="config makes loaders import custom code (trust_remote_code)",
                 location=blob.location(key_path="auto_map"),
-                evidence=f"module {module}.py ({_sibling_note(blob, module)}); "
-                f"classes: {', '.join(uses)}",
+                evidence=f"module {module}.py ({note}); classes: {', '.join(uses)}",
                 why="with trust_remote_code=True, transformers imports and runs this module "
                 "from the repository: it is arbitrary code, not data",
                 remediation="review the module (its findings are reported on the .py file "
@@ -235,13 +238,19 @@ def _auto_map(blob: Blob, document: _Object) -> list[Finding]:
     return findings
 
 
-def _sibling_note(blob: Blob, module: str) -> str:
+def _sibling(blob: Blob, module: str) -> tuple[bool, str]:
+    """Whether the module's file lies beside the config (and so is scanned with it)."""
     if blob.path is None:
-        return "analysed on its own item when it is part of the scanned files"
+        return False, "not checked: this config was read from inside an archive"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", module):
+        return False, "not a plain module name"
     candidate = blob.path.parent / (module.replace(".", "/") + ".py")
-    if candidate.is_file():
-        return f"present in this repository as {candidate.name}, analysed by the code scanner"
-    return "not found next to this config: the loader fetches it from the hub"
+    if candidate.is_file() and not candidate.is_symlink():
+        return True, (
+            f"present in this repository as {candidate.name}, analysed by the code scanner: "
+            "its own findings say what it does"
+        )
+    return False, "not found next to this config: the loader fetches it from the hub"
 
 
 def _other_repo(blob: Blob, key_path: str, repo: str, reference: str) -> Finding:

@@ -53,6 +53,29 @@ def test_auto_map_says_whether_the_module_is_in_the_repository(tmp_path: Path) -
     assert "fetches it from the hub" in findings["conf_x.py"].evidence
 
 
+def test_auto_map_code_beside_the_config_is_medium_and_code_from_elsewhere_high(
+    tmp_path: Path,
+) -> None:
+    # The module beside the config is scanned on its own item and judged by what it does.
+    (tmp_path / "modeling_x.py").write_text("class XModel: pass\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked_x.py").write_text("class L: pass\n")
+    (tmp_path / "linked_x.py").symlink_to(tmp_path / "elsewhere" / "linked_x.py")
+    config = {
+        "auto_map": {
+            "AutoModel": "modeling_x.XModel",
+            "AutoConfig": "conf_x.C",
+            "AutoTokenizer": "linked_x.L",
+        }
+    }
+    found = {f.evidence.split(" ")[1]: f.severity for f in scan(tmp_path, "config.json", config)}
+    assert found == {
+        "modeling_x.py": Severity.MEDIUM,
+        "conf_x.py": Severity.HIGH,
+        "linked_x.py": Severity.HIGH,
+    }
+
+
 def test_tokenizer_auto_map_lists_with_nulls_are_read(tmp_path: Path) -> None:
     config = {"auto_map": {"AutoTokenizer": ["tokenization_x.XTokenizer", None]}}
     [finding] = scan(tmp_path, "tokenizer_config.json", config)
