@@ -102,15 +102,26 @@ def _sklearn_like_classes() -> Iterator[None]:
         "sklearn.preprocessing._data": StandardScaler,
     }
     added = [n for n in names if n not in sys.modules]
+    # Where the real scikit-learn is already imported, its classes are put back afterwards:
+    # another test in the same process pickles the real ones.
+    missing = object()
+    replaced: list[tuple[types.ModuleType, str, object]] = []
     for module_name, cls in names.items():
         if module_name in added:
             sys.modules[module_name] = types.ModuleType(module_name)
         if cls is not None:
             cls.__module__ = module_name
-            setattr(sys.modules[module_name], cls.__name__, cls)
+            module = sys.modules[module_name]
+            replaced.append((module, cls.__name__, getattr(module, cls.__name__, missing)))
+            setattr(module, cls.__name__, cls)
     try:
         yield
     finally:
+        for module, attribute, original in replaced:
+            if original is missing:
+                delattr(module, attribute)
+            else:
+                setattr(module, attribute, original)
         for module_name in added:
             del sys.modules[module_name]
         LinearRegression.__module__ = StandardScaler.__module__ = __name__
