@@ -171,17 +171,6 @@ def _FIXED_TZ() -> datetime.tzinfo:
     return datetime.timezone(datetime.timedelta(hours=1), "CET")
 
 
-#: Why a zoneinfo time zone fails today: ``ZoneInfo`` pickles as the bound classmethod
-#: ``getattr(zoneinfo.ZoneInfo, "_unpickle")``, and ``builtins.getattr`` is on the denylist;
-#: resolving a getattr of an allowed class by constant name is gadget work (another slice of
-#: issue 8), and ``ZoneInfo`` itself reads the time-zone database, so it is not allowed here.
-WAITING_ZONEINFO = (
-    "a zoneinfo time zone pickles as getattr(zoneinfo.ZoneInfo, '_unpickle')(key): builtins."
-    "getattr is denied and ZoneInfo reads the tz database; resolving bound-method reductions "
-    "is the gadget slice of issue 8"
-)
-
-
 def _zoneinfo_frame() -> Any:
     import pandas as pd
 
@@ -267,6 +256,8 @@ def _pandas_objects() -> dict[str, Callable[[], Any]]:
         "indexes": indexes,
         "multiindex-frame": multiindex_frame,
         "scalars-offsets": offsets_timestamps,
+        # A tz-aware column: the time zone pickles as getattr(zoneinfo.ZoneInfo, '_unpickle').
+        "dataframe-zoneinfo-tz": _zoneinfo_frame,
     }
 
 
@@ -286,13 +277,9 @@ def pandas_artifacts() -> list[Artifact]:
             )
         out.append(Artifact(f"pandas-{key}-joblib.joblib", _joblib_to(make), ("pandas", "joblib")))
     out.append(Artifact("pandas-dataframe-to-pickle.pkl", _to_pickle(_frame, None), ("pandas",)))
+    # pandas 3's time zones are zoneinfo.ZoneInfo, pickled as getattr(ZoneInfo, '_unpickle').
     out.append(
-        Artifact(
-            "pandas-dataframe-zoneinfo-tz.pkl",
-            _to_pickle(_zoneinfo_frame, None),
-            ("pandas",),
-            WAITING_ZONEINFO,
-        )
+        Artifact("pandas-dataframe-zoneinfo-tz.pkl", _to_pickle(_zoneinfo_frame, None), ("pandas",))
     )
     for compression in PANDAS_COMPRESSIONS:
         out.append(

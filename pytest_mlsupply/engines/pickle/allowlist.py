@@ -18,8 +18,8 @@ Two kinds of trust:
   config from a path and sets up devices): a pickle that *calls* one is reported
   (MLS-PKL-014, :func:`pytest_mlsupply.engines.pickle.rules`).
 
-What stays unknown on purpose (the survey met them): ``zoneinfo.ZoneInfo`` and pytz (their
-constructors read the time-zone database from disk), ``datasets.table.MemoryMappedTable``
+What stays unknown on purpose (the survey met them): pytz (its constructors read the time-zone
+database from disk), ``datasets.table.MemoryMappedTable``
 (memory-maps the file at a path stored in the pickle), pandas' I/O classes (``HDFStore``,
 ``ExcelFile``, ``ExcelWriter`` open files), and anything not listed. The denylist
 (:mod:`.policy`) always wins over a family pattern; exact entries are checked first and may
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "FAMILIES",
+    "GETATTR_PRIVATE",
     "REEXPORTED_DENIED",
     "VERSION",
     "Family",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: The table's version: the date it was last changed, and a counter for that day.
-VERSION = "2026.12.03.1"
+VERSION = "2026.12.03.2"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,18 @@ REEXPORTED_DENIED = frozenset(
         "ExtensionFileLoader", "CDLL", "PyDLL", "LibraryLoader", "Popen", "SummaryWriter",
     }
 )  # fmt: skip
+
+
+#: Private attributes that ``builtins.getattr`` of an allowed global by a constant name may
+#: reach (how Python pickles a bound or class method), each reviewed; every other private or
+#: dunder attribute stays critical. ``ZoneInfo._unpickle(key, from_cache)`` returns
+#: ``ZoneInfo(key)`` or ``ZoneInfo.no_cache(key)``: both call ``zoneinfo._tzpath.find_tzfile``
+#: (the C type too), whose ``_validate_tzfile_path`` refuses absolute keys, keys that
+#: normalisation changes (``a/../b``, ``a/``) and keys resolving outside the search path, and
+#: then open a regular file under a TZPATH directory or a resource of the ``tzdata`` package,
+#: which is parsed as TZif (anything else raises): no file outside the time-zone database is
+#: read, and nothing is imported but ``tzdata.zoneinfo`` subpackages.
+GETATTR_PRIVATE = frozenset({"zoneinfo.ZoneInfo._unpickle"})
 
 
 def _names(module: str, *names: str) -> tuple[str, ...]:
@@ -593,6 +606,13 @@ FAMILIES: dict[str, Family] = {
         ),
         modules=("collections.abc",),
         names=r"[A-Z][A-Za-z]*",
+    ),
+    "zoneinfo": Family(
+        why="time zones (pandas 3's default for tz-aware data): ZoneInfo pickles as the class "
+        "method getattr(ZoneInfo, '_unpickle')(key, from_cache), which calls ZoneInfo(key); the "
+        "key is checked by zoneinfo._tzpath (no absolute path, no '..', normalised, under "
+        "TZPATH) before any file is opened, and only TZif data is read and parsed",
+        exact=("zoneinfo.ZoneInfo", "zoneinfo.ZoneInfo._unpickle"),
     ),
     "numpy": Family(
         why="arrays, scalars and dtypes rebuilt from bytes and a dtype description; ufuncs "

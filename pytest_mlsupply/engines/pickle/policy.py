@@ -19,9 +19,9 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Literal
 
-from .allowlist import exact_entries, pattern_family
+from .allowlist import GETATTR_PRIVATE, exact_entries, pattern_family
 
-__all__ = ["Decision", "PicklePolicy", "Verdict", "decide"]
+__all__ = ["Decision", "PicklePolicy", "Verdict", "decide", "getattr_resolves", "is_getattr"]
 
 
 class Verdict(enum.IntEnum):
@@ -540,3 +540,31 @@ def decide(module: str, name: str) -> Decision:
         ):
             return other
     return decision
+
+
+def is_getattr(module: str, name: str) -> bool:
+    """Whether ``module.name`` is ``builtins.getattr`` as the policy reads names: written
+    ``builtins`` or Python 2's ``__builtin__`` (which ``fix_imports`` maps), at any protocol."""
+    return (module, name) == ("builtins", "getattr") or _compat_names(module, name) == (
+        "builtins",
+        "getattr",
+    )
+
+
+def getattr_resolves(module: str, name: str, attribute: str) -> bool:
+    """Whether ``builtins.getattr(<module.name>, attribute)`` may be judged as the global
+    ``module.name.attribute``: only when that dotted name is an exact allowlist entry (never a
+    family pattern, never a user ``allow_globals`` entry) that the policy finds safe, and the
+    attribute is a plain identifier that is neither a dunder nor private, unless the allowlist
+    reviewed that private attribute for getattr (:data:`~.allowlist.GETATTR_PRIVATE`)."""
+    if not attribute.isidentifier():
+        return False
+    path = f"{name}.{attribute}"
+    dotted = f"{module}.{path}"
+    if any(s.startswith("__") and s.endswith("__") for s in path.split(".")):
+        return False
+    if attribute.startswith("_") and dotted not in GETATTR_PRIVATE:
+        return False
+    if dotted not in SAFE_GLOBALS:
+        return False
+    return decide(module, path).verdict is Verdict.SAFE

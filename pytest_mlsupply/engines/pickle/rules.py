@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ...results import Finding, Location, Severity
 from .allowlist import reconstruct_only
 from .decoder import C_FILE_LOADER, C_LOADER, LOADER_NAMES, PY_LOADER
 from .gadgets import Assessment, GadgetUse, LoaderOutcome, assess
 from .policy import Decision, PicklePolicy, Verdict, decide
-from .values import CallRef, Global, ImportRef, describe
+from .values import Call, CallRef, Global, ImportRef, SymDict, SymList, SymSet, describe
 from .vm import LoaderStop, Trace
 
 __all__ = [
@@ -189,6 +190,56 @@ def _import_findings(
     return decisions
 
 
+def getattr_exemptions(trace: Trace) -> tuple[set[int], set[int]]:
+    """(``id()`` of the ``builtins.getattr`` imports, of the getattr calls) not to report as
+    dangerous: the calls the machine resolved to an allowed global (:class:`~.vm.GetattrUse`)
+    whose result nothing mutates, and the imports whose every call is one of those and that
+    are neither mutated nor handed to any code (a call's arguments, a BUILD or item state, a
+    persistent id), where something might call them with other arguments."""
+    if not trace.getattrs:
+        return set(), set()
+    mutated = {id(mutation.target) for mutation in trace.mutations}
+    calls = {id(use.call) for use in trace.getattrs if id(use.resolved) not in mutated}
+    refs = {id(use.getattr) for use in trace.getattrs}
+    kept = set(refs) - mutated
+    for call in trace.calls:
+        if call.callable is not None and id(call.callable) in kept and id(call) not in calls:
+            kept.discard(id(call.callable))
+    roots: list[Any] = [(call.args, call.kwargs) for call in trace.calls]
+    roots.extend(value for _, value, _ in trace.sinks)
+    kept -= _globals_inside(roots, kept)
+    return kept, calls
+
+
+def _globals_inside(roots: list[Any], wanted: set[int]) -> set[int]:
+    """Which of the imports ``wanted`` (``id()`` of ImportRefs) are inside ``roots``, through
+    containers (each visited once; a call's own arguments are a root of their own)."""
+    found: set[int] = set()
+    seen: set[int] = set()
+    work = list(roots)
+    while work and wanted - found:
+        item = work.pop()
+        if isinstance(item, Global):
+            if id(item.ref) in wanted:
+                found.add(id(item.ref))
+            continue
+        if id(item) in seen:
+            continue
+        if isinstance(item, tuple):
+            seen.add(id(item))
+            work.extend(item)
+        elif isinstance(item, (SymList, SymSet)):
+            seen.add(id(item))
+            work.extend(item.items)
+        elif isinstance(item, SymDict):
+            seen.add(id(item))
+            work.extend(part for pair in item.items for part in pair)
+        elif isinstance(item, Call):
+            seen.add(id(item))
+            work.extend((item.args, item.kwargs, *item.states))
+    return found
+
+
 def reach_note(trace: Trace, offset: int) -> str:
     """Which unpickler reaches ``offset`` when only one of them does (else "")."""
     reached = trace.reached_by(offset)
@@ -278,11 +329,12 @@ def _all_findings(
         if trace.watched
         else Assessment.empty()
     )
-    decisions = _import_findings(trace, policy, out, gadgets.exempt_imports)
+    getattr_imports, getattr_calls = getattr_exemptions(trace)
+    decisions = _import_findings(trace, policy, out, gadgets.exempt_imports | getattr_imports)
     risky_offsets: list[tuple[int, bool]] = []  # (offset, dangerous) of payload steps
 
     for call in trace.calls:
-        if id(call) in gadgets.exempt_calls:
+        if id(call) in gadgets.exempt_calls or id(call) in getattr_calls:
             continue
         if call.callable is not None:
             decision = decisions.get(id(call.callable)) or judge(call.callable, policy)

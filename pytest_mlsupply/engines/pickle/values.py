@@ -42,6 +42,10 @@ class ImportRef:
     opcode: str
     spelled: str | None = None
     ext_code: int | None = None
+    attribute_of: str | None = None
+    """Set when the loader reaches this global by calling ``builtins.getattr`` on an imported
+    one with a constant name (how Python pickles bound and class methods): the dotted name of
+    that imported global. ``offset`` is then the getattr call's."""
 
     @property
     def dotted(self) -> str:
@@ -58,6 +62,8 @@ class ImportRef:
             data["spelled"] = self.spelled
         if self.ext_code is not None:
             data["ext_code"] = self.ext_code
+        if self.attribute_of is not None:
+            data["attribute_of"] = self.attribute_of
         return data
 
 

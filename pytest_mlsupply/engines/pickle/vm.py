@@ -41,6 +41,7 @@ from .decoder import (
 )
 from .gadgets import WATCHED
 from .nested import Embedded, embedded_pickles, looks_like_pickle
+from .policy import getattr_resolves, is_getattr
 from .values import (
     Call,
     CallRef,
@@ -63,6 +64,7 @@ __all__ = [
     "Exhaustion",
     "ExtensionImport",
     "FileLoad",
+    "GetattrUse",
     "GlobalMutation",
     "LoaderStop",
     "MachineError",
@@ -87,6 +89,19 @@ class GlobalMutation:
     offset: int
     opcode: str
     detail: str
+
+
+@dataclass(frozen=True)
+class GetattrUse:
+    """A REDUCE of ``builtins.getattr`` on an imported global and a constant name that the
+    policy resolves to an allowed global (``getattr(zoneinfo.ZoneInfo, '_unpickle')``): how
+    Python pickles a bound or class method. The machine pushes ``resolved`` as its result."""
+
+    call: CallRef
+    getattr: ImportRef
+    """The ``builtins.getattr`` import called."""
+    base: ImportRef
+    resolved: ImportRef
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,15 @@ class Trace:
     desync_at: int | None = None
     """For a reading given joblib's array regions: the first opcode that runs across a region's
     start or end, from where this reading parses the stream out of step with joblib's."""
+    getattrs: list[GetattrUse] = field(default_factory=list)
+    """The getattr calls resolved to an allowed global, in order."""
+    saw_getattr: bool = False
+    """A ``builtins.getattr`` was imported: from then on :attr:`sinks` are recorded, to tell
+    whether it is handed to any code."""
+
+    @property
+    def tracks_sinks(self) -> bool:
+        return bool(self.watched) or self.saw_getattr
 
     def reached_by(self, offset: int) -> list[str]:
         """The unpicklers that read as far as ``offset`` (both, unless one stopped before)."""
@@ -563,6 +587,8 @@ class _Machine:
         self.trace.imports.append(ref)
         if ref.dotted in _JOBLIB_WRAPPERS:
             self.saw_wrapper = True
+        if is_getattr(ref.module, ref.name):
+            self.trace.saw_getattr = True
         return Global(ref)
 
     def in_region(self, offset: int) -> bool:
@@ -658,7 +684,7 @@ class _Machine:
 
     def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
         self.meter.invalidate()
-        if self.trace.watched and not isinstance(target, (SymList, SymDict, SymSet)):
+        if self.trace.tracks_sinks and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
             self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
@@ -927,7 +953,7 @@ def _persid(m: _Machine, op: Op) -> None:
 def _binpersid(m: _Machine, op: Op) -> None:
     pid = m.pop()
     m.trace.persistent_ids.append(PersistentRef(m.at(op), op.name, describe(pid), pid))
-    if m.trace.watched:
+    if m.trace.tracks_sinks:
         m.trace.sinks.append((None, pid, m.at(op)))
     m.stack.append(Persistent(pid, m.at(op)))
 
@@ -935,13 +961,55 @@ def _binpersid(m: _Machine, op: Op) -> None:
 def _reduce(m: _Machine, op: Op) -> None:
     args = m.pop()
     func = m.top()
-    m.stack[-1] = m.call(op, func, args)
+    result = m.call(op, func, args)
+    m.stack[-1] = result
+    resolved = _resolve_getattr(m, op, func, args)
+    if resolved is not None and isinstance(result, Call):
+        assert isinstance(func, Global)
+        assert isinstance(args[0], Global)
+        m.trace.imports.append(resolved)
+        m.trace.getattrs.append(GetattrUse(result.ref, func.ref, args[0].ref, resolved))
+        m.stack[-1] = Global(resolved)
+
+
+def _resolve_getattr(m: _Machine, op: Op, func: Any, args: Any) -> ImportRef | None:
+    """``getattr(<imported global>, '<name>')`` as the global ``<global>.<name>``, when the
+    policy resolves it (an exact allowlist entry); None for every other call.
+
+    The imported global must be one the stream names (not an EXT code, not itself a getattr
+    result), the name a string constant, and nothing else given (the three-argument form
+    returns its default when the attribute is missing)."""
+    if not (
+        isinstance(func, Global)
+        and func.ref.ext_code is None
+        and func.ref.attribute_of is None
+        and is_getattr(func.ref.module, func.ref.name)
+        and type(args) is tuple
+        and len(args) == 2
+    ):
+        return None
+    base, name = args
+    if not (
+        isinstance(base, Global)
+        and base.ref.ext_code is None
+        and base.ref.attribute_of is None
+        and type(name) is str
+        and getattr_resolves(base.ref.module, base.ref.name, name)
+    ):
+        return None
+    return ImportRef(
+        base.ref.module,
+        f"{base.ref.name}.{name}",
+        m.at(op),
+        op.name,
+        attribute_of=base.ref.dotted,
+    )
 
 
 def _build(m: _Machine, op: Op) -> None:
     state = m.pop()
     inst = m.top()
-    if m.trace.watched:
+    if m.trace.tracks_sinks:
         m.trace.sinks.append((inst, state, m.at(op)))
     if isinstance(inst, Global):
         m.trace.mutations.append(

@@ -37,7 +37,13 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "typing.Any", "collections.abc.Mapping", "__future__.annotations", "random.Random"),
         ("pathlib.Path.write_text", "pathlib.Path.unlink", "typing.get_type_hints",
          "collections.abc.Popen", "argparse.ArgumentParser", "random.SystemRandom.__init__",
-         "zoneinfo.ZoneInfo", "types.FunctionType"),
+         "types.FunctionType"),
+    ),
+    "zoneinfo": (
+        ("zoneinfo.ZoneInfo", "zoneinfo.ZoneInfo._unpickle"),
+        ("zoneinfo.ZoneInfo.from_file", "zoneinfo.ZoneInfo.__init__", "zoneinfo.ZoneInfo.__reduce__",
+         "zoneinfo._tzpath.find_tzfile", "zoneinfo._common.load_tzdata",
+         "zoneinfo.ZoneInfo.clear_cache", "zoneinfo.reset_tzpath"),
     ),
     "numpy": (
         ("numpy.ndarray", "numpy._core.multiarray._reconstruct", "numpy.dtypes.Float32DType",
