@@ -956,17 +956,9 @@ def sklearn_estimators() -> tuple[dict[str, Any], dict[str, str]]:
     return _FITTED, _SKIPPED
 
 
-_SKLEARN_SAMPLE = (
-    "RandomForestClassifier", "HistGradientBoostingRegressor", "KNeighborsClassifier",
-    "CountVectorizer", "Pipeline", "ColumnTransformer", "SVC", "KMeans",
-    "MLPClassifier", "GaussianProcessRegressor", "GridSearchCV", "FunctionTransformer",
-    "SplineTransformer", "IsolationForest", "LogisticRegression",
-)  # fmt: skip
-
-
 def sklearn_artifacts() -> list[Artifact]:
-    """Each fitted estimator dumped plain with joblib; a sample of kinds together with each
-    joblib compression and with each pickle protocol from 2 to 5."""
+    """Each fitted estimator dumped plain with joblib; then every estimator together, once with
+    each joblib compression and once with each pickle protocol from 2 to 5."""
     fitted, _ = sklearn_estimators()
     out: list[Artifact] = []
     for name, estimator in fitted.items():
@@ -975,10 +967,7 @@ def sklearn_artifacts() -> list[Artifact]:
                 f"sklearn-{name}.joblib", _joblib_to(lambda e=estimator: e), ("sklearn", "joblib")
             )
         )
-    # One of each kind (trees, boosting, neighbours' Cython trees, text, pipelines, kernels,
-    # clustering, neural nets, search) for the compressions and protocols.
-    sample = {name: fitted[name] for name in _SKLEARN_SAMPLE if name in fitted}
-    everything = lambda: dict(sample)  # noqa: E731
+    everything = lambda: dict(fitted)  # noqa: E731
     for compress in JOBLIB_COMPRESSIONS:
         needs = ("sklearn", "joblib") + (("lz4",) if compress == "lz4" else ())
         out.append(
