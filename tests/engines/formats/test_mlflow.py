@@ -114,7 +114,13 @@ def test_a_model_saved_by_mlflow_sklearn_is_not_failed(tmp_path: Path, serializa
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
-    mlflow.sklearn.save_model(model, tmp_path / "m", serialization_format=serialization)
+    # Requirements given, so mlflow does not infer them by loading the model in a subprocess.
+    mlflow.sklearn.save_model(
+        model,
+        tmp_path / "m",
+        serialization_format=serialization,
+        pip_requirements=["scikit-learn"],
+    )
     findings = scan_dir(tmp_path / "m")
     assert [f.render() for f in findings if f.severity >= Severity.HIGH] == []
     expected = [] if serialization == "skops" else ["MLS-MLF-005"]
@@ -130,7 +136,7 @@ def test_a_python_model_saved_by_mlflow_pyfunc_is_reported_as_code(tmp_path: Pat
         def predict(self, context: object, model_input: list[str]) -> list[str]:
             return model_input
 
-    mlflow.pyfunc.save_model(tmp_path / "m", python_model=Echo())
+    mlflow.pyfunc.save_model(tmp_path / "m", python_model=Echo(), pip_requirements=["mlflow"])
     findings = scan_dir(tmp_path / "m")
     by_rule = {f.rule: f for f in findings}
     assert by_rule["MLS-MLF-004"].severity is Severity.HIGH
