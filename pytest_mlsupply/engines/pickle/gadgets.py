@@ -72,6 +72,24 @@ _CALLERS = frozenset(
         "torch._utils._rebuild_from_type_v2",
     }
 )
+# Allowed callables known to only store what they are given when called (containers, and
+# defaultdict, which calls its factory only on a lookup the loader never makes). Any other
+# callable may call a wrapper it is handed: a constructor that probes a function argument
+# (``scipy.sparse.linalg.LinearOperator(shape, matvec)`` calls ``matvec``, and scikit-learn
+# re-exports it), a reduction that calls a method of its argument (``numpy.mean(obj)`` calls
+# ``obj.mean``), a ``dict(obj)`` that calls ``obj.keys``. So a wrapper anywhere in the
+# arguments of another call is exposed, unless that callable is one of these.
+_HOLDERS = frozenset(
+    {
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "builtins.frozenset",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.deque",
+    }
+)
 # copyreg's helpers make an instance of their first argument (and _reconstructor runs its
 # second's __init__): the classes named there decide what runs.
 _MAKERS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
@@ -88,6 +106,13 @@ _RISKY_NAMES = frozenset(
         "mkdir", "touch", "symlink_to", "urlopen", "urlretrieve", "get", "post", "setattr",
         "getattr", "delattr", "globals", "locals", "vars", "modules", "builtins",
         "format", "format_map", "mro", "apply", "invoke", "start", "send",
+        # Methods that write a file at a path they are given: ndarray.tofile / dump, pandas'
+        # writers, pathlib's links, model savers.
+        "tofile", "dump", "dumps", "save", "savez", "savetxt", "savefig", "save_model",
+        "save_pretrained", "to_pickle", "to_csv", "to_json", "to_parquet", "to_hdf",
+        "to_excel", "to_feather", "to_orc", "to_stata", "to_sql", "to_html", "to_latex",
+        "to_markdown", "to_xml", "to_string", "hardlink_to", "link_to", "lchmod", "writelines",
+        "truncate", "export", "spawnve", "spawnvp", "execvpe",
     }
 )  # fmt: skip
 
@@ -394,7 +419,9 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     exposed: dict[int, str] = {}
     open_: list[tuple[Call, str]] = []  # Calls handed to code that may call them
 
-    def note(holder: CallRef | None, func: Any, args: Any, value: Any, where: str) -> bool:
+    def note(
+        holder: CallRef | None, func: Any, args: Any, value: Any, where: str, called: bool
+    ) -> bool:
         inside = _direct_calls(value, handed, judge.budget)
         if inside is None:
             return False
@@ -402,6 +429,14 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
             holds.setdefault(id(holder), []).extend(inside)
         if isinstance(func, Global) and func.ref.dotted in WATCHED:
             why = f"it is wrapped by {func.ref.dotted} ({where})"
+            open_.extend((call, why) for call in inside)
+        elif (
+            called
+            and isinstance(func, Global)
+            and func.ref.dotted not in _HOLDERS | _MAKERS | _CALLERS
+        ):
+            # The callable runs with these arguments now, and may call what it is given.
+            why = f"it is handed to {func.ref.dotted}, which may call it ({where})"
             open_.extend((call, why) for call in inside)
         elif not judge.safe_owner(func, args):
             target = describe(func, 0) if func is not None else "persistent_load"
@@ -411,13 +446,16 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     complete = True
     for ref in trace.calls:
         where = f"{ref.opcode} at byte {ref.offset}"
-        complete = complete and note(ref, ref.func, ref.args, (ref.args, ref.kwargs), where)
+        value = (ref.args, ref.kwargs)
+        complete = complete and note(ref, ref.func, ref.args, value, where, called=True)
     for owner, value, offset in trace.sinks:
         where = f"a BUILD, item or persistent-id opcode at byte {offset}"
         if isinstance(owner, Call):
-            complete = complete and note(owner.ref, owner.func, owner.args, value, where)
+            complete = complete and note(
+                owner.ref, owner.func, owner.args, value, where, called=False
+            )
         else:
-            complete = complete and note(None, owner, None, value, where)
+            complete = complete and note(None, owner, None, value, where, called=False)
     if not complete:
         for made in trace.watched:
             exposed[id(made.ref)] = "the pickle is too large to follow where it goes"

@@ -163,6 +163,35 @@ def test_a_harmless_partial_handed_to_a_callable_that_calls_its_argument_is_crit
     assert "handed to torch._tensor._rebuild_from_type_v2" in reason(result)
 
 
+def test_a_harmless_methodcaller_handed_to_an_allowed_callable_is_critical() -> None:
+    # numpy.arctan2(a, b) on object arrays calls a[0].arctan2(b[0]); any allowed callable that
+    # is not a plain container may call what it is given, so the wrapper is exposed.
+    data = (
+        Asm().proto(2).global_("numpy", "arctan2").global_("types", "SimpleNamespace")
+        .empty_tuple().reduce().empty_dict().str("arctan2")
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce()
+        .setitem().build().none().tuple2().reduce().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "handed to numpy.arctan2, which may call it" in reason(result)
+
+
+def test_a_harmless_partial_in_the_arguments_of_a_container_stays_harmless() -> None:
+    # defaultdict(partial(OrderedDict)): the factory is called only on a missing key.
+    data = (
+        Asm().proto(2).global_("collections", "defaultdict")
+        .raw(partial_of("collections", "OrderedDict").bytes()[2:]).tuple1().reduce().stop()
+    )  # fmt: skip
+    assert rules(scan(data.bytes())) == {"MLS-PKL-016"}
+
+
+@pytest.mark.parametrize("name", ["tofile", "dump", "to_pickle", "hardlink_to", "to_csv"])
+def test_a_methodcaller_of_a_method_that_writes_a_file_is_critical(name: str) -> None:
+    data = Asm().proto(2).global_("operator", "methodcaller").str(name).tuple1().reduce().stop()
+    assert "MLS-PKL-017" in blocking(scan(data.bytes()))
+
+
 def test_a_harmless_partial_in_the_state_of_an_unknown_class_is_critical() -> None:
     data = (
         Asm().proto(2).global_("mypkg", "Model").empty_tuple().raw(b"\x81").empty_dict()

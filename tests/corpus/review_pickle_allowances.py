@@ -1,0 +1,112 @@
+"""Corpus: what the adversarial review of the pickle engine's new allowances got past it.
+
+Both hid an ``operator.methodcaller`` (judged harmless while nothing calls it) in the
+arguments of an allowed callable that *does* call it while the file loads:
+
+- scikit-learn re-exports scipy's ``LinearOperator`` (``sklearn.utils.sparsefuncs``), which
+  the ``sklearn`` family's class pattern admitted as a callable; ``LinearOperator(shape,
+  matvec)`` calls ``matvec(numpy.zeros(n))`` to learn its dtype;
+- a numpy ufunc on object arrays (``numpy.arctan2``, allowed) calls, for each pair of
+  elements, the element's method of the same name: ``a.arctan2(b)``.
+
+In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
+the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
+each number, enough for a ``.pth`` file that the next Python start runs).
+"""
+
+from __future__ import annotations
+
+import operator
+import pickle
+import sys
+import types
+from pathlib import Path
+
+from tests.corpus import Sample, file_sample
+
+_PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
+_PANDAS_LOAD = "import pandas\npandas.read_pickle(ARTIFACT)\n"
+_RULES = ("MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-017")
+
+
+def _as_global(data: bytes, real: bytes, spelled: bytes) -> bytes:
+    """Respell a protocol 2 GLOBAL (``c<module>\\n<name>\\n``) the way the payload names it."""
+    assert real in data, (real, data)
+    return data.replace(real, spelled)
+
+
+class _Reduce:
+    def __init__(self, func: object, args: tuple[object, ...]) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.func, self.args
+
+
+def _linear_operator_calls_a_methodcaller(canary: Path) -> bytes:
+    # sklearn.utils.sparsefuncs.LinearOperator((1, 1), methodcaller('tofile', canary)):
+    # LinearOperator(shape, matvec) calls matvec(numpy.zeros(1)), i.e. zeros(1).tofile(canary).
+    from scipy.sparse.linalg import LinearOperator
+
+    payload = _Reduce(LinearOperator, ((1, 1), operator.methodcaller("tofile", str(canary))))
+    return _as_global(
+        pickle.dumps(payload, protocol=2),
+        b"cscipy.sparse.linalg._interface\nLinearOperator\n",
+        b"csklearn.utils.sparsefuncs\nLinearOperator\n",
+    )
+
+
+def _stand_in(name: str) -> object:
+    """A function pickle writes as ``_rev1_stand_in.<name>``, respelled afterwards."""
+    module = sys.modules.setdefault("_rev1_stand_in", types.ModuleType("_rev1_stand_in"))
+
+    def stand_in() -> None: ...
+
+    stand_in.__module__, stand_in.__qualname__, stand_in.__name__ = module.__name__, name, name
+    setattr(module, name, stand_in)
+    return stand_in
+
+
+def _ufunc_calls_a_methodcaller(canary: Path) -> bytes:
+    # numpy.arctan2(a, b) on object arrays calls a[0].arctan2(b[0]): a[0] is a SimpleNamespace
+    # whose arctan2 is methodcaller('tofile', canary), b[0] an array, which writes the canary.
+    import numpy as np
+
+    holder = np.empty(1, dtype=object)
+    holder[0] = types.SimpleNamespace(arctan2=operator.methodcaller("tofile", str(canary)))
+    target = np.empty(1, dtype=object)
+    target[0] = np.zeros(1)
+    payload = _Reduce(_stand_in("arctan2"), (holder, target))
+    return _as_global(
+        pickle.dumps(payload, protocol=2), b"c_rev1_stand_in\narctan2\n", b"cnumpy\narctan2\n"
+    )
+
+
+SAMPLES: list[Sample] = [
+    file_sample(
+        "rev1-sklearn-reexported-linear-operator-calls-a-methodcaller",
+        _linear_operator_calls_a_methodcaller,
+        "scipy's LinearOperator, admitted under its scikit-learn re-export, calls the "
+        "'harmless' methodcaller it is given: an array's tofile writes a chosen file",
+        _PICKLE_LOAD,
+        rules=_RULES,
+        requires=("sklearn", "scipy"),
+    ),
+    file_sample(
+        "rev1-sklearn-reexported-linear-operator-read-by-pandas",
+        _linear_operator_calls_a_methodcaller,
+        "the same LinearOperator payload, loaded with pandas.read_pickle",
+        _PANDAS_LOAD,
+        rules=_RULES,
+        requires=("sklearn", "scipy", "pandas"),
+    ),
+    file_sample(
+        "rev1-numpy-ufunc-calls-a-methodcaller-through-an-object-array",
+        _ufunc_calls_a_methodcaller,
+        "an allowed numpy ufunc on object arrays calls each element's method of its name: "
+        "a methodcaller stored there runs an array's tofile",
+        _PICKLE_LOAD,
+        rules=_RULES,
+        requires=("numpy",),
+    ),
+]
