@@ -1,6 +1,6 @@
 """Corpus: what the adversarial review of the pickle engine's new allowances got past it.
 
-Both hid an ``operator.methodcaller`` (judged harmless while nothing calls it) in the
+The first two hid an ``operator.methodcaller`` (judged harmless while nothing calls it) in the
 arguments of an allowed callable that *does* call it while the file loads:
 
 - scikit-learn re-exports scipy's ``LinearOperator`` (``sklearn.utils.sparsefuncs``), which
@@ -12,20 +12,28 @@ arguments of an allowed callable that *does* call it while the file loads:
 In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
 the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
 each number, enough for a ``.pth`` file that the next Python start runs).
+
+The third is a legacy ``torch.save`` file whose first pickle (the magic number) stops inside a
+frame with a payload pickle left in it: ``torch.load(path)`` reads from a buffered file, whose
+next load starts right after the STOP and runs the payload; the layout walker started the next
+pickle at the frame's end, as an unbuffered file or ``io.BytesIO`` does, and never read it.
 """
 
 from __future__ import annotations
 
 import operator
 import pickle
+import struct
 import sys
 import types
 from pathlib import Path
 
-from tests.corpus import Sample, file_sample
+from tests.corpus import Sample, file_sample, system_call
+from tests.corpus.torch import LEGACY_MAGIC, legacy_stream
 
 _PICKLE_LOAD = "import pickle\nwith open(ARTIFACT, 'rb') as f:\n    pickle.load(f)\n"
 _PANDAS_LOAD = "import pandas\npandas.read_pickle(ARTIFACT)\n"
+_TORCH_LOAD = "import torch\ntorch.load(ARTIFACT, weights_only=False)\n"
 _RULES = ("MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-003", "MLS-PKL-017")
 
 
@@ -82,6 +90,17 @@ def _ufunc_calls_a_methodcaller(canary: Path) -> bytes:
     )
 
 
+def _legacy_magic_frame_hides_a_pickle(canary: Path) -> bytes:
+    # FRAME [magic number's opcodes, STOP, os.system payload], then the rest of the file: a
+    # buffered reader's next load starts after the STOP.
+    magic = pickle.dumps(LEGACY_MAGIC, protocol=2)
+    body = magic[2:] + system_call(canary)
+    framed = b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body
+    stream = legacy_stream()
+    assert stream.startswith(magic)
+    return framed + stream[len(magic) :]
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "rev1-sklearn-reexported-linear-operator-calls-a-methodcaller",
@@ -108,5 +127,15 @@ SAMPLES: list[Sample] = [
         _PICKLE_LOAD,
         rules=_RULES,
         requires=("numpy",),
+    ),
+    file_sample(
+        "rev1-legacy-torch-magic-number-frame-hides-a-pickle",
+        _legacy_magic_frame_hides_a_pickle,
+        "a legacy torch.save file whose magic-number pickle stops inside a frame: torch.load "
+        "of the path (a buffered file) reads the payload left in the frame next",
+        _TORCH_LOAD,
+        filename="model.pt",
+        rules=("MLS-PKL-001", "MLS-PKL-002"),
+        requires=("torch",),
     ),
 ]

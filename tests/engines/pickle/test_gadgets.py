@@ -359,6 +359,18 @@ def test_bytes_after_the_last_storage_of_a_nested_blob_keep_the_load_critical() 
     assert "bytes after the last storage" in reason(result, "MLS-PKL-019")
 
 
+def test_a_nested_blob_whose_pickle_stops_inside_its_frame_keeps_the_load_critical() -> None:
+    # Where the next pickle starts depends on how the loader reads the stream (after the STOP
+    # from a buffered file, after the frame from bytes): the blob has no single layout.
+    blob = legacy_blob()
+    magic = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+    body = magic[2:] + b"\x80\x02N."
+    framed = b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body
+    result = scan(load_from_bytes(framed + blob[len(magic) :]))
+    assert "MLS-PKL-019" in blocking(result)
+    assert "before the end of its frame" in reason(result, "MLS-PKL-019")
+
+
 def test_a_nested_blob_whose_layout_breaks_keeps_the_load_critical() -> None:
     truncated = legacy_blob()[:-4]
     assert "MLS-PKL-019" in blocking(scan(load_from_bytes(truncated)))
