@@ -7,7 +7,9 @@ arguments of an allowed callable that *does* call it while the file loads:
   the ``sklearn`` family's class pattern admitted as a callable; ``LinearOperator(shape,
   matvec)`` calls ``matvec(numpy.zeros(n))`` to learn its dtype;
 - a numpy ufunc on object arrays (``numpy.arctan2``, allowed) calls, for each pair of
-  elements, the element's method of the same name: ``a.arctan2(b)``.
+  elements, the element's method of the same name: ``a.arctan2(b)``;
+- numpy's ``Generator`` unpickler, ``numpy.random._pickle.__generator_ctor(name, ctor)``
+  (allowed), calls ``ctor(name)``: any callable, with any argument.
 
 In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
 the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
@@ -101,6 +103,22 @@ def _legacy_magic_frame_hides_a_pickle(canary: Path) -> bytes:
     return framed + stream[len(magic) :]
 
 
+def _generator_ctor_calls_a_methodcaller(canary: Path) -> bytes:
+    # numpy.random._pickle.__generator_ctor(zeros(1), methodcaller('tofile', canary)) calls
+    # methodcaller(zeros(1)) to make its bit generator: zeros(1).tofile(canary).
+    import numpy as np
+
+    payload = _Reduce(
+        _stand_in("__generator_ctor"),
+        (np.zeros(1), operator.methodcaller("tofile", str(canary))),
+    )
+    return _as_global(
+        pickle.dumps(payload, protocol=2),
+        b"c_rev1_stand_in\n__generator_ctor\n",
+        b"cnumpy.random._pickle\n__generator_ctor\n",
+    )
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "rev1-sklearn-reexported-linear-operator-calls-a-methodcaller",
@@ -124,6 +142,15 @@ SAMPLES: list[Sample] = [
         _ufunc_calls_a_methodcaller,
         "an allowed numpy ufunc on object arrays calls each element's method of its name: "
         "a methodcaller stored there runs an array's tofile",
+        _PICKLE_LOAD,
+        rules=_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "rev1-numpy-generator-ctor-calls-a-methodcaller",
+        _generator_ctor_calls_a_methodcaller,
+        "numpy's allowed Generator unpickler calls the bit-generator constructor it is given "
+        "with the name it is given: a methodcaller and an array",
         _PICKLE_LOAD,
         rules=_RULES,
         requires=("numpy",),
