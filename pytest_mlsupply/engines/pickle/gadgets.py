@@ -113,6 +113,11 @@ _RISKY_NAMES = frozenset(
         "to_excel", "to_feather", "to_orc", "to_stata", "to_sql", "to_html", "to_latex",
         "to_markdown", "to_xml", "to_string", "hardlink_to", "link_to", "lchmod", "writelines",
         "truncate", "export", "spawnve", "spawnvp", "execvpe",
+        # pandas' query and eval evaluate an expression whose "@name" reaches any global of the
+        # calling frame (DataFrame.query(df, '@torch.os.system(...)')); the callable-taking
+        # methods call what they are given.
+        "query", "evaluate", "pipe", "agg", "aggregate", "transform", "map", "applymap",
+        "to_clipboard", "plot",
     }
 )  # fmt: skip
 
@@ -430,11 +435,7 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
         if isinstance(func, Global) and func.ref.dotted in WATCHED:
             why = f"it is wrapped by {func.ref.dotted} ({where})"
             open_.extend((call, why) for call in inside)
-        elif (
-            called
-            and isinstance(func, Global)
-            and func.ref.dotted not in _HOLDERS | _MAKERS | _CALLERS
-        ):
+        elif called and isinstance(func, Global) and func.ref.dotted not in _HOLDERS | _MAKERS:
             # The callable runs with these arguments now, and may call what it is given.
             why = f"it is handed to {func.ref.dotted}, which may call it ({where})"
             open_.extend((call, why) for call in inside)
