@@ -39,6 +39,7 @@ __all__ = [
     "assess",
     "load_key",
     "loader_bytes",
+    "planted_setstate",
 ]
 
 #: Gadget constructors, by the global that makes them, and the kind of wrapper each makes.
@@ -445,18 +446,17 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
         return True
 
     complete = True
-    for _owner, value, offset in trace.sinks:
-        # A BUILD calls getattr(obj, "__setstate__"): an instance attribute of that name (a
-        # method on the class is no data descriptor, so the instance's __dict__ wins), or an
-        # item of a dict whose __getattr__ reads its items (Lightning's AttributeDict), is
-        # called with the next BUILD's state. No pickler writes such a key.
-        for planted in _planted_setstate(value):
-            inside = _direct_calls(planted, handed, judge.budget)
-            if inside is None:
-                complete = False
-                break
-            why = f"it is stored under __setstate__ (byte {offset}): a BUILD on it calls it"
-            open_.extend((call, why) for call in inside)
+    # A BUILD calls getattr(obj, "__setstate__"): an instance attribute of that name (a method
+    # on the class is no data descriptor, so the instance's __dict__ wins), or an item of a
+    # dict whose __getattr__ reads its items (Lightning's AttributeDict), is called with the
+    # next BUILD's state. No pickler writes such a key.
+    for offset, planted in trace.planted_setstate:
+        inside = _direct_calls(planted, handed, judge.budget)
+        if inside is None:
+            complete = False
+            break
+        why = f"it is stored under __setstate__ (byte {offset}): a BUILD on it calls it"
+        open_.extend((call, why) for call in inside)
     for ref in trace.calls:
         where = f"{ref.opcode} at byte {ref.offset}"
         value = (ref.args, ref.kwargs)
@@ -483,18 +483,20 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     return exposed, handed
 
 
-def _planted_setstate(value: Any) -> list[Any]:
-    """The values a BUILD state (a dict, or a (dict, slots) pair) or the flat key/value items
-    of a SETITEM(S) store under the name ``__setstate__``."""
-    found: list[Any] = []
-    if isinstance(value, SymDict):
-        found += [v for k, v in value.items if k == "__setstate__"]
-    elif isinstance(value, tuple):
-        found += [value[i + 1] for i in range(0, len(value) - 1, 2) if value[i] == "__setstate__"]
-        for part in value:
-            if isinstance(part, SymDict):
-                found += [v for k, v in part.items if k == "__setstate__"]
-    return found
+def planted_setstate(value: Any, *, items: bool = False) -> list[Any]:
+    """The values a BUILD state (a dict, or a (dict, slots) pair) or, with ``items``, the flat
+    key/value items of a SETITEM(S) store under the name ``__setstate__``."""
+    if items:
+        pairs = range(0, len(value) - 1, 2) if isinstance(value, tuple) else range(0)
+        return [value[i + 1] for i in pairs if value[i] == "__setstate__"]
+    parts = value if isinstance(value, tuple) else (value,)
+    return [
+        v
+        for part in parts
+        if isinstance(part, SymDict)
+        for k, v in part.items
+        if k == "__setstate__"
+    ]
 
 
 def _direct_calls(value: Any, handed: set[int], budget: _Budget) -> list[Call] | None:

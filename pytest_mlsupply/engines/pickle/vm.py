@@ -39,7 +39,7 @@ from .decoder import (
     PyFrames,
     read_op,
 )
-from .gadgets import WATCHED
+from .gadgets import WATCHED, planted_setstate
 from .nested import Embedded, embedded_pickles, looks_like_pickle
 from .values import (
     Call,
@@ -227,6 +227,9 @@ class Trace:
     """Where the pickles of joblib's object arrays start and end."""
     watched: list[Call] = field(default_factory=list)
     """What the gadget constructors and nested loaders (:mod:`.gadgets`) built, in order."""
+    planted_setstate: list[tuple[int, Any]] = field(default_factory=list)
+    """(offset, value) of every BUILD state or item of a non-container that stores a value
+    under ``__setstate__``: the next BUILD on that object calls it."""
     sinks: list[tuple[Any, Any, int]] = field(default_factory=list)
     """Once something is watched: (owner, value, offset) for every BUILD state, item
     mutation of a non-container and persistent id, where a loader hands ``value`` to
@@ -658,6 +661,9 @@ class _Machine:
 
     def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
         self.meter.invalidate()
+        if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
+            for value in planted_setstate(tuple(items), items=True):
+                self.trace.planted_setstate.append((self.at(op), value))
         if self.trace.watched and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
@@ -941,6 +947,8 @@ def _reduce(m: _Machine, op: Op) -> None:
 def _build(m: _Machine, op: Op) -> None:
     state = m.pop()
     inst = m.top()
+    for value in planted_setstate(state):
+        m.trace.planted_setstate.append((m.at(op), value))
     if m.trace.watched:
         m.trace.sinks.append((inst, state, m.at(op)))
     if isinstance(inst, Global):

@@ -216,6 +216,19 @@ def test_a_harmless_methodcaller_planted_as_setstate_is_critical(how: str) -> No
     assert "stored under __setstate__" in reason(result)
 
 
+def test_an_allowed_callable_planted_as_setstate_is_reported_as_a_call() -> None:
+    # SimpleNamespace(__setstate__=numpy.random._pickle.__generator_ctor), then BUILD(cls):
+    # the loader calls __generator_ctor(cls), which calls cls(); nothing in the file says so.
+    data = (
+        Asm().proto(2).global_("types", "SimpleNamespace").empty_tuple().reduce()
+        .empty_dict().str("__setstate__").global_("numpy.random._pickle", "__generator_ctor")
+        .setitem().build().global_("collections", "OrderedDict").build().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-002" in blocking(result)
+    assert any("under '__setstate__'" in f.evidence for f in result.findings)
+
+
 def test_a_harmless_partial_in_the_state_of_an_unknown_class_is_critical() -> None:
     data = (
         Asm().proto(2).global_("mypkg", "Model").empty_tuple().raw(b"\x81").empty_dict()
