@@ -22,7 +22,8 @@ arguments of an allowed callable that *does* call it while the file loads:
   planted, since a class's method does not shadow it), so a methodcaller stored there runs
   ``DataFrame.query`` on the BUILD's state, a DataFrame: ``@pickle.sys.modules["os"]``
   resolves in the frame that called ``pickle.load`` (the user's script, ``torch.load``,
-  ``pandas.read_pickle``), all of which import pickle.
+  ``pandas.read_pickle``), all of which import pickle; APPEND on an object that is not a list
+  calls its ``extend`` / ``append`` the same way (ADDITEMS its ``add``).
 
 In both the methodcaller is ``methodcaller('tofile', path)`` applied to an array: it writes
 the file at ``path`` (the canary; with ``sep`` and ``format`` arguments, chosen text around
@@ -161,22 +162,32 @@ def _attribute_dict_runs_a_pandas_query(canary: Path) -> bytes:
 def _attribute_dict_setstate_runs_a_pandas_query(canary: Path) -> bytes:
     # AttributeDict() with the item "__setstate__" = methodcaller("query", expr), then BUILD
     # with a DataFrame: BUILD calls methodcaller(df), i.e. df.query(expr).
+    return _attribute_dict_dispatch(canary, "__setstate__", b"b")
+
+
+def _attribute_dict_append_runs_a_pandas_query(canary: Path) -> bytes:
+    # The item "append", then APPEND a DataFrame: the loader calls ad.append(df).
+    return _attribute_dict_dispatch(canary, "append", b"a")
+
+
+def _attribute_dict_dispatch(canary: Path, name: str, opcode: bytes) -> bytes:
     import pandas as pd
 
     attribute_dict = type("AttributeDict", (dict,), {"__module__": "_rev1_stand_in"})
     module = sys.modules.setdefault("_rev1_stand_in", types.ModuleType("_rev1_stand_in"))
     module.AttributeDict = attribute_dict  # type: ignore[attr-defined]
     planted = attribute_dict()
-    planted["__setstate__"] = operator.methodcaller(
+    planted[name] = operator.methodcaller(
         "query", f'@pickle.sys.modules["os"].system("touch {canary}")'
     )
     raw = pickle.dumps([planted, pd.DataFrame({"a": [1]})], protocol=2)
-    # [planted, df] as [EMPTY_LIST, BINPUT 0, MARK, ..., APPENDS]: drop the list, BUILD instead.
+    # [planted, df] as [EMPTY_LIST, BINPUT 0, MARK, ..., APPENDS]: drop the list, and apply
+    # BUILD or APPEND to the planted object instead.
     head = b"\x80\x02]q\x00("
     assert raw.startswith(head)
     assert raw.endswith(b"e.")
     return _as_global(
-        b"\x80\x02" + raw[len(head) : -2] + b"b.",
+        b"\x80\x02" + raw[len(head) : -2] + opcode + b".",
         b"c_rev1_stand_in\nAttributeDict\n",
         b"clightning_fabric.utilities.data\nAttributeDict\n",
     )
@@ -241,6 +252,15 @@ SAMPLES: list[Sample] = [
         _attribute_dict_setstate_runs_a_pandas_query,
         "the same AttributeDict __setstate__ payload, loaded with pandas.read_pickle",
         _PANDAS_LOAD,
+        rules=_RULES,
+        requires=("pandas", "lightning_fabric"),
+    ),
+    file_sample(
+        "rev1-attribute-dict-answers-append-with-a-pandas-query",
+        _attribute_dict_append_runs_a_pandas_query,
+        "APPEND on Lightning's AttributeDict calls its item 'append', a methodcaller: "
+        "DataFrame.query evaluates '@pickle.sys.modules[\"os\"].system(...)'",
+        _PICKLE_LOAD,
         rules=_RULES,
         requires=("pandas", "lightning_fabric"),
     ),

@@ -483,20 +483,18 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     return exposed, handed
 
 
-def planted_setstate(value: Any, *, items: bool = False) -> list[Any]:
+def planted_setstate(
+    value: Any, *, items: bool = False, names: tuple[str, ...] = ("__setstate__",)
+) -> list[Any]:
     """The values a BUILD state (a dict, or a (dict, slots) pair) or, with ``items``, the flat
-    key/value items of a SETITEM(S) store under the name ``__setstate__``."""
+    key/value items of a SETITEM(S) store under one of ``names`` (the attributes a loader
+    looks up and calls: ``__setstate__`` for BUILD, ``extend`` / ``append`` for APPEND(S) and
+    ``add`` for ADDITEMS on an object that is not a list or set)."""
     if items:
         pairs = range(0, len(value) - 1, 2) if isinstance(value, tuple) else range(0)
-        return [value[i + 1] for i in pairs if value[i] == "__setstate__"]
+        return [value[i + 1] for i in pairs if value[i] in names]
     parts = value if isinstance(value, tuple) else (value,)
-    return [
-        v
-        for part in parts
-        if isinstance(part, SymDict)
-        for k, v in part.items
-        if k == "__setstate__"
-    ]
+    return [v for part in parts if isinstance(part, SymDict) for k, v in part.items if k in names]
 
 
 def _direct_calls(value: Any, handed: set[int], budget: _Budget) -> list[Call] | None:

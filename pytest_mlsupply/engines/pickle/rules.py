@@ -338,14 +338,16 @@ def _all_findings(
                 rule="MLS-PKL-002",
                 severity=Severity.HIGH,
                 category=CATEGORY,
-                title="pickle stores a callable under __setstate__ for a later BUILD to call",
+                title="pickle stores a callable under a name the loader calls",
                 location=ctx.at(offset),
-                evidence=f"a BUILD state or item stores {describe(value)} under '__setstate__'",
-                why="A BUILD calls getattr(obj, '__setstate__') with its state: an instance "
-                "attribute of that name wins over the class's method, and a dict whose "
-                "__getattr__ reads its items (Lightning's AttributeDict) answers with the item. "
-                "No pickler writes that name into an object's state; the pickle chooses what "
-                "the loader calls, invisibly.",
+                evidence=f"a BUILD state or item stores {describe(value)} under '__setstate__' "
+                "(or under 'extend' / 'append' / 'add' of an object that is then appended or "
+                "added to)",
+                why="A BUILD calls getattr(obj, '__setstate__') with its state, APPEND(S) and "
+                "ADDITEMS on an object that is not a list or set call its extend / append / add: "
+                "an instance attribute of that name wins over the class's method, and a dict "
+                "whose __getattr__ reads its items (Lightning's AttributeDict) answers with the "
+                "item. No pickler writes that; the pickle chooses what the loader calls.",
                 remediation=_REMEDIATE_IMPORT,
                 cwe=CWE_502,
             ),

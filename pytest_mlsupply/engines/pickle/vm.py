@@ -664,6 +664,16 @@ class _Machine:
         if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
             for value in planted_setstate(tuple(items), items=True):
                 self.trace.planted_setstate.append((self.at(op), value))
+        if op.name in ("APPEND", "APPENDS", "ADDITEMS") and isinstance(target, Call):
+            # On an object that is not a list or set, the loader calls its extend / append /
+            # add: an attribute or item of that name planted earlier is what runs.
+            names = ("add",) if op.name == "ADDITEMS" else ("extend", "append")
+            for state in target.states:
+                if isinstance(state, tuple) and state[:1] in (("SETITEM",), ("SETITEMS",)):
+                    found = planted_setstate(tuple(state[1]), items=True, names=names)
+                else:
+                    found = planted_setstate(state, names=names)
+                self.trace.planted_setstate.extend((self.at(op), value) for value in found)
         if self.trace.watched and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):

@@ -216,6 +216,31 @@ def test_a_harmless_methodcaller_planted_as_setstate_is_critical(how: str) -> No
     assert "stored under __setstate__" in reason(result)
 
 
+@pytest.mark.parametrize(("name", "opcode"), [("append", b"a"), ("extend", b"a"), ("add", b"\x90")])
+def test_a_methodcaller_planted_as_append_or_add_of_an_attribute_dict_is_critical(
+    name: str, opcode: bytes
+) -> None:
+    # APPEND on an object that is not a list calls its extend / append, ADDITEMS its add: an
+    # AttributeDict answers with its item of that name.
+    data = (
+        Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81").str(name)
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce().setitem()
+        .raw(b"(" if opcode == b"\x90" else b"").str("text").raw(opcode).stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "MLS-PKL-002" in blocking(result)
+
+
+def test_an_item_named_append_on_an_object_never_appended_to_is_not_reported() -> None:
+    data = (
+        Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81").str("append").int_(1).setitem().stop().bytes()
+    )  # fmt: skip
+    assert not blocking(scan(data))
+
+
 def test_an_allowed_callable_planted_as_setstate_is_reported_as_a_call() -> None:
     # SimpleNamespace(__setstate__=numpy.random._pickle.__generator_ctor), then BUILD(cls):
     # the loader calls __generator_ctor(cls), which calls cls(); nothing in the file says so.
