@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: The table's version: the date it was last changed, and a counter for that day.
-VERSION = "2026.12.03.2"
+VERSION = "2026.12.03.3"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,9 @@ REEXPORTED_DENIED = frozenset(
         "Request", "OpenerDirector", "HTTPConnection", "HTTPSConnection", "Session",
         "Unpickler", "Pickler", "Loader", "UnsafeLoader", "FullLoader", "SourceFileLoader",
         "ExtensionFileLoader", "CDLL", "PyDLL", "LibraryLoader", "Popen", "SummaryWriter",
+        # scipy's LinearOperator(shape, matvec) calls matvec to probe its dtype, and
+        # sklearn.utils.sparsefuncs re-exports it: a constructor that calls its argument.
+        "LinearOperator",
     }
 )  # fmt: skip
 

@@ -39,6 +39,7 @@ __all__ = [
     "assess",
     "load_key",
     "loader_bytes",
+    "planted_setstate",
 ]
 
 #: Gadget constructors, by the global that makes them, and the kind of wrapper each makes.
@@ -72,6 +73,24 @@ _CALLERS = frozenset(
         "torch._utils._rebuild_from_type_v2",
     }
 )
+# Allowed callables known to only store what they are given when called (containers, and
+# defaultdict, which calls its factory only on a lookup the loader never makes). Any other
+# callable may call a wrapper it is handed: a constructor that probes a function argument
+# (``scipy.sparse.linalg.LinearOperator(shape, matvec)`` calls ``matvec``, and scikit-learn
+# re-exports it), a reduction that calls a method of its argument (``numpy.mean(obj)`` calls
+# ``obj.mean``), a ``dict(obj)`` that calls ``obj.keys``. So a wrapper anywhere in the
+# arguments of another call is exposed, unless that callable is one of these.
+_HOLDERS = frozenset(
+    {
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "builtins.frozenset",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.deque",
+    }
+)
 # copyreg's helpers make an instance of their first argument (and _reconstructor runs its
 # second's __init__): the classes named there decide what runs.
 _MAKERS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
@@ -88,6 +107,18 @@ _RISKY_NAMES = frozenset(
         "mkdir", "touch", "symlink_to", "urlopen", "urlretrieve", "get", "post", "setattr",
         "getattr", "delattr", "globals", "locals", "vars", "modules", "builtins",
         "format", "format_map", "mro", "apply", "invoke", "start", "send",
+        # Methods that write a file at a path they are given: ndarray.tofile / dump, pandas'
+        # writers, pathlib's links, model savers.
+        "tofile", "dump", "dumps", "save", "savez", "savetxt", "savefig", "save_model",
+        "save_pretrained", "to_pickle", "to_csv", "to_json", "to_parquet", "to_hdf",
+        "to_excel", "to_feather", "to_orc", "to_stata", "to_sql", "to_html", "to_latex",
+        "to_markdown", "to_xml", "to_string", "hardlink_to", "link_to", "lchmod", "writelines",
+        "truncate", "export", "spawnve", "spawnvp", "execvpe",
+        # pandas' query and eval evaluate an expression whose "@name" reaches any global of the
+        # calling frame (DataFrame.query(df, '@torch.os.system(...)')); the callable-taking
+        # methods call what they are given.
+        "query", "evaluate", "pipe", "agg", "aggregate", "transform", "map", "applymap",
+        "to_clipboard", "plot",
     }
 )  # fmt: skip
 
@@ -394,7 +425,9 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     exposed: dict[int, str] = {}
     open_: list[tuple[Call, str]] = []  # Calls handed to code that may call them
 
-    def note(holder: CallRef | None, func: Any, args: Any, value: Any, where: str) -> bool:
+    def note(
+        holder: CallRef | None, func: Any, args: Any, value: Any, where: str, called: bool
+    ) -> bool:
         inside = _direct_calls(value, handed, judge.budget)
         if inside is None:
             return False
@@ -403,21 +436,39 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
         if isinstance(func, Global) and func.ref.dotted in WATCHED:
             why = f"it is wrapped by {func.ref.dotted} ({where})"
             open_.extend((call, why) for call in inside)
+        elif called and isinstance(func, Global) and func.ref.dotted not in _HOLDERS | _MAKERS:
+            # The callable runs with these arguments now, and may call what it is given.
+            why = f"it is handed to {func.ref.dotted}, which may call it ({where})"
+            open_.extend((call, why) for call in inside)
         elif not judge.safe_owner(func, args):
             target = describe(func, 0) if func is not None else "persistent_load"
             open_.extend((call, f"it is handed to {target} ({where})") for call in inside)
         return True
 
     complete = True
+    # A BUILD calls getattr(obj, "__setstate__"): an instance attribute of that name (a method
+    # on the class is no data descriptor, so the instance's __dict__ wins), or an item of a
+    # dict whose __getattr__ reads its items (Lightning's AttributeDict), is called with the
+    # next BUILD's state. No pickler writes such a key.
+    for offset, planted in trace.planted_setstate:
+        inside = _direct_calls(planted, handed, judge.budget)
+        if inside is None:
+            complete = False
+            break
+        why = f"it is stored under __setstate__ (byte {offset}): a BUILD on it calls it"
+        open_.extend((call, why) for call in inside)
     for ref in trace.calls:
         where = f"{ref.opcode} at byte {ref.offset}"
-        complete = complete and note(ref, ref.func, ref.args, (ref.args, ref.kwargs), where)
+        value = (ref.args, ref.kwargs)
+        complete = complete and note(ref, ref.func, ref.args, value, where, called=True)
     for owner, value, offset in trace.sinks:
         where = f"a BUILD, item or persistent-id opcode at byte {offset}"
         if isinstance(owner, Call):
-            complete = complete and note(owner.ref, owner.func, owner.args, value, where)
+            complete = complete and note(
+                owner.ref, owner.func, owner.args, value, where, called=False
+            )
         else:
-            complete = complete and note(None, owner, None, value, where)
+            complete = complete and note(None, owner, None, value, where, called=False)
     if not complete:
         for made in trace.watched:
             exposed[id(made.ref)] = "the pickle is too large to follow where it goes"
@@ -430,6 +481,20 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
         exposed[id(call.ref)] = why
         open_.extend((inner, why) for inner in holds.get(id(call.ref), ()))
     return exposed, handed
+
+
+def planted_setstate(
+    value: Any, *, items: bool = False, names: tuple[str, ...] = ("__setstate__",)
+) -> list[Any]:
+    """The values a BUILD state (a dict, or a (dict, slots) pair) or, with ``items``, the flat
+    key/value items of a SETITEM(S) store under one of ``names`` (the attributes a loader
+    looks up and calls: ``__setstate__`` for BUILD, ``extend`` / ``append`` for APPEND(S) and
+    ``add`` for ADDITEMS on an object that is not a list or set)."""
+    if items:
+        pairs = range(0, len(value) - 1, 2) if isinstance(value, tuple) else range(0)
+        return [value[i + 1] for i in pairs if value[i] in names]
+    parts = value if isinstance(value, tuple) else (value,)
+    return [v for part in parts if isinstance(part, SymDict) for k, v in part.items if k in names]
 
 
 def _direct_calls(value: Any, handed: set[int], budget: _Budget) -> list[Call] | None:

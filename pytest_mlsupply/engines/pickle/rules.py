@@ -3,7 +3,7 @@
 | rule | what | severity |
 |---|---|---|
 | MLS-PKL-001 | a dangerous global is imported | critical |
-| MLS-PKL-002 | a dangerous callable is invoked / a computed callable is invoked | critical / high |
+| MLS-PKL-002 | a dangerous callable is invoked / a computed or planted-__setstate__ callable | critical / high |
 | MLS-PKL-003 | a global outside the allowlist (unknown or suspicious) | high under default-deny |
 | MLS-PKL-004 | STACK_GLOBAL with operands that are not string constants | critical / high |
 | MLS-PKL-005 | BUILD or a container opcode applied to a module, class or function | critical |
@@ -382,6 +382,29 @@ def _all_findings(
         subject = f"gadget:{use.dotted}:{use.harmless}:{use.reason}"
         out.add(subject, _gadget_finding(use, ctx), use.call.offset)
     _constructor_findings(trace, decisions, out)
+    for offset, value in trace.planted_setstate:
+        risky_offsets.append((offset, True))
+        out.add(
+            "planted-setstate",
+            Finding(
+                rule="MLS-PKL-002",
+                severity=Severity.HIGH,
+                category=CATEGORY,
+                title="pickle stores a callable under a name the loader calls",
+                location=ctx.at(offset),
+                evidence=f"a BUILD state or item stores {describe(value)} under '__setstate__' "
+                "(or under 'extend' / 'append' / 'add' of an object that is then appended or "
+                "added to)",
+                why="A BUILD calls getattr(obj, '__setstate__') with its state, APPEND(S) and "
+                "ADDITEMS on an object that is not a list or set call its extend / append / add: "
+                "an instance attribute of that name wins over the class's method, and a dict "
+                "whose __getattr__ reads its items (Lightning's AttributeDict) answers with the "
+                "item. No pickler writes that; the pickle chooses what the loader calls.",
+                remediation=_REMEDIATE_IMPORT,
+                cwe=CWE_502,
+            ),
+            offset,
+        )
 
     for mutation in trace.mutations:
         risky_offsets.append((mutation.offset, True))

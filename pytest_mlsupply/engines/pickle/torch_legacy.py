@@ -6,6 +6,9 @@ location, numel, view)`` name the storages), the list of storage keys; then, for
 8-byte element count and that many elements of raw data, sized by the key's storage type.
 Nothing after the last storage is read. The raw data is never a pickle to torch, so it is
 stepped over, never read as one; bytes after it are reported as data after the file's end.
+A pickle whose STOP lies inside a frame with bytes left after it has no single layout: a
+buffered file (``torch.load(path)``) reads the next pickle from the STOP, an unbuffered one
+(``io.BytesIO``, ``_load_from_bytes``) from the frame's end; the walk refuses it.
 
 This is the one reader of that layout: legacy checkpoint files (:mod:`..formats.torch`) and the
 blobs a pickled tensor hands to ``torch.storage._load_from_bytes`` (:mod:`.scan`) both use it.
@@ -122,6 +125,11 @@ def walk_legacy(
             end, pos = pickle_end(data, start)
         except DecodeError as exc:
             fail(start, f"the {what} is not a complete pickle ({exc.message})")
+        if pos != end:
+            # A STOP inside a frame with bytes left after it, which no pickler writes: the next
+            # load starts after the STOP from a buffered file (torch.load(path)) and after the
+            # frame from an unbuffered one or bytes (_load_from_bytes): two layouts, not one.
+            fail(end, f"the {what} stops {pos - end} bytes before the end of its frame")
         scan = scan_one(data[start:end], base_offset + start)
         layout.scans.append(scan)
         layout.findings.extend(scan.findings)

@@ -39,7 +39,7 @@ from .decoder import (
     PyFrames,
     read_op,
 )
-from .gadgets import WATCHED
+from .gadgets import WATCHED, planted_setstate
 from .nested import Embedded, embedded_pickles, looks_like_pickle
 from .policy import getattr_resolves, is_getattr
 from .values import (
@@ -242,6 +242,9 @@ class Trace:
     """Where the pickles of joblib's object arrays start and end."""
     watched: list[Call] = field(default_factory=list)
     """What the gadget constructors and nested loaders (:mod:`.gadgets`) built, in order."""
+    planted_setstate: list[tuple[int, Any]] = field(default_factory=list)
+    """(offset, value) of every BUILD state or item of a non-container that stores a value
+    under ``__setstate__``: the next BUILD on that object calls it."""
     sinks: list[tuple[Any, Any, int]] = field(default_factory=list)
     """Once something is watched: (owner, value, offset) for every BUILD state, item
     mutation of a non-container and persistent id, where a loader hands ``value`` to
@@ -684,6 +687,19 @@ class _Machine:
 
     def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
         self.meter.invalidate()
+        if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
+            for value in planted_setstate(tuple(items), items=True):
+                self.trace.planted_setstate.append((self.at(op), value))
+        if op.name in ("APPEND", "APPENDS", "ADDITEMS") and isinstance(target, Call):
+            # On an object that is not a list or set, the loader calls its extend / append /
+            # add: an attribute or item of that name planted earlier is what runs.
+            names = ("add",) if op.name == "ADDITEMS" else ("extend", "append")
+            for state in target.states:
+                if isinstance(state, tuple) and state[:1] in (("SETITEM",), ("SETITEMS",)):
+                    found = planted_setstate(tuple(state[1]), items=True, names=names)
+                else:
+                    found = planted_setstate(state, names=names)
+                self.trace.planted_setstate.extend((self.at(op), value) for value in found)
         if self.trace.tracks_sinks and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
@@ -1009,6 +1025,8 @@ def _resolve_getattr(m: _Machine, op: Op, func: Any, args: Any) -> ImportRef | N
 def _build(m: _Machine, op: Op) -> None:
     state = m.pop()
     inst = m.top()
+    for value in planted_setstate(state):
+        m.trace.planted_setstate.append((m.at(op), value))
     if m.trace.tracks_sinks:
         m.trace.sinks.append((inst, state, m.at(op)))
     if isinstance(inst, Global):

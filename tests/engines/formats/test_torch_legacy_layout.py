@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlsupply.engines.scanner import ScanReport, scan_file
+from pytest_mlsupply.results import Severity
 from tests.corpus import system_call
 from tests.corpus.torch import legacy_stream
 
@@ -106,3 +107,16 @@ def test_a_real_legacy_checkpoint_with_a_payload_object_pickle_is_critical(tmp_p
     assert b"system" in pickle.dumps(Payload())
     report = scan_bytes(tmp_path, "m.pt", data)
     assert {"MLS-PKL-001", "MLS-PKL-002"} <= rules(report)
+
+
+def test_a_pickle_that_stops_inside_its_frame_has_the_bytes_left_in_the_frame_scanned(
+    tmp_path: Path,
+) -> None:
+    # torch.load(path) reads a buffered file: its next load starts right after the STOP, not at
+    # the frame's end, so the payload left in the magic number's frame runs.
+    magic = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+    body = magic[2:] + system_call(tmp_path / "canary")
+    framed = b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body
+    report = scan_bytes(tmp_path, "m.pt", framed + legacy_stream()[len(magic) :])
+    blocking = {f.rule for f in report.findings if f.severity >= Severity.HIGH}
+    assert {"MLS-PKL-001", "MLS-PKL-002"} <= blocking

@@ -271,6 +271,11 @@ def test_no_pattern_admits_a_dangerous_class_its_modules_re_export(family: str) 
     assert decide("pandas._libs.tslibs.timezones", "_ZoneInfo").verdict is not Verdict.SAFE
 
 
+def test_scipys_linear_operator_re_exported_by_scikit_learn_is_not_admitted() -> None:
+    # LinearOperator(shape, matvec) calls matvec: a constructor that calls its argument.
+    assert decide("sklearn.utils.sparsefuncs", "LinearOperator").verdict is not Verdict.SAFE
+
+
 def test_a_class_pattern_does_not_admit_the_functional_module_layers_import_as_f() -> None:
     assert decide("torch.nn.modules.activation", "F").verdict is not Verdict.SAFE
     assert decide("torch.nn.modules.rnn", "GRU").verdict is Verdict.SAFE

@@ -163,6 +163,97 @@ def test_a_harmless_partial_handed_to_a_callable_that_calls_its_argument_is_crit
     assert "handed to torch._tensor._rebuild_from_type_v2" in reason(result)
 
 
+def test_a_harmless_methodcaller_handed_to_an_allowed_callable_is_critical() -> None:
+    # numpy.arctan2(a, b) on object arrays calls a[0].arctan2(b[0]); any allowed callable that
+    # is not a plain container may call what it is given, so the wrapper is exposed.
+    data = (
+        Asm().proto(2).global_("numpy", "arctan2").global_("types", "SimpleNamespace")
+        .empty_tuple().reduce().empty_dict().str("arctan2")
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce()
+        .setitem().build().none().tuple2().reduce().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "handed to numpy.arctan2, which may call it" in reason(result)
+
+
+def test_a_harmless_partial_in_the_arguments_of_a_container_stays_harmless() -> None:
+    # defaultdict(partial(OrderedDict)): the factory is called only on a missing key.
+    data = (
+        Asm().proto(2).global_("collections", "defaultdict")
+        .raw(partial_of("collections", "OrderedDict").bytes()[2:]).tuple1().reduce().stop()
+    )  # fmt: skip
+    assert rules(scan(data.bytes())) == {"MLS-PKL-016"}
+
+
+@pytest.mark.parametrize("name", ["tofile", "dump", "to_pickle", "hardlink_to", "to_csv"])
+def test_a_methodcaller_of_a_method_that_writes_a_file_is_critical(name: str) -> None:
+    data = Asm().proto(2).global_("operator", "methodcaller").str(name).tuple1().reduce().stop()
+    assert "MLS-PKL-017" in blocking(scan(data.bytes()))
+
+
+@pytest.mark.parametrize("how", ["build", "setitem"])
+def test_a_harmless_methodcaller_planted_as_setstate_is_critical(how: str) -> None:
+    # A BUILD calls getattr(obj, "__setstate__"): the instance attribute a first BUILD planted
+    # (types.SimpleNamespace), or the item an AttributeDict answers attribute lookups with.
+    made = (
+        Asm().proto(2).global_("types", "SimpleNamespace").empty_tuple().reduce()
+        if how == "build"
+        else Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81")
+    )  # fmt: skip
+    if how == "build":
+        made = made.empty_dict()
+    planted = (
+        made.str("__setstate__")
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce().setitem()
+    )  # fmt: skip
+    if how == "build":
+        planted = planted.build()
+    data = planted.str("text").build().stop().bytes()
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "stored under __setstate__" in reason(result)
+
+
+@pytest.mark.parametrize(("name", "opcode"), [("append", b"a"), ("extend", b"a"), ("add", b"\x90")])
+def test_a_methodcaller_planted_as_append_or_add_of_an_attribute_dict_is_critical(
+    name: str, opcode: bytes
+) -> None:
+    # APPEND on an object that is not a list calls its extend / append, ADDITEMS its add: an
+    # AttributeDict answers with its item of that name.
+    data = (
+        Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81").str(name)
+        .global_("operator", "methodcaller").str("lower").tuple1().reduce().setitem()
+        .raw(b"(" if opcode == b"\x90" else b"").str("text").raw(opcode).stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "MLS-PKL-002" in blocking(result)
+
+
+def test_an_item_named_append_on_an_object_never_appended_to_is_not_reported() -> None:
+    data = (
+        Asm().proto(2).global_("lightning_fabric.utilities.data", "AttributeDict")
+        .empty_tuple().raw(b"\x81").str("append").int_(1).setitem().stop().bytes()
+    )  # fmt: skip
+    assert not blocking(scan(data))
+
+
+def test_an_allowed_callable_planted_as_setstate_is_reported_as_a_call() -> None:
+    # SimpleNamespace(__setstate__=numpy.random._pickle.__generator_ctor), then BUILD(cls):
+    # the loader calls __generator_ctor(cls), which calls cls(); nothing in the file says so.
+    data = (
+        Asm().proto(2).global_("types", "SimpleNamespace").empty_tuple().reduce()
+        .empty_dict().str("__setstate__").global_("numpy.random._pickle", "__generator_ctor")
+        .setitem().build().global_("collections", "OrderedDict").build().stop().bytes()
+    )  # fmt: skip
+    result = scan(data)
+    assert "MLS-PKL-002" in blocking(result)
+    assert any("under '__setstate__'" in f.evidence for f in result.findings)
+
+
 def test_a_harmless_partial_in_the_state_of_an_unknown_class_is_critical() -> None:
     data = (
         Asm().proto(2).global_("mypkg", "Model").empty_tuple().raw(b"\x81").empty_dict()
@@ -330,6 +421,18 @@ def test_bytes_after_the_last_storage_of_a_nested_blob_keep_the_load_critical() 
     assert "bytes after the last storage" in reason(result, "MLS-PKL-019")
 
 
+def test_a_nested_blob_whose_pickle_stops_inside_its_frame_keeps_the_load_critical() -> None:
+    # Where the next pickle starts depends on how the loader reads the stream (after the STOP
+    # from a buffered file, after the frame from bytes): the blob has no single layout.
+    blob = legacy_blob()
+    magic = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+    body = magic[2:] + b"\x80\x02N."
+    framed = b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body
+    result = scan(load_from_bytes(framed + blob[len(magic) :]))
+    assert "MLS-PKL-019" in blocking(result)
+    assert "before the end of its frame" in reason(result, "MLS-PKL-019")
+
+
 def test_a_nested_blob_whose_layout_breaks_keeps_the_load_critical() -> None:
     truncated = legacy_blob()[:-4]
     assert "MLS-PKL-019" in blocking(scan(load_from_bytes(truncated)))
@@ -395,11 +498,11 @@ def test_a_uint8_tensor_holding_pickle_bytes_is_not_read_as_a_payload() -> None:
     assert not blocking(result), [f.render() for f in result.findings]
 
 
-def test_a_harmless_partial_passed_through_rebuild_from_type_v2_to_an_allowed_function_is_low() -> (
-    None
-):
+def test_a_harmless_partial_passed_through_rebuild_from_type_v2_is_critical() -> None:
     # _rebuild_from_type_v2(collections.OrderedDict, collections.OrderedDict, ([partial],), {}):
-    # the partial is handed to OrderedDict, which does not call it.
+    # OrderedDict does not call it, but _rebuild_from_type_v2 calls attributes of what the
+    # function returns (ret.as_subclass(new_type)); a dict whose __getattr__ reads its items
+    # (Lightning's AttributeDict) returns, and so calls, what the pickle stored there.
     data = (
         Asm().proto(2).global_("torch._tensor", "_rebuild_from_type_v2").mark()
         .global_("collections", "OrderedDict").global_("collections", "OrderedDict")
@@ -407,8 +510,8 @@ def test_a_harmless_partial_passed_through_rebuild_from_type_v2_to_an_allowed_fu
         .tuple1().empty_dict().tuple().reduce().stop().bytes()
     )  # fmt: skip
     result = scan(data)
-    assert "MLS-PKL-016" in rules(result)
-    assert "MLS-PKL-017" not in rules(result)
+    assert "MLS-PKL-017" in blocking(result)
+    assert "handed to torch._tensor._rebuild_from_type_v2, which may call it" in reason(result)
 
 
 @pytest.mark.needs("torch")
