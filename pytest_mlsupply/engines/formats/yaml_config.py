@@ -50,6 +50,7 @@ from pytest_mlsupply.results import Finding, Location, Severity
 __all__ = [
     "MAX_EVENTS",
     "MAX_YAML_BYTES",
+    "TARGET_KEY",
     "YAML_SUFFIXES",
     "Alias",
     "DocumentCheck",
@@ -361,17 +362,25 @@ DocumentCheck = Callable[[Blob, YamlStream], list[Finding]]
 def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()) -> list[Finding]:
     """Analyse text a text engine read: a config in full, any other text for python tags."""
     config = is_config_position(blob.name, text)
-    if not config and "!" not in text:
-        return []  # every tag starts with "!": text without one constructs nothing
+    targets = TARGET_KEY in text
+    if not config and "!" not in text and not targets:
+        # Every tag starts with "!": text without one (or a _target_ key) constructs nothing.
+        return []
     if len(text) > MAX_YAML_BYTES:
-        if config or _may_hold_python_tag(text):
+        if config or targets or _may_hold_python_tag(text):
             return [_too_large(blob, f"{len(text)} characters (cap {MAX_YAML_BYTES})")]
         return []
     stream = read_yaml(text)
     findings = _tag_findings(blob, stream)
     if not config:
-        if stream.truncated and _may_hold_python_tag(text):
+        if stream.truncated and (targets or _may_hold_python_tag(text)):
             findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
+        if targets:
+            # OmegaConf.load reads any file name (a renamed config, JSON): a _target_ that the
+            # policy condemns is instantiated all the same. Milder verdicts stay with *.yaml.
+            findings += [
+                f for f in _target_findings(blob, stream) if f.severity >= Severity.CRITICAL
+            ]
         return findings
     if stream.truncated:
         findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
@@ -557,7 +566,9 @@ RESOLVERS = frozenset(
         "functools.partial",
     }
 )
-_TARGET_KEYS = ("_target_",)
+#: The key ``hydra.utils.instantiate`` imports and calls.
+TARGET_KEY = "_target_"
+_TARGET_KEYS = (TARGET_KEY,)
 #: Older spellings that loaders still import from: NeMo's ``from_config_dict`` (``target``,
 #: Hydra 0.11's ``cls``), Lightning CLI / jsonargparse (``class_path``). Words this common are
 #: judged only when they hold a dotted name, and reported only when the policy condemns it.
@@ -569,6 +580,26 @@ _FALSE = frozenset({"", "false", "no", "off", "null", "~", "0"})
 _FILE_WRITERS = frozenset(
     {"save", "savez", "savez_compressed", "save_file", "dump", "to_pickle", "to_csv", "tofile"}
 )
+
+
+#: Module names inside the well-known libraries that hold command-line and process helpers
+#: rather than model API (test helpers are recognised by name: ``test*``, ``*testing``).
+_INTERNAL_MODULES = frozenset({"commands", "cli", "process", "scripts"})
+
+
+def _internal_part(target: str) -> str | None:
+    """The first component of ``target`` (after the package) that is private (``_name``, not a
+    dunder), a test helper module or a command-line module, or None for public API."""
+    for part in target.split(".")[1:]:
+        lowered = part.lower()
+        if (
+            (part.startswith("_") and not part.endswith("__"))
+            or lowered.startswith("test")
+            or lowered.endswith("testing")
+            or lowered in _INTERNAL_MODULES
+        ):
+            return part
+    return None
 
 
 def _judge(dotted: str) -> Decision:
@@ -718,6 +749,19 @@ def _target_finding(
             "runs is not what _target_ names; a config has no need for this indirection",
         )
     top = target.split(".", 1)[0]
+    internal = _internal_part(target)
+    if top in KNOWN_ML_PACKAGES and internal is not None:
+        return _target(
+            "MLS-YAML-016",
+            Severity.HIGH,
+            f"Hydra _target_ {target} reaches a private or testing helper of {top}",
+            location,
+            f"_target_ {target!r}: the component {internal!r} is not public model API "
+            f"({_verdict_text(decision)})",
+            "configs instantiate a library's public classes; its private modules and test "
+            "helpers include command runners and script launchers (MLflow's _exec_cmd, "
+            "scikit-learn's assert_run_python_script_without_output) that run their arguments",
+        )
     if top in KNOWN_ML_PACKAGES and target.rsplit(".", 1)[-1] not in _FILE_WRITERS:
         return None
     return _target(

@@ -110,6 +110,13 @@ _deny(
     "platform.popen",
     "uuid._get_command_stdout",
     "torch.utils.collect_env",
+    # ML libraries' own command runners and script launchers.
+    "mlflow.utils.process",
+    "mlflow.projects",
+    "sklearn.utils._testing",
+    "torch.testing._internal",
+    "transformers.testing_utils",
+    "accelerate.test_utils",
     # Build helpers that shell out with an argument the caller gives.
     "_osx_support",
     "_aix_support",

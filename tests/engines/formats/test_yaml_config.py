@@ -214,6 +214,56 @@ def test_targets_inside_the_well_known_libraries_pass(tmp_path: Path) -> None:
     assert scan(tmp_path, "config.yaml", text) == []
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "mlflow.utils.process._exec_cmd",
+        "sklearn.utils._testing.assert_run_python_script_without_output",
+        "torch.testing._internal.common_utils.shell",
+        "transformers.testing_utils.run_command",
+        "accelerate.test_utils.testing.execute_subprocess_async",
+    ],
+)
+def test_a_command_runner_inside_a_well_known_library_is_critical(
+    tmp_path: Path, target: str
+) -> None:
+    [finding] = scan(tmp_path, "config.yaml", f"m:\n  _target_: {target}\n  cmd: [id]\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "torch.utils._config_module.install_config_module",
+        "peft.testing.helpers.Thing",
+        "lightning.pytorch.cli.LightningCLI",
+    ],
+)
+def test_a_private_or_testing_helper_of_a_well_known_library_is_high(
+    tmp_path: Path, target: str
+) -> None:
+    [finding] = scan(tmp_path, "config.yaml", f"m:\n  _target_: {target}\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-016", Severity.HIGH)
+
+
+@pytest.mark.parametrize("name", ["model_config.json", "hparams.txt", "config.yaml.bak"])
+def test_a_condemned_target_in_a_file_not_named_yaml_is_critical(tmp_path: Path, name: str) -> None:
+    text = '{"encoder": {"_target_": "builtins.open", "file": "x", "mode": "w"}}'
+    [finding] = scan(tmp_path, name, text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+
+
+def test_a_mild_target_in_a_file_not_named_yaml_is_left_to_yaml_configs(tmp_path: Path) -> None:
+    text = '{"a": {"_target_": "my_project.Net"}, "b": {"_target_": "torch.nn.Linear"}}'
+    assert scan(tmp_path, "model_config.json", text) == []
+
+
+def test_a_python_tag_in_a_config_json_that_is_not_json_is_critical(tmp_path: Path) -> None:
+    text = '{"architectures": ["Bert"], "hook": !!python/object/apply:os.system ["id"]}\n'
+    findings = scan(tmp_path, "config.json", text)
+    assert ("MLS-YAML-001", Severity.CRITICAL) in [(f.rule, f.severity) for f in findings]
+
+
 def test_an_unknown_target_is_medium_and_a_file_writer_too(tmp_path: Path) -> None:
     text = "a: {_target_: my_project.models.Net}\nb: {_target_: torch.save}\n"
     findings = scan(tmp_path, "config.yaml", text)
@@ -301,8 +351,13 @@ def test_a_yaml_config_written_as_json_is_read_as_yaml_too(tmp_path: Path) -> No
     report = scan_file(path, "config.yaml")
     assert report.formats == {"": "json"}
     assert [f.rule for f in report.findings] == ["MLS-YAML-010"]
-    # The same JSON under a JSON name is Hugging Face's business, not Hydra's.
+    # Under a JSON name only a target the policy condemns is reported: OmegaConf.load reads
+    # JSON whatever the file is called, but milder verdicts are for configs named as YAML.
     (tmp_path / "data.json").write_text(text)
+    assert [f.rule for f in scan_file(tmp_path / "data.json", "data.json").findings] == [
+        "MLS-YAML-010"
+    ]
+    (tmp_path / "data.json").write_text(text.replace("os.system", "my_project.Net"))
     assert scan_file(tmp_path / "data.json", "data.json").findings == []
 
 

@@ -1,0 +1,107 @@
+"""Adversarial review of the YAML / Hydra engine: configs the first version judged too leniently.
+
+* Hydra targets inside "well-known ML libraries" that run commands: MLflow's
+  ``mlflow.utils.process._exec_cmd`` and scikit-learn's test helper
+  ``sklearn.utils._testing.assert_run_python_script_without_output`` (it runs the Python source
+  it is given in a new interpreter). Both are private or testing helpers no config instantiates.
+* A YAML python tag in a file named ``*.json`` that is not JSON: the JSON engine reported only
+  that it does not parse, but ``yaml.unsafe_load`` reads it (JSON is YAML) and runs the tag.
+* A Hydra ``_target_`` in a JSON file: ``OmegaConf.load`` reads any name, and the JSON engine
+  never looked at ``_target_``.
+
+Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
+``yaml.unsafe_load``.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from tests.corpus import Sample
+
+_INSTANTIATE = (
+    "from hydra.utils import instantiate\nfrom omegaconf import OmegaConf\n"
+    "instantiate(OmegaConf.load(ARTIFACT))\n"
+)
+_HYDRA = ("hydra", "omegaconf")
+
+
+def _text(
+    name: str,
+    filename: str,
+    body: str,
+    rules: tuple[str, ...],
+    technique: str,
+    victim: str,
+    requires: tuple[str, ...],
+) -> Sample:
+    def build(directory: Path, canary: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
+        path.write_text(textwrap.dedent(body).replace("{canary}", str(canary)))
+        return path
+
+    return Sample(name, build, True, rules, technique, victim, requires)
+
+
+def _json_target(directory: Path, canary: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model_config.json"
+    config = {
+        "encoder": {"_target_": "builtins.open", "file": str(canary), "mode": "w"},
+        "sample_rate": 16000,
+    }
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+SAMPLES = [
+    _text(
+        "hydra-target-mlflow-exec-cmd",
+        "config.yaml",
+        """\
+        model:
+          _target_: mlflow.utils.process._exec_cmd
+          cmd: [touch, "{canary}"]
+        """,
+        ("MLS-YAML-010",),
+        "Hydra _target_ on MLflow's private command runner (inside a well-known library)",
+        _INSTANTIATE,
+        (*_HYDRA, "mlflow"),
+    ),
+    _text(
+        "hydra-target-sklearn-run-python-script",
+        "config.yaml",
+        """\
+        callbacks:
+          - _target_: sklearn.utils._testing.assert_run_python_script_without_output
+            source_code: "import pathlib; pathlib.Path('{canary}').touch()"
+        """,
+        ("MLS-YAML-010",),
+        "Hydra _target_ on scikit-learn's test helper that runs Python source in a subprocess",
+        _INSTANTIATE,
+        (*_HYDRA, "sklearn"),
+    ),
+    _text(
+        "yaml-python-apply-in-json-named-file",
+        "config.json",
+        """\
+        {"architectures": ["BertModel"], "hook": !!python/object/apply:os.system ["touch {canary}"]}
+        """,
+        ("MLS-YAML-001",),
+        "YAML python tag in a config.json that is not JSON (yaml.unsafe_load reads it)",
+        "import yaml\nyaml.unsafe_load(open(ARTIFACT).read())\n",
+        ("yaml",),
+    ),
+    Sample(
+        "hydra-target-in-json-config",
+        _json_target,
+        True,
+        ("MLS-YAML-010",),
+        "Hydra _target_ builtins.open in a JSON model config (OmegaConf.load reads JSON)",
+        _INSTANTIATE,
+        _HYDRA,
+    ),
+]
