@@ -8,6 +8,8 @@
   that it does not parse, but ``yaml.unsafe_load`` reads it (JSON is YAML) and runs the tag.
 * A Hydra ``_target_`` in a JSON file: ``OmegaConf.load`` reads any name, and the JSON engine
   never looked at ``_target_``.
+* ``trust_remote_code: "false"`` beside a ``from_pretrained`` target: a quoted string, so a
+  truthy ``str`` once loaded, but the check read its text as a false value.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -57,7 +59,52 @@ def _json_target(directory: Path, canary: Path) -> Path:
     return path
 
 
+_REMOTE_CONFIG = """\
+{"model_type": "evil", "auto_map": {"AutoConfig": "evil_config.EvilConfig"}}
+"""
+_REMOTE_CODE = """\
+import pathlib
+
+pathlib.Path({canary!r}).touch()
+
+from transformers import PretrainedConfig
+
+
+class EvilConfig(PretrainedConfig):
+    model_type = "evil"
+"""
+
+
+def _quoted_false_remote_code(directory: Path, canary: Path) -> Path:
+    """A config whose target loads a repository's own code with trust_remote_code: "false".
+
+    The repository stands for one on the Hub: it is written beside the artifact, outside the
+    scanned directory, as a download would be."""
+    repository = canary.parent / "hub_repository"
+    repository.mkdir(parents=True, exist_ok=True)
+    (repository / "config.json").write_text(_REMOTE_CONFIG)
+    (repository / "evil_config.py").write_text(_REMOTE_CODE.format(canary=str(canary)))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    path.write_text(
+        "model:\n"
+        "  _target_: transformers.AutoConfig.from_pretrained\n"
+        f"  pretrained_model_name_or_path: {repository}\n"
+        '  trust_remote_code: "false"\n'
+    )
+    return path
+
+
 SAMPLES = [
+    Sample(
+        "hydra-target-quoted-false-trust-remote-code",
+        _quoted_false_remote_code,
+        True,
+        ("MLS-YAML-014",),
+        'trust_remote_code: "false" is a non-empty string, which transformers takes as consent',
+        "import os\nos.environ['HF_HUB_OFFLINE'] = '1'\n" + _INSTANTIATE,
+        (*_HYDRA, "transformers"),
+    ),
     _text(
         "hydra-target-mlflow-exec-cmd",
         "config.yaml",

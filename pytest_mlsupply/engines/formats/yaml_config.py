@@ -135,6 +135,13 @@ class Scalar:
     tag: str | None
     line: int
     anchor: str | None = None
+    quoted: bool = False
+    """Written in quotes (or as a block): always a string, never resolved to a bool or null."""
+
+    @property
+    def is_string(self) -> bool:
+        """Whether the loader builds a str whatever the text says (``"false"`` is truthy)."""
+        return self.quoted or self.tag == _CORE + "str"
 
 
 @dataclass
@@ -224,7 +231,8 @@ def read_yaml(text: str, *, max_events: int = MAX_EVENTS) -> YamlStream:
                 break
             line = event.start_mark.line + 1 if event.start_mark is not None else 0
             if isinstance(event, yaml.ScalarEvent):
-                scalar = Scalar(event.value, _tag(event.tag), line, event.anchor)
+                quoted = event.style is not None  # ' " | > : not a plain scalar
+                scalar = Scalar(event.value, _tag(event.tag), line, event.anchor, quoted)
                 remember(event.anchor, scalar)
                 attach(scalar)
             elif isinstance(event, yaml.AliasEvent):
@@ -665,20 +673,27 @@ def _legacy_target(
     )
 
 
+def _is_false(node: Node) -> bool:
+    """Whether the loaded value is falsy: a plain ``false``/``no``/``0``/``null``, or an empty
+    string. A quoted ``"false"`` is a non-empty str, which transformers takes as consent."""
+    if not isinstance(node, Scalar):
+        return False
+    if node.is_string:
+        return node.value == ""
+    return node.value.strip().lower() in _FALSE
+
+
 def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) -> list[Finding]:
     findings: list[Finding] = []
-    for key, value in mapping.pairs:
-        if _key_text(stream, key) != "trust_remote_code":
-            continue
-        resolved = stream.resolve(value)
-        if isinstance(resolved, Scalar) and resolved.value.strip().lower() in _FALSE:
+    for key, value, where in _pairs_below(stream, mapping, path):
+        if _key_text(stream, key) != "trust_remote_code" or _is_false(stream.resolve(value)):
             continue
         findings.append(
             _target(
                 "MLS-YAML-014",
                 Severity.HIGH,
                 "instantiated target is told to trust remote code",
-                blob.location(key_path=_join(path, "trust_remote_code").rstrip(), line=value.line),
+                blob.location(key_path=_join(where, "trust_remote_code").rstrip(), line=value.line),
                 "trust_remote_code is set beside a _target_: the target (from_pretrained, a "
                 "pipeline) imports Python code from the repository it downloads",
                 "instantiating the config makes transformers import and run modelling code from "
@@ -686,6 +701,30 @@ def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) ->
             )
         )
     return findings
+
+
+def _pairs_below(
+    stream: YamlStream, mapping: Mapping, path: str
+) -> Iterator[tuple[Node, Node, str]]:
+    """Every pair of ``mapping`` and of the argument mappings below it (``model_kwargs``,
+    ``config_kwargs``...: the target passes them on), stopping at nested targets, which are
+    judged on their own. Each node is visited once (aliases are not followed)."""
+    todo: list[tuple[Node, str]] = [(mapping, path)]
+    first = True
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, Sequence):
+            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.items)]
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        keys = [_key_text(stream, key) for key, _ in node.pairs]
+        if not first and any(k in _TARGET_KEYS for k in keys):
+            continue
+        first = False
+        for (key, value), name in zip(node.pairs, keys, strict=True):
+            yield key, value, where
+            todo.append((value, _join(where, name)))
 
 
 def _target_finding(

@@ -320,6 +320,26 @@ def test_a_target_told_to_trust_remote_code_is_high(tmp_path: Path) -> None:
     assert finding.location.key_path == "model.trust_remote_code"
 
 
+@pytest.mark.parametrize("value", ['"false"', "'no'", "!!str false", "|\n    false"])
+def test_trust_remote_code_set_to_a_string_is_consent(tmp_path: Path, value: str) -> None:
+    text = f"m:\n  _target_: transformers.AutoModel.from_pretrained\n  trust_remote_code: {value}\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-014", Severity.HIGH)
+
+
+@pytest.mark.parametrize("value", ["false", "no", "0", "~", '""'])
+def test_trust_remote_code_set_to_a_false_value_is_not_reported(tmp_path: Path, value: str) -> None:
+    text = f"m:\n  _target_: transformers.AutoModel.from_pretrained\n  trust_remote_code: {value}\n"
+    assert scan(tmp_path, "config.yaml", text) == []
+
+
+def test_trust_remote_code_in_the_arguments_a_target_passes_on_is_high(tmp_path: Path) -> None:
+    text = "p:\n  _target_: transformers.pipeline\n  model_kwargs:\n    trust_remote_code: true\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert finding.rule == "MLS-YAML-014"
+    assert finding.location.key_path == "p.model_kwargs.trust_remote_code"
+
+
 def test_an_aliased_target_mapping_is_reported_once_where_it_is_anchored(tmp_path: Path) -> None:
     text = "base: &b {_target_: os.system}\nuse: *b\nmerged: {<<: *b}\n"
     [finding] = scan(tmp_path, "config.yaml", text)
