@@ -153,7 +153,20 @@ _NETWORK = {
 #: Vendored copies of modules (``pip._vendor.requests``, ``six.moves.urllib``) are the modules.
 _VENDORED = re.compile(r"^(?:[\w.]*\._vendor\.|six\.moves\.|future\.moves\.)")
 # torch.utils.cpp_extension compiles and loads C++/CUDA from the repository.
-_NATIVE_PREFIXES = ("ctypes.", "cffi.", "_ctypes.", "torch.utils.cpp_extension.")
+_NATIVE_PREFIXES = (
+    "ctypes.",
+    "cffi.",
+    "_ctypes.",
+    "torch.utils.cpp_extension.",
+    # dlopen a shared library (its constructors run at load): torch custom ops and classes,
+    # numpy's ctypes loader.
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+    "torch._C._load_library",
+    "numpy.ctypeslib.",
+)
+#: Run a file or module as Python source, whatever its name (``runpy.run_path("notes.txt")``).
+_RUN_SOURCE_PREFIXES = ("runpy.",)
 _DESERIALISE = {
     "pickle.load",
     "pickle.loads",
@@ -227,6 +240,7 @@ _SENSITIVE_MODULES = {
     "builtins",
     "importlib",
     "base64",
+    "runpy",
 }
 _SECRETS = re.compile(
     r"(?:~|\$HOME|/home/\w+|/root)?/?\.(?:ssh/|aws/credentials|netrc|docker/config\.json"
@@ -411,6 +425,8 @@ class _Analyser(ast.NodeVisitor):
         # A framework entry point is only trusted to receive the model directory when the file
         # does not call it itself (with a path of its choosing).
         self.called = _called_names(tree)
+        self.truthy = _truthy_constants(tree)
+        """Names assigned a truthy constant somewhere in the file (``TRUST = True``)."""
 
     # -- reporting
 
@@ -596,7 +612,7 @@ class _Analyser(ast.NodeVisitor):
         for keyword in node.keywords:
             if keyword.arg == "verify" and _is_const(keyword.value, False):
                 self._insecure_tls(f"{name or 'call'}(..., verify=False)", node)
-            elif keyword.arg == "trust_remote_code" and _turned_on(keyword.value):
+            elif keyword.arg == "trust_remote_code" and _turned_on(keyword.value, self.truthy):
                 source = (
                     node.args[0] if node.args else _keyword(node, "pretrained_model_name_or_path")
                 )
@@ -692,6 +708,19 @@ class _Analyser(ast.NodeVisitor):
                     "from a file path runs whatever is there",
                     cwe="CWE-829",
                 )
+            return
+        if name.startswith(_RUN_SOURCE_PREFIXES):
+            self.add(
+                "MLS-CODE-006",
+                Severity.HIGH,
+                "code runs another file or module as Python",
+                f"call to {name}",
+                node,
+                why="runpy executes whatever the path or module name holds, under any file name "
+                "(a .txt or a weights file is run as Python all the same), so the code that runs "
+                "is not the code reviewed here",
+                cwe="CWE-829",
+            )
             return
         if name in _REMOTE_CODE:
             self.add(
@@ -1423,12 +1452,38 @@ def _called_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(names)
 
 
-def _turned_on(value: ast.AST) -> bool:
+def _turned_on(value: ast.AST, truthy: frozenset[str] = frozenset()) -> bool:
     """``trust_remote_code=<value>``: on unless a false constant, or a variable passed through
-    (the caller's decision, judged where the caller sets it)."""
+    (the caller's decision, judged where the caller sets it). A name this file itself sets to a
+    truthy constant (``TRUST = True`` ... ``trust_remote_code=TRUST``) is on."""
     if isinstance(value, ast.Constant):
         return bool(value.value)
-    return not isinstance(value, (ast.Name, ast.Attribute))
+    if isinstance(value, ast.Name):
+        return value.id in truthy
+    if isinstance(value, ast.Attribute):
+        return value.attr in truthy
+    return True
+
+
+def _truthy_constants(tree: ast.AST) -> frozenset[str]:
+    """Names (and ``obj.attr`` attributes, by attribute name) assigned a truthy constant."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if not (isinstance(value, ast.Constant) and value.value):
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+            elif isinstance(target, ast.Attribute):
+                names.add(target.attr)
+    return frozenset(names)
 
 
 def _reachable(dotted: str) -> bool:
@@ -1451,6 +1506,7 @@ def _dangerous(dotted: str) -> bool:
         or dotted in _NETWORK
         or dotted.startswith(_NETWORK_PREFIXES)
         or dotted.startswith(_NATIVE_PREFIXES)
+        or dotted.startswith(_RUN_SOURCE_PREFIXES)
         or dotted in _FILE_WRITE
         or dotted in _FILE_DELETE
     )

@@ -433,3 +433,36 @@ def test_opening_an_image_by_a_name_with_letters_of_a_mode_is_not_a_write() -> N
 )
 def test_module_openers_write_to_the_path_they_are_given(source: str) -> None:
     assert found(source).get("MLS-CODE-016") == Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import runpy, os\nrunpy.run_path(os.path.join(os.path.dirname(__file__), 'labels.txt'))\n",
+        "import runpy\nrunpy.run_module('tiny_helpers')\n",
+        "from runpy import run_path as rp\nrp('weights.bin')\n",
+    ],
+)
+def test_running_a_file_or_module_with_runpy_is_high_even_the_models_own(source: str) -> None:
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch, os\ntorch.ops.load_library(os.path.join(os.path.dirname(__file__), 'o.so'))\n",
+        "import torch\ntorch.classes.load_library(LIB)\n",
+        "import numpy as np\nnp.ctypeslib.load_library('libops', '.')\n",
+    ],
+)
+def test_loading_a_shared_library_through_torch_or_numpy_is_high_like_ctypes(source: str) -> None:
+    assert found(source).get("MLS-CODE-013") is Severity.HIGH
+
+
+def test_trust_remote_code_set_from_a_true_constant_of_the_file_is_not_the_callers() -> None:
+    source = """\
+    from transformers import AutoModel
+    TRUST = True
+    model = AutoModel.from_pretrained("/opt/other/repository", trust_remote_code=TRUST)
+    """
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH

@@ -1,0 +1,158 @@
+"""Adversarial review of the effect-based Python analyser: code in a model directory whose effect
+was judged below high.
+
+* ``runpy.run_path`` of one of the model's own files: runpy runs any file as Python whatever its
+  name, so a ``labels.txt`` holding code is executed, and the text engine never reads a ``.txt``
+  as Python. runpy was not judged at all (only the imports were listed).
+* ``torch.ops.load_library`` of a shared library (dlopen: its constructors run): not judged, where
+  ``ctypes.CDLL`` of the same path is high.
+* ``trust_remote_code=TRUST`` with ``TRUST = True`` set in the same file: a variable was taken to
+  be the caller's decision, so the remote code load was not reported.
+
+Victims import the module as a serving framework does, in a subprocess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.corpus import Sample
+
+_IMPORT = "import sys\nsys.path.insert(0, ARTIFACT)\nimport {module}\n"
+
+_RUNPY_INFERENCE = """\
+import os
+import runpy
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Label names, kept as a Python literal file.
+LABELS = runpy.run_path(os.path.join(HERE, "labels.txt")).get("LABELS", [])
+
+
+def model_fn(model_dir):
+    return torch.nn.Linear(4, len(LABELS) or 2)
+"""
+
+
+def _runpy_own_text_file(directory: Path, canary: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "inference.py").write_text(_RUNPY_INFERENCE)
+    (directory / "labels.txt").write_text(
+        f'import pathlib\npathlib.Path({str(canary)!r}).touch()\nLABELS = ["neg", "pos"]\n'
+    )
+    return directory
+
+
+_OPS_HANDLER = """\
+import os
+
+import torch
+
+# Custom kernels, fetched once into the user's cache.
+OPS = os.path.join(os.path.expanduser("~"), ".cache", "tiny_ops", "libtiny_ops.so")
+torch.ops.load_library(OPS)
+
+
+class EndpointHandler:
+    def __init__(self, path=""):
+        self.model = torch.nn.Linear(4, 2)
+"""
+_OPS_LIBRARY = r"""
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((constructor)) static void tiny_ops_init(void) {
+    FILE *f = fopen(getenv("TINY_CANARY"), "w");
+    if (f) fclose(f);
+}
+"""
+# The library stands for a download: the victim compiles it into a scratch HOME's cache.
+_OPS_VICTIM = (
+    "import os, pathlib, subprocess, tempfile\n"
+    "home = tempfile.mkdtemp()\n"
+    "os.environ['HOME'] = home\n"
+    "os.environ['TINY_CANARY'] = CANARY\n"
+    "cache = pathlib.Path(home, '.cache', 'tiny_ops')\n"
+    "cache.mkdir(parents=True)\n"
+    f"(cache / 'ops.c').write_text({_OPS_LIBRARY!r})\n"
+    "subprocess.run(['cc', '-shared', '-fPIC', '-o', str(cache / 'libtiny_ops.so'),"
+    " str(cache / 'ops.c')], check=True)\n" + _IMPORT.format(module="handler")
+)
+
+
+def _ops_load_library(directory: Path, canary: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "handler.py").write_text(_OPS_HANDLER)
+    return directory
+
+
+_REMOTE_CONFIG = '{"model_type": "evil", "auto_map": {"AutoConfig": "evil_config.EvilConfig"}}\n'
+_REMOTE_CODE = """\
+import pathlib
+
+pathlib.Path({canary!r}).touch()
+
+from transformers import PretrainedConfig
+
+
+class EvilConfig(PretrainedConfig):
+    model_type = "evil"
+"""
+_TRUST_HANDLER = """\
+from transformers import AutoConfig
+
+TRUST = True
+BASE = {repository!r}
+
+
+class EndpointHandler:
+    def __init__(self, path=""):
+        self.config = AutoConfig.from_pretrained(BASE, trust_remote_code=TRUST)
+
+
+HANDLER = EndpointHandler()
+"""
+
+
+def _trust_through_constant(directory: Path, canary: Path) -> Path:
+    """The other repository stands for one on the Hub: written beside the artifact, outside the
+    scanned directory, as a download would be."""
+    repository = canary.parent / "hub_repository"
+    repository.mkdir(parents=True, exist_ok=True)
+    (repository / "config.json").write_text(_REMOTE_CONFIG)
+    (repository / "evil_config.py").write_text(_REMOTE_CODE.format(canary=str(canary)))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "handler.py").write_text(_TRUST_HANDLER.format(repository=str(repository)))
+    return directory
+
+
+SAMPLES = [
+    Sample(
+        "model-code-runpy-runs-own-text-file",
+        _runpy_own_text_file,
+        True,
+        ("MLS-CODE-006",),
+        "inference.py runs labels.txt with runpy.run_path: a .txt holding Python is executed",
+        _IMPORT.format(module="inference"),
+        ("torch",),
+    ),
+    Sample(
+        "model-code-torch-ops-load-library",
+        _ops_load_library,
+        True,
+        ("MLS-CODE-013",),
+        "handler.py dlopens a shared library with torch.ops.load_library at import",
+        _OPS_VICTIM,
+        ("torch",),
+    ),
+    Sample(
+        "model-code-trust-remote-code-through-a-constant",
+        _trust_through_constant,
+        True,
+        ("MLS-CODE-006",),
+        "trust_remote_code=TRUST with TRUST = True: another repository's code is imported",
+        "import os\nos.environ['HF_HUB_OFFLINE'] = '1'\n" + _IMPORT.format(module="handler"),
+        ("transformers",),
+    ),
+]
