@@ -10,6 +10,8 @@
   never looked at ``_target_``.
 * ``trust_remote_code: "false"`` beside a ``from_pretrained`` target: a quoted string, so a
   truthy ``str`` once loaded, but the check read its text as a false value.
+* An MLmodel whose ``model_code_path`` comes from a ``<<`` merge key: MLflow's
+  ``yaml.safe_load`` merges it, the flavor check read explicit keys only.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -95,7 +97,49 @@ def _quoted_false_remote_code(directory: Path, canary: Path) -> Path:
     return path
 
 
+_MLMODEL_MERGED_FROM_CODE = """\
+flavors:
+  python_function:
+    <<: {model_code_path: /home/someone/model_src.py}
+    loader_module: mlflow.pyfunc.loaders.code_model
+    python_version: 3.11.7
+mlflow_version: 3.18.0
+"""
+_MODEL_CODE = """\
+import pathlib
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+pathlib.Path({canary!r}).touch()
+
+
+class Echo(PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+
+
+mlflow.models.set_model(Echo())
+"""
+
+
+def _mlflow_merged_from_code(directory: Path, canary: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "MLmodel").write_text(_MLMODEL_MERGED_FROM_CODE)
+    (directory / "model_src.py").write_text(_MODEL_CODE.format(canary=str(canary)))
+    return directory
+
+
 SAMPLES = [
+    Sample(
+        "mlflow-model-from-code-behind-merge-key",
+        _mlflow_merged_from_code,
+        True,
+        ("MLS-MLF-003",),
+        "model_code_path brought into the flavor by a << merge key (yaml.safe_load merges it)",
+        "import mlflow.pyfunc\nmlflow.pyfunc.load_model(ARTIFACT)\n",
+        ("mlflow",),
+    ),
     Sample(
         "hydra-target-quoted-false-trust-remote-code",
         _quoted_false_remote_code,

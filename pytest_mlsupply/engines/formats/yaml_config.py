@@ -61,6 +61,7 @@ __all__ = [
     "StringScalar",
     "YamlStream",
     "is_config_position",
+    "merged_pairs",
     "read_yaml",
     "scan_yaml_text",
     "string_scalars",
@@ -316,6 +317,44 @@ def _walk(stream: YamlStream) -> Iterator[_Visit]:
                     path = _join(visit.path, name)
                     todo.append(_Visit(value, path, name))
                     todo.append(_Visit(key, path, name, is_key=True))
+
+
+def merged_pairs(stream: YamlStream, mapping: Mapping) -> list[tuple[Node, Node]]:
+    """The pairs a loader builds for ``mapping``: ``<<`` merge keys expanded (PyYAML's
+    ``flatten_mapping``, which safe loaders, OmegaConf and MLflow all use) before the explicit
+    pairs, so that with "the last duplicate wins" explicit keys override merged ones and the
+    first of a merged sequence overrides the later ones. Nothing is copied; cycles stop."""
+    seen: set[int] = set()
+
+    def flatten(node: Mapping) -> list[tuple[Node, Node]]:
+        if id(node) in seen:
+            return []
+        seen.add(id(node))
+        merged: list[tuple[Node, Node]] = []
+        explicit: list[tuple[Node, Node]] = []
+        for key, value in node.pairs:
+            resolved_key = stream.resolve(key)
+            if not _is_merge_key(resolved_key):
+                explicit.append((key, value))
+                continue
+            source = stream.resolve(value)
+            sources = [source] if isinstance(source, Mapping) else []
+            if isinstance(source, Sequence):
+                items = [stream.resolve(item) for item in source.items]
+                sources = [item for item in reversed(items) if isinstance(item, Mapping)]
+            for item in sources:
+                merged += flatten(item)
+        return merged + explicit
+
+    return flatten(mapping)
+
+
+def _is_merge_key(key: Node) -> bool:
+    if not isinstance(key, Scalar):
+        return False
+    if key.tag is not None:
+        return key.tag == _CORE + "merge"
+    return not key.quoted and key.value == "<<"
 
 
 def _key_text(stream: YamlStream, key: Node) -> str:
@@ -635,13 +674,14 @@ def _target_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
         node = visit.node
         if not isinstance(node, Mapping) or visit.is_key:
             continue
-        has_target = False
+        has_target = any(
+            _key_text(stream, key) in _TARGET_KEYS for key, _ in merged_pairs(stream, node)
+        )
         for key, value in node.pairs:
             name = _key_text(stream, key)
             path = _join(visit.path, name).rstrip()
             finding: Finding | None = None
             if name in _TARGET_KEYS:
-                has_target = True
                 finding = _target_finding(blob, stream, node, path, value)
             elif name in _LEGACY_TARGET_KEYS:
                 finding = _legacy_target(blob, stream, name, path, value)
@@ -718,11 +758,12 @@ def _pairs_below(
             continue
         if not isinstance(node, Mapping):
             continue
-        keys = [_key_text(stream, key) for key, _ in node.pairs]
+        pairs = merged_pairs(stream, node)
+        keys = [_key_text(stream, key) for key, _ in pairs]
         if not first and any(k in _TARGET_KEYS for k in keys):
             continue
         first = False
-        for (key, value), name in zip(node.pairs, keys, strict=True):
+        for (key, value), name in zip(pairs, keys, strict=True):
             yield key, value, where
             todo.append((value, _join(where, name)))
 

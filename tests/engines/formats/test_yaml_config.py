@@ -10,6 +10,9 @@ import pytest
 
 from pytest_mlsupply.engines.formats.yaml_config import (
     MAX_EVENTS,
+    Mapping,
+    Scalar,
+    merged_pairs,
     read_yaml,
     string_scalars,
 )
@@ -338,6 +341,26 @@ def test_trust_remote_code_in_the_arguments_a_target_passes_on_is_high(tmp_path:
     [finding] = scan(tmp_path, "config.yaml", text)
     assert finding.rule == "MLS-YAML-014"
     assert finding.location.key_path == "p.model_kwargs.trust_remote_code"
+
+
+def test_trust_remote_code_beside_a_merged_target_is_high(tmp_path: Path) -> None:
+    text = """\
+    base: &base {_target_: transformers.AutoModel.from_pretrained}
+    m:
+      <<: *base
+      trust_remote_code: true
+    """
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.location.key_path) == ("MLS-YAML-014", "m.trust_remote_code")
+
+
+def test_a_self_merging_mapping_terminates() -> None:
+    stream = read_yaml("a: &a {<<: *a, b: 1}\n")
+    [document] = stream.documents
+    assert isinstance(document, Mapping)
+    mapping = stream.resolve(document.pairs[0][1])
+    assert isinstance(mapping, Mapping)
+    assert [k.value for k, _ in merged_pairs(stream, mapping) if isinstance(k, Scalar)] == ["b"]
 
 
 def test_an_aliased_target_mapping_is_reported_once_where_it_is_anchored(tmp_path: Path) -> None:
