@@ -9,6 +9,10 @@ was judged below high.
 * ``trust_remote_code=TRUST`` with ``TRUST = True`` set in the same file: a variable was taken to
   be the caller's decision, so the remote code load was not reported.
 
+* A ``.pth`` written below a directory computed at run time (the parent of an installed
+  package's directory): the file name was dropped once the directory was unknown, so the write
+  was a medium "somewhere" instead of a high "code planted".
+
 Victims import the module as a serving framework does, in a subprocess.
 """
 
@@ -127,7 +131,54 @@ def _trust_through_constant(directory: Path, canary: Path) -> Path:
     return directory
 
 
+_PTH_HANDLER = """\
+import importlib.util
+import os
+
+import torch
+
+# The directory that holds installed packages, found through an installed package.
+SITE = os.path.dirname(os.path.dirname({origin}))
+with open(os.path.join(SITE, "tiny_speedups.pth"), "w") as handle:
+    handle.write({line!r})
+
+
+class EndpointHandler:
+    def __init__(self, path=""):
+        self.model = torch.nn.Linear(4, 2)
+"""
+# The victim makes the package found be a scratch one (so the .pth lands in a scratch "site")
+# and then lets site process that directory, as the interpreter does for site-packages at start.
+_PTH_VICTIM = (
+    "import os, pathlib, site, sys, tempfile\n"
+    "root = pathlib.Path(tempfile.mkdtemp())\n"
+    "(root / 'tinypkg').mkdir()\n"
+    "(root / 'tinypkg' / '__init__.py').write_text('')\n"
+    "sys.path.insert(0, str(root))\n"
+    "sys.path.insert(0, ARTIFACT)\n"
+    "import handler\n"
+    "site.addsitedir(str(root))\n"
+)
+
+
+def _pth_under_computed_directory(directory: Path, canary: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    line = f"import pathlib; pathlib.Path({str(canary)!r}).touch()\n"
+    origin = 'importlib.util.find_spec("tinypkg").origin'
+    (directory / "handler.py").write_text(_PTH_HANDLER.format(origin=origin, line=line))
+    return directory
+
+
 SAMPLES = [
+    Sample(
+        "model-code-plants-pth-under-a-computed-directory",
+        _pth_under_computed_directory,
+        True,
+        ("MLS-CODE-017",),
+        "handler.py writes a .pth into the directory of an installed package, found at run time",
+        _PTH_VICTIM,
+        ("torch",),
+    ),
     Sample(
         "model-code-runpy-runs-own-text-file",
         _runpy_own_text_file,

@@ -466,3 +466,15 @@ def test_trust_remote_code_set_from_a_true_constant_of_the_file_is_not_the_calle
     model = AutoModel.from_pretrained("/opt/other/repository", trust_remote_code=TRUST)
     """
     assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nd = os.path.dirname(os.__file__)\nopen(os.path.join(d, 'x', 'a.pth'), 'w')\n",
+        "import os\nd = os.path.dirname(os.__file__)\nopen(f'{d}/sitecustomize.py', 'w')\n",
+        "import pathlib\nd = pathlib.Path(''.join(['/t', 'mp']))\n(d / 'hook.pth').write_text('')\n",
+    ],
+)
+def test_a_code_file_written_below_a_computed_directory_is_still_code(source: str) -> None:
+    assert found(source).get("MLS-CODE-017") is Severity.HIGH
