@@ -12,6 +12,9 @@
   truthy ``str`` once loaded, but the check read its text as a false value.
 * An MLmodel whose ``model_code_path`` comes from a ``<<`` merge key: MLflow's
   ``yaml.safe_load`` merges it, the flavor check read explicit keys only.
+* ``pytorch_lightning.LightningModule.load_from_checkpoint`` as a target, with
+  ``weights_only: false``: torch.load unpickles a checkpoint the config names; inside a
+  well-known library, so the target was not reported.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -23,7 +26,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from tests.corpus import Sample
+from tests.corpus import Sample, system_call
 
 _INSTANTIATE = (
     "from hydra.utils import instantiate\nfrom omegaconf import OmegaConf\n"
@@ -130,7 +133,33 @@ def _mlflow_merged_from_code(directory: Path, canary: Path) -> Path:
     return directory
 
 
+def _lightning_checkpoint(directory: Path, canary: Path) -> Path:
+    """A config that restores a Lightning checkpoint with weights_only off. The checkpoint
+    stands for one the user downloaded elsewhere: written beside the artifact, not in it."""
+    checkpoint = canary.parent / "downloads" / "last.ckpt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_bytes(system_call(canary))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    path.write_text(
+        "model:\n"
+        "  _target_: pytorch_lightning.LightningModule.load_from_checkpoint\n"
+        f"  checkpoint_path: {checkpoint}\n"
+        "  weights_only: false\n"
+    )
+    return path
+
+
 SAMPLES = [
+    Sample(
+        "hydra-target-lightning-load-from-checkpoint",
+        _lightning_checkpoint,
+        True,
+        ("MLS-YAML-017",),
+        "Hydra _target_ LightningModule.load_from_checkpoint with weights_only: false",
+        _INSTANTIATE,
+        (*_HYDRA, "pytorch_lightning"),
+    ),
     Sample(
         "mlflow-model-from-code-behind-merge-key",
         _mlflow_merged_from_code,

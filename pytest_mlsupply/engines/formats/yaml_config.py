@@ -743,6 +743,34 @@ def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) ->
     return findings
 
 
+#: Final attributes of targets that load a checkpoint or model from a path the config gives.
+_CHECKPOINT_LOADERS = frozenset(
+    {
+        "load_from_checkpoint",
+        "restore_from",
+        "load_checkpoint",
+        "load_model",
+        "load_state_dict_from_url",
+    }
+)
+
+
+def _unsafe_checkpoint_arguments(stream: YamlStream, mapping: Mapping) -> str:
+    """Why a checkpoint loader's arguments make it unpickle: ``weights_only`` turned off, or a
+    URL (Lightning turns weights_only off for remote checkpoints). Empty when neither."""
+    for key, value in merged_pairs(stream, mapping):
+        name = _key_text(stream, key)
+        resolved = stream.resolve(value)
+        if name == "weights_only" and _is_false(resolved):
+            return "weights_only is off: the checkpoint is unpickled"
+        items = resolved.items if isinstance(resolved, Sequence) else [resolved]
+        for item in items:
+            item = stream.resolve(item)
+            if isinstance(item, Scalar) and re.match(r"(?i)^\s*(?:https?|s3|gs|hf)://", item.value):
+                return f"{name} is a URL: a remote checkpoint is downloaded and unpickled"
+    return ""
+
+
 def _pairs_below(
     stream: YamlStream, mapping: Mapping, path: str
 ) -> Iterator[tuple[Node, Node, str]]:
@@ -827,6 +855,19 @@ def _target_finding(
             f"_target_ {target!r}",
             "the target looks up another dotted name from its arguments, so what finally "
             "runs is not what _target_ names; a config has no need for this indirection",
+        )
+    loader = target.rsplit(".", 1)[-1]
+    if loader in _CHECKPOINT_LOADERS:
+        unsafe = _unsafe_checkpoint_arguments(stream, mapping)
+        return _target(
+            "MLS-YAML-017",
+            Severity.CRITICAL if unsafe else Severity.HIGH,
+            f"Hydra _target_ {target} loads a checkpoint or model when the config loads",
+            location,
+            f"_target_ {target!r}" + (f"; {unsafe}" if unsafe else ""),
+            "checkpoint and model loaders unpickle (torch.load behind Lightning's "
+            "load_from_checkpoint, NeMo's restore_from) or import the model's code (MLflow's "
+            "load_model) from a path or URL the config chooses, a file this scan never saw",
         )
     top = target.split(".", 1)[0]
     internal = _internal_part(target)

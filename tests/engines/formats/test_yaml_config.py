@@ -267,6 +267,22 @@ def test_a_python_tag_in_a_config_json_that_is_not_json_is_critical(tmp_path: Pa
     assert ("MLS-YAML-001", Severity.CRITICAL) in [(f.rule, f.severity) for f in findings]
 
 
+@pytest.mark.parametrize(
+    ("arguments", "severity"),
+    [
+        ("  checkpoint_path: last.ckpt\n", Severity.HIGH),
+        ("  checkpoint_path: last.ckpt\n  weights_only: false\n", Severity.CRITICAL),
+        ("  checkpoint_path: https://example.com/last.ckpt\n", Severity.CRITICAL),
+    ],
+)
+def test_a_checkpoint_loading_target_is_high_and_critical_when_it_unpickles(
+    tmp_path: Path, arguments: str, severity: Severity
+) -> None:
+    text = "m:\n  _target_: lightning.pytorch.LightningModule.load_from_checkpoint\n" + arguments
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-017", severity)
+
+
 def test_an_unknown_target_is_medium_and_a_file_writer_too(tmp_path: Path) -> None:
     text = "a: {_target_: my_project.models.Net}\nb: {_target_: torch.save}\n"
     findings = scan(tmp_path, "config.yaml", text)
