@@ -15,6 +15,8 @@
 * ``pytorch_lightning.LightningModule.load_from_checkpoint`` as a target, with
   ``weights_only: false``: torch.load unpickles a checkpoint the config names; inside a
   well-known library, so the target was not reported.
+* A renamed YAML stream above the text engine's 64 MiB read cap (a payload document first): only
+  config positions were reported as too large, other text was passed unread.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -150,7 +152,30 @@ def _lightning_checkpoint(directory: Path, canary: Path) -> Path:
     return path
 
 
+def _huge_renamed_yaml(directory: Path, canary: Path) -> Path:
+    """A payload document, then more than the text engine's 64 MiB read cap of comments."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "training_args.txt"
+    line = b"# " + b"x" * 1022 + b"\n"
+    with path.open("wb") as handle:
+        handle.write(
+            f'callback: !!python/object/apply:os.system ["touch {canary}"]\n---\n'.encode()
+        )
+        for _ in range(65 * 1024 + 1):
+            handle.write(line)
+    return path
+
+
 SAMPLES = [
+    Sample(
+        "yaml-python-apply-in-text-above-the-read-cap",
+        _huge_renamed_yaml,
+        True,
+        ("MLS-YAML-005", "MLS-YAML-001"),
+        "a renamed YAML stream larger than the text read cap: load_all constructs document one",
+        "import yaml\nnext(yaml.unsafe_load_all(open(ARTIFACT)))\n",
+        ("yaml",),
+    ),
     Sample(
         "hydra-target-lightning-load-from-checkpoint",
         _lightning_checkpoint,

@@ -35,6 +35,7 @@ it constructs them whatever its name. ``MLmodel`` documents are handed to
 
 from __future__ import annotations
 
+import codecs
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -460,10 +461,38 @@ def _may_hold_python_tag(text: str) -> bool:
 
 
 def too_large_to_read(blob: Blob) -> list[Finding]:
-    """A text blob above the text engine's read cap: a finding for a config, else nothing."""
+    """A text blob above the text engine's read cap: a finding for a config, or for other text
+    that may hold a python tag or a ``_target_`` (a YAML loader pointed at it reads its first
+    document and constructs it however large the rest is), else nothing."""
     if is_config_position(blob.name, ""):
         return [_too_large(blob, f"{blob.size} bytes (cap {MAX_YAML_BYTES})")]
+    if _stream_may_hold_code(blob):
+        return [
+            _too_large(blob, f"{blob.size} bytes, holding what may be a python tag or a _target_")
+        ]
     return []
+
+
+#: Text kept from one chunk to the next, longer than any tag token that can spell ``python``.
+_OVERLAP = 4096
+_CHUNK = 8 << 20
+
+
+def _stream_may_hold_code(blob: Blob) -> bool:
+    """:func:`_may_hold_python_tag` (or a ``_target_`` key) over a blob read in chunks."""
+    with blob.open() as handle:
+        head = handle.read(_CHUNK)
+        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        tail = ""
+        chunk = head
+        while chunk:
+            text = tail + decoder.decode(chunk)
+            if TARGET_KEY in text or _may_hold_python_tag(text):
+                return True
+            tail = text[-_OVERLAP:]
+            chunk = handle.read(_CHUNK)
+    return False
 
 
 def _tag_findings(blob: Blob, stream: YamlStream) -> list[Finding]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlsupply.engines.formats import text as text_engine
+from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.yaml_config import (
     MAX_EVENTS,
     Mapping,
@@ -182,6 +184,24 @@ def test_text_too_large_to_parse_is_reported_only_when_it_may_hold_a_python_tag(
     assert scan(tmp_path, "vocab.txt", filler) == []
     escaped = filler + "x: !!%70ython/object/apply:os.system [id]\n"
     assert rules(scan(tmp_path, "notes.txt", escaped)) == {"MLS-YAML-005"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('a: !!python/object/apply:os.system ["id"]\n', {"MLS-YAML-005"}),
+        ("m: {_target_: builtins.exec}\n", {"MLS-YAML-005"}),
+        ("plain words! and more words\n", set()),
+    ],
+)
+def test_text_above_the_read_cap_is_reported_when_it_may_hold_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, expected: set[str]
+) -> None:
+    monkeypatch.setattr(text_engine, "MAX_SOURCE_BYTES", 1024)
+    monkeypatch.setattr(yaml_config, "_CHUNK", 1000)  # the payload straddles two chunks
+    filler = "# " + "x" * 97 + "\n"
+    text = filler * 9 + "xxxxxxxx" + body + filler * 50
+    assert rules(scan(tmp_path, "notes.txt", text)) == expected
 
 
 # --- Hydra targets -----------------------------------------------------------------------------
