@@ -17,6 +17,9 @@
   well-known library, so the target was not reported.
 * A renamed YAML stream above the text engine's 64 MiB read cap (a payload document first): only
   config positions were reported as too large, other text was passed unread.
+* A tab after ``key:`` (refused by PyYAML's Python parser, accepted by libyaml) before a python
+  tag: the event reader stopped at the error, so the tag ``yaml.load(..., Loader=yaml.CLoader)``
+  constructs was never seen (a medium parse failure in a config, nothing in other text).
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -167,6 +170,15 @@ def _huge_renamed_yaml(directory: Path, canary: Path) -> Path:
 
 
 SAMPLES = [
+    _text(
+        "yaml-python-apply-after-a-tab-libyaml-accepts",
+        "hparams.yaml",
+        'lr:\t0.001\ncallback: !!python/object/apply:os.system ["touch {canary}"]\n',
+        ("MLS-YAML-006",),
+        "a tab after 'lr:' stops PyYAML's Python parser; libyaml (yaml.CLoader) reads on",
+        "import yaml\nyaml.load(open(ARTIFACT), Loader=yaml.CLoader)\n",
+        ("yaml",),
+    ),
     Sample(
         "yaml-python-apply-in-text-above-the-read-cap",
         _huge_renamed_yaml,

@@ -420,6 +420,9 @@ def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()
         return []
     stream = read_yaml(text)
     findings = _tag_findings(blob, stream)
+    hidden = _hidden_after_error(text, stream)
+    if hidden is not None:
+        findings.append(_unread_payload(blob, stream, hidden))
     if not config:
         if stream.truncated and (targets or _may_hold_python_tag(text)):
             findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
@@ -1031,6 +1034,37 @@ def _resolver_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
 
 
 # --- files that cannot be analysed ------------------------------------------------------------
+
+
+def _hidden_after_error(text: str, stream: YamlStream) -> str | None:
+    """What the text from the parse error on may hold that a loader constructs: PyYAML's pure
+    Python parser stops there, but libyaml (``yaml.CLoader``, ``CUnsafeLoader``) accepts some
+    of what it refuses (a tab after ``key:``) and reads on to a python tag or a ``_target_``."""
+    if stream.error is None:
+        return None
+    start = max((stream.error_line or 1) - 1, 0)
+    rest = "\n".join(text.splitlines()[start:])
+    if _may_hold_python_tag(rest):
+        return "a python tag"
+    if TARGET_KEY in rest:
+        return "a _target_ key"
+    return None
+
+
+def _unread_payload(blob: Blob, stream: YamlStream, what: str) -> Finding:
+    return Finding(
+        rule="MLS-YAML-006",
+        severity=Severity.HIGH,
+        category="code-execution",
+        title=f"YAML parsing stops before what may be {what}",
+        location=blob.location(line=stream.error_line),
+        evidence=f"{what} after the parse error: " + " ".join((stream.error or "").split())[:200],
+        why="PyYAML's Python parser refuses the text here, but libyaml (yaml.CLoader, the "
+        "loader chosen for speed) accepts some of what it refuses and goes on to construct "
+        "what follows, which this analysis could not read",
+        remediation="do not load the file; fix the YAML and scan it again",
+        cwe="CWE-502",
+    )
 
 
 def _parse_failure(blob: Blob, stream: YamlStream) -> Finding:

@@ -106,6 +106,21 @@ def test_a_python_tag_before_a_syntax_error_still_counts(tmp_path: Path) -> None
     assert rules(scan(tmp_path, "notes.txt", text)) == {"MLS-YAML-001"}
 
 
+@pytest.mark.parametrize("name", ["hparams.yaml", "training_args.txt"])
+@pytest.mark.parametrize(
+    "payload", ["b: !!python/name:os.system ''", "b: {_target_: builtins.exec}"]
+)
+def test_code_after_a_parse_error_that_libyaml_reads_past_is_high(
+    tmp_path: Path, name: str, payload: str
+) -> None:
+    findings = scan(tmp_path, name, f"a:\t1\n{payload}\n")
+    assert ("MLS-YAML-006", Severity.HIGH) in [(f.rule, f.severity) for f in findings]
+
+
+def test_a_parse_error_with_nothing_after_it_is_only_a_parse_failure(tmp_path: Path) -> None:
+    assert rules(scan(tmp_path, "hparams.yaml", "a:\t1\nb: [2\n")) == {"MLS-YAML-004"}
+
+
 def test_python_data_tags_are_low_and_custom_tags_medium(tmp_path: Path) -> None:
     findings = scan(tmp_path, "hparams.yaml", "betas: !!python/tuple [0.9, 0.99]\nx: !include a\n")
     severities = {f.rule: f.severity for f in findings}
