@@ -428,10 +428,9 @@ def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()
             findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
         if targets:
             # OmegaConf.load reads any file name (a renamed config, JSON): a _target_ that the
-            # policy condemns is instantiated all the same. Milder verdicts stay with *.yaml.
-            findings += [
-                f for f in _target_findings(blob, stream) if f.severity >= Severity.CRITICAL
-            ]
+            # policy condemns is instantiated all the same (high verdicts are kept; the medium
+            # ones, unknown packages and odd values, stay with *.yaml).
+            findings += [f for f in _target_findings(blob, stream) if f.severity >= Severity.HIGH]
         return findings
     if stream.truncated:
         findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
