@@ -88,7 +88,20 @@ _PROCESS = {
     "commands.getstatusoutput",
     "multiprocessing.set_executable",
 }
-_PROCESS_PREFIXES = ("os.exec", "os.spawn", "subprocess.", "asyncio.create_subprocess", "pexpect.")
+_PROCESS_PREFIXES = (
+    "os.exec",
+    "os.spawn",
+    "subprocess.",
+    "_posixsubprocess.",
+    "asyncio.create_subprocess",
+    "pexpect.",
+    # Build and install helpers that run commands or install packages.
+    "distutils.spawn.",
+    "setuptools._distutils.spawn.",
+    "setuptools.sandbox.",
+    "pip.main",
+    "pip._internal.",
+)
 _DYNAMIC_CODE = {
     "exec",
     "eval",
@@ -99,7 +112,44 @@ _DYNAMIC_CODE = {
     # A function object built from a code object runs that code when called.
     "types.FunctionType",
     "types.CodeType",
+    # Standard-library helpers that compile and run the source string they are given.
+    "timeit.timeit",
+    "timeit.repeat",
+    "timeit.Timer",
+    "cProfile.run",
+    "cProfile.runctx",
+    "profile.run",
+    "profile.runctx",
+    "pdb.run",
+    "pdb.runeval",
+    "pdb.runctx",
+    "code.interact",
+    "code.InteractiveInterpreter",
+    "code.InteractiveConsole",
+    "torch.fx.graph_module._exec_with_source",
 }
+#: Modules other modules re-export under their own name (``torch.os`` *is* ``os``, ``posix`` is
+#: what ``os`` wraps): a dotted name reaching one is judged as that module's.
+_REEXPORTED = frozenset(
+    {
+        "os",
+        "subprocess",
+        "sys",
+        "builtins",
+        "importlib",
+        "pickle",
+        "marshal",
+        "ctypes",
+        "socket",
+        "shutil",
+        "runpy",
+        "pty",
+        "urllib",
+        "requests",
+        "http",
+    }
+)
+_OS_ALIASES = frozenset({"posix", "nt"})
 _DECODERS = {
     "base64.b64decode",
     "base64.b32decode",
@@ -216,7 +266,12 @@ _REMOTE_CODE = {
     "transformers.dynamic_module_utils.get_class_from_dynamic_module",
     "transformers.dynamic_module_utils.get_cached_module_file",
 }
-_IMPORT_MACHINERY = ("importlib.util.spec_from_file_location", "importlib.machinery.")
+_IMPORT_MACHINERY = (
+    "importlib.util.spec_from_file_location",
+    "importlib.machinery.",
+    "zipimport.",
+    "pkgutil.resolve_name",
+)
 _OPENERS = frozenset({"open", "builtins.open", "io.open", "codecs.open", "os.open"})
 #: Module functions that open the path they are given (the ``.open`` of a Path is the Path's).
 _MODE = re.compile(r"^[rwxabtU+]{1,4}$")
@@ -561,10 +616,10 @@ class _Analyser(ast.NodeVisitor):
                 for module in self.star:
                     if _dangerous(f"{module}.{node.id}"):
                         return f"{module}.{node.id}"
-            return self.aliases.get(node.id, node.id)
+            return _reroot(self.aliases.get(node.id, node.id))
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            return f"{base}.{node.attr}" if base else None
+            return _reroot(f"{base}.{node.attr}") if base else None
         if isinstance(node, ast.Call):
             callee = self.resolve(node.func)
             literal = _literal_str(node.args[0]) if node.args else None
@@ -695,6 +750,20 @@ class _Analyser(ast.NodeVisitor):
         if name in _DYNAMIC_CODE:
             self._dynamic_code(name, node)
             return
+        if name in ("operator.methodcaller", "operator.attrgetter") and node.args:
+            method = _literal_str(node.args[0]) or ""
+            if method.rsplit(".", 1)[-1] in _CALLED_BY_NAME:
+                self.add(
+                    "MLS-CODE-003",
+                    Severity.HIGH,
+                    "code reaches a dangerous function by its name",
+                    f"{name}({method!r})",
+                    node,
+                    why="methodcaller and attrgetter call or fetch a function named by a string, "
+                    "which hides the call (os.system, eval) from a reading of the code",
+                    cwe="CWE-470",
+                )
+            return
         if name in _DYNAMIC_IMPORT or name.startswith(_IMPORT_MACHINERY):
             literal = _literal_str(node.args[0]) if node.args else None
             if literal is None or name.startswith(_IMPORT_MACHINERY):
@@ -768,7 +837,8 @@ class _Analyser(ast.NodeVisitor):
             source: ast.AST | None = node.args[0] if node.args else None
             for keyword in ("f", "file", "filename", "fp", "filepath_or_buffer", "stream"):
                 source = source or _keyword(node, keyword)
-            where = self.place(source)
+            # loads() takes the pickle itself, not a path: a bytes literal is an embedded payload.
+            where = UNKNOWN if name.endswith("loads") else self.place(source)
             if where.kind in ("model", "relative") and name != "marshal.loads":
                 self.add(
                     "MLS-CODE-015",
@@ -835,8 +905,10 @@ class _Analyser(ast.NodeVisitor):
         if name in ("numpy.load", "np.load"):
             return any(
                 kw.arg == "allow_pickle"
-                and isinstance(kw.value, ast.Constant)
-                and kw.value.value is True
+                and (
+                    (isinstance(kw.value, ast.Constant) and kw.value.value is True)
+                    or (isinstance(kw.value, ast.Name) and kw.value.id in self.truthy)
+                )
                 for kw in node.keywords
             )
         if name in ("yaml.load", "yaml.unsafe_load", "yaml.full_load"):
@@ -1463,6 +1535,50 @@ def _turned_on(value: ast.AST, truthy: frozenset[str] = frozenset()) -> bool:
     if isinstance(value, ast.Attribute):
         return value.attr in truthy
     return True
+
+
+def _reroot(dotted: str) -> str:
+    """``torch.os.system`` → ``os.system``, ``posix.system`` → ``os.system``: a module reached
+    through another module's namespace is that module."""
+    parts = dotted.split(".")
+    if parts[0] in _OS_ALIASES:
+        return ".".join(["os", *parts[1:]])
+    for index in range(1, len(parts) - 1):
+        if parts[index] in _REEXPORTED:
+            return ".".join(parts[index:])
+        if parts[index] in _OS_ALIASES:
+            return ".".join(["os", *parts[index + 1 :]])
+    return dotted
+
+
+#: Function names a string-keyed caller (operator.methodcaller) must not reach.
+_CALLED_BY_NAME = frozenset(
+    {
+        "system",
+        "popen",
+        "exec",
+        "eval",
+        "compile",
+        "spawnl",
+        "spawnv",
+        "execv",
+        "execve",
+        "Popen",
+        "run",
+        "call",
+        "check_call",
+        "check_output",
+        "getoutput",
+        "load",
+        "loads",
+        "__import__",
+        "import_module",
+        "urlopen",
+        "rmtree",
+        "remove",
+        "unlink",
+    }
+)
 
 
 def _truthy_constants(tree: ast.AST) -> frozenset[str]:

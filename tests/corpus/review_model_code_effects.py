@@ -13,6 +13,10 @@ was judged below high.
   package's directory): the file name was dropped once the directory was unknown, so the write
   was a medium "somewhere" instead of a high "code planted".
 
+* ``pickle.loads(b"...")`` was judged as loading the model's own file (a bytes constant read as a
+  relative path); ``torch.os.system`` / ``posix.system`` were not process calls; ``timeit.timeit``,
+  ``cProfile.run``, ``pdb.run``, ``code.InteractiveInterpreter`` ran source unjudged.
+
 Victims import the module as a serving framework does, in a subprocess.
 """
 
@@ -169,7 +173,48 @@ def _pth_under_computed_directory(directory: Path, canary: Path) -> Path:
     return directory
 
 
+def _handler(name: str, body: str, rules: tuple[str, ...], technique: str) -> Sample:
+    """A handler.py whose ``body`` (``{canary}`` replaced by the canary's path) runs at import."""
+
+    def build(directory: Path, canary: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "handler.py").write_text(body.replace("{canary}", str(canary)))
+        return directory
+
+    return Sample(name, build, True, rules, technique, _IMPORT.format(module="handler"))
+
+
+_EFFECT_SAMPLES = [
+    _handler(
+        "model-code-pickle-loads-embedded-bytes",
+        "import pickle\n\nSTATE = pickle.loads(b\"cos\\nsystem\\n(S'touch {canary}'\\ntR.\")\n",
+        ("MLS-CODE-007",),
+        "pickle.loads of a bytes literal was taken for a load of the model's own file (medium)",
+    ),
+    _handler(
+        "model-code-os-reached-through-torch",
+        "import torch\n\ntorch.os.system('touch {canary}')\n",
+        ("MLS-CODE-002",),
+        "os.system reached as torch.os.system (torch's namespace re-exports os)",
+    ),
+    _handler(
+        "model-code-posix-system",
+        "import posix\n\nposix.system('touch {canary}')\n",
+        ("MLS-CODE-002",),
+        "posix.system: the module os wraps, not on the process list",
+    ),
+    _handler(
+        "model-code-timeit-runs-source",
+        "import timeit\n\n"
+        "timeit.timeit(\"import pathlib; pathlib.Path('{canary}').touch()\", number=1)\n",
+        ("MLS-CODE-003",),
+        "timeit.timeit compiles and runs the statement string it is given",
+    ),
+]
+
+
 SAMPLES = [
+    *_EFFECT_SAMPLES,
     Sample(
         "model-code-plants-pth-under-a-computed-directory",
         _pth_under_computed_directory,

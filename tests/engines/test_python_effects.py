@@ -478,3 +478,47 @@ def test_trust_remote_code_set_from_a_true_constant_of_the_file_is_not_the_calle
 )
 def test_a_code_file_written_below_a_computed_directory_is_still_code(source: str) -> None:
     assert found(source).get("MLS-CODE-017") is Severity.HIGH
+
+
+def test_unpickling_an_embedded_bytes_literal_is_high_not_an_own_file_load() -> None:
+    assert found("import pickle\npickle.loads(b'cos\\nsystem\\n.')\n").get("MLS-CODE-007") is (
+        Severity.HIGH
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ntorch.os.system('id')\n",
+        "import platform\nplatform.os.popen('id')\n",
+        "import posix\nposix.system('id')\n",
+        "import sklearn\nrun = sklearn.os.system\nrun('id')\n",
+        "import distutils.spawn\ndistutils.spawn.spawn(['id'])\n",
+        "import pip\npip.main(['install', 'x'])\n",
+    ],
+)
+def test_processes_reached_through_another_modules_namespace_are_critical(source: str) -> None:
+    assert found(source).get("MLS-CODE-002") is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import timeit\ntimeit.timeit('x = 1')\n",
+        "import cProfile\ncProfile.run('x = 1')\n",
+        "import pdb\npdb.run('x = 1')\n",
+        "import code\ncode.InteractiveInterpreter().runsource('x = 1')\n",
+        "import operator, os\noperator.methodcaller('system', 'id')(os)\n",
+    ],
+)
+def test_standard_library_helpers_that_run_source_strings_are_high(source: str) -> None:
+    assert found(source).get("MLS-CODE-003") is Severity.HIGH
+
+
+def test_timing_with_the_default_timer_is_not_running_source() -> None:
+    assert "MLS-CODE-003" not in found("import timeit\nstart = timeit.default_timer()\n")
+
+
+def test_a_zip_importer_is_a_dynamic_import() -> None:
+    source = "import zipimport\nzipimport.zipimporter('x.zip').load_module('m')\n"
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH
