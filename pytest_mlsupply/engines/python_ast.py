@@ -480,6 +480,8 @@ class _Analyser(ast.NodeVisitor):
         # A framework entry point is only trusted to receive the model directory when the file
         # does not call it itself (with a path of its choosing).
         self.called = _called_names(tree)
+        self.containers: dict[str, str] = {}
+        """Name of a list / tuple / dict literal → a dangerous callable it holds."""
         self.truthy = _truthy_constants(tree)
         """Names assigned a truthy constant somewhere in the file (``TRUST = True``)."""
 
@@ -520,7 +522,25 @@ class _Analyser(ast.NodeVisitor):
         self._nested(node, self._parameters(node))
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._alias_defaults(node.args)
         self._nested(node, {})
+
+    def _alias_defaults(self, arguments: ast.arguments) -> None:
+        """``def f(run=os.system)`` / ``lambda x=os.system: x(...)``: the default (evaluated at
+        definition) is what the parameter calls unless the caller passes another."""
+        positional = [*arguments.posonlyargs, *arguments.args]
+        with_default = positional[len(positional) - len(arguments.defaults) :]
+        pairs = list(zip(with_default, arguments.defaults, strict=True))
+        keywords = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        pairs += [(a, d) for a, d in keywords if d is not None]
+        for argument, default in pairs:
+            ref = self.resolve(default)
+            if ref and not ref.endswith("()") and _dangerous(ref):
+                self.aliases[argument.arg] = ref
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._remember(node.target, node.value)
+        self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         # A class body runs at import, like module code; only its methods are deferred.
@@ -537,6 +557,7 @@ class _Analyser(ast.NodeVisitor):
 
     def _parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Where]:
         """The parameters a framework fills with the model directory (or a context holding it)."""
+        self._alias_defaults(node.args)
         params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
         in_class = bool(self.classes) and self.depth == 0
         own = params[1:] if in_class and params and params[0] in ("self", "cls") else params
@@ -619,7 +640,15 @@ class _Analyser(ast.NodeVisitor):
             return _reroot(self.aliases.get(node.id, node.id))
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            return _reroot(f"{base}.{node.attr}") if base else None
+            if not base:
+                return None
+            dotted = f"{base}.{node.attr}"
+            # ``class A: run = os.system`` then ``A.run(...)`` / ``self.run(...)``.
+            if dotted in self.aliases:
+                return self.aliases[dotted]
+            return _reroot(dotted)
+        if isinstance(node, ast.NamedExpr):
+            return self.resolve(node.value)  # (run := os.system)(...)
         if isinstance(node, ast.Call):
             callee = self.resolve(node.func)
             literal = _literal_str(node.args[0]) if node.args else None
@@ -640,6 +669,11 @@ class _Analyser(ast.NodeVisitor):
                 return f"builtins.{key}"
             if key and self.resolve(container) == "sys.modules":
                 return key  # sys.modules["os"] is the os module
+            if key and isinstance(container, ast.Attribute) and container.attr == "__dict__":
+                base = self.resolve(container.value)
+                return f"{base}.{key}" if base else None  # os.__dict__["system"]
+            if isinstance(container, ast.Name) and container.id in self.containers:
+                return self.containers[container.id]  # fs = [os.system]; fs[0](...)
             if key and isinstance(container, ast.Call):
                 callee = self.resolve(container.func)
                 if callee in ("globals", "locals", "builtins.globals"):
@@ -1370,9 +1404,29 @@ class _Analyser(ast.NodeVisitor):
                 # ``run = os.system``, ``m = __import__("os")``: later calls resolve through it.
                 if ref and not ref.endswith("()") and _reachable(ref):
                     self.aliases[target.id] = ref
+                    if self.classes and self.depth == 0:
+                        # A class attribute: ``A.run(...)``, ``self.run(...)`` in its methods.
+                        self.aliases[f"{self.classes[-1]}.{target.id}"] = ref
+                        self.aliases[f"self.{target.id}"] = ref
+            elements: list[ast.expr | None] = []
+            if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
+                elements = list(value.elts)
+            elif isinstance(value, ast.Dict):
+                elements = list(value.values)
+            for element in elements:
+                ref = self.resolve(element) if element is not None else None
+                if ref and not ref.endswith("()") and _dangerous(ref):
+                    self.containers[target.id] = ref
+                    break
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             if target.value.id in ("self", "cls"):
                 self.attributes[target.attr] = self.where(value)
+        elif isinstance(target, (ast.Tuple, ast.List)) and (
+            isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts)
+        ):
+            # ``a, b = os.system, 1``: element by element.
+            for element, item in zip(target.elts, value.elts, strict=True):
+                self._remember(element, item)
         elif isinstance(target, (ast.Tuple, ast.List)):
             where = self.where(value)
             for element in target.elts:

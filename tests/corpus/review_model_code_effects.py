@@ -15,7 +15,9 @@ was judged below high.
 
 * ``pickle.loads(b"...")`` was judged as loading the model's own file (a bytes constant read as a
   relative path); ``torch.os.system`` / ``posix.system`` were not process calls; ``timeit.timeit``,
-  ``cProfile.run``, ``pdb.run``, ``code.InteractiveInterpreter`` ran source unjudged.
+  ``cProfile.run``, ``pdb.run``, ``code.InteractiveInterpreter`` ran source unjudged; os.system
+  held in a class attribute, a default argument, a container, a walrus or a tuple unpacking was
+  called without the call being resolved.
 
 Victims import the module as a serving framework does, in a subprocess.
 """
@@ -202,6 +204,21 @@ _EFFECT_SAMPLES = [
         "import posix\n\nposix.system('touch {canary}')\n",
         ("MLS-CODE-002",),
         "posix.system: the module os wraps, not on the process list",
+    ),
+    _handler(
+        "model-code-os-system-held-in-a-class-attribute",
+        "import os\n\n\nclass EndpointHandler:\n    hook = os.system\n\n"
+        "    def __init__(self, path=''):\n        self.hook('touch {canary}')\n\n\n"
+        "HANDLER = EndpointHandler()\n",
+        ("MLS-CODE-002",),
+        "os.system stored as a class attribute and called as self.hook(...)",
+    ),
+    _handler(
+        "model-code-os-system-as-a-default-argument",
+        "import os\n\n\ndef warmup(cmd='touch {canary}', run=os.system):\n    run(cmd)\n\n\n"
+        "warmup()\n",
+        ("MLS-CODE-002",),
+        "os.system as a parameter's default value, called through the parameter",
     ),
     _handler(
         "model-code-timeit-runs-source",

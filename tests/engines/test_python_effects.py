@@ -522,3 +522,21 @@ def test_timing_with_the_default_timer_is_not_running_source() -> None:
 def test_a_zip_importer_is_a_dynamic_import() -> None:
     source = "import zipimport\nzipimport.zipimporter('x.zip').load_module('m')\n"
     assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\n(run := os.system)('id')\n",
+        "import os\nrun, n = os.system, 1\nrun('id')\n",
+        "import os\nhooks = [print, os.system]\nhooks[1]('id')\n",
+        "import os\nhooks = {'a': os.system}\nhooks['a']('id')\n",
+        "import os\nos.__dict__['system']('id')\n",
+        "import os\ng = lambda cmd, run=os.system: run(cmd)\ng('id')\n",
+        "import os\ndef f(cmd, *, run=os.system):\n    run(cmd)\n",
+        "import os\nclass A:\n    run = os.system\nA.run('id')\n",
+        "import os\nclass A:\n    run = os.system\n    def go(self):\n        self.run('id')\n",
+    ],
+)
+def test_a_process_call_through_an_alias_the_file_builds_is_critical(source: str) -> None:
+    assert found(source).get("MLS-CODE-002") is Severity.CRITICAL
