@@ -20,6 +20,8 @@
 * A tab after ``key:`` (refused by PyYAML's Python parser, accepted by libyaml) before a python
   tag: the event reader stopped at the error, so the tag ``yaml.load(..., Loader=yaml.CLoader)``
   constructs was never seen (a medium parse failure in a config, nothing in other text).
+* A protocol 0 pickle (``(dp0`` ``.``: printable text) followed by ``---`` and a python-tagged
+  document: identified as a pickle, so the YAML engine never read it.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -170,6 +172,16 @@ def _huge_renamed_yaml(directory: Path, canary: Path) -> Path:
 
 
 SAMPLES = [
+    _text(
+        "yaml-python-apply-behind-a-protocol-0-pickle",
+        "hparams.yaml",
+        '(dp0\n.\n---\ncallback: !!python/object/apply:os.system ["touch {canary}"]\n',
+        ("MLS-YAML-001",),
+        "a text pickle (an empty dict) then a YAML document: identified as a pickle, never read "
+        "as YAML",
+        "import yaml\nlist(yaml.unsafe_load_all(open(ARTIFACT)))\n",
+        ("yaml",),
+    ),
     _text(
         "yaml-python-apply-after-a-tab-libyaml-accepts",
         "hparams.yaml",

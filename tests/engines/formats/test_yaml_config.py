@@ -121,6 +121,15 @@ def test_a_parse_error_with_nothing_after_it_is_only_a_parse_failure(tmp_path: P
     assert rules(scan(tmp_path, "hparams.yaml", "a:\t1\nb: [2\n")) == {"MLS-YAML-004"}
 
 
+@pytest.mark.parametrize("name", ["hparams.yaml", "model.pkl"])
+def test_a_text_pickle_followed_by_a_yaml_payload_is_read_as_yaml_too(
+    tmp_path: Path, name: str
+) -> None:
+    text = "(dp0\n.\n---\nb: !!python/object/apply:os.system [id]\n"
+    findings = scan(tmp_path, name, text)
+    assert ("MLS-YAML-001", Severity.CRITICAL) in [(f.rule, f.severity) for f in findings]
+
+
 def test_python_data_tags_are_low_and_custom_tags_medium(tmp_path: Path) -> None:
     findings = scan(tmp_path, "hparams.yaml", "betas: !!python/tuple [0.9, 0.99]\nx: !include a\n")
     severities = {f.rule: f.severity for f in findings}
