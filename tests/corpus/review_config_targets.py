@@ -21,7 +21,8 @@
   tag: the event reader stopped at the error, so the tag ``yaml.load(..., Loader=yaml.CLoader)``
   constructs was never seen (a medium parse failure in a config, nothing in other text).
 * A protocol 0 pickle (``(dp0`` ``.``: printable text) followed by ``---`` and a python-tagged
-  document: identified as a pickle, so the YAML engine never read it.
+  document: identified as a pickle, so the YAML engine never read it. The same with a Git LFS
+  pointer as the first document: identified as a pointer (content never downloaded), not read.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -172,6 +173,19 @@ def _huge_renamed_yaml(directory: Path, canary: Path) -> Path:
 
 
 SAMPLES = [
+    _text(
+        "yaml-python-apply-behind-an-lfs-pointer",
+        "hparams.yaml",
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 12345\n"
+        "---\n"
+        'callback: !!python/object/apply:os.system ["touch {canary}"]\n',
+        ("MLS-YAML-001",),
+        "a Git LFS pointer as the first YAML document: identified as a pointer, never read",
+        "import yaml\nlist(yaml.unsafe_load_all(open(ARTIFACT)))\n",
+        ("yaml",),
+    ),
     _text(
         "yaml-python-apply-behind-a-protocol-0-pickle",
         "hparams.yaml",

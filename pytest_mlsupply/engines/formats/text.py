@@ -12,6 +12,7 @@ for python tags too, since a YAML loader pointed at a renamed file constructs th
 from __future__ import annotations
 
 import codecs
+import re
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -48,11 +49,17 @@ MAX_SOURCE_BYTES = 64 << 20
 
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+_LFS_LINE = re.compile(r"^[a-z0-9.-]+ [!-~]+$")
 
 
 def identify_lfs_pointer(view: View) -> Identification | None:
     """A Git LFS pointer where a file should be: the real content was never downloaded."""
     if not view.head.startswith(_LFS_POINTER) or len(view.head) > 1024:
+        return None
+    # The spec's pointer is "key value" lines and nothing else: text that only opens like one
+    # (a YAML stream whose first document is a pointer, then "---" and a payload) is text.
+    lines = view.head.decode("utf-8", errors="replace").splitlines()
+    if not all(_LFS_LINE.match(line) for line in lines if line.strip()):
         return None
     return Identification(
         Format.GIT_LFS_POINTER,
