@@ -23,6 +23,9 @@
 * A protocol 0 pickle (``(dp0`` ``.``: printable text) followed by ``---`` and a python-tagged
   document: identified as a pickle, so the YAML engine never read it. The same with a Git LFS
   pointer as the first document: identified as a pointer (content never downloaded), not read.
+* ``keras.src.utils.python_utils.func_load`` (marshal bytecode to a function) handed to
+  ``torch.nn.Module.apply`` (which calls it): two targets inside well-known libraries, so
+  nothing was reported, and the bytecode runs at instantiate.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -30,8 +33,11 @@ Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 
 from __future__ import annotations
 
+import base64
 import json
+import marshal
 import textwrap
+import types
 from pathlib import Path
 
 from tests.corpus import Sample, system_call
@@ -172,7 +178,38 @@ def _huge_renamed_yaml(directory: Path, canary: Path) -> Path:
     return path
 
 
+def _keras_bytecode_through_module_apply(directory: Path, canary: Path) -> Path:
+    """torch.nn.Module.apply calls a function keras's func_load rebuilt from marshal bytecode:
+    every target inside a well-known library, none of them reported before."""
+    source = f"lambda module: __import__('pathlib').Path({str(canary)!r}).touch()"
+    code = compile(source, "<config>", "eval")
+    function = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    encoded = base64.b64encode(marshal.dumps(function)).decode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    path.write_text(
+        "model:\n"
+        "  _target_: torch.nn.Module.apply\n"
+        "  _args_:\n"
+        "    - _target_: torch.nn.Linear\n"
+        "      in_features: 2\n"
+        "      out_features: 2\n"
+        "    - _target_: keras.src.utils.python_utils.func_load\n"
+        f"      code: {encoded}\n"
+    )
+    return path
+
+
 SAMPLES = [
+    Sample(
+        "hydra-target-keras-func-load-bytecode-via-module-apply",
+        _keras_bytecode_through_module_apply,
+        True,
+        ("MLS-YAML-010", "MLS-YAML-016"),
+        "keras func_load rebuilds a function from marshal bytecode; torch Module.apply calls it",
+        "import os\nos.environ['KERAS_BACKEND'] = 'torch'\n" + _INSTANTIATE,
+        (*_HYDRA, "keras", "torch"),
+    ),
     _text(
         "yaml-python-apply-behind-an-lfs-pointer",
         "hparams.yaml",

@@ -661,8 +661,9 @@ _FILE_WRITERS = frozenset(
 
 
 #: Module names inside the well-known libraries that hold command-line and process helpers
-#: rather than model API (test helpers are recognised by name: ``test*``, ``*testing``).
-_INTERNAL_MODULES = frozenset({"commands", "cli", "process", "scripts"})
+#: or the implementation behind the public API (``keras.src``), rather than model API (test
+#: helpers are recognised by name: ``test*``, ``*testing``).
+_INTERNAL_MODULES = frozenset({"commands", "cli", "process", "scripts", "src"})
 
 
 def _internal_part(target: str) -> str | None:

@@ -149,6 +149,12 @@ _deny(
     "bdb",
     "trace",
     "marshal",
+    # Keras's function (de)serialisers: base64 marshal bytecode turned into a function.
+    "keras.src.utils.python_utils.func_load",
+    "keras.utils.python_utils.func_load",
+    "keras.utils.generic_utils.func_load",
+    "tensorflow.python.keras.utils.generic_utils.func_load",
+    "tf_keras.src.utils.generic_utils.func_load",
     "types.CodeType",
     "types.FunctionType",
     "types.LambdaType",

@@ -269,6 +269,8 @@ def test_targets_inside_the_well_known_libraries_pass(tmp_path: Path) -> None:
         "torch.testing._internal.common_utils.shell",
         "transformers.testing_utils.run_command",
         "accelerate.test_utils.testing.execute_subprocess_async",
+        "keras.src.utils.python_utils.func_load",
+        "keras.utils.python_utils.func_load",
     ],
 )
 def test_a_command_runner_inside_a_well_known_library_is_critical(
@@ -283,6 +285,7 @@ def test_a_command_runner_inside_a_well_known_library_is_critical(
     [
         "torch.utils._config_module.install_config_module",
         "peft.testing.helpers.Thing",
+        "keras.src.layers.Dense",
         "lightning.pytorch.cli.LightningCLI",
     ],
 )
