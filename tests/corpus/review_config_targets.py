@@ -26,6 +26,8 @@
 * ``keras.src.utils.python_utils.func_load`` (marshal bytecode to a function) handed to
   ``torch.nn.Module.apply`` (which calls it): two targets inside well-known libraries, so
   nothing was reported, and the bytecode runs at instantiate.
+* ``pandas.DataFrame.to_csv`` aimed at a ``.pth`` with a column named like an import line: a
+  file writer of a well-known library is only medium, yet it plants code for the next start.
 
 Victims: ``hydra.utils.instantiate(OmegaConf.load(path))`` (Hydra 1.3) and
 ``yaml.unsafe_load``.
@@ -200,7 +202,38 @@ def _keras_bytecode_through_module_apply(directory: Path, canary: Path) -> Path:
     return path
 
 
+def _csv_writes_a_pth(directory: Path, canary: Path) -> Path:
+    """pandas writes a one-column CSV whose header is a .pth import line, where site will read
+    it. The victim's scratch "site" directory stands for site-packages."""
+    site = canary.parent / "site"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    line = f"import pathlib; pathlib.Path({str(canary)!r}).touch()#"
+    path.write_text(
+        "report:\n"
+        "  _target_: pandas.DataFrame.to_csv\n"
+        "  _args_:\n"
+        "    - _target_: pandas.DataFrame\n"
+        "      data:\n"
+        f'        "{line}": []\n'
+        f"    - {site}/metrics_report.pth\n"
+        "  index: false\n"
+    )
+    return path
+
+
 SAMPLES = [
+    Sample(
+        "hydra-target-to-csv-plants-a-pth",
+        _csv_writes_a_pth,
+        True,
+        ("MLS-YAML-018",),
+        "DataFrame.to_csv writes a .pth whose header line is an import (a medium file writer)",
+        "import os, pathlib, site\n"
+        "scratch = pathlib.Path(CANARY).parent / 'site'\n"
+        "scratch.mkdir(exist_ok=True)\n" + _INSTANTIATE + "site.addsitedir(str(scratch))\n",
+        (*_HYDRA, "pandas"),
+    ),
     Sample(
         "hydra-target-keras-func-load-bytecode-via-module-apply",
         _keras_bytecode_through_module_apply,

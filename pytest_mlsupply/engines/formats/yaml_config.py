@@ -46,6 +46,7 @@ import yaml
 
 from pytest_mlsupply.engines.blob import Blob
 from pytest_mlsupply.engines.pickle.policy import Decision, Verdict, decide
+from pytest_mlsupply.engines.python_paths import CODE_FILE
 from pytest_mlsupply.results import Finding, Location, Severity
 
 __all__ = [
@@ -656,7 +657,29 @@ _FALSE = frozenset({"", "false", "no", "off", "null", "~", "0"})
 #: Functions of the well-known libraries that write where their arguments say (torch.save of a
 #: config-chosen path over ~/.bashrc): a config that instantiates them is still reported.
 _FILE_WRITERS = frozenset(
-    {"save", "savez", "savez_compressed", "save_file", "dump", "to_pickle", "to_csv", "tofile"}
+    {
+        "save",
+        "savez",
+        "savez_compressed",
+        "save_file",
+        "dump",
+        "to_pickle",
+        "to_csv",
+        "tofile",
+        "to_json",
+        "to_excel",
+        "to_parquet",
+        "to_string",
+        "to_markdown",
+        "to_html",
+        "to_latex",
+        "to_xml",
+        "to_feather",
+        "to_hdf",
+        "savetxt",
+        "write_text",
+        "write_bytes",
+    }
 )
 
 
@@ -787,6 +810,29 @@ _CHECKPOINT_LOADERS = frozenset(
 )
 
 
+def _code_destination(stream: YamlStream, mapping: Mapping) -> str | None:
+    """A string argument of a file-writing target that names a code file, or climbs or starts
+    outside the model directory (``/``, ``~``, ``..``). Nested targets are judged on their own."""
+    todo: list[Node] = [value for _, value in merged_pairs(stream, mapping)]
+    seen: set[int] = set()
+    while todo:
+        node = stream.resolve(todo.pop())
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Scalar):
+            value = node.value.strip()
+            if CODE_FILE.search(value) or value.startswith(("/", "~", "../")):
+                return value
+        elif isinstance(node, Sequence):
+            todo += node.items
+        elif isinstance(node, Mapping):
+            pairs = merged_pairs(stream, node)
+            if not any(_key_text(stream, key) in _TARGET_KEYS for key, _ in pairs):
+                todo += [value for _, value in pairs]
+    return None
+
+
 def _unsafe_checkpoint_arguments(stream: YamlStream, mapping: Mapping) -> str:
     """Why a checkpoint loader's arguments make it unpickle: ``weights_only`` turned off, or a
     URL (Lightning turns weights_only off for remote checkpoints). Empty when neither."""
@@ -889,6 +935,19 @@ def _target_finding(
             "runs is not what _target_ names; a config has no need for this indirection",
         )
     loader = target.rsplit(".", 1)[-1]
+    if loader in _FILE_WRITERS:
+        destination = _code_destination(stream, mapping)
+        if destination is not None:
+            return _target(
+                "MLS-YAML-018",
+                Severity.HIGH,
+                f"Hydra _target_ {target} writes a file that something else will run",
+                location,
+                f"_target_ {target!r} with the destination {destination!r}",
+                "the config makes a file writer (to_csv, save, dump...) write where a .pth, "
+                "a Python module, a shell profile or a path outside the model is, with content "
+                "the config chooses: code planted for the next interpreter start or login",
+            )
     if loader in _CHECKPOINT_LOADERS:
         unsafe = _unsafe_checkpoint_arguments(stream, mapping)
         return _target(

@@ -330,6 +330,17 @@ def test_a_checkpoint_loading_target_is_high_and_critical_when_it_unpickles(
     assert (finding.rule, finding.severity) == ("MLS-YAML-017", severity)
 
 
+@pytest.mark.parametrize(
+    "destination", ["site/evil.pth", "/home/u/.bashrc", "../up/x.csv", "pkg/__init__.py"]
+)
+def test_a_file_writer_aimed_at_code_or_outside_the_model_is_high(
+    tmp_path: Path, destination: str
+) -> None:
+    text = f"m:\n  _target_: pandas.DataFrame.to_csv\n  _args_: [{{}}, {destination!r}]\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-018", Severity.HIGH)
+
+
 def test_an_unknown_target_is_medium_and_a_file_writer_too(tmp_path: Path) -> None:
     text = "a: {_target_: my_project.models.Net}\nb: {_target_: torch.save}\n"
     findings = scan(tmp_path, "config.yaml", text)
