@@ -88,7 +88,20 @@ _PROCESS = {
     "commands.getstatusoutput",
     "multiprocessing.set_executable",
 }
-_PROCESS_PREFIXES = ("os.exec", "os.spawn", "subprocess.", "asyncio.create_subprocess", "pexpect.")
+_PROCESS_PREFIXES = (
+    "os.exec",
+    "os.spawn",
+    "subprocess.",
+    "_posixsubprocess.",
+    "asyncio.create_subprocess",
+    "pexpect.",
+    # Build and install helpers that run commands or install packages.
+    "distutils.spawn.",
+    "setuptools._distutils.spawn.",
+    "setuptools.sandbox.",
+    "pip.main",
+    "pip._internal.",
+)
 _DYNAMIC_CODE = {
     "exec",
     "eval",
@@ -99,7 +112,44 @@ _DYNAMIC_CODE = {
     # A function object built from a code object runs that code when called.
     "types.FunctionType",
     "types.CodeType",
+    # Standard-library helpers that compile and run the source string they are given.
+    "timeit.timeit",
+    "timeit.repeat",
+    "timeit.Timer",
+    "cProfile.run",
+    "cProfile.runctx",
+    "profile.run",
+    "profile.runctx",
+    "pdb.run",
+    "pdb.runeval",
+    "pdb.runctx",
+    "code.interact",
+    "code.InteractiveInterpreter",
+    "code.InteractiveConsole",
+    "torch.fx.graph_module._exec_with_source",
 }
+#: Modules other modules re-export under their own name (``torch.os`` *is* ``os``, ``posix`` is
+#: what ``os`` wraps): a dotted name reaching one is judged as that module's.
+_REEXPORTED = frozenset(
+    {
+        "os",
+        "subprocess",
+        "sys",
+        "builtins",
+        "importlib",
+        "pickle",
+        "marshal",
+        "ctypes",
+        "socket",
+        "shutil",
+        "runpy",
+        "pty",
+        "urllib",
+        "requests",
+        "http",
+    }
+)
+_OS_ALIASES = frozenset({"posix", "nt"})
 _DECODERS = {
     "base64.b64decode",
     "base64.b32decode",
@@ -153,7 +203,20 @@ _NETWORK = {
 #: Vendored copies of modules (``pip._vendor.requests``, ``six.moves.urllib``) are the modules.
 _VENDORED = re.compile(r"^(?:[\w.]*\._vendor\.|six\.moves\.|future\.moves\.)")
 # torch.utils.cpp_extension compiles and loads C++/CUDA from the repository.
-_NATIVE_PREFIXES = ("ctypes.", "cffi.", "_ctypes.", "torch.utils.cpp_extension.")
+_NATIVE_PREFIXES = (
+    "ctypes.",
+    "cffi.",
+    "_ctypes.",
+    "torch.utils.cpp_extension.",
+    # dlopen a shared library (its constructors run at load): torch custom ops and classes,
+    # numpy's ctypes loader.
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+    "torch._C._load_library",
+    "numpy.ctypeslib.",
+)
+#: Run a file or module as Python source, whatever its name (``runpy.run_path("notes.txt")``).
+_RUN_SOURCE_PREFIXES = ("runpy.",)
 _DESERIALISE = {
     "pickle.load",
     "pickle.loads",
@@ -203,7 +266,12 @@ _REMOTE_CODE = {
     "transformers.dynamic_module_utils.get_class_from_dynamic_module",
     "transformers.dynamic_module_utils.get_cached_module_file",
 }
-_IMPORT_MACHINERY = ("importlib.util.spec_from_file_location", "importlib.machinery.")
+_IMPORT_MACHINERY = (
+    "importlib.util.spec_from_file_location",
+    "importlib.machinery.",
+    "zipimport.",
+    "pkgutil.resolve_name",
+)
 _OPENERS = frozenset({"open", "builtins.open", "io.open", "codecs.open", "os.open"})
 #: Module functions that open the path they are given (the ``.open`` of a Path is the Path's).
 _MODE = re.compile(r"^[rwxabtU+]{1,4}$")
@@ -227,6 +295,7 @@ _SENSITIVE_MODULES = {
     "builtins",
     "importlib",
     "base64",
+    "runpy",
 }
 _SECRETS = re.compile(
     r"(?:~|\$HOME|/home/\w+|/root)?/?\.(?:ssh/|aws/credentials|netrc|docker/config\.json"
@@ -411,6 +480,10 @@ class _Analyser(ast.NodeVisitor):
         # A framework entry point is only trusted to receive the model directory when the file
         # does not call it itself (with a path of its choosing).
         self.called = _called_names(tree)
+        self.containers: dict[str, str] = {}
+        """Name of a list / tuple / dict literal → a dangerous callable it holds."""
+        self.truthy = _truthy_constants(tree)
+        """Names assigned a truthy constant somewhere in the file (``TRUST = True``)."""
 
     # -- reporting
 
@@ -449,7 +522,25 @@ class _Analyser(ast.NodeVisitor):
         self._nested(node, self._parameters(node))
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._alias_defaults(node.args)
         self._nested(node, {})
+
+    def _alias_defaults(self, arguments: ast.arguments) -> None:
+        """``def f(run=os.system)`` / ``lambda x=os.system: x(...)``: the default (evaluated at
+        definition) is what the parameter calls unless the caller passes another."""
+        positional = [*arguments.posonlyargs, *arguments.args]
+        with_default = positional[len(positional) - len(arguments.defaults) :]
+        pairs = list(zip(with_default, arguments.defaults, strict=True))
+        keywords = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        pairs += [(a, d) for a, d in keywords if d is not None]
+        for argument, default in pairs:
+            ref = self.resolve(default)
+            if ref and not ref.endswith("()") and _dangerous(ref):
+                self.aliases[argument.arg] = ref
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._remember(node.target, node.value)
+        self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         # A class body runs at import, like module code; only its methods are deferred.
@@ -466,6 +557,7 @@ class _Analyser(ast.NodeVisitor):
 
     def _parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Where]:
         """The parameters a framework fills with the model directory (or a context holding it)."""
+        self._alias_defaults(node.args)
         params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
         in_class = bool(self.classes) and self.depth == 0
         own = params[1:] if in_class and params and params[0] in ("self", "cls") else params
@@ -545,10 +637,18 @@ class _Analyser(ast.NodeVisitor):
                 for module in self.star:
                     if _dangerous(f"{module}.{node.id}"):
                         return f"{module}.{node.id}"
-            return self.aliases.get(node.id, node.id)
+            return _reroot(self.aliases.get(node.id, node.id))
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            return f"{base}.{node.attr}" if base else None
+            if not base:
+                return None
+            dotted = f"{base}.{node.attr}"
+            # ``class A: run = os.system`` then ``A.run(...)`` / ``self.run(...)``.
+            if dotted in self.aliases:
+                return self.aliases[dotted]
+            return _reroot(dotted)
+        if isinstance(node, ast.NamedExpr):
+            return self.resolve(node.value)  # (run := os.system)(...)
         if isinstance(node, ast.Call):
             callee = self.resolve(node.func)
             literal = _literal_str(node.args[0]) if node.args else None
@@ -569,6 +669,11 @@ class _Analyser(ast.NodeVisitor):
                 return f"builtins.{key}"
             if key and self.resolve(container) == "sys.modules":
                 return key  # sys.modules["os"] is the os module
+            if key and isinstance(container, ast.Attribute) and container.attr == "__dict__":
+                base = self.resolve(container.value)
+                return f"{base}.{key}" if base else None  # os.__dict__["system"]
+            if isinstance(container, ast.Name) and container.id in self.containers:
+                return self.containers[container.id]  # fs = [os.system]; fs[0](...)
             if key and isinstance(container, ast.Call):
                 callee = self.resolve(container.func)
                 if callee in ("globals", "locals", "builtins.globals"):
@@ -596,7 +701,7 @@ class _Analyser(ast.NodeVisitor):
         for keyword in node.keywords:
             if keyword.arg == "verify" and _is_const(keyword.value, False):
                 self._insecure_tls(f"{name or 'call'}(..., verify=False)", node)
-            elif keyword.arg == "trust_remote_code" and _turned_on(keyword.value):
+            elif keyword.arg == "trust_remote_code" and _turned_on(keyword.value, self.truthy):
                 source = (
                     node.args[0] if node.args else _keyword(node, "pretrained_model_name_or_path")
                 )
@@ -679,6 +784,20 @@ class _Analyser(ast.NodeVisitor):
         if name in _DYNAMIC_CODE:
             self._dynamic_code(name, node)
             return
+        if name in ("operator.methodcaller", "operator.attrgetter") and node.args:
+            method = _literal_str(node.args[0]) or ""
+            if method.rsplit(".", 1)[-1] in _CALLED_BY_NAME:
+                self.add(
+                    "MLS-CODE-003",
+                    Severity.HIGH,
+                    "code reaches a dangerous function by its name",
+                    f"{name}({method!r})",
+                    node,
+                    why="methodcaller and attrgetter call or fetch a function named by a string, "
+                    "which hides the call (os.system, eval) from a reading of the code",
+                    cwe="CWE-470",
+                )
+            return
         if name in _DYNAMIC_IMPORT or name.startswith(_IMPORT_MACHINERY):
             literal = _literal_str(node.args[0]) if node.args else None
             if literal is None or name.startswith(_IMPORT_MACHINERY):
@@ -692,6 +811,19 @@ class _Analyser(ast.NodeVisitor):
                     "from a file path runs whatever is there",
                     cwe="CWE-829",
                 )
+            return
+        if name.startswith(_RUN_SOURCE_PREFIXES):
+            self.add(
+                "MLS-CODE-006",
+                Severity.HIGH,
+                "code runs another file or module as Python",
+                f"call to {name}",
+                node,
+                why="runpy executes whatever the path or module name holds, under any file name "
+                "(a .txt or a weights file is run as Python all the same), so the code that runs "
+                "is not the code reviewed here",
+                cwe="CWE-829",
+            )
             return
         if name in _REMOTE_CODE:
             self.add(
@@ -739,7 +871,8 @@ class _Analyser(ast.NodeVisitor):
             source: ast.AST | None = node.args[0] if node.args else None
             for keyword in ("f", "file", "filename", "fp", "filepath_or_buffer", "stream"):
                 source = source or _keyword(node, keyword)
-            where = self.place(source)
+            # loads() takes the pickle itself, not a path: a bytes literal is an embedded payload.
+            where = UNKNOWN if name.endswith("loads") else self.place(source)
             if where.kind in ("model", "relative") and name != "marshal.loads":
                 self.add(
                     "MLS-CODE-015",
@@ -806,8 +939,10 @@ class _Analyser(ast.NodeVisitor):
         if name in ("numpy.load", "np.load"):
             return any(
                 kw.arg == "allow_pickle"
-                and isinstance(kw.value, ast.Constant)
-                and kw.value.value is True
+                and (
+                    (isinstance(kw.value, ast.Constant) and kw.value.value is True)
+                    or (isinstance(kw.value, ast.Name) and kw.value.id in self.truthy)
+                )
                 for kw in node.keywords
             )
         if name in ("yaml.load", "yaml.unsafe_load", "yaml.full_load"):
@@ -1269,9 +1404,29 @@ class _Analyser(ast.NodeVisitor):
                 # ``run = os.system``, ``m = __import__("os")``: later calls resolve through it.
                 if ref and not ref.endswith("()") and _reachable(ref):
                     self.aliases[target.id] = ref
+                    if self.classes and self.depth == 0:
+                        # A class attribute: ``A.run(...)``, ``self.run(...)`` in its methods.
+                        self.aliases[f"{self.classes[-1]}.{target.id}"] = ref
+                        self.aliases[f"self.{target.id}"] = ref
+            elements: list[ast.expr | None] = []
+            if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
+                elements = list(value.elts)
+            elif isinstance(value, ast.Dict):
+                elements = list(value.values)
+            for element in elements:
+                ref = self.resolve(element) if element is not None else None
+                if ref and not ref.endswith("()") and _dangerous(ref):
+                    self.containers[target.id] = ref
+                    break
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             if target.value.id in ("self", "cls"):
                 self.attributes[target.attr] = self.where(value)
+        elif isinstance(target, (ast.Tuple, ast.List)) and (
+            isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts)
+        ):
+            # ``a, b = os.system, 1``: element by element.
+            for element, item in zip(target.elts, value.elts, strict=True):
+                self._remember(element, item)
         elif isinstance(target, (ast.Tuple, ast.List)):
             where = self.where(value)
             for element in target.elts:
@@ -1423,12 +1578,82 @@ def _called_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(names)
 
 
-def _turned_on(value: ast.AST) -> bool:
+def _turned_on(value: ast.AST, truthy: frozenset[str] = frozenset()) -> bool:
     """``trust_remote_code=<value>``: on unless a false constant, or a variable passed through
-    (the caller's decision, judged where the caller sets it)."""
+    (the caller's decision, judged where the caller sets it). A name this file itself sets to a
+    truthy constant (``TRUST = True`` ... ``trust_remote_code=TRUST``) is on."""
     if isinstance(value, ast.Constant):
         return bool(value.value)
-    return not isinstance(value, (ast.Name, ast.Attribute))
+    if isinstance(value, ast.Name):
+        return value.id in truthy
+    if isinstance(value, ast.Attribute):
+        return value.attr in truthy
+    return True
+
+
+def _reroot(dotted: str) -> str:
+    """``torch.os.system`` → ``os.system``, ``posix.system`` → ``os.system``: a module reached
+    through another module's namespace is that module."""
+    parts = dotted.split(".")
+    if parts[0] in _OS_ALIASES:
+        return ".".join(["os", *parts[1:]])
+    for index in range(1, len(parts) - 1):
+        if parts[index] in _REEXPORTED:
+            return ".".join(parts[index:])
+        if parts[index] in _OS_ALIASES:
+            return ".".join(["os", *parts[index + 1 :]])
+    return dotted
+
+
+#: Function names a string-keyed caller (operator.methodcaller) must not reach.
+_CALLED_BY_NAME = frozenset(
+    {
+        "system",
+        "popen",
+        "exec",
+        "eval",
+        "compile",
+        "spawnl",
+        "spawnv",
+        "execv",
+        "execve",
+        "Popen",
+        "run",
+        "call",
+        "check_call",
+        "check_output",
+        "getoutput",
+        "load",
+        "loads",
+        "__import__",
+        "import_module",
+        "urlopen",
+        "rmtree",
+        "remove",
+        "unlink",
+    }
+)
+
+
+def _truthy_constants(tree: ast.AST) -> frozenset[str]:
+    """Names (and ``obj.attr`` attributes, by attribute name) assigned a truthy constant."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if not (isinstance(value, ast.Constant) and value.value):
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+            elif isinstance(target, ast.Attribute):
+                names.add(target.attr)
+    return frozenset(names)
 
 
 def _reachable(dotted: str) -> bool:
@@ -1451,6 +1676,7 @@ def _dangerous(dotted: str) -> bool:
         or dotted in _NETWORK
         or dotted.startswith(_NETWORK_PREFIXES)
         or dotted.startswith(_NATIVE_PREFIXES)
+        or dotted.startswith(_RUN_SOURCE_PREFIXES)
         or dotted in _FILE_WRITE
         or dotted in _FILE_DELETE
     )

@@ -179,7 +179,10 @@ def from_text(text: str) -> Where:
 def descend(base: Where, text: str) -> Where:
     """``base`` joined with the relative ``text``: ``..`` climbs, and above the base is outside."""
     if base.kind not in DIRECTORIES:
-        return replace(base, leaf=leaf_of(text) or base.leaf) if base.kind == "outside" else base
+        if base.kind in ("outside", "unknown"):
+            # The file name still says what is written (x.pth below a computed directory).
+            return replace(base, leaf=leaf_of(text) or base.leaf)
+        return base
     depth = base.depth
     for part in re.split(r"[/\\]", text):
         if part == "..":
@@ -223,6 +226,9 @@ def concatenate(left: Where, right: Where) -> Where:
         return descend(replace(left, depth=left.depth - 1), "_" + text)
     if left.kind == "outside":
         return left
+    if left.kind == "unknown" and right.kind == "text" and re.search(r"[/\\]", right.text or ""):
+        # f"{computed}/evil.pth": a file name below a directory the source does not pin down.
+        return replace(UNKNOWN, leaf=leaf_of(right.text or ""))
     return UNKNOWN
 
 

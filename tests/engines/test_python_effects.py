@@ -433,3 +433,110 @@ def test_opening_an_image_by_a_name_with_letters_of_a_mode_is_not_a_write() -> N
 )
 def test_module_openers_write_to_the_path_they_are_given(source: str) -> None:
     assert found(source).get("MLS-CODE-016") == Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import runpy, os\nrunpy.run_path(os.path.join(os.path.dirname(__file__), 'labels.txt'))\n",
+        "import runpy\nrunpy.run_module('tiny_helpers')\n",
+        "from runpy import run_path as rp\nrp('weights.bin')\n",
+    ],
+)
+def test_running_a_file_or_module_with_runpy_is_high_even_the_models_own(source: str) -> None:
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch, os\ntorch.ops.load_library(os.path.join(os.path.dirname(__file__), 'o.so'))\n",
+        "import torch\ntorch.classes.load_library(LIB)\n",
+        "import numpy as np\nnp.ctypeslib.load_library('libops', '.')\n",
+    ],
+)
+def test_loading_a_shared_library_through_torch_or_numpy_is_high_like_ctypes(source: str) -> None:
+    assert found(source).get("MLS-CODE-013") is Severity.HIGH
+
+
+def test_trust_remote_code_set_from_a_true_constant_of_the_file_is_not_the_callers() -> None:
+    source = """\
+    from transformers import AutoModel
+    TRUST = True
+    model = AutoModel.from_pretrained("/opt/other/repository", trust_remote_code=TRUST)
+    """
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nd = os.path.dirname(os.__file__)\nopen(os.path.join(d, 'x', 'a.pth'), 'w')\n",
+        "import os\nd = os.path.dirname(os.__file__)\nopen(f'{d}/sitecustomize.py', 'w')\n",
+        "import pathlib\nd = pathlib.Path(''.join(['/t', 'mp']))\n(d / 'hook.pth').write_text('')\n",
+    ],
+)
+def test_a_code_file_written_below_a_computed_directory_is_still_code(source: str) -> None:
+    assert found(source).get("MLS-CODE-017") is Severity.HIGH
+
+
+def test_unpickling_an_embedded_bytes_literal_is_high_not_an_own_file_load() -> None:
+    assert found("import pickle\npickle.loads(b'cos\\nsystem\\n.')\n").get("MLS-CODE-007") is (
+        Severity.HIGH
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ntorch.os.system('id')\n",
+        "import platform\nplatform.os.popen('id')\n",
+        "import posix\nposix.system('id')\n",
+        "import sklearn\nrun = sklearn.os.system\nrun('id')\n",
+        "import distutils.spawn\ndistutils.spawn.spawn(['id'])\n",
+        "import pip\npip.main(['install', 'x'])\n",
+    ],
+)
+def test_processes_reached_through_another_modules_namespace_are_critical(source: str) -> None:
+    assert found(source).get("MLS-CODE-002") is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import timeit\ntimeit.timeit('x = 1')\n",
+        "import cProfile\ncProfile.run('x = 1')\n",
+        "import pdb\npdb.run('x = 1')\n",
+        "import code\ncode.InteractiveInterpreter().runsource('x = 1')\n",
+        "import operator, os\noperator.methodcaller('system', 'id')(os)\n",
+    ],
+)
+def test_standard_library_helpers_that_run_source_strings_are_high(source: str) -> None:
+    assert found(source).get("MLS-CODE-003") is Severity.HIGH
+
+
+def test_timing_with_the_default_timer_is_not_running_source() -> None:
+    assert "MLS-CODE-003" not in found("import timeit\nstart = timeit.default_timer()\n")
+
+
+def test_a_zip_importer_is_a_dynamic_import() -> None:
+    source = "import zipimport\nzipimport.zipimporter('x.zip').load_module('m')\n"
+    assert found(source).get("MLS-CODE-006") is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\n(run := os.system)('id')\n",
+        "import os\nrun, n = os.system, 1\nrun('id')\n",
+        "import os\nhooks = [print, os.system]\nhooks[1]('id')\n",
+        "import os\nhooks = {'a': os.system}\nhooks['a']('id')\n",
+        "import os\nos.__dict__['system']('id')\n",
+        "import os\ng = lambda cmd, run=os.system: run(cmd)\ng('id')\n",
+        "import os\ndef f(cmd, *, run=os.system):\n    run(cmd)\n",
+        "import os\nclass A:\n    run = os.system\nA.run('id')\n",
+        "import os\nclass A:\n    run = os.system\n    def go(self):\n        self.run('id')\n",
+    ],
+)
+def test_a_process_call_through_an_alias_the_file_builds_is_critical(source: str) -> None:
+    assert found(source).get("MLS-CODE-002") is Severity.CRITICAL

@@ -691,3 +691,12 @@ def test_random_bytes_are_almost_never_taken_for_a_pickle_or_safetensors() -> No
     # PROTO 2-5 plus one valid opcode is accepted by design (about 1 in 30,000 random files).
     assert formats.count("safetensors") == 0
     assert formats.count("pickle") <= 1
+
+
+def test_text_that_only_opens_like_an_lfs_pointer_is_text(tmp_path: Path) -> None:
+    pointer = (
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"a" * 64 + b"\nsize 12\n"
+    )
+    payload = pointer + b"---\ncallback: !!python/object/apply:os.system [id]\n"
+    assert sniffed(tmp_path, "hparams.yaml", pointer).format == "git-lfs-pointer"
+    assert sniffed(tmp_path, "hparams.yaml", payload).format == "text"

@@ -38,7 +38,14 @@ from pytest_mlsupply.results import Finding, Severity
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import View
 
-__all__ = ["CONFIG_NAMES", "config_parse_error", "identify_json", "scan_json", "scan_json_text"]
+__all__ = [
+    "CONFIG_NAMES",
+    "CONFIG_PARSE_ERROR",
+    "config_parse_error",
+    "identify_json",
+    "scan_json",
+    "scan_json_text",
+]
 
 #: JSON documents larger than this are not parsed (a tokenizer.json is tens of MB at most).
 MAX_JSON_BYTES = 256 << 20
@@ -154,9 +161,13 @@ class _Object(dict[str, Any]):
         self.all_pairs = pairs
 
 
+#: The rule of a config-named file that is not JSON.
+CONFIG_PARSE_ERROR = "MLS-CFG-005"
+
+
 def config_parse_error(blob: Blob, message: str) -> Finding:
     return Finding(
-        rule="MLS-CFG-005",
+        rule=CONFIG_PARSE_ERROR,
         severity=Severity.MEDIUM,
         category="malformed-artifact",
         title="configuration file does not parse as JSON",

@@ -36,6 +36,7 @@ from pytest_mlsupply.engines.formats.yaml_config import (
     Node,
     Scalar,
     YamlStream,
+    merged_pairs,
 )
 from pytest_mlsupply.engines.pickle.policy import Verdict, decide
 from pytest_mlsupply.results import Finding, Location, Severity
@@ -81,7 +82,8 @@ def _mapping(stream: YamlStream, node: Node | None) -> Mapping | None:
 
 
 def _items(stream: YamlStream, mapping: Mapping) -> Iterator[tuple[str, Node]]:
-    for key, value in mapping.pairs:
+    """Key and value of every pair MLflow's ``yaml.safe_load`` builds (``<<`` merges expanded)."""
+    for key, value in merged_pairs(stream, mapping):
         resolved = stream.resolve(key)
         if isinstance(resolved, Scalar):
             yield resolved.value, value

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext
 from pytest_mlsupply.engines.containers import scan_pickle_region
+from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.torch_weights_only import (
     TORCH_SUFFIXES,
     with_weights_only_notes,
@@ -167,7 +168,29 @@ def scan_pickle_file(blob: Blob, ident: Identification, ctx: ScanContext) -> lis
         findings = scan_pickle_region(ctx, blob, buffer)
         if blob.name.lower().endswith(TORCH_SUFFIXES):
             findings = with_weights_only_notes(findings, buffer)
-        return findings
+    return findings + _yaml_behind_text_pickle(blob)
+
+
+#: Text pickles larger than this are not also read as YAML (no protocol 0 pickle is that large).
+_MAX_TEXT_PICKLE = 64 << 20
+
+
+def _yaml_behind_text_pickle(blob: Blob) -> list[Finding]:
+    """A protocol 0 pickle is printable text, and text is YAML: ``(dp0\n.`` then ``---`` and a
+    python-tagged document is an empty dict to ``pickle.load`` and a payload to
+    ``yaml.unsafe_load_all``. Text content is therefore also read as YAML, for its python tags
+    (and everything else when it sits where a config does)."""
+    if blob.size > _MAX_TEXT_PICKLE:
+        return []
+    with blob.open() as handle:
+        raw = handle.read(_MAX_TEXT_PICKLE + 1)
+    if raw[:1] == bytes([_PROTO]):
+        return []  # binary pickles (protocol 2+) are not text
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return []
+    return yaml_config.scan_yaml_text(blob, text)
 
 
 #: Names pickle-based loaders are pointed at (joblib, torch, pickle itself).

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.formats import mlflow, yaml_config
-from pytest_mlsupply.engines.formats.hf_json import CONFIG_NAMES, scan_json, scan_json_text
+from pytest_mlsupply.engines.formats.hf_json import (
+    CONFIG_NAMES,
+    CONFIG_PARSE_ERROR,
+    scan_json,
+    scan_json_text,
+)
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
 from pytest_mlsupply.engines.strings import StringAnalyser, is_template_key
@@ -46,11 +51,17 @@ MAX_SOURCE_BYTES = 64 << 20
 
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+_LFS_LINE = re.compile(r"^[a-z0-9.-]+ [!-~]+$")
 
 
 def identify_lfs_pointer(view: View) -> Identification | None:
     """A Git LFS pointer where a file should be: the real content was never downloaded."""
     if not view.head.startswith(_LFS_POINTER) or len(view.head) > 1024:
+        return None
+    # The spec's pointer is "key value" lines and nothing else: text that only opens like one
+    # (a YAML stream whose first document is a pointer, then "---" and a payload) is text.
+    lines = view.head.decode("utf-8", errors="replace").splitlines()
+    if not all(_LFS_LINE.match(line) for line in lines if line.strip()):
         return None
     return Identification(
         Format.GIT_LFS_POINTER,
@@ -115,7 +126,12 @@ def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         text = read_text(blob)
         if text is None:
             raise ScanError(f"JSON document of {blob.size} bytes is too large to analyse")
-        return scan_json_text(blob, text, ctx)
+        findings = scan_json_text(blob, text, ctx)
+        if any(f.rule == CONFIG_PARSE_ERROR for f in findings):
+            # Not JSON, so not read as JSON by anyone: a YAML loader (JSON is YAML) still reads
+            # it, and constructs its python tags and Hydra targets whatever the file's name.
+            findings += yaml_config.scan_yaml_text(blob, text)
+        return findings
     text = read_text(blob)
     if text is None:
         return yaml_config.too_large_to_read(blob)
@@ -149,6 +165,12 @@ def scan_json_document(blob: Blob, ident: Identification, ctx: ScanContext) -> l
         if text is None:
             return findings + yaml_config.too_large_to_read(blob)
         findings += yaml_config.scan_yaml_text(blob, text, (mlflow.mlmodel_findings,))
+    elif blob.size <= MAX_SOURCE_BYTES:
+        # OmegaConf.load reads JSON under any name: a JSON config's _target_ is instantiated
+        # like a YAML one's (only targets the policy condemns are reported outside *.yaml).
+        text = read_text(blob)
+        if text is not None and yaml_config.TARGET_KEY in text:
+            findings += yaml_config.scan_yaml_text(blob, text)
     return findings
 
 

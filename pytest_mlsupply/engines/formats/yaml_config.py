@@ -35,6 +35,7 @@ it constructs them whatever its name. ``MLmodel`` documents are handed to
 
 from __future__ import annotations
 
+import codecs
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -45,11 +46,13 @@ import yaml
 
 from pytest_mlsupply.engines.blob import Blob
 from pytest_mlsupply.engines.pickle.policy import Decision, Verdict, decide
+from pytest_mlsupply.engines.python_paths import CODE_FILE
 from pytest_mlsupply.results import Finding, Location, Severity
 
 __all__ = [
     "MAX_EVENTS",
     "MAX_YAML_BYTES",
+    "TARGET_KEY",
     "YAML_SUFFIXES",
     "Alias",
     "DocumentCheck",
@@ -60,6 +63,7 @@ __all__ = [
     "StringScalar",
     "YamlStream",
     "is_config_position",
+    "merged_pairs",
     "read_yaml",
     "scan_yaml_text",
     "string_scalars",
@@ -134,6 +138,13 @@ class Scalar:
     tag: str | None
     line: int
     anchor: str | None = None
+    quoted: bool = False
+    """Written in quotes (or as a block): always a string, never resolved to a bool or null."""
+
+    @property
+    def is_string(self) -> bool:
+        """Whether the loader builds a str whatever the text says (``"false"`` is truthy)."""
+        return self.quoted or self.tag == _CORE + "str"
 
 
 @dataclass
@@ -223,7 +234,8 @@ def read_yaml(text: str, *, max_events: int = MAX_EVENTS) -> YamlStream:
                 break
             line = event.start_mark.line + 1 if event.start_mark is not None else 0
             if isinstance(event, yaml.ScalarEvent):
-                scalar = Scalar(event.value, _tag(event.tag), line, event.anchor)
+                quoted = event.style is not None  # ' " | > : not a plain scalar
+                scalar = Scalar(event.value, _tag(event.tag), line, event.anchor, quoted)
                 remember(event.anchor, scalar)
                 attach(scalar)
             elif isinstance(event, yaml.AliasEvent):
@@ -309,6 +321,44 @@ def _walk(stream: YamlStream) -> Iterator[_Visit]:
                     todo.append(_Visit(key, path, name, is_key=True))
 
 
+def merged_pairs(stream: YamlStream, mapping: Mapping) -> list[tuple[Node, Node]]:
+    """The pairs a loader builds for ``mapping``: ``<<`` merge keys expanded (PyYAML's
+    ``flatten_mapping``, which safe loaders, OmegaConf and MLflow all use) before the explicit
+    pairs, so that with "the last duplicate wins" explicit keys override merged ones and the
+    first of a merged sequence overrides the later ones. Nothing is copied; cycles stop."""
+    seen: set[int] = set()
+
+    def flatten(node: Mapping) -> list[tuple[Node, Node]]:
+        if id(node) in seen:
+            return []
+        seen.add(id(node))
+        merged: list[tuple[Node, Node]] = []
+        explicit: list[tuple[Node, Node]] = []
+        for key, value in node.pairs:
+            resolved_key = stream.resolve(key)
+            if not _is_merge_key(resolved_key):
+                explicit.append((key, value))
+                continue
+            source = stream.resolve(value)
+            sources = [source] if isinstance(source, Mapping) else []
+            if isinstance(source, Sequence):
+                items = [stream.resolve(item) for item in source.items]
+                sources = [item for item in reversed(items) if isinstance(item, Mapping)]
+            for item in sources:
+                merged += flatten(item)
+        return merged + explicit
+
+    return flatten(mapping)
+
+
+def _is_merge_key(key: Node) -> bool:
+    if not isinstance(key, Scalar):
+        return False
+    if key.tag is not None:
+        return key.tag == _CORE + "merge"
+    return not key.quoted and key.value == "<<"
+
+
 def _key_text(stream: YamlStream, key: Node) -> str:
     resolved = stream.resolve(key)
     if isinstance(resolved, Scalar) and resolved.value:
@@ -361,17 +411,27 @@ DocumentCheck = Callable[[Blob, YamlStream], list[Finding]]
 def scan_yaml_text(blob: Blob, text: str, checks: tuple[DocumentCheck, ...] = ()) -> list[Finding]:
     """Analyse text a text engine read: a config in full, any other text for python tags."""
     config = is_config_position(blob.name, text)
-    if not config and "!" not in text:
-        return []  # every tag starts with "!": text without one constructs nothing
+    targets = TARGET_KEY in text
+    if not config and "!" not in text and not targets:
+        # Every tag starts with "!": text without one (or a _target_ key) constructs nothing.
+        return []
     if len(text) > MAX_YAML_BYTES:
-        if config or _may_hold_python_tag(text):
+        if config or targets or _may_hold_python_tag(text):
             return [_too_large(blob, f"{len(text)} characters (cap {MAX_YAML_BYTES})")]
         return []
     stream = read_yaml(text)
     findings = _tag_findings(blob, stream)
+    hidden = _hidden_after_error(text, stream)
+    if hidden is not None:
+        findings.append(_unread_payload(blob, stream, hidden))
     if not config:
-        if stream.truncated and _may_hold_python_tag(text):
+        if stream.truncated and (targets or _may_hold_python_tag(text)):
             findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
+        if targets:
+            # OmegaConf.load reads any file name (a renamed config, JSON): a _target_ that the
+            # policy condemns is instantiated all the same (high verdicts are kept; the medium
+            # ones, unknown packages and odd values, stay with *.yaml).
+            findings += [f for f in _target_findings(blob, stream) if f.severity >= Severity.HIGH]
         return findings
     if stream.truncated:
         findings.append(_too_large(blob, f"more than {MAX_EVENTS} parser events"))
@@ -404,10 +464,38 @@ def _may_hold_python_tag(text: str) -> bool:
 
 
 def too_large_to_read(blob: Blob) -> list[Finding]:
-    """A text blob above the text engine's read cap: a finding for a config, else nothing."""
+    """A text blob above the text engine's read cap: a finding for a config, or for other text
+    that may hold a python tag or a ``_target_`` (a YAML loader pointed at it reads its first
+    document and constructs it however large the rest is), else nothing."""
     if is_config_position(blob.name, ""):
         return [_too_large(blob, f"{blob.size} bytes (cap {MAX_YAML_BYTES})")]
+    if _stream_may_hold_code(blob):
+        return [
+            _too_large(blob, f"{blob.size} bytes, holding what may be a python tag or a _target_")
+        ]
     return []
+
+
+#: Text kept from one chunk to the next, longer than any tag token that can spell ``python``.
+_OVERLAP = 4096
+_CHUNK = 8 << 20
+
+
+def _stream_may_hold_code(blob: Blob) -> bool:
+    """:func:`_may_hold_python_tag` (or a ``_target_`` key) over a blob read in chunks."""
+    with blob.open() as handle:
+        head = handle.read(_CHUNK)
+        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        tail = ""
+        chunk = head
+        while chunk:
+            text = tail + decoder.decode(chunk)
+            if TARGET_KEY in text or _may_hold_python_tag(text):
+                return True
+            tail = text[-_OVERLAP:]
+            chunk = handle.read(_CHUNK)
+    return False
 
 
 def _tag_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
@@ -557,7 +645,9 @@ RESOLVERS = frozenset(
         "functools.partial",
     }
 )
-_TARGET_KEYS = ("_target_",)
+#: The key ``hydra.utils.instantiate`` imports and calls.
+TARGET_KEY = "_target_"
+_TARGET_KEYS = (TARGET_KEY,)
 #: Older spellings that loaders still import from: NeMo's ``from_config_dict`` (``target``,
 #: Hydra 0.11's ``cls``), Lightning CLI / jsonargparse (``class_path``). Words this common are
 #: judged only when they hold a dotted name, and reported only when the policy condemns it.
@@ -567,8 +657,51 @@ _FALSE = frozenset({"", "false", "no", "off", "null", "~", "0"})
 #: Functions of the well-known libraries that write where their arguments say (torch.save of a
 #: config-chosen path over ~/.bashrc): a config that instantiates them is still reported.
 _FILE_WRITERS = frozenset(
-    {"save", "savez", "savez_compressed", "save_file", "dump", "to_pickle", "to_csv", "tofile"}
+    {
+        "save",
+        "savez",
+        "savez_compressed",
+        "save_file",
+        "dump",
+        "to_pickle",
+        "to_csv",
+        "tofile",
+        "to_json",
+        "to_excel",
+        "to_parquet",
+        "to_string",
+        "to_markdown",
+        "to_html",
+        "to_latex",
+        "to_xml",
+        "to_feather",
+        "to_hdf",
+        "savetxt",
+        "write_text",
+        "write_bytes",
+    }
 )
+
+
+#: Module names inside the well-known libraries that hold command-line and process helpers
+#: or the implementation behind the public API (``keras.src``), rather than model API (test
+#: helpers are recognised by name: ``test*``, ``*testing``).
+_INTERNAL_MODULES = frozenset({"commands", "cli", "process", "scripts", "src"})
+
+
+def _internal_part(target: str) -> str | None:
+    """The first component of ``target`` (after the package) that is private (``_name``, not a
+    dunder), a test helper module or a command-line module, or None for public API."""
+    for part in target.split(".")[1:]:
+        lowered = part.lower()
+        if (
+            (part.startswith("_") and not part.endswith("__"))
+            or lowered.startswith("test")
+            or lowered.endswith("testing")
+            or lowered in _INTERNAL_MODULES
+        ):
+            return part
+    return None
 
 
 def _judge(dotted: str) -> Decision:
@@ -596,13 +729,14 @@ def _target_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
         node = visit.node
         if not isinstance(node, Mapping) or visit.is_key:
             continue
-        has_target = False
+        has_target = any(
+            _key_text(stream, key) in _TARGET_KEYS for key, _ in merged_pairs(stream, node)
+        )
         for key, value in node.pairs:
             name = _key_text(stream, key)
             path = _join(visit.path, name).rstrip()
             finding: Finding | None = None
             if name in _TARGET_KEYS:
-                has_target = True
                 finding = _target_finding(blob, stream, node, path, value)
             elif name in _LEGACY_TARGET_KEYS:
                 finding = _legacy_target(blob, stream, name, path, value)
@@ -634,20 +768,27 @@ def _legacy_target(
     )
 
 
+def _is_false(node: Node) -> bool:
+    """Whether the loaded value is falsy: a plain ``false``/``no``/``0``/``null``, or an empty
+    string. A quoted ``"false"`` is a non-empty str, which transformers takes as consent."""
+    if not isinstance(node, Scalar):
+        return False
+    if node.is_string:
+        return node.value == ""
+    return node.value.strip().lower() in _FALSE
+
+
 def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) -> list[Finding]:
     findings: list[Finding] = []
-    for key, value in mapping.pairs:
-        if _key_text(stream, key) != "trust_remote_code":
-            continue
-        resolved = stream.resolve(value)
-        if isinstance(resolved, Scalar) and resolved.value.strip().lower() in _FALSE:
+    for key, value, where in _pairs_below(stream, mapping, path):
+        if _key_text(stream, key) != "trust_remote_code" or _is_false(stream.resolve(value)):
             continue
         findings.append(
             _target(
                 "MLS-YAML-014",
                 Severity.HIGH,
                 "instantiated target is told to trust remote code",
-                blob.location(key_path=_join(path, "trust_remote_code").rstrip(), line=value.line),
+                blob.location(key_path=_join(where, "trust_remote_code").rstrip(), line=value.line),
                 "trust_remote_code is set beside a _target_: the target (from_pretrained, a "
                 "pipeline) imports Python code from the repository it downloads",
                 "instantiating the config makes transformers import and run modelling code from "
@@ -655,6 +796,82 @@ def _remote_code(blob: Blob, stream: YamlStream, mapping: Mapping, path: str) ->
             )
         )
     return findings
+
+
+#: Final attributes of targets that load a checkpoint or model from a path the config gives.
+_CHECKPOINT_LOADERS = frozenset(
+    {
+        "load_from_checkpoint",
+        "restore_from",
+        "load_checkpoint",
+        "load_model",
+        "load_state_dict_from_url",
+    }
+)
+
+
+def _code_destination(stream: YamlStream, mapping: Mapping) -> str | None:
+    """A string argument of a file-writing target that names a code file, or climbs or starts
+    outside the model directory (``/``, ``~``, ``..``). Nested targets are judged on their own."""
+    todo: list[Node] = [value for _, value in merged_pairs(stream, mapping)]
+    seen: set[int] = set()
+    while todo:
+        node = stream.resolve(todo.pop())
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Scalar):
+            value = node.value.strip()
+            if CODE_FILE.search(value) or value.startswith(("/", "~", "../")):
+                return value
+        elif isinstance(node, Sequence):
+            todo += node.items
+        elif isinstance(node, Mapping):
+            pairs = merged_pairs(stream, node)
+            if not any(_key_text(stream, key) in _TARGET_KEYS for key, _ in pairs):
+                todo += [value for _, value in pairs]
+    return None
+
+
+def _unsafe_checkpoint_arguments(stream: YamlStream, mapping: Mapping) -> str:
+    """Why a checkpoint loader's arguments make it unpickle: ``weights_only`` turned off, or a
+    URL (Lightning turns weights_only off for remote checkpoints). Empty when neither."""
+    for key, value in merged_pairs(stream, mapping):
+        name = _key_text(stream, key)
+        resolved = stream.resolve(value)
+        if name == "weights_only" and _is_false(resolved):
+            return "weights_only is off: the checkpoint is unpickled"
+        items = resolved.items if isinstance(resolved, Sequence) else [resolved]
+        for item in items:
+            item = stream.resolve(item)
+            if isinstance(item, Scalar) and re.match(r"(?i)^\s*(?:https?|s3|gs|hf)://", item.value):
+                return f"{name} is a URL: a remote checkpoint is downloaded and unpickled"
+    return ""
+
+
+def _pairs_below(
+    stream: YamlStream, mapping: Mapping, path: str
+) -> Iterator[tuple[Node, Node, str]]:
+    """Every pair of ``mapping`` and of the argument mappings below it (``model_kwargs``,
+    ``config_kwargs``...: the target passes them on), stopping at nested targets, which are
+    judged on their own. Each node is visited once (aliases are not followed)."""
+    todo: list[tuple[Node, str]] = [(mapping, path)]
+    first = True
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, Sequence):
+            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.items)]
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        pairs = merged_pairs(stream, node)
+        keys = [_key_text(stream, key) for key, _ in pairs]
+        if not first and any(k in _TARGET_KEYS for k in keys):
+            continue
+        first = False
+        for (key, value), name in zip(pairs, keys, strict=True):
+            yield key, value, where
+            todo.append((value, _join(where, name)))
 
 
 def _target_finding(
@@ -717,7 +934,46 @@ def _target_finding(
             "the target looks up another dotted name from its arguments, so what finally "
             "runs is not what _target_ names; a config has no need for this indirection",
         )
+    loader = target.rsplit(".", 1)[-1]
+    if loader in _FILE_WRITERS:
+        destination = _code_destination(stream, mapping)
+        if destination is not None:
+            return _target(
+                "MLS-YAML-018",
+                Severity.HIGH,
+                f"Hydra _target_ {target} writes a file that something else will run",
+                location,
+                f"_target_ {target!r} with the destination {destination!r}",
+                "the config makes a file writer (to_csv, save, dump...) write where a .pth, "
+                "a Python module, a shell profile or a path outside the model is, with content "
+                "the config chooses: code planted for the next interpreter start or login",
+            )
+    if loader in _CHECKPOINT_LOADERS:
+        unsafe = _unsafe_checkpoint_arguments(stream, mapping)
+        return _target(
+            "MLS-YAML-017",
+            Severity.CRITICAL if unsafe else Severity.HIGH,
+            f"Hydra _target_ {target} loads a checkpoint or model when the config loads",
+            location,
+            f"_target_ {target!r}" + (f"; {unsafe}" if unsafe else ""),
+            "checkpoint and model loaders unpickle (torch.load behind Lightning's "
+            "load_from_checkpoint, NeMo's restore_from) or import the model's code (MLflow's "
+            "load_model) from a path or URL the config chooses, a file this scan never saw",
+        )
     top = target.split(".", 1)[0]
+    internal = _internal_part(target)
+    if top in KNOWN_ML_PACKAGES and internal is not None:
+        return _target(
+            "MLS-YAML-016",
+            Severity.HIGH,
+            f"Hydra _target_ {target} reaches a private or testing helper of {top}",
+            location,
+            f"_target_ {target!r}: the component {internal!r} is not public model API "
+            f"({_verdict_text(decision)})",
+            "configs instantiate a library's public classes; its private modules and test "
+            "helpers include command runners and script launchers (MLflow's _exec_cmd, "
+            "scikit-learn's assert_run_python_script_without_output) that run their arguments",
+        )
     if top in KNOWN_ML_PACKAGES and target.rsplit(".", 1)[-1] not in _FILE_WRITERS:
         return None
     return _target(
@@ -837,6 +1093,37 @@ def _resolver_findings(blob: Blob, stream: YamlStream) -> list[Finding]:
 
 
 # --- files that cannot be analysed ------------------------------------------------------------
+
+
+def _hidden_after_error(text: str, stream: YamlStream) -> str | None:
+    """What the text from the parse error on may hold that a loader constructs: PyYAML's pure
+    Python parser stops there, but libyaml (``yaml.CLoader``, ``CUnsafeLoader``) accepts some
+    of what it refuses (a tab after ``key:``) and reads on to a python tag or a ``_target_``."""
+    if stream.error is None:
+        return None
+    start = max((stream.error_line or 1) - 1, 0)
+    rest = "\n".join(text.splitlines()[start:])
+    if _may_hold_python_tag(rest):
+        return "a python tag"
+    if TARGET_KEY in rest:
+        return "a _target_ key"
+    return None
+
+
+def _unread_payload(blob: Blob, stream: YamlStream, what: str) -> Finding:
+    return Finding(
+        rule="MLS-YAML-006",
+        severity=Severity.HIGH,
+        category="code-execution",
+        title=f"YAML parsing stops before what may be {what}",
+        location=blob.location(line=stream.error_line),
+        evidence=f"{what} after the parse error: " + " ".join((stream.error or "").split())[:200],
+        why="PyYAML's Python parser refuses the text here, but libyaml (yaml.CLoader, the "
+        "loader chosen for speed) accepts some of what it refuses and goes on to construct "
+        "what follows, which this analysis could not read",
+        remediation="do not load the file; fix the YAML and scan it again",
+        cwe="CWE-502",
+    )
 
 
 def _parse_failure(blob: Blob, stream: YamlStream) -> Finding:

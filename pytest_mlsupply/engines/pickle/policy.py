@@ -110,6 +110,13 @@ _deny(
     "platform.popen",
     "uuid._get_command_stdout",
     "torch.utils.collect_env",
+    # ML libraries' own command runners and script launchers.
+    "mlflow.utils.process",
+    "mlflow.projects",
+    "sklearn.utils._testing",
+    "torch.testing._internal",
+    "transformers.testing_utils",
+    "accelerate.test_utils",
     # Build helpers that shell out with an argument the caller gives.
     "_osx_support",
     "_aix_support",
@@ -142,6 +149,12 @@ _deny(
     "bdb",
     "trace",
     "marshal",
+    # Keras's function (de)serialisers: base64 marshal bytecode turned into a function.
+    "keras.src.utils.python_utils.func_load",
+    "keras.utils.python_utils.func_load",
+    "keras.utils.generic_utils.func_load",
+    "tensorflow.python.keras.utils.generic_utils.func_load",
+    "tf_keras.src.utils.generic_utils.func_load",
     "types.CodeType",
     "types.FunctionType",
     "types.LambdaType",

@@ -149,3 +149,35 @@ def test_a_python_model_saved_by_mlflow_pyfunc_is_reported_as_code(tmp_path: Pat
         if "cloudpickle" in f.title and f.severity is Severity.CRITICAL
     ]
     assert any("_make_function" in f.title for f in reconstructors)
+
+
+@pytest.mark.parametrize(
+    ("merge", "rule"),
+    [
+        ("<<: {model_code_path: model_src.py}", "MLS-MLF-003"),
+        ("<<: [{loader_module: my_loader}, {loader_module: mlflow.sklearn}]", "MLS-MLF-001"),
+        ("<<: *base", "MLS-MLF-001"),
+    ],
+)
+def test_flavor_keys_brought_in_by_a_merge_key_are_read(
+    tmp_path: Path, merge: str, rule: str
+) -> None:
+    text = f"""\
+    base: &base {{loader_module: my_loader}}
+    flavors:
+      python_function:
+        {merge}
+        python_version: 3.11.7
+    """
+    findings = scan_mlmodel(tmp_path, text)
+    assert (rule, Severity.HIGH) in [(f.rule, f.severity) for f in findings]
+
+
+def test_an_explicit_flavor_key_overrides_a_merged_one(tmp_path: Path) -> None:
+    text = """\
+    flavors:
+      python_function:
+        <<: {loader_module: my_loader}
+        loader_module: mlflow.sklearn
+    """
+    assert scan_mlmodel(tmp_path, text) == []

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlsupply.engines.formats import text as text_engine
+from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.yaml_config import (
     MAX_EVENTS,
+    Mapping,
+    Scalar,
+    merged_pairs,
     read_yaml,
     string_scalars,
 )
@@ -101,6 +106,30 @@ def test_a_python_tag_before_a_syntax_error_still_counts(tmp_path: Path) -> None
     assert rules(scan(tmp_path, "notes.txt", text)) == {"MLS-YAML-001"}
 
 
+@pytest.mark.parametrize("name", ["hparams.yaml", "training_args.txt"])
+@pytest.mark.parametrize(
+    "payload", ["b: !!python/name:os.system ''", "b: {_target_: builtins.exec}"]
+)
+def test_code_after_a_parse_error_that_libyaml_reads_past_is_high(
+    tmp_path: Path, name: str, payload: str
+) -> None:
+    findings = scan(tmp_path, name, f"a:\t1\n{payload}\n")
+    assert ("MLS-YAML-006", Severity.HIGH) in [(f.rule, f.severity) for f in findings]
+
+
+def test_a_parse_error_with_nothing_after_it_is_only_a_parse_failure(tmp_path: Path) -> None:
+    assert rules(scan(tmp_path, "hparams.yaml", "a:\t1\nb: [2\n")) == {"MLS-YAML-004"}
+
+
+@pytest.mark.parametrize("name", ["hparams.yaml", "model.pkl"])
+def test_a_text_pickle_followed_by_a_yaml_payload_is_read_as_yaml_too(
+    tmp_path: Path, name: str
+) -> None:
+    text = "(dp0\n.\n---\nb: !!python/object/apply:os.system [id]\n"
+    findings = scan(tmp_path, name, text)
+    assert ("MLS-YAML-001", Severity.CRITICAL) in [(f.rule, f.severity) for f in findings]
+
+
 def test_python_data_tags_are_low_and_custom_tags_medium(tmp_path: Path) -> None:
     findings = scan(tmp_path, "hparams.yaml", "betas: !!python/tuple [0.9, 0.99]\nx: !include a\n")
     severities = {f.rule: f.severity for f in findings}
@@ -181,6 +210,24 @@ def test_text_too_large_to_parse_is_reported_only_when_it_may_hold_a_python_tag(
     assert rules(scan(tmp_path, "notes.txt", escaped)) == {"MLS-YAML-005"}
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('a: !!python/object/apply:os.system ["id"]\n', {"MLS-YAML-005"}),
+        ("m: {_target_: builtins.exec}\n", {"MLS-YAML-005"}),
+        ("plain words! and more words\n", set()),
+    ],
+)
+def test_text_above_the_read_cap_is_reported_when_it_may_hold_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, expected: set[str]
+) -> None:
+    monkeypatch.setattr(text_engine, "MAX_SOURCE_BYTES", 1024)
+    monkeypatch.setattr(yaml_config, "_CHUNK", 1000)  # the payload straddles two chunks
+    filler = "# " + "x" * 97 + "\n"
+    text = filler * 9 + "xxxxxxxx" + body + filler * 50
+    assert rules(scan(tmp_path, "notes.txt", text)) == expected
+
+
 # --- Hydra targets -----------------------------------------------------------------------------
 
 
@@ -212,6 +259,86 @@ def test_targets_inside_the_well_known_libraries_pass(tmp_path: Path) -> None:
     sched: {_target_: transformers.get_cosine_schedule_with_warmup}
     """
     assert scan(tmp_path, "config.yaml", text) == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "mlflow.utils.process._exec_cmd",
+        "sklearn.utils._testing.assert_run_python_script_without_output",
+        "torch.testing._internal.common_utils.shell",
+        "transformers.testing_utils.run_command",
+        "accelerate.test_utils.testing.execute_subprocess_async",
+        "keras.src.utils.python_utils.func_load",
+        "keras.utils.python_utils.func_load",
+    ],
+)
+def test_a_command_runner_inside_a_well_known_library_is_critical(
+    tmp_path: Path, target: str
+) -> None:
+    [finding] = scan(tmp_path, "config.yaml", f"m:\n  _target_: {target}\n  cmd: [id]\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "torch.utils._config_module.install_config_module",
+        "peft.testing.helpers.Thing",
+        "keras.src.layers.Dense",
+        "lightning.pytorch.cli.LightningCLI",
+    ],
+)
+def test_a_private_or_testing_helper_of_a_well_known_library_is_high(
+    tmp_path: Path, target: str
+) -> None:
+    [finding] = scan(tmp_path, "config.yaml", f"m:\n  _target_: {target}\n")
+    assert (finding.rule, finding.severity) == ("MLS-YAML-016", Severity.HIGH)
+
+
+@pytest.mark.parametrize("name", ["model_config.json", "hparams.txt", "config.yaml.bak"])
+def test_a_condemned_target_in_a_file_not_named_yaml_is_critical(tmp_path: Path, name: str) -> None:
+    text = '{"encoder": {"_target_": "builtins.open", "file": "x", "mode": "w"}}'
+    [finding] = scan(tmp_path, name, text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-010", Severity.CRITICAL)
+
+
+def test_a_mild_target_in_a_file_not_named_yaml_is_left_to_yaml_configs(tmp_path: Path) -> None:
+    text = '{"a": {"_target_": "my_project.Net"}, "b": {"_target_": "torch.nn.Linear"}}'
+    assert scan(tmp_path, "model_config.json", text) == []
+
+
+def test_a_python_tag_in_a_config_json_that_is_not_json_is_critical(tmp_path: Path) -> None:
+    text = '{"architectures": ["Bert"], "hook": !!python/object/apply:os.system ["id"]}\n'
+    findings = scan(tmp_path, "config.json", text)
+    assert ("MLS-YAML-001", Severity.CRITICAL) in [(f.rule, f.severity) for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "severity"),
+    [
+        ("  checkpoint_path: last.ckpt\n", Severity.HIGH),
+        ("  checkpoint_path: last.ckpt\n  weights_only: false\n", Severity.CRITICAL),
+        ("  checkpoint_path: https://example.com/last.ckpt\n", Severity.CRITICAL),
+    ],
+)
+def test_a_checkpoint_loading_target_is_high_and_critical_when_it_unpickles(
+    tmp_path: Path, arguments: str, severity: Severity
+) -> None:
+    text = "m:\n  _target_: lightning.pytorch.LightningModule.load_from_checkpoint\n" + arguments
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-017", severity)
+
+
+@pytest.mark.parametrize(
+    "destination", ["site/evil.pth", "/home/u/.bashrc", "../up/x.csv", "pkg/__init__.py"]
+)
+def test_a_file_writer_aimed_at_code_or_outside_the_model_is_high(
+    tmp_path: Path, destination: str
+) -> None:
+    text = f"m:\n  _target_: pandas.DataFrame.to_csv\n  _args_: [{{}}, {destination!r}]\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-018", Severity.HIGH)
 
 
 def test_an_unknown_target_is_medium_and_a_file_writer_too(tmp_path: Path) -> None:
@@ -270,6 +397,46 @@ def test_a_target_told_to_trust_remote_code_is_high(tmp_path: Path) -> None:
     assert finding.location.key_path == "model.trust_remote_code"
 
 
+@pytest.mark.parametrize("value", ['"false"', "'no'", "!!str false", "|\n    false"])
+def test_trust_remote_code_set_to_a_string_is_consent(tmp_path: Path, value: str) -> None:
+    text = f"m:\n  _target_: transformers.AutoModel.from_pretrained\n  trust_remote_code: {value}\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.severity) == ("MLS-YAML-014", Severity.HIGH)
+
+
+@pytest.mark.parametrize("value", ["false", "no", "0", "~", '""'])
+def test_trust_remote_code_set_to_a_false_value_is_not_reported(tmp_path: Path, value: str) -> None:
+    text = f"m:\n  _target_: transformers.AutoModel.from_pretrained\n  trust_remote_code: {value}\n"
+    assert scan(tmp_path, "config.yaml", text) == []
+
+
+def test_trust_remote_code_in_the_arguments_a_target_passes_on_is_high(tmp_path: Path) -> None:
+    text = "p:\n  _target_: transformers.pipeline\n  model_kwargs:\n    trust_remote_code: true\n"
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert finding.rule == "MLS-YAML-014"
+    assert finding.location.key_path == "p.model_kwargs.trust_remote_code"
+
+
+def test_trust_remote_code_beside_a_merged_target_is_high(tmp_path: Path) -> None:
+    text = """\
+    base: &base {_target_: transformers.AutoModel.from_pretrained}
+    m:
+      <<: *base
+      trust_remote_code: true
+    """
+    [finding] = scan(tmp_path, "config.yaml", text)
+    assert (finding.rule, finding.location.key_path) == ("MLS-YAML-014", "m.trust_remote_code")
+
+
+def test_a_self_merging_mapping_terminates() -> None:
+    stream = read_yaml("a: &a {<<: *a, b: 1}\n")
+    [document] = stream.documents
+    assert isinstance(document, Mapping)
+    mapping = stream.resolve(document.pairs[0][1])
+    assert isinstance(mapping, Mapping)
+    assert [k.value for k, _ in merged_pairs(stream, mapping) if isinstance(k, Scalar)] == ["b"]
+
+
 def test_an_aliased_target_mapping_is_reported_once_where_it_is_anchored(tmp_path: Path) -> None:
     text = "base: &b {_target_: os.system}\nuse: *b\nmerged: {<<: *b}\n"
     [finding] = scan(tmp_path, "config.yaml", text)
@@ -301,8 +468,13 @@ def test_a_yaml_config_written_as_json_is_read_as_yaml_too(tmp_path: Path) -> No
     report = scan_file(path, "config.yaml")
     assert report.formats == {"": "json"}
     assert [f.rule for f in report.findings] == ["MLS-YAML-010"]
-    # The same JSON under a JSON name is Hugging Face's business, not Hydra's.
+    # Under a JSON name only a target the policy condemns is reported: OmegaConf.load reads
+    # JSON whatever the file is called, but milder verdicts are for configs named as YAML.
     (tmp_path / "data.json").write_text(text)
+    assert [f.rule for f in scan_file(tmp_path / "data.json", "data.json").findings] == [
+        "MLS-YAML-010"
+    ]
+    (tmp_path / "data.json").write_text(text.replace("os.system", "my_project.Net"))
     assert scan_file(tmp_path / "data.json", "data.json").findings == []
 
 

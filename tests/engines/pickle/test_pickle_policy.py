@@ -38,7 +38,7 @@ from pytest_mlsupply.results import Severity
         ("numpy._core.multiarray", "_reconstruct", Verdict.SAFE),
         ("joblib.numpy_pickle", "NumpyArrayWrapper", Verdict.SAFE),
         ("sklearn.ensemble._forest", "RandomForestClassifier", Verdict.SAFE),
-        ("sklearn.utils._testing", "TempMemmap", Verdict.UNKNOWN),
+        ("sklearn.utils._testing", "TempMemmap", Verdict.DANGEROUS),
         ("sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper", Verdict.SAFE),
         ("sklearn._loss._loss", "__pyx_unpickle_CyHalfMultinomialLoss", Verdict.SAFE),
         ("sklearn._loss._loss", "__pyx_unpickle_helper", Verdict.UNKNOWN),
