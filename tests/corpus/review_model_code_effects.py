@@ -175,15 +175,20 @@ def _pth_under_computed_directory(directory: Path, canary: Path) -> Path:
     return directory
 
 
-def _handler(name: str, body: str, rules: tuple[str, ...], technique: str) -> Sample:
-    """A handler.py whose ``body`` (``{canary}`` replaced by the canary's path) runs at import."""
+def _handler(
+    name: str, body: str, rules: tuple[str, ...], technique: str, requires: tuple[str, ...] = ()
+) -> Sample:
+    """A handler.py whose ``body`` (``{canary}`` replaced by the canary's path) runs at import;
+    ``requires`` names what its import needs (the victim's, not the build's)."""
 
     def build(directory: Path, canary: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "handler.py").write_text(body.replace("{canary}", str(canary)))
         return directory
 
-    return Sample(name, build, True, rules, technique, _IMPORT.format(module="handler"))
+    return Sample(
+        name, build, True, rules, technique, _IMPORT.format(module="handler"), requires=requires
+    )
 
 
 _EFFECT_SAMPLES = [
@@ -198,6 +203,7 @@ _EFFECT_SAMPLES = [
         "import torch\n\ntorch.os.system('touch {canary}')\n",
         ("MLS-CODE-002",),
         "os.system reached as torch.os.system (torch's namespace re-exports os)",
+        requires=("torch",),
     ),
     _handler(
         "model-code-posix-system",

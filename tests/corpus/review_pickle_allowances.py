@@ -138,7 +138,10 @@ def _attribute_dict_runs_a_pandas_query(canary: Path) -> bytes:
     # df, expr)},), {}): ret = AttributeDict(...); ret.as_subclass(DataFrame) is
     # DataFrame.query(df, expr), and expr's @torch resolves in _rebuild_from_type_v2's globals.
     import pandas as pd
-    from torch._tensor import _rebuild_from_type_v2
+
+    # Built without torch (the README's test command runs without it): a stand-in respelled
+    # as torch._tensor._rebuild_from_type_v2 below.
+    _rebuild_from_type_v2 = _stand_in("_rebuild_from_type_v2")
 
     class AttributeDict(dict):  # Lightning's, respelled below
         pass
@@ -152,10 +155,15 @@ def _attribute_dict_runs_a_pandas_query(canary: Path) -> bytes:
     payload = _Reduce(
         _rebuild_from_type_v2, (AttributeDict, pd.DataFrame, ({"as_subclass": query},), {})
     )
-    return _as_global(
+    data = _as_global(
         pickle.dumps(payload, protocol=2),
         b"c_rev1_stand_in\nAttributeDict\n",
         b"clightning_fabric.utilities.data\nAttributeDict\n",
+    )
+    return _as_global(
+        data,
+        b"c_rev1_stand_in\n_rebuild_from_type_v2\n",
+        b"ctorch._tensor\n_rebuild_from_type_v2\n",
     )
 
 
