@@ -313,3 +313,18 @@ def test_a_template_file_is_analysed(tmp_path: Path) -> None:
     path = tmp_path / "system_prompt.template"
     path.write_text("{{ lipsum.__globals__['os'] }}", encoding="utf-8")
     assert "MLS-TPL-001" in rules(scan_file(path, path.name).findings)
+
+
+def test_compression_layers_past_the_last_peeled_one_are_reported_as_left_unanalysed() -> None:
+    data = PAYLOAD
+    for _ in range(4):
+        data = zlib.compress(data)
+    findings = analyse(_b64(data))
+    assert ("MLS-ENC-003", Severity.HIGH) in {(f.rule, f.severity) for f in findings}
+
+
+def test_three_compression_layers_are_still_peeled_and_the_pickle_scanned() -> None:
+    data = PAYLOAD
+    for _ in range(2):
+        data = zlib.compress(data)
+    assert "MLS-ENC-001" in rules(analyse(_b64(data)))

@@ -293,12 +293,24 @@ def _peel(
     if looks_like_pickle(raw) and _IMPORTING.search(raw):
         return [Embedded(raw, "+".join(chain) or plain, False)]
     if layers <= 0:
+        if _still_encoded(raw, budget):
+            # More layers than are peeled: what is under them went unanalysed (fail closed,
+            # reported by the caller as a value left unanalysed, never as clean).
+            budget.exhausted = True
+            budget.refused += 1
         return []
     for name, decoder in (("base64", _decode_base64), ("hex", _decode_hex)):
         decoded = decoder(raw, budget)
         if decoded is not None:
             return _peel(decoded, budget, layers - 1, (*chain, name))
     return []
+
+
+def _still_encoded(raw: bytes, budget: DecodeBudget) -> bool:
+    """Whether bytes left after the last peeled layer are another compressed or encoded layer."""
+    if codec_by_magic(raw[:16]) is not None:
+        return True
+    return any(decoder(raw[:96], budget) is not None for decoder in (_decode_base64, _decode_hex))
 
 
 def _decompressed(
