@@ -28,6 +28,28 @@ def _config_zlib_four_layers(directory: Path, canary: Path) -> Path:
     return path
 
 
+def _config_base64_of_base64(directory: Path, canary: Path) -> Path:
+    # The pickle's base64 text, encoded again: base64 of base64 and hex of base64.
+    inner = base64.b64encode(system_call(canary))
+    config = {
+        "model_type": "llama",
+        "state": base64.b64encode(inner).decode(),
+        "extra_state": inner.hex(),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.json"
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path
+
+
+def _config_hex_of_base64(directory: Path, canary: Path) -> Path:
+    inner = base64.b64encode(system_call(canary))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.json"
+    path.write_text(json.dumps({"model_type": "llama", "state": inner.hex()}), encoding="utf-8")
+    return path
+
+
 SAMPLES = [
     Sample(
         name="config-json-base64-four-zlib-layers-pickle",
@@ -40,5 +62,25 @@ SAMPLES = [
         "for _ in range(4):\n"
         "    data = zlib.decompress(data)\n"
         "pickle.loads(data)\n",
+    ),
+    Sample(
+        name="config-json-base64-of-base64-pickle",
+        build=_config_base64_of_base64,
+        malicious=True,
+        rules=("MLS-ENC-001", "MLS-PKL-001", "MLS-PKL-002"),
+        technique="a pickle's base64 text encoded again as base64: the decoded head is text",
+        victim="import base64, json, pickle\n"
+        "state = json.load(open(ARTIFACT))['state']\n"
+        "pickle.loads(base64.b64decode(base64.b64decode(state)))\n",
+    ),
+    Sample(
+        name="config-json-hex-of-base64-pickle",
+        build=_config_hex_of_base64,
+        malicious=True,
+        rules=("MLS-ENC-001", "MLS-PKL-001", "MLS-PKL-002"),
+        technique="a pickle's base64 text encoded as hex: the decoded head is text",
+        victim="import base64, json, pickle\n"
+        "state = json.load(open(ARTIFACT))['state']\n"
+        "pickle.loads(base64.b64decode(bytes.fromhex(state)))\n",
     ),
 ]

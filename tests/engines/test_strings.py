@@ -328,3 +328,18 @@ def test_three_compression_layers_are_still_peeled_and_the_pickle_scanned() -> N
     for _ in range(2):
         data = zlib.compress(data)
     assert "MLS-ENC-001" in rules(analyse(_b64(data)))
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda data: base64.b64encode(base64.b64encode(data)).decode(),
+        lambda data: base64.b64encode(data).hex(),
+        lambda data: base64.urlsafe_b64encode(base64.b64encode(data)).decode(),
+    ],
+    ids=["base64-of-base64", "hex-of-base64", "urlsafe-of-base64"],
+)
+def test_a_pickle_encoded_twice_is_decoded_through_both_layers(
+    encode: Callable[[bytes], str],
+) -> None:
+    assert "MLS-ENC-001" in rules(analyse(encode(PAYLOAD)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import io
 import re
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ _B64_URL = _B64_STD[:62] + "-_"
 # The first base64 character encodes the top six bits of the first byte.
 _B64_FIRST = frozenset(
     alphabet[byte >> 2] for byte in _INTERESTING for alphabet in (_B64_STD, _B64_URL)
+)
+# Base64 of base64 text opens with the encoding of that text's first character.
+_B64_FIRST |= frozenset(
+    alphabet[ord(char) >> 2] for char in _B64_FIRST for alphabet in (_B64_STD, _B64_URL)
 )
 _HEX_FIRST = frozenset(f"{byte:02x}"[0] for byte in _INTERESTING) | frozenset(
     f"{byte:02X}"[0] for byte in _INTERESTING
@@ -171,7 +176,28 @@ def _interesting_head(head: bytes, compressed: bool) -> bool:
         return True
     if head[:1] and head[0] in _PROTO01_OPENERS:
         return True
-    return compressed and codec_by_magic(head) is not None
+    if not compressed:
+        return False
+    return codec_by_magic(head) is not None or _encoded_head(head)
+
+
+def _encoded_head(head: bytes) -> bool:
+    """Whether ``head`` is itself base64 or hex text of a pickle's or a compressed stream's head
+    (base64 of base64, hex of base64: each a layer a consumer decodes in turn)."""
+    text = _WHITESPACE.sub(b"", head)
+    inner: list[bytes] = []
+    b64 = text[: len(text) // 4 * 4]
+    if len(b64) >= 12 and _BASE64.fullmatch(b64):
+        altchars = b"-_" if b"-" in b64 or b"_" in b64 else None
+        with contextlib.suppress(binascii.Error, ValueError):
+            inner.append(base64.b64decode(b64, altchars=altchars))
+    hexed = text[: len(text) & ~1]
+    if len(hexed) >= 16 and _HEX.fullmatch(hexed):
+        inner.append(bytes.fromhex(hexed.decode("ascii")))
+    return any(
+        _interesting_head(data, compressed=False) or codec_by_magic(data) is not None
+        for data in inner
+    )
 
 
 def _decode_base64(raw: bytes, budget: DecodeBudget | None = None) -> bytes | None:
