@@ -94,6 +94,15 @@ class Blob:
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 yield mapped
 
+    def beside(self, relative: str) -> bool | None:
+        """Whether ``relative`` names a regular file (not a symlink, which may lead anywhere)
+        beside this file, where a directory scan reaches it too; None when this blob is an
+        archive member and has no folder to look in."""
+        if self.path is None:
+            return None
+        candidate = self.path.parent / relative
+        return candidate.is_file() and not candidate.is_symlink()
+
     def child(self, member: str, data: bytes) -> Blob:
         chain = f"{self.member}/{member}" if self.member else member
         return Blob(

@@ -56,9 +56,10 @@ def is_model_index(blob: Blob, document: dict[str, Any]) -> bool:
 
 
 def _file_note(blob: Blob, relative: str) -> str:
-    if blob.path is None:
+    present = blob.beside(relative)
+    if present is None:
         return "analysed on its own item when it is part of the scanned files"
-    if (blob.path.parent / relative).is_file():
+    if present:
         return "present in this repository, analysed by the code scanner"
     return "not found next to model_index.json: fetched from the hub when loaded"
 

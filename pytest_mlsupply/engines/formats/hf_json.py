@@ -251,14 +251,15 @@ def _auto_map(blob: Blob, document: _Object) -> list[Finding]:
 
 def _sibling(blob: Blob, module: str) -> tuple[bool, str]:
     """Whether the module's file lies beside the config (and so is scanned with it)."""
-    if blob.path is None:
-        return False, "not checked: this config was read from inside an archive"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", module):
         return False, "not a plain module name"
-    candidate = blob.path.parent / (module.replace(".", "/") + ".py")
-    if candidate.is_file() and not candidate.is_symlink():
+    relative = module.replace(".", "/") + ".py"
+    present = blob.beside(relative)
+    if present is None:
+        return False, "not checked: this config was read from inside an archive"
+    if present:
         return True, (
-            f"present in this repository as {candidate.name}, analysed by the code scanner: "
+            f"present in this repository as {relative}, analysed by the code scanner: "
             "its own findings say what it does"
         )
     return False, "not found next to this config: the loader fetches it from the hub"
