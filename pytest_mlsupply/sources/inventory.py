@@ -71,6 +71,17 @@ class Dependency:
     hashes: tuple[str, ...] = ()
     link: str | None = None
     """The URL or path a requirement installs from, when it bypasses the package index."""
+    index: str | None = None
+    """The package index it installs from when that is not the default (PyPI): the source's
+    ``--index-url``, or a ``pylock.toml`` package's ``index``."""
+    extra_indexes: tuple[str, ...] = ()
+    """Other locations pip may also take it from: the source's ``--extra-index-url`` and
+    ``--find-links`` (the ground dependency confusion grows on)."""
+    marker: str | None = None
+    """The requirement's environment marker as written, when it has one."""
+    skipped: str | None = None
+    """Why it does not apply to the running interpreter (its marker is false): such a
+    dependency is recorded and reported as skipped, never dropped silently."""
 
     @property
     def subject(self) -> str:
