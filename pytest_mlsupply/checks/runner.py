@@ -17,6 +17,13 @@ S = TypeVar("S")
 
 
 def run_item(item: PlannedItem, ctx: CheckContext) -> list[CheckResult]:
+    subject = _subjects(ctx).get((item.kind, item.subject))
+    if isinstance(subject, Dependency) and subject.skipped is not None:
+        # Recorded, never dropped and never passed: its marker says it is not installed here.
+        return [
+            CheckResult(kind=item.kind, subject=item.subject, check=name, skipped=subject.skipped)
+            for name in item.checks
+        ]
     return [_result(item, name, _run_one(item, name, ctx)) for name in item.checks]
 
 

@@ -71,6 +71,8 @@ class MlsupplyItem(pytest.Item):
             self.user_properties.append((f"mlsupply:{result.check}", verdict.value))
         if Verdict.FAIL in verdicts or Verdict.ERROR in verdicts:
             raise ChecksDidNotPass(render_results(self.planned, self.results, threshold))
+        if verdicts and all(verdict is Verdict.SKIPPED for verdict in verdicts):
+            pytest.skip(f"{self.planned.subject}: {self.results[0].skipped}")
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

@@ -43,6 +43,7 @@ from cyclonedx.schema import SchemaVersion
 from packageurl import PackageURL
 
 from pytest_mlsupply import __version__
+from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     VulnerabilityFactsError,
@@ -298,12 +299,14 @@ def _assemble(
 
     libraries = _library_components(inventory.dependencies, properties)
 
+    # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
+    unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
     project = Component(
         type=ComponentType.APPLICATION,
         bom_ref=root_ref,
         name=manifest.project_name,
         version=manifest.project_version,
-        properties=properties.get(root_ref, []),
+        properties=[*properties.get(root_ref, []), *unchecked],
     )
     tool = Component(
         type=ComponentType.APPLICATION,
