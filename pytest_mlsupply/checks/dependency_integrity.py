@@ -20,11 +20,12 @@ What it verifies, per distribution (``importlib.metadata`` reads the ``*.dist-in
   install records no archive hash, so for those the facts say the pins cannot be decided here;
   nothing pretends they were checked.
 
-Cost: every hashed file is read, every run (about 2.5 GB for an environment with torch; see
-``docs/checks.md``). A cache keyed on size and mtime would make warm runs free, but a tamperer
-who edits a file can restore its mtime, and then the cache would vouch for the edited bytes:
-verification that can be fooled that way is not worth its speed here. Fail closed wins; the
-cost is paid once per distribution per run, and xdist spreads the dependencies over workers.
+Cost: every hashed file is read, every run (about 2.5 GB and 30 s for an environment with
+torch on a 2-core machine; ``benchmarks/integrity.py`` measures it). A cache keyed on size and
+mtime would make warm runs free, but a tamperer who edits a file can restore its mtime, and any
+cache file can be edited by whoever can edit site-packages: verification that can be fooled
+that way is not worth its speed here. Fail closed wins; xdist spreads the dependencies over
+workers.
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class InstalledDistributions:
 
     def _search_path(self) -> tuple[str, ...]:
         return self.path if self.path is not None else tuple(sys.path)
+
+    def names(self) -> list[str]:
+        """The canonical names of every distribution on the path, sorted."""
+        return sorted(_index(self._search_path()))
 
     def find(self, name: str) -> metadata.Distribution | None:
         return _index(self._search_path()).get(canonicalize_name(name))
