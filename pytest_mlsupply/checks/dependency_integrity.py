@@ -15,6 +15,11 @@ What it verifies, per distribution (``importlib.metadata`` reads the ``*.dist-in
   dropped beside the shipped code runs on import. ``__pycache__`` is legitimately unlisted
   (the interpreter writes it after install), and so are entries RECORD lists without a hash
   (RECORD itself, the ``.pyc`` files pip compiles at install time);
+- a start-up hook at the top of the distribution's ``site-packages`` that no RECORD there lists
+  (a ``.pth`` file, ``sitecustomize.py``, ``usercustomize.py``) fails every distribution audited
+  in that directory: the interpreter runs it at every start, before any of their code, so it
+  belongs to none of them and compromises all of them. virtualenv's own ``_virtualenv.pth``
+  (exactly ``import _virtualenv``) is the one hook no RECORD lists by design;
 - ``--hash`` pins of a declared dependency against the archive pip installed it from, where pip
   recorded that archive's hash (``direct_url.json``, PEP 610: URL and file installs). An index
   install records no archive hash, so for those the facts say the pins cannot be decided here;
@@ -55,6 +60,10 @@ from pytest_mlsupply.sources.inventory import Dependency
 EXECUTABLE_SUFFIXES = frozenset(
     {".py", ".pyw", ".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".pth"}
 )
+#: Files at the top of site-packages that the interpreter's ``site`` module runs at start-up.
+STARTUP_MODULES = frozenset({"sitecustomize.py", "usercustomize.py"})
+#: Start-up hooks that installers write without a RECORD, by exact content (name -> text).
+KNOWN_HOOKS = {"_virtualenv.pth": "import _virtualenv"}
 #: Directories the interpreter writes after install; never in RECORD by design.
 _UNLISTED_DIRS = frozenset({"__pycache__"})
 _CHUNK = 1 << 20
@@ -75,6 +84,10 @@ class DistributionReport:
     changed: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     unlisted: tuple[str, ...] = ()
+    startup_hooks: tuple[str, ...] = ()
+    """Unlisted start-up hooks beside it that run code (``.pth`` import lines, sitecustomize)."""
+    path_hooks: tuple[str, ...] = ()
+    """Unlisted ``.pth`` files beside it that only add import paths (they can shadow modules)."""
     unverifiable: str | None = None
     """Why the distribution cannot be verified at all (no RECORD), when it cannot."""
     bad_entries: tuple[str, ...] = ()
@@ -183,7 +196,10 @@ def _verify(dist: metadata.Distribution, where: str) -> DistributionReport:
         verified += 1
     site = Path(str(dist.locate_file("")))
     unlisted = sorted(_unlisted(site, _top_dirs(files)))
+    runs, extends = _startup_hooks(site)
     return DistributionReport(
+        startup_hooks=runs,
+        path_hooks=extends,
         location=where,
         verified=verified,
         unhashed=unhashed,
@@ -263,6 +279,40 @@ def _listed_in(site: Path) -> frozenset[str]:
         for entry in dist.files or []:
             listed.add(entry.as_posix())
     return frozenset(listed)
+
+
+def _startup_hooks(site: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Unlisted start-up hooks at the top of ``site``: (those that run code, path-only .pth)."""
+    listed = _listed_in(site)
+    runs: list[str] = []
+    extends: list[str] = []
+    try:
+        entries = sorted(os.scandir(site), key=lambda e: e.name)
+    except OSError:
+        return (), ()
+    for entry in entries:
+        name = entry.name
+        if name in listed or not entry.is_file():
+            continue
+        if name in STARTUP_MODULES:
+            runs.append(name)
+            continue
+        if not name.endswith(".pth"):
+            continue
+        try:
+            text = Path(entry.path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            runs.append(name)  # unreadable: assume the worst
+            continue
+        if KNOWN_HOOKS.get(name) == text.strip():
+            continue
+        # site.py executes a .pth line that starts with "import" (space or tab); others are
+        # directories appended to sys.path.
+        if any(line.startswith(("import ", "import\t")) for line in text.splitlines()):
+            runs.append(name)
+        elif any(line.strip() and not line.startswith("#") for line in text.splitlines()):
+            extends.append(name)
+    return tuple(runs), tuple(extends)
 
 
 def _direct_url(dist: metadata.Distribution) -> tuple[dict[str, str], bool]:
@@ -378,6 +428,41 @@ def _findings(dep: Dependency, report: DistributionReport) -> list[Finding]:
                 why="code dropped beside a package's own files runs on import (a .pth runs at "
                 "every interpreter start-up); no installer put it there",
                 remediation=f"delete the file, then {reinstall}",
+                cwe="CWE-494",
+            )
+        )
+    if report.startup_hooks:
+        findings.append(
+            Finding(
+                rule="MLS-DEP-035",
+                severity=Severity.HIGH,
+                category="integrity",
+                title="start-up hook in site-packages belongs to no distribution",
+                location=Location(
+                    file=str(Path(report.location).parent), member=report.startup_hooks[0]
+                ),
+                evidence=f"runs code at every interpreter start: {_listing(report.startup_hooks)}",
+                why="the interpreter runs it before any package's code, so every distribution in "
+                "this site-packages is compromised by it; no installer put it there",
+                remediation="read it, delete it, and find out what wrote it; then rebuild the "
+                "environment from hash-pinned requirements",
+                cwe="CWE-494",
+            )
+        )
+    if report.path_hooks:
+        findings.append(
+            Finding(
+                rule="MLS-DEP-035",
+                severity=Severity.MEDIUM,
+                category="integrity",
+                title="import-path file in site-packages belongs to no distribution",
+                location=Location(
+                    file=str(Path(report.location).parent), member=report.path_hooks[0]
+                ),
+                evidence=f"adds import paths: {_listing(report.path_hooks)}",
+                why="a directory added to sys.path can shadow an installed package's modules",
+                remediation="delete it unless you put it there (easy-install.pth of a "
+                "`setup.py develop` is one); prefer `pip install -e`, whose RECORD lists its .pth",
                 cwe="CWE-494",
             )
         )

