@@ -4,6 +4,8 @@ dependency whose marker is false is skipped (and shown so), never passed."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,24 @@ def test_a_file_edited_after_install_fails_the_dependency_item_naming_the_file(
             f"*changed: {NAME}/core.py",
         ]
     )
+    matrix = json.loads((project.root / "build" / "mlsupply-matrix.json").read_text())
+    (row,) = [r for r in matrix["rows"] if r["subject"] == f"{NAME}=={VERSION}"]
+    assert row["cells"]["integrity"] == "fail"
+
+
+def test_under_xdist_the_tampered_dependency_fails_as_in_a_serial_run(
+    pytester: pytest.Pytester, project: Project, installed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every process (controller and workers) must see the same installed distribution, or
+    # they would plan different items: the import path goes through the environment.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(installed), *sys.path]))
+    (project.root / "requirements.txt").write_text(f"{NAME}=={VERSION}\n")
+    (installed / NAME / "data" / "table.json").unlink()
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2")
+
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*MLS-DEP-031*", f"*missing: {NAME}/data/table.json"])
     matrix = json.loads((project.root / "build" / "mlsupply-matrix.json").read_text())
     (row,) = [r for r in matrix["rows"] if r["subject"] == f"{NAME}=={VERSION}"]
     assert row["cells"]["integrity"] == "fail"
