@@ -244,6 +244,12 @@ def _assemble(
         cell = indexed.get((kind, subject, check))
         if cell is not None and cell.findings:
             bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
+        if cell is not None and isinstance(cell.facts.get("hash_pins"), str):
+            # Whether the --hash pins were checked against the installed archive: "undecided"
+            # says they were not (an index install records no archive hash), and why.
+            reason = cell.facts.get("hash_pins_reason")
+            value = cell.facts["hash_pins"] + (f": {reason}" if isinstance(reason, str) else "")
+            bucket.append(_property("hash-pins", value))
 
     datasets = {dataset.name: dataset for dataset in inventory.datasets}
     model_cards: dict[str, dict[str, Any]] = {}

@@ -304,3 +304,23 @@ def test_a_bom_without_vulnerability_facts_has_no_vulnerabilities(
     tmp_path: Path, scenario: Scenario
 ) -> None:
     assert "vulnerabilities" not in build(scenario)
+
+
+def test_whether_hash_pins_were_checked_against_the_installed_archive_is_recorded(
+    scenario: Scenario,
+) -> None:
+    scenario.items.append(PlannedItem(D, "numpy==2.1.0", ("integrity",)))
+    scenario.results.append(
+        CheckResult(
+            D,
+            "numpy==2.1.0",
+            "integrity",
+            facts={"hash_pins": "undecided", "hash_pins_reason": "pip recorded no archive hash"},
+        )
+    )
+
+    component = components(build(scenario))["library:numpy==2.1.0"]
+
+    properties = {p["name"]: p["value"] for p in component["properties"]}
+    assert properties["mlsupply:hash-pins"] == "undecided: pip recorded no archive hash"
+    assert properties["mlsupply:check:integrity"] == "pass"
