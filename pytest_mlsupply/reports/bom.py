@@ -350,7 +350,7 @@ def _assemble(
             for (kind, subject), ref in subject_refs.items()
             if kind is RowKind.DEPENDENCY
         }
-        bom.vulnerabilities.update(vulnerabilities(found, library_refs))
+        bom.vulnerabilities.update(vulnerabilities(found, library_refs, root_ref))
     except VulnerabilityFactsError as exc:
         raise BomError(f"cannot put the vulnerabilities in the ML-BOM: {exc}") from exc
     return _Assembled(bom=bom, model_cards=model_cards, data=data_entries)

@@ -75,18 +75,17 @@ def advisories_by_subject(
 
 
 def vulnerabilities(
-    advisories: Mapping[str, list[Advisory]], refs: Mapping[str, str]
+    advisories: Mapping[str, list[Advisory]], refs: Mapping[str, str], fallback: str
 ) -> list[Vulnerability]:
     """One CycloneDX vulnerability per advisory id, affecting every component it was found in.
 
-    ``refs`` maps a dependency subject to its library component's bom-ref; advisories of a
-    subject with no component are reported against none (cannot happen for planned items).
+    ``refs`` maps a dependency subject to its library component's bom-ref. An advisory of a
+    subject with no component of its own affects ``fallback`` (the project): a known
+    vulnerability is never left out of the BOM.
     """
     by_id: dict[str, list[tuple[str, Advisory]]] = {}
     for subject, found in advisories.items():
-        ref = refs.get(subject)
-        if ref is None:
-            continue
+        ref = refs.get(subject, fallback)
         for advisory in found:
             by_id.setdefault(advisory.id, []).append((ref, advisory))
     return [_vulnerability(vid, by_id[vid]) for vid in sorted(by_id)]

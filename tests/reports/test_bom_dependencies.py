@@ -324,3 +324,15 @@ def test_whether_hash_pins_were_checked_against_the_installed_archive_is_recorde
     properties = {p["name"]: p["value"] for p in component["properties"]}
     assert properties["mlsupply:hash-pins"] == "undecided: pip recorded no archive hash"
     assert properties["mlsupply:check:integrity"] == "pass"
+
+
+def test_an_advisory_for_a_subject_with_no_library_component_affects_the_project(
+    scenario: Scenario,
+) -> None:
+    ghost = replace(TORCH_LOAD, package="ghost", version="1.0")
+
+    bom = build(with_vulnerabilities(scenario, {"ghost==1.0": [ghost]}))
+
+    (vulnerability,) = bom["vulnerabilities"]
+    assert [target["ref"] for target in vulnerability["affects"]] == ["project:review-service"]
+    assert bom["metadata"]["component"]["bom-ref"] == "project:review-service"
