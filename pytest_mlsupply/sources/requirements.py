@@ -314,12 +314,14 @@ def _dependency_groups(groups: object, path: Path, rel: str) -> list[Dependency]
         resolver = DependencyGroupResolver(groups)
         for group in groups:
             resolver.resolve(group)
-    except (ValueError, TypeError, LookupError) as exc:
+    except (ValueError, TypeError, LookupError, ExceptionGroup) as exc:
         # packaging raises ValueError subclasses (cycles, bad includes, invalid requirements)
-        # and LookupError for an include of a group that does not exist.
+        # and LookupError for an include of a group that does not exist, alone or several
+        # together in an ExceptionGroup.
+        leaves = exc.exceptions if isinstance(exc, ExceptionGroup) else (exc,)
         raise RequirementsError(
-            f"{path}: [dependency-groups] is invalid: {exc}; fix the group or its "
-            "include-group entries"
+            f"{path}: [dependency-groups] is invalid: {'; '.join(map(str, leaves))}; fix the "
+            "group or its include-group entries"
         ) from None
     out: list[Dependency] = []
     for group in groups:
