@@ -58,3 +58,21 @@ def test_an_internal_package_from_a_requirements_file_with_an_extra_index_fails(
     cells = {r["subject"]: r["cells"] for r in matrix["rows"]}
     assert cells["acme-models==1.4.0"]["confusion"] == "fail"
     assert cells["numpy==2.1.0"]["confusion"] == "warn"
+
+
+@pytest.mark.needs("xdist")
+def test_under_xdist_a_skipped_dependency_is_skipped_and_not_run_as_in_a_serial_run(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    (project.root / "requirements.txt").write_text(
+        f'numpy==2.1.0\npywin32==306 ; sys_platform == "{OTHER_PLATFORM}"\n'
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2")
+
+    assert result.ret == 0
+    assert result.parseoutcomes()["skipped"] == 1
+    matrix = json.loads((project.root / "build" / "mlsupply-matrix.json").read_text())
+    (row,) = [r for r in matrix["rows"] if r["subject"] == "pywin32==306"]
+    assert set(row["cells"].values()) == {"not run"}
+    assert matrix["counts"]["pass"] > 0
