@@ -16,6 +16,7 @@ import platform
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -165,19 +166,25 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
     index, extra_indexes = sources.resolved()
 
     # A -c entry is not a dependency: pip uses it only to choose the version of a package
-    # something else asks for. It is kept aside and applied to the requirements it names.
+    # something else asks for. All of them are read first (a -c line may come after the
+    # requirements it constrains) and applied to the requirements they name.
     constraints: dict[str, list[_Constraint]] = {}
+    for item in parsed.requirements:
+        if not item.is_constraint:
+            continue
+        line = item.requirement_line
+        origin = f"{_relative(Path(line.filename), root)}:{line.line_number}"
+        if item.req is not None and item.link is None and skip_reason(item.marker, origin) is None:
+            constraints.setdefault(canonicalize_name(item.req.name), []).append(
+                _Constraint(item.req, origin, tuple(item.hash_options))
+            )
     out: list[Dependency] = []
     for item in parsed.requirements:
+        if item.is_constraint:
+            continue
         line = item.requirement_line
         origin = f"{_relative(Path(line.filename), root)}:{line.line_number}"
         skipped = skip_reason(item.marker, origin)
-        if item.is_constraint:
-            if item.req is not None and item.link is None and skipped is None:
-                constraints.setdefault(canonicalize_name(item.req.name), []).append(
-                    _Constraint(item.req, origin, tuple(item.hash_options))
-                )
-            continue
         if item.req is None or item.link is not None:
             # A path or URL requirement: whatever name and version pip guesses from a file
             # name, no package index vouches for them, so it is never an exact pin.
@@ -196,13 +203,8 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
         req = Requirement(str(item.req))
         req.marker = item.marker
         dep = _dependency(req, origin, tuple(item.hash_options), skipped=skipped)
-        out.append(
-            _constrained(
-                Dependency(**{**dep.__dict__, "index": index, "extra_indexes": extra_indexes}),
-                req,
-                constraints.get(dep.name, ()),
-            )
-        )
+        dep = replace(dep, index=index, extra_indexes=extra_indexes)
+        out.append(_constrained(dep, req, constraints.get(dep.name, ())))
     return out
 
 
@@ -232,13 +234,11 @@ def _constrained(dep: Dependency, req: Requirement, found: Sequence[_Constraint]
     for constraint in found:
         pinned = _exact_version(constraint.req)
         if pinned is not None:
-            return Dependency(
-                **{
-                    **dep.__dict__,
-                    "version": pinned,
-                    "hashes": dep.hashes or constraint.hashes,
-                    "constraint": constraint.origin,
-                }
+            return replace(
+                dep,
+                version=pinned,
+                hashes=dep.hashes or constraint.hashes,
+                constraint=constraint.origin,
             )
     return dep
 

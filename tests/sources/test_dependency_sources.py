@@ -63,6 +63,14 @@ def test_a_constraint_pins_the_version_pip_installs_for_a_range(tmp_path: Path) 
     assert dep.origin == "requirements.txt:2"
 
 
+def test_a_constraints_line_after_the_requirement_still_applies_to_it(tmp_path: Path) -> None:
+    (dep,) = read(
+        tmp_path, "requests>=2.31\n-c constraints.txt\n", constraints__txt="requests==2.32.3\n"
+    )
+
+    assert (dep.version, dep.constraint) == ("2.32.3", "constraints.txt:1")
+
+
 def test_a_range_constraint_leaves_a_range_requirement_unpinned(tmp_path: Path) -> None:
     (dep,) = read(tmp_path, "-c constraints.txt\nrequests>=2.31\n", constraints__txt="requests<3\n")
 
