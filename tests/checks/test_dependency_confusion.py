@@ -221,3 +221,31 @@ def test_a_url_requirement_is_left_to_the_pinned_check(pipeline: Pipeline) -> No
     checks = [r.check for r in pipeline.run(name)]
     assert "pinned" in checks
     assert "confusion" not in checks
+
+
+def test_a_locked_package_ignores_configured_extra_indexes(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://mirror.example/simple")
+    (pipeline.project.root / "pylock.toml").write_text(
+        'lock-version = "1.0"\ncreated-by = "tests"\n[[packages]]\nname = "numpy"\n'
+        'version = "2.1.0"\nindex = "https://pypi.org/simple"\n'
+        'wheels = [{url = "https://files.example/numpy-2.1.0-py3-none-any.whl",'
+        f' hashes = {{sha256 = "{DIGEST}"}}}}]\n'
+    )
+    pipeline.manifest("version: 1\nrequirements: [{pylock: pylock.toml}]\n")
+
+    assert confusion(pipeline, "numpy==2.1.0").findings == []
+
+
+def test_an_installed_internal_package_cannot_show_its_index(pipeline: Pipeline) -> None:
+    pipeline.manifest(
+        "version: 1\nrequirements: [{environment: current}]\n"
+        f"internal:\n  - {{index: {INTERNAL}, packages: [pytest]}}\n"
+    )
+    (name,) = [n for n in pipeline.names() if n.startswith("dependency[pytest==")]
+
+    result = pipeline.result(name, "confusion")
+
+    assert [f.rule for f in result.findings] == ["MLS-DEP-011", "MLS-DEP-012"]
+    assert "an installed distribution does not record its index" in result.findings[0].evidence
