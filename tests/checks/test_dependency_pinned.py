@@ -144,3 +144,15 @@ def test_a_range_pinned_by_a_constraint_is_pinned_and_names_the_constraint(
     assert [f.rule for f in result.findings] == ["MLS-DEP-002"]
     assert result.facts["constraint"] == "constraints.txt:1"
     assert result.facts["requirement"] == "requests>=2.31"
+
+
+def test_an_invalid_pylock_becomes_an_error_item_never_a_pass(pipeline: Pipeline) -> None:
+    (pipeline.project.root / "pylock.toml").write_text('lock-version = "1.0"\n')
+    pipeline.manifest("version: 1\nrequirements: [{pylock: pylock.toml}]\n")
+
+    result = pipeline.result("dependency[pylock.toml]")
+
+    assert result.check == "read"
+    assert result.error is not None
+    assert "is not a valid pylock.toml (PEP 751)" in result.error
+    assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
