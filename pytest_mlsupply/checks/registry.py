@@ -7,6 +7,7 @@ from pytest_mlsupply.checks import (
     artifact_hub,
     artifact_scan,
     artifact_sha256,
+    dependency_confusion,
     dependency_pinned,
     provenance_model_card,
 )
@@ -19,6 +20,9 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_hub.CHECK,
 )
 
-DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (dependency_pinned.CHECK,)
+DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
+    dependency_pinned.CHECK,
+    dependency_confusion.CHECK,
+)
 
 PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)
