@@ -45,11 +45,18 @@ _BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"}
 _SCHEMA_MARKERS = (b'"__loader__"', b'"__module__"', b'"__class__"')
 
 
+def _is_schema(entry: ZipEntry) -> bool:
+    """Whether ``zipfile`` (which skops reads with) calls this member ``schema.json``: it
+    ends a member's name at its first NUL byte, so ``schema.json\\x00x`` is the schema too."""
+    return entry.name.split("\x00", 1)[0] == SCHEMA
+
+
 def claim_skops_zip(listing: ZipListing) -> Identification | None:
     """A zip with ``schema.json`` at its root holding a JSON object: what ``skops.io.load``
-    reads. The node keys (``__loader__``, ``__module__``) are looked for only to say so in the
-    evidence: padding can push them past any head, and a zip that is not skops yields no types."""
-    entry = next((e for e in listing.files if e.name == SCHEMA), None)
+    reads (the name as :mod:`zipfile` reads it, cut at a NUL byte). The node keys
+    (``__loader__``, ``__module__``) are looked for only to say so in the evidence: padding can
+    push them past any head, and a zip that is not skops yields no types."""
+    entry = next((e for e in listing.files if _is_schema(e)), None)
     if entry is None:
         return None
     head = listing.head(entry, 4096)
@@ -94,6 +101,11 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
             func = content.get("func") if isinstance(content, dict) else None
             if kind == "MethodNode" and isinstance(func, str):
                 yield module, f"{name}.{func}", kind, f"{path}.content.func"
+            old = _protocol0_function(content) if kind == "FunctionNode" else None
+            if old is not None:
+                # Protocol 0's FunctionNode imports content.module_path / content.function and
+                # never looks at __module__ / __class__; a file picks protocol 0 by saying so.
+                yield old[0], old[1], kind, f"{path}.content"
             generator = _bit_generator(content) if kind == "RandomGeneratorNode" else None
             if generator is not None and generator not in _BIT_GENERATORS:
                 # numpy.random.<name> is called to rebuild the generator: a name in a string.
@@ -101,13 +113,28 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
         stack.extend((v, f"{path}.{k}") for k, v in reversed(list(value.items())))
 
 
+def _protocol0_function(content: Any) -> tuple[str, str] | None:
+    """The (module, function) a protocol 0 FunctionNode imports, from its ``content``."""
+    if not isinstance(content, dict):
+        return None
+    module, function = content.get("module_path"), content.get("function")
+    if isinstance(module, str) and isinstance(function, str):
+        return module, function
+    return None
+
+
 def _bit_generator(content: Any) -> str | None:
-    """The bit generator class name a RandomGeneratorNode stores as a JSON string."""
+    """The bit generator class name a RandomGeneratorNode stores: a JSON string in a node
+    (protocols 1 and 2), or a plain string in the raw state (protocol 0, which skops' audit
+    never declares and calls with no argument)."""
     try:
         raw = content["bit_generator"]["content"]["bit_generator"]["content"]
         name = json.loads(raw)
     except (KeyError, TypeError, ValueError):
-        return None
+        try:
+            name = content["bit_generator"]["bit_generator"]
+        except (KeyError, TypeError):
+            return None
     return name if isinstance(name, str) else None
 
 
@@ -187,7 +214,7 @@ def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Find
 
     def handle(fh: BinaryIO, entry: ZipEntry, size: int) -> list[Finding] | None:
         nonlocal seen_schema
-        if entry.name != SCHEMA:
+        if not _is_schema(entry):
             return None
         try:
             data = read_zip_member(

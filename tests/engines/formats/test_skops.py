@@ -4,6 +4,7 @@ other members scanned by the zip machinery; real ``skops.io.dump`` output scans 
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -190,3 +191,41 @@ def test_an_encrypted_schema_keeps_the_members_findings_and_fails_closed(tmp_pat
     findings, errors = scan(tmp_path, bytes(data))
     assert any(f.rule == "MLS-PKL-001" for f in findings)
     assert errors
+
+
+def test_a_protocol_0_function_node_is_judged_by_the_module_path_it_imports(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.review_skops import key_called
+
+    function = {"__class__": "int", "__module__": "builtins", "__loader__": "FunctionNode",
+                "content": {"module_path": "os", "function": "system"}}  # fmt: skip
+    findings, _ = scan(tmp_path, skops_file(key_called(function, "id")))
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
+    assert hit.location.key_path is not None
+    assert hit.location.key_path.endswith(".content")
+
+
+def test_a_protocol_0_bit_generator_name_is_judged_as_a_numpy_random_callable(
+    tmp_path: Path,
+) -> None:
+    tree = {"__class__": "Generator", "__module__": "numpy.random._generator",
+            "__loader__": "RandomGeneratorNode",
+            "content": {"bit_generator": {"bit_generator": "set_state", "state": {}}}}  # fmt: skip
+    findings, _ = scan(tmp_path, skops_file(tree))
+    assert any("numpy.random.set_state" in f.title for f in findings)
+    assert max(f.severity for f in findings) >= Severity.HIGH
+
+
+def test_a_schema_member_name_cut_at_a_nul_byte_is_still_the_schema(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "schema.json#", json.dumps(dict(call_node("os", "system", "id"), protocol=2))
+        )
+    data = buffer.getvalue().replace(b"schema.json#", b"schema.json\x00")
+    assert identify_blob(Blob(subject="x", name="m.zip", data=data)).format == "skops"
+    findings, _ = scan(tmp_path, data)
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
