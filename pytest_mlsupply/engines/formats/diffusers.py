@@ -10,7 +10,9 @@ identifier can reach files elsewhere.
 
 Libraries diffusers loads from installed packages (``LOADABLE_CLASSES`` in diffusers'
 ``pipeline_loading_utils.py``: ``diffusers``, ``transformers``, ``onnxruntime.training``; and
-the pipeline modules under ``diffusers.pipelines`` that its own exports name) are not reported.
+the pipeline modules under ``diffusers.pipelines`` that its own exports name) are not reported
+— unless the repository holds ``<component>/<library>.py`` (``unet/diffusers.py``): diffusers
+looks for that file before it imports any library that is not one of its pipeline modules.
 
 Rules: MLS-CFG-007..009 (see ``docs/checks-hf.md``).
 """
@@ -94,9 +96,13 @@ def model_index_findings(blob: Blob, document: dict[str, Any]) -> list[Finding]:
             continue
         if not isinstance(cls, str) or not _IDENTIFIER.match(cls):
             findings.append(_odd_name(blob, path, f"class {_show(cls)}"))
+        # diffusers looks for <component>/<library>.py (the name as written, dots kept) before
+        # it imports an installed library: only a diffusers pipeline module is resolved first.
+        module_file = f"{component}/{library}.py"
         if library in INSTALLED_LIBRARIES or library in PIPELINE_MODULES:
+            if _shadowed(blob, module_file):
+                findings.append(_shadowing(blob, path, component, library, cls, module_file))
             continue
-        module_file = f"{component}/{library.replace('.', '/')}.py"
         findings.append(
             Finding(
                 rule="MLS-CFG-007",
@@ -116,6 +122,34 @@ def model_index_findings(blob: Blob, document: dict[str, Any]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _shadowed(blob: Blob, relative: str) -> bool:
+    """Whether a file (or a link, which diffusers follows) named ``relative`` sits beside the
+    index: diffusers then imports it instead of the installed library of that name."""
+    if blob.path is None:
+        return False
+    candidate = blob.path.parent / relative
+    return candidate.is_file() or candidate.is_symlink()
+
+
+def _shadowing(
+    blob: Blob, path: str, component: str, library: str, cls: Any, module_file: str
+) -> Finding:
+    return Finding(
+        rule="MLS-CFG-007",
+        severity=Severity.HIGH,
+        category="remote-code",
+        title=f"diffusers component {component} loads {module_file} instead of {library}",
+        location=blob.location(key_path=path),
+        evidence=f"{component}: [{library!r}, {cls!r}]; {module_file} is in the repository, and "
+        "diffusers imports a component's <library>.py file before the installed library",
+        why="DiffusionPipeline.from_pretrained resolves a library that is not a diffusers "
+        "pipeline module by looking for <component>/<library>.py first (get_class_obj_and_"
+        "candidates): a file named after diffusers or transformers is imported as remote code",
+        remediation="remove the file, or review its code and pin the repository revision",
+        cwe="CWE-829",
+    )
 
 
 def _custom_pipeline(blob: Blob, value: list[Any]) -> list[Finding]:

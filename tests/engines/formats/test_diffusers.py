@@ -87,3 +87,25 @@ def test_a_renamed_index_is_recognised_by_its_diffusers_version_key(tmp_path: Pa
 
 def test_other_json_with_two_element_lists_is_not_a_model_index(tmp_path: Path) -> None:
     assert scan_index(tmp_path, {"pair": ["a", "b"], "range": [0, 1]}, "config.json") == []
+
+
+@pytest.mark.parametrize(
+    ("component", "library"), [("unet", "diffusers"), ("text_encoder", "transformers")]
+)
+def test_a_component_file_named_after_an_installed_library_is_high(
+    tmp_path: Path, component: str, library: str
+) -> None:
+    (tmp_path / component).mkdir()
+    (tmp_path / component / f"{library}.py").write_text("class Model: ...\n")
+    (hit,) = scan_index(tmp_path, STABLE_DIFFUSION)
+    assert hit.rule == "MLS-CFG-007"
+    assert hit.severity is Severity.HIGH
+    assert f"{component}/{library}.py" in hit.title
+    assert hit.location.key_path == component
+
+
+def test_a_dotted_custom_library_names_the_file_diffusers_looks_for(tmp_path: Path) -> None:
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "my.unet.py").write_text("class U: ...\n")
+    (hit,) = scan_index(tmp_path, dict(STABLE_DIFFUSION, unet=["my.unet", "U"]))
+    assert "unet/my.unet.py (present in this repository" in hit.evidence
