@@ -52,6 +52,29 @@ def _schema_name_nul(canary: Path) -> bytes:
     return buffer.getvalue().replace(b"schema.json#", b"schema.json\x00")
 
 
+def encoded_schema(canary: Path, encode: Any) -> bytes:
+    """A skops file whose ``schema.json`` text (calling os.system) is ``encode(text)``."""
+    state = dict(call_node("os", "system", f"touch {canary}"), protocol=2)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", encode(json.dumps(state)))
+    return buffer.getvalue()
+
+
+def _schema_utf16(canary: Path) -> bytes:
+    """json.loads(bytes) detects UTF-16 and UTF-32 by their BOM or NUL pattern."""
+    return encoded_schema(canary, lambda text: text.encode("utf-16"))
+
+
+def _schema_utf32_be(canary: Path) -> bytes:
+    return encoded_schema(canary, lambda text: text.encode("utf-32-be"))
+
+
+def _schema_leading_whitespace(canary: Path) -> bytes:
+    """8 kB of spaces before the object: past any head a claim reads."""
+    return encoded_schema(canary, lambda text: (" " * 8192 + text).encode())
+
+
 _RULES = ("MLS-SKOPS-001",)
 
 SAMPLES: list[Sample] = [
@@ -61,5 +84,13 @@ SAMPLES: list[Sample] = [
                 requires=("skops",)),
     file_sample("skops-schema-member-name-nul", _schema_name_nul,
                 "schema.json\\x00 as the schema member's name", VICTIM,
+                filename="model.skops", rules=_RULES, requires=("skops",)),
+    file_sample("skops-schema-utf16", _schema_utf16, "schema.json encoded as UTF-16 with a BOM",
+                VICTIM, filename="model.skops", rules=_RULES, requires=("skops",)),
+    file_sample("skops-schema-utf32-be", _schema_utf32_be,
+                "schema.json encoded as UTF-32 big-endian, no BOM", VICTIM,
+                filename="model.skops", rules=_RULES, requires=("skops",)),
+    file_sample("skops-schema-leading-whitespace", _schema_leading_whitespace,
+                "8 kB of whitespace before the schema object", VICTIM,
                 filename="model.skops", rules=_RULES, requires=("skops",)),
 ]  # fmt: skip

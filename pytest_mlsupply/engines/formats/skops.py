@@ -60,7 +60,7 @@ def claim_skops_zip(listing: ZipListing) -> Identification | None:
     if entry is None:
         return None
     head = listing.head(entry, 4096)
-    if head and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    if head and not _may_open_object(head):
         return None
     keys = all(marker in head for marker in _SCHEMA_MARKERS)
     # Not a pickle-based format: what it would import is judged by the scan, type by type.
@@ -72,6 +72,15 @@ def claim_skops_zip(listing: ZipListing) -> Identification | None:
         f"{listing.evidence}; {SCHEMA} "
         + ("opens with skops node keys" if keys else "holds a JSON object (or could not be read)"),
     )
+
+
+def _may_open_object(head: bytes) -> bool:
+    """Whether ``head`` may begin a JSON object as ``json.loads`` reads bytes: in the encoding
+    it detects (UTF-8, with or without a BOM, UTF-16 or UTF-32), after any amount of
+    whitespace — a head that is all whitespace may still open one further on."""
+    text = head.decode(json.detect_encoding(head), errors="ignore")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return not stripped or stripped.startswith("{")
 
 
 def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:

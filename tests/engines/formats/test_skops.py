@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -229,3 +230,32 @@ def test_a_schema_member_name_cut_at_a_nul_byte_is_still_the_schema(tmp_path: Pa
     findings, _ = scan(tmp_path, data)
     (hit,) = by_rule(findings, "MLS-SKOPS-001")
     assert "os.system" in hit.title
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16"),
+        lambda text: text.encode("utf-16-be"),
+        lambda text: text.encode("utf-32"),
+        lambda text: ("\ufeff" + text).encode(),
+        lambda text: (" \n" * 4000 + text).encode(),
+    ],
+    ids=["utf-16", "utf-16-be", "utf-32", "utf-8-bom", "whitespace"],
+)
+def test_a_schema_json_loads_reads_is_claimed_whatever_its_encoding_or_leading_space(
+    tmp_path: Path, encode: Any
+) -> None:
+    from tests.corpus.review_skops import encoded_schema
+
+    data = encoded_schema(tmp_path / "canary", encode)
+    assert identify_blob(Blob(subject="x", name="m.zip", data=data)).format == "skops"
+    findings, _ = scan(tmp_path, data)
+    assert by_rule(findings, "MLS-SKOPS-001")
+
+
+def test_a_zip_whose_schema_json_is_not_an_object_is_not_skops() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", '["a", "list"]')
+    assert identify_blob(Blob(subject="x", name="m.zip", data=buffer.getvalue())).format != "skops"
