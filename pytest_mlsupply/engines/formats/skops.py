@@ -85,7 +85,9 @@ def _may_open_object(head: bytes) -> bool:
 
 def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
     """(module, name, loader, key path) for every type a skops node tree makes the loader
-    import, at any depth; a ``MethodNode``'s method is its class's dotted name plus ``.func``."""
+    import, at any depth; a ``MethodNode``'s method is its class's dotted name plus ``.func``.
+    A ``PartialNode`` imports nothing itself (skops builds ``functools.partial`` whatever the
+    node says): only the nodes it holds are reported."""
     stack: list[tuple[Any, str]] = [(tree, "schema.json")]
     nodes = 0
     while stack:
@@ -105,7 +107,10 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
         )
         if isinstance(module, str) and isinstance(name, str):
             kind = loader if isinstance(loader, str) else "?"
-            yield module, name, kind, path
+            if kind != "PartialNode":
+                # PartialNode builds functools.partial itself whatever the node names, and
+                # never calls it: what it wraps (content.func) is a node of its own, judged.
+                yield module, name, kind, path
             content = value.get("content")
             func = content.get("func") if isinstance(content, dict) else None
             if kind == "MethodNode" and isinstance(func, str):

@@ -17,7 +17,7 @@ from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.engines.scanner import Blob, identify_blob, scan_file
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus import system_call
-from tests.corpus.skops_files import call_node, estimator, json_node, skops_file
+from tests.corpus.skops_files import call_node, dict_node, estimator, json_node, skops_file
 
 
 def scan(
@@ -259,3 +259,29 @@ def test_a_zip_whose_schema_json_is_not_an_object_is_not_skops() -> None:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("schema.json", '["a", "list"]')
     assert identify_blob(Blob(subject="x", name="m.zip", data=buffer.getvalue())).format != "skops"
+
+
+def _partial_node(func: dict[str, Any]) -> dict[str, Any]:
+    def empty(loader: str, cls: str) -> dict[str, Any]:
+        return {"__class__": cls, "__module__": "builtins", "__loader__": loader, "content": []}
+
+    return {"__class__": "partial", "__module__": "functools", "__loader__": "PartialNode",
+            "content": {"func": func, "args": empty("TupleNode", "tuple"),
+                        "kwds": dict_node(), "namespace": dict_node()}}  # fmt: skip
+
+
+def test_a_partial_is_judged_by_the_function_it_wraps_not_as_functools_partial(
+    tmp_path: Path,
+) -> None:
+    wrapped = {"__class__": "sqrt", "__module__": "numpy", "__loader__": "FunctionNode"}
+    findings, _ = scan(tmp_path, skops_file(_partial_node(wrapped)))
+    assert not [f for f in findings if "functools.partial" in f.title]
+    policy = ScanPolicy(pickle=PicklePolicy(allow=("numpy.sqrt",)))
+    assert scan(tmp_path, skops_file(_partial_node(wrapped)), policy)[0] == []
+
+
+def test_a_partial_around_os_system_is_critical(tmp_path: Path) -> None:
+    wrapped = {"__class__": "system", "__module__": "os", "__loader__": "FunctionNode"}
+    findings, _ = scan(tmp_path, skops_file(_partial_node(wrapped)))
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
