@@ -16,7 +16,7 @@ with its checks for names, links, duplicates and bombs); ``schema.json`` (every 
 name) is handed to the tree walker and every other member (``.npy`` arrays, anything else) goes
 back to the scanner.
 
-Rules: MLS-SKOPS-001..003 (see ``docs/checks-onnx-keras.md``).
+Rules: MLS-SKOPS-001..004 (see ``docs/checks-onnx-keras.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pytest_mlsupply.engines.budget import OverBudget
 from pytest_mlsupply.engines.containers import scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.pickle import Decision, PicklePolicy, Verdict, decide
+from pytest_mlsupply.engines.pickle.allowlist import reconstruct_only
 from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
 from pytest_mlsupply.results import Finding, Severity
 
@@ -43,6 +44,12 @@ _MAX_NODES = 5_000_000
 _MAX_EVIDENCE = 200
 _BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
 _SCHEMA_MARKERS = (b'"__loader__"', b'"__module__"', b'"__class__"')
+#: Loaders that call the type they import, with arguments from the file (or none): what the
+#: pickle allowlist trusts only re-created without ``__init__`` has its constructor run.
+_CALLING_LOADERS = frozenset(
+    {"ConstructorFromReduceNode", "ListNode", "SetNode", "DictNode", "NdArrayNode",
+     "RandomStateNode", "RandomGeneratorNode", "LossNode"}
+)  # fmt: skip
 
 
 def _is_schema(entry: ZipEntry) -> bool:
@@ -177,6 +184,8 @@ def _schema_findings(tree: Any, blob: Blob, ctx: ScanContext) -> list[Finding]:
         dotted = f"{module}.{name}"
         decision = _judge(module, name, policy)
         if decision.verdict is Verdict.SAFE:
+            if loader in _CALLING_LOADERS and reconstruct_only(module, name):
+                findings.append(_constructor_call(blob, module, name, loader, paths))
             continue
         more = f" (and {len(paths) - 1} more nodes)" if len(paths) > 1 else ""
         evidence = f"{loader} {_show(module)} {_show(name)}{more}"
@@ -220,6 +229,25 @@ def _schema_findings(tree: Any, blob: Blob, ctx: ScanContext) -> list[Finding]:
             )
         )
     return findings
+
+
+def _constructor_call(blob: Blob, module: str, name: str, loader: str, paths: list[str]) -> Finding:
+    more = f" (and {len(paths) - 1} more nodes)" if len(paths) > 1 else ""
+    return Finding(
+        rule="MLS-SKOPS-004",
+        severity=Severity.HIGH,
+        category="unsafe-deserialization",
+        title=f"skops file runs the constructor of {module}.{name}",
+        location=blob.location(key_path=paths[0]),
+        evidence=f"{loader} {_show(module)} {_show(name)}{more}",
+        why="The allowlist trusts this class only as data re-created without __init__ (an "
+        "ObjectNode, as skops writes it); this loader calls the class with arguments from the "
+        "file, and its constructor does more (reads files named in its arguments, sets up "
+        "devices or processes): the skops form of MLS-PKL-014.",
+        remediation="Do not load the file. Re-save the object with skops.io.dump from a "
+        "trusted environment.",
+        cwe="CWE-502",
+    )
 
 
 def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:

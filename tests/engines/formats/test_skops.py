@@ -285,3 +285,18 @@ def test_a_partial_around_os_system_is_critical(tmp_path: Path) -> None:
     findings, _ = scan(tmp_path, skops_file(_partial_node(wrapped)))
     (hit,) = by_rule(findings, "MLS-SKOPS-001")
     assert "os.system" in hit.title
+
+
+def test_a_class_trusted_only_when_re_created_is_high_when_a_loader_calls_it(
+    tmp_path: Path,
+) -> None:
+    called = call_node("transformers.training_args", "TrainingArguments", "/tmp/out")
+    findings, _ = scan(tmp_path, skops_file(called))
+    (hit,) = by_rule(findings, "MLS-SKOPS-004")
+    assert hit.severity is Severity.HIGH
+    assert "transformers.training_args.TrainingArguments" in hit.title
+
+
+def test_a_class_trusted_only_when_re_created_is_clean_as_an_object_node(tmp_path: Path) -> None:
+    tree = estimator("transformers.training_args", "TrainingArguments", output_dir=json_node("o"))
+    assert scan(tmp_path, skops_file(tree))[0] == []
