@@ -88,3 +88,11 @@ SAMPLES += [
         True, ("MLS-CFG-007",), "text_encoder/transformers.py beside an index naming "
         "['transformers', ...]"),
 ]  # fmt: skip
+
+# _resolve_custom_pipeline_and_cls checks folder/f"{custom_pipeline}.py" with custom_pipeline
+# left at None: a None.py at the root is imported as the pipeline, from a local folder.
+SAMPLES += [
+    Sample("diffusers-none-py-custom-pipeline", repository(
+        STABLE_DIFFUSION, {"None.py": _PAYLOAD.replace("MyUNet", "MyPipeline")}),
+        True, ("MLS-CFG-008",), "a None.py beside model_index.json, no custom_pipeline asked"),
+]  # fmt: skip

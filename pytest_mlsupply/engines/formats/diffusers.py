@@ -42,6 +42,10 @@ PIPELINE_MODULES = frozenset(
      "semantic_stable_diffusion", "aura_flow", "hunyuandit", "lumina", "kolors", "pag"}
 )  # fmt: skip
 
+#: ``_resolve_custom_pipeline_and_cls`` looks for ``f"{custom_pipeline}.py"`` in the pipeline
+#: folder even when the caller passed no ``custom_pipeline``: ``None.py``.
+NONE_PIPELINE = "None.py"
+
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_EVIDENCE = 200
@@ -75,6 +79,8 @@ def model_index_findings(blob: Blob, document: dict[str, Any]) -> list[Finding]:
     if not is_model_index(blob, document):
         return []
     findings: list[Finding] = []
+    if _shadowed(blob, NONE_PIPELINE):
+        findings.append(_none_pipeline(blob))
     class_name = document.get("_class_name")
     if isinstance(class_name, list):
         findings.extend(_custom_pipeline(blob, class_name))
@@ -174,6 +180,23 @@ def _shadowing(
         "pipeline module by looking for <component>/<library>.py first (get_class_obj_and_"
         "candidates): a file named after diffusers or transformers is imported as remote code",
         remediation="remove the file, or review its code and pin the repository revision",
+        cwe="CWE-829",
+    )
+
+
+def _none_pipeline(blob: Blob) -> Finding:
+    return Finding(
+        rule="MLS-CFG-008",
+        severity=Severity.HIGH,
+        category="remote-code",
+        title="a None.py beside model_index.json is loaded by diffusers as a custom pipeline",
+        location=blob.location(key_path="_class_name"),
+        evidence=f"{NONE_PIPELINE} is in the repository next to model_index.json",
+        why="DiffusionPipeline.from_pretrained checks for os.path.join(folder, "
+        "f'{custom_pipeline}.py') with custom_pipeline left at None, so a file named None.py "
+        "becomes the custom pipeline and is imported from a local folder, no "
+        "trust_remote_code asked",
+        remediation="remove None.py, or review it and pin the repository revision",
         cwe="CWE-829",
     )
 

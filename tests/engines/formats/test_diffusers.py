@@ -139,3 +139,11 @@ def test_a_modular_type_hint_is_judged_apart_from_the_pair_it_sits_beside(tmp_pa
     (hit,) = findings
     assert hit.rule == "MLS-CFG-007"
     assert hit.location.key_path == "unet[2].type_hint"
+
+
+def test_a_none_py_beside_the_index_is_a_custom_pipeline(tmp_path: Path) -> None:
+    (tmp_path / "None.py").write_text("class P: ...\n")
+    (hit,) = scan_index(tmp_path, STABLE_DIFFUSION)
+    assert hit.rule == "MLS-CFG-008"
+    assert hit.severity is Severity.HIGH
+    assert "None.py" in hit.evidence
