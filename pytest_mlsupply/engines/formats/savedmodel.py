@@ -30,11 +30,10 @@ Rules: MLS-TF-001..007, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -353,30 +352,38 @@ class _Walker:
 
     def meta_graph(self, f: Field, path: str) -> None:
         assets = 0
-        for g in self.fields(f):
-            if g.wire != LEN:
-                continue
-            if g.number == _MG_GRAPH:
-                self.graph(g, f"{path}.graph_def")
-            elif g.number == _MG_ASSETS:
-                self.asset(g, f"{path}.asset_file_def[{assets}]")
-                assets += 1
-            elif g.number == _MG_OBJECTS:
-                self.object_graph(g, f"{path}.object_graph_def")
-
-    def graph(self, f: Field, path: str) -> None:
-        nodes: list[_Node] = []
-        functions: list[tuple[str, list[_Node]]] = []
+        graphs: list[Field] = []
         try:
             for g in self.fields(f):
                 if g.wire != LEN:
                     continue
-                if g.number == _GRAPH_NODE:
-                    nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
-                elif g.number == _GRAPH_LIBRARY:
-                    for h in self.fields(g):
-                        if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
-                            self.function(h, f"{path}.library.function", functions)
+                if g.number == _MG_GRAPH:
+                    graphs.append(g)
+                elif g.number == _MG_ASSETS:
+                    self.asset(g, f"{path}.asset_file_def[{assets}]")
+                    assets += 1
+                elif g.number == _MG_OBJECTS:
+                    self.object_graph(g, f"{path}.object_graph_def")
+        finally:
+            # graph_def is a singular message field: the parser merges every occurrence into
+            # one GraphDef, so a constant in one and the op it feeds in another are one graph.
+            if graphs:
+                self.graph(graphs, f"{path}.graph_def")
+
+    def graph(self, parts: list[Field], path: str) -> None:
+        nodes: list[_Node] = []
+        functions: list[tuple[str, list[_Node]]] = []
+        try:
+            for f in parts:
+                for g in self.fields(f):
+                    if g.wire != LEN:
+                        continue
+                    if g.number == _GRAPH_NODE:
+                        nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
+                    elif g.number == _GRAPH_LIBRARY:
+                        for h in self.fields(g):
+                            if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
+                                self.function(h, f"{path}.library.function", functions)
         finally:
             # What was read before a malformed byte is judged too: findings outrank errors.
             # A node may call a library function by naming it as its op.
@@ -464,7 +471,7 @@ class _Walker:
         return values
 
     def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:
-        constants = {n.name: n.strings.get("value", []) for n in nodes if n.op == "Const"}
+        constants = _Constants(nodes)
         for node in nodes:
             op = node.op
             if op in PYTHON_OPS:
@@ -472,7 +479,7 @@ class _Walker:
                 detail = f"op {op}" + (f", token {_show(tokens[0])}" if tokens else "")
                 self.report("MLS-TF-001", op, node.path, node.offset, detail)
             elif op in FILE_OPS:
-                paths = _constant_inputs(node, constants, range(len(node.inputs)))
+                paths = constants.inputs(node, range(len(node.inputs)))
                 shown = f"; constant argument {_show(paths[0])}" if paths else ""
                 self.report(
                     "MLS-TF-002", op, node.path, node.offset, f"op {op} {FILE_OPS[op]}{shown}"
@@ -487,7 +494,7 @@ class _Walker:
                     rule = "MLS-TF-003" if _is_remote(hits[0]) else "MLS-TF-002"
                     self.report(rule, f"{op}:{attr}", node.path, node.offset, detail)
             elif op in _PATH_ARGUMENTS:
-                for value in _constant_inputs(node, constants, _PATH_ARGUMENTS[op]):
+                for value in constants.inputs(node, _PATH_ARGUMENTS[op]):
                     why = _escape(value)
                     if why:
                         detail = f"op {op} file argument {_show(value)}: {why}"
@@ -591,21 +598,69 @@ def _finding(rule: str, blob: Blob, path: str, offset: int, evidence: str) -> Fi
     )
 
 
-def _constant_inputs(node: _Node, constants: dict[str, list[str]], indices: Any) -> list[str]:
-    """String values of the ``Const`` nodes feeding the given inputs of ``node``.
+#: Ops whose output is (a piece of) their data inputs' strings: a constant path passed through
+#: one still names that path.
+_PASS_THROUGH = frozenset(
+    {"Identity", "IdentityN", "Snapshot", "StopGradient", "PreventGradient", "RefIdentity",
+     "PlaceholderWithDefault", "EnsureShape", "CheckNumerics", "DeepCopy", "Copy", "CopyHost",
+     "Pack", "ConcatV2", "Concat", "Reshape", "ExpandDims", "Squeeze", "Tile", "BroadcastTo",
+     "Gather", "GatherV2", "GatherNd", "Slice", "StridedSlice", "Unpack", "Split", "SplitV",
+     "Select", "SelectV2", "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch",
+     "Merge", "RefMerge", "NextIteration", "StringStrip", "ShardedFilename", "ShardedFilespec",
+     "Fill", "ZerosLike", "OnesLike", "_Retval", "Print", "PrintV2"}
+)  # fmt: skip
+_MAX_RESOLVE_DEPTH = 64
+_MAX_RESOLVED = 256
 
-    Graph inputs read ``name`` or ``name:1``; function bodies ``name:output:0``; ``^name`` is
-    a control dependency, not data.
-    """
-    values: list[str] = []
-    for index in indices:
-        if index >= len(node.inputs):
-            continue
-        source = node.inputs[index]
+
+class _Constants:
+    """The constant strings that reach a node's inputs within one scope (a graph or a function
+    body): ``Const`` values, followed through ops that pass strings on (``Identity``,
+    ``PlaceholderWithDefault``, ``Pack``...) and joined by ``StringJoin`` (an input that is not
+    constant, like a function argument, joins as a plain name)."""
+
+    def __init__(self, nodes: list[_Node]) -> None:
+        self.nodes = {n.name: n for n in nodes if n.name}
+        self.memo: dict[str, list[str]] = {}
+
+    def inputs(self, node: _Node, indices: Any) -> list[str]:
+        values: list[str] = []
+        for index in indices:
+            if index < len(node.inputs):
+                values += self.source(node.inputs[index], 0)
+        return values[:_MAX_RESOLVED]
+
+    def source(self, source: str, depth: int) -> list[str]:
+        """Graph inputs read ``name`` or ``name:1``; function bodies ``name:output:0``;
+        ``^name`` is a control dependency, not data."""
         if source.startswith("^"):
-            continue
-        values.extend(constants.get(source.split(":", 1)[0], []))
-    return values
+            return []
+        name = source.split(":", 1)[0]
+        if name in self.memo:
+            return self.memo[name]
+        node = self.nodes.get(name)
+        if node is None or depth > _MAX_RESOLVE_DEPTH:
+            return []
+        self.memo[name] = []  # a cycle (a loop's NextIteration) resolves to nothing more
+        values: list[str] = []
+        if node.op == "Const":
+            values = node.strings.get("value", [])
+        elif node.op in _PASS_THROUGH:
+            for item in node.inputs:
+                values += self.source(item, depth + 1)
+                if len(values) >= _MAX_RESOLVED:
+                    break
+        elif node.op == "StringJoin":
+            separator = (node.strings.get("separator") or [""])[0]
+            parts = []
+            for item in node.inputs:
+                if item.startswith("^"):
+                    continue
+                found = self.source(item, depth + 1)
+                parts.append(found[0] if found else "input")
+            values = [separator.join(parts)] if parts else []
+        self.memo[name] = values[:_MAX_RESOLVED]
+        return self.memo[name]
 
 
 def _escape(path: str) -> str:
@@ -682,6 +737,8 @@ def identify_savedmodel(view: View) -> Identification | None:
             found = _identify_metadata(head, view)
         if found is None:
             found = _identify_graph_def(head, view)
+        if found is None and view.suffix == ".pb":
+            found = _identify_metadata(head, view, loose=True)
     except ProtobufError:
         found = None
     if found is not None or view.suffix != ".pb":
@@ -702,22 +759,30 @@ def identify_savedmodel(view: View) -> Identification | None:
 
 
 def _identify_saved_model(head: memoryview, view: View) -> Identification | None:
-    # The schema version (a varint) is written first; a writer may leave it out (0).
+    # The schema version (a varint) is written first; a writer may leave it out (0). Loaders
+    # do not check it, so in a .pb any value goes.
+    loose = view.suffix == ".pb"
     version = _first_varint(head, _SM_VERSION)
-    if version is not None and version > 16:
+    if version is not None and version > 16 and not loose:
         return None
     fields = _top_level(head)
-    if any(number == _SM_VERSION for number, *_ in fields):
-        return None  # field 1 is a message: a GraphDef's nodes, not a schema version
+    if any(number == _SM_VERSION for number, *_ in fields) and (
+        not loose or _identify_graph_def(head, view) is not None
+    ):
+        # Field 1 is a message: a GraphDef's nodes, not a schema version. (A .pb that is both,
+        # or whose field 1 has the wrong wire type and so is skipped by TensorFlow's parser, is
+        # walked as a SavedModel too: see scan_savedmodel.)
+        return None
     for number, start, end, declared in fields:
         if number != _SM_META_GRAPHS:
             continue
         cut = view.size is not None and declared > view.size
         inner = _inner_numbers(head, start, end, end < declared)
         # MetaGraphDef's own fields are all messages; fields it does not define are skipped by
-        # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that).
+        # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that), and
+        # so is a defined field with another wire type, which the parser skips as unknown.
         known = {n: items for n, items in inner.items() if n in _MG_FIELDS}
-        if any(f.wire != LEN for items in known.values() for f in items):
+        if any(f.wire != LEN for items in known.values() for f in items) and not loose:
             return None
         if not {_MG_INFO, _MG_GRAPH} & set(known) and view.suffix != ".pb":
             return None
@@ -740,14 +805,23 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
     return None
 
 
-def _identify_metadata(head: memoryview, view: View) -> Identification | None:
-    located = next((f for f in _top_level(head) if f[0] == _KM_NODES), None)
-    if located is None:
+def _identify_metadata(head: memoryview, view: View, loose: bool = False) -> Identification | None:
+    # Loose (a .pb that is no GraphDef): fields SavedObject does not define (skipped by the
+    # parser) and nodes in front are allowed: the first node whose identifier is Keras' or
+    # whose metadata is a JSON object is the one looked at.
+    for number, start, end, declared in _top_level(head):
+        if number != _KM_NODES:
+            continue
+        if view.size is not None and declared > view.size:
+            return None
+        inner = _inner_numbers(head, start, end, end < declared)
+        if not loose:
+            break
+        if _keras_like(head, inner):
+            inner = {n: items for n, items in inner.items() if n in _KM_FIELDS}
+            break
+    else:
         return None
-    _, start, end, declared = located
-    if view.size is not None and declared > view.size:
-        return None
-    inner = _inner_numbers(head, start, end, end < declared)
     if not inner or not set(inner) <= _KM_FIELDS or not {_KM_IDENTIFIER, _KM_METADATA} & set(inner):
         return None
     # Keras names every object it saves "_tf_keras_..."; a first node that does not (a decoy in
@@ -767,6 +841,16 @@ def _identify_metadata(head: memoryview, view: View) -> Identification | None:
         "Keras SavedModel metadata (keras_metadata.pb)",
         f"protobuf SavedMetadata: a first node with identifier {shown!r}",
     )
+
+
+def _keras_like(head: memoryview, inner: dict[int, list[Field]]) -> bool:
+    for item in inner.get(_KM_IDENTIFIER, []):
+        if item.wire == LEN and bytes(head[item.start : item.start + 9]) == b"_tf_keras":
+            return True
+    for item in inner.get(_KM_METADATA, []):
+        if item.wire == LEN and bytes(head[item.start : item.end]).lstrip()[:1] == b"{":
+            return True
+    return False
 
 
 def _identify_graph_def(head: memoryview, view: View) -> Identification | None:
@@ -846,15 +930,34 @@ def _identify_text(view: View) -> Identification | None:
     )
 
 
+_ESCAPE = re.compile(
+    rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S
+)
+_SIMPLE_ESCAPES = {
+    b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+    b"v": b"\v", b"\\": b"\\", b"'": b"'", b'"': b'"', b"?": b"?",
+}  # fmt: skip
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    octal, hexa, short, long, other = match.groups()
+    if octal:
+        return bytes([int(octal, 8) & 0xFF])
+    if hexa:
+        return bytes([int(hexa, 16)])
+    if short or long:
+        point = int(short or long, 16)
+        if point > 0x10FFFF:
+            return bytes(match[0])
+        return chr(point).encode("utf-8", "surrogatepass")
+    return _SIMPLE_ESCAPES.get(other, bytes(match[0]))
+
+
 def _unquote(raw: bytes) -> str:
-    """The value of adjacent quoted strings, escapes decoded, as the text-format parser reads it."""
-    value = b""
-    for quoted in _QUOTED_RE.findall(raw):
-        body = quoted[1:-1]
-        try:
-            value += bytes(codecs.escape_decode(body)[0])
-        except ValueError:
-            value += body
+    """The value of adjacent quoted strings, escapes decoded as protobuf's text-format tokenizer
+    decodes them: C escapes, octal, ``\\x`` with one or two hex digits, and the ``\\u`` and
+    ``\\U`` Unicode escapes (``"\\u0050yFunc"`` is ``PyFunc``)."""
+    value = b"".join(_ESCAPE.sub(_unescape, quoted[1:-1]) for quoted in _QUOTED_RE.findall(raw))
     return value.decode("utf-8", "replace")
 
 
@@ -900,6 +1003,39 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
 
 # --- entry point ------------------------------------------------------------------------------
 
+_READINGS = (Format.TF_SAVED_MODEL, Format.TF_GRAPH_DEF, Format.KERAS_METADATA)
+
+
+def _other_readings(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """High-severity findings of the file read as the other two TensorFlow messages.
+
+    None of the three messages has a magic number, and their parsers skip the fields (and the
+    wire types) they do not define: the same bytes can be a SavedModel when the loader opens
+    ``saved_model.pb``, a GraphDef when ``tf.import_graph_def`` reads them and Keras metadata
+    as ``keras_metadata.pb``. Identification picks one reading; the others are walked here too,
+    quietly: a reading that does not parse is one TensorFlow refuses too (its error is dropped),
+    and of what parses only high and critical findings count, so a benign file read as the
+    wrong message raises no noise.
+    """
+    found: list[Finding] = []
+    quiet = replace(ctx, errors=[], formats={})
+    with blob.buffer() as raw, memoryview(raw) as view:
+        for reading in _READINGS:
+            if reading is ident.format:
+                continue
+            walker = _Walker(view, blob, quiet)
+            try:
+                if reading is Format.KERAS_METADATA:
+                    walker.saved_metadata()
+                elif reading is Format.TF_GRAPH_DEF:
+                    walker.graph([Field(0, LEN, len(view), 0, len(view), 0)], "graph_def")
+                else:
+                    walker.saved_model()
+            except (ProtobufError, ScanError):
+                continue
+            found += [f for f in walker.findings + walker.grouped() if f.severity >= Severity.HIGH]
+    return found
+
 
 def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan ``saved_model.pb``, a frozen ``GraphDef`` or ``keras_metadata.pb``; a malformed one
@@ -914,7 +1050,7 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
             if ident.format is Format.KERAS_METADATA:
                 walker.saved_metadata()
             elif ident.format is Format.TF_GRAPH_DEF:
-                walker.graph(Field(0, LEN, len(view), 0, len(view), 0), "graph_def")
+                walker.graph([Field(0, LEN, len(view), 0, len(view), 0)], "graph_def")
             else:
                 walker.saved_model()
         except ProtobufError as exc:
@@ -927,6 +1063,7 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         message = str(error) if error is not None else ""
         error = None  # tracebacks hold frames, frames hold slices of the mmap
     findings = walker.findings + walker.grouped()
+    findings += _other_readings(blob, ident, ctx)
     if walker.top_numbers & _ONNX_GRAPH_FIELDS:
         # Also an ONNX ModelProto (graph, opset): onnx.load reads that side of the polyglot.
         try:
