@@ -282,3 +282,131 @@ SAMPLES = [
     file_sample("keras-metadata-dense", benign_metadata, "Keras metadata of a Dense model",
                 None, filename="keras_metadata.pb", malicious=False),
 ]  # fmt: skip
+
+
+# --- review: the SavedModel engine's own reading against TensorFlow's parser ------------------
+#
+# TensorFlow's protobuf parser skips any field it does not define and any defined field sent with
+# another wire type (both become unknown fields); nothing checks saved_model_schema_version; a
+# singular message field sent twice is merged. No TensorFlow runs here: each sample's comment
+# says why the loader reads it the way the scanner now does.
+
+_PYFUNC = node("callback", "PyFunc", "x", attrs=[attr_s("token", "pyfunc_0")])
+
+
+def _meta_graph(*front: bytes) -> bytes:
+    """The Dense model's meta graph with a PyFunc node, ``front`` fields first."""
+    graph, library = dense_graph()
+    body = b"".join(pb_bytes(1, n) for n in [*graph, _PYFUNC])
+    body += pb_bytes(2, b"".join(pb_bytes(1, f) for f in library))
+    return pb_bytes(2, b"".join(front) + pb_bytes(1, pb_bytes(4, "serve")) + pb_bytes(2, body))
+
+
+def _schema_version_17(canary: Path) -> bytes:
+    # reader.cc / loader_impl.parse_saved_model read the proto; no one compares the version.
+    return pb_int(1, 17) + _meta_graph()
+
+
+def _wrong_wire_meta_field(canary: Path) -> bytes:
+    # saver_def (field 3) sent as a varint: the parser keeps it as an unknown field.
+    return pb_int(1, 1) + _meta_graph(pb_int(3, 1))
+
+
+def _schema_version_as_message(canary: Path) -> bytes:
+    # saved_model_schema_version (field 1, an int64) sent length-delimited: an unknown field.
+    return pb_bytes(1, b"") + pb_int(1, 1) + _meta_graph()
+
+
+def _graph_def_polyglot(canary: Path) -> bytes:
+    # A harmless GraphDef node first: read as a GraphDef (tf.import_graph_def) the file is one
+    # Placeholder; read as saved_model.pb its field 1 is an unknown field and its meta graph runs.
+    return pb_bytes(1, node("input", "Placeholder")) + _meta_graph()
+
+
+def _restore_through_identity(canary: Path) -> bytes:
+    return with_dense(
+        const_string("p", "/etc/passwd"),
+        node("i", "Identity", "p"),
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "i:0"),
+    )
+
+
+def _split_graph_def(canary: Path) -> bytes:
+    # graph_def is a singular field: the parser merges both occurrences into one GraphDef.
+    first = pb_bytes(1, const_string("p", "../../../../etc/passwd"))
+    second = pb_bytes(1, node("r", "RestoreV2", "p", "names", "slices"))
+    meta = pb_bytes(1, pb_bytes(4, "serve")) + pb_bytes(2, first) + pb_bytes(2, second)
+    return pb_int(1, 1) + pb_bytes(2, meta)
+
+
+def _dataset_from_graph(canary: Path) -> bytes:
+    hidden = graph_def([const_string("p", "/etc/passwd"), node("r", "ReadFile", "p")])
+    return with_dense(
+        const_string("g", hidden.decode("latin-1")), node("d", "DatasetFromGraph", "g")
+    )
+
+
+def _metadata_unknown_field(canary: Path) -> bytes:
+    # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
+    return b"".join(
+        pb_bytes(1, pb_int(7, 1) + pb_int(2, i) + pb_bytes(3, p) + pb_bytes(4, d) + pb_bytes(5, m))
+        for i, (p, d, m) in enumerate([("root", "_tf_keras_layer", lambda_metadata())])
+    )
+
+
+def _metadata_empty_first_node(canary: Path) -> bytes:
+    return pb_bytes(1, b"") + keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+
+
+def _pbtxt_unicode_escape(canary: Path) -> bytes:
+    # protobuf's text tokenizer (C++ and Python text_format) decodes \u and \U escapes.
+    return PBTXT.replace('"OP"', '"\\u0050yFunc"').encode()
+
+
+def _pbtxt_comment_before_brace(canary: Path) -> bytes:
+    # No schema version line (it is optional): the text opens with meta_graphs, a comment, '{'.
+    text = PBTXT.split("\n", 1)[1].replace("OP", "EagerPyFunc")
+    return text.replace("meta_graphs {", "meta_graphs # x\n{").encode()
+
+
+def _graph_pbtxt_spaced_op(canary: Path) -> bytes:
+    return b'node <\n  name: "y"\n  op  : "EagerPyFunc"\n>\n'
+
+
+SAMPLES += [
+    _sample("savedmodel-schema-version-17-pyfunc", _schema_version_17,
+            "a PyFunc in a SavedModel whose schema version no loader checks is 17",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-meta-field-wrong-wire-pyfunc", _wrong_wire_meta_field,
+            "a PyFunc in a meta graph whose saver_def is sent as a varint (an unknown field)",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-schema-version-as-message-pyfunc", _schema_version_as_message,
+            "a PyFunc in a SavedModel that opens with field 1 length-delimited",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-graphdef-polyglot-pyfunc", _graph_def_polyglot,
+            "a file that is a harmless GraphDef and a SavedModel with a PyFunc",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-table-from-identity-of-absolute-path", _restore_through_identity,
+            "a table initialised from /etc/passwd through an Identity node",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-split-graph-def-restore-traversal", _split_graph_def,
+            "a '..' constant in one graph_def field, the RestoreV2 it feeds in another",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-dataset-from-graph", _dataset_from_graph,
+            "a ReadFile hidden in a serialized GraphDef that DatasetFromGraph runs",
+            ("MLS-TF-008",), "saved_model.pb"),
+    _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
+            "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("keras-metadata-empty-first-node-lambda", _metadata_empty_first_node,
+            "Lambda bytecode in keras_metadata.pb behind an empty first node",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("savedmodel-text-format-unicode-escape-pyfunc", _pbtxt_unicode_escape,
+            "op \"\\u0050yFunc\" in saved_model.pbtxt", ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("savedmodel-text-format-comment-before-brace", _pbtxt_comment_before_brace,
+            "a comment between meta_graphs and its brace in saved_model.pbtxt",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("graph-text-format-angle-brackets-spaced-op", _graph_pbtxt_spaced_op,
+            "a text GraphDef with node < ... > and 'op  :'", ("MLS-TF-001",), "graph.pbtxt"),
+]  # fmt: skip

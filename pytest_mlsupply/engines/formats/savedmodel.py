@@ -25,7 +25,7 @@ way.
 config walker (:func:`~pytest_mlsupply.engines.formats.keras.walk_keras_config`), which reports
 ``Lambda`` bytecode, foreign modules and the rest exactly as in ``.keras`` and ``.h5`` files.
 
-Rules: MLS-TF-001..007, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
+Rules: MLS-TF-001..008, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE_OPS",
+    "GRAPH_OPS",
     "NETWORK_OPS",
     "PYTHON_OPS",
     "identify_savedmodel",
@@ -79,6 +80,11 @@ FILE_OPS: dict[str, str] = {
     "SnapshotDatasetV2": "reads and writes snapshot files",
     "SqlDataset": "opens a database and runs a query",
     "ExperimentalSqlDataset": "opens a database and runs a query",
+    "DistributedSave": "writes a dataset snapshot to a directory",
+    "SnapshotDatasetReader": "reads snapshot files",
+    "SnapshotChunkDataset": "reads a snapshot chunk file",
+    "SnapshotNestedDatasetReader": "reads snapshot files",
+    "ListSnapshotChunksDataset": "lists a snapshot directory",
 }
 for _op in ("WholeFileReader", "TextLineReader", "TFRecordReader", "FixedLengthRecordReader"):
     FILE_OPS[_op] = FILE_OPS[_op + "V2"] = "reads the files queued to it"
@@ -111,6 +117,12 @@ NETWORK_OPS: dict[str, str] = {
 for _op in ("DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3"):
     NETWORK_OPS[_op] = "reads from a tf.data service over the network"
 NETWORK_OPS["DataServiceDatasetV4"] = NETWORK_OPS["DataServiceDataset"]
+
+#: Ops that run a graph they are handed as data (a serialized GraphDef string): whatever ops
+#: that graph holds run too, and none of them is in the model's own graph to be judged.
+GRAPH_OPS: dict[str, str] = {
+    "DatasetFromGraph": "imports and runs the serialized GraphDef it is given as a string",
+}
 
 #: Ops every SavedModel carries for its variables and tables: judged only by a constant file
 #: argument (input indices) that leaves the model directory.
@@ -273,6 +285,16 @@ _RULES: dict[str, _Rule] = {
         "reviewed; either way its graph cannot be analysed",
         "re-export the model or re-download it from its source",
         "CWE-20",
+    ),
+    "MLS-TF-008": _Rule(
+        Severity.HIGH,
+        "code-execution",
+        "graph runs a graph it carries as a string",
+        "DatasetFromGraph parses its string input as a GraphDef and runs it: any op (PyFunc, "
+        "ReadFile, WriteFile...) can hide in that string, out of sight of a review of the "
+        "model's own graph; exported models never need it",
+        "remove the op; build the dataset in the loading code, not inside the model",
+        "CWE-94",
     ),
     "MLS-KERAS-010": _Rule(
         Severity.MEDIUM,
@@ -484,6 +506,8 @@ class _Walker:
                 self.report(
                     "MLS-TF-002", op, node.path, node.offset, f"op {op} {FILE_OPS[op]}{shown}"
                 )
+            elif op in GRAPH_OPS:
+                self.report("MLS-TF-008", op, node.path, node.offset, f"op {op} {GRAPH_OPS[op]}")
             elif op in NETWORK_OPS:
                 self.report("MLS-TF-003", op, node.path, node.offset, f"op {op} {NETWORK_OPS[op]}")
             elif op in _ATTRIBUTE_PATHS:
@@ -888,7 +912,11 @@ _WS = rb"(?:\s|#[^\n]*(?:\n|$))*"
 _QUOTED = rb"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
 _STRINGS = _QUOTED + rb"(?:" + _WS + _QUOTED + rb")*"
 # The first field of a SavedModel or GraphDef in text format.
-_TEXT_START = re.compile(rb"^" + _WS + rb"(saved_model_schema_version|meta_graphs|node)\s*[:{]")
+# Between a field's name and its value or message: comments too, and '<' opens a message.
+_TEXT_START = re.compile(
+    rb"^" + _WS + rb"(saved_model_schema_version|meta_graphs|node)" + _WS + rb"[:{<]"
+)
+_TEXT_OP = re.compile(rb"\bop" + _WS + rb":")
 _TEXT_STRING = re.compile(
     rb"\b(op|filename|metadata)" + _WS + rb":" + _WS + rb"(" + _STRINGS + rb")"
 )
@@ -918,7 +946,7 @@ def _identify_text(view: View) -> Identification | None:
     if match is None or b"\x00" in view.head[:4096]:
         return None
     first = match.group(1).decode()
-    if first == "node" and b"op:" not in view.head and b"op :" not in view.head:
+    if first == "node" and _TEXT_OP.search(view.head) is None:
         return None
     kind = "GraphDef" if first == "node" else "SavedModel"
     return Identification(

@@ -375,3 +375,121 @@ def test_a_truncated_saved_model_still_reports_what_was_read_before_the_cut(tmp_
     findings, errors = scan(tmp_path, data[: len(data) - 12], "model.bin")
     assert errors
     assert "MLS-TF-001" in rules(findings)
+
+
+# --- review: the reader agrees with TensorFlow's protobuf parser ------------------------------
+
+
+def _ops(graph: Any) -> set[str]:
+    ops = {n.op for n in graph.node}
+    for function in graph.library.function:
+        ops |= {n.op for n in function.node_def}
+    return ops
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        "_schema_version_17",
+        "_wrong_wire_meta_field",
+        "_schema_version_as_message",
+        "_graph_def_polyglot",
+    ],
+)
+def test_a_saved_model_the_real_parser_reads_with_a_pyfunc_is_critical_however_its_fields_bend(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    parsed = tf().classes()["SavedModel"].FromString(data)
+    assert "PyFunc" in _ops(parsed.meta_graphs[0].graph_def)
+    findings, _ = scan(tmp_path, data)
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_two_graph_def_fields_are_one_merged_graph_so_a_constant_in_one_feeds_an_op_in_the_other(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.savedmodel import _split_graph_def
+
+    data = _split_graph_def(tmp_path / "canary")
+    graph = tf().classes()["SavedModel"].FromString(data).meta_graphs[0].graph_def
+    assert [n.name for n in graph.node] == ["p", "r"]
+    findings, _ = scan(tmp_path, data)
+    assert "MLS-TF-004" in rules(findings)
+
+
+@pytest.mark.parametrize(
+    ("middle", "path"),
+    [
+        ([("i", "Identity", ["p"])], "/etc/passwd"),
+        ([("i", "PlaceholderWithDefault", ["p"])], "/etc/passwd"),
+        ([("a", "Identity", ["p"]), ("i", "Snapshot", ["a:0"])], "/etc/passwd"),
+        ([("i", "StringJoin", ["file_prefix", "p"])], "/../../../../etc/passwd"),
+        ([("i", "StringJoin", ["p", "file_prefix"])], "/etc/"),
+    ],
+)
+def test_a_constant_path_passed_through_other_ops_to_a_checkpoint_op_is_high(
+    tmp_path: Path, middle: list[tuple[str, str, list[str]]], path: str
+) -> None:
+    extra = [tf().const_string("p", path)]
+    extra += [tf().node(name, op, *inputs) for name, op, inputs in middle]
+    extra.append(tf().node("r", "RestoreV2", "i", "names", "slices"))
+    findings, _ = scan(tmp_path, with_dense(*extra))
+    assert "MLS-TF-004" in rules(findings)
+
+
+def test_the_save_path_a_keras_export_joins_from_its_argument_is_not_reported(
+    tmp_path: Path,
+) -> None:
+    findings, errors = scan(tmp_path, with_dense())
+    assert findings == []
+    assert errors == []
+
+
+def test_dataset_from_graph_which_runs_a_graph_held_in_a_string_is_high(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, with_dense(tf().node("d", "DatasetFromGraph", "g")))
+    assert [(f.rule, f.severity) for f in findings] == [("MLS-TF-008", Severity.HIGH)]
+
+
+@pytest.mark.parametrize("builder", ["_metadata_unknown_field", "_metadata_empty_first_node"])
+def test_keras_metadata_the_real_parser_reads_is_walked_despite_unknown_fields_and_empty_nodes(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    parsed = tf().classes()["SavedMetadata"].FromString(data)
+    assert any('"Lambda"' in n.metadata for n in parsed.nodes)
+    findings, _ = scan(tmp_path, data, "keras_metadata.pb")
+    assert "MLS-KERAS-001" in rules(findings)
+
+
+@pytest.mark.parametrize(
+    "builder", ["_pbtxt_unicode_escape", "_pbtxt_comment_before_brace", "_graph_pbtxt_spaced_op"]
+)
+def test_text_format_the_real_parser_reads_is_judged_by_the_op_it_decodes(
+    tmp_path: Path, builder: str
+) -> None:
+    from google.protobuf import text_format
+
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    kind = "GraphDef" if builder.startswith("_graph") else "SavedModel"
+    parsed = text_format.Parse(data.decode(), tf().classes()[kind]())
+    graph = parsed if kind == "GraphDef" else parsed.meta_graphs[0].graph_def
+    assert _ops(graph) & {"PyFunc", "EagerPyFunc"}
+    name = "graph.pbtxt" if kind == "GraphDef" else "saved_model.pbtxt"
+    findings, _ = scan(tmp_path, data, name)
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_benign_graph_def_read_as_keras_metadata_or_a_saved_model_raises_nothing(
+    tmp_path: Path,
+) -> None:
+    data = graph_def([tf().node("x", "Placeholder"), tf().const_string("w", "weights")])
+    findings, errors = scan(tmp_path, data, "frozen_inference_graph.pb")
+    assert findings == []
+    assert errors == []
