@@ -347,6 +347,23 @@ def _dataset_from_graph(canary: Path) -> bytes:
     )
 
 
+def _packed_string_constant(canary: Path) -> bytes:
+    # Tensor::FromProto reads a non-empty tensor_content first; for a string tensor it holds
+    # the varint lengths then the bytes (port::DecodeStringList). string_val is a decoy.
+    packed = bytes([len("/etc/passwd")]) + b"/etc/passwd"
+    tensor = pb_int(1, DT_STRING) + pb_bytes(4, packed) + pb_bytes(8, "variables/variables")
+    constant = node(
+        "p",
+        "Const",
+        attrs=[attr("dtype", pb_int(6, DT_STRING)), attr("value", pb_bytes(8, tensor))],
+    )
+    return with_dense(
+        constant,
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "p"),
+    )
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -396,6 +413,9 @@ SAMPLES += [
     _sample("savedmodel-dataset-from-graph", _dataset_from_graph,
             "a ReadFile hidden in a serialized GraphDef that DatasetFromGraph runs",
             ("MLS-TF-008",), "saved_model.pb"),
+    _sample("savedmodel-table-from-packed-string-constant", _packed_string_constant,
+            "a table initialised from /etc/passwd held in a string tensor's tensor_content",
+            ("MLS-TF-004",), "saved_model.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
             ("MLS-KERAS-001",), "keras_metadata.pb"),

@@ -41,7 +41,15 @@ from pytest_mlsupply.engines.formats.keras import walk_keras_config
 from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
 from pytest_mlsupply.engines.identification import Family, Format, Identification
-from pytest_mlsupply.engines.protobuf import LEN, VARINT, Field, ProtobufError, iter_fields
+from pytest_mlsupply.engines.protobuf import (
+    LEN,
+    VARINT,
+    Field,
+    ProtobufError,
+    iter_fields,
+    read_varint,
+    to_signed,
+)
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -183,7 +191,9 @@ _NODE_NAME, _NODE_OP, _NODE_INPUT, _NODE_ATTR = 1, 2, 3, 5
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 _ATTR_LIST, _ATTR_S, _ATTR_TENSOR, _ATTR_FUNC = 1, 2, 8, 10
 _LIST_S, _LIST_TENSOR, _LIST_FUNC = 2, 8, 9
-_TENSOR_STRING_VAL = 8
+_TENSOR_DTYPE, _TENSOR_SHAPE, _TENSOR_CONTENT, _TENSOR_STRING_VAL = 1, 2, 4, 8
+_SHAPE_DIM, _DIM_SIZE = 2, 1
+_DT_STRING = 7
 _NAME_ATTR_LIST_NAME = 1
 _ASSET_FILENAME = 2
 _OBJECTS_NODES = 1
@@ -201,6 +211,7 @@ _MAX_EVIDENCE = 200
 _MAX_METADATA = 64 << 20
 _MAX_NODES = 2_000_000
 _MAX_TENSOR_STRINGS = 256
+_MAX_PACKED_STRINGS = 1 << 16
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -483,13 +494,59 @@ class _Walker:
 
     def tensor_strings(self, f: Field) -> list[str]:
         """The first string values of a tensor: enough for a file argument, while a vocabulary
-        constant of a million strings is stepped over rather than decoded."""
+        constant of a million strings is stepped over rather than decoded.
+
+        A string tensor holds its values in ``string_val``, or packed in ``tensor_content``
+        (what ``Tensor::FromProto`` reads first when it is not empty): the element count's
+        varint lengths, then the bytes. Both are read.
+        """
         values: list[str] = []
+        dtype, content, elements = 0, None, 1
         for g in self.fields(f):
             if g.number == _TENSOR_STRING_VAL and g.wire == LEN:
-                values.append(self.text(g))
-                if len(values) >= _MAX_TENSOR_STRINGS:
-                    break
+                if len(values) < _MAX_TENSOR_STRINGS:
+                    values.append(self.text(g))
+            elif g.number == _TENSOR_DTYPE and g.wire == VARINT:
+                dtype = g.value
+            elif g.number == _TENSOR_CONTENT and g.wire == LEN:
+                content = g
+            elif g.number == _TENSOR_SHAPE and g.wire == LEN:
+                elements = self.elements(g)
+        if dtype == _DT_STRING and content is not None and content.end > content.start:
+            values += self.packed_strings(content, elements)
+        return values
+
+    def elements(self, f: Field) -> int:
+        """The element count of a ``TensorShapeProto`` (its dims' sizes multiplied)."""
+        count = 1
+        for g in self.fields(f):
+            if g.number == _SHAPE_DIM and g.wire == LEN:
+                size = 0  # a dim without a size is 0, as in TensorFlow
+                for h in self.fields(g):
+                    if h.number == _DIM_SIZE and h.wire == VARINT:
+                        size = to_signed(h.value)
+                count = max(-1, min(count * size, 1 << 40))
+        return count
+
+    def packed_strings(self, f: Field, elements: int) -> list[str]:
+        """The first strings of ``port::DecodeStringList`` bytes (``elements`` varint32
+        lengths, then the strings back to back); nothing when they do not decode."""
+        if not 0 < elements <= _MAX_PACKED_STRINGS:
+            return []
+        sizes: list[int] = []
+        pos = f.start
+        try:
+            for _ in range(elements):
+                size, pos = read_varint(self.buf, pos, f.end)
+                sizes.append(size)
+        except ProtobufError:
+            return []
+        values: list[str] = []
+        for size in sizes[:_MAX_TENSOR_STRINGS]:
+            if pos + size > f.end:
+                break
+            values.append(self.text(Field(0, LEN, size, pos, pos + size, pos)))
+            pos += size
         return values
 
     def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:

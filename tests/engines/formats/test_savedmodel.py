@@ -493,3 +493,18 @@ def test_a_benign_graph_def_read_as_keras_metadata_or_a_saved_model_raises_nothi
     findings, errors = scan(tmp_path, data, "frozen_inference_graph.pb")
     assert findings == []
     assert errors == []
+
+
+def test_a_string_constant_packed_in_tensor_content_is_read_for_a_checkpoint_path(
+    tmp_path: Path,
+) -> None:
+    classes = tf().classes()
+    packed = bytes([len("/etc/passwd")]) + b"/etc/passwd"
+    tensor = classes["TensorProto"](dtype=tf().DT_STRING, tensor_content=packed)
+    tensor.string_val.append(b"variables/variables")
+    constant = tf().node("p", "Const", value=("tensor", []))
+    constant.attr["value"].tensor.CopyFrom(tensor)
+    data = with_dense(constant, tf().node("r", "RestoreV2", "p", "names", "slices"))
+    findings, _ = scan(tmp_path, data)
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "/etc/passwd" in findings[0].evidence
