@@ -364,6 +364,16 @@ def _packed_string_constant(canary: Path) -> bytes:
     )
 
 
+def _table_from_working_directory(canary: Path) -> bytes:
+    # InitializeTableFromTextFileV2 opens its filename as given: relative to the process's
+    # working directory (a notebook's is often the home directory), not to the model.
+    return with_dense(
+        const_string("p", ".ssh/id_rsa"),
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "p"),
+    )
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -415,6 +425,9 @@ SAMPLES += [
             ("MLS-TF-008",), "saved_model.pb"),
     _sample("savedmodel-table-from-packed-string-constant", _packed_string_constant,
             "a table initialised from /etc/passwd held in a string tensor's tensor_content",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-table-from-working-directory-file", _table_from_working_directory,
+            "a table initialised from the relative path .ssh/id_rsa (the working directory)",
             ("MLS-TF-004",), "saved_model.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",

@@ -152,6 +152,10 @@ _PATH_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "CacheDatasetV2": (1,),
 }
 
+#: Table initialisers: they open their file argument as given, so a constant relative path is
+#: read from the working directory.
+_TABLE_FILE_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
+
 #: Ops that reach a file or a network address only when an attribute says so:
 #: (attribute, predicate on its string values).
 _ATTRIBUTE_PATHS: dict[str, tuple[str, Any]] = {
@@ -195,7 +199,8 @@ _TENSOR_DTYPE, _TENSOR_SHAPE, _TENSOR_CONTENT, _TENSOR_STRING_VAL = 1, 2, 4, 8
 _SHAPE_DIM, _DIM_SIZE = 2, 1
 _DT_STRING = 7
 _NAME_ATTR_LIST_NAME = 1
-_ASSET_FILENAME = 2
+_ASSET_TENSOR, _ASSET_FILENAME = 1, 2
+_TENSOR_INFO_NAME = 1
 _OBJECTS_NODES = 1
 _OBJECT_USER = 4
 _USER_IDENTIFIER, _USER_METADATA = 1, 3
@@ -353,6 +358,9 @@ class _Walker:
         self.nodes = 0
         self.top_numbers: set[int] = set()
         self.lenient = False
+        self.in_saved_model = False
+        self.asset_tensors: frozenset[str] = frozenset()
+        """Names of the tensors the loader feeds with asset paths (``asset_file_def``)."""
 
     # --- protobuf helpers -------------------------------------------------------------------
 
@@ -376,6 +384,7 @@ class _Walker:
     # --- SavedModel -------------------------------------------------------------------------
 
     def saved_model(self) -> None:
+        self.in_saved_model = True
         graphs = 0
         for f in self.fields(Field(0, LEN, len(self.buf), 0, len(self.buf), 0)):
             self.top_numbers.add(f.number)
@@ -577,6 +586,15 @@ class _Walker:
             elif op in _PATH_ARGUMENTS:
                 for value in constants.inputs(node, _PATH_ARGUMENTS[op]):
                     why = _escape(value)
+                    if not why and op in _TABLE_FILE_OPS and value and self.in_saved_model:
+                        # Opened as given: a relative path is read from the working
+                        # directory (often the home directory), not from the model, whose
+                        # files are assets. A tensor the loader feeds with an asset's path
+                        # (TF1 models) is no constant. (A frozen graph has no assets: its
+                        # tables read from where it is run, by design.)
+                        fed = constants.inputs(node, _PATH_ARGUMENTS[op], fed=self.asset_tensors)
+                        if value in fed:
+                            why = "a relative path, opened from the working directory"
                     if why:
                         detail = f"op {op} file argument {_show(value)}: {why}"
                         self.report("MLS-TF-004", f"{op}:{value}", node.path, node.offset, detail)
@@ -587,7 +605,12 @@ class _Walker:
 
     def asset(self, f: Field, path: str) -> None:
         for g in self.fields(f):
-            if g.wire == LEN and g.number == _ASSET_FILENAME:
+            if g.wire == LEN and g.number == _ASSET_TENSOR:
+                for h in self.fields(g):
+                    if h.wire == LEN and h.number == _TENSOR_INFO_NAME:
+                        name = self.text(h).split(":", 1)[0]
+                        self.asset_tensors = self.asset_tensors | {name}
+            elif g.wire == LEN and g.number == _ASSET_FILENAME:
                 name = self.text(g)
                 why = _escape(name)
                 if why:
@@ -704,7 +727,13 @@ class _Constants:
         self.nodes = {n.name: n for n in nodes if n.name}
         self.memo: dict[str, list[str]] = {}
 
-    def inputs(self, node: _Node, indices: Any) -> list[str]:
+    def inputs(self, node: _Node, indices: Any, fed: frozenset[str] = frozenset()) -> list[str]:
+        """The constant strings reaching ``node``'s inputs at ``indices``; ``fed`` names
+        tensors the loader feeds, which count as no constant."""
+        if fed:
+            return _Constants([n for n in self.nodes.values() if n.name not in fed]).inputs(
+                node, indices
+            )
         values: list[str] = []
         for index in indices:
             if index < len(node.inputs):

@@ -508,3 +508,38 @@ def test_a_string_constant_packed_in_tensor_content_is_read_for_a_checkpoint_pat
     findings, _ = scan(tmp_path, data)
     assert [f.rule for f in findings] == ["MLS-TF-004"]
     assert "/etc/passwd" in findings[0].evidence
+
+
+def _table(path: str) -> list[Any]:
+    return [
+        tf().const_string("asset_path", path),
+        tf().node("table", "HashTableV2"),
+        tf().node("init", "InitializeTableFromTextFileV2", "table", "asset_path"),
+    ]
+
+
+def test_a_table_initialised_from_a_constant_relative_path_reads_the_working_directory_and_is_high(
+    tmp_path: Path,
+) -> None:
+    findings, _ = scan(tmp_path, with_dense(*_table(".ssh/id_rsa")))
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "working directory" in findings[0].evidence
+
+
+def test_a_table_path_the_loader_feeds_with_an_asset_is_not_a_constant(tmp_path: Path) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+    # A TF1 export: asset_file_def (whose tensor_info tf_protos does not declare) names the
+    # tensor the loader feeds with assets/vocab.txt.
+    saved = tf().classes()["SavedModel"].FromString(with_dense(*_table("vocab.txt")))
+    meta = saved.meta_graphs[0].SerializeToString()
+    asset = pb_bytes(6, pb_bytes(1, pb_bytes(1, "asset_path:0")) + pb_bytes(2, "vocab.txt"))
+    data = pb_int(1, 1) + pb_bytes(2, meta + asset)
+    findings, errors = scan(tmp_path, data)
+    assert findings == []
+    assert errors == []
+
+
+def test_a_frozen_graph_table_reading_a_relative_path_is_not_reported(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, graph_def(_table("vocab.txt")), "frozen_inference_graph.pb")
+    assert findings == []
