@@ -374,6 +374,18 @@ def _table_from_working_directory(canary: Path) -> bytes:
     )
 
 
+def _frozen_unknown_node_field(canary: Path) -> bytes:
+    # NodeDef field 100 does not exist: tf.compat.v1.GraphDef's parser skips it.
+    first = node("image_tensor", "Placeholder") + pb_int(100, 1)
+    return graph_def([first, node("hook", "PyFunc", "image_tensor")])
+
+
+def _frozen_versions_first(canary: Path) -> bytes:
+    # GraphDef.versions written before the nodes: field order is free on the wire.
+    nodes = [node("image_tensor", "Placeholder"), node("hook", "PyFunc", "image_tensor")]
+    return pb_bytes(4, pb_int(1, 1645)) + graph_def(nodes)
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -429,6 +441,12 @@ SAMPLES += [
     _sample("savedmodel-table-from-working-directory-file", _table_from_working_directory,
             "a table initialised from the relative path .ssh/id_rsa (the working directory)",
             ("MLS-TF-004",), "saved_model.pb"),
+    _sample("frozen-graph-unknown-node-field-pyfunc", _frozen_unknown_node_field,
+            "a PyFunc in a frozen graph whose first node carries an unknown field",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("frozen-graph-versions-first-pyfunc", _frozen_versions_first,
+            "a PyFunc in a frozen graph that writes its versions before its nodes",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
             ("MLS-KERAS-001",), "keras_metadata.pb"),

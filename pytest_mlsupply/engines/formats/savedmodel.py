@@ -966,20 +966,36 @@ def _keras_like(head: memoryview, inner: dict[int, list[Field]]) -> bool:
 def _identify_graph_def(head: memoryview, view: View) -> Identification | None:
     """A bare ``GraphDef`` (a frozen graph, ``tf.io.write_graph`` output): its first field is a
     NodeDef with a name and an op TensorFlow defines (any op when the file is a ``.pb``)."""
+    # In a .pb, as TensorFlow's parser reads it: other fields (versions, library, unknown ones)
+    # may come first, and the node's own unknown or wrong-wire-type fields are skipped.
+    loose = view.suffix == ".pb"
     fields = _top_level(head)
+    bent = False  # read past something a GraphDef writer does not write: the op must be core
+    if loose:
+        nodes = [f for f in fields if f[0] == _GRAPH_NODE and f[2] > f[1]]
+        bent = nodes[:1] != fields[:1]
+        fields = nodes
     if not fields or fields[0][0] != _GRAPH_NODE:
         return None
     _, start, end, declared = fields[0]
     if view.size is not None and declared > view.size:
         return None
     inner = _inner_numbers(head, start, end, end < declared)
+    if loose:
+        kept = {
+            n: [f for f in items if f.wire == LEN]
+            for n, items in inner.items()
+            if n in _NODE_FIELDS and any(f.wire == LEN for f in items)
+        }
+        bent = bent or kept != inner
+        inner = kept
     if not {_NODE_NAME, _NODE_OP} <= set(inner) or not set(inner) <= _NODE_FIELDS:
         return None
     if any(f.wire != LEN for items in inner.values() for f in items):
         return None
     op_field = inner[_NODE_OP][0]
     op = bytes(head[op_field.start : op_field.end]).decode("utf-8", "replace")
-    if not _OP_NAME.match(op) or (op not in CORE_OPS and view.suffix != ".pb"):
+    if not _OP_NAME.match(op) or (op not in CORE_OPS and (view.suffix != ".pb" or bent)):
         return None
     return Identification(
         Format.TF_GRAPH_DEF,

@@ -543,3 +543,25 @@ def test_a_table_path_the_loader_feeds_with_an_asset_is_not_a_constant(tmp_path:
 def test_a_frozen_graph_table_reading_a_relative_path_is_not_reported(tmp_path: Path) -> None:
     findings, _ = scan(tmp_path, graph_def(_table("vocab.txt")), "frozen_inference_graph.pb")
     assert findings == []
+
+
+@pytest.mark.parametrize("builder", ["_frozen_unknown_node_field", "_frozen_versions_first"])
+def test_a_frozen_graph_the_real_parser_reads_with_a_pyfunc_is_critical_however_its_fields_bend(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    assert "PyFunc" in _ops(tf().classes()["GraphDef"].FromString(data))
+    findings, _ = scan(tmp_path, data, "frozen_inference_graph.pb")
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_protobuf_descriptor_set_named_pb_is_not_taken_for_a_graph(tmp_path: Path) -> None:
+    from google.protobuf import descriptor_pb2
+
+    files = descriptor_pb2.FileDescriptorSet()
+    descriptor_pb2.DESCRIPTOR.CopyToProto(files.file.add())
+    findings, errors = scan(tmp_path, files.SerializeToString(), "descriptors.pb")
+    assert findings == []
+    assert errors == []
