@@ -386,6 +386,27 @@ def _frozen_versions_first(canary: Path) -> bytes:
     return pb_bytes(4, pb_int(1, 1645)) + graph_def(nodes)
 
 
+#: An unknown field larger than the 64 KiB head identification reads.
+_FILLER = pb_bytes(100, b"\x00" * (256 << 10))
+
+
+def _saved_model_behind_filler(canary: Path) -> bytes:
+    # The parser skips field 100 by its length, then reads the meta graph.
+    return _FILLER + pb_int(1, 1) + _meta_graph()
+
+
+def _meta_graph_behind_filler(canary: Path) -> bytes:
+    return pb_int(1, 1) + _meta_graph(_FILLER)
+
+
+def _frozen_behind_filler(canary: Path) -> bytes:
+    return _FILLER + _frozen_versions_first(canary)
+
+
+def _metadata_behind_filler(canary: Path) -> bytes:
+    return _FILLER + keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -447,6 +468,17 @@ SAMPLES += [
     _sample("frozen-graph-versions-first-pyfunc", _frozen_versions_first,
             "a PyFunc in a frozen graph that writes its versions before its nodes",
             ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("savedmodel-behind-large-unknown-field-pyfunc", _saved_model_behind_filler,
+            "a SavedModel behind a 256 KiB unknown field", ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-meta-graph-behind-large-unknown-field-pyfunc", _meta_graph_behind_filler,
+            "a meta graph whose graph follows a 256 KiB unknown field", ("MLS-TF-001",),
+            "saved_model.pb"),
+    _sample("frozen-graph-behind-large-unknown-field-pyfunc", _frozen_behind_filler,
+            "a frozen graph behind a 256 KiB unknown field", ("MLS-TF-001",),
+            "frozen_inference_graph.pb"),
+    _sample("keras-metadata-behind-large-unknown-field-lambda", _metadata_behind_filler,
+            "Keras metadata behind a 256 KiB unknown field", ("MLS-KERAS-001",),
+            "keras_metadata.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
             ("MLS-KERAS-001",), "keras_metadata.pb"),

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.protobuf import (
+    FIXED32,
+    FIXED64,
     LEN,
     VARINT,
     Field,
@@ -822,7 +824,7 @@ def _first_varint(head: memoryview, number: int) -> int | None:
 
 def _inner_numbers(head: memoryview, start: int, end: int, cut: bool) -> dict[int, list[Field]]:
     found: dict[int, list[Field]] = {}
-    for item in iter_fields(head, start, end, head=cut):
+    for item in iter_fields(head, start, end, head=cut, partial=cut):
         found.setdefault(item.number, []).append(item)
     return found
 
@@ -841,16 +843,13 @@ def identify_savedmodel(view: View) -> Identification | None:
     if text is not None:
         return text
     head = memoryview(view.head)
-    try:
-        found = _identify_saved_model(head, view)
-        if found is None:
-            found = _identify_metadata(head, view)
-        if found is None:
-            found = _identify_graph_def(head, view)
-        if found is None and view.suffix == ".pb":
-            found = _identify_metadata(head, view, loose=True)
-    except ProtobufError:
-        found = None
+    found = _identify_binary(head, view)
+    if found is None and view.suffix == ".pb":
+        # Large fields TensorFlow's parser skips (unknown ones) may fill the head: look again
+        # at the head of what follows them.
+        spliced = _past_large_fields(view)
+        if spliced is not None:
+            found = _identify_binary(memoryview(spliced), replace(view, head=spliced, size=None))
     if found is not None or view.suffix != ".pb":
         return found
     try:
@@ -866,6 +865,71 @@ def identify_savedmodel(view: View) -> Identification | None:
             problem=f"not protobuf ({exc}): TensorFlow refuses it",
         )
     return None
+
+
+def _identify_binary(head: memoryview, view: View) -> Identification | None:
+    """Each binary reading in turn; one that the head breaks does not stop the next."""
+    readings: list[Callable[[], Identification | None]] = [
+        lambda: _identify_saved_model(head, view),
+        lambda: _identify_metadata(head, view),
+        lambda: _identify_graph_def(head, view),
+    ]
+    if view.suffix == ".pb":
+        readings.append(lambda: _identify_metadata(head, view, loose=True))
+    for reading in readings:
+        try:
+            found = reading()
+        except ProtobufError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+_MAX_HOPS = 64
+
+
+def _past_large_fields(view: View) -> bytes | None:
+    """The file's top-level fields with those larger than half the head left out, as a new
+    head; a field numbered 1 or 2 (a node, a meta graph, Keras' nodes) is kept, cut to fit.
+    None when nothing was left out, or the top level does not parse."""
+    if view.size is None or not view.truncated:
+        return None
+    budget = len(view.head)
+    out = bytearray()
+    pos, skipped = 0, False
+    for _ in range(_MAX_HOPS):
+        if pos >= view.size or len(out) >= budget:
+            break
+        chunk = memoryview(view.read_at(pos, 24))
+        try:
+            key, at = read_varint(chunk, 0, len(chunk))
+            wire, number = key & 7, key >> 3
+            if wire == VARINT:
+                _, at = read_varint(chunk, at, len(chunk))
+                end = pos + at
+            elif wire == FIXED64:
+                end = pos + at + 8
+            elif wire == FIXED32:
+                end = pos + at + 4
+            elif wire == LEN:
+                length, at = read_varint(chunk, at, len(chunk))
+                end = pos + at + length
+            else:
+                return None
+        except ProtobufError:
+            return None
+        if end > view.size:
+            return None
+        if wire == LEN and end - pos > budget // 2:
+            if number in (_SM_META_GRAPHS, _GRAPH_NODE):
+                out += view.read_at(pos, budget - len(out))
+                break
+            skipped = True
+        else:
+            out += view.read_at(pos, end - pos)
+        pos = end
+    return bytes(out[:budget]) if skipped else None
 
 
 def _identify_saved_model(head: memoryview, view: View) -> Identification | None:

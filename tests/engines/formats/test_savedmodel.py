@@ -565,3 +565,24 @@ def test_a_protobuf_descriptor_set_named_pb_is_not_taken_for_a_graph(tmp_path: P
     findings, errors = scan(tmp_path, files.SerializeToString(), "descriptors.pb")
     assert findings == []
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("builder", "kind", "name"),
+    [
+        ("_saved_model_behind_filler", "SavedModel", "saved_model.pb"),
+        ("_meta_graph_behind_filler", "SavedModel", "saved_model.pb"),
+        ("_frozen_behind_filler", "GraphDef", "frozen_inference_graph.pb"),
+        ("_metadata_behind_filler", "SavedMetadata", "keras_metadata.pb"),
+    ],
+)
+def test_a_model_behind_an_unknown_field_larger_than_the_identification_head_is_still_scanned(
+    tmp_path: Path, builder: str, kind: str, name: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    assert len(data) > 4 * 64 * 1024 - 1
+    tf().classes()[kind].FromString(data)  # the real parser skips the filler
+    findings, _ = scan(tmp_path, data, name)
+    assert {"MLS-TF-001", "MLS-KERAS-001"} & rules(findings)
