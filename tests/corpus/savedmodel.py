@@ -407,6 +407,12 @@ def _metadata_behind_filler(canary: Path) -> bytes:
     return _FILLER + keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
 
 
+def _metadata_saved_model_polyglot(canary: Path) -> bytes:
+    # Field 2 is no SavedMetadata field (Keras' parser skips it) but reads as a meta graph.
+    lam = keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+    return lam + pb_bytes(2, pb_bytes(1, pb_bytes(4, "serve")))
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -432,6 +438,10 @@ def _pbtxt_comment_before_brace(canary: Path) -> bytes:
 
 def _graph_pbtxt_spaced_op(canary: Path) -> bytes:
     return b'node <\n  name: "y"\n  op  : "EagerPyFunc"\n>\n'
+
+
+def _graph_pbtxt_versions_first(canary: Path) -> bytes:
+    return b'versions {\n  producer: 1645\n}\nnode {\n  name: "y"\n  op: "EagerPyFunc"\n}\n'
 
 
 SAMPLES += [
@@ -479,6 +489,9 @@ SAMPLES += [
     _sample("keras-metadata-behind-large-unknown-field-lambda", _metadata_behind_filler,
             "Keras metadata behind a 256 KiB unknown field", ("MLS-KERAS-001",),
             "keras_metadata.pb"),
+    _sample("keras-metadata-saved-model-polyglot-lambda", _metadata_saved_model_polyglot,
+            "Lambda bytecode in keras_metadata.pb that also reads as a SavedModel",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
             ("MLS-KERAS-001",), "keras_metadata.pb"),
@@ -490,6 +503,8 @@ SAMPLES += [
     _sample("savedmodel-text-format-comment-before-brace", _pbtxt_comment_before_brace,
             "a comment between meta_graphs and its brace in saved_model.pbtxt",
             ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("graph-text-format-versions-first-eagerpyfunc", _graph_pbtxt_versions_first,
+            "a text GraphDef that opens with its versions", ("MLS-TF-001",), "graph.pbtxt"),
     _sample("graph-text-format-angle-brackets-spaced-op", _graph_pbtxt_spaced_op,
             "a text GraphDef with node < ... > and 'op  :'", ("MLS-TF-001",), "graph.pbtxt"),
 ]  # fmt: skip

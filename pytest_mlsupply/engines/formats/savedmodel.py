@@ -361,6 +361,8 @@ class _Walker:
         self.top_numbers: set[int] = set()
         self.lenient = False
         self.in_saved_model = False
+        self.quiet = False
+        """Another reading than identification's: only what looks like Keras JSON is parsed."""
         self.asset_tensors: frozenset[str] = frozenset()
         """Names of the tensors the loader feeds with asset paths (``asset_file_def``)."""
 
@@ -667,6 +669,8 @@ class _Walker:
         self.keras_text(bytes(self.buf[f.start : f.end]), f, path)
 
     def keras_text(self, raw: bytes | str, f: Field, path: str) -> None:
+        if self.quiet and raw.lstrip()[:1] not in ("{", b"{"):
+            return  # another message's bytes, read as Keras metadata by another reading
         try:
             config = json.loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -1080,7 +1084,11 @@ _STRINGS = _QUOTED + rb"(?:" + _WS + _QUOTED + rb")*"
 # The first field of a SavedModel or GraphDef in text format.
 # Between a field's name and its value or message: comments too, and '<' opens a message.
 _TEXT_START = re.compile(
-    rb"^" + _WS + rb"(saved_model_schema_version|meta_graphs|node)" + _WS + rb"[:{<]"
+    rb"^"
+    + _WS
+    + rb"(saved_model_schema_version|meta_graphs|node|library|versions)"
+    + _WS
+    + rb"[:{<]"
 )
 _TEXT_OP = re.compile(rb"\bop" + _WS + rb":")
 _TEXT_STRING = re.compile(
@@ -1112,11 +1120,13 @@ def _identify_text(view: View) -> Identification | None:
     if match is None or b"\x00" in view.head[:4096]:
         return None
     first = match.group(1).decode()
-    if first == "node" and _TEXT_OP.search(view.head) is None:
+    # A GraphDef's fields may come in any order: versions or the function library first.
+    graph = first in ("node", "library", "versions")
+    if graph and _TEXT_OP.search(view.head) is None:
         return None
-    kind = "GraphDef" if first == "node" else "SavedModel"
+    kind = "GraphDef" if graph else "SavedModel"
     return Identification(
-        Format.TF_GRAPH_DEF if first == "node" else Format.TF_SAVED_MODEL,
+        Format.TF_GRAPH_DEF if graph else Format.TF_SAVED_MODEL,
         Family.TEXT,
         False,
         f"TensorFlow {kind} in protobuf text format",
@@ -1200,13 +1210,18 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
 _READINGS = (Format.TF_SAVED_MODEL, Format.TF_GRAPH_DEF, Format.KERAS_METADATA)
 
 
+def _keras_named(name: str) -> bool:
+    return name.replace("\\", "/").rsplit("/", 1)[-1].lower() == "keras_metadata.pb"
+
+
 def _other_readings(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
-    """High-severity findings of the file read as the other two TensorFlow messages.
+    """High-severity findings of the file read as the other TensorFlow messages.
 
     None of the three messages has a magic number, and their parsers skip the fields (and the
     wire types) they do not define: the same bytes can be a SavedModel when the loader opens
     ``saved_model.pb``, a GraphDef when ``tf.import_graph_def`` reads them and Keras metadata
-    as ``keras_metadata.pb``. Identification picks one reading; the others are walked here too,
+    as ``keras_metadata.pb``. Identification picks one reading; the others are walked here too
+    (Keras metadata only for a file of that name),
     quietly: a reading that does not parse is one TensorFlow refuses too (its error is dropped),
     and of what parses only high and critical findings count, so a benign file read as the
     wrong message raises no noise.
@@ -1217,7 +1232,12 @@ def _other_readings(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         for reading in _READINGS:
             if reading is ident.format:
                 continue
+            if reading is Format.KERAS_METADATA and not _keras_named(blob.name):
+                # Keras opens keras_metadata.pb by that name only (and a graph's every node
+                # would otherwise be tried as a Keras object).
+                continue
             walker = _Walker(view, blob, quiet)
+            walker.quiet = True
             try:
                 if reading is Format.KERAS_METADATA:
                     walker.saved_metadata()

@@ -453,7 +453,10 @@ def test_dataset_from_graph_which_runs_a_graph_held_in_a_string_is_high(tmp_path
     assert [(f.rule, f.severity) for f in findings] == [("MLS-TF-008", Severity.HIGH)]
 
 
-@pytest.mark.parametrize("builder", ["_metadata_unknown_field", "_metadata_empty_first_node"])
+@pytest.mark.parametrize(
+    "builder",
+    ["_metadata_unknown_field", "_metadata_empty_first_node", "_metadata_saved_model_polyglot"],
+)
 def test_keras_metadata_the_real_parser_reads_is_walked_despite_unknown_fields_and_empty_nodes(
     tmp_path: Path, builder: str
 ) -> None:
@@ -467,7 +470,13 @@ def test_keras_metadata_the_real_parser_reads_is_walked_despite_unknown_fields_a
 
 
 @pytest.mark.parametrize(
-    "builder", ["_pbtxt_unicode_escape", "_pbtxt_comment_before_brace", "_graph_pbtxt_spaced_op"]
+    "builder",
+    [
+        "_pbtxt_unicode_escape",
+        "_pbtxt_comment_before_brace",
+        "_graph_pbtxt_spaced_op",
+        "_graph_pbtxt_versions_first",
+    ],
 )
 def test_text_format_the_real_parser_reads_is_judged_by_the_op_it_decodes(
     tmp_path: Path, builder: str
@@ -586,3 +595,11 @@ def test_a_model_behind_an_unknown_field_larger_than_the_identification_head_is_
     tf().classes()[kind].FromString(data)  # the real parser skips the filler
     findings, _ = scan(tmp_path, data, name)
     assert {"MLS-TF-001", "MLS-KERAS-001"} & rules(findings)
+
+
+def test_a_graph_is_read_as_keras_metadata_only_under_that_name(tmp_path: Path) -> None:
+    from tests.corpus.savedmodel import _metadata_saved_model_polyglot
+
+    data = _metadata_saved_model_polyglot(tmp_path / "canary")
+    assert "MLS-KERAS-001" in rules(scan(tmp_path, data, "keras_metadata.pb")[0])
+    assert "MLS-KERAS-001" not in rules(scan(tmp_path, data, "saved_model.pb")[0])
