@@ -440,6 +440,17 @@ def _graph_pbtxt_spaced_op(canary: Path) -> bytes:
     return b'node <\n  name: "y"\n  op  : "EagerPyFunc"\n>\n'
 
 
+def _pbtxt_op_inside_a_string(canary: Path) -> bytes:
+    # An input whose text is 'op:' made the field search read '" op: "' as the node's op and
+    # step over the real one.
+    node_text = 'node { name: "y" input: "op:" op: "PyFunc" }'
+    return (
+        PBTXT.split("\n", 1)[1]
+        .replace('node { name: "y" op: "OP" input: "x" }', node_text)
+        .encode()
+    )
+
+
 def _graph_pbtxt_versions_first(canary: Path) -> bytes:
     return b'versions {\n  producer: 1645\n}\nnode {\n  name: "y"\n  op: "EagerPyFunc"\n}\n'
 
@@ -502,6 +513,9 @@ SAMPLES += [
             "op \"\\u0050yFunc\" in saved_model.pbtxt", ("MLS-TF-001",), "saved_model.pbtxt"),
     _sample("savedmodel-text-format-comment-before-brace", _pbtxt_comment_before_brace,
             "a comment between meta_graphs and its brace in saved_model.pbtxt",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("savedmodel-text-format-op-inside-a-string", _pbtxt_op_inside_a_string,
+            "an input named 'op:' in front of op: \"PyFunc\" in saved_model.pbtxt",
             ("MLS-TF-001",), "saved_model.pbtxt"),
     _sample("graph-text-format-versions-first-eagerpyfunc", _graph_pbtxt_versions_first,
             "a text GraphDef that opens with its versions", ("MLS-TF-001",), "graph.pbtxt"),

@@ -1091,8 +1091,18 @@ _TEXT_START = re.compile(
     + rb"[:{<]"
 )
 _TEXT_OP = re.compile(rb"\bop" + _WS + rb":")
+# A string or a comment is one token, matched whole from its start, so that a field name
+# inside one ("op:" as an input's text) is never taken for a field, nor hides the next one.
 _TEXT_STRING = re.compile(
-    rb"\b(op|filename|metadata)" + _WS + rb":" + _WS + rb"(" + _STRINGS + rb")"
+    rb"(?P<skip>"
+    + _QUOTED
+    + rb"|#[^\n]*)|\b(?P<field>op|filename|metadata)"
+    + _WS
+    + rb":"
+    + _WS
+    + rb"(?P<value>"
+    + _STRINGS
+    + rb")"
 )
 _TEXT_SIGNATURE = re.compile(
     rb"\bsignature"
@@ -1182,7 +1192,9 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
     nodes: list[_Node] = []
     line, counted = 1, 0
     for match in _TEXT_STRING.finditer(data):
-        field_name, value = match.group(1), _unquote(match.group(2))
+        if match.group("skip") is not None:
+            continue
+        field_name, value = match.group("field"), _unquote(match.group("value"))
         line += data.count(b"\n", counted, match.start())
         counted = match.start()
         where = f"line {line}"

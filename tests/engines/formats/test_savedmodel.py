@@ -476,6 +476,7 @@ def test_keras_metadata_the_real_parser_reads_is_walked_despite_unknown_fields_a
         "_pbtxt_comment_before_brace",
         "_graph_pbtxt_spaced_op",
         "_graph_pbtxt_versions_first",
+        "_pbtxt_op_inside_a_string",
     ],
 )
 def test_text_format_the_real_parser_reads_is_judged_by_the_op_it_decodes(
