@@ -413,6 +413,17 @@ def _metadata_saved_model_polyglot(canary: Path) -> bytes:
     return lam + pb_bytes(2, pb_bytes(1, pb_bytes(4, "serve")))
 
 
+def _save_into_working_directory(canary: Path) -> bytes:
+    # The V1 Save op writes exactly the file it names (TensorSliceWriter), its tensor names in
+    # clear: run from a home directory, .ssh/authorized_keys gets the attacker's key line.
+    key = "\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwned attacker\n"
+    return with_dense(
+        const_string("p", ".ssh/authorized_keys"),
+        const_string("names", key),
+        node("s", "Save", "p", "names", "dense/kernel"),
+    )
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -503,6 +514,9 @@ SAMPLES += [
     _sample("keras-metadata-saved-model-polyglot-lambda", _metadata_saved_model_polyglot,
             "Lambda bytecode in keras_metadata.pb that also reads as a SavedModel",
             ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("savedmodel-save-into-working-directory", _save_into_working_directory,
+            "a V1 Save op writing .ssh/authorized_keys relative to the working directory",
+            ("MLS-TF-004",), "saved_model.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
             ("MLS-KERAS-001",), "keras_metadata.pb"),

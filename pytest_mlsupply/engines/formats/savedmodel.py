@@ -154,9 +154,14 @@ _PATH_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "CacheDatasetV2": (1,),
 }
 
-#: Table initialisers: they open their file argument as given, so a constant relative path is
-#: read from the working directory.
-_TABLE_FILE_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
+#: Ops that open exactly the file their argument names (no suffix added, unlike SaveV2's
+#: prefix): a constant relative path is read from, or written into, the working directory.
+_EXACT_FILE_OPS = {
+    "InitializeTableFromTextFile": "read from",
+    "InitializeTableFromTextFileV2": "read from",
+    "Save": "written into",
+    "SaveSlices": "written into",
+}
 
 #: Ops that reach a file or a network address only when an attribute says so:
 #: (attribute, predicate on its string values).
@@ -187,7 +192,8 @@ _INTERNAL_OPS = frozenset(
 # framework/graph.proto, node_def.proto, function.proto, attr_value.proto, tensor.proto,
 # protobuf/saved_object_graph.proto; tf_keras/protobuf/saved_metadata.proto).
 _SM_VERSION, _SM_META_GRAPHS = 1, 2
-_MG_INFO, _MG_GRAPH, _MG_ASSETS, _MG_OBJECTS = 1, 2, 6, 7
+_MG_INFO, _MG_GRAPH, _MG_SAVER, _MG_ASSETS, _MG_OBJECTS = 1, 2, 3, 6, 7
+_SAVER_FILENAME = 1
 _MG_FIELDS = frozenset(range(1, 10))
 _GRAPH_NODE, _GRAPH_LIBRARY = 1, 2
 _LIBRARY_FUNCTION = 1
@@ -364,7 +370,8 @@ class _Walker:
         self.quiet = False
         """Another reading than identification's: only what looks like Keras JSON is parsed."""
         self.asset_tensors: frozenset[str] = frozenset()
-        """Names of the tensors the loader feeds with asset paths (``asset_file_def``)."""
+        """Names of the tensors the loader feeds with a path: assets (``asset_file_def``) and
+        the saver's filename (``saver_def``)."""
 
     # --- protobuf helpers -------------------------------------------------------------------
 
@@ -405,6 +412,8 @@ class _Walker:
                     continue
                 if g.number == _MG_GRAPH:
                     graphs.append(g)
+                elif g.number == _MG_SAVER:
+                    self.saver(g)
                 elif g.number == _MG_ASSETS:
                     self.asset(g, f"{path}.asset_file_def[{assets}]")
                     assets += 1
@@ -590,7 +599,7 @@ class _Walker:
             elif op in _PATH_ARGUMENTS:
                 for value in constants.inputs(node, _PATH_ARGUMENTS[op]):
                     why = _escape(value)
-                    if not why and op in _TABLE_FILE_OPS and value and self.in_saved_model:
+                    if not why and op in _EXACT_FILE_OPS and value and self.in_saved_model:
                         # Opened as given: a relative path is read from the working
                         # directory (often the home directory), not from the model, whose
                         # files are assets. A tensor the loader feeds with an asset's path
@@ -598,7 +607,7 @@ class _Walker:
                         # tables read from where it is run, by design.)
                         fed = constants.inputs(node, _PATH_ARGUMENTS[op], fed=self.asset_tensors)
                         if value in fed:
-                            why = "a relative path, opened from the working directory"
+                            why = f"a relative path, {_EXACT_FILE_OPS[op]} the working directory"
                     if why:
                         detail = f"op {op} file argument {_show(value)}: {why}"
                         self.report("MLS-TF-004", f"{op}:{value}", node.path, node.offset, detail)
@@ -606,6 +615,12 @@ class _Walker:
                 self.report("MLS-TF-006", op, node.path, node.offset, f"op {_show(op)}")
             elif not op:
                 self.report("MLS-TF-006", "", node.path, node.offset, "a node without an op name")
+
+    def saver(self, f: Field) -> None:
+        """The SaverDef's filename tensor: the loader feeds it the variables path."""
+        for g in self.fields(f):
+            if g.wire == LEN and g.number == _SAVER_FILENAME:
+                self.asset_tensors = self.asset_tensors | {self.text(g).split(":", 1)[0]}
 
     def asset(self, f: Field, path: str) -> None:
         for g in self.fields(f):

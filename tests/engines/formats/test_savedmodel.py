@@ -604,3 +604,22 @@ def test_a_graph_is_read_as_keras_metadata_only_under_that_name(tmp_path: Path) 
     data = _metadata_saved_model_polyglot(tmp_path / "canary")
     assert "MLS-KERAS-001" in rules(scan(tmp_path, data, "keras_metadata.pb")[0])
     assert "MLS-KERAS-001" not in rules(scan(tmp_path, data, "saved_model.pb")[0])
+
+
+def test_a_v1_save_to_a_constant_relative_path_is_high_unless_the_saver_feeds_it(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+    save = [
+        tf().const_string("save/Const", "model"),
+        tf().node("save/Save", "Save", "save/Const", "names", "tensors"),
+    ]
+    findings, _ = scan(tmp_path, with_dense(*save))
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    # A TF1 export: saver_def names save/Const as the filename tensor the loader feeds.
+    saved = tf().classes()["SavedModel"].FromString(with_dense(*save))
+    meta = saved.meta_graphs[0].SerializeToString() + pb_bytes(3, pb_bytes(1, "save/Const:0"))
+    findings, errors = scan(tmp_path, pb_int(1, 1) + pb_bytes(2, meta))
+    assert findings == []
+    assert errors == []
