@@ -424,6 +424,32 @@ def _save_into_working_directory(canary: Path) -> bytes:
     )
 
 
+def _function_with_arguments(name: str, arguments: Sequence[str], nodes: Sequence[bytes]) -> bytes:
+    """A FunctionDef whose signature (OpDef) declares its input arguments (ArgDef names)."""
+    signature = pb_bytes(1, name) + b"".join(pb_bytes(2, pb_bytes(1, a)) for a in arguments)
+    return pb_bytes(1, signature) + b"".join(pb_bytes(3, n) for n in nodes)
+
+
+def _table_path_through_a_call(canary: Path) -> bytes:
+    # The graph passes a constant to a function call; the body initialises a table from its
+    # argument (TF Serving runs a graph-level init op such as this call when it loads).
+    init = _function_with_arguments(
+        "__inference_initializer_5",
+        ["path", "table"],
+        [node("init", "InitializeTableFromTextFileV2", "table", "path")],
+    )
+    call = node(
+        "call",
+        "StatefulPartitionedCall",
+        "p",
+        "table",
+        attrs=[attr("f", pb_bytes(10, pb_bytes(1, "__inference_initializer_5")))],
+    )
+    return with_dense(
+        const_string("p", "/etc/passwd"), node("table", "HashTableV2"), call, functions=[init]
+    )
+
+
 def _metadata_unknown_field(canary: Path) -> bytes:
     # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
     return b"".join(
@@ -516,6 +542,9 @@ SAMPLES += [
             ("MLS-KERAS-001",), "keras_metadata.pb"),
     _sample("savedmodel-save-into-working-directory", _save_into_working_directory,
             "a V1 Save op writing .ssh/authorized_keys relative to the working directory",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-table-path-through-a-function-call", _table_path_through_a_call,
+            "/etc/passwd passed to a StatefulPartitionedCall whose body initialises a table",
             ("MLS-TF-004",), "saved_model.pb"),
     _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
             "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",

@@ -198,7 +198,8 @@ _MG_FIELDS = frozenset(range(1, 10))
 _GRAPH_NODE, _GRAPH_LIBRARY = 1, 2
 _LIBRARY_FUNCTION = 1
 _FUNCTION_SIGNATURE, _FUNCTION_NODE = 1, 3
-_OPDEF_NAME = 1
+_OPDEF_NAME, _OPDEF_INPUT_ARG = 1, 2
+_ARGDEF_NAME = 1
 _NODE_NAME, _NODE_OP, _NODE_INPUT, _NODE_ATTR = 1, 2, 3, 5
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 _ATTR_LIST, _ATTR_S, _ATTR_TENSOR, _ATTR_FUNC = 1, 2, 8, 10
@@ -367,6 +368,8 @@ class _Walker:
         self.top_numbers: set[int] = set()
         self.lenient = False
         self.in_saved_model = False
+        self.signatures: dict[str, list[str]] = {}
+        """Library function name → its input argument names, in order."""
         self.quiet = False
         """Another reading than identification's: only what looks like Keras JSON is parsed."""
         self.asset_tensors: frozenset[str] = frozenset()
@@ -443,13 +446,15 @@ class _Walker:
             # What was read before a malformed byte is judged too: findings outrank errors.
             # A node may call a library function by naming it as its op.
             defined = {name for name, _ in functions}
+            bound = _bind_arguments(nodes, functions, self.signatures)
             self.judge_scope(nodes, defined)
-            for _, body in functions:
-                self.judge_scope(body, defined)
+            for name, body in functions:
+                self.judge_scope(body, defined, bound.get(name))
 
     def function(self, f: Field, path: str, out: list[tuple[str, list[_Node]]]) -> None:
         name = ""
         body: list[_Node] = []
+        arguments: list[str] = []
         try:
             raw: list[Field] = []
             for g in self.fields(f):
@@ -459,8 +464,14 @@ class _Walker:
                     for h in self.fields(g):
                         if h.wire == LEN and h.number == _OPDEF_NAME:
                             name = self.text(h)
+                        elif h.wire == LEN and h.number == _OPDEF_INPUT_ARG:
+                            for item in self.fields(h):
+                                if item.wire == LEN and item.number == _ARGDEF_NAME:
+                                    arguments.append(self.text(item))
                 elif g.number == _FUNCTION_NODE:
                     raw.append(g)
+            if arguments:
+                self.signatures[name] = arguments
             where = f"{path}[{name!r}]"
             for index, g in enumerate(raw):
                 body.append(self.node(g, f"{where}.node_def[{index}]"))
@@ -504,6 +515,11 @@ class _Walker:
                         values.append(self.text(h))
                     elif h.number == _ATTR_TENSOR:
                         values.extend(self.tensor_strings(h))
+                    elif h.number == _ATTR_FUNC:
+                        # A function reference (PartitionedCall's f): its name.
+                        for item in self.fields(h):
+                            if item.wire == LEN and item.number == _NAME_ATTR_LIST_NAME:
+                                values.append(self.text(item))
                     elif h.number == _ATTR_LIST:
                         for item in self.fields(h):
                             if item.wire != LEN:
@@ -571,8 +587,13 @@ class _Walker:
             pos += size
         return values
 
-    def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:
-        constants = _Constants(nodes)
+    def judge_scope(
+        self,
+        nodes: list[_Node],
+        functions: set[str],
+        arguments: dict[str, list[str]] | None = None,
+    ) -> None:
+        constants = _Constants(nodes, arguments)
         for node in nodes:
             op = node.op
             if op in PYTHON_OPS:
@@ -744,17 +765,18 @@ class _Constants:
     ``PlaceholderWithDefault``, ``Pack``...) and joined by ``StringJoin`` (an input that is not
     constant, like a function argument, joins as a plain name)."""
 
-    def __init__(self, nodes: list[_Node]) -> None:
+    def __init__(self, nodes: list[_Node], arguments: dict[str, list[str]] | None = None) -> None:
         self.nodes = {n.name: n for n in nodes if n.name}
+        self.arguments = arguments or {}
+        """A function body's argument name → the constants its callers pass."""
         self.memo: dict[str, list[str]] = {}
 
     def inputs(self, node: _Node, indices: Any, fed: frozenset[str] = frozenset()) -> list[str]:
         """The constant strings reaching ``node``'s inputs at ``indices``; ``fed`` names
         tensors the loader feeds, which count as no constant."""
         if fed:
-            return _Constants([n for n in self.nodes.values() if n.name not in fed]).inputs(
-                node, indices
-            )
+            kept = [n for n in self.nodes.values() if n.name not in fed]
+            return _Constants(kept, self.arguments).inputs(node, indices)
         values: list[str] = []
         for index in indices:
             if index < len(node.inputs):
@@ -770,7 +792,9 @@ class _Constants:
         if name in self.memo:
             return self.memo[name]
         node = self.nodes.get(name)
-        if node is None or depth > _MAX_RESOLVE_DEPTH:
+        if node is None:
+            return self.arguments.get(name, [])
+        if depth > _MAX_RESOLVE_DEPTH:
             return []
         self.memo[name] = []  # a cycle (a loop's NextIteration) resolves to nothing more
         values: list[str] = []
@@ -792,6 +816,44 @@ class _Constants:
             values = [separator.join(parts)] if parts else []
         self.memo[name] = values[:_MAX_RESOLVED]
         return self.memo[name]
+
+
+#: Ops that call the library function named by their ``f`` attribute with their inputs.
+_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"})
+_MAX_BINDING_ROUNDS = 8
+
+
+def _bind_arguments(
+    nodes: list[_Node],
+    functions: list[tuple[str, list[_Node]]],
+    signatures: dict[str, list[str]],
+) -> dict[str, dict[str, list[str]]]:
+    """For each library function, the constants its call sites pass to each argument: a
+    constant path handed to a function call reaches the ops in its body. Calls inside
+    functions pass on what they were passed (a few rounds, for nested calls)."""
+    bound: dict[str, dict[str, list[str]]] = {}
+    scopes: list[tuple[str | None, list[_Node]]] = [(None, nodes), *functions]
+    for _ in range(_MAX_BINDING_ROUNDS):
+        changed = False
+        for scope, members in scopes:
+            constants = _Constants(members, bound.get(scope) if scope is not None else None)
+            for node in members:
+                target = node.op
+                if node.op in _CALL_OPS:
+                    target = (node.strings.get("f") or [""])[0]
+                arguments = signatures.get(target)
+                if not arguments:
+                    continue
+                for index, argument in enumerate(arguments):
+                    values = constants.inputs(node, [index])
+                    known = bound.setdefault(target, {}).setdefault(argument, [])
+                    new = [v for v in values if v not in known][: _MAX_RESOLVED - len(known)]
+                    if new:
+                        known += new
+                        changed = True
+        if not changed:
+            break
+    return bound
 
 
 def _escape(path: str) -> str:

@@ -623,3 +623,29 @@ def test_a_v1_save_to_a_constant_relative_path_is_high_unless_the_saver_feeds_it
     findings, errors = scan(tmp_path, pb_int(1, 1) + pb_bytes(2, meta))
     assert findings == []
     assert errors == []
+
+
+@pytest.mark.parametrize("call", ["StatefulPartitionedCall", "PartitionedCall", "by-name"])
+def test_a_constant_path_passed_to_a_function_call_reaches_the_ops_in_its_body(
+    tmp_path: Path, call: str
+) -> None:
+    from tests.corpus.onnx_keras import pb_bytes
+    from tests.corpus.savedmodel import _function_with_arguments, attr, const_string, node
+    from tests.corpus.savedmodel import with_dense as raw_with_dense
+
+    inner = _function_with_arguments(
+        "__inference_read_1", ["file"], [node("r", "RestoreV2", "file", "n", "s")]
+    )
+    outer = _function_with_arguments(
+        "__inference_outer_2", ["prefix"], [node("c", "__inference_read_1", "prefix")]
+    )
+    f = attr("f", pb_bytes(10, pb_bytes(1, "__inference_outer_2")))
+    caller = (
+        node("c", "__inference_outer_2", "p")
+        if call == "by-name"
+        else node("c", call, "p", attrs=[f])
+    )
+    data = raw_with_dense(const_string("p", "/etc/shadow"), caller, functions=[inner, outer])
+    findings, _ = scan(tmp_path, data)
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "/etc/shadow" in findings[0].evidence
