@@ -66,6 +66,14 @@ class LicensePolicy:
 
 
 @dataclass(frozen=True)
+class TyposquatPolicy:
+    allow: tuple[str, ...] = ()
+    """Canonical names that resemble a popular project on purpose (your own ``requests2``)."""
+    index_lookup: bool = False
+    """Ask the package index whether each declared name exists (off by default: offline)."""
+
+
+@dataclass(frozen=True)
 class Policy:
     fail_on: Severity = DEFAULT_THRESHOLD
     pickle: Literal["default-deny", "denylist"] = "default-deny"
@@ -75,6 +83,7 @@ class Policy:
     ``scan``: pickle-based files are accepted when the deep scan finds nothing wrong."""
     allow_globals: tuple[str, ...] = ()
     licenses: LicensePolicy = field(default_factory=LicensePolicy)
+    typosquat: TyposquatPolicy = field(default_factory=TyposquatPolicy)
 
 
 @dataclass(frozen=True)

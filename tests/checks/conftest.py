@@ -45,9 +45,13 @@ class Pipeline:
         assert name in by_name, f"{name} is not planned; planned: {sorted(by_name)}"
         return run_item(by_name[name], ctx)
 
-    def result(self, name: str) -> CheckResult:
-        (result,) = self.run(name)
-        return result
+    def result(self, name: str, check: str | None = None) -> CheckResult:
+        """The item's one result, or (items running several checks) the result of ``check``."""
+        results = self.run(name)
+        if check is not None:
+            results = [r for r in results if r.check == check]
+        assert len(results) == 1, f"{name} has results {[r.check for r in results]}; name one"
+        return results[0]
 
 
 @pytest.fixture
