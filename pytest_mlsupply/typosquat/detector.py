@@ -42,6 +42,8 @@ _SEPARATORS = re.compile(r"[-_.]+")
 # Look-alike glyphs, as the skeleton every name is reduced to. Pairs first, then single glyphs.
 _LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 _LOOKALIKE_CHARS = {"1": "l", "i": "l", "0": "o", "3": "e", "5": "s"}
+# Slips that stand out even in a short word (``huggingface-hubb``, ``flash-atn``).
+_SHORT_NAME_EDITS = frozenset({"swapped", "look-alike", "repeated", "omitted-double"})
 _LOOKALIKE_ANY = {frozenset(p) for p in _LOOKALIKE_PAIRS} | {
     frozenset(p) for p in _LOOKALIKE_CHARS.items()
 }
@@ -96,7 +98,7 @@ class Resemblance:
     """The transformation, in words (``omitted one 'l' of 'll'``)."""
     kind: str
     """The transformation's short name: separators, word-order, look-alike, affix, glued,
-    omitted, repeated, inserted, plural, swapped, keyboard, vowel, two-edits."""
+    omitted, omitted-double, repeated, inserted, plural, swapped, keyboard, vowel, two-edits."""
     confident: bool
     """A strong signal against a well-known project (a high finding), or a weaker one (medium)."""
 
@@ -176,7 +178,7 @@ def describe_one_edit(name: str, popular: str) -> tuple[str, str, bool] | None:
         if i == 0:
             return None
         if missing in {popular[k] for k in (i - 1, i + 1) if 0 <= k < len(popular)}:
-            return "omitted", f"omitted one {missing!r} of {missing * 2!r}", True
+            return "omitted-double", f"omitted one {missing!r} of {missing * 2!r}", True
         if missing == "s" and i == len(popular) - 1:
             return "plural", f"the 's' of {popular!r} dropped", False
         return "omitted", f"omitted {missing!r}", 0 < i < len(popular) - 1
@@ -380,33 +382,55 @@ class Detector:
         if len(letters) < MIN_LENGTH:
             return None
         for target in self._candidates({letters} | _deletions(letters)):
-            real = self.letters_of[target]
-            if osa_distance(letters, real) != 1:
+            if osa_distance(letters, self.letters_of[target]) != 1:
                 continue
-            if letters == real.rstrip("0123456789") and real[-1].isdigit():
+            # Within a project's family, judge the edit by the words that differ:
+            # ``langchain-code`` and ``langchain-core`` differ in a four-letter word, however long
+            # the shared ``langchain-`` is.
+            mine, real = self.differing_words(name, target)
+            if osa_distance(mine, real) != 1:
+                continue
+            if mine == real.rstrip("0123456789") and real[-1].isdigit():
                 # ``jinja`` for ``jinja2``, ``beautifulsoup`` for ``beautifulsoup4``: the older
                 # project under its own name, not a disguise.
                 continue
-            edit = describe_one_edit(letters, real)
+            edit = describe_one_edit(mine, real)
             if edit is None:
                 continue
             kind, how, strong = edit
-            if len(letters) < ONE_EDIT_MIN_LENGTH and kind not in ("swapped", "look-alike"):
+            if len(mine) < ONE_EDIT_MIN_LENGTH and kind not in _SHORT_NAME_EDITS:
                 continue
+            if kind == "inserted" and len(mine) < CONFIDENT_EDIT_LENGTH:
+                continue  # a foreign letter in a five-letter name: ``jinja`` is not ``jina``
             confident = (
                 strong and len(letters) >= CONFIDENT_EDIT_LENGTH and self._well_known(target)
             )
             return Resemblance(target, how, kind, confident)
         return None
 
+    def differing_words(self, name: str, target: str) -> tuple[str, str]:
+        """The letters of two canonical names, less the leading words they share when those
+        words name a popular project (its family: ``langchain-…``, ``torch-…``)."""
+        mine, theirs = name.split("-"), target.split("-")
+        shared = 0
+        while (
+            shared + 1 < min(len(mine), len(theirs))
+            and mine[shared] == theirs[shared]
+            and "-".join(mine[: shared + 1]) in self.popular
+        ):
+            shared += 1
+        return "".join(mine[shared:]), "".join(theirs[shared:])
+
     def _two_edits(self, name: str, letters: str) -> Resemblance | None:
         if len(letters) < TWO_EDITS_MIN_LENGTH:
             return None
         keys = {d2 for d1 in _deletions(letters) for d2 in _deletions(d1)} | _deletions(letters)
         for target in self._candidates(keys):
-            real = self.letters_of[target]
-            if len(real) >= TWO_EDITS_MIN_LENGTH and osa_distance(letters, real) == 2:
-                fake, part = _middle(letters, real)
+            mine, real = self.differing_words(name, target)
+            if min(len(mine), len(real)) < TWO_EDITS_MIN_LENGTH or mine[0] != real[0]:
+                continue
+            if osa_distance(mine, real) == 2:
+                fake, part = _middle(mine, real)
                 return Resemblance(
                     target, f"two edits: {fake!r} in place of {part!r}", "two-edits", False
                 )
