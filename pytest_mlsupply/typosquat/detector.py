@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 from pytest_mlsupply.typosquat.popular import PopularNames, vendored
@@ -42,6 +43,7 @@ _SEPARATORS = re.compile(r"[-_.]+")
 # Look-alike glyphs, as the skeleton every name is reduced to. Pairs first, then single glyphs.
 _LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 _LOOKALIKE_CHARS = {"1": "l", "i": "l", "0": "o", "3": "e", "5": "s"}
+_LOOKALIKE_TABLE = str.maketrans(_LOOKALIKE_CHARS)
 # Slips that stand out even in a short word (``huggingface-hubb``, ``flash-atn``).
 _SHORT_NAME_EDITS = frozenset({"swapped", "look-alike", "repeated", "omitted-double"})
 _LOOKALIKE_ANY = {frozenset(p) for p in _LOOKALIKE_PAIRS} | {
@@ -115,7 +117,7 @@ def compressed(name: str) -> str:
 def skeleton(letters: str) -> str:
     for fake, real in _LOOKALIKE_PAIRS:
         letters = letters.replace(fake, real)
-    return "".join(_LOOKALIKE_CHARS.get(ch, ch) for ch in letters)
+    return letters.translate(_LOOKALIKE_TABLE)
 
 
 def _deletions(word: str) -> set[str]:
@@ -221,7 +223,7 @@ class Detector:
         self.by_letters: dict[str, str] = {}
         self.by_skeleton: dict[str, str] = {}
         self.by_words: dict[tuple[str, ...], str] = {}
-        self.neighbourhood: dict[str, list[str]] = {}
+        neighbourhood: defaultdict[str, list[str]] = defaultdict(list)
         self.letters_of: dict[str, str] = {}
         for name in names:
             letters = compressed(name)
@@ -234,7 +236,10 @@ class Detector:
                 self.by_words.setdefault(tuple(sorted(words)), name)
             if len(letters) >= MIN_LENGTH:
                 for key in {letters} | _deletions(letters):
-                    self.neighbourhood.setdefault(key, []).append(name)
+                    neighbourhood[key].append(name)
+        # Deletion neighbourhood: two names within one edit share a key (one of them, or each
+        # with one letter deleted), so candidates come from ~15 lookups, not 15,000 distances.
+        self.neighbourhood: dict[str, list[str]] = neighbourhood
 
     def check(self, name: str) -> Resemblance | None:
         """How ``name`` imitates a popular project, or None (always None for a popular name)."""
