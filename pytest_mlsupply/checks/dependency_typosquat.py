@@ -93,6 +93,10 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
             facts["transformation"] = found.kind
     if not policy.index_lookup:
         return Outcome(findings=findings, facts=facts)
+    if dep.index is not None and not dep.index.startswith(("http://", "https://")):
+        # ``--no-index --find-links ./wheels``: pip asks no index, so there is none to ask.
+        facts["on_index"] = f"not asked: {dep.index} is not an HTTP package index"
+        return Outcome(findings=findings, facts=facts)
     index = json_api_base(dep.index)
     try:
         exists = shared_client().exists(name, dep.index)

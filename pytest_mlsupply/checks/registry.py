@@ -7,6 +7,7 @@ from pytest_mlsupply.checks import (
     artifact_hub,
     artifact_scan,
     artifact_sha256,
+    dependency_confusion,
     dependency_pinned,
     dependency_typosquat,
     provenance_model_card,
@@ -22,6 +23,7 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
 
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_pinned.CHECK,
+    dependency_confusion.CHECK,
     dependency_typosquat.CHECK,
 )
 

@@ -25,6 +25,7 @@ from pytest_mlsupply.manifest.model import (
     CardDecl,
     DatasetDecl,
     HubRef,
+    InternalDecl,
     LicensePolicy,
     Manifest,
     ModelDecl,
@@ -52,6 +53,8 @@ _HUB_RE = re.compile(
 _PROJECT_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
+#: A project name (PEP 508) in which shell-style wildcards may stand for characters.
+_PACKAGE_GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]]([A-Za-z0-9._*?\[\]-]*[A-Za-z0-9*?\]])?$")
 
 _TOP_KEYS = (
     "version",
@@ -60,6 +63,7 @@ _TOP_KEYS = (
     "models",
     "datasets",
     "requirements",
+    "internal",
     "vulnerabilities",
     "code",
     "monitor",
@@ -365,6 +369,7 @@ class _Reader:
         datasets = self.datasets(top.get("datasets"), policy)
         models = self.models(top.get("models"), policy, {d.name for d in datasets})
         requirements = self.requirements(top.get("requirements"))
+        internal = self.internal(top.get("internal"))
         output = self.output(top.get("output"))
         vulnerabilities = self.vulnerabilities(top.get("vulnerabilities"))
         code = self.code(top.get("code"))
@@ -379,6 +384,7 @@ class _Reader:
             models=models,
             datasets=datasets,
             requirements=requirements,
+            internal=internal,
             vulnerabilities=vulnerabilities,
             code=code,
             monitor=monitor,
@@ -406,6 +412,7 @@ class _Reader:
                 "pickle",
                 "pickle_formats",
                 "require_pins",
+                "require_hashes",
                 "allow_globals",
                 "licenses",
                 "typosquat",
@@ -425,6 +432,9 @@ class _Reader:
         )
         require_pins = self.optional(
             m, "require_pins", lambda n: self.boolean(n, "policy.require_pins")
+        )
+        require_hashes = self.optional(
+            m, "require_hashes", lambda n: self.boolean(n, "policy.require_hashes")
         )
         allow_globals = (
             self.optional(
@@ -475,6 +485,7 @@ class _Reader:
             pickle_formats="scan" if pickle_formats == "scan" else "deny",
             allow_globals=allow_globals,
             licenses=licenses,
+            require_hashes=bool(require_hashes),
             typosquat=typosquat,
         )
 
@@ -866,7 +877,10 @@ class _Reader:
         for i, item in enumerate(items):
             kp = f"requirements[{i}]"
             m = self.mapping(
-                item, kp, ("file", "pyproject", "environment"), "{file: requirements.txt}"
+                item,
+                kp,
+                ("file", "pyproject", "pylock", "environment"),
+                "{file: requirements.txt}",
             )
             if m is None:
                 continue
@@ -874,7 +888,8 @@ class _Reader:
                 self.problem(
                     item,
                     kp,
-                    "declare exactly one of `file:`, `pyproject:`, `environment:` per entry",
+                    "declare exactly one of `file:`, `pyproject:`, `pylock:`, `environment:` "
+                    "per entry",
                     "split it into one list entry per source",
                 )
                 continue
@@ -889,17 +904,78 @@ class _Reader:
                     value,
                     f"{kp}.{key}",
                     f"{path} is not a file",
-                    "point it at a requirements file or pyproject.toml",
+                    "point it at a requirements file, a pyproject.toml or a pylock.toml",
                 )
                 continue
             if path is not None:
                 out.append(
                     RequirementDecl(
-                        kind="file" if key == "file" else "pyproject",
+                        kind="pylock"
+                        if key == "pylock"
+                        else ("file" if key == "file" else "pyproject"),
                         span=self.span(item),
                         path=path,
                     )
                 )
+        return tuple(out)
+
+    def internal(self, node: yaml.Node | None) -> tuple[InternalDecl, ...]:
+        """``internal:``: a list of ``{index, packages}`` entries, one per private index."""
+        if node is None:
+            return ()
+        example = "{index: https://pypi.acme.internal/simple, packages: [acme-models, acme-*]}"
+        entries = self.sequence(node, "internal", f"[{example}]")
+        out: list[InternalDecl] = []
+        owner: dict[str, str] = {}
+        for i, item in enumerate(entries or ()):
+            kp = f"internal[{i}]"
+            m = self.mapping(item, kp, ("index", "packages"), example)
+            if m is None:
+                continue
+            missing = [key for key in ("index", "packages") if key not in m]
+            if missing:
+                self.problem(
+                    item,
+                    f"{kp}.{missing[0]}",
+                    f"missing `{missing[0]}:`",
+                    f"write it as {example}",
+                )
+                continue
+            index = self.string(m["index"], f"{kp}.index", "https://pypi.acme.internal/simple")
+            if index is not None and not re.match(r"^(https?|file)://\S+$", index):
+                self.problem(
+                    m["index"],
+                    f"{kp}.index",
+                    f"{index!r} is not an index URL",
+                    "write the URL pip is given as --index-url, e.g. "
+                    "https://pypi.acme.internal/simple",
+                )
+                index = None
+            packages = self.strings(m["packages"], f"{kp}.packages", "[acme-models, acme-*]")
+            names: list[str] = []
+            for j, pattern in enumerate(packages):
+                at = self.entry(m["packages"], j)
+                if not _PACKAGE_GLOB_RE.match(pattern):
+                    self.problem(
+                        at,
+                        f"{kp}.packages[{j}]",
+                        f"{pattern!r} is not a project name or glob",
+                        "write a PyPI project name (acme-models) or a glob over names (acme-*)",
+                    )
+                    continue
+                name = canonicalize_name(pattern)
+                if name in owner and owner[name] != index:
+                    self.problem(
+                        at,
+                        f"{kp}.packages[{j}]",
+                        f"{pattern!r} is already declared internal to {owner[name]}",
+                        "a package lives on one private index: keep it under one entry",
+                    )
+                    continue
+                owner[name] = index or ""
+                names.append(name)
+            if index is not None and names:
+                out.append(InternalDecl(index=index, packages=tuple(names), span=self.span(item)))
         return tuple(out)
 
     def output(self, node: yaml.Node | None) -> OutputDecl:

@@ -46,12 +46,13 @@ class Pipeline:
         return run_item(by_name[name], ctx)
 
     def result(self, name: str, check: str | None = None) -> CheckResult:
-        """The item's one result, or (items running several checks) the result of ``check``."""
+        """The item's only result, or, for a dependency item (one per check), ``check``'s."""
         results = self.run(name)
         if check is not None:
-            results = [r for r in results if r.check == check]
-        assert len(results) == 1, f"{name} has results {[r.check for r in results]}; name one"
-        return results[0]
+            (result,) = [r for r in results if r.check == check]
+            return result
+        (result,) = results
+        return result
 
 
 @pytest.fixture

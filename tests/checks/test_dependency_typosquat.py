@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -25,18 +24,15 @@ if TYPE_CHECKING:
 def audit(
     pipeline: Pipeline, requirements: str, policy: str = "", index: str | None = None
 ) -> dict[str, CheckResult]:
-    """The typosquat result of every dependency, by subject.
-
-    ``index`` stands for an ``--index-url`` the requirement source binds its dependencies to
-    (the ``Dependency.index`` field the requirement parser fills)."""
+    """The typosquat result of every dependency, by subject; ``index`` becomes the requirements
+    file's ``--index-url`` line."""
     root = pipeline.project.root
+    if index is not None:
+        requirements = f"--index-url {index}\n{requirements}"
     (root / "requirements.txt").write_text(requirements)
     pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{policy}")
     manifest = load_manifest(root / "mlsupply.yaml")
     inventory = build_inventory(manifest)
-    if index is not None:
-        deps = tuple(dataclasses.replace(d, index=index) for d in inventory.dependencies)
-        inventory = dataclasses.replace(inventory, dependencies=deps)
     ctx = CheckContext(manifest.policy, inventory, ContentCache())
     out = {}
     for item in build_plan(inventory):
@@ -225,3 +221,21 @@ def test_a_bad_typosquat_policy_is_a_manifest_error_naming_the_key(
 
     assert message in str(raised.value)
     assert "mlsupply.yaml:4:" in str(raised.value)
+
+
+def test_with_no_index_there_is_no_index_to_ask_and_the_fact_says_so(
+    pipeline: Pipeline, fake_index: FakeIndex
+) -> None:
+    (pipeline.project.root / "wheels").mkdir()
+
+    results = audit(
+        pipeline,
+        "--no-index\n--find-links ./wheels\nrequests==2.32.3\n",
+        "policy:\n  typosquat: {index_lookup: true}\n",
+    )
+
+    result = results["requests==2.32.3"]
+    assert result.error is None
+    assert result.findings == []
+    assert result.facts["on_index"] == "not asked: ./wheels is not an HTTP package index"
+    assert fake_index.requests == []
