@@ -350,9 +350,12 @@ class Detector:
                         )
                 digits = re.search(r"-?\d+$", current)
                 if digits and digits.start() > 0:
+                    # A number is how honest successors are named too (``jinja2``, ``boto3``,
+                    # ``progressbar2``, ``httpx2``, a fork that huggingface_hub depends on): a
+                    # weaker signal.
                     number = digits.group().lstrip("-")
                     nxt.append(
-                        (current[: digits.start()], [*added, f"the number {number!r}"], weak)
+                        (current[: digits.start()], [*added, f"the number {number!r}"], True)
                     )
             for core, added, weak in nxt:
                 out.append((core.strip("-"), " and ".join(added), weak))
