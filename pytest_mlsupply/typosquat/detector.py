@@ -10,11 +10,13 @@ The transformations, strongest first:
 - word order: the same words in another order (``hub-huggingface``);
 - look-alike characters: ``rn``/``m``, ``vv``/``w``, ``cl``/``d``, ``1``/``l``, ``i``/``l``,
   ``0``/``o``, ``3``/``e``, ``5``/``s`` (``jeIlyfish``: PEP 503 lowercases the capital I);
-- affixes: noise around a known name (``python-torch``, ``torch-py``, ``transformers2``,
-  ``openai-official``, ``pytorch-nightly``);
+- affixes: noise around a known name (``python-torch``, ``torch-py``, ``openai-official``);
+  affixes honest projects use too are a weaker signal (``pytorch-nightly``, ``openai-sdk``,
+  ``transformers2``);
 - glued projects: two ML projects written as one name (``torchtriton``);
 - one edit: an omitted, repeated, inserted, swapped, keyboard-adjacent or same-sounding vowel
-  character (``urlib3``, ``colourama``, ``reqeusts``, ``tenserflow``);
+  character (``urlib3``, ``colourama``, ``reqeusts``, ``tenserflow``); within a project's family
+  (``langchain-…``) the edit is judged on the word that differs;
 - two edits, in long names only (a weaker signal).
 
 A name on the popular list is never flagged, however close it is to another: ``requests`` and
