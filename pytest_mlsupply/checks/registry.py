@@ -9,6 +9,7 @@ from pytest_mlsupply.checks import (
     artifact_sha256,
     dependency_confusion,
     dependency_pinned,
+    dependency_typosquat,
     provenance_model_card,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
@@ -23,6 +24,7 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_pinned.CHECK,
     dependency_confusion.CHECK,
+    dependency_typosquat.CHECK,
 )
 
 PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)

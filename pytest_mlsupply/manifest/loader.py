@@ -35,6 +35,7 @@ from pytest_mlsupply.manifest.model import (
     RevisionPointer,
     SignatureDecl,
     Span,
+    TyposquatPolicy,
 )
 from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
 
@@ -48,6 +49,8 @@ _HUB_RE = re.compile(
     r"^(?P<scheme>hf|hf-datasets)://(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)"
     r"(?:@(?P<rev>[^@\s]+))?$"
 )
+# PEP 508's project name, as pip accepts it.
+_PROJECT_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
 #: A project name (PEP 508) in which shell-style wildcards may stand for characters.
@@ -412,6 +415,7 @@ class _Reader:
                 "require_hashes",
                 "allow_globals",
                 "licenses",
+                "typosquat",
             ),
             "{fail_on: high}",
         )
@@ -473,6 +477,7 @@ class _Reader:
                     )
                     or (),
                 )
+        typosquat = self.typosquat(m.get("typosquat"))
         return Policy(
             fail_on=Severity.parse(fail_on) if fail_on else Policy().fail_on,
             pickle="denylist" if pickle == "denylist" else "default-deny",
@@ -481,7 +486,38 @@ class _Reader:
             allow_globals=allow_globals,
             licenses=licenses,
             require_hashes=bool(require_hashes),
+            typosquat=typosquat,
         )
+
+    def typosquat(self, node: yaml.Node | None) -> TyposquatPolicy:
+        if node is None:
+            return TyposquatPolicy()
+        m = self.mapping(
+            node, "policy.typosquat", ("allow", "index_lookup"), "{allow: [my-requests2]}"
+        )
+        if m is None:
+            return TyposquatPolicy()
+        allow = (
+            self.optional(
+                m, "allow", lambda n: self.strings(n, "policy.typosquat.allow", "[my-requests2]")
+            )
+            or ()
+        )
+        names = []
+        for i, name in enumerate(allow):
+            if not _PROJECT_NAME_RE.match(name):
+                self.problem(
+                    self.entry(m["allow"], i),
+                    f"policy.typosquat.allow[{i}]",
+                    f"{name!r} is not a Python project name",
+                    "write the name as in a requirement, e.g. my-requests2",
+                )
+                continue
+            names.append(canonicalize_name(name))
+        index_lookup = self.optional(
+            m, "index_lookup", lambda n: self.boolean(n, "policy.typosquat.index_lookup")
+        )
+        return TyposquatPolicy(allow=tuple(names), index_lookup=bool(index_lookup))
 
     def hub_ref(self, node: yaml.Node, key_path: str, scheme: str, policy: Policy) -> HubRef | None:
         value = self.string(node, key_path, f"{scheme}://org/name@<40-hex commit>")

@@ -66,6 +66,14 @@ class LicensePolicy:
 
 
 @dataclass(frozen=True)
+class TyposquatPolicy:
+    allow: tuple[str, ...] = ()
+    """Canonical names that resemble a popular project on purpose (your own ``requests2``)."""
+    index_lookup: bool = False
+    """Ask the package index whether each declared name exists (off by default: offline)."""
+
+
+@dataclass(frozen=True)
 class Policy:
     fail_on: Severity = DEFAULT_THRESHOLD
     pickle: Literal["default-deny", "denylist"] = "default-deny"
@@ -78,6 +86,7 @@ class Policy:
     require_hashes: bool = False
     """Every pinned requirement must also carry ``--hash`` (pip's ``--require-hashes`` mode):
     a missing hash is then a high finding rather than a note."""
+    typosquat: TyposquatPolicy = field(default_factory=TyposquatPolicy)
 
 
 @dataclass(frozen=True)

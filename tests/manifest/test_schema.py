@@ -41,6 +41,7 @@ policy:
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
+  typosquat: {{allow: [my-requests2], index_lookup: false}}
 models:
   - name: sentiment
     path: models/sentiment
