@@ -38,6 +38,31 @@ English only; short texts.
 """
 
 
+#: Settings that put package indexes in play for pip or uv (read by the ``confusion`` check).
+INDEX_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_FIND_LINKS",
+    "UV_INDEX_STRATEGY",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_machine_pip_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees this machine's pip configuration (a PIP_FIND_LINKS in CI, a pip.conf with an
+    extra index): the ``confusion`` check would report it on every dependency. Tests that are
+    about pip configuration set their own."""
+    for variable in INDEX_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

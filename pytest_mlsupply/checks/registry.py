@@ -7,8 +7,10 @@ from pytest_mlsupply.checks import (
     artifact_hub,
     artifact_scan,
     artifact_sha256,
+    dependency_confusion,
     dependency_integrity,
     dependency_pinned,
+    dependency_typosquat,
     provenance_model_card,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
@@ -22,6 +24,8 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
 
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_pinned.CHECK,
+    dependency_confusion.CHECK,
+    dependency_typosquat.CHECK,
     dependency_integrity.CHECK,
 )
 

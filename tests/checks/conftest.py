@@ -45,8 +45,13 @@ class Pipeline:
         assert name in by_name, f"{name} is not planned; planned: {sorted(by_name)}"
         return run_item(by_name[name], ctx)
 
-    def result(self, name: str) -> CheckResult:
-        (result,) = self.run(name)
+    def result(self, name: str, check: str | None = None) -> CheckResult:
+        """The item's only result, or, for a dependency item (one per check), ``check``'s."""
+        results = self.run(name)
+        if check is not None:
+            (result,) = [r for r in results if r.check == check]
+            return result
+        (result,) = results
         return result
 
 

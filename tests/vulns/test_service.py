@@ -1,0 +1,155 @@
+"""The online databases, driven through pip-audit against loopback OSV and PyPI servers."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.vulns.model import DatabaseError
+from pytest_mlsupply.vulns.service import ServiceDatabase
+
+from .records import REQUESTS_GHSA, REQUESTS_PYSEC, TORCH_WEIGHTS_ONLY, withdrawn
+from .servers import AdvisoryServer, advisory_server
+
+
+@pytest.fixture
+def server() -> Iterator[AdvisoryServer]:
+    with advisory_server(
+        AdvisoryServer(
+            records=[TORCH_WEIGHTS_ONLY, REQUESTS_PYSEC, REQUESTS_GHSA],
+            known={("torch", "2.5.1"), ("torch", "2.6.0"), ("requests", "2.19.0")},
+        )
+    ) as running:
+        yield running
+
+
+def osv(server: AdvisoryServer, tmp_path: Path, timeout: float = 5.0) -> ServiceDatabase:
+    return ServiceDatabase("osv", server.url, tmp_path / "cache", timeout=timeout)
+
+
+def pypi(server: AdvisoryServer, tmp_path: Path, timeout: float = 5.0) -> ServiceDatabase:
+    return ServiceDatabase("pypi", server.url, tmp_path / "cache", timeout=timeout)
+
+
+def test_osv_service_reports_the_torch_load_advisory_rated_by_its_cvss4_vector(
+    server: AdvisoryServer, tmp_path: Path
+) -> None:
+    (advisory,) = osv(server, tmp_path).lookup("torch", "2.5.1")
+    assert advisory.id == "GHSA-53q9-r3pm-6pq6" or "GHSA-53q9-r3pm-6pq6" in advisory.aliases
+    assert "CVE-2025-32434" in {advisory.id, *advisory.aliases}
+    assert advisory.fixed == ("2.6.0",)
+    assert advisory.rating.method == "CVSSv4"
+    assert advisory.rating.severity == "critical"
+    assert advisory.rating.score == "9.3"
+    assert advisory.summary.startswith("PyTorch: `torch.load`")
+    assert advisory.url
+    assert advisory.url.endswith("GHSA-53q9-r3pm-6pq6")
+    assert advisory.source == "osv"
+    assert ("POST", "/v1/query") in server.requests
+
+
+def test_osv_service_finds_nothing_for_the_fixed_release(
+    server: AdvisoryServer, tmp_path: Path
+) -> None:
+    assert osv(server, tmp_path).lookup("torch", "2.6.0") == []
+
+
+def test_records_that_alias_each_other_are_one_advisory_with_every_id(
+    server: AdvisoryServer, tmp_path: Path
+) -> None:
+    (advisory,) = osv(server, tmp_path).lookup("requests", "2.19.0")
+    ids = {advisory.id, *advisory.aliases}
+    assert ids == {"PYSEC-2018-28", "CVE-2018-18074", "GHSA-x84v-xcm2-53pg"}
+    assert advisory.fixed == ("2.20.0",)
+    # PYSEC's record has no vector; GitHub's alias of it does, and the vector is what counts.
+    assert advisory.rating.method == "CVSSv31"
+    assert advisory.rating.severity == "high"
+
+
+def test_a_withdrawn_record_is_not_reported(tmp_path: Path) -> None:
+    with advisory_server(AdvisoryServer(records=[withdrawn(TORCH_WEIGHTS_ONLY)])) as running:
+        assert osv(running, tmp_path).lookup("torch", "2.5.1") == []
+
+
+def test_pypi_service_reports_advisories_from_the_release_json_at_the_mirror(
+    server: AdvisoryServer, tmp_path: Path
+) -> None:
+    (advisory,) = pypi(server, tmp_path).lookup("torch", "2.5.1")
+    assert "GHSA-53q9-r3pm-6pq6" in {advisory.id, *advisory.aliases}
+    assert advisory.fixed == ("2.6.0",)
+    assert advisory.source == "pypi"
+    # PyPI's JSON API carries no vector: unrated means high, said to be a default.
+    assert (advisory.rating.severity, advisory.rating.source) == ("high", "default")
+    # pip-audit builds https://pypi.org/pypi/... URLs; the mirror is what answered them.
+    assert ("GET", "/pypi/torch/2.5.1/json") in server.requests
+
+
+def test_pypi_service_cannot_audit_a_release_the_index_does_not_know(
+    server: AdvisoryServer, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        DatabaseError, match=r"acme-internal==1\.0 cannot be audited.*service: offline"
+    ):
+        pypi(server, tmp_path).lookup("acme-internal", "1.0")
+
+
+@pytest.mark.parametrize("service", ["osv", "pypi"])
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("500", "it answered HTTP 500"),
+        ("malformed", "malformed"),
+        ("wrong-shape", "malformed"),
+    ],
+)
+def test_a_failing_service_is_an_error_that_says_how_to_go_offline(
+    service: str, mode: str, reason: str, tmp_path: Path
+) -> None:
+    with advisory_server(
+        AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")}, mode=mode)
+    ) as running:
+        database = ServiceDatabase(service, running.url, tmp_path, timeout=5)  # type: ignore[arg-type]
+        with pytest.raises(DatabaseError) as caught:
+            database.lookup("torch", "2.5.1")
+    message = str(caught.value)
+    assert reason in message
+    assert "torch==2.5.1 could not be audited" in message
+    assert "service: offline" in message
+
+
+@pytest.mark.parametrize("service", ["osv", "pypi"])
+def test_a_service_that_is_down_is_an_error(service: str, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free now, and nothing listens on it below
+    database = ServiceDatabase(service, f"http://127.0.0.1:{port}", tmp_path, timeout=5)  # type: ignore[arg-type]
+    with pytest.raises(DatabaseError, match="it cannot be reached"):
+        database.lookup("torch", "2.5.1")
+
+
+@pytest.mark.parametrize("service", ["osv", "pypi"])
+def test_a_service_slower_than_the_timeout_is_an_error(service: str, tmp_path: Path) -> None:
+    with advisory_server(
+        AdvisoryServer(
+            records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")}, mode="slow", delay=2
+        )
+    ) as running:
+        database = ServiceDatabase(service, running.url, tmp_path, timeout=0.3)  # type: ignore[arg-type]
+        with pytest.raises(DatabaseError, match="did not answer in time"):
+            database.lookup("torch", "2.5.1")
+
+
+def test_the_state_names_the_service_the_endpoint_and_the_day(tmp_path: Path) -> None:
+    a = ServiceDatabase("osv", "http://127.0.0.1:1/", tmp_path)
+    b = ServiceDatabase("pypi", None, tmp_path)
+    assert a.state.startswith("osv:http://127.0.0.1:1:")
+    assert b.state.startswith("pypi:https://pypi.org:")
+    assert a.state.rsplit(":", 1)[1] == b.state.rsplit(":", 1)[1]  # the same UTC day
+
+
+def test_a_version_that_is_not_pep440_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="not a PEP 440 version"):
+        ServiceDatabase("osv", "http://127.0.0.1:1", tmp_path).lookup("torch", "latest")
