@@ -22,7 +22,7 @@ parsed and its strings are analysed at ``key (JSON).inner``.
 
 Documents hold up to a million strings (a tokenizer's vocabulary), so each string first passes
 a cheap gate (:func:`~pytest_mlsupply.engines.pickle.nested.might_hold_pickle`: its length and
-first character) and identical values are analysed once. All decoding of one document shares a
+first character, or one regular expression for encoded runs inside it) and identical values are analysed once. All decoding of one document shares a
 :class:`~pytest_mlsupply.engines.pickle.nested.DecodeBudget`; when it runs out, the strings left
 unanalysed are counted and reported (MLS-ENC-003), never passed in silence.
 

@@ -10,6 +10,8 @@ files, safetensors and GGUF metadata: :mod:`pytest_mlsupply.engines.strings`). T
 :class:`DecodeBudget`, compressed pickles are also peeled (gzip, zlib, bz2, xz, lzma, lz4, zstd,
 raw or inside base64/hex, through the bounded layer :mod:`pytest_mlsupply.engines.decompress`),
 and :func:`might_hold_pickle` is the cheap gate run on every string before anything is decoded.
+A string need not be one encoding as a whole: runs of base64, hex, base32, base85 and ascii85
+inside it, escape text, and a raw pickle after a label are found too (see ``_inside``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import codecs
 import contextlib
 import io
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -597,7 +600,10 @@ def _escaped(text: str, budget: DecodeBudget, layers: int) -> list[Embedded]:
     if not budget.take(len(text)):
         return []
     try:
-        decoded, _ = codecs.escape_decode(text.encode("utf-8"))
+        with warnings.catch_warnings():
+            # An invalid escape ("\\K") is kept as is, as a consumer's escape_decode keeps it.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            decoded, _ = codecs.escape_decode(text.encode("utf-8"))
     except ValueError:
         return []
     return _peel(bytes(decoded), budget, layers - 1, ("escape-text",)) or _after_opener(
