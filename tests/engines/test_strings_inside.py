@@ -20,6 +20,7 @@ from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.engines.strings import StringAnalyser, string_findings
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus import system_call
+from tests.corpus.safetensors_gguf import GGUF_ARRAY, GGUF_STRING, gguf_bytes
 
 PAYLOAD = system_call(Path("/nonexistent/canary"))
 # The same call as a protocol 0 pickle, as pickle.dumps(protocol=0) writes a reduce.
@@ -65,6 +66,10 @@ INSIDE = {
     "escape-text-labelled": "blob=" + repr(PAYLOAD)[2:-1],
     "escape-text-protocol-0": repr(PROTO0)[2:-1],
     "latin-1-after-label": "pickle:" + PAYLOAD.decode("latin-1"),
+    "unicode-escape-text": "".join(f"\\u{b:04x}" for b in PAYLOAD),
+    "0x-hex-after-label": "state: 0x" + PAYLOAD.hex(),
+    "spaced-hex-after-label": "hex: " + PAYLOAD.hex(" "),
+    "colon-hex": PAYLOAD.hex(":"),
 }
 
 
@@ -184,3 +189,18 @@ def test_the_gate_still_turns_away_ordinary_long_tokens() -> None:
         "transformers_version",
     ):
         assert not might_hold_pickle(token), token
+
+
+def test_base64_split_across_a_gguf_string_array_is_analysed_joined(tmp_path: Path) -> None:
+    pieces = [B64[i : i + 6] for i in range(0, len(B64), 6)]
+    metadata = [
+        ("general.architecture", GGUF_STRING, "llama"),
+        ("general.training_state", GGUF_ARRAY, (GGUF_STRING, pieces)),
+    ]
+    path = tmp_path / "model.gguf"
+    path.write_bytes(gguf_bytes(metadata, [("token_embd.weight", [4, 8])]))
+    report = scan_file(path, "model.gguf")
+    assert any(
+        f.rule == "MLS-ENC-001" and f.location.key_path == "general.training_state (joined)"
+        for f in report.findings
+    ), report.findings

@@ -511,7 +511,11 @@ _A85_OPEN = _one_of(_A85_FIRST)
 _A85_HEAD = rf"<~|(?<![!-uz]){_A85_OPEN}[!-uz]{{15}}|(?<![!-uz])[!-uz]{{0,31}}[:,;='\"`]{_A85_OPEN}[!-uz]{{15}}"
 #: Escape text a program decodes with codecs.escape_decode: \xNN, octal, or protocol 0's
 #: GLOBAL / INST lines ("cos\\nsystem\\n").
-_ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|[0-7]{1,3})|[ci][\w.]+\\n[\w.]+\\n")
+_ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u00[0-9A-Fa-f]{2}|[0-7]{1,3})|[ci][\w.]+\\n[\w.]+\\n")
+#: Hex after a label: "0x" and digits, or byte pairs apart ("80 04 95", "80:04:95").
+_SPACED_HEX = re.compile(
+    r"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{16,}|(?:[0-9A-Fa-f]{2}[ :\-]){8,}[0-9A-Fa-f]{2})"
+)
 _HEX_HEAD = re.compile(r"[0-9A-Fa-f]{16}")
 _B32_HEAD = re.compile(r"[A-Z2-7]{16}|[a-z2-7]{16}")
 _B32_UPPER = _one_of(frozenset(c for c in _B32_FIRST if c.isupper()))
@@ -528,6 +532,7 @@ _INSIDE = re.compile(
             _B85_RUN.pattern,
             _A85_HEAD,
             _ESCAPE.pattern,
+            _SPACED_HEX.pattern,
             "\x80[\x02-\x05]",
         )
     )
@@ -549,6 +554,11 @@ def _runs(text: str) -> Iterator[tuple[str, int, str]]:
                 yield "hex", start, run
         if first in _B32_FIRST and _B32_HEAD.match(run):
             yield "base32", start, run
+    for match in _SPACED_HEX.finditer(text):
+        digits = re.sub(r"[ :\-]", "", match.group())
+        digits = digits[2:] if digits[:2] in ("0x", "0X") else digits
+        if digits[0] in _HEX_FIRST:
+            yield "hex", match.start(), digits
     for match in _B85_RUN.finditer(text):
         yield "base85", match.start(), match.group()
     for match in _A85_RUN.finditer(text):
@@ -599,16 +609,28 @@ def _escaped(text: str, budget: DecodeBudget, layers: int) -> list[Embedded]:
     """Escape text (``\\x80\\x04...``, not in ``b'...'``) as codecs.escape_decode reads it."""
     if not budget.take(len(text)):
         return []
-    try:
-        with warnings.catch_warnings():
-            # An invalid escape ("\\K") is kept as is, as a consumer's escape_decode keeps it.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            decoded, _ = codecs.escape_decode(text.encode("utf-8"))
-    except ValueError:
-        return []
-    return _peel(bytes(decoded), budget, layers - 1, ("escape-text",)) or _after_opener(
-        bytes(decoded), budget, layers - 1, ("escape-text",)
-    )
+    for data in _unescaped(text):
+        refused = budget.refused
+        found = _peel(data, budget, layers - 1, ("escape-text",)) or _after_opener(
+            data, budget, layers - 1, ("escape-text",)
+        )
+        if found or budget.refused > refused:
+            return found
+    return []
+
+
+def _unescaped(text: str) -> Iterator[bytes]:
+    """The bytes of escape text, as ``codecs.escape_decode`` reads it and, where it holds
+    ``\\u`` escapes, as ``.encode().decode("unicode_escape").encode("latin-1")`` does."""
+    with warnings.catch_warnings():
+        # An invalid escape ("\\K") is kept as is, as the consumer's decoder keeps it.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with contextlib.suppress(ValueError):
+            yield bytes(codecs.escape_decode(text.encode("utf-8"))[0])
+        if "\\u" in text or "\\U" in text:
+            with contextlib.suppress(ValueError):  # UnicodeError is a ValueError
+                decoded = text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+                yield decoded.encode("latin-1")
 
 
 def _after_opener(
