@@ -335,12 +335,13 @@ class StringAnalyser:
         """
         findings: list[Finding] = []
 
-        def string(path: str, key: str | None, text: str, templated: bool) -> None:
-            # Paths are built only for strings that pass the cheap look: a vocabulary has
-            # a million keys, and nearly all of them are plain words.
+        def string(parent: str, at: str | int, key: str | None, text: str, templated: bool) -> None:
+            # Paths are built only for strings that pass the cheap look (run once): a
+            # vocabulary has a million keys, and nearly all of them are plain words.
             pickled = might_hold_pickle(text)
             if not (templated or pickled or "{" in text or text[:1] == "["):
                 return
+            path = child_path(parent, at)
             mine = handled is not None and handled(path)
             findings.extend(
                 self.value(
@@ -356,8 +357,13 @@ class StringAnalyser:
         stack: list[tuple[str, str | None, Any, bool]] = [(root, None, document, in_template)]
         while stack:
             path, key, node, templated = stack.pop()
-            if isinstance(node, str):
-                string(path, key, node, templated)
+            if isinstance(node, str):  # a document that is one string
+                if templated or might_hold_pickle(node) or "{" in node or node[:1] == "[":
+                    mine = handled is not None and handled(path)
+                    template = templated and not mine
+                    findings += self.value(
+                        path, node, key=key, template=template, pickles_only=mine
+                    )
                 continue
             pairs = _pairs(node)
             if pairs is not None:
@@ -373,8 +379,7 @@ class StringAnalyser:
                         )
                     inner = templated or _template_key(child_key)
                     if isinstance(child, str):
-                        if inner or _worth_a_look(child):
-                            string(child_path(path, child_key), child_key, child, inner)
+                        string(path, child_key, child_key, child, inner)
                     elif isinstance(child, (list, dict)) or _pairs(child) is not None:
                         children.append((child_path(path, child_key), child_key, child, inner))
                 stack.extend(reversed(children))
@@ -383,8 +388,7 @@ class StringAnalyser:
                 items = []
                 for index, item in enumerate(node):
                     if isinstance(item, str):
-                        if templated or _worth_a_look(item):
-                            string(child_path(path, index), key, item, templated)
+                        string(path, index, key, item, templated)
                     elif isinstance(item, (list, dict)) or _pairs(item) is not None:
                         items.append((child_path(path, index), key, item, templated))
                 stack.extend(reversed(items))
@@ -431,11 +435,6 @@ def string_findings(
 
 def _looks_like_json(text: str) -> bool:
     return len(text) >= 8 and text[:1] in "{[" and text.rstrip()[-1:] in "}]"
-
-
-def _worth_a_look(text: str) -> bool:
-    """The cheapest test a string must pass to be analysed at all (most never do)."""
-    return might_hold_pickle(text) or "{" in text or text[:1] == "["
 
 
 def _template_key(key: str) -> bool:
