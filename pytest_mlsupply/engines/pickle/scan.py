@@ -8,6 +8,7 @@ from typing import Any
 
 from ...results import Finding, Location, Severity
 from .gadgets import LoaderOutcome, load_key
+from .nested import Embedded
 from .policy import PicklePolicy
 from .readings import other_readings
 from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
@@ -208,10 +209,15 @@ class _NestedLoads:
             if key is None or key in self.outcomes:
                 continue
             found = candidates.get(key[1])
-            if found is None:
+            if found is not None:
+                self.handled.add(id(found))
+            elif key[0] == "numpy":
+                # An .npy or .npz does not look like a pickle: the bytes are a constant of this
+                # stream all the same (bounded by it), read where the load is.
+                found = NestedCandidate(made.ref.offset, None, Embedded(key[1], "raw", False))
+            else:
                 continue
             self.outcomes[key] = self._read(found, key[0], policy, ctx, depth_left, seen)
-            self.handled.add(id(found))
 
     def _read(
         self,
@@ -229,7 +235,24 @@ class _NestedLoads:
         base = candidate.data_offset if candidate.data_offset is not None else 0
         view = memoryview(data)
         error: str | None = None
-        if kind == "torch":
+        exact = candidate.data_offset is not None
+        if kind == "numpy":
+            # numpy.load(io.BytesIO(data)): read as numpy reads it, by the numpy format's reader.
+            from pytest_mlsupply.engines.formats.numpy import read_numpy_load
+
+            def scan_part(
+                part: memoryview, start: int, member: str
+            ) -> tuple[list[Finding], str | None]:
+                path = f"{key_path} > {member}" if member else key_path
+                part_ctx = FindingContext(origin=ctx.origin, member=ctx.member, key_path=path)
+                offset = start if member else base + start
+                inner = _scan(part[start:], policy, part_ctx, offset, depth_left - 1, seen)
+                moved = _relocated(inner.findings, candidate.offset, path, exact and not member)
+                return moved, inner.error
+
+            findings, error, read_as = read_numpy_load(data, scan_part)
+            exact = True  # (each part was placed by scan_part)
+        elif kind == "torch":
             # torch.load of a legacy stream: each pickle read by an unpickler of its own.
             def scan_one(part: memoryview, offset: int) -> PickleScan:
                 return _scan(part, policy, inner_ctx, offset, depth_left - 1, seen)
@@ -249,7 +272,6 @@ class _NestedLoads:
             inner = _scan(view, policy, inner_ctx, base, depth_left - 1, seen)
             findings, error = inner.findings, inner.error
             read_as = "a pickle"
-        exact = candidate.data_offset is not None
         self.findings.extend(_relocated(findings, candidate.offset, key_path, exact))
         if error is not None:
             self.errors.append(f"{key_path}: {error}")
