@@ -5,14 +5,16 @@ Malicious: a partial around ``os.system`` that the pickle calls, a harmless part
 reaches ``os.system`` from a module, a tensor storage blob (``torch.storage._load_from_bytes``)
 whose object pickle is a payload, ``pickle.loads`` of nested payload bytes, and
 ``numpy.load(io.BytesIO(...), None, True)`` of an object ``.npy`` whose pickle is a payload, of a
-bare payload pickle and of an ``.npz`` whose object member is one. Benign, made by the real
-libraries: scikit-learn holding a partial, torch tensors pickled and joblib-dumped, and objects
-that reduce to ``numpy.load`` of what ``numpy.save`` / ``numpy.savez`` wrote.
+bare payload pickle and of an ``.npz`` whose object member is one, and ``joblib.load`` of a
+gzip-compressed payload pickle. Benign, made by the real libraries: scikit-learn holding a
+partial, torch tensors pickled and joblib-dumped, and objects that reduce to ``numpy.load`` of
+what ``numpy.save`` / ``numpy.savez`` wrote or to ``joblib.load`` of what ``joblib.dump`` wrote.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import pickle
 import struct
@@ -116,6 +118,33 @@ def _numpy_load_npz_member_payload(canary: Path) -> bytes:
         archive.writestr("weights.npy", _npy_object(pickle.dumps([0.5, 1.5], protocol=2)))
         archive.writestr("bias.npy", _npy_object(system_call(canary)))
     return b"\x80\x02cbuiltins\ndict\n" + _numpy_load(buffer.getvalue())[2:] + b"\x85R."
+
+
+def _joblib_load_gzip_payload(canary: Path) -> bytes:
+    # joblib.load(_io.BytesIO(<gzip of a payload pickle>)): joblib decompresses, then unpickles.
+    blob = gzip.compress(system_call(canary))
+    return b"\x80\x02cjoblib.numpy_pickle\nload\nc_io\nBytesIO\n" + _binbytes(blob) + b"\x85R\x85R."
+
+
+class _Dumped:
+    """An object pickled as joblib.dump bytes: joblib.load of them."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> tuple[object, ...]:
+        import joblib
+
+        return (joblib.load, (io.BytesIO(self.data),))
+
+
+def _joblib_load_of_dumped_arrays() -> bytes:
+    import joblib
+    import numpy as np
+
+    buffer = io.BytesIO()
+    joblib.dump({"w": np.arange(8.0), "classes": ["a", "b"]}, buffer, compress=("gzip", 3))
+    return pickle.dumps(_Dumped(buffer.getvalue()))
 
 
 class _SavedArray:
@@ -243,6 +272,21 @@ SAMPLES: list[Sample] = [
         _VICTIM_PICKLE,
         rules=_LOADER_RULES,
         requires=("numpy",),
+    ),
+    file_sample(
+        "pickle-joblib-load-gzip-payload",
+        _joblib_load_gzip_payload,
+        "joblib.load(BytesIO(b)) of a gzip-compressed payload pickle (joblib decompresses it)",
+        _VICTIM_PICKLE,
+        rules=_LOADER_RULES,
+        requires=("joblib",),
+    ),
+    _benign(
+        "pickle-joblib-load-of-dumped-arrays",
+        _joblib_load_of_dumped_arrays,
+        "an object reducing to joblib.load(io.BytesIO(<joblib.dump, gzip, of arrays>))",
+        "joblib",
+        "numpy",
     ),
     _benign(
         "pickle-numpy-load-of-saved-floats",

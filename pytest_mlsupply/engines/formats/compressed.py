@@ -36,6 +36,7 @@ __all__ = [
     "identify_joblib_zfile",
     "identify_weak_compressed",
     "joblib_compression",
+    "joblib_unpickles",
     "scan_as_joblib_decompresses",
     "scan_compressed",
 ]
@@ -226,6 +227,25 @@ _JOBLIB_PREFIXES = (
 def joblib_compression(head: bytes) -> Format | None:
     """The compressed format ``joblib.load`` reads a file starting with ``head`` as."""
     return next((fmt for prefix, fmt in _JOBLIB_PREFIXES if head.startswith(prefix)), None)
+
+
+def joblib_unpickles(data: bytes, *, limit: int, max_ratio: float) -> tuple[bytes, str | None, str]:
+    """What ``joblib.load(io.BytesIO(data))`` unpickles: the pickle's bytes, why they may not be
+    all of it (None when they are), and what ``data`` was read as.
+
+    joblib decompresses by the first bytes alone; a joblib < 0.10 z-file it reads only from a
+    path (from a file object it fails), and anything else is the pickle itself.
+    """
+    fmt = joblib_compression(data)
+    if fmt is None:
+        return data, None, "a joblib pickle"
+    if fmt == Format.JOBLIB_ZFILE:
+        return b"", "a joblib < 0.10 z-file, which joblib.load reads only from a path", str(fmt)
+    result = decompress(io.BytesIO(data), _CODECS[fmt], limit=limit, max_ratio=max_ratio)
+    error = result.over_limit or result.error
+    if error is None and result.trailing:
+        error = f"{result.trailing} bytes after the {fmt} stream"
+    return result.data, error, f"a {fmt}-compressed joblib pickle"
 
 
 def scan_as_joblib_decompresses(blob: Blob, fmt: Format, ctx: ScanContext) -> list[Finding]:

@@ -374,7 +374,7 @@ PickleReader = Callable[[memoryview, int, str], "tuple[list[Finding], str | None
 
 _ZIP_OPENERS = (b"PK\x03\x04", b"PK\x05\x06")
 # An object member of an .npz handed to numpy.load is decompressed whole, within these.
-_LOADED_MEMBER_LIMIT = 64 << 20
+_LOADED_MEMBER_LIMIT = 16 << 20
 _LOADED_MAX_RATIO = 250.0
 
 

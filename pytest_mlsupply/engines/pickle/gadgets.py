@@ -13,7 +13,9 @@ machine recorded (:attr:`~.vm.Trace.watched`, :attr:`~.vm.Trace.calls`, :attr:`~
 constant in the stream, the scan reads them with this engine (:mod:`.scan`), and the call is
 judged by what they hold (a pickled torch tensor carries its storage that way). ``numpy.load``
 of ``io.BytesIO(<constant bytes>)`` likewise, its bytes read as numpy reads them (an ``.npy``,
-an ``.npz`` or a bare pickle, :func:`pytest_mlsupply.engines.formats.numpy.read_numpy_load`).
+an ``.npz`` or a bare pickle, :func:`pytest_mlsupply.engines.formats.numpy.read_numpy_load`),
+and ``joblib.load`` of one as joblib reads them (decompressed by their first bytes,
+:func:`pytest_mlsupply.engines.formats.compressed.joblib_unpickles`, then a joblib pickle).
 Anything the scan cannot read in full keeps the call critical.
 
 Everything unsure fails closed: an argument that is not plain data, a walk cut short by its
@@ -60,7 +62,8 @@ CONSTRUCTORS: dict[str, str] = {
 }
 
 #: Nested loaders whose constant argument the scan can read: what format it holds. The
-#: ``numpy`` ones take a file, ``io.BytesIO(<constant bytes>)`` (:func:`loader_bytes`).
+#: ``numpy`` and ``joblib`` ones take a file, ``io.BytesIO(<constant bytes>)``
+#: (:func:`loader_bytes`).
 LOADERS: dict[str, str] = {
     "torch.storage._load_from_bytes": "torch",
     "pickle.loads": "pickle",
@@ -70,17 +73,23 @@ LOADERS: dict[str, str] = {
     "numpy.load": "numpy",
     "numpy.lib.npyio.load": "numpy",
     "numpy.lib._npyio_impl.load": "numpy",
+    "joblib.load": "joblib",
+    "joblib.numpy_pickle.load": "joblib",
 }
 
-#: The in-memory file a ``numpy`` loader may read constant bytes from. Watched so that every
+# Loaders handed a file (an io.BytesIO of the constant bytes), not the bytes themselves.
+_FILE_LOADERS = frozenset({"numpy", "joblib"})
+
+#: The in-memory file a ``numpy`` or ``joblib`` loader may read constant bytes from. Watched so that every
 #: one made is seen: it is let through only as the file of one nested load that reads clean.
 BUFFERS = frozenset({"io.BytesIO", "_io.BytesIO"})
 
 WATCHED = frozenset(CONSTRUCTORS) | frozenset(LOADERS) | BUFFERS
 
-# numpy.load(file, mmap_mode, allow_pickle, fix_imports, encoding): what the arguments after
-# the file may be. Memory mapping refuses a BytesIO; the verdict does not depend on
-# allow_pickle (an embedded pickle is judged whether or not numpy would unpickle it).
+# numpy.load(file, mmap_mode, allow_pickle, fix_imports, encoding) and joblib.load(file,
+# mmap_mode, ensure_native_byte_order): what the arguments after the file may be. Memory
+# mapping refuses a BytesIO; the verdict does not depend on allow_pickle (an embedded pickle
+# is judged whether or not numpy would unpickle it).
 _NUMPY_ENCODINGS = frozenset({"ASCII", "latin1", "bytes"})
 
 # Allowed callables that call their first argument with the others (and make an instance of
@@ -206,21 +215,29 @@ def loader_bytes(call: Call) -> bytes | None:
         and args
     ):
         return None
-    if LOADERS[call.func.ref.dotted] != "numpy":
+    kind = LOADERS[call.func.ref.dotted]
+    if kind not in _FILE_LOADERS:
         if len(args) == 1 and isinstance(args[0], (bytes, bytearray)):
             return bytes(args[0])
         return None
-    if len(args) > 5 or not _numpy_options(args[1:]):
+    if not _file_options(kind, args[1:]):
         return None
     return buffer_bytes(args[0])
 
 
-def _numpy_options(options: tuple[Any, ...]) -> bool:
-    kinds: tuple[type | tuple[type, ...], ...] = (type(None), int, int, str)
-    if not all(isinstance(value, kind) for value, kind in zip(options, kinds, strict=False)):
-        return False
+def _file_options(kind: str, options: tuple[Any, ...]) -> bool:
+    """Whether the options after a file loader's file are constants that leave what it reads
+    and how as the scan reads it (no memory map, no keywords)."""
     if options and options[0] is not None:
         return False  # mmap_mode: a path's memory map, which a BytesIO is not
+    if kind == "joblib":
+        # ensure_native_byte_order: True, False or "auto".
+        return len(options) <= 2 and (len(options) < 2 or options[1] in (True, False, "auto"))
+    if len(options) > 4:
+        return False
+    kinds: tuple[type, ...] = (type(None), int, int, str)
+    if not all(isinstance(value, kind) for value, kind in zip(options, kinds, strict=False)):
+        return False
     return len(options) < 4 or options[3] in _NUMPY_ENCODINGS
 
 
@@ -297,7 +314,7 @@ def assess(
             kind = f"load-{LOADERS[dotted]}"
             key = load_key(made)
             harmless, reason, wrapped = _judge_load(made, loaded.get(key) if key else None)
-            if harmless and LOADERS[dotted] == "numpy":
+            if harmless and LOADERS[dotted] in _FILE_LOADERS:
                 # The BytesIO must be this load's alone: another reader of the same object
                 # moves its position, or reads what this load is judged not to.
                 file = made.args[0]
@@ -344,7 +361,7 @@ def _judge_load(made: Call, outcome: LoaderOutcome | None) -> tuple[bool, str, s
     data = loader_bytes(made)
     if data is None:
         assert isinstance(made.func, Global)
-        if LOADERS[made.func.ref.dotted] == "numpy":
+        if LOADERS[made.func.ref.dotted] in _FILE_LOADERS:
             # A path names a file the scan never sees; mmap_mode, keywords or anything built at
             # load time leave what numpy reads unknown.
             what = "io.BytesIO of constant bytes, with constant options and no mmap_mode"

@@ -177,6 +177,11 @@ def _scan(
     return result
 
 
+# What a compressed stream handed to joblib.load may decompress to.
+_JOBLIB_LIMIT = 16 << 20
+_JOBLIB_MAX_RATIO = 250.0
+
+
 class _NestedLoads:
     """The constant bytes handed to nested loaders (``torch.storage._load_from_bytes``,
     ``pickle.loads``), each read as its loader reads it, and what that gave.
@@ -211,8 +216,8 @@ class _NestedLoads:
             found = candidates.get(key[1])
             if found is not None:
                 self.handled.add(id(found))
-            elif key[0] == "numpy":
-                # An .npy or .npz does not look like a pickle: the bytes are a constant of this
+            elif key[0] in ("numpy", "joblib"):
+                # An .npy, .npz or compressed stream does not look like a pickle: the bytes are a constant of this
                 # stream all the same (bounded by it), read where the load is.
                 found = NestedCandidate(made.ref.offset, None, Embedded(key[1], "raw", False))
             else:
@@ -252,6 +257,18 @@ class _NestedLoads:
 
             findings, error, read_as = read_numpy_load(data, scan_part)
             exact = True  # (each part was placed by scan_part)
+        elif kind == "joblib":
+            # joblib.load(io.BytesIO(data)): decompressed as joblib does, then its pickle, whose
+            # arrays this engine steps over as joblib's unpickler does.
+            from pytest_mlsupply.engines.formats.compressed import joblib_unpickles
+
+            stream, error, read_as = joblib_unpickles(
+                data, limit=_JOBLIB_LIMIT, max_ratio=_JOBLIB_MAX_RATIO
+            )
+            if stream is not data:
+                exact, base = False, 0  # offsets in decompressed bytes are not the file's
+            inner = _scan(memoryview(stream), policy, inner_ctx, base, depth_left - 1, seen)
+            findings, error = inner.findings, error or inner.error
         elif kind == "torch":
             # torch.load of a legacy stream: each pickle read by an unpickler of its own.
             def scan_one(part: memoryview, offset: int) -> PickleScan:

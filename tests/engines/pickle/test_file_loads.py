@@ -1,19 +1,25 @@
-"""``numpy.load(io.BytesIO(<constant bytes>))`` in a pickle is judged by what numpy reads there.
+"""``numpy.load`` / ``joblib.load`` of ``io.BytesIO(<constant bytes>)`` in a pickle are judged
+by what the loader reads there.
 
 The bytes are read by the numpy format's reader (an ``.npy``, an ``.npz`` or a bare pickle, as
 numpy tells them apart): a plain numeric array is MLS-PKL-018 info, and its ``io.BytesIO`` is
 not reported; a payload in an object array, a bare pickle or an ``.npz`` member, bytes numpy
 would not read as they were judged, a path, memory mapping or a buffer shared with other code
-keep the load MLS-PKL-019 critical. Fixtures are built by hand (the ``.npy`` layout and
-:mod:`zipfile`, what ``numpy.savez`` writes with), and once with numpy itself.
+keep the load MLS-PKL-019 critical. ``joblib.load`` reads the bytes as joblib does:
+decompressed by their first bytes, then a joblib pickle. Fixtures are built by hand (the
+``.npy`` layout, :mod:`zipfile` as ``numpy.savez`` writes, :mod:`gzip` / :mod:`zlib` as joblib
+compresses), and with numpy and joblib themselves.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import pickle
 import struct
 import zipfile
+import zlib
+from collections.abc import Callable
 
 import pytest
 from pickle_asm import Asm
@@ -289,3 +295,88 @@ def test_an_object_that_reduces_to_numpy_load_of_what_numpy_saves_passes() -> No
         for protocol in (2, 4, 5):
             result = scan(pickle.dumps(Saved(out.getvalue()), protocol=protocol))
             assert rules(result) == {"MLS-PKL-018"}, [f.render() for f in result.findings]
+
+
+# --- joblib.load ---------------------------------------------------------------------------------
+
+JOBLIB = ("joblib.numpy_pickle", "load")
+
+
+@pytest.mark.parametrize("loader", [JOBLIB, ("joblib", "load")])
+@pytest.mark.parametrize("pack", [bytes, gzip.compress, zlib.compress], ids=["raw", "gzip", "zlib"])
+def test_joblib_load_of_a_clean_pickle_raw_or_compressed_is_info_only(
+    loader: tuple[str, str], pack: Callable[[bytes], bytes]
+) -> None:
+    data = pack(pickle.dumps({"a": [1.0, 2.0]}, protocol=2))
+    result = scan(numpy_load(data, loader=loader))
+    assert rules(result) == {"MLS-PKL-018"}, [f.render() for f in result.findings]
+    assert "joblib pickle, nothing found" in reason(result)
+
+
+@pytest.mark.parametrize("pack", [bytes, gzip.compress, zlib.compress], ids=["raw", "gzip", "zlib"])
+def test_joblib_load_of_a_payload_raw_or_compressed_is_critical(
+    pack: Callable[[bytes], bytes],
+) -> None:
+    result = scan(numpy_load(pack(PAYLOAD), loader=JOBLIB))
+    assert {"MLS-PKL-001", "MLS-PKL-002", "MLS-PKL-019"} <= blocking(result)
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "why"),
+    [
+        (gzip.compress(pickle.dumps(1))[:-6], (), "truncated"),
+        (gzip.compress(pickle.dumps(1)) + b"junk", (), "bytes after"),
+        (b"ZF0x" + bytes(17) + zlib.compress(pickle.dumps(1)), (), "z-file"),
+        (pickle.dumps(1), ("r",), "not io.BytesIO"),
+        (pickle.dumps(1), (None, "yes"), "not io.BytesIO"),
+    ],
+    ids=["truncated", "trailing", "zfile", "mmap", "byte-order"],
+)
+def test_joblib_load_of_bytes_it_would_not_read_as_judged_stays_critical(
+    data: bytes, options: tuple[object, ...], why: str
+) -> None:
+    result = scan(numpy_load(data, *options, loader=JOBLIB))
+    assert "MLS-PKL-019" in blocking(result)
+    assert why in reason(result)
+
+
+def test_joblib_load_of_a_path_stays_critical() -> None:
+    result = scan(numpy_load("model.joblib", loader=JOBLIB, buffer=None))
+    assert {"MLS-PKL-001", "MLS-PKL-019"} <= blocking(result)
+
+
+@pytest.mark.needs("joblib", "numpy")
+def test_an_object_that_reduces_to_joblib_load_of_what_joblib_dumps_passes() -> None:
+    import joblib
+    import numpy as np
+
+    class Dumped:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def __reduce__(self) -> tuple[object, ...]:
+            return (joblib.load, (io.BytesIO(self.data),))
+
+    value = {"w": np.arange(6.0).reshape(2, 3), "names": ["a", "b"]}
+    for compress in (0, ("zlib", 3), ("gzip", 3), ("bz2", 3), ("xz", 3), ("lzma", 3)):
+        out = io.BytesIO()
+        joblib.dump(value, out, compress=compress)
+        result = scan(pickle.dumps(Dumped(out.getvalue())))
+        assert rules(result) == {"MLS-PKL-018"}, (compress, [f.render() for f in result.findings])
+
+
+@pytest.mark.needs("joblib")
+def test_an_object_array_payload_inside_a_joblib_dump_is_critical() -> None:
+    import joblib
+    import numpy as np
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, ...]:
+            import os
+
+            return (os.system, ("touch x",))
+
+    out = io.BytesIO()
+    joblib.dump({"a": np.array([Evil()], dtype=object)}, out)
+    result = scan(numpy_load(out.getvalue(), loader=JOBLIB))
+    assert {"MLS-PKL-002", "MLS-PKL-019"} <= blocking(result)
