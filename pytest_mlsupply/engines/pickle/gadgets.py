@@ -173,7 +173,7 @@ class GadgetUse:
     call: CallRef
     dotted: str
     kind: str
-    """A :data:`CONSTRUCTORS` kind, or ``load-torch`` / ``load-pickle``."""
+    """A :data:`CONSTRUCTORS` kind, or ``load-`` and a :data:`LOADERS` format."""
     harmless: bool
     reason: str
     wrapped: str

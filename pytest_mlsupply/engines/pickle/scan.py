@@ -184,11 +184,14 @@ _JOBLIB_MAX_RATIO = 250.0
 
 class _NestedLoads:
     """The constant bytes handed to nested loaders (``torch.storage._load_from_bytes``,
-    ``pickle.loads``), each read as its loader reads it, and what that gave.
+    ``pickle.loads``, ``numpy.load`` / ``joblib.load`` of an ``io.BytesIO``), each read as its
+    loader reads it, and what that gave.
 
-    Only bytes the machine already holds as a constant candidate (:attr:`Trace.nested`) are
-    read, so the nesting bound (``depth_left``) and the file's own size bound the work; a load
-    of anything else keeps no outcome, and stays critical.
+    Only constants of the stream are read: for the bytes loaders, those the machine already
+    holds as a candidate pickle (:attr:`Trace.nested`); for the file loaders, the bytes of the
+    ``BytesIO`` (an ``.npy`` or a compressed stream does not look like a pickle). The nesting
+    bound (``depth_left``), the file's own size and the decompression limits bound the work;
+    a load of anything else keeps no outcome, and stays critical.
     """
 
     def __init__(
