@@ -199,6 +199,26 @@ def test_bytes_numpy_would_not_read_as_judged_keep_the_load_critical(data: bytes
     assert why in reason(result)
 
 
+def test_an_npz_member_compressed_in_a_way_the_scan_cannot_read_keeps_the_load_critical() -> None:
+    data = bytearray(npz({"a.npy": OBJECT_PAYLOAD}))
+    # Compression method 99 (AES) in the local and central headers: nothing can read it here.
+    for offset in (8, data.index(b"PK\x01\x02") + 10):
+        data[offset : offset + 2] = struct.pack("<H", 99)
+    result = scan(numpy_load(bytes(data)))
+    assert "MLS-PKL-019" in blocking(result)
+    assert "not supported" in reason(result)
+
+
+def test_a_bytesio_given_its_bytes_by_keyword_stays_critical() -> None:
+    # _io.BytesIO.__new__ by NEWOBJ_EX with initial_bytes=...: not the one plain form read.
+    data = (
+        Asm().proto(4).global_("numpy", "load").global_("_io", "BytesIO").empty_tuple()
+        .empty_dict().str("initial_bytes").bytes_(FLOATS).setitem().newobj_ex()
+        .tuple1().reduce().stop().bytes()
+    )  # fmt: skip
+    assert "MLS-PKL-019" in blocking(scan(data))
+
+
 def test_an_npz_with_two_members_of_one_name_keeps_the_load_critical() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
