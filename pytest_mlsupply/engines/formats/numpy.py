@@ -29,6 +29,7 @@ from pytest_mlsupply.engines.containers import scan_pickle_region, scan_zip_memb
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.numpy_dtype import scalar
+from pytest_mlsupply.engines.pickle.scan import PartScanner, register_file_load_reader
 from pytest_mlsupply.engines.ziparchive import (
     ZipEntry,
     ZipFormatError,
@@ -368,9 +369,6 @@ def scan_npz(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
 
 # --- bytes handed to numpy.load ---------------------------------------------------------
 
-#: ``scan(data, start, member)``: the findings and parse error of the pickle in ``data`` from
-#: ``start``; ``member`` names the ``.npz`` member it is in ("" for the loaded bytes).
-PickleReader = Callable[[memoryview, int, str], "tuple[list[Finding], str | None]"]
 
 _ZIP_OPENERS = (b"PK\x03\x04", b"PK\x05\x06")
 # An object member of an .npz handed to numpy.load is decompressed whole, within these.
@@ -378,9 +376,7 @@ _LOADED_MEMBER_LIMIT = 16 << 20
 _LOADED_MAX_RATIO = 250.0
 
 
-def read_numpy_load(
-    data: bytes, scan_pickle: PickleReader
-) -> tuple[list[Finding], str | None, str]:
+def read_numpy_load(data: bytes, scan_pickle: PartScanner) -> tuple[list[Finding], str | None, str]:
     """What ``numpy.load(io.BytesIO(data))`` reads, judged without loading it: the findings of
     every pickle in it, the reason it is not wholly understood (None when it is), and what it
     was read as.
@@ -404,7 +400,7 @@ def read_numpy_load(
 
 
 def _read_npy(
-    view: memoryview, scan_pickle: PickleReader, member: str
+    view: memoryview, scan_pickle: PartScanner, member: str
 ) -> tuple[list[Finding], str | None]:
     where = f"{member}: " if member else ""
     try:
@@ -424,7 +420,7 @@ def _read_npy(
     return [], None
 
 
-def _read_npz(data: bytes, scan_pickle: PickleReader) -> tuple[list[Finding], str | None]:
+def _read_npz(data: bytes, scan_pickle: PartScanner) -> tuple[list[Finding], str | None]:
     fh = io.BytesIO(data)
     try:
         directory = read_zip_directory(fh, len(data))
@@ -472,3 +468,6 @@ def _read_npz(data: bytes, scan_pickle: PickleReader) -> tuple[list[Finding], st
         if error is not None:
             return findings, error
     return findings, None
+
+
+register_file_load_reader("numpy", read_numpy_load)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,7 +17,15 @@ from .torch_legacy import LegacyLayoutError, walk_legacy
 from .values import CallRef, ImportRef
 from .vm import NestedCandidate, PersistentRef, Trace, run_machine
 
-__all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
+__all__ = [
+    "FILE_LOAD_READERS",
+    "FileLoadReader",
+    "NestedScan",
+    "PartScanner",
+    "PickleScan",
+    "register_file_load_reader",
+    "scan_pickle_bytes",
+]
 
 
 @dataclass
@@ -177,9 +186,25 @@ def _scan(
     return result
 
 
-# What a compressed stream handed to joblib.load may decompress to.
-_JOBLIB_LIMIT = 16 << 20
-_JOBLIB_MAX_RATIO = 250.0
+#: ``scan(data, start, member)``: the findings and parse error of the pickle in ``data`` from
+#: ``start``, ``member`` naming the part of the loaded bytes it is in ("" for the bytes
+#: themselves, whose offsets are the constant's).
+PartScanner = Callable[[memoryview, int, str], "tuple[list[Finding], str | None]"]
+#: ``read(data, scan)``: the findings, the reason the bytes are not wholly understood (None
+#: when they are) and what they were read as.
+FileLoadReader = Callable[[bytes, PartScanner], "tuple[list[Finding], str | None, str]"]
+
+#: How the bytes handed to a file loader (a :data:`~.gadgets.LOADERS` format) are read: by the
+#: format's own reader, which registers itself (:func:`register_file_load_reader`), since the
+#: format engines sit above this one and cannot be imported from here. Without a reader, such
+#: a load is not read, and stays critical.
+FILE_LOAD_READERS: dict[str, FileLoadReader] = {}
+# What this engine reads itself: a legacy torch.save stream, a pickle.
+_READ_HERE = frozenset({"torch", "pickle"})
+
+
+def register_file_load_reader(kind: str, reader: FileLoadReader) -> None:
+    FILE_LOAD_READERS[kind] = reader
 
 
 class _NestedLoads:
@@ -216,12 +241,15 @@ class _NestedLoads:
             key = load_key(made)
             if key is None or key in self.outcomes:
                 continue
+            if key[0] not in _READ_HERE and key[0] not in FILE_LOAD_READERS:
+                continue  # no reader for what this loader reads: the load stays critical
             found = candidates.get(key[1])
             if found is not None:
                 self.handled.add(id(found))
-            elif key[0] in ("numpy", "joblib"):
-                # An .npy, .npz or compressed stream does not look like a pickle: the bytes are a constant of this
-                # stream all the same (bounded by it), read where the load is.
+            elif key[0] in FILE_LOAD_READERS:
+                # An .npy, .npz or compressed stream does not look like a pickle: the bytes
+                # are a constant of this stream all the same (bounded by it), read where the
+                # load is.
                 found = NestedCandidate(made.ref.offset, None, Embedded(key[1], "raw", False))
             else:
                 continue
@@ -244,10 +272,10 @@ class _NestedLoads:
         view = memoryview(data)
         error: str | None = None
         exact = candidate.data_offset is not None
-        if kind == "numpy":
-            # numpy.load(io.BytesIO(data)): read as numpy reads it, by the numpy format's reader.
-            from pytest_mlsupply.engines.formats.numpy import read_numpy_load
-
+        reader = FILE_LOAD_READERS.get(kind)
+        if reader is not None:
+            # numpy.load / joblib.load(io.BytesIO(data)): read by that format's own reader,
+            # which hands each pickle it finds back to this engine.
             def scan_part(
                 part: memoryview, start: int, member: str
             ) -> tuple[list[Finding], str | None]:
@@ -258,20 +286,8 @@ class _NestedLoads:
                 moved = _relocated(inner.findings, candidate.offset, path, exact and not member)
                 return moved, inner.error
 
-            findings, error, read_as = read_numpy_load(data, scan_part)
+            findings, error, read_as = reader(data, scan_part)
             exact = True  # (each part was placed by scan_part)
-        elif kind == "joblib":
-            # joblib.load(io.BytesIO(data)): decompressed as joblib does, then its pickle, whose
-            # arrays this engine steps over as joblib's unpickler does.
-            from pytest_mlsupply.engines.formats.compressed import joblib_unpickles
-
-            stream, error, read_as = joblib_unpickles(
-                data, limit=_JOBLIB_LIMIT, max_ratio=_JOBLIB_MAX_RATIO
-            )
-            if stream is not data:
-                exact, base = False, 0  # offsets in decompressed bytes are not the file's
-            inner = _scan(memoryview(stream), policy, inner_ctx, base, depth_left - 1, seen)
-            findings, error = inner.findings, error or inner.error
         elif kind == "torch":
             # torch.load of a legacy stream: each pickle read by an unpickler of its own.
             def scan_one(part: memoryview, offset: int) -> PickleScan:

@@ -24,7 +24,10 @@ from collections.abc import Callable
 import pytest
 from pickle_asm import Asm
 
+# The numpy and compressed-stream engines register how they read a nested load's bytes.
+from pytest_mlsupply.engines.formats import compressed, numpy  # noqa: F401
 from pytest_mlsupply.engines.pickle import PicklePolicy, PickleScan, scan_pickle_bytes
+from pytest_mlsupply.engines.pickle import scan as pickle_scan
 from pytest_mlsupply.results import Severity
 
 PAYLOAD = Asm().proto(2).call("os", "system", "touch x").stop().bytes()
@@ -125,6 +128,15 @@ def test_numpy_load_of_a_clean_bare_pickle_is_info_only() -> None:
     result = scan(numpy_load(pickle.dumps({"a": [1, 2]}, protocol=2), None, True))
     assert rules(result) == {"MLS-PKL-018"}
     assert "read as a pickle" in reason(result)
+
+
+def test_without_the_numpy_engine_s_reader_a_numpy_load_stays_critical(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pickle_scan, "FILE_LOAD_READERS", {})
+    result = scan(numpy_load(FLOATS))
+    assert "MLS-PKL-019" in blocking(result)
+    assert "not read" in reason(result)
 
 
 def test_a_bytesio_rebuilt_from_its_pickled_state_is_read_from_that_state() -> None:
