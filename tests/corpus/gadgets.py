@@ -3,16 +3,22 @@
 Malicious: a partial around ``os.system`` that the pickle calls, a harmless partial whose
 ``__setstate__`` swaps in ``os.system`` before the call, an attrgetter/methodcaller chain that
 reaches ``os.system`` from a module, a tensor storage blob (``torch.storage._load_from_bytes``)
-whose object pickle is a payload, and ``pickle.loads`` of nested payload bytes. Benign, made by
-the real libraries: scikit-learn holding a partial, torch tensors pickled and joblib-dumped.
+whose object pickle is a payload, ``pickle.loads`` of nested payload bytes, and
+``numpy.load(io.BytesIO(...), None, True)`` of an object ``.npy`` whose pickle is a payload, of a
+bare payload pickle and of an ``.npz`` whose object member is one, and ``joblib.load`` of a
+gzip-compressed payload pickle. Benign, made by the real libraries: scikit-learn holding a
+partial, torch tensors pickled and joblib-dumped, and objects that reduce to ``numpy.load`` of
+what ``numpy.save`` / ``numpy.savez`` wrote or to ``joblib.load`` of what ``joblib.dump`` wrote.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import pickle
 import struct
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +88,91 @@ def _load_from_bytes_payload(canary: Path) -> bytes:
 
 def _pickle_loads_payload(canary: Path) -> bytes:
     return b"\x80\x02cpickle\nloads\n" + _binbytes(system_call(canary)) + b"\x85R."
+
+
+def _npy_object(data_pickle: bytes) -> bytes:
+    """An ``.npy`` of one object (dtype ``|O``): its data is ``data_pickle``."""
+    header = repr({"descr": "|O", "fortran_order": False, "shape": (1,)}).encode("latin-1")
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data_pickle
+
+
+def _numpy_load(data: bytes) -> bytes:
+    """numpy.load(_io.BytesIO(data), None, True): mmap_mode None, allow_pickle True."""
+    return b"\x80\x02cnumpy\nload\n(c_io\nBytesIO\n" + _binbytes(data) + b"\x85RN\x88tR"
+
+
+def _numpy_load_object_array_payload(canary: Path) -> bytes:
+    return _numpy_load(_npy_object(system_call(canary))) + b"."
+
+
+def _numpy_load_bare_pickle_payload(canary: Path) -> bytes:
+    # Not the .npy magic nor a zip's: numpy.load(allow_pickle=True) unpickles the bytes.
+    return _numpy_load(system_call(canary)) + b"."
+
+
+def _numpy_load_npz_member_payload(canary: Path) -> bytes:
+    # numpy.load of an .npz is lazy: builtins.dict(...) indexes every member, which loads it.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("weights.npy", _npy_object(pickle.dumps([0.5, 1.5], protocol=2)))
+        archive.writestr("bias.npy", _npy_object(system_call(canary)))
+    return b"\x80\x02cbuiltins\ndict\n" + _numpy_load(buffer.getvalue())[2:] + b"\x85R."
+
+
+def _joblib_load_gzip_payload(canary: Path) -> bytes:
+    # joblib.load(_io.BytesIO(<gzip of a payload pickle>)): joblib decompresses, then unpickles.
+    blob = gzip.compress(system_call(canary))
+    return b"\x80\x02cjoblib.numpy_pickle\nload\nc_io\nBytesIO\n" + _binbytes(blob) + b"\x85R\x85R."
+
+
+class _Dumped:
+    """An object pickled as joblib.dump bytes: joblib.load of them."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> tuple[object, ...]:
+        import joblib
+
+        return (joblib.load, (io.BytesIO(self.data),))
+
+
+def _joblib_load_of_dumped_arrays() -> bytes:
+    import joblib
+    import numpy as np
+
+    buffer = io.BytesIO()
+    joblib.dump({"w": np.arange(8.0), "classes": ["a", "b"]}, buffer, compress=("gzip", 3))
+    return pickle.dumps(_Dumped(buffer.getvalue()))
+
+
+class _SavedArray:
+    """What a library that pickles an array as numpy.save bytes writes: numpy.load of them."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> tuple[object, ...]:
+        import numpy as np
+
+        return (np.load, (io.BytesIO(self.data),))
+
+
+def _numpy_load_of_saved_floats() -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.linspace(0.0, 1.0, 12).reshape(3, 4))
+    return pickle.dumps({"weights": _SavedArray(buffer.getvalue())})
+
+
+def _numpy_load_of_savez_floats() -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, w=np.ones((2, 2), dtype=np.float32), b=np.arange(3))
+    return pickle.dumps(_SavedArray(buffer.getvalue()), protocol=2)
 
 
 def _benign(name: str, make: Callable[[], bytes], technique: str, *modules: str) -> Sample:
@@ -157,6 +248,57 @@ SAMPLES: list[Sample] = [
         "pickle.loads of constant bytes that are a payload pickle",
         _VICTIM_PICKLE,
         rules=_LOADER_RULES,
+    ),
+    file_sample(
+        "pickle-numpy-load-object-array-payload",
+        _numpy_load_object_array_payload,
+        "numpy.load(BytesIO(b), None, True) of an object .npy whose pickle runs os.system",
+        _VICTIM_PICKLE,
+        rules=_LOADER_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "pickle-numpy-load-bare-pickle-payload",
+        _numpy_load_bare_pickle_payload,
+        "numpy.load(BytesIO(b), None, True) of a bare payload pickle (numpy unpickles it)",
+        _VICTIM_PICKLE,
+        rules=_LOADER_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "pickle-numpy-load-npz-member-payload",
+        _numpy_load_npz_member_payload,
+        "dict(numpy.load(BytesIO(npz), None, True)): an object member's pickle runs os.system",
+        _VICTIM_PICKLE,
+        rules=_LOADER_RULES,
+        requires=("numpy",),
+    ),
+    file_sample(
+        "pickle-joblib-load-gzip-payload",
+        _joblib_load_gzip_payload,
+        "joblib.load(BytesIO(b)) of a gzip-compressed payload pickle (joblib decompresses it)",
+        _VICTIM_PICKLE,
+        rules=_LOADER_RULES,
+        requires=("joblib",),
+    ),
+    _benign(
+        "pickle-joblib-load-of-dumped-arrays",
+        _joblib_load_of_dumped_arrays,
+        "an object reducing to joblib.load(io.BytesIO(<joblib.dump, gzip, of arrays>))",
+        "joblib",
+        "numpy",
+    ),
+    _benign(
+        "pickle-numpy-load-of-saved-floats",
+        _numpy_load_of_saved_floats,
+        "an object reducing to numpy.load(io.BytesIO(<numpy.save of a float array>))",
+        "numpy",
+    ),
+    _benign(
+        "pickle-numpy-load-of-savez-floats",
+        _numpy_load_of_savez_floats,
+        "an object reducing to numpy.load(io.BytesIO(<numpy.savez_compressed of two arrays>))",
+        "numpy",
     ),
     _benign(
         "sklearn-function-transformer-partial",

@@ -26,6 +26,7 @@ from pytest_mlsupply.engines.decompress import (
 )
 from pytest_mlsupply.engines.extensions import noun
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
+from pytest_mlsupply.engines.pickle.scan import PartScanner, register_file_load_reader
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ __all__ = [
     "identify_joblib_zfile",
     "identify_weak_compressed",
     "joblib_compression",
+    "joblib_unpickles",
+    "read_joblib_load",
     "scan_as_joblib_decompresses",
     "scan_compressed",
 ]
@@ -228,6 +231,48 @@ def joblib_compression(head: bytes) -> Format | None:
     return next((fmt for prefix, fmt in _JOBLIB_PREFIXES if head.startswith(prefix)), None)
 
 
+def joblib_unpickles(data: bytes, *, limit: int, max_ratio: float) -> tuple[bytes, str | None, str]:
+    """What ``joblib.load(io.BytesIO(data))`` unpickles: the pickle's bytes, why they may not be
+    all of it (None when they are), and what ``data`` was read as.
+
+    joblib decompresses by the first bytes alone; a joblib < 0.10 z-file it reads only from a
+    path (from a file object it fails), and anything else is the pickle itself.
+    """
+    fmt = joblib_compression(data)
+    if fmt is None:
+        return data, None, "a joblib pickle"
+    if fmt == Format.JOBLIB_ZFILE:
+        return b"", "a joblib < 0.10 z-file, which joblib.load reads only from a path", str(fmt)
+    result = decompress(io.BytesIO(data), _CODECS[fmt], limit=limit, max_ratio=max_ratio)
+    error = result.over_limit or result.error
+    if error is None and result.trailing:
+        error = f"{result.trailing} bytes after the {fmt} stream"
+    return result.data, error, f"a {fmt}-compressed joblib pickle"
+
+
+# What a compressed stream handed to joblib.load inside a pickle may decompress to.
+_LOADED_LIMIT = 16 << 20
+_LOADED_MAX_RATIO = 250.0
+
+
+def read_joblib_load(
+    data: bytes, scan_pickle: PartScanner
+) -> tuple[list[Finding], str | None, str]:
+    """What ``joblib.load(io.BytesIO(data))`` in a pickle unpickles, judged without loading it
+    (the pickle engine's reader of such nested loads): its findings, the reason it is not
+    wholly understood (None when it is), and what ``data`` was read as."""
+    stream, error, read_as = joblib_unpickles(
+        data, limit=_LOADED_LIMIT, max_ratio=_LOADED_MAX_RATIO
+    )
+    if not stream:
+        return [], error or "no data (joblib.load raises EOFError)", read_as
+    # Offsets in decompressed bytes are not the file's: that part is named, not placed.
+    findings, inner_error = scan_pickle(
+        memoryview(stream), 0, "" if stream is data else "<decompressed>"
+    )
+    return findings, error or inner_error, read_as
+
+
 def scan_as_joblib_decompresses(blob: Blob, fmt: Format, ctx: ScanContext) -> list[Finding]:
     """What ``joblib.load`` unpickles from ``blob``, which it decompresses as ``fmt`` by its
     first bytes, where identification took the bytes for something else (a tar whose header is
@@ -269,3 +314,6 @@ def _trailing(blob: Blob, fmt: str, result: Decompressed) -> Finding:
         "can carry a second file (a polyglot) that other tools read",
         remediation="re-compress the content so that the file holds the stream only",
     )
+
+
+register_file_load_reader("joblib", read_joblib_load)

@@ -6,6 +6,9 @@ data as a pickle right after the header, which ``numpy.load(allow_pickle=True)``
 is scanned in place, offsets relative to the file. Numeric data is never read; its declared
 size only tells whether something hides after it. An ``.npz`` is a zip of ``.npy`` members:
 numeric members are judged by their header alone, the rest are extracted and scanned.
+
+The same reading judges the constant bytes a pickle hands to ``numpy.load(io.BytesIO(...))``
+(:func:`read_numpy_load`, called by the pickle engine's nested loads).
 """
 
 from __future__ import annotations
@@ -21,15 +24,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import OverBudget
 from pytest_mlsupply.engines.containers import scan_pickle_region, scan_zip_members
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.numpy_dtype import scalar
+from pytest_mlsupply.engines.pickle.scan import PartScanner, register_file_load_reader
 from pytest_mlsupply.engines.ziparchive import (
     ZipEntry,
+    ZipFormatError,
     ZipListing,
     ZipReadError,
+    read_zip_directory,
     read_zip_member,
+    zip_structure_problems,
 )
 from pytest_mlsupply.results import Finding, Severity
 
@@ -41,6 +49,7 @@ __all__ = [
     "claim_npz",
     "identify_npy",
     "parse_npy_header",
+    "read_numpy_load",
     "scan_npy",
     "scan_npz",
 ]
@@ -356,3 +365,109 @@ def scan_npz(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
         return None  # something after the array: look at all of it
 
     return scan_zip_members(blob, ctx, numeric_by_header)
+
+
+# --- bytes handed to numpy.load ---------------------------------------------------------
+
+
+_ZIP_OPENERS = (b"PK\x03\x04", b"PK\x05\x06")
+# An object member of an .npz handed to numpy.load is decompressed whole, within these.
+_LOADED_MEMBER_LIMIT = 16 << 20
+_LOADED_MAX_RATIO = 250.0
+
+
+def read_numpy_load(data: bytes, scan_pickle: PartScanner) -> tuple[list[Finding], str | None, str]:
+    """What ``numpy.load(io.BytesIO(data))`` reads, judged without loading it: the findings of
+    every pickle in it, the reason it is not wholly understood (None when it is), and what it
+    was read as.
+
+    numpy tells the three apart by the first bytes: a zip is an ``.npz`` (whose members it
+    loads when they are indexed: all are judged), the ``.npy`` magic an array (an object
+    array's data is a pickle), anything else a pickle. An embedded pickle is judged whether or
+    not ``allow_pickle`` would let numpy unpickle it. Bytes numpy ignores (after an array) or
+    that make it fail are errors: nothing writes them, and a second reader may see them.
+    """
+    if data.startswith(_ZIP_OPENERS):
+        findings, error = _read_npz(data, scan_pickle)
+        return findings, error, "an .npz archive"
+    if data.startswith(_MAGIC):
+        findings, error = _read_npy(memoryview(data), scan_pickle, "")
+        return findings, error, "an .npy array"
+    if not data:
+        return [], "no data (numpy.load raises EOFError)", "nothing"
+    findings, error = scan_pickle(memoryview(data), 0, "")
+    return findings, error, "a pickle (numpy.load with allow_pickle=True unpickles it)"
+
+
+def _read_npy(
+    view: memoryview, scan_pickle: PartScanner, member: str
+) -> tuple[list[Finding], str | None]:
+    where = f"{member}: " if member else ""
+    try:
+        header = parse_npy_header(bytes(view[: _MAX_HEADER + 12]))
+    except ScanError as exc:
+        return [], f"{where}numpy.load refuses the .npy header: {exc}"
+    if header.has_object:
+        return scan_pickle(view, header.data_offset, member)
+    expected = header.data_size
+    if expected is None:
+        return [], f"{where}the size of dtype {header.descr!r} is not known"
+    end = header.data_offset + expected
+    if len(view) < end:
+        return [], f"{where}the array data is truncated ({len(view)} of {end} bytes)"
+    if len(view) > end:
+        return [], f"{where}{len(view) - end} bytes after the array, which numpy ignores"
+    return [], None
+
+
+def _read_npz(data: bytes, scan_pickle: PartScanner) -> tuple[list[Finding], str | None]:
+    fh = io.BytesIO(data)
+    try:
+        directory = read_zip_directory(fh, len(data))
+    except ZipFormatError as exc:
+        return [], f"not a zip numpy.load opens: {exc}"
+    problems = zip_structure_problems(directory)
+    if problems:
+        # Readers that disagree about the members may load another one than the one judged.
+        return [], f"the zip is inconsistent: {problems[0][2]}"
+    findings: list[Finding] = []
+    for entry in directory.entries:
+        member = f"member {entry.name}"
+        if entry.is_dir or entry.is_symlink:
+            return findings, f"{member} is not a file"
+        try:
+            head = read_zip_member(
+                fh, entry, limit=_HEAD, max_ratio=float("inf"), file_size=len(data), head_only=True
+            )
+        except ZipReadError as exc:
+            return findings, str(exc)
+        if not head.startswith(_MAGIC):
+            return findings, f"{member} is not an .npy array"
+        try:
+            header = parse_npy_header(head)
+        except ScanError as exc:
+            return findings, f"{member}: numpy.load refuses the .npy header: {exc}"
+        if not header.has_object:
+            # numpy reads numeric data as numbers: the header and the size say all.
+            expected = header.data_size
+            if expected is None or entry.size != header.data_offset + expected:
+                return findings, f"{member}: {entry.size} bytes for the array its header declares"
+            continue
+        try:
+            content = read_zip_member(
+                fh,
+                entry,
+                limit=_LOADED_MEMBER_LIMIT,
+                max_ratio=_LOADED_MAX_RATIO,
+                file_size=len(data),
+            )
+        except (OverBudget, ZipReadError) as exc:
+            return findings, f"{member} cannot be read in full: {exc}"
+        found, error = _read_npy(memoryview(content), scan_pickle, member)
+        findings.extend(found)
+        if error is not None:
+            return findings, error
+    return findings, None
+
+
+register_file_load_reader("numpy", read_numpy_load)

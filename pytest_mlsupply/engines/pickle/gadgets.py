@@ -11,8 +11,12 @@ machine recorded (:attr:`~.vm.Trace.watched`, :attr:`~.vm.Trace.calls`, :attr:`~
 
 ``torch.storage._load_from_bytes`` and ``pickle.loads`` load bytes: when the bytes are a
 constant in the stream, the scan reads them with this engine (:mod:`.scan`), and the call is
-judged by what they hold (a pickled torch tensor carries its storage that way). Anything the
-scan cannot read in full keeps the call critical.
+judged by what they hold (a pickled torch tensor carries its storage that way). ``numpy.load``
+of ``io.BytesIO(<constant bytes>)`` likewise, its bytes read as numpy reads them (an ``.npy``,
+an ``.npz`` or a bare pickle, :func:`pytest_mlsupply.engines.formats.numpy.read_numpy_load`),
+and ``joblib.load`` of one as joblib reads them (decompressed by their first bytes,
+:func:`pytest_mlsupply.engines.formats.compressed.joblib_unpickles`, then a joblib pickle).
+Anything the scan cannot read in full keeps the call critical.
 
 Everything unsure fails closed: an argument that is not plain data, a walk cut short by its
 budget, a state of another shape than the constructor's own.
@@ -30,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vm import Trace
 
 __all__ = [
+    "BUFFERS",
     "CONSTRUCTORS",
     "LOADERS",
     "WATCHED",
@@ -37,6 +42,7 @@ __all__ = [
     "GadgetUse",
     "LoaderOutcome",
     "assess",
+    "buffer_bytes",
     "load_key",
     "loader_bytes",
     "planted_setstate",
@@ -55,14 +61,36 @@ CONSTRUCTORS: dict[str, str] = {
     "_operator.itemgetter": "itemgetter",
 }
 
-#: Nested loaders whose single bytes argument the scan can read: what format it holds.
+#: Nested loaders whose constant argument the scan can read: what format it holds. The
+#: ``numpy`` and ``joblib`` ones take a file, ``io.BytesIO(<constant bytes>)``
+#: (:func:`loader_bytes`).
 LOADERS: dict[str, str] = {
     "torch.storage._load_from_bytes": "torch",
     "pickle.loads": "pickle",
     "_pickle.loads": "pickle",
+    # numpy 2 pickles its load as numpy.load; the implementation's own module names, and
+    # numpy 1's, are the same function.
+    "numpy.load": "numpy",
+    "numpy.lib.npyio.load": "numpy",
+    "numpy.lib._npyio_impl.load": "numpy",
+    "joblib.load": "joblib",
+    "joblib.numpy_pickle.load": "joblib",
 }
 
-WATCHED = frozenset(CONSTRUCTORS) | frozenset(LOADERS)
+# Loaders handed a file (an io.BytesIO of the constant bytes), not the bytes themselves.
+_FILE_LOADERS = frozenset({"numpy", "joblib"})
+
+#: The in-memory file a ``numpy`` or ``joblib`` loader may read constant bytes from. Watched so that every
+#: one made is seen: it is let through only as the file of one nested load that reads clean.
+BUFFERS = frozenset({"io.BytesIO", "_io.BytesIO"})
+
+WATCHED = frozenset(CONSTRUCTORS) | frozenset(LOADERS) | BUFFERS
+
+# numpy.load(file, mmap_mode, allow_pickle, fix_imports, encoding) and joblib.load(file,
+# mmap_mode, ensure_native_byte_order): what the arguments after the file may be. Memory
+# mapping refuses a BytesIO; the verdict does not depend on allow_pickle (an embedded pickle
+# is judged whether or not numpy would unpickle it).
+_NUMPY_ENCODINGS = frozenset({"ASCII", "latin1", "bytes"})
 
 # Allowed callables that call their first argument with the others (and make an instance of
 # their second): what they hand the rest to must itself be an allowed global. (Keep in step
@@ -145,7 +173,7 @@ class GadgetUse:
     call: CallRef
     dotted: str
     kind: str
-    """A :data:`CONSTRUCTORS` kind, or ``load-torch`` / ``load-pickle``."""
+    """A :data:`CONSTRUCTORS` kind, or ``load-`` and a :data:`LOADERS` format."""
     harmless: bool
     reason: str
     wrapped: str
@@ -176,17 +204,68 @@ def load_key(call: Call) -> tuple[str, bytes] | None:
 
 
 def loader_bytes(call: Call) -> bytes | None:
-    """The constant bytes a nested loader is called with, when that is all it is given."""
+    """The constant bytes a nested loader is called with, when that is all it is given (for
+    ``numpy.load``: an ``io.BytesIO`` of them, and constant options that change nothing)."""
     args = call.args
-    if (
+    if not (
         isinstance(call.func, Global)
         and call.func.ref.dotted in LOADERS
         and call.kwargs is None
         and isinstance(args, tuple)
-        and len(args) == 1
-        and isinstance(args[0], (bytes, bytearray))
+        and args
     ):
-        return bytes(args[0])
+        return None
+    kind = LOADERS[call.func.ref.dotted]
+    if kind not in _FILE_LOADERS:
+        if len(args) == 1 and isinstance(args[0], (bytes, bytearray)):
+            return bytes(args[0])
+        return None
+    if not _file_options(kind, args[1:]):
+        return None
+    return buffer_bytes(args[0])
+
+
+def _file_options(kind: str, options: tuple[Any, ...]) -> bool:
+    """Whether the options after a file loader's file are constants that leave what it reads
+    and how as the scan reads it (no memory map, no keywords)."""
+    if options and options[0] is not None:
+        return False  # mmap_mode: a path's memory map, which a BytesIO is not
+    if kind == "joblib":
+        # ensure_native_byte_order: True, False or "auto".
+        return len(options) <= 2 and (len(options) < 2 or options[1] in (True, False, "auto"))
+    if len(options) > 4:
+        return False
+    kinds: tuple[type, ...] = (type(None), int, int, str)
+    if not all(isinstance(value, kind) for value, kind in zip(options, kinds, strict=False)):
+        return False
+    return len(options) < 4 or options[3] in _NUMPY_ENCODINGS
+
+
+def buffer_bytes(value: Any) -> bytes | None:
+    """The bytes an ``io.BytesIO`` holds when it is made of one constant and read from its
+    start: ``BytesIO(b)``, or what pickling one writes (no arguments, then the state
+    ``(b, 0, None)``)."""
+    if not (
+        isinstance(value, Call)
+        and isinstance(value.func, Global)
+        and value.func.ref.dotted in BUFFERS
+        and value.kwargs is None
+        and isinstance(value.args, tuple)
+    ):
+        return None
+    if len(value.args) == 1 and not value.states and isinstance(value.args[0], (bytes, bytearray)):
+        return bytes(value.args[0])
+    if not value.args and len(value.states) == 1:
+        state = value.states[0]
+        if (
+            isinstance(state, tuple)
+            and len(state) == 3
+            and isinstance(state[0], (bytes, bytearray))
+            and state[1] == 0
+            and not isinstance(state[1], bool)
+            and state[2] is None
+        ):
+            return bytes(state[0])
     return None
 
 
@@ -216,7 +295,7 @@ def assess(
     loaded = loaded or {}
     budget = _Budget(WALK_BUDGET + 8 * trace.opcodes_seen)
     judge = _Judge(is_safe, budget)
-    exposed, handed_globals = _exposure(trace, judge)
+    exposed, handed_globals, holders = _exposure(trace, judge)
     called: dict[int, CallRef] = {}
     for ref in trace.calls:
         if isinstance(ref.func, Call) and id(ref.func) not in called:
@@ -224,13 +303,26 @@ def assess(
 
     uses: list[GadgetUse] = []
     verdicts: dict[int, list[bool]] = {}  # id(ImportRef) -> harmless per use
+    buffers_read: set[int] = set()  # id(CallRef) of the BytesIO read by a harmless load
     for made in trace.watched:
         assert isinstance(made.func, Global)
         dotted = made.func.ref.dotted
+        if dotted in BUFFERS:
+            continue  # judged below, by the load that reads it
+        reads: int | None = None  # id(CallRef) of the BytesIO a numpy load reads
         if dotted in LOADERS:
             kind = f"load-{LOADERS[dotted]}"
             key = load_key(made)
             harmless, reason, wrapped = _judge_load(made, loaded.get(key) if key else None)
+            if harmless and LOADERS[dotted] in _FILE_LOADERS:
+                # The BytesIO must be this load's alone: another reader of the same object
+                # moves its position, or reads what this load is judged not to.
+                file = made.args[0]
+                assert isinstance(file, Call)
+                if holders.get(id(file.ref)) != [id(made.ref)] or id(file) in called:
+                    harmless, reason = False, "its BytesIO is also handed to other code"
+                else:
+                    reads = id(file.ref)
         else:
             kind = CONSTRUCTORS[dotted]
             harmless, reason, wrapped = judge.construction(kind, made)
@@ -243,24 +335,39 @@ def assess(
             harmless, reason = False, exposed[id(made.ref)]
         if harmless and budget.left < 0:
             harmless, reason = False, "the pickle is too large to follow where it goes"
+        if harmless and reads is not None:
+            buffers_read.add(reads)
         uses.append(GadgetUse(made.ref, dotted, kind, harmless, reason, wrapped))
         verdicts.setdefault(id(made.func.ref), []).append(harmless)
+    # A BytesIO is no gadget: one read only by a harmless load is exempt (its import too, when
+    # that is its only use); any other is left to the import and call rules, as before.
+    exempt_buffers: set[int] = set()
+    for made in trace.watched:
+        assert isinstance(made.func, Global)
+        if made.func.ref.dotted in BUFFERS:
+            harmless = id(made.ref) in buffers_read and budget.left >= 0
+            verdicts.setdefault(id(made.func.ref), []).append(harmless)
+            if harmless:
+                exempt_buffers.add(id(made.ref))
 
     exempt_imports = {
         key for key, seen in verdicts.items() if all(seen) and key not in handed_globals
     }
-    exempt_calls = {id(use.call) for use in uses if use.harmless}
+    exempt_calls = {id(use.call) for use in uses if use.harmless} | exempt_buffers
     return Assessment(uses, exempt_imports, exempt_calls)
 
 
 def _judge_load(made: Call, outcome: LoaderOutcome | None) -> tuple[bool, str, str]:
     data = loader_bytes(made)
     if data is None:
-        return (
-            False,
-            f"its argument is not constant bytes the scan can read ({describe(made.args)})",
-            describe(made.args),
-        )
+        assert isinstance(made.func, Global)
+        if LOADERS[made.func.ref.dotted] in _FILE_LOADERS:
+            # A path names a file the scan never sees; mmap_mode, keywords or anything built at
+            # load time leave what numpy reads unknown.
+            what = "io.BytesIO of constant bytes, with constant options and no mmap_mode"
+        else:
+            what = "constant bytes the scan can read"
+        return False, f"its argument is not {what} ({describe(made.args)})", describe(made.args)
     wrapped = f"{len(data)} constant bytes"
     if made.states:
         return False, "its result is rebuilt by a BUILD state", wrapped
@@ -411,9 +518,11 @@ def _harmless_name(name: str) -> bool:
     )
 
 
-def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
-    """Which watched objects reach code that may call them, and which watched globals are
-    handed to any code at all (keys: ``id()`` of their CallRef / ImportRef).
+def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int], dict[int, list[int]]]:
+    """Which watched objects reach code that may call them, which watched globals are
+    handed to any code at all (keys: ``id()`` of their CallRef / ImportRef), and what holds
+    each object made by a call (``id()`` of the holder's CallRef, 0 for one that is no call;
+    empty when the walk was cut short).
 
     A value handed to an allowed callable (or in the state of an allowed class) stays there:
     only when that object in turn reaches code that may call what it holds is the wrapper
@@ -421,6 +530,7 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     code outside the allowlist along it.
     """
     holds: dict[int, list[Call]] = {}  # id(CallRef) -> Calls in its arguments and states
+    holders: dict[int, list[int]] = {}  # id(CallRef) -> id(CallRef) of each holder (0: none)
     handed: set[int] = set()
     exposed: dict[int, str] = {}
     open_: list[tuple[Call, str]] = []  # Calls handed to code that may call them
@@ -433,6 +543,8 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
             return False
         if holder is not None:
             holds.setdefault(id(holder), []).extend(inside)
+        for call in inside:
+            holders.setdefault(id(call.ref), []).append(id(holder) if holder is not None else 0)
         if isinstance(func, Global) and func.ref.dotted in WATCHED:
             why = f"it is wrapped by {func.ref.dotted} ({where})"
             open_.extend((call, why) for call in inside)
@@ -457,6 +569,8 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
             break
         why = f"it is stored under __setstate__ (byte {offset}): a BUILD on it calls it"
         open_.extend((call, why) for call in inside)
+        for call in inside:
+            holders.setdefault(id(call.ref), []).append(0)
     for ref in trace.calls:
         where = f"{ref.opcode} at byte {ref.offset}"
         value = (ref.args, ref.kwargs)
@@ -472,7 +586,7 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
     if not complete:
         for made in trace.watched:
             exposed[id(made.ref)] = "the pickle is too large to follow where it goes"
-        return exposed, handed
+        return exposed, handed, {}
     # What an exposed object holds is exposed too.
     while open_:
         call, why = open_.pop()
@@ -480,7 +594,7 @@ def _exposure(trace: Trace, judge: _Judge) -> tuple[dict[int, str], set[int]]:
             continue
         exposed[id(call.ref)] = why
         open_.extend((inner, why) for inner in holds.get(id(call.ref), ()))
-    return exposed, handed
+    return exposed, handed, holders
 
 
 def planted_setstate(

@@ -627,9 +627,10 @@ def _gadget_finding(use: GadgetUse, ctx: FindingContext) -> Finding:
                 location=location,
                 evidence=evidence,
                 why="This is how a pickled torch tensor carries its storage (torch.save bytes "
-                "handed to torch.storage._load_from_bytes). The bytes are in the file and were "
-                "scanned like the file itself: the nested load runs nothing outside the "
-                "allowlist.",
+                "handed to torch.storage._load_from_bytes), and how some objects pickle an "
+                "array (numpy.save or joblib.dump bytes handed to numpy.load or joblib.load in "
+                "an io.BytesIO). The bytes are in the file and were read as the loader reads "
+                "them: the nested load runs nothing outside the allowlist.",
                 remediation="None needed; to avoid nested loads altogether, store tensors "
                 "as safetensors.",
                 cwe=CWE_502,

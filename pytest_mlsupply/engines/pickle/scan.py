@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...results import Finding, Location, Severity
 from .gadgets import LoaderOutcome, load_key
+from .nested import Embedded
 from .policy import PicklePolicy
 from .readings import other_readings
 from .rules import CATEGORY, CWE_502, FindingContext, trace_findings
@@ -15,7 +17,15 @@ from .torch_legacy import LegacyLayoutError, walk_legacy
 from .values import CallRef, ImportRef
 from .vm import NestedCandidate, PersistentRef, Trace, run_machine
 
-__all__ = ["NestedScan", "PickleScan", "scan_pickle_bytes"]
+__all__ = [
+    "FILE_LOAD_READERS",
+    "FileLoadReader",
+    "NestedScan",
+    "PartScanner",
+    "PickleScan",
+    "register_file_load_reader",
+    "scan_pickle_bytes",
+]
 
 
 @dataclass
@@ -176,13 +186,37 @@ def _scan(
     return result
 
 
+#: ``scan(data, start, member)``: the findings and parse error of the pickle in ``data`` from
+#: ``start``, ``member`` naming the part of the loaded bytes it is in ("" for the bytes
+#: themselves, whose offsets are the constant's).
+PartScanner = Callable[[memoryview, int, str], "tuple[list[Finding], str | None]"]
+#: ``read(data, scan)``: the findings, the reason the bytes are not wholly understood (None
+#: when they are) and what they were read as.
+FileLoadReader = Callable[[bytes, PartScanner], "tuple[list[Finding], str | None, str]"]
+
+#: How the bytes handed to a file loader (a :data:`~.gadgets.LOADERS` format) are read: by the
+#: format's own reader, which registers itself (:func:`register_file_load_reader`), since the
+#: format engines sit above this one and cannot be imported from here. Without a reader, such
+#: a load is not read, and stays critical.
+FILE_LOAD_READERS: dict[str, FileLoadReader] = {}
+# What this engine reads itself: a legacy torch.save stream, a pickle.
+_READ_HERE = frozenset({"torch", "pickle"})
+
+
+def register_file_load_reader(kind: str, reader: FileLoadReader) -> None:
+    FILE_LOAD_READERS[kind] = reader
+
+
 class _NestedLoads:
     """The constant bytes handed to nested loaders (``torch.storage._load_from_bytes``,
-    ``pickle.loads``), each read as its loader reads it, and what that gave.
+    ``pickle.loads``, ``numpy.load`` / ``joblib.load`` of an ``io.BytesIO``), each read as its
+    loader reads it, and what that gave.
 
-    Only bytes the machine already holds as a constant candidate (:attr:`Trace.nested`) are
-    read, so the nesting bound (``depth_left``) and the file's own size bound the work; a load
-    of anything else keeps no outcome, and stays critical.
+    Only constants of the stream are read: for the bytes loaders, those the machine already
+    holds as a candidate pickle (:attr:`Trace.nested`); for the file loaders, the bytes of the
+    ``BytesIO`` (an ``.npy`` or a compressed stream does not look like a pickle). The nesting
+    bound (``depth_left``), the file's own size and the decompression limits bound the work;
+    a load of anything else keeps no outcome, and stays critical.
     """
 
     def __init__(
@@ -207,11 +241,19 @@ class _NestedLoads:
             key = load_key(made)
             if key is None or key in self.outcomes:
                 continue
+            if key[0] not in _READ_HERE and key[0] not in FILE_LOAD_READERS:
+                continue  # no reader for what this loader reads: the load stays critical
             found = candidates.get(key[1])
-            if found is None:
+            if found is not None:
+                self.handled.add(id(found))
+            elif key[0] in FILE_LOAD_READERS:
+                # An .npy, .npz or compressed stream does not look like a pickle: the bytes
+                # are a constant of this stream all the same (bounded by it), read where the
+                # load is.
+                found = NestedCandidate(made.ref.offset, None, Embedded(key[1], "raw", False))
+            else:
                 continue
             self.outcomes[key] = self._read(found, key[0], policy, ctx, depth_left, seen)
-            self.handled.add(id(found))
 
     def _read(
         self,
@@ -229,7 +271,24 @@ class _NestedLoads:
         base = candidate.data_offset if candidate.data_offset is not None else 0
         view = memoryview(data)
         error: str | None = None
-        if kind == "torch":
+        exact = candidate.data_offset is not None
+        reader = FILE_LOAD_READERS.get(kind)
+        if reader is not None:
+            # numpy.load / joblib.load(io.BytesIO(data)): read by that format's own reader,
+            # which hands each pickle it finds back to this engine.
+            def scan_part(
+                part: memoryview, start: int, member: str
+            ) -> tuple[list[Finding], str | None]:
+                path = f"{key_path} > {member}" if member else key_path
+                part_ctx = FindingContext(origin=ctx.origin, member=ctx.member, key_path=path)
+                offset = start if member else base + start
+                inner = _scan(part[start:], policy, part_ctx, offset, depth_left - 1, seen)
+                moved = _relocated(inner.findings, candidate.offset, path, exact and not member)
+                return moved, inner.error
+
+            findings, error, read_as = reader(data, scan_part)
+            exact = True  # (each part was placed by scan_part)
+        elif kind == "torch":
             # torch.load of a legacy stream: each pickle read by an unpickler of its own.
             def scan_one(part: memoryview, offset: int) -> PickleScan:
                 return _scan(part, policy, inner_ctx, offset, depth_left - 1, seen)
@@ -249,7 +308,6 @@ class _NestedLoads:
             inner = _scan(view, policy, inner_ctx, base, depth_left - 1, seen)
             findings, error = inner.findings, inner.error
             read_as = "a pickle"
-        exact = candidate.data_offset is not None
         self.findings.extend(_relocated(findings, candidate.offset, key_path, exact))
         if error is not None:
             self.errors.append(f"{key_path}: {error}")
