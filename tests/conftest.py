@@ -94,15 +94,27 @@ class Project:
             {extra_model_keys}
             requirements:
               - file: requirements.txt
+            vulnerabilities: {{service: offline, path: osv}}
             {top}
             """
         )
+
+
+def write_osv_snapshot(directory: Path) -> Path:
+    """An offline vulnerability snapshot that affects none of the project's pins (a real torch
+    advisory), so projects audit offline: no test asks PyPI or OSV."""
+    from tests.vulns.records import TORCH_WEIGHTS_ONLY
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "GHSA-53q9-r3pm-6pq6.json").write_text(json.dumps(TORCH_WEIGHTS_ONLY))
+    return directory
 
 
 def build_project(root: Path) -> Project:
     project = Project(root)
     write_model(project.model_dir)
     (root / "requirements.txt").write_text("numpy==2.1.0\nsafetensors==0.4.5\n")
+    write_osv_snapshot(root / "osv")
     (root / "tests").mkdir(exist_ok=True)
     (root / "tests" / "test_user.py").write_text("def test_users_own_test():\n    assert True\n")
     project.default_manifest()

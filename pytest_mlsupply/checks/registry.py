@@ -8,6 +8,7 @@ from pytest_mlsupply.checks import (
     artifact_scan,
     artifact_sha256,
     dependency_pinned,
+    dependency_vulnerabilities,
     provenance_model_card,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
@@ -19,6 +20,9 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_hub.CHECK,
 )
 
-DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (dependency_pinned.CHECK,)
+DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
+    dependency_pinned.CHECK,
+    dependency_vulnerabilities.CHECK,
+)
 
 PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)

@@ -45,8 +45,14 @@ class Pipeline:
         assert name in by_name, f"{name} is not planned; planned: {sorted(by_name)}"
         return run_item(by_name[name], ctx)
 
-    def result(self, name: str) -> CheckResult:
-        (result,) = self.run(name)
+    def result(self, name: str, check: str | None = None) -> CheckResult:
+        """The item's one result, or its result for ``check`` (a dependency item has one per
+        dependency check)."""
+        results = self.run(name)
+        if check is not None:
+            (result,) = [r for r in results if r.check == check]
+        else:
+            (result,) = results
         return result
 
 

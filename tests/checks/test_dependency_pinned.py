@@ -10,13 +10,18 @@ if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
 
 
+#: The project's offline advisory snapshot: the vulnerabilities check beside this one asks no
+#: service.
+OFFLINE = "vulnerabilities: {service: offline, path: osv}"
+
+
 def use_requirements(pipeline: Pipeline, text: str, top: str = "") -> None:
     (pipeline.project.root / "requirements.txt").write_text(text)
-    pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{top}")
+    pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{OFFLINE}\n{top}")
 
 
 def test_an_exact_pin_passes_with_an_info_note_about_hashes(pipeline: Pipeline) -> None:
-    result = pipeline.result("dependency[numpy==2.1.0]")
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
 
     assert result.check == "pinned"
     (finding,) = result.findings
@@ -34,13 +39,13 @@ def test_an_exact_pin_passes_with_an_info_note_about_hashes(pipeline: Pipeline) 
 def test_an_exact_pin_with_a_hash_has_no_findings(pipeline: Pipeline) -> None:
     use_requirements(pipeline, f"numpy==2.1.0 --hash=sha256:{'a' * 64}\n")
 
-    assert pipeline.result("dependency[numpy==2.1.0]").findings == []
+    assert pipeline.result("dependency[numpy==2.1.0]", "pinned").findings == []
 
 
 def test_a_range_is_a_high_finding_when_pins_are_required(pipeline: Pipeline) -> None:
     use_requirements(pipeline, "numpy==2.1.0\nrequests>=2.31\n")
 
-    result = pipeline.result("dependency[requests>=2.31]")
+    result = pipeline.result("dependency[requests>=2.31]", "pinned")
 
     (finding,) = result.findings
     assert (finding.rule, finding.severity, finding.cwe) == (
@@ -57,7 +62,7 @@ def test_a_range_is_a_high_finding_when_pins_are_required(pipeline: Pipeline) ->
 def test_a_range_is_only_low_when_the_policy_does_not_require_pins(pipeline: Pipeline) -> None:
     use_requirements(pipeline, "requests>=2.31\n", top="policy: {require_pins: false}\n")
 
-    result = pipeline.result("dependency[requests>=2.31]")
+    result = pipeline.result("dependency[requests>=2.31]", "pinned")
 
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-DEP-001", Severity.LOW)
@@ -68,7 +73,7 @@ def test_a_url_requirement_does_not_come_from_an_index(pipeline: Pipeline) -> No
     use_requirements(pipeline, "pkg @ https://example.com/pkg-1.0-py3-none-any.whl\n")
     (name,) = [n for n in pipeline.names() if n.startswith("dependency[")]
 
-    result = pipeline.result(name)
+    result = pipeline.result(name, "pinned")
 
     (finding,) = result.findings
     assert (finding.rule, finding.severity, finding.cwe) == (
@@ -82,16 +87,16 @@ def test_a_url_requirement_does_not_come_from_an_index(pipeline: Pipeline) -> No
 def test_a_local_path_requirement_does_not_come_from_an_index(pipeline: Pipeline) -> None:
     use_requirements(pipeline, "./vendored/pkg\n")
 
-    result = pipeline.result("dependency[./vendored/pkg]")
+    result = pipeline.result("dependency[./vendored/pkg]", "pinned")
 
     assert [f.rule for f in result.findings] == ["MLS-DEP-003"]
 
 
 def test_an_installed_distribution_is_pinned_by_definition(pipeline: Pipeline) -> None:
-    pipeline.manifest("version: 1\nrequirements: [{environment: current}]\n")
+    pipeline.manifest(f"version: 1\nrequirements: [{{environment: current}}]\n{OFFLINE}\n")
     (name,) = [n for n in pipeline.names() if n.startswith("dependency[pytest==")]
 
-    result = pipeline.result(name)
+    result = pipeline.result(name, "pinned")
 
     assert result.findings == []
     assert result.facts["origin"] == "environment"

@@ -84,7 +84,7 @@ def test_a_dependency_item_carries_every_dependency_check(pipeline: Pipeline) ->
 
     (numpy,) = [item for item in plan if item.subject == "numpy==2.1.0"]
 
-    assert numpy == PlannedItem(RowKind.DEPENDENCY, "numpy==2.1.0", ("pinned",))
+    assert numpy == PlannedItem(RowKind.DEPENDENCY, "numpy==2.1.0", ("pinned", "vulnerabilities"))
 
 
 def test_a_pinned_file_missing_from_disk_gets_only_a_pin_item(pipeline: Pipeline) -> None:

@@ -1,0 +1,148 @@
+"""Vulnerability answers cached between runs, keyed by name, version and database state.
+
+Where: ``<manifest directory>/.mlsupply-cache/vulnerabilities/``, or the directory in the
+``MLSUPPLY_CACHE_DIR`` environment variable (its ``vulnerabilities/`` subfolder); set it to
+``off`` to run without a cache. Beside the manifest rather than in pytest's ``.pytest_cache``
+because the checks run below the pytest layer, ``mlsupply scan`` shares them, and ``-p
+no:cacheprovider`` must not change what is audited.
+
+Layout: ``<state digest>/<name>/<version>.json``, one small JSON file per answer: a new
+snapshot or a new service day starts a fresh folder (older ones are pruned after a week), and
+a warm run reads one file per dependency without touching the database at all.
+
+Shared by xdist workers: writes go to a temporary file renamed into place (a reader sees the
+old answer or the new one, never half of one), and a worker that misses takes a per-answer
+``filelock`` while it asks the database, so two workers do not query a service for the same
+release twice. An entry that cannot be read, is not JSON, or whose key does not match the
+question is ignored and rewritten, never trusted. A cache that cannot be written (a read-only
+checkout) only costs speed: the answer is still the database's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from pytest_mlsupply.vulns.model import Advisory
+
+__all__ = ["ENV_VAR", "ResultCache", "cache_root"]
+
+ENV_VAR = "MLSUPPLY_CACHE_DIR"
+FORMAT = 1
+#: A state folder untouched for this long belongs to an old snapshot or service day.
+PRUNE_AFTER_SECONDS = 7 * 24 * 3600
+#: A worker waits this long for another one computing the same answer, then computes it too.
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+def cache_root(manifest_root: Path) -> Path | None:
+    """The cache directory for a project (see the module docstring); None when turned off."""
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured.lower() == "off":
+        return None
+    base = Path(configured).expanduser() if configured else manifest_root / ".mlsupply-cache"
+    return base
+
+
+class ResultCache:
+    """Cached :meth:`Database.lookup` answers under ``<root>/vulnerabilities/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / "vulnerabilities"
+        self._pruned = False
+
+    def get_or_compute(
+        self,
+        name: str,
+        version: str,
+        state: str,
+        compute: Callable[[], list[Advisory]],
+    ) -> list[Advisory]:
+        entry = self._entry(name, version, state)
+        cached = self._read(entry, name, version, state)
+        if cached is not None:
+            return cached
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            lock: FileLock | None = FileLock(
+                str(entry.with_name(entry.name + ".lock")), timeout=LOCK_TIMEOUT_SECONDS
+            )
+        except OSError:
+            lock = None
+        if lock is None:
+            return compute()
+        try:
+            with lock:
+                # Another worker may have answered while this one waited for the lock.
+                cached = self._read(entry, name, version, state)
+                if cached is not None:
+                    return cached
+                advisories = compute()
+                self._write(entry, name, version, state, advisories)
+                return advisories
+        except (Timeout, OSError):
+            return compute()
+        finally:
+            self._prune(entry.parent.parent)
+
+    def _entry(self, name: str, version: str, state: str) -> Path:
+        folder = hashlib.sha256(state.encode()).hexdigest()[:24]
+        # Versions are PEP 440 text (no path separators), names are canonical; the quoting
+        # only guards against a local version label or an odd pin reaching the file system.
+        safe = "".join(c if c.isalnum() or c in ".-_+!" else "_" for c in version)
+        return self.folder / folder / name / f"{safe}.json"
+
+    def _read(self, entry: Path, name: str, version: str, state: str) -> list[Advisory] | None:
+        try:
+            data = json.loads(entry.read_bytes())
+            if data.get("key") != {
+                "format": FORMAT,
+                "name": name,
+                "version": version,
+                "state": state,
+            }:
+                return None
+            return [Advisory.from_json(a) for a in data["advisories"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None  # missing or corrupted: ignored, and rewritten by the caller
+
+    def _write(
+        self, entry: Path, name: str, version: str, state: str, advisories: list[Advisory]
+    ) -> None:
+        payload = {
+            "key": {"format": FORMAT, "name": name, "version": version, "state": state},
+            "advisories": [a.to_json() for a in advisories],
+        }
+        try:
+            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(payload, handle)
+                os.replace(tmp, entry)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            pass  # a cache that cannot be written costs speed, not correctness
+
+    def _prune(self, current: Path) -> None:
+        """Remove state folders not touched for a week (old snapshots, past service days)."""
+        if self._pruned:
+            return
+        self._pruned = True
+        cutoff = time.time() - PRUNE_AFTER_SECONDS
+        try:
+            os.utime(current)  # the folder in use is recent, however long ago it was made
+            for folder in self.folder.iterdir():
+                if folder != current and folder.is_dir() and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
