@@ -15,15 +15,16 @@ A database that cannot answer makes the item an error, never a pass.
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
-from pytest_mlsupply.sources.inventory import Dependency
+from pytest_mlsupply.sources.inventory import Dependency, Inventory
 from pytest_mlsupply.vulns.cache import ResultCache, cache_root
-from pytest_mlsupply.vulns.databases import shared_database
+from pytest_mlsupply.vulns.databases import open_database
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Database, DatabaseError
 
 #: How many candidate upgrades are asked about at most (each is one lookup, cached).
@@ -32,8 +33,8 @@ MAX_UPGRADE_PROBES = 32
 #: A rating's label → its severity; a label this version does not know counts as high.
 _SEVERITIES = {severity.label: severity for severity in Severity}
 
-_CACHES: dict[Path, ResultCache] = {}
-_CACHES_LOCK = threading.Lock()
+_SESSIONS: dict[int, tuple[weakref.ref[Inventory], _Ask]] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 def _where(dep: Dependency) -> Location:
@@ -67,10 +68,8 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                 )
             ],
         )
-    manifest = ctx.inventory.manifest
-    section = manifest.vulnerabilities
-    root = cache_root(manifest.root)
-    ask = _asker(section, manifest.root, root)
+    section = ctx.inventory.manifest.vulnerabilities
+    ask = _session_asker(ctx.inventory)
     try:
         advisories = ask(dep.name, dep.version)
         upgrade = _smallest_upgrade(ask, dep.name, dep.version, advisories) if advisories else None
@@ -83,35 +82,39 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
     )
 
 
-def _asker(section: dict[str, object], manifest_root: Path, root: Path | None) -> _Ask:
-    cache = None
-    if root is not None:
-        with _CACHES_LOCK:
-            cache = _CACHES.setdefault(root, ResultCache(root))
-    return _Ask(section, manifest_root, root, cache)
+def _session_asker(inventory: Inventory) -> _Ask:
+    """The session's one database and cache (a session has one inventory): every item of the
+    session shares them, so a snapshot is indexed once; each xdist worker has its own, and a
+    later session in the same process (``mlsupply scan`` twice, pytester) opens a fresh one and
+    sees a changed snapshot."""
+    key = id(inventory)
+    with _SESSIONS_LOCK:
+        known = _SESSIONS.get(key)
+        if known is not None and known[0]() is inventory:
+            return known[1]
+        manifest = inventory.manifest
+        ask = _Ask(manifest.vulnerabilities, manifest.root, cache_root(manifest.root))
+        _SESSIONS[key] = (weakref.ref(inventory, lambda _: _SESSIONS.pop(key, None)), ask)
+        return ask
 
 
 class _Ask:
-    """``lookup`` through the result cache, opening the process's database only on a miss."""
+    """``lookup`` through the result cache: a hit needs only the database's state (for a
+    snapshot, a stat of its files), a miss indexes the snapshot or asks the service."""
 
-    def __init__(
-        self,
-        section: dict[str, object],
-        manifest_root: Path,
-        root: Path | None,
-        cache: ResultCache | None,
-    ) -> None:
+    def __init__(self, section: dict[str, object], manifest_root: Path, root: Path | None) -> None:
         self.section = section
         self.manifest_root = manifest_root
         self.root = root
-        self.cache = cache
+        self.cache = ResultCache(root) if root is not None else None
+        self._database: Database | None = None
+        self._lock = threading.Lock()
 
     def database(self) -> Database:
-        return shared_database(
-            dict(self.section),
-            self.manifest_root,
-            self.root,
-        )
+        with self._lock:
+            if self._database is None:
+                self._database = open_database(dict(self.section), self.manifest_root, self.root)
+            return self._database
 
     def __call__(self, name: str, version: str) -> list[Advisory]:
         database = self.database()

@@ -1,4 +1,4 @@
-"""Which database answers: the manifest's ``vulnerabilities:`` section, opened once per process.
+"""Which database answers: the manifest's ``vulnerabilities:`` section.
 
 ``service: offline`` (with ``path``) reads a local OSV snapshot (:mod:`.offline`); ``pypi``
 (the default when the section is absent) and ``osv`` (with an optional ``url``) ask the
@@ -8,17 +8,13 @@ never loads pip-audit's network stack).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply.vulns.model import Database, DatabaseError
 from pytest_mlsupply.vulns.offline import OfflineDatabase
 
-__all__ = ["open_database", "shared_database"]
-
-_OPENED: dict[tuple[str, str | None, str | None, str | None], Database] = {}
-_LOCK = threading.Lock()
+__all__ = ["open_database"]
 
 
 def open_database(section: dict[str, Any], root: Path, cache_dir: Path | None = None) -> Database:
@@ -47,20 +43,3 @@ def open_database(section: dict[str, Any], root: Path, cache_dir: Path | None = 
     raise DatabaseError(
         f"unknown `vulnerabilities.service: {service}`; choose pypi, osv or offline"
     )
-
-
-def shared_database(section: dict[str, Any], root: Path, cache_dir: Path | None = None) -> Database:
-    """The process's one database for this section: items share it (an offline snapshot is
-    indexed once); each xdist worker opens its own."""
-    path = section.get("path")
-    key = (
-        str(section.get("service", "pypi")),
-        str(section["url"]) if section.get("url") else None,
-        str((root / Path(path)).resolve()) if path else None,
-        str(cache_dir) if cache_dir else None,
-    )
-    with _LOCK:
-        database = _OPENED.get(key)
-        if database is None:
-            database = _OPENED[key] = open_database(section, root, cache_dir)
-        return database
