@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency, Inventory
-from pytest_mlsupply.vulns.cache import ResultCache, cache_root
+from pytest_mlsupply.vulns.cache import Answer, ResultCache, cache_root
 from pytest_mlsupply.vulns.databases import open_database
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Database, DatabaseError
 
@@ -71,14 +71,13 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
     section = ctx.inventory.manifest.vulnerabilities
     ask = _session_asker(ctx.inventory)
     try:
-        advisories = ask(dep.name, dep.version)
-        upgrade = _smallest_upgrade(ask, dep.name, dep.version, advisories) if advisories else None
+        answer = ask(dep.name, dep.version)
     except DatabaseError as exc:
         return Outcome(error=_error_message(section, exc))
-    facts = {FACTS_KEY: [a.to_json() for a in advisories]}
+    facts = {FACTS_KEY: [a.to_json() for a in answer.advisories]}
     return Outcome(
         facts=facts,
-        findings=[_finding(dep, advisory, upgrade) for advisory in advisories],
+        findings=[_finding(dep, advisory, answer.upgrade) for advisory in answer.advisories],
     )
 
 
@@ -99,8 +98,9 @@ def _session_asker(inventory: Inventory) -> _Ask:
 
 
 class _Ask:
-    """``lookup`` through the result cache: a hit needs only the database's state (for a
-    snapshot, a stat of its files), a miss indexes the snapshot or asks the service."""
+    """The audit of one release through the result cache: a hit needs only the database's
+    state (for a snapshot, a stat of its files); a miss indexes the snapshot or asks the
+    service, for the release and for each upgrade candidate."""
 
     def __init__(self, section: dict[str, object], manifest_root: Path, root: Path | None) -> None:
         self.section = section
@@ -116,16 +116,22 @@ class _Ask:
                 self._database = open_database(dict(self.section), self.manifest_root, self.root)
             return self._database
 
-    def __call__(self, name: str, version: str) -> list[Advisory]:
+    def __call__(self, name: str, version: str) -> Answer:
         database = self.database()
+
+        def audit() -> Answer:
+            advisories = database.lookup(name, version)
+            upgrade = _smallest_upgrade(database, name, version, advisories) if advisories else None
+            return Answer(tuple(advisories), upgrade)
+
         if self.cache is None:
-            return database.lookup(name, version)
-        return self.cache.get_or_compute(
-            name, version, database.state, lambda: database.lookup(name, version)
-        )
+            return audit()
+        return self.cache.get_or_compute(name, version, database.state, audit)
 
 
-def _smallest_upgrade(ask: _Ask, name: str, version: str, advisories: list[Advisory]) -> str | None:
+def _smallest_upgrade(
+    database: Database, name: str, version: str, advisories: list[Advisory]
+) -> str | None:
     """The smallest version above ``version`` that the database knows no advisory for.
 
     Candidates are the fixed versions of the advisories; a candidate that is itself affected
@@ -139,7 +145,7 @@ def _smallest_upgrade(ask: _Ask, name: str, version: str, advisories: list[Advis
         candidate = min(candidates)
         candidates.discard(candidate)
         tried.add(candidate)
-        found = ask(name, str(candidate))
+        found = database.lookup(name, str(candidate))
         if not found:
             return str(candidate)
         candidates |= _versions_above(candidate, found) - tried

@@ -1,4 +1,8 @@
-"""Vulnerability answers cached between runs, keyed by name, version and database state.
+"""Vulnerability audits cached between runs, keyed by name, version and database state.
+
+What is cached is the whole answer for one ``name==version`` (:class:`Answer`): the advisories
+affecting it and the smallest upgrade that clears them, so a warm run reads one small file per
+dependency and asks the database nothing.
 
 Where: ``<manifest directory>/.mlsupply-cache/vulnerabilities/``, or the directory in the
 ``MLSUPPLY_CACHE_DIR`` environment variable (its ``vulnerabilities/`` subfolder); set it to
@@ -27,20 +31,41 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from pytest_mlsupply.vulns.model import Advisory
 
-__all__ = ["ENV_VAR", "ResultCache", "cache_root"]
+__all__ = ["ENV_VAR", "Answer", "ResultCache", "cache_root"]
 
 ENV_VAR = "MLSUPPLY_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 #: A state folder untouched for this long belongs to an old snapshot or service day.
 PRUNE_AFTER_SECONDS = 7 * 24 * 3600
 #: A worker waits this long for another one computing the same answer, then computes it too.
 LOCK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The audit of one ``name==version``: its advisories and the smallest clearing upgrade."""
+
+    advisories: tuple[Advisory, ...]
+    upgrade: str | None = None
+    """The smallest version above the asked one that no advisory affects, when one is known."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"advisories": [a.to_json() for a in self.advisories], "upgrade": self.upgrade}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        upgrade = data["upgrade"]
+        if upgrade is not None and not isinstance(upgrade, str):
+            raise TypeError("upgrade is not text")
+        return cls(tuple(Advisory.from_json(a) for a in data["advisories"]), upgrade)
 
 
 def cache_root(manifest_root: Path) -> Path | None:
@@ -53,7 +78,7 @@ def cache_root(manifest_root: Path) -> Path | None:
 
 
 class ResultCache:
-    """Cached :meth:`Database.lookup` answers under ``<root>/vulnerabilities/``."""
+    """Cached :class:`Answer` objects under ``<root>/vulnerabilities/``."""
 
     def __init__(self, root: Path) -> None:
         self.folder = root / "vulnerabilities"
@@ -64,8 +89,8 @@ class ResultCache:
         name: str,
         version: str,
         state: str,
-        compute: Callable[[], list[Advisory]],
-    ) -> list[Advisory]:
+        compute: Callable[[], Answer],
+    ) -> Answer:
         entry = self._entry(name, version, state)
         cached = self._read(entry, name, version, state)
         if cached is not None:
@@ -85,9 +110,9 @@ class ResultCache:
                 cached = self._read(entry, name, version, state)
                 if cached is not None:
                     return cached
-                advisories = compute()
-                self._write(entry, name, version, state, advisories)
-                return advisories
+                answer = compute()
+                self._write(entry, name, version, state, answer)
+                return answer
         except (Timeout, OSError):
             return compute()
         finally:
@@ -100,7 +125,7 @@ class ResultCache:
         safe = "".join(c if c.isalnum() or c in ".-_+!" else "_" for c in version)
         return self.folder / folder / name / f"{safe}.json"
 
-    def _read(self, entry: Path, name: str, version: str, state: str) -> list[Advisory] | None:
+    def _read(self, entry: Path, name: str, version: str, state: str) -> Answer | None:
         try:
             data = json.loads(entry.read_bytes())
             if data.get("key") != {
@@ -110,22 +135,21 @@ class ResultCache:
                 "state": state,
             }:
                 return None
-            return [Advisory.from_json(a) for a in data["advisories"]]
+            return Answer.from_json(data["answer"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None  # missing or corrupted: ignored, and rewritten by the caller
 
-    def _write(
-        self, entry: Path, name: str, version: str, state: str, advisories: list[Advisory]
-    ) -> None:
+    def _write(self, entry: Path, name: str, version: str, state: str, answer: Answer) -> None:
         payload = {
             "key": {"format": FORMAT, "name": name, "version": version, "state": state},
-            "advisories": [a.to_json() for a in advisories],
+            "answer": answer.to_json(),
         }
+        text = json.dumps(payload, separators=(",", ":"))
         try:
             fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(payload, handle)
+                    handle.write(text)
                 os.replace(tmp, entry)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

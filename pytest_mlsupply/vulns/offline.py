@@ -33,6 +33,7 @@ Failing closed:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -46,7 +47,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pytest_mlsupply.vulns.model import Advisory, DatabaseError
+from pytest_mlsupply.vulns.model import Advisory, DatabaseError, Rating
 from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 
 __all__ = ["OfflineDatabase"]
@@ -57,12 +58,28 @@ MATCHER_VERSION = "1"
 _ZERO = Version("0")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _version(text: str) -> Version:
+    """PEP 440 parsing, memoised: OSV records repeat the same versions in every record of a
+    package (a PYSEC record lists each affected release), and parsing is the matcher's main
+    cost."""
+    return Version(text)
+
+
 @dataclass
 class _Record:
     """One OSV record, kept as parsed JSON, with the file it came from."""
 
     data: dict[str, Any]
     origin: str
+    _ratings: dict[str, Rating] = field(default_factory=dict)
+
+    def rating(self, package: str) -> Rating:
+        """The record's rating for ``package`` (scoring a CVSS vector is not cheap: once)."""
+        rating = self._ratings.get(package)
+        if rating is None:
+            rating = self._ratings[package] = rating_from_osv(self.data, package)
+        return rating
 
     @property
     def id(self) -> str:
@@ -160,7 +177,7 @@ class OfflineDatabase:
     def lookup(self, package: str, version: str) -> list[Advisory]:
         name = canonicalize_name(package)
         try:
-            asked = Version(version)
+            asked = _version(version)
         except InvalidVersion:
             raise DatabaseError(
                 f"{package}=={version}: {version!r} is not a PEP 440 version, so it cannot be "
@@ -349,7 +366,7 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
             if kind not in ("introduced", "fixed", "last_affected"):
                 continue  # `limit` bounds GIT ranges; it does not apply to ECOSYSTEM ones
             try:
-                at = _ZERO if kind == "introduced" and text == "0" else Version(text)
+                at = _ZERO if kind == "introduced" and text == "0" else _version(text)
             except InvalidVersion:
                 compiled.problems.append(
                     f"{record.origin}: {kind} {text!r} is not a PEP 440 version"
@@ -368,7 +385,7 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
     versions_text: set[str] = set()
     for text in entry.get("versions") or ():
         try:
-            versions.add(Version(str(text)))
+            versions.add(_version(str(text)))
         except InvalidVersion:
             versions_text.add(str(text))
     return _Affected(record, ranges, versions, versions_text, fixed)
@@ -432,7 +449,7 @@ def _merge(matches: list[_Affected], name: str, version: str, *, source: str) ->
                 summary=_text(main, others, "summary"),
                 details=details,
                 fixed=tuple(str(v) for v in fixed),
-                rating=worst(rating_from_osv(r.data, name) for r in records),
+                rating=worst(r.rating(name) for r in records),
                 source=source,
                 url=_url(main) or next((u for r in others if (u := _url(r))), None),
                 published=min(_dates(records, "published"), default=None),

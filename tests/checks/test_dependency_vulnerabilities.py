@@ -175,8 +175,7 @@ def test_a_second_run_is_answered_from_the_cache_without_reading_the_snapshot(
     audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
     cold = pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
     entries = (pipeline.project.root / ".mlsupply-cache" / "vulnerabilities").rglob("*.json")
-    # The pinned version and the upgrade the remediation names were both looked up.
-    assert sorted(p.name for p in entries) == ["2.5.1.json", "2.6.0.json"]
+    assert [p.name for p in entries] == ["2.5.1.json"]  # the answer, its upgrade included
     asked: list[tuple[str, str]] = []
     real_lookup = OfflineDatabase.lookup
 
@@ -196,12 +195,28 @@ def test_a_corrupted_cache_entry_is_ignored_and_rewritten(pipeline: Pipeline) ->
     audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
     pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
     (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("2.5.1.json")
-    entry.write_text('{"key": {"format": 1}, "advisories": []}')  # a pass, if trusted
+    stored = json.loads(entry.read_text())
+    stored["answer"]["advisories"] = [{"id": "half an advisory"}]
+    entry.write_text(json.dumps(stored))  # the right key, an answer that does not parse
 
     result = pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
 
     assert [f.rule for f in result.findings] == ["MLS-VULN-001"]
-    assert json.loads(entry.read_text())["advisories"][0]["id"] == "GHSA-53q9-r3pm-6pq6"
+    assert json.loads(entry.read_text())["answer"]["advisories"][0]["id"] == "GHSA-53q9-r3pm-6pq6"
+
+
+def test_an_entry_for_another_database_state_is_not_trusted(pipeline: Pipeline) -> None:
+    audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
+    pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
+    (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("2.5.1.json")
+    stored = json.loads(entry.read_text())
+    stored["key"]["state"] = "offline:another-snapshot"
+    stored["answer"] = {"advisories": [], "upgrade": None}  # a pass, if trusted
+    entry.write_text(json.dumps(stored))
+
+    result = pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
+
+    assert [f.rule for f in result.findings] == ["MLS-VULN-001"]
 
 
 def test_a_new_snapshot_is_audited_afresh(pipeline: Pipeline) -> None:
