@@ -33,7 +33,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,12 +46,13 @@ PINS = 500
 COLD_TARGET = 5.0
 WARM_TARGET = 0.3
 
-_WORDS = (
+_SENTENCE = (
     "allows remote attackers to execute arbitrary code via a crafted request because the "
     "parser does not validate the length of the input before copying it into a fixed buffer "
     "which leads to denial of service or information disclosure when the affected function is "
     "reachable from untrusted data such as uploaded files headers or serialized objects"
-).split()
+)
+_WORDS = _SENTENCE.split()
 _VECTORS = (
     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
     "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:N/A:N",
@@ -86,7 +86,9 @@ def generate(directory: Path, *, records: int, packages: int, pins: int, seed: i
     """Write a snapshot of OSV records into ``directory`` and choose the pins to audit."""
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
-    names = [f"pkg-{i:05d}-{rng.choice(('lib', 'py', 'client', 'utils', 'ml'))}" for i in range(packages)]
+    names = [
+        f"pkg-{i:05d}-{rng.choice(('lib', 'py', 'client', 'utils', 'ml'))}" for i in range(packages)
+    ]
     history = {name: _releases(rng) for name in names}
     # Zipf-like: a few packages carry hundreds of advisories (as tensorflow and django do).
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(packages)]
@@ -108,7 +110,10 @@ def generate(directory: Path, *, records: int, packages: int, pins: int, seed: i
                 if rng.random() < 0.1
                 else {"fixed": releases[end]}
             )
-            events: list[dict[str, str]] = [bound, {"introduced": introduced}]  # unsorted, as OSV allows
+            events: list[dict[str, str]] = [
+                bound,
+                {"introduced": introduced},
+            ]  # unsorted, as OSV allows
             ranges = [{"type": "ECOSYSTEM", "events": events}]
             if rng.random() < 0.08 and end + 3 < len(releases):
                 ranges.append(
@@ -117,7 +122,9 @@ def generate(directory: Path, *, records: int, packages: int, pins: int, seed: i
                         "events": [{"introduced": releases[end + 1]}, {"fixed": releases[end + 3]}],
                     }
                 )
-            affected_versions = releases[: end + 1] if introduced == "0" else releases[start : end + 1]
+            affected_versions = (
+                releases[: end + 1] if introduced == "0" else releases[start : end + 1]
+            )
             cve = f"CVE-20{rng.randint(14, 26)}-{serial:05d}"
             ghsa_id = f"GHSA-{serial:04x}-{rng.randrange(16**4):04x}-{rng.randrange(16**4):04x}"
             ghsa = {
@@ -128,7 +135,12 @@ def generate(directory: Path, *, records: int, packages: int, pins: int, seed: i
                 "published": "2024-03-01T00:00:00Z",
                 "summary": _text(rng, 8),
                 "details": _text(rng, rng.randint(60, 250)),
-                "severity": [{"type": "CVSS_V3" if "3.1" in (v := rng.choice(_VECTORS)) else "CVSS_V4", "score": v}],
+                "severity": [
+                    {
+                        "type": "CVSS_V3" if "3.1" in (v := rng.choice(_VECTORS)) else "CVSS_V4",
+                        "score": v,
+                    }
+                ],
                 "affected": [
                     {
                         "package": {"ecosystem": "PyPI", "name": name, "purl": f"pkg:pypi/{name}"},
@@ -162,13 +174,25 @@ def generate(directory: Path, *, records: int, packages: int, pins: int, seed: i
                             {
                                 "package": {"ecosystem": "PyPI", "name": name},
                                 "ranges": [
-                                    {"type": "GIT", "repo": f"https://github.com/example/{name}", "events": [{"introduced": "0"}, {"fixed": f"{serial:040x}"}]},
+                                    {
+                                        "type": "GIT",
+                                        "repo": f"https://github.com/example/{name}",
+                                        "events": [
+                                            {"introduced": "0"},
+                                            {"fixed": f"{serial:040x}"},
+                                        ],
+                                    },
                                     {"type": "ECOSYSTEM", "events": events},
                                 ],
                                 "versions": affected_versions,
                             }
                         ],
-                        "references": [{"type": "FIX", "url": f"https://github.com/example/{name}/commit/{serial:040x}"}],
+                        "references": [
+                            {
+                                "type": "FIX",
+                                "url": f"https://github.com/example/{name}/commit/{serial:040x}",
+                            }
+                        ],
                     }
                 )
             for rec in batch:
@@ -192,6 +216,8 @@ class AuditResult:
     snapshot: Snapshot
     cold: list[float]
     warm: list[float]
+    cold_cpu: list[float]
+    warm_cpu: list[float]
     findings: int
     affected: int
     errors: int
@@ -214,7 +240,7 @@ def measure(snapshot: Snapshot, project: Path, repeat: int) -> AuditResult:
     )
     cache = project / ".mlsupply-cache"
 
-    def session() -> tuple[float, int, int, int]:
+    def session() -> tuple[float, float, int, int, int]:
         manifest = load_manifest(project / "mlsupply.yaml")
         inventory = build_inventory(manifest)
         items = [
@@ -223,24 +249,29 @@ def measure(snapshot: Snapshot, project: Path, repeat: int) -> AuditResult:
             if item.kind is RowKind.DEPENDENCY
         ]
         ctx = CheckContext(manifest.policy, inventory, ContentCache())
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = [r for item in items for r in run_item(item, ctx)]
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         findings = sum(len(r.findings) for r in results)
         affected = sum(1 for r in results if r.findings)
         errors = sum(1 for r in results if r.error)
-        return elapsed, findings, affected, errors
+        return elapsed, cpu, findings, affected, errors
 
     cold: list[float] = []
     warm: list[float] = []
+    cold_cpu: list[float] = []
+    warm_cpu: list[float] = []
     findings = affected = errors = 0
     for _ in range(repeat):
         shutil.rmtree(cache, ignore_errors=True)
-        elapsed, findings, affected, errors = session()
+        elapsed, cpu, findings, affected, errors = session()
         cold.append(elapsed)
+        cold_cpu.append(cpu)
         for _ in range(3):
-            warm.append(session()[0])
-    return AuditResult(snapshot, cold, warm, findings, affected, errors)
+            elapsed, cpu, *_ = session()
+            warm.append(elapsed)
+            warm_cpu.append(cpu)
+    return AuditResult(snapshot, cold, warm, cold_cpu, warm_cpu, findings, affected, errors)
 
 
 def fmt(seconds: float) -> str:
@@ -269,12 +300,18 @@ def render(result: AuditResult) -> list[str]:
         f"dependency item; {len(result.cold)} cold run(s) (empty cache: the snapshot is indexed), "
         f"{len(result.warm)} warm run(s) (cache filled by the cold run).",
         "",
-        "| run | median | min | per dependency | target | |",
-        "|---|---:|---:|---:|---:|---|",
-        f"| cold (index + audit) | {fmt(cold)} | {fmt(min(result.cold))} | {fmt(cold / n)} "
+        "| run | median (wall) | min (wall) | CPU time (median) | per dependency (wall) | target | |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        f"| cold (index + audit) | {fmt(cold)} | {fmt(min(result.cold))} "
+        f"| {fmt(statistics.median(result.cold_cpu))} | {fmt(cold / n)} "
         f"| < {COLD_TARGET:g} s | {verdict[cold < COLD_TARGET]} |",
-        f"| warm (cache hit) | {fmt(warm)} | {fmt(min(result.warm))} | {fmt(warm / n)} "
+        f"| warm (cache hit) | {fmt(warm)} | {fmt(min(result.warm))} "
+        f"| {fmt(statistics.median(result.warm_cpu))} | {fmt(warm / n)} "
         f"| < {WARM_TARGET:g} s | {verdict[warm < WARM_TARGET]} |",
+        "",
+        "The target is judged on the wall-clock median; the CPU time (this process's, "
+        "`time.process_time`) shows what the audit costs when the machine is shared: a wall time "
+        "well above the CPU time means the process waited for a core or for the disk.",
         "",
         f"The audit found {result.findings:,} advisories affecting {result.affected} of the "
         f"{n} pins ({result.errors} errors).",
@@ -286,7 +323,10 @@ def run(*, quick: bool, repeat: int | None = None, workdir: Path | None = None) 
     repeat = repeat or (1 if quick else 5)
     with tempfile.TemporaryDirectory(prefix="mlsupply-audit-", dir=workdir) as tmp:
         snapshot = generate(
-            Path(tmp) / "osv", records=RECORDS // scale, packages=PACKAGES // scale, pins=PINS // scale
+            Path(tmp) / "osv",
+            records=RECORDS // scale,
+            packages=PACKAGES // scale,
+            pins=PINS // scale,
         )
         return measure(snapshot, Path(tmp) / "project", repeat)
 
@@ -298,11 +338,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print("\n".join(render(run(quick=args.quick, repeat=args.repeat))))
     return 0
-
-
-def snapshot_stats(path: Path) -> dict[str, Any]:
-    files = list(path.rglob("*.json"))
-    return {"records": len(files), "bytes": sum(f.stat().st_size for f in files)}
 
 
 if __name__ == "__main__":

@@ -10,16 +10,17 @@ Where: ``<manifest directory>/.mlsupply-cache/vulnerabilities/``, or the directo
 because the checks run below the pytest layer, ``mlsupply scan`` shares them, and ``-p
 no:cacheprovider`` must not change what is audited.
 
-Layout: ``<state digest>/<name>/<version>.json``, one small JSON file per answer: a new
+Layout: ``<state digest>/<name>==<version>.json``, one small JSON file per answer: a new
 snapshot or a new service day starts a fresh folder (older ones are pruned after a week), and
 a warm run reads one file per dependency without touching the database at all.
 
 Shared by xdist workers: writes go to a temporary file renamed into place (a reader sees the
-old answer or the new one, never half of one), and a worker that misses takes a per-answer
-``filelock`` while it asks the database, so two workers do not query a service for the same
-release twice. An entry that cannot be read, is not JSON, or whose key does not match the
-question is ignored and rewritten, never trusted. A cache that cannot be written (a read-only
-checkout) only costs speed: the answer is still the database's.
+old answer or the new one, never half of one), and a worker that misses takes a ``filelock``
+(one of 16 per state folder, chosen by the answer's hash) while it asks the database, so two
+workers do not query a service for the same release twice. An entry that cannot be read, is
+not JSON, or whose key does not match the question is ignored and rewritten, never trusted. A
+cache that cannot be written (a read-only checkout) only costs speed: the answer is still the
+database's.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ ENV_VAR = "MLSUPPLY_CACHE_DIR"
 FORMAT = 2
 #: A state folder untouched for this long belongs to an old snapshot or service day.
 PRUNE_AFTER_SECONDS = 7 * 24 * 3600
+#: Lock files per state folder (see :meth:`ResultCache._lock_path`).
+LOCK_BUCKETS = 16
 #: A worker waits this long for another one computing the same answer, then computes it too.
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -97,14 +100,7 @@ class ResultCache:
             return cached
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            lock: FileLock | None = FileLock(
-                str(entry.with_name(entry.name + ".lock")), timeout=LOCK_TIMEOUT_SECONDS
-            )
-        except OSError:
-            lock = None
-        if lock is None:
-            return compute()
-        try:
+            lock = FileLock(str(self._lock_path(entry)), timeout=LOCK_TIMEOUT_SECONDS)
             with lock:
                 # Another worker may have answered while this one waited for the lock.
                 cached = self._read(entry, name, version, state)
@@ -114,16 +110,23 @@ class ResultCache:
                 self._write(entry, name, version, state, answer)
                 return answer
         except (Timeout, OSError):
-            return compute()
+            return compute()  # no usable cache: the database answers, only slower
         finally:
-            self._prune(entry.parent.parent)
+            self._prune(entry.parent)
 
     def _entry(self, name: str, version: str, state: str) -> Path:
         folder = hashlib.sha256(state.encode()).hexdigest()[:24]
-        # Versions are PEP 440 text (no path separators), names are canonical; the quoting
-        # only guards against a local version label or an odd pin reaching the file system.
-        safe = "".join(c if c.isalnum() or c in ".-_+!" else "_" for c in version)
-        return self.folder / folder / name / f"{safe}.json"
+        # Names are canonical and versions PEP 440 text (no path separators); the quoting only
+        # guards against a local version label or an odd pin reaching the file system.
+        safe = "".join(c if c.isalnum() or c in ".-_+!=" else "_" for c in f"{name}=={version}")
+        return self.folder / folder / f"{safe}.json"
+
+    @staticmethod
+    def _lock_path(entry: Path) -> Path:
+        # A few shared lock files rather than one per answer: creating a file costs more than
+        # the offline lookup it would guard, and two workers rarely want the same bucket.
+        bucket = hashlib.sha256(entry.name.encode()).digest()[0] % LOCK_BUCKETS
+        return entry.parent / f".lock-{bucket:02d}"
 
     def _read(self, entry: Path, name: str, version: str, state: str) -> Answer | None:
         try:

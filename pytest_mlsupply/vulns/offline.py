@@ -33,6 +33,7 @@ Failing closed:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -72,7 +73,14 @@ class _Record:
 
     data: dict[str, Any]
     origin: str
+    id: str = field(init=False)
+    ids: frozenset[str] = field(init=False)
+    """The record's id and its aliases."""
     _ratings: dict[str, Rating] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.id = str(self.data["id"])
+        self.ids = frozenset({self.id, *(str(a) for a in self.data.get("aliases") or ())})
 
     def rating(self, package: str) -> Rating:
         """The record's rating for ``package`` (scoring a CVSS vector is not cheap: once)."""
@@ -80,14 +88,6 @@ class _Record:
         if rating is None:
             rating = self._ratings[package] = rating_from_osv(self.data, package)
         return rating
-
-    @property
-    def id(self) -> str:
-        return str(self.data["id"])
-
-    @property
-    def ids(self) -> set[str]:
-        return {self.id, *(str(a) for a in self.data.get("aliases") or ())}
 
 
 @dataclass
@@ -141,6 +141,7 @@ class OfflineDatabase:
         self._state: str | None = None
         self._index: dict[str, list[_Record]] | None = None
         self._compiled: dict[str, list[_Affected]] = {}
+        self._merged: dict[frozenset[int], Advisory] = {}
         self._lock = threading.Lock()
 
     # -- the Database protocol -----------------------------------------------------------------
@@ -165,6 +166,7 @@ class OfflineDatabase:
                             digest.update(block)
                 else:
                     for rel, st in sorted(_record_files(self.path)):
+                        assert st is not None
                         digest.update(
                             f"{rel}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}\0"
                             f"{st.st_ctime_ns}\n".encode()
@@ -185,7 +187,9 @@ class OfflineDatabase:
                 "release by its PEP 440 version to have it audited"
             ) from None
         matches = [a for a in self._affected(name) if a.contains(asked, version)]
-        return _merge(matches, name, version, source=f"offline:{self.path.name}")
+        return _merge(
+            matches, name, version, source=f"offline:{self.path.name}", merged=self._merged
+        )
 
     # -- indexing ------------------------------------------------------------------------------
 
@@ -218,8 +222,11 @@ class OfflineDatabase:
             if self.path.is_file():
                 yield from self._read_zip()
             elif self.path.is_dir():
-                for rel, _ in sorted(_record_files(self.path)):
-                    yield _parse((self.path / rel).read_bytes(), str(self.path / rel))
+                root = str(self.path)
+                for rel in sorted(rel for rel, _ in _record_files(self.path, stat=False)):
+                    origin = os.path.join(root, rel)
+                    with open(origin, "rb") as handle:
+                        yield _parse(handle.read(), origin)
             else:
                 raise DatabaseError(
                     f"the offline vulnerability snapshot {self.path} does not exist; point "
@@ -272,7 +279,7 @@ class OfflineDatabase:
 # -- reading records ---------------------------------------------------------------------------
 
 
-def _record_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+def _record_files(root: Path, *, stat: bool = True) -> Iterator[tuple[str, os.stat_result | None]]:
     """(relative path, stat) of every ``*.json`` file under ``root``; hidden entries skipped."""
     stack = [(root, "")]
     while stack:
@@ -285,7 +292,7 @@ def _record_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                 if entry.is_dir():
                     stack.append((Path(entry.path), rel + "/"))
                 elif entry.name.endswith(".json") and entry.is_file():
-                    yield rel, entry.stat()
+                    yield rel, entry.stat() if stat else None
 
 
 def _parse(raw: bytes, origin: str) -> _Record:
@@ -404,7 +411,14 @@ def _primary(ids: Iterable[str]) -> str:
     return min(ids, key=rank)
 
 
-def _merge(matches: list[_Affected], name: str, version: str, *, source: str) -> list[Advisory]:
+def _merge(
+    matches: list[_Affected],
+    name: str,
+    version: str,
+    *,
+    source: str,
+    merged: dict[frozenset[int], Advisory],
+) -> list[Advisory]:
     # Group the matching records by shared ids (union-find over id and aliases), so a GHSA
     # record and a PYSEC record of one CVE become one advisory even when only their CVE links
     # them.
@@ -426,37 +440,45 @@ def _merge(matches: list[_Affected], name: str, version: str, *, source: str) ->
 
     advisories = []
     for group in groups.values():
-        records = {id(m.record): m.record for m in group}.values()
-        all_ids = set().union(*(r.ids for r in records))
-        record_ids = {r.id for r in records}
-        primary = _primary(record_ids)
-        main = next(r for r in records if r.id == primary)
-        others = sorted((r for r in records if r is not main), key=lambda r: r.id)
-        fixed = sorted(set().union(*(m.fixed for m in group)))
-        problems = [p for m in group for p in m.problems]
-        details = _text(main, others, "details")
-        if problems:
-            details = (details + "\n\n" if details else "") + (
-                "Treated as affecting because a range bound cannot be compared: "
-                + "; ".join(problems)
-            )
-        advisories.append(
-            Advisory(
-                id=primary,
-                package=name,
-                version=version,
-                aliases=tuple(sorted(all_ids - {primary})),
-                summary=_text(main, others, "summary"),
-                details=details,
-                fixed=tuple(str(v) for v in fixed),
-                rating=worst(r.rating(name) for r in records),
-                source=source,
-                url=_url(main) or next((u for r in others if (u := _url(r))), None),
-                published=min(_dates(records, "published"), default=None),
-                modified=max(_dates(records, "modified"), default=None),
-            )
-        )
+        # The same records merge to the same advisory whatever version matched them (the pin,
+        # an upgrade candidate, another pin of the package): built once, then re-addressed.
+        key = frozenset(id(m) for m in group)
+        known = merged.get(key)
+        if known is None:
+            known = merged[key] = _advisory(group, name, source)
+        advisories.append(dataclasses.replace(known, version=version))
     return sorted(advisories, key=lambda a: a.id)
+
+
+def _advisory(group: list[_Affected], name: str, source: str) -> Advisory:
+    """One advisory from the matching entries of records that alias each other."""
+    records = {id(m.record): m.record for m in group}.values()
+    all_ids = set().union(*(r.ids for r in records))
+    record_ids = {r.id for r in records}
+    primary = _primary(record_ids)
+    main = next(r for r in records if r.id == primary)
+    others = sorted((r for r in records if r is not main), key=lambda r: r.id)
+    fixed = sorted(set().union(*(m.fixed for m in group)))
+    problems = [p for m in group for p in m.problems]
+    details = _text(main, others, "details")
+    if problems:
+        details = (details + "\n\n" if details else "") + (
+            "Treated as affecting because a range bound cannot be compared: " + "; ".join(problems)
+        )
+    return Advisory(
+        id=primary,
+        package=name,
+        version="",
+        aliases=tuple(sorted(all_ids - {primary})),
+        summary=_text(main, others, "summary"),
+        details=details,
+        fixed=tuple(str(v) for v in fixed),
+        rating=worst(r.rating(name) for r in records),
+        source=source,
+        url=_url(main) or next((u for r in others if (u := _url(r))), None),
+        published=min(_dates(records, "published"), default=None),
+        modified=max(_dates(records, "modified"), default=None),
+    )
 
 
 def _text(main: _Record, others: Iterable[_Record], key: str) -> str:

@@ -175,7 +175,7 @@ def test_a_second_run_is_answered_from_the_cache_without_reading_the_snapshot(
     audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
     cold = pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
     entries = (pipeline.project.root / ".mlsupply-cache" / "vulnerabilities").rglob("*.json")
-    assert [p.name for p in entries] == ["2.5.1.json"]  # the answer, its upgrade included
+    assert [p.name for p in entries] == ["torch==2.5.1.json"]  # the answer, its upgrade included
     asked: list[tuple[str, str]] = []
     real_lookup = OfflineDatabase.lookup
 
@@ -194,7 +194,7 @@ def test_a_second_run_is_answered_from_the_cache_without_reading_the_snapshot(
 def test_a_corrupted_cache_entry_is_ignored_and_rewritten(pipeline: Pipeline) -> None:
     audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
     pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
-    (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("2.5.1.json")
+    (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("torch==2.5.1.json")
     stored = json.loads(entry.read_text())
     stored["answer"]["advisories"] = [{"id": "half an advisory"}]
     entry.write_text(json.dumps(stored))  # the right key, an answer that does not parse
@@ -208,7 +208,7 @@ def test_a_corrupted_cache_entry_is_ignored_and_rewritten(pipeline: Pipeline) ->
 def test_an_entry_for_another_database_state_is_not_trusted(pipeline: Pipeline) -> None:
     audit(pipeline, "torch==2.5.1\n", TORCH_WEIGHTS_ONLY)
     pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
-    (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("2.5.1.json")
+    (entry,) = (pipeline.project.root / ".mlsupply-cache").rglob("torch==2.5.1.json")
     stored = json.loads(entry.read_text())
     stored["key"]["state"] = "offline:another-snapshot"
     stored["answer"] = {"advisories": [], "upgrade": None}  # a pass, if trusted
@@ -236,7 +236,7 @@ def test_the_cache_goes_where_mlsupply_cache_dir_says(
 
     pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
 
-    assert list((tmp_path / "elsewhere" / "vulnerabilities").rglob("2.5.1.json"))
+    assert list((tmp_path / "elsewhere" / "vulnerabilities").rglob("torch==2.5.1.json"))
     assert not (pipeline.project.root / ".mlsupply-cache").exists()
 
 

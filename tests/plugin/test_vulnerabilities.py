@@ -75,7 +75,7 @@ def test_two_xdist_workers_share_one_cache_and_agree_with_a_serial_run(
         p.relative_to(cache).as_posix().split("/", 1)[1] for p in cache.rglob("*.json")
     )
     # One state folder, one answer per pinned release, whichever worker audited it.
-    assert entries == ["numpy/2.1.0.json", "requests/2.19.0.json", "torch/2.5.1.json"]
+    assert entries == ["numpy==2.1.0.json", "requests==2.19.0.json", "torch==2.5.1.json"]
 
     serial = pytester.runpytest_subprocess("--mlsupply", "-p", "no:xdist")  # warm
     assert serial.ret == 1
