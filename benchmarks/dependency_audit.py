@@ -23,7 +23,9 @@ Figures are in-process ``time.perf_counter`` medians over the repetitions, impor
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import random
 import shutil
 import statistics
@@ -336,7 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of the size, 1 repetition")
     parser.add_argument("--repeat", type=int, help="cold repetitions (default 5; 1 with --quick)")
     args = parser.parse_args(argv)
-    print("\n".join(render(run(quick=args.quick, repeat=args.repeat))))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    command = "python benchmarks/dependency_audit.py " + " ".join(argv or sys.argv[1:])
+    lines = render(run(quick=args.quick, repeat=args.repeat))
+    lines[1:1] = [
+        "",
+        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; command: "
+        f"`{command.strip()}`; {os.cpu_count()} CPUs, load average (1, 5, 15 min) at start: {load}",
+    ]
+    print("\n".join(lines))
     return 0
 
 

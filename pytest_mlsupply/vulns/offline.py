@@ -2,8 +2,9 @@
 
 The snapshot is a directory of OSV JSON records (searched recursively) or OSV's PyPI export
 zip (``all.zip`` of ``<id>.json``, from ``https://osv-vulnerabilities.storage.googleapis.com/
-PyPI/all.zip``). It is read and indexed by canonical package name once per process, on the
-first lookup; a warm run answered from the result cache never reads it (only :attr:`state`).
+PyPI/all.zip``). It is read and indexed by canonical package name once per session (each
+xdist worker has its own), on the first lookup; a warm run answered from the result cache
+never reads it (only :attr:`state`).
 
 Matching follows the OSV schema (https://ossf.github.io/osv-schema/):
 
@@ -23,6 +24,8 @@ Failing closed:
 - a record that is not valid JSON, or not shaped like an OSV record (no ``id``, ``affected``
   not a list, a range without events, ...), makes the whole database fail with the file's
   name: a snapshot with a broken record is never partly trusted;
+- a snapshot with no record at all (a wrong path, a failed download) is an error, not a
+  database that knows of no vulnerability;
 - a range bound that is not a PEP 440 version widens the range instead of being skipped (an
   unparseable ``introduced`` counts as ``"0"``, an unparseable ``fixed`` or ``last_affected``
   as no end), so a version is never declared safe on a bound that cannot be compared; the
