@@ -168,12 +168,13 @@ class OfflineDatabase:
                         for block in iter(lambda: handle.read(1 << 20), b""):
                             digest.update(block)
                 else:
-                    for rel, st in sorted(_record_files(self.path)):
-                        assert st is not None
-                        digest.update(
-                            f"{rel}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}\0"
-                            f"{st.st_ctime_ns}\n".encode()
-                        )
+                    lines = [
+                        f"{rel}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n"
+                        for rel, st in _record_files(self.path)
+                        if st is not None
+                    ]
+                    lines.sort()
+                    digest.update("".join(lines).encode())
             except OSError as exc:
                 raise DatabaseError(self._unreadable(exc)) from exc
             self._state = f"offline:{digest.hexdigest()[:32]}"
