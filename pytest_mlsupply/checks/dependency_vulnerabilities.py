@@ -1,8 +1,8 @@
 """Dependency check ``vulnerabilities``: known advisories affecting the pinned or installed version.
 
 The database is the manifest's ``vulnerabilities:`` section (:mod:`pytest_mlsupply.vulns.
-databases`), opened once per process and shared by every item; answers are cached between runs
-and across xdist workers (:mod:`pytest_mlsupply.vulns.cache`). One finding per advisory
+databases`), opened once per session and shared by its items (each xdist worker opens its own);
+answers are cached between runs and across xdist workers (:mod:`pytest_mlsupply.vulns.cache`). One finding per advisory
 (aliases merged by the database), and the advisories go into the outcome's facts under
 :data:`~pytest_mlsupply.vulns.model.FACTS_KEY` for the BOM.
 
@@ -27,7 +27,8 @@ from pytest_mlsupply.vulns.cache import Answer, ResultCache, cache_root
 from pytest_mlsupply.vulns.databases import open_database
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Database, DatabaseError
 
-#: How many candidate upgrades are asked about at most (each is one lookup, cached).
+#: How many candidate upgrades are asked about at most (each is one lookup; the answer that
+#: names the upgrade is what the cache keeps).
 MAX_UPGRADE_PROBES = 32
 
 #: A rating's label → its severity; a label this version does not know counts as high.

@@ -143,6 +143,7 @@ class OfflineDatabase:
         self.path = path
         self._state: str | None = None
         self._index: dict[str, list[_Record]] | None = None
+        self._failure: DatabaseError | None = None
         self._compiled: dict[str, list[_Affected]] = {}
         self._merged: dict[frozenset[int], Advisory] = {}
         self._lock = threading.Lock()
@@ -199,27 +200,38 @@ class OfflineDatabase:
 
     def _records(self) -> dict[str, list[_Record]]:
         with self._lock:
+            if self._failure is not None:
+                # A broken snapshot stays broken for the session: every item reports the same
+                # error without reading the records again.
+                raise DatabaseError(str(self._failure))
             if self._index is None:
-                index: dict[str, list[_Record]] = {}
-                count = 0
-                for record in self._read_all():
-                    count += 1
-                    if record.data.get("withdrawn"):
-                        continue
-                    for name in _pypi_names(record):
-                        bucket = index.setdefault(name, [])
-                        if not bucket or bucket[-1] is not record:
-                            bucket.append(record)
-                if not count:
-                    # An empty snapshot would clear every dependency: it is a wrong path or a
-                    # failed download, not a database that knows of no vulnerability.
-                    raise DatabaseError(
-                        f"the offline vulnerability snapshot {self.path} holds no OSV records "
-                        "(*.json); point `vulnerabilities.path` at the unpacked records or at "
-                        "OSV's PyPI all.zip"
-                    )
-                self._index = index
+                try:
+                    self._index = self._build_index()
+                except DatabaseError as exc:
+                    self._failure = exc
+                    raise
             return self._index
+
+    def _build_index(self) -> dict[str, list[_Record]]:
+        index: dict[str, list[_Record]] = {}
+        count = 0
+        for record in self._read_all():
+            count += 1
+            if record.data.get("withdrawn"):
+                continue
+            for name in _pypi_names(record):
+                bucket = index.setdefault(name, [])
+                if not bucket or bucket[-1] is not record:
+                    bucket.append(record)
+        if not count:
+            # An empty snapshot would clear every dependency: it is a wrong path or a
+            # failed download, not a database that knows of no vulnerability.
+            raise DatabaseError(
+                f"the offline vulnerability snapshot {self.path} holds no OSV records "
+                "(*.json); point `vulnerabilities.path` at the unpacked records or at "
+                "OSV's PyPI all.zip"
+            )
+        return index
 
     def _read_all(self) -> Iterator[_Record]:
         try:

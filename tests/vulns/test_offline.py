@@ -368,3 +368,19 @@ def test_the_snapshot_is_read_once_however_many_lookups(tmp_path: Path) -> None:
 
     assert ids(db, "requests", "2.0") == ["PYSEC-2018-28"]
     assert ids(db, "torch", "2.5.1") == ["GHSA-53q9-r3pm-6pq6"]
+
+
+def test_a_broken_snapshot_is_read_once_and_fails_every_lookup_the_same_way(
+    tmp_path: Path,
+) -> None:
+    directory = snapshot(tmp_path / "osv", TORCH_WEIGHTS_ONLY)
+    (directory / "PYSEC-broken.json").write_text("{")
+    db = OfflineDatabase(directory)
+    with pytest.raises(DatabaseError, match="PYSEC-broken.json") as first:
+        db.lookup("torch", "2.5.1")
+
+    (directory / "PYSEC-broken.json").unlink()  # not read again in this session
+
+    with pytest.raises(DatabaseError) as second:
+        db.lookup("requests", "2.0")
+    assert str(second.value) == str(first.value)
