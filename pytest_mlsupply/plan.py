@@ -21,6 +21,9 @@ class PlannedItem:
     the model name for provenance claims."""
     checks: tuple[str, ...]
     """The matrix columns this item fills (one for artifact and provenance items)."""
+    skip: str | None = None
+    """Why the item does not run here (a dependency whose environment marker is false): pytest
+    reports it as skipped with this reason, and its cells stay "not run", never "pass"."""
 
     @property
     def name(self) -> str:
@@ -58,7 +61,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
     for dep in inventory.dependencies:
         names = tuple(c.name for c in DEPENDENCY_CHECKS if c.applies(dep))
         if names:
-            items.append(PlannedItem(RowKind.DEPENDENCY, dep.subject, names))
+            items.append(PlannedItem(RowKind.DEPENDENCY, dep.subject, names, skip=dep.skipped))
     for error in inventory.dependency_errors:
         items.append(PlannedItem(RowKind.DEPENDENCY, error.source, (READ_CHECK,)))
     items.sort(key=lambda item: item.sort_key)

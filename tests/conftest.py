@@ -6,9 +6,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import socket
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +38,49 @@ Classifying the sentiment of short English product reviews.
 ## Limitations
 English only; short texts.
 """
+
+
+#: Settings that put package indexes in play for pip or uv (read by the ``confusion`` check).
+INDEX_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_FIND_LINKS",
+    "UV_INDEX_STRATEGY",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_machine_pip_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees this machine's pip configuration (a PIP_FIND_LINKS in CI, a pip.conf with an
+    extra index): the ``confusion`` check would report it on every dependency. Tests that are
+    about pip configuration set their own."""
+    for variable in INDEX_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
+_connect = socket.socket.connect
+
+
+def _loopback_only(sock: socket.socket, address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else None
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")):
+        raise ConnectionRefusedError(f"tests do not touch the internet (connect to {address!r})")
+    _connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches past loopback: a manifest without `vulnerabilities:` audits against the
+    PyPI service by default, and a test that declares requirements for another purpose must
+    see that service fail (an error cell), not ask pypi.org. Loopback servers still work."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
 def sha256_of(path: Path) -> str:

@@ -18,6 +18,8 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
     facts = {"origin": dep.origin, "requirement": dep.requirement}
     if dep.version is not None:
         facts["version"] = dep.version
+    if dep.constraint is not None:
+        facts["constraint"] = dep.constraint  # the -c line that pins a range requirement
     if dep.origin == "environment":
         return Outcome(facts=facts)  # an installed distribution has exactly one version
     if dep.link is not None:
@@ -58,14 +60,18 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
             ],
         )
     if not dep.hashes:
+        # policy.require_hashes is pip's --require-hashes mode: there a missing hash stops the
+        # install, so here it fails the dependency; otherwise it is advice.
+        hash_severity = Severity.HIGH if ctx.policy.require_hashes else Severity.INFO
+        required = " (policy.require_hashes is true)" if ctx.policy.require_hashes else ""
         return Outcome(
             facts=facts,
             findings=[
                 Finding(
                     rule="MLS-DEP-002",
-                    severity=Severity.INFO,
+                    severity=hash_severity,
                     category="pinning",
-                    title="pinned without a hash",
+                    title=f"pinned without a hash{required}",
                     location=_where(dep),
                     evidence=dep.requirement,
                     why="a version pin does not stop a re-uploaded or mirrored file with other content",

@@ -45,12 +45,6 @@ def _where(dep: Dependency) -> Location:
     return Location(file=dep.origin)
 
 
-def applies(dep: Dependency) -> bool:
-    # A dependency whose marker excludes this interpreter is reported as skipped by the
-    # inventory; it is not installed here, so there is nothing to audit.
-    return dep.skipped is None
-
-
 def run(dep: Dependency, ctx: CheckContext) -> Outcome:
     if dep.version is None or dep.link is not None:
         return Outcome(
@@ -222,5 +216,6 @@ CHECK = DependencyCheck(
     kind=RowKind.DEPENDENCY,
     summary="no known advisory (OSV, PyPI) affects the pinned or installed version",
     run=run,
-    applies=applies,
+    # Every dependency: an unpinned one gets its "not audited" note, and one whose marker is
+    # false for this interpreter is skipped by the plan (its cells read "not run").
 )

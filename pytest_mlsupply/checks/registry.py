@@ -7,7 +7,9 @@ from pytest_mlsupply.checks import (
     artifact_hub,
     artifact_scan,
     artifact_sha256,
+    dependency_confusion,
     dependency_pinned,
+    dependency_typosquat,
     dependency_vulnerabilities,
     provenance_model_card,
 )
@@ -22,6 +24,8 @@ ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
 
 DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_pinned.CHECK,
+    dependency_confusion.CHECK,
+    dependency_typosquat.CHECK,
     dependency_vulnerabilities.CHECK,
 )
 

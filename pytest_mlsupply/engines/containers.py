@@ -224,9 +224,12 @@ def unsafe_member_name(name: str) -> str | None:
 
 def traversal_finding(blob: Blob, name: str, reason: str) -> Finding:
     escapes = "climbs out" in reason or "absolute" in reason or "drive" in reason
+    # Python's zipfile (skops, Keras) ends a name at its first NUL: "config.json\x00x" is
+    # config.json to the loader and another member to every check keyed on names.
+    renamed = "NUL" in reason
     return Finding(
         rule="MLS-ARC-004",
-        severity=Severity.HIGH if escapes or "backslash" in reason else Severity.MEDIUM,
+        severity=Severity.HIGH if escapes or renamed or "backslash" in reason else Severity.MEDIUM,
         category="path-traversal",
         title="archive member name escapes the extraction directory",
         location=blob.location(key_path=name),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
+from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.engines.model_card import FIELD_FINDERS
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
@@ -24,6 +25,7 @@ from pytest_mlsupply.manifest.model import (
     CardDecl,
     DatasetDecl,
     HubRef,
+    InternalDecl,
     LicensePolicy,
     Manifest,
     ModelDecl,
@@ -33,6 +35,7 @@ from pytest_mlsupply.manifest.model import (
     RevisionPointer,
     SignatureDecl,
     Span,
+    TyposquatPolicy,
 )
 from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
 
@@ -46,8 +49,12 @@ _HUB_RE = re.compile(
     r"^(?P<scheme>hf|hf-datasets)://(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)"
     r"(?:@(?P<rev>[^@\s]+))?$"
 )
+# PEP 508's project name, as pip accepts it.
+_PROJECT_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 _SHA256_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
+#: A project name (PEP 508) in which shell-style wildcards may stand for characters.
+_PACKAGE_GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]]([A-Za-z0-9._*?\[\]-]*[A-Za-z0-9*?\]])?$")
 
 _TOP_KEYS = (
     "version",
@@ -56,6 +63,7 @@ _TOP_KEYS = (
     "models",
     "datasets",
     "requirements",
+    "internal",
     "vulnerabilities",
     "code",
     "monitor",
@@ -361,6 +369,7 @@ class _Reader:
         datasets = self.datasets(top.get("datasets"), policy)
         models = self.models(top.get("models"), policy, {d.name for d in datasets})
         requirements = self.requirements(top.get("requirements"))
+        internal = self.internal(top.get("internal"))
         output = self.output(top.get("output"))
         vulnerabilities = self.vulnerabilities(top.get("vulnerabilities"))
         code = self.code(top.get("code"))
@@ -375,6 +384,7 @@ class _Reader:
             models=models,
             datasets=datasets,
             requirements=requirements,
+            internal=internal,
             vulnerabilities=vulnerabilities,
             code=code,
             monitor=monitor,
@@ -397,7 +407,16 @@ class _Reader:
         m = self.mapping(
             node,
             "policy",
-            ("fail_on", "pickle", "pickle_formats", "require_pins", "allow_globals", "licenses"),
+            (
+                "fail_on",
+                "pickle",
+                "pickle_formats",
+                "require_pins",
+                "require_hashes",
+                "allow_globals",
+                "licenses",
+                "typosquat",
+            ),
             "{fail_on: high}",
         )
         if m is None:
@@ -413,6 +432,9 @@ class _Reader:
         )
         require_pins = self.optional(
             m, "require_pins", lambda n: self.boolean(n, "policy.require_pins")
+        )
+        require_hashes = self.optional(
+            m, "require_hashes", lambda n: self.boolean(n, "policy.require_hashes")
         )
         allow_globals = (
             self.optional(
@@ -455,6 +477,7 @@ class _Reader:
                     )
                     or (),
                 )
+        typosquat = self.typosquat(m.get("typosquat"))
         return Policy(
             fail_on=Severity.parse(fail_on) if fail_on else Policy().fail_on,
             pickle="denylist" if pickle == "denylist" else "default-deny",
@@ -462,7 +485,39 @@ class _Reader:
             pickle_formats="scan" if pickle_formats == "scan" else "deny",
             allow_globals=allow_globals,
             licenses=licenses,
+            require_hashes=bool(require_hashes),
+            typosquat=typosquat,
         )
+
+    def typosquat(self, node: yaml.Node | None) -> TyposquatPolicy:
+        if node is None:
+            return TyposquatPolicy()
+        m = self.mapping(
+            node, "policy.typosquat", ("allow", "index_lookup"), "{allow: [my-requests2]}"
+        )
+        if m is None:
+            return TyposquatPolicy()
+        allow = (
+            self.optional(
+                m, "allow", lambda n: self.strings(n, "policy.typosquat.allow", "[my-requests2]")
+            )
+            or ()
+        )
+        names = []
+        for i, name in enumerate(allow):
+            if not _PROJECT_NAME_RE.match(name):
+                self.problem(
+                    self.entry(m["allow"], i),
+                    f"policy.typosquat.allow[{i}]",
+                    f"{name!r} is not a Python project name",
+                    "write the name as in a requirement, e.g. my-requests2",
+                )
+                continue
+            names.append(canonicalize_name(name))
+        index_lookup = self.optional(
+            m, "index_lookup", lambda n: self.boolean(n, "policy.typosquat.index_lookup")
+        )
+        return TyposquatPolicy(allow=tuple(names), index_lookup=bool(index_lookup))
 
     def hub_ref(self, node: yaml.Node, key_path: str, scheme: str, policy: Policy) -> HubRef | None:
         value = self.string(node, key_path, f"{scheme}://org/name@<40-hex commit>")
@@ -822,7 +877,10 @@ class _Reader:
         for i, item in enumerate(items):
             kp = f"requirements[{i}]"
             m = self.mapping(
-                item, kp, ("file", "pyproject", "environment"), "{file: requirements.txt}"
+                item,
+                kp,
+                ("file", "pyproject", "pylock", "environment"),
+                "{file: requirements.txt}",
             )
             if m is None:
                 continue
@@ -830,7 +888,8 @@ class _Reader:
                 self.problem(
                     item,
                     kp,
-                    "declare exactly one of `file:`, `pyproject:`, `environment:` per entry",
+                    "declare exactly one of `file:`, `pyproject:`, `pylock:`, `environment:` "
+                    "per entry",
                     "split it into one list entry per source",
                 )
                 continue
@@ -845,17 +904,78 @@ class _Reader:
                     value,
                     f"{kp}.{key}",
                     f"{path} is not a file",
-                    "point it at a requirements file or pyproject.toml",
+                    "point it at a requirements file, a pyproject.toml or a pylock.toml",
                 )
                 continue
             if path is not None:
                 out.append(
                     RequirementDecl(
-                        kind="file" if key == "file" else "pyproject",
+                        kind="pylock"
+                        if key == "pylock"
+                        else ("file" if key == "file" else "pyproject"),
                         span=self.span(item),
                         path=path,
                     )
                 )
+        return tuple(out)
+
+    def internal(self, node: yaml.Node | None) -> tuple[InternalDecl, ...]:
+        """``internal:``: a list of ``{index, packages}`` entries, one per private index."""
+        if node is None:
+            return ()
+        example = "{index: https://pypi.acme.internal/simple, packages: [acme-models, acme-*]}"
+        entries = self.sequence(node, "internal", f"[{example}]")
+        out: list[InternalDecl] = []
+        owner: dict[str, str] = {}
+        for i, item in enumerate(entries or ()):
+            kp = f"internal[{i}]"
+            m = self.mapping(item, kp, ("index", "packages"), example)
+            if m is None:
+                continue
+            missing = [key for key in ("index", "packages") if key not in m]
+            if missing:
+                self.problem(
+                    item,
+                    f"{kp}.{missing[0]}",
+                    f"missing `{missing[0]}:`",
+                    f"write it as {example}",
+                )
+                continue
+            index = self.string(m["index"], f"{kp}.index", "https://pypi.acme.internal/simple")
+            if index is not None and not re.match(r"^(https?|file)://\S+$", index):
+                self.problem(
+                    m["index"],
+                    f"{kp}.index",
+                    f"{index!r} is not an index URL",
+                    "write the URL pip is given as --index-url, e.g. "
+                    "https://pypi.acme.internal/simple",
+                )
+                index = None
+            packages = self.strings(m["packages"], f"{kp}.packages", "[acme-models, acme-*]")
+            names: list[str] = []
+            for j, pattern in enumerate(packages):
+                at = self.entry(m["packages"], j)
+                if not _PACKAGE_GLOB_RE.match(pattern):
+                    self.problem(
+                        at,
+                        f"{kp}.packages[{j}]",
+                        f"{pattern!r} is not a project name or glob",
+                        "write a PyPI project name (acme-models) or a glob over names (acme-*)",
+                    )
+                    continue
+                name = canonicalize_name(pattern)
+                if name in owner and owner[name] != index:
+                    self.problem(
+                        at,
+                        f"{kp}.packages[{j}]",
+                        f"{pattern!r} is already declared internal to {owner[name]}",
+                        "a package lives on one private index: keep it under one entry",
+                    )
+                    continue
+                owner[name] = index or ""
+                names.append(name)
+            if index is not None and names:
+                out.append(InternalDecl(index=index, packages=tuple(names), span=self.span(item)))
         return tuple(out)
 
     def output(self, node: yaml.Node | None) -> OutputDecl:

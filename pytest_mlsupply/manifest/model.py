@@ -66,6 +66,14 @@ class LicensePolicy:
 
 
 @dataclass(frozen=True)
+class TyposquatPolicy:
+    allow: tuple[str, ...] = ()
+    """Canonical names that resemble a popular project on purpose (your own ``requests2``)."""
+    index_lookup: bool = False
+    """Ask the package index whether each declared name exists (off by default: offline)."""
+
+
+@dataclass(frozen=True)
 class Policy:
     fail_on: Severity = DEFAULT_THRESHOLD
     pickle: Literal["default-deny", "denylist"] = "default-deny"
@@ -75,6 +83,10 @@ class Policy:
     ``scan``: pickle-based files are accepted when the deep scan finds nothing wrong."""
     allow_globals: tuple[str, ...] = ()
     licenses: LicensePolicy = field(default_factory=LicensePolicy)
+    require_hashes: bool = False
+    """Every pinned requirement must also carry ``--hash`` (pip's ``--require-hashes`` mode):
+    a missing hash is then a high finding rather than a note."""
+    typosquat: TyposquatPolicy = field(default_factory=TyposquatPolicy)
 
 
 @dataclass(frozen=True)
@@ -127,9 +139,21 @@ class DatasetDecl:
 class RequirementDecl:
     """One source of Python dependencies: a requirements file, a pyproject, or an environment."""
 
-    kind: Literal["file", "pyproject", "environment"]
+    kind: Literal["file", "pyproject", "pylock", "environment"]
     span: Span
     path: Path | None = None
+
+
+@dataclass(frozen=True)
+class InternalDecl:
+    """Packages published only on a private index: a public upload of the same name must never
+    be installed in their place (dependency confusion)."""
+
+    index: str
+    """The private index's URL, as pip is given it (``https://pypi.acme.internal/simple``)."""
+    packages: tuple[str, ...]
+    """Canonical project names or shell-style globs over them (``acme-*``)."""
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -150,6 +174,7 @@ class Manifest:
     models: tuple[ModelDecl, ...] = ()
     datasets: tuple[DatasetDecl, ...] = ()
     requirements: tuple[RequirementDecl, ...] = ()
+    internal: tuple[InternalDecl, ...] = ()
     # Sections owned by later capabilities; kept as validated plain data until they land.
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
     code: dict[str, Any] = field(default_factory=dict)

@@ -1,19 +1,34 @@
-"""Read Python dependencies from requirements files, pyproject.toml and the running environment.
+"""Read Python dependencies from requirements files, pyproject.toml, pylock.toml and the running
+environment.
 
 Requirements files are parsed with pip-requirements-parser, which reuses pip's own parser, so
-options, continuations, ``-r`` includes and ``--hash`` behave exactly as pip reads them.
+options, continuations, ``-r`` / ``-c`` includes and ``--hash`` behave exactly as pip reads them.
+Lock files are read with ``packaging.pylock`` and dependency groups resolved with
+``packaging.dependency_groups``: the PyPA's own readers, not a second interpretation.
+
+Environment markers are evaluated for the running interpreter; a requirement whose marker is
+false is kept, marked ``skipped`` with the marker, so it is reported rather than dropped.
 """
 
 from __future__ import annotations
 
+import platform
+import sys
 import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
+
+if TYPE_CHECKING:
+    from packaging.pylock import Package
 
 
 class RequirementsError(Exception):
@@ -27,16 +42,109 @@ def _exact_version(req: Requirement) -> str | None:
     return None
 
 
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _interpreter() -> str:
+    return f"Python {platform.python_version()} on {sys.platform}"
+
+
+def skip_reason(
+    marker: Marker | None,
+    where: str,
+    context: Literal["metadata", "lock_file", "requirement"] = "requirement",
+) -> str | None:
+    """Why a requirement with ``marker`` does not apply here (None: it applies).
+
+    A marker that cannot be evaluated (an undefined name, an incomparable version) is an error:
+    guessing either way would drop a dependency or audit one that is not installed.
+    """
+    if marker is None:
+        return None
+    try:
+        applies = marker.evaluate(context=context)
+    except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker) as exc:
+        raise RequirementsError(
+            f"{where}: the environment marker `{marker}` cannot be evaluated: {exc}"
+        ) from None
+    if applies:
+        return None
+    return f"environment marker `{marker}` is false for this interpreter ({_interpreter()})"
+
+
 def _dependency(
-    req: Requirement, text: str, origin: str, hashes: tuple[str, ...] = ()
+    req: Requirement,
+    origin: str,
+    hashes: tuple[str, ...] = (),
+    *,
+    skipped: str | None = None,
+    text: str | None = None,
 ) -> Dependency:
+    # The requirement without its marker (the marker is a field of its own): two lines that
+    # differ only by marker name the same distribution.
+    bare = Requirement(str(req))
+    bare.marker = None
     return Dependency(
         name=canonicalize_name(req.name),
-        requirement=text.strip(),
+        requirement=(text or str(bare)).strip(),
         origin=origin,
         version=_exact_version(req),
         hashes=hashes,
+        marker=str(req.marker) if req.marker is not None else None,
+        skipped=skipped,
     )
+
+
+# -- requirements files ----------------------------------------------------------------------
+
+
+class _Sources:
+    """Where pip looks for the packages of one requirements file (with its includes).
+
+    pip applies a requirements file's ``--index-url`` / ``--extra-index-url`` / ``--find-links``
+    / ``--no-index`` lines to the whole install, whichever included file they sit in, and an
+    ``--index-url`` replaces every index URL before it (extra ones too); the same rules hold
+    here. Options lines come in the order pip reads them, includes in place.
+    """
+
+    def __init__(self) -> None:
+        self.index: str | None = None
+        self.extras: list[str] = []
+        self.find_links: list[str] = []
+        self.no_index = False
+
+    def read(self, options: Mapping[str, Any]) -> None:
+        if options.get("index_url"):
+            # pip replaces its whole list of index URLs, extra ones read so far included.
+            self.index = str(options["index_url"])
+            self.extras = []
+        self.extras += [str(u) for u in options.get("extra_index_urls", ())]
+        self.find_links += [str(u) for u in options.get("find_links", ())]
+        if options.get("no_index"):
+            self.no_index = True
+
+    def resolved(self) -> tuple[str | None, tuple[str, ...]]:
+        """The index packages come from (None: the default, PyPI) and the other places."""
+        if self.no_index:
+            # --no-index: pip reads only the find-links locations; the first is the source.
+            links = _unique(self.find_links)
+            return (links[0] if links else None), tuple(links[1:])
+        return self.index, tuple(_unique([*self.extras, *self.find_links]))
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class _Constraint:
+    def __init__(self, req: Requirement, origin: str, hashes: tuple[str, ...]) -> None:
+        self.req = req
+        self.origin = origin
+        self.hashes = hashes
 
 
 def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
@@ -52,15 +160,31 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
             f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
             f"{bad.error_message}"
         )
-    out = []
+    sources = _Sources()
+    for option in parsed.options:
+        sources.read(option.options)
+    index, extra_indexes = sources.resolved()
+
+    # A -c entry is not a dependency: pip uses it only to choose the version of a package
+    # something else asks for. All of them are read first (a -c line may come after the
+    # requirements it constrains) and applied to the requirements they name.
+    constraints: dict[str, list[_Constraint]] = {}
     for item in parsed.requirements:
+        if not item.is_constraint:
+            continue
         line = item.requirement_line
-        where = Path(line.filename)
-        try:
-            rel = where.resolve().relative_to(root).as_posix()
-        except ValueError:
-            rel = str(where)
-        origin = f"{rel}:{line.line_number}"
+        origin = f"{_relative(Path(line.filename), root)}:{line.line_number}"
+        if item.req is not None and item.link is None and skip_reason(item.marker, origin) is None:
+            constraints.setdefault(canonicalize_name(item.req.name), []).append(
+                _Constraint(item.req, origin, tuple(item.hash_options))
+            )
+    out: list[Dependency] = []
+    for item in parsed.requirements:
+        if item.is_constraint:
+            continue
+        line = item.requirement_line
+        origin = f"{_relative(Path(line.filename), root)}:{line.line_number}"
+        skipped = skip_reason(item.marker, origin)
         if item.req is None or item.link is not None:
             # A path or URL requirement: whatever name and version pip guesses from a file
             # name, no package index vouches for them, so it is never an exact pin.
@@ -71,33 +195,210 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
                     requirement=line.line.strip(),
                     origin=origin,
                     link=str(item.link or line.line),
+                    marker=str(item.marker) if item.marker is not None else None,
+                    skipped=skipped,
                 )
             )
             continue
-        text = str(item.req)
-        out.append(_dependency(item.req, text, origin, tuple(item.hash_options)))
+        req = Requirement(str(item.req))
+        req.marker = item.marker
+        dep = _dependency(req, origin, tuple(item.hash_options), skipped=skipped)
+        dep = replace(dep, index=index, extra_indexes=extra_indexes)
+        out.append(_constrained(dep, req, constraints.get(dep.name, ())))
     return out
+
+
+def _constrained(dep: Dependency, req: Requirement, found: Sequence[_Constraint]) -> Dependency:
+    """Apply the constraints that name ``dep`` the way pip's resolver does.
+
+    A constraint that excludes every version the requirement allows makes pip fail, so it is an
+    error here too; an exact ``==`` constraint on a range is the version pip installs.
+    """
+    if dep.skipped is not None or dep.link is not None:
+        return dep
+    for constraint in found:
+        pinned = _exact_version(constraint.req)
+        allowed = req.specifier & constraint.req.specifier
+        conflict = (
+            dep.version is not None
+            and not constraint.req.specifier.contains(dep.version, prereleases=True)
+        ) or (pinned is not None and not allowed.contains(pinned, prereleases=True))
+        if conflict:
+            raise RequirementsError(
+                f"{dep.origin}: {dep.requirement} conflicts with the constraint "
+                f"{constraint.req} at {constraint.origin}; pip cannot install both: change "
+                "one of them"
+            )
+    if dep.version is not None:
+        return dep
+    for constraint in found:
+        pinned = _exact_version(constraint.req)
+        if pinned is not None:
+            return replace(
+                dep,
+                version=pinned,
+                hashes=dep.hashes or constraint.hashes,
+                constraint=constraint.origin,
+            )
+    return dep
+
+
+# -- pyproject.toml --------------------------------------------------------------------------
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RequirementsError(f"{path}: cannot be read as TOML: {exc}") from None
+
+
+def _requirement(text: object, path: Path, where: str) -> Requirement:
+    try:
+        return Requirement(str(text))
+    except InvalidRequirement as exc:
+        raise RequirementsError(f"{path}: {where} {text!r} is invalid: {exc}") from None
+
+
+def _string_list(value: object, path: Path, where: str) -> list[object]:
+    if not isinstance(value, list):
+        raise RequirementsError(f"{path}: {where} must be a list of strings")
+    return value
 
 
 def from_pyproject(path: Path, root: Path) -> list[Dependency]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RequirementsError(f"{path}: cannot be read as TOML: {exc}") from None
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-    declared = data.get("project", {}).get("dependencies", [])
-    if not isinstance(declared, list):
-        raise RequirementsError(f"{path}: [project].dependencies must be a list of strings")
-    out = []
-    for i, text in enumerate(declared):
-        try:
-            req = Requirement(str(text))
-        except InvalidRequirement as exc:
-            raise RequirementsError(
-                f"{path}: [project].dependencies[{i}] {text!r} is invalid: {exc}"
-            ) from None
-        out.append(_dependency(req, str(text), f"{rel}:[project].dependencies[{i}]"))
+    """``[project] dependencies``, every ``[project.optional-dependencies]`` group and every
+    PEP 735 ``[dependency-groups]`` group; the origin names the table and the group."""
+    data = _toml(path)
+    rel = _relative(path, root)
+    project = data.get("project", {})
+    if not isinstance(project, dict):
+        raise RequirementsError(f"{path}: [project] must be a table")
+    out: list[Dependency] = []
+
+    def add(texts: list[object], table: str) -> None:
+        for i, text in enumerate(texts):
+            where = f"{table}[{i}]"
+            req = _requirement(text, path, where)
+            origin = f"{rel}:{where}"
+            out.append(_dependency(req, origin, skipped=skip_reason(req.marker, origin)))
+
+    add(
+        _string_list(project.get("dependencies", []), path, "[project].dependencies"),
+        "[project].dependencies",
+    )
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise RequirementsError(
+            f"{path}: [project.optional-dependencies] must be a table of lists of strings"
+        )
+    for group, texts in optional.items():
+        table = f"[project.optional-dependencies].{group}"
+        add(_string_list(texts, path, table), table)
+    out.extend(_dependency_groups(data.get("dependency-groups", {}), path, rel))
     return out
+
+
+def _dependency_groups(groups: object, path: Path, rel: str) -> list[Dependency]:
+    """PEP 735 groups, each requirement once, under the group that writes it.
+
+    ``{include-group = ...}`` entries are resolved by packaging's resolver only to validate
+    them (an unknown or cyclic include is an error); the included requirements are audited
+    where they are written, so nothing is counted twice.
+    """
+    from packaging.dependency_groups import DependencyGroupInclude, DependencyGroupResolver
+
+    if not isinstance(groups, dict):
+        raise RequirementsError(f"{path}: [dependency-groups] must be a table of lists")
+    try:
+        resolver = DependencyGroupResolver(groups)
+        for group in groups:
+            resolver.resolve(group)
+    except (ValueError, TypeError, LookupError, ExceptionGroup) as exc:
+        # packaging raises ValueError subclasses (cycles, bad includes, invalid requirements)
+        # and LookupError for an include of a group that does not exist, alone or several
+        # together in an ExceptionGroup.
+        leaves = exc.exceptions if isinstance(exc, ExceptionGroup) else (exc,)
+        raise RequirementsError(
+            f"{path}: [dependency-groups] is invalid: {'; '.join(map(str, leaves))}; fix the "
+            "group or its include-group entries"
+        ) from None
+    out: list[Dependency] = []
+    for group in groups:
+        for i, entry in enumerate(resolver.lookup(group)):
+            if isinstance(entry, DependencyGroupInclude):
+                continue
+            origin = f"{rel}:[dependency-groups].{group}[{i}]"
+            out.append(_dependency(entry, origin, skipped=skip_reason(entry.marker, origin)))
+    return out
+
+
+# -- pylock.toml (PEP 751) -------------------------------------------------------------------
+
+
+def from_pylock(path: Path, root: Path) -> list[Dependency]:
+    """Every package of a PEP 751 lock file, with its index, hashes and marker."""
+    from packaging.pylock import Pylock, PylockValidationError
+
+    data = _toml(path)
+    try:
+        lock = Pylock.from_dict(data)
+    except PylockValidationError as exc:
+        raise RequirementsError(
+            f"{path}: is not a valid pylock.toml (PEP 751): {exc}; regenerate it with your "
+            "locker (pip lock, uv export --format pylock.toml, pdm export)"
+        ) from None
+    rel = _relative(path, root)
+    environment_skip = _lock_environment_skip(lock.environments, rel)
+    out: list[Dependency] = []
+    for i, package in enumerate(lock.packages):
+        origin = f"{rel}:packages[{i}]"
+        skipped = environment_skip or skip_reason(package.marker, origin, "lock_file")
+        out.append(_locked(package, origin, skipped))
+    return out
+
+
+def _lock_environment_skip(environments: Sequence[Marker] | None, rel: str) -> str | None:
+    if not environments:
+        return None
+    for marker in environments:
+        if skip_reason(marker, f"{rel}:environments", "lock_file") is None:
+            return None
+    listed = "; ".join(f"`{m}`" for m in environments)
+    return f"the lock file is for other environments ({listed}), not {_interpreter()}"
+
+
+def _locked(package: Package, origin: str, skipped: str | None) -> Dependency:
+    version = str(package.version) if package.version is not None else None
+    hashes: list[str] = []
+    digests: list[Mapping[str, str]] = [wheel.hashes for wheel in package.wheels or ()]
+    if package.sdist is not None:
+        digests.append(package.sdist.hashes)
+    if package.archive is not None:
+        digests.append(package.archive.hashes)
+    for found in digests:
+        hashes += [f"{alg}:{digest}" for alg, digest in sorted(found.items())]
+    link: str | None = None
+    if package.vcs is not None:
+        link = package.vcs.url or package.vcs.path or "vcs"
+    elif package.directory is not None:
+        link = package.directory.path
+    elif package.archive is not None:
+        link = package.archive.url or package.archive.path or "archive"
+    return Dependency(
+        name=canonicalize_name(package.name),
+        requirement=f"{package.name}=={version}" if version and link is None else package.name,
+        origin=origin,
+        version=version if link is None else None,
+        hashes=tuple(_unique(hashes)),
+        link=link,
+        index=package.index,
+        marker=str(package.marker) if package.marker is not None else None,
+        skipped=skipped,
+    )
+
+
+# -- the running environment -----------------------------------------------------------------
 
 
 def from_environment() -> list[Dependency]:

@@ -22,6 +22,7 @@ from pytest_mlsupply.sources.local import list_model_files
 from pytest_mlsupply.sources.requirements import (
     RequirementsError,
     from_environment,
+    from_pylock,
     from_pyproject,
     from_requirements_file,
 )
@@ -92,6 +93,8 @@ def read_requirements(decl: RequirementDecl, manifest: Manifest) -> list[Depende
     assert decl.path is not None
     if decl.kind == "pyproject":
         return from_pyproject(decl.path, manifest.root)
+    if decl.kind == "pylock":
+        return from_pylock(decl.path, manifest.root)
     return from_requirements_file(decl.path, manifest.root)
 
 
@@ -106,8 +109,11 @@ def build_inventory(manifest: Manifest) -> Inventory:
             errors.append(DependencyError(source=_source_name(decl, manifest), message=str(exc)))
             continue
         for dep in found:
-            # The same requirement from two sources is one dependency; the first origin wins.
-            dependencies.setdefault(dep.subject, dep)
+            # The same requirement from two sources is one dependency; the first origin wins,
+            # unless it does not apply here (a false marker) and this one does.
+            held = dependencies.setdefault(dep.subject, dep)
+            if held.skipped is not None and dep.skipped is None:
+                dependencies[dep.subject] = dep
     # Only when a dataset comes from the Hub: reading the settings imports huggingface_hub.
     hub_datasets = any(d.source is not None for d in manifest.datasets)
     return Inventory(

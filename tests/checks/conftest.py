@@ -46,13 +46,12 @@ class Pipeline:
         return run_item(by_name[name], ctx)
 
     def result(self, name: str, check: str | None = None) -> CheckResult:
-        """The item's one result, or its result for ``check`` (a dependency item has one per
-        dependency check)."""
+        """The item's only result, or, for a dependency item (one per check), ``check``'s."""
         results = self.run(name)
         if check is not None:
             (result,) = [r for r in results if r.check == check]
-        else:
-            (result,) = results
+            return result
+        (result,) = results
         return result
 
 

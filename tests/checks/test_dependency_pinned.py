@@ -112,3 +112,52 @@ def test_an_unreadable_requirements_file_becomes_an_error_item(pipeline: Pipelin
     assert result.error is not None
     assert result.error.startswith(f"{path}:2: invalid requirement")
     assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
+
+
+def test_a_missing_hash_is_high_when_the_policy_requires_hashes(pipeline: Pipeline) -> None:
+    use_requirements(pipeline, "numpy==2.1.0\n", top="policy: {require_hashes: true}\n")
+
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-002", Severity.HIGH)
+    assert "policy.require_hashes" in finding.title
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_pylock_package_carries_its_hashes_under_require_hashes(pipeline: Pipeline) -> None:
+    (pipeline.project.root / "pylock.toml").write_text(
+        'lock-version = "1.0"\ncreated-by = "tests"\n[[packages]]\nname = "numpy"\n'
+        'version = "2.1.0"\nwheels = [{url = "https://files.example/numpy-2.1.0-py3-none-any.whl",'
+        f' hashes = {{sha256 = "{"a" * 64}"}}}}]\n'
+    )
+    pipeline.manifest(
+        "version: 1\nrequirements: [{pylock: pylock.toml}]\npolicy: {require_hashes: true}\n"
+    )
+
+    assert pipeline.result("dependency[numpy==2.1.0]", "pinned").findings == []
+
+
+def test_a_range_pinned_by_a_constraint_is_pinned_and_names_the_constraint(
+    pipeline: Pipeline,
+) -> None:
+    (pipeline.project.root / "constraints.txt").write_text("requests==2.32.3\n")
+    use_requirements(pipeline, "-c constraints.txt\nrequests>=2.31\n")
+
+    result = pipeline.result("dependency[requests==2.32.3]", "pinned")
+
+    assert [f.rule for f in result.findings] == ["MLS-DEP-002"]
+    assert result.facts["constraint"] == "constraints.txt:1"
+    assert result.facts["requirement"] == "requests>=2.31"
+
+
+def test_an_invalid_pylock_becomes_an_error_item_never_a_pass(pipeline: Pipeline) -> None:
+    (pipeline.project.root / "pylock.toml").write_text('lock-version = "1.0"\n')
+    pipeline.manifest("version: 1\nrequirements: [{pylock: pylock.toml}]\n")
+
+    result = pipeline.result("dependency[pylock.toml]")
+
+    assert result.check == "read"
+    assert result.error is not None
+    assert "is not a valid pylock.toml (PEP 751)" in result.error
+    assert result.verdict(Severity.CRITICAL) is Verdict.ERROR

@@ -84,7 +84,11 @@ def test_a_dependency_item_carries_every_dependency_check(pipeline: Pipeline) ->
 
     (numpy,) = [item for item in plan if item.subject == "numpy==2.1.0"]
 
-    assert numpy == PlannedItem(RowKind.DEPENDENCY, "numpy==2.1.0", ("pinned", "vulnerabilities"))
+    from pytest_mlsupply.checks.registry import DEPENDENCY_CHECKS
+
+    every = tuple(check.name for check in DEPENDENCY_CHECKS)
+    assert {"pinned", "typosquat", "vulnerabilities"} <= set(every)
+    assert numpy == PlannedItem(RowKind.DEPENDENCY, "numpy==2.1.0", every)
 
 
 def test_a_pinned_file_missing_from_disk_gets_only_a_pin_item(pipeline: Pipeline) -> None:

@@ -76,3 +76,23 @@ SAMPLES = [
     Sample("diffusers-stable-diffusion-xl", repository(STABLE_DIFFUSION_XL), False,
            technique="SDXL's model_index.json with optional components left out"),
 ]  # fmt: skip
+
+# A component's <library>.py is looked for before the installed library is imported
+# (get_class_obj_and_candidates): unet/diffusers.py shadows diffusers itself.
+SAMPLES += [
+    Sample("diffusers-component-file-shadows-diffusers", repository(
+        STABLE_DIFFUSION, {"unet/diffusers.py": _PAYLOAD.replace("MyUNet", "UNet2DConditionModel")}),
+        True, ("MLS-CFG-007",), "unet/diffusers.py beside an index naming ['diffusers', ...]"),
+    Sample("diffusers-component-file-shadows-transformers", repository(
+        STABLE_DIFFUSION, {"text_encoder/transformers.py": _PAYLOAD.replace("MyUNet", "CLIPTextModel")}),
+        True, ("MLS-CFG-007",), "text_encoder/transformers.py beside an index naming "
+        "['transformers', ...]"),
+]  # fmt: skip
+
+# _resolve_custom_pipeline_and_cls checks folder/f"{custom_pipeline}.py" with custom_pipeline
+# left at None: a None.py at the root is imported as the pipeline, from a local folder.
+SAMPLES += [
+    Sample("diffusers-none-py-custom-pipeline", repository(
+        STABLE_DIFFUSION, {"None.py": _PAYLOAD.replace("MyUNet", "MyPipeline")}),
+        True, ("MLS-CFG-008",), "a None.py beside model_index.json, no custom_pipeline asked"),
+]  # fmt: skip

@@ -282,3 +282,286 @@ SAMPLES = [
     file_sample("keras-metadata-dense", benign_metadata, "Keras metadata of a Dense model",
                 None, filename="keras_metadata.pb", malicious=False),
 ]  # fmt: skip
+
+
+# --- review: the SavedModel engine's own reading against TensorFlow's parser ------------------
+#
+# TensorFlow's protobuf parser skips any field it does not define and any defined field sent with
+# another wire type (both become unknown fields); nothing checks saved_model_schema_version; a
+# singular message field sent twice is merged. No TensorFlow runs here: each sample's comment
+# says why the loader reads it the way the scanner now does.
+
+_PYFUNC = node("callback", "PyFunc", "x", attrs=[attr_s("token", "pyfunc_0")])
+
+
+def _meta_graph(*front: bytes) -> bytes:
+    """The Dense model's meta graph with a PyFunc node, ``front`` fields first."""
+    graph, library = dense_graph()
+    body = b"".join(pb_bytes(1, n) for n in [*graph, _PYFUNC])
+    body += pb_bytes(2, b"".join(pb_bytes(1, f) for f in library))
+    return pb_bytes(2, b"".join(front) + pb_bytes(1, pb_bytes(4, "serve")) + pb_bytes(2, body))
+
+
+def _schema_version_17(canary: Path) -> bytes:
+    # reader.cc / loader_impl.parse_saved_model read the proto; no one compares the version.
+    return pb_int(1, 17) + _meta_graph()
+
+
+def _wrong_wire_meta_field(canary: Path) -> bytes:
+    # saver_def (field 3) sent as a varint: the parser keeps it as an unknown field.
+    return pb_int(1, 1) + _meta_graph(pb_int(3, 1))
+
+
+def _schema_version_as_message(canary: Path) -> bytes:
+    # saved_model_schema_version (field 1, an int64) sent length-delimited: an unknown field.
+    return pb_bytes(1, b"") + pb_int(1, 1) + _meta_graph()
+
+
+def _graph_def_polyglot(canary: Path) -> bytes:
+    # A harmless GraphDef node first: read as a GraphDef (tf.import_graph_def) the file is one
+    # Placeholder; read as saved_model.pb its field 1 is an unknown field and its meta graph runs.
+    return pb_bytes(1, node("input", "Placeholder")) + _meta_graph()
+
+
+def _restore_through_identity(canary: Path) -> bytes:
+    return with_dense(
+        const_string("p", "/etc/passwd"),
+        node("i", "Identity", "p"),
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "i:0"),
+    )
+
+
+def _split_graph_def(canary: Path) -> bytes:
+    # graph_def is a singular field: the parser merges both occurrences into one GraphDef.
+    first = pb_bytes(1, const_string("p", "../../../../etc/passwd"))
+    second = pb_bytes(1, node("r", "RestoreV2", "p", "names", "slices"))
+    meta = pb_bytes(1, pb_bytes(4, "serve")) + pb_bytes(2, first) + pb_bytes(2, second)
+    return pb_int(1, 1) + pb_bytes(2, meta)
+
+
+def _dataset_from_graph(canary: Path) -> bytes:
+    hidden = graph_def([const_string("p", "/etc/passwd"), node("r", "ReadFile", "p")])
+    return with_dense(
+        const_string("g", hidden.decode("latin-1")), node("d", "DatasetFromGraph", "g")
+    )
+
+
+def _packed_string_constant(canary: Path) -> bytes:
+    # Tensor::FromProto reads a non-empty tensor_content first; for a string tensor it holds
+    # the varint lengths then the bytes (port::DecodeStringList). string_val is a decoy.
+    packed = bytes([len("/etc/passwd")]) + b"/etc/passwd"
+    tensor = pb_int(1, DT_STRING) + pb_bytes(4, packed) + pb_bytes(8, "variables/variables")
+    constant = node(
+        "p",
+        "Const",
+        attrs=[attr("dtype", pb_int(6, DT_STRING)), attr("value", pb_bytes(8, tensor))],
+    )
+    return with_dense(
+        constant,
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "p"),
+    )
+
+
+def _table_from_working_directory(canary: Path) -> bytes:
+    # InitializeTableFromTextFileV2 opens its filename as given: relative to the process's
+    # working directory (a notebook's is often the home directory), not to the model.
+    return with_dense(
+        const_string("p", ".ssh/id_rsa"),
+        node("table", "HashTableV2"),
+        node("init", "InitializeTableFromTextFileV2", "table", "p"),
+    )
+
+
+def _frozen_unknown_node_field(canary: Path) -> bytes:
+    # NodeDef field 100 does not exist: tf.compat.v1.GraphDef's parser skips it.
+    first = node("image_tensor", "Placeholder") + pb_int(100, 1)
+    return graph_def([first, node("hook", "PyFunc", "image_tensor")])
+
+
+def _frozen_versions_first(canary: Path) -> bytes:
+    # GraphDef.versions written before the nodes: field order is free on the wire.
+    nodes = [node("image_tensor", "Placeholder"), node("hook", "PyFunc", "image_tensor")]
+    return pb_bytes(4, pb_int(1, 1645)) + graph_def(nodes)
+
+
+#: An unknown field larger than the 64 KiB head identification reads.
+_FILLER = pb_bytes(100, b"\x00" * (256 << 10))
+
+
+def _saved_model_behind_filler(canary: Path) -> bytes:
+    # The parser skips field 100 by its length, then reads the meta graph.
+    return _FILLER + pb_int(1, 1) + _meta_graph()
+
+
+def _meta_graph_behind_filler(canary: Path) -> bytes:
+    return pb_int(1, 1) + _meta_graph(_FILLER)
+
+
+def _frozen_behind_filler(canary: Path) -> bytes:
+    return _FILLER + _frozen_versions_first(canary)
+
+
+def _metadata_behind_filler(canary: Path) -> bytes:
+    return _FILLER + keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+
+
+def _metadata_saved_model_polyglot(canary: Path) -> bytes:
+    # Field 2 is no SavedMetadata field (Keras' parser skips it) but reads as a meta graph.
+    lam = keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+    return lam + pb_bytes(2, pb_bytes(1, pb_bytes(4, "serve")))
+
+
+def _save_into_working_directory(canary: Path) -> bytes:
+    # The V1 Save op writes exactly the file it names (TensorSliceWriter), its tensor names in
+    # clear: run from a home directory, .ssh/authorized_keys gets the attacker's key line.
+    key = "\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwned attacker\n"
+    return with_dense(
+        const_string("p", ".ssh/authorized_keys"),
+        const_string("names", key),
+        node("s", "Save", "p", "names", "dense/kernel"),
+    )
+
+
+def _function_with_arguments(name: str, arguments: Sequence[str], nodes: Sequence[bytes]) -> bytes:
+    """A FunctionDef whose signature (OpDef) declares its input arguments (ArgDef names)."""
+    signature = pb_bytes(1, name) + b"".join(pb_bytes(2, pb_bytes(1, a)) for a in arguments)
+    return pb_bytes(1, signature) + b"".join(pb_bytes(3, n) for n in nodes)
+
+
+def _table_path_through_a_call(canary: Path) -> bytes:
+    # The graph passes a constant to a function call; the body initialises a table from its
+    # argument (TF Serving runs a graph-level init op such as this call when it loads).
+    init = _function_with_arguments(
+        "__inference_initializer_5",
+        ["path", "table"],
+        [node("init", "InitializeTableFromTextFileV2", "table", "path")],
+    )
+    call = node(
+        "call",
+        "StatefulPartitionedCall",
+        "p",
+        "table",
+        attrs=[attr("f", pb_bytes(10, pb_bytes(1, "__inference_initializer_5")))],
+    )
+    return with_dense(
+        const_string("p", "/etc/passwd"), node("table", "HashTableV2"), call, functions=[init]
+    )
+
+
+def _metadata_unknown_field(canary: Path) -> bytes:
+    # Field 7 is not SavedObject's: Keras' parser skips it and rebuilds the Lambda layer.
+    return b"".join(
+        pb_bytes(1, pb_int(7, 1) + pb_int(2, i) + pb_bytes(3, p) + pb_bytes(4, d) + pb_bytes(5, m))
+        for i, (p, d, m) in enumerate([("root", "_tf_keras_layer", lambda_metadata())])
+    )
+
+
+def _metadata_empty_first_node(canary: Path) -> bytes:
+    return pb_bytes(1, b"") + keras_metadata([("root", "_tf_keras_layer", lambda_metadata())])
+
+
+def _pbtxt_unicode_escape(canary: Path) -> bytes:
+    # protobuf's text tokenizer (C++ and Python text_format) decodes \u and \U escapes.
+    return PBTXT.replace('"OP"', '"\\u0050yFunc"').encode()
+
+
+def _pbtxt_comment_before_brace(canary: Path) -> bytes:
+    # No schema version line (it is optional): the text opens with meta_graphs, a comment, '{'.
+    text = PBTXT.split("\n", 1)[1].replace("OP", "EagerPyFunc")
+    return text.replace("meta_graphs {", "meta_graphs # x\n{").encode()
+
+
+def _graph_pbtxt_spaced_op(canary: Path) -> bytes:
+    return b'node <\n  name: "y"\n  op  : "EagerPyFunc"\n>\n'
+
+
+def _pbtxt_op_inside_a_string(canary: Path) -> bytes:
+    # An input whose text is 'op:' made the field search read '" op: "' as the node's op and
+    # step over the real one.
+    node_text = 'node { name: "y" input: "op:" op: "PyFunc" }'
+    return (
+        PBTXT.split("\n", 1)[1]
+        .replace('node { name: "y" op: "OP" input: "x" }', node_text)
+        .encode()
+    )
+
+
+def _graph_pbtxt_versions_first(canary: Path) -> bytes:
+    return b'versions {\n  producer: 1645\n}\nnode {\n  name: "y"\n  op: "EagerPyFunc"\n}\n'
+
+
+SAMPLES += [
+    _sample("savedmodel-schema-version-17-pyfunc", _schema_version_17,
+            "a PyFunc in a SavedModel whose schema version no loader checks is 17",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-meta-field-wrong-wire-pyfunc", _wrong_wire_meta_field,
+            "a PyFunc in a meta graph whose saver_def is sent as a varint (an unknown field)",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-schema-version-as-message-pyfunc", _schema_version_as_message,
+            "a PyFunc in a SavedModel that opens with field 1 length-delimited",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-graphdef-polyglot-pyfunc", _graph_def_polyglot,
+            "a file that is a harmless GraphDef and a SavedModel with a PyFunc",
+            ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-table-from-identity-of-absolute-path", _restore_through_identity,
+            "a table initialised from /etc/passwd through an Identity node",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-split-graph-def-restore-traversal", _split_graph_def,
+            "a '..' constant in one graph_def field, the RestoreV2 it feeds in another",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-dataset-from-graph", _dataset_from_graph,
+            "a ReadFile hidden in a serialized GraphDef that DatasetFromGraph runs",
+            ("MLS-TF-008",), "saved_model.pb"),
+    _sample("savedmodel-table-from-packed-string-constant", _packed_string_constant,
+            "a table initialised from /etc/passwd held in a string tensor's tensor_content",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-table-from-working-directory-file", _table_from_working_directory,
+            "a table initialised from the relative path .ssh/id_rsa (the working directory)",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("frozen-graph-unknown-node-field-pyfunc", _frozen_unknown_node_field,
+            "a PyFunc in a frozen graph whose first node carries an unknown field",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("frozen-graph-versions-first-pyfunc", _frozen_versions_first,
+            "a PyFunc in a frozen graph that writes its versions before its nodes",
+            ("MLS-TF-001",), "frozen_inference_graph.pb"),
+    _sample("savedmodel-behind-large-unknown-field-pyfunc", _saved_model_behind_filler,
+            "a SavedModel behind a 256 KiB unknown field", ("MLS-TF-001",), "saved_model.pb"),
+    _sample("savedmodel-meta-graph-behind-large-unknown-field-pyfunc", _meta_graph_behind_filler,
+            "a meta graph whose graph follows a 256 KiB unknown field", ("MLS-TF-001",),
+            "saved_model.pb"),
+    _sample("frozen-graph-behind-large-unknown-field-pyfunc", _frozen_behind_filler,
+            "a frozen graph behind a 256 KiB unknown field", ("MLS-TF-001",),
+            "frozen_inference_graph.pb"),
+    _sample("keras-metadata-behind-large-unknown-field-lambda", _metadata_behind_filler,
+            "Keras metadata behind a 256 KiB unknown field", ("MLS-KERAS-001",),
+            "keras_metadata.pb"),
+    _sample("keras-metadata-saved-model-polyglot-lambda", _metadata_saved_model_polyglot,
+            "Lambda bytecode in keras_metadata.pb that also reads as a SavedModel",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("savedmodel-save-into-working-directory", _save_into_working_directory,
+            "a V1 Save op writing .ssh/authorized_keys relative to the working directory",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("savedmodel-table-path-through-a-function-call", _table_path_through_a_call,
+            "/etc/passwd passed to a StatefulPartitionedCall whose body initialises a table",
+            ("MLS-TF-004",), "saved_model.pb"),
+    _sample("keras-metadata-unknown-field-lambda", _metadata_unknown_field,
+            "Lambda bytecode in keras_metadata.pb whose node carries an unknown field",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("keras-metadata-empty-first-node-lambda", _metadata_empty_first_node,
+            "Lambda bytecode in keras_metadata.pb behind an empty first node",
+            ("MLS-KERAS-001",), "keras_metadata.pb"),
+    _sample("savedmodel-text-format-unicode-escape-pyfunc", _pbtxt_unicode_escape,
+            "op \"\\u0050yFunc\" in saved_model.pbtxt", ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("savedmodel-text-format-comment-before-brace", _pbtxt_comment_before_brace,
+            "a comment between meta_graphs and its brace in saved_model.pbtxt",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("savedmodel-text-format-op-inside-a-string", _pbtxt_op_inside_a_string,
+            "an input named 'op:' in front of op: \"PyFunc\" in saved_model.pbtxt",
+            ("MLS-TF-001",), "saved_model.pbtxt"),
+    _sample("graph-text-format-versions-first-eagerpyfunc", _graph_pbtxt_versions_first,
+            "a text GraphDef that opens with its versions", ("MLS-TF-001",), "graph.pbtxt"),
+    _sample("graph-text-format-angle-brackets-spaced-op", _graph_pbtxt_spaced_op,
+            "a text GraphDef with node < ... > and 'op  :'", ("MLS-TF-001",), "graph.pbtxt"),
+]  # fmt: skip

@@ -592,7 +592,7 @@ def test_a_requirements_entry_with_two_sources_is_rejected(tmp_path: Path) -> No
     )
 
     assert where(problem) == (3, 5, "requirements[0]")
-    assert "exactly one of `file:`, `pyproject:`, `environment:`" in problem.message
+    assert "exactly one of `file:`, `pyproject:`, `pylock:`, `environment:`" in problem.message
     assert "one list entry per source" in problem.fix
 
 

@@ -37,9 +37,11 @@ policy:
   fail_on: medium
   pickle: denylist
   require_pins: true
+  require_hashes: true
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
+  typosquat: {{allow: [my-requests2], index_lookup: false}}
 models:
   - name: sentiment
     path: models/sentiment
@@ -64,7 +66,10 @@ datasets:
 requirements:
   - file: requirements.txt
   - pyproject: pyproject.toml
+  - pylock: pylock.toml
   - environment: current
+internal:
+  - {{index: "https://pypi.acme.internal/simple", packages: [acme-models, "acme-*"]}}
 vulnerabilities: {{service: offline, url: "https://osv.example/", path: osv}}
 code: {{paths: [src]}}
 monitor: {{models: [acme/sentiment-bert], orgs: [acme], dependencies: [torch]}}
@@ -94,6 +99,7 @@ def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for file in (
         "requirements.txt",
         "pyproject.toml",
+        "pylock.toml",
         "model.sig",
         "keys/release.pub",
         "keys/cert.pem",

@@ -376,7 +376,7 @@ def test_a_broken_snapshot_is_read_once_and_fails_every_lookup_the_same_way(
     directory = snapshot(tmp_path / "osv", TORCH_WEIGHTS_ONLY)
     (directory / "PYSEC-broken.json").write_text("{")
     db = OfflineDatabase(directory)
-    with pytest.raises(DatabaseError, match="PYSEC-broken.json") as first:
+    with pytest.raises(DatabaseError, match=r"PYSEC-broken\.json") as first:
         db.lookup("torch", "2.5.1")
 
     (directory / "PYSEC-broken.json").unlink()  # not read again in this session

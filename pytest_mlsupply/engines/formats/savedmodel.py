@@ -25,16 +25,15 @@ way.
 config walker (:func:`~pytest_mlsupply.engines.formats.keras.walk_keras_config`), which reports
 ``Lambda`` bytecode, foreign modules and the rest exactly as in ``.keras`` and ``.h5`` files.
 
-Rules: MLS-TF-001..007, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
+Rules: MLS-TF-001..008, MLS-KERAS-010 (see ``docs/checks-onnx-keras.md``).
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
@@ -42,7 +41,17 @@ from pytest_mlsupply.engines.formats.keras import walk_keras_config
 from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
 from pytest_mlsupply.engines.identification import Family, Format, Identification
-from pytest_mlsupply.engines.protobuf import LEN, VARINT, Field, ProtobufError, iter_fields
+from pytest_mlsupply.engines.protobuf import (
+    FIXED32,
+    FIXED64,
+    LEN,
+    VARINT,
+    Field,
+    ProtobufError,
+    iter_fields,
+    read_varint,
+    to_signed,
+)
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -50,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE_OPS",
+    "GRAPH_OPS",
     "NETWORK_OPS",
     "PYTHON_OPS",
     "identify_savedmodel",
@@ -80,6 +90,11 @@ FILE_OPS: dict[str, str] = {
     "SnapshotDatasetV2": "reads and writes snapshot files",
     "SqlDataset": "opens a database and runs a query",
     "ExperimentalSqlDataset": "opens a database and runs a query",
+    "DistributedSave": "writes a dataset snapshot to a directory",
+    "SnapshotDatasetReader": "reads snapshot files",
+    "SnapshotChunkDataset": "reads a snapshot chunk file",
+    "SnapshotNestedDatasetReader": "reads snapshot files",
+    "ListSnapshotChunksDataset": "lists a snapshot directory",
 }
 for _op in ("WholeFileReader", "TextLineReader", "TFRecordReader", "FixedLengthRecordReader"):
     FILE_OPS[_op] = FILE_OPS[_op + "V2"] = "reads the files queued to it"
@@ -113,6 +128,12 @@ for _op in ("DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3"
     NETWORK_OPS[_op] = "reads from a tf.data service over the network"
 NETWORK_OPS["DataServiceDatasetV4"] = NETWORK_OPS["DataServiceDataset"]
 
+#: Ops that run a graph they are handed as data (a serialized GraphDef string): whatever ops
+#: that graph holds run too, and none of them is in the model's own graph to be judged.
+GRAPH_OPS: dict[str, str] = {
+    "DatasetFromGraph": "imports and runs the serialized GraphDef it is given as a string",
+}
+
 #: Ops every SavedModel carries for its variables and tables: judged only by a constant file
 #: argument (input indices) that leaves the model directory.
 _PATH_ARGUMENTS: dict[str, tuple[int, ...]] = {
@@ -131,6 +152,15 @@ _PATH_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "LoadAndRemapMatrix": (0,),
     "CacheDataset": (1,),
     "CacheDatasetV2": (1,),
+}
+
+#: Ops that open exactly the file their argument names (no suffix added, unlike SaveV2's
+#: prefix): a constant relative path is read from, or written into, the working directory.
+_EXACT_FILE_OPS = {
+    "InitializeTableFromTextFile": "read from",
+    "InitializeTableFromTextFileV2": "read from",
+    "Save": "written into",
+    "SaveSlices": "written into",
 }
 
 #: Ops that reach a file or a network address only when an attribute says so:
@@ -162,19 +192,24 @@ _INTERNAL_OPS = frozenset(
 # framework/graph.proto, node_def.proto, function.proto, attr_value.proto, tensor.proto,
 # protobuf/saved_object_graph.proto; tf_keras/protobuf/saved_metadata.proto).
 _SM_VERSION, _SM_META_GRAPHS = 1, 2
-_MG_INFO, _MG_GRAPH, _MG_ASSETS, _MG_OBJECTS = 1, 2, 6, 7
+_MG_INFO, _MG_GRAPH, _MG_SAVER, _MG_ASSETS, _MG_OBJECTS = 1, 2, 3, 6, 7
+_SAVER_FILENAME = 1
 _MG_FIELDS = frozenset(range(1, 10))
 _GRAPH_NODE, _GRAPH_LIBRARY = 1, 2
 _LIBRARY_FUNCTION = 1
 _FUNCTION_SIGNATURE, _FUNCTION_NODE = 1, 3
-_OPDEF_NAME = 1
+_OPDEF_NAME, _OPDEF_INPUT_ARG = 1, 2
+_ARGDEF_NAME = 1
 _NODE_NAME, _NODE_OP, _NODE_INPUT, _NODE_ATTR = 1, 2, 3, 5
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 _ATTR_LIST, _ATTR_S, _ATTR_TENSOR, _ATTR_FUNC = 1, 2, 8, 10
 _LIST_S, _LIST_TENSOR, _LIST_FUNC = 2, 8, 9
-_TENSOR_STRING_VAL = 8
+_TENSOR_DTYPE, _TENSOR_SHAPE, _TENSOR_CONTENT, _TENSOR_STRING_VAL = 1, 2, 4, 8
+_SHAPE_DIM, _DIM_SIZE = 2, 1
+_DT_STRING = 7
 _NAME_ATTR_LIST_NAME = 1
-_ASSET_FILENAME = 2
+_ASSET_TENSOR, _ASSET_FILENAME = 1, 2
+_TENSOR_INFO_NAME = 1
 _OBJECTS_NODES = 1
 _OBJECT_USER = 4
 _USER_IDENTIFIER, _USER_METADATA = 1, 3
@@ -190,6 +225,7 @@ _MAX_EVIDENCE = 200
 _MAX_METADATA = 64 << 20
 _MAX_NODES = 2_000_000
 _MAX_TENSOR_STRINGS = 256
+_MAX_PACKED_STRINGS = 1 << 16
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -275,6 +311,16 @@ _RULES: dict[str, _Rule] = {
         "re-export the model or re-download it from its source",
         "CWE-20",
     ),
+    "MLS-TF-008": _Rule(
+        Severity.HIGH,
+        "code-execution",
+        "graph runs a graph it carries as a string",
+        "DatasetFromGraph parses its string input as a GraphDef and runs it: any op (PyFunc, "
+        "ReadFile, WriteFile...) can hide in that string, out of sight of a review of the "
+        "model's own graph; exported models never need it",
+        "remove the op; build the dataset in the loading code, not inside the model",
+        "CWE-94",
+    ),
     "MLS-KERAS-010": _Rule(
         Severity.MEDIUM,
         "malformed-artifact",
@@ -321,6 +367,14 @@ class _Walker:
         self.nodes = 0
         self.top_numbers: set[int] = set()
         self.lenient = False
+        self.in_saved_model = False
+        self.signatures: dict[str, list[str]] = {}
+        """Library function name → its input argument names, in order."""
+        self.quiet = False
+        """Another reading than identification's: only what looks like Keras JSON is parsed."""
+        self.asset_tensors: frozenset[str] = frozenset()
+        """Names of the tensors the loader feeds with a path: assets (``asset_file_def``) and
+        the saver's filename (``saver_def``)."""
 
     # --- protobuf helpers -------------------------------------------------------------------
 
@@ -344,6 +398,7 @@ class _Walker:
     # --- SavedModel -------------------------------------------------------------------------
 
     def saved_model(self) -> None:
+        self.in_saved_model = True
         graphs = 0
         for f in self.fields(Field(0, LEN, len(self.buf), 0, len(self.buf), 0)):
             self.top_numbers.add(f.number)
@@ -353,41 +408,53 @@ class _Walker:
 
     def meta_graph(self, f: Field, path: str) -> None:
         assets = 0
-        for g in self.fields(f):
-            if g.wire != LEN:
-                continue
-            if g.number == _MG_GRAPH:
-                self.graph(g, f"{path}.graph_def")
-            elif g.number == _MG_ASSETS:
-                self.asset(g, f"{path}.asset_file_def[{assets}]")
-                assets += 1
-            elif g.number == _MG_OBJECTS:
-                self.object_graph(g, f"{path}.object_graph_def")
-
-    def graph(self, f: Field, path: str) -> None:
-        nodes: list[_Node] = []
-        functions: list[tuple[str, list[_Node]]] = []
+        graphs: list[Field] = []
         try:
             for g in self.fields(f):
                 if g.wire != LEN:
                     continue
-                if g.number == _GRAPH_NODE:
-                    nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
-                elif g.number == _GRAPH_LIBRARY:
-                    for h in self.fields(g):
-                        if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
-                            self.function(h, f"{path}.library.function", functions)
+                if g.number == _MG_GRAPH:
+                    graphs.append(g)
+                elif g.number == _MG_SAVER:
+                    self.saver(g)
+                elif g.number == _MG_ASSETS:
+                    self.asset(g, f"{path}.asset_file_def[{assets}]")
+                    assets += 1
+                elif g.number == _MG_OBJECTS:
+                    self.object_graph(g, f"{path}.object_graph_def")
+        finally:
+            # graph_def is a singular message field: the parser merges every occurrence into
+            # one GraphDef, so a constant in one and the op it feeds in another are one graph.
+            if graphs:
+                self.graph(graphs, f"{path}.graph_def")
+
+    def graph(self, parts: list[Field], path: str) -> None:
+        nodes: list[_Node] = []
+        functions: list[tuple[str, list[_Node]]] = []
+        try:
+            for f in parts:
+                for g in self.fields(f):
+                    if g.wire != LEN:
+                        continue
+                    if g.number == _GRAPH_NODE:
+                        nodes.append(self.node(g, f"{path}.node[{len(nodes)}]"))
+                    elif g.number == _GRAPH_LIBRARY:
+                        for h in self.fields(g):
+                            if h.wire == LEN and h.number == _LIBRARY_FUNCTION:
+                                self.function(h, f"{path}.library.function", functions)
         finally:
             # What was read before a malformed byte is judged too: findings outrank errors.
             # A node may call a library function by naming it as its op.
             defined = {name for name, _ in functions}
+            bound = _bind_arguments(nodes, functions, self.signatures)
             self.judge_scope(nodes, defined)
-            for _, body in functions:
-                self.judge_scope(body, defined)
+            for name, body in functions:
+                self.judge_scope(body, defined, bound.get(name))
 
     def function(self, f: Field, path: str, out: list[tuple[str, list[_Node]]]) -> None:
         name = ""
         body: list[_Node] = []
+        arguments: list[str] = []
         try:
             raw: list[Field] = []
             for g in self.fields(f):
@@ -397,8 +464,14 @@ class _Walker:
                     for h in self.fields(g):
                         if h.wire == LEN and h.number == _OPDEF_NAME:
                             name = self.text(h)
+                        elif h.wire == LEN and h.number == _OPDEF_INPUT_ARG:
+                            for item in self.fields(h):
+                                if item.wire == LEN and item.number == _ARGDEF_NAME:
+                                    arguments.append(self.text(item))
                 elif g.number == _FUNCTION_NODE:
                     raw.append(g)
+            if arguments:
+                self.signatures[name] = arguments
             where = f"{path}[{name!r}]"
             for index, g in enumerate(raw):
                 body.append(self.node(g, f"{where}.node_def[{index}]"))
@@ -442,6 +515,11 @@ class _Walker:
                         values.append(self.text(h))
                     elif h.number == _ATTR_TENSOR:
                         values.extend(self.tensor_strings(h))
+                    elif h.number == _ATTR_FUNC:
+                        # A function reference (PartitionedCall's f): its name.
+                        for item in self.fields(h):
+                            if item.wire == LEN and item.number == _NAME_ATTR_LIST_NAME:
+                                values.append(self.text(item))
                     elif h.number == _ATTR_LIST:
                         for item in self.fields(h):
                             if item.wire != LEN:
@@ -454,17 +532,68 @@ class _Walker:
 
     def tensor_strings(self, f: Field) -> list[str]:
         """The first string values of a tensor: enough for a file argument, while a vocabulary
-        constant of a million strings is stepped over rather than decoded."""
+        constant of a million strings is stepped over rather than decoded.
+
+        A string tensor holds its values in ``string_val``, or packed in ``tensor_content``
+        (what ``Tensor::FromProto`` reads first when it is not empty): the element count's
+        varint lengths, then the bytes. Both are read.
+        """
         values: list[str] = []
+        dtype, content, elements = 0, None, 1
         for g in self.fields(f):
             if g.number == _TENSOR_STRING_VAL and g.wire == LEN:
-                values.append(self.text(g))
-                if len(values) >= _MAX_TENSOR_STRINGS:
-                    break
+                if len(values) < _MAX_TENSOR_STRINGS:
+                    values.append(self.text(g))
+            elif g.number == _TENSOR_DTYPE and g.wire == VARINT:
+                dtype = g.value
+            elif g.number == _TENSOR_CONTENT and g.wire == LEN:
+                content = g
+            elif g.number == _TENSOR_SHAPE and g.wire == LEN:
+                elements = self.elements(g)
+        if dtype == _DT_STRING and content is not None and content.end > content.start:
+            values += self.packed_strings(content, elements)
         return values
 
-    def judge_scope(self, nodes: list[_Node], functions: set[str]) -> None:
-        constants = {n.name: n.strings.get("value", []) for n in nodes if n.op == "Const"}
+    def elements(self, f: Field) -> int:
+        """The element count of a ``TensorShapeProto`` (its dims' sizes multiplied)."""
+        count = 1
+        for g in self.fields(f):
+            if g.number == _SHAPE_DIM and g.wire == LEN:
+                size = 0  # a dim without a size is 0, as in TensorFlow
+                for h in self.fields(g):
+                    if h.number == _DIM_SIZE and h.wire == VARINT:
+                        size = to_signed(h.value)
+                count = max(-1, min(count * size, 1 << 40))
+        return count
+
+    def packed_strings(self, f: Field, elements: int) -> list[str]:
+        """The first strings of ``port::DecodeStringList`` bytes (``elements`` varint32
+        lengths, then the strings back to back); nothing when they do not decode."""
+        if not 0 < elements <= _MAX_PACKED_STRINGS:
+            return []
+        sizes: list[int] = []
+        pos = f.start
+        try:
+            for _ in range(elements):
+                size, pos = read_varint(self.buf, pos, f.end)
+                sizes.append(size)
+        except ProtobufError:
+            return []
+        values: list[str] = []
+        for size in sizes[:_MAX_TENSOR_STRINGS]:
+            if pos + size > f.end:
+                break
+            values.append(self.text(Field(0, LEN, size, pos, pos + size, pos)))
+            pos += size
+        return values
+
+    def judge_scope(
+        self,
+        nodes: list[_Node],
+        functions: set[str],
+        arguments: dict[str, list[str]] | None = None,
+    ) -> None:
+        constants = _Constants(nodes, arguments)
         for node in nodes:
             op = node.op
             if op in PYTHON_OPS:
@@ -472,11 +601,13 @@ class _Walker:
                 detail = f"op {op}" + (f", token {_show(tokens[0])}" if tokens else "")
                 self.report("MLS-TF-001", op, node.path, node.offset, detail)
             elif op in FILE_OPS:
-                paths = _constant_inputs(node, constants, range(len(node.inputs)))
+                paths = constants.inputs(node, range(len(node.inputs)))
                 shown = f"; constant argument {_show(paths[0])}" if paths else ""
                 self.report(
                     "MLS-TF-002", op, node.path, node.offset, f"op {op} {FILE_OPS[op]}{shown}"
                 )
+            elif op in GRAPH_OPS:
+                self.report("MLS-TF-008", op, node.path, node.offset, f"op {op} {GRAPH_OPS[op]}")
             elif op in NETWORK_OPS:
                 self.report("MLS-TF-003", op, node.path, node.offset, f"op {op} {NETWORK_OPS[op]}")
             elif op in _ATTRIBUTE_PATHS:
@@ -487,8 +618,17 @@ class _Walker:
                     rule = "MLS-TF-003" if _is_remote(hits[0]) else "MLS-TF-002"
                     self.report(rule, f"{op}:{attr}", node.path, node.offset, detail)
             elif op in _PATH_ARGUMENTS:
-                for value in _constant_inputs(node, constants, _PATH_ARGUMENTS[op]):
+                for value in constants.inputs(node, _PATH_ARGUMENTS[op]):
                     why = _escape(value)
+                    if not why and op in _EXACT_FILE_OPS and value and self.in_saved_model:
+                        # Opened as given: a relative path is read from the working
+                        # directory (often the home directory), not from the model, whose
+                        # files are assets. A tensor the loader feeds with an asset's path
+                        # (TF1 models) is no constant. (A frozen graph has no assets: its
+                        # tables read from where it is run, by design.)
+                        fed = constants.inputs(node, _PATH_ARGUMENTS[op], fed=self.asset_tensors)
+                        if value in fed:
+                            why = f"a relative path, {_EXACT_FILE_OPS[op]} the working directory"
                     if why:
                         detail = f"op {op} file argument {_show(value)}: {why}"
                         self.report("MLS-TF-004", f"{op}:{value}", node.path, node.offset, detail)
@@ -497,9 +637,20 @@ class _Walker:
             elif not op:
                 self.report("MLS-TF-006", "", node.path, node.offset, "a node without an op name")
 
+    def saver(self, f: Field) -> None:
+        """The SaverDef's filename tensor: the loader feeds it the variables path."""
+        for g in self.fields(f):
+            if g.wire == LEN and g.number == _SAVER_FILENAME:
+                self.asset_tensors = self.asset_tensors | {self.text(g).split(":", 1)[0]}
+
     def asset(self, f: Field, path: str) -> None:
         for g in self.fields(f):
-            if g.wire == LEN and g.number == _ASSET_FILENAME:
+            if g.wire == LEN and g.number == _ASSET_TENSOR:
+                for h in self.fields(g):
+                    if h.wire == LEN and h.number == _TENSOR_INFO_NAME:
+                        name = self.text(h).split(":", 1)[0]
+                        self.asset_tensors = self.asset_tensors | {name}
+            elif g.wire == LEN and g.number == _ASSET_FILENAME:
                 name = self.text(g)
                 why = _escape(name)
                 if why:
@@ -554,6 +705,8 @@ class _Walker:
         self.keras_text(bytes(self.buf[f.start : f.end]), f, path)
 
     def keras_text(self, raw: bytes | str, f: Field, path: str) -> None:
+        if self.quiet and raw.lstrip()[:1] not in ("{", b"{"):
+            return  # another message's bytes, read as Keras metadata by another reading
         try:
             config = json.loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -591,21 +744,116 @@ def _finding(rule: str, blob: Blob, path: str, offset: int, evidence: str) -> Fi
     )
 
 
-def _constant_inputs(node: _Node, constants: dict[str, list[str]], indices: Any) -> list[str]:
-    """String values of the ``Const`` nodes feeding the given inputs of ``node``.
+#: Ops whose output is (a piece of) their data inputs' strings: a constant path passed through
+#: one still names that path.
+_PASS_THROUGH = frozenset(
+    {"Identity", "IdentityN", "Snapshot", "StopGradient", "PreventGradient", "RefIdentity",
+     "PlaceholderWithDefault", "EnsureShape", "CheckNumerics", "DeepCopy", "Copy", "CopyHost",
+     "Pack", "ConcatV2", "Concat", "Reshape", "ExpandDims", "Squeeze", "Tile", "BroadcastTo",
+     "Gather", "GatherV2", "GatherNd", "Slice", "StridedSlice", "Unpack", "Split", "SplitV",
+     "Select", "SelectV2", "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch",
+     "Merge", "RefMerge", "NextIteration", "StringStrip", "ShardedFilename", "ShardedFilespec",
+     "Fill", "ZerosLike", "OnesLike", "_Retval", "Print", "PrintV2"}
+)  # fmt: skip
+_MAX_RESOLVE_DEPTH = 64
+_MAX_RESOLVED = 256
 
-    Graph inputs read ``name`` or ``name:1``; function bodies ``name:output:0``; ``^name`` is
-    a control dependency, not data.
-    """
-    values: list[str] = []
-    for index in indices:
-        if index >= len(node.inputs):
-            continue
-        source = node.inputs[index]
+
+class _Constants:
+    """The constant strings that reach a node's inputs within one scope (a graph or a function
+    body): ``Const`` values, followed through ops that pass strings on (``Identity``,
+    ``PlaceholderWithDefault``, ``Pack``...) and joined by ``StringJoin`` (an input that is not
+    constant, like a function argument, joins as a plain name)."""
+
+    def __init__(self, nodes: list[_Node], arguments: dict[str, list[str]] | None = None) -> None:
+        self.nodes = {n.name: n for n in nodes if n.name}
+        self.arguments = arguments or {}
+        """A function body's argument name → the constants its callers pass."""
+        self.memo: dict[str, list[str]] = {}
+
+    def inputs(self, node: _Node, indices: Any, fed: frozenset[str] = frozenset()) -> list[str]:
+        """The constant strings reaching ``node``'s inputs at ``indices``; ``fed`` names
+        tensors the loader feeds, which count as no constant."""
+        if fed:
+            kept = [n for n in self.nodes.values() if n.name not in fed]
+            return _Constants(kept, self.arguments).inputs(node, indices)
+        values: list[str] = []
+        for index in indices:
+            if index < len(node.inputs):
+                values += self.source(node.inputs[index], 0)
+        return values[:_MAX_RESOLVED]
+
+    def source(self, source: str, depth: int) -> list[str]:
+        """Graph inputs read ``name`` or ``name:1``; function bodies ``name:output:0``;
+        ``^name`` is a control dependency, not data."""
         if source.startswith("^"):
-            continue
-        values.extend(constants.get(source.split(":", 1)[0], []))
-    return values
+            return []
+        name = source.split(":", 1)[0]
+        if name in self.memo:
+            return self.memo[name]
+        node = self.nodes.get(name)
+        if node is None:
+            return self.arguments.get(name, [])
+        if depth > _MAX_RESOLVE_DEPTH:
+            return []
+        self.memo[name] = []  # a cycle (a loop's NextIteration) resolves to nothing more
+        values: list[str] = []
+        if node.op == "Const":
+            values = node.strings.get("value", [])
+        elif node.op in _PASS_THROUGH:
+            for item in node.inputs:
+                values += self.source(item, depth + 1)
+                if len(values) >= _MAX_RESOLVED:
+                    break
+        elif node.op == "StringJoin":
+            separator = (node.strings.get("separator") or [""])[0]
+            parts = []
+            for item in node.inputs:
+                if item.startswith("^"):
+                    continue
+                found = self.source(item, depth + 1)
+                parts.append(found[0] if found else "input")
+            values = [separator.join(parts)] if parts else []
+        self.memo[name] = values[:_MAX_RESOLVED]
+        return self.memo[name]
+
+
+#: Ops that call the library function named by their ``f`` attribute with their inputs.
+_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"})
+_MAX_BINDING_ROUNDS = 8
+
+
+def _bind_arguments(
+    nodes: list[_Node],
+    functions: list[tuple[str, list[_Node]]],
+    signatures: dict[str, list[str]],
+) -> dict[str, dict[str, list[str]]]:
+    """For each library function, the constants its call sites pass to each argument: a
+    constant path handed to a function call reaches the ops in its body. Calls inside
+    functions pass on what they were passed (a few rounds, for nested calls)."""
+    bound: dict[str, dict[str, list[str]]] = {}
+    scopes: list[tuple[str | None, list[_Node]]] = [(None, nodes), *functions]
+    for _ in range(_MAX_BINDING_ROUNDS):
+        changed = False
+        for scope, members in scopes:
+            constants = _Constants(members, bound.get(scope) if scope is not None else None)
+            for node in members:
+                target = node.op
+                if node.op in _CALL_OPS:
+                    target = (node.strings.get("f") or [""])[0]
+                arguments = signatures.get(target)
+                if not arguments:
+                    continue
+                for index, argument in enumerate(arguments):
+                    values = constants.inputs(node, [index])
+                    known = bound.setdefault(target, {}).setdefault(argument, [])
+                    new = [v for v in values if v not in known][: _MAX_RESOLVED - len(known)]
+                    if new:
+                        known += new
+                        changed = True
+        if not changed:
+            break
+    return bound
 
 
 def _escape(path: str) -> str:
@@ -657,7 +905,7 @@ def _first_varint(head: memoryview, number: int) -> int | None:
 
 def _inner_numbers(head: memoryview, start: int, end: int, cut: bool) -> dict[int, list[Field]]:
     found: dict[int, list[Field]] = {}
-    for item in iter_fields(head, start, end, head=cut):
+    for item in iter_fields(head, start, end, head=cut, partial=cut):
         found.setdefault(item.number, []).append(item)
     return found
 
@@ -676,14 +924,13 @@ def identify_savedmodel(view: View) -> Identification | None:
     if text is not None:
         return text
     head = memoryview(view.head)
-    try:
-        found = _identify_saved_model(head, view)
-        if found is None:
-            found = _identify_metadata(head, view)
-        if found is None:
-            found = _identify_graph_def(head, view)
-    except ProtobufError:
-        found = None
+    found = _identify_binary(head, view)
+    if found is None and view.suffix == ".pb":
+        # Large fields TensorFlow's parser skips (unknown ones) may fill the head: look again
+        # at the head of what follows them.
+        spliced = _past_large_fields(view)
+        if spliced is not None:
+            found = _identify_binary(memoryview(spliced), replace(view, head=spliced, size=None))
     if found is not None or view.suffix != ".pb":
         return found
     try:
@@ -701,23 +948,96 @@ def identify_savedmodel(view: View) -> Identification | None:
     return None
 
 
+def _identify_binary(head: memoryview, view: View) -> Identification | None:
+    """Each binary reading in turn; one that the head breaks does not stop the next."""
+    readings: list[Callable[[], Identification | None]] = [
+        lambda: _identify_saved_model(head, view),
+        lambda: _identify_metadata(head, view),
+        lambda: _identify_graph_def(head, view),
+    ]
+    if view.suffix == ".pb":
+        readings.append(lambda: _identify_metadata(head, view, loose=True))
+    for reading in readings:
+        try:
+            found = reading()
+        except ProtobufError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+_MAX_HOPS = 64
+
+
+def _past_large_fields(view: View) -> bytes | None:
+    """The file's top-level fields with those larger than half the head left out, as a new
+    head; a field numbered 1 or 2 (a node, a meta graph, Keras' nodes) is kept, cut to fit.
+    None when nothing was left out, or the top level does not parse."""
+    if view.size is None or not view.truncated:
+        return None
+    budget = len(view.head)
+    out = bytearray()
+    pos, skipped = 0, False
+    for _ in range(_MAX_HOPS):
+        if pos >= view.size or len(out) >= budget:
+            break
+        chunk = memoryview(view.read_at(pos, 24))
+        try:
+            key, at = read_varint(chunk, 0, len(chunk))
+            wire, number = key & 7, key >> 3
+            if wire == VARINT:
+                _, at = read_varint(chunk, at, len(chunk))
+                end = pos + at
+            elif wire == FIXED64:
+                end = pos + at + 8
+            elif wire == FIXED32:
+                end = pos + at + 4
+            elif wire == LEN:
+                length, at = read_varint(chunk, at, len(chunk))
+                end = pos + at + length
+            else:
+                return None
+        except ProtobufError:
+            return None
+        if end > view.size:
+            return None
+        if wire == LEN and end - pos > budget // 2:
+            if number in (_SM_META_GRAPHS, _GRAPH_NODE):
+                out += view.read_at(pos, budget - len(out))
+                break
+            skipped = True
+        else:
+            out += view.read_at(pos, end - pos)
+        pos = end
+    return bytes(out[:budget]) if skipped else None
+
+
 def _identify_saved_model(head: memoryview, view: View) -> Identification | None:
-    # The schema version (a varint) is written first; a writer may leave it out (0).
+    # The schema version (a varint) is written first; a writer may leave it out (0). Loaders
+    # do not check it, so in a .pb any value goes.
+    loose = view.suffix == ".pb"
     version = _first_varint(head, _SM_VERSION)
-    if version is not None and version > 16:
+    if version is not None and version > 16 and not loose:
         return None
     fields = _top_level(head)
-    if any(number == _SM_VERSION for number, *_ in fields):
-        return None  # field 1 is a message: a GraphDef's nodes, not a schema version
+    if any(number == _SM_VERSION for number, *_ in fields) and (
+        not loose or _identify_graph_def(head, view) is not None
+    ):
+        # Field 1 is a message: a GraphDef's nodes, not a schema version. (A .pb that is both,
+        # or whose field 1 has the wrong wire type and so is skipped by TensorFlow's parser, is
+        # walked as a SavedModel too: see scan_savedmodel.)
+        return None
     for number, start, end, declared in fields:
         if number != _SM_META_GRAPHS:
             continue
         cut = view.size is not None and declared > view.size
         inner = _inner_numbers(head, start, end, end < declared)
         # MetaGraphDef's own fields are all messages; fields it does not define are skipped by
-        # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that).
+        # TensorFlow's parser, so they are allowed here too (a .pb needs no more than that), and
+        # so is a defined field with another wire type, which the parser skips as unknown.
         known = {n: items for n, items in inner.items() if n in _MG_FIELDS}
-        if any(f.wire != LEN for items in known.values() for f in items):
+        if any(f.wire != LEN for items in known.values() for f in items) and not loose:
             return None
         if not {_MG_INFO, _MG_GRAPH} & set(known) and view.suffix != ".pb":
             return None
@@ -740,14 +1060,23 @@ def _identify_saved_model(head: memoryview, view: View) -> Identification | None
     return None
 
 
-def _identify_metadata(head: memoryview, view: View) -> Identification | None:
-    located = next((f for f in _top_level(head) if f[0] == _KM_NODES), None)
-    if located is None:
+def _identify_metadata(head: memoryview, view: View, loose: bool = False) -> Identification | None:
+    # Loose (a .pb that is no GraphDef): fields SavedObject does not define (skipped by the
+    # parser) and nodes in front are allowed: the first node whose identifier is Keras' or
+    # whose metadata is a JSON object is the one looked at.
+    for number, start, end, declared in _top_level(head):
+        if number != _KM_NODES:
+            continue
+        if view.size is not None and declared > view.size:
+            return None
+        inner = _inner_numbers(head, start, end, end < declared)
+        if not loose:
+            break
+        if _keras_like(head, inner):
+            inner = {n: items for n, items in inner.items() if n in _KM_FIELDS}
+            break
+    else:
         return None
-    _, start, end, declared = located
-    if view.size is not None and declared > view.size:
-        return None
-    inner = _inner_numbers(head, start, end, end < declared)
     if not inner or not set(inner) <= _KM_FIELDS or not {_KM_IDENTIFIER, _KM_METADATA} & set(inner):
         return None
     # Keras names every object it saves "_tf_keras_..."; a first node that does not (a decoy in
@@ -769,23 +1098,49 @@ def _identify_metadata(head: memoryview, view: View) -> Identification | None:
     )
 
 
+def _keras_like(head: memoryview, inner: dict[int, list[Field]]) -> bool:
+    for item in inner.get(_KM_IDENTIFIER, []):
+        if item.wire == LEN and bytes(head[item.start : item.start + 9]) == b"_tf_keras":
+            return True
+    for item in inner.get(_KM_METADATA, []):
+        if item.wire == LEN and bytes(head[item.start : item.end]).lstrip()[:1] == b"{":
+            return True
+    return False
+
+
 def _identify_graph_def(head: memoryview, view: View) -> Identification | None:
     """A bare ``GraphDef`` (a frozen graph, ``tf.io.write_graph`` output): its first field is a
     NodeDef with a name and an op TensorFlow defines (any op when the file is a ``.pb``)."""
+    # In a .pb, as TensorFlow's parser reads it: other fields (versions, library, unknown ones)
+    # may come first, and the node's own unknown or wrong-wire-type fields are skipped.
+    loose = view.suffix == ".pb"
     fields = _top_level(head)
+    bent = False  # read past something a GraphDef writer does not write: the op must be core
+    if loose:
+        nodes = [f for f in fields if f[0] == _GRAPH_NODE and f[2] > f[1]]
+        bent = nodes[:1] != fields[:1]
+        fields = nodes
     if not fields or fields[0][0] != _GRAPH_NODE:
         return None
     _, start, end, declared = fields[0]
     if view.size is not None and declared > view.size:
         return None
     inner = _inner_numbers(head, start, end, end < declared)
+    if loose:
+        kept = {
+            n: [f for f in items if f.wire == LEN]
+            for n, items in inner.items()
+            if n in _NODE_FIELDS and any(f.wire == LEN for f in items)
+        }
+        bent = bent or kept != inner
+        inner = kept
     if not {_NODE_NAME, _NODE_OP} <= set(inner) or not set(inner) <= _NODE_FIELDS:
         return None
     if any(f.wire != LEN for items in inner.values() for f in items):
         return None
     op_field = inner[_NODE_OP][0]
     op = bytes(head[op_field.start : op_field.end]).decode("utf-8", "replace")
-    if not _OP_NAME.match(op) or (op not in CORE_OPS and view.suffix != ".pb"):
+    if not _OP_NAME.match(op) or (op not in CORE_OPS and (view.suffix != ".pb" or bent)):
         return None
     return Identification(
         Format.TF_GRAPH_DEF,
@@ -804,9 +1159,27 @@ _WS = rb"(?:\s|#[^\n]*(?:\n|$))*"
 _QUOTED = rb"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
 _STRINGS = _QUOTED + rb"(?:" + _WS + _QUOTED + rb")*"
 # The first field of a SavedModel or GraphDef in text format.
-_TEXT_START = re.compile(rb"^" + _WS + rb"(saved_model_schema_version|meta_graphs|node)\s*[:{]")
+# Between a field's name and its value or message: comments too, and '<' opens a message.
+_TEXT_START = re.compile(
+    rb"^"
+    + _WS
+    + rb"(saved_model_schema_version|meta_graphs|node|library|versions)"
+    + _WS
+    + rb"[:{<]"
+)
+_TEXT_OP = re.compile(rb"\bop" + _WS + rb":")
+# A string or a comment is one token, matched whole from its start, so that a field name
+# inside one ("op:" as an input's text) is never taken for a field, nor hides the next one.
 _TEXT_STRING = re.compile(
-    rb"\b(op|filename|metadata)" + _WS + rb":" + _WS + rb"(" + _STRINGS + rb")"
+    rb"(?P<skip>"
+    + _QUOTED
+    + rb"|#[^\n]*)|\b(?P<field>op|filename|metadata)"
+    + _WS
+    + rb":"
+    + _WS
+    + rb"(?P<value>"
+    + _STRINGS
+    + rb")"
 )
 _TEXT_SIGNATURE = re.compile(
     rb"\bsignature"
@@ -834,11 +1207,13 @@ def _identify_text(view: View) -> Identification | None:
     if match is None or b"\x00" in view.head[:4096]:
         return None
     first = match.group(1).decode()
-    if first == "node" and b"op:" not in view.head and b"op :" not in view.head:
+    # A GraphDef's fields may come in any order: versions or the function library first.
+    graph = first in ("node", "library", "versions")
+    if graph and _TEXT_OP.search(view.head) is None:
         return None
-    kind = "GraphDef" if first == "node" else "SavedModel"
+    kind = "GraphDef" if graph else "SavedModel"
     return Identification(
-        Format.TF_GRAPH_DEF if first == "node" else Format.TF_SAVED_MODEL,
+        Format.TF_GRAPH_DEF if graph else Format.TF_SAVED_MODEL,
         Family.TEXT,
         False,
         f"TensorFlow {kind} in protobuf text format",
@@ -846,15 +1221,34 @@ def _identify_text(view: View) -> Identification | None:
     )
 
 
+_ESCAPE = re.compile(
+    rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S
+)
+_SIMPLE_ESCAPES = {
+    b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+    b"v": b"\v", b"\\": b"\\", b"'": b"'", b'"': b'"', b"?": b"?",
+}  # fmt: skip
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    octal, hexa, short, long, other = match.groups()
+    if octal:
+        return bytes([int(octal, 8) & 0xFF])
+    if hexa:
+        return bytes([int(hexa, 16)])
+    if short or long:
+        point = int(short or long, 16)
+        if point > 0x10FFFF:
+            return bytes(match[0])
+        return chr(point).encode("utf-8", "surrogatepass")
+    return _SIMPLE_ESCAPES.get(other, bytes(match[0]))
+
+
 def _unquote(raw: bytes) -> str:
-    """The value of adjacent quoted strings, escapes decoded, as the text-format parser reads it."""
-    value = b""
-    for quoted in _QUOTED_RE.findall(raw):
-        body = quoted[1:-1]
-        try:
-            value += bytes(codecs.escape_decode(body)[0])
-        except ValueError:
-            value += body
+    """The value of adjacent quoted strings, escapes decoded as protobuf's text-format tokenizer
+    decodes them: C escapes, octal, ``\\x`` with one or two hex digits, and the ``\\u`` and
+    ``\\U`` Unicode escapes (``"\\u0050yFunc"`` is ``PyFunc``)."""
+    value = b"".join(_ESCAPE.sub(_unescape, quoted[1:-1]) for quoted in _QUOTED_RE.findall(raw))
     return value.decode("utf-8", "replace")
 
 
@@ -875,7 +1269,9 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
     nodes: list[_Node] = []
     line, counted = 1, 0
     for match in _TEXT_STRING.finditer(data):
-        field_name, value = match.group(1), _unquote(match.group(2))
+        if match.group("skip") is not None:
+            continue
+        field_name, value = match.group("field"), _unquote(match.group("value"))
         line += data.count(b"\n", counted, match.start())
         counted = match.start()
         where = f"line {line}"
@@ -900,6 +1296,49 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
 
 # --- entry point ------------------------------------------------------------------------------
 
+_READINGS = (Format.TF_SAVED_MODEL, Format.TF_GRAPH_DEF, Format.KERAS_METADATA)
+
+
+def _keras_named(name: str) -> bool:
+    return name.replace("\\", "/").rsplit("/", 1)[-1].lower() == "keras_metadata.pb"
+
+
+def _other_readings(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
+    """High-severity findings of the file read as the other TensorFlow messages.
+
+    None of the three messages has a magic number, and their parsers skip the fields (and the
+    wire types) they do not define: the same bytes can be a SavedModel when the loader opens
+    ``saved_model.pb``, a GraphDef when ``tf.import_graph_def`` reads them and Keras metadata
+    as ``keras_metadata.pb``. Identification picks one reading; the others are walked here too
+    (Keras metadata only for a file of that name),
+    quietly: a reading that does not parse is one TensorFlow refuses too (its error is dropped),
+    and of what parses only high and critical findings count, so a benign file read as the
+    wrong message raises no noise.
+    """
+    found: list[Finding] = []
+    quiet = replace(ctx, errors=[], formats={})
+    with blob.buffer() as raw, memoryview(raw) as view:
+        for reading in _READINGS:
+            if reading is ident.format:
+                continue
+            if reading is Format.KERAS_METADATA and not _keras_named(blob.name):
+                # Keras opens keras_metadata.pb by that name only (and a graph's every node
+                # would otherwise be tried as a Keras object).
+                continue
+            walker = _Walker(view, blob, quiet)
+            walker.quiet = True
+            try:
+                if reading is Format.KERAS_METADATA:
+                    walker.saved_metadata()
+                elif reading is Format.TF_GRAPH_DEF:
+                    walker.graph([Field(0, LEN, len(view), 0, len(view), 0)], "graph_def")
+                else:
+                    walker.saved_model()
+            except (ProtobufError, ScanError):
+                continue
+            found += [f for f in walker.findings + walker.grouped() if f.severity >= Severity.HIGH]
+    return found
+
 
 def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan ``saved_model.pb``, a frozen ``GraphDef`` or ``keras_metadata.pb``; a malformed one
@@ -914,7 +1353,7 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
             if ident.format is Format.KERAS_METADATA:
                 walker.saved_metadata()
             elif ident.format is Format.TF_GRAPH_DEF:
-                walker.graph(Field(0, LEN, len(view), 0, len(view), 0), "graph_def")
+                walker.graph([Field(0, LEN, len(view), 0, len(view), 0)], "graph_def")
             else:
                 walker.saved_model()
         except ProtobufError as exc:
@@ -927,6 +1366,7 @@ def scan_savedmodel(blob: Blob, ident: Identification, ctx: ScanContext) -> list
         message = str(error) if error is not None else ""
         error = None  # tracebacks hold frames, frames hold slices of the mmap
     findings = walker.findings + walker.grouped()
+    findings += _other_readings(blob, ident, ctx)
     if walker.top_numbers & _ONNX_GRAPH_FIELDS:
         # Also an ONNX ModelProto (graph, opset): onnx.load reads that side of the polyglot.
         try:

@@ -16,7 +16,7 @@ with its checks for names, links, duplicates and bombs); ``schema.json`` (every 
 name) is handed to the tree walker and every other member (``.npy`` arrays, anything else) goes
 back to the scanner.
 
-Rules: MLS-SKOPS-001..003 (see ``docs/checks-onnx-keras.md``).
+Rules: MLS-SKOPS-001..004 (see ``docs/checks-onnx-keras.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pytest_mlsupply.engines.budget import OverBudget
 from pytest_mlsupply.engines.containers import scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.pickle import Decision, PicklePolicy, Verdict, decide
+from pytest_mlsupply.engines.pickle.allowlist import reconstruct_only
 from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
 from pytest_mlsupply.results import Finding, Severity
 
@@ -43,17 +44,30 @@ _MAX_NODES = 5_000_000
 _MAX_EVIDENCE = 200
 _BIT_GENERATORS = frozenset({"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"})
 _SCHEMA_MARKERS = (b'"__loader__"', b'"__module__"', b'"__class__"')
+#: Loaders that call the type they import, with arguments from the file (or none): what the
+#: pickle allowlist trusts only re-created without ``__init__`` has its constructor run.
+_CALLING_LOADERS = frozenset(
+    {"ConstructorFromReduceNode", "ListNode", "SetNode", "DictNode", "NdArrayNode",
+     "RandomStateNode", "RandomGeneratorNode", "LossNode"}
+)  # fmt: skip
+
+
+def _is_schema(entry: ZipEntry) -> bool:
+    """Whether ``zipfile`` (which skops reads with) calls this member ``schema.json``: it
+    ends a member's name at its first NUL byte, so ``schema.json\\x00x`` is the schema too."""
+    return entry.name.split("\x00", 1)[0] == SCHEMA
 
 
 def claim_skops_zip(listing: ZipListing) -> Identification | None:
     """A zip with ``schema.json`` at its root holding a JSON object: what ``skops.io.load``
-    reads. The node keys (``__loader__``, ``__module__``) are looked for only to say so in the
-    evidence: padding can push them past any head, and a zip that is not skops yields no types."""
-    entry = next((e for e in listing.files if e.name == SCHEMA), None)
+    reads (the name as :mod:`zipfile` reads it, cut at a NUL byte). The node keys
+    (``__loader__``, ``__module__``) are looked for only to say so in the evidence: padding can
+    push them past any head, and a zip that is not skops yields no types."""
+    entry = next((e for e in listing.files if _is_schema(e)), None)
     if entry is None:
         return None
     head = listing.head(entry, 4096)
-    if head and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    if head and not _may_open_object(head):
         return None
     keys = all(marker in head for marker in _SCHEMA_MARKERS)
     # Not a pickle-based format: what it would import is judged by the scan, type by type.
@@ -67,9 +81,20 @@ def claim_skops_zip(listing: ZipListing) -> Identification | None:
     )
 
 
+def _may_open_object(head: bytes) -> bool:
+    """Whether ``head`` may begin a JSON object as ``json.loads`` reads bytes: in the encoding
+    it detects (UTF-8, with or without a BOM, UTF-16 or UTF-32), after any amount of
+    whitespace — a head that is all whitespace may still open one further on."""
+    text = head.decode(json.detect_encoding(head), errors="ignore")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return not stripped or stripped.startswith("{")
+
+
 def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
     """(module, name, loader, key path) for every type a skops node tree makes the loader
-    import, at any depth; a ``MethodNode``'s method is its class's dotted name plus ``.func``."""
+    import, at any depth; a ``MethodNode``'s method is its class's dotted name plus ``.func``.
+    A ``PartialNode`` imports nothing itself (skops builds ``functools.partial`` whatever the
+    node says): only the nodes it holds are reported."""
     stack: list[tuple[Any, str]] = [(tree, "schema.json")]
     nodes = 0
     while stack:
@@ -89,11 +114,19 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
         )
         if isinstance(module, str) and isinstance(name, str):
             kind = loader if isinstance(loader, str) else "?"
-            yield module, name, kind, path
+            if kind != "PartialNode":
+                # PartialNode builds functools.partial itself whatever the node names, and
+                # never calls it: what it wraps (content.func) is a node of its own, judged.
+                yield module, name, kind, path
             content = value.get("content")
             func = content.get("func") if isinstance(content, dict) else None
             if kind == "MethodNode" and isinstance(func, str):
                 yield module, f"{name}.{func}", kind, f"{path}.content.func"
+            old = _protocol0_function(content) if kind == "FunctionNode" else None
+            if old is not None:
+                # Protocol 0's FunctionNode imports content.module_path / content.function and
+                # never looks at __module__ / __class__; a file picks protocol 0 by saying so.
+                yield old[0], old[1], kind, f"{path}.content"
             generator = _bit_generator(content) if kind == "RandomGeneratorNode" else None
             if generator is not None and generator not in _BIT_GENERATORS:
                 # numpy.random.<name> is called to rebuild the generator: a name in a string.
@@ -101,13 +134,28 @@ def skops_types(tree: Any) -> Iterator[tuple[str, str, str, str]]:
         stack.extend((v, f"{path}.{k}") for k, v in reversed(list(value.items())))
 
 
+def _protocol0_function(content: Any) -> tuple[str, str] | None:
+    """The (module, function) a protocol 0 FunctionNode imports, from its ``content``."""
+    if not isinstance(content, dict):
+        return None
+    module, function = content.get("module_path"), content.get("function")
+    if isinstance(module, str) and isinstance(function, str):
+        return module, function
+    return None
+
+
 def _bit_generator(content: Any) -> str | None:
-    """The bit generator class name a RandomGeneratorNode stores as a JSON string."""
+    """The bit generator class name a RandomGeneratorNode stores: a JSON string in a node
+    (protocols 1 and 2), or a plain string in the raw state (protocol 0, which skops' audit
+    never declares and calls with no argument)."""
     try:
         raw = content["bit_generator"]["content"]["bit_generator"]["content"]
         name = json.loads(raw)
     except (KeyError, TypeError, ValueError):
-        return None
+        try:
+            name = content["bit_generator"]["bit_generator"]
+        except (KeyError, TypeError):
+            return None
     return name if isinstance(name, str) else None
 
 
@@ -136,6 +184,8 @@ def _schema_findings(tree: Any, blob: Blob, ctx: ScanContext) -> list[Finding]:
         dotted = f"{module}.{name}"
         decision = _judge(module, name, policy)
         if decision.verdict is Verdict.SAFE:
+            if loader in _CALLING_LOADERS and reconstruct_only(module, name):
+                findings.append(_constructor_call(blob, module, name, loader, paths))
             continue
         more = f" (and {len(paths) - 1} more nodes)" if len(paths) > 1 else ""
         evidence = f"{loader} {_show(module)} {_show(name)}{more}"
@@ -181,13 +231,32 @@ def _schema_findings(tree: Any, blob: Blob, ctx: ScanContext) -> list[Finding]:
     return findings
 
 
+def _constructor_call(blob: Blob, module: str, name: str, loader: str, paths: list[str]) -> Finding:
+    more = f" (and {len(paths) - 1} more nodes)" if len(paths) > 1 else ""
+    return Finding(
+        rule="MLS-SKOPS-004",
+        severity=Severity.HIGH,
+        category="unsafe-deserialization",
+        title=f"skops file runs the constructor of {module}.{name}",
+        location=blob.location(key_path=paths[0]),
+        evidence=f"{loader} {_show(module)} {_show(name)}{more}",
+        why="The allowlist trusts this class only as data re-created without __init__ (an "
+        "ObjectNode, as skops writes it); this loader calls the class with arguments from the "
+        "file, and its constructor does more (reads files named in its arguments, sets up "
+        "devices or processes): the skops form of MLS-PKL-014.",
+        remediation="Do not load the file. Re-save the object with skops.io.dump from a "
+        "trusted environment.",
+        cwe="CWE-502",
+    )
+
+
 def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan a skops zip: every ``schema.json`` tree, then every other member."""
     seen_schema = False
 
     def handle(fh: BinaryIO, entry: ZipEntry, size: int) -> list[Finding] | None:
         nonlocal seen_schema
-        if entry.name != SCHEMA:
+        if not _is_schema(entry):
             return None
         try:
             data = read_zip_member(

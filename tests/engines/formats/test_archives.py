@@ -66,6 +66,15 @@ def test_a_zip_member_climbing_out_with_dot_dot_is_a_high_finding(tmp_path: Path
     assert finding.cwe == "CWE-22"
 
 
+def test_a_zip_member_name_with_a_nul_byte_is_high_as_zipfile_reads_another_name(
+    tmp_path: Path,
+) -> None:
+    report = scan_bytes(tmp_path, "a.zip", raw_zip([RawMember("config.json\x00.txt", b"{}")]))
+    finding = next(f for f in report.findings if f.rule == "MLS-ARC-004")
+    assert finding.severity.label == "high"
+    assert "NUL" in finding.evidence
+
+
 def test_a_zip_entry_with_symlink_mode_bits_reports_its_target(tmp_path: Path) -> None:
     member = RawMember("link", b"/etc/shadow", unix_mode=stat.S_IFLNK | 0o777)
     report = scan_bytes(tmp_path, "a.zip", raw_zip([member]))

@@ -87,3 +87,63 @@ def test_a_renamed_index_is_recognised_by_its_diffusers_version_key(tmp_path: Pa
 
 def test_other_json_with_two_element_lists_is_not_a_model_index(tmp_path: Path) -> None:
     assert scan_index(tmp_path, {"pair": ["a", "b"], "range": [0, 1]}, "config.json") == []
+
+
+@pytest.mark.parametrize(
+    ("component", "library"), [("unet", "diffusers"), ("text_encoder", "transformers")]
+)
+def test_a_component_file_named_after_an_installed_library_is_high(
+    tmp_path: Path, component: str, library: str
+) -> None:
+    (tmp_path / component).mkdir()
+    (tmp_path / component / f"{library}.py").write_text("class Model: ...\n")
+    (hit,) = scan_index(tmp_path, STABLE_DIFFUSION)
+    assert hit.rule == "MLS-CFG-007"
+    assert hit.severity is Severity.HIGH
+    assert f"{component}/{library}.py" in hit.title
+    assert hit.location.key_path == component
+
+
+def test_a_dotted_custom_library_names_the_file_diffusers_looks_for(tmp_path: Path) -> None:
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "my.unet.py").write_text("class U: ...\n")
+    (hit,) = scan_index(tmp_path, dict(STABLE_DIFFUSION, unet=["my.unet", "U"]))
+    assert "unet/my.unet.py (present in this repository" in hit.evidence
+
+
+def _modular(library: str, cls: str, hint: list[str] | None = None) -> list[Any]:
+    spec = {"repo": "stabilityai/stable-diffusion-xl-base-1.0", "subfolder": "unet",
+            "type_hint": hint or [library, cls], "variant": None, "revision": None}  # fmt: skip
+    return [library, cls, spec]
+
+
+def test_a_modular_index_of_diffusers_components_scans_clean(tmp_path: Path) -> None:
+    index = {"_class_name": "StableDiffusionXLModularPipeline", "_diffusers_version": "0.35.0",
+             "unet": _modular("diffusers", "UNet2DConditionModel"),
+             "text_encoder": _modular("transformers", "CLIPTextModel")}  # fmt: skip
+    assert scan_index(tmp_path, index, "modular_model_index.json") == []
+
+
+def test_a_modular_component_from_an_outside_library_is_high(tmp_path: Path) -> None:
+    index = {"_diffusers_version": "0.35.0", "unet": _modular("my_unet", "MyUNet")}
+    findings = scan_index(tmp_path, index, "modular_model_index.json")
+    assert {(f.rule, f.location.key_path) for f in findings} == {
+        ("MLS-CFG-007", "unet"),
+        ("MLS-CFG-007", "unet[2].type_hint"),
+    }
+
+
+def test_a_modular_type_hint_is_judged_apart_from_the_pair_it_sits_beside(tmp_path: Path) -> None:
+    entry = _modular("diffusers", "UNet2DConditionModel", hint=["subprocess", "Popen"])
+    findings = scan_index(tmp_path, {"_diffusers_version": "0.35.0", "unet": entry})
+    (hit,) = findings
+    assert hit.rule == "MLS-CFG-007"
+    assert hit.location.key_path == "unet[2].type_hint"
+
+
+def test_a_none_py_beside_the_index_is_a_custom_pipeline(tmp_path: Path) -> None:
+    (tmp_path / "None.py").write_text("class P: ...\n")
+    (hit,) = scan_index(tmp_path, STABLE_DIFFUSION)
+    assert hit.rule == "MLS-CFG-008"
+    assert hit.severity is Severity.HIGH
+    assert "None.py" in hit.evidence

@@ -375,3 +375,277 @@ def test_a_truncated_saved_model_still_reports_what_was_read_before_the_cut(tmp_
     findings, errors = scan(tmp_path, data[: len(data) - 12], "model.bin")
     assert errors
     assert "MLS-TF-001" in rules(findings)
+
+
+# --- review: the reader agrees with TensorFlow's protobuf parser ------------------------------
+
+
+def _ops(graph: Any) -> set[str]:
+    ops = {n.op for n in graph.node}
+    for function in graph.library.function:
+        ops |= {n.op for n in function.node_def}
+    return ops
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        "_schema_version_17",
+        "_wrong_wire_meta_field",
+        "_schema_version_as_message",
+        "_graph_def_polyglot",
+    ],
+)
+def test_a_saved_model_the_real_parser_reads_with_a_pyfunc_is_critical_however_its_fields_bend(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    parsed = tf().classes()["SavedModel"].FromString(data)
+    assert "PyFunc" in _ops(parsed.meta_graphs[0].graph_def)
+    findings, _ = scan(tmp_path, data)
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_two_graph_def_fields_are_one_merged_graph_so_a_constant_in_one_feeds_an_op_in_the_other(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.savedmodel import _split_graph_def
+
+    data = _split_graph_def(tmp_path / "canary")
+    graph = tf().classes()["SavedModel"].FromString(data).meta_graphs[0].graph_def
+    assert [n.name for n in graph.node] == ["p", "r"]
+    findings, _ = scan(tmp_path, data)
+    assert "MLS-TF-004" in rules(findings)
+
+
+@pytest.mark.parametrize(
+    ("middle", "path"),
+    [
+        ([("i", "Identity", ["p"])], "/etc/passwd"),
+        ([("i", "PlaceholderWithDefault", ["p"])], "/etc/passwd"),
+        ([("a", "Identity", ["p"]), ("i", "Snapshot", ["a:0"])], "/etc/passwd"),
+        ([("i", "StringJoin", ["file_prefix", "p"])], "/../../../../etc/passwd"),
+        ([("i", "StringJoin", ["p", "file_prefix"])], "/etc/"),
+    ],
+)
+def test_a_constant_path_passed_through_other_ops_to_a_checkpoint_op_is_high(
+    tmp_path: Path, middle: list[tuple[str, str, list[str]]], path: str
+) -> None:
+    extra = [tf().const_string("p", path)]
+    extra += [tf().node(name, op, *inputs) for name, op, inputs in middle]
+    extra.append(tf().node("r", "RestoreV2", "i", "names", "slices"))
+    findings, _ = scan(tmp_path, with_dense(*extra))
+    assert "MLS-TF-004" in rules(findings)
+
+
+def test_the_save_path_a_keras_export_joins_from_its_argument_is_not_reported(
+    tmp_path: Path,
+) -> None:
+    findings, errors = scan(tmp_path, with_dense())
+    assert findings == []
+    assert errors == []
+
+
+def test_dataset_from_graph_which_runs_a_graph_held_in_a_string_is_high(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, with_dense(tf().node("d", "DatasetFromGraph", "g")))
+    assert [(f.rule, f.severity) for f in findings] == [("MLS-TF-008", Severity.HIGH)]
+
+
+@pytest.mark.parametrize(
+    "builder",
+    ["_metadata_unknown_field", "_metadata_empty_first_node", "_metadata_saved_model_polyglot"],
+)
+def test_keras_metadata_the_real_parser_reads_is_walked_despite_unknown_fields_and_empty_nodes(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    parsed = tf().classes()["SavedMetadata"].FromString(data)
+    assert any('"Lambda"' in n.metadata for n in parsed.nodes)
+    findings, _ = scan(tmp_path, data, "keras_metadata.pb")
+    assert "MLS-KERAS-001" in rules(findings)
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        "_pbtxt_unicode_escape",
+        "_pbtxt_comment_before_brace",
+        "_graph_pbtxt_spaced_op",
+        "_graph_pbtxt_versions_first",
+        "_pbtxt_op_inside_a_string",
+    ],
+)
+def test_text_format_the_real_parser_reads_is_judged_by_the_op_it_decodes(
+    tmp_path: Path, builder: str
+) -> None:
+    from google.protobuf import text_format
+
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    kind = "GraphDef" if builder.startswith("_graph") else "SavedModel"
+    parsed = text_format.Parse(data.decode(), tf().classes()[kind]())
+    graph = parsed if kind == "GraphDef" else parsed.meta_graphs[0].graph_def
+    assert _ops(graph) & {"PyFunc", "EagerPyFunc"}
+    name = "graph.pbtxt" if kind == "GraphDef" else "saved_model.pbtxt"
+    findings, _ = scan(tmp_path, data, name)
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_benign_graph_def_read_as_keras_metadata_or_a_saved_model_raises_nothing(
+    tmp_path: Path,
+) -> None:
+    data = graph_def([tf().node("x", "Placeholder"), tf().const_string("w", "weights")])
+    findings, errors = scan(tmp_path, data, "frozen_inference_graph.pb")
+    assert findings == []
+    assert errors == []
+
+
+def test_a_string_constant_packed_in_tensor_content_is_read_for_a_checkpoint_path(
+    tmp_path: Path,
+) -> None:
+    classes = tf().classes()
+    packed = bytes([len("/etc/passwd")]) + b"/etc/passwd"
+    tensor = classes["TensorProto"](dtype=tf().DT_STRING, tensor_content=packed)
+    tensor.string_val.append(b"variables/variables")
+    constant = tf().node("p", "Const", value=("tensor", []))
+    constant.attr["value"].tensor.CopyFrom(tensor)
+    data = with_dense(constant, tf().node("r", "RestoreV2", "p", "names", "slices"))
+    findings, _ = scan(tmp_path, data)
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "/etc/passwd" in findings[0].evidence
+
+
+def _table(path: str) -> list[Any]:
+    return [
+        tf().const_string("asset_path", path),
+        tf().node("table", "HashTableV2"),
+        tf().node("init", "InitializeTableFromTextFileV2", "table", "asset_path"),
+    ]
+
+
+def test_a_table_initialised_from_a_constant_relative_path_reads_the_working_directory_and_is_high(
+    tmp_path: Path,
+) -> None:
+    findings, _ = scan(tmp_path, with_dense(*_table(".ssh/id_rsa")))
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "working directory" in findings[0].evidence
+
+
+def test_a_table_path_the_loader_feeds_with_an_asset_is_not_a_constant(tmp_path: Path) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+    # A TF1 export: asset_file_def (whose tensor_info tf_protos does not declare) names the
+    # tensor the loader feeds with assets/vocab.txt.
+    saved = tf().classes()["SavedModel"].FromString(with_dense(*_table("vocab.txt")))
+    meta = saved.meta_graphs[0].SerializeToString()
+    asset = pb_bytes(6, pb_bytes(1, pb_bytes(1, "asset_path:0")) + pb_bytes(2, "vocab.txt"))
+    data = pb_int(1, 1) + pb_bytes(2, meta + asset)
+    findings, errors = scan(tmp_path, data)
+    assert findings == []
+    assert errors == []
+
+
+def test_a_frozen_graph_table_reading_a_relative_path_is_not_reported(tmp_path: Path) -> None:
+    findings, _ = scan(tmp_path, graph_def(_table("vocab.txt")), "frozen_inference_graph.pb")
+    assert findings == []
+
+
+@pytest.mark.parametrize("builder", ["_frozen_unknown_node_field", "_frozen_versions_first"])
+def test_a_frozen_graph_the_real_parser_reads_with_a_pyfunc_is_critical_however_its_fields_bend(
+    tmp_path: Path, builder: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    assert "PyFunc" in _ops(tf().classes()["GraphDef"].FromString(data))
+    findings, _ = scan(tmp_path, data, "frozen_inference_graph.pb")
+    assert "MLS-TF-001" in rules(findings)
+
+
+def test_a_protobuf_descriptor_set_named_pb_is_not_taken_for_a_graph(tmp_path: Path) -> None:
+    from google.protobuf import descriptor_pb2
+
+    files = descriptor_pb2.FileDescriptorSet()
+    descriptor_pb2.DESCRIPTOR.CopyToProto(files.file.add())
+    findings, errors = scan(tmp_path, files.SerializeToString(), "descriptors.pb")
+    assert findings == []
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("builder", "kind", "name"),
+    [
+        ("_saved_model_behind_filler", "SavedModel", "saved_model.pb"),
+        ("_meta_graph_behind_filler", "SavedModel", "saved_model.pb"),
+        ("_frozen_behind_filler", "GraphDef", "frozen_inference_graph.pb"),
+        ("_metadata_behind_filler", "SavedMetadata", "keras_metadata.pb"),
+    ],
+)
+def test_a_model_behind_an_unknown_field_larger_than_the_identification_head_is_still_scanned(
+    tmp_path: Path, builder: str, kind: str, name: str
+) -> None:
+    from tests.corpus import savedmodel
+
+    data = getattr(savedmodel, builder)(tmp_path / "canary")
+    assert len(data) > 4 * 64 * 1024 - 1
+    tf().classes()[kind].FromString(data)  # the real parser skips the filler
+    findings, _ = scan(tmp_path, data, name)
+    assert {"MLS-TF-001", "MLS-KERAS-001"} & rules(findings)
+
+
+def test_a_graph_is_read_as_keras_metadata_only_under_that_name(tmp_path: Path) -> None:
+    from tests.corpus.savedmodel import _metadata_saved_model_polyglot
+
+    data = _metadata_saved_model_polyglot(tmp_path / "canary")
+    assert "MLS-KERAS-001" in rules(scan(tmp_path, data, "keras_metadata.pb")[0])
+    assert "MLS-KERAS-001" not in rules(scan(tmp_path, data, "saved_model.pb")[0])
+
+
+def test_a_v1_save_to_a_constant_relative_path_is_high_unless_the_saver_feeds_it(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.onnx_keras import pb_bytes, pb_int
+
+    save = [
+        tf().const_string("save/Const", "model"),
+        tf().node("save/Save", "Save", "save/Const", "names", "tensors"),
+    ]
+    findings, _ = scan(tmp_path, with_dense(*save))
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    # A TF1 export: saver_def names save/Const as the filename tensor the loader feeds.
+    saved = tf().classes()["SavedModel"].FromString(with_dense(*save))
+    meta = saved.meta_graphs[0].SerializeToString() + pb_bytes(3, pb_bytes(1, "save/Const:0"))
+    findings, errors = scan(tmp_path, pb_int(1, 1) + pb_bytes(2, meta))
+    assert findings == []
+    assert errors == []
+
+
+@pytest.mark.parametrize("call", ["StatefulPartitionedCall", "PartitionedCall", "by-name"])
+def test_a_constant_path_passed_to_a_function_call_reaches_the_ops_in_its_body(
+    tmp_path: Path, call: str
+) -> None:
+    from tests.corpus.onnx_keras import pb_bytes
+    from tests.corpus.savedmodel import _function_with_arguments, attr, const_string, node
+    from tests.corpus.savedmodel import with_dense as raw_with_dense
+
+    inner = _function_with_arguments(
+        "__inference_read_1", ["file"], [node("r", "RestoreV2", "file", "n", "s")]
+    )
+    outer = _function_with_arguments(
+        "__inference_outer_2", ["prefix"], [node("c", "__inference_read_1", "prefix")]
+    )
+    f = attr("f", pb_bytes(10, pb_bytes(1, "__inference_outer_2")))
+    caller = (
+        node("c", "__inference_outer_2", "p")
+        if call == "by-name"
+        else node("c", call, "p", attrs=[f])
+    )
+    data = raw_with_dense(const_string("p", "/etc/shadow"), caller, functions=[inner, outer])
+    findings, _ = scan(tmp_path, data)
+    assert [f.rule for f in findings] == ["MLS-TF-004"]
+    assert "/etc/shadow" in findings[0].evidence

@@ -4,8 +4,10 @@ other members scanned by the zip machinery; real ``skops.io.dump`` output scans 
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.engines.scanner import Blob, identify_blob, scan_file
 from pytest_mlsupply.results import Finding, Severity
 from tests.corpus import system_call
-from tests.corpus.skops_files import call_node, estimator, json_node, skops_file
+from tests.corpus.skops_files import call_node, dict_node, estimator, json_node, skops_file
 
 
 def scan(
@@ -190,3 +192,111 @@ def test_an_encrypted_schema_keeps_the_members_findings_and_fails_closed(tmp_pat
     findings, errors = scan(tmp_path, bytes(data))
     assert any(f.rule == "MLS-PKL-001" for f in findings)
     assert errors
+
+
+def test_a_protocol_0_function_node_is_judged_by_the_module_path_it_imports(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.review_skops import key_called
+
+    function = {"__class__": "int", "__module__": "builtins", "__loader__": "FunctionNode",
+                "content": {"module_path": "os", "function": "system"}}  # fmt: skip
+    findings, _ = scan(tmp_path, skops_file(key_called(function, "id")))
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
+    assert hit.location.key_path is not None
+    assert hit.location.key_path.endswith(".content")
+
+
+def test_a_protocol_0_bit_generator_name_is_judged_as_a_numpy_random_callable(
+    tmp_path: Path,
+) -> None:
+    tree = {"__class__": "Generator", "__module__": "numpy.random._generator",
+            "__loader__": "RandomGeneratorNode",
+            "content": {"bit_generator": {"bit_generator": "set_state", "state": {}}}}  # fmt: skip
+    findings, _ = scan(tmp_path, skops_file(tree))
+    assert any("numpy.random.set_state" in f.title for f in findings)
+    assert max(f.severity for f in findings) >= Severity.HIGH
+
+
+def test_a_schema_member_name_cut_at_a_nul_byte_is_still_the_schema(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "schema.json#", json.dumps(dict(call_node("os", "system", "id"), protocol=2))
+        )
+    data = buffer.getvalue().replace(b"schema.json#", b"schema.json\x00")
+    assert identify_blob(Blob(subject="x", name="m.zip", data=data)).format == "skops"
+    findings, _ = scan(tmp_path, data)
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16"),
+        lambda text: text.encode("utf-16-be"),
+        lambda text: text.encode("utf-32"),
+        lambda text: ("\ufeff" + text).encode(),
+        lambda text: (" \n" * 4000 + text).encode(),
+    ],
+    ids=["utf-16", "utf-16-be", "utf-32", "utf-8-bom", "whitespace"],
+)
+def test_a_schema_json_loads_reads_is_claimed_whatever_its_encoding_or_leading_space(
+    tmp_path: Path, encode: Any
+) -> None:
+    from tests.corpus.review_skops import encoded_schema
+
+    data = encoded_schema(tmp_path / "canary", encode)
+    assert identify_blob(Blob(subject="x", name="m.zip", data=data)).format == "skops"
+    findings, _ = scan(tmp_path, data)
+    assert by_rule(findings, "MLS-SKOPS-001")
+
+
+def test_a_zip_whose_schema_json_is_not_an_object_is_not_skops() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", '["a", "list"]')
+    assert identify_blob(Blob(subject="x", name="m.zip", data=buffer.getvalue())).format != "skops"
+
+
+def _partial_node(func: dict[str, Any]) -> dict[str, Any]:
+    def empty(loader: str, cls: str) -> dict[str, Any]:
+        return {"__class__": cls, "__module__": "builtins", "__loader__": loader, "content": []}
+
+    return {"__class__": "partial", "__module__": "functools", "__loader__": "PartialNode",
+            "content": {"func": func, "args": empty("TupleNode", "tuple"),
+                        "kwds": dict_node(), "namespace": dict_node()}}  # fmt: skip
+
+
+def test_a_partial_is_judged_by_the_function_it_wraps_not_as_functools_partial(
+    tmp_path: Path,
+) -> None:
+    wrapped = {"__class__": "sqrt", "__module__": "numpy", "__loader__": "FunctionNode"}
+    findings, _ = scan(tmp_path, skops_file(_partial_node(wrapped)))
+    assert not [f for f in findings if "functools.partial" in f.title]
+    policy = ScanPolicy(pickle=PicklePolicy(allow=("numpy.sqrt",)))
+    assert scan(tmp_path, skops_file(_partial_node(wrapped)), policy)[0] == []
+
+
+def test_a_partial_around_os_system_is_critical(tmp_path: Path) -> None:
+    wrapped = {"__class__": "system", "__module__": "os", "__loader__": "FunctionNode"}
+    findings, _ = scan(tmp_path, skops_file(_partial_node(wrapped)))
+    (hit,) = by_rule(findings, "MLS-SKOPS-001")
+    assert "os.system" in hit.title
+
+
+def test_a_class_trusted_only_when_re_created_is_high_when_a_loader_calls_it(
+    tmp_path: Path,
+) -> None:
+    called = call_node("transformers.training_args", "TrainingArguments", "/tmp/out")
+    findings, _ = scan(tmp_path, skops_file(called))
+    (hit,) = by_rule(findings, "MLS-SKOPS-004")
+    assert hit.severity is Severity.HIGH
+    assert "transformers.training_args.TrainingArguments" in hit.title
+
+
+def test_a_class_trusted_only_when_re_created_is_clean_as_an_object_node(tmp_path: Path) -> None:
+    tree = estimator("transformers.training_args", "TrainingArguments", output_dir=json_node("o"))
+    assert scan(tmp_path, skops_file(tree))[0] == []

@@ -1,0 +1,174 @@
+"""Where pip (and uv) will look for packages, as their configuration says outside the project.
+
+pip reads configuration files and ``PIP_*`` environment variables before any requirements file:
+an ``extra-index-url`` in ``~/.config/pip/pip.conf`` puts a second index in play for every
+install on the machine. This module mirrors pip's documented configuration rules (the same
+files, in the same override order, as ``pip config debug`` lists them) with the standard
+library, rather than importing ``pip._internal``, whose layout changes between releases:
+
+- files, lowest priority first: the global files (each ``$XDG_CONFIG_DIRS`` entry, default
+  ``/etc/xdg``, then ``/etc``, each ``<dir>/pip.conf``), the user files (``~/.pip/pip.conf``,
+  then ``$XDG_CONFIG_HOME/pip/pip.conf``, default ``~/.config``; skipped when
+  ``PIP_CONFIG_FILE`` names an existing file), the site file (``sys.prefix/pip.conf``, and
+  ``$VIRTUAL_ENV/pip.conf`` when that is another environment), then ``PIP_CONFIG_FILE``;
+  ``PIP_CONFIG_FILE=/dev/null`` disables every file, as in pip;
+- in each file the ``[install]`` section overrides ``[global]``; keys may be written with
+  ``-`` or ``_``;
+- ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``, ``PIP_FIND_LINKS`` and ``PIP_NO_INDEX`` override
+  every file; for each key the highest-priority source wins (values are not merged).
+
+uv reads ``UV_*`` variables instead. With its default index strategy (``first-index``) uv takes
+a package from the first index that has it, which is the defence against dependency confusion;
+its variables count as extra locations only under ``UV_INDEX_STRATEGY=unsafe-best-match`` or
+``unsafe-first-match``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: pip's default index, in play whenever nothing sets another ``index-url``.
+DEFAULT_INDEX = "https://pypi.org/simple"
+
+_KEYS = ("index-url", "extra-index-url", "find-links", "no-index")
+_ENV = {
+    "index-url": "PIP_INDEX_URL",
+    "extra-index-url": "PIP_EXTRA_INDEX_URL",
+    "find-links": "PIP_FIND_LINKS",
+    "no-index": "PIP_NO_INDEX",
+}
+_UV_UNSAFE = ("unsafe-best-match", "unsafe-first-match")
+_UV_LOCATIONS = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_FIND_LINKS",
+)
+
+
+class PipConfigError(Exception):
+    """A pip configuration file that exists but cannot be read: pip would fail on it too."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """One place packages may come from, and which setting put it in play."""
+
+    url: str
+    where: str
+    """``/home/me/.config/pip/pip.conf [global] extra-index-url``, ``PIP_FIND_LINKS``, ..."""
+
+
+@dataclass(frozen=True)
+class PipSources:
+    """What pip's configuration puts in play before any requirements file is read."""
+
+    index: Location | None
+    """The configured ``index-url`` (None: pip's default, PyPI)."""
+    extra_indexes: tuple[Location, ...] = ()
+    find_links: tuple[Location, ...] = ()
+    no_index: bool = False
+    other_installers: tuple[Location, ...] = ()
+    """Locations another installer (uv, under an unsafe index strategy) is configured with."""
+    files: tuple[Path, ...] = ()
+    """The configuration files that were read (for facts and messages)."""
+
+
+def config_files(environ: dict[str, str] | os._Environ[str] | None = None) -> list[Path]:
+    """pip's configuration files that exist, lowest priority first."""
+    env = os.environ if environ is None else environ
+    config_file = env.get("PIP_CONFIG_FILE")
+    if config_file == os.devnull:
+        return []
+    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    global_files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
+    global_files.append(Path("/etc/pip.conf"))
+    home = Path(env.get("HOME") or Path.home())
+    user_files = [
+        home / ".pip" / "pip.conf",
+        Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf",
+    ]
+    site_files = [Path(sys.prefix) / "pip.conf"]
+    venv = env.get("VIRTUAL_ENV")
+    if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
+        site_files.append(Path(venv) / "pip.conf")
+    ordered = list(global_files)
+    if not (config_file and Path(config_file).exists()):
+        ordered += user_files
+    ordered += site_files
+    if config_file:
+        ordered.append(Path(config_file))
+    return [p for p in dict.fromkeys(ordered) if p.is_file()]
+
+
+def _read(path: Path) -> dict[str, tuple[str, str]]:
+    """The index settings of one file: key -> (value, section)."""
+    parser = configparser.RawConfigParser()
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise PipConfigError(
+            f"pip configuration file {path} cannot be read: {exc}; pip would fail on it as "
+            "well: fix or remove it (or set PIP_CONFIG_FILE=/dev/null to ignore every file)"
+        ) from None
+    found: dict[str, tuple[str, str]] = {}
+    for section in ("global", "install"):  # [install] overrides [global] for pip install
+        if not parser.has_section(section):
+            continue
+        for raw_key, value in parser.items(section):
+            key = raw_key.replace("_", "-")
+            if key in _KEYS:
+                found[key] = (value, section)
+    return found
+
+
+def _split(value: str) -> list[str]:
+    return value.split()
+
+
+def _true(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def pip_sources(environ: dict[str, str] | os._Environ[str] | None = None) -> PipSources:
+    """The locations pip's configuration files and environment variables put in play."""
+    env = os.environ if environ is None else environ
+    files = config_files(env)
+    winner: dict[str, tuple[str, str]] = {}  # key -> (value, where)
+    for path in files:
+        for key, (value, section) in _read(path).items():
+            winner[key] = (value, f"{path} [{section}] {key}")
+    for key, variable in _ENV.items():
+        if env.get(variable):
+            winner[key] = (env[variable], variable)
+
+    def locations(key: str) -> tuple[Location, ...]:
+        if key not in winner:
+            return ()
+        value, where = winner[key]
+        return tuple(Location(url, where) for url in dict.fromkeys(_split(value)))
+
+    index = locations("index-url")
+    no_index = "no-index" in winner and _true(winner["no-index"][0])
+    other: tuple[Location, ...] = ()
+    if env.get("UV_INDEX_STRATEGY", "").strip() in _UV_UNSAFE:
+        other = tuple(
+            # UV_INDEX entries may be named: ``internal=https://...``.
+            Location(url.split("=", 1)[1] if "=" in url.split("://", 1)[0] else url, variable)
+            for variable in _UV_LOCATIONS
+            for url in _split(env.get(variable, ""))
+        )
+    return PipSources(
+        index=index[0] if index else None,
+        extra_indexes=locations("extra-index-url"),
+        find_links=locations("find-links"),
+        no_index=no_index,
+        other_installers=other,
+        files=tuple(files),
+    )

@@ -1,0 +1,1 @@
+"""The typosquat check's engine: popular names (vendored), the look-alike detector, the index lookup."""
