@@ -314,7 +314,7 @@ def _summary(
     """Files scanned and check verdicts; a path that does not exist counts as an error."""
     counts: dict[str, int] = {"files": sum(len(m.files) for m in models)}
     for verdict in Verdict:
-        if verdict is not Verdict.NOT_RUN:
+        if verdict not in (Verdict.NOT_RUN, Verdict.SKIPPED):  # a scan plans and skips nothing
             counts[verdict.value] = verdicts.count(verdict)
     counts[Verdict.ERROR.value] += len(missing)
     return counts
@@ -351,7 +351,7 @@ def _print_text(
         for finding in sorted(result.findings, key=lambda f: -f.severity):
             if finding.severity > Severity.INFO:
                 out.write("  " + finding.render().replace("\n", "\n  ") + "\n")
-    counts = ", ".join(f"{summary[v.value]} {v.value}" for v in Verdict if v is not Verdict.NOT_RUN)
+    counts = ", ".join(f"{summary[v.value]} {v.value}" for v in Verdict if v.value in summary)
     files = f"{summary['files']} file{'' if summary['files'] == 1 else 's'}"
     out.write(f"scanned {files}: {counts} (fail at {threshold.label} and above)\n")
 

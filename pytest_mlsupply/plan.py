@@ -23,7 +23,7 @@ class PlannedItem:
     """The matrix columns this item fills (one for artifact and provenance items)."""
     skip: str | None = None
     """Why the item does not run here (a dependency whose environment marker is false): pytest
-    reports it as skipped with this reason, and its cells stay "not run", never "pass"."""
+    reports it as skipped with this reason, and its cells read "skipped", never "pass"."""
 
     @property
     def name(self) -> str:

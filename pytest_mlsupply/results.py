@@ -46,6 +46,9 @@ class Verdict(enum.StrEnum):
     WARN = "warn"
     ERROR = "error"
     NOT_RUN = "not run"
+    SKIPPED = "skipped"
+    """The subject does not apply here (a dependency whose environment marker is false):
+    nothing was checked, and the matrix says so rather than showing a pass."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+    """Why the check was not run on this subject (its dependency's marker is false here)."""
 
     def verdict(self, threshold: Severity) -> Verdict:
         # Findings outrank errors: a blocking finding is a failure even if the check also
@@ -169,6 +174,8 @@ class CheckResult:
             return Verdict.FAIL
         if self.error is not None:
             return Verdict.ERROR
+        if self.skipped is not None and not self.findings:
+            return Verdict.SKIPPED
         if self.findings and any(f.severity > Severity.INFO for f in self.findings):
             return Verdict.WARN
         return Verdict.PASS
@@ -177,7 +184,7 @@ class CheckResult:
         return [f for f in self.findings if f.severity >= threshold]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind.value,
             "subject": self.subject,
             "check": self.check,
@@ -185,6 +192,9 @@ class CheckResult:
             "error": self.error,
             "facts": self.facts,
         }
+        if self.skipped is not None:
+            data["skipped"] = self.skipped
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
@@ -195,4 +205,5 @@ class CheckResult:
             findings=[Finding.from_dict(f) for f in data.get("findings", [])],
             error=data.get("error"),
             facts=dict(data.get("facts", {})),
+            skipped=data.get("skipped"),
         )

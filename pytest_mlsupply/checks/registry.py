@@ -8,6 +8,7 @@ from pytest_mlsupply.checks import (
     artifact_scan,
     artifact_sha256,
     dependency_confusion,
+    dependency_integrity,
     dependency_pinned,
     dependency_typosquat,
     dependency_vulnerabilities,
@@ -26,6 +27,7 @@ DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_pinned.CHECK,
     dependency_confusion.CHECK,
     dependency_typosquat.CHECK,
+    dependency_integrity.CHECK,
     dependency_vulnerabilities.CHECK,
 )
 

@@ -14,12 +14,15 @@ values reach code two ways:
   analysed too, and reported when it reaches for Python internals (high or above), since a
   template in an oddly named key is still rendered by the tool that reads it.
 
+A list of strings that is one base64 run split into pieces is also analysed joined, at
+``key (joined)``, as the program that joins it would read it.
+
 A string that is itself a JSON document (safetensors metadata stores nested data that way) is
 parsed and its strings are analysed at ``key (JSON).inner``.
 
 Documents hold up to a million strings (a tokenizer's vocabulary), so each string first passes
 a cheap gate (:func:`~pytest_mlsupply.engines.pickle.nested.might_hold_pickle`: its length and
-first character) and identical values are analysed once. All decoding of one document shares a
+first character, or one regular expression for encoded runs inside it) and identical values are analysed once. All decoding of one document shares a
 :class:`~pytest_mlsupply.engines.pickle.nested.DecodeBudget`; when it runs out, the strings left
 unanalysed are counted and reported (MLS-ENC-003), never passed in silence.
 
@@ -68,6 +71,10 @@ SCAN_COST = 1024
 #: are counted as unanalysed).
 MAX_JSON_DEPTH = 8
 
+#: A list of strings is also analysed joined when it is one base64 run this long or longer.
+MIN_JOINED = 16
+
+_JOINABLE = re.compile(r"[A-Za-z0-9+/_=-]+")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _TEMPLATE_MARKERS = ("{{", "{%")
 _KEY_SHOWN = 60
@@ -141,12 +148,15 @@ class StringAnalyser:
         template: bool | None = None,
         offset: int | None = None,
         pickles_only: bool = False,
+        gated: bool = False,
     ) -> list[Finding]:
         """Findings for one string ``text`` at ``key_path`` (``key`` is its own key name).
 
         ``template`` forces the template decision (None: decided by ``key``); ``offset`` is the
         value's byte offset in the file, where the format knows it; ``pickles_only`` leaves
-        templates to a caller that analyses this value itself.
+        templates to a caller that analyses this value itself; ``gated`` says the caller has
+        run :func:`might_hold_pickle` on it and it said yes (a million strings are not gated
+        twice).
         """
         as_template = is_template_key(key) if template is None and key else bool(template)
         if not (as_template or self._plain) and _looks_like_json(text):
@@ -154,7 +164,7 @@ class StringAnalyser:
                 return self._json(key_path, text, pickles_only)
             self._skip(key_path)  # nested deeper than followed: fail closed
             return []
-        pickled = might_hold_pickle(text)
+        pickled = gated or might_hold_pickle(text)
         markup = not pickles_only and (
             as_template
             or (
@@ -187,6 +197,24 @@ class StringAnalyser:
                 found = [f for f in found if f.severity >= Severity.HIGH]
             findings += found
         return findings
+
+    def joined(self, key_path: str, items: list[Any], *, key: str | None = None) -> list[Finding]:
+        """Findings for a list of strings that a program joins into one (``"".join(items)``):
+        base64 split into pieces.
+
+        Vocabularies and GGUF token lists hold hundreds of thousands of short strings, so a list
+        is joined only when its first piece, then all of it, is one run of the base64 alphabet
+        (hex and base32 are subsets): the first piece of a real token list turns it away.
+        """
+        if len(items) < 2 or not isinstance(items[0], str) or not _JOINABLE.fullmatch(items[0]):
+            return []
+        try:
+            text = "".join(items)
+        except TypeError:
+            return []  # not all strings
+        if len(text) < MIN_JOINED or not _JOINABLE.fullmatch(text):
+            return []
+        return self.value(f"{key_path} (joined)", text, key=key, template=False, pickles_only=True)
 
     def _charge(self, key_path: str) -> bool:
         """Count one template parse; False (and counted as skipped) past the cap."""
@@ -307,43 +335,60 @@ class StringAnalyser:
         """
         findings: list[Finding] = []
 
-        def string(path: str, key: str | None, text: str, templated: bool) -> None:
-            # Paths are built only for strings that pass the cheap look: a vocabulary has
-            # a million keys, and nearly all of them are plain words.
-            if not (templated or _worth_a_look(text)):
+        def string(parent: str, at: str | int, key: str | None, text: str, templated: bool) -> None:
+            # Paths are built only for strings that pass the cheap look (run once): a
+            # vocabulary has a million keys, and nearly all of them are plain words.
+            pickled = might_hold_pickle(text)
+            if not (templated or pickled or "{" in text or text[:1] == "["):
                 return
+            path = child_path(parent, at)
             mine = handled is not None and handled(path)
             findings.extend(
-                self.value(path, text, key=key, template=templated and not mine, pickles_only=mine)
+                self.value(
+                    path,
+                    text,
+                    key=key,
+                    template=templated and not mine,
+                    pickles_only=mine,
+                    gated=pickled,
+                )
             )
 
         stack: list[tuple[str, str | None, Any, bool]] = [(root, None, document, in_template)]
         while stack:
             path, key, node, templated = stack.pop()
-            if isinstance(node, str):
-                string(path, key, node, templated)
+            if isinstance(node, str):  # a document that is one string
+                if templated or might_hold_pickle(node) or "{" in node or node[:1] == "[":
+                    mine = handled is not None and handled(path)
+                    template = templated and not mine
+                    findings += self.value(
+                        path, node, key=key, template=template, pickles_only=mine
+                    )
                 continue
             pairs = _pairs(node)
             if pairs is not None:
                 children = []
                 for child_key, child in pairs:
-                    if _worth_a_look(child_key):
+                    if might_hold_pickle(child_key):
+                        findings += self.value(
+                            child_path(path, child_key), child_key, template=False, gated=True
+                        )
+                    elif "{" in child_key or child_key[:1] == "[":
                         findings += self.value(
                             child_path(path, child_key), child_key, template=False
                         )
                     inner = templated or _template_key(child_key)
                     if isinstance(child, str):
-                        if inner or _worth_a_look(child):
-                            string(child_path(path, child_key), child_key, child, inner)
+                        string(path, child_key, child_key, child, inner)
                     elif isinstance(child, (list, dict)) or _pairs(child) is not None:
                         children.append((child_path(path, child_key), child_key, child, inner))
                 stack.extend(reversed(children))
             elif isinstance(node, list):
+                findings += self.joined(path, node, key=key)
                 items = []
                 for index, item in enumerate(node):
                     if isinstance(item, str):
-                        if templated or _worth_a_look(item):
-                            string(child_path(path, index), key, item, templated)
+                        string(path, index, key, item, templated)
                     elif isinstance(item, (list, dict)) or _pairs(item) is not None:
                         items.append((child_path(path, index), key, item, templated))
                 stack.extend(reversed(items))
@@ -390,11 +435,6 @@ def string_findings(
 
 def _looks_like_json(text: str) -> bool:
     return len(text) >= 8 and text[:1] in "{[" and text.rstrip()[-1:] in "}]"
-
-
-def _worth_a_look(text: str) -> bool:
-    """The cheapest test a string must pass to be analysed at all (most never do)."""
-    return might_hold_pickle(text) or "{" in text or text[:1] == "["
 
 
 def _template_key(key: str) -> bool:

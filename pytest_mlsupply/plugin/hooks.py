@@ -173,8 +173,14 @@ class MlsupplyPlugin:
         counts = self.state.verdict_counts
         loaded = self.state.load()
         threshold = self.state.threshold(loaded.manifest)
-        parts = [f"{counts.get(v.value, 0)} {v.value}" for v in Verdict]
+        parts = [
+            f"{counts.get(v.value, 0)} {v.value}"
+            for v in Verdict
+            if v is not Verdict.SKIPPED or counts.get(v.value, 0)
+        ]
         tr.write_line(f"checks: {', '.join(parts)} (fail at {threshold.label} and above)")
+        for described in self.state.declared_not_checked:
+            tr.write_line(f"declared, not checked: {described}", yellow=True)
         for path in self.state.written.paths:
             tr.write_line(f"wrote {_display(path, self.config.invocation_params.dir)}")
         if self.state.written.error is not None:

@@ -63,9 +63,6 @@ class MlsupplyItem(pytest.Item):
         return parent.state
 
     def runtest(self) -> None:
-        if self.planned.skip is not None:
-            # Not a pass: no result is recorded, so its matrix cells read "not run".
-            pytest.skip(f"{self.planned.subject}: {self.planned.skip}")
         loaded = self.state.load()
         threshold = self.state.threshold(loaded.manifest)
         self.results = run_item(self.planned, loaded.context)
@@ -74,6 +71,8 @@ class MlsupplyItem(pytest.Item):
             self.user_properties.append((f"mlsupply:{result.check}", verdict.value))
         if Verdict.FAIL in verdicts or Verdict.ERROR in verdicts:
             raise ChecksDidNotPass(render_results(self.planned, self.results, threshold))
+        if verdicts and all(verdict is Verdict.SKIPPED for verdict in verdicts):
+            pytest.skip(f"{self.planned.subject}: {self.results[0].skipped}")
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

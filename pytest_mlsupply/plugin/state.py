@@ -53,6 +53,8 @@ class MlsupplyState:
         """Item name → why it failed without results (a crashed worker, a setup error)."""
         self.written = Written()
         self.verdict_counts: dict[str, int] = {}
+        self.declared_not_checked: list[str] = []
+        """Manifest keys declared that no check reads yet, described for the summary."""
 
     def load(self) -> Loaded:
         """Parse the manifest and build inventory and plan once per process."""
@@ -111,6 +113,7 @@ class MlsupplyState:
 
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
+        from pytest_mlsupply.checks.unchecked import declared_not_checked
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_json, render_bom_xml
         from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
@@ -121,7 +124,9 @@ class MlsupplyState:
         merged = merge(loaded.inventory, loaded.plan, marked)
         inventory, plan = merged.inventory, merged.plan
         results = self.all_results(plan, merged.results)
-        matrix = build_matrix(plan, results, threshold)
+        unchecked = declared_not_checked(manifest)
+        self.declared_not_checked = [declared.describe() for declared in unchecked]
+        matrix = build_matrix(plan, results, threshold, unchecked)
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):

@@ -43,7 +43,13 @@ from cyclonedx.schema import SchemaVersion
 from packageurl import PackageURL
 
 from pytest_mlsupply import __version__
+from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.reports.bom_vulnerabilities import (
+    VulnerabilityFactsError,
+    advisories_by_subject,
+    vulnerabilities,
+)
 from pytest_mlsupply.reports.matrix import cell_verdicts, index_results
 from pytest_mlsupply.results import CheckResult, RowKind, Severity
 
@@ -67,6 +73,8 @@ if TYPE_CHECKING:
 CYCLONEDX_NS = "http://cyclonedx.org/schema/bom/1.6"
 PROPERTY_PREFIX = "mlsupply:"
 HUB_URL = "https://huggingface.co"
+#: Spellings of the default Python package index (no ``repository_url`` qualifier for these).
+PYPI_URLS = ("https://pypi.org", "https://pypi.python.org", "https://upload.pypi.org")
 TOOL_NAME = "pytest-mlsupply"
 
 _CHUNK = 1 << 20
@@ -236,6 +244,12 @@ def _assemble(
         cell = indexed.get((kind, subject, check))
         if cell is not None and cell.findings:
             bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
+        if cell is not None and isinstance(cell.facts.get("hash_pins"), str):
+            # Whether the --hash pins were checked against the installed archive: "undecided"
+            # says they were not (an index install records no archive hash), and why.
+            reason = cell.facts.get("hash_pins_reason")
+            value = cell.facts["hash_pins"] + (f": {reason}" if isinstance(reason, str) else "")
+            bucket.append(_property("hash-pins", value))
 
     datasets = {dataset.name: dataset for dataset in inventory.datasets}
     model_cards: dict[str, dict[str, Any]] = {}
@@ -291,12 +305,14 @@ def _assemble(
 
     libraries = _library_components(inventory.dependencies, properties)
 
+    # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
+    unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
     project = Component(
         type=ComponentType.APPLICATION,
         bom_ref=root_ref,
         name=manifest.project_name,
         version=manifest.project_version,
-        properties=properties.get(root_ref, []),
+        properties=[*properties.get(root_ref, []), *unchecked],
     )
     tool = Component(
         type=ComponentType.APPLICATION,
@@ -326,9 +342,17 @@ def _assemble(
         if dataset_refs:
             bom.register_dependency(by_ref[ref], [by_ref[d] for d in dataset_refs])
 
-    # Vulnerabilities land here (a later issue): append cyclonedx Vulnerability objects to
-    # bom.vulnerabilities, affecting the library bom-refs above, with every score a Decimal
-    # (a float fails strict validation).
+    # Each advisory the `vulnerabilities` check found, affecting the library components above.
+    try:
+        found = advisories_by_subject(indexed.values())
+        library_refs = {
+            subject: ref
+            for (kind, subject), ref in subject_refs.items()
+            if kind is RowKind.DEPENDENCY
+        }
+        bom.vulnerabilities.update(vulnerabilities(found, library_refs, root_ref))
+    except VulnerabilityFactsError as exc:
+        raise BomError(f"cannot put the vulnerabilities in the ML-BOM: {exc}") from exc
     return _Assembled(bom=bom, model_cards=model_cards, data=data_entries)
 
 
@@ -524,19 +548,61 @@ def _library_components(
         link = first.link
         if link is not None:
             extra.append(_property("link", link))
+        index = next((d.index for d in group if d.index), None)
+        extra += [
+            _property("extra-index", url)
+            for url in sorted({url for d in group for url in d.extra_indexes})
+        ]
+        extra += [_property("marker", m) for m in sorted({d.marker for d in group if d.marker})]
+        extra += [
+            _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
+        ]
         components.append(
             Component(
                 type=ComponentType.LIBRARY,
                 bom_ref=library_ref(subject),
                 name=first.name,
                 version=first.version,
-                purl=None
-                if link is not None
-                else PackageURL(type="pypi", name=first.name, version=first.version),
+                purl=None if link is not None else pypi_purl(first.name, first.version, index),
+                hashes=_pinned_hashes(group) or None,
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
         )
     return components
+
+
+def pypi_purl(name: str, version: str | None, index: str | None = None) -> PackageURL:
+    """``pkg:pypi/<name>@<version>``; an index other than PyPI is the ``repository_url``
+    qualifier (the package-url spec's pypi type: the default repository adds none)."""
+    qualifiers = None
+    if index is not None and not _is_default_index(index):
+        qualifiers = {"repository_url": index.rstrip("/")}
+    return PackageURL(type="pypi", name=name, version=version, qualifiers=qualifiers)
+
+
+def _is_default_index(url: str) -> bool:
+    trimmed = url.strip().rstrip("/").lower()
+    return trimmed in {f"{base}{path}" for base in PYPI_URLS for path in ("", "/simple", "/pypi")}
+
+
+#: ``--hash=<algorithm>:<hex>`` algorithms pip accepts, as CycloneDX names them.
+_HASH_ALGORITHMS = {
+    "sha256": HashAlgorithm.SHA_256,
+    "sha384": HashAlgorithm.SHA_384,
+    "sha512": HashAlgorithm.SHA_512,
+}
+
+
+def _pinned_hashes(group: Sequence[Dependency]) -> list[HashType]:
+    """The requirement's ``--hash`` pins (the archives pip may install; one per wheel or sdist)."""
+    hashes: set[tuple[HashAlgorithm, str]] = set()
+    for dependency in group:
+        for pin in dependency.hashes:
+            algorithm, _, value = pin.partition(":")
+            alg = _HASH_ALGORITHMS.get(algorithm.strip().lower())
+            if alg is not None and re.fullmatch(r"[0-9a-fA-F]+", value):
+                hashes.add((alg, value.lower()))
+    return [HashType(alg=alg, content=value) for alg, value in sorted(hashes)]
 
 
 # --- model card ----------------------------------------------------------------------------------
@@ -816,6 +882,7 @@ __all__ = [
     "BomError",
     "build_bom",
     "hub_purl",
+    "pypi_purl",
     "render_bom_json",
     "render_bom_xml",
     "validate_bom_json",

@@ -15,6 +15,7 @@ from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity, Ver
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from pytest_mlsupply.checks.unchecked import DeclaredKey
     from pytest_mlsupply.plan import PlannedItem
 
 MATRIX_SCHEMA = "mlsupply-matrix/1"
@@ -29,6 +30,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     Verdict.ERROR,
     Verdict.WARN,
     Verdict.PASS,
+    Verdict.SKIPPED,
     Verdict.NOT_RUN,
 )
 
@@ -51,6 +53,7 @@ _VERDICT_MARKS = {
     Verdict.WARN: "⚠️ warn",
     Verdict.ERROR: "💥 error",
     Verdict.NOT_RUN: "⏸️ not run",
+    Verdict.SKIPPED: "⏭️ skipped",
 }
 _LEGEND = {
     Verdict.PASS: "the check ran and found nothing beyond informational notes",
@@ -61,6 +64,10 @@ _LEGEND = {
         "this is not a pass"
     ),
     Verdict.NOT_RUN: "the check was planned but no result arrived (deselected, or its worker died)",
+    Verdict.SKIPPED: (
+        "the dependency does not apply to this interpreter (its environment marker is false); "
+        "nothing was checked"
+    ),
 }
 
 CellKey = tuple[RowKind, str, str]
@@ -99,6 +106,8 @@ class Matrix:
     counts: dict[Verdict, int]
     """Cells per verdict, every verdict present (zero included)."""
     failures: tuple[FailingCell, ...] = field(default=())
+    declared_not_checked: tuple[DeclaredKey, ...] = field(default=())
+    """Manifest keys declared that no check reads yet: shown, so they never pass in silence."""
 
     @property
     def failed(self) -> bool:
@@ -153,11 +162,20 @@ def summary_counts(
 
 def describe_counts(counts: Mapping[Verdict, int]) -> str:
     """One line for humans, e.g. ``3 pass, 1 fail, 0 warn, 0 error, 1 not run``."""
-    return ", ".join(f"{counts.get(verdict, 0)} {verdict.value}" for verdict in Verdict)
+    return ", ".join(f"{counts.get(verdict, 0)} {verdict.value}" for verdict in shown(counts))
+
+
+def shown(counts: Mapping[Verdict, int]) -> list[Verdict]:
+    """The verdicts a one-line summary names: all of them, "skipped" only when there are some
+    (most projects have no dependency behind a false marker)."""
+    return [v for v in Verdict if v is not Verdict.SKIPPED or counts.get(v, 0)]
 
 
 def build_matrix(
-    items: Sequence[PlannedItem], results: Sequence[CheckResult], threshold: Severity
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    declared_not_checked: Sequence[DeclaredKey] = (),
 ) -> Matrix:
     indexed = index_results(results, threshold)
     verdicts = cell_verdicts(items, results, threshold)
@@ -202,6 +220,7 @@ def build_matrix(
         rows=rows,
         counts=_count(verdicts.values()),
         failures=tuple(failures),
+        declared_not_checked=tuple(declared_not_checked),
     )
 
 
@@ -212,7 +231,9 @@ def render_markdown(matrix: Matrix) -> str:
         "",
         f"Threshold: findings of severity **{matrix.threshold.label}** or above fail their cell.",
         "",
-        " · ".join(f"**{matrix.counts[verdict]}** {verdict.value}" for verdict in Verdict),
+        " · ".join(
+            f"**{matrix.counts[verdict]}** {verdict.value}" for verdict in shown(matrix.counts)
+        ),
         "",
     ]
     if not matrix.rows:
@@ -249,6 +270,18 @@ def render_markdown(matrix: Matrix) -> str:
                 lines.append(f"  - … and {hidden} more")
         lines.append("")
 
+    if matrix.declared_not_checked:
+        lines += [
+            "### Declared, not checked",
+            "",
+            "The manifest declares these, but no check reads them yet: they are not verified.",
+            "",
+        ]
+        for declared in matrix.declared_not_checked:
+            at = f" ({_inline(declared.where)})" if declared.where else ""
+            lines.append(f"- {_code(declared.key)}{at}: {_inline(declared.meaning)}")
+        lines.append("")
+
     lines += ["<details><summary>Legend</summary>", ""]
     lines += [f"- {_VERDICT_MARKS[verdict]}: {_LEGEND[verdict]}" for verdict in Verdict]
     lines += ["- blank: the check does not apply to this row", "", "</details>", ""]
@@ -281,6 +314,7 @@ def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
         "rows": rows,
         "findings": findings,
         "errors": errors,
+        "declared_not_checked": [d.to_dict() for d in matrix.declared_not_checked],
     }
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 

@@ -61,6 +61,7 @@ def test_counts_cover_every_cell_by_verdict(scenario: Scenario) -> None:
         Verdict.WARN: 1,
         Verdict.ERROR: 1,
         Verdict.NOT_RUN: 2,
+        Verdict.SKIPPED: 0,
     }
     assert matrix.counts == expected
     assert summary_counts(scenario.items, scenario.results, Severity.HIGH) == expected
@@ -166,7 +167,14 @@ def test_the_json_matrix_has_schema_threshold_counts_rows_and_findings(
 
     assert document["schema"] == "mlsupply-matrix/1"
     assert document["threshold"] == "high"
-    assert document["counts"] == {"pass": 9, "fail": 1, "warn": 1, "error": 1, "not run": 2}
+    assert document["counts"] == {
+        "pass": 9,
+        "fail": 1,
+        "warn": 1,
+        "error": 1,
+        "not run": 2,
+        "skipped": 0,
+    }
     assert [(row["kind"], row["subject"]) for row in document["rows"]] == [
         ("artifact", "legacy/model.pkl"),
         ("artifact", "sentiment/config.json"),

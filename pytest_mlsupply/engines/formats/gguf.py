@@ -312,9 +312,14 @@ def scan_gguf(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
     findings += [_duplicate(blob, key) for key in meta.duplicates]
     findings += [_oversized(blob, *entry) for entry in meta.oversized_strings]
     strings = StringAnalyser(blob, ctx.policy.pickle)
+    arrays: dict[str, list[str]] = {}
     for path, key, text, offset in meta.strings:
         template = is_template_key(key)
         findings += strings.value(path, text, key=key, template=template, offset=offset)
+        if path.endswith("]"):
+            arrays.setdefault(path[: path.rfind("[")], []).append(text)
+    for path, texts in arrays.items():
+        findings += strings.joined(path, texts)  # base64 split across an array
     findings += strings.finish()
     findings += _token_anomalies(blob, meta)
     return findings

@@ -145,12 +145,18 @@ def _yaml_strings(ctx: ScanContext) -> yaml_config.DocumentCheck:
     def check(blob: Blob, stream: yaml_config.YamlStream) -> list[Finding]:
         analyser = StringAnalyser(blob, ctx.policy.pickle)
         findings: list[Finding] = []
+        sequences: dict[str, list[str]] = {}
         for scalar in yaml_config.string_scalars(stream):
             # A template key anywhere on the path (``prompts.chat_template[1].template``, a
             # list under ``*_templates``) makes the value a template, as in JSON documents.
             segments = re.split(r"[.\[\]]+", scalar.key_path)
             templated = any(is_template_key(part) for part in segments if part)
             findings += analyser.value(scalar.key_path, scalar.value, template=templated)
+            if scalar.key_path.endswith("]"):
+                parent = scalar.key_path[: scalar.key_path.rfind("[")]
+                sequences.setdefault(parent, []).append(scalar.value)
+        for parent, values in sequences.items():
+            findings += analyser.joined(parent, values)  # base64 split across a sequence
         return findings + analyser.finish()
 
     return check
