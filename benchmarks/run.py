@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from generate import (  # noqa: E402  (the path set-up above must come first)
+import dependency_audit  # noqa: E402  (the path set-up above must come first)
+from generate import (  # noqa: E402
     MIB,
     Artifact,
     CorpusEntry,
@@ -261,6 +262,7 @@ def render(
     canaries: list[str],
     profiles: dict[str, str],
     notes: list[str],
+    audit: list[str] | None = None,
 ) -> str:
     ours = runs[0]
     baselines = runs[1:]
@@ -375,6 +377,7 @@ def render(
             "makes them faster on those samples.",
         ]
 
+    lines += audit or []
     lines += ["", "## Start-up (paid once per CLI invocation, excluded above)", ""]
     lines += ["| tool | interpreter start | tool import |", "|---|---:|---:|"]
     for run in runs:
@@ -604,7 +607,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"pytest-mlsupply on {artifact.name}: {entry['verdict']}: {entry['detail']}"
                 )
 
+        log("measuring the dependency audit (offline OSV snapshot)")
+        audit = dependency_audit.render(
+            dependency_audit.run(quick=args.quick, repeat=args.repeat, workdir=Path(tmp))
+        )
         report = render(
+            audit=audit,
             runs=runs,
             artifacts=artifacts,
             scaling=scaling,

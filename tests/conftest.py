@@ -6,9 +6,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import socket
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,6 +63,24 @@ def no_machine_pip_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in INDEX_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
+_connect = socket.socket.connect
+
+
+def _loopback_only(sock: socket.socket, address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else None
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")):
+        raise ConnectionRefusedError(f"tests do not touch the internet (connect to {address!r})")
+    _connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches past loopback: a manifest without `vulnerabilities:` audits against the
+    PyPI service by default, and a test that declares requirements for another purpose must
+    see that service fail (an error cell), not ask pypi.org. Loopback servers still work."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
 def sha256_of(path: Path) -> str:
@@ -119,15 +139,27 @@ class Project:
             {extra_model_keys}
             requirements:
               - file: requirements.txt
+            vulnerabilities: {{service: offline, path: osv}}
             {top}
             """
         )
+
+
+def write_osv_snapshot(directory: Path) -> Path:
+    """An offline vulnerability snapshot that affects none of the project's pins (a real torch
+    advisory), so projects audit offline: no test asks PyPI or OSV."""
+    from tests.vulns.records import TORCH_WEIGHTS_ONLY
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "GHSA-53q9-r3pm-6pq6.json").write_text(json.dumps(TORCH_WEIGHTS_ONLY))
+    return directory
 
 
 def build_project(root: Path) -> Project:
     project = Project(root)
     write_model(project.model_dir)
     (root / "requirements.txt").write_text("numpy==2.1.0\nsafetensors==0.4.5\n")
+    write_osv_snapshot(root / "osv")
     (root / "tests").mkdir(exist_ok=True)
     (root / "tests" / "test_user.py").write_text("def test_users_own_test():\n    assert True\n")
     project.default_manifest()

@@ -39,6 +39,10 @@ def test_the_quick_benchmark_prints_a_timing_row_for_each_large_file(tmp_path: P
         assert timing.split(" ")[1] in ("µs", "ms", "s"), timing  # "950 µs (930 µs)"
     assert "## Scaling with file size" in proc.stdout
     assert "No canary file appeared" in proc.stdout
+    audit = proc.stdout.split("## Dependency audit: 50 pinned requirements", 1)[1]
+    assert "| cold (index + audit) |" in audit
+    assert "| warm (cache hit) |" in audit
+    assert "(0 errors)" in audit
     # --quick leaves the committed figures alone.
     assert not (tmp_path / "results.md").exists()
     assert (tmp_path / "checkpoint-8m.pt").stat().st_size > 8 << 20

@@ -11,6 +11,7 @@ from pytest_mlsupply.checks import (
     dependency_integrity,
     dependency_pinned,
     dependency_typosquat,
+    dependency_vulnerabilities,
     provenance_model_card,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
@@ -27,6 +28,7 @@ DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_confusion.CHECK,
     dependency_typosquat.CHECK,
     dependency_integrity.CHECK,
+    dependency_vulnerabilities.CHECK,
 )
 
 PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)

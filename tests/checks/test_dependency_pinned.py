@@ -10,9 +10,14 @@ if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
 
 
+#: The project's offline advisory snapshot: the vulnerabilities check beside this one asks no
+#: service.
+OFFLINE = "vulnerabilities: {service: offline, path: osv}"
+
+
 def use_requirements(pipeline: Pipeline, text: str, top: str = "") -> None:
     (pipeline.project.root / "requirements.txt").write_text(text)
-    pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{top}")
+    pipeline.manifest(f"version: 1\nrequirements: [{{file: requirements.txt}}]\n{OFFLINE}\n{top}")
 
 
 def test_an_exact_pin_passes_with_an_info_note_about_hashes(pipeline: Pipeline) -> None:
@@ -88,7 +93,7 @@ def test_a_local_path_requirement_does_not_come_from_an_index(pipeline: Pipeline
 
 
 def test_an_installed_distribution_is_pinned_by_definition(pipeline: Pipeline) -> None:
-    pipeline.manifest("version: 1\nrequirements: [{environment: current}]\n")
+    pipeline.manifest(f"version: 1\nrequirements: [{{environment: current}}]\n{OFFLINE}\n")
     (name,) = [n for n in pipeline.names() if n.startswith("dependency[pytest==")]
 
     result = pipeline.result(name, "pinned")

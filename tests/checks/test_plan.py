@@ -90,7 +90,7 @@ def test_a_dependency_item_carries_every_dependency_check_that_applies(
     from pytest_mlsupply.checks.registry import DEPENDENCY_CHECKS
 
     every = tuple(check.name for check in DEPENDENCY_CHECKS if check.applies(dep))
-    assert {"pinned", "typosquat"} <= set(every)
+    assert {"pinned", "typosquat", "vulnerabilities"} <= set(every)
     # numpy 2.1.0 is not what this interpreter has installed: integrity has nothing to verify.
     assert "integrity" not in every
     assert numpy == PlannedItem(RowKind.DEPENDENCY, "numpy==2.1.0", every)

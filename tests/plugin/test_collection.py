@@ -125,6 +125,7 @@ def test_a_config_path_outside_the_rootdir_is_used_and_named_in_node_ids(
     target.parent.mkdir()
     text = (project.root / "mlsupply.yaml").read_text().replace("models/tiny", "../models/tiny")
     text = text.replace("file: requirements.txt", "file: ../requirements.txt")
+    text = text.replace("path: osv", "path: ../osv")
     target.write_text(text)
     (project.root / "mlsupply.yaml").unlink()
     result = pytester.runpytest(
