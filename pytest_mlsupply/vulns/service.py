@@ -28,6 +28,7 @@ from typing import Any, Literal
 import requests
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+from pip_audit._service.interface import ConnectionError as ServiceUnreachable
 from pip_audit._service.interface import (
     ResolvedDependency,
     ServiceError,
@@ -115,6 +116,9 @@ class ServiceDatabase:
             "/"
         )
         self._recorder = _Recorder()
+        self._unreachable: str | None = None
+        """Why the service could not be reached, once it could not: every later lookup of the
+        session errors at once rather than waiting out the timeout again per dependency."""
         # Answers are cached by the auditor's own cache (keyed by the database state); an
         # HTTP cache underneath would only add a second, stale-prone layer.
         session = requests.Session()
@@ -149,11 +153,18 @@ class ServiceDatabase:
                 f"{name}=={version}: {version!r} is not a PEP 440 version, so the {self.service} "
                 "service cannot be asked about it"
             ) from None
+        if self._unreachable is not None:
+            raise DatabaseError(
+                self._failure(name, version, f"{self._unreachable} (earlier in this session)")
+            )
         spec = ResolvedDependency(name=name, version=parsed)
         try:
             answered, results = self._client.query(spec)
         except (ServiceError, requests.RequestException) as exc:
-            raise DatabaseError(self._failure(name, version, _reason(exc))) from None
+            reason = _reason(exc)
+            if isinstance(exc, ServiceUnreachable | requests.ConnectionError | requests.Timeout):
+                self._unreachable = reason
+            raise DatabaseError(self._failure(name, version, reason)) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A body that is not JSON, or JSON of another shape than the API's.
             raise DatabaseError(

@@ -153,3 +153,29 @@ def test_the_state_names_the_service_the_endpoint_and_the_day(tmp_path: Path) ->
 def test_a_version_that_is_not_pep440_is_an_error_not_a_pass(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="not a PEP 440 version"):
         ServiceDatabase("osv", "http://127.0.0.1:1", tmp_path).lookup("torch", "latest")
+
+
+def test_a_service_that_cannot_be_reached_is_not_asked_again_for_every_dependency(
+    tmp_path: Path,
+) -> None:
+    with advisory_server(
+        AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], mode="slow", delay=2)
+    ) as running:
+        database = osv(running, tmp_path, timeout=0.3)
+        with pytest.raises(DatabaseError, match="did not answer in time"):
+            database.lookup("torch", "2.5.1")
+        asked = len(running.requests)
+        with pytest.raises(
+            DatabaseError, match=r"did not answer in time \(earlier in this session\)"
+        ):
+            database.lookup("numpy", "2.1.0")
+        assert len(running.requests) == asked
+
+
+def test_a_service_that_answered_an_error_is_asked_again(tmp_path: Path) -> None:
+    with advisory_server(AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], mode="500")) as running:
+        database = osv(running, tmp_path)
+        with pytest.raises(DatabaseError, match="HTTP 500"):
+            database.lookup("torch", "2.5.1")
+        running.mode = "ok"
+        assert database.lookup("torch", "2.6.0") == []
