@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
 from pytest_mlsupply.manifest.model import InternalDecl
-from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
 from pytest_mlsupply.sources.pipconfig import (
     DEFAULT_INDEX,
@@ -83,13 +83,6 @@ def _file(origin: str) -> str:
     return origin.rsplit(":", 1)[0]
 
 
-def _where(dep: Dependency) -> Location:
-    file, _, line = dep.origin.rpartition(":")
-    if file and line.isdigit():
-        return Location(file=file, line=int(line))
-    return Location(file=dep.origin)
-
-
 def _describe(places: list[Place]) -> str:
     return "; ".join(f"{p.url} (from {p.where})" for p in places)
 
@@ -117,7 +110,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                 severity=severity,
                 category="dependency-confusion",
                 title="more than one package index is in play",
-                location=_where(dep),
+                location=dep.location,
                 evidence=f"{dep.name} installs from "
                 f"{primary.url if primary else 'no index'} (from "
                 f"{primary.where if primary else '--no-index'}) and may also come from: "
@@ -148,7 +141,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=Severity.HIGH,
                     category="dependency-confusion",
                     title="internal package is not bound to its private index",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=f"{dep.name} is declared internal to {decl.index} but installs "
                     f"from {source}",
                     why="a package that exists only on a private index can be registered by "
@@ -167,7 +160,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=Severity.HIGH,
                     category="dependency-confusion",
                     title="internal package is not hash-pinned",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=f"{dep.requirement} has no --hash",
                     why="only a hash pin rejects a same-named package from another index: a "
                     "version number can be uploaded by anyone",

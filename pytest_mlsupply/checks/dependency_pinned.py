@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
-from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
-
-
-def _where(dep: Dependency) -> Location:
-    file, _, line = dep.origin.rpartition(":")
-    if file and line.isdigit():
-        return Location(file=file, line=int(line))
-    return Location(file=dep.origin)
 
 
 def run(dep: Dependency, ctx: CheckContext) -> Outcome:
@@ -31,7 +24,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=Severity.HIGH,
                     category="pinning",
                     title="dependency does not come from a package index",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=dep.requirement,
                     why="a path or URL requirement bypasses index integrity and its version cannot be "
                     "audited for known vulnerabilities",
@@ -50,7 +43,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=severity,
                     category="pinning",
                     title="dependency is not pinned to an exact version",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=dep.requirement,
                     why="an unpinned requirement installs whatever is newest at install time, including "
                     "a compromised or typosquatted release",
@@ -72,7 +65,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=hash_severity,
                     category="pinning",
                     title=f"pinned without a hash{required}",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=dep.requirement,
                     why="a version pin does not stop a re-uploaded or mirrored file with other content",
                     remediation="add --hash=sha256:<digest> (pip-compile --generate-hashes writes them)",

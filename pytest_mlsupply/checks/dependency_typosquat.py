@@ -4,7 +4,7 @@ one has published (``policy.typosquat.index_lookup``)."""
 from __future__ import annotations
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
-from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
 from pytest_mlsupply.typosquat.detector import Resemblance, canonical, vendored_detector
 from pytest_mlsupply.typosquat.index import (
@@ -13,13 +13,6 @@ from pytest_mlsupply.typosquat.index import (
     redacted,
     shared_client,
 )
-
-
-def _where(dep: Dependency) -> Location:
-    file, _, line = dep.origin.rpartition(":")
-    if file and line.isdigit():
-        return Location(file=file, line=int(line))
-    return Location(file=dep.origin)
 
 
 def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
@@ -43,7 +36,7 @@ def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
             severity=Severity.HIGH,
             category="typosquat",
             title=title,
-            location=_where(dep),
+            location=dep.location,
             evidence=evidence,
             why=why,
             remediation=fix,
@@ -54,7 +47,7 @@ def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
         severity=Severity.MEDIUM,
         category="typosquat",
         title=title,
-        location=_where(dep),
+        location=dep.location,
         evidence=evidence,
         why=why + "; the resemblance is weaker, and honest projects are named this way too",
         remediation=fix,
@@ -68,7 +61,7 @@ def _unpublished(dep: Dependency, index: str) -> Finding:
         severity=Severity.HIGH,
         category="typosquat",
         title=f"{dep.name!r} does not exist on the package index",
-        location=_where(dep),
+        location=dep.location,
         evidence=f"{redacted(index)}/pypi/{dep.name}/json answered 404",
         why="no project is published under this name, so anyone can claim it: the first upload "
         "is what the next install takes",

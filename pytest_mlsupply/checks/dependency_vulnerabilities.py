@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
-from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency, Inventory
 from pytest_mlsupply.vulns.cache import Answer, ResultCache, cache_root
 from pytest_mlsupply.vulns.databases import open_database
@@ -38,13 +38,6 @@ _SESSIONS: dict[int, tuple[weakref.ref[Inventory], _Ask]] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _where(dep: Dependency) -> Location:
-    file, _, line = dep.origin.rpartition(":")
-    if file and line.isdigit():
-        return Location(file=file, line=int(line))
-    return Location(file=dep.origin)
-
-
 def run(dep: Dependency, ctx: CheckContext) -> Outcome:
     if dep.version is None or dep.link is not None:
         return Outcome(
@@ -54,7 +47,7 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     severity=Severity.INFO,
                     category="vulnerability",
                     title="not audited for known vulnerabilities: no exact version",
-                    location=_where(dep),
+                    location=dep.location,
                     evidence=dep.requirement,
                     why="advisories name versions; a range or a URL could install an affected "
                     "release, and guessing which one would make the audit say nothing reliable",
@@ -190,7 +183,7 @@ def _finding(dep: Dependency, advisory: Advisory, upgrade: str | None) -> Findin
         severity=severity,
         category="vulnerability",
         title=f"{advisory.id}: known vulnerability in {dep.name} {dep.version}",
-        location=_where(dep),
+        location=dep.location,
         evidence=f"{dep.name}=={dep.version} is affected by {advisory.id}{aliases}{scored}"
         + (f"; {advisory.url}" if advisory.url else ""),
         why=summary or f"{advisory.id} affects {dep.name} {dep.version}",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
+from pytest_mlsupply.results import Location
 from pytest_mlsupply.sources.hub import HubFileMeta
 
 
@@ -91,6 +92,17 @@ class Dependency:
         if self.version is not None:
             return f"{self.name}=={self.version}"
         return self.requirement
+
+    @property
+    def location(self) -> Location:
+        """Where findings about it point: the requirements file and line, the pyproject key,
+        or the environment."""
+        file, _, rest = self.origin.rpartition(":")
+        if file and rest.isdigit():
+            return Location(file=file, line=int(rest))
+        if file:
+            return Location(file=file, key_path=rest)
+        return Location(file=self.origin)
 
     @property
     def purl(self) -> str:

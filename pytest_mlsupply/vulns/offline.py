@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import threading
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,13 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.ziparchive import (
+    ZipFormatError,
+    ZipReadError,
+    read_zip_directory,
+    read_zip_member,
+)
 from pytest_mlsupply.vulns.model import Advisory, DatabaseError, Rating
 from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 
@@ -60,6 +66,11 @@ __all__ = ["OfflineDatabase"]
 MATCHER_VERSION = "1"
 
 _ZERO = Version("0")
+
+# One OSV record is a few kB (the largest PyPI ones list every release: ~200 kB); a member
+# past these bounds is not a record but a decompression bomb.
+_RECORD_LIMIT = 16 << 20
+_RECORD_RATIO = 1000.0
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -252,26 +263,33 @@ class OfflineDatabase:
             raise DatabaseError(self._unreadable(exc)) from exc
 
     def _read_zip(self) -> Iterator[_Record]:
-        try:
-            archive = zipfile.ZipFile(self.path)
-        except zipfile.BadZipFile as exc:
-            raise DatabaseError(
-                f"{self.path} is neither a directory nor a readable zip ({exc}); download OSV's "
-                "PyPI export again (https://osv-vulnerabilities.storage.googleapis.com/PyPI/"
-                "all.zip) or unpack the records into a directory"
-            ) from exc
-        with archive:
-            for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                if info.is_dir() or not info.filename.endswith(".json"):
+        # Read by the project's one zip reader (engines/ziparchive.py), bounded per member.
+        with self.path.open("rb") as fh:
+            try:
+                directory = read_zip_directory(fh, self.path.stat().st_size, local_headers=False)
+            except ZipFormatError as exc:
+                raise DatabaseError(
+                    f"{self.path} is neither a directory nor a readable zip ({exc}); download "
+                    "OSV's PyPI export again (https://osv-vulnerabilities.storage.googleapis.com/"
+                    "PyPI/all.zip) or unpack the records into a directory"
+                ) from exc
+            for entry in sorted(directory.entries, key=lambda e: e.name):
+                if entry.is_dir or not entry.name.endswith(".json"):
                     continue
                 try:
-                    data = archive.read(info)
-                except (zipfile.BadZipFile, OSError) as exc:  # a CRC error is a BadZipFile
+                    data = read_zip_member(
+                        fh,
+                        entry,
+                        limit=_RECORD_LIMIT,
+                        max_ratio=_RECORD_RATIO,
+                        file_size=directory.file_size,
+                    )
+                except (ZipReadError, OverBudget, OSError) as exc:
                     raise DatabaseError(
-                        f"{self.path}:{info.filename}: cannot be read ({exc}); download the "
+                        f"{self.path}:{entry.name}: cannot be read ({exc}); download the "
                         "snapshot again"
                     ) from exc
-                yield _parse(data, f"{self.path}:{info.filename}")
+                yield _parse(data, f"{self.path}:{entry.name}")
 
     def _unreadable(self, exc: OSError) -> str:
         where = exc.filename or self.path
