@@ -24,7 +24,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg-system"))
-    monkeypatch.delenv("PIP_CONFIG_FILE", raising=False)
+    for variable in list(os.environ):
+        if variable.startswith("PIP_"):  # pip reads every PIP_* variable, whatever its case
+            monkeypatch.delenv(variable)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     return home
 
@@ -134,6 +136,58 @@ def test_environment_variables_override_the_files(
 
     assert sources.index == Location("https://env.example/simple", "PIP_INDEX_URL")
     assert [loc.where for loc in sources.extra_indexes] == ["PIP_EXTRA_INDEX_URL"] * 2
+
+
+def test_pypi_url_is_pips_alias_of_index_url_and_the_install_section_wins(home: Path) -> None:
+    path = conf(
+        home / ".config" / "pip" / "pip.conf",
+        """\
+        [global]
+        index-url = https://internal.example/simple
+        [install]
+        pypi-url = https://public.example/simple
+        """,
+    )
+
+    assert pip_sources().index == Location(
+        "https://public.example/simple", f"{path} [install] pypi-url"
+    )
+
+
+def test_a_key_written_as_a_long_option_with_dashes_is_read_as_pip_reads_it(home: Path) -> None:
+    conf(
+        home / ".config" / "pip" / "pip.conf",
+        "[global]\n--Extra_Index_URL = https://public.example/simple\n",
+    )
+
+    assert [loc.url for loc in pip_sources().extra_indexes] == ["https://public.example/simple"]
+
+
+def test_pip_variables_are_read_whatever_the_case_after_the_prefix_and_by_alias(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf(
+        home / ".config" / "pip" / "pip.conf",
+        "[global]\nindex-url = https://internal.example/simple\n",
+    )
+    monkeypatch.setenv("PIP_PYPI_URL", "https://public.example/simple")
+    monkeypatch.setenv("PIP_Extra_Index_Url", "https://extra.example/simple")
+
+    sources = pip_sources()
+
+    assert sources.index == Location("https://public.example/simple", "PIP_PYPI_URL")
+    assert sources.extra_indexes == (
+        Location("https://extra.example/simple", "PIP_Extra_Index_Url"),
+    )
+
+
+def test_no_index_takes_every_spelling_pip_accepts_and_refuses_the_others(home: Path) -> None:
+    path = conf(home / ".config" / "pip" / "pip.conf", "[global]\nno-index = y\n")
+    assert pip_sources().no_index is True
+
+    path.write_text("[global]\nno-index = maybe\n")
+    with pytest.raises(PipConfigError, match="not a valid value for no-index"):
+        pip_sources()
 
 
 def test_a_virtual_environment_file_is_a_site_file(
