@@ -249,3 +249,28 @@ def test_an_installed_internal_package_cannot_show_its_index(pipeline: Pipeline)
 
     assert [f.rule for f in result.findings] == ["MLS-DEP-011", "MLS-DEP-012"]
     assert "an installed distribution does not record its index" in result.findings[0].evidence
+
+
+def test_an_internal_package_repeated_in_a_second_requirements_file_is_judged_by_both(
+    pipeline: Pipeline,
+) -> None:
+    # pip install -r requirements-dev.txt takes acme-models from PyPI, without a hash: that the
+    # first file binds it to its index and pins its hash does not make the second one safe.
+    root = pipeline.project.root
+    (root / "requirements.txt").write_text(
+        f"--index-url {INTERNAL}\nacme-models==1.4.0 --hash=sha256:{DIGEST}\n"
+    )
+    (root / "requirements-dev.txt").write_text("acme-models==1.4.0\n")
+    pipeline.manifest(
+        "version: 1\nrequirements: [{file: requirements.txt}, {file: requirements-dev.txt}]\n"
+        + INTERNAL_SECTION
+    )
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    assert rules(result) == [
+        ("MLS-DEP-010", Severity.HIGH),
+        ("MLS-DEP-011", Severity.HIGH),
+        ("MLS-DEP-012", Severity.HIGH),
+    ]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL

@@ -156,3 +156,21 @@ def test_an_invalid_pylock_becomes_an_error_item_never_a_pass(pipeline: Pipeline
     assert result.error is not None
     assert "is not a valid pylock.toml (PEP 751)" in result.error
     assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
+
+
+def test_under_require_hashes_a_second_file_repeating_the_pin_without_a_hash_fails(
+    pipeline: Pipeline,
+) -> None:
+    root = pipeline.project.root
+    (root / "requirements.txt").write_text(f"numpy==2.1.0 --hash=sha256:{'a' * 64}\n")
+    (root / "requirements-dev.txt").write_text("numpy==2.1.0\n")
+    pipeline.manifest(
+        "version: 1\nrequirements: [{file: requirements.txt}, {file: requirements-dev.txt}]\n"
+        "policy: {require_hashes: true}\n"
+    )
+
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-002", Severity.HIGH)
+    assert finding.location == Location(file="requirements-dev.txt", line=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,33 @@ def test_an_invalid_pylock_is_an_error_naming_the_file(
 
     assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
+
+
+def test_a_pin_declared_by_two_sources_keeps_the_weaker_declaration_and_every_index() -> None:
+    from pytest_mlsupply.sources.resolve import _merge
+
+    bound = Dependency(
+        name="acme-models",
+        requirement="acme-models==1.0",
+        origin="requirements.txt:2",
+        version="1.0",
+        hashes=("sha256:" + "a" * 64,),
+        index="https://internal.example/simple",
+    )
+    loose = Dependency(
+        name="acme-models",
+        requirement="acme-models==1.0",
+        origin="requirements-dev.txt:1",
+        version="1.0",
+        extra_indexes=("https://mirror.example/simple",),
+    )
+
+    for merged in (_merge(bound, loose), _merge(loose, bound)):
+        assert merged.origin == "requirements-dev.txt:1"
+        assert merged.hashes == ()
+        assert merged.index is None  # the configured or default index, as the loose file uses
+        assert merged.extra_indexes == (
+            "https://internal.example/simple",
+            "https://mirror.example/simple",
+        )
+    assert _merge(bound, replace(loose, skipped="marker is false")) == bound
