@@ -36,11 +36,11 @@ _LOCKED = re.compile(r":packages\[\d+\]$")
 
 
 def normalise_index(url: str) -> str:
-    """An index URL for comparison: scheme and host lower case, no trailing slash."""
+    """An index URL for comparison: scheme and host lower case, no credentials (pip sends them
+    to the same index), no trailing slash."""
     parts = urlsplit(url.strip())
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, "")
-    )
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, ""))
 
 
 def internal_decl(name: str, internal: tuple[InternalDecl, ...]) -> InternalDecl | None:

@@ -32,6 +32,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 #: pip's default index, in play whenever nothing sets another ``index-url``.
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -55,6 +56,20 @@ _UV_LOCATIONS = (
     "UV_INDEX",
     "UV_FIND_LINKS",
 )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its credentials masked as pip masks them in its output
+    (``https://user:****@host``, ``https://****@host`` for a token alone): an index URL may carry
+    a secret (``--index-url https://${TOKEN}@pypi.acme.internal/simple``), and these URLs are
+    written to findings, facts and the BOM."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, _ = userinfo.partition(":")
+    masked = f"{user}:****" if sep else "****"
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
 
 
 class PipConfigError(Exception):
@@ -177,7 +192,7 @@ def pip_sources(environ: dict[str, str] | os._Environ[str] | None = None) -> Pip
         if key not in winner:
             return ()
         value, where = winner[key]
-        return tuple(Location(url, where) for url in dict.fromkeys(_split(value)))
+        return tuple(Location(redact_url(url), where) for url in dict.fromkeys(_split(value)))
 
     index = locations("index-url")
     no_index = "no-index" in winner and _true(*winner["no-index"])

@@ -12,10 +12,14 @@ false is kept, marked ``skipped`` with the marker, so it is reported rather than
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 import sys
+import threading
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +30,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
+from pytest_mlsupply.sources.pipconfig import redact_url
 
 if TYPE_CHECKING:
     from packaging.pylock import Package
@@ -120,10 +125,10 @@ class _Sources:
     def read(self, options: Mapping[str, Any]) -> None:
         if options.get("index_url"):
             # pip replaces its whole list of index URLs, extra ones read so far included.
-            self.index = str(options["index_url"])
+            self.index = redact_url(str(options["index_url"]))
             self.extras = []
-        self.extras += [str(u) for u in options.get("extra_index_urls", ())]
-        self.find_links += [str(u) for u in options.get("find_links", ())]
+        self.extras += [redact_url(str(u)) for u in options.get("extra_index_urls", ())]
+        self.find_links += [redact_url(str(u)) for u in options.get("find_links", ())]
         if options.get("no_index"):
             self.no_index = True
 
@@ -147,11 +152,55 @@ class _Constraint:
         self.hashes = hashes
 
 
+#: pip's environment variable references in requirements files (``req_file.ENV_VAR_RE``).
+_ENV_VAR = re.compile(r"(?P<var>\$\{(?P<name>[A-Z0-9_]+)\})")
+_PARSER_LOCK = threading.Lock()
+
+
+def expand_env_variables(line: str, environ: Mapping[str, str] | None = None) -> str:
+    """``${NAME}`` replaced as pip replaces it: by the variable's value, when it is set and not
+    empty (otherwise left as written)."""
+    env = os.environ if environ is None else environ
+    for var, name in _ENV_VAR.findall(line):
+        value = env.get(name)
+        if value:
+            line = line.replace(var, value)
+    return line
+
+
+@contextmanager
+def _pip_line_preprocessing() -> Iterator[None]:
+    """Give pip-requirements-parser the step of pip's line preprocessing it lacks.
+
+    pip joins continuation lines, drops comments, then substitutes ``${NAME}`` environment
+    variables in what is left (``req_file.preprocess``); pip-requirements-parser stops before
+    the substitution, so ``python_version < "${PYMAX}"`` read as written is a false marker for
+    a line pip installs. Its preprocessing is wrapped, for the duration of one parse, to add it.
+    """
+    import pip_requirements_parser as parser
+
+    original = parser.preprocess
+
+    def preprocess(content: str) -> Iterator[Any]:
+        for item in original(content):
+            if isinstance(item, parser.TextLine):
+                item = parser.TextLine(item.line_number, expand_env_variables(item.line))
+            yield item
+
+    with _PARSER_LOCK:
+        parser.preprocess = preprocess
+        try:
+            yield
+        finally:
+            parser.preprocess = original
+
+
 def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
     from pip_requirements_parser import RequirementsFile
 
     try:
-        parsed = RequirementsFile.from_file(str(path), include_nested=True)
+        with _pip_line_preprocessing():
+            parsed = RequirementsFile.from_file(str(path), include_nested=True)
     except Exception as exc:  # the parser raises pip's internal errors
         raise RequirementsError(f"{path}: cannot be parsed: {exc}") from None
     if parsed.invalid_lines:

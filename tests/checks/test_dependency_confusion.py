@@ -274,3 +274,20 @@ def test_an_internal_package_repeated_in_a_second_requirements_file_is_judged_by
         ("MLS-DEP-012", Severity.HIGH),
     ]
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_internal_index_url_with_credentials_from_the_environment_is_its_index(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INDEX_TOKEN", "s3cret")
+    setup(
+        pipeline,
+        "--index-url https://${INDEX_TOKEN}@pypi.acme.internal/simple\n"
+        f"acme-models==1.4.0 --hash=sha256:{DIGEST}\n",
+        INTERNAL_SECTION,
+    )
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    assert result.findings == []
+    assert result.facts["index"] == "https://****@pypi.acme.internal/simple"

@@ -359,3 +359,33 @@ def test_a_pin_declared_by_two_sources_keeps_the_weaker_declaration_and_every_in
             "https://mirror.example/simple",
         )
     assert _merge(bound, replace(loose, skipped="marker is false")) == bound
+
+
+def test_environment_variables_are_substituted_as_pip_does_before_markers_are_evaluated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read as written, `python_version < "${PYMAX}"` compares as strings and is false: the
+    # line would be skipped while pip, with PYMAX=4, installs it.
+    monkeypatch.setenv("PYMAX", "4")
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+
+    (dep, other) = read(
+        tmp_path,
+        'numpy==2.1.0 ; python_version < "${PYMAX}"\nrequests==2.32.3 ; platform_system != "${UNSET_VAR}"\n',
+    )
+
+    assert dep.marker == 'python_version < "4"'
+    assert dep.skipped is None
+    assert other.marker == 'platform_system != "${UNSET_VAR}"'  # pip leaves an unset one as written
+
+
+def test_credentials_substituted_into_an_index_url_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INDEX_TOKEN", "s3cret")
+
+    (dep,) = read(
+        tmp_path, "--index-url https://${INDEX_TOKEN}@pypi.acme.internal/simple\nacme-models==1.0\n"
+    )
+
+    assert dep.index == "https://****@pypi.acme.internal/simple"

@@ -223,3 +223,14 @@ def test_uv_variables_count_only_under_an_unsafe_index_strategy(
         Location("https://uv.example/simple", "UV_EXTRA_INDEX_URL"),
         Location("https://named.example/simple", "UV_INDEX"),
     )
+
+
+def test_credentials_in_a_configured_index_url_are_masked(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "https://user:s3cret@pypi.acme.internal/simple")
+
+    index = pip_sources().index
+
+    assert index is not None
+    assert index.url == "https://user:****@pypi.acme.internal/simple"
