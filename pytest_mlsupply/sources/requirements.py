@@ -33,7 +33,7 @@ from pytest_mlsupply.sources.inventory import Dependency
 from pytest_mlsupply.sources.pipconfig import redact_url
 
 if TYPE_CHECKING:
-    from packaging.pylock import Package
+    from packaging.pylock import Package, Pylock
 
 
 class RequirementsError(Exception):
@@ -402,9 +402,41 @@ def from_pylock(path: Path, root: Path) -> list[Dependency]:
     out: list[Dependency] = []
     for i, package in enumerate(lock.packages):
         origin = f"{rel}:packages[{i}]"
-        skipped = environment_skip or skip_reason(package.marker, origin, "lock_file")
+        skipped = environment_skip or _locked_skip(lock, package.marker, origin)
         out.append(_locked(package, origin, skipped))
     return out
+
+
+def _locked_skip(lock: Pylock, marker: Marker | None, origin: str) -> str | None:
+    """Why a locked package is installed by no install of the lock here (None: some install
+    takes it).
+
+    A lock's markers may test the ``extras`` and ``dependency_groups`` an install selects
+    (``'gpu' in extras``; ``'dev' in dependency_groups``, which the lock's ``default-groups``
+    select when the install names none, as ``pip install -r pylock.toml`` does). The package is
+    audited when any of these selections takes it: none, the defaults, every extra and group.
+    """
+    if marker is None:
+        return None
+    extras = frozenset(canonicalize_name(e) for e in lock.extras or ())
+    groups = frozenset(canonicalize_name(g) for g in lock.dependency_groups or ())
+    defaults = frozenset(canonicalize_name(g) for g in lock.default_groups or ())
+    empty: frozenset[str] = frozenset()
+    for selected_extras, selected_groups in ((empty, defaults), (extras, groups), (empty, empty)):
+        environment = {"extras": selected_extras, "dependency_groups": selected_groups}
+        try:
+            applies = marker.evaluate(environment, context="lock_file")
+        except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker) as exc:
+            raise RequirementsError(
+                f"{origin}: the environment marker `{marker}` cannot be evaluated: {exc}"
+            ) from None
+        if applies:
+            return None
+    selections = "no extras or groups, the default groups, or every extra and group"
+    return (
+        f"environment marker `{marker}` is false for this interpreter ({_interpreter()}) "
+        f"with {selections} of the lock"
+    )
 
 
 def _lock_environment_skip(environments: Sequence[Marker] | None, rel: str) -> str | None:

@@ -389,3 +389,33 @@ def test_credentials_substituted_into_an_index_url_are_masked(
     )
 
     assert dep.index == "https://****@pypi.acme.internal/simple"
+
+
+def test_a_locked_package_that_some_install_of_the_lock_selects_is_audited_not_skipped(
+    tmp_path: Path,
+) -> None:
+    # pip install -r pylock.toml installs the default groups; -r 'pylock.toml[gpu]' the extra.
+    wheel = '[{url = "https://files.example/%s-1.0-py3-none-any.whl", hashes = {sha256 = "%s"}}]'
+    text = (
+        'lock-version = "1.0"\ncreated-by = "tests"\nextras = ["gpu"]\n'
+        'dependency-groups = ["dev", "docs"]\ndefault-groups = ["dev"]\n'
+        + "".join(
+            f'[[packages]]\nname = "{name}"\nversion = "1.0"\nmarker = "{marker}"\n'
+            f"wheels = {wheel % (name.replace('-', '_'), DIGEST_A)}\n"
+            for name, marker in [
+                ("by-default", "'dev' in dependency_groups"),
+                ("with-the-extra", "'gpu' in extras"),
+                ("with-a-group", "'docs' in dependency_groups"),
+                ("never-here", f"'gpu' in extras and sys_platform == '{OTHER_PLATFORM}'"),
+            ]
+        )
+    )
+
+    deps = by_name(from_pylock(write(tmp_path, "pylock.toml", text), tmp_path))
+
+    assert [n for n, d in deps.items() if d.skipped is None] == [
+        "by-default",
+        "with-the-extra",
+        "with-a-group",
+    ]
+    assert "every extra and group" in (deps["never-here"].skipped or "")
