@@ -32,7 +32,9 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     category="pinning",
                     title="dependency does not come from a package index",
                     location=_where(dep),
-                    evidence=dep.requirement,
+                    evidence=dep.requirement
+                    if dep.link in dep.requirement
+                    else f"{dep.requirement}, installed from {dep.link}",
                     why="a path or URL requirement bypasses index integrity and its version cannot be "
                     "audited for known vulnerabilities",
                     remediation="publish it to your index and pin it as name==version",

@@ -345,6 +345,81 @@ def from_pyproject(path: Path, root: Path) -> list[Dependency]:
         table = f"[project.optional-dependencies].{group}"
         add(_string_list(texts, path, table), table)
     out.extend(_dependency_groups(data.get("dependency-groups", {}), path, rel))
+    return _with_uv_settings(out, data, path)
+
+
+# uv installs a pyproject.toml's dependencies (uv sync, uv pip install -r pyproject.toml) with
+# the file's own [tool.uv] settings: indexes, and per-package sources that replace the index.
+_UV_LINK_KEYS = ("git", "url", "path", "workspace")
+
+
+def _uv_table(value: object, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequirementsError(f"{path}: {where} must be a table")
+    return value
+
+
+def _with_uv_settings(deps: list[Dependency], data: dict[str, Any], path: Path) -> list[Dependency]:
+    """Apply ``[tool.uv]``: ``[[tool.uv.index]]`` (a ``default = true`` one replaces PyPI; the
+    others, unless ``explicit``, are searched before it), the older ``index-url`` /
+    ``extra-index-url`` / ``find-links`` keys, and ``[tool.uv.sources]``, which binds a package
+    to a named index or replaces the index with a git repository, URL or path."""
+    tool = data.get("tool", {})
+    uv = _uv_table(tool, path, "[tool]").get("uv") if isinstance(tool, dict) else None
+    if uv is None:
+        return deps
+    uv = _uv_table(uv, path, "[tool.uv]")
+    named: dict[str, str] = {}
+    default: str | None = None
+    searched: list[str] = []
+    indexes = uv.get("index", [])
+    if not isinstance(indexes, list):
+        raise RequirementsError(f"{path}: [[tool.uv.index]] must be an array of tables")
+    for i, entry in enumerate(indexes):
+        entry = _uv_table(entry, path, f"[[tool.uv.index]][{i}]")
+        url = entry.get("url")
+        if not isinstance(url, str):
+            raise RequirementsError(f"{path}: [[tool.uv.index]][{i}] has no url")
+        url = redact_url(url)
+        if isinstance(entry.get("name"), str):
+            named[entry["name"]] = url
+        if entry.get("default") is True:
+            default = default or url
+        elif entry.get("explicit") is not True:
+            searched.append(url)
+    if isinstance(uv.get("index-url"), str):
+        default = default or redact_url(uv["index-url"])
+    for key in ("extra-index-url", "find-links"):
+        values = uv.get(key, [])
+        searched += [redact_url(v) for v in (values if isinstance(values, list) else [values])]
+    sources: dict[str, Any] = {
+        str(canonicalize_name(name)): spec
+        for name, spec in _uv_table(uv.get("sources", {}), path, "[tool.uv.sources]").items()
+    }
+    out: list[Dependency] = []
+    for dep in deps:
+        dep = replace(dep, index=default, extra_indexes=tuple(_unique(searched)))
+        spec = sources.get(dep.name)
+        entries = spec if isinstance(spec, list) else [spec] if spec is not None else []
+        links: list[str] = []
+        bound: list[str] = []
+        for entry in entries:
+            entry = _uv_table(entry, path, f"[tool.uv.sources].{dep.name}")
+            links += [f"{key} = {entry[key]}" for key in _UV_LINK_KEYS if key in entry]
+            if "index" in entry:
+                if entry["index"] not in named:
+                    raise RequirementsError(
+                        f"{path}: [tool.uv.sources].{dep.name} names the index "
+                        f"{entry['index']!r}, which no [[tool.uv.index]] declares; uv fails on it"
+                    )
+                bound.append(named[entry["index"]])
+        if links and dep.link is None:
+            # uv installs it from there, whatever version [project] pins.
+            dep = replace(dep, version=None, link=f"[tool.uv.sources] {'; '.join(links)}")
+        elif bound:
+            # A package bound to an index is taken from that index only.
+            dep = replace(dep, index=bound[0], extra_indexes=tuple(_unique(bound[1:])))
+        out.append(dep)
     return out
 
 

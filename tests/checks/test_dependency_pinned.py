@@ -174,3 +174,20 @@ def test_under_require_hashes_a_second_file_repeating_the_pin_without_a_hash_fai
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-DEP-002", Severity.HIGH)
     assert finding.location == Location(file="requirements-dev.txt", line=1)
+
+
+def test_a_pyproject_pin_that_uv_sources_from_git_does_not_come_from_an_index(
+    pipeline: Pipeline,
+) -> None:
+    (pipeline.project.root / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1"\ndependencies = ["numpy==2.1.0"]\n'
+        '[tool.uv.sources]\nnumpy = { git = "https://github.com/someone/numpy" }\n'
+    )
+    pipeline.manifest("version: 1\nrequirements: [{pyproject: pyproject.toml}]\n")
+
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-003", Severity.HIGH)
+    assert "git = https://github.com/someone/numpy" in finding.evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL

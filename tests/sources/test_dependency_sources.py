@@ -419,3 +419,53 @@ def test_a_locked_package_that_some_install_of_the_lock_selects_is_audited_not_s
         "with-a-group",
     ]
     assert "every extra and group" in (deps["never-here"].skipped or "")
+
+
+def test_uv_sources_and_indexes_in_pyproject_are_where_uv_installs_from(tmp_path: Path) -> None:
+    # uv sync installs numpy from the git repository, whatever [project] pins.
+    path = write(
+        tmp_path,
+        "pyproject.toml",
+        """\
+        [project]
+        name = "demo"
+        dependencies = ["numpy==2.1.0", "acme-models==1.0", "requests==2.32.3"]
+
+        [[tool.uv.index]]
+        name = "mirror"
+        url = "https://mirror.example/simple"
+
+        [[tool.uv.index]]
+        name = "internal"
+        url = "https://pypi.acme.internal/simple"
+        explicit = true
+
+        [tool.uv.sources]
+        numpy = { git = "https://github.com/someone/numpy", tag = "v2.1.0" }
+        Acme_Models = { index = "internal" }
+        """,
+    )
+
+    deps = by_name(from_pyproject(path, tmp_path))
+
+    assert deps["numpy"].link == "[tool.uv.sources] git = https://github.com/someone/numpy"
+    assert deps["numpy"].version is None
+    assert (deps["acme-models"].index, deps["acme-models"].extra_indexes) == (
+        "https://pypi.acme.internal/simple",
+        (),
+    )
+    assert (deps["requests"].index, deps["requests"].extra_indexes) == (
+        None,
+        ("https://mirror.example/simple",),
+    )
+
+
+def test_a_uv_source_naming_an_undeclared_index_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "pyproject.toml",
+        '[project]\nname = "d"\ndependencies = ["x==1"]\n[tool.uv.sources]\nx = { index = "nope" }\n',
+    )
+
+    with pytest.raises(RequirementsError, match="'nope', which no"):
+        from_pyproject(path, tmp_path)
