@@ -279,6 +279,10 @@ def _constrained(dep: Dependency, req: Requirement, found: Sequence[_Constraint]
                 "one of them"
             )
     if dep.version is not None:
+        # pip checks a constraint's --hash on the file it installs for a pinned requirement too.
+        hashed = [c for c in found if c.hashes]
+        if not dep.hashes and hashed:
+            return replace(dep, hashes=hashed[0].hashes, constraint=hashed[0].origin)
         return dep
     for constraint in found:
         pinned = _exact_version(constraint.req)

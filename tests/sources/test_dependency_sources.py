@@ -469,3 +469,16 @@ def test_a_uv_source_naming_an_undeclared_index_is_an_error(tmp_path: Path) -> N
 
     with pytest.raises(RequirementsError, match="'nope', which no"):
         from_pyproject(path, tmp_path)
+
+
+def test_a_constraints_hash_counts_for_a_pinned_requirement_as_pip_checks_it(
+    tmp_path: Path,
+) -> None:
+    (dep,) = read(
+        tmp_path,
+        "-c constraints.txt\nacme-models==1.0\n",
+        constraints__txt=f"acme-models==1.0 --hash=sha256:{DIGEST_A}\n",
+    )
+
+    assert dep.hashes == (f"sha256:{DIGEST_A}",)
+    assert dep.constraint == "constraints.txt:1"
