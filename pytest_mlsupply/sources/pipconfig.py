@@ -100,24 +100,47 @@ class PipSources:
     """The configuration files that were read (for facts and messages)."""
 
 
-def config_files(environ: dict[str, str] | os._Environ[str] | None = None) -> list[Path]:
-    """pip's configuration files that exist, lowest priority first."""
+def config_files(
+    environ: dict[str, str] | os._Environ[str] | None = None, platform: str = sys.platform
+) -> list[Path]:
+    """pip's configuration files that exist, lowest priority first.
+
+    The places are pip's (``configuration.get_configuration_files`` with its ``appdirs``) for
+    ``platform``: XDG directories on Linux; ``Application Support`` on macOS; ``pip.ini`` under
+    ``%APPDATA%`` and ``%ALLUSERSPROFILE%`` on Windows.
+    """
     env = os.environ if environ is None else environ
     config_file = env.get("PIP_CONFIG_FILE")
     if config_file == os.devnull:
         return []
-    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    global_files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
-    global_files.append(Path("/etc/pip.conf"))
-    home = Path(env.get("HOME") or Path.home())
-    user_files = [
-        home / ".pip" / "pip.conf",
-        Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf",
-    ]
-    site_files = [Path(sys.prefix) / "pip.conf"]
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform == "darwin":
+        basename = "pip.conf"
+        global_dirs = [Path("/Library/Application Support/pip")]
+        if sys.prefix.startswith("/opt/homebrew"):
+            global_dirs.insert(0, Path("/opt/homebrew/share/pip"))
+        support = home / "Library" / "Application Support" / "pip"
+        user_dir = support if support.is_dir() else home / ".config" / "pip"
+        legacy = home / ".pip"
+    elif platform == "win32":
+        basename = "pip.ini"
+        common = env.get("ALLUSERSPROFILE") or env.get("PROGRAMDATA") or "C:/ProgramData"
+        global_dirs = [Path(common) / "pip"]
+        user_dir = Path(env.get("APPDATA") or home / "AppData" / "Roaming") / "pip"
+        legacy = home / "pip"
+    else:
+        basename = "pip.conf"
+        xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+        global_dirs = [Path(d) / "pip" for d in xdg_dirs.split(os.pathsep) if d]
+        global_dirs.append(Path("/etc"))
+        user_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip"
+        legacy = home / ".pip"
+    global_files = [d / basename for d in global_dirs]
+    user_files = [legacy / basename, user_dir / basename]
+    site_files = [Path(sys.prefix) / basename]
     venv = env.get("VIRTUAL_ENV")
     if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
-        site_files.append(Path(venv) / "pip.conf")
+        site_files.append(Path(venv) / basename)
     ordered = list(global_files)
     if not (config_file and Path(config_file).exists()):
         ordered += user_files

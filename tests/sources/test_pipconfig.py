@@ -234,3 +234,29 @@ def test_credentials_in_a_configured_index_url_are_masked(
 
     assert index is not None
     assert index.url == "https://user:****@pypi.acme.internal/simple"
+
+
+def test_on_macos_the_user_file_is_under_application_support_when_that_exists(
+    home: Path,
+) -> None:
+    path = conf(
+        home / "Library" / "Application Support" / "pip" / "pip.conf",
+        "[global]\nextra-index-url = https://public.example/simple\n",
+    )
+    conf(home / ".config" / "pip" / "pip.conf", "[global]\nfind-links = /not/read\n")
+
+    assert path in config_files(platform="darwin")
+    assert home / ".config" / "pip" / "pip.conf" not in config_files(platform="darwin")
+    assert path not in config_files(platform="linux")
+
+
+def test_on_windows_the_files_are_pip_ini_under_appdata(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APPDATA", str(tmp_path / "Roaming"))
+    monkeypatch.setenv("ALLUSERSPROFILE", str(tmp_path / "ProgramData"))
+    machine = conf(tmp_path / "ProgramData" / "pip" / "pip.ini", "[global]\n")
+    user = conf(tmp_path / "Roaming" / "pip" / "pip.ini", "[global]\n")
+    conf(tmp_path / "Roaming" / "pip" / "pip.conf", "[global]\n")
+
+    assert config_files(platform="win32") == [machine, user]
