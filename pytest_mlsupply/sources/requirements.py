@@ -145,6 +145,10 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+#: The algorithms pip accepts in ``--hash`` (``hashes.STRONG_HASHES``).
+_PIP_HASHES = ("sha256", "sha384", "sha512")
+
+
 class _Constraint:
     def __init__(self, req: Requirement, origin: str, hashes: tuple[str, ...]) -> None:
         self.req = req
@@ -209,6 +213,14 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
             f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
             f"{bad.error_message}"
         )
+    for item in parsed.requirements:
+        weak = [h for h in item.hash_options if h.split(":", 1)[0] not in _PIP_HASHES]
+        if weak:
+            line = item.requirement_line
+            raise RequirementsError(
+                f"{line.filename}:{line.line_number}: --hash={weak[0]}: pip allows only "
+                f"{', '.join(_PIP_HASHES)} for --hash and refuses the whole file"
+            )
     sources = _Sources()
     for option in parsed.options:
         sources.read(option.options)

@@ -482,3 +482,8 @@ def test_a_constraints_hash_counts_for_a_pinned_requirement_as_pip_checks_it(
 
     assert dep.hashes == (f"sha256:{DIGEST_A}",)
     assert dep.constraint == "constraints.txt:1"
+
+
+def test_a_hash_algorithm_pip_refuses_is_an_error_not_a_hash_pin(tmp_path: Path) -> None:
+    with pytest.raises(RequirementsError, match="pip allows only sha256, sha384, sha512"):
+        read(tmp_path, f"acme-models==1.0 --hash=md5:{'a' * 32}\n")
