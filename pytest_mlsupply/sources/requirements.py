@@ -550,6 +550,11 @@ def _locked(package: Package, origin: str, skipped: str | None) -> Dependency:
         digests.append(package.archive.hashes)
     for found in digests:
         hashes += [f"{alg}:{digest}" for alg, digest in sorted(found.items())]
+    files = [
+        str(f.url or f.path)
+        for f in [*(package.wheels or ()), package.sdist]
+        if f is not None and (f.url or f.path)
+    ]
     link: str | None = None
     if package.vcs is not None:
         link = package.vcs.url or package.vcs.path or "vcs"
@@ -567,6 +572,7 @@ def _locked(package: Package, origin: str, skipped: str | None) -> Dependency:
         index=package.index,
         marker=str(package.marker) if package.marker is not None else None,
         skipped=skipped,
+        files=tuple(redact_url(f) for f in files),
     )
 
 

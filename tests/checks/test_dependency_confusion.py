@@ -291,3 +291,27 @@ def test_an_internal_index_url_with_credentials_from_the_environment_is_its_inde
 
     assert result.findings == []
     assert result.facts["index"] == "https://****@pypi.acme.internal/simple"
+
+
+def test_an_internal_package_locked_to_files_on_another_host_is_high(pipeline: Pipeline) -> None:
+    # pip install -r pylock.toml downloads the wheel URL; the lock's index is only a label.
+    (pipeline.project.root / "pylock.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            lock-version = "1.0"
+            created-by = "tests"
+            [[packages]]
+            name = "acme-models"
+            version = "1.4.0"
+            index = "{INTERNAL}"
+            wheels = [{{url = "https://files.pythonhosted.org/acme_models-1.4.0-py3-none-any.whl", hashes = {{sha256 = "{DIGEST}"}}}}]
+            """
+        )
+    )
+    pipeline.manifest(f"version: 1\nrequirements: [{{pylock: pylock.toml}}]\n{INTERNAL_SECTION}")
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-011", Severity.HIGH)
+    assert "https://files.pythonhosted.org/acme_models-1.4.0" in finding.evidence
