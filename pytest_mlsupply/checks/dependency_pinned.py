@@ -43,7 +43,10 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
             ],
         )
     if dep.version is None:
-        severity = Severity.HIGH if ctx.policy.require_pins else Severity.LOW
+        # Under policy.require_hashes an unpinned requirement has no hash either (pip's
+        # --require-hashes mode refuses it): it fails even when pins are not required.
+        unhashed = ctx.policy.require_hashes and not dep.hashes
+        severity = Severity.HIGH if ctx.policy.require_pins or unhashed else Severity.LOW
         return Outcome(
             facts=facts,
             findings=[

@@ -191,3 +191,19 @@ def test_a_pyproject_pin_that_uv_sources_from_git_does_not_come_from_an_index(
     assert (finding.rule, finding.severity) == ("MLS-DEP-003", Severity.HIGH)
     assert "git = https://github.com/someone/numpy" in finding.evidence
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_unpinned_requirement_fails_when_hashes_are_required_even_if_pins_are_not(
+    pipeline: Pipeline,
+) -> None:
+    use_requirements(
+        pipeline,
+        "numpy>=2\n",
+        top="policy: {require_pins: false, require_hashes: true}\n",
+    )
+
+    result = pipeline.result("dependency[numpy>=2]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-001", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
