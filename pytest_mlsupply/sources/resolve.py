@@ -143,6 +143,12 @@ def _merge(held: Dependency, dep: Dependency) -> Dependency:
         return held
     if held.skipped is not None:
         return dep
+    # An installed distribution says what is there, not where an install takes it from: the
+    # declaration is the one to judge.
+    if held.origin == "environment":
+        return dep
+    if dep.origin == "environment":
+        return held
 
     def strength(d: Dependency) -> tuple[bool, bool]:
         return (bool(d.hashes), _LOCKED.search(d.origin) is not None)

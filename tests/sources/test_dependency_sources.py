@@ -359,6 +359,11 @@ def test_a_pin_declared_by_two_sources_keeps_the_weaker_declaration_and_every_in
             "https://mirror.example/simple",
         )
     assert _merge(bound, replace(loose, skipped="marker is false")) == bound
+    installed = Dependency(
+        name="acme-models", requirement="acme-models==1.0", origin="environment", version="1.0"
+    )
+    assert _merge(installed, loose) == loose
+    assert _merge(bound, installed) == bound
 
 
 def test_environment_variables_are_substituted_as_pip_does_before_markers_are_evaluated(
