@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,20 @@ def redact_url(url: str) -> str:
     user, sep, _ = userinfo.partition(":")
     masked = f"{user}:****" if sep else "****"
     return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+def redact_text(text: str) -> str:
+    """Every URL's credentials in ``text`` masked as :func:`redact_url` masks them (a
+    requirement line may hold ``pkg @ https://${TOKEN}@host/...`` with the token substituted)."""
+
+    def mask(match: re.Match[str]) -> str:
+        user, sep, _ = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user + ':****' if sep else '****'}@"
+
+    return _URL_CREDENTIALS.sub(mask, text)
 
 
 class PipConfigError(Exception):

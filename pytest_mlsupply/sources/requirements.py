@@ -30,7 +30,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
-from pytest_mlsupply.sources.pipconfig import redact_url
+from pytest_mlsupply.sources.pipconfig import redact_text, redact_url
 
 if TYPE_CHECKING:
     from packaging.pylock import Package, Pylock
@@ -206,12 +206,14 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
         with _pip_line_preprocessing():
             parsed = RequirementsFile.from_file(str(path), include_nested=True)
     except Exception as exc:  # the parser raises pip's internal errors
-        raise RequirementsError(f"{path}: cannot be parsed: {exc}") from None
+        raise RequirementsError(redact_text(f"{path}: cannot be parsed: {exc}")) from None
     if parsed.invalid_lines:
         bad = parsed.invalid_lines[0]
         raise RequirementsError(
-            f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
-            f"{bad.error_message}"
+            redact_text(
+                f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
+                f"{bad.error_message}"
+            )
         )
     for item in parsed.requirements:
         weak = [h for h in item.hash_options if h.split(":", 1)[0] not in _PIP_HASHES]
@@ -249,13 +251,15 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
         if item.req is None or item.link is not None:
             # A path or URL requirement: whatever name and version pip guesses from a file
             # name, no package index vouches for them, so it is never an exact pin.
-            name = canonicalize_name(item.req.name) if item.req is not None else line.line
+            name = (
+                canonicalize_name(item.req.name) if item.req is not None else redact_text(line.line)
+            )
             out.append(
                 Dependency(
                     name=name,
-                    requirement=line.line.strip(),
+                    requirement=redact_text(line.line.strip()),
                     origin=origin,
-                    link=str(item.link or line.line),
+                    link=redact_text(str(item.link or line.line)),
                     marker=str(item.marker) if item.marker is not None else None,
                     skipped=skipped,
                 )

@@ -492,3 +492,14 @@ def test_a_constraints_hash_counts_for_a_pinned_requirement_as_pip_checks_it(
 def test_a_hash_algorithm_pip_refuses_is_an_error_not_a_hash_pin(tmp_path: Path) -> None:
     with pytest.raises(RequirementsError, match="pip allows only sha256, sha384, sha512"):
         read(tmp_path, f"acme-models==1.0 --hash=md5:{'a' * 32}\n")
+
+
+def test_a_token_substituted_into_a_url_requirement_is_masked_in_every_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_TOKEN", "s3cret")
+
+    (dep,) = read(tmp_path, "acme @ git+https://${GIT_TOKEN}@git.example/acme.git\n")
+
+    assert "s3cret" not in repr(dep)
+    assert dep.link == "git+https://****@git.example/acme.git"
