@@ -36,11 +36,11 @@ _LOCKED = re.compile(r":packages\[\d+\]$")
 
 
 def normalise_index(url: str) -> str:
-    """An index URL for comparison: scheme and host lower case, no trailing slash."""
+    """An index URL for comparison: scheme and host lower case, no credentials (pip sends them
+    to the same index), no trailing slash."""
     parts = urlsplit(url.strip())
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, "")
-    )
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, ""))
 
 
 def internal_decl(name: str, internal: tuple[InternalDecl, ...]) -> InternalDecl | None:
@@ -77,6 +77,14 @@ def in_play(dep: Dependency, config: PipSources) -> tuple[Place | None, list[Pla
             seen.add(key)
             unique.append(place)
     return primary, unique
+
+
+def _host(url: str) -> str:
+    """Scheme and host of a URL, without credentials ("" for a local path)."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
 
 
 def _file(origin: str) -> str:
@@ -127,7 +135,25 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
             )
         )
     if decl is not None:
-        if primary is None or normalise_index(primary.url) != normalise_index(decl.index):
+        foreign = [f for f in dep.files if _host(f) != _host(decl.index)]
+        if _LOCKED.search(dep.origin) and foreign:
+            findings.append(
+                Finding(
+                    rule="MLS-DEP-011",
+                    severity=Severity.HIGH,
+                    category="dependency-confusion",
+                    title="internal package is locked to files outside its private index",
+                    location=dep.location,
+                    evidence=f"{dep.name} is declared internal to {decl.index} but its lock "
+                    f"entry installs {'; '.join(foreign[:3])}",
+                    why="an installer takes a locked package's files from the URLs the lock "
+                    "records, whatever its index says: these are not on the private index",
+                    remediation=f"lock it again against {decl.index} (its wheels and sdist "
+                    "URLs then point there)",
+                    cwe="CWE-427",
+                )
+            )
+        elif primary is None or normalise_index(primary.url) != normalise_index(decl.index):
             source = (
                 "the running environment (an installed distribution does not record its index)"
                 if dep.origin == "environment"

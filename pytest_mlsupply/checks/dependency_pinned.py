@@ -25,7 +25,9 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
                     category="pinning",
                     title="dependency does not come from a package index",
                     location=dep.location,
-                    evidence=dep.requirement,
+                    evidence=dep.requirement
+                    if dep.link in dep.requirement
+                    else f"{dep.requirement}, installed from {dep.link}",
                     why="a path or URL requirement bypasses index integrity and its version cannot be "
                     "audited for known vulnerabilities",
                     remediation="publish it to your index and pin it as name==version",
@@ -34,7 +36,10 @@ def run(dep: Dependency, ctx: CheckContext) -> Outcome:
             ],
         )
     if dep.version is None:
-        severity = Severity.HIGH if ctx.policy.require_pins else Severity.LOW
+        # Under policy.require_hashes an unpinned requirement has no hash either (pip's
+        # --require-hashes mode refuses it): it fails even when pins are not required.
+        unhashed = ctx.policy.require_hashes and not dep.hashes
+        severity = Severity.HIGH if ctx.policy.require_pins or unhashed else Severity.LOW
         return Outcome(
             facts=facts,
             findings=[

@@ -83,6 +83,9 @@ class Dependency:
     skipped: str | None = None
     """Why it does not apply to the running interpreter (its marker is false): such a
     dependency is recorded and reported as skipped, never dropped silently."""
+    files: tuple[str, ...] = ()
+    """The file URLs (or paths) a ``pylock.toml`` entry installs from: an installer downloads
+    these, not whatever its ``index`` serves."""
     constraint: str | None = None
     """Where a ``-c`` constraints file pins the version pip installs for a requirement that is
     itself a range (``constraints.txt:4``): the constraint is the pin, not a dependency."""

@@ -12,10 +12,12 @@ library, rather than importing ``pip._internal``, whose layout changes between r
   ``PIP_CONFIG_FILE`` names an existing file), the site file (``sys.prefix/pip.conf``, and
   ``$VIRTUAL_ENV/pip.conf`` when that is another environment), then ``PIP_CONFIG_FILE``;
   ``PIP_CONFIG_FILE=/dev/null`` disables every file, as in pip;
-- in each file the ``[install]`` section overrides ``[global]``; keys may be written with
-  ``-`` or ``_``;
-- ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``, ``PIP_FIND_LINKS`` and ``PIP_NO_INDEX`` override
-  every file; for each key the highest-priority source wins (values are not merged).
+- keys are read as pip reads them: lower case, ``_`` as ``-``, a leading ``--`` dropped, and
+  each names a long option, so ``pypi-url`` (pip's old alias of ``--index-url``) sets the index
+  too;
+- ``[install]`` overrides ``[global]``, and ``PIP_*`` variables (any case after the prefix:
+  ``PIP_Extra_Index_Url`` is pip's ``extra-index-url``; ``PIP_PYPI_URL`` its index) override
+  every file; for each option the last setting in that order wins (values are not merged).
 
 uv reads ``UV_*`` variables instead. With its default index strategy (``first-index``) uv takes
 a package from the first index that has it, which is the defence against dependency confusion;
@@ -27,20 +29,26 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 #: pip's default index, in play whenever nothing sets another ``index-url``.
 DEFAULT_INDEX = "https://pypi.org/simple"
 
-_KEYS = ("index-url", "extra-index-url", "find-links", "no-index")
-_ENV = {
-    "index-url": "PIP_INDEX_URL",
-    "extra-index-url": "PIP_EXTRA_INDEX_URL",
-    "find-links": "PIP_FIND_LINKS",
-    "no-index": "PIP_NO_INDEX",
+#: The keys pip's configuration may use for the options that say where packages come from, and
+#: the option each sets (pip looks a key up as ``--<key>``; ``--pypi-url`` is ``--index-url``).
+_OPTIONS = {
+    "index-url": "index-url",
+    "pypi-url": "index-url",
+    "extra-index-url": "extra-index-url",
+    "find-links": "find-links",
+    "no-index": "no-index",
 }
+#: The sections ``pip install`` reads, lowest priority first (``:env:``: the PIP_* variables).
+_SECTIONS = ("global", "install", ":env:")
 _UV_UNSAFE = ("unsafe-best-match", "unsafe-first-match")
 _UV_LOCATIONS = (
     "UV_INDEX_URL",
@@ -49,6 +57,34 @@ _UV_LOCATIONS = (
     "UV_INDEX",
     "UV_FIND_LINKS",
 )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its credentials masked as pip masks them in its output
+    (``https://user:****@host``, ``https://****@host`` for a token alone): an index URL may carry
+    a secret (``--index-url https://${TOKEN}@pypi.acme.internal/simple``), and these URLs are
+    written to findings, facts and the BOM."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, _ = userinfo.partition(":")
+    masked = f"{user}:****" if sep else "****"
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+def redact_text(text: str) -> str:
+    """Every URL's credentials in ``text`` masked as :func:`redact_url` masks them (a
+    requirement line may hold ``pkg @ https://${TOKEN}@host/...`` with the token substituted)."""
+
+    def mask(match: re.Match[str]) -> str:
+        user, sep, _ = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user + ':****' if sep else '****'}@"
+
+    return _URL_CREDENTIALS.sub(mask, text)
 
 
 class PipConfigError(Exception):
@@ -79,24 +115,47 @@ class PipSources:
     """The configuration files that were read (for facts and messages)."""
 
 
-def config_files(environ: dict[str, str] | os._Environ[str] | None = None) -> list[Path]:
-    """pip's configuration files that exist, lowest priority first."""
+def config_files(
+    environ: dict[str, str] | os._Environ[str] | None = None, platform: str = sys.platform
+) -> list[Path]:
+    """pip's configuration files that exist, lowest priority first.
+
+    The places are pip's (``configuration.get_configuration_files`` with its ``appdirs``) for
+    ``platform``: XDG directories on Linux; ``Application Support`` on macOS; ``pip.ini`` under
+    ``%APPDATA%`` and ``%ALLUSERSPROFILE%`` on Windows.
+    """
     env = os.environ if environ is None else environ
     config_file = env.get("PIP_CONFIG_FILE")
     if config_file == os.devnull:
         return []
-    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    global_files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
-    global_files.append(Path("/etc/pip.conf"))
-    home = Path(env.get("HOME") or Path.home())
-    user_files = [
-        home / ".pip" / "pip.conf",
-        Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf",
-    ]
-    site_files = [Path(sys.prefix) / "pip.conf"]
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform == "darwin":
+        basename = "pip.conf"
+        global_dirs = [Path("/Library/Application Support/pip")]
+        if sys.prefix.startswith("/opt/homebrew"):
+            global_dirs.insert(0, Path("/opt/homebrew/share/pip"))
+        support = home / "Library" / "Application Support" / "pip"
+        user_dir = support if support.is_dir() else home / ".config" / "pip"
+        legacy = home / ".pip"
+    elif platform == "win32":
+        basename = "pip.ini"
+        common = env.get("ALLUSERSPROFILE") or env.get("PROGRAMDATA") or "C:/ProgramData"
+        global_dirs = [Path(common) / "pip"]
+        user_dir = Path(env.get("APPDATA") or home / "AppData" / "Roaming") / "pip"
+        legacy = home / "pip"
+    else:
+        basename = "pip.conf"
+        xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+        global_dirs = [Path(d) / "pip" for d in xdg_dirs.split(os.pathsep) if d]
+        global_dirs.append(Path("/etc"))
+        user_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "pip"
+        legacy = home / ".pip"
+    global_files = [d / basename for d in global_dirs]
+    user_files = [legacy / basename, user_dir / basename]
+    site_files = [Path(sys.prefix) / basename]
     venv = env.get("VIRTUAL_ENV")
     if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
-        site_files.append(Path(venv) / "pip.conf")
+        site_files.append(Path(venv) / basename)
     ordered = list(global_files)
     if not (config_file and Path(config_file).exists()):
         ordered += user_files
@@ -106,8 +165,13 @@ def config_files(environ: dict[str, str] | os._Environ[str] | None = None) -> li
     return [p for p in dict.fromkeys(ordered) if p.is_file()]
 
 
-def _read(path: Path) -> dict[str, tuple[str, str]]:
-    """The index settings of one file: key -> (value, section)."""
+def _key(name: str) -> str:
+    """A configuration key as pip normalises it (``configuration._normalize_name``)."""
+    return name.lower().replace("_", "-").removeprefix("--")
+
+
+def _read(path: Path) -> list[tuple[str, str, str]]:
+    """The settings of one file pip install reads: (section, normalised key, value)."""
     parser = configparser.RawConfigParser()
     try:
         with path.open(encoding="utf-8") as handle:
@@ -117,45 +181,59 @@ def _read(path: Path) -> dict[str, tuple[str, str]]:
             f"pip configuration file {path} cannot be read: {exc}; pip would fail on it as "
             "well: fix or remove it (or set PIP_CONFIG_FILE=/dev/null to ignore every file)"
         ) from None
-    found: dict[str, tuple[str, str]] = {}
-    for section in ("global", "install"):  # [install] overrides [global] for pip install
-        if not parser.has_section(section):
-            continue
-        for raw_key, value in parser.items(section):
-            key = raw_key.replace("_", "-")
-            if key in _KEYS:
-                found[key] = (value, section)
-    return found
+    return [
+        (section, _key(raw_key), value)
+        for section in parser.sections()
+        if section in _SECTIONS
+        for raw_key, value in parser.items(section)
+    ]
 
 
 def _split(value: str) -> list[str]:
     return value.split()
 
 
-def _true(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def _true(value: str, where: str) -> bool:
+    """pip's ``strtobool``: a value it does not know stops pip, so it is an error here too."""
+    text = value.strip().lower()
+    if text in ("y", "yes", "t", "true", "on", "1"):
+        return True
+    if text in ("n", "no", "f", "false", "off", "0"):
+        return False
+    raise PipConfigError(
+        f"{where}: {value!r} is not a valid value for no-index; pip would stop on it: write "
+        "true or false"
+    )
 
 
 def pip_sources(environ: dict[str, str] | os._Environ[str] | None = None) -> PipSources:
     """The locations pip's configuration files and environment variables put in play."""
     env = os.environ if environ is None else environ
     files = config_files(env)
-    winner: dict[str, tuple[str, str]] = {}  # key -> (value, where)
+    # pip merges every file's ``section.key`` settings in file order (a later file replaces a
+    # value in place), adds the PIP_* variables as section ``:env:``, then applies the sections
+    # global, install, :env: in turn, each in that merged order: the last to set an option wins.
+    merged: dict[tuple[str, str], tuple[str, str]] = {}
     for path in files:
-        for key, (value, section) in _read(path).items():
-            winner[key] = (value, f"{path} [{section}] {key}")
-    for key, variable in _ENV.items():
-        if env.get(variable):
-            winner[key] = (env[variable], variable)
+        for section, key, value in _read(path):
+            merged[(section, key)] = (value, f"{path} [{section}] {key}")
+    for variable, value in env.items():
+        if variable.startswith("PIP_") and value:
+            merged[(":env:", _key(variable[4:]))] = (value, variable)
+    winner: dict[str, tuple[str, str]] = {}  # option -> (value, where)
+    for section in _SECTIONS:
+        for (found_in, key), setting in merged.items():
+            if found_in == section and key in _OPTIONS:
+                winner[_OPTIONS[key]] = setting
 
     def locations(key: str) -> tuple[Location, ...]:
         if key not in winner:
             return ()
         value, where = winner[key]
-        return tuple(Location(url, where) for url in dict.fromkeys(_split(value)))
+        return tuple(Location(redact_url(url), where) for url in dict.fromkeys(_split(value)))
 
     index = locations("index-url")
-    no_index = "no-index" in winner and _true(winner["no-index"][0])
+    no_index = "no-index" in winner and _true(*winner["no-index"])
     other: tuple[Location, ...] = ()
     if env.get("UV_INDEX_STRATEGY", "").strip() in _UV_UNSAFE:
         other = tuple(

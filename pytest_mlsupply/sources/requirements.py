@@ -12,10 +12,14 @@ false is kept, marked ``skipped`` with the marker, so it is reported rather than
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 import sys
+import threading
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -26,9 +30,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
+from pytest_mlsupply.sources.pipconfig import redact_text, redact_url
 
 if TYPE_CHECKING:
-    from packaging.pylock import Package
+    from packaging.pylock import Package, Pylock
 
 
 class RequirementsError(Exception):
@@ -120,10 +125,10 @@ class _Sources:
     def read(self, options: Mapping[str, Any]) -> None:
         if options.get("index_url"):
             # pip replaces its whole list of index URLs, extra ones read so far included.
-            self.index = str(options["index_url"])
+            self.index = redact_url(str(options["index_url"]))
             self.extras = []
-        self.extras += [str(u) for u in options.get("extra_index_urls", ())]
-        self.find_links += [str(u) for u in options.get("find_links", ())]
+        self.extras += [redact_url(str(u)) for u in options.get("extra_index_urls", ())]
+        self.find_links += [redact_url(str(u)) for u in options.get("find_links", ())]
         if options.get("no_index"):
             self.no_index = True
 
@@ -140,6 +145,10 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+#: The algorithms pip accepts in ``--hash`` (``hashes.STRONG_HASHES``).
+_PIP_HASHES = ("sha256", "sha384", "sha512")
+
+
 class _Constraint:
     def __init__(self, req: Requirement, origin: str, hashes: tuple[str, ...]) -> None:
         self.req = req
@@ -147,19 +156,73 @@ class _Constraint:
         self.hashes = hashes
 
 
+#: pip's environment variable references in requirements files (``req_file.ENV_VAR_RE``).
+_ENV_VAR = re.compile(r"(?P<var>\$\{(?P<name>[A-Z0-9_]+)\})")
+_PARSER_LOCK = threading.Lock()
+
+
+def expand_env_variables(line: str, environ: Mapping[str, str] | None = None) -> str:
+    """``${NAME}`` replaced as pip replaces it: by the variable's value, when it is set and not
+    empty (otherwise left as written)."""
+    env = os.environ if environ is None else environ
+    for var, name in _ENV_VAR.findall(line):
+        value = env.get(name)
+        if value:
+            line = line.replace(var, value)
+    return line
+
+
+@contextmanager
+def _pip_line_preprocessing() -> Iterator[None]:
+    """Give pip-requirements-parser the step of pip's line preprocessing it lacks.
+
+    pip joins continuation lines, drops comments, then substitutes ``${NAME}`` environment
+    variables in what is left (``req_file.preprocess``); pip-requirements-parser stops before
+    the substitution, so ``python_version < "${PYMAX}"`` read as written is a false marker for
+    a line pip installs. Its preprocessing is wrapped, for the duration of one parse, to add it.
+    """
+    import pip_requirements_parser as parser
+
+    original = parser.preprocess
+
+    def preprocess(content: str) -> Iterator[Any]:
+        for item in original(content):
+            if isinstance(item, parser.TextLine):
+                item = parser.TextLine(item.line_number, expand_env_variables(item.line))
+            yield item
+
+    with _PARSER_LOCK:
+        parser.preprocess = preprocess
+        try:
+            yield
+        finally:
+            parser.preprocess = original
+
+
 def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
     from pip_requirements_parser import RequirementsFile
 
     try:
-        parsed = RequirementsFile.from_file(str(path), include_nested=True)
+        with _pip_line_preprocessing():
+            parsed = RequirementsFile.from_file(str(path), include_nested=True)
     except Exception as exc:  # the parser raises pip's internal errors
-        raise RequirementsError(f"{path}: cannot be parsed: {exc}") from None
+        raise RequirementsError(redact_text(f"{path}: cannot be parsed: {exc}")) from None
     if parsed.invalid_lines:
         bad = parsed.invalid_lines[0]
         raise RequirementsError(
-            f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
-            f"{bad.error_message}"
+            redact_text(
+                f"{bad.filename}:{bad.line_number}: invalid requirement {bad.line!r}: "
+                f"{bad.error_message}"
+            )
         )
+    for item in parsed.requirements:
+        weak = [h for h in item.hash_options if h.split(":", 1)[0] not in _PIP_HASHES]
+        if weak:
+            line = item.requirement_line
+            raise RequirementsError(
+                f"{line.filename}:{line.line_number}: --hash={weak[0]}: pip allows only "
+                f"{', '.join(_PIP_HASHES)} for --hash and refuses the whole file"
+            )
     sources = _Sources()
     for option in parsed.options:
         sources.read(option.options)
@@ -188,13 +251,15 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
         if item.req is None or item.link is not None:
             # A path or URL requirement: whatever name and version pip guesses from a file
             # name, no package index vouches for them, so it is never an exact pin.
-            name = canonicalize_name(item.req.name) if item.req is not None else line.line
+            name = (
+                canonicalize_name(item.req.name) if item.req is not None else redact_text(line.line)
+            )
             out.append(
                 Dependency(
                     name=name,
-                    requirement=line.line.strip(),
+                    requirement=redact_text(line.line.strip()),
                     origin=origin,
-                    link=str(item.link or line.line),
+                    link=redact_text(str(item.link or line.line)),
                     marker=str(item.marker) if item.marker is not None else None,
                     skipped=skipped,
                 )
@@ -230,6 +295,10 @@ def _constrained(dep: Dependency, req: Requirement, found: Sequence[_Constraint]
                 "one of them"
             )
     if dep.version is not None:
+        # pip checks a constraint's --hash on the file it installs for a pinned requirement too.
+        hashed = [c for c in found if c.hashes]
+        if not dep.hashes and hashed:
+            return replace(dep, hashes=hashed[0].hashes, constraint=hashed[0].origin)
         return dep
     for constraint in found:
         pinned = _exact_version(constraint.req)
@@ -296,6 +365,81 @@ def from_pyproject(path: Path, root: Path) -> list[Dependency]:
         table = f"[project.optional-dependencies].{group}"
         add(_string_list(texts, path, table), table)
     out.extend(_dependency_groups(data.get("dependency-groups", {}), path, rel))
+    return _with_uv_settings(out, data, path)
+
+
+# uv installs a pyproject.toml's dependencies (uv sync, uv pip install -r pyproject.toml) with
+# the file's own [tool.uv] settings: indexes, and per-package sources that replace the index.
+_UV_LINK_KEYS = ("git", "url", "path", "workspace")
+
+
+def _uv_table(value: object, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequirementsError(f"{path}: {where} must be a table")
+    return value
+
+
+def _with_uv_settings(deps: list[Dependency], data: dict[str, Any], path: Path) -> list[Dependency]:
+    """Apply ``[tool.uv]``: ``[[tool.uv.index]]`` (a ``default = true`` one replaces PyPI; the
+    others, unless ``explicit``, are searched before it), the older ``index-url`` /
+    ``extra-index-url`` / ``find-links`` keys, and ``[tool.uv.sources]``, which binds a package
+    to a named index or replaces the index with a git repository, URL or path."""
+    tool = data.get("tool", {})
+    uv = _uv_table(tool, path, "[tool]").get("uv") if isinstance(tool, dict) else None
+    if uv is None:
+        return deps
+    uv = _uv_table(uv, path, "[tool.uv]")
+    named: dict[str, str] = {}
+    default: str | None = None
+    searched: list[str] = []
+    indexes = uv.get("index", [])
+    if not isinstance(indexes, list):
+        raise RequirementsError(f"{path}: [[tool.uv.index]] must be an array of tables")
+    for i, entry in enumerate(indexes):
+        entry = _uv_table(entry, path, f"[[tool.uv.index]][{i}]")
+        url = entry.get("url")
+        if not isinstance(url, str):
+            raise RequirementsError(f"{path}: [[tool.uv.index]][{i}] has no url")
+        url = redact_url(url)
+        if isinstance(entry.get("name"), str):
+            named[entry["name"]] = url
+        if entry.get("default") is True:
+            default = default or url
+        elif entry.get("explicit") is not True:
+            searched.append(url)
+    if isinstance(uv.get("index-url"), str):
+        default = default or redact_url(uv["index-url"])
+    for key in ("extra-index-url", "find-links"):
+        values = uv.get(key, [])
+        searched += [redact_url(v) for v in (values if isinstance(values, list) else [values])]
+    sources: dict[str, Any] = {
+        str(canonicalize_name(name)): spec
+        for name, spec in _uv_table(uv.get("sources", {}), path, "[tool.uv.sources]").items()
+    }
+    out: list[Dependency] = []
+    for dep in deps:
+        dep = replace(dep, index=default, extra_indexes=tuple(_unique(searched)))
+        spec = sources.get(dep.name)
+        entries = spec if isinstance(spec, list) else [spec] if spec is not None else []
+        links: list[str] = []
+        bound: list[str] = []
+        for entry in entries:
+            entry = _uv_table(entry, path, f"[tool.uv.sources].{dep.name}")
+            links += [f"{key} = {entry[key]}" for key in _UV_LINK_KEYS if key in entry]
+            if "index" in entry:
+                if entry["index"] not in named:
+                    raise RequirementsError(
+                        f"{path}: [tool.uv.sources].{dep.name} names the index "
+                        f"{entry['index']!r}, which no [[tool.uv.index]] declares; uv fails on it"
+                    )
+                bound.append(named[entry["index"]])
+        if links and dep.link is None:
+            # uv installs it from there, whatever version [project] pins.
+            dep = replace(dep, version=None, link=f"[tool.uv.sources] {'; '.join(links)}")
+        elif bound:
+            # A package bound to an index is taken from that index only.
+            dep = replace(dep, index=bound[0], extra_indexes=tuple(_unique(bound[1:])))
+        out.append(dep)
     return out
 
 
@@ -353,9 +497,41 @@ def from_pylock(path: Path, root: Path) -> list[Dependency]:
     out: list[Dependency] = []
     for i, package in enumerate(lock.packages):
         origin = f"{rel}:packages[{i}]"
-        skipped = environment_skip or skip_reason(package.marker, origin, "lock_file")
+        skipped = environment_skip or _locked_skip(lock, package.marker, origin)
         out.append(_locked(package, origin, skipped))
     return out
+
+
+def _locked_skip(lock: Pylock, marker: Marker | None, origin: str) -> str | None:
+    """Why a locked package is installed by no install of the lock here (None: some install
+    takes it).
+
+    A lock's markers may test the ``extras`` and ``dependency_groups`` an install selects
+    (``'gpu' in extras``; ``'dev' in dependency_groups``, which the lock's ``default-groups``
+    select when the install names none, as ``pip install -r pylock.toml`` does). The package is
+    audited when any of these selections takes it: none, the defaults, every extra and group.
+    """
+    if marker is None:
+        return None
+    extras = frozenset(canonicalize_name(e) for e in lock.extras or ())
+    groups = frozenset(canonicalize_name(g) for g in lock.dependency_groups or ())
+    defaults = frozenset(canonicalize_name(g) for g in lock.default_groups or ())
+    empty: frozenset[str] = frozenset()
+    for selected_extras, selected_groups in ((empty, defaults), (extras, groups), (empty, empty)):
+        environment = {"extras": selected_extras, "dependency_groups": selected_groups}
+        try:
+            applies = marker.evaluate(environment, context="lock_file")
+        except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker) as exc:
+            raise RequirementsError(
+                f"{origin}: the environment marker `{marker}` cannot be evaluated: {exc}"
+            ) from None
+        if applies:
+            return None
+    selections = "no extras or groups, the default groups, or every extra and group"
+    return (
+        f"environment marker `{marker}` is false for this interpreter ({_interpreter()}) "
+        f"with {selections} of the lock"
+    )
 
 
 def _lock_environment_skip(environments: Sequence[Marker] | None, rel: str) -> str | None:
@@ -378,6 +554,11 @@ def _locked(package: Package, origin: str, skipped: str | None) -> Dependency:
         digests.append(package.archive.hashes)
     for found in digests:
         hashes += [f"{alg}:{digest}" for alg, digest in sorted(found.items())]
+    files = [
+        str(f.url or f.path)
+        for f in [*(package.wheels or ()), package.sdist]
+        if f is not None and (f.url or f.path)
+    ]
     link: str | None = None
     if package.vcs is not None:
         link = package.vcs.url or package.vcs.path or "vcs"
@@ -395,6 +576,7 @@ def _locked(package: Package, origin: str, skipped: str | None) -> Dependency:
         index=package.index,
         marker=str(package.marker) if package.marker is not None else None,
         skipped=skipped,
+        files=tuple(redact_url(f) for f in files),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
 from pytest_mlsupply.sources.hub import (
@@ -109,11 +111,10 @@ def build_inventory(manifest: Manifest) -> Inventory:
             errors.append(DependencyError(source=_source_name(decl, manifest), message=str(exc)))
             continue
         for dep in found:
-            # The same requirement from two sources is one dependency; the first origin wins,
-            # unless it does not apply here (a false marker) and this one does.
-            held = dependencies.setdefault(dep.subject, dep)
-            if held.skipped is not None and dep.skipped is None:
-                dependencies[dep.subject] = dep
+            # The same requirement from two sources is one dependency, judged by the weaker of
+            # the two declarations (see _merge); one whose marker is false here gives way.
+            held = dependencies.get(dep.subject)
+            dependencies[dep.subject] = dep if held is None else _merge(held, dep)
     # Only when a dataset comes from the Hub: reading the settings imports huggingface_hub.
     hub_datasets = any(d.source is not None for d in manifest.datasets)
     return Inventory(
@@ -123,6 +124,49 @@ def build_inventory(manifest: Manifest) -> Inventory:
         dependencies=tuple(dependencies[k] for k in sorted(dependencies)),
         dependency_errors=tuple(errors),
         hub_endpoint=HubSettings.from_environment().endpoint if hub_datasets else None,
+    )
+
+
+#: A pylock.toml package's origin (``pylock.toml:packages[3]``).
+_LOCKED = re.compile(r":packages\[\d+\]$")
+
+
+def _merge(held: Dependency, dep: Dependency) -> Dependency:
+    """One requirement (same name and version) declared by two sources, as one dependency.
+
+    Either source may be the one installed (``pip install -r requirements-dev.txt``), so the
+    dependency is only as safe as its weaker declaration: no hash if either lacks one, and every
+    index either of them installs from in play. The declaration without a hash (else the one
+    that is not a lock entry, else the first) is kept, with the other's places added to it.
+    """
+    if dep.skipped is not None:
+        return held
+    if held.skipped is not None:
+        return dep
+    # An installed distribution says what is there, not where an install takes it from: the
+    # declaration is the one to judge.
+    if held.origin == "environment":
+        return dep
+    if dep.origin == "environment":
+        return held
+
+    def strength(d: Dependency) -> tuple[bool, bool]:
+        return (bool(d.hashes), _LOCKED.search(d.origin) is not None)
+
+    base, other = (dep, held) if strength(dep) < strength(held) else (held, dep)
+    hashes = (
+        tuple(dict.fromkeys(base.hashes + other.hashes)) if base.hashes and other.hashes else ()
+    )
+    # None: the configured (or default) index; a source that uses it puts it in play for both.
+    index = None if base.index is None or other.index is None else base.index
+    places = [base.index, other.index, *base.extra_indexes, *other.extra_indexes]
+    extra = tuple(dict.fromkeys(p for p in places if p is not None and p != index))
+    return replace(
+        base,
+        hashes=hashes,
+        index=index,
+        extra_indexes=extra,
+        constraint=base.constraint or other.constraint,
     )
 
 

@@ -89,6 +89,11 @@ _WEAK_SUFFIXES = (
     "core",
     "plus",
     "pro",
+    # Hardware builds (``tensorflow-gpu``, ``faiss-cpu``, ``cupy-cuda12x`` are real, and on the
+    # popular list): on another project's name, a disguise seen in the wild (``torch-gpu``).
+    "gpu",
+    "cpu",
+    "cuda",
 )
 
 

@@ -249,3 +249,69 @@ def test_an_installed_internal_package_cannot_show_its_index(pipeline: Pipeline)
 
     assert [f.rule for f in result.findings] == ["MLS-DEP-011", "MLS-DEP-012"]
     assert "an installed distribution does not record its index" in result.findings[0].evidence
+
+
+def test_an_internal_package_repeated_in_a_second_requirements_file_is_judged_by_both(
+    pipeline: Pipeline,
+) -> None:
+    # pip install -r requirements-dev.txt takes acme-models from PyPI, without a hash: that the
+    # first file binds it to its index and pins its hash does not make the second one safe.
+    root = pipeline.project.root
+    (root / "requirements.txt").write_text(
+        f"--index-url {INTERNAL}\nacme-models==1.4.0 --hash=sha256:{DIGEST}\n"
+    )
+    (root / "requirements-dev.txt").write_text("acme-models==1.4.0\n")
+    pipeline.manifest(
+        "version: 1\nrequirements: [{file: requirements.txt}, {file: requirements-dev.txt}]\n"
+        + INTERNAL_SECTION
+    )
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    assert rules(result) == [
+        ("MLS-DEP-010", Severity.HIGH),
+        ("MLS-DEP-011", Severity.HIGH),
+        ("MLS-DEP-012", Severity.HIGH),
+    ]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_internal_index_url_with_credentials_from_the_environment_is_its_index(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INDEX_TOKEN", "s3cret")
+    setup(
+        pipeline,
+        "--index-url https://${INDEX_TOKEN}@pypi.acme.internal/simple\n"
+        f"acme-models==1.4.0 --hash=sha256:{DIGEST}\n",
+        INTERNAL_SECTION,
+    )
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    assert result.findings == []
+    assert result.facts["index"] == "https://****@pypi.acme.internal/simple"
+
+
+def test_an_internal_package_locked_to_files_on_another_host_is_high(pipeline: Pipeline) -> None:
+    # pip install -r pylock.toml downloads the wheel URL; the lock's index is only a label.
+    (pipeline.project.root / "pylock.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            lock-version = "1.0"
+            created-by = "tests"
+            [[packages]]
+            name = "acme-models"
+            version = "1.4.0"
+            index = "{INTERNAL}"
+            wheels = [{{url = "https://files.pythonhosted.org/acme_models-1.4.0-py3-none-any.whl", hashes = {{sha256 = "{DIGEST}"}}}}]
+            """
+        )
+    )
+    pipeline.manifest(f"version: 1\nrequirements: [{{pylock: pylock.toml}}]\n{INTERNAL_SECTION}")
+
+    result = confusion(pipeline, "acme-models==1.4.0")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-011", Severity.HIGH)
+    assert "https://files.pythonhosted.org/acme_models-1.4.0" in finding.evidence

@@ -161,3 +161,54 @@ def test_an_invalid_pylock_becomes_an_error_item_never_a_pass(pipeline: Pipeline
     assert result.error is not None
     assert "is not a valid pylock.toml (PEP 751)" in result.error
     assert result.verdict(Severity.CRITICAL) is Verdict.ERROR
+
+
+def test_under_require_hashes_a_second_file_repeating_the_pin_without_a_hash_fails(
+    pipeline: Pipeline,
+) -> None:
+    root = pipeline.project.root
+    (root / "requirements.txt").write_text(f"numpy==2.1.0 --hash=sha256:{'a' * 64}\n")
+    (root / "requirements-dev.txt").write_text("numpy==2.1.0\n")
+    pipeline.manifest(
+        "version: 1\nrequirements: [{file: requirements.txt}, {file: requirements-dev.txt}]\n"
+        "policy: {require_hashes: true}\n"
+    )
+
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-002", Severity.HIGH)
+    assert finding.location == Location(file="requirements-dev.txt", line=1)
+
+
+def test_a_pyproject_pin_that_uv_sources_from_git_does_not_come_from_an_index(
+    pipeline: Pipeline,
+) -> None:
+    (pipeline.project.root / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1"\ndependencies = ["numpy==2.1.0"]\n'
+        '[tool.uv.sources]\nnumpy = { git = "https://github.com/someone/numpy" }\n'
+    )
+    pipeline.manifest("version: 1\nrequirements: [{pyproject: pyproject.toml}]\n")
+
+    result = pipeline.result("dependency[numpy==2.1.0]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-003", Severity.HIGH)
+    assert "git = https://github.com/someone/numpy" in finding.evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_unpinned_requirement_fails_when_hashes_are_required_even_if_pins_are_not(
+    pipeline: Pipeline,
+) -> None:
+    use_requirements(
+        pipeline,
+        "numpy>=2\n",
+        top="policy: {require_pins: false, require_hashes: true}\n",
+    )
+
+    result = pipeline.result("dependency[numpy>=2]", "pinned")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-DEP-001", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,177 @@ def test_an_invalid_pylock_is_an_error_naming_the_file(
 
     assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
+
+
+def test_a_pin_declared_by_two_sources_keeps_the_weaker_declaration_and_every_index() -> None:
+    from pytest_mlsupply.sources.resolve import _merge
+
+    bound = Dependency(
+        name="acme-models",
+        requirement="acme-models==1.0",
+        origin="requirements.txt:2",
+        version="1.0",
+        hashes=("sha256:" + "a" * 64,),
+        index="https://internal.example/simple",
+    )
+    loose = Dependency(
+        name="acme-models",
+        requirement="acme-models==1.0",
+        origin="requirements-dev.txt:1",
+        version="1.0",
+        extra_indexes=("https://mirror.example/simple",),
+    )
+
+    for merged in (_merge(bound, loose), _merge(loose, bound)):
+        assert merged.origin == "requirements-dev.txt:1"
+        assert merged.hashes == ()
+        assert merged.index is None  # the configured or default index, as the loose file uses
+        assert merged.extra_indexes == (
+            "https://internal.example/simple",
+            "https://mirror.example/simple",
+        )
+    assert _merge(bound, replace(loose, skipped="marker is false")) == bound
+    installed = Dependency(
+        name="acme-models", requirement="acme-models==1.0", origin="environment", version="1.0"
+    )
+    assert _merge(installed, loose) == loose
+    assert _merge(bound, installed) == bound
+
+
+def test_environment_variables_are_substituted_as_pip_does_before_markers_are_evaluated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read as written, `python_version < "${PYMAX}"` compares as strings and is false: the
+    # line would be skipped while pip, with PYMAX=4, installs it.
+    monkeypatch.setenv("PYMAX", "4")
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+
+    (dep, other) = read(
+        tmp_path,
+        'numpy==2.1.0 ; python_version < "${PYMAX}"\nrequests==2.32.3 ; platform_system != "${UNSET_VAR}"\n',
+    )
+
+    assert dep.marker == 'python_version < "4"'
+    assert dep.skipped is None
+    assert other.marker == 'platform_system != "${UNSET_VAR}"'  # pip leaves an unset one as written
+
+
+def test_credentials_substituted_into_an_index_url_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INDEX_TOKEN", "s3cret")
+
+    (dep,) = read(
+        tmp_path, "--index-url https://${INDEX_TOKEN}@pypi.acme.internal/simple\nacme-models==1.0\n"
+    )
+
+    assert dep.index == "https://****@pypi.acme.internal/simple"
+
+
+def test_a_locked_package_that_some_install_of_the_lock_selects_is_audited_not_skipped(
+    tmp_path: Path,
+) -> None:
+    # pip install -r pylock.toml installs the default groups; -r 'pylock.toml[gpu]' the extra.
+    wheel = '[{url = "https://files.example/%s-1.0-py3-none-any.whl", hashes = {sha256 = "%s"}}]'
+    text = (
+        'lock-version = "1.0"\ncreated-by = "tests"\nextras = ["gpu"]\n'
+        'dependency-groups = ["dev", "docs"]\ndefault-groups = ["dev"]\n'
+        + "".join(
+            f'[[packages]]\nname = "{name}"\nversion = "1.0"\nmarker = "{marker}"\n'
+            f"wheels = {wheel % (name.replace('-', '_'), DIGEST_A)}\n"
+            for name, marker in [
+                ("by-default", "'dev' in dependency_groups"),
+                ("with-the-extra", "'gpu' in extras"),
+                ("with-a-group", "'docs' in dependency_groups"),
+                ("never-here", f"'gpu' in extras and sys_platform == '{OTHER_PLATFORM}'"),
+            ]
+        )
+    )
+
+    deps = by_name(from_pylock(write(tmp_path, "pylock.toml", text), tmp_path))
+
+    assert [n for n, d in deps.items() if d.skipped is None] == [
+        "by-default",
+        "with-the-extra",
+        "with-a-group",
+    ]
+    assert "every extra and group" in (deps["never-here"].skipped or "")
+
+
+def test_uv_sources_and_indexes_in_pyproject_are_where_uv_installs_from(tmp_path: Path) -> None:
+    # uv sync installs numpy from the git repository, whatever [project] pins.
+    path = write(
+        tmp_path,
+        "pyproject.toml",
+        """\
+        [project]
+        name = "demo"
+        dependencies = ["numpy==2.1.0", "acme-models==1.0", "requests==2.32.3"]
+
+        [[tool.uv.index]]
+        name = "mirror"
+        url = "https://mirror.example/simple"
+
+        [[tool.uv.index]]
+        name = "internal"
+        url = "https://pypi.acme.internal/simple"
+        explicit = true
+
+        [tool.uv.sources]
+        numpy = { git = "https://github.com/someone/numpy", tag = "v2.1.0" }
+        Acme_Models = { index = "internal" }
+        """,
+    )
+
+    deps = by_name(from_pyproject(path, tmp_path))
+
+    assert deps["numpy"].link == "[tool.uv.sources] git = https://github.com/someone/numpy"
+    assert deps["numpy"].version is None
+    assert (deps["acme-models"].index, deps["acme-models"].extra_indexes) == (
+        "https://pypi.acme.internal/simple",
+        (),
+    )
+    assert (deps["requests"].index, deps["requests"].extra_indexes) == (
+        None,
+        ("https://mirror.example/simple",),
+    )
+
+
+def test_a_uv_source_naming_an_undeclared_index_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "pyproject.toml",
+        '[project]\nname = "d"\ndependencies = ["x==1"]\n[tool.uv.sources]\nx = { index = "nope" }\n',
+    )
+
+    with pytest.raises(RequirementsError, match="'nope', which no"):
+        from_pyproject(path, tmp_path)
+
+
+def test_a_constraints_hash_counts_for_a_pinned_requirement_as_pip_checks_it(
+    tmp_path: Path,
+) -> None:
+    (dep,) = read(
+        tmp_path,
+        "-c constraints.txt\nacme-models==1.0\n",
+        constraints__txt=f"acme-models==1.0 --hash=sha256:{DIGEST_A}\n",
+    )
+
+    assert dep.hashes == (f"sha256:{DIGEST_A}",)
+    assert dep.constraint == "constraints.txt:1"
+
+
+def test_a_hash_algorithm_pip_refuses_is_an_error_not_a_hash_pin(tmp_path: Path) -> None:
+    with pytest.raises(RequirementsError, match="pip allows only sha256, sha384, sha512"):
+        read(tmp_path, f"acme-models==1.0 --hash=md5:{'a' * 32}\n")
+
+
+def test_a_token_substituted_into_a_url_requirement_is_masked_in_every_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_TOKEN", "s3cret")
+
+    (dep,) = read(tmp_path, "acme @ git+https://${GIT_TOKEN}@git.example/acme.git\n")
+
+    assert "s3cret" not in repr(dep)
+    assert dep.link == "git+https://****@git.example/acme.git"

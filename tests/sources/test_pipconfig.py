@@ -24,7 +24,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg-system"))
-    monkeypatch.delenv("PIP_CONFIG_FILE", raising=False)
+    for variable in list(os.environ):
+        if variable.startswith("PIP_"):  # pip reads every PIP_* variable, whatever its case
+            monkeypatch.delenv(variable)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     return home
 
@@ -136,6 +138,58 @@ def test_environment_variables_override_the_files(
     assert [loc.where for loc in sources.extra_indexes] == ["PIP_EXTRA_INDEX_URL"] * 2
 
 
+def test_pypi_url_is_pips_alias_of_index_url_and_the_install_section_wins(home: Path) -> None:
+    path = conf(
+        home / ".config" / "pip" / "pip.conf",
+        """\
+        [global]
+        index-url = https://internal.example/simple
+        [install]
+        pypi-url = https://public.example/simple
+        """,
+    )
+
+    assert pip_sources().index == Location(
+        "https://public.example/simple", f"{path} [install] pypi-url"
+    )
+
+
+def test_a_key_written_as_a_long_option_with_dashes_is_read_as_pip_reads_it(home: Path) -> None:
+    conf(
+        home / ".config" / "pip" / "pip.conf",
+        "[global]\n--Extra_Index_URL = https://public.example/simple\n",
+    )
+
+    assert [loc.url for loc in pip_sources().extra_indexes] == ["https://public.example/simple"]
+
+
+def test_pip_variables_are_read_whatever_the_case_after_the_prefix_and_by_alias(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf(
+        home / ".config" / "pip" / "pip.conf",
+        "[global]\nindex-url = https://internal.example/simple\n",
+    )
+    monkeypatch.setenv("PIP_PYPI_URL", "https://public.example/simple")
+    monkeypatch.setenv("PIP_Extra_Index_Url", "https://extra.example/simple")
+
+    sources = pip_sources()
+
+    assert sources.index == Location("https://public.example/simple", "PIP_PYPI_URL")
+    assert sources.extra_indexes == (
+        Location("https://extra.example/simple", "PIP_Extra_Index_Url"),
+    )
+
+
+def test_no_index_takes_every_spelling_pip_accepts_and_refuses_the_others(home: Path) -> None:
+    path = conf(home / ".config" / "pip" / "pip.conf", "[global]\nno-index = y\n")
+    assert pip_sources().no_index is True
+
+    path.write_text("[global]\nno-index = maybe\n")
+    with pytest.raises(PipConfigError, match="not a valid value for no-index"):
+        pip_sources()
+
+
 def test_a_virtual_environment_file_is_a_site_file(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,3 +223,40 @@ def test_uv_variables_count_only_under_an_unsafe_index_strategy(
         Location("https://uv.example/simple", "UV_EXTRA_INDEX_URL"),
         Location("https://named.example/simple", "UV_INDEX"),
     )
+
+
+def test_credentials_in_a_configured_index_url_are_masked(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "https://user:s3cret@pypi.acme.internal/simple")
+
+    index = pip_sources().index
+
+    assert index is not None
+    assert index.url == "https://user:****@pypi.acme.internal/simple"
+
+
+def test_on_macos_the_user_file_is_under_application_support_when_that_exists(
+    home: Path,
+) -> None:
+    path = conf(
+        home / "Library" / "Application Support" / "pip" / "pip.conf",
+        "[global]\nextra-index-url = https://public.example/simple\n",
+    )
+    conf(home / ".config" / "pip" / "pip.conf", "[global]\nfind-links = /not/read\n")
+
+    assert path in config_files(platform="darwin")
+    assert home / ".config" / "pip" / "pip.conf" not in config_files(platform="darwin")
+    assert path not in config_files(platform="linux")
+
+
+def test_on_windows_the_files_are_pip_ini_under_appdata(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APPDATA", str(tmp_path / "Roaming"))
+    monkeypatch.setenv("ALLUSERSPROFILE", str(tmp_path / "ProgramData"))
+    machine = conf(tmp_path / "ProgramData" / "pip" / "pip.ini", "[global]\n")
+    user = conf(tmp_path / "Roaming" / "pip" / "pip.ini", "[global]\n")
+    conf(tmp_path / "Roaming" / "pip" / "pip.conf", "[global]\n")
+
+    assert config_files(platform="win32") == [machine, user]

@@ -57,6 +57,8 @@ LOOKALIKES: list[tuple[str, str, str, bool]] = [
     ("langchain-official", "langchain", "affix", HIGH),
     ("open-ai", "openai", "separators", HIGH),
     ("openai-sdk", "openai", "affix", MEDIUM),
+    ("torch-gpu", "torch", "affix", MEDIUM),
+    ("vllm-cuda", "vllm", "affix", MEDIUM),
     ("antropic", "anthropic", "omitted", HIGH),
     ("anthropic-sdk", "anthropic", "affix", MEDIUM),
     ("torchvison", "torchvision", "omitted", HIGH),
