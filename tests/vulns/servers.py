@@ -2,9 +2,9 @@
 
 - **OSV** (``https://api.osv.dev``): ``POST /v1/query`` with
   ``{"package": {"name", "ecosystem": "PyPI"}, "version"}`` answers ``{"vulns": [<OSV
-  record>, ...]}`` or ``{}`` when nothing matches; ``POST /v1/querybatch`` with
-  ``{"queries": [...]}`` answers ``{"results": [{"vulns": [{"id", "modified"}]}, ...]}`` (the
-  batch endpoint returns ids only, as the real one does).
+  record>, ...]}`` or ``{}`` when nothing matches. (pip-audit's ``OsvService`` asks
+  ``/v1/query`` once per package and never ``/v1/querybatch``, so the batch endpoint is not
+  served: a fake of an endpoint no client here calls would be untested code.)
 - **PyPI JSON API** (``https://pypi.org``): ``GET /pypi/<name>/<version>/json`` answers
   ``{"info": {...}, "urls": [], "vulnerabilities": [{"id", "aliases", "details", "summary",
   "fixed_in", "link", "source", "withdrawn"}]}``, and 404 for a release it does not know;
@@ -135,14 +135,6 @@ def _handler(server: AdvisoryServer) -> type[BaseHTTPRequestHandler]:
                 pkg = query.get("package", {})
                 found = self.__class__.matching(pkg, query.get("version", ""))
                 self._answer(200, {"vulns": found} if found else {})
-            elif self.path == "/v1/querybatch":
-                results = []
-                for q in query.get("queries", []):
-                    found = self.__class__.matching(q.get("package", {}), q.get("version", ""))
-                    results.append(
-                        {"vulns": [{"id": r["id"], "modified": r.get("modified")} for r in found]}
-                    )
-                self._answer(200, {"results": results})
             else:
                 self._answer(404, {"code": 5, "message": "Not Found"})
 
