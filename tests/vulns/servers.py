@@ -7,8 +7,7 @@
   served: a fake of an endpoint no client here calls would be untested code.)
 - **PyPI JSON API** (``https://pypi.org``): ``GET /pypi/<name>/<version>/json`` answers
   ``{"info": {...}, "urls": [], "vulnerabilities": [{"id", "aliases", "details", "summary",
-  "fixed_in", "link", "source", "withdrawn"}]}``, and 404 for a release it does not know;
-  ``GET /pypi/<name>/json`` answers the project.
+  "fixed_in", "link", "source", "withdrawn"}]}``, and 404 for a release it does not know.
 
 Records are matched the way the real services match them: by the OSV record's ECOSYSTEM
 ranges and explicit versions (a test writes records, the server decides). A server can also
@@ -153,14 +152,6 @@ def _handler(server: AdvisoryServer) -> type[BaseHTTPRequestHandler]:
                     self._answer(404, {"message": "Not Found"})
                 else:
                     self._answer(200, release)
-            elif len(parts) == 3 and parts[0] == "pypi" and parts[2] == "json":
-                versions = sorted(v for n, v in server.known if n == canonicalize_name(parts[1]))
-                if not versions:
-                    self._answer(404, {"message": "Not Found"})
-                else:
-                    self._answer(
-                        200, {"info": {"name": parts[1]}, "releases": {v: [] for v in versions}}
-                    )
             else:
                 self._answer(404, {"message": "Not Found"})
 
