@@ -133,7 +133,13 @@ def _smallest_upgrade(
         candidate = min(candidates)
         candidates.discard(candidate)
         tried.add(candidate)
-        found = database.lookup(name, str(candidate))
+        try:
+            found = database.lookup(name, str(candidate))
+        except DatabaseError:
+            # The upgrade is advice: a candidate the database cannot answer for (a fixed
+            # version the index never published) is passed over, and the advisories already
+            # found still fail the item (findings outrank errors).
+            continue
         if not found:
             return str(candidate)
         candidates |= _versions_above(candidate, found) - tried

@@ -179,3 +179,29 @@ def test_a_service_that_answered_an_error_is_asked_again(tmp_path: Path) -> None
             database.lookup("torch", "2.5.1")
         running.mode = "ok"
         assert database.lookup("torch", "2.6.0") == []
+
+
+def test_an_upgrade_the_index_never_published_does_not_turn_findings_into_an_error(
+    tmp_path: Path,
+) -> None:
+    from pytest_mlsupply.checks.dependency_vulnerabilities import _smallest_upgrade
+
+    # The advisory names 2.6.0 as fixed, but the PyPI mirror knows only 2.5.1 and 2.7.0.
+    record = {
+        **TORCH_WEIGHTS_ONLY,
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "torch"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.6.0"}]}
+                ],
+            }
+        ],
+    }
+    with advisory_server(
+        AdvisoryServer(records=[record], known={("torch", "2.5.1"), ("torch", "2.7.0")})
+    ) as running:
+        database = pypi(running, tmp_path)
+        advisories = database.lookup("torch", "2.5.1")
+        assert advisories
+        assert _smallest_upgrade(database, "torch", "2.5.1", advisories) is None
