@@ -216,5 +216,5 @@ CHECK = DependencyCheck(
     summary="no known advisory (OSV, PyPI) affects the pinned or installed version",
     run=run,
     # Every dependency: an unpinned one gets its "not audited" note, and one whose marker is
-    # false for this interpreter is skipped by the plan (its cells read "not run").
+    # false for this interpreter is skipped by the plan (its cells read "skipped").
 )
