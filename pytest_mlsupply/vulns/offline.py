@@ -31,7 +31,9 @@ Failing closed:
   as no end), so a version is never declared safe on a bound that cannot be compared; the
   advisory's details say so. Unparseable entries of an explicit ``versions`` list compare as
   text (they can only match a pin written the same way);
-- an asked version that is not PEP 440 cannot be compared with any range: the lookup errors.
+- an asked version that is not PEP 440 cannot be compared with any range: the lookup errors;
+- an asked version with a local label (``2.5.1+cpu``, as PyTorch's wheels are named) is the
+  build of its public release: it is affected when either it or the public release is.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "1"
+MATCHER_VERSION = "2"
 
 _ZERO = Version("0")
 
@@ -191,7 +193,16 @@ class OfflineDatabase:
                 f"compared with the version ranges of the advisories in {self.path}; pin a "
                 "release by its PEP 440 version to have it audited"
             ) from None
-        matches = [a for a in self._affected(name) if a.contains(asked, version)]
+        # A local version label (``2.5.1+cpu``) is a build of its public release: PEP 440
+        # sorts it after the release, so on its own it would escape ``last_affected: 2.5.1``
+        # and ``versions: [2.5.1]``. It is affected when either spelling is.
+        public = _version(asked.public) if asked.local is not None else asked
+        matches = [
+            a
+            for a in self._affected(name)
+            if a.contains(asked, version)
+            or (public is not asked and a.contains(public, str(public)))
+        ]
         return _merge(
             matches, name, version, source=f"offline:{self.path.name}", merged=self._merged
         )

@@ -384,3 +384,25 @@ def test_a_broken_snapshot_is_read_once_and_fails_every_lookup_the_same_way(
     with pytest.raises(DatabaseError) as second:
         db.lookup("requests", "2.0")
     assert str(second.value) == str(first.value)
+
+
+def test_a_local_build_of_an_affected_release_is_affected_like_the_release(
+    tmp_path: Path,
+) -> None:
+    # PyTorch publishes `2.5.1+cpu`; PEP 440 sorts it after 2.5.1, so a record that ends at
+    # `last_affected: 2.5.1` or lists `versions: [2.5.1]` used to miss the build.
+    db = OfflineDatabase(
+        snapshot(
+            tmp_path / "osv",
+            record(
+                "GHSA-last-affected", "torch", [{"introduced": "0"}, {"last_affected": "2.5.1"}]
+            ),
+            record("MAL-2026-1", "evil-pkg", versions=["1.0"]),
+            record("GHSA-fixed", "numpy", [{"introduced": "1.0"}, {"fixed": "1.2"}]),
+        )
+    )
+
+    assert ids(db, "torch", "2.5.1+cpu") == ["GHSA-last-affected"]
+    assert ids(db, "evil-pkg", "1.0+local.1") == ["MAL-2026-1"]
+    assert ids(db, "numpy", "1.2+custom") == []  # a build of the fix is fixed
+    assert ids(db, "torch", "2.5.2+cpu") == []
