@@ -149,6 +149,20 @@ class ServiceDatabase:
                 f"{name}=={version}: {version!r} is not a PEP 440 version, so the {self.service} "
                 "service cannot be asked about it"
             ) from None
+        # A local build (``2.5.1+cpu``) is its public release: PyPI does not host local
+        # versions, and an advisory naming 2.5.1 (``last_affected``, a versions list) affects
+        # the build although PEP 440 sorts it after 2.5.1. OSV is asked about both spellings.
+        asked = [parsed]
+        if parsed.local is not None:
+            public = Version(parsed.public)
+            asked = [public] if self.service == "pypi" else [parsed, public]
+        results: list[VulnerabilityResult] = []
+        for one in asked:
+            found = self._query(name, version, one)
+            results.extend(r for r in found if r.id not in {k.id for k in results})
+        return [self._advisory(name, version, result) for result in _merge_aliases(results)]
+
+    def _query(self, name: str, version: str, parsed: Version) -> list[VulnerabilityResult]:
         spec = ResolvedDependency(name=name, version=parsed)
         try:
             answered, results = self._client.query(spec)
@@ -168,7 +182,7 @@ class ServiceDatabase:
                 "know may be an internal package (audit it against your own advisory data with "
                 "`service: offline`) or a typo anyone could register"
             )
-        return [self._advisory(name, version, result) for result in _merge_aliases(results)]
+        return list(results)
 
     def _failure(self, name: str, version: str, reason: str) -> str:
         return (

@@ -153,3 +153,31 @@ def test_the_state_names_the_service_the_endpoint_and_the_day(tmp_path: Path) ->
 def test_a_version_that_is_not_pep440_is_an_error_not_a_pass(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="not a PEP 440 version"):
         ServiceDatabase("osv", "http://127.0.0.1:1", tmp_path).lookup("torch", "latest")
+
+
+def test_a_local_build_is_audited_as_its_public_release_by_both_services(
+    tmp_path: Path,
+) -> None:
+    last_affected = {
+        "id": "GHSA-last-affected",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "torch"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"last_affected": "2.5.1"}],
+                    }
+                ],
+            }
+        ],
+    }
+    with advisory_server(
+        AdvisoryServer(records=[last_affected], known={("torch", "2.5.1")})
+    ) as running:
+        by_osv = osv(running, tmp_path).lookup("torch", "2.5.1+cpu")
+        by_pypi = pypi(running, tmp_path).lookup("torch", "2.5.1+cpu")
+
+    assert [a.id for a in by_osv] == ["GHSA-last-affected"]
+    assert [a.id for a in by_pypi] == ["GHSA-last-affected"]
+    assert by_osv[0].version == "2.5.1+cpu"
