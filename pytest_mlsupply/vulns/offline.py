@@ -10,8 +10,9 @@ Matching follows the OSV schema (https://ossf.github.io/osv-schema/):
 
 - only ``affected[]`` entries whose ``package.ecosystem`` is ``PyPI`` and whose name is the
   asked one after PEP 503 normalisation;
-- ``ranges`` of type ``ECOSYSTEM`` (``GIT`` and ``SEMVER`` ranges say nothing about PyPI
-  versions): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
+- ``ranges`` of type ``ECOSYSTEM``, and ``SEMVER`` (semantic versions of the same package:
+  they parse as PEP 440, and a bound that does not widens the range as below; ``GIT`` ranges
+  name commits, whose releases the record lists in ``versions``): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
   the range, ``fixed`` closes it at that version, ``last_affected`` just after it;
 - explicit ``versions`` lists;
 - ``withdrawn`` records are left out;
@@ -59,7 +60,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "2"
+MATCHER_VERSION = "3"
 
 _ZERO = Version("0")
 
@@ -392,8 +393,8 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
     ranges: list[_Range] = []
     fixed: set[Version] = set()
     for rng in entry.get("ranges") or ():
-        if rng.get("type") != "ECOSYSTEM":
-            continue
+        if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
+            continue  # GIT ranges name commits; their releases come as `versions`
         compiled = _Range(events=[])
         for event in rng["events"]:
             ((kind, text),) = event.items()

@@ -406,3 +406,17 @@ def test_a_local_build_of_an_affected_release_is_affected_like_the_release(
     assert ids(db, "evil-pkg", "1.0+local.1") == ["MAL-2026-1"]
     assert ids(db, "numpy", "1.2+custom") == []  # a build of the fix is fixed
     assert ids(db, "torch", "2.5.2+cpu") == []
+
+
+def test_a_semver_range_on_a_pypi_package_is_matched_like_an_ecosystem_range(
+    tmp_path: Path,
+) -> None:
+    semver = record("GHSA-semver", "vllm", [{"introduced": "0.5.0"}, {"fixed": "0.8.0-rc.1"}])
+    semver["affected"][0]["ranges"][0]["type"] = "SEMVER"
+    git = record("GHSA-git", "vllm", [{"introduced": "0"}, {"fixed": "deadbeef"}])
+    git["affected"][0]["ranges"][0]["type"] = "GIT"
+    db = OfflineDatabase(snapshot(tmp_path / "osv", semver, git))
+
+    assert ids(db, "vllm", "0.7.3") == ["GHSA-semver"]
+    assert ids(db, "vllm", "0.8.0") == []
+    assert ids(db, "vllm", "0.4.0") == []
