@@ -60,7 +60,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "3"
+MATCHER_VERSION = "4"
 
 _ZERO = Version("0")
 

@@ -420,3 +420,23 @@ def test_a_semver_range_on_a_pypi_package_is_matched_like_an_ecosystem_range(
     assert ids(db, "vllm", "0.7.3") == ["GHSA-semver"]
     assert ids(db, "vllm", "0.8.0") == []
     assert ids(db, "vllm", "0.4.0") == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["/E:U/CR:L/IR:L/AR:L", "/MVC:N/MVI:N/MVA:N/MSC:N/MSI:N/MSA:N", "/S:P/AU:N/R:A"],
+)
+def test_a_cvss4_vector_is_rated_by_its_base_metrics_whatever_threat_or_environment_it_adds(
+    tmp_path: Path, extra: str
+) -> None:
+    base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    rec = record(
+        "GHSA-env",
+        "torch",
+        [{"introduced": "0"}, {"fixed": "2.6.0"}],
+        severity=[{"type": "CVSS_V4", "score": base + extra}],
+    )
+    (advisory,) = OfflineDatabase(snapshot(tmp_path / "osv", rec)).lookup("torch", "2.5.1")
+
+    assert (advisory.rating.severity, advisory.rating.score) == ("critical", "9.3")
+    assert advisory.rating.vector == base + extra
