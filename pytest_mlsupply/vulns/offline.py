@@ -27,6 +27,8 @@ Failing closed:
   name: a snapshot with a broken record is never partly trusted;
 - a snapshot with no record at all (a wrong path, a failed download) is an error, not a
   database that knows of no vulnerability;
+- a range without an ``introduced`` event (the schema requires one) is read as opened at
+  ``"0"``, not as affecting nothing;
 - a range bound that is not a PEP 440 version widens the range instead of being skipped (an
   unparseable ``introduced`` counts as ``"0"``, an unparseable ``fixed`` or ``last_affected``
   as no end), so a version is never declared safe on a bound that cannot be compared; the
@@ -60,7 +62,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "4"
+MATCHER_VERSION = "5"
 
 _ZERO = Version("0")
 
@@ -413,6 +415,13 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
             compiled.events.append((at, kind))
             if kind == "fixed":
                 fixed.add(at)
+        if not any(kind == "introduced" for _, kind in compiled.events):
+            # The schema requires an `introduced` event; a range without one still says the
+            # versions below its bound are affected: read as opened at 0, not as empty.
+            compiled.problems.append(
+                f"{record.origin}: a {rng['type']} range has no `introduced` event (read as 0)"
+            )
+            compiled.events.append((_ZERO, "introduced"))
         # Ties: an `introduced` at a version opens the range before a bound at it closes it.
         compiled.events.sort(key=lambda e: (e[0], e[1] != "introduced"))
         ranges.append(compiled)
@@ -491,7 +500,7 @@ def _advisory(group: list[_Affected], name: str, source: str) -> Advisory:
     details = _text(main, others, "details")
     if problems:
         details = (details + "\n\n" if details else "") + (
-            "Treated as affecting because a range bound cannot be compared: " + "; ".join(problems)
+            "Treated as affecting because a range cannot be read exactly: " + "; ".join(problems)
         )
     return Advisory(
         id=primary,

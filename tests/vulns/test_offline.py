@@ -440,3 +440,21 @@ def test_a_cvss4_vector_is_rated_by_its_base_metrics_whatever_threat_or_environm
 
     assert (advisory.rating.severity, advisory.rating.score) == ("critical", "9.3")
     assert advisory.rating.vector == base + extra
+
+
+def test_a_range_without_an_introduced_event_affects_every_version_below_its_bound(
+    tmp_path: Path,
+) -> None:
+    db = OfflineDatabase(
+        snapshot(
+            tmp_path / "osv",
+            record("GHSA-only-fixed", "torch", [{"fixed": "2.6.0"}]),
+            record("GHSA-only-last", "numpy", [{"last_affected": "1.26.4"}]),
+        )
+    )
+
+    assert ids(db, "torch", "2.5.1") == ["GHSA-only-fixed"]
+    assert ids(db, "torch", "2.6.0") == []
+    assert ids(db, "numpy", "1.26.4") == ["GHSA-only-last"]
+    (advisory,) = db.lookup("torch", "1.0")
+    assert "no `introduced` event" in advisory.details
