@@ -12,7 +12,8 @@ Matching follows the OSV schema (https://ossf.github.io/osv-schema/):
   asked one after PEP 503 normalisation;
 - ``ranges`` of type ``ECOSYSTEM``, and ``SEMVER`` (semantic versions of the same package:
   they parse as PEP 440, and a bound that does not widens the range as below; ``GIT`` ranges
-  name commits, whose releases the record lists in ``versions``): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
+  name commits, whose releases the record lists in ``versions``; a type the schema does not
+  define is read like ``ECOSYSTEM``): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
   the range, ``fixed`` closes it at that version, ``last_affected`` just after it;
 - explicit ``versions`` lists;
 - ``withdrawn`` records are left out;
@@ -62,7 +63,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "5"
+MATCHER_VERSION = "6"
 
 _ZERO = Version("0")
 
@@ -395,9 +396,16 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
     ranges: list[_Range] = []
     fixed: set[Version] = set()
     for rng in entry.get("ranges") or ():
-        if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
+        kind_of_range = rng.get("type")
+        if kind_of_range == "GIT":
             continue  # GIT ranges name commits; their releases come as `versions`
         compiled = _Range(events=[])
+        if kind_of_range not in ("ECOSYSTEM", "SEMVER"):
+            # Not a type the schema defines: its bounds are still read as versions, so it
+            # cannot hide an affected release.
+            compiled.problems.append(
+                f"{record.origin}: a range of unknown type {kind_of_range!r} (read as ECOSYSTEM)"
+            )
         for event in rng["events"]:
             ((kind, text),) = event.items()
             if kind not in ("introduced", "fixed", "last_affected"):
@@ -419,7 +427,7 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
             # The schema requires an `introduced` event; a range without one still says the
             # versions below its bound are affected: read as opened at 0, not as empty.
             compiled.problems.append(
-                f"{record.origin}: a {rng['type']} range has no `introduced` event (read as 0)"
+                f"{record.origin}: a {kind_of_range} range has no `introduced` event (read as 0)"
             )
             compiled.events.append((_ZERO, "introduced"))
         # Ties: an `introduced` at a version opens the range before a bound at it closes it.

@@ -458,3 +458,18 @@ def test_a_range_without_an_introduced_event_affects_every_version_below_its_bou
     assert ids(db, "numpy", "1.26.4") == ["GHSA-only-last"]
     (advisory,) = db.lookup("torch", "1.0")
     assert "no `introduced` event" in advisory.details
+
+
+@pytest.mark.parametrize("kind", ["Ecosystem", None])
+def test_a_range_of_a_type_the_schema_does_not_define_is_read_as_versions(
+    tmp_path: Path, kind: str | None
+) -> None:
+    rec = record("GHSA-odd-type", "torch", [{"introduced": "0"}, {"fixed": "2.6.0"}])
+    if kind is None:
+        del rec["affected"][0]["ranges"][0]["type"]
+    else:
+        rec["affected"][0]["ranges"][0]["type"] = kind
+    db = OfflineDatabase(snapshot(tmp_path / "osv", rec))
+
+    assert ids(db, "torch", "2.5.1") == ["GHSA-odd-type"]
+    assert ids(db, "torch", "2.6.0") == []
