@@ -79,6 +79,10 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.records: dict[str, Mapping[str, Any]] = {}
+        self.last: list[Mapping[str, Any]] = []
+        """The records of the latest answer (reset by the caller before each question)."""
+        self.paged = False
+        """Whether an answer since the reset said more results follow (``next_page_token``)."""
 
     def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if not response.ok:
@@ -89,12 +93,15 @@ class _Recorder:
             return  # the client reads it again and fails; that failure is reported
         if not isinstance(body, Mapping):
             return
+        if body.get("next_page_token"):
+            self.paged = True
         for key in ("vulns", "vulnerabilities"):
             entries = body.get(key)
             if isinstance(entries, list):
                 for entry in entries:
                     if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
                         self.records[entry["id"]] = entry
+                        self.last.append(entry)
 
 
 class ServiceDatabase:
@@ -164,6 +171,7 @@ class ServiceDatabase:
 
     def _query(self, name: str, version: str, parsed: Version) -> list[VulnerabilityResult]:
         spec = ResolvedDependency(name=name, version=parsed)
+        self._recorder.last, self._recorder.paged = [], False
         try:
             answered, results = self._client.query(spec)
         except (ServiceError, requests.RequestException) as exc:
@@ -182,7 +190,35 @@ class ServiceDatabase:
                 "know may be an internal package (audit it against your own advisory data with "
                 "`service: offline`) or a typo anyone could register"
             )
+        if self.service == "osv":
+            self._check_complete(name, version, results)
         return list(results)
+
+    def _check_complete(self, name: str, version: str, results: list[VulnerabilityResult]) -> None:
+        """Fail where pip-audit read less of OSV's answer than it holds: it does not follow
+        ``next_page_token``, and it drops (with a log line) a live record whose
+        ``schema_version`` is not 1.x or that has no ``affected`` list. Either would pass an
+        affected release."""
+        if self._recorder.paged:
+            raise DatabaseError(
+                self._failure(
+                    name,
+                    version,
+                    "its answer is paginated (next_page_token) and only the first page is read",
+                )
+            )
+        kept = {i for r in results for i in (r.id, *r.aliases)}
+        for record in self._recorder.last:
+            if record.get("withdrawn") is None and record["id"] not in kept:
+                raise DatabaseError(
+                    self._failure(
+                        name,
+                        version,
+                        f"it returned {record['id']}, a record pip-audit cannot "
+                        f"read (schema_version {record.get('schema_version', '1.0.0')!r}, "
+                        f"affected {'present' if record.get('affected') is not None else 'missing'})",
+                    )
+                )
 
     def _failure(self, name: str, version: str, reason: str) -> str:
         return (

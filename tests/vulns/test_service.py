@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,38 @@ def test_a_local_build_is_audited_as_its_public_release_by_both_services(
     assert [a.id for a in by_osv] == ["GHSA-last-affected"]
     assert [a.id for a in by_pypi] == ["GHSA-last-affected"]
     assert by_osv[0].version == "2.5.1+cpu"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"schema_version": "2.0.0"}, {"affected": None}],
+    ids=["schema-2", "no-affected"],
+)
+def test_an_osv_record_pip_audit_drops_is_an_error_not_a_pass(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    # pip-audit skips (with a log line) a record of another schema major or without
+    # `affected`: the release would pass although the service said it is affected.
+    served = {**TORCH_WEIGHTS_ONLY, **change}
+    with advisory_server(
+        AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")})
+    ) as running:
+        running.records[:] = [served]
+        running.matching = lambda name, version: [served]  # type: ignore[method-assign]
+        with pytest.raises(DatabaseError) as caught:
+            osv(running, tmp_path).lookup("torch", "2.5.1")
+
+    assert "a record pip-audit cannot read" in str(caught.value)
+    assert "GHSA-53q9-r3pm-6pq6" in str(caught.value)
+
+
+def test_a_paginated_osv_answer_is_an_error_not_a_partial_pass(tmp_path: Path) -> None:
+    with (
+        advisory_server(
+            AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")}, mode="paged")
+        ) as running,
+        pytest.raises(DatabaseError) as caught,
+    ):
+        osv(running, tmp_path).lookup("torch", "2.5.1")
+
+    assert "next_page_token" in str(caught.value)
