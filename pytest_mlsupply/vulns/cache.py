@@ -125,13 +125,18 @@ def _read_key(path: Path) -> bytes | None:
 def user_key() -> bytes:
     """The user's signing secret, made on first use; a random per-process one when it cannot be
     read or made (the cache then helps within one process only)."""
-    path = key_path()
+    try:
+        path = key_path()
+    except RuntimeError:  # no home directory to keep it in
+        path = Path("<no home>")
     with _KEY_LOCK:
         known = _KEYS.get(path)
         if known is not None:
             return known
         key: bytes | None = None
         try:
+            if not path.is_absolute():
+                raise OSError("no home directory")
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
