@@ -63,7 +63,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "6"
+MATCHER_VERSION = "7"
 
 _ZERO = Version("0")
 

@@ -102,12 +102,29 @@ def rating_from_osv(record: Mapping[str, Any], package: str | None = None) -> Ra
         if ratings:
             # Two vectors of one version (two affected entries): the worse one counts.
             return max(ratings, key=lambda r: Decimal(r.score or "0"))
-    database = record.get("database_specific")
-    if isinstance(database, Mapping):
-        word = database.get("severity")
-        if isinstance(word, str) and word.strip().lower() in _DATABASE_WORDS:
-            return Rating(severity=_DATABASE_WORDS[word.strip().lower()], source="database")
+    # The database's word: the record's, and the package's own (``affected[]`` entries may
+    # carry ``database_specific`` / ``ecosystem_specific`` severities); the worst one counts.
+    words = [
+        _DATABASE_WORDS[word.strip().lower()]
+        for holder in _severity_holders(record, package)
+        if isinstance(word := holder.get("severity"), str)
+        and word.strip().lower() in _DATABASE_WORDS
+    ]
+    if words:
+        return Rating(severity=max(words, key=_SEVERITY_RANK.__getitem__), source="database")
     return DEFAULT_RATING
+
+
+def _severity_holders(record: Mapping[str, Any], package: str | None) -> list[Mapping[str, Any]]:
+    holders = [record.get("database_specific")]
+    for affected in _list(record.get("affected")):
+        if not isinstance(affected, Mapping):
+            continue
+        pkg = affected.get("package")
+        name = pkg.get("name") if isinstance(pkg, Mapping) else None
+        if package is None or (isinstance(name, str) and _canonical(name) == package):
+            holders += [affected.get("database_specific"), affected.get("ecosystem_specific")]
+    return [h for h in holders if isinstance(h, Mapping)]
 
 
 _SOURCE_RANK = {"cvss": 2, "database": 1}

@@ -473,3 +473,28 @@ def test_a_range_of_a_type_the_schema_does_not_define_is_read_as_versions(
 
     assert ids(db, "torch", "2.5.1") == ["GHSA-odd-type"]
     assert ids(db, "torch", "2.6.0") == []
+
+
+def test_a_package_s_own_database_severity_counts_when_worse_than_the_record_s(
+    tmp_path: Path,
+) -> None:
+    rec = record(
+        "GHSA-per-package",
+        "torch",
+        [{"introduced": "0"}, {"fixed": "2.6.0"}],
+        database_specific={"severity": "LOW"},
+    )
+    rec["affected"][0]["database_specific"] = {"severity": "CRITICAL"}
+    other = record(
+        "GHSA-ecosystem-word",
+        "numpy",
+        [{"introduced": "0"}, {"fixed": "2.0"}],
+    )
+    other["affected"][0]["ecosystem_specific"] = {"severity": "HIGH"}
+    db = OfflineDatabase(snapshot(tmp_path / "osv", rec, other))
+
+    (advisory,) = db.lookup("torch", "2.5.1")
+    (numpy_advisory,) = db.lookup("numpy", "1.26.4")
+
+    assert (advisory.rating.severity, advisory.rating.source) == ("critical", "database")
+    assert (numpy_advisory.rating.severity, numpy_advisory.rating.source) == ("high", "database")
