@@ -21,15 +21,29 @@ workers do not query a service for the same release twice. An entry that cannot 
 not JSON, or whose key does not match the question is ignored and rewritten, never trusted. A
 cache that cannot be written (a read-only checkout) only costs speed: the answer is still the
 database's.
+
+Trusting only its own answers: the cache directory sits in the project, so it can be committed
+with it, and ``MLSUPPLY_CACHE_DIR`` may name a directory other users can write. Every entry
+carries an HMAC-SHA256 of its key and answer under a secret kept outside the project, in the
+user's cache directory (``$XDG_CACHE_HOME/pytest-mlsupply/cache-key``, else
+``~/.cache/pytest-mlsupply/cache-key``; 32 random bytes, made on first use, mode 0600, owned by
+the user). An entry whose MAC does not verify (planted, copied from another machine, written
+under another key) is ignored and rewritten: a state digest anyone can compute (the hash of a
+zip snapshot, a service's day) is not enough to forge "no advisory". When the secret cannot be
+read or made, each process uses a random one: answers are then not shared between processes
+or runs, which costs speed only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +57,11 @@ from pytest_mlsupply.vulns.model import Advisory
 __all__ = ["ENV_VAR", "Answer", "ResultCache", "cache_root"]
 
 ENV_VAR = "MLSUPPLY_CACHE_DIR"
-FORMAT = 2
+FORMAT = 3
+#: Where the secret that signs the entries lives, under the user's cache directory.
+KEY_FOLDER = "pytest-mlsupply"
+KEY_FILE = "cache-key"
+KEY_BYTES = 32
 #: A state folder untouched for this long belongs to an old snapshot or service day.
 PRUNE_AFTER_SECONDS = 7 * 24 * 3600
 #: Lock files per state folder (see :meth:`ResultCache._lock_path`).
@@ -80,12 +98,77 @@ def cache_root(manifest_root: Path) -> Path | None:
     return base
 
 
-class ResultCache:
-    """Cached :class:`Answer` objects under ``<root>/vulnerabilities/``."""
+_KEY_LOCK = threading.Lock()
+_KEYS: dict[Path, bytes] = {}
 
-    def __init__(self, root: Path) -> None:
+
+def key_path() -> Path:
+    """The file holding the user's secret that signs cache entries (see the module docstring)."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    folder = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return folder / KEY_FOLDER / KEY_FILE
+
+
+def _read_key(path: Path) -> bytes | None:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+            return None  # another user's, or readable by others: not a secret
+        data = os.read(fd, KEY_BYTES + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) == KEY_BYTES else None
+
+
+def user_key() -> bytes:
+    """The user's signing secret, made on first use; a random per-process one when it cannot be
+    read or made (the cache then helps within one process only)."""
+    try:
+        path = key_path()
+    except RuntimeError:  # no home directory to keep it in
+        path = Path("<no home>")
+    with _KEY_LOCK:
+        known = _KEYS.get(path)
+        if known is not None:
+            return known
+        key: bytes | None = None
+        try:
+            if not path.is_absolute():
+                raise OSError("no home directory")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                key = _read_key(path)
+            else:
+                try:
+                    os.write(fd, secrets.token_bytes(KEY_BYTES))
+                finally:
+                    os.close(fd)
+                key = _read_key(path)
+        except OSError:
+            key = None
+        if key is None:
+            key = secrets.token_bytes(KEY_BYTES)
+        _KEYS[path] = key
+        return key
+
+
+def _mac(secret: bytes, key: dict[str, Any], answer: Any) -> str:
+    text = json.dumps({"key": key, "answer": answer}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
+
+
+class ResultCache:
+    """Cached :class:`Answer` objects under ``<root>/vulnerabilities/``, signed with ``secret``
+    (the user's, :func:`user_key`, unless given)."""
+
+    def __init__(self, root: Path, secret: bytes | None = None) -> None:
         self.folder = root / "vulnerabilities"
         self._pruned = False
+        self._secret = secret if secret is not None else user_key()
 
     def get_or_compute(
         self,
@@ -131,22 +214,22 @@ class ResultCache:
     def _read(self, entry: Path, name: str, version: str, state: str) -> Answer | None:
         try:
             data = json.loads(entry.read_bytes())
-            if data.get("key") != {
-                "format": FORMAT,
-                "name": name,
-                "version": version,
-                "state": state,
-            }:
+            key = {"format": FORMAT, "name": name, "version": version, "state": state}
+            if data.get("key") != key:
                 return None
+            mac = data.get("mac")
+            if not isinstance(mac, str) or not hmac.compare_digest(
+                mac, _mac(self._secret, key, data["answer"])
+            ):
+                return None  # not written under this user's secret: planted or foreign
             return Answer.from_json(data["answer"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None  # missing or corrupted: ignored, and rewritten by the caller
 
     def _write(self, entry: Path, name: str, version: str, state: str, answer: Answer) -> None:
-        payload = {
-            "key": {"format": FORMAT, "name": name, "version": version, "state": state},
-            "answer": answer.to_json(),
-        }
+        key = {"format": FORMAT, "name": name, "version": version, "state": state}
+        body = json.loads(json.dumps(answer.to_json()))  # as a reader will see it
+        payload = {"key": key, "answer": body, "mac": _mac(self._secret, key, body)}
         text = json.dumps(payload, separators=(",", ":"))
         try:
             fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")

@@ -10,8 +10,10 @@ Matching follows the OSV schema (https://ossf.github.io/osv-schema/):
 
 - only ``affected[]`` entries whose ``package.ecosystem`` is ``PyPI`` and whose name is the
   asked one after PEP 503 normalisation;
-- ``ranges`` of type ``ECOSYSTEM`` (``GIT`` and ``SEMVER`` ranges say nothing about PyPI
-  versions): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
+- ``ranges`` of type ``ECOSYSTEM``, and ``SEMVER`` (semantic versions of the same package:
+  they parse as PEP 440, and a bound that does not widens the range as below; ``GIT`` ranges
+  name commits, whose releases the record lists in ``versions``; a type the schema does not
+  define is read like ``ECOSYSTEM``): events sorted by PEP 440, ``introduced`` (``"0"`` = every earlier version) opens
   the range, ``fixed`` closes it at that version, ``last_affected`` just after it;
 - explicit ``versions`` lists;
 - ``withdrawn`` records are left out;
@@ -26,12 +28,16 @@ Failing closed:
   name: a snapshot with a broken record is never partly trusted;
 - a snapshot with no record at all (a wrong path, a failed download) is an error, not a
   database that knows of no vulnerability;
+- a range without an ``introduced`` event (the schema requires one) is read as opened at
+  ``"0"``, not as affecting nothing;
 - a range bound that is not a PEP 440 version widens the range instead of being skipped (an
   unparseable ``introduced`` counts as ``"0"``, an unparseable ``fixed`` or ``last_affected``
   as no end), so a version is never declared safe on a bound that cannot be compared; the
   advisory's details say so. Unparseable entries of an explicit ``versions`` list compare as
   text (they can only match a pin written the same way);
-- an asked version that is not PEP 440 cannot be compared with any range: the lookup errors.
+- an asked version that is not PEP 440 cannot be compared with any range: the lookup errors;
+- an asked version with a local label (``2.5.1+cpu``, as PyTorch's wheels are named) is the
+  build of its public release: it is affected when either it or the public release is.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ from pytest_mlsupply.vulns.severity import rating_from_osv, worst
 __all__ = ["OfflineDatabase"]
 
 #: Bumped when the matching rules change, so cached answers of older rules are not reused.
-MATCHER_VERSION = "1"
+MATCHER_VERSION = "7"
 
 _ZERO = Version("0")
 
@@ -202,7 +208,16 @@ class OfflineDatabase:
                 f"compared with the version ranges of the advisories in {self.path}; pin a "
                 "release by its PEP 440 version to have it audited"
             ) from None
-        matches = [a for a in self._affected(name) if a.contains(asked, version)]
+        # A local version label (``2.5.1+cpu``) is a build of its public release: PEP 440
+        # sorts it after the release, so on its own it would escape ``last_affected: 2.5.1``
+        # and ``versions: [2.5.1]``. It is affected when either spelling is.
+        public = _version(asked.public) if asked.local is not None else asked
+        matches = [
+            a
+            for a in self._affected(name)
+            if a.contains(asked, version)
+            or (public is not asked and a.contains(public, str(public)))
+        ]
         return _merge(
             matches, name, version, source=f"offline:{self.path.name}", merged=self._merged
         )
@@ -399,9 +414,16 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
     ranges: list[_Range] = []
     fixed: set[Version] = set()
     for rng in entry.get("ranges") or ():
-        if rng.get("type") != "ECOSYSTEM":
-            continue
+        kind_of_range = rng.get("type")
+        if kind_of_range == "GIT":
+            continue  # GIT ranges name commits; their releases come as `versions`
         compiled = _Range(events=[])
+        if kind_of_range not in ("ECOSYSTEM", "SEMVER"):
+            # Not a type the schema defines: its bounds are still read as versions, so it
+            # cannot hide an affected release.
+            compiled.problems.append(
+                f"{record.origin}: a range of unknown type {kind_of_range!r} (read as ECOSYSTEM)"
+            )
         for event in rng["events"]:
             ((kind, text),) = event.items()
             if kind not in ("introduced", "fixed", "last_affected"):
@@ -419,6 +441,13 @@ def _compile(record: _Record, entry: dict[str, Any]) -> _Affected:
             compiled.events.append((at, kind))
             if kind == "fixed":
                 fixed.add(at)
+        if not any(kind == "introduced" for _, kind in compiled.events):
+            # The schema requires an `introduced` event; a range without one still says the
+            # versions below its bound are affected: read as opened at 0, not as empty.
+            compiled.problems.append(
+                f"{record.origin}: a {kind_of_range} range has no `introduced` event (read as 0)"
+            )
+            compiled.events.append((_ZERO, "introduced"))
         # Ties: an `introduced` at a version opens the range before a bound at it closes it.
         compiled.events.sort(key=lambda e: (e[0], e[1] != "introduced"))
         ranges.append(compiled)
@@ -497,7 +526,7 @@ def _advisory(group: list[_Affected], name: str, source: str) -> Advisory:
     details = _text(main, others, "details")
     if problems:
         details = (details + "\n\n" if details else "") + (
-            "Treated as affecting because a range bound cannot be compared: " + "; ".join(problems)
+            "Treated as affecting because a range cannot be read exactly: " + "; ".join(problems)
         )
     return Advisory(
         id=primary,

@@ -80,6 +80,10 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.records: dict[str, Mapping[str, Any]] = {}
+        self.last: list[Mapping[str, Any]] = []
+        """The records of the latest answer (reset by the caller before each question)."""
+        self.paged = False
+        """Whether an answer since the reset said more results follow (``next_page_token``)."""
 
     def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if not response.ok:
@@ -90,12 +94,15 @@ class _Recorder:
             return  # the client reads it again and fails; that failure is reported
         if not isinstance(body, Mapping):
             return
+        if body.get("next_page_token"):
+            self.paged = True
         for key in ("vulns", "vulnerabilities"):
             entries = body.get(key)
             if isinstance(entries, list):
                 for entry in entries:
                     if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
                         self.records[entry["id"]] = entry
+                        self.last.append(entry)
 
 
 class ServiceDatabase:
@@ -157,7 +164,22 @@ class ServiceDatabase:
             raise DatabaseError(
                 self._failure(name, version, f"{self._unreachable} (earlier in this session)")
             )
+        # A local build (``2.5.1+cpu``) is its public release: PyPI does not host local
+        # versions, and an advisory naming 2.5.1 (``last_affected``, a versions list) affects
+        # the build although PEP 440 sorts it after 2.5.1. OSV is asked about both spellings.
+        asked = [parsed]
+        if parsed.local is not None:
+            public = Version(parsed.public)
+            asked = [public] if self.service == "pypi" else [parsed, public]
+        results: list[VulnerabilityResult] = []
+        for one in asked:
+            found = self._query(name, version, one)
+            results.extend(r for r in found if r.id not in {k.id for k in results})
+        return [self._advisory(name, version, result) for result in _merge_aliases(results)]
+
+    def _query(self, name: str, version: str, parsed: Version) -> list[VulnerabilityResult]:
         spec = ResolvedDependency(name=name, version=parsed)
+        self._recorder.last, self._recorder.paged = [], False
         try:
             answered, results = self._client.query(spec)
         except (ServiceError, requests.RequestException) as exc:
@@ -179,7 +201,35 @@ class ServiceDatabase:
                 "know may be an internal package (audit it against your own advisory data with "
                 "`service: offline`) or a typo anyone could register"
             )
-        return [self._advisory(name, version, result) for result in _merge_aliases(results)]
+        if self.service == "osv":
+            self._check_complete(name, version, results)
+        return list(results)
+
+    def _check_complete(self, name: str, version: str, results: list[VulnerabilityResult]) -> None:
+        """Fail where pip-audit read less of OSV's answer than it holds: it does not follow
+        ``next_page_token``, and it drops (with a log line) a live record whose
+        ``schema_version`` is not 1.x or that has no ``affected`` list. Either would pass an
+        affected release."""
+        if self._recorder.paged:
+            raise DatabaseError(
+                self._failure(
+                    name,
+                    version,
+                    "its answer is paginated (next_page_token) and only the first page is read",
+                )
+            )
+        kept = {i for r in results for i in (r.id, *r.aliases)}
+        for record in self._recorder.last:
+            if record.get("withdrawn") is None and record["id"] not in kept:
+                raise DatabaseError(
+                    self._failure(
+                        name,
+                        version,
+                        f"it returned {record['id']}, a record pip-audit cannot "
+                        f"read (schema_version {record.get('schema_version', '1.0.0')!r}, "
+                        f"affected {'present' if record.get('affected') is not None else 'missing'})",
+                    )
+                )
 
     def _failure(self, name: str, version: str, reason: str) -> str:
         return (

@@ -27,6 +27,9 @@ DEFAULT_RATING = Rating(severity="high", source="default")
 # Newest first: a record rated in several versions is judged by the newest.
 _PREFERENCE = ("CVSS_V4", "CVSS_V3", "CVSS_V2")
 
+#: The CVSS 4.0 base metrics (the "CVSS-B" nomenclature): the only ones an advisory's score uses.
+_V4_BASE_METRICS = ("AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA")
+
 _DATABASE_WORDS = {
     "critical": "critical",
     "high": "high",
@@ -54,7 +57,12 @@ def score_vector(kind: str, vector: str) -> Rating | None:
     try:
         if kind == "CVSS_V4":
             v4 = CVSS4(vector)
-            score = Decimal(str(v4.base_score))
+            # The advisory's severity is its base score (CVSS-B), as for v3 and v2: threat
+            # (``E``) and environmental (``CR``, ``MVC``, ...) metrics describe one deployment,
+            # and the library folds them into ``base_score`` (``MVC:N/MVI:N/MVA:N`` turns a
+            # 9.3 into 0.0). The reported vector stays the record's.
+            base = CVSS4("CVSS:4.0/" + "/".join(f"{k}:{v4.metrics[k]}" for k in _V4_BASE_METRICS))
+            score = Decimal(str(base.base_score))
             return Rating(_band(score, v2=False), "CVSSv4", v4.clean_vector(), str(score), "cvss")
         if kind == "CVSS_V3":
             v3 = CVSS3(vector)
@@ -94,12 +102,29 @@ def rating_from_osv(record: Mapping[str, Any], package: str | None = None) -> Ra
         if ratings:
             # Two vectors of one version (two affected entries): the worse one counts.
             return max(ratings, key=lambda r: Decimal(r.score or "0"))
-    database = record.get("database_specific")
-    if isinstance(database, Mapping):
-        word = database.get("severity")
-        if isinstance(word, str) and word.strip().lower() in _DATABASE_WORDS:
-            return Rating(severity=_DATABASE_WORDS[word.strip().lower()], source="database")
+    # The database's word: the record's, and the package's own (``affected[]`` entries may
+    # carry ``database_specific`` / ``ecosystem_specific`` severities); the worst one counts.
+    words = [
+        _DATABASE_WORDS[word.strip().lower()]
+        for holder in _severity_holders(record, package)
+        if isinstance(word := holder.get("severity"), str)
+        and word.strip().lower() in _DATABASE_WORDS
+    ]
+    if words:
+        return Rating(severity=max(words, key=_SEVERITY_RANK.__getitem__), source="database")
     return DEFAULT_RATING
+
+
+def _severity_holders(record: Mapping[str, Any], package: str | None) -> list[Mapping[str, Any]]:
+    holders = [record.get("database_specific")]
+    for affected in _list(record.get("affected")):
+        if not isinstance(affected, Mapping):
+            continue
+        pkg = affected.get("package")
+        name = pkg.get("name") if isinstance(pkg, Mapping) else None
+        if package is None or (isinstance(name, str) and _canonical(name) == package):
+            holders += [affected.get("database_specific"), affected.get("ecosystem_specific")]
+    return [h for h in holders if isinstance(h, Mapping)]
 
 
 _SOURCE_RANK = {"cvss": 2, "database": 1}

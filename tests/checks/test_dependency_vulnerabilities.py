@@ -248,3 +248,33 @@ def test_the_cache_can_be_turned_off(pipeline: Pipeline, monkeypatch: pytest.Mon
 
     assert [f.rule for f in result.findings] == ["MLS-VULN-001"]
     assert not (pipeline.project.root / ".mlsupply-cache").exists()
+
+
+def test_a_clean_answer_planted_in_the_project_cache_is_not_trusted(
+    pipeline: Pipeline,
+) -> None:
+    # The cache sits beside the manifest, so it can be committed with the project. A zip
+    # snapshot's state is the hash of its bytes: anyone can compute the entry's path and key
+    # and plant "no advisory" for a vulnerable pin.
+    import hashlib
+    import zipfile
+
+    from pytest_mlsupply.vulns.cache import FORMAT
+
+    root = pipeline.project.root
+    with zipfile.ZipFile(root / "osv.zip", "w") as archive:
+        archive.writestr("GHSA-53q9-r3pm-6pq6.json", json.dumps(TORCH_WEIGHTS_ONLY))
+    state = OfflineDatabase(root / "osv.zip").state
+    folder = root / ".mlsupply-cache" / "vulnerabilities"
+    folder /= hashlib.sha256(state.encode()).hexdigest()[:24]
+    folder.mkdir(parents=True)
+    key = {"format": FORMAT, "name": "torch", "version": "2.5.1", "state": state}
+    (folder / "torch==2.5.1.json").write_text(
+        json.dumps({"key": key, "answer": {"advisories": [], "upgrade": None}})
+    )
+    audit(pipeline, "torch==2.5.1\n", section="{service: offline, path: osv.zip}")
+
+    result = pipeline.result("dependency[torch==2.5.1]", "vulnerabilities")
+
+    assert [f.rule for f in result.findings] == ["MLS-VULN-001"]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL

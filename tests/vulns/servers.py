@@ -117,6 +117,8 @@ def _handler(server: AdvisoryServer) -> type[BaseHTTPRequestHandler]:
                 data = b"<html>not json</html>"
             elif server.mode == "wrong-shape":
                 data = json.dumps({"vulns": "none", "vulnerabilities": 7}).encode()
+            elif server.mode == "paged" and isinstance(body, dict) and "vulns" in body:
+                data = json.dumps({**body, "next_page_token": "page-2"}).encode()
             else:
                 data = json.dumps(body).encode()
             self.send_response(status)

@@ -125,3 +125,58 @@ def test_the_cache_root_is_beside_the_manifest_unless_the_environment_says_other
     assert cache_root(tmp_path) == tmp_path / "ci-cache"
     monkeypatch.setenv("MLSUPPLY_CACHE_DIR", "OFF")
     assert cache_root(tmp_path) is None
+
+
+def test_an_entry_written_under_another_secret_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    ResultCache(tmp_path, secret=b"a" * 32).get_or_compute(
+        "torch", "2.5.1", "offline:abc", lambda: Answer(())
+    )
+    mine = ResultCache(tmp_path, secret=b"b" * 32)
+
+    first = mine.get_or_compute("torch", "2.5.1", "offline:abc", lambda: ANSWER)
+    again = mine.get_or_compute("torch", "2.5.1", "offline:abc", lambda: Answer(()))
+
+    assert first == ANSWER
+    assert again == ANSWER
+
+
+def test_an_entry_with_its_answer_edited_after_signing_is_ignored(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path, secret=b"s" * 32)
+    cache.get_or_compute("torch", "2.5.1", "offline:abc", lambda: ANSWER)
+    (entry,) = (tmp_path / "vulnerabilities").rglob("torch==2.5.1.json")
+    data = json.loads(entry.read_text())
+    data["answer"] = {"advisories": [], "upgrade": None}
+    entry.write_text(json.dumps(data))
+
+    assert cache.get_or_compute("torch", "2.5.1", "offline:abc", lambda: ANSWER) == ANSWER
+
+
+def test_the_signing_secret_is_made_once_outside_the_project_readable_by_its_user_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.vulns import cache as cache_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    monkeypatch.setattr(cache_module, "_KEYS", {})
+
+    key = cache_module.user_key()
+    monkeypatch.setattr(cache_module, "_KEYS", {})
+
+    path = tmp_path / "home-cache" / "pytest-mlsupply" / "cache-key"
+    assert path.read_bytes() == key == cache_module.user_key()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_signing_secret_others_can_read_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.vulns import cache as cache_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(cache_module, "_KEYS", {})
+    path = tmp_path / "pytest-mlsupply" / "cache-key"
+    path.parent.mkdir()
+    path.write_bytes(b"k" * 32)
+    path.chmod(0o644)
+
+    assert cache_module.user_key() != b"k" * 32

@@ -384,3 +384,117 @@ def test_a_broken_snapshot_is_read_once_and_fails_every_lookup_the_same_way(
     with pytest.raises(DatabaseError) as second:
         db.lookup("requests", "2.0")
     assert str(second.value) == str(first.value)
+
+
+def test_a_local_build_of_an_affected_release_is_affected_like_the_release(
+    tmp_path: Path,
+) -> None:
+    # PyTorch publishes `2.5.1+cpu`; PEP 440 sorts it after 2.5.1, so a record that ends at
+    # `last_affected: 2.5.1` or lists `versions: [2.5.1]` used to miss the build.
+    db = OfflineDatabase(
+        snapshot(
+            tmp_path / "osv",
+            record(
+                "GHSA-last-affected", "torch", [{"introduced": "0"}, {"last_affected": "2.5.1"}]
+            ),
+            record("MAL-2026-1", "evil-pkg", versions=["1.0"]),
+            record("GHSA-fixed", "numpy", [{"introduced": "1.0"}, {"fixed": "1.2"}]),
+        )
+    )
+
+    assert ids(db, "torch", "2.5.1+cpu") == ["GHSA-last-affected"]
+    assert ids(db, "evil-pkg", "1.0+local.1") == ["MAL-2026-1"]
+    assert ids(db, "numpy", "1.2+custom") == []  # a build of the fix is fixed
+    assert ids(db, "torch", "2.5.2+cpu") == []
+
+
+def test_a_semver_range_on_a_pypi_package_is_matched_like_an_ecosystem_range(
+    tmp_path: Path,
+) -> None:
+    semver = record("GHSA-semver", "vllm", [{"introduced": "0.5.0"}, {"fixed": "0.8.0-rc.1"}])
+    semver["affected"][0]["ranges"][0]["type"] = "SEMVER"
+    git = record("GHSA-git", "vllm", [{"introduced": "0"}, {"fixed": "deadbeef"}])
+    git["affected"][0]["ranges"][0]["type"] = "GIT"
+    db = OfflineDatabase(snapshot(tmp_path / "osv", semver, git))
+
+    assert ids(db, "vllm", "0.7.3") == ["GHSA-semver"]
+    assert ids(db, "vllm", "0.8.0") == []
+    assert ids(db, "vllm", "0.4.0") == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["/E:U/CR:L/IR:L/AR:L", "/MVC:N/MVI:N/MVA:N/MSC:N/MSI:N/MSA:N", "/S:P/AU:N/R:A"],
+)
+def test_a_cvss4_vector_is_rated_by_its_base_metrics_whatever_threat_or_environment_it_adds(
+    tmp_path: Path, extra: str
+) -> None:
+    base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    rec = record(
+        "GHSA-env",
+        "torch",
+        [{"introduced": "0"}, {"fixed": "2.6.0"}],
+        severity=[{"type": "CVSS_V4", "score": base + extra}],
+    )
+    (advisory,) = OfflineDatabase(snapshot(tmp_path / "osv", rec)).lookup("torch", "2.5.1")
+
+    assert (advisory.rating.severity, advisory.rating.score) == ("critical", "9.3")
+    assert advisory.rating.vector == base + extra
+
+
+def test_a_range_without_an_introduced_event_affects_every_version_below_its_bound(
+    tmp_path: Path,
+) -> None:
+    db = OfflineDatabase(
+        snapshot(
+            tmp_path / "osv",
+            record("GHSA-only-fixed", "torch", [{"fixed": "2.6.0"}]),
+            record("GHSA-only-last", "numpy", [{"last_affected": "1.26.4"}]),
+        )
+    )
+
+    assert ids(db, "torch", "2.5.1") == ["GHSA-only-fixed"]
+    assert ids(db, "torch", "2.6.0") == []
+    assert ids(db, "numpy", "1.26.4") == ["GHSA-only-last"]
+    (advisory,) = db.lookup("torch", "1.0")
+    assert "no `introduced` event" in advisory.details
+
+
+@pytest.mark.parametrize("kind", ["Ecosystem", None])
+def test_a_range_of_a_type_the_schema_does_not_define_is_read_as_versions(
+    tmp_path: Path, kind: str | None
+) -> None:
+    rec = record("GHSA-odd-type", "torch", [{"introduced": "0"}, {"fixed": "2.6.0"}])
+    if kind is None:
+        del rec["affected"][0]["ranges"][0]["type"]
+    else:
+        rec["affected"][0]["ranges"][0]["type"] = kind
+    db = OfflineDatabase(snapshot(tmp_path / "osv", rec))
+
+    assert ids(db, "torch", "2.5.1") == ["GHSA-odd-type"]
+    assert ids(db, "torch", "2.6.0") == []
+
+
+def test_a_package_s_own_database_severity_counts_when_worse_than_the_record_s(
+    tmp_path: Path,
+) -> None:
+    rec = record(
+        "GHSA-per-package",
+        "torch",
+        [{"introduced": "0"}, {"fixed": "2.6.0"}],
+        database_specific={"severity": "LOW"},
+    )
+    rec["affected"][0]["database_specific"] = {"severity": "CRITICAL"}
+    other = record(
+        "GHSA-ecosystem-word",
+        "numpy",
+        [{"introduced": "0"}, {"fixed": "2.0"}],
+    )
+    other["affected"][0]["ecosystem_specific"] = {"severity": "HIGH"}
+    db = OfflineDatabase(snapshot(tmp_path / "osv", rec, other))
+
+    (advisory,) = db.lookup("torch", "2.5.1")
+    (numpy_advisory,) = db.lookup("numpy", "1.26.4")
+
+    assert (advisory.rating.severity, advisory.rating.source) == ("critical", "database")
+    assert (numpy_advisory.rating.severity, numpy_advisory.rating.source) == ("high", "database")

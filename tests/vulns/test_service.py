@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,3 +206,66 @@ def test_an_upgrade_the_index_never_published_does_not_turn_findings_into_an_err
         advisories = database.lookup("torch", "2.5.1")
         assert advisories
         assert _smallest_upgrade(database, "torch", "2.5.1", advisories) is None
+
+
+def test_a_local_build_is_audited_as_its_public_release_by_both_services(
+    tmp_path: Path,
+) -> None:
+    last_affected = {
+        "id": "GHSA-last-affected",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "torch"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"last_affected": "2.5.1"}],
+                    }
+                ],
+            }
+        ],
+    }
+    with advisory_server(
+        AdvisoryServer(records=[last_affected], known={("torch", "2.5.1")})
+    ) as running:
+        by_osv = osv(running, tmp_path).lookup("torch", "2.5.1+cpu")
+        by_pypi = pypi(running, tmp_path).lookup("torch", "2.5.1+cpu")
+
+    assert [a.id for a in by_osv] == ["GHSA-last-affected"]
+    assert [a.id for a in by_pypi] == ["GHSA-last-affected"]
+    assert by_osv[0].version == "2.5.1+cpu"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"schema_version": "2.0.0"}, {"affected": None}],
+    ids=["schema-2", "no-affected"],
+)
+def test_an_osv_record_pip_audit_drops_is_an_error_not_a_pass(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    # pip-audit skips (with a log line) a record of another schema major or without
+    # `affected`: the release would pass although the service said it is affected.
+    served = {**TORCH_WEIGHTS_ONLY, **change}
+    with advisory_server(
+        AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")})
+    ) as running:
+        running.records[:] = [served]
+        running.matching = lambda name, version: [served]  # type: ignore[method-assign]
+        with pytest.raises(DatabaseError) as caught:
+            osv(running, tmp_path).lookup("torch", "2.5.1")
+
+    assert "a record pip-audit cannot read" in str(caught.value)
+    assert "GHSA-53q9-r3pm-6pq6" in str(caught.value)
+
+
+def test_a_paginated_osv_answer_is_an_error_not_a_partial_pass(tmp_path: Path) -> None:
+    with (
+        advisory_server(
+            AdvisoryServer(records=[TORCH_WEIGHTS_ONLY], known={("torch", "2.5.1")}, mode="paged")
+        ) as running,
+        pytest.raises(DatabaseError) as caught,
+    ):
+        osv(running, tmp_path).lookup("torch", "2.5.1")
+
+    assert "next_page_token" in str(caught.value)
