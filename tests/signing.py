@@ -6,14 +6,17 @@ import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from model_signing import hashing, signing
 
 from tests.conftest import write_model
+
+if TYPE_CHECKING:
+    from model_signing import hashing
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -51,15 +54,26 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _hashing(signature_name: str) -> hashing.Config:
+def _hashing(signature_name: str, *, allow_symlinks: bool = False) -> hashing.Config:
+    # Imported here: model-signing 1.1.1 needs pyOpenSSL, which a test module marks as needed.
+    from model_signing import hashing
+
     # The bundle lives in the model directory: it cannot sign itself.
-    return hashing.Config().set_ignored_paths(paths=[signature_name])
+    return (
+        hashing.Config()
+        .set_ignored_paths(paths=[signature_name])
+        .set_allow_symlinks(allow_symlinks)
+    )
 
 
-def sign_with_key(model: Path, private_key: Path, signature: Path | None = None) -> Path:
+def sign_with_key(
+    model: Path, private_key: Path, signature: Path | None = None, *, allow_symlinks: bool = False
+) -> Path:
+    from model_signing import signing
+
     signature = signature or model / "model.sig"
     signing.Config().use_elliptic_key_signer(private_key=private_key).set_hashing_config(
-        _hashing(signature.name)
+        _hashing(signature.name, allow_symlinks=allow_symlinks)
     ).sign(model, signature)
     return signature
 
@@ -148,6 +162,8 @@ def make_authority(directory: Path, name: str = "acme", *, leaf_expired: bool = 
 
 
 def sign_with_certificate(model: Path, authority: Authority) -> Path:
+    from model_signing import signing
+
     signature = model / "model.sig"
     signing.Config().use_certificate_signer(
         private_key=authority.leaf_key,

@@ -105,6 +105,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             identity=decl.identity,
             issuer=decl.issuer,
             trust_config=decl.trust_config,
+            allow_symlinks=model.decl.source is not None,
         )
     except model_signature.SetupError as exc:
         return Outcome(error=f"cannot verify the signature of {model.name} ({decl.mode}): {exc}")

@@ -112,8 +112,12 @@ def verify(
     identity: str | None = None,
     issuer: str | None = None,
     trust_config: Path | None = None,
+    allow_symlinks: bool = False,
 ) -> Verification:
-    """Verify ``model_root`` against the bundle ``signature``; raises :class:`SetupError`."""
+    """Verify ``model_root`` against the bundle ``signature``; raises :class:`SetupError`.
+
+    ``allow_symlinks``: a Hugging Face snapshot is a tree of symlinks into the cache's blobs, so
+    Hub models are hashed through them; a local model with a symlink fails to verify."""
     config = _config(
         mode,
         public_key=public_key,
@@ -129,7 +133,9 @@ def verify(
     if signature.resolve().is_relative_to(model_root.resolve()):
         ignored.append(signature.resolve().relative_to(model_root.resolve()))
     hash_config = hashing.Config()  # type: ignore[no-untyped-call]
-    config.set_hashing_config(hash_config.set_ignored_paths(paths=ignored))
+    config.set_hashing_config(
+        hash_config.set_ignored_paths(paths=ignored).set_allow_symlinks(allow_symlinks)
+    )
     out = Verification(
         leaf_certificate=_leaf_certificate(signature) if mode == "certificate" else None
     )

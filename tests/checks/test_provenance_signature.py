@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 CLAIM = "provenance[tiny::signature]"
 
+# model-signing 1.1.1 imports pyOpenSSL without declaring it as a dependency.
+pytestmark = pytest.mark.needs("OpenSSL")
+
 
 def declare(pipeline: Pipeline, signature: str, top: str = "") -> None:
     pipeline.project.default_manifest(extra_model_keys=f"    signature: {signature}", top=top)
