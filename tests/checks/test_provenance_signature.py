@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pytest_mlsupply.results import CheckResult, Location, Severity, Verdict
+from tests.conftest import build_hub_cache
 from tests.signing import (
     Authority,
     ec_key,
@@ -304,3 +305,68 @@ def test_require_signature_fails_a_model_without_one(pipeline: Pipeline) -> None
 
     assert only(result) == ("MLS-SIG-001", Severity.HIGH, "model has no signature")
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+HUB_COMMIT = "3f2a9c0e4b1d7a6c5e8f9a0b1c2d3e4f5a6b7c8d"
+HUB_CLAIM = "provenance[hub-tiny::signature]"
+
+
+def hub_snapshot(pipeline: Pipeline, cache: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A Hub snapshot (symlinks into the cache's blobs) of the tiny model, and a release key."""
+    release = write_signed_model_files(tmp_path / "release")
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    snapshot = build_hub_cache(cache, "acme/tiny-bert", HUB_COMMIT, files)
+    private, _ = write_key(pipeline.project.root / "keys", "release", ec_key())
+    return snapshot, private
+
+
+def declare_hub(pipeline: Pipeline, signature: str) -> None:
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hub-tiny
+            source: hf://acme/tiny-bert@{HUB_COMMIT}
+            signature: {signature}
+        """
+    )
+
+
+def test_a_hub_models_signature_in_the_snapshot_is_verified_over_the_snapshot(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    snapshot, private = hub_snapshot(pipeline, empty_hub_cache, tmp_path)
+    sign_with_key(snapshot, private, allow_symlinks=True)
+    declare_hub(pipeline, "{public_key: keys/release.pub}")
+
+    assert pipeline.result(HUB_CLAIM).findings == []
+
+    # The snapshot's files are what was verified: a tampered blob fails, named.
+    blob = (snapshot / "config.json").resolve()
+    blob.write_text("{}")
+    (finding,) = pipeline.result(HUB_CLAIM).findings
+    assert (finding.rule, finding.location.file) == ("MLS-SIG-004", "hub-tiny/config.json")
+
+
+def test_a_hub_models_signature_can_sit_beside_the_manifest(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    snapshot, private = hub_snapshot(pipeline, empty_hub_cache, tmp_path)
+    sign_with_key(snapshot, private, pipeline.project.root / "hub-tiny.sig", allow_symlinks=True)
+    declare_hub(pipeline, "{path: hub-tiny.sig, public_key: keys/release.pub}")
+
+    assert pipeline.result(HUB_CLAIM).findings == []
+    # ... and the default model.sig is then not expected in the snapshot.
+    assert not (snapshot / "model.sig").exists()
+
+
+def test_a_symlink_in_a_local_model_does_not_verify(keyed: Pipeline, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text("{}")
+    (keyed.model_dir / "config.json").unlink()
+    (keyed.model_dir / "config.json").symlink_to(outside)
+
+    result = keyed.result(CLAIM)
+
+    assert only(result)[0] == "MLS-SIG-003"
+    assert "symlink" in result.findings[0].evidence.lower()
