@@ -148,6 +148,10 @@ def verify(
         out.mismatches = _mismatches(config, model_root, signature)
         if not out.mismatches:  # never a pass on a mismatch we could not itemise
             out.signature_error = str(exc)
+    except OSError as exc:
+        # Unreadable files or a network call (sigstore looking something up): the signature
+        # was not checked, so the item errors rather than reporting a verdict.
+        raise SetupError(f"verification could not complete offline: {_describe(exc)}") from exc
     except Exception as exc:  # a broken bundle, a bad chain, an invalid signature: all fail
         out.signature_error = _describe(exc)
     return out

@@ -370,3 +370,37 @@ def test_a_symlink_in_a_local_model_does_not_verify(keyed: Pipeline, tmp_path: P
 
     assert only(result)[0] == "MLS-SIG-003"
     assert "symlink" in result.findings[0].evidence.lower()
+
+
+def sigstore_trust_config(directory: Path) -> Path:
+    """A ClientTrustConfig assembled from the trusted root sigstore ships as package data."""
+    import sigstore
+
+    store = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+    config = {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": json.loads((store / "trusted_root.json").read_text()),
+        "signingConfig": json.loads((store / "signing_config.v0.2.json").read_text()),
+    }
+    path = directory / "trust.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_sigstore_with_a_local_trusted_root_rejects_a_bundle_no_fulcio_certificate_signed(
+    keyed: Pipeline,
+) -> None:
+    # The trusted root is read from disk (no TUF fetch; the no_internet fixture would refuse
+    # one); the key-signed bundle carries no Fulcio certificate for the identity, so it fails.
+    sigstore_trust_config(keyed.project.root)
+    declare(
+        keyed,
+        "{identity: release@acme.example, issuer: https://accounts.google.com, "
+        "trust_config: trust.json}",
+    )
+
+    result = keyed.result(CLAIM)
+
+    assert only(result)[0] == "MLS-SIG-003"
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+    assert "expected certificate in bundle" in result.findings[0].evidence
