@@ -78,6 +78,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         return Outcome(error=model.error or "the model could not be resolved")
     bundle = signature_path(model, decl)
     assert bundle is not None
+    # Relative names only: reports stay the same on every checkout.
     shown = bundle.name if decl.path is not None else f"{model.name}/{DEFAULT_SIGNATURE}"
     if not bundle.is_file():
         return Outcome(
@@ -87,7 +88,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                     Severity.HIGH,
                     "signature file not found",
                     shown,
-                    f"the manifest declares a signature; {bundle} does not exist",
+                    f"the manifest declares a signature; {shown} does not exist",
                     "a declared signature that is absent proves nothing about the model",
                     f"ship the model-signing bundle as {DEFAULT_SIGNATURE} in the model "
                     "directory, or point `signature.path` at it",
@@ -110,7 +111,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     except model_signature.SetupError as exc:
         return Outcome(error=f"cannot verify the signature of {model.name} ({decl.mode}): {exc}")
     facts: dict[str, object] = {
-        "signature": {"path": str(bundle), "mode": decl.mode, "verified": result.verified}
+        "signature": {"path": shown, "mode": decl.mode, "verified": result.verified}
     }
     if result.signature_error is not None:
         return Outcome(

@@ -158,11 +158,9 @@ def verify(
 
 
 def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if name == "InvalidSignature" or not text:
-        text = text or "the signature does not match the payload for this key"
-    return f"{name}: {text}"
+    # cryptography's InvalidSignature carries no text: say what it means.
+    text = str(exc).strip() or "the signature does not match the signed payload for this key"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _mismatches(config: verifying.Config, model_root: Path, signature: Path) -> list[Mismatch]:

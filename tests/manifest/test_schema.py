@@ -351,6 +351,17 @@ def test_edge_cases_the_loader_accepts_are_accepted_by_the_schema(
             "issuer is missing",
             id="sigstore-identity-without-issuer",
         ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    signature: "
+            "{public_key: keys/release.pub, certificate: keys/cert.pem}\n",
+            "checked against a certificate chain",
+            id="signing-certificate-without-a-chain",
+        ),
+        pytest.param(
+            "version: 1\npolicy: {require_signature: yes please}\n",
+            "expected true or false",
+            id="require-signature-not-a-boolean",
+        ),
         pytest.param("version: 1\npolicy: {fail_on: hgih}\n", "is not one of", id="bad-fail-on"),
         pytest.param("version: 1\npolicy: {fail_on: info}\n", "is not one of", id="info-threshold"),
         pytest.param(
