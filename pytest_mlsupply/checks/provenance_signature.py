@@ -10,6 +10,7 @@ under ``policy.require_signature: true`` (where a model without one fails).
 from __future__ import annotations
 
 import datetime
+import hashlib
 from pathlib import Path
 
 from cryptography import x509
@@ -111,7 +112,14 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     except model_signature.SetupError as exc:
         return Outcome(error=f"cannot verify the signature of {model.name} ({decl.mode}): {exc}")
     facts: dict[str, object] = {
-        "signature": {"path": shown, "mode": decl.mode, "verified": result.verified}
+        "signature": {
+            # For the BOM's digital-signature reference: where the bundle is, relative to the
+            # manifest when it lies under it (reports stay the same on every checkout).
+            "bundle": _relative(bundle, ctx.inventory.manifest.root, shown),
+            "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest(),
+            "mode": decl.mode,
+            "verified": result.verified,
+        }
     }
     if result.signature_error is not None:
         return Outcome(
@@ -134,6 +142,13 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     findings = [_mismatch(model, m) for m in result.mismatches]
     findings += _certificate_findings(model, decl, result.leaf_certificate, shown)
     return Outcome(findings=findings, facts=facts)
+
+
+def _relative(path: Path, root: Path, fallback: str) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return fallback
 
 
 def _mismatch(model: ResolvedModel, m: model_signature.Mismatch) -> Finding:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 
 import pytest
@@ -29,6 +31,27 @@ def test_a_signed_model_passes_the_gate(pytester: pytest.Pytester, project: Proj
 
     result.stdout.fnmatch_lines([f"*{LINE}*PASSED*"])
     assert result.ret == 0
+
+
+@needs_model_signing
+def test_the_bom_references_the_verified_signature_and_its_verdict(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    sign_project(project)
+    bundle = project.model_dir / "model.sig"
+
+    assert pytester.runpytest("--mlsupply").ret == 0
+
+    # build_bom validated it as strict CycloneDX 1.6 before writing.
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["name"] == "tiny"]
+    (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
+    assert reference["url"] == "models/tiny/model.sig"
+    assert reference["hashes"] == [
+        {"alg": "SHA-256", "content": hashlib.sha256(bundle.read_bytes()).hexdigest()}
+    ]
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    assert properties["mlsupply:check:signature"] == "pass"
 
 
 @needs_model_signing
