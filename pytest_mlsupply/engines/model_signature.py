@@ -82,6 +82,9 @@ def _config(
             assert public_key is not None
             return config.use_elliptic_key_verifier(public_key=public_key)
         if mode == "certificate":
+            if not certificate_chain:
+                # model-signing would fall back to the system's web CAs: not a release policy.
+                raise SetupError("no certificate_chain to verify the signing certificate against")
             return config.use_certificate_verifier(certificate_chain=list(certificate_chain))
         assert identity is not None
         assert issuer is not None

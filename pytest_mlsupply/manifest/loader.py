@@ -844,6 +844,15 @@ class _Reader:
                 )
                 if p is not None:
                     chain.append(p)
+            if items == []:
+                # An empty chain would make model-signing trust the system's web CAs.
+                self.problem(
+                    m["certificate_chain"],
+                    f"{key_path}.certificate_chain",
+                    "certificate_chain is empty",
+                    "list the PEM root (and intermediate) certificates your signing CA uses",
+                )
+                return None
         decl = SignatureDecl(
             path=file("path"),
             public_key=file("public_key"),

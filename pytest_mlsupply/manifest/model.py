@@ -114,9 +114,9 @@ class SignatureDecl:
     def mode(self) -> str:
         if self.public_key is not None:
             return "public-key"
-        if self.certificate_chain:
-            return "certificate"
-        return "sigstore"
+        if self.identity is not None or self.issuer is not None:
+            return "sigstore"
+        return "certificate"
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,12 @@ def test_require_signature_defaults_to_false_and_reads_a_boolean(root: Path) -> 
     assert parse_manifest("version: 1\n", path).policy.require_signature is False
     on = parse_manifest("version: 1\npolicy: {require_signature: true}\n", path)
     assert on.policy.require_signature is True
+
+
+def test_an_empty_certificate_chain_is_refused_rather_than_trusting_the_system_cas(
+    root: Path,
+) -> None:
+    (problem,) = problems(root, f"{MODEL}    signature: {{certificate_chain: []}}\n")
+
+    assert problem.key_path == "models[0].signature.certificate_chain"
+    assert problem.message == "certificate_chain is empty"
