@@ -56,7 +56,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
     for model in inventory.models:
         items.extend(plan_artifacts(model, tuple(c.name for c in ARTIFACT_CHECKS)))
         for claim in PROVENANCE_CHECKS:
-            if claim.applies(model):
+            if claim.applies(model) or claim.required_by(inventory.manifest.policy):
                 items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
     for dep in inventory.dependencies:
         names = tuple(c.name for c in DEPENDENCY_CHECKS if c.applies(dep))

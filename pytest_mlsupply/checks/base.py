@@ -57,6 +57,9 @@ class Check(Generic[S]):
     summary: str
     run: Callable[[S, CheckContext], Outcome]
     applies: Callable[[S], bool] = lambda _subject: True
+    required_by: Callable[[Policy], bool] = lambda _policy: False
+    """A policy under which the check runs on every subject, ``applies`` or not (a model with
+    no signature under ``policy.require_signature`` fails its claim instead of skipping it)."""
 
 
 def artifact_content(file: ArtifactFile, ctx: CheckContext) -> FileContent:

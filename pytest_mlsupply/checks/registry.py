@@ -13,6 +13,7 @@ from pytest_mlsupply.checks import (
     dependency_typosquat,
     dependency_vulnerabilities,
     provenance_model_card,
+    provenance_signature,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
 
@@ -31,4 +32,7 @@ DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
     dependency_vulnerabilities.CHECK,
 )
 
-PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (provenance_model_card.CHECK,)
+PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
+    provenance_model_card.CHECK,
+    provenance_signature.CHECK,
+)

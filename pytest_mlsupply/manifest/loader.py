@@ -416,6 +416,7 @@ class _Reader:
                 "allow_globals",
                 "licenses",
                 "typosquat",
+                "require_signature",
             ),
             "{fail_on: high}",
         )
@@ -478,6 +479,9 @@ class _Reader:
                     or (),
                 )
         typosquat = self.typosquat(m.get("typosquat"))
+        require_signature = self.optional(
+            m, "require_signature", lambda n: self.boolean(n, "policy.require_signature")
+        )
         return Policy(
             fail_on=Severity.parse(fail_on) if fail_on else Policy().fail_on,
             pickle="denylist" if pickle == "denylist" else "default-deny",
@@ -487,6 +491,7 @@ class _Reader:
             licenses=licenses,
             require_hashes=bool(require_hashes),
             typosquat=typosquat,
+            require_signature=bool(require_signature),
         )
 
     def typosquat(self, node: yaml.Node | None) -> TyposquatPolicy:
@@ -807,30 +812,94 @@ class _Reader:
         m = self.mapping(
             node,
             key_path,
-            ("path", "public_key", "certificate"),
-            "{path: model.sig, public_key: keys/release.pub}",
+            (
+                "path",
+                "public_key",
+                "certificate",
+                "certificate_chain",
+                "identity",
+                "issuer",
+                "trust_config",
+            ),
+            "{public_key: keys/release.pub}",
         )
         if m is None:
             return None
-        if "path" not in m:
+
+        def file(key: str) -> Path | None:
+            return self.optional(
+                m,
+                key,
+                lambda n: self.local_path(n, f"{key_path}.{key}", must_exist=True, kind="file"),
+            )
+
+        chain: list[Path] = []
+        if "certificate_chain" in m:
+            items = self.sequence(
+                m["certificate_chain"], f"{key_path}.certificate_chain", "[keys/root.pem]"
+            )
+            for i, item in enumerate(items or ()):
+                p = self.local_path(
+                    item, f"{key_path}.certificate_chain[{i}]", must_exist=True, kind="file"
+                )
+                if p is not None:
+                    chain.append(p)
+            if items == []:
+                # An empty chain would make model-signing trust the system's web CAs.
+                self.problem(
+                    m["certificate_chain"],
+                    f"{key_path}.certificate_chain",
+                    "certificate_chain is empty",
+                    "list the PEM root (and intermediate) certificates your signing CA uses",
+                )
+                return None
+        decl = SignatureDecl(
+            path=file("path"),
+            public_key=file("public_key"),
+            certificate=file("certificate"),
+            certificate_chain=tuple(chain),
+            identity=self.opt_str(m, "identity", key_path),
+            issuer=self.opt_str(m, "issuer", key_path),
+            trust_config=file("trust_config"),
+        )
+        # One way to verify, stated in full: a signature nobody can check proves nothing.
+        modes = [
+            name
+            for name, present in (
+                ("public_key", "public_key" in m),
+                ("certificate_chain", "certificate_chain" in m),
+                ("identity/issuer", "identity" in m or "issuer" in m),
+            )
+            if present
+        ]
+        if len(modes) != 1:
             self.problem(
-                node, f"{key_path}.path", "missing signature path", "add `path: <signature bundle>`"
+                node,
+                key_path,
+                "declare exactly one way to verify the signature"
+                + (f" (found {', '.join(modes)})" if modes else ""),
+                "add `public_key: <PEM>`, or `certificate_chain: [<PEM>, ...]`, or "
+                "`identity: <email or URI>` with `issuer: <OIDC issuer URL>`",
             )
             return None
-        path = self.local_path(m["path"], f"{key_path}.path", must_exist=True, kind="file")
-        public_key = self.optional(
-            m,
-            "public_key",
-            lambda n: self.local_path(n, f"{key_path}.public_key", must_exist=True, kind="file"),
-        )
-        certificate = self.optional(
-            m,
-            "certificate",
-            lambda n: self.local_path(n, f"{key_path}.certificate", must_exist=True, kind="file"),
-        )
-        if path is None:
+        if modes == ["identity/issuer"] and ("identity" not in m or "issuer" not in m):
+            missing = "issuer" if "issuer" not in m else "identity"
+            self.problem(
+                node,
+                f"{key_path}.{missing}",
+                f"Sigstore verification needs both identity and issuer; {missing} is missing",
+                f"add `{missing}:`",
+            )
             return None
-        return SignatureDecl(path=path, public_key=public_key, certificate=certificate)
+        if "certificate" in m and "certificate_chain" not in m:
+            self.problem(
+                m["certificate"],
+                f"{key_path}.certificate",
+                "a signing certificate is checked against a certificate chain",
+                "add `certificate_chain: [<root and intermediate PEM files>]`",
+            )
+            return None
+        return decl
 
     def datasets(self, node: yaml.Node | None, policy: Policy) -> tuple[DatasetDecl, ...]:
         if node is None:

@@ -87,13 +87,36 @@ class Policy:
     """Every pinned requirement must also carry ``--hash`` (pip's ``--require-hashes`` mode):
     a missing hash is then a high finding rather than a note."""
     typosquat: TyposquatPolicy = field(default_factory=TyposquatPolicy)
+    require_signature: bool = False
+    """Every model must declare a signature: a model without one fails its ``signature``
+    claim (otherwise that claim is not made for it)."""
 
 
 @dataclass(frozen=True)
 class SignatureDecl:
-    path: Path
+    """How a model's signature (a model-signing bundle) is found and verified.
+
+    Exactly one mode is declared: ``public_key``; ``certificate_chain`` (optionally pinning the
+    signing ``certificate``); or Sigstore ``identity`` + ``issuer`` (with ``trust_config``)."""
+
+    path: Path | None = None
+    """The bundle, relative to the manifest; None: ``model.sig`` in the model's directory."""
     public_key: Path | None = None
     certificate: Path | None = None
+    """The expected signing (leaf) certificate, compared with the one in the bundle."""
+    certificate_chain: tuple[Path, ...] = ()
+    identity: str | None = None
+    issuer: str | None = None
+    trust_config: Path | None = None
+    """A Sigstore ClientTrustConfig JSON file (trusted root and signing config) for offline use."""
+
+    @property
+    def mode(self) -> str:
+        if self.public_key is not None:
+            return "public-key"
+        if self.identity is not None or self.issuer is not None:
+            return "sigstore"
+        return "certificate"
 
 
 @dataclass(frozen=True)

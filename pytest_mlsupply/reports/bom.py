@@ -289,7 +289,10 @@ def _assemble(
                 description=decl.description,
                 purl=purl,
                 licenses=[_license(license_text)] if license_text else None,
-                external_references=_hub_references(source, resolved.endpoint),
+                external_references=[
+                    *_hub_references(source, resolved.endpoint),
+                    *_signature_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
+                ],
                 pedigree=_lineage(decl),
                 components=files,
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
@@ -406,6 +409,28 @@ def _hub_references(ref: HubRef | None, endpoint: str | None = None) -> list[Ext
         return []
     url = XsUri(_hub_url(ref, endpoint))
     return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=url)]
+
+
+def _signature_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
+    """The model-signing bundle the ``signature`` claim read (its verdict is the model's
+    ``mlsupply:check:signature`` property)."""
+    for result in results:
+        fact = result.facts.get("signature")
+        if result.check != "signature" or not isinstance(fact, dict):
+            continue
+        bundle, sha256 = fact.get("bundle"), fact.get("sha256")
+        if isinstance(bundle, str):
+            return [
+                ExternalReference(
+                    type=ExternalReferenceType.DIGITAL_SIGNATURE,
+                    url=XsUri(bundle),
+                    comment=f"OpenSSF model-signing bundle ({fact.get('mode')})",
+                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)]
+                    if isinstance(sha256, str)
+                    else None,
+                )
+            ]
+    return []
 
 
 def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:

@@ -789,7 +789,7 @@ models:
     description: Binary sentiment classifier.
     card: {{path: CARD.md, require: [license, evaluation]}}
     datasets: [reviews, hub-reviews]
-    signature: {{path: models/sentiment/model.sig, public_key: keys/release.pub, certificate: keys/cert.pem}}
+    signature: {{path: models/sentiment/model.sig, certificate_chain: [keys/release.pub], certificate: keys/cert.pem}}
     lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
@@ -838,7 +838,7 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
     assert local.datasets == ("reviews", "hub-reviews")
     assert local.signature == SignatureDecl(
         path=tmp_path / "models" / "sentiment" / "model.sig",
-        public_key=tmp_path / "keys" / "release.pub",
+        certificate_chain=(tmp_path / "keys" / "release.pub",),
         certificate=tmp_path / "keys" / "cert.pem",
     )
     assert local.base_model == f"hf://google-bert/bert-base-uncased@{COMMIT}"

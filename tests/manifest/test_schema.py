@@ -38,6 +38,7 @@ policy:
   pickle: denylist
   require_pins: true
   require_hashes: true
+  require_signature: true
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
@@ -50,11 +51,15 @@ models:
     description: Binary sentiment classifier.
     card: {{path: README.md, require: [{", ".join(CARD_FIELDS)}]}}
     datasets: [reviews, hub-reviews]
-    signature: {{path: model.sig, public_key: keys/release.pub, certificate: keys/cert.pem}}
+    signature: {{path: model.sig, public_key: keys/release.pub}}
     lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
     source: hf://acme/sentiment-bert@{COMMIT}
+    signature: {{certificate_chain: [keys/root.pem], certificate: keys/cert.pem}}
+  - name: ci-signed
+    path: models/sentiment
+    signature: {{identity: release@acme.example, issuer: "https://accounts.acme.example", trust_config: keys/trust.json}}
 datasets:
   - name: reviews
     path: data/reviews
@@ -103,6 +108,8 @@ def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "model.sig",
         "keys/release.pub",
         "keys/cert.pem",
+        "keys/root.pem",
+        "keys/trust.json",
         "reports/eval.json",
         "deploy/manifest.yaml",
     ):
@@ -325,8 +332,35 @@ def test_edge_cases_the_loader_accepts_are_accepted_by_the_schema(
         ),
         pytest.param(
             f"version: 1\n{MINIMAL_MODEL}    signature:\n",
-            "missing signature path",
+            "declare exactly one way to verify the signature",
             id="null-signature",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    signature: {{path: model.sig}}\n",
+            "declare exactly one way to verify the signature",
+            id="signature-without-a-verification-mode",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    signature: "
+            "{public_key: keys/release.pub, identity: a@b.example, issuer: https://i.example}\n",
+            "declare exactly one way to verify the signature",
+            id="signature-with-two-verification-modes",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    signature: {{identity: a@b.example}}\n",
+            "issuer is missing",
+            id="sigstore-identity-without-issuer",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    signature: "
+            "{public_key: keys/release.pub, certificate: keys/cert.pem}\n",
+            "checked against a certificate chain",
+            id="signing-certificate-without-a-chain",
+        ),
+        pytest.param(
+            "version: 1\npolicy: {require_signature: yes please}\n",
+            "expected true or false",
+            id="require-signature-not-a-boolean",
         ),
         pytest.param("version: 1\npolicy: {fail_on: hgih}\n", "is not one of", id="bad-fail-on"),
         pytest.param("version: 1\npolicy: {fail_on: info}\n", "is not one of", id="info-threshold"),

@@ -15,9 +15,8 @@ SCHEMA = Path(__file__).parents[2] / "pytest_mlsupply" / "manifest" / "mlsupply.
 
 
 def declare_unchecked_keys(project: Project) -> None:
-    (project.root / "model.sig").write_text("not a real bundle\n")
     manifest = project.default_manifest(
-        extra_model_keys="    signature: {path: model.sig}",
+        extra_model_keys="    promotion: {evaluation: requirements.txt}",
         top="policy: {licenses: {deny_restrictions: [non-commercial]}}",
     )
     manifest.write_text(manifest.read_text() + "monitor: {orgs: [acme]}\n")
@@ -36,8 +35,8 @@ def test_declared_keys_no_check_reads_are_listed_in_the_terminal_summary(
         [
             "*= mlsupply =*",
             # ([[] is fnmatch for a literal "[")
-            "declared, not checked: models[[]tiny].signature (mlsupply.yaml:4:5): the model's "
-            "signature is not verified",
+            "declared, not checked: models[[]tiny].promotion (mlsupply.yaml:4:5): the evaluation "
+            "and deployment files are not compared with the model",
             "declared, not checked: policy.licenses: model and dataset licenses are not checked*",
             "declared, not checked: monitor: nothing is monitored",
         ]
@@ -57,7 +56,7 @@ def test_the_matrix_and_the_bom_name_what_was_declared_but_not_checked(
     assert "- `policy.licenses`: model and dataset licenses are not checked" in markdown
     document = json.loads((build / "mlsupply-matrix.json").read_text())
     assert [d["key"] for d in document["declared_not_checked"]] == [
-        "models[tiny].signature",
+        "models[tiny].promotion",
         "policy.licenses",
         "monitor",
     ]
@@ -65,7 +64,7 @@ def test_the_matrix_and_the_bom_name_what_was_declared_but_not_checked(
     properties = bom["metadata"]["component"]["properties"]
     declared = [p["value"] for p in properties if p["name"] == "mlsupply:declared-not-checked"]
     # (cyclonedx-python-lib sorts properties by name and value)
-    assert sorted(declared) == ["models[tiny].signature", "monitor", "policy.licenses"]
+    assert sorted(declared) == ["models[tiny].promotion", "monitor", "policy.licenses"]
 
 
 def test_a_manifest_that_declares_only_checked_keys_reports_nothing_unchecked(
@@ -86,7 +85,6 @@ def test_the_unchecked_list_is_deliberate() -> None:
     # When a check starts reading one of these keys, delete its entry in checks/unchecked.py
     # and here: the change is then visible in review.
     assert [entry.key for entry in UNCHECKED] == [
-        "models[].signature",
         "models[].lineage.base_model",
         "models[].promotion",
         "policy.licenses",

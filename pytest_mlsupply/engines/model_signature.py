@@ -1,0 +1,217 @@
+"""Verifying a model directory against an OpenSSF model-signing bundle: the one adapter.
+
+model-signing's public API (``verifying.Config``) verifies the bundle and then compares the
+model with the signed manifest, but a mismatch arrives as one ``ValueError`` whose text lists
+the differences. To name each changed, missing or unsigned file as its own finding, this module
+reaches into two private attributes after a mismatch (the configured verifier, to get the signed
+manifest back, and the hashing configuration that ``verify`` completed, to hash the model the
+same way) and into the bundle's certificate chain. Those are the only private uses; a new
+model-signing release that moves them breaks this module alone.
+
+Files the signature never covers (model-signing's own rules, plus ours): the signature file
+itself when it lies inside the model directory, ``.git/``, ``.github/``, ``.gitattributes``,
+``.gitignore``, and any ``ignore_paths`` the signer recorded in the signed manifest.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model_signing import verifying
+
+__all__ = ["Mismatch", "SetupError", "Verification", "verify"]
+
+
+class SetupError(Exception):
+    """The verifier could not be configured (an unsupported key, an unreadable trust file)."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One file where the model on disk differs from what was signed."""
+
+    kind: str
+    """``changed`` (different bytes), ``missing`` (signed, not on disk) or ``unsigned`` (on disk,
+    not covered by the signature)."""
+    file: str
+    """The path relative to the model directory, as the signed manifest names it."""
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass
+class Verification:
+    """What verifying a bundle established."""
+
+    signature_error: str | None = None
+    """Why the bundle itself did not verify (wrong key, broken chain, unreadable bundle)."""
+    mismatches: list[Mismatch] = field(default_factory=list)
+    leaf_certificate: bytes | None = None
+    """The DER signing certificate carried by a certificate-mode bundle."""
+
+    @property
+    def verified(self) -> bool:
+        return self.signature_error is None and not self.mismatches
+
+
+def _config(
+    mode: str,
+    *,
+    public_key: Path | None,
+    certificate_chain: tuple[Path, ...],
+    identity: str | None,
+    issuer: str | None,
+    trust_config: Path | None,
+) -> verifying.Config:
+    try:
+        # Imported here: model-signing 1.1.1 imports pyOpenSSL without declaring it, and a
+        # missing module must fail this claim with a message, not the whole plugin's import.
+        from model_signing import verifying
+    except ImportError as exc:
+        raise SetupError(
+            f"the model-signing library cannot be imported ({exc}); install model-signing>=1.1.1 "
+            "and pyOpenSSL"
+        ) from exc
+    config = verifying.Config()  # type: ignore[no-untyped-call]
+    try:
+        if mode == "public-key":
+            assert public_key is not None
+            return config.use_elliptic_key_verifier(public_key=public_key)
+        if mode == "certificate":
+            if not certificate_chain:
+                # model-signing would fall back to the system's web CAs: not a release policy.
+                raise SetupError("no certificate_chain to verify the signing certificate against")
+            return config.use_certificate_verifier(certificate_chain=list(certificate_chain))
+        assert identity is not None
+        assert issuer is not None
+        if trust_config is None:
+            # Without a trust configuration sigstore fetches the public-good trusted root over
+            # TUF: a network call a gate must not make behind the user's back.
+            raise SetupError(
+                "Sigstore verification offline needs `trust_config:` (a ClientTrustConfig JSON "
+                "holding the trusted root); without it model-signing would fetch the root from "
+                "the Sigstore TUF repository over the network"
+            )
+        return config.use_sigstore_verifier(
+            identity=identity, oidc_issuer=issuer, trust_config=trust_config
+        )
+    except SetupError:
+        raise
+    except Exception as exc:  # model-signing and sigstore raise many types; all mean "cannot"
+        raise SetupError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def verify(
+    model_root: Path,
+    signature: Path,
+    mode: str,
+    *,
+    public_key: Path | None = None,
+    certificate_chain: tuple[Path, ...] = (),
+    identity: str | None = None,
+    issuer: str | None = None,
+    trust_config: Path | None = None,
+    allow_symlinks: bool = False,
+) -> Verification:
+    """Verify ``model_root`` against the bundle ``signature``; raises :class:`SetupError`.
+
+    ``allow_symlinks``: a Hugging Face snapshot is a tree of symlinks into the cache's blobs, so
+    Hub models are hashed through them; a local model with a symlink fails to verify."""
+    config = _config(
+        mode,
+        public_key=public_key,
+        certificate_chain=certificate_chain,
+        identity=identity,
+        issuer=issuer,
+        trust_config=trust_config,
+    )
+    from model_signing import hashing
+
+    ignored: list[Path] = []
+    # The bundle inside the model cannot sign itself; one outside it needs no exclusion.
+    if signature.resolve().is_relative_to(model_root.resolve()):
+        ignored.append(signature.resolve().relative_to(model_root.resolve()))
+    hash_config = hashing.Config()  # type: ignore[no-untyped-call]
+    config.set_hashing_config(
+        hash_config.set_ignored_paths(paths=ignored).set_allow_symlinks(allow_symlinks)
+    )
+    out = Verification(
+        leaf_certificate=_leaf_certificate(signature) if mode == "certificate" else None
+    )
+    try:
+        config.verify(model_root, signature)
+    except ValueError as exc:
+        if not str(exc).startswith("Signature mismatch"):
+            out.signature_error = _describe(exc)
+            return out
+        out.mismatches = _mismatches(config, model_root, signature)
+        if not out.mismatches:  # never a pass on a mismatch we could not itemise
+            out.signature_error = str(exc)
+    except OSError as exc:
+        # Unreadable files or a network call (sigstore looking something up): the signature
+        # was not checked, so the item errors rather than reporting a verdict.
+        raise SetupError(f"verification could not complete offline: {_describe(exc)}") from exc
+    except Exception as exc:  # a broken bundle, a bad chain, an invalid signature: all fail
+        out.signature_error = _describe(exc)
+    return out
+
+
+def _describe(exc: Exception) -> str:
+    # cryptography's InvalidSignature carries no text: say what it means.
+    text = str(exc).strip() or "the signature does not match the signed payload for this key"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _mismatches(config: verifying.Config, model_root: Path, signature: Path) -> list[Mismatch]:
+    from model_signing._signing import sign_sigstore, sign_sigstore_pb
+
+    # Private: see the module docstring.
+    verifier: Any = config._verifier
+    reader: Any = sign_sigstore.Signature if config._uses_sigstore else sign_sigstore_pb.Signature
+    expected = verifier.verify(reader.read(signature))
+    hasher: Any = config._hashing_config  # completed by verify() (the signed ignore_paths)
+    actual = hasher.hash(model_root)
+    want = {_file(rd.identifier): rd.digest for rd in expected.resource_descriptors()}
+    have = {_file(rd.identifier): rd.digest for rd in actual.resource_descriptors()}
+    out = [Mismatch("unsigned", name) for name in sorted(have.keys() - want.keys())]
+    out += [Mismatch("missing", name) for name in sorted(want.keys() - have.keys())]
+    out += [
+        Mismatch("changed", name, want[name].digest_hex, have[name].digest_hex)
+        for name in sorted(want.keys() & have.keys())
+        if want[name] != have[name]
+    ]
+    return out
+
+
+def _file(identifier: str) -> str:
+    """The file of a manifest entry (shard entries read ``path:start:end``)."""
+    head, sep, tail = identifier.rpartition(":")
+    if sep and tail.isdigit():
+        head2, sep2, mid = head.rpartition(":")
+        if sep2 and mid.isdigit():
+            return head2
+    return identifier
+
+
+def _leaf_certificate(signature: Path) -> bytes | None:
+    from model_signing._signing import sign_sigstore_pb
+
+    try:
+        bundle: Any = sign_sigstore_pb.Signature.read(signature).bundle
+        raw: bytes = bundle.verification_material.x509_certificate_chain.certificates[0].raw_bytes
+    except Exception:  # the verification itself reports the unreadable bundle
+        return None
+    return raw
+
+
+def expired(der: bytes, now: datetime.datetime) -> datetime.datetime | None:
+    """The certificate's end of validity when it is past ``now``, else None."""
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    end = cert.not_valid_after_utc
+    return end if end < now else None

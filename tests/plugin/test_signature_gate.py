@@ -1,0 +1,110 @@
+"""`pytest --mlsupply` end to end with a signed model: the signature claim gates the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import pytest
+
+from tests.conftest import Project
+from tests.signing import ec_key, sign_with_key, write_key, write_signed_model_files
+
+CLAIM = "provenance[tiny::signature]"
+LINE = "provenance[[]tiny::signature]"  # ([[] is fnmatch for a literal "[")
+needs_model_signing = pytest.mark.needs("OpenSSL")
+
+
+def sign_project(project: Project) -> None:
+    write_signed_model_files(project.model_dir)
+    private, _ = write_key(project.root / "keys", "release", ec_key())
+    sign_with_key(project.model_dir, private)
+    project.default_manifest(extra_model_keys="    signature: {public_key: keys/release.pub}")
+
+
+@needs_model_signing
+def test_a_signed_model_passes_the_gate(pytester: pytest.Pytester, project: Project) -> None:
+    sign_project(project)
+
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines([f"*{LINE}*PASSED*"])
+    assert result.ret == 0
+
+
+@needs_model_signing
+def test_the_bom_references_the_verified_signature_and_its_verdict(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    sign_project(project)
+    bundle = project.model_dir / "model.sig"
+
+    assert pytester.runpytest("--mlsupply").ret == 0
+
+    # build_bom validated it as strict CycloneDX 1.6 before writing.
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["name"] == "tiny"]
+    (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
+    assert reference["url"] == "models/tiny/model.sig"
+    assert reference["hashes"] == [
+        {"alg": "SHA-256", "content": hashlib.sha256(bundle.read_bytes()).hexdigest()}
+    ]
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    assert properties["mlsupply:check:signature"] == "pass"
+
+
+@needs_model_signing
+def test_a_tampered_weight_file_fails_the_gate_naming_the_file(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    sign_project(project)
+    (project.model_dir / "model.safetensors").write_bytes(b"not the signed weights")
+    # Re-pin the artifact so only the signature claim has something to say.
+    project.default_manifest(extra_model_keys="    signature: {public_key: keys/release.pub}")
+
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines([f"*{LINE}*FAILED*"])
+    result.stdout.fnmatch_lines(["*MLS-SIG-004*model.safetensors changed since it was signed*"])
+    assert result.ret == 1
+
+
+def test_require_signature_fails_a_model_that_declares_none(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    project.default_manifest(top="policy: {require_signature: true}")
+
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines([f"*{LINE}*FAILED*", "*MLS-SIG-001*model has no signature*"])
+    assert result.ret == 1
+
+
+def test_without_a_declared_signature_the_claim_is_not_made(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    assert CLAIM not in result.stdout.str()
+    assert result.ret == 0
+
+
+def test_a_model_signing_library_that_cannot_be_imported_is_an_error_never_a_pass(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # model-signing 1.1.1 imports pyOpenSSL without declaring it: this is that environment.
+    for name in [n for n in sys.modules if n.split(".")[0] in ("model_signing", "OpenSSL")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "OpenSSL", None)
+    (project.root / "keys").mkdir()
+    (project.root / "keys" / "release.pub").write_text("")
+    (project.model_dir / "model.sig").write_text("{}")
+    project.default_manifest(extra_model_keys="    signature: {public_key: keys/release.pub}")
+
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines(
+        [f"*{LINE}*FAILED*", "*ERROR*", "*model-signing library cannot be imported*pyOpenSSL*"]
+    )
+    assert result.ret == 1
