@@ -133,7 +133,16 @@ def _certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_authority(directory: Path, name: str = "acme", *, leaf_expired: bool = False) -> Authority:
+def make_authority(
+    directory: Path,
+    name: str = "acme",
+    *,
+    leaf_expired: bool = False,
+    intermediate_expired: bool = False,
+) -> Authority:
+    """A root, an intermediate and a release signer's leaf. ``intermediate_expired``: the
+    intermediate's validity ended a month ago, and its (retired) key issued a leaf dated back
+    into that validity that is valid for years to come."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     long_ago, far = now - datetime.timedelta(days=3650), now + datetime.timedelta(days=3650)
@@ -144,9 +153,10 @@ def make_authority(directory: Path, name: str = "acme", *, leaf_expired: bool = 
     )  # fmt: skip
     inter = _certificate(
         f"{name} intermediate", inter_key, f"{name} root", root_key,
-        ca=True, not_before=long_ago, not_after=far,
+        ca=True, not_before=long_ago,
+        not_after=now - datetime.timedelta(days=30) if intermediate_expired else far,
     )  # fmt: skip
-    leaf_start = now - datetime.timedelta(days=400 if leaf_expired else 1)
+    leaf_start = now - datetime.timedelta(days=400 if leaf_expired or intermediate_expired else 1)
     leaf_end = now - datetime.timedelta(days=30) if leaf_expired else far
     leaf = _certificate(
         f"{name} release signer", leaf_key, f"{name} intermediate", inter_key,

@@ -140,7 +140,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             facts=facts,
         )
     findings = [_mismatch(model, m) for m in result.mismatches]
-    findings += _certificate_findings(model, decl, result.leaf_certificate, shown)
+    findings += _certificate_findings(model, decl, result.leaf_certificate, bundle, shown)
     return Outcome(findings=findings, facts=facts)
 
 
@@ -189,7 +189,7 @@ def _mismatch(model: ResolvedModel, m: model_signature.Mismatch) -> Finding:
 
 
 def _certificate_findings(
-    model: ResolvedModel, decl: SignatureDecl, leaf: bytes | None, shown: str
+    model: ResolvedModel, decl: SignatureDecl, leaf: bytes | None, bundle: Path, shown: str
 ) -> list[Finding]:
     if decl.mode != "certificate" or leaf is None:
         return []
@@ -212,6 +212,25 @@ def _certificate_findings(
                 "CWE-298",
             )
         )
+    else:
+        problem = model_signature.chain_invalid_now(
+            bundle, decl.certificate_chain, datetime.datetime.now(datetime.UTC)
+        )
+        if problem is not None:
+            out.append(
+                _finding(
+                    "MLS-SIG-007",
+                    Severity.HIGH,
+                    "signing certificate chain is not valid today",
+                    shown,
+                    f"the chain verifies only at the leaf's own start date: {problem}",
+                    "an expired intermediate or root's retired key can still issue back-dated "
+                    "leaves; with no trusted timestamp nothing proves the chain was valid when "
+                    "the model was signed",
+                    "re-sign the model with a certificate whose whole chain is valid now",
+                    "CWE-298",
+                )
+            )
     if decl.certificate is not None:
         try:
             want = x509.load_pem_x509_certificate(decl.certificate.read_bytes())

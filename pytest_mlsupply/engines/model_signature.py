@@ -16,6 +16,7 @@ itself when it lies inside the model directory, ``.git/``, ``.github/``, ``.gita
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,7 +158,21 @@ def verify(
         raise SetupError(f"verification could not complete offline: {_describe(exc)}") from exc
     except Exception as exc:  # a broken bundle, a bad chain, an invalid signature: all fail
         out.signature_error = _describe(exc)
+    if allow_symlinks and out.signature_error is None:
+        # model-signing neither descends into a linked directory nor reports it, so the files
+        # behind it were never hashed. A Hub snapshot links files, not directories.
+        out.mismatches += [Mismatch("unsigned", name) for name in _linked_directories(model_root)]
     return out
+
+
+def _linked_directories(model_root: Path) -> list[str]:
+    found = []
+    for here, dirs, _files in os.walk(model_root):  # does not follow links
+        for name in dirs:
+            path = Path(here, name)
+            if path.is_symlink():
+                found.append(path.relative_to(model_root).as_posix())
+    return sorted(found)
 
 
 def _describe(exc: Exception) -> str:
@@ -206,6 +221,41 @@ def _leaf_certificate(signature: Path) -> bytes | None:
     except Exception:  # the verification itself reports the unreadable bundle
         return None
     return raw
+
+
+def chain_invalid_now(
+    signature: Path, certificate_chain: tuple[Path, ...], now: datetime.datetime
+) -> str | None:
+    """Why the bundle's certificate chain does not verify at ``now``, else None.
+
+    model-signing verifies the chain at the leaf's notBefore, a date the issuer picks: an
+    intermediate or root that has since expired (its retired key can mint back-dated leaves)
+    still verifies there. Checking again today closes that; it also fails a leaf that has
+    expired or is not yet valid."""
+    from cryptography import x509
+    from model_signing._signing import sign_sigstore_pb
+    from OpenSSL import crypto
+
+    try:
+        bundle: Any = sign_sigstore_pb.Signature.read(signature).bundle
+        raw = [
+            c.raw_bytes for c in bundle.verification_material.x509_certificate_chain.certificates
+        ]
+        store = crypto.X509Store()
+        anchors = x509.load_pem_x509_certificates(
+            b"".join(p.read_bytes() for p in certificate_chain)
+        )
+        for anchor in anchors:
+            store.add_cert(crypto.X509.from_cryptography(anchor))
+        store.set_time(now)
+        untrusted = [
+            crypto.X509.from_cryptography(x509.load_der_x509_certificate(r)) for r in raw[1:]
+        ]
+        leaf = crypto.X509.from_cryptography(x509.load_der_x509_certificate(raw[0]))
+        crypto.X509StoreContext(store, leaf, untrusted).verify_certificate()
+    except Exception as exc:  # fail closed: a chain we cannot re-check is not valid today
+        return _describe(exc)
+    return None
 
 
 def expired(der: bytes, now: datetime.datetime) -> datetime.datetime | None:

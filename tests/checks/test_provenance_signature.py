@@ -224,6 +224,25 @@ def test_a_chain_that_did_not_issue_the_signer_does_not_verify(
     assert "X509StoreContextError: self-signed certificate" in result.findings[0].evidence
 
 
+def test_a_leaf_issued_by_an_expired_intermediate_fails(pipeline: Pipeline) -> None:
+    # model-signing checks the chain at the leaf's notBefore, which the issuer chooses: a
+    # retired intermediate's key can still mint a back-dated leaf that is "valid" for years.
+    write_signed_model_files(pipeline.model_dir)
+    authority = make_authority(pipeline.project.root / "pki", intermediate_expired=True)
+    sign_with_certificate(pipeline.model_dir, authority)
+    declare(pipeline, "{certificate_chain: [pki/acme-root.pem, pki/acme-intermediate.pem]}")
+
+    result = pipeline.result(CLAIM)
+
+    assert only(result) == (
+        "MLS-SIG-007",
+        Severity.HIGH,
+        "signing certificate chain is not valid today",
+    )
+    assert "expired" in result.findings[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
 def test_an_expired_leaf_certificate_fails(pipeline: Pipeline) -> None:
     write_signed_model_files(pipeline.model_dir)
     authority = make_authority(pipeline.project.root / "pki", leaf_expired=True)
@@ -370,6 +389,28 @@ def test_a_symlink_in_a_local_model_does_not_verify(keyed: Pipeline, tmp_path: P
 
     assert only(result)[0] == "MLS-SIG-003"
     assert "symlink" in result.findings[0].evidence.lower()
+
+
+def test_a_symlinked_directory_in_a_hub_snapshot_is_not_covered_by_the_signature(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    # A real snapshot links files, never directories: model-signing does not descend into a
+    # linked directory, so the files behind it were neither hashed nor reported as unsigned.
+    snapshot, private = hub_snapshot(pipeline, empty_hub_cache, tmp_path)
+    sign_with_key(snapshot, private, allow_symlinks=True)
+    declare_hub(pipeline, "{public_key: keys/release.pub}")
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "config.json").write_text('{"auto_map": {"AutoModel": "modeling.Evil"}}')
+    (planted / "modeling.py").write_text("import os\n")
+    (snapshot / "extra").symlink_to(planted, target_is_directory=True)
+
+    result = pipeline.result(HUB_CLAIM)
+
+    assert [(f.rule, f.severity, f.location.file) for f in result.findings] == [
+        ("MLS-SIG-006", Severity.HIGH, "hub-tiny/extra")
+    ]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
 def sigstore_trust_config(directory: Path) -> Path:
