@@ -54,26 +54,34 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _hashing(signature_name: str, *, allow_symlinks: bool = False) -> hashing.Config:
+def _hashing(
+    signature_name: str, *, allow_symlinks: bool = False, ignore: tuple[str, ...] = ()
+) -> hashing.Config:
     # Imported here: model-signing 1.1.1 needs pyOpenSSL, which a test module marks as needed.
     from model_signing import hashing
 
     # The bundle lives in the model directory: it cannot sign itself.
     return (
         hashing.Config()
-        .set_ignored_paths(paths=[signature_name])
+        .set_ignored_paths(paths=[signature_name, *ignore])
         .set_allow_symlinks(allow_symlinks)
     )
 
 
 def sign_with_key(
-    model: Path, private_key: Path, signature: Path | None = None, *, allow_symlinks: bool = False
+    model: Path,
+    private_key: Path,
+    signature: Path | None = None,
+    *,
+    allow_symlinks: bool = False,
+    ignore: tuple[str, ...] = (),
 ) -> Path:
+    """``ignore``: more paths the signer excludes (recorded in the signed manifest)."""
     from model_signing import signing
 
     signature = signature or model / "model.sig"
     signing.Config().use_elliptic_key_signer(private_key=private_key).set_hashing_config(
-        _hashing(signature.name, allow_symlinks=allow_symlinks)
+        _hashing(signature.name, allow_symlinks=allow_symlinks, ignore=ignore)
     ).sign(model, signature)
     return signature
 

@@ -3,14 +3,15 @@
 model-signing's public API (``verifying.Config``) verifies the bundle and then compares the
 model with the signed manifest, but a mismatch arrives as one ``ValueError`` whose text lists
 the differences. To name each changed, missing or unsigned file as its own finding, this module
-reaches into two private attributes after a mismatch (the configured verifier, to get the signed
+reaches into private attributes after a mismatch (the configured verifier, to get the signed
 manifest back, and the hashing configuration that ``verify`` completed, to hash the model the
 same way) and into the bundle's certificate chain. Those are the only private uses; a new
 model-signing release that moves them breaks this module alone.
 
 Files the signature never covers (model-signing's own rules, plus ours): the signature file
 itself when it lies inside the model directory, ``.git/``, ``.github/``, ``.gitattributes``,
-``.gitignore``, and any ``ignore_paths`` the signer recorded in the signed manifest.
+``.gitignore``. A file on disk that only the signer's recorded ``ignore_paths`` excluded is
+reported unsigned, as is a symlinked directory in a Hub snapshot (model-signing hashes neither).
 """
 
 from __future__ import annotations
@@ -158,11 +159,55 @@ def verify(
         raise SetupError(f"verification could not complete offline: {_describe(exc)}") from exc
     except Exception as exc:  # a broken bundle, a bad chain, an invalid signature: all fail
         out.signature_error = _describe(exc)
+    if out.signature_error is None:
+        out.mismatches += _signer_excluded(config, model_root, signature, ignored)
     if allow_symlinks and out.signature_error is None:
         # model-signing neither descends into a linked directory nor reports it, so the files
         # behind it were never hashed. A Hub snapshot links files, not directories.
         out.mismatches += [Mismatch("unsigned", name) for name in _linked_directories(model_root)]
     return out
+
+
+_GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
+
+
+def _signer_excluded(
+    config: verifying.Config, model_root: Path, signature: Path, ours: list[Path]
+) -> list[Mismatch]:
+    """Files on disk that only the signer's recorded ``ignore_paths`` kept out of the check.
+
+    model-signing honours whatever the signed manifest excludes (``.`` excludes everything: a
+    bundle that signs nothing then verifies any model). The user declared a signer, not its
+    exclusions, so an excluded file on disk is unsigned. Kept: the git paths and other
+    signature bundles (``*.sig``), which no loader reads."""
+    from model_signing._serialization.serialization import should_ignore
+
+    expected = _expected_manifest(config, signature)
+    recorded = [Path(p) for p in expected.serialization_type.get("ignore_paths", ())]
+    theirs = [
+        model_root / p
+        for p in recorded
+        if p not in ours and str(p) not in _GIT_PATHS and not p.name.endswith(".sig")
+    ]
+    if not theirs:
+        return []
+    own = [model_root / p for p in ours] + [model_root / p for p in _GIT_PATHS]
+    out = []
+    for here, _dirs, files in os.walk(model_root):  # as model-signing walks: links not followed
+        for name in files:
+            path = Path(here, name)
+            if should_ignore(path, theirs) and not should_ignore(path, own):
+                out.append(Mismatch("unsigned", path.relative_to(model_root).as_posix()))
+    return sorted(out, key=lambda m: m.file)
+
+
+def _expected_manifest(config: verifying.Config, signature: Path) -> Any:
+    from model_signing._signing import sign_sigstore, sign_sigstore_pb
+
+    # Private: see the module docstring.
+    verifier: Any = config._verifier
+    reader: Any = sign_sigstore.Signature if config._uses_sigstore else sign_sigstore_pb.Signature
+    return verifier.verify(reader.read(signature))
 
 
 def _linked_directories(model_root: Path) -> list[str]:
@@ -182,12 +227,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _mismatches(config: verifying.Config, model_root: Path, signature: Path) -> list[Mismatch]:
-    from model_signing._signing import sign_sigstore, sign_sigstore_pb
-
-    # Private: see the module docstring.
-    verifier: Any = config._verifier
-    reader: Any = sign_sigstore.Signature if config._uses_sigstore else sign_sigstore_pb.Signature
-    expected = verifier.verify(reader.read(signature))
+    expected = _expected_manifest(config, signature)
     hasher: Any = config._hashing_config  # completed by verify() (the signed ignore_paths)
     actual = hasher.hash(model_root)
     want = {_file(rd.identifier): rd.digest for rd in expected.resource_descriptors()}

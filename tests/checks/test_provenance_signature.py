@@ -413,6 +413,35 @@ def test_a_symlinked_directory_in_a_hub_snapshot_is_not_covered_by_the_signature
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
+@pytest.mark.parametrize(
+    ("excluded", "unsigned"),
+    [
+        (("tokenizer.json",), ["tokenizer.json"]),
+        # "." excludes the whole directory: a bundle that signs nothing verified any model.
+        ((".",), None),
+    ],
+)
+def test_files_the_signer_excluded_from_the_signature_are_unsigned(
+    pipeline: Pipeline, excluded: tuple[str, ...], unsigned: list[str] | None
+) -> None:
+    # The manifest names a key, not the signer's choice of exclusions: an excluded file that a
+    # loader reads can be swapped freely, so it is reported like any file the bundle lacks.
+    write_signed_model_files(pipeline.model_dir)
+    private, _public = write_key(pipeline.project.root / "keys", "release", ec_key())
+    sign_with_key(pipeline.model_dir, private, ignore=excluded)
+    declare(pipeline, "{public_key: keys/release.pub}")
+    (pipeline.model_dir / "tokenizer.json").write_text('{"swapped": true}')
+
+    result = pipeline.result(CLAIM)
+
+    if unsigned is None:  # every file of the model but the bundle
+        unsigned = sorted(p.name for p in pipeline.model_dir.iterdir() if p.name != "model.sig")
+    assert sorted((f.rule, f.location.file) for f in result.findings) == [
+        ("MLS-SIG-006", f"tiny/{name}") for name in unsigned
+    ]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
 def sigstore_trust_config(directory: Path) -> Path:
     """A ClientTrustConfig assembled from the trusted root sigstore ships as package data."""
     import sigstore
