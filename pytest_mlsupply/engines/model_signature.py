@@ -131,13 +131,12 @@ def verify(
         issuer=issuer,
         trust_config=trust_config,
     )
-    from model_signing import hashing
 
     ignored: list[Path] = []
     # The bundle inside the model cannot sign itself; one outside it needs no exclusion.
     if signature.resolve().is_relative_to(model_root.resolve()):
         ignored.append(signature.resolve().relative_to(model_root.resolve()))
-    hash_config = hashing.Config()  # type: ignore[no-untyped-call]
+    hash_config = _hashing_as_signed(config, signature)
     config.set_hashing_config(
         hash_config.set_ignored_paths(paths=ignored).set_allow_symlinks(allow_symlinks)
     )
@@ -226,19 +225,60 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _hashing_as_signed(config: verifying.Config, signature: Path) -> Any:
+    """A hashing configuration with the signed manifest's method and algorithm (files or
+    shards; sha256, blake2 or blake3: all that model-signing writes), so a model signed with
+    another than the default is not reported as changed. Exclusions and symlinks stay ours."""
+    from model_signing import hashing
+
+    try:
+        args = _expected_manifest(config, signature).serialization_type
+        # The manifest records the digest's name; blake2 is recorded as "blake2b".
+        algorithm = {"blake2b": "blake2"}.get(args["hash_type"], args["hash_type"])
+        hash_config: Any = hashing.Config()  # type: ignore[no-untyped-call]
+        if args["method"] == "shards":
+            hash_config.use_shard_serialization(
+                hashing_algorithm=algorithm, shard_size=int(args["shard_size"])
+            )
+        else:
+            hash_config.use_file_serialization(hashing_algorithm=algorithm)
+    except Exception:  # verify() reports an unreadable or untrusted bundle; the default
+        # hashing then reports a manifest it cannot reproduce as a mismatch: never a pass.
+        return hashing.Config()  # type: ignore[no-untyped-call]
+    return hash_config
+
+
 def _mismatches(config: verifying.Config, model_root: Path, signature: Path) -> list[Mismatch]:
     expected = _expected_manifest(config, signature)
     hasher: Any = config._hashing_config  # completed by verify() (the signed ignore_paths)
     actual = hasher.hash(model_root)
-    want = {_file(rd.identifier): rd.digest for rd in expected.resource_descriptors()}
-    have = {_file(rd.identifier): rd.digest for rd in actual.resource_descriptors()}
+    want = _by_file(expected)
+    have = _by_file(actual)
     out = [Mismatch("unsigned", name) for name in sorted(have.keys() - want.keys())]
     out += [Mismatch("missing", name) for name in sorted(want.keys() - have.keys())]
-    out += [
-        Mismatch("changed", name, want[name].digest_hex, have[name].digest_hex)
-        for name in sorted(want.keys() & have.keys())
-        if want[name] != have[name]
-    ]
+    for name in sorted(want.keys() & have.keys()):
+        if want[name] == have[name]:
+            continue
+        # The first differing entry (the file, or one of its shards) names the digests.
+        part = min(p for p in want[name].keys() | have[name].keys()
+                   if want[name].get(p) != have[name].get(p))  # fmt: skip
+        signed, found = want[name].get(part), have[name].get(part)
+        out.append(
+            Mismatch(
+                "changed",
+                name,
+                None if signed is None else signed.digest_hex,
+                None if found is None else found.digest_hex,
+            )
+        )
+    return out
+
+
+def _by_file(manifest: Any) -> dict[str, dict[str, Any]]:
+    """Each file's entries (one, or one per shard), by manifest identifier."""
+    out: dict[str, dict[str, Any]] = {}
+    for rd in manifest.resource_descriptors():
+        out.setdefault(_file(rd.identifier), {})[rd.identifier] = rd.digest
     return out
 
 

@@ -442,6 +442,36 @@ def test_files_the_signer_excluded_from_the_signature_are_unsigned(
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
+@pytest.mark.parametrize(
+    "hashing_as",
+    [{"hashing_algorithm": "blake2"}, {"hashing_algorithm": "blake3"}, {"shard_size": 64}],
+    ids=["blake2", "blake3", "shards"],
+)
+def test_a_model_signed_with_another_hashing_verifies_and_a_change_is_named(
+    pipeline: Pipeline, hashing_as: dict[str, object]
+) -> None:
+    from model_signing import hashing, signing
+
+    write_signed_model_files(pipeline.model_dir)
+    private, _public = write_key(pipeline.project.root / "keys", "release", ec_key())
+    config = hashing.Config()
+    if "shard_size" in hashing_as:
+        config.use_shard_serialization(**hashing_as)  # type: ignore[arg-type]
+    else:
+        config.use_file_serialization(**hashing_as)  # type: ignore[arg-type]
+    signature = pipeline.model_dir / "model.sig"
+    signing.Config().use_elliptic_key_signer(private_key=private).set_hashing_config(
+        config.set_ignored_paths(paths=["model.sig"])
+    ).sign(pipeline.model_dir, signature)
+    declare(pipeline, "{public_key: keys/release.pub}")
+
+    assert pipeline.result(CLAIM).findings == []
+
+    (pipeline.model_dir / "tokenizer.json").write_text('{"swapped": true}')
+    (finding,) = pipeline.result(CLAIM).findings
+    assert (finding.rule, finding.location.file) == ("MLS-SIG-004", "tiny/tokenizer.json")
+
+
 def sigstore_trust_config(directory: Path) -> Path:
     """A ClientTrustConfig assembled from the trusted root sigstore ships as package data."""
     import sigstore
