@@ -113,6 +113,7 @@ def _certificate(
     ca: bool,
     not_before: datetime.datetime,
     not_after: datetime.datetime,
+    purposes: list[x509.ObjectIdentifier] | None = None,
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -138,6 +139,8 @@ def _certificate(
             critical=True,
         )
     )
+    if purposes is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -147,6 +150,7 @@ def make_authority(
     *,
     leaf_expired: bool = False,
     intermediate_expired: bool = False,
+    leaf_purposes: list[x509.ObjectIdentifier] | None = None,
 ) -> Authority:
     """A root, an intermediate and a release signer's leaf. ``intermediate_expired``: the
     intermediate's validity ended a month ago, and its (retired) key issued a leaf dated back
@@ -168,7 +172,7 @@ def make_authority(
     leaf_end = now - datetime.timedelta(days=30) if leaf_expired else far
     leaf = _certificate(
         f"{name} release signer", leaf_key, f"{name} intermediate", inter_key,
-        ca=False, not_before=leaf_start, not_after=leaf_end,
+        ca=False, not_before=leaf_start, not_after=leaf_end, purposes=leaf_purposes,
     )  # fmt: skip
     paths = []
     for label, cert in (("root", root), ("intermediate", inter), ("leaf", leaf)):

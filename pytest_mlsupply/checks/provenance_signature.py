@@ -231,6 +231,24 @@ def _certificate_findings(
                     "CWE-298",
                 )
             )
+    purposes = _extended_key_usage(leaf)
+    if purposes is not None and not purposes & _SIGNING_PURPOSES:
+        # model-signing accepts any leaf with the digitalSignature key usage, which every TLS
+        # server certificate has: a CA that also issues those would vouch for any server.
+        out.append(
+            _finding(
+                "MLS-SIG-009",
+                Severity.HIGH,
+                "signing certificate is not for code signing",
+                shown,
+                "the signing certificate's extended key usage is limited to "
+                + ", ".join(sorted(p.dotted_string for p in purposes)),
+                "a certificate issued for another purpose (a TLS server) is not a release "
+                "signer, even from the declared chain",
+                "sign with a certificate whose extended key usage includes codeSigning",
+                _CWE_SIGNATURE,
+            )
+        )
     if decl.certificate is not None:
         try:
             want = x509.load_pem_x509_certificate(decl.certificate.read_bytes())
@@ -265,6 +283,22 @@ def _certificate_findings(
                 )
             )
     return out
+
+
+_SIGNING_PURPOSES = frozenset(
+    {x509.oid.ExtendedKeyUsageOID.CODE_SIGNING, x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+)
+
+
+def _extended_key_usage(leaf: bytes) -> frozenset[x509.ObjectIdentifier] | None:
+    """The leaf's extended key usages, or None when it declares none (no restriction)."""
+    try:
+        usage = x509.load_der_x509_certificate(leaf).extensions.get_extension_for_class(
+            x509.ExtendedKeyUsage
+        )
+    except x509.ExtensionNotFound:
+        return None
+    return frozenset(usage.value)
 
 
 def _required(policy: Policy) -> bool:

@@ -243,6 +243,40 @@ def test_a_leaf_issued_by_an_expired_intermediate_fails(pipeline: Pipeline) -> N
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
+def test_a_tls_server_certificate_from_the_declared_chain_is_not_a_release_signer(
+    pipeline: Pipeline,
+) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    write_signed_model_files(pipeline.model_dir)
+    authority = make_authority(
+        pipeline.project.root / "pki", leaf_purposes=[ExtendedKeyUsageOID.SERVER_AUTH]
+    )
+    sign_with_certificate(pipeline.model_dir, authority)
+    declare(pipeline, "{certificate_chain: [pki/acme-root.pem, pki/acme-intermediate.pem]}")
+
+    result = pipeline.result(CLAIM)
+
+    assert only(result) == (
+        "MLS-SIG-009",
+        Severity.HIGH,
+        "signing certificate is not for code signing",
+    )
+
+
+def test_a_code_signing_certificate_verifies(pipeline: Pipeline) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    write_signed_model_files(pipeline.model_dir)
+    authority = make_authority(
+        pipeline.project.root / "pki", leaf_purposes=[ExtendedKeyUsageOID.CODE_SIGNING]
+    )
+    sign_with_certificate(pipeline.model_dir, authority)
+    declare(pipeline, "{certificate_chain: [pki/acme-root.pem, pki/acme-intermediate.pem]}")
+
+    assert pipeline.result(CLAIM).findings == []
+
+
 def test_an_expired_leaf_certificate_fails(pipeline: Pipeline) -> None:
     write_signed_model_files(pipeline.model_dir)
     authority = make_authority(pipeline.project.root / "pki", leaf_expired=True)
