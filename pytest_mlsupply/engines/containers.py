@@ -49,6 +49,7 @@ __all__ = [
     "encrypted_finding",
     "extract_and_scan_zip_member",
     "link_finding",
+    "read_handled_member",
     "scan_member",
     "scan_pickle_region",
     "scan_zip_members",
@@ -393,6 +394,22 @@ def read_directory(blob: Blob, fh: BinaryIO, what: str) -> ZipDirectory:
         return read_zip_directory(fh, blob.size)
     except ZipFormatError as exc:
         raise ScanError(f"{what} cannot be listed: {exc}") from exc
+
+
+def read_handled_member(
+    fh: BinaryIO, entry: ZipEntry, size: int, *, limit: int, ctx: ScanContext, label: str
+) -> bytes:
+    """A member a :data:`MemberHandler` analyses itself (Keras' ``config.json``, skops'
+    ``schema.json``), read whole within ``limit``; one it cannot read is a scan error naming
+    ``label``, never a member quietly skipped."""
+    try:
+        return read_zip_member(
+            fh, entry, limit=limit, max_ratio=ctx.policy.limits.max_ratio, file_size=size
+        )
+    except OverBudget as exc:
+        raise ScanError(f"{label} is too large to analyse ({exc.reason})") from None
+    except ZipReadError as exc:
+        raise ScanError(f"{label} cannot be read: {exc}") from None
 
 
 def scan_zip_members(

@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import OverBudget
-from pytest_mlsupply.engines.containers import scan_zip_members
+from pytest_mlsupply.engines.containers import read_handled_member, scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.strings import StringAnalyser
-from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
+from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -476,18 +475,9 @@ def scan_keras_archive(blob: Blob, ident: Identification, ctx: ScanContext) -> l
         nonlocal seen_config
         if entry.name != "config.json":
             return None
-        try:
-            data = read_zip_member(
-                fh,
-                entry,
-                limit=_MAX_CONFIG_BYTES,
-                max_ratio=ctx.policy.limits.max_ratio,
-                file_size=size,
-            )
-        except OverBudget as exc:
-            raise ScanError(f"{entry.name} is too large to analyse ({exc.reason})") from None
-        except ZipReadError as exc:
-            raise ScanError(f"{entry.name} cannot be read: {exc}") from None
+        data = read_handled_member(
+            fh, entry, size, limit=_MAX_CONFIG_BYTES, ctx=ctx, label=entry.name
+        )
         seen_config = True
         config = _loads(data, "config.json")
         return walk_keras_config(config, blob=blob, ctx=ctx, root="config.json")

@@ -25,12 +25,11 @@ import json
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import OverBudget
-from pytest_mlsupply.engines.containers import scan_zip_members
+from pytest_mlsupply.engines.containers import read_handled_member, scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.pickle import Decision, PicklePolicy, Verdict, decide
 from pytest_mlsupply.engines.pickle.allowlist import reconstruct_only
-from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing, ZipReadError, read_zip_member
+from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -258,18 +257,7 @@ def scan_skops(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Find
         nonlocal seen_schema
         if not _is_schema(entry):
             return None
-        try:
-            data = read_zip_member(
-                fh,
-                entry,
-                limit=_MAX_SCHEMA_BYTES,
-                max_ratio=ctx.policy.limits.max_ratio,
-                file_size=size,
-            )
-        except OverBudget as exc:
-            raise ScanError(f"{SCHEMA} is too large to analyse ({exc.reason})") from None
-        except ZipReadError as exc:
-            raise ScanError(f"{SCHEMA} cannot be read: {exc}") from None
+        data = read_handled_member(fh, entry, size, limit=_MAX_SCHEMA_BYTES, ctx=ctx, label=SCHEMA)
         seen_schema = True
         try:
             tree = json.loads(data)
