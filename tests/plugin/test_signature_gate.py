@@ -51,7 +51,8 @@ def test_the_bom_references_the_verified_signature_and_its_verdict(
         {"alg": "SHA-256", "content": hashlib.sha256(bundle.read_bytes()).hexdigest()}
     ]
     properties = {p["name"]: p["value"] for p in model["properties"]}
-    assert properties["mlsupply:check:signature"] == "pass"
+    assert properties["mlsupply:provenance:signature"] == "pass"
+    assert "mlsupply:check:signature" not in properties
 
 
 @needs_model_signing
