@@ -3,6 +3,7 @@ dropped pickle, or one changed byte under the signature, fails it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,7 +49,13 @@ def test_the_example_project_passes_the_gate_offline(example: Path) -> None:
     assert "0 fail, 0 warn, 0 error, 0 not run" in result.stdout
     # The shipped model is signed with the demonstration key, and the gate verified it.
     assert "mlsupply.yaml::provenance[sentiment::signature] PASSED" in result.stdout
-    assert (example / "build" / "ml-bom.cdx.json").is_file()
+    bom = json.loads((example / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c.get("bom-ref") == "model:sentiment"]
+    verdicts = {p["name"]: p["value"] for p in model["properties"]}
+    assert verdicts["mlsupply:provenance:signature"] == "pass"
+    assert verdicts["mlsupply:provenance:model-card"] == "pass"
+    (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
+    assert reference["url"] == "models/sentiment/model.sig"
 
 
 def test_dropping_a_pickle_into_the_model_fails_the_gate_with_a_clear_finding(

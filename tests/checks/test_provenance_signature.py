@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from pytest_mlsupply.results import CheckResult, Location, Severity, Verdict
 from tests.conftest import build_hub_cache
@@ -203,6 +204,31 @@ def test_an_rsa_public_key_is_an_error_saying_model_signing_needs_ec(keyed: Pipe
     assert "release.pub holds an RSA key, which is unsupported" in result.error
     assert "elliptic-curve keys only (P-256, P-384, P-521)" in result.error
     assert "sign the model with an EC key" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_an_ed25519_public_key_is_an_error_naming_its_type(keyed: Pipeline) -> None:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    (keyed.project.root / "keys" / "release.pub").write_bytes(
+        key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+    result = keyed.result(CLAIM)
+
+    assert result.error is not None
+    assert "release.pub holds an Ed25519 key, which is unsupported" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_a_public_key_file_that_is_not_pem_is_an_error_naming_it(keyed: Pipeline) -> None:
+    (keyed.project.root / "keys" / "release.pub").write_text("not a key\n")
+
+    result = keyed.result(CLAIM)
+
+    assert result.error is not None
+    assert "release.pub is not a readable PEM public key" in result.error
     assert result.verdict(Severity.HIGH) is Verdict.ERROR
 
 
