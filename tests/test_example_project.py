@@ -68,6 +68,8 @@ def test_dropping_a_pickle_into_the_model_fails_the_gate_with_a_clear_finding(
     assert result.returncode == 1
     assert "artifact[sentiment/extra.bin::format]" in result.stdout
     assert "MLS-FMT-001 unsafe serialisation format: pickle" in result.stdout
+    # Nobody signed the dropped file: the signature claim names it as well.
+    assert "MLS-SIG-006 extra.bin is not covered by the signature" in result.stdout
 
 
 def test_one_changed_byte_under_the_signature_fails_the_signature_claim(example: Path) -> None:
