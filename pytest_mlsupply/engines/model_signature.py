@@ -191,7 +191,7 @@ def _certificate_key(der: bytes) -> object:
 
     try:
         return x509.load_der_x509_certificate(der).public_key()
-    except ValueError:  # the verification itself reports the unreadable certificate
+    except Exception:  # an unreadable certificate or key: the verification itself reports it
         return None
 
 
