@@ -11,6 +11,10 @@ Running it twice gives byte-identical files (fixed seed, sorted keys, no timesta
 every file is printed at the end so the digests pinned in ``example_project/mlsupply.yaml`` can be
 checked. Needs only numpy and safetensors; no torch, no network.
 
+The directory also holds ``model.sig``, the model's signature (made with the example's
+demonstration key). Identical files keep it valid; after any change, re-sign with
+``python scripts/sign_example_model.py`` (it signs only when the files no longer verify).
+
     python scripts/make_example_model.py [--out DIR]
 """
 
@@ -366,6 +370,8 @@ def main() -> None:
     for name, digest in digests.items():
         print(f"sha256:{digest}  {name}")
     print(f"{len(digests)} files, {total} bytes in {args.out}")
+    # The signature lists every file's digest: a changed file needs a new one.
+    print("if any file changed, re-sign: python scripts/sign_example_model.py")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import write_model
@@ -52,6 +53,10 @@ def write_key(directory: Path, name: str, key: PrivateKey) -> tuple[Path, Path]:
 
 def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
+
+
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _hashing(
@@ -106,9 +111,9 @@ def _name(common_name: str) -> x509.Name:
 
 def _certificate(
     subject: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: PrivateKey,
     issuer: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer_key: PrivateKey,
     *,
     ca: bool,
     not_before: datetime.datetime,
@@ -151,14 +156,18 @@ def make_authority(
     leaf_expired: bool = False,
     intermediate_expired: bool = False,
     leaf_purposes: list[x509.ObjectIdentifier] | None = None,
+    rsa_authority: bool = False,
+    rsa_leaf: bool = False,
 ) -> Authority:
     """A root, an intermediate and a release signer's leaf. ``intermediate_expired``: the
     intermediate's validity ended a month ago, and its (retired) key issued a leaf dated back
-    into that validity that is valid for years to come."""
+    into that validity that is valid for years to come. ``rsa_authority``: the root and the
+    intermediate have RSA keys; ``rsa_leaf``: the signer has one (elliptic curve otherwise)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     long_ago, far = now - datetime.timedelta(days=3650), now + datetime.timedelta(days=3650)
-    root_key, inter_key, leaf_key = ec_key(), ec_key(), ec_key()
+    root_key, inter_key = (rsa_key(), rsa_key()) if rsa_authority else (ec_key(), ec_key())
+    leaf_key = rsa_key() if rsa_leaf else ec_key()
     root = _certificate(
         f"{name} root", root_key, f"{name} root", root_key,
         ca=True, not_before=long_ago, not_after=far,
@@ -192,4 +201,37 @@ def sign_with_certificate(model: Path, authority: Authority) -> Path:
         signing_certificate=authority.leaf,
         certificate_chain=[authority.intermediate, authority.root],
     ).set_hashing_config(_hashing(signature.name)).sign(model, signature)
+    return signature
+
+
+def sign_with_rsa_certificate(model: Path, authority: Authority, scratch: Path) -> Path:
+    """The bundle a signer holding an RSA certificate (``make_authority(rsa_leaf=True)``) makes.
+
+    model-signing 1.1.1 cannot sign with RSA, so the statement is signed first under a
+    throwaway EC authority; then the RSA leaf and its chain replace that chain, and the RSA key
+    signs the same DSSE payload (PKCS#1 v1.5, SHA-256): a bundle that is valid for its RSA key.
+    """
+    from model_signing._signing.sign_sigstore_pb import pae
+
+    signature = sign_with_certificate(model, make_authority(scratch, "throwaway"))
+    bundle = json.loads(signature.read_text())
+    key = serialization.load_pem_private_key(authority.leaf_key.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    envelope = bundle["dsseEnvelope"]
+    payload = base64.b64decode(envelope["payload"])
+    envelope["signatures"] = [
+        {"sig": base64.b64encode(
+            key.sign(pae(payload), padding.PKCS1v15(), hashes.SHA256())
+        ).decode()}
+    ]  # fmt: skip
+    chain = [authority.leaf, authority.intermediate, authority.root]
+    bundle["verificationMaterial"]["x509CertificateChain"]["certificates"] = [
+        {"rawBytes": base64.b64encode(
+            x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(
+                serialization.Encoding.DER
+            )
+        ).decode()}
+        for path in chain
+    ]  # fmt: skip
+    signature.write_text(json.dumps(bundle))
     return signature

@@ -1,7 +1,9 @@
-"""The shipped example project passes the gate offline, and one dropped pickle fails it."""
+"""The shipped example project passes the gate offline (its signed model included), and one
+dropped pickle, or one changed byte under the signature, fails it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,19 +12,27 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "example_project"
+SIGN_SCRIPT = REPO / "scripts" / "sign_example_model.py"
 
 
-def run_gate(cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_gate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--mlsupply", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "--mlsupply", "-p", "no:cacheprovider", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
         # The example is judged on what it declares: this machine's own pip configuration
         # (an /etc/pip.conf with extra indexes) would add `confusion` warnings of its own.
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PIP_CONFIG_FILE": os.devnull},
+        # PYTHONPATH: the plugin of this checkout, not whichever one is installed.
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HF_HUB_OFFLINE": "1",
+            "PIP_CONFIG_FILE": os.devnull,
+            "PYTHONPATH": str(REPO),
+        },
     )
 
 
@@ -34,10 +44,18 @@ def example(tmp_path: Path) -> Path:
 
 
 def test_the_example_project_passes_the_gate_offline(example: Path) -> None:
-    result = run_gate(example)
+    result = run_gate(example, "-v")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 fail, 0 warn, 0 error, 0 not run" in result.stdout
-    assert (example / "build" / "ml-bom.cdx.json").is_file()
+    # The shipped model is signed with the demonstration key, and the gate verified it.
+    assert "mlsupply.yaml::provenance[sentiment::signature] PASSED" in result.stdout
+    bom = json.loads((example / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c.get("bom-ref") == "model:sentiment"]
+    verdicts = {p["name"]: p["value"] for p in model["properties"]}
+    assert verdicts["mlsupply:provenance:signature"] == "pass"
+    assert verdicts["mlsupply:provenance:model-card"] == "pass"
+    (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
+    assert reference["url"] == "models/sentiment/model.sig"
 
 
 def test_dropping_a_pickle_into_the_model_fails_the_gate_with_a_clear_finding(
@@ -50,3 +68,64 @@ def test_dropping_a_pickle_into_the_model_fails_the_gate_with_a_clear_finding(
     assert result.returncode == 1
     assert "artifact[sentiment/extra.bin::format]" in result.stdout
     assert "MLS-FMT-001 unsafe serialisation format: pickle" in result.stdout
+    # Nobody signed the dropped file: the signature claim names it as well.
+    assert "MLS-SIG-006 extra.bin is not covered by the signature" in result.stdout
+
+
+def test_one_changed_byte_under_the_signature_fails_the_signature_claim(example: Path) -> None:
+    # config.json carries no sha256 pin in the manifest: only the signature protects it. The
+    # value changed is one the service never reads, so its own tests still pass.
+    config = example / "models" / "sentiment" / "config.json"
+    original = config.read_bytes()
+    config.write_bytes(original.replace(b'"initializer_range": 0.02', b'"initializer_range": 0.03'))
+    assert config.read_bytes() != original
+
+    result = run_gate(example, "-v")
+
+    assert result.returncode == 1
+    assert "mlsupply.yaml::provenance[sentiment::signature] FAILED" in result.stdout
+    assert "MLS-SIG-004 config.json changed since it was signed" in result.stdout
+    assert "1 fail, 0 warn, 0 error" in result.stdout
+
+
+def run_sign_script(model: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SIGN_SCRIPT), "--model", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
+
+
+def test_re_running_the_signing_script_on_the_unchanged_model_keeps_the_committed_bundle(
+    example: Path,
+) -> None:
+    # ECDSA signatures are randomised: re-signing unchanged files would rewrite model.sig.
+    bundle = example / "models" / "sentiment" / "model.sig"
+    committed = bundle.read_bytes()
+
+    result = run_sign_script(bundle.parent)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already verifies" in result.stdout
+    assert bundle.read_bytes() == committed
+
+
+def test_the_signing_script_re_signs_a_changed_model_so_that_it_verifies_again(
+    example: Path,
+) -> None:
+    from pytest_mlsupply.engines import model_signature
+
+    model = example / "models" / "sentiment"
+    (model / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    public = example / "keys" / "demo-signing-key.pub"
+    before = model_signature.verify(model, model / "model.sig", "public-key", public_key=public)
+    assert [(m.kind, m.file) for m in before.mismatches] == [("changed", "tokenizer_config.json")]
+
+    result = run_sign_script(model)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "re-signing: changed: tokenizer_config.json" in result.stdout
+    after = model_signature.verify(model, model / "model.sig", "public-key", public_key=public)
+    assert after.verified

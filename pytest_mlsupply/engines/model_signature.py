@@ -82,6 +82,7 @@ def _config(
     try:
         if mode == "public-key":
             assert public_key is not None
+            _require_elliptic_curve(_public_key(public_key), f"{public_key.name} holds")
             return config.use_elliptic_key_verifier(public_key=public_key)
         if mode == "certificate":
             if not certificate_chain:
@@ -143,6 +144,10 @@ def verify(
     out = Verification(
         leaf_certificate=_leaf_certificate(signature) if mode == "certificate" else None
     )
+    if out.leaf_certificate is not None:
+        _require_elliptic_curve(
+            _certificate_key(out.leaf_certificate), "the bundle's signing certificate holds"
+        )
     try:
         config.verify(model_root, signature)
     except ValueError as exc:
@@ -168,6 +173,45 @@ def verify(
 
 
 _GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
+
+_CURVES = "P-256, P-384, P-521"
+
+
+def _public_key(path: Path) -> object:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SetupError(f"{path.name} is not a readable PEM public key: {exc}") from exc
+
+
+def _certificate_key(der: bytes) -> object:
+    from cryptography import x509
+
+    try:
+        return x509.load_der_x509_certificate(der).public_key()
+    except Exception:  # an unreadable certificate or key: the verification itself reports it
+        return None
+
+
+def _require_elliptic_curve(key: object, holder: str) -> None:
+    """model-signing 1.1.1 verifies ECDSA only: it would fail an RSA key with an
+    ``AttributeError`` about curves, which says nothing to the user. Raises :class:`SetupError`
+    naming the key type and the fix; an unreadable key (None) is left to the verifier."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    kinds = {rsa.RSAPublicKey: "an RSA", ed25519.Ed25519PublicKey: "an Ed25519",
+             ed448.Ed448PublicKey: "an Ed448"}  # fmt: skip
+    if key is None or isinstance(key, ec.EllipticCurvePublicKey):
+        return
+    kind = next((name for cls, name in kinds.items() if isinstance(key, cls)), "a non-EC")
+    raise SetupError(
+        f"{holder} {kind} key, which is unsupported: model-signing 1.1.1 signs and verifies "
+        f"with elliptic-curve keys only ({_CURVES}); sign the model with an EC key (and, for "
+        "a certificate, have it issued for that key), then declare the matching public key or "
+        "chain"
+    )
 
 
 def _signer_excluded(

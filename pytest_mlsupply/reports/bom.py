@@ -240,7 +240,10 @@ def _assemble(
         ref = subject_refs.get((kind, subject))
         label = check if ref is not None else f"{kind.value}[{subject}]::{check}"
         bucket = properties.setdefault(ref or root_ref, [])
-        bucket.append(_property(f"check:{label}", verdict.value))
+        # A provenance claim's verdict is what a reader of the model asks about ("was its
+        # signature verified?"): named as the claim it is, apart from the file-level checks.
+        prefix = "provenance" if kind is RowKind.PROVENANCE and ref is not None else "check"
+        bucket.append(_property(f"{prefix}:{label}", verdict.value))
         cell = indexed.get((kind, subject, check))
         if cell is not None and cell.findings:
             bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
@@ -413,7 +416,7 @@ def _hub_references(ref: HubRef | None, endpoint: str | None = None) -> list[Ext
 
 def _signature_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
     """The model-signing bundle the ``signature`` claim read (its verdict is the model's
-    ``mlsupply:check:signature`` property)."""
+    ``mlsupply:provenance:signature`` property)."""
     for result in results:
         fact = result.facts.get("signature")
         if result.check != "signature" or not isinstance(fact, dict):

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from pytest_mlsupply.results import CheckResult, Location, Severity, Verdict
 from tests.conftest import build_hub_cache
@@ -18,6 +19,7 @@ from tests.signing import (
     make_authority,
     sign_with_certificate,
     sign_with_key,
+    sign_with_rsa_certificate,
     write_key,
     write_signed_model_files,
 )
@@ -198,9 +200,69 @@ def test_an_rsa_public_key_is_an_error_saying_model_signing_needs_ec(keyed: Pipe
 
     assert result.findings == []
     assert result.error is not None
-    assert "public-key" in result.error
-    assert "RSAPublicKey" in result.error or "curve" in result.error.lower()
+    assert "cannot verify the signature of tiny (public-key)" in result.error
+    assert "release.pub holds an RSA key, which is unsupported" in result.error
+    assert "elliptic-curve keys only (P-256, P-384, P-521)" in result.error
+    assert "sign the model with an EC key" in result.error
     assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_an_ed25519_public_key_is_an_error_naming_its_type(keyed: Pipeline) -> None:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    (keyed.project.root / "keys" / "release.pub").write_bytes(
+        key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+    result = keyed.result(CLAIM)
+
+    assert result.error is not None
+    assert "release.pub holds an Ed25519 key, which is unsupported" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_a_public_key_file_that_is_not_pem_is_an_error_naming_it(keyed: Pipeline) -> None:
+    (keyed.project.root / "keys" / "release.pub").write_text("not a key\n")
+
+    result = keyed.result(CLAIM)
+
+    assert result.error is not None
+    assert "release.pub is not a readable PEM public key" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_a_signer_with_an_rsa_certificate_is_an_error_saying_model_signing_needs_ec(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # A valid bundle from a signer whose certificate holds an RSA key: model-signing 1.1.1
+    # would fail it with an AttributeError about curves; the item says what is unsupported.
+    write_signed_model_files(pipeline.model_dir)
+    authority = make_authority(pipeline.project.root / "pki", rsa_leaf=True)
+    sign_with_rsa_certificate(pipeline.model_dir, authority, tmp_path / "scratch")
+    declare(pipeline, "{certificate_chain: [pki/acme-root.pem, pki/acme-intermediate.pem]}")
+
+    result = pipeline.result(CLAIM)
+
+    assert result.findings == []
+    assert result.error is not None
+    assert "cannot verify the signature of tiny (certificate)" in result.error
+    assert "signing certificate holds an RSA key, which is unsupported" in result.error
+    assert "elliptic-curve keys only" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_an_rsa_root_and_intermediate_may_certify_an_ec_signer(pipeline: Pipeline) -> None:
+    # Only the signing key must be elliptic-curve: the chain is checked by OpenSSL.
+    write_signed_model_files(pipeline.model_dir)
+    authority = make_authority(pipeline.project.root / "pki", rsa_authority=True)
+    sign_with_certificate(pipeline.model_dir, authority)
+    declare(pipeline, "{certificate_chain: [pki/acme-root.pem, pki/acme-intermediate.pem]}")
+
+    result = pipeline.result(CLAIM)
+
+    assert (result.findings, result.error) == ([], None)
+    assert result.verdict(Severity.HIGH) is Verdict.PASS
 
 
 def test_a_model_signed_under_the_declared_certificate_chain_passes(

@@ -459,8 +459,11 @@ def _docs_tree(destination: Path) -> Path:
     for directory in ("docs", "pytest_mlsupply", "scripts"):
         shutil.copytree(REPO / directory, destination / directory, ignore=ignore)
     shutil.copy(REPO / "README.md", destination / "README.md")
-    (destination / "example_project").mkdir()
-    shutil.copy(REPO / "example_project" / "README.md", destination / "example_project")
+    # Its README links to the other pages of the example (keys/README.md, the model card).
+    for page in (REPO / "example_project").rglob("*.md"):
+        target = destination / page.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(page, target)
     return destination
 
 

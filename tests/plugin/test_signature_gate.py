@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, build_hub_cache
 from tests.signing import ec_key, sign_with_key, write_key, write_signed_model_files
 
 CLAIM = "provenance[tiny::signature]"
@@ -51,7 +52,8 @@ def test_the_bom_references_the_verified_signature_and_its_verdict(
         {"alg": "SHA-256", "content": hashlib.sha256(bundle.read_bytes()).hexdigest()}
     ]
     properties = {p["name"]: p["value"] for p in model["properties"]}
-    assert properties["mlsupply:check:signature"] == "pass"
+    assert properties["mlsupply:provenance:signature"] == "pass"
+    assert "mlsupply:check:signature" not in properties
 
 
 @needs_model_signing
@@ -106,5 +108,58 @@ def test_a_model_signing_library_that_cannot_be_imported_is_an_error_never_a_pas
 
     result.stdout.fnmatch_lines(
         [f"*{LINE}*FAILED*", "*ERROR*", "*model-signing library cannot be imported*pyOpenSSL*"]
+    )
+    assert result.ret == 1
+
+
+HUB_COMMIT = "86b5e0934494bd15c9632b12f734a8a67f723594"
+HUB_LINE = "provenance[[]hub-tiny::signature]"
+
+
+@needs_model_signing
+def test_a_hub_model_signed_in_its_snapshot_is_verified_by_the_gate_over_the_cached_files(
+    pytester: pytest.Pytester, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The publisher signs the release directory and uploads model.sig with the files; the
+    # Hugging Face cache then holds them as a snapshot of symlinks into content-addressed blobs.
+    release = write_signed_model_files(tmp_path / "release")
+    private, _ = write_key(project.root / "keys", "release", ec_key())
+    sign_with_key(release, private)
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    snapshot = build_hub_cache(tmp_path / "hf-cache", "acme/tiny-bert", HUB_COMMIT, files)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hub-tiny
+            source: hf://acme/tiny-bert@{HUB_COMMIT}
+            signature: {{public_key: keys/release.pub}}
+        """
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines([f"*{HUB_LINE}*PASSED*"])
+    assert result.ret == 0
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["name"] == "hub-tiny"]
+    assert model["purl"] == f"pkg:huggingface/acme/tiny-bert@{HUB_COMMIT}"
+    assert {p["name"]: p["value"] for p in model["properties"]}[
+        "mlsupply:provenance:signature"
+    ] == "pass"
+    (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
+    # The bundle lies in the cache, outside the project: named by model, not by machine path.
+    assert reference["url"] == "hub-tiny/model.sig"
+    assert reference["hashes"][0]["content"] == hashlib.sha256(files["model.sig"]).hexdigest()
+
+    # What the gate hashed is the snapshot's files: one changed blob fails the claim, named.
+    (snapshot / "config.json").resolve().write_text('{"hidden_size": 8}')
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines(
+        [f"*{HUB_LINE}*FAILED*", "*MLS-SIG-004*config.json changed since it was signed*"]
     )
     assert result.ret == 1

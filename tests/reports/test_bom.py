@@ -17,9 +17,10 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, OutputDecl, Policy, Span
+from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports import bom as bom_module
 from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_json, render_bom_xml
-from pytest_mlsupply.results import Severity
+from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
 
 if TYPE_CHECKING:
@@ -213,9 +214,68 @@ def test_each_check_verdict_is_a_property_on_the_component_it_concerns(bom: dict
     assert requests["mlsupply:check:vulnerabilities"] == ["warn"]
     assert requests["mlsupply:check:typosquat"] == ["pass"]
 
+
+def test_each_provenance_claim_verdict_is_a_provenance_property_of_its_model(
+    bom: dict[str, Any],
+) -> None:
     sentiment = _properties(_component(bom, "model:sentiment"))
-    assert sentiment["mlsupply:check:model-card"] == ["pass"]
-    assert sentiment["mlsupply:check:license"] == ["error"]
+    assert sentiment["mlsupply:provenance:model-card"] == ["pass"]
+    assert sentiment["mlsupply:provenance:license"] == ["error"]
+    # One name per verdict: a claim is not also reported as a check.
+    assert not [name for name in sentiment if name.startswith("mlsupply:check:")]
+    assert _properties(_component(bom, "model:legacy"))["mlsupply:provenance:model-card"] == [
+        "pass"
+    ]
+
+
+def test_every_claim_the_session_made_is_a_property_whatever_the_claim(
+    scenario: Scenario,
+) -> None:
+    # Claims this module knows nothing about (signature, attestation, lineage) are reported the
+    # same way: the BOM follows the results, not a list of claim names.
+    P = RowKind.PROVENANCE
+    tampered = Finding(
+        "MLS-SIG-004", Severity.CRITICAL, "provenance", "config.json changed since it was signed"
+    )
+    scenario.items += [
+        PlannedItem(P, "sentiment", ("signature",)),
+        PlannedItem(P, "sentiment", ("attestation",)),
+        PlannedItem(P, "sentiment", ("lineage",)),
+    ]
+    scenario.results += [
+        CheckResult(P, "sentiment", "signature", findings=[tampered]),
+        CheckResult(P, "sentiment", "lineage"),
+        # attestation: planned, its worker died -> "not run", never a pass.
+    ]
+
+    document = _bom(scenario)
+
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(document)) is None
+    sentiment = _properties(_component(document, "model:sentiment"))
+    claims = {
+        name.removeprefix("mlsupply:provenance:"): values
+        for name, values in sentiment.items()
+        if name.startswith("mlsupply:provenance:")
+    }
+    assert claims == {
+        "attestation": ["not run"],
+        "license": ["error"],
+        "lineage": ["pass"],
+        "model-card": ["pass"],
+        "signature": ["fail"],
+    }
+    assert sentiment["mlsupply:findings:signature"] == ["1"]
+    # A claim the session did not make for a model has no property at all (not a pass).
+    legacy = _properties(_component(document, "model:legacy"))
+    assert "mlsupply:provenance:signature" not in legacy
+
+    xml = ET.fromstring(
+        render_bom_xml(scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
+    )
+    model = xml.find("c:components/c:component[@bom-ref='model:sentiment']", NS)
+    assert model is not None
+    names = {p.get("name"): p.text for p in model.findall("c:properties/c:property", NS)}
+    assert names["mlsupply:provenance:signature"] == "fail"
 
 
 def test_a_planned_check_without_a_result_is_not_run_in_the_bom(bom: dict[str, Any]) -> None:
