@@ -39,6 +39,8 @@ policy:
   require_pins: true
   require_hashes: true
   require_signature: true
+  require_attestation: true
+  attestation: {{builders: ["https://github.com/actions/runner/*"], source_repository: "https://github.com/acme/models"}}
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
@@ -52,6 +54,7 @@ models:
     card: {{path: README.md, require: [{", ".join(CARD_FIELDS)}]}}
     datasets: [reviews, hub-reviews]
     signature: {{path: model.sig, public_key: keys/release.pub}}
+    attestation: {{path: [model.sig], keys: [keys/release.pub, keys/cert.pem], threshold: 2, builders: [b], source_repository: github.com/acme/m}}
     lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
