@@ -193,9 +193,26 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             )
             continue
         try:
-            data = path.read_bytes()
+            size = path.stat().st_size
+            # An envelope names digests: a file this large is not one (weights named by
+            # mistake, or a file grown to exhaust memory) and is not read.
+            data = path.read_bytes() if size <= dsse.MAX_ENVELOPE_BYTES else b""
         except OSError as exc:
             return Outcome(error=f"cannot read the attestation {shown}: {exc.strerror}")
+        if size > dsse.MAX_ENVELOPE_BYTES:
+            findings.append(
+                _finding(
+                    "MLS-ATT-003",
+                    Severity.CRITICAL,
+                    "attestation does not verify",
+                    shown,
+                    f"{size} bytes is larger than any attestation (limit "
+                    f"{dsse.MAX_ENVELOPE_BYTES} bytes); it was not read",
+                    "a file that is not an envelope says nothing trustworthy about the model",
+                    "point `attestation.path` at the DSSE envelope the build wrote",
+                )
+            )
+            continue
         envelopes.append({"path": shown, "sha256": hashlib.sha256(data).hexdigest()})
         for source, verified in _verify_file(data, shown, keys, decl.threshold, findings):
             claims.append((_read_claim(verified.statement, source), verified.statement))
@@ -217,14 +234,26 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
 
 def _relative(path: Path, root: Path, model: ResolvedModel) -> str:
     """The path as reports show it: relative to the manifest, else to the model (a snapshot)."""
-    for base, prefix in ((root, ""), (model.root, f"{model.name}/")):
-        if base is None:
-            continue
+    # Not resolved: a snapshot's files are symlinks into the cache's blobs.
+    for base in (root, root.resolve()):
         try:
-            return prefix + path.resolve().relative_to(base.resolve()).as_posix()
+            return path.relative_to(base).as_posix()
         except ValueError:
             continue
-    return path.name
+    name = _model_relative(path, model)
+    return path.name if name is None else f"{model.name}/{name}"
+
+
+def _model_relative(path: Path, model: ResolvedModel) -> str | None:
+    """``path`` relative to the model's directory, if it lies in it (not following symlinks)."""
+    if model.root is None:
+        return None
+    for base in (model.root, model.root.resolve()):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def _verify_file(
@@ -641,13 +670,12 @@ def _unattested(
     policy: _BuildPolicy,
     paths: tuple[Path, ...],
 ) -> list[Finding]:
-    evidence = {p.resolve() for p in paths}
     signature = model.decl.signature
-    if signature is not None and signature.path is not None:
-        evidence.add(signature.path.resolve())
+    signature_path = None if signature is None else signature.path
+    evidence = {_model_relative(p, model) for p in (*paths, signature_path) if p is not None}
     out = []
-    for rel, file in sorted(files.items()):
-        if rel in vouching or file.path.resolve() in evidence or rel == _SIGNATURE_BUNDLE:
+    for rel in sorted(files):
+        if rel in vouching or rel in evidence or rel == _SIGNATURE_BUNDLE:
             continue
         card = rel == model.decl.card.path
         out.append(

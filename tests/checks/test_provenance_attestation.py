@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_mlsupply.engines import dsse
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.results import CheckResult, Severity, Verdict
@@ -25,7 +26,7 @@ from tests.attestations import (
     slsa_v1,
     statement,
 )
-from tests.conftest import write_model
+from tests.conftest import build_hub_cache, write_model
 
 if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
@@ -539,3 +540,47 @@ def test_a_bad_attestation_declaration_is_a_manifest_error_naming_the_line(
     assert problem.key_path.startswith("models[0].attestation")
     assert problem.line == 11
     assert problem.fix
+
+
+def test_an_envelope_file_larger_than_any_attestation_is_not_read(
+    attested: Attested, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attested.attest()
+    monkeypatch.setattr(dsse, "MAX_ENVELOPE_BYTES", 64)
+
+    result = attested.result()
+
+    assert only(result)[0] == "MLS-ATT-003"
+    assert "larger than any attestation" in result.findings[0].evidence
+
+
+HUB_COMMIT = "3f2a9c0e4b1d7a6c5e8f9a0b1c2d3e4f5a6b7c8d"
+HUB_CLAIM = "provenance[hub-tiny::attestation]"
+
+
+def test_a_hub_models_attestation_in_the_snapshot_is_verified_over_the_snapshot(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    release = write_model(tmp_path / "release")
+    keys = make_keys(pipeline.project.root / "keys", "builder")
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    files[DEFAULT] = envelope(statement(file_subjects(release)), keys["builder"][0])
+    snapshot = build_hub_cache(empty_hub_cache, "acme/tiny-bert", HUB_COMMIT, files)
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hub-tiny
+            source: hf://acme/tiny-bert@{HUB_COMMIT}
+            attestation: {{keys: [keys/builder.pub]}}
+        """
+    )
+
+    result = pipeline.result(HUB_CLAIM)
+    assert result.findings == []
+    assert result.facts["attestation"]["envelopes"][0]["path"] == f"hub-tiny/{DEFAULT}"
+
+    # The snapshot's files are what was compared: a tampered blob fails, named.
+    (snapshot / "config.json").resolve().write_text("{}")
+    (finding,) = pipeline.result(HUB_CLAIM).findings
+    assert (finding.rule, finding.location.file) == ("MLS-ATT-004", "hub-tiny/config.json")
