@@ -929,8 +929,21 @@ class _Reader:
             return AttestationPolicy()
         return AttestationPolicy(
             builders=self.opt_strs(m, "builders", "policy.attestation", "[<builder id>]"),
-            source_repository=self.opt_str(m, "source_repository", "policy.attestation"),
+            source_repository=self.repository(m, "policy.attestation"),
         )
+
+    def repository(self, m: dict[str, yaml.Node], key_path: str) -> str | None:
+        """``source_repository``: a repository URL (``https://github.com/acme/models``)."""
+        repository = self.opt_str(m, "source_repository", key_path)
+        if repository is not None and "/" not in repository:
+            self.problem(
+                m["source_repository"],
+                f"{key_path}.source_repository",
+                f"{repository!r} is not a repository URL",
+                "write the repository the model is built from, e.g. https://github.com/acme/models",
+            )
+            return None
+        return repository
 
     def attestation(self, node: yaml.Node | None, key_path: str) -> AttestationDecl | None:
         """``attestation:``: envelope files, the signers' keys, a threshold and a build policy."""
@@ -971,14 +984,7 @@ class _Reader:
         paths: tuple[Path, ...] = ()
         if "path" in m:
             paths, _ = files("path", "[attestations/model.intoto.jsonl]")
-        repository = self.opt_str(m, "source_repository", key_path)
-        if repository is not None and "/" not in repository:
-            self.problem(
-                m["source_repository"],
-                f"{key_path}.source_repository",
-                f"{repository!r} is not a repository URL",
-                "write the repository the model is built from, e.g. https://github.com/acme/models",
-            )
+        repository = self.repository(m, key_path)
         if "keys" not in m:
             # An attestation nobody is trusted to sign proves nothing.
             self.problem(

@@ -338,6 +338,30 @@ def test_a_builder_policy_is_not_met_by_a_non_slsa_statement(attested: Attested)
     assert "no attestation states the builder" in [f.title for f in result.findings]
 
 
+def test_under_a_build_policy_a_file_named_only_by_a_non_slsa_statement_is_unattested(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], builders: [{BUILDER}]}}")
+    subjects = file_subjects(attested.model_dir)
+    (config,) = [s for s in subjects if s["name"] == "config.json"]
+    provenance = statement([s for s in subjects if s is not config])
+    other = statement(
+        [config], {"result": "PASSED"}, "https://in-toto.io/attestation/test-result/v0.1"
+    )
+    attested.write(
+        envelope(provenance, attested.private("a")), envelope(other, attested.private("a"))
+    )
+
+    result = attested.result()
+
+    assert only(result)[:3] == (
+        "MLS-ATT-009",
+        Severity.HIGH,
+        "config.json is not covered by the attestation",
+    )
+    assert "no verified SLSA provenance names it" in result.findings[0].evidence
+
+
 def test_slsa_v02_provenance_is_read_for_builder_and_source(attested: Attested) -> None:
     attested.declare(
         "{keys: [keys/a.pub], builders: [https://builder.acme.example/v1], "
@@ -524,6 +548,7 @@ def test_attestation_path_lists_several_envelope_files_beside_the_manifest(
         ("{keys: [keys/missing.pub]}", "'keys/missing.pub' does not exist"),
         ("{keys: []}", "keys is empty"),
         ("{keys: [keys/a.pub], source_repository: acme}", "is not a repository URL"),
+        ("{keys: [keys/a.pub], treshold: 2}", "unknown key 'treshold'"),
     ],
 )
 def test_a_bad_attestation_declaration_is_a_manifest_error_naming_the_line(

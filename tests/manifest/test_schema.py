@@ -365,6 +365,21 @@ def test_edge_cases_the_loader_accepts_are_accepted_by_the_schema(
             "expected true or false",
             id="require-signature-not-a-boolean",
         ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    attestation: {{path: model.sig}}\n",
+            "needs the public keys of its signers",
+            id="attestation-without-keys",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    attestation: {{keys: keys/release.pub, threshold: 0}}\n",
+            "expected a whole number of signatures",
+            id="attestation-threshold-zero",
+        ),
+        pytest.param(
+            "version: 1\npolicy: {attestation: {source_repository: acme}}\n",
+            "is not a repository URL",
+            id="attestation-source-not-a-url",
+        ),
         pytest.param("version: 1\npolicy: {fail_on: hgih}\n", "is not one of", id="bad-fail-on"),
         pytest.param("version: 1\npolicy: {fail_on: info}\n", "is not one of", id="info-threshold"),
         pytest.param(
