@@ -185,7 +185,8 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                     Severity.HIGH,
                     "attestation file not found",
                     shown,
-                    f"the manifest declares an attestation; {shown} does not exist",
+                    f"the manifest declares an attestation; {shown} does not exist (or is not a "
+                    "regular file)",
                     "a declared attestation that is absent proves nothing about the model",
                     f"ship the envelope as {DEFAULT_ATTESTATION} in the model directory, or "
                     "point `attestation.path` at it",
@@ -198,7 +199,10 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             # mistake, or a file grown to exhaust memory) and is not read.
             data = path.read_bytes() if size <= dsse.MAX_ENVELOPE_BYTES else b""
         except OSError as exc:
-            return Outcome(error=f"cannot read the attestation {shown}: {exc.strerror}")
+            # Findings about the other envelopes still stand (findings outrank errors).
+            return Outcome(
+                findings=findings, error=f"cannot read the attestation {shown}: {exc.strerror}"
+            )
         if size > dsse.MAX_ENVELOPE_BYTES:
             findings.append(
                 _finding(
@@ -382,8 +386,14 @@ def normalise_repository(uri: str) -> str:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
-    host = (parts.hostname or "").lower()
-    path = parts.path.split("@", 1)[0].rstrip("/").removesuffix(".git")
+    host, _, port = parts.netloc.rpartition("@")[2].lower().partition(":")
+    path = parts.path
+    if port and not port.isdigit():
+        # scp-like ssh (git@github.com:acme/m): the part after the colon is the path.
+        path = f"/{port}{path}"
+    elif port and port not in ("22", "80", "443"):
+        host = f"{host}:{port}"  # another port may be another server
+    path = path.split("@", 1)[0].rstrip("/").removesuffix(".git")
     if host in _CASELESS_HOSTS:
         path = path.lower()
     return host + path

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_mlsupply.checks.provenance_attestation import normalise_repository
 from pytest_mlsupply.engines import dsse
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest
@@ -287,6 +288,22 @@ def test_a_required_source_the_provenance_does_not_state_fails(attested: Atteste
         Severity.HIGH,
         "attestation names no source repository",
     )
+
+
+@pytest.mark.parametrize(
+    ("uri", "repository"),
+    [
+        ("git+https://github.com/Acme/M@refs/heads/main", "github.com/acme/m"),
+        ("https://github.com/acme/m.git", "github.com/acme/m"),
+        ("git+ssh://git@github.com/acme/m", "github.com/acme/m"),
+        ("git@github.com:acme/m.git", "github.com/acme/m"),
+        ("https://token@gitlab.example/Team/M", "gitlab.example/Team/M"),
+        ("https://git.acme.example:8443/m", "git.acme.example:8443/m"),
+        ("https://github.com/acme/m?x=1#frag", "github.com/acme/m"),
+    ],
+)
+def test_repository_uris_are_compared_by_host_and_path(uri: str, repository: str) -> None:
+    assert normalise_repository(uri) == repository
 
 
 def test_a_dependency_on_the_required_repository_does_not_make_it_the_source(
