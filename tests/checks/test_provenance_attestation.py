@@ -515,6 +515,34 @@ def test_every_digest_a_subject_states_is_compared(attested: Attested) -> None:
     assert "sha512" in result.findings[0].evidence
 
 
+def test_a_git_blob_digest_beside_sha256_is_computed_as_git_does(attested: Attested) -> None:
+    subjects = file_subjects(attested.model_dir)
+    for subject in subjects:
+        data = (attested.model_dir / subject["name"]).read_bytes()
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        subject["digest"]["gitBlob"] = blob
+    attested.attest(statement(subjects))
+
+    assert attested.result().findings == []
+    (attested.model_dir / "config.json").write_text('{"model_type": "gpt2"}')
+    assert {f.rule for f in attested.result().findings} == {"MLS-ATT-004"}
+    assert len(attested.result().findings) == 2  # sha256 and gitBlob both differ
+
+
+def test_a_pretty_printed_envelope_spanning_many_lines_is_one_envelope(
+    attested: Attested,
+) -> None:
+    signer = dsse.load_signer(attested.private("a"))
+    signed = dsse.sign_statement(statement(file_subjects(attested.model_dir)), [signer])
+    assert signed.count(b"\n") > 3
+    attested.write(signed)
+
+    result = attested.result()
+
+    assert result.findings == []
+    assert result.facts["attestation"]["verified"] is True
+
+
 # --- claim made or not, manifest -------------------------------------------------------------
 
 
