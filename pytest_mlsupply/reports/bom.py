@@ -279,6 +279,7 @@ def _assemble(
             extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
+        extra += _attestation_properties(by_subject.get((RowKind.PROVENANCE, decl.name), []))
         license_text = decl.license or _card_license(card)
         models.append(
             Component(
@@ -296,11 +297,7 @@ def _assemble(
                 ],
                 pedigree=_lineage(decl),
                 components=files,
-                properties=[
-                    *extra,
-                    *properties.get(model_ref(decl.name), []),
-                    *_attestation_properties(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
-                ],
+                properties=[*extra, *properties.get(model_ref(decl.name), [])],
             )
         )
         model_cards[model_ref(decl.name)] = _model_card(decl, card, names)
@@ -453,7 +450,8 @@ def _attestation_references(results: Sequence[CheckResult]) -> list[ExternalRefe
     verified = "verified" if fact.get("verified") else "not verified"
     out = []
     for envelope in fact.get("envelopes", []):
-        path, sha256 = envelope.get("path"), envelope.get("sha256")
+        path = envelope.get("path") if isinstance(envelope, dict) else None
+        sha256 = envelope.get("sha256") if isinstance(envelope, dict) else None
         if isinstance(path, str):
             out.append(
                 ExternalReference(
@@ -486,11 +484,13 @@ def _attestation_properties(results: Sequence[CheckResult]) -> list[Property]:
     out = []
     for statement in _attestation_fact(results).get("statements", []):
         for name, key in _ATTESTATION_PROPERTIES:
-            value = statement.get(key)
+            value = statement.get(key) if isinstance(statement, dict) else None
             if value is None:
                 continue
             if not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            # Signed, but written by the builder: no control characters into the XML form.
+            value = "".join(c if c.isprintable() else " " for c in value)
             out.append(_property(f"attestation:{name}", _shorten(value, 2000)))
     return out
 

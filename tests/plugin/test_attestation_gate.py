@@ -18,6 +18,7 @@ from tests.attestations import (
     envelope,
     file_subjects,
     make_keys,
+    slsa_v1,
     statement,
 )
 from tests.conftest import Project, write_model
@@ -91,3 +92,23 @@ def test_require_attestation_fails_a_model_that_declares_none(
 
     result.stdout.fnmatch_lines([f"*{LINE}*FAILED*", "*MLS-ATT-001*model has no attestation*"])
     assert result.ret == 1
+
+
+def test_control_characters_a_builder_signed_do_not_break_the_xml_bom(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    keys = make_keys(project.root / "keys", "builder")
+    document = statement(file_subjects(project.model_dir), slsa_v1(builder="https://b\x01\x1b/x"))
+    (project.model_dir / "attestation.intoto.jsonl").write_bytes(
+        envelope(document, keys["builder"][0])
+    )
+    project.default_manifest(extra_model_keys=DECLARATION)
+
+    result = pytester.runpytest("--mlsupply", "--mlsupply-bom-xml", "build/bom.xml")
+
+    assert result.ret == 0
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["name"] == "tiny"]
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    assert properties["mlsupply:attestation:builder"] == "https://b /x"
+    assert (project.root / "build" / "bom.xml").is_file()
