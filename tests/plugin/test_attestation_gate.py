@@ -112,3 +112,19 @@ def test_control_characters_a_builder_signed_do_not_break_the_xml_bom(
     properties = {p["name"]: p["value"] for p in model["properties"]}
     assert properties["mlsupply:attestation:builder"] == "https://b /x"
     assert (project.root / "build" / "bom.xml").is_file()
+
+
+def test_under_xdist_the_controllers_bom_records_the_attestation_a_worker_verified(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    attest_project(project)
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2")
+
+    assert result.ret == 0
+    bom = json.loads((project.root / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c["name"] == "tiny"]
+    assert [r["type"] for r in model["externalReferences"]] == ["attestation"]
+    properties = {p["name"]: p["value"] for p in model["properties"]}
+    assert properties["mlsupply:check:attestation"] == "pass"
+    assert properties["mlsupply:attestation:source-commit"] == COMMIT
