@@ -22,6 +22,8 @@ from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
     DEFAULT_MATRIX_PATH,
     SCHEMA_VERSION,
+    AttestationDecl,
+    AttestationPolicy,
     CardDecl,
     DatasetDecl,
     HubRef,
@@ -417,6 +419,8 @@ class _Reader:
                 "licenses",
                 "typosquat",
                 "require_signature",
+                "require_attestation",
+                "attestation",
             ),
             "{fail_on: high}",
         )
@@ -492,6 +496,14 @@ class _Reader:
             require_hashes=bool(require_hashes),
             typosquat=typosquat,
             require_signature=bool(require_signature),
+            require_attestation=bool(
+                self.optional(
+                    m,
+                    "require_attestation",
+                    lambda n: self.boolean(n, "policy.require_attestation"),
+                )
+            ),
+            attestation=self.attestation_policy(m.get("attestation")),
         )
 
     def typosquat(self, node: yaml.Node | None) -> TyposquatPolicy:
@@ -660,6 +672,7 @@ class _Reader:
             "card",
             "datasets",
             "signature",
+            "attestation",
             "lineage",
             "promotion",
         )
@@ -682,6 +695,7 @@ class _Reader:
                         "declare it under the top-level `datasets:` list, or remove it",
                     )
             signature = self.signature(m.get("signature"), f"{kp}.signature")
+            attestation = self.attestation(m.get("attestation"), f"{kp}.attestation")
             base_model = None
             if "lineage" in m:
                 lm = self.mapping(
@@ -720,6 +734,7 @@ class _Reader:
                     card=card,
                     datasets=datasets,
                     signature=signature,
+                    attestation=attestation,
                     base_model=base_model,
                     promotion=promotion,
                 )
@@ -900,6 +915,124 @@ class _Reader:
             )
             return None
         return decl
+
+    def attestation_policy(self, node: yaml.Node | None) -> AttestationPolicy:
+        if node is None:
+            return AttestationPolicy()
+        m = self.mapping(
+            node,
+            "policy.attestation",
+            ("builders", "source_repository"),
+            "{builders: [https://github.com/actions/runner/github-hosted]}",
+        )
+        if m is None:
+            return AttestationPolicy()
+        return AttestationPolicy(
+            builders=self.opt_strs(m, "builders", "policy.attestation", "[<builder id>]"),
+            source_repository=self.repository(m, "policy.attestation"),
+        )
+
+    def repository(self, m: dict[str, yaml.Node], key_path: str) -> str | None:
+        """``source_repository``: a repository URL (``https://github.com/acme/models``)."""
+        repository = self.opt_str(m, "source_repository", key_path)
+        if repository is not None and "/" not in repository:
+            self.problem(
+                m["source_repository"],
+                f"{key_path}.source_repository",
+                f"{repository!r} is not a repository URL",
+                "write the repository the model is built from, e.g. https://github.com/acme/models",
+            )
+            return None
+        return repository
+
+    def attestation(self, node: yaml.Node | None, key_path: str) -> AttestationDecl | None:
+        """``attestation:``: envelope files, the signers' keys, a threshold and a build policy."""
+        if node is None:
+            return None
+        m = self.mapping(
+            node,
+            key_path,
+            ("path", "keys", "threshold", "builders", "source_repository"),
+            "{keys: [keys/builder.pub]}",
+        )
+        if m is None:
+            return None
+
+        def files(key: str, example: str) -> tuple[tuple[Path, ...], bool]:
+            """(existing files, every entry valid) of a key holding one file or a list."""
+            value = m[key]
+            single = isinstance(value, yaml.ScalarNode) and value.tag != "tag:yaml.org,2002:null"
+            items = [value] if single else self.sequence(value, f"{key_path}.{key}", example)
+            if items is None:
+                return (), False
+            if not items:
+                self.problem(
+                    value,
+                    f"{key_path}.{key}",
+                    f"{key} is empty",
+                    f"list one or more files: {example}",
+                )
+                return (), False
+            out: list[Path] = []
+            for i, item in enumerate(items):
+                sub = f"{key_path}.{key}" if single else f"{key_path}.{key}[{i}]"
+                path = self.local_path(item, sub, must_exist=True, kind="file")
+                if path is not None:
+                    out.append(path)
+            return tuple(out), len(out) == len(items)
+
+        paths: tuple[Path, ...] = ()
+        if "path" in m:
+            paths, _ = files("path", "[attestations/model.intoto.jsonl]")
+        repository = self.repository(m, key_path)
+        if "keys" not in m:
+            # An attestation nobody is trusted to sign proves nothing.
+            self.problem(
+                node,
+                f"{key_path}.keys",
+                "an attestation needs the public keys of its signers",
+                "add `keys: [<PEM public key>, ...]` (the builder's or release team's keys)",
+            )
+            return None
+        keys, keys_ok = files("keys", "[keys/builder.pub]")
+        threshold = 1
+        if "threshold" in m:
+            t = m["threshold"]
+            if not (
+                isinstance(t, yaml.ScalarNode)
+                and t.tag == "tag:yaml.org,2002:int"
+                and int(t.value) >= 1
+            ):
+                self.problem(
+                    t,
+                    f"{key_path}.threshold",
+                    f"expected a whole number of signatures (1 or more), got {_describe(t)}",
+                    "write e.g. `threshold: 2`",
+                )
+                return None
+            threshold = int(t.value)
+            distinct = len(set(keys))
+            if keys_ok and threshold > distinct:
+                self.problem(
+                    t,
+                    f"{key_path}.threshold",
+                    f"threshold {threshold} needs {threshold} distinct keys; "
+                    f"{distinct} declared (a file listed twice counts once)",
+                    f"lower the threshold to at most {distinct}, or add more signers' keys",
+                )
+                return None
+        if not keys_ok:
+            return None
+        builders = None
+        if "builders" in m:
+            builders = self.strings(m["builders"], f"{key_path}.builders", "[<builder id>]")
+        return AttestationDecl(
+            keys=keys,
+            paths=paths,
+            threshold=threshold,
+            builders=builders,
+            source_repository=repository,
+        )
 
     def datasets(self, node: yaml.Node | None, policy: Policy) -> tuple[DatasetDecl, ...]:
         if node is None:

@@ -74,6 +74,16 @@ class TyposquatPolicy:
 
 
 @dataclass(frozen=True)
+class AttestationPolicy:
+    """What a model's build provenance (SLSA) must say: ``policy.attestation``, or per model."""
+
+    builders: tuple[str, ...] = ()
+    """Allowed builder ids (``runDetails.builder.id``); an entry ending in ``*`` is a prefix."""
+    source_repository: str | None = None
+    """The repository the model must have been built from (``https://github.com/org/repo``)."""
+
+
+@dataclass(frozen=True)
 class Policy:
     fail_on: Severity = DEFAULT_THRESHOLD
     pickle: Literal["default-deny", "denylist"] = "default-deny"
@@ -90,6 +100,11 @@ class Policy:
     require_signature: bool = False
     """Every model must declare a signature: a model without one fails its ``signature``
     claim (otherwise that claim is not made for it)."""
+    require_attestation: bool = False
+    """Every model must declare an attestation: a model without one fails its ``attestation``
+    claim (otherwise that claim is not made for it)."""
+    attestation: AttestationPolicy = field(default_factory=AttestationPolicy)
+    """Defaults for every model's ``attestation`` claim (a model's own keys win)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,25 @@ class SignatureDecl:
         return "certificate"
 
 
+DEFAULT_ATTESTATION = "attestation.intoto.jsonl"
+
+
+@dataclass(frozen=True)
+class AttestationDecl:
+    """In-toto attestations (DSSE envelopes) about a model, and who must have signed them."""
+
+    keys: tuple[Path, ...]
+    """PEM public keys (or certificates) of the signers; distinct keys count toward ``threshold``."""
+    paths: tuple[Path, ...] = ()
+    """Envelope files (a JSON envelope, or JSON Lines of them), relative to the manifest; empty:
+    ``attestation.intoto.jsonl`` in the model's directory (a Hub model's snapshot)."""
+    threshold: int = 1
+    builders: tuple[str, ...] | None = None
+    """Allowed builder ids for this model; None: ``policy.attestation.builders``."""
+    source_repository: str | None = None
+    """None: ``policy.attestation.source_repository``."""
+
+
 @dataclass(frozen=True)
 class CardDecl:
     path: str = "README.md"
@@ -137,6 +171,7 @@ class ModelDecl:
     card: CardDecl = field(default_factory=CardDecl)
     datasets: tuple[str, ...] = ()
     signature: SignatureDecl | None = None
+    attestation: AttestationDecl | None = None
     base_model: str | None = None
     promotion: dict[str, Path] = field(default_factory=dict)
 

@@ -282,6 +282,7 @@ def _assemble(
             extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
+        extra += _attestation_properties(by_subject.get((RowKind.PROVENANCE, decl.name), []))
         license_text = decl.license or _card_license(card)
         models.append(
             Component(
@@ -295,6 +296,7 @@ def _assemble(
                 external_references=[
                     *_hub_references(source, resolved.endpoint),
                     *_signature_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
+                    *_attestation_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
                 ],
                 pedigree=_lineage(decl),
                 components=files,
@@ -434,6 +436,66 @@ def _signature_references(results: Sequence[CheckResult]) -> list[ExternalRefere
                 )
             ]
     return []
+
+
+def _attestation_fact(results: Sequence[CheckResult]) -> Mapping[str, Any]:
+    for result in results:
+        fact = result.facts.get("attestation")
+        if result.check == "attestation" and isinstance(fact, dict):
+            return fact
+    return {}
+
+
+def _attestation_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
+    """The in-toto envelopes the ``attestation`` claim read (its verdict is the model's
+    ``mlsupply:provenance:attestation`` property)."""
+    fact = _attestation_fact(results)
+    verified = "verified" if fact.get("verified") else "not verified"
+    out = []
+    for envelope in fact.get("envelopes", []):
+        path = envelope.get("path") if isinstance(envelope, dict) else None
+        sha256 = envelope.get("sha256") if isinstance(envelope, dict) else None
+        if isinstance(path, str):
+            out.append(
+                ExternalReference(
+                    type=ExternalReferenceType.ATTESTATION,
+                    url=XsUri(path),
+                    comment=f"in-toto attestation (DSSE envelope), {verified}",
+                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)]
+                    if isinstance(sha256, str)
+                    else None,
+                )
+            )
+    return out
+
+
+#: Statement facts recorded as ``mlsupply:attestation:<name>`` properties. cyclonedx-python-lib 11
+#: has no ``formulation`` (its Bom leaves it as a TODO), so the build facts go where it can write.
+_ATTESTATION_PROPERTIES = (
+    ("predicate-type", "predicate_type"),
+    ("builder", "builder"),
+    ("build-type", "build_type"),
+    ("source-repository", "source_repository"),
+    ("source-commit", "source_commit"),
+    ("build-parameters", "build_parameters"),
+)
+
+
+def _attestation_properties(results: Sequence[CheckResult]) -> list[Property]:
+    """Each verified statement's builder, source and parameters (only signed facts: a statement
+    that did not verify is not in the facts)."""
+    out = []
+    for statement in _attestation_fact(results).get("statements", []):
+        for name, key in _ATTESTATION_PROPERTIES:
+            value = statement.get(key) if isinstance(statement, dict) else None
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            # Signed, but written by the builder: no control characters into the XML form.
+            value = "".join(c if c.isprintable() else " " for c in value)
+            out.append(_property(f"attestation:{name}", _shorten(value, 2000)))
+    return out
 
 
 def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:

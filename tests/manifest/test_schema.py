@@ -39,6 +39,8 @@ policy:
   require_pins: true
   require_hashes: true
   require_signature: true
+  require_attestation: true
+  attestation: {{builders: ["https://github.com/actions/runner/*"], source_repository: "https://github.com/acme/models"}}
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
@@ -52,6 +54,7 @@ models:
     card: {{path: README.md, require: [{", ".join(CARD_FIELDS)}]}}
     datasets: [reviews, hub-reviews]
     signature: {{path: model.sig, public_key: keys/release.pub}}
+    attestation: {{path: [model.sig], keys: [keys/release.pub, keys/cert.pem], threshold: 2, builders: [b], source_repository: github.com/acme/m}}
     lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
@@ -361,6 +364,21 @@ def test_edge_cases_the_loader_accepts_are_accepted_by_the_schema(
             "version: 1\npolicy: {require_signature: yes please}\n",
             "expected true or false",
             id="require-signature-not-a-boolean",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    attestation: {{path: model.sig}}\n",
+            "needs the public keys of its signers",
+            id="attestation-without-keys",
+        ),
+        pytest.param(
+            f"version: 1\n{MINIMAL_MODEL}    attestation: {{keys: keys/release.pub, threshold: 0}}\n",
+            "expected a whole number of signatures",
+            id="attestation-threshold-zero",
+        ),
+        pytest.param(
+            "version: 1\npolicy: {attestation: {source_repository: acme}}\n",
+            "is not a repository URL",
+            id="attestation-source-not-a-url",
         ),
         pytest.param("version: 1\npolicy: {fail_on: hgih}\n", "is not one of", id="bad-fail-on"),
         pytest.param("version: 1\npolicy: {fail_on: info}\n", "is not one of", id="info-threshold"),
