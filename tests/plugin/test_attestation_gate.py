@@ -55,7 +55,7 @@ def test_an_attested_model_passes_and_the_bom_records_its_build(
         {"alg": "SHA-256", "content": hashlib.sha256(envelope_file.read_bytes()).hexdigest()}
     ]
     properties = {p["name"]: p["value"] for p in model["properties"]}
-    assert properties["mlsupply:check:attestation"] == "pass"
+    assert properties["mlsupply:provenance:attestation"] == "pass"
     assert properties["mlsupply:attestation:builder"] == BUILDER
     assert properties["mlsupply:attestation:build-type"] == BUILD_TYPE
     assert properties["mlsupply:attestation:source-repository"] == REPOSITORY
@@ -126,5 +126,5 @@ def test_under_xdist_the_controllers_bom_records_the_attestation_a_worker_verifi
     (model,) = [c for c in bom["components"] if c["name"] == "tiny"]
     assert [r["type"] for r in model["externalReferences"]] == ["attestation"]
     properties = {p["name"]: p["value"] for p in model["properties"]}
-    assert properties["mlsupply:check:attestation"] == "pass"
+    assert properties["mlsupply:provenance:attestation"] == "pass"
     assert properties["mlsupply:attestation:source-commit"] == COMMIT
