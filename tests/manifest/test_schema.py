@@ -52,7 +52,7 @@ models:
     card: {{path: README.md, require: [{", ".join(CARD_FIELDS)}]}}
     datasets: [reviews, hub-reviews]
     signature: {{path: model.sig, public_key: keys/release.pub}}
-    lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
+    lineage: {{base_model: {{ref: "hf://google-bert/bert-base-uncased@{COMMIT}", sha256: "{PIN}", files: {{model.safetensors: "{PIN}"}}}}}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
     source: hf://acme/sentiment-bert@{COMMIT}
@@ -60,6 +60,7 @@ models:
   - name: ci-signed
     path: models/sentiment
     signature: {{identity: release@acme.example, issuer: "https://accounts.acme.example", trust_config: keys/trust.json}}
+    lineage: {{chain: ["hf://google-bert/bert-base-uncased@{COMMIT}", {{ref: acme-internal/sentiment-ft, sha256: "{PIN}", files: {{adapter_model.safetensors: "{PIN}"}}}}]}}
 datasets:
   - name: reviews
     path: data/reviews
