@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from safetensors.numpy import save_file
 
 from pytest_mlsupply.checks.provenance_lineage import identify
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import parse_manifest
 from pytest_mlsupply.results import CheckResult, Severity, Verdict
-from tests.conftest import build_hub_cache, write_model
+from tests.conftest import Project, build_hub_cache, write_model
 
 if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
@@ -460,3 +462,80 @@ def test_bad_lineage_declarations_are_manifest_errors_naming_the_key(
     problems = [(p.key_path, p.message) for p in info.value.problems]
     assert any(k == key and message in m for k, m in problems), problems
     assert all(p.line == 5 for p in info.value.problems)
+
+
+# --- end to end: pytest --mlsupply and the ML-BOM -------------------------------------------
+
+
+def adapter_project(project: Project, card_base: str = "google-bert/bert-base-uncased") -> None:
+    """An adapter for acme/bert-reviews (a fine-tune of google-bert/bert-base-uncased)."""
+    adapter = write_adapter(
+        project.root / "models" / "adapter",
+        json.dumps({"peft_type": "LORA", "base_model_name_or_path": "acme/bert-reviews"}),
+    )
+    (adapter / "README.md").write_text(f"---\nbase_model: {card_base}\n---\n# adapter\n")
+    fine_tune = sha256_pin(project.model_dir / "model.safetensors")
+    project.manifest(
+        f"""\
+        version: 1
+        project: {{name: tiny-service, version: 1.2.3}}
+        models:
+          - name: adapter
+            path: models/adapter
+            files: {{adapter_model.safetensors: "{sha256_pin(adapter / "adapter_model.safetensors")}"}}
+            lineage:
+              chain:
+                - hf://google-bert/bert-base-uncased@{BASE}
+                - ref: hf://acme/bert-reviews@{FINE_TUNE}
+                  files: {{model.safetensors: "{fine_tune}"}}
+        """
+    )
+
+
+def test_end_to_end_an_agreeing_adapter_chain_passes_and_becomes_nested_pedigree(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    adapter_project(project)
+
+    result = pytester.runpytest("--mlsupply", "mlsupply.yaml", "-v")
+
+    result.stdout.fnmatch_lines(["*mlsupply.yaml::provenance[[]adapter::lineage[]] PASSED*"])
+    assert result.ret == 0
+    text = (project.root / "build" / "ml-bom.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    (model,) = [c for c in json.loads(text)["components"] if c.get("bom-ref") == "model:adapter"]
+    (parent,) = model["pedigree"]["ancestors"]
+    assert parent["purl"] == f"pkg:huggingface/acme/bert-reviews@{FINE_TUNE}"
+    assert parent["components"] == [
+        {
+            "type": "file",
+            "name": "model.safetensors",
+            "hashes": [
+                {
+                    "alg": "SHA-256",
+                    "content": sha256_pin(project.model_dir / "model.safetensors").removeprefix(
+                        "sha256:"
+                    ),
+                }
+            ],
+        }
+    ]
+    (base,) = parent["pedigree"]["ancestors"]
+    assert base["purl"] == f"pkg:huggingface/google-bert/bert-base-uncased@{BASE}"
+    assert "pedigree" not in base
+
+
+def test_end_to_end_a_card_naming_another_base_fails_the_session(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    adapter_project(project, card_base="meta-llama/Llama-3.1-8B")
+
+    result = pytester.runpytest("--mlsupply", "mlsupply.yaml", "-v")
+
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*mlsupply.yaml::provenance[[]adapter::lineage[]] FAILED*",
+            "*MLS-LIN-001*sources disagree on the base model*",
+        ]
+    )
