@@ -414,7 +414,7 @@ def _adapter_binding(
                 _CWE_INTEGRITY,
             )
         )
-    elif (base := _declared_base(ctx, parent)) is not None:
+    elif (base := _declared_base(model, ctx, parent)) is not None:
         out += _compare_base(model, ctx, parent, base)
     weights = [name for name in ADAPTER_WEIGHTS if (model.root / name).is_file()]
     unbound = [name for name in weights if name not in model.decl.files]
@@ -436,9 +436,13 @@ def _adapter_binding(
     return out
 
 
-def _declared_base(ctx: CheckContext, hop: LineageHop) -> ResolvedModel | None:
+def _declared_base(
+    model: ResolvedModel, ctx: CheckContext, hop: LineageHop
+) -> ResolvedModel | None:
     """The manifest's own model that ``hop`` names (by Hub repository, or by its name)."""
     for candidate in ctx.inventory.models:
+        if candidate.decl is model.decl:
+            continue  # an adapter is not its own base
         source = candidate.decl.source
         if hop.repo is not None and source is not None:
             if source.repo_id.lower() == hop.repo.lower():

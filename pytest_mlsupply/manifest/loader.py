@@ -725,7 +725,15 @@ class _Reader:
         m = self.mapping(
             node, key_path, ("base_model", "chain"), "{base_model: hf://org/base@<commit>}"
         )
+        if m is None:
+            return None
         if not m:
+            self.problem(
+                node,
+                key_path,
+                "the lineage names no ancestor",
+                "write `base_model: hf://org/base@<commit>`, or remove `lineage:`",
+            )
             return None
         if "base_model" in m and "chain" in m:
             self.problem(

@@ -432,6 +432,7 @@ def test_a_malformed_adapter_config_is_a_finding_naming_the_cause(
             "declare either `base_model:` or `chain:`, not both",
         ),
         ("{chain: []}", "models[0].lineage.chain", "the chain is empty"),
+        ("{}", "models[0].lineage", "the lineage names no ancestor"),
         (
             f"{{base_model: hf-datasets://acme/reviews@{BASE}}}",
             "models[0].lineage.base_model",
@@ -488,6 +489,7 @@ def adapter_project(project: Project, card_base: str = "google-bert/bert-base-un
                 - hf://google-bert/bert-base-uncased@{BASE}
                 - ref: hf://acme/bert-reviews@{FINE_TUNE}
                   files: {{model.safetensors: "{fine_tune}"}}
+        output: {{bom: build/ml-bom.cdx.json, bom_xml: build/ml-bom.cdx.xml}}
         """
     )
 
@@ -501,6 +503,8 @@ def test_end_to_end_an_agreeing_adapter_chain_passes_and_becomes_nested_pedigree
 
     result.stdout.fnmatch_lines(["*mlsupply.yaml::provenance[[]adapter::lineage[]] PASSED*"])
     assert result.ret == 0
+    # The XML form is validated against the CycloneDX 1.6 XSD as it is written.
+    assert (project.root / "build" / "ml-bom.cdx.xml").is_file()
     text = (project.root / "build" / "ml-bom.cdx.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
     (model,) = [c for c in json.loads(text)["components"] if c.get("bom-ref") == "model:adapter"]
