@@ -84,6 +84,9 @@ def identify(text: str, revision: str | None = None) -> Identity:
         match = pattern.match(text)
         if match is not None:
             rev = match["rev"] or revision
+            if match["rev"] and revision and match["rev"].lower() != revision.lower():
+                # Two revisions in one source: neither can be trusted to be the one used.
+                rev = f"{match['rev']} or {revision}"
             return Identity(match["repo"].lower(), rev.lower() if rev else None, text)
     return Identity(None, revision, text)
 
@@ -222,10 +225,12 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     card_rel = f"{model.name}/{decl.card.path}"
     adapter_rel = f"{model.name}/{ADAPTER_CONFIG}"
     findings: list[Finding] = []
+    errors: list[str] = []
     try:
         card_bases = _card_bases(model)
     except _Unreadable as exc:
-        return Outcome(error=str(exc))
+        # The other sources are still compared: findings outrank errors.
+        card_bases, errors = [], [str(exc)]
 
     adapter: AdapterConfig | None = None
     adapter_path = model.root / ADAPTER_CONFIG
@@ -284,9 +289,9 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         try:
             findings += _adapter_binding(model, ctx, hops)
         except _Unreadable as exc:
-            # Findings outrank errors: what was found stands; the rest could not be judged.
-            return Outcome(findings=findings, facts=facts, error=str(exc))
-    return Outcome(findings=findings, facts=facts)
+            errors.append(str(exc))
+    # What was found stands; what could not be judged keeps the claim from passing.
+    return Outcome(findings=findings, facts=facts, error="; ".join(errors) or None)
 
 
 def _disagreement(parent: Source, other: Source, file: str, what: str) -> list[Finding]:

@@ -191,6 +191,13 @@ def test_look_alike_repositories_and_other_revisions_disagree(
     assert shown in finding.evidence
 
 
+def test_two_different_revisions_in_one_source_never_match_either() -> None:
+    both = identify(f"https://huggingface.co/org/name/tree/{BASE}", revision=OTHER)
+    assert both.revision_conflict(identify(f"hf://org/name@{BASE}"))
+    assert both.revision_conflict(identify(f"hf://org/name@{OTHER}"))
+    assert not both.pinned
+
+
 def test_identity_ignores_case_and_spelling_but_never_maps_non_ascii_letters() -> None:
     same = identify("https://huggingface.co/Org/Name")
     assert same.repo == identify("hf://org/name@main").repo == identify("ORG/NAME").repo
@@ -206,6 +213,20 @@ def test_an_unreadable_card_makes_the_claim_error_not_pass(pipeline: Pipeline) -
 
     assert result.error is not None
     assert "cannot read the model card README.md" in result.error
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+
+
+def test_an_unreadable_card_does_not_hide_what_the_other_sources_show(
+    pipeline: Pipeline,
+) -> None:
+    (pipeline.model_dir / "README.md").write_text("---\nbase_model: [unclosed\n---\n")
+    declare(pipeline, '{base_model: "hf://google-bert/bert-base-uncased"}')
+
+    result = pipeline.result(CLAIM)
+
+    assert rules(result) == ["MLS-LIN-002"]
+    assert result.error is not None
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
 # --- adapters ---------------------------------------------------------------------------------
