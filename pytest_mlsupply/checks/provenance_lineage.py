@@ -64,7 +64,9 @@ class Identity:
 
     def same_repository(self, other: Identity) -> bool:
         if self.repo is None or other.repo is None:
-            return self.repo is None and other.repo is None and self.text == other.text
+            # A path (``./base``, ``models/base/``) is the same text however it is written; it
+            # never matches a Hub repository by resemblance.
+            return _path_text(self.text) == _path_text(other.text)
         return self.repo == other.repo
 
     def revision_conflict(self, other: Identity) -> bool:
@@ -75,6 +77,13 @@ class Identity:
     @property
     def pinned(self) -> bool:
         return self.revision is not None and _COMMIT.match(self.revision) is not None
+
+
+def _path_text(text: str) -> str:
+    text = text.strip().rstrip("/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
 
 
 def identify(text: str, revision: str | None = None) -> Identity:
@@ -287,9 +296,13 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     facts: dict[str, Any] = {"lineage": _facts(hops, chain, card_sources, adapter_source)}
     if is_adapter:
         try:
-            findings += _adapter_binding(model, ctx, hops)
+            bound, checked = _adapter_binding(model, ctx, hops)
         except _Unreadable as exc:
             errors.append(str(exc))
+        else:
+            findings += bound
+            if checked is not None:
+                facts["lineage"]["base_digest"] = checked
     # What was found stands; what could not be judged keeps the claim from passing.
     return Outcome(findings=findings, facts=facts, error="; ".join(errors) or None)
 
@@ -397,11 +410,14 @@ def _unpinned(
 
 def _adapter_binding(
     model: ResolvedModel, ctx: CheckContext, hops: tuple[LineageHop, ...]
-) -> list[Finding]:
-    """An adapter release binds its base's digest (parent hop) and its own (``files:``)."""
+) -> tuple[list[Finding], str | None]:
+    """An adapter release binds its base's digest (parent hop) and its own (``files:``).
+
+    Returns the findings and how the bound base digest was checked (for the facts)."""
     assert model.root is not None
     out: list[Finding] = []
     parent = hops[-1] if hops else None
+    checked: str | None = None
     if parent is None or (parent.sha256 is None and not parent.files):
         out.append(
             _finding(
@@ -419,8 +435,12 @@ def _adapter_binding(
                 _CWE_INTEGRITY,
             )
         )
-    elif (base := _declared_base(model, ctx, parent)) is not None:
-        out += _compare_base(model, ctx, parent, base)
+    else:
+        found, checked = _base_files(model, ctx, parent)
+        if found is not None:
+            problems = _compare(ctx, parent, found, checked)
+            if problems:
+                out.append(_base_differs(model, parent, checked, "; ".join(problems)))
     weights = [name for name in ADAPTER_WEIGHTS if (model.root / name).is_file()]
     unbound = [name for name in weights if name not in model.decl.files]
     if unbound or not model.decl.files:
@@ -438,7 +458,88 @@ def _adapter_binding(
                 key_path=f"models[{model.name}].files",
             )
         )
-    return out
+    return out, checked
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The base's files this run can read: relative path → file (None: known to be absent)."""
+
+    files: dict[str, Path | None]
+    complete: bool
+    """Whether a bound file absent here is absent from the base (a declared model or a
+    directory) rather than merely not downloaded (a partial Hub cache)."""
+    revision: str | None = None
+
+
+def _base_files(
+    model: ResolvedModel, ctx: CheckContext, hop: LineageHop
+) -> tuple[_Found | None, str]:
+    """Where the bound base is on this machine: a model of this manifest, a directory the hop
+    names (relative to the manifest), or its snapshot in the local Hub cache."""
+    base = _declared_base(model, ctx, hop)
+    if base is not None:
+        if base.error is not None:
+            raise _Unreadable(
+                f"cannot compare the adapter's bound base digest: models[{base.name}] could not "
+                f"be resolved ({base.error})"
+            )
+        used = base.commit or (base.decl.source.revision if base.decl.source else None)
+        files: dict[str, Path | None] = {a.relpath: a.path for a in base.files}
+        return _Found(files, complete=True, revision=used), f"models[{base.name}]"
+    if hop.repo is None:
+        directory = ctx.inventory.manifest.root / hop.ref
+        if directory.is_dir():
+            local = {
+                p.relative_to(directory).as_posix(): p
+                for p in sorted(directory.rglob("*"))
+                if p.is_file()
+            }
+            return _Found(dict(local), complete=True), f"the directory {hop.ref}"
+        return None, "declared, not compared: the base is not on this machine"
+    if hop.revision is None or not _COMMIT.match(hop.revision) or not hop.files:
+        return None, "declared, not compared: the base is not on this machine"
+    from huggingface_hub import try_to_load_from_cache
+
+    from pytest_mlsupply.sources.hub import HubSettings
+
+    cache = HubSettings.from_environment().cache_dir
+    cached: dict[str, Path | None] = {}
+    for rel in hop.files:
+        path = try_to_load_from_cache(hop.repo, rel, cache_dir=cache, revision=hop.revision)
+        if isinstance(path, str):
+            cached[rel] = Path(path)
+    if not cached:
+        return None, "declared, not compared: the base is not on this machine"
+    return _Found(cached, complete=False), f"the local Hub cache of {hop.repo}@{hop.revision}"
+
+
+def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> list[str]:
+    digests: dict[str, str] = {}
+    for rel, path in found.files.items():
+        if path is None:
+            continue
+        try:
+            digests[rel] = "sha256:" + ctx.contents.get(path).sha256
+        except OSError as exc:
+            raise _Unreadable(f"cannot read {rel} of {where} to compare it: {exc}") from None
+    problems = []
+    if (
+        hop.revision is not None
+        and found.revision is not None
+        and hop.revision.lower() != found.revision.lower()
+    ):
+        problems.append(f"{hop.key} names revision {hop.revision}; {where} is {found.revision}")
+    for rel, digest in sorted(hop.files.items()):
+        actual = digests.get(rel)
+        if actual is None:
+            if found.complete:
+                problems.append(f"{rel}: bound {digest}, not in {where}")
+        elif actual != digest:
+            problems.append(f"{rel}: bound {digest}, {where} has {actual}")
+    if hop.sha256 is not None and found.complete and hop.sha256 not in digests.values():
+        problems.append(f"sha256 {hop.sha256} matches no file of {where}")
+    return problems
 
 
 def _declared_base(
@@ -457,38 +558,7 @@ def _declared_base(
     return None
 
 
-def _compare_base(
-    model: ResolvedModel, ctx: CheckContext, hop: LineageHop, base: ResolvedModel
-) -> list[Finding]:
-    if base.error is not None:
-        raise _Unreadable(
-            f"cannot compare the adapter's bound base digest: models[{base.name}] could not be "
-            f"resolved ({base.error})"
-        )
-    on_disk: dict[str, str] = {}
-    for artifact in base.files:
-        try:
-            on_disk[artifact.relpath] = "sha256:" + ctx.contents.get(artifact.path).sha256
-        except OSError as exc:
-            raise _Unreadable(f"cannot read {artifact.subject} to compare it: {exc}") from None
-    problems = []
-    used = base.commit or (base.decl.source.revision if base.decl.source else None)
-    if hop.revision is not None and used is not None and hop.revision.lower() != used.lower():
-        problems.append(f"{hop.key} names revision {hop.revision}; models[{base.name}] is {used}")
-    for rel, digest in sorted(hop.files.items()):
-        actual = on_disk.get(rel)
-        if actual is None:
-            problems.append(f"{rel}: bound {digest}, not in models[{base.name}]")
-        elif actual != digest:
-            problems.append(f"{rel}: bound {digest}, models[{base.name}] has {actual}")
-    if hop.sha256 is not None and hop.sha256 not in on_disk.values():
-        problems.append(f"sha256 {hop.sha256} matches no file of models[{base.name}]")
-    return [_base_differs(model, hop, base, "; ".join(problems))] if problems else []
-
-
-def _base_differs(
-    model: ResolvedModel, hop: LineageHop, base: ResolvedModel, evidence: str
-) -> Finding:
+def _base_differs(model: ResolvedModel, hop: LineageHop, where: str, evidence: str) -> Finding:
     return _finding(
         "MLS-LIN-003",
         Severity.CRITICAL,
@@ -497,8 +567,8 @@ def _base_differs(
         evidence,
         "the adapter was bound to other base weights than the ones this project ships: it is "
         "loaded on a base it was not trained for, or the base was replaced",
-        f"restore models[{base.name}] to the bound weights, or re-bind the adapter "
-        f"({hop.key}.files) after reviewing the new base",
+        f"restore {where} to the bound weights, or re-bind the adapter ({hop.key}.files) after "
+        "reviewing the new base",
         _CWE_INTEGRITY,
         key_path=f"models[{model.name}].{hop.key}",
     )

@@ -343,6 +343,80 @@ def test_an_adapter_whose_base_digest_differs_fails_naming_the_file(
     )
 
 
+def test_a_base_only_in_the_local_hub_cache_is_compared_there(
+    pipeline: Pipeline, base_snapshot: Path, tmp_path: Path
+) -> None:
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    declare_adapter(pipeline, bound(base_snapshot), base=False)
+
+    result = pipeline.result(ADAPTER_CLAIM)
+    assert result.findings == []
+    assert result.facts["lineage"]["base_digest"] == (
+        f"the local Hub cache of google-bert/bert-base-uncased@{BASE}"
+    )
+
+    other = write_model(tmp_path / "other-weights", seed=99) / "model.safetensors"
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", '
+        f'files: {{model.safetensors: "{sha256_pin(other)}", pytorch_model.bin: "{sha256_pin(other)}"}}}}}}',
+        base=False,
+    )
+    (finding,) = pipeline.result(ADAPTER_CLAIM).findings
+    assert finding.rule == "MLS-LIN-003"
+    # A file the cache does not hold was not downloaded, not proven absent: only the
+    # differing one is reported.
+    assert finding.evidence == (
+        f"model.safetensors: bound {sha256_pin(other)}, the local Hub cache of "
+        f"google-bert/bert-base-uncased@{BASE} has {sha256_pin(base_snapshot / 'model.safetensors')}"
+    )
+
+
+def test_a_base_absent_from_this_machine_is_recorded_as_bound_but_not_compared(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    pin = "sha256:" + "cd" * 32
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", '
+        f'files: {{model.safetensors: "{pin}"}}}}}}',
+        base=False,
+    )
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert result.findings == []
+    assert result.facts["lineage"]["base_digest"].startswith("declared, not compared")
+
+
+def test_a_base_in_a_local_directory_is_compared_with_its_files(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    base = write_model(pipeline.project.root / "models" / "base", seed=5)
+    write_adapter(
+        pipeline.project.root / "models" / "adapter",
+        json.dumps({"base_model_name_or_path": "./models/base"}),
+    )
+    (pipeline.project.root / "models" / "adapter" / "README.md").write_text("# adapter\n")
+    weights = sha256_pin(base / "model.safetensors")
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: models/base, files: {{model.safetensors: "{weights}"}}}}}}',
+        base=False,
+    )
+    result = pipeline.result(ADAPTER_CLAIM)
+    assert result.findings == []
+    assert result.facts["lineage"]["base_digest"] == "the directory models/base"
+
+    (base / "model.safetensors").unlink()
+    (finding,) = pipeline.result(ADAPTER_CLAIM).findings
+    assert finding.rule == "MLS-LIN-003"
+    assert finding.evidence == (
+        f"model.safetensors: bound {weights}, not in the directory models/base"
+    )
+
+
 def test_an_adapter_bound_to_a_file_its_base_lacks_fails(
     pipeline: Pipeline, base_snapshot: Path
 ) -> None:
@@ -516,7 +590,7 @@ def adapter_project(project: Project, card_base: str = "google-bert/bert-base-un
 
 
 def test_end_to_end_an_agreeing_adapter_chain_passes_and_becomes_nested_pedigree(
-    pytester: pytest.Pytester, project: Project
+    pytester: pytest.Pytester, project: Project, empty_hub_cache: Path
 ) -> None:
     adapter_project(project)
 
@@ -551,7 +625,7 @@ def test_end_to_end_an_agreeing_adapter_chain_passes_and_becomes_nested_pedigree
 
 
 def test_end_to_end_a_card_naming_another_base_fails_the_session(
-    pytester: pytest.Pytester, project: Project
+    pytester: pytest.Pytester, project: Project, empty_hub_cache: Path
 ) -> None:
     adapter_project(project, card_base="meta-llama/Llama-3.1-8B")
 
