@@ -490,12 +490,13 @@ def _base_files(
     if hop.repo is None:
         directory = ctx.inventory.manifest.root / hop.ref
         if directory.is_dir():
-            local = {
-                p.relative_to(directory).as_posix(): p
-                for p in sorted(directory.rglob("*"))
-                if p.is_file()
+            # Only what the hop binds (a lone sha256: the directory's top-level files): a
+            # mistyped ref must not walk and hash a whole tree.
+            names = list(hop.files) or sorted(p.name for p in directory.iterdir() if p.is_file())
+            local: dict[str, Path | None] = {
+                rel: directory / rel if (directory / rel).is_file() else None for rel in names
             }
-            return _Found(dict(local), complete=True), f"the directory {hop.ref}"
+            return _Found(local, complete=True), f"the directory {hop.ref}"
         return None, "declared, not compared: the base is not on this machine"
     if hop.revision is None or not _COMMIT.match(hop.revision) or not hop.files:
         return None, "declared, not compared: the base is not on this machine"
@@ -517,7 +518,8 @@ def _base_files(
 def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> list[str]:
     digests: dict[str, str] = {}
     for rel, path in found.files.items():
-        if path is None:
+        # Hash only the bound files, unless a lone sha256 may be any of the base's files.
+        if path is None or (rel not in hop.files and hop.sha256 is None):
             continue
         try:
             digests[rel] = "sha256:" + ctx.contents.get(path).sha256

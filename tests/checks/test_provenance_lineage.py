@@ -417,6 +417,30 @@ def test_a_base_in_a_local_directory_is_compared_with_its_files(
     )
 
 
+def test_a_lone_sha256_binding_must_match_one_of_the_bases_files(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    base = write_model(pipeline.project.root / "models" / "base", seed=5)
+    write_adapter(
+        pipeline.project.root / "models" / "adapter",
+        json.dumps({"base_model_name_or_path": "models/base/"}),
+    )
+    (pipeline.project.root / "models" / "adapter" / "README.md").write_text("# adapter\n")
+    weights = sha256_pin(base / "model.safetensors")
+    declare_adapter(
+        pipeline, f'{{base_model: {{ref: models/base, sha256: "{weights}"}}}}', base=False
+    )
+    assert pipeline.result(ADAPTER_CLAIM).findings == []
+
+    wrong = "sha256:" + "cd" * 32
+    declare_adapter(
+        pipeline, f'{{base_model: {{ref: models/base, sha256: "{wrong}"}}}}', base=False
+    )
+    (finding,) = pipeline.result(ADAPTER_CLAIM).findings
+    assert finding.rule == "MLS-LIN-003"
+    assert finding.evidence == f"sha256 {wrong} matches no file of the directory models/base"
+
+
 def test_an_adapter_bound_to_a_file_its_base_lacks_fails(
     pipeline: Pipeline, base_snapshot: Path
 ) -> None:
