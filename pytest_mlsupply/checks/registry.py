@@ -13,6 +13,7 @@ from pytest_mlsupply.checks import (
     dependency_typosquat,
     dependency_vulnerabilities,
     provenance_attestation,
+    provenance_lineage,
     provenance_model_card,
     provenance_signature,
 )
@@ -37,4 +38,5 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_model_card.CHECK,
     provenance_signature.CHECK,
     provenance_attestation.CHECK,
+    provenance_lineage.CHECK,
 )

@@ -29,6 +29,8 @@ from pytest_mlsupply.manifest.model import (
     HubRef,
     InternalDecl,
     LicensePolicy,
+    LineageDecl,
+    LineageHop,
     Manifest,
     ModelDecl,
     OutputDecl,
@@ -696,16 +698,8 @@ class _Reader:
                     )
             signature = self.signature(m.get("signature"), f"{kp}.signature")
             attestation = self.attestation(m.get("attestation"), f"{kp}.attestation")
-            base_model = None
-            if "lineage" in m:
-                lm = self.mapping(
-                    m["lineage"],
-                    f"{kp}.lineage",
-                    ("base_model",),
-                    "{base_model: hf://org/base@<commit>}",
-                )
-                if lm is not None and "base_model" in lm:
-                    base_model = self.string(lm["base_model"], f"{kp}.lineage.base_model")
+            lineage = self.lineage(m["lineage"], f"{kp}.lineage") if "lineage" in m else None
+            base_model = lineage.parent.ref if lineage is not None else None
             promotion: dict[str, Path] = {}
             if "promotion" in m:
                 pm = self.mapping(
@@ -736,10 +730,109 @@ class _Reader:
                     signature=signature,
                     attestation=attestation,
                     base_model=base_model,
+                    lineage=lineage,
                     promotion=promotion,
                 )
             )
         return tuple(out)
+
+    def lineage(self, node: yaml.Node, key_path: str) -> LineageDecl | None:
+        m = self.mapping(
+            node, key_path, ("base_model", "chain"), "{base_model: hf://org/base@<commit>}"
+        )
+        if m is None:
+            return None
+        if not m:
+            self.problem(
+                node,
+                key_path,
+                "the lineage names no ancestor",
+                "write `base_model: hf://org/base@<commit>`, or remove `lineage:`",
+            )
+            return None
+        if "base_model" in m and "chain" in m:
+            self.problem(
+                node,
+                key_path,
+                "declare either `base_model:` or `chain:`, not both",
+                "for one ancestor write `base_model: hf://org/base@<commit>`; for a longer "
+                "history list every ancestor, oldest first, under `chain:`",
+            )
+            return None
+        if "base_model" in m:
+            hop = self.lineage_hop(m["base_model"], f"{key_path}.base_model")
+            return None if hop is None else LineageDecl((hop,))
+        items = self.sequence(m["chain"], f"{key_path}.chain", "[hf://org/base@<commit>]")
+        if items is None:
+            return None
+        if not items:
+            self.problem(
+                m["chain"],
+                f"{key_path}.chain",
+                "the chain is empty",
+                "list the ancestors oldest first: [hf://org/base@<commit>, hf://org/ft@<commit>]",
+            )
+            return None
+        hops = [self.lineage_hop(item, f"{key_path}.chain[{i}]") for i, item in enumerate(items)]
+        if any(hop is None for hop in hops):
+            return None
+        return LineageDecl(tuple(hop for hop in hops if hop is not None))
+
+    def lineage_hop(self, node: yaml.Node, key_path: str) -> LineageHop | None:
+        """A hop is a reference (``hf://org/name@<commit>`` or any other name), alone or as
+        ``{ref: ..., sha256: ..., files: {...}}`` with the digests that pin it."""
+        example = '{ref: hf://org/base@<commit>, files: {model.safetensors: "sha256:<64 hex>"}}'
+        sha256, files = None, {}
+        if isinstance(node, yaml.MappingNode):
+            m = self.mapping(node, key_path, ("ref", "sha256", "files"), example)
+            if m is None:
+                return None
+            if "ref" not in m:
+                self.problem(node, f"{key_path}.ref", "missing ref", f"write it as {example}")
+                return None
+            ref_node = m["ref"]
+            sha256 = self.opt_str(m, "sha256", key_path)
+            if sha256 is not None and not _SHA256_RE.match(sha256):
+                self.problem(
+                    m["sha256"],
+                    f"{key_path}.sha256",
+                    f"{sha256!r} is not a sha256 pin",
+                    'write "sha256:" followed by the 64 hex digits of the base\'s weights file',
+                )
+                return None
+            files = self.files(m.get("files"), f"{key_path}.files")
+        else:
+            ref_node = node
+        ref = self.string(ref_node, key_path, "hf://org/base@<40-hex commit>")
+        if ref is None:
+            return None
+        ref = ref.strip()
+        repo = revision = None
+        if ref.startswith(("hf://", "hf-datasets://")):
+            match = _HUB_RE.match(ref)
+            if match is None or match["scheme"] != "hf" or not match["repo"].isascii():
+                self.problem(
+                    ref_node,
+                    key_path,
+                    f"{ref!r} is not a model reference on the Hub",
+                    "write hf://org/name@<40-hex commit> (a base model is a model repository)",
+                )
+                return None
+            repo, revision = match["repo"], match["rev"]
+            if revision is not None and _COMMIT_RE.match(revision):
+                revision = revision.lower()
+        elif not ref:
+            self.problem(ref_node, key_path, "empty reference", f"write it as {example}")
+            return None
+        return LineageHop(
+            ref=ref,
+            span=self.span(ref_node),
+            key=key_path.split(".", 1)[1] if "." in key_path else key_path,
+            repo=repo,
+            revision=revision,
+            sha256=sha256.lower() if sha256 else None,
+            files=files,
+        )
 
     def files(self, node: yaml.Node | None, key_path: str) -> dict[str, str]:
         if node is None:

@@ -154,6 +154,40 @@ class AttestationDecl:
 
 
 @dataclass(frozen=True)
+class LineageHop:
+    """One ancestor of a model: a Hub repository at a revision, or another reference pinned by
+    the digests of its files."""
+
+    ref: str
+    """As written: ``hf://org/name@<commit>``, ``hf://org/name`` (unpinned) or any other
+    reference (a local path, an internal registry name)."""
+    span: Span
+    key: str
+    """The key path that declared it (``lineage.chain[1]``), for messages."""
+    repo: str | None = None
+    """The Hub repository id when ``ref`` is an ``hf://`` URI."""
+    revision: str | None = None
+    """Its revision, if any; may be mutable (the lineage claim, not the loader, reports an
+    unpinned hop, so every source is compared first)."""
+    sha256: str | None = None
+    """``sha256:<64 hex>`` of the base's weights when it is a single file."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Relative path → ``sha256:<64 hex>`` of the base's files (what an adapter binds)."""
+
+
+@dataclass(frozen=True)
+class LineageDecl:
+    """Where a model comes from, oldest first: the base, then each derived model (fine-tunes);
+    the declaring model itself is the last, implicit link."""
+
+    hops: tuple[LineageHop, ...]
+
+    @property
+    def parent(self) -> LineageHop:
+        return self.hops[-1]
+
+
+@dataclass(frozen=True)
 class CardDecl:
     path: str = "README.md"
     require: tuple[str, ...] = ()
@@ -173,6 +207,9 @@ class ModelDecl:
     signature: SignatureDecl | None = None
     attestation: AttestationDecl | None = None
     base_model: str | None = None
+    """The immediate parent as written (``lineage.base_model`` or the last ``lineage.chain``
+    hop); kept for readers that need only its text."""
+    lineage: LineageDecl | None = None
     promotion: dict[str, Path] = field(default_factory=dict)
 
     @property

@@ -298,7 +298,7 @@ def _assemble(
                     *_signature_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
                     *_attestation_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
                 ],
-                pedigree=_lineage(decl),
+                pedigree=_lineage(decl, by_subject.get((RowKind.PROVENANCE, decl.name), [])),
                 components=files,
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
             )
@@ -510,32 +510,76 @@ def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:
         return path.as_posix()
 
 
-def _lineage(decl: ModelDecl) -> Pedigree | None:
-    """The base model as a pedigree ancestor: the model was derived (fine-tuned) from it."""
+def _lineage(decl: ModelDecl, results: Sequence[CheckResult] = ()) -> Pedigree | None:
+    """The model's ancestry as nested pedigree: its parent is its ancestor, the parent's parent
+    the parent's ancestor, and so on (the base model deepest). Taken from the ``lineage``
+    claim's facts when it ran (they include an adapter's base), else from the manifest."""
+    chain = _lineage_chain(decl, results)
+    ancestor: Component | None = None
+    for entry in chain:  # oldest first: each wraps the one before
+        older = ancestor
+        ancestor = _ancestor(entry)
+        if older is not None:
+            ancestor.pedigree = Pedigree(ancestors=[older])
+    return None if ancestor is None else Pedigree(ancestors=[ancestor])
+
+
+def _lineage_chain(decl: ModelDecl, results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    for result in results:
+        fact = result.facts.get("lineage")
+        if result.check == "lineage" and isinstance(fact, dict):
+            ancestors = fact.get("ancestors")
+            if isinstance(ancestors, list) and all(isinstance(a, dict) for a in ancestors):
+                return ancestors
+    if decl.lineage is not None:
+        return [
+            {
+                "ref": hop.ref,
+                "repo": hop.repo,
+                "revision": hop.revision,
+                "sha256": hop.sha256.removeprefix("sha256:") if hop.sha256 else None,
+                "files": {k: v.removeprefix("sha256:") for k, v in hop.files.items()},
+            }
+            for hop in decl.lineage.hops
+        ]
     if not decl.base_model:
-        return None
+        return []
     match = _HUB_URI.match(decl.base_model.strip())
     if match is None:
-        ancestor = Component(type=ComponentType.MACHINE_LEARNING_MODEL, name=decl.base_model)
-        return Pedigree(ancestors=[ancestor])
-    repo, revision = match["repo"], match["rev"]
-    if revision is not None:
-        hub = HubRef("model", repo, revision)
-        ancestor = Component(
-            type=ComponentType.MACHINE_LEARNING_MODEL,
-            name=repo,
-            version=revision,
-            purl=hub_purl(repo, revision),
-            external_references=_hub_references(hub),
+        return [{"ref": decl.base_model}]
+    return [{"ref": decl.base_model, "repo": match["repo"], "revision": match["rev"]}]
+
+
+def _ancestor(entry: dict[str, Any]) -> Component:
+    repo, revision = entry.get("repo"), entry.get("revision")
+    sha256, files = entry.get("sha256"), entry.get("files") or {}
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else None
+    parts = [
+        Component(
+            type=ComponentType.FILE,
+            name=rel,
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest)],
         )
-    else:
-        # An unpinned base model still names its repository, but has no version to report.
-        ancestor = Component(
+        for rel, digest in sorted(files.items())
+    ]
+    if not isinstance(repo, str):
+        return Component(
             type=ComponentType.MACHINE_LEARNING_MODEL,
-            name=repo,
-            purl=hub_purl(repo, None),
+            name=str(entry.get("ref")),
+            hashes=hashes,
+            components=parts,
         )
-    return Pedigree(ancestors=[ancestor])
+    # An unpinned ancestor still names its repository, but has no version to report.
+    rev = revision if isinstance(revision, str) else None
+    return Component(
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        name=repo,
+        version=rev,
+        purl=hub_purl(repo, rev),
+        external_references=_hub_references(HubRef("model", repo, rev)) if rev else [],
+        hashes=hashes,
+        components=parts,
+    )
 
 
 def _file_component(

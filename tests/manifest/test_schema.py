@@ -55,7 +55,7 @@ models:
     datasets: [reviews, hub-reviews]
     signature: {{path: model.sig, public_key: keys/release.pub}}
     attestation: {{path: [model.sig], keys: [keys/release.pub, keys/cert.pem], threshold: 2, builders: [b], source_repository: github.com/acme/m}}
-    lineage: {{base_model: "hf://google-bert/bert-base-uncased@{COMMIT}"}}
+    lineage: {{base_model: {{ref: "hf://google-bert/bert-base-uncased@{COMMIT}", sha256: "{PIN}", files: {{model.safetensors: "{PIN}"}}}}}}
     promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
   - name: hub-model
     source: hf://acme/sentiment-bert@{COMMIT}
@@ -63,6 +63,7 @@ models:
   - name: ci-signed
     path: models/sentiment
     signature: {{identity: release@acme.example, issuer: "https://accounts.acme.example", trust_config: keys/trust.json}}
+    lineage: {{chain: ["hf://google-bert/bert-base-uncased@{COMMIT}", {{ref: acme-internal/sentiment-ft, sha256: "{PIN}", files: {{adapter_model.safetensors: "{PIN}"}}}}]}}
 datasets:
   - name: reviews
     path: data/reviews
