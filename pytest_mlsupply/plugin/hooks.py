@@ -52,6 +52,18 @@ class MlsupplyPlugin:
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
+        attest = self.state.settings.attest
+        if attest is not None and not self.is_worker:
+            # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
+            # is a usage error, not an attestation lost after a long session.
+            from pytest_mlsupply.reports.attestation import AttestationError, load_attest_signer
+
+            try:
+                self.state.attest_signer = load_attest_signer(
+                    attest.value, attest.base, attest.origin
+                )
+            except AttestationError as exc:
+                raise pytest.UsageError(f"pytest-mlsupply: {exc}") from None
 
     # -- collection ---------------------------------------------------------------------------
 
@@ -157,6 +169,9 @@ class MlsupplyPlugin:
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
             self.state.write_reports(marked)
+            if self.state.written.error is None:
+                # After the BOM, whatever the verdict: a failed gate is attested as failed.
+                self.state.write_attestation(int(session.exitstatus))
         except Exception as exc:
             # A bug while building the reports must not end in a traceback or a green run.
             self.state.written.error = (
