@@ -261,6 +261,14 @@ def _sigstore_identity(origin: str) -> str:
             "on GitHub Actions grant `permissions: id-token: write`); sign with a key instead: "
             "--mlsupply-attest PATH/TO/KEY.pem"
         )
+    from sigstore.oidc import IdentityToken
+
+    try:
+        IdentityToken(token)  # expired or malformed: say so now, not after the session
+    except IdentityError as exc:
+        raise AttestationError(
+            f"{origin} {SIGSTORE}: the ambient OIDC identity token is unusable: {exc}"
+        ) from None
     return token
 
 

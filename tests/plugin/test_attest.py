@@ -234,3 +234,48 @@ def test_two_xdist_workers_write_one_attestation_from_the_controller(
     )
     leftovers = [p.name for p in (project.root / "build").iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def ambient_gitlab_token(monkeypatch: pytest.MonkeyPatch, *, expires_in: int = 600) -> None:
+    """A GitLab CI identity token (as `id` detects it) for the audience `sigstore`."""
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    claims = {
+        "iss": "https://gitlab.example",
+        "sub": "project_path:acme/service:ref_type:tag:ref:v1",
+        "aud": "sigstore",
+        "iat": now - 5,
+        "exp": now + expires_in,
+    }
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", jwt.encode(claims, "k" * 32, algorithm="HS256"))
+
+
+def test_sigstore_mode_with_sigstore_unreachable_fails_the_session_saying_so(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An identity is there, but Sigstore's services are not (no_internet refuses them): the
+    # session ends with the report error status and no attestation, never a silent gap.
+    ambient_gitlab_token(monkeypatch)
+
+    result = pytester.runpytest("--mlsupply", "--mlsupply-attest=sigstore")
+
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(["*no attestation written: Sigstore signing failed*"])
+    assert (project.root / BOM).is_file()
+    assert not (project.root / "build" / "ml-bom.cdx.json.sigstore.json").exists()
+
+
+def test_sigstore_mode_with_an_expired_identity_token_fails_at_start(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ambient_gitlab_token(monkeypatch, expires_in=-60)
+
+    result = pytester.runpytest("--mlsupply", "--mlsupply-attest=sigstore")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sigstore*identity token is unusable*"])
+    assert not (project.root / BOM).exists()
