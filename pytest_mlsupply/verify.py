@@ -4,6 +4,9 @@
 
 1. The envelope's signatures are verified (:func:`pytest_mlsupply.engines.dsse.verify`: at
    least ``--threshold`` distinct keys of those given); nothing else is trusted before that.
+   A Sigstore bundle (``--mlsupply-attest sigstore``) is verified with sigstore-python instead:
+   its Fulcio certificate must name ``--identity`` from ``--issuer``, under the trusted root of
+   ``--trust-config`` (offline) or Sigstore's public-good instance.
 2. The statement must be a pytest-mlsupply gate attestation (its predicate type).
 3. ``--bom PATH`` must have the sha256 of the BOM the gate attested.
 4. Every file given, and every regular file under a directory given, must be a subject with
@@ -61,9 +64,27 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         dest="keys",
         action="append",
         type=Path,
-        required=True,
+        default=[],
         metavar="PUB",
-        help="a PEM public key (EC, RSA, Ed25519) or certificate; repeat for several keys",
+        help="a PEM public key (EC, RSA, Ed25519) or certificate; repeat for several keys "
+        "(a DSSE envelope needs at least one)",
+    )
+    verify.add_argument(
+        "--identity",
+        default=None,
+        help="Sigstore bundle: the signer identity its Fulcio certificate must name "
+        "(e.g. the CI workflow's URI)",
+    )
+    verify.add_argument(
+        "--issuer", default=None, help="Sigstore bundle: the OIDC issuer of that identity"
+    )
+    verify.add_argument(
+        "--trust-config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="Sigstore bundle: a ClientTrustConfig JSON (trusted root) for offline "
+        "verification; without it the public-good trusted root is fetched",
     )
     verify.add_argument(
         "--threshold",
@@ -148,12 +169,22 @@ def run_verify(args: argparse.Namespace) -> int:
         bom=args.bom,
         files=args.files,
         allow_failed_gate=args.allow_failed_gate,
+        sigstore=SigstoreIdentity(args.identity, args.issuer, args.trust_config),
     )
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     else:
         _print_text(report)
     return report.exit_status
+
+
+@dataclass(frozen=True)
+class SigstoreIdentity:
+    """Who must have signed a Sigstore bundle, and the trusted root to check it against."""
+
+    identity: str | None = None
+    issuer: str | None = None
+    trust_config: Path | None = None
 
 
 def verify_attestation(
@@ -164,28 +195,21 @@ def verify_attestation(
     bom: Path | None = None,
     files: list[Path] | None = None,
     allow_failed_gate: bool = False,
+    sigstore: SigstoreIdentity | None = None,
 ) -> Report:
     report = Report(attestation=str(attestation))
     try:
         data = attestation.read_bytes()
-        envelope = dsse.read_envelope(data, source=str(attestation))
-        public = [dsse.load_public_key(key) for key in keys]
     except OSError as exc:
         report.unreadable = True
         report.fail(f"{attestation}: cannot read the attestation ({exc.strerror or exc})")
         return report
-    except dsse.DsseError as exc:
-        report.unreadable = True
-        report.fail(str(exc))
+    if _is_sigstore_bundle(data):
+        statement = _verify_bundle(report, data, attestation, sigstore or SigstoreIdentity())
+    else:
+        statement = _verify_envelope(report, data, attestation, keys, threshold)
+    if statement is None:
         return report
-    try:
-        verified = dsse.verify(envelope, public, threshold)
-    except dsse.DsseError as exc:
-        report.signature = {"verified": False, "error": str(exc)}
-        report.fail(f"signature: {exc}; nothing in the attestation can be trusted")
-        return report
-    report.signature = {"verified": True, "keyids": list(verified.keyids)}
-    statement = verified.statement
     if statement.predicate_type != PREDICATE_TYPE:
         report.fail(
             f"{attestation}: predicateType {statement.predicate_type!r} is not a pytest-mlsupply "
@@ -200,6 +224,96 @@ def verify_attestation(
     for argument in files or []:
         _check_argument(report, argument, subjects)
     return report
+
+
+def _verify_envelope(
+    report: Report, data: bytes, attestation: Path, keys: list[Path], threshold: int
+) -> dsse.Statement | None:
+    """The statement of a DSSE envelope signed by ``threshold`` of ``keys``, else None."""
+    if not keys:
+        report.unreadable = True
+        report.fail(f"{attestation} is a DSSE envelope: pass the public key(s) with --key PUB")
+        return None
+    try:
+        envelope = dsse.read_envelope(data, source=str(attestation))
+        public = [dsse.load_public_key(key) for key in keys]
+    except dsse.DsseError as exc:
+        report.unreadable = True
+        report.fail(str(exc))
+        return None
+    try:
+        verified = dsse.verify(envelope, public, threshold)
+    except dsse.DsseError as exc:
+        report.signature = {"verified": False, "error": str(exc)}
+        report.fail(f"signature: {exc}; nothing in the attestation can be trusted")
+        return None
+    report.signature = {"verified": True, "keyids": list(verified.keyids)}
+    return verified.statement
+
+
+def _is_sigstore_bundle(data: bytes) -> bool:
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return False  # the DSSE reader reports what is wrong with it
+    return isinstance(document, dict) and "dsseEnvelope" in document
+
+
+def _verify_bundle(
+    report: Report, data: bytes, attestation: Path, sigstore: SigstoreIdentity
+) -> dsse.Statement | None:
+    """The statement of a Sigstore bundle whose certificate names the expected identity."""
+    if not sigstore.identity or not sigstore.issuer:
+        report.unreadable = True
+        report.fail(
+            f"{attestation} is a Sigstore bundle: pass --identity and --issuer (the CI identity "
+            "that signed it), and --trust-config PATH to verify offline"
+        )
+        return None
+    from sigstore.models import Bundle, ClientTrustConfig
+    from sigstore.verify import Verifier
+    from sigstore.verify.policy import Identity
+
+    try:
+        if sigstore.trust_config is not None:
+            trust = ClientTrustConfig.from_json(sigstore.trust_config.read_text(encoding="utf-8"))
+            verifier = Verifier(trusted_root=trust.trusted_root)
+        else:
+            verifier = Verifier.production()
+    except Exception as exc:  # unreadable file, bad JSON, or the TUF fetch failing offline
+        report.unreadable = True
+        where = sigstore.trust_config or "Sigstore's public-good trusted root"
+        report.fail(
+            f"{where}: cannot load the trusted root ({type(exc).__name__}: {exc}); offline, "
+            "pass --trust-config PATH"
+        )
+        return None
+    try:
+        bundle = Bundle.from_json(data)
+        payload_type, payload = verifier.verify_dsse(
+            bundle, Identity(identity=sigstore.identity, issuer=sigstore.issuer)
+        )
+    except Exception as exc:  # sigstore raises many types; every one means "not verified"
+        report.signature = {"verified": False, "error": str(exc)}
+        report.fail(
+            f"signature: the Sigstore bundle does not verify for {sigstore.identity} "
+            f"({sigstore.issuer}): {exc}; nothing in the attestation can be trusted"
+        )
+        return None
+    if payload_type != dsse.IN_TOTO_PAYLOAD_TYPE:
+        report.fail(f"{attestation}: payloadType {payload_type!r} is not in-toto's")
+        return None
+    try:
+        statement = dsse.read_statement(payload, source=str(attestation))
+    except dsse.DsseError as exc:
+        report.fail(str(exc))
+        return None
+    report.signature = {
+        "verified": True,
+        "identity": sigstore.identity,
+        "issuer": sigstore.issuer,
+    }
+    return statement
 
 
 def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None:
@@ -330,7 +444,11 @@ def _match(
 def _print_text(report: Report) -> None:
     out = sys.stdout
     signature = report.signature
-    if signature.get("verified"):
+    if signature.get("verified") and "identity" in signature:
+        out.write(
+            f"signature: verified (Sigstore: {signature['identity']}, {signature['issuer']})\n"
+        )
+    elif signature.get("verified"):
         keyids = ", ".join(k[:16] for k in signature.get("keyids", []))
         out.write(f"signature: verified by {len(signature['keyids'])} key(s) ({keyids})\n")
     if report.gate:

@@ -225,3 +225,65 @@ def test_an_envelope_of_another_predicate_is_refused(
     )
     assert main(["verify", str(other), "--key", str(gate.public)]) == EXIT_FAILED
     assert "is not a pytest-mlsupply gate attestation" in capsys.readouterr().out
+
+
+def sigstore_trust_config(directory: Path) -> Path:
+    """A ClientTrustConfig from the trusted root sigstore ships as package data (no TUF fetch)."""
+    import sigstore
+
+    store = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+    config = {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": json.loads((store / "trusted_root.json").read_text()),
+        "signingConfig": json.loads((store / "signing_config.v0.2.json").read_text()),
+    }
+    path = directory / "trust.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def as_sigstore_bundle(gate: Gate, tmp_path: Path) -> Path:
+    """The gate's envelope in a Sigstore bundle that names a key, not a Fulcio certificate."""
+    envelope = json.loads(gate.attestation.read_text())
+    bundle = tmp_path / "gate.sigstore.json"
+    bundle.write_text(
+        json.dumps(
+            {
+                "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "verificationMaterial": {"publicKey": {"hint": "gate"}, "tlogEntries": []},
+                "dsseEnvelope": envelope,
+            }
+        )
+    )
+    return bundle
+
+
+def test_a_sigstore_bundle_needs_the_identity_and_issuer_it_must_name(
+    gate: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = as_sigstore_bundle(gate, tmp_path)
+    assert main(["verify", str(bundle), gate.bom.as_posix()]) == EXIT_UNREADABLE
+    assert "is a Sigstore bundle: pass --identity and --issuer" in capsys.readouterr().out
+
+
+def test_a_sigstore_bundle_without_a_fulcio_certificate_fails_against_a_local_trusted_root(
+    gate: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = as_sigstore_bundle(gate, tmp_path)
+    trust = sigstore_trust_config(tmp_path)
+    identity = ["--identity", "https://github.com/acme/service/.github/workflows/gate.yml@v1"]
+    issuer = ["--issuer", "https://token.actions.githubusercontent.com"]
+    options = [*identity, *issuer, "--trust-config", str(trust), "--format", "json"]
+    code = main(["verify", str(bundle), *options, str(gate.bom)])
+    assert code == EXIT_FAILED
+    report = json.loads(capsys.readouterr().out)
+    assert report["signature"]["verified"] is False
+    assert "expected certificate in bundle" in report["signature"]["error"]
+    assert report["files"] == []  # nothing is checked against an unverified statement
+
+
+def test_an_envelope_without_a_key_is_a_usage_error(
+    gate: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", str(gate.attestation), str(gate.bom)]) == EXIT_UNREADABLE
+    assert "pass the public key(s) with --key PUB" in capsys.readouterr().out
