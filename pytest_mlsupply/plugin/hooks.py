@@ -41,6 +41,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     if is_enabled(config):
         config.pluginmanager.register(MlsupplyPlugin(config), PLUGIN_NAME)
+    elif config.getoption("mlsupply_attest"):
+        # Asked for on the command line, an attestation must not silently not happen.
+        raise pytest.UsageError(
+            "pytest-mlsupply: --mlsupply-attest attests the gate's BOM and verdicts; "
+            "add --mlsupply (or ini mlsupply = true) to run the gate"
+        )
     marker_plugin = ModelArtifactPlugin(config)
     config.pluginmanager.register(marker_plugin, MARKER_PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):

@@ -279,3 +279,14 @@ def test_sigstore_mode_with_an_expired_identity_token_fails_at_start(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*sigstore*identity token is unusable*"])
     assert not (project.root / BOM).exists()
+
+
+def test_asking_for_an_attestation_without_the_gate_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    private, _ = write_keypair(project.root / "keys", "gate")
+
+    result = pytester.runpytest(f"--mlsupply-attest={private}")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mlsupply-attest*add --mlsupply*"])
