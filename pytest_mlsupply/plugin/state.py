@@ -213,7 +213,11 @@ class MlsupplyState:
         )
 
         attest, signer, reported = self.settings.attest, self.attest_signer, self.reported
-        if attest is None or signer is None or reported is None:
+        if attest is None:
+            return
+        if signer is None or reported is None:
+            # Never a silent gap: an attestation was asked for and cannot be made.
+            self.written.error = "no attestation written: the signing key was not loaded"
             return
         manifest_path = self.settings.manifest_path
         base = manifest_path.parent

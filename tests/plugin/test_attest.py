@@ -290,3 +290,17 @@ def test_asking_for_an_attestation_without_the_gate_is_a_usage_error(
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--mlsupply-attest*add --mlsupply*"])
+
+
+def test_the_xml_bom_is_attested_too_when_it_is_written(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    private, public = write_keypair(project.root / "keys", "gate")
+
+    result = pytester.runpytest(
+        "--mlsupply", "--mlsupply-bom-xml=build/ml-bom.cdx.xml", f"--mlsupply-attest={private}"
+    )
+
+    assert result.ret == 0
+    attested = subjects(verified(project.root / ATTESTATION, public).statement)
+    assert attested["build/ml-bom.cdx.xml"] == sha256_of(project.root / "build" / "ml-bom.cdx.xml")
