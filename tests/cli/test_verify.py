@@ -287,3 +287,18 @@ def test_an_envelope_without_a_key_is_a_usage_error(
 ) -> None:
     assert main(["verify", str(gate.attestation), str(gate.bom)]) == EXIT_UNREADABLE
     assert "pass the public key(s) with --key PUB" in capsys.readouterr().out
+
+
+def test_two_distinct_signers_meet_a_threshold_of_two(gate: Gate, tmp_path: Path) -> None:
+    from pytest_mlsupply.engines.dsse import load_signer, sign_statement
+
+    statement = json.loads(base64.b64decode(json.loads(gate.attestation.read_text())["payload"]))
+    signers = [load_signer(gate.root / "keys" / f"{name}.key") for name in ("gate", "other")]
+    cosigned = tmp_path / "cosigned.intoto.json"
+    cosigned.write_bytes(sign_statement(statement, signers))
+    keys = ["--key", str(gate.public), "--key", str(gate.other_public)]
+
+    assert main(["verify", str(cosigned), *keys, "--threshold", "2", str(gate.bom)]) == EXIT_OK
+    # The same key twice is one key: it cannot meet a threshold of two on its own.
+    same = ["--key", str(gate.public), "--key", str(gate.public)]
+    assert main(["verify", str(cosigned), *same, "--threshold", "2"]) == EXIT_FAILED

@@ -190,10 +190,10 @@ def test_sigstore_mode_offline_fails_at_start_saying_there_is_no_identity(
     assert not (project.root / BOM).exists()
 
 
+@pytest.mark.needs("in_toto_attestation")
 def test_the_envelope_is_read_by_securesystemslib_and_the_statement_by_in_toto_attestation(
     pytester: pytest.Pytester, project: Project
 ) -> None:
-    pytest.importorskip("in_toto_attestation")
     from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
     from in_toto_attestation.v1.statement import Statement
     from securesystemslib.dsse import Envelope
