@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -241,7 +241,8 @@ class MlsupplyState:
                 plan=reported.plan,
                 results=reported.results,
                 threshold=reported.threshold,
-                policy=self.load().manifest.policy,
+                # The policy in force: its threshold after --mlsupply-fail-on and the ini key.
+                policy=replace(self.load().manifest.policy, fail_on=reported.threshold),
                 manifest_name=name(manifest_path),
                 manifest_sha256=sha256_file(manifest_path),
                 exit_status=exit_status,

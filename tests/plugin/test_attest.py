@@ -304,3 +304,18 @@ def test_the_xml_bom_is_attested_too_when_it_is_written(
     assert result.ret == 0
     attested = subjects(verified(project.root / ATTESTATION, public).statement)
     assert attested["build/ml-bom.cdx.xml"] == sha256_of(project.root / "build" / "ml-bom.cdx.xml")
+
+
+def test_the_recorded_policy_is_the_one_in_force_after_the_command_line(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    private, public = write_keypair(project.root / "keys", "gate")
+
+    result = pytester.runpytest(
+        "--mlsupply", "--mlsupply-fail-on=critical", f"--mlsupply-attest={private}"
+    )
+
+    assert result.ret == 0
+    predicate = verified(project.root / ATTESTATION, public).statement.predicate
+    assert predicate["policy"]["fail_on"] == "critical"
+    assert predicate["gate"]["threshold"] == "critical"
