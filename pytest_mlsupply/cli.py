@@ -6,6 +6,9 @@ or the ``policy:`` of a manifest named with ``--config``, with explicit flags be
 Exit status: 0 clean, 1 findings at or above the threshold, 2 something could not be scanned
 (findings outrank errors: a run with both exits 1). Bad arguments and a manifest that cannot be
 used also exit 2, before anything is scanned.
+
+``mlsupply verify ATTESTATION --key PUB [FILE_OR_DIR...]`` checks the gate's own attestation
+(``pytest --mlsupply-attest``): see :mod:`pytest_mlsupply.verify`.
 """
 
 from __future__ import annotations
@@ -52,7 +55,16 @@ Target = Path | HubRef
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, scan = _parser()
-    args = parser.parse_args(argv)
+    # Known args first: `verify ATT --key PUB DIR` has positionals after an option, which
+    # argparse leaves over; they are verify's files (anything else is an error, as before).
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "verify":
+        from pytest_mlsupply.verify import run_verify, take_files
+
+        take_files(args, rest, parser)
+        return run_verify(args)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -122,6 +134,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="how a pickle's imports are judged: default-deny (allowlist first) or denylist "
         "(default: the manifest's policy.pickle, else default-deny)",
     )
+    from pytest_mlsupply.verify import add_parser as add_verify
+
+    add_verify(commands)
     return parser, scan
 
 

@@ -41,6 +41,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     if is_enabled(config):
         config.pluginmanager.register(MlsupplyPlugin(config), PLUGIN_NAME)
+    elif config.getoption("mlsupply_attest"):
+        # Asked for on the command line, an attestation must not silently not happen.
+        raise pytest.UsageError(
+            "pytest-mlsupply: --mlsupply-attest attests the gate's BOM and verdicts; "
+            "add --mlsupply (or ini mlsupply = true) to run the gate"
+        )
     marker_plugin = ModelArtifactPlugin(config)
     config.pluginmanager.register(marker_plugin, MARKER_PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):
@@ -52,6 +58,18 @@ class MlsupplyPlugin:
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
+        attest = self.state.settings.attest
+        if attest is not None and not self.is_worker:
+            # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
+            # is a usage error, not an attestation lost after a long session.
+            from pytest_mlsupply.reports.attestation import AttestationError, load_attest_signer
+
+            try:
+                self.state.attest_signer = load_attest_signer(
+                    attest.value, attest.base, attest.origin
+                )
+            except AttestationError as exc:
+                raise pytest.UsageError(f"pytest-mlsupply: {exc}") from None
 
     # -- collection ---------------------------------------------------------------------------
 
@@ -157,6 +175,9 @@ class MlsupplyPlugin:
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
             self.state.write_reports(marked)
+            if self.state.written.error is None:
+                # After the BOM, whatever the verdict: a failed gate is attested as failed.
+                self.state.write_attestation(int(session.exitstatus))
         except Exception as exc:
             # A bug while building the reports must not end in a traceback or a green run.
             self.state.written.error = (

@@ -53,6 +53,21 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="where to write the pass/fail matrix (PATH.md and PATH.json)",
     )
+    group.addoption(
+        "--mlsupply-attest",
+        metavar="KEY",
+        default=None,
+        help="after the BOM, write a signed in-toto attestation of what the gate checked: "
+        "KEY is a PEM private key (EC, RSA or Ed25519; password in "
+        "$MLSUPPLY_ATTEST_KEY_PASSWORD), or `sigstore` for keyless signing in CI",
+    )
+    group.addoption(
+        "--mlsupply-attest-output",
+        metavar="PATH",
+        default=None,
+        help="where to write the attestation (default: beside the BOM, <bom>.intoto.json, "
+        "or <bom>.sigstore.json in sigstore mode)",
+    )
     parser.addini(
         "mlsupply", type="bool", default=False, help="turn pytest-mlsupply on without --mlsupply"
     )
@@ -68,6 +83,18 @@ def add_options(parser: pytest.Parser) -> None:
         default="",
         help="severity threshold: critical, high, medium or low",
     )
+    parser.addini(
+        "mlsupply_attest",
+        type="string",
+        default="",
+        help="the attestation key (relative to the rootdir), or sigstore",
+    )
+    parser.addini(
+        "mlsupply_attest_output",
+        type="string",
+        default="",
+        help="where to write the attestation, relative to the rootdir",
+    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,21 @@ class Settings:
     bom: Path | None
     bom_xml: Path | None
     matrix: Path | None
+    attest: Attest | None = None
+    """``--mlsupply-attest``: loaded when the session starts (not on xdist workers)."""
+
+
+@dataclass(frozen=True)
+class Attest:
+    """Where the attestation key came from, and where the attestation goes."""
+
+    value: str
+    """The key's path as written, or ``sigstore``."""
+    base: Path
+    """The directory ``value`` is relative to (invocation dir, or rootdir for the ini key)."""
+    origin: str
+    """``--mlsupply-attest`` or ``ini option mlsupply_attest`` (for messages)."""
+    output: Path | None
 
 
 def is_enabled(config: pytest.Config) -> bool:
@@ -137,4 +179,28 @@ def read_settings(config: pytest.Config) -> Settings:
         bom=_path("mlsupply_bom"),
         bom_xml=_path("mlsupply_bom_xml"),
         matrix=_path("mlsupply_matrix"),
+        attest=_attest(config),
     )
+
+
+def _attest(config: pytest.Config) -> Attest | None:
+    """``--mlsupply-attest`` / ini ``mlsupply_attest``, and the output path (command line
+    paths are relative to the invocation directory, ini paths to the rootdir)."""
+    invocation, root = config.invocation_params.dir, config.rootpath
+    cli_key = config.getoption("mlsupply_attest")
+    ini_key = str(config.getini("mlsupply_attest") or "").strip()
+    cli_out = config.getoption("mlsupply_attest_output")
+    ini_out = str(config.getini("mlsupply_attest_output") or "").strip()
+    output = (invocation / cli_out).resolve() if cli_out else None
+    if output is None and ini_out:
+        output = (root / ini_out).resolve()
+    if cli_key:
+        return Attest(cli_key, invocation, "--mlsupply-attest", output)
+    if ini_key:
+        return Attest(ini_key, root, "ini option mlsupply_attest", output)
+    if output is not None:
+        raise pytest.UsageError(
+            "pytest-mlsupply: --mlsupply-attest-output (or ini mlsupply_attest_output) is set "
+            "but no attestation key is: add --mlsupply-attest KEY.pem (or sigstore)"
+        )
+    return None

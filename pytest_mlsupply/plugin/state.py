@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
@@ -24,6 +25,9 @@ from pytest_mlsupply.sources.hub import revision_pointer
 from pytest_mlsupply.sources.inventory import Inventory
 from pytest_mlsupply.sources.resolve import build_inventory
 
+if TYPE_CHECKING:
+    from pytest_mlsupply.reports.attestation import AttestSigner
+
 #: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
 #: statuses are 0-5; this one is distinct so CI can tell a broken report from failing items).
 REPORT_ERROR_EXIT_STATUS = 6
@@ -35,6 +39,19 @@ class Loaded:
     inventory: Inventory
     plan: list[PlannedItem]
     context: CheckContext
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What the reports were built from, and the BOM's bytes: the attestation's input."""
+
+    plan: list[PlannedItem]
+    results: list[CheckResult]
+    threshold: Severity
+    bom_path: Path
+    bom_text: str
+    extra: dict[Path, str]
+    """Other attested reports (the XML BOM) → their text."""
 
 
 @dataclass
@@ -55,6 +72,9 @@ class MlsupplyState:
         self.verdict_counts: dict[str, int] = {}
         self.declared_not_checked: list[str] = []
         """Manifest keys declared that no check reads yet, described for the summary."""
+        self.reported: Reported | None = None
+        self.attest_signer: AttestSigner | None = None
+        """Loaded at session start from ``--mlsupply-attest`` (controller or serial run)."""
 
     def load(self) -> Loaded:
         """Parse the manifest and build inventory and plan once per process."""
@@ -175,3 +195,66 @@ class MlsupplyState:
                 self.written.error = f"cannot write {path}: {exc.strerror or exc}"
                 return
             self.written.paths.append(path)
+        extra = {bom_xml_path: outputs[3][1]} if bom_xml_path is not None else {}
+        self.reported = Reported(plan, results, threshold, bom_path, outputs[0][1], extra)
+
+    def write_attestation(self, exit_status: int) -> None:
+        """Sign and write the gate's attestation of the reports just written (fail or pass)."""
+        import hashlib
+
+        from pytest_mlsupply.reports.atomic import write_atomic
+        from pytest_mlsupply.reports.attestation import (
+            AttestationError,
+            GateRecord,
+            build_statement,
+            default_output,
+            sha256_file,
+            sign,
+        )
+
+        attest, signer, reported = self.settings.attest, self.attest_signer, self.reported
+        if attest is None:
+            return
+        if signer is None or reported is None:
+            # Never a silent gap: an attestation was asked for and cannot be made.
+            self.written.error = "no attestation written: the signing key was not loaded"
+            return
+        manifest_path = self.settings.manifest_path
+        base = manifest_path.parent
+
+        def name(path: Path) -> str:
+            # Relative to the manifest's directory (the project), as a deploy step sees it.
+            try:
+                return path.relative_to(base).as_posix()
+            except ValueError:
+                return path.as_posix()
+
+        def digest(text: str) -> str:
+            # The bytes write_atomic wrote: text as UTF-8, newlines as given.
+            return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+        output = attest.output or default_output(reported.bom_path, signer.mode)
+        try:
+            record = GateRecord(
+                bom_name=name(reported.bom_path),
+                bom_sha256=digest(reported.bom_text),
+                plan=reported.plan,
+                results=reported.results,
+                threshold=reported.threshold,
+                # The policy in force: its threshold after --mlsupply-fail-on and the ini key.
+                policy=replace(self.load().manifest.policy, fail_on=reported.threshold),
+                manifest_name=name(manifest_path),
+                manifest_sha256=sha256_file(manifest_path),
+                exit_status=exit_status,
+                extra_subjects={name(p): digest(t) for p, t in reported.extra.items()},
+            )
+            envelope = sign(build_statement(record), signer)
+        except (AttestationError, OSError) as exc:
+            self.written.error = f"no attestation written: {exc}"
+            return
+        try:
+            write_atomic(output, envelope)
+        except OSError as exc:
+            self.written.error = f"cannot write the attestation {output}: {exc.strerror or exc}"
+            return
+        self.written.paths.append(output)
