@@ -12,6 +12,7 @@ from pytest_mlsupply.checks import (
     dependency_pinned,
     dependency_typosquat,
     dependency_vulnerabilities,
+    provenance_license,
     provenance_model_card,
     provenance_signature,
 )
@@ -35,4 +36,5 @@ DEPENDENCY_CHECKS: tuple[DependencyCheck, ...] = (
 PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_model_card.CHECK,
     provenance_signature.CHECK,
+    provenance_license.CHECK,
 )

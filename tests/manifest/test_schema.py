@@ -41,7 +41,7 @@ policy:
   require_signature: true
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
-  licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
+  licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial], unknown: deny}}
   typosquat: {{allow: [my-requests2], index_lookup: false}}
 models:
   - name: sentiment
