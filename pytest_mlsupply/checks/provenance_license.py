@@ -13,7 +13,6 @@ that declares ``license:`` otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -405,16 +404,6 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
 
 def _required(policy: Policy) -> bool:
     return policy.licenses != LicensePolicy()
-
-
-def restrictions_of(facts: Sequence[dict[str, Any]]) -> list[str]:
-    """The restrictions a ``license`` check's facts record (for the BOM)."""
-    out: set[str] = set()
-    for fact in facts:
-        restrictions = fact.get("restrictions")
-        if isinstance(restrictions, dict):
-            out |= {str(k) for k in restrictions}
-    return sorted(out)
 
 
 CHECK = ProvenanceCheck(

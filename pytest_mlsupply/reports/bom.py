@@ -279,6 +279,7 @@ def _assemble(
             extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
+        extra += _licence_restrictions(by_subject.get((RowKind.PROVENANCE, decl.name), []))
         license_text = decl.license or _card_license(card)
         models.append(
             Component(
@@ -430,6 +431,16 @@ def _signature_references(results: Sequence[CheckResult]) -> list[ExternalRefere
                     else None,
                 )
             ]
+    return []
+
+
+def _licence_restrictions(results: Sequence[CheckResult]) -> list[Property]:
+    """One ``mlsupply:license:restriction`` per restriction the ``license`` claim found in force
+    (inherited ones included), so a consumer of the BOM can filter on them."""
+    for result in results:
+        fact = result.facts.get("license") if result.check == "license" else None
+        if isinstance(fact, dict) and isinstance(fact.get("restrictions"), dict):
+            return [_property("license:restriction", str(r)) for r in sorted(fact["restrictions"])]
     return []
 
 
