@@ -20,12 +20,11 @@ from pytest_mlsupply import licenses
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.loader import split_hub_uri
-from pytest_mlsupply.manifest.model import DatasetDecl, LicensePolicy, Policy
+from pytest_mlsupply.manifest.model import LicensePolicy, Policy
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
 
 LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "COPYING")
-_CWE_UNTRUSTED = "CWE-1357"
 
 
 def base_of(model: ResolvedModel, inventory: Inventory) -> ResolvedModel | None:
@@ -132,8 +131,9 @@ class Assessment:
     own: list[Issue] = field(default_factory=list)
     datasets: list[Issue] = field(default_factory=list)
     base: list[Issue] = field(default_factory=list)
-    restrictions: dict[str, list[str]] = field(default_factory=dict)
-    """Restriction → where it comes from (``CC-BY-NC-4.0 of dataset reviews``)."""
+    restrictions: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    """Restriction → (licence carrying it, whose licence: ``dataset reviews``, ``model base``;
+    None for the model's own)."""
     base_model: str | None = None
     """The declared model it inherits from, if its ``base_model`` names one."""
     cycle: bool = False
@@ -154,12 +154,6 @@ def _judge(
     return verdict, issues
 
 
-def _dataset_issues(
-    dataset: DatasetDecl, policy: LicensePolicy
-) -> tuple[licenses.Verdict | None, list[Issue]]:
-    return _judge(f"dataset {dataset.name}", dataset.license, policy)
-
-
 def assess(
     model: ResolvedModel,
     inventory: Inventory,
@@ -172,16 +166,16 @@ def assess(
     result = Assessment(declared=declared, verdict=verdict, own=own)
     if verdict is not None:
         for restriction, lic in verdict.restrictions:
-            result.restrictions.setdefault(restriction, []).append(lic)
+            result.restrictions.setdefault(restriction, []).append((lic, None))
     datasets = {d.name: d for d in inventory.datasets}
     for name in model.decl.datasets:
         dataset = datasets.get(name)
         if dataset is None:
             continue
-        dv, issues = _dataset_issues(dataset, policy)
+        dataset_verdict, issues = _judge(f"dataset {name}", dataset.license, policy)
         result.datasets += issues
-        for restriction, lic in dv.restrictions if dv is not None else ():
-            result.restrictions.setdefault(restriction, []).append(f"{lic} of dataset {name}")
+        for restriction, lic in dataset_verdict.restrictions if dataset_verdict else ():
+            result.restrictions.setdefault(restriction, []).append((lic, f"dataset {name}"))
     base = base_of(model, inventory)
     if base is not None:
         result.base_model = base.name
@@ -190,15 +184,14 @@ def assess(
             return result
         inherited = assess(base, inventory, policy, _seen | {model.name})
         result.cycle = inherited.cycle
-        for issue in (*inherited.own, *inherited.datasets, *inherited.base):
-            result.base.append(
-                Issue(
-                    issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via)
-                )
-            )
+        result.base += [
+            Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
+            for issue in (*inherited.own, *inherited.datasets, *inherited.base)
+        ]
         for restriction, origins in inherited.restrictions.items():
-            bucket = result.restrictions.setdefault(restriction, [])
-            bucket += [o if " of " in o else f"{o} of model {base.name}" for o in origins]
+            result.restrictions.setdefault(restriction, []).extend(
+                (lic, owner or f"model {base.name}") for lic, owner in origins
+            )
     return result
 
 
@@ -227,14 +220,6 @@ def _remedy(issue: Issue) -> str:
     )
 
 
-_OWN = {
-    "not-allowed": ("MLS-LIC-001", "licence is not in the allow list"),
-    "restricted": ("MLS-LIC-002", "licence carries a denied restriction"),
-    "unknown": ("MLS-LIC-003", "licence is not one the gate knows"),
-    "missing": ("MLS-LIC-004", "no licence is declared"),
-    "unparseable": ("MLS-LIC-005", "licence expression cannot be parsed"),
-}
-
 _WHY = (
     "a model may only be used, shipped and built upon as its licence allows; the licence "
     "policy says which licences and restrictions this project accepts"
@@ -242,54 +227,75 @@ _WHY = (
 
 
 def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
-    rule, title = _OWN[issue.kind]
-    where = (
-        "the manifest's `license:`"
-        if declared.source == "manifest"
-        else "the card's `license`"
-        if declared.source == "card"
-        else "neither the manifest's `license:` nor the card"
-    )
-    evidence = (
-        f"{issue.problem} (from {where}: {issue.licence!r})"
-        if issue.licence
-        else (f"{issue.problem}: {where} states one")
-    )
-    if issue.kind == "missing" and declared.file:
-        evidence += f"; {declared.file} exists but is not read as a licence id"
+    if declared.source == "manifest":
+        where = "the manifest's `license:`"
+    elif declared.source == "card":
+        where = "the card's `license`"
+    else:
+        where = "neither the manifest's `license:` nor the card"
+    if issue.licence:
+        evidence = f"{issue.problem} (from {where}: {issue.licence!r})"
+    else:
+        evidence = f"{issue.problem}: {where} states one"
+        if declared.file:
+            evidence += f"; {declared.file} exists but is not read as a licence id"
+    at = Location(file=model.name, key_path="license")
+    fix = _remedy(issue)
+    if issue.kind == "not-allowed":
+        return Finding(
+            rule="MLS-LIC-001",
+            severity=Severity.HIGH,
+            category="license",
+            title="licence is not in the allow list",
+            location=at,
+            evidence=evidence,
+            why=_WHY,
+            remediation=fix,
+        )
+    if issue.kind == "restricted":
+        return Finding(
+            rule="MLS-LIC-002",
+            severity=Severity.HIGH,
+            category="license",
+            title="licence carries a denied restriction",
+            location=at,
+            evidence=evidence,
+            why=_WHY,
+            remediation=fix,
+        )
     if issue.kind == "unknown":
         return Finding(
             rule="MLS-LIC-003",
             severity=Severity.HIGH,
             category="license",
-            title=title,
-            location=Location(file=model.name, key_path="license"),
+            title="licence is not one the gate knows",
+            location=at,
             evidence=evidence,
             why=_WHY + "; an unknown licence may forbid exactly what the project does",
-            remediation=_remedy(issue),
-            cwe=_CWE_UNTRUSTED,
+            remediation=fix,
+            cwe="CWE-1357",
         )
     if issue.kind == "missing":
         return Finding(
             rule="MLS-LIC-004",
             severity=Severity.HIGH,
             category="license",
-            title=title,
-            location=Location(file=model.name, key_path="license"),
+            title="no licence is declared",
+            location=at,
             evidence=evidence,
             why=_WHY + "; without a licence nobody may use the model at all",
-            remediation=_remedy(issue),
-            cwe=_CWE_UNTRUSTED,
+            remediation=fix,
+            cwe="CWE-1357",
         )
     return Finding(
-        rule=rule,
+        rule="MLS-LIC-005",
         severity=Severity.HIGH,
         category="license",
-        title=title,
-        location=Location(file=model.name, key_path="license"),
+        title="licence expression cannot be parsed",
+        location=at,
         evidence=evidence,
-        why=_WHY,
-        remediation=_remedy(issue),
+        why=_WHY + "; an expression that does not parse says nothing a reviewer can rely on",
+        remediation=fix,
     )
 
 
@@ -343,7 +349,7 @@ def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
                 why="a derivative is bound by its base model's licence",
                 remediation="declare the base model under `models:` (with its `license:`) so its "
                 "licence is checked and inherited",
-                cwe=_CWE_UNTRUSTED,
+                cwe="CWE-1357",
             )
         )
     if assessment.cycle:
@@ -368,7 +374,10 @@ def facts_of(assessment: Assessment) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "source": declared.source,
         "expression": assessment.verdict.expression if assessment.verdict else declared.text,
-        "restrictions": {k: sorted(set(v)) for k, v in sorted(assessment.restrictions.items())},
+        "restrictions": {
+            restriction: sorted({f"{lic} of {owner}" if owner else lic for lic, owner in origins})
+            for restriction, origins in sorted(assessment.restrictions.items())
+        },
     }
     if assessment.verdict is not None:
         facts["licences"] = list(assessment.verdict.licences)
