@@ -279,8 +279,14 @@ def _assemble(
             extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
-        extra += _licence_restrictions(by_subject.get((RowKind.PROVENANCE, decl.name), []))
-        license_text = decl.license or _card_license(card)
+        licence = _licence_fact(by_subject.get((RowKind.PROVENANCE, decl.name), []))
+        extra += [
+            _property("license:restriction", str(r))
+            for r in sorted(licence.get("restrictions") or {})
+        ]
+        # The card's `license: other` names its licence in `license_name`: the `license`
+        # claim's reading of it, when that claim ran.
+        license_text = decl.license or licence.get("card") or _card_license(card)
         models.append(
             Component(
                 type=ComponentType.MACHINE_LEARNING_MODEL,
@@ -434,14 +440,14 @@ def _signature_references(results: Sequence[CheckResult]) -> list[ExternalRefere
     return []
 
 
-def _licence_restrictions(results: Sequence[CheckResult]) -> list[Property]:
-    """One ``mlsupply:license:restriction`` per restriction the ``license`` claim found in force
-    (inherited ones included), so a consumer of the BOM can filter on them."""
+def _licence_fact(results: Sequence[CheckResult]) -> dict[str, Any]:
+    """What the ``license`` claim found: the licence read and the restrictions in force
+    (inherited ones included), each restriction one ``mlsupply:license:restriction``."""
     for result in results:
         fact = result.facts.get("license") if result.check == "license" else None
-        if isinstance(fact, dict) and isinstance(fact.get("restrictions"), dict):
-            return [_property("license:restriction", str(r)) for r in sorted(fact["restrictions"])]
-    return []
+        if isinstance(fact, dict):
+            return fact
+    return {}
 
 
 def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:

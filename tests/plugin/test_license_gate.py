@@ -94,3 +94,33 @@ def test_a_non_commercial_base_fails_its_fine_tune_and_the_adapter_on_it(
     assert adapter["mlsupply:license:restriction"] == ["attribution", "non-commercial"]
     (component,) = [c for c in bom["components"] if c["name"] == "adapter"]
     assert component["licenses"] == [{"license": {"id": "MIT"}}]
+
+
+def test_a_cards_other_licence_is_recorded_in_the_bom_by_its_licence_name(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    write_model(project.root / "models" / "chat")
+    card = project.root / "models" / "chat" / "README.md"
+    card.write_text("---\nlicense: other\nlicense_name: llama3\n---\n# chat\n")
+    project.manifest(
+        """\
+        version: 1
+        project: {name: chat-service}
+        policy:
+          licenses: {allow: [llama3]}
+        models:
+          - {name: chat, path: models/chat}
+        """
+    )
+
+    result = pytester.runpytest("--mlsupply", "-v")
+
+    result.stdout.fnmatch_lines([f"*{LINE.format('chat')}*PASSED*"])
+    bom = bom_of(project)
+    (component,) = [c for c in bom["components"] if c["name"] == "chat"]
+    assert component["licenses"] == [{"license": {"name": "llama3"}}]
+    assert model_properties(bom, "chat")["mlsupply:license:restriction"] == [
+        "attribution",
+        "use-based-restrictions",
+        "user-threshold",
+    ]
