@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,15 @@ def test_keys_and_aliases_are_unique_in_any_case() -> None:
     assert len({id(v) for v in table().values()}) == len(ENTRIES)
 
 
+def test_the_licence_page_lists_every_entry_with_its_source() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "licenses.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+
+    for entry in ENTRIES:
+        (row,) = [r for r in rows if r.startswith(f"| `{entry['key']}` |")]
+        assert f"<{entry['source']}>" in row
+
+
 @pytest.mark.parametrize(
     ("hub_id", "key"),
     [
@@ -53,6 +63,7 @@ def test_keys_and_aliases_are_unique_in_any_case() -> None:
         ("agpl-3.0", "AGPL-3.0-only"),
         ("gpl", "GPL-1.0-or-later"),
         ("qwen", "tongyi-qianwen"),
+        ("tongyi-qianwen-license-agreement", "tongyi-qianwen"),
         ("OpenRAIL++", "openrail++"),
         ("Llama3.1", "llama3.1"),
     ],
