@@ -13,6 +13,7 @@ from pytest_mlsupply.checks import (
     dependency_typosquat,
     dependency_vulnerabilities,
     provenance_attestation,
+    provenance_license,
     provenance_lineage,
     provenance_model_card,
     provenance_signature,
@@ -39,4 +40,5 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_signature.CHECK,
     provenance_attestation.CHECK,
     provenance_lineage.CHECK,
+    provenance_license.CHECK,
 )

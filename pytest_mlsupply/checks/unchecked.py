@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pytest_mlsupply.manifest.model import LicensePolicy, Manifest
+from pytest_mlsupply.manifest.model import Manifest
 
 __all__ = ["UNCHECKED", "DeclaredKey", "Unchecked", "declared_not_checked"]
 
@@ -74,23 +74,12 @@ def _top_key(key: str) -> Callable[[Manifest], Iterator[tuple[str, str | None]]]
     return declared
 
 
-def _licenses(manifest: Manifest) -> Iterator[tuple[str, str | None]]:
-    if manifest.policy.licenses != LicensePolicy():
-        yield "policy.licenses", None
-
-
 #: Keys the manifest accepts that no check reads yet. Delete an entry when its check lands.
 UNCHECKED: tuple[Unchecked, ...] = (
     Unchecked(
         "models[].promotion",
         "the evaluation and deployment files are not compared with the model",
         _model_key("promotion", "promotion"),
-    ),
-    Unchecked(
-        "policy.licenses",
-        "model and dataset licenses are not checked against the allow list or the denied "
-        "restrictions",
-        _licenses,
     ),
     Unchecked("code", "the project's model-loading code is not analysed", _top_key("code")),
     Unchecked("monitor", "nothing is monitored", _top_key("monitor")),

@@ -17,6 +17,7 @@ import yaml
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.engines.model_card import FIELD_FINDERS
+from pytest_mlsupply.licenses import RESTRICTIONS, known_id
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -459,31 +460,7 @@ class _Reader:
                     f"{name!r} is not a dotted module.name",
                     "write the global as module.qualname, e.g. mypackage.models.MyModel",
                 )
-        licenses = LicensePolicy()
-        if "licenses" in m:
-            lm = self.mapping(
-                m["licenses"],
-                "policy.licenses",
-                ("allow", "deny_restrictions"),
-                "{allow: [apache-2.0, mit]}",
-            )
-            if lm is not None:
-                licenses = LicensePolicy(
-                    allow=self.optional(
-                        lm,
-                        "allow",
-                        lambda n: self.strings(n, "policy.licenses.allow", "[apache-2.0, mit]"),
-                    )
-                    or (),
-                    deny_restrictions=self.optional(
-                        lm,
-                        "deny_restrictions",
-                        lambda n: self.strings(
-                            n, "policy.licenses.deny_restrictions", "[non-commercial]"
-                        ),
-                    )
-                    or (),
-                )
+        licenses = self.license_policy(m.get("licenses"))
         typosquat = self.typosquat(m.get("typosquat"))
         require_signature = self.optional(
             m, "require_signature", lambda n: self.boolean(n, "policy.require_signature")
@@ -506,6 +483,54 @@ class _Reader:
                 )
             ),
             attestation=self.attestation_policy(m.get("attestation")),
+        )
+
+    def license_policy(self, node: yaml.Node | None) -> LicensePolicy:
+        if node is None:
+            return LicensePolicy()
+        lm = self.mapping(
+            node,
+            "policy.licenses",
+            ("allow", "deny_restrictions", "unknown"),
+            "{allow: [apache-2.0, mit]}",
+        )
+        if lm is None:
+            return LicensePolicy()
+        allow = (
+            self.optional(
+                lm, "allow", lambda n: self.strings(n, "policy.licenses.allow", "[apache-2.0, mit]")
+            )
+            or ()
+        )
+        for i, name in enumerate(allow):
+            # An id the gate does not know would never match: the allow list would silently
+            # allow less than it says.
+            known = known_id(name)
+            if known is not True:
+                self.problem(
+                    self.entry(lm["allow"], i),
+                    f"policy.licenses.allow[{i}]",
+                    f"{name!r} {known}",
+                    "write one SPDX or Hugging Face licence id per entry, e.g. apache-2.0 "
+                    "(docs/licenses.md lists them); accept other licences with `unknown: allow`",
+                )
+        denied: list[str] = []
+        choices = tuple(RESTRICTIONS)
+        if "deny_restrictions" in lm:
+            items = self.sequence(
+                lm["deny_restrictions"], "policy.licenses.deny_restrictions", "[non-commercial]"
+            )
+            for i, item in enumerate(items or ()):
+                value = self.choice(item, f"policy.licenses.deny_restrictions[{i}]", choices)
+                if value is not None:
+                    denied.append(value)
+        unknown = self.optional(
+            lm, "unknown", lambda n: self.choice(n, "policy.licenses.unknown", ("allow", "deny"))
+        )
+        return LicensePolicy(
+            allow=allow,
+            deny_restrictions=tuple(denied),
+            unknown="allow" if unknown == "allow" else "deny",
         )
 
     def typosquat(self, node: yaml.Node | None) -> TyposquatPolicy:

@@ -63,6 +63,9 @@ class RevisionPointer:
 class LicensePolicy:
     allow: tuple[str, ...] = ()
     deny_restrictions: tuple[str, ...] = ()
+    unknown: Literal["allow", "deny"] = "deny"
+    """A licence the vendored table does not know (``other``, ``unknown``, none at all):
+    ``deny`` (the default) fails it; ``allow`` accepts it without restrictions."""
 
 
 @dataclass(frozen=True)

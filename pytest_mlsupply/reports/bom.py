@@ -283,7 +283,14 @@ def _assemble(
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
         extra += _attestation_properties(by_subject.get((RowKind.PROVENANCE, decl.name), []))
-        license_text = decl.license or _card_license(card)
+        licence = _claim_fact(by_subject.get((RowKind.PROVENANCE, decl.name), []), "license")
+        extra += [
+            _property("license:restriction", str(r))
+            for r in sorted(licence.get("restrictions") or {})
+        ]
+        # The card's `license: other` names its licence in `license_name`: the `license`
+        # claim's reading of it, when that claim ran.
+        license_text = decl.license or licence.get("card") or _card_license(card)
         models.append(
             Component(
                 type=ComponentType.MACHINE_LEARNING_MODEL,
@@ -438,10 +445,12 @@ def _signature_references(results: Sequence[CheckResult]) -> list[ExternalRefere
     return []
 
 
-def _attestation_fact(results: Sequence[CheckResult]) -> Mapping[str, Any]:
+def _claim_fact(results: Sequence[CheckResult], claim: str) -> dict[str, Any]:
+    """The fact a provenance claim records under its own name (``license``: the licence read
+    and the restrictions in force; ``attestation``: the envelopes and verified statements)."""
     for result in results:
-        fact = result.facts.get("attestation")
-        if result.check == "attestation" and isinstance(fact, dict):
+        fact = result.facts.get(claim) if result.check == claim else None
+        if isinstance(fact, dict):
             return fact
     return {}
 
@@ -449,7 +458,7 @@ def _attestation_fact(results: Sequence[CheckResult]) -> Mapping[str, Any]:
 def _attestation_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
     """The in-toto envelopes the ``attestation`` claim read (its verdict is the model's
     ``mlsupply:provenance:attestation`` property)."""
-    fact = _attestation_fact(results)
+    fact = _claim_fact(results, "attestation")
     verified = "verified" if fact.get("verified") else "not verified"
     out = []
     for envelope in fact.get("envelopes", []):
@@ -485,7 +494,7 @@ def _attestation_properties(results: Sequence[CheckResult]) -> list[Property]:
     """Each verified statement's builder, source and parameters (only signed facts: a statement
     that did not verify is not in the facts)."""
     out = []
-    for statement in _attestation_fact(results).get("statements", []):
+    for statement in _claim_fact(results, "attestation").get("statements", []):
         for name, key in _ATTESTATION_PROPERTIES:
             value = statement.get(key) if isinstance(statement, dict) else None
             if value is None:

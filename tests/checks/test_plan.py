@@ -45,6 +45,7 @@ def test_the_plan_lists_artifacts_then_dependencies_then_claims_each_sorted(
         "artifact[tiny/model.safetensors::sha256]",
         "dependency[numpy==2.1.0]",
         "dependency[safetensors==0.4.5]",
+        "provenance[tiny::license]",
         "provenance[tiny::model-card]",
     ]
 

@@ -43,7 +43,7 @@ policy:
   attestation: {{builders: ["https://github.com/actions/runner/*"], source_repository: "https://github.com/acme/models"}}
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]
-  licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial]}}
+  licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial], unknown: deny}}
   typosquat: {{allow: [my-requests2], index_lookup: false}}
 models:
   - name: sentiment

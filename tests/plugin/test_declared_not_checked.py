@@ -37,7 +37,6 @@ def test_declared_keys_no_check_reads_are_listed_in_the_terminal_summary(
             # ([[] is fnmatch for a literal "[")
             "declared, not checked: models[[]tiny].promotion (mlsupply.yaml:4:5): the evaluation "
             "and deployment files are not compared with the model",
-            "declared, not checked: policy.licenses: model and dataset licenses are not checked*",
             "declared, not checked: monitor: nothing is monitored",
         ]
     )
@@ -53,18 +52,18 @@ def test_the_matrix_and_the_bom_name_what_was_declared_but_not_checked(
     build = project.root / "build"
     markdown = (build / "mlsupply-matrix.md").read_text()
     assert "### Declared, not checked" in markdown
-    assert "- `policy.licenses`: model and dataset licenses are not checked" in markdown
+    # policy.licenses is read by the `license` claim: declared here, but not listed.
+    assert "policy.licenses" not in markdown
     document = json.loads((build / "mlsupply-matrix.json").read_text())
     assert [d["key"] for d in document["declared_not_checked"]] == [
         "models[tiny].promotion",
-        "policy.licenses",
         "monitor",
     ]
     bom = json.loads((build / "ml-bom.cdx.json").read_text())
     properties = bom["metadata"]["component"]["properties"]
     declared = [p["value"] for p in properties if p["name"] == "mlsupply:declared-not-checked"]
     # (cyclonedx-python-lib sorts properties by name and value)
-    assert sorted(declared) == ["models[tiny].promotion", "monitor", "policy.licenses"]
+    assert sorted(declared) == ["models[tiny].promotion", "monitor"]
 
 
 def test_a_manifest_that_declares_only_checked_keys_reports_nothing_unchecked(
@@ -86,7 +85,6 @@ def test_the_unchecked_list_is_deliberate() -> None:
     # and here: the change is then visible in review.
     assert [entry.key for entry in UNCHECKED] == [
         "models[].promotion",
-        "policy.licenses",
         "code",
         "monitor",
     ]

@@ -1,0 +1,426 @@
+"""Provenance claim ``license``: the model's licence, and what it inherits, satisfies the policy.
+
+A model's licence is the manifest's ``license:`` or, when it declares none, its card's
+``license`` (``license_name`` when the card says ``other``); a ``LICENSE`` file is only
+reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
+A model also answers for what it was built from: the datasets it declares (``datasets:``) and its
+base model (``lineage.base_model``) when that is itself a declared model, recursively, so an
+adapter on a fine-tune of a non-commercial base is non-commercial too, and says so.
+
+The claim is made for every model when the manifest sets ``policy.licenses``, and for a model
+that declares ``license:`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_mlsupply import licenses
+from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.engines.model_card import CardError, read_card
+from pytest_mlsupply.manifest.loader import split_hub_uri
+from pytest_mlsupply.manifest.model import LicensePolicy, Policy
+from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
+
+LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "COPYING")
+
+
+def base_of(model: ResolvedModel, inventory: Inventory) -> ResolvedModel | None:
+    """The declared model that ``model``'s ``lineage.base_model`` names, if any.
+
+    The one place lineage is resolved for licences: a Hub reference (``hf://org/name@rev``, or a
+    bare ``org/name``) matches a declared model by its source repository, anything else by the
+    declared model's name. (The ``lineage`` claim's resolved chain can replace this later.)
+    """
+    wanted = model.decl.base_model
+    if not wanted:
+        return None
+    split = split_hub_uri(wanted)
+    repo = split[1] if split is not None else wanted
+    for other in inventory.models:
+        if other.decl is model.decl:
+            continue
+        source = other.decl.source
+        if source is not None and source.repo_id.lower() == repo.lower():
+            return other
+    for other in inventory.models:
+        if other.decl is not model.decl and other.name == wanted:
+            return other
+    return None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A model's licence as the manifest, the card and the files state it."""
+
+    manifest: str | None
+    card: str | None
+    file: str | None
+    """A licence file in the model (``LICENSE``), relative to the model: reported only."""
+    card_error: str | None = None
+
+    @property
+    def text(self) -> str | None:
+        return self.manifest or self.card
+
+    @property
+    def source(self) -> str | None:
+        if self.manifest:
+            return "manifest"
+        return "card" if self.card else None
+
+
+def declared_licence(model: ResolvedModel) -> Declared:
+    card: str | None = None
+    card_error: str | None = None
+    path = model.card_path
+    if path is not None and path.is_file():
+        try:
+            card = card_licence(read_card(path).metadata)
+        except (CardError, OSError) as exc:
+            # The model-card claim reports a broken card; here it only means "no card licence".
+            card_error = str(exc)
+    found = None
+    if model.root is not None:
+        found = next((n for n in LICENSE_FILES if (model.root / n).is_file()), None)
+    return Declared(
+        manifest=model.decl.license or None, card=card, file=found, card_error=card_error
+    )
+
+
+def card_licence(metadata: dict[str, Any]) -> str | None:
+    """The licence a Hub card's front matter states, as an expression.
+
+    ``license: other`` with ``license_name: llama3`` names the licence in ``license_name``; a
+    list of licences means all of them apply.
+    """
+    value = metadata.get("license")
+    if isinstance(value, list):
+        parts = [str(v).strip() for v in value if str(v).strip()]
+        value = " AND ".join(f"({p})" if " " in p else p for p in parts) or None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = metadata.get("license_name")
+    if value.strip().lower() == "other" and isinstance(name, str) and name.strip():
+        return name.strip()
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A reason a model fails the policy, and the chain of subjects it came through."""
+
+    subject: str
+    """``model <name>`` or ``dataset <name>``: whose licence has the problem."""
+    licence: str | None
+    problem: str
+    kind: str
+    """``not-allowed``, ``restricted``, ``unknown``, ``missing`` or ``unparseable``."""
+    via: tuple[str, ...] = ()
+    """The base models between the model under test and ``subject`` (nearest first)."""
+
+
+@dataclass
+class Assessment:
+    """A model's licence under the policy, with everything it inherits."""
+
+    declared: Declared
+    verdict: licenses.Verdict | None
+    own: list[Issue] = field(default_factory=list)
+    datasets: list[Issue] = field(default_factory=list)
+    base: list[Issue] = field(default_factory=list)
+    restrictions: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    """Restriction → (licence carrying it, whose licence: ``dataset reviews``, ``model base``;
+    None for the model's own)."""
+    base_model: str | None = None
+    """The declared model it inherits from, if its ``base_model`` names one."""
+    cycle: bool = False
+
+
+def _judge(
+    subject: str, text: str | None, policy: LicensePolicy
+) -> tuple[licenses.Verdict | None, list[Issue]]:
+    if not text:
+        if policy.unknown == "allow":
+            return None, []
+        return None, [Issue(subject, None, "no licence is declared", "missing")]
+    try:
+        verdict = licenses.evaluate(text, policy)
+    except licenses.LicenceError as exc:
+        return None, [Issue(subject, text, str(exc), "unparseable")]
+    issues = [Issue(subject, text, p.describe(), p.kind) for p in verdict.problems]
+    return verdict, issues
+
+
+def assess(
+    model: ResolvedModel,
+    inventory: Inventory,
+    policy: LicensePolicy,
+    _seen: frozenset[str] = frozenset(),
+) -> Assessment:
+    """``model``'s licence, its datasets' and its base models' (recursively) under ``policy``."""
+    declared = declared_licence(model)
+    verdict, own = _judge(f"model {model.name}", declared.text, policy)
+    result = Assessment(declared=declared, verdict=verdict, own=own)
+    if verdict is not None:
+        for restriction, lic in verdict.restrictions:
+            result.restrictions.setdefault(restriction, []).append((lic, None))
+    datasets = {d.name: d for d in inventory.datasets}
+    for name in model.decl.datasets:
+        dataset = datasets.get(name)
+        if dataset is None:
+            continue
+        dataset_verdict, issues = _judge(f"dataset {name}", dataset.license, policy)
+        result.datasets += issues
+        for restriction, lic in dataset_verdict.restrictions if dataset_verdict else ():
+            result.restrictions.setdefault(restriction, []).append((lic, f"dataset {name}"))
+    base = base_of(model, inventory)
+    if base is not None:
+        result.base_model = base.name
+        if base.name in _seen or base.name == model.name:
+            result.cycle = True
+            return result
+        inherited = assess(base, inventory, policy, _seen | {model.name})
+        result.cycle = inherited.cycle
+        result.base += [
+            Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
+            for issue in (*inherited.own, *inherited.datasets, *inherited.base)
+        ]
+        for restriction, origins in inherited.restrictions.items():
+            result.restrictions.setdefault(restriction, []).extend(
+                (lic, owner or f"model {base.name}") for lic, owner in origins
+            )
+    return result
+
+
+def _remedy(issue: Issue) -> str:
+    if issue.kind == "restricted":
+        return (
+            "use a model or dataset under a licence without this restriction, obtain a licence "
+            "that lifts it, or (after legal review) remove it from policy.licenses."
+            "deny_restrictions"
+        )
+    if issue.kind == "not-allowed":
+        return (
+            "use a model or dataset under an allowed licence, or add the licence to "
+            "policy.licenses.allow after legal review"
+        )
+    if issue.kind == "unparseable":
+        return "write an SPDX expression of SPDX or Hub licence ids, e.g. `apache-2.0 OR mit`"
+    if issue.kind == "missing":
+        return (
+            "declare the licence (`license:` in the manifest or the card's front matter), "
+            "or set policy.licenses.unknown: allow"
+        )
+    return (
+        "declare the licence by its SPDX or Hub id (see docs/licenses.md), or set "
+        "policy.licenses.unknown: allow after legal review"
+    )
+
+
+_WHY = (
+    "a model may only be used, shipped and built upon as its licence allows; the licence "
+    "policy says which licences and restrictions this project accepts"
+)
+
+
+def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
+    if declared.source == "manifest":
+        where = "the manifest's `license:`"
+    elif declared.source == "card":
+        where = "the card's `license`"
+    else:
+        where = "neither the manifest's `license:` nor the card"
+    if issue.licence:
+        evidence = f"{issue.problem} (from {where}: {issue.licence!r})"
+    else:
+        evidence = f"{issue.problem}: {where} states one"
+        if declared.file:
+            evidence += f"; {declared.file} exists but is not read as a licence id"
+    at = Location(file=model.name, key_path="license")
+    fix = _remedy(issue)
+    if issue.kind == "not-allowed":
+        return Finding(
+            rule="MLS-LIC-001",
+            severity=Severity.HIGH,
+            category="license",
+            title="licence is not in the allow list",
+            location=at,
+            evidence=evidence,
+            why=_WHY,
+            remediation=fix,
+        )
+    if issue.kind == "restricted":
+        return Finding(
+            rule="MLS-LIC-002",
+            severity=Severity.HIGH,
+            category="license",
+            title="licence carries a denied restriction",
+            location=at,
+            evidence=evidence,
+            why=_WHY,
+            remediation=fix,
+        )
+    if issue.kind == "unknown":
+        return Finding(
+            rule="MLS-LIC-003",
+            severity=Severity.HIGH,
+            category="license",
+            title="licence is not one the gate knows",
+            location=at,
+            evidence=evidence,
+            why=_WHY + "; an unknown licence may forbid exactly what the project does",
+            remediation=fix,
+            cwe="CWE-1357",
+        )
+    if issue.kind == "missing":
+        return Finding(
+            rule="MLS-LIC-004",
+            severity=Severity.HIGH,
+            category="license",
+            title="no licence is declared",
+            location=at,
+            evidence=evidence,
+            why=_WHY + "; without a licence nobody may use the model at all",
+            remediation=fix,
+            cwe="CWE-1357",
+        )
+    return Finding(
+        rule="MLS-LIC-005",
+        severity=Severity.HIGH,
+        category="license",
+        title="licence expression cannot be parsed",
+        location=at,
+        evidence=evidence,
+        why=_WHY + "; an expression that does not parse says nothing a reviewer can rely on",
+        remediation=fix,
+    )
+
+
+def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> Finding:
+    hops = [f"model {name}" for name in issue.via]
+    if not hops or hops[-1] != issue.subject:
+        hops.append(issue.subject)
+    path = " → ".join(hops)
+    stated = f"licence {issue.licence!r}" if issue.licence else "no licence"
+    evidence = f"{path} ({stated}): {issue.problem}"
+    if from_base:
+        return Finding(
+            rule="MLS-LIC-006",
+            severity=Severity.HIGH,
+            category="license",
+            title="base model's licence fails the policy",
+            location=Location(file=model.name, key_path="lineage.base_model"),
+            evidence=evidence,
+            why="a fine-tune or adapter is a derivative of its base model and is bound by the "
+            "base model's licence and by what the base was trained on",
+            remediation="build on a base model whose licence satisfies the policy; "
+            + _remedy(issue),
+        )
+    return Finding(
+        rule="MLS-LIC-007",
+        severity=Severity.HIGH,
+        category="license",
+        title="training dataset's licence fails the policy",
+        location=Location(file=model.name, key_path="datasets"),
+        evidence=evidence,
+        why="a model trained on a dataset is bound by the dataset's licence (non-commercial or "
+        "research-only data makes the model so)",
+        remediation="train on data whose licence satisfies the policy; " + _remedy(issue),
+    )
+
+
+def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
+    out = [_own_finding(model, issue, assessment.declared) for issue in assessment.own]
+    out += [_inherited_finding(model, issue, from_base=False) for issue in assessment.datasets]
+    out += [_inherited_finding(model, issue, from_base=True) for issue in assessment.base]
+    if model.decl.base_model and assessment.base_model is None:
+        out.append(
+            Finding(
+                rule="MLS-LIC-008",
+                severity=Severity.LOW,
+                category="license",
+                title="base model's licence is not checked",
+                location=Location(file=model.name, key_path="lineage.base_model"),
+                evidence=f"lineage.base_model {model.decl.base_model!r} is not a model declared "
+                "in the manifest, so the restrictions it passes on are unknown",
+                why="a derivative is bound by its base model's licence",
+                remediation="declare the base model under `models:` (with its `license:`) so its "
+                "licence is checked and inherited",
+                cwe="CWE-1357",
+            )
+        )
+    if assessment.cycle:
+        out.append(
+            Finding(
+                rule="MLS-LIC-006",
+                severity=Severity.HIGH,
+                category="license",
+                title="base model's licence fails the policy",
+                location=Location(file=model.name, key_path="lineage.base_model"),
+                evidence=f"the lineage of model {model.name} loops back to itself through "
+                f"model {assessment.base_model}",
+                why="a lineage that loops names no real base, so no licence can be inherited",
+                remediation="point lineage.base_model at the model this one was built from",
+            )
+        )
+    return out
+
+
+def facts_of(assessment: Assessment) -> dict[str, Any]:
+    declared = assessment.declared
+    facts: dict[str, Any] = {
+        "source": declared.source,
+        "expression": assessment.verdict.expression if assessment.verdict else declared.text,
+        "restrictions": {
+            restriction: sorted({f"{lic} of {owner}" if owner else lic for lic, owner in origins})
+            for restriction, origins in sorted(assessment.restrictions.items())
+        },
+    }
+    if assessment.verdict is not None:
+        facts["licences"] = list(assessment.verdict.licences)
+        if assessment.verdict.unknown:
+            facts["accepted_unknown"] = list(assessment.verdict.unknown)
+    if declared.manifest:
+        facts["manifest"] = declared.manifest
+    if declared.card:
+        facts["card"] = declared.card
+    if declared.file:
+        facts["file"] = declared.file
+    if assessment.base_model:
+        facts["inherits_from"] = assessment.base_model
+    if declared.manifest and declared.card and not _same(declared.manifest, declared.card):
+        # Recorded, not judged: the model-card-accuracy claim owns contradictions.
+        facts["card_disagrees"] = True
+    return facts
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return bool(licenses.licensing().is_equivalent(licenses.parse(a), licenses.parse(b)))
+    except licenses.LicenceError:
+        return a.strip().lower() == b.strip().lower()
+
+
+def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
+    if model.error is not None:
+        return Outcome(error=model.error)
+    assessment = assess(model, ctx.inventory, ctx.policy.licenses)
+    return Outcome(findings=findings_of(model, assessment), facts={"license": facts_of(assessment)})
+
+
+def _required(policy: Policy) -> bool:
+    return policy.licenses != LicensePolicy()
+
+
+CHECK = ProvenanceCheck(
+    name="license",
+    kind=RowKind.PROVENANCE,
+    summary="the model's licence, and those of its datasets and base models, satisfy the "
+    "licence policy",
+    run=run,
+    applies=lambda model: bool(model.decl.license),
+    required_by=_required,
+)

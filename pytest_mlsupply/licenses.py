@@ -1,0 +1,258 @@
+"""Licences of models and datasets: the vendored table, SPDX expressions and the policy verdict.
+
+The table (``data/licenses.json``, documented in ``docs/licenses.md``) lists the licences models
+and datasets really use, keyed by SPDX id where one exists and by the Hugging Face Hub's licence
+id otherwise (``llama3``, ``openrail``), each with the restrictions read from its text and the
+URL of that text. Expressions (``apache-2.0 OR mit``, ``cc-by-4.0 AND openrail``, ``WITH``
+exceptions) are parsed by license-expression over the SPDX database extended with the Hub's ids,
+case-insensitively; nothing here string-matches an expression.
+
+A verdict follows the expression: an ``OR`` takes the most permissive alternative that satisfies
+the policy, an ``AND`` carries the restrictions of every part.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from license_expression import (  # type: ignore[import-untyped,unused-ignore]
+    ExpressionError,
+    LicenseExpression,
+    LicenseSymbol,
+    LicenseWithExceptionSymbol,
+    Licensing,
+    get_spdx_licensing,
+)
+
+from pytest_mlsupply.manifest.model import LicensePolicy
+
+__all__ = [
+    "RESTRICTIONS",
+    "Licence",
+    "LicenceError",
+    "Problem",
+    "Verdict",
+    "evaluate",
+    "known_id",
+    "licence",
+    "parse",
+    "table",
+]
+
+TABLE_FILE = "licenses.json"
+
+#: The restrictions a licence can carry, and what each means for whoever ships the model.
+RESTRICTIONS: dict[str, str] = {
+    "attribution": "copies and derivatives must credit the authors and carry the licence or notice",
+    "non-commercial": "no commercial use",
+    "no-derivatives": "no modified or derived works may be shared (fine-tunes included)",
+    "research-only": "use is limited to research",
+    "no-use-of-outputs-for-training": "the model's outputs may not be used to train or improve "
+    "other models",
+    "share-alike": "derivatives must be released under the same licence (copyleft)",
+    "use-based-restrictions": "an acceptable-use policy binds every user and every derivative",
+    "user-threshold": "above a number of monthly active users a separate licence is needed",
+    "territorial-restriction": "the rights are withheld in some territories",
+}
+
+#: The Hub's placeholders for a licence it does not name: never a licence of their own.
+PLACEHOLDERS = frozenset({"other", "unknown"})
+
+
+class LicenceError(ValueError):
+    """A licence expression that cannot be parsed (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Licence:
+    """One entry of the vendored table."""
+
+    key: str
+    """The SPDX id (``Apache-2.0``) or, when there is none, the Hub's id (``llama3``)."""
+    name: str
+    spdx: bool
+    restrictions: frozenset[str]
+    source: str
+    """The URL of the licence text the restrictions were read from."""
+    aliases: tuple[str, ...] = ()
+    """Other ids the Hub uses for it (``odbl`` for ``ODbL-1.0``)."""
+    note: str | None = None
+
+
+@cache
+def table() -> dict[str, Licence]:
+    """Every licence of the vendored table by its lower-cased key and aliases."""
+    text = resources.files("pytest_mlsupply").joinpath("data", TABLE_FILE).read_text("utf-8")
+    entries: list[dict[str, Any]] = json.loads(text)["entries"]
+    out: dict[str, Licence] = {}
+    for entry in entries:
+        item = Licence(
+            key=entry["key"],
+            name=entry["name"],
+            spdx=bool(entry["spdx"]),
+            restrictions=frozenset(entry["restrictions"]),
+            source=entry["source"],
+            aliases=tuple(entry.get("aliases", ())),
+            note=entry.get("note"),
+        )
+        for name in (item.key, *item.aliases):
+            out[name.lower()] = item
+    return out
+
+
+@cache
+def licensing() -> Licensing:
+    """SPDX's licensing database, plus the table's Hub ids as keys and aliases of their own."""
+    spdx = get_spdx_licensing()
+    symbols: dict[str, LicenseSymbol] = {}
+    for symbol in spdx.known_symbols.values():
+        symbols.setdefault(symbol.key.lower(), symbol)
+    for item in {entry.key: entry for entry in table().values()}.values():
+        known = symbols.get(item.key.lower())
+        if known is not None:
+            aliases = tuple(a for a in item.aliases if a.lower() not in symbols)
+            if aliases:
+                symbols[item.key.lower()] = LicenseSymbol(
+                    known.key,
+                    aliases=(*known.aliases, *aliases),
+                    is_exception=known.is_exception,
+                )
+        else:
+            symbols[item.key.lower()] = LicenseSymbol(item.key, aliases=item.aliases)
+    return Licensing(list(symbols.values()))
+
+
+def parse(text: str) -> LicenseExpression:
+    """``text`` as an expression tree; keys the database does not know stay as written."""
+    try:
+        # validate=False: an unknown key is a policy question (``unknown: allow|deny``), not a
+        # syntax error; it stays in the tree as written and the verdict names it.
+        parsed = licensing().parse(text, validate=False, strict=True)
+    except ExpressionError as exc:
+        raise LicenceError(f"{text!r} is not a licence expression: {exc}") from None
+    if parsed is None:
+        raise LicenceError("the licence is empty")
+    return parsed
+
+
+def licence(key: str) -> Licence | None:
+    """The table's entry for an id as the parser resolved it (any case, any alias)."""
+    return table().get(key.lower())
+
+
+def known_id(text: str) -> str | bool:
+    """True when ``text`` is one licence id of the table (``WITH`` an exception allowed), else
+    what is wrong with it, worded to follow the id: ``'foo' is not a licence the table knows``."""
+    try:
+        tree = parse(text)
+    except LicenceError as exc:
+        return f"is not a licence id ({exc})"
+    symbol = tree.license_symbol if isinstance(tree, LicenseWithExceptionSymbol) else tree
+    if not isinstance(symbol, LicenseSymbol):
+        return "is an expression; list one licence id per entry"
+    if symbol.key.lower() in PLACEHOLDERS or licence(symbol.key) is None:
+        return "is not a licence the vendored table knows"
+    return True
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why (part of) an expression does not satisfy the policy."""
+
+    kind: Literal["not-allowed", "restricted", "unknown"]
+    licence: str
+    """The licence as the expression names it, canonical when known (``CC-BY-NC-4.0``)."""
+    restriction: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "restricted":
+            return f"{self.licence} carries the denied restriction {self.restriction!r}"
+        if self.kind == "not-allowed":
+            return f"{self.licence} is not in policy.licenses.allow"
+        return f"{self.licence} is not a licence the gate knows"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an expression means under a policy."""
+
+    expression: str
+    """The expression as parsed, ids in their canonical spelling."""
+    licences: tuple[str, ...]
+    """The licences whose terms apply (each ``OR`` resolved to the alternative taken)."""
+    restrictions: tuple[tuple[str, str], ...]
+    """(restriction, licence carrying it), sorted."""
+    problems: tuple[Problem, ...]
+    unknown: tuple[str, ...] = ()
+    """Licences the table does not know, accepted because the policy says ``unknown: allow``."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def evaluate(text: str, policy: LicensePolicy) -> Verdict:
+    """The verdict of the expression ``text`` under ``policy``; :class:`LicenceError` if it does
+    not parse."""
+    tree = parse(text)
+    return _walk(tree, policy, _allowed(policy))
+
+
+def _allowed(policy: LicensePolicy) -> frozenset[str]:
+    keys: set[str] = set()
+    for entry in policy.allow:
+        try:
+            keys.add(str(parse(entry)).lower())
+        except LicenceError:
+            # The loader rejects these; a policy built in code just never matches them.
+            continue
+    return frozenset(keys)
+
+
+def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
+    if isinstance(node, LicenseWithExceptionSymbol):
+        return _leaf(node.license_symbol.key, str(node), policy, allowed)
+    if isinstance(node, LicenseSymbol):
+        return _leaf(node.key, node.key, policy, allowed)
+    parts = [_walk(arg, policy, allowed) for arg in node.args]
+    if isinstance(node, licensing().OR):
+        # The most permissive alternative that satisfies the policy; when none does, the one
+        # with the fewest problems (those are the ones worth reporting).
+        best = min(parts, key=lambda v: (len(v.problems), len(v.restrictions)))
+        return Verdict(
+            expression=str(node),
+            licences=best.licences,
+            restrictions=best.restrictions,
+            problems=best.problems,
+            unknown=best.unknown,
+        )
+    return Verdict(
+        expression=str(node),
+        licences=tuple(dict.fromkeys(k for p in parts for k in p.licences)),
+        restrictions=tuple(sorted({r for p in parts for r in p.restrictions})),
+        problems=tuple(dict.fromkeys(q for p in parts for q in p.problems)),
+        unknown=tuple(dict.fromkeys(u for p in parts for u in p.unknown)),
+    )
+
+
+def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
+    entry = None if key.lower() in PLACEHOLDERS else licence(key)
+    if entry is None:
+        if policy.unknown == "allow":
+            return Verdict(shown, (shown,), (), (), unknown=(shown,))
+        return Verdict(shown, (shown,), (), (Problem("unknown", shown),))
+    problems: list[Problem] = []
+    # A WITH exception only adds permissions: allowing the licence allows it with exceptions.
+    if allowed and not {shown.lower(), entry.key.lower()} & allowed:
+        problems.append(Problem("not-allowed", shown))
+    problems += [
+        Problem("restricted", shown, restriction)
+        for restriction in sorted(entry.restrictions)
+        if restriction in policy.deny_restrictions
+    ]
+    restrictions = tuple(sorted((r, shown) for r in entry.restrictions))
+    return Verdict(shown, (shown,), restrictions, tuple(problems))

@@ -1,0 +1,378 @@
+"""The license claim: a model's licence, its datasets' and its base models' satisfy the policy."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_mlsupply.checks.provenance_license import base_of, card_licence
+from pytest_mlsupply.manifest.model import (
+    HubRef,
+    LicensePolicy,
+    Manifest,
+    ModelDecl,
+    OutputDecl,
+    Policy,
+    Span,
+)
+from pytest_mlsupply.results import CheckResult, Severity, Verdict
+from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+
+def write_model(root: Path, name: str, card_front: str | None = None) -> None:
+    """A model directory with a card whose front matter is ``card_front`` (none: no card)."""
+    directory = root / "models" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text("{}")
+    if card_front is not None:
+        (directory / "README.md").write_text(f"---\n{card_front}\n---\n# {name}\n")
+
+
+def manifest(pipeline: Pipeline, models: str, policy: str = "", datasets: str = "") -> None:
+    text = "version: 1\nproject: {name: licences}\n"
+    if policy:
+        text += f"policy:\n  licenses: {policy}\n"
+    text += "models:\n" + textwrap.indent(textwrap.dedent(models).strip(), "  ") + "\n"
+    if datasets:
+        text += "datasets:\n" + textwrap.indent(textwrap.dedent(datasets).strip(), "  ") + "\n"
+    (pipeline.project.root / "mlsupply.yaml").write_text(text)
+
+
+def one_model(pipeline: Pipeline, license_: str | None, policy: str = "") -> CheckResult:
+    write_model(pipeline.project.root, "m")
+    entry = "- name: m\n  path: models/m\n"
+    if license_ is not None:
+        entry += f"  license: {license_!r}\n"
+    manifest(pipeline, entry, policy)
+    return pipeline.result("provenance[m::license]")
+
+
+def rules(result: CheckResult) -> list[str]:
+    return [finding.rule for finding in result.findings]
+
+
+# --- the allow list, expressions and restrictions ------------------------------------------------
+
+
+def test_a_licence_in_the_allow_list_passes(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "apache-2.0", "{allow: [apache-2.0, mit]}")
+
+    assert result.findings == []
+    assert result.facts["license"]["expression"] == "Apache-2.0"
+    assert result.facts["license"]["restrictions"] == {"attribution": ["Apache-2.0"]}
+
+
+def test_a_licence_outside_the_allow_list_fails_naming_it(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "gpl-3.0", "{allow: [apache-2.0, mit]}")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-001", Severity.HIGH)
+    assert "GPL-3.0-only is not in policy.licenses.allow" in finding.evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_ids_match_in_any_case(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "APACHE-2.0 or Llama3", "{allow: [Apache-2.0]}")
+
+    assert result.findings == []
+    assert result.facts["license"]["licences"] == ["Apache-2.0"]
+
+
+def test_an_or_takes_the_alternative_that_satisfies_the_policy(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "cc-by-nc-4.0 OR mit", "{deny_restrictions: [non-commercial]}")
+
+    assert result.findings == []
+    assert result.facts["license"]["licences"] == ["MIT"]
+    assert "non-commercial" not in result.facts["license"]["restrictions"]
+
+
+def test_an_or_with_no_acceptable_alternative_fails(pipeline: Pipeline) -> None:
+    result = one_model(
+        pipeline, "cc-by-nc-4.0 OR cc-by-nc-sa-4.0", "{deny_restrictions: [non-commercial]}"
+    )
+
+    assert rules(result) == ["MLS-LIC-002"]
+    assert "CC-BY-NC-4.0 carries the denied restriction 'non-commercial'" in (
+        result.findings[0].evidence
+    )
+
+
+def test_an_and_carries_the_restrictions_of_every_part(pipeline: Pipeline) -> None:
+    result = one_model(
+        pipeline, "cc-by-4.0 AND openrail", "{deny_restrictions: [use-based-restrictions]}"
+    )
+
+    (finding,) = result.findings
+    assert finding.rule == "MLS-LIC-002"
+    assert "openrail carries the denied restriction 'use-based-restrictions'" in finding.evidence
+    assert result.facts["license"]["restrictions"] == {
+        "attribution": ["CC-BY-4.0", "openrail"],
+        "use-based-restrictions": ["openrail"],
+    }
+
+
+def test_a_with_exception_counts_as_its_licence(pipeline: Pipeline) -> None:
+    result = one_model(
+        pipeline, "GPL-2.0-only WITH Classpath-exception-2.0", "{allow: [gpl-2.0-only]}"
+    )
+
+    assert result.findings == []
+    assert result.facts["license"]["licences"] == ["GPL-2.0-only WITH Classpath-exception-2.0"]
+    assert "share-alike" in result.facts["license"]["restrictions"]
+
+
+def test_the_llama3_licence_fails_a_policy_that_denies_a_user_threshold(
+    pipeline: Pipeline,
+) -> None:
+    result = one_model(pipeline, "llama3", "{deny_restrictions: [user-threshold]}")
+
+    (finding,) = result.findings
+    assert finding.rule == "MLS-LIC-002"
+    assert finding.evidence.startswith("llama3 carries the denied restriction 'user-threshold'")
+
+
+def test_a_licence_expression_that_does_not_parse_is_a_finding(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "apache-2.0 OR (mit")
+
+    assert rules(result) == ["MLS-LIC-005"]
+
+
+# --- unknown licences -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("licence", ["other", "unknown", "my-corp-eula"])
+def test_an_unknown_licence_fails_by_default(pipeline: Pipeline, licence: str) -> None:
+    result = one_model(pipeline, licence)
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.cwe) == ("MLS-LIC-003", "CWE-1357")
+    assert f"{licence} is not a licence the gate knows" in finding.evidence
+
+
+def test_a_model_without_any_licence_fails_under_a_licence_policy(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, None, "{allow: [mit]}")
+
+    assert rules(result) == ["MLS-LIC-004"]
+
+
+def test_unknown_allow_accepts_an_unknown_licence_and_records_it(pipeline: Pipeline) -> None:
+    result = one_model(pipeline, "my-corp-eula", "{unknown: allow}")
+
+    assert result.findings == []
+    assert result.facts["license"]["accepted_unknown"] == ["my-corp-eula"]
+
+
+def test_no_claim_is_made_for_a_model_without_licence_or_policy(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    manifest(pipeline, "- name: m\n  path: models/m\n")
+
+    assert "provenance[m::license]" not in pipeline.names()
+
+
+# --- where the licence comes from -----------------------------------------------------------------
+
+
+def test_the_cards_licence_is_judged_when_the_manifest_declares_none(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m", "license: other\nlicense_name: llama3")
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{deny_restrictions: [user-threshold]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-002"]
+    assert "from the card's `license`: 'llama3'" in result.findings[0].evidence
+    assert result.facts["license"]["source"] == "card"
+
+
+def test_a_card_that_disagrees_with_the_manifest_is_recorded_not_judged(
+    pipeline: Pipeline,
+) -> None:
+    write_model(pipeline.project.root, "m", "license: cc-by-nc-4.0")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text("Apache License 2.0\n")
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: apache-2.0\n")
+
+    result = pipeline.result("provenance[m::license]")
+
+    # The manifest's licence is judged; the contradiction belongs to model-card-accuracy.
+    assert result.findings == []
+    facts = result.facts["license"]
+    assert (facts["manifest"], facts["card"], facts["card_disagrees"]) == (
+        "apache-2.0",
+        "cc-by-nc-4.0",
+        True,
+    )
+    assert facts["file"] == "LICENSE"
+
+
+def test_a_card_that_agrees_in_another_spelling_is_no_disagreement(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m", "license: MIT OR Apache-2.0")
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: apache-2.0 or mit\n")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert "card_disagrees" not in result.facts["license"]
+
+
+def test_a_card_licence_list_means_all_of_them_apply() -> None:
+    assert (
+        card_licence({"license": ["apache-2.0", "cc-by-nc-4.0"]}) == "apache-2.0 AND cc-by-nc-4.0"
+    )
+    assert card_licence({"license": "other"}) == "other"
+    assert card_licence({}) is None
+
+
+# --- inheritance: datasets and a three-hop lineage ------------------------------------------------
+
+
+def test_a_model_trained_on_a_dataset_that_fails_the_policy_fails_saying_why(
+    pipeline: Pipeline,
+) -> None:
+    root = pipeline.project.root
+    write_model(root, "m")
+    (root / "data" / "reviews").mkdir(parents=True)
+    manifest(
+        pipeline,
+        "- name: m\n  path: models/m\n  license: apache-2.0\n  datasets: [reviews]\n",
+        "{deny_restrictions: [non-commercial]}",
+        "- name: reviews\n  path: data/reviews\n  license: cc-by-nc-sa-4.0\n",
+    )
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert finding.rule == "MLS-LIC-007"
+    assert finding.evidence == (
+        "dataset reviews (licence 'cc-by-nc-sa-4.0'): CC-BY-NC-SA-4.0 carries the denied "
+        "restriction 'non-commercial'"
+    )
+    assert result.facts["license"]["restrictions"]["non-commercial"] == [
+        "CC-BY-NC-SA-4.0 of dataset reviews"
+    ]
+
+
+def test_a_dataset_without_a_licence_fails_the_model_trained_on_it(pipeline: Pipeline) -> None:
+    root = pipeline.project.root
+    write_model(root, "m")
+    (root / "data" / "scraped").mkdir(parents=True)
+    manifest(
+        pipeline,
+        "- name: m\n  path: models/m\n  license: mit\n  datasets: [scraped]\n",
+        datasets="- name: scraped\n  path: data/scraped\n",
+    )
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-007"]
+    assert "dataset scraped (no licence): no licence is declared" in result.findings[0].evidence
+
+
+THREE_HOPS = """\
+- name: base
+  path: models/base
+  license: cc-by-nc-4.0
+- name: finetune
+  path: models/finetune
+  license: apache-2.0
+  lineage: {base_model: base}
+- name: adapter
+  path: models/adapter
+  license: mit
+  lineage: {base_model: finetune}
+"""
+
+
+def test_a_non_commercial_base_is_inherited_over_three_hops(pipeline: Pipeline) -> None:
+    for name in ("base", "finetune", "adapter"):
+        write_model(pipeline.project.root, name)
+    manifest(pipeline, THREE_HOPS, "{deny_restrictions: [non-commercial]}")
+
+    base = pipeline.result("provenance[base::license]")
+    finetune = pipeline.result("provenance[finetune::license]")
+    adapter = pipeline.result("provenance[adapter::license]")
+
+    assert rules(base) == ["MLS-LIC-002"]
+    assert rules(finetune) == ["MLS-LIC-006"]
+    assert finetune.findings[0].evidence == (
+        "model base (licence 'cc-by-nc-4.0'): CC-BY-NC-4.0 carries the denied restriction "
+        "'non-commercial'"
+    )
+    (finding,) = adapter.findings
+    assert finding.rule == "MLS-LIC-006"
+    assert finding.evidence.startswith("model finetune → model base (licence 'cc-by-nc-4.0')")
+    assert adapter.facts["license"]["restrictions"]["non-commercial"] == [
+        "CC-BY-NC-4.0 of model base"
+    ]
+    assert adapter.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_restrictions_are_inherited_even_when_no_policy_denies_them(pipeline: Pipeline) -> None:
+    for name in ("base", "finetune", "adapter"):
+        write_model(pipeline.project.root, name)
+    manifest(pipeline, THREE_HOPS)
+
+    adapter = pipeline.result("provenance[adapter::license]")
+
+    assert adapter.findings == []
+    assert sorted(adapter.facts["license"]["restrictions"]) == ["attribution", "non-commercial"]
+
+
+def test_a_base_model_not_declared_is_a_low_finding_that_warns(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    manifest(
+        pipeline,
+        "- name: m\n  path: models/m\n  license: mit\n"
+        "  lineage: {base_model: 'hf://meta-llama/Meta-Llama-3-8B@" + "a" * 40 + "'}\n",
+    )
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-008", Severity.LOW)
+    assert result.verdict(Severity.HIGH) is Verdict.WARN
+
+
+def test_a_lineage_that_loops_fails_instead_of_recursing(pipeline: Pipeline) -> None:
+    for name in ("a", "b"):
+        write_model(pipeline.project.root, name)
+    manifest(
+        pipeline,
+        "- name: a\n  path: models/a\n  license: mit\n  lineage: {base_model: b}\n"
+        "- name: b\n  path: models/b\n  license: mit\n  lineage: {base_model: a}\n",
+    )
+
+    result = pipeline.result("provenance[a::license]")
+
+    assert "MLS-LIC-006" in rules(result)
+    assert any("loops back" in finding.evidence for finding in result.findings)
+
+
+def _declared(name: str, source: HubRef | None = None, base: str | None = None) -> ResolvedModel:
+    decl = ModelDecl(name=name, span=Span(Path("m.yaml"), 1, 1), source=source, base_model=base)
+    return ResolvedModel(decl=decl, root=None)
+
+
+def test_a_hub_base_model_matches_the_declared_model_with_that_source_repository() -> None:
+    base = _declared("llama", HubRef("model", "meta-llama/Meta-Llama-3-8B", "b" * 40))
+    tuned = _declared("tuned", base="hf://Meta-Llama/meta-llama-3-8b@" + "c" * 40)
+    bare = _declared("bare", base="meta-llama/Meta-Llama-3-8B")
+    inventory = Inventory(
+        manifest=Manifest(
+            path=Path("m.yaml"),
+            version=1,
+            policy=Policy(licenses=LicensePolicy()),
+            output=OutputDecl(bom=Path("b"), matrix=Path("m")),
+            project_name="p",
+        ),
+        models=(base, tuned, bare),
+        datasets=(),
+        dependencies=(),
+    )
+
+    assert base_of(tuned, inventory) is base
+    assert base_of(bare, inventory) is base
+    assert base_of(base, inventory) is None

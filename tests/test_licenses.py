@@ -1,0 +1,97 @@
+"""The vendored licence table: sourced, restricted from the known set, keyed by real SPDX ids."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from license_expression import get_spdx_licensing
+
+from pytest_mlsupply.licenses import RESTRICTIONS, evaluate, licence, parse, table
+from pytest_mlsupply.manifest.model import LicensePolicy
+
+ENTRIES: list[dict[str, Any]] = json.loads(
+    resources.files("pytest_mlsupply").joinpath("data", "licenses.json").read_text("utf-8")
+)["entries"]
+
+
+def test_every_entry_cites_the_licence_text_it_was_read_from() -> None:
+    assert [e["key"] for e in ENTRIES if not e["source"].startswith(("https://", "http://"))] == []
+
+
+def test_every_entry_uses_only_the_known_restrictions() -> None:
+    assert {r for e in ENTRIES for r in e["restrictions"]} <= set(RESTRICTIONS)
+
+
+def test_every_spdx_keyed_entry_is_a_valid_spdx_id_in_its_canonical_spelling() -> None:
+    spdx = get_spdx_licensing()
+    for entry in (e for e in ENTRIES if e["spdx"]):
+        assert spdx.validate(entry["key"]).errors == [], entry["key"]
+        assert str(spdx.parse(entry["key"])) == entry["key"]
+
+
+def test_every_hub_keyed_entry_is_not_an_spdx_id() -> None:
+    spdx = get_spdx_licensing()
+    assert [e["key"] for e in ENTRIES if not e["spdx"] and not spdx.validate(e["key"]).errors] == []
+
+
+def test_keys_and_aliases_are_unique_in_any_case() -> None:
+    names = [n.lower() for e in ENTRIES for n in (e["key"], *e.get("aliases", ()))]
+    assert len(names) == len(set(names))
+    assert len({id(v) for v in table().values()}) == len(ENTRIES)
+
+
+def test_the_licence_page_lists_every_entry_with_its_source() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "licenses.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+
+    for entry in ENTRIES:
+        (row,) = [r for r in rows if r.startswith(f"| `{entry['key']}` |")]
+        assert f"<{entry['source']}>" in row
+
+
+@pytest.mark.parametrize(
+    ("hub_id", "key"),
+    [
+        ("odbl", "ODbL-1.0"),
+        ("odc-by", "ODC-By-1.0"),
+        ("pddl", "PDDL-1.0"),
+        ("gpl-3.0", "GPL-3.0-only"),
+        ("agpl-3.0", "AGPL-3.0-only"),
+        ("gpl", "GPL-1.0-or-later"),
+        ("qwen", "tongyi-qianwen"),
+        ("tongyi-qianwen-license-agreement", "tongyi-qianwen"),
+        ("OpenRAIL++", "openrail++"),
+        ("Llama3.1", "llama3.1"),
+    ],
+)
+def test_the_hubs_licence_ids_parse_to_their_table_entry(hub_id: str, key: str) -> None:
+    parsed = parse(hub_id)
+    entry = licence(str(parsed))
+
+    assert entry is not None
+    assert entry.key == key
+
+
+def test_the_community_licences_carry_their_distinctive_clauses() -> None:
+    def restrictions(key: str) -> frozenset[str]:
+        entry = licence(key)
+        assert entry is not None
+        return entry.restrictions
+
+    assert {"user-threshold", "no-use-of-outputs-for-training"} <= restrictions("llama2")
+    assert "no-use-of-outputs-for-training" not in restrictions("llama3")
+    assert "territorial-restriction" in restrictions("llama4")
+    assert {"non-commercial", "research-only"} <= restrictions("mrl")
+    assert restrictions("cc0-1.0") == frozenset()
+
+
+def test_an_and_of_an_allowed_and_a_forbidden_licence_is_forbidden() -> None:
+    verdict = evaluate("mit AND cc-by-nd-4.0", LicensePolicy(deny_restrictions=("no-derivatives",)))
+
+    assert [p.describe() for p in verdict.problems] == [
+        "CC-BY-ND-4.0 carries the denied restriction 'no-derivatives'"
+    ]
