@@ -728,3 +728,39 @@ def test_the_documented_digest_helper_matches_a_listing_hashed_by_hand(
     assert (
         capsys.readouterr().out.strip() == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
     )
+
+
+# --- a Hub model: its resolved commit --------------------------------------------------------
+
+
+def test_a_hub_models_records_are_compared_with_the_commit_it_resolved_to(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import build_hub_cache, write_model
+
+    release = write_model(tmp_path / "release-files", seed=5)
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    build_hub_cache(empty_hub_cache, "acme/tiny-hub", BASE, files)
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hubby
+            source: hf://acme/tiny-hub@{BASE}
+            promotion: {{evaluation: release/eval.yaml}}
+        """
+    )
+    claim = "provenance[hubby::promotion]"
+    record = evaluation(pipeline, artifact={"commit": BASE, "repo": "acme/tiny-hub"})
+    write(pipeline, "eval.yaml", record)
+    assert pipeline.result(claim).findings == []
+
+    other = "0123456789abcdef0123456789abcdef01234567"
+    write(pipeline, "eval.yaml", evaluation(pipeline, artifact={"commit": other}))
+    (finding,) = pipeline.result(claim).findings
+    assert finding.rule == "MLS-PROM-002"
+    assert f"artifact.commit is {other}; the model is at {BASE}" in finding.evidence
+
+    write(pipeline, "eval.yaml", evaluation(pipeline, artifact={"commit": BASE, "repo": "acme/x"}))
+    (finding,) = pipeline.result(claim).findings
+    assert "artifact.repo is acme/x; the model is acme/tiny-hub" in finding.evidence
