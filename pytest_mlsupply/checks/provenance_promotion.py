@@ -18,11 +18,13 @@ cannot be read is no evidence), so the claim never passes on what it could not j
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.provenance_lineage import ADAPTER_CONFIG, identify, read_adapter_config
 from pytest_mlsupply.engines.promotion_records import (
     Approval,
@@ -38,6 +40,7 @@ from pytest_mlsupply.engines.promotion_records import (
 from pytest_mlsupply.manifest.model import LineageHop, PromotionDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
+from pytest_mlsupply.sources.local import list_model_files
 
 _CWE_PROVENANCE = "CWE-1357"
 _CWE_INTEGRITY = "CWE-345"
@@ -644,3 +647,20 @@ CHECK = ProvenanceCheck(
     run=run,
     applies=lambda model: model.decl.promotion is not None,
 )
+
+
+def print_directory_digest(argv: list[str]) -> int:
+    """``python -m pytest_mlsupply.checks.provenance_promotion MODEL_DIR``: the directory digest
+    a record names the model by, over the files the gate lists (hidden files included)."""
+    if len(argv) != 1 or not Path(argv[0]).is_dir():
+        print("usage: python -m pytest_mlsupply.checks.provenance_promotion MODEL_DIR")
+        return 2
+    root = Path(argv[0])
+    cache = ContentCache()
+    files = list_model_files(root.name, root, {})
+    print(directory_digest((f.relpath, cache.get(f.path).sha256) for f in files))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a command-line convenience
+    raise SystemExit(print_directory_digest(sys.argv[1:]))

@@ -31,7 +31,6 @@ import hashlib
 import json
 import math
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -485,22 +484,3 @@ def directory_digest(entries: Iterable[tuple[str, str]]) -> str:
     """
     listing = "".join(f"{hexdigest}  {rel}\n" for rel, hexdigest in sorted(entries))
     return "sha256:" + hashlib.sha256(listing.encode("utf-8")).hexdigest()
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m pytest_mlsupply.engines.promotion_records DIR``: the directory digest."""
-    from pytest_mlsupply.checks.content import ContentCache
-    from pytest_mlsupply.sources.local import list_model_files
-
-    if len(argv) != 1:
-        print("usage: python -m pytest_mlsupply.engines.promotion_records MODEL_DIR")
-        return 2
-    root = Path(argv[0])
-    cache = ContentCache()
-    files = list_model_files("model", root, {})
-    print(directory_digest((f.relpath, cache.get(f.path).sha256) for f in files))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - a command-line convenience
-    raise SystemExit(_main(sys.argv[1:]))

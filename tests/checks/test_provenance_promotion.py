@@ -717,9 +717,9 @@ def test_a_bare_number_threshold_means_at_least(tmp_path: Path) -> None:
 def test_the_documented_digest_helper_matches_a_listing_hashed_by_hand(
     pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_mlsupply.engines.promotion_records import _main
+    from pytest_mlsupply.checks.provenance_promotion import print_directory_digest
 
-    assert _main([str(pipeline.model_dir)]) == 0
+    assert print_directory_digest([str(pipeline.model_dir)]) == 0
     files = sorted(p for p in pipeline.model_dir.rglob("*") if p.is_file())
     listing = "".join(
         f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(pipeline.model_dir)}\n"
