@@ -414,13 +414,15 @@ class _Judge:
             if ref is None or not ref.names_content:
                 continue  # MLS-PROM-003 already says it names nothing
             base = ref.base
-            if base is None or not base.names_content:
+            moving = base.mutable() if base is not None else []
+            if base is None or not base.names_content or moving:
                 self.add(
                     "MLS-PROM-011",
                     Severity.HIGH,
                     "adapter release does not bind its base model",
                     path,
-                    f"the {what} names the adapter ({ref.describe()}) but no `base:` digest",
+                    f"the {what} names the adapter ({ref.describe()}) but "
+                    + ("; ".join(moving) if moving else "no `base:` digest or commit"),
                     "an adapter is released together with the exact base weights it was "
                     "evaluated on; naming only the adapter lets it ship on another base",
                     f'add `{ref.key}.base: {{files: {{model.safetensors: "sha256:<64 hex>"}}}}` '

@@ -575,6 +575,17 @@ def test_an_adapter_release_without_its_base_fails(pipeline: Pipeline) -> None:
     assert "names the adapter (files model.safetensors sha256:" in finding.evidence
 
 
+def test_an_adapter_release_naming_its_base_by_a_branch_does_not_bind_it(
+    pipeline: Pipeline,
+) -> None:
+    adapter_records(pipeline, {"commit": "main"})
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-011"
+    assert "artifact.base.commit 'main': a branch or tag" in finding.evidence
+
+
 def test_an_adapter_release_on_another_base_fails_quoting_the_lineage(pipeline: Pipeline) -> None:
     adapter_records(pipeline, {"files": {"model.safetensors": OTHER_PIN}})
 
