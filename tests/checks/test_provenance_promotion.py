@@ -21,7 +21,7 @@ from pytest_mlsupply.engines.promotion_records import mutable_reference
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import parse_manifest
 from pytest_mlsupply.results import CheckResult, Severity, Verdict
-from tests.conftest import sha256_of
+from tests.conftest import Project, sha256_of
 
 if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
@@ -775,3 +775,43 @@ def test_a_hub_models_records_are_compared_with_the_commit_it_resolved_to(
     write(pipeline, "eval.yaml", evaluation(pipeline, artifact={"commit": BASE, "repo": "acme/x"}))
     (finding,) = pipeline.result(claim).findings
     assert "artifact.repo is acme/x; the model is acme/tiny-hub" in finding.evidence
+
+
+# --- end to end: pytest --mlsupply and the ML-BOM --------------------------------------------
+
+
+def test_end_to_end_the_claim_is_an_item_and_its_verdict_a_strictly_valid_bom_property(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    from tests.checks.conftest import Pipeline
+
+    pipeline = Pipeline(project)
+    declare_all(pipeline)
+
+    def bom_verdict() -> str:
+        text = (project.root / "build" / "ml-bom.cdx.json").read_text()
+        assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+        (model,) = [c for c in json.loads(text)["components"] if c.get("bom-ref") == "model:tiny"]
+        verdicts = {p["name"]: p["value"] for p in model["properties"]}
+        return verdicts["mlsupply:provenance:promotion"]
+
+    result = pytester.runpytest("--mlsupply", "mlsupply.yaml", "-v")
+
+    result.stdout.fnmatch_lines(["*mlsupply.yaml::provenance[[]tiny::promotion[]] PASSED*"])
+    assert result.ret == 0
+    assert bom_verdict() == "pass"
+
+    write(pipeline, "approval.yaml", approval(pipeline, approved_at="2026-11-19T10:00:00Z"))
+    result = pytester.runpytest("--mlsupply", "mlsupply.yaml", "-v")
+
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*mlsupply.yaml::provenance[[]tiny::promotion[]] FAILED*",
+            "*MLS-PROM-008 approval is not newer than the evaluation*",
+        ]
+    )
+    assert bom_verdict() == "fail"
