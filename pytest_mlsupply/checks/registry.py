@@ -41,6 +41,6 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_signature.CHECK,
     provenance_attestation.CHECK,
     provenance_lineage.CHECK,
-    provenance_license.CHECK,
     provenance_promotion.CHECK,
+    provenance_license.CHECK,
 )
