@@ -76,7 +76,8 @@ class _Judge:
         self.ctx = ctx
         self.decl = decl
         self.findings: list[Finding] = []
-        self._digests: dict[str, str] | None = None
+        self.files = {file.relpath: file for file in model.files}
+        self._hashes: dict[str, str | None] = {}
         self.errors: list[str] = []
 
     # -- output ------------------------------------------------------------------------------
@@ -128,17 +129,18 @@ class _Judge:
 
     # -- the model under test ----------------------------------------------------------------
 
-    def digests(self) -> dict[str, str]:
-        """relpath → hex sha256 of the model's files, from the run's content cache."""
-        if self._digests is None:
-            out: dict[str, str] = {}
-            for file in self.model.files:
-                try:
-                    out[file.relpath] = self.ctx.contents.get(file.path).sha256
-                except OSError as exc:
-                    self.errors.append(f"cannot hash {file.subject} to compare it: {exc}")
-            self._digests = out
-        return self._digests
+    def sha256(self, rel: str) -> str | None:
+        """Hex sha256 of the model's file ``rel`` from the run's content cache (each file is
+        hashed once per process, by whichever check asks first); None when it cannot be read
+        (recorded as the item's error: what cannot be compared never agrees)."""
+        if rel not in self._hashes:
+            file = self.files[rel]
+            try:
+                self._hashes[rel] = self.ctx.contents.get(file.path).sha256
+            except OSError as exc:
+                self._hashes[rel] = None
+                self.errors.append(f"cannot hash {file.subject} to compare it: {exc}")
+        return self._hashes[rel]
 
     def disagreements(self, ref: ArtifactRef) -> list[str]:
         """How ``ref`` differs from the model under test (empty: it names this model)."""
@@ -161,21 +163,24 @@ class _Judge:
         ):
             out.append(f"{ref.key}.repo is {ref.repo}; the model is {source.repo_id}")
         if ref.digest is not None or ref.files:
-            digests = self.digests()
             if ref.digest is not None:
-                actual = directory_digest(digests.items())
-                if ref.digest != actual:
+                hashes = [(rel, self.sha256(rel)) for rel in self.files]
+                known = [(rel, h) for rel, h in hashes if h is not None]
+                actual = directory_digest(known)
+                # A file that could not be hashed is the item's error, not a mismatch.
+                if len(known) == len(hashes) and ref.digest != actual:
                     out.append(f"{ref.key}.digest is {ref.digest}; the model directory is {actual}")
             for rel, pin in sorted(ref.files.items()):
-                have = digests.get(rel)
-                if have is None:
+                if rel not in self.files:
                     out.append(f"{ref.key}.files names {rel}, which the model does not have")
-                elif pin != f"sha256:{have}":
+                    continue
+                have = self.sha256(rel)
+                if have is not None and pin != f"sha256:{have}":
                     out.append(f"{ref.key}.files.{rel} is {pin}; the model's is sha256:{have}")
             if ref.files:
                 missing = [
                     rel
-                    for rel in sorted(digests)
+                    for rel in sorted(self.files)
                     if rel.lower().endswith(WEIGHT_SUFFIXES) and rel not in ref.files
                 ]
                 if missing:
@@ -637,7 +642,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     return Outcome(
         findings=judge.findings,
         facts={"promotion": facts},
-        error="; ".join(judge.errors) or None,
+        error="; ".join(dict.fromkeys(judge.errors)) or None,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -168,6 +169,22 @@ def test_the_directory_digest_is_what_the_documented_sha256sum_command_prints(
     (finding,) = pipeline.result(CLAIM).findings
     assert finding.rule == "MLS-PROM-002"
     assert f"artifact.digest is {digest}; the model directory is sha256:" in finding.evidence
+
+
+def test_a_model_file_that_cannot_be_hashed_makes_the_claim_an_error_not_a_pass(
+    pipeline: Pipeline,
+) -> None:
+    # A FIFO where a model file should be: the content cache refuses to open it.
+    os.mkfifo(pipeline.model_dir / "stream.bin")
+    declare(pipeline, evaluation_record=evaluation(pipeline, artifact={"digest": OTHER_PIN}))
+
+    result = pipeline.result(CLAIM)
+
+    # The directory cannot be digested: no verdict on the digest, and never a pass.
+    assert result.findings == []
+    assert result.error is not None
+    assert "cannot hash tiny/stream.bin to compare it" in result.error
+    assert result.verdict(Severity.LOW) is Verdict.ERROR
 
 
 def test_records_in_yaml_with_comments_and_unquoted_times_are_read(pipeline: Pipeline) -> None:
