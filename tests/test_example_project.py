@@ -54,6 +54,7 @@ def test_the_example_project_passes_the_gate_offline(example: Path) -> None:
     verdicts = {p["name"]: p["value"] for p in model["properties"]}
     assert verdicts["mlsupply:provenance:signature"] == "pass"
     assert verdicts["mlsupply:provenance:model-card"] == "pass"
+    assert verdicts["mlsupply:provenance:promotion"] == "pass"
     (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
     assert reference["url"] == "models/sentiment/model.sig"
 
@@ -86,6 +87,24 @@ def test_one_changed_byte_under_the_signature_fails_the_signature_claim(example:
     assert "mlsupply.yaml::provenance[sentiment::signature] FAILED" in result.stdout
     assert "MLS-SIG-004 config.json changed since it was signed" in result.stdout
     assert "1 fail, 0 warn, 0 error" in result.stdout
+
+
+def test_the_documented_one_line_change_to_the_evaluation_fails_the_promotion_claim(
+    example: Path,
+) -> None:
+    evaluation = example / "release" / "eval.yaml"
+    evaluation.write_text(evaluation.read_text().replace("accuracy: 0.95", "accuracy: 0.85"))
+
+    result = run_gate(example, "-v")
+
+    assert result.returncode == 1
+    assert "mlsupply.yaml::provenance[sentiment::promotion] FAILED" in result.stdout
+    assert "MLS-PROM-005 evaluation metric misses its threshold" in result.stdout
+    assert "1 fail, 0 warn, 0 error" in result.stdout
+    bom = json.loads((example / "build" / "ml-bom.cdx.json").read_text())
+    (model,) = [c for c in bom["components"] if c.get("bom-ref") == "model:sentiment"]
+    verdicts = {p["name"]: p["value"] for p in model["properties"]}
+    assert verdicts["mlsupply:provenance:promotion"] == "fail"
 
 
 def run_sign_script(model: Path) -> subprocess.CompletedProcess[str]:

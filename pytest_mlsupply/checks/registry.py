@@ -16,6 +16,7 @@ from pytest_mlsupply.checks import (
     provenance_license,
     provenance_lineage,
     provenance_model_card,
+    provenance_promotion,
     provenance_signature,
 )
 from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
@@ -40,5 +41,6 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_signature.CHECK,
     provenance_attestation.CHECK,
     provenance_lineage.CHECK,
+    provenance_promotion.CHECK,
     provenance_license.CHECK,
 )

@@ -8,6 +8,7 @@ manifest in one pass rather than one error per run.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +37,12 @@ from pytest_mlsupply.manifest.model import (
     ModelDecl,
     OutputDecl,
     Policy,
+    PromotionDecl,
     RequirementDecl,
     RevisionPointer,
     SignatureDecl,
     Span,
+    Threshold,
     TyposquatPolicy,
 )
 from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
@@ -57,6 +60,9 @@ _HUB_RE = re.compile(
 # PEP 508's project name, as pip accepts it.
 _PROJECT_NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
+_THRESHOLD_RE = re.compile(
+    r"^\s*(?P<op>>=|<=|==|>|<)?\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 _SHA256_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
 #: A project name (PEP 508) in which shell-style wildcards may stand for characters.
 _PACKAGE_GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]]([A-Za-z0-9._*?\[\]-]*[A-Za-z0-9*?\]])?$")
@@ -725,20 +731,9 @@ class _Reader:
             attestation = self.attestation(m.get("attestation"), f"{kp}.attestation")
             lineage = self.lineage(m["lineage"], f"{kp}.lineage") if "lineage" in m else None
             base_model = lineage.parent.ref if lineage is not None else None
-            promotion: dict[str, Path] = {}
-            if "promotion" in m:
-                pm = self.mapping(
-                    m["promotion"],
-                    f"{kp}.promotion",
-                    ("evaluation", "deploy"),
-                    "{evaluation: reports/eval.json}",
-                )
-                for key, value in (pm or {}).items():
-                    p = self.local_path(
-                        value, f"{kp}.promotion.{key}", must_exist=True, kind="file"
-                    )
-                    if p is not None:
-                        promotion[key] = p
+            promotion = (
+                self.promotion(m["promotion"], f"{kp}.promotion") if "promotion" in m else None
+            )
             if name is None or not ok:
                 continue
             out.append(
@@ -760,6 +755,76 @@ class _Reader:
                 )
             )
         return tuple(out)
+
+    def promotion(self, node: yaml.Node, key_path: str) -> PromotionDecl | None:
+        m = self.mapping(
+            node,
+            key_path,
+            ("evaluation", "approval", "deploy", "thresholds"),
+            "{evaluation: reports/eval.yaml, approval: reports/approval.yaml, "
+            "deploy: deploy/release.yaml}",
+        )
+        if m is None:
+            return None
+        records: dict[str, Path] = {}
+        for key in ("evaluation", "approval", "deploy"):
+            if key in m:
+                p = self.local_path(m[key], f"{key_path}.{key}", must_exist=True, kind="file")
+                if p is not None and not p.is_file():
+                    self.problem(
+                        m[key], f"{key_path}.{key}", f"{p} is not a file", "name the record file"
+                    )
+                elif p is not None:
+                    records[key] = p
+        if not any(key in m for key in ("evaluation", "approval", "deploy")):
+            self.problem(
+                node,
+                key_path,
+                "the promotion names no record",
+                "write `promotion: {evaluation: reports/eval.yaml}`, or remove `promotion:`",
+            )
+            return None
+        thresholds: list[Threshold] = []
+        if "thresholds" in m:
+            tm = self.mapping_any(m["thresholds"], f"{key_path}.thresholds", '{accuracy: ">=0.9"}')
+            for metric, value in tm.items():
+                threshold = self.threshold(value, f"{key_path}.thresholds.{metric}", metric)
+                if threshold is not None:
+                    thresholds.append(threshold)
+        # Thresholds and an approval's date are judged against the evaluation report.
+        for key in ("thresholds", "approval"):
+            if key in m and "evaluation" not in m:
+                self.problem(
+                    m[key],
+                    f"{key_path}.{key}",
+                    f"`{key}:` needs the evaluation report it is judged against",
+                    "add `evaluation: <report file>` to the promotion",
+                )
+        return PromotionDecl(
+            span=self.span(node),
+            evaluation=records.get("evaluation"),
+            approval=records.get("approval"),
+            deploy=records.get("deploy"),
+            thresholds=tuple(thresholds),
+        )
+
+    def threshold(self, node: yaml.Node, key_path: str, metric: str) -> Threshold | None:
+        value = self.string(node, key_path, '">=0.9"')
+        if value is None:
+            return None
+        match = _THRESHOLD_RE.match(value)
+        number = float(match["value"]) if match is not None else math.nan
+        if match is None or not math.isfinite(number):
+            self.problem(
+                node,
+                key_path,
+                f"{value!r} is not a threshold",
+                f'write an operator (>=, >, <=, <, ==) and a number, e.g. {metric}: ">=0.9" '
+                "(a bare number means at least that)",
+            )
+            return None
+        operator: Any = match["op"] or ">="
+        return Threshold(metric=metric, operator=operator, value=number, text=value.strip())
 
     def lineage(self, node: yaml.Node, key_path: str) -> LineageDecl | None:
         m = self.mapping(

@@ -191,6 +191,37 @@ class LineageDecl:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """A metric the evaluation report must meet: ``accuracy: ">=0.9"``."""
+
+    metric: str
+    operator: Literal[">=", ">", "<=", "<", "=="]
+    value: float
+    text: str
+    """As written (``>=0.9``), for messages."""
+
+    def met_by(self, measured: float) -> bool:
+        return {
+            ">=": measured >= self.value,
+            ">": measured > self.value,
+            "<=": measured <= self.value,
+            "<": measured < self.value,
+            "==": measured == self.value,
+        }[self.operator]
+
+
+@dataclass(frozen=True)
+class PromotionDecl:
+    """Release evidence for a model (files relative to the manifest, each existing)."""
+
+    span: Span
+    evaluation: Path | None = None
+    approval: Path | None = None
+    deploy: Path | None = None
+    thresholds: tuple[Threshold, ...] = ()
+
+
+@dataclass(frozen=True)
 class CardDecl:
     path: str = "README.md"
     require: tuple[str, ...] = ()
@@ -213,7 +244,7 @@ class ModelDecl:
     """The immediate parent as written (``lineage.base_model`` or the last ``lineage.chain``
     hop); kept for readers that need only its text."""
     lineage: LineageDecl | None = None
-    promotion: dict[str, Path] = field(default_factory=dict)
+    promotion: PromotionDecl | None = None
 
     @property
     def source_text(self) -> str:

@@ -842,10 +842,12 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
         certificate=tmp_path / "keys" / "cert.pem",
     )
     assert local.base_model == f"hf://google-bert/bert-base-uncased@{COMMIT}"
-    assert local.promotion == {
-        "evaluation": tmp_path / "reports" / "eval.json",
-        "deploy": tmp_path / "deploy" / "manifest.yaml",
-    }
+    assert local.promotion is not None
+    assert (local.promotion.evaluation, local.promotion.approval, local.promotion.deploy) == (
+        tmp_path / "reports" / "eval.json",
+        None,
+        tmp_path / "deploy" / "manifest.yaml",
+    )
     assert hub.name == "hub-model"
     assert hub.source == HubRef("model", "acme/sentiment-bert", COMMIT)
     assert hub_purl(hub.source.repo_id, hub.source.revision).to_string() == (

@@ -56,7 +56,7 @@ models:
     signature: {{path: model.sig, public_key: keys/release.pub}}
     attestation: {{path: [model.sig], keys: [keys/release.pub, keys/cert.pem], threshold: 2, builders: [b], source_repository: github.com/acme/m}}
     lineage: {{base_model: {{ref: "hf://google-bert/bert-base-uncased@{COMMIT}", sha256: "{PIN}", files: {{model.safetensors: "{PIN}"}}}}}}
-    promotion: {{evaluation: reports/eval.json, deploy: deploy/manifest.yaml}}
+    promotion: {{evaluation: reports/eval.json, approval: reports/approval.yaml, deploy: deploy/manifest.yaml, thresholds: {{accuracy: ">=0.9", latency_ms: "<120"}}}}
   - name: hub-model
     source: hf://acme/sentiment-bert@{COMMIT}
     signature: {{certificate_chain: [keys/root.pem], certificate: keys/cert.pem}}
@@ -115,6 +115,7 @@ def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "keys/root.pem",
         "keys/trust.json",
         "reports/eval.json",
+        "reports/approval.yaml",
         "deploy/manifest.yaml",
     ):
         (root / file).parent.mkdir(parents=True, exist_ok=True)
@@ -156,12 +157,13 @@ def declared(
 
 
 def used_key_paths(value: Any, prefix: str = "") -> Iterator[str]:
-    """Key paths a parsed document uses; the keys under ``files:`` are data, not schema keys."""
+    """Key paths a parsed document uses; the keys under ``files:`` and ``thresholds:`` (file
+    and metric names) are data, not schema keys."""
     if isinstance(value, dict):
         for key, sub in value.items():
             path = f"{prefix}{key}"
             yield path
-            if key != "files":
+            if key not in ("files", "thresholds"):
                 yield from used_key_paths(sub, f"{path}.")
     elif isinstance(value, list):
         for item in value:

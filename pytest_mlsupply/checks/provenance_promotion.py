@@ -1,0 +1,673 @@
+"""Provenance claim ``promotion``: the release evidence names the model under test, pinned.
+
+A model's ``promotion:`` declares its release records (read by
+:mod:`pytest_mlsupply.engines.promotion_records`): the evaluation report, the approval and the
+deploy manifest. Each must name the artifact by content (a directory digest, file digests or the
+Hub commit) and those names must agree with the model this run resolved: its commit, and the
+sha256 of its files as the run's content cache holds them (each file is hashed once per process,
+whichever check asks first). On top of that: no mutable reference (a branch, ``latest``, an
+unversioned object-store path, a container tag); the metrics meet the declared thresholds; the
+approval says who and when, after the evaluation and not in the future; the rollback target is
+pinned and its own evaluation meets the same thresholds; a LoRA adapter's records bind the base's
+identity as the lineage declares it; every environment records what it runs, and production is
+reached only through a passed canary of this very artifact.
+
+Every problem is its own finding; a record that cannot be read is a finding too (evidence that
+cannot be read is no evidence), so the claim never passes on what it could not judge.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.provenance_lineage import ADAPTER_CONFIG, identify, read_adapter_config
+from pytest_mlsupply.engines.promotion_records import (
+    Approval,
+    ArtifactRef,
+    Deploy,
+    Evaluation,
+    RecordError,
+    directory_digest,
+    read_approval,
+    read_deploy,
+    read_evaluation,
+)
+from pytest_mlsupply.manifest.model import LineageHop, PromotionDecl
+from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.sources.inventory import ResolvedModel
+from pytest_mlsupply.sources.local import list_model_files
+
+_CWE_PROVENANCE = "CWE-1357"
+_CWE_INTEGRITY = "CWE-345"
+_CWE_PINNING = "CWE-494"
+
+#: A clock on the approver's machine a little ahead of this one is not a forged date.
+CLOCK_SKEW = timedelta(minutes=5)
+
+#: Suffixes of files that hold weights: a record naming files must name all of these.
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".gguf",
+    ".onnx",
+    ".h5",
+    ".keras",
+    ".pb",
+    ".msgpack",
+    ".npz",
+    ".pkl",
+    ".joblib",
+)
+
+
+class _Judge:
+    """Collects one model's findings; knows the model's identity as this run resolved it."""
+
+    def __init__(self, model: ResolvedModel, ctx: CheckContext, decl: PromotionDecl) -> None:
+        self.model = model
+        self.ctx = ctx
+        self.decl = decl
+        self.findings: list[Finding] = []
+        self.files = {file.relpath: file for file in model.files}
+        self._hashes: dict[str, str | None] = {}
+        self.errors: list[str] = []
+
+    # -- output ------------------------------------------------------------------------------
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.ctx.inventory.manifest.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def add(
+        self,
+        rule: str,
+        severity: Severity,
+        title: str,
+        path: Path,
+        evidence: str,
+        why: str,
+        remediation: str,
+        cwe: str,
+        key: str | None = None,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                category="provenance",
+                title=title,
+                location=Location(file=self.rel(path), key_path=key),
+                evidence=evidence,
+                why=why,
+                remediation=remediation,
+                cwe=cwe,
+            )
+        )
+
+    def unreadable(self, path: Path, exc: RecordError) -> None:
+        self.add(
+            "MLS-PROM-001",
+            Severity.HIGH,
+            "promotion record cannot be read",
+            path,
+            str(exc),
+            "release evidence that cannot be read proves nothing about what was released",
+            "rewrite the record in the documented format (docs/configuration.md, "
+            "models[].promotion)",
+            _CWE_PROVENANCE,
+        )
+
+    # -- the model under test ----------------------------------------------------------------
+
+    def sha256(self, rel: str) -> str | None:
+        """Hex sha256 of the model's file ``rel`` from the run's content cache (each file is
+        hashed once per process, by whichever check asks first); None when it cannot be read
+        (recorded as the item's error: what cannot be compared never agrees)."""
+        if rel not in self._hashes:
+            file = self.files[rel]
+            try:
+                self._hashes[rel] = self.ctx.contents.get(file.path).sha256
+            except OSError as exc:
+                self._hashes[rel] = None
+                self.errors.append(f"cannot hash {file.subject} to compare it: {exc}")
+        return self._hashes[rel]
+
+    def disagreements(self, ref: ArtifactRef) -> list[str]:
+        """How ``ref`` differs from the model under test (empty: it names this model)."""
+        model = self.model
+        out = []
+        commit = ref.pinned_commit  # a branch under `commit:` is MLS-PROM-004's, not a mismatch
+        if commit is not None:
+            if model.commit is None:
+                out.append(
+                    f"{ref.key}.commit is {commit}; the model under test is a local "
+                    "directory, not a Hub commit"
+                )
+            elif commit != model.commit.lower():
+                out.append(f"{ref.key}.commit is {commit}; the model is at {model.commit}")
+        source = model.decl.source
+        if (
+            ref.repo is not None
+            and source is not None
+            and ref.repo.lower().removeprefix("hf://") != source.repo_id.lower()
+        ):
+            out.append(f"{ref.key}.repo is {ref.repo}; the model is {source.repo_id}")
+        if ref.digest is not None or ref.files:
+            if ref.digest is not None:
+                hashes = [(rel, self.sha256(rel)) for rel in self.files]
+                known = [(rel, h) for rel, h in hashes if h is not None]
+                actual = directory_digest(known)
+                # A file that could not be hashed is the item's error, not a mismatch.
+                if len(known) == len(hashes) and ref.digest != actual:
+                    out.append(f"{ref.key}.digest is {ref.digest}; the model directory is {actual}")
+            for rel, pin in sorted(ref.files.items()):
+                if rel not in self.files:
+                    out.append(f"{ref.key}.files names {rel}, which the model does not have")
+                    continue
+                have = self.sha256(rel)
+                if have is not None and pin != f"sha256:{have}":
+                    out.append(f"{ref.key}.files.{rel} is {pin}; the model's is sha256:{have}")
+            if ref.files:
+                missing = [
+                    rel
+                    for rel in sorted(self.files)
+                    if rel.lower().endswith(WEIGHT_SUFFIXES) and rel not in ref.files
+                ]
+                if missing:
+                    out.append(
+                        f"{ref.key}.files does not name the model's weights " + ", ".join(missing)
+                    )
+        return out
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def identity(self, ref: ArtifactRef | None, path: Path, what: str, key: str) -> bool:
+        """The record names the model under test, by content, immutably; True when it does."""
+        immutable = self.immutable(ref, path, what)
+        if ref is None or not ref.names_content:
+            if immutable or ref is None:
+                # A mutable reference is the finding that matters; "no digest" would repeat it.
+                self.add(
+                    "MLS-PROM-003",
+                    Severity.HIGH,
+                    "promotion record names no digest or commit",
+                    path,
+                    f"the {what} gives "
+                    + ("no `artifact:`" if ref is None else f"only {ref.describe()}"),
+                    "a record that does not name bytes can be reused for any model: it is no "
+                    "evidence about this one",
+                    f'name the artifact: `{key}: {{digest: "sha256:<64 hex>"}}` (the directory '
+                    "digest), `files:` digests, or the Hub `commit:`",
+                    _CWE_PROVENANCE,
+                    key=key,
+                )
+            return False
+        return self.agrees(ref, path, what) and immutable
+
+    def agrees(self, ref: ArtifactRef, path: Path, what: str) -> bool:
+        problems = self.disagreements(ref)
+        if problems:
+            self.add(
+                "MLS-PROM-002",
+                Severity.CRITICAL,
+                "promotion record names another artifact",
+                path,
+                "; ".join(problems),
+                f"the {what} is about other bytes than the model under test: what was "
+                "evaluated, approved or deployed is not what this project ships",
+                "re-run the evaluation and approval on this exact model, or restore the model "
+                "the records name",
+                _CWE_INTEGRITY,
+                key=ref.key,
+            )
+            return False
+        return True
+
+    def immutable(self, ref: ArtifactRef | None, path: Path, what: str) -> bool:
+        if ref is None:
+            return False
+        moving = ref.mutable()
+        if not moving:
+            return True
+        self.add(
+            "MLS-PROM-004",
+            Severity.HIGH,
+            "promotion record uses a mutable reference",
+            path,
+            "; ".join(moving),
+            f"the {what} points at a name that can be moved to other bytes after it was "
+            "written: the evidence would then vouch for whatever the name holds today",
+            "name the artifact immutably: a 40-hex commit, sha256 digests, a versioned object "
+            "(s3 ?versionId=, gs #generation) and an image @sha256 digest",
+            _CWE_PINNING,
+            key=ref.key,
+        )
+        return False
+
+    def thresholds(self, evaluation: Evaluation, *, rollback: bool = False) -> list[str]:
+        """Each threshold the evaluation misses, described; findings unless ``rollback``."""
+        problems = []
+        for threshold in self.decl.thresholds:
+            measured = evaluation.metrics.get(threshold.metric)
+            key = f"models[{self.model.name}].promotion.thresholds.{threshold.metric}"
+            if measured is None:
+                problems.append(f"{threshold.metric} is missing (required {threshold.text})")
+                if not rollback:
+                    self.add(
+                        "MLS-PROM-006",
+                        Severity.HIGH,
+                        "evaluation lacks a required metric",
+                        evaluation.path,
+                        f"metrics has no {threshold.metric!r} (required {threshold.text}); it "
+                        f"has: {', '.join(sorted(evaluation.metrics)) or 'none'}",
+                        "a metric that was not measured was not met: the release gate cannot be "
+                        "passed by leaving it out",
+                        f"measure {threshold.metric} and record it under `metrics:`",
+                        _CWE_PROVENANCE,
+                        key=key,
+                    )
+            elif not threshold.met_by(measured):
+                problems.append(f"{threshold.metric} is {measured:g} (required {threshold.text})")
+                if not rollback:
+                    self.add(
+                        "MLS-PROM-005",
+                        Severity.HIGH,
+                        "evaluation metric misses its threshold",
+                        evaluation.path,
+                        f"{threshold.metric} is {measured:g}; the manifest requires "
+                        f"{threshold.text}",
+                        "the model does not meet the quality bar declared for its release",
+                        "improve the model and re-evaluate it; change the threshold only after "
+                        "review",
+                        _CWE_PROVENANCE,
+                        key=key,
+                    )
+        return problems
+
+    def approval(self, approval: Approval, evaluation: Evaluation | None) -> dict[str, Any]:
+        missing = []
+        if not approval.approved_by:
+            missing.append("approved_by is missing")
+        when = _timestamp(approval.approved_at)
+        if approval.approved_at is None:
+            missing.append("approved_at is missing")
+        elif when is None:
+            missing.append(
+                f"approved_at {approval.approved_at!r} is not an ISO 8601 time with a time zone"
+            )
+        if missing:
+            self.add(
+                "MLS-PROM-007",
+                Severity.HIGH,
+                "approval does not say who approved and when",
+                approval.path,
+                "; ".join(missing),
+                "an approval without an accountable person and a time cannot be audited or "
+                "ordered against the evaluation it approves",
+                'write approved_by: "Name <email>" and approved_at: "2026-11-21T10:00:00+01:00" '
+                "(a time zone is required)",
+                _CWE_PROVENANCE,
+            )
+        evaluated = _timestamp(evaluation.evaluated_at) if evaluation is not None else None
+        if when is not None and evaluation is not None:
+            now = datetime.now(UTC)
+            problem = None
+            if evaluated is None:
+                problem = (
+                    f"the evaluation's evaluated_at {evaluation.evaluated_at!r} is not an ISO "
+                    "8601 time with a time zone, so the approval cannot be shown to follow it"
+                )
+            elif when <= evaluated:
+                problem = (
+                    f"approved_at {approval.approved_at} is not after the evaluation's "
+                    f"evaluated_at {evaluation.evaluated_at}"
+                )
+            elif when > now + CLOCK_SKEW:
+                problem = f"approved_at {approval.approved_at} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ})"
+            if problem is not None:
+                self.add(
+                    "MLS-PROM-008",
+                    Severity.HIGH,
+                    "approval is not newer than the evaluation",
+                    approval.path,
+                    problem,
+                    "an approval given before the evaluation it rests on (or dated in the future) "
+                    "approved something other than these results",
+                    "approve after the evaluation, recording the real time of the approval",
+                    _CWE_PROVENANCE,
+                )
+        return {"approved_by": approval.approved_by, "approved_at": approval.approved_at}
+
+    def rollback(self, deploy: Deploy) -> dict[str, Any] | None:
+        rollback = deploy.rollback
+        if rollback is None:
+            return None
+        ref = rollback.artifact
+        moving = ref.mutable() if ref is not None else []
+        if ref is None or not ref.names_content or moving:
+            self.add(
+                "MLS-PROM-009",
+                Severity.HIGH,
+                "rollback target is not pinned",
+                deploy.path,
+                "; ".join(moving)
+                or (
+                    "rollback gives no `artifact:`"
+                    if ref is None
+                    else f"rollback.artifact gives only {ref.describe()}"
+                ),
+                "a rollback to a moving name restores whatever the name holds at the worst "
+                "moment, unevaluated",
+                'pin it: `rollback: {artifact: {digest: "sha256:<64 hex>"}, evaluation: '
+                "<its report>}`",
+                _CWE_PINNING,
+                key="rollback.artifact",
+            )
+            return {"artifact": ref.facts() if ref is not None else None}
+        problems: list[str] = []
+        if rollback.evaluation is None:
+            problems.append("rollback gives no `evaluation:` report")
+        else:
+            try:
+                evaluation = read_evaluation(rollback.evaluation)
+            except RecordError as exc:
+                problems.append(str(exc))
+            else:
+                if evaluation.artifact is None or not _same(ref, evaluation.artifact):
+                    problems.append(
+                        f"its evaluation {self.rel(rollback.evaluation)} names "
+                        + (evaluation.artifact.describe() if evaluation.artifact else "nothing")
+                        + f", not the rollback target ({ref.describe()})"
+                    )
+                if evaluation.artifact is not None and evaluation.artifact.mutable():
+                    problems.extend(evaluation.artifact.mutable())
+                problems += self.thresholds(evaluation, rollback=True)
+        if problems:
+            self.add(
+                "MLS-PROM-010",
+                Severity.HIGH,
+                "rollback target does not pass the release checks",
+                deploy.path,
+                "; ".join(problems),
+                "a rollback target is a release too: restoring a model that was never evaluated "
+                "to the same bar replaces one incident with another",
+                "evaluate the rollback target with the same thresholds and name it by the same "
+                "digest in both records",
+                _CWE_PROVENANCE,
+                key="rollback",
+            )
+        return {"artifact": ref.facts()}
+
+    def lora(self, records: list[tuple[ArtifactRef | None, Path, str]]) -> None:
+        """An adapter's records bind the base (as the lineage claim reads it) and the adapter."""
+        root = self.model.root
+        if root is None or not (root / ADAPTER_CONFIG).is_file():
+            return
+        lineage = self.model.decl.lineage
+        parent: LineageHop | None = lineage.parent if lineage is not None else None
+        for ref, path, what in records:
+            if ref is None or not ref.names_content:
+                continue  # MLS-PROM-003 already says it names nothing
+            base = ref.base
+            moving = base.mutable() if base is not None else []
+            if base is None or not base.names_content or moving:
+                self.add(
+                    "MLS-PROM-011",
+                    Severity.HIGH,
+                    "adapter release does not bind its base model",
+                    path,
+                    f"the {what} names the adapter ({ref.describe()}) but "
+                    + ("; ".join(moving) if moving else "no `base:` digest or commit"),
+                    "an adapter is released together with the exact base weights it was "
+                    "evaluated on; naming only the adapter lets it ship on another base",
+                    f'add `{ref.key}.base: {{files: {{model.safetensors: "sha256:<64 hex>"}}}}` '
+                    "(or the base's Hub `commit:`)",
+                    _CWE_INTEGRITY,
+                    key=f"{ref.key}.base",
+                )
+                continue
+            problems = self.base_disagreements(base, parent)
+            if problems:
+                self.add(
+                    "MLS-PROM-012",
+                    Severity.CRITICAL,
+                    "adapter release names another base than the lineage",
+                    path,
+                    "; ".join(problems),
+                    "the release was evaluated or approved on another base than the one the "
+                    "project declares the adapter is applied to",
+                    "make the record's `base:` and the manifest's `lineage:` name the same "
+                    "base weights, after establishing which base was really used",
+                    _CWE_INTEGRITY,
+                    key=base.key,
+                )
+
+    def base_disagreements(self, base: ArtifactRef, parent: LineageHop | None) -> list[str]:
+        out = []
+        if parent is not None:
+            declared = f"the manifest's {parent.key}"
+            for rel, pin in sorted(base.files.items()):
+                bound = parent.files.get(rel)
+                if bound is not None and bound != pin:
+                    out.append(f"{base.key}.files.{rel} is {pin}; {declared} binds {bound}")
+            if (
+                parent.sha256 is not None
+                and base.files
+                and parent.sha256 not in base.files.values()
+            ):
+                out.append(f"{declared} binds {parent.sha256}, which {base.key}.files lacks")
+            revision = parent.revision
+            if (
+                base.pinned_commit
+                and revision is not None
+                and base.pinned_commit != revision.lower()
+            ):
+                out.append(f"{base.key}.commit is {base.commit}; {declared} is at {revision}")
+            if (
+                base.repo is not None
+                and parent.repo is not None
+                and base.repo.lower().removeprefix("hf://") != parent.repo.lower()
+            ):
+                out.append(f"{base.key}.repo is {base.repo}; {declared} is {parent.repo}")
+            return out
+        # No lineage declared: the adapter config is the only witness of the base.
+        assert self.model.root is not None
+        try:
+            config = read_adapter_config(self.model.root / ADAPTER_CONFIG)
+        except (OSError, ValueError):
+            return out  # the lineage claim reports an unreadable config (MLS-LIN-006)
+        named = identify(config.base, config.revision)
+        if (
+            base.pinned_commit is not None
+            and named.revision is not None
+            and base.pinned_commit != named.revision
+        ):
+            out.append(
+                f"{base.key}.commit is {base.commit}; {ADAPTER_CONFIG} names revision "
+                f"{named.revision}"
+            )
+        if (
+            base.repo is not None
+            and named.repo is not None
+            and base.repo.lower().removeprefix("hf://") != named.repo
+        ):
+            out.append(f"{base.key}.repo is {base.repo}; {ADAPTER_CONFIG} names {named.repo}")
+        return out
+
+    def environments(self, deploy: Deploy) -> dict[str, Any]:
+        facts: dict[str, Any] = {}
+        for name, env in deploy.environments.items():
+            ref = env.artifact
+            moving = ref.mutable() if ref is not None else []
+            facts[name] = {"artifact": ref.facts() if ref else None, "status": env.status}
+            if ref is None or not ref.names_content or moving:
+                self.add(
+                    "MLS-PROM-013",
+                    Severity.HIGH,
+                    "environment does not record the exact artifact it runs",
+                    deploy.path,
+                    "; ".join(moving)
+                    or f"environments.{name} gives "
+                    + ("no `artifact:`" if ref is None else f"only {ref.describe()}"),
+                    "an environment that does not record the bytes it serves cannot show that "
+                    "what was canaried is what reached production",
+                    f'record it: `environments.{name}.artifact: {{digest: "sha256:<64 hex>"}}` '
+                    "(and an image @sha256 digest)",
+                    _CWE_PROVENANCE,
+                    key=f"environments.{name}.artifact",
+                )
+                continue
+            # Canary and shadow try this release; production runs it once promoted there.
+            if name != "production" or deploy.target == "production":
+                self.agrees(ref, deploy.path, f"{name} environment record")
+        if deploy.target == "production":
+            canary = deploy.environments.get("canary")
+            problem = None
+            if canary is None:
+                problem = "the deploy manifest has no environments.canary record"
+            elif (canary.status or "").lower() != "passed":
+                problem = f"environments.canary.status is {canary.status!r}, not 'passed'"
+            elif (
+                canary.artifact is None
+                or not canary.artifact.names_content
+                or canary.artifact.mutable()
+                or self.disagreements(canary.artifact)
+            ):
+                problem = "the canary that passed did not run this exact artifact"
+            if problem is not None:
+                self.add(
+                    "MLS-PROM-014",
+                    Severity.CRITICAL,
+                    "promotion to production without a passed canary",
+                    deploy.path,
+                    problem,
+                    "a model reaching all traffic without a passed canary of the same bytes "
+                    "was never tried on real traffic",
+                    "deploy this artifact to canary first and record "
+                    "`environments.canary: {artifact: ..., status: passed, at: ...}`",
+                    _CWE_PROVENANCE,
+                    key="environments.canary",
+                )
+        return facts
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """An ISO 8601 time with a time zone, or None (a naive time is ambiguous by hours)."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None and when.utcoffset() is not None else None
+
+
+def _same(a: ArtifactRef, b: ArtifactRef) -> bool:
+    """Whether two records name the same artifact: what both give agrees, and they share one."""
+    shared = False
+    for name in ("digest", "pinned_commit"):
+        x, y = getattr(a, name), getattr(b, name)
+        if x is not None and y is not None:
+            if x != y:
+                return False
+            shared = True
+    for rel in set(a.files) & set(b.files):
+        if a.files[rel] != b.files[rel]:
+            return False
+        shared = True
+    return shared
+
+
+def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
+    decl = model.decl.promotion
+    assert decl is not None
+    if model.error is not None or model.root is None:
+        return Outcome(error=model.error or "the model could not be resolved")
+    judge = _Judge(model, ctx, decl)
+    facts: dict[str, Any] = {}
+    records: list[tuple[ArtifactRef | None, Path, str]] = []
+
+    evaluation: Evaluation | None = None
+    if decl.evaluation is not None:
+        try:
+            evaluation = read_evaluation(decl.evaluation)
+        except RecordError as exc:
+            judge.unreadable(decl.evaluation, exc)
+        else:
+            judge.identity(evaluation.artifact, evaluation.path, "evaluation report", "artifact")
+            judge.thresholds(evaluation)
+            records.append((evaluation.artifact, evaluation.path, "evaluation report"))
+            facts["evaluation"] = {
+                "file": judge.rel(evaluation.path),
+                "evaluated_at": evaluation.evaluated_at,
+                "metrics": dict(evaluation.metrics),
+            }
+    if decl.approval is not None:
+        try:
+            approval = read_approval(decl.approval)
+        except RecordError as exc:
+            judge.unreadable(decl.approval, exc)
+        else:
+            judge.identity(approval.artifact, approval.path, "approval", "artifact")
+            facts["approval"] = judge.approval(approval, evaluation)
+            records.append((approval.artifact, approval.path, "approval"))
+    if decl.deploy is not None:
+        try:
+            deploy = read_deploy(decl.deploy)
+        except RecordError as exc:
+            judge.unreadable(decl.deploy, exc)
+        else:
+            judge.identity(deploy.artifact, deploy.path, "deploy manifest", "artifact")
+            records.append((deploy.artifact, deploy.path, "deploy manifest"))
+            facts["deploy"] = {
+                "file": judge.rel(deploy.path),
+                "target": deploy.target,
+                "environments": judge.environments(deploy),
+                "rollback": judge.rollback(deploy),
+            }
+    judge.lora(records)
+    if decl.thresholds:
+        facts["thresholds"] = {t.metric: t.text for t in decl.thresholds}
+    # What was found stands; a file of the model that could not be hashed keeps it from passing.
+    return Outcome(
+        findings=judge.findings,
+        facts={"promotion": facts},
+        error="; ".join(dict.fromkeys(judge.errors)) or None,
+    )
+
+
+CHECK = ProvenanceCheck(
+    name="promotion",
+    kind=RowKind.PROVENANCE,
+    summary="the evaluation, approval and deploy records name this exact model by digest, meet "
+    "the thresholds, and reach production only through a passed canary",
+    run=run,
+    applies=lambda model: model.decl.promotion is not None,
+)
+
+
+def print_directory_digest(argv: list[str]) -> int:
+    """``python -m pytest_mlsupply.checks.provenance_promotion MODEL_DIR``: the directory digest
+    a record names the model by, over the files the gate lists (hidden files included)."""
+    if len(argv) != 1 or not Path(argv[0]).is_dir():
+        print("usage: python -m pytest_mlsupply.checks.provenance_promotion MODEL_DIR")
+        return 2
+    root = Path(argv[0])
+    cache = ContentCache()
+    files = list_model_files(root.name, root, {})
+    print(directory_digest((f.relpath, cache.get(f.path).sha256) for f in files))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a command-line convenience
+    raise SystemExit(print_directory_digest(sys.argv[1:]))
