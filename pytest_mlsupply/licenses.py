@@ -213,9 +213,21 @@ def _allowed(policy: LicensePolicy) -> frozenset[str]:
     return frozenset(keys)
 
 
+#: Exception ids outside SPDX's exception list: the license-expression database also knows
+#: ScanCode's ``LicenseRef-scancode-*`` exceptions, some of which take rights away (the Commons
+#: Clause forbids selling) or say nothing the gate can read (``generic-exception``).
+_NON_SPDX = ("licenseref-", "documentref-")
+
+
 def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
     if isinstance(node, LicenseWithExceptionSymbol):
-        return _leaf(node.license_symbol.key, str(node), policy, allowed)
+        shown = str(node)
+        exception = node.exception_symbol.key.lower()
+        if exception.startswith(_NON_SPDX) and shown.lower() not in allowed:
+            # Only SPDX's exceptions are known to add permissions; anything else is an unknown
+            # licence (unless the allow list names this exact combination).
+            return _unknown(shown, policy, allowed)
+        return _leaf(node.license_symbol.key, shown, policy, allowed)
     if isinstance(node, LicenseSymbol):
         return _leaf(node.key, node.key, policy, allowed)
     parts = [_walk(arg, policy, allowed) for arg in node.args]
@@ -242,9 +254,7 @@ def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str
 def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
     entry = None if key.lower() in PLACEHOLDERS else licence(key)
     if entry is None:
-        if policy.unknown == "allow":
-            return Verdict(shown, (shown,), (), (), unknown=(shown,))
-        return Verdict(shown, (shown,), (), (Problem("unknown", shown),))
+        return _unknown(shown, policy, allowed)
     problems: list[Problem] = []
     # A WITH exception only adds permissions: allowing the licence allows it with exceptions.
     if allowed and not {shown.lower(), entry.key.lower()} & allowed:
@@ -256,3 +266,13 @@ def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) 
     ]
     restrictions = tuple(sorted((r, shown) for r in entry.restrictions))
     return Verdict(shown, (shown,), restrictions, tuple(problems))
+
+
+def _unknown(shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
+    """A licence the table does not know: ``unknown: allow`` accepts it, but an allow list is
+    exhaustive, and an unknown licence is never in it."""
+    if policy.unknown == "allow":
+        if allowed and shown.lower() not in allowed:
+            return Verdict(shown, (shown,), (), (Problem("not-allowed", shown),))
+        return Verdict(shown, (shown,), (), (), unknown=(shown,))
+    return Verdict(shown, (shown,), (), (Problem("unknown", shown),))

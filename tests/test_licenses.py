@@ -83,7 +83,8 @@ def test_the_community_licences_carry_their_distinctive_clauses() -> None:
         return entry.restrictions
 
     assert {"user-threshold", "no-use-of-outputs-for-training"} <= restrictions("llama2")
-    assert "no-use-of-outputs-for-training" not in restrictions("llama3")
+    assert "no-use-of-outputs-for-training" in restrictions("llama3")
+    assert "no-use-of-outputs-for-training" not in restrictions("llama3.1")
     assert "territorial-restriction" in restrictions("llama4")
     assert {"non-commercial", "research-only"} <= restrictions("mrl")
     assert restrictions("cc0-1.0") == frozenset()
@@ -94,4 +95,46 @@ def test_an_and_of_an_allowed_and_a_forbidden_licence_is_forbidden() -> None:
 
     assert [p.describe() for p in verdict.problems] == [
         "CC-BY-ND-4.0 carries the denied restriction 'no-derivatives'"
+    ]
+
+
+def test_the_llama3_licence_forbids_using_its_outputs_to_improve_another_llm() -> None:
+    # Meta Llama 3 Community License 1.b.v (dropped only from Llama 3.1 on).
+    verdict = evaluate(
+        "llama3", LicensePolicy(deny_restrictions=("no-use-of-outputs-for-training",))
+    )
+
+    assert [p.describe() for p in verdict.problems] == [
+        "llama3 carries the denied restriction 'no-use-of-outputs-for-training'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "Apache-2.0 WITH LicenseRef-scancode-commons-clause",
+        "MIT WITH LicenseRef-scancode-accountability-commercial-1.1",
+        "Apache-2.0 WITH LicenseRef-scancode-generic-exception",
+    ],
+)
+def test_a_with_exception_outside_the_spdx_list_is_an_unknown_licence(expression: str) -> None:
+    # ScanCode's exception-like entries are not SPDX's additional permissions: the Commons
+    # Clause forbids selling, and the gate cannot know what a generic one adds.
+    verdict = evaluate(expression, LicensePolicy(allow=("apache-2.0", "mit")))
+
+    assert [p.kind for p in verdict.problems] == ["unknown"]
+    assert verdict.problems[0].licence == str(parse(expression))
+
+
+def test_an_spdx_exception_still_counts_as_its_licence() -> None:
+    verdict = evaluate("Apache-2.0 WITH LLVM-exception", LicensePolicy(allow=("apache-2.0",)))
+
+    assert verdict.ok
+
+
+def test_an_unknown_licence_is_not_in_an_allow_list_even_when_unknown_is_allowed() -> None:
+    verdict = evaluate("my-corp-eula", LicensePolicy(allow=("mit",), unknown="allow"))
+
+    assert [p.describe() for p in verdict.problems] == [
+        "my-corp-eula is not in policy.licenses.allow"
     ]

@@ -1,8 +1,9 @@
 """Provenance claim ``license``: the model's licence, and what it inherits, satisfies the policy.
 
 A model's licence is the manifest's ``license:`` or, when it declares none, its card's
-``license`` (``license_name`` when the card says ``other``); a ``LICENSE`` file is only
-reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
+``license`` (``license_name`` when the card says ``other``); a card that names another licence
+the table knows is judged too (the manifest cannot wish the card's terms away); a ``LICENSE``
+file is only reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
 A model also answers for what it was built from: the datasets it declares (``datasets:``) and its
 base model (``lineage.base_model``) when that is itself a declared model, recursively, so an
 adapter on a fine-tune of a non-commercial base is non-commercial too, and says so.
@@ -99,13 +100,26 @@ def card_licence(metadata: dict[str, Any]) -> str | None:
     value = metadata.get("license")
     if isinstance(value, list):
         parts = [str(v).strip() for v in value if str(v).strip()]
-        value = " AND ".join(f"({p})" if " " in p else p for p in parts) or None
+        value = _all_of(parts)
     if not isinstance(value, str) or not value.strip():
         return None
     name = metadata.get("license_name")
     if value.strip().lower() == "other" and isinstance(name, str) and name.strip():
         return name.strip()
     return value.strip()
+
+
+def _all_of(parts: list[str]) -> str | None:
+    """The ``AND`` of a card's list of licences, each part parsed on its own so that none can
+    close a parenthesis or reach past its neighbours (``mit) OR (mit``); a part that does not
+    parse alone is returned alone, so the claim reports it as unparseable."""
+    parsed: list[str] = []
+    for part in parts:
+        try:
+            parsed.append(str(licenses.parse(part)))
+        except licenses.LicenceError:
+            return part
+    return " AND ".join(f"({p})" if " " in p else p for p in parsed) or None
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,8 @@ class Assessment:
     declared: Declared
     verdict: licenses.Verdict | None
     own: list[Issue] = field(default_factory=list)
+    card: list[Issue] = field(default_factory=list)
+    """Problems of a card licence that contradicts the manifest's (a licence the table knows)."""
     datasets: list[Issue] = field(default_factory=list)
     base: list[Issue] = field(default_factory=list)
     restrictions: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
@@ -143,7 +159,8 @@ def _judge(
     subject: str, text: str | None, policy: LicensePolicy
 ) -> tuple[licenses.Verdict | None, list[Issue]]:
     if not text:
-        if policy.unknown == "allow":
+        # An allow list is exhaustive: "no licence" is not in it, whatever `unknown` says.
+        if policy.unknown == "allow" and not policy.allow:
             return None, []
         return None, [Issue(subject, None, "no licence is declared", "missing")]
     try:
@@ -167,6 +184,16 @@ def assess(
     if verdict is not None:
         for restriction, lic in verdict.restrictions:
             result.restrictions.setdefault(restriction, []).append((lic, None))
+    if declared.manifest and declared.card and not _same(declared.manifest, declared.card):
+        # The card is the model's own statement: a manifest cannot wish its terms away. A card
+        # licence the table knows is judged too (the stricter of both applies); an unknown or
+        # custom one (`license: other`, a free-form `license_name`) defers to the manifest.
+        card_verdict, card_issues = _judge(f"model {model.name}", declared.card, policy)
+        if card_verdict is not None:
+            result.card = [i for i in card_issues if i.kind in ("not-allowed", "restricted")]
+            for restriction, lic in card_verdict.restrictions:
+                if lic not in card_verdict.unknown:
+                    result.restrictions.setdefault(restriction, []).append((lic, "the card"))
     datasets = {d.name: d for d in inventory.datasets}
     for name in model.decl.datasets:
         dataset = datasets.get(name)
@@ -186,7 +213,7 @@ def assess(
         result.cycle = inherited.cycle
         result.base += [
             Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
-            for issue in (*inherited.own, *inherited.datasets, *inherited.base)
+            for issue in (*inherited.own, *inherited.card, *inherited.datasets, *inherited.base)
         ]
         for restriction, origins in inherited.restrictions.items():
             result.restrictions.setdefault(restriction, []).extend(
@@ -212,7 +239,7 @@ def _remedy(issue: Issue) -> str:
     if issue.kind == "missing":
         return (
             "declare the licence (`license:` in the manifest or the card's front matter), "
-            "or set policy.licenses.unknown: allow"
+            "or set policy.licenses.unknown: allow (with no allow list)"
         )
     return (
         "declare the licence by its SPDX or Hub id (see docs/licenses.md), or set "
@@ -299,6 +326,23 @@ def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Find
     )
 
 
+def _card_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
+    return Finding(
+        rule="MLS-LIC-009",
+        severity=Severity.HIGH,
+        category="license",
+        title="the card's licence contradicts the manifest's and fails the policy",
+        location=Location(file=model.name, key_path="license"),
+        evidence=f"{issue.problem} (the card's `license`: {declared.card!r}; the manifest's "
+        f"`license:`: {declared.manifest!r})",
+        why=_WHY + "; the card is the model's own statement of its terms, and a manifest entry "
+        "that contradicts it is a claim without evidence",
+        remediation="check which licence really applies: correct the manifest's `license:` to "
+        "the card's (then " + _remedy(issue) + "), or, for a model you publish, correct the card",
+        cwe="CWE-1357",
+    )
+
+
 def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> Finding:
     hops = [f"model {name}" for name in issue.via]
     if not hops or hops[-1] != issue.subject:
@@ -334,6 +378,7 @@ def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> F
 
 def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
     out = [_own_finding(model, issue, assessment.declared) for issue in assessment.own]
+    out += [_card_finding(model, issue, assessment.declared) for issue in assessment.card]
     out += [_inherited_finding(model, issue, from_base=False) for issue in assessment.datasets]
     out += [_inherited_finding(model, issue, from_base=True) for issue in assessment.base]
     if model.decl.base_model and assessment.base_model is None:

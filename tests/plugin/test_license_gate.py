@@ -59,7 +59,7 @@ def test_a_model_under_an_allowed_licence_passes_and_its_restrictions_reach_the_
     result.stdout.fnmatch_lines([f"*{LINE.format('tiny')}*PASSED*"])
     assert result.ret == 0
     properties = model_properties(bom_of(project), "tiny")
-    assert properties["mlsupply:check:license"] == ["pass"]
+    assert properties["mlsupply:provenance:license"] == ["pass"]
     assert properties["mlsupply:license:restriction"] == ["attribution"]
 
 
@@ -90,7 +90,7 @@ def test_a_non_commercial_base_fails_its_fine_tune_and_the_adapter_on_it(
     )
     bom = bom_of(project)
     adapter = model_properties(bom, "adapter")
-    assert adapter["mlsupply:check:license"] == ["fail"]
+    assert adapter["mlsupply:provenance:license"] == ["fail"]
     assert adapter["mlsupply:license:restriction"] == ["attribution", "non-commercial"]
     (component,) = [c for c in bom["components"] if c["name"] == "adapter"]
     assert component["licenses"] == [{"license": {"id": "MIT"}}]
@@ -121,6 +121,7 @@ def test_a_cards_other_licence_is_recorded_in_the_bom_by_its_licence_name(
     assert component["licenses"] == [{"license": {"name": "llama3"}}]
     assert model_properties(bom, "chat")["mlsupply:license:restriction"] == [
         "attribution",
+        "no-use-of-outputs-for-training",
         "use-based-restrictions",
         "user-threshold",
     ]
