@@ -14,6 +14,7 @@ the policy, an ``AND`` carries the restrictions of every part.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -128,6 +129,14 @@ def licensing() -> Licensing:
 
 def parse(text: str) -> LicenseExpression:
     """``text`` as an expression tree; keys the database does not know stay as written."""
+    # SPDX and Hub licence ids are ASCII: a Cyrillic or fullwidth letter in one is a look-alike
+    # (a Cyrillic M in ``MIT``) that would otherwise be an "unknown" licence, which `unknown: allow` accepts.
+    odd = next((c for c in text if not c.isascii() and not c.isspace()), None)
+    if odd is not None:
+        raise LicenceError(
+            f"{text!r} is not a licence expression: licence ids are ASCII, and {odd!r} "
+            f"(U+{ord(odd):04X}) at position {text.index(odd)} is not"
+        )
     try:
         # validate=False: an unknown key is a policy question (``unknown: allow|deny``), not a
         # syntax error; it stays in the tree as written and the verdict names it.
@@ -167,12 +176,19 @@ class Problem:
     licence: str
     """The licence as the expression names it, canonical when known (``CC-BY-NC-4.0``)."""
     restriction: str | None = None
+    resembles: str | None = None
+    """For an unknown licence: the table's licence it is a respelling of (``CC BY-NC 4.0``)."""
 
     def describe(self) -> str:
         if self.kind == "restricted":
             return f"{self.licence} carries the denied restriction {self.restriction!r}"
         if self.kind == "not-allowed":
             return f"{self.licence} is not in policy.licenses.allow"
+        if self.resembles:
+            return (
+                f"{self.licence} is not a licence the gate knows (it resembles "
+                f"{self.resembles}: write that id, or the id of the licence it really is)"
+            )
         return f"{self.licence} is not a licence the gate knows"
 
 
@@ -268,9 +284,28 @@ def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) 
     return Verdict(shown, (shown,), restrictions, tuple(problems))
 
 
+def _skeleton(key: str) -> str:
+    """``key`` without case, punctuation or a ``.0`` version suffix: ``CC BY-NC 4.0``, ``cc_by_nc_4``
+    and ``CC-BY-NC-4.0`` are all ``ccbync4``."""
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"(\d)\.0(?!\d)", r"\1", key.lower()))
+
+
+@cache
+def _skeletons() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in table().values():
+        for name in (entry.key, *entry.aliases):
+            out.setdefault(_skeleton(name), entry.key)
+    return out
+
+
 def _unknown(shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
     """A licence the table does not know: ``unknown: allow`` accepts it, but an allow list is
-    exhaustive, and an unknown licence is never in it."""
+    exhaustive, and an unknown licence is never in it; nor is a respelling of a licence the table
+    knows an unknown one (accepting it "without restrictions" would drop that licence's)."""
+    resembles = _skeletons().get(_skeleton(shown))
+    if resembles is not None and shown.lower() not in PLACEHOLDERS:
+        return Verdict(shown, (shown,), (), (Problem("unknown", shown, resembles=resembles),))
     if policy.unknown == "allow":
         if allowed and shown.lower() not in allowed:
             return Verdict(shown, (shown,), (), (Problem("not-allowed", shown),))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from license_expression import get_spdx_licensing
 
-from pytest_mlsupply.licenses import RESTRICTIONS, evaluate, licence, parse, table
+from pytest_mlsupply.licenses import RESTRICTIONS, LicenceError, evaluate, licence, parse, table
 from pytest_mlsupply.manifest.model import LicensePolicy
 
 ENTRIES: list[dict[str, Any]] = json.loads(
@@ -138,3 +138,37 @@ def test_an_unknown_licence_is_not_in_an_allow_list_even_when_unknown_is_allowed
     assert [p.describe() for p in verdict.problems] == [
         "my-corp-eula is not in policy.licenses.allow"
     ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "\u0421\u0421-BY-NC-4.0",  # Cyrillic ES twice: looks like CC-BY-NC-4.0
+        "\uff4d\uff49\uff54",  # fullwidth "mit"
+        "mit AND c\u0441-by-nc-4.0",
+    ],
+)
+def test_a_licence_id_with_a_non_ascii_look_alike_letter_does_not_parse(expression: str) -> None:
+    with pytest.raises(LicenceError, match="ASCII"):
+        parse(expression)
+
+
+def test_unicode_whitespace_still_separates_the_parts_of_an_expression() -> None:
+    assert str(parse("mit\u00a0AND\u00a0cc-by-nc-4.0")) == "MIT AND CC-BY-NC-4.0"
+
+
+@pytest.mark.parametrize(
+    ("written", "resembles"),
+    [("CC BY-NC 4.0", "CC-BY-NC-4.0"), ("cc_by_nc_4.0", "CC-BY-NC-4.0"), ("Llama-3", "llama3")],
+)
+def test_unknown_allow_does_not_accept_a_misspelling_of_a_known_licence(
+    written: str, resembles: str
+) -> None:
+    # `unknown: allow` accepts licences the table does not know; a respelled table licence is
+    # one it knows, and accepting it "without restrictions" would drop its restrictions.
+    verdict = evaluate(
+        written, LicensePolicy(deny_restrictions=("non-commercial",), unknown="allow")
+    )
+
+    assert [p.kind for p in verdict.problems] == ["unknown"]
+    assert f"resembles {resembles}" in verdict.problems[0].describe()
