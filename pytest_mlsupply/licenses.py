@@ -41,6 +41,7 @@ __all__ = [
     "known_id",
     "licence",
     "parse",
+    "recognise",
     "table",
 ]
 
@@ -82,6 +83,9 @@ class Licence:
     aliases: tuple[str, ...] = ()
     """Other ids the Hub uses for it (``odbl`` for ``ODbL-1.0``)."""
     note: str | None = None
+    titles: tuple[str, ...] = ()
+    """The title its text opens with (``Attribution-NonCommercial 4.0 International``): how a
+    ``LICENSE`` file is recognised, for the restrictive licences only."""
 
 
 @cache
@@ -99,6 +103,7 @@ def table() -> dict[str, Licence]:
             source=entry["source"],
             aliases=tuple(entry.get("aliases", ())),
             note=entry.get("note"),
+            titles=tuple(entry.get("titles", ())),
         )
         for name in (item.key, *item.aliases):
             out[name.lower()] = item
@@ -146,6 +151,24 @@ def parse(text: str) -> LicenseExpression:
     if parsed is None:
         raise LicenceError("the licence is empty")
     return parsed
+
+
+#: How much of a licence file is searched for a title: titles open the text.
+TITLE_WINDOW = 3000
+
+
+def recognise(text: str) -> tuple[Licence, ...]:
+    """The table's licences whose title opens ``text`` (a ``LICENSE`` file), by their order in
+    the text; case and line breaks do not matter. Only the restrictive licences have titles: a
+    file that matches none says nothing."""
+    head = " ".join(text[:TITLE_WINDOW].split()).lower()
+    found: list[tuple[int, Licence]] = []
+    for item in {entry.key: entry for entry in table().values()}.values():
+        at = [head.find(" ".join(t.split()).lower()) for t in item.titles]
+        hits = [i for i in at if i >= 0]
+        if hits:
+            found.append((min(hits), item))
+    return tuple(item for _, item in sorted(found, key=lambda f: f[0]))
 
 
 def licence(key: str) -> Licence | None:

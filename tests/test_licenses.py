@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from license_expression import get_spdx_licensing
 
-from pytest_mlsupply.licenses import RESTRICTIONS, LicenceError, evaluate, licence, parse, table
+from pytest_mlsupply.licenses import (
+    RESTRICTIONS,
+    LicenceError,
+    evaluate,
+    licence,
+    parse,
+    recognise,
+    table,
+)
 from pytest_mlsupply.manifest.model import LicensePolicy
 
 ENTRIES: list[dict[str, Any]] = json.loads(
@@ -172,3 +180,10 @@ def test_unknown_allow_does_not_accept_a_misspelling_of_a_known_licence(
 
     assert [p.kind for p in verdict.problems] == ["unknown"]
     assert f"resembles {resembles}" in verdict.problems[0].describe()
+
+
+def test_each_title_recognises_its_own_licence_and_no_other() -> None:
+    for entry in (e for e in ENTRIES if e.get("titles")):
+        for title in entry["titles"]:
+            text = f"{title.upper()}\n\nVersion text follows, wrapped\nacross lines.\n"
+            assert [item.key for item in recognise(text)] == [entry["key"]], title

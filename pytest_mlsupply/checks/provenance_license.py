@@ -59,8 +59,10 @@ class Declared:
     manifest: str | None
     card: str | None
     file: str | None
-    """A licence file in the model (``LICENSE``), relative to the model: reported only."""
+    """A licence file in the model (``LICENSE``), relative to the model."""
     card_error: str | None = None
+    file_licences: tuple[str, ...] = ()
+    """The table's licences whose title opens that file (:func:`licenses.recognise`)."""
 
     @property
     def text(self) -> str | None:
@@ -84,10 +86,22 @@ def declared_licence(model: ResolvedModel) -> Declared:
             # The model-card claim reports a broken card; here it only means "no card licence".
             card_error = str(exc)
     found = None
+    recognised: tuple[str, ...] = ()
     if model.root is not None:
         found = next((n for n in LICENSE_FILES if (model.root / n).is_file()), None)
+    if found is not None and model.root is not None:
+        try:
+            with (model.root / found).open("rb") as handle:
+                head = handle.read(4 * licenses.TITLE_WINDOW).decode("utf-8", "replace")
+        except OSError:
+            head = ""
+        recognised = tuple(item.key for item in licenses.recognise(head))
     return Declared(
-        manifest=model.decl.license or None, card=card, file=found, card_error=card_error
+        manifest=model.decl.license or None,
+        card=card,
+        file=found,
+        card_error=card_error,
+        file_licences=recognised,
     )
 
 
@@ -145,6 +159,8 @@ class Assessment:
     own: list[Issue] = field(default_factory=list)
     card: list[Issue] = field(default_factory=list)
     """Problems of a card licence that contradicts the manifest's (a licence the table knows)."""
+    file: list[Issue] = field(default_factory=list)
+    """Problems of a licence the ``LICENSE`` file is the text of, that the declared one omits."""
     datasets: list[Issue] = field(default_factory=list)
     base: list[Issue] = field(default_factory=list)
     restrictions: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
@@ -194,6 +210,27 @@ def assess(
             for restriction, lic in card_verdict.restrictions:
                 if lic not in card_verdict.unknown:
                     result.restrictions.setdefault(restriction, []).append((lic, "the card"))
+    if declared.text and declared.file:
+        # The LICENSE file is the licence's own text: one the table recognises by its title
+        # and the declared expression does not name applies too (`license: other` with a
+        # `license_name: mit` over a non-commercial LICENSE is non-commercial).
+        named = _named(declared.manifest) | _named(declared.card)
+        for key in declared.file_licences:
+            if key.lower() in named:
+                continue
+            file_verdict, file_issues = _judge(f"model {model.name}", key, policy)
+            result.file += [
+                Issue(
+                    i.subject,
+                    i.licence,
+                    f"{declared.file} is the text of {key}: {i.problem}",
+                    i.kind,
+                )
+                for i in file_issues
+                if i.kind in ("not-allowed", "restricted")
+            ]
+            for restriction, lic in file_verdict.restrictions if file_verdict else ():
+                result.restrictions.setdefault(restriction, []).append((lic, declared.file))
     datasets = {d.name: d for d in inventory.datasets}
     for name in model.decl.datasets:
         dataset = datasets.get(name)
@@ -213,7 +250,13 @@ def assess(
         result.cycle = inherited.cycle
         result.base += [
             Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
-            for issue in (*inherited.own, *inherited.card, *inherited.datasets, *inherited.base)
+            for issue in (
+                *inherited.own,
+                *inherited.card,
+                *inherited.file,
+                *inherited.datasets,
+                *inherited.base,
+            )
         ]
         for restriction, origins in inherited.restrictions.items():
             result.restrictions.setdefault(restriction, []).extend(
@@ -343,6 +386,38 @@ def _card_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Fin
     )
 
 
+def _file_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
+    return Finding(
+        rule="MLS-LIC-010",
+        severity=Severity.HIGH,
+        category="license",
+        title="the licence file is a licence the declared one omits, and it fails the policy",
+        location=Location(file=f"{model.name}/{declared.file}", key_path="license"),
+        evidence=f"{issue.problem} (declared: {declared.text!r}, from the "
+        f"{declared.source}; the file opens with that licence's title)",
+        why=_WHY + "; the licence file is the text the model is actually distributed under, and "
+        "a declared id that leaves it out is a claim without evidence",
+        remediation="declare the licence the file is (then " + _remedy(issue) + "), or, for a "
+        "model you publish, replace the file with the text of the licence you grant",
+        cwe="CWE-1357",
+    )
+
+
+def _named(text: str | None) -> frozenset[str]:
+    """Every licence an expression names, any alternative, as the table's lower-cased key."""
+    if not text:
+        return frozenset()
+    try:
+        keys = licenses.licensing().license_keys(licenses.parse(text))
+    except licenses.LicenceError:
+        return frozenset()
+    out = set()
+    for key in keys:
+        item = licenses.licence(key)
+        out.add((item.key if item else key).lower())
+    return frozenset(out)
+
+
 def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> Finding:
     hops = [f"model {name}" for name in issue.via]
     if not hops or hops[-1] != issue.subject:
@@ -379,6 +454,7 @@ def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> F
 def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
     out = [_own_finding(model, issue, assessment.declared) for issue in assessment.own]
     out += [_card_finding(model, issue, assessment.declared) for issue in assessment.card]
+    out += [_file_finding(model, issue, assessment.declared) for issue in assessment.file]
     out += [_inherited_finding(model, issue, from_base=False) for issue in assessment.datasets]
     out += [_inherited_finding(model, issue, from_base=True) for issue in assessment.base]
     if model.decl.base_model and assessment.base_model is None:

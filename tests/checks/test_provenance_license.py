@@ -477,3 +477,59 @@ def test_a_card_naming_a_custom_licence_defers_to_the_manifest(pipeline: Pipelin
 
     assert result.findings == []
     assert result.facts["license"]["card_disagrees"] is True
+
+
+CC_BY_NC_LEGALCODE_HEAD = """\
+Attribution-NonCommercial 4.0 International
+
+=======================================================================
+
+Creative Commons Corporation ("Creative Commons") is not a law firm and
+does not provide legal services or legal advice.
+"""
+
+
+def test_a_license_file_that_is_non_commercial_fails_a_card_naming_a_permissive_licence(
+    pipeline: Pipeline,
+) -> None:
+    write_model(
+        pipeline.project.root, "m", "license: other\nlicense_name: mit\nlicense_link: LICENSE"
+    )
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(CC_BY_NC_LEGALCODE_HEAD)
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{deny_restrictions: [non-commercial]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-LIC-010",
+        Severity.HIGH,
+        "CWE-1357",
+    )
+    assert "LICENSE is the text of CC-BY-NC-4.0" in finding.evidence
+    assert "CC-BY-NC-4.0 carries the denied restriction 'non-commercial'" in finding.evidence
+    assert result.facts["license"]["restrictions"]["non-commercial"] == ["CC-BY-NC-4.0 of LICENSE"]
+
+
+def test_a_license_file_of_the_declared_licence_is_no_contradiction(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(CC_BY_NC_LEGALCODE_HEAD)
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit OR cc-by-nc-4.0\n")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+    assert "non-commercial" not in result.facts["license"]["restrictions"]
+
+
+def test_a_license_file_the_gate_does_not_recognise_is_only_reported(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(
+        "Copyright 2026 Acme. Permission is hereby granted, free of charge, ...\n"
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit\n", "{allow: [mit]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+    assert result.facts["license"]["file"] == "LICENSE"
