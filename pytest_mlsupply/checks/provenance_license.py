@@ -81,7 +81,15 @@ def declared_licence(model: ResolvedModel) -> Declared:
     path = model.card_path
     if path is not None and path.is_file():
         try:
-            card = card_licence(read_card(path).metadata)
+            parsed = read_card(path)
+            twice = [k for k in ("license", "license_name") if k in parsed.repeated]
+            if twice:
+                card_error = (
+                    f"the card's front matter states {twice[0]!r} twice (YAML keeps the last "
+                    "value, a reader of the card sees the first)"
+                )
+            else:
+                card = card_licence(parsed.metadata)
         except (CardError, OSError) as exc:
             # The model-card claim reports a broken card; here it only means "no card licence".
             card_error = str(exc)
@@ -196,6 +204,10 @@ def assess(
     """``model``'s licence, its datasets' and its base models' (recursively) under ``policy``."""
     declared = declared_licence(model)
     verdict, own = _judge(f"model {model.name}", declared.text, policy)
+    if declared.card_error and (not declared.manifest or "twice" in declared.card_error):
+        # The card is the licence's source (or states it ambiguously): unreadable is no licence.
+        own = [i for i in own if i.kind != "missing"]
+        own.append(Issue(f"model {model.name}", None, declared.card_error, "unparseable"))
     result = Assessment(declared=declared, verdict=verdict, own=own)
     if verdict is not None:
         for restriction, lic in verdict.restrictions:
@@ -305,6 +317,8 @@ def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Find
         where = "neither the manifest's `license:` nor the card"
     if issue.licence:
         evidence = f"{issue.problem} (from {where}: {issue.licence!r})"
+    elif issue.kind == "unparseable":
+        evidence = f"{issue.problem}; so the card's licence cannot be read"
     else:
         evidence = f"{issue.problem}: {where} states one"
         if declared.file:

@@ -533,3 +533,33 @@ def test_a_license_file_the_gate_does_not_recognise_is_only_reported(pipeline: P
 
     assert result.findings == []
     assert result.facts["license"]["file"] == "LICENSE"
+
+
+def test_a_card_that_states_its_licence_twice_is_not_read_as_the_last_one(
+    pipeline: Pipeline,
+) -> None:
+    # YAML keeps the last duplicate; a reader of the card sees the first.
+    write_model(
+        pipeline.project.root,
+        "m",
+        "license: cc-by-nc-4.0\npipeline_tag: text-generation\nlicense: mit",
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{allow: [mit, cc-by-4.0]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert finding.rule == "MLS-LIC-005"
+    assert "'license' twice" in finding.evidence
+
+
+def test_a_card_whose_front_matter_cannot_be_read_is_no_licence_even_under_unknown_allow(
+    pipeline: Pipeline,
+) -> None:
+    write_model(pipeline.project.root, "m", "license: [cc-by-nc-4.0\n")
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{unknown: allow}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-005"]
+    assert "not valid YAML" in result.findings[0].evidence
