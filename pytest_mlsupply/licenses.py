@@ -272,8 +272,9 @@ def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str
     parts = [_walk(arg, policy, allowed) for arg in node.args]
     if isinstance(node, licensing().OR):
         # The most permissive alternative that satisfies the policy; when none does, the one
-        # with the fewest problems (those are the ones worth reporting).
-        best = min(parts, key=lambda v: (len(v.problems), len(v.restrictions)))
+        # with the fewest problems (those are the ones worth reporting). A known licence is
+        # preferred to an unknown one accepted by `unknown: allow` (its restrictions are unseen).
+        best = min(parts, key=lambda v: (len(v.problems), len(v.unknown), len(v.restrictions)))
         return Verdict(
             expression=str(node),
             licences=best.licences,

@@ -187,3 +187,12 @@ def test_each_title_recognises_its_own_licence_and_no_other() -> None:
         for title in entry["titles"]:
             text = f"{title.upper()}\n\nVersion text follows, wrapped\nacross lines.\n"
             assert [item.key for item in recognise(text)] == [entry["key"]], title
+
+
+def test_an_or_prefers_a_known_alternative_to_an_accepted_unknown_one() -> None:
+    # Under `unknown: allow` an unknown licence has no restrictions the gate can see; that makes
+    # it look the most permissive, not be it.
+    verdict = evaluate("LicenseRef-acme-eula OR mit", LicensePolicy(unknown="allow"))
+
+    assert verdict.licences == ("MIT",)
+    assert verdict.unknown == ()
