@@ -177,6 +177,9 @@ class Assessment:
     base_model: str | None = None
     """The declared model it inherits from, if its ``base_model`` names one."""
     cycle: bool = False
+    undeclared: list[Issue] = field(default_factory=list)
+    """A ``base_model`` that names no declared model, while unknown licences are denied: its
+    licence is unknown (inherited by whatever is built on this model)."""
 
 
 def _judge(
@@ -253,6 +256,16 @@ def assess(
         for restriction, lic in dataset_verdict.restrictions if dataset_verdict else ():
             result.restrictions.setdefault(restriction, []).append((lic, f"dataset {name}"))
     base = base_of(model, inventory)
+    if base is None and model.decl.base_model and policy.unknown == "deny":
+        result.undeclared = [
+            Issue(
+                f"model {model.name}",
+                None,
+                f"its lineage.base_model {model.decl.base_model!r} is not a model declared in the "
+                "manifest, so the licence it passes on is unknown",
+                "unknown",
+            )
+        ]
     if base is not None:
         result.base_model = base.name
         if base.name in _seen or base.name == model.name:
@@ -267,6 +280,7 @@ def assess(
                 *inherited.card,
                 *inherited.file,
                 *inherited.datasets,
+                *inherited.undeclared,
                 *inherited.base,
             )
         ]
@@ -439,6 +453,8 @@ def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> F
     path = " → ".join(hops)
     stated = f"licence {issue.licence!r}" if issue.licence else "no licence"
     evidence = f"{path} ({stated}): {issue.problem}"
+    if issue.licence is None and issue.kind == "unknown":
+        evidence = f"{path}: {issue.problem}"  # an undeclared base, not a missing licence
     if from_base:
         return Finding(
             rule="MLS-LIC-006",
@@ -472,10 +488,12 @@ def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
     out += [_inherited_finding(model, issue, from_base=False) for issue in assessment.datasets]
     out += [_inherited_finding(model, issue, from_base=True) for issue in assessment.base]
     if model.decl.base_model and assessment.base_model is None:
+        # Denied unknown licences make an unknown base's licence a failure; `unknown: allow`
+        # leaves a warning.
         out.append(
             Finding(
                 rule="MLS-LIC-008",
-                severity=Severity.LOW,
+                severity=Severity.HIGH if assessment.undeclared else Severity.LOW,
                 category="license",
                 title="base model's licence is not checked",
                 location=Location(file=model.name, key_path="lineage.base_model"),

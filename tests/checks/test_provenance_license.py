@@ -323,12 +323,30 @@ def test_restrictions_are_inherited_even_when_no_policy_denies_them(pipeline: Pi
     assert sorted(adapter.facts["license"]["restrictions"]) == ["attribution", "non-commercial"]
 
 
-def test_a_base_model_not_declared_is_a_low_finding_that_warns(pipeline: Pipeline) -> None:
+LLAMA_BASE = "  lineage: {base_model: 'hf://meta-llama/Meta-Llama-3-8B@" + "a" * 40 + "'}\n"
+
+
+def test_a_base_model_not_declared_fails_while_unknown_licences_are_denied(
+    pipeline: Pipeline,
+) -> None:
+    # Its licence is unknown, and unknown licences are denied by default: a fine-tune of a
+    # Llama 3 base declaring `license: mit` must not pass for want of a declared base.
+    write_model(pipeline.project.root, "m")
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit\n" + LLAMA_BASE)
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-008", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_base_model_not_declared_is_a_low_finding_under_unknown_allow(
+    pipeline: Pipeline,
+) -> None:
     write_model(pipeline.project.root, "m")
     manifest(
-        pipeline,
-        "- name: m\n  path: models/m\n  license: mit\n"
-        "  lineage: {base_model: 'hf://meta-llama/Meta-Llama-3-8B@" + "a" * 40 + "'}\n",
+        pipeline, "- name: m\n  path: models/m\n  license: mit\n" + LLAMA_BASE, "{unknown: allow}"
     )
 
     result = pipeline.result("provenance[m::license]")
@@ -336,6 +354,24 @@ def test_a_base_model_not_declared_is_a_low_finding_that_warns(pipeline: Pipelin
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-LIC-008", Severity.LOW)
     assert result.verdict(Severity.HIGH) is Verdict.WARN
+
+
+def test_an_undeclared_base_two_hops_up_fails_the_adapter_too(pipeline: Pipeline) -> None:
+    for name in ("finetune", "adapter"):
+        write_model(pipeline.project.root, name)
+    manifest(
+        pipeline,
+        "- name: finetune\n  path: models/finetune\n  license: apache-2.0\n"
+        + LLAMA_BASE
+        + "- name: adapter\n  path: models/adapter\n  license: mit\n"
+        "  lineage: {base_model: finetune}\n",
+    )
+
+    adapter = pipeline.result("provenance[adapter::license]")
+
+    (finding,) = adapter.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-006", Severity.HIGH)
+    assert "meta-llama/Meta-Llama-3-8B" in finding.evidence
 
 
 def test_a_lineage_that_loops_fails_instead_of_recursing(pipeline: Pipeline) -> None:
