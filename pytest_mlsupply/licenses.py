@@ -14,6 +14,7 @@ the policy, an ``AND`` carries the restrictions of every part.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,6 +41,7 @@ __all__ = [
     "known_id",
     "licence",
     "parse",
+    "recognise",
     "table",
 ]
 
@@ -81,6 +83,9 @@ class Licence:
     aliases: tuple[str, ...] = ()
     """Other ids the Hub uses for it (``odbl`` for ``ODbL-1.0``)."""
     note: str | None = None
+    titles: tuple[str, ...] = ()
+    """The title its text opens with (``Attribution-NonCommercial 4.0 International``): how a
+    ``LICENSE`` file is recognised, for the restrictive licences only."""
 
 
 @cache
@@ -98,6 +103,7 @@ def table() -> dict[str, Licence]:
             source=entry["source"],
             aliases=tuple(entry.get("aliases", ())),
             note=entry.get("note"),
+            titles=tuple(entry.get("titles", ())),
         )
         for name in (item.key, *item.aliases):
             out[name.lower()] = item
@@ -128,6 +134,14 @@ def licensing() -> Licensing:
 
 def parse(text: str) -> LicenseExpression:
     """``text`` as an expression tree; keys the database does not know stay as written."""
+    # SPDX and Hub licence ids are ASCII: a Cyrillic or fullwidth letter in one is a look-alike
+    # (a Cyrillic M in ``MIT``) that would otherwise be an "unknown" licence, which `unknown: allow` accepts.
+    odd = next((c for c in text if not c.isascii() and not c.isspace()), None)
+    if odd is not None:
+        raise LicenceError(
+            f"{text!r} is not a licence expression: licence ids are ASCII, and {odd!r} "
+            f"(U+{ord(odd):04X}) at position {text.index(odd)} is not"
+        )
     try:
         # validate=False: an unknown key is a policy question (``unknown: allow|deny``), not a
         # syntax error; it stays in the tree as written and the verdict names it.
@@ -137,6 +151,24 @@ def parse(text: str) -> LicenseExpression:
     if parsed is None:
         raise LicenceError("the licence is empty")
     return parsed
+
+
+#: How much of a licence file is searched for a title: titles open the text.
+TITLE_WINDOW = 3000
+
+
+def recognise(text: str) -> tuple[Licence, ...]:
+    """The table's licences whose title opens ``text`` (a ``LICENSE`` file), by their order in
+    the text; case and line breaks do not matter. Only the restrictive licences have titles: a
+    file that matches none says nothing."""
+    head = " ".join(text[:TITLE_WINDOW].split()).lower()
+    found: list[tuple[int, Licence]] = []
+    for item in {entry.key: entry for entry in table().values()}.values():
+        at = [head.find(" ".join(t.split()).lower()) for t in item.titles]
+        hits = [i for i in at if i >= 0]
+        if hits:
+            found.append((min(hits), item))
+    return tuple(item for _, item in sorted(found, key=lambda f: f[0]))
 
 
 def licence(key: str) -> Licence | None:
@@ -167,12 +199,19 @@ class Problem:
     licence: str
     """The licence as the expression names it, canonical when known (``CC-BY-NC-4.0``)."""
     restriction: str | None = None
+    resembles: str | None = None
+    """For an unknown licence: the table's licence it is a respelling of (``CC BY-NC 4.0``)."""
 
     def describe(self) -> str:
         if self.kind == "restricted":
             return f"{self.licence} carries the denied restriction {self.restriction!r}"
         if self.kind == "not-allowed":
             return f"{self.licence} is not in policy.licenses.allow"
+        if self.resembles:
+            return (
+                f"{self.licence} is not a licence the gate knows (it resembles "
+                f"{self.resembles}: write that id, or the id of the licence it really is)"
+            )
         return f"{self.licence} is not a licence the gate knows"
 
 
@@ -213,16 +252,29 @@ def _allowed(policy: LicensePolicy) -> frozenset[str]:
     return frozenset(keys)
 
 
+#: Exception ids outside SPDX's exception list: the license-expression database also knows
+#: ScanCode's ``LicenseRef-scancode-*`` exceptions, some of which take rights away (the Commons
+#: Clause forbids selling) or say nothing the gate can read (``generic-exception``).
+_NON_SPDX = ("licenseref-", "documentref-")
+
+
 def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
     if isinstance(node, LicenseWithExceptionSymbol):
-        return _leaf(node.license_symbol.key, str(node), policy, allowed)
+        shown = str(node)
+        exception = node.exception_symbol.key.lower()
+        if exception.startswith(_NON_SPDX) and shown.lower() not in allowed:
+            # Only SPDX's exceptions are known to add permissions; anything else is an unknown
+            # licence (unless the allow list names this exact combination).
+            return _unknown(shown, policy, allowed)
+        return _leaf(node.license_symbol.key, shown, policy, allowed)
     if isinstance(node, LicenseSymbol):
         return _leaf(node.key, node.key, policy, allowed)
     parts = [_walk(arg, policy, allowed) for arg in node.args]
     if isinstance(node, licensing().OR):
         # The most permissive alternative that satisfies the policy; when none does, the one
-        # with the fewest problems (those are the ones worth reporting).
-        best = min(parts, key=lambda v: (len(v.problems), len(v.restrictions)))
+        # with the fewest problems (those are the ones worth reporting). A known licence is
+        # preferred to an unknown one accepted by `unknown: allow` (its restrictions are unseen).
+        best = min(parts, key=lambda v: (len(v.problems), len(v.unknown), len(v.restrictions)))
         return Verdict(
             expression=str(node),
             licences=best.licences,
@@ -242,9 +294,7 @@ def _walk(node: LicenseExpression, policy: LicensePolicy, allowed: frozenset[str
 def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
     entry = None if key.lower() in PLACEHOLDERS else licence(key)
     if entry is None:
-        if policy.unknown == "allow":
-            return Verdict(shown, (shown,), (), (), unknown=(shown,))
-        return Verdict(shown, (shown,), (), (Problem("unknown", shown),))
+        return _unknown(shown, policy, allowed)
     problems: list[Problem] = []
     # A WITH exception only adds permissions: allowing the licence allows it with exceptions.
     if allowed and not {shown.lower(), entry.key.lower()} & allowed:
@@ -256,3 +306,32 @@ def _leaf(key: str, shown: str, policy: LicensePolicy, allowed: frozenset[str]) 
     ]
     restrictions = tuple(sorted((r, shown) for r in entry.restrictions))
     return Verdict(shown, (shown,), restrictions, tuple(problems))
+
+
+def _skeleton(key: str) -> str:
+    """``key`` without case, punctuation or a ``.0`` version suffix: ``CC BY-NC 4.0``, ``cc_by_nc_4``
+    and ``CC-BY-NC-4.0`` are all ``ccbync4``."""
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"(\d)\.0(?!\d)", r"\1", key.lower()))
+
+
+@cache
+def _skeletons() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in table().values():
+        for name in (entry.key, *entry.aliases):
+            out.setdefault(_skeleton(name), entry.key)
+    return out
+
+
+def _unknown(shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verdict:
+    """A licence the table does not know: ``unknown: allow`` accepts it, but an allow list is
+    exhaustive, and an unknown licence is never in it; nor is a respelling of a licence the table
+    knows an unknown one (accepting it "without restrictions" would drop that licence's)."""
+    resembles = _skeletons().get(_skeleton(shown))
+    if resembles is not None and shown.lower() not in PLACEHOLDERS:
+        return Verdict(shown, (shown,), (), (Problem("unknown", shown, resembles=resembles),))
+    if policy.unknown == "allow":
+        if allowed and shown.lower() not in allowed:
+            return Verdict(shown, (shown,), (), (Problem("not-allowed", shown),))
+        return Verdict(shown, (shown,), (), (), unknown=(shown,))
+    return Verdict(shown, (shown,), (), (Problem("unknown", shown),))

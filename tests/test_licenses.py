@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from license_expression import get_spdx_licensing
 
-from pytest_mlsupply.licenses import RESTRICTIONS, evaluate, licence, parse, table
+from pytest_mlsupply.licenses import (
+    RESTRICTIONS,
+    LicenceError,
+    evaluate,
+    licence,
+    parse,
+    recognise,
+    table,
+)
 from pytest_mlsupply.manifest.model import LicensePolicy
 
 ENTRIES: list[dict[str, Any]] = json.loads(
@@ -83,7 +91,8 @@ def test_the_community_licences_carry_their_distinctive_clauses() -> None:
         return entry.restrictions
 
     assert {"user-threshold", "no-use-of-outputs-for-training"} <= restrictions("llama2")
-    assert "no-use-of-outputs-for-training" not in restrictions("llama3")
+    assert "no-use-of-outputs-for-training" in restrictions("llama3")
+    assert "no-use-of-outputs-for-training" not in restrictions("llama3.1")
     assert "territorial-restriction" in restrictions("llama4")
     assert {"non-commercial", "research-only"} <= restrictions("mrl")
     assert restrictions("cc0-1.0") == frozenset()
@@ -95,3 +104,95 @@ def test_an_and_of_an_allowed_and_a_forbidden_licence_is_forbidden() -> None:
     assert [p.describe() for p in verdict.problems] == [
         "CC-BY-ND-4.0 carries the denied restriction 'no-derivatives'"
     ]
+
+
+def test_the_llama3_licence_forbids_using_its_outputs_to_improve_another_llm() -> None:
+    # Meta Llama 3 Community License 1.b.v (dropped only from Llama 3.1 on).
+    verdict = evaluate(
+        "llama3", LicensePolicy(deny_restrictions=("no-use-of-outputs-for-training",))
+    )
+
+    assert [p.describe() for p in verdict.problems] == [
+        "llama3 carries the denied restriction 'no-use-of-outputs-for-training'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "Apache-2.0 WITH LicenseRef-scancode-commons-clause",
+        "MIT WITH LicenseRef-scancode-accountability-commercial-1.1",
+        "Apache-2.0 WITH LicenseRef-scancode-generic-exception",
+    ],
+)
+def test_a_with_exception_outside_the_spdx_list_is_an_unknown_licence(expression: str) -> None:
+    # ScanCode's exception-like entries are not SPDX's additional permissions: the Commons
+    # Clause forbids selling, and the gate cannot know what a generic one adds.
+    verdict = evaluate(expression, LicensePolicy(allow=("apache-2.0", "mit")))
+
+    assert [p.kind for p in verdict.problems] == ["unknown"]
+    assert verdict.problems[0].licence == str(parse(expression))
+
+
+def test_an_spdx_exception_still_counts_as_its_licence() -> None:
+    verdict = evaluate("Apache-2.0 WITH LLVM-exception", LicensePolicy(allow=("apache-2.0",)))
+
+    assert verdict.ok
+
+
+def test_an_unknown_licence_is_not_in_an_allow_list_even_when_unknown_is_allowed() -> None:
+    verdict = evaluate("my-corp-eula", LicensePolicy(allow=("mit",), unknown="allow"))
+
+    assert [p.describe() for p in verdict.problems] == [
+        "my-corp-eula is not in policy.licenses.allow"
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "\u0421\u0421-BY-NC-4.0",  # Cyrillic ES twice: looks like CC-BY-NC-4.0
+        "\uff4d\uff49\uff54",  # fullwidth "mit"
+        "mit AND c\u0441-by-nc-4.0",
+    ],
+)
+def test_a_licence_id_with_a_non_ascii_look_alike_letter_does_not_parse(expression: str) -> None:
+    with pytest.raises(LicenceError, match="ASCII"):
+        parse(expression)
+
+
+def test_unicode_whitespace_still_separates_the_parts_of_an_expression() -> None:
+    assert str(parse("mit\u00a0AND\u00a0cc-by-nc-4.0")) == "MIT AND CC-BY-NC-4.0"
+
+
+@pytest.mark.parametrize(
+    ("written", "resembles"),
+    [("CC BY-NC 4.0", "CC-BY-NC-4.0"), ("cc_by_nc_4.0", "CC-BY-NC-4.0"), ("Llama-3", "llama3")],
+)
+def test_unknown_allow_does_not_accept_a_misspelling_of_a_known_licence(
+    written: str, resembles: str
+) -> None:
+    # `unknown: allow` accepts licences the table does not know; a respelled table licence is
+    # one it knows, and accepting it "without restrictions" would drop its restrictions.
+    verdict = evaluate(
+        written, LicensePolicy(deny_restrictions=("non-commercial",), unknown="allow")
+    )
+
+    assert [p.kind for p in verdict.problems] == ["unknown"]
+    assert f"resembles {resembles}" in verdict.problems[0].describe()
+
+
+def test_each_title_recognises_its_own_licence_and_no_other() -> None:
+    for entry in (e for e in ENTRIES if e.get("titles")):
+        for title in entry["titles"]:
+            text = f"{title.upper()}\n\nVersion text follows, wrapped\nacross lines.\n"
+            assert [item.key for item in recognise(text)] == [entry["key"]], title
+
+
+def test_an_or_prefers_a_known_alternative_to_an_accepted_unknown_one() -> None:
+    # Under `unknown: allow` an unknown licence has no restrictions the gate can see; that makes
+    # it look the most permissive, not be it.
+    verdict = evaluate("LicenseRef-acme-eula OR mit", LicensePolicy(unknown="allow"))
+
+    assert verdict.licences == ("MIT",)
+    assert verdict.unknown == ()

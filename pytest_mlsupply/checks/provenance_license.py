@@ -1,8 +1,9 @@
 """Provenance claim ``license``: the model's licence, and what it inherits, satisfies the policy.
 
 A model's licence is the manifest's ``license:`` or, when it declares none, its card's
-``license`` (``license_name`` when the card says ``other``); a ``LICENSE`` file is only
-reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
+``license`` (``license_name`` when the card says ``other``); a card that names another licence
+the table knows is judged too (the manifest cannot wish the card's terms away); a ``LICENSE``
+file is only reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
 A model also answers for what it was built from: the datasets it declares (``datasets:``) and its
 base model (``lineage.base_model``) when that is itself a declared model, recursively, so an
 adapter on a fine-tune of a non-commercial base is non-commercial too, and says so.
@@ -58,8 +59,10 @@ class Declared:
     manifest: str | None
     card: str | None
     file: str | None
-    """A licence file in the model (``LICENSE``), relative to the model: reported only."""
+    """A licence file in the model (``LICENSE``), relative to the model."""
     card_error: str | None = None
+    file_licences: tuple[str, ...] = ()
+    """The table's licences whose title opens that file (:func:`licenses.recognise`)."""
 
     @property
     def text(self) -> str | None:
@@ -78,15 +81,35 @@ def declared_licence(model: ResolvedModel) -> Declared:
     path = model.card_path
     if path is not None and path.is_file():
         try:
-            card = card_licence(read_card(path).metadata)
+            parsed = read_card(path)
+            twice = [k for k in ("license", "license_name") if k in parsed.repeated]
+            if twice:
+                card_error = (
+                    f"the card's front matter states {twice[0]!r} twice (YAML keeps the last "
+                    "value, a reader of the card sees the first)"
+                )
+            else:
+                card = card_licence(parsed.metadata)
         except (CardError, OSError) as exc:
             # The model-card claim reports a broken card; here it only means "no card licence".
             card_error = str(exc)
     found = None
+    recognised: tuple[str, ...] = ()
     if model.root is not None:
         found = next((n for n in LICENSE_FILES if (model.root / n).is_file()), None)
+    if found is not None and model.root is not None:
+        try:
+            with (model.root / found).open("rb") as handle:
+                head = handle.read(4 * licenses.TITLE_WINDOW).decode("utf-8", "replace")
+        except OSError:
+            head = ""
+        recognised = tuple(item.key for item in licenses.recognise(head))
     return Declared(
-        manifest=model.decl.license or None, card=card, file=found, card_error=card_error
+        manifest=model.decl.license or None,
+        card=card,
+        file=found,
+        card_error=card_error,
+        file_licences=recognised,
     )
 
 
@@ -99,13 +122,26 @@ def card_licence(metadata: dict[str, Any]) -> str | None:
     value = metadata.get("license")
     if isinstance(value, list):
         parts = [str(v).strip() for v in value if str(v).strip()]
-        value = " AND ".join(f"({p})" if " " in p else p for p in parts) or None
+        value = _all_of(parts)
     if not isinstance(value, str) or not value.strip():
         return None
     name = metadata.get("license_name")
     if value.strip().lower() == "other" and isinstance(name, str) and name.strip():
         return name.strip()
     return value.strip()
+
+
+def _all_of(parts: list[str]) -> str | None:
+    """The ``AND`` of a card's list of licences, each part parsed on its own so that none can
+    close a parenthesis or reach past its neighbours (``mit) OR (mit``); a part that does not
+    parse alone is returned alone, so the claim reports it as unparseable."""
+    parsed: list[str] = []
+    for part in parts:
+        try:
+            parsed.append(str(licenses.parse(part)))
+        except licenses.LicenceError:
+            return part
+    return " AND ".join(f"({p})" if " " in p else p for p in parsed) or None
 
 
 @dataclass(frozen=True)
@@ -129,6 +165,10 @@ class Assessment:
     declared: Declared
     verdict: licenses.Verdict | None
     own: list[Issue] = field(default_factory=list)
+    card: list[Issue] = field(default_factory=list)
+    """Problems of a card licence that contradicts the manifest's (a licence the table knows)."""
+    file: list[Issue] = field(default_factory=list)
+    """Problems of a licence the ``LICENSE`` file is the text of, that the declared one omits."""
     datasets: list[Issue] = field(default_factory=list)
     base: list[Issue] = field(default_factory=list)
     restrictions: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
@@ -137,13 +177,17 @@ class Assessment:
     base_model: str | None = None
     """The declared model it inherits from, if its ``base_model`` names one."""
     cycle: bool = False
+    undeclared: list[Issue] = field(default_factory=list)
+    """A ``base_model`` that names no declared model, while unknown licences are denied: its
+    licence is unknown (inherited by whatever is built on this model)."""
 
 
 def _judge(
     subject: str, text: str | None, policy: LicensePolicy
 ) -> tuple[licenses.Verdict | None, list[Issue]]:
     if not text:
-        if policy.unknown == "allow":
+        # An allow list is exhaustive: "no licence" is not in it, whatever `unknown` says.
+        if policy.unknown == "allow" and not policy.allow:
             return None, []
         return None, [Issue(subject, None, "no licence is declared", "missing")]
     try:
@@ -163,10 +207,45 @@ def assess(
     """``model``'s licence, its datasets' and its base models' (recursively) under ``policy``."""
     declared = declared_licence(model)
     verdict, own = _judge(f"model {model.name}", declared.text, policy)
+    if declared.card_error and (not declared.manifest or "twice" in declared.card_error):
+        # The card is the licence's source (or states it ambiguously): unreadable is no licence.
+        own = [i for i in own if i.kind != "missing"]
+        own.append(Issue(f"model {model.name}", None, declared.card_error, "unparseable"))
     result = Assessment(declared=declared, verdict=verdict, own=own)
     if verdict is not None:
         for restriction, lic in verdict.restrictions:
             result.restrictions.setdefault(restriction, []).append((lic, None))
+    if declared.manifest and declared.card and not _same(declared.manifest, declared.card):
+        # The card is the model's own statement: a manifest cannot wish its terms away. A card
+        # licence the table knows is judged too (the stricter of both applies); an unknown or
+        # custom one (`license: other`, a free-form `license_name`) defers to the manifest.
+        card_verdict, card_issues = _judge(f"model {model.name}", declared.card, policy)
+        if card_verdict is not None:
+            result.card = [i for i in card_issues if i.kind in ("not-allowed", "restricted")]
+            for restriction, lic in card_verdict.restrictions:
+                if lic not in card_verdict.unknown:
+                    result.restrictions.setdefault(restriction, []).append((lic, "the card"))
+    if declared.text and declared.file:
+        # The LICENSE file is the licence's own text: one the table recognises by its title
+        # and the declared expression does not name applies too (`license: other` with a
+        # `license_name: mit` over a non-commercial LICENSE is non-commercial).
+        named = _named(declared.manifest) | _named(declared.card)
+        for key in declared.file_licences:
+            if key.lower() in named:
+                continue
+            file_verdict, file_issues = _judge(f"model {model.name}", key, policy)
+            result.file += [
+                Issue(
+                    i.subject,
+                    i.licence,
+                    f"{declared.file} is the text of {key}: {i.problem}",
+                    i.kind,
+                )
+                for i in file_issues
+                if i.kind in ("not-allowed", "restricted")
+            ]
+            for restriction, lic in file_verdict.restrictions if file_verdict else ():
+                result.restrictions.setdefault(restriction, []).append((lic, declared.file))
     datasets = {d.name: d for d in inventory.datasets}
     for name in model.decl.datasets:
         dataset = datasets.get(name)
@@ -177,6 +256,16 @@ def assess(
         for restriction, lic in dataset_verdict.restrictions if dataset_verdict else ():
             result.restrictions.setdefault(restriction, []).append((lic, f"dataset {name}"))
     base = base_of(model, inventory)
+    if base is None and model.decl.base_model and policy.unknown == "deny":
+        result.undeclared = [
+            Issue(
+                f"model {model.name}",
+                None,
+                f"its lineage.base_model {model.decl.base_model!r} is not a model declared in the "
+                "manifest, so the licence it passes on is unknown",
+                "unknown",
+            )
+        ]
     if base is not None:
         result.base_model = base.name
         if base.name in _seen or base.name == model.name:
@@ -186,7 +275,14 @@ def assess(
         result.cycle = inherited.cycle
         result.base += [
             Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
-            for issue in (*inherited.own, *inherited.datasets, *inherited.base)
+            for issue in (
+                *inherited.own,
+                *inherited.card,
+                *inherited.file,
+                *inherited.datasets,
+                *inherited.undeclared,
+                *inherited.base,
+            )
         ]
         for restriction, origins in inherited.restrictions.items():
             result.restrictions.setdefault(restriction, []).extend(
@@ -212,7 +308,7 @@ def _remedy(issue: Issue) -> str:
     if issue.kind == "missing":
         return (
             "declare the licence (`license:` in the manifest or the card's front matter), "
-            "or set policy.licenses.unknown: allow"
+            "or set policy.licenses.unknown: allow (with no allow list)"
         )
     return (
         "declare the licence by its SPDX or Hub id (see docs/licenses.md), or set "
@@ -235,6 +331,8 @@ def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Find
         where = "neither the manifest's `license:` nor the card"
     if issue.licence:
         evidence = f"{issue.problem} (from {where}: {issue.licence!r})"
+    elif issue.kind == "unparseable":
+        evidence = f"{issue.problem}; so the card's licence cannot be read"
     else:
         evidence = f"{issue.problem}: {where} states one"
         if declared.file:
@@ -299,6 +397,55 @@ def _own_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Find
     )
 
 
+def _card_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
+    return Finding(
+        rule="MLS-LIC-009",
+        severity=Severity.HIGH,
+        category="license",
+        title="the card's licence contradicts the manifest's and fails the policy",
+        location=Location(file=model.name, key_path="license"),
+        evidence=f"{issue.problem} (the card's `license`: {declared.card!r}; the manifest's "
+        f"`license:`: {declared.manifest!r})",
+        why=_WHY + "; the card is the model's own statement of its terms, and a manifest entry "
+        "that contradicts it is a claim without evidence",
+        remediation="check which licence really applies: correct the manifest's `license:` to "
+        "the card's (then " + _remedy(issue) + "), or, for a model you publish, correct the card",
+        cwe="CWE-1357",
+    )
+
+
+def _file_finding(model: ResolvedModel, issue: Issue, declared: Declared) -> Finding:
+    return Finding(
+        rule="MLS-LIC-010",
+        severity=Severity.HIGH,
+        category="license",
+        title="the licence file is a licence the declared one omits, and it fails the policy",
+        location=Location(file=f"{model.name}/{declared.file}", key_path="license"),
+        evidence=f"{issue.problem} (declared: {declared.text!r}, from the "
+        f"{declared.source}; the file opens with that licence's title)",
+        why=_WHY + "; the licence file is the text the model is actually distributed under, and "
+        "a declared id that leaves it out is a claim without evidence",
+        remediation="declare the licence the file is (then " + _remedy(issue) + "), or, for a "
+        "model you publish, replace the file with the text of the licence you grant",
+        cwe="CWE-1357",
+    )
+
+
+def _named(text: str | None) -> frozenset[str]:
+    """Every licence an expression names, any alternative, as the table's lower-cased key."""
+    if not text:
+        return frozenset()
+    try:
+        keys = licenses.licensing().license_keys(licenses.parse(text))
+    except licenses.LicenceError:
+        return frozenset()
+    out = set()
+    for key in keys:
+        item = licenses.licence(key)
+        out.add((item.key if item else key).lower())
+    return frozenset(out)
+
+
 def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> Finding:
     hops = [f"model {name}" for name in issue.via]
     if not hops or hops[-1] != issue.subject:
@@ -306,6 +453,8 @@ def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> F
     path = " → ".join(hops)
     stated = f"licence {issue.licence!r}" if issue.licence else "no licence"
     evidence = f"{path} ({stated}): {issue.problem}"
+    if issue.licence is None and issue.kind == "unknown":
+        evidence = f"{path}: {issue.problem}"  # an undeclared base, not a missing licence
     if from_base:
         return Finding(
             rule="MLS-LIC-006",
@@ -334,13 +483,17 @@ def _inherited_finding(model: ResolvedModel, issue: Issue, from_base: bool) -> F
 
 def findings_of(model: ResolvedModel, assessment: Assessment) -> list[Finding]:
     out = [_own_finding(model, issue, assessment.declared) for issue in assessment.own]
+    out += [_card_finding(model, issue, assessment.declared) for issue in assessment.card]
+    out += [_file_finding(model, issue, assessment.declared) for issue in assessment.file]
     out += [_inherited_finding(model, issue, from_base=False) for issue in assessment.datasets]
     out += [_inherited_finding(model, issue, from_base=True) for issue in assessment.base]
     if model.decl.base_model and assessment.base_model is None:
+        # Denied unknown licences make an unknown base's licence a failure; `unknown: allow`
+        # leaves a warning.
         out.append(
             Finding(
                 rule="MLS-LIC-008",
-                severity=Severity.LOW,
+                severity=Severity.HIGH if assessment.undeclared else Severity.LOW,
                 category="license",
                 title="base model's licence is not checked",
                 location=Location(file=model.name, key_path="lineage.base_model"),

@@ -1,7 +1,7 @@
 """Model cards: parse a Hugging Face style README (YAML front matter + Markdown sections).
 
-Pure data extraction: the front matter is read with ``yaml.safe_load`` (plain data, no tags that
-construct objects) and sections are split on Markdown headings. Used by the model-card claim and
+Pure data extraction: the front matter is read with ``yaml.SafeLoader`` (plain data, no tags
+that construct objects; top-level keys given twice are noted) and sections are split on Markdown headings. Used by the model-card claim and
 by the BOM's ``modelCard``.
 """
 
@@ -29,6 +29,9 @@ class ModelCard:
     metadata: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)
     """Heading text → the section's body (without sub-sections' headings)."""
+    repeated: tuple[str, ...] = ()
+    """Top-level front-matter keys given more than once: YAML keeps the last value, a reader of
+    the card sees the first, so a claim that reads such a key cannot trust it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"metadata": self.metadata, "sections": self.sections}
@@ -45,14 +48,33 @@ def parse_card(text: str) -> ModelCard:
         except StopIteration:
             raise CardError("front matter starts with '---' but is never closed") from None
         try:
-            loaded = yaml.safe_load("\n".join(lines[1:end]))
+            loaded, repeated = _load("\n".join(lines[1:end]))
         except yaml.YAMLError as exc:
             raise CardError(f"front matter is not valid YAML: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise CardError("front matter must be a YAML mapping")
         metadata = _jsonable(loaded or {})
         body = "\n".join(lines[end + 1 :])
-    return ModelCard(metadata=metadata, sections=_sections(body))
+    return ModelCard(metadata=metadata, sections=_sections(body), repeated=repeated)
+
+
+def _load(text: str) -> tuple[Any, tuple[str, ...]]:
+    """``yaml.safe_load(text)``, and the top-level keys it gives more than once (one parse)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        repeated: list[str] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen and key.value not in repeated:
+                        repeated.append(key.value)
+                    seen.add(key.value)
+        data = None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+    return data, tuple(repeated)
 
 
 def read_card(path: Path) -> ModelCard:

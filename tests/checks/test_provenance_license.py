@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_mlsupply.checks.provenance_license import base_of, card_licence
+from pytest_mlsupply.licenses import LicenceError, evaluate
 from pytest_mlsupply.manifest.model import (
     HubRef,
     LicensePolicy,
@@ -189,7 +190,7 @@ def test_the_cards_licence_is_judged_when_the_manifest_declares_none(pipeline: P
     assert result.facts["license"]["source"] == "card"
 
 
-def test_a_card_that_disagrees_with_the_manifest_is_recorded_not_judged(
+def test_a_card_that_disagrees_with_the_manifest_is_recorded_with_its_restrictions(
     pipeline: Pipeline,
 ) -> None:
     write_model(pipeline.project.root, "m", "license: cc-by-nc-4.0")
@@ -198,9 +199,10 @@ def test_a_card_that_disagrees_with_the_manifest_is_recorded_not_judged(
 
     result = pipeline.result("provenance[m::license]")
 
-    # The manifest's licence is judged; the contradiction belongs to model-card-accuracy.
+    # No policy denies anything, but the card's terms still apply next to the manifest's.
     assert result.findings == []
     facts = result.facts["license"]
+    assert facts["restrictions"]["non-commercial"] == ["CC-BY-NC-4.0 of the card"]
     assert (facts["manifest"], facts["card"], facts["card_disagrees"]) == (
         "apache-2.0",
         "cc-by-nc-4.0",
@@ -220,7 +222,7 @@ def test_a_card_that_agrees_in_another_spelling_is_no_disagreement(pipeline: Pip
 
 def test_a_card_licence_list_means_all_of_them_apply() -> None:
     assert (
-        card_licence({"license": ["apache-2.0", "cc-by-nc-4.0"]}) == "apache-2.0 AND cc-by-nc-4.0"
+        card_licence({"license": ["apache-2.0", "cc-by-nc-4.0"]}) == "Apache-2.0 AND CC-BY-NC-4.0"
     )
     assert card_licence({"license": "other"}) == "other"
     assert card_licence({}) is None
@@ -321,12 +323,30 @@ def test_restrictions_are_inherited_even_when_no_policy_denies_them(pipeline: Pi
     assert sorted(adapter.facts["license"]["restrictions"]) == ["attribution", "non-commercial"]
 
 
-def test_a_base_model_not_declared_is_a_low_finding_that_warns(pipeline: Pipeline) -> None:
+LLAMA_BASE = "  lineage: {base_model: 'hf://meta-llama/Meta-Llama-3-8B@" + "a" * 40 + "'}\n"
+
+
+def test_a_base_model_not_declared_fails_while_unknown_licences_are_denied(
+    pipeline: Pipeline,
+) -> None:
+    # Its licence is unknown, and unknown licences are denied by default: a fine-tune of a
+    # Llama 3 base declaring `license: mit` must not pass for want of a declared base.
+    write_model(pipeline.project.root, "m")
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit\n" + LLAMA_BASE)
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-008", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_base_model_not_declared_is_a_low_finding_under_unknown_allow(
+    pipeline: Pipeline,
+) -> None:
     write_model(pipeline.project.root, "m")
     manifest(
-        pipeline,
-        "- name: m\n  path: models/m\n  license: mit\n"
-        "  lineage: {base_model: 'hf://meta-llama/Meta-Llama-3-8B@" + "a" * 40 + "'}\n",
+        pipeline, "- name: m\n  path: models/m\n  license: mit\n" + LLAMA_BASE, "{unknown: allow}"
     )
 
     result = pipeline.result("provenance[m::license]")
@@ -334,6 +354,24 @@ def test_a_base_model_not_declared_is_a_low_finding_that_warns(pipeline: Pipelin
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-LIC-008", Severity.LOW)
     assert result.verdict(Severity.HIGH) is Verdict.WARN
+
+
+def test_an_undeclared_base_two_hops_up_fails_the_adapter_too(pipeline: Pipeline) -> None:
+    for name in ("finetune", "adapter"):
+        write_model(pipeline.project.root, name)
+    manifest(
+        pipeline,
+        "- name: finetune\n  path: models/finetune\n  license: apache-2.0\n"
+        + LLAMA_BASE
+        + "- name: adapter\n  path: models/adapter\n  license: mit\n"
+        "  lineage: {base_model: finetune}\n",
+    )
+
+    adapter = pipeline.result("provenance[adapter::license]")
+
+    (finding,) = adapter.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-006", Severity.HIGH)
+    assert "meta-llama/Meta-Llama-3-8B" in finding.evidence
 
 
 def test_a_lineage_that_loops_fails_instead_of_recursing(pipeline: Pipeline) -> None:
@@ -376,3 +414,188 @@ def test_a_hub_base_model_matches_the_declared_model_with_that_source_repository
     assert base_of(tuned, inventory) is base
     assert base_of(bare, inventory) is base
     assert base_of(base, inventory) is None
+
+
+# --- bypasses found in review ---------------------------------------------------------------------
+
+
+def test_a_model_without_a_licence_fails_an_allow_list_even_when_unknown_is_allowed(
+    pipeline: Pipeline,
+) -> None:
+    result = one_model(pipeline, None, "{allow: [mit], unknown: allow}")
+
+    assert rules(result) == ["MLS-LIC-004"]
+
+
+def test_an_unknown_licence_fails_an_allow_list_even_when_unknown_is_allowed(
+    pipeline: Pipeline,
+) -> None:
+    result = one_model(pipeline, "LicenseRef-acme-noncommercial", "{allow: [mit], unknown: allow}")
+
+    assert rules(result) == ["MLS-LIC-001"]
+
+
+def test_apache_with_the_commons_clause_fails_an_apache_allow_list(pipeline: Pipeline) -> None:
+    result = one_model(
+        pipeline, "Apache-2.0 WITH LicenseRef-scancode-commons-clause", "{allow: [apache-2.0]}"
+    )
+
+    assert rules(result) == ["MLS-LIC-003"]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        ["cc-by-nc-4.0", "mit) OR (mit"],
+        ["cc-by-nc-4.0", "mit\tOR\tmit"],
+        ["cc-by-nc-4.0", "mit\nOR\nmit"],
+    ],
+)
+def test_a_card_licence_list_entry_cannot_escape_into_an_or(listed: list[str]) -> None:
+    text = card_licence({"license": listed})
+
+    assert text is not None
+    try:
+        verdict = evaluate(text, LicensePolicy(deny_restrictions=("non-commercial",)))
+    except LicenceError:
+        return  # reported as MLS-LIC-005
+    assert not verdict.ok
+
+
+def test_a_card_licence_list_that_smuggles_an_or_fails_the_model(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m", 'license: [cc-by-nc-4.0, "mit) OR (mit"]')
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{deny_restrictions: [non-commercial]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_card_that_contradicts_the_manifest_with_a_denied_licence_fails(
+    pipeline: Pipeline,
+) -> None:
+    write_model(pipeline.project.root, "m", "license: cc-by-nc-4.0")
+    manifest(
+        pipeline,
+        "- name: m\n  path: models/m\n  license: apache-2.0\n",
+        "{deny_restrictions: [non-commercial]}",
+    )
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-LIC-009", Severity.HIGH)
+    assert "CC-BY-NC-4.0 carries the denied restriction 'non-commercial'" in finding.evidence
+    assert "'apache-2.0'" in finding.evidence
+    assert result.facts["license"]["restrictions"]["non-commercial"] == ["CC-BY-NC-4.0 of the card"]
+
+
+def test_a_card_outside_the_allow_list_fails_even_when_the_manifest_is_in_it(
+    pipeline: Pipeline,
+) -> None:
+    write_model(pipeline.project.root, "m", "license: gpl-3.0")
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit\n", "{allow: [mit]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-009"]
+
+
+def test_a_card_naming_a_custom_licence_defers_to_the_manifest(pipeline: Pipeline) -> None:
+    # The Hub's `license: other` with a free-form name: the manifest is the project's reading.
+    write_model(
+        pipeline.project.root, "m", "license: other\nlicense_name: llama-3-community-license"
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: llama3\n", "{allow: [llama3]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+    assert result.facts["license"]["card_disagrees"] is True
+
+
+CC_BY_NC_LEGALCODE_HEAD = """\
+Attribution-NonCommercial 4.0 International
+
+=======================================================================
+
+Creative Commons Corporation ("Creative Commons") is not a law firm and
+does not provide legal services or legal advice.
+"""
+
+
+def test_a_license_file_that_is_non_commercial_fails_a_card_naming_a_permissive_licence(
+    pipeline: Pipeline,
+) -> None:
+    write_model(
+        pipeline.project.root, "m", "license: other\nlicense_name: mit\nlicense_link: LICENSE"
+    )
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(CC_BY_NC_LEGALCODE_HEAD)
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{deny_restrictions: [non-commercial]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity, finding.cwe) == (
+        "MLS-LIC-010",
+        Severity.HIGH,
+        "CWE-1357",
+    )
+    assert "LICENSE is the text of CC-BY-NC-4.0" in finding.evidence
+    assert "CC-BY-NC-4.0 carries the denied restriction 'non-commercial'" in finding.evidence
+    assert result.facts["license"]["restrictions"]["non-commercial"] == ["CC-BY-NC-4.0 of LICENSE"]
+
+
+def test_a_license_file_of_the_declared_licence_is_no_contradiction(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(CC_BY_NC_LEGALCODE_HEAD)
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit OR cc-by-nc-4.0\n")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+    assert "non-commercial" not in result.facts["license"]["restrictions"]
+
+
+def test_a_license_file_the_gate_does_not_recognise_is_only_reported(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(
+        "Copyright 2026 Acme. Permission is hereby granted, free of charge, ...\n"
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n  license: mit\n", "{allow: [mit]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+    assert result.facts["license"]["file"] == "LICENSE"
+
+
+def test_a_card_that_states_its_licence_twice_is_not_read_as_the_last_one(
+    pipeline: Pipeline,
+) -> None:
+    # YAML keeps the last duplicate; a reader of the card sees the first.
+    write_model(
+        pipeline.project.root,
+        "m",
+        "license: cc-by-nc-4.0\npipeline_tag: text-generation\nlicense: mit",
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{allow: [mit, cc-by-4.0]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    (finding,) = result.findings
+    assert finding.rule == "MLS-LIC-005"
+    assert "'license' twice" in finding.evidence
+
+
+def test_a_card_whose_front_matter_cannot_be_read_is_no_licence_even_under_unknown_allow(
+    pipeline: Pipeline,
+) -> None:
+    write_model(pipeline.project.root, "m", "license: [cc-by-nc-4.0\n")
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{unknown: allow}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-005"]
+    assert "not valid YAML" in result.findings[0].evidence

@@ -121,6 +121,7 @@ def test_a_cards_other_licence_is_recorded_in_the_bom_by_its_licence_name(
     assert component["licenses"] == [{"license": {"name": "llama3"}}]
     assert model_properties(bom, "chat")["mlsupply:license:restriction"] == [
         "attribution",
+        "no-use-of-outputs-for-training",
         "use-based-restrictions",
         "user-threshold",
     ]
