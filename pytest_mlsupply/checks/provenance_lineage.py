@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.engines.extensions import WEIGHTS_SUFFIXES
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.model import LineageHop
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
@@ -41,6 +42,9 @@ _MAX_CONFIG = 1 << 20
 _CWE_PROVENANCE = "CWE-1357"
 _CWE_INTEGRITY = "CWE-345"
 _CWE_PINNING = "CWE-494"
+
+#: A base's weights, which its adapter must bind (``.model`` is a SentencePiece tokenizer here).
+_BASE_WEIGHTS = WEIGHTS_SUFFIXES - {".model"}
 
 _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 # Hub ids: ASCII only (the Hub rejects anything else), so a look-alike letter is another repo.
@@ -437,10 +441,14 @@ def _adapter_binding(
         )
     else:
         found, checked = _base_files(model, ctx, parent)
+        digests: dict[str, str] = {}
         if found is not None:
-            problems = _compare(ctx, parent, found, checked)
+            problems, digests = _compare(ctx, parent, found, checked)
             if problems:
                 out.append(_base_differs(model, parent, checked, "; ".join(problems)))
+        unbound_base = _unbound_weights(parent, found, digests)
+        if unbound_base is not None:
+            out.append(_weights_unbound(model, parent, checked, unbound_base))
     weights = [name for name in ADAPTER_WEIGHTS if (model.root / name).is_file()]
     unbound = [name for name in weights if name not in model.decl.files]
     if unbound or not model.decl.files:
@@ -490,9 +498,10 @@ def _base_files(
     if hop.repo is None:
         directory = ctx.inventory.manifest.root / hop.ref
         if directory.is_dir():
-            # Only what the hop binds (a lone sha256: the directory's top-level files): a
-            # mistyped ref must not walk and hash a whole tree.
-            names = list(hop.files) or sorted(p.name for p in directory.iterdir() if p.is_file())
+            # What the hop binds and the directory's top-level files (their weights must all
+            # be bound): a mistyped ref must not walk and hash a whole tree.
+            top = (p.name for p in directory.iterdir() if p.is_file())
+            names = sorted(set(hop.files) | set(top))
             local: dict[str, Path | None] = {
                 rel: directory / rel if (directory / rel).is_file() else None for rel in names
             }
@@ -515,7 +524,59 @@ def _base_files(
     return _Found(cached, complete=False), f"the local Hub cache of {hop.repo}@{hop.revision}"
 
 
-def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> list[str]:
+def _is_weights(rel: str) -> bool:
+    return Path(rel).suffix.lower() in _BASE_WEIGHTS
+
+
+def _unbound_weights(
+    hop: LineageHop, found: _Found | None, digests: dict[str, str]
+) -> list[str] | None:
+    """The base's weights the binding leaves out (None: it covers them).
+
+    A binding of the base's ``config.json`` alone (or a lone sha256 matching it) lets the
+    weights be swapped for anything: every weights file of a base that is on this machine must
+    be bound, and a base that is not (or whose weights are not recognised by name) must have
+    at least one weights file bound."""
+    if found is not None and found.complete:
+        weights = sorted(rel for rel, path in found.files.items() if path and _is_weights(rel))
+        lone = hop.sha256
+        unbound = [
+            rel
+            for rel in weights
+            if rel not in hop.files and (lone is None or digests.get(rel) != lone)
+        ]
+        if weights:
+            return unbound or None
+        # No weights by name (only top-level files of a directory are listed): as below.
+    if hop.files and not any(_is_weights(rel) for rel in hop.files):
+        return ["(no weights file is bound)"]
+    return None
+
+
+def _weights_unbound(
+    model: ResolvedModel, hop: LineageHop, where: str, unbound: list[str]
+) -> Finding:
+    return _finding(
+        "MLS-LIN-004",
+        Severity.HIGH,
+        "adapter does not bind its base model's weights",
+        model.name,
+        f"{hop.key} binds "
+        + (", ".join(sorted(hop.files)) if hop.files else f"sha256 {hop.sha256}")
+        + f"; weights of {where} left unbound: "
+        + ", ".join(unbound),
+        "an adapter bound to its base's config or tokenizer, or to one of its weights files, "
+        "is still loaded on whatever the other weights files hold",
+        f"bind every weights file of the base in {hop.key}.files "
+        '(`files: {model.safetensors: "sha256:<64 hex>"}`)',
+        _CWE_INTEGRITY,
+        key_path=f"models[{model.name}].{hop.key}",
+    )
+
+
+def _compare(
+    ctx: CheckContext, hop: LineageHop, found: _Found, where: str
+) -> tuple[list[str], dict[str, str]]:
     digests: dict[str, str] = {}
     for rel, path in found.files.items():
         # Hash only the bound files, unless a lone sha256 may be any of the base's files.
@@ -541,7 +602,7 @@ def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> l
             problems.append(f"{rel}: bound {digest}, {where} has {actual}")
     if hop.sha256 is not None and found.complete and hop.sha256 not in digests.values():
         problems.append(f"sha256 {hop.sha256} matches no file of {where}")
-    return problems
+    return problems, digests
 
 
 def _declared_base(

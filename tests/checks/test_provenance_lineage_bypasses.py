@@ -1,0 +1,135 @@
+"""Adversarial review of the lineage claim: each test is a way a lineage item passed while its
+sources disagreed or its base was not bound, and must now fail (or error)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_mlsupply.results import Severity, Verdict
+from tests.checks.test_provenance_lineage import (
+    ADAPTER_CLAIM,
+    BASE,
+    CLAIM,
+    base_snapshot,
+    declare,
+    declare_adapter,
+    rules,
+    sha256_pin,
+    write_adapter,
+)
+from tests.conftest import write_model
+
+__all__ = ["base_snapshot"]  # the fixture, shared with the lineage tests
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+AGREED = f'{{base_model: "hf://google-bert/bert-base-uncased@{BASE}"}}'
+
+
+# --- the card is read as the Hub's own library reads it ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        # huggingface_hub's ModelCard finds front matter after leading blank lines.
+        "\n\n---\nbase_model: acme/evil-base\n---\n# tiny\n",
+        # An indented '---' does not close the front matter for huggingface_hub: the
+        # base_model after it is the one the Hub library reports (a duplicate key, last wins).
+        "---\nbase_model: google-bert/bert-base-uncased\n  ---\nbase_model: acme/evil-base\n---\n",
+        # A UTF-8 byte order mark before the front matter (an editor on Windows).
+        "\ufeff---\nbase_model: acme/evil-base\n---\n# tiny\n",
+    ],
+)
+def test_a_card_base_hidden_from_the_gate_by_front_matter_delimiters_still_disagrees(
+    pipeline: Pipeline, card: str
+) -> None:
+    (pipeline.model_dir / "README.md").write_text(card, encoding="utf-8")
+    declare(pipeline, AGREED)
+
+    result = pipeline.result(CLAIM)
+
+    assert result.verdict(Severity.HIGH) is not Verdict.PASS
+    assert rules(result) == ["MLS-LIN-001"]
+    assert "'acme/evil-base'" in result.findings[0].evidence
+
+
+# --- an adapter's base binding must cover the base's weights ----------------------------------
+
+
+def bind(files: dict[str, str]) -> str:
+    pins = ", ".join(f'{name}: "{pin}"' for name, pin in files.items())
+    return (
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", files: {{{pins}}}}}}}'
+    )
+
+
+def test_an_adapter_binding_only_its_bases_config_does_not_bind_the_base(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    # The base's weights can be swapped for anything: only config.json is bound.
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    declare_adapter(pipeline, bind({"config.json": sha256_pin(base_snapshot / "config.json")}))
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert rules(result) == ["MLS-LIN-004"]
+    assert "model.safetensors" in result.findings[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_adapter_binding_no_weights_file_of_a_base_not_on_this_machine_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    declare_adapter(pipeline, bind({"config.json": "sha256:" + "cd" * 32}), base=False)
+
+    assert rules(pipeline.result(ADAPTER_CLAIM)) == ["MLS-LIN-004"]
+
+
+def test_a_lone_sha256_matching_the_bases_config_does_not_bind_its_weights(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    base = write_model(pipeline.project.root / "models" / "base", seed=5)
+    write_adapter(
+        pipeline.project.root / "models" / "adapter",
+        json.dumps({"base_model_name_or_path": "models/base"}),
+    )
+    (pipeline.project.root / "models" / "adapter" / "README.md").write_text("# adapter\n")
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: models/base, sha256: "{sha256_pin(base / "config.json")}"}}}}',
+        base=False,
+    )
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert rules(result) == ["MLS-LIN-004"]
+    assert "model.safetensors" in result.findings[0].evidence
+
+
+def test_an_adapter_binding_one_of_two_base_weights_files_leaves_the_other_unbound(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    base = write_model(pipeline.project.root / "models" / "base", seed=5)
+    (base / "pytorch_model.bin").write_bytes(b"swapped weights nobody bound")
+    write_adapter(
+        pipeline.project.root / "models" / "adapter",
+        json.dumps({"base_model_name_or_path": "models/base"}),
+    )
+    (pipeline.project.root / "models" / "adapter" / "README.md").write_text("# adapter\n")
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: models/base, files: {{model.safetensors: "{sha256_pin(base / "model.safetensors")}"}}}}}}',
+        base=False,
+    )
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert rules(result) == ["MLS-LIN-004"]
+    assert "pytorch_model.bin" in result.findings[0].evidence
