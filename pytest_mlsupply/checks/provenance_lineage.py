@@ -664,6 +664,26 @@ def _facts(
     }
 
 
+def ancestry(model: ResolvedModel) -> list[Identity]:
+    """The model's ancestors as this claim judges them, nearest first: the manifest's
+    ``lineage:`` hops, else the base its ``adapter_config.json`` names.
+
+    Shared with the licence claim, so a restriction is inherited over the same hops (an
+    unreadable adapter config gives none here: this claim reports it, MLS-LIN-006)."""
+    decl = model.decl
+    if decl.lineage is not None:
+        return [_hop_identity(hop) for hop in reversed(decl.lineage.hops)]
+    if decl.base_model:
+        return [identify(decl.base_model)]
+    if model.root is not None and (model.root / ADAPTER_CONFIG).is_file():
+        try:
+            adapter = read_adapter_config(model.root / ADAPTER_CONFIG)
+        except (OSError, ValueError):
+            return []
+        return [identify(adapter.base, adapter.revision)]
+    return []
+
+
 def _applies(model: ResolvedModel) -> bool:
     if model.decl.lineage is not None:
         return True

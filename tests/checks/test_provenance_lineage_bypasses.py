@@ -133,3 +133,52 @@ def test_an_adapter_binding_one_of_two_base_weights_files_leaves_the_other_unbou
 
     assert rules(result) == ["MLS-LIN-004"]
     assert "pytorch_model.bin" in result.findings[0].evidence
+
+
+# --- the licence claim inherits over the hops the lineage claim sees ---------------------------
+
+
+def licence_manifest(pipeline: Pipeline, adapter_lineage: str) -> None:
+    root = pipeline.project.root
+    for name in ("base", "finetune", "adapter"):
+        directory = root / "models" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").write_text("{}")
+    (root / "mlsupply.yaml").write_text(
+        "version: 1\nproject: {name: licences}\n"
+        "policy:\n  licenses: {deny_restrictions: [non-commercial]}\n"
+        "models:\n"
+        "  - name: base\n    path: models/base\n    license: cc-by-nc-4.0\n"
+        "  - name: finetune\n    path: models/finetune\n    license: apache-2.0\n"
+        "  - name: adapter\n    path: models/adapter\n    license: mit\n" + adapter_lineage
+    )
+
+
+def test_an_adapter_inherits_the_licence_of_the_base_its_adapter_config_names(
+    pipeline: Pipeline,
+) -> None:
+    # No `lineage:`: the lineage claim takes the base from adapter_config.json, so must the
+    # licence claim.
+    licence_manifest(pipeline, "")
+    (pipeline.project.root / "models" / "adapter" / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "base_model_name_or_path": "base"})
+    )
+
+    result = pipeline.result("provenance[adapter::license]")
+
+    assert [f.rule for f in result.findings] == ["MLS-LIC-006"]
+    assert result.facts["license"]["restrictions"]["non-commercial"] == [
+        "CC-BY-NC-4.0 of model base"
+    ]
+
+
+def test_a_restriction_is_inherited_from_every_hop_of_a_declared_chain(
+    pipeline: Pipeline,
+) -> None:
+    # The chain says base → finetune → adapter; finetune itself declares no lineage.
+    licence_manifest(pipeline, "    lineage: {chain: [base, finetune]}\n")
+
+    result = pipeline.result("provenance[adapter::license]")
+
+    assert [f.rule for f in result.findings] == ["MLS-LIC-006"]
+    assert "non-commercial" in result.facts["license"]["restrictions"]
