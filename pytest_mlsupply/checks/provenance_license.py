@@ -38,7 +38,7 @@ def bases_of(model: ResolvedModel, inventory: Inventory) -> list[ResolvedModel]:
     model by its source repository, anything else by the declared model's name.
     """
     out: list[ResolvedModel] = []
-    for ancestor in ancestry(model):
+    for ancestor in ancestry(model, inventory.models):
         found = _declared(model, ancestor, inventory)
         if found is not None and found not in out:
             out.append(found)
@@ -47,7 +47,7 @@ def bases_of(model: ResolvedModel, inventory: Inventory) -> list[ResolvedModel]:
 
 def base_of(model: ResolvedModel, inventory: Inventory) -> ResolvedModel | None:
     """The declared model that is ``model``'s immediate parent, if any."""
-    ancestors = ancestry(model)
+    ancestors = ancestry(model, inventory.models)
     return _declared(model, ancestors[0], inventory) if ancestors else None
 
 

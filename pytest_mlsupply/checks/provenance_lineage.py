@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,10 +217,17 @@ def _card_bases(model: ResolvedModel) -> list[str]:
     return [v.strip() for v in values]
 
 
-def _hop_identity(hop: LineageHop) -> Identity:
+def _hop_identity(hop: LineageHop, models: Sequence[ResolvedModel] = ()) -> Identity:
     # The loader already parsed the manifest's hops: a reference that is not hf:// is opaque
-    # (``models/base`` is a directory, not the Hub repository ``models/base``).
+    # (``models/base`` is a directory, not the Hub repository ``models/base``), unless it is
+    # the name of a model of this manifest from the Hub: it then names that repository and
+    # revision, as the adapter config and the card written for that model do.
     if hop.repo is None:
+        for candidate in models:
+            source = candidate.decl.source
+            if candidate.name == hop.ref and source is not None and source.repo_type == "model":
+                revision = candidate.commit or source.revision
+                return Identity(source.repo_id.lower(), revision and revision.lower(), hop.ref)
         return Identity(None, None, hop.ref)
     return Identity(hop.repo.lower(), hop.revision, hop.ref)
 
@@ -270,7 +278,8 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
 
     # The chain this claim judges, oldest first: the manifest's when declared, else the base the
     # adapter config names (the adapter's author is then the only witness).
-    chain = [Source(_hop_identity(h), f"the manifest ({h.key})") for h in hops]
+    models = ctx.inventory.models
+    chain = [Source(_hop_identity(h, models), f"the manifest ({h.key})") for h in hops]
     adapter_source = (
         Source(
             identify(adapter.base, adapter.revision),
@@ -664,7 +673,7 @@ def _facts(
     }
 
 
-def ancestry(model: ResolvedModel) -> list[Identity]:
+def ancestry(model: ResolvedModel, models: Sequence[ResolvedModel] = ()) -> list[Identity]:
     """The model's ancestors as this claim judges them, nearest first: the manifest's
     ``lineage:`` hops, else the base its ``adapter_config.json`` names.
 
@@ -672,7 +681,7 @@ def ancestry(model: ResolvedModel) -> list[Identity]:
     unreadable adapter config gives none here: this claim reports it, MLS-LIN-006)."""
     decl = model.decl
     if decl.lineage is not None:
-        return [_hop_identity(hop) for hop in reversed(decl.lineage.hops)]
+        return [_hop_identity(hop, models) for hop in reversed(decl.lineage.hops)]
     if decl.base_model:
         return [identify(decl.base_model)]
     if model.root is not None and (model.root / ADAPTER_CONFIG).is_file():

@@ -182,3 +182,28 @@ def test_a_restriction_is_inherited_from_every_hop_of_a_declared_chain(
 
     assert [f.rule for f in result.findings] == ["MLS-LIC-006"]
     assert "non-commercial" in result.facts["license"]["restrictions"]
+
+
+# --- false failures --------------------------------------------------------------------------
+
+
+def test_a_hop_naming_a_declared_hub_model_agrees_with_the_card_and_adapter_config_naming_its_repo(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    # `base_model: bert` names the manifest's model bert (hf://google-bert/bert-base-uncased):
+    # the adapter config and the card name that repository, as PEFT and the Hub write them.
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    pins = ", ".join(
+        f'{p.name}: "{sha256_pin(p)}"' for p in sorted(base_snapshot.iterdir()) if p.suffix
+    )
+    declare_adapter(pipeline, f"{{base_model: {{ref: bert, files: {{{pins}}}}}}}")
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert result.findings == []
+    assert result.facts["lineage"]["base_digest"] == "models[bert]"
+
+    # ... and still disagrees with a card naming another repository.
+    card = pipeline.project.root / "models" / "adapter" / "README.md"
+    card.write_text("---\nbase_model: acme/evil-base\n---\n# adapter\n")
+    assert rules(pipeline.result(ADAPTER_CLAIM)) == ["MLS-LIN-001"]
