@@ -14,7 +14,7 @@ digests of its files). An adapter must bind its base model's digest (the parent 
 manifest) and its own (its ``adapter_model.*`` weights pinned in the model's ``files:``).
 
 The claim is made for models that declare ``lineage:`` and for every adapter (a model directory
-holding ``adapter_config.json``): an adapter is only meaningful on its base. A base named only by
+holding ``adapter_config.json``, at its top or in a subfolder): an adapter is only meaningful on its base. A base named only by
 the card is the model author's statement, not the project's claim; it is not checked on its own.
 """
 
@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
@@ -244,7 +244,6 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     decl = model.decl
     hops = decl.lineage.hops if decl.lineage is not None else ()
     card_rel = f"{model.name}/{decl.card.path}"
-    adapter_rel = f"{model.name}/{ADAPTER_CONFIG}"
     findings: list[Finding] = []
     errors: list[str] = []
     try:
@@ -253,20 +252,21 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         # The other sources are still compared: findings outrank errors.
         card_bases, errors = [], [str(exc)]
 
-    adapter: AdapterConfig | None = None
-    adapter_path = model.root / ADAPTER_CONFIG
-    is_adapter = adapter_path.is_file()
-    if is_adapter:
+    # Every adapter_config.json of the model (PEFT loads one in a subfolder with
+    # ``subfolder=``): the one at the top first.
+    configs = adapter_configs(model)
+    adapters: list[tuple[str, Source]] = []
+    for rel in configs:
         try:
-            adapter = read_adapter_config(adapter_path)
+            adapter = read_adapter_config(model.root / rel)
         except (OSError, ValueError) as exc:
             findings.append(
                 _finding(
                     "MLS-LIN-006",
                     Severity.HIGH,
                     f"{ADAPTER_CONFIG} cannot be read",
-                    adapter_rel,
-                    f"{ADAPTER_CONFIG}: {exc}",
+                    f"{model.name}/{rel}",
+                    f"{rel}: {exc}",
                     "the adapter's base model cannot be established from a config that does not "
                     "parse as strict JSON (a duplicated key can mean one base to this gate and "
                     "another to PEFT)",
@@ -275,29 +275,26 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                     _CWE_PROVENANCE,
                 )
             )
+            continue
+        who = f"{rel} (base_model_name_or_path" + (", revision)" if adapter.revision else ")")
+        adapters.append((rel, Source(identify(adapter.base, adapter.revision), who)))
 
     # The chain this claim judges, oldest first: the manifest's when declared, else the base the
     # adapter config names (the adapter's author is then the only witness).
     models = ctx.inventory.models
     chain = [Source(_hop_identity(h, models), f"the manifest ({h.key})") for h in hops]
-    adapter_source = (
-        Source(
-            identify(adapter.base, adapter.revision),
-            f"{ADAPTER_CONFIG} (base_model_name_or_path"
-            + (", revision)" if adapter.revision else ")"),
-        )
-        if adapter is not None
-        else None
-    )
+    adapter_source = adapters[0][1] if adapters else None
     card_sources = [
         Source(identify(b), f"the model card ({decl.card.path} base_model)") for b in card_bases
     ]
 
-    # The adapter is applied to exactly one model: the manifest's immediate parent.
-    if chain and adapter_source is not None:
-        findings += _disagreement(chain[-1], adapter_source, adapter_rel, ADAPTER_CONFIG)
+    # An adapter is applied to exactly one model: the manifest's immediate parent (without a
+    # chain, the base the first config names, which every other config must name too).
     if not chain and adapter_source is not None:
         chain = [adapter_source]
+        adapters = adapters[1:]
+    for rel, source in adapters:
+        findings += _disagreement(chain[-1], source, f"{model.name}/{rel}", rel)
     # The card may name the immediate parent or an earlier ancestor, but nothing outside the
     # chain; without a chain it is only recorded.
     if chain:
@@ -307,9 +304,9 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     if ctx.policy.require_pins:
         findings += _unpinned(model, hops, chain, adapter_source)
     facts: dict[str, Any] = {"lineage": _facts(hops, chain, card_sources, adapter_source)}
-    if is_adapter:
+    if configs:
         try:
-            bound, checked = _adapter_binding(model, ctx, hops)
+            bound, checked = _adapter_binding(model, ctx, hops, configs)
         except _Unreadable as exc:
             errors.append(str(exc))
         else:
@@ -422,7 +419,7 @@ def _unpinned(
 
 
 def _adapter_binding(
-    model: ResolvedModel, ctx: CheckContext, hops: tuple[LineageHop, ...]
+    model: ResolvedModel, ctx: CheckContext, hops: tuple[LineageHop, ...], configs: list[str]
 ) -> tuple[list[Finding], str | None]:
     """An adapter release binds its base's digest (parent hop) and its own (``files:``).
 
@@ -458,7 +455,12 @@ def _adapter_binding(
         unbound_base = _unbound_weights(parent, found, digests)
         if unbound_base is not None:
             out.append(_weights_unbound(model, parent, checked, unbound_base))
-    weights = [name for name in ADAPTER_WEIGHTS if (model.root / name).is_file()]
+    weights = [
+        str(PurePosixPath(rel).parent / name).removeprefix("./")
+        for rel in configs
+        for name in ADAPTER_WEIGHTS
+        if (model.root / rel).parent.joinpath(name).is_file()
+    ]
     unbound = [name for name in weights if name not in model.decl.files]
     if unbound or not model.decl.files:
         out.append(
@@ -684,19 +686,28 @@ def ancestry(model: ResolvedModel, models: Sequence[ResolvedModel] = ()) -> list
         return [_hop_identity(hop, models) for hop in reversed(decl.lineage.hops)]
     if decl.base_model:
         return [identify(decl.base_model)]
-    if model.root is not None and (model.root / ADAPTER_CONFIG).is_file():
+    configs = adapter_configs(model)
+    if model.root is not None and configs:
         try:
-            adapter = read_adapter_config(model.root / ADAPTER_CONFIG)
+            adapter = read_adapter_config(model.root / configs[0])
         except (OSError, ValueError):
             return []
         return [identify(adapter.base, adapter.revision)]
     return []
 
 
+def adapter_configs(model: ResolvedModel) -> list[str]:
+    """The model's ``adapter_config.json`` files, relative to it: the top-level one first."""
+    if model.root is None:
+        return []
+    found = {a.relpath for a in model.files if PurePosixPath(a.relpath).name == ADAPTER_CONFIG}
+    if (model.root / ADAPTER_CONFIG).is_file():
+        found.add(ADAPTER_CONFIG)
+    return sorted(found, key=lambda rel: (rel.count("/"), rel))
+
+
 def _applies(model: ResolvedModel) -> bool:
-    if model.decl.lineage is not None:
-        return True
-    return model.root is not None and (model.root / ADAPTER_CONFIG).is_file()
+    return model.decl.lineage is not None or bool(adapter_configs(model))
 
 
 CHECK = ProvenanceCheck(

@@ -207,3 +207,44 @@ def test_a_hop_naming_a_declared_hub_model_agrees_with_the_card_and_adapter_conf
     card = pipeline.project.root / "models" / "adapter" / "README.md"
     card.write_text("---\nbase_model: acme/evil-base\n---\n# adapter\n")
     assert rules(pipeline.result(ADAPTER_CLAIM)) == ["MLS-LIN-001"]
+
+
+# --- an adapter in a subfolder is an adapter -------------------------------------------------
+
+
+def test_an_adapter_config_in_a_subfolder_naming_another_base_disagrees(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    # PEFT loads it with PeftModel.from_pretrained(..., subfolder="lora"): the same adapter.
+    adapter = write_adapter(pipeline.project.root / "models" / "adapter")
+    (adapter / "lora").mkdir()
+    (adapter / "lora" / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "base_model_name_or_path": "acme/evil-base"})
+    )
+    pins = ", ".join(
+        f'{p.name}: "{sha256_pin(p)}"' for p in sorted(base_snapshot.iterdir()) if p.suffix
+    )
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", files: {{{pins}}}}}}}',
+    )
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    assert rules(result) == ["MLS-LIN-001"]
+    assert result.findings[0].location.file == "adapter/lora/adapter_config.json"
+    assert "'acme/evil-base'" in result.findings[0].evidence
+
+
+def test_a_model_whose_only_adapter_is_in_a_subfolder_makes_the_claim(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    adapter = write_adapter(pipeline.project.root / "models" / "adapter" / "lora")
+    (adapter.parent / "README.md").write_text("# adapters\n")
+    declare_adapter(pipeline, None, pin_adapter=False)
+
+    result = pipeline.result(ADAPTER_CLAIM)
+
+    # No lineage binds the base, and the adapter's weights are not pinned.
+    assert rules(result) == ["MLS-LIN-002", "MLS-LIN-004", "MLS-LIN-005"]
+    assert "lora/adapter_model.safetensors" in result.findings[2].evidence
