@@ -55,12 +55,21 @@ def _declared(
     model: ResolvedModel, ancestor: Identity, inventory: Inventory
 ) -> ResolvedModel | None:
     repo = ancestor.repo or identify(ancestor.text).repo
-    for other in inventory.models:
-        if other.decl is model.decl:
-            continue
-        source = other.decl.source
-        if repo is not None and source is not None and source.repo_id.lower() == repo:
+    matches = [
+        other
+        for other in inventory.models
+        if other.decl is not model.decl
+        and repo is not None
+        and other.decl.source is not None
+        and other.decl.source.repo_id.lower() == repo
+    ]
+    # Of two releases of one repository, the one at the ancestor's revision.
+    for other in matches:
+        used = other.commit or (other.decl.source.revision if other.decl.source else None)
+        if used and ancestor.revision and used.lower() == ancestor.revision.lower():
             return other
+    if matches:
+        return matches[0]
     for other in inventory.models:
         if other.decl is not model.decl and other.name == ancestor.text:
             return other

@@ -619,17 +619,25 @@ def _compare(
 def _declared_base(
     model: ResolvedModel, ctx: CheckContext, hop: LineageHop
 ) -> ResolvedModel | None:
-    """The manifest's own model that ``hop`` names (by Hub repository, or by its name)."""
+    """The manifest's own model that ``hop`` names (by Hub repository, or by its name); of two
+    releases of one repository, the one at the hop's revision."""
+    matches: list[ResolvedModel] = []
     for candidate in ctx.inventory.models:
         if candidate.decl is model.decl:
             continue  # an adapter is not its own base
         source = candidate.decl.source
         if hop.repo is not None and source is not None:
             if source.repo_id.lower() == hop.repo.lower():
-                return candidate
+                matches.append(candidate)
         elif hop.repo is None and hop.ref == candidate.name:
             return candidate
-    return None
+    for candidate in matches:
+        source = candidate.decl.source
+        used = candidate.commit or (source.revision if source is not None else None)
+        if hop.revision is not None and used is not None and used.lower() == hop.revision.lower():
+            return candidate
+    # None at that revision: the first is compared, and its other revision reported.
+    return matches[0] if matches else None
 
 
 def _base_differs(model: ResolvedModel, hop: LineageHop, where: str, evidence: str) -> Finding:

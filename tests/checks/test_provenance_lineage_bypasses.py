@@ -4,6 +4,7 @@ sources disagreed or its base was not bound, and must now fail (or error)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from tests.checks.test_provenance_lineage import (
     sha256_pin,
     write_adapter,
 )
-from tests.conftest import write_model
+from tests.conftest import build_hub_cache, write_model
 
 __all__ = ["base_snapshot"]  # the fixture, shared with the lineage tests
 
@@ -248,3 +249,73 @@ def test_a_model_whose_only_adapter_is_in_a_subfolder_makes_the_claim(
     # No lineage binds the base, and the adapter's weights are not pinned.
     assert rules(result) == ["MLS-LIN-002", "MLS-LIN-004", "MLS-LIN-005"]
     assert "lora/adapter_model.safetensors" in result.findings[2].evidence
+
+
+def test_an_adapter_is_compared_with_the_declared_base_at_the_revision_it_names(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    # Two releases of the same repository in one manifest: the hop names the second.
+    write_adapter(pipeline.project.root / "models" / "adapter")
+    pins = ", ".join(
+        f'{p.name}: "{sha256_pin(p)}"' for p in sorted(base_snapshot.iterdir()) if p.suffix
+    )
+    declare_adapter(
+        pipeline,
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", files: {{{pins}}}}}}}',
+    )
+    older = write_model(pipeline.project.root.parent / "bert-old", seed=11)
+    files = {p.name: p.read_bytes() for p in sorted(older.iterdir())}
+    other = build_hub_cache(
+        pipeline.project.root.parent / "other-cache",
+        "google-bert/bert-base-uncased",
+        "e" * 40,
+        files,
+    )
+    shutil.copytree(other.parents[1], base_snapshot.parents[1], symlinks=True, dirs_exist_ok=True)
+    manifest = pipeline.project.root / "mlsupply.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "models:\n",
+            "models:\n  - name: bert-old\n"
+            "    source: hf://google-bert/bert-base-uncased@" + "e" * 40 + "\n",
+            1,
+        )
+    )
+
+    assert pipeline.result(ADAPTER_CLAIM).findings == []
+
+
+def test_the_licence_is_inherited_from_the_declared_release_at_the_hops_revision() -> None:
+    from pytest_mlsupply.checks.provenance_license import base_of
+    from pytest_mlsupply.manifest.model import (
+        HubRef,
+        LicensePolicy,
+        Manifest,
+        ModelDecl,
+        OutputDecl,
+        Policy,
+        Span,
+    )
+    from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
+
+    def declared(name: str, source: HubRef | None = None, base: str | None = None) -> ResolvedModel:
+        decl = ModelDecl(name=name, span=Span(Path("m.yaml"), 1, 1), source=source, base_model=base)
+        return ResolvedModel(decl=decl, root=None)
+
+    old = declared("llama-old", HubRef("model", "meta-llama/Meta-Llama-3-8B", "a" * 40))
+    new = declared("llama-new", HubRef("model", "meta-llama/Meta-Llama-3-8B", "b" * 40))
+    tuned = declared("tuned", base="hf://meta-llama/Meta-Llama-3-8B@" + "b" * 40)
+    inventory = Inventory(
+        manifest=Manifest(
+            path=Path("m.yaml"),
+            version=1,
+            policy=Policy(licenses=LicensePolicy()),
+            output=OutputDecl(bom=Path("b"), matrix=Path("m")),
+            project_name="p",
+        ),
+        models=(old, new, tuned),
+        datasets=(),
+        dependencies=(),
+    )
+
+    assert base_of(tuned, inventory) is new
