@@ -313,6 +313,19 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             findings += bound
             if checked is not None:
                 facts["lineage"]["base_digest"] = checked
+    # Every other hop's digests are evidence only when compared with that ancestor where it is
+    # on this machine (an adapter's parent was compared above).
+    for hop in hops[:-1] if configs else hops:
+        if hop.sha256 is None and not hop.files:
+            continue
+        try:
+            found, where = _base_files(model, ctx, hop)
+            problems = _compare(ctx, hop, found, where)[0] if found is not None else []
+        except _Unreadable as exc:
+            errors.append(str(exc))
+            continue
+        if problems:
+            findings.append(_base_differs(model, hop, where, "; ".join(problems), adapter=False))
     # What was found stands; what could not be judged keeps the claim from passing.
     return Outcome(findings=findings, facts=facts, error="; ".join(errors) or None)
 
@@ -640,15 +653,20 @@ def _declared_base(
     return matches[0] if matches else None
 
 
-def _base_differs(model: ResolvedModel, hop: LineageHop, where: str, evidence: str) -> Finding:
+def _base_differs(
+    model: ResolvedModel, hop: LineageHop, where: str, evidence: str, *, adapter: bool = True
+) -> Finding:
     return _finding(
         "MLS-LIN-003",
         Severity.CRITICAL,
-        "adapter's base model digest differs",
+        "adapter's base model digest differs" if adapter else "ancestor's digest differs",
         model.name,
         evidence,
         "the adapter was bound to other base weights than the ones this project ships: it is "
-        "loaded on a base it was not trained for, or the base was replaced",
+        "loaded on a base it was not trained for, or the base was replaced"
+        if adapter
+        else "the lineage pins the ancestor to other bytes than the ones on this machine: the "
+        "model was not derived from them, or the ancestor was replaced",
         f"restore {where} to the bound weights, or re-bind the adapter ({hop.key}.files) after "
         "reviewing the new base",
         _CWE_INTEGRITY,

@@ -319,3 +319,32 @@ def test_the_licence_is_inherited_from_the_declared_release_at_the_hops_revision
     )
 
     assert base_of(tuned, inventory) is new
+
+
+# --- a fine-tune's hop digests are evidence only when compared ---------------------------------
+
+
+def test_a_fine_tunes_hop_digests_that_contradict_the_base_on_this_machine_fail(
+    pipeline: Pipeline,
+) -> None:
+    # Pinned "by sha256" under require_pins, but the digests are not the base's.
+    base = write_model(pipeline.project.root / "models" / "base", seed=5)
+    (pipeline.model_dir / "README.md").write_text("# tiny\n")
+    wrong = "sha256:" + "cd" * 32
+    declare(
+        pipeline, f'{{base_model: {{ref: models/base, files: {{model.safetensors: "{wrong}"}}}}}}'
+    )
+
+    result = pipeline.result(CLAIM)
+
+    assert rules(result) == ["MLS-LIN-003"]
+    assert result.findings[0].evidence == (
+        f"model.safetensors: bound {wrong}, the directory models/base has "
+        f"{sha256_pin(base / 'model.safetensors')}"
+    )
+
+    right = sha256_pin(base / "model.safetensors")
+    declare(
+        pipeline, f'{{base_model: {{ref: models/base, files: {{model.safetensors: "{right}"}}}}}}'
+    )
+    assert pipeline.result(CLAIM).findings == []
