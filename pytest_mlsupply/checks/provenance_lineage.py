@@ -390,8 +390,9 @@ def _unpinned(
 ) -> list[Finding]:
     out = []
     if hops:
-        for hop in hops:
-            if _hop_pinned(hop):
+        # A hop naming a model of this manifest is pinned by that model's source commit.
+        for hop, source in zip(hops, chain, strict=True):
+            if _hop_pinned(hop) or (hop.repo is None and source.identity.pinned):
                 continue
             fix = (
                 f"pin the 40-hex commit: hf://{hop.repo}@<commit sha>"

@@ -348,3 +348,24 @@ def test_a_fine_tunes_hop_digests_that_contradict_the_base_on_this_machine_fail(
         pipeline, f'{{base_model: {{ref: models/base, files: {{model.safetensors: "{right}"}}}}}}'
     )
     assert pipeline.result(CLAIM).findings == []
+
+
+def test_a_hop_naming_a_declared_model_pinned_to_a_commit_is_pinned(
+    pipeline: Pipeline, base_snapshot: Path
+) -> None:
+    # The fine-tune of the manifest's model bert (hf://google-bert/bert-base-uncased@<commit>)
+    # names it; its source's commit pins the hop under require_pins.
+    manifest = pipeline.project.root / "mlsupply.yaml"
+    manifest.write_text(
+        "version: 1\nmodels:\n"
+        f"  - name: bert\n    source: hf://google-bert/bert-base-uncased@{BASE}\n"
+        "  - name: tiny\n    path: models/tiny\n    lineage: {base_model: bert}\n"
+    )
+
+    assert pipeline.result(CLAIM).findings == []
+
+    manifest.write_text(
+        "version: 1\nmodels:\n  - name: tiny\n    path: models/tiny\n"
+        "    lineage: {base_model: bert}\n"
+    )
+    assert rules(pipeline.result(CLAIM)) == ["MLS-LIN-001", "MLS-LIN-002"]
