@@ -5,7 +5,8 @@ A model's licence is the manifest's ``license:`` or, when it declares none, its 
 the table knows is judged too (the manifest cannot wish the card's terms away); a ``LICENSE``
 file is only reported. The expression is judged against ``policy.licenses`` by :mod:`pytest_mlsupply.licenses`.
 A model also answers for what it was built from: the datasets it declares (``datasets:``) and its
-base model (``lineage.base_model``) when that is itself a declared model, recursively, so an
+ancestors the ``lineage`` claim sees (every hop of ``lineage:``, or an adapter's
+``adapter_config.json`` base) when they are themselves declared models, recursively, so an
 adapter on a fine-tune of a non-commercial base is non-commercial too, and says so.
 
 The claim is made for every model when the manifest sets ``policy.licenses``, and for a model
@@ -19,8 +20,8 @@ from typing import Any
 
 from pytest_mlsupply import licenses
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.checks.provenance_lineage import Identity, ancestry, identify
 from pytest_mlsupply.engines.model_card import CardError, read_card
-from pytest_mlsupply.manifest.loader import split_hub_uri
 from pytest_mlsupply.manifest.model import LicensePolicy, Policy
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
@@ -28,26 +29,50 @@ from pytest_mlsupply.sources.inventory import Inventory, ResolvedModel
 LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "COPYING")
 
 
-def base_of(model: ResolvedModel, inventory: Inventory) -> ResolvedModel | None:
-    """The declared model that ``model``'s ``lineage.base_model`` names, if any.
+def bases_of(model: ResolvedModel, inventory: Inventory) -> list[ResolvedModel]:
+    """The declared models among ``model``'s ancestors, nearest first.
 
-    The one place lineage is resolved for licences: a Hub reference (``hf://org/name@rev``, or a
-    bare ``org/name``) matches a declared model by its source repository, anything else by the
-    declared model's name. (The ``lineage`` claim's resolved chain can replace this later.)
+    The ancestors are the ``lineage`` claim's (:func:`provenance_lineage.ancestry`): every hop
+    of the manifest's ``lineage:``, or the base an adapter's ``adapter_config.json`` names, so
+    a restriction is inherited over exactly the hops that claim judges. A Hub reference
+    (``hf://org/name@rev``, a bare ``org/name`` or a huggingface.co URL) matches a declared
+    model by its source repository, anything else by the declared model's name.
     """
-    wanted = model.decl.base_model
-    if not wanted:
-        return None
-    split = split_hub_uri(wanted)
-    repo = split[1] if split is not None else wanted
-    for other in inventory.models:
-        if other.decl is model.decl:
-            continue
-        source = other.decl.source
-        if source is not None and source.repo_id.lower() == repo.lower():
+    out: list[ResolvedModel] = []
+    for ancestor in ancestry(model, inventory.models):
+        found = _declared(model, ancestor, inventory)
+        if found is not None and found not in out:
+            out.append(found)
+    return out
+
+
+def base_of(model: ResolvedModel, inventory: Inventory) -> ResolvedModel | None:
+    """The declared model that is ``model``'s immediate parent, if any."""
+    ancestors = ancestry(model, inventory.models)
+    return _declared(model, ancestors[0], inventory) if ancestors else None
+
+
+def _declared(
+    model: ResolvedModel, ancestor: Identity, inventory: Inventory
+) -> ResolvedModel | None:
+    repo = ancestor.repo or identify(ancestor.text).repo
+    matches = [
+        other
+        for other in inventory.models
+        if other.decl is not model.decl
+        and repo is not None
+        and other.decl.source is not None
+        and other.decl.source.repo_id.lower() == repo
+    ]
+    # Of two releases of one repository, the one at the ancestor's revision.
+    for other in matches:
+        used = other.commit or (other.decl.source.revision if other.decl.source else None)
+        if used and ancestor.revision and used.lower() == ancestor.revision.lower():
             return other
+    if matches:
+        return matches[0]
     for other in inventory.models:
-        if other.decl is not model.decl and other.name == wanted:
+        if other.decl is not model.decl and other.name == ancestor.text:
             return other
     return None
 
@@ -176,6 +201,8 @@ class Assessment:
     None for the model's own)."""
     base_model: str | None = None
     """The declared model it inherits from, if its ``base_model`` names one."""
+    reached: set[str] = field(default_factory=set)
+    """Every declared ancestor inherited from, at any depth."""
     cycle: bool = False
     undeclared: list[Issue] = field(default_factory=list)
     """A ``base_model`` that names no declared model, while unknown licences are denied: its
@@ -255,24 +282,31 @@ def assess(
         result.datasets += issues
         for restriction, lic in dataset_verdict.restrictions if dataset_verdict else ():
             result.restrictions.setdefault(restriction, []).append((lic, f"dataset {name}"))
-    base = base_of(model, inventory)
-    if base is None and model.decl.base_model and policy.unknown == "deny":
+    # Every declared ancestor the lineage claim sees, nearest first; one already reached
+    # through a nearer one's own lineage is not inherited twice.
+    ancestors = ancestry(model, inventory.models)
+    if ancestors and _declared(model, ancestors[0], inventory) is None and policy.unknown == "deny":
         result.undeclared = [
             Issue(
                 f"model {model.name}",
                 None,
-                f"its lineage.base_model {model.decl.base_model!r} is not a model declared in the "
+                f"its base model {ancestors[0].text!r} is not a model declared in the "
                 "manifest, so the licence it passes on is unknown",
                 "unknown",
             )
         ]
-    if base is not None:
-        result.base_model = base.name
+    bases = bases_of(model, inventory)
+    if bases:
+        result.base_model = bases[0].name
+    for base in bases:
+        if base.name in result.reached:
+            continue
         if base.name in _seen or base.name == model.name:
             result.cycle = True
-            return result
+            continue
         inherited = assess(base, inventory, policy, _seen | {model.name})
-        result.cycle = inherited.cycle
+        result.cycle = result.cycle or inherited.cycle
+        result.reached |= {base.name} | inherited.reached
         result.base += [
             Issue(issue.subject, issue.licence, issue.problem, issue.kind, (base.name, *issue.via))
             for issue in (

@@ -14,7 +14,7 @@ digests of its files). An adapter must bind its base model's digest (the parent 
 manifest) and its own (its ``adapter_model.*`` weights pinned in the model's ``files:``).
 
 The claim is made for models that declare ``lineage:`` and for every adapter (a model directory
-holding ``adapter_config.json``): an adapter is only meaningful on its base. A base named only by
+holding ``adapter_config.json``, at its top or in a subfolder): an adapter is only meaningful on its base. A base named only by
 the card is the model author's statement, not the project's claim; it is not checked on its own.
 """
 
@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.engines.extensions import WEIGHTS_SUFFIXES
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.model import LineageHop
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
@@ -41,6 +43,9 @@ _MAX_CONFIG = 1 << 20
 _CWE_PROVENANCE = "CWE-1357"
 _CWE_INTEGRITY = "CWE-345"
 _CWE_PINNING = "CWE-494"
+
+#: A base's weights, which its adapter must bind (``.model`` is a SentencePiece tokenizer here).
+_BASE_WEIGHTS = WEIGHTS_SUFFIXES - {".model"}
 
 _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 # Hub ids: ASCII only (the Hub rejects anything else), so a look-alike letter is another repo.
@@ -212,10 +217,17 @@ def _card_bases(model: ResolvedModel) -> list[str]:
     return [v.strip() for v in values]
 
 
-def _hop_identity(hop: LineageHop) -> Identity:
+def _hop_identity(hop: LineageHop, models: Sequence[ResolvedModel] = ()) -> Identity:
     # The loader already parsed the manifest's hops: a reference that is not hf:// is opaque
-    # (``models/base`` is a directory, not the Hub repository ``models/base``).
+    # (``models/base`` is a directory, not the Hub repository ``models/base``), unless it is
+    # the name of a model of this manifest from the Hub: it then names that repository and
+    # revision, as the adapter config and the card written for that model do.
     if hop.repo is None:
+        for candidate in models:
+            source = candidate.decl.source
+            if candidate.name == hop.ref and source is not None and source.repo_type == "model":
+                revision = candidate.commit or source.revision
+                return Identity(source.repo_id.lower(), revision and revision.lower(), hop.ref)
         return Identity(None, None, hop.ref)
     return Identity(hop.repo.lower(), hop.revision, hop.ref)
 
@@ -232,7 +244,6 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     decl = model.decl
     hops = decl.lineage.hops if decl.lineage is not None else ()
     card_rel = f"{model.name}/{decl.card.path}"
-    adapter_rel = f"{model.name}/{ADAPTER_CONFIG}"
     findings: list[Finding] = []
     errors: list[str] = []
     try:
@@ -241,20 +252,21 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         # The other sources are still compared: findings outrank errors.
         card_bases, errors = [], [str(exc)]
 
-    adapter: AdapterConfig | None = None
-    adapter_path = model.root / ADAPTER_CONFIG
-    is_adapter = adapter_path.is_file()
-    if is_adapter:
+    # Every adapter_config.json of the model (PEFT loads one in a subfolder with
+    # ``subfolder=``): the one at the top first.
+    configs = adapter_configs(model)
+    adapters: list[tuple[str, Source]] = []
+    for rel in configs:
         try:
-            adapter = read_adapter_config(adapter_path)
+            adapter = read_adapter_config(model.root / rel)
         except (OSError, ValueError) as exc:
             findings.append(
                 _finding(
                     "MLS-LIN-006",
                     Severity.HIGH,
                     f"{ADAPTER_CONFIG} cannot be read",
-                    adapter_rel,
-                    f"{ADAPTER_CONFIG}: {exc}",
+                    f"{model.name}/{rel}",
+                    f"{rel}: {exc}",
                     "the adapter's base model cannot be established from a config that does not "
                     "parse as strict JSON (a duplicated key can mean one base to this gate and "
                     "another to PEFT)",
@@ -263,28 +275,26 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                     _CWE_PROVENANCE,
                 )
             )
+            continue
+        who = f"{rel} (base_model_name_or_path" + (", revision)" if adapter.revision else ")")
+        adapters.append((rel, Source(identify(adapter.base, adapter.revision), who)))
 
     # The chain this claim judges, oldest first: the manifest's when declared, else the base the
     # adapter config names (the adapter's author is then the only witness).
-    chain = [Source(_hop_identity(h), f"the manifest ({h.key})") for h in hops]
-    adapter_source = (
-        Source(
-            identify(adapter.base, adapter.revision),
-            f"{ADAPTER_CONFIG} (base_model_name_or_path"
-            + (", revision)" if adapter.revision else ")"),
-        )
-        if adapter is not None
-        else None
-    )
+    models = ctx.inventory.models
+    chain = [Source(_hop_identity(h, models), f"the manifest ({h.key})") for h in hops]
+    adapter_source = adapters[0][1] if adapters else None
     card_sources = [
         Source(identify(b), f"the model card ({decl.card.path} base_model)") for b in card_bases
     ]
 
-    # The adapter is applied to exactly one model: the manifest's immediate parent.
-    if chain and adapter_source is not None:
-        findings += _disagreement(chain[-1], adapter_source, adapter_rel, ADAPTER_CONFIG)
+    # An adapter is applied to exactly one model: the manifest's immediate parent (without a
+    # chain, the base the first config names, which every other config must name too).
     if not chain and adapter_source is not None:
         chain = [adapter_source]
+        adapters = adapters[1:]
+    for rel, source in adapters:
+        findings += _disagreement(chain[-1], source, f"{model.name}/{rel}", rel)
     # The card may name the immediate parent or an earlier ancestor, but nothing outside the
     # chain; without a chain it is only recorded.
     if chain:
@@ -294,15 +304,28 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     if ctx.policy.require_pins:
         findings += _unpinned(model, hops, chain, adapter_source)
     facts: dict[str, Any] = {"lineage": _facts(hops, chain, card_sources, adapter_source)}
-    if is_adapter:
+    if configs:
         try:
-            bound, checked = _adapter_binding(model, ctx, hops)
+            bound, checked = _adapter_binding(model, ctx, hops, configs)
         except _Unreadable as exc:
             errors.append(str(exc))
         else:
             findings += bound
             if checked is not None:
                 facts["lineage"]["base_digest"] = checked
+    # Every other hop's digests are evidence only when compared with that ancestor where it is
+    # on this machine (an adapter's parent was compared above).
+    for hop in hops[:-1] if configs else hops:
+        if hop.sha256 is None and not hop.files:
+            continue
+        try:
+            found, where = _base_files(model, ctx, hop)
+            problems = _compare(ctx, hop, found, where)[0] if found is not None else []
+        except _Unreadable as exc:
+            errors.append(str(exc))
+            continue
+        if problems:
+            findings.append(_base_differs(model, hop, where, "; ".join(problems), adapter=False))
     # What was found stands; what could not be judged keeps the claim from passing.
     return Outcome(findings=findings, facts=facts, error="; ".join(errors) or None)
 
@@ -367,8 +390,9 @@ def _unpinned(
 ) -> list[Finding]:
     out = []
     if hops:
-        for hop in hops:
-            if _hop_pinned(hop):
+        # A hop naming a model of this manifest is pinned by that model's source commit.
+        for hop, source in zip(hops, chain, strict=True):
+            if _hop_pinned(hop) or (hop.repo is None and source.identity.pinned):
                 continue
             fix = (
                 f"pin the 40-hex commit: hf://{hop.repo}@<commit sha>"
@@ -409,7 +433,7 @@ def _unpinned(
 
 
 def _adapter_binding(
-    model: ResolvedModel, ctx: CheckContext, hops: tuple[LineageHop, ...]
+    model: ResolvedModel, ctx: CheckContext, hops: tuple[LineageHop, ...], configs: list[str]
 ) -> tuple[list[Finding], str | None]:
     """An adapter release binds its base's digest (parent hop) and its own (``files:``).
 
@@ -437,11 +461,20 @@ def _adapter_binding(
         )
     else:
         found, checked = _base_files(model, ctx, parent)
+        digests: dict[str, str] = {}
         if found is not None:
-            problems = _compare(ctx, parent, found, checked)
+            problems, digests = _compare(ctx, parent, found, checked)
             if problems:
                 out.append(_base_differs(model, parent, checked, "; ".join(problems)))
-    weights = [name for name in ADAPTER_WEIGHTS if (model.root / name).is_file()]
+        unbound_base = _unbound_weights(parent, found, digests)
+        if unbound_base is not None:
+            out.append(_weights_unbound(model, parent, checked, unbound_base))
+    weights = [
+        str(PurePosixPath(rel).parent / name).removeprefix("./")
+        for rel in configs
+        for name in ADAPTER_WEIGHTS
+        if (model.root / rel).parent.joinpath(name).is_file()
+    ]
     unbound = [name for name in weights if name not in model.decl.files]
     if unbound or not model.decl.files:
         out.append(
@@ -490,9 +523,10 @@ def _base_files(
     if hop.repo is None:
         directory = ctx.inventory.manifest.root / hop.ref
         if directory.is_dir():
-            # Only what the hop binds (a lone sha256: the directory's top-level files): a
-            # mistyped ref must not walk and hash a whole tree.
-            names = list(hop.files) or sorted(p.name for p in directory.iterdir() if p.is_file())
+            # What the hop binds and the directory's top-level files (their weights must all
+            # be bound): a mistyped ref must not walk and hash a whole tree.
+            top = (p.name for p in directory.iterdir() if p.is_file())
+            names = sorted(set(hop.files) | set(top))
             local: dict[str, Path | None] = {
                 rel: directory / rel if (directory / rel).is_file() else None for rel in names
             }
@@ -515,7 +549,59 @@ def _base_files(
     return _Found(cached, complete=False), f"the local Hub cache of {hop.repo}@{hop.revision}"
 
 
-def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> list[str]:
+def _is_weights(rel: str) -> bool:
+    return Path(rel).suffix.lower() in _BASE_WEIGHTS
+
+
+def _unbound_weights(
+    hop: LineageHop, found: _Found | None, digests: dict[str, str]
+) -> list[str] | None:
+    """The base's weights the binding leaves out (None: it covers them).
+
+    A binding of the base's ``config.json`` alone (or a lone sha256 matching it) lets the
+    weights be swapped for anything: every weights file of a base that is on this machine must
+    be bound, and a base that is not (or whose weights are not recognised by name) must have
+    at least one weights file bound."""
+    if found is not None and found.complete:
+        weights = sorted(rel for rel, path in found.files.items() if path and _is_weights(rel))
+        lone = hop.sha256
+        unbound = [
+            rel
+            for rel in weights
+            if rel not in hop.files and (lone is None or digests.get(rel) != lone)
+        ]
+        if weights:
+            return unbound or None
+        # No weights by name (only top-level files of a directory are listed): as below.
+    if hop.files and not any(_is_weights(rel) for rel in hop.files):
+        return ["(no weights file is bound)"]
+    return None
+
+
+def _weights_unbound(
+    model: ResolvedModel, hop: LineageHop, where: str, unbound: list[str]
+) -> Finding:
+    return _finding(
+        "MLS-LIN-004",
+        Severity.HIGH,
+        "adapter does not bind its base model's weights",
+        model.name,
+        f"{hop.key} binds "
+        + (", ".join(sorted(hop.files)) if hop.files else f"sha256 {hop.sha256}")
+        + f"; weights of {where} left unbound: "
+        + ", ".join(unbound),
+        "an adapter bound to its base's config or tokenizer, or to one of its weights files, "
+        "is still loaded on whatever the other weights files hold",
+        f"bind every weights file of the base in {hop.key}.files "
+        '(`files: {model.safetensors: "sha256:<64 hex>"}`)',
+        _CWE_INTEGRITY,
+        key_path=f"models[{model.name}].{hop.key}",
+    )
+
+
+def _compare(
+    ctx: CheckContext, hop: LineageHop, found: _Found, where: str
+) -> tuple[list[str], dict[str, str]]:
     digests: dict[str, str] = {}
     for rel, path in found.files.items():
         # Hash only the bound files, unless a lone sha256 may be any of the base's files.
@@ -541,34 +627,47 @@ def _compare(ctx: CheckContext, hop: LineageHop, found: _Found, where: str) -> l
             problems.append(f"{rel}: bound {digest}, {where} has {actual}")
     if hop.sha256 is not None and found.complete and hop.sha256 not in digests.values():
         problems.append(f"sha256 {hop.sha256} matches no file of {where}")
-    return problems
+    return problems, digests
 
 
 def _declared_base(
     model: ResolvedModel, ctx: CheckContext, hop: LineageHop
 ) -> ResolvedModel | None:
-    """The manifest's own model that ``hop`` names (by Hub repository, or by its name)."""
+    """The manifest's own model that ``hop`` names (by Hub repository, or by its name); of two
+    releases of one repository, the one at the hop's revision."""
+    matches: list[ResolvedModel] = []
     for candidate in ctx.inventory.models:
         if candidate.decl is model.decl:
             continue  # an adapter is not its own base
         source = candidate.decl.source
         if hop.repo is not None and source is not None:
             if source.repo_id.lower() == hop.repo.lower():
-                return candidate
+                matches.append(candidate)
         elif hop.repo is None and hop.ref == candidate.name:
             return candidate
-    return None
+    for candidate in matches:
+        source = candidate.decl.source
+        used = candidate.commit or (source.revision if source is not None else None)
+        if hop.revision is not None and used is not None and used.lower() == hop.revision.lower():
+            return candidate
+    # None at that revision: the first is compared, and its other revision reported.
+    return matches[0] if matches else None
 
 
-def _base_differs(model: ResolvedModel, hop: LineageHop, where: str, evidence: str) -> Finding:
+def _base_differs(
+    model: ResolvedModel, hop: LineageHop, where: str, evidence: str, *, adapter: bool = True
+) -> Finding:
     return _finding(
         "MLS-LIN-003",
         Severity.CRITICAL,
-        "adapter's base model digest differs",
+        "adapter's base model digest differs" if adapter else "ancestor's digest differs",
         model.name,
         evidence,
         "the adapter was bound to other base weights than the ones this project ships: it is "
-        "loaded on a base it was not trained for, or the base was replaced",
+        "loaded on a base it was not trained for, or the base was replaced"
+        if adapter
+        else "the lineage pins the ancestor to other bytes than the ones on this machine: the "
+        "model was not derived from them, or the ancestor was replaced",
         f"restore {where} to the bound weights, or re-bind the adapter ({hop.key}.files) after "
         "reviewing the new base",
         _CWE_INTEGRITY,
@@ -603,10 +702,39 @@ def _facts(
     }
 
 
+def ancestry(model: ResolvedModel, models: Sequence[ResolvedModel] = ()) -> list[Identity]:
+    """The model's ancestors as this claim judges them, nearest first: the manifest's
+    ``lineage:`` hops, else the base its ``adapter_config.json`` names.
+
+    Shared with the licence claim, so a restriction is inherited over the same hops (an
+    unreadable adapter config gives none here: this claim reports it, MLS-LIN-006)."""
+    decl = model.decl
+    if decl.lineage is not None:
+        return [_hop_identity(hop, models) for hop in reversed(decl.lineage.hops)]
+    if decl.base_model:
+        return [identify(decl.base_model)]
+    configs = adapter_configs(model)
+    if model.root is not None and configs:
+        try:
+            adapter = read_adapter_config(model.root / configs[0])
+        except (OSError, ValueError):
+            return []
+        return [identify(adapter.base, adapter.revision)]
+    return []
+
+
+def adapter_configs(model: ResolvedModel) -> list[str]:
+    """The model's ``adapter_config.json`` files, relative to it: the top-level one first."""
+    if model.root is None:
+        return []
+    found = {a.relpath for a in model.files if PurePosixPath(a.relpath).name == ADAPTER_CONFIG}
+    if (model.root / ADAPTER_CONFIG).is_file():
+        found.add(ADAPTER_CONFIG)
+    return sorted(found, key=lambda rel: (rel.count("/"), rel))
+
+
 def _applies(model: ResolvedModel) -> bool:
-    if model.decl.lineage is not None:
-        return True
-    return model.root is not None and (model.root / ADAPTER_CONFIG).is_file()
+    return model.decl.lineage is not None or bool(adapter_configs(model))
 
 
 CHECK = ProvenanceCheck(

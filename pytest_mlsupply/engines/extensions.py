@@ -124,6 +124,8 @@ CLAIMS: dict[str, Claim] = {
 
 #: Weights files that must never be empty (an empty one is a failed or truncated download).
 _WEIGHTS = frozenset(CLAIMS) | {".bin", ".model", ".msgpack", ".pkl", ".joblib"}
+#: The suffixes of a model's weights (public for the lineage claim's base binding).
+WEIGHTS_SUFFIXES = _WEIGHTS
 
 _NOUNS = {
     Format.PICKLE: "pickle",

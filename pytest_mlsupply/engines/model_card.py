@@ -17,6 +17,10 @@ import yaml
 
 # Hub cards ship with this placeholder in every empty section; it is not content.
 _PLACEHOLDERS = ("[more information needed]", "more information needed", "todo", "tbd")
+# huggingface_hub.repocard.REGEX_YAML_BLOCK: where the Hub's library finds a card's metadata.
+_FRONT_MATTER_RE = re.compile(
+    r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))"
+)
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
@@ -38,23 +42,32 @@ class ModelCard:
 
 
 def parse_card(text: str) -> ModelCard:
-    """Split ``text`` into front matter and sections; raise :class:`CardError` on bad YAML."""
+    """Split ``text`` into front matter and sections; raise :class:`CardError` on bad YAML.
+
+    The front matter is delimited as ``huggingface_hub``'s ``ModelCard`` delimits it (the reader
+    every Hub tool uses): after leading blank lines, closed by a ``---`` at the start of a line.
+    A gate that read another block than the Hub's would compare a ``base_model`` or a
+    ``license`` nobody else sees. A byte order mark is skipped first (the Hub library would
+    find no front matter at all; reading it compares more, never less).
+    """
     metadata: dict[str, Any] = {}
+    repeated: tuple[str, ...] = ()
+    text = text.removeprefix("\ufeff")
     body = text
-    lines = text.splitlines()
-    if lines and lines[0].strip() == "---":
+    match = _FRONT_MATTER_RE.match(text)
+    if match is None and text.lstrip().startswith("---"):
+        first = text.lstrip().splitlines()[0]
+        if first.strip() == "---":
+            raise CardError("front matter starts with '---' but is never closed")
+    if match is not None:
         try:
-            end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-        except StopIteration:
-            raise CardError("front matter starts with '---' but is never closed") from None
-        try:
-            loaded, repeated = _load("\n".join(lines[1:end]))
+            loaded, repeated = _load(match.group(2))
         except yaml.YAMLError as exc:
             raise CardError(f"front matter is not valid YAML: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise CardError("front matter must be a YAML mapping")
         metadata = _jsonable(loaded or {})
-        body = "\n".join(lines[end + 1 :])
+        body = text[match.end() :]
     return ModelCard(metadata=metadata, sections=_sections(body), repeated=repeated)
 
 

@@ -436,9 +436,12 @@ def test_a_lone_sha256_binding_must_match_one_of_the_bases_files(
     declare_adapter(
         pipeline, f'{{base_model: {{ref: models/base, sha256: "{wrong}"}}}}', base=False
     )
-    (finding,) = pipeline.result(ADAPTER_CLAIM).findings
+    finding, unbound = pipeline.result(ADAPTER_CLAIM).findings
     assert finding.rule == "MLS-LIN-003"
     assert finding.evidence == f"sha256 {wrong} matches no file of the directory models/base"
+    # Matching no file, it binds none of the base's weights either.
+    assert unbound.rule == "MLS-LIN-004"
+    assert unbound.evidence.endswith("left unbound: model.safetensors")
 
 
 def test_an_adapter_bound_to_a_file_its_base_lacks_fails(
@@ -452,9 +455,10 @@ def test_an_adapter_bound_to_a_file_its_base_lacks_fails(
         f'files: {{pytorch_model.bin: "{pin}"}}}}}}',
     )
 
-    (finding,) = pipeline.result(ADAPTER_CLAIM).findings
+    finding, unbound = pipeline.result(ADAPTER_CLAIM).findings
 
     assert finding.rule == "MLS-LIN-003"
+    assert unbound.rule == "MLS-LIN-004"  # and the base's real weights are left unbound
     assert "pytorch_model.bin: bound" in finding.evidence
     assert "not in models[bert]" in finding.evidence
 
