@@ -68,6 +68,11 @@ _ALGORITHMS = {
 }
 #: Broken for collisions: a matching digest of these alone does not pin the bytes.
 _WEAK = frozenset({"md5", "sha1", "gitblob"})
+#: Extendable-output functions: the subject chooses the digest's length, so a short one (even
+#: an empty one, which every file "matches") pins nothing. Below this many hex digits (256 bits,
+#: sha256's length) it is no proof.
+_XOF = frozenset({"shake128", "shake256"})
+_MIN_XOF_HEX = 64
 #: Hosts whose repository paths are case-insensitive (Acme/Model and acme/model are one repo).
 _CASELESS_HOSTS = frozenset({"github.com", "gitlab.com"})
 _MAX_PROPERTY = 2000
@@ -607,7 +612,12 @@ def _check_digests(
         for (algorithm, value), source in digests.items()
         if algorithm in _ALGORITHMS
     )
-    strong = [algorithm for algorithm, _, _ in checkable if algorithm not in _WEAK]
+    strong = [
+        algorithm
+        for algorithm, value, _ in checkable
+        if algorithm not in _WEAK
+        and (algorithm not in _XOF or (len(value) >= _MIN_XOF_HEX and len(value) % 2 == 0))
+    ]
     out: list[Finding] = []
     if not strong:
         out.append(
@@ -618,9 +628,10 @@ def _check_digests(
                 where,
                 "the subject's digests are "
                 + (", ".join(sorted({algorithm for algorithm, _ in digests})) or "none")
-                + "; none of sha256, sha384, sha512, sha3 or blake2",
-                "a digest that is broken for collisions (md5, sha1) or unknown does not pin "
-                "the bytes",
+                + "; none of sha256, sha384, sha512, sha3, blake2, or shake of at least "
+                f"{_MIN_XOF_HEX} hex digits",
+                "a digest that is broken for collisions (md5, sha1), too short (a shake digest "
+                "the subject cut short, even to nothing) or unknown does not pin the bytes",
                 "attest the file by its sha256",
             )
         )

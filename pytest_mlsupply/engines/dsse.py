@@ -262,8 +262,8 @@ def _subject(raw: object, where: str) -> Subject:
         raise DsseError(f"{where} ({name!r}) has no digest")
     digests: dict[str, str] = {}
     for algorithm, value in digest.items():
-        if not isinstance(value, str):
-            raise DsseError(f"{where}.digest.{algorithm} is not a string")
+        if not isinstance(value, str) or not value:
+            raise DsseError(f"{where}.digest.{algorithm} is not a (non-empty) string")
         algorithm_key = algorithm.lower()
         if algorithm_key in digests:
             raise DsseError(f"{where} ({name!r}) names {algorithm_key} twice (in two cases)")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from securesystemslib import dsse as securesystemslib_dsse
 
 from pytest_mlsupply.checks.provenance_attestation import normalise_repository
 from pytest_mlsupply.engines import dsse
@@ -654,3 +655,45 @@ def test_a_hub_models_attestation_in_the_snapshot_is_verified_over_the_snapshot(
     (snapshot / "config.json").resolve().write_text("{}")
     (finding,) = pipeline.result(HUB_CLAIM).findings
     assert (finding.rule, finding.location.file) == ("MLS-ATT-004", "hub-tiny/config.json")
+
+
+# --- adversarial review (rva) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["shake128", "shake256"])
+@pytest.mark.parametrize("length", [2, 62])
+def test_a_shake_digest_cut_short_enough_to_match_tampered_weights_is_not_proof(
+    attested: Attested, algorithm: str, length: int
+) -> None:
+    weights = attested.model_dir / "model.safetensors"
+    tampered = weights.read_bytes() + b"any bytes the attacker can search for a match"
+    weights.write_bytes(tampered)
+    short = hashlib.new(algorithm.replace("shake", "shake_"), tampered).hexdigest(length // 2)
+    subjects = file_subjects(attested.model_dir)
+    for subject in subjects:
+        if subject["name"] == "model.safetensors":
+            subject["digest"] = {algorithm: short}
+    attested.attest(statement(subjects))
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-008", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_empty_digest_which_every_file_would_match_does_not_verify(attested: Attested) -> None:
+    subjects = file_subjects(attested.model_dir)
+    for subject in subjects:
+        if subject["name"] == "model.safetensors":
+            subject["digest"] = {"shake256": ""}
+    # Signed as another tool would: our signer refuses to write such a statement.
+    payload = json.dumps(statement(subjects)).encode()
+    raw = securesystemslib_dsse.Envelope(payload, dsse.IN_TOTO_PAYLOAD_TYPE, {})
+    raw.sign(dsse.load_signer(attested.private("a")))
+    attested.write(json.dumps(raw.to_dict()).encode())
+    (attested.model_dir / "model.safetensors").write_bytes(b"anything at all")
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-003", Severity.CRITICAL)
+    assert "digest.shake256 is not a (non-empty) string" in result.findings[0].evidence
