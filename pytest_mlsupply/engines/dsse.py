@@ -5,7 +5,8 @@ Every attestation the tool reads (``provenance[<model>::attestation]``) or write
 and its statement are parsed by one piece of code.
 
 Cryptography is securesystemslib's (``dsse.Envelope``, ``signer.SSlibKey`` / ``CryptoSigner``):
-ECDSA P-256/384/521, RSA (PSS and PKCS#1 v1.5) and Ed25519 keys. What this module adds is the
+ECDSA P-256/384/521, RSA (PSS and PKCS#1 v1.5, SHA-256/384/512: a PEM key names no scheme, so
+each is tried, and the key still counts once) and Ed25519 keys. What this module adds is the
 strictness a gate needs around it:
 
 - the envelope is bounded in size, JSON with no duplicate keys, standard base64, and its
@@ -118,6 +119,9 @@ def _strict_json(data: bytes, what: str) -> Any:
         ) from None
     except RecursionError:
         raise DsseError(f"{what} nests too deeply to be an attestation") from None
+    except ValueError as exc:
+        # Python's own limits (an integer of more than 4300 digits): not an attestation either.
+        raise DsseError(f"{what} is not JSON we read: {exc}") from None
 
 
 def _b64decode(value: str, what: str) -> bytes:
@@ -343,6 +347,33 @@ def distinct_keys(keys: Iterable[Key]) -> list[Key]:
     return list(out.values())
 
 
+_RSA_SCHEMES = tuple(
+    f"{padding}-{digest}"
+    for padding in ("rsassa-pss", "rsa-pkcs1v15")
+    for digest in ("sha256", "sha384", "sha512")
+)
+"""The RSA signature schemes an envelope may use: a key file names no scheme, and builders sign
+with either padding (securesystemslib's default is PSS; cosign and others write PKCS#1 v1.5)."""
+
+
+def _verifies(key: Key, sig: bytes, pae: bytes) -> bool:
+    """Whether ``sig`` is ``key``'s signature over ``pae``, in any scheme the key's type has."""
+    variants = [key]
+    if key.keytype == "rsa" and isinstance(key, SSlibKey):
+        variants += [
+            SSlibKey(key.keyid, key.keytype, scheme, dict(key.keyval))
+            for scheme in _RSA_SCHEMES
+            if scheme != key.scheme
+        ]
+    for variant in variants:
+        try:
+            variant.verify_signature(Signature(key.keyid, sig.hex()), pae)
+        except (UnverifiedSignatureError, VerificationError):
+            continue
+        return True
+    return False
+
+
 def verify(envelope: Envelope, keys: Sequence[Key], threshold: int) -> Verified:
     """Check that at least ``threshold`` distinct ``keys`` signed the envelope, then parse its
     statement. Raises :class:`DsseError` naming how many valid signatures were found."""
@@ -363,10 +394,9 @@ def verify(envelope: Envelope, keys: Sequence[Key], threshold: int) -> Verified:
         for key in candidates:
             if key.keyid in accepted:
                 continue
-            try:
-                key.verify_signature(Signature(key.keyid, sig.hex()), pae)
-            except (UnverifiedSignatureError, VerificationError):
+            if not _verifies(key, sig, pae):
                 continue
+            # One key counts once, whatever scheme or encoding its signatures use.
             accepted[key.keyid] = key
             break
     if len(accepted) < threshold:
