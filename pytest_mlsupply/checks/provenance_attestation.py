@@ -75,6 +75,9 @@ _XOF = frozenset({"shake128", "shake256"})
 _MIN_XOF_HEX = 64
 #: Hosts whose repository paths are case-insensitive (Acme/Model and acme/model are one repo).
 _CASELESS_HOSTS = frozenset({"github.com", "gitlab.com"})
+#: Schemes a source repository is fetched over (after ``git+``); ``file://github.com/acme/m`` is
+#: a directory on the builder, not the repository.
+_NETWORK_SCHEMES = frozenset({"https", "http", "ssh", "git"})
 _MAX_PROPERTY = 2000
 
 
@@ -386,11 +389,18 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
 
 def normalise_repository(uri: str) -> str:
     """``host/path`` of a repository URI: scheme, credentials, ``git+``, ``@ref`` and ``.git``
-    dropped, so ``git+https://github.com/acme/m@refs/heads/main`` is ``github.com/acme/m``."""
-    text = uri.strip().removeprefix("git+")
+    dropped, so ``git+https://github.com/acme/m@refs/heads/main`` is ``github.com/acme/m``.
+
+    A URI that a git client would fetch from somewhere else than its ``host/path`` reads (a
+    ``file://`` or other non-network scheme, ``.``/``..`` segments — also after the ``@`` —,
+    percent-escapes or backslashes) is kept whole in angle brackets: it equals no other URI."""
+    raw = uri.strip()
+    text = raw.removeprefix("git+")
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
+    if parts.scheme.lower() not in _NETWORK_SCHEMES or "\\" in text or "%" in parts.path:
+        return f"<{raw}>"
     host, _, port = parts.netloc.rpartition("@")[2].lower().partition(":")
     path = parts.path
     if port and not port.isdigit():
@@ -398,6 +408,10 @@ def normalise_repository(uri: str) -> str:
         path = f"/{port}{path}"
     elif port and port not in ("22", "80", "443"):
         host = f"{host}:{port}"  # another port may be another server
+    # curl and git resolve dot segments across the whole path, the `@ref` part included:
+    # `acme/m@x/../../evil/m` is evil/m's repository, not acme/m's.
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return f"<{raw}>"
     path = path.split("@", 1)[0].rstrip("/").removesuffix(".git")
     if host in _CASELESS_HOSTS:
         path = path.lower()

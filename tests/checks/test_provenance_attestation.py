@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from securesystemslib import dsse as securesystemslib_dsse
@@ -301,6 +303,9 @@ def test_a_required_source_the_provenance_does_not_state_fails(attested: Atteste
         ("https://token@gitlab.example/Team/M", "gitlab.example/Team/M"),
         ("https://git.acme.example:8443/m", "git.acme.example:8443/m"),
         ("https://github.com/acme/m?x=1#frag", "github.com/acme/m"),
+        ("https://github.com/acme/m@x/../../evil/m", "<https://github.com/acme/m@x/../../evil/m>"),
+        ("file://github.com/acme/m", "<file://github.com/acme/m>"),
+        ("https://github.com/acme/%6d", "<https://github.com/acme/%6d>"),
     ],
 )
 def test_repository_uris_are_compared_by_host_and_path(uri: str, repository: str) -> None:
@@ -697,3 +702,28 @@ def test_an_empty_digest_which_every_file_would_match_does_not_verify(attested: 
 
     assert only(result)[:2] == ("MLS-ATT-003", Severity.CRITICAL)
     assert "digest.shake256 is not a (non-empty) string" in result.findings[0].evidence
+
+
+@pytest.mark.parametrize(
+    ("uri", "fetched"),
+    [
+        # curl (under git) resolves dot segments over the whole path, the `@ref` included.
+        ("https://github.com/acme/tiny-model@x/../../evil/tiny-model", "/evil/tiny-model"),
+        ("git+https://github.com/acme/tiny-model/../../evil/tiny-model", "/evil/tiny-model"),
+        # a directory on the builder that happens to be called github.com
+        ("file://github.com/acme/tiny-model", None),
+    ],
+    ids=["dot-segments-after-the-ref", "dot-segments", "file-scheme"],
+)
+def test_a_source_uri_that_a_git_client_fetches_from_elsewhere_does_not_meet_the_policy(
+    attested: Attested, uri: str, fetched: str | None
+) -> None:
+    if fetched is not None:
+        assert posixpath.normpath(urlsplit(uri.removeprefix("git+")).path) == fetched
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    attested.attest(statement(file_subjects(attested.model_dir), slsa_v1(repository=uri)))
+
+    result = attested.result()
+
+    assert "MLS-ATT-011" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
