@@ -9,8 +9,8 @@ ECDSA P-256/384/521, RSA (PSS and PKCS#1 v1.5, SHA-256/384/512: a PEM key names 
 each is tried, and the key still counts once) and Ed25519 keys. What this module adds is the
 strictness a gate needs around it:
 
-- the envelope is bounded in size, JSON with no duplicate keys, standard base64, and its
-  ``payloadType`` is in-toto's;
+- the envelope is bounded in size, JSON with no duplicate keys and no lone surrogates, standard
+  or URL-safe base64, and its ``payloadType`` is in-toto's;
 - the statement is an in-toto Statement (v1, or the older v0.1 ``_type``) with at least one
   subject, and every subject digest is lower-case hex of the length its algorithm implies;
 - the threshold counts *distinct* keys: declared keys are deduplicated by key material (the
@@ -110,7 +110,15 @@ def _strict_json(data: bytes, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise DsseError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        document = json.loads(text, object_pairs_hook=_no_duplicates)
+        # A lone surrogate (`"\\ud800"`) is valid JSON but no Unicode text: other readers
+        # replace or reject it, and no report can write it.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return document
+    except UnicodeEncodeError:
+        raise DsseError(
+            f"{what} escapes a lone surrogate (\\ud800-\\udfff): it is not Unicode text"
+        ) from None
     except _Duplicate as exc:
         raise DsseError(f"{what} has a {exc}: a reader could take either copy") from None
     except json.JSONDecodeError as exc:

@@ -298,3 +298,24 @@ def test_an_integer_python_cannot_read_is_a_refusal_naming_the_file_not_a_crash(
 
     with pytest.raises(dsse.DsseError, match=r"att\.json is not JSON we read"):
         dsse.read_envelope(text.encode(), source="att.json")
+
+
+@pytest.mark.parametrize("where", ["envelope", "payload"])
+def test_a_lone_surrogate_is_refused_as_not_unicode_text(
+    keys: dict[str, tuple[Path, Path]], where: str
+) -> None:
+    """Valid JSON, but no report can write it: it failed the run after a passing claim."""
+    if where == "payload":
+        parameters = {"note": "\ud800"}
+        statement = _statement(predicate={"buildDefinition": {"externalParameters": parameters}})
+        payload = json.dumps(statement).encode()
+        raw = sslib_dsse.Envelope(payload, dsse.IN_TOTO_PAYLOAD_TYPE, {})
+        raw.sign(dsse.load_signer(keys["ec"][0]))
+        envelope = dsse.read_envelope(json.dumps(raw.to_dict()).encode(), source="att.json")
+        with pytest.raises(dsse.DsseError, match="lone surrogate"):
+            dsse.verify(envelope, _public(keys, "ec"), 1)
+    else:
+        document = json.loads(_sign(keys, "ec"))
+        document["signatures"][0]["keyid"] = "\udc00"
+        with pytest.raises(dsse.DsseError, match="lone surrogate"):
+            dsse.read_envelope(json.dumps(document).encode(), source="att.json")
