@@ -371,7 +371,9 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
     Only the first git input stands for the source: a build that lists the required repository
     among its dependencies but was defined elsewhere did not build from it."""
     entries = [_mapping(m) for m in materials]
-    git = [e for e in entries if (_text(e.get("uri")) or "").startswith("git+")]
+    # A git input is a `git+` URI, or any URI pinned by a git commit (not every builder writes
+    # the `git+`): the first such input is the source, whichever way it is spelled.
+    git = [e for e in entries if _text(e.get("uri")) and _is_git_input(e)]
     if not claim.repositories and git:
         claim.repositories = [str(git[0]["uri"])]
     if not claim.repositories:
@@ -385,6 +387,13 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
             if commit:
                 claim.commit = commit
                 return
+
+
+def _is_git_input(entry: Mapping[str, Any]) -> bool:
+    digest = _mapping(entry.get("digest"))
+    return str(entry.get("uri")).startswith("git+") or any(
+        str(algorithm).lower() == "gitcommit" for algorithm in digest
+    )
 
 
 def normalise_repository(uri: str) -> str:

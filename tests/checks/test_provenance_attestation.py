@@ -727,3 +727,24 @@ def test_a_source_uri_that_a_git_client_fetches_from_elsewhere_does_not_meet_the
 
     assert "MLS-ATT-011" in rules(result)
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_source_input_pinned_by_a_git_commit_without_git_plus_is_still_the_first_git_input(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1(repository=None)
+    predicate["buildDefinition"]["resolvedDependencies"] = [
+        {"uri": "https://github.com/evil/tiny-model", "digest": {"gitCommit": COMMIT}},
+        {"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"gitCommit": COMMIT}},
+    ]
+    attested.attest(statement(file_subjects(attested.model_dir), predicate))
+
+    result = attested.result()
+
+    assert only(result)[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+    assert "built from https://github.com/evil/tiny-model" in result.findings[0].evidence
