@@ -333,7 +333,13 @@ def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
         stated.append(
             _mapping(source_param).get("uri") if isinstance(source_param, dict) else source_param
         )
-        claim.repositories = [r for r in (_text(s) for s in stated) if r]
+        # A field that states a source in a form we cannot read (a list, an object) is not
+        # skipped in favour of one we can: it stands as written, and matches no repository.
+        claim.repositories = [
+            value if isinstance(value, str) else f"<{json.dumps(value, sort_keys=True)}>"
+            for value in stated
+            if value is not None and (not isinstance(value, str) or value.strip())
+        ]
         materials = dependencies if isinstance(dependencies, list) else []
         _source_from_materials(claim, materials)
         return claim
@@ -407,7 +413,10 @@ def normalise_repository(uri: str) -> str:
     text = raw.removeprefix("git+")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "https://[x/": not a URL at all
+        return f"<{raw}>"
     if parts.scheme.lower() not in _NETWORK_SCHEMES or "\\" in text or "%" in parts.path:
         return f"<{raw}>"
     host, _, port = parts.netloc.rpartition("@")[2].lower().partition(":")

@@ -748,3 +748,40 @@ def test_a_source_input_pinned_by_a_git_commit_without_git_plus_is_still_the_fir
         "model built from another source repository",
     )
     assert "built from https://github.com/evil/tiny-model" in result.findings[0].evidence
+
+
+@pytest.mark.parametrize(
+    "workflow_repository",
+    [["https://github.com/evil/tiny-model"], {"uri": "https://github.com/evil/tiny-model"}],
+    ids=["a-list", "an-object"],
+)
+def test_a_source_stated_in_a_form_the_check_cannot_read_is_not_skipped_for_one_it_can(
+    attested: Attested, workflow_repository: Any
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1()
+    external = predicate["buildDefinition"]["externalParameters"]
+    external["workflow"]["repository"] = workflow_repository
+    external["source"] = REPOSITORY
+    attested.attest(statement(file_subjects(attested.model_dir), predicate))
+
+    result = attested.result()
+
+    assert only(result)[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+    assert "evil" in result.findings[0].evidence
+
+
+def test_a_source_uri_that_is_not_a_url_is_a_finding_not_a_crash(attested: Attested) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    attested.attest(
+        statement(file_subjects(attested.model_dir), slsa_v1(repository="https://[github.com/x"))
+    )
+
+    result = attested.result()
+
+    assert result.error is None
+    assert "MLS-ATT-011" in rules(result)
