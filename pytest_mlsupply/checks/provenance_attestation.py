@@ -362,9 +362,11 @@ def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
             build_type=_text(predicate.get("buildType")),
             parameters=parameters or None,
         )
-        uri = _text(config.get("uri"))
-        if uri:
+        uri = config.get("uri")
+        if isinstance(uri, str) and uri.strip():
             claim.repositories = [uri]
+        elif uri is not None and not isinstance(uri, str):
+            claim.repositories = [f"<{json.dumps(uri, sort_keys=True)}>"]  # as for v1
         inputs = predicate.get("materials")
         _source_from_materials(claim, [config, *(inputs if isinstance(inputs, list) else [])])
         return claim

@@ -785,3 +785,23 @@ def test_a_source_uri_that_is_not_a_url_is_a_finding_not_a_crash(attested: Attes
 
     assert result.error is None
     assert "MLS-ATT-011" in rules(result)
+
+
+def test_a_v02_config_source_stated_as_a_list_is_not_skipped_for_the_first_material(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = {
+        "builder": {"id": "https://builder.acme.example/v1"},
+        "invocation": {"configSource": {"uri": ["git+https://github.com/evil/tiny-model"]}},
+        "materials": [{"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"sha1": COMMIT}}],
+    }
+    attested.attest(
+        statement(file_subjects(attested.model_dir), predicate, "https://slsa.dev/provenance/v0.2")
+    )
+
+    assert only(attested.result())[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
