@@ -381,9 +381,13 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
     entries = [_mapping(m) for m in materials]
     # A git input is a `git+` URI, or any URI pinned by a git commit (not every builder writes
     # the `git+`): the first such input is the source, whichever way it is spelled.
-    git = [e for e in entries if _text(e.get("uri")) and _is_git_input(e)]
+    git = [e for e in entries if e.get("uri") is not None and _is_git_input(e)]
     if not claim.repositories and git:
-        claim.repositories = [str(git[0]["uri"])]
+        uri = git[0]["uri"]
+        # As for the parameters: a source URI we cannot read stands, and matches nothing.
+        claim.repositories = [
+            uri if isinstance(uri, str) else f"<{json.dumps(uri, sort_keys=True)}>"
+        ]
     if not claim.repositories:
         return
     wanted = normalise_repository(claim.repositories[0])

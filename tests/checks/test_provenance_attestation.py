@@ -805,3 +805,23 @@ def test_a_v02_config_source_stated_as_a_list_is_not_skipped_for_the_first_mater
         Severity.HIGH,
         "model built from another source repository",
     )
+
+
+def test_a_first_git_input_whose_uri_is_not_a_string_is_not_skipped_for_the_next(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1(repository=None)
+    predicate["buildDefinition"]["resolvedDependencies"] = [
+        {"uri": ["git+https://github.com/evil/tiny-model"], "digest": {"gitCommit": COMMIT}},
+        {"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"gitCommit": COMMIT}},
+    ]
+    document = statement(file_subjects(attested.model_dir))
+    document["predicate"] = predicate  # a uri list is no ResourceDescriptor: signed as written
+    attested.attest(document)
+
+    assert only(attested.result())[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
