@@ -312,7 +312,53 @@ def _is_json_object(line: bytes) -> bool:
 # --- build provenance -----------------------------------------------------------------------
 
 
+#: Where SLSA provenance keeps what the build policy reads, and the JSON type each must have.
+_SHAPES: dict[str, tuple[tuple[tuple[str, ...], type], ...]] = {
+    SLSA_V1: (
+        (("buildDefinition",), dict),
+        (("buildDefinition", "externalParameters"), dict),
+        (("buildDefinition", "externalParameters", "workflow"), dict),
+        (("buildDefinition", "resolvedDependencies"), list),
+        (("runDetails",), dict),
+        (("runDetails", "builder"), dict),
+    ),
+    SLSA_V02: (
+        (("builder",), dict),
+        (("invocation",), dict),
+        (("invocation", "configSource"), dict),
+        (("materials",), list),
+    ),
+}
+
+
+def _misshapen(predicate: Mapping[str, Any], predicate_type: str) -> str | None:
+    """The first field the build policy reads that is present with the wrong JSON type."""
+    for path, kind in _SHAPES.get(predicate_type, ()):
+        value: Any = predicate
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, kind):
+            return ".".join(path)
+    return None
+
+
 def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
+    claim = _read_slsa(statement, source)
+    misshapen = _misshapen(statement.predicate, statement.predicate_type)
+    if misshapen is not None:
+        # A reader that skipped the misshapen field would fall back on another one (the next
+        # git input, say) the attacker chose: the provenance states no builder or source we read.
+        claim.builder = None
+        claim.repositories = [f"<predicate.{misshapen} is not a JSON {_json_kind(misshapen)}>"]
+        claim.commit = None
+    return claim
+
+
+def _json_kind(path: str) -> str:
+    return "list" if path.endswith(("resolvedDependencies", "materials")) else "object"
+
+
+def _read_slsa(statement: dsse.Statement, source: str) -> _Claim:
     predicate = statement.predicate
     if statement.predicate_type == SLSA_V1:
         build = _mapping(predicate.get("buildDefinition"))

@@ -825,3 +825,28 @@ def test_a_first_git_input_whose_uri_is_not_a_string_is_not_skipped_for_the_next
         Severity.HIGH,
         "model built from another source repository",
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("externalParameters", [{"repository": "https://github.com/evil/tiny-model"}]),
+        ("workflow", "https://github.com/evil/tiny-model"),
+    ],
+)
+def test_a_misshapen_slsa_field_is_not_skipped_for_the_dependency_the_attacker_chose(
+    attested: Attested, field: str, value: Any
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    document = statement(file_subjects(attested.model_dir))
+    build = document["predicate"]["buildDefinition"]
+    if field == "workflow":
+        build["externalParameters"]["workflow"] = value
+    else:
+        build["externalParameters"] = value
+    attested.attest(document)  # signed as written: no longer a valid SLSA v1 predicate
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-011", Severity.HIGH)
+    assert "is not a JSON object" in result.findings[0].evidence
