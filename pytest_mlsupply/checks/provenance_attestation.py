@@ -41,6 +41,9 @@ SLSA_V1 = "https://slsa.dev/provenance/v1"
 SLSA_V02 = "https://slsa.dev/provenance/v0.2"
 #: A model-signing bundle is evidence of its own, not a model file an attestation must name.
 _SIGNATURE_BUNDLE = "model.sig"
+#: Git's own files (as model-signing ignores them): no loader reads them, and the Hub writes a
+#: `.gitattributes` into every repository. Unattested, they are noted at low severity.
+_GIT_METADATA = frozenset({".gitattributes", ".gitignore"})
 _CHUNK = 1 << 20
 #: in-toto digest-set names → hashlib constructors' names.
 _ALGORITHMS = {
@@ -783,19 +786,29 @@ def _unattested(
         if rel in vouching or rel in evidence or rel == _SIGNATURE_BUNDLE:
             continue
         card = rel == model.decl.card.path
+        git = rel in _GIT_METADATA or rel.startswith(".github/")
+        if card:
+            why = "the model card is documentation, not loaded with the model"
+        elif git:
+            why = (
+                "git metadata, not loaded with the model (the Hub writes a .gitattributes into "
+                "every repository, after any build)"
+            )
+        else:
+            why = (
+                "a file no attestation speaks for (weights, a config, code) loads with the "
+                "model without the build having produced it"
+            )
         out.append(
             _finding(
                 "MLS-ATT-009",
-                Severity.LOW if card else Severity.HIGH,
+                Severity.LOW if card or git else Severity.HIGH,
                 f"{rel} is not covered by the attestation",
                 f"{model.name}/{rel}",
                 f"{rel} is in the model directory but no verified "
                 + ("SLSA provenance" if policy.set else "attestation")
                 + " names it as a subject",
-                "the model card is documentation, not loaded with the model"
-                if card
-                else "a file no attestation speaks for (weights, a config, code) loads with the "
-                "model without the build having produced it",
+                why,
                 "remove the file, or have the build attest it",
             )
         )

@@ -850,3 +850,49 @@ def test_a_misshapen_slsa_field_is_not_skipped_for_the_dependency_the_attacker_c
 
     assert only(result)[:2] == ("MLS-ATT-011", Severity.HIGH)
     assert "is not a JSON object" in result.findings[0].evidence
+
+
+#: What the Hub writes into every new repository (huggingface_hub's default .gitattributes).
+HUB_GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+
+
+def test_a_hub_snapshots_gitattributes_the_build_never_saw_is_only_noted(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    release = write_model(tmp_path / "release")
+    keys = make_keys(pipeline.project.root / "keys", "builder")
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    files[DEFAULT] = envelope(statement(file_subjects(release)), keys["builder"][0])
+    files[".gitattributes"] = HUB_GITATTRIBUTES
+    build_hub_cache(empty_hub_cache, "acme/tiny-bert", HUB_COMMIT, files)
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hub-tiny
+            source: hf://acme/tiny-bert@{HUB_COMMIT}
+            attestation: {{keys: [keys/builder.pub]}}
+        """
+    )
+
+    result = pipeline.result(HUB_CLAIM)
+
+    assert only(result)[:2] == ("MLS-ATT-009", Severity.LOW)
+    assert result.verdict(Severity.HIGH) is Verdict.WARN  # noted, does not fail the gate
+
+
+def test_an_unattested_file_beside_git_metadata_still_fails(attested: Attested) -> None:
+    attested.attest()
+    (attested.model_dir / ".gitattributes").write_bytes(HUB_GITATTRIBUTES)
+    (attested.model_dir / ".github").mkdir()
+    (attested.model_dir / ".github" / "train.yml").write_text("on: push\n")
+    (attested.model_dir / ".gitattributes.py").write_text("import os\n")
+    attested.declare("{keys: [keys/a.pub]}")
+
+    findings = {f.location.file: f.severity for f in attested.result().findings}
+
+    assert findings == {
+        "tiny/.gitattributes": Severity.LOW,
+        "tiny/.github/train.yml": Severity.LOW,
+        "tiny/.gitattributes.py": Severity.HIGH,
+    }
