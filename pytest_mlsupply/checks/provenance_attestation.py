@@ -786,7 +786,8 @@ def _unattested(
         if rel in vouching or rel in evidence or rel == _SIGNATURE_BUNDLE:
             continue
         card = rel == model.decl.card.path
-        git = rel in _GIT_METADATA or rel.startswith(".github/")
+        # Not `.github/`: it may hold anything, a module a config's auto_map names included.
+        git = rel in _GIT_METADATA
         if card:
             why = "the model card is documentation, not loaded with the model"
         elif git:
