@@ -41,6 +41,9 @@ SLSA_V1 = "https://slsa.dev/provenance/v1"
 SLSA_V02 = "https://slsa.dev/provenance/v0.2"
 #: A model-signing bundle is evidence of its own, not a model file an attestation must name.
 _SIGNATURE_BUNDLE = "model.sig"
+#: Git's own files (as model-signing ignores them): no loader reads them, and the Hub writes a
+#: `.gitattributes` into every repository. Unattested, they are noted at low severity.
+_GIT_METADATA = frozenset({".gitattributes", ".gitignore"})
 _CHUNK = 1 << 20
 #: in-toto digest-set names → hashlib constructors' names.
 _ALGORITHMS = {
@@ -68,8 +71,16 @@ _ALGORITHMS = {
 }
 #: Broken for collisions: a matching digest of these alone does not pin the bytes.
 _WEAK = frozenset({"md5", "sha1", "gitblob"})
+#: Extendable-output functions: the subject chooses the digest's length, so a short one (even
+#: an empty one, which every file "matches") pins nothing. Below this many hex digits (256 bits,
+#: sha256's length) it is no proof.
+_XOF = frozenset({"shake128", "shake256"})
+_MIN_XOF_HEX = 64
 #: Hosts whose repository paths are case-insensitive (Acme/Model and acme/model are one repo).
 _CASELESS_HOSTS = frozenset({"github.com", "gitlab.com"})
+#: Schemes a source repository is fetched over (after ``git+``); ``file://github.com/acme/m`` is
+#: a directory on the builder, not the repository.
+_NETWORK_SCHEMES = frozenset({"https", "http", "ssh", "git"})
 _MAX_PROPERTY = 2000
 
 
@@ -304,7 +315,53 @@ def _is_json_object(line: bytes) -> bool:
 # --- build provenance -----------------------------------------------------------------------
 
 
+#: Where SLSA provenance keeps what the build policy reads, and the JSON type each must have.
+_SHAPES: dict[str, tuple[tuple[tuple[str, ...], type], ...]] = {
+    SLSA_V1: (
+        (("buildDefinition",), dict),
+        (("buildDefinition", "externalParameters"), dict),
+        (("buildDefinition", "externalParameters", "workflow"), dict),
+        (("buildDefinition", "resolvedDependencies"), list),
+        (("runDetails",), dict),
+        (("runDetails", "builder"), dict),
+    ),
+    SLSA_V02: (
+        (("builder",), dict),
+        (("invocation",), dict),
+        (("invocation", "configSource"), dict),
+        (("materials",), list),
+    ),
+}
+
+
+def _misshapen(predicate: Mapping[str, Any], predicate_type: str) -> str | None:
+    """The first field the build policy reads that is present with the wrong JSON type."""
+    for path, kind in _SHAPES.get(predicate_type, ()):
+        value: Any = predicate
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, kind):
+            return ".".join(path)
+    return None
+
+
 def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
+    claim = _read_slsa(statement, source)
+    misshapen = _misshapen(statement.predicate, statement.predicate_type)
+    if misshapen is not None:
+        # A reader that skipped the misshapen field would fall back on another one (the next
+        # git input, say) the attacker chose: the provenance states no builder or source we read.
+        claim.builder = None
+        claim.repositories = [f"<predicate.{misshapen} is not a JSON {_json_kind(misshapen)}>"]
+        claim.commit = None
+    return claim
+
+
+def _json_kind(path: str) -> str:
+    return "list" if path.endswith(("resolvedDependencies", "materials")) else "object"
+
+
+def _read_slsa(statement: dsse.Statement, source: str) -> _Claim:
     predicate = statement.predicate
     if statement.predicate_type == SLSA_V1:
         build = _mapping(predicate.get("buildDefinition"))
@@ -325,7 +382,13 @@ def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
         stated.append(
             _mapping(source_param).get("uri") if isinstance(source_param, dict) else source_param
         )
-        claim.repositories = [r for r in (_text(s) for s in stated) if r]
+        # A field that states a source in a form we cannot read (a list, an object) is not
+        # skipped in favour of one we can: it stands as written, and matches no repository.
+        claim.repositories = [
+            value if isinstance(value, str) else f"<{json.dumps(value, sort_keys=True)}>"
+            for value in stated
+            if value is not None and (not isinstance(value, str) or value.strip())
+        ]
         materials = dependencies if isinstance(dependencies, list) else []
         _source_from_materials(claim, materials)
         return claim
@@ -348,9 +411,11 @@ def _read_claim(statement: dsse.Statement, source: str) -> _Claim:
             build_type=_text(predicate.get("buildType")),
             parameters=parameters or None,
         )
-        uri = _text(config.get("uri"))
-        if uri:
+        uri = config.get("uri")
+        if isinstance(uri, str) and uri.strip():
             claim.repositories = [uri]
+        elif uri is not None and not isinstance(uri, str):
+            claim.repositories = [f"<{json.dumps(uri, sort_keys=True)}>"]  # as for v1
         inputs = predicate.get("materials")
         _source_from_materials(claim, [config, *(inputs if isinstance(inputs, list) else [])])
         return claim
@@ -363,9 +428,15 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
     Only the first git input stands for the source: a build that lists the required repository
     among its dependencies but was defined elsewhere did not build from it."""
     entries = [_mapping(m) for m in materials]
-    git = [e for e in entries if (_text(e.get("uri")) or "").startswith("git+")]
+    # A git input is a `git+` URI, or any URI pinned by a git commit (not every builder writes
+    # the `git+`): the first such input is the source, whichever way it is spelled.
+    git = [e for e in entries if e.get("uri") is not None and _is_git_input(e)]
     if not claim.repositories and git:
-        claim.repositories = [str(git[0]["uri"])]
+        uri = git[0]["uri"]
+        # As for the parameters: a source URI we cannot read stands, and matches nothing.
+        claim.repositories = [
+            uri if isinstance(uri, str) else f"<{json.dumps(uri, sort_keys=True)}>"
+        ]
     if not claim.repositories:
         return
     wanted = normalise_repository(claim.repositories[0])
@@ -379,13 +450,30 @@ def _source_from_materials(claim: _Claim, materials: list[Any]) -> None:
                 return
 
 
+def _is_git_input(entry: Mapping[str, Any]) -> bool:
+    digest = _mapping(entry.get("digest"))
+    return str(entry.get("uri")).startswith("git+") or any(
+        str(algorithm).lower() == "gitcommit" for algorithm in digest
+    )
+
+
 def normalise_repository(uri: str) -> str:
     """``host/path`` of a repository URI: scheme, credentials, ``git+``, ``@ref`` and ``.git``
-    dropped, so ``git+https://github.com/acme/m@refs/heads/main`` is ``github.com/acme/m``."""
-    text = uri.strip().removeprefix("git+")
+    dropped, so ``git+https://github.com/acme/m@refs/heads/main`` is ``github.com/acme/m``.
+
+    A URI that a git client would fetch from somewhere else than its ``host/path`` reads (a
+    ``file://`` or other non-network scheme, ``.``/``..`` segments — also after the ``@`` —,
+    percent-escapes or backslashes) is kept whole in angle brackets: it equals no other URI."""
+    raw = uri.strip()
+    text = raw.removeprefix("git+")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "https://[x/": not a URL at all
+        return f"<{raw}>"
+    if parts.scheme.lower() not in _NETWORK_SCHEMES or "\\" in text or "%" in parts.path:
+        return f"<{raw}>"
     host, _, port = parts.netloc.rpartition("@")[2].lower().partition(":")
     path = parts.path
     if port and not port.isdigit():
@@ -393,6 +481,10 @@ def normalise_repository(uri: str) -> str:
         path = f"/{port}{path}"
     elif port and port not in ("22", "80", "443"):
         host = f"{host}:{port}"  # another port may be another server
+    # curl and git resolve dot segments across the whole path, the `@ref` part included:
+    # `acme/m@x/../../evil/m` is evil/m's repository, not acme/m's.
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return f"<{raw}>"
     path = path.split("@", 1)[0].rstrip("/").removesuffix(".git")
     if host in _CASELESS_HOSTS:
         path = path.lower()
@@ -607,7 +699,12 @@ def _check_digests(
         for (algorithm, value), source in digests.items()
         if algorithm in _ALGORITHMS
     )
-    strong = [algorithm for algorithm, _, _ in checkable if algorithm not in _WEAK]
+    strong = [
+        algorithm
+        for algorithm, value, _ in checkable
+        if algorithm not in _WEAK
+        and (algorithm not in _XOF or (len(value) >= _MIN_XOF_HEX and len(value) % 2 == 0))
+    ]
     out: list[Finding] = []
     if not strong:
         out.append(
@@ -618,9 +715,10 @@ def _check_digests(
                 where,
                 "the subject's digests are "
                 + (", ".join(sorted({algorithm for algorithm, _ in digests})) or "none")
-                + "; none of sha256, sha384, sha512, sha3 or blake2",
-                "a digest that is broken for collisions (md5, sha1) or unknown does not pin "
-                "the bytes",
+                + "; none of sha256, sha384, sha512, sha3, blake2, or shake of at least "
+                f"{_MIN_XOF_HEX} hex digits",
+                "a digest that is broken for collisions (md5, sha1), too short (a shake digest "
+                "the subject cut short, even to nothing) or unknown does not pin the bytes",
                 "attest the file by its sha256",
             )
         )
@@ -688,19 +786,30 @@ def _unattested(
         if rel in vouching or rel in evidence or rel == _SIGNATURE_BUNDLE:
             continue
         card = rel == model.decl.card.path
+        # Not `.github/`: it may hold anything, a module a config's auto_map names included.
+        git = rel in _GIT_METADATA
+        if card:
+            why = "the model card is documentation, not loaded with the model"
+        elif git:
+            why = (
+                "git metadata, not loaded with the model (the Hub writes a .gitattributes into "
+                "every repository, after any build)"
+            )
+        else:
+            why = (
+                "a file no attestation speaks for (weights, a config, code) loads with the "
+                "model without the build having produced it"
+            )
         out.append(
             _finding(
                 "MLS-ATT-009",
-                Severity.LOW if card else Severity.HIGH,
+                Severity.LOW if card or git else Severity.HIGH,
                 f"{rel} is not covered by the attestation",
                 f"{model.name}/{rel}",
                 f"{rel} is in the model directory but no verified "
                 + ("SLSA provenance" if policy.set else "attestation")
                 + " names it as a subject",
-                "the model card is documentation, not loaded with the model"
-                if card
-                else "a file no attestation speaks for (weights, a config, code) loads with the "
-                "model without the build having produced it",
+                why,
                 "remove the file, or have the build attest it",
             )
         )

@@ -5,11 +5,12 @@ Every attestation the tool reads (``provenance[<model>::attestation]``) or write
 and its statement are parsed by one piece of code.
 
 Cryptography is securesystemslib's (``dsse.Envelope``, ``signer.SSlibKey`` / ``CryptoSigner``):
-ECDSA P-256/384/521, RSA (PSS and PKCS#1 v1.5) and Ed25519 keys. What this module adds is the
+ECDSA P-256/384/521, RSA (PSS and PKCS#1 v1.5, SHA-256/384/512: a PEM key names no scheme, so
+each is tried, and the key still counts once) and Ed25519 keys. What this module adds is the
 strictness a gate needs around it:
 
-- the envelope is bounded in size, JSON with no duplicate keys, standard base64, and its
-  ``payloadType`` is in-toto's;
+- the envelope is bounded in size, JSON with no duplicate keys and no lone surrogates, standard
+  or URL-safe base64, and its ``payloadType`` is in-toto's;
 - the statement is an in-toto Statement (v1, or the older v0.1 ``_type``) with at least one
   subject, and every subject digest is lower-case hex of the length its algorithm implies;
 - the threshold counts *distinct* keys: declared keys are deduplicated by key material (the
@@ -109,7 +110,15 @@ def _strict_json(data: bytes, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise DsseError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        document = json.loads(text, object_pairs_hook=_no_duplicates)
+        # A lone surrogate (`"\\ud800"`) is valid JSON but no Unicode text: other readers
+        # replace or reject it, and no report can write it.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return document
+    except UnicodeEncodeError:
+        raise DsseError(
+            f"{what} escapes a lone surrogate (\\ud800-\\udfff): it is not Unicode text"
+        ) from None
     except _Duplicate as exc:
         raise DsseError(f"{what} has a {exc}: a reader could take either copy") from None
     except json.JSONDecodeError as exc:
@@ -118,6 +127,9 @@ def _strict_json(data: bytes, what: str) -> Any:
         ) from None
     except RecursionError:
         raise DsseError(f"{what} nests too deeply to be an attestation") from None
+    except ValueError as exc:
+        # Python's own limits (an integer of more than 4300 digits): not an attestation either.
+        raise DsseError(f"{what} is not JSON we read: {exc}") from None
 
 
 def _b64decode(value: str, what: str) -> bytes:
@@ -262,8 +274,8 @@ def _subject(raw: object, where: str) -> Subject:
         raise DsseError(f"{where} ({name!r}) has no digest")
     digests: dict[str, str] = {}
     for algorithm, value in digest.items():
-        if not isinstance(value, str):
-            raise DsseError(f"{where}.digest.{algorithm} is not a string")
+        if not isinstance(value, str) or not value:
+            raise DsseError(f"{where}.digest.{algorithm} is not a (non-empty) string")
         algorithm_key = algorithm.lower()
         if algorithm_key in digests:
             raise DsseError(f"{where} ({name!r}) names {algorithm_key} twice (in two cases)")
@@ -343,6 +355,33 @@ def distinct_keys(keys: Iterable[Key]) -> list[Key]:
     return list(out.values())
 
 
+_RSA_SCHEMES = tuple(
+    f"{padding}-{digest}"
+    for padding in ("rsassa-pss", "rsa-pkcs1v15")
+    for digest in ("sha256", "sha384", "sha512")
+)
+"""The RSA signature schemes an envelope may use: a key file names no scheme, and builders sign
+with either padding (securesystemslib's default is PSS; cosign and others write PKCS#1 v1.5)."""
+
+
+def _verifies(key: Key, sig: bytes, pae: bytes) -> bool:
+    """Whether ``sig`` is ``key``'s signature over ``pae``, in any scheme the key's type has."""
+    variants = [key]
+    if key.keytype == "rsa" and isinstance(key, SSlibKey):
+        variants += [
+            SSlibKey(key.keyid, key.keytype, scheme, dict(key.keyval))
+            for scheme in _RSA_SCHEMES
+            if scheme != key.scheme
+        ]
+    for variant in variants:
+        try:
+            variant.verify_signature(Signature(key.keyid, sig.hex()), pae)
+        except (UnverifiedSignatureError, VerificationError):
+            continue
+        return True
+    return False
+
+
 def verify(envelope: Envelope, keys: Sequence[Key], threshold: int) -> Verified:
     """Check that at least ``threshold`` distinct ``keys`` signed the envelope, then parse its
     statement. Raises :class:`DsseError` naming how many valid signatures were found."""
@@ -363,10 +402,9 @@ def verify(envelope: Envelope, keys: Sequence[Key], threshold: int) -> Verified:
         for key in candidates:
             if key.keyid in accepted:
                 continue
-            try:
-                key.verify_signature(Signature(key.keyid, sig.hex()), pae)
-            except (UnverifiedSignatureError, VerificationError):
+            if not _verifies(key, sig, pae):
                 continue
+            # One key counts once, whatever scheme or encoding its signatures use.
             accepted[key.keyid] = key
             break
     if len(accepted) < threshold:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
+from securesystemslib import dsse as securesystemslib_dsse
 
 from pytest_mlsupply.checks.provenance_attestation import normalise_repository
 from pytest_mlsupply.engines import dsse
@@ -300,6 +303,9 @@ def test_a_required_source_the_provenance_does_not_state_fails(attested: Atteste
         ("https://token@gitlab.example/Team/M", "gitlab.example/Team/M"),
         ("https://git.acme.example:8443/m", "git.acme.example:8443/m"),
         ("https://github.com/acme/m?x=1#frag", "github.com/acme/m"),
+        ("https://github.com/acme/m@x/../../evil/m", "<https://github.com/acme/m@x/../../evil/m>"),
+        ("file://github.com/acme/m", "<file://github.com/acme/m>"),
+        ("https://github.com/acme/%6d", "<https://github.com/acme/%6d>"),
     ],
 )
 def test_repository_uris_are_compared_by_host_and_path(uri: str, repository: str) -> None:
@@ -654,3 +660,239 @@ def test_a_hub_models_attestation_in_the_snapshot_is_verified_over_the_snapshot(
     (snapshot / "config.json").resolve().write_text("{}")
     (finding,) = pipeline.result(HUB_CLAIM).findings
     assert (finding.rule, finding.location.file) == ("MLS-ATT-004", "hub-tiny/config.json")
+
+
+# --- adversarial review (rva) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["shake128", "shake256"])
+@pytest.mark.parametrize("length", [2, 62])
+def test_a_shake_digest_cut_short_enough_to_match_tampered_weights_is_not_proof(
+    attested: Attested, algorithm: str, length: int
+) -> None:
+    weights = attested.model_dir / "model.safetensors"
+    tampered = weights.read_bytes() + b"any bytes the attacker can search for a match"
+    weights.write_bytes(tampered)
+    short = hashlib.new(algorithm.replace("shake", "shake_"), tampered).hexdigest(length // 2)
+    subjects = file_subjects(attested.model_dir)
+    for subject in subjects:
+        if subject["name"] == "model.safetensors":
+            subject["digest"] = {algorithm: short}
+    attested.attest(statement(subjects))
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-008", Severity.HIGH)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_an_empty_digest_which_every_file_would_match_does_not_verify(attested: Attested) -> None:
+    subjects = file_subjects(attested.model_dir)
+    for subject in subjects:
+        if subject["name"] == "model.safetensors":
+            subject["digest"] = {"shake256": ""}
+    # Signed as another tool would: our signer refuses to write such a statement.
+    payload = json.dumps(statement(subjects)).encode()
+    raw = securesystemslib_dsse.Envelope(payload, dsse.IN_TOTO_PAYLOAD_TYPE, {})
+    raw.sign(dsse.load_signer(attested.private("a")))
+    attested.write(json.dumps(raw.to_dict()).encode())
+    (attested.model_dir / "model.safetensors").write_bytes(b"anything at all")
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-003", Severity.CRITICAL)
+    assert "digest.shake256 is not a (non-empty) string" in result.findings[0].evidence
+
+
+@pytest.mark.parametrize(
+    ("uri", "fetched"),
+    [
+        # curl (under git) resolves dot segments over the whole path, the `@ref` included.
+        ("https://github.com/acme/tiny-model@x/../../evil/tiny-model", "/evil/tiny-model"),
+        ("git+https://github.com/acme/tiny-model/../../evil/tiny-model", "/evil/tiny-model"),
+        # a directory on the builder that happens to be called github.com
+        ("file://github.com/acme/tiny-model", None),
+    ],
+    ids=["dot-segments-after-the-ref", "dot-segments", "file-scheme"],
+)
+def test_a_source_uri_that_a_git_client_fetches_from_elsewhere_does_not_meet_the_policy(
+    attested: Attested, uri: str, fetched: str | None
+) -> None:
+    if fetched is not None:
+        assert posixpath.normpath(urlsplit(uri.removeprefix("git+")).path) == fetched
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    attested.attest(statement(file_subjects(attested.model_dir), slsa_v1(repository=uri)))
+
+    result = attested.result()
+
+    assert "MLS-ATT-011" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_source_input_pinned_by_a_git_commit_without_git_plus_is_still_the_first_git_input(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1(repository=None)
+    predicate["buildDefinition"]["resolvedDependencies"] = [
+        {"uri": "https://github.com/evil/tiny-model", "digest": {"gitCommit": COMMIT}},
+        {"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"gitCommit": COMMIT}},
+    ]
+    attested.attest(statement(file_subjects(attested.model_dir), predicate))
+
+    result = attested.result()
+
+    assert only(result)[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+    assert "built from https://github.com/evil/tiny-model" in result.findings[0].evidence
+
+
+@pytest.mark.parametrize(
+    "workflow_repository",
+    [["https://github.com/evil/tiny-model"], {"uri": "https://github.com/evil/tiny-model"}],
+    ids=["a-list", "an-object"],
+)
+def test_a_source_stated_in_a_form_the_check_cannot_read_is_not_skipped_for_one_it_can(
+    attested: Attested, workflow_repository: Any
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1()
+    external = predicate["buildDefinition"]["externalParameters"]
+    external["workflow"]["repository"] = workflow_repository
+    external["source"] = REPOSITORY
+    attested.attest(statement(file_subjects(attested.model_dir), predicate))
+
+    result = attested.result()
+
+    assert only(result)[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+    assert "evil" in result.findings[0].evidence
+
+
+def test_a_source_uri_that_is_not_a_url_is_a_finding_not_a_crash(attested: Attested) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    attested.attest(
+        statement(file_subjects(attested.model_dir), slsa_v1(repository="https://[github.com/x"))
+    )
+
+    result = attested.result()
+
+    assert result.error is None
+    assert "MLS-ATT-011" in rules(result)
+
+
+def test_a_v02_config_source_stated_as_a_list_is_not_skipped_for_the_first_material(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = {
+        "builder": {"id": "https://builder.acme.example/v1"},
+        "invocation": {"configSource": {"uri": ["git+https://github.com/evil/tiny-model"]}},
+        "materials": [{"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"sha1": COMMIT}}],
+    }
+    attested.attest(
+        statement(file_subjects(attested.model_dir), predicate, "https://slsa.dev/provenance/v0.2")
+    )
+
+    assert only(attested.result())[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+
+
+def test_a_first_git_input_whose_uri_is_not_a_string_is_not_skipped_for_the_next(
+    attested: Attested,
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    predicate = slsa_v1(repository=None)
+    predicate["buildDefinition"]["resolvedDependencies"] = [
+        {"uri": ["git+https://github.com/evil/tiny-model"], "digest": {"gitCommit": COMMIT}},
+        {"uri": f"git+{REPOSITORY}@refs/heads/main", "digest": {"gitCommit": COMMIT}},
+    ]
+    document = statement(file_subjects(attested.model_dir))
+    document["predicate"] = predicate  # a uri list is no ResourceDescriptor: signed as written
+    attested.attest(document)
+
+    assert only(attested.result())[:3] == (
+        "MLS-ATT-011",
+        Severity.HIGH,
+        "model built from another source repository",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("externalParameters", [{"repository": "https://github.com/evil/tiny-model"}]),
+        ("workflow", "https://github.com/evil/tiny-model"),
+    ],
+)
+def test_a_misshapen_slsa_field_is_not_skipped_for_the_dependency_the_attacker_chose(
+    attested: Attested, field: str, value: Any
+) -> None:
+    attested.declare(f"{{keys: [keys/a.pub], source_repository: {REPOSITORY}}}")
+    document = statement(file_subjects(attested.model_dir))
+    build = document["predicate"]["buildDefinition"]
+    if field == "workflow":
+        build["externalParameters"]["workflow"] = value
+    else:
+        build["externalParameters"] = value
+    attested.attest(document)  # signed as written: no longer a valid SLSA v1 predicate
+
+    result = attested.result()
+
+    assert only(result)[:2] == ("MLS-ATT-011", Severity.HIGH)
+    assert "is not a JSON object" in result.findings[0].evidence
+
+
+#: What the Hub writes into every new repository (huggingface_hub's default .gitattributes).
+HUB_GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+
+
+def test_a_hub_snapshots_gitattributes_the_build_never_saw_is_only_noted(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    release = write_model(tmp_path / "release")
+    keys = make_keys(pipeline.project.root / "keys", "builder")
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    files[DEFAULT] = envelope(statement(file_subjects(release)), keys["builder"][0])
+    files[".gitattributes"] = HUB_GITATTRIBUTES
+    build_hub_cache(empty_hub_cache, "acme/tiny-bert", HUB_COMMIT, files)
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hub-tiny
+            source: hf://acme/tiny-bert@{HUB_COMMIT}
+            attestation: {{keys: [keys/builder.pub]}}
+        """
+    )
+
+    result = pipeline.result(HUB_CLAIM)
+
+    assert only(result)[:2] == ("MLS-ATT-009", Severity.LOW)
+    assert result.verdict(Severity.HIGH) is Verdict.WARN  # noted, does not fail the gate
+
+
+def test_an_unattested_file_beside_git_metadata_still_fails(attested: Attested) -> None:
+    attested.attest()
+    (attested.model_dir / ".gitattributes").write_bytes(HUB_GITATTRIBUTES)
+    (attested.model_dir / ".github").mkdir()
+    (attested.model_dir / ".github" / "train.yml").write_text("on: push\n")
+    (attested.model_dir / ".gitattributes.py").write_text("import os\n")
+    attested.declare("{keys: [keys/a.pub]}")
+
+    findings = {f.location.file: f.severity for f in attested.result().findings}
+
+    assert findings == {
+        "tiny/.gitattributes": Severity.LOW,
+        "tiny/.github/train.yml": Severity.HIGH,  # may hold code a config names
+        "tiny/.gitattributes.py": Severity.HIGH,
+    }

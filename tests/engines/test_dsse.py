@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from securesystemslib import dsse as sslib_dsse
 
 from pytest_mlsupply.engines import dsse
@@ -185,6 +185,7 @@ def test_an_envelope_larger_than_any_attestation_is_refused_unread() -> None:
         (_statement(_type="https://example.com/Statement"), "not an in-toto Statement"),
         (_statement(subject=[]), "names no subject"),
         (_statement(subject=[{"name": "m", "digest": {}}]), "has no digest"),
+        (_statement(subject=[{"name": "m", "digest": {"shake256": ""}}]), "non-empty"),
         (_statement(subject=[{"name": "m", "digest": {"sha256": "AB" * 32}}]), "lower-case hex"),
         (_statement(subject=[{"name": "m", "digest": {"sha256": "ab" * 31}}]), "64 lower-case"),
         (
@@ -198,6 +199,7 @@ def test_an_envelope_larger_than_any_attestation_is_refused_unread() -> None:
         "foreign-type",
         "no-subject",
         "empty-digest",
+        "empty-digest-value",
         "upper-case-hex",
         "short-digest",
         "algorithm-twice",
@@ -246,3 +248,74 @@ def test_a_file_that_is_not_a_key_is_an_error_naming_it(tmp_path: Path) -> None:
         dsse.load_public_key(junk)
     with pytest.raises(dsse.DsseError, match=r"missing\.pub: cannot read"):
         dsse.load_public_key(tmp_path / "missing.pub")
+
+
+# --- adversarial review (rva) ----------------------------------------------------------------
+
+
+def _rsa_envelope(keys: dict[str, tuple[Path, Path]], paddings: list[Any]) -> bytes:
+    """An envelope signed with the RSA key as another tool would: the padding is its choice."""
+    private = serialization.load_pem_private_key(keys["rsa"][0].read_bytes(), None)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    payload = json.dumps(_statement()).encode()
+    pae = sslib_dsse.Envelope(payload, dsse.IN_TOTO_PAYLOAD_TYPE, {}).pae()
+    signatures = [
+        {"keyid": "", "sig": base64.b64encode(private.sign(pae, pad, hashes.SHA256())).decode()}
+        for pad in paddings
+    ]
+    return json.dumps(
+        {
+            "payloadType": dsse.IN_TOTO_PAYLOAD_TYPE,
+            "payload": base64.b64encode(payload).decode(),
+            "signatures": signatures,
+        }
+    ).encode()
+
+
+def test_an_rsa_pkcs1_v15_signature_as_cosign_writes_it_verifies(
+    keys: dict[str, tuple[Path, Path]],
+) -> None:
+    envelope = dsse.read_envelope(_rsa_envelope(keys, [padding.PKCS1v15()]), source="cosign.json")
+
+    assert dsse.verify(envelope, _public(keys, "rsa"), 1).keyids == (_public(keys, "rsa")[0].keyid,)
+
+
+def test_one_rsa_key_signing_with_both_paddings_counts_once(
+    keys: dict[str, tuple[Path, Path]],
+) -> None:
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH)
+    data = _rsa_envelope(keys, [padding.PKCS1v15(), pss])
+    envelope = dsse.read_envelope(data, source="both.json")
+
+    with pytest.raises(dsse.DsseError, match="1 of the 2 signatures verified"):
+        dsse.verify(envelope, _public(keys, "rsa", "ec"), 2)
+
+
+def test_an_integer_python_cannot_read_is_a_refusal_naming_the_file_not_a_crash(
+    keys: dict[str, tuple[Path, Path]],
+) -> None:
+    text = _sign(keys, "ec").decode().rstrip().removesuffix("}") + ', "x": ' + "9" * 5000 + "}"
+
+    with pytest.raises(dsse.DsseError, match=r"att\.json is not JSON we read"):
+        dsse.read_envelope(text.encode(), source="att.json")
+
+
+@pytest.mark.parametrize("where", ["envelope", "payload"])
+def test_a_lone_surrogate_is_refused_as_not_unicode_text(
+    keys: dict[str, tuple[Path, Path]], where: str
+) -> None:
+    """Valid JSON, but no report can write it: it failed the run after a passing claim."""
+    if where == "payload":
+        parameters = {"note": "\ud800"}
+        statement = _statement(predicate={"buildDefinition": {"externalParameters": parameters}})
+        payload = json.dumps(statement).encode()
+        raw = sslib_dsse.Envelope(payload, dsse.IN_TOTO_PAYLOAD_TYPE, {})
+        raw.sign(dsse.load_signer(keys["ec"][0]))
+        envelope = dsse.read_envelope(json.dumps(raw.to_dict()).encode(), source="att.json")
+        with pytest.raises(dsse.DsseError, match="lone surrogate"):
+            dsse.verify(envelope, _public(keys, "ec"), 1)
+    else:
+        document = json.loads(_sign(keys, "ec"))
+        document["signatures"][0]["keyid"] = "\udc00"
+        with pytest.raises(dsse.DsseError, match="lone surrogate"):
+            dsse.read_envelope(json.dumps(document).encode(), source="att.json")
