@@ -42,6 +42,9 @@ _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _PLACEHOLDER_RE = re.compile(
     r"\[\s*more information needed\s*\]|more information needed(?: for further recommendations)?"
     r"|\{\{.*?\}\}|\{%.*?%\}"
+    # The template's only pre-written sentences: boilerplate, not the author's statement.
+    r"|users \(both direct and downstream\) should be made aware of the risks, biases and"
+    r"\s+limitations of the model\.?|use the code below to get started with the model\.?"
     r"|\b(?:todo|tbd|tba|coming soon|to be (?:added|announced|determined))\b",
     re.I | re.S,
 )
@@ -377,6 +380,12 @@ EXTRA_HEADINGS: dict[str, tuple[str, ...]] = {
     "users": _USERS,
     "recommendations": _RECOMMENDATIONS,
     "evaluation_section": _EVALUATION,
+    # The BOM's technicalLimitations: limitations proper, not every bias or risk section.
+    "technical_limitations": (
+        r".*\blimitations?\b.*",
+        r"caveats?(?: and recommendations)?",
+        r"known (?:issues|failure modes)",
+    ),
 }
 
 
