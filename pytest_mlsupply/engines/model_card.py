@@ -45,15 +45,22 @@ _PLACEHOLDER_RE = re.compile(
     # The template's only pre-written sentences: boilerplate, not the author's statement.
     r"|users \(both direct and downstream\) should be made aware of the risks, biases and"
     r"\s+limitations of the model\.?|use the code below to get started with the model\.?"
+    r"|this is the model card of a .{0,40}? model that has been pushed on the hub\.?"
+    r"|this model card has been automatically generated\.?"
     r"|\b(?:todo|tbd|tba|coming soon|to be (?:added|announced|determined))\b",
     re.I | re.S,
 )
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 # "- **Developed by:** [More Information Needed]": the label alone is not content.
 _LABEL_RE = re.compile(
-    r"(\*\*|__)[^*_\n]{1,80}?(\*\*|__)\s*:?|^\s*[-*+]\s|^\s*\|?[-:| ]+\|?\s*$", re.M
+    r"(?:\*\*|__)[^*_\n]{1,80}?:\s*(?:\*\*|__)|(?:\*\*|__)[^*_\n]{1,80}?(?:\*\*|__)\s*:"
+    r"|^\s*[-*+]\s|^\s*\|?[-:| ]+\|?\s*$",
+    re.M,
 )
 _WORD_RE = re.compile(r"[^\W\d_]{2,}")
+_BOLD_LABEL_RE = re.compile(
+    r"^\s{0,3}(?:\*\*|__)(?P<label>[^*_\n]{2,60}?)\s*:?\s*(?:\*\*|__)\s*:?\s*(?P<rest>.*)$"
+)
 
 
 class CardError(ValueError):
@@ -193,12 +200,19 @@ def _first_line(message: str) -> str:
 def _outline(body: str) -> tuple[Section, ...]:
     sections: list[tuple[int, str, list[str]]] = []
     in_code = False
+    level = 0  # of the last real heading; a bold label is one below it
     for line in body.splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_code = not in_code
         match = None if in_code else _HEADING_RE.match(line)
+        label = None if in_code or match else _BOLD_LABEL_RE.match(line)
         if match:
-            sections.append((len(match.group(1)), match.group(2).strip(), []))
+            level = len(match.group(1))
+            sections.append((level, match.group(2).strip(), []))
+        elif label and heading_means(label["label"]):
+            # "**Out-of-scope** Use in any manner that violates ...": the Llama cards state
+            # their parts as bold labels inside one section; by meaning, each is a section.
+            sections.append((level + 1, label["label"].strip(), [label["rest"]]))
         elif sections:
             sections[-1][2].append(line)
     return tuple(Section(level, title, "\n".join(text).strip()) for level, title, text in sections)
@@ -276,7 +290,7 @@ _LIMITATIONS = (
     r"caveats?(?: and recommendations)?",
     r"known (?:issues|failure modes)",
 )
-_BIAS = (r".*\bbias(?:es)?\b.*", r".*\brisks?\b.*", r"ethical considerations?", r"fairness.*")
+_BIAS = (r".*\bbias(?:es)?\b.*", r".*\brisks?\b.*", r"ethical considerations?.*", r"fairness.*")
 _TRAINING = (
     r"(?:pre ?)?training(?: and evaluation)? (?:data(?:sets?)?|details|corpus|corpora)",
     r"training data(?: and (?:procedure|preprocessing))?",
@@ -284,7 +298,7 @@ _TRAINING = (
     r"data(?:sets?)? used for training",
 )
 _DESCRIPTION = (
-    r"model (?:description|details|summary|overview)",
+    r"model (?:description|details|summary|overview|information)",
     r"description",
     r"overview",
     r"about(?: (?:the|this) model)?",
@@ -294,6 +308,7 @@ _EVALUATION = (
     r"(?:benchmark |evaluation )?results",
     r"performance",
     r"benchmarks?",
+    r"(?:benchmark|evaluation) scores",
     r"testing data factors and metrics",
 )
 _USERS = (r"(?:primary |intended )*(?:users|audience)", r"who (?:should|can) use.*")
@@ -399,23 +414,14 @@ def heading_means(title: str) -> frozenset[str]:
 
 
 def sections_for(card: ModelCard, name: str) -> list[Section]:
-    """The sections that mean ``name`` and say something (their own text, or that of
-    sub-sections which mean nothing else: ``## Uses`` then ``### Primary users`` is use)."""
-    found = []
-    outline = card.outline
-    for index, entry in enumerate(outline):
-        if name not in heading_means(entry.title):
-            continue
-        texts = [entry.body]
-        for child in outline[index + 1 :]:
-            if child.level <= entry.level:
-                break
-            if not heading_means(child.title) - {name}:
-                texts.append(child.body)
-        body = "\n\n".join(t for t in texts if meaningful(t))
-        if body:
-            found.append(Section(entry.level, entry.title, body))
-    return found
+    """The sections that mean ``name`` and say something themselves. A grouping heading's
+    sub-sections do not count for it (the template's ``## Training Details`` holds
+    ``### Training Procedure``, which is not training data); they count for what they mean."""
+    return [
+        entry
+        for entry in card.outline
+        if name in heading_means(entry.title) and meaningful(entry.body)
+    ]
 
 
 def section(card: ModelCard, *patterns: str) -> str | None:

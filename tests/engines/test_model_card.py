@@ -1,0 +1,101 @@
+"""The one card reader: huggingface_hub's ModelCard behind stricter gates of our own."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+from huggingface_hub import ModelCard as HubModelCard
+
+from pytest_mlsupply.engines.model_card import (
+    MAX_CARD_BYTES,
+    CardError,
+    heading_means,
+    meaningful,
+    normalise_heading,
+    parse_card,
+    read_card,
+)
+from tests.cards import LLAMA_CHAT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_front_matter_is_what_huggingface_hub_reads() -> None:
+    card = parse_card(LLAMA_CHAT)
+
+    assert card.metadata == HubModelCard(LLAMA_CHAT).data.to_dict()
+    assert card.metadata["model-index"][0]["results"][0]["dataset"]["type"] == "cais/mmlu"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        pytest.param(
+            "---\nlicense: apache-2.0\nbase_model: x\nlicense: other\n---\n",
+            "key 'license' appears twice (lines 2 and 4)",
+            4,
+            id="duplicate-key",
+        ),
+        pytest.param(
+            "---\ntags: &t [a]\nother: *t\n---\n", "anchor or alias", 2, id="anchor-and-alias"
+        ),
+        pytest.param("---\n- license: mit\n---\n", "must be a YAML mapping", 2, id="a-list"),
+        pytest.param("---\n2024: mit\n---\n", "key '2024' is not text", 2, id="non-text-key"),
+        pytest.param("---\nlicense: mit\n# body\n", "never closed", 1, id="unclosed"),
+    ],
+)
+def test_front_matter_huggingface_hub_would_accept_is_refused_with_its_line(
+    text: str, message: str, line: int
+) -> None:
+    with pytest.raises(CardError, match=re.escape(message)) as caught:
+        parse_card(text)
+
+    assert caught.value.line == line
+
+
+def test_huggingface_hub_alone_reads_duplicate_keys_as_the_last_one() -> None:
+    # Why the gate exists: a reviewer reads the first licence, every tool the second.
+    hub = HubModelCard("---\nlicense: apache-2.0\nlicense: other\n---\n")
+
+    assert hub.data.license == "other"
+
+
+def test_a_card_over_the_size_bound_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "README.md"
+    path.write_text("---\nlicense: mit\n---\n" + "x" * MAX_CARD_BYTES)
+
+    with pytest.raises(CardError, match="larger than"):
+        read_card(path)
+
+
+def test_a_jinja_placeholder_is_left_as_text_and_is_not_content() -> None:
+    card = parse_card("# m\n\n## Uses\n\n{{ direct_use | default('[More Information Needed]') }}\n")
+
+    assert card.sections["Uses"].startswith("{{ direct_use")
+    assert not meaningful(card.sections["Uses"])
+
+
+def test_headings_inside_code_blocks_are_not_sections() -> None:
+    card = parse_card("# m\n\n## How to use\n\n```\n## Limitations\n```\n")
+
+    assert list(card.sections) == ["m", "How to use"]
+
+
+@pytest.mark.parametrize(
+    ("title", "normal"),
+    [
+        ("3.1 Bias, Risks, & Limitations [optional]", "bias risks and limitations"),
+        ("Out-of-Scope Use", "out of scope use"),
+        ("[Training Data](#data)", "training data"),
+    ],
+)
+def test_headings_are_normalised_before_matching(title: str, normal: str) -> None:
+    assert normalise_heading(title) == normal
+
+
+def test_one_heading_may_mean_several_parts() -> None:
+    assert {"intended_use", "limitations"} <= heading_means("Intended uses & limitations")
+    assert heading_means("How to Get Started with the Model") == frozenset()
