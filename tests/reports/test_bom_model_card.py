@@ -145,3 +145,22 @@ def test_a_llama_card_gives_its_bold_label_parts_and_metrics(pipeline: Pipeline)
         {"type": "acc", "value": "69.4", "slice": "MMLU (cais/mmlu, all), split test"}
     ]
     assert "<ethicalConsideration>" in xml
+
+
+def test_a_section_about_users_gives_the_users_and_a_placeholder_gives_nothing(
+    pipeline: Pipeline,
+) -> None:
+    card = (
+        "---\nlicense: mit\npipeline_tag: image-classification\n---\n# m\n\n"
+        "## Intended users\n\nRadiologists reviewing chest X-rays, as a second reader.\n\n"
+        "## Limitations\n\n[More Information Needed]\n"
+    )
+
+    document, _xml = _boms(pipeline, card)
+    model_card = _model_card(document)
+
+    assert model_card["considerations"] == {
+        "users": ["Radiologists reviewing chest X-rays, as a second reader."]
+    }
+    assert model_card["modelParameters"]["inputs"] == [{"format": "image"}]
+    assert model_card["modelParameters"]["outputs"] == [{"format": "label"}]
