@@ -36,12 +36,14 @@ from huggingface_hub import ModelCard as HubModelCard
 #: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
 MAX_CARD_BYTES = 1 << 20
 
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Deliberately simple (the closing "#"s are stripped in Python): nested optional runs of spaces
+# here would backtrack polynomially on a long line of spaces.
+_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 # Hub cards ship with these in every empty section (the card template renders
 # `default("[More Information Needed]")`); Jinja placeholders left unrendered count as empty too.
 _PLACEHOLDER_RE = re.compile(
     r"\[\s*more information needed\s*\]|more information needed(?: for further recommendations)?"
-    r"|\{\{.*?\}\}|\{%.*?%\}"
+    r"|\{\{[^{}]{0,200}\}\}|\{%[^{}]{0,200}%\}"
     # The template's only pre-written sentences: boilerplate, not the author's statement.
     r"|users \(both direct and downstream\) should be made aware of the risks, biases and"
     r"\s+limitations of the model\.?|use the code below to get started with the model\.?"
@@ -50,7 +52,6 @@ _PLACEHOLDER_RE = re.compile(
     r"|\b(?:todo|tbd|tba|coming soon|to be (?:added|announced|determined))\b",
     re.I | re.S,
 )
-_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 # "- **Developed by:** [More Information Needed]": the label alone is not content.
 _LABEL_RE = re.compile(
     r"(?:\*\*|__)[^*_\n]{1,80}?:\s*(?:\*\*|__)|(?:\*\*|__)[^*_\n]{1,80}?(?:\*\*|__)\s*:"
@@ -208,7 +209,7 @@ def _outline(body: str) -> tuple[Section, ...]:
         label = None if in_code or match else _BOLD_LABEL_RE.match(line)
         if match:
             level = len(match.group(1))
-            sections.append((level, match.group(2).strip(), []))
+            sections.append((level, match.group(2).rstrip().rstrip("#").strip(), []))
         elif label and heading_means(label["label"]):
             # "**Out-of-scope** Use in any manner that violates ...": the Llama cards state
             # their parts as bold labels inside one section; by meaning, each is a section.
@@ -244,9 +245,23 @@ def meaningful(text: str | None) -> bool:
     """Whether ``text`` says something: not empty, not only comments, labels and placeholders."""
     if not text:
         return False
-    stripped = _PLACEHOLDER_RE.sub(" ", _COMMENT_RE.sub(" ", text))
+    stripped = _PLACEHOLDER_RE.sub(" ", _without_comments(text))
     stripped = _LABEL_RE.sub(" ", stripped)
     return bool(_WORD_RE.search(stripped))
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without HTML comments, in one pass (a regex would rescan the rest of the text for
+    every unclosed ``<!--``); an unclosed comment hides the rest, as it does when rendered."""
+    parts, position = [], 0
+    while (start := text.find("<!--", position)) != -1:
+        parts.append(text[position:start])
+        end = text.find("-->", start + 4)
+        if end == -1:
+            return " ".join(parts)
+        position = end + 3
+    parts.append(text[position:])
+    return " ".join(parts)
 
 
 def normalise_heading(title: str) -> str:

@@ -99,3 +99,18 @@ def test_headings_are_normalised_before_matching(title: str, normal: str) -> Non
 def test_one_heading_may_mean_several_parts() -> None:
     assert {"intended_use", "limitations"} <= heading_means("Intended uses & limitations")
     assert heading_means("How to Get Started with the Model") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        pytest.param("## " + " " * 200_000 + "x\n", id="a-heading-of-spaces"),
+        pytest.param("<!--{{{%" * 50_000, id="unclosed-comments-and-templates"),
+    ],
+)
+def test_a_pathological_card_within_the_size_bound_is_read(filler: str) -> None:
+    # Quadratic regexes would not return on these; the reader scans each line once.
+    card = parse_card("---\nlicense: mit\n---\n# m\n\n## Uses\n\n" + filler)
+
+    assert card.metadata == {"license": "mit"}
+    assert not meaningful(card.sections["Uses"])
