@@ -57,14 +57,32 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                     evidence=str(exc),
                     why="tools and reviewers read the card's front matter; a broken one hides the "
                     "declared license and lineage",
-                    remediation="fix the YAML between the leading '---' lines",
+                    remediation="fix the front matter as the evidence says: YAML between the "
+                    "leading '---' lines, closed by a '---' line, one mapping with text keys, no "
+                    "anchors; a card stays under 1 MiB",
                 )
             ]
         )
     except OSError as exc:
         return Outcome(error=f"cannot read {card_rel}: {exc}")
     required = model.decl.card.require
-    findings = _unreadable_model_index(card, card_rel, "evaluation" in required)
+    findings = [
+        Finding(
+            rule="MLS-CARD-005",
+            severity=Severity.HIGH,
+            category="documentation",
+            title=f"model card states {duplicate.path!r} twice",
+            location=Location(file=card_rel, line=duplicate.line, key_path=duplicate.path),
+            evidence=f"{duplicate.path!r} on lines {duplicate.first_line} and {duplicate.line}; "
+            "YAML and the Hub keep only the last value",
+            why="a reviewer reads the first value, every tool the last: a card can show one "
+            "licence or base model and declare another",
+            remediation=f"keep one {duplicate.key!r} in the front matter",
+            cwe="CWE-1059",
+        )
+        for duplicate in card.duplicates
+    ]
+    findings += _unreadable_model_index(card, card_rel, "evaluation" in required)
     findings += [
         Finding(
             rule="MLS-CARD-002",
@@ -79,7 +97,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
             cwe="CWE-1059",
         )
         for gap in gaps(card, required)
-        if not (findings and gap.field == "evaluation")  # already said, with the cause
+        if not (card.metadata_errors and gap.field == "evaluation")  # MLS-CARD-004 said it
     ]
     facts: dict[str, Any] = {"card": card.to_dict()}
     architecture = _architecture(model.root)

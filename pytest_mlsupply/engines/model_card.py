@@ -6,10 +6,13 @@ The one card reader of the project: the model-card, lineage and licence claims a
 gates of our own that huggingface_hub does not have:
 
 - a bounded size (:data:`MAX_CARD_BYTES`): a card is read into memory whole;
-- the front matter must be closed (huggingface_hub silently treats an unclosed block as body
-  text, which hides a broken licence or base model from every claim);
-- duplicate keys are an error (YAML takes the last one silently: ``license: apache-2.0`` followed
-  by ``license: other`` reads as "other" while a reviewer sees the first);
+- the block is the one huggingface_hub finds (its own ``REGEX_YAML_BLOCK``), but one that opens
+  and is never closed is an error (huggingface_hub silently reads it as body text, which hides
+  the licence and base model from every claim);
+- duplicate keys are recorded (:attr:`ModelCard.duplicates`, :attr:`ModelCard.repeated`): YAML
+  and the Hub keep the last one silently, so ``license: apache-2.0`` followed by
+  ``license: other`` reads as "other" while a reviewer sees the first. The metadata stays what
+  the Hub reads; the model-card claim reports each duplicate, other claims distrust the key;
 - anchors and aliases are refused (plain card data never needs them, and an alias "bomb" expands
   exponentially when the data is copied into reports);
 - the block must be a mapping with text keys.
@@ -32,6 +35,7 @@ from typing import Any
 
 import yaml
 from huggingface_hub import ModelCard as HubModelCard
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 #: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
 MAX_CARD_BYTES = 1 << 20
@@ -91,12 +95,35 @@ class ModelCard:
     metadata_errors: tuple[str, ...] = ()
     """What huggingface_hub could not read in otherwise valid front matter (a ``model-index``
     it rejects); those keys are left out of :attr:`metadata`."""
+    duplicates: tuple[Duplicate, ...] = ()
+    """Keys given twice in one mapping of the front matter. :attr:`metadata` holds what YAML and
+    the Hub keep (the last value); a reader of the card sees the first. The model-card claim
+    reports each; a claim reading such a key must not trust it."""
+
+    @property
+    def repeated(self) -> tuple[str, ...]:
+        """The top-level keys given more than once (nested ones are in :attr:`duplicates`)."""
+        return tuple(dict.fromkeys(d.key for d in self.duplicates if d.path == d.key))
 
     def to_dict(self) -> dict[str, Any]:
         return {"metadata": self.metadata, "sections": self.sections}
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    key: str
+    path: str
+    """Dotted path of the key (``extra_gated_fields.Country``); the key itself at top level."""
+    first_line: int
+    line: int
+
+
 # --- reading -------------------------------------------------------------------------------------
+
+# Where huggingface_hub (and the Hub) find a card's metadata block: the gates read the very block
+# every Hub tool reads, so no claim compares a base_model or licence nobody else sees.
+_FRONT_MATTER_RE = REGEX_YAML_BLOCK
+_EMPTY_FRONT_MATTER_RE = re.compile(r"^\s*---[ \t]*(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
 
 
 def parse_card(text: str) -> ModelCard:
@@ -105,25 +132,41 @@ def parse_card(text: str) -> ModelCard:
         raise CardError(
             f"the card is larger than {MAX_CARD_BYTES} bytes; cards are not read past that"
         )
-    front, body = _split_front_matter(text)
-    if front is None:
-        return ModelCard(metadata={}, sections=_to_dict(_outline(body)), outline=_outline(body))
-    _check_front_matter(front)
-    # The block we delimited, handed over as-is: huggingface_hub reads exactly the same YAML.
-    normalised = f"---\n{front}\n---\n{body}"
+    # A byte order mark (an editor on Windows) would hide the block from the Hub library; reading
+    # it compares more, never less.
+    text = text.removeprefix("\ufeff")
+    empty = _EMPTY_FRONT_MATTER_RE.match(text)
+    if empty is not None:
+        outline = _outline(text[empty.end() :])
+        return ModelCard(sections=_to_dict(outline), outline=outline)
+    match = _FRONT_MATTER_RE.match(text)
+    if match is None:
+        first = text.lstrip().split("\n", 1)[0]
+        if first.strip() == "---":
+            # huggingface_hub would read the whole card, licence and base model included, as
+            # body text: every claim would see no front matter at all.
+            raise CardError("front matter starts with '---' but is never closed")
+        outline = _outline(text)
+        return ModelCard(sections=_to_dict(outline), outline=outline)
+    # Card line of the block's first line, so YAML marks (0-based in the block) map to the card.
+    offset = text.count("\n", 0, match.start(2)) + 1
+    duplicates = _check_front_matter(match.group(2), offset)
     errors: tuple[str, ...] = ()
     try:
-        hub = HubModelCard(normalised)
+        hub = HubModelCard(text)
     except ValueError as exc:
         # Only a rejected model-index / eval results get here (the gates above caught the rest):
         # the rest of the front matter is still good, the broken part is recorded, not dropped.
         errors = (_first_line(str(exc)),)
-        hub = HubModelCard(normalised, ignore_metadata_errors=True)
+        hub = HubModelCard(text, ignore_metadata_errors=True)
     data: dict[str, Any] = hub.data.to_dict()  # type: ignore[no-untyped-call]
-    metadata = _jsonable(data)
     outline = _outline(hub.text)
     return ModelCard(
-        metadata=metadata, sections=_to_dict(outline), outline=outline, metadata_errors=errors
+        metadata=_jsonable(data),
+        sections=_to_dict(outline),
+        outline=outline,
+        metadata_errors=errors,
+        duplicates=duplicates,
     )
 
 
@@ -138,60 +181,52 @@ def read_card(path: Path) -> ModelCard:
     return parse_card(raw.decode("utf-8", errors="replace"))
 
 
-def _split_front_matter(text: str) -> tuple[str | None, str]:
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return None, text
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        raise CardError("front matter starts with '---' but is never closed") from None
-    return "\n".join(lines[1:end]), "\n".join(lines[end + 1 :])
-
-
-def _check_front_matter(front: str) -> None:
-    """The gates huggingface_hub lacks; line numbers are the card's (the opening '---' is 1)."""
+def _check_front_matter(front: str, offset: int) -> tuple[Duplicate, ...]:
+    """The gates huggingface_hub lacks (``offset``: the card line of the block's first line).
+    Raises for what makes the block unusable; returns the duplicate keys, which the claims
+    judge (YAML and the Hub silently keep the last one)."""
     try:
         for event in yaml.parse(front, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise CardError(
                     "front matter uses a YAML anchor or alias; write the values out in full",
-                    event.start_mark.line + 2 if event.start_mark else 1,
+                    event.start_mark.line + offset if event.start_mark else 1,
                 )
         root = yaml.compose(front, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        line = mark.line + offset if mark is not None else 1
         raise CardError(f"front matter is not valid YAML: {exc}", line) from None
     if root is None:
-        return
+        return ()
     if not isinstance(root, yaml.MappingNode):
-        raise CardError("front matter must be a YAML mapping (key: value lines)", 2)
+        raise CardError("front matter must be a YAML mapping (key: value lines)", offset)
     for key, _value in root.value:
         if not (isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"):
             raise CardError(
-                f"front matter key {key.value!r} is not text; quote it", key.start_mark.line + 2
+                f"front matter key {key.value!r} is not text; quote it",
+                key.start_mark.line + offset,
             )
-    _check_duplicates(root)
+    found: list[Duplicate] = []
+    _find_duplicates(root, "", offset, found)
+    return tuple(found)
 
 
-def _check_duplicates(node: yaml.Node) -> None:
+def _find_duplicates(node: yaml.Node, path: str, offset: int, found: list[Duplicate]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
             name = str(key.value)
-            line = key.start_mark.line + 2
+            line = key.start_mark.line + offset
+            where = f"{path}.{name}" if path else name
             if name in seen:
-                raise CardError(
-                    f"front matter key {name!r} appears twice (lines {seen[name]} and {line}); "
-                    "YAML would keep only the last one: keep one",
-                    line,
-                )
-            seen[name] = line
-            _check_duplicates(value)
+                found.append(Duplicate(name, where, seen[name], line))
+            else:
+                seen[name] = line
+            _find_duplicates(value, where, offset, found)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicates(item)
+        for index, item in enumerate(node.value):
+            _find_duplicates(item, f"{path}[{index}]", offset, found)
 
 
 def _first_line(message: str) -> str:

@@ -223,3 +223,15 @@ def test_an_unrelated_heading_does_not_count(pipeline: Pipeline) -> None:
         "intended_use",
         "limitations",
     ]
+
+
+def test_a_licence_stated_twice_is_a_finding_on_the_second_line(pipeline: Pipeline) -> None:
+    card = LLAMA_CHAT.replace("license: other\n", "license: apache-2.0\nlicense: other\n", 1)
+
+    result = _judge(pipeline, card, ("license",))
+
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("MLS-CARD-005", Severity.HIGH)
+    assert (finding.location.line, finding.location.key_path) == (4, "license")
+    assert "lines 3 and 4" in finding.evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL

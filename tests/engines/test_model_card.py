@@ -34,10 +34,7 @@ def test_front_matter_is_what_huggingface_hub_reads() -> None:
     ("text", "message", "line"),
     [
         pytest.param(
-            "---\nlicense: apache-2.0\nbase_model: x\nlicense: other\n---\n",
-            "key 'license' appears twice (lines 2 and 4)",
-            4,
-            id="duplicate-key",
+            "---\nlicense: mit\n   ---\n# body\n", "never closed", 1, id="closed-by-indent"
         ),
         pytest.param(
             "---\ntags: &t [a]\nother: *t\n---\n", "anchor or alias", 2, id="anchor-and-alias"
@@ -56,11 +53,28 @@ def test_front_matter_huggingface_hub_would_accept_is_refused_with_its_line(
     assert caught.value.line == line
 
 
-def test_huggingface_hub_alone_reads_duplicate_keys_as_the_last_one() -> None:
-    # Why the gate exists: a reviewer reads the first licence, every tool the second.
-    hub = HubModelCard("---\nlicense: apache-2.0\nlicense: other\n---\n")
+def test_duplicate_keys_are_recorded_with_their_lines_and_the_hubs_value_kept() -> None:
+    text = (
+        "---\nlicense: apache-2.0\nextra_gated_fields:\n  Country: country\n  Country: text\n"
+        "license: other\n---\n"
+    )
+    card = parse_card(text)
 
-    assert hub.data.license == "other"
+    # A reviewer reads the first licence, every tool the last: the claims are told.
+    assert card.metadata["license"] == HubModelCard(text).data.license == "other"
+    assert [(d.path, d.first_line, d.line) for d in card.duplicates] == [
+        ("extra_gated_fields.Country", 4, 5),
+        ("license", 2, 6),
+    ]
+    assert card.repeated == ("license",)
+
+
+def test_the_front_matter_is_the_block_huggingface_hub_finds() -> None:
+    # Blank lines before it, and a byte order mark, which alone would hide it from the Hub.
+    card = parse_card("\ufeff\n\n---\nbase_model: acme/base\n---\n## Uses\n\nChat.\n")
+
+    assert card.metadata == {"base_model": "acme/base"}
+    assert card.sections == {"Uses": "Chat."}
 
 
 def test_a_card_over_the_size_bound_is_not_read(tmp_path: Path) -> None:
