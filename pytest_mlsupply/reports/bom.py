@@ -1027,6 +1027,8 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
         "fairnessAssessments",
     ),
     "ethicalConsideration": ("name", "mitigationStrategy"),
+    "input": ("format",),
+    "output": ("format",),
     "data": (
         "type",
         "name",
@@ -1038,20 +1040,17 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
         "governance",
     ),
     "contents": ("attachment", "url", "properties"),
-    "input": ("format",),
-    "output": ("format",),
 }
-_XML_ORDER["dataset"] = _XML_ORDER["data"]  # inline data in modelParameters: componentDataType
 #: JSON arrays that XML wraps in a plural element around singular items.
 _XML_ITEMS = {
+    "inputs": "input",
+    "outputs": "output",
     "users": "user",
     "useCases": "useCase",
     "technicalLimitations": "technicalLimitation",
     "performanceTradeoffs": "performanceTradeoff",
     "ethicalConsiderations": "ethicalConsideration",
     "performanceMetrics": "performanceMetric",
-    "inputs": "input",
-    "outputs": "output",
 }
 #: Children that are XML attributes, not elements.
 _XML_ATTRIBUTES = {"bom-ref"}
@@ -1073,7 +1072,9 @@ def _xml_elements(tag: str, value: Any) -> list[ET.Element]:
             if set(entry) == {"ref"}:
                 ET.SubElement(wrapper, _q("ref")).text = entry["ref"]
             else:
-                wrapper.extend(_xml_elements("dataset", entry))
+                for element in _xml_elements("data", entry):  # the same componentDataType
+                    element.tag = _q("dataset")
+                    wrapper.append(element)
         return [wrapper]
     if tag == "sensitiveData":
         # maxOccurs="unbounded" on the element itself: no wrapper.
