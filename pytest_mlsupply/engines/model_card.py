@@ -1,8 +1,28 @@
-"""Model cards: parse a Hugging Face style README (YAML front matter + Markdown sections).
+"""Model cards: read a Hugging Face card (YAML front matter + Markdown sections) and judge it.
 
-Pure data extraction: the front matter is read with ``yaml.SafeLoader`` (plain data, no tags
-that construct objects; top-level keys given twice are noted) and sections are split on Markdown headings. Used by the model-card claim and
-by the BOM's ``modelCard``.
+The one card reader of the project: the model-card, lineage and licence claims and the BOM's
+``modelCard`` all read cards here. The front matter goes through huggingface_hub's ``ModelCard``
+(``ModelCardData``: the same parsing the Hub applies, ``model-index`` included), behind stricter
+gates of our own that huggingface_hub does not have:
+
+- a bounded size (:data:`MAX_CARD_BYTES`): a card is read into memory whole;
+- the block is the one huggingface_hub finds (its own ``REGEX_YAML_BLOCK``), but one that opens
+  and is never closed is an error (huggingface_hub silently reads it as body text, which hides
+  the licence and base model from every claim);
+- duplicate keys are recorded (:attr:`ModelCard.duplicates`, :attr:`ModelCard.repeated`): YAML
+  and the Hub keep the last one silently, so ``license: apache-2.0`` followed by
+  ``license: other`` reads as "other" while a reviewer sees the first. The metadata stays what
+  the Hub reads; the model-card claim reports each duplicate, other claims distrust the key;
+- anchors and aliases are refused (plain card data never needs them, and an alias "bomb" expands
+  exponentially when the data is copied into reports);
+- the block must be a mapping with text keys.
+
+Only ``yaml.safe_load`` runs on the text (inside huggingface_hub too) and no template is ever
+rendered: ``ModelCard(text)`` parses, only ``ModelCard.from_template`` would render Jinja.
+
+Sections are recognised by meaning, not one heading: :data:`FIELDS` holds, per card field, the
+headings that mean it (the Hub card template's among them), and placeholder text such as
+``[More Information Needed]`` is not content.
 """
 
 from __future__ import annotations
@@ -14,18 +34,55 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import ModelCard as HubModelCard
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
-# Hub cards ship with this placeholder in every empty section; it is not content.
-_PLACEHOLDERS = ("[more information needed]", "more information needed", "todo", "tbd")
-# huggingface_hub.repocard.REGEX_YAML_BLOCK: where the Hub's library finds a card's metadata.
-_FRONT_MATTER_RE = re.compile(
-    r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))"
+#: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
+MAX_CARD_BYTES = 1 << 20
+
+# Deliberately simple (the closing "#"s are stripped in Python): nested optional runs of spaces
+# here would backtrack polynomially on a long line of spaces.
+_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
+# Hub cards ship with these in every empty section (the card template renders
+# `default("[More Information Needed]")`); Jinja placeholders left unrendered count as empty too.
+_PLACEHOLDER_RE = re.compile(
+    r"\[\s*more information needed\s*\]|more information needed(?: for further recommendations)?"
+    r"|\{\{[^{}]{0,200}\}\}|\{%[^{}]{0,200}%\}"
+    # The template's only pre-written sentences: boilerplate, not the author's statement.
+    r"|users \(both direct and downstream\) should be made aware of the risks, biases and"
+    r"\s+limitations of the model\.?|use the code below to get started with the model\.?"
+    r"|this is the model card of a .{0,40}? model that has been pushed on the hub\.?"
+    r"|this model card has been automatically generated\.?"
+    r"|\b(?:todo|tbd|tba|coming soon|to be (?:added|announced|determined))\b",
+    re.I | re.S,
 )
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# "- **Developed by:** [More Information Needed]": the label alone is not content. (Bullets and
+# table rules hold no letters, so need no pattern; every run here is bounded, so no input makes
+# these patterns backtrack for long.)
+_LABEL_RE = re.compile(
+    r"(?:\*\*|__)[^*_\n]{1,80}?:[ \t]{0,8}(?:\*\*|__)|(?:\*\*|__)[^*_\n]{1,80}?(?:\*\*|__)[ \t]{0,8}:"
+)
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
+_BOLD_LABEL_RE = re.compile(
+    r"^\s{0,3}(?:\*\*|__)(?P<label>[^*_\n]{2,60}?)\s*:?\s*(?:\*\*|__)\s*:?\s*(?P<rest>.*)$"
+)
 
 
 class CardError(ValueError):
-    """The card exists but its front matter cannot be read."""
+    """The card exists but cannot be read (front matter, size)."""
+
+    def __init__(self, message: str, line: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+        """1-based line of the card where the problem is (1 when it is the whole card)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    level: int
+    title: str
+    body: str
+    """The section's own text, without its sub-sections."""
 
 
 @dataclass(frozen=True)
@@ -33,82 +90,176 @@ class ModelCard:
     metadata: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)
     """Heading text → the section's body (without sub-sections' headings)."""
-    repeated: tuple[str, ...] = ()
-    """Top-level front-matter keys given more than once: YAML keeps the last value, a reader of
-    the card sees the first, so a claim that reads such a key cannot trust it."""
+    outline: tuple[Section, ...] = ()
+    """Every section in card order, with its heading level (sub-sections follow their parent)."""
+    metadata_errors: tuple[str, ...] = ()
+    """What huggingface_hub could not read in otherwise valid front matter (a ``model-index``
+    it rejects); those keys are left out of :attr:`metadata`."""
+    duplicates: tuple[Duplicate, ...] = ()
+    """Keys given twice in one mapping of the front matter. :attr:`metadata` holds what YAML and
+    the Hub keep (the last value); a reader of the card sees the first. The model-card claim
+    reports each; a claim reading such a key must not trust it."""
+
+    @property
+    def repeated(self) -> tuple[str, ...]:
+        """The top-level keys given more than once (nested ones are in :attr:`duplicates`)."""
+        return tuple(dict.fromkeys(d.key for d in self.duplicates if d.path == d.key))
 
     def to_dict(self) -> dict[str, Any]:
         return {"metadata": self.metadata, "sections": self.sections}
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    key: str
+    path: str
+    """Dotted path of the key (``extra_gated_fields.Country``); the key itself at top level."""
+    first_line: int
+    line: int
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+# Where huggingface_hub (and the Hub) find a card's metadata block: the gates read the very block
+# every Hub tool reads, so no claim compares a base_model or licence nobody else sees.
+_FRONT_MATTER_RE = REGEX_YAML_BLOCK
+_EMPTY_FRONT_MATTER_RE = re.compile(r"^\s*---[ \t]*(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
+
+
 def parse_card(text: str) -> ModelCard:
-    """Split ``text`` into front matter and sections; raise :class:`CardError` on bad YAML.
-
-    The front matter is delimited as ``huggingface_hub``'s ``ModelCard`` delimits it (the reader
-    every Hub tool uses): after leading blank lines, closed by a ``---`` at the start of a line.
-    A gate that read another block than the Hub's would compare a ``base_model`` or a
-    ``license`` nobody else sees. A byte order mark is skipped first (the Hub library would
-    find no front matter at all; reading it compares more, never less).
-    """
-    metadata: dict[str, Any] = {}
-    repeated: tuple[str, ...] = ()
+    """Read ``text`` (a whole card); raise :class:`CardError` when its front matter is unusable."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_CARD_BYTES:
+        raise CardError(
+            f"the card is larger than {MAX_CARD_BYTES} bytes; cards are not read past that"
+        )
+    # A byte order mark (an editor on Windows) would hide the block from the Hub library; reading
+    # it compares more, never less.
     text = text.removeprefix("\ufeff")
-    body = text
+    empty = _EMPTY_FRONT_MATTER_RE.match(text)
+    if empty is not None:
+        outline = _outline(text[empty.end() :])
+        return ModelCard(sections=_to_dict(outline), outline=outline)
     match = _FRONT_MATTER_RE.match(text)
-    if match is None and text.lstrip().startswith("---"):
-        first = text.lstrip().splitlines()[0]
+    if match is None:
+        first = text.lstrip().split("\n", 1)[0]
         if first.strip() == "---":
+            # huggingface_hub would read the whole card, licence and base model included, as
+            # body text: every claim would see no front matter at all.
             raise CardError("front matter starts with '---' but is never closed")
-    if match is not None:
-        try:
-            loaded, repeated = _load(match.group(2))
-        except yaml.YAMLError as exc:
-            raise CardError(f"front matter is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise CardError("front matter must be a YAML mapping")
-        metadata = _jsonable(loaded or {})
-        body = text[match.end() :]
-    return ModelCard(metadata=metadata, sections=_sections(body), repeated=repeated)
-
-
-def _load(text: str) -> tuple[Any, tuple[str, ...]]:
-    """``yaml.safe_load(text)``, and the top-level keys it gives more than once (one parse)."""
-    loader = yaml.SafeLoader(text)
+        outline = _outline(text)
+        return ModelCard(sections=_to_dict(outline), outline=outline)
+    # Card line of the block's first line, so YAML marks (0-based in the block) map to the card.
+    offset = text.count("\n", 0, match.start(2)) + 1
+    duplicates = _check_front_matter(match.group(2), offset)
+    errors: tuple[str, ...] = ()
     try:
-        node = loader.get_single_node()
-        repeated: list[str] = []
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, _ in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen and key.value not in repeated:
-                        repeated.append(key.value)
-                    seen.add(key.value)
-        data = None if node is None else loader.construct_document(node)
-    finally:
-        loader.dispose()
-    return data, tuple(repeated)
+        hub = HubModelCard(text)
+    except ValueError as exc:
+        # Only a rejected model-index / eval results get here (the gates above caught the rest):
+        # the rest of the front matter is still good, the broken part is recorded, not dropped.
+        errors = (_first_line(str(exc)),)
+        hub = HubModelCard(text, ignore_metadata_errors=True)
+    data: dict[str, Any] = hub.data.to_dict()  # type: ignore[no-untyped-call]
+    outline = _outline(hub.text)
+    return ModelCard(
+        metadata=_jsonable(data),
+        sections=_to_dict(outline),
+        outline=outline,
+        metadata_errors=errors,
+        duplicates=duplicates,
+    )
 
 
 def read_card(path: Path) -> ModelCard:
-    return parse_card(path.read_text(encoding="utf-8", errors="replace"))
+    """Read the card at ``path`` (at most :data:`MAX_CARD_BYTES`); raise CardError or OSError."""
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_CARD_BYTES + 1)
+    if len(raw) > MAX_CARD_BYTES:
+        raise CardError(
+            f"the card is larger than {MAX_CARD_BYTES} bytes; cards are not read past that"
+        )
+    return parse_card(raw.decode("utf-8", errors="replace"))
 
 
-def _sections(body: str) -> dict[str, str]:
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
+def _check_front_matter(front: str, offset: int) -> tuple[Duplicate, ...]:
+    """The gates huggingface_hub lacks (``offset``: the card line of the block's first line).
+    Raises for what makes the block unusable; returns the duplicate keys, which the claims
+    judge (YAML and the Hub silently keep the last one)."""
+    try:
+        for event in yaml.parse(front, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise CardError(
+                    "front matter uses a YAML anchor or alias; write the values out in full",
+                    event.start_mark.line + offset if event.start_mark else 1,
+                )
+        root = yaml.compose(front, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + offset if mark is not None else 1
+        raise CardError(f"front matter is not valid YAML: {exc}", line) from None
+    if root is None:
+        return ()
+    if not isinstance(root, yaml.MappingNode):
+        raise CardError("front matter must be a YAML mapping (key: value lines)", offset)
+    for key, _value in root.value:
+        if not (isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"):
+            raise CardError(
+                f"front matter key {key.value!r} is not text; quote it",
+                key.start_mark.line + offset,
+            )
+    found: list[Duplicate] = []
+    _find_duplicates(root, "", offset, found)
+    return tuple(found)
+
+
+def _find_duplicates(node: yaml.Node, path: str, offset: int, found: list[Duplicate]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            line = key.start_mark.line + offset
+            where = f"{path}.{name}" if path else name
+            if name in seen:
+                found.append(Duplicate(name, where, seen[name], line))
+            else:
+                seen[name] = line
+            _find_duplicates(value, where, offset, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _find_duplicates(item, f"{path}[{index}]", offset, found)
+
+
+def _first_line(message: str) -> str:
+    return message.split(". Pass `ignore_metadata_errors", 1)[0].strip()
+
+
+def _outline(body: str) -> tuple[Section, ...]:
+    sections: list[tuple[int, str, list[str]]] = []
     in_code = False
+    level = 0  # of the last real heading; a bold label is one below it
     for line in body.splitlines():
-        if line.lstrip().startswith("```"):
+        if line.lstrip().startswith(("```", "~~~")):
             in_code = not in_code
         match = None if in_code else _HEADING_RE.match(line)
+        label = None if in_code or match else _BOLD_LABEL_RE.match(line)
         if match:
-            title = match.group(2).strip()
-            current = sections.setdefault(title, [])
-            continue
-        if current is not None:
-            current.append(line)
-    return {title: "\n".join(text).strip() for title, text in sections.items()}
+            level = len(match.group(1))
+            sections.append((level, match.group(2).rstrip().rstrip("#").strip(), []))
+        elif label and heading_means(label["label"]):
+            # "**Out-of-scope** Use in any manner that violates ...": the Llama cards state
+            # their parts as bold labels inside one section; by meaning, each is a section.
+            sections.append((level + 1, label["label"].strip(), [label["rest"]]))
+        elif sections:
+            sections[-1][2].append(line)
+    return tuple(Section(level, title, "\n".join(text).strip()) for level, title, text in sections)
+
+
+def _to_dict(outline: tuple[Section, ...]) -> dict[str, str]:
+    # The historical shape reports use: a repeated heading's bodies are joined.
+    merged: dict[str, list[str]] = {}
+    for entry in outline:
+        merged.setdefault(entry.title, []).append(entry.body)
+    return {title: "\n\n".join(b for b in bodies if b) for title, bodies in merged.items()}
 
 
 def _jsonable(value: Any) -> Any:
@@ -122,51 +273,314 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _meaningful(text: str | None) -> bool:
+# --- content ------------------------------------------------------------------------------------
+
+
+def meaningful(text: str | None) -> bool:
+    """Whether ``text`` says something: not empty, not only comments, labels and placeholders."""
     if not text:
         return False
-    stripped = re.sub(r"<!--.*?-->", "", text, flags=re.S).strip()
-    return bool(stripped) and stripped.lower() not in _PLACEHOLDERS
+    stripped = _PLACEHOLDER_RE.sub(" ", _without_comments(text))
+    stripped = _LABEL_RE.sub(" ", stripped)
+    return bool(_WORD_RE.search(stripped))
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without HTML comments, in one pass (a regex would rescan the rest of the text for
+    every unclosed ``<!--``); an unclosed comment hides the rest, as it does when rendered."""
+    parts, position = [], 0
+    while (start := text.find("<!--", position)) != -1:
+        parts.append(text[position:start])
+        end = text.find("-->", start + 4)
+        if end == -1:
+            return " ".join(parts)
+        position = end + 3
+    parts.append(text[position:])
+    return " ".join(parts)
+
+
+def normalise_heading(title: str) -> str:
+    """``"3.1 Bias, Risks, & Limitations [optional]"`` → ``"bias risks and limitations"``."""
+    # Headings are short; a longer one is judged by its start (and the patterns stay cheap).
+    text = re.sub(r"\[([^\]]{0,200})\]\([^)]{0,500}\)", r"\1", title[:300])  # a link's text
+    text = re.sub(r"\[optional\]|\(optional\)", " ", text, flags=re.I)
+    text = text.lower().replace("&", " and ")
+    text = re.sub(r"^\s*(?:\d+(?:\.\d+)*\.?|[ivx]+\.)\s+", "", text)  # numbering
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class CardField:
+    """One field ``card.require`` may ask for: where it is found, and an example of writing it."""
+
+    name: str
+    describe: str
+    example: str
+    keys: tuple[str, ...] = ()
+    """Front matter keys that state it."""
+    headings: tuple[str, ...] = ()
+    """Regular expressions, matched against the whole :func:`normalise_heading` form."""
+
+
+_INTENDED = (
+    r"(?:primary |intended |direct |downstream )*(?:uses?|use cases?|applications?)",
+    r"(?:intended |primary intended )?uses?(?: and| or)? limitations",
+    r"intended (?:uses?|purposes?)(?: and limitations)?",
+    r"how (?:it|the model) (?:should|can) be used",
+)
+_OUT_OF_SCOPE = (
+    r".*\bout of scope\b.*",
+    r".*\bmisuses?\b.*",
+    r"(?:prohibited|unintended|forbidden) uses?",
+)
+_LIMITATIONS = (
+    r".*\blimitations?\b.*",
+    r".*\bbias(?:es)?\b.*",
+    r".*\brisks?\b.*",
+    r"caveats?(?: and recommendations)?",
+    r"known (?:issues|failure modes)",
+)
+_BIAS = (r".*\bbias(?:es)?\b.*", r".*\brisks?\b.*", r"ethical considerations?.*", r"fairness.*")
+_TRAINING = (
+    r"(?:pre ?)?training(?: and evaluation)? (?:data(?:sets?)?|details|corpus|corpora)",
+    r"training data(?: and (?:procedure|preprocessing))?",
+    r"(?:pre ?)?training",
+    r"data(?:sets?)? used for training",
+)
+_DESCRIPTION = (
+    r"model (?:description|details|summary|overview|information)",
+    r"description",
+    r"overview",
+    r"about(?: (?:the|this) model)?",
+)
+_EVALUATION = (
+    r"evaluation(?: results?| and results| data| metrics)?",
+    r"(?:benchmark |evaluation )?results",
+    r"performance",
+    r"benchmarks?",
+    r"(?:benchmark|evaluation) scores",
+    r"testing data factors and metrics",
+)
+_USERS = (r"(?:primary |intended )*(?:users|audience)", r"who (?:should|can) use.*")
+_RECOMMENDATIONS = (r"recommendations?", r"mitigations?")
+
+_MODEL_INDEX_EXAMPLE = (
+    "model-index:\n- name: my-model\n  results:\n  - task: {type: text-classification}\n"
+    "    dataset: {name: GLUE SST-2, type: glue, config: sst2, split: validation}\n"
+    "    metrics:\n    - {type: accuracy, value: 0.93}"
+)
+
+#: Every field ``card.require`` may name, in the order findings report them.
+FIELDS: dict[str, CardField] = {
+    f.name: f
+    for f in (
+        CardField(
+            "license",
+            "the licence",
+            "license: apache-2.0   (a custom licence: license: other, license_name: ..., "
+            "license_link: LICENSE)",
+            keys=("license",),
+            headings=(r"licen[cs]e.*",),
+        ),
+        CardField(
+            "base_model",
+            "the base model",
+            "base_model: google-bert/bert-base-uncased",
+            keys=("base_model",),
+        ),
+        CardField(
+            "datasets", "the training datasets", "datasets:\n- wikipedia", keys=("datasets",)
+        ),
+        CardField("language", "the languages", "language:\n- en", keys=("language",)),
+        CardField(
+            "pipeline_tag", "the task", "pipeline_tag: text-classification", keys=("pipeline_tag",)
+        ),
+        CardField(
+            "model_description",
+            "a model description",
+            "## Model Description\n<what the model is, who made it, its architecture>",
+            headings=_DESCRIPTION,
+        ),
+        CardField(
+            "intended_use",
+            "the intended use",
+            "## Intended Uses\n<the tasks and users the model is meant for>",
+            headings=_INTENDED,
+        ),
+        CardField(
+            "out_of_scope_use",
+            "the out-of-scope uses",
+            "## Out-of-Scope Use\n<uses the model must not be put to, and why>",
+            headings=_OUT_OF_SCOPE,
+        ),
+        CardField(
+            "limitations",
+            "the limitations (bias, risks)",
+            "## Bias, Risks, and Limitations\n<known failure modes, biases and risks>",
+            headings=_LIMITATIONS,
+        ),
+        CardField(
+            "bias_risks",
+            "the bias and risks",
+            "## Bias, Risks, and Limitations\n<who the model may harm, and how>",
+            headings=_BIAS,
+        ),
+        CardField(
+            "training_data",
+            "the training data",
+            "## Training Data\n<the datasets (with links) and how they were filtered>",
+            headings=_TRAINING,
+        ),
+        CardField(
+            "evaluation",
+            "evaluation results with the dataset they were measured on",
+            _MODEL_INDEX_EXAMPLE,
+            keys=("model-index",),
+        ),
+    )
+}
+
+#: Headings the BOM reads beyond the required fields (never required themselves).
+EXTRA_HEADINGS: dict[str, tuple[str, ...]] = {
+    "users": _USERS,
+    "recommendations": _RECOMMENDATIONS,
+    "evaluation_section": _EVALUATION,
+    # The BOM's technicalLimitations: limitations proper, not every bias or risk section.
+    "technical_limitations": (
+        r".*\blimitations?\b.*",
+        r"caveats?(?: and recommendations)?",
+        r"known (?:issues|failure modes)",
+    ),
+}
+
+
+def heading_means(title: str) -> frozenset[str]:
+    """The fields (and :data:`EXTRA_HEADINGS` names) a section heading stands for."""
+    normal = normalise_heading(title)
+    tables = {name: f.headings for name, f in FIELDS.items()} | EXTRA_HEADINGS
+    return frozenset(
+        name for name, patterns in tables.items() if any(re.fullmatch(p, normal) for p in patterns)
+    )
+
+
+def sections_for(card: ModelCard, name: str) -> list[Section]:
+    """The sections that mean ``name`` and say something themselves. A grouping heading's
+    sub-sections do not count for it (the template's ``## Training Details`` holds
+    ``### Training Procedure``, which is not training data); they count for what they mean."""
+    return [
+        entry
+        for entry in card.outline
+        if name in heading_means(entry.title) and meaningful(entry.body)
+    ]
 
 
 def section(card: ModelCard, *patterns: str) -> str | None:
     """The first section whose heading matches any pattern (case-insensitive) with content."""
     for title, text in card.sections.items():
-        if any(re.search(p, title, re.I) for p in patterns) and _meaningful(text):
+        if any(re.search(p, title, re.I) for p in patterns) and meaningful(text):
             return text
     return None
 
 
-def _meta(card: ModelCard, *keys: str) -> bool:
-    return any(card.metadata.get(k) not in (None, "", [], {}) for k in keys)
+# --- completeness -------------------------------------------------------------------------------
 
 
-def _evaluation(card: ModelCard) -> bool:
-    for entry in card.metadata.get("model-index") or []:
-        if isinstance(entry, dict) and any(
-            isinstance(r, dict) and r.get("metrics") for r in entry.get("results") or []
-        ):
-            return True
-    return section(card, r"evaluation", r"results", r"metrics") is not None
+@dataclass(frozen=True)
+class Gap:
+    """A required field the card does not state: which, what the card has instead, an example."""
+
+    field: str
+    evidence: str
+    example: str
 
 
-#: How each card field named in ``card.require`` is found. Keys match the manifest's CARD_FIELDS.
-FIELD_FINDERS: dict[str, Callable[[ModelCard], bool]] = {
-    "license": lambda c: _meta(c, "license", "license_name") or section(c, r"^licen") is not None,
-    "base_model": lambda c: _meta(c, "base_model"),
-    "datasets": lambda c: _meta(c, "datasets"),
-    "language": lambda c: _meta(c, "language"),
-    "pipeline_tag": lambda c: _meta(c, "pipeline_tag"),
-    "model_description": lambda c: (
-        section(c, r"model (description|details)", r"^description") is not None
-    ),
-    "intended_use": lambda c: section(c, r"intended use", r"^uses$", r"^use cases") is not None,
-    "limitations": lambda c: section(c, r"limitation") is not None,
-    "bias_risks": lambda c: section(c, r"bias", r"risk") is not None,
-    "training_data": lambda c: section(c, r"training data", r"^training") is not None,
-    "evaluation": _evaluation,
-}
+def _stated(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip()) and not _PLACEHOLDER_RE.fullmatch(value.strip())
+    if isinstance(value, list):
+        return any(_stated(v) for v in value)
+    return value not in (None, {}, [])
+
+
+def _evaluation_gap(card: ModelCard) -> str | None:
+    """Why the ``model-index`` does not give metrics measured on a named dataset, or None."""
+    if card.metadata_errors and "model-index" not in card.metadata:
+        return f"the card's model-index cannot be read: {card.metadata_errors[0]}"
+    index = card.metadata.get("model-index")
+    if not index:
+        sections = sections_for(card, "evaluation_section")
+        if sections:
+            return (
+                f"section {sections[0].title!r} reports results in prose only; the front "
+                "matter has no model-index (metrics and the dataset they were measured on)"
+            )
+        return "the front matter has no model-index and the card reports no results"
+    for entry in index if isinstance(index, list) else []:
+        for result in entry.get("results") or [] if isinstance(entry, dict) else []:
+            if not isinstance(result, dict):
+                continue
+            metrics = [
+                m
+                for m in result.get("metrics") or []
+                if isinstance(m, dict) and m.get("type") and m.get("value") is not None
+            ]
+            dataset = result.get("dataset")
+            named = isinstance(dataset, dict) and (dataset.get("name") or dataset.get("type"))
+            if metrics and named:
+                return None
+    return "the model-index has no result with both metrics (type and value) and a dataset"
+
+
+def _field_gap(card: ModelCard, spec: CardField) -> str | None:
+    """Why ``spec`` is not stated, or None when it is."""
+    if spec.name == "evaluation":
+        return _evaluation_gap(card)
+    if spec.name == "license":
+        value = card.metadata.get("license")
+        if isinstance(value, str) and value.strip().lower() == "other":
+            if _stated(card.metadata.get("license_name")) or _stated(
+                card.metadata.get("license_link")
+            ):
+                return None
+            return "license: other names no licence (no license_name or license_link)"
+    if any(_stated(card.metadata.get(key)) for key in spec.keys):
+        return None
+    if spec.headings and sections_for(card, spec.name):
+        return None
+    placeholders = [
+        s.title
+        for s in card.outline
+        if spec.name in heading_means(s.title) and not meaningful(s.body) and s.body
+    ]
+    if placeholders:
+        return f"section {placeholders[0]!r} holds only placeholder text"
+    where = []
+    if spec.keys:
+        where.append("no front matter key " + " or ".join(repr(k) for k in spec.keys))
+    if spec.headings:
+        where.append("no section about it")
+    return f"the card does not state {spec.describe}: " + ", ".join(where)
+
+
+def gaps(card: ModelCard, required: tuple[str, ...]) -> list[Gap]:
+    """Each required field the card does not state, with the evidence and an example."""
+    out = []
+    for name in required:
+        spec = FIELDS[name]
+        why = _field_gap(card, spec)
+        if why is not None:
+            out.append(Gap(field=name, evidence=why, example=spec.example))
+    return out
+
+
+def _finder(name: str) -> Callable[[ModelCard], bool]:
+    return lambda card: _field_gap(card, FIELDS[name]) is None
+
+
+#: Field name → "does the card state it?". Keys are the manifest's CARD_FIELDS.
+FIELD_FINDERS: dict[str, Callable[[ModelCard], bool]] = {name: _finder(name) for name in FIELDS}
 
 
 def missing_fields(card: ModelCard, required: tuple[str, ...]) -> list[str]:
-    return [name for name in required if not FIELD_FINDERS[name](card)]
+    return [gap.field for gap in gaps(card, required)]

@@ -44,6 +44,7 @@ from packageurl import PackageURL
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.unchecked import declared_not_checked
+from pytest_mlsupply.engines.model_card import heading_means, meaningful
 from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     VulnerabilityFactsError,
@@ -310,7 +311,7 @@ def _assemble(
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
             )
         )
-        model_cards[model_ref(decl.name)] = _model_card(decl, card, names)
+        model_cards[model_ref(decl.name)] = _model_card(decl, card, names, datasets)
 
     data_entries: dict[str, list[dict[str, Any]]] = {}
     data_components: list[Component] = []
@@ -772,25 +773,48 @@ def _card_license(card: Mapping[str, Any] | None) -> str | None:
 
 
 def _model_card(
-    decl: ModelDecl, card: Mapping[str, Any] | None, dataset_names: Sequence[str]
+    decl: ModelDecl,
+    card: Mapping[str, Any] | None,
+    dataset_names: Sequence[str],
+    declared: Mapping[str, DatasetDecl] | None = None,
 ) -> dict[str, Any]:
-    """The CycloneDX ``modelCard`` from the card's front matter and sections, plus the manifest."""
+    """The CycloneDX ``modelCard`` from the card's front matter and sections, plus the manifest.
+
+    ``dataset_names`` are the datasets the manifest says the model uses; ``declared`` all the
+    manifest's datasets, against which the card's own ``datasets:`` list is matched (a match is a
+    reference to that ``data`` component, anything else an inline dataset named by the card)."""
     metadata = _card_metadata(card)
     raw_sections = card.get("sections") if card else None
     sections = raw_sections if isinstance(raw_sections, dict) else {}
+    raw_config = card.get("config") if card else None
+    config = raw_config if isinstance(raw_config, dict) else {}
 
     parameters: dict[str, Any] = {}
-    if isinstance(metadata.get("pipeline_tag"), str):
-        parameters["task"] = metadata["pipeline_tag"]
-    if isinstance(metadata.get("model_type"), str):
-        parameters["architectureFamily"] = metadata["model_type"]
-    architectures = metadata.get("architectures")
+    task = metadata.get("pipeline_tag")
+    if not isinstance(task, str):
+        task = _model_index_task(metadata.get("model-index"))
+    if isinstance(task, str) and task:
+        parameters["task"] = task
+    family = config.get("model_type", metadata.get("model_type"))
+    if isinstance(family, str) and family:
+        parameters["architectureFamily"] = family
+    architectures = config.get("architectures", metadata.get("architectures"))
     if isinstance(architectures, str):
         parameters["modelArchitecture"] = architectures
     elif isinstance(architectures, list) and architectures:
         parameters["modelArchitecture"] = ", ".join(str(a) for a in architectures)
-    if dataset_names:
-        parameters["datasets"] = [{"ref": dataset_ref(name)} for name in dataset_names]
+    elif isinstance(config.get("peft_type"), str):
+        base = config.get("base_model")
+        parameters["modelArchitecture"] = f"{config['peft_type']} adapter" + (
+            f" of {base}" if isinstance(base, str) else ""
+        )
+    datasets = _card_datasets(dataset_names, metadata.get("datasets"), declared or {})
+    if datasets:
+        parameters["datasets"] = datasets
+    formats = _TASK_FORMATS.get(task) if isinstance(task, str) else None
+    if formats is not None:
+        parameters["inputs"] = [{"format": f} for f in formats[0]]
+        parameters["outputs"] = [{"format": f} for f in formats[1]]
 
     model_card: dict[str, Any] = {}
     if parameters:
@@ -806,16 +830,110 @@ def _model_card(
     return model_card
 
 
+#: The Hub's ``pipeline_tag`` → the model's input and output formats (CycloneDX's examples of a
+#: format: "string, image, time-series"). Tasks not listed get no inputs / outputs.
+_TASK_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "text-classification": (("string",), ("label",)),
+    "token-classification": (("string",), ("label per token",)),
+    "zero-shot-classification": (("string", "candidate labels"), ("label",)),
+    "fill-mask": (("string",), ("string",)),
+    "question-answering": (("string", "context string"), ("string span",)),
+    "table-question-answering": (("table", "string"), ("string",)),
+    "text-generation": (("string",), ("string",)),
+    "text2text-generation": (("string",), ("string",)),
+    "summarization": (("string",), ("string",)),
+    "translation": (("string",), ("string",)),
+    "feature-extraction": (("string",), ("embedding",)),
+    "sentence-similarity": (("string", "string"), ("similarity score",)),
+    "image-classification": (("image",), ("label",)),
+    "object-detection": (("image",), ("bounding boxes", "label")),
+    "image-segmentation": (("image",), ("segmentation mask",)),
+    "image-to-text": (("image",), ("string",)),
+    "image-text-to-text": (("image", "string"), ("string",)),
+    "text-to-image": (("string",), ("image",)),
+    "automatic-speech-recognition": (("audio",), ("string",)),
+    "audio-classification": (("audio",), ("label",)),
+    "text-to-speech": (("string",), ("audio",)),
+    "time-series-forecasting": (("time-series",), ("time-series",)),
+}
+
+
+def _model_index_task(model_index: Any) -> str | None:
+    for entry in model_index if isinstance(model_index, list) else []:
+        for result in (entry.get("results") if isinstance(entry, dict) else None) or []:
+            task = result.get("task") if isinstance(result, dict) else None
+            if isinstance(task, dict) and isinstance(task.get("type"), str):
+                return str(task["type"])
+    return None
+
+
+def _card_datasets(
+    dataset_names: Sequence[str], named: Any, declared: Mapping[str, DatasetDecl]
+) -> list[dict[str, Any]]:
+    """References to the declared ``data`` components the model uses, then each dataset the
+    card's ``datasets:`` names: a reference when it is a declared one (by name or Hub repo; a
+    local copy also by the repo's last part), else inline data named by the card."""
+    refs = [dataset_ref(name) for name in dataset_names]
+    out: list[dict[str, Any]] = [{"ref": ref} for ref in refs]
+    entries = [named] if isinstance(named, str) else named if isinstance(named, list) else []
+    for entry in entries:
+        if not isinstance(entry, str) or not entry.strip():
+            continue
+        match = _declared_dataset(entry.strip(), declared)
+        if match is not None:
+            if dataset_ref(match) not in refs:
+                refs.append(dataset_ref(match))
+                out.append({"ref": dataset_ref(match)})
+            continue
+        inline = {
+            "type": "dataset",
+            "name": entry.strip(),
+            "description": "named by the model card's datasets: list; not declared in the "
+            "manifest, so not checked",
+        }
+        if inline not in out:
+            out.append(inline)
+    return out
+
+
+def _declared_dataset(entry: str, declared: Mapping[str, DatasetDecl]) -> str | None:
+    wanted = entry.lower()
+    for name, dataset in sorted(declared.items()):
+        if name.lower() == wanted:
+            return name
+        if dataset.source is not None and dataset.source.repo_id.lower() == wanted:
+            return name
+        if dataset.source is None and wanted.rpartition("/")[2] == name.lower():
+            return name
+    return None
+
+
+def _dataset_label(dataset: Any) -> str | None:
+    """``name (type, config), split`` of a model-index dataset: the slice a metric was measured on."""
+    if not isinstance(dataset, dict):
+        return None
+    name, kind = dataset.get("name"), dataset.get("type")
+    label = str(name or kind or "")
+    if not label:
+        return None
+    extra = [str(v) for v in (kind if name else None, dataset.get("config")) if v]
+    if extra and extra != [label]:
+        label += f" ({', '.join(extra)})"
+    if dataset.get("split"):
+        label += f", split {dataset['split']}"
+    return label
+
+
 def _performance_metrics(model_index: Any) -> list[dict[str, str]]:
-    """``model-index[*].results[*].metrics[*]`` as CycloneDX metrics (value as text, slice = dataset)."""
+    """``model-index[*].results[*].metrics[*]`` as CycloneDX metrics: the value as text, the
+    slice naming the dataset (with its config and split) the metric was measured on."""
     metrics: list[dict[str, str]] = []
     for entry in model_index if isinstance(model_index, list) else []:
         evaluations = entry.get("results") if isinstance(entry, dict) else None
         for evaluation in evaluations if isinstance(evaluations, list) else []:
             if not isinstance(evaluation, dict):
                 continue
-            dataset = evaluation.get("dataset")
-            slice_name = dataset.get("name") if isinstance(dataset, dict) else None
+            slice_name = _dataset_label(evaluation.get("dataset"))
             found = evaluation.get("metrics")
             for metric in found if isinstance(found, list) else []:
                 if not isinstance(metric, dict) or metric.get("type") is None:
@@ -824,29 +942,43 @@ def _performance_metrics(model_index: Any) -> list[dict[str, str]]:
                 if metric.get("value") is not None:
                     item["value"] = str(metric["value"])
                 if slice_name is not None:
-                    item["slice"] = str(slice_name)
+                    item["slice"] = slice_name
                 metrics.append(item)
     return metrics
 
 
 def _considerations(sections: Mapping[Any, Any]) -> dict[str, Any]:
+    """Users, use cases, limitations and ethical considerations from the card's sections, each
+    recognised by meaning (engines/model_card.py's heading table, shared with the card claim)."""
+    users: list[str] = []
     use_cases: list[str] = []
     limitations: list[str] = []
     ethical: list[dict[str, str]] = []
+    recommendations: list[str] = []
     for heading, body in sections.items():
-        if not isinstance(heading, str) or not isinstance(body, str) or not body.strip():
+        if not isinstance(heading, str) or not isinstance(body, str) or not meaningful(body):
             continue
         text = body.strip()
-        title = heading.lower()
+        means = heading_means(heading)
         # One heading may feed several lists: the usual "Bias, Risks, and Limitations" section
         # is both a technical limitation and an ethical consideration.
-        if "intended use" in title or "uses" in title:
+        if "users" in means:
+            users.append(text)
+        if "intended_use" in means:
             use_cases.append(text)
-        if "limitations" in title:
+        if "technical_limitations" in means:
             limitations.append(text)
-        if "bias" in title or "risks" in title:
+        if "out_of_scope_use" in means:
+            limitations.append(f"Out of scope: {text}")
+        if "bias_risks" in means:
             ethical.append({"name": text})
+        if "recommendations" in means:
+            recommendations.append(text)
+    if ethical and recommendations:
+        ethical[0]["mitigationStrategy"] = "\n\n".join(recommendations)
     considerations: dict[str, Any] = {}
+    if users:
+        considerations["users"] = users
     if use_cases:
         considerations["useCases"] = use_cases
     if limitations:
@@ -895,6 +1027,8 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
         "fairnessAssessments",
     ),
     "ethicalConsideration": ("name", "mitigationStrategy"),
+    "input": ("format",),
+    "output": ("format",),
     "data": (
         "type",
         "name",
@@ -909,6 +1043,8 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
 }
 #: JSON arrays that XML wraps in a plural element around singular items.
 _XML_ITEMS = {
+    "inputs": "input",
+    "outputs": "output",
     "users": "user",
     "useCases": "useCase",
     "technicalLimitations": "technicalLimitation",
@@ -930,11 +1066,15 @@ def _xml_elements(tag: str, value: Any) -> list[ET.Element]:
             ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = prop["value"]
         return [wrapper]
     if tag == "datasets":
+        # A choice of <ref> (a data component's bom-ref) and inline <dataset> (componentData).
         wrapper = ET.Element(_q("datasets"))
         for entry in value:
-            if set(entry) != {"ref"}:
-                raise BomError(f"no XML mapping for inline dataset {entry!r} in modelCard")
-            ET.SubElement(wrapper, _q("ref")).text = entry["ref"]
+            if set(entry) == {"ref"}:
+                ET.SubElement(wrapper, _q("ref")).text = entry["ref"]
+            else:
+                for element in _xml_elements("data", entry):  # the same componentDataType
+                    element.tag = _q("dataset")
+                    wrapper.append(element)
         return [wrapper]
     if tag == "sensitiveData":
         # maxOccurs="unbounded" on the element itself: no wrapper.

@@ -42,7 +42,7 @@ def test_a_card_with_broken_front_matter_cannot_be_read(pipeline: Pipeline) -> N
 
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-CARD-003", Severity.HIGH)
-    assert finding.location == Location(file="tiny/README.md", line=1)
+    assert finding.location == Location(file="tiny/README.md", line=2)  # the broken line
     assert "front matter is not valid YAML" in finding.evidence
 
 

@@ -364,10 +364,12 @@ def test_the_model_card_maps_front_matter_and_sections(bom: dict[str, Any]) -> N
         "architectureFamily": "bert",
         "modelArchitecture": "BertForSequenceClassification",
         "datasets": [{"ref": "dataset:reviews"}],
+        "inputs": [{"format": "string"}],  # from the task
+        "outputs": [{"format": "label"}],
     }
     assert card["quantitativeAnalysis"]["performanceMetrics"] == [
-        {"type": "accuracy", "value": "0.931", "slice": "reviews-test"},
-        {"type": "f1", "value": "0.9", "slice": "reviews-test"},
+        {"type": "accuracy", "value": "0.931", "slice": "reviews-test (acme/reviews)"},
+        {"type": "f1", "value": "0.9", "slice": "reviews-test (acme/reviews)"},
     ]
     assert card["considerations"] == {
         "useCases": ["Classifying the sentiment of English product reviews."],
