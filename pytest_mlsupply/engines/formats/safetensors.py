@@ -140,7 +140,7 @@ def parameter_count(path: str | os.PathLike[str]) -> int:
     for name, entry in pairs:
         if name == "__metadata__":
             continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, _Pairs) else None
         if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
             raise ValueError(f"tensor {name!r} has no valid shape")
         total += math.prod(shape)
