@@ -85,6 +85,9 @@ _SIZE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
             re.I,
         ),
         re.compile(rf"\b{_NUMBER}-layers?\b", re.I),
+        # "2 encoder layers": the qualifier says these are the model's stack, not "the last 2
+        # layers" of some procedure.
+        re.compile(rf"\b{_NUMBER} (?:encoder|decoder|transformer|hidden) layers\b", re.I),
     ),
     "vocabulary size": (
         re.compile(

@@ -9,6 +9,7 @@ sides.
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -682,3 +683,52 @@ def test_the_parameter_count_reads_only_the_header(tmp_path: Path) -> None:
     path.write_bytes(data[:header_end] + b"\0" * (len(data) - header_end))
 
     assert parameter_count(path) == 60
+
+
+# --- the example project ----------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
+EXAMPLE_CLAIM = "provenance[sentiment::model-card-accuracy]"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Pipeline:
+    from tests.checks.conftest import Pipeline
+    from tests.conftest import Project
+
+    shutil.copytree(EXAMPLE, tmp_path / "example", ignore=shutil.ignore_patterns("build"))
+    return Pipeline(Project(tmp_path / "example"))
+
+
+def test_the_example_projects_card_is_accurate(example: Pipeline) -> None:
+    result = example.result(EXAMPLE_CLAIM)
+
+    assert result.findings == []
+    assert result.error is None
+    assert result.facts["card_accuracy"]["architecture"]["layers"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "evidence"),
+    [
+        (
+            "2 encoder layers",
+            "12 encoder layers",
+            "the card says '12 encoder layers'; config.json says num_hidden_layers 2",
+        ),
+        (
+            "license: apache-2.0",
+            "license: mit",
+            "the card says license 'mit'; the manifest's `license:` says 'apache-2.0'",
+        ),
+    ],
+)
+def test_the_documented_one_line_changes_make_the_example_fail(
+    example: Pipeline, old: str, new: str, evidence: str
+) -> None:
+    edit(example.project.root / "models" / "sentiment" / "README.md", old, new)
+
+    result = example.result(EXAMPLE_CLAIM)
+
+    assert [f.evidence for f in result.findings] == [evidence]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
