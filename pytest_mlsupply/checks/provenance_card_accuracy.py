@@ -48,12 +48,13 @@ from pytest_mlsupply.engines.hf_config import (
     read_json_object,
     tokenizer_vocabulary,
 )
+from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
 
-#: Files whose format is pickle (torch.save, joblib, pickle): what "safetensors only" excludes.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+#: Families whose "unsafe" files are code, not serialised weights: other checks' concern.
+_NOT_SERIALISED = frozenset({Family.SCRIPT, Family.EXECUTABLE})
 #: A LICENSE file larger than this is not a licence text.
 _MAX_LICENSE = 1 << 20
 
@@ -133,6 +134,8 @@ class _Run:
     compared: dict[str, Any] = field(default_factory=dict)
     _config: dict[str, Any] | None = None
     _config_read: bool = False
+    _tokenizer: tuple[str, int] | None = None
+    _tokenizer_read: bool = False
 
     @property
     def root(self) -> Path:
@@ -505,19 +508,18 @@ def _vocabulary_statement(
 
 
 def _tokenizer(run: _Run) -> tuple[str, int] | None:
-    cached = run.compared.get("_tokenizer", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
-    result: tuple[str, int] | None = None
-    try:
-        vocabulary = tokenizer_vocabulary(run.root)
-    except (ConfigError, OSError) as exc:
-        run.errors.append(f"cannot read the tokenizer's vocabulary: {exc}")
-    else:
-        if vocabulary is not None:
-            result = (vocabulary.source, vocabulary.size)
-    run.compared["_tokenizer"] = result
-    return result
+    """(the files read, the vocabulary size) of the tokenizer, read once; None when the model
+    has none this reads, or it cannot be read (then an error)."""
+    if not run._tokenizer_read:
+        run._tokenizer_read = True
+        try:
+            vocabulary = tokenizer_vocabulary(run.root)
+        except (ConfigError, OSError) as exc:
+            run.errors.append(f"cannot read the tokenizer's vocabulary: {exc}")
+        else:
+            if vocabulary is not None:
+                run._tokenizer = (vocabulary.source, vocabulary.size)
+    return run._tokenizer
 
 
 def _vocabulary(run: _Run) -> None:
@@ -556,16 +558,30 @@ def _tags(card: ModelCard) -> list[str]:
     return [str(t).lower() for t in tags] if isinstance(tags, list) else []
 
 
-def _formats(run: _Run) -> None:
-    names = [f.relpath for f in run.model.files]
-    pickles = [n for n in names if n.lower().endswith(PICKLE_SUFFIXES)]
-    safetensors = [n for n in names if n.lower().endswith(".safetensors")]
+def _formats(run: _Run, ctx: CheckContext) -> None:
     statement = _SAFETENSORS_ONLY.search(run.text)
+    tagged = "safetensors" in _tags(run.card)
+    if statement is None and not tagged:
+        return
+    # By content, as every check identifies files (a pickle named model.safetensors is one):
+    # the shared cache reads each file's head once per session.
+    pickles: list[str] = []
+    safetensors = False
+    for file in run.model.files:
+        try:
+            ident = ctx.contents.get(file.path).identification
+        except OSError as exc:
+            run.errors.append(f"cannot identify {file.relpath}: {exc}")
+            continue
+        if ident.family is Family.SAFETENSORS:
+            safetensors = True
+        elif ident.unsafe and ident.family not in _NOT_SERIALISED:
+            pickles.append(file.relpath)
     if statement is not None:
         run.compared["safetensors_only"] = statement.group(0)
         if pickles:
             _pickle_finding(run, f"the card says {_quote(statement.group(0))}", pickles)
-    elif "safetensors" in _tags(run.card):
+    else:
         run.compared["safetensors_only"] = "tag safetensors"
         if pickles and not safetensors:
             _pickle_finding(run, "the card is tagged 'safetensors'", pickles, tag=True)
@@ -769,10 +785,10 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     _datasets(state, ctx)
     _architecture(state)
     _vocabulary(state)
-    _formats(state)
+    _formats(state, ctx)
     _custom_code(state)
     _parameters(state)
-    compared = {k: v for k, v in state.compared.items() if not k.startswith("_")}
+    compared = dict(state.compared)
     if model.decl.source is not None:
         compared["hub_metadata"] = "the snapshot's card is the Hub's card metadata"
     return Outcome(

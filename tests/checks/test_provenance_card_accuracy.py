@@ -582,6 +582,17 @@ def test_a_safetensors_only_card_with_a_pickle_file_fails_naming_the_file(
     )
 
 
+def test_a_pickle_is_found_by_its_content_whatever_its_name(pipeline: Pipeline) -> None:
+    directory = bert_model(models(pipeline) / "bert")
+    (directory / "extra_weights.dat").write_bytes(b"\x80\x04K\x01.")
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-106"]
+    assert only(result, "MLS-CARD-106").endswith("pickle-based files: extra_weights.dat")
+
+
 def test_the_safetensors_tag_fails_only_when_the_weights_are_pickles_alone(
     pipeline: Pipeline,
 ) -> None:
