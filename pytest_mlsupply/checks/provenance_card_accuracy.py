@@ -81,10 +81,13 @@ _SIZE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     ),
     "layers": (
         re.compile(
-            rf"\b(?:number of (?:hidden |transformer )?layers|num_hidden_layers|n_layers?|"
-            rf"layers)\b[^\d\n\w]{{0,12}}?{_NUMBER}\b",
+            rf"\b(?:number of (?:hidden |transformer )?layers|num_hidden_layers|n_layers?)\b"
+            rf"[^\d\n\w]{{0,12}}?{_NUMBER}\b",
             re.I,
         ),
+        # A bare "layers" only as a label ("Layers: 12", "| Layers | 12 |"): "layers 2-5 were
+        # frozen" states no count.
+        re.compile(rf"\blayers\W{{0,3}}[:|=]\W{{0,3}}{_NUMBER}\b", re.I),
         re.compile(rf"\b{_NUMBER}-layers?\b", re.I),
         # "2 encoder layers": the qualifier says these are the model's stack, not "the last 2
         # layers" of some procedure.
@@ -112,11 +115,9 @@ _AMOUNT = (
 )
 _PARAMETERS = (
     re.compile(rf"\b{_AMOUNT}\b[\s-]*(?:parameters?|params)\b", re.I),
-    re.compile(
-        rf"\b(?:number of parameters|parameter count|parameters|params|#\s?params)\b"
-        rf"[^\d\n\w]{{0,12}}?{_AMOUNT}\b",
-        re.I,
-    ),
+    re.compile(rf"\b(?:number of parameters|parameter count)\b[^\d\n\w]{{0,12}}?{_AMOUNT}\b", re.I),
+    # A bare "parameters" only as a label: "parameters, 1000 steps" states no count.
+    re.compile(rf"(?:\b(?:parameters|params)|#\s?params)\W{{0,3}}[:|=]\W{{0,3}}{_AMOUNT}\b", re.I),
 )
 _PARAMETER_KEYS = ("parameters", "num_parameters", "params")
 

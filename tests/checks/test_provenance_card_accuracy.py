@@ -658,6 +658,44 @@ def test_a_stated_parameter_count_holds_when_the_computed_count_rounds_to_it(
     assert rules(result) == ([] if holds else ["MLS-CARD-108"])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Layers 1-2 were frozen; all parameters, 1000 steps.",
+        "Trained the last 12 layers for 3 epochs.",
+        "Training hyperparameters: 1000 warmup steps.",
+    ],
+)
+def test_numbers_near_layers_or_parameters_are_not_statements_of_size(
+    pipeline: Pipeline, text: str
+) -> None:
+    card = BERT_CARD.replace("- **Model type:** BERT", text)
+    bert_model(models(pipeline) / "bert", card)
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert result.findings == []
+    assert result.facts["card_accuracy"]["architecture"]["layers"] == [2]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["**Layers:** 12", "| Layers | 12 |", "number of hidden layers = 12", "12 decoder layers"],
+)
+def test_a_layer_count_is_read_in_the_ways_cards_write_it(pipeline: Pipeline, text: str) -> None:
+    card = BERT_CARD.replace("A 2-layer, 32-hidden", "A 32-hidden").replace(
+        "- **Model type:** BERT", text
+    )
+    bert_model(models(pipeline) / "bert", card)
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-104"]
+    assert only(result, "MLS-CARD-104").endswith("; config.json says num_hidden_layers 2")
+
+
 def test_a_wrong_parameter_count_is_a_warning_quoting_both_counts(pipeline: Pipeline) -> None:
     llama_model(models(pipeline) / "chat", LLAMA_CARD.replace("| 2.56K |", "| 8B |"))
     claim = declare(pipeline, "chat")
