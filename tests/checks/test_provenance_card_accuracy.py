@@ -21,6 +21,7 @@ from safetensors.numpy import save_file
 from pytest_mlsupply.engines.formats.safetensors import parameter_count
 from pytest_mlsupply.engines.hf_config import tokenizer_vocabulary
 from pytest_mlsupply.results import CheckResult, Severity, Verdict
+from tests.conftest import build_hub_cache
 
 if TYPE_CHECKING:
     from tests.checks.conftest import Pipeline
@@ -732,6 +733,35 @@ def test_the_parameter_count_reads_only_the_header(tmp_path: Path) -> None:
     path.write_bytes(data[:header_end] + b"\0" * (len(data) - header_end))
 
     assert parameter_count(path) == 60
+
+
+# --- a Hub snapshot ---------------------------------------------------------------------------
+
+
+def hub_snapshot(tmp_path: Path, cache: Path, card: str) -> None:
+    release = llama_model(tmp_path / "release", card)
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    build_hub_cache(cache, "acme/tiny-llama", COMMIT, files)
+
+
+def test_a_hub_snapshots_card_is_the_hubs_metadata_and_is_compared_offline(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    hub_snapshot(tmp_path, empty_hub_cache, LLAMA_CARD.replace("llama3", "gemma", 1))
+    text = "version: 1\nproject: {name: cards}\nmodels:\n"
+    text += f"  - {{name: chat, source: 'hf://acme/tiny-llama@{COMMIT}', license: llama3}}\n"
+    (pipeline.project.root / "mlsupply.yaml").write_text(text)
+
+    result = pipeline.result("provenance[chat::model-card-accuracy]")
+
+    assert result.facts["card_accuracy"]["hub_metadata"] == (
+        "the snapshot's card is the Hub's card metadata"
+    )
+    assert sorted(f.evidence for f in result.findings) == [
+        "the card says license 'gemma'; LICENSE is the text of llama3",
+        "the card says license 'gemma'; the manifest's `license:` says 'llama3'",
+    ]
+    assert result.facts["card_accuracy"]["parameters"]["computed"] == LLAMA_PARAMETERS
 
 
 # --- the example project ----------------------------------------------------------------------
