@@ -155,30 +155,9 @@ class _Run:
                     self.errors.append(f"cannot compare the card with config.json: {exc}")
         return self._config
 
-    def add(
-        self,
-        rule: str,
-        severity: Severity,
-        title: str,
-        evidence: str,
-        why: str,
-        remediation: str,
-        cwe: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.findings.append(
-            Finding(
-                rule=rule,
-                severity=severity,
-                category="documentation",
-                title=title,
-                location=Location(file=self.card_rel, key_path=key_path),
-                evidence=evidence,
-                why=why,
-                remediation=remediation,
-                cwe=cwe,
-            )
-        )
+    def at(self, key_path: str | None = None) -> Location:
+        """Where a finding points: the card, and the front matter key when there is one."""
+        return Location(file=self.card_rel, key_path=key_path)
 
 
 def _quote(text: str, limit: int = 120) -> str:
@@ -201,17 +180,22 @@ def _licence(run: _Run) -> None:
         except licenses.LicenceError:
             same = stated.strip().lower() == declared.strip().lower()
         if not same:
-            run.add(
-                "MLS-CARD-101",
-                Severity.HIGH,
-                "the card's licence contradicts the manifest's",
-                f"the card says license {stated!r}; the manifest's `license:` says {declared!r}",
-                "users read the card to learn what they may do with the model; the gate "
-                "judges the manifest's licence, so one of them misstates the terms",
-                "make the card's `license` and the manifest's `license:` name the licence the "
-                "model is really released under",
-                _CWE_PROVENANCE,
-                key_path="license",
+            run.findings.append(
+                Finding(
+                    rule="MLS-CARD-101",
+                    severity=Severity.HIGH,
+                    category="documentation",
+                    title="the card's licence contradicts the manifest's",
+                    location=run.at("license"),
+                    evidence=f"the card says license {stated!r}; the manifest's `license:` says "
+                    f"{declared!r}",
+                    why="users read the card to learn what they may do with the model; the gate "
+                    "judges the manifest's licence, so one of them misstates the terms",
+                    remediation="make the card's `license` and the manifest's `license:` name the "
+                    "licence the "
+                    "model is really released under",
+                    cwe=_CWE_PROVENANCE,
+                )
             )
     if run.model.root is None:
         return
@@ -234,17 +218,22 @@ def _licence(run: _Run) -> None:
         except licenses.LicenceError:
             named = (stated,)
         if not any(licenses.same_family(found, key) for key in named):
-            run.add(
-                "MLS-CARD-101",
-                Severity.HIGH,
-                "the card's licence contradicts the LICENSE file",
-                f"the card says license {stated!r}; {name} is the text of {found}",
-                "the licence text shipped with the model is what binds its users; a card that "
-                "names another licence misleads everyone who reads only the card",
-                f"make the card's `license` name the licence of {name}, or ship the text of "
-                "the licence the card names",
-                _CWE_PROVENANCE,
-                key_path="license",
+            run.findings.append(
+                Finding(
+                    rule="MLS-CARD-101",
+                    severity=Severity.HIGH,
+                    category="documentation",
+                    title="the card's licence contradicts the LICENSE file",
+                    location=run.at("license"),
+                    evidence=f"the card says license {stated!r}; {name} is the text of {found}",
+                    why="the licence text shipped with the model is what binds its users; a card "
+                    "that "
+                    "names another licence misleads everyone who reads only the card",
+                    remediation=f"make the card's `license` name the licence of {name}, or ship "
+                    "the text of "
+                    "the licence the card names",
+                    cwe=_CWE_PROVENANCE,
+                )
             )
         return
 
@@ -279,17 +268,21 @@ def _base_model(run: _Run) -> None:
         )
     else:
         return
-    run.add(
-        "MLS-CARD-102",
-        Severity.HIGH,
-        "the card misstates how the model derives from its base",
-        evidence,
-        "an adapter is loaded on top of a base model, a fine-tune replaces it: a card that "
-        "says the one for the other makes users load it wrongly, or hides an unreviewed base",
-        "set the card's base_model_relation to what the files are (`adapter` for a PEFT "
-        "adapter, `finetune`, `quantized` or `merge` for full weights)",
-        _CWE_PROVENANCE,
-        key_path="base_model_relation",
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-102",
+            severity=Severity.HIGH,
+            category="documentation",
+            title="the card misstates how the model derives from its base",
+            location=run.at("base_model_relation"),
+            evidence=evidence,
+            why="an adapter is loaded on top of a base model, a fine-tune replaces it: a card that "
+            "says the one for the other makes users load it wrongly, or hides an unreviewed base",
+            remediation="set the card's base_model_relation to what the files are (`adapter` for "
+            "a PEFT "
+            "adapter, `finetune`, `quantized` or `merge` for full weights)",
+            cwe=_CWE_PROVENANCE,
+        )
     )
 
 
@@ -349,18 +342,24 @@ def _datasets(run: _Run, ctx: CheckContext) -> None:
         parts.append(
             "the manifest declares " + ", ".join(repr(n) for n in missing) + ", not in the card"
         )
-    run.add(
-        "MLS-CARD-103",
-        Severity.HIGH,
-        "the card's datasets contradict the declared datasets",
-        f"the card says datasets {card_ids!r}; the manifest's `models[].datasets` declares "
-        f"{declared_text}: " + "; ".join(parts),
-        "the declared datasets carry the licences and PII classification the model inherits; "
-        "training data the card names but the manifest omits is never checked",
-        "declare every dataset the model was trained on under `datasets:` and list it in the "
-        "model's `datasets:`, and make the card's `datasets` name the same ones",
-        _CWE_PROVENANCE,
-        key_path="datasets",
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-103",
+            severity=Severity.HIGH,
+            category="documentation",
+            title="the card's datasets contradict the declared datasets",
+            location=run.at("datasets"),
+            evidence=f"the card says datasets {card_ids!r}; the manifest's `models[].datasets` "
+            "declares "
+            f"{declared_text}: " + "; ".join(parts),
+            why="the declared datasets carry the licences and PII classification the model "
+            "inherits; "
+            "training data the card names but the manifest omits is never checked",
+            remediation="declare every dataset the model was trained on under `datasets:` and "
+            "list it in the "
+            "model's `datasets:`, and make the card's `datasets` name the same ones",
+            cwe=_CWE_PROVENANCE,
+        )
     )
 
 
@@ -469,15 +468,21 @@ _KNOWN_TYPES = frozenset(
 
 
 def _size_finding(run: _Run, quantity: str, stated: str, actual: str) -> None:
-    run.add(
-        "MLS-CARD-104",
-        Severity.HIGH,
-        f"the card's {quantity} contradicts config.json",
-        f"the card says {stated}; config.json says {actual}",
-        "a card that describes other dimensions than the weights has was written for another "
-        "model (a copied card, or weights swapped after it was written)",
-        f"correct the card's {quantity}, or check that these are the weights the card describes",
-        _CWE_DOC,
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-104",
+            severity=Severity.HIGH,
+            category="documentation",
+            title=f"the card's {quantity} contradicts config.json",
+            location=run.at(),
+            evidence=f"the card says {stated}; config.json says {actual}",
+            why="a card that describes other dimensions than the weights has was written for "
+            "another "
+            "model (a copied card, or weights swapped after it was written)",
+            remediation=f"correct the card's {quantity}, or check that these are the weights the "
+            "card describes",
+            cwe=_CWE_DOC,
+        )
     )
 
 
@@ -495,16 +500,21 @@ def _vocabulary_statement(
         sides.append(f"config.json says {actual[0]} {actual[1]}")
     if tokenizer is not None:
         sides.append(f"the tokenizer ({tokenizer[0]}) has {tokenizer[1]} tokens")
-    run.add(
-        "MLS-CARD-104",
-        Severity.HIGH,
-        "the card's vocabulary size contradicts the model",
-        f"the card says {_quote(quote)}; " + " and ".join(sides),
-        "a card that describes another vocabulary than the model's was written for another "
-        "model (a copied card, or a tokenizer swapped after it was written)",
-        "correct the card's vocabulary size, or check that the tokenizer is the one the card "
-        "describes",
-        _CWE_DOC,
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-104",
+            severity=Severity.HIGH,
+            category="documentation",
+            title="the card's vocabulary size contradicts the model",
+            location=run.at(),
+            evidence=f"the card says {_quote(quote)}; " + " and ".join(sides),
+            why="a card that describes another vocabulary than the model's was written for another "
+            "model (a copied card, or a tokenizer swapped after it was written)",
+            remediation="correct the card's vocabulary size, or check that the tokenizer is the "
+            "one the card "
+            "describes",
+            cwe=_CWE_DOC,
+        )
     )
 
 
@@ -537,17 +547,23 @@ def _vocabulary(run: _Run) -> None:
     run.compared["vocabulary"] = {"config": arch.vocab_size[1], "tokenizer": tokenizer[1]}
     # Smaller is padding (embedding matrices are rounded up); larger is an id with no row.
     if tokenizer[1] > arch.vocab_size[1]:
-        run.add(
-            "MLS-CARD-105",
-            Severity.HIGH,
-            "the tokenizer has more tokens than the model's vocabulary",
-            f"config.json says {arch.vocab_size[0]} {arch.vocab_size[1]}; the tokenizer "
-            f"({tokenizer[0]}) has {tokenizer[1]} tokens",
-            "token ids beyond the embedding matrix fail or index garbage at inference: the "
-            "tokenizer belongs to another model, or tokens were added without resizing",
-            "ship the tokenizer the model was trained with, or resize the embeddings and update "
-            "vocab_size",
-            _CWE_DOC,
+        run.findings.append(
+            Finding(
+                rule="MLS-CARD-105",
+                severity=Severity.HIGH,
+                category="documentation",
+                title="the tokenizer has more tokens than the model's vocabulary",
+                location=run.at(),
+                evidence=f"config.json says {arch.vocab_size[0]} {arch.vocab_size[1]}; the "
+                "tokenizer "
+                f"({tokenizer[0]}) has {tokenizer[1]} tokens",
+                why="token ids beyond the embedding matrix fail or index garbage at inference: the "
+                "tokenizer belongs to another model, or tokens were added without resizing",
+                remediation="ship the tokenizer the model was trained with, or resize the "
+                "embeddings and update "
+                "vocab_size",
+                cwe=_CWE_DOC,
+            )
         )
 
 
@@ -592,19 +608,24 @@ def _pickle_finding(run: _Run, said: str, pickles: list[str], tag: bool = False)
     shown = ", ".join(pickles[:10]) + (
         f" and {len(pickles) - 10} more" if len(pickles) > 10 else ""
     )
-    run.add(
-        "MLS-CARD-106",
-        Severity.HIGH,
-        "the card says safetensors, the model ships pickle files",
-        f"{said}; the model has pickle-based "
-        + ("weights only" if tag else "files")
-        + f": {shown}",
-        "users trust a safetensors-only model not to run code when loaded; a pickle file runs "
-        "whatever it was made to run",
-        "remove the pickle files (convert weights to safetensors), or stop claiming safetensors "
-        "only in the card",
-        "CWE-502",
-        key_path="tags" if tag else None,
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-106",
+            severity=Severity.HIGH,
+            category="documentation",
+            title="the card says safetensors, the model ships pickle files",
+            location=run.at("tags" if tag else None),
+            evidence=f"{said}; the model has pickle-based "
+            + ("weights only" if tag else "files")
+            + f": {shown}",
+            why="users trust a safetensors-only model not to run code when loaded; a pickle file "
+            "runs "
+            "whatever it was made to run",
+            remediation="remove the pickle files (convert weights to safetensors), or stop "
+            "claiming safetensors "
+            "only in the card",
+            cwe="CWE-502",
+        )
     )
 
 
@@ -629,16 +650,22 @@ def _custom_code(run: _Run) -> None:
             run.errors.append(f"cannot read tokenizer_config.json for auto_map: {exc}")
     if not sides:
         return
-    run.add(
-        "MLS-CARD-107",
-        Severity.HIGH,
-        "the card says no custom code, the model ships code",
-        f"the card says {_quote(statement.group(0))}; " + "; ".join(sides),
-        "users who read that no custom code is needed may pass trust_remote_code=True without "
-        "reviewing the code the model then runs",
-        "remove the code and auto_map entries, or say in the card that the model needs custom "
-        "code and what it does",
-        "CWE-94",
+    run.findings.append(
+        Finding(
+            rule="MLS-CARD-107",
+            severity=Severity.HIGH,
+            category="documentation",
+            title="the card says no custom code, the model ships code",
+            location=run.at(),
+            evidence=f"the card says {_quote(statement.group(0))}; " + "; ".join(sides),
+            why="users who read that no custom code is needed may pass trust_remote_code=True "
+            "without "
+            "reviewing the code the model then runs",
+            remediation="remove the code and auto_map entries, or say in the card that the model "
+            "needs custom "
+            "code and what it does",
+            cwe="CWE-94",
+        )
     )
 
 
@@ -744,17 +771,23 @@ def _parameters(run: _Run) -> None:
     for statement in stated:
         if abs(Decimal(total) - statement.value) <= statement.tolerance:
             continue
-        run.add(
-            "MLS-CARD-108",
-            Severity.MEDIUM,
-            "the card's parameter count contradicts the weights",
-            f"the card says {_quote(statement.quote)}; the safetensors headers of "
-            f"{', '.join(files)} hold {total:,} parameters ({_human(total)})",
-            "a model of another size than the card states is another model, or the card was "
-            "copied from one",
-            "state the parameter count the weights have (rounded as you like: the count must "
-            "round to what is written), or check that these are the weights the card describes",
-            _CWE_DOC,
+        run.findings.append(
+            Finding(
+                rule="MLS-CARD-108",
+                severity=Severity.MEDIUM,
+                category="documentation",
+                title="the card's parameter count contradicts the weights",
+                location=run.at(),
+                evidence=f"the card says {_quote(statement.quote)}; the safetensors headers of "
+                f"{', '.join(files)} hold {total:,} parameters ({_human(total)})",
+                why="a model of another size than the card states is another model, or the card "
+                "was "
+                "copied from one",
+                remediation="state the parameter count the weights have (rounded as you like: the "
+                "count must "
+                "round to what is written), or check that these are the weights the card describes",
+                cwe=_CWE_DOC,
+            )
         )
 
 
