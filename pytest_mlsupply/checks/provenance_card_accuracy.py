@@ -192,8 +192,7 @@ def _licence(run: _Run) -> None:
                     why="users read the card to learn what they may do with the model; the gate "
                     "judges the manifest's licence, so one of them misstates the terms",
                     remediation="make the card's `license` and the manifest's `license:` name the "
-                    "licence the "
-                    "model is really released under",
+                    "licence the model is really released under",
                     cwe=_CWE_PROVENANCE,
                 )
             )
@@ -227,11 +226,9 @@ def _licence(run: _Run) -> None:
                     location=run.at("license"),
                     evidence=f"the card says license {stated!r}; {name} is the text of {found}",
                     why="the licence text shipped with the model is what binds its users; a card "
-                    "that "
-                    "names another licence misleads everyone who reads only the card",
+                    "that names another licence misleads everyone who reads only the card",
                     remediation=f"make the card's `license` name the licence of {name}, or ship "
-                    "the text of "
-                    "the licence the card names",
+                    "the text of the licence the card names",
                     cwe=_CWE_PROVENANCE,
                 )
             )
@@ -279,8 +276,7 @@ def _base_model(run: _Run) -> None:
             why="an adapter is loaded on top of a base model, a fine-tune replaces it: a card that "
             "says the one for the other makes users load it wrongly, or hides an unreviewed base",
             remediation="set the card's base_model_relation to what the files are (`adapter` for "
-            "a PEFT "
-            "adapter, `finetune`, `quantized` or `merge` for full weights)",
+            "a PEFT adapter, `finetune`, `quantized` or `merge` for full weights)",
             cwe=_CWE_PROVENANCE,
         )
     )
@@ -353,11 +349,9 @@ def _datasets(run: _Run, ctx: CheckContext) -> None:
             "declares "
             f"{declared_text}: " + "; ".join(parts),
             why="the declared datasets carry the licences and PII classification the model "
-            "inherits; "
-            "training data the card names but the manifest omits is never checked",
+            "inherits; training data the card names but the manifest omits is never checked",
             remediation="declare every dataset the model was trained on under `datasets:` and "
-            "list it in the "
-            "model's `datasets:`, and make the card's `datasets` name the same ones",
+            "list it in the model's `datasets:`, and make the card's `datasets` name the same ones",
             cwe=_CWE_PROVENANCE,
         )
     )
@@ -477,8 +471,7 @@ def _size_finding(run: _Run, quantity: str, stated: str, actual: str) -> None:
             location=run.at(),
             evidence=f"the card says {stated}; config.json says {actual}",
             why="a card that describes other dimensions than the weights has was written for "
-            "another "
-            "model (a copied card, or weights swapped after it was written)",
+            "another model (a copied card, or weights swapped after it was written)",
             remediation=f"correct the card's {quantity}, or check that these are the weights the "
             "card describes",
             cwe=_CWE_DOC,
@@ -511,8 +504,7 @@ def _vocabulary_statement(
             why="a card that describes another vocabulary than the model's was written for another "
             "model (a copied card, or a tokenizer swapped after it was written)",
             remediation="correct the card's vocabulary size, or check that the tokenizer is the "
-            "one the card "
-            "describes",
+            "one the card describes",
             cwe=_CWE_DOC,
         )
     )
@@ -560,8 +552,7 @@ def _vocabulary(run: _Run) -> None:
                 why="token ids beyond the embedding matrix fail or index garbage at inference: the "
                 "tokenizer belongs to another model, or tokens were added without resizing",
                 remediation="ship the tokenizer the model was trained with, or resize the "
-                "embeddings and update "
-                "vocab_size",
+                "embeddings and update vocab_size",
                 cwe=_CWE_DOC,
             )
         )
@@ -619,11 +610,9 @@ def _pickle_finding(run: _Run, said: str, pickles: list[str], tag: bool = False)
             + ("weights only" if tag else "files")
             + f": {shown}",
             why="users trust a safetensors-only model not to run code when loaded; a pickle file "
-            "runs "
-            "whatever it was made to run",
+            "runs whatever it was made to run",
             remediation="remove the pickle files (convert weights to safetensors), or stop "
-            "claiming safetensors "
-            "only in the card",
+            "claiming safetensors only in the card",
             cwe="CWE-502",
         )
     )
@@ -659,11 +648,9 @@ def _custom_code(run: _Run) -> None:
             location=run.at(),
             evidence=f"the card says {_quote(statement.group(0))}; " + "; ".join(sides),
             why="users who read that no custom code is needed may pass trust_remote_code=True "
-            "without "
-            "reviewing the code the model then runs",
+            "without reviewing the code the model then runs",
             remediation="remove the code and auto_map entries, or say in the card that the model "
-            "needs custom "
-            "code and what it does",
+            "needs custom code and what it does",
             cwe="CWE-94",
         )
     )
@@ -781,8 +768,7 @@ def _parameters(run: _Run) -> None:
                 evidence=f"the card says {_quote(statement.quote)}; the safetensors headers of "
                 f"{', '.join(files)} hold {total:,} parameters ({_human(total)})",
                 why="a model of another size than the card states is another model, or the card "
-                "was "
-                "copied from one",
+                "was copied from one",
                 remediation="state the parameter count the weights have (rounded as you like: the "
                 "count must "
                 "round to what is written), or check that these are the weights the card describes",
