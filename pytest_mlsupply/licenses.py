@@ -37,11 +37,15 @@ __all__ = [
     "LicenceError",
     "Problem",
     "Verdict",
+    "equivalent",
     "evaluate",
+    "identify_text",
     "known_id",
     "licence",
     "parse",
     "recognise",
+    "same_family",
+    "symbols",
     "table",
 ]
 
@@ -335,3 +339,89 @@ def _unknown(shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verd
             return Verdict(shown, (shown,), (), (Problem("not-allowed", shown),))
         return Verdict(shown, (shown,), (), (), unknown=(shown,))
     return Verdict(shown, (shown,), (), (Problem("unknown", shown),))
+
+
+# --- licence texts --------------------------------------------------------------------------
+
+#: Phrases that identify a licence's text, each distinctive of one licence (its title line or
+#: version line as the licence itself prints it). Only these few, well-known texts are
+#: identified; anything else (a custom licence, a notice naming two licences) is unidentified.
+#: Each entry: the table key, then phrases that must all appear (compared case-insensitively,
+#: whitespace collapsed).
+_TEXT_FINGERPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Apache-2.0", ("apache license", "version 2.0, january 2004")),
+    (
+        "MIT",
+        (
+            "permission is hereby granted, free of charge, to any person obtaining a copy",
+            "the above copyright notice and this permission notice shall be included",
+        ),
+    ),
+    ("BSD-3-Clause", ("redistribution and use in source and binary forms", "neither the name of")),
+    ("GPL-3.0-only", ("gnu general public license", "version 3, 29 june 2007")),
+    ("AGPL-3.0-only", ("gnu affero general public license", "version 3, 19 november 2007")),
+    ("CC0-1.0", ("cc0 1.0 universal",)),
+    ("CC-BY-4.0", ("attribution 4.0 international",)),
+    ("CC-BY-SA-4.0", ("attribution-sharealike 4.0 international",)),
+    ("CC-BY-NC-4.0", ("attribution-noncommercial 4.0 international",)),
+    ("CC-BY-NC-SA-4.0", ("attribution-noncommercial-sharealike 4.0 international",)),
+    ("CC-BY-ND-4.0", ("attribution-noderivatives 4.0 international",)),
+    ("CC-BY-NC-ND-4.0", ("attribution-noncommercial-noderivatives 4.0 international",)),
+    ("llama2", ("llama 2 community license agreement",)),
+    ("llama3", ("meta llama 3 community license agreement",)),
+    ("llama3.1", ("llama 3.1 community license agreement",)),
+    ("llama3.2", ("llama 3.2 community license agreement",)),
+    ("llama3.3", ("llama 3.3 community license agreement",)),
+    ("gemma", ("gemma terms of use",)),
+    ("creativeml-openrail-m", ("creativeml open rail-m",)),
+    ("bigscience-openrail-m", ("bigscience open rail-m",)),
+)
+
+
+def identify_text(text: str) -> str | None:
+    """The table key of the licence whose text ``text`` is, when exactly one is recognised.
+
+    Conservative by design: a text is identified only by phrases its licence prints (its title
+    and version), and a text that matches two licences, or none, is not identified (``None``):
+    a wrong identification would make the gate report a contradiction that is not there. The
+    GNU licences say "version 3 ... or any later version" only in their how-to-apply appendix,
+    so the ``-only`` id is reported; it is still the same licence family for a comparison
+    (:func:`same_family`).
+    """
+    flat = " ".join(text.lower().split())
+    found = [
+        key for key, phrases in _TEXT_FINGERPRINTS if all(phrase in flat for phrase in phrases)
+    ]
+    # The GNU Affero licence text cites the GNU GPL; the Affero title is the distinctive one.
+    if "AGPL-3.0-only" in found and "GPL-3.0-only" in found:
+        found.remove("GPL-3.0-only")
+    return found[0] if len(found) == 1 else None
+
+
+def symbols(text: str) -> tuple[str, ...]:
+    """The licence keys an expression names (canonical when known), in order, each once."""
+    tree = parse(text)
+    keys: list[str] = []
+    for symbol in licensing().license_symbols(tree, unique=True, decompose=True):
+        if not symbol.is_exception:
+            keys.append(str(symbol.key))
+    return tuple(dict.fromkeys(keys))
+
+
+def _family(key: str) -> str:
+    key = key.lower()
+    for suffix in ("-only", "-or-later"):
+        key = key.removesuffix(suffix)
+    return key
+
+
+def same_family(a: str, b: str) -> bool:
+    """Whether two licence keys name one licence (``GPL-3.0-only`` and ``GPL-3.0-or-later`` do:
+    a licence file cannot tell them apart)."""
+    return _family(a) == _family(b)
+
+
+def equivalent(a: str, b: str) -> bool:
+    """Whether two expressions say the same (``Apache-2.0 OR MIT`` is ``mit or apache-2.0``);
+    :class:`LicenceError` when either does not parse."""
+    return bool(licensing().is_equivalent(parse(a), parse(b)))

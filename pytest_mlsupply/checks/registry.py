@@ -13,6 +13,7 @@ from pytest_mlsupply.checks import (
     dependency_typosquat,
     dependency_vulnerabilities,
     provenance_attestation,
+    provenance_card_accuracy,
     provenance_license,
     provenance_lineage,
     provenance_model_card,
@@ -43,4 +44,5 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_lineage.CHECK,
     provenance_promotion.CHECK,
     provenance_license.CHECK,
+    provenance_card_accuracy.CHECK,
 )

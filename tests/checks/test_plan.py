@@ -47,6 +47,7 @@ def test_the_plan_lists_artifacts_then_dependencies_then_claims_each_sorted(
         "dependency[safetensors==0.4.5]",
         "provenance[tiny::license]",
         "provenance[tiny::model-card]",
+        "provenance[tiny::model-card-accuracy]",
     ]
 
 
@@ -72,7 +73,9 @@ def test_the_plan_sorts_across_models_whatever_the_manifest_order(pipeline: Pipe
         "dependency[aiohttp==3.10.0]",
         "dependency[zlib-ng==0.5.1]",
         "provenance[alpha::model-card]",
+        "provenance[alpha::model-card-accuracy]",
         "provenance[tiny::model-card]",
+        "provenance[tiny::model-card-accuracy]",
     ]
 
 

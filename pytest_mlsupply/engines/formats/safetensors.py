@@ -37,7 +37,13 @@ from pytest_mlsupply.results import Finding, Severity
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import View
 
-__all__ = ["header_problem", "identify_safetensors", "parse_header", "scan_safetensors"]
+__all__ = [
+    "header_problem",
+    "identify_safetensors",
+    "parameter_count",
+    "parse_header",
+    "scan_safetensors",
+]
 
 #: The library refuses headers above this (``header too large``).
 HEADER_CAP = 100_000_000
@@ -113,6 +119,32 @@ def parse_header(header: bytes) -> _Pairs | str:
     if not isinstance(pairs, _Pairs):
         return "its header is not a JSON object"
     return pairs
+
+
+def parameter_count(path: str | os.PathLike[str]) -> int:
+    """The number of elements of every tensor in the file: the sum over its header's entries of
+    the product of each shape. Only the header is read (no tensor data, nothing loaded); a
+    header the loader would refuse raises :class:`ValueError` saying why."""
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError("the file is shorter than the 8-byte header length")
+        (length,) = struct.unpack("<Q", prefix)
+        problem = header_problem(length, os.fstat(handle.fileno()).st_size)
+        if problem is not None:
+            raise ValueError(problem)
+        pairs = parse_header(handle.read(length))
+    if isinstance(pairs, str):
+        raise ValueError(pairs)
+    total = 0
+    for name, entry in pairs:
+        if name == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, _Pairs) else None
+        if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+            raise ValueError(f"tensor {name!r} has no valid shape")
+        total += math.prod(shape)
+    return total
 
 
 def identify_safetensors(view: View) -> Identification | None:
