@@ -19,6 +19,8 @@
      ``…/<file name>`` when they agree on one digest (else it is ambiguous).
 
 5. The recorded gate verdict must be ``pass`` (``--allow-failed-gate``: integrity only).
+6. The gate's threshold must be its manifest's ``policy.fail_on`` or stricter
+   (``--allow-weaker-threshold`` accepts a weaker ``--mlsupply-fail-on``).
 
 Exit status: 0 when all of that holds; 1 when a check fails (signature, digest, extra file,
 failed gate); 2 when an input cannot be read (the attestation, a key, a named file).
@@ -97,6 +99,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="check integrity only: accept an attestation whose recorded gate verdict is fail",
     )
+    verify.add_argument(
+        "--allow-weaker-threshold",
+        action="store_true",
+        help="accept a gate that ran with a failing threshold weaker than its manifest's "
+        "policy.fail_on (--mlsupply-fail-on or ini mlsupply_fail_on)",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     return verify
 
@@ -167,6 +175,7 @@ def run_verify(args: argparse.Namespace) -> int:
         bom=args.bom,
         files=args.files,
         allow_failed_gate=args.allow_failed_gate,
+        allow_weaker_threshold=args.allow_weaker_threshold,
         sigstore=SigstoreIdentity(args.identity, args.issuer, args.trust_config),
     )
     if args.format == "json":
@@ -193,6 +202,7 @@ def verify_attestation(
     bom: Path | None = None,
     files: list[Path] | None = None,
     allow_failed_gate: bool = False,
+    allow_weaker_threshold: bool = False,
     sigstore: SigstoreIdentity | None = None,
 ) -> Report:
     report = Report(attestation=str(attestation))
@@ -217,6 +227,7 @@ def verify_attestation(
     predicate = statement.predicate
     subjects = {s.name: s.digests.get("sha256") for s in statement.subjects}
     _check_gate(report, predicate, allow_failed_gate)
+    _check_threshold(report, predicate, allow_weaker_threshold)
     if bom is not None:
         _check_bom(report, bom, predicate, subjects)
     for argument in files or []:
@@ -340,6 +351,38 @@ def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None
         f"gate: the attested session did not pass (verdict {verdict!r}){detail}; "
         "pass --allow-failed-gate to check integrity only"
     )
+
+
+def _check_threshold(report: Report, predicate: Any, allow_weaker: bool) -> None:
+    """The gate must have failed at its manifest's own threshold (or a stricter one): with
+    ``--mlsupply-fail-on critical`` over a manifest's ``high``, a high finding is a warning
+    and the gate "passes" without its policy having been applied."""
+    from pytest_mlsupply.results import Severity
+
+    gate = predicate.get("gate") if isinstance(predicate, dict) else None
+    gate = gate if isinstance(gate, dict) else {}
+    used, declared = gate.get("threshold"), gate.get("manifestThreshold")
+    report.gate["threshold"], report.gate["manifestThreshold"] = used, declared
+    try:
+        weaker = Severity.parse(str(used)) > Severity.parse(str(declared))
+    except ValueError:
+        problem = (
+            f"gate: the attestation does not record the threshold it failed at against its "
+            f"manifest's (threshold {used!r}, manifest {declared!r}): a weaker "
+            "--mlsupply-fail-on cannot be ruled out"
+        )
+    else:
+        if not weaker:
+            return
+        problem = (
+            f"gate: it failed only at {used} and above, weaker than its manifest's "
+            f"policy.fail_on {declared} (--mlsupply-fail-on or ini mlsupply_fail_on): findings "
+            f"below {used} did not fail it"
+        )
+    if allow_weaker:
+        report.gate["acceptedThreshold"] = "--allow-weaker-threshold"
+        return
+    report.fail(f"{problem}; pass --allow-weaker-threshold to accept it")
 
 
 def _sha256(path: Path) -> str:
@@ -580,8 +623,11 @@ def _print_text(report: Report) -> None:
     if report.gate:
         gate = report.gate
         accepted = " (accepted: --allow-failed-gate)" if gate.get("accepted") else ""
+        threshold = f", fail at {gate.get('threshold')}"
+        if gate.get("manifestThreshold") != gate.get("threshold"):
+            threshold += f" (manifest: {gate.get('manifestThreshold')})"
         out.write(
-            f"gate: {gate.get('verdict')} (exit status {gate.get('exitStatus')}) at "
+            f"gate: {gate.get('verdict')} (exit status {gate.get('exitStatus')}{threshold}) at "
             f"{gate.get('timestamp')}, pytest-mlsupply {gate.get('tool')}{accepted}\n"
         )
     for check in report.files:

@@ -247,6 +247,7 @@ class MlsupplyState:
                 manifest_sha256=sha256_file(manifest_path),
                 exit_status=exit_status,
                 extra_subjects={name(p): digest(t) for p, t in reported.extra.items()},
+                manifest_threshold=self.load().manifest.policy.fail_on,
             )
             envelope = sign(build_statement(record), signer)
         except (AttestationError, OSError) as exc:

@@ -117,6 +117,9 @@ class GateRecord:
     extra_subjects: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Other report files attested (the XML BOM): name → sha256."""
     time: datetime | None = None
+    manifest_threshold: Severity | None = None
+    """The manifest's own ``policy.fail_on``, before ``--mlsupply-fail-on`` or the ini key:
+    recorded so a weaker threshold given on the command line is visible to ``verify``."""
 
 
 def model_file_digests(results: Sequence[CheckResult]) -> dict[str, str]:
@@ -185,6 +188,7 @@ def build_statement(record: GateRecord) -> dict[str, Any]:
                 "verdict": gate_verdict(cells, record.exit_status),
                 "exitStatus": record.exit_status,
                 "threshold": record.threshold.label,
+                "manifestThreshold": (record.manifest_threshold or record.threshold).label,
                 "counts": counts,
             },
             "bom": {"name": record.bom_name, "sha256": record.bom_sha256},

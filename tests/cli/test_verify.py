@@ -50,7 +50,14 @@ class Gate:
         return main([*self.args(key), *(str(e) for e in extra)])
 
 
-def run_gate(root: Path, kind: str, *, tamper: bool = False, build: bool = True) -> Gate:
+def run_gate(
+    root: Path,
+    kind: str,
+    *,
+    tamper: bool = False,
+    build: bool = True,
+    options: tuple[str, ...] = (),
+) -> Gate:
     project = build_project(root) if build else Project(root)
     if tamper:
         (project.model_dir / "model.safetensors").write_bytes(b"not the pinned weights")
@@ -58,7 +65,7 @@ def run_gate(root: Path, kind: str, *, tamper: bool = False, build: bool = True)
     _, other_public = write_keypair(root / "keys", "other", kind)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--mlsupply"]
     completed = subprocess.run(
-        [*command, f"--mlsupply-attest={private}"],
+        [*command, f"--mlsupply-attest={private}", *options],
         cwd=root,
         env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,
@@ -302,6 +309,42 @@ def test_a_model_directory_verifies_beside_the_bookkeeping_the_gate_skips_and_a_
     (gate.model / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (gate.model / "loop").symlink_to(".")
     assert gate.verify(gate.model) == EXIT_OK
+
+
+@pytest.fixture(scope="module")
+def weakened(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    """A manifest failing at medium (its two medium dependency findings fail it), gated with
+    ``--mlsupply-fail-on high``: the run exits 0 without the manifest's policy applied."""
+    root = tmp_path_factory.mktemp("weakened")
+    build_project(root).default_manifest(top="policy: {fail_on: medium}")
+    return run_gate(root, "ec", build=False, options=("--mlsupply-fail-on=high",))
+
+
+def test_a_gate_run_with_a_threshold_weaker_than_its_manifests_fails_verification(
+    weakened: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert weakened.verify("--bom", weakened.bom, weakened.model) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "gate: pass (exit status 0, fail at high (manifest: medium))" in out
+    assert "FAIL gate: it failed only at high and above, weaker than its manifest's " in out
+
+    assert weakened.verify("--allow-weaker-threshold", weakened.model) == EXIT_OK
+    statement = json.loads(
+        base64.b64decode(json.loads(weakened.attestation.read_text())["payload"])
+    )
+    gate = statement["predicate"]["gate"]
+    assert (gate["threshold"], gate["manifestThreshold"]) == ("high", "medium")
+
+
+def test_a_threshold_stricter_than_the_manifests_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_project(tmp_path).default_manifest(top="policy: {fail_on: critical}")
+    strict = run_gate(tmp_path, "ec", build=False, options=("--mlsupply-fail-on=high",))
+    assert strict.verify(strict.model) == EXIT_OK
+    assert "gate: pass (exit status 0, fail at high (manifest: critical))" in (
+        capsys.readouterr().out
+    )
 
 
 def test_json_output_lists_every_file_with_its_status(
