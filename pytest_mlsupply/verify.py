@@ -421,11 +421,14 @@ def _walk(argument: Path) -> list[tuple[Path, str]]:
     """(file, path relative to the directory) for every file under ``argument``.
 
     The walk is the gate's (:func:`pytest_mlsupply.sources.local.list_model_files`), so a
-    directory the gate passed verifies: hidden files included, symlinks followed,
-    version-control and download bookkeeping directories (``.git``, ``.cache`` …) skipped as
-    the gate skips them, and a symlink back into its own path (a cycle) not followed."""
+    directory the gate passed verifies: hidden files included, symlinks followed, a symlink
+    back into its own path (a cycle) not followed, and version-control and download
+    bookkeeping (``.git``, ``.hg``, ``.svn``, ``.cache``) skipped as the gate skips it. Not
+    ``__pycache__``: Python imports a ``.pyc`` there in place of the checked source (an
+    unchecked-hash one without looking at the source at all), so one is never waved through."""
     from pytest_mlsupply.sources.local import SKIPPED_DIRS
 
+    skipped = SKIPPED_DIRS - {"__pycache__"}
     found: list[tuple[Path, str]] = []
 
     def walk(directory: Path, ancestors: frozenset[str]) -> None:
@@ -436,7 +439,7 @@ def _walk(argument: Path) -> list[tuple[Path, str]]:
             if not entry.is_dir(follow_symlinks=True):
                 found.append((path, path.relative_to(argument).as_posix()))
                 continue
-            if entry.name in SKIPPED_DIRS and not entry.is_symlink():
+            if entry.name in skipped and not entry.is_symlink():
                 continue
             real = os.path.realpath(path)
             if real in ancestors:

@@ -311,6 +311,17 @@ def test_a_model_directory_verifies_beside_the_bookkeeping_the_gate_skips_and_a_
     assert gate.verify(gate.model) == EXIT_OK
 
 
+def test_a_compiled_module_in_pycache_is_not_waved_through_with_the_bookkeeping(
+    gate: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python imports an unchecked-hash .pyc without reading the source the gate checked.
+    pyc = gate.model / "__pycache__" / "modeling_tiny.cpython-312.pyc"
+    pyc.parent.mkdir()
+    pyc.write_bytes(b"\xcb\x0d\x0d\x0a\x03\x00\x00\x00" + b"\x00" * 8)
+    assert gate.verify(gate.model) == EXIT_FAILED
+    assert f"FAIL {pyc}: not a subject of the attestation" in capsys.readouterr().out
+
+
 @pytest.fixture(scope="module")
 def weakened(tmp_path_factory: pytest.TempPathFactory) -> Gate:
     """A manifest failing at medium (its two medium dependency findings fail it), gated with
