@@ -329,12 +329,15 @@ def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None
     gate = predicate.get("gate") if isinstance(predicate, dict) else None
     verdict = gate.get("verdict") if isinstance(gate, dict) else None
     tool = predicate.get("tool", {})
+    declared = predicate.get("declaredNotChecked")
+    declared = declared if isinstance(declared, list) else []
     report.gate = {
         "verdict": verdict,
         "exitStatus": gate.get("exitStatus") if isinstance(gate, dict) else None,
         "counts": gate.get("counts") if isinstance(gate, dict) else None,
         "timestamp": predicate.get("timestamp"),
         "tool": tool.get("version") if isinstance(tool, dict) else None,
+        "declaredNotChecked": [d.get("key") for d in declared if isinstance(d, dict)],
     }
     if verdict == GATE_PASS:
         return
@@ -633,6 +636,8 @@ def _print_text(report: Report) -> None:
             f"gate: {gate.get('verdict')} (exit status {gate.get('exitStatus')}{threshold}) at "
             f"{gate.get('timestamp')}, pytest-mlsupply {gate.get('tool')}{accepted}\n"
         )
+    for key in report.gate.get("declaredNotChecked") or []:
+        out.write(f"declared, not checked (the pass does not cover it): {key}\n")
     for check in report.files:
         if check.status == "ok":
             via = f" ({check.detail})" if check.detail else ""

@@ -120,6 +120,8 @@ class GateRecord:
     manifest_threshold: Severity | None = None
     """The manifest's own ``policy.fail_on``, before ``--mlsupply-fail-on`` or the ini key:
     recorded so a weaker threshold given on the command line is visible to ``verify``."""
+    declared_not_checked: Sequence[Mapping[str, str]] = ()
+    """Manifest keys declared that no check reads yet: the pass does not cover them."""
 
 
 def model_file_digests(results: Sequence[CheckResult]) -> dict[str, str]:
@@ -194,6 +196,7 @@ def build_statement(record: GateRecord) -> dict[str, Any]:
             "bom": {"name": record.bom_name, "sha256": record.bom_sha256},
             "modelFiles": sorted(files),
             "manifest": {"name": record.manifest_name, "sha256": record.manifest_sha256},
+            "declaredNotChecked": [dict(declared) for declared in record.declared_not_checked],
             "policy": _jsonable(record.policy),
             "items": items,
         },

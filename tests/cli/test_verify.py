@@ -358,6 +358,17 @@ def test_a_threshold_stricter_than_the_manifests_verifies(
     )
 
 
+def test_a_declared_but_unchecked_key_is_in_the_predicate_and_printed_by_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_project(tmp_path).default_manifest(top="monitor: {orgs: [acme]}")
+    gate = run_gate(tmp_path, "ec", build=False)
+    assert gate.verify(gate.model) == EXIT_OK
+    assert "declared, not checked (the pass does not cover it): monitor" in capsys.readouterr().out
+    statement = json.loads(base64.b64decode(json.loads(gate.attestation.read_text())["payload"]))
+    assert [d["key"] for d in statement["predicate"]["declaredNotChecked"]] == ["monitor"]
+
+
 def test_json_output_lists_every_file_with_its_status(
     gate: Gate, capsys: pytest.CaptureFixture[str]
 ) -> None:
