@@ -82,6 +82,13 @@ def load_attest_signer(value: str, base: Path, origin: str) -> AttestSigner:
     if value.strip().lower() == SIGSTORE:
         _sigstore_identity(origin)  # fails now when there is no identity to sign with
         return AttestSigner(mode="sigstore", source=SIGSTORE)
+    if "-----BEGIN" in value or "\n" in value or "\r" in value:
+        # The key itself where its path belongs (`--mlsupply-attest="$GATE_KEY"`): never echo
+        # it, or the private key ends up in the CI log.
+        raise AttestationError(
+            f"{origin} holds key material, not the path of a key file (its value is not shown): "
+            "write the key to a file and pass that file's path (see docs/ci.md)"
+        )
     path = (base / value).resolve()
     if not path.is_file():
         raise AttestationError(
