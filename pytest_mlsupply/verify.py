@@ -530,7 +530,8 @@ def _check_directory(report: Report, argument: Path, subjects: dict[str, str | N
             f"{argument}: its files are named like the files of several attested models "
             f"({', '.join(competing)}), and the directory's name is none of them: give the "
             "model's directory under its model's name (the gate names a file "
-            "<model>/<path in the model>), so no model's file can pass as another's"
+            "<model>/<path in the model>; a symlink named after the model will do, e.g. for "
+            "a Hub cache snapshot), so no model's file can pass as another's"
         )
         return
     seen: set[str] = set()
