@@ -10,17 +10,17 @@
 2. The statement must be a pytest-mlsupply gate attestation (its predicate type).
 3. ``--bom PATH`` must have the sha256 of the BOM the gate attested.
 4. Every file given, and every regular file under a directory given, must be a subject with
-   the same sha256. A file is matched to subjects by name first, then by digest:
+   the same sha256, matched by name (equal bytes under another name are not a subject):
 
-   - its name is its path relative to the directory argument (a file argument: its file name);
-     the subject named ``<directory name>/<that path>`` is tried first (``models/tiny`` →
-     ``tiny/config.json``, as the gate names a model's files), then the subject named exactly
-     that path, then subjects whose name ends with ``/<that path>``;
-   - when a subject of that name exists, the file must carry one of their digests (else it
-     *changed*); when none does, any subject with the file's sha256 accepts it (a renamed
-     file with attested bytes); otherwise the file is *not a subject*.
+   - a directory is judged under one prefix (:func:`_directory_prefix`: ``models/tiny`` →
+     ``tiny/…``, ``models`` → none), every attested file under it must be present, and an
+     empty directory fails;
+   - a file is matched to the subject its path ends with, else to the subjects named
+     ``…/<file name>`` when they agree on one digest (else it is ambiguous).
 
 5. The recorded gate verdict must be ``pass`` (``--allow-failed-gate``: integrity only).
+6. The gate's threshold must be its manifest's ``policy.fail_on`` or stricter
+   (``--allow-weaker-threshold`` accepts a weaker ``--mlsupply-fail-on``).
 
 Exit status: 0 when all of that holds; 1 when a check fails (signature, digest, extra file,
 failed gate); 2 when an input cannot be read (the attestation, a key, a named file).
@@ -99,6 +99,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="check integrity only: accept an attestation whose recorded gate verdict is fail",
     )
+    verify.add_argument(
+        "--allow-weaker-threshold",
+        action="store_true",
+        help="accept a gate that ran with a failing threshold weaker than its manifest's "
+        "policy.fail_on (--mlsupply-fail-on or ini mlsupply_fail_on)",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     return verify
 
@@ -169,6 +175,7 @@ def run_verify(args: argparse.Namespace) -> int:
         bom=args.bom,
         files=args.files,
         allow_failed_gate=args.allow_failed_gate,
+        allow_weaker_threshold=args.allow_weaker_threshold,
         sigstore=SigstoreIdentity(args.identity, args.issuer, args.trust_config),
     )
     if args.format == "json":
@@ -195,6 +202,7 @@ def verify_attestation(
     bom: Path | None = None,
     files: list[Path] | None = None,
     allow_failed_gate: bool = False,
+    allow_weaker_threshold: bool = False,
     sigstore: SigstoreIdentity | None = None,
 ) -> Report:
     report = Report(attestation=str(attestation))
@@ -219,6 +227,7 @@ def verify_attestation(
     predicate = statement.predicate
     subjects = {s.name: s.digests.get("sha256") for s in statement.subjects}
     _check_gate(report, predicate, allow_failed_gate)
+    _check_threshold(report, predicate, allow_weaker_threshold)
     if bom is not None:
         _check_bom(report, bom, predicate, subjects)
     for argument in files or []:
@@ -320,12 +329,15 @@ def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None
     gate = predicate.get("gate") if isinstance(predicate, dict) else None
     verdict = gate.get("verdict") if isinstance(gate, dict) else None
     tool = predicate.get("tool", {})
+    declared = predicate.get("declaredNotChecked")
+    declared = declared if isinstance(declared, list) else []
     report.gate = {
         "verdict": verdict,
         "exitStatus": gate.get("exitStatus") if isinstance(gate, dict) else None,
         "counts": gate.get("counts") if isinstance(gate, dict) else None,
         "timestamp": predicate.get("timestamp"),
         "tool": tool.get("version") if isinstance(tool, dict) else None,
+        "declaredNotChecked": [d.get("key") for d in declared if isinstance(d, dict)],
     }
     if verdict == GATE_PASS:
         return
@@ -342,6 +354,38 @@ def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None
         f"gate: the attested session did not pass (verdict {verdict!r}){detail}; "
         "pass --allow-failed-gate to check integrity only"
     )
+
+
+def _check_threshold(report: Report, predicate: Any, allow_weaker: bool) -> None:
+    """The gate must have failed at its manifest's own threshold (or a stricter one): with
+    ``--mlsupply-fail-on critical`` over a manifest's ``high``, a high finding is a warning
+    and the gate "passes" without its policy having been applied."""
+    from pytest_mlsupply.results import Severity
+
+    gate = predicate.get("gate") if isinstance(predicate, dict) else None
+    gate = gate if isinstance(gate, dict) else {}
+    used, declared = gate.get("threshold"), gate.get("manifestThreshold")
+    report.gate["threshold"], report.gate["manifestThreshold"] = used, declared
+    try:
+        weaker = Severity.parse(str(used)) > Severity.parse(str(declared))
+    except ValueError:
+        problem = (
+            f"gate: the attestation does not record the threshold it failed at against its "
+            f"manifest's (threshold {used!r}, manifest {declared!r}): a weaker "
+            "--mlsupply-fail-on cannot be ruled out"
+        )
+    else:
+        if not weaker:
+            return
+        problem = (
+            f"gate: it failed only at {used} and above, weaker than its manifest's "
+            f"policy.fail_on {declared} (--mlsupply-fail-on or ini mlsupply_fail_on): findings "
+            f"below {used} did not fail it"
+        )
+    if allow_weaker:
+        report.gate["acceptedThreshold"] = "--allow-weaker-threshold"
+        return
+    report.fail(f"{problem}; pass --allow-weaker-threshold to accept it")
 
 
 def _sha256(path: Path) -> str:
@@ -377,15 +421,35 @@ def _check_bom(report: Report, bom: Path, predicate: Any, subjects: dict[str, st
 
 
 def _walk(argument: Path) -> list[tuple[Path, str]]:
-    """(file, name relative to the argument) for a file, or every file under a directory."""
-    if not argument.is_dir():
-        return [(argument, argument.name)]
+    """(file, path relative to the directory) for every file under ``argument``.
+
+    The walk is the gate's (:func:`pytest_mlsupply.sources.local.list_model_files`), so a
+    directory the gate passed verifies: hidden files included, symlinks followed, a symlink
+    back into its own path (a cycle) not followed, and version-control and download
+    bookkeeping (``.git``, ``.hg``, ``.svn``, ``.cache``) skipped as the gate skips it. Not
+    ``__pycache__``: Python imports a ``.pyc`` there in place of the checked source (an
+    unchecked-hash one without looking at the source at all), so one is never waved through."""
+    from pytest_mlsupply.sources.local import SKIPPED_DIRS
+
+    skipped = SKIPPED_DIRS - {"__pycache__"}
     found: list[tuple[Path, str]] = []
-    for directory, dirnames, filenames in os.walk(argument, followlinks=True):
-        dirnames.sort()
-        for filename in sorted(filenames):
-            path = Path(directory) / filename
-            found.append((path, path.relative_to(argument).as_posix()))
+
+    def walk(directory: Path, ancestors: frozenset[str]) -> None:
+        with os.scandir(directory) as entries:
+            ordered = sorted(entries, key=lambda e: e.name)
+        for entry in ordered:
+            path = Path(entry.path)
+            if not entry.is_dir(follow_symlinks=True):
+                found.append((path, path.relative_to(argument).as_posix()))
+                continue
+            if entry.name in skipped and not entry.is_symlink():
+                continue
+            real = os.path.realpath(path)
+            if real in ancestors:
+                continue
+            walk(path, ancestors | {real})
+
+    walk(argument, frozenset({os.path.realpath(argument)}))
     return found
 
 
@@ -395,50 +459,162 @@ def _check_argument(report: Report, argument: Path, subjects: dict[str, str | No
         report.files.append(FileCheck(str(argument), "unreadable", detail="no such file"))
         report.fail(f"{argument}: no such file or directory")
         return
-    prefix = argument.resolve().name if argument.is_dir() else None
-    for path, rel in _walk(argument):
+    if argument.is_dir():
+        _check_directory(report, argument, subjects)
+        return
+    try:
+        actual = _sha256(argument)
+    except OSError as exc:
+        _unreadable(report, argument, exc)
+        return
+    report.files.append(_match_file(argument, actual, subjects, report))
+
+
+def _unreadable(report: Report, path: Path, exc: OSError) -> None:
+    report.unreadable = True
+    report.files.append(FileCheck(str(path), "unreadable", detail=str(exc.strerror or exc)))
+    report.fail(f"{path}: cannot read it ({exc.strerror or exc})")
+
+
+def _subject_name(prefix: str, rel: str) -> str:
+    return f"{prefix}/{rel}" if prefix else rel
+
+
+def _directory_prefix(
+    argument: Path, rels: list[str], subjects: dict[str, str | None]
+) -> tuple[str | None, list[str]]:
+    """The one subject prefix a directory's files are named under, or None and the prefixes
+    that compete for it.
+
+    A directory is one tree: every file in it is judged under the same prefix, so a file of
+    another model (or under another name) can never stand in for one of this model's files.
+    The prefix is, in order: the longest one the directory's own path ends with (``models/tiny``
+    → ``tiny``); none at all when the files' own paths are subjects (the ``models`` parent
+    directory); else the only prefix any file's name fits. Several fitting prefixes and no way
+    to choose between them is ambiguous, and fails.
+    """
+    candidates: set[str] = set()
+    for rel in rels:
+        for name in subjects:
+            if name == rel:
+                candidates.add("")
+            elif name.endswith("/" + rel):
+                candidates.add(name[: -len(rel) - 1])
+    parts = Path(os.path.abspath(argument)).parts
+    by_path = [
+        prefix
+        for prefix in candidates
+        if prefix and tuple(parts[-len(prefix.split("/")) :]) == tuple(prefix.split("/"))
+    ]
+    if by_path:
+        return max(by_path, key=lambda p: len(p.split("/"))), []
+    if "" in candidates:
+        return "", []
+    if len(candidates) == 1:
+        return next(iter(candidates)), []
+    return None, sorted(candidates)
+
+
+def _check_directory(report: Report, argument: Path, subjects: dict[str, str | None]) -> None:
+    try:
+        walked = _walk(argument)
+    except OSError as exc:
+        _unreadable(report, argument, exc)
+        return
+    if not walked:
+        report.fail(f"{argument}: no files under it: an empty directory proves nothing")
+        return
+    prefix, competing = _directory_prefix(argument, [rel for _, rel in walked], subjects)
+    if prefix is None and competing:
+        report.fail(
+            f"{argument}: its files are named like the files of several attested models "
+            f"({', '.join(competing)}), and the directory's name is none of them: give the "
+            "model's directory under its model's name (the gate names a file "
+            "<model>/<path in the model>; a symlink named after the model will do, e.g. for "
+            "a Hub cache snapshot), so no model's file can pass as another's"
+        )
+        return
+    seen: set[str] = set()
+    for path, rel in walked:
         try:
             actual = _sha256(path)
         except OSError as exc:
-            report.unreadable = True
-            report.files.append(FileCheck(str(path), "unreadable", detail=str(exc.strerror)))
-            report.fail(f"{path}: cannot read it ({exc.strerror or exc})")
+            _unreadable(report, path, exc)
             continue
-        report.files.append(_match(path, rel, prefix, actual, subjects, report))
-
-
-def _match(
-    path: Path,
-    rel: str,
-    prefix: str | None,
-    actual: str,
-    subjects: dict[str, str | None],
-    report: Report,
-) -> FileCheck:
-    tiers = [
-        [n for n in subjects if prefix is not None and n == f"{prefix}/{rel}"],
-        [n for n in subjects if n == rel],
-        [n for n in subjects if n.endswith("/" + rel)],
-    ]
-    named = next((tier for tier in tiers if tier), [])
-    for name in named:
-        if subjects[name] == actual:
-            return FileCheck(str(path), "ok", actual, name, [actual])
-    if named:
-        attested = sorted({d for n in named if (d := subjects[n]) is not None})
+        name = _subject_name(prefix, rel) if prefix is not None else None
+        if name is not None and name in subjects:
+            seen.add(name)
+            report.files.append(_compare(path, actual, [name], subjects, report))
+        else:
+            report.files.append(_not_a_subject(path, actual, subjects, report))
+    if prefix is None:
+        return
+    # The whole tree: an attested file of this model that is absent is a different model.
+    if prefix:
+        wanted = [n for n in subjects if n.startswith(prefix + "/")]
+    else:
+        tops = {rel.split("/", 1)[0] for _, rel in walked if "/" in rel}
+        wanted = [n for n in subjects if "/" in n and n.split("/", 1)[0] in tops]
+    for name in sorted(set(wanted) - seen):
+        rel = name[len(prefix) + 1 :] if prefix else name
+        report.files.append(FileCheck(str(argument / rel), "missing", subject=name))
         report.fail(
-            f"{path}: changed: sha256 {actual}, but the gate attested "
-            f"{', '.join(attested)} for {', '.join(named)}"
+            f"{argument / rel}: missing: the gate attested {name} (sha256 {subjects[name]}), "
+            "and the directory does not hold it"
         )
-        return FileCheck(str(path), "changed", actual, named[0], attested)
-    by_digest = sorted(n for n, d in subjects.items() if d == actual)
-    if by_digest:
-        return FileCheck(str(path), "ok", actual, by_digest[0], [actual], "matched by digest")
+
+
+def _compare(
+    path: Path, actual: str, names: list[str], subjects: dict[str, str | None], report: Report
+) -> FileCheck:
+    """The file against the subjects it is named as: it must carry their digest."""
+    attested = sorted({d for n in names if (d := subjects[n]) is not None})
+    if attested == [actual]:
+        return FileCheck(str(path), "ok", actual, names[0], [actual])
+    report.fail(
+        f"{path}: changed: sha256 {actual}, but the gate attested "
+        f"{', '.join(attested) or 'no sha256'} for {', '.join(names)}"
+    )
+    return FileCheck(str(path), "changed", actual, names[0], attested)
+
+
+def _not_a_subject(
+    path: Path, actual: str, subjects: dict[str, str | None], report: Report
+) -> FileCheck:
+    same = sorted(n for n, d in subjects.items() if d == actual)
+    # Equal bytes under another name are not what the gate checked: a name decides how a
+    # loader reads a file (a config copied to adapter_config.json turns a model into an adapter).
+    hint = f" (its bytes are attested as {same[0]}, under another name)" if same else ""
     report.fail(
         f"{path}: not a subject of the attestation (sha256 {actual}): the gate did not check "
-        "this file"
+        f"this file{hint}"
     )
-    return FileCheck(str(path), "not-a-subject", actual)
+    return FileCheck(str(path), "not-a-subject", actual, detail=hint.strip(" ()"))
+
+
+def _match_file(
+    path: Path, actual: str, subjects: dict[str, str | None], report: Report
+) -> FileCheck:
+    """A file argument: the subject its path ends with (the longest), else the subjects whose
+    name ends with its file name, when they all carry one digest."""
+    parts = Path(os.path.abspath(path)).parts
+    by_path = [n for n in subjects if tuple(parts[-len(n.split("/")) :]) == tuple(n.split("/"))]
+    if by_path:
+        longest = max(by_path, key=lambda n: len(n.split("/")))
+        return _compare(path, actual, [longest], subjects, report)
+    named = sorted(n for n in subjects if n.endswith("/" + path.name))
+    if len({subjects[n] for n in named}) > 1:
+        report.fail(
+            f"{path}: its name fits several attested files with different contents "
+            f"({', '.join(named)}): give it under its model's directory "
+            "(<model>/<path in the model>), so no model's file can pass as another's"
+        )
+        return FileCheck(
+            str(path), "ambiguous", actual, None, sorted({d for n in named if (d := subjects[n])})
+        )
+    if named:
+        return _compare(path, actual, named, subjects, report)
+    return _not_a_subject(path, actual, subjects, report)
 
 
 def _print_text(report: Report) -> None:
@@ -454,10 +630,15 @@ def _print_text(report: Report) -> None:
     if report.gate:
         gate = report.gate
         accepted = " (accepted: --allow-failed-gate)" if gate.get("accepted") else ""
+        threshold = f", fail at {gate.get('threshold')}"
+        if gate.get("manifestThreshold") != gate.get("threshold"):
+            threshold += f" (manifest: {gate.get('manifestThreshold')})"
         out.write(
-            f"gate: {gate.get('verdict')} (exit status {gate.get('exitStatus')}) at "
+            f"gate: {gate.get('verdict')} (exit status {gate.get('exitStatus')}{threshold}) at "
             f"{gate.get('timestamp')}, pytest-mlsupply {gate.get('tool')}{accepted}\n"
         )
+    for key in report.gate.get("declaredNotChecked") or []:
+        out.write(f"declared, not checked (the pass does not cover it): {key}\n")
     for check in report.files:
         if check.status == "ok":
             via = f" ({check.detail})" if check.detail else ""

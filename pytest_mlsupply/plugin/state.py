@@ -202,6 +202,7 @@ class MlsupplyState:
         """Sign and write the gate's attestation of the reports just written (fail or pass)."""
         import hashlib
 
+        from pytest_mlsupply.checks.unchecked import declared_not_checked
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.attestation import (
             AttestationError,
@@ -247,6 +248,10 @@ class MlsupplyState:
                 manifest_sha256=sha256_file(manifest_path),
                 exit_status=exit_status,
                 extra_subjects={name(p): digest(t) for p, t in reported.extra.items()},
+                manifest_threshold=self.load().manifest.policy.fail_on,
+                declared_not_checked=[
+                    d.to_dict() for d in declared_not_checked(self.load().manifest)
+                ],
             )
             envelope = sign(build_statement(record), signer)
         except (AttestationError, OSError) as exc:

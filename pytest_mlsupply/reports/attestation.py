@@ -82,6 +82,13 @@ def load_attest_signer(value: str, base: Path, origin: str) -> AttestSigner:
     if value.strip().lower() == SIGSTORE:
         _sigstore_identity(origin)  # fails now when there is no identity to sign with
         return AttestSigner(mode="sigstore", source=SIGSTORE)
+    if "-----BEGIN" in value or "\n" in value or "\r" in value:
+        # The key itself where its path belongs (`--mlsupply-attest="$GATE_KEY"`): never echo
+        # it, or the private key ends up in the CI log.
+        raise AttestationError(
+            f"{origin} holds key material, not the path of a key file (its value is not shown): "
+            "write the key to a file and pass that file's path (see docs/ci.md)"
+        )
     path = (base / value).resolve()
     if not path.is_file():
         raise AttestationError(
@@ -117,6 +124,11 @@ class GateRecord:
     extra_subjects: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Other report files attested (the XML BOM): name → sha256."""
     time: datetime | None = None
+    manifest_threshold: Severity | None = None
+    """The manifest's own ``policy.fail_on``, before ``--mlsupply-fail-on`` or the ini key:
+    recorded so a weaker threshold given on the command line is visible to ``verify``."""
+    declared_not_checked: Sequence[Mapping[str, str]] = ()
+    """Manifest keys declared that no check reads yet: the pass does not cover them."""
 
 
 def model_file_digests(results: Sequence[CheckResult]) -> dict[str, str]:
@@ -185,11 +197,13 @@ def build_statement(record: GateRecord) -> dict[str, Any]:
                 "verdict": gate_verdict(cells, record.exit_status),
                 "exitStatus": record.exit_status,
                 "threshold": record.threshold.label,
+                "manifestThreshold": (record.manifest_threshold or record.threshold).label,
                 "counts": counts,
             },
             "bom": {"name": record.bom_name, "sha256": record.bom_sha256},
             "modelFiles": sorted(files),
             "manifest": {"name": record.manifest_name, "sha256": record.manifest_sha256},
+            "declaredNotChecked": [dict(declared) for declared in record.declared_not_checked],
             "policy": _jsonable(record.policy),
             "items": items,
         },

@@ -8,7 +8,7 @@ from pathlib import Path
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
 # Version-control and download bookkeeping that no model loader reads.
-_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".cache", "__pycache__"})
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".cache", "__pycache__"})
 
 
 #: A model directory with more entries than this is almost certainly not a model.
@@ -62,7 +62,7 @@ def list_model_files(model: str, root: Path, pins: dict[str, str]) -> tuple[Arti
             if not entry.is_dir(follow_symlinks=True):
                 add(path)
                 continue
-            if entry.name in _SKIPPED_DIRS and not entry.is_symlink():
+            if entry.name in SKIPPED_DIRS and not entry.is_symlink():
                 continue
             real = os.path.realpath(path)
             # Only the directories on the current path count as a cycle: a real directory

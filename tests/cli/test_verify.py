@@ -20,7 +20,7 @@ import pytest
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.verify import EXIT_FAILED, EXIT_OK, EXIT_UNREADABLE
 from tests.attest_keys import write_keypair
-from tests.conftest import build_project
+from tests.conftest import Project, build_project, sha256_of, write_model
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,22 @@ class Gate:
         return main([*self.args(key), *(str(e) for e in extra)])
 
 
-def run_gate(root: Path, kind: str, *, tamper: bool = False) -> Gate:
-    project = build_project(root)
+def run_gate(
+    root: Path,
+    kind: str,
+    *,
+    tamper: bool = False,
+    build: bool = True,
+    options: tuple[str, ...] = (),
+) -> Gate:
+    project = build_project(root) if build else Project(root)
     if tamper:
         (project.model_dir / "model.safetensors").write_bytes(b"not the pinned weights")
     private, public = write_keypair(root / "keys", "gate", kind)
     _, other_public = write_keypair(root / "keys", "other", kind)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--mlsupply"]
     completed = subprocess.run(
-        [*command, f"--mlsupply-attest={private}"],
+        [*command, f"--mlsupply-attest={private}", *options],
         cwd=root,
         env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,
@@ -106,13 +113,15 @@ def test_the_models_parent_directory_verifies_with_model_names_as_paths(gate: Ga
     assert gate.verify(gate.root / "models") == EXIT_OK
 
 
-def test_a_renamed_file_with_attested_bytes_is_matched_by_digest(
+def test_a_renamed_file_with_attested_bytes_is_not_a_subject_under_its_new_name(
     gate: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     renamed = tmp_path / "weights.bin"
     shutil.copy(gate.model / "model.safetensors", renamed)
-    assert gate.verify(renamed) == EXIT_OK
-    assert "= tiny/model.safetensors (matched by digest)" in capsys.readouterr().out
+    assert gate.verify(renamed) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert f"FAIL {renamed}: not a subject of the attestation" in out
+    assert "its bytes are attested as tiny/model.safetensors, under another name" in out
 
 
 def test_the_wrong_key_fails_the_signature_and_checks_nothing_else(
@@ -179,6 +188,185 @@ def test_a_tampered_envelope_payload_fails_the_signature(gate: Gate) -> None:
     gate.attestation.write_text(json.dumps(envelope))
 
     assert gate.verify("--bom", gate.bom) == EXIT_FAILED
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    """A passing gate over two models whose files share names (config.json, README.md …);
+    only ``tiny`` has a generation_config.json."""
+    root = tmp_path_factory.mktemp("two")
+    project = build_project(root)
+    (project.model_dir / "generation_config.json").write_text('{"temperature": 0.1}')
+    other = write_model(root / "models" / "other", seed=1)
+    (other / "config.json").write_text(json.dumps({"architectures": ["Other"]}))
+    pins = {m: sha256_of(root / "models" / m / "model.safetensors") for m in ("tiny", "other")}
+    models = "".join(
+        f"""
+              - name: {m}
+                path: models/{m}
+                license: apache-2.0
+                files:
+                  model.safetensors: "sha256:{pin}"
+        """
+        for m, pin in pins.items()
+    )
+    project.manifest(
+        f"""\
+        version: 1
+        project: {{name: tiny-service, version: 1.2.3}}
+        models: {models}
+        requirements:
+          - file: requirements.txt
+        vulnerabilities: {{service: offline, path: osv}}
+        """
+    )
+    return run_gate(root, "ec", build=False)
+
+
+@pytest.fixture
+def two(two_models: Gate, tmp_path: Path) -> Gate:
+    root = tmp_path / "project"
+    shutil.copytree(two_models.root, root, symlinks=True)
+    return Gate(root, root / "keys" / "gate.pub", root / "keys" / "other.pub")
+
+
+def test_each_of_two_models_with_files_of_the_same_names_verifies_under_its_directory(
+    two: Gate,
+) -> None:
+    models = two.root / "models"
+    assert two.verify("--bom", two.bom, models / "tiny", models / "other", models) == EXIT_OK
+    assert two.verify(models / "other" / "config.json") == EXIT_OK
+
+
+def test_another_models_file_dropped_into_a_model_directory_is_not_a_subject(
+    two: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dropped = two.root / "models" / "other" / "generation_config.json"
+    shutil.copy(two.root / "models" / "tiny" / "generation_config.json", dropped)
+    assert two.verify(two.root / "models" / "other") == EXIT_FAILED
+    assert f"FAIL {dropped}: not a subject of the attestation" in capsys.readouterr().out
+
+
+def test_an_attested_file_copied_under_a_name_the_gate_never_saw_is_not_a_subject(
+    two: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Bytes the gate attested as tiny/config.json, under a name that makes a loader treat
+    # the model as an adapter: the gate never judged a file by that name.
+    adapter = two.root / "models" / "other" / "adapter_config.json"
+    shutil.copy(two.root / "models" / "tiny" / "config.json", adapter)
+    assert two.verify(two.root / "models" / "other") == EXIT_FAILED
+    assert f"FAIL {adapter}: not a subject of the attestation" in capsys.readouterr().out
+
+
+def test_a_directory_named_like_no_model_cannot_mix_two_models_files(
+    two: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy = tmp_path / "deploy"
+    shutil.copytree(two.root / "models" / "other", deploy)
+    shutil.copy(two.root / "models" / "tiny" / "config.json", deploy / "config.json")
+    assert two.verify(deploy) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert f"FAIL {deploy}: its files are named like the files of several attested models" in out
+    assert "(other, tiny)" in out
+
+
+def test_a_lone_file_whose_name_fits_two_models_files_is_ambiguous(
+    two: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    swapped = tmp_path / "config.json"
+    shutil.copy(two.root / "models" / "tiny" / "config.json", swapped)
+    assert two.verify(swapped) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "its name fits several attested files with different contents" in out
+    assert "(other/config.json, tiny/config.json)" in out
+
+
+def test_a_model_directory_missing_an_attested_file_fails_naming_it(
+    two: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = two.root / "models" / "tiny"
+    (model / "generation_config.json").unlink()
+    assert two.verify(model) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert f"FAIL {model / 'generation_config.json'}: missing: the gate attested " in out
+    assert "tiny/generation_config.json" in out
+
+
+def test_an_empty_directory_proves_nothing_and_fails(
+    gate: Gate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "tiny"
+    empty.mkdir()
+    assert gate.verify(empty) == EXIT_FAILED
+    assert f"FAIL {empty}: no files under it" in capsys.readouterr().out
+
+
+def test_a_model_directory_verifies_beside_the_bookkeeping_the_gate_skips_and_a_cycle(
+    gate: Gate,
+) -> None:
+    # A git clone of a Hub model holds .git; the gate does not check it, nor walk a cycle.
+    (gate.model / ".git").mkdir()
+    (gate.model / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (gate.model / "loop").symlink_to(".")
+    assert gate.verify(gate.model) == EXIT_OK
+
+
+def test_a_compiled_module_in_pycache_is_not_waved_through_with_the_bookkeeping(
+    gate: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python imports an unchecked-hash .pyc without reading the source the gate checked.
+    pyc = gate.model / "__pycache__" / "modeling_tiny.cpython-312.pyc"
+    pyc.parent.mkdir()
+    pyc.write_bytes(b"\xcb\x0d\x0d\x0a\x03\x00\x00\x00" + b"\x00" * 8)
+    assert gate.verify(gate.model) == EXIT_FAILED
+    assert f"FAIL {pyc}: not a subject of the attestation" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def weakened(tmp_path_factory: pytest.TempPathFactory) -> Gate:
+    """A manifest failing at medium (its two medium dependency findings fail it), gated with
+    ``--mlsupply-fail-on high``: the run exits 0 without the manifest's policy applied."""
+    root = tmp_path_factory.mktemp("weakened")
+    build_project(root).default_manifest(top="policy: {fail_on: medium}")
+    return run_gate(root, "ec", build=False, options=("--mlsupply-fail-on=high",))
+
+
+def test_a_gate_run_with_a_threshold_weaker_than_its_manifests_fails_verification(
+    weakened: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert weakened.verify("--bom", weakened.bom, weakened.model) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "gate: pass (exit status 0, fail at high (manifest: medium))" in out
+    assert "FAIL gate: it failed only at high and above, weaker than its manifest's " in out
+
+    assert weakened.verify("--allow-weaker-threshold", weakened.model) == EXIT_OK
+    statement = json.loads(
+        base64.b64decode(json.loads(weakened.attestation.read_text())["payload"])
+    )
+    gate = statement["predicate"]["gate"]
+    assert (gate["threshold"], gate["manifestThreshold"]) == ("high", "medium")
+
+
+def test_a_threshold_stricter_than_the_manifests_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_project(tmp_path).default_manifest(top="policy: {fail_on: critical}")
+    strict = run_gate(tmp_path, "ec", build=False, options=("--mlsupply-fail-on=high",))
+    assert strict.verify(strict.model) == EXIT_OK
+    assert "gate: pass (exit status 0, fail at high (manifest: critical))" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_declared_but_unchecked_key_is_in_the_predicate_and_printed_by_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_project(tmp_path).default_manifest(top="monitor: {orgs: [acme]}")
+    gate = run_gate(tmp_path, "ec", build=False)
+    assert gate.verify(gate.model) == EXIT_OK
+    assert "declared, not checked (the pass does not cover it): monitor" in capsys.readouterr().out
+    statement = json.loads(base64.b64decode(json.loads(gate.attestation.read_text())["payload"]))
+    assert [d["key"] for d in statement["predicate"]["declaredNotChecked"]] == ["monitor"]
 
 
 def test_json_output_lists_every_file_with_its_status(

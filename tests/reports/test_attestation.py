@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_mlsupply.reports.attestation import (
     AttestationError,
     gate_verdict,
+    load_attest_signer,
     model_file_digests,
 )
 from pytest_mlsupply.results import CheckResult, RowKind, Verdict
@@ -53,3 +56,18 @@ def test_warnings_and_skips_pass_the_gate_but_a_nonzero_exit_status_does_not() -
     }
     assert gate_verdict(cells, exit_status=0) == "pass"
     assert gate_verdict(cells, exit_status=1) == "fail"
+
+
+def test_a_private_key_given_where_its_path_belongs_is_refused_without_echoing_it(
+    tmp_path: Path,
+) -> None:
+    from tests.attest_keys import write_keypair
+
+    private, _ = write_keypair(tmp_path, "gate")
+    pem = private.read_text()
+    with pytest.raises(AttestationError) as caught:
+        load_attest_signer(pem, tmp_path, "--mlsupply-attest")
+    message = str(caught.value)
+    assert "holds key material, not the path of a key file" in message
+    assert "PRIVATE KEY" not in message
+    assert not any(line in message for line in pem.splitlines()[1:-1])
