@@ -426,12 +426,10 @@ def _walk(argument: Path) -> list[tuple[Path, str]]:
     The walk is the gate's (:func:`pytest_mlsupply.sources.local.list_model_files`), so a
     directory the gate passed verifies: hidden files included, symlinks followed, a symlink
     back into its own path (a cycle) not followed, and version-control and download
-    bookkeeping (``.git``, ``.hg``, ``.svn``, ``.cache``) skipped as the gate skips it. Not
-    ``__pycache__``: Python imports a ``.pyc`` there in place of the checked source (an
-    unchecked-hash one without looking at the source at all), so one is never waved through."""
-    from pytest_mlsupply.sources.local import SKIPPED_DIRS
+    bookkeeping (``.git``, ``.hg``, ``.svn``, ``.cache``) skipped as the gate skips it; like the
+    gate, ``__pycache__`` is walked (Python imports a ``.pyc`` there in place of the source)."""
+    from pytest_mlsupply.sources.local import SKIPPED_DIRS as skipped
 
-    skipped = SKIPPED_DIRS - {"__pycache__"}
     found: list[tuple[Path, str]] = []
 
     def walk(directory: Path, ancestors: frozenset[str]) -> None:

@@ -78,6 +78,7 @@ class Format(enum.StrEnum):
     PE = "pe"
     MACH_O = "mach-o"
     JAVA_CLASS = "java-class"
+    PYTHON_BYTECODE = "python-bytecode"
     SHEBANG_SCRIPT = "shebang-script"
     JSON = "json"
     GIT_LFS_POINTER = "git-lfs-pointer"

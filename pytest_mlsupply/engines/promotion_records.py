@@ -479,8 +479,8 @@ def directory_digest(entries: Iterable[tuple[str, str]]) -> str:
 
     ``entries`` are (relpath, hex sha256) pairs. It is what
     ``find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum``
-    prints in the directory (with the same files: the gate skips .git, .hg, .svn, .cache and
-    __pycache__ directories).
+    prints in the directory (with the same files: the gate skips .git, .hg, .svn and .cache
+    directories).
     """
     listing = "".join(f"{hexdigest}  {rel}\n" for rel, hexdigest in sorted(entries))
     return "sha256:" + hashlib.sha256(listing.encode("utf-8")).hexdigest()

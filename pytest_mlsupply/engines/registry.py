@@ -57,6 +57,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
     DetectorEntry(tflite.identify_tflite),
     DetectorEntry(pickles.identify_pickle_with_proto),
     DetectorEntry(executables.identify_pe),
+    DetectorEntry(executables.identify_python_bytecode),
     DetectorEntry(archives.identify_tar),
     DetectorEntry(safetensors.identify_safetensors),
     DetectorEntry(compressed.identify_weak_compressed, outer_only=True),
@@ -108,6 +109,7 @@ SCANNERS: dict[Format, Scanner] = {
     Format.PE: executables.scan_executable,
     Format.MACH_O: executables.scan_executable,
     Format.JAVA_CLASS: executables.scan_executable,
+    Format.PYTHON_BYTECODE: executables.scan_executable,
     # Hugging Face repository files: JSON configs and tokenizers, Python code, templates
     Format.JSON: text.scan_json_document,
     Format.TEXT: text.scan_text,

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
-# Version-control and download bookkeeping that no model loader reads.
-SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".cache", "__pycache__"})
+# Version-control and download bookkeeping that no model loader reads. Not ``__pycache__``:
+# Python imports a ``.pyc`` from it in place of the model's checked source (always, when the
+# file is an unchecked-hash pyc), so its files are checked like any other.
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".cache"})
 
 
 #: A model directory with more entries than this is almost certainly not a model.

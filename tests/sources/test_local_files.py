@@ -35,12 +35,19 @@ def test_hidden_files_are_listed(tmp_path: Path) -> None:
     assert relpaths(tmp_path) == [".hidden/inner.bin", ".payload.pkl", "model.safetensors"]
 
 
-@pytest.mark.parametrize("skipped", [".git", ".cache", "__pycache__", ".hg", ".svn"])
+@pytest.mark.parametrize("skipped", [".git", ".cache", ".hg", ".svn"])
 def test_bookkeeping_directories_are_skipped(tmp_path: Path, skipped: str) -> None:
     touch(tmp_path / "model.safetensors")
     touch(tmp_path / skipped / "objects" / "blob")
 
     assert relpaths(tmp_path) == ["model.safetensors"]
+
+
+def test_compiled_python_in_pycache_is_listed_because_python_imports_it(tmp_path: Path) -> None:
+    touch(tmp_path / "modeling_x.py")
+    touch(tmp_path / "__pycache__" / "modeling_x.cpython-311.pyc")
+
+    assert relpaths(tmp_path) == ["__pycache__/modeling_x.cpython-311.pyc", "modeling_x.py"]
 
 
 def test_a_bookkeeping_name_is_skipped_only_as_a_directory(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Native programs (ELF, PE, Mach-O, Java classes): identified by their headers.
+"""Programs (ELF, PE, Mach-O, Java classes, compiled Python): identified by their headers.
 
 A model has no reason to carry programs. At the top of a model directory the ``format`` check
 reports them (MLS-FMT-001); inside an archive the scan does (MLS-ARC-008), because an unpacking
@@ -17,7 +17,13 @@ from pytest_mlsupply.results import Finding, Severity
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import View
 
-__all__ = ["identify_elf", "identify_macho_or_java", "identify_pe", "scan_executable"]
+__all__ = [
+    "identify_elf",
+    "identify_macho_or_java",
+    "identify_pe",
+    "identify_python_bytecode",
+    "scan_executable",
+]
 
 _MACH_O = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
 
@@ -81,11 +87,50 @@ def identify_macho_or_java(view: View) -> Identification | None:
     return None
 
 
+#: Magic numbers of CPython's bytecode files (``importlib.util.MAGIC_NUMBER``): 3000 to 3999 for
+#: Python 3 (3.14 is 36xx), 20121 to 62211 for Python 1.5 to 2.7. Each is followed by ``\r\n``.
+_PY3_MAGIC = range(3000, 4000)
+_PY2_MAGIC = range(20121, 62212)
+_CODE_OBJECT = ord("c")  # marshal's TYPE_CODE, possibly with FLAG_REF (0x80)
+
+
+def identify_python_bytecode(view: View) -> Identification | None:
+    """A ``.pyc``: its magic number, then (by version) the header, then a marshalled code
+    object. Python imports one in place of a module's source (a sourceless ``x.pyc`` beside
+    the model's code, or ``__pycache__`` with an unchecked hash), so it is a program no review
+    of the source covers."""
+    head = view.head
+    if len(head) < 9 or head[2:4] != b"\r\n":
+        return None
+    (magic,) = struct.unpack_from("<H", head, 0)
+    if magic in _PY3_MAGIC:
+        if magic >= 3390:  # 3.7+: flags word (PEP 552), then mtime+size or a source hash
+            (flags,) = struct.unpack_from("<I", head, 4)
+            if flags not in (0, 1, 3):
+                return None
+            header = 16
+        else:
+            header = 12 if magic >= 3230 else 8  # 3.3+ added the source size
+    elif magic in _PY2_MAGIC:
+        header = 8
+    else:
+        return None
+    if len(head) <= header or head[header] & 0x7F != _CODE_OBJECT:
+        return None
+    return Identification(
+        Format.PYTHON_BYTECODE,
+        Family.EXECUTABLE,
+        True,
+        f"compiled Python bytecode (magic number {magic})",
+        f"magic {hex_bytes(head[:4])}; a code object at byte {header}",
+    )
+
+
 def scan_executable(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """MLS-ARC-008 for a program extracted from an archive (at the top, the format check)."""
     if blob.depth == 0:
         return []
-    native = ident.format != Format.JAVA_CLASS
+    native = ident.format not in (Format.JAVA_CLASS, Format.PYTHON_BYTECODE)
     return [
         Finding(
             rule="MLS-ARC-008",
