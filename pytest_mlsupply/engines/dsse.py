@@ -199,8 +199,9 @@ def read_envelope(data: bytes, *, source: str) -> Envelope:
         raise DsseError(f"{source}: a DSSE envelope is a JSON object, not {_kind(document)}")
     if "dsseEnvelope" in document and "payload" not in document:
         raise DsseError(
-            f"{source} is a Sigstore bundle, not a bare DSSE envelope: verify it with "
-            "`identity`/`issuer` (Sigstore), or extract its `dsseEnvelope`"
+            f"{source} is a Sigstore bundle, not a bare DSSE envelope (keyless Sigstore "
+            "signatures are not read here: extract the bundle's `dsseEnvelope` and declare the "
+            "signing certificate's key)"
         )
     payload_type = document.get("payloadType")
     payload = document.get("payload")
