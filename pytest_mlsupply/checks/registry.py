@@ -13,12 +13,18 @@ from pytest_mlsupply.checks import (
     dependency_typosquat,
     dependency_vulnerabilities,
     provenance_attestation,
+    provenance_dataset,
     provenance_license,
     provenance_lineage,
     provenance_model_card,
     provenance_signature,
 )
-from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
+from pytest_mlsupply.checks.base import (
+    ArtifactCheck,
+    DatasetCheck,
+    DependencyCheck,
+    ProvenanceCheck,
+)
 
 ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_sha256.CHECK,
@@ -42,3 +48,5 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_lineage.CHECK,
     provenance_license.CHECK,
 )
+
+DATASET_CHECKS: tuple[DatasetCheck, ...] = (provenance_dataset.CHECK,)
