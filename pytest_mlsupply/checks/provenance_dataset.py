@@ -149,7 +149,13 @@ def _licence(
                 cwe="CWE-1357",
             )
         )
-    if decl.license is not None and stated is not None and not _same_licence(decl.license, stated):
+    # A card's `other` / `unknown` names no licence: nothing to contradict.
+    if (
+        decl.license is not None
+        and stated is not None
+        and stated.lower() not in licenses.PLACEHOLDERS
+        and not _same_licence(decl.license, stated)
+    ):
         findings.append(
             Finding(
                 rule="MLS-DATA-009",
