@@ -330,7 +330,12 @@ def _assemble(
                 dataset, manifest.root, inventory.hub_endpoint, claim, properties.get(ref, [])
             )
         )
-        data_entries[ref] = [_dataset_data(dataset, inventory.hub_endpoint)]
+        commit = claim.get("commit")
+        data_entries[ref] = [
+            _dataset_data(
+                dataset, inventory.hub_endpoint, commit if isinstance(commit, str) else None
+            )
+        ]
 
     libraries = _library_components(inventory.dependencies, properties)
 
@@ -663,8 +668,14 @@ def _dataset_component(
     """The dataset's ``data`` component; its files, with the digests its ``dataset`` claim
     computed, are nested ``file`` components (a dataset of many files has no one hash)."""
     source = dataset.source
+    commit = claim.get("commit")
+    extra = []
+    if source is not None and isinstance(commit, str) and commit != source.revision:
+        # A branch or tag allowed by policy: the BOM names the commit the claim checked.
+        extra.append(_property("declared-revision", source.revision))
+        source = replace(source, revision=commit)
     purl = hub_purl(source.repo_id, source.revision, endpoint) if source else None
-    extra = [_property("source", _source_text(dataset.source, dataset.path, root))]
+    extra.insert(0, _property("source", _source_text(source, dataset.path, root)))
     if dataset.pii is not None:
         extra.append(_property("pii", dataset.pii))
     rows = claim.get("rows")
@@ -685,11 +696,11 @@ def _dataset_component(
         type=ComponentType.DATA,
         bom_ref=dataset_ref(dataset.name),
         name=dataset.name,
-        version=dataset.source.revision if dataset.source is not None else None,
+        version=source.revision if source is not None else None,
         description=dataset.description,
         purl=purl,
         licenses=[_license(dataset.license)] if dataset.license else None,
-        external_references=_hub_references(dataset.source, endpoint),
+        external_references=_hub_references(source, endpoint),
         components=files,
         properties=[*extra, *properties],
     )
@@ -702,10 +713,13 @@ _SENSITIVE = {
 }
 
 
-def _dataset_data(dataset: DatasetDecl, endpoint: str | None) -> dict[str, Any]:
+def _dataset_data(
+    dataset: DatasetDecl, endpoint: str | None, commit: str | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "dataset", "name": dataset.name}
     if dataset.source is not None:
-        data["contents"] = {"url": _hub_url(dataset.source, endpoint)}
+        source = replace(dataset.source, revision=commit) if commit else dataset.source
+        data["contents"] = {"url": _hub_url(source, endpoint)}
     if dataset.pii is not None:
         data["classification"] = f"pii:{dataset.pii}"
         if dataset.pii in _SENSITIVE:

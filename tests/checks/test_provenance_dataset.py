@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlsupply.checks.provenance_dataset import count_rows, size_bounds
+from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.reports.bom import build_bom, render_bom_xml
@@ -423,3 +424,33 @@ def test_the_bom_has_a_strictly_valid_data_component_with_governance_and_hashes(
     custodian = "c:governance/c:custodians/c:custodian/c:organization/c:name"
     assert element.findtext(custodian, namespaces=ns) == "Acme Data Ops"
     json.dumps(document)  # plain data all the way down
+
+
+def test_a_hub_dataset_on_a_branch_is_recorded_in_the_bom_as_the_commit_checked(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n', "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    (pipeline.project.root / "mlsupply.yaml").write_text(
+        "version: 1\nproject: {name: p}\npolicy: {require_pins: false}\n"
+        "datasets:\n  - {name: reviews, source: hf-datasets://acme/reviews@main, "
+        "license: cc-by-4.0, pii: none}\n"
+    )
+    plan, ctx = pipeline.planned()
+    (item,) = [i for i in plan if i.name == "provenance[reviews::dataset]"]
+    (result,) = run_item(item, ctx)
+    assert result.findings == []
+
+    document = build_bom(ctx.inventory, [item], [result], Severity.HIGH)
+
+    (component,) = [c for c in document["components"] if c["bom-ref"] == "dataset:reviews"]
+    assert component["version"] == COMMIT
+    assert component["purl"] == f"pkg:huggingface/acme/reviews@{COMMIT}"
+    props = {p["name"]: p["value"] for p in component["properties"]}
+    assert props["mlsupply:declared-revision"] == "main"
+    assert component["data"][0]["contents"]["url"].endswith(f"/tree/{COMMIT}")
