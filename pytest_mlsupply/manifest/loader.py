@@ -862,18 +862,19 @@ class _Reader:
             files=files,
         )
 
-    def files(self, node: yaml.Node | None, key_path: str) -> dict[str, str]:
+    def files(self, node: yaml.Node | None, key_path: str, owner: str = "model") -> dict[str, str]:
         if node is None:
             return {}
-        m = self.mapping_any(node, key_path, '{model.safetensors: "sha256:<64 hex>"}')
+        example = "model.safetensors" if owner == "model" else "train.csv"
+        m = self.mapping_any(node, key_path, f'{{{example}: "sha256:<64 hex>"}}')
         out: dict[str, str] = {}
         for rel, value_node in m.items():
             if rel.startswith("/") or ".." in Path(rel).parts or "\\" in rel:
                 self.problem(
                     value_node,
                     f"{key_path}.{rel}",
-                    f"{rel!r} is not a path inside the model",
-                    "write the file's path relative to the model directory, with '/'",
+                    f"{rel!r} is not a path inside the {owner}",
+                    f"write the file's path relative to the {owner} directory, with '/'",
                 )
                 continue
             digest = self.string(value_node, f"{key_path}.{rel}", '"sha256:<64 hex>"')
@@ -1187,7 +1188,7 @@ class _Reader:
             pii = None
             if "pii" in m:
                 pii = self.choice(m["pii"], f"{kp}.pii", PII_LEVELS)
-            files = self.files(m.get("files"), f"{kp}.files")
+            files = self.files(m.get("files"), f"{kp}.files", "dataset")
             governance = self.governance(m.get("governance"), f"{kp}.governance")
             if name is None or not ok:
                 continue

@@ -454,3 +454,30 @@ def test_a_hub_dataset_on_a_branch_is_recorded_in_the_bom_as_the_commit_checked(
     props = {p["name"]: p["value"] for p in component["properties"]}
     assert props["mlsupply:declared-revision"] == "main"
     assert component["data"][0]["contents"]["url"].endswith(f"/tree/{COMMIT}")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            'path: data/reviews\nfiles: {reviews.csv: "md5:abc"}\n',
+            "datasets[0].files.reviews.csv",
+        ),
+        (
+            "path: data/reviews\ngovernance: {maintainers: [Acme]}\n",
+            "datasets[0].governance",
+        ),
+        ("path: data/reviews\ngovernance: {owners: Acme}\n", "datasets[0].governance.owners"),
+    ],
+)
+def test_bad_pins_and_governance_are_manifest_errors_naming_the_key(
+    pipeline: Pipeline, entry: str, message: str
+) -> None:
+    write_dataset(pipeline.project.root, {"reviews.csv": ROWS})
+    declare(pipeline, entry)
+
+    with pytest.raises(ManifestError) as info:
+        load_manifest(pipeline.project.root / "mlsupply.yaml")
+
+    assert message in str(info.value)
+    assert "mlsupply.yaml:" in str(info.value)
