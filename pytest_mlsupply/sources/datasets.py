@@ -26,6 +26,9 @@ class ResolvedDataset:
     """For Hub datasets: the 40-hex commit the snapshot is."""
     error: str | None = None
     """Why the dataset's files could not be listed (the claim then reports an error)."""
+    complete: bool = True
+    """False when only some of a Hub dataset's files were fetched (its pins) and the commit may
+    hold others: what is counted over ``files`` is then not the whole dataset."""
 
     @property
     def card_path(self) -> Path | None:
@@ -39,6 +42,7 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
     large, and the pins are what the claim compares); without pins, the whole snapshot.
     """
     commit = None
+    listing: set[str] | None = None
     if decl.path is not None:
         root = decl.path
     else:
@@ -51,6 +55,11 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
         except HubResolutionError as exc:
             return ResolvedDataset(decl=decl, root=None, error=str(exc))
         root, commit = snapshot.path, snapshot.commit
+        if patterns is not None:
+            # Blob names describe only the files in the cache: then nobody knows what else the
+            # commit holds. A listing from the Hub (or its cached metadata) says it.
+            known = any(meta.source != "cache-blob" for meta in snapshot.files.values())
+            listing = set(snapshot.files) if known else {"<unknown>"}
     if not root.is_dir():
         return ResolvedDataset(
             decl=decl, root=None, error=f"{root} is not a directory holding the dataset's files"
@@ -59,4 +68,5 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
         files = list_model_files(decl.name, root, decl.files)
     except OSError as exc:
         return ResolvedDataset(decl=decl, root=root, error=f"cannot list {root}: {exc}")
-    return ResolvedDataset(decl=decl, root=root, files=files, commit=commit)
+    complete = listing is None or listing <= {f.relpath for f in files}
+    return ResolvedDataset(decl=decl, root=root, files=files, commit=commit, complete=complete)

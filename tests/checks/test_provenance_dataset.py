@@ -330,11 +330,38 @@ def test_a_hub_dataset_resolves_from_the_local_cache_and_its_pins_are_compared(
         repo_type="dataset",
     )
     hub_manifest(pipeline, {"data/test.jsonl": digest('{"text": "ok"}\n' * 3)})
+    card = CARD.replace("n<1K", "10K<n<100K")  # not compared: the rows are not all here
+    (empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md").unlink()
+    build_card = empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md"
+    build_card.write_text(card)
 
     result = pipeline.result("provenance[reviews::dataset]")
 
     assert result.findings == []
     assert result.facts["dataset"]["commit"] == COMMIT
+    # Only the pinned files and the card were fetched; the cache cannot say what else the
+    # commit holds, so the rows are not counted (and the card's size is not compared).
+    assert "rows" not in result.facts["dataset"]
+
+
+def test_a_whole_hub_dataset_snapshot_has_its_rows_counted(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert result.findings == []
     assert result.facts["dataset"]["rows"] == 3
 
 
