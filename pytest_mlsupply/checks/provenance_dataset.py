@@ -24,13 +24,17 @@ what the BOM's ``data`` component is built from.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import licenses
 from pytest_mlsupply.checks.base import CheckContext, DatasetCheck, Outcome
+from pytest_mlsupply.checks.content import NotARegularFile
 from pytest_mlsupply.checks.provenance_license import card_licence
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.licenses import LicenceError
@@ -294,6 +298,10 @@ def _pins(resolved: ResolvedDataset, manifest: Location) -> tuple[dict[str, str]
 
 
 def sha256_file(path: Path) -> str:
+    """The file's SHA-256, streamed; a FIFO or device raises (it would block, or never end),
+    which the runner reports as the item's error."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -508,3 +509,14 @@ def test_bad_pins_and_governance_are_manifest_errors_naming_the_key(
 
     assert message in str(info.value)
     assert "mlsupply.yaml:" in str(info.value)
+
+
+def test_a_fifo_in_a_dataset_is_an_error_not_a_hang_or_a_pass(pipeline: Pipeline) -> None:
+    directory = write_dataset(pipeline.project.root, {"reviews.csv": ROWS})
+    os.mkfifo(directory / "stream.csv")
+    declare(pipeline, PINNED + "path: data/reviews\n")
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert result.verdict(Severity.HIGH) is Verdict.ERROR
+    assert "stream.csv" in (result.error or "")
