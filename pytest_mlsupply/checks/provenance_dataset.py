@@ -96,18 +96,24 @@ def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
 
     findings += _licence(decl, card, manifest, facts)
     findings += _pii(decl, manifest)
-    digests, pin_findings = _pins(resolved, manifest)
+    digests, pin_findings, unreadable = _pins(resolved, manifest)
     findings += pin_findings
     facts["files"] = digests
 
-    # Rows of a partly fetched Hub dataset would undercount it: not measured, not compared.
-    rows = count_rows(resolved.files) if resolved.complete else None
+    # Rows of a partly fetched Hub dataset would undercount it: not measured, not compared;
+    # nor are they when a file could not be read.
+    rows = count_rows(resolved.files) if resolved.complete and not unreadable else None
     if rows is not None:
         facts["rows"] = rows
     if card is not None:
         findings += _size(decl, card, rows)
     # Under the claim's own name, as every provenance claim records its facts for the BOM.
-    return Outcome(findings=findings, facts={"dataset": facts})
+    # An unreadable file is an error, but the findings about the other files still stand.
+    return Outcome(
+        findings=findings,
+        facts={"dataset": facts},
+        error="; ".join(unreadable) if unreadable else None,
+    )
 
 
 # -- licence and classification -------------------------------------------------------------
@@ -221,10 +227,14 @@ def _pii(decl: DatasetDecl, manifest: Location) -> list[Finding]:
 # -- file pins ------------------------------------------------------------------------------
 
 
-def _pins(resolved: ResolvedDataset, manifest: Location) -> tuple[dict[str, str], list[Finding]]:
+def _pins(
+    resolved: ResolvedDataset, manifest: Location
+) -> tuple[dict[str, str], list[Finding], list[str]]:
+    """Each file's digest, the pin findings, and the files that could not be read (why)."""
     decl = resolved.decl
     findings: list[Finding] = []
     digests: dict[str, str] = {}
+    unreadable: list[str] = []
     if not resolved.files:
         findings.append(
             Finding(
@@ -239,7 +249,11 @@ def _pins(resolved: ResolvedDataset, manifest: Location) -> tuple[dict[str, str]
             )
         )
     for file in resolved.files:
-        digests[file.relpath] = sha256_file(file.path)
+        try:
+            digests[file.relpath] = sha256_file(file.path)
+        except OSError as exc:
+            unreadable.append(f"cannot read {decl.name}/{file.relpath}: {exc.strerror or exc}")
+            continue
         if file.pinned_sha256 is not None and digests[file.relpath] != file.pinned_sha256.lower():
             findings.append(
                 Finding(
@@ -275,7 +289,7 @@ def _pins(resolved: ResolvedDataset, manifest: Location) -> tuple[dict[str, str]
     if decl.path is not None:
         # A Hub commit fixes every file of the snapshot; a local directory fixes nothing.
         unpinned = [f.relpath for f in resolved.files if f.pinned_sha256 is None]
-        unpinned = [rel for rel in unpinned if rel != CARD]
+        unpinned = [rel for rel in unpinned if rel != CARD and rel in digests]
         if unpinned:
             paste = ", ".join(f'{rel}: "sha256:{digests[rel]}"' for rel in unpinned[:5])
             more = f" (and {len(unpinned) - 5} more)" if len(unpinned) > 5 else ""
@@ -294,7 +308,7 @@ def _pins(resolved: ResolvedDataset, manifest: Location) -> tuple[dict[str, str]
                     cwe="CWE-353",
                 )
             )
-    return digests, findings
+    return digests, findings, unreadable
 
 
 def sha256_file(path: Path) -> str:

@@ -519,4 +519,16 @@ def test_a_fifo_in_a_dataset_is_an_error_not_a_hang_or_a_pass(pipeline: Pipeline
     result = pipeline.result("provenance[reviews::dataset]")
 
     assert result.verdict(Severity.HIGH) is Verdict.ERROR
-    assert "stream.csv" in (result.error or "")
+    assert "reviews/stream.csv: not a regular file" in (result.error or "")
+
+
+def test_findings_about_other_files_outrank_an_unreadable_one(pipeline: Pipeline) -> None:
+    directory = write_dataset(pipeline.project.root, {"reviews.csv": "tampered\n"})
+    os.mkfifo(directory / "stream.csv")
+    declare(pipeline, PINNED + "path: data/reviews\n")
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert "MLS-DATA-004" in rules(result)
+    assert result.error is not None
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
