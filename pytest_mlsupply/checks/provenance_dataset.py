@@ -65,6 +65,8 @@ _UNCOUNTED = {
     ".tar",
     ".txt",
 }
+#: Documents that ship with data (their ``.txt`` suffix does not make them rows).
+_DOCUMENT = re.compile(r"^(LICEN[CS]E|NOTICE|README|CITATION|COPYING)(\.[A-Za-z]+)?$", re.I)
 #: Past this many bytes of countable files, rows are not counted (the claim stays cheap).
 MAX_COUNTED_BYTES = 1 << 30
 _CHUNK = 1 << 20
@@ -78,9 +80,14 @@ _UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 
 def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
     resolved = resolve_dataset(decl)
-    if resolved.error is not None or resolved.root is None:
-        return Outcome(error=resolved.error or f"dataset {decl.name!r} could not be found")
     manifest = _manifest_location(decl, ctx)
+    if resolved.error is not None or resolved.root is None:
+        # What the manifest alone shows wrong still counts: findings outrank the error.
+        unfound: dict[str, Any] = {}
+        return Outcome(
+            findings=[*_licence(decl, None, manifest, unfound), *_pii(decl, manifest)],
+            error=resolved.error or f"dataset {decl.name!r} could not be found",
+        )
     facts: dict[str, Any] = {
         "source": decl.source.uri if decl.source is not None else str(decl.path),
         "pii": decl.pii,
@@ -434,6 +441,8 @@ def count_rows(files: tuple[ArtifactFile, ...]) -> int | None:
     countable = []
     for file in files:
         suffix = Path(file.relpath).suffix.lower()
+        if _DOCUMENT.match(Path(file.relpath).name):
+            continue  # LICENSE.txt, NOTICE: about the data, not data
         if suffix in _UNCOUNTED:
             return None
         if suffix in _COUNTABLE:

@@ -308,6 +308,20 @@ def test_rows_are_counted_as_records_not_lines(tmp_path: Path) -> None:
     assert count_rows(files) == 2 + 3
 
 
+def test_a_licence_text_beside_the_rows_does_not_stop_the_count(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("{}\n{}\n")
+    (tmp_path / "LICENSE.txt").write_text("CC-BY-4.0\n")
+    (tmp_path / "notes.txt").write_text("one\ntwo\n")
+    entries = [
+        ArtifactFile(model="d", relpath=p.name, path=p, size=p.stat().st_size)
+        for p in sorted(tmp_path.iterdir())
+    ]
+
+    assert count_rows(tuple(e for e in entries if e.relpath != "notes.txt")) == 2
+    # Text files may be rows nobody counted: then no count at all, rather than a short one.
+    assert count_rows(tuple(entries)) is None
+
+
 # --- Hub datasets ----------------------------------------------------------------------------------
 
 
@@ -392,6 +406,18 @@ def test_a_hub_dataset_missing_from_the_offline_cache_is_an_error_never_a_pass(
 
     assert result.verdict(Severity.HIGH) is Verdict.ERROR
     assert "acme/reviews" in (result.error or "")
+
+
+def test_an_unclassified_dataset_that_cannot_be_found_still_fails_on_its_pii(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    declare(pipeline, f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\n")
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-003"]
+    assert result.error is not None
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 
 # --- the manifest and the BOM ------------------------------------------------------------------
