@@ -18,7 +18,7 @@ class PlannedItem:
     kind: RowKind
     subject: str
     """The matrix row: ``model/relpath`` for artifacts, ``name==version`` for dependencies,
-    the model name for provenance claims."""
+    the model's or dataset's name for provenance claims."""
     checks: tuple[str, ...]
     """The matrix columns this item fills (one for artifact and provenance items)."""
     skip: str | None = None
@@ -48,6 +48,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
     """Every item to run, in a stable sorted order (xdist needs identical collection)."""
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
+        DATASET_CHECKS,
         DEPENDENCY_CHECKS,
         PROVENANCE_CHECKS,
     )
@@ -58,6 +59,10 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
         for claim in PROVENANCE_CHECKS:
             if claim.applies(model) or claim.required_by(inventory.manifest.policy):
                 items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
+    for dataset in inventory.datasets:
+        # Dataset names never equal model names (the loader refuses it): rows stay apart.
+        for dataset_claim in DATASET_CHECKS:
+            items.append(PlannedItem(RowKind.PROVENANCE, dataset.name, (dataset_claim.name,)))
     for dep in inventory.dependencies:
         names = tuple(c.name for c in DEPENDENCY_CHECKS if c.applies(dep))
         if names:

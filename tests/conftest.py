@@ -179,10 +179,12 @@ def write_pickle_payload(path: Path) -> Path:
     return path
 
 
-def build_hub_cache(cache: Path, repo_id: str, commit: str, files: dict[str, bytes]) -> Path:
+def build_hub_cache(
+    cache: Path, repo_id: str, commit: str, files: dict[str, bytes], *, repo_type: str = "model"
+) -> Path:
     """The layout huggingface_hub writes: content-addressed blobs, refs, snapshot symlinks."""
     org, name = repo_id.split("/")
-    repo = cache / f"models--{org}--{name}"
+    repo = cache / f"{repo_type}s--{org}--{name}"
     (repo / "blobs").mkdir(parents=True)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)

@@ -148,3 +148,27 @@ def test_the_signing_script_re_signs_a_changed_model_so_that_it_verifies_again(
     assert "re-signing: changed: tokenizer_config.json" in result.stdout
     after = model_signature.verify(model, model / "model.sig", "public-key", public_key=public)
     assert after.verified
+
+
+def test_the_example_dataset_passes_its_claim_and_is_a_data_component_of_the_bom(
+    example: Path,
+) -> None:
+    result = run_gate(example, "-v", "-k", "reviews")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mlsupply.yaml::provenance[reviews::dataset] PASSED" in result.stdout
+    bom = json.loads((example / "build" / "ml-bom.cdx.json").read_text())
+    (dataset,) = [c for c in bom["components"] if c.get("bom-ref") == "dataset:reviews"]
+    assert {p["name"]: p["value"] for p in dataset["properties"]}["mlsupply:rows"] == "20"
+    assert dataset["data"][0]["classification"] == "pii:none"
+    assert dataset["data"][0]["governance"]["owners"] == [
+        {"organization": {"name": "Acme ML Platform"}}
+    ]
+
+
+def test_one_relabelled_review_fails_the_dataset_claim_against_its_pin(example: Path) -> None:
+    data = example / "data" / "reviews" / "reviews.csv"
+    data.write_text(data.read_text().replace("POSITIVE", "NEGATIVE", 1))
+    result = run_gate(example, "-k", "reviews")
+    assert result.returncode == 1
+    assert "provenance[reviews::dataset]" in result.stdout
+    assert "MLS-DATA-004 dataset file differs from its pin" in result.stdout

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from pytest_mlsupply.checks.content import ContentCache, FileContent
-from pytest_mlsupply.manifest.model import Policy
+from pytest_mlsupply.manifest.model import DatasetDecl, Policy
 from pytest_mlsupply.results import Finding, RowKind
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory, ResolvedModel
 
@@ -70,3 +70,5 @@ def artifact_content(file: ArtifactFile, ctx: CheckContext) -> FileContent:
 ArtifactCheck = Check[ArtifactFile]
 DependencyCheck = Check[Dependency]
 ProvenanceCheck = Check[ResolvedModel]
+DatasetCheck = Check[DatasetDecl]
+"""A claim about a declared dataset: a provenance item ``provenance[<dataset>::<claim>]``."""

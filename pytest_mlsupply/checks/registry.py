@@ -14,13 +14,19 @@ from pytest_mlsupply.checks import (
     dependency_vulnerabilities,
     provenance_attestation,
     provenance_card_accuracy,
+    provenance_dataset,
     provenance_license,
     provenance_lineage,
     provenance_model_card,
     provenance_promotion,
     provenance_signature,
 )
-from pytest_mlsupply.checks.base import ArtifactCheck, DependencyCheck, ProvenanceCheck
+from pytest_mlsupply.checks.base import (
+    ArtifactCheck,
+    DatasetCheck,
+    DependencyCheck,
+    ProvenanceCheck,
+)
 
 ARTIFACT_CHECKS: tuple[ArtifactCheck, ...] = (
     artifact_sha256.CHECK,
@@ -46,3 +52,5 @@ PROVENANCE_CHECKS: tuple[ProvenanceCheck, ...] = (
     provenance_license.CHECK,
     provenance_card_accuracy.CHECK,
 )
+
+DATASET_CHECKS: tuple[DatasetCheck, ...] = (provenance_dataset.CHECK,)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
+from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
@@ -49,6 +50,7 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     # the plugin (imported by every pytest session, even with --mlsupply off) must stay light.
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
+        DATASET_CHECKS,
         DEPENDENCY_CHECKS,
         PROVENANCE_CHECKS,
     )
@@ -61,6 +63,8 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
             return _call(_find(DEPENDENCY_CHECKS, name), subject, ctx)
         if isinstance(subject, ResolvedModel):
             return _call(_find(PROVENANCE_CHECKS, name), subject, ctx)
+        if isinstance(subject, DatasetDecl):
+            return _call(_find(DATASET_CHECKS, name), subject, ctx)
     except KeyError:
         return Outcome(error=f"no check named {name!r} is registered for {item.kind.value} items")
     return Outcome(
@@ -76,6 +80,8 @@ def _subjects(ctx: CheckContext) -> dict[tuple[RowKind, str], object]:
             ctx.subjects[(RowKind.PROVENANCE, model.name)] = model
             for file in files_with_missing_pins(model):
                 ctx.subjects.setdefault((RowKind.ARTIFACT, file.subject), file)
+        for dataset in inv.datasets:
+            ctx.subjects.setdefault((RowKind.PROVENANCE, dataset.name), dataset)
         for dep in inv.dependencies:
             ctx.subjects.setdefault((RowKind.DEPENDENCY, dep.subject), dep)
     return ctx.subjects

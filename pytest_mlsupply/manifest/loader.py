@@ -23,6 +23,8 @@ from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
     DEFAULT_MATRIX_PATH,
+    GOVERNANCE_ROLES,
+    PII_LEVELS,
     SCHEMA_VERSION,
     AttestationDecl,
     AttestationPolicy,
@@ -379,6 +381,7 @@ class _Reader:
         policy = self.policy(top.get("policy"))
         datasets = self.datasets(top.get("datasets"), policy)
         models = self.models(top.get("models"), policy, {d.name for d in datasets})
+        self.dataset_names_apart(top.get("datasets"), datasets, {m.name for m in models})
         requirements = self.requirements(top.get("requirements"))
         internal = self.internal(top.get("internal"))
         output = self.output(top.get("output"))
@@ -924,18 +927,19 @@ class _Reader:
             files=files,
         )
 
-    def files(self, node: yaml.Node | None, key_path: str) -> dict[str, str]:
+    def files(self, node: yaml.Node | None, key_path: str, owner: str = "model") -> dict[str, str]:
         if node is None:
             return {}
-        m = self.mapping_any(node, key_path, '{model.safetensors: "sha256:<64 hex>"}')
+        example = "model.safetensors" if owner == "model" else "train.csv"
+        m = self.mapping_any(node, key_path, f'{{{example}: "sha256:<64 hex>"}}')
         out: dict[str, str] = {}
         for rel, value_node in m.items():
             if rel.startswith("/") or ".." in Path(rel).parts or "\\" in rel:
                 self.problem(
                     value_node,
                     f"{key_path}.{rel}",
-                    f"{rel!r} is not a path inside the model",
-                    "write the file's path relative to the model directory, with '/'",
+                    f"{rel!r} is not a path inside the {owner}",
+                    f"write the file's path relative to the {owner} directory, with '/'",
                 )
                 continue
             digest = self.string(value_node, f"{key_path}.{rel}", '"sha256:<64 hex>"')
@@ -1230,13 +1234,27 @@ class _Reader:
             m = self.mapping(
                 item,
                 kp,
-                ("name", "source", "path", "license", "pii", "description"),
+                (
+                    "name",
+                    "source",
+                    "path",
+                    "license",
+                    "pii",
+                    "description",
+                    "files",
+                    "governance",
+                ),
                 "{name: reviews, source: hf-datasets://org/name@<commit>}",
             )
             if m is None:
                 continue
             name = self.name(m, item, kp, seen)
             source, path, ok = self.source_or_path(m, item, kp, "hf-datasets", policy)
+            pii = None
+            if "pii" in m:
+                pii = self.choice(m["pii"], f"{kp}.pii", PII_LEVELS)
+            files = self.files(m.get("files"), f"{kp}.files", "dataset")
+            governance = self.governance(m.get("governance"), f"{kp}.governance")
             if name is None or not ok:
                 continue
             out.append(
@@ -1246,11 +1264,45 @@ class _Reader:
                     source=source,
                     path=path,
                     license=self.opt_str(m, "license", kp),
-                    pii=self.opt_str(m, "pii", kp),
+                    pii=pii,
                     description=self.opt_str(m, "description", kp),
+                    files=files,
+                    governance=governance,
                 )
             )
         return tuple(out)
+
+    def governance(self, node: yaml.Node | None, key_path: str) -> dict[str, tuple[str, ...]]:
+        """``{owners: [Acme Data Team], custodians: [...], stewards: [...]}``."""
+        if node is None:
+            return {}
+        example = "{owners: [Acme Data Team], custodians: [Acme Platform]}"
+        m = self.mapping(node, key_path, GOVERNANCE_ROLES, example)
+        if m is None:
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        for role in GOVERNANCE_ROLES:
+            if role in m:
+                names = self.strings(m[role], f"{key_path}.{role}", "[Acme Data Team]")
+                if names:
+                    out[role] = names
+        return out
+
+    def dataset_names_apart(
+        self, node: yaml.Node | None, datasets: tuple[DatasetDecl, ...], models: set[str]
+    ) -> None:
+        """A dataset named like a model would share its matrix row and test ids."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else []
+        for i, dataset in enumerate(datasets):
+            if dataset.name in models:
+                where = next((n for n in items if self.span(n) == dataset.span), node)
+                self.problem(
+                    where,
+                    f"datasets[{i}].name",
+                    f"{dataset.name!r} is also a model's name; the dataset's claim "
+                    f"`provenance[{dataset.name}::dataset]` would share the model's matrix row",
+                    "give the dataset a name no model uses (and update `models[].datasets`)",
+                )
 
     def requirements(self, node: yaml.Node | None) -> tuple[RequirementDecl, ...]:
         if node is None:

@@ -253,6 +253,13 @@ class ModelDecl:
         return str(self.path)
 
 
+#: ``datasets[].pii``: what personal data a dataset holds, least to most (CycloneDX
+#: ``data.classification`` carries the level; the last two are also its ``sensitiveData``).
+PII_LEVELS = ("none", "pseudonymised", "personal", "sensitive")
+#: ``datasets[].governance`` roles, as CycloneDX 1.6 ``data.governance`` names them.
+GOVERNANCE_ROLES = ("owners", "custodians", "stewards")
+
+
 @dataclass(frozen=True)
 class DatasetDecl:
     name: str
@@ -261,7 +268,12 @@ class DatasetDecl:
     path: Path | None = None
     license: str | None = None
     pii: str | None = None
+    """One of :data:`PII_LEVELS` (the loader refuses anything else); None: not classified."""
     description: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    """Relative path → ``sha256:<64 hex>``, pinned as for models."""
+    governance: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Role (one of :data:`GOVERNANCE_ROLES`) → the organisations holding it."""
 
 
 @dataclass(frozen=True)

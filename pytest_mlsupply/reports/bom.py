@@ -104,7 +104,12 @@ def file_ref(subject: str) -> str:
 
 
 def dataset_ref(name: str) -> str:
+    """A declared dataset's ``data`` component: what a model's ``modelCard`` references."""
     return f"dataset:{name}"
+
+
+def dataset_file_ref(dataset: str, relpath: str) -> str:
+    return f"dataset-file:{dataset}/{relpath}"
 
 
 def library_ref(subject: str) -> str:
@@ -232,6 +237,9 @@ def _assemble(
         subject_refs[(RowKind.PROVENANCE, resolved.name)] = model_ref(resolved.name)
         for artifact in resolved.files:
             subject_refs[(RowKind.ARTIFACT, artifact.subject)] = file_ref(artifact.subject)
+    for dataset in inventory.datasets:
+        # Its `dataset` claim's row (the loader keeps dataset and model names apart).
+        subject_refs[(RowKind.PROVENANCE, dataset.name)] = dataset_ref(dataset.name)
     for dependency in inventory.dependencies:
         subject_refs[(RowKind.DEPENDENCY, dependency.subject)] = library_ref(dependency.subject)
 
@@ -316,8 +324,19 @@ def _assemble(
     data_entries: dict[str, list[dict[str, Any]]] = {}
     data_components: list[Component] = []
     for dataset in inventory.datasets:
-        data_components.append(_dataset_component(dataset, manifest.root, inventory.hub_endpoint))
-        data_entries[dataset_ref(dataset.name)] = [_dataset_data(dataset, inventory.hub_endpoint)]
+        ref = dataset_ref(dataset.name)
+        claim = _claim_fact(by_subject.get((RowKind.PROVENANCE, dataset.name), []), "dataset")
+        data_components.append(
+            _dataset_component(
+                dataset, manifest.root, inventory.hub_endpoint, claim, properties.get(ref, [])
+            )
+        )
+        commit = claim.get("commit")
+        data_entries[ref] = [
+            _dataset_data(
+                dataset, inventory.hub_endpoint, commit if isinstance(commit, str) else None
+            )
+        ]
 
     libraries = _library_components(inventory.dependencies, properties)
 
@@ -640,33 +659,81 @@ def _stream_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _dataset_component(dataset: DatasetDecl, root: Path, endpoint: str | None) -> Component:
+def _dataset_component(
+    dataset: DatasetDecl,
+    root: Path,
+    endpoint: str | None,
+    claim: Mapping[str, Any],
+    properties: Sequence[Property],
+) -> Component:
+    """The dataset's ``data`` component; its files, with the digests its ``dataset`` claim
+    computed, are nested ``file`` components (a dataset of many files has no one hash)."""
     source = dataset.source
+    commit = claim.get("commit")
+    extra = []
+    if source is not None and isinstance(commit, str) and commit != source.revision:
+        # A branch or tag allowed by policy: the BOM names the commit the claim checked.
+        extra.append(_property("declared-revision", source.revision))
+        source = replace(source, revision=commit)
     purl = hub_purl(source.repo_id, source.revision, endpoint) if source else None
-    extra = [_property("source", _source_text(dataset.source, dataset.path, root))]
+    extra.insert(0, _property("source", _source_text(source, dataset.path, root)))
     if dataset.pii is not None:
         extra.append(_property("pii", dataset.pii))
+    rows = claim.get("rows")
+    if isinstance(rows, int):
+        extra.append(_property("rows", str(rows)))
+    digests = claim.get("files")
+    files = [
+        Component(
+            type=ComponentType.FILE,
+            bom_ref=dataset_file_ref(dataset.name, rel),
+            name=rel,
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())],
+        )
+        for rel, digest in sorted(digests.items() if isinstance(digests, dict) else [])
+        if isinstance(digest, str) and _SHA256.match(digest.lower())
+    ]
     return Component(
         type=ComponentType.DATA,
         bom_ref=dataset_ref(dataset.name),
         name=dataset.name,
-        version=dataset.source.revision if dataset.source is not None else None,
+        version=source.revision if source is not None else None,
         description=dataset.description,
         purl=purl,
         licenses=[_license(dataset.license)] if dataset.license else None,
-        external_references=_hub_references(dataset.source, endpoint),
-        properties=extra,
+        external_references=_hub_references(source, endpoint),
+        components=files,
+        properties=[*extra, *properties],
     )
 
 
-def _dataset_data(dataset: DatasetDecl, endpoint: str | None) -> dict[str, Any]:
+#: ``pii`` levels that mean the data identifies people: CycloneDX ``sensitiveData`` entries.
+_SENSITIVE = {
+    "personal": "personal data (about identifiable people)",
+    "sensitive": "special-category personal data (health, biometrics, beliefs, ...)",
+}
+
+
+def _dataset_data(
+    dataset: DatasetDecl, endpoint: str | None, commit: str | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "dataset", "name": dataset.name}
     if dataset.source is not None:
-        data["contents"] = {"url": _hub_url(dataset.source, endpoint)}
-    if dataset.pii is not None and dataset.pii.strip().lower() not in ("none", "no", "false"):
-        data["sensitiveData"] = [dataset.pii]
+        source = replace(dataset.source, revision=commit) if commit else dataset.source
+        data["contents"] = {"url": _hub_url(source, endpoint)}
+    if dataset.pii is not None:
+        data["classification"] = f"pii:{dataset.pii}"
+        if dataset.pii in _SENSITIVE:
+            data["sensitiveData"] = [_SENSITIVE[dataset.pii]]
     if dataset.description:
         data["description"] = dataset.description
+    governance = {
+        role: [{"organization": {"name": name}} for name in names]
+        for role, names in dataset.governance.items()
+        if names
+    }
+    if governance:
+        data["governance"] = governance
     return data
 
 
@@ -1040,6 +1107,11 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
         "governance",
     ),
     "contents": ("attachment", "url", "properties"),
+    "governance": ("custodians", "stewards", "owners"),
+    "custodian": ("organization", "individual"),
+    "steward": ("organization", "individual"),
+    "owner": ("organization", "individual"),
+    "organization": ("name",),
 }
 #: JSON arrays that XML wraps in a plural element around singular items.
 _XML_ITEMS = {
@@ -1051,6 +1123,9 @@ _XML_ITEMS = {
     "performanceTradeoffs": "performanceTradeoff",
     "ethicalConsiderations": "ethicalConsideration",
     "performanceMetrics": "performanceMetric",
+    "custodians": "custodian",
+    "stewards": "steward",
+    "owners": "owner",
 }
 #: Children that are XML attributes, not elements.
 _XML_ATTRIBUTES = {"bom-ref"}
@@ -1164,6 +1239,7 @@ def _xml_validator() -> XmlValidator:
 __all__ = [
     "BomError",
     "build_bom",
+    "dataset_ref",
     "hub_purl",
     "pypi_purl",
     "render_bom_json",

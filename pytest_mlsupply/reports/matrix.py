@@ -45,7 +45,7 @@ _KIND_TITLES = {
 _ROW_HEADERS = {
     RowKind.ARTIFACT: "model file",
     RowKind.DEPENDENCY: "dependency",
-    RowKind.PROVENANCE: "model",
+    RowKind.PROVENANCE: "model or dataset",
 }
 _VERDICT_MARKS = {
     Verdict.PASS: "✅ pass",

@@ -70,6 +70,8 @@ datasets:
     license: cc-by-4.0
     pii: none
     description: Twenty labelled English reviews.
+    files: {{reviews.csv: "{PIN}"}}
+    governance: {{owners: [Acme ML Platform], custodians: [Acme Data Ops], stewards: [Acme Data Quality]}}
   - name: hub-reviews
     source: hf-datasets://acme/reviews@{COMMIT}
 requirements:

@@ -116,7 +116,8 @@ def build_scenario(tmp_path: Path) -> Scenario:
         name="support-logs",
         span=span,
         path=Path("data/logs"),
-        pii="email addresses",
+        pii="personal",
+        governance={"owners": ("Acme Support",), "custodians": ("Acme Data Ops",)},
         description="Support tickets, 2023",
     )
     manifest = Manifest(

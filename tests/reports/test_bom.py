@@ -324,6 +324,7 @@ def test_datasets_are_data_components_with_purl_license_pii_and_data(
             "contents": {
                 "url": f"https://huggingface.co/datasets/acme/reviews/tree/{shared.DATASET_SHA}"
             },
+            "classification": "pii:none",
         }
     ]
 
@@ -334,8 +335,13 @@ def test_datasets_are_data_components_with_purl_license_pii_and_data(
         {
             "type": "dataset",
             "name": "support-logs",
-            "sensitiveData": ["email addresses"],
+            "classification": "pii:personal",
+            "sensitiveData": ["personal data (about identifiable people)"],
             "description": "Support tickets, 2023",
+            "governance": {
+                "owners": [{"organization": {"name": "Acme Support"}}],
+                "custodians": [{"organization": {"name": "Acme Data Ops"}}],
+            },
         }
     ]
 
@@ -487,7 +493,12 @@ def test_the_xml_bom_is_schema_valid_and_carries_model_card_and_data(scenario: S
     assert tags.index("components") < tags.index("modelCard")
     logs = root.find("c:components/c:component[@bom-ref='dataset:support-logs']", NS)
     assert logs is not None
-    assert logs.findtext("c:data/c:sensitiveData", namespaces=NS) == "email addresses"
+    assert logs.findtext("c:data/c:classification", namespaces=NS) == "pii:personal"
+    assert logs.findtext("c:data/c:sensitiveData", namespaces=NS) == (
+        "personal data (about identifiable people)"
+    )
+    owner = "c:data/c:governance/c:owners/c:owner/c:organization/c:name"
+    assert logs.findtext(owner, namespaces=NS) == "Acme Support"
     refs = [c.get("bom-ref") for c in root.findall("c:components/c:component", NS)]
     assert refs == sorted(refs)
 
