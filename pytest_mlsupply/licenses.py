@@ -9,6 +9,9 @@ case-insensitively; nothing here string-matches an expression.
 
 A verdict follows the expression: an ``OR`` takes the most permissive alternative that satisfies
 the policy, an ``AND`` carries the restrictions of every part.
+
+A licence's text (a model's ``LICENSE`` file) is identified by the table's ``fingerprints``
+(:func:`identify`), one reading for both claims that read such a file.
 """
 
 from __future__ import annotations
@@ -35,15 +38,15 @@ __all__ = [
     "RESTRICTIONS",
     "Licence",
     "LicenceError",
+    "LicenceText",
     "Problem",
     "Verdict",
     "equivalent",
     "evaluate",
-    "identify_text",
+    "identify",
     "known_id",
     "licence",
     "parse",
-    "recognise",
     "same_family",
     "symbols",
     "table",
@@ -87,9 +90,15 @@ class Licence:
     aliases: tuple[str, ...] = ()
     """Other ids the Hub uses for it (``odbl`` for ``ODbL-1.0``)."""
     note: str | None = None
-    titles: tuple[str, ...] = ()
-    """The title its text opens with (``Attribution-NonCommercial 4.0 International``): how a
-    ``LICENSE`` file is recognised, for the restrictive licences only."""
+    fingerprints: tuple[tuple[str, ...], ...] = ()
+    """How its text is identified (:func:`identify`): groups of phrases the text prints, its
+    title and version lines (``Attribution-NonCommercial 4.0 International``); a text holding
+    every phrase of one group is this licence's. Stored as :func:`_flat` made them."""
+
+    @property
+    def restrictive(self) -> bool:
+        """Whether it asks more than attribution (takes a right away)."""
+        return bool(self.restrictions - {"attribution"})
 
 
 @cache
@@ -107,7 +116,9 @@ def table() -> dict[str, Licence]:
             source=entry["source"],
             aliases=tuple(entry.get("aliases", ())),
             note=entry.get("note"),
-            titles=tuple(entry.get("titles", ())),
+            fingerprints=tuple(
+                tuple(_flat(phrase) for phrase in group) for group in entry.get("fingerprints", ())
+            ),
         )
         for name in (item.key, *item.aliases):
             out[name.lower()] = item
@@ -155,24 +166,6 @@ def parse(text: str) -> LicenseExpression:
     if parsed is None:
         raise LicenceError("the licence is empty")
     return parsed
-
-
-#: How much of a licence file is searched for a title: titles open the text.
-TITLE_WINDOW = 3000
-
-
-def recognise(text: str) -> tuple[Licence, ...]:
-    """The table's licences whose title opens ``text`` (a ``LICENSE`` file), by their order in
-    the text; case and line breaks do not matter. Only the restrictive licences have titles: a
-    file that matches none says nothing."""
-    head = " ".join(text[:TITLE_WINDOW].split()).lower()
-    found: list[tuple[int, Licence]] = []
-    for item in {entry.key: entry for entry in table().values()}.values():
-        at = [head.find(" ".join(t.split()).lower()) for t in item.titles]
-        hits = [i for i in at if i >= 0]
-        if hits:
-            found.append((min(hits), item))
-    return tuple(item for _, item in sorted(found, key=lambda f: f[0]))
 
 
 def licence(key: str) -> Licence | None:
@@ -343,59 +336,68 @@ def _unknown(shown: str, policy: LicensePolicy, allowed: frozenset[str]) -> Verd
 
 # --- licence texts --------------------------------------------------------------------------
 
-#: Phrases that identify a licence's text, each distinctive of one licence (its title line or
-#: version line as the licence itself prints it). Only these few, well-known texts are
-#: identified; anything else (a custom licence, a notice naming two licences) is unidentified.
-#: Each entry: the table key, then phrases that must all appear (compared case-insensitively,
-#: whitespace collapsed).
-_TEXT_FINGERPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Apache-2.0", ("apache license", "version 2.0, january 2004")),
-    (
-        "MIT",
-        (
-            "permission is hereby granted, free of charge, to any person obtaining a copy",
-            "the above copyright notice and this permission notice shall be included",
-        ),
-    ),
-    ("BSD-3-Clause", ("redistribution and use in source and binary forms", "neither the name of")),
-    ("GPL-3.0-only", ("gnu general public license", "version 3, 29 june 2007")),
-    ("AGPL-3.0-only", ("gnu affero general public license", "version 3, 19 november 2007")),
-    ("CC0-1.0", ("cc0 1.0 universal",)),
-    ("CC-BY-4.0", ("attribution 4.0 international",)),
-    ("CC-BY-SA-4.0", ("attribution-sharealike 4.0 international",)),
-    ("CC-BY-NC-4.0", ("attribution-noncommercial 4.0 international",)),
-    ("CC-BY-NC-SA-4.0", ("attribution-noncommercial-sharealike 4.0 international",)),
-    ("CC-BY-ND-4.0", ("attribution-noderivatives 4.0 international",)),
-    ("CC-BY-NC-ND-4.0", ("attribution-noncommercial-noderivatives 4.0 international",)),
-    ("llama2", ("llama 2 community license agreement",)),
-    ("llama3", ("meta llama 3 community license agreement",)),
-    ("llama3.1", ("llama 3.1 community license agreement",)),
-    ("llama3.2", ("llama 3.2 community license agreement",)),
-    ("llama3.3", ("llama 3.3 community license agreement",)),
-    ("gemma", ("gemma terms of use",)),
-    ("creativeml-openrail-m", ("creativeml open rail-m",)),
-    ("bigscience-openrail-m", ("bigscience open rail-m",)),
-)
+
+def _flat(text: str) -> str:
+    """``text`` lower-cased, every run of whitespace one space: neither case nor line breaks
+    hide a phrase."""
+    return " ".join(text.split()).lower()
 
 
-def identify_text(text: str) -> str | None:
-    """The table key of the licence whose text ``text`` is, when exactly one is recognised.
+#: How far into a licence file (in characters, whitespace runs counted as one) a licence's text
+#: may start and still be what the file opens with: a title further down is quoted or appended.
+TITLE_WINDOW = 3000
 
-    Conservative by design: a text is identified only by phrases its licence prints (its title
-    and version), and a text that matches two licences, or none, is not identified (``None``):
-    a wrong identification would make the gate report a contradiction that is not there. The
-    GNU licences say "version 3 ... or any later version" only in their how-to-apply appendix,
-    so the ``-only`` id is reported; it is still the same licence family for a comparison
-    (:func:`same_family`).
+
+@dataclass(frozen=True)
+class LicenceText:
+    """The table's licences a licence file's text holds (:func:`identify`), read two ways."""
+
+    found: tuple[tuple[int, Licence], ...]
+    """Each licence whose fingerprint the text holds, with where that fingerprint starts (in
+    the text as :func:`_flat` makes it), in that order."""
+
+    @property
+    def licences(self) -> tuple[Licence, ...]:
+        return tuple(item for _, item in self.found)
+
+    @property
+    def only(self) -> Licence | None:
+        """The licence the text is, when it holds exactly one: the ``model-card-accuracy``
+        claim's reading (``MLS-CARD-101``). A text holding two licences, or none, is no licence:
+        a wrong identification would report a contradiction that is not there."""
+        return self.found[0][1] if len(self.found) == 1 else None
+
+    @property
+    def opening(self) -> tuple[Licence, ...]:
+        """The restrictive licences whose text starts in the first :data:`TITLE_WINDOW`
+        characters, in order: the ``license`` claim's reading (``MLS-LIC-010``), which applies
+        every one of them on top of the declared licence (fail closed: a file opening with two
+        licences carries both). A licence that asks only attribution takes nothing away; whether
+        the card names it is the accuracy claim's question."""
+        return tuple(item for at, item in self.found if at < TITLE_WINDOW and item.restrictive)
+
+
+def identify(text: str) -> LicenceText:
+    """The table's licences whose text ``text`` (a ``LICENSE`` file) is, by the entries'
+    ``fingerprints``: the one reader of licence texts, for both claims that read them.
+
+    Fingerprints are the lines a licence's text prints (title and version), each distinctive of
+    one licence (the test suite checks that none matches another's), so a mention ("licensed
+    under the MIT licence") is not the text. The GNU licences say "or any later version" only in
+    their how-to-apply appendix, so the ``-only`` id is reported; it is still the same licence
+    family for a comparison (:func:`same_family`).
     """
-    flat = " ".join(text.lower().split())
-    found = [
-        key for key, phrases in _TEXT_FINGERPRINTS if all(phrase in flat for phrase in phrases)
-    ]
-    # The GNU Affero licence text cites the GNU GPL; the Affero title is the distinctive one.
-    if "AGPL-3.0-only" in found and "GPL-3.0-only" in found:
-        found.remove("GPL-3.0-only")
-    return found[0] if len(found) == 1 else None
+    flat = _flat(text)
+    found: list[tuple[int, Licence]] = []
+    for item in {entry.key: entry for entry in table().values()}.values():
+        starts = []
+        for group in item.fingerprints:
+            at = [flat.find(phrase) for phrase in group]
+            if all(i >= 0 for i in at):
+                starts.append(min(at))
+        if starts:
+            found.append((min(starts), item))
+    return LicenceText(tuple(sorted(found, key=lambda f: f[0])))
 
 
 def symbols(text: str) -> tuple[str, ...]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlsupply.licenses import equivalent, identify_text, same_family, symbols
+from pytest_mlsupply.licenses import TITLE_WINDOW, equivalent, identify, same_family, symbols
+
+
+def identify_text(text: str) -> str | None:
+    """The key of the one licence ``text`` is, as the model-card-accuracy claim reads it."""
+    only = identify(text).only
+    return only.key if only else None
+
 
 MIT = """\
 MIT License
@@ -74,3 +81,34 @@ def test_expressions_compare_by_meaning_and_name_their_licences() -> None:
 def test_only_and_or_later_are_one_family_for_a_licence_file() -> None:
     assert same_family("GPL-3.0-only", "GPL-3.0-or-later")
     assert not same_family("GPL-3.0-only", "AGPL-3.0-only")
+
+
+def test_the_lgpl_text_which_cites_the_gpl_is_not_read_as_the_gpl() -> None:
+    lgpl3 = (
+        "GNU LESSER GENERAL PUBLIC LICENSE\n   Version 3, 29 June 2007\n\nThis version of the GNU "
+        "Lesser General Public License incorporates the terms and conditions of version 3 of the "
+        "GNU General Public License, supplemented by the additional permissions listed below.\n"
+    )
+
+    assert identify_text(lgpl3) is None
+
+
+def test_the_licence_claim_reads_every_restrictive_licence_a_file_opens_with() -> None:
+    text = identify("META LLAMA 3 COMMUNITY LICENSE AGREEMENT\n...\n" + CC_BY_NC + APACHE)
+
+    assert [item.key for item in text.opening] == ["llama3", "CC-BY-NC-4.0"]
+    assert [item.key for item in text.licences] == ["llama3", "CC-BY-NC-4.0", "Apache-2.0"]
+    assert text.only is None
+
+
+def test_a_permissive_licence_text_adds_nothing_for_the_licence_claim() -> None:
+    for body in (MIT, APACHE, CC_BY):
+        assert identify(body).opening == ()
+        assert identify(body).only is not None
+
+
+def test_a_licence_title_past_the_opening_window_is_not_what_the_file_opens_with() -> None:
+    text = identify("ACME notice. " * (TITLE_WINDOW // 10) + CC_BY_NC)
+
+    assert text.opening == ()
+    assert [item.key for item in text.licences] == ["CC-BY-NC-4.0"]

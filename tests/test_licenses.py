@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from pytest_mlsupply.licenses import (
     RESTRICTIONS,
     LicenceError,
     evaluate,
+    identify,
     licence,
     parse,
-    recognise,
     table,
 )
 from pytest_mlsupply.manifest.model import LicensePolicy
@@ -182,11 +183,23 @@ def test_unknown_allow_does_not_accept_a_misspelling_of_a_known_licence(
     assert f"resembles {resembles}" in verdict.problems[0].describe()
 
 
-def test_each_title_recognises_its_own_licence_and_no_other() -> None:
-    for entry in (e for e in ENTRIES if e.get("titles")):
-        for title in entry["titles"]:
-            text = f"{title.upper()}\n\nVersion text follows, wrapped\nacross lines.\n"
-            assert [item.key for item in recognise(text)] == [entry["key"]], title
+def test_each_fingerprint_identifies_its_own_licence_and_no_other() -> None:
+    # Upper case and re-wrapped, as licence files print them: neither hides a phrase.
+    for entry in (e for e in ENTRIES if e.get("fingerprints")):
+        for group in entry["fingerprints"]:
+            text = "\n...\n".join(
+                textwrap.fill(phrase.upper(), 24, break_on_hyphens=False, break_long_words=False)
+                for phrase in group
+            )
+            assert [item.key for item in identify(text).licences] == [entry["key"]], group
+
+
+def test_fingerprints_are_non_empty_groups_of_non_empty_phrases() -> None:
+    for entry in (e for e in ENTRIES if "fingerprints" in e):
+        assert entry["fingerprints"], entry["key"]
+        for group in entry["fingerprints"]:
+            assert group, entry["key"]
+            assert all(isinstance(p, str) and p.strip() for p in group), entry["key"]
 
 
 def test_an_or_prefers_a_known_alternative_to_an_accepted_unknown_one() -> None:

@@ -6,7 +6,7 @@ say, and each contradiction is a finding that quotes both sides:
 
 * licence: the card's ``license`` (``license_name`` for ``other``) against the manifest's
   ``license:`` (as SPDX expressions, not strings) and against a ``LICENSE`` file whose text
-  :func:`pytest_mlsupply.licenses.identify_text` recognises with confidence. For a Hub snapshot
+  :func:`pytest_mlsupply.licenses.identify` finds to be exactly one licence. For a Hub snapshot
   the card in the snapshot *is* the Hub's metadata (the Hub derives ``cardData`` from it), so no
   Hub call is made;
 * base model: the ``lineage`` claim already compares the card's ``base_model`` with the
@@ -208,7 +208,8 @@ def _licence(run: _Run) -> None:
         except OSError as exc:
             run.errors.append(f"cannot read {name} to compare it with the card: {exc}")
             return
-        found = licenses.identify_text(text)
+        only = licenses.identify(text).only
+        found = only.key if only else None
         run.compared["license_file"] = {"file": name, "identified": found}
         if found is None:
             return

@@ -87,7 +87,7 @@ class Declared:
     """A licence file in the model (``LICENSE``), relative to the model."""
     card_error: str | None = None
     file_licences: tuple[str, ...] = ()
-    """The table's licences whose title opens that file (:func:`licenses.recognise`)."""
+    """The restrictive licences that file opens with (:attr:`licenses.LicenceText.opening`)."""
 
     @property
     def text(self) -> str | None:
@@ -128,7 +128,7 @@ def declared_licence(model: ResolvedModel) -> Declared:
                 head = handle.read(4 * licenses.TITLE_WINDOW).decode("utf-8", "replace")
         except OSError:
             head = ""
-        recognised = tuple(item.key for item in licenses.recognise(head))
+        recognised = tuple(item.key for item in licenses.identify(head).opening)
     return Declared(
         manifest=model.decl.license or None,
         card=card,
@@ -253,12 +253,13 @@ def assess(
                 if lic not in card_verdict.unknown:
                     result.restrictions.setdefault(restriction, []).append((lic, "the card"))
     if declared.text and declared.file:
-        # The LICENSE file is the licence's own text: one the table recognises by its title
-        # and the declared expression does not name applies too (`license: other` with a
-        # `license_name: mit` over a non-commercial LICENSE is non-commercial).
+        # The LICENSE file is the licence's own text: a restrictive one it opens with that the
+        # declared expression does not name applies too (`license: other` with a
+        # `license_name: mit` over a non-commercial LICENSE is non-commercial). A GPL text
+        # reads as `-only`; a declared `-or-later` names it (a text cannot tell them apart).
         named = _named(declared.manifest) | _named(declared.card)
         for key in declared.file_licences:
-            if key.lower() in named:
+            if any(licenses.same_family(key, other) for other in named):
                 continue
             file_verdict, file_issues = _judge(f"model {model.name}", key, policy)
             result.file += [

@@ -558,6 +558,40 @@ def test_a_license_file_of_the_declared_licence_is_no_contradiction(pipeline: Pi
     assert "non-commercial" not in result.facts["license"]["restrictions"]
 
 
+def test_a_gpl_text_under_a_declared_or_later_gpl_is_the_declared_licence(
+    pipeline: Pipeline,
+) -> None:
+    # A GPL text cannot say "or later" (only its appendix does): it reads as GPL-3.0-only,
+    # which a declared GPL-3.0-or-later names.
+    write_model(pipeline.project.root, "m")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(
+        "                    GNU GENERAL PUBLIC LICENSE\n"
+        "                       Version 3, 29 June 2007\n"
+    )
+    manifest(
+        pipeline,
+        "- name: m\n  path: models/m\n  license: gpl-3.0-or-later\n",
+        "{allow: [GPL-3.0-or-later]}",
+    )
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert result.findings == []
+
+
+def test_a_gpl_text_under_a_permissive_card_is_share_alike(pipeline: Pipeline) -> None:
+    write_model(pipeline.project.root, "m", "license: mit")
+    (pipeline.project.root / "models" / "m" / "LICENSE").write_text(
+        "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
+    )
+    manifest(pipeline, "- name: m\n  path: models/m\n", "{deny_restrictions: [share-alike]}")
+
+    result = pipeline.result("provenance[m::license]")
+
+    assert rules(result) == ["MLS-LIC-010"]
+    assert "LICENSE is the text of GPL-3.0-only" in result.findings[0].evidence
+
+
 def test_a_license_file_the_gate_does_not_recognise_is_only_reported(pipeline: Pipeline) -> None:
     write_model(pipeline.project.root, "m")
     (pipeline.project.root / "models" / "m" / "LICENSE").write_text(
