@@ -20,7 +20,6 @@ the card is the model author's statement, not the project's claim; it is not che
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.engines import strict_json
 from pytest_mlsupply.engines.extensions import WEIGHTS_SUFFIXES
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.model import LineageHop
@@ -147,19 +147,6 @@ class _Unreadable(Exception):
     """A source that exists but cannot be read: the claim cannot be judged (an item error)."""
 
 
-def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 @dataclass(frozen=True)
 class AdapterConfig:
     base: str
@@ -176,16 +163,7 @@ def read_adapter_config(path: Path) -> AdapterConfig:
         data = handle.read(_MAX_CONFIG + 1)
     if len(data) > _MAX_CONFIG:
         raise ValueError(f"larger than {_MAX_CONFIG} bytes; a PEFT config is a few kilobytes")
-    try:
-        config = json.loads(
-            data.decode("utf-8"), object_pairs_hook=_strict_object, parse_constant=_no_constant
-        )
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    config = strict_json.loads(data)  # StrictJsonError is a ValueError saying why
     if not isinstance(config, dict):
         raise ValueError("not a JSON object")
     base = config.get("base_model_name_or_path")

@@ -38,6 +38,8 @@ from securesystemslib import dsse
 from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
 from securesystemslib.signer import CryptoSigner, Key, Signature, SSlibKey
 
+from pytest_mlsupply.engines import strict_json
+
 __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
     "MAX_ENVELOPE_BYTES",
@@ -90,46 +92,11 @@ class DsseError(Exception):
     The message names the cause in words a release engineer can act on."""
 
 
-class _Duplicate(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            # Two parsers (ours and a deploy step's) could pick different copies of a key.
-            raise _Duplicate(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _strict_json(data: bytes, what: str) -> Any:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DsseError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicates)
-        # A lone surrogate (`"\\ud800"`) is valid JSON but no Unicode text: other readers
-        # replace or reject it, and no report can write it.
-        json.dumps(document, ensure_ascii=False).encode("utf-8")
-        return document
-    except UnicodeEncodeError:
-        raise DsseError(
-            f"{what} escapes a lone surrogate (\\ud800-\\udfff): it is not Unicode text"
-        ) from None
-    except _Duplicate as exc:
-        raise DsseError(f"{what} has a {exc}: a reader could take either copy") from None
-    except json.JSONDecodeError as exc:
-        raise DsseError(
-            f"{what} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise DsseError(f"{what} nests too deeply to be an attestation") from None
-    except ValueError as exc:
-        # Python's own limits (an integer of more than 4300 digits): not an attestation either.
-        raise DsseError(f"{what} is not JSON we read: {exc}") from None
+        return strict_json.loads(data)
+    except strict_json.StrictJsonError as exc:
+        raise DsseError(f"{what}: {exc}") from None
 
 
 def _b64decode(value: str, what: str) -> bytes:

@@ -17,10 +17,11 @@ The size is the largest id plus one: that is what the embedding matrix must hold
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_mlsupply.engines import strict_json
 
 __all__ = [
     "Architecture",
@@ -45,19 +46,6 @@ class ConfigError(ValueError):
     """A file that exists but cannot be read as the JSON object it must be (says why)."""
 
 
-def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def read_json_object(path: Path, cap: int = MAX_CONFIG) -> dict[str, Any]:
     """``path`` as a strict JSON object; :class:`ConfigError` naming the file and the cause."""
     with path.open("rb") as handle:
@@ -65,9 +53,9 @@ def read_json_object(path: Path, cap: int = MAX_CONFIG) -> dict[str, Any]:
     if len(data) > cap:
         raise ConfigError(f"{path.name} is larger than {cap} bytes")
     try:
-        document = json.loads(data, object_pairs_hook=_strict_object, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path.name} is not valid JSON: {exc}") from None
+        document = strict_json.loads(data)
+    except strict_json.StrictJsonError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{path.name} is not a JSON object")
     return document

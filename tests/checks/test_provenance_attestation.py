@@ -214,7 +214,7 @@ def test_an_unreadable_envelope_is_a_finding_naming_the_cause_never_a_pass(
     result = attested.result()
 
     assert only(result)[0] == "MLS-ATT-003"
-    assert "not JSON" in result.findings[0].evidence
+    assert "not valid JSON" in result.findings[0].evidence
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
 
 

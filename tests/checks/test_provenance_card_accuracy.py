@@ -561,7 +561,7 @@ def test_an_unreadable_config_json_makes_the_claim_error_when_the_card_states_si
     result = pipeline.result(claim)
 
     assert result.error is not None
-    assert "config.json is not valid JSON: duplicate key 'hidden_size'" in result.error
+    assert "config.json: duplicate key 'hidden_size'" in result.error
     assert result.verdict(Severity.HIGH) is Verdict.ERROR
 
 

@@ -156,7 +156,7 @@ def test_an_envelope_of_another_payload_type_is_refused_before_any_key_is_tried(
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
-        (lambda text: text[:-20], "not JSON"),
+        (lambda text: text[:-20], "not valid JSON"),
         (lambda text: "[1, 2]", "is a JSON object, not a list"),
         (lambda text: text.replace('"payload"', '"payload": "e30=", "payload"', 1), "duplicate"),
         (lambda text: json.dumps({"dsseEnvelope": {}}), "Sigstore bundle"),
@@ -296,7 +296,7 @@ def test_an_integer_python_cannot_read_is_a_refusal_naming_the_file_not_a_crash(
 ) -> None:
     text = _sign(keys, "ec").decode().rstrip().removesuffix("}") + ', "x": ' + "9" * 5000 + "}"
 
-    with pytest.raises(dsse.DsseError, match=r"att\.json is not JSON we read"):
+    with pytest.raises(dsse.DsseError, match=r"att\.json: not JSON we read"):
         dsse.read_envelope(text.encode(), source="att.json")
 
 
