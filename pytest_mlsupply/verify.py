@@ -421,34 +421,12 @@ def _check_bom(report: Report, bom: Path, predicate: Any, subjects: dict[str, st
 
 
 def _walk(argument: Path) -> list[tuple[Path, str]]:
-    """(file, path relative to the directory) for every file under ``argument``.
+    """(file, path relative to the directory) for every file under ``argument``: the gate's own
+    listing (:func:`pytest_mlsupply.sources.local.list_model_files`), so a directory the gate
+    passed verifies, and a file the gate would have checked is never left out."""
+    from pytest_mlsupply.sources.local import list_model_files
 
-    The walk is the gate's (:func:`pytest_mlsupply.sources.local.list_model_files`), so a
-    directory the gate passed verifies: hidden files included, symlinks followed, a symlink
-    back into its own path (a cycle) not followed, and version-control and download
-    bookkeeping (``.git``, ``.hg``, ``.svn``, ``.cache``) skipped as the gate skips it; like the
-    gate, ``__pycache__`` is walked (Python imports a ``.pyc`` there in place of the source)."""
-    from pytest_mlsupply.sources.local import SKIPPED_DIRS as skipped
-
-    found: list[tuple[Path, str]] = []
-
-    def walk(directory: Path, ancestors: frozenset[str]) -> None:
-        with os.scandir(directory) as entries:
-            ordered = sorted(entries, key=lambda e: e.name)
-        for entry in ordered:
-            path = Path(entry.path)
-            if not entry.is_dir(follow_symlinks=True):
-                found.append((path, path.relative_to(argument).as_posix()))
-                continue
-            if entry.name in skipped and not entry.is_symlink():
-                continue
-            real = os.path.realpath(path)
-            if real in ancestors:
-                continue
-            walk(path, ancestors | {real})
-
-    walk(argument, frozenset({os.path.realpath(argument)}))
-    return found
+    return [(file.path, file.relpath) for file in list_model_files("", argument, {})]
 
 
 def _check_argument(report: Report, argument: Path, subjects: dict[str, str | None]) -> None:
