@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
@@ -49,6 +49,7 @@ __all__ = [
     "RecordError",
     "Rollback",
     "directory_digest",
+    "hub_revision",
     "mutable_reference",
     "read_approval",
     "read_deploy",
@@ -61,7 +62,11 @@ ENVIRONMENTS = ("canary", "shadow", "production")
 
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_HF = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s/]+))?/?$")
+_HF = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s/]+)(?:/\S*)?)?/?$")
+#: A version number or object generation: ASCII digits, not zero (``str.isdigit`` also takes
+#: superscripts and other scripts' digits, which no store issues).
+_VERSION = re.compile(r"^[1-9][0-9]*$")
+_HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
 _IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _MLFLOW = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>.+))?$")
 
@@ -318,7 +323,14 @@ def _artifact(path: Path, value: object, key: str, *, allow_base: bool = True) -
         pin = pin.strip().lower()
         if not _SHA256.match(pin):
             raise f.error(f"files.{rel}", f"{pin!r} is not sha256:<64 hex>", _hint_files())
-        files[rel.strip().removeprefix("./")] = pin
+        name = rel.strip().removeprefix("./")
+        if name in files:
+            # `./model.safetensors` and `model.safetensors` are one file: which of the two
+            # digests is "the" record's depends on the reader, as with a duplicated key.
+            raise f.error(
+                "files", f"names {name} twice", "keep one entry per file, without a leading ./"
+            )
+        files[name] = pin
     base = None
     if allow_base and value.get("base") is not None:
         base = _artifact(path, value["base"], f"{key}.base", allow_base=False)
@@ -432,9 +444,9 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
             return None
         tag = text.rsplit("/", 1)[-1].partition(":")[2] or "latest"
         return f"a container tag ({tag!r}) can be pushed again; pin it as <image>@sha256:<64 hex>"
-    match = _HF.match(text)
-    if match is not None:
-        rev = match["rev"]
+    hub = hub_revision(text)
+    if hub is not None:
+        _, rev = hub
         if rev is None:
             return "names no revision (the branch main is whatever was pushed last)"
         if not _COMMIT.match(rev.lower()):
@@ -442,24 +454,25 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
         return None
     mlflow = _MLFLOW.match(text)
     if mlflow is not None:
-        if mlflow["alias"] is not None or (
-            mlflow["version"] is not None and not mlflow["version"].isdigit()
-        ):
+        version = mlflow["version"]
+        if mlflow["alias"] is not None or (version is not None and not _VERSION.match(version)):
             return "an MLflow alias or stage moves between versions; name the version number"
-        if mlflow["version"] is None:
+        if version is None:
             return "names no version"
         return None
     parts = urlsplit(text)
+    # The path, not the whole text: `s3://b/prefix/?versionId=...` is still a prefix.
+    if parts.scheme in ("s3", "gs") and (parts.path.strip("/") == "" or parts.path.endswith("/")):
+        return "a prefix, not an object: anything may be uploaded under it"
     if parts.scheme == "s3":
-        if text.endswith("/"):
-            return "a prefix, not an object: anything may be uploaded under it"
-        if not parse_qs(parts.query).get("versionId"):
+        versions = parse_qs(parts.query).get("versionId") or []
+        # "null" is the version of an object written while versioning was off or suspended:
+        # the next such upload overwrites it.
+        if not versions or any(v == "null" for v in versions):
             return "an S3 key without ?versionId= is overwritten by the next upload"
         return None
     if parts.scheme == "gs":
-        if text.endswith("/"):
-            return "a prefix, not an object: anything may be uploaded under it"
-        if not parts.fragment.isdigit():
+        if not _VERSION.match(parts.fragment):
             return "a GCS object without #<generation> is overwritten by the next upload"
         return None
     if parts.scheme in ("az", "abfs", "abfss") or ".blob.core.windows.net" in parts.netloc:
@@ -470,6 +483,28 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
         return None
     if text.lower() in ("latest", "main", "master", "head", "stable", "production"):
         return "a name that is moved to each new release"
+    return None
+
+
+def hub_revision(text: str) -> tuple[str, str | None] | None:
+    """``(repo, revision or None)`` of a Hub reference: ``hf://org/name[@rev][/path]`` or a
+    ``https://huggingface.co/org/name[/resolve|blob|tree/rev/path]`` URL; None for anything
+    else. A path after the revision names a file of that revision: the revision still decides
+    which bytes it is."""
+    match = _HF.match(text)
+    if match is not None:
+        return match["repo"], match["rev"]
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() in _HUB_HOSTS:
+        segments = [s for s in parts.path.split("/") if s]
+        if len(segments) >= 2 and segments[0] in ("datasets", "spaces"):
+            segments = segments[1:]
+        if len(segments) < 2:
+            return None
+        repo = "/".join(segments[:2])
+        if len(segments) >= 4 and segments[2] in ("resolve", "blob", "tree", "raw"):
+            return repo, unquote(segments[3])
+        return repo, None
     return None
 
 

@@ -1,0 +1,218 @@
+"""Adversarial review of the promotion claim: records that used to pass (or fail below high)
+while naming a movable place, another artifact or an unproven base, each now a finding."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_mlsupply.engines.promotion_records import mutable_reference
+from pytest_mlsupply.results import Severity, Verdict
+from tests.checks.test_provenance_promotion import (
+    BASE,
+    CLAIM,
+    OTHER_PIN,
+    declare,
+    declare_all,
+    deploy,
+    evaluation,
+    make_adapter,
+    rollback_evaluation,
+    rules,
+    weights,
+)
+from tests.conftest import sha256_of
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        pytest.param("hf://acme/tiny@main/model.safetensors", id="hf branch with a file path"),
+        pytest.param("hf://acme/tiny@v1.0/", id="hf tag with a trailing slash"),
+        pytest.param(
+            "https://huggingface.co/acme/tiny/resolve/main/model.safetensors",
+            id="hub resolve url on a branch",
+        ),
+        pytest.param("https://huggingface.co/acme/tiny/tree/v2", id="hub tree url on a tag"),
+        pytest.param("https://huggingface.co/acme/tiny", id="hub url without a revision"),
+        pytest.param("s3://models/tiny/?versionId=3HL4kqtJlcpX", id="s3 prefix with a version"),
+        pytest.param("s3://models/tiny.safetensors?versionId=null", id="s3 null version"),
+        pytest.param("s3://models?versionId=3HL4kqtJlcpX", id="s3 bucket without a key"),
+        pytest.param("gs://models/tiny/#1360887697105000", id="gcs prefix with a generation"),
+        pytest.param("gs://models/tiny.safetensors#0", id="gcs generation zero"),
+        pytest.param("gs://models/tiny.safetensors#\u0661\u0662", id="gcs arabic-indic digits"),
+        pytest.param("models:/tiny/\u00b3", id="mlflow superscript version"),
+        pytest.param("models:/tiny/0", id="mlflow version zero"),
+    ],
+)
+def test_a_reference_that_can_be_moved_to_other_bytes_is_mutable(reference: str) -> None:
+    assert mutable_reference(reference) is not None
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"hf://acme/tiny@{BASE}/model.safetensors",
+        f"https://huggingface.co/acme/tiny/resolve/{BASE}/model.safetensors",
+        "s3://models/tiny.safetensors?versionId=3HL4kqtJlcpX",
+        "gs://models/tiny.safetensors#1360887697105000",
+        "models:/tiny/12",
+    ],
+)
+def test_the_same_references_pinned_stay_immutable(reference: str) -> None:
+    assert mutable_reference(reference) is None
+
+
+def test_a_record_whose_uri_is_a_hub_branch_with_a_file_path_is_a_finding(
+    pipeline: Pipeline,
+) -> None:
+    artifact = {**weights(pipeline), "uri": "hf://acme/tiny@main/model.safetensors"}
+    declare(pipeline, evaluation_record=evaluation(pipeline, artifact=artifact))
+
+    assert rules(pipeline.result(CLAIM)) == ["MLS-PROM-004"]
+
+
+def test_a_deploy_targeting_canary_while_production_already_runs_this_artifact_needs_a_canary(
+    pipeline: Pipeline,
+) -> None:
+    record = deploy(pipeline, target="canary")
+    record["environments"]["canary"]["status"] = "failed"
+    declare(pipeline, deploy_record=record)
+
+    result = pipeline.result(CLAIM)
+
+    assert rules(result) == ["MLS-PROM-014"]
+    assert "environments.production runs this artifact" in result.findings[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_canary_that_passed_after_production_was_reached_is_no_canary(
+    pipeline: Pipeline,
+) -> None:
+    record = deploy(pipeline)
+    record["environments"]["production"]["at"] = "2026-11-21T08:00:00Z"
+    record["environments"]["canary"]["at"] = "2026-11-22T08:00:00Z"
+    declare(pipeline, deploy_record=record)
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-014"
+    assert "is not before environments.production.at" in finding.evidence
+
+
+def adapter_with(pipeline: Pipeline, base: dict[str, Any]) -> None:
+    lineage = make_adapter(pipeline)
+    artifact = {**weights(pipeline), "base": base}
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline, artifact=artifact),
+        extra=f"\n                lineage: {lineage}",
+    )
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        pytest.param({"digest": OTHER_PIN}, id="a directory digest the lineage cannot confirm"),
+        pytest.param(
+            {"files": {"config.json": OTHER_PIN}}, id="files disjoint from the lineage's pins"
+        ),
+    ],
+)
+def test_an_adapter_base_the_lineage_cannot_confirm_is_not_bound(
+    pipeline: Pipeline, base: dict[str, Any]
+) -> None:
+    adapter_with(pipeline, base)
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-012"
+    assert finding.severity is Severity.CRITICAL
+    assert "agrees with nothing the manifest's lineage.base_model pins" in finding.evidence
+
+
+def test_an_adapter_base_named_by_the_lineages_commit_alone_is_bound(pipeline: Pipeline) -> None:
+    adapter_with(pipeline, {"commit": BASE})
+
+    assert pipeline.result(CLAIM).findings == []
+
+
+@pytest.mark.parametrize("name", ["modeling_tiny.py", "weights.pickle", "embeddings.npy"])
+def test_naming_the_weights_by_file_leaves_no_loaded_file_unbound(
+    pipeline: Pipeline, name: str
+) -> None:
+    (pipeline.model_dir / name).write_bytes(b"import os\n" if name.endswith(".py") else b"\x80")
+    declare(pipeline, evaluation_record=evaluation(pipeline))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-002"
+    assert f"artifact.files does not name the model's weights {name}" in finding.evidence
+
+
+def test_a_file_named_twice_under_two_spellings_is_refused(pipeline: Pipeline) -> None:
+    pin = sha256_of(pipeline.model_dir / "model.safetensors")
+    record = (
+        "artifact:\n  files:\n"
+        f'    ./model.safetensors: "{OTHER_PIN}"\n'
+        f'    model.safetensors: "sha256:{pin}"\n'
+        'evaluated_at: "2026-11-20T09:30:00Z"\n'
+        "metrics: {accuracy: 0.95, f1: 0.93}\n"
+    )
+    declare(pipeline, evaluation_record=record)
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-001"
+    assert "names model.safetensors twice" in finding.evidence
+
+
+def test_a_rollback_evaluation_sharing_only_a_config_with_the_target_is_not_its_evaluation(
+    pipeline: Pipeline,
+) -> None:
+    config = "sha256:" + sha256_of(pipeline.model_dir / "config.json")
+    target = {"files": {"config.json": config, "model.safetensors": OTHER_PIN}}
+    report = rollback_evaluation(pipeline)
+    # The rollback's report names only the config: the same for any model of this architecture.
+    path = pipeline.project.root / "release" / report
+    path.write_text(json.dumps(evaluation(pipeline, artifact={"files": {"config.json": config}})))
+    rollback = {"artifact": target, "evaluation": report}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-010"
+    assert "not the rollback target" in finding.evidence
+
+
+def test_a_hub_uri_naming_another_commit_than_the_model_names_another_artifact(
+    pipeline: Pipeline,
+) -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    artifact = {**weights(pipeline), "uri": f"hf://acme/other@{other}"}
+    declare(pipeline, evaluation_record=evaluation(pipeline, artifact=artifact))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-002"
+    assert f"artifact.uri names commit {other}" in finding.evidence
+
+
+def test_an_approver_written_as_a_placeholder_says_nobody(pipeline: Pipeline) -> None:
+    from tests.checks.test_provenance_promotion import approval
+
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline),
+        approval_record=approval(pipeline, approved_by="TBD"),
+    )
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-007"
+    assert "approved_by 'TBD' is a placeholder" in finding.evidence
