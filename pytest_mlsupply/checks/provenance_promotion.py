@@ -195,14 +195,19 @@ class _Judge:
         ):
             out.append(f"{ref.key}.repo is {ref.repo}; the model is {source.repo_id}")
         hub = hub_revision(ref.uri) if ref.uri is not None else None
-        if hub is not None and hub[1] is not None and _COMMIT.match(hub[1].lower()):
-            # A pinned Hub uri names bytes too: another commit or repository than the model's
-            # is another artifact, whatever the digests beside it say.
+        if (
+            hub is not None
+            and hub[1] is not None
+            and _COMMIT.match(hub[1].lower())
+            and model.commit is not None
+        ):
+            # A pinned Hub uri names bytes too: for a Hub model, another commit or repository
+            # than the one it resolved to is another artifact, whatever the digests beside it
+            # say. (A local directory's uri is where a copy is stored: not comparable.)
             uri_repo, uri_commit = hub[0].lower(), hub[1].lower()
-            if model.commit is None or uri_commit != model.commit.lower():
+            if uri_commit != model.commit.lower():
                 out.append(
-                    f"{ref.key}.uri names commit {uri_commit}; the model is "
-                    + (f"at {model.commit}" if model.commit else "a local directory")
+                    f"{ref.key}.uri names commit {uri_commit}; the model is at {model.commit}"
                 )
             elif source is not None and uri_repo != source.repo_id.lower():
                 out.append(f"{ref.key}.uri names {uri_repo}; the model is {source.repo_id}")

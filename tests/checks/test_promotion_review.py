@@ -4,6 +4,7 @@ while naming a movable place, another artifact or an unproven base, each now a f
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.checks.test_provenance_promotion import (
     rollback_evaluation,
     rules,
     weights,
+    write,
 )
 from tests.conftest import sha256_of
 
@@ -190,17 +192,48 @@ def test_a_rollback_evaluation_sharing_only_a_config_with_the_target_is_not_its_
     assert "not the rollback target" in finding.evidence
 
 
-def test_a_hub_uri_naming_another_commit_than_the_model_names_another_artifact(
+def test_a_hub_uri_naming_another_commit_than_the_hub_model_names_another_artifact(
+    pipeline: Pipeline, empty_hub_cache: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import build_hub_cache, write_model
+
+    release = write_model(tmp_path / "release-files", seed=5)
+    files = {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+    build_hub_cache(empty_hub_cache, "acme/tiny-hub", BASE, files)
+    pipeline.manifest(
+        f"""\
+        version: 1
+        models:
+          - name: hubby
+            source: hf://acme/tiny-hub@{BASE}
+            promotion: {{evaluation: release/eval.yaml}}
+        """
+    )
+    claim = "provenance[hubby::promotion]"
+    other = "0123456789abcdef0123456789abcdef01234567"
+    for uri, said in (
+        (f"hf://acme/tiny-hub@{other}", f"artifact.uri names commit {other}"),
+        (f"hf://acme/other@{BASE}", "artifact.uri names acme/other; the model is acme/tiny-hub"),
+    ):
+        write(pipeline, "eval.yaml", evaluation(pipeline, artifact={"commit": BASE, "uri": uri}))
+
+        (finding,) = pipeline.result(claim).findings
+
+        assert finding.rule == "MLS-PROM-002"
+        assert said in finding.evidence
+
+    pinned = f"https://huggingface.co/acme/tiny-hub/resolve/{BASE}/model.safetensors"
+    write(pipeline, "eval.yaml", evaluation(pipeline, artifact={"commit": BASE, "uri": pinned}))
+    assert pipeline.result(claim).findings == []
+
+
+def test_a_local_models_hub_uri_is_where_a_copy_is_stored_not_a_mismatch(
     pipeline: Pipeline,
 ) -> None:
-    other = "0123456789abcdef0123456789abcdef01234567"
-    artifact = {**weights(pipeline), "uri": f"hf://acme/other@{other}"}
+    artifact = {**weights(pipeline), "uri": f"hf://acme/tiny@{BASE}"}
     declare(pipeline, evaluation_record=evaluation(pipeline, artifact=artifact))
 
-    (finding,) = pipeline.result(CLAIM).findings
-
-    assert finding.rule == "MLS-PROM-002"
-    assert f"artifact.uri names commit {other}" in finding.evidence
+    assert pipeline.result(CLAIM).findings == []
 
 
 def test_an_approver_written_as_a_placeholder_says_nobody(pipeline: Pipeline) -> None:
