@@ -14,6 +14,7 @@ from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.test_provenance_promotion import (
     BASE,
     CLAIM,
+    IMAGE,
     OTHER_PIN,
     declare,
     declare_all,
@@ -249,3 +250,25 @@ def test_an_approver_written_as_a_placeholder_says_nobody(pipeline: Pipeline) ->
 
     assert finding.rule == "MLS-PROM-007"
     assert "approved_by 'TBD' is a placeholder" in finding.evidence
+
+
+def test_an_adapter_canary_that_does_not_record_its_base_does_not_record_what_it_runs(
+    pipeline: Pipeline,
+) -> None:
+    lineage = make_adapter(pipeline)
+    bound = {**weights(pipeline), "base": {"commit": BASE}}
+    record = deploy(pipeline, artifact=bound)
+    record["environments"]["canary"]["artifact"] = weights(pipeline)  # the adapter alone
+    record["environments"]["shadow"]["artifact"] = bound
+    record["environments"]["production"]["artifact"] = {**bound, "image": IMAGE}
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline, artifact=bound),
+        deploy_record=record,
+        extra=f"\n                lineage: {lineage}",
+    )
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-011"
+    assert finding.location.key_path == "environments.canary.artifact.base"
