@@ -443,6 +443,11 @@ class _Judge:
                 if evaluation.artifact is not None and evaluation.artifact.mutable():
                     problems.extend(evaluation.artifact.mutable())
                 problems += self.thresholds(evaluation, rollback=True)
+        if not self.disagreements(ref):
+            problems.append(
+                f"the rollback target ({ref.describe()}) is the release itself: rolling back "
+                "to it restores nothing"
+            )
         if problems:
             self.add(
                 "MLS-PROM-010",

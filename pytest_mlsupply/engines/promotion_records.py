@@ -220,6 +220,9 @@ def _no_constant(name: str) -> Any:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    # A FIFO or device (a rollback's `evaluation:` is any path) would block the read forever.
+    if path.exists() and not path.is_file():
+        raise RecordError(f"{path}: not a regular file; name the record file")
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_RECORD + 1)
@@ -363,11 +366,7 @@ def read_evaluation(path: Path) -> Evaluation:
     if raw is None:
         raise f.error("metrics", "is missing", "write e.g. metrics: {accuracy: 0.93}")
     for name, value in raw.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise f.error(
                 f"metrics.{name}", f"is {value!r}, not a finite number", "write e.g. 0.93"
             )
@@ -381,6 +380,14 @@ def read_evaluation(path: Path) -> Evaluation:
         metrics=metrics,
         dataset=f.text("dataset", "reviews"),
     )
+
+
+def _finite(value: float) -> bool:
+    """Whether a number is finite as a float (an integer of 400 digits is not one at all)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def read_approval(path: Path) -> Approval:

@@ -4,6 +4,7 @@ while naming a movable place, another artifact or an unproven base, each now a f
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,3 +273,40 @@ def test_an_adapter_canary_that_does_not_record_its_base_does_not_record_what_it
 
     assert finding.rule == "MLS-PROM-011"
     assert finding.location.key_path == "environments.canary.artifact.base"
+
+
+def test_a_metric_too_large_for_a_float_is_a_record_error_not_a_crash(pipeline: Pipeline) -> None:
+    record = json.dumps(evaluation(pipeline)).replace("0.95", "1" + "0" * 400)
+    declare(pipeline, evaluation_record=record)
+
+    result = pipeline.result(CLAIM)
+
+    assert result.error is None
+    assert rules(result) == ["MLS-PROM-001"]
+    assert "metrics.accuracy" in result.findings[0].evidence
+
+
+def test_a_rollback_report_that_is_not_a_regular_file_is_refused_without_reading_it(
+    pipeline: Pipeline,
+) -> None:
+    fifo = pipeline.project.root / "release" / "eval-previous.yaml"
+    fifo.parent.mkdir(exist_ok=True)
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    rollback = {"artifact": {"digest": OTHER_PIN}, "evaluation": "eval-previous.yaml"}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-010"
+    assert "not a regular file" in finding.evidence
+
+
+def test_a_rollback_target_that_is_the_release_itself_restores_nothing(pipeline: Pipeline) -> None:
+    report = write(pipeline, "eval-previous.yaml", evaluation(pipeline)).removeprefix("release/")
+    rollback = {"artifact": weights(pipeline), "evaluation": report}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-010"
+    assert "is the release itself" in finding.evidence
