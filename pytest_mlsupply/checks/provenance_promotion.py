@@ -516,6 +516,18 @@ class _Judge:
                 bound = parent.files.get(rel)
                 if bound is not None and bound != pin:
                     out.append(f"{base.key}.files.{rel} is {pin}; {declared} binds {bound}")
+            if base.files:
+                unbound = [
+                    rel
+                    for rel in sorted(parent.files)
+                    if rel.lower().endswith(WEIGHT_SUFFIXES) and rel not in base.files
+                ]
+                if unbound:
+                    out.append(
+                        f"{base.key}.files does not name the base's weights "
+                        + ", ".join(unbound)
+                        + f" that {declared} pins"
+                    )
             if (
                 parent.sha256 is not None
                 and base.files

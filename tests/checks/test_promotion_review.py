@@ -14,6 +14,7 @@ from pytest_mlsupply.engines.promotion_records import mutable_reference
 from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.test_provenance_promotion import (
     BASE,
+    BASE_PIN,
     CLAIM,
     IMAGE,
     OTHER_PIN,
@@ -137,7 +138,7 @@ def test_an_adapter_base_the_lineage_cannot_confirm_is_not_bound(
 
     assert finding.rule == "MLS-PROM-012"
     assert finding.severity is Severity.CRITICAL
-    assert "agrees with nothing the manifest's lineage.base_model pins" in finding.evidence
+    assert "the manifest's lineage.base_model" in finding.evidence
 
 
 def test_an_adapter_base_named_by_the_lineages_commit_alone_is_bound(pipeline: Pipeline) -> None:
@@ -310,3 +311,25 @@ def test_a_rollback_target_that_is_the_release_itself_restores_nothing(pipeline:
 
     assert finding.rule == "MLS-PROM-010"
     assert "is the release itself" in finding.evidence
+
+
+def test_an_adapter_base_bound_by_its_config_alone_leaves_the_base_weights_unbound(
+    pipeline: Pipeline,
+) -> None:
+    make_adapter(pipeline)
+    config = "sha256:" + "12" * 32
+    lineage = (
+        f'{{base_model: {{ref: "hf://google-bert/bert-base-uncased@{BASE}", '
+        f'files: {{model.safetensors: "{BASE_PIN}", config.json: "{config}"}}}}}}'
+    )
+    artifact = {**weights(pipeline), "base": {"files": {"config.json": config}}}
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline, artifact=artifact),
+        extra=f"\n                lineage: {lineage}",
+    )
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-012"
+    assert "does not name the base's weights model.safetensors" in finding.evidence
