@@ -111,6 +111,7 @@ class _Judge:
         self.files = {file.relpath: file for file in model.files}
         self._hashes: dict[str, str | None] = {}
         self.errors: list[str] = []
+        self.production_reached = False
 
     # -- output ------------------------------------------------------------------------------
 
@@ -637,6 +638,7 @@ class _Judge:
             and not self.disagreements(production.artifact)
         )
         if deploy.target == "production" or runs_here:
+            self.production_reached = True
             canary = deploy.environments.get("canary")
             problem = None
             if canary is None:
@@ -672,6 +674,42 @@ class _Judge:
                     key="environments.canary",
                 )
         return facts
+
+    def release_order(
+        self, deploy: Deploy, evaluation: Evaluation | None, approval: Approval | None
+    ) -> None:
+        """Production is reached after the evaluation and the approval, not before them."""
+        production = deploy.environments.get("production")
+        production_at = production.at if production is not None else None
+        reached = _timestamp(production_at)
+        if not self.production_reached or reached is None:
+            return
+        problems: list[str] = []
+        times = []
+        if evaluation is not None:
+            times.append(("evaluation", "evaluated_at", evaluation.evaluated_at))
+        if approval is not None and approval.approved_at is not None:
+            times.append(("approval", "approved_at", approval.approved_at))
+        for what, key, text in times:
+            when = _timestamp(text)
+            if when is not None and reached < when:
+                problems.append(
+                    f"environments.production.at {production_at} is before the {what} "
+                    f"({key} {text})"
+                )
+        if problems:
+            self.add(
+                "MLS-PROM-015",
+                Severity.HIGH,
+                "production was reached before the release was evaluated and approved",
+                deploy.path,
+                "; ".join(problems),
+                "a release serving all traffic before its evaluation or approval existed was "
+                "promoted without them: the records were written after the fact",
+                "evaluate and approve before promoting to production, recording the real times",
+                _CWE_PROVENANCE,
+                key="environments.production.at",
+            )
 
 
 def _timestamp(text: str | None) -> datetime | None:
@@ -762,6 +800,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                 "evaluated_at": evaluation.evaluated_at,
                 "metrics": dict(evaluation.metrics),
             }
+    approval: Approval | None = None
     if decl.approval is not None:
         try:
             approval = read_approval(decl.approval)
@@ -790,6 +829,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                 "environments": judge.environments(deploy),
                 "rollback": judge.rollback(deploy),
             }
+            judge.release_order(deploy, evaluation, approval)
     judge.lora(records)
     if decl.thresholds:
         facts["thresholds"] = {t.metric: t.text for t in decl.thresholds}

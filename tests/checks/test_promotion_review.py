@@ -333,3 +333,36 @@ def test_an_adapter_base_bound_by_its_config_alone_leaves_the_base_weights_unbou
 
     assert finding.rule == "MLS-PROM-012"
     assert "does not name the base's weights model.safetensors" in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("production_at", "said"),
+    [
+        pytest.param("2026-11-21T08:00:00Z", "before the approval", id="before the approval"),
+        pytest.param("2026-11-20T08:00:00Z", "before the evaluation", id="before the evaluation"),
+    ],
+)
+def test_production_reached_before_the_release_was_evaluated_and_approved_fails(
+    pipeline: Pipeline, production_at: str, said: str
+) -> None:
+    record = deploy(pipeline)
+    record["environments"]["canary"]["at"] = "2026-11-19T08:00:00Z"
+    record["environments"]["production"]["at"] = production_at
+    declare_all(pipeline, deploy_record=record)
+
+    result = pipeline.result(CLAIM)
+
+    found = [f for f in result.findings if f.rule == "MLS-PROM-015"]
+    assert len(found) == 1, result.findings
+    assert said in found[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_production_reached_after_evaluation_approval_and_canary_passes(
+    pipeline: Pipeline,
+) -> None:
+    record = deploy(pipeline)
+    record["environments"]["production"]["at"] = "2026-11-23T08:00:00Z"
+    declare_all(pipeline, deploy_record=record)
+
+    assert pipeline.result(CLAIM).findings == []
