@@ -509,7 +509,7 @@ def hub_revision(text: str) -> tuple[str, str | None] | None:
         if len(segments) < 2:
             return None
         repo = "/".join(segments[:2])
-        if len(segments) >= 4 and segments[2] in ("resolve", "blob", "tree", "raw"):
+        if len(segments) >= 4 and segments[2] in ("resolve", "blob", "tree", "raw", "commit"):
             return repo, unquote(segments[3])
         return repo, None
     return None

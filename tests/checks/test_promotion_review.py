@@ -64,6 +64,8 @@ def test_a_reference_that_can_be_moved_to_other_bytes_is_mutable(reference: str)
     [
         f"hf://acme/tiny@{BASE}/model.safetensors",
         f"https://huggingface.co/acme/tiny/resolve/{BASE}/model.safetensors",
+        f"https://huggingface.co/acme/tiny/resolve/{BASE}/model.safetensors?download=true",
+        f"https://huggingface.co/acme/tiny/commit/{BASE}",
         "s3://models/tiny.safetensors?versionId=3HL4kqtJlcpX",
         "gs://models/tiny.safetensors#1360887697105000",
         "models:/tiny/12",
