@@ -348,8 +348,12 @@ class _Judge:
         missing = []
         if not approval.approved_by:
             missing.append("approved_by is missing")
-        elif _placeholder(approval.approved_by):
-            missing.append(f"approved_by {approval.approved_by!r} is a placeholder, not a person")
+        else:
+            missing += [
+                f"approved_by {name!r} is a placeholder, not a person"
+                for name in approval.approvers
+                if _placeholder(name)
+            ]
         when = _timestamp(approval.approved_at)
         if approval.approved_at is None:
             missing.append("approved_at is missing")

@@ -148,7 +148,10 @@ class Approval:
     path: Path
     artifact: ArtifactRef | None
     approved_by: str | None
+    """The approvers as written, joined with ``; `` when several."""
     approved_at: str | None
+    approvers: tuple[str, ...] = ()
+    """Each approver (``approved_by`` may be one name or a list of them)."""
 
 
 @dataclass(frozen=True)
@@ -393,11 +396,25 @@ def _finite(value: float) -> bool:
 def read_approval(path: Path) -> Approval:
     data = _load(path)
     f = _Fields(path, data, ("artifact", "approved_by", "approved_at", "comment"))
+    example = "Jane Doe <jane@example.com>"
+    raw = data.get("approved_by")
+    if isinstance(raw, list):
+        # Two-person approval: a list of names, each one text.
+        approvers = []
+        for i, item in enumerate(raw):
+            one = _Fields(path, {"approver": item}, ("approver",), prefix=f"approved_by[{i}].")
+            name = one.text("approver", example, required=True)
+            assert name is not None
+            approvers.append(name)
+    else:
+        single = f.text("approved_by", example)
+        approvers = [single] if single is not None else []
     return Approval(
         path=path,
         artifact=_optional_artifact(path, data, "artifact"),
-        approved_by=f.text("approved_by", "Jane Doe <jane@example.com>"),
+        approved_by="; ".join(approvers) or None,
         approved_at=f.text("approved_at", '"2026-11-21T10:00:00+01:00"'),
+        approvers=tuple(approvers),
     )
 
 

@@ -368,3 +368,26 @@ def test_production_reached_after_evaluation_approval_and_canary_passes(
     declare_all(pipeline, deploy_record=record)
 
     assert pipeline.result(CLAIM).findings == []
+
+
+def test_an_approval_by_two_people_is_read_and_each_must_be_a_person(pipeline: Pipeline) -> None:
+    from tests.checks.test_provenance_promotion import approval
+
+    people = ["Jane Doe <jane@example.com>", "Raj Patel <raj@example.com>"]
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline),
+        approval_record=approval(pipeline, approved_by=people),
+    )
+    result = pipeline.result(CLAIM)
+    assert result.findings == []
+    assert result.facts["promotion"]["approval"]["approved_by"] == "; ".join(people)
+
+    declare(
+        pipeline,
+        evaluation_record=evaluation(pipeline),
+        approval_record=approval(pipeline, approved_by=[people[0], "n/a"]),
+    )
+    (finding,) = pipeline.result(CLAIM).findings
+    assert finding.rule == "MLS-PROM-007"
+    assert "'n/a' is a placeholder" in finding.evidence
