@@ -484,6 +484,13 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
         if version is None:
             return "names no version"
         return None
+    if text.lower().startswith(("hf://", "models:/")):
+        # A Hub or MLflow reference in no form read above (`hf://org/name@main@<commit>`,
+        # `models:/name/3/extra`): what it resolves to is up to whichever tool reads it.
+        return (
+            "not a reference of a form this gate reads; write hf://org/name@<40-hex commit> "
+            "or models:/name/<version>"
+        )
     parts = urlsplit(text)
     # The path, not the whole text: `s3://b/prefix/?versionId=...` is still a prefix.
     if parts.scheme in ("s3", "gs") and (parts.path.strip("/") == "" or parts.path.endswith("/")):

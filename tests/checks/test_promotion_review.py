@@ -53,6 +53,8 @@ if TYPE_CHECKING:
         pytest.param("gs://models/tiny.safetensors#\u0661\u0662", id="gcs arabic-indic digits"),
         pytest.param("models:/tiny/\u00b3", id="mlflow superscript version"),
         pytest.param("models:/tiny/0", id="mlflow version zero"),
+        pytest.param("hf://acme/tiny@main@" + BASE, id="hf two revisions"),
+        pytest.param("models:/tiny/3/extra", id="mlflow with a trailing path"),
     ],
 )
 def test_a_reference_that_can_be_moved_to_other_bytes_is_mutable(reference: str) -> None:
