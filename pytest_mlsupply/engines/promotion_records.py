@@ -507,6 +507,8 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
             return "a GCS object without #<generation> is overwritten by the next upload"
         return None
     if parts.scheme in ("az", "abfs", "abfss") or ".blob.core.windows.net" in parts.netloc:
+        if parts.path.endswith("/"):
+            return "a prefix, not a blob: anything may be uploaded under it"
         if not parse_qs(parts.query).get("versionid") and not parse_qs(parts.query).get(
             "versionId"
         ):

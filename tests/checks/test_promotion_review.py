@@ -49,6 +49,10 @@ if TYPE_CHECKING:
         pytest.param("s3://models/tiny.safetensors?versionId=null", id="s3 null version"),
         pytest.param("s3://models?versionId=3HL4kqtJlcpX", id="s3 bucket without a key"),
         pytest.param("gs://models/tiny/#1360887697105000", id="gcs prefix with a generation"),
+        pytest.param(
+            "https://acct.blob.core.windows.net/models/tiny/?versionid=2026-11-20T09:30:00Z",
+            id="azure prefix with a version",
+        ),
         pytest.param("gs://models/tiny.safetensors#0", id="gcs generation zero"),
         pytest.param("gs://models/tiny.safetensors#\u0661\u0662", id="gcs arabic-indic digits"),
         pytest.param("models:/tiny/\u00b3", id="mlflow superscript version"),
