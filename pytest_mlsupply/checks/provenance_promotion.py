@@ -35,6 +35,7 @@ from pytest_mlsupply.engines.promotion_records import (
     RecordError,
     directory_digest,
     hub_revision,
+    parse_time,
     read_approval,
     read_deploy,
     read_evaluation,
@@ -716,15 +717,7 @@ class _Judge:
             )
 
 
-def _timestamp(text: str | None) -> datetime | None:
-    """An ISO 8601 time with a time zone, or None (a naive time is ambiguous by hours)."""
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None and when.utcoffset() is not None else None
+_timestamp = parse_time
 
 
 #: What an approver field holds when nobody was named.

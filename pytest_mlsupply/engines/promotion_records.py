@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,6 +52,7 @@ __all__ = [
     "directory_digest",
     "hub_revision",
     "mutable_reference",
+    "parse_time",
     "read_approval",
     "read_deploy",
     "read_evaluation",
@@ -288,6 +290,16 @@ class _Fields:
             raise self.error(name, f"is a {_kind(value)}, not text", f"write e.g. {example}")
         return str(value).strip()
 
+    def time(self, name: str, value: str | None) -> str | None:
+        """``value`` (the text of ``name``) when it is an ISO 8601 time with a time zone."""
+        if value is not None and parse_time(value) is None:
+            raise self.error(
+                name,
+                f"{value!r} is not an ISO 8601 time with a time zone",
+                'write e.g. "2026-11-20T09:30:00Z" (a time without a zone is ambiguous by hours)',
+            )
+        return value
+
     def mapping(self, name: str, example: str) -> dict[str, Any] | None:
         value = self.data.get(name)
         if value is None:
@@ -376,6 +388,7 @@ def read_evaluation(path: Path) -> Evaluation:
         metrics[str(name)] = float(value)
     evaluated_at = f.text("evaluated_at", '"2026-11-20T09:30:00Z"', required=True)
     assert evaluated_at is not None
+    f.time("evaluated_at", evaluated_at)
     return Evaluation(
         path=path,
         artifact=_optional_artifact(path, data, "artifact"),
@@ -436,7 +449,7 @@ def read_deploy(path: Path) -> Deploy:
             name=name,
             artifact=_optional_artifact(path, raw, f"{key}.artifact"),
             status=env.text("status", "passed"),
-            at=env.text("at", '"2026-11-22T08:00:00Z"'),
+            at=env.time("at", env.text("at", '"2026-11-22T08:00:00Z"')),
         )
     rollback = None
     raw_rollback = f.mapping("rollback", "{artifact: ..., evaluation: eval-previous.yaml}")
@@ -454,6 +467,17 @@ def read_deploy(path: Path) -> Deploy:
         environments=environments,
         rollback=rollback,
     )
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO 8601 time with a time zone, or None (a naive time is ambiguous by hours)."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None and when.utcoffset() is not None else None
 
 
 # -- identity ---------------------------------------------------------------------------------

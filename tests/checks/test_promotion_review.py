@@ -397,3 +397,26 @@ def test_an_approval_by_two_people_is_read_and_each_must_be_a_person(pipeline: P
     (finding,) = pipeline.result(CLAIM).findings
     assert finding.rule == "MLS-PROM-007"
     assert "'n/a' is a placeholder" in finding.evidence
+
+
+@pytest.mark.parametrize("when", ["2026-11-20T09:30:00", "last Tuesday"])
+def test_an_evaluation_time_without_a_zone_is_refused_even_without_an_approval(
+    pipeline: Pipeline, when: str
+) -> None:
+    declare(pipeline, evaluation_record=evaluation(pipeline, evaluated_at=when))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-001"
+    assert "evaluated_at" in finding.evidence
+
+
+def test_an_environment_time_without_a_zone_is_refused(pipeline: Pipeline) -> None:
+    record = deploy(pipeline, target="canary")
+    record["environments"]["shadow"]["at"] = "2026-11-22 08:00"
+    declare(pipeline, deploy_record=record)
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-001"
+    assert "environments.shadow.at" in finding.evidence
