@@ -765,9 +765,14 @@ def _same(a: ArtifactRef, b: ArtifactRef) -> bool:
                 return False
             shared = True
     if a.files and b.files:
-        # Both name files: the same files. Sharing one (a config common to every model of an
-        # architecture) is not naming the same model.
-        if a.files != b.files:
+        # Both name files: those both name agree, and both name the same weight and code
+        # files, at least one. Sharing a config (common to every model of an architecture)
+        # is not naming the same model.
+        for rel in set(a.files) & set(b.files):
+            if a.files[rel] != b.files[rel]:
+                return False
+        loaded = {rel for rel in {**a.files, **b.files} if rel.lower().endswith(WEIGHT_SUFFIXES)}
+        if not loaded or any(rel not in a.files or rel not in b.files for rel in loaded):
             return False
         shared = True
     return shared

@@ -420,3 +420,32 @@ def test_an_environment_time_without_a_zone_is_refused(pipeline: Pipeline) -> No
 
     assert finding.rule == "MLS-PROM-001"
     assert "environments.shadow.at" in finding.evidence
+
+
+def test_a_rollback_named_by_its_weights_and_evaluated_with_its_config_too_passes(
+    pipeline: Pipeline,
+) -> None:
+    config = "sha256:" + sha256_of(pipeline.model_dir / "config.json")
+    report = rollback_evaluation(pipeline)
+    path = pipeline.project.root / "release" / report
+    both = {"config.json": config, "model.safetensors": OTHER_PIN}
+    path.write_text(json.dumps(evaluation(pipeline, artifact={"files": both})))
+    rollback = {"artifact": {"files": {"model.safetensors": OTHER_PIN}}, "evaluation": report}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    assert pipeline.result(CLAIM).findings == []
+
+
+def test_a_rollback_named_only_by_its_config_is_not_its_evaluated_weights(
+    pipeline: Pipeline,
+) -> None:
+    config = "sha256:" + sha256_of(pipeline.model_dir / "config.json")
+    report = rollback_evaluation(pipeline)
+    path = pipeline.project.root / "release" / report
+    path.write_text(json.dumps(evaluation(pipeline, artifact={"files": {"config.json": config}})))
+    rollback = {"artifact": {"files": {"config.json": config}}, "evaluation": report}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    (finding,) = pipeline.result(CLAIM).findings
+
+    assert finding.rule == "MLS-PROM-010"
