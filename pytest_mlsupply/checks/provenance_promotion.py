@@ -449,7 +449,14 @@ class _Judge:
                 if evaluation.artifact is not None and evaluation.artifact.mutable():
                     problems.extend(evaluation.artifact.mutable())
                 problems += self.thresholds(evaluation, rollback=True)
-        if not self.disagreements(ref):
+        # The same model in another serving image is a real rollback (of the image); the same
+        # model in the same (or no) image restores nothing.
+        images = {
+            a.image
+            for a in [deploy.artifact, *(e.artifact for e in deploy.environments.values())]
+            if a is not None and a.image is not None
+        }
+        if (ref.image is None or ref.image in images) and not self.disagreements(ref):
             problems.append(
                 f"the rollback target ({ref.describe()}) is the release itself: rolling back "
                 "to it restores nothing"

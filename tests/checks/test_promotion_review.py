@@ -449,3 +449,14 @@ def test_a_rollback_named_only_by_its_config_is_not_its_evaluated_weights(
     (finding,) = pipeline.result(CLAIM).findings
 
     assert finding.rule == "MLS-PROM-010"
+
+
+def test_a_rollback_to_the_same_model_in_the_previous_serving_image_is_a_rollback(
+    pipeline: Pipeline,
+) -> None:
+    report = write(pipeline, "eval-previous.yaml", evaluation(pipeline)).removeprefix("release/")
+    previous = "registry.example/tiny@sha256:" + "01" * 32
+    rollback = {"artifact": {**weights(pipeline), "image": previous}, "evaluation": report}
+    declare_all(pipeline, deploy_record=deploy(pipeline, rollback=rollback))
+
+    assert pipeline.result(CLAIM).findings == []
