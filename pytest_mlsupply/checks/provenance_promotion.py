@@ -827,17 +827,17 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         else:
             judge.identity(deploy.artifact, deploy.path, "deploy manifest", "artifact")
             records.append((deploy.artifact, deploy.path, "deploy manifest"))
-            # An adapter's environments running this release run it on a base: each records
-            # which (a canary of the adapter on another base is not a canary of this release).
-            for name, env in deploy.environments.items():
-                if name != "production" or deploy.target == "production":
-                    records.append((env.artifact, deploy.path, f"{name} environment record"))
             facts["deploy"] = {
                 "file": judge.rel(deploy.path),
                 "target": deploy.target,
                 "environments": judge.environments(deploy),
                 "rollback": judge.rollback(deploy),
             }
+            # An adapter's environments running this release run it on a base: each records
+            # which (a canary of the adapter on another base is not a canary of this release).
+            for name, env in deploy.environments.items():
+                if name != "production" or judge.production_reached:
+                    records.append((env.artifact, deploy.path, f"{name} environment record"))
             judge.release_order(deploy, evaluation, approval)
     judge.lora(records)
     if decl.thresholds:
