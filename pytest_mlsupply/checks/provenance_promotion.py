@@ -18,6 +18,7 @@ cannot be read is no evidence), so the claim never passes on what it could not j
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,8 @@ from pytest_mlsupply.engines.promotion_records import (
     Evaluation,
     RecordError,
     directory_digest,
+    hub_revision,
+    parse_time,
     read_approval,
     read_deploy,
     read_evaluation,
@@ -46,25 +49,55 @@ _CWE_PROVENANCE = "CWE-1357"
 _CWE_INTEGRITY = "CWE-345"
 _CWE_PINNING = "CWE-494"
 
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
 #: A clock on the approver's machine a little ahead of this one is not a forged date.
 CLOCK_SKEW = timedelta(minutes=5)
 
-#: Suffixes of files that hold weights: a record naming files must name all of these.
+#: Suffixes of files a loader reads as weights or runs as code: a record naming files must name
+#: all of these. Pickles under any of their names, arrays, archives a loader unpacks
+#: (``.nemo``, ``.tar``, ``.zip``, compressed pickles) and Python (``trust_remote_code``
+#: modules): naming only the safetensors would leave a swapped ``modeling_*.py`` or
+#: ``.npy`` unbound.
 WEIGHT_SUFFIXES = (
     ".safetensors",
     ".bin",
     ".pt",
+    ".pt2",
     ".pth",
     ".ckpt",
     ".gguf",
     ".onnx",
     ".h5",
+    ".hdf5",
     ".keras",
+    ".tflite",
     ".pb",
     ".msgpack",
+    ".npy",
     ".npz",
     ".pkl",
+    ".pickle",
+    ".dill",
     ".joblib",
+    ".skops",
+    ".model",
+    ".nemo",
+    ".mar",
+    ".tar",
+    ".zip",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+    ".lzma",
+    ".lz4",
+    ".zst",
+    ".7z",
+    ".py",
+    ".so",
+    ".dylib",
+    ".dll",
 )
 
 
@@ -79,6 +112,7 @@ class _Judge:
         self.files = {file.relpath: file for file in model.files}
         self._hashes: dict[str, str | None] = {}
         self.errors: list[str] = []
+        self.production_reached = False
 
     # -- output ------------------------------------------------------------------------------
 
@@ -162,6 +196,23 @@ class _Judge:
             and ref.repo.lower().removeprefix("hf://") != source.repo_id.lower()
         ):
             out.append(f"{ref.key}.repo is {ref.repo}; the model is {source.repo_id}")
+        hub = hub_revision(ref.uri) if ref.uri is not None else None
+        if (
+            hub is not None
+            and hub[1] is not None
+            and _COMMIT.match(hub[1].lower())
+            and model.commit is not None
+        ):
+            # A pinned Hub uri names bytes too: for a Hub model, another commit or repository
+            # than the one it resolved to is another artifact, whatever the digests beside it
+            # say. (A local directory's uri is where a copy is stored: not comparable.)
+            uri_repo, uri_commit = hub[0].lower(), hub[1].lower()
+            if uri_commit != model.commit.lower():
+                out.append(
+                    f"{ref.key}.uri names commit {uri_commit}; the model is at {model.commit}"
+                )
+            elif source is not None and uri_repo != source.repo_id.lower():
+                out.append(f"{ref.key}.uri names {uri_repo}; the model is {source.repo_id}")
         if ref.digest is not None or ref.files:
             if ref.digest is not None:
                 hashes = [(rel, self.sha256(rel)) for rel in self.files]
@@ -298,6 +349,12 @@ class _Judge:
         missing = []
         if not approval.approved_by:
             missing.append("approved_by is missing")
+        else:
+            missing += [
+                f"approved_by {name!r} is a placeholder, not a person"
+                for name in approval.approvers
+                if _placeholder(name)
+            ]
         when = _timestamp(approval.approved_at)
         if approval.approved_at is None:
             missing.append("approved_at is missing")
@@ -392,6 +449,18 @@ class _Judge:
                 if evaluation.artifact is not None and evaluation.artifact.mutable():
                     problems.extend(evaluation.artifact.mutable())
                 problems += self.thresholds(evaluation, rollback=True)
+        # The same model in another serving image is a real rollback (of the image); the same
+        # model in the same (or no) image restores nothing.
+        images = {
+            a.image
+            for a in [deploy.artifact, *(e.artifact for e in deploy.environments.values())]
+            if a is not None and a.image is not None
+        }
+        if (ref.image is None or ref.image in images) and not self.disagreements(ref):
+            problems.append(
+                f"the rollback target ({ref.describe()}) is the release itself: rolling back "
+                "to it restores nothing"
+            )
         if problems:
             self.add(
                 "MLS-PROM-010",
@@ -460,6 +529,18 @@ class _Judge:
                 bound = parent.files.get(rel)
                 if bound is not None and bound != pin:
                     out.append(f"{base.key}.files.{rel} is {pin}; {declared} binds {bound}")
+            if base.files:
+                unbound = [
+                    rel
+                    for rel in sorted(parent.files)
+                    if rel.lower().endswith(WEIGHT_SUFFIXES) and rel not in base.files
+                ]
+                if unbound:
+                    out.append(
+                        f"{base.key}.files does not name the base's weights "
+                        + ", ".join(unbound)
+                        + f" that {declared} pins"
+                    )
             if (
                 parent.sha256 is not None
                 and base.files
@@ -479,6 +560,34 @@ class _Judge:
                 and base.repo.lower().removeprefix("hf://") != parent.repo.lower()
             ):
                 out.append(f"{base.key}.repo is {base.repo}; {declared} is {parent.repo}")
+            # Nothing contradicting is not enough: the record's base must agree with something
+            # the lineage pins (a file digest, the single sha256 or the commit), or any digest
+            # at all would "bind" it.
+            pinned_revision = (
+                revision if revision is not None and _COMMIT.match(revision.lower()) else None
+            )
+            confirmed = (
+                any(parent.files.get(rel) == pin for rel, pin in base.files.items())
+                or (parent.sha256 is not None and parent.sha256 in base.files.values())
+                or (
+                    base.pinned_commit is not None
+                    and pinned_revision is not None
+                    and base.pinned_commit == pinned_revision.lower()
+                )
+            )
+            offers = bool(parent.files or parent.sha256 or pinned_revision)
+            if not out and offers and not confirmed:
+                pins = []
+                if parent.files:
+                    pins.append("files " + ", ".join(sorted(parent.files)))
+                if parent.sha256:
+                    pins.append(f"sha256 {parent.sha256}")
+                if pinned_revision:
+                    pins.append(f"commit {pinned_revision}")
+                out.append(
+                    f"{base.key} ({base.describe()}) agrees with nothing {declared} pins "
+                    f"({'; '.join(pins)}): it cannot be shown to be that base"
+                )
             return out
         # No lineage declared: the adapter config is the only witness of the base.
         assert self.model.root is not None
@@ -530,7 +639,18 @@ class _Judge:
             # Canary and shadow try this release; production runs it once promoted there.
             if name != "production" or deploy.target == "production":
                 self.agrees(ref, deploy.path, f"{name} environment record")
-        if deploy.target == "production":
+        production = deploy.environments.get("production")
+        # Production is reached when the target says so, or when production already records
+        # this artifact (a deploy that says `target: canary` is then not to be believed).
+        runs_here = (
+            production is not None
+            and production.artifact is not None
+            and production.artifact.names_content
+            and not production.artifact.mutable()
+            and not self.disagreements(production.artifact)
+        )
+        if deploy.target == "production" or runs_here:
+            self.production_reached = True
             canary = deploy.environments.get("canary")
             problem = None
             if canary is None:
@@ -544,6 +664,13 @@ class _Judge:
                 or self.disagreements(canary.artifact)
             ):
                 problem = "the canary that passed did not run this exact artifact"
+            else:
+                problem = _canary_order(canary.at, production.at if production else None)
+            if problem is not None and deploy.target != "production":
+                problem = (
+                    f"environments.production runs this artifact (the target says "
+                    f"{deploy.target}); {problem}"
+                )
             if problem is not None:
                 self.add(
                     "MLS-PROM-014",
@@ -560,16 +687,79 @@ class _Judge:
                 )
         return facts
 
+    def release_order(
+        self, deploy: Deploy, evaluation: Evaluation | None, approval: Approval | None
+    ) -> None:
+        """Production is reached after the evaluation and the approval, not before them."""
+        production = deploy.environments.get("production")
+        production_at = production.at if production is not None else None
+        reached = _timestamp(production_at)
+        if not self.production_reached or reached is None:
+            return
+        problems: list[str] = []
+        times = []
+        if evaluation is not None:
+            times.append(("evaluation", "evaluated_at", evaluation.evaluated_at))
+        if approval is not None and approval.approved_at is not None:
+            times.append(("approval", "approved_at", approval.approved_at))
+        for what, key, text in times:
+            when = _timestamp(text)
+            if when is not None and reached < when:
+                problems.append(
+                    f"environments.production.at {production_at} is before the {what} "
+                    f"({key} {text})"
+                )
+        if problems:
+            self.add(
+                "MLS-PROM-015",
+                Severity.HIGH,
+                "production was reached before the release was evaluated and approved",
+                deploy.path,
+                "; ".join(problems),
+                "a release serving all traffic before its evaluation or approval existed was "
+                "promoted without them: the records were written after the fact",
+                "evaluate and approve before promoting to production, recording the real times",
+                _CWE_PROVENANCE,
+                key="environments.production.at",
+            )
 
-def _timestamp(text: str | None) -> datetime | None:
-    """An ISO 8601 time with a time zone, or None (a naive time is ambiguous by hours)."""
-    if text is None:
+
+_timestamp = parse_time
+
+
+#: What an approver field holds when nobody was named.
+_PLACEHOLDERS = frozenset(
+    {"tbd", "tba", "todo", "n/a", "na", "none", "null", "nil", "nobody", "unknown", "-", "?",
+     "x", "xxx", "someone", "anyone", "approver", "name"}
+)  # fmt: skip
+
+
+def _placeholder(text: str) -> bool:
+    return text.strip().strip("<>\"'").strip().lower() in _PLACEHOLDERS
+
+
+def _canary_order(canary_at: str | None, production_at: str | None) -> str | None:
+    """Why the canary's time does not show it passed before production, or None."""
+    if canary_at is None:
         return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None and when.utcoffset() is not None else None
+    canary = _timestamp(canary_at)
+    if canary is None:
+        return f"environments.canary.at {canary_at!r} is not an ISO 8601 time with a time zone"
+    now = datetime.now(UTC)
+    if canary > now + CLOCK_SKEW:
+        return f"environments.canary.at {canary_at} is in the future"
+    production = _timestamp(production_at)
+    if production_at is not None and production is None:
+        return (
+            f"environments.production.at {production_at!r} is not an ISO 8601 time with a "
+            "time zone, so the canary cannot be shown to precede it"
+        )
+    if production is not None and canary >= production:
+        return (
+            f"environments.canary.at {canary_at} is not before environments.production.at "
+            f"{production_at}: production was reached before the canary passed"
+        )
+    return None
 
 
 def _same(a: ArtifactRef, b: ArtifactRef) -> bool:
@@ -581,8 +771,15 @@ def _same(a: ArtifactRef, b: ArtifactRef) -> bool:
             if x != y:
                 return False
             shared = True
-    for rel in set(a.files) & set(b.files):
-        if a.files[rel] != b.files[rel]:
+    if a.files and b.files:
+        # Both name files: those both name agree, and both name the same weight and code
+        # files, at least one. Sharing a config (common to every model of an architecture)
+        # is not naming the same model.
+        for rel in set(a.files) & set(b.files):
+            if a.files[rel] != b.files[rel]:
+                return False
+        loaded = {rel for rel in {**a.files, **b.files} if rel.lower().endswith(WEIGHT_SUFFIXES)}
+        if not loaded or any(rel not in a.files or rel not in b.files for rel in loaded):
             return False
         shared = True
     return shared
@@ -612,6 +809,7 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                 "evaluated_at": evaluation.evaluated_at,
                 "metrics": dict(evaluation.metrics),
             }
+    approval: Approval | None = None
     if decl.approval is not None:
         try:
             approval = read_approval(decl.approval)
@@ -635,6 +833,12 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                 "environments": judge.environments(deploy),
                 "rollback": judge.rollback(deploy),
             }
+            # An adapter's environments running this release run it on a base: each records
+            # which (a canary of the adapter on another base is not a canary of this release).
+            for name, env in deploy.environments.items():
+                if name != "production" or judge.production_reached:
+                    records.append((env.artifact, deploy.path, f"{name} environment record"))
+            judge.release_order(deploy, evaluation, approval)
     judge.lora(records)
     if decl.thresholds:
         facts["thresholds"] = {t.metric: t.text for t in decl.thresholds}

@@ -28,16 +28,18 @@ that is not such a record (not parseable, wrong types) raises :class:`RecordErro
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+from pytest_mlsupply.engines import strict_json
 
 __all__ = [
     "ENVIRONMENTS",
@@ -49,7 +51,9 @@ __all__ = [
     "RecordError",
     "Rollback",
     "directory_digest",
+    "hub_revision",
     "mutable_reference",
+    "parse_time",
     "read_approval",
     "read_deploy",
     "read_evaluation",
@@ -61,7 +65,11 @@ ENVIRONMENTS = ("canary", "shadow", "production")
 
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_HF = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s/]+))?/?$")
+_HF = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s/]+)(?:/\S*)?)?/?$")
+#: A version number or object generation: ASCII digits, not zero (``str.isdigit`` also takes
+#: superscripts and other scripts' digits, which no store issues).
+_VERSION = re.compile(r"^[1-9][0-9]*$")
+_HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
 _IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _MLFLOW = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>.+))?$")
 
@@ -143,7 +151,10 @@ class Approval:
     path: Path
     artifact: ArtifactRef | None
     approved_by: str | None
+    """The approvers as written, joined with ``; `` when several."""
     approved_at: str | None
+    approvers: tuple[str, ...] = ()
+    """Each approver (``approved_by`` may be one name or a list of them)."""
 
 
 @dataclass(frozen=True)
@@ -201,20 +212,10 @@ def _timestamp_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
-def _strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise RecordError(f"duplicate key {key!r}; remove one of the two entries")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise RecordError(f"{name} is not JSON; write a number")
-
-
 def _load(path: Path) -> dict[str, Any]:
+    # A FIFO or device (a rollback's `evaluation:` is any path) would block the read forever.
+    if path.exists() and not path.is_file():
+        raise RecordError(f"{path}: not a regular file; name the record file")
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_RECORD + 1)
@@ -228,15 +229,13 @@ def _load(path: Path) -> dict[str, Any]:
         raise RecordError(f"{path}: not UTF-8 ({exc.reason}); save it as UTF-8") from None
     try:
         if path.suffix.lower() == ".json":
-            loaded = json.loads(text, object_pairs_hook=_strict_pairs, parse_constant=_no_constant)
+            loaded = strict_json.loads(text)
         else:
             loaded = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except strict_json.StrictJsonError as exc:
+        raise RecordError(f"{path}: {exc}; write each key once, and numbers as numbers") from None
     except RecordError as exc:
         raise RecordError(f"{path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise RecordError(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
     except yaml.YAMLError as exc:
         raise RecordError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(loaded, dict):
@@ -276,6 +275,16 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise self.error(name, f"is a {_kind(value)}, not text", f"write e.g. {example}")
         return str(value).strip()
+
+    def time(self, name: str, value: str | None) -> str | None:
+        """``value`` (the text of ``name``) when it is an ISO 8601 time with a time zone."""
+        if value is not None and parse_time(value) is None:
+            raise self.error(
+                name,
+                f"{value!r} is not an ISO 8601 time with a time zone",
+                'write e.g. "2026-11-20T09:30:00Z" (a time without a zone is ambiguous by hours)',
+            )
+        return value
 
     def mapping(self, name: str, example: str) -> dict[str, Any] | None:
         value = self.data.get(name)
@@ -318,7 +327,14 @@ def _artifact(path: Path, value: object, key: str, *, allow_base: bool = True) -
         pin = pin.strip().lower()
         if not _SHA256.match(pin):
             raise f.error(f"files.{rel}", f"{pin!r} is not sha256:<64 hex>", _hint_files())
-        files[rel.strip().removeprefix("./")] = pin
+        name = rel.strip().removeprefix("./")
+        if name in files:
+            # `./model.safetensors` and `model.safetensors` are one file: which of the two
+            # digests is "the" record's depends on the reader, as with a duplicated key.
+            raise f.error(
+                "files", f"names {name} twice", "keep one entry per file, without a leading ./"
+            )
+        files[name] = pin
     base = None
     if allow_base and value.get("base") is not None:
         base = _artifact(path, value["base"], f"{key}.base", allow_base=False)
@@ -351,17 +367,14 @@ def read_evaluation(path: Path) -> Evaluation:
     if raw is None:
         raise f.error("metrics", "is missing", "write e.g. metrics: {accuracy: 0.93}")
     for name, value in raw.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise f.error(
                 f"metrics.{name}", f"is {value!r}, not a finite number", "write e.g. 0.93"
             )
         metrics[str(name)] = float(value)
     evaluated_at = f.text("evaluated_at", '"2026-11-20T09:30:00Z"', required=True)
     assert evaluated_at is not None
+    f.time("evaluated_at", evaluated_at)
     return Evaluation(
         path=path,
         artifact=_optional_artifact(path, data, "artifact"),
@@ -371,14 +384,36 @@ def read_evaluation(path: Path) -> Evaluation:
     )
 
 
+def _finite(value: float) -> bool:
+    """Whether a number is finite as a float (an integer of 400 digits is not one at all)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def read_approval(path: Path) -> Approval:
     data = _load(path)
     f = _Fields(path, data, ("artifact", "approved_by", "approved_at", "comment"))
+    example = "Jane Doe <jane@example.com>"
+    raw = data.get("approved_by")
+    if isinstance(raw, list):
+        # Two-person approval: a list of names, each one text.
+        approvers = []
+        for i, item in enumerate(raw):
+            one = _Fields(path, {"approver": item}, ("approver",), prefix=f"approved_by[{i}].")
+            name = one.text("approver", example, required=True)
+            assert name is not None
+            approvers.append(name)
+    else:
+        single = f.text("approved_by", example)
+        approvers = [single] if single is not None else []
     return Approval(
         path=path,
         artifact=_optional_artifact(path, data, "artifact"),
-        approved_by=f.text("approved_by", "Jane Doe <jane@example.com>"),
+        approved_by="; ".join(approvers) or None,
         approved_at=f.text("approved_at", '"2026-11-21T10:00:00+01:00"'),
+        approvers=tuple(approvers),
     )
 
 
@@ -400,7 +435,7 @@ def read_deploy(path: Path) -> Deploy:
             name=name,
             artifact=_optional_artifact(path, raw, f"{key}.artifact"),
             status=env.text("status", "passed"),
-            at=env.text("at", '"2026-11-22T08:00:00Z"'),
+            at=env.time("at", env.text("at", '"2026-11-22T08:00:00Z"')),
         )
     rollback = None
     raw_rollback = f.mapping("rollback", "{artifact: ..., evaluation: eval-previous.yaml}")
@@ -420,6 +455,17 @@ def read_deploy(path: Path) -> Deploy:
     )
 
 
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO 8601 time with a time zone, or None (a naive time is ambiguous by hours)."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None and when.utcoffset() is not None else None
+
+
 # -- identity ---------------------------------------------------------------------------------
 
 
@@ -432,9 +478,9 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
             return None
         tag = text.rsplit("/", 1)[-1].partition(":")[2] or "latest"
         return f"a container tag ({tag!r}) can be pushed again; pin it as <image>@sha256:<64 hex>"
-    match = _HF.match(text)
-    if match is not None:
-        rev = match["rev"]
+    hub = hub_revision(text)
+    if hub is not None:
+        _, rev = hub
         if rev is None:
             return "names no revision (the branch main is whatever was pushed last)"
         if not _COMMIT.match(rev.lower()):
@@ -442,27 +488,37 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
         return None
     mlflow = _MLFLOW.match(text)
     if mlflow is not None:
-        if mlflow["alias"] is not None or (
-            mlflow["version"] is not None and not mlflow["version"].isdigit()
-        ):
+        version = mlflow["version"]
+        if mlflow["alias"] is not None or (version is not None and not _VERSION.match(version)):
             return "an MLflow alias or stage moves between versions; name the version number"
-        if mlflow["version"] is None:
+        if version is None:
             return "names no version"
         return None
+    if text.lower().startswith(("hf://", "models:/")):
+        # A Hub or MLflow reference in no form read above (`hf://org/name@main@<commit>`,
+        # `models:/name/3/extra`): what it resolves to is up to whichever tool reads it.
+        return (
+            "not a reference of a form this gate reads; write hf://org/name@<40-hex commit> "
+            "or models:/name/<version>"
+        )
     parts = urlsplit(text)
+    # The path, not the whole text: `s3://b/prefix/?versionId=...` is still a prefix.
+    if parts.scheme in ("s3", "gs") and (parts.path.strip("/") == "" or parts.path.endswith("/")):
+        return "a prefix, not an object: anything may be uploaded under it"
     if parts.scheme == "s3":
-        if text.endswith("/"):
-            return "a prefix, not an object: anything may be uploaded under it"
-        if not parse_qs(parts.query).get("versionId"):
+        versions = parse_qs(parts.query).get("versionId") or []
+        # "null" is the version of an object written while versioning was off or suspended:
+        # the next such upload overwrites it.
+        if not versions or any(v == "null" for v in versions):
             return "an S3 key without ?versionId= is overwritten by the next upload"
         return None
     if parts.scheme == "gs":
-        if text.endswith("/"):
-            return "a prefix, not an object: anything may be uploaded under it"
-        if not parts.fragment.isdigit():
+        if not _VERSION.match(parts.fragment):
             return "a GCS object without #<generation> is overwritten by the next upload"
         return None
     if parts.scheme in ("az", "abfs", "abfss") or ".blob.core.windows.net" in parts.netloc:
+        if parts.path.endswith("/"):
+            return "a prefix, not a blob: anything may be uploaded under it"
         if not parse_qs(parts.query).get("versionid") and not parse_qs(parts.query).get(
             "versionId"
         ):
@@ -470,6 +526,28 @@ def mutable_reference(value: str, *, image: bool = False) -> str | None:
         return None
     if text.lower() in ("latest", "main", "master", "head", "stable", "production"):
         return "a name that is moved to each new release"
+    return None
+
+
+def hub_revision(text: str) -> tuple[str, str | None] | None:
+    """``(repo, revision or None)`` of a Hub reference: ``hf://org/name[@rev][/path]`` or a
+    ``https://huggingface.co/org/name[/resolve|blob|tree/rev/path]`` URL; None for anything
+    else. A path after the revision names a file of that revision: the revision still decides
+    which bytes it is."""
+    match = _HF.match(text)
+    if match is not None:
+        return match["repo"], match["rev"]
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() in _HUB_HOSTS:
+        segments = [s for s in parts.path.split("/") if s]
+        if len(segments) >= 2 and segments[0] in ("datasets", "spaces"):
+            segments = segments[1:]
+        if len(segments) < 2:
+            return None
+        repo = "/".join(segments[:2])
+        if len(segments) >= 4 and segments[2] in ("resolve", "blob", "tree", "raw", "commit"):
+            return repo, unquote(segments[3])
+        return repo, None
     return None
 
 
