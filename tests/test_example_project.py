@@ -107,6 +107,22 @@ def test_the_documented_one_line_change_to_the_evaluation_fails_the_promotion_cl
     assert verdicts["mlsupply:provenance:promotion"] == "fail"
 
 
+def test_the_documented_one_line_change_to_the_card_fails_the_model_card_claim(
+    example: Path,
+) -> None:
+    card = example / "models" / "sentiment" / "README.md"
+    lines = card.read_text().splitlines(keepends=True)
+    card.write_text("".join(line for line in lines if not line.startswith("base_model:")))
+
+    result = run_gate(example, "-v")
+
+    assert result.returncode == 1
+    assert "mlsupply.yaml::provenance[sentiment::model-card] FAILED" in result.stdout
+    assert "MLS-CARD-002 model card lacks required field 'base_model'" in result.stdout
+    # The card is a signed file of the model: editing it is a change the signature names.
+    assert "mlsupply.yaml::provenance[sentiment::signature] FAILED" in result.stdout
+
+
 def run_sign_script(model: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SIGN_SCRIPT), "--model", str(model)],
