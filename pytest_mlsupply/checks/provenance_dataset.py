@@ -41,6 +41,7 @@ from pytest_mlsupply.licenses import LicenceError
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.datasets import ResolvedDataset, resolve_dataset
+from pytest_mlsupply.sources.hub import blob_address, git_blob_sha1
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
 CARD = "README.md"
@@ -132,7 +133,9 @@ def _licence(
     stated = card_licence(card.metadata) if card is not None else None
     declared = decl.license or stated
     facts["license"] = declared
-    if declared is None:
+    # `other` / `unknown` alone (a card's `license: other` with no `license_name`) names no
+    # licence: as unstated as no `license` at all.
+    if declared is None or declared.strip().lower() in licenses.PLACEHOLDERS:
         return [
             Finding(
                 rule="MLS-DATA-001",
@@ -141,7 +144,8 @@ def _licence(
                 title="dataset states no licence",
                 location=manifest,
                 evidence=f"dataset {decl.name!r}: no `license:` in the manifest and no `license` "
-                "in its card",
+                "in its card"
+                + (f" (only {declared!r}, which names no licence)" if declared else ""),
                 why="a model may only be trained and shipped as its training data's licence "
                 "allows; an unstated licence cannot be judged",
                 remediation=f"add `license: <SPDX or Hub id>` to dataset {decl.name!r} (e.g. "
@@ -293,29 +297,111 @@ def _pins(
                 cwe="CWE-345",
             )
         )
-    if decl.path is not None:
-        # A Hub commit fixes every file of the snapshot; a local directory fixes nothing.
-        unpinned = [f.relpath for f in resolved.files if f.pinned_sha256 is None]
-        unpinned = [rel for rel in unpinned if rel != CARD and rel in digests]
-        if unpinned:
-            paste = ", ".join(f'{rel}: "sha256:{digests[rel]}"' for rel in unpinned[:5])
-            more = f" (and {len(unpinned) - 5} more)" if len(unpinned) > 5 else ""
+    if decl.path is None:
+        # A Hub commit fixes every file of the snapshot, but only if the cached bytes are the
+        # commit's: each unpinned file must be a blob whose content still hashes to its name.
+        findings += _unpinned_hub_files(resolved, digests)
+        return digests, findings, unreadable
+    # A local directory fixes nothing.
+    unpinned = [f.relpath for f in resolved.files if f.pinned_sha256 is None]
+    unpinned = [rel for rel in unpinned if rel != CARD and rel in digests]
+    if unpinned and decl.files:
+        # Some files were reviewed and pinned: one nobody pinned was added after the review.
+        findings.append(
+            Finding(
+                rule="MLS-DATA-012",
+                severity=Severity.HIGH,
+                category="integrity",
+                title="file added to a pinned dataset",
+                location=manifest,
+                evidence=f"dataset {decl.name!r} pins {len(decl.files)} file(s), but "
+                f"{resolved.root} also holds {len(unpinned)} unpinned file(s): "
+                f"{', '.join(unpinned[:5])}" + (" ..." if len(unpinned) > 5 else ""),
+                why="a loader given the directory reads every data file in it: an added file "
+                "is data nobody reviewed (injected or poisoned rows) inside a dataset that "
+                "looks pinned",
+                remediation="remove the file, or review it and pin it: "
+                + ", ".join(f'{rel}: "sha256:{digests[rel]}"' for rel in unpinned[:5]),
+                cwe="CWE-345",
+            )
+        )
+    elif unpinned:
+        paste = ", ".join(f'{rel}: "sha256:{digests[rel]}"' for rel in unpinned[:5])
+        more = f" (and {len(unpinned) - 5} more)" if len(unpinned) > 5 else ""
+        findings.append(
+            Finding(
+                rule="MLS-DATA-006",
+                severity=Severity.MEDIUM,
+                category="integrity",
+                title="dataset files are not pinned",
+                location=manifest,
+                evidence=f"{len(unpinned)} file(s) of {resolved.root} have no `files:` pin: "
+                f"{', '.join(unpinned[:5])}{more}",
+                why="a local dataset without digests can change between the review and the "
+                "training run without anyone noticing",
+                remediation=f"pin them under dataset {decl.name!r}: files: {{{paste}}}{more}",
+                cwe="CWE-353",
+            )
+        )
+    return digests, findings, unreadable
+
+
+def _unpinned_hub_files(resolved: ResolvedDataset, digests: dict[str, str]) -> list[Finding]:
+    """A Hub snapshot's unpinned files, each checked against the blob name huggingface_hub gave
+    it (the sha256 of an LFS file, the git blob sha1 of a regular one): the commit vouches only
+    for bytes that still hash to that name, never for a file the cache does not address."""
+    decl = resolved.decl
+    findings: list[Finding] = []
+    for file in resolved.files:
+        if file.pinned_sha256 is not None or file.relpath not in digests:
+            continue  # compared with its pin (MLS-DATA-004), or unreadable (the item's error)
+        where = Location(file=f"{decl.name}/{file.relpath}")
+        address = blob_address(file.path)
+        if address is None:
             findings.append(
                 Finding(
-                    rule="MLS-DATA-006",
-                    severity=Severity.MEDIUM,
+                    rule="MLS-DATA-014",
+                    severity=Severity.HIGH,
                     category="integrity",
-                    title="dataset files are not pinned",
-                    location=manifest,
-                    evidence=f"{len(unpinned)} file(s) of {resolved.root} have no `files:` pin: "
-                    f"{', '.join(unpinned[:5])}{more}",
-                    why="a local dataset without digests can change between the review and the "
-                    "training run without anyone noticing",
-                    remediation=f"pin them under dataset {decl.name!r}: files: {{{paste}}}{more}",
-                    cwe="CWE-353",
+                    title="Hub dataset file is not a cached blob of the commit",
+                    location=where,
+                    evidence=f"{file.relpath} in the snapshot of {resolved.commit} is not a "
+                    "link into the cache's content-addressed blobs/, and no `files:` pin "
+                    "covers it",
+                    why="huggingface_hub links every file it downloads to a blob named after "
+                    "its content; a plain file in the snapshot was put there by something "
+                    "else, and nothing ties its bytes to the pinned commit",
+                    remediation="delete the dataset's folder from the Hugging Face cache "
+                    "(`hf cache rm`) and download it again, or pin the file under `files:`",
+                    cwe="CWE-345",
                 )
             )
-    return digests, findings, unreadable
+            continue
+        try:
+            actual = (
+                digests[file.relpath] if address.algorithm == "sha256" else git_blob_sha1(file.path)
+            )
+        except OSError:
+            continue  # it was just hashed; a file that vanishes since is not a pass either
+        if actual != address.digest:
+            findings.append(
+                Finding(
+                    rule="MLS-DATA-013",
+                    severity=Severity.CRITICAL,
+                    category="integrity",
+                    title="Hub dataset file's cached blob does not match its content address",
+                    location=where,
+                    evidence=f"the cache names the blob of {file.relpath} "
+                    f"{address.algorithm}:{address.digest}; its bytes hash to "
+                    f"{address.algorithm}:{actual}",
+                    why="the bytes were changed in the cache after the download (tampering or "
+                    "corruption): they are not the pinned commit's data",
+                    remediation="delete the dataset's folder from the Hugging Face cache "
+                    "(`hf cache rm`) and download it again; find out who can write to the cache",
+                    cwe="CWE-494",
+                )
+            )
+    return findings
 
 
 def sha256_file(path: Path) -> str:
@@ -450,15 +536,26 @@ def count_rows(files: tuple[ArtifactFile, ...]) -> int | None:
     if not countable or sum(f.size for f, _ in countable) > MAX_COUNTED_BYTES:
         return None
     total = 0
-    for file, kind in countable:
-        with open(file.path, encoding="utf-8", errors="replace", newline="") as handle:
-            if kind == "jsonl":
-                total += sum(1 for line in handle if line.strip())
-                continue
-            reader = csv.reader(handle, delimiter="\t" if kind == "tsv" else ",")
-            records = sum(1 for record in reader if record)
-            total += max(records - 1, 0)
+    # A long text field (an article, a transcript) is data, not an error: the csv module's
+    # per-field limit (128 KiB) is lifted to the bytes counted at most, for this count only.
+    limit = csv.field_size_limit(MAX_COUNTED_BYTES)
+    try:
+        for file, kind in countable:
+            total += _records(file, kind)
+    except csv.Error:
+        return None  # not a CSV the csv module reads: rows not measured, size not compared
+    finally:
+        csv.field_size_limit(limit)
     return total
+
+
+def _records(file: ArtifactFile, kind: str) -> int:
+    with open(file.path, encoding="utf-8", errors="replace", newline="") as handle:
+        if kind == "jsonl":
+            return sum(1 for line in handle if line.strip())
+        reader = csv.reader(handle, delimiter="\t" if kind == "tsv" else ",")
+        records = sum(1 for record in reader if record)
+        return max(records - 1, 0)
 
 
 def _manifest_location(decl: DatasetDecl, ctx: CheckContext) -> Location:

@@ -337,18 +337,15 @@ def hub_manifest(pipeline: Pipeline, pins: dict[str, str]) -> None:
 def test_a_hub_dataset_resolves_from_the_local_cache_and_its_pins_are_compared(
     pipeline: Pipeline, empty_hub_cache: Path
 ) -> None:
+    card = CARD.replace("n<1K", "10K<n<100K")  # not compared: the rows are not all here
     build_hub_cache(
         empty_hub_cache,
         "acme/reviews",
         COMMIT,
-        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": card.encode()},
         repo_type="dataset",
     )
     hub_manifest(pipeline, {"data/test.jsonl": digest('{"text": "ok"}\n' * 3)})
-    card = CARD.replace("n<1K", "10K<n<100K")  # not compared: the rows are not all here
-    (empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md").unlink()
-    build_card = empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md"
-    build_card.write_text(card)
 
     result = pipeline.result("provenance[reviews::dataset]")
 
@@ -558,3 +555,109 @@ def test_findings_about_other_files_outrank_an_unreadable_one(pipeline: Pipeline
     assert "MLS-DATA-004" in rules(result)
     assert result.error is not None
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+# --- adversarial review: what a pinned, classified dataset must not let through -----------------
+
+
+def test_a_file_added_to_a_pinned_local_dataset_fails_not_only_warns(pipeline: Pipeline) -> None:
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=CARD, extra__csv="x,y\n1,2\n")
+
+    assert "MLS-DATA-012" in rules(result)
+    assert "extra.csv" in next(f for f in result.findings if f.rule == "MLS-DATA-012").evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_tampered_blob_of_an_unpinned_hub_dataset_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    blob = (snapshot / "data" / "test.jsonl").resolve()
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b'{"text": "poisoned"}\n' * 3)
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-013"]
+    assert result.findings[0].severity is Severity.CRITICAL
+
+
+def test_a_file_dropped_into_a_hub_dataset_snapshot_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    (snapshot / "data" / "extra.jsonl").write_text('{"text": "injected"}\n')
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert "data/extra.jsonl" in result.findings[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+@pytest.mark.parametrize("front", ["license: other", "license: unknown", "license: [other]"])
+def test_a_card_licence_that_names_no_licence_is_no_licence(pipeline: Pipeline, front: str) -> None:
+    card = CARD.replace("license: cc-by-4.0", front)
+
+    result = local(pipeline, "pii: none\n", reviews__csv=ROWS, README__md=card)
+
+    assert "MLS-DATA-001" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_csv_with_a_field_longer_than_the_csv_modules_limit_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "articles.csv"
+    path.write_text('title,body\nlong,"' + "word " * 40_000 + '"\nshort,text\n')
+    file = ArtifactFile(
+        model="articles", relpath="articles.csv", path=path, size=path.stat().st_size
+    )
+
+    assert count_rows((file,)) == 2
+
+
+def test_a_hub_dataset_card_cached_under_its_git_blob_id_passes(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # A regular (non-LFS) file's blob is named after its git object id, as the Hub serves it.
+    raw = CARD.encode()
+    git_id = hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+    link = snapshot / "README.md"
+    link.resolve().rename(link.resolve().parent / git_id)
+    link.unlink()
+    link.symlink_to(f"../../blobs/{git_id}")
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert result.findings == []
+    assert result.facts["dataset"]["rows"] == 3
