@@ -43,6 +43,7 @@ from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.datasets import ResolvedDataset, resolve_dataset
 from pytest_mlsupply.sources.hub import blob_address, git_blob_sha1
 from pytest_mlsupply.sources.inventory import ArtifactFile
+from pytest_mlsupply.sources.local import SKIPPED_DIRS
 
 CARD = "README.md"
 #: Files whose rows can be counted exactly by reading them once (one record per line, or CSV).
@@ -101,6 +102,7 @@ def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
     findings += card_findings
     if card is not None:
         facts["card"] = _card_claims(card)
+        findings += _card_data_files(decl, card)
 
     findings += _licence(decl, card, manifest, facts)
     findings += _pii(decl, manifest)
@@ -465,6 +467,77 @@ def _card_claims(card: ModelCard) -> dict[str, Any]:
         "pretty_name": meta.get("pretty_name"),
     }
     return {k: v for k, v in claims.items() if v not in (None, "", [])}
+
+
+def _data_file_patterns(configs: object) -> list[str]:
+    """Every path a card's ``configs:`` gives ``datasets.load_dataset``: ``data_dir`` and each
+    ``data_files`` pattern, in any of its spellings (a string, a list, ``{split: path}``,
+    ``[{split, path}]``)."""
+    out: list[str] = []
+
+    def collect(value: object) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif isinstance(value, dict):
+            if "path" in value:
+                collect(value["path"])
+            else:
+                for item in value.values():
+                    collect(item)
+        elif value is not None:
+            out.append(str(value))
+
+    for config in configs if isinstance(configs, list) else [configs]:
+        if isinstance(config, dict):
+            collect(config.get("data_files"))
+            collect(config.get("data_dir"))
+    return out
+
+
+def _outside(pattern: str) -> str | None:
+    """Why ``pattern`` reaches data the claim does not hash, or None when it stays inside."""
+    text = pattern.strip().replace("\\", "/")
+    if "://" in text or text.startswith(("hf:", "s3:", "gs:")):
+        return "a remote location"
+    if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text):
+        return "an absolute path"
+    parts = [p for p in text.split("/") if p]
+    if ".." in parts:
+        return "a path outside the dataset directory"
+    skipped = [p for p in parts if p in SKIPPED_DIRS]
+    if skipped:
+        return f"{skipped[0]}/, a directory the claim does not list"
+    return None
+
+
+def _card_data_files(decl: DatasetDecl, card: ModelCard) -> list[Finding]:
+    """``datasets.load_dataset(<dir>)`` loads what the card's ``configs:`` name before any
+    default: a pattern that reaches past the files hashed here loads data no pin covers."""
+    findings = []
+    for pattern in _data_file_patterns(card.metadata.get("configs")):
+        why = _outside(pattern)
+        if why is None:
+            continue
+        findings.append(
+            Finding(
+                rule="MLS-DATA-015",
+                severity=Severity.HIGH,
+                category="integrity",
+                title="dataset card loads data from outside the files checked",
+                location=Location(file=f"{decl.name}/{CARD}", key_path="configs"),
+                evidence=f"the card's configs name {pattern!r}: {why}",
+                why="`datasets.load_dataset` reads the files a card's `configs:` (`data_files`, "
+                "`data_dir`) name: rows from there were never hashed or pinned, so the data "
+                "trained on is not the data this claim passed",
+                remediation="move the data into the dataset directory (outside .git/.cache) "
+                "and pin it, or declare the remote data as a dataset of its own",
+                cwe="CWE-829",
+            )
+        )
+    return findings
 
 
 def _size(decl: DatasetDecl, card: ModelCard, rows: int | None) -> list[Finding]:

@@ -661,3 +661,44 @@ def test_a_hub_dataset_card_cached_under_its_git_blob_id_passes(
 
     assert result.findings == []
     assert result.facts["dataset"]["rows"] == 3
+
+
+@pytest.mark.parametrize(
+    "data_files",
+    [
+        ".cache/rows.csv",  # a directory the listing skips: never hashed
+        "[{split: train, path: .git/rows.csv}]",
+        "{train: ../elsewhere/rows.csv}",
+        "hf://datasets/mallory/poison@main/rows.csv",
+        "https://example.com/rows.csv",
+        "/srv/rows.csv",
+    ],
+)
+def test_a_card_whose_configs_load_data_the_claim_never_hashed_fails(
+    pipeline: Pipeline, data_files: str
+) -> None:
+    # `datasets.load_dataset(<dir>)` reads the card's `configs:` first: these rows, not the pins.
+    card = CARD.replace(
+        "---\n#", f"configs:\n- config_name: default\n  data_files: {data_files}\n---\n#"
+    )
+    directory = write_dataset(pipeline.project.root, {})
+    for hidden in (".cache", ".git"):
+        (directory / hidden).mkdir()
+        (directory / hidden / "rows.csv").write_text("text,label\nbad,1\n")
+
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=card)
+
+    assert "MLS-DATA-015" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_card_whose_configs_name_the_pinned_files_passes(pipeline: Pipeline) -> None:
+    card = CARD.replace(
+        "---\n#",
+        "configs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        '    path: ["reviews.csv", "*.csv"]\n  data_dir: .\n---\n#',
+    )
+
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=card)
+
+    assert result.findings == []
