@@ -48,27 +48,14 @@ from pytest_mlsupply.sources.local import SKIPPED_DIRS
 CARD = "README.md"
 #: Files whose rows can be counted exactly by reading them once (one record per line, or CSV).
 _COUNTABLE = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-#: Files that hold rows we do not count (columnar or nested formats): their presence means the
-#: number of rows is not measured, so the card's size category is not compared.
-_UNCOUNTED = {
-    ".parquet",
-    ".arrow",
-    ".json",
-    ".avro",
-    ".orc",
-    ".feather",
-    ".h5",
-    ".hdf5",
-    ".zip",
-    ".gz",
-    ".bz2",
-    ".xz",
-    ".zst",
-    ".tar",
-    ".txt",
-}
-#: Documents that ship with data (their ``.txt`` suffix does not make them rows).
-_DOCUMENT = re.compile(r"^(LICEN[CS]E|NOTICE|README|CITATION|COPYING)(\.[A-Za-z]+)?$", re.I)
+#: Documents that ship with data (their ``.txt`` suffix does not make them rows), and the
+#: repository's own bookkeeping. Every other file may hold rows: one in a format not counted
+#: (Parquet, Arrow, JSON, archives, NumPy, pickles, anything unknown) means the rows are not
+#: measured, so the card's size category is not compared.
+_DOCUMENT = re.compile(
+    r"^((LICEN[CS]E|NOTICE|README|CITATION|COPYING)(\.[A-Za-z]+)?|.*\.md|\.gitattributes|\.gitignore)$",
+    re.I,
+)
 #: Past this many bytes of countable files, rows are not counted (the claim stays cheap).
 MAX_COUNTED_BYTES = 1 << 30
 _CHUNK = 1 << 20
@@ -592,8 +579,8 @@ def _number(text: str) -> int:
 def count_rows(files: tuple[ArtifactFile, ...]) -> int | None:
     """The number of records in the data files, or None when that cannot be counted cheaply.
 
-    Counted only when there is at least one CSV/TSV/JSON Lines file, no file in a format whose
-    rows are not counted (Parquet, Arrow, JSON, archives), and at most ``MAX_COUNTED_BYTES``.
+    Counted only when there is at least one CSV/TSV/JSON Lines file, every file other than the
+    documents beside the data is one, and they total at most ``MAX_COUNTED_BYTES``.
     CSV/TSV are read as CSV (a quoted field may span lines) less one header row per file; JSON
     Lines count their non-blank lines.
     """
@@ -602,10 +589,9 @@ def count_rows(files: tuple[ArtifactFile, ...]) -> int | None:
         suffix = Path(file.relpath).suffix.lower()
         if _DOCUMENT.match(Path(file.relpath).name):
             continue  # LICENSE.txt, NOTICE: about the data, not data
-        if suffix in _UNCOUNTED:
+        if suffix not in _COUNTABLE:
             return None
-        if suffix in _COUNTABLE:
-            countable.append((file, _COUNTABLE[suffix]))
+        countable.append((file, _COUNTABLE[suffix]))
     if not countable or sum(f.size for f, _ in countable) > MAX_COUNTED_BYTES:
         return None
     total = 0

@@ -702,3 +702,21 @@ def test_a_card_whose_configs_name_the_pinned_files_passes(pipeline: Pipeline) -
     result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=card)
 
     assert result.findings == []
+
+
+@pytest.mark.parametrize("extra", ["more.npy", "more.pkl", "more.xlsx", "more.tfrecord", "more.db"])
+def test_rows_in_a_format_not_counted_stop_the_count_whatever_its_suffix(
+    tmp_path: Path, extra: str
+) -> None:
+    (tmp_path / "a.jsonl").write_text("{}\n{}\n")
+    (tmp_path / extra).write_bytes(b"\x93NUMPY millions of rows")
+    (tmp_path / ".gitattributes").write_text("*.npy filter=lfs\n")
+    (tmp_path / "README.md").write_text(CARD)
+    entries = tuple(
+        ArtifactFile(model="d", relpath=p.name, path=p, size=p.stat().st_size)
+        for p in sorted(tmp_path.iterdir())
+    )
+
+    # Two rows would be the BOM's `rows` and the size compared, though the data is elsewhere.
+    assert count_rows(entries) is None
+    assert count_rows(tuple(e for e in entries if e.relpath != extra)) == 2
