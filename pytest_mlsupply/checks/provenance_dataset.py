@@ -45,7 +45,7 @@ from pytest_mlsupply.licenses import LicenceError
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.datasets import ResolvedDataset, resolve_dataset
-from pytest_mlsupply.sources.hub import blob_address, git_blob_sha1
+from pytest_mlsupply.sources.hub import HubFileMeta, blob_address, git_blob_sha1
 from pytest_mlsupply.sources.inventory import ArtifactFile
 from pytest_mlsupply.sources.local import SKIPPED_DIRS
 
@@ -348,6 +348,8 @@ def _unpinned_hub_files(resolved: ResolvedDataset, digests: dict[str, str]) -> l
     for bytes that still hash to that name, never for a file the cache does not address."""
     decl = resolved.decl
     findings: list[Finding] = []
+    assert resolved.root is not None  # resolved, or the claim would not look at its files
+    blobs = Path(os.path.realpath(resolved.root)).parent.parent / "blobs"
     for file in resolved.files:
         if file.pinned_sha256 is not None or file.relpath not in digests:
             continue  # compared with its pin (MLS-DATA-004), or unreadable (the item's error)
@@ -379,6 +381,29 @@ def _unpinned_hub_files(resolved: ResolvedDataset, digests: dict[str, str]) -> l
             )
         except OSError:
             continue  # it was just hashed; a file that vanishes since is not a pass either
+        # The blob must be this repository's, and (where the commit's listing is known) the
+        # one the commit lists for this path: a link to another true blob is a swap.
+        expected = _listed_digest(resolved.hub_files.get(file.relpath))
+        if address.blob.parent != blobs or (expected is not None and expected != address.digest):
+            listed = f"the commit lists {expected}" if expected else f"not {blobs}"
+            findings.append(
+                Finding(
+                    rule="MLS-DATA-014",
+                    severity=Severity.HIGH,
+                    category="integrity",
+                    title="Hub dataset file is not a cached blob of the commit",
+                    location=where,
+                    evidence=f"{file.relpath} in the snapshot of {resolved.commit} links to "
+                    f"{address.blob} ({listed}), and no `files:` pin covers it",
+                    why="huggingface_hub links each file of a snapshot to the blob the commit "
+                    "lists for it, in the repository's own blobs/; a link elsewhere serves "
+                    "other bytes under the commit's name",
+                    remediation="delete the dataset's folder from the Hugging Face cache "
+                    "(`hf cache rm`) and download it again, or pin the file under `files:`",
+                    cwe="CWE-345",
+                )
+            )
+            continue
         if actual != address.digest:
             findings.append(
                 Finding(
@@ -439,6 +464,15 @@ def _scan_loadable(
         findings += report.findings
         errors += report.errors
     return findings, errors
+
+
+def _listed_digest(meta: HubFileMeta | None) -> str | None:
+    """The blob name the commit's listing gives a file (its LFS sha256, else its git blob id),
+    or None when there is no listing beyond the blob names themselves."""
+    if meta is None or meta.source == "cache-blob":
+        return None
+    listed = meta.lfs_sha256 if meta.is_lfs else meta.blob_id
+    return listed.lower() if listed else None
 
 
 def sha256_file(path: Path) -> str:

@@ -751,3 +751,77 @@ def test_a_pinned_loading_script_in_a_dataset_is_scanned_and_fails(pipeline: Pip
 
     assert "MLS-CODE-002" in rules(result)
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_hub_dataset_file_linked_to_another_repositorys_blob_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # A well-formed blob, true to its own name, in a repository the manifest never declared.
+    other = build_hub_cache(
+        empty_hub_cache,
+        "mallory/poison",
+        "b" * 40,
+        {"data/test.jsonl": b'{"text": "poisoned"}\n' * 3},
+        repo_type="dataset",
+    )
+    link = snapshot / "data" / "test.jsonl"
+    link.unlink()
+    link.symlink_to(os.path.realpath(other / "data" / "test.jsonl"))
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_hub_dataset_file_linked_to_another_blob_than_the_commit_lists_fails(
+    pipeline: Pipeline, empty_hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from pytest_mlsupply.checks import provenance_dataset
+    from pytest_mlsupply.sources.hub import HubFileMeta
+
+    train, test = b'{"text": "train"}\n' * 3, b'{"text": "test"}\n' * 3
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/train.jsonl": train, "data/test.jsonl": test, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # The test split's link now serves the train split: both blobs are true to their names.
+    link = snapshot / "data" / "test.jsonl"
+    link.unlink()
+    link.symlink_to(f"../../../blobs/{hashlib.sha256(train).hexdigest()}")
+    # The commit's listing, as the Hub (or the cache's record of it) gives it.
+    listing = {
+        rel: HubFileMeta(rel, len(data), lfs_sha256=hashlib.sha256(data).hexdigest())
+        for rel, data in {"data/train.jsonl": train, "data/test.jsonl": test}.items()
+    }
+    real = provenance_dataset.resolve_dataset
+    monkeypatch.setattr(
+        provenance_dataset,
+        "resolve_dataset",
+        lambda decl: dataclasses.replace(real(decl), hub_files=listing),
+    )
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert "data/test.jsonl" in result.findings[0].evidence
