@@ -102,6 +102,7 @@ def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
     facts["files"] = digests
     scan_findings, scan_errors = _scan_loadable(resolved, digests, ctx)
     findings += scan_findings
+    findings += _unfetched_loadable(resolved)
     unreadable += scan_errors
 
     # Rows of a partly fetched Hub dataset would undercount it: not measured, not compared;
@@ -439,6 +440,51 @@ _LOADABLE = {
 #: A dataset loading script (``<name>.py``, run by ``datasets`` with ``trust_remote_code``) is
 #: plain text to the sniffer: its suffix says it is code.
 _CODE_SUFFIXES = {".py", ".pyc", ".pyw"}
+
+
+#: Suffixes of code and pickles, for files known only by name (the commit's listing). Data that
+#: merely can hold a pickle (``.npy``, ``.zip``, ``.bin``) is too common to fail unseen.
+_LOADABLE_SUFFIXES = {
+    *_CODE_SUFFIXES,
+    ".pkl",
+    ".pickle",
+    ".pyd",
+    ".joblib",
+    ".pt",
+    ".pth",
+    ".so",
+}
+
+
+def _unfetched_loadable(resolved: ResolvedDataset) -> list[Finding]:
+    """Files of a pinned Hub dataset's commit that were never fetched (only the pins are), yet
+    may run code when loaded (``load_dataset`` fetches a loading script itself): unscanned."""
+    listed = {rel for rel, meta in resolved.hub_files.items() if meta.source != "cache-blob"}
+    present = {f.relpath for f in resolved.files}
+    unseen = sorted(
+        rel for rel in listed - present if Path(rel).suffix.lower() in _LOADABLE_SUFFIXES
+    )
+    if not unseen:
+        return []
+    decl = resolved.decl
+    return [
+        Finding(
+            rule="MLS-DATA-016",
+            severity=Severity.HIGH,
+            category="integrity",
+            title="Hub dataset commit holds code or pickles that were not checked",
+            location=Location(file=f"{decl.name}", key_path="files"),
+            evidence=f"the commit {resolved.commit} lists {', '.join(unseen[:5])}"
+            + (f" (and {len(unseen) - 5} more)" if len(unseen) > 5 else "")
+            + "; only the pinned files were fetched and scanned",
+            why="a loader given the repository (`datasets.load_dataset`, a loading script run "
+            "with trust_remote_code, a pickle read by the training code) may execute these "
+            "files, and nothing has looked at them",
+            remediation="pin them under `files:` so they are fetched, hashed and scanned, or "
+            "make sure the training job never loads them and say so in the dataset's card",
+            cwe="CWE-829",
+        )
+    ]
 
 
 def _scan_loadable(

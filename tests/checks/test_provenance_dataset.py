@@ -825,3 +825,41 @@ def test_a_hub_dataset_file_linked_to_another_blob_than_the_commit_lists_fails(
 
     assert rules(result) == ["MLS-DATA-014"]
     assert "data/test.jsonl" in result.findings[0].evidence
+
+
+def test_a_loading_script_at_a_pinned_hub_datasets_commit_that_was_never_fetched_fails(
+    pipeline: Pipeline, empty_hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from pytest_mlsupply.checks import provenance_dataset
+    from pytest_mlsupply.sources.hub import HubFileMeta
+
+    rows = b'{"text": "ok"}\n' * 3
+    build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": rows, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # The commit also holds a loading script: `datasets` would run it; only the pins were fetched.
+    listing = {
+        "data/test.jsonl": HubFileMeta("data/test.jsonl", len(rows), blob_id="0" * 40),
+        "reviews.py": HubFileMeta("reviews.py", 120, blob_id="1" * 40),
+        "README.md": HubFileMeta(
+            "README.md", len(CARD), lfs_sha256=hashlib.sha256(CARD.encode()).hexdigest()
+        ),
+    }
+    real = provenance_dataset.resolve_dataset
+    monkeypatch.setattr(
+        provenance_dataset,
+        "resolve_dataset",
+        lambda decl: dataclasses.replace(real(decl), hub_files=listing, complete=False),
+    )
+    hub_manifest(pipeline, {"data/test.jsonl": digest(rows)})
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-016"]
+    assert "reviews.py" in result.findings[0].evidence
