@@ -10,10 +10,16 @@ One item per declared dataset (``provenance[<dataset>::dataset]``). The claim ch
 - ``pii:`` classifies the personal data it holds: a dataset without it always fails (there is no
   safe default for "we did not say");
 - ``files:`` pins: each pinned file is hashed and compared, a pinned file that is missing fails,
-  and a local dataset's files that no pin covers are reported (a Hub dataset's commit pins its
-  files already, so unpinned files there are not);
+  and a local dataset's files that no pin covers are reported (failing when other files are
+  pinned: an added file). A Hub dataset's commit pins its files only while the cache holds its
+  bytes: each unpinned file must link to its repository's blob, the one the commit lists, whose
+  bytes hash to its name; code or pickles the commit lists but were never fetched fail;
+- files a loader may execute (pickles, archives, scripts, a ``.py`` loading script) are
+  content-scanned as artifacts are, pinned or not;
 - the dataset card (``README.md`` in the dataset directory, read with the one card reader,
-  :mod:`pytest_mlsupply.engines.model_card`): its licence must not contradict the manifest's,
+  :mod:`pytest_mlsupply.engines.model_card`): its ``configs:`` must not load data from outside
+  the files hashed (remote, absolute, ``..``, ``.git``/``.cache``); its licence must not
+  contradict the manifest's,
   and its ``size_categories`` must hold the number of rows, counted only when every data file
   is CSV/TSV/JSON Lines (what can be measured cheaply and exactly); anything else is not compared.
 
