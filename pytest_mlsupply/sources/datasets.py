@@ -8,11 +8,11 @@ not a reason to stop collecting. Hub datasets resolve exactly as hub models do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_mlsupply.manifest.model import DatasetDecl
-from pytest_mlsupply.sources.hub import HubResolutionError, HubSettings, resolve_hub
+from pytest_mlsupply.sources.hub import HubFileMeta, HubResolutionError, HubSettings, resolve_hub
 from pytest_mlsupply.sources.inventory import ArtifactFile
 from pytest_mlsupply.sources.local import list_model_files
 
@@ -29,6 +29,9 @@ class ResolvedDataset:
     complete: bool = True
     """False when only some of a Hub dataset's files were fetched (its pins) and the commit may
     hold others: what is counted over ``files`` is then not the whole dataset."""
+    hub_files: dict[str, HubFileMeta] = field(default_factory=dict)
+    """For Hub datasets: what the Hub (or the cache's record of it) lists for each file of the
+    commit; entries sourced from blob names alone say nothing the blob does not."""
 
     @property
     def card_path(self) -> Path | None:
@@ -43,6 +46,7 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
     """
     commit = None
     listing: set[str] | None = None
+    hub_files: dict[str, HubFileMeta] = {}
     if decl.path is not None:
         root = decl.path
     else:
@@ -55,6 +59,7 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
         except HubResolutionError as exc:
             return ResolvedDataset(decl=decl, root=None, error=str(exc))
         root, commit = snapshot.path, snapshot.commit
+        hub_files = dict(snapshot.files)
         if patterns is not None:
             # Blob names describe only the files in the cache: then nobody knows what else the
             # commit holds. A listing from the Hub (or its cached metadata) says it.
@@ -69,4 +74,6 @@ def resolve_dataset(decl: DatasetDecl) -> ResolvedDataset:
     except OSError as exc:
         return ResolvedDataset(decl=decl, root=root, error=f"cannot list {root}: {exc}")
     complete = listing is None or listing <= {f.relpath for f in files}
-    return ResolvedDataset(decl=decl, root=root, files=files, commit=commit, complete=complete)
+    return ResolvedDataset(
+        decl=decl, root=root, files=files, commit=commit, complete=complete, hub_files=hub_files
+    )

