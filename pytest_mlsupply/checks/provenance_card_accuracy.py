@@ -360,8 +360,14 @@ def _datasets(run: _Run, ctx: CheckContext) -> None:
 # --- architecture and sizes -------------------------------------------------------------------
 
 
+#: A stated size with more digits than this is no model's: it is kept as a value no config
+#: holds (so it is a contradiction, not a crash on Python's int conversion limit).
+_MAX_DIGITS = 30
+
+
 def _number(text: str) -> int:
-    return int(text.replace(",", ""))
+    digits = text.replace(",", "")
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def _architecture(run: _Run) -> None:
@@ -386,6 +392,8 @@ def _architecture(run: _Run) -> None:
     compared: dict[str, Any] = {}
     for stated in types:
         compared["model_type"] = stated
+        if arch.text_model_type is not None and _same_type(stated, arch.text_model_type):
+            continue  # a multimodal model's card may name its language model's family
         if arch.model_type is not None and not _same_type(stated, arch.model_type):
             _size_finding(run, "model type", repr(stated), f"model_type {arch.model_type!r}")
     known = {
@@ -618,6 +626,18 @@ def _pickle_finding(run: _Run, said: str, pickles: list[str], tag: bool = False)
     )
 
 
+#: Besides config.json, the files whose ``auto_map`` makes transformers import the model's code
+#: (tokenizers, processors, image processors, feature extractors).
+_AUTO_MAP_FILES = (
+    "tokenizer_config.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "image_processor_config.json",
+    "feature_extractor_config.json",
+    "video_preprocessor_config.json",
+)
+
+
 def _custom_code(run: _Run) -> None:
     statement = _NO_CUSTOM_CODE.search(run.text)
     if statement is None:
@@ -630,13 +650,17 @@ def _custom_code(run: _Run) -> None:
     config = run.config()
     if config is not None and architecture(config).auto_map:
         sides.append("config.json maps classes to custom code (auto_map)")
-    tokenizer_config = run.root / "tokenizer_config.json"
-    if tokenizer_config.is_file():
+    if config is not None and config.get("custom_pipelines"):
+        sides.append("config.json maps a pipeline to custom code (custom_pipelines)")
+    for name in _AUTO_MAP_FILES:
+        path = run.root / name
+        if not path.is_file():
+            continue
         try:
-            if read_json_object(tokenizer_config).get("auto_map"):
-                sides.append("tokenizer_config.json maps classes to custom code (auto_map)")
+            if read_json_object(path).get("auto_map"):
+                sides.append(f"{name} maps classes to custom code (auto_map)")
         except (ConfigError, OSError) as exc:
-            run.errors.append(f"cannot read tokenizer_config.json for auto_map: {exc}")
+            run.errors.append(f"cannot read {name} for auto_map: {exc}")
     if not sides:
         return
     run.findings.append(
@@ -798,7 +822,10 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         return Outcome(error=f"cannot compare the card: {card_rel}: {exc}")
     except OSError as exc:
         return Outcome(error=f"cannot read {card_rel}: {exc}")
-    text = "\n".join(f"{title}\n{body}" for title, body in card.sections.items())
+    # The text before the first heading too: a card with no heading states things as well.
+    text = "\n".join(
+        [card.preamble, *(f"{title}\n{body}" for title, body in card.sections.items())]
+    )
     state = _Run(model, card, card_rel, text)
     _licence(state)
     _base_model(state)

@@ -1,0 +1,138 @@
+"""Adversarial review of model-card-accuracy: a card that contradicts the artifacts must fail,
+wherever in the card it says so and however the config nests its numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from pytest_mlsupply.results import Severity, Verdict
+from tests.checks.test_provenance_card_accuracy import (
+    BERT_CARD,
+    LLAMA_CARD,
+    bert_model,
+    declare,
+    edit,
+    llama_model,
+    models,
+    only,
+    rules,
+)
+
+if TYPE_CHECKING:
+    from tests.checks.conftest import Pipeline
+
+
+def test_a_contradiction_before_the_first_heading_fails(pipeline: Pipeline) -> None:
+    # A card with no title heading: its opening paragraph states the sizes all the same.
+    card = BERT_CARD.replace("# tiny-bert\n\n", "").replace("2-layer", "12-layer")
+    bert_model(models(pipeline) / "bert", card)
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-104"]
+    assert only(result, "MLS-CARD-104") == (
+        "the card says '12-layer'; config.json says num_hidden_layers 2"
+    )
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_safetensors_only_claim_before_the_first_heading_is_checked(pipeline: Pipeline) -> None:
+    card = "---\nlicense: apache-2.0\n---\nWeights in safetensors only.\n"
+    directory = bert_model(models(pipeline) / "bert", card)
+    (directory / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")
+    claim = declare(pipeline, "bert")
+
+    assert rules(pipeline.result(claim)) == ["MLS-CARD-106"]
+
+
+def nest_in_text_config(pipeline: Pipeline, layers: int) -> str:
+    """The Llama-style model as a multimodal (LLaVA-style) config: the language model's numbers
+    under text_config only."""
+    directory = llama_model(models(pipeline) / "chat")
+    config = json.loads((directory / "config.json").read_text())
+    text = {k: config.pop(k) for k in ("hidden_size", "num_hidden_layers", "vocab_size")}
+    text["num_hidden_layers"] = layers
+    config.update(
+        architectures=["LlavaForConditionalGeneration"],
+        model_type="llava",
+        text_config={"model_type": "llama", **text},
+        vision_config={"model_type": "clip_vision_model", "hidden_size": 8},
+    )
+    (directory / "config.json").write_text(json.dumps(config))
+    return declare(pipeline, "chat")
+
+
+def test_sizes_nested_in_a_multimodal_text_config_are_compared(pipeline: Pipeline) -> None:
+    claim = nest_in_text_config(pipeline, layers=4)
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-104"]
+    assert only(result, "MLS-CARD-104") == (
+        "the card says 'Layers | 2'; config.json says text_config.num_hidden_layers 4"
+    )
+
+
+def test_an_accurate_multimodal_card_naming_its_language_model_passes(pipeline: Pipeline) -> None:
+    # Guard: "Model type | Llama" names text_config's family, not a contradiction of "llava".
+    claim = nest_in_text_config(pipeline, layers=2)
+
+    result = pipeline.result(claim)
+
+    assert result.findings == []
+    assert result.error is None
+    assert result.facts["card_accuracy"]["vocabulary"] == {"config": 64, "tokenizer": 64}
+
+
+def test_a_tokenizer_larger_than_a_nested_vocab_size_fails(pipeline: Pipeline) -> None:
+    claim = nest_in_text_config(pipeline, layers=2)
+    path = models(pipeline) / "chat" / "config.json"
+    edit(path, '"vocab_size": 64', '"vocab_size": 60')
+    edit(models(pipeline) / "chat" / "README.md", "| Vocabulary size | 64 |\n", "")
+
+    assert rules(pipeline.result(claim)) == ["MLS-CARD-105"]
+
+
+def test_a_size_with_thousands_of_digits_is_a_contradiction_not_a_crash(
+    pipeline: Pipeline,
+) -> None:
+    card = LLAMA_CARD.replace("| Layers | 2 |", "| Layers | " + "9" * 5000 + " |")
+    llama_model(models(pipeline) / "chat", card)
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-104"]
+    assert result.verdict(Severity.HIGH) is Verdict.FAIL
+
+
+def test_a_processor_auto_map_contradicts_no_custom_code(pipeline: Pipeline) -> None:
+    directory = llama_model(models(pipeline) / "chat")
+    (directory / "processor_config.json").write_text(
+        json.dumps({"auto_map": {"AutoProcessor": "acme/tools--processing_chat.ChatProcessor"}})
+    )
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-107"]
+    assert "processor_config.json maps classes to custom code (auto_map)" in only(
+        result, "MLS-CARD-107"
+    )
+
+
+def test_a_custom_pipeline_contradicts_no_custom_code(pipeline: Pipeline) -> None:
+    directory = llama_model(models(pipeline) / "chat")
+    config = json.loads((directory / "config.json").read_text())
+    config["custom_pipelines"] = {
+        "text-generation": {"impl": "acme/tools--pipeline_chat.ChatPipeline"}
+    }
+    (directory / "config.json").write_text(json.dumps(config))
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-107"]
+    assert "custom_pipelines" in only(result, "MLS-CARD-107")
