@@ -729,7 +729,11 @@ def _stated_counts(run: _Run) -> list[_Stated]:
 
 
 def _weight_files(run: _Run) -> list[str] | str:
-    """The safetensors files holding the model's weights, or why they cannot be told."""
+    """The safetensors files holding the model's weights, or why they cannot be told. The order
+    is transformers': a top-level ``model.safetensors`` is loaded before a shard index, so an
+    index naming other (smaller) shards beside it does not stand for the weights."""
+    if (run.root / "model.safetensors").is_file():
+        return ["model.safetensors"]
     index = run.root / "model.safetensors.index.json"
     if index.is_file():
         try:
@@ -759,15 +763,16 @@ def _parameters(run: _Run) -> None:
     stated = _stated_counts(run)
     if not stated:
         return
-    if (run.root / provenance_lineage.ADAPTER_CONFIG).is_file():
+    files = _weight_files(run)
+    if isinstance(files, str) and (run.root / provenance_lineage.ADAPTER_CONFIG).is_file():
         # An adapter's card states its base's size; the adapter's own tensors are a fraction.
+        # An adapter_config.json beside full weights does not excuse them from the count.
         run.compared["parameters"] = "not compared: an adapter's card states its base's size"
         return
     config = run.config()
     if config is not None and architecture(config).quantized:
         run.compared["parameters"] = "not compared: quantised weights pack several per element"
         return
-    files = _weight_files(run)
     if isinstance(files, str):
         run.compared["parameters"] = f"not compared: {files}"
         return

@@ -245,6 +245,9 @@ _HTML_HEADING_RE = re.compile(
     r"^ {0,3}<h([1-6])(?:\s[^<>\n]{0,200})?>(.{0,300}?)</h\1\s*>\s*$", re.I
 )
 _TAG_RE = re.compile(r"<[^<>\n]{0,300}>")
+# Raw HTML blocks whose content Markdown never reads (CommonMark's type 1): a "## heading" in a
+# <pre> is text, like one in a code fence.
+_RAW_OPEN_RE = re.compile(r"^ {0,3}<(pre|script|style|textarea)(?:[\s>]|$)", re.I)
 _LIST_ITEM_RE = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
 
 
@@ -272,6 +275,7 @@ def _outline(body: str) -> tuple[str, tuple[Section, ...]]:
     preamble: list[str] = []
     sections: list[tuple[int, str, list[str]]] = []
     fence: str | None = None  # the opening fence while in a fenced code block
+    raw_block: str | None = None  # the closing tag while in a <pre>, <script>, ... block
     in_comment = False
     paragraph = 0  # lines of the open paragraph at the end of the current text
     level = 0  # of the last real heading; a bold label is one below it
@@ -290,7 +294,21 @@ def _outline(body: str) -> tuple[str, tuple[Section, ...]]:
             lines.append(raw)
             paragraph = 0
             continue
+        if raw_block is not None:
+            if raw_block in raw.lower():
+                raw_block = None
+            lines.append(raw)
+            paragraph = 0
+            continue
         line, in_comment = _uncommented(raw, in_comment)
+        html_block = None if in_comment else _RAW_OPEN_RE.match(line)
+        if html_block:
+            closing_tag = f"</{html_block.group(1).lower()}>"
+            if closing_tag not in line.lower():
+                raw_block = closing_tag
+            lines.append(line)
+            paragraph = 0
+            continue
         if opening and not in_comment:
             fence = opening.group(1)
             lines.append(line)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import numpy as np
+from safetensors.numpy import save_file
+
 from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.test_provenance_card_accuracy import (
     BERT_CARD,
+    BERT_PARAMETERS,
     LLAMA_CARD,
     bert_model,
     declare,
@@ -136,3 +140,39 @@ def test_a_custom_pipeline_contradicts_no_custom_code(pipeline: Pipeline) -> Non
 
     assert rules(result) == ["MLS-CARD-107"]
     assert "custom_pipelines" in only(result, "MLS-CARD-107")
+
+
+def test_a_shard_index_beside_model_safetensors_does_not_stand_for_the_weights(
+    pipeline: Pipeline,
+) -> None:
+    # transformers loads model.safetensors before the index: the decoy shard the index names
+    # holds the card's 5.3K parameters, the weights that load hold four times as many.
+    directory = bert_model(models(pipeline) / "bert")
+    decoy = "model-00001-of-00001.safetensors"
+    (directory / "model.safetensors").rename(directory / decoy)
+    save_file(
+        {"w": np.zeros((4, BERT_PARAMETERS), np.float32)}, str(directory / "model.safetensors")
+    )
+    weight_map = {"w": decoy}
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-108"]
+    assert "model.safetensors hold 21,256 parameters" in only(result, "MLS-CARD-108")
+
+
+def test_an_adapter_config_beside_full_weights_does_not_skip_the_parameter_count(
+    pipeline: Pipeline,
+) -> None:
+    directory = bert_model(models(pipeline) / "bert")
+    edit(directory / "README.md", "5.3K parameters", "7B parameters")
+    adapter = {"base_model_name_or_path": "google-bert/bert-base-uncased", "peft_type": "LORA"}
+    (directory / "adapter_config.json").write_text(json.dumps(adapter))
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-108"]
+    assert only(result, "MLS-CARD-108").startswith("the card says '7B parameters'")

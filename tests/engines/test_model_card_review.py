@@ -154,3 +154,9 @@ def test_a_pathological_section_is_judged_quickly(filler: str) -> None:
     missing(FRONT + "## Limitations\n\n" + filler)
 
     assert time.monotonic() - began < 5
+
+
+def test_a_heading_inside_a_pre_block_is_text_not_a_section() -> None:
+    card = FRONT + "<pre>\n## Limitations\n\nIt fails on sarcasm and on long reviews.\n</pre>\n"
+
+    assert missing(card) == ["limitations"]
