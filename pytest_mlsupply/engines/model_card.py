@@ -656,18 +656,17 @@ def _stated(value: Any) -> bool:
     return False
 
 
+_MEASURE_RE = re.compile(r"\s{0,20}[-+]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?!\w)")
+
+
 def _measured(value: Any) -> bool:
-    """A metric value: a finite number, or text that is one (``"88.9"``, ``"88.9%"``)."""
+    """A metric value: a finite number, or text that starts with one (``"88.9"``, ``"88.9%"``,
+    ``"88.9 ± 0.2"``); ``TBD`` or ``[More Information Needed]`` measure nothing."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int | float):
         return math.isfinite(value)
-    if isinstance(value, str):
-        try:
-            return math.isfinite(float(value.strip().removesuffix("%").strip()))
-        except ValueError:
-            return False
-    return False
+    return isinstance(value, str) and _MEASURE_RE.match(value) is not None
 
 
 def _evaluation_gap(card: ModelCard) -> str | None:

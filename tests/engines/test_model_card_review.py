@@ -95,11 +95,23 @@ def test_a_front_matter_value_that_is_not_text_states_nothing(front: str, field:
     ("metric", "dataset"),
     [
         pytest.param("{type: accuracy, value: 0.9}", "{name: TBD, type: TBD}", id="tbd-dataset"),
+        pytest.param("{type: accuracy, value: TBD}", "{name: GLUE, type: glue}", id="tbd-value"),
+        pytest.param(
+            "{type: accuracy, value: '[More Information Needed]'}",
+            "{name: GLUE, type: glue}",
+            id="placeholder-value",
+        ),
+        pytest.param("{type: accuracy, value: 'n/a'}", "{name: GLUE, type: glue}", id="n-a"),
+        pytest.param("{type: accuracy, value: true}", "{name: GLUE, type: glue}", id="true"),
+        pytest.param("{type: accuracy, value: .nan}", "{name: GLUE, type: glue}", id="nan"),
+        pytest.param(
+            "{type: '[More Information Needed]', value: 0.9}",
+            "{name: GLUE, type: glue}",
+            id="placeholder-metric",
+        ),
     ],
 )
-def test_a_model_index_measured_on_a_placeholder_dataset_is_not_evaluation(
-    metric: str, dataset: str
-) -> None:
+def test_a_model_index_of_placeholders_is_not_evaluation(metric: str, dataset: str) -> None:
     card = (
         "---\nmodel-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n"
         f"    dataset: {dataset}\n    metrics:\n    - {metric}\n---\n# m\n"
@@ -115,6 +127,7 @@ def test_a_metric_written_as_text_or_a_percentage_is_evaluation() -> None:
     card = (
         "---\nmodel-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n"
         "    dataset: {name: GLUE, type: glue}\n    metrics:\n    - {type: f1, value: '88.9%'}\n"
+        "    - {type: acc, value: '88.9 ± 0.2'}\n"
         "---\n# m\n"
     )
 
