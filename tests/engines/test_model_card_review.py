@@ -173,3 +173,13 @@ def test_a_heading_inside_a_pre_block_is_text_not_a_section() -> None:
     card = FRONT + "<pre>\n## Limitations\n\nIt fails on sarcasm and on long reviews.\n</pre>\n"
 
     assert missing(card) == ["limitations"]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x1c", "\x85"])
+def test_a_heading_after_a_character_markdown_does_not_break_lines_at_is_no_heading(
+    separator: str,
+) -> None:
+    # Rendered, this is one paragraph of the description; str.splitlines() saw a section.
+    card = FRONT.rstrip("\n") + f"{separator}## Limitations{separator}It fails on sarcasm.\n"
+
+    assert missing(card) == ["limitations"]
