@@ -198,6 +198,8 @@ def _licence(run: _Run) -> None:
             )
     if run.model.root is None:
         return
+    # Every licence file: an unrecognisable LICENSE must not keep the LICENSE.md beside it from
+    # being compared.
     for name in LICENSE_FILES:
         path = run.root / name
         if not path.is_file():
@@ -207,11 +209,12 @@ def _licence(run: _Run) -> None:
                 text = handle.read(_MAX_LICENSE).decode("utf-8", errors="replace")
         except OSError as exc:
             run.errors.append(f"cannot read {name} to compare it with the card: {exc}")
-            return
+            continue
         found = licenses.identify_text(text)
-        run.compared["license_file"] = {"file": name, "identified": found}
+        if found is not None or "license_file" not in run.compared:
+            run.compared["license_file"] = {"file": name, "identified": found}
         if found is None:
-            return
+            continue
         try:
             named = licenses.symbols(stated)
         except licenses.LicenceError:
@@ -232,7 +235,6 @@ def _licence(run: _Run) -> None:
                     cwe=_CWE_PROVENANCE,
                 )
             )
-        return
 
 
 # --- base model -------------------------------------------------------------------------------

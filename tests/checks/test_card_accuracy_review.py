@@ -13,6 +13,7 @@ from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.test_provenance_card_accuracy import (
     BERT_CARD,
     BERT_PARAMETERS,
+    LLAMA3,
     LLAMA_CARD,
     bert_model,
     declare,
@@ -176,3 +177,19 @@ def test_an_adapter_config_beside_full_weights_does_not_skip_the_parameter_count
 
     assert rules(result) == ["MLS-CARD-108"]
     assert only(result, "MLS-CARD-108").startswith("the card says '7B parameters'")
+
+
+def test_an_unrecognised_license_file_does_not_hide_the_licence_text_beside_it(
+    pipeline: Pipeline,
+) -> None:
+    directory = bert_model(models(pipeline) / "bert")
+    (directory / "LICENSE").write_text("See LICENSE.md.\n")
+    (directory / "LICENSE.md").write_text(LLAMA3)
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-101"]
+    assert only(result, "MLS-CARD-101") == (
+        "the card says license 'apache-2.0'; LICENSE.md is the text of llama3"
+    )
