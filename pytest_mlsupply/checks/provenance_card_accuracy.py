@@ -41,7 +41,7 @@ from pytest_mlsupply import licenses
 from pytest_mlsupply.checks import provenance_lineage
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.provenance_license import LICENSE_FILES, card_licence
-from pytest_mlsupply.engines.formats.safetensors import parameter_count
+from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 from pytest_mlsupply.engines.hf_config import (
     ConfigError,
     architecture,
@@ -120,6 +120,8 @@ _PARAMETERS = (
     re.compile(rf"(?:\b(?:parameters|params)|#\s?params)\W{{0,3}}[:|=]\W{{0,3}}{_AMOUNT}\b", re.I),
 )
 _PARAMETER_KEYS = ("parameters", "num_parameters", "params")
+#: Dtypes holding one parameter per element: weights stored only in these are not packed.
+_UNPACKED = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 
 
 @dataclass
@@ -771,20 +773,25 @@ def _parameters(run: _Run) -> None:
         # An adapter_config.json beside full weights does not excuse them from the count.
         run.compared["parameters"] = "not compared: an adapter's card states its base's size"
         return
-    config = run.config()
-    if config is not None and architecture(config).quantized:
-        run.compared["parameters"] = "not compared: quantised weights pack several per element"
-        return
     if isinstance(files, str):
         run.compared["parameters"] = f"not compared: {files}"
         return
     total = 0
+    dtypes: set[str] = set()
     for name in files:
         try:
-            total += parameter_count(run.root / name)
+            count, stored = tensor_summary(run.root / name)
         except (ValueError, OSError) as exc:
             run.errors.append(f"cannot count the parameters of {name}: {exc}")
             return
+        total += count
+        dtypes |= stored
+    config = run.config()
+    if config is not None and architecture(config).quantized and not dtypes <= _UNPACKED:
+        # Only what the headers show excuses the count: a quantization_config over weights
+        # stored as plain floats packs nothing.
+        run.compared["parameters"] = "not compared: quantised weights pack several per element"
+        return
     run.compared["parameters"] = {"computed": total, "files": files}
     for statement in stated:
         if abs(Decimal(total) - statement.value) <= statement.tolerance:

@@ -193,3 +193,38 @@ def test_an_unrecognised_license_file_does_not_hide_the_licence_text_beside_it(
     assert only(result, "MLS-CARD-101") == (
         "the card says license 'apache-2.0'; LICENSE.md is the text of llama3"
     )
+
+
+def quantised(pipeline: Pipeline, packed: bool) -> str:
+    directory = llama_model(models(pipeline) / "chat")
+    edit(directory / "README.md", "| Parameters | 2.56K |", "| Parameters | 7B |")
+    if packed:  # 4-bit weights: two per byte, in U8 tensors
+        save_file(
+            {"lm_head.weight": np.zeros((64, 8), np.uint8)},
+            str(directory / "model-00002-of-00002.safetensors"),
+        )
+    config = json.loads((directory / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "bitsandbytes", "load_in_4bit": True}
+    (directory / "config.json").write_text(json.dumps(config))
+    return declare(pipeline, "chat")
+
+
+def test_a_quantization_config_over_float_weights_does_not_skip_the_parameter_count(
+    pipeline: Pipeline,
+) -> None:
+    claim = quantised(pipeline, packed=False)
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-108"]
+    assert "hold 2,560 parameters" in only(result, "MLS-CARD-108")
+
+
+def test_packed_quantised_weights_are_not_counted(pipeline: Pipeline) -> None:
+    # Guard: U8 tensors under a quantization_config hold several parameters per element.
+    claim = quantised(pipeline, packed=True)
+
+    result = pipeline.result(claim)
+
+    assert result.findings == []
+    assert result.facts["card_accuracy"]["parameters"].startswith("not compared: quantised")
