@@ -62,14 +62,17 @@ _CWE_DOC = "CWE-1059"
 _CWE_PROVENANCE = "CWE-1357"
 
 _SAFETENSORS_ONLY = re.compile(
-    r"\bsafetensors[ -]only\b|\bonly (?:in |as |the )?safetensors\b|\bexclusively (?:in |as )?"
-    r"(?:the )?safetensors\b|\b(?:no|without(?: any)?) pickle(?:s|d| files| weights)?\b",
+    r"\bsafetensors[ -]only\b|\bonly (?:(?:available|provided|distributed|shipped|released|"
+    r"published|stored) )?(?:in |as )?(?:the )?safetensors\b|\bexclusively (?:in |as )?"
+    r"(?:the )?safetensors\b|\bsafetensors (?:format |weights |files )only\b"
+    r"|\b(?:no|without(?: any)?) pickle(?:s|d| files| weights)?\b",
     re.I,
 )
 _NO_CUSTOM_CODE = re.compile(
     r"\bno (?:custom|remote) code\b|\bwithout (?:custom|remote) code\b|"
     r"\b(?:does not|doesn't|do not|don't|no need to) (?:require|need|use|set) `?trust_remote_code|"
-    r"\bwithout `?trust_remote_code|\bno `?trust_remote_code",
+    r"\bwithout `?trust_remote_code|\bno `?trust_remote_code|\bno need for `?trust_remote_code"
+    r"|\btrust_remote_code(?:=True)?`? (?:is|are) not (?:required|needed|necessary)",
     re.I,
 )
 _MODEL_TYPE = re.compile(r"^\W*model[ _-]?type\W*[:|]\W*(?P<value>[^\n|]+)", re.I | re.M)
@@ -118,6 +121,48 @@ _PARAMETERS = (
     re.compile(rf"\b(?:number of parameters|parameter count)\b[^\d\n\w]{{0,12}}?{_AMOUNT}\b", re.I),
     # A bare "parameters" only as a label: "parameters, 1000 steps" states no count.
     re.compile(rf"(?:\b(?:parameters|params)|#\s?params)\W{{0,3}}[:|=]\W{{0,3}}{_AMOUNT}\b", re.I),
+)
+#: "seven billion parameters", "one hundred ten million parameters": sizes in words.
+_NUMBER_WORDS = {
+    **{
+        w: i
+        for i, w in enumerate(
+            [
+                "zero",
+                "one",
+                "two",
+                "three",
+                "four",
+                "five",
+                "six",
+                "seven",
+                "eight",
+                "nine",
+                "ten",
+                "eleven",
+                "twelve",
+                "thirteen",
+                "fourteen",
+                "fifteen",
+                "sixteen",
+                "seventeen",
+                "eighteen",
+                "nineteen",
+            ]
+        )
+    },
+    **{
+        w: 10 * i
+        for i, w in enumerate(
+            ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], 2
+        )
+    },
+}
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_WORDS_PARAMETERS = re.compile(
+    rf"\b(?P<words>(?:(?:{_NUMBER_WORD}|hundred|and)[\s-]+){{1,6}}?)"
+    r"(?P<unit>thousand|million|billion|trillion)[\s-]*(?:parameters?|params)\b",
+    re.I,
 )
 _PARAMETER_KEYS = ("parameters", "num_parameters", "params")
 #: Dtypes holding one parameter per element: weights stored only in these are not packed.
@@ -721,6 +766,12 @@ def _stated_counts(run: _Run) -> list[_Stated]:
             stated = _stated_count(match["n"], match["unit"], match.group(0))
             if stated is not None and stated.value not in [s.value for s in out]:
                 out.append(stated)
+    for match in _WORDS_PARAMETERS.finditer(run.text):
+        amount = _words_value(match["words"])
+        if amount is not None:
+            stated = _stated_count(str(amount), match["unit"], match.group(0))
+            if stated is not None and stated.value not in [s.value for s in out]:
+                out.append(stated)
     for key in _PARAMETER_KEYS:
         value = run.card.metadata.get(key)
         if isinstance(value, int | str) and not isinstance(value, bool):
@@ -730,6 +781,25 @@ def _stated_counts(run: _Run) -> list[_Stated]:
                 if stated is not None:
                     out.append(stated)
     return out
+
+
+def _words_value(words: str) -> int | None:
+    """``"one hundred ten"`` → 110; None when the words are no number below a thousand."""
+    total, current, seen = 0, 0, False
+    for word in re.split(r"[\s-]+", words.lower().strip()):
+        if word in ("", "and"):
+            continue
+        if word == "hundred":
+            if not seen or current >= 100:
+                return None
+            current *= 100
+        elif word in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[word]
+            seen = True
+        else:
+            return None
+    total += current
+    return total if seen and total < 1000 else None
 
 
 def _weight_files(run: _Run) -> list[str] | str:
@@ -748,7 +818,15 @@ def _weight_files(run: _Run) -> list[str] | str:
         if not isinstance(weight_map, dict) or not weight_map:
             run.errors.append("model.safetensors.index.json has no weight_map")
             return "the shard index has no weight_map"
-        return sorted({str(v) for v in weight_map.values()})
+        shards = sorted({str(v) for v in weight_map.values()})
+        outside = [n for n in shards if n.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", n)]
+        if outside:
+            run.errors.append(
+                "model.safetensors.index.json names shards outside the model: "
+                + ", ".join(repr(n) for n in outside[:5])
+            )
+            return "the shard index names files outside the model"
+        return shards
     top = sorted(
         f.relpath
         for f in run.model.files

@@ -228,3 +228,52 @@ def test_packed_quantised_weights_are_not_counted(pipeline: Pipeline) -> None:
 
     assert result.findings == []
     assert result.facts["card_accuracy"]["parameters"].startswith("not compared: quantised")
+
+
+def test_a_parameter_count_in_words_is_compared(pipeline: Pipeline) -> None:
+    directory = bert_model(models(pipeline) / "bert")
+    edit(directory / "README.md", "5.3K parameters", "seven billion parameters")
+    claim = declare(pipeline, "bert")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-108"]
+    assert only(result, "MLS-CARD-108").startswith("the card says 'seven billion parameters'")
+
+
+def test_safetensors_only_in_other_words_is_compared(pipeline: Pipeline) -> None:
+    card = BERT_CARD.replace(
+        "Weights are distributed in safetensors only;",
+        "Weights are only available in the safetensors format;",
+    )
+    directory = bert_model(models(pipeline) / "bert", card)
+    (directory / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")
+    claim = declare(pipeline, "bert")
+
+    assert rules(pipeline.result(claim)) == ["MLS-CARD-106"]
+
+
+def test_trust_remote_code_is_not_required_is_a_no_custom_code_statement(
+    pipeline: Pipeline,
+) -> None:
+    card = LLAMA_CARD.replace(
+        "it does not require trust_remote_code.", "`trust_remote_code` is not required."
+    )
+    directory = llama_model(models(pipeline) / "chat", card)
+    (directory / "modeling_chat.py").write_text("import os\n")
+    claim = declare(pipeline, "chat")
+
+    assert rules(pipeline.result(claim)) == ["MLS-CARD-107"]
+
+
+def test_a_shard_index_naming_files_outside_the_model_is_an_error(pipeline: Pipeline) -> None:
+    directory = llama_model(models(pipeline) / "chat")
+    save_file({"w": np.zeros((40, 64), np.float16)}, str(directory.parent / "other.safetensors"))
+    index = {"weight_map": {"w": "../other.safetensors"}}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index))
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert result.error is not None
+    assert "names shards outside the model: '../other.safetensors'" in result.error
