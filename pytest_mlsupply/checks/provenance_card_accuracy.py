@@ -738,6 +738,12 @@ class _Stated:
     value: Decimal
     tolerance: Decimal
     """Half a unit of the last stated digit: the computed count rounds to the statement."""
+    alternatives: tuple[_Stated, ...] = ()
+    """The other sizes of an enumeration ("comes in 8B and 70B parameters"): the statement holds
+    when the count rounds to any of them."""
+
+    def holds(self, total: int) -> bool:
+        return any(abs(Decimal(total) - s.value) <= s.tolerance for s in (self, *self.alternatives))
 
 
 def _stated_count(number: str, unit: str | None, quote: str) -> _Stated | None:
@@ -759,13 +765,39 @@ def _stated_count(number: str, unit: str | None, quote: str) -> _Stated | None:
     return _Stated(quote, value, step * scale / 2)
 
 
+_ENUMERATED = re.compile(
+    rf"{_AMOUNT}\s{{0,3}}(?:,|/|\band\b|\bor\b)\s{{0,3}}(?:and\s{{1,3}}|or\s{{1,3}})?$", re.I
+)
+
+
+def _with_enumeration(stated: _Stated, text: str, start: int, unit: str | None) -> _Stated:
+    """``stated`` with the sizes listed just before it ("2B, 8B and 70B parameters"): a family's
+    card names every size, its weights are one of them."""
+    alternatives: list[_Stated] = []
+    end = start
+    while len(alternatives) < 8:
+        before = _ENUMERATED.search(text[max(0, start - 60) : start])
+        if before is None:
+            break
+        # "8 and 70B parameters": a size written without a unit shares the last one's.
+        other = _stated_count(before["n"], before["unit"] or unit, before.group(0))
+        if other is None:
+            break
+        alternatives.append(other)
+        start -= len(before.group(0))
+    if not alternatives:
+        return stated
+    quote = text[start:end] + stated.quote
+    return _Stated(quote, stated.value, stated.tolerance, tuple(alternatives))
+
+
 def _stated_counts(run: _Run) -> list[_Stated]:
     out: list[_Stated] = []
     for pattern in _PARAMETERS:
         for match in pattern.finditer(run.text):
             stated = _stated_count(match["n"], match["unit"], match.group(0))
             if stated is not None and stated.value not in [s.value for s in out]:
-                out.append(stated)
+                out.append(_with_enumeration(stated, run.text, match.start(), match["unit"]))
     for match in _WORDS_PARAMETERS.finditer(run.text):
         amount = _words_value(match["words"])
         if amount is not None:
@@ -872,7 +904,7 @@ def _parameters(run: _Run) -> None:
         return
     run.compared["parameters"] = {"computed": total, "files": files}
     for statement in stated:
-        if abs(Decimal(total) - statement.value) <= statement.tolerance:
+        if statement.holds(total):
             continue
         run.findings.append(
             Finding(

@@ -277,3 +277,33 @@ def test_a_shard_index_naming_files_outside_the_model_is_an_error(pipeline: Pipe
 
     assert result.error is not None
     assert "names shards outside the model: '../other.safetensors'" in result.error
+
+
+def test_a_family_card_listing_every_size_passes_for_the_size_it_ships(
+    pipeline: Pipeline,
+) -> None:
+    # The Llama 3 card's wording: "comes in two sizes — 8B and 70B parameters".
+    card = LLAMA_CARD.replace(
+        "| Parameters | 2.56K |", "The family comes in two sizes — 2.56K and 70B parameters."
+    )
+    llama_model(models(pipeline) / "chat", card)
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert result.findings == []
+    assert result.error is None
+
+
+def test_an_enumeration_of_sizes_none_of_which_the_weights_have_fails(
+    pipeline: Pipeline,
+) -> None:
+    # Guard: the enumeration widens the statement to its sizes, not to any size.
+    card = LLAMA_CARD.replace("| Parameters | 2.56K |", "Sizes: 8, 70 and 405B parameters.")
+    llama_model(models(pipeline) / "chat", card)
+    claim = declare(pipeline, "chat")
+
+    result = pipeline.result(claim)
+
+    assert rules(result) == ["MLS-CARD-108"]
+    assert only(result, "MLS-CARD-108").startswith("the card says '8, 70 and 405B parameters'")
