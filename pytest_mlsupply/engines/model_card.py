@@ -623,8 +623,23 @@ def sections_for(card: ModelCard, name: str) -> list[Section]:
     return [
         entry
         for entry in card.outline
-        if name in heading_means(entry.title) and meaningful(entry.body, entry.title)
+        if name in heading_means(entry.title)
+        and meaningful(_own_text(entry.body, name), entry.title)
     ]
+
+
+# The Hub card template fills these description lines from the front matter itself
+# (`- **License:** {{ license }}`): they are the Hub's words, not a description.
+_FILLED_LINE_RE = re.compile(
+    r"^[ \t]{0,3}[-*+]?[ \t]{0,3}(?:\*\*|__)(?:license|language\(s\)(?: \(nlp\))?|finetuned from "
+    r"model(?: \[optional\])?):?(?:\*\*|__):?[^\n]*$",
+    re.I | re.M,
+)
+
+
+def _own_text(body: str, name: str) -> str:
+    """``body`` without the lines the Hub template fills in itself, for a model description."""
+    return _FILLED_LINE_RE.sub("", body) if name == "model_description" else body
 
 
 def section(card: ModelCard, *patterns: str) -> str | None:
@@ -725,7 +740,9 @@ def _field_gap(card: ModelCard, spec: CardField) -> str | None:
     placeholders = [
         s.title
         for s in card.outline
-        if spec.name in heading_means(s.title) and not meaningful(s.body, s.title) and s.body
+        if spec.name in heading_means(s.title)
+        and not meaningful(_own_text(s.body, spec.name), s.title)
+        and s.body
     ]
     if placeholders:
         return f"section {placeholders[0]!r} holds only placeholder text"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from huggingface_hub import ModelCard as HubModelCard
+from huggingface_hub import ModelCardData
 
 from pytest_mlsupply.engines.model_card import gaps, parse_card
 from tests.cards import BERT_ENCODER, LLAMA_CHAT
@@ -183,3 +185,15 @@ def test_a_heading_after_a_character_markdown_does_not_break_lines_at_is_no_head
     card = FRONT.rstrip("\n") + f"{separator}## Limitations{separator}It fails on sarcasm.\n"
 
     assert missing(card) == ["limitations"]
+
+
+def test_the_hub_template_left_unfilled_states_no_model_description() -> None:
+    # ModelCard.from_template writes the licence, language and base model into the description's
+    # list itself; with nothing else written, the card describes nothing.
+    data = ModelCardData(license="mit", language="en", base_model="acme/base")
+    template = str(HubModelCard.from_template(data))
+
+    assert missing(template, "model_description") == ["model_description"]
+
+    filled = str(HubModelCard.from_template(data, model_description="A sentiment classifier."))
+    assert missing(filled, "model_description") == []
