@@ -76,7 +76,9 @@ _NO_CUSTOM_CODE = re.compile(
     re.I,
 )
 _MODEL_TYPE = re.compile(r"^\W*model[ _-]?type\W*[:|]\W*(?P<value>[^\n|]+)", re.I | re.M)
-_NUMBER = r"(?P<n>\d{1,3}(?:,\d{3})+|\d+)"
+# Never starting inside a number ("1,000,000": not at "000,000"): each start would rescan the
+# rest of the run, quadratic over a card of comma-grouped digits.
+_NUMBER = r"(?<![\d,.])(?P<n>\d{1,3}(?:,\d{3})+|\d+)"
 _SIZE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "hidden size": (
         re.compile(rf"\bhidden[ _-]?(?:size|dim(?:ension)?s?)\b[^\d\n]{{0,12}}?{_NUMBER}\b", re.I),
@@ -113,9 +115,7 @@ _UNITS = {
     "t": 10**12,
     "trillion": 10**12,
 }
-_AMOUNT = (
-    r"(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(?P<unit>[kmbt]|thousand|million|billion|trillion)?"
-)
+_AMOUNT = r"(?<![\d,.])(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(?P<unit>[kmbt]|thousand|million|billion|trillion)?"
 _PARAMETERS = (
     re.compile(rf"\b{_AMOUNT}\b[\s-]*(?:parameters?|params)\b", re.I),
     re.compile(rf"\b(?:number of parameters|parameter count)\b[^\d\n\w]{{0,12}}?{_AMOUNT}\b", re.I),
