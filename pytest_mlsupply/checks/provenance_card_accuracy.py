@@ -41,7 +41,7 @@ from pytest_mlsupply import licenses
 from pytest_mlsupply.checks import provenance_lineage
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.provenance_license import LICENSE_FILES, card_licence
-from pytest_mlsupply.engines.formats.safetensors import parameter_count
+from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 from pytest_mlsupply.engines.hf_config import (
     ConfigError,
     architecture,
@@ -62,18 +62,23 @@ _CWE_DOC = "CWE-1059"
 _CWE_PROVENANCE = "CWE-1357"
 
 _SAFETENSORS_ONLY = re.compile(
-    r"\bsafetensors[ -]only\b|\bonly (?:in |as |the )?safetensors\b|\bexclusively (?:in |as )?"
-    r"(?:the )?safetensors\b|\b(?:no|without(?: any)?) pickle(?:s|d| files| weights)?\b",
+    r"\bsafetensors[ -]only\b|\bonly (?:(?:available|provided|distributed|shipped|released|"
+    r"published|stored) )?(?:in |as )?(?:the )?safetensors\b|\bexclusively (?:in |as )?"
+    r"(?:the )?safetensors\b|\bsafetensors (?:format |weights |files )only\b"
+    r"|\b(?:no|without(?: any)?) pickle(?:s|d| files| weights)?\b",
     re.I,
 )
 _NO_CUSTOM_CODE = re.compile(
     r"\bno (?:custom|remote) code\b|\bwithout (?:custom|remote) code\b|"
     r"\b(?:does not|doesn't|do not|don't|no need to) (?:require|need|use|set) `?trust_remote_code|"
-    r"\bwithout `?trust_remote_code|\bno `?trust_remote_code",
+    r"\bwithout `?trust_remote_code|\bno `?trust_remote_code|\bno need for `?trust_remote_code"
+    r"|\btrust_remote_code(?:=True)?`? (?:is|are) not (?:required|needed|necessary)",
     re.I,
 )
 _MODEL_TYPE = re.compile(r"^\W*model[ _-]?type\W*[:|]\W*(?P<value>[^\n|]+)", re.I | re.M)
-_NUMBER = r"(?P<n>\d{1,3}(?:,\d{3})+|\d+)"
+# Never starting inside a number ("1,000,000": not at "000,000"): each start would rescan the
+# rest of the run, quadratic over a card of comma-grouped digits.
+_NUMBER = r"(?<![\d,.])(?P<n>\d{1,3}(?:,\d{3})+|\d+)"
 _SIZE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "hidden size": (
         re.compile(rf"\bhidden[ _-]?(?:size|dim(?:ension)?s?)\b[^\d\n]{{0,12}}?{_NUMBER}\b", re.I),
@@ -110,16 +115,58 @@ _UNITS = {
     "t": 10**12,
     "trillion": 10**12,
 }
-_AMOUNT = (
-    r"(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(?P<unit>[kmbt]|thousand|million|billion|trillion)?"
-)
+_AMOUNT = r"(?<![\d,.])(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(?P<unit>[kmbt]|thousand|million|billion|trillion)?"
 _PARAMETERS = (
     re.compile(rf"\b{_AMOUNT}\b[\s-]*(?:parameters?|params)\b", re.I),
     re.compile(rf"\b(?:number of parameters|parameter count)\b[^\d\n\w]{{0,12}}?{_AMOUNT}\b", re.I),
     # A bare "parameters" only as a label: "parameters, 1000 steps" states no count.
     re.compile(rf"(?:\b(?:parameters|params)|#\s?params)\W{{0,3}}[:|=]\W{{0,3}}{_AMOUNT}\b", re.I),
 )
+#: "seven billion parameters", "one hundred ten million parameters": sizes in words.
+_NUMBER_WORDS = {
+    **{
+        w: i
+        for i, w in enumerate(
+            [
+                "zero",
+                "one",
+                "two",
+                "three",
+                "four",
+                "five",
+                "six",
+                "seven",
+                "eight",
+                "nine",
+                "ten",
+                "eleven",
+                "twelve",
+                "thirteen",
+                "fourteen",
+                "fifteen",
+                "sixteen",
+                "seventeen",
+                "eighteen",
+                "nineteen",
+            ]
+        )
+    },
+    **{
+        w: 10 * i
+        for i, w in enumerate(
+            ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], 2
+        )
+    },
+}
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_WORDS_PARAMETERS = re.compile(
+    rf"\b(?P<words>(?:(?:{_NUMBER_WORD}|hundred|and)[\s-]+){{1,6}}?)"
+    r"(?P<unit>thousand|million|billion|trillion)[\s-]*(?:parameters?|params)\b",
+    re.I,
+)
 _PARAMETER_KEYS = ("parameters", "num_parameters", "params")
+#: Dtypes holding one parameter per element: weights stored only in these are not packed.
+_UNPACKED = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 
 
 @dataclass
@@ -198,6 +245,8 @@ def _licence(run: _Run) -> None:
             )
     if run.model.root is None:
         return
+    # Every licence file: an unrecognisable LICENSE must not keep the LICENSE.md beside it from
+    # being compared.
     for name in LICENSE_FILES:
         path = run.root / name
         if not path.is_file():
@@ -207,12 +256,13 @@ def _licence(run: _Run) -> None:
                 text = handle.read(_MAX_LICENSE).decode("utf-8", errors="replace")
         except OSError as exc:
             run.errors.append(f"cannot read {name} to compare it with the card: {exc}")
-            return
+            continue
         only = licenses.identify(text).only
         found = only.key if only else None
-        run.compared["license_file"] = {"file": name, "identified": found}
+        if found is not None or "license_file" not in run.compared:
+            run.compared["license_file"] = {"file": name, "identified": found}
         if found is None:
-            return
+            continue
         try:
             named = licenses.symbols(stated)
         except licenses.LicenceError:
@@ -233,7 +283,6 @@ def _licence(run: _Run) -> None:
                     cwe=_CWE_PROVENANCE,
                 )
             )
-        return
 
 
 # --- base model -------------------------------------------------------------------------------
@@ -361,8 +410,14 @@ def _datasets(run: _Run, ctx: CheckContext) -> None:
 # --- architecture and sizes -------------------------------------------------------------------
 
 
+#: A stated size with more digits than this is no model's: it is kept as a value no config
+#: holds (so it is a contradiction, not a crash on Python's int conversion limit).
+_MAX_DIGITS = 30
+
+
 def _number(text: str) -> int:
-    return int(text.replace(",", ""))
+    digits = text.replace(",", "")
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def _architecture(run: _Run) -> None:
@@ -387,6 +442,8 @@ def _architecture(run: _Run) -> None:
     compared: dict[str, Any] = {}
     for stated in types:
         compared["model_type"] = stated
+        if arch.text_model_type is not None and _same_type(stated, arch.text_model_type):
+            continue  # a multimodal model's card may name its language model's family
         if arch.model_type is not None and not _same_type(stated, arch.model_type):
             _size_finding(run, "model type", repr(stated), f"model_type {arch.model_type!r}")
     known = {
@@ -619,6 +676,18 @@ def _pickle_finding(run: _Run, said: str, pickles: list[str], tag: bool = False)
     )
 
 
+#: Besides config.json, the files whose ``auto_map`` makes transformers import the model's code
+#: (tokenizers, processors, image processors, feature extractors).
+_AUTO_MAP_FILES = (
+    "tokenizer_config.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "image_processor_config.json",
+    "feature_extractor_config.json",
+    "video_preprocessor_config.json",
+)
+
+
 def _custom_code(run: _Run) -> None:
     statement = _NO_CUSTOM_CODE.search(run.text)
     if statement is None:
@@ -631,13 +700,17 @@ def _custom_code(run: _Run) -> None:
     config = run.config()
     if config is not None and architecture(config).auto_map:
         sides.append("config.json maps classes to custom code (auto_map)")
-    tokenizer_config = run.root / "tokenizer_config.json"
-    if tokenizer_config.is_file():
+    if config is not None and config.get("custom_pipelines"):
+        sides.append("config.json maps a pipeline to custom code (custom_pipelines)")
+    for name in _AUTO_MAP_FILES:
+        path = run.root / name
+        if not path.is_file():
+            continue
         try:
-            if read_json_object(tokenizer_config).get("auto_map"):
-                sides.append("tokenizer_config.json maps classes to custom code (auto_map)")
+            if read_json_object(path).get("auto_map"):
+                sides.append(f"{name} maps classes to custom code (auto_map)")
         except (ConfigError, OSError) as exc:
-            run.errors.append(f"cannot read tokenizer_config.json for auto_map: {exc}")
+            run.errors.append(f"cannot read {name} for auto_map: {exc}")
     if not sides:
         return
     run.findings.append(
@@ -666,6 +739,12 @@ class _Stated:
     value: Decimal
     tolerance: Decimal
     """Half a unit of the last stated digit: the computed count rounds to the statement."""
+    alternatives: tuple[_Stated, ...] = ()
+    """The other sizes of an enumeration ("comes in 8B and 70B parameters"): the statement holds
+    when the count rounds to any of them."""
+
+    def holds(self, total: int) -> bool:
+        return any(abs(Decimal(total) - s.value) <= s.tolerance for s in (self, *self.alternatives))
 
 
 def _stated_count(number: str, unit: str | None, quote: str) -> _Stated | None:
@@ -687,11 +766,43 @@ def _stated_count(number: str, unit: str | None, quote: str) -> _Stated | None:
     return _Stated(quote, value, step * scale / 2)
 
 
+_ENUMERATED = re.compile(
+    rf"{_AMOUNT}\s{{0,3}}(?:,|/|\band\b|\bor\b)\s{{0,3}}(?:and\s{{1,3}}|or\s{{1,3}})?$", re.I
+)
+
+
+def _with_enumeration(stated: _Stated, text: str, start: int, unit: str | None) -> _Stated:
+    """``stated`` with the sizes listed just before it ("2B, 8B and 70B parameters"): a family's
+    card names every size, its weights are one of them."""
+    alternatives: list[_Stated] = []
+    end = start
+    while len(alternatives) < 8:
+        before = _ENUMERATED.search(text[max(0, start - 60) : start])
+        if before is None:
+            break
+        # "8 and 70B parameters": a size written without a unit shares the last one's.
+        other = _stated_count(before["n"], before["unit"] or unit, before.group(0))
+        if other is None:
+            break
+        alternatives.append(other)
+        start -= len(before.group(0))
+    if not alternatives:
+        return stated
+    quote = text[start:end] + stated.quote
+    return _Stated(quote, stated.value, stated.tolerance, tuple(alternatives))
+
+
 def _stated_counts(run: _Run) -> list[_Stated]:
     out: list[_Stated] = []
     for pattern in _PARAMETERS:
         for match in pattern.finditer(run.text):
             stated = _stated_count(match["n"], match["unit"], match.group(0))
+            if stated is not None and stated.value not in [s.value for s in out]:
+                out.append(_with_enumeration(stated, run.text, match.start(), match["unit"]))
+    for match in _WORDS_PARAMETERS.finditer(run.text):
+        amount = _words_value(match["words"])
+        if amount is not None:
+            stated = _stated_count(str(amount), match["unit"], match.group(0))
             if stated is not None and stated.value not in [s.value for s in out]:
                 out.append(stated)
     for key in _PARAMETER_KEYS:
@@ -705,8 +816,31 @@ def _stated_counts(run: _Run) -> list[_Stated]:
     return out
 
 
+def _words_value(words: str) -> int | None:
+    """``"one hundred ten"`` → 110; None when the words are no number below a thousand."""
+    total, current, seen = 0, 0, False
+    for word in re.split(r"[\s-]+", words.lower().strip()):
+        if word in ("", "and"):
+            continue
+        if word == "hundred":
+            if not seen or current >= 100:
+                return None
+            current *= 100
+        elif word in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[word]
+            seen = True
+        else:
+            return None
+    total += current
+    return total if seen and total < 1000 else None
+
+
 def _weight_files(run: _Run) -> list[str] | str:
-    """The safetensors files holding the model's weights, or why they cannot be told."""
+    """The safetensors files holding the model's weights, or why they cannot be told. The order
+    is transformers': a top-level ``model.safetensors`` is loaded before a shard index, so an
+    index naming other (smaller) shards beside it does not stand for the weights."""
+    if (run.root / "model.safetensors").is_file():
+        return ["model.safetensors"]
     index = run.root / "model.safetensors.index.json"
     if index.is_file():
         try:
@@ -717,7 +851,15 @@ def _weight_files(run: _Run) -> list[str] | str:
         if not isinstance(weight_map, dict) or not weight_map:
             run.errors.append("model.safetensors.index.json has no weight_map")
             return "the shard index has no weight_map"
-        return sorted({str(v) for v in weight_map.values()})
+        shards = sorted({str(v) for v in weight_map.values()})
+        outside = [n for n in shards if n.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", n)]
+        if outside:
+            run.errors.append(
+                "model.safetensors.index.json names shards outside the model: "
+                + ", ".join(repr(n) for n in outside[:5])
+            )
+            return "the shard index names files outside the model"
+        return shards
     top = sorted(
         f.relpath
         for f in run.model.files
@@ -736,28 +878,34 @@ def _parameters(run: _Run) -> None:
     stated = _stated_counts(run)
     if not stated:
         return
-    if (run.root / provenance_lineage.ADAPTER_CONFIG).is_file():
+    files = _weight_files(run)
+    if isinstance(files, str) and (run.root / provenance_lineage.ADAPTER_CONFIG).is_file():
         # An adapter's card states its base's size; the adapter's own tensors are a fraction.
+        # An adapter_config.json beside full weights does not excuse them from the count.
         run.compared["parameters"] = "not compared: an adapter's card states its base's size"
         return
-    config = run.config()
-    if config is not None and architecture(config).quantized:
-        run.compared["parameters"] = "not compared: quantised weights pack several per element"
-        return
-    files = _weight_files(run)
     if isinstance(files, str):
         run.compared["parameters"] = f"not compared: {files}"
         return
     total = 0
+    dtypes: set[str] = set()
     for name in files:
         try:
-            total += parameter_count(run.root / name)
+            count, stored = tensor_summary(run.root / name)
         except (ValueError, OSError) as exc:
             run.errors.append(f"cannot count the parameters of {name}: {exc}")
             return
+        total += count
+        dtypes |= stored
+    config = run.config()
+    if config is not None and architecture(config).quantized and not dtypes <= _UNPACKED:
+        # Only what the headers show excuses the count: a quantization_config over weights
+        # stored as plain floats packs nothing.
+        run.compared["parameters"] = "not compared: quantised weights pack several per element"
+        return
     run.compared["parameters"] = {"computed": total, "files": files}
     for statement in stated:
-        if abs(Decimal(total) - statement.value) <= statement.tolerance:
+        if statement.holds(total):
             continue
         run.findings.append(
             Finding(
@@ -799,7 +947,10 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
         return Outcome(error=f"cannot compare the card: {card_rel}: {exc}")
     except OSError as exc:
         return Outcome(error=f"cannot read {card_rel}: {exc}")
-    text = "\n".join(f"{title}\n{body}" for title, body in card.sections.items())
+    # The text before the first heading too: a card with no heading states things as well.
+    text = "\n".join(
+        [card.preamble, *(f"{title}\n{body}" for title, body in card.sections.items())]
+    )
     state = _Run(model, card, card_rel, text)
     _licence(state)
     _base_model(state)

@@ -40,6 +40,9 @@ MAX_TOKENIZER = 256 << 20
 _HIDDEN = ("hidden_size", "d_model", "n_embd", "dim")
 _LAYERS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 _VOCAB = ("vocab_size", "padded_vocab_size", "n_vocab")
+#: Where multimodal configs (LLaVA, Gemma 3, Qwen2-VL, InternVL, ...) keep their language model's
+#: numbers when the top level does not state them.
+_NESTED = ("text_config", "llm_config", "language_config")
 
 
 class ConfigError(ValueError):
@@ -77,7 +80,10 @@ class Architecture:
     vocab_size: tuple[str, int] | None
     auto_map: bool
     """Whether the config maps classes to code shipped with the model (``auto_map``)."""
-    quantized: bool
+    text_model_type: str | None = None
+    """The nested language model's ``model_type`` (``text_config.model_type``) of a multimodal
+    config: a card may name either."""
+    quantized: bool = False
     """Whether the weights are quantised (``quantization_config``): packed tensors then hold
     several parameters per element, so a count from shapes is not the parameter count."""
 
@@ -87,6 +93,21 @@ def _first(config: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, int] | N
         value = _count(config.get(key))
         if value is not None:
             return key, value
+    for nested in _NESTED:
+        inner = config.get(nested)
+        if isinstance(inner, dict):
+            for key in keys:
+                value = _count(inner.get(key))
+                if value is not None:
+                    return f"{nested}.{key}", value
+    return None
+
+
+def _text_model_type(config: dict[str, Any]) -> str | None:
+    for nested in _NESTED:
+        inner = config.get(nested)
+        if isinstance(inner, dict) and isinstance(inner.get("model_type"), str):
+            return str(inner["model_type"]) or None
     return None
 
 
@@ -98,6 +119,7 @@ def architecture(config: dict[str, Any]) -> Architecture:
         layers=_first(config, _LAYERS),
         vocab_size=_first(config, _VOCAB),
         auto_map=bool(config.get("auto_map")),
+        text_model_type=_text_model_type(config),
         quantized=bool(config.get("quantization_config")),
     )
 

@@ -27,7 +27,9 @@ headings that mean it (the Hub card template's among them), and placeholder text
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,8 @@ _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
 # Hub cards ship with these in every empty section (the card template renders
 # `default("[More Information Needed]")`); Jinja placeholders left unrendered count as empty too.
 _PLACEHOLDER_RE = re.compile(
-    r"\[\s*more information needed\s*\]|more information needed(?: for further recommendations)?"
+    r"\[\s*more\s*information\s*needed\s*\]"
+    r"|more\s*information\s*needed(?:\s+for\s+further\s+recommendations)?"
     r"|\{\{[^{}]{0,200}\}\}|\{%[^{}]{0,200}%\}"
     # The template's only pre-written sentences: boilerplate, not the author's statement.
     r"|users \(both direct and downstream\) should be made aware of the risks, biases and"
@@ -92,6 +95,8 @@ class ModelCard:
     """Heading text → the section's body (without sub-sections' headings)."""
     outline: tuple[Section, ...] = ()
     """Every section in card order, with its heading level (sub-sections follow their parent)."""
+    preamble: str = ""
+    """The body's text before its first heading (a card may have no heading at all)."""
     metadata_errors: tuple[str, ...] = ()
     """What huggingface_hub could not read in otherwise valid front matter (a ``model-index``
     it rejects); those keys are left out of :attr:`metadata`."""
@@ -137,8 +142,8 @@ def parse_card(text: str) -> ModelCard:
     text = text.removeprefix("\ufeff")
     empty = _EMPTY_FRONT_MATTER_RE.match(text)
     if empty is not None:
-        outline = _outline(text[empty.end() :])
-        return ModelCard(sections=_to_dict(outline), outline=outline)
+        preamble, outline = _outline(text[empty.end() :])
+        return ModelCard(sections=_to_dict(outline), outline=outline, preamble=preamble)
     match = _FRONT_MATTER_RE.match(text)
     if match is None:
         first = text.lstrip().split("\n", 1)[0]
@@ -146,8 +151,8 @@ def parse_card(text: str) -> ModelCard:
             # huggingface_hub would read the whole card, licence and base model included, as
             # body text: every claim would see no front matter at all.
             raise CardError("front matter starts with '---' but is never closed")
-        outline = _outline(text)
-        return ModelCard(sections=_to_dict(outline), outline=outline)
+        preamble, outline = _outline(text)
+        return ModelCard(sections=_to_dict(outline), outline=outline, preamble=preamble)
     # Card line of the block's first line, so YAML marks (0-based in the block) map to the card.
     offset = text.count("\n", 0, match.start(2)) + 1
     duplicates = _check_front_matter(match.group(2), offset)
@@ -160,11 +165,12 @@ def parse_card(text: str) -> ModelCard:
         errors = (_first_line(str(exc)),)
         hub = HubModelCard(text, ignore_metadata_errors=True)
     data: dict[str, Any] = hub.data.to_dict()  # type: ignore[no-untyped-call]
-    outline = _outline(hub.text)
+    preamble, outline = _outline(hub.text)
     return ModelCard(
         metadata=_jsonable(data),
         sections=_to_dict(outline),
         outline=outline,
+        preamble=preamble,
         metadata_errors=errors,
         duplicates=duplicates,
     )
@@ -233,25 +239,115 @@ def _first_line(message: str) -> str:
     return message.split(". Pass `ignore_metadata_errors", 1)[0].strip()
 
 
-def _outline(body: str) -> tuple[Section, ...]:
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_HTML_HEADING_RE = re.compile(
+    r"^ {0,3}<h([1-6])(?:\s[^<>\n]{0,200})?>(.{0,300}?)</h\1\s*>\s*$", re.I
+)
+_TAG_RE = re.compile(r"<[^<>\n]{0,300}>")
+# Raw HTML blocks whose content Markdown never reads (CommonMark's type 1): a "## heading" in a
+# <pre> is text, like one in a code fence.
+_RAW_OPEN_RE = re.compile(r"^ {0,3}<(pre|script|style|textarea)(?:[\s>]|$)", re.I)
+_LIST_ITEM_RE = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
+
+
+def _uncommented(line: str, in_comment: bool) -> tuple[str, bool]:
+    """``line`` without its HTML comment parts, and whether a comment is still open after it."""
+    parts: list[str] = []
+    position = 0
+    while True:
+        if in_comment:
+            end = line.find("-->", position)
+            if end == -1:
+                return "".join(parts), True
+            position, in_comment = end + 3, False
+        start = line.find("<!--", position)
+        if start == -1:
+            parts.append(line[position:])
+            return "".join(parts), False
+        parts.append(line[position:start])
+        position, in_comment = start + 4, True
+
+
+def _outline(body: str) -> tuple[str, tuple[Section, ...]]:
+    """The text before the first heading, and every section as it renders: headings in code
+    blocks and HTML comments are none, setext (``Title`` over ``====``) and ``<h2>`` headings are."""
+    preamble: list[str] = []
     sections: list[tuple[int, str, list[str]]] = []
-    in_code = False
+    fence: str | None = None  # the opening fence while in a fenced code block
+    raw_block: str | None = None  # the closing tag while in a <pre>, <script>, ... block
+    in_comment = False
+    paragraph = 0  # lines of the open paragraph at the end of the current text
     level = 0  # of the last real heading; a bold label is one below it
-    for line in body.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_code = not in_code
-        match = None if in_code else _HEADING_RE.match(line)
-        label = None if in_code or match else _BOLD_LABEL_RE.match(line)
+    # Markdown's line endings only: str.splitlines() also breaks at \x0b, \x0c, \x1c-\x1e, \x85,
+    # U+2028 and U+2029, which render inline, so a heading after one is no heading.
+    for raw in _LINE_BREAK_RE.split(body):
+        lines = sections[-1][2] if sections else preamble
+        opening = _FENCE_RE.match(raw)
+        if fence is not None:
+            # Closed only by a fence of the same character, at least as long, with nothing after.
+            closing = opening.group(1) if opening else ""
+            if (
+                closing[:1] == fence[0]
+                and len(closing) >= len(fence)
+                and not raw.strip().strip(fence[0])
+            ):
+                fence = None
+            lines.append(raw)
+            paragraph = 0
+            continue
+        if raw_block is not None:
+            if raw_block in raw.lower():
+                raw_block = None
+            lines.append(raw)
+            paragraph = 0
+            continue
+        line, in_comment = _uncommented(raw, in_comment)
+        html_block = None if in_comment else _RAW_OPEN_RE.match(line)
+        if html_block:
+            closing_tag = f"</{html_block.group(1).lower()}>"
+            if closing_tag not in line.lower():
+                raw_block = closing_tag
+            lines.append(line)
+            paragraph = 0
+            continue
+        if opening and not in_comment:
+            fence = opening.group(1)
+            lines.append(line)
+            paragraph = 0
+            continue
+        match = _HEADING_RE.match(line)
+        html = None if match else _HTML_HEADING_RE.match(line)
+        setext = None if match or html or not paragraph else _SETEXT_RE.match(line)
+        label = None if match or html or setext else _BOLD_LABEL_RE.match(line)
+        if setext and setext.group(1)[0] == "-" and _LIST_ITEM_RE.match(lines[-paragraph]):
+            setext = None  # a list followed by a thematic break
         if match:
             level = len(match.group(1))
             sections.append((level, match.group(2).rstrip().rstrip("#").strip(), []))
+            paragraph = 0
+        elif html:
+            level = int(html.group(1))
+            sections.append((level, _TAG_RE.sub(" ", html.group(2)).strip(), []))
+            paragraph = 0
+        elif setext:
+            title = " ".join(part.strip() for part in lines[-paragraph:])
+            del lines[-paragraph:]
+            level = 1 if setext.group(1)[0] == "=" else 2
+            sections.append((level, title, []))
+            paragraph = 0
         elif label and heading_means(label["label"]):
             # "**Out-of-scope** Use in any manner that violates ...": the Llama cards state
             # their parts as bold labels inside one section; by meaning, each is a section.
             sections.append((level + 1, label["label"].strip(), [label["rest"]]))
-        elif sections:
-            sections[-1][2].append(line)
-    return tuple(Section(level, title, "\n".join(text).strip()) for level, title, text in sections)
+            paragraph = 1 if label["rest"].strip() else 0
+        else:
+            lines.append(line)
+            paragraph = paragraph + 1 if line.strip() else 0
+    return "\n".join(preamble).strip(), tuple(
+        Section(level, title, "\n".join(text).strip()) for level, title, text in sections
+    )
 
 
 def _to_dict(outline: tuple[Section, ...]) -> dict[str, str]:
@@ -276,13 +372,69 @@ def _jsonable(value: Any) -> Any:
 # --- content ------------------------------------------------------------------------------------
 
 
-def meaningful(text: str | None) -> bool:
-    """Whether ``text`` says something: not empty, not only comments, labels and placeholders."""
+# Not content: images, link targets and bare addresses (a section that is only a link says
+# nothing itself), HTML tags. Runs are bounded and exclude their delimiters: no backtracking.
+_IMAGE_RE = re.compile(r"!\[[^\[\]\n]{0,300}\]\([^()\s]{0,1000}(?:\s[^()]{0,300})?\)")
+_LINK_RE = re.compile(r"\[([^\[\]\n]{0,300})\]\([^()\s]{0,1000}(?:\s[^()]{0,300})?\)")
+_URL_RE = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
+# Words that, alone (or with the heading's own words), state nothing.
+_EMPTY_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "it",
+        "its",
+        "is",
+        "are",
+        "be",
+        "see",
+        "above",
+        "below",
+        "here",
+        "there",
+        "link",
+        "links",
+        "section",
+        "sections",
+        "details",
+        "information",
+        "info",
+        "none",
+        "nil",
+        "na",
+        "nothing",
+        "same",
+        "model",
+        "models",
+        "card",
+    ]
+)
+
+
+def meaningful(text: str | None, heading: str = "") -> bool:
+    """Whether ``text`` says something: not empty, not only comments, labels, placeholders,
+    images, links' targets, markup or the words of its own ``heading``."""
     if not text:
         return False
+    # Zero-width and other invisible characters would split a placeholder into "content";
+    # compatibility forms (fullwidth letters) read as the letters they show.
+    text = "".join(
+        c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf"
+    )
     stripped = _PLACEHOLDER_RE.sub(" ", _without_comments(text))
     stripped = _LABEL_RE.sub(" ", stripped)
-    return bool(_WORD_RE.search(stripped))
+    stripped = _IMAGE_RE.sub(" ", stripped)
+    stripped = _LINK_RE.sub(r" \1 ", stripped)
+    stripped = _URL_RE.sub(" ", _TAG_RE.sub(" ", stripped))
+    own = set(normalise_heading(heading).split()) if heading else set()
+    return any(
+        word.lower() not in _EMPTY_WORDS and word.lower() not in own
+        for word in _WORD_RE.findall(stripped)
+    )
 
 
 def _without_comments(text: str) -> str:
@@ -471,8 +623,23 @@ def sections_for(card: ModelCard, name: str) -> list[Section]:
     return [
         entry
         for entry in card.outline
-        if name in heading_means(entry.title) and meaningful(entry.body)
+        if name in heading_means(entry.title)
+        and meaningful(_own_text(entry.body, name), entry.title)
     ]
+
+
+# The Hub card template fills these description lines from the front matter itself
+# (`- **License:** {{ license }}`): they are the Hub's words, not a description.
+_FILLED_LINE_RE = re.compile(
+    r"^[ \t]{0,3}[-*+]?[ \t]{0,3}(?:\*\*|__)(?:license|language\(s\)(?: \(nlp\))?|finetuned from "
+    r"model(?: \[optional\])?):?(?:\*\*|__):?[^\n]*$",
+    re.I | re.M,
+)
+
+
+def _own_text(body: str, name: str) -> str:
+    """``body`` without the lines the Hub template fills in itself, for a model description."""
+    return _FILLED_LINE_RE.sub("", body) if name == "model_description" else body
 
 
 def section(card: ModelCard, *patterns: str) -> str | None:
@@ -496,11 +663,28 @@ class Gap:
 
 
 def _stated(value: Any) -> bool:
+    """Whether a front matter value states something: text with a letter or digit that is not
+    a placeholder (or a list holding such text). ``license: false``, ``base_model: 0`` or
+    ``datasets: [{}]`` name nothing."""
     if isinstance(value, str):
-        return bool(value.strip()) and not _PLACEHOLDER_RE.fullmatch(value.strip())
+        text = value.strip()
+        return any(c.isalnum() for c in text) and not _PLACEHOLDER_RE.fullmatch(text)
     if isinstance(value, list):
         return any(_stated(v) for v in value)
-    return value not in (None, {}, [])
+    return False
+
+
+_MEASURE_RE = re.compile(r"\s{0,20}[-+]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?!\w)")
+
+
+def _measured(value: Any) -> bool:
+    """A metric value: a finite number, or text that starts with one (``"88.9"``, ``"88.9%"``,
+    ``"88.9 ± 0.2"``); ``TBD`` or ``[More Information Needed]`` measure nothing."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    return isinstance(value, str) and _MEASURE_RE.match(value) is not None
 
 
 def _evaluation_gap(card: ModelCard) -> str | None:
@@ -523,13 +707,18 @@ def _evaluation_gap(card: ModelCard) -> str | None:
             metrics = [
                 m
                 for m in result.get("metrics") or []
-                if isinstance(m, dict) and m.get("type") and m.get("value") is not None
+                if isinstance(m, dict) and _stated(m.get("type")) and _measured(m.get("value"))
             ]
             dataset = result.get("dataset")
-            named = isinstance(dataset, dict) and (dataset.get("name") or dataset.get("type"))
+            named = isinstance(dataset, dict) and (
+                _stated(dataset.get("name")) or _stated(dataset.get("type"))
+            )
             if metrics and named:
                 return None
-    return "the model-index has no result with both metrics (type and value) and a dataset"
+    return (
+        "the model-index has no result with both metrics (a type and a numeric value) and a "
+        "named dataset"
+    )
 
 
 def _field_gap(card: ModelCard, spec: CardField) -> str | None:
@@ -551,7 +740,9 @@ def _field_gap(card: ModelCard, spec: CardField) -> str | None:
     placeholders = [
         s.title
         for s in card.outline
-        if spec.name in heading_means(s.title) and not meaningful(s.body) and s.body
+        if spec.name in heading_means(s.title)
+        and not meaningful(_own_text(s.body, spec.name), s.title)
+        and s.body
     ]
     if placeholders:
         return f"section {placeholders[0]!r} holds only placeholder text"

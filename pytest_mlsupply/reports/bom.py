@@ -192,6 +192,7 @@ def render_bom_xml(
         _insert_component_extension(components[ref], elements)
     _sort_xml_components(root)
     _unqualify(root)
+    _xml_safe(root)
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
 
@@ -1179,6 +1180,24 @@ def _xml_elements(tag: str, value: Any) -> list[ET.Element]:
     else:
         element.text = str(value)
     return [element]
+
+
+#: What XML 1.0 cannot hold at all, even escaped (C0 controls but tab and line breaks, lone
+#: surrogates, U+FFFE/U+FFFF).
+_NOT_XML_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Replace what XML cannot hold with U+FFFD in every text and attribute: the model card's
+    text and front matter (``pipeline_tag: "fill\\x1bmask"`` is valid YAML) are the author's,
+    and one escape character would make the whole XML form unparseable."""
+    for element in root.iter():
+        if element.text:
+            element.text = _NOT_XML_RE.sub("\ufffd", element.text)
+        if element.tail:
+            element.tail = _NOT_XML_RE.sub("\ufffd", element.tail)
+        for name, value in element.attrib.items():
+            element.set(name, _NOT_XML_RE.sub("\ufffd", value))
 
 
 def _insert_component_extension(component: ET.Element, elements: Sequence[ET.Element]) -> None:

@@ -164,3 +164,17 @@ def test_a_section_about_users_gives_the_users_and_a_placeholder_gives_nothing(
     }
     assert model_card["modelParameters"]["inputs"] == [{"format": "image"}]
     assert model_card["modelParameters"]["outputs"] == [{"format": "label"}]
+
+
+def test_control_characters_in_a_card_do_not_break_the_xml_bom(pipeline: Pipeline) -> None:
+    # Valid YAML escapes and raw text: the author's characters, which XML 1.0 cannot hold.
+    card = BERT_ENCODER.replace("pipeline_tag: fill-mask", 'pipeline_tag: "fill\\x1bmask"').replace(
+        "Even if the training data", "Beware \x1b[31m ]]> <script>&amp; even if the data"
+    )
+
+    document, xml = _boms(pipeline, card)
+
+    limitations = _model_card(document)["considerations"]["technicalLimitations"]
+    assert any("\x1b[31m ]]> <script>&amp;" in text for text in limitations)
+    assert "Beware \ufffd[31m ]]&gt; &lt;script&gt;&amp;amp;" in xml
+    assert "\x1b" not in xml

@@ -43,6 +43,7 @@ __all__ = [
     "parameter_count",
     "parse_header",
     "scan_safetensors",
+    "tensor_summary",
 ]
 
 #: The library refuses headers above this (``header too large``).
@@ -125,6 +126,12 @@ def parameter_count(path: str | os.PathLike[str]) -> int:
     """The number of elements of every tensor in the file: the sum over its header's entries of
     the product of each shape. Only the header is read (no tensor data, nothing loaded); a
     header the loader would refuse raises :class:`ValueError` saying why."""
+    return tensor_summary(path)[0]
+
+
+def tensor_summary(path: str | os.PathLike[str]) -> tuple[int, frozenset[str]]:
+    """:func:`parameter_count` and the dtypes its tensors are stored in (``F16``, ``U8``, ...),
+    from the header only: packed quantised weights show as integer dtypes."""
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
@@ -137,6 +144,7 @@ def parameter_count(path: str | os.PathLike[str]) -> int:
     if isinstance(pairs, str):
         raise ValueError(pairs)
     total = 0
+    dtypes: set[str] = set()
     for name, entry in pairs:
         if name == "__metadata__":
             continue
@@ -144,7 +152,9 @@ def parameter_count(path: str | os.PathLike[str]) -> int:
         if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
             raise ValueError(f"tensor {name!r} has no valid shape")
         total += math.prod(shape)
-    return total
+        dtype = entry.get("dtype")
+        dtypes.add(dtype if isinstance(dtype, str) else "?")
+    return total, frozenset(dtypes)
 
 
 def identify_safetensors(view: View) -> Identification | None:
