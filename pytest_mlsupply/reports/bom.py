@@ -179,7 +179,9 @@ def render_bom_xml(
     except CycloneDxException as exc:
         raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
 
-    root = ET.fromstring(text)  # our own output, not untrusted input
+    # Our own output, but it carries names from untrusted files (a file named with a control
+    # character): what XML cannot hold becomes U+FFFD before the text is parsed.
+    root = ET.fromstring(_NOT_XML_RE.sub("\ufffd", text))
     components = {
         element.get("bom-ref"): element
         for element in root.iter(_q("component"))

@@ -178,3 +178,19 @@ def test_control_characters_in_a_card_do_not_break_the_xml_bom(pipeline: Pipelin
     assert any("\x1b[31m ]]> <script>&amp;" in text for text in limitations)
     assert "Beware \ufffd[31m ]]&gt; &lt;script&gt;&amp;amp;" in xml
     assert "\x1b" not in xml
+
+
+def test_a_model_file_named_with_a_control_character_does_not_break_the_xml_bom(
+    pipeline: Pipeline,
+) -> None:
+    # A file name is the uploader's choice: one control character in it used to make the XML
+    # form unparseable, and the session ended without any BOM (exit 6).
+    (pipeline.model_dir / "notes\x01.txt").write_text("hello\n")
+    plan, ctx = pipeline.planned()
+    (item,) = [i for i in plan if i.name == "provenance[tiny::model-card]"]
+    results = run_item(item, ctx)
+
+    xml = render_bom_xml(ctx.inventory, [item], results, Severity.HIGH)
+
+    assert "notes\ufffd.txt" in xml
+    assert "\x01" not in xml
