@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import importlib.util
 import io
 import json
 import lzma
+import marshal
 import pickle
 import struct
 import subprocess
@@ -142,6 +144,9 @@ EXAMPLES: dict[Format, Callable[[], bytes]] = {
     Format.PE: _pe,
     Format.MACH_O: lambda: b"\xcf\xfa\xed\xfe" + b"\x00" * 64,
     Format.JAVA_CLASS: lambda: b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + b"\x00" * 64,
+    Format.PYTHON_BYTECODE: lambda: (
+        importlib.util.MAGIC_NUMBER + b"\x00" * 12 + marshal.dumps(compile("x = 1", "m", "exec"))
+    ),
     Format.SHEBANG_SCRIPT: lambda: b"#!/bin/sh\necho hello\n",
     Format.JSON: lambda: json.dumps({"model_type": "bert"}).encode(),
     Format.GIT_LFS_POINTER: lambda: (
