@@ -204,3 +204,26 @@ def test_base64_split_across_a_gguf_string_array_is_analysed_joined(tmp_path: Pa
         f.rule == "MLS-ENC-001" and f.location.key_path == "general.training_state (joined)"
         for f in report.findings
     ), report.findings
+
+
+ENCODINGS = {
+    "ascii85": lambda data: base64.a85encode(data).decode(),
+    "base85": lambda data: base64.b85encode(data).decode(),
+    "base32": lambda data: base64.b32encode(data).decode(),
+    "hex": lambda data: data.hex(),
+    "base64": lambda data: base64.b64encode(data).decode(),
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_a_payload_is_found_whatever_its_bytes_make_a_decoy_run_look_like(encoding: str) -> None:
+    """Another alphabet's reading of part of the text can look like a pickle (a base85 run
+    inside ascii85 text decodes to bytes opening with MARK): such a decoy once hid the real
+    run, so that one payload path in four, in ascii85, scanned clean. Every run is followed."""
+    encode = ENCODINGS[encoding]
+    missed = []
+    for n in range(0, 2000, 13):
+        canary = Path(f"/tmp/pytest-of-root/pytest-{n}/popen-gw{n % 2}/test_x{n % 10}/canary")
+        if "MLS-ENC-001" not in high_rules(analyse(encode(system_call(canary)))):
+            missed.append(str(canary))
+    assert not missed, f"{encoding}: {len(missed)} payloads missed, e.g. {missed[:3]}"

@@ -341,16 +341,17 @@ def _peel(
             budget.exhausted = True
             budget.refused += 1
         return []
+    out: list[Embedded] = []
     for name, decoder in (("base64", _decode_base64), ("hex", _decode_hex)):
         decoded = decoder(raw, budget)
         if decoded is not None:
             refused = budget.refused
-            found = _peel(decoded, budget, layers - 1, (*chain, name))
-            # Hex digits are base64 characters too: a decoding that leads nowhere does not
-            # stop the next one from being tried.
-            if found or budget.refused > refused:
-                return found
-    return []
+            out += _peel(decoded, budget, layers - 1, (*chain, name))
+            # Hex digits are base64 characters too: both readings are followed, since one
+            # that merely looks like a pickle must not hide the one that is.
+            if budget.refused > refused:
+                return out
+    return out
 
 
 # --- encodings inside a string ---------------------------------------------------------------
@@ -576,7 +577,8 @@ def _runs(text: str) -> Iterator[tuple[str, int, str]]:
 
 
 def _inside(text: str, budget: DecodeBudget, layers: int) -> list[Embedded]:
-    """A pickle in an encoded run inside ``text``, or in its escape text (see above)."""
+    """Pickles in the encoded runs inside ``text``, and in its escape text (see above)."""
+    out: list[Embedded] = []
     decodes = 0
     for name, offset, run in _runs(text):
         decoder = _DECODERS[name]
@@ -587,36 +589,38 @@ def _inside(text: str, budget: DecodeBudget, layers: int) -> list[Embedded]:
         if decodes > MAX_DECODES:
             budget.exhausted = True  # too many runs that open like a pickle: fail closed
             budget.refused += 1
-            return []
+            return out
         if not budget.take(len(run)):
-            return []
+            return out
         decoded = decoder(run)
         if not decoded:
             continue
         refused = budget.refused
-        found = _peel(decoded, budget, layers - 1, (f"{name} at character {offset}",))
-        if found or budget.refused > refused:
-            return found
-    found = []
+        # Every run is followed: a decoy run whose decoding merely looks like a pickle (a
+        # base85 reading of ascii85 text, say) must not hide the run that holds one.
+        out += _peel(decoded, budget, layers - 1, (f"{name} at character {offset}",))
+        if budget.refused > refused:
+            return out
     if _ESCAPE.search(text):
-        found = _escaped(text, budget, layers)
+        out += _escaped(text, budget, layers)
     elif "\x80" in text[1:]:
-        found = _after_opener(text.encode("latin-1", "replace"), budget, layers, ("text",))
-    return found
+        out += _after_opener(text.encode("latin-1", "replace"), budget, layers, ("text",))
+    return out
 
 
 def _escaped(text: str, budget: DecodeBudget, layers: int) -> list[Embedded]:
     """Escape text (``\\x80\\x04...``, not in ``b'...'``) as codecs.escape_decode reads it."""
     if not budget.take(len(text)):
         return []
+    out: list[Embedded] = []
     for data in _unescaped(text):
         refused = budget.refused
-        found = _peel(data, budget, layers - 1, ("escape-text",)) or _after_opener(
+        out += _peel(data, budget, layers - 1, ("escape-text",)) or _after_opener(
             data, budget, layers - 1, ("escape-text",)
         )
-        if found or budget.refused > refused:
-            return found
-    return []
+        if budget.refused > refused:
+            return out
+    return out
 
 
 def _unescaped(text: str) -> Iterator[bytes]:
