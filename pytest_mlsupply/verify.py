@@ -228,6 +228,12 @@ def verify_attestation(
     subjects = {s.name: s.digests.get("sha256") for s in statement.subjects}
     _check_gate(report, predicate, allow_failed_gate)
     _check_threshold(report, predicate, allow_weaker_threshold)
+    if bom is None and not files:
+        # A signature and a verdict alone say nothing about the bytes about to be deployed.
+        report.fail(
+            "nothing was compared with the attested digests: give --bom and the files or "
+            "directories to deploy"
+        )
     if bom is not None:
         _check_bom(report, bom, predicate, subjects)
     for argument in files or []:

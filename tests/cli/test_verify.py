@@ -490,3 +490,11 @@ def test_two_distinct_signers_meet_a_threshold_of_two(gate: Gate, tmp_path: Path
     # The same key twice is one key: it cannot meet a threshold of two on its own.
     same = ["--key", str(gate.public), "--key", str(gate.public)]
     assert main(["verify", str(cosigned), *same, "--threshold", "2"]) == EXIT_FAILED
+
+
+def test_an_attestation_checked_against_no_bytes_at_all_does_not_verify(
+    gate: Gate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A valid signature over a passing gate says nothing about what is about to be deployed.
+    assert main(["verify", str(gate.attestation), "--key", str(gate.public)]) == EXIT_FAILED
+    assert "nothing was compared with the attested digests" in capsys.readouterr().out
