@@ -943,16 +943,24 @@ def sklearn_estimators() -> tuple[dict[str, Any], dict[str, str]]:
     could not be fitted with why (cached: fitting them all takes a few seconds)."""
     if _FITTED or _SKIPPED:
         return _FITTED, _SKIPPED
+    import numpy as np
     from sklearn.utils import all_estimators
 
-    for name, cls in all_estimators():
-        try:
-            # Deprecated estimators warn when made; they are still what old projects pickle.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _FITTED[name] = _sklearn_fit(name, cls)
-        except Exception as error:  # an estimator that needs inputs a tiny matrix cannot give
-            _SKIPPED[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+    # Estimators without a random_state draw from numpy's global generator: seeded here, so
+    # that the pickled bytes (and any finding about them) are the same on every run.
+    saved = np.random.get_state()
+    np.random.seed(0)
+    try:
+        for name, cls in all_estimators():
+            try:
+                # Deprecated estimators warn when made; they are still what old projects pickle.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    _FITTED[name] = _sklearn_fit(name, cls)
+            except Exception as error:  # an estimator that needs inputs a tiny matrix cannot give
+                _SKIPPED[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+    finally:
+        np.random.set_state(saved)
     return _FITTED, _SKIPPED
 
 
