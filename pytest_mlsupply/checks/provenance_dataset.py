@@ -30,23 +30,18 @@ what the BOM's ``data`` component is built from.
 from __future__ import annotations
 
 import csv
-import errno
-import hashlib
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import licenses
 from pytest_mlsupply.checks.artifact_scan import scan_policy
 from pytest_mlsupply.checks.base import CheckContext, DatasetCheck, Outcome
-from pytest_mlsupply.checks.content import NotARegularFile
 from pytest_mlsupply.checks.provenance_license import card_licence
 from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.engines.scanner import scan_file
-from pytest_mlsupply.engines.sniff import identify
 from pytest_mlsupply.licenses import LicenceError
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
@@ -68,7 +63,6 @@ _DOCUMENT = re.compile(
 )
 #: Past this many bytes of countable files, rows are not counted (the claim stays cheap).
 MAX_COUNTED_BYTES = 1 << 30
-_CHUNK = 1 << 20
 _SIZE_CATEGORY = re.compile(
     r"^(?:(?P<low>\d+(?:\.\d+)?[KMBT]?)\s*<\s*)?n\s*(?:<\s*(?P<high>\d+(?:\.\d+)?[KMBT]?)"
     r"|>\s*(?P<above>\d+(?:\.\d+)?[KMBT]?))?$",
@@ -103,7 +97,7 @@ def run(decl: DatasetDecl, ctx: CheckContext) -> Outcome:
 
     findings += _licence(decl, card, manifest, facts)
     findings += _pii(decl, manifest)
-    digests, pin_findings, unreadable = _pins(resolved, manifest)
+    digests, pin_findings, unreadable = _pins(resolved, manifest, ctx)
     findings += pin_findings
     facts["files"] = digests
     scan_findings, scan_errors = _scan_loadable(resolved, digests, ctx)
@@ -242,9 +236,10 @@ def _pii(decl: DatasetDecl, manifest: Location) -> list[Finding]:
 
 
 def _pins(
-    resolved: ResolvedDataset, manifest: Location
+    resolved: ResolvedDataset, manifest: Location, ctx: CheckContext
 ) -> tuple[dict[str, str], list[Finding], list[str]]:
-    """Each file's digest, the pin findings, and the files that could not be read (why)."""
+    """Each file's digest (through the run's shared content cache, which refuses FIFOs and
+    devices), the pin findings, and the files that could not be read (why)."""
     decl = resolved.decl
     findings: list[Finding] = []
     digests: dict[str, str] = {}
@@ -264,7 +259,7 @@ def _pins(
         )
     for file in resolved.files:
         try:
-            digests[file.relpath] = sha256_file(file.path)
+            digests[file.relpath] = ctx.contents.get(file.path).sha256
         except OSError as exc:
             unreadable.append(f"cannot read {decl.name}/{file.relpath}: {exc.strerror or exc}")
             continue
@@ -505,7 +500,7 @@ def _scan_loadable(
         if file.relpath not in digests:
             continue  # unreadable: already the item's error
         try:
-            ident = identify(file.path)
+            ident = ctx.contents.get(file.path).identification
         except OSError as exc:
             errors.append(f"cannot read {resolved.decl.name}/{file.relpath}: {exc}")
             continue
@@ -525,18 +520,6 @@ def _listed_digest(meta: HubFileMeta | None) -> str | None:
         return None
     listed = meta.lfs_sha256 if meta.is_lfs else meta.blob_id
     return listed.lower() if listed else None
-
-
-def sha256_file(path: Path) -> str:
-    """The file's SHA-256, streamed; a FIFO or device raises (it would block, or never end),
-    which the runner reports as the item's error."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- the dataset card -----------------------------------------------------------------------
