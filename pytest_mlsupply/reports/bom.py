@@ -3,8 +3,9 @@
 cyclonedx-python-lib 11 builds and serialises the BOM, but its ``Component`` has no ``modelCard``
 or ``data`` field yet. So the BOM is built with the library, serialised, and those two fields are
 added to the serialised form (a JSON dict, or an XML tree in the CycloneDX namespace) before the
-result is validated against the 1.6 schema shipped inside the library. A BOM that fails
-validation is never returned: it raises :class:`BomError`.
+result is validated against the 1.6 schema shipped inside the library (by
+:mod:`pytest_mlsupply.reports.bom_schema`). A BOM that fails validation is never returned: it
+raises :class:`BomError`.
 
 Component identities (``bom-ref``) are derived from manifest names, so two runs over the same
 inputs produce the same document except for ``serialNumber`` and ``metadata.timestamp``.
@@ -12,7 +13,6 @@ inputs produce the same document except for ``serialNumber`` and ``metadata.time
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -36,16 +36,17 @@ from cyclonedx.model import (
 )
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType, Pedigree
+from cyclonedx.model.dependency import Dependency as CdxDependency
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.output.xml import XmlV1Dot6
-from cyclonedx.schema import SchemaVersion
 from packageurl import PackageURL
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.engines.model_card import heading_means, meaningful
 from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.reports import bom_schema
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     VulnerabilityFactsError,
     advisories_by_subject,
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from cyclonedx.model.license import License
-    from cyclonedx.validation.json import JsonStrictValidator
-    from cyclonedx.validation.xml import XmlValidator
 
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
     from pytest_mlsupply.plan import PlannedItem
@@ -149,13 +148,12 @@ def build_bom(
 
 def validate_bom_json(document: Mapping[str, Any]) -> None:
     """Raise :class:`BomError` naming the first schema violation and its JSON path."""
-    error = _json_validator().validate_str(json.dumps(document))
-    if error is None:
-        return
-    detail = error.data
-    path = getattr(detail, "json_path", "$")
-    message = _shorten(getattr(detail, "message", str(detail)))
-    raise BomError(f"the ML-BOM is not valid CycloneDX 1.6 JSON: at {path}: {message}")
+    try:
+        bom_schema.validate_json(document)
+    except bom_schema.SchemaViolation as exc:
+        raise BomError(
+            f"the ML-BOM is not valid CycloneDX 1.6 JSON: at {exc.path}: {_shorten(exc.message)}"
+        ) from exc
 
 
 def render_bom_json(bom: Mapping[str, Any]) -> str:
@@ -198,12 +196,13 @@ def render_bom_xml(
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
 
-    error = _xml_validator().validate_str(body)
-    if error is not None:
+    try:
+        bom_schema.validate_xml(body)
+    except bom_schema.SchemaViolation as exc:
         raise BomError(
-            f"the ML-BOM is not valid CycloneDX 1.6 XML: {_shorten(str(error))}\n"
+            f"the ML-BOM is not valid CycloneDX 1.6 XML: {_shorten(str(exc))}\n"
             "(this is a bug in pytest-mlsupply's XML conversion; the JSON form is unaffected)"
-        )
+        ) from exc
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
@@ -370,15 +369,12 @@ def _assemble(
 
     # The dependency graph: the project uses its models and libraries (and any dataset no model
     # claims); each model depends on the datasets it was trained or evaluated on.
-    by_ref = {str(c.bom_ref): c for c in bom.components}
     claimed = {dataset_ref(name) for name in used_datasets}
     direct = [*models, *libraries]
     direct += [c for c in data_components if str(c.bom_ref) not in claimed]
-    if direct:
-        bom.register_dependency(project, direct)
-    for ref, dataset_refs in model_datasets.items():
-        if dataset_refs:
-            bom.register_dependency(by_ref[ref], [by_ref[d] for d in dataset_refs])
+    graph: dict[str, list[str]] = {str(project.bom_ref): [str(c.bom_ref) for c in direct]}
+    graph.update({ref: list(refs) for ref, refs in model_datasets.items()})
+    bom.dependencies = _dependency_graph(bom, graph)
 
     # Each advisory the `vulnerabilities` check found, affecting the library components above.
     try:
@@ -1235,26 +1231,27 @@ def _unqualify(root: ET.Element) -> None:
     root.attrib.update({"xmlns": CYCLONEDX_NS, **attributes})
 
 
+def _dependency_graph(bom: Bom, graph: Mapping[str, Sequence[str]]) -> list[CdxDependency]:
+    """What ``Bom.register_dependency`` would record, built in one pass.
+
+    ``register_dependency`` looks its target up by a linear scan of the graph, so registering
+    every component costs O(n²): seconds for 1,000 libraries. One entry per component (the
+    serialiser's own validation adds the missing ones the same slow way), with its edges.
+    """
+    refs = {str(c.bom_ref): c.bom_ref for c in bom.components}
+    if bom.metadata.component is not None:
+        refs[str(bom.metadata.component.bom_ref)] = bom.metadata.component.bom_ref
+    return [
+        CdxDependency(
+            ref=bom_ref, dependencies=[CdxDependency(ref=refs[d]) for d in graph.get(ref, ())]
+        )
+        for ref, bom_ref in refs.items()
+    ]
+
+
 def _shorten(text: str, limit: int = 400) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@functools.lru_cache(maxsize=1)
-def _json_validator() -> JsonStrictValidator:
-    # Imported here, not at the top: importing the JSON validator pulls in jsonschema's format
-    # checkers, whose IRI grammar (rfc3987-syntax) takes seconds to build, a cost every pytest
-    # start-up would pay even in sessions that never write a BOM. Built once per process.
-    from cyclonedx.validation.json import JsonStrictValidator
-
-    return JsonStrictValidator(SchemaVersion.V1_6)
-
-
-@functools.lru_cache(maxsize=1)
-def _xml_validator() -> XmlValidator:
-    from cyclonedx.validation.xml import XmlValidator
-
-    return XmlValidator(SchemaVersion.V1_6)
 
 
 __all__ = [

@@ -461,7 +461,7 @@ def test_an_invalid_bom_raises_bom_error_naming_the_json_path(
 ) -> None:
     monkeypatch.setattr(bom_module, "_model_card", lambda *args: {"modelParameters": {"task": 42}})
 
-    with pytest.raises(BomError, match=r"modelCard\.modelParameters\.task.*not of type 'string'"):
+    with pytest.raises(BomError, match=r"modelCard\.modelParameters\.task.*not of type .string."):
         _bom(scenario)
 
 

@@ -1,0 +1,177 @@
+"""What building and validating the ML-BOM costs for 1,000 components (issue 12, target (e)).
+
+Run from the repository root::
+
+    python benchmarks/bom_speed.py                  # 1,000 components, median of 5 runs
+    python benchmarks/bom_speed.py --components 5000 --repeat 7
+
+Prints the median seconds of each step, measured in this one process:
+
+- ``build``: :func:`~pytest_mlsupply.reports.bom.build_bom` without its validation (assembly,
+  cyclonedx-python-lib serialisation, our post-processing);
+- ``validate_json``: the compiled jsonschema-rs validator on the built document;
+- ``build_and_validate``: ``build_bom`` as the plugin calls it (the target: under 200 ms);
+- ``validate_xml``: the XSD validation of the same BOM's XML form, and
+  ``render_xml_and_validate``: ``render_bom_xml`` as the plugin calls it;
+- ``reference_validate_json``: cyclonedx-python-lib's ``JsonStrictValidator`` on the same
+  document, the path ``build_bom`` used before (the baseline);
+- ``first_validator_build`` and ``reference_first_build``: what the first validation in a process
+  costs on top (import and compile; the reference's includes ``import jsonschema``'s IRI grammars),
+  each measured in a fresh interpreter.
+
+The other engineers' harness imports :func:`measure`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_mlsupply.manifest.model import Manifest, ModelDecl, OutputDecl, Policy, Span
+from pytest_mlsupply.plan import PlannedItem
+from pytest_mlsupply.reports import bom, bom_schema
+from pytest_mlsupply.results import CheckResult, RowKind, Severity
+from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory, ResolvedModel
+
+_FIRST_BUILD = {
+    "first_validator_build": (
+        "from pytest_mlsupply.reports import bom_schema; bom_schema.json_validator()"
+    ),
+    "reference_first_build": (
+        "from cyclonedx.schema import SchemaVersion;"
+        "from cyclonedx.validation.json import JsonStrictValidator;"
+        "JsonStrictValidator(SchemaVersion.V1_6).validate_str('{}')"
+    ),
+}
+
+
+def bom_inputs(
+    root: Path, components: int
+) -> tuple[Inventory, list[PlannedItem], list[CheckResult]]:
+    """A project of one model and ``components - 2`` pinned libraries, every check passed.
+
+    Its BOM has ``components`` components: the model, the model's one file and the libraries.
+    """
+    weights = root / "model" / "model.safetensors"
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    weights.write_bytes(b"\0" * 64)
+    span = Span(file=root / "mlsupply.yaml", line=1, column=1)
+    model = ModelDecl(name="model", span=span, path=Path("model"), license="apache-2.0")
+    manifest = Manifest(
+        path=root / "mlsupply.yaml",
+        version=1,
+        policy=Policy(),
+        output=OutputDecl(bom=root / "bom.json", matrix=root / "matrix"),
+        project_name="bench",
+        models=(model,),
+    )
+    artifact = ArtifactFile(model="model", relpath="model.safetensors", path=weights, size=64)
+    dependencies = tuple(
+        Dependency(
+            f"package-{index}",
+            f"package-{index}==1.{index}.0",
+            f"requirements.txt:{index + 1}",
+            f"1.{index}.0",
+            hashes=(f"sha256:{index:064x}",),
+        )
+        for index in range(max(components - 2, 0))
+    )
+    inventory = Inventory(
+        manifest=manifest,
+        models=(ResolvedModel(decl=model, root=weights.parent, files=(artifact,)),),
+        datasets=(),
+        dependencies=dependencies,
+    )
+    A, D = RowKind.ARTIFACT, RowKind.DEPENDENCY
+    items = [PlannedItem(A, "model/model.safetensors", ("format",))]
+    results = [
+        CheckResult(
+            A, "model/model.safetensors", "format", facts={"sha256": "ab" * 32, "format": "st"}
+        )
+    ]
+    for dependency in dependencies:
+        items.append(PlannedItem(D, dependency.requirement, ("typosquat", "vulnerabilities")))
+        results.append(CheckResult(D, dependency.requirement, "typosquat"))
+        results.append(CheckResult(D, dependency.requirement, "vulnerabilities"))
+    return inventory, items, results
+
+
+def measure(components: int = 1000, repeat: int = 5) -> dict[str, float]:
+    """Median seconds of each step (see the module docstring), plus ``components``."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory, items, results = bom_inputs(Path(tmp), components)
+        args = (inventory, items, results, Severity.HIGH)
+        reference = JsonStrictValidator(SchemaVersion.V1_6)
+        bom_schema.json_validator()
+        bom_schema.xml_validator()
+        document = bom.build_bom(*args)  # warm: the validators are built, the caches filled
+        text = json.dumps(document)
+        assert reference.validate_str(text) is None, "the reference rejects the benchmark BOM"
+
+        def reference_validate() -> Any:
+            return reference.validate_str(json.dumps(document))
+
+        xml_text = bom.render_bom_xml(*args)
+
+        original = bom.validate_bom_json
+        bom.validate_bom_json = lambda document: None  # type: ignore[assignment]
+        try:
+            build = _median(lambda: bom.build_bom(*args), repeat)
+        finally:
+            bom.validate_bom_json = original
+        figures = {
+            "components": float(components),
+            "build": build,
+            "validate_json": _median(lambda: bom_schema.validate_json(document), repeat),
+            "build_and_validate": _median(lambda: bom.build_bom(*args), repeat),
+            "validate_xml": _median(lambda: bom_schema.validate_xml(xml_text), repeat),
+            "render_xml_and_validate": _median(lambda: bom.render_bom_xml(*args), repeat),
+            "reference_validate_json": _median(reference_validate, repeat),
+        }
+    baseline = _median(lambda: _fresh_interpreter(""), repeat)
+    for name, code in _FIRST_BUILD.items():
+        figures[name] = _median(functools.partial(_fresh_interpreter, code), repeat) - baseline
+    return figures
+
+
+def _fresh_interpreter(code: str) -> None:
+    subprocess.run([sys.executable, "-c", "import pytest_mlsupply.reports.bom;" + code], check=True)
+
+
+def _median(step: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--components", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args(argv)
+    figures = measure(options.components, options.repeat)
+    print(f"ML-BOM of {int(figures.pop('components'))} components, medians of {options.repeat}:")
+    for name, seconds in figures.items():
+        print(f"  {name:<26} {seconds * 1000:9.1f} ms")
+    ratio = figures["reference_validate_json"] / figures["validate_json"]
+    print(f"  JSON validation: {ratio:.1f}x faster than JsonStrictValidator (same document)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
