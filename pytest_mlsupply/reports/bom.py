@@ -1232,11 +1232,11 @@ def _unqualify(root: ET.Element) -> None:
 
 
 def _dependency_graph(bom: Bom, graph: Mapping[str, Sequence[str]]) -> list[CdxDependency]:
-    """What ``Bom.register_dependency`` would record, built in one pass.
+    """The graph ``Bom.register_dependency`` would record: one entry per component, with its edges.
 
-    ``register_dependency`` looks its target up by a linear scan of the graph, so registering
-    every component costs O(n²): seconds for 1,000 libraries. One entry per component (the
-    serialiser's own validation adds the missing ones the same slow way), with its edges.
+    ``register_dependency`` finds its target by a linear scan of the graph, so registering 1,000
+    libraries one by one costs O(n²), seconds. (The serialiser's own ``Bom.validate`` still scans
+    once per component; that half of the cost is the library's.)
     """
     refs = {str(c.bom_ref): c.bom_ref for c in bom.components}
     if bom.metadata.component is not None:
