@@ -100,10 +100,12 @@ def _gate(project: Path, *extra: str) -> Callable[[], object]:
     return run
 
 
-def measure(size_mb: int, repeat: int, *, gate: bool = True) -> dict[str, float]:
+def measure(
+    size_mb: int, repeat: int, *, gate: bool = True, data_dir: Path = DATA
+) -> dict[str, float]:
     """Medians in seconds: ``baseline``, ``pool``, ``gate_n0``, ``gate_n2`` (and ratios);
     ``gate=False`` measures the hashing only (no pytest runs)."""
-    project, files = build_project(size_mb)
+    project, files = build_project(size_mb, data_dir)
     for path in files:  # warm the page cache once: every variant reads from memory
         hashing.sha256_file(path)
 
