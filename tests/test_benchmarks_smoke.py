@@ -46,3 +46,13 @@ def test_the_quick_benchmark_prints_a_timing_row_for_each_large_file(tmp_path: P
     # --quick leaves the committed figures alone.
     assert not (tmp_path / "results.md").exists()
     assert (tmp_path / "checkpoint-8m.pt").stat().st_size > 8 << 20
+
+
+def test_the_parallel_hash_benchmark_measures_the_pool_against_one_thread(tmp_path: Path) -> None:
+    from benchmarks.parallel_hash import measure
+
+    result = measure(1, 1, gate=False, data_dir=tmp_path)
+
+    assert set(result) == {"baseline", "pool", "pool_ratio"}
+    assert all(value > 0 for value in result.values())
+    assert (tmp_path / "parallel-hash-1" / "mlsupply.yaml").is_file()

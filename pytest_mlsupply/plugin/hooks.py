@@ -58,6 +58,9 @@ class MlsupplyPlugin:
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
+        from pytest_mlsupply.plugin import prefetch
+
+        config.pluginmanager.register(prefetch.PrefetchPlugin(config, self.state), prefetch.NAME)
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -155,6 +158,11 @@ class MlsupplyPlugin:
         head, sep, tail = nodeid.partition("::")
         if not sep or "[" not in tail:
             return None
+        # Under --dist loadgroup xdist appends "@<group>" to the node id; an artifact item's
+        # group is its file's subject (plugin/items.py): strip exactly that suffix.
+        name, at, group = tail.rpartition("]@")
+        if at and name.startswith(f"artifact[{group}::"):
+            tail = name + "]"
         if (self.config.rootpath / head).resolve() != self.state.settings.manifest_path:
             return None
         return tail

@@ -10,7 +10,7 @@ import pytest
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.plan import PlannedItem
-from pytest_mlsupply.results import CheckResult, Severity, Verdict
+from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -33,12 +33,18 @@ class ManifestFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         loaded = self.state.load()  # raises ManifestError: reported by repr_failure below
+        grouped = self.config.pluginmanager.hasplugin("xdist")
         for planned in loaded.plan:
             # An explicit string node id: pytest parses "name[params]" into a structured id, and
             # --lf/--deselect compare against that parse, so the item must carry the same form.
-            yield MlsupplyItem.from_parent(
+            item = MlsupplyItem.from_parent(
                 self, name=planned.name, nodeid=f"{self.nodeid}::{planned.name}", planned=planned
             )
+            if grouped and planned.kind is RowKind.ARTIFACT:
+                # Under --dist loadgroup every item of one file runs on one worker: the file is
+                # read (and hashed ahead, plugin/prefetch.py) by that worker only.
+                item.add_marker(pytest.mark.xdist_group(name=planned.subject))
+            yield item
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: ExceptionInfo[BaseException]

@@ -1,0 +1,125 @@
+"""Parallel SHA-256 of artifact files: one process-wide thread pool, large chunks, futures.
+
+hashlib releases the GIL while it digests a buffer larger than 2 KiB, and ``readinto`` releases
+it while the kernel copies, so a few threads hash a few files at once at close to the disk's or
+the cores' speed while the main thread goes on scanning. The pool is created on first use (a
+session that never prefetches never starts a thread) and shut down by :func:`shutdown` at the
+end of the session; a shutdown also stops a hash in progress at its next chunk, so no thread
+outlives the session and Ctrl-C is never held up by a multi-gigabyte file.
+
+Every digest carries the identity of the file it was computed from (device, inode, size,
+mtime_ns, ctime_ns), taken with ``fstat`` on the open handle before and after the read: a file
+rewritten while it was being read has two different identities and its digest is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Bytes read per ``readinto``: large enough that the per-call overhead (a syscall, a digest
+#: update, a GIL round trip) vanishes next to the copy, small enough to stay in L2/L3 cache.
+CHUNK = 8 << 20
+#: At most this many threads, whatever the CPU count: more files in flight than this thrash
+#: the disk (the reads interleave) and hold more chunk buffers for no gain.
+MAX_THREADS = 4
+#: The name prefix of the pool's threads (tests look for survivors by it).
+THREAD_NAME_PREFIX = "mlsupply-hash"
+
+Identity = tuple[int, int, int, int, int]
+"""(device, inode, size, mtime_ns, ctime_ns): a file is the same file while this is equal."""
+
+
+def identity(st: os.stat_result) -> Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class HashCancelled(Exception):
+    """The pool was shut down while this file was being hashed (the session ended)."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    identity: Identity
+    """The file's identity before the read; equal to the one after it, or no digest is made."""
+    seconds: float
+    """Wall time of the read and digest (for the progress line of a large file)."""
+
+
+def sha256_file(path: Path, stop: threading.Event | None = None) -> Digest:
+    """Hash one regular file in :data:`CHUNK` pieces into one reused buffer.
+
+    Raises OSError when the file cannot be opened or read, or is not a regular file, or
+    changed while it was read (the caller then reports an error or reads it again).
+    """
+    started = time.perf_counter()
+    # Opening a FIFO for reading blocks until a writer comes: look before opening (the
+    # content cache looked too; this covers a prefetch queued before a swap).
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path} is not a regular file")
+    with path.open("rb", buffering=0) as handle:
+        before = os.fstat(handle.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(f"{path} is not a regular file (mode {oct(before.st_mode)})")
+        digest = hashlib.sha256()
+        buffer = bytearray(min(CHUNK, max(before.st_size, 1)))
+        view = memoryview(buffer)
+        while True:
+            if stop is not None and stop.is_set():
+                raise HashCancelled(f"hashing {path} was stopped: the session ended")
+            count = handle.readinto(view)
+            if not count:
+                break
+            digest.update(view[:count])
+        after = os.fstat(handle.fileno())
+    if identity(before) != identity(after):
+        raise OSError(f"{path} changed while it was being read; run again once it is written")
+    return Digest(digest.hexdigest(), identity(before), time.perf_counter() - started)
+
+
+class _Pool:
+    """The process-wide pool, created on first submit and replaced after a shutdown."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()
+
+    def submit(self, path: Path) -> Future[Digest]:
+        with self._lock:
+            if self._executor is None:
+                self._stop = threading.Event()
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(1, min(os.cpu_count() or 1, MAX_THREADS)),
+                    thread_name_prefix=THREAD_NAME_PREFIX,
+                )
+            return self._executor.submit(sha256_file, path, self._stop)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+            self._stop.set()
+        if executor is not None:
+            # Queued files are cancelled; a running hash stops at its next chunk, so the wait
+            # is at most one chunk's read.
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+_POOL = _Pool()
+
+
+def submit(path: Path) -> Future[Digest]:
+    """Start hashing ``path`` on the pool; the future raises what :func:`sha256_file` raises."""
+    return _POOL.submit(path)
+
+
+def shutdown() -> None:
+    """Stop the pool and join its threads (idempotent; the next submit starts a new pool)."""
+    _POOL.shutdown()

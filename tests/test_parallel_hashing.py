@@ -1,0 +1,190 @@
+"""Parallel hashing: the pool's digests are hashlib's, a prefetched digest is used only for the
+very file it was read from, and no hashing thread outlives the session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.runner import run_item
+from pytest_mlsupply.results import Severity, Verdict
+from tests.checks.conftest import Pipeline
+from tests.conftest import Project, build_project
+
+WEIGHTS = "artifact[tiny/model.safetensors::sha256]"
+CHUNK = hashing.CHUNK
+
+
+def pool_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(hashing.THREAD_NAME_PREFIX)]
+
+
+@pytest.fixture(autouse=True)
+def no_pool_left_behind() -> object:
+    yield
+    hashing.shutdown()
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5], ids=lambda n: f"{n}B"
+)
+def test_the_pool_and_the_inline_hasher_give_hashlibs_digest_at_every_chunk_boundary(
+    tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "weights.bin"
+    data = os.urandom(size)
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+
+    pooled = hashing.submit(path).result()
+    inline = hashing.sha256_file(path)
+
+    assert pooled.sha256 == inline.sha256 == expected
+    assert pooled.identity == hashing.identity(os.stat(path))
+
+
+def test_a_prefetched_digest_is_the_one_the_check_reads(tmp_path: Path) -> None:
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"weights" * 100_000)
+    cache = ContentCache()
+
+    cache.prefetch(path)
+    entry = cache.get(path)
+    pending = entry._pending
+
+    assert pending is not None  # the check consumes the pool's future, not a second read
+    assert entry.sha256 == hashlib.sha256(b"weights" * 100_000).hexdigest()
+    assert pending.done()
+    assert [(t.path, t.size) for t in cache.timings] == [(path, 700_000)]
+
+
+def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
+    tmp_path: Path,
+) -> None:
+    pipeline = Pipeline(build_project(tmp_path / "project"))
+    weights = pipeline.model_dir / "model.safetensors"
+    plan, ctx = pipeline.planned()
+    ctx.contents.prefetch(weights)
+    ctx.contents._prefetched[str(weights)].result()  # a digest of the old bytes is waiting
+    weights.unlink()
+    by_name = {item.name: item for item in plan}
+
+    (format_result,) = run_item(by_name["artifact[tiny/model.safetensors::format]"], ctx)
+    (pin_result,) = run_item(by_name[WEIGHTS], ctx)
+
+    assert format_result.error is not None
+    assert "model.safetensors" in format_result.error
+    assert format_result.verdict(Severity.CRITICAL) is Verdict.ERROR
+    assert [f.rule for f in pin_result.findings] == ["MLS-PIN-002"]
+    assert "sha256" not in pin_result.facts
+
+
+def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
+    tmp_path: Path,
+) -> None:
+    pipeline = Pipeline(build_project(tmp_path / "project"))
+    weights = pipeline.model_dir / "model.safetensors"
+    pinned = hashlib.sha256(weights.read_bytes()).hexdigest()
+    _, ctx = pipeline.planned()
+    ctx.contents.prefetch(weights)
+    stale = ctx.contents._prefetched[str(weights)].result()
+    assert stale.sha256 == pinned
+    # Same size, different bytes: only the identity (mtime, ctime) tells the files apart.
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+    result = pipeline.result(WEIGHTS)
+
+    assert result.facts["sha256"] == hashlib.sha256(bytes(data)).hexdigest() != pinned
+    assert [f.rule for f in result.findings] == ["MLS-PIN-001"]
+    assert result.verdict(Severity.CRITICAL) is Verdict.FAIL
+
+
+def test_a_file_that_changes_while_it_is_read_gives_no_digest(tmp_path: Path) -> None:
+    path = tmp_path / "growing.bin"
+    path.write_bytes(b"\0" * (2 * CHUNK))
+    stop = threading.Event()
+
+    class Appending(threading.Event):
+        """Appends to the file when the hasher checks for a stop after its first chunk."""
+
+        calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            if self.calls == 2:
+                with path.open("ab") as handle:
+                    handle.write(b"more")
+            return stop.is_set()
+
+    with pytest.raises(OSError, match="changed while it was being read"):
+        hashing.sha256_file(path, Appending())
+
+
+def test_a_shutdown_stops_a_hash_in_progress_at_its_next_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"\0" * (3 * CHUNK))
+    stop = threading.Event()
+    stop.set()
+
+    with pytest.raises(hashing.HashCancelled):
+        hashing.sha256_file(path, stop)
+
+
+def test_no_hashing_thread_outlives_a_gate_session_run_in_process(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    seen = pytester.path / "threads.txt"
+    pytester.makeconftest(
+        f"""
+        import threading
+
+        def pytest_runtest_teardown(item):
+            names = [t.name for t in threading.enumerate()]
+            with open({str(seen)!r}, "a") as handle:
+                handle.write(" ".join(names) + "\\n")
+        """
+    )
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist")
+
+    assert result.ret == 0
+    assert hashing.THREAD_NAME_PREFIX in seen.read_text()  # the session did hash on the pool
+    assert pool_threads() == []
+
+
+def test_verbose_runs_print_a_hash_line_for_a_file_over_the_threshold_and_quiet_runs_none(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = (project.model_dir / "model.safetensors").stat().st_size
+    monkeypatch.setenv("MLSUPPLY_PROGRESS_MIN_BYTES", str(size))
+
+    verbose = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist", "-v")
+    quiet = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist")
+
+    assert verbose.ret == quiet.ret == 0
+    lines = [line for line in verbose.outlines if line.startswith("mlsupply: hashed ")]
+    # The weights reach the threshold; config.json and README.md are smaller.
+    assert len(lines) == 1
+    assert "model.safetensors" in lines[0]
+    assert "MiB in" in lines[0]
+    assert "/s)" in lines[0]
+    assert not [line for line in quiet.outlines if line.startswith("mlsupply: hashed ")]
+
+
+def test_a_progress_threshold_that_is_not_a_byte_count_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLSUPPLY_PROGRESS_MIN_BYTES", "64MiB")
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "MLSUPPLY_PROGRESS_MIN_BYTES" in result.stderr.str()
