@@ -255,6 +255,13 @@ def render(
     for section in sections:
         if section.failure is not None and not section.rows:
             out.append(f"| ({section.key}) {section.title} | not measured | - | - |")
+        if section.rows and all(row.met is None for row in section.rows):
+            # A comparison, not a target: every tool's ratio but the reference's own 1.00x.
+            figures = ", ".join(
+                f"{r.label} {r.figure}" for r in section.rows if r.series is not r.baseline
+            )
+            out.append(f"| ({section.key}) {section.title} | {figures or '-'} | (comparison) | - |")
+            continue
         for row in section.rows[:1]:  # the first row is the one the target is about
             met = "-" if row.met is None else ("met" if row.met else "**not met**")
             out.append(f"| ({section.key}) {section.title} | {row.figure} | {row.target} | {met} |")
