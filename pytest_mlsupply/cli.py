@@ -298,12 +298,14 @@ def run_scan(targets: Sequence[Target], policy: Policy, fmt: str, *, quiet: bool
     # The plan lists each file's checks together: a file is done when the next subject starts.
     sizes = {f.subject: f.size for m in models for f in m.files}
     progress = Progress.on_terminal(len(sizes), sum(sizes.values()), quiet=quiet)
-    for index, item in enumerate(items):  # provenance claims need a manifest; not for scans
-        results.extend(run_item(item, context))
-        last_of_subject = index + 1 == len(items) or items[index + 1].subject != item.subject
-        if last_of_subject and item.subject in sizes:
-            progress.advance(sizes[item.subject])
-    progress.close()
+    try:
+        for index, item in enumerate(items):  # provenance claims need a manifest; not for scans
+            results.extend(run_item(item, context))
+            last_of_subject = index + 1 == len(items) or items[index + 1].subject != item.subject
+            if last_of_subject and item.subject in sizes:
+                progress.advance(sizes[item.subject])
+    finally:  # Ctrl-C included: the shell prompt must not land on the bar's line
+        progress.close()
     verdicts = [r.verdict(threshold) for r in results]
     summary = _summary(models, verdicts, missing)
     if fmt == "json":
