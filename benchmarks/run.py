@@ -55,6 +55,10 @@ BASELINE_REQUIREMENTS = (
     "modelscan[tensorflow,h5py]",
     "numpy<2",
     "ml-dtypes<0.6",
+    # Only benchmarks/speed.py's side-by-side (f) runs ModelAudit (its CLI); it is installed
+    # here, beside the others, so it never lands in the project's own environment. With
+    # numpy<2 pip picks a ModelAudit release that accepts numpy 1.26.
+    "modelaudit",
 )
 #: A container scan that skips tensor data by offsets is flat in file size; slower than this
 #: per GiB (with a floor for small files, where noise dominates) means something reads the data.
@@ -129,7 +133,7 @@ def _importable(python: str, module: str) -> bool:
 
 
 def install_baselines() -> str:
-    """Create ``.data/venv-baselines`` with picklescan and modelscan from the package index."""
+    """Create ``.data/venv-baselines`` with picklescan, modelscan and ModelAudit from the index."""
     if not (BASELINE_VENV / "bin" / "python").exists():
         log(f"creating {BASELINE_VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(BASELINE_VENV)], check=True)
@@ -503,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--install-baselines",
         action="store_true",
-        help=f"pip install {' and '.join(BASELINES)} into {BASELINE_VENV.relative_to(ROOT)}",
+        help=f"pip install {', '.join(BASELINES)} and modelaudit into "
+        f"{BASELINE_VENV.relative_to(ROOT)}",
     )
     parser.add_argument("--baseline-python", help="interpreter that has picklescan and modelscan")
     parser.add_argument(

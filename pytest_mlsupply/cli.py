@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR
     try:
-        return run_scan(args.targets, policy, args.format)
+        return run_scan(args.targets, policy, args.format, quiet=args.quiet)
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
         return EXIT_ERROR
@@ -106,6 +106,12 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "(hf-datasets://org/name@<40-hex commit> for a dataset)",
     )
     scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it is shown on stderr only when stderr is a terminal)",
+    )
     scan.add_argument(
         "--config",
         type=Path,
@@ -266,8 +272,9 @@ def _mutable(ref: HubRef) -> str:
     )
 
 
-def run_scan(targets: Sequence[Target], policy: Policy, fmt: str) -> int:
+def run_scan(targets: Sequence[Target], policy: Policy, fmt: str, *, quiet: bool = False) -> int:
     from pytest_mlsupply.checks.runner import run_item
+    from pytest_mlsupply.progress import Progress
 
     subjects = resolve_targets(targets, policy)
     models, missing = subjects.models, subjects.missing
@@ -287,9 +294,18 @@ def run_scan(targets: Sequence[Target], policy: Policy, fmt: str) -> int:
         policy=policy, inventory=inventory, contents=ContentCache(), audience="cli"
     )
     results: list[CheckResult] = []
-    for item in build_plan(inventory):
-        if item.kind is RowKind.ARTIFACT:  # provenance claims need a manifest; not for scans
+    items = [item for item in build_plan(inventory) if item.kind is RowKind.ARTIFACT]
+    # The plan lists each file's checks together: a file is done when the next subject starts.
+    sizes = {f.subject: f.size for m in models for f in m.files}
+    progress = Progress.on_terminal(len(sizes), sum(sizes.values()), quiet=quiet)
+    try:
+        for index, item in enumerate(items):  # provenance claims need a manifest; not for scans
             results.extend(run_item(item, context))
+            last_of_subject = index + 1 == len(items) or items[index + 1].subject != item.subject
+            if last_of_subject and item.subject in sizes:
+                progress.advance(sizes[item.subject])
+    finally:  # Ctrl-C included: the shell prompt must not land on the bar's line
+        progress.close()
     verdicts = [r.verdict(threshold) for r in results]
     summary = _summary(models, verdicts, missing)
     if fmt == "json":

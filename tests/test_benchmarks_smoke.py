@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,46 @@ def test_the_parallel_hash_benchmark_measures_the_pool_against_one_thread(tmp_pa
     assert set(result) == {"baseline", "pool", "pool_ratio"}
     assert all(value > 0 for value in result.values())
     assert (tmp_path / "parallel-hash-1" / "mlsupply.yaml").is_file()
+
+
+def test_the_quick_speed_benchmark_measures_the_gate_and_the_bom_without_writing_the_doc(
+    tmp_path: Path,
+) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    before = doc.read_bytes() if doc.exists() else None
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "speed.py"),
+            "--quick",
+            "--size-mb",
+            "1",
+            "--only",
+            "a,e",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = proc.stdout
+    assert "**Not measured:**" not in report, report
+    gate = report.split("## (a) Cold gate", 1)[1].split("\n## ", 1)[0]
+    cells = [line.split("|") for line in gate.splitlines() if line.startswith("| ")]
+    rows = {row[1].strip(): row for row in cells}
+    assert {"gate -n 0", "gate -n 2 --dist loadgroup"} <= rows.keys(), gate
+    assert rows["gate -n 0"][6].strip().endswith("x")  # a ratio to the file_digest baseline
+    assert rows["gate -n 0"][8].strip() in ("met", "**not met**")
+    bom = report.split("## (e) BOM build", 1)[1]
+    assert "| first call (validator built) |" in bom
+    assert "The document holds 31 components" in bom  # 30 files and their model
+    # The generated project pins the real digests: its sha256 items ran, and passed.
+    matrix = json.loads((tmp_path / "speed-gate-1m" / "build" / "mlsupply-matrix.json").read_text())
+    verdicts = {row["subject"]: row["cells"] for row in matrix["rows"]}
+    assert verdicts["big/checkpoint.pt"]["sha256"] == "pass"
+    assert verdicts["big/model.safetensors"]["sha256"] == "pass"
+    # --quick leaves the committed figures alone.
+    assert (doc.read_bytes() if doc.exists() else None) == before
