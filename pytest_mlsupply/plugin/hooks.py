@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlsupply.plugin.items import ManifestFile, MlsupplyItem
+# Only what every session needs (options, ini keys, the marker line, the fixtures and the
+# marker plugin): with the plugin installed and --mlsupply off a session must cost next to
+# nothing, so the state, items, manifest loader, checks and engines are imported by
+# MlsupplyPlugin when --mlsupply is on. tests/plugin/test_import_hygiene.py guards this.
 from pytest_mlsupply.plugin.marker import MARKER_HELP
 from pytest_mlsupply.plugin.model_artifact import (
     MARKER_PLUGIN_NAME,
@@ -27,8 +30,9 @@ from pytest_mlsupply.plugin.model_artifact import (
 from pytest_mlsupply.plugin.model_artifact import mlsupply_results as mlsupply_results
 from pytest_mlsupply.plugin.model_artifact import model_artifact as model_artifact
 from pytest_mlsupply.plugin.options import add_options, is_enabled, read_settings
-from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS, MlsupplyState
-from pytest_mlsupply.results import CheckResult, Verdict
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.plugin.items import ManifestFile
 
 PLUGIN_NAME = SESSION_PLUGIN_NAME
 
@@ -55,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 class MlsupplyPlugin:
     def __init__(self, config: pytest.Config) -> None:
+        from pytest_mlsupply.plugin.state import MlsupplyState
+
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
@@ -74,6 +80,8 @@ class MlsupplyPlugin:
     # -- collection ---------------------------------------------------------------------------
 
     def _manifest_node(self, parent: pytest.Collector, path: Path | None = None) -> ManifestFile:
+        from pytest_mlsupply.plugin.items import ManifestFile
+
         node = ManifestFile.from_parent(parent, path=path or self.state.settings.manifest_path)
         node.state = self.state
         return node
@@ -117,6 +125,8 @@ class MlsupplyPlugin:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from pytest_mlsupply.plugin.items import MlsupplyItem
+
         report = yield
         if isinstance(item, MlsupplyItem) and report.when == "call" and item.results is not None:
             # Builtins only: this attribute travels to the xdist controller with the report.
@@ -129,6 +139,8 @@ class MlsupplyPlugin:
             return
         data: Any = getattr(report, "mlsupply", None)
         if data is not None:
+            from pytest_mlsupply.results import CheckResult
+
             self.state.record(name, [CheckResult.from_dict(d) for d in data], None)
         elif report.failed:
             text = str(report.longrepr) if report.longrepr else "the item failed"
@@ -166,6 +178,7 @@ class MlsupplyPlugin:
         if self.is_worker or self.config.option.collectonly:
             return
         from pytest_mlsupply.manifest.errors import ManifestError
+        from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
 
         try:
             self.state.load()
@@ -189,6 +202,9 @@ class MlsupplyPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not (self.state.written.paths or self.state.written.error):
             return
+        from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
+        from pytest_mlsupply.results import Verdict
+
         tr = terminalreporter
         tr.write_sep("=", "mlsupply")
         counts = self.state.verdict_counts
