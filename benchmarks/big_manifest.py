@@ -108,7 +108,9 @@ def main(argv: list[str]) -> int:
     print(f"walk:    {result['walk_s']:.2f} s")
     print(f"load:    {result['load_s']:.2f} s (parse_manifest: compose + walk)")
     if "compose_pure_python_s" in result:
-        print(f"compose with the pure-Python SafeLoader (once): {result['compose_pure_python_s']:.2f} s")
+        print(
+            f"compose with the pure-Python SafeLoader (once): {result['compose_pure_python_s']:.2f} s"
+        )
     return 0
 
 

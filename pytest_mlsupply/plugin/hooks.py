@@ -64,6 +64,8 @@ class MlsupplyPlugin:
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
+        self._is_manifest: dict[str, bool] = {}
+        """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -167,9 +169,15 @@ class MlsupplyPlugin:
         head, sep, tail = nodeid.partition("::")
         if not sep or "[" not in tail:
             return None
-        if (self.config.rootpath / head).resolve() != self.state.settings.manifest_path:
-            return None
-        return tail
+        is_manifest = self._is_manifest.get(head)
+        if is_manifest is None:
+            # Resolved once per file, not once per report: a resolve() is a few syscalls, and
+            # a gate of thousands of items sends three reports each.
+            is_manifest = (
+                self.config.rootpath / head
+            ).resolve() == self.state.settings.manifest_path
+            self._is_manifest[head] = is_manifest
+        return tail if is_manifest else None
 
     # -- reporting ----------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ def test_a_manifest_of_over_a_thousand_models_loads_every_model_and_pin(tmp_path
 
     assert [m.name for m in manifest.models] == [f"model-{i:05d}" for i in range(MODELS)]
     last = manifest.models[-1]
-    assert last.source is not None and last.source.revision == _commit(MODELS - 1)
+    assert last.source is not None
+    assert last.source.revision == _commit(MODELS - 1)
     assert last.files == {
         f"shard-{j}.safetensors": f"sha256:{_digest(MODELS - 1, j)}" for j in range(FILES)
     }
