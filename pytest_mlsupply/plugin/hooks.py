@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlsupply.plugin.items import ManifestFile, MlsupplyItem
+# Only what every session needs (options, ini keys, the marker line, the fixtures and the
+# marker plugin): with the plugin installed and --mlsupply off a session must cost next to
+# nothing, so the state, items, manifest loader, checks and engines are imported by
+# MlsupplyPlugin when --mlsupply is on. tests/plugin/test_import_hygiene.py guards this.
 from pytest_mlsupply.plugin.marker import MARKER_HELP
 from pytest_mlsupply.plugin.model_artifact import (
     MARKER_PLUGIN_NAME,
@@ -27,8 +30,9 @@ from pytest_mlsupply.plugin.model_artifact import (
 from pytest_mlsupply.plugin.model_artifact import mlsupply_results as mlsupply_results
 from pytest_mlsupply.plugin.model_artifact import model_artifact as model_artifact
 from pytest_mlsupply.plugin.options import add_options, is_enabled, read_settings
-from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS, MlsupplyState
-from pytest_mlsupply.results import CheckResult, Verdict
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.plugin.items import ManifestFile
 
 PLUGIN_NAME = SESSION_PLUGIN_NAME
 
@@ -55,12 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 class MlsupplyPlugin:
     def __init__(self, config: pytest.Config) -> None:
+        from pytest_mlsupply.plugin.state import MlsupplyState
+
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
         from pytest_mlsupply.plugin import prefetch
 
         config.pluginmanager.register(prefetch.PrefetchPlugin(config, self.state), prefetch.NAME)
+        self._is_manifest: dict[str, bool] = {}
+        """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -77,6 +85,8 @@ class MlsupplyPlugin:
     # -- collection ---------------------------------------------------------------------------
 
     def _manifest_node(self, parent: pytest.Collector, path: Path | None = None) -> ManifestFile:
+        from pytest_mlsupply.plugin.items import ManifestFile
+
         node = ManifestFile.from_parent(parent, path=path or self.state.settings.manifest_path)
         node.state = self.state
         return node
@@ -120,6 +130,8 @@ class MlsupplyPlugin:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from pytest_mlsupply.plugin.items import MlsupplyItem
+
         report = yield
         if isinstance(item, MlsupplyItem) and report.when == "call" and item.results is not None:
             # Builtins only: this attribute travels to the xdist controller with the report.
@@ -132,6 +144,8 @@ class MlsupplyPlugin:
             return
         data: Any = getattr(report, "mlsupply", None)
         if data is not None:
+            from pytest_mlsupply.results import CheckResult
+
             self.state.record(name, [CheckResult.from_dict(d) for d in data], None)
         elif report.failed:
             text = str(report.longrepr) if report.longrepr else "the item failed"
@@ -163,9 +177,15 @@ class MlsupplyPlugin:
         name, at, group = tail.rpartition("]@")
         if at and name.startswith(f"artifact[{group}::"):
             tail = name + "]"
-        if (self.config.rootpath / head).resolve() != self.state.settings.manifest_path:
-            return None
-        return tail
+        is_manifest = self._is_manifest.get(head)
+        if is_manifest is None:
+            # Resolved once per file, not once per report: a resolve() is a few syscalls, and
+            # a gate of thousands of items sends three reports each.
+            is_manifest = (
+                self.config.rootpath / head
+            ).resolve() == self.state.settings.manifest_path
+            self._is_manifest[head] = is_manifest
+        return tail if is_manifest else None
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -174,6 +194,7 @@ class MlsupplyPlugin:
         if self.is_worker or self.config.option.collectonly:
             return
         from pytest_mlsupply.manifest.errors import ManifestError
+        from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
 
         try:
             self.state.load()
@@ -197,6 +218,9 @@ class MlsupplyPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not (self.state.written.paths or self.state.written.error):
             return
+        from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
+        from pytest_mlsupply.results import Verdict
+
         tr = terminalreporter
         tr.write_sep("=", "mlsupply")
         counts = self.state.verdict_counts

@@ -12,11 +12,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlsupply.manifest.model import HubRef, Span
+if TYPE_CHECKING:
+    # Imported where a marker is parsed: the entry point imports this module for MARKER_HELP,
+    # and a session without a marked test must not pay for the manifest's model.
+    from pytest_mlsupply.manifest.model import HubRef, Span
 
 MARKER = "model_artifact"
 
@@ -151,6 +154,8 @@ def parse_marker(mark: pytest.Mark, rootdir: Path, where: Span) -> ModelRequest:
 
 
 def _hub_ref(text: str, here: str) -> HubRef:
+    from pytest_mlsupply.manifest.model import HubRef
+
     if text.startswith("hf-datasets://"):
         raise MarkerUsageError(
             f"{here}({text!r}): the marker verifies models; datasets are declared in "
@@ -214,11 +219,16 @@ def _default_name(source: HubRef | None, path: Path | None) -> str:
 
 def where_of(item: pytest.Item) -> Span:
     """The test's file and (1-based) line, as a manifest-style span."""
+    from pytest_mlsupply.manifest.model import Span
+
     _, line, _ = item.location
     return Span(file=item.path, line=(line or 0) + 1, column=1)
 
 
 def requests_for(item: pytest.Item, rootdir: Path) -> list[ModelRequest]:
     """Every ``model_artifact`` mark on the item, closest first, validated."""
+    marks = list(item.iter_markers(MARKER))
+    if not marks:
+        return []  # the common case, asked for every collected test: no span, no import
     where = where_of(item)
-    return [parse_marker(mark, rootdir, where) for mark in item.iter_markers(MARKER)]
+    return [parse_marker(mark, rootdir, where) for mark in marks]

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlsupply.checks.runner import run_item
-from pytest_mlsupply.manifest.errors import ManifestError
-from pytest_mlsupply.manifest.model import Manifest
-from pytest_mlsupply.plugin.items import render_results
+# Light imports only: this module is loaded by the entry point whenever the plugin is installed,
+# and a session that uses neither the marker nor --mlsupply must not pay for the engines,
+# huggingface_hub or the manifest loader (docs/performance.md, "inert means free"). The
+# verification machinery is imported inside the methods that run only for a marked test.
 from pytest_mlsupply.plugin.marker import MARKER, MarkerUsageError, ModelRequest, requests_for
 from pytest_mlsupply.plugin.options import (
     Settings,
@@ -27,32 +27,27 @@ from pytest_mlsupply.plugin.options import (
     manifest_location,
     missing_manifest_message,
 )
-from pytest_mlsupply.plugin.results_fixture import ManifestResults, SupplyChainResults
 from pytest_mlsupply.plugin.shared import (
     WORKERINPUT_KEY,
     VerificationStore,
     make_shared_directory,
 )
-from pytest_mlsupply.plugin.verification import (
-    NameConflict,
-    Verification,
-    declaration,
-    default_manifest,
-    verification_key,
-    verify,
-)
-from pytest_mlsupply.results import DEFAULT_THRESHOLD, Severity, Verdict
 
 if TYPE_CHECKING:
+    from pytest_mlsupply.manifest.model import Manifest
+    from pytest_mlsupply.plugin.results_fixture import ManifestResults, SupplyChainResults
     from pytest_mlsupply.plugin.state import Loaded
+    from pytest_mlsupply.plugin.verification import Verification
+    from pytest_mlsupply.results import Severity
 
 MARKER_PLUGIN_NAME = "mlsupply-marker"
 #: The session plugin of hooks.py, whose state is reused when ``--mlsupply`` is on.
 SESSION_PLUGIN_NAME = "mlsupply-session"
 
-VERIFIED = pytest.StashKey[list[tuple[Verification, bool]]]()
+# Annotated rather than subscripted: the annotation is not evaluated at import time.
+VERIFIED: pytest.StashKey[list[tuple[Verification, bool]]] = pytest.StashKey()
 """On a marked item: its verifications (closest marker first) and whether this process ran each."""
-UNVERIFIED = pytest.StashKey[bool]()
+UNVERIFIED: pytest.StashKey[bool] = pytest.StashKey()
 """On a marked item whose models did not pass: its setup failure is reported as a failure."""
 
 
@@ -91,6 +86,8 @@ class ModelArtifactPlugin:
     def context(self) -> _Context:
         """Manifest, policy and threshold, once per process; raises :class:`Unavailable`."""
         if self._context is None:
+            from pytest_mlsupply.manifest.errors import ManifestError
+
             try:
                 self._context = self._load_context()
             except ManifestError as exc:
@@ -103,6 +100,8 @@ class ModelArtifactPlugin:
 
     def _load_context(self) -> _Context:
         from pytest_mlsupply.plugin.state import MlsupplyState
+        from pytest_mlsupply.plugin.verification import default_manifest
+        from pytest_mlsupply.results import DEFAULT_THRESHOLD
 
         override = fail_on_override(self.config)
         session_plugin = self.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
@@ -165,6 +164,8 @@ class ModelArtifactPlugin:
         # Before any fixture: nothing the test depends on may load an unverified model.
         if item.get_closest_marker(MARKER) is None:
             return
+        from pytest_mlsupply.plugin.verification import NameConflict
+
         try:
             requests = requests_for(item, self.config.rootpath)
         except MarkerUsageError as exc:
@@ -194,6 +195,8 @@ class ModelArtifactPlugin:
         pytest.fail(text, pytrace=False)
 
     def _threshold(self) -> Severity:
+        from pytest_mlsupply.results import DEFAULT_THRESHOLD
+
         try:
             return self.context().threshold
         except Unavailable:
@@ -201,6 +204,14 @@ class ModelArtifactPlugin:
 
     def verification(self, request: ModelRequest) -> tuple[Verification, bool]:
         """The model verified (once per session for its key) and whether this call ran it."""
+        from pytest_mlsupply.plugin.verification import (
+            NameConflict,
+            Verification,
+            declaration,
+            verification_key,
+            verify,
+        )
+
         context = self.context()
         decl, from_manifest = declaration(request, context.manifest)
         if request.name in self.name_conflicts and not from_manifest:
@@ -247,7 +258,11 @@ class ModelArtifactPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entries: Any = getattr(report, "mlsupply_models", None)
-        for entry in entries or ():
+        if not entries:
+            return
+        from pytest_mlsupply.plugin.verification import Verification
+
+        for entry in entries:
             verification = Verification.from_dict(entry["verification"])
             self.reported.setdefault(verification.key, verification)
             self.test_counts[verification.key] += 1
@@ -269,6 +284,8 @@ class ModelArtifactPlugin:
         return Path(root)
 
     def results(self) -> SupplyChainResults:
+        from pytest_mlsupply.plugin.results_fixture import SupplyChainResults
+
         return SupplyChainResults(
             self._manifest_results,
             lambda: [self.verified_here[k] for k in sorted(self.verified_here)],
@@ -276,6 +293,9 @@ class ModelArtifactPlugin:
         )
 
     def _manifest_results(self) -> ManifestResults:
+        from pytest_mlsupply.checks.runner import run_item
+        from pytest_mlsupply.plugin.results_fixture import ManifestResults
+
         try:
             context = self.context()
         except Unavailable as exc:
@@ -356,6 +376,9 @@ class XdistHooks:
 
 def render_failure(verification: Verification, threshold: Severity, rootdir: Path) -> str:
     """Why a marked model did not pass, in the generated items' words; no traceback."""
+    from pytest_mlsupply.plugin.items import render_results
+    from pytest_mlsupply.results import Verdict
+
     source = _display(verification.source, rootdir)
     head = (
         f"model_artifact {verification.name} ({source}) did not pass verification; "

@@ -6,7 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_mlsupply.manifest import loader
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.loader import CARD_FIELDS, load_manifest, parse_manifest
 from pytest_mlsupply.manifest.model import (
@@ -22,6 +24,32 @@ from pytest_mlsupply.results import Severity
 
 COMMIT = "3f2a9c0e4b1d7a6c5e8f9a0b1c2d3e4f5a6b7c8d"
 PIN = "sha256:" + "ab" * 32
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[
+        pytest.param(
+            "libyaml",
+            marks=pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml"),
+        ),
+        "pure-python",
+    ],
+)
+def composer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test of this file runs with both YAML composers: the C one (used when present)
+    and the pure-Python fallback; positions and messages must not depend on which ran."""
+    name: str = request.param
+    monkeypatch.setattr(
+        loader, "COMPOSER", yaml.CSafeLoader if name == "libyaml" else yaml.SafeLoader
+    )
+    return name
+
+
+def test_the_c_composer_is_used_when_pyyaml_has_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the module as imported, not as the fixture set it
+    expected = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    assert loader.COMPOSER is expected
 
 
 def _parse(tmp_path: Path, text: str) -> Manifest:

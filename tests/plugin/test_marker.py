@@ -249,7 +249,8 @@ def _marked_tests(prefix: str, count: int) -> str:
 
 SPY_CONFTEST = """
 import os
-from pytest_mlsupply.plugin import model_artifact as module
+# verify() is looked up in its own module at call time (model_artifact imports it lazily).
+from pytest_mlsupply.plugin import verification as module
 
 real = module.verify
 
