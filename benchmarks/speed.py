@@ -233,8 +233,8 @@ def render(
         "",
         "How much the gate costs beside the work it must do (reading the bytes once), measured "
         "against baselines in the same run: the targets of issue 12. Produced by "
-        "[`benchmarks/speed.py`](../benchmarks/speed.py); see "
-        "[benchmarks/README.md](../benchmarks/README.md) for how each figure is measured.",
+        "`benchmarks/speed.py`; see "
+        "`benchmarks/README.md` for how each figure is measured.",
         "",
         f"- **Date:** {now}",
         f"- **Machine:** {info_before['cpu']}, {info_before['nproc']} cores, "
