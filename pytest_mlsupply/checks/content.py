@@ -1,23 +1,43 @@
 """One read per file: content facts shared by every check that needs an artifact's bytes.
 
 Checks never open artifact files themselves for whole-file work; they ask the cache, which
-memoises per process what was computed: the digest (one streaming pass over the file) and the
-identified format (a bounded read of the head and, for zips, the central directory). The cache key includes size and mtime so a file replaced mid-session is read again.
+memoises per process what was computed: the digest (one streaming pass over the file), the
+identified format (a bounded read of the head and, for zips, the central directory) and the
+deep scan's report. The in-process key is the file's identity (device, inode, size, mtime and
+ctime), so a file replaced mid-session is read again.
+
+Given a :class:`~pytest_mlsupply.checks.content_store.ContentStore`, the cache also keeps these
+facts between runs: a file whose identity has not changed since a previous run is served from
+its signed entry (a ``stat``, one small JSON read and an HMAC) without being read again. Only
+results without errors are stored (see the store's docstring for why an entry cannot turn a
+finding into a pass).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
 
 if TYPE_CHECKING:
+    from pytest_mlsupply.engines.blob import ScanPolicy, ScanReport
     from pytest_mlsupply.engines.identification import Identification
 
 _CHUNK = 1 << 20
+
+
+def _scan_key(subject: str, policy: ScanPolicy) -> str:
+    """Findings name their subject and depend on the policy: a report is kept per both."""
+    material = {"subject": subject, "policy": dataclasses.asdict(policy)}
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -26,6 +46,11 @@ class FileContent:
     size: int
     _sha256: str | None = field(default=None, repr=False)
     _identification: Identification | None = field(default=None, repr=False)
+    _identity: FileIdentity | None = field(default=None, repr=False)
+    _store: ContentStore | None = field(default=None, repr=False)
+    _stored: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What the store holds (or will) for this file, as builtins."""
+    _scans: dict[str, ScanReport] = field(default_factory=dict, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -35,6 +60,7 @@ class FileContent:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
             self._sha256 = digest.hexdigest()
+            self._remember("sha256", self._sha256)
         return self._sha256
 
     @property
@@ -43,7 +69,66 @@ class FileContent:
             from pytest_mlsupply.engines.sniff import identify
 
             self._identification = identify(self.path)
+            self._remember("identification", self._identification.to_dict())
         return self._identification
+
+    def scan_report(self, subject: str, policy: ScanPolicy) -> ScanReport:
+        """The deep scan of the file under ``policy``, its findings located at ``subject``."""
+        key = _scan_key(subject, policy)
+        report = self._scans.get(key)
+        if report is not None:
+            return report
+        from pytest_mlsupply.engines.blob import ScanReport
+
+        stored = self._stored.get("scans", {}).get(key)
+        if stored is not None:
+            try:
+                report = ScanReport.from_dict(stored)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                report = None  # unreadable: scanned again below
+        if report is None:
+            from pytest_mlsupply.engines.scanner import scan_file
+
+            report = scan_file(self.path, subject, policy)
+            if not report.errors:
+                # A report with an error is never kept: the next run tries again (fail closed).
+                scans = dict(self._stored.get("scans", {}))
+                scans[key] = report.to_dict()
+                self._remember("scans", scans)
+        self._scans[key] = report
+        return report
+
+    def _remember(self, name: str, value: object) -> None:
+        """Keep a fact for later runs, if the file is still the one that was read."""
+        self._stored[name] = value
+        if self._store is None or self._identity is None:
+            return
+        try:
+            after = FileIdentity.of(self.path, os.stat(self.path))
+        except OSError:
+            return
+        # Changed while it was read, or too recently for its ctime to tell: not kept.
+        if after == self._identity and after.settled():
+            self._store.save(self._identity, self._stored)
+
+    def _restore(self, value: dict[str, Any]) -> None:
+        """Take the facts of a verified store entry; any that does not parse is recomputed."""
+        digest = value.get("sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            self._sha256 = digest
+            self._stored["sha256"] = digest
+        ident = value.get("identification")
+        if isinstance(ident, dict):
+            from pytest_mlsupply.engines.identification import Identification
+
+            try:
+                self._identification = Identification.from_dict(ident)
+                self._stored["identification"] = ident
+            except (ValueError, KeyError, TypeError):
+                pass
+        scans = value.get("scans")
+        if isinstance(scans, dict):
+            self._stored["scans"] = scans
 
 
 class NotARegularFile(OSError):
@@ -51,8 +136,11 @@ class NotARegularFile(OSError):
 
 
 class ContentCache:
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, int, int], FileContent] = {}
+    """Per-process content facts, backed by ``store`` between runs when one is given."""
+
+    def __init__(self, store: ContentStore | None = None) -> None:
+        self.store = store
+        self._entries: dict[FileIdentity, FileContent] = {}
 
     def get(self, path: Path) -> FileContent:
         """Raises OSError when the file cannot be opened (the caller reports an error)."""
@@ -60,9 +148,13 @@ class ContentCache:
         if not stat.S_ISREG(st.st_mode):
             # Opening a FIFO or a device blocks or never ends; no loader reads one as a model.
             raise NotARegularFile(f"{path} is not a regular file (mode {oct(st.st_mode)})")
-        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-        entry = self._entries.get(key)
+        identity = FileIdentity.of(path, st)
+        entry = self._entries.get(identity)
         if entry is None:
-            entry = FileContent(path=path, size=st.st_size)
-            self._entries[key] = entry
+            entry = FileContent(path=path, size=st.st_size, _identity=identity, _store=self.store)
+            if self.store is not None:
+                stored = self.store.load(identity)
+                if stored is not None:
+                    entry._restore(stored)
+            self._entries[identity] = entry
         return entry
