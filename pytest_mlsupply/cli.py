@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore, cli_store_folder
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest, split_hub_uri
 from pytest_mlsupply.manifest.model import (
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR
     try:
-        return run_scan(args.targets, policy, args.format)
+        return run_scan(args.targets, policy, args.format, use_cache=not args.no_cache)
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
         return EXIT_ERROR
@@ -133,6 +134,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         default=None,
         help="how a pickle's imports are judged: default-deny (allowlist first) or denylist "
         "(default: the manifest's policy.pickle, else default-deny)",
+    )
+    scan.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=False,
+        help="read and scan every file, neither using nor updating the content cache "
+        "(.pytest_cache/d/mlsupply-content of the nearest directory up with a .pytest_cache, "
+        "else of the current one)",
     )
     from pytest_mlsupply.verify import add_parser as add_verify
 
@@ -266,7 +275,7 @@ def _mutable(ref: HubRef) -> str:
     )
 
 
-def run_scan(targets: Sequence[Target], policy: Policy, fmt: str) -> int:
+def run_scan(targets: Sequence[Target], policy: Policy, fmt: str, *, use_cache: bool = True) -> int:
     from pytest_mlsupply.checks.runner import run_item
 
     subjects = resolve_targets(targets, policy)
@@ -283,8 +292,10 @@ def run_scan(targets: Sequence[Target], policy: Policy, fmt: str) -> int:
     )
     inventory = Inventory(manifest=manifest, models=tuple(models), datasets=(), dependencies=())
     # Findings speak to a command-line user: paths and flags, not manifest keys.
+    # The plugin's content cache, so a scan after a gate (or a second scan) reads nothing again.
+    store = ContentStore(cli_store_folder(here), create_pytest_cache=True) if use_cache else None
     context = CheckContext(
-        policy=policy, inventory=inventory, contents=ContentCache(), audience="cli"
+        policy=policy, inventory=inventory, contents=ContentCache(store), audience="cli"
     )
     results: list[CheckResult] = []
     for item in build_plan(inventory):
