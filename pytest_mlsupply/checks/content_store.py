@@ -60,8 +60,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from pytest_mlsupply import __version__
 from pytest_mlsupply.user_secret import user_key
 
@@ -284,6 +282,9 @@ class ContentStore:
         facts instead of the last one erasing the other's. A folder that cannot be written, or
         a lock not had in time, only costs speed.
         """
+        # Imported here: only a run that computed something writes (a warm run never does).
+        from filelock import FileLock, Timeout
+
         key = self._key(identity)
         entry = self._entry(key)
         try:
