@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ class FileContent:
     _stored: dict[str, Any] = field(default_factory=dict, repr=False)
     """What the store holds (or will) for this file, as builtins."""
     _scans: dict[str, ScanReport] = field(default_factory=dict, repr=False)
+    _seen_ns: int = field(default_factory=time.time_ns, repr=False)
+    """When the file's identity was taken: every read of its bytes comes after."""
 
     @property
     def sha256(self) -> str:
@@ -107,8 +110,9 @@ class FileContent:
             after = FileIdentity.of(self.path, os.stat(self.path))
         except OSError:
             return
-        # Changed while it was read, or too recently for its ctime to tell: not kept.
-        if after == self._identity and after.settled():
+        # Changed while it was read, or changed too shortly before its identity was taken for
+        # a later write to be sure to move its ctime: not kept.
+        if after == self._identity and after.settled(self._seen_ns):
             self._store.save(self._identity, self._stored)
 
     def _restore(self, value: dict[str, Any]) -> None:

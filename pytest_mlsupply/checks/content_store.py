@@ -29,9 +29,10 @@ computation). What a cached entry cannot do is turn a finding into a pass:
 * results with an error (a file that could not be read or parsed, a budget exceeded) are not
   stored: they are recomputed on every run (fail closed);
 * an entry is stored only when the file's identity is the same after the computation as before
-  (a file changed while it was read is not cached), and only when its ``ctime`` is older than
-  :data:`RACY_NS` (a write within the file system's timestamp granularity of the read could
-  otherwise leave the same identity on different bytes, the "racy git" problem);
+  (a file changed while it was read is not cached), and only when its ``ctime`` was older than
+  :data:`RACY_NS` when that identity was taken, before any read (a write within the file
+  system's timestamp granularity of an earlier one could otherwise leave the same identity on
+  different bytes: the "racy git" problem);
 * any write to the file changes its ``ctime``, which no user can set back (``os.utime`` restores
   ``mtime`` and itself moves ``ctime``).
 
@@ -160,7 +161,8 @@ class FileIdentity:
         }
 
     def settled(self, now_ns: int | None = None) -> bool:
-        """Whether the file was last changed long enough ago to trust its identity."""
+        """Whether the file was last changed long enough before ``now_ns`` (when its identity
+        was taken, before any read) that a write after that moment must move its ctime."""
         now = time.time_ns() if now_ns is None else now_ns
         return now - max(self.ctime_ns, self.mtime_ns) >= RACY_NS
 
