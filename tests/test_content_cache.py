@@ -212,6 +212,35 @@ def test_clearing_or_disabling_pytests_cache_gives_a_cold_run(
         assert "model.safetensors" in seen, flag
 
 
+def test_a_marked_test_verifies_its_model_from_the_cache_and_a_tampered_pin_still_fails(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.model_artifact(path="models/tiny")
+        def test_uses_the_model(model_artifact):
+            assert model_artifact.is_dir()
+        """
+    )
+    settle()
+    pytester.runpytest("test_marked.py").assert_outcomes(passed=1)
+    with reads(project.model_dir) as warm:
+        pytester.runpytest("test_marked.py").assert_outcomes(passed=1)
+    assert "model.safetensors" not in warm
+
+    weights = project.model_dir / "model.safetensors"
+    before = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    result = pytester.runpytest("test_marked.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*MLS-PIN-001*"])
+
+
 def test_an_entry_signed_under_another_secret_is_ignored(tmp_path: Path) -> None:
     target = tmp_path / "weights.bin"
     target.write_bytes(b"weights" * 100)
