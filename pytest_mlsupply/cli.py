@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore, cli_store_folder
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest, split_hub_uri
 from pytest_mlsupply.manifest.model import (
@@ -81,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR
     try:
-        return run_scan(args.targets, policy, args.format, quiet=args.quiet)
+        return run_scan(
+            args.targets, policy, args.format, quiet=args.quiet, use_cache=not args.no_cache
+        )
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
         return EXIT_ERROR
@@ -139,6 +142,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         default=None,
         help="how a pickle's imports are judged: default-deny (allowlist first) or denylist "
         "(default: the manifest's policy.pickle, else default-deny)",
+    )
+    scan.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=False,
+        help="read and scan every file, neither using nor updating the content cache "
+        "(.pytest_cache/d/mlsupply-content of the nearest directory up with a .pytest_cache, "
+        "else of the current one)",
     )
     from pytest_mlsupply.verify import add_parser as add_verify
 
@@ -272,7 +283,15 @@ def _mutable(ref: HubRef) -> str:
     )
 
 
-def run_scan(targets: Sequence[Target], policy: Policy, fmt: str, *, quiet: bool = False) -> int:
+def run_scan(
+    targets: Sequence[Target],
+    policy: Policy,
+    fmt: str,
+    *,
+    quiet: bool = False,
+    use_cache: bool = True,
+) -> int:
+    from pytest_mlsupply.checks import hashing
     from pytest_mlsupply.checks.runner import run_item
     from pytest_mlsupply.progress import Progress
 
@@ -290,22 +309,34 @@ def run_scan(targets: Sequence[Target], policy: Policy, fmt: str, *, quiet: bool
     )
     inventory = Inventory(manifest=manifest, models=tuple(models), datasets=(), dependencies=())
     # Findings speak to a command-line user: paths and flags, not manifest keys.
+    # The plugin's content cache, so a scan after a gate (or a second scan) reads nothing again.
+    store = ContentStore(cli_store_folder(here), create_pytest_cache=True) if use_cache else None
     context = CheckContext(
-        policy=policy, inventory=inventory, contents=ContentCache(), audience="cli"
+        policy=policy, inventory=inventory, contents=ContentCache(store), audience="cli"
     )
     results: list[CheckResult] = []
     items = [item for item in build_plan(inventory) if item.kind is RowKind.ARTIFACT]
     # The plan lists each file's checks together: a file is done when the next subject starts.
     sizes = {f.subject: f.size for m in models for f in m.files}
+    paths = {f.subject: f.path for m in models for f in m.files}
+    # Each file's digest starts on the hashing pool when its first check runs, with the next
+    # file's beside it: the second core hashes file 2 while file 1 is scanned.
+    order = list(dict.fromkeys(item.subject for item in items if item.subject in paths))
+    upcoming = {subject: order[i : i + 2] for i, subject in enumerate(order)}
     progress = Progress.on_terminal(len(sizes), sum(sizes.values()), quiet=quiet)
     try:
         for index, item in enumerate(items):  # provenance claims need a manifest; not for scans
+            first_of_subject = index == 0 or items[index - 1].subject != item.subject
+            if first_of_subject:
+                for subject in upcoming.get(item.subject, ()):
+                    context.contents.prefetch(paths[subject])
             results.extend(run_item(item, context))
             last_of_subject = index + 1 == len(items) or items[index + 1].subject != item.subject
             if last_of_subject and item.subject in sizes:
                 progress.advance(sizes[item.subject])
     finally:  # Ctrl-C included: the shell prompt must not land on the bar's line
         progress.close()
+        hashing.shutdown()  # no hashing thread outlives the scan
     verdicts = [r.verdict(threshold) for r in results]
     summary = _summary(models, verdicts, missing)
     if fmt == "json":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome
+from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
+from pytest_mlsupply.engines.blob import ScanPolicy
 from pytest_mlsupply.engines.pickle import PicklePolicy
-from pytest_mlsupply.engines.scanner import ScanPolicy, scan_file
 from pytest_mlsupply.manifest.model import Policy
 from pytest_mlsupply.results import RowKind
 from pytest_mlsupply.sources.inventory import ArtifactFile
@@ -16,7 +16,8 @@ def scan_policy(policy: Policy) -> ScanPolicy:
 
 
 def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
-    report = scan_file(file.path, file.subject, scan_policy(ctx.policy))
+    # Through the shared content: a file unchanged since an earlier run is not scanned again.
+    report = artifact_content(file, ctx).scan_report(file.subject, scan_policy(ctx.policy))
     facts = {"formats": dict(sorted(report.formats.items()))} if len(report.formats) > 1 else {}
     error = "; ".join(report.errors) if report.errors else None
     return Outcome(findings=report.findings, facts=facts, error=error)

@@ -1,8 +1,16 @@
 """One read per file: content facts shared by every check that needs an artifact's bytes.
 
 Checks never open artifact files themselves for whole-file work; they ask the cache, which
-memoises per process what was computed: the digest (one streaming pass over the file) and the
-identified format (a bounded read of the head and, for zips, the central directory). The cache key includes size and mtime so a file replaced mid-session is read again.
+memoises per process what was computed: the digest (one streaming pass over the file), the
+identified format (a bounded read of the head and, for zips, the central directory) and the
+deep scan's report. The in-process key is the file's identity (device, inode, size, mtime and
+ctime), so a file replaced mid-session is read again.
+
+Given a :class:`~pytest_mlsupply.checks.content_store.ContentStore`, the cache also keeps these
+facts between runs: a file whose identity has not changed since a previous run is served from
+its signed entry (a ``stat``, one small JSON read and an HMAC) without being read again. Only
+results without errors are stored (see the store's docstring for why an entry cannot turn a
+finding into a pass).
 
 The digest may have been started ahead of time (:meth:`ContentCache.prefetch`, on the thread
 pool of :mod:`pytest_mlsupply.checks.hashing`): the check that needs it then waits for it, and
@@ -11,16 +19,22 @@ uses it only if the file's identity when it was read is the identity the check s
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import stat
+import time
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
 
 if TYPE_CHECKING:
+    from pytest_mlsupply.engines.blob import ScanPolicy, ScanReport
     from pytest_mlsupply.engines.identification import Identification
 
 
@@ -33,14 +47,26 @@ class HashTiming:
     seconds: float
 
 
+def _scan_key(subject: str, policy: ScanPolicy) -> str:
+    """Findings name their subject and depend on the policy: a report is kept per both."""
+    material = {"subject": subject, "policy": dataclasses.asdict(policy)}
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass
 class FileContent:
     path: Path
     size: int
-    identity: hashing.Identity | None = None
-    """The file as the cache saw it (``None``: unknown, a prefetched digest is never used)."""
     _sha256: str | None = field(default=None, repr=False)
     _identification: Identification | None = field(default=None, repr=False)
+    _identity: FileIdentity | None = field(default=None, repr=False)
+    _store: ContentStore | None = field(default=None, repr=False)
+    _stored: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What the store holds (or will) for this file, as builtins."""
+    _scans: dict[str, ScanReport] = field(default_factory=dict, repr=False)
+    _seen_ns: int = field(default_factory=time.time_ns, repr=False)
+    """When the file's identity was taken: every read of its bytes comes after."""
     _pending: Future[hashing.Digest] | None = field(default=None, repr=False)
     _timings: list[HashTiming] | None = field(default=None, repr=False)
 
@@ -54,6 +80,7 @@ class FileContent:
             self._sha256 = digest.sha256
             if self._timings is not None:
                 self._timings.append(HashTiming(self.path, self.size, digest.seconds))
+            self._remember("sha256", self._sha256)
         return self._sha256
 
     def _prefetched(self) -> hashing.Digest | None:
@@ -67,7 +94,7 @@ class FileContent:
             # Read again inline: the error, if it persists, is reported exactly as without
             # a prefetch; a transient one or a cancelled prefetch costs one more read.
             return None
-        if self.identity is None or digest.identity != self.identity:
+        if self._identity is None or digest.identity != self._identity.stat_identity:
             return None  # replaced between the prefetch and this check: these are other bytes
         return digest
 
@@ -77,7 +104,67 @@ class FileContent:
             from pytest_mlsupply.engines.sniff import identify
 
             self._identification = identify(self.path)
+            self._remember("identification", self._identification.to_dict())
         return self._identification
+
+    def scan_report(self, subject: str, policy: ScanPolicy) -> ScanReport:
+        """The deep scan of the file under ``policy``, its findings located at ``subject``."""
+        key = _scan_key(subject, policy)
+        report = self._scans.get(key)
+        if report is not None:
+            return report
+        from pytest_mlsupply.engines.blob import ScanReport
+
+        stored = self._stored.get("scans", {}).get(key)
+        if stored is not None:
+            try:
+                report = ScanReport.from_dict(stored)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                report = None  # unreadable: scanned again below
+        if report is None:
+            from pytest_mlsupply.engines.scanner import scan_file
+
+            report = scan_file(self.path, subject, policy)
+            if not report.errors:
+                # A report with an error is never kept: the next run tries again (fail closed).
+                scans = dict(self._stored.get("scans", {}))
+                scans[key] = report.to_dict()
+                self._remember("scans", scans)
+        self._scans[key] = report
+        return report
+
+    def _remember(self, name: str, value: object) -> None:
+        """Keep a fact for later runs, if the file is still the one that was read."""
+        self._stored[name] = value
+        if self._store is None or self._identity is None:
+            return
+        try:
+            after = FileIdentity.of(self.path, os.stat(self.path))
+        except OSError:
+            return
+        # Changed while it was read, or changed too shortly before its identity was taken for
+        # a later write to be sure to move its ctime: not kept.
+        if after == self._identity and after.settled(self._seen_ns):
+            self._store.save(self._identity, self._stored)
+
+    def _restore(self, value: dict[str, Any]) -> None:
+        """Take the facts of a verified store entry; any that does not parse is recomputed."""
+        digest = value.get("sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            self._sha256 = digest
+            self._stored["sha256"] = digest
+        ident = value.get("identification")
+        if isinstance(ident, dict):
+            from pytest_mlsupply.engines.identification import Identification
+
+            try:
+                self._identification = Identification.from_dict(ident)
+                self._stored["identification"] = ident
+            except (ValueError, KeyError, TypeError):
+                pass
+        scans = value.get("scans")
+        if isinstance(scans, dict):
+            self._stored["scans"] = scans
 
 
 class NotARegularFile(OSError):
@@ -85,9 +172,11 @@ class NotARegularFile(OSError):
 
 
 class ContentCache:
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, int, int], FileContent] = {}
-        self._prefetched: dict[str, Future[hashing.Digest]] = {}
+    """Per-process content facts, backed by ``store`` between runs when one is given."""
+
+    def __init__(self, store: ContentStore | None = None) -> None:
+        self.store = store
+        self._entries: dict[FileIdentity, FileContent] = {}
         self.timings: list[HashTiming] = []
         """Digests made since the caller last emptied the list (progress lines)."""
 
@@ -97,31 +186,28 @@ class ContentCache:
         if not stat.S_ISREG(st.st_mode):
             # Opening a FIFO or a device blocks or never ends; no loader reads one as a model.
             raise NotARegularFile(f"{path} is not a regular file (mode {oct(st.st_mode)})")
-        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-        entry = self._entries.get(key)
+        identity = FileIdentity.of(path, st)
+        entry = self._entries.get(identity)
         if entry is None:
-            entry = FileContent(path=path, size=st.st_size, identity=hashing.identity(st))
+            entry = FileContent(path=path, size=st.st_size, _identity=identity, _store=self.store)
             entry._timings = self.timings
-            self._entries[key] = entry
-        if entry._sha256 is None and entry._pending is None:
-            entry._pending = self._prefetched.pop(str(path), None)
+            if self.store is not None:
+                stored = self.store.load(identity)
+                if stored is not None:
+                    entry._restore(stored)
+            self._entries[identity] = entry
         return entry
 
     def prefetch(self, path: Path) -> None:
-        """Start hashing ``path`` on the pool, unless it is hashed or started already.
+        """Start hashing ``path`` on the pool, unless its digest is known (this process or
+        the store) or already started.
 
         Never raises: a file that cannot be read (or is not a regular file) is left to the
         check that asks for it, which reports the error exactly as without a prefetch.
         """
-        if str(path) in self._prefetched:
-            return
         try:
-            st = os.stat(path)
+            entry = self.get(path)
         except OSError:
             return
-        if not stat.S_ISREG(st.st_mode):
-            return
-        entry = self._entries.get((str(path), st.st_size, st.st_mtime_ns, st.st_ino))
-        if entry is not None and (entry._sha256 is not None or entry._pending is not None):
-            return
-        self._prefetched[str(path)] = hashing.submit(path)
+        if entry._sha256 is None and entry._pending is None:
+            entry._pending = hashing.submit(path)

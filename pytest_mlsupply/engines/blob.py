@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.budget import ExtractionBudget, ScanLimits
 from pytest_mlsupply.engines.pickle import PicklePolicy
@@ -173,3 +173,23 @@ class ScanReport:
     findings: list[Finding]
     errors: list[str]
     formats: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Builtins only: the content cache keeps reports between runs."""
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": list(self.errors),
+            "formats": dict(self.formats),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanReport:
+        """The inverse of :meth:`to_dict`; raises ValueError, KeyError or TypeError on bad data."""
+        errors, formats = data["errors"], data["formats"]
+        if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+            raise TypeError("errors are not a list of text")
+        if not isinstance(formats, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in formats.items()
+        ):
+            raise TypeError("formats are not a mapping of text")
+        return cls([Finding.from_dict(f) for f in data["findings"]], errors, formats)

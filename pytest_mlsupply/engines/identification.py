@@ -124,6 +124,30 @@ class Identification:
             "appended_zip": self.appended_zip,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Identification:
+        """The inverse of :meth:`to_dict`; raises ValueError, KeyError or TypeError on bad data."""
+        unsafe, appended = data["unsafe"], data.get("appended_zip")
+        texts = [data["detail"], data["evidence"]]
+        optional = [data.get("extension_mismatch"), data.get("problem")]
+        if (
+            not isinstance(unsafe, bool)
+            or not all(isinstance(t, str) for t in texts)
+            or not all(o is None or isinstance(o, str) for o in optional)
+            or not (appended is None or (isinstance(appended, int) and appended >= 0))
+        ):
+            raise TypeError("not an identification")
+        return cls(
+            format=Format(data["format"]),
+            family=Family(data["family"]),
+            unsafe=unsafe,
+            detail=texts[0],
+            evidence=texts[1],
+            extension_mismatch=optional[0],
+            problem=optional[1],
+            appended_zip=appended,
+        )
+
 
 @dataclass(frozen=True)
 class View:

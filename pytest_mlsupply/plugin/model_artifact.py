@@ -23,6 +23,7 @@ import pytest
 from pytest_mlsupply.plugin.marker import MARKER, MarkerUsageError, ModelRequest, requests_for
 from pytest_mlsupply.plugin.options import (
     Settings,
+    content_cache_folder,
     fail_on_override,
     manifest_location,
     missing_manifest_message,
@@ -34,6 +35,7 @@ from pytest_mlsupply.plugin.shared import (
 )
 
 if TYPE_CHECKING:
+    from pytest_mlsupply.checks.content_store import ContentStore
     from pytest_mlsupply.manifest.model import Manifest
     from pytest_mlsupply.plugin.results_fixture import ManifestResults, SupplyChainResults
     from pytest_mlsupply.plugin.state import Loaded
@@ -60,6 +62,8 @@ class _Context:
     manifest: Manifest
     loaded: Loaded | None
     threshold: Severity
+    store: ContentStore | None = None
+    """The persistent content cache, shared with the session's generated items."""
 
 
 class ModelArtifactPlugin:
@@ -99,25 +103,34 @@ class ModelArtifactPlugin:
         return self._context
 
     def _load_context(self) -> _Context:
+        from pytest_mlsupply.checks.content_store import ContentStore
         from pytest_mlsupply.plugin.state import MlsupplyState
         from pytest_mlsupply.plugin.verification import default_manifest
         from pytest_mlsupply.results import DEFAULT_THRESHOLD
 
         override = fail_on_override(self.config)
+        store: ContentStore | None = None
         session_plugin = self.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
         state: MlsupplyState | None = getattr(session_plugin, "state", None)
         if state is None:
             path, origin = manifest_location(self.config)
+            folder = content_cache_folder(self.config)
             if path.is_file():
-                state = MlsupplyState(Settings(path, override, None, None, None))
+                state = MlsupplyState(
+                    Settings(path, override, None, None, None, content_cache=folder)
+                )
             elif origin != "the rootdir":
                 raise Unavailable(missing_manifest_message(path, origin))
+            elif folder is not None:
+                store = ContentStore(folder)
         if state is None:
             return _Context(
-                default_manifest(self.config.rootpath), None, override or DEFAULT_THRESHOLD
+                default_manifest(self.config.rootpath), None, override or DEFAULT_THRESHOLD, store
             )
         loaded = state.load()
-        return _Context(loaded.manifest, loaded, state.threshold(loaded.manifest))
+        return _Context(
+            loaded.manifest, loaded, state.threshold(loaded.manifest), state.content_store
+        )
 
     # -- collection ---------------------------------------------------------------------------
 
@@ -226,6 +239,7 @@ class ModelArtifactPlugin:
                 manifest=context.manifest,
                 key=key,
                 verified_by=self.worker_id,
+                store=context.store,
             ).to_dict(),
         )
         return Verification.from_dict(record), fresh

@@ -108,6 +108,8 @@ class Settings:
     matrix: Path | None
     attest: Attest | None = None
     """``--mlsupply-attest``: loaded when the session starts (not on xdist workers)."""
+    content_cache: Path | None = None
+    """The content cache's folder in pytest's cache directory; None without a cacheprovider."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,23 @@ def read_settings(config: pytest.Config) -> Settings:
         bom_xml=_path("mlsupply_bom_xml"),
         matrix=_path("mlsupply_matrix"),
         attest=_attest(config),
+        content_cache=content_cache_folder(config),
     )
+
+
+def content_cache_folder(config: pytest.Config) -> Path | None:
+    """``.pytest_cache/d/mlsupply-content`` (in pytest's ``cache_dir``): ``--cache-clear``
+    empties it; None under ``-p no:cacheprovider`` or when it cannot be made (a cold run)."""
+    from pytest_mlsupply.checks.content_store import FOLDER_NAME
+
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None
+    try:
+        folder: Path = cache.mkdir(FOLDER_NAME)
+    except OSError:
+        return None  # a read-only checkout: every file is read, as without a cache
+    return folder
 
 
 def _attest(config: pytest.Config) -> Attest | None:

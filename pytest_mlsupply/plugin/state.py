@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore
 from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.manifest.model import Manifest
 from pytest_mlsupply.plan import PlannedItem, build_plan
@@ -75,6 +76,15 @@ class MlsupplyState:
         self.reported: Reported | None = None
         self.attest_signer: AttestSigner | None = None
         """Loaded at session start from ``--mlsupply-attest`` (controller or serial run)."""
+        self._content_store: ContentStore | None = None
+
+    @property
+    def content_store(self) -> ContentStore | None:
+        """The persistent content cache in pytest's cache directory, when there is one."""
+        folder = self.settings.content_cache
+        if self._content_store is None and folder is not None:
+            self._content_store = ContentStore(folder)
+        return self._content_store
 
     def load(self) -> Loaded:
         """Parse the manifest and build inventory and plan once per process."""
@@ -86,7 +96,9 @@ class MlsupplyState:
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(
-                policy=manifest.policy, inventory=inventory, contents=ContentCache()
+                policy=manifest.policy,
+                inventory=inventory,
+                contents=ContentCache(self.content_store),
             )
             self._loaded = Loaded(manifest, inventory, plan, context)
         return self._loaded

@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -213,6 +214,7 @@ def verify(
     manifest: Manifest,
     key: str,
     verified_by: str,
+    store: ContentStore | None = None,
 ) -> Verification:
     """Resolve the model and run the requested artifact checks on the selected files."""
     policy = manifest.policy
@@ -225,7 +227,7 @@ def verify(
         )
     planned = plan_model(resolved, request.checks)
     inventory = Inventory(manifest=manifest, models=(resolved,), datasets=(), dependencies=())
-    context = CheckContext(policy=policy, inventory=inventory, contents=ContentCache())
+    context = CheckContext(policy=policy, inventory=inventory, contents=ContentCache(store))
     results = [result for item in planned for result in run_item(item, context)]
     if resolved.error is None and not resolved.files and request.allow_patterns:
         for result in results:

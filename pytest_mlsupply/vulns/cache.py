@@ -40,10 +40,8 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,16 +50,13 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pytest_mlsupply.user_secret import user_key
 from pytest_mlsupply.vulns.model import Advisory
 
 __all__ = ["ENV_VAR", "Answer", "ResultCache", "cache_root"]
 
 ENV_VAR = "MLSUPPLY_CACHE_DIR"
 FORMAT = 3
-#: Where the secret that signs the entries lives, under the user's cache directory.
-KEY_FOLDER = "pytest-mlsupply"
-KEY_FILE = "cache-key"
-KEY_BYTES = 32
 #: A state folder untouched for this long belongs to an old snapshot or service day.
 PRUNE_AFTER_SECONDS = 7 * 24 * 3600
 #: Lock files per state folder (see :meth:`ResultCache._lock_path`).
@@ -96,64 +91,6 @@ def cache_root(manifest_root: Path) -> Path | None:
         return None
     base = Path(configured).expanduser() if configured else manifest_root / ".mlsupply-cache"
     return base
-
-
-_KEY_LOCK = threading.Lock()
-_KEYS: dict[Path, bytes] = {}
-
-
-def key_path() -> Path:
-    """The file holding the user's secret that signs cache entries (see the module docstring)."""
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    folder = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return folder / KEY_FOLDER / KEY_FILE
-
-
-def _read_key(path: Path) -> bytes | None:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    try:
-        st = os.fstat(fd)
-        if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
-            return None  # another user's, or readable by others: not a secret
-        data = os.read(fd, KEY_BYTES + 1)
-    finally:
-        os.close(fd)
-    return data if len(data) == KEY_BYTES else None
-
-
-def user_key() -> bytes:
-    """The user's signing secret, made on first use; a random per-process one when it cannot be
-    read or made (the cache then helps within one process only)."""
-    try:
-        path = key_path()
-    except RuntimeError:  # no home directory to keep it in
-        path = Path("<no home>")
-    with _KEY_LOCK:
-        known = _KEYS.get(path)
-        if known is not None:
-            return known
-        key: bytes | None = None
-        try:
-            if not path.is_absolute():
-                raise OSError("no home directory")
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                key = _read_key(path)
-            else:
-                try:
-                    os.write(fd, secrets.token_bytes(KEY_BYTES))
-                finally:
-                    os.close(fd)
-                key = _read_key(path)
-        except OSError:
-            key = None
-        if key is None:
-            key = secrets.token_bytes(KEY_BYTES)
-        _KEYS[path] = key
-        return key
 
 
 def _mac(secret: bytes, key: dict[str, Any], answer: Any) -> str:

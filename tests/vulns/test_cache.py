@@ -154,7 +154,7 @@ def test_an_entry_with_its_answer_edited_after_signing_is_ignored(tmp_path: Path
 def test_the_signing_secret_is_made_once_outside_the_project_readable_by_its_user_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_mlsupply.vulns import cache as cache_module
+    from pytest_mlsupply import user_secret as cache_module
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     monkeypatch.setattr(cache_module, "_KEYS", {})
@@ -170,7 +170,7 @@ def test_the_signing_secret_is_made_once_outside_the_project_readable_by_its_use
 def test_a_signing_secret_others_can_read_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_mlsupply.vulns import cache as cache_module
+    from pytest_mlsupply import user_secret as cache_module
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(cache_module, "_KEYS", {})

@@ -1,0 +1,343 @@
+"""The content cache: what was learnt from a file's bytes, kept between runs.
+
+A re-run with nothing changed should cost a ``stat`` per file, not a read of every byte. This
+store keeps, per file, what :class:`~pytest_mlsupply.checks.content.FileContent` computed from
+its bytes: the SHA-256, the identification, and the deep scan's report (findings, errors and
+formats, one per scan policy and subject). Never a verdict: the policy of the run that reads
+an entry decides what its findings mean.
+
+Keyed by the identity of the file actually read (``os.stat`` follows symlinks, as loaders do):
+its path, device, inode, size, ``mtime_ns`` and ``ctime_ns``, and for a Hugging Face cache
+blob (``.../blobs/<64 hex>``) the Hub's SHA-256 (the blob's name). Invalidated by the scanner
+itself: entries live under a fingerprint of the package's version and of every source and data
+file of the package (:func:`scanner_fingerprint`), so a changed rule, allowlist or engine starts
+a fresh folder. A scan report is further keyed by the scan policy (pickle mode, allowed
+globals, limits) and the subject it names, because its findings depend on both.
+
+Where: a folder the caller gives, in practice pytest's cache directory
+(``.pytest_cache/d/mlsupply-content/``) so that ``--cache-clear`` empties it and ``-p
+no:cacheprovider`` runs cold; ``mlsupply scan`` uses the same folder
+(:func:`cli_store_folder`). Layout: ``<fingerprint>/<key digest>.json``, one small JSON file
+per file identity.
+
+Trusting only its own entries: the folder sits in the project tree, which whoever can commit to
+the project controls. Every entry carries an HMAC-SHA256 of its key and value under the user's
+secret (:func:`pytest_mlsupply.user_secret.user_key`); one whose MAC does not verify, whose key
+is not the key asked for, or that does not parse is ignored (and rewritten by the next
+computation). What a cached entry cannot do is turn a finding into a pass:
+
+* results with an error (a file that could not be read or parsed, a budget exceeded) are not
+  stored: they are recomputed on every run (fail closed);
+* an entry is stored only when the file's identity is the same after the computation as before
+  (a file changed while it was read is not cached), and only when its ``ctime`` was older than
+  :data:`RACY_NS` when that identity was taken, before any read (a write within the file
+  system's timestamp granularity of an earlier one could otherwise leave the same identity on
+  different bytes: the "racy git" problem);
+* any write to the file changes its ``ctime``, which no user can set back (``os.utime`` restores
+  ``mtime`` and itself moves ``ctime``).
+
+Shared by xdist workers: an entry is written to a temporary file and renamed into place, so a
+reader sees an old entry or a new one, never half of one. A write merges its facts into the
+entry under a lock (one of 16 per folder), since one worker may have hashed a file that another
+scanned. A folder that cannot be written (a read-only checkout) only costs speed. Bounded: once per process, on the first write, entries not used for
+:data:`PRUNE_AFTER_SECONDS` are removed, and so are fingerprint folders (older versions of the
+scanner) not written to for :data:`STALE_FINGERPRINT_SECONDS`; a hit refreshes its entry's
+``mtime`` at most once a day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_mlsupply import __version__
+from pytest_mlsupply.user_secret import user_key
+
+__all__ = [
+    "FOLDER_NAME",
+    "ContentStore",
+    "FileIdentity",
+    "cli_store_folder",
+    "scanner_fingerprint",
+]
+
+#: The folder's name under pytest's cache directory (``config.cache.mkdir``).
+FOLDER_NAME = "mlsupply-content"
+#: The entry layout; bumped when what an entry holds changes shape.
+FORMAT = 1
+#: An entry not read or written for this long is removed.
+PRUNE_AFTER_SECONDS = 30 * 24 * 3600
+#: A folder of another scanner fingerprint not written to for this long is removed.
+STALE_FINGERPRINT_SECONDS = 7 * 24 * 3600
+#: A hit refreshes its entry's mtime (its "last used") when it is older than this.
+TOUCH_AFTER_SECONDS = 24 * 3600
+#: A file changed less than this long before it was read is not cached: file systems stamp
+#: ``ctime`` from a coarse clock (a kernel tick), so a second write within the same tick as
+#: the read could keep the identity and change the bytes.
+RACY_NS = 100_000_000
+
+#: Lock files per fingerprint folder (see :meth:`ContentStore._lock_path`).
+LOCK_BUCKETS = 16
+#: A writer waits this long for another one merging into an entry, then skips its write.
+LOCK_TIMEOUT_SECONDS = 10.0
+
+_HUB_BLOB = re.compile(r"[0-9a-f]{64}")
+
+
+@functools.cache
+def scanner_fingerprint() -> str:
+    """The package's version and a digest of all its source and data files, once per process.
+
+    Any change to a rule, an allowlist, a format engine or a data file moves every entry to a
+    new folder: an old scanner's "no finding" is never served to a new one. Hashing the
+    package (about 2 MiB) costs a few milliseconds per process.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file() or path.suffix in (".pyc", ".pyo"):
+            continue
+        relative = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        digest.update(b"%d:%s%d:" % (len(relative), relative, len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which bytes a result was computed from, as far as the file system can tell."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    hub_sha256: str | None
+    """The Hub's SHA-256 when the file read is a Hugging Face cache blob (its name)."""
+
+    @classmethod
+    def of(cls, path: Path, st: os.stat_result) -> FileIdentity:
+        """The identity of ``path`` given its ``os.stat`` (symlinks followed)."""
+        absolute = os.path.abspath(path)
+        hub: str | None = None
+        if os.path.islink(absolute) or "blobs" in absolute:
+            # The Hub's cache links snapshots/<commit>/<name> to blobs/<sha256 of an LFS file>.
+            real = os.path.realpath(absolute)
+            parent, name = os.path.split(real)
+            if os.path.basename(parent) == "blobs" and _HUB_BLOB.fullmatch(name):
+                hub = name
+        return cls(
+            path=absolute,
+            device=st.st_dev,
+            inode=st.st_ino,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            ctime_ns=st.st_ctime_ns,
+            hub_sha256=hub,
+        )
+
+    @property
+    def stat_identity(self) -> tuple[int, int, int, int, int]:
+        """(device, inode, size, mtime_ns, ctime_ns): what :mod:`~pytest_mlsupply.checks.hashing`
+        records around each read, to tell whether a digest is of these very bytes."""
+        return (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns)
+
+    def to_key(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "device": self.device,
+            "inode": self.inode,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "ctime_ns": self.ctime_ns,
+            "hub_sha256": self.hub_sha256,
+        }
+
+    def settled(self, now_ns: int | None = None) -> bool:
+        """Whether the file was last changed long enough before ``now_ns`` (when its identity
+        was taken, before any read) that a write after that moment must move its ctime."""
+        now = time.time_ns() if now_ns is None else now_ns
+        return now - max(self.ctime_ns, self.mtime_ns) >= RACY_NS
+
+
+def cli_store_folder(start: Path) -> Path:
+    """The content cache folder for ``mlsupply scan`` run from ``start``.
+
+    The same folder the pytest plugin uses when pytest's rootdir is the nearest ancestor of
+    ``start`` that holds a ``.pytest_cache`` directory (else ``start`` itself), with pytest's
+    default ``cache_dir``.
+    """
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".pytest_cache").is_dir():
+            return folder / ".pytest_cache" / "d" / FOLDER_NAME
+    return start / ".pytest_cache" / "d" / FOLDER_NAME
+
+
+def _ensure_pytest_cache(folder: Path) -> None:
+    """Create ``.pytest_cache`` the way pytest does: ignored by git, tagged as a cache."""
+    cache_dir = folder.parent.parent
+    if cache_dir.name != ".pytest_cache" or cache_dir.exists():
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / ".gitignore").write_text("# Created by pytest-mlsupply automatically.\n*\n")
+    (cache_dir / "CACHEDIR.TAG").write_bytes(
+        b"Signature: 8a477f597d28d172789f06886806bc55\n"
+        b"# This file is a cache directory tag created by pytest-mlsupply.\n"
+    )
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Both entries' facts (about the same bytes); scan reports are merged per policy."""
+    merged = {**old, **new}
+    old_scans, new_scans = old.get("scans"), new.get("scans")
+    if isinstance(old_scans, dict) and isinstance(new_scans, dict):
+        merged["scans"] = {**old_scans, **new_scans}
+    return merged
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+class ContentStore:
+    """Signed per-file entries under ``folder`` (see the module docstring).
+
+    ``hits``, ``misses`` and ``writes`` count this process's lookups and stores: the summary
+    and the tests read them.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        secret: bytes | None = None,
+        fingerprint: str | None = None,
+        create_pytest_cache: bool = False,
+    ) -> None:
+        self.root = folder
+        self.fingerprint = fingerprint if fingerprint is not None else scanner_fingerprint()
+        self.folder = folder / self.fingerprint[:32]
+        self._secret = secret if secret is not None else user_key()
+        self._create_pytest_cache = create_pytest_cache
+        self._pruned = False
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    def _key(self, identity: FileIdentity) -> dict[str, Any]:
+        return {"format": FORMAT, "scanner": self.fingerprint, "file": identity.to_key()}
+
+    def _entry(self, key: dict[str, Any]) -> Path:
+        return self.folder / f"{hashlib.sha256(_canonical(key)).hexdigest()[:40]}.json"
+
+    def _mac(self, key: dict[str, Any], value: dict[str, Any]) -> str:
+        return hmac.new(
+            self._secret, _canonical({"key": key, "value": value}), hashlib.sha256
+        ).hexdigest()
+
+    def _verified(self, entry: Path, key: dict[str, Any]) -> tuple[dict[str, Any], float] | None:
+        """The entry's value and mtime when it parses, is for ``key`` and its MAC verifies."""
+        try:
+            with open(entry, "rb") as handle:
+                data = json.loads(handle.read())
+                mtime = os.fstat(handle.fileno()).st_mtime
+            value, mac = data["value"], data["mac"]
+            if (
+                data["key"] != key
+                or not isinstance(value, dict)
+                or not isinstance(mac, str)
+                or not hmac.compare_digest(mac, self._mac(key, value))
+            ):
+                return None  # planted, copied from elsewhere, or for another file
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # missing or unreadable: computed again, and rewritten
+        return value, mtime
+
+    def load(self, identity: FileIdentity) -> dict[str, Any] | None:
+        """The verified value stored for ``identity``, or None (missing, foreign, corrupt)."""
+        key = self._key(identity)
+        entry = self._entry(key)
+        found = self._verified(entry, key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        value, mtime = found
+        if time.time() - mtime > TOUCH_AFTER_SECONDS:
+            with contextlib.suppress(OSError):
+                os.utime(entry)  # used: kept by the pruning
+        return value
+
+    def save(self, identity: FileIdentity, value: dict[str, Any]) -> None:
+        """Add ``value``'s facts to the entry for ``identity``.
+
+        Merged with what the entry already holds, under a lock: two xdist workers that ran
+        different checks of the same file (one hashed it, the other scanned it) each add their
+        facts instead of the last one erasing the other's. A folder that cannot be written, or
+        a lock not had in time, only costs speed.
+        """
+        # Imported here: only a run that computed something writes (a warm run never does).
+        from filelock import FileLock, Timeout
+
+        key = self._key(identity)
+        entry = self._entry(key)
+        try:
+            if self._create_pytest_cache:
+                _ensure_pytest_cache(self.root)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(self._lock_path(entry)), timeout=LOCK_TIMEOUT_SECONDS):
+                found = self._verified(entry, key)
+                body = _merge(found[0] if found is not None else {}, json.loads(json.dumps(value)))
+                text = json.dumps({"key": key, "value": body, "mac": self._mac(key, body)})
+                fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                        handle.write(text)
+                    os.replace(tmp, entry)
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
+        except (OSError, Timeout):
+            return
+        self.writes += 1
+        self._prune()
+
+    def _lock_path(self, entry: Path) -> Path:
+        # A few shared lock files rather than one per entry: two workers rarely want the same.
+        bucket = int(entry.stem[:4], 16) % LOCK_BUCKETS
+        return self.folder / f".lock-{bucket:02d}"
+
+    def _prune(self) -> None:
+        """Once per process: drop entries unused for a month and other scanners' folders."""
+        if self._pruned:
+            return
+        self._pruned = True
+        now = time.time()
+        try:
+            for folder in self.root.iterdir():
+                if folder == self.folder or not folder.is_dir():
+                    continue
+                if now - folder.stat().st_mtime > STALE_FINGERPRINT_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
+            with os.scandir(self.folder) as entries:
+                for found in entries:
+                    if found.name.endswith(".json") and (
+                        now - found.stat().st_mtime > PRUNE_AFTER_SECONDS
+                    ):
+                        Path(found.path).unlink(missing_ok=True)
+        except OSError:
+            pass
