@@ -291,7 +291,7 @@ def run_scan(
     quiet: bool = False,
     use_cache: bool = True,
 ) -> int:
-    from pytest_mlsupply.checks import hashing
+    from pytest_mlsupply.checks.hashing import shutdown as stop_hashing
     from pytest_mlsupply.checks.runner import run_item
     from pytest_mlsupply.progress import Progress
 
@@ -336,7 +336,7 @@ def run_scan(
                 progress.advance(sizes[item.subject])
     finally:  # Ctrl-C included: the shell prompt must not land on the bar's line
         progress.close()
-        hashing.shutdown()  # no hashing thread outlives the scan
+        stop_hashing()  # no hashing thread outlives the scan
     verdicts = [r.verdict(threshold) for r in results]
     summary = _summary(models, verdicts, missing)
     if fmt == "json":

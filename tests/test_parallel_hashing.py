@@ -181,7 +181,7 @@ def test_verbose_runs_print_a_hash_line_for_a_file_over_the_threshold_and_quiet_
     assert verbose.ret == quiet.ret == 0
     lines = [line for line in verbose.outlines if line.startswith("mlsupply: hashed ")]
     # The weights reach the threshold; config.json and README.md are smaller.
-    assert len(lines) == 1
+    assert len(lines) == 1, "\n".join(verbose.outlines)
     assert "model.safetensors" in lines[0]
     assert "MiB in" in lines[0]
     assert "/s)" in lines[0]

@@ -64,9 +64,13 @@ class MlsupplyPlugin:
         self.config = config
         self.state = MlsupplyState(read_settings(config))
         self.is_worker = hasattr(config, "workerinput")
-        from pytest_mlsupply.plugin import prefetch
+        # `from <module> import <names>`, not `from pytest_mlsupply.plugin import prefetch`: the
+        # latter returns the package's attribute, which outlives a sys.modules restore (pytester
+        # in-process runs) and would pair this session with another session's classes.
+        from pytest_mlsupply.plugin.prefetch import NAME as PREFETCH_NAME
+        from pytest_mlsupply.plugin.prefetch import PrefetchPlugin
 
-        config.pluginmanager.register(prefetch.PrefetchPlugin(config, self.state), prefetch.NAME)
+        config.pluginmanager.register(PrefetchPlugin(config, self.state), PREFETCH_NAME)
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         attest = self.state.settings.attest
