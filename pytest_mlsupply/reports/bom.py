@@ -7,6 +7,13 @@ result is validated against the 1.6 schema shipped inside the library (by
 :mod:`pytest_mlsupply.reports.bom_schema`). A BOM that fails validation is never returned: it
 raises :class:`BomError`.
 
+The library components (one per distribution, the part that grows to thousands) are the
+exception: their few fields are written straight into the serialised form by :class:`_Library`,
+because the library's model costs about a millisecond per component (sorted sets compared and
+hashed by every field, a graph scan per component). ``_library_built_json`` and
+``_library_built_xml`` build the same BOM entirely with the library; the tests hold both forms
+equal to them.
+
 Component identities (``bom-ref``) are derived from manifest names, so two runs over the same
 inputs produce the same document except for ``serialNumber`` and ``metadata.timestamp``.
 """
@@ -217,8 +224,33 @@ def render_bom_xml(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
 ) -> str:
-    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`."""
+    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`.
+
+    As in :func:`build_bom`, the library components are written by :meth:`_Library.xml`, and
+    :func:`_library_built_xml` is the reference the tests hold this equal to.
+    """
+    assembled = _assemble(
+        inventory, items, results, threshold, serial_number, timestamp, libraries_in_bom=False
+    )
+    return _render_xml(assembled)
+
+
+def _library_built_xml(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> str:
+    """:func:`render_bom_xml` with every component built and serialised by the library (the
+    tests' reference; the plugin never calls it)."""
     assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
+    return _render_xml(assembled)
+
+
+def _render_xml(assembled: _Assembled) -> str:
     try:
         text = XmlV1Dot6(assembled.bom).output_as_string()
     except CycloneDxException as exc:
@@ -227,6 +259,8 @@ def render_bom_xml(
     # Our own output, but it carries names from untrusted files (a file named with a control
     # character): what XML cannot hold becomes U+FFFD before the text is parsed.
     root = ET.fromstring(_NOT_XML_RE.sub("\ufffd", text))
+    if assembled.libraries:
+        _add_xml_libraries(root, assembled.libraries, assembled.project)
     components = {
         element.get("bom-ref"): element
         for element in root.iter(_q("component"))
@@ -824,6 +858,24 @@ class _Library:
             properties=self.properties,
         )
 
+    def xml(self) -> ET.Element:
+        """What the library writes for :meth:`component` in XML: the XSD's order of children."""
+        element = ET.Element(_q("component"), {"type": ComponentType.LIBRARY.value})
+        element.set("bom-ref", self.ref)
+        fields = self.json()
+        ET.SubElement(element, _q("name")).text = self.name
+        if "version" in fields:
+            ET.SubElement(element, _q("version")).text = fields["version"]
+        if "hashes" in fields:
+            hashes = ET.SubElement(element, _q("hashes"))
+            for entry in fields["hashes"]:
+                ET.SubElement(hashes, _q("hash"), alg=entry["alg"]).text = entry["content"]
+        if "purl" in fields:
+            ET.SubElement(element, _q("purl")).text = fields["purl"]
+        if "properties" in fields:
+            _xml_properties(element, fields["properties"])
+        return element
+
     def json(self) -> dict[str, Any]:
         """What cyclonedx-python-lib writes for :meth:`component` (a test holds both equal on
         rich BOMs): its sets are sorted by their fields and drop duplicates, and empty or
@@ -1313,6 +1365,34 @@ def _insert_component_extension(component: ET.Element, elements: Sequence[ET.Ele
             position = index
             break
     component[position:position] = list(elements)
+
+
+def _xml_properties(parent: ET.Element, properties: Sequence[Mapping[str, str]]) -> None:
+    wrapper = ET.SubElement(parent, _q("properties"))
+    for prop in properties:
+        ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = prop["value"]
+
+
+def _add_xml_libraries(root: ET.Element, libraries: Sequence[_Library], project: str) -> None:
+    """Add the library components and their graph entries to the library's XML, where (and in
+    the order) the library would have written them."""
+    components = root.find(_q("components"))
+    if components is None:
+        # The XSD's sequence: <components> right after <metadata>.
+        metadata = root.find(_q("metadata"))
+        components = ET.Element(_q("components"))
+        root.insert(0 if metadata is None else list(root).index(metadata) + 1, components)
+    components.extend(library.xml() for library in libraries)
+    graph = root.find(_q("dependencies"))
+    if graph is None:  # never: the graph always has the project's entry
+        raise BomError("cyclonedx-python-lib wrote no dependency graph")
+    refs = [library.ref for library in libraries]
+    graph.extend(ET.Element(_q("dependency"), ref=ref) for ref in refs)
+    for entry in graph:
+        if entry.get("ref") == project:
+            edges = {child.get("ref") or "" for child in entry} | set(refs)
+            entry[:] = [ET.Element(_q("dependency"), ref=ref) for ref in sorted(edges)]
+    graph[:] = sorted(graph, key=lambda entry: entry.get("ref") or "")
 
 
 def _sort_xml_components(root: ET.Element) -> None:

@@ -1,11 +1,12 @@
-"""``build_bom`` writes the library components itself: its output must equal the library's.
+"""``build_bom`` and ``render_bom_xml`` write the library components themselves: their output
+must equal the library's.
 
-:func:`pytest_mlsupply.reports.bom._library_built_json` builds every component with
-cyclonedx-python-lib, as ``build_bom`` did before it took the libraries out of the library's
-model (seconds for a thousand of them). It stays the reference: on a rich BOM (model card,
-datasets, lineage, vulnerabilities, signature and attestation references, 60 libraries with
-every field a library component can carry) both documents are equal once parsed, and the XML
-form, which the library still writes whole, says the same about every library.
+``_library_built_json`` and ``_library_built_xml`` (in :mod:`pytest_mlsupply.reports.bom`) build
+every component with cyclonedx-python-lib, as both did before they took the libraries out of the
+library's model (seconds for a thousand of them). They stay the reference: on a rich BOM (model
+card, datasets, lineage, vulnerabilities, signature and attestation references, 60 libraries with
+every field a library component can carry) the JSON documents are equal once parsed, the XML
+texts are equal byte for byte, and the XML form says the same as the JSON one of every library.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlsupply.plan import PlannedItem
-from pytest_mlsupply.reports.bom import CYCLONEDX_NS, _library_built_json, build_bom, render_bom_xml
+from pytest_mlsupply.reports.bom import (
+    CYCLONEDX_NS,
+    _library_built_json,
+    _library_built_xml,
+    build_bom,
+    render_bom_xml,
+)
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
@@ -172,6 +179,13 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     assert {"modelCard", "pedigree", "externalReferences"} <= set(model)
 
 
+def _both_xml(scenario: Scenario) -> tuple[str, str]:
+    args = (scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
+    ours = render_bom_xml(*args, serial_number=SERIAL, timestamp=WHEN)
+    reference = _library_built_xml(*args, serial_number=SERIAL, timestamp=WHEN)
+    return ours, reference
+
+
 def test_a_bom_of_libraries_only_or_of_nothing_equals_the_librarys(rich: Scenario) -> None:
     libraries_only = replace(rich.inventory, models=(), datasets=())
     nothing = replace(rich.inventory, models=(), datasets=(), dependencies=())
@@ -179,6 +193,17 @@ def test_a_bom_of_libraries_only_or_of_nothing_equals_the_librarys(rich: Scenari
         scenario = replace(rich, inventory=inventory)
         ours, reference = _both(scenario)
         assert ours == reference
+        ours_xml, reference_xml = _both_xml(scenario)
+        assert ours_xml == reference_xml
+
+
+def test_the_rich_xml_bom_is_the_text_the_library_writes_whole(rich: Scenario) -> None:
+    ours, reference = _both_xml(rich)
+
+    assert ours == reference
+    assert ours.count('<component type="library"') == 64
+    assert "<vulnerabilities>" in ours
+    assert "<modelCard>" in ours
 
 
 def test_the_xml_form_says_what_the_json_form_says_of_every_library(rich: Scenario) -> None:
