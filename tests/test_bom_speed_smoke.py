@@ -22,8 +22,10 @@ def test_the_bom_benchmark_measures_build_validation_and_the_reference_baseline(
         "build",
         "validate_json",
         "build_and_validate",
+        "library_build_and_validate",
         "validate_xml",
         "render_xml_and_validate",
+        "library_render_xml_and_validate",
         "reference_validate_json",
     }
     assert figures["components"] == 20

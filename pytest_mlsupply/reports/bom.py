@@ -7,6 +7,13 @@ result is validated against the 1.6 schema shipped inside the library (by
 :mod:`pytest_mlsupply.reports.bom_schema`). A BOM that fails validation is never returned: it
 raises :class:`BomError`.
 
+The library components (one per distribution, the part that grows to thousands) are the
+exception: their few fields are written straight into the serialised form by :class:`_Library`,
+because the library's model costs about a millisecond per component (sorted sets compared and
+hashed by every field, a graph scan per component). ``_library_built_json`` and
+``_library_built_xml`` build the same BOM entirely with the library; the tests hold both forms
+equal to them.
+
 Component identities (``bom-ref``) are derived from manifest names, so two runs over the same
 inputs produce the same document except for ``serialNumber`` and ``metadata.timestamp``.
 """
@@ -128,13 +135,60 @@ def build_bom(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
 ) -> dict[str, Any]:
-    """The ML-BOM as a CycloneDX 1.6 JSON document (a dict), validated; raises :class:`BomError`."""
+    """The ML-BOM as a CycloneDX 1.6 JSON document (a dict), validated; raises :class:`BomError`.
+
+    The library components (one per pinned distribution: the part of the BOM that grows to
+    thousands) are written as JSON by :meth:`_Library.json`, not by cyclonedx-python-lib, whose
+    model would sort, hash and scan them for seconds (see ``docs/bom.md``); the library still
+    serialises everything else. The tests keep :func:`_library_built_json` (every component
+    through the library) as the reference both must equal.
+    """
+    assembled = _assemble(
+        inventory, items, results, threshold, serial_number, timestamp, libraries_in_bom=False
+    )
+    document = _serialise_json(assembled)
+    # The library wrote the graph of the components it holds; the libraries' entries (no edges
+    # of their own) and the project's edges to them complete it, in the library's order.
+    library_refs = [library.ref for library in assembled.libraries]
+    if library_refs:
+        document.setdefault("components", []).extend(lib.json() for lib in assembled.libraries)
+    graph = document.setdefault("dependencies", [])
+    graph.extend({"ref": ref} for ref in library_refs)
+    for entry in graph:
+        if entry["ref"] == assembled.project and library_refs:
+            entry["dependsOn"] = sorted({*entry.get("dependsOn", ()), *library_refs})
+    graph.sort(key=lambda entry: entry["ref"])
+    return _finish_json(document, assembled)
+
+
+def _library_built_json(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, Any]:
+    """:func:`build_bom` with every component built and serialised by cyclonedx-python-lib.
+
+    The reference :func:`build_bom` must equal (tests compare both on rich BOMs) and the
+    baseline ``benchmarks/bom_speed.py`` measures it against; the plugin never calls it.
+    """
     assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
+    return _finish_json(_serialise_json(assembled), assembled)
+
+
+def _serialise_json(assembled: _Assembled) -> dict[str, Any]:
     try:
         document: dict[str, Any] = json.loads(JsonV1Dot6(assembled.bom).output_as_string())
     except CycloneDxException as exc:
         raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
+    return document
 
+
+def _finish_json(document: dict[str, Any], assembled: _Assembled) -> dict[str, Any]:
+    """Add the fields the library has no model for, sort, validate."""
     components = {c["bom-ref"]: c for c in document.get("components", []) if "bom-ref" in c}
     for ref, card in assembled.model_cards.items():
         components[ref]["modelCard"] = card
@@ -170,8 +224,33 @@ def render_bom_xml(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
 ) -> str:
-    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`."""
+    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`.
+
+    As in :func:`build_bom`, the library components are written by :meth:`_Library.xml`, and
+    :func:`_library_built_xml` is the reference the tests hold this equal to.
+    """
+    assembled = _assemble(
+        inventory, items, results, threshold, serial_number, timestamp, libraries_in_bom=False
+    )
+    return _render_xml(assembled)
+
+
+def _library_built_xml(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> str:
+    """:func:`render_bom_xml` with every component built and serialised by the library (the
+    tests' reference; the plugin never calls it)."""
     assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
+    return _render_xml(assembled)
+
+
+def _render_xml(assembled: _Assembled) -> str:
     try:
         text = XmlV1Dot6(assembled.bom).output_as_string()
     except CycloneDxException as exc:
@@ -180,6 +259,8 @@ def render_bom_xml(
     # Our own output, but it carries names from untrusted files (a file named with a control
     # character): what XML cannot hold becomes U+FFFD before the text is parsed.
     root = ET.fromstring(_NOT_XML_RE.sub("\ufffd", text))
+    if assembled.libraries:
+        _add_xml_libraries(root, assembled.libraries, assembled.project)
     components = {
         element.get("bom-ref"): element
         for element in root.iter(_q("component"))
@@ -212,6 +293,10 @@ def render_bom_xml(
 @dataclass(frozen=True)
 class _Assembled:
     bom: Bom
+    project: str
+    """bom-ref of the project (the root component)."""
+    libraries: list[_Library]
+    """The library components left out of ``bom`` (``libraries_in_bom=False``), else empty."""
     model_cards: dict[str, dict[str, Any]]
     """bom-ref of a model component -> its ``modelCard`` (JSON form)."""
     data: dict[str, list[dict[str, Any]]]
@@ -225,7 +310,14 @@ def _assemble(
     threshold: Severity,
     serial_number: UUID | None,
     timestamp: datetime | None,
+    *,
+    libraries_in_bom: bool = True,
 ) -> _Assembled:
+    """The library's Bom of the run, with the fields it has no model for alongside.
+
+    ``libraries_in_bom=False`` leaves the library components (and the graph's edges to them)
+    out of the Bom, for the caller to write: see :func:`build_bom`.
+    """
     manifest = inventory.manifest
     indexed = index_results(results, threshold)
     by_subject: dict[tuple[RowKind, str], list[CheckResult]] = {}
@@ -340,7 +432,8 @@ def _assemble(
             )
         ]
 
-    libraries = _library_components(inventory.dependencies, properties)
+    libraries = _libraries(inventory.dependencies, properties)
+    components = [library.component() for library in libraries] if libraries_in_bom else []
 
     # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
     unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
@@ -362,7 +455,7 @@ def _assemble(
         metadata=BomMetaData(
             tools=ToolRepository(components=[tool]), component=project, timestamp=when
         ),
-        components=[*models, *data_components, *libraries],
+        components=[*models, *data_components, *components],
     )
     if serial_number is not None:
         bom.serial_number = serial_number
@@ -370,9 +463,9 @@ def _assemble(
     # The dependency graph: the project uses its models and libraries (and any dataset no model
     # claims); each model depends on the datasets it was trained or evaluated on.
     claimed = {dataset_ref(name) for name in used_datasets}
-    direct = [*models, *libraries]
-    direct += [c for c in data_components if str(c.bom_ref) not in claimed]
-    graph: dict[str, list[str]] = {str(project.bom_ref): [str(c.bom_ref) for c in direct]}
+    direct = [str(c.bom_ref) for c in [*models, *components]]
+    direct += [str(c.bom_ref) for c in data_components if str(c.bom_ref) not in claimed]
+    graph: dict[str, list[str]] = {str(project.bom_ref): direct}
     graph.update({ref: list(refs) for ref, refs in model_datasets.items()})
     bom.dependencies = _dependency_graph(bom, graph)
 
@@ -387,7 +480,13 @@ def _assemble(
         bom.vulnerabilities.update(vulnerabilities(found, library_refs, root_ref))
     except VulnerabilityFactsError as exc:
         raise BomError(f"cannot put the vulnerabilities in the ML-BOM: {exc}") from exc
-    return _Assembled(bom=bom, model_cards=model_cards, data=data_entries)
+    return _Assembled(
+        bom=bom,
+        project=root_ref,
+        libraries=[] if libraries_in_bom else libraries,
+        model_cards=model_cards,
+        data=data_entries,
+    )
 
 
 def _property(name: str, value: str) -> Property:
@@ -736,15 +835,75 @@ def _dataset_data(
     return data
 
 
-def _library_components(
+@dataclass(frozen=True)
+class _Library:
+    """One library component's fields: built once, then either a cyclonedx-python-lib
+    :class:`Component` (the XML form, and the reference) or its JSON form directly."""
+
+    ref: str
+    name: str
+    version: str | None
+    purl: PackageURL | None
+    hashes: list[HashType]
+    properties: list[Property]
+
+    def component(self) -> Component:
+        return Component(
+            type=ComponentType.LIBRARY,
+            bom_ref=self.ref,
+            name=self.name,
+            version=self.version,
+            purl=self.purl,
+            hashes=self.hashes or None,
+            properties=self.properties,
+        )
+
+    def xml(self) -> ET.Element:
+        """What the library writes for :meth:`component` in XML: the XSD's order of children."""
+        element = ET.Element(_q("component"), {"type": ComponentType.LIBRARY.value})
+        element.set("bom-ref", self.ref)
+        fields = self.json()
+        ET.SubElement(element, _q("name")).text = self.name
+        if "version" in fields:
+            ET.SubElement(element, _q("version")).text = fields["version"]
+        if "hashes" in fields:
+            hashes = ET.SubElement(element, _q("hashes"))
+            for entry in fields["hashes"]:
+                ET.SubElement(hashes, _q("hash"), alg=entry["alg"]).text = entry["content"]
+        if "purl" in fields:
+            ET.SubElement(element, _q("purl")).text = fields["purl"]
+        if "properties" in fields:
+            _xml_properties(element, fields["properties"])
+        return element
+
+    def json(self) -> dict[str, Any]:
+        """What cyclonedx-python-lib writes for :meth:`component` (a test holds both equal on
+        rich BOMs): its sets are sorted by their fields and drop duplicates, and empty or
+        ``None`` fields are left out."""
+        out: dict[str, Any] = {"type": ComponentType.LIBRARY.value, "bom-ref": self.ref}
+        out["name"] = self.name
+        if self.version is not None:
+            out["version"] = self.version
+        if self.purl is not None:
+            out["purl"] = self.purl.to_string()
+        hashes = sorted({(h.alg.value, h.content) for h in self.hashes})
+        if hashes:
+            out["hashes"] = [{"alg": alg, "content": content} for alg, content in hashes]
+        properties = sorted({(p.name, p.value) for p in self.properties})
+        if properties:
+            out["properties"] = [{"name": name, "value": value} for name, value in properties]
+        return out
+
+
+def _libraries(
     dependencies: Sequence[Dependency], properties: Mapping[str, Sequence[Property]]
-) -> list[Component]:
+) -> list[_Library]:
     # The same distribution may be declared twice (a requirements file and the environment):
     # one component, with every origin recorded.
     grouped: dict[str, list[Dependency]] = {}
     for dependency in dependencies:
         grouped.setdefault(dependency.subject, []).append(dependency)
-    components = []
+    libraries = []
     for subject, group in sorted(grouped.items()):
         first = group[0]
         extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
@@ -767,18 +926,17 @@ def _library_components(
         extra += [
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
-        components.append(
-            Component(
-                type=ComponentType.LIBRARY,
-                bom_ref=library_ref(subject),
+        libraries.append(
+            _Library(
+                ref=library_ref(subject),
                 name=first.name,
                 version=first.version,
                 purl=None if link is not None else pypi_purl(first.name, first.version, index),
-                hashes=_pinned_hashes(group) or None,
+                hashes=_pinned_hashes(group),
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
         )
-    return components
+    return libraries
 
 
 def pypi_purl(name: str, version: str | None, index: str | None = None) -> PackageURL:
@@ -1207,6 +1365,34 @@ def _insert_component_extension(component: ET.Element, elements: Sequence[ET.Ele
             position = index
             break
     component[position:position] = list(elements)
+
+
+def _xml_properties(parent: ET.Element, properties: Sequence[Mapping[str, str]]) -> None:
+    wrapper = ET.SubElement(parent, _q("properties"))
+    for prop in properties:
+        ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = prop["value"]
+
+
+def _add_xml_libraries(root: ET.Element, libraries: Sequence[_Library], project: str) -> None:
+    """Add the library components and their graph entries to the library's XML, where (and in
+    the order) the library would have written them."""
+    components = root.find(_q("components"))
+    if components is None:
+        # The XSD's sequence: <components> right after <metadata>.
+        metadata = root.find(_q("metadata"))
+        components = ET.Element(_q("components"))
+        root.insert(0 if metadata is None else list(root).index(metadata) + 1, components)
+    components.extend(library.xml() for library in libraries)
+    graph = root.find(_q("dependencies"))
+    if graph is None:  # never: the graph always has the project's entry
+        raise BomError("cyclonedx-python-lib wrote no dependency graph")
+    refs = [library.ref for library in libraries]
+    graph.extend(ET.Element(_q("dependency"), ref=ref) for ref in refs)
+    for entry in graph:
+        if entry.get("ref") == project:
+            edges = {child.get("ref") or "" for child in entry} | set(refs)
+            entry[:] = [ET.Element(_q("dependency"), ref=ref) for ref in sorted(edges)]
+    graph[:] = sorted(graph, key=lambda entry: entry.get("ref") or "")
 
 
 def _sort_xml_components(root: ET.Element) -> None:
