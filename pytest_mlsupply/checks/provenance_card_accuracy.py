@@ -41,7 +41,6 @@ from pytest_mlsupply import licenses
 from pytest_mlsupply.checks import provenance_lineage
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.provenance_license import LICENSE_FILES, card_licence
-from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 from pytest_mlsupply.engines.hf_config import (
     ConfigError,
     architecture,
@@ -52,6 +51,9 @@ from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
+
+# The safetensors reader (and the format registry behind it) is imported by the run that uses it,
+# not at import: the registry imports every check to plan, and a warm gate runs few of them.
 
 #: Families whose "unsafe" files are code, not serialised weights: other checks' concern.
 _NOT_SERIALISED = frozenset({Family.SCRIPT, Family.EXECUTABLE})
@@ -875,6 +877,8 @@ def _weight_files(run: _Run) -> list[str] | str:
 
 
 def _parameters(run: _Run) -> None:
+    from pytest_mlsupply.engines.formats.safetensors import tensor_summary
+
     stated = _stated_counts(run)
     if not stated:
         return
