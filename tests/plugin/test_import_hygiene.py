@@ -46,7 +46,7 @@ HEAVY = (
 
 #: Prefixes of modules a warm gate (every artifact served from the content cache) must not load:
 #: the Hub client, the signers, the network clients and template engine, and the scanner with
-#: its formats (a cold run needs those; a warm one has their findings in the cache).
+#: its formats and pickle VM (a cold run needs those; a warm one has their findings cached).
 WARM_ABSENT = (
     "huggingface_hub",
     "securesystemslib",
@@ -59,6 +59,7 @@ WARM_ABSENT = (
     "pytest_mlsupply.engines.scanner",
     "pytest_mlsupply.engines.formats",
     "pytest_mlsupply.engines.dsse",
+    "pytest_mlsupply.engines.pickle.scan",
 )
 
 
