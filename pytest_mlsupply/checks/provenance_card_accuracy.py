@@ -52,9 +52,6 @@ from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
 
-# The safetensors reader (and the format registry behind it) is imported by the run that uses it,
-# not at import: the registry imports every check to plan, and a warm gate runs few of them.
-
 #: Families whose "unsafe" files are code, not serialised weights: other checks' concern.
 _NOT_SERIALISED = frozenset({Family.SCRIPT, Family.EXECUTABLE})
 #: A LICENSE file larger than this is not a licence text.
@@ -877,6 +874,8 @@ def _weight_files(run: _Run) -> list[str] | str:
 
 
 def _parameters(run: _Run) -> None:
+    # The safetensors reader (and the format registry behind it) is imported by the run that uses
+    # it, not at import: the registry imports every check to plan, and a warm gate runs few of them.
     from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 
     stated = _stated_counts(run)

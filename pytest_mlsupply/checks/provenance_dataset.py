@@ -48,9 +48,6 @@ from pytest_mlsupply.sources.hub import HubFileMeta, blob_address, git_blob_sha1
 from pytest_mlsupply.sources.inventory import ArtifactFile
 from pytest_mlsupply.sources.local import SKIPPED_DIRS
 
-# The scanner (and every format behind it) is imported by the run that uses it, not at import:
-# the registry imports every check to plan, and a warm gate runs few of them.
-
 CARD = "README.md"
 #: Files whose rows can be counted exactly by reading them once (one record per line, or CSV).
 _COUNTABLE = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -494,6 +491,8 @@ def _scan_loadable(
 ) -> tuple[list[Finding], list[str]]:
     """The content scan (the artifacts' ``scan``) on each dataset file a loader may execute:
     a pin says the bytes were reviewed, not that loading them is safe."""
+    # The scanner (and every format behind it) is imported by the run that uses it, not at import:
+    # the registry imports every check to plan, and a warm gate runs few of them.
     from pytest_mlsupply.checks.artifact_scan import scan_policy
     from pytest_mlsupply.engines.scanner import scan_file
 
