@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
-from pytest_mlsupply.engines.blob import ScanPolicy
-from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.manifest.model import Policy
 from pytest_mlsupply.results import RowKind
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
+# The scanner's policy types (and the pickle engine behind them) are imported when a scan is
+# asked for, not at import: the registry imports every check to plan.
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.blob import ScanPolicy
+
 
 def scan_policy(policy: Policy) -> ScanPolicy:
     """The manifest's policy, in the scanner's terms."""
+    from pytest_mlsupply.engines.blob import ScanPolicy
+    from pytest_mlsupply.engines.pickle import PicklePolicy
+
     return ScanPolicy(pickle=PicklePolicy(mode=policy.pickle, allow=policy.allow_globals))
 
 

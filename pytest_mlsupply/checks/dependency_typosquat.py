@@ -3,19 +3,21 @@ one has published (``policy.typosquat.index_lookup``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
 from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
-from pytest_mlsupply.typosquat.detector import Resemblance, canonical, vendored_detector
-from pytest_mlsupply.typosquat.index import (
-    IndexLookupError,
-    json_api_base,
-    redacted,
-    shared_client,
-)
+
+# The typosquat engine (and requests, for the index lookup) is imported by the run that uses it,
+# not at import: the registry imports every check to plan, and a warm gate runs few of them.
+if TYPE_CHECKING:
+    from pytest_mlsupply.typosquat.detector import Resemblance
 
 
 def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
+    from pytest_mlsupply.typosquat.detector import vendored_detector
+
     popular = vendored_detector().popular
     title = f"{dep.name!r} looks like the popular project {found.imitates!r}"
     evidence = (
@@ -56,6 +58,8 @@ def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
 
 
 def _unpublished(dep: Dependency, index: str) -> Finding:
+    from pytest_mlsupply.typosquat.index import redacted
+
     return Finding(
         rule="MLS-DEP-022",
         severity=Severity.HIGH,
@@ -72,6 +76,9 @@ def _unpublished(dep: Dependency, index: str) -> Finding:
 
 
 def run(dep: Dependency, ctx: CheckContext) -> Outcome:
+    from pytest_mlsupply.typosquat.detector import canonical, vendored_detector
+    from pytest_mlsupply.typosquat.index import IndexLookupError, json_api_base, shared_client
+
     policy = ctx.policy.typosquat
     name = canonical(dep.name)
     facts: dict[str, object] = {}

@@ -17,15 +17,19 @@ from __future__ import annotations
 import threading
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from pytest_mlsupply.checks.base import CheckContext, DependencyCheck, Outcome
 from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency, Inventory
-from pytest_mlsupply.vulns.cache import Answer, ResultCache, cache_root
-from pytest_mlsupply.vulns.databases import open_database
-from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Database, DatabaseError
+
+# The vulnerability databases (vulns.*) are imported by the run that uses them, not at import:
+# the registry imports every check to plan, and a warm gate runs few of them.
+if TYPE_CHECKING:
+    from pytest_mlsupply.vulns.cache import Answer
+    from pytest_mlsupply.vulns.model import Advisory, Database, DatabaseError
 
 #: How many candidate upgrades are asked about at most (each is one lookup; the answer that
 #: names the upgrade is what the cache keeps).
@@ -39,6 +43,8 @@ _SESSIONS_LOCK = threading.Lock()
 
 
 def run(dep: Dependency, ctx: CheckContext) -> Outcome:
+    from pytest_mlsupply.vulns.model import FACTS_KEY, DatabaseError
+
     if dep.version is None or dep.link is not None:
         return Outcome(
             findings=[
@@ -74,6 +80,8 @@ def _session_asker(inventory: Inventory) -> _Ask:
     session shares them, so a snapshot is indexed once; each xdist worker has its own, and a
     later session in the same process (``mlsupply scan`` twice, pytester) opens a fresh one and
     sees a changed snapshot."""
+    from pytest_mlsupply.vulns.cache import cache_root
+
     key = id(inventory)
     with _SESSIONS_LOCK:
         known = _SESSIONS.get(key)
@@ -91,6 +99,8 @@ class _Ask:
     service, for the release and for each upgrade candidate."""
 
     def __init__(self, section: dict[str, object], manifest_root: Path, root: Path | None) -> None:
+        from pytest_mlsupply.vulns.cache import ResultCache
+
         self.section = section
         self.manifest_root = manifest_root
         self.root = root
@@ -99,12 +109,16 @@ class _Ask:
         self._lock = threading.Lock()
 
     def database(self) -> Database:
+        from pytest_mlsupply.vulns.databases import open_database
+
         with self._lock:
             if self._database is None:
                 self._database = open_database(dict(self.section), self.manifest_root, self.root)
             return self._database
 
     def __call__(self, name: str, version: str) -> Answer:
+        from pytest_mlsupply.vulns.cache import Answer
+
         database = self.database()
 
         def audit() -> Answer:
@@ -126,6 +140,8 @@ def _smallest_upgrade(
     (an advisory introduced later) adds that advisory's fixes, so the walk ends on a release
     that clears every known advisory, or on None when no such release is known.
     """
+    from pytest_mlsupply.vulns.model import DatabaseError
+
     current = Version(version)
     candidates = _versions_above(current, advisories)
     tried: set[Version] = set()

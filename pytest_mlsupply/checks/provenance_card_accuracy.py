@@ -41,7 +41,6 @@ from pytest_mlsupply import licenses
 from pytest_mlsupply.checks import provenance_lineage
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.provenance_license import LICENSE_FILES, card_licence
-from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 from pytest_mlsupply.engines.hf_config import (
     ConfigError,
     architecture,
@@ -875,6 +874,10 @@ def _weight_files(run: _Run) -> list[str] | str:
 
 
 def _parameters(run: _Run) -> None:
+    # The safetensors reader (and the format registry behind it) is imported by the run that uses
+    # it, not at import: the registry imports every check to plan, and a warm gate runs few of them.
+    from pytest_mlsupply.engines.formats.safetensors import tensor_summary
+
     stated = _stated_counts(run)
     if not stated:
         return

@@ -36,12 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import licenses
-from pytest_mlsupply.checks.artifact_scan import scan_policy
 from pytest_mlsupply.checks.base import CheckContext, DatasetCheck, Outcome
 from pytest_mlsupply.checks.provenance_license import card_licence
 from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
-from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.licenses import LicenceError
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
@@ -493,6 +491,11 @@ def _scan_loadable(
 ) -> tuple[list[Finding], list[str]]:
     """The content scan (the artifacts' ``scan``) on each dataset file a loader may execute:
     a pin says the bytes were reviewed, not that loading them is safe."""
+    # The scanner (and every format behind it) is imported by the run that uses it, not at import:
+    # the registry imports every check to plan, and a warm gate runs few of them.
+    from pytest_mlsupply.checks.artifact_scan import scan_policy
+    from pytest_mlsupply.engines.scanner import scan_file
+
     findings: list[Finding] = []
     errors: list[str] = []
     policy = scan_policy(ctx.policy)

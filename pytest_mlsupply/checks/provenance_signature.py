@@ -12,14 +12,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.engines import model_signature
 from pytest_mlsupply.manifest.model import Policy, SignatureDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
+
+# cryptography's X.509 layer is imported by the run that reads a certificate, not at import:
+# the registry imports every check to plan, and a warm gate runs few of them.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 DEFAULT_SIGNATURE = "model.sig"
 
@@ -191,6 +195,8 @@ def _mismatch(model: ResolvedModel, m: model_signature.Mismatch) -> Finding:
 def _certificate_findings(
     model: ResolvedModel, decl: SignatureDecl, leaf: bytes | None, bundle: Path, shown: str
 ) -> list[Finding]:
+    from cryptography import x509
+
     if decl.mode != "certificate" or leaf is None:
         return []
     out = []
@@ -232,7 +238,7 @@ def _certificate_findings(
                 )
             )
     purposes = _extended_key_usage(leaf)
-    if purposes is not None and not purposes & _SIGNING_PURPOSES:
+    if purposes is not None and not purposes & _signing_purposes():
         # model-signing accepts any leaf with the digitalSignature key usage, which every TLS
         # server certificate has: a CA that also issues those would vouch for any server.
         out.append(
@@ -285,13 +291,22 @@ def _certificate_findings(
     return out
 
 
-_SIGNING_PURPOSES = frozenset(
-    {x509.oid.ExtendedKeyUsageOID.CODE_SIGNING, x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-)
+def _signing_purposes() -> frozenset[x509.ObjectIdentifier]:
+    """The extended key usages that allow signing code (a model is code to its loader)."""
+    from cryptography import x509
+
+    return frozenset(
+        {
+            x509.oid.ExtendedKeyUsageOID.CODE_SIGNING,
+            x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+        }
+    )
 
 
 def _extended_key_usage(leaf: bytes) -> frozenset[x509.ObjectIdentifier] | None:
     """The leaf's extended key usages, or None when it declares none (no restriction)."""
+    from cryptography import x509
+
     try:
         usage = x509.load_der_x509_certificate(leaf).extensions.get_extension_for_class(
             x509.ExtendedKeyUsage

@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import ModelCard as HubModelCard
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 #: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
 MAX_CARD_BYTES = 1 << 20
@@ -125,9 +123,6 @@ class Duplicate:
 
 # --- reading -------------------------------------------------------------------------------------
 
-# Where huggingface_hub (and the Hub) find a card's metadata block: the gates read the very block
-# every Hub tool reads, so no claim compares a base_model or licence nobody else sees.
-_FRONT_MATTER_RE = REGEX_YAML_BLOCK
 _EMPTY_FRONT_MATTER_RE = re.compile(r"^\s*---[ \t]*(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\r|\n|$)")
 
 
@@ -144,7 +139,14 @@ def parse_card(text: str) -> ModelCard:
     if empty is not None:
         preamble, outline = _outline(text[empty.end() :])
         return ModelCard(sections=_to_dict(outline), outline=outline, preamble=preamble)
-    match = _FRONT_MATTER_RE.match(text)
+    # huggingface_hub is imported on the first card read, not at import: the manifest loader
+    # and the BOM import this module for its field names, and a warm gate reads no card.
+    from huggingface_hub import ModelCard as HubModelCard
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    # Where huggingface_hub (and the Hub) find a card's metadata block: the gates read the very
+    # block every Hub tool reads, so no claim compares a base_model or licence nobody else sees.
+    match = REGEX_YAML_BLOCK.match(text)
     if match is None:
         first = text.lstrip().split("\n", 1)[0]
         if first.strip() == "---":

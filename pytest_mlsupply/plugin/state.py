@@ -212,6 +212,8 @@ class MlsupplyState:
 
     def write_attestation(self, exit_status: int) -> None:
         """Sign and write the gate's attestation of the reports just written (fail or pass)."""
+        if self.settings.attest is None:
+            return  # before the imports: a gate without --mlsupply-attest loads no signer
         import hashlib
 
         from pytest_mlsupply.checks.unchecked import declared_not_checked

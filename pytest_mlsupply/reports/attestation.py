@@ -30,7 +30,6 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply import __version__
-from pytest_mlsupply.engines.dsse import STATEMENT_V1, DsseError, load_signer, sign_statement
 from pytest_mlsupply.results import CheckResult, RowKind, Verdict
 
 if TYPE_CHECKING:
@@ -79,6 +78,10 @@ def load_attest_signer(value: str, base: Path, origin: str) -> AttestSigner:
     A key that cannot be read, or a wrong password, raises :class:`AttestationError` now, so
     the session stops before anything runs rather than losing its attestation at the end.
     """
+    # The DSSE engine (securesystemslib, cryptography) is imported when a key is loaded or a
+    # statement signed, not at import: a gate without --mlsupply-attest never needs it.
+    from pytest_mlsupply.engines.dsse import DsseError, load_signer
+
     if value.strip().lower() == SIGSTORE:
         _sigstore_identity(origin)  # fails now when there is no identity to sign with
         return AttestSigner(mode="sigstore", source=SIGSTORE)
@@ -160,6 +163,7 @@ def gate_verdict(cells: Mapping[tuple[RowKind, str, str], Verdict], exit_status:
 
 def build_statement(record: GateRecord) -> dict[str, Any]:
     """The in-toto Statement v1 (a plain dict) the gate signs."""
+    from pytest_mlsupply.engines.dsse import STATEMENT_V1
     from pytest_mlsupply.reports.matrix import cell_verdicts, index_results
 
     cells = cell_verdicts(record.plan, record.results, record.threshold)
@@ -231,6 +235,8 @@ def _jsonable(value: Any) -> Any:
 
 def sign(statement: Mapping[str, Any], signer: AttestSigner) -> bytes:
     """The bytes to write: a DSSE envelope (key mode) or a Sigstore bundle (sigstore mode)."""
+    from pytest_mlsupply.engines.dsse import DsseError, sign_statement
+
     if signer.mode == SIGSTORE:
         return _sign_sigstore(statement)
     if signer.signer is None:  # pragma: no cover - load_attest_signer always sets it

@@ -21,13 +21,6 @@ from pytest_mlsupply.sources.inventory import (
     ResolvedModel,
 )
 from pytest_mlsupply.sources.local import list_model_files
-from pytest_mlsupply.sources.requirements import (
-    RequirementsError,
-    from_environment,
-    from_pylock,
-    from_pyproject,
-    from_requirements_file,
-)
 
 
 def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = None) -> ResolvedModel:
@@ -90,6 +83,15 @@ def _missing_files(snapshot: HubSnapshot, present: set[str]) -> list[str]:
 
 
 def read_requirements(decl: RequirementDecl, manifest: Manifest) -> list[Dependency]:
+    # The requirement readers (packaging, pip's parser) are imported when a manifest declares
+    # requirements, not at import: a model-only gate reads none.
+    from pytest_mlsupply.sources.requirements import (
+        from_environment,
+        from_pylock,
+        from_pyproject,
+        from_requirements_file,
+    )
+
     if decl.kind == "environment":
         return from_environment()
     assert decl.path is not None
@@ -105,6 +107,8 @@ def build_inventory(manifest: Manifest) -> Inventory:
     dependencies: dict[str, Dependency] = {}
     errors: list[DependencyError] = []
     for decl in manifest.requirements:
+        from pytest_mlsupply.sources.requirements import RequirementsError
+
         try:
             found = read_requirements(decl, manifest)
         except RequirementsError as exc:

@@ -1,6 +1,10 @@
-"""Inert means free: the entry point imports only what options, the marker line and the fixtures
-need; the engines, the manifest loader, huggingface_hub and the BOM libraries wait for --mlsupply
-or a marked test. A behavioural guard (which modules are loaded), not a timing."""
+"""Inert means free, and a warm gate imports only what it runs.
+
+The entry point imports only what options, the marker line and the fixtures need; the engines,
+the manifest loader, huggingface_hub and the BOM libraries wait for --mlsupply or a marked test.
+With --mlsupply, a re-run whose artifacts are all served by the content cache loads none of the
+engines that only a cold scan, a provenance claim or a dependency audit runs. Behavioural guards
+(which modules are loaded), not timings."""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
+
+from tests.conftest import sha256_of
+from tests.corpus.torch import state_dict_pickle, torch_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +44,31 @@ HEAVY = (
 )
 
 
+#: Prefixes of modules a warm gate (every artifact served from the content cache) must not load:
+#: the Hub client, the signers, the network clients and template engine, and the scanner with
+#: its formats and pickle VM (a cold run needs those; a warm one has their findings cached).
+WARM_ABSENT = (
+    "huggingface_hub",
+    "securesystemslib",
+    "cryptography.x509",
+    "requests",
+    "jinja2",
+    "sigstore",
+    "model_signing",
+    "pip_audit",
+    "pytest_mlsupply.engines.scanner",
+    "pytest_mlsupply.engines.formats",
+    "pytest_mlsupply.engines.dsse",
+    "pytest_mlsupply.engines.pickle.scan",
+)
+
+
+def _loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in prefixes))
+
+
 def _heavy(modules: list[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    return _loaded(modules, HEAVY)
 
 
 def _env() -> dict[str, str]:
@@ -102,3 +135,44 @@ def test_a_marked_test_still_loads_the_verification_it_needs(pytester: pytest.Py
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*model_artifact absent*did not pass verification*"])
+
+
+def test_a_warm_gate_loads_none_of_the_engines_it_does_not_run(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A model of a safetensors file and a torch checkpoint, both pinned: artifact items only.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+    model = pytester.path / "m"
+    model.mkdir()
+    save_file({"w": np.zeros((4, 4), dtype=np.float32)}, str(model / "model.safetensors"))
+    (model / "pytorch_model.bin").write_bytes(torch_zip(state_dict_pickle({"w": (4,)})))
+    pins = "".join(f'      {f.name}: "sha256:{sha256_of(f)}"\n' for f in sorted(model.iterdir()))
+    (pytester.path / "mlsupply.yaml").write_text(
+        "version: 1\nproject: {name: warm}\npolicy: {fail_on: critical}\n"
+        f"models:\n  - name: m\n    path: m\n    files:\n{pins}"
+    )
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(
+        """
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open("modules.jsonl", "a") as fh:
+                fh.write(json.dumps(sorted(sys.modules)) + "\\n")
+        """
+    )
+    pytester.makepyfile(test_ok="def test_ok():\n    assert True\n")
+    # Files written within a timestamp tick of their read are (rightly) not cached.
+    time.sleep(0.15)
+    for _ in range(2):
+        pytester.runpytest_subprocess("--mlsupply", "-p", "no:randomly").assert_outcomes(passed=8)
+    lines = (pytester.path / "modules.jsonl").read_text().splitlines()
+    cold, warm = (json.loads(line) for line in lines)
+    # The cold run scanned the checkpoint (so the guard looks at modules that do get loaded) ...
+    assert "pytest_mlsupply.engines.scanner" in cold
+    # ... the warm one took every digest, format and scan from the cache, and wrote the reports.
+    assert _loaded(warm, WARM_ABSENT) == []
+    assert "pytest_mlsupply.reports.bom" in warm
+    assert (pytester.path / "build" / "ml-bom.cdx.json").is_file()
