@@ -125,8 +125,11 @@ class FileContent:
             from pytest_mlsupply.engines.scanner import scan_file
 
             report = scan_file(self.path, subject, policy)
-            if not report.errors:
+            if not report.errors and not report.looked_beside:
                 # A report with an error is never kept: the next run tries again (fail closed).
+                # Nor one whose findings depend on other files beside this one (a config's
+                # module, a None.py, an ONNX model's external data): they change without this
+                # file's identity changing.
                 scans = dict(self._stored.get("scans", {}))
                 scans[key] = report.to_dict()
                 self._remember("scans", scans)

@@ -1,0 +1,76 @@
+"""Adversarial tests of the persistent content cache: an attacker controls the project's files
+(and its committed ``.pytest_cache``), not the user's secret. None of these may turn a finding
+into a pass."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore
+from pytest_mlsupply.engines.blob import ScanPolicy
+from pytest_mlsupply.results import Severity
+from tests.corpus.diffusers_index import STABLE_DIFFUSION
+from tests.corpus.onnx_keras import add_graph, onnx_model, onnx_tensor
+
+
+def settle() -> None:
+    time.sleep(0.15)  # past the store's racy window (RACY_NS)
+
+
+def store(tmp_path: Path) -> ContentStore:
+    return ContentStore(tmp_path / "store", secret=b"k" * 32, fingerprint="e" * 64)
+
+
+def scan_twice(tmp_path: Path, target: Path, change: object = None) -> tuple[set[str], set[str]]:
+    """Rules of a cold scan (stored), then of a warm one after ``change()`` ran."""
+    settle()
+    cold = ContentCache(store(tmp_path)).get(target).scan_report(target.name, ScanPolicy())
+    if callable(change):
+        change()
+    warm = ContentCache(store(tmp_path)).get(target).scan_report(target.name, ScanPolicy())
+    return {f.rule for f in cold.findings}, {f.rule for f in warm.findings}
+
+
+def test_a_none_py_added_beside_a_cached_model_index_is_reported(tmp_path: Path) -> None:
+    # The index's bytes never change; what diffusers imports beside it does.
+    index = tmp_path / "model_index.json"
+    index.write_text(json.dumps(STABLE_DIFFUSION))
+    cold, warm = scan_twice(
+        tmp_path, index, lambda: (tmp_path / "None.py").write_text("import os\n")
+    )
+    assert "MLS-CFG-008" not in cold
+    assert "MLS-CFG-008" in warm
+
+
+def test_a_remote_code_module_removed_after_a_cached_scan_is_high_again(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auto_map": {"AutoModel": "modeling_x.XModel"}}))
+    (tmp_path / "modeling_x.py").write_text("class XModel: ...\n")
+    settle()
+    policy = ScanPolicy()
+    cold = ContentCache(store(tmp_path)).get(config).scan_report("config.json", policy)
+    assert {f.severity for f in cold.findings if f.rule == "MLS-CFG-001"} == {Severity.MEDIUM}
+    (tmp_path / "modeling_x.py").unlink()  # now fetched from the hub when loaded
+    warm = ContentCache(store(tmp_path)).get(config).scan_report("config.json", policy)
+    assert {f.severity for f in warm.findings if f.rule == "MLS-CFG-001"} == {Severity.HIGH}
+
+
+def test_onnx_external_data_swapped_for_an_escaping_symlink_is_reported(tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "w.bin").write_bytes(b"\x00" * 8)
+    model = model_dir / "model.onnx"
+    model.write_bytes(onnx_model(add_graph([onnx_tensor("w", location="w.bin")])))
+    secret = tmp_path / "id_rsa"
+    secret.write_bytes(b"\x00" * 8)
+
+    def swap() -> None:
+        (model_dir / "w.bin").unlink()
+        (model_dir / "w.bin").symlink_to(secret)
+
+    cold, warm = scan_twice(tmp_path, model, swap)
+    assert cold == set()
+    assert "MLS-ONNX-003" in warm
