@@ -5,6 +5,7 @@ into a pass."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -74,3 +75,70 @@ def test_onnx_external_data_swapped_for_an_escaping_symlink_is_reported(tmp_path
     cold, warm = scan_twice(tmp_path, model, swap)
     assert cold == set()
     assert "MLS-ONNX-003" in warm
+
+
+def _old(path: Path, days: int = 60) -> None:
+    stamp = time.time_ns() - days * 24 * 3600 * 10**9
+    os.utime(path, ns=(stamp, stamp))
+
+
+def _weights(tmp_path: Path) -> Path:
+    target = tmp_path / "weights.bin"
+    target.write_bytes(b"weights")
+    settle()
+    return target
+
+
+def test_a_planted_symlink_as_the_cache_folder_deletes_nothing_it_leads_to(
+    tmp_path: Path,
+) -> None:
+    # A committed .pytest_cache/d/mlsupply-content -> ../.. (the project): the pruning of
+    # "other scanners' folders" and "unused entries" must not reach the project's files.
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "code.py").write_text("x = 1\n")
+    (project / "package.json").write_text("{}")
+    _old(project / "src")
+    _old(project / "package.json")
+    root = project / ".pytest_cache" / "d" / "mlsupply-content"
+    root.parent.mkdir(parents=True)
+    root.symlink_to(Path("..", ".."))
+    target = _weights(tmp_path)
+    cache = ContentCache(ContentStore(root, secret=b"k" * 32, fingerprint="f" * 64))
+    assert cache.get(target).sha256
+    assert (project / "src" / "code.py").is_file()
+    assert (project / "package.json").is_file()
+    assert sorted(p.name for p in project.iterdir()) == [".pytest_cache", "package.json", "src"]
+
+
+def test_a_planted_symlink_as_the_fingerprint_folder_is_not_written_or_pruned(
+    tmp_path: Path,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "settings.json").write_text("{}")
+    _old(victim / "settings.json")
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / ("f" * 32)).symlink_to(victim)
+    (root / ("0" * 32)).symlink_to(victim)  # "another scanner's folder", old
+    _old(victim)
+    target = _weights(tmp_path)
+    assert (
+        ContentCache(ContentStore(root, secret=b"k" * 32, fingerprint="f" * 64)).get(target).sha256
+    )
+    assert sorted(p.name for p in victim.iterdir()) == ["settings.json"]
+
+
+def test_a_planted_lock_symlink_is_not_opened(tmp_path: Path) -> None:
+    # filelock before 4 opened its lock file with O_TRUNC, following a symlink.
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    store = ContentStore(tmp_path / "store", secret=b"k" * 32, fingerprint="f" * 64)
+    store.folder.mkdir(parents=True)
+    for bucket in range(16):
+        (store.folder / f".lock-{bucket:02d}").symlink_to(precious)
+    target = _weights(tmp_path)
+    assert ContentCache(store).get(target).sha256
+    assert store.writes == 0
+    assert precious.read_text() == "keep me"

@@ -93,6 +93,9 @@ LOCK_BUCKETS = 16
 LOCK_TIMEOUT_SECONDS = 10.0
 
 _HUB_BLOB = re.compile(r"[0-9a-f]{64}")
+#: What the store itself makes in its folders: only these are ever pruned.
+_FINGERPRINT_FOLDER = re.compile(r"[0-9a-f]{32}")
+_ENTRY_FILE = re.compile(r"(?:[0-9a-f]{40}|\.tmp-[A-Za-z0-9_]+)\.json")
 
 
 @functools.cache
@@ -298,8 +301,11 @@ class ContentStore:
         try:
             if self._create_pytest_cache:
                 _ensure_pytest_cache(self.root)
+            lock = self._lock_path(entry)
+            if self._planted_link(lock):
+                return  # a symlink in the project's tree: never written through (nor pruned)
             self.folder.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self._lock_path(entry)), timeout=LOCK_TIMEOUT_SECONDS):
+            with FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS):
                 found = self._verified(entry, key)
                 body = _merge(found[0] if found is not None else {}, json.loads(json.dumps(value)))
                 text = json.dumps({"key": key, "value": body, "mac": self._mac(key, body)})
@@ -316,6 +322,16 @@ class ContentStore:
         self.writes += 1
         self._prune()
 
+    def _planted_link(self, lock: Path) -> bool:
+        """Whether the store's folder, its fingerprint folder or ``lock`` is a symlink.
+
+        The folder sits in the project's tree: a committed ``mlsupply-content -> ../..`` would
+        otherwise have the pruning delete the project's old folders, a fingerprint folder
+        linked elsewhere would have it delete old ``*.json`` files there, and a lock file
+        linked to a user's file is truncated by older filelock versions.
+        """
+        return any(os.path.islink(path) for path in (self.root, self.folder, lock))
+
     def _lock_path(self, entry: Path) -> Path:
         # A few shared lock files rather than one per entry: two workers rarely want the same.
         bucket = int(entry.stem[:4], 16) % LOCK_BUCKETS
@@ -327,16 +343,26 @@ class ContentStore:
             return
         self._pruned = True
         now = time.time()
+        if os.path.islink(self.root) or os.path.islink(self.folder):
+            return
         try:
-            for folder in self.root.iterdir():
-                if folder == self.folder or not folder.is_dir():
-                    continue
-                if now - folder.stat().st_mtime > STALE_FINGERPRINT_SECONDS:
-                    shutil.rmtree(folder, ignore_errors=True)
+            # Only what the store makes (names it gives, never a symlink, which leads anywhere).
+            with os.scandir(self.root) as folders:
+                for found in folders:
+                    if (
+                        found.name == self.folder.name
+                        or not _FINGERPRINT_FOLDER.fullmatch(found.name)
+                        or not found.is_dir(follow_symlinks=False)
+                    ):
+                        continue
+                    if now - found.stat(follow_symlinks=False).st_mtime > STALE_FINGERPRINT_SECONDS:
+                        shutil.rmtree(found.path, ignore_errors=True)
             with os.scandir(self.folder) as entries:
                 for found in entries:
-                    if found.name.endswith(".json") and (
-                        now - found.stat().st_mtime > PRUNE_AFTER_SECONDS
+                    if (
+                        _ENTRY_FILE.fullmatch(found.name)
+                        and found.is_file(follow_symlinks=False)
+                        and now - found.stat(follow_symlinks=False).st_mtime > PRUNE_AFTER_SECONDS
                     ):
                         Path(found.path).unlink(missing_ok=True)
         except OSError:
