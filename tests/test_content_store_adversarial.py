@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from pytest_mlsupply.checks.content import ContentCache
-from pytest_mlsupply.checks.content_store import ContentStore
+from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
 from pytest_mlsupply.engines.blob import ScanPolicy
 from pytest_mlsupply.results import Severity
 from tests.corpus.diffusers_index import STABLE_DIFFUSION
@@ -142,3 +142,17 @@ def test_a_planted_lock_symlink_is_not_opened(tmp_path: Path) -> None:
     assert ContentCache(store).get(target).sha256
     assert store.writes == 0
     assert precious.read_text() == "keep me"
+
+
+def test_a_file_on_a_whole_second_file_system_is_settled_only_after_its_second(
+    tmp_path: Path,
+) -> None:
+    # ext3, HFS+, NFSv3 stamp ctime in whole seconds: a write 0.5 s after the one that set
+    # this ctime keeps the identity (size, mtime and ctime alike) with other bytes.
+    second = 1_700_000_000 * 10**9
+    identity = FileIdentity("/m/w.bin", 1, 2, 3, second, second, None)
+    assert not identity.settled(second + 500_000_000)
+    assert not identity.settled(second + 1_500_000_000)  # FAT: two-second stamps
+    assert identity.settled(second + 3 * 10**9)
+    fine = FileIdentity("/m/w.bin", 1, 2, 3, second, second + 123_456_789, None)
+    assert fine.settled(second + 123_456_789 + 150_000_000)

@@ -30,7 +30,7 @@ computation). What a cached entry cannot do is turn a finding into a pass:
   stored: they are recomputed on every run (fail closed);
 * an entry is stored only when the file's identity is the same after the computation as before
   (a file changed while it was read is not cached), and only when its ``ctime`` was older than
-  :data:`RACY_NS` when that identity was taken, before any read (a write within the file
+  :data:`RACY_NS` (:data:`COARSE_RACY_NS` when it is in whole seconds) when that identity was taken, before any read (a write within the file
   system's timestamp granularity of an earlier one could otherwise leave the same identity on
   different bytes: the "racy git" problem);
 * any write to the file changes its ``ctime``, which no user can set back (``os.utime`` restores
@@ -86,6 +86,9 @@ TOUCH_AFTER_SECONDS = 24 * 3600
 #: ``ctime`` from a coarse clock (a kernel tick), so a second write within the same tick as
 #: the read could keep the identity and change the bytes.
 RACY_NS = 100_000_000
+#: The same, for a ``ctime`` in whole seconds: a file system that stamps whole seconds (ext3,
+#: HFS+, NFSv3) or two (FAT) keeps a file's identity through every write of that second.
+COARSE_RACY_NS = 2_100_000_000
 
 #: Lock files per fingerprint folder (see :meth:`ContentStore._lock_path`).
 LOCK_BUCKETS = 16
@@ -173,7 +176,10 @@ class FileIdentity:
         """Whether the file was last changed long enough before ``now_ns`` (when its identity
         was taken, before any read) that a write after that moment must move its ctime."""
         now = time.time_ns() if now_ns is None else now_ns
-        return now - max(self.ctime_ns, self.mtime_ns) >= RACY_NS
+        # A ctime in whole seconds: the file system's stamps are that coarse (no user can set
+        # ctime; on a fine one this is one file in a billion, which only costs a re-read).
+        window = RACY_NS if self.ctime_ns % 1_000_000_000 else COARSE_RACY_NS
+        return now - max(self.ctime_ns, self.mtime_ns) >= window
 
 
 def cli_store_folder(start: Path) -> Path:
