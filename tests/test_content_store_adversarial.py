@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
@@ -156,3 +159,28 @@ def test_a_file_on_a_whole_second_file_system_is_settled_only_after_its_second(
     assert identity.settled(second + 3 * 10**9)
     fine = FileIdentity("/m/w.bin", 1, 2, 3, second, second + 123_456_789, None)
     assert fine.settled(second + 123_456_789 + 150_000_000)
+
+
+def test_another_python_or_an_upgraded_parsing_library_is_another_scanner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An old parser's "no finding" must not be served to a fixed one.
+    from pytest_mlsupply.checks import content_store
+
+    def fresh() -> str:
+        content_store.scanner_fingerprint.cache_clear()
+        return content_store.scanner_fingerprint()
+
+    base = fresh()
+    monkeypatch.setattr(content_store.sys, "version", "3.99.0 (another interpreter)")
+    assert fresh() != base
+    monkeypatch.undo()
+    assert fresh() == base
+    fake = tmp_path / "yaml" / "__init__.py"
+    fake.parent.mkdir()
+    fake.write_text("# PyYAML 99\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "yaml", raising=False)  # as in a new process
+    assert fresh() != base
+    monkeypatch.undo()
+    assert fresh() == base

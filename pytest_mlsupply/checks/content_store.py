@@ -10,8 +10,9 @@ Keyed by the identity of the file actually read (``os.stat`` follows symlinks, a
 its path, device, inode, size, ``mtime_ns`` and ``ctime_ns``, and for a Hugging Face cache
 blob (``.../blobs/<64 hex>``) the Hub's SHA-256 (the blob's name). Invalidated by the scanner
 itself: entries live under a fingerprint of the package's version and of every source and data
-file of the package (:func:`scanner_fingerprint`), so a changed rule, allowlist or engine starts
-a fresh folder. A scan report is further keyed by the scan policy (pickle mode, allowed
+file of the package, of the Python version and of the installed libraries the engines parse with
+(:func:`scanner_fingerprint`), so a changed rule, allowlist, engine or parser starts a fresh
+folder. A scan report is further keyed by the scan policy (pickle mode, allowed
 globals, limits) and the subject it names, because its findings depend on both.
 
 Where: a folder the caller gives, in practice pytest's cache directory
@@ -51,10 +52,12 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -95,6 +98,10 @@ LOCK_BUCKETS = 16
 #: A writer waits this long for another one merging into an entry, then skips its write.
 LOCK_TIMEOUT_SECONDS = 10.0
 
+#: Libraries whose parsing decides scan findings (archives, compressors, YAML, templates,
+#: safetensors headers): an upgrade of one starts a fresh folder, as a change of ours does.
+SCAN_LIBRARIES = ("jinja2", "lz4", "py7zr", "safetensors", "yaml", "zstandard")
+
 _HUB_BLOB = re.compile(r"[0-9a-f]{64}")
 #: What the store itself makes in its folders: only these are ever pruned.
 _FINGERPRINT_FOLDER = re.compile(r"[0-9a-f]{32}")
@@ -111,6 +118,18 @@ def scanner_fingerprint() -> str:
     """
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(__version__.encode())
+    # The interpreter (its pickletools, tarfile, zipfile, ast) and the installed libraries the
+    # engines parse with: which files they are, not imported (a find_spec and a stat each).
+    digest.update(f"{sys.version}\0{sys.platform}\0".encode())
+    for name in SCAN_LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec is not None else None
+            st = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            origin, st = None, None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st else None
+        digest.update(f"{name}\0{origin}\0{stamp}\0".encode())
     for path in sorted(root.rglob("*")):
         if "__pycache__" in path.parts or not path.is_file() or path.suffix in (".pyc", ".pyo"):
             continue
