@@ -184,3 +184,15 @@ def test_another_python_or_an_upgraded_parsing_library_is_another_scanner(
     assert fresh() != base
     monkeypatch.undo()
     assert fresh() == base
+
+
+def test_a_planted_entry_nested_too_deep_to_parse_is_a_miss_not_a_crash(tmp_path: Path) -> None:
+    target = _weights(tmp_path)
+    store = ContentStore(tmp_path / "store", secret=b"k" * 32, fingerprint="f" * 64)
+    identity = FileIdentity.of(target, target.stat())
+    entry = store._entry(store._key(identity))
+    entry.parent.mkdir(parents=True)
+    entry.write_text("[" * 200_000 + "]" * 200_000)
+    assert store.load(identity) is None
+    assert ContentCache(store).get(target).sha256
+    assert store.writes == 1  # and rewritten

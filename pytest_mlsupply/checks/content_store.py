@@ -291,8 +291,8 @@ class ContentStore:
                 or not hmac.compare_digest(mac, self._mac(key, value))
             ):
                 return None  # planted, copied from elsewhere, or for another file
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # missing or unreadable: computed again, and rewritten
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            return None  # missing or unreadable (or nested too deep): computed again, rewritten
         return value, mtime
 
     def load(self, identity: FileIdentity) -> dict[str, Any] | None:
