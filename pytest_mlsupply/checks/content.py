@@ -125,8 +125,11 @@ class FileContent:
             from pytest_mlsupply.engines.scanner import scan_file
 
             report = scan_file(self.path, subject, policy)
-            if not report.errors:
+            if not report.errors and not report.looked_beside:
                 # A report with an error is never kept: the next run tries again (fail closed).
+                # Nor one whose findings depend on other files beside this one (a config's
+                # module, a None.py, an ONNX model's external data): they change without this
+                # file's identity changing.
                 scans = dict(self._stored.get("scans", {}))
                 scans[key] = report.to_dict()
                 self._remember("scans", scans)
@@ -182,6 +185,7 @@ class ContentCache:
 
     def get(self, path: Path) -> FileContent:
         """Raises OSError when the file cannot be opened (the caller reports an error)."""
+        seen_ns = time.time_ns()  # before the stat: "settled" is judged as of this moment
         st = os.stat(path)  # follows symlinks: the loader reads the target
         if not stat.S_ISREG(st.st_mode):
             # Opening a FIFO or a device blocks or never ends; no loader reads one as a model.
@@ -189,7 +193,9 @@ class ContentCache:
         identity = FileIdentity.of(path, st)
         entry = self._entries.get(identity)
         if entry is None:
-            entry = FileContent(path=path, size=st.st_size, _identity=identity, _store=self.store)
+            entry = FileContent(
+                path=path, size=st.st_size, _identity=identity, _store=self.store, _seen_ns=seen_ns
+            )
             entry._timings = self.timings
             if self.store is not None:
                 stored = self.store.load(identity)

@@ -10,8 +10,9 @@ Keyed by the identity of the file actually read (``os.stat`` follows symlinks, a
 its path, device, inode, size, ``mtime_ns`` and ``ctime_ns``, and for a Hugging Face cache
 blob (``.../blobs/<64 hex>``) the Hub's SHA-256 (the blob's name). Invalidated by the scanner
 itself: entries live under a fingerprint of the package's version and of every source and data
-file of the package (:func:`scanner_fingerprint`), so a changed rule, allowlist or engine starts
-a fresh folder. A scan report is further keyed by the scan policy (pickle mode, allowed
+file of the package, of the Python version and of the installed libraries the engines parse with
+(:func:`scanner_fingerprint`), so a changed rule, allowlist, engine or parser starts a fresh
+folder. A scan report is further keyed by the scan policy (pickle mode, allowed
 globals, limits) and the subject it names, because its findings depend on both.
 
 Where: a folder the caller gives, in practice pytest's cache directory
@@ -30,7 +31,7 @@ computation). What a cached entry cannot do is turn a finding into a pass:
   stored: they are recomputed on every run (fail closed);
 * an entry is stored only when the file's identity is the same after the computation as before
   (a file changed while it was read is not cached), and only when its ``ctime`` was older than
-  :data:`RACY_NS` when that identity was taken, before any read (a write within the file
+  :data:`RACY_NS` (:data:`COARSE_RACY_NS` when it is in whole seconds) when that identity was taken, before any read (a write within the file
   system's timestamp granularity of an earlier one could otherwise leave the same identity on
   different bytes: the "racy git" problem);
 * any write to the file changes its ``ctime``, which no user can set back (``os.utime`` restores
@@ -51,10 +52,12 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -86,13 +89,23 @@ TOUCH_AFTER_SECONDS = 24 * 3600
 #: ``ctime`` from a coarse clock (a kernel tick), so a second write within the same tick as
 #: the read could keep the identity and change the bytes.
 RACY_NS = 100_000_000
+#: The same, for a ``ctime`` in whole seconds: a file system that stamps whole seconds (ext3,
+#: HFS+, NFSv3) or two (FAT) keeps a file's identity through every write of that second.
+COARSE_RACY_NS = 2_100_000_000
 
 #: Lock files per fingerprint folder (see :meth:`ContentStore._lock_path`).
 LOCK_BUCKETS = 16
 #: A writer waits this long for another one merging into an entry, then skips its write.
 LOCK_TIMEOUT_SECONDS = 10.0
 
+#: Libraries whose parsing decides scan findings (archives, compressors, YAML, templates,
+#: safetensors headers): an upgrade of one starts a fresh folder, as a change of ours does.
+SCAN_LIBRARIES = ("jinja2", "lz4", "py7zr", "safetensors", "yaml", "zstandard")
+
 _HUB_BLOB = re.compile(r"[0-9a-f]{64}")
+#: What the store itself makes in its folders: only these are ever pruned.
+_FINGERPRINT_FOLDER = re.compile(r"[0-9a-f]{32}")
+_ENTRY_FILE = re.compile(r"(?:[0-9a-f]{40}|\.tmp-[A-Za-z0-9_]+)\.json")
 
 
 @functools.cache
@@ -105,6 +118,18 @@ def scanner_fingerprint() -> str:
     """
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(__version__.encode())
+    # The interpreter (its pickletools, tarfile, zipfile, ast) and the installed libraries the
+    # engines parse with: which files they are, not imported (a find_spec and a stat each).
+    digest.update(f"{sys.version}\0{sys.platform}\0".encode())
+    for name in SCAN_LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec is not None else None
+            st = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            origin, st = None, None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st else None
+        digest.update(f"{name}\0{origin}\0{stamp}\0".encode())
     for path in sorted(root.rglob("*")):
         if "__pycache__" in path.parts or not path.is_file() or path.suffix in (".pyc", ".pyo"):
             continue
@@ -170,7 +195,10 @@ class FileIdentity:
         """Whether the file was last changed long enough before ``now_ns`` (when its identity
         was taken, before any read) that a write after that moment must move its ctime."""
         now = time.time_ns() if now_ns is None else now_ns
-        return now - max(self.ctime_ns, self.mtime_ns) >= RACY_NS
+        # A ctime in whole seconds: the file system's stamps are that coarse (no user can set
+        # ctime; on a fine one this is one file in a billion, which only costs a re-read).
+        window = RACY_NS if self.ctime_ns % 1_000_000_000 else COARSE_RACY_NS
+        return now - max(self.ctime_ns, self.mtime_ns) >= window
 
 
 def cli_store_folder(start: Path) -> Path:
@@ -263,8 +291,8 @@ class ContentStore:
                 or not hmac.compare_digest(mac, self._mac(key, value))
             ):
                 return None  # planted, copied from elsewhere, or for another file
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # missing or unreadable: computed again, and rewritten
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            return None  # missing or unreadable (or nested too deep): computed again, rewritten
         return value, mtime
 
     def load(self, identity: FileIdentity) -> dict[str, Any] | None:
@@ -298,8 +326,11 @@ class ContentStore:
         try:
             if self._create_pytest_cache:
                 _ensure_pytest_cache(self.root)
+            lock = self._lock_path(entry)
+            if self._planted_link(lock):
+                return  # a symlink in the project's tree: never written through (nor pruned)
             self.folder.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self._lock_path(entry)), timeout=LOCK_TIMEOUT_SECONDS):
+            with FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS):
                 found = self._verified(entry, key)
                 body = _merge(found[0] if found is not None else {}, json.loads(json.dumps(value)))
                 text = json.dumps({"key": key, "value": body, "mac": self._mac(key, body)})
@@ -316,6 +347,16 @@ class ContentStore:
         self.writes += 1
         self._prune()
 
+    def _planted_link(self, lock: Path) -> bool:
+        """Whether the store's folder, its fingerprint folder or ``lock`` is a symlink.
+
+        The folder sits in the project's tree: a committed ``mlsupply-content -> ../..`` would
+        otherwise have the pruning delete the project's old folders, a fingerprint folder
+        linked elsewhere would have it delete old ``*.json`` files there, and a lock file
+        linked to a user's file is truncated by older filelock versions.
+        """
+        return any(os.path.islink(path) for path in (self.root, self.folder, lock))
+
     def _lock_path(self, entry: Path) -> Path:
         # A few shared lock files rather than one per entry: two workers rarely want the same.
         bucket = int(entry.stem[:4], 16) % LOCK_BUCKETS
@@ -327,16 +368,26 @@ class ContentStore:
             return
         self._pruned = True
         now = time.time()
+        if os.path.islink(self.root) or os.path.islink(self.folder):
+            return
         try:
-            for folder in self.root.iterdir():
-                if folder == self.folder or not folder.is_dir():
-                    continue
-                if now - folder.stat().st_mtime > STALE_FINGERPRINT_SECONDS:
-                    shutil.rmtree(folder, ignore_errors=True)
+            # Only what the store makes (names it gives, never a symlink, which leads anywhere).
+            with os.scandir(self.root) as folders:
+                for found in folders:
+                    if (
+                        found.name == self.folder.name
+                        or not _FINGERPRINT_FOLDER.fullmatch(found.name)
+                        or not found.is_dir(follow_symlinks=False)
+                    ):
+                        continue
+                    if now - found.stat(follow_symlinks=False).st_mtime > STALE_FINGERPRINT_SECONDS:
+                        shutil.rmtree(found.path, ignore_errors=True)
             with os.scandir(self.folder) as entries:
                 for found in entries:
-                    if found.name.endswith(".json") and (
-                        now - found.stat().st_mtime > PRUNE_AFTER_SECONDS
+                    if (
+                        _ENTRY_FILE.fullmatch(found.name)
+                        and found.is_file(follow_symlinks=False)
+                        and now - found.stat(follow_symlinks=False).st_mtime > PRUNE_AFTER_SECONDS
                     ):
                         Path(found.path).unlink(missing_ok=True)
         except OSError:

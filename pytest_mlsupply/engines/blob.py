@@ -62,6 +62,8 @@ class Blob:
     data: bytes | None = None
     member: str | None = None
     depth: int = 0
+    _looked_beside: list[str] = field(default_factory=list, compare=False, repr=False)
+    """Set by :meth:`folder`: the findings depend on more than these bytes."""
 
     @property
     def size(self) -> int:
@@ -94,13 +96,28 @@ class Blob:
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 yield mapped
 
+    def folder(self) -> Path | None:
+        """The folder this file lies in, for a finding that depends on what else is there
+        (None for an archive member). Marks the blob (:attr:`looked_beside`): its findings
+        then depend on more than its bytes, and the content cache must not keep them."""
+        if self.path is None:
+            return None
+        self._looked_beside.append(str(self.path.parent))
+        return self.path.parent
+
+    @property
+    def looked_beside(self) -> bool:
+        """Whether a finding was decided by files beside this one (see :meth:`folder`)."""
+        return bool(self._looked_beside)
+
     def beside(self, relative: str) -> bool | None:
         """Whether ``relative`` names a regular file (not a symlink, which may lead anywhere)
         beside this file, where a directory scan reaches it too; None when this blob is an
         archive member and has no folder to look in."""
-        if self.path is None:
+        folder = self.folder()
+        if folder is None:
             return None
-        candidate = self.path.parent / relative
+        candidate = folder / relative
         return candidate.is_file() and not candidate.is_symlink()
 
     def child(self, member: str, data: bytes) -> Blob:
@@ -173,6 +190,10 @@ class ScanReport:
     findings: list[Finding]
     errors: list[str]
     formats: dict[str, str]
+    looked_beside: bool = False
+    """The findings depend on files beside the artifact (a config's module, a pipeline's
+    ``None.py``, an ONNX model's external data), not on its bytes alone: true of this scan
+    only, so the content cache does not keep the report (never part of :meth:`to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Builtins only: the content cache keeps reports between runs."""

@@ -145,5 +145,8 @@ def scan_file(path: Path, subject: str, policy: ScanPolicy | None = None) -> Sca
         return ScanReport(
             findings=[], errors=[f"{subject}: not a regular file; it was not opened"], formats={}
         )
-    findings = scan_blob(Blob(subject=subject, name=path.name, path=path), ctx)
-    return ScanReport(findings=findings, errors=ctx.errors, formats=ctx.formats)
+    blob = Blob(subject=subject, name=path.name, path=path)
+    findings = scan_blob(blob, ctx)
+    return ScanReport(
+        findings=findings, errors=ctx.errors, formats=ctx.formats, looked_beside=blob.looked_beside
+    )

@@ -159,9 +159,10 @@ def _component_findings(
 def _shadowed(blob: Blob, relative: str) -> bool:
     """Whether a file (or a link, which diffusers follows) named ``relative`` sits beside the
     index: diffusers then imports it instead of the installed library of that name."""
-    if blob.path is None:
+    folder = blob.folder()
+    if folder is None:
         return False
-    candidate = blob.path.parent / relative
+    candidate = folder / relative
     return candidate.is_file() or candidate.is_symlink()
 
 

@@ -659,7 +659,7 @@ def identify_onnx(view: View) -> Identification | None:
 
 def scan_onnx(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     """Scan one ONNX ModelProto; raise :class:`ScanError` when it is not valid protobuf."""
-    model_dir = blob.path.parent if blob.path is not None else None
+    model_dir: Path | None = None
     error: ProtobufError | None = None
     with blob.buffer() as raw, memoryview(raw) as view:
         walker = _ModelWalker(view, blob, ctx)
@@ -671,6 +671,9 @@ def scan_onnx(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findi
         # Tracebacks keep frames alive, and frames keep slices of the mmap: drop them here.
         error = None
     findings = walker.findings
+    if walker.external:
+        # Judged against the files beside the model (blob.folder marks the report as such).
+        model_dir = blob.folder()
     findings.extend(_external_findings(walker.external, blob, model_dir))
     findings.extend(_domain_findings(walker, blob))
     if message:
