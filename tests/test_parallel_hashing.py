@@ -71,7 +71,9 @@ def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     weights = pipeline.model_dir / "model.safetensors"
     plan, ctx = pipeline.planned()
     ctx.contents.prefetch(weights)
-    ctx.contents._prefetched[str(weights)].result()  # a digest of the old bytes is waiting
+    pending = ctx.contents.get(weights)._pending
+    assert pending is not None
+    pending.result()  # a digest of the old bytes is waiting
     weights.unlink()
     by_name = {item.name: item for item in plan}
 
@@ -93,7 +95,9 @@ def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     pinned = hashlib.sha256(weights.read_bytes()).hexdigest()
     _, ctx = pipeline.planned()
     ctx.contents.prefetch(weights)
-    stale = ctx.contents._prefetched[str(weights)].result()
+    pending = ctx.contents.get(weights)._pending
+    assert pending is not None
+    stale = pending.result()
     assert stale.sha256 == pinned
     # Same size, different bytes: only the identity (mtime, ctime) tells the files apart.
     data = bytearray(weights.read_bytes())
