@@ -3,7 +3,9 @@ model into a pass or drop a row from the reports."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,60 @@ def test_a_crashed_items_node_id_is_mapped_to_its_planned_name_never_guessed() -
     for planned in plan:
         for tail in (planned.name, f"{planned.name}@{planned.subject}"):
             assert MlsupplyPlugin._strip_group(plugin, tail) == planned.name  # type: ignore[arg-type]
+
+
+@pytest.mark.needs("xdist")
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["-p", "no:cacheprovider"],
+        ["-n", "2"],
+        ["-n", "2", "--dist", "loadgroup"],
+        ["--mlsupply", "-n", "2", "--dist", "loadgroup"],
+    ],
+)
+def test_a_marked_test_on_a_payload_fails_cold_and_warm_whatever_the_flags(
+    pytester: pytest.Pytester, project: Project, flags: list[str]
+) -> None:
+    write_pickle_payload(project.model_dir / "extra.bin")
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.model_artifact(path="models/tiny")
+        @pytest.mark.parametrize("n", range(4))
+        def test_uses_it(model_artifact, n):
+            open(f"body-ran-{n}", "w").close()
+        """
+    )
+    for _ in range(2):  # the second run finds the content cache warm
+        result = pytester.runpytest_subprocess("test_marked.py", *flags)
+        assert result.ret != 0
+        assert result.stdout.str().count("FAILED test_marked.py::test_uses_it[") == 4
+        assert not list(pytester.path.glob("body-ran-*"))
+
+
+def test_a_prefetched_digest_of_a_file_written_just_before_is_not_trusted(
+    tmp_path: Path,
+) -> None:
+    # On a file system with a coarse timestamp clock (a kernel tick; Linux before 6.13), a
+    # second same-size write in the tick of the first keeps (inode, size, mtime, ctime): the
+    # pool's digest of the first bytes then looks like a digest of the file as it is now.
+    # The store never keeps a fact of such a file (FileIdentity.settled); nor may the prefetch.
+    from concurrent.futures import Future
+
+    from pytest_mlsupply.checks import hashing
+    from pytest_mlsupply.checks.content import ContentCache
+
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"the bytes on disk now")
+    cache = ContentCache()
+    entry = cache.get(path)
+    assert entry._identity is not None
+    assert not entry._identity.settled(entry._seen_ns)
+    stale: Future[hashing.Digest] = Future()  # what the pool read before the same-tick write
+    stale.set_result(hashing.Digest("0" * 64, entry._identity.stat_identity, 0.0))
+    entry._pending = stale
+
+    assert entry.sha256 == hashlib.sha256(b"the bytes on disk now").hexdigest()
