@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.checks.content import ContentCache
-from pytest_mlsupply.checks.hashing import Digest
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.conftest import Pipeline
@@ -66,13 +64,6 @@ def test_a_prefetched_digest_is_the_one_the_check_reads(tmp_path: Path) -> None:
     assert [(t.path, t.size) for t in cache.timings] == [(path, 700_000)]
 
 
-def _pending(cache: ContentCache, path: Path) -> Future[Digest]:
-    """The digest a prefetch started for ``path`` (attached to its entry)."""
-    pending = cache.get(path)._pending
-    assert pending is not None
-    return pending
-
-
 def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     tmp_path: Path,
 ) -> None:
@@ -80,7 +71,9 @@ def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     weights = pipeline.model_dir / "model.safetensors"
     plan, ctx = pipeline.planned()
     ctx.contents.prefetch(weights)
-    _pending(ctx.contents, weights).result()  # a digest of the old bytes is waiting
+    pending = ctx.contents.get(weights)._pending
+    assert pending is not None
+    pending.result()  # a digest of the old bytes is waiting
     weights.unlink()
     by_name = {item.name: item for item in plan}
 
@@ -102,7 +95,9 @@ def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     pinned = hashlib.sha256(weights.read_bytes()).hexdigest()
     _, ctx = pipeline.planned()
     ctx.contents.prefetch(weights)
-    stale = _pending(ctx.contents, weights).result()
+    pending = ctx.contents.get(weights)._pending
+    assert pending is not None
+    stale = pending.result()
     assert stale.sha256 == pinned
     # Same size, different bytes: only the identity (mtime, ctime) tells the files apart.
     data = bytearray(weights.read_bytes())
@@ -181,7 +176,7 @@ def test_verbose_runs_print_a_hash_line_for_a_file_over_the_threshold_and_quiet_
     assert verbose.ret == quiet.ret == 0
     lines = [line for line in verbose.outlines if line.startswith("mlsupply: hashed ")]
     # The weights reach the threshold; config.json and README.md are smaller.
-    assert len(lines) == 1, "\n".join(verbose.outlines)
+    assert len(lines) == 1
     assert "model.safetensors" in lines[0]
     assert "MiB in" in lines[0]
     assert "/s)" in lines[0]

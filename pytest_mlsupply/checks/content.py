@@ -96,6 +96,10 @@ class FileContent:
             return None
         if self._identity is None or digest.identity != self._identity.stat_identity:
             return None  # replaced between the prefetch and this check: these are other bytes
+        if not self._identity.settled(self._seen_ns):
+            # Written just before its identity was taken: a same-size write in the same clock
+            # tick keeps the identity, so the pool may have read other bytes (the store's rule).
+            return None
         return digest
 
     @property

@@ -73,6 +73,8 @@ class MlsupplyPlugin:
         config.pluginmanager.register(PrefetchPlugin(config, self.state), PREFETCH_NAME)
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
+        self._plan_names: dict[str, str] | None = None
+        """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -137,15 +139,21 @@ class MlsupplyPlugin:
         from pytest_mlsupply.plugin.items import MlsupplyItem
 
         report = yield
-        if isinstance(item, MlsupplyItem) and report.when == "call" and item.results is not None:
-            # Builtins only: this attribute travels to the xdist controller with the report.
-            report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
+        if isinstance(item, MlsupplyItem):
+            # The item's own name, on every report: the controller never has to parse it back
+            # out of a node id (which xdist may suffix, and whose subject is a file name).
+            report.mlsupply_item = item.planned.name  # type: ignore[attr-defined]
+            if report.when == "call" and item.results is not None:
+                # Builtins only: this attribute travels to the xdist controller with the report.
+                report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        name = self._item_name(report.nodeid)
-        if name is None:
+        tail = self._item_name(report.nodeid)
+        if tail is None:
             return
+        carried: Any = getattr(report, "mlsupply_item", None)
+        name = carried if isinstance(carried, str) else self._strip_group(tail)
         data: Any = getattr(report, "mlsupply", None)
         if data is not None:
             from pytest_mlsupply.results import CheckResult
@@ -176,11 +184,6 @@ class MlsupplyPlugin:
         head, sep, tail = nodeid.partition("::")
         if not sep or "[" not in tail:
             return None
-        # Under --dist loadgroup xdist appends "@<group>" to the node id; an artifact item's
-        # group is its file's subject (plugin/items.py): strip exactly that suffix.
-        name, at, group = tail.rpartition("]@")
-        if at and name.startswith(f"artifact[{group}::"):
-            tail = name + "]"
         is_manifest = self._is_manifest.get(head)
         if is_manifest is None:
             # Resolved once per file, not once per report: a resolve() is a few syscalls, and
@@ -190,6 +193,28 @@ class MlsupplyPlugin:
             ).resolve() == self.state.settings.manifest_path
             self._is_manifest[head] = is_manifest
         return tail if is_manifest else None
+
+    def _strip_group(self, tail: str) -> str:
+        """The plan's item name in ``tail``, without the ``@<group>`` xdist may append.
+
+        Only for a report that does not carry its item's name (a crashed worker's item, made up
+        by the controller). A subject is a file name and may itself contain ``]@``, so a name
+        is looked up in the plan, never guessed from the text: a node id that is a planned
+        name is that name; else a planned artifact name followed by ``@<its subject>``.
+        """
+        if self._plan_names is None:
+            from pytest_mlsupply.manifest.errors import ManifestError
+            from pytest_mlsupply.results import RowKind
+
+            try:
+                plan = self.state.load().plan
+            except ManifestError:
+                return tail
+            self._plan_names = {planned.name: planned.name for planned in plan}
+            for planned in plan:
+                if planned.kind is RowKind.ARTIFACT:
+                    self._plan_names.setdefault(f"{planned.name}@{planned.subject}", planned.name)
+        return self._plan_names.get(tail, tail)
 
     # -- reporting ----------------------------------------------------------------------------
 
