@@ -26,7 +26,8 @@ from pytest_mlsupply.reports import bom_schema
 from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_xml, validate_bom_json
 from pytest_mlsupply.reports.bom_schema import SchemaViolation
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
-from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
+from pytest_mlsupply.vulns.model import FACTS_KEY
+from tests.reports.test_bom_dependencies import TORCH_LOAD as ADVISORY
 
 if TYPE_CHECKING:
     from tests.reports.conftest import Scenario
@@ -34,27 +35,6 @@ if TYPE_CHECKING:
 SERIAL = uuid.UUID("12345678-1234-5678-1234-567812345678")
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 P, D = RowKind.PROVENANCE, RowKind.DEPENDENCY
-
-ADVISORY = Advisory(
-    id="GHSA-53q9-r3pm-6pq6",
-    package="torch",
-    version="2.4.0",
-    aliases=("CVE-2025-32434",),
-    summary="PyTorch: torch.load with weights_only=True leads to remote code execution",
-    details="torch.load(..., weights_only=True) can still execute code; fixed in 2.6.0.",
-    fixed=("2.6.0",),
-    rating=Rating(
-        severity="critical",
-        method="CVSSv4",
-        vector="CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-        score="9.3",
-        source="cvss",
-    ),
-    source="offline:osv-snapshot",
-    url="https://github.com/pytorch/pytorch/security/advisories/GHSA-53q9-r3pm-6pq6",
-    published="2025-04-18T15:31:24Z",
-    modified="2025-04-22T20:14:56Z",
-)
 
 
 @pytest.fixture(scope="module")
