@@ -147,7 +147,13 @@ class MlsupplyState:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.checks.unchecked import declared_not_checked
         from pytest_mlsupply.reports.atomic import write_atomic
-        from pytest_mlsupply.reports.bom import BomError, build_bom, render_bom_json, render_bom_xml
+        from pytest_mlsupply.reports.bom import (
+            BomError,
+            assemble_bom,
+            bom_json,
+            bom_xml,
+            render_bom_json,
+        )
         from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
 
         loaded = self.load()
@@ -168,35 +174,25 @@ class MlsupplyState:
         try:
             # Build and validate everything before writing anything: a BOM that does not
             # validate leaves the previous release's files in place.
-            # One serial number and timestamp for the JSON and XML forms of the same BOM.
-            serial, stamp = uuid.uuid4(), datetime.now(UTC).replace(microsecond=0)
-            bom = build_bom(
+            # Assembled once: the JSON and XML forms are the same BOM (one serial number and
+            # timestamp). A file no check reported a digest for takes it from this process's
+            # content cache (or the content store), never from a second read.
+            assembled = assemble_bom(
                 inventory,
                 plan,
                 results,
                 threshold,
-                serial_number=serial,
-                timestamp=stamp,
+                serial_number=uuid.uuid4(),
+                timestamp=datetime.now(UTC).replace(microsecond=0),
+                contents=loaded.context.contents,
             )
             outputs: list[tuple[Path, str]] = [
-                (bom_path, render_bom_json(bom)),
+                (bom_path, render_bom_json(bom_json(assembled))),
                 (matrix_stem.with_name(matrix_stem.name + ".md"), render_markdown(matrix)),
                 (matrix_stem.with_name(matrix_stem.name + ".json"), render_json(matrix, results)),
             ]
             if bom_xml_path is not None:
-                outputs.append(
-                    (
-                        bom_xml_path,
-                        render_bom_xml(
-                            inventory,
-                            plan,
-                            results,
-                            threshold,
-                            serial_number=serial,
-                            timestamp=stamp,
-                        ),
-                    )
-                )
+                outputs.append((bom_xml_path, bom_xml(assembled)))
         except BomError as exc:
             self.written.error = str(exc)
             return

@@ -7,10 +7,12 @@ result is validated against the 1.6 schema shipped inside the library (by
 :mod:`pytest_mlsupply.reports.bom_schema`). A BOM that fails validation is never returned: it
 raises :class:`BomError`.
 
-The library components (one per distribution, the part that grows to thousands) are the
-exception: their few fields are written straight into the serialised form by :class:`_Library`,
-because the library's model costs about a millisecond per component (sorted sets compared and
-hashed by every field, a graph scan per component). ``_library_built_json`` and
+The components that grow with the project (libraries, a model's files, a dataset's files: one
+per distribution or per file, thousands of them) are the exception: each is a small
+:class:`_Leaf` record, written straight into both serialised forms by the plugin, because the
+library's model costs about a millisecond per component (sorted sets compared and hashed by
+every field, a graph scan per component). The BOM is assembled once (:func:`assemble_bom`) and
+written in either form (:func:`bom_json`, :func:`bom_xml`). ``_library_built_json`` and
 ``_library_built_xml`` build the same BOM entirely with the library; the tests hold both forms
 equal to them.
 
@@ -20,13 +22,10 @@ inputs produce the same document except for ``serialNumber`` and ``metadata.time
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import stat
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +48,10 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.output.xml import XmlV1Dot6
 from packageurl import PackageURL
 
+# The library's own XML serialiser (cyclonedx-python-lib's dependency): the rule it applies to
+# normalizedString fields, applied the same way to the components the plugin writes.
+from py_serializable.xml import xs_normalizedString
+
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.engines.model_card import heading_means, meaningful
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
 
     from cyclonedx.model.license import License
 
+    from pytest_mlsupply.checks.content import ContentCache
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
     from pytest_mlsupply.plan import PlannedItem
     from pytest_mlsupply.sources.inventory import (
@@ -84,7 +88,6 @@ HUB_URL = "https://huggingface.co"
 PYPI_URLS = ("https://pypi.org", "https://pypi.python.org", "https://upload.pypi.org")
 TOOL_NAME = "pytest-mlsupply"
 
-_CHUNK = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HUB_URI = re.compile(r"^(?P<scheme>hf|hf-datasets)://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s]+))?$")
 
@@ -126,6 +129,52 @@ def library_ref(subject: str) -> str:
 # --- public API ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AssembledBom:
+    """One run's ML-BOM, assembled once: :func:`bom_json` and :func:`bom_xml` write its two forms,
+    with the same serial number and timestamp, without assembling it again.
+
+    The components that grow with the project (libraries, model files, dataset files) are
+    :class:`_Leaf` records, written into both forms by the plugin; cyclonedx-python-lib's ``bom``
+    holds everything else. The reference (``_library_built_json`` / ``_library_built_xml``) has
+    every component in ``bom`` instead, and ``libraries`` and ``parts`` empty.
+    """
+
+    bom: Bom
+    project: str
+    """bom-ref of the project (the root component)."""
+    libraries: list[_Leaf]
+    """Top-level components left out of ``bom`` (and the graph's edges to them), else empty."""
+    parts: dict[str, list[_Leaf]]
+    """bom-ref of a model or dataset -> its nested file components left out of ``bom``."""
+    model_cards: dict[str, dict[str, Any]]
+    """bom-ref of a model component -> its ``modelCard`` (JSON form)."""
+    data: dict[str, list[dict[str, Any]]]
+    """bom-ref of a data component -> its ``data`` entries (JSON form)."""
+
+
+def assemble_bom(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+    contents: ContentCache | None = None,
+) -> AssembledBom:
+    """The run's ML-BOM, for :func:`bom_json` and :func:`bom_xml`; raises :class:`BomError`.
+
+    ``contents`` is the session's content cache: a file no check reported a digest for (its
+    items were deselected, say) takes its digest from there, so a file already hashed in this
+    process, or in an earlier run (the content store), is not read again. Without it, such a
+    file is read once, here.
+    """
+    return _assemble(
+        inventory, items, results, threshold, serial_number, timestamp, contents=contents
+    )
+
+
 def build_bom(
     inventory: Inventory,
     items: Sequence[PlannedItem],
@@ -134,31 +183,49 @@ def build_bom(
     *,
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
+    contents: ContentCache | None = None,
 ) -> dict[str, Any]:
     """The ML-BOM as a CycloneDX 1.6 JSON document (a dict), validated; raises :class:`BomError`.
 
-    The library components (one per pinned distribution: the part of the BOM that grows to
-    thousands) are written as JSON by :meth:`_Library.json`, not by cyclonedx-python-lib, whose
-    model would sort, hash and scan them for seconds (see ``docs/bom.md``); the library still
-    serialises everything else. The tests keep :func:`_library_built_json` (every component
-    through the library) as the reference both must equal.
+    :func:`assemble_bom` then :func:`bom_json`; a caller that also wants the XML form assembles
+    once and writes both.
     """
-    assembled = _assemble(
-        inventory, items, results, threshold, serial_number, timestamp, libraries_in_bom=False
+    assembled = assemble_bom(
+        inventory,
+        items,
+        results,
+        threshold,
+        serial_number=serial_number,
+        timestamp=timestamp,
+        contents=contents,
     )
-    document = _serialise_json(assembled)
-    # The library wrote the graph of the components it holds; the libraries' entries (no edges
-    # of their own) and the project's edges to them complete it, in the library's order.
-    library_refs = [library.ref for library in assembled.libraries]
-    if library_refs:
-        document.setdefault("components", []).extend(lib.json() for lib in assembled.libraries)
-    graph = document.setdefault("dependencies", [])
-    graph.extend({"ref": ref} for ref in library_refs)
-    for entry in graph:
-        if entry["ref"] == assembled.project and library_refs:
-            entry["dependsOn"] = sorted({*entry.get("dependsOn", ()), *library_refs})
-    graph.sort(key=lambda entry: entry["ref"])
-    return _finish_json(document, assembled)
+    return bom_json(assembled)
+
+
+def render_bom_xml(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+    contents: ContentCache | None = None,
+) -> str:
+    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`.
+
+    :func:`assemble_bom` then :func:`bom_xml`.
+    """
+    assembled = assemble_bom(
+        inventory,
+        items,
+        results,
+        threshold,
+        serial_number=serial_number,
+        timestamp=timestamp,
+        contents=contents,
+    )
+    return bom_xml(assembled)
 
 
 def _library_built_json(
@@ -175,21 +242,55 @@ def _library_built_json(
     The reference :func:`build_bom` must equal (tests compare both on rich BOMs) and the
     baseline ``benchmarks/bom_speed.py`` measures it against; the plugin never calls it.
     """
-    assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
-    return _finish_json(_serialise_json(assembled), assembled)
+    return bom_json(
+        _assemble(
+            inventory, items, results, threshold, serial_number, timestamp, leaves_in_bom=True
+        )
+    )
 
 
-def _serialise_json(assembled: _Assembled) -> dict[str, Any]:
+def _library_built_xml(
+    inventory: Inventory,
+    items: Sequence[PlannedItem],
+    results: Sequence[CheckResult],
+    threshold: Severity,
+    *,
+    serial_number: UUID | None = None,
+    timestamp: datetime | None = None,
+) -> str:
+    """:func:`render_bom_xml` with every component built and serialised by the library (the
+    tests' reference; the plugin never calls it)."""
+    return bom_xml(
+        _assemble(
+            inventory, items, results, threshold, serial_number, timestamp, leaves_in_bom=True
+        )
+    )
+
+
+def bom_json(assembled: AssembledBom) -> dict[str, Any]:
+    """The JSON form of an assembled BOM (a dict), validated; raises :class:`BomError`.
+
+    cyclonedx-python-lib serialises what its ``bom`` holds; the leaves, model cards and data the
+    library has no part in are added to that document, which is then sorted and validated.
+    """
     try:
         document: dict[str, Any] = json.loads(JsonV1Dot6(assembled.bom).output_as_string())
     except CycloneDxException as exc:
         raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
-    return document
-
-
-def _finish_json(document: dict[str, Any], assembled: _Assembled) -> dict[str, Any]:
-    """Add the fields the library has no model for, sort, validate."""
     components = {c["bom-ref"]: c for c in document.get("components", []) if "bom-ref" in c}
+    for ref, parts in assembled.parts.items():
+        components[ref]["components"] = [part.json() for part in parts]
+    if assembled.libraries:
+        # The library wrote the graph of the components it holds; the libraries' entries (no
+        # edges of their own) and the project's edges to them complete it, in its order.
+        document.setdefault("components", []).extend(lib.json() for lib in assembled.libraries)
+        refs = [library.ref for library in assembled.libraries]
+        graph = document.setdefault("dependencies", [])
+        graph.extend({"ref": ref} for ref in refs)
+        for entry in graph:
+            if entry["ref"] == assembled.project:
+                entry["dependsOn"] = sorted({*entry.get("dependsOn", ()), *refs})
+        graph.sort(key=lambda entry: entry["ref"])
     for ref, card in assembled.model_cards.items():
         components[ref]["modelCard"] = card
     for ref, data in assembled.data.items():
@@ -215,42 +316,13 @@ def render_bom_json(bom: Mapping[str, Any]) -> str:
     return json.dumps(bom, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_bom_xml(
-    inventory: Inventory,
-    items: Sequence[PlannedItem],
-    results: Sequence[CheckResult],
-    threshold: Severity,
-    *,
-    serial_number: UUID | None = None,
-    timestamp: datetime | None = None,
-) -> str:
-    """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`.
+def bom_xml(assembled: AssembledBom) -> str:
+    """The XML form of an assembled BOM, validated against the 1.6 XSD; raises :class:`BomError`.
 
-    As in :func:`build_bom`, the library components are written by :meth:`_Library.xml`, and
-    :func:`_library_built_xml` is the reference the tests hold this equal to.
+    As in :func:`bom_json`: the library's XML of its ``bom``, completed with the leaves (each
+    written by :meth:`_Leaf.xml` from its JSON form), model cards and data, where the XSD's
+    sequences put them.
     """
-    assembled = _assemble(
-        inventory, items, results, threshold, serial_number, timestamp, libraries_in_bom=False
-    )
-    return _render_xml(assembled)
-
-
-def _library_built_xml(
-    inventory: Inventory,
-    items: Sequence[PlannedItem],
-    results: Sequence[CheckResult],
-    threshold: Severity,
-    *,
-    serial_number: UUID | None = None,
-    timestamp: datetime | None = None,
-) -> str:
-    """:func:`render_bom_xml` with every component built and serialised by the library (the
-    tests' reference; the plugin never calls it)."""
-    assembled = _assemble(inventory, items, results, threshold, serial_number, timestamp)
-    return _render_xml(assembled)
-
-
-def _render_xml(assembled: _Assembled) -> str:
     try:
         text = XmlV1Dot6(assembled.bom).output_as_string()
     except CycloneDxException as exc:
@@ -266,11 +338,15 @@ def _render_xml(assembled: _Assembled) -> str:
         for element in root.iter(_q("component"))
         if element.get("bom-ref") is not None
     }
+    for ref, parts in assembled.parts.items():
+        wrapper = ET.Element(_q("components"))
+        wrapper.extend(part.xml() for part in parts)
+        _insert_component_children(components[ref], "components", [wrapper])
     for ref, card in assembled.model_cards.items():
-        _insert_component_extension(components[ref], _xml_elements("modelCard", card))
+        _insert_component_children(components[ref], "modelCard", _xml_elements("modelCard", card))
     for ref, data in assembled.data.items():
         elements = [element for entry in data for element in _xml_elements("data", entry)]
-        _insert_component_extension(components[ref], elements)
+        _insert_component_children(components[ref], "data", elements)
     _sort_xml_components(root)
     _unqualify(root)
     _xml_safe(root)
@@ -290,19 +366,6 @@ def _render_xml(assembled: _Assembled) -> str:
 # --- assembly ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Assembled:
-    bom: Bom
-    project: str
-    """bom-ref of the project (the root component)."""
-    libraries: list[_Library]
-    """The library components left out of ``bom`` (``libraries_in_bom=False``), else empty."""
-    model_cards: dict[str, dict[str, Any]]
-    """bom-ref of a model component -> its ``modelCard`` (JSON form)."""
-    data: dict[str, list[dict[str, Any]]]
-    """bom-ref of a data component -> its ``data`` entries (JSON form)."""
-
-
 def _assemble(
     inventory: Inventory,
     items: Sequence[PlannedItem],
@@ -311,14 +374,21 @@ def _assemble(
     serial_number: UUID | None,
     timestamp: datetime | None,
     *,
-    libraries_in_bom: bool = True,
-) -> _Assembled:
+    leaves_in_bom: bool = False,
+    contents: ContentCache | None = None,
+) -> AssembledBom:
     """The library's Bom of the run, with the fields it has no model for alongside.
 
-    ``libraries_in_bom=False`` leaves the library components (and the graph's edges to them)
-    out of the Bom, for the caller to write: see :func:`build_bom`.
+    The leaves (libraries, model files, dataset files) are kept out of the Bom, and the graph's
+    edges to the libraries with them, for :func:`bom_json` and :func:`bom_xml` to write;
+    ``leaves_in_bom=True`` puts them in the Bom instead (the reference).
     """
     manifest = inventory.manifest
+    if contents is None:
+        from pytest_mlsupply.checks.content import ContentCache
+
+        contents = ContentCache()
+    parts: dict[str, list[_Leaf]] = {}
     indexed = index_results(results, threshold)
     by_subject: dict[tuple[RowKind, str], list[CheckResult]] = {}
     for (kind, subject, _check), result in sorted(indexed.items(), key=lambda pair: pair[0][2]):
@@ -369,10 +439,11 @@ def _assemble(
         used_datasets.update(names)
         model_datasets[model_ref(decl.name)] = [dataset_ref(name) for name in names]
         files = [
-            _file_component(
+            _file_leaf(
                 artifact,
                 by_subject.get((RowKind.ARTIFACT, artifact.subject), []),
                 properties.get(file_ref(artifact.subject), []),
+                contents,
             )
             for artifact in resolved.files
         ]
@@ -409,7 +480,7 @@ def _assemble(
                     *_attestation_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
                 ],
                 pedigree=_lineage(decl, by_subject.get((RowKind.PROVENANCE, decl.name), [])),
-                components=files,
+                components=_nested(model_ref(decl.name), files, parts, leaves_in_bom),
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
             )
         )
@@ -422,7 +493,12 @@ def _assemble(
         claim = _claim_fact(by_subject.get((RowKind.PROVENANCE, dataset.name), []), "dataset")
         data_components.append(
             _dataset_component(
-                dataset, manifest.root, inventory.hub_endpoint, claim, properties.get(ref, [])
+                dataset,
+                manifest.root,
+                inventory.hub_endpoint,
+                claim,
+                properties.get(ref, []),
+                _nested(ref, _dataset_files(dataset, claim), parts, leaves_in_bom),
             )
         )
         commit = claim.get("commit")
@@ -433,7 +509,7 @@ def _assemble(
         ]
 
     libraries = _libraries(inventory.dependencies, properties)
-    components = [library.component() for library in libraries] if libraries_in_bom else []
+    components = [library.component() for library in libraries] if leaves_in_bom else []
 
     # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
     unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
@@ -480,13 +556,26 @@ def _assemble(
         bom.vulnerabilities.update(vulnerabilities(found, library_refs, root_ref))
     except VulnerabilityFactsError as exc:
         raise BomError(f"cannot put the vulnerabilities in the ML-BOM: {exc}") from exc
-    return _Assembled(
+    return AssembledBom(
         bom=bom,
         project=root_ref,
-        libraries=[] if libraries_in_bom else libraries,
+        libraries=[] if leaves_in_bom else libraries,
+        parts=parts,
         model_cards=model_cards,
         data=data_entries,
     )
+
+
+def _nested(
+    parent: str, leaves: list[_Leaf], parts: dict[str, list[_Leaf]], in_bom: bool
+) -> list[Component]:
+    """The components to nest in ``parent`` in the library's model: all of ``leaves`` for the
+    reference (``in_bom``), else none, the leaves kept in ``parts`` for the serialised forms."""
+    if in_bom:
+        return [leaf.component() for leaf in leaves]
+    if leaves:
+        parts[parent] = leaves
+    return []
 
 
 def _property(name: str, value: str) -> Property:
@@ -709,19 +798,24 @@ def _ancestor(entry: dict[str, Any]) -> Component:
     )
 
 
-def _file_component(
-    artifact: ArtifactFile, results: Sequence[CheckResult], properties: Sequence[Property]
-) -> Component:
-    sha256 = _sha256_fact(results) or _stream_sha256(artifact.path)
+def _file_leaf(
+    artifact: ArtifactFile,
+    results: Sequence[CheckResult],
+    properties: Sequence[Property],
+    contents: ContentCache,
+) -> _Leaf:
+    """A model file's component: its digest (a check's, else the content cache's), size,
+    format and the verdict of each of its checks."""
+    sha256 = _sha256_fact(results) or _cached_sha256(artifact.path, contents)
     file_format = _format_fact(results)
     extra = [_property("size", str(artifact.size))]
     if file_format is not None:
         extra.append(_property("format", file_format))
-    return Component(
+    return _Leaf(
         type=ComponentType.FILE,
-        bom_ref=file_ref(artifact.subject),
+        ref=file_ref(artifact.subject),
         name=artifact.relpath,
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else None,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else [],
         properties=[*extra, *properties],
     )
 
@@ -743,18 +837,15 @@ def _format_fact(results: Sequence[CheckResult]) -> str | None:
     return None
 
 
-def _stream_sha256(path: Path) -> str | None:
-    """Fallback when no check reported the digest; None when the file cannot be read."""
-    digest = hashlib.sha256()
+def _cached_sha256(path: Path, contents: ContentCache) -> str | None:
+    """Fallback when no check reported the digest (its items were deselected, say): the
+    content cache's, so a file hashed by this process or by an earlier run (the content store)
+    is not read a second time. None when the file cannot be read (or is a FIFO or device, which
+    the cache never opens): it gets no hash, and its check reported the error."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None  # a FIFO or device would block; it gets no hash, and its check errored
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+        return contents.get(path).sha256
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _dataset_component(
@@ -763,9 +854,10 @@ def _dataset_component(
     endpoint: str | None,
     claim: Mapping[str, Any],
     properties: Sequence[Property],
+    files: Sequence[Component],
 ) -> Component:
-    """The dataset's ``data`` component; its files, with the digests its ``dataset`` claim
-    computed, are nested ``file`` components (a dataset of many files has no one hash)."""
+    """The dataset's ``data`` component; ``files`` (see :func:`_dataset_files`) are nested in it
+    when the library builds them."""
     source = dataset.source
     commit = claim.get("commit")
     extra = []
@@ -780,17 +872,6 @@ def _dataset_component(
     rows = claim.get("rows")
     if isinstance(rows, int):
         extra.append(_property("rows", str(rows)))
-    digests = claim.get("files")
-    files = [
-        Component(
-            type=ComponentType.FILE,
-            bom_ref=dataset_file_ref(dataset.name, rel),
-            name=rel,
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())],
-        )
-        for rel, digest in sorted(digests.items() if isinstance(digests, dict) else [])
-        if isinstance(digest, str) and _SHA256.match(digest.lower())
-    ]
     return Component(
         type=ComponentType.DATA,
         bom_ref=dataset_ref(dataset.name),
@@ -803,6 +884,22 @@ def _dataset_component(
         components=files,
         properties=[*extra, *properties],
     )
+
+
+def _dataset_files(dataset: DatasetDecl, claim: Mapping[str, Any]) -> list[_Leaf]:
+    """The dataset's files, with the digests its ``dataset`` claim computed, as nested ``file``
+    components (a dataset of many files has no one hash)."""
+    digests = claim.get("files")
+    return [
+        _Leaf(
+            type=ComponentType.FILE,
+            ref=dataset_file_ref(dataset.name, rel),
+            name=rel,
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())],
+        )
+        for rel, digest in sorted(digests.items() if isinstance(digests, dict) else [])
+        if isinstance(digest, str) and _SHA256.match(digest.lower())
+    ]
 
 
 #: ``pii`` levels that mean the data identifies people: CycloneDX ``sensitiveData`` entries.
@@ -836,20 +933,23 @@ def _dataset_data(
 
 
 @dataclass(frozen=True)
-class _Library:
-    """One library component's fields: built once, then either a cyclonedx-python-lib
-    :class:`Component` (the XML form, and the reference) or its JSON form directly."""
+class _Leaf:
+    """One component with no children but a few simple fields: a library, a model's file, a
+    dataset's file (the components that grow to thousands). Built once, then either a
+    cyclonedx-python-lib :class:`Component` (the reference) or written by the plugin into the
+    JSON form (:meth:`json`) and, from it, the XML form (:meth:`xml`)."""
 
+    type: ComponentType
     ref: str
     name: str
-    version: str | None
-    purl: PackageURL | None
-    hashes: list[HashType]
-    properties: list[Property]
+    version: str | None = None
+    purl: PackageURL | None = None
+    hashes: list[HashType] = field(default_factory=list)
+    properties: list[Property] = field(default_factory=list)
 
     def component(self) -> Component:
         return Component(
-            type=ComponentType.LIBRARY,
+            type=self.type,
             bom_ref=self.ref,
             name=self.name,
             version=self.version,
@@ -859,13 +959,15 @@ class _Library:
         )
 
     def xml(self) -> ET.Element:
-        """What the library writes for :meth:`component` in XML: the XSD's order of children."""
-        element = ET.Element(_q("component"), {"type": ComponentType.LIBRARY.value})
+        """What the library writes for :meth:`component` in XML: the XSD's order of children,
+        and its ``normalizedString`` fields (name, version, a property's value) with tabs and
+        line breaks as spaces (a file's name is the author's: ``a\tb.bin`` is a valid one)."""
+        element = ET.Element(_q("component"), {"type": self.type.value})
         element.set("bom-ref", self.ref)
         fields = self.json()
-        ET.SubElement(element, _q("name")).text = self.name
+        ET.SubElement(element, _q("name")).text = xs_normalizedString(self.name)
         if "version" in fields:
-            ET.SubElement(element, _q("version")).text = fields["version"]
+            ET.SubElement(element, _q("version")).text = xs_normalizedString(fields["version"])
         if "hashes" in fields:
             hashes = ET.SubElement(element, _q("hashes"))
             for entry in fields["hashes"]:
@@ -880,7 +982,7 @@ class _Library:
         """What cyclonedx-python-lib writes for :meth:`component` (a test holds both equal on
         rich BOMs): its sets are sorted by their fields and drop duplicates, and empty or
         ``None`` fields are left out."""
-        out: dict[str, Any] = {"type": ComponentType.LIBRARY.value, "bom-ref": self.ref}
+        out: dict[str, Any] = {"type": self.type.value, "bom-ref": self.ref}
         out["name"] = self.name
         if self.version is not None:
             out["version"] = self.version
@@ -897,7 +999,7 @@ class _Library:
 
 def _libraries(
     dependencies: Sequence[Dependency], properties: Mapping[str, Sequence[Property]]
-) -> list[_Library]:
+) -> list[_Leaf]:
     # The same distribution may be declared twice (a requirements file and the environment):
     # one component, with every origin recorded.
     grouped: dict[str, list[Dependency]] = {}
@@ -927,7 +1029,8 @@ def _libraries(
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
         libraries.append(
-            _Library(
+            _Leaf(
+                type=ComponentType.LIBRARY,
                 ref=library_ref(subject),
                 name=first.name,
                 version=first.version,
@@ -1269,6 +1372,39 @@ _XML_ORDER: dict[str, tuple[str, ...]] = {
     "steward": ("organization", "individual"),
     "owner": ("organization", "individual"),
     "organization": ("name",),
+    # Where the serialised forms insert components, modelCard and data into the library's
+    # <component> (foreign elements, the XSD's ##other, come after all of these).
+    "component": (
+        "supplier",
+        "manufacturer",
+        "authors",
+        "author",
+        "publisher",
+        "group",
+        "name",
+        "version",
+        "description",
+        "scope",
+        "hashes",
+        "licenses",
+        "copyright",
+        "cpe",
+        "purl",
+        "omniborId",
+        "swhid",
+        "swid",
+        "modified",
+        "pedigree",
+        "externalReferences",
+        "properties",
+        "components",
+        "evidence",
+        "releaseNotes",
+        "modelCard",
+        "data",
+        "cryptoProperties",
+        "tags",
+    ),
 }
 #: JSON arrays that XML wraps in a plural element around singular items.
 _XML_ITEMS = {
@@ -1286,8 +1422,6 @@ _XML_ITEMS = {
 }
 #: Children that are XML attributes, not elements.
 _XML_ATTRIBUTES = {"bom-ref"}
-#: Component children that must come after modelCard / data (and foreign elements, always last).
-_AFTER_EXTENSIONS = {"data", "cryptoProperties", "tags"}
 
 
 def _xml_elements(tag: str, value: Any) -> list[ET.Element]:
@@ -1356,24 +1490,31 @@ def _xml_safe(root: ET.Element) -> None:
             element.set(name, _NOT_XML_RE.sub("\ufffd", value))
 
 
-def _insert_component_extension(component: ET.Element, elements: Sequence[ET.Element]) -> None:
-    """Insert modelCard/data where the component's XSD sequence expects them."""
+def _insert_component_children(
+    component: ET.Element, tag: str, elements: Sequence[ET.Element]
+) -> None:
+    """Insert ``elements`` (all ``<tag>``) where the component's XSD sequence expects them:
+    before the first child the sequence puts after ``tag``."""
+    order = _XML_ORDER["component"]
+    rank = order.index(tag)
     position = len(component)
     for index, child in enumerate(component):
         namespace, _, local = child.tag[1:].partition("}")
-        if namespace != CYCLONEDX_NS or local in _AFTER_EXTENSIONS:
+        if namespace != CYCLONEDX_NS or local not in order or order.index(local) > rank:
             position = index
             break
     component[position:position] = list(elements)
 
 
 def _xml_properties(parent: ET.Element, properties: Sequence[Mapping[str, str]]) -> None:
+    """``<properties>`` under ``parent``, each value a normalizedString (as the library writes)."""
     wrapper = ET.SubElement(parent, _q("properties"))
     for prop in properties:
-        ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = prop["value"]
+        value = xs_normalizedString(prop["value"])
+        ET.SubElement(wrapper, _q("property"), name=prop["name"]).text = value
 
 
-def _add_xml_libraries(root: ET.Element, libraries: Sequence[_Library], project: str) -> None:
+def _add_xml_libraries(root: ET.Element, libraries: Sequence[_Leaf], project: str) -> None:
     """Add the library components and their graph entries to the library's XML, where (and in
     the order) the library would have written them."""
     components = root.find(_q("components"))
@@ -1441,7 +1582,11 @@ def _shorten(text: str, limit: int = 400) -> str:
 
 
 __all__ = [
+    "AssembledBom",
     "BomError",
+    "assemble_bom",
+    "bom_json",
+    "bom_xml",
     "build_bom",
     "dataset_ref",
     "hub_purl",

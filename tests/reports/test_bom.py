@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -16,6 +17,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from pytest_mlsupply import __version__
+from pytest_mlsupply.checks.content import ContentCache
+from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, OutputDecl, Policy, Span
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports import bom as bom_module
@@ -193,6 +196,30 @@ def test_a_digest_reported_by_a_check_is_used_instead_of_re_reading_the_file(
 
     assert weights["hashes"] == [{"alg": "SHA-256", "content": shared.REPORTED_SHA256}]
     assert _properties(weights)["mlsupply:format"] == ["safetensors"]
+
+
+def test_a_file_no_check_hashed_takes_its_digest_from_the_content_cache_not_a_second_read(
+    make_scenario: Callable[[Path], Scenario], tmp_path: Path
+) -> None:
+    scenario = make_scenario(tmp_path / "project")
+    config = next(f for f in scenario.inventory.models[0].files if f.relpath == "config.json")
+    # An earlier run's signed entry for this very file (its identity), with a digest the file
+    # does not have: only a BOM that asks the cache, and does not read the bytes, reports it.
+    store = ContentStore(tmp_path / "store", secret=b"k" * 32, fingerprint="e" * 64)
+    from_cache = "cd" * 32
+    store.save(FileIdentity.of(config.path, os.stat(config.path)), {"sha256": from_cache})
+
+    cached = _bom(scenario, contents=ContentCache(store))
+    uncached = _bom(scenario)
+
+    assert _component(cached, "file:sentiment/config.json")["hashes"] == [
+        {"alg": "SHA-256", "content": from_cache}
+    ]
+    assert store.hits == 1
+    # Without a cache the file is read once, by the BOM: its true digest.
+    assert _component(uncached, "file:sentiment/config.json")["hashes"] == [
+        {"alg": "SHA-256", "content": hashlib.sha256(b'{"model_type": "bert"}').hexdigest()}
+    ]
 
 
 def test_a_file_that_cannot_be_read_and_has_no_reported_digest_gets_no_hash(

@@ -1,12 +1,15 @@
-"""``build_bom`` and ``render_bom_xml`` write the library components themselves: their output
-must equal the library's.
+"""``build_bom`` and ``render_bom_xml`` write the leaf components (libraries, model files,
+dataset files) themselves: their output must equal the library's.
 
 ``_library_built_json`` and ``_library_built_xml`` (in :mod:`pytest_mlsupply.reports.bom`) build
-every component with cyclonedx-python-lib, as both did before they took the libraries out of the
+every component with cyclonedx-python-lib, as both did before they took the leaves out of the
 library's model (seconds for a thousand of them). They stay the reference: on a rich BOM (model
-card, datasets, lineage, vulnerabilities, signature and attestation references, 60 libraries with
-every field a library component can carry) the JSON documents are equal once parsed, the XML
-texts are equal byte for byte, and the XML form says the same as the JSON one of every library.
+card, hub and local models with many files, files named with tabs, line breaks, markup and
+control characters, hub and local datasets with files, lineage, vulnerabilities, signature and
+attestation references, 60 libraries with every field a library component can carry) the JSON
+documents are equal once parsed, the XML texts are equal byte for byte, and the XML form says
+the same as the JSON one of every leaf. A BOM assembled once writes both forms as two separate
+builds would.
 """
 
 from __future__ import annotations
@@ -19,16 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_mlsupply.manifest.model import ModelDecl, Span
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports.bom import (
     CYCLONEDX_NS,
     _library_built_json,
     _library_built_xml,
+    assemble_bom,
+    bom_json,
+    bom_xml,
     build_bom,
     render_bom_xml,
 )
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
-from pytest_mlsupply.sources.inventory import Dependency
+from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
 
 if TYPE_CHECKING:
@@ -39,7 +46,19 @@ if TYPE_CHECKING:
 
 SERIAL = uuid.UUID("87654321-4321-8765-4321-876543218765")
 WHEN = datetime(2025, 6, 7, 8, 9, 10, tzinfo=UTC)
-P, D = RowKind.PROVENANCE, RowKind.DEPENDENCY
+P, D, A = RowKind.PROVENANCE, RowKind.DEPENDENCY, RowKind.ARTIFACT
+#: Names a model's files may have on disk, each of which XML writes differently from JSON (a
+#: normalizedString, an escape, a character XML cannot hold at all).
+ODD_NAMES = (
+    "tab\there.bin",
+    "line\nbreak.bin",
+    "carriage\rreturn.bin",
+    "both\r\nbreaks.bin",
+    "escape\x1b.bin",
+    'markup <&> "quoted" \'.bin',
+    "  spaced  .bin",
+    "ünïcödé/日本.bin",
+)
 
 ADVISORY = Advisory(
     id="GHSA-53q9-r3pm-6pq6",
@@ -86,16 +105,66 @@ def _library(index: int) -> list[Dependency]:
     return [first, replace(first, origin="environment", requirement=first.subject)]
 
 
+def _shards(root: Path) -> tuple[ResolvedModel, list[PlannedItem], list[CheckResult]]:
+    """A local model of 40 files, with every kind of outcome a file can have: a reported digest
+    (one upper case), none (the BOM hashes the file), a format, findings, an error, no result."""
+    decl = ModelDecl(name="shards", span=Span(file=root / "mlsupply.yaml", line=1, column=1))
+    names = [*ODD_NAMES, *(f"shard-{index:02d}.safetensors" for index in range(32))]
+    files = []
+    for index, name in enumerate(names):
+        path = root / "shards" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode() * (index + 1))
+        files.append(ArtifactFile("shards", name, path, path.stat().st_size))
+    items, results = [], []
+    for index, file in enumerate(files):
+        items.append(PlannedItem(A, file.subject, ("sha256", "format")))
+        if index % 5 == 0:
+            continue  # never reported: the cells are "not run", the digest read from the file
+        facts: dict[str, Any] = {"format": f"fmt\t{index % 3}"} if index % 2 else {}
+        if index % 3:
+            facts["sha256"] = f"{index:064x}".upper() if index % 7 == 0 else f"{index:064x}"
+        results.append(CheckResult(A, file.subject, "sha256", facts=facts))
+        findings = [Finding(f"R{index}", Severity.LOW, "format", "odd")] if index % 4 else []
+        error = "cannot read it" if index % 11 == 0 else None
+        results.append(CheckResult(A, file.subject, "format", findings=findings, error=error))
+    return ResolvedModel(decl=decl, root=root / "shards", files=tuple(files)), items, results
+
+
+#: The dataset claims' facts: file digests (one upper case, one malformed and left out), rows,
+#: and for the hub dataset a commit other than the declared revision.
+DATASET_FACTS = {
+    "reviews": {
+        "commit": "7" * 40,
+        "rows": 1200,
+        "files": {
+            "data/train.parquet": "0a" * 32,
+            "data/test.parquet": "0B" * 32,
+            "data/odd\tname.parquet": "0c" * 32,
+            "README.md": "not a digest",
+        },
+    },
+    "support-logs": {"files": {f"2023/{month:02d}.jsonl": f"{month:064x}" for month in range(12)}},
+}
+
+
 @pytest.fixture(scope="module")
 def rich(
     make_scenario: Callable[[Path], Scenario], tmp_path_factory: pytest.TempPathFactory
 ) -> Scenario:
     scenario = make_scenario(tmp_path_factory.mktemp("rich"))
     dependencies = [d for index in range(60) for d in _library(index)]
+    shards, shard_items, shard_results = _shards(tmp_path_factory.mktemp("shards"))
     scenario.inventory = replace(
         scenario.inventory,
+        models=(*scenario.inventory.models, shards),
         dependencies=(*scenario.inventory.dependencies, *dependencies),
     )
+    scenario.items += shard_items
+    scenario.results += shard_results
+    for name, facts in DATASET_FACTS.items():
+        scenario.items.append(PlannedItem(P, name, ("dataset",)))
+        scenario.results.append(CheckResult(P, name, "dataset", facts={"dataset": facts}))
     for dependency in dependencies:
         checks = ("typosquat", FACTS_KEY)
         scenario.items.append(PlannedItem(D, dependency.subject, checks))
@@ -177,6 +246,12 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     assert affected == {"library:torch==2.4.0", "library:lib-1==1.1.0", "project:review-service"}
     model = next(c for c in ours["components"] if c["bom-ref"] == "model:sentiment")
     assert {"modelCard", "pedigree", "externalReferences"} <= set(model)
+    shards = next(c for c in ours["components"] if c["bom-ref"] == "model:shards")
+    assert len(shards["components"]) == 40
+    assert sum("hashes" in f for f in shards["components"]) == 40
+    reviews = next(c for c in ours["components"] if c["bom-ref"] == "dataset:reviews")
+    assert len(reviews["components"]) == 3
+    assert reviews["version"] == "7" * 40
 
 
 def _both_xml(scenario: Scenario) -> tuple[str, str]:
@@ -206,7 +281,22 @@ def test_the_rich_xml_bom_is_the_text_the_library_writes_whole(rich: Scenario) -
     assert "<modelCard>" in ours
 
 
-def test_the_xml_form_says_what_the_json_form_says_of_every_library(rich: Scenario) -> None:
+def _leaves(components: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every library and file component, nested ones included, by bom-ref."""
+    out = {}
+    for component in components:
+        if component["type"] in ("library", "file") and "bom-ref" in component:
+            out[component["bom-ref"]] = component
+        out.update(_leaves(component.get("components", [])))
+    return out
+
+
+def _normalized(text: str) -> str:
+    """XSD normalizedString, as the library writes a name, a version or a property's value."""
+    return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+
+
+def test_the_xml_form_says_what_the_json_form_says_of_every_leaf(rich: Scenario) -> None:
     ours, _ = _both(rich)
     xml = render_bom_xml(
         rich.inventory,
@@ -218,10 +308,10 @@ def test_the_xml_form_says_what_the_json_form_says_of_every_library(rich: Scenar
     )
     ns = {"c": CYCLONEDX_NS}
     from_xml = {}
-    for element in ET.fromstring(xml).findall("c:components/c:component", ns):
-        if element.get("type") != "library":
+    for element in ET.fromstring(xml).iter(f"{{{CYCLONEDX_NS}}}component"):
+        if element.get("type") not in ("library", "file") or element.get("bom-ref") is None:
             continue
-        entry: dict[str, Any] = {"type": "library", "bom-ref": element.get("bom-ref")}
+        entry: dict[str, Any] = {"type": element.get("type"), "bom-ref": element.get("bom-ref")}
         for field in ("name", "version", "purl"):
             found = element.find(f"c:{field}", ns)
             if found is not None:
@@ -240,5 +330,28 @@ def test_the_xml_form_says_what_the_json_form_says_of_every_library(rich: Scenar
             entry["properties"] = properties
         from_xml[entry["bom-ref"]] = entry
 
-    from_json = {c["bom-ref"]: c for c in ours["components"] if c["type"] == "library"}
+    from_json = {}
+    for component in _leaves(ours["components"]).values():
+        # What XML says differently: whitespace in normalizedStrings, characters it cannot hold.
+        component["bom-ref"] = component["bom-ref"].replace("\x1b", "\ufffd")
+        for field in ("name", "version"):
+            if field in component:
+                component[field] = _normalized(component[field]).replace("\x1b", "\ufffd")
+        for prop in component.get("properties", []):
+            prop["value"] = _normalized(prop["value"])
+        from_json[component["bom-ref"]] = component
+    assert len(from_json) == 64 + 3 + 40 + 3 + 12
     assert from_xml == from_json
+
+
+def test_a_bom_assembled_once_writes_both_forms_as_two_builds_would(rich: Scenario) -> None:
+    args = (rich.inventory, rich.items, rich.results, Severity.HIGH)
+    same = {"serial_number": SERIAL, "timestamp": WHEN}
+    json_first = assemble_bom(*args, **same)
+    xml_first = assemble_bom(*args, **same)
+
+    # Either order: serialising the library's model once must not change what it writes next.
+    assert bom_json(json_first) == build_bom(*args, **same)
+    assert bom_xml(json_first) == render_bom_xml(*args, **same)
+    assert bom_xml(xml_first) == render_bom_xml(*args, **same)
+    assert bom_json(xml_first) == build_bom(*args, **same)
