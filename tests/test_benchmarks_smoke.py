@@ -92,6 +92,7 @@ def test_the_quick_speed_benchmark_measures_the_gate_and_the_bom_without_writing
     assert rows["gate -n 0"][8].strip() in ("met", "**not met**")
     bom = report.split("## (e) BOM build", 1)[1]
     assert "| first call (validator built) |" in bom
+    assert "| JSON and XML, first call (validators built) |" in bom
     assert "The document holds 31 components" in bom  # 30 files and their model
     # The generated project pins the real digests: its sha256 items ran, and passed.
     matrix = json.loads((tmp_path / "speed-gate-1m" / "build" / "mlsupply-matrix.json").read_text())
