@@ -8,8 +8,8 @@ Run from the repository root::
 Prints the median seconds of each step, measured in this one process:
 
 - ``build``: :func:`~pytest_mlsupply.reports.bom.build_bom` without its validation (assembly,
-  cyclonedx-python-lib serialisation of all but the library components, which ``build_bom``
-  writes itself, our post-processing);
+  cyclonedx-python-lib serialisation of all but the leaf components, libraries and files, which
+  ``build_bom`` writes itself, our post-processing);
 - ``validate_json``: the compiled jsonschema-rs validator on the built document;
 - ``build_and_validate``: ``build_bom`` as the plugin calls it (the target: under 200 ms);
 - ``library_build_and_validate``: the same BOM with every component built and serialised by

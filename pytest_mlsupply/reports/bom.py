@@ -1512,16 +1512,16 @@ def _xml_chars(value: str) -> str:
     return html.escape(_xml_text(value), quote=False).replace("\r", "&#13;")
 
 
-def _xml_fragment(text: str) -> etree._Element:
-    """One element from its text, in the CycloneDX namespace (declared on it, and reconciled
-    with the document's default one when it is inserted)."""
-    tag, _, rest = text.partition(">")
-    return etree.fromstring(f'{tag} xmlns="{CYCLONEDX_NS}">{rest}'.encode(), parser=_xml_parser())
+def _xml_fragment(tag: str, content: str) -> etree._Element:
+    """``<tag>`` holding ``content`` (escaped XML text), parsed, in the CycloneDX namespace
+    (declared on it, and reconciled with the document's default one when it is inserted)."""
+    text = f'<{tag} xmlns="{CYCLONEDX_NS}">{content}</{tag}>'
+    return etree.fromstring(text.encode("utf-8"), parser=_xml_parser())
 
 
 def _xml_components(leaves: Sequence[_Leaf]) -> etree._Element:
     """A ``<components>`` element holding ``leaves`` (see :meth:`_Leaf.xml`)."""
-    return _xml_fragment("<components>" + "".join(leaf.xml() for leaf in leaves) + "</components>")
+    return _xml_fragment("components", "".join(leaf.xml() for leaf in leaves))
 
 
 def _xml_parser() -> etree.XMLParser:
@@ -1575,7 +1575,7 @@ def _add_xml_libraries(root: etree._Element, libraries: Sequence[_Leaf], project
         + "</dependency>"
         for ref in sorted(edges)
     )
-    graph.addprevious(_xml_fragment(f"<dependencies>{entries}</dependencies>"))
+    graph.addprevious(_xml_fragment("dependencies", entries))
     root.remove(graph)
 
 
