@@ -438,6 +438,17 @@ def pytest_cmd() -> list[str]:
     return [PYTHON[0], "-m", "pytest"]
 
 
+PARALLEL_DIGEST = """
+import hashlib, sys, threading
+def digest(path):
+    with open(path, "rb") as f:
+        hashlib.file_digest(f, "sha256")
+threads = [threading.Thread(target=digest, args=(p,)) for p in sys.argv[1:]]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
 def target_a(opts: Options) -> Section:
     section = Section(
         "a",
@@ -478,6 +489,12 @@ def target_a(opts: Options) -> Section:
             PYTEST_RAN,
         ),
         "baseline": Command([PYTHON[0], "-c", digest, *map(str, files)], root),
+        # References, not targets: the least any tool can take on this machine when it reads
+        # the files in parallel (one thread per file), and pytest's own session.
+        "parallel": Command([PYTHON[0], "-c", PARALLEL_DIGEST, *map(str, files)], root),
+        "pytest": Command(
+            [*pytest_cmd(), "-p", "no:mlsupply", "-p", "no:cacheprovider", "-q"], root
+        ),
     }
     series = interleaved(commands, opts.repeat, warmup=opts.warmup, timeout=opts.timeout)
     base = series["baseline"]
@@ -493,8 +510,20 @@ def target_a(opts: Options) -> Section:
                 ratio <= COLD_RATIO_TARGET,
             )
         )
+    for label, what in (
+        ("parallel", "`hashlib.file_digest` in one thread per file, at once (reference)"),
+        ("pytest", "`pytest -p no:mlsupply` on the same project: the session alone (reference)"),
+    ):
+        ratio = series[label].median / base.median
+        section.rows.append(Row(what, series[label], base, f"{ratio:.2f}x", "-", None))
     speedup = series["gate -n 0"].median / series["gate -n 2 --dist loadgroup"].median
     section.notes.append(f"`-n 2 --dist loadgroup` runs {speedup:.2f}x as fast as `-n 0`.")
+    floor = series["pytest"].median + series["parallel"].median
+    section.notes.append(
+        "What a gate costs on this machine if it adds nothing but the parallel digest to "
+        f"pytest's own session: {fmt_time(floor)} "
+        f"({floor / base.median:.2f}x the baseline)."
+    )
     return section
 
 
