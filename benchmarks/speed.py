@@ -41,7 +41,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +109,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(ROOT)
     env["HF_HUB_OFFLINE"] = "1"  # nothing measured may wait on the network
+    # Byte-code caching on, as on a developer's machine or a CI runner: with it off, pytest
+    # compiles its assertion-rewritten copy of every plugin module again in every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra or {})
     return env
 
@@ -205,14 +207,49 @@ def render_section(section: Section) -> list[str]:
     return out
 
 
+def gate_venv() -> str:
+    """:data:`GATE_VENV`'s interpreter, the environment created (and this checkout installed)."""
+    python = GATE_VENV / "bin" / "python"
+    if not python.exists():
+        log(f"creating {GATE_VENV}")
+        subprocess.run([sys.executable, "-m", "venv", str(GATE_VENV)], check=True)
+    # Every time (a no-op when nothing changed): a dependency added since keeps the venv true.
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-e", str(ROOT), "pytest-xdist"],
+        check=True,
+    )
+    return str(python)
+
+
+_ENVIRONMENT = """
+import json
+from importlib import metadata
+names = ("pytest", "pytest-xdist", "pytest-mlsupply", "cyclonedx-python-lib", "jsonschema-rs")
+versions = {}
+plugins = set()
+count = 0
+for dist in metadata.distributions():
+    count += 1
+    name = dist.metadata["Name"].lower().replace("_", "-")
+    if name in names:
+        versions[name] = dist.version
+    if any(ep.group == "pytest11" for ep in dist.entry_points):
+        plugins.add(name)
+print(json.dumps({"versions": versions, "plugins": sorted(plugins), "count": count}))
+"""
+
+
+def environment() -> dict[str, Any]:
+    """What the measured interpreter has: key versions, every pytest plugin, how many dists."""
+    proc = subprocess.run(
+        [PYTHON[0], "-c", _ENVIRONMENT], capture_output=True, text=True, check=True
+    )
+    found: dict[str, Any] = json.loads(proc.stdout)
+    return found
+
+
 def versions(python_for_tools: dict[str, str]) -> list[str]:
-    names = ("pytest", "pytest-xdist", "pytest-mlsupply", "cyclonedx-python-lib", "jsonschema")
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
+    found = [f"{name} {version}" for name, version in environment()["versions"].items()]
     for tool, version in python_for_tools.items():
         found.append(f"{tool} {version}")
     return found
@@ -229,6 +266,7 @@ def render(
     repeat: int,
 ) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    env = environment()
     out = [
         "# Performance",
         "",
@@ -242,6 +280,8 @@ def render(
         f"{info_before['memory']} RAM, {info_before['os']}",
         f"- **Python:** {info_before['python']}",
         f"- **Packages:** {', '.join(versions(tool_versions))}",
+        f"- **Measured interpreter:** `{PYTHON[0]}` ({env['count']} distributions; pytest "
+        f"plugins: {', '.join(env['plugins']) or 'none'})",
         f"- **Load average** (1, 5, 15 min): {info_before['load']} at the start, {load_after} "
         "at the end. The machine is shared with other jobs: wall times on a loaded machine are "
         "longer for the gate and the baseline alike; read the ratios.",
@@ -386,7 +426,28 @@ class Options:
     baseline_python: str | None
 
 
-PYTEST = [sys.executable, "-m", "pytest"]
+#: The interpreter of every measured command (``--python``, ``--gate-venv``): by default this one.
+PYTHON = [sys.executable]
+#: A virtual environment holding only pytest-mlsupply (editable, from this checkout), its
+#: runtime dependencies and pytest-xdist: what a user's gate environment has, without the
+#: development environment's other pytest plugins (hypothesis, hydra, ...), whose own start-up
+#: would be measured in every figure otherwise.
+GATE_VENV = HERE / ".data" / "venv-gate"
+
+
+def pytest_cmd() -> list[str]:
+    return [PYTHON[0], "-m", "pytest"]
+
+
+PARALLEL_DIGEST = """
+import hashlib, sys, threading
+def digest(path):
+    with open(path, "rb") as f:
+        hashlib.file_digest(f, "sha256")
+threads = [threading.Thread(target=digest, args=(p,)) for p in sys.argv[1:]]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
 
 
 def target_a(opts: Options) -> Section:
@@ -411,11 +472,11 @@ def target_a(opts: Options) -> Section:
     )
     commands = {
         "gate -n 0": Command(
-            [*PYTEST, "--mlsupply", "-p", "no:cacheprovider", "-q"], root, PYTEST_RAN
+            [*pytest_cmd(), "--mlsupply", "-p", "no:cacheprovider", "-q"], root, PYTEST_RAN
         ),
         "gate -n 2 --dist loadgroup": Command(
             [
-                *PYTEST,
+                *pytest_cmd(),
                 "--mlsupply",
                 "-p",
                 "no:cacheprovider",
@@ -428,7 +489,13 @@ def target_a(opts: Options) -> Section:
             root,
             PYTEST_RAN,
         ),
-        "baseline": Command([sys.executable, "-c", digest, *map(str, files)], root),
+        "baseline": Command([PYTHON[0], "-c", digest, *map(str, files)], root),
+        # References, not targets: the least any tool can take on this machine when it reads
+        # the files in parallel (one thread per file), and pytest's own session.
+        "parallel": Command([PYTHON[0], "-c", PARALLEL_DIGEST, *map(str, files)], root),
+        "pytest": Command(
+            [*pytest_cmd(), "-p", "no:mlsupply", "-p", "no:cacheprovider", "-q"], root
+        ),
     }
     series = interleaved(commands, opts.repeat, warmup=opts.warmup, timeout=opts.timeout)
     base = series["baseline"]
@@ -444,8 +511,20 @@ def target_a(opts: Options) -> Section:
                 ratio <= COLD_RATIO_TARGET,
             )
         )
+    for label, what in (
+        ("parallel", "`hashlib.file_digest` in one thread per file, at once (reference)"),
+        ("pytest", "`pytest -p no:mlsupply` on the same project: the session alone (reference)"),
+    ):
+        ratio = series[label].median / base.median
+        section.rows.append(Row(what, series[label], base, f"{ratio:.2f}x", "-", None))
     speedup = series["gate -n 0"].median / series["gate -n 2 --dist loadgroup"].median
     section.notes.append(f"`-n 2 --dist loadgroup` runs {speedup:.2f}x as fast as `-n 0`.")
+    floor = series["pytest"].median + series["parallel"].median
+    section.notes.append(
+        "What a gate costs on this machine if it adds nothing but the parallel digest to "
+        f"pytest's own session: {fmt_time(floor)} "
+        f"({floor / base.median:.2f}x the baseline)."
+    )
     return section
 
 
@@ -463,9 +542,12 @@ def target_b(opts: Options) -> Section:
     )
     root, _ = big_project(opts.data_dir, opts.size_mb)
     shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
-    gate = Command([*PYTEST, "--mlsupply", "-q"], root, PYTEST_RAN)
+    gate = Command([*pytest_cmd(), "--mlsupply", "-q"], root, PYTEST_RAN)
     run_once(gate, opts.timeout)  # fills the cache
-    commands = {"warm gate": gate, "baseline": Command([*PYTEST, "-p", "no:mlsupply", "-q"], root)}
+    commands = {
+        "warm gate": gate,
+        "baseline": Command([*pytest_cmd(), "-p", "no:mlsupply", "-q"], root),
+    }
     series = interleaved(commands, opts.repeat, warmup=opts.warmup, timeout=opts.timeout)
     extra = series["warm gate"].median - series["baseline"].median
     section.rows.append(
@@ -501,8 +583,8 @@ def target_c(opts: Options) -> Section:
         "def test_small(i: int) -> None:\n    assert i >= 0\n"
     )
     commands = {
-        "plugin off": Command([*PYTEST, "-q", "tests_small"], root),
-        "baseline": Command([*PYTEST, "-q", "-p", "no:mlsupply", "tests_small"], root),
+        "plugin off": Command([*pytest_cmd(), "-q", "tests_small"], root),
+        "baseline": Command([*pytest_cmd(), "-q", "-p", "no:mlsupply", "tests_small"], root),
     }
     series = interleaved(commands, opts.inert_runs, warmup=opts.warmup, timeout=opts.timeout)
     extra = series["plugin off"].median - series["baseline"].median
@@ -536,7 +618,9 @@ def target_d(opts: Options) -> Section:
         "trivial tests",
     )
     gate_root = tiny_files_project(opts.data_dir / f"speed-items-{files}", files)
-    gate = Command([*PYTEST, "--mlsupply", "-p", "no:cacheprovider", "-q"], gate_root, PYTEST_RAN)
+    gate = Command(
+        [*pytest_cmd(), "--mlsupply", "-p", "no:cacheprovider", "-q"], gate_root, PYTEST_RAN
+    )
     _, first = run_once(gate, opts.timeout)  # counts the items; also the gate's warm-up
     items = item_count(first.stdout)
     if items == 0:
@@ -547,7 +631,7 @@ def target_d(opts: Options) -> Section:
         f"@pytest.mark.parametrize('i', range({items}))\n"
         "def test_item(i: int) -> None:\n    assert i >= 0\n"
     )
-    base = Command([*PYTEST, "-p", "no:mlsupply", "-p", "no:cacheprovider", "-q"], base_root)
+    base = Command([*pytest_cmd(), "-p", "no:mlsupply", "-p", "no:cacheprovider", "-q"], base_root)
     if opts.warmup:
         run_once(base, opts.timeout)  # the gate's warm-up was the counting run above
     commands = {"gate": gate, "baseline": base}
@@ -596,7 +680,7 @@ def target_e(opts: Options) -> Section:
             ("json", first, again),
             ("json,xml", both_first, both_again),
         ):
-            argv = [sys.executable, str(Path(__file__).resolve()), "--bom-worker", str(root)]
+            argv = [PYTHON[0], str(Path(__file__).resolve()), "--bom-worker", str(root)]
             _, proc = run_once(Command([*argv, "--bom-forms", forms], root), opts.timeout)
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             if opts.warmup and index == 0:
@@ -725,7 +809,7 @@ def target_f(opts: Options, versions_out: dict[str, str]) -> Section:
         Tool(
             "mlsupply scan",
             [
-                sys.executable,
+                PYTHON[0],
                 "-m",
                 "pytest_mlsupply.cli",
                 "scan",
@@ -820,6 +904,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline-python", help="an interpreter whose bin/ has modelaudit and modelscan"
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one command may take")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--python", help="the interpreter of the measured commands (default: this one)"
+    )
+    where.add_argument(
+        "--gate-venv",
+        action="store_true",
+        help=f"measure in {GATE_VENV.relative_to(ROOT)} (created on first use: this checkout "
+        "editable, its runtime dependencies and pytest-xdist, nothing else)",
+    )
     parser.add_argument("--bom-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bom-forms", default="json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -845,6 +939,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline_python=args.baseline_python,
     )
     opts.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.gate_venv:
+        PYTHON[0] = gate_venv()
+    elif args.python:
+        PYTHON[0] = args.python
     results_path = args.results or (None if args.quick else DOC)
     command = (
         "python benchmarks/speed.py"

@@ -192,3 +192,87 @@ def test_a_progress_threshold_that_is_not_a_byte_count_is_a_usage_error(
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "MLSUPPLY_PROGRESS_MIN_BYTES" in result.stderr.str()
+
+
+def test_hashing_starts_when_collection_ends_so_the_users_tests_run_beside_it(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    seen = pytester.path / "threads.txt"
+    # `a_test.py` sorts before `mlsupply.yaml`: this test runs before any artifact item.
+    pytester.makepyfile(
+        a_test=f"""
+        import threading
+
+        def test_runs_first():
+            names = [t.name for t in threading.enumerate()]
+            with open({str(seen)!r}, "w") as handle:
+                handle.write(" ".join(names))
+        """
+    )
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist", "-v")
+
+    assert result.ret == 0
+    order = [line for line in result.outlines if " PASSED" in line or " WARN" in line]
+    assert "a_test.py::test_runs_first" in order[0]  # the premise: it ran before the manifest
+    assert hashing.THREAD_NAME_PREFIX in seen.read_text()
+
+
+def test_collect_only_hashes_nothing(pytester: pytest.Pytester, project: Project) -> None:
+    seen = pytester.path / "threads.txt"
+    pytester.makeconftest(
+        f"""
+        import threading
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_unconfigure(config):
+            names = [t.name for t in threading.enumerate()]
+            with open({str(seen)!r}, "w") as handle:
+                handle.write(" ".join(names))
+        """
+    )
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist", "--collect-only")
+
+    assert result.ret == 0
+    assert "artifact[tiny/model.safetensors::sha256]" in result.stdout.str()
+    assert hashing.THREAD_NAME_PREFIX not in seen.read_text()
+
+
+def test_the_pool_shares_the_cores_among_the_processes_that_hash_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    try:
+        assert hashing.thread_count() == 4
+        hashing.share_cores(2)
+        assert hashing.thread_count() == 2
+        hashing.share_cores(8)
+        assert hashing.thread_count() == 1  # never none
+    finally:
+        hashing.share_cores(1)
+
+
+def test_xdist_workers_each_start_a_pool_of_their_share_of_the_cores(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    seen = pytester.path / "threads.txt"
+    pytester.makeconftest(
+        f"""
+        import os, threading
+
+        def pytest_runtest_teardown(item):
+            names = [t.name for t in threading.enumerate() if t.name.startswith("mlsupply-hash")]
+            with open({str(seen)!r}, "a") as handle:
+                handle.write(f"{{os.environ.get('PYTEST_XDIST_WORKER')}} {{len(names)}}\\n")
+        """
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2", "--dist", "loadgroup")
+
+    assert result.ret == 0
+    share = max(1, min(os.cpu_count() or 1, hashing.MAX_THREADS) // 2)
+    counts = [int(line.split()[1]) for line in seen.read_text().splitlines()]
+    assert max(counts) >= 1  # the workers did hash on their pools
+    assert max(counts) <= share

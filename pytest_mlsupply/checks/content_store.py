@@ -130,12 +130,25 @@ def scanner_fingerprint() -> str:
             origin, st = None, None
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st else None
         digest.update(f"{name}\0{origin}\0{stamp}\0".encode())
-    for path in sorted(root.rglob("*")):
-        if "__pycache__" in path.parts or not path.is_file() or path.suffix in (".pyc", ".pyo"):
-            continue
-        relative = path.relative_to(root).as_posix().encode()
-        data = path.read_bytes()
-        digest.update(b"%d:%s%d:" % (len(relative), relative, len(data)))
+    # os.walk and plain strings, not Path.rglob: this runs in every gate session, and pathlib's
+    # per-file objects cost more than reading the files.
+    files: list[tuple[str, str]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        relative_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in names:
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            full = os.path.join(folder, name)
+            if not os.path.isfile(full):
+                continue
+            relative = name if relative_folder == "." else f"{relative_folder}/{name}"
+            files.append((relative, full))
+    for relative_name, full in sorted(files):
+        encoded = relative_name.encode()
+        with open(full, "rb") as handle:
+            data = handle.read()
+        digest.update(b"%d:%s%d:" % (len(encoded), encoded, len(data)))
         digest.update(data)
     return digest.hexdigest()
 

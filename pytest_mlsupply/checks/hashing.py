@@ -97,7 +97,7 @@ class _Pool:
             if self._executor is None:
                 self._stop = threading.Event()
                 self._executor = ThreadPoolExecutor(
-                    max_workers=max(1, min(os.cpu_count() or 1, MAX_THREADS)),
+                    max_workers=thread_count(),
                     thread_name_prefix=THREAD_NAME_PREFIX,
                 )
             return self._executor.submit(sha256_file, path, self._stop)
@@ -113,6 +113,20 @@ class _Pool:
 
 
 _POOL = _Pool()
+_PROCESSES = [1]
+"""How many processes of this session hash at once (``-n N``: the N workers share the cores)."""
+
+
+def thread_count() -> int:
+    """Threads of the next pool: the cores (at most :data:`MAX_THREADS`) shared by the processes."""
+    cores = min(os.cpu_count() or 1, MAX_THREADS)
+    return max(1, cores // _PROCESSES[0])
+
+
+def share_cores(processes: int) -> None:
+    """Say how many processes of the session hash at once (an xdist worker calls it with the
+    worker count): more threads than cores only make every hash wait for a core."""
+    _PROCESSES[0] = max(1, processes)
 
 
 def submit(path: Path) -> Future[Digest]:

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.engines.model_card import FIELD_FINDERS
-from pytest_mlsupply.licenses import RESTRICTIONS, known_id
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -508,6 +506,10 @@ class _Reader:
     def license_policy(self, node: yaml.Node | None) -> LicensePolicy:
         if node is None:
             return LicensePolicy()
+        # Here, not at the top: license-expression and the SPDX table cost every gate session
+        # milliseconds, and only a manifest with a licence policy needs them to load.
+        from pytest_mlsupply.licenses import RESTRICTIONS, known_id
+
         lm = self.mapping(
             node,
             "policy.licenses",
@@ -577,7 +579,7 @@ class _Reader:
                     "write the name as in a requirement, e.g. my-requests2",
                 )
                 continue
-            names.append(canonicalize_name(name))
+            names.append(_canonical(name))
         index_lookup = self.optional(
             m, "index_lookup", lambda n: self.boolean(n, "policy.typosquat.index_lookup")
         )
@@ -1413,7 +1415,7 @@ class _Reader:
                         "write a PyPI project name (acme-models) or a glob over names (acme-*)",
                     )
                     continue
-                name = canonicalize_name(pattern)
+                name = _canonical(pattern)
                 if name in owner and owner[name] != index:
                     self.problem(
                         at,
@@ -1507,3 +1509,10 @@ def _describe(node: yaml.Node) -> str:
             return "nothing (null)"
         return f"{kind} {node.value!r}"
     return "an unexpected value"
+
+
+def _canonical(name: str) -> str:
+    """packaging's normalised project name (imported on use: few manifests need it)."""
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))

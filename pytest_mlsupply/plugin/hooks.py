@@ -8,7 +8,9 @@ whether or not the plugin is on); ``--mlsupply`` (or ini ``mlsupply = true``) al
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,24 @@ if TYPE_CHECKING:
     from pytest_mlsupply.plugin.items import ManifestFile
 
 PLUGIN_NAME = SESSION_PLUGIN_NAME
+
+
+@contextmanager
+def gc_paused() -> Generator[None, None, None]:
+    """No automatic garbage collection while the block runs (restored after, even on error).
+
+    Building the reports imports the BOM libraries and allocates tens of thousands of objects
+    that all survive it: the collections they trigger (a full one among them, whose cost grows
+    with the whole session's heap) find nothing to free. pytest collects once more at unconfigure,
+    right after, so nothing is kept longer than that.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -232,7 +252,8 @@ class MlsupplyPlugin:
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
-            self.state.write_reports(marked)
+            with gc_paused():
+                self.state.write_reports(marked)
             if self.state.written.error is None:
                 # After the BOM, whatever the verdict: a failed gate is attested as failed.
                 self.state.write_attestation(int(session.exitstatus))

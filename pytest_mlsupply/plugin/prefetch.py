@@ -54,6 +54,8 @@ class PrefetchPlugin:
         self._file_index: dict[str, Path] | None = None
         # Read now: a bad value is a usage error before anything runs, not a crash mid-run.
         self.progress_min_bytes = progress_min_bytes()
+        if self.is_worker:
+            hashing.share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
         if not self.is_worker and config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(LoadGroupHooks(), NAME + "-loadgroup")
 
@@ -69,13 +71,19 @@ class PrefetchPlugin:
             if not self._order or self._order[-1] != path:
                 self._order.append(path)
             self._position[item.nodeid] = len(self._order) - 1
+        if not session.config.option.collectonly:
+            # Start now, not at the first artifact item: the user's tests and the items
+            # before it (and their imports) run while the first files are read.
+            self._prefetch(self._order[:IN_FLIGHT])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         if not isinstance(item, MlsupplyItem):
             return
         if self.is_worker:
-            if self.config.getoption("dist", None) != "loadgroup":
+            # xdist rewrites a worker's `dist` to "no" and keeps `--dist loadgroup` as the
+            # worker's `loadgroup` option (xdist/remote.py): `dist` is never "loadgroup" here.
+            if not getattr(self.config.option, "loadgroup", False):
                 return  # another worker may run this file's other items: read it inline
             window = [p for p in (self._file(item), self._file(nextitem)) if p is not None]
         else:
@@ -83,8 +91,13 @@ class PrefetchPlugin:
             if index is None:
                 return
             window = self._order[index : index + IN_FLIGHT]
+        self._prefetch(window)
+
+    def _prefetch(self, paths: list[Path]) -> None:
+        if not paths:
+            return
         contents = self.state.load().context.contents
-        for path in window:
+        for path in paths:
             contents.prefetch(path)
 
     def _file(self, item: pytest.Item | None) -> Path | None:

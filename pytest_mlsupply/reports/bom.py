@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception import CycloneDxException
 from cyclonedx.model import (
     ExternalReference,
@@ -45,7 +44,6 @@ from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.dependency import Dependency as CdxDependency
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.output.xml import XmlV1Dot6
 from lxml import etree
 from packageurl import PackageURL
 
@@ -325,6 +323,8 @@ def bom_xml(assembled: AssembledBom) -> str:
     sequences put them.
     """
     try:
+        from cyclonedx.output.xml import XmlV1Dot6  # only when an XML BOM is asked for
+
         text = XmlV1Dot6(assembled.bom).output_as_string()
     except CycloneDxException as exc:
         raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
@@ -582,7 +582,11 @@ def _property(name: str, value: str) -> Property:
 
 def _license(text: str) -> License:
     # An SPDX id (normalised: "apache-2.0" -> "Apache-2.0") or expression if it is one, else a
-    # named license, so a custom license string never makes the BOM invalid.
+    # named license, so a custom license string never makes the BOM invalid. Imported here: the
+    # factory builds license-expression's SPDX table on import (tens of milliseconds), which a
+    # BOM with no licence never needs.
+    from cyclonedx.contrib.license.factories import LicenseFactory
+
     return LicenseFactory().make_from_string(text)
 
 
