@@ -44,7 +44,6 @@ from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.dependency import Dependency as CdxDependency
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
-from lxml import etree
 from packageurl import PackageURL
 
 # The library's own XML serialiser (cyclonedx-python-lib's dependency): the rule it applies to
@@ -69,6 +68,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from cyclonedx.model.license import License
+    from lxml import etree
 
     from pytest_mlsupply.checks.content import ContentCache
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
@@ -322,6 +322,8 @@ def bom_xml(assembled: AssembledBom) -> str:
     written by :meth:`_Leaf.xml` from its JSON form), model cards and data, where the XSD's
     sequences put them.
     """
+    from lxml import etree  # XML only: lxml costs an import in every gate
+
     try:
         from cyclonedx.output.xml import XmlV1Dot6  # only when an XML BOM is asked for
 
@@ -1446,6 +1448,8 @@ def _xml_elements(tag: str, value: Any) -> list[etree._Element]:
     Its texts are the model card's (the author's: ``pipeline_tag: "fill\x1bmask"`` is valid
     YAML): each goes through :func:`_xml_text`, as one escape character would otherwise make
     the whole XML form unwritable."""
+    from lxml import etree  # XML only: lxml costs an import in every gate
+
     if tag == "properties":
         wrapper = etree.Element(_q("properties"))
         for prop in value:
@@ -1519,6 +1523,8 @@ def _xml_chars(value: str) -> str:
 def _xml_fragment(tag: str, content: str) -> etree._Element:
     """``<tag>`` holding ``content`` (escaped XML text), parsed, in the CycloneDX namespace
     (declared on it, and reconciled with the document's default one when it is inserted)."""
+    from lxml import etree  # XML only: lxml costs an import in every gate
+
     text = f'<{tag} xmlns="{CYCLONEDX_NS}">{content}</{tag}>'
     return etree.fromstring(text.encode("utf-8"), parser=_xml_parser())
 
@@ -1530,6 +1536,8 @@ def _xml_components(leaves: Sequence[_Leaf]) -> etree._Element:
 
 def _xml_parser() -> etree.XMLParser:
     """For the library's own output: no entities, no DTD, no network; any size."""
+    from lxml import etree  # XML only: lxml costs an import in every gate
+
     return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=True)
 
 
