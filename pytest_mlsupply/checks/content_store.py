@@ -262,6 +262,8 @@ class ContentStore:
         self._secret = secret if secret is not None else user_key()
         self._create_pytest_cache = create_pytest_cache
         self._pruned = False
+        self._clock: tuple[int, int] | None = None
+        """(device, lag in ns) of the store's own file system, once probed."""
         self.hits = 0
         self.misses = 0
         self.writes = 0
@@ -346,6 +348,42 @@ class ContentStore:
             return
         self.writes += 1
         self._prune()
+
+    def clock_lag_ns(self, device: int) -> int:
+        """How far behind our clock the clock that stamps files on ``device`` runs (0 if not).
+
+        An NFS or SMB server stamps ``ctime`` with its own clock: behind ours, a file written
+        just now looks settled to us, and a second write in the same tick of the server's clock
+        could keep its identity (see :meth:`FileIdentity.settled`). Once per process, the store
+        creates an empty file in its folder and reads the ``ctime`` the file system gave it:
+        that is the file system's "now". It tells only about the device the store is on (an
+        artifact on another mount is judged by our clock); a folder that cannot be written
+        tells nothing (0: nor can the store keep anything there). A clock ahead of ours needs
+        nothing: a ``ctime`` in the future is never settled.
+        """
+        if self._clock is None:
+            self._clock = self._probe_clock()
+        probed, lag = self._clock
+        return lag if probed == device else 0
+
+    def _probe_clock(self) -> tuple[int, int]:
+        try:
+            if self._planted_link(self.folder / ".lock-00"):
+                return (-1, 0)
+            if self._create_pytest_cache:
+                _ensure_pytest_cache(self.root)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # Named like the store's own temporary files: a leftover is pruned with them.
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+            try:
+                st = os.fstat(fd)
+                now = time.time_ns()  # after the stamp: the lag is, if anything, overestimated
+            finally:
+                os.close(fd)
+                Path(probe).unlink(missing_ok=True)
+        except OSError:
+            return (-1, 0)
+        return (st.st_dev, max(0, now - st.st_ctime_ns))
 
     def _planted_link(self, lock: Path) -> bool:
         """Whether the store's folder, its fingerprint folder or ``lock`` is a symlink.
