@@ -201,24 +201,69 @@ class FileIdentity:
         return now - max(self.ctime_ns, self.mtime_ns) >= window
 
 
-def cli_store_folder(start: Path) -> Path:
+def cli_store_folder(start: Path, cache_dir: Path | None = None) -> Path:
     """The content cache folder for ``mlsupply scan`` run from ``start``.
 
-    The same folder the pytest plugin uses when pytest's rootdir is the nearest ancestor of
-    ``start`` that holds a ``.pytest_cache`` directory (else ``start`` itself), with pytest's
-    default ``cache_dir``.
+    ``cache_dir`` (``mlsupply scan --cache-dir``) when given. Else the folder the pytest plugin
+    uses: when a pytest configuration file is found from ``start`` the way pytest finds it
+    (``pytest.ini``, ``.pytest.ini``, ``pyproject.toml``'s ``[tool.pytest.ini_options]``,
+    ``tox.ini``'s ``[pytest]``, ``setup.cfg``'s ``[tool:pytest]``), its ``cache_dir`` resolved as
+    pytest resolves it (``~`` and ``$VARS`` expanded, relative to the rootdir), or pytest's
+    default ``.pytest_cache`` in that rootdir; with no configuration file, the nearest ancestor
+    of ``start`` that holds a ``.pytest_cache`` directory (else ``start`` itself).
     """
+    if cache_dir is not None:
+        return cache_dir.absolute() / "d" / FOLDER_NAME
     start = start.resolve()
+    configured = _pytest_cache_dir(start)
+    if configured is not None:
+        return configured / "d" / FOLDER_NAME
     for folder in (start, *start.parents):
         if (folder / ".pytest_cache").is_dir():
             return folder / ".pytest_cache" / "d" / FOLDER_NAME
     return start / ".pytest_cache" / "d" / FOLDER_NAME
 
 
+def _pytest_cache_dir(start: Path) -> Path | None:
+    """pytest's cache directory for a run from ``start`` when a configuration file decides it.
+
+    The one adapter over pytest's private ``determine_setup`` (the function pytest itself calls
+    to find its rootdir and configuration), so the CLI cannot disagree with pytest about which
+    file wins; None when no file is found, or pytest's internals are not as expected.
+    """
+    import inspect
+
+    try:
+        from _pytest.config.findpaths import determine_setup
+        from _pytest.pathlib import resolve_from_str
+
+        offered: dict[str, Any] = {
+            "inifile": None,
+            "override_ini": None,
+            "args": [],
+            "rootdir_cmd_arg": None,
+            "invocation_dir": start,
+        }
+        accepted = inspect.signature(determine_setup).parameters
+        rootdir, inipath, inicfg, *_ = determine_setup(
+            **{k: v for k, v in offered.items() if k in accepted}
+        )
+        if inipath is None:
+            return None
+        raw = inicfg.get("cache_dir")
+        value = getattr(raw, "value", raw)  # pytest 9 wraps values in ConfigValue
+        if not isinstance(value, str):
+            # pytest's default (its cacheprovider's ``addini``), inside tox's env dir under tox.
+            value = os.path.join(os.environ.get("TOX_ENV_DIR", ""), ".pytest_cache")
+        return Path(resolve_from_str(value, Path(rootdir)))
+    except Exception:  # a pytest that moved its internals, a broken config: the fallback
+        return None
+
+
 def _ensure_pytest_cache(folder: Path) -> None:
-    """Create ``.pytest_cache`` the way pytest does: ignored by git, tagged as a cache."""
+    """Create the cache directory the way pytest does: ignored by git, tagged as a cache."""
     cache_dir = folder.parent.parent
-    if cache_dir.name != ".pytest_cache" or cache_dir.exists():
+    if cache_dir.exists():
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / ".gitignore").write_text("# Created by pytest-mlsupply automatically.\n*\n")
