@@ -12,6 +12,10 @@ its signed entry (a ``stat``, one small JSON read and an HMAC) without being rea
 results without errors are stored (see the store's docstring for why an entry cannot turn a
 finding into a pass).
 
+Every fact is read through one open handle of the file (never by path twice), and kept only
+when that handle's identity is the identity the entry is keyed by: a symlink or rename that swaps
+the path between the look and the read makes an error result, never another file's facts.
+
 The digest may have been started ahead of time (:meth:`ContentCache.prefetch`, on the thread
 pool of :mod:`pytest_mlsupply.checks.hashing`): the check that needs it then waits for it, and
 uses it only if the file's identity when it was read is the identity the check sees now.

@@ -29,8 +29,11 @@ computation). What a cached entry cannot do is turn a finding into a pass:
 
 * results with an error (a file that could not be read or parsed, a budget exceeded) are not
   stored: they are recomputed on every run (fail closed);
-* an entry is stored only when the file's identity is the same after the computation as before
-  (a file changed while it was read is not cached), and only when its ``ctime`` was older than
+* an entry is stored only when the identity of the open handle its facts were read from
+  (``fstat``, before and after the read) is the entry's identity: every read of a file goes
+  through one handle (:mod:`pytest_mlsupply.engines.regular_file`), so a path swapped while the
+  checks ran cannot key one file's facts by another's identity; a file changed while it was
+  read is not cached either; and only when its ``ctime`` was older than
   :data:`RACY_NS` (:data:`COARSE_RACY_NS` when it is in whole seconds) when that identity was taken, before any read (a write within the file
   system's timestamp granularity of an earlier one could otherwise leave the same identity on
   different bytes: the "racy git" problem);
