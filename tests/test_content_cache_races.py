@@ -96,6 +96,31 @@ def test_a_symlink_swapped_during_the_scan_never_stores_a_clean_report_for_the_p
     assert "replaced" in str(first)
 
 
+def test_a_symlink_swapped_once_the_scan_has_opened_the_file_does_not_change_what_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: tuple[Path, Path, Path]
+) -> None:
+    # The scan identifies the file, then runs the engine for its format, then probes it: with
+    # a reopen by path for each, a swap after the first read has the rest read the clean file.
+    link, bad, clean = swap
+    real = sniff._identify_file
+
+    def attacker(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(*args, **kwargs)
+        finally:
+            point(link, clean)
+
+    monkeypatch.setattr(sniff, "_identify_file", attacker)
+    raced = ContentCache(store(tmp_path)).get(link).scan_report("model.pkl", ScanPolicy())
+    monkeypatch.undo()
+    point(link, bad)
+
+    warm = ContentCache(store(tmp_path)).get(link).scan_report("model.pkl", ScanPolicy())
+
+    assert "MLS-PKL-001" in {f.rule for f in raced.findings}
+    assert "MLS-PKL-001" in {f.rule for f in warm.findings}
+
+
 def test_a_symlink_swapped_during_the_digest_never_stores_the_clean_files_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: tuple[Path, Path, Path]
 ) -> None:
