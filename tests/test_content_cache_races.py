@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ import pytest
 from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.content_store import ContentStore
+from pytest_mlsupply.checks.provenance_attestation import _digest
 from pytest_mlsupply.engines import scanner, sniff
 from pytest_mlsupply.engines.blob import ScanPolicy
+from pytest_mlsupply.sources.inventory import ArtifactFile
 from tests.conftest import write_pickle_payload
 
 # PROTO 2, EMPTY_DICT, STOP: a pickle that imports nothing.
@@ -228,6 +231,15 @@ def _without_hanging(path: Path, call: Callable[[], object]) -> object:
         pytest.param(lambda p: hashing.sha256_file(p), id="hashing.sha256_file"),
         pytest.param(lambda p: scanner.scan_file(p, p.name), id="scanner.scan_file"),
         pytest.param(lambda p: sniff.identify(p), id="sniff.identify"),
+        pytest.param(
+            lambda p: _digest(
+                ArtifactFile("m", p.name, p, 7),
+                "sha512",
+                128,
+                SimpleNamespace(contents=ContentCache()),
+            ),
+            id="attestation.sha512",
+        ),
     ],
 )
 def test_a_fifo_swapped_in_after_the_type_check_is_refused_not_waited_on(
