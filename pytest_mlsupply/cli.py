@@ -83,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return run_scan(
-            args.targets, policy, args.format, quiet=args.quiet, use_cache=not args.no_cache
+            args.targets,
+            policy,
+            args.format,
+            quiet=args.quiet,
+            use_cache=not args.no_cache,
+            cache_dir=args.cache_dir,
         )
     except BrokenPipeError:  # `mlsupply scan ... | head`: the reader left; not our failure
         sys.stderr.close()
@@ -148,8 +153,17 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         action="store_true",
         default=False,
         help="read and scan every file, neither using nor updating the content cache "
-        "(.pytest_cache/d/mlsupply-content of the nearest directory up with a .pytest_cache, "
-        "else of the current one)",
+        "(mlsupply-content in pytest's cache directory: see --cache-dir)",
+    )
+    scan.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="pytest's cache directory to keep the content cache in (DIR/d/mlsupply-content); "
+        "default: the cache_dir of the pytest configuration found from the current directory "
+        "(pytest.ini, pyproject.toml, tox.ini, setup.cfg), else the nearest .pytest_cache up "
+        "the tree, else ./.pytest_cache",
     )
     from pytest_mlsupply.verify import add_parser as add_verify
 
@@ -290,6 +304,7 @@ def run_scan(
     *,
     quiet: bool = False,
     use_cache: bool = True,
+    cache_dir: Path | None = None,
 ) -> int:
     from pytest_mlsupply.checks.hashing import shutdown as stop_hashing
     from pytest_mlsupply.checks.runner import run_item
@@ -310,7 +325,11 @@ def run_scan(
     inventory = Inventory(manifest=manifest, models=tuple(models), datasets=(), dependencies=())
     # Findings speak to a command-line user: paths and flags, not manifest keys.
     # The plugin's content cache, so a scan after a gate (or a second scan) reads nothing again.
-    store = ContentStore(cli_store_folder(here), create_pytest_cache=True) if use_cache else None
+    store = (
+        ContentStore(cli_store_folder(here, cache_dir), create_pytest_cache=True)
+        if use_cache
+        else None
+    )
     context = CheckContext(
         policy=policy, inventory=inventory, contents=ContentCache(store), audience="cli"
     )

@@ -33,6 +33,13 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r}; choose one of: {choices}") from None
 
 
+def shown(text: str) -> str:
+    """An untrusted name (a file, a repository) as a message shows it: quoted, with control
+    characters escaped, and escaped entirely when not ASCII so a look-alike letter is visible.
+    Nothing a publisher puts in a name can then move the cursor, recolour or forge a line."""
+    return repr(text) if text.isascii() else ascii(text)
+
+
 #: Severities a user may choose as the failing threshold (``info`` would fail everything).
 THRESHOLD_CHOICES = ("critical", "high", "medium", "low")
 DEFAULT_THRESHOLD = Severity.HIGH

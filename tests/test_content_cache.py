@@ -379,3 +379,74 @@ def test_mlsupply_scan_makes_a_pytest_cache_that_git_ignores(
     main(["scan", "."])
     assert (tmp_path / ".pytest_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
     assert entries(tmp_path)
+
+
+def test_mlsupply_scan_uses_the_cache_dir_the_projects_pytest_config_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.cli import main
+
+    project = tmp_path / "project"
+    models = project / "models"
+    models.mkdir(parents=True)
+    write_pickle_payload(models / "model.pkl")
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ncache_dir = "build/pytest-cache"\n'
+    )
+    monkeypatch.chdir(models)
+    settle()
+
+    assert main(["scan", "."]) == 1
+
+    assert cli_store_folder(models) == project / "build" / "pytest-cache" / "d" / FOLDER_NAME
+    assert sorted((project / "build" / "pytest-cache" / "d" / FOLDER_NAME).glob("*/*.json"))
+    assert not (models / ".pytest_cache").exists()
+    assert not (project / ".pytest_cache").exists()
+    with reads(models) as warm:
+        assert main(["scan", "."]) == 1
+    assert warm == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pytest.ini", "[pytest]\ncache_dir = ci/cache\n"),
+        ("pyproject.toml", '[tool.pytest.ini_options]\ncache_dir = "ci/cache"\n'),
+        ("tox.ini", "[pytest]\ncache_dir = ci/cache\n"),
+        ("setup.cfg", "[tool:pytest]\ncache_dir = ci/cache\n"),
+        ("pytest.ini", "[pytest]\n"),
+    ],
+    ids=["pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "default"],
+)
+def test_mlsupply_scans_cache_folder_is_the_one_pytest_resolves_from_its_config(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    monkeypatch.delenv("TOX_ENV_DIR", raising=False)
+    (pytester.path / name).write_text(text)
+    sub = pytester.mkdir("models")
+    config = pytester.parseconfigure(sub)
+    assert config.cache is not None
+
+    monkeypatch.chdir(sub)
+    assert cli_store_folder(sub) == config.cache.mkdir(FOLDER_NAME)
+
+
+def test_mlsupply_scan_cache_dir_beats_the_config_and_is_used_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.cli import main
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\ncache_dir = from-ini\n")
+    write_pickle_payload(tmp_path / "model.pkl")
+    elsewhere = tmp_path / "ci-cache"
+    monkeypatch.chdir(tmp_path)
+    settle()
+
+    assert main(["scan", "--cache-dir", str(elsewhere), "."]) == 1
+
+    assert sorted((elsewhere / "d" / FOLDER_NAME).glob("*/*.json"))
+    assert (elsewhere / "CACHEDIR.TAG").is_file()  # tagged and git-ignored as pytest's is
+    assert not (tmp_path / "from-ini").exists()
+    with reads(tmp_path) as warm:
+        assert main(["scan", "--cache-dir", str(elsewhere), "."]) == 1
+    assert "model.pkl" not in warm

@@ -13,6 +13,7 @@ import pytest
 from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.runner import run_item
+from pytest_mlsupply.plugin.prefetch import progress_line
 from pytest_mlsupply.results import Severity, Verdict
 from tests.checks.conftest import Pipeline
 from tests.conftest import Project, build_project
@@ -276,3 +277,24 @@ def test_xdist_workers_each_start_a_pool_of_their_share_of_the_cores(
     counts = [int(line.split()[1]) for line in seen.read_text().splitlines()]
     assert max(counts) >= 1  # the workers did hash on their pools
     assert max(counts) <= share
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["clear\x1b[2J.bin", "over\rwrite.bin", "two\nlines.bin", "bidi\u202egnp.bin"],
+    ids=["ESC", "CR", "newline", "RLO"],
+)
+def test_a_hash_line_escapes_a_file_name_that_would_drive_the_terminal(name: str) -> None:
+    # A file name is whatever the model's publisher chose: ESC sequences clear the screen or
+    # recolour it, a CR overwrites the line, a newline forges one, an RLO reverses the text.
+    line = progress_line(f"/models/{name}", 128 << 20, 0.5)
+
+    assert line.isprintable()
+    assert line.startswith("hashed '/models/")
+    assert "128.0 MiB in 0.50 s" in line
+
+
+def test_a_hash_line_shows_a_plain_file_name_as_it_is() -> None:
+    line = progress_line("/models/model-00001.safetensors", 128 << 20, 0.5)
+
+    assert line == "hashed /models/model-00001.safetensors: 128.0 MiB in 0.50 s (256 MiB/s)"

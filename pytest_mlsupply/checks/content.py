@@ -12,6 +12,10 @@ its signed entry (a ``stat``, one small JSON read and an HMAC) without being rea
 results without errors are stored (see the store's docstring for why an entry cannot turn a
 finding into a pass).
 
+Every fact is read through one open handle of the file (never by path twice), and kept only
+when that handle's identity is the identity the entry is keyed by: a symlink or rename that swaps
+the path between the look and the read makes an error result, never another file's facts.
+
 The digest may have been started ahead of time (:meth:`ContentCache.prefetch`, on the thread
 pool of :mod:`pytest_mlsupply.checks.hashing`): the check that needs it then waits for it, and
 uses it only if the file's identity when it was read is the identity the check sees now.
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.checks.content_store import ContentStore, FileIdentity
+from pytest_mlsupply.engines.regular_file import NotARegularFile, open_regular
 
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.blob import ScanPolicy, ScanReport
@@ -77,10 +82,13 @@ class FileContent:
             if digest is None:
                 # Inline: raises OSError (vanished, EIO, changed mid-read): an error result.
                 digest = hashing.sha256_file(self.path)
+                # The digest is of the file the path led to when it was opened: another one
+                # than this identity's (a symlink or rename swapped it) is never this file's.
+                self._check_read(digest.identity)
             self._sha256 = digest.sha256
             if self._timings is not None:
                 self._timings.append(HashTiming(self.path, self.size, digest.seconds))
-            self._remember("sha256", self._sha256)
+            self._remember("sha256", self._sha256, digest.identity)
         return self._sha256
 
     def _prefetched(self) -> hashing.Digest | None:
@@ -96,7 +104,7 @@ class FileContent:
             return None
         if self._identity is None or digest.identity != self._identity.stat_identity:
             return None  # replaced between the prefetch and this check: these are other bytes
-        if not self._identity.settled(self._seen_ns):
+        if not self._settled():
             # Written just before its identity was taken: a same-size write in the same clock
             # tick keeps the identity, so the pool may have read other bytes (the store's rule).
             return None
@@ -105,10 +113,14 @@ class FileContent:
     @property
     def identification(self) -> Identification:
         if self._identification is None:
-            from pytest_mlsupply.engines.sniff import identify
+            from pytest_mlsupply.engines.sniff import identify_open
 
-            self._identification = identify(self.path)
-            self._remember("identification", self._identification.to_dict())
+            handle, before = open_regular(self.path)
+            with handle:
+                self._check_read(hashing.identity(before))
+                self._identification = identify_open(handle, os.fspath(self.path))
+                after = hashing.identity(os.fstat(handle.fileno()))
+            self._remember("identification", self._identification.to_dict(), after)
         return self._identification
 
     def scan_report(self, subject: str, policy: ScanPolicy) -> ScanReport:
@@ -126,9 +138,15 @@ class FileContent:
             except (ValueError, KeyError, TypeError, AttributeError):
                 report = None  # unreadable: scanned again below
         if report is None:
-            from pytest_mlsupply.engines.scanner import scan_file
+            from pytest_mlsupply.engines.scanner import scan_open
 
-            report = scan_file(self.path, subject, policy)
+            # One open: the scan reads only this handle (never the path again), and the
+            # handle is the file whose identity keys the entry, checked before and after.
+            handle, before = open_regular(self.path)
+            with handle:
+                self._check_read(hashing.identity(before))
+                report = scan_open(handle, self.path, subject, policy)
+                after = hashing.identity(os.fstat(handle.fileno()))
             if not report.errors and not report.looked_beside:
                 # A report with an error is never kept: the next run tries again (fail closed).
                 # Nor one whose findings depend on other files beside this one (a config's
@@ -136,22 +154,38 @@ class FileContent:
                 # file's identity changing.
                 scans = dict(self._stored.get("scans", {}))
                 scans[key] = report.to_dict()
-                self._remember("scans", scans)
+                self._remember("scans", scans, after)
         self._scans[key] = report
         return report
 
-    def _remember(self, name: str, value: object) -> None:
-        """Keep a fact for later runs, if the file is still the one that was read."""
+    def _check_read(self, read: hashing.Identity) -> None:
+        """Raise unless ``read`` (the ``fstat`` of the handle that was read) is this file's
+        identity: the path led elsewhere when it was opened (fail closed: an error result)."""
+        if self._identity is not None and read != self._identity.stat_identity:
+            raise OSError(
+                f"{self.path} was replaced (a symlink or rename) between the look at it and its "
+                "read; run again once nothing moves it"
+            )
+
+    def _settled(self) -> bool:
+        """Whether the file had stood still long enough when its identity was taken, by the
+        clock of the file system that stamped it when the store can tell (see
+        :meth:`ContentStore.clock_lag_ns`), else by ours."""
+        if self._identity is None:
+            return False
+        lag = 0 if self._store is None else self._store.clock_lag_ns(self._identity.device)
+        return self._identity.settled(self._seen_ns - lag)
+
+    def _remember(self, name: str, value: object, read: hashing.Identity) -> None:
+        """Keep a fact for later runs, if ``read`` — the identity of the handle it was computed
+        from, after the read — is still this file's identity."""
         self._stored[name] = value
         if self._store is None or self._identity is None:
             return
-        try:
-            after = FileIdentity.of(self.path, os.stat(self.path))
-        except OSError:
-            return
-        # Changed while it was read, or changed too shortly before its identity was taken for
-        # a later write to be sure to move its ctime: not kept.
-        if after == self._identity and after.settled(self._seen_ns):
+        # Changed while it was read, read from another file than this identity's, or changed
+        # too shortly before its identity was taken for a later write to be sure to move its
+        # ctime: not kept.
+        if read == self._identity.stat_identity and self._settled():
             self._store.save(self._identity, self._stored)
 
     def _restore(self, value: dict[str, Any]) -> None:
@@ -174,10 +208,6 @@ class FileContent:
             self._stored["scans"] = scans
 
 
-class NotARegularFile(OSError):
-    """A FIFO, socket or device where a model file should be: never opened, never a pass."""
-
-
 class ContentCache:
     """Per-process content facts, backed by ``store`` between runs when one is given."""
 
@@ -193,7 +223,9 @@ class ContentCache:
         st = os.stat(path)  # follows symlinks: the loader reads the target
         if not stat.S_ISREG(st.st_mode):
             # Opening a FIFO or a device blocks or never ends; no loader reads one as a model.
-            raise NotARegularFile(f"{path} is not a regular file (mode {oct(st.st_mode)})")
+            raise NotARegularFile(
+                f"{path} is not a regular file (mode {oct(st.st_mode)})", st.st_mode
+            )
         identity = FileIdentity.of(path, st)
         entry = self._entries.get(identity)
         if entry is None:

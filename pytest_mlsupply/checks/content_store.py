@@ -29,8 +29,11 @@ computation). What a cached entry cannot do is turn a finding into a pass:
 
 * results with an error (a file that could not be read or parsed, a budget exceeded) are not
   stored: they are recomputed on every run (fail closed);
-* an entry is stored only when the file's identity is the same after the computation as before
-  (a file changed while it was read is not cached), and only when its ``ctime`` was older than
+* an entry is stored only when the identity of the open handle its facts were read from
+  (``fstat``, before and after the read) is the entry's identity: every read of a file goes
+  through one handle (:mod:`pytest_mlsupply.engines.regular_file`), so a path swapped while the
+  checks ran cannot key one file's facts by another's identity; a file changed while it was
+  read is not cached either; and only when its ``ctime`` was older than
   :data:`RACY_NS` (:data:`COARSE_RACY_NS` when it is in whole seconds) when that identity was taken, before any read (a write within the file
   system's timestamp granularity of an earlier one could otherwise leave the same identity on
   different bytes: the "racy git" problem);
@@ -214,24 +217,69 @@ class FileIdentity:
         return now - max(self.ctime_ns, self.mtime_ns) >= window
 
 
-def cli_store_folder(start: Path) -> Path:
+def cli_store_folder(start: Path, cache_dir: Path | None = None) -> Path:
     """The content cache folder for ``mlsupply scan`` run from ``start``.
 
-    The same folder the pytest plugin uses when pytest's rootdir is the nearest ancestor of
-    ``start`` that holds a ``.pytest_cache`` directory (else ``start`` itself), with pytest's
-    default ``cache_dir``.
+    ``cache_dir`` (``mlsupply scan --cache-dir``) when given. Else the folder the pytest plugin
+    uses: when a pytest configuration file is found from ``start`` the way pytest finds it
+    (``pytest.ini``, ``.pytest.ini``, ``pyproject.toml``'s ``[tool.pytest.ini_options]``,
+    ``tox.ini``'s ``[pytest]``, ``setup.cfg``'s ``[tool:pytest]``), its ``cache_dir`` resolved as
+    pytest resolves it (``~`` and ``$VARS`` expanded, relative to the rootdir), or pytest's
+    default ``.pytest_cache`` in that rootdir; with no configuration file, the nearest ancestor
+    of ``start`` that holds a ``.pytest_cache`` directory (else ``start`` itself).
     """
+    if cache_dir is not None:
+        return cache_dir.absolute() / "d" / FOLDER_NAME
     start = start.resolve()
+    configured = _pytest_cache_dir(start)
+    if configured is not None:
+        return configured / "d" / FOLDER_NAME
     for folder in (start, *start.parents):
         if (folder / ".pytest_cache").is_dir():
             return folder / ".pytest_cache" / "d" / FOLDER_NAME
     return start / ".pytest_cache" / "d" / FOLDER_NAME
 
 
+def _pytest_cache_dir(start: Path) -> Path | None:
+    """pytest's cache directory for a run from ``start`` when a configuration file decides it.
+
+    The one adapter over pytest's private ``determine_setup`` (the function pytest itself calls
+    to find its rootdir and configuration), so the CLI cannot disagree with pytest about which
+    file wins; None when no file is found, or pytest's internals are not as expected.
+    """
+    import inspect
+
+    try:
+        from _pytest.config.findpaths import determine_setup
+        from _pytest.pathlib import resolve_from_str
+
+        offered: dict[str, Any] = {
+            "inifile": None,
+            "override_ini": None,
+            "args": [],
+            "rootdir_cmd_arg": None,
+            "invocation_dir": start,
+        }
+        accepted = inspect.signature(determine_setup).parameters
+        rootdir, inipath, inicfg, *_ = determine_setup(
+            **{k: v for k, v in offered.items() if k in accepted}
+        )
+        if inipath is None:
+            return None
+        raw = inicfg.get("cache_dir")
+        value = getattr(raw, "value", raw)  # pytest 9 wraps values in ConfigValue
+        if not isinstance(value, str):
+            # pytest's default (its cacheprovider's ``addini``), inside tox's env dir under tox.
+            value = os.path.join(os.environ.get("TOX_ENV_DIR", ""), ".pytest_cache")
+        return Path(resolve_from_str(value, Path(rootdir)))
+    except Exception:  # a pytest that moved its internals, a broken config: the fallback
+        return None
+
+
 def _ensure_pytest_cache(folder: Path) -> None:
-    """Create ``.pytest_cache`` the way pytest does: ignored by git, tagged as a cache."""
+    """Create the cache directory the way pytest does: ignored by git, tagged as a cache."""
     cache_dir = folder.parent.parent
-    if cache_dir.name != ".pytest_cache" or cache_dir.exists():
+    if cache_dir.exists():
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / ".gitignore").write_text("# Created by pytest-mlsupply automatically.\n*\n")
@@ -275,6 +323,8 @@ class ContentStore:
         self._secret = secret if secret is not None else user_key()
         self._create_pytest_cache = create_pytest_cache
         self._pruned = False
+        self._clock: tuple[int, int] | None = None
+        """(device, lag in ns) of the store's own file system, once probed."""
         self.hits = 0
         self.misses = 0
         self.writes = 0
@@ -359,6 +409,42 @@ class ContentStore:
             return
         self.writes += 1
         self._prune()
+
+    def clock_lag_ns(self, device: int) -> int:
+        """How far behind our clock the clock that stamps files on ``device`` runs (0 if not).
+
+        An NFS or SMB server stamps ``ctime`` with its own clock: behind ours, a file written
+        just now looks settled to us, and a second write in the same tick of the server's clock
+        could keep its identity (see :meth:`FileIdentity.settled`). Once per process, the store
+        creates an empty file in its folder and reads the ``ctime`` the file system gave it:
+        that is the file system's "now". It tells only about the device the store is on (an
+        artifact on another mount is judged by our clock); a folder that cannot be written
+        tells nothing (0: nor can the store keep anything there). A clock ahead of ours needs
+        nothing: a ``ctime`` in the future is never settled.
+        """
+        if self._clock is None:
+            self._clock = self._probe_clock()
+        probed, lag = self._clock
+        return lag if probed == device else 0
+
+    def _probe_clock(self) -> tuple[int, int]:
+        try:
+            if self._planted_link(self.folder / ".lock-00"):
+                return (-1, 0)
+            if self._create_pytest_cache:
+                _ensure_pytest_cache(self.root)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # Named like the store's own temporary files: a leftover is pruned with them.
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+            try:
+                st = os.fstat(fd)
+                now = time.time_ns()  # after the stamp: the lag is, if anything, overestimated
+            finally:
+                os.close(fd)
+                Path(probe).unlink(missing_ok=True)
+        except OSError:
+            return (-1, 0)
+        return (st.st_dev, max(0, now - st.st_ctime_ns))
 
     def _planted_link(self, lock: Path) -> bool:
         """Whether the store's folder, its fingerprint folder or ``lock`` is a symlink.

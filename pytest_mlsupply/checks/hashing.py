@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from pytest_mlsupply.engines.regular_file import open_regular
 
 #: Bytes read per ``readinto``: large enough that the per-call overhead (a syscall, a digest
 #: update, a GIL round trip) vanishes next to the copy, small enough to stay in L2/L3 cache.
@@ -56,18 +57,16 @@ class Digest:
 def sha256_file(path: Path, stop: threading.Event | None = None) -> Digest:
     """Hash one regular file in :data:`CHUNK` pieces into one reused buffer.
 
-    Raises OSError when the file cannot be opened or read, or is not a regular file, or
-    changed while it was read (the caller then reports an error or reads it again).
+    Raises OSError when the file cannot be opened or read, or is not a regular file
+    (:class:`~pytest_mlsupply.engines.regular_file.NotARegularFile`), or changed while it was
+    read (the caller then reports an error or reads it again). The digest's identity is the
+    handle's, not the path's: compare it with the identity the caller expects.
     """
     started = time.perf_counter()
-    # Opening a FIFO for reading blocks until a writer comes: look before opening (the
-    # content cache looked too; this covers a prefetch queued before a swap).
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise OSError(f"{path} is not a regular file")
-    with path.open("rb", buffering=0) as handle:
-        before = os.fstat(handle.fileno())
-        if not stat.S_ISREG(before.st_mode):
-            raise OSError(f"{path} is not a regular file (mode {oct(before.st_mode)})")
+    # Opening a FIFO for reading blocks until a writer comes: opened without waiting, and
+    # refused unless the handle is a regular file (a swap after any earlier look included).
+    handle, before = open_regular(path)
+    with handle:
         digest = hashlib.sha256()
         buffer = bytearray(min(CHUNK, max(before.st_size, 1)))
         view = memoryview(buffer)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
+from pytest_mlsupply.engines.regular_file import open_regular
 from pytest_mlsupply.manifest.model import DEFAULT_ATTESTATION, AttestationDecl, Policy
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, ResolvedModel
@@ -765,13 +766,14 @@ def _check_digests(
 def _digest(file: ArtifactFile, algorithm: str, hex_length: int, ctx: CheckContext) -> str:
     if algorithm == "sha256":
         return ctx.contents.get(file.path).sha256
-    ctx.contents.get(file.path)  # refuses FIFOs and devices before we open one
+    # Never waits on a FIFO or device, even one swapped in after an earlier look at the path.
+    handle, st = open_regular(file.path)
     name = _ALGORITHMS[algorithm]
     if name == "gitblob":
-        digest: Any = hashlib.sha1(f"blob {file.path.stat().st_size}\0".encode())
+        digest: Any = hashlib.sha1(f"blob {st.st_size}\0".encode())
     else:
         digest = hashlib.new(name)
-    with file.path.open("rb") as handle:
+    with handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     if name.startswith("shake_"):

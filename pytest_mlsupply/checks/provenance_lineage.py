@@ -31,7 +31,7 @@ from pytest_mlsupply.engines import strict_json
 from pytest_mlsupply.engines.extensions import WEIGHTS_SUFFIXES
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.model import LineageHop
-from pytest_mlsupply.results import Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import Finding, Location, RowKind, Severity, shown
 from pytest_mlsupply.sources.inventory import ResolvedModel
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -103,11 +103,6 @@ def identify(text: str, revision: str | None = None) -> Identity:
                 rev = f"{match['rev']} or {revision}"
             return Identity(match["repo"].lower(), rev.lower() if rev else None, text)
     return Identity(None, revision, text)
-
-
-def shown(text: str) -> str:
-    """A name as a message shows it: escaped when not ASCII, so a look-alike letter is visible."""
-    return repr(text) if text.isascii() else ascii(text)
 
 
 @dataclass(frozen=True)

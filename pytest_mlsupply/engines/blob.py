@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.budget import ExtractionBudget, ScanLimits
 from pytest_mlsupply.engines.pickle import PicklePolicy
+from pytest_mlsupply.engines.regular_file import HandleReader, reopenable_path
 from pytest_mlsupply.results import Finding, Location, Severity
 
 if TYPE_CHECKING:
@@ -62,6 +63,10 @@ class Blob:
     data: bytes | None = None
     member: str | None = None
     depth: int = 0
+    fd: int | None = field(default=None, compare=False)
+    """The open handle of ``path`` (:func:`~pytest_mlsupply.engines.regular_file.open_regular`):
+    when set, every read goes through it and ``path`` only names the file and its folder, so
+    what is scanned is the file whose identity was taken, whatever the path leads to now."""
     _looked_beside: list[str] = field(default_factory=list, compare=False, repr=False)
     """Set by :meth:`folder`: the findings depend on more than these bytes."""
 
@@ -69,14 +74,20 @@ class Blob:
     def size(self) -> int:
         if self.data is not None:
             return len(self.data)
+        if self.fd is not None:
+            return os.fstat(self.fd).st_size
         assert self.path is not None
         return os.stat(self.path).st_size
 
     @contextmanager
     def open(self) -> Iterator[BinaryIO]:
-        """A seekable binary stream over the content."""
+        """A seekable binary stream over the content (its own position: streams may nest)."""
         if self.data is not None:
             yield io.BytesIO(self.data)
+            return
+        if self.fd is not None:
+            with io.BufferedReader(HandleReader(self.fd)) as stream:
+                yield stream
             return
         assert self.path is not None
         with open(self.path, "rb") as handle:
@@ -88,6 +99,13 @@ class Blob:
         if self.data is not None:
             yield self.data
             return
+        if self.fd is not None:
+            if os.fstat(self.fd).st_size == 0:
+                yield b""
+                return
+            with mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ) as mapped:
+                yield mapped
+            return
         assert self.path is not None
         with open(self.path, "rb") as handle:
             if os.fstat(handle.fileno()).st_size == 0:
@@ -95,6 +113,14 @@ class Blob:
                 return
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 yield mapped
+
+    def library_path(self) -> str:
+        """A name for a library that opens files itself: one that opens the very file being
+        scanned when there is a handle (see :attr:`fd`), else the path."""
+        assert self.path is not None
+        if self.fd is not None:
+            return reopenable_path(self.fd, self.path)
+        return os.fspath(self.path)
 
     def folder(self) -> Path | None:
         """The folder this file lies in, for a finding that depends on what else is there

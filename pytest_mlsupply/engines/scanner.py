@@ -23,9 +23,8 @@ closed) but keeps what it found.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from pytest_mlsupply.engines.blob import (
     Blob,
@@ -44,7 +43,8 @@ from pytest_mlsupply.engines.formats.compressed import (
 from pytest_mlsupply.engines.formats.pickles import PICKLE_NAMES, probe_execution
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.registry import SCANNERS
-from pytest_mlsupply.engines.sniff import identify, identify_bytes
+from pytest_mlsupply.engines.regular_file import NotARegularFile, open_regular
+from pytest_mlsupply.engines.sniff import identify, identify_bytes, identify_open
 from pytest_mlsupply.results import Finding
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "new_context",
     "scan_blob",
     "scan_file",
+    "scan_open",
 ]
 
 
@@ -65,6 +66,9 @@ def identify_blob(blob: Blob) -> Identification:
     if blob.data is not None:
         return identify_bytes(blob.data, blob.name)
     assert blob.path is not None
+    if blob.fd is not None:
+        with blob.open() as handle:
+            return identify_open(handle, blob.name, size=blob.size)
     return identify(blob.path)
 
 
@@ -139,13 +143,30 @@ def new_context(policy: ScanPolicy | None = None) -> ScanContext:
 
 def scan_file(path: Path, subject: str, policy: ScanPolicy | None = None) -> ScanReport:
     """Scan one artifact on disk. Raises OSError only when the file itself cannot be opened."""
-    ctx = new_context(policy)
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    try:
+        handle, _ = open_regular(path)
+    except NotARegularFile:
         # A FIFO or device would block the scan forever; it cannot be a model file either.
         return ScanReport(
             findings=[], errors=[f"{subject}: not a regular file; it was not opened"], formats={}
         )
-    blob = Blob(subject=subject, name=path.name, path=path)
+    with handle:
+        return scan_open(handle, path, subject, policy)
+
+
+def scan_open(
+    handle: BinaryIO, path: Path, subject: str, policy: ScanPolicy | None = None
+) -> ScanReport:
+    """Scan the regular file open as ``handle`` (from
+    :func:`~pytest_mlsupply.engines.regular_file.open_regular`), named ``path``.
+
+    Every read goes through the handle, never through the path again: the report is of the
+    bytes of the file that was opened, whatever ``path`` leads to by the end (the content
+    cache keys the report by the handle's identity). ``path`` still names the folder that
+    findings about the files beside the artifact look in.
+    """
+    ctx = new_context(policy)
+    blob = Blob(subject=subject, name=path.name, path=path, fd=handle.fileno())
     findings = scan_blob(blob, ctx)
     return ScanReport(
         findings=findings, errors=ctx.errors, formats=ctx.formats, looked_beside=blob.looked_beside

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import io
 import os
-import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from pytest_mlsupply.engines.budget import BoundedFile
 from pytest_mlsupply.engines.extensions import with_mismatch
@@ -35,11 +34,20 @@ from pytest_mlsupply.engines.identification import (
     hex_bytes,
 )
 from pytest_mlsupply.engines.registry import DETECTORS
+from pytest_mlsupply.engines.regular_file import NotARegularFile, open_regular
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["HEAD_SIZE", "Family", "Format", "Identification", "identify", "identify_bytes"]
+__all__ = [
+    "HEAD_SIZE",
+    "Family",
+    "Format",
+    "Identification",
+    "identify",
+    "identify_bytes",
+    "identify_open",
+]
 
 #: How much of the start of a file is read to decide what it is.
 HEAD_SIZE = 64 * 1024
@@ -51,14 +59,23 @@ def identify(path: Path, *, max_read: int = 1 << 20) -> Identification:
     Raises :class:`OSError` only when the file cannot be read; anything wrong with the content
     is reported in the result.
     """
-    mode = os.stat(path).st_mode
-    suffix = os.path.splitext(os.fspath(path))[1].lower()
-    if not stat.S_ISREG(mode):
+    try:
         # Opening a FIFO or a device could block or never end; a directory has no content.
-        return _unknown("not a regular file, so it was not read", f"st_mode {oct(mode)}")
-    with open(path, "rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        ident = _identify_file(BoundedFile(fh, size, max_read), suffix)
+        handle, _ = open_regular(path)
+    except NotARegularFile as exc:
+        return _unknown("not a regular file, so it was not read", f"st_mode {oct(exc.mode)}")
+    with handle:
+        return identify_open(handle, os.fspath(path), max_read=max_read)
+
+
+def identify_open(
+    handle: BinaryIO, name: str, *, max_read: int = 1 << 20, size: int | None = None
+) -> Identification:
+    """Identify the content of an open, seekable file (``name`` only gives the extension)."""
+    suffix = os.path.splitext(name)[1].lower()
+    if size is None:
+        size = handle.seek(0, os.SEEK_END)
+    ident = _identify_file(BoundedFile(handle, size, max_read), suffix)
     return with_mismatch(ident, suffix)
 
 

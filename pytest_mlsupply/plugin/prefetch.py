@@ -28,7 +28,7 @@ import pytest
 from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.plugin.items import MlsupplyItem
 from pytest_mlsupply.plugin.state import MlsupplyState
-from pytest_mlsupply.results import RowKind
+from pytest_mlsupply.results import RowKind, shown
 
 #: Files hashed ahead at once, the current one included: two keeps both cores busy next to the
 #: scan without two large reads per core fighting over the disk and the page cache.
@@ -212,4 +212,7 @@ def progress_min_bytes() -> int:
 def progress_line(path: str, size: int, seconds: float) -> str:
     mib = size / (1 << 20)
     rate = f"{mib / seconds:,.0f} MiB/s" if seconds > 0 else "instant"
-    return f"hashed {path}: {mib:,.1f} MiB in {seconds:.2f} s ({rate})"
+    # A file name is the publisher's: one with control characters (ESC, CR, a newline) or
+    # a bidi override would drive the terminal; it is shown escaped.
+    name = path if path.isprintable() else shown(path)
+    return f"hashed {name}: {mib:,.1f} MiB in {seconds:.2f} s ({rate})"

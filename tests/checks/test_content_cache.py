@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_mlsupply.checks import hashing
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.engines import sniff
 
@@ -18,16 +19,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path opened for reading through ``Path.open`` while the test runs."""
+    """Every path the hasher opened while the test runs (each open is one read of its bytes)."""
     paths: list[Path] = []
-    real_open = Path.open
+    real_open = hashing.open_regular
 
-    def counting_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if "r" in mode:
-            paths.append(self)
-        return real_open(self, mode, *args, **kwargs)
+    def counting_open(path: Path) -> Any:
+        paths.append(path)
+        return real_open(path)
 
-    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(hashing, "open_regular", counting_open)
     return paths
 
 
@@ -35,13 +35,13 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def identified(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every path handed to the format sniffer while the test runs."""
     paths: list[Path] = []
-    real_identify = sniff.identify
+    real_identify = sniff.identify_open
 
-    def counting_identify(path: Path, **kwargs: Any) -> sniff.Identification:
-        paths.append(path)
-        return real_identify(path, **kwargs)
+    def counting_identify(handle: Any, name: str, **kwargs: Any) -> sniff.Identification:
+        paths.append(Path(name))
+        return real_identify(handle, name, **kwargs)
 
-    monkeypatch.setattr(sniff, "identify", counting_identify)
+    monkeypatch.setattr(sniff, "identify_open", counting_identify)
     return paths
 
 

@@ -24,6 +24,7 @@ import zstandard
 from safetensors.numpy import save_file
 
 from pytest_mlsupply.engines import sniff
+from pytest_mlsupply.engines.regular_file import open_regular
 from pytest_mlsupply.engines.sniff import Family, Identification, identify, identify_bytes
 from tests.corpus.routing import tflite_model
 
@@ -399,7 +400,7 @@ def test_it_identifies_a_sparse_gigabyte_file_from_a_bounded_read(
         fh.write(struct.pack("<Q", len(header)) + header)
         fh.truncate(1 << 30)
     counted = CountingOpen()
-    monkeypatch.setattr(sniff, "open", counted, raising=False)
+    monkeypatch.setattr(sniff, "open_regular", counted)
     started = time.perf_counter()
     found = identify(path)
     assert time.perf_counter() - started < 1.0
@@ -408,13 +409,14 @@ def test_it_identifies_a_sparse_gigabyte_file_from_a_bounded_read(
 
 
 class CountingOpen:
-    """Stands in for ``open`` inside the engine and counts the bytes the engine reads."""
+    """Stands in for ``open_regular`` inside the engine and counts the bytes the engine reads."""
 
     def __init__(self) -> None:
         self.total = 0
 
-    def __call__(self, path: Path, mode: str) -> CountingFile:
-        return CountingFile(path.open(mode), self)
+    def __call__(self, path: Path) -> tuple[CountingFile, os.stat_result]:
+        handle, st = open_regular(path)
+        return CountingFile(handle, self), st
 
 
 class CountingFile:

@@ -254,7 +254,7 @@ def _library_verdict(blob: Blob, header: bytes, size: int) -> str | None:
             # safe_open only memory-maps and validates the header against the file length:
             # tensor bytes are never read.
             if blob.path is not None:
-                _safe_open(blob.path)
+                _safe_open(blob.library_path())
             else:
                 _safe_open_sparse(header, data_length)
         elif size <= _DESERIALIZE_CAP:
