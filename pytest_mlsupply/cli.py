@@ -25,7 +25,11 @@ from typing import Any, Literal
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
-from pytest_mlsupply.checks.content_store import ContentStore, cli_store_folder
+from pytest_mlsupply.checks.content_store import (
+    ContentStore,
+    cli_store_folder,
+    settle_override_ns,
+)
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.manifest.loader import load_manifest, split_hub_uri
 from pytest_mlsupply.manifest.model import (
@@ -81,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The plugin's own report: file:line:column, key and fix for every problem at once.
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR
+    if not args.no_cache:
+        try:
+            settle_override_ns()
+        except ValueError as exc:
+            print(f"mlsupply: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     try:
         return run_scan(
             args.targets,

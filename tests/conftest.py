@@ -16,6 +16,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+# The suite writes its files a moment before it runs the gate over them twice: it trusts a
+# file's identity once the clock-tick window has passed, not the kernel's dirty-page lifetime
+# (80 s; see checks/content_store.py). tests/test_content_cache_mapped.py unsets it to test
+# the real window. Set here, at import, so pytester's subprocesses inherit it.
+os.environ.setdefault("MLSUPPLY_CACHE_SETTLE_SECONDS", "0.1")
+
+
 CARD = """\
 ---
 license: apache-2.0

@@ -313,3 +313,34 @@ def test_a_file_stamped_in_the_future_is_not_cached(
     ContentCache(cold).get(path).sha256  # noqa: B018 - the property reads the file
 
     assert cold.writes == 0
+
+
+def test_a_library_error_names_the_artifact_not_the_descriptor_it_was_handed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # safetensors' safe_open gets /proc/self/fd/N (the checked handle); a reopen that fails (a
+    # file made unreadable after the open, as a non-root user) must still name the file.
+    import json as json_module
+    import struct
+
+    from pytest_mlsupply.engines.blob import ScanPolicy
+    from pytest_mlsupply.engines.formats import safetensors as engine
+    from pytest_mlsupply.engines.regular_file import open_regular
+    from pytest_mlsupply.engines.scanner import scan_open
+
+    def refusing(path: str) -> None:
+        raise FileNotFoundError(f"No such file or directory: {os.fspath(path)}")
+
+    monkeypatch.setattr(engine, "_safe_open", refusing)
+    header = json_module.dumps(
+        {"t": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}
+    ).encode()
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+    handle, _ = open_regular(target)
+    with handle:
+        report = scan_open(handle, target, "model.safetensors", ScanPolicy())
+
+    assert report.errors  # fail closed
+    assert not any("/proc/self/fd" in e or "/dev/fd/" in e for e in report.errors)
+    assert any(str(target) in e for e in report.errors)

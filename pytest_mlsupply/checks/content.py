@@ -104,9 +104,9 @@ class FileContent:
             return None
         if self._identity is None or digest.identity != self._identity.stat_identity:
             return None  # replaced between the prefetch and this check: these are other bytes
-        if not self._settled():
+        if not self._settled(across_runs=False):
             # Written just before its identity was taken: a same-size write in the same clock
-            # tick keeps the identity, so the pool may have read other bytes (the store's rule).
+            # tick keeps the identity, so the pool may have read other bytes.
             return None
         return digest
 
@@ -167,14 +167,16 @@ class FileContent:
                 "read; run again once nothing moves it"
             )
 
-    def _settled(self) -> bool:
+    def _settled(self, *, across_runs: bool = True) -> bool:
         """Whether the file had stood still long enough when its identity was taken, by the
         clock of the file system that stamped it when the store can tell (see
         :meth:`ContentStore.clock_lag_ns`), else by ours."""
         if self._identity is None:
             return False
         lag = 0 if self._store is None else self._store.clock_lag_ns(self._identity.device)
-        return self._identity.settled(self._seen_ns - lag)
+        if lag is None:
+            return False  # the file system's clock could not be read: keep nothing
+        return self._identity.settled(self._seen_ns - lag, across_runs=across_runs)
 
     def _remember(self, name: str, value: object, read: hashing.Identity) -> None:
         """Keep a fact for later runs, if ``read`` — the identity of the handle it was computed

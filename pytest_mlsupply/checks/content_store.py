@@ -37,8 +37,17 @@ computation). What a cached entry cannot do is turn a finding into a pass:
   :data:`RACY_NS` (:data:`COARSE_RACY_NS` when it is in whole seconds) when that identity was taken, before any read (a write within the file
   system's timestamp granularity of an earlier one could otherwise leave the same identity on
   different bytes: the "racy git" problem);
-* any write to the file changes its ``ctime``, which no user can set back (``os.utime`` restores
-  ``mtime`` and itself moves ``ctime``).
+* a ``write`` to the file changes its ``ctime``, which no user can set back (``os.utime``
+  restores ``mtime`` and itself moves ``ctime``). A write through a shared writable memory
+  mapping moves it only when it makes a clean page dirty: further writes to a page already
+  dirty leave the identity as it was until the kernel writes the page back (then the page is
+  write-protected again and the next write stamps the file). So a file is trusted only once its
+  last change is older than the kernel's whole dirty-page lifetime
+  (:func:`mapped_write_window_ns`: ``vm.dirty_expire_centisecs`` plus
+  ``vm.dirty_writeback_centisecs``, doubled, plus 10 s: 80 s by default), and never on a file
+  system that never writes pages back (tmpfs, ramfs) or when write-back is off.
+  ``MLSUPPLY_CACHE_SETTLE_SECONDS`` replaces that window (the test suite sets it; lowering it
+  re-opens the mapped-write hole for files changed within it).
 
 Shared by xdist workers: an entry is written to a temporary file and renamed into place, so a
 reader sees an old entry or a new one, never half of one. A write merges its facts into the
@@ -95,6 +104,14 @@ RACY_NS = 100_000_000
 #: The same, for a ``ctime`` in whole seconds: a file system that stamps whole seconds (ext3,
 #: HFS+, NFSv3) or two (FAT) keeps a file's identity through every write of that second.
 COARSE_RACY_NS = 2_100_000_000
+
+#: Overrides :func:`mapped_write_window_ns` with a number of seconds (see the module docstring).
+SETTLE_ENV = "MLSUPPLY_CACHE_SETTLE_SECONDS"
+#: File systems whose pages are never written back: a write through a mapping of a page once
+#: dirty never stamps the file again, however old it is.
+NO_WRITEBACK_FS = frozenset({"tmpfs", "ramfs", "hugetlbfs", "devtmpfs"})
+#: The kernel's defaults (30 s expiry, 5 s flusher period) when /proc/sys/vm cannot be read.
+_DEFAULT_DIRTY_CENTISECS = (3000, 500)
 
 #: Lock files per fingerprint folder (see :meth:`ContentStore._lock_path`).
 LOCK_BUCKETS = 16
@@ -207,14 +224,93 @@ class FileIdentity:
             "hub_sha256": self.hub_sha256,
         }
 
-    def settled(self, now_ns: int | None = None) -> bool:
+    def settled(self, now_ns: int | None = None, *, across_runs: bool = True) -> bool:
         """Whether the file was last changed long enough before ``now_ns`` (when its identity
-        was taken, before any read) that a write after that moment must move its ctime."""
+        was taken, before any read) that a write after that moment must move its ctime.
+
+        ``across_runs=False`` asks only about writes within the file system's clock tick, for
+        facts used within this session (a prefetched digest): a process writing through a
+        mapping can make any two reads of one session differ anyway, the scan's and the
+        digest's included; what must not happen is that such bytes are served to a later run.
+        """
+        mapped = mapped_write_window_ns(self.device) if across_runs else 0
+        if mapped is None:
+            return False  # pages never written back: a mapped write may never stamp the file
         now = time.time_ns() if now_ns is None else now_ns
         # A ctime in whole seconds: the file system's stamps are that coarse (no user can set
         # ctime; on a fine one this is one file in a billion, which only costs a re-read).
         window = RACY_NS if self.ctime_ns % 1_000_000_000 else COARSE_RACY_NS
-        return now - max(self.ctime_ns, self.mtime_ns) >= window
+        return now - max(self.ctime_ns, self.mtime_ns) >= max(window, mapped)
+
+
+def mapped_write_window_ns(device: int) -> int | None:
+    """How long after its last change a file on ``device`` can still be written through a
+    memory mapping without its identity moving; None when that may last for ever.
+
+    ``$MLSUPPLY_CACHE_SETTLE_SECONDS`` when set (any file system). Else None on a file system
+    that never writes pages back (:data:`NO_WRITEBACK_FS`) or with write-back off
+    (``vm.dirty_writeback_centisecs = 0``), and otherwise twice the kernel's dirty-page lifetime
+    (expiry plus the flusher's period) plus 10 s: by then every page dirtied at the last stamp
+    has been written back and write-protected, so the next write through any mapping faults and
+    stamps the file.
+    """
+    override = settle_override_ns()
+    if override is not None:
+        return override
+    if _filesystem_type(device) in NO_WRITEBACK_FS:
+        return None
+    expire, period = _dirty_centisecs()
+    if period <= 0:
+        return None
+    return (2 * (expire + period) * 10 + 10_000) * 1_000_000
+
+
+def settle_override_ns() -> int | None:
+    """``$MLSUPPLY_CACHE_SETTLE_SECONDS`` in nanoseconds, None when unset; ValueError when it
+    is not a number of seconds (the plugin and the CLI check it before anything runs)."""
+    override = os.environ.get(SETTLE_ENV, "").strip()
+    if not override:
+        return None
+    try:
+        seconds = float(override)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 10**9:  # also NaN and inf
+        raise ValueError(
+            f"${SETTLE_ENV} = {override!r} is not a number of seconds; write e.g. "
+            f"{SETTLE_ENV}=80, or unset it"
+        )
+    return int(seconds * 1_000_000_000)
+
+
+@functools.cache
+def _dirty_centisecs() -> tuple[int, int]:
+    values = []
+    for name, default in zip(
+        ("dirty_expire_centisecs", "dirty_writeback_centisecs"),
+        _DEFAULT_DIRTY_CENTISECS,
+        strict=True,
+    ):
+        try:
+            values.append(int(Path("/proc/sys/vm", name).read_text().strip()))
+        except (OSError, ValueError):
+            values.append(default)
+    return (values[0], values[1])
+
+
+@functools.cache
+def _filesystem_type(device: int) -> str | None:
+    """The type of the file system mounted from ``device`` (``/proc/self/mountinfo``), if known."""
+    wanted = f"{os.major(device)}:{os.minor(device)}"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == wanted and " - " in line:
+            return line.split(" - ", 1)[1].split()[0]
+    return None
 
 
 def cli_store_folder(start: Path, cache_dir: Path | None = None) -> Path:
@@ -410,7 +506,7 @@ class ContentStore:
         self.writes += 1
         self._prune()
 
-    def clock_lag_ns(self, device: int) -> int:
+    def clock_lag_ns(self, device: int) -> int | None:
         """How far behind our clock the clock that stamps files on ``device`` runs (0 if not).
 
         An NFS or SMB server stamps ``ctime`` with its own clock: behind ours, a file written
@@ -418,13 +514,16 @@ class ContentStore:
         could keep its identity (see :meth:`FileIdentity.settled`). Once per process, the store
         creates an empty file in its folder and reads the ``ctime`` the file system gave it:
         that is the file system's "now". It tells only about the device the store is on (an
-        artifact on another mount is judged by our clock); a folder that cannot be written
-        tells nothing (0: nor can the store keep anything there). A clock ahead of ours needs
+        artifact on another mount is judged by our clock). None when the probe could not run
+        (a folder that cannot be written, a planted link): then nothing is kept at all, so
+        breaking the probe cannot open the window it closes. A clock ahead of ours needs
         nothing: a ``ctime`` in the future is never settled.
         """
         if self._clock is None:
             self._clock = self._probe_clock()
         probed, lag = self._clock
+        if probed == -1:
+            return None
         return lag if probed == device else 0
 
     def _probe_clock(self) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks.content_store import settle_override_ns
 from pytest_mlsupply.plugin.items import MlsupplyItem
 from pytest_mlsupply.plugin.state import MlsupplyState
 from pytest_mlsupply.results import RowKind, shown
@@ -54,6 +55,10 @@ class PrefetchPlugin:
         self._file_index: dict[str, Path] | None = None
         # Read now: a bad value is a usage error before anything runs, not a crash mid-run.
         self.progress_min_bytes = progress_min_bytes()
+        try:
+            settle_override_ns()
+        except ValueError as exc:
+            raise pytest.UsageError(f"pytest-mlsupply: {exc}") from None
         if self.is_worker:
             hashing.share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
         if not self.is_worker and config.pluginmanager.hasplugin("xdist"):

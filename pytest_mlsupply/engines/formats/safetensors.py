@@ -249,12 +249,13 @@ def _library_verdict(blob: Blob, header: bytes, size: int) -> str | None:
 
     error = safetensors.SafetensorError
     data_length = size - 8 - len(header)
+    library_path = blob.library_path() if blob.path is not None else None
     try:
         if importlib.util.find_spec("numpy") is not None:
             # safe_open only memory-maps and validates the header against the file length:
             # tensor bytes are never read.
-            if blob.path is not None:
-                _safe_open(blob.library_path())
+            if library_path is not None:
+                _safe_open(library_path)
             else:
                 _safe_open_sparse(header, data_length)
         elif size <= _DESERIALIZE_CAP:
@@ -264,10 +265,19 @@ def _library_verdict(blob: Blob, header: bytes, size: int) -> str | None:
         else:
             return _validate_like_library(header, data_length)
     except error as exc:
-        return str(exc)
+        return _named(str(exc), library_path, blob)
     except OSError as exc:
-        raise ScanError(f"safetensors could not open the file: {exc}") from exc
+        message = _named(str(exc), library_path, blob)
+        raise ScanError(f"safetensors could not open the file: {message}") from exc
     return None
+
+
+def _named(message: str, library_path: str | os.PathLike[str] | None, blob: Blob) -> str:
+    """The library's message with the name it was given (``/proc/self/fd/N``, the checked
+    handle) replaced by the file's own: a reader must see which file, not a descriptor."""
+    if library_path is None or blob.path is None:
+        return message
+    return message.replace(os.fspath(library_path), os.fspath(blob.path))
 
 
 def _safe_open(path: str | os.PathLike[str]) -> None:
