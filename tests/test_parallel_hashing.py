@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks import content, hashing
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.results import Severity, Verdict
@@ -29,6 +29,13 @@ def pool_threads() -> list[threading.Thread]:
 def no_pool_left_behind() -> object:
     yield
     hashing.shutdown()
+
+
+@pytest.fixture
+def prefetch_tiny_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test project's files are a few hundred bytes, which the prefetch leaves to the check
+    (content.PREFETCH_MIN_BYTES); these tests are about what a prefetched digest may be used for."""
+    monkeypatch.setattr(content, "PREFETCH_MIN_BYTES", 0)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +71,7 @@ def test_a_prefetched_digest_is_the_one_the_check_reads(tmp_path: Path) -> None:
     assert [(t.path, t.size) for t in cache.timings] == [(path, 700_000)]
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     tmp_path: Path,
 ) -> None:
@@ -87,6 +95,7 @@ def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     assert "sha256" not in pin_result.facts
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     tmp_path: Path,
 ) -> None:
@@ -109,6 +118,26 @@ def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     assert result.facts["sha256"] == hashlib.sha256(bytes(data)).hexdigest() != pinned
     assert [f.rule for f in result.findings] == ["MLS-PIN-001"]
     assert result.verdict(Severity.CRITICAL) is Verdict.FAIL
+
+
+def test_a_file_under_the_prefetch_threshold_is_hashed_inline_by_the_check(
+    tmp_path: Path,
+) -> None:
+    small = tmp_path / "config.json"
+    small.write_bytes(b"{}" * ((content.PREFETCH_MIN_BYTES - 1) // 2))
+    large = tmp_path / "weights.bin"
+    large.write_bytes(b"w" * content.PREFETCH_MIN_BYTES)
+    cache = ContentCache()
+
+    cache.prefetch(small)
+    cache.prefetch(large)
+
+    # A pool round trip costs more than hashing a small file: nothing is queued for it, and
+    # the check's inline digest is hashlib's all the same.
+    assert cache.get(small)._pending is None
+    assert cache.get(small).sha256 == hashlib.sha256(small.read_bytes()).hexdigest()
+    assert cache.get(large)._pending is not None
+    assert cache.get(large).sha256 == hashlib.sha256(large.read_bytes()).hexdigest()
 
 
 def test_a_file_that_changes_while_it_is_read_gives_no_digest(tmp_path: Path) -> None:
@@ -142,6 +171,7 @@ def test_a_shutdown_stops_a_hash_in_progress_at_its_next_chunk(tmp_path: Path) -
         hashing.sha256_file(path, stop)
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_no_hashing_thread_outlives_a_gate_session_run_in_process(
     pytester: pytest.Pytester, project: Project
 ) -> None:

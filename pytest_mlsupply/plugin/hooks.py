@@ -8,7 +8,9 @@ whether or not the plugin is on); ``--mlsupply`` (or ini ``mlsupply = true``) al
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import gc
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,8 +103,11 @@ class MlsupplyPlugin:
         # Collected through the directory tree only when the user named the manifest on the
         # command line; otherwise the session-level injection below adds it exactly once.
         # Resolved: the manifest may be named through a symlink on the command line.
-        if file_path.resolve() == self.state.settings.manifest_path and parent.session.isinitpath(
-            file_path
+        # isinitpath first: pytest asks about every file under the rootdir (a model directory
+        # of thousands of files among them), and a resolve() is a few syscalls each.
+        if (
+            parent.session.isinitpath(file_path)
+            and file_path.resolve() == self.state.settings.manifest_path
         ):
             return self._manifest_node(parent, file_path)
         return None
@@ -144,8 +149,14 @@ class MlsupplyPlugin:
             # out of a node id (which xdist may suffix, and whose subject is a file name).
             report.mlsupply_item = item.planned.name  # type: ignore[attr-defined]
             if report.when == "call" and item.results is not None:
-                # Builtins only: this attribute travels to the xdist controller with the report.
-                report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
+                if self.is_worker:
+                    # Builtins only: this attribute travels to the xdist controller with the
+                    # report, which records it in pytest_runtest_logreport.
+                    report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
+                else:
+                    # This process writes the reports: record the results themselves, with no
+                    # round trip through dicts (and no copy of them kept on every report).
+                    self.state.record(item.planned.name, item.results, None)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -159,7 +170,8 @@ class MlsupplyPlugin:
             from pytest_mlsupply.results import CheckResult
 
             self.state.record(name, [CheckResult.from_dict(d) for d in data], None)
-        elif report.failed:
+        elif report.failed and name not in self.state.results:
+            # (An item whose checks reported results failed on them: those results stand.)
             text = str(report.longrepr) if report.longrepr else "the item failed"
             first = text.strip().splitlines()[-1] if text.strip() else "the item failed"
             if report.when not in ("setup", "call", "teardown"):
@@ -232,10 +244,11 @@ class MlsupplyPlugin:
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
-            self.state.write_reports(marked)
-            if self.state.written.error is None:
-                # After the BOM, whatever the verdict: a failed gate is attested as failed.
-                self.state.write_attestation(int(session.exitstatus))
+            with collector_paused():
+                self.state.write_reports(marked)
+                if self.state.written.error is None:
+                    # After the BOM, whatever the verdict: a failed gate is attested as failed.
+                    self.state.write_attestation(int(session.exitstatus))
         except Exception as exc:
             # A bug while building the reports must not end in a traceback or a green run.
             self.state.written.error = (
@@ -271,6 +284,26 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the reports are built, then as it was.
+
+    Building the BOM and the matrix of a large gate allocates hundreds of thousands of
+    objects, almost none in reference cycles; each allocation burst triggers a full
+    collection that walks every object of the session (its items, reports and results):
+    on 5,000 items, three of them cost more than half a second. Only the plugin's own
+    report building runs inside (no test code); memory is freed by reference counting as
+    usual, and any cycles are collected at the next collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _display(path: Path, base: Path) -> str:
