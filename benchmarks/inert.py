@@ -18,13 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from many_items import _env  # the same child environment (this checkout, byte-code cached)
+from speed import child_env  # the same child environment (this checkout, byte-code cached)
 
 
 def _run(root: Path, extra: list[str]) -> float:
     command = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", *extra]
     start = time.perf_counter()
-    subprocess.run(command, cwd=root, env=_env(), capture_output=True, check=True)
+    subprocess.run(command, cwd=root, env=child_env(), capture_output=True, check=True)
     return time.perf_counter() - start
 
 

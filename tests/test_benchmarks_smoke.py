@@ -101,3 +101,38 @@ def test_the_quick_speed_benchmark_measures_the_gate_and_the_bom_without_writing
     assert verdicts["big/model.safetensors"]["sha256"] == "pass"
     # --quick leaves the committed figures alone.
     assert (doc.read_bytes() if doc.exists() else None) == before
+
+
+def test_the_quick_many_items_benchmark_measures_cold_warm_and_the_session_end(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "speed.py"),
+            "--quick",
+            "--only",
+            "d",
+            "--items",
+            "30",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    section = proc.stdout.split("## (d) About 30 items", 1)[1]
+    assert "**Not measured:**" not in section, section
+    cells = [line.split("|") for line in section.splitlines() if line.startswith("| ")]
+    rows = {row[1].strip().split(",")[0]: row for row in cells}
+    assert {"gate", "warm gate"} <= rows.keys(), section
+    assert rows["gate"][6].strip().endswith("per item")
+    assert rows["warm gate"][6].strip().endswith("per item")
+    assert "Session end" in section
+    assert "baseline" in section.split("Session end", 1)[1]
+    # The warm row ran on a filled content cache: the first cache-on run wrote its entries.
+    store = tmp_path / "speed-items-10" / ".pytest_cache" / "d" / "mlsupply-content"
+    assert list(store.rglob("*.json"))

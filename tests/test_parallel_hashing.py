@@ -8,9 +8,11 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
-from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks import content, hashing
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.plugin.prefetch import progress_line
@@ -30,6 +32,13 @@ def pool_threads() -> list[threading.Thread]:
 def no_pool_left_behind() -> object:
     yield
     hashing.shutdown()
+
+
+@pytest.fixture
+def prefetch_tiny_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test project's files are a few hundred bytes, which the prefetch leaves to the check
+    (content.PREFETCH_MIN_BYTES); these tests are about what a prefetched digest may be used for."""
+    monkeypatch.setattr(content, "PREFETCH_MIN_BYTES", 0)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +74,7 @@ def test_a_prefetched_digest_is_the_one_the_check_reads(tmp_path: Path) -> None:
     assert [(t.path, t.size) for t in cache.timings] == [(path, 700_000)]
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     tmp_path: Path,
 ) -> None:
@@ -88,6 +98,7 @@ def test_a_file_deleted_after_its_prefetch_is_an_error_result_never_a_pass(
     assert "sha256" not in pin_result.facts
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     tmp_path: Path,
 ) -> None:
@@ -110,6 +121,26 @@ def test_a_file_rewritten_after_its_prefetch_is_hashed_again_and_fails_its_pin(
     assert result.facts["sha256"] == hashlib.sha256(bytes(data)).hexdigest() != pinned
     assert [f.rule for f in result.findings] == ["MLS-PIN-001"]
     assert result.verdict(Severity.CRITICAL) is Verdict.FAIL
+
+
+def test_a_file_under_the_prefetch_threshold_is_hashed_inline_by_the_check(
+    tmp_path: Path,
+) -> None:
+    small = tmp_path / "config.json"
+    small.write_bytes(b"{}" * ((content.PREFETCH_MIN_BYTES - 1) // 2))
+    large = tmp_path / "weights.bin"
+    large.write_bytes(b"w" * content.PREFETCH_MIN_BYTES)
+    cache = ContentCache()
+
+    cache.prefetch(small)
+    cache.prefetch(large)
+
+    # A pool round trip costs more than hashing a small file: nothing is queued for it, and
+    # the check's inline digest is hashlib's all the same.
+    assert cache.get(small)._pending is None
+    assert cache.get(small).sha256 == hashlib.sha256(small.read_bytes()).hexdigest()
+    assert cache.get(large)._pending is not None
+    assert cache.get(large).sha256 == hashlib.sha256(large.read_bytes()).hexdigest()
 
 
 def test_a_file_that_changes_while_it_is_read_gives_no_digest(tmp_path: Path) -> None:
@@ -143,6 +174,7 @@ def test_a_shutdown_stops_a_hash_in_progress_at_its_next_chunk(tmp_path: Path) -
         hashing.sha256_file(path, stop)
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_no_hashing_thread_outlives_a_gate_session_run_in_process(
     pytester: pytest.Pytester, project: Project
 ) -> None:
@@ -195,6 +227,7 @@ def test_a_progress_threshold_that_is_not_a_byte_count_is_a_usage_error(
     assert "MLSUPPLY_PROGRESS_MIN_BYTES" in result.stderr.str()
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")
 def test_hashing_starts_when_collection_ends_so_the_users_tests_run_beside_it(
     pytester: pytest.Pytester, project: Project
 ) -> None:
@@ -259,6 +292,12 @@ def test_xdist_workers_each_start_a_pool_of_their_share_of_the_cores(
     pytester: pytest.Pytester, project: Project
 ) -> None:
     seen = pytester.path / "threads.txt"
+    # Large enough for the pool (smaller files are hashed inline); the workers are other
+    # processes, which a monkeypatched threshold would not reach.
+    save_file(
+        {"w": np.zeros(content.PREFETCH_MIN_BYTES // 4 + 1, dtype=np.float32)},
+        str(project.model_dir / "large.safetensors"),
+    )
     pytester.makeconftest(
         f"""
         import os, threading

@@ -43,6 +43,14 @@ if TYPE_CHECKING:
     from pytest_mlsupply.engines.identification import Identification
 
 
+#: A file smaller than this is not hashed ahead on the pool: its inline digest (tens of
+#: microseconds) costs less than the pool's round trip (a future, a queue, a thread waking up
+#: and handing the GIL back), which only pays off when there is a read worth overlapping.
+#: Measured on 2 cores (CPython 3.11): a 16 KiB file hashes inline in ~50 us and through the
+#: pool in ~110 us; from about 64 KiB the overlap with the scan wins.
+PREFETCH_MIN_BYTES = 64 << 10
+
+
 @dataclass(frozen=True)
 class HashTiming:
     """How long a file's digest took: the progress line of a large artifact."""
@@ -244,7 +252,8 @@ class ContentCache:
 
     def prefetch(self, path: Path) -> None:
         """Start hashing ``path`` on the pool, unless its digest is known (this process or
-        the store) or already started.
+        the store) or already started, or the file is smaller than :data:`PREFETCH_MIN_BYTES`
+        (the check then hashes it inline, which is quicker).
 
         Never raises: a file that cannot be read (or is not a regular file) is left to the
         check that asks for it, which reports the error exactly as without a prefetch.
@@ -253,5 +262,5 @@ class ContentCache:
             entry = self.get(path)
         except OSError:
             return
-        if entry._sha256 is None and entry._pending is None:
+        if entry._sha256 is None and entry._pending is None and entry.size >= PREFETCH_MIN_BYTES:
             entry._pending = hashing.submit(path)

@@ -9,7 +9,7 @@ whether or not the plugin is on); ``--mlsupply`` (or ini ``mlsupply = true``) al
 from __future__ import annotations
 
 import gc
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,24 +37,6 @@ if TYPE_CHECKING:
     from pytest_mlsupply.plugin.items import ManifestFile
 
 PLUGIN_NAME = SESSION_PLUGIN_NAME
-
-
-@contextmanager
-def gc_paused() -> Generator[None, None, None]:
-    """No automatic garbage collection while the block runs (restored after, even on error).
-
-    Building the reports imports the BOM libraries and allocates tens of thousands of objects
-    that all survive it: the collections they trigger (a full one among them, whose cost grows
-    with the whole session's heap) find nothing to free. pytest collects once more at unconfigure,
-    right after, so nothing is kept longer than that.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,8 +103,11 @@ class MlsupplyPlugin:
         # Collected through the directory tree only when the user named the manifest on the
         # command line; otherwise the session-level injection below adds it exactly once.
         # Resolved: the manifest may be named through a symlink on the command line.
-        if file_path.resolve() == self.state.settings.manifest_path and parent.session.isinitpath(
-            file_path
+        # isinitpath first: pytest asks about every file under the rootdir (a model directory
+        # of thousands of files among them), and a resolve() is a few syscalls each.
+        if (
+            parent.session.isinitpath(file_path)
+            and file_path.resolve() == self.state.settings.manifest_path
         ):
             return self._manifest_node(parent, file_path)
         return None
@@ -164,8 +149,14 @@ class MlsupplyPlugin:
             # out of a node id (which xdist may suffix, and whose subject is a file name).
             report.mlsupply_item = item.planned.name  # type: ignore[attr-defined]
             if report.when == "call" and item.results is not None:
-                # Builtins only: this attribute travels to the xdist controller with the report.
-                report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
+                if self.is_worker:
+                    # Builtins only: this attribute travels to the xdist controller with the
+                    # report, which records it in pytest_runtest_logreport.
+                    report.mlsupply = [r.to_dict() for r in item.results]  # type: ignore[attr-defined]
+                else:
+                    # This process writes the reports: record the results themselves, with no
+                    # round trip through dicts (and no copy of them kept on every report).
+                    self.state.record(item.planned.name, item.results, None)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -179,7 +170,8 @@ class MlsupplyPlugin:
             from pytest_mlsupply.results import CheckResult
 
             self.state.record(name, [CheckResult.from_dict(d) for d in data], None)
-        elif report.failed:
+        elif report.failed and name not in self.state.results:
+            # (An item whose checks reported results failed on them: those results stand.)
             text = str(report.longrepr) if report.longrepr else "the item failed"
             first = text.strip().splitlines()[-1] if text.strip() else "the item failed"
             if report.when not in ("setup", "call", "teardown"):
@@ -252,11 +244,11 @@ class MlsupplyPlugin:
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
-            with gc_paused():
+            with collector_paused():
                 self.state.write_reports(marked)
-            if self.state.written.error is None:
-                # After the BOM, whatever the verdict: a failed gate is attested as failed.
-                self.state.write_attestation(int(session.exitstatus))
+                if self.state.written.error is None:
+                    # After the BOM, whatever the verdict: a failed gate is attested as failed.
+                    self.state.write_attestation(int(session.exitstatus))
         except Exception as exc:
             # A bug while building the reports must not end in a traceback or a green run.
             self.state.written.error = (
@@ -292,6 +284,26 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the reports are built, then as it was.
+
+    Building the BOM and the matrix of a large gate allocates hundreds of thousands of
+    objects, almost none in reference cycles; each allocation burst triggers a full
+    collection that walks every object of the session (its items, reports and results):
+    on 5,000 items, three of them cost more than half a second. Only the plugin's own
+    report building runs inside (no test code); memory is freed by reference counting as
+    usual, and any cycles are collected at the next collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _display(path: Path, base: Path) -> str:

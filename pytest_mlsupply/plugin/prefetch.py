@@ -53,6 +53,9 @@ class PrefetchPlugin:
         self._position: dict[str, int] = {}
         """Serial run: an item's node id → the index of its file in ``_order``."""
         self._file_index: dict[str, Path] | None = None
+        self._last_window: list[Path] = []
+        """The files last submitted: the next items of the same file ask for the same window,
+        which is already in flight (a file has several items, and a stat each would add up)."""
         # Read now: a bad value is a usage error before anything runs, not a crash mid-run.
         self.progress_min_bytes = progress_min_bytes()
         try:
@@ -96,6 +99,9 @@ class PrefetchPlugin:
             if index is None:
                 return
             window = self._order[index : index + IN_FLIGHT]
+        if window == self._last_window:
+            return
+        self._last_window = window
         self._prefetch(window)
 
     def _prefetch(self, paths: list[Path]) -> None:
