@@ -900,7 +900,7 @@ def target_f(opts: Options, versions_out: dict[str, str]) -> Section:
         [
             "Each tool's command line on the hand-built torch checkpoint of (a), timed end to end "
             "(interpreter start-up and imports included, as a user pays them), page cache warm. "
-            "`mlsupply scan --quiet --pickle-formats scan` deep-scans the pickle; `modelscan -p`; "
+            "`mlsupply scan --quiet --no-cache --pickle-formats scan` deep-scans the pickle (its content cache off, so every run scans); `modelscan -p`; "
             "`modelaudit scan --no-cache` (its result cache off, so every run scans; telemetry "
             "off). ModelAudit and modelscan run from `benchmarks/.data/venv-baselines` "
             "(`python benchmarks/run.py --install-baselines`), never from the project's "
@@ -920,6 +920,7 @@ def target_f(opts: Options, versions_out: dict[str, str]) -> Section:
                 "pytest_mlsupply.cli",
                 "scan",
                 "--quiet",
+                "--no-cache",  # every run scans, as ModelAudit's --no-cache
                 "--pickle-formats",
                 "scan",
                 str(torch),
