@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import __version__
+from pytest_mlsupply.reports.atomic import write_private
 from pytest_mlsupply.user_secret import user_key
 
 __all__ = [
@@ -493,14 +494,7 @@ class ContentStore:
                 found = self._verified(entry, key)
                 body = _merge(found[0] if found is not None else {}, json.loads(json.dumps(value)))
                 text = json.dumps({"key": key, "value": body, "mac": self._mac(key, body)})
-                fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-                try:
-                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                        handle.write(text)
-                    os.replace(tmp, entry)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
+                write_private(entry, text, prefix=".tmp-", suffix=".json")
         except (OSError, Timeout):
             return
         self.writes += 1

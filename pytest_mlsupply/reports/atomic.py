@@ -1,10 +1,15 @@
-"""Write report files atomically: readers see the old file or the new one, never half of one."""
+"""Write files atomically: readers see the old file or the new one, never half of one.
+
+:func:`write_atomic` for reports (the user's permissions, always fsynced); :func:`write_private`
+for the plugin's own caches and records (mode 0600, fsynced only when asked).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
+import tempfile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +46,28 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             tmp.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def write_private(
+    path: Path, text: str, *, prefix: str, suffix: str, durable: bool = False
+) -> None:
+    """Replace ``path`` with ``text`` through a temporary file made by :func:`tempfile.mkstemp`
+    in the same folder (mode 0600: a cache entry is the user's own), named ``prefix…suffix``
+    so that the caller's pruning recognises a leftover. ``durable`` fsyncs before the rename.
+    The folder must exist; errors propagate, with the temporary file removed.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -36,12 +36,12 @@ or runs, which costs speed only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +50,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pytest_mlsupply.reports.atomic import write_private
 from pytest_mlsupply.user_secret import user_key
 from pytest_mlsupply.vulns.model import Advisory
 
@@ -168,17 +169,9 @@ class ResultCache:
         body = json.loads(json.dumps(answer.to_json()))  # as a reader will see it
         payload = {"key": key, "answer": body, "mac": _mac(self._secret, key, body)}
         text = json.dumps(payload, separators=(",", ":"))
-        try:
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError:
-            pass  # a cache that cannot be written costs speed, not correctness
+        # A cache that cannot be written costs speed, not correctness.
+        with contextlib.suppress(OSError):
+            write_private(entry, text, prefix=".tmp-", suffix=".json")
 
     def _prune(self, current: Path) -> None:
         """Remove state folders not touched for a week (old snapshots, past service days)."""
