@@ -252,6 +252,7 @@ def test_hashing_starts_when_collection_ends_so_the_users_tests_run_beside_it(
     assert hashing.THREAD_NAME_PREFIX in seen.read_text()
 
 
+@pytest.mark.usefixtures("prefetch_tiny_files")  # else the tiny files are never pooled anyway
 def test_collect_only_hashes_nothing(pytester: pytest.Pytester, project: Project) -> None:
     seen = pytester.path / "threads.txt"
     pytester.makeconftest(
@@ -259,8 +260,10 @@ def test_collect_only_hashes_nothing(pytester: pytest.Pytester, project: Project
         import threading
         import pytest
 
-        @pytest.hookimpl(tryfirst=True)
-        def pytest_unconfigure(config):
+        # Right after the plugin's own collection_finish, where a run starts hashing: the
+        # pool is shut down at sessionfinish, so a later look would see no thread either way.
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_finish(session):
             names = [t.name for t in threading.enumerate()]
             with open({str(seen)!r}, "w") as handle:
                 handle.write(" ".join(names))
