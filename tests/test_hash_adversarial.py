@@ -36,7 +36,7 @@ def test_a_crashed_items_node_id_is_mapped_to_its_planned_name_never_guessed() -
     from types import SimpleNamespace
 
     from pytest_mlsupply.plan import PlannedItem
-    from pytest_mlsupply.plugin.hooks import MlsupplyPlugin
+    from pytest_mlsupply.plugin.session import MlsupplyPlugin
     from pytest_mlsupply.results import RowKind
 
     subjects = ["tiny/a::scan]::b]@tiny/a", "tiny/a::scan]", "tiny/x@y"]

@@ -16,19 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_mlsupply.plugin.options import MARKER
+
 if TYPE_CHECKING:
-    # Imported where a marker is parsed: the entry point imports this module for MARKER_HELP,
-    # and a session without a marked test must not pay for the manifest's model.
+    # Imported where a marker is parsed: a session whose marked tests are all skipped or
+    # deselected must not pay for the manifest's model.
     from pytest_mlsupply.manifest.model import HubRef, Span
-
-MARKER = "model_artifact"
-
-MARKER_HELP = (
-    "model_artifact(ref=None, *, path=None, allow_patterns=None, checks=None, name=None): run "
-    "the test only after the model's artifact checks pass; the model_artifact fixture returns "
-    "the verified local snapshot (a Path). ref: 'org/name@<40-hex commit>' or 'hf://...' for a "
-    "Hub model, or a directory relative to the rootdir (see docs/marker.md)"
-)
 
 _KWARGS = ("path", "allow_patterns", "checks", "name")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

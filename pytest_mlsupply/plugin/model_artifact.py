@@ -1,8 +1,12 @@
-"""The ``model_artifact`` marker and fixture, the ``mlsupply_results`` fixture, and their xdist glue.
+"""The ``model_artifact`` marker's verification, the ``mlsupply_results`` fixture's data, and
+their xdist glue.
 
-Registered whenever pytest-mlsupply is installed, with or without ``--mlsupply``: a test that
-asks for a verified model must never run against an unverified one. ``--mlsupply`` only adds the
-generated items and the reports (which then include the marked models).
+A test that asks for a verified model must never run against an unverified one, with or without
+``--mlsupply``. The entry point (:mod:`pytest_mlsupply.plugin.hooks`) always has the light hooks
+that look for the marker; this module, and the :class:`ModelArtifactPlugin` it registers, are
+loaded only when a session has a marked test, asks for a fixture, distributes tests with xdist,
+or runs the gate (:func:`marker_plugin`). ``--mlsupply`` only adds the generated items and the
+reports (which then include the marked models).
 """
 
 from __future__ import annotations
@@ -16,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# Light imports only: this module is loaded by the entry point whenever the plugin is installed,
-# and a session that uses neither the marker nor --mlsupply must not pay for the engines,
-# huggingface_hub or the manifest loader (docs/performance.md, "inert means free"). The
-# verification machinery is imported inside the methods that run only for a marked test.
-from pytest_mlsupply.plugin.marker import MARKER, MarkerUsageError, ModelRequest, requests_for
-from pytest_mlsupply.plugin.options import (
+# Light imports still: a session with one marked test must not pay for the engines,
+# huggingface_hub or the manifest loader before a model is verified. The verification
+# machinery is imported inside the methods that run only for a marked test.
+from pytest_mlsupply.plugin.marker import MarkerUsageError, ModelRequest, requests_for
+from pytest_mlsupply.plugin.settings import (
     Settings,
     content_cache_folder,
     fail_on_override,
@@ -43,7 +46,8 @@ if TYPE_CHECKING:
     from pytest_mlsupply.results import Severity
 
 MARKER_PLUGIN_NAME = "mlsupply-marker"
-#: The session plugin of hooks.py, whose state is reused when ``--mlsupply`` is on.
+#: The session plugin (:mod:`pytest_mlsupply.plugin.session`), whose state is reused when
+#: ``--mlsupply`` is on.
 SESSION_PLUGIN_NAME = "mlsupply-session"
 
 # Annotated rather than subscripted: the annotation is not evaluated at import time.
@@ -132,28 +136,22 @@ class ModelArtifactPlugin:
             loaded.manifest, loaded, state.threshold(loaded.manifest), state.content_store
         )
 
-    # -- collection ---------------------------------------------------------------------------
+    # -- collection (called by the entry point's hooks for marked tests) ---------------------
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_pycollect_makeitem(
-        self, collector: pytest.Collector, name: str, obj: object
-    ) -> Generator[None, Any, Any]:
-        result = yield
-        # A marker that cannot work is a usage error of the test module: it fails collection
-        # (under xdist too), so nothing runs and the message names what to write instead.
-        for item in result if isinstance(result, list) else [result]:
-            if isinstance(item, pytest.Function):
-                try:
-                    requests_for(item, self.config.rootpath)
-                except MarkerUsageError as exc:
-                    raise collector.CollectError(f"{item.nodeid}: {exc}") from None
-        return result
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        # Collection is identical on every xdist worker, so every process finds the same
-        # conflicts: one name for two different models would merge them in the BOM.
-        sources: dict[str, dict[str, str]] = {}
+    def check_collected(self, collector: pytest.Collector, items: list[pytest.Function]) -> None:
+        """A marker that cannot work is a usage error of the test module: it fails collection
+        (under xdist too), so nothing runs and the message names what to write instead."""
         for item in items:
+            try:
+                requests_for(item, self.config.rootpath)
+            except MarkerUsageError as exc:
+                raise collector.CollectError(f"{item.nodeid}: {exc}") from None
+
+    def find_conflicts(self, marked: list[pytest.Item]) -> None:
+        """One name for two different models would merge them in the BOM. Collection is
+        identical on every xdist worker, so every process finds the same conflicts."""
+        sources: dict[str, dict[str, str]] = {}
+        for item in marked:
             try:
                 requests = requests_for(item, self.config.rootpath)
             except MarkerUsageError:
@@ -172,11 +170,9 @@ class ModelArtifactPlugin:
 
     # -- running ------------------------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        # Before any fixture: nothing the test depends on may load an unverified model.
-        if item.get_closest_marker(MARKER) is None:
-            return
+    def setup_marked(self, item: pytest.Item) -> None:
+        """Verify a marked test's models before any of its fixtures (the entry point's
+        ``pytest_runtest_setup``, tryfirst, calls this for every test that has the marker)."""
         from pytest_mlsupply.plugin.verification import NameConflict
 
         try:
@@ -358,34 +354,19 @@ class ModelArtifactPlugin:
         return self.shared_dir
 
 
-def _plugin(config: pytest.Config) -> ModelArtifactPlugin:
+def marker_plugin(config: pytest.Config) -> ModelArtifactPlugin:
+    """The session's :class:`ModelArtifactPlugin`, registered on first need.
+
+    Registered by the first marked test, fixture, xdist node or gate session: from then on its
+    hooks (reports of marked tests, the summary, the shared directory's removal) run for the
+    rest of the session. The hooks that must look at every test live in the entry point.
+    """
     plugin = config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
+    if plugin is None:
+        plugin = ModelArtifactPlugin(config)
+        config.pluginmanager.register(plugin, MARKER_PLUGIN_NAME)
     assert isinstance(plugin, ModelArtifactPlugin)
     return plugin
-
-
-@pytest.fixture
-def model_artifact(request: pytest.FixtureRequest) -> Path:
-    """The local snapshot of the model named by the test's ``model_artifact`` marker, returned
-    only after its artifact checks passed (the closest marker's model, if there are several)."""
-    return _plugin(request.config).fixture_path(request.node)
-
-
-@pytest.fixture(scope="session")
-def mlsupply_results(pytestconfig: pytest.Config) -> SupplyChainResults:
-    """The session's supply-chain results: the manifest's checks (run once, on first use) and
-    every marked model verified in this process. See docs/marker.md."""
-    return _plugin(pytestconfig).results()
-
-
-class XdistHooks:
-    """Hooks that exist only when pytest-xdist is installed (registered only then)."""
-
-    def __init__(self, plugin: ModelArtifactPlugin) -> None:
-        self.plugin = plugin
-
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKERINPUT_KEY] = str(self.plugin.shared_directory())
 
 
 def render_failure(verification: Verification, threshold: Severity, rootdir: Path) -> str:

@@ -19,7 +19,7 @@ from pytest_mlsupply.checks.content_store import ContentStore
 from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.manifest.model import Manifest
 from pytest_mlsupply.plan import PlannedItem, build_plan
-from pytest_mlsupply.plugin.options import Settings
+from pytest_mlsupply.plugin.settings import Settings
 from pytest_mlsupply.plugin.verification import Verification, merge
 from pytest_mlsupply.results import CheckResult, Severity
 from pytest_mlsupply.sources.hub import revision_pointer

@@ -61,3 +61,15 @@ def test_an_unknown_command_line_threshold_is_refused(
 ) -> None:
     result = pytester.runpytest_subprocess("--mlsupply", "--mlsupply-fail-on", "severe")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_unknown_command_line_threshold_is_refused_with_the_plugin_off_too(
+    pytester: pytest.Pytester,
+) -> None:
+    # The value is checked when the option is parsed, not when the gate reads it.
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = pytester.runpytest_subprocess("--mlsupply-fail-on", "severe")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--mlsupply-fail-on: invalid choice: 'severe' (choose from 'critical', 'high'*"]
+    )

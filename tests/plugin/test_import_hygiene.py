@@ -43,6 +43,14 @@ HEAVY = (
     "pytest_mlsupply.sources",
 )
 
+#: The only modules of the package an inert session loads: the entry point and its options.
+INERT = (
+    "pytest_mlsupply",
+    "pytest_mlsupply.plugin",
+    "pytest_mlsupply.plugin.hooks",
+    "pytest_mlsupply.plugin.options",
+)
+
 
 #: Prefixes of modules a warm gate (every artifact served from the content cache) must not load:
 #: the Hub client, the signers, the network clients and template engine, and the scanner with
@@ -90,6 +98,7 @@ def test_importing_the_entry_point_loads_none_of_the_heavy_modules() -> None:
     modules = json.loads(out.stdout)
     assert "pytest_mlsupply.plugin.hooks" in modules
     assert _heavy(modules) == []
+    assert [m for m in modules if m.startswith("pytest_mlsupply")] == sorted(INERT)
 
 
 def test_a_session_with_the_plugin_off_loads_none_of_the_heavy_modules(
@@ -118,6 +127,8 @@ def test_a_session_with_the_plugin_off_loads_none_of_the_heavy_modules(
     off = json.loads((pytester.path / "off.json").read_text())
     assert "pytest_mlsupply.plugin.hooks" in on  # installed and registered: only inert
     assert _heavy(sorted(set(on) - set(off))) == []
+    # Not even the marker's machinery or the severities: no test here carries the marker.
+    assert [m for m in on if m.startswith("pytest_mlsupply")] == sorted(INERT)
 
 
 def test_a_marked_test_still_loads_the_verification_it_needs(pytester: pytest.Pytester) -> None:

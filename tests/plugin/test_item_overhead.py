@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from pytest_mlsupply.plugin.hooks import collector_paused
+from pytest_mlsupply.plugin.session import collector_paused
 from tests.conftest import Project
 
 CARRIED = """

@@ -437,3 +437,54 @@ def test_declared_model(model_artifact):
     rows = {row["subject"]: row["cells"] for row in matrix["rows"]}
     # The generated artifact items were deselected; the marker's verification filled them.
     assert rows["tiny/model.safetensors"]["sha256"] == "pass"
+
+
+def test_a_marker_added_by_a_conftest_after_collection_still_verifies_the_model(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    # The marker plugin is registered on first need: a marker no collector saw (added by
+    # another plugin's modifyitems hook) must still stop the test before its body runs.
+    tamper(project.model_dir / "model.safetensors")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                item.add_marker(pytest.mark.model_artifact(path="models/tiny"))
+        """
+    )
+    pytester.makepyfile(
+        test_plain="""
+        def test_body():
+            open("body-ran", "w").close()
+        """
+    )
+    result = pytester.runpytest_subprocess("test_plain.py", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*model_artifact tiny (models/tiny) did not pass verification*"])
+    assert not (pytester.path / "body-ran").exists()
+
+
+def test_a_marker_added_at_setup_by_an_earlier_hook_still_verifies_the_model(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    tamper(project.model_dir / "model.safetensors")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_setup(item):
+            item.add_marker(pytest.mark.model_artifact(path="models/tiny"))
+        """
+    )
+    pytester.makepyfile(
+        test_plain="""
+        def test_body():
+            open("body-ran", "w").close()
+        """
+    )
+    result = pytester.runpytest_subprocess("test_plain.py", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    assert not (pytester.path / "body-ran").exists()
