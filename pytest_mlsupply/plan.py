@@ -56,6 +56,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
     items: list[PlannedItem] = []
     for model in inventory.models:
         items.extend(plan_artifacts(model, tuple(c.name for c in ARTIFACT_CHECKS)))
+        # The claims' lines answer from the manifest: a claim no model makes is never imported.
         for claim in PROVENANCE_CHECKS:
             if claim.applies(model) or claim.required_by(inventory.manifest.policy):
                 items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
@@ -84,7 +85,7 @@ def plan_artifacts(model: ResolvedModel, checks: tuple[str, ...]) -> list[Planne
     items: list[PlannedItem] = []
     if model.error is not None or not model.files:
         items.append(PlannedItem(RowKind.ARTIFACT, model.name, (RESOLVE_CHECK,)))
-    selected = [check for check in ARTIFACT_CHECKS if check.name in checks]
+    selected = [line for line in ARTIFACT_CHECKS if line.name in checks]
     for file in files_with_missing_pins(model):
         for check in selected:
             if check.applies(file):

@@ -248,6 +248,14 @@ def reachable_modules(entry_points: tuple[str, ...]) -> dict[Path, ast.Module]:
         f"{PACKAGE.name}.engines.formats.{path.stem}"
         for path in sorted((PACKAGE / "engines" / "formats").glob("*.py"))
     ]
+    # So are the checks, named by checks/registry.py ("module:attribute" strings, imported
+    # on first use): every module a line names.
+    pending += [
+        f"{PACKAGE.name}.checks.{stem}"
+        for stem in re.findall(
+            r'"(\w+):CHECK"', (PACKAGE / "checks" / "registry.py").read_text(encoding="utf-8")
+        )
+    ]
     while pending:
         module = pending.pop()
         if module in visited:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -109,6 +110,7 @@ def test_a_planted_symlink_as_the_cache_folder_deletes_nothing_it_leads_to(
     target = _weights(tmp_path)
     cache = ContentCache(ContentStore(root, secret=b"k" * 32, fingerprint="f" * 64))
     assert cache.get(target).sha256
+    ContentStore(root, secret=b"k" * 32)  # nor is the scanner's fingerprint remembered there
     assert (project / "src" / "code.py").is_file()
     assert (project / "package.json").is_file()
     assert sorted(p.name for p in project.iterdir()) == [".pytest_cache", "package.json", "src"]
@@ -196,3 +198,70 @@ def test_a_planted_entry_nested_too_deep_to_parse_is_a_miss_not_a_crash(tmp_path
     assert store.load(identity) is None
     assert ContentCache(store).get(target).sha256
     assert store.writes == 1  # and rewritten
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the scanner's package, settled, that the store fingerprints instead."""
+    from pytest_mlsupply.checks import content_store
+
+    package = tmp_path / "pytest_mlsupply"
+    shutil.copytree(
+        content_store.PACKAGE_ROOT, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setattr(content_store, "PACKAGE_ROOT", package)
+    monkeypatch.setenv(content_store.SETTLE_ENV, "0")
+    settle()
+    return package
+
+
+def _remembered(folder: Path, fingerprint: str) -> None:
+    """Plant a memo signed with the user's secret (what an earlier run of this user wrote)."""
+    from pytest_mlsupply.checks import content_store
+
+    signer = ContentStore(folder, secret=b"k" * 32, fingerprint="0" * 64)
+    key = {"format": content_store.FORMAT, "scanner-stamps": content_store.scanner_stamps()[0]}
+    value = {"fingerprint": fingerprint}
+    memo = folder / content_store.SCANNER_MEMO
+    memo.write_text(json.dumps({"key": key, "value": value, "mac": signer._mac(key, value)}))
+
+
+def test_a_remembered_scanner_fingerprint_is_used_until_any_scanner_file_changes(
+    tmp_path: Path, package_copy: Path
+) -> None:
+    from pytest_mlsupply.checks.content_store import _hash_scanner
+
+    folder = tmp_path / "store"
+    folder.mkdir()
+    real = ContentStore(folder, secret=b"k" * 32).fingerprint
+    assert real == _hash_scanner()
+    assert (folder / "scanner.json").is_file()  # remembered against the files' identities
+    # The memo is what answers while nothing changed (a planted value shows it) ...
+    _remembered(folder, "f" * 64)
+    assert ContentStore(folder, secret=b"k" * 32).fingerprint == "f" * 64
+    # ... but not another user's (its MAC does not verify under this secret) ...
+    assert ContentStore(folder, secret=b"x" * 32).fingerprint == real
+    # ... and not once a data file, a rule or the file list changed: the package is hashed.
+    data = package_copy / "data" / "popular_pypi.txt"
+    rule = package_copy / "engines" / "pickle" / "allowlist.py"
+    for change in (
+        lambda: data.write_text(data.read_text() + "torchh\n"),
+        lambda: rule.write_bytes(rule.read_bytes()),  # the same bytes, rewritten: a new ctime
+        lambda: (package_copy / "engines" / "formats" / "new_format.py").write_text("\n"),
+    ):
+        _remembered(folder, "f" * 64)
+        change()
+        settle()
+        assert ContentStore(folder, secret=b"k" * 32).fingerprint == _hash_scanner()
+
+
+def test_a_scanner_file_changed_within_the_racy_window_is_not_remembered(
+    tmp_path: Path, package_copy: Path
+) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    rule = package_copy / "engines" / "pickle" / "allowlist.py"
+    rule.write_bytes(rule.read_bytes() + b"\n")
+    ContentStore(folder, secret=b"k" * 32)
+    # A second write in the same clock tick could keep its identity: nothing is remembered.
+    assert not (folder / "scanner.json").exists()

@@ -18,12 +18,16 @@ resolves to.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
-from pytest_mlsupply.sources.hub import HubFileMeta, blob_address, git_blob_sha1
 from pytest_mlsupply.sources.inventory import ArtifactFile
+
+# The Hub module is imported by a run over a hub model's file: the planner loads this check to
+# ask ``applies`` of every file, and a project of local models never needs the rest.
+if TYPE_CHECKING:
+    from pytest_mlsupply.sources.hub import HubFileMeta
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -48,6 +52,8 @@ def applies(file: ArtifactFile) -> bool:
 
 
 def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
+    from pytest_mlsupply.sources.hub import blob_address, git_blob_sha1
+
     listing = _listing(file, ctx)
     meta = listing.get(file.relpath) if listing is not None else None
     recorded = meta if meta is not None and meta.source != "cache-blob" else None

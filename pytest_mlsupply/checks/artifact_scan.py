@@ -10,7 +10,7 @@ from pytest_mlsupply.results import RowKind
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
 # The scanner's policy types (and the pickle engine behind them) are imported when a scan is
-# asked for, not at import: the registry imports every check to plan.
+# asked for, not at import: a warm gate takes its reports from the cache.
 if TYPE_CHECKING:
     from pytest_mlsupply.engines.blob import ScanPolicy
 

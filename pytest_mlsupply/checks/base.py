@@ -49,7 +49,8 @@ class Check(Generic[S]):
     """A named check over subjects of type ``S``.
 
     ``applies`` lets a check skip subjects it has nothing to say about (the matrix cell stays
-    blank rather than a vacuous pass).
+    blank rather than a vacuous pass). A provenance claim leaves it to its line in
+    :mod:`pytest_mlsupply.checks.registry`, which the planner asks without importing the claim.
     """
 
     name: str
@@ -57,9 +58,6 @@ class Check(Generic[S]):
     summary: str
     run: Callable[[S, CheckContext], Outcome]
     applies: Callable[[S], bool] = lambda _subject: True
-    required_by: Callable[[Policy], bool] = lambda _policy: False
-    """A policy under which the check runs on every subject, ``applies`` or not (a model with
-    no signature under ``policy.require_signature`` fails its claim instead of skipping it)."""
 
 
 def artifact_content(file: ArtifactFile, ctx: CheckContext) -> FileContent:

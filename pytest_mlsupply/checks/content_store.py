@@ -12,7 +12,8 @@ blob (``.../blobs/<64 hex>``) the Hub's SHA-256 (the blob's name). Invalidated b
 itself: entries live under a fingerprint of the package's version and of every source and data
 file of the package, of the Python version and of the installed libraries the engines parse with
 (:func:`scanner_fingerprint`), so a changed rule, allowlist, engine or parser starts a fresh
-folder. A scan report is further keyed by the scan policy (pickle mode, allowed
+folder (the fingerprint is remembered in the folder against the package files' identities, as
+an entry is against its file's: :meth:`ContentStore._fingerprint`). A scan report is further keyed by the scan policy (pickle mode, allowed
 globals, limits) and the subject it names, because its findings depend on both.
 
 Where: a folder the caller gives, in practice pytest's cache directory
@@ -129,15 +130,15 @@ _FINGERPRINT_FOLDER = re.compile(r"[0-9a-f]{32}")
 _ENTRY_FILE = re.compile(r"(?:[0-9a-f]{40}|\.tmp-[A-Za-z0-9_]+)\.json")
 
 
-@functools.cache
-def scanner_fingerprint() -> str:
-    """The package's version and a digest of all its source and data files, once per process.
+#: The package whose source and data files are the scanner (a module attribute: the tests
+#: point it at a copy they change).
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: The remembered fingerprint, in the store's folder (see :meth:`ContentStore._fingerprint`).
+SCANNER_MEMO = "scanner.json"
 
-    Any change to a rule, an allowlist, a format engine or a data file moves every entry to a
-    new folder: an old scanner's "no finding" is never served to a new one. Hashing the
-    package (about 2 MiB) costs a few milliseconds per process.
-    """
-    root = Path(__file__).resolve().parents[1]
+
+def _environment() -> hashlib._Hash:
+    """The package's version, the interpreter and the parsing libraries, digested."""
     digest = hashlib.sha256(__version__.encode())
     # The interpreter (its pickletools, tarfile, zipfile, ast) and the installed libraries the
     # engines parse with: which files they are, not imported (a find_spec and a stat each).
@@ -151,8 +152,55 @@ def scanner_fingerprint() -> str:
             origin, st = None, None
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st else None
         digest.update(f"{name}\0{origin}\0{stamp}\0".encode())
+    return digest
+
+
+@functools.cache
+def scanner_fingerprint() -> str:
+    """The package's version and a digest of all its source and data files, once per process.
+
+    Any change to a rule, an allowlist, a format engine or a data file moves every entry to a
+    new folder: an old scanner's "no finding" is never served to a new one. Hashing the
+    package (about 2 MiB) costs a few milliseconds per process; a store remembers it against
+    the files' identities (:meth:`ContentStore._fingerprint`).
+    """
+    return _hash_scanner()
+
+
+def _hash_scanner() -> str:
+    digest = _environment()
+    for relative_name, full in _scanner_files():
+        encoded = relative_name.encode()
+        with open(full, "rb") as handle:
+            data = handle.read()
+        digest.update(b"%d:%s%d:" % (len(encoded), encoded, len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def scanner_stamps() -> tuple[str, bool]:
+    """A digest of what :func:`scanner_fingerprint` hashes, by identity instead of content:
+    the environment and every package file's path, device, inode, size, ``mtime_ns`` and
+    ``ctime_ns``; and whether every file is settled (:meth:`FileIdentity.settled`), so that a
+    write after this moment must move its identity. A ``stat`` per file, no read."""
+    digest = _environment()
+    settled = True
+    now = time.time_ns()
+    for relative_name, full in _scanner_files():
+        st = os.stat(full)
+        stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        # Plain tuples and strings: a FileIdentity per file (its path resolved, a Hub blob
+        # looked for) would cost more than the hash this replaces.
+        settled = settled and FileIdentity(full, *stamp, hub_sha256=None).settled(now)
+        digest.update(f"{relative_name}\0{full}\0{stamp}\0".encode())
+    return digest.hexdigest(), settled
+
+
+def _scanner_files() -> list[tuple[str, str]]:
+    """(name relative to the package, full path) of every source and data file, sorted."""
     # os.walk and plain strings, not Path.rglob: this runs in every gate session, and pathlib's
     # per-file objects cost more than reading the files.
+    root = PACKAGE_ROOT
     files: list[tuple[str, str]] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -165,13 +213,7 @@ def scanner_fingerprint() -> str:
                 continue
             relative = name if relative_folder == "." else f"{relative_folder}/{name}"
             files.append((relative, full))
-    for relative_name, full in sorted(files):
-        encoded = relative_name.encode()
-        with open(full, "rb") as handle:
-            data = handle.read()
-        digest.update(b"%d:%s%d:" % (len(encoded), encoded, len(data)))
-        digest.update(data)
-    return digest.hexdigest()
+    return sorted(files)
 
 
 @dataclass(frozen=True)
@@ -415,9 +457,9 @@ class ContentStore:
         create_pytest_cache: bool = False,
     ) -> None:
         self.root = folder
-        self.fingerprint = fingerprint if fingerprint is not None else scanner_fingerprint()
-        self.folder = folder / self.fingerprint[:32]
         self._secret = secret if secret is not None else user_key()
+        self.fingerprint = fingerprint if fingerprint is not None else self._fingerprint()
+        self.folder = folder / self.fingerprint[:32]
         self._create_pytest_cache = create_pytest_cache
         self._pruned = False
         self._clock: tuple[int, int] | None = None
@@ -425,6 +467,35 @@ class ContentStore:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+
+    def _fingerprint(self) -> str:
+        """:func:`scanner_fingerprint`, remembered in the store against the package files'
+        identities (:func:`scanner_stamps`): a run whose package has not changed pays a ``stat``
+        per file instead of reading and hashing the package.
+
+        The memo is trusted as an entry is: its key is the stamps, its MAC is under the user's
+        secret, and it is written only when every file is settled, so an edit, a reinstall or a
+        checkout (each moves a file's ``ctime``, or adds or removes one) misses it. A memo that
+        cannot be read or written only costs the hash.
+        """
+        stamps, settled = scanner_stamps()
+        key = {"format": FORMAT, "scanner-stamps": stamps}
+        memo = self.root / SCANNER_MEMO
+        found = self._verified(memo, key)
+        if found is not None and isinstance(found[0].get("fingerprint"), str):
+            fingerprint: str = found[0]["fingerprint"]
+            return fingerprint
+        # Read now, after the stat, not this process's earlier hash: a file edited since then
+        # would otherwise pair its new identity with the old scanner's fingerprint.
+        fingerprint = _hash_scanner()
+        # Only into a store folder that exists and is no planted link: the memo never creates
+        # pytest's cache directory, and is never written through a symlink.
+        if settled and self.root.is_dir() and not os.path.islink(self.root):
+            value = {"fingerprint": fingerprint}
+            text = json.dumps({"key": key, "value": value, "mac": self._mac(key, value)})
+            with contextlib.suppress(OSError):
+                write_private(memo, text, prefix=".tmp-", suffix=".json")
+        return fingerprint
 
     def _key(self, identity: FileIdentity) -> dict[str, Any]:
         return {"format": FORMAT, "scanner": self.fingerprint, "file": identity.to_key()}

@@ -10,7 +10,7 @@ from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency
 
 # The typosquat engine (and requests, for the index lookup) is imported by the run that uses it,
-# not at import: the registry imports every check to plan, and a warm gate runs few of them.
+# not at import: a check is imported once planned, and a warm gate runs few of them.
 if TYPE_CHECKING:
     from pytest_mlsupply.typosquat.detector import Resemblance
 

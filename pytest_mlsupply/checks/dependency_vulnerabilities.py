@@ -26,7 +26,7 @@ from pytest_mlsupply.results import Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import Dependency, Inventory
 
 # The vulnerability databases (vulns.*) are imported by the run that uses them, not at import:
-# the registry imports every check to plan, and a warm gate runs few of them.
+# a check is imported once planned, and a warm gate runs few of them.
 if TYPE_CHECKING:
     from pytest_mlsupply.vulns.cache import Answer
     from pytest_mlsupply.vulns.model import Advisory, Database, DatabaseError

@@ -38,7 +38,7 @@ from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, ResolvedModel
 
 # The DSSE engine (securesystemslib, cryptography) is imported by the run that uses it, not at
-# import: the registry imports every check to plan, and a warm gate runs few of them.
+# import: a check is imported once planned, and a warm gate runs few of them.
 if TYPE_CHECKING:
     from pytest_mlsupply.engines import dsse
 
@@ -834,15 +834,10 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _required(policy: Policy) -> bool:
-    return policy.require_attestation
-
-
 CHECK = ProvenanceCheck(
     name="attestation",
     kind=RowKind.PROVENANCE,
     summary="signed in-toto attestations (SLSA provenance) vouch for every file of the model",
     run=run,
-    applies=lambda model: model.decl.attestation is not None,
-    required_by=_required,
+    # When it applies, and which policy requires it, is its registry line's call.
 )

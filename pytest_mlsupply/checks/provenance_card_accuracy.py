@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import licenses
-from pytest_mlsupply.checks import provenance_lineage
+from pytest_mlsupply.checks import registry
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.provenance_license import LICENSE_FILES, card_licence
 from pytest_mlsupply.engines.hf_config import (
@@ -50,7 +50,7 @@ from pytest_mlsupply.engines.hf_config import (
 from pytest_mlsupply.engines.identification import Family
 from pytest_mlsupply.engines.model_card import CardError, ModelCard, read_card
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
-from pytest_mlsupply.sources.inventory import ResolvedModel
+from pytest_mlsupply.sources.inventory import ADAPTER_CONFIG, ResolvedModel
 
 #: Families whose "unsafe" files are code, not serialised weights: other checks' concern.
 _NOT_SERIALISED = frozenset({Family.SCRIPT, Family.EXECUTABLE})
@@ -291,7 +291,7 @@ _WHOLE_RELATIONS = frozenset({"finetune", "quantized", "merge"})
 
 
 def _base_model(run: _Run) -> None:
-    lineage = provenance_lineage.CHECK.applies(run.model)
+    lineage = registry.claim("lineage").applies(run.model)
     if lineage and run.card.metadata.get("base_model"):
         # The lineage claim compares the card's base_model with the manifest and the adapter
         # config; saying it twice would count one contradiction as two.
@@ -301,16 +301,15 @@ def _base_model(run: _Run) -> None:
         return
     relation = relation.strip().lower()
     run.compared["base_model_relation"] = relation
-    has_adapter = (run.root / provenance_lineage.ADAPTER_CONFIG).is_file()
+    has_adapter = (run.root / ADAPTER_CONFIG).is_file()
     if relation in _ADAPTER_RELATIONS and not has_adapter:
         evidence = (
-            f"the card says base_model_relation {relation!r}; the model has no "
-            f"{provenance_lineage.ADAPTER_CONFIG}"
+            f"the card says base_model_relation {relation!r}; the model has no {ADAPTER_CONFIG}"
         )
     elif relation in _WHOLE_RELATIONS and has_adapter:
         evidence = (
             f"the card says base_model_relation {relation!r}; the model ships "
-            f"{provenance_lineage.ADAPTER_CONFIG}, so it is an adapter"
+            f"{ADAPTER_CONFIG}, so it is an adapter"
         )
     else:
         return
@@ -875,14 +874,14 @@ def _weight_files(run: _Run) -> list[str] | str:
 
 def _parameters(run: _Run) -> None:
     # The safetensors reader (and the format registry behind it) is imported by the run that uses
-    # it, not at import: the registry imports every check to plan, and a warm gate runs few of them.
+    # it, not at import: a check is imported once planned, and a warm gate runs few of them.
     from pytest_mlsupply.engines.formats.safetensors import tensor_summary
 
     stated = _stated_counts(run)
     if not stated:
         return
     files = _weight_files(run)
-    if isinstance(files, str) and (run.root / provenance_lineage.ADAPTER_CONFIG).is_file():
+    if isinstance(files, str) and (run.root / ADAPTER_CONFIG).is_file():
         # An adapter's card states its base's size; the adapter's own tensors are a fraction.
         # An adapter_config.json beside full weights does not excuse them from the count.
         run.compared["parameters"] = "not compared: an adapter's card states its base's size"
@@ -973,16 +972,11 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
     )
 
 
-def _applies(model: ResolvedModel) -> bool:
-    # Without a card there is nothing to compare: the model-card claim reports its absence.
-    return model.card_path is not None and model.card_path.is_file()
-
-
 CHECK = ProvenanceCheck(
     name="model-card-accuracy",
     kind=RowKind.PROVENANCE,
     summary="what the model card states (licence, datasets, architecture, sizes, formats, code, "
     "parameter count) agrees with the manifest and the model's files",
     run=run,
-    applies=_applies,
+    # When it applies (a model with a card) is its registry line's call.
 )

@@ -492,7 +492,7 @@ def _scan_loadable(
     """The content scan (the artifacts' ``scan``) on each dataset file a loader may execute:
     a pin says the bytes were reviewed, not that loading them is safe."""
     # The scanner (and every format behind it) is imported by the run that uses it, not at import:
-    # the registry imports every check to plan, and a warm gate runs few of them.
+    # a check is imported once planned, and a warm gate runs few of them.
     from pytest_mlsupply.checks.artifact_scan import scan_policy
     from pytest_mlsupply.engines.scanner import scan_file
 

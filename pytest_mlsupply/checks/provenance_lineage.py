@@ -32,9 +32,8 @@ from pytest_mlsupply.engines.extensions import WEIGHTS_SUFFIXES
 from pytest_mlsupply.engines.model_card import CardError, read_card
 from pytest_mlsupply.manifest.model import LineageHop
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity, shown
-from pytest_mlsupply.sources.inventory import ResolvedModel
+from pytest_mlsupply.sources.inventory import ADAPTER_CONFIG, ResolvedModel, adapter_configs
 
-ADAPTER_CONFIG = "adapter_config.json"
 #: PEFT writes the adapter's weights under these names.
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 #: Bytes read from adapter_config.json at most: a PEFT config is a few kilobytes.
@@ -696,25 +695,11 @@ def ancestry(model: ResolvedModel, models: Sequence[ResolvedModel] = ()) -> list
     return []
 
 
-def adapter_configs(model: ResolvedModel) -> list[str]:
-    """The model's ``adapter_config.json`` files, relative to it: the top-level one first."""
-    if model.root is None:
-        return []
-    found = {a.relpath for a in model.files if PurePosixPath(a.relpath).name == ADAPTER_CONFIG}
-    if (model.root / ADAPTER_CONFIG).is_file():
-        found.add(ADAPTER_CONFIG)
-    return sorted(found, key=lambda rel: (rel.count("/"), rel))
-
-
-def _applies(model: ResolvedModel) -> bool:
-    return model.decl.lineage is not None or bool(adapter_configs(model))
-
-
 CHECK = ProvenanceCheck(
     name="lineage",
     kind=RowKind.PROVENANCE,
     summary="the base model → fine-tune → adapter chain agrees across the manifest, the card and "
     "adapter_config.json, pinned, with adapters bound to their base's digest",
     run=run,
-    applies=_applies,
+    # When it applies (a declared lineage or an adapter config) is its registry line's call.
 )

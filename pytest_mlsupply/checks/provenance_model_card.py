@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
-from pytest_mlsupply.engines.model_card import CardError, ModelCard, gaps, read_card
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.engines.model_card import ModelCard
 
 #: config.json / adapter_config.json are small; a bigger one is not read for the BOM.
 MAX_CONFIG_BYTES = 1 << 20
@@ -43,6 +45,10 @@ def run(model: ResolvedModel, ctx: CheckContext) -> Outcome:
                 )
             ]
         )
+    # The card engine is imported for a card there is to read: a model without one (its
+    # finding above) costs no import.
+    from pytest_mlsupply.engines.model_card import CardError, gaps, read_card
+
     try:
         card = read_card(model.card_path)
     except CardError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.checks.content import ContentCache
-from pytest_mlsupply.checks.provenance_lineage import ADAPTER_CONFIG, identify, read_adapter_config
+from pytest_mlsupply.checks.provenance_lineage import identify, read_adapter_config
 from pytest_mlsupply.engines.promotion_records import (
     Approval,
     ArtifactRef,
@@ -42,7 +42,7 @@ from pytest_mlsupply.engines.promotion_records import (
 )
 from pytest_mlsupply.manifest.model import LineageHop, PromotionDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
-from pytest_mlsupply.sources.inventory import ResolvedModel
+from pytest_mlsupply.sources.inventory import ADAPTER_CONFIG, ResolvedModel
 from pytest_mlsupply.sources.local import list_model_files
 
 _CWE_PROVENANCE = "CWE-1357"
@@ -856,7 +856,7 @@ CHECK = ProvenanceCheck(
     summary="the evaluation, approval and deploy records name this exact model by digest, meet "
     "the thresholds, and reach production only through a passed canary",
     run=run,
-    applies=lambda model: model.decl.promotion is not None,
+    # When it applies (a declared promotion) is its registry line's call.
 )
 
 

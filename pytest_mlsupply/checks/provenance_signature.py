@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
 from pytest_mlsupply.engines import model_signature
-from pytest_mlsupply.manifest.model import Policy, SignatureDecl
+from pytest_mlsupply.manifest.model import SignatureDecl
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ResolvedModel
 
 # cryptography's X.509 layer is imported by the run that reads a certificate, not at import:
-# the registry imports every check to plan, and a warm gate runs few of them.
+# a check is imported once planned, and a warm gate runs few of them.
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -316,15 +316,10 @@ def _extended_key_usage(leaf: bytes) -> frozenset[x509.ObjectIdentifier] | None:
     return frozenset(usage.value)
 
 
-def _required(policy: Policy) -> bool:
-    return policy.require_signature
-
-
 CHECK = ProvenanceCheck(
     name="signature",
     kind=RowKind.PROVENANCE,
     summary="the model's files are exactly those its signer signed (model-signing bundle)",
     run=run,
-    applies=lambda model: model.decl.signature is not None,
-    required_by=_required,
+    # When it applies, and which policy requires it, is its registry line's call.
 )

@@ -6,13 +6,16 @@ becomes an error result, never a pass.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.checks.registry import Registered
 
 S = TypeVar("S")
 
@@ -46,8 +49,8 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     if item.kind is RowKind.DEPENDENCY and name == READ_CHECK:
         errors = [e.message for e in inv.dependency_errors if e.source == item.subject]
         return Outcome(error="; ".join(errors) or f"cannot read {item.subject}")
-    # Imported on first run, not at import: the registry pulls in every check and engine, and
-    # the plugin (imported by every pytest session, even with --mlsupply off) must stay light.
+    # Imported on first run, not at import: the plugin (imported by every pytest session, even
+    # with --mlsupply off) must stay light. The registry imports a check when it is found.
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
         DATASET_CHECKS,
@@ -87,10 +90,10 @@ def _subjects(ctx: CheckContext) -> dict[tuple[RowKind, str], object]:
     return ctx.subjects
 
 
-def _find(checks: tuple[Check[S], ...], name: str) -> Check[S]:
-    for check in checks:
-        if check.name == name:
-            return check
+def _find(lines: tuple[Registered[S], ...], name: str) -> Check[S]:
+    for line in lines:
+        if line.name == name:
+            return line.load()
     raise KeyError(name)
 
 

@@ -16,7 +16,6 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from pytest_mlsupply.engines.model_card import FIELD_FINDERS
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -57,8 +56,15 @@ COMPOSER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = (
     yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 )
 
-#: Card fields a manifest may require; the model-card engine knows how to find each one.
-CARD_FIELDS = tuple(FIELD_FINDERS)
+
+def card_fields() -> tuple[str, ...]:
+    """Card fields a manifest may require; the model-card engine knows how to find each one."""
+    # Imported when a manifest requires card fields, not at import: the engine is large, and
+    # a manifest without `card.require` (a gate over local weights) never needs it.
+    from pytest_mlsupply.engines.model_card import FIELD_FINDERS
+
+    return tuple(FIELD_FINDERS)
+
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HUB_RE = re.compile(
@@ -1011,15 +1017,16 @@ class _Reader:
             )
             or ()
         )
+        known = card_fields() if require else ()
         for i, field_name in enumerate(require):
-            if field_name not in CARD_FIELDS:
-                close = difflib.get_close_matches(field_name, CARD_FIELDS, n=1)
+            if field_name not in known:
+                close = difflib.get_close_matches(field_name, known, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 self.problem(
                     self.entry(m["require"], i),
                     f"{key_path}.require[{i}]",
                     f"unknown card field {field_name!r}",
-                    f"{hint}known fields: {', '.join(CARD_FIELDS)}",
+                    f"{hint}known fields: {', '.join(known)}",
                 )
         return CardDecl(path=path, require=require)
 

@@ -17,21 +17,29 @@ from pytest_mlsupply.checks.base import CheckContext
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.content_store import ContentStore
 from pytest_mlsupply.manifest.loader import load_manifest
-from pytest_mlsupply.manifest.model import Manifest
+from pytest_mlsupply.manifest.model import Manifest, RevisionPointer
 from pytest_mlsupply.plan import PlannedItem, build_plan
 from pytest_mlsupply.plugin.settings import Settings
-from pytest_mlsupply.plugin.verification import Verification, merge
 from pytest_mlsupply.results import CheckResult, Severity
-from pytest_mlsupply.sources.hub import revision_pointer
 from pytest_mlsupply.sources.inventory import Inventory
 from pytest_mlsupply.sources.resolve import build_inventory
 
+# The marker's verification machinery and the Hub module are imported when a run needs them (a
+# marked model, a hub revision to explain): a gate over local weights loads neither.
 if TYPE_CHECKING:
+    from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
 
 #: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
 #: statuses are 0-5; this one is distinct so CI can tell a broken report from failing items).
 REPORT_ERROR_EXIT_STATUS = 6
+
+
+def _revision_pointer(repo_type: str, repo_id: str, revision: str) -> RevisionPointer | None:
+    """:func:`~pytest_mlsupply.sources.hub.revision_pointer`, its module imported on a call."""
+    from pytest_mlsupply.sources.hub import revision_pointer
+
+    return revision_pointer(repo_type, repo_id, revision)
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,9 @@ class MlsupplyState:
             # A mutable hub revision is an error either way; its message also names the commit
             # it points to today (one short request; none under HF_HUB_OFFLINE) or, when the
             # Hub cannot answer, in the local cache.
-            manifest = load_manifest(self.settings.manifest_path, resolve_revision=revision_pointer)
+            manifest = load_manifest(
+                self.settings.manifest_path, resolve_revision=_revision_pointer
+            )
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(
@@ -159,9 +169,16 @@ class MlsupplyState:
         loaded = self.load()
         manifest = loaded.manifest
         threshold = self.threshold(manifest)
-        merged = merge(loaded.inventory, loaded.plan, marked)
-        inventory, plan = merged.inventory, merged.plan
-        results = self.all_results(plan, merged.results)
+        inventory, plan = loaded.inventory, loaded.plan
+        marked_results: dict[str, list[CheckResult]] | None = None
+        if marked:
+            # Only with marked models: merging them is the marker's machinery, which a gate
+            # without markers does not import (without any, the merge is the manifest's own).
+            from pytest_mlsupply.plugin.verification import merge
+
+            merged = merge(inventory, plan, marked)
+            inventory, plan, marked_results = merged.inventory, merged.plan, merged.results
+        results = self.all_results(plan, marked_results)
         unchecked = declared_not_checked(manifest)
         self.declared_not_checked = [declared.describe() for declared in unchecked]
         matrix = build_matrix(plan, results, threshold, unchecked)

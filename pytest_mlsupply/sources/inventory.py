@@ -7,11 +7,19 @@ directories and parses requirement files), so all of them agree on the plan of c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
 from pytest_mlsupply.results import Location
-from pytest_mlsupply.sources.hub import HubFileMeta
+
+# The Hub's records are a type here; the Hub client's module is imported by what resolves a
+# hub model, so a project of local models never loads it.
+if TYPE_CHECKING:
+    from pytest_mlsupply.sources.hub import HubFileMeta
+
+#: The file PEFT writes beside an adapter's weights, naming its base model.
+ADAPTER_CONFIG = "adapter_config.json"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,20 @@ class ResolvedModel:
         if self.root is None:
             return None
         return self.root / self.decl.card.path
+
+
+def adapter_configs(model: ResolvedModel) -> list[str]:
+    """The model's ``adapter_config.json`` files, relative to it: the top-level one first.
+
+    Here rather than with the lineage claim: the planner asks it of every model (the claim
+    applies to a model with an adapter config) without importing the claim.
+    """
+    if model.root is None:
+        return []
+    found = {a.relpath for a in model.files if PurePosixPath(a.relpath).name == ADAPTER_CONFIG}
+    if (model.root / ADAPTER_CONFIG).is_file():
+        found.add(ADAPTER_CONFIG)
+    return sorted(found, key=lambda rel: (rel.count("/"), rel))
 
 
 @dataclass(frozen=True)

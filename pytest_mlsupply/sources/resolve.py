@@ -5,15 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
-from pytest_mlsupply.sources.hub import (
-    HubResolutionError,
-    HubSettings,
-    HubSnapshot,
-    matches_patterns,
-    resolve_hub,
-)
 from pytest_mlsupply.sources.inventory import (
     Dependency,
     DependencyError,
@@ -21,6 +15,9 @@ from pytest_mlsupply.sources.inventory import (
     ResolvedModel,
 )
 from pytest_mlsupply.sources.local import list_model_files
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.sources.hub import HubSnapshot
 
 
 def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = None) -> ResolvedModel:
@@ -35,6 +32,10 @@ def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = Non
         root = decl.path
     else:
         assert decl.source is not None  # the loader guarantees exactly one of the two
+        # The Hub module is imported for a hub model only: a project of local models never
+        # loads it.
+        from pytest_mlsupply.sources.hub import HubResolutionError, HubSettings, resolve_hub
+
         settings = HubSettings.from_environment()
         try:
             snapshot = resolve_hub(decl.source, allow_patterns=allow_patterns, settings=settings)
@@ -47,6 +48,8 @@ def resolve_model(decl: ModelDecl, *, allow_patterns: Sequence[str] | None = Non
         return ResolvedModel(decl=decl, root=root, error=f"cannot list {root}: {exc}")
     if snapshot is None:
         return ResolvedModel(decl=decl, root=root, files=files)
+    from pytest_mlsupply.sources.hub import matches_patterns
+
     if allow_patterns is not None:
         files = tuple(f for f in files if matches_patterns(f.relpath, allow_patterns))
     missing = _missing_files(snapshot, {f.relpath for f in files})
@@ -75,6 +78,8 @@ def _missing_files(snapshot: HubSnapshot, present: set[str]) -> list[str]:
     """Files the commit's full listing holds (within the patterns) that are not on disk."""
     if all(meta.source == "cache-blob" for meta in snapshot.files.values()):
         return []  # blob names only describe the files that are there; nothing to compare
+    from pytest_mlsupply.sources.hub import matches_patterns
+
     return [
         rel
         for rel in sorted(snapshot.files)
@@ -119,15 +124,19 @@ def build_inventory(manifest: Manifest) -> Inventory:
             # the two declarations (see _merge); one whose marker is false here gives way.
             held = dependencies.get(dep.subject)
             dependencies[dep.subject] = dep if held is None else _merge(held, dep)
-    # Only when a dataset comes from the Hub: reading the settings imports huggingface_hub.
-    hub_datasets = any(d.source is not None for d in manifest.datasets)
+    hub_endpoint = None
+    if any(d.source is not None for d in manifest.datasets):
+        # Only when a dataset comes from the Hub: reading the settings imports huggingface_hub.
+        from pytest_mlsupply.sources.hub import HubSettings
+
+        hub_endpoint = HubSettings.from_environment().endpoint
     return Inventory(
         manifest=manifest,
         models=models,
         datasets=manifest.datasets,
         dependencies=tuple(dependencies[k] for k in sorted(dependencies)),
         dependency_errors=tuple(errors),
-        hub_endpoint=HubSettings.from_environment().endpoint if hub_datasets else None,
+        hub_endpoint=hub_endpoint,
     )
 
 

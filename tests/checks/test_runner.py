@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -81,9 +82,15 @@ def test_a_subject_no_longer_in_the_inventory_is_an_error(pipeline: Pipeline) ->
     assert "'tiny/gone.bin' is no longer in the inventory" in result.error
 
 
+#: The extra check a test registers: its registry line names it here ("module:attribute").
+EXTRA: ArtifactCheck | None = None
+
+
 def _install_artifact_check(monkeypatch: pytest.MonkeyPatch, check: ArtifactCheck) -> None:
     # The runner reads the registry when it runs an item: register the extra check there.
-    monkeypatch.setattr(registry, "ARTIFACT_CHECKS", (*ARTIFACT_CHECKS, check))
+    monkeypatch.setattr(sys.modules[__name__], "EXTRA", check)
+    line = registry.Registered[ArtifactFile](check.name, RowKind.ARTIFACT, f"{__name__}:EXTRA")
+    monkeypatch.setattr(registry, "ARTIFACT_CHECKS", (*ARTIFACT_CHECKS, line))
 
 
 def test_a_check_that_raises_gives_an_error_naming_the_exception(

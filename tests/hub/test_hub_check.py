@@ -213,7 +213,7 @@ def test_the_hub_check_is_registered_and_planned_only_for_hub_snapshot_files(
     local.mkdir()
     (local / "config.json").write_bytes(b"{}")
 
-    assert HUB_CHECK in ARTIFACT_CHECKS
+    assert HUB_CHECK in [line.load() for line in ARTIFACT_CHECKS]
     assert HUB_CHECK.applies(ArtifactFile("m", "config.json", snapshot / "config.json", 2))
     assert HUB_CHECK.applies(ArtifactFile("m", "tok/vocab.txt", snapshot / "tok" / "vocab.txt", 2))
     assert not HUB_CHECK.applies(ArtifactFile("m", "config.json", local / "config.json", 2))

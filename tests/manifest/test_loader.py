@@ -10,7 +10,7 @@ import yaml
 
 from pytest_mlsupply.manifest import loader
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
-from pytest_mlsupply.manifest.loader import CARD_FIELDS, load_manifest, parse_manifest
+from pytest_mlsupply.manifest.loader import card_fields, load_manifest, parse_manifest
 from pytest_mlsupply.manifest.model import (
     CardDecl,
     HubRef,
@@ -580,7 +580,7 @@ def test_an_unknown_card_field_suggests_the_closest_known_field(
     assert (problem.line, problem.key_path) == (5, "models[0].card.require[0]")
     assert problem.message == "unknown card field 'licence'"
     assert problem.fix.startswith("did you mean 'license'? known fields: ")
-    assert all(name in problem.fix for name in CARD_FIELDS)
+    assert all(name in problem.fix for name in card_fields())
 
 
 def test_an_unknown_card_field_is_reported_at_its_own_entry(

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 import pytest_mlsupply.manifest
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
-from pytest_mlsupply.manifest.loader import CARD_FIELDS, load_manifest, parse_manifest
+from pytest_mlsupply.manifest.loader import card_fields, load_manifest, parse_manifest
 from pytest_mlsupply.results import THRESHOLD_CHOICES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ models:
     files: {{model.safetensors: "{PIN}", tokenizer/vocab.txt: "{PIN}"}}
     license: apache-2.0
     description: Binary sentiment classifier.
-    card: {{path: README.md, require: [{", ".join(CARD_FIELDS)}]}}
+    card: {{path: README.md, require: [{", ".join(card_fields())}]}}
     datasets: [reviews, hub-reviews]
     signature: {{path: model.sig, public_key: keys/release.pub}}
     attestation: {{path: [model.sig], keys: [keys/release.pub, keys/cert.pem], threshold: 2, builders: [b], source_repository: github.com/acme/m}}
@@ -241,7 +241,7 @@ def test_the_schema_rejects_unknown_keys_wherever_the_loader_does(
 def test_the_schema_allows_the_loaders_thresholds_and_card_fields(schema: dict[str, Any]) -> None:
     keys = dict(declared(schema, schema))
     assert tuple(keys["policy.fail_on"]["enum"]) == THRESHOLD_CHOICES
-    assert tuple(keys["models[].card.require"]["items"]["enum"]) == CARD_FIELDS
+    assert tuple(keys["models[].card.require"]["items"]["enum"]) == card_fields()
 
 
 def test_the_example_project_manifest_is_valid_for_the_schema_and_the_loader(

@@ -54,7 +54,8 @@ INERT = (
 
 #: Prefixes of modules a warm gate (every artifact served from the content cache) must not load:
 #: the Hub client, the signers, the network clients and template engine, and the scanner with
-#: its formats and pickle VM (a cold run needs those; a warm one has their findings cached).
+#: its formats and pickle VM (a cold run needs those; a warm one has their findings cached);
+#: and, for a project of local weights only, the code of checks and sources it does not plan.
 WARM_ABSENT = (
     "huggingface_hub",
     "securesystemslib",
@@ -68,6 +69,35 @@ WARM_ABSENT = (
     "pytest_mlsupply.engines.formats",
     "pytest_mlsupply.engines.dsse",
     "pytest_mlsupply.engines.pickle.scan",
+    # Planning local weights imports the artifact checks and the claims the models make, not
+    # the dependency audit or the other claims (their lines say when they apply), nor the Hub
+    # module, the marker's verification machinery or the vulnerability databases.
+    "pytest_mlsupply.checks.dependency_pinned",
+    "pytest_mlsupply.checks.dependency_confusion",
+    "pytest_mlsupply.checks.dependency_typosquat",
+    "pytest_mlsupply.checks.dependency_integrity",
+    "pytest_mlsupply.checks.dependency_vulnerabilities",
+    "pytest_mlsupply.checks.provenance_signature",
+    "pytest_mlsupply.checks.provenance_attestation",
+    "pytest_mlsupply.checks.provenance_lineage",
+    "pytest_mlsupply.checks.provenance_promotion",
+    "pytest_mlsupply.checks.provenance_license",
+    "pytest_mlsupply.checks.provenance_card_accuracy",
+    "pytest_mlsupply.checks.provenance_dataset",
+    "pytest_mlsupply.engines.promotion_records",
+    "pytest_mlsupply.engines.model_signature",
+    "pytest_mlsupply.engines.hf_config",
+    "pytest_mlsupply.licenses",
+    "pytest_mlsupply.sources.hub",
+    "pytest_mlsupply.sources.datasets",
+    "pytest_mlsupply.sources.pipconfig",
+    "pytest_mlsupply.sources.requirements",
+    "pytest_mlsupply.plugin.verification",
+    "pytest_mlsupply.vulns.databases",
+    "pytest_mlsupply.vulns.service",
+    "pytest_mlsupply.vulns.offline",
+    "pytest_mlsupply.vulns.cache",
+    "pytest_mlsupply.typosquat",
 )
 
 
@@ -185,5 +215,6 @@ def test_a_warm_gate_loads_none_of_the_engines_it_does_not_run(
     assert "pytest_mlsupply.engines.scanner" in cold
     # ... the warm one took every digest, format and scan from the cache, and wrote the reports.
     assert _loaded(warm, WARM_ABSENT) == []
+    assert "pytest_mlsupply.checks.provenance_model_card" in warm  # planned: it ran
     assert "pytest_mlsupply.reports.bom" in warm
     assert (pytester.path / "build" / "ml-bom.cdx.json").is_file()
