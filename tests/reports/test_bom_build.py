@@ -1,15 +1,16 @@
-"""``build_bom`` and ``render_bom_xml`` write the leaf components (libraries, model files,
-dataset files) themselves: their output must equal the library's.
+"""``build_bom`` and ``render_bom_xml`` write the whole CycloneDX document themselves, without
+cyclonedx-python-lib: their output must equal the library's.
 
-``_library_built_json`` and ``_library_built_xml`` (in :mod:`pytest_mlsupply.reports.bom`) build
-every component with cyclonedx-python-lib, as both did before they took the leaves out of the
-library's model (seconds for a thousand of them). They stay the reference: on a rich BOM (model
-card, hub and local models with many files, files named with tabs, line breaks, markup and
-control characters, hub and local datasets with files, lineage, vulnerabilities, signature and
-attestation references, 60 libraries with every field a library component can carry) the JSON
+``library_built_json`` and ``library_built_xml`` (``tests/reports/library_reference.py``) build
+the BOM with cyclonedx-python-lib, as the package did before it wrote the document itself. They
+stay the reference: on a rich BOM (model card, hub and local models with many files, files named
+with tabs, line breaks, markup and control characters, hub and local datasets with files,
+lineage, vulnerabilities with vectors, several ratings and line breaks in their texts, signature
+and attestation references, licences that are SPDX ids, expressions and free text, links the
+library percent-encodes, 60 libraries with every field a library component can carry) the JSON
 documents are equal once parsed, the XML texts are equal byte for byte, and the XML form says
 the same as the JSON one of every leaf. A BOM assembled once writes both forms as two separate
-builds would.
+builds would, and a gate that writes the JSON BOM imports none of the library.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from pytest_mlsupply.manifest.model import ModelDecl, Span
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports.bom import (
     CYCLONEDX_NS,
-    _library_built_json,
-    _library_built_xml,
     assemble_bom,
     bom_json,
     bom_xml,
@@ -37,6 +36,7 @@ from pytest_mlsupply.reports.bom import (
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
+from tests.reports.library_reference import library_built_json, library_built_xml
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -228,7 +228,7 @@ def rich(
 def _both(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
     args = (scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
     ours = build_bom(*args, serial_number=SERIAL, timestamp=WHEN)
-    reference = _library_built_json(*args, serial_number=SERIAL, timestamp=WHEN)
+    reference = library_built_json(*args, serial_number=SERIAL, timestamp=WHEN)
     return ours, reference
 
 
@@ -257,7 +257,7 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
 def _both_xml(scenario: Scenario) -> tuple[str, str]:
     args = (scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
     ours = render_bom_xml(*args, serial_number=SERIAL, timestamp=WHEN)
-    reference = _library_built_xml(*args, serial_number=SERIAL, timestamp=WHEN)
+    reference = library_built_xml(*args, serial_number=SERIAL, timestamp=WHEN)
     return ours, reference
 
 
