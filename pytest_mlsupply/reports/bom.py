@@ -27,7 +27,7 @@ import html
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,13 +109,16 @@ def library_ref(subject: str) -> str:
 # --- public API ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class AssembledBom:
     """One run's ML-BOM, assembled once: :func:`bom_json` and :func:`bom_xml` write its two forms,
-    with the same serial number and timestamp, without assembling it again."""
+    with the same serial number and timestamp, without assembling it again. ``document`` is the
+    CycloneDX 1.6 JSON document, not yet validated (:func:`bom_json` validates it)."""
 
-    document: dict[str, Any]
-    """The CycloneDX 1.6 JSON document, not yet validated (:func:`bom_json` validates it)."""
+    # A plain class: a dataclass costs its module's import ~0.5 ms, in every gate session.
+    __slots__ = ("document",)
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
 
 
 def assemble_bom(
@@ -1426,16 +1429,19 @@ def _xml_value(value: Any, rule: str) -> str:
     return _xml_chars(text)
 
 
-#: What XML 1.0 cannot hold at all, even escaped (C0 controls but tab and line breaks, lone
-#: surrogates, U+FFFE/U+FFFF).
-_NOT_XML_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """What XML 1.0 cannot hold at all, even escaped (C0 controls but tab and line breaks, lone
+    surrogates, U+FFFE/U+FFFF). Compiled on first use: its ranges cost ~10 ms to compile, which
+    a gate that writes no XML never pays."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_text(value: str) -> str:
     """``value`` with what XML cannot hold replaced by U+FFFD: names and card texts come from
     untrusted files (a file named with an escape character, ``pipeline_tag: "fill\x1bmask"``
     is valid YAML), and one such character would make the whole XML form unwritable."""
-    return _NOT_XML_RE.sub("\ufffd", value)
+    return _not_xml().sub("\ufffd", value)
 
 
 def _xml_attr(value: str) -> str:
