@@ -1356,7 +1356,7 @@ def _xml_element(out: list[str], tag: str, kind: str, value: Any, namespace: str
     spec = _XML_TYPES.get(kind)
     if spec is None or not isinstance(value, dict):
         raise BomError(f"no XML mapping for <{tag}> ({kind})")
-    unknown = value.keys() - {key for key, _ in spec}
+    unknown = value.keys() - _xml_members(kind)
     if unknown:
         # Better to fail loudly than to drop a field silently from the XML form.
         raise BomError(f"no XML mapping for {sorted(unknown)!r} under <{tag}>")
@@ -1404,6 +1404,11 @@ def _xml_element(out: list[str], tag: str, kind: str, value: Any, namespace: str
     out.append(f"</{tag}>")
 
 
+@functools.cache
+def _xml_members(kind: str) -> frozenset[str]:
+    return frozenset(key for key, _ in _XML_TYPES[kind])
+
+
 def _xml_item(out: list[str], tag: str, kind: str, value: Any) -> None:
     if kind in _XML_TEXT_RULES:
         out.append(f"<{tag}>{_xml_value(value, kind)}</{tag}>")
@@ -1444,15 +1449,29 @@ def _xml_text(value: str) -> str:
     return _not_xml().sub("\ufffd", value)
 
 
+@functools.cache
+def _xml_special() -> re.Pattern[str]:
+    """Any character :func:`_xml_attr` or :func:`_xml_chars` changes: markup, quotes, tabs and
+    line breaks, and what XML cannot hold. Most values (digests, names, versions) have none and
+    are written as they are."""
+    return re.compile(
+        "[^\x20\x21\x23-\x25\x28-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    )
+
+
 def _xml_attr(value: str) -> str:
     """``value`` as a quoted attribute value: escaped, and its tabs and line breaks kept as
     character references (a parser turns a literal one into a space)."""
+    if not _xml_special().search(value):
+        return f'"{value}"'
     escaped = html.escape(_xml_text(value), quote=True)
     return '"' + escaped.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;") + '"'
 
 
 def _xml_chars(value: str) -> str:
     """``value`` as character data: escaped, a carriage return kept as a character reference."""
+    if not _xml_special().search(value):
+        return value
     return html.escape(_xml_text(value), quote=False).replace("\r", "&#13;")
 
 
