@@ -86,7 +86,8 @@ def vulnerabilities(
 def _vulnerability(vid: str, affected: list[tuple[str, Advisory]]) -> dict[str, Any]:
     first = affected[0][1]
     aliases = sorted({alias for _, a in affected for alias in a.aliases} - {vid})
-    ratings = library_order((_rating(a.rating, a.source) for _, a in affected), _rating_key)
+    rated = library_order((_rating(a.rating, a.source) for _, a in affected), lambda r: r[0])
+    ratings = [rating for _, rating in rated]
     targets: dict[str, set[str]] = {}
     for ref, advisory in affected:
         targets.setdefault(ref, set()).add(advisory.version)
@@ -160,7 +161,8 @@ _VECTOR_PREFIXES = {
 }
 
 
-def _rating(rating: Rating, database: str) -> dict[str, Any]:
+def _rating(rating: Rating, database: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The rating's JSON form, and its key in the library's order (see :func:`_rating_key`)."""
     method = rating.method if rating.method in _METHODS else "other"
     out: dict[str, Any] = {}
     # Where the severity came from: computed from the vector, the database's own label, or
@@ -169,6 +171,7 @@ def _rating(rating: Rating, database: str) -> dict[str, Any]:
     name = origin.get(rating.source or "", rating.source)
     if name:
         out["source"] = {"name": name}
+    score: Decimal | None = None
     if rating.score is not None:
         try:
             score = Decimal(rating.score)
@@ -183,16 +186,17 @@ def _rating(rating: Rating, database: str) -> dict[str, Any]:
     if rating.vector is not None:
         prefix = _VECTOR_PREFIXES.get(method)
         out["vector"] = prefix.sub("", rating.vector) if prefix else rating.vector
-    return out
+    return _rating_key(out, score), out
 
 
-def _rating_key(rating: dict[str, Any]) -> tuple[Any, ...]:
-    # VulnerabilityRating's fields in the library's order: severity, score (0 when none),
-    # source, method, vector, justification.
+def _rating_key(rating: dict[str, Any], score: Decimal | None) -> tuple[Any, ...]:
+    # VulnerabilityRating's fields in the library's order: severity, score (the exact one, 0
+    # when none: two scores written alike may still be two ratings), source, method, vector,
+    # justification.
     source = rating.get("source")
     return (
         rating["severity"],
-        Decimal(str(rating.get("score", 0))),
+        score or 0,
         None if source is None else (source["name"], None),
         rating["method"],
         rating.get("vector"),

@@ -213,6 +213,10 @@ def rich(
         scenario.items.append(PlannedItem(D, dependency.subject, checks))
         scenario.results.append(CheckResult(D, dependency.subject, "typosquat"))
     affected = {"torch==2.4.0": ADVISORY, "lib-1==1.1.0": DATABASE_RATED}
+    # Rated 8.8 where lib-1's rating is 8.75: written alike, still two ratings.
+    affected["lib-5==2.5.0"] = replace(
+        DATABASE_RATED, package="lib-5", rating=replace(DATABASE_RATED.rating, score="8.8")
+    )
     affected["lib-3>=3"] = ODD_ADVISORY
     # A subject with no component of its own: the advisory affects the project.
     affected["ghost==1.0"] = replace(ADVISORY, id="PYSEC-2099-1", package="ghost")
@@ -294,7 +298,12 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     assert any("hashes" in c for c in libraries)
     assert any("purl" not in c for c in libraries)
     affected = {t["ref"] for v in ours["vulnerabilities"] for t in v["affects"]}
-    assert affected == {"library:torch==2.4.0", "library:lib-1==1.1.0", "project:review-service"}
+    assert affected == {
+        "library:torch==2.4.0",
+        "library:lib-1==1.1.0",
+        "library:lib-5==2.5.0",
+        "project:review-service",
+    }
     model = next(c for c in ours["components"] if c["bom-ref"] == "model:sentiment")
     assert {"modelCard", "pedigree", "externalReferences"} <= set(model)
     shards = next(c for c in ours["components"] if c["bom-ref"] == "model:shards")
@@ -308,7 +317,8 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     assert {"license": {"id": "CC-BY-4.0"}} in licences
     assert {"license": {"name": "Proprietary: see LICENSE.txt"}} in licences
     ghsa = next(v for v in ours["vulnerabilities"] if v["id"] == "GHSA-53q9-r3pm-6pq6")
-    assert [r["severity"] for r in ghsa["ratings"]] == ["critical", "high"]
+    assert [r["severity"] for r in ghsa["ratings"]] == ["critical", "high", "high"]
+    assert ghsa["ratings"][1] == ghsa["ratings"][2]  # 8.75 and 8.8, both written 8.8
     assert ghsa["ratings"][1]["score"] == 8.8
     assert ghsa["ratings"][1]["vector"] == "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H"
     odd = next(v for v in ours["vulnerabilities"] if v["id"] == "OSV-2025-17")
