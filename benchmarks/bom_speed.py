@@ -7,22 +7,26 @@ Run from the repository root::
 
 Prints the median seconds of each step, measured in this one process:
 
-- ``build``: :func:`~pytest_mlsupply.reports.bom.build_bom` without its validation (assembly,
-  cyclonedx-python-lib serialisation of all but the leaf components, libraries and files, which
-  ``build_bom`` writes itself, our post-processing);
+- ``build``: :func:`~pytest_mlsupply.reports.bom.build_bom` without its validation (the
+  plugin assembles the CycloneDX JSON document itself, without cyclonedx-python-lib);
 - ``validate_json``: the compiled jsonschema-rs validator on the built document;
 - ``build_and_validate``: ``build_bom`` as the plugin calls it (the target: under 200 ms);
-- ``library_build_and_validate``: the same BOM with every component built and serialised by
-  cyclonedx-python-lib (``bom._library_built_json``, what ``build_bom`` did before: the
-  baseline of ``build_and_validate``, checked equal to it first);
+- ``library_build_and_validate``: the same BOM built and serialised by cyclonedx-python-lib
+  (``library_built_json`` of ``tests/reports/library_reference.py``, the tests' reference and
+  what ``build_bom`` did before: the baseline of ``build_and_validate``, checked equal to it
+  first);
 - ``validate_xml``: the XSD validation of the same BOM's XML form, and
   ``render_xml_and_validate``: ``render_bom_xml`` as the plugin calls it, and
-  ``library_render_xml_and_validate``: its library-built baseline (``bom._library_built_xml``);
+  ``library_render_xml_and_validate``: its library-built baseline (the reference's
+  ``library_built_xml``, checked equal to it byte for byte first);
 - ``reference_validate_json``: cyclonedx-python-lib's ``JsonStrictValidator`` on the same
   document, the path ``build_bom`` used before (the baseline);
 - ``first_validator_build`` and ``reference_first_build``: what the first validation in a process
   costs on top (import and compile; the reference's includes ``import jsonschema``'s IRI grammars),
-  each timed inside a fresh interpreter that has already imported the BOM module.
+  each timed inside a fresh interpreter that has already imported the BOM module;
+- ``first_bom_in_process``: what a gate's session finish pays for its BOM, in a fresh
+  interpreter with the inputs built: importing the BOM module, the first ``build_bom`` (the
+  validator built) and ``render_bom_json``.
 
 The other engineers' harness imports :func:`measure`.
 """
@@ -30,6 +34,7 @@ The other engineers' harness imports :func:`measure`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -44,9 +49,13 @@ from uuid import UUID
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, OutputDecl, Policy, Span
 from pytest_mlsupply.plan import PlannedItem
-from pytest_mlsupply.reports import bom, bom_schema
 from pytest_mlsupply.results import CheckResult, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, Inventory, ResolvedModel
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The tests' cyclonedx-python-lib reference, the baseline (loaded by path: tests/ is no package
+#: of the distribution).
+REFERENCE = ROOT / "tests" / "reports" / "library_reference.py"
 
 _FIRST_BUILD = {
     "first_validator_build": (
@@ -122,6 +131,10 @@ def measure(
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
+    # Imported here, not at the top: first_bom_in_process times the import in a fresh process.
+    from pytest_mlsupply.reports import bom, bom_schema
+
+    library = _reference()
     with tempfile.TemporaryDirectory() as tmp:
         inventory, items, results = bom_inputs(Path(tmp), components)
         args = (inventory, items, results, Severity.HIGH)
@@ -130,7 +143,7 @@ def measure(
         bom_schema.xml_validator()
         document = bom.build_bom(*args)  # warm: the validators are built, the caches filled
         same = {"serial_number": UUID(int=1), "timestamp": datetime(2025, 1, 1, tzinfo=UTC)}
-        assert bom.build_bom(*args, **same) == bom._library_built_json(*args, **same), (
+        assert bom.build_bom(*args, **same) == library.library_built_json(*args, **same), (
             "build_bom and the library-built reference disagree on the benchmark BOM"
         )
         text = json.dumps(document)
@@ -140,7 +153,7 @@ def measure(
             return reference.validate_str(json.dumps(document))
 
         xml_text = bom.render_bom_xml(*args, **same)
-        assert xml_text == bom._library_built_xml(*args, **same), (
+        assert xml_text == library.library_built_xml(*args, **same), (
             "render_bom_xml and the library-built reference disagree on the benchmark BOM"
         )
 
@@ -155,17 +168,51 @@ def measure(
             "build": build,
             "validate_json": _median(lambda: bom_schema.validate_json(document), repeat),
             "build_and_validate": _median(lambda: bom.build_bom(*args), repeat),
-            "library_build_and_validate": _median(lambda: bom._library_built_json(*args), repeat),
+            "library_build_and_validate": _median(
+                lambda: library.library_built_json(*args), repeat
+            ),
             "validate_xml": _median(lambda: bom_schema.validate_xml(xml_text), repeat),
             "render_xml_and_validate": _median(lambda: bom.render_bom_xml(*args), repeat),
             "library_render_xml_and_validate": _median(
-                lambda: bom._library_built_xml(*args), repeat
+                lambda: library.library_built_xml(*args), repeat
             ),
             "reference_validate_json": _median(reference_validate, repeat),
         }
     for name, code in _FIRST_BUILD.items() if first_build else ():
         figures[name] = statistics.median(_fresh_interpreter(code) for _ in range(repeat))
+    if first_build:
+        figures["first_bom_in_process"] = statistics.median(
+            _first_bom(components) for _ in range(repeat)
+        )
     return figures
+
+
+def _first_bom(components: int) -> float:
+    """Seconds a new interpreter, its inputs built, takes to import the BOM module and write
+    its first JSON BOM."""
+    timed = (
+        "import sys, tempfile, time\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "import bom_speed\n"
+        "from pytest_mlsupply.results import Severity\n"
+        f"inputs = bom_speed.bom_inputs(Path(tempfile.mkdtemp()), {components})\n"
+        "start = time.perf_counter()\n"
+        "from pytest_mlsupply.reports.bom import build_bom, render_bom_json\n"
+        "render_bom_json(build_bom(*inputs, Severity.HIGH))\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", timed], check=True, capture_output=True, text=True)
+    return float(proc.stdout.split()[-1])
+
+
+def _reference() -> Any:
+    spec = importlib.util.spec_from_file_location("library_reference", REFERENCE)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load the library reference {REFERENCE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _fresh_interpreter(code: str) -> float:

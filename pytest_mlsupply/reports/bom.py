@@ -1,20 +1,20 @@
 """The CycloneDX 1.6 ML-BOM: models with their files, datasets, libraries and every check's verdict.
 
-cyclonedx-python-lib 11 builds and serialises the BOM, but its ``Component`` has no ``modelCard``
-or ``data`` field yet. So the BOM is built with the library, serialised, and those two fields are
-added to the serialised form (a JSON dict, or an XML tree in the CycloneDX namespace) before the
-result is validated against the 1.6 schema shipped inside the library (by
+The plugin writes the BOM itself: :func:`assemble_bom` builds the whole CycloneDX 1.6 JSON
+document (plain dicts and lists), :func:`bom_json` validates it against the 1.6 schema and
+:func:`bom_xml` writes the same document as XML through one table-driven converter
+(:data:`_XML_TYPES`) and validates it against the XSD (both by
 :mod:`pytest_mlsupply.reports.bom_schema`). A BOM that fails validation is never returned: it
 raises :class:`BomError`.
 
-The components that grow with the project (libraries, a model's files, a dataset's files: one
-per distribution or per file, thousands of them) are the exception: each is a small
-:class:`_Leaf` record, written straight into both serialised forms by the plugin, because the
-library's model costs about a millisecond per component (sorted sets compared and hashed by
-every field, a graph scan per component). The BOM is assembled once (:func:`assemble_bom`) and
-written in either form (:func:`bom_json`, :func:`bom_xml`). ``_library_built_json`` and
-``_library_built_xml`` build the same BOM entirely with the library; the tests hold both forms
-equal to them.
+Why not cyclonedx-python-lib, whose schemas validate the BOM: importing it costs every gate
+session ~70 ms, and its model about a millisecond per component (sorted sets compared and hashed
+by every field). It has no ``modelCard`` or ``data`` either. It stays the reference: the tests
+(``tests/reports/library_reference.py``) build the same BOM with the library and hold the JSON
+documents equal and the XML texts equal byte for byte, so this module writes what the library
+writes: its sets sorted as its ``SortedSet`` sorts them (:mod:`~pytest_mlsupply.reports.bom_forms`) and without
+duplicates, empty fields left out, URIs, timestamps, licences, scores and vectors in its forms,
+and in XML its ``normalizedString`` and ``token`` fields whitespace-normalised.
 
 Component identities (``bom-ref``) are derived from manifest names, so two runs over the same
 inputs produce the same document except for ``serialNumber`` and ``metadata.timestamp``.
@@ -22,39 +22,23 @@ inputs produce the same document except for ``serialNumber`` and ``metadata.time
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
-from dataclasses import dataclass, field, replace
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cyclonedx.exception import CycloneDxException
-from cyclonedx.model import (
-    ExternalReference,
-    ExternalReferenceType,
-    HashAlgorithm,
-    HashType,
-    Property,
-    XsUri,
-)
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType, Pedigree
-from cyclonedx.model.dependency import Dependency as CdxDependency
-from cyclonedx.model.tool import ToolRepository
-from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
-
-# The library's own XML serialiser (cyclonedx-python-lib's dependency): the rule it applies to
-# normalizedString fields, applied the same way to the components the plugin writes.
-from py_serializable.xml import xs_normalizedString
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.engines.model_card import heading_means, meaningful
 from pytest_mlsupply.manifest.model import HubRef
-from pytest_mlsupply.reports import bom_schema
+from pytest_mlsupply.reports import bom_forms, bom_schema
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     VulnerabilityFactsError,
     advisories_by_subject,
@@ -64,11 +48,8 @@ from pytest_mlsupply.reports.matrix import cell_verdicts, index_results
 from pytest_mlsupply.results import CheckResult, RowKind, Severity
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from uuid import UUID
-
-    from cyclonedx.model.license import License
-    from lxml import etree
 
     from pytest_mlsupply.checks.content import ContentCache
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
@@ -128,28 +109,16 @@ def library_ref(subject: str) -> str:
 # --- public API ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class AssembledBom:
     """One run's ML-BOM, assembled once: :func:`bom_json` and :func:`bom_xml` write its two forms,
-    with the same serial number and timestamp, without assembling it again.
+    with the same serial number and timestamp, without assembling it again. ``document`` is the
+    CycloneDX 1.6 JSON document, not yet validated (:func:`bom_json` validates it)."""
 
-    The components that grow with the project (libraries, model files, dataset files) are
-    :class:`_Leaf` records, written into both forms by the plugin; cyclonedx-python-lib's ``bom``
-    holds everything else. The reference (``_library_built_json`` / ``_library_built_xml``) has
-    every component in ``bom`` instead, and ``libraries`` and ``parts`` empty.
-    """
+    # A plain class: a dataclass costs its module's import ~0.5 ms, in every gate session.
+    __slots__ = ("document",)
 
-    bom: Bom
-    project: str
-    """bom-ref of the project (the root component)."""
-    libraries: list[_Leaf]
-    """Top-level components left out of ``bom`` (and the graph's edges to them), else empty."""
-    parts: dict[str, list[_Leaf]]
-    """bom-ref of a model or dataset -> its nested file components left out of ``bom``."""
-    model_cards: dict[str, dict[str, Any]]
-    """bom-ref of a model component -> its ``modelCard`` (JSON form)."""
-    data: dict[str, list[dict[str, Any]]]
-    """bom-ref of a data component -> its ``data`` entries (JSON form)."""
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
 
 
 def assemble_bom(
@@ -169,8 +138,8 @@ def assemble_bom(
     process, or in an earlier run (the content store), is not read again. Without it, such a
     file is read once, here.
     """
-    return _assemble(
-        inventory, items, results, threshold, serial_number, timestamp, contents=contents
+    return AssembledBom(
+        _assemble(inventory, items, results, threshold, serial_number, timestamp, contents)
     )
 
 
@@ -227,77 +196,11 @@ def render_bom_xml(
     return bom_xml(assembled)
 
 
-def _library_built_json(
-    inventory: Inventory,
-    items: Sequence[PlannedItem],
-    results: Sequence[CheckResult],
-    threshold: Severity,
-    *,
-    serial_number: UUID | None = None,
-    timestamp: datetime | None = None,
-) -> dict[str, Any]:
-    """:func:`build_bom` with every component built and serialised by cyclonedx-python-lib.
-
-    The reference :func:`build_bom` must equal (tests compare both on rich BOMs) and the
-    baseline ``benchmarks/bom_speed.py`` measures it against; the plugin never calls it.
-    """
-    return bom_json(
-        _assemble(
-            inventory, items, results, threshold, serial_number, timestamp, leaves_in_bom=True
-        )
-    )
-
-
-def _library_built_xml(
-    inventory: Inventory,
-    items: Sequence[PlannedItem],
-    results: Sequence[CheckResult],
-    threshold: Severity,
-    *,
-    serial_number: UUID | None = None,
-    timestamp: datetime | None = None,
-) -> str:
-    """:func:`render_bom_xml` with every component built and serialised by the library (the
-    tests' reference; the plugin never calls it)."""
-    return bom_xml(
-        _assemble(
-            inventory, items, results, threshold, serial_number, timestamp, leaves_in_bom=True
-        )
-    )
-
-
 def bom_json(assembled: AssembledBom) -> dict[str, Any]:
-    """The JSON form of an assembled BOM (a dict), validated; raises :class:`BomError`.
-
-    cyclonedx-python-lib serialises what its ``bom`` holds; the leaves, model cards and data the
-    library has no part in are added to that document, which is then sorted and validated.
-    """
-    try:
-        document: dict[str, Any] = json.loads(JsonV1Dot6(assembled.bom).output_as_string())
-    except CycloneDxException as exc:
-        raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
-    components = {c["bom-ref"]: c for c in document.get("components", []) if "bom-ref" in c}
-    for ref, parts in assembled.parts.items():
-        components[ref]["components"] = [part.json() for part in parts]
-    if assembled.libraries:
-        # The library wrote the graph of the components it holds; the libraries' entries (no
-        # edges of their own) and the project's edges to them complete it, in its order.
-        document.setdefault("components", []).extend(lib.json() for lib in assembled.libraries)
-        refs = [library.ref for library in assembled.libraries]
-        graph = document.setdefault("dependencies", [])
-        graph.extend({"ref": ref} for ref in refs)
-        for entry in graph:
-            if entry["ref"] == assembled.project:
-                entry["dependsOn"] = sorted({*entry.get("dependsOn", ()), *refs})
-        graph.sort(key=lambda entry: entry["ref"])
-    for ref, card in assembled.model_cards.items():
-        components[ref]["modelCard"] = card
-    for ref, data in assembled.data.items():
-        components[ref]["data"] = data
-    _sort_json_components(document)
-
-    validate_bom_json(document)
-    return document
+    """The JSON form of an assembled BOM (its document, not a copy), validated; raises
+    :class:`BomError`."""
+    validate_bom_json(assembled.document)
+    return assembled.document
 
 
 def validate_bom_json(document: Mapping[str, Any]) -> None:
@@ -318,38 +221,14 @@ def render_bom_json(bom: Mapping[str, Any]) -> str:
 def bom_xml(assembled: AssembledBom) -> str:
     """The XML form of an assembled BOM, validated against the 1.6 XSD; raises :class:`BomError`.
 
-    As in :func:`bom_json`: the library's XML of its ``bom``, completed with the leaves (each
-    written by :meth:`_Leaf.xml` from its JSON form), model cards and data, where the XSD's
-    sequences put them.
+    Written from the JSON document by :func:`_xml_document` as text, parsed once by lxml (a
+    thousand components parse in milliseconds; built element by element they cost tens), then
+    indented and validated.
     """
     from lxml import etree  # XML only: lxml costs an import in every gate
 
-    try:
-        from cyclonedx.output.xml import XmlV1Dot6  # only when an XML BOM is asked for
-
-        text = XmlV1Dot6(assembled.bom).output_as_string()
-    except CycloneDxException as exc:
-        raise BomError(f"cyclonedx-python-lib refused the BOM: {exc}") from exc
-
-    # Our own output, but it carries names from untrusted files (a file named with a control
-    # character): what XML cannot hold becomes U+FFFD before the text is parsed, as it does in
-    # every text the plugin adds (_xml_text).
-    root = etree.fromstring(_xml_text(text).encode("utf-8"), parser=_xml_parser())
-    if assembled.libraries:
-        _add_xml_libraries(root, assembled.libraries, assembled.project)
-    components = {
-        element.get("bom-ref"): element
-        for element in root.iter(_q("component"))
-        if element.get("bom-ref") is not None
-    }
-    for ref, parts in assembled.parts.items():
-        _insert_component_children(components[ref], "components", [_xml_components(parts)])
-    for ref, card in assembled.model_cards.items():
-        _insert_component_children(components[ref], "modelCard", _xml_elements("modelCard", card))
-    for ref, data in assembled.data.items():
-        elements = [element for entry in data for element in _xml_elements("data", entry)]
-        _insert_component_children(components[ref], "data", elements)
-    _sort_xml_components(root)
+    text = _xml_document(assembled.document)
+    root = etree.fromstring(text.encode("utf-8"), parser=bom_schema.xml_parser())
     etree.indent(root, space="  ")
     body: str = etree.tostring(root, encoding="unicode")
 
@@ -365,6 +244,9 @@ def bom_xml(assembled: AssembledBom) -> str:
 
 # --- assembly ------------------------------------------------------------------------------------
 
+#: The document's fixed head, as cyclonedx-python-lib's JSON serialiser for 1.6 writes it.
+_SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+
 
 def _assemble(
     inventory: Inventory,
@@ -373,22 +255,14 @@ def _assemble(
     threshold: Severity,
     serial_number: UUID | None,
     timestamp: datetime | None,
-    *,
-    leaves_in_bom: bool = False,
-    contents: ContentCache | None = None,
-) -> AssembledBom:
-    """The library's Bom of the run, with the fields it has no model for alongside.
-
-    The leaves (libraries, model files, dataset files) are kept out of the Bom, and the graph's
-    edges to the libraries with them, for :func:`bom_json` and :func:`bom_xml` to write;
-    ``leaves_in_bom=True`` puts them in the Bom instead (the reference).
-    """
+    contents: ContentCache | None,
+) -> dict[str, Any]:
+    """The run's BOM as the CycloneDX 1.6 JSON document (not yet validated)."""
     manifest = inventory.manifest
     if contents is None:
         from pytest_mlsupply.checks.content import ContentCache
 
         contents = ContentCache()
-    parts: dict[str, list[_Leaf]] = {}
     indexed = index_results(results, threshold)
     by_subject: dict[tuple[RowKind, str], list[CheckResult]] = {}
     for (kind, subject, _check), result in sorted(indexed.items(), key=lambda pair: pair[0][2]):
@@ -408,7 +282,7 @@ def _assemble(
         subject_refs[(RowKind.DEPENDENCY, dependency.subject)] = library_ref(dependency.subject)
 
     root_ref = project_ref(manifest.project_name)
-    properties: dict[str, list[Property]] = {}
+    properties: dict[str, list[tuple[str, str]]] = {}
     for (kind, subject, check), verdict in cell_verdicts(items, results, threshold).items():
         ref = subject_refs.get((kind, subject))
         label = check if ref is not None else f"{kind.value}[{subject}]::{check}"
@@ -428,18 +302,18 @@ def _assemble(
             bucket.append(_property("hash-pins", value))
 
     datasets = {dataset.name: dataset for dataset in inventory.datasets}
-    model_cards: dict[str, dict[str, Any]] = {}
-    models: list[Component] = []
+    models: list[dict[str, Any]] = []
     used_datasets: set[str] = set()
     model_datasets: dict[str, list[str]] = {}
     for resolved in inventory.models:
         decl = resolved.decl
-        card = _card_facts(by_subject.get((RowKind.PROVENANCE, decl.name), []))
+        claims = by_subject.get((RowKind.PROVENANCE, decl.name), [])
+        card = _card_facts(claims)
         names = [name for name in decl.datasets if name in datasets]
         used_datasets.update(names)
         model_datasets[model_ref(decl.name)] = [dataset_ref(name) for name in names]
         files = [
-            _file_leaf(
+            _file_component(
                 artifact,
                 by_subject.get((RowKind.ARTIFACT, artifact.subject), []),
                 properties.get(file_ref(artifact.subject), []),
@@ -456,8 +330,8 @@ def _assemble(
             extra.append(_property("declared-revision", decl.source.revision))
         if resolved.error is not None:
             extra.append(_property("error", resolved.error))
-        extra += _attestation_properties(by_subject.get((RowKind.PROVENANCE, decl.name), []))
-        licence = _claim_fact(by_subject.get((RowKind.PROVENANCE, decl.name), []), "license")
+        extra += _attestation_properties(claims)
+        licence = _claim_fact(claims, "license")
         extra += [
             _property("license:restriction", str(r))
             for r in sorted(licence.get("restrictions") or {})
@@ -465,85 +339,94 @@ def _assemble(
         # The card's `license: other` names its licence in `license_name`: the `license`
         # claim's reading of it, when that claim ran.
         license_text = decl.license or licence.get("card") or _card_license(card)
-        models.append(
-            Component(
-                type=ComponentType.MACHINE_LEARNING_MODEL,
-                bom_ref=model_ref(decl.name),
-                name=decl.name,
-                version=source.revision if source is not None else None,
-                description=decl.description,
-                purl=purl,
-                licenses=[_license(license_text)] if license_text else None,
-                external_references=[
-                    *_hub_references(source, resolved.endpoint),
-                    *_signature_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
-                    *_attestation_references(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
-                ],
-                pedigree=_lineage(decl, by_subject.get((RowKind.PROVENANCE, decl.name), [])),
-                components=_nested(model_ref(decl.name), files, parts, leaves_in_bom),
-                properties=[*extra, *properties.get(model_ref(decl.name), [])],
-            )
+        model = _component(
+            "machine-learning-model",
+            decl.name,
+            ref=model_ref(decl.name),
+            version=source.revision if source is not None else None,
+            description=decl.description,
+            licenses=[_license(license_text)] if license_text else (),
+            purl=purl,
+            pedigree=_lineage(decl, claims),
+            references=[
+                *_hub_references(source, resolved.endpoint),
+                *_signature_references(claims),
+                *_attestation_references(claims),
+            ],
+            properties=[*extra, *properties.get(model_ref(decl.name), [])],
+            components=files,
         )
-        model_cards[model_ref(decl.name)] = _model_card(decl, card, names, datasets)
+        model["modelCard"] = _model_card(decl, card, names, datasets)
+        models.append(model)
 
-    data_entries: dict[str, list[dict[str, Any]]] = {}
-    data_components: list[Component] = []
+    data_components: list[dict[str, Any]] = []
     for dataset in inventory.datasets:
         ref = dataset_ref(dataset.name)
         claim = _claim_fact(by_subject.get((RowKind.PROVENANCE, dataset.name), []), "dataset")
-        data_components.append(
-            _dataset_component(
-                dataset,
-                manifest.root,
-                inventory.hub_endpoint,
-                claim,
-                properties.get(ref, []),
-                _nested(ref, _dataset_files(dataset, claim), parts, leaves_in_bom),
-            )
+        component = _dataset_component(
+            dataset,
+            manifest.root,
+            inventory.hub_endpoint,
+            claim,
+            properties.get(ref, []),
+            _dataset_files(dataset, claim),
         )
         commit = claim.get("commit")
-        data_entries[ref] = [
+        component["data"] = [
             _dataset_data(
                 dataset, inventory.hub_endpoint, commit if isinstance(commit, str) else None
             )
         ]
+        data_components.append(component)
 
     libraries = _libraries(inventory.dependencies, properties)
-    components = [library.component() for library in libraries] if leaves_in_bom else []
 
     # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
     unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
-    project = Component(
-        type=ComponentType.APPLICATION,
-        bom_ref=root_ref,
-        name=manifest.project_name,
+    project = _component(
+        "application",
+        manifest.project_name,
+        ref=root_ref,
         version=manifest.project_version,
         properties=[*properties.get(root_ref, []), *unchecked],
     )
-    tool = Component(
-        type=ComponentType.APPLICATION,
-        name=TOOL_NAME,
+    tool = _component(
+        "application",
+        TOOL_NAME,
         version=__version__,
         purl=PackageURL(type="pypi", name=TOOL_NAME, version=__version__),
     )
     when = timestamp or datetime.now(UTC).replace(microsecond=0)
-    bom = Bom(
-        metadata=BomMetaData(
-            tools=ToolRepository(components=[tool]), component=project, timestamp=when
-        ),
-        components=[*models, *data_components, *components],
-    )
-    if serial_number is not None:
-        bom.serial_number = serial_number
+    components = _by_ref([*models, *data_components, *libraries])
 
     # The dependency graph: the project uses its models and libraries (and any dataset no model
-    # claims); each model depends on the datasets it was trained or evaluated on.
+    # claims); each model depends on the datasets it was trained or evaluated on. Every
+    # top-level component has its entry, with or without edges, as the library writes it.
     claimed = {dataset_ref(name) for name in used_datasets}
-    direct = [str(c.bom_ref) for c in [*models, *components]]
-    direct += [str(c.bom_ref) for c in data_components if str(c.bom_ref) not in claimed]
-    graph: dict[str, list[str]] = {str(project.bom_ref): direct}
-    graph.update({ref: list(refs) for ref, refs in model_datasets.items()})
-    bom.dependencies = _dependency_graph(bom, graph)
+    direct = [c["bom-ref"] for c in [*models, *libraries]]
+    direct += [c["bom-ref"] for c in data_components if c["bom-ref"] not in claimed]
+    graph: dict[str, list[str]] = {c["bom-ref"]: [] for c in components}
+    graph.update(model_datasets)
+    graph[root_ref] = direct
+
+    document: dict[str, Any] = {
+        "$schema": _SCHEMA_URI,
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": f"urn:uuid:{serial_number or uuid.uuid4()}",
+        "version": 1,
+        "metadata": {
+            "timestamp": bom_forms.timestamp(when),
+            "tools": {"components": [tool]},
+            "component": project,
+        },
+    }
+    if components:
+        document["components"] = components
+    document["dependencies"] = [
+        {"ref": ref, "dependsOn": sorted(set(graph[ref]))} if graph[ref] else {"ref": ref}
+        for ref in sorted(graph)
+    ]
 
     # Each advisory the `vulnerabilities` check found, affecting the library components above.
     try:
@@ -553,43 +436,125 @@ def _assemble(
             for (kind, subject), ref in subject_refs.items()
             if kind is RowKind.DEPENDENCY
         }
-        bom.vulnerabilities.update(vulnerabilities(found, library_refs, root_ref))
+        found_vulnerabilities = vulnerabilities(found, library_refs, root_ref)
     except VulnerabilityFactsError as exc:
         raise BomError(f"cannot put the vulnerabilities in the ML-BOM: {exc}") from exc
-    return AssembledBom(
-        bom=bom,
-        project=root_ref,
-        libraries=[] if leaves_in_bom else libraries,
-        parts=parts,
-        model_cards=model_cards,
-        data=data_entries,
-    )
+    if found_vulnerabilities:
+        document["vulnerabilities"] = found_vulnerabilities
+    return document
 
 
-def _nested(
-    parent: str, leaves: list[_Leaf], parts: dict[str, list[_Leaf]], in_bom: bool
-) -> list[Component]:
-    """The components to nest in ``parent`` in the library's model: all of ``leaves`` for the
-    reference (``in_bom``), else none, the leaves kept in ``parts`` for the serialised forms."""
-    if in_bom:
-        return [leaf.component() for leaf in leaves]
-    if leaves:
-        parts[parent] = leaves
-    return []
+# --- components, as cyclonedx-python-lib writes them -----------------------------------------
 
 
-def _property(name: str, value: str) -> Property:
-    return Property(name=PROPERTY_PREFIX + name, value=value)
+def _component(
+    kind: str,
+    name: str,
+    *,
+    ref: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
+    hashes: Iterable[tuple[str, str]] = (),
+    licenses: Sequence[dict[str, Any]] = (),
+    purl: PackageURL | None = None,
+    pedigree: dict[str, Any] | None = None,
+    references: Iterable[dict[str, Any]] = (),
+    properties: Iterable[tuple[str, str]] = (),
+    components: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """One component in the library's JSON form: ``None`` and empty fields left out, its sets
+    (hashes, references, properties) sorted as the library sorts them and without duplicates,
+    nested components by bom-ref (see :func:`_by_ref`). ``hashes`` are (algorithm, content)
+    pairs, ``properties`` (name, value) pairs (see :func:`_property`)."""
+    out: dict[str, Any] = {"type": kind}
+    if ref is not None:
+        out["bom-ref"] = ref
+    out["name"] = name
+    if version is not None:
+        out["version"] = version
+    if description is not None:
+        out["description"] = description
+    listed = _hashes(hashes)
+    if listed:
+        out["hashes"] = listed
+    if licenses:
+        out["licenses"] = list(licenses)
+    if purl is not None:
+        out["purl"] = purl.to_string()
+    if pedigree is not None:
+        out["pedigree"] = pedigree
+    external = bom_forms.library_order(references, _reference_key)
+    if external:
+        out["externalReferences"] = external
+    named = sorted(set(properties))
+    if named:
+        out["properties"] = [{"name": key, "value": value} for key, value in named]
+    if components:
+        out["components"] = _by_ref(components)
+    return out
 
 
-def _license(text: str) -> License:
-    # An SPDX id (normalised: "apache-2.0" -> "Apache-2.0") or expression if it is one, else a
-    # named license, so a custom license string never makes the BOM invalid. Imported here: the
-    # factory builds license-expression's SPDX table on import (tens of milliseconds), which a
-    # BOM with no licence never needs.
-    from cyclonedx.contrib.license.factories import LicenseFactory
+def _hashes(hashes: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"alg": alg, "content": content} for alg, content in sorted(set(hashes))]
 
-    return LicenseFactory().make_from_string(text)
+
+def _by_ref(components: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Components in bom-ref order (the plugin's, unique by construction); the library's
+    order, stable, among those without one (an ancestor's files, by name)."""
+    return sorted(components, key=lambda component: component.get("bom-ref", ""))
+
+
+def _reference_key(reference: dict[str, Any]) -> tuple[Any, ...]:
+    # ExternalReference's fields in the library's order: type, url, comment, hashes, properties.
+    hashes = tuple((h["alg"], h["content"]) for h in reference.get("hashes", ()))
+    return (reference["type"], reference["url"], reference.get("comment"), hashes, ())
+
+
+def _property(name: str, value: str) -> tuple[str, str]:
+    return (PROPERTY_PREFIX + name, value)
+
+
+def _external_reference(
+    kind: str, url: str, comment: str | None = None, sha256: str | None = None
+) -> dict[str, Any]:
+    try:
+        out: dict[str, Any] = {"type": kind, "url": bom_forms.uri(url)}
+    except bom_forms.InvalidUri as exc:
+        raise BomError(f"cannot put the link in the ML-BOM: {exc}") from exc
+    if comment is not None:
+        out["comment"] = comment
+    if sha256 is not None:
+        out["hashes"] = _hashes([("SHA-256", sha256)])
+    return out
+
+
+def _license(text: str) -> dict[str, Any]:
+    """The library's ``LicenseFactory().make_from_string``: an SPDX id of the 1.6 schema
+    (normalised: ``apache-2.0`` -> ``Apache-2.0``), else an SPDX expression if
+    license-expression says it is one, else a named licence, so a custom licence string never
+    makes the BOM invalid."""
+    spdx = bom_schema.spdx_ids().get(text.lower())
+    if spdx is not None:
+        return {"license": {"id": spdx}}
+    if _is_spdx_expression(text):
+        return {"expression": text}
+    return {"license": {"name": text}}
+
+
+def _is_spdx_expression(text: str) -> bool:
+    try:
+        return not _spdx_licensing().validate(text).errors
+    except Exception:  # the library's own rule: its parser crashes on odd input
+        return False
+
+
+@functools.cache
+def _spdx_licensing() -> Any:
+    # license-expression's SPDX table takes tens of milliseconds to build: only a BOM with a
+    # licence that is not a bare SPDX id pays it, once per process.
+    from license_expression import get_spdx_licensing  # type: ignore[import-untyped,unused-ignore]
+
+    return get_spdx_licensing()
 
 
 def hub_purl(repo_id: str, revision: str | None, endpoint: str | None = None) -> PackageURL:
@@ -627,14 +592,13 @@ def _hub_url(ref: HubRef, endpoint: str | None = None) -> str:
     return f"{base}/{prefix}{ref.repo_id}/tree/{ref.revision}"
 
 
-def _hub_references(ref: HubRef | None, endpoint: str | None = None) -> list[ExternalReference]:
+def _hub_references(ref: HubRef | None, endpoint: str | None = None) -> list[dict[str, Any]]:
     if ref is None:
         return []
-    url = XsUri(_hub_url(ref, endpoint))
-    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=url)]
+    return [_external_reference("distribution", _hub_url(ref, endpoint))]
 
 
-def _signature_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
+def _signature_references(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """The model-signing bundle the ``signature`` claim read (its verdict is the model's
     ``mlsupply:provenance:signature`` property)."""
     for result in results:
@@ -644,13 +608,11 @@ def _signature_references(results: Sequence[CheckResult]) -> list[ExternalRefere
         bundle, sha256 = fact.get("bundle"), fact.get("sha256")
         if isinstance(bundle, str):
             return [
-                ExternalReference(
-                    type=ExternalReferenceType.DIGITAL_SIGNATURE,
-                    url=XsUri(bundle),
-                    comment=f"OpenSSF model-signing bundle ({fact.get('mode')})",
-                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)]
-                    if isinstance(sha256, str)
-                    else None,
+                _external_reference(
+                    "digital-signature",
+                    bundle,
+                    f"OpenSSF model-signing bundle ({fact.get('mode')})",
+                    sha256 if isinstance(sha256, str) else None,
                 )
             ]
     return []
@@ -666,7 +628,7 @@ def _claim_fact(results: Sequence[CheckResult], claim: str) -> dict[str, Any]:
     return {}
 
 
-def _attestation_references(results: Sequence[CheckResult]) -> list[ExternalReference]:
+def _attestation_references(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """The in-toto envelopes the ``attestation`` claim read (its verdict is the model's
     ``mlsupply:provenance:attestation`` property)."""
     fact = _claim_fact(results, "attestation")
@@ -677,20 +639,18 @@ def _attestation_references(results: Sequence[CheckResult]) -> list[ExternalRefe
         sha256 = envelope.get("sha256") if isinstance(envelope, dict) else None
         if isinstance(path, str):
             out.append(
-                ExternalReference(
-                    type=ExternalReferenceType.ATTESTATION,
-                    url=XsUri(path),
-                    comment=f"in-toto attestation (DSSE envelope), {verified}",
-                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)]
-                    if isinstance(sha256, str)
-                    else None,
+                _external_reference(
+                    "attestation",
+                    path,
+                    f"in-toto attestation (DSSE envelope), {verified}",
+                    sha256 if isinstance(sha256, str) else None,
                 )
             )
     return out
 
 
-#: Statement facts recorded as ``mlsupply:attestation:<name>`` properties. cyclonedx-python-lib 11
-#: has no ``formulation`` (its Bom leaves it as a TODO), so the build facts go where it can write.
+#: Statement facts recorded as ``mlsupply:attestation:<name>`` properties (the build facts,
+#: where every CycloneDX reader looks; ``formulation`` is not written).
 _ATTESTATION_PROPERTIES = (
     ("predicate-type", "predicate_type"),
     ("builder", "builder"),
@@ -701,7 +661,7 @@ _ATTESTATION_PROPERTIES = (
 )
 
 
-def _attestation_properties(results: Sequence[CheckResult]) -> list[Property]:
+def _attestation_properties(results: Sequence[CheckResult]) -> list[tuple[str, str]]:
     """Each verified statement's builder, source and parameters (only signed facts: a statement
     that did not verify is not in the facts)."""
     out = []
@@ -730,18 +690,14 @@ def _source_text(ref: HubRef | None, path: Path | None, root: Path) -> str:
         return path.as_posix()
 
 
-def _lineage(decl: ModelDecl, results: Sequence[CheckResult] = ()) -> Pedigree | None:
+def _lineage(decl: ModelDecl, results: Sequence[CheckResult] = ()) -> dict[str, Any] | None:
     """The model's ancestry as nested pedigree: its parent is its ancestor, the parent's parent
     the parent's ancestor, and so on (the base model deepest). Taken from the ``lineage``
     claim's facts when it ran (they include an adapter's base), else from the manifest."""
-    chain = _lineage_chain(decl, results)
-    ancestor: Component | None = None
-    for entry in chain:  # oldest first: each wraps the one before
-        older = ancestor
-        ancestor = _ancestor(entry)
-        if older is not None:
-            ancestor.pedigree = Pedigree(ancestors=[older])
-    return None if ancestor is None else Pedigree(ancestors=[ancestor])
+    pedigree: dict[str, Any] | None = None
+    for entry in _lineage_chain(decl, results):  # oldest first: each wraps the one before
+        pedigree = {"ancestors": [_ancestor(entry, pedigree)]}
+    return pedigree
 
 
 def _lineage_chain(decl: ModelDecl, results: Sequence[CheckResult]) -> list[dict[str, Any]]:
@@ -770,44 +726,42 @@ def _lineage_chain(decl: ModelDecl, results: Sequence[CheckResult]) -> list[dict
     return [{"ref": decl.base_model, "repo": match["repo"], "revision": match["rev"]}]
 
 
-def _ancestor(entry: dict[str, Any]) -> Component:
+def _ancestor(entry: dict[str, Any], pedigree: dict[str, Any] | None) -> dict[str, Any]:
     repo, revision = entry.get("repo"), entry.get("revision")
     sha256, files = entry.get("sha256"), entry.get("files") or {}
-    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else None
+    hashes = [("SHA-256", sha256)] if sha256 else []
     parts = [
-        Component(
-            type=ComponentType.FILE,
-            name=rel,
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest)],
-        )
+        _component("file", rel, hashes=[("SHA-256", digest)])
         for rel, digest in sorted(files.items())
     ]
     if not isinstance(repo, str):
-        return Component(
-            type=ComponentType.MACHINE_LEARNING_MODEL,
-            name=str(entry.get("ref")),
+        return _component(
+            "machine-learning-model",
+            str(entry.get("ref")),
             hashes=hashes,
+            pedigree=pedigree,
             components=parts,
         )
     # An unpinned ancestor still names its repository, but has no version to report.
     rev = revision if isinstance(revision, str) else None
-    return Component(
-        type=ComponentType.MACHINE_LEARNING_MODEL,
-        name=repo,
+    return _component(
+        "machine-learning-model",
+        repo,
         version=rev,
-        purl=hub_purl(repo, rev),
-        external_references=_hub_references(HubRef("model", repo, rev)) if rev else [],
         hashes=hashes,
+        purl=hub_purl(repo, rev),
+        pedigree=pedigree,
+        references=_hub_references(HubRef("model", repo, rev)) if rev else [],
         components=parts,
     )
 
 
-def _file_leaf(
+def _file_component(
     artifact: ArtifactFile,
     results: Sequence[CheckResult],
-    properties: Sequence[Property],
+    properties: Sequence[tuple[str, str]],
     contents: ContentCache,
-) -> _Leaf:
+) -> dict[str, Any]:
     """A model file's component: its digest (a check's, else the content cache's), size,
     format and the verdict of each of its checks."""
     sha256 = _sha256_fact(results) or _cached_sha256(artifact.path, contents)
@@ -815,11 +769,11 @@ def _file_leaf(
     extra = [_property("size", str(artifact.size))]
     if file_format is not None:
         extra.append(_property("format", file_format))
-    return _Leaf(
-        type=ComponentType.FILE,
+    return _component(
+        "file",
+        artifact.relpath,
         ref=file_ref(artifact.subject),
-        name=artifact.relpath,
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else [],
+        hashes=[("SHA-256", sha256)] if sha256 else [],
         properties=[*extra, *properties],
     )
 
@@ -857,11 +811,10 @@ def _dataset_component(
     root: Path,
     endpoint: str | None,
     claim: Mapping[str, Any],
-    properties: Sequence[Property],
-    files: Sequence[Component],
-) -> Component:
-    """The dataset's ``data`` component; ``files`` (see :func:`_dataset_files`) are nested in it
-    when the library builds them."""
+    properties: Sequence[tuple[str, str]],
+    files: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """The dataset's ``data`` component, its files (see :func:`_dataset_files`) nested in it."""
     source = dataset.source
     commit = claim.get("commit")
     extra = []
@@ -876,30 +829,30 @@ def _dataset_component(
     rows = claim.get("rows")
     if isinstance(rows, int):
         extra.append(_property("rows", str(rows)))
-    return Component(
-        type=ComponentType.DATA,
-        bom_ref=dataset_ref(dataset.name),
-        name=dataset.name,
+    return _component(
+        "data",
+        dataset.name,
+        ref=dataset_ref(dataset.name),
         version=source.revision if source is not None else None,
         description=dataset.description,
+        licenses=[_license(dataset.license)] if dataset.license else (),
         purl=purl,
-        licenses=[_license(dataset.license)] if dataset.license else None,
-        external_references=_hub_references(source, endpoint),
-        components=files,
+        references=_hub_references(source, endpoint),
         properties=[*extra, *properties],
+        components=files,
     )
 
 
-def _dataset_files(dataset: DatasetDecl, claim: Mapping[str, Any]) -> list[_Leaf]:
+def _dataset_files(dataset: DatasetDecl, claim: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The dataset's files, with the digests its ``dataset`` claim computed, as nested ``file``
     components (a dataset of many files has no one hash)."""
     digests = claim.get("files")
     return [
-        _Leaf(
-            type=ComponentType.FILE,
+        _component(
+            "file",
+            rel,
             ref=dataset_file_ref(dataset.name, rel),
-            name=rel,
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())],
+            hashes=[("SHA-256", digest.lower())],
         )
         for rel, digest in sorted(digests.items() if isinstance(digests, dict) else [])
         if isinstance(digest, str) and _SHA256.match(digest.lower())
@@ -936,88 +889,9 @@ def _dataset_data(
     return data
 
 
-@dataclass(frozen=True)
-class _Leaf:
-    """One component with no children but a few simple fields: a library, a model's file, a
-    dataset's file (the components that grow to thousands). Built once, then either a
-    cyclonedx-python-lib :class:`Component` (the reference) or written by the plugin into the
-    JSON form (:meth:`json`) and, from it, the XML form (:meth:`xml`)."""
-
-    type: ComponentType
-    ref: str
-    name: str
-    version: str | None = None
-    purl: PackageURL | None = None
-    hashes: list[HashType] = field(default_factory=list)
-    properties: list[Property] = field(default_factory=list)
-
-    def component(self) -> Component:
-        return Component(
-            type=self.type,
-            bom_ref=self.ref,
-            name=self.name,
-            version=self.version,
-            purl=self.purl,
-            hashes=self.hashes or None,
-            properties=self.properties,
-        )
-
-    def xml(self) -> str:
-        """What the library writes for :meth:`component` in XML (a test holds both equal, byte
-        for byte once in the document): the XSD's order of children, and its
-        ``normalizedString`` fields (name, version, a property's value) with tabs and line
-        breaks as spaces, as a file may be named. Text, parsed with its siblings by
-        :func:`_xml_components`: lxml builds a thousand components element by element in
-        tens of milliseconds, and parses their text in a few."""
-        fields = self.json()
-        out = [
-            f'<component type="{self.type.value}" bom-ref={_xml_attr(self.ref)}>',
-            f"<name>{_xml_chars(xs_normalizedString(self.name))}</name>",
-        ]
-        if "version" in fields:
-            out.append(f"<version>{_xml_chars(xs_normalizedString(fields['version']))}</version>")
-        if "hashes" in fields:
-            out.append("<hashes>")
-            out += [
-                f"<hash alg={_xml_attr(h['alg'])}>{_xml_chars(h['content'])}</hash>"
-                for h in fields["hashes"]
-            ]
-            out.append("</hashes>")
-        if "purl" in fields:
-            out.append(f"<purl>{_xml_chars(fields['purl'])}</purl>")
-        if "properties" in fields:
-            out.append("<properties>")
-            out += [
-                f"<property name={_xml_attr(p['name'])}>"
-                f"{_xml_chars(xs_normalizedString(p['value']))}</property>"
-                for p in fields["properties"]
-            ]
-            out.append("</properties>")
-        out.append("</component>")
-        return "".join(out)
-
-    def json(self) -> dict[str, Any]:
-        """What cyclonedx-python-lib writes for :meth:`component` (a test holds both equal on
-        rich BOMs): its sets are sorted by their fields and drop duplicates, and empty or
-        ``None`` fields are left out."""
-        out: dict[str, Any] = {"type": self.type.value, "bom-ref": self.ref}
-        out["name"] = self.name
-        if self.version is not None:
-            out["version"] = self.version
-        if self.purl is not None:
-            out["purl"] = self.purl.to_string()
-        hashes = sorted({(h.alg.value, h.content) for h in self.hashes})
-        if hashes:
-            out["hashes"] = [{"alg": alg, "content": content} for alg, content in hashes]
-        properties = sorted({(p.name, p.value) for p in self.properties})
-        if properties:
-            out["properties"] = [{"name": name, "value": value} for name, value in properties]
-        return out
-
-
 def _libraries(
-    dependencies: Sequence[Dependency], properties: Mapping[str, Sequence[Property]]
-) -> list[_Leaf]:
+    dependencies: Sequence[Dependency], properties: Mapping[str, Sequence[tuple[str, str]]]
+) -> list[dict[str, Any]]:
     # The same distribution may be declared twice (a requirements file and the environment):
     # one component, with every origin recorded.
     grouped: dict[str, list[Dependency]] = {}
@@ -1047,13 +921,13 @@ def _libraries(
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
         libraries.append(
-            _Leaf(
-                type=ComponentType.LIBRARY,
+            _component(
+                "library",
+                first.name,
                 ref=library_ref(subject),
-                name=first.name,
                 version=first.version,
-                purl=None if link is not None else pypi_purl(first.name, first.version, index),
                 hashes=_pinned_hashes(group),
+                purl=None if link is not None else pypi_purl(first.name, first.version, index),
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
         )
@@ -1075,23 +949,19 @@ def _is_default_index(url: str) -> bool:
 
 
 #: ``--hash=<algorithm>:<hex>`` algorithms pip accepts, as CycloneDX names them.
-_HASH_ALGORITHMS = {
-    "sha256": HashAlgorithm.SHA_256,
-    "sha384": HashAlgorithm.SHA_384,
-    "sha512": HashAlgorithm.SHA_512,
-}
+_HASH_ALGORITHMS = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
 
 
-def _pinned_hashes(group: Sequence[Dependency]) -> list[HashType]:
+def _pinned_hashes(group: Sequence[Dependency]) -> list[tuple[str, str]]:
     """The requirement's ``--hash`` pins (the archives pip may install; one per wheel or sdist)."""
-    hashes: set[tuple[HashAlgorithm, str]] = set()
+    hashes: set[tuple[str, str]] = set()
     for dependency in group:
         for pin in dependency.hashes:
             algorithm, _, value = pin.partition(":")
             alg = _HASH_ALGORITHMS.get(algorithm.strip().lower())
             if alg is not None and re.fullmatch(r"[0-9a-fA-F]+", value):
                 hashes.add((alg, value.lower()))
-    return [HashType(alg=alg, content=value) for alg, value in sorted(hashes)]
+    return sorted(hashes)
 
 
 # --- model card ----------------------------------------------------------------------------------
@@ -1333,287 +1203,276 @@ def _considerations(sections: Mapping[Any, Any]) -> dict[str, Any]:
     return considerations
 
 
-# --- serialised-form helpers ---------------------------------------------------------------------
-
-
-def _sort_json_components(node: dict[str, Any]) -> None:
-    components = node.get("components")
-    if isinstance(components, list):
-        components.sort(key=lambda component: component.get("bom-ref", ""))
-        for component in components:
-            _sort_json_components(component)
+# --- the XML form, written from the JSON document ------------------------------------------------
 
 
 def _q(tag: str) -> str:
     return f"{{{CYCLONEDX_NS}}}{tag}"
 
 
-#: XSD sequences are ordered: children of each element, in the order the 1.6 schema requires.
-_XML_ORDER: dict[str, tuple[str, ...]] = {
-    "modelCard": ("modelParameters", "quantitativeAnalysis", "considerations", "properties"),
-    "modelParameters": (
-        "approach",
-        "task",
-        "architectureFamily",
-        "modelArchitecture",
-        "datasets",
-        "inputs",
-        "outputs",
+#: How a value is written as XML text. The library's rules for the fields it writes: ``normal``
+#: (an XSD ``normalizedString``: tabs and line breaks become spaces), ``token`` (also trimmed,
+#: runs of spaces collapsed), ``text`` (an ``xs:string``: its line breaks as an XML parser reads
+#: the library's text back, CR LF and CR as LF), ``score`` (one decimal). ``raw`` is the plugin's
+#: own rule for the model card and data (fields the library has no model for): the text as is,
+#: a carriage return kept as a character reference.
+_XML_TEXT_RULES = frozenset({"normal", "token", "text", "score", "raw"})
+
+#: Each element type of the XML form: its JSON members in the order the 1.6 XSD's sequence puts
+#: them, each with how it is written. A rule is ``"@"`` (an attribute), ``"-"`` (JSON only), a
+#: text rule (a child element holding the text; ``"=rule"``: the element's own text), or a
+#: tuple: ``("one", type)`` a child element, ``("list", item, type)`` a wrapper named after the
+#: member around one ``<item>`` per entry, ``("each", type)`` one element named after the member
+#: per entry (no wrapper), ``("choice", {key: type})`` a wrapper around entries that are
+#: one-member objects named by their member, ``("refs", tag)`` one empty ``<tag ref=""/>`` per
+#: entry, ``("datasets",)`` the model card's choice of ``<ref>`` and inline ``<dataset>``.
+#: A member with no rule here raises :class:`BomError` rather than vanish from the XML form.
+_XML_TYPES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "bom": (
+        ("$schema", "-"),
+        ("bomFormat", "-"),
+        ("specVersion", "-"),
+        ("serialNumber", "@"),
+        ("version", "@"),
+        ("metadata", ("one", "metadata")),
+        ("components", ("list", "component", "component")),
+        ("dependencies", ("list", "dependency", "dependency")),
+        ("vulnerabilities", ("list", "vulnerability", "vulnerability")),
     ),
-    "quantitativeAnalysis": ("performanceMetrics", "graphics"),
-    "performanceMetric": ("type", "value", "slice", "confidenceInterval"),
-    "considerations": (
-        "users",
-        "useCases",
-        "technicalLimitations",
-        "performanceTradeoffs",
-        "ethicalConsiderations",
-        "environmentalConsiderations",
-        "fairnessAssessments",
+    "metadata": (
+        ("timestamp", "text"),
+        ("tools", ("one", "tools")),
+        ("component", ("one", "component")),
     ),
-    "ethicalConsideration": ("name", "mitigationStrategy"),
-    "input": ("format",),
-    "output": ("format",),
-    "data": (
-        "type",
-        "name",
-        "contents",
-        "classification",
-        "sensitiveData",
-        "graphics",
-        "description",
-        "governance",
-    ),
-    "contents": ("attachment", "url", "properties"),
-    "governance": ("custodians", "stewards", "owners"),
-    "custodian": ("organization", "individual"),
-    "steward": ("organization", "individual"),
-    "owner": ("organization", "individual"),
-    "organization": ("name",),
-    # Where the serialised forms insert components, modelCard and data into the library's
-    # <component> (foreign elements, the XSD's ##other, come after all of these).
+    "tools": (("components", ("list", "component", "component")),),
     "component": (
-        "supplier",
-        "manufacturer",
-        "authors",
-        "author",
-        "publisher",
-        "group",
-        "name",
-        "version",
-        "description",
-        "scope",
-        "hashes",
-        "licenses",
-        "copyright",
-        "cpe",
-        "purl",
-        "omniborId",
-        "swhid",
-        "swid",
-        "modified",
-        "pedigree",
-        "externalReferences",
-        "properties",
-        "components",
-        "evidence",
-        "releaseNotes",
-        "modelCard",
-        "data",
-        "cryptoProperties",
-        "tags",
+        ("type", "@"),
+        ("bom-ref", "@"),
+        ("name", "normal"),
+        ("version", "normal"),
+        ("description", "normal"),
+        ("hashes", ("list", "hash", "hash")),
+        ("licenses", ("choice", {"license": "license", "expression": "normal"})),
+        ("purl", "text"),
+        ("pedigree", ("one", "pedigree")),
+        ("externalReferences", ("list", "reference", "externalReference")),
+        ("properties", ("list", "property", "property")),
+        ("components", ("list", "component", "component")),
+        ("modelCard", ("one", "modelCard")),
+        ("data", ("each", "componentData")),
     ),
+    "hash": (("alg", "@"), ("content", "=token")),
+    "license": (("id", "normal"), ("name", "normal")),
+    "pedigree": (("ancestors", ("list", "component", "component")),),
+    "externalReference": (
+        ("type", "@"),
+        ("url", "text"),
+        ("comment", "text"),
+        ("hashes", ("list", "hash", "hash")),
+    ),
+    "property": (("name", "@"), ("value", "=normal")),
+    "dependency": (("ref", "@"), ("dependsOn", ("refs", "dependency"))),
+    "vulnerability": (
+        ("bom-ref", "@"),
+        ("id", "normal"),
+        ("source", ("one", "vulnerabilitySource")),
+        ("references", ("list", "reference", "vulnerabilityReference")),
+        ("ratings", ("list", "rating", "rating")),
+        ("description", "text"),
+        ("detail", "text"),
+        ("recommendation", "text"),
+        ("published", "text"),
+        ("updated", "text"),
+        ("affects", ("list", "target", "target")),
+    ),
+    "vulnerabilitySource": (("name", "normal"), ("url", "text")),
+    "vulnerabilityReference": (("id", "normal"), ("source", ("one", "vulnerabilitySource"))),
+    "rating": (
+        ("source", ("one", "vulnerabilitySource")),
+        ("score", "score"),
+        ("severity", "text"),
+        ("method", "text"),
+        ("vector", "normal"),
+    ),
+    "target": (("ref", "text"), ("versions", ("list", "version", "versionRange"))),
+    "versionRange": (("version", "normal"), ("status", "text")),
+    # The model card and data: the plugin's own fields, written as the plugin always has.
+    "modelCard": (
+        ("modelParameters", ("one", "modelParameters")),
+        ("quantitativeAnalysis", ("one", "quantitativeAnalysis")),
+        ("considerations", ("one", "considerations")),
+        ("properties", ("list", "property", "cardProperty")),
+    ),
+    "modelParameters": (
+        ("task", "raw"),
+        ("architectureFamily", "raw"),
+        ("modelArchitecture", "raw"),
+        ("datasets", ("datasets",)),
+        ("inputs", ("list", "input", "inputOutput")),
+        ("outputs", ("list", "output", "inputOutput")),
+    ),
+    "inputOutput": (("format", "raw"),),
+    "quantitativeAnalysis": (
+        ("performanceMetrics", ("list", "performanceMetric", "performanceMetric")),
+    ),
+    "performanceMetric": (("type", "raw"), ("value", "raw"), ("slice", "raw")),
+    "considerations": (
+        ("users", ("list", "user", "raw")),
+        ("useCases", ("list", "useCase", "raw")),
+        ("technicalLimitations", ("list", "technicalLimitation", "raw")),
+        ("ethicalConsiderations", ("list", "ethicalConsideration", "ethicalConsideration")),
+    ),
+    "ethicalConsideration": (("name", "raw"), ("mitigationStrategy", "raw")),
+    "componentData": (
+        ("bom-ref", "@"),
+        ("type", "raw"),
+        ("name", "raw"),
+        ("contents", ("one", "dataContents")),
+        ("classification", "raw"),
+        ("sensitiveData", ("each", "raw")),
+        ("description", "raw"),
+        ("governance", ("one", "governance")),
+    ),
+    "dataContents": (("url", "raw"),),
+    "governance": (
+        ("custodians", ("list", "custodian", "party")),
+        ("stewards", ("list", "steward", "party")),
+        ("owners", ("list", "owner", "party")),
+    ),
+    "party": (("organization", ("one", "organization")),),
+    "organization": (("name", "raw"),),
+    "cardProperty": (("name", "@"), ("value", "=raw")),
 }
-#: JSON arrays that XML wraps in a plural element around singular items.
-_XML_ITEMS = {
-    "inputs": "input",
-    "outputs": "output",
-    "users": "user",
-    "useCases": "useCase",
-    "technicalLimitations": "technicalLimitation",
-    "performanceTradeoffs": "performanceTradeoff",
-    "ethicalConsiderations": "ethicalConsideration",
-    "performanceMetrics": "performanceMetric",
-    "custodians": "custodian",
-    "stewards": "steward",
-    "owners": "owner",
-}
-#: Children that are XML attributes, not elements.
-_XML_ATTRIBUTES = {"bom-ref"}
 
 
-def _xml_elements(tag: str, value: Any) -> list[etree._Element]:
-    """The XML form of one JSON member of ``modelCard`` / ``data``, as a list of elements.
+def _xml_document(document: Mapping[str, Any]) -> str:
+    """The XML text of the JSON document (no whitespace between elements), by :data:`_XML_TYPES`."""
+    out: list[str] = []
+    _xml_element(out, "bom", "bom", document, f' xmlns="{CYCLONEDX_NS}"')
+    return "".join(out)
 
-    Its texts are the model card's (the author's: ``pipeline_tag: "fill\x1bmask"`` is valid
-    YAML): each goes through :func:`_xml_text`, as one escape character would otherwise make
-    the whole XML form unwritable."""
-    from lxml import etree  # XML only: lxml costs an import in every gate
 
-    if tag == "properties":
-        wrapper = etree.Element(_q("properties"))
-        for prop in value:
-            name = _xml_text(prop["name"])
-            etree.SubElement(wrapper, _q("property"), name=name).text = _xml_text(prop["value"])
-        return [wrapper]
-    if tag == "datasets":
-        # A choice of <ref> (a data component's bom-ref) and inline <dataset> (componentData).
-        wrapper = etree.Element(_q("datasets"))
-        for entry in value:
-            if set(entry) == {"ref"}:
-                etree.SubElement(wrapper, _q("ref")).text = _xml_text(entry["ref"])
+def _xml_element(out: list[str], tag: str, kind: str, value: Any, namespace: str = "") -> None:
+    spec = _XML_TYPES.get(kind)
+    if spec is None or not isinstance(value, dict):
+        raise BomError(f"no XML mapping for <{tag}> ({kind})")
+    unknown = value.keys() - _xml_members(kind)
+    if unknown:
+        # Better to fail loudly than to drop a field silently from the XML form.
+        raise BomError(f"no XML mapping for {sorted(unknown)!r} under <{tag}>")
+    head = [f"<{tag}{namespace}"]
+    body: list[str] = []
+    for key, rule in spec:
+        if key not in value or rule == "-":
+            continue
+        item = value[key]
+        if rule == "@":
+            head.append(f" {key}={_xml_attr(str(item))}")
+        elif isinstance(rule, str):
+            if rule.startswith("="):
+                body.append(_xml_value(item, rule[1:]))
             else:
-                for element in _xml_elements("data", entry):  # the same componentDataType
-                    element.tag = _q("dataset")
-                    wrapper.append(element)
-        return [wrapper]
-    if tag == "sensitiveData":
-        # maxOccurs="unbounded" on the element itself: no wrapper.
-        elements = []
-        for text in value:
-            element = etree.Element(_q("sensitiveData"))
-            element.text = _xml_text(text)
-            elements.append(element)
-        return elements
-    element = etree.Element(_q(tag))
-    if isinstance(value, dict):
-        order = _XML_ORDER.get(tag)
-        unknown = set(value) - set(order or ()) - _XML_ATTRIBUTES
-        if order is None or unknown:
-            # Better to fail loudly than to drop a field silently from the XML form.
-            raise BomError(f"no XML mapping for {sorted(unknown) or tag!r} under <{tag}>")
-        for attribute in sorted(_XML_ATTRIBUTES & set(value)):
-            element.set(attribute, _xml_text(value[attribute]))
-        for key in order:
-            if key in value:
-                element.extend(_xml_elements(key, value[key]))
-    elif isinstance(value, list):
-        if tag not in _XML_ITEMS:
-            raise BomError(f"no XML mapping for the list <{tag}>")
-        for entry in value:
-            element.extend(_xml_elements(_XML_ITEMS[tag], entry))
+                body.append(f"<{key}>{_xml_value(item, rule)}</{key}>")
+        elif rule[0] == "one":
+            _xml_element(body, key, rule[1], item)
+        elif rule[0] == "list":
+            body.append(f"<{key}>")
+            for entry in item:
+                _xml_item(body, rule[1], rule[2], entry)
+            body.append(f"</{key}>")
+        elif rule[0] == "each":
+            for entry in item:
+                _xml_item(body, key, rule[1], entry)
+        elif rule[0] == "refs":
+            body += [f"<{rule[1]} ref={_xml_attr(ref)}/>" for ref in item]
+        elif rule[0] == "choice":
+            body.append(f"<{key}>")
+            for entry in item:
+                ((name, member),) = entry.items()
+                _xml_item(body, name, rule[1][name], member)
+            body.append(f"</{key}>")
+        else:  # ("datasets",): a data component's bom-ref, or an inline dataset
+            body.append(f"<{key}>")
+            for entry in item:
+                if set(entry) == {"ref"}:
+                    body.append(f"<ref>{_xml_value(entry['ref'], 'raw')}</ref>")
+                else:
+                    _xml_element(body, "dataset", "componentData", entry)
+            body.append(f"</{key}>")
+    out.append("".join(head) + ">")
+    out += body
+    out.append(f"</{tag}>")
+
+
+@functools.cache
+def _xml_members(kind: str) -> frozenset[str]:
+    return frozenset(key for key, _ in _XML_TYPES[kind])
+
+
+def _xml_item(out: list[str], tag: str, kind: str, value: Any) -> None:
+    if kind in _XML_TEXT_RULES:
+        out.append(f"<{tag}>{_xml_value(value, kind)}</{tag}>")
     else:
-        element.text = _xml_text(str(value))
-    return [element]
+        _xml_element(out, tag, kind, value)
 
 
-#: What XML 1.0 cannot hold at all, even escaped (C0 controls but tab and line breaks, lone
-#: surrogates, U+FFFE/U+FFFF).
-_NOT_XML_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NORMALIZED_RE = re.compile(r"\r\n|\t|\n|\r")
+_SPACES_RE = re.compile(r" {2,}")
+
+
+def _xml_value(value: Any, rule: str) -> str:
+    """``value`` as the character data of an element, by its text rule (:data:`_XML_TEXT_RULES`)."""
+    if rule == "score":
+        return f"{value:.1f}"
+    text = value if isinstance(value, str) else str(value)
+    if rule == "normal":
+        text = _NORMALIZED_RE.sub(" ", text)
+    elif rule == "token":
+        text = _SPACES_RE.sub(" ", _NORMALIZED_RE.sub(" ", text).strip())
+    elif rule == "text":
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _xml_chars(text)
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """What XML 1.0 cannot hold at all, even escaped (C0 controls but tab and line breaks, lone
+    surrogates, U+FFFE/U+FFFF). Compiled on first use: its ranges cost ~10 ms to compile, which
+    a gate that writes no XML never pays."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_text(value: str) -> str:
     """``value`` with what XML cannot hold replaced by U+FFFD: names and card texts come from
-    untrusted files, and lxml refuses such a character rather than write a broken document."""
-    return _NOT_XML_RE.sub("\ufffd", value)
+    untrusted files (a file named with an escape character, ``pipeline_tag: "fill\x1bmask"``
+    is valid YAML), and one such character would make the whole XML form unwritable."""
+    return _not_xml().sub("\ufffd", value)
+
+
+@functools.cache
+def _xml_special() -> re.Pattern[str]:
+    """Any character :func:`_xml_attr` or :func:`_xml_chars` changes: markup, quotes, tabs and
+    line breaks, and what XML cannot hold. Most values (digests, names, versions) have none and
+    are written as they are."""
+    return re.compile(
+        "[^\x20\x21\x23-\x25\x28-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    )
 
 
 def _xml_attr(value: str) -> str:
     """``value`` as a quoted attribute value: escaped, and its tabs and line breaks kept as
     character references (a parser turns a literal one into a space)."""
+    if not _xml_special().search(value):
+        return f'"{value}"'
     escaped = html.escape(_xml_text(value), quote=True)
     return '"' + escaped.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;") + '"'
 
 
 def _xml_chars(value: str) -> str:
     """``value`` as character data: escaped, a carriage return kept as a character reference."""
+    if not _xml_special().search(value):
+        return value
     return html.escape(_xml_text(value), quote=False).replace("\r", "&#13;")
-
-
-def _xml_fragment(tag: str, content: str) -> etree._Element:
-    """``<tag>`` holding ``content`` (escaped XML text), parsed, in the CycloneDX namespace
-    (declared on it, and reconciled with the document's default one when it is inserted)."""
-    from lxml import etree  # XML only: lxml costs an import in every gate
-
-    text = f'<{tag} xmlns="{CYCLONEDX_NS}">{content}</{tag}>'
-    return etree.fromstring(text.encode("utf-8"), parser=_xml_parser())
-
-
-def _xml_components(leaves: Sequence[_Leaf]) -> etree._Element:
-    """A ``<components>`` element holding ``leaves`` (see :meth:`_Leaf.xml`)."""
-    return _xml_fragment("components", "".join(leaf.xml() for leaf in leaves))
-
-
-def _xml_parser() -> etree.XMLParser:
-    """For the library's own output: no entities, no DTD, no network; any size."""
-    from lxml import etree  # XML only: lxml costs an import in every gate
-
-    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=True)
-
-
-def _insert_component_children(
-    component: etree._Element, tag: str, elements: Sequence[etree._Element]
-) -> None:
-    """Insert ``elements`` (all ``<tag>``) where the component's XSD sequence expects them:
-    before the first child the sequence puts after ``tag``."""
-    order = _XML_ORDER["component"]
-    rank = order.index(tag)
-    position = len(component)
-    for index, child in enumerate(component):
-        namespace, _, local = child.tag[1:].partition("}")
-        if namespace != CYCLONEDX_NS or local not in order or order.index(local) > rank:
-            position = index
-            break
-    component[position:position] = list(elements)
-
-
-def _add_xml_libraries(root: etree._Element, libraries: Sequence[_Leaf], project: str) -> None:
-    """Add the library components and their graph entries to the library's XML, where (and in
-    the order) the library would have written them."""
-    fresh = _xml_components(libraries)
-    components = root.find(_q("components"))
-    if components is None:
-        # The XSD's sequence: <components> right after <metadata>.
-        metadata = root.find(_q("metadata"))
-        root.insert(0 if metadata is None else list(root).index(metadata) + 1, fresh)
-    else:
-        # The library's few components (models, datasets) move in with the libraries rather
-        # than the thousands the other way: a moved element's namespaces are reconciled.
-        fresh.extend(list(components))
-        components.addprevious(fresh)
-        root.remove(components)
-    graph = root.find(_q("dependencies"))
-    if graph is None:  # never: the graph always has the project's entry
-        raise BomError("cyclonedx-python-lib wrote no dependency graph")
-    refs = [_xml_text(library.ref) for library in libraries]
-    edges = {entry.get("ref") or "": [c.get("ref") or "" for c in entry] for entry in graph}
-    edges.update({ref: [] for ref in refs})
-    project_ref = _xml_text(project)
-    edges[project_ref] = sorted({*edges.get(project_ref, ()), *refs})
-    # Written as text and parsed whole, as the components are.
-    entries = "".join(
-        f"<dependency ref={_xml_attr(ref)}>"
-        + "".join(f"<dependency ref={_xml_attr(target)}/>" for target in edges[ref])
-        + "</dependency>"
-        for ref in sorted(edges)
-    )
-    graph.addprevious(_xml_fragment("dependencies", entries))
-    root.remove(graph)
-
-
-def _sort_xml_components(root: etree._Element) -> None:
-    for wrapper in list(root.iter(_q("components"))):
-        ordered = sorted(wrapper, key=lambda child: child.get("bom-ref", ""))
-        if ordered != list(wrapper):  # a model's files usually are: not moved again
-            wrapper[:] = ordered
-
-
-def _dependency_graph(bom: Bom, graph: Mapping[str, Sequence[str]]) -> list[CdxDependency]:
-    """The graph ``Bom.register_dependency`` would record: one entry per component, with its edges.
-
-    ``register_dependency`` finds its target by a linear scan of the graph, so registering 1,000
-    libraries one by one costs O(n²), seconds. (The serialiser's own ``Bom.validate`` still scans
-    once per component; that half of the cost is the library's.)
-    """
-    refs = {str(c.bom_ref): c.bom_ref for c in bom.components}
-    if bom.metadata.component is not None:
-        refs[str(bom.metadata.component.bom_ref)] = bom.metadata.component.bom_ref
-    return [
-        CdxDependency(
-            ref=bom_ref, dependencies=[CdxDependency(ref=refs[d]) for d in graph.get(ref, ())]
-        )
-        for ref, bom_ref in refs.items()
-    ]
 
 
 def _shorten(text: str, limit: int = 400) -> str:

@@ -25,27 +25,40 @@ Where the two differ, this one is never the laxer on what a BOM of ours can cont
   (``23:59:60``) in a ``date-time`` and an IPv6 literal host (``https://[::1]/``) in an
   ``iri-reference``. Our own timestamps never carry a leap second.
 
-The XML form is validated against the 1.6 XSD with cyclonedx-python-lib's ``XmlValidator``
-(lxml): the XSD is compiled on first use (~40 ms) and kept for the process.
+The XML form is validated against the 1.6 XSD by lxml, as cyclonedx-python-lib's
+``XmlValidator`` does it (the same XSD file, the same safe parser): the XSD is compiled on first
+use (~40 ms) and kept for the process.
 
-Both rely on where cyclonedx-python-lib keeps its schema files (``cyclonedx.schema._res``), a
-private module: this is the only module that imports it.
+Both rely on where cyclonedx-python-lib keeps its schema files (``cyclonedx/schema/_res``, a
+private folder): this is the only module that knows it. It finds the folder without importing
+the library (``importlib.util.find_spec``), so a gate that writes a BOM imports none of
+cyclonedx-python-lib's modules; the library is the schema files' source and, in the tests, the
+reference the plugin's BOM is held equal to. :func:`spdx_ids` reads the SPDX licence ids of the
+same schema, the ones a ``license.id`` may take.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import jsonschema_rs
-    from cyclonedx.validation.xml import XmlValidator
+    from lxml import etree
 
 #: The base the CycloneDX schemas' relative ``$ref``s resolve against (their ``$id``'s folder).
 _SCHEMA_BASE = "http://cyclonedx.org/schema/"
+#: The files of cyclonedx-python-lib's schema folder this module reads (``cyclonedx.schema._res``
+#: names them: ``BOM_JSON_STRICT[V1_6]``, ``BOM_XML[V1_6]``, ``SPDX_JSON``, ``CRYPTOGRAPHY_DEFS``).
+_BOM_JSON = "bom-1.6.SNAPSHOT.schema.json"
+_BOM_XSD = "bom-1.6.SNAPSHOT.xsd"
+_SPDX_JSON = "spdx.SNAPSHOT.schema.json"
+_CRYPTOGRAPHY_DEFS = "cryptography-defs.SNAPSHOT.schema.json"
 
 
 class SchemaViolation(Exception):
@@ -73,10 +86,13 @@ def validate_json(document: Mapping[str, Any]) -> None:
 
 def validate_xml(text: str) -> None:
     """Raise :class:`SchemaViolation` naming the line and the XSD's complaint."""
-    error = xml_validator().validate_str(text)
-    if error is None:
+    from lxml import etree
+
+    schema = xml_validator()
+    document = etree.fromstring(text.encode("utf-8"), parser=xml_parser())
+    if schema.validate(document):
         return
-    entry = error.data
+    entry = schema.error_log.last_error
     line = getattr(entry, "line", None)
     message = getattr(entry, "message", str(entry))
     raise SchemaViolation(f"line {line}" if line else "the document", str(message))
@@ -91,44 +107,78 @@ def json_path(parts: list[str | int]) -> str:
 def json_validator() -> jsonschema_rs.Validator:
     """The compiled CycloneDX 1.6 JSON validator, built once per process."""
     import jsonschema_rs
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
 
-    schema_file = BOM_JSON_STRICT[SchemaVersion.V1_6]
-    if schema_file is None:  # pragma: no cover - the library ships it; a guard for mypy
-        raise RuntimeError("cyclonedx-python-lib ships no CycloneDX 1.6 JSON schema")
-    # The same three resources, under the same names, as JsonStrictValidator's registry.
+    # The same three resources, under the same names, as JsonStrictValidator's registry (in 1.6
+    # its strict schema is BOM_JSON_STRICT's file, the plain one).
     registry = jsonschema_rs.Registry(
         [
-            (f"{_SCHEMA_BASE}spdx.SNAPSHOT.schema.json", _load(SPDX_JSON)),
-            (f"{_SCHEMA_BASE}jsf-0.82.SNAPSHOT.schema.json", _load(JSF)),
-            (f"{_SCHEMA_BASE}cryptography-defs.SNAPSHOT.schema.json", _load(CRYPTOGRAPHY_DEFS)),
+            (f"{_SCHEMA_BASE}{name}", _load(name))
+            for name in (_SPDX_JSON, "jsf-0.82.SNAPSHOT.schema.json", _CRYPTOGRAPHY_DEFS)
         ]
     )
     return jsonschema_rs.validator_for(
-        _load(schema_file), registry=registry, validate_formats=True, offline=True
+        _load(_BOM_JSON), registry=registry, validate_formats=True, offline=True
     )
 
 
 @functools.cache
-def xml_validator() -> XmlValidator:
-    """cyclonedx-python-lib's XSD validator for 1.6; it compiles the XSD once and keeps it."""
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.xml import XmlValidator
+def xml_validator() -> etree.XMLSchema:
+    """The compiled 1.6 XSD (it imports the SPDX XSD beside it), built once per process."""
+    from lxml import etree
 
-    return XmlValidator(SchemaVersion.V1_6)
+    return etree.XMLSchema(file=(schema_folder() / _BOM_XSD).absolute().as_uri())
 
 
-def _load(path: str) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def xml_parser() -> etree.XMLParser:
+    """XmlValidator's parser: no entities, no DTD, no network; any size."""
+    from lxml import etree
+
+    return etree.XMLParser(
+        attribute_defaults=False,
+        dtd_validation=False,
+        load_dtd=False,
+        no_network=True,
+        resolve_entities=False,
+        huge_tree=True,
+        compact=True,
+        recover=False,
+    )
+
+
+@functools.cache
+def spdx_ids() -> dict[str, str]:
+    """The SPDX licence ids the 1.6 schema accepts as ``license.id``, by their lower-case form
+    (``apache-2.0`` -> ``Apache-2.0``): cyclonedx-python-lib's table for the same lookup."""
+    return {spdx.lower(): spdx for spdx in _load(_SPDX_JSON)["enum"]}
+
+
+@functools.cache
+def schema_folder() -> Path:
+    """Where cyclonedx-python-lib keeps its schema files, found without importing it."""
+    spec = importlib.util.find_spec("cyclonedx")
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    for location in locations:
+        folder = Path(location) / "schema" / "_res"
+        if (folder / _BOM_JSON).is_file():
+            return folder
+    raise RuntimeError(
+        "cannot find the CycloneDX 1.6 schemas: cyclonedx-python-lib (which ships them) is "
+        "not installed, or installed without them; reinstall pytest-mlsupply's dependencies"
+    )
+
+
+def _load(name: str) -> Any:
+    return json.loads((schema_folder() / name).read_text(encoding="utf-8"))
 
 
 __all__ = [
     "SchemaViolation",
     "json_path",
     "json_validator",
+    "schema_folder",
+    "spdx_ids",
     "validate_json",
     "validate_xml",
+    "xml_parser",
     "xml_validator",
 ]

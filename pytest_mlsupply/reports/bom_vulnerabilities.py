@@ -1,8 +1,10 @@
 """The ``vulnerabilities`` check's advisories as CycloneDX vulnerabilities for the ML-BOM.
 
 The check stores each advisory it found in its result's facts (:data:`FACTS_KEY`, a list of
-:meth:`Advisory.to_json`); this module reads them back and converts them with
-cyclonedx-python-lib. One advisory id is one CycloneDX vulnerability, whatever number of
+:meth:`Advisory.to_json`); this module reads them back and writes them as the BOM's JSON
+``vulnerabilities`` entries, in the form cyclonedx-python-lib writes them (the tests hold the two
+equal): its sort orders, its score with one decimal, its vectors without their scheme prefix.
+One advisory id is one CycloneDX vulnerability, whatever number of
 components it affects: the spec's ``affects`` is a list of targets, and CycloneDX tools (and
 readers counting "how many vulnerabilities") expect one entry per vulnerability with every
 affected component under it, each with the version that was found affected.
@@ -10,24 +12,13 @@ affected component under it, each with the version that was found affected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cyclonedx.model import XsUri
-from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
-from cyclonedx.model.vulnerability import (
-    BomTarget,
-    BomTargetVersionRange,
-    Vulnerability,
-    VulnerabilityRating,
-    VulnerabilityReference,
-    VulnerabilityScoreSource,
-    VulnerabilitySeverity,
-    VulnerabilitySource,
-)
-
+from pytest_mlsupply.reports.bom_forms import InvalidUri, library_order, timestamp, uri
 from pytest_mlsupply.results import CheckResult, RowKind
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
 
@@ -76,8 +67,9 @@ def advisories_by_subject(
 
 def vulnerabilities(
     advisories: Mapping[str, list[Advisory]], refs: Mapping[str, str], fallback: str
-) -> list[Vulnerability]:
-    """One CycloneDX vulnerability per advisory id, affecting every component it was found in.
+) -> list[dict[str, Any]]:
+    """One CycloneDX vulnerability (JSON) per advisory id, affecting every component it was
+    found in, sorted by id.
 
     ``refs`` maps a dependency subject to its library component's bom-ref. An advisory of a
     subject with no component of its own affects ``fallback`` (the project): a known
@@ -91,52 +83,56 @@ def vulnerabilities(
     return [_vulnerability(vid, by_id[vid]) for vid in sorted(by_id)]
 
 
-def _vulnerability(vid: str, affected: list[tuple[str, Advisory]]) -> Vulnerability:
+def _vulnerability(vid: str, affected: list[tuple[str, Advisory]]) -> dict[str, Any]:
     first = affected[0][1]
     aliases = sorted({alias for _, a in affected for alias in a.aliases} - {vid})
-    ratings = {_rating(a.rating, a.source) for _, a in affected}
+    rated = library_order((_rating(a.rating, a.source) for _, a in affected), lambda r: r[0])
+    ratings = [rating for _, rating in rated]
     targets: dict[str, set[str]] = {}
     for ref, advisory in affected:
         targets.setdefault(ref, set()).add(advisory.version)
-    return Vulnerability(
-        bom_ref=f"vulnerability:{vid}",
-        id=vid,
-        source=_source(vid, first),
-        references=[
-            VulnerabilityReference(id=alias, source=_id_source(alias)) for alias in aliases
-        ],
-        ratings=sorted(ratings, key=lambda r: (str(r.method), str(r.score), str(r.vector))),
-        description=first.summary or None,
-        detail=first.details or None,
-        recommendation=_recommendation(a for _, a in affected),
-        published=_when(first.published),
-        updated=_when(first.modified),
-        affects=[
-            BomTarget(
-                ref=ref,
-                versions=[
-                    BomTargetVersionRange(
-                        version=version, status=ImpactAnalysisAffectedStatus.AFFECTED
-                    )
-                    for version in sorted(versions)
-                ],
-            )
-            for ref, versions in sorted(targets.items())
-        ],
-    )
+    out: dict[str, Any] = {
+        "bom-ref": f"vulnerability:{vid}",
+        "id": vid,
+        "source": _source(vid, first),
+    }
+    if aliases:
+        out["references"] = [{"id": alias, "source": _id_source(alias)} for alias in aliases]
+    if ratings:
+        out["ratings"] = ratings
+    if first.summary:
+        out["description"] = first.summary
+    if first.details:
+        out["detail"] = first.details
+    out["recommendation"] = _recommendation(a for _, a in affected)
+    for key, text in (("published", first.published), ("updated", first.modified)):
+        when = _when(text)
+        if when is not None:
+            out[key] = timestamp(when)
+    out["affects"] = [
+        {
+            "ref": ref,
+            "versions": [{"version": v, "status": "affected"} for v in sorted(versions)],
+        }
+        for ref, versions in sorted(targets.items())
+    ]
+    return out
 
 
-def _source(vid: str, advisory: Advisory) -> VulnerabilitySource:
+def _source(vid: str, advisory: Advisory) -> dict[str, str]:
     """The database that answered, and where the advisory is described."""
+    out = {"name": advisory.source}
     url = advisory.url or _id_url(vid)
-    return VulnerabilitySource(name=advisory.source, url=XsUri(url) if url else None)
+    if url:
+        out["url"] = _uri(url)
+    return out
 
 
-def _id_source(vid: str) -> VulnerabilitySource:
+def _id_source(vid: str) -> dict[str, str]:
     for prefix, name, base in _ID_SOURCES:
         if vid.startswith(prefix):
-            return VulnerabilitySource(name=name, url=XsUri(base + vid))
-    return VulnerabilitySource(name="OSV", url=XsUri(OSV_URL + vid))
+            return {"name": name, "url": _uri(base + vid)}
+    return {"name": "OSV", "url": _uri(OSV_URL + vid)}
 
 
 def _id_url(vid: str) -> str:
@@ -144,31 +140,67 @@ def _id_url(vid: str) -> str:
     return OSV_URL + vid
 
 
-_METHODS = {method.value: method for method in VulnerabilityScoreSource}
-
-
-def _rating(rating: Rating, database: str) -> VulnerabilityRating:
-    method = _METHODS.get(rating.method or "", VulnerabilityScoreSource.OTHER)
-    score: Decimal | None = None
-    if rating.score is not None:
-        try:
-            score = Decimal(rating.score)  # a float fails the 1.6 schema's strict validation
-        except InvalidOperation as exc:
-            raise VulnerabilityFactsError(f"score {rating.score!r} is not a number") from exc
+def _uri(text: str) -> str:
     try:
-        severity = VulnerabilitySeverity(rating.severity)
-    except ValueError as exc:
-        raise VulnerabilityFactsError(f"severity {rating.severity!r} is not a label") from exc
+        return uri(text)
+    except InvalidUri as exc:
+        raise VulnerabilityFactsError(f"an advisory's link: {exc}") from exc
+
+
+#: CycloneDX 1.6 score methods; any other is ``other``.
+_METHODS = frozenset({"CVSSv2", "CVSSv3", "CVSSv31", "CVSSv4", "OWASP", "SSVC", "other"})
+#: CycloneDX severities.
+_SEVERITIES = frozenset({"none", "info", "low", "medium", "high", "critical", "unknown"})
+#: The scheme prefix a vector loses under its method (the library stores it without).
+_VECTOR_PREFIXES = {
+    "CVSSv4": re.compile(r"^CVSS:4\.\d/?"),
+    "CVSSv31": re.compile(r"^CVSS:3\.\d/?"),
+    "CVSSv3": re.compile(r"^CVSS:3\.\d/?"),
+    "CVSSv2": re.compile(r"^CVSS:2\.\d/?"),
+    "OWASP": re.compile(r"^OWASP/?"),
+}
+
+
+def _rating(rating: Rating, database: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The rating's JSON form, and its key in the library's order (see :func:`_rating_key`)."""
+    method = rating.method if rating.method in _METHODS else "other"
+    out: dict[str, Any] = {}
     # Where the severity came from: computed from the vector, the database's own label, or
     # our default when the record has neither.
     origin = {"cvss": None, "database": database, "default": "pytest-mlsupply default"}
     name = origin.get(rating.source or "", rating.source)
-    return VulnerabilityRating(
-        source=VulnerabilitySource(name=name) if name else None,
-        score=score,
-        severity=severity,
-        method=method,
-        vector=rating.vector,
+    if name:
+        out["source"] = {"name": name}
+    score: Decimal | None = None
+    if rating.score is not None:
+        try:
+            score = Decimal(rating.score)
+        except InvalidOperation as exc:
+            raise VulnerabilityFactsError(f"score {rating.score!r} is not a number") from exc
+        # One decimal, as the schema's examples and the library write it.
+        out["score"] = float(f"{score:.1f}")
+    if rating.severity not in _SEVERITIES:
+        raise VulnerabilityFactsError(f"severity {rating.severity!r} is not a label")
+    out["severity"] = rating.severity
+    out["method"] = method
+    if rating.vector is not None:
+        prefix = _VECTOR_PREFIXES.get(method)
+        out["vector"] = prefix.sub("", rating.vector) if prefix else rating.vector
+    return _rating_key(out, score), out
+
+
+def _rating_key(rating: dict[str, Any], score: Decimal | None) -> tuple[Any, ...]:
+    # VulnerabilityRating's fields in the library's order: severity, score (the exact one, 0
+    # when none: two scores written alike may still be two ratings), source, method, vector,
+    # justification.
+    source = rating.get("source")
+    return (
+        rating["severity"],
+        score or 0,
+        None if source is None else (source["name"], None),
+        rating["method"],
+        rating.get("vector"),
+        None,
     )
 
 

@@ -534,8 +534,8 @@ def test_the_xml_bom_is_validated_against_the_xsd(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Put modelCard's children out of the XSD's sequence order: only validation can notice.
-    order = bom_module._XML_ORDER["modelCard"]
-    monkeypatch.setitem(bom_module._XML_ORDER, "modelCard", order[::-1])
+    order = bom_module._XML_TYPES["modelCard"]
+    monkeypatch.setitem(bom_module._XML_TYPES, "modelCard", order[::-1])
 
     with pytest.raises(BomError, match=r"not valid CycloneDX 1\.6 XML"):
         render_bom_xml(scenario.inventory, scenario.items, scenario.results, Severity.HIGH)

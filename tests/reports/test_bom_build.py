@@ -1,23 +1,28 @@
-"""``build_bom`` and ``render_bom_xml`` write the leaf components (libraries, model files,
-dataset files) themselves: their output must equal the library's.
+"""``build_bom`` and ``render_bom_xml`` write the whole CycloneDX document themselves, without
+cyclonedx-python-lib: their output must equal the library's.
 
-``_library_built_json`` and ``_library_built_xml`` (in :mod:`pytest_mlsupply.reports.bom`) build
-every component with cyclonedx-python-lib, as both did before they took the leaves out of the
-library's model (seconds for a thousand of them). They stay the reference: on a rich BOM (model
-card, hub and local models with many files, files named with tabs, line breaks, markup and
-control characters, hub and local datasets with files, lineage, vulnerabilities, signature and
-attestation references, 60 libraries with every field a library component can carry) the JSON
+``library_built_json`` and ``library_built_xml`` (``tests/reports/library_reference.py``) build
+the BOM with cyclonedx-python-lib, as the package did before it wrote the document itself. They
+stay the reference: on a rich BOM (model card, hub and local models with many files, files named
+with tabs, line breaks, markup and control characters, hub and local datasets with files,
+lineage, vulnerabilities with vectors, several ratings and line breaks in their texts, signature
+and attestation references, licences that are SPDX ids, expressions and free text, links the
+library percent-encodes, 60 libraries with every field a library component can carry) the JSON
 documents are equal once parsed, the XML texts are equal byte for byte, and the XML form says
 the same as the JSON one of every leaf. A BOM assembled once writes both forms as two separate
-builds would.
+builds would, and a gate that writes the JSON BOM imports none of the library.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,8 +31,6 @@ from pytest_mlsupply.manifest.model import ModelDecl, Span
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports.bom import (
     CYCLONEDX_NS,
-    _library_built_json,
-    _library_built_xml,
     assemble_bom,
     bom_json,
     bom_xml,
@@ -37,10 +40,10 @@ from pytest_mlsupply.reports.bom import (
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
 from pytest_mlsupply.vulns.model import FACTS_KEY, Advisory, Rating
+from tests.reports.library_reference import library_built_json, library_built_xml
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from tests.reports.conftest import Scenario
 
@@ -72,6 +75,37 @@ ADVISORY = Advisory(
     source="osv",
     published="2025-04-18T15:31:24Z",
     modified="2025-04-22T20:14:56Z",
+)
+
+
+#: The same advisory as the database rated it for another package: a second rating, by
+#: CVSS 3.1 (its vector loses its scheme prefix, its score is written with one decimal).
+DATABASE_RATED = replace(
+    ADVISORY,
+    package="lib-1",
+    rating=Rating(
+        severity="high",
+        method="CVSSv31",
+        score="8.75",
+        vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+        source="database",
+    ),
+)
+#: An advisory with a naive date, no score or method, a link the library percent-encodes and
+#: line breaks in its texts.
+ODD_ADVISORY = Advisory(
+    id="OSV-2025-17",
+    package="lib-3",
+    version="0.3.0",
+    aliases=("GHSA-xxxx-yyyy-zzzz", "PYSEC-2025-9", "OTHER-1"),
+    summary="A summary\r\nover two lines",
+    details="Details:\r\n\ttabbed\rcarriage <markup> & more",
+    fixed=(),
+    rating=Rating(severity="medium", source="default"),
+    source="osv",
+    url="https://example.org/advisories/OSV 2025 [17]",
+    published="2025-01-02T03:04:05",
+    modified="not a date",
 )
 
 
@@ -108,7 +142,13 @@ def _library(index: int) -> list[Dependency]:
 def _shards(root: Path) -> tuple[ResolvedModel, list[PlannedItem], list[CheckResult]]:
     """A local model of 40 files, with every kind of outcome a file can have: a reported digest
     (one upper case), none (the BOM hashes the file), a format, findings, an error, no result."""
-    decl = ModelDecl(name="shards", span=Span(file=root / "mlsupply.yaml", line=1, column=1))
+    decl = ModelDecl(
+        name="shards",
+        span=Span(file=root / "mlsupply.yaml", line=1, column=1),
+        # An SPDX expression (kept as written), and a description XML normalises.
+        license="apache-2.0 OR mit",
+        description="Shards\tof one model,\r\nsplit  in two\nlines",
+    )
     names = [*ODD_NAMES, *(f"shard-{index:02d}.safetensors" for index in range(32))]
     files = []
     for index, name in enumerate(names):
@@ -155,9 +195,12 @@ def rich(
     scenario = make_scenario(tmp_path_factory.mktemp("rich"))
     dependencies = [d for index in range(60) for d in _library(index)]
     shards, shard_items, shard_results = _shards(tmp_path_factory.mktemp("shards"))
+    reviews, logs = scenario.inventory.datasets
     scenario.inventory = replace(
         scenario.inventory,
         models=(*scenario.inventory.models, shards),
+        # A licence that is neither an SPDX id nor an expression: a named licence.
+        datasets=(reviews, replace(logs, license="Proprietary: see LICENSE.txt")),
         dependencies=(*scenario.inventory.dependencies, *dependencies),
     )
     scenario.items += shard_items
@@ -169,7 +212,12 @@ def rich(
         checks = ("typosquat", FACTS_KEY)
         scenario.items.append(PlannedItem(D, dependency.subject, checks))
         scenario.results.append(CheckResult(D, dependency.subject, "typosquat"))
-    affected = {"torch==2.4.0": ADVISORY, "lib-1==1.1.0": replace(ADVISORY, package="lib-1")}
+    affected = {"torch==2.4.0": ADVISORY, "lib-1==1.1.0": DATABASE_RATED}
+    # Rated 8.8 where lib-1's rating is 8.75: written alike, still two ratings.
+    affected["lib-5==2.5.0"] = replace(
+        DATABASE_RATED, package="lib-5", rating=replace(DATABASE_RATED.rating, score="8.8")
+    )
+    affected["lib-3>=3"] = ODD_ADVISORY
     # A subject with no component of its own: the advisory affects the project.
     affected["ghost==1.0"] = replace(ADVISORY, id="PYSEC-2099-1", package="ghost")
     for subject, advisory in affected.items():
@@ -197,7 +245,14 @@ def rich(
             facts={
                 "attestation": {
                     "verified": True,
-                    "envelopes": [{"path": "release/model.intoto.jsonl", "sha256": "cd" * 32}],
+                    # Two with one path (one reference in the BOM), one without a digest, one
+                    # named with what a URI percent-encodes.
+                    "envelopes": [
+                        {"path": "release/model.intoto.jsonl", "sha256": "cd" * 32},
+                        {"path": "release/model.intoto.jsonl", "sha256": "cd" * 32},
+                        {"path": "release/model.intoto.jsonl"},
+                        {"path": "release/a {b} [c] 'd'.intoto.jsonl", "sha256": "ef" * 32},
+                    ],
                     "statements": [{"builder": "https://ci.example.org", "source_commit": "f0"}],
                 }
             },
@@ -228,7 +283,7 @@ def rich(
 def _both(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
     args = (scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
     ours = build_bom(*args, serial_number=SERIAL, timestamp=WHEN)
-    reference = _library_built_json(*args, serial_number=SERIAL, timestamp=WHEN)
+    reference = library_built_json(*args, serial_number=SERIAL, timestamp=WHEN)
     return ours, reference
 
 
@@ -243,7 +298,12 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     assert any("hashes" in c for c in libraries)
     assert any("purl" not in c for c in libraries)
     affected = {t["ref"] for v in ours["vulnerabilities"] for t in v["affects"]}
-    assert affected == {"library:torch==2.4.0", "library:lib-1==1.1.0", "project:review-service"}
+    assert affected == {
+        "library:torch==2.4.0",
+        "library:lib-1==1.1.0",
+        "library:lib-5==2.5.0",
+        "project:review-service",
+    }
     model = next(c for c in ours["components"] if c["bom-ref"] == "model:sentiment")
     assert {"modelCard", "pedigree", "externalReferences"} <= set(model)
     shards = next(c for c in ours["components"] if c["bom-ref"] == "model:shards")
@@ -252,12 +312,27 @@ def test_the_rich_json_bom_equals_the_one_the_library_builds_whole(rich: Scenari
     reviews = next(c for c in ours["components"] if c["bom-ref"] == "dataset:reviews")
     assert len(reviews["components"]) == 3
     assert reviews["version"] == "7" * 40
+    licences = [entry for c in ours["components"] for entry in c.get("licenses", [])]
+    assert {"expression": "apache-2.0 OR mit"} in licences
+    assert {"license": {"id": "CC-BY-4.0"}} in licences
+    assert {"license": {"name": "Proprietary: see LICENSE.txt"}} in licences
+    ghsa = next(v for v in ours["vulnerabilities"] if v["id"] == "GHSA-53q9-r3pm-6pq6")
+    assert [r["severity"] for r in ghsa["ratings"]] == ["critical", "high", "high"]
+    assert ghsa["ratings"][1] == ghsa["ratings"][2]  # 8.75 and 8.8, both written 8.8
+    assert ghsa["ratings"][1]["score"] == 8.8
+    assert ghsa["ratings"][1]["vector"] == "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H"
+    odd = next(v for v in ours["vulnerabilities"] if v["id"] == "OSV-2025-17")
+    assert odd["source"]["url"] == "https://example.org/advisories/OSV%202025%20%5B17%5D"
+    assert "updated" not in odd
+    urls = [r["url"] for r in model["externalReferences"]]
+    assert "release/a%20%7Bb%7D%20%5Bc%5D%20%27d%27.intoto.jsonl" in urls
+    assert urls.count("release/model.intoto.jsonl") == 2  # with and without its digest
 
 
 def _both_xml(scenario: Scenario) -> tuple[str, str]:
     args = (scenario.inventory, scenario.items, scenario.results, Severity.HIGH)
     ours = render_bom_xml(*args, serial_number=SERIAL, timestamp=WHEN)
-    reference = _library_built_xml(*args, serial_number=SERIAL, timestamp=WHEN)
+    reference = library_built_xml(*args, serial_number=SERIAL, timestamp=WHEN)
     return ours, reference
 
 
@@ -355,3 +430,40 @@ def test_a_bom_assembled_once_writes_both_forms_as_two_builds_would(rich: Scenar
     assert bom_xml(json_first) == render_bom_xml(*args, **same)
     assert bom_xml(xml_first) == render_bom_xml(*args, **same)
     assert bom_json(xml_first) == build_bom(*args, **same)
+
+
+#: cyclonedx-python-lib and what it imports: the ~70 ms the plugin's own writer saves a gate.
+LIBRARY_MODULES = ("cyclonedx", "py_serializable", "sortedcontainers")
+
+
+def test_writing_the_bom_imports_none_of_cyclonedx_python_lib(tmp_path: Path) -> None:
+    # A fresh interpreter: this one has imported the library for the reference.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.reports.conftest import build_scenario\n"
+        "from pytest_mlsupply.reports.bom import (\n"
+        "    assemble_bom, bom_json, bom_xml, render_bom_json)\n"
+        "from pytest_mlsupply.results import Severity\n"
+        f"s = build_scenario(Path({str(tmp_path)!r}))\n"
+        "bom = assemble_bom(s.inventory, s.items, s.results, Severity.HIGH)\n"
+        "render_bom_json(bom_json(bom))\n"
+        f"prefixes = {(*LIBRARY_MODULES, 'lxml')!r}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(prefixes)}))\n"
+        "bom_xml(bom)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(prefixes)}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    after_json, after_xml = proc.stdout.splitlines()
+    # The JSON form needs neither the library nor lxml; the XML form lxml only.
+    assert after_json == "[]"
+    assert after_xml == "['lxml']"
