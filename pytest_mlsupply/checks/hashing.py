@@ -35,7 +35,9 @@ from pytest_mlsupply.engines.regular_file import open_regular
 
 #: Bytes read per ``readinto``: large enough that the per-call overhead (a syscall, a digest
 #: update, a GIL round trip) vanishes next to the copy, small enough to stay in L2/L3 cache.
-CHUNK = 8 << 20
+#: Measured on 2 cores, two threads over two 1 GiB files in the page cache: 1 to 4 MiB cost
+#: the same, 8 MiB 3% more CPU and 5% more wall time (the two buffers no longer fit the cache).
+CHUNK = 4 << 20
 #: At most this many threads, whatever the CPU count: more files in flight than this thrash
 #: the disk (the reads interleave) and hold more chunk buffers for no gain.
 MAX_THREADS = 4
