@@ -228,7 +228,47 @@ def test_a_progress_threshold_that_is_not_a_byte_count_is_a_usage_error(
 
 
 @pytest.mark.usefixtures("prefetch_tiny_files")
-def test_hashing_starts_when_collection_ends_so_the_users_tests_run_beside_it(
+def test_a_serial_run_starts_hashing_at_session_start_before_collection_ends(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    seen = pytester.path / "threads.txt"
+    # The session's own collectstart: before any file is collected, so also before the
+    # manifest's items exist and collection ends.
+    pytester.makeconftest(
+        f"""
+        import threading
+        import pytest
+
+        def pytest_collectstart(collector):
+            if isinstance(collector, pytest.Session):
+                names = [t.name for t in threading.enumerate()]
+                with open({str(seen)!r}, "w") as handle:
+                    handle.write(" ".join(names))
+        """
+    )
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist")
+
+    assert result.ret == 0
+    assert hashing.THREAD_NAME_PREFIX in seen.read_text()
+
+
+@pytest.mark.usefixtures("prefetch_tiny_files")
+def test_a_manifest_that_does_not_load_is_reported_by_collection_as_without_the_early_start(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    project.manifest("version: 1\nmodels: [{name: tiny, path: model, files: nope}]\n")
+
+    result = pytester.runpytest_inprocess("--mlsupply", "-p", "no:xdist")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "ERROR collecting mlsupply.yaml" in result.stdout.str()
+    assert "files" in result.stdout.str()
+    assert pool_threads() == []
+
+
+@pytest.mark.usefixtures("prefetch_tiny_files")
+def test_hashing_has_started_when_the_users_first_test_runs_beside_it(
     pytester: pytest.Pytester, project: Project
 ) -> None:
     seen = pytester.path / "threads.txt"
@@ -260,13 +300,21 @@ def test_collect_only_hashes_nothing(pytester: pytest.Pytester, project: Project
         import threading
         import pytest
 
-        # Right after the plugin's own collection_finish, where a run starts hashing: the
-        # pool is shut down at sessionfinish, so a later look would see no thread either way.
+        def look():
+            names = [t.name for t in threading.enumerate()]
+            with open({str(seen)!r}, "a") as handle:
+                handle.write(" ".join(names) + "\\n")
+
+        # Right after session start, where a run starts hashing, and after the plugin's own
+        # collection_finish, where it asks for the first files again: the pool is shut down at
+        # sessionfinish, so a later look would see no thread either way.
+        def pytest_collectstart(collector):
+            if isinstance(collector, pytest.Session):
+                look()
+
         @pytest.hookimpl(trylast=True)
         def pytest_collection_finish(session):
-            names = [t.name for t in threading.enumerate()]
-            with open({str(seen)!r}, "w") as handle:
-                handle.write(" ".join(names))
+            look()
         """
     )
 
@@ -274,6 +322,38 @@ def test_collect_only_hashes_nothing(pytester: pytest.Pytester, project: Project
 
     assert result.ret == 0
     assert "artifact[tiny/model.safetensors::sha256]" in result.stdout.str()
+    assert len(seen.read_text().splitlines()) == 2
+    assert hashing.THREAD_NAME_PREFIX not in seen.read_text()
+
+
+def test_an_xdist_controller_hashes_nothing_its_workers_read_the_files(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    seen = pytester.path / "threads.txt"
+    # Large enough for the pool (the controller is another process, which a monkeypatched
+    # threshold would not reach), and first in the plan's order: a run would hash it at once.
+    save_file(
+        {"w": np.zeros(content.PREFETCH_MIN_BYTES // 4 + 1, dtype=np.float32)},
+        str(project.model_dir / "0-large.safetensors"),
+    )
+    pytester.makeconftest(
+        f"""
+        import threading
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(session):
+            if not hasattr(session.config, "workerinput"):
+                names = [t.name for t in threading.enumerate()]
+                with open({str(seen)!r}, "w") as handle:
+                    handle.write("controller: " + " ".join(names))
+        """
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-n", "2", "--dist", "loadgroup")
+
+    assert result.ret == 0
+    assert seen.read_text().startswith("controller: ")  # the look was taken
     assert hashing.THREAD_NAME_PREFIX not in seen.read_text()
 
 

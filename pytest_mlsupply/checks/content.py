@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import stat
@@ -49,6 +50,18 @@ if TYPE_CHECKING:
 #: Measured on 2 cores (CPython 3.11): a 16 KiB file hashes inline in ~50 us and through the
 #: pool in ~110 us; from about 64 KiB the overlap with the scan wins.
 PREFETCH_MIN_BYTES = 64 << 10
+
+
+#: What :class:`FileContent` imports on its first identification and first deep scan (every
+#: format engine comes with them): :func:`import_engines` imports the same ahead of time.
+LAZY_ENGINES = ("pytest_mlsupply.engines.sniff", "pytest_mlsupply.engines.scanner")
+
+
+def import_engines() -> None:
+    """Import :data:`LAZY_ENGINES` now: a warm-up (:func:`hashing.warm_up`) for a session that
+    will identify and scan files, done while the main thread waits for a digest anyway."""
+    for name in LAZY_ENGINES:
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,8 @@ class FileContent:
         if pending is None:
             return None
         try:
-            digest = pending.result()
+            # The main thread would only sleep here: it does the session's warm-ups first.
+            digest = hashing.result(pending)
         except (OSError, hashing.HashCancelled, CancelledError):
             # Read again inline: the error, if it persists, is reported exactly as without
             # a prefetch; a transient one or a cancelled prefetch costs one more read.

@@ -10,14 +10,23 @@ outlives the session and Ctrl-C is never held up by a multi-gigabyte file.
 Every digest carries the identity of the file it was computed from (device, inode, size,
 mtime_ns, ctime_ns), taken with ``fstat`` on the open handle before and after the read: a file
 rewritten while it was being read has two different identities and its digest is never used.
+
+While the main thread waits for a digest (:func:`result`) it first does the session's queued
+warm-up work (:func:`warm_up`): imports and one-time builds the run will need later anyway
+(the format engines, the report writers and the BOM's schema validator). On two cores the hash
+threads leave the main thread nothing else to do, and whatever it does after the last digest is
+the only part of the run that nothing overlaps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +35,9 @@ from pytest_mlsupply.engines.regular_file import open_regular
 
 #: Bytes read per ``readinto``: large enough that the per-call overhead (a syscall, a digest
 #: update, a GIL round trip) vanishes next to the copy, small enough to stay in L2/L3 cache.
-CHUNK = 8 << 20
+#: Measured on 2 cores, two threads over two 1 GiB files in the page cache: 1 to 4 MiB cost
+#: the same, 8 MiB 3% more CPU and 5% more wall time (the two buffers no longer fit the cache).
+CHUNK = 4 << 20
 #: At most this many threads, whatever the CPU count: more files in flight than this thrash
 #: the disk (the reads interleave) and hold more chunk buffers for no gain.
 MAX_THREADS = 4
@@ -133,6 +144,41 @@ def submit(path: Path) -> Future[Digest]:
     return _POOL.submit(path)
 
 
+_WARM_UPS: deque[Callable[[], object]] = deque()
+"""Work queued by :func:`warm_up`, done (and dropped) one task at a time by :func:`result`."""
+
+
+def warm_up(task: Callable[[], object]) -> None:
+    """Queue ``task`` for the next time a digest is waited for while it is not ready yet.
+
+    For work the session does later whatever happens (imports, a cached one-time build), never
+    for work that reads an artifact or decides a result: a task runs at most once, and only
+    while a hash thread is still busy, so a run that waits for no digest never runs it. Its
+    exceptions are swallowed: the real use raises the same error where it is reported today.
+    """
+    _WARM_UPS.append(task)
+
+
+def result(pending: Future[Digest]) -> Digest:
+    """The digest ``pending`` will hold; until it is ready, the queued warm-ups run first.
+
+    Raises what the future raises (:func:`sha256_file`'s errors, :class:`HashCancelled`,
+    ``CancelledError``); never a warm-up's error.
+    """
+    while not pending.done():
+        try:
+            task = _WARM_UPS.popleft()
+        except IndexError:
+            break
+        # A warm-up only does early what the session does later: its error is raised again
+        # there, where it is reported (an item's error, a report error), never here.
+        with contextlib.suppress(Exception):
+            task()
+    return pending.result()
+
+
 def shutdown() -> None:
-    """Stop the pool and join its threads (idempotent; the next submit starts a new pool)."""
+    """Stop the pool and join its threads, and drop the warm-ups nothing waited long enough to
+    run (idempotent; the next submit starts a new pool)."""
+    _WARM_UPS.clear()
     _POOL.shutdown()

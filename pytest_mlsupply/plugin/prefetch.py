@@ -5,11 +5,18 @@ gate on. Before each generated artifact item runs, the files this process is abo
 submitted to the hashing pool (:mod:`pytest_mlsupply.checks.hashing`), at most
 :data:`IN_FLIGHT` files ahead, so the second core digests file 2 while file 1 is scanned:
 
-- in a serial run the process knows every item it will run (``session.items``): the window is
-  the current item's file and the next distinct files after it;
+- a serial run starts hashing the plan's first files at session start, as soon as the manifest
+  is loaded, so that pytest's collection and the user's tests run beside it (the BOM needs every
+  planned file's digest, whichever items are selected); from collection on it knows every item
+  it will run (``session.items``): the window is the current item's file and the next distinct
+  files after it;
 - on an xdist worker only the current item and the next one are known; and a worker prefetches
   only under ``--dist loadgroup``, where every item of a file runs on the same worker (each
   carries ``xdist_group(name=<file>)``), so no two workers read the same file.
+
+The first prefetch also queues the session's warm-ups (:func:`hashing.warm_up`): the format
+engines' imports and, where the reports are written, the report writers and the BOM's
+validators, done by the main thread when it would otherwise only wait for a digest.
 
 The digest's time and rate travel on the report (``report.mlsupply_hashed``, builtins only, so
 xdist carries them to the controller), and the controller prints one line per file of at least
@@ -26,7 +33,9 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.checks import hashing
+from pytest_mlsupply.checks.content import import_engines
 from pytest_mlsupply.checks.content_store import settle_override_ns
+from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.plugin.items import MlsupplyItem
 from pytest_mlsupply.plugin.state import MlsupplyState
 from pytest_mlsupply.results import RowKind, shown
@@ -56,6 +65,7 @@ class PrefetchPlugin:
         self._last_window: list[Path] = []
         """The files last submitted: the next items of the same file ask for the same window,
         which is already in flight (a file has several items, and a stat each would add up)."""
+        self._warm_ups_queued = False
         # Read now: a bad value is a usage error before anything runs, not a crash mid-run.
         self.progress_min_bytes = progress_min_bytes()
         try:
@@ -69,6 +79,33 @@ class PrefetchPlugin:
 
     # -- prefetch -----------------------------------------------------------------------------
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A serial run starts hashing now, not when collection ends: pytest's collection (the
+        # user's test modules, their imports) and the user's tests run while the first files
+        # are read. An xdist controller reads nothing (its workers do); --collect-only reads
+        # nothing at all.
+        if (
+            self.is_worker
+            or self.config.option.collectonly
+            or self.config.pluginmanager.hasplugin("dsession")
+        ):
+            return
+        try:
+            plan = self.state.load().plan
+        except Exception:
+            # A manifest that does not load is reported by the collection that loads it
+            # again, as it is without this early start; nothing is hashed meanwhile.
+            return
+        order: list[Path] = []
+        for planned in plan:
+            path = self._planned_file(planned)
+            if path is not None and path not in order:
+                order.append(path)
+                if len(order) == IN_FLIGHT:
+                    break
+        self._prefetch(order)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.is_worker:
             return  # a worker runs what the controller sends, not session.items in order
@@ -80,8 +117,9 @@ class PrefetchPlugin:
                 self._order.append(path)
             self._position[item.nodeid] = len(self._order) - 1
         if not session.config.option.collectonly:
-            # Start now, not at the first artifact item: the user's tests and the items
-            # before it (and their imports) run while the first files are read.
+            # Now at the latest (the plan's first files are already in flight, unless the
+            # selection or the order of the items changed them): the user's tests and the items
+            # before the first artifact item run while the first files are read.
             self._prefetch(self._order[:IN_FLIGHT])
 
     @pytest.hookimpl(tryfirst=True)
@@ -107,15 +145,31 @@ class PrefetchPlugin:
     def _prefetch(self, paths: list[Path]) -> None:
         if not paths:
             return
+        if not self._warm_ups_queued:
+            self._warm_ups_queued = True
+            self._queue_warm_ups()
         contents = self.state.load().context.contents
         for path in paths:
             contents.prefetch(path)
 
+    def _queue_warm_ups(self) -> None:
+        """What this process will do later anyway, for the main thread to do while it waits
+        for a digest (never run if it never waits): in the order the run needs them."""
+        hashing.warm_up(import_engines)
+        if not self.is_worker:
+            # This process writes the BOM and the matrix at the end of the session.
+            hashing.warm_up(self.state.prepare_reports)
+
     def _file(self, item: pytest.Item | None) -> Path | None:
         """The artifact file an item reads, if it is a generated artifact item on a file."""
-        if not isinstance(item, MlsupplyItem) or item.planned.kind is not RowKind.ARTIFACT:
+        if not isinstance(item, MlsupplyItem):
             return None
-        return self._files().get(item.planned.subject)
+        return self._planned_file(item.planned)
+
+    def _planned_file(self, planned: PlannedItem) -> Path | None:
+        if planned.kind is not RowKind.ARTIFACT:
+            return None
+        return self._files().get(planned.subject)
 
     def _files(self) -> dict[str, Path]:
         if self._file_index is None:

@@ -30,6 +30,15 @@ if TYPE_CHECKING:
     from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
 
+#: The modules :meth:`MlsupplyState.write_reports` imports (:meth:`~MlsupplyState.prepare_reports`
+#: imports them ahead of it).
+_REPORT_MODULES = (
+    "pytest_mlsupply.checks.unchecked",
+    "pytest_mlsupply.reports.atomic",
+    "pytest_mlsupply.reports.bom",
+    "pytest_mlsupply.reports.matrix",
+)
+
 #: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
 #: statuses are 0-5; this one is distinct so CI can tell a broken report from failing items).
 REPORT_ERROR_EXIT_STATUS = 6
@@ -152,6 +161,21 @@ class MlsupplyState:
             elif marked is not None and planned.name in marked:
                 out.extend(marked[planned.name])
         return out
+
+    def prepare_reports(self) -> None:
+        """Import the report writers and build the BOM's schema validators ahead of
+        :meth:`write_reports`: a warm-up (``checks.hashing.warm_up``) done while the main thread
+        waits for a digest. It builds only what write_reports builds first (the same modules,
+        the same per-process cached validators); an error is raised again there."""
+        import importlib
+
+        from pytest_mlsupply.reports import bom_schema
+
+        for name in _REPORT_MODULES:
+            importlib.import_module(name)
+        bom_schema.json_validator()
+        if (self.settings.bom_xml or self.load().manifest.output.bom_xml) is not None:
+            bom_schema.xml_validator()
 
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
