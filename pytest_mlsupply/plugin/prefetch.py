@@ -1,6 +1,6 @@
 """Hash the next artifact files while the current one is scanned, and report large ones in -v.
 
-Registered by :class:`~pytest_mlsupply.plugin.hooks.MlsupplyPlugin` for a session with the
+Registered by :class:`~pytest_mlsupply.plugin.session.MlsupplyPlugin` for a session with the
 gate on. Before each generated artifact item runs, the files this process is about to read are
 submitted to the hashing pool (:mod:`pytest_mlsupply.checks.hashing`), at most
 :data:`IN_FLIGHT` files ahead, so the second core digests file 2 while file 1 is scanned:
