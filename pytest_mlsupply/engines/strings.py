@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.nested import DecodeBudget, embedded_pickles, might_hold_pickle
-from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -189,6 +188,10 @@ class StringAnalyser:
         if markup:
             if not self._charge(key_path):
                 return findings
+            # Imported here: jinja2 costs ~60 ms to import, and only a template needs it (this
+            # branch, not the top of a function called once per string of a vocabulary).
+            from pytest_mlsupply.engines.templates import template_findings
+
             location = self.blob.location(key_path=key_path, offset=offset)
             found = template_findings(text, location)
             if not as_template:

@@ -213,6 +213,9 @@ def test_a_warm_gate_loads_none_of_the_engines_it_does_not_run(
     cold, warm = (json.loads(line) for line in lines)
     # The cold run scanned the checkpoint (so the guard looks at modules that do get loaded) ...
     assert "pytest_mlsupply.engines.scanner" in cold
+    # ... without the template engine: no file here holds a chat template (jinja2 is ~60 ms
+    # of CPU that a cold gate would take from the hashing threads).
+    assert _loaded(cold, ("jinja2", "pytest_mlsupply.engines.templates")) == []
     # ... the warm one took every digest, format and scan from the cache, and wrote the reports.
     assert _loaded(warm, WARM_ABSENT) == []
     assert "pytest_mlsupply.checks.provenance_model_card" in warm  # planned: it ran

@@ -31,7 +31,6 @@ from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError, ScanPolic
 from pytest_mlsupply.engines.formats.diffusers import model_index_findings
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.strings import StringAnalyser
-from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.engines.tokens import token_findings
 from pytest_mlsupply.results import Finding, Severity
 
@@ -381,6 +380,11 @@ def _modules_json(blob: Blob, modules: list[Any]) -> list[Finding]:
 def _templates(blob: Blob, document: _Object) -> list[Finding]:
     findings: list[Finding] = []
     occurrences = [v for k, v in document.all_pairs if k == "chat_template"]
+    if not occurrences:
+        return findings
+    # Imported here: jinja2 costs ~60 ms to import, and only a template needs it.
+    from pytest_mlsupply.engines.templates import template_findings
+
     for number, value in enumerate(occurrences):
         suffix = f" (occurrence {number + 1} of {len(occurrences)})" if len(occurrences) > 1 else ""
         if isinstance(value, str):

@@ -26,7 +26,6 @@ from pytest_mlsupply.engines.formats.hf_json import (
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.python_ast import code_findings
 from pytest_mlsupply.engines.strings import StringAnalyser, is_template_key
-from pytest_mlsupply.engines.templates import template_findings
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -113,6 +112,9 @@ def identify_text(view: View) -> Identification | None:
 def scan_text(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding]:
     name = blob.name.lower()
     if name.endswith(TEMPLATE_SUFFIXES):
+        # Imported here: jinja2 costs ~60 ms to import, and only a template needs it.
+        from pytest_mlsupply.engines.templates import template_findings
+
         text = read_text(blob)
         if text is None:
             return [_too_large(blob, "chat template")]
