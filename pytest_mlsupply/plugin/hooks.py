@@ -32,7 +32,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+#: The names the plugin registers its parts under (:mod:`.session`, :mod:`.model_artifact`,
+#: :class:`XdistHooks`, :mod:`.prefetch`; ``tests/plugin/test_blocked_parts.py`` holds them
+#: equal). Written out, not imported: this module must stay light.
+PART_NAMES = (
+    "mlsupply-session",
+    "mlsupply-marker",
+    "mlsupply-marker-xdist",
+    "mlsupply-prefetch",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # `-p no:<name>` (on the command line, in addopts or PYTEST_ADDOPTS) makes pluggy drop a
+    # registration without a word: `--mlsupply -p no:mlsupply-session` would be a green run
+    # that checked nothing, and a blocked marker plugin loses the marked models from the BOM,
+    # the summary and the name-conflict check. The plugin is off as a whole or not at all.
+    blocked = [name for name in PART_NAMES if config.pluginmanager.is_blocked(name)]
+    if blocked:
+        raise pytest.UsageError(
+            f"pytest-mlsupply: {', '.join('-p no:' + name for name in blocked)} would disable "
+            "part of the plugin silently; remove it, or disable the whole plugin with "
+            "-p no:mlsupply"
+        )
     config.addinivalue_line("markers", MARKER_HELP)
     if is_enabled(config):
         from pytest_mlsupply.plugin.session import PLUGIN_NAME, MlsupplyPlugin
@@ -45,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "add --mlsupply (or ini mlsupply = true) to run the gate"
         )
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(), "mlsupply-marker-xdist")
+        config.pluginmanager.register(XdistHooks(), PART_NAMES[2])
 
 
 def _marker_plugin(config: pytest.Config) -> ModelArtifactPlugin:
