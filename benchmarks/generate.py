@@ -169,12 +169,18 @@ def _aligned_info(zf: zipfile.ZipFile, name: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def build_torch_zip(path: Path, total_bytes: int) -> Artifact:
-    """A ``torch.save``-layout checkpoint with ``STORAGES`` float32 tensors of ``total_bytes``."""
+def build_torch_zip(
+    path: Path, total_bytes: int, *, storages: int = STORAGES, prefix: str = "layers"
+) -> Artifact:
+    """A ``torch.save``-layout checkpoint with ``storages`` float32 tensors of ``total_bytes``
+    (many small ones make a checkpoint whose deep scan, not its hashing, takes the time);
+    ``prefix`` names the tensors, so that shards of one model differ."""
     stamp: dict[str, object] = {"v": STAMP_VERSION, "kind": "torch-zip", "bytes": total_bytes}
-    per_storage = max(4, (total_bytes // STORAGES) // 4 * 4)
+    if storages != STORAGES or prefix != "layers":
+        stamp.update(storages=storages, prefix=prefix)
+    per_storage = max(4, (total_bytes // storages) // 4 * 4)
     description = (
-        f"hand-built torch.save layout, {STORAGES} float32 storages of "
+        f"hand-built torch.save layout, {storages} float32 storages of "
         f"{per_storage / MIB:g} MiB, stored (uncompressed)"
     )
     if _fresh(path, stamp):
@@ -182,7 +188,7 @@ def build_torch_zip(path: Path, total_bytes: int) -> Artifact:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = per_storage // 4 // 1024 or 1
     cols = per_storage // 4 // rows
-    tensors = [(f"layers.{i}.weight", str(i), (rows, cols)) for i in range(STORAGES)]
+    tensors = [(f"{prefix}.{i}.weight", str(i), (rows, cols)) for i in range(storages)]
     archive = "archive"
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
