@@ -198,9 +198,14 @@ class MlsupplyState:
         if marked:
             # Only with marked models: merging them is the marker's machinery, which a gate
             # without markers does not import (without any, the merge is the manifest's own).
-            from pytest_mlsupply.plugin.verification import merge
+            from pytest_mlsupply.plugin.verification import NameConflict, merge
 
-            merged = merge(inventory, plan, marked)
+            try:
+                merged = merge(inventory, plan, marked)
+            except NameConflict as exc:
+                # No report rather than one that leaves a verified model out (exit status 6).
+                self.written.error = f"cannot put the marked models in the reports: {exc}"
+                return
             inventory, plan, marked_results = merged.inventory, merged.plan, merged.results
         results = self.all_results(plan, marked_results)
         unchecked = declared_not_checked(manifest)

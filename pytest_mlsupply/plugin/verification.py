@@ -313,15 +313,25 @@ def merge(
 
     A model the manifest declares keeps its manifest entry (the marker's results only fill
     cells its own items did not report); models that only markers name are added, one entry
-    per name with the union of the files any marker verified.
+    per name with the union of the files any marker verified. Raises :class:`NameConflict`
+    when one name stands for two sources: merged, one model's files would be missing from
+    the BOM (collection finds most conflicts first; this one also catches markers added after
+    it, by another plugin's hook).
     """
     ordered = sorted(verifications, key=lambda v: (v.name, v.key))
     declared = {m.name for m in inventory.models}
     extra: dict[str, ResolvedModel] = {}
+    sources: dict[str, str] = {}
     items = {p.name: p for p in plan}
     results: dict[str, list[CheckResult]] = {}
     for verification in ordered:
         if verification.name not in declared:
+            first = sources.setdefault(verification.name, verification.source)
+            if first != verification.source:
+                raise NameConflict(
+                    f"the name {verification.name!r} is used for different models: {first}; "
+                    f"{verification.source}; pass name='...' to the marker to tell them apart"
+                )
             model = verification.resolved_model()
             held = extra.get(verification.name)
             if held is None:

@@ -488,3 +488,30 @@ def test_a_marker_added_at_setup_by_an_earlier_hook_still_verifies_the_model(
     result = pytester.runpytest_subprocess("test_plain.py", "-p", "no:randomly")
     result.assert_outcomes(failed=1)
     assert not (pytester.path / "body-ran").exists()
+
+
+def test_one_name_for_two_models_marked_after_collection_fails_the_reports_not_merges_them(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    # A trylast modifyitems hook of a conftest runs after the plugin's conflict check: both
+    # models are verified, but one BOM component for the two would leave one model's files out.
+    write_model(pytester.path / "a" / "m", seed=1)
+    write_model(pytester.path / "b" / "m", seed=2)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                where = "a/m" if item.name == "test_a" else "b/m"
+                item.add_marker(pytest.mark.model_artifact(path=where))
+        """
+    )
+    pytester.makepyfile(test_late="def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest_subprocess("test_late.py", "--mlsupply", "-p", "no:randomly")
+    assert result.ret == 6  # the report error status: no BOM that drops a verified model
+    result.stdout.fnmatch_lines(
+        ["*cannot put the marked models in the reports: the name 'm' is used for different*"]
+    )
+    assert not (pytester.path / "build" / "ml-bom.cdx.json").exists()
