@@ -420,3 +420,43 @@ def test_a_hash_line_shows_a_plain_file_name_as_it_is() -> None:
     line = progress_line("/models/model-00001.safetensors", 128 << 20, 0.5)
 
     assert line == "hashed /models/model-00001.safetensors: 128.0 MiB in 0.50 s (256 MiB/s)"
+
+
+def test_a_run_that_deselects_a_files_items_still_reads_the_file_once_for_the_bom(
+    pytester: pytest.Pytester,
+) -> None:
+    # Hashing starts at session start; `-k` deselects every artifact item, so the session
+    # ends while the digest is still being computed. The BOM needs that digest: stopping the
+    # hash at sessionfinish would make the BOM read the whole file again.
+    model = pytester.path / "m"
+    model.mkdir()
+    with (model / "weights.bin").open("wb") as handle:
+        handle.truncate(1 << 30)  # sparse: a second of hashing, no disk
+    pytester.makefile(
+        ".yaml",
+        mlsupply="version: 1\nproject: {name: once}\nmodels:\n  - name: m\n    path: m\n",
+    )
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    opens = pytester.path / "opens.txt"
+    pytester.makeconftest(
+        f"""
+        import os, sys
+
+        WATCHED = {str(model / "weights.bin")!r}
+
+        def _audit(event, args):
+            path = args[0] if event == "open" and args else None
+            if isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path) == WATCHED:
+                with open({str(opens)!r}, "a") as handle:
+                    handle.write("open\\n")
+
+        sys.addaudithook(_audit)
+        """
+    )
+
+    result = pytester.runpytest_subprocess("--mlsupply", "-p", "no:xdist", "-k", "test_ok")
+
+    result.assert_outcomes(passed=1)
+    bom = (pytester.path / "build" / "ml-bom.cdx.json").read_text()
+    assert hashlib.sha256(b"\0" * (1 << 30)).hexdigest() in bom  # the BOM has the digest
+    assert opens.read_text().splitlines() == ["open"]  # read once: by the session-start hash

@@ -216,9 +216,14 @@ class PrefetchPlugin:
         hashing.shutdown()
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        # Nothing hashes after the last item: stop the pool before the reports are written.
-        hashing.shutdown()
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # An interrupted run (Ctrl-C) stops the pool at once, so no multi-gigabyte read holds
+        # it up. Any other run lets the digests in flight finish: they are of planned files,
+        # whose digests the BOM needs (a `-k` run that deselected their items too), and
+        # stopping them mid-file would make the BOM read those files a second time. The pool
+        # is shut down at unconfigure, after the reports.
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            hashing.shutdown()
 
 
 class LoadGroupHooks:
