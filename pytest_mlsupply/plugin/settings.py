@@ -27,6 +27,8 @@ class Settings:
     """``--mlsupply-attest``: loaded when the session starts (not on xdist workers)."""
     content_cache: Path | None = None
     """The content cache's folder in pytest's cache directory; None without a cacheprovider."""
+    invocation_dir: Path = Path()
+    """Where pytest was started: command-line paths are relative to it."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def read_settings(config: pytest.Config) -> Settings:
         matrix=_path("mlsupply_matrix"),
         attest=_attest(config),
         content_cache=content_cache_folder(config),
+        invocation_dir=invocation,
     )
 
 

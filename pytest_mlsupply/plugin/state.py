@@ -6,6 +6,7 @@ also gathers results from test reports and writes the ML-BOM and matrix at sessi
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from pytest_mlsupply.sources.resolve import build_inventory
 # The marker's verification machinery and the Hub module are imported when a run needs them (a
 # marked model, a hub revision to explain): a gate over local weights loads neither.
 if TYPE_CHECKING:
+    from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
 
@@ -37,6 +39,7 @@ _REPORT_MODULES = (
     "pytest_mlsupply.reports.atomic",
     "pytest_mlsupply.reports.bom",
     "pytest_mlsupply.reports.matrix",
+    "pytest_mlsupply.reports.outputs",
 )
 
 #: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
@@ -94,6 +97,7 @@ class MlsupplyState:
         self.attest_signer: AttestSigner | None = None
         """Loaded at session start from ``--mlsupply-attest`` (controller or serial run)."""
         self._content_store: ContentStore | None = None
+        self._build: BuildContext | None = None
 
     @property
     def content_store(self) -> ContentStore | None:
@@ -162,6 +166,14 @@ class MlsupplyState:
                 out.extend(marked[planned.name])
         return out
 
+    def build_context(self) -> BuildContext:
+        """The repository, commit and CI run of this project (read once, on first use)."""
+        if self._build is None:
+            from pytest_mlsupply.build_context import detect
+
+            self._build = detect(self.settings.manifest_path.parent)
+        return self._build
+
     def prepare_reports(self) -> None:
         """Import the report writers and build the BOM's schema validators ahead of
         :meth:`write_reports`: a warm-up (``checks.hashing.warm_up``) done while the main thread
@@ -189,6 +201,7 @@ class MlsupplyState:
             render_bom_json,
         )
         from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
+        from pytest_mlsupply.reports.outputs import REPORTS, ReportError, ReportInputs
 
         loaded = self.load()
         manifest = loaded.manifest
@@ -232,14 +245,32 @@ class MlsupplyState:
                 timestamp=datetime.now(UTC).replace(microsecond=0),
                 contents=loaded.context.contents,
             )
+            bom_document = bom_json(assembled)
+            matrix_text = render_json(matrix, results)
             outputs: list[tuple[Path, str]] = [
-                (bom_path, render_bom_json(bom_json(assembled))),
+                (bom_path, render_bom_json(bom_document)),
                 (matrix_stem.with_name(matrix_stem.name + ".md"), render_markdown(matrix)),
-                (matrix_stem.with_name(matrix_stem.name + ".json"), render_json(matrix, results)),
+                (matrix_stem.with_name(matrix_stem.name + ".json"), matrix_text),
             ]
             if bom_xml_path is not None:
                 outputs.append((bom_xml_path, bom_xml(assembled)))
-        except BomError as exc:
+            if REPORTS:
+                inputs = ReportInputs(
+                    settings=self.settings,
+                    manifest=manifest,
+                    inventory=inventory,
+                    plan=plan,
+                    results=results,
+                    threshold=threshold,
+                    matrix=matrix,
+                    matrix_document=json.loads(matrix_text),
+                    bom_document=bom_document,
+                    build=self.build_context(),
+                    invocation_dir=self.settings.invocation_dir,
+                )
+                for report in REPORTS:
+                    outputs.extend(report.load()(inputs))
+        except (BomError, ReportError) as exc:
             self.written.error = str(exc)
             return
         for path, text in outputs:

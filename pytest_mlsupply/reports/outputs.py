@@ -1,0 +1,68 @@
+"""The reports a gate writes beyond the ML-BOM and the matrix: one module and one line here each.
+
+Every writer gets the same :class:`ReportInputs` (what the BOM and the matrix were built from,
+and the BOM document itself) and returns the files it wants written as ``(path, text)`` pairs,
+or none when the user did not ask for it. The session builds and validates every output before
+it writes the first one, and writes each atomically: a writer that raises
+:class:`ReportError` leaves the previous release's files in place (exit status 6).
+
+A writer's module is imported only when the session writes reports, so a gate that asks for no
+HTML report never imports the HTML renderer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.build_context import BuildContext
+    from pytest_mlsupply.manifest.model import Manifest
+    from pytest_mlsupply.plan import PlannedItem
+    from pytest_mlsupply.plugin.settings import Settings
+    from pytest_mlsupply.reports.matrix import Matrix
+    from pytest_mlsupply.results import CheckResult, Severity
+    from pytest_mlsupply.sources.inventory import Inventory
+
+
+class ReportError(Exception):
+    """A report cannot be built (bad input, a template that cannot render): names the fix."""
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    settings: Settings
+    manifest: Manifest
+    inventory: Inventory
+    plan: Sequence[PlannedItem]
+    results: Sequence[CheckResult]
+    threshold: Severity
+    matrix: Matrix
+    matrix_document: dict[str, Any]
+    """The matrix's JSON document, as written to ``<matrix>.json``."""
+    bom_document: dict[str, Any]
+    """The ML-BOM's JSON document, validated, as written."""
+    build: BuildContext
+    invocation_dir: Path
+    """Where pytest was started (relative paths on the command line start here)."""
+
+
+Writer = Callable[[ReportInputs], list[tuple[Path, str]]]
+
+
+@dataclass(frozen=True)
+class RegisteredReport:
+    name: str
+    target: str
+    """``"package.module:function"``: a :data:`Writer`."""
+
+    def load(self) -> Writer:
+        module, _, attribute = self.target.partition(":")
+        return cast(Writer, getattr(importlib.import_module(module), attribute))
+
+
+#: The registry: one line per report, in the order they are written.
+REPORTS: tuple[RegisteredReport, ...] = ()
