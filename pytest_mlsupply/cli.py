@@ -9,6 +9,9 @@ used also exit 2, before anything is scanned.
 
 ``mlsupply verify ATTESTATION --key PUB [FILE_OR_DIR...]`` checks the gate's own attestation
 (``pytest --mlsupply-attest``): see :mod:`pytest_mlsupply.verify`.
+
+``mlsupply baseline`` writes the gate's current findings into the baseline file, to be accepted
+with a reason, an owner and an expiry date: see :mod:`pytest_mlsupply.baseline_cli`.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         take_files(args, rest, parser)
         return run_verify(args)
+    if args.command == "baseline" and not rest:
+        from pytest_mlsupply.baseline_cli import run_baseline
+
+        return run_baseline(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.config is not None and not args.config.is_file():
@@ -178,6 +185,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.verify import add_parser as add_verify
 
     add_verify(commands)
+    from pytest_mlsupply.baseline_cli import add_parser as add_baseline
+
+    add_baseline(commands)
     return parser, scan
 
 
@@ -405,7 +415,8 @@ def _summary(
     """Files scanned and check verdicts; a path that does not exist counts as an error."""
     counts: dict[str, int] = {"files": sum(len(m.files) for m in models)}
     for verdict in Verdict:
-        if verdict not in (Verdict.NOT_RUN, Verdict.SKIPPED):  # a scan plans and skips nothing
+        # A scan plans, skips and accepts nothing (the baseline is the gate's).
+        if verdict not in (Verdict.NOT_RUN, Verdict.SKIPPED, Verdict.ACCEPTED):
             counts[verdict.value] = verdicts.count(verdict)
     counts[Verdict.ERROR.value] += len(missing)
     return counts

@@ -56,6 +56,9 @@ class Verdict(enum.StrEnum):
     SKIPPED = "skipped"
     """The subject does not apply here (a dependency whose environment marker is false):
     nothing was checked, and the matrix says so rather than showing a pass."""
+    ACCEPTED = "accepted"
+    """Every finding that would fail or warn is accepted by the baseline file (with a reason,
+    an owner and an expiry date): the cell does not fail, and its findings stay listed."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,36 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """Why a finding is accepted for now: one entry of the baseline file (``baseline.py``)."""
+
+    reason: str
+    owner: str
+    expires: str
+    """ISO date (``2027-03-31``): the acceptance holds up to and including that day."""
+    source: str = ""
+    """Where the entry is written (``mlsupply-baseline.yaml:12``), for a reader to find it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"reason": self.reason, "owner": self.owner, "expires": self.expires}
+        if self.source:
+            data["source"] = self.source
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Acceptance:
+        return cls(
+            reason=data["reason"],
+            owner=data["owner"],
+            expires=data["expires"],
+            source=data.get("source", ""),
+        )
+
+    def describe(self) -> str:
+        return f"accepted by {self.owner} until {self.expires}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem a check found, with what a person needs to act on it."""
 
@@ -103,6 +136,8 @@ class Finding:
     why: str = ""
     remediation: str = ""
     cwe: str | None = None
+    accepted: Acceptance | None = None
+    """Set by the baseline file: the finding stands, but no longer fails or warns its cell."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -117,6 +152,8 @@ class Finding:
         }
         if self.cwe:
             data["cwe"] = self.cwe
+        if self.accepted is not None:
+            data["accepted"] = self.accepted.to_dict()
         return data
 
     @classmethod
@@ -131,6 +168,7 @@ class Finding:
             why=data.get("why", ""),
             remediation=data.get("remediation", ""),
             cwe=data.get("cwe"),
+            accepted=Acceptance.from_dict(data["accepted"]) if data.get("accepted") else None,
         )
 
     def render(self) -> str:
@@ -145,6 +183,8 @@ class Finding:
             lines.append(f"  fix: {self.remediation}")
         if self.cwe:
             lines.append(f"  {self.cwe}")
+        if self.accepted is not None:
+            lines.append(f"  {self.accepted.describe()}")
         return "\n".join(lines)
 
 
@@ -176,19 +216,23 @@ class CheckResult:
 
     def verdict(self, threshold: Severity) -> Verdict:
         # Findings outrank errors: a blocking finding is a failure even if the check also
-        # stopped early; an error without blocking findings is never a pass.
-        if any(f.severity >= threshold for f in self.findings):
+        # stopped early; an error without blocking findings is never a pass. An accepted
+        # finding neither fails nor warns, but it never hides an error: a check that could
+        # not run is an error whatever the baseline accepts.
+        if any(f.severity >= threshold and f.accepted is None for f in self.findings):
             return Verdict.FAIL
         if self.error is not None:
             return Verdict.ERROR
         if self.skipped is not None and not self.findings:
             return Verdict.SKIPPED
-        if self.findings and any(f.severity > Severity.INFO for f in self.findings):
+        if any(f.severity > Severity.INFO and f.accepted is None for f in self.findings):
             return Verdict.WARN
+        if any(f.severity > Severity.INFO for f in self.findings):
+            return Verdict.ACCEPTED
         return Verdict.PASS
 
     def blocking(self, threshold: Severity) -> list[Finding]:
-        return [f for f in self.findings if f.severity >= threshold]
+        return [f for f in self.findings if f.severity >= threshold and f.accepted is None]
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

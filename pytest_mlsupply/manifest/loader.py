@@ -448,6 +448,7 @@ class _Reader:
                 "require_signature",
                 "require_attestation",
                 "attestation",
+                "baseline",
             ),
             "{fail_on: high}",
         )
@@ -507,6 +508,11 @@ class _Reader:
                 )
             ),
             attestation=self.attestation_policy(m.get("attestation")),
+            baseline=self.optional(
+                m,
+                "baseline",
+                lambda n: self.local_path(n, "policy.baseline", must_exist=True, kind="file"),
+            ),
         )
 
     def license_policy(self, node: yaml.Node | None) -> LicensePolicy:

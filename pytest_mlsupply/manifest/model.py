@@ -108,6 +108,9 @@ class Policy:
     claim (otherwise that claim is not made for it)."""
     attestation: AttestationPolicy = field(default_factory=AttestationPolicy)
     """Defaults for every model's ``attestation`` claim (a model's own keys win)."""
+    baseline: Path | None = None
+    """The baseline file of accepted findings (``policy.baseline``); None: the default
+    ``mlsupply-baseline.yaml`` beside the manifest, when there is one (``baseline.py``)."""
 
 
 @dataclass(frozen=True)

@@ -235,9 +235,14 @@ class MlsupplyPlugin:
         parts = [
             f"{counts.get(v.value, 0)} {v.value}"
             for v in Verdict
-            if v is not Verdict.SKIPPED or counts.get(v.value, 0)
+            if v not in (Verdict.SKIPPED, Verdict.ACCEPTED) or counts.get(v.value, 0)
         ]
         tr.write_line(f"checks: {', '.join(parts)} (fail at {threshold.label} and above)")
+        baseline = self.state.baseline_outcome
+        if baseline is not None:
+            tr.write_line(baseline.describe(), yellow=bool(baseline.expired or baseline.stale))
+            for stale in baseline.stale:
+                tr.write_line(f"stale baseline entry: {stale.render()}", yellow=True)
         for described in self.state.declared_not_checked:
             tr.write_line(f"declared, not checked: {described}", yellow=True)
         for path in self.state.written.paths:

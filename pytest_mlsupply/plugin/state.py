@@ -28,6 +28,7 @@ from pytest_mlsupply.sources.resolve import build_inventory
 # The marker's verification machinery and the Hub module are imported when a run needs them (a
 # marked model, a hub revision to explain): a gate over local weights loads neither.
 if TYPE_CHECKING:
+    from pytest_mlsupply.baseline import Baseline, BaselineOutcome
     from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
@@ -47,6 +48,16 @@ _REPORT_MODULES = (
 REPORT_ERROR_EXIT_STATUS = 6
 
 
+def _load_baseline(manifest: Manifest) -> Baseline | None:
+    """The project's baseline file, read and validated, or None when it has none."""
+    from pytest_mlsupply.baseline import baseline_path, load_baseline, today_utc
+
+    path = baseline_path(manifest)
+    if path is None:
+        return None
+    return load_baseline(path, today_utc(), root=manifest.path.parent)
+
+
 def _revision_pointer(repo_type: str, repo_id: str, revision: str) -> RevisionPointer | None:
     """:func:`~pytest_mlsupply.sources.hub.revision_pointer`, its module imported on a call."""
     from pytest_mlsupply.sources.hub import revision_pointer
@@ -60,6 +71,8 @@ class Loaded:
     inventory: Inventory
     plan: list[PlannedItem]
     context: CheckContext
+    baseline: Baseline | None = None
+    """The accepted findings (``mlsupply-baseline.yaml``), when the project has a baseline."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class Reported:
     bom_text: str
     extra: dict[Path, str]
     """Other attested reports (the XML BOM) → their text."""
+    baseline: BaselineOutcome | None = None
 
 
 @dataclass
@@ -98,6 +112,8 @@ class MlsupplyState:
         """Loaded at session start from ``--mlsupply-attest`` (controller or serial run)."""
         self._content_store: ContentStore | None = None
         self._build: BuildContext | None = None
+        self.baseline_outcome: BaselineOutcome | None = None
+        """What the baseline accepted, let expire and never matched (the summary shows it)."""
 
     @property
     def content_store(self) -> ContentStore | None:
@@ -116,6 +132,7 @@ class MlsupplyState:
             manifest = load_manifest(
                 self.settings.manifest_path, resolve_revision=_revision_pointer
             )
+            baseline = _load_baseline(manifest)  # raises ManifestError, named like the manifest's
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(
@@ -123,8 +140,20 @@ class MlsupplyState:
                 inventory=inventory,
                 contents=ContentCache(self.content_store),
             )
-            self._loaded = Loaded(manifest, inventory, plan, context)
+            self._loaded = Loaded(manifest, inventory, plan, context, baseline)
         return self._loaded
+
+    def accept(self, results: list[CheckResult]) -> list[CheckResult]:
+        """``results`` with the project's baseline applied (accepted findings marked, expired
+        acceptances failing): the same function, file and day in an item and in the reports,
+        so an item's outcome and its matrix cell agree, under xdist too."""
+        loaded = self.load()
+        if loaded.baseline is None:
+            return results
+        from pytest_mlsupply.baseline import apply_baseline, today_utc
+
+        threshold = self.threshold(loaded.manifest)
+        return apply_baseline(results, loaded.baseline, threshold, today_utc())
 
     def threshold(self, manifest: Manifest) -> Severity:
         return self.settings.fail_on_override or manifest.policy.fail_on
@@ -220,10 +249,16 @@ class MlsupplyState:
                 self.written.error = f"cannot put the marked models in the reports: {exc}"
                 return
             inventory, plan, marked_results = merged.inventory, merged.plan, merged.results
-        results = self.all_results(plan, marked_results)
+        # Applied here again (idempotent): the marked models' results and a crashed worker's
+        # errors never passed through an item, and this one process decides the reports.
+        results = self.accept(self.all_results(plan, marked_results))
+        if loaded.baseline is not None:
+            from pytest_mlsupply.baseline import outcome
+
+            self.baseline_outcome = outcome(loaded.baseline, plan, results)
         unchecked = declared_not_checked(manifest)
         self.declared_not_checked = [declared.describe() for declared in unchecked]
-        matrix = build_matrix(plan, results, threshold, unchecked)
+        matrix = build_matrix(plan, results, threshold, unchecked, baseline=self.baseline_outcome)
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):
@@ -281,7 +316,9 @@ class MlsupplyState:
                 return
             self.written.paths.append(path)
         extra = {bom_xml_path: outputs[3][1]} if bom_xml_path is not None else {}
-        self.reported = Reported(plan, results, threshold, bom_path, outputs[0][1], extra)
+        self.reported = Reported(
+            plan, results, threshold, bom_path, outputs[0][1], extra, self.baseline_outcome
+        )
 
     def write_attestation(self, exit_status: int) -> None:
         """Sign and write the gate's attestation of the reports just written (fail or pass)."""
@@ -339,6 +376,7 @@ class MlsupplyState:
                 declared_not_checked=[
                     d.to_dict() for d in declared_not_checked(self.load().manifest)
                 ],
+                baseline=reported.baseline.to_dict() if reported.baseline is not None else None,
             )
             envelope = sign(build_statement(record), signer)
         except (AttestationError, OSError) as exc:

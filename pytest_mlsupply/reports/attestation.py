@@ -132,6 +132,8 @@ class GateRecord:
     recorded so a weaker threshold given on the command line is visible to ``verify``."""
     declared_not_checked: Sequence[Mapping[str, str]] = ()
     """Manifest keys declared that no check reads yet: the pass does not cover them."""
+    baseline: Mapping[str, Any] | None = None
+    """The baseline file in force (name, sha256, counts, stale entries), when there is one."""
 
 
 def model_file_digests(results: Sequence[CheckResult]) -> dict[str, str]:
@@ -180,6 +182,14 @@ def build_statement(record: GateRecord) -> dict[str, Any]:
         }
         if result is not None and result.error is not None:
             entry["error"] = result.error
+        accepted = [
+            {"rule": f.rule, "location": f.location.to_dict(), **f.accepted.to_dict()}
+            for f in (result.findings if result is not None else ())
+            if f.accepted is not None
+        ]
+        if accepted:
+            # What the baseline accepted in this cell: a verifier sees the pass was a decision.
+            entry["accepted"] = accepted
         items.append(entry)
     counts = {v.value: sum(1 for c in cells.values() if c is v) for v in Verdict}
     files = model_file_digests(record.results)
@@ -210,6 +220,7 @@ def build_statement(record: GateRecord) -> dict[str, Any]:
             "declaredNotChecked": [dict(declared) for declared in record.declared_not_checked],
             "policy": _jsonable(record.policy),
             "items": items,
+            **({"baseline": dict(record.baseline)} if record.baseline is not None else {}),
         },
     }
 

@@ -294,6 +294,16 @@ def _assemble(
         cell = indexed.get((kind, subject, check))
         if cell is not None and cell.findings:
             bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
+            # Each accepted finding by name: who accepted it, until when, and why (the verdict
+            # property above says "accepted"; this says what a reviewer is trusting).
+            bucket += [
+                _property(
+                    f"accepted:{label}",
+                    f"{f.rule} at {f.location.describe()}; {f.accepted.describe()}",
+                )
+                for f in cell.findings
+                if f.accepted is not None
+            ]
         if cell is not None and isinstance(cell.facts.get("hash_pins"), str):
             # Whether the --hash pins were checked against the installed archive: "undecided"
             # says they were not (an index install records no archive hash), and why.

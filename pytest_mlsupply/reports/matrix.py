@@ -15,6 +15,7 @@ from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity, Ver
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from pytest_mlsupply.baseline import BaselineOutcome
     from pytest_mlsupply.checks.unchecked import DeclaredKey
     from pytest_mlsupply.plan import PlannedItem
 
@@ -29,6 +30,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     Verdict.FAIL,
     Verdict.ERROR,
     Verdict.WARN,
+    Verdict.ACCEPTED,
     Verdict.PASS,
     Verdict.SKIPPED,
     Verdict.NOT_RUN,
@@ -54,6 +56,7 @@ _VERDICT_MARKS = {
     Verdict.ERROR: "💥 error",
     Verdict.NOT_RUN: "⏸️ not run",
     Verdict.SKIPPED: "⏭️ skipped",
+    Verdict.ACCEPTED: "🔕 accepted",
 }
 _LEGEND = {
     Verdict.PASS: "the check ran and found nothing beyond informational notes",
@@ -67,6 +70,10 @@ _LEGEND = {
     Verdict.SKIPPED: (
         "the dependency does not apply to this interpreter (its environment marker is false); "
         "nothing was checked"
+    ),
+    Verdict.ACCEPTED: (
+        "the check found problems that the baseline file accepts until a date, with a reason "
+        "and an owner (listed under Accepted findings); they do not fail the cell"
     ),
 }
 
@@ -97,6 +104,16 @@ class FailingCell:
 
 
 @dataclass(frozen=True)
+class AcceptedFinding:
+    """A finding the baseline file accepts, with the cell it belongs to."""
+
+    kind: RowKind
+    subject: str
+    check: str
+    finding: Finding
+
+
+@dataclass(frozen=True)
 class Matrix:
     threshold: Severity
     columns: dict[RowKind, tuple[str, ...]]
@@ -108,6 +125,10 @@ class Matrix:
     failures: tuple[FailingCell, ...] = field(default=())
     declared_not_checked: tuple[DeclaredKey, ...] = field(default=())
     """Manifest keys declared that no check reads yet: shown, so they never pass in silence."""
+    accepted: tuple[AcceptedFinding, ...] = field(default=())
+    """Every finding the baseline accepts (in a failing cell too), in cell order."""
+    baseline: BaselineOutcome | None = None
+    """What the baseline file did in this run (None: the project has none)."""
 
     @property
     def failed(self) -> bool:
@@ -166,9 +187,10 @@ def describe_counts(counts: Mapping[Verdict, int]) -> str:
 
 
 def shown(counts: Mapping[Verdict, int]) -> list[Verdict]:
-    """The verdicts a one-line summary names: all of them, "skipped" only when there are some
-    (most projects have no dependency behind a false marker)."""
-    return [v for v in Verdict if v is not Verdict.SKIPPED or counts.get(v, 0)]
+    """The verdicts a one-line summary names: all of them, "skipped" and "accepted" only when
+    there are some (most projects have no dependency behind a false marker, and no baseline)."""
+    optional = (Verdict.SKIPPED, Verdict.ACCEPTED)
+    return [v for v in Verdict if v not in optional or counts.get(v, 0)]
 
 
 def build_matrix(
@@ -176,6 +198,8 @@ def build_matrix(
     results: Sequence[CheckResult],
     threshold: Severity,
     declared_not_checked: Sequence[DeclaredKey] = (),
+    *,
+    baseline: BaselineOutcome | None = None,
 ) -> Matrix:
     indexed = index_results(results, threshold)
     verdicts = cell_verdicts(items, results, threshold)
@@ -214,6 +238,14 @@ def build_matrix(
                     )
                 )
 
+    accepted = tuple(
+        AcceptedFinding(kind, subject, check, finding)
+        for (kind, subject, check), result in sorted(
+            indexed.items(), key=lambda pair: _cell_order(pair[0])
+        )
+        for finding in sorted(result.findings, key=_finding_order)
+        if finding.accepted is not None
+    )
     return Matrix(
         threshold=threshold,
         columns=columns,
@@ -221,6 +253,8 @@ def build_matrix(
         counts=_count(verdicts.values()),
         failures=tuple(failures),
         declared_not_checked=tuple(declared_not_checked),
+        accepted=accepted,
+        baseline=baseline,
     )
 
 
@@ -270,6 +304,8 @@ def render_markdown(matrix: Matrix) -> str:
                 lines.append(f"  - … and {hidden} more")
         lines.append("")
 
+    lines += _baseline_markdown(matrix)
+
     if matrix.declared_not_checked:
         lines += [
             "### Declared, not checked",
@@ -302,7 +338,7 @@ def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
     ):
         where = {"kind": kind.value, "subject": subject, "check": check}
         for finding in sorted(result.findings, key=_finding_order):
-            blocking = finding.severity >= matrix.threshold
+            blocking = finding.severity >= matrix.threshold and finding.accepted is None
             findings.append({**where, **finding.to_dict(), "blocking": blocking})
         if result.error is not None:
             errors.append({**where, "error": result.error})
@@ -316,7 +352,42 @@ def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
         "errors": errors,
         "declared_not_checked": [d.to_dict() for d in matrix.declared_not_checked],
     }
+    if matrix.baseline is not None:
+        document["baseline"] = matrix.baseline.to_dict()
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _baseline_markdown(matrix: Matrix) -> list[str]:
+    """The accepted findings (who accepted each, until when, why) and the baseline entries that
+    matched nothing: an acceptance is never out of sight."""
+    lines: list[str] = []
+    if matrix.accepted:
+        lines += [
+            "### Accepted findings",
+            "",
+            "The baseline file accepts these until the date shown; they do not fail their cell.",
+            "",
+        ]
+        for accepted in matrix.accepted:
+            finding, acceptance = accepted.finding, accepted.finding.accepted
+            assert acceptance is not None
+            lines.append(
+                f"- {_code(accepted.subject)}, check {_code(accepted.check)} "
+                f"({accepted.kind.value}): [{finding.severity.label.upper()}] "
+                f"{_code(finding.rule)} {_inline(finding.title)} "
+                f"({_inline(finding.location.describe())}): accepted by "
+                f"{_inline(acceptance.owner)} until **{acceptance.expires}**: "
+                f"{_inline(acceptance.reason)}"
+            )
+        lines.append("")
+    if matrix.baseline is not None and matrix.baseline.stale:
+        lines += ["### Baseline entries that matched nothing", ""]
+        lines += [
+            f"- {_code(stale.source)}: {_inline(stale.description)}; remove the entry"
+            for stale in matrix.baseline.stale
+        ]
+        lines.append("")
+    return lines
 
 
 def _canonical(result: CheckResult) -> str:

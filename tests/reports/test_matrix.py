@@ -62,6 +62,7 @@ def test_counts_cover_every_cell_by_verdict(scenario: Scenario) -> None:
         Verdict.ERROR: 1,
         Verdict.NOT_RUN: 2,
         Verdict.SKIPPED: 0,
+        Verdict.ACCEPTED: 0,
     }
     assert matrix.counts == expected
     assert summary_counts(scenario.items, scenario.results, Severity.HIGH) == expected
@@ -174,6 +175,7 @@ def test_the_json_matrix_has_schema_threshold_counts_rows_and_findings(
         "error": 1,
         "not run": 2,
         "skipped": 0,
+        "accepted": 0,
     }
     assert [(row["kind"], row["subject"]) for row in document["rows"]] == [
         ("artifact", "legacy/model.pkl"),
