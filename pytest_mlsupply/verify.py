@@ -345,6 +345,10 @@ def _check_gate(report: Report, predicate: Any, allow_failed_gate: bool) -> None
         "tool": tool.get("version") if isinstance(tool, dict) else None,
         "declaredNotChecked": [d.get("key") for d in declared if isinstance(d, dict)],
     }
+    baseline = predicate.get("baseline")
+    if isinstance(baseline, dict):
+        # A pass that relies on accepted findings says so (docs/baseline.md).
+        report.gate["baseline"] = baseline
     if verdict == GATE_PASS:
         return
     failed = [
@@ -621,6 +625,12 @@ def _print_text(report: Report) -> None:
         )
     for key in report.gate.get("declaredNotChecked") or []:
         out.write(f"declared, not checked (the pass does not cover it): {key}\n")
+    baseline = report.gate.get("baseline")
+    if baseline:
+        out.write(
+            f"baseline: {baseline.get('file')} (sha256 {str(baseline.get('sha256'))[:16]}…): "
+            f"{baseline.get('accepted')} finding(s) accepted, {baseline.get('expired')} expired\n"
+        )
     for check in report.files:
         if check.status == "ok":
             via = f" ({check.detail})" if check.detail else ""
