@@ -45,6 +45,7 @@ policy:
   allow_globals: [mypackage.models.MyModel]
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial], unknown: deny}}
   typosquat: {{allow: [my-requests2], index_lookup: false}}
+  baseline: security/accepted.yaml
 models:
   - name: sentiment
     path: models/sentiment
@@ -119,6 +120,7 @@ def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "reports/eval.json",
         "reports/approval.yaml",
         "deploy/manifest.yaml",
+        "security/accepted.yaml",
     ):
         (root / file).parent.mkdir(parents=True, exist_ok=True)
         (root / file).write_text("")
