@@ -282,3 +282,13 @@ def test_the_attestation_records_each_acceptance_and_the_baseline_in_force() -> 
     assert accepted["owner"] == "ml-platform"
     assert predicate["baseline"]["file"] == "mlsupply-baseline.yaml"
     assert predicate["baseline"]["sha256"] == loaded.sha256
+
+
+def test_a_failing_cell_lists_its_accepted_finding_as_accepted() -> None:
+    plan = [PlannedItem(RowKind.ARTIFACT, "tiny/model.pt", ("scan",))]
+    both = result(pickle_finding(), pickle_finding(rule="MLS-PKL-002"))
+    results = apply_baseline([both], baseline(), HIGH, TODAY)
+    markdown = render_markdown(build_matrix(plan, results, HIGH))
+    assert "`MLS-PKL-001` pickle imports a global (tiny/model.pt, member" in markdown
+    assert "byte 12) (accepted)" in markdown
+    assert "byte 12) (accepted)" not in markdown.split("`MLS-PKL-002`")[1].split("\n")[0]

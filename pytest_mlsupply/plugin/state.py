@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,10 @@ def _load_baseline(manifest: Manifest) -> Baseline | None:
     if path is None:
         return None
     return load_baseline(path, today_utc(), root=manifest.path.parent)
+
+
+def _project_path(path: Path | None, name: Callable[[Path], str]) -> Path | None:
+    return None if path is None else Path(name(path))
 
 
 def _revision_pointer(repo_type: str, repo_id: str, revision: str) -> RevisionPointer | None:
@@ -366,8 +370,13 @@ class MlsupplyState:
                 plan=reported.plan,
                 results=reported.results,
                 threshold=reported.threshold,
-                # The policy in force: its threshold after --mlsupply-fail-on and the ini key.
-                policy=replace(self.load().manifest.policy, fail_on=reported.threshold),
+                # The policy in force: its threshold after --mlsupply-fail-on and the ini key;
+                # the baseline file named as the project names it, not by this machine's path.
+                policy=replace(
+                    self.load().manifest.policy,
+                    fail_on=reported.threshold,
+                    baseline=_project_path(self.load().manifest.policy.baseline, name),
+                ),
                 manifest_name=name(manifest_path),
                 manifest_sha256=sha256_file(manifest_path),
                 exit_status=exit_status,

@@ -295,9 +295,11 @@ def render_markdown(matrix: Matrix) -> str:
             if cell.verdict is Verdict.ERROR and cell.error:
                 lines.append(f"  - error: {_inline(cell.error)}")
             for finding in cell.findings[:TOP_FINDINGS]:
+                # An accepted finding in a failing cell is not why it fails: say so.
+                accepted = " (accepted)" if finding.accepted is not None else ""
                 lines.append(
                     f"  - [{finding.severity.label.upper()}] {_code(finding.rule)} "
-                    f"{_inline(finding.title)} ({_inline(finding.location.describe())})"
+                    f"{_inline(finding.title)} ({_inline(finding.location.describe())}){accepted}"
                 )
             hidden = len(cell.findings) - TOP_FINDINGS
             if hidden > 0:

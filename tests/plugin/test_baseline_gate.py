@@ -4,6 +4,7 @@ expired acceptance fails; a stale entry is reported; two xdist workers agree wit
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -199,7 +200,9 @@ def test_two_workers_accept_and_expire_exactly_as_a_serial_run(
 def test_the_attestation_of_a_pass_that_relies_on_the_baseline_says_so_to_the_verifier(
     pytester: pytest.Pytester, unsafe: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (unsafe.root / "mlsupply-baseline.yaml").write_text(ACCEPTED_PICKLE)
+    unsafe.default_manifest(top="policy: {baseline: security/accepted.yaml}")
+    (unsafe.root / "security").mkdir()
+    (unsafe.root / "security" / "accepted.yaml").write_text(ACCEPTED_PICKLE)
     private, public = write_keypair(unsafe.root / "keys", "gate", KINDS[0])
     assert pytester.runpytest("--mlsupply", f"--mlsupply-attest={private}").ret == 0
     attestation = unsafe.root / "build" / "ml-bom.cdx.json.intoto.json"
@@ -207,5 +210,14 @@ def test_the_attestation_of_a_pass_that_relies_on_the_baseline_says_so_to_the_ve
     verify = ["verify", str(attestation), "--key", str(public), "--bom", str(bom)]
     assert main([*verify, str(unsafe.model_dir)]) == 0
     out = capsys.readouterr().out
-    assert "baseline: mlsupply-baseline.yaml (sha256 " in out
+    assert "baseline: security/accepted.yaml (sha256 " in out
     assert "3 finding(s) accepted, 0 expired" in out
+    envelope = json.loads(attestation.read_text())
+    predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    # The policy names the file as the project does, not by this machine's absolute path.
+    assert predicate["policy"]["baseline"] == "security/accepted.yaml"
+    scan = next(
+        i for i in predicate["items"] if i["subject"] == "tiny/evil.pkl" and i["check"] == "scan"
+    )
+    assert scan["verdict"] == "accepted"
+    assert {a["rule"] for a in scan["accepted"]} == {"MLS-PKL-001", "MLS-PKL-002"}
