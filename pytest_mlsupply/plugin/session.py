@@ -144,6 +144,20 @@ class MlsupplyPlugin:
             else:
                 self.state.record(name, None, f"{first} (during {report.when})")
 
+    def _own_tests(self, stats: dict[str, list[Any]]) -> str:
+        """``12 passed, 1 failed``: the terminal's counts without the generated items."""
+        parts = []
+        for status in _OWN_STATUSES:
+            count = sum(
+                1
+                for report in stats.get(status, ())
+                if getattr(report, "mlsupply_item", None) is None
+                and self._item_name(getattr(report, "nodeid", "")) is None
+            )
+            if count:
+                parts.append(f"{count} {status}")
+        return ", ".join(parts)
+
     def _named_on_command_line(self, session: pytest.Session) -> bool:
         """Whether an argument names the manifest (directly or through a symlink)."""
         manifest = self.state.settings.manifest_path
@@ -237,7 +251,24 @@ class MlsupplyPlugin:
             for v in Verdict
             if v is not Verdict.SKIPPED or counts.get(v.value, 0)
         ]
+        own = self._own_tests(tr.stats)
+        if own:
+            # The user's own tests beside the generated items: a failing unit test is not
+            # hidden behind a green supply-chain line.
+            tr.write_line(f"tests: {own} (your own, beside the generated items)")
         tr.write_line(f"checks: {', '.join(parts)} (fail at {threshold.label} and above)")
+        for note, count in self.state.note_counts.items():
+            tr.write_line(f"{note}: {count} passing cell(s) (counted as pass; see the matrix)")
+        not_run = self.state.not_run
+        if not_run:
+            planned = self.state.planned_count
+            tr.write_line(
+                f"PARTIAL RUN: {len(not_run)} of {planned} planned item(s) did not run "
+                "(deselected, not selected, or stopped early); the reports below are marked "
+                "partial, not the release's",
+                yellow=True,
+                bold=True,
+            )
         for described in self.state.declared_not_checked:
             tr.write_line(f"declared, not checked: {described}", yellow=True)
         for path in self.state.written.paths:
@@ -248,6 +279,10 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+
+
+#: Terminal statuses counted for the user's own tests, in the order the line names them.
+_OWN_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
 @contextmanager
