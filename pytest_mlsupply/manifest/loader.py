@@ -448,6 +448,7 @@ class _Reader:
                 "require_signature",
                 "require_attestation",
                 "attestation",
+                "require_card",
             ),
             "{fail_on: high}",
         )
@@ -507,6 +508,9 @@ class _Reader:
                 )
             ),
             attestation=self.attestation_policy(m.get("attestation")),
+            require_card=bool(
+                self.optional(m, "require_card", lambda n: self.boolean(n, "policy.require_card"))
+            ),
         )
 
     def license_policy(self, node: yaml.Node | None) -> LicensePolicy:
@@ -1007,7 +1011,7 @@ class _Reader:
             return CardDecl()
         m = self.mapping(node, key_path, ("path", "require"), "{require: [license, datasets]}")
         if m is None:
-            return CardDecl()
+            return CardDecl(declared=True)
         path = self.optional(m, "path", lambda n: self.string(n, f"{key_path}.path")) or "README.md"
         require = (
             self.optional(
@@ -1028,7 +1032,7 @@ class _Reader:
                     f"unknown card field {field_name!r}",
                     f"{hint}known fields: {', '.join(known)}",
                 )
-        return CardDecl(path=path, require=require)
+        return CardDecl(path=path, require=require, declared=True)
 
     def signature(self, node: yaml.Node | None, key_path: str) -> SignatureDecl | None:
         if node is None:

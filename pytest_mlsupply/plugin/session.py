@@ -40,6 +40,8 @@ class MlsupplyPlugin:
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         self._plan_names: dict[str, str] | None = None
+        self._manifest_error: str | None = None
+        """The rendered manifest error found at session start under xdist (controller)."""
         """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
@@ -89,7 +91,8 @@ class MlsupplyPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Under xdist the controller collects nothing, and a collection error on the workers
         # does not stop the others' tests: validate here, so that no item runs beside a broken
-        # manifest (the serial run stops at the collection error itself).
+        # manifest (the serial run stops at the collection error itself). The error is
+        # reported by pytest_runtestloop below, as the serial run reports it.
         if self.is_worker or not self.config.pluginmanager.hasplugin("dsession"):
             return
         from pytest_mlsupply.manifest.errors import ManifestError
@@ -97,7 +100,27 @@ class MlsupplyPlugin:
         try:
             self.state.load()
         except ManifestError as exc:
-            pytest.exit(exc.render(), returncode=pytest.ExitCode.INTERRUPTED)
+            self._manifest_error = exc.render()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """A broken manifest under xdist: its collection error, once, and no test runs.
+
+        Reported as the serial run reports it (``ERROR collecting mlsupply.yaml``, the rendered
+        problems once, "Interrupted: 1 error during collection", exit status 2), rather than
+        through ``pytest.exit``, which pytest prints twice wrapped in ``Exit:``. Before xdist's
+        own loop: the workers it started are shut down at session end, never given a test.
+        """
+        if self._manifest_error is None:
+            return None
+        manifest = self.state.settings.manifest_path
+        try:
+            nodeid = manifest.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            nodeid = manifest.as_posix()
+        report = pytest.CollectReport(nodeid, "failed", self._manifest_error, [])
+        self.config.hook.pytest_collectreport(report=report)
+        raise session.Interrupted("1 error during collection")
 
     # -- running ------------------------------------------------------------------------------
 

@@ -248,9 +248,7 @@ class MlsupplyState:
         self.declared_not_checked = [declared.describe() for declared in unchecked]
         # Items with no outcome at all (deselected, not selected, stopped early) make the run
         # partial; an item that errored or crashed has its outcome, an error.
-        self.not_run = not_run(
-            plan, _Reported(self.results, self.unreported, marked_results or {})
-        )
+        self.not_run = not_run(plan, _Reported(self.results, self.unreported, marked_results or {}))
         # One serial number and time for the BOM and the matrix that names it.
         serial_number = uuid.uuid4()
         made = datetime.now(UTC).replace(microsecond=0)

@@ -57,7 +57,7 @@ _ROW_HEADERS = {
 DATASETS_TITLE = "Datasets"
 _DATASET_HEADER = "dataset"
 #: What a passing cell with a note shows: a pass that proves less than a verified one.
-_NOTE_MARK = "➖"
+_NOTE_MARK = "🔓"
 _VERDICT_MARKS = {
     Verdict.PASS: "✅ pass",
     Verdict.FAIL: "❌ fail",
@@ -303,7 +303,10 @@ def build_matrix(
 
 
 def _notes(
-    kind: RowKind, subject: str, cells: Mapping[str, Verdict], indexed: Mapping[CellKey, CheckResult]
+    kind: RowKind,
+    subject: str,
+    cells: Mapping[str, Verdict],
+    indexed: Mapping[CellKey, CheckResult],
 ) -> dict[str, str]:
     """The notes of a row's passing cells: a check's ``facts["note"]`` (a short text)."""
     notes: dict[str, str] = {}
