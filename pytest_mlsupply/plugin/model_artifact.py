@@ -340,7 +340,12 @@ class ModelArtifactPlugin:
         tr = terminalreporter
         threshold = self._threshold()
         tr.write_sep("-", "mlsupply: models verified for model_artifact tests")
-        for verification in sorted(self.reported.values(), key=lambda v: (v.name, v.key)):
+        # Ordered by what the line shows (the key hashes absolute paths: its order would vary
+        # with the directory the project sits in).
+        shown_order = sorted(
+            self.reported.values(), key=lambda v: (v.name, v.selection, v.source, v.key)
+        )
+        for verification in shown_order:
             runs = self.verification_counts[verification.key]
             tests = self.test_counts[verification.key]
             times = {0: "reused", 1: "verified once"}.get(runs, f"verified {runs} times")
