@@ -179,6 +179,15 @@ def project(pytester: pytest.Pytester) -> Project:
     return build_project(pytester.path)
 
 
+def comparable_matrix(path: Path) -> dict[str, Any]:
+    """A matrix JSON without what differs between two runs of the same gate: the time it was
+    made and the serial number of the BOM beside it."""
+    matrix: dict[str, Any] = json.loads(path.read_text())
+    matrix["metadata"].pop("timestamp")
+    matrix["metadata"].pop("bom_serial_number")
+    return matrix
+
+
 def write_pickle_payload(path: Path) -> Path:
     """A pickle that would import os.system when loaded. Built by hand; never loaded here."""
     # PROTO 2, GLOBAL 'os system', SHORT_BINUNICODE 'true', TUPLE1, REDUCE, STOP

@@ -28,7 +28,12 @@ from pytest_mlsupply.checks.content_store import (
     cli_store_folder,
 )
 from pytest_mlsupply.engines.blob import ScanPolicy
-from tests.conftest import Project, build_hub_cache, write_pickle_payload
+from tests.conftest import (
+    Project,
+    build_hub_cache,
+    comparable_matrix,
+    write_pickle_payload,
+)
 
 # PROTO 2, GLOBAL 'mypkg.models Net', EMPTY_TUPLE, NEWOBJ, STOP: an unknown class, nothing else.
 UNKNOWN_CLASS_PICKLE = b"\x80\x02cmypkg.models\nNet\n)\x81."
@@ -104,13 +109,13 @@ def test_a_warm_run_reads_no_artifact_and_a_tampered_pin_still_fails(
         first = pytester.runpytest("--mlsupply", "-q", *ARTIFACTS)
     assert first.ret == 0, first.stdout.str()
     assert {"model.safetensors", "config.json"} <= set(cold)
-    matrix = (project.root / "build" / "mlsupply-matrix.json").read_text()
+    matrix = comparable_matrix(project.root / "build" / "mlsupply-matrix.json")
 
     with reads(project.model_dir) as warm:
         second = pytester.runpytest("--mlsupply", "-q", *ARTIFACTS)
     assert second.ret == 0, second.stdout.str()
     assert set(warm) <= PROVENANCE_READS
-    assert (project.root / "build" / "mlsupply-matrix.json").read_text() == matrix
+    assert comparable_matrix(project.root / "build" / "mlsupply-matrix.json") == matrix
 
     # Same size, a different last weight, and the old mtime put back: only ctime tells.
     before = weights.stat()

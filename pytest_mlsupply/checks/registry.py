@@ -105,7 +105,10 @@ PROVENANCE_CHECKS: tuple[Registered[ResolvedModel], ...] = (
         "model-card",
         RowKind.PROVENANCE,
         _CHECKS + "provenance_model_card:CHECK",
-        when=lambda model: True,
+        # Made where the manifest asks for a card (its `card:` key) or the policy requires
+        # cards: a model that declares neither is not failed for a README nobody asked for.
+        when=lambda model: model.decl.card.declared,
+        required_by=lambda policy: policy.require_card,
     ),
     Registered(
         "signature",

@@ -449,6 +449,7 @@ class _Reader:
                 "require_attestation",
                 "attestation",
                 "baseline",
+                "require_card",
             ),
             "{fail_on: high}",
         )
@@ -512,6 +513,9 @@ class _Reader:
                 m,
                 "baseline",
                 lambda n: self.local_path(n, "policy.baseline", must_exist=True, kind="file"),
+            ),
+            require_card=bool(
+                self.optional(m, "require_card", lambda n: self.boolean(n, "policy.require_card"))
             ),
         )
 
@@ -1013,7 +1017,7 @@ class _Reader:
             return CardDecl()
         m = self.mapping(node, key_path, ("path", "require"), "{require: [license, datasets]}")
         if m is None:
-            return CardDecl()
+            return CardDecl(declared=True)
         path = self.optional(m, "path", lambda n: self.string(n, f"{key_path}.path")) or "README.md"
         require = (
             self.optional(
@@ -1034,7 +1038,7 @@ class _Reader:
                     f"unknown card field {field_name!r}",
                     f"{hint}known fields: {', '.join(known)}",
                 )
-        return CardDecl(path=path, require=require)
+        return CardDecl(path=path, require=require, declared=True)
 
     def signature(self, node: yaml.Node | None, key_path: str) -> SignatureDecl | None:
         if node is None:

@@ -106,6 +106,9 @@ class Policy:
     require_attestation: bool = False
     """Every model must declare an attestation: a model without one fails its ``attestation``
     claim (otherwise that claim is not made for it)."""
+    require_card: bool = False
+    """Every model must ship a card: the ``model-card`` claim is made for every model, not only
+    those that declare ``card:``."""
     attestation: AttestationPolicy = field(default_factory=AttestationPolicy)
     """Defaults for every model's ``attestation`` claim (a model's own keys win)."""
     baseline: Path | None = None
@@ -228,6 +231,8 @@ class PromotionDecl:
 class CardDecl:
     path: str = "README.md"
     require: tuple[str, ...] = ()
+    declared: bool = False
+    """The model's ``card:`` key is in the manifest: the ``model-card`` claim is made for it."""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ class ModelArtifactPlugin:
         """Key → verification, from test reports (serial run or xdist controller)."""
         self.verification_counts: Counter[str] = Counter()
         self.test_counts: Counter[str] = Counter()
+        self.failure_shown: dict[str, str] = {}
+        """Key → the test whose failure showed the model's findings (once per process)."""
 
     # -- policy -------------------------------------------------------------------------------
 
@@ -191,11 +193,17 @@ class ModelArtifactPlugin:
             verified.append((verification, fresh))
             self.verified_here[verification.key] = verification
         threshold = self._threshold()
-        problems.extend(
-            render_failure(v, threshold, self.config.rootpath)
-            for v, _ in verified
-            if v.failing(threshold) or v.root is None
-        )
+        for v, _ in verified:
+            if not (v.failing(threshold) or v.root is None):
+                continue
+            shown_under = self.failure_shown.get(v.key)
+            if shown_under is None:
+                # The findings once, under the first test that needed the model: every other
+                # test of the model fails with one line pointing there, not the same findings.
+                self.failure_shown[v.key] = item.nodeid
+                problems.append(render_failure(v, threshold, self.config.rootpath))
+            else:
+                problems.append(render_failure_again(v, shown_under, self.config.rootpath))
         if problems:
             self._refuse(item, "\n\n".join(problems))
 
@@ -327,20 +335,40 @@ class ModelArtifactPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not self.reported:
             return
+        from pytest_mlsupply.results import RowKind
+
         tr = terminalreporter
         threshold = self._threshold()
         tr.write_sep("-", "mlsupply: models verified for model_artifact tests")
-        for verification in sorted(self.reported.values(), key=lambda v: (v.name, v.key)):
+        # Ordered by what the line shows (the key hashes absolute paths: its order would vary
+        # with the directory the project sits in).
+        shown_order = sorted(
+            self.reported.values(), key=lambda v: (v.name, v.selection, v.source, v.key)
+        )
+        for verification in shown_order:
             runs = self.verification_counts[verification.key]
             tests = self.test_counts[verification.key]
             times = {0: "reused", 1: "verified once"}.get(runs, f"verified {runs} times")
-            verdict = "FAILED" if verification.failing(threshold) else "passed"
+            failing = verification.failing(threshold)
+            total = len(verification.files)
+            failed_files = {
+                r.subject
+                for r in failing
+                if r.kind is RowKind.ARTIFACT and r.subject != verification.name
+            }
+            if not failing:
+                counted = f"{total} file(s) passed"
+            elif failed_files:
+                # The files that failed, of those verified: not the whole model as FAILED.
+                counted = f"{len(failed_files)} of {total} file(s) FAILED"
+            else:
+                counted = f"{total} file(s) verified, FAILED"
             by = f" on {verification.verified_by}" if runs == 1 and self.shared_dir else ""
             source = _display(verification.source, self.config.rootpath)
             narrowed = f" [{verification.selection}]" if verification.selection else ""
             tr.write_line(
-                f"{verification.name} ({source}){narrowed}: {len(verification.files)} file(s) "
-                f"{verdict}; {times}{by} for {tests} test(s)"
+                f"{verification.name} ({source}){narrowed}: {counted}; {times}{by} "
+                f"for {tests} test(s)"
             )
 
     def pytest_unconfigure(self) -> None:
@@ -388,6 +416,15 @@ def render_failure(verification: Verification, threshold: Severity, rootdir: Pat
     if len(lines) == 1 and verification.error:
         lines.append(f"could not resolve: {verification.error}")
     return "\n".join(lines)
+
+
+def render_failure_again(verification: Verification, first: str, rootdir: Path) -> str:
+    """A marked model's failure already shown under ``first`` (a node id): one line."""
+    source = _display(verification.source, rootdir)
+    return (
+        f"model_artifact {verification.name} ({source}) did not pass verification; "
+        f"the test did not run (the findings are shown under {first})"
+    )
 
 
 def _display(source: str, rootdir: Path) -> str:

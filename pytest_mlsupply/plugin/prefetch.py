@@ -159,6 +159,8 @@ class PrefetchPlugin:
         if not self.is_worker:
             # This process writes the BOM and the matrix at the end of the session.
             hashing.warm_up(self.state.prepare_reports)
+            # The commit the reports name: a few git processes, tens of milliseconds.
+            hashing.warm_up(self.state.build_context)
 
     def _file(self, item: pytest.Item | None) -> Path | None:
         """The artifact file an item reads, if it is a generated artifact item on a file."""

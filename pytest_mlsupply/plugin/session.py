@@ -40,6 +40,8 @@ class MlsupplyPlugin:
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         self._plan_names: dict[str, str] | None = None
+        self._manifest_error: str | None = None
+        """The rendered manifest error found at session start under xdist (controller)."""
         """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
@@ -89,7 +91,8 @@ class MlsupplyPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Under xdist the controller collects nothing, and a collection error on the workers
         # does not stop the others' tests: validate here, so that no item runs beside a broken
-        # manifest (the serial run stops at the collection error itself).
+        # manifest (the serial run stops at the collection error itself). The error is
+        # reported by pytest_runtestloop below, as the serial run reports it.
         if self.is_worker or not self.config.pluginmanager.hasplugin("dsession"):
             return
         from pytest_mlsupply.manifest.errors import ManifestError
@@ -97,7 +100,27 @@ class MlsupplyPlugin:
         try:
             self.state.load()
         except ManifestError as exc:
-            pytest.exit(exc.render(), returncode=pytest.ExitCode.INTERRUPTED)
+            self._manifest_error = exc.render()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """A broken manifest under xdist: its collection error, once, and no test runs.
+
+        Reported as the serial run reports it (``ERROR collecting mlsupply.yaml``, the rendered
+        problems once, "Interrupted: 1 error during collection", exit status 2), rather than
+        through ``pytest.exit``, which pytest prints twice wrapped in ``Exit:``. Before xdist's
+        own loop: the workers it started are shut down at session end, never given a test.
+        """
+        if self._manifest_error is None:
+            return None
+        manifest = self.state.settings.manifest_path
+        try:
+            nodeid = manifest.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            nodeid = manifest.as_posix()
+        report = pytest.CollectReport(nodeid, "failed", self._manifest_error, [])
+        self.config.hook.pytest_collectreport(report=report)
+        raise session.Interrupted("1 error during collection")
 
     # -- running ------------------------------------------------------------------------------
 
@@ -143,6 +166,20 @@ class MlsupplyPlugin:
                 self.state.record(name, None, f"the test process running it crashed: {first}")
             else:
                 self.state.record(name, None, f"{first} (during {report.when})")
+
+    def _own_tests(self, stats: dict[str, list[Any]]) -> str:
+        """``12 passed, 1 failed``: the terminal's counts without the generated items."""
+        parts = []
+        for status in _OWN_STATUSES:
+            count = sum(
+                1
+                for report in stats.get(status, ())
+                if getattr(report, "mlsupply_item", None) is None
+                and self._item_name(getattr(report, "nodeid", "")) is None
+            )
+            if count:
+                parts.append(f"{count} {status}")
+        return ", ".join(parts)
 
     def _named_on_command_line(self, session: pytest.Session) -> bool:
         """Whether an argument names the manifest (directly or through a symlink)."""
@@ -237,12 +274,29 @@ class MlsupplyPlugin:
             for v in Verdict
             if v not in (Verdict.SKIPPED, Verdict.ACCEPTED) or counts.get(v.value, 0)
         ]
+        own = self._own_tests(tr.stats)
+        if own:
+            # The user's own tests beside the generated items: a failing unit test is not
+            # hidden behind a green supply-chain line.
+            tr.write_line(f"tests: {own} (your own, beside the generated items)")
         tr.write_line(f"checks: {', '.join(parts)} (fail at {threshold.label} and above)")
         baseline = self.state.baseline_outcome
         if baseline is not None:
             tr.write_line(baseline.describe(), yellow=bool(baseline.expired or baseline.stale))
             for stale in baseline.stale:
                 tr.write_line(f"stale baseline entry: {stale.render()}", yellow=True)
+        for note, count in self.state.note_counts.items():
+            tr.write_line(f"{note}: {count} passing cell(s) (counted as pass; see the matrix)")
+        not_run = self.state.not_run
+        if not_run:
+            planned = self.state.planned_count
+            tr.write_line(
+                f"PARTIAL RUN: {len(not_run)} of {planned} planned item(s) did not run "
+                "(deselected, not selected, or stopped early); the reports below are marked "
+                "partial, not the release's",
+                yellow=True,
+                bold=True,
+            )
         for described in self.state.declared_not_checked:
             tr.write_line(f"declared, not checked: {described}", yellow=True)
         for path in self.state.written.paths:
@@ -253,6 +307,10 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+
+
+#: Terminal statuses counted for the user's own tests, in the order the line names them.
+_OWN_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
 @contextmanager

@@ -41,6 +41,7 @@ _REPORT_MODULES = (
     "pytest_mlsupply.reports.bom",
     "pytest_mlsupply.reports.matrix",
     "pytest_mlsupply.reports.outputs",
+    "pytest_mlsupply.reports.partial",
 )
 
 #: Exit status when the ML-BOM or matrix cannot be built, validated or written (pytest's own
@@ -93,6 +94,16 @@ class Reported:
     baseline: BaselineOutcome | None = None
 
 
+class _Reported:
+    """The items with an outcome: results, a failure without results, or a marked model's."""
+
+    def __init__(self, *outcomes: Mapping[str, object]) -> None:
+        self._outcomes = outcomes
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in outcome for outcome in self._outcomes)
+
+
 @dataclass
 class Written:
     paths: list[Path] = field(default_factory=list)
@@ -118,6 +129,11 @@ class MlsupplyState:
         self._build: BuildContext | None = None
         self.baseline_outcome: BaselineOutcome | None = None
         """What the baseline accepted, let expire and never matched (the summary shows it)."""
+        self.not_run: tuple[str, ...] = ()
+        """Planned items that did not run: the reports were written marked partial."""
+        self.planned_count = 0
+        self.note_counts: dict[str, int] = {}
+        """Passing cells by the note they read instead of "pass" (``"not pinned"``)."""
 
     @property
     def content_store(self) -> ContentStore | None:
@@ -233,8 +249,15 @@ class MlsupplyState:
             bom_xml,
             render_bom_json,
         )
-        from pytest_mlsupply.reports.matrix import build_matrix, render_json, render_markdown
+        from pytest_mlsupply.reports.bom_forms import timestamp as iso_timestamp
+        from pytest_mlsupply.reports.matrix import (
+            MatrixMetadata,
+            build_matrix,
+            render_json,
+            render_markdown,
+        )
         from pytest_mlsupply.reports.outputs import REPORTS, ReportError, ReportInputs
+        from pytest_mlsupply.reports.partial import mark_bom_partial, not_run
 
         loaded = self.load()
         manifest = loaded.manifest
@@ -262,8 +285,36 @@ class MlsupplyState:
             self.baseline_outcome = outcome(loaded.baseline, plan, results)
         unchecked = declared_not_checked(manifest)
         self.declared_not_checked = [declared.describe() for declared in unchecked]
-        matrix = build_matrix(plan, results, threshold, unchecked, baseline=self.baseline_outcome)
+        # Items with no outcome at all (deselected, not selected, stopped early) make the run
+        # partial; an item that errored or crashed has its outcome, an error.
+        self.not_run = not_run(plan, _Reported(self.results, self.unreported, marked_results or {}))
+        # One serial number and time for the BOM and the matrix that names it.
+        serial_number = uuid.uuid4()
+        made = datetime.now(UTC).replace(microsecond=0)
+        build = self.build_context()
+        metadata = MatrixMetadata(
+            project=manifest.project_name,
+            version=manifest.project_version,
+            commit=build.commit,
+            dirty=build.dirty,
+            repository=build.repository,
+            ci_run_url=build.ci_run_url,
+            timestamp=iso_timestamp(made),
+            bom_serial_number=f"urn:uuid:{serial_number}",
+            not_run=self.not_run,
+        )
+        matrix = build_matrix(
+            plan,
+            results,
+            threshold,
+            unchecked,
+            datasets=(dataset.name for dataset in manifest.datasets),
+            metadata=metadata,
+            baseline=self.baseline_outcome,
+        )
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
+        self.note_counts = matrix.note_counts
+        self.planned_count = len(plan)
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):
             matrix_stem = matrix_stem.with_suffix("")
@@ -280,10 +331,11 @@ class MlsupplyState:
                 plan,
                 results,
                 threshold,
-                serial_number=uuid.uuid4(),
-                timestamp=datetime.now(UTC).replace(microsecond=0),
+                serial_number=serial_number,
+                timestamp=made,
                 contents=loaded.context.contents,
             )
+            mark_bom_partial(assembled.document, self.not_run)
             bom_document = bom_json(assembled)
             matrix_text = render_json(matrix, results)
             outputs: list[tuple[Path, str]] = [
@@ -304,7 +356,7 @@ class MlsupplyState:
                     matrix=matrix,
                     matrix_document=json.loads(matrix_text),
                     bom_document=bom_document,
-                    build=self.build_context(),
+                    build=build,
                     invocation_dir=self.settings.invocation_dir,
                 )
                 for report in REPORTS:

@@ -2,6 +2,12 @@
 
 Cells come from the check results; a planned cell with no result is "not run" (a crashed xdist
 worker or a deselected item), never a pass. A check that does not apply to a row leaves it blank.
+A passing cell whose check left a note (``facts["note"]``: a file without a sha256 pin reads
+"not pinned") shows the note instead of "pass", so it never looks like a verified pin.
+
+Both forms open with what the matrix is about (:class:`MatrixMetadata`: the project, its version,
+the VCS commit, the time and the BOM's serial number) and say when the run was partial (planned
+items deselected or never run): such a matrix is not the release's matrix.
 """
 
 from __future__ import annotations
@@ -47,8 +53,13 @@ _KIND_TITLES = {
 _ROW_HEADERS = {
     RowKind.ARTIFACT: "model file",
     RowKind.DEPENDENCY: "dependency",
-    RowKind.PROVENANCE: "model or dataset",
+    RowKind.PROVENANCE: "model",
 }
+#: Datasets are provenance rows (their claim is ``dataset``) shown in a section of their own.
+DATASETS_TITLE = "Datasets"
+_DATASET_HEADER = "dataset"
+#: What a passing cell with a note shows: a pass that proves less than a verified one.
+_NOTE_MARK = "🔓"
 _VERDICT_MARKS = {
     Verdict.PASS: "✅ pass",
     Verdict.FAIL: "❌ fail",
@@ -88,6 +99,49 @@ class MatrixRow:
     kind: RowKind
     subject: str
     cells: dict[str, Verdict]
+    notes: dict[str, str] = field(default_factory=dict)
+    """Check → the note a passing cell shows instead of "pass" (``"not pinned"``)."""
+    dataset: bool = False
+    """A declared dataset's row (provenance kind): shown under "Datasets"."""
+
+
+@dataclass(frozen=True)
+class MatrixMetadata:
+    """What the matrix is about and when it was made: its heading, and ``"metadata"`` in JSON."""
+
+    project: str
+    version: str | None = None
+    commit: str | None = None
+    dirty: bool | None = None
+    repository: str | None = None
+    ci_run_url: str | None = None
+    timestamp: str | None = None
+    """When the reports were made, ISO 8601 UTC (the BOM's ``metadata.timestamp``)."""
+    bom_serial_number: str | None = None
+    """The BOM written beside the matrix (``urn:uuid:...``)."""
+    not_run: tuple[str, ...] = ()
+    """Planned items that did not run (deselected, not selected, stopped early): the run is
+    partial and the matrix says so."""
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.not_run)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"project": self.project}
+        for key in (
+            "version",
+            "commit",
+            "dirty",
+            "repository",
+            "ci_run_url",
+            "timestamp",
+            "bom_serial_number",
+        ):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
 
 
 @dataclass(frozen=True)
@@ -129,10 +183,22 @@ class Matrix:
     """Every finding the baseline accepts (in a failing cell too), in cell order."""
     baseline: BaselineOutcome | None = None
     """What the baseline file did in this run (None: the project has none)."""
+    metadata: MatrixMetadata | None = None
+    """The heading: project, version, commit, time, BOM serial number, partial run."""
 
     @property
     def failed(self) -> bool:
         return bool(self.counts[Verdict.FAIL] or self.counts[Verdict.ERROR])
+
+    @property
+    def note_counts(self) -> dict[str, int]:
+        """Passing cells by the note they show instead of "pass" (``{"not pinned": 3}``)."""
+        counts: dict[str, int] = {}
+        for rows in self.rows.values():
+            for row in rows:
+                for note in row.notes.values():
+                    counts[note] = counts.get(note, 0) + 1
+        return dict(sorted(counts.items()))
 
 
 def index_results(
@@ -200,7 +266,11 @@ def build_matrix(
     declared_not_checked: Sequence[DeclaredKey] = (),
     *,
     baseline: BaselineOutcome | None = None,
+    datasets: Iterable[str] = (),
+    metadata: MatrixMetadata | None = None,
 ) -> Matrix:
+    """The matrix of ``items``; ``datasets`` names the provenance rows that are datasets."""
+    dataset_names = frozenset(datasets)
     indexed = index_results(results, threshold)
     verdicts = cell_verdicts(items, results, threshold)
 
@@ -215,7 +285,13 @@ def build_matrix(
         if not subjects:
             continue
         rows[kind] = tuple(
-            MatrixRow(kind, subject, dict(sorted(by_row[(kind, subject)].items())))
+            MatrixRow(
+                kind,
+                subject,
+                dict(sorted(by_row[(kind, subject)].items())),
+                notes=_notes(kind, subject, by_row[(kind, subject)], indexed),
+                dataset=kind is RowKind.PROVENANCE and subject in dataset_names,
+            )
             for subject in subjects
         )
         columns[kind] = tuple(sorted({check for row in rows[kind] for check in row.cells}))
@@ -255,35 +331,54 @@ def build_matrix(
         declared_not_checked=tuple(declared_not_checked),
         accepted=accepted,
         baseline=baseline,
+        metadata=metadata,
     )
+
+
+def _notes(
+    kind: RowKind,
+    subject: str,
+    cells: Mapping[str, Verdict],
+    indexed: Mapping[CellKey, CheckResult],
+) -> dict[str, str]:
+    """The notes of a row's passing cells: a check's ``facts["note"]`` (a short text)."""
+    notes: dict[str, str] = {}
+    for check, verdict in sorted(cells.items()):
+        result = indexed.get((kind, subject, check))
+        note = None if result is None else result.facts.get("note")
+        if verdict is Verdict.PASS and isinstance(note, str) and note:
+            notes[check] = note
+    return notes
 
 
 def render_markdown(matrix: Matrix) -> str:
     """GitHub-flavoured Markdown, fit for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
-    lines = [
-        "## pytest-mlsupply: supply-chain matrix",
-        "",
+    lines = ["## pytest-mlsupply: supply-chain matrix", ""]
+    lines += _heading(matrix.metadata)
+    noted = matrix.note_counts
+    counted = []
+    for verdict in shown(matrix.counts):
+        text = f"**{matrix.counts[verdict]}** {verdict.value}"
+        if verdict is Verdict.PASS and noted:
+            # A pass with a note is still counted as a pass: say how many of them prove less.
+            text += " (" + ", ".join(f"{n} of them {note}" for note, n in noted.items()) + ")"
+        counted.append(text)
+    counts = " · ".join(counted)
+    lines += [
         f"Threshold: findings of severity **{matrix.threshold.label}** or above fail their cell.",
         "",
-        " · ".join(
-            f"**{matrix.counts[verdict]}** {verdict.value}" for verdict in shown(matrix.counts)
-        ),
+        counts,
         "",
     ]
     if not matrix.rows:
         lines += ["No supply-chain checks were planned.", ""]
     for kind, rows in matrix.rows.items():
-        checks = matrix.columns[kind]
-        lines += [f"### {_KIND_TITLES[kind]}", ""]
-        lines.append("| " + " | ".join([_ROW_HEADERS[kind], *map(_inline, checks)]) + " |")
-        lines.append("|" + "---|" * (len(checks) + 1))
-        for row in rows:
-            cells = [_code(row.subject)]
-            for check in checks:
-                verdict = row.cells.get(check)
-                cells.append("" if verdict is None else _VERDICT_MARKS[verdict])
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+        models = [row for row in rows if not row.dataset]
+        datasets = [row for row in rows if row.dataset]
+        if models:
+            lines += _table(_KIND_TITLES[kind], _ROW_HEADERS[kind], models)
+        if datasets:
+            lines += _table(DATASETS_TITLE, _DATASET_HEADER, datasets)
 
     if matrix.failures:
         lines += ["### Failing cells", ""]
@@ -322,17 +417,71 @@ def render_markdown(matrix: Matrix) -> str:
 
     lines += ["<details><summary>Legend</summary>", ""]
     lines += [f"- {_VERDICT_MARKS[verdict]}: {_LEGEND[verdict]}" for verdict in Verdict]
+    lines.append(
+        f"- {_NOTE_MARK} not pinned: the file passed its checks but has no sha256 pin in the "
+        "manifest, so nothing proves it is the file that was reviewed (counted as a pass)"
+    )
     lines += ["- blank: the check does not apply to this row", "", "</details>", ""]
     return "\n".join(lines)
 
 
+def _heading(metadata: MatrixMetadata | None) -> list[str]:
+    """What the matrix is about, and a banner when the run was partial."""
+    if metadata is None:
+        return []
+    project = _code(metadata.project)
+    if metadata.version:
+        project += f" {_code(metadata.version)}"
+    if metadata.commit:
+        commit = _code(metadata.commit[:12])
+        if metadata.dirty:
+            commit += " (with uncommitted changes)"
+    else:
+        commit = "unknown (not a git checkout)"
+    lines = [
+        f"- Project: {project}",
+        f"- Commit: {commit}",
+        f"- Made: {_inline(metadata.timestamp or 'unknown')}",
+    ]
+    if metadata.bom_serial_number:
+        lines.append(f"- BOM serial number: {_code(metadata.bom_serial_number)}")
+    if metadata.ci_run_url:
+        lines.append(f"- CI run: {_inline(metadata.ci_run_url)}")
+    lines.append("")
+    if metadata.not_run:
+        count = len(metadata.not_run)
+        lines += [
+            f"> **PARTIAL RUN**: {count} planned item{'s' if count != 1 else ''} did not run "
+            "(deselected, not selected, or the run stopped early): their cells read "
+            '"not run". This is not the release\'s matrix; run the whole gate for that.',
+            "",
+        ]
+    return lines
+
+
+def _table(title: str, header: str, rows: Sequence[MatrixRow]) -> list[str]:
+    checks = sorted({check for row in rows for check in row.cells})
+    lines = [f"### {title}", ""]
+    lines.append("| " + " | ".join([header, *map(_inline, checks)]) + " |")
+    lines.append("|" + "---|" * (len(checks) + 1))
+    for row in rows:
+        cells = [_code(row.subject)]
+        for check in checks:
+            verdict = row.cells.get(check)
+            if verdict is None:
+                cells.append("")
+            elif check in row.notes:
+                cells.append(f"{_NOTE_MARK} {_inline(row.notes[check])}")
+            else:
+                cells.append(_VERDICT_MARKS[verdict])
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
 def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
     """The matrix for machines, with every finding; sorted keys, stable order, trailing newline."""
-    rows = [
-        {"kind": kind.value, "subject": row.subject, "cells": _cells_json(row.cells)}
-        for kind, kind_rows in matrix.rows.items()
-        for row in kind_rows
-    ]
+    rows = [_row_json(row) for kind_rows in matrix.rows.values() for row in kind_rows]
     findings: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for (kind, subject, check), result in sorted(
@@ -344,7 +493,7 @@ def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
             findings.append({**where, **finding.to_dict(), "blocking": blocking})
         if result.error is not None:
             errors.append({**where, "error": result.error})
-    document = {
+    document: dict[str, Any] = {
         "schema": MATRIX_SCHEMA,
         "threshold": matrix.threshold.label,
         "counts": {verdict.value: count for verdict, count in matrix.counts.items()},
@@ -353,9 +502,14 @@ def render_json(matrix: Matrix, results: Sequence[CheckResult]) -> str:
         "findings": findings,
         "errors": errors,
         "declared_not_checked": [d.to_dict() for d in matrix.declared_not_checked],
+        "note_counts": matrix.note_counts,
     }
     if matrix.baseline is not None:
         document["baseline"] = matrix.baseline.to_dict()
+    if matrix.metadata is not None:
+        document["metadata"] = matrix.metadata.to_dict()
+        document["partial"] = matrix.metadata.partial
+        document["not_run_items"] = list(matrix.metadata.not_run)
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -405,6 +559,19 @@ def _count(verdicts: Iterable[Verdict]) -> dict[Verdict, int]:
 
 def _cells_json(cells: Mapping[str, Verdict]) -> dict[str, str]:
     return {check: verdict.value for check, verdict in cells.items()}
+
+
+def _row_json(row: MatrixRow) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": row.kind.value,
+        "subject": row.subject,
+        "cells": _cells_json(row.cells),
+    }
+    if row.notes:
+        data["notes"] = dict(row.notes)
+    if row.dataset:
+        data["dataset"] = True
+    return data
 
 
 def _cell_order(key: CellKey) -> tuple[int, str, str]:

@@ -58,8 +58,8 @@ def test_the_plan_sorts_across_models_whatever_the_manifest_order(pipeline: Pipe
         """\
         version: 1
         models:
-          - {name: tiny, path: models/tiny}
-          - {name: alpha, path: models/alpha}
+          - {name: tiny, path: models/tiny, card: {}}
+          - {name: alpha, path: models/alpha, card: {}}
         requirements: [{file: requirements.txt}]
         """
     )

@@ -145,6 +145,7 @@ def test_planning_and_running_local_weights_imports_no_dependency_or_other_prove
     manifest.write_text(
         "version: 1\nproject: {name: local}\n"
         f'models:\n  - name: m\n    path: m\n    files:\n      model.safetensors: "sha256:{pin}"\n'
+        "    card: {}\n"
     )
 
     ran = _plan_and_run(manifest)

@@ -30,7 +30,8 @@ def test_an_empty_model_directory_gets_a_resolve_item_with_a_finding(pipeline: P
     names = pipeline.names()
     result = pipeline.result("artifact[empty::resolve]")
 
-    assert names == ["artifact[empty::resolve]", "provenance[empty::model-card]"]
+    # No `card:` declared: the model-card claim is not made (only the resolve item fails).
+    assert names == ["artifact[empty::resolve]"]
     (finding,) = result.findings
     assert (finding.rule, finding.severity) == ("MLS-SRC-001", Severity.HIGH)
     assert finding.location.file == str(pipeline.project.root / "models" / "empty")
@@ -40,7 +41,9 @@ def test_an_empty_model_directory_gets_a_resolve_item_with_a_finding(pipeline: P
 def test_a_hub_model_missing_from_the_cache_is_an_error_on_every_item(
     pipeline: Pipeline, empty_hub_cache: Path
 ) -> None:
-    pipeline.manifest(f"version: 1\nmodels: [{{name: hub, source: 'hf://acme/bert@{COMMIT}'}}]\n")
+    pipeline.manifest(
+        f"version: 1\nmodels: [{{name: hub, source: 'hf://acme/bert@{COMMIT}', card: {{}}}}]\n"
+    )
 
     names = pipeline.names()
     resolve = pipeline.result("artifact[hub::resolve]")

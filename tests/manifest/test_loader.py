@@ -862,7 +862,7 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
     assert local.source_text == str(tmp_path / "models" / "sentiment")
     assert local.files == {"model.safetensors": PIN, "tokenizer/vocab.txt": PIN}
     assert (local.license, local.description) == ("apache-2.0", "Binary sentiment classifier.")
-    assert local.card == CardDecl(path="CARD.md", require=("license", "evaluation"))
+    assert local.card == CardDecl(path="CARD.md", require=("license", "evaluation"), declared=True)
     assert local.datasets == ("reviews", "hub-reviews")
     assert local.signature == SignatureDecl(
         path=tmp_path / "models" / "sentiment" / "model.sig",

@@ -40,6 +40,7 @@ policy:
   require_hashes: true
   require_signature: true
   require_attestation: true
+  require_card: true
   attestation: {{builders: ["https://github.com/actions/runner/*"], source_repository: "https://github.com/acme/models"}}
   pickle_formats: scan
   allow_globals: [mypackage.models.MyModel]

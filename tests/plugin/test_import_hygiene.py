@@ -192,7 +192,7 @@ def test_a_warm_gate_loads_none_of_the_engines_it_does_not_run(
     pins = "".join(f'      {f.name}: "sha256:{sha256_of(f)}"\n' for f in sorted(model.iterdir()))
     (pytester.path / "mlsupply.yaml").write_text(
         "version: 1\nproject: {name: warm}\npolicy: {fail_on: critical}\n"
-        f"models:\n  - name: m\n    path: m\n    files:\n{pins}"
+        f"models:\n  - name: m\n    path: m\n    card: {{}}\n    files:\n{pins}"
     )
     pytester.makeini("[pytest]\n")
     pytester.makeconftest(

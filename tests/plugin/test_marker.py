@@ -13,6 +13,7 @@ from pytest_mlsupply.checks.registry import ARTIFACT_CHECKS
 from tests.conftest import (
     Project,
     build_hub_cache,
+    comparable_matrix,
     require,
     write_model,
     write_pickle_payload,
@@ -372,8 +373,7 @@ def bom_and_matrix(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     bom = json.loads((root / "build" / "ml-bom.cdx.json").read_text())
     bom.pop("serialNumber")
     bom["metadata"].pop("timestamp")
-    matrix = json.loads((root / "build" / "mlsupply-matrix.json").read_text())
-    return bom, matrix
+    return bom, comparable_matrix(root / "build" / "mlsupply-matrix.json")
 
 
 MARKED_FOR_REPORTS = """

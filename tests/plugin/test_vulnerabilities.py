@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, comparable_matrix
 from tests.vulns.records import REQUESTS_GHSA, REQUESTS_PYSEC, TORCH_WEIGHTS_ONLY
 
 REQUIREMENTS = "numpy==2.1.0\ntorch==2.5.1\nrequests==2.19.0\nsafetensors>=0.4\n"
@@ -74,7 +74,7 @@ def test_two_xdist_workers_share_one_cache_and_agree_with_a_serial_run(
     pytest.importorskip("xdist")
     parallel = pytester.runpytest_subprocess("--mlsupply", "-n", "2")
     assert parallel.ret == 1
-    parallel_matrix = (vulnerable.root / "build" / "mlsupply-matrix.json").read_text()
+    parallel_matrix = comparable_matrix(vulnerable.root / "build" / "mlsupply-matrix.json")
     cache = vulnerable.root / ".mlsupply-cache" / "vulnerabilities"
     entries = sorted(
         p.relative_to(cache).as_posix().split("/", 1)[1] for p in cache.rglob("*.json")
@@ -84,7 +84,7 @@ def test_two_xdist_workers_share_one_cache_and_agree_with_a_serial_run(
 
     serial = pytester.runpytest_subprocess("--mlsupply", "-p", "no:xdist")  # warm
     assert serial.ret == 1
-    assert (vulnerable.root / "build" / "mlsupply-matrix.json").read_text() == parallel_matrix
+    assert comparable_matrix(vulnerable.root / "build" / "mlsupply-matrix.json") == parallel_matrix
 
 
 def test_a_snapshot_path_that_is_missing_is_a_manifest_error(
