@@ -244,6 +244,7 @@ class MlsupplyState:
                 serial_number=uuid.uuid4(),
                 timestamp=datetime.now(UTC).replace(microsecond=0),
                 contents=loaded.context.contents,
+                build=self.build_context(),
             )
             bom_document = bom_json(assembled)
             matrix_text = render_json(matrix, results)
