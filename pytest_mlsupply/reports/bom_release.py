@@ -165,7 +165,8 @@ def _is_uri(text: str) -> bool:
         bom_forms.uri(text)
     except bom_forms.InvalidUri:
         return False
-    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]", text) is not None
+    # Absolute, with an authority (``file:///`` has an empty one): a link a reader can follow.
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^?#]", text) is not None
 
 
 # --- installed distributions ---------------------------------------------------------------------
