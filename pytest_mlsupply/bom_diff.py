@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -512,7 +513,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="Work with the CycloneDX ML-BOMs `pytest --mlsupply` writes.",
     )
     actions = bom.add_subparsers(dest="bom_command", metavar="ACTION", required=True)
-    kinds = "\n".join(f"  {kind}: {meaning}" for kind, meaning in {**KINDS, **SELECTORS}.items())
+    kinds = "\n".join(
+        textwrap.fill(f"{kind}: {meaning}", 78, initial_indent="  ", subsequent_indent="    ")
+        for kind, meaning in {**KINDS, **SELECTORS}.items()
+    )
     diff = actions.add_parser(
         "diff",
         help="what changed between two releases' ML-BOMs",

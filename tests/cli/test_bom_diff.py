@@ -272,3 +272,61 @@ def test_a_bom_without_the_model_aggregate_is_compared_by_the_same_recipe(
 
     assert diff(older, releases.new, "--fail-on", "digest-change") == EXIT_OK
     assert "no changes" in capsys.readouterr().out
+
+
+# --- the kinds two real releases above do not exercise -------------------------------------------
+
+
+def edited(releases: Releases, tmp_path: Path, edit: Any) -> Path:
+    """NEW with one edit, written beside the test (still a valid CycloneDX 1.6 BOM)."""
+    document = json.loads(releases.new.read_text())
+    edit(document)
+    tmp_path.mkdir(exist_ok=True)
+    return write(tmp_path / "edited.json", document)
+
+
+def the_model(document: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in document["components"] if c["type"] == "machine-learning-model")
+
+
+def the_library(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in document["components"] if c.get("name") == name)
+
+
+def test_a_new_base_model_is_a_lineage_change(
+    releases: Releases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def rebase(document: dict[str, Any]) -> None:
+        the_model(document)["pedigree"] = {
+            "ancestors": [
+                {"type": "machine-learning-model", "name": "acme/base", "version": "c" * 40}
+            ]
+        }
+
+    rebased = edited(releases, tmp_path, rebase)
+
+    assert diff(releases.new, rebased, "--fail-on", "lineage-change") == EXIT_BLOCKED
+    assert f"lineage: (none) -> 'acme/base@{'c' * 40}'" in capsys.readouterr().out
+
+
+def test_a_removed_model_and_a_changed_licence_are_named(
+    releases: Releases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def mit(document: dict[str, Any]) -> None:
+        the_library(document, "filelock")["licenses"] = [{"license": {"id": "MIT"}}]
+
+    def change(document: dict[str, Any]) -> None:
+        the_library(document, "filelock")["licenses"] = [{"license": {"id": "GPL-3.0-only"}}]
+        document["components"].remove(the_model(document))
+
+    before = edited(releases, tmp_path / "a", mit)
+    after = edited(releases, tmp_path / "b", change)
+
+    diff(before, after, "--format", "json")
+    kinds = {c["kind"]: c for c in json.loads(capsys.readouterr().out)["changes"]}
+
+    assert kinds["model-removed"]["name"] == "tiny"
+    assert (kinds["license-change"]["old"], kinds["license-change"]["new"]) == (
+        "MIT",
+        "GPL-3.0-only",
+    )
