@@ -46,6 +46,7 @@ from pytest_mlsupply.reports.bom_release import (
     card_for_bom,
     finding_properties,
     installed_library,
+    installed_names,
     model_digest,
 )
 from pytest_mlsupply.reports.bom_vulnerabilities import (
@@ -954,6 +955,7 @@ def _libraries(
     for dependency in dependencies:
         grouped.setdefault(dependency.subject, []).append(dependency)
     libraries = []
+    installed = installed_names() if grouped else None
     for subject, group in sorted(grouped.items()):
         first = group[0]
         extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
@@ -978,7 +980,7 @@ def _libraries(
         ]
         # The licence and archive hash the installed distribution records (when installed
         # here at this version): what the environment really holds, not what the index says.
-        licence, licence_source, archive = installed_library(group)
+        licence, licence_source, archive = installed_library(group, installed)
         if licence_source is not None:
             extra.append(_property("license-source", f"installed metadata ({licence_source})"))
         libraries.append(

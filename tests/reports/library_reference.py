@@ -96,6 +96,7 @@ from pytest_mlsupply.reports.bom_release import (
     card_for_bom,
     finding_properties,
     installed_library,
+    installed_names,
 )
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     _ID_SOURCES,
@@ -605,6 +606,7 @@ def _libraries(
     for dependency in dependencies:
         grouped.setdefault(dependency.subject, []).append(dependency)
     libraries = []
+    installed = installed_names() if grouped else None
     for subject, group in sorted(grouped.items()):
         first = group[0]
         extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
@@ -627,10 +629,10 @@ def _libraries(
         extra += [
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
-        licence, licence_source, archive = installed_library(group)
+        licence, licence_source, archive = installed_library(group, installed)
         if licence_source is not None:
             extra.append(_property("license-source", f"installed metadata ({licence_source})"))
-        installed = [HashType(alg=HashAlgorithm(alg), content=value) for alg, value in archive]
+        archive_hashes = [HashType(alg=HashAlgorithm(alg), content=value) for alg, value in archive]
         libraries.append(
             Component(
                 type=ComponentType.LIBRARY,
@@ -638,7 +640,7 @@ def _libraries(
                 name=first.name,
                 version=first.version,
                 purl=None if link is not None else pypi_purl(first.name, first.version, index),
-                hashes=[*_pinned_hashes(group), *installed] or None,
+                hashes=[*_pinned_hashes(group), *archive_hashes] or None,
                 licenses=[_license(licence)] if licence else None,
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
