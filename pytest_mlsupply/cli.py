@@ -77,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_baseline(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "bom":
+        from pytest_mlsupply.bom_diff import run_bom
+
+        return run_bom(args)
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -188,6 +192,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.baseline_cli import add_parser as add_baseline
 
     add_baseline(commands)
+    from pytest_mlsupply.bom_diff import add_parser as add_bom
+
+    add_bom(commands)
     return parser, scan
 
 

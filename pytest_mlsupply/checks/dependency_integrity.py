@@ -315,6 +315,12 @@ def _startup_hooks(site: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(runs), tuple(extends)
 
 
+def archive_hashes(dist: metadata.Distribution) -> dict[str, str]:
+    """``algorithm -> hex digest`` of the archive the installer recorded (``direct_url.json``,
+    PEP 610); empty for an index install, which records none. The BOM's library hashes."""
+    return _direct_url(dist)[0]
+
+
 def _direct_url(dist: metadata.Distribution) -> tuple[dict[str, str], bool]:
     text = dist.read_text("direct_url.json")
     if not text:

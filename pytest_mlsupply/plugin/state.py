@@ -334,6 +334,7 @@ class MlsupplyState:
                 serial_number=serial_number,
                 timestamp=made,
                 contents=loaded.context.contents,
+                build=self.build_context(),
             )
             mark_bom_partial(assembled.document, self.not_run)
             bom_document = bom_json(assembled)

@@ -39,6 +39,16 @@ from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.engines.model_card import heading_means, meaningful
 from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.reports import bom_forms, bom_schema
+from pytest_mlsupply.reports.bom_release import (
+    MODEL_DIGEST_RECIPE,
+    build_links,
+    build_properties,
+    card_for_bom,
+    finding_properties,
+    installed_library,
+    installed_names,
+    model_digest,
+)
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     VulnerabilityFactsError,
     advisories_by_subject,
@@ -51,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from uuid import UUID
 
+    from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.checks.content import ContentCache
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
     from pytest_mlsupply.plan import PlannedItem
@@ -130,6 +141,7 @@ def assemble_bom(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
     contents: ContentCache | None = None,
+    build: BuildContext | None = None,
 ) -> AssembledBom:
     """The run's ML-BOM, for :func:`bom_json` and :func:`bom_xml`; raises :class:`BomError`.
 
@@ -137,9 +149,12 @@ def assemble_bom(
     items were deselected, say) takes its digest from there, so a file already hashed in this
     process, or in an earlier run (the content store), is not read again. Without it, such a
     file is read once, here.
+
+    ``build`` is where the run was made (:func:`pytest_mlsupply.build_context.detect`): the
+    project component names the VCS repository and commit and the CI run, when known.
     """
     return AssembledBom(
-        _assemble(inventory, items, results, threshold, serial_number, timestamp, contents)
+        _assemble(inventory, items, results, threshold, serial_number, timestamp, contents, build)
     )
 
 
@@ -152,6 +167,7 @@ def build_bom(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
     contents: ContentCache | None = None,
+    build: BuildContext | None = None,
 ) -> dict[str, Any]:
     """The ML-BOM as a CycloneDX 1.6 JSON document (a dict), validated; raises :class:`BomError`.
 
@@ -166,6 +182,7 @@ def build_bom(
         serial_number=serial_number,
         timestamp=timestamp,
         contents=contents,
+        build=build,
     )
     return bom_json(assembled)
 
@@ -179,6 +196,7 @@ def render_bom_xml(
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
     contents: ContentCache | None = None,
+    build: BuildContext | None = None,
 ) -> str:
     """The same ML-BOM as CycloneDX 1.6 XML, validated against the XSD; raises :class:`BomError`.
 
@@ -192,6 +210,7 @@ def render_bom_xml(
         serial_number=serial_number,
         timestamp=timestamp,
         contents=contents,
+        build=build,
     )
     return bom_xml(assembled)
 
@@ -256,6 +275,7 @@ def _assemble(
     serial_number: UUID | None,
     timestamp: datetime | None,
     contents: ContentCache | None,
+    build: BuildContext | None = None,
 ) -> dict[str, Any]:
     """The run's BOM as the CycloneDX 1.6 JSON document (not yet validated)."""
     manifest = inventory.manifest
@@ -304,6 +324,10 @@ def _assemble(
                 for f in cell.findings
                 if f.accepted is not None
             ]
+            # Each finding itself (below the threshold too): rule, severity, location.
+            bucket += [
+                _property(*pair) for pair in finding_properties(label, cell.findings, threshold)
+            ]
         if cell is not None and isinstance(cell.facts.get("hash_pins"), str):
             # Whether the --hash pins were checked against the installed archive: "undecided"
             # says they were not (an index install records no archive hash), and why.
@@ -318,7 +342,8 @@ def _assemble(
     for resolved in inventory.models:
         decl = resolved.decl
         claims = by_subject.get((RowKind.PROVENANCE, decl.name), [])
-        card = _card_facts(claims)
+        # A front-matter statement a card check found false is not repeated as if true.
+        card, omitted = card_for_bom(_card_facts(claims), claims)
         names = [name for name in decl.datasets if name in datasets]
         used_datasets.update(names)
         model_datasets[model_ref(decl.name)] = [dataset_ref(name) for name in names]
@@ -348,13 +373,20 @@ def _assemble(
         ]
         # The card's `license: other` names its licence in `license_name`: the `license`
         # claim's reading of it, when that claim ran.
-        license_text = decl.license or licence.get("card") or _card_license(card)
+        card_licence = None if "license" in omitted else licence.get("card")
+        license_text = decl.license or card_licence or _card_license(card)
+        aggregate, aggregate_note = model_hash(
+            {f["name"]: h["content"] for f in files for h in f.get("hashes", ())},
+            len(resolved.files),
+        )
+        extra += aggregate_note
         model = _component(
             "machine-learning-model",
             decl.name,
             ref=model_ref(decl.name),
             version=source.revision if source is not None else None,
             description=decl.description,
+            hashes=aggregate,
             licenses=[_license(license_text)] if license_text else (),
             purl=purl,
             pedigree=_lineage(decl, claims),
@@ -366,7 +398,7 @@ def _assemble(
             properties=[*extra, *properties.get(model_ref(decl.name), [])],
             components=files,
         )
-        model["modelCard"] = _model_card(decl, card, names, datasets)
+        model["modelCard"] = _model_card(decl, card, names, datasets, omitted)
         models.append(model)
 
     data_components: list[dict[str, Any]] = []
@@ -393,12 +425,18 @@ def _assemble(
 
     # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
     unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
+    # Where the run was made: the repository and commit, and the CI run when there is one.
     project = _component(
         "application",
         manifest.project_name,
         ref=root_ref,
         version=manifest.project_version,
-        properties=[*properties.get(root_ref, []), *unchecked],
+        references=[_external_reference(*link) for link in build_links(build)],
+        properties=[
+            *properties.get(root_ref, []),
+            *unchecked,
+            *(_property(*pair) for pair in build_properties(build)),
+        ],
     )
     tool = _component(
         "application",
@@ -766,6 +804,25 @@ def _ancestor(entry: dict[str, Any], pedigree: dict[str, Any] | None) -> dict[st
     )
 
 
+def model_hash(
+    digests: Mapping[str, str], file_count: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The model component's own ``hashes`` (its aggregate digest, :func:`model_digest`) and
+    the ``mlsupply:model-hash`` property saying how it was made, or why there is none: a
+    model with a file that has no digest gets no aggregate (one over fewer files would pass
+    for the model's)."""
+    if file_count == 0:
+        return [], []
+    missing = file_count - len(digests)
+    aggregate = model_digest(digests) if missing == 0 else None
+    if aggregate is None:
+        note = f"none: {missing} of its {file_count} files have no digest"
+        return [], [_property("model-hash", note)]
+    return [("SHA-256", aggregate)], [
+        _property("model-hash", f"{MODEL_DIGEST_RECIPE} ({file_count} files)")
+    ]
+
+
 def _file_component(
     artifact: ArtifactFile,
     results: Sequence[CheckResult],
@@ -908,6 +965,7 @@ def _libraries(
     for dependency in dependencies:
         grouped.setdefault(dependency.subject, []).append(dependency)
     libraries = []
+    installed = installed_names() if grouped else None
     for subject, group in sorted(grouped.items()):
         first = group[0]
         extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
@@ -930,13 +988,19 @@ def _libraries(
         extra += [
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
+        # The licence and archive hash the installed distribution records (when installed
+        # here at this version): what the environment really holds, not what the index says.
+        licence, licence_source, archive = installed_library(group, installed)
+        if licence_source is not None:
+            extra.append(_property("license-source", f"installed metadata ({licence_source})"))
         libraries.append(
             _component(
                 "library",
                 first.name,
                 ref=library_ref(subject),
                 version=first.version,
-                hashes=_pinned_hashes(group),
+                hashes=[*_pinned_hashes(group), *archive],
+                licenses=[_license(licence)] if licence else (),
                 purl=None if link is not None else pypi_purl(first.name, first.version, index),
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
@@ -1002,12 +1066,16 @@ def _model_card(
     card: Mapping[str, Any] | None,
     dataset_names: Sequence[str],
     declared: Mapping[str, DatasetDecl] | None = None,
+    omitted: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The CycloneDX ``modelCard`` from the card's front matter and sections, plus the manifest.
 
     ``dataset_names`` are the datasets the manifest says the model uses; ``declared`` all the
     manifest's datasets, against which the card's own ``datasets:`` list is matched (a match is a
-    reference to that ``data`` component, anything else an inline dataset named by the card)."""
+    reference to that ``data`` component, anything else an inline dataset named by the card).
+    ``omitted`` are the front-matter keys left out because a card check flagged them
+    (:func:`~pytest_mlsupply.reports.bom_release.card_for_bom`): each is named in a
+    ``mlsupply:card-omitted`` property, so a reader knows the card said something there."""
     metadata = _card_metadata(card)
     raw_sections = card.get("sections") if card else None
     sections = raw_sections if isinstance(raw_sections, dict) else {}
@@ -1052,6 +1120,10 @@ def _model_card(
         model_card["considerations"] = considerations
     source = f"card:{decl.card.path}" if card is not None else "manifest"
     model_card["properties"] = [{"name": PROPERTY_PREFIX + "card-source", "value": source}]
+    model_card["properties"] += [
+        {"name": PROPERTY_PREFIX + "card-omitted", "value": f"{key}: a card check flagged it"}
+        for key in omitted
+    ]
     return model_card
 
 

@@ -85,9 +85,18 @@ from pytest_mlsupply.reports.bom import (
     file_ref,
     hub_purl,
     library_ref,
+    model_hash,
     model_ref,
     project_ref,
     pypi_purl,
+)
+from pytest_mlsupply.reports.bom_release import (
+    build_links,
+    build_properties,
+    card_for_bom,
+    finding_properties,
+    installed_library,
+    installed_names,
 )
 from pytest_mlsupply.reports.bom_vulnerabilities import (
     _ID_SOURCES,
@@ -105,6 +114,7 @@ from pytest_mlsupply.vulns.model import Advisory, Rating
 if TYPE_CHECKING:
     from cyclonedx.model.license import License
 
+    from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.manifest.model import DatasetDecl, ModelDecl
     from pytest_mlsupply.plan import PlannedItem
     from pytest_mlsupply.sources.inventory import (
@@ -124,10 +134,11 @@ def library_built_json(
     *,
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
+    build: BuildContext | None = None,
 ) -> dict[str, Any]:
     """The JSON ML-BOM as cyclonedx-python-lib writes it, model cards and data added."""
     bom, model_cards, data = _assemble(
-        inventory, items, results, threshold, serial_number, timestamp
+        inventory, items, results, threshold, serial_number, timestamp, build
     )
     document: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
     components = {c["bom-ref"]: c for c in document.get("components", []) if "bom-ref" in c}
@@ -147,11 +158,12 @@ def library_built_xml(
     *,
     serial_number: UUID | None = None,
     timestamp: datetime | None = None,
+    build: BuildContext | None = None,
 ) -> str:
     """The XML ML-BOM as cyclonedx-python-lib writes it, model cards and data added where the
     XSD's sequence puts them, indented by lxml."""
     bom, model_cards, data = _assemble(
-        inventory, items, results, threshold, serial_number, timestamp
+        inventory, items, results, threshold, serial_number, timestamp, build
     )
     text = XmlV1Dot6(bom).output_as_string()
     # What XML cannot hold (a file named with an escape character) becomes U+FFFD.
@@ -182,6 +194,7 @@ def _assemble(
     threshold: Severity,
     serial_number: UUID | None,
     timestamp: datetime | None,
+    build: BuildContext | None = None,
 ) -> tuple[Bom, dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The library's Bom of the run, and the model cards and data it has no model for (the
     package's own, by bom-ref)."""
@@ -218,6 +231,9 @@ def _assemble(
         cell = indexed.get((kind, subject, check))
         if cell is not None and cell.findings:
             bucket.append(_property(f"findings:{label}", str(len(cell.findings))))
+            bucket += [
+                _property(*pair) for pair in finding_properties(label, cell.findings, threshold)
+            ]
         if cell is not None and isinstance(cell.facts.get("hash_pins"), str):
             # Whether the --hash pins were checked against the installed archive: "undecided"
             # says they were not (an index install records no archive hash), and why.
@@ -232,7 +248,10 @@ def _assemble(
     model_datasets: dict[str, list[str]] = {}
     for resolved in inventory.models:
         decl = resolved.decl
-        card = _card_facts(by_subject.get((RowKind.PROVENANCE, decl.name), []))
+        card, omitted = card_for_bom(
+            _card_facts(by_subject.get((RowKind.PROVENANCE, decl.name), [])),
+            by_subject.get((RowKind.PROVENANCE, decl.name), []),
+        )
         names = [name for name in decl.datasets if name in datasets]
         used_datasets.update(names)
         model_datasets[model_ref(decl.name)] = [dataset_ref(name) for name in names]
@@ -262,7 +281,14 @@ def _assemble(
         ]
         # The card's `license: other` names its licence in `license_name`: the `license`
         # claim's reading of it, when that claim ran.
-        license_text = decl.license or licence.get("card") or _card_license(card)
+        card_licence = None if "license" in omitted else licence.get("card")
+        license_text = decl.license or card_licence or _card_license(card)
+        aggregate, aggregate_note = model_hash(
+            {str(f.name): h.content for f in files for h in f.hashes}, len(resolved.files)
+        )
+        extra += [
+            _property(name.removeprefix(PROPERTY_PREFIX), value) for name, value in aggregate_note
+        ]
         models.append(
             Component(
                 type=ComponentType.MACHINE_LEARNING_MODEL,
@@ -271,6 +297,8 @@ def _assemble(
                 version=source.revision if source is not None else None,
                 description=decl.description,
                 purl=purl,
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=c) for _, c in aggregate]
+                or None,
                 licenses=[_license(license_text)] if license_text else None,
                 external_references=[
                     *_hub_references(source, resolved.endpoint),
@@ -282,7 +310,7 @@ def _assemble(
                 properties=[*extra, *properties.get(model_ref(decl.name), [])],
             )
         )
-        model_cards[model_ref(decl.name)] = _model_card(decl, card, names, datasets)
+        model_cards[model_ref(decl.name)] = _model_card(decl, card, names, datasets, omitted)
 
     data_entries: dict[str, list[dict[str, Any]]] = {}
     data_components: list[Component] = []
@@ -315,7 +343,15 @@ def _assemble(
         bom_ref=root_ref,
         name=manifest.project_name,
         version=manifest.project_version,
-        properties=[*properties.get(root_ref, []), *unchecked],
+        external_references=[
+            ExternalReference(type=ExternalReferenceType(kind), url=XsUri(url), comment=comment)
+            for kind, url, comment in build_links(build)
+        ],
+        properties=[
+            *properties.get(root_ref, []),
+            *unchecked,
+            *(_property(*pair) for pair in build_properties(build)),
+        ],
     )
     tool = Component(
         type=ComponentType.APPLICATION,
@@ -570,6 +606,7 @@ def _libraries(
     for dependency in dependencies:
         grouped.setdefault(dependency.subject, []).append(dependency)
     libraries = []
+    installed = installed_names() if grouped else None
     for subject, group in sorted(grouped.items()):
         first = group[0]
         extra = [_property("origin", origin) for origin in sorted({d.origin for d in group})]
@@ -592,6 +629,10 @@ def _libraries(
         extra += [
             _property("skipped", why) for why in sorted({d.skipped for d in group if d.skipped})
         ]
+        licence, licence_source, archive = installed_library(group, installed)
+        if licence_source is not None:
+            extra.append(_property("license-source", f"installed metadata ({licence_source})"))
+        archive_hashes = [HashType(alg=HashAlgorithm(alg), content=value) for alg, value in archive]
         libraries.append(
             Component(
                 type=ComponentType.LIBRARY,
@@ -599,7 +640,8 @@ def _libraries(
                 name=first.name,
                 version=first.version,
                 purl=None if link is not None else pypi_purl(first.name, first.version, index),
-                hashes=_pinned_hashes(group) or None,
+                hashes=[*_pinned_hashes(group), *archive_hashes] or None,
+                licenses=[_license(licence)] if licence else None,
                 properties=[*extra, *properties.get(library_ref(subject), [])],
             )
         )
