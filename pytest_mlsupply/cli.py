@@ -387,9 +387,17 @@ def run_scan(
             )
         )
     elif fmt == "sarif":
-        from pytest_mlsupply.reports.sarif import render_sarif
+        from pytest_mlsupply.build_context import detect
+        from pytest_mlsupply.reports.sarif import render_sarif, source_root
 
-        print(render_sarif(results, threshold, tool_version=__version__, unreadable=missing))
+        # Relative to the repository root (else this directory), whatever directory was named:
+        # code scanning places an alert on `project/models/x.pkl`, not on `models/x.pkl`.
+        root = source_root(inventory, detect(here), here)
+        print(
+            render_sarif(
+                results, threshold, tool_version=__version__, unreadable=missing, root=root
+            )
+        )
     else:
         _print_text(models, results, verdicts, missing, summary, threshold)
     if Verdict.FAIL in verdicts:
