@@ -40,6 +40,8 @@ class MlsupplyPlugin:
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         self._plan_names: dict[str, str] | None = None
+        self.ci_summary_problem: str | None = None
+        """Why ``$GITHUB_STEP_SUMMARY`` could not be appended to (shown, never fatal)."""
         """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
@@ -220,6 +222,30 @@ class MlsupplyPlugin:
             )
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
+        self._append_ci_summary()
+
+    def _append_ci_summary(self) -> None:
+        """The verdict and the matrix, appended to ``$GITHUB_STEP_SUMMARY`` when it is set
+        (reports/ci_summary.py); a problem is shown in the terminal summary, not fatal."""
+        from pytest_mlsupply.reports.ci_summary import append_summary, render_summary, summary_path
+
+        path = summary_path()
+        if path is None:
+            return
+        from pytest_mlsupply.reports.matrix import render_markdown
+
+        matrix = self.state.matrix
+        try:
+            text = render_summary(
+                self.state.verdict_counts,
+                self.state.threshold(self.state.load().manifest),
+                render_markdown(matrix) if matrix is not None else None,
+                self.state.written.error,
+            )
+        except Exception as exc:  # a bug here must not turn a verdict into a traceback
+            self.ci_summary_problem = f"cannot build the CI summary: {type(exc).__name__}: {exc}"
+            return
+        self.ci_summary_problem = append_summary(path, text)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not (self.state.written.paths or self.state.written.error):
@@ -248,6 +274,8 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+        if self.ci_summary_problem is not None:
+            tr.write_line(f"WARNING: {self.ci_summary_problem}", yellow=True, bold=True)
 
 
 @contextmanager

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
+    from pytest_mlsupply.reports.matrix import Matrix
 
 #: The modules :meth:`MlsupplyState.write_reports` imports (:meth:`~MlsupplyState.prepare_reports`
 #: imports them ahead of it).
@@ -98,6 +99,8 @@ class MlsupplyState:
         """Loaded at session start from ``--mlsupply-attest`` (controller or serial run)."""
         self._content_store: ContentStore | None = None
         self._build: BuildContext | None = None
+        self.matrix: Matrix | None = None
+        """The matrix the reports were built from (the CI summary renders it)."""
 
     @property
     def content_store(self) -> ContentStore | None:
@@ -224,6 +227,7 @@ class MlsupplyState:
         unchecked = declared_not_checked(manifest)
         self.declared_not_checked = [declared.describe() for declared in unchecked]
         matrix = build_matrix(plan, results, threshold, unchecked)
+        self.matrix = matrix
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):

@@ -438,9 +438,7 @@ def _notifications(
             },
         }
         if result.kind is RowKind.ARTIFACT:
-            note["locations"] = [
-                {"physicalLocation": {"artifactLocation": place(result.subject)}}
-            ]
+            note["locations"] = [{"physicalLocation": {"artifactLocation": place(result.subject)}}]
         note["properties"] = {"check": result.check, "subject": result.subject}
         notes.append((result.subject, result.check, note))
     return [note for *_, note in sorted(notes, key=lambda n: (n[0], n[1], n[2]["message"]["text"]))]
