@@ -167,3 +167,20 @@ def test_the_github_checks_reject_a_location_without_its_base(tmp_path: Path) ->
     ]
     with pytest.raises(AssertionError):
         assert_github_accepts(log)
+
+
+def test_each_result_is_one_line_of_the_same_document_indent_would_write(tmp_path: Path) -> None:
+    results = [
+        CheckResult(A, f"tiny/{name}.pkl", "scan", [pickle_finding(f"tiny/{name}.pkl")])
+        for name in ("a", "b", "c")
+    ]
+    text = render_sarif(results, Severity.HIGH, tool_version="9", root=rooted(tmp_path))
+    log = json.loads(text)
+    assert len(log["runs"][0]["results"]) == 3
+    result_lines = [line for line in text.splitlines() if '"ruleId"' in line]
+    assert len(result_lines) == 3  # a changed result is a one-line diff
+    assert [json.loads(line.strip().rstrip(",")) for line in result_lines] == log["runs"][0][
+        "results"
+    ]
+    assert json.loads(json.dumps(log, indent=2)) == log
+    assert text.startswith('{\n  "$schema": ')
