@@ -206,7 +206,10 @@ class MlsupplyPlugin:
         try:
             self.state.load()
         except ManifestError:
-            return  # already reported as a collection error; no BOM for an invalid manifest
+            # Already reported as a collection error; no BOM for an invalid manifest, but the
+            # job summary must not stay silent about a gate that did not run.
+            self._append_ci_summary(manifest_invalid=True)
+            return
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
@@ -224,13 +227,22 @@ class MlsupplyPlugin:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
         self._append_ci_summary()
 
-    def _append_ci_summary(self) -> None:
+    def _append_ci_summary(self, *, manifest_invalid: bool = False) -> None:
         """The verdict and the matrix, appended to ``$GITHUB_STEP_SUMMARY`` when it is set
         (reports/ci_summary.py); a problem is shown in the terminal summary, not fatal."""
-        from pytest_mlsupply.reports.ci_summary import append_summary, render_summary, summary_path
+        from pytest_mlsupply.reports.ci_summary import (
+            append_summary,
+            invalid_manifest_summary,
+            render_summary,
+            summary_path,
+        )
 
         path = summary_path()
         if path is None:
+            return
+        if manifest_invalid:
+            manifest = self.state.settings.manifest_path
+            self.ci_summary_problem = append_summary(path, invalid_manifest_summary(manifest.name))
             return
         from pytest_mlsupply.reports.matrix import render_markdown
 

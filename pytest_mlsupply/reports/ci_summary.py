@@ -66,6 +66,16 @@ def render_summary(
     return "\n".join(lines) + "\n"
 
 
+def invalid_manifest_summary(name: str) -> str:
+    """The summary of a gate that could not start: its manifest has errors (no matrix, no BOM)."""
+    from pytest_mlsupply.reports.matrix import _code
+
+    return (
+        f"❌ supply-chain gate failed: the manifest {_code(name)} has errors; nothing was "
+        "checked (the job's log lists each problem, with its line and the fix)\n\n"
+    )
+
+
 def summary_path(env: Mapping[str, str] | None = None) -> Path | None:
     value = (os.environ if env is None else env).get(ENV_VAR, "").strip()
     return Path(value) if value else None

@@ -131,3 +131,15 @@ def test_under_xdist_the_controller_alone_appends_the_summary_and_properties_tra
     evil = junit_properties(pytester.path / "junit.xml")[PICKLE_ITEM]
     assert evil["mlsupply:verdict"] == "fail"
     assert evil["mlsupply:severity"] == "critical"
+
+
+def test_a_gate_stopped_by_its_manifest_says_so_in_the_summary(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.manifest("version: 1\nmodels:\n  - {name: m, path: models/tiny, licence: mit}\n")
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert pytester.runpytest("--mlsupply").ret != 0
+    assert summary.read_text().startswith(
+        "❌ supply-chain gate failed: the manifest `mlsupply.yaml` has errors; nothing was checked"
+    )
