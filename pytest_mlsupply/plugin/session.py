@@ -7,6 +7,7 @@ Registered by the entry point (:mod:`pytest_mlsupply.plugin.hooks`) for a sessio
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,6 +231,8 @@ class MlsupplyPlugin:
     def _append_ci_summary(self, *, manifest_invalid: bool = False) -> None:
         """The verdict and the matrix, appended to ``$GITHUB_STEP_SUMMARY`` when it is set
         (reports/ci_summary.py); a problem is shown in the terminal summary, not fatal."""
+        if not os.environ.get("GITHUB_STEP_SUMMARY"):
+            return  # before the import: a run outside GitHub Actions loads nothing for it
         from pytest_mlsupply.reports.ci_summary import (
             append_summary,
             invalid_manifest_summary,
@@ -260,7 +263,13 @@ class MlsupplyPlugin:
         self.ci_summary_problem = append_summary(path, text)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not (self.state.written.paths or self.state.written.error):
+        if self.is_worker:
+            return
+        if not (self.state.written.paths or self.state.written.error):
+            if self.ci_summary_problem is not None:  # no reports (a manifest error): still said
+                terminalreporter.write_line(
+                    f"WARNING: {self.ci_summary_problem}", yellow=True, bold=True
+                )
             return
         from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
         from pytest_mlsupply.results import Verdict

@@ -79,23 +79,30 @@ class SourceRoot:
     base: Path
     """Absolute: the directory plain relative names are relative to (the manifest's, or the
     directory ``mlsupply scan`` ran in)."""
-    prefixes: Mapping[str, Path] = field(default_factory=dict)
-    """A model's or dataset's name → the directory its files are in: ``<name>/<file>``."""
+    prefixes: Mapping[str, Path | None] = field(default_factory=dict)
+    """A model's or dataset's name → the directory its files are in: ``<name>/<file>``; None
+    for one with no local directory (a Hub dataset, a model that could not be resolved): its
+    files have no place on disk the log could name, so they are logical locations only."""
     repository: str | None = None
     commit: str | None = None
 
-    def path_of(self, file: str) -> Path:
-        """The file a finding names, as an absolute path."""
+    def path_of(self, file: str) -> Path | None:
+        """The file a finding names, as an absolute path (None: it is on no local disk)."""
         name, _, rest = file.partition("/")
-        folder = self.prefixes.get(name)
-        if folder is not None:
+        if name in self.prefixes:
+            folder = self.prefixes[name]
+            if folder is None:
+                return None
             return folder / rest if rest else folder
         path = Path(file)
         return path if path.is_absolute() else self.base / path
 
-    def location(self, file: str) -> dict[str, Any]:
-        """The ``artifactLocation`` of ``file``: relative to %SRCROOT% when inside the root."""
+    def location(self, file: str) -> dict[str, Any] | None:
+        """The ``artifactLocation`` of ``file``: relative to %SRCROOT% when inside the root;
+        None when the file is on no local disk."""
         path = self.path_of(file)
+        if path is None:
+            return None
         try:
             relative = path.relative_to(self.root).as_posix()
         except ValueError:
@@ -120,13 +127,11 @@ class SourceRoot:
 def source_root(inventory: Inventory, build: BuildContext, base: Path) -> SourceRoot:
     """The :class:`SourceRoot` of a gate or scan over ``inventory``: the repository of
     ``build`` (else ``base``), with each local model's and dataset's directory as a prefix."""
-    prefixes: dict[str, Path] = {}
+    prefixes: dict[str, Path | None] = {}
     for dataset in inventory.datasets:
-        if dataset.path is not None:
-            prefixes[dataset.name] = dataset.path.resolve()
+        prefixes[dataset.name] = None if dataset.path is None else dataset.path.resolve()
     for model in inventory.models:
-        if model.root is not None:
-            prefixes[model.decl.name] = model.root.resolve()
+        prefixes[model.decl.name] = None if model.root is None else model.root.resolve()
     base = base.resolve()
     return SourceRoot(
         root=(build.repo_root or base).resolve(),
@@ -252,14 +257,19 @@ class _Places:
 
     def __init__(self, root: SourceRoot | None) -> None:
         self.root = root
-        self._seen: dict[str, dict[str, Any]] = {}
+        self._seen: dict[str, dict[str, Any] | None] = {}
 
-    def __call__(self, file: str) -> dict[str, Any]:
-        location = self._seen.get(file)
-        if location is None:
-            location = {"uri": _uri(file)} if self.root is None else self.root.location(file)
-            self._seen[file] = location
-        return dict(location)
+    def __call__(self, file: str) -> dict[str, Any] | None:
+        if file not in self._seen:
+            self._seen[file] = (
+                {"uri": _uri(file)} if self.root is None else self.root.location(file)
+            )
+        location = self._seen[file]
+        return None if location is None else dict(location)
+
+
+def _physical(location: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [] if location is None else [{"physicalLocation": {"artifactLocation": location}}]
 
 
 def _key(location: Mapping[str, Any]) -> tuple[str, str]:
@@ -346,7 +356,10 @@ def _artifacts(results: Sequence[CheckResult], place: _Places) -> list[dict[str,
             digests.setdefault(result.subject, None)
     artifacts = []
     for subject in sorted(digests):
-        artifact: dict[str, Any] = {"location": place(subject)}
+        location = place(subject)
+        if location is None:
+            continue  # on no local disk: its results name it as a logical location
+        artifact: dict[str, Any] = {"location": location}
         if digests[subject]:
             artifact["hashes"] = {"sha-256": digests[subject]}
         artifacts.append(artifact)
@@ -366,8 +379,8 @@ def _result(
     message = f"{finding.title}: {finding.evidence}" if finding.evidence else finding.title
     location: dict[str, Any] = {}
     file = where.file or (result.subject if result.kind is RowKind.ARTIFACT else None)
-    if file:
-        artifact_location = place(file)
+    artifact_location = place(file) if file else None
+    if artifact_location is not None:
         if _key(artifact_location) in artifact_index:
             artifact_location["index"] = artifact_index[_key(artifact_location)]
         physical: dict[str, Any] = {"artifactLocation": artifact_location}
@@ -380,6 +393,10 @@ def _result(
             physical["region"] = region
         location["physicalLocation"] = physical
     logical = _logical_locations(result, finding)
+    if file and artifact_location is None:
+        # A file on no local disk (a Hub dataset's): named, never placed on a wrong path.
+        name = file.rsplit("/", 1)[-1]
+        logical.insert(0, {"name": name, "fullyQualifiedName": file, "kind": "resource"})
     if logical:
         location["logicalLocations"] = logical
     properties: dict[str, Any] = {
@@ -454,7 +471,7 @@ def _notifications(
                 {
                     "level": "error",
                     "message": {"text": f"{path}: no such file or directory"},
-                    "locations": [{"physicalLocation": {"artifactLocation": place(path)}}],
+                    "locations": _physical(place(path)),  # a path given: always local
                 },
             )
         )
@@ -467,8 +484,9 @@ def _notifications(
                 "text": f"{result.subject} [{result.check}] could not complete: {result.error}"
             },
         }
-        if result.kind is RowKind.ARTIFACT:
-            note["locations"] = [{"physicalLocation": {"artifactLocation": place(result.subject)}}]
+        locations = _physical(place(result.subject)) if result.kind is RowKind.ARTIFACT else []
+        if locations:
+            note["locations"] = locations
         note["properties"] = {"check": result.check, "subject": result.subject}
         notes.append((result.subject, result.check, note))
     return [note for *_, note in sorted(notes, key=lambda n: (n[0], n[1], n[2]["message"]["text"]))]

@@ -143,3 +143,14 @@ def test_a_gate_stopped_by_its_manifest_says_so_in_the_summary(
     assert summary.read_text().startswith(
         "❌ supply-chain gate failed: the manifest `mlsupply.yaml` has errors; nothing was checked"
     )
+
+
+def test_an_unwritable_summary_is_reported_even_when_the_manifest_stopped_the_gate(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.manifest("version: 1\nmodels:\n  - {name: m, path: models/tiny, licence: mit}\n")
+    unwritable = pytester.path / "a-directory"
+    unwritable.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(unwritable))
+    result = pytester.runpytest("--mlsupply")
+    result.stdout.fnmatch_lines(["WARNING: cannot append the CI summary to $GITHUB_STEP_SUMMARY*"])

@@ -184,3 +184,29 @@ def test_each_result_is_one_line_of_the_same_document_indent_would_write(tmp_pat
     ]
     assert json.loads(json.dumps(log, indent=2)) == log
     assert text.startswith('{\n  "$schema": ')
+
+
+def test_a_file_on_no_local_disk_is_named_as_a_logical_location_never_placed_wrongly(
+    tmp_path: Path,
+) -> None:
+    # A Hub dataset (no local directory) or a model that could not be resolved: its files
+    # exist nowhere the log could point at, least of all under the manifest's directory.
+    root = SourceRoot(root=tmp_path, base=tmp_path, prefixes={"reviews": None})
+    finding = Finding("MLS-DS-001", Severity.HIGH, "dataset", "t", Location("reviews/train.csv"))
+    results = [
+        CheckResult(A, "reviews/train.csv", "sha256", [finding]),
+        CheckResult(A, "reviews/test.csv", "sha256", error="not in the snapshot"),
+    ]
+    log = render(results, root)
+    run = log["runs"][0]
+    (result,) = run["results"]
+    assert result["locations"] == [
+        {
+            "logicalLocations": [
+                {"name": "train.csv", "fullyQualifiedName": "reviews/train.csv", "kind": "resource"}
+            ]
+        }
+    ]
+    assert run["artifacts"] == []
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert "locations" not in note
