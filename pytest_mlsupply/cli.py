@@ -118,13 +118,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The ``mlsupply`` parser and its ``scan`` subcommand's (whose usage its errors show)."""
-    parser = argparse.ArgumentParser(prog="mlsupply", description=__doc__.splitlines()[0])
+    # Plain text: --help is read in a terminal, where the docstring's ``markup`` is noise.
+    parser = argparse.ArgumentParser(
+        prog="mlsupply",
+        description="The mlsupply command line: the same checks as the pytest plugin, "
+        "outside pytest.",
+        epilog="Reference: docs/cli.md (every subcommand, option, exit status and output format).",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     scan = commands.add_parser(
         "scan",
         help="scan model files, directories and Hub snapshots by content",
         description="Run the artifact checks on files, directories and Hub snapshots.",
+        epilog="Exit status: 0 clean; 1 findings at or above the threshold; 2 something could "
+        "not be scanned, or bad arguments or manifest (findings outrank errors: a run with both "
+        "exits 1).",
     )
     scan.add_argument(
         "targets",
@@ -134,7 +143,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="a file, a directory, or a Hub snapshot: hf://org/name@<40-hex commit> "
         "(hf-datasets://org/name@<40-hex commit> for a dataset)",
     )
-    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="the report on stdout: text (default), json, or sarif (SARIF 2.1.0, file names "
+        "relative to the repository root)",
+    )
     scan.add_argument(
         "-q",
         "--quiet",
@@ -404,9 +419,17 @@ def run_scan(
             )
         )
     elif fmt == "sarif":
-        from pytest_mlsupply.reports.sarif import render_sarif
+        from pytest_mlsupply.build_context import detect
+        from pytest_mlsupply.reports.sarif import render_sarif, source_root
 
-        print(render_sarif(results, threshold, tool_version=__version__, unreadable=missing))
+        # Relative to the repository root (else this directory), whatever directory was named:
+        # code scanning places an alert on `project/models/x.pkl`, not on `models/x.pkl`.
+        root = source_root(inventory, detect(here), here)
+        print(
+            render_sarif(
+                results, threshold, tool_version=__version__, unreadable=missing, root=root
+            )
+        )
     else:
         _print_text(models, results, verdicts, missing, summary, threshold)
     if Verdict.FAIL in verdicts:

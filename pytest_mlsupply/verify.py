@@ -48,8 +48,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     verify: argparse.ArgumentParser = commands.add_parser(
         "verify",
         help="verify the gate's attestation and that files are the bytes it checked",
-        description="Verify a `pytest --mlsupply-attest` attestation: its signature, the BOM "
-        "and each given file against the attested digests, and the gate's verdict.",
+        description="Verify an attestation written by pytest --mlsupply-attest: its "
+        "signature, the BOM and each given file against the attested digests, and the gate's "
+        "verdict.",
+        epilog="Exit status: 0 all of it holds; 1 a check fails (signature, digest, extra file, "
+        "failed gate); 2 an input cannot be read (the attestation, a key, a named file).",
     )
     verify.add_argument("attestation", type=Path, metavar="ATTESTATION")
     verify.add_argument(
@@ -105,7 +108,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="accept a gate that ran with a failing threshold weaker than its manifest's "
         "policy.fail_on (--mlsupply-fail-on or ini mlsupply_fail_on)",
     )
-    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the report on stdout: text (default) or json",
+    )
     return verify
 
 

@@ -66,8 +66,10 @@ def test_json_output_carries_every_result_with_its_verdict(
 
 
 def test_sarif_output_reports_the_finding_with_its_rule_and_keeps_the_exit_code(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Outside any git repository, file names start at the directory the scan ran in.
+    monkeypatch.chdir(tmp_path)
     write_pickle_payload(tmp_path / "payload.pkl")
     assert main(["scan", "--format", "sarif", str(tmp_path / "payload.pkl")]) == EXIT_FINDINGS
     log = json.loads(capsys.readouterr().out)
@@ -77,7 +79,8 @@ def test_sarif_output_reports_the_finding_with_its_rule_and_keeps_the_exit_code(
     uris = {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
     }
-    assert uris == {f"{tmp_path.name}/payload.pkl"}
+    assert uris == {"payload.pkl"}
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": tmp_path.as_uri() + "/"}}
     assert run["properties"] == {"failOn": "high"}
 
 

@@ -310,6 +310,8 @@ class OutputDecl:
     bom: Path
     matrix: Path
     bom_xml: Path | None = None
+    sarif: Path | None = None
+    """The gate's SARIF 2.1.0 log (``output.sarif``); None: not written."""
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class MlsupplyItem(pytest.Item):
         verdicts = [r.verdict(threshold) for r in self.results]
         for result, verdict in zip(self.results, verdicts, strict=True):
             self.user_properties.append((f"mlsupply:{result.check}", verdict.value))
+        self.user_properties.extend(item_properties(self.results, verdicts))
         if Verdict.FAIL in verdicts or Verdict.ERROR in verdicts:
             raise ChecksDidNotPass(render_results(self.planned, self.results, threshold))
         if verdicts and all(verdict is Verdict.SKIPPED for verdict in verdicts):
@@ -91,6 +92,25 @@ class MlsupplyItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"mlsupply: {self.name}"
+
+
+def item_properties(results: list[CheckResult], verdicts: list[Verdict]) -> list[tuple[str, str]]:
+    """The item's verdict (its worst check's), its worst finding's severity and its rule ids,
+    as junitxml ``<property>`` elements (they travel with the report under xdist).
+
+    Informational findings (a file's detected format) are left out of the severity and the
+    rules: the properties say what a reader must act on (``none`` when nothing)."""
+    from pytest_mlsupply.reports.matrix import VERDICT_ORDER
+
+    worst = min(verdicts, key=VERDICT_ORDER.index, default=Verdict.NOT_RUN)
+    findings = [f for r in results for f in r.findings if f.severity > Severity.INFO]
+    severity = max((f.severity for f in findings), default=None)
+    rules = sorted({f.rule for f in findings})
+    return [
+        ("mlsupply:verdict", worst.value),
+        ("mlsupply:severity", severity.label if severity is not None else "none"),
+        ("mlsupply:rules", ",".join(rules) or "none"),
+    ]
 
 
 def render_results(planned: PlannedItem, results: list[CheckResult], threshold: Severity) -> str:

@@ -66,6 +66,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="where to write the pass/fail matrix (PATH.md and PATH.json)",
     )
     group.addoption(
+        "--mlsupply-sarif",
+        metavar="PATH",
+        default=None,
+        help="also write the findings as a SARIF 2.1.0 log at PATH (for code scanning)",
+    )
+    group.addoption(
         "--mlsupply-attest",
         metavar="KEY",
         default=None,
@@ -94,6 +100,12 @@ def add_options(parser: pytest.Parser) -> None:
         type="string",
         default="",
         help="severity threshold: critical, high, medium or low",
+    )
+    parser.addini(
+        "mlsupply_sarif",
+        type="string",
+        default="",
+        help="where to write the SARIF 2.1.0 log, relative to the rootdir",
     )
     parser.addini(
         "mlsupply_attest",

@@ -7,6 +7,7 @@ Registered by the entry point (:mod:`pytest_mlsupply.plugin.hooks`) for a sessio
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +41,11 @@ class MlsupplyPlugin:
         self._is_manifest: dict[str, bool] = {}
         """Node id file part → whether it is the manifest (see :meth:`_item_name`)."""
         self._plan_names: dict[str, str] | None = None
+        """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
         self._manifest_error: str | None = None
         """The rendered manifest error found at session start under xdist (controller)."""
-        """Planned item name, and artifact name + ``@<subject>`` → name (:meth:`_strip_group`)."""
+        self.ci_summary_problem: str | None = None
+        """Why ``$GITHUB_STEP_SUMMARY`` could not be appended to (shown, never fatal)."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -241,7 +244,10 @@ class MlsupplyPlugin:
         try:
             self.state.load()
         except ManifestError:
-            return  # already reported as a collection error; no BOM for an invalid manifest
+            # Already reported as a collection error; no BOM for an invalid manifest, but the
+            # job summary must not stay silent about a gate that did not run.
+            self._append_ci_summary(manifest_invalid=True)
+            return
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
         try:
@@ -257,9 +263,50 @@ class MlsupplyPlugin:
             )
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
+        self._append_ci_summary()
+
+    def _append_ci_summary(self, *, manifest_invalid: bool = False) -> None:
+        """The verdict and the matrix, appended to ``$GITHUB_STEP_SUMMARY`` when it is set
+        (reports/ci_summary.py); a problem is shown in the terminal summary, not fatal."""
+        if not os.environ.get("GITHUB_STEP_SUMMARY"):
+            return  # before the import: a run outside GitHub Actions loads nothing for it
+        from pytest_mlsupply.reports.ci_summary import (
+            append_summary,
+            invalid_manifest_summary,
+            render_summary,
+            summary_path,
+        )
+
+        path = summary_path()
+        if path is None:
+            return
+        if manifest_invalid:
+            manifest = self.state.settings.manifest_path
+            self.ci_summary_problem = append_summary(path, invalid_manifest_summary(manifest.name))
+            return
+        from pytest_mlsupply.reports.matrix import render_markdown
+
+        matrix = self.state.matrix
+        try:
+            text = render_summary(
+                self.state.verdict_counts,
+                self.state.threshold(self.state.load().manifest),
+                render_markdown(matrix) if matrix is not None else None,
+                self.state.written.error,
+            )
+        except Exception as exc:  # a bug here must not turn a verdict into a traceback
+            self.ci_summary_problem = f"cannot build the CI summary: {type(exc).__name__}: {exc}"
+            return
+        self.ci_summary_problem = append_summary(path, text)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not (self.state.written.paths or self.state.written.error):
+        if self.is_worker:
+            return
+        if not (self.state.written.paths or self.state.written.error):
+            if self.ci_summary_problem is not None:  # no reports (a manifest error): still said
+                terminalreporter.write_line(
+                    f"WARNING: {self.ci_summary_problem}", yellow=True, bold=True
+                )
             return
         from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
         from pytest_mlsupply.results import Verdict
@@ -307,6 +354,8 @@ class MlsupplyPlugin:
                 red=True,
                 bold=True,
             )
+        if self.ci_summary_problem is not None:
+            tr.write_line(f"WARNING: {self.ci_summary_problem}", yellow=True, bold=True)
 
 
 #: Terminal statuses counted for the user's own tests, in the order the line names them.

@@ -29,6 +29,8 @@ class Settings:
     """The content cache's folder in pytest's cache directory; None without a cacheprovider."""
     invocation_dir: Path = Path()
     """Where pytest was started: command-line paths are relative to it."""
+    sarif: Path | None = None
+    """``--mlsupply-sarif`` (or ini ``mlsupply_sarif``): the SARIF log; None: the manifest's."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,14 @@ def read_settings(config: pytest.Config) -> Settings:
         attest=_attest(config),
         content_cache=content_cache_folder(config),
         invocation_dir=invocation,
+        sarif=_path("mlsupply_sarif") or _ini_path(config, "mlsupply_sarif"),
     )
+
+
+def _ini_path(config: pytest.Config, name: str) -> Path | None:
+    """An ini option's path, relative to the rootdir (as the ini file's other paths are)."""
+    value = str(config.getini(name) or "").strip()
+    return (config.rootpath / value).resolve() if value else None
 
 
 def content_cache_folder(config: pytest.Config) -> Path | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pytest_mlsupply.build_context import BuildContext
     from pytest_mlsupply.plugin.verification import Verification
     from pytest_mlsupply.reports.attestation import AttestSigner
+    from pytest_mlsupply.reports.matrix import Matrix
 
 #: The modules :meth:`MlsupplyState.write_reports` imports (:meth:`~MlsupplyState.prepare_reports`
 #: imports them ahead of it).
@@ -134,6 +135,8 @@ class MlsupplyState:
         self.planned_count = 0
         self.note_counts: dict[str, int] = {}
         """Passing cells by the note they read instead of "pass" (``"not pinned"``)."""
+        self.matrix: Matrix | None = None
+        """The matrix the reports were built from (the CI summary renders it)."""
 
     @property
     def content_store(self) -> ContentStore | None:
@@ -234,6 +237,10 @@ class MlsupplyState:
 
         for name in _REPORT_MODULES:
             importlib.import_module(name)
+        from pytest_mlsupply.reports.outputs import REPORTS
+
+        for report in REPORTS:  # the registered writers' modules too (each one small)
+            report.load()
         bom_schema.json_validator()
         if (self.settings.bom_xml or self.load().manifest.output.bom_xml) is not None:
             bom_schema.xml_validator()
@@ -312,6 +319,7 @@ class MlsupplyState:
             metadata=metadata,
             baseline=self.baseline_outcome,
         )
+        self.matrix = matrix
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         self.note_counts = matrix.note_counts
         self.planned_count = len(plan)

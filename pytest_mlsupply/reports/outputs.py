@@ -65,4 +65,6 @@ class RegisteredReport:
 
 
 #: The registry: one line per report, in the order they are written.
-REPORTS: tuple[RegisteredReport, ...] = ()
+REPORTS: tuple[RegisteredReport, ...] = (
+    RegisteredReport("sarif", "pytest_mlsupply.reports.sarif_output:write_sarif"),
+)

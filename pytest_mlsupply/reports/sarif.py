@@ -11,17 +11,32 @@ never read an error as a clean scan.
 
 The document is deterministic (same results in any order → same bytes), so it diffs cleanly and
 ``partialFingerprints`` let a code-scanning service track one alert across runs.
+
+Locations resolve in the repository (:class:`SourceRoot`): a finding names its file the way the
+plugin does (``<model>/<file>``, a path relative to the manifest, an absolute path), and a code
+scanning service needs it relative to the repository root, whatever directory was scanned.
+Every file inside the root is written relative to it with ``uriBaseId: %SRCROOT%`` (declared in
+``originalUriBaseIds`` as the root's ``file:`` URI); a file outside it (a Hub snapshot in the
+cache, an installed package's metadata) keeps its absolute ``file:`` URI, which no base can
+shorten. The commit and repository go in ``versionControlProvenance`` when they are known.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
+
+if TYPE_CHECKING:
+    from pytest_mlsupply.build_context import BuildContext
+    from pytest_mlsupply.sources.inventory import Inventory
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -49,6 +64,83 @@ SECURITY_SEVERITY: dict[Severity, str] = {
 #: The fingerprint's name carries a version, so a change of recipe cannot collide with old ones.
 FINGERPRINT_KEY = "mlsupply/v1"
 
+#: The base id relative URIs resolve against: the repository root (GitHub's and the SARIF
+#: spec's conventional name for it).
+SRCROOT = "%SRCROOT%"
+
+
+@dataclass(frozen=True)
+class SourceRoot:
+    """Where the log's relative URIs start (the repository root), and how a finding's file
+    name (as the checks write it) becomes a path there."""
+
+    root: Path
+    """Absolute: the repository root, or the manifest's (the scan's) directory outside git."""
+    base: Path
+    """Absolute: the directory plain relative names are relative to (the manifest's, or the
+    directory ``mlsupply scan`` ran in)."""
+    prefixes: Mapping[str, Path | None] = field(default_factory=dict)
+    """A model's or dataset's name → the directory its files are in: ``<name>/<file>``; None
+    for one with no local directory (a Hub dataset, a model that could not be resolved): its
+    files have no place on disk the log could name, so they are logical locations only."""
+    repository: str | None = None
+    commit: str | None = None
+
+    def path_of(self, file: str) -> Path | None:
+        """The file a finding names, as an absolute path (None: it is on no local disk)."""
+        name, _, rest = file.partition("/")
+        if name in self.prefixes:
+            folder = self.prefixes[name]
+            if folder is None:
+                return None
+            return folder / rest if rest else folder
+        path = Path(file)
+        return path if path.is_absolute() else self.base / path
+
+    def location(self, file: str) -> dict[str, Any] | None:
+        """The ``artifactLocation`` of ``file``: relative to %SRCROOT% when inside the root;
+        None when the file is on no local disk."""
+        path = self.path_of(file)
+        if path is None:
+            return None
+        try:
+            relative = path.relative_to(self.root).as_posix()
+        except ValueError:
+            return {"uri": path.as_uri()}
+        return {"uri": _uri(relative or "."), "uriBaseId": SRCROOT}
+
+    def base_ids(self) -> dict[str, Any]:
+        # The root's URI ends in '/': SARIF resolves relative references against it as a
+        # directory (RFC 3986), so "models/x.pkl" lands inside it, not beside it.
+        return {SRCROOT: {"uri": self.root.as_uri().rstrip("/") + "/"}}
+
+    def provenance(self) -> list[dict[str, Any]]:
+        if self.repository is None:
+            return []
+        entry: dict[str, Any] = {"repositoryUri": self.repository}
+        if self.commit is not None:
+            entry["revisionId"] = self.commit
+        entry["mappedTo"] = {"uriBaseId": SRCROOT}
+        return [entry]
+
+
+def source_root(inventory: Inventory, build: BuildContext, base: Path) -> SourceRoot:
+    """The :class:`SourceRoot` of a gate or scan over ``inventory``: the repository of
+    ``build`` (else ``base``), with each local model's and dataset's directory as a prefix."""
+    prefixes: dict[str, Path | None] = {}
+    for dataset in inventory.datasets:
+        prefixes[dataset.name] = None if dataset.path is None else dataset.path.resolve()
+    for model in inventory.models:
+        prefixes[model.decl.name] = None if model.root is None else model.root.resolve()
+    base = base.resolve()
+    return SourceRoot(
+        root=(build.repo_root or base).resolve(),
+        base=base,
+        prefixes=prefixes,
+        repository=build.repository,
+        commit=build.commit,
+    )
+
 
 def render_sarif(
     results: Sequence[CheckResult],
@@ -56,23 +148,26 @@ def render_sarif(
     *,
     tool_version: str,
     unreadable: Sequence[str] = (),
+    root: SourceRoot | None = None,
 ) -> str:
     """The SARIF 2.1.0 log for ``results`` as indented JSON.
 
     ``threshold`` is the failing severity: each result says whether it blocks
     (``properties.blocking``). ``unreadable`` names inputs that could not be opened at all
-    (missing paths on the command line); they are reported like errored checks.
+    (missing paths on the command line); they are reported like errored checks. ``root``
+    places every file in the repository (without it, file names are written as the checks
+    give them, relative to nothing in particular).
     """
+    place = _Places(root)
     pairs = sorted(
         ((result, finding) for result in results for finding in result.findings),
         key=lambda pair: _finding_key(*pair),
     )
-    rules = _rules(finding for _, finding in pairs)
+    rules, rule_help = _rules(finding for _, finding in pairs)
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
-    rule_help = {rule["id"]: rule.get("help", {}).get("text", "") for rule in rules}
-    artifacts = _artifacts(results)
-    artifact_index = {a["location"]["uri"]: index for index, a in enumerate(artifacts)}
-    notifications = _notifications(results, unreadable)
+    artifacts = _artifacts(results, place)
+    artifact_index = {_key(a["location"]): index for index, a in enumerate(artifacts)}
+    notifications = _notifications(results, unreadable, place)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -90,13 +185,48 @@ def render_sarif(
         ],
         "artifacts": artifacts,
         "results": [
-            _result(result, finding, threshold, rule_index, rule_help, artifact_index)
+            _result(result, finding, threshold, rule_index, rule_help, artifact_index, place)
             for result, finding in pairs
         ],
         "properties": {"failOn": threshold.label},
     }
+    if root is not None:
+        run["originalUriBaseIds"] = root.base_ids()
+        provenance = root.provenance()
+        if provenance:
+            run["versionControlProvenance"] = provenance
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    return dumps_log(log)
+
+
+#: The run's arrays written one element per line (see :func:`dumps_log`).
+_LINE_ARRAYS = ("artifacts", "results")
+
+
+def dumps_log(log: dict[str, Any]) -> str:
+    """``log`` as JSON: indented down to each run's keys, every artifact and result on a line.
+
+    The same document ``json.dumps(log, indent=2)`` writes, laid out otherwise: Python's
+    indenting encoder is pure Python, and on a gate of 5,000 files it was most of the log's
+    cost (benchmarks/sarif_speed.py), where one compact line per result goes through the C
+    encoder. A line per result still diffs cleanly between two runs.
+    """
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    runs = []
+    for run in log["runs"]:
+        members = []
+        for key, value in run.items():
+            if key in _LINE_ARRAYS and value:
+                items = ",\n".join(f"        {compact(item)}" for item in value)
+                members.append(f"      {compact(key)}: [\n{items}\n      ]")
+            else:
+                members.append(f"      {compact(key)}: {compact(value)}")
+        runs.append("    {\n" + ",\n".join(members) + "\n    }")
+    head = ",\n".join(f"  {compact(k)}: {compact(v)}" for k, v in log.items() if k != "runs")
+    return "{\n" + head + ',\n  "runs": [\n' + ",\n".join(runs) + "\n  ]\n}"
 
 
 def _finding_key(result: CheckResult, finding: Finding) -> tuple[Any, ...]:
@@ -122,8 +252,47 @@ def _uri(path: str) -> str:
     return quote(path, safe="/")
 
 
-def _rules(findings: Iterable[Finding]) -> list[dict[str, Any]]:
-    """One reporting descriptor per rule id, from its most severe (then first-sorted) finding."""
+class _Places:
+    """Each file name's ``artifactLocation``, computed once per name."""
+
+    def __init__(self, root: SourceRoot | None) -> None:
+        self.root = root
+        self._seen: dict[str, dict[str, Any] | None] = {}
+
+    def __call__(self, file: str) -> dict[str, Any] | None:
+        if file not in self._seen:
+            self._seen[file] = (
+                {"uri": _uri(file)} if self.root is None else self.root.location(file)
+            )
+        location = self._seen[file]
+        return None if location is None else dict(location)
+
+
+def _physical(location: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [] if location is None else [{"physicalLocation": {"artifactLocation": location}}]
+
+
+def _key(location: Mapping[str, Any]) -> tuple[str, str]:
+    return location["uri"], location.get("uriBaseId", "")
+
+
+def _markdown(text: str) -> str:
+    """``text`` as literal Markdown: a file name or a version in a remediation must not turn
+    into a link, emphasis or HTML in a code-scanning page."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~])", r"\\\1", text)
+
+
+def _cwe_tags(cwe: str | None) -> list[str]:
+    """``CWE-502`` as is, and as ``external/cwe/cwe-502``, the form GitHub lists by CWE."""
+    if not cwe:
+        return []
+    number = cwe.upper().removeprefix("CWE-")
+    return [cwe, f"external/cwe/cwe-{number}"] if number.isdigit() else [cwe]
+
+
+def _rules(findings: Iterable[Finding]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One reporting descriptor per rule id, from its most severe (then first-sorted) finding;
+    and each rule's remediation as its help gives it (a finding with another keeps its own)."""
     chosen: dict[str, Finding] = {}
     worst: dict[str, Severity] = {}
     for finding in findings:
@@ -134,27 +303,47 @@ def _rules(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     descriptors = []
     for rule_id in sorted(chosen):
         finding = chosen[rule_id]
-        tags = ["security", finding.category]
-        if finding.cwe:
-            tags.append(finding.cwe)
+        tags = ["security", finding.category, *_cwe_tags(finding.cwe)]
         descriptor: dict[str, Any] = {
             "id": rule_id,
             "shortDescription": {"text": finding.title},
         }
         if finding.why:
             descriptor["fullDescription"] = {"text": finding.why}
-        if finding.remediation:
-            descriptor["help"] = {"text": finding.remediation}
+        descriptor["help"] = _help(finding)
         descriptor["defaultConfiguration"] = {"level": LEVELS[worst[rule_id]]}
         descriptor["properties"] = {
             "tags": tags,
             "security-severity": SECURITY_SEVERITY[worst[rule_id]],
         }
         descriptors.append(descriptor)
-    return descriptors
+    return descriptors, {rule_id: chosen[rule_id].remediation for rule_id in chosen}
 
 
-def _artifacts(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+def _help(finding: Finding) -> dict[str, str]:
+    """What a reader of the alert does about it: the fix, with why it matters and the CWE.
+
+    Every rule has help (GitHub shows it beside each alert); a rule whose finding names no fix
+    says so rather than leaving the panel empty."""
+    fix = finding.remediation or "no automatic fix: review the finding's evidence"
+    text = [fix]
+    markdown = [f"**Fix:** {_markdown(fix)}"]
+    if finding.why:
+        text.append(f"Why it matters: {finding.why}")
+        markdown.append(f"**Why it matters:** {_markdown(finding.why)}")
+    if finding.cwe:
+        text.append(finding.cwe)
+        number = finding.cwe.upper().removeprefix("CWE-")
+        if number.isdigit():
+            markdown.append(
+                f"[{finding.cwe}](https://cwe.mitre.org/data/definitions/{number}.html)"
+            )
+        else:
+            markdown.append(_markdown(finding.cwe))
+    return {"text": "\n\n".join(text), "markdown": "\n\n".join(markdown)}
+
+
+def _artifacts(results: Sequence[CheckResult], place: _Places) -> list[dict[str, Any]]:
     """Every scanned artifact file, with its sha256 when a check computed one."""
     digests: dict[str, str | None] = {}
     for result in results:
@@ -167,7 +356,10 @@ def _artifacts(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
             digests.setdefault(result.subject, None)
     artifacts = []
     for subject in sorted(digests):
-        artifact: dict[str, Any] = {"location": {"uri": _uri(subject)}}
+        location = place(subject)
+        if location is None:
+            continue  # on no local disk: its results name it as a logical location
+        artifact: dict[str, Any] = {"location": location}
         if digests[subject]:
             artifact["hashes"] = {"sha-256": digests[subject]}
         artifacts.append(artifact)
@@ -180,16 +372,17 @@ def _result(
     threshold: Severity,
     rule_index: dict[str, int],
     rule_help: dict[str, str],
-    artifact_index: dict[str, int],
+    artifact_index: dict[tuple[str, str], int],
+    place: _Places,
 ) -> dict[str, Any]:
     where = finding.location
     message = f"{finding.title}: {finding.evidence}" if finding.evidence else finding.title
     location: dict[str, Any] = {}
     file = where.file or (result.subject if result.kind is RowKind.ARTIFACT else None)
-    if file:
-        artifact_location: dict[str, Any] = {"uri": _uri(file)}
-        if _uri(file) in artifact_index:
-            artifact_location["index"] = artifact_index[_uri(file)]
+    artifact_location = place(file) if file else None
+    if artifact_location is not None:
+        if _key(artifact_location) in artifact_index:
+            artifact_location["index"] = artifact_index[_key(artifact_location)]
         physical: dict[str, Any] = {"artifactLocation": artifact_location}
         region: dict[str, Any] = {}
         if where.line is not None:
@@ -200,6 +393,10 @@ def _result(
             physical["region"] = region
         location["physicalLocation"] = physical
     logical = _logical_locations(result, finding)
+    if file and artifact_location is None:
+        # A file on no local disk (a Hub dataset's): named, never placed on a wrong path.
+        name = file.rsplit("/", 1)[-1]
+        logical.insert(0, {"name": name, "fullyQualifiedName": file, "kind": "resource"})
     if logical:
         location["logicalLocations"] = logical
     properties: dict[str, Any] = {
@@ -262,7 +459,9 @@ def _fingerprint(result: CheckResult, finding: Finding) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _notifications(results: Sequence[CheckResult], unreadable: Sequence[str]) -> list[Any]:
+def _notifications(
+    results: Sequence[CheckResult], unreadable: Sequence[str], place: _Places
+) -> list[Any]:
     notes: list[tuple[str, str, dict[str, Any]]] = []
     for path in unreadable:
         notes.append(
@@ -272,7 +471,7 @@ def _notifications(results: Sequence[CheckResult], unreadable: Sequence[str]) ->
                 {
                     "level": "error",
                     "message": {"text": f"{path}: no such file or directory"},
-                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(path)}}}],
+                    "locations": _physical(place(path)),  # a path given: always local
                 },
             )
         )
@@ -285,10 +484,9 @@ def _notifications(results: Sequence[CheckResult], unreadable: Sequence[str]) ->
                 "text": f"{result.subject} [{result.check}] could not complete: {result.error}"
             },
         }
-        if result.kind is RowKind.ARTIFACT:
-            note["locations"] = [
-                {"physicalLocation": {"artifactLocation": {"uri": _uri(result.subject)}}}
-            ]
+        locations = _physical(place(result.subject)) if result.kind is RowKind.ARTIFACT else []
+        if locations:
+            note["locations"] = locations
         note["properties"] = {"check": result.check, "subject": result.subject}
         notes.append((result.subject, result.check, note))
     return [note for *_, note in sorted(notes, key=lambda n: (n[0], n[1], n[2]["message"]["text"]))]

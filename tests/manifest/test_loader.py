@@ -764,6 +764,7 @@ def test_a_minimal_manifest_gets_the_documented_defaults(tmp_path: Path) -> None
     assert manifest.output.bom == project / "build" / "ml-bom.cdx.json"
     assert manifest.output.matrix == project / "build" / "mlsupply-matrix"
     assert manifest.output.bom_xml is None
+    assert manifest.output.sarif is None
     assert (manifest.models, manifest.datasets, manifest.requirements) == ((), (), ())
     assert (manifest.vulnerabilities, manifest.code, manifest.monitor) == ({}, {}, {})
 
@@ -837,7 +838,7 @@ requirements:
 vulnerabilities: {{service: offline, url: https://osv.example, path: osv}}
 code: {{paths: [src]}}
 monitor: {{models: [acme/sentiment-bert], orgs: [acme], dependencies: [numpy]}}
-output: {{bom: out/bom.json, bom_xml: out/bom.xml, matrix: out/matrix}}
+output: {{bom: out/bom.json, bom_xml: out/bom.xml, matrix: out/matrix, sarif: out/gate.sarif}}
 """
 
 
@@ -910,6 +911,7 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
     assert manifest.output.bom == tmp_path / "out" / "bom.json"
     assert manifest.output.bom_xml == tmp_path / "out" / "bom.xml"
     assert manifest.output.matrix == tmp_path / "out" / "matrix"
+    assert manifest.output.sarif == tmp_path / "out" / "gate.sarif"
 
 
 def test_a_manifest_below_the_working_directory_is_rendered_relative_to_it(

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_mlsupply.reports.sarif import render_sarif
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
+from tests.reports.sarif_checks import validate_official
 
 A, D = RowKind.ARTIFACT, RowKind.DEPENDENCY
 
@@ -26,6 +27,7 @@ _ARTIFACT_LOCATION = {
     "required": ["uri"],
     "properties": {
         "uri": {"type": "string", "format": "uri-reference"},
+        "uriBaseId": {"const": "%SRCROOT%"},
         "index": {"type": "integer", "minimum": -1},
     },
     "additionalProperties": False,
@@ -197,6 +199,8 @@ SARIF_SUBSET_SCHEMA: dict[str, Any] = {
                         },
                     },
                     "properties": {"type": "object"},
+                    "originalUriBaseIds": {"type": "object"},
+                    "versionControlProvenance": {"type": "array"},
                 },
             },
         },
@@ -248,6 +252,7 @@ def render(results: list[CheckResult], threshold: Severity = Severity.HIGH) -> d
     jsonschema.validate(
         log, SARIF_SUBSET_SCHEMA, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
     )
+    validate_official(log)  # the OASIS SARIF 2.1.0 schema itself
     return log
 
 
@@ -290,14 +295,23 @@ def test_there_is_one_rule_per_distinct_rule_id_with_its_description_help_and_ta
         "id": "MLS-PKL-001",
         "shortDescription": {"text": "pickle calls os.system"},
         "fullDescription": {"text": "unpickling runs os.system with attacker-chosen arguments"},
-        "help": {"text": "do not load this file; convert the weights to safetensors"},
+        "help": {
+            "text": "do not load this file; convert the weights to safetensors\n\n"
+            "Why it matters: unpickling runs os.system with attacker-chosen arguments\n\n"
+            "CWE-502",
+            "markdown": "**Fix:** do not load this file; convert the weights to safetensors\n\n"
+            "**Why it matters:** unpickling runs os.system with attacker-chosen arguments\n\n"
+            "[CWE-502](https://cwe.mitre.org/data/definitions/502.html)",
+        },
         "defaultConfiguration": {"level": "error"},
         "properties": {
-            "tags": ["security", "code-execution", "CWE-502"],
+            # GitHub lists alerts by CWE from the external/cwe/cwe-N tag.
+            "tags": ["security", "code-execution", "CWE-502", "external/cwe/cwe-502"],
             "security-severity": "9.5",
         },
     }
-    assert "help" not in rules[0]  # no remediation, no empty help
+    # A rule whose finding names no fix still has help, saying so rather than being empty.
+    assert rules[0]["help"]["text"] == "no automatic fix: review the finding's evidence"
 
 
 def test_a_rules_default_level_follows_its_most_severe_finding() -> None:
@@ -494,7 +508,10 @@ def test_a_remediation_specific_to_one_finding_is_kept_on_its_result() -> None:
     )
     results = [CheckResult(A, "a", "sha256", [first]), CheckResult(A, "b", "sha256", [second])]
     run = run_of(render(results))
-    assert run["tool"]["driver"]["rules"][0]["help"] == {"text": "pin a"}
+    assert run["tool"]["driver"]["rules"][0]["help"] == {
+        "text": "pin a",
+        "markdown": "**Fix:** pin a",
+    }
     a, b = run["results"]
     assert "remediation" not in a["properties"]
     assert b["properties"]["remediation"] == "pin b"
