@@ -9,6 +9,9 @@ used also exit 2, before anything is scanned.
 
 ``mlsupply verify ATTESTATION --key PUB [FILE_OR_DIR...]`` checks the gate's own attestation
 (``pytest --mlsupply-attest``): see :mod:`pytest_mlsupply.verify`.
+
+``mlsupply report`` rebuilds the HTML report from a gate's saved matrix and BOM: see
+:mod:`pytest_mlsupply.report_cli`.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_verify(args)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "report":
+        from pytest_mlsupply.report_cli import run_report
+
+        return run_report(args)
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -178,6 +185,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.verify import add_parser as add_verify
 
     add_verify(commands)
+    from pytest_mlsupply.report_cli import add_parser as add_report
+
+    add_report(commands)
     return parser, scan
 
 

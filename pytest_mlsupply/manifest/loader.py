@@ -1439,11 +1439,12 @@ class _Reader:
 
     def output(self, node: yaml.Node | None) -> OutputDecl:
         bom, matrix, bom_xml = DEFAULT_BOM_PATH, DEFAULT_MATRIX_PATH, None
+        html: str | None = None
         if node is not None:
             m = self.mapping(
                 node,
                 "output",
-                ("bom", "bom_xml", "matrix"),
+                ("bom", "bom_xml", "matrix", "html"),
                 "{bom: build/ml-bom.cdx.json, matrix: build/mlsupply-matrix}",
             )
             if m is not None:
@@ -1452,10 +1453,12 @@ class _Reader:
                     self.optional(m, "matrix", lambda n: self.string(n, "output.matrix")) or matrix
                 )
                 bom_xml = self.optional(m, "bom_xml", lambda n: self.string(n, "output.bom_xml"))
+                html = self.optional(m, "html", lambda n: self.string(n, "output.html"))
         return OutputDecl(
             bom=(self.root / bom).resolve(),
             matrix=(self.root / matrix).resolve(),
             bom_xml=(self.root / bom_xml).resolve() if bom_xml else None,
+            html=(self.root / html).resolve() if html else None,
         )
 
     def vulnerabilities(self, node: yaml.Node | None) -> dict[str, Any]:

@@ -302,6 +302,7 @@ class OutputDecl:
     bom: Path
     matrix: Path
     bom_xml: Path | None = None
+    html: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="where to write the pass/fail matrix (PATH.md and PATH.json)",
     )
     group.addoption(
+        "--mlsupply-html",
+        metavar="PATH",
+        default=None,
+        help="also write the report as one self-contained HTML file at PATH",
+    )
+    group.addoption(
         "--mlsupply-attest",
         metavar="KEY",
         default=None,
@@ -94,6 +100,12 @@ def add_options(parser: pytest.Parser) -> None:
         type="string",
         default="",
         help="severity threshold: critical, high, medium or low",
+    )
+    parser.addini(
+        "mlsupply_html",
+        type="string",
+        default="",
+        help="where to write the HTML report, relative to the rootdir",
     )
     parser.addini(
         "mlsupply_attest",

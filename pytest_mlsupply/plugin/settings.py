@@ -29,6 +29,9 @@ class Settings:
     """The content cache's folder in pytest's cache directory; None without a cacheprovider."""
     invocation_dir: Path = Path()
     """Where pytest was started: command-line paths are relative to it."""
+    html: Path | None = None
+    """``--mlsupply-html`` (from the invocation dir) or ini ``mlsupply_html`` (from the
+    rootdir): the HTML report; None leaves it to the manifest's ``output.html``."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,13 @@ def read_settings(config: pytest.Config) -> Settings:
         attest=_attest(config),
         content_cache=content_cache_folder(config),
         invocation_dir=invocation,
+        html=_path("mlsupply_html") or _ini_path(config, "mlsupply_html"),
     )
+
+
+def _ini_path(config: pytest.Config, name: str) -> Path | None:
+    value = str(config.getini(name) or "").strip()
+    return (config.rootpath / value).resolve() if value else None
 
 
 def content_cache_folder(config: pytest.Config) -> Path | None:

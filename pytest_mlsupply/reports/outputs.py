@@ -65,4 +65,6 @@ class RegisteredReport:
 
 
 #: The registry: one line per report, in the order they are written.
-REPORTS: tuple[RegisteredReport, ...] = ()
+REPORTS: tuple[RegisteredReport, ...] = (
+    RegisteredReport("html", "pytest_mlsupply.reports.html:write_html"),
+)
