@@ -101,16 +101,11 @@ def write_html(inputs: ReportInputs) -> list[tuple[Path, str]]:
 
 
 def json_island(data: object) -> str:
-    """JSON that cannot end its ``<script>`` element nor open a comment or CDATA in it; U+2028
-    and U+2029 escaped too, so the text stays valid wherever a JavaScript parser meets it."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in (
-        ("&", "\\u0026"),
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
+    """JSON that cannot end its ``<script>`` element nor open a comment or CDATA in it: ASCII
+    only (U+2028, U+2029 and bidirectional controls escaped too, so the text stays valid
+    wherever a JavaScript parser meets it and shows nothing in a view of the source)."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         text = text.replace(raw, escaped)
     return text
 
@@ -790,7 +785,8 @@ td.v,.badge{font-weight:600;white-space:nowrap}
 td.na,span.na{color:#6a737d}
 [hidden]{display:none!important}
 .finding{background:#fff;border:1px solid #d5d9de;border-left:6px solid #9aa3ad;
-border-radius:4px;padding:.6rem .8rem;margin:.5rem 0}
+border-radius:4px;padding:.6rem .8rem;margin:.5rem 0;
+content-visibility:auto;contain-intrinsic-size:auto 9rem}
 .sev-critical{border-left-color:#7f1d1d}.sev-high{border-left-color:#b3261e}
 .sev-medium{border-left-color:#b26a00}.sev-low{border-left-color:#5d6b7a}
 .sev{font-size:.8em;border:1px solid currentColor;border-radius:3px;padding:0 .3rem}
