@@ -727,7 +727,7 @@ def _lineage_svg(model: Mapping[str, Any], by_name: Mapping[str, Mapping[str, An
                 f'<g class="node{" self" if level == 0 else ""}" data-name="{_text(label)}">'
                 f"<title>{_text(label)}{_text(' @ ' + str(version)) if version else ''}</title>"
                 f'<rect x="{x}" y="{y}" width="{_NODE_W}" height="{_NODE_H}" rx="6"/>'
-                f'<text x="{x + 10}" y="{y + 21}" class="n">{_text(_clip(label, 26))}</text>'
+                f'<text x="{x + 10}" y="{y + 21}" class="n">{_text(_clip(label, 23))}</text>'
                 f'<text x="{x + 10}" y="{y + 39}" class="d">{_text(detail)}</text></g>'
             )
     out.append("</svg>")
@@ -807,7 +807,8 @@ content-visibility:auto;contain-intrinsic-size:auto 9rem}
 """
 
 # The filter: every row and finding carries its verdict, severity and kind tokens (small
-# integers); a change walks them once and sets `hidden`. No HTML is built from data here.
+# integers); a change walks them once and sets `hidden` where it changes (the first pass, with
+# everything ticked, writes nothing). No HTML is built from data here.
 _SCRIPT = """
 (function(){
 "use strict";
@@ -834,7 +835,7 @@ function apply(){
     for(var j=0;j<groups.length&&ok;j++){
       ok=any(el.getAttribute("data-"+attrs[groups[j]]),sets[groups[j]]);
     }
-    el.hidden=!ok;
+    if(el.hidden===ok){el.hidden=!ok;}
     if(el.tagName==="TR"){rows++;if(ok){shownRows++;}}else{findings++;if(ok){shownFindings++;}}
   }
   document.getElementById("shown").textContent="Showing "+shownRows+" of "+rows+

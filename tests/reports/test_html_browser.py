@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -198,3 +200,29 @@ def test_a_report_of_5000_files_loads_and_filters_in_the_browser_and_the_time_is
 
     assert visible_rows(page, "table.matrix tbody tr") == LARGE_FILES // 20
     assert 0 < timing["load_ms"] < SANITY_SECONDS * 1000
+
+
+def test_the_html_benchmark_measures_the_render_and_the_load_against_an_unstyled_page() -> None:
+    require("playwright")
+    chromium = chromium_path()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "html_render.py"),
+            "--files",
+            "20",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "MLSUPPLY_CHROMIUM": chromium},
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = dict(line.rsplit(None, 1) for line in proc.stdout.splitlines() if line.strip())
+    for key in ("render_s", "load_ms", "dom_content_loaded_ms", "filter_ms", "baseline_load_ms"):
+        assert float(figures[key]) > 0, key
+    assert float(figures["items"]) == 60
+    assert figures["load / baseline"].endswith("x")
