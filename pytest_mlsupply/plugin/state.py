@@ -185,6 +185,10 @@ class MlsupplyState:
 
         for name in _REPORT_MODULES:
             importlib.import_module(name)
+        from pytest_mlsupply.reports.outputs import REPORTS
+
+        for report in REPORTS:  # the registered writers' modules too: none waits for session end
+            report.load()
         bom_schema.json_validator()
         if (self.settings.bom_xml or self.load().manifest.output.bom_xml) is not None:
             bom_schema.xml_validator()

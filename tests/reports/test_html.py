@@ -138,7 +138,9 @@ def test_the_report_loads_nothing_from_anywhere() -> None:
     assert "url(" not in html
     assert "<link" not in html
     assert "<iframe" not in html
-    assert "default-src 'none'" in html
+    (policy,) = re.findall(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html)
+    assert policy.startswith("default-src 'none'; ")
+    assert "unsafe" not in policy
 
 
 def test_rendering_is_deterministic_and_every_cell_has_a_text_label() -> None:

@@ -174,6 +174,12 @@ def test_hostile_names_show_literally_and_nothing_in_them_runs(
     assert "\u202e" not in text
     # The script still ran on those names: the filter reports what it shows.
     assert page.inner_text("#shown").startswith("Showing 2 of 2 rows")
+    # And had markup got in, the page's policy runs no handler but the report's own script.
+    page.evaluate(
+        "document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=\"window.__csp=1\">')"
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__csp === undefined")
 
 
 def test_a_report_of_5000_files_loads_and_filters_in_the_browser_and_the_time_is_recorded(
