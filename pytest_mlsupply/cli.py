@@ -12,6 +12,9 @@ used also exit 2, before anything is scanned.
 
 ``mlsupply baseline`` writes the gate's current findings into the baseline file, to be accepted
 with a reason, an owner and an expiry date: see :mod:`pytest_mlsupply.baseline_cli`.
+
+``mlsupply report`` rebuilds the HTML report from a gate's saved matrix and BOM: see
+:mod:`pytest_mlsupply.report_cli`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_mlsupply.bom_diff import run_bom
 
         return run_bom(args)
+    if args.command == "report":
+        from pytest_mlsupply.report_cli import run_report
+
+        return run_report(args)
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -210,6 +217,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.bom_diff import add_parser as add_bom
 
     add_bom(commands)
+    from pytest_mlsupply.report_cli import add_parser as add_report
+
+    add_report(commands)
     return parser, scan
 
 

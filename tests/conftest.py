@@ -10,7 +10,7 @@ import socket
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -233,7 +233,13 @@ def require(module: str) -> None:
         found = False
     if found:
         return
-    message = f"{module} is not installed, so this cross-check against the real library cannot run"
+    unavailable(
+        f"{module} is not installed, so this cross-check against the real library cannot run"
+    )
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip the running test for want of an optional tool, or fail it where CI requires it."""
     if os.environ.get(REQUIRE_OPTIONAL):
         pytest.fail(f"{message}; {REQUIRE_OPTIONAL} is set (CI installs it: see .ci/run)")
     pytest.skip(message)

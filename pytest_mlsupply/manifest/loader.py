@@ -1449,12 +1449,13 @@ class _Reader:
 
     def output(self, node: yaml.Node | None) -> OutputDecl:
         bom, matrix, bom_xml = DEFAULT_BOM_PATH, DEFAULT_MATRIX_PATH, None
-        sarif = None
+        sarif: str | None = None
+        html: str | None = None
         if node is not None:
             m = self.mapping(
                 node,
                 "output",
-                ("bom", "bom_xml", "matrix", "sarif"),
+                ("bom", "bom_xml", "matrix", "sarif", "html"),
                 "{bom: build/ml-bom.cdx.json, matrix: build/mlsupply-matrix}",
             )
             if m is not None:
@@ -1464,11 +1465,13 @@ class _Reader:
                 )
                 bom_xml = self.optional(m, "bom_xml", lambda n: self.string(n, "output.bom_xml"))
                 sarif = self.optional(m, "sarif", lambda n: self.string(n, "output.sarif"))
+                html = self.optional(m, "html", lambda n: self.string(n, "output.html"))
         return OutputDecl(
             bom=(self.root / bom).resolve(),
             matrix=(self.root / matrix).resolve(),
             bom_xml=(self.root / bom_xml).resolve() if bom_xml else None,
             sarif=(self.root / sarif).resolve() if sarif else None,
+            html=(self.root / html).resolve() if html else None,
         )
 
     def vulnerabilities(self, node: yaml.Node | None) -> dict[str, Any]:

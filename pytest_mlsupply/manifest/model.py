@@ -312,6 +312,8 @@ class OutputDecl:
     bom_xml: Path | None = None
     sarif: Path | None = None
     """The gate's SARIF 2.1.0 log (``output.sarif``); None: not written."""
+    html: Path | None = None
+    """The gate's HTML report (``output.html``); None: not written."""
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="also write the findings as a SARIF 2.1.0 log at PATH (for code scanning)",
     )
     group.addoption(
+        "--mlsupply-html",
+        metavar="PATH",
+        default=None,
+        help="also write the report as one self-contained HTML file at PATH",
+    )
+    group.addoption(
         "--mlsupply-attest",
         metavar="KEY",
         default=None,
@@ -106,6 +112,12 @@ def add_options(parser: pytest.Parser) -> None:
         type="string",
         default="",
         help="where to write the SARIF 2.1.0 log, relative to the rootdir",
+    )
+    parser.addini(
+        "mlsupply_html",
+        type="string",
+        default="",
+        help="where to write the HTML report, relative to the rootdir",
     )
     parser.addini(
         "mlsupply_attest",

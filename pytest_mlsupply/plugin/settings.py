@@ -31,6 +31,9 @@ class Settings:
     """Where pytest was started: command-line paths are relative to it."""
     sarif: Path | None = None
     """``--mlsupply-sarif`` (or ini ``mlsupply_sarif``): the SARIF log; None: the manifest's."""
+    html: Path | None = None
+    """``--mlsupply-html`` (from the invocation dir) or ini ``mlsupply_html`` (from the
+    rootdir): the HTML report; None leaves it to the manifest's ``output.html``."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def read_settings(config: pytest.Config) -> Settings:
         content_cache=content_cache_folder(config),
         invocation_dir=invocation,
         sarif=_path("mlsupply_sarif") or _ini_path(config, "mlsupply_sarif"),
+        html=_path("mlsupply_html") or _ini_path(config, "mlsupply_html"),
     )
 
 

@@ -67,4 +67,5 @@ class RegisteredReport:
 #: The registry: one line per report, in the order they are written.
 REPORTS: tuple[RegisteredReport, ...] = (
     RegisteredReport("sarif", "pytest_mlsupply.reports.sarif_output:write_sarif"),
+    RegisteredReport("html", "pytest_mlsupply.reports.html:write_html"),
 )

@@ -86,7 +86,7 @@ internal:
 vulnerabilities: {{service: offline, url: "https://osv.example/", path: osv}}
 code: {{paths: [src]}}
 monitor: {{models: [acme/sentiment-bert], orgs: [acme], dependencies: [torch]}}
-output: {{bom: build/ml-bom.cdx.json, bom_xml: build/ml-bom.cdx.xml, matrix: build/matrix, sarif: build/mlsupply.sarif}}
+output: {{bom: build/ml-bom.cdx.json, bom_xml: build/ml-bom.cdx.xml, matrix: build/matrix, sarif: build/mlsupply.sarif, html: build/report.html}}
 """
 
 MINIMAL_MODEL = "models:\n  - name: m\n    path: models/sentiment\n"
