@@ -510,7 +510,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     bom: argparse.ArgumentParser = commands.add_parser(
         "bom",
         help="work with ML-BOMs the gate wrote (bom diff OLD NEW)",
-        description="Work with the CycloneDX ML-BOMs `pytest --mlsupply` writes.",
+        description="Work with the CycloneDX ML-BOMs that pytest --mlsupply writes.",
     )
     actions = bom.add_subparsers(dest="bom_command", metavar="ACTION", required=True)
     kinds = "\n".join(

@@ -36,7 +36,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "report",
         help="rebuild the HTML report from a gate's saved matrix and BOM",
         description="Write the self-contained HTML report from the matrix JSON and the ML-BOM "
-        "a `pytest --mlsupply` run saved, without running the checks again.",
+        "a pytest --mlsupply run saved, without running the checks again.",
     )
     report.add_argument(
         "--matrix",
