@@ -132,7 +132,15 @@ def _verdict_class(verdict: str) -> str:
     return "v-" + verdict.replace(" ", "-") if verdict in KNOWN_VERDICTS else "v-other"
 
 
-def _verdict_cell(verdict: str) -> str:
+def _verdict_cell(verdict: str, note: str | None = None) -> str:
+    """A matrix cell: mark, colour and verdict word; a passing cell with a note (``not
+    pinned``) reads the note instead, as the Markdown matrix does, so an unpinned file never
+    looks like a verified pin."""
+    if note and verdict == "pass":
+        return (
+            f'<td class="v v-note" title="pass: {_text(note)}">'
+            f'<span aria-hidden="true">\u25cb</span> {_text(note)}</td>'
+        )
     mark = _MARKS.get(verdict, "\u2022")
     return (
         f'<td class="v {_verdict_class(verdict)}">'
@@ -390,11 +398,13 @@ class _Page:
             yield "<tbody>"
             for row in rows:
                 cells = row.get("cells") or {}
+                notes = row.get("notes")
+                notes = notes if isinstance(notes, dict) else {}
                 subject = str(row.get("subject"))
                 findings = self.by_subject.get((kind, subject), [])
                 severities = [str(f.get("severity")) for f in findings] or [NO_FINDINGS]
                 body = "".join(
-                    _verdict_cell(str(cells[check]))
+                    _verdict_cell(str(cells[check]), _note(notes.get(check)))
                     if check in cells
                     else '<td class="na">n/a</td>'
                     for check in checks
@@ -423,6 +433,8 @@ class _Page:
             verdict = self.cell_verdicts.get((kind, subject, check), "")
             rule = _text(finding.get("rule"))
             cwe = finding.get("cwe")
+            accepted = finding.get("accepted")
+            accepted = accepted if isinstance(accepted, dict) else None
             yield (
                 f'<article class="finding sev-{_severity_class(severity)}" id="f{number}" '
                 f'data-v="{self.verdicts.tokens([verdict] if verdict else [])}" '
@@ -433,6 +445,7 @@ class _Page:
                 f'<h3><span class="sev">{_text(severity.upper())}</span> '
                 f'<code class="rule">{rule}</code> {_text(finding.get("title"))}'
                 + (' <span class="blocking">blocking</span>' if finding.get("blocking") else "")
+                + (' <span class="accepted">accepted</span>' if accepted else "")
                 + "</h3>"
             )
             yield "<dl>"
@@ -451,6 +464,14 @@ class _Page:
                 yield f'<dt>fix</dt><dd class="fix">{_text(finding["remediation"])}</dd>'
             if cwe:
                 yield f"<dt>CWE</dt><dd>{_text(cwe)}</dd>"
+            if accepted is not None:
+                # Who is trusting this finding, until when and why: a reviewer's question.
+                yield (
+                    f"<dt>accepted</dt><dd>by {_text(accepted.get('owner'))} until "
+                    f"{_text(accepted.get('expires'))}: {_text(accepted.get('reason'))}"
+                    + (f" ({_text(accepted['source'])})" if accepted.get("source") else "")
+                    + "</dd>"
+                )
             yield "</dl></article>"
         yield "</section>"
 
@@ -592,6 +613,10 @@ _LEGEND = (
     ("skipped", "the dependency does not apply to this interpreter; nothing was checked"),
     ("accepted", "a finding the baseline file accepts, with a reason, an owner and an expiry"),
 )
+
+
+def _note(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _verdict_badge(verdict: str) -> str:
@@ -784,6 +809,7 @@ td.v,.badge{font-weight:600;white-space:nowrap}
 .v-warn{background:#fdf0c4;color:#6b4500}.v-error{background:#ecdcf7;color:#4c1d6e}
 .v-not-run,.v-skipped{background:#e6e8eb;color:#30363d}
 .v-accepted{background:#dbe9fb;color:#173d73}.v-other{background:#fff;color:#1b1f24}
+.v-note{background:#f3eadb;color:#5c3d0a}
 td.na,span.na{color:#6a737d}
 [hidden]{display:none!important}
 .finding{background:#fff;border:1px solid #d5d9de;border-left:6px solid #9aa3ad;
@@ -793,6 +819,7 @@ content-visibility:auto;contain-intrinsic-size:auto 9rem}
 .sev-medium{border-left-color:#b26a00}.sev-low{border-left-color:#5d6b7a}
 .sev{font-size:.8em;border:1px solid currentColor;border-radius:3px;padding:0 .3rem}
 .blocking{font-size:.8em;background:#b3261e;color:#fff;border-radius:3px;padding:0 .3rem}
+.accepted{font-size:.8em;background:#173d73;color:#fff;border-radius:3px;padding:0 .3rem}
 .finding dl{display:grid;grid-template-columns:9rem 1fr;gap:.2rem .8rem;margin:0}
 .finding dt{color:#4a525c}.finding dd{margin:0;overflow-wrap:anywhere}
 .fix{color:#0b4a2a}

@@ -238,3 +238,45 @@ def test_a_document_of_the_right_schema_but_a_broken_shape_is_a_report_error() -
     bom["metadata"] = ["not", "an", "object"]
     with pytest.raises(ReportError, match="unexpected shape"):
         render_html(matrix, bom)
+
+
+def test_an_unpinned_files_passing_cell_reads_not_pinned_and_a_failing_one_still_reads_fail() -> (
+    None
+):
+    matrix, bom = large_documents(2)
+    first, second = matrix["rows"][0], matrix["rows"][1]
+    first["cells"]["sha256"] = "pass"
+    first["notes"] = {"sha256": "not pinned"}
+    second["cells"]["sha256"] = "fail"
+    second["notes"] = {"sha256": "not pinned"}
+
+    html = render_html(matrix, bom)
+
+    rows = re.findall(r"<tr data-v=.*?</tr>", html)
+    unpinned = next(row for row in rows if first["subject"] in row)
+    failing = next(row for row in rows if second["subject"] in row)
+    # The third column is sha256 (columns are sorted: format, scan, sha256).
+    assert re.findall(r'<td class="([^"]*)"', unpinned)[2] == "v v-note"
+    assert "not pinned</td>" in unpinned
+    assert re.findall(r'<td class="([^"]*)"', failing)[2] == "v v-fail"
+    assert "not pinned" not in failing
+
+
+def test_an_accepted_finding_says_who_accepted_it_until_when_and_why_escaped() -> None:
+    matrix, bom = large_documents(2)
+    finding = next(f for f in matrix["findings"])
+    finding["blocking"] = False
+    finding["accepted"] = {
+        "owner": "<b>sec</b>",
+        "expires": "2027-01-31",
+        "reason": "vendor pickle <script>alert(1)</script>",
+        "source": "mlsupply-baseline.yaml:4",
+    }
+
+    html = render_html(matrix, bom)
+
+    assert '<span class="accepted">accepted</span>' in html
+    assert (
+        "<dt>accepted</dt><dd>by &lt;b&gt;sec&lt;/b&gt; until 2027-01-31: vendor pickle "
+        "&lt;script&gt;alert(1)&lt;/script&gt; (mlsupply-baseline.yaml:4)</dd>"
+    ) in html
