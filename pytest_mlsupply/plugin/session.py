@@ -293,6 +293,7 @@ class MlsupplyPlugin:
                 self.state.threshold(self.state.load().manifest),
                 render_markdown(matrix) if matrix is not None else None,
                 self.state.written.error,
+                (len(self.state.not_run), self.state.planned_count),
             )
         except Exception as exc:  # a bug here must not turn a verdict into a traceback
             self.ci_summary_problem = f"cannot build the CI summary: {type(exc).__name__}: {exc}"

@@ -27,23 +27,37 @@ _COUNTED = (
     Verdict.FAIL,
     Verdict.ERROR,
     Verdict.WARN,
+    Verdict.ACCEPTED,
     Verdict.NOT_RUN,
     Verdict.SKIPPED,
     Verdict.PASS,
 )
 
 
-def verdict_line(counts: Mapping[str, int], threshold: Severity, report_error: str | None) -> str:
+def verdict_line(
+    counts: Mapping[str, int],
+    threshold: Severity,
+    report_error: str | None,
+    not_run: tuple[int, int] | None = None,
+) -> str:
     """``❌ supply-chain gate failed: 2 fail, 1 error, 31 pass (threshold high)``.
 
     The gate fails on a failing or errored check (an error is never a pass), and when its
-    reports could not be written."""
+    reports could not be written. ``not_run`` is (items that did not run, items planned) for a
+    partial run (``-k``, ``--lf``): a pass of part of the gate is never shown as the gate's
+    pass."""
     shown = ", ".join(f"{counts[v.value]} {v.value}" for v in _COUNTED if counts.get(v.value))
     tail = f"{shown or 'no checks'} (threshold {threshold.label})"
     if report_error is not None:
         return f"❌ supply-chain gate failed: the reports could not be written ({tail})"
     if counts.get(Verdict.FAIL.value) or counts.get(Verdict.ERROR.value):
         return f"❌ supply-chain gate failed: {tail}"
+    if not_run is not None and not_run[0]:
+        missing, planned = not_run
+        return (
+            f"⚠️ supply-chain gate incomplete: partial run, {missing} of {planned} planned "
+            f"item(s) did not run; {tail}"
+        )
     return f"✅ supply-chain gate passed: {tail}"
 
 
@@ -52,8 +66,9 @@ def render_summary(
     threshold: Severity,
     matrix_markdown: str | None,
     report_error: str | None,
+    not_run: tuple[int, int] | None = None,
 ) -> str:
-    lines = [verdict_line(counts, threshold, report_error), ""]
+    lines = [verdict_line(counts, threshold, report_error, not_run), ""]
     if report_error is not None:
         # A code span, as the matrix shows subjects: the message names files, which are
         # attacker-controlled, and must not become links or markup in the job's page.

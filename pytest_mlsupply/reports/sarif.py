@@ -403,7 +403,8 @@ def _result(
         "severity": finding.severity.label,
         "category": finding.category,
         "check": result.check,
-        "blocking": finding.severity >= threshold,
+        # An accepted finding (the baseline file) does not fail its item.
+        "blocking": finding.severity >= threshold and finding.accepted is None,
     }
     if finding.cwe:
         properties["cwe"] = finding.cwe
@@ -412,7 +413,7 @@ def _result(
     if finding.remediation and finding.remediation != rule_help[finding.rule]:
         # The rule's help comes from one finding; a fix naming this file must not be lost.
         properties["remediation"] = finding.remediation
-    return {
+    sarif_result: dict[str, Any] = {
         "ruleId": finding.rule,
         "ruleIndex": rule_index[finding.rule],
         "level": LEVELS[finding.severity],
@@ -421,6 +422,17 @@ def _result(
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(result, finding)},
         "properties": properties,
     }
+    if finding.accepted is not None:
+        # Still reported (a viewer shows it as suppressed, code scanning as dismissed), with
+        # who accepted it, until when and why: never dropped, never shown as open.
+        sarif_result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": finding.accepted.describe(),
+            }
+        ]
+    return sarif_result
 
 
 def _logical_locations(result: CheckResult, finding: Finding) -> list[dict[str, Any]]:

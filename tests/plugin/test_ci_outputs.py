@@ -31,6 +31,25 @@ def test_the_verdict_line_counts_worst_first_and_names_the_threshold() -> None:
     assert verdict_line({"pass": 4, "error": 1}, Severity.HIGH, None).startswith("❌")
 
 
+def test_a_partial_run_that_passed_says_incomplete_never_passed() -> None:
+    line = verdict_line({"pass": 4, "accepted": 1}, Severity.HIGH, None, (3, 9))
+    assert line == (
+        "⚠️ supply-chain gate incomplete: partial run, 3 of 9 planned item(s) did not run; "
+        "1 accepted, 4 pass (threshold high)"
+    )
+    # A failure in the part that ran still says failed.
+    assert verdict_line({"fail": 1}, Severity.HIGH, None, (3, 9)).startswith("❌")
+
+
+def test_a_gate_run_with_k_writes_an_incomplete_summary(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert pytester.runpytest("--mlsupply", "-k", "sha256").ret == 0
+    assert summary.read_text().startswith("⚠️ supply-chain gate incomplete: partial run, ")
+
+
 def test_a_report_error_fails_the_summary_and_is_shown_as_code_not_markup() -> None:
     text = render_summary({"pass": 3}, Severity.HIGH, None, "cannot write [x](http://e).json")
     first, _, rest = text.partition("\n")

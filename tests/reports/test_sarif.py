@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,7 +10,14 @@ import jsonschema
 import pytest
 
 from pytest_mlsupply.reports.sarif import render_sarif
-from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
+from pytest_mlsupply.results import (
+    Acceptance,
+    CheckResult,
+    Finding,
+    Location,
+    RowKind,
+    Severity,
+)
 from tests.reports.sarif_checks import validate_official
 
 A, D = RowKind.ARTIFACT, RowKind.DEPENDENCY
@@ -194,6 +202,20 @@ SARIF_SUBSET_SCHEMA: dict[str, Any] = {
                                     "additionalProperties": {"type": "string"},
                                 },
                                 "properties": {"type": "object"},
+                                "suppressions": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["kind", "status", "justification"],
+                                        "properties": {
+                                            "kind": {"const": "external"},
+                                            "status": {"const": "accepted"},
+                                            "justification": {"type": "string"},
+                                        },
+                                        "additionalProperties": False,
+                                    },
+                                },
                             },
                             "additionalProperties": False,
                         },
@@ -515,3 +537,27 @@ def test_a_remediation_specific_to_one_finding_is_kept_on_its_result() -> None:
     a, b = run["results"]
     assert "remediation" not in a["properties"]
     assert b["properties"]["remediation"] == "pin b"
+
+
+def test_an_accepted_finding_is_a_suppressed_result_that_does_not_block() -> None:
+    accepted = dataclasses.replace(
+        PICKLE_FINDING,
+        accepted=Acceptance("vendor model, isolated", "ml-platform", "2027-01-31", "b.yaml:3"),
+    )
+    results = [
+        CheckResult(A, "m/model.pt", "scan", findings=[accepted]),
+        CheckResult(A, "m/tokenizer_config.json", "scan", findings=[TEMPLATE_FINDING]),
+    ]
+    suppressed, open_result = run_of(render(results, Severity.MEDIUM))["results"]
+    assert suppressed["ruleId"] == "MLS-PKL-001"
+    assert suppressed["level"] == "error"  # its severity is unchanged; only its status is
+    assert suppressed["properties"]["blocking"] is False
+    assert suppressed["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "accepted by ml-platform until 2027-01-31: vendor model, isolated",
+        }
+    ]
+    assert "suppressions" not in open_result
+    assert open_result["properties"]["blocking"] is True
