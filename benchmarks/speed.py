@@ -1066,6 +1066,22 @@ def _gist(stdout: str) -> str:
     return "`" + (text if len(text) < 120 else text[:117] + "...").replace("`", "'") + "`"
 
 
+#: In docs/performance.md, what follows this line is other benchmarks' figures (the HTML
+#: report's, by benchmarks/html_render.py): a run of this script keeps it as it is.
+OTHER_BENCHMARKS = "<!-- other benchmarks: kept by benchmarks/speed.py -->"
+
+
+def kept_tail(path: Path) -> str:
+    """The part of ``path`` from :data:`OTHER_BENCHMARKS` on (with a blank line before it), or
+    nothing when the file or the marker is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    at = text.find(OTHER_BENCHMARKS)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1172,7 +1188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the figures it measured (atomically replaced, never a half-written file).
             from pytest_mlsupply.reports.atomic import write_atomic
 
-            write_atomic(results_path, report)
+            write_atomic(results_path, report + kept_tail(results_path))
     print(report)
     if results_path is not None:
         log(f"wrote {results_path}")

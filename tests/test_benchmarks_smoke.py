@@ -142,3 +142,19 @@ def test_the_quick_many_items_benchmark_measures_cold_warm_and_the_session_end(
     # The warm row ran on a filled content cache: the first cache-on run wrote its entries.
     store = tmp_path / "speed-items-10" / ".pytest_cache" / "d" / "mlsupply-content"
     assert list(store.rglob("*.json"))
+
+
+def test_the_speed_benchmark_keeps_the_other_benchmarks_figures_below_its_marker(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.speed import OTHER_BENCHMARKS, kept_tail
+
+    doc = tmp_path / "performance.md"
+    assert kept_tail(doc) == ""
+    doc.write_text("# Performance\n\n## (a) old figures\n")
+    assert kept_tail(doc) == ""
+    doc.write_text(f"# Performance\n\n## (a) old\n\n{OTHER_BENCHMARKS}\n\n## HTML report\n| x |\n")
+    assert kept_tail(doc) == f"\n{OTHER_BENCHMARKS}\n\n## HTML report\n| x |\n"
+    # The real page carries the marker before the HTML report's section.
+    page = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+    assert "## HTML report" in kept_tail(page)

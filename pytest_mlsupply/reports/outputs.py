@@ -6,8 +6,11 @@ or none when the user did not ask for it. The session builds and validates every
 it writes the first one, and writes each atomically: a writer that raises
 :class:`ReportError` leaves the previous release's files in place (exit status 6).
 
-A writer's module is imported only when the session writes reports, so a gate that asks for no
-HTML report never imports the HTML renderer.
+A writer's module is imported by a gate only (never by a session without ``--mlsupply``), ahead
+of the session end, while the main thread waits for a digest
+(:meth:`~pytest_mlsupply.plugin.state.MlsupplyState.prepare_reports`): each writer module
+must therefore stay cheap to import (the standard library and this package), and import
+anything heavy inside its writer, after it has decided the user asked for its report.
 """
 
 from __future__ import annotations
