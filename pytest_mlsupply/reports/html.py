@@ -285,10 +285,16 @@ class _Page:
             f"<strong>{_text(threshold)}</strong> or above fail their cell</p>"
         )
         if self.matrix.get("partial") is True:
+            not_run = self.matrix.get("not_run_items")
+            missing = (
+                f"{len(not_run)} planned item(s) did not run"
+                if isinstance(not_run, list)
+                else "only some of the planned items ran"
+            )
             yield (
-                '<p class="partial" role="note"><strong>Partial run:</strong> only some '
-                "of the planned items ran (-k, --lf or --deselect); this report is not the "
-                "release's full picture.</p>"
+                f'<p class="partial" role="note"><strong>Partial run:</strong> {missing} '
+                "(-k, --lf, --deselect or a stop); this report is not the release's full "
+                "picture.</p>"
             )
         yield '<nav class="counts" aria-label="verdict counts (click one to show only it)">'
         for verdict in self.verdicts.order:
@@ -310,16 +316,31 @@ class _Page:
         yield "</header>"
 
     def _facts(self) -> list[tuple[str, str]]:
+        """The heading's facts: where the run was made (the matrix's ``metadata``) and which
+        BOM it goes with; the project and version are in the title already."""
         metadata = self.bom.get("metadata") or {}
-        out: list[tuple[str, str]] = []
         extra = self.matrix.get("metadata")
-        if isinstance(extra, dict):
-            out += [(str(k), _plain(v)) for k, v in sorted(extra.items())]
-        known = {k for k, _ in out}
-        if "serial" not in known and self.bom.get("serialNumber"):
-            out.append(("BOM serial", str(self.bom["serialNumber"])))
-        if "time" not in known and metadata.get("timestamp"):
-            out.append(("BOM time", str(metadata["timestamp"])))
+        made: dict[str, Any] = dict(extra) if isinstance(extra, dict) else {}
+        out: list[tuple[str, str]] = []
+        commit = made.pop("commit", None)
+        dirty = made.pop("dirty", None)
+        if commit:
+            out.append(("commit", _plain(commit) + (" (uncommitted changes)" if dirty else "")))
+        elif extra is not None:
+            out.append(("commit", "unknown (not a git checkout)"))
+        for key, label in (("repository", "repository"), ("ci_run_url", "CI run")):
+            if made.get(key):
+                out.append((label, _plain(made.pop(key))))
+        serial = made.pop("bom_serial_number", None) or self.bom.get("serialNumber")
+        if serial:
+            out.append(("BOM serial", _plain(serial)))
+        when = made.pop("timestamp", None) or metadata.get("timestamp")
+        if when:
+            out.append(("time", _plain(when)))
+        for key in ("project", "version", "not_run"):
+            made.pop(key, None)
+        # A key a newer matrix adds is shown as written rather than dropped.
+        out += [(str(k), _plain(v)) for k, v in sorted(made.items()) if v not in (None, "")]
         for prop in metadata.get("properties") or []:
             if isinstance(prop, dict):
                 out.append((str(prop.get("name")), str(prop.get("value"))))

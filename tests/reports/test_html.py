@@ -159,14 +159,29 @@ def test_a_verdict_the_report_does_not_know_shows_as_text_and_a_partial_run_says
     matrix["rows"][0]["cells"]["sha256"] = "not pinned"
     matrix["rows"][1]["cells"]["scan"] = "accepted"
     matrix["partial"] = True
-    matrix["metadata"] = {"commit": "0123abc", "project": "big-service"}
+    matrix["not_run_items"] = ["artifact[a::scan]", "artifact[b::scan]"]
+    matrix["metadata"] = {
+        "commit": "0123abc",
+        "dirty": True,
+        "project": "big-service",
+        "version": "1.0",
+        "bom_serial_number": "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "timestamp": "2026-12-04T04:00:00+00:00",
+        "ci_run_url": "https://ci.example/run/7",
+    }
 
     html = render_html(matrix, bom)
+    # The heading names each fact once, in words: the serial is the matrix's (the BOM it goes
+    # with), never a raw key, never twice.
+    assert html.count("urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427") == 1
+    assert "bom_serial_number" not in html
+    assert "<dt>CI run</dt><dd>https://ci.example/run/7</dd>" in html
+    assert "2 planned item(s) did not run" in html
 
     assert '<td class="v v-other"><span aria-hidden="true">\u2022</span> not pinned</td>' in html
     assert '<td class="v v-accepted">' in html
     assert "Partial run:" in html
-    assert "<dt>commit</dt><dd>0123abc</dd>" in html
+    assert "<dt>commit</dt><dd>0123abc (uncommitted changes)</dd>" in html
 
 
 def test_a_model_without_lineage_is_one_node_and_a_local_base_continues_the_chain() -> None:
