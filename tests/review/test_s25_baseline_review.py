@@ -1,0 +1,131 @@
+"""Adversarial review of s25 (baseline): an entry accepts more than the finding it names.
+
+Each test is a reproducer marked ``xfail(strict=True)``: it fails while the hole is open, and the
+strict marker turns into a failure once it is fixed, so the marker is then removed."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.baseline import apply_baseline, parse_baseline
+from pytest_mlsupply.checks.dependency_integrity import DistributionReport, _findings
+from pytest_mlsupply.engines.pickle.policy import PicklePolicy
+from pytest_mlsupply.engines.pickle.scan import scan_pickle_bytes
+from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
+
+TODAY = date(2026, 12, 4)
+HIGH = Severity.HIGH
+ROOT = Path("/p")
+
+
+def _baseline(entries: str):
+    text = "version: 1\naccepted:\n" + textwrap.indent(textwrap.dedent(entries), "  ")
+    return parse_baseline(text, ROOT / "mlsupply-baseline.yaml", TODAY, root=ROOT)
+
+
+def _entry(rule: str, kind: str, subject: str, check: str, location: str) -> str:
+    return (
+        f"- {{rule: {rule}, kind: {kind}, subject: '{subject}', check: {check}, "
+        f"location: {location}, reason: reviewed, owner: sec, expires: 2027-03-31}}\n"
+    )
+
+
+# The reviewed pickle: builtins.getattr('x', 'y'), a gadget the team looked at and accepted.
+REVIEWED = b"cbuiltins\ngetattr\n(S'x'\nS'y'\ntR."
+# The swapped pickle: os.system with its GLOBAL at offset 0 and its REDUCE at offset 30, like
+# the reviewed one: same rules, same file, same offsets, another (much worse) global.
+SWAPPED = b"cos\nsystem\n(S'id;echo pwned'\ntR."
+
+
+def _scan(data: bytes) -> CheckResult:
+    scan = scan_pickle_bytes(data, policy=PicklePolicy(), origin="tiny/model.pkl")
+    return CheckResult(RowKind.ARTIFACT, "tiny/model.pkl", "scan", findings=scan.findings, facts={})
+
+
+@pytest.mark.xfail(strict=True, reason="REVIEW s25: the match key ignores which global is imported")
+def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_same_offset() -> None:
+    reviewed = _scan(REVIEWED)
+    entries = "".join(
+        _entry(
+            f.rule,
+            "artifact",
+            "tiny/model.pkl",
+            "scan",
+            f"{{file: tiny/model.pkl, offset: {f.location.offset}}}",
+        )
+        for f in reviewed.findings
+    )
+    baseline = _baseline(entries)
+    (accepted,) = apply_baseline([reviewed], baseline, HIGH, TODAY)
+    assert accepted.verdict(HIGH) is Verdict.ACCEPTED  # what the team decided
+
+    swapped = _scan(SWAPPED)
+    assert any("os.system" in f.title for f in swapped.findings)
+    (applied,) = apply_baseline([swapped], baseline, HIGH, TODAY)
+    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, os.system passes the gate
+
+
+SITE = "/venv/lib/python3.12/site-packages"
+
+
+def _integrity(report: DistributionReport) -> CheckResult:
+    class Dep:
+        name = "requests"
+        version = "2.32.3"
+
+    return CheckResult(
+        RowKind.DEPENDENCY, "requests", "integrity", findings=_findings(Dep, report), facts={}
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="REVIEW s25: one finding per kind names only its first file")
+def test_accepting_virtualenvs_own_pth_does_not_accept_a_second_start_up_hook() -> None:
+    # virtualenv's _virtualenv.pth is in no RECORD: a team accepts that MLS-DEP-035.
+    before = DistributionReport(
+        location=f"{SITE}/requests-2.32.3.dist-info", startup_hooks=("_virtualenv.pth",)
+    )
+    (finding,) = _integrity(before).findings
+    baseline = _baseline(
+        _entry(
+            finding.rule,
+            "dependency",
+            "requests",
+            "integrity",
+            f"{{file: {finding.location.file}, member: {finding.location.member}}}",
+        )
+    )
+    (accepted,) = apply_baseline([_integrity(before)], baseline, HIGH, TODAY)
+    assert accepted.verdict(HIGH) is Verdict.ACCEPTED
+
+    # An attacker drops a second start-up hook, sorted after the accepted one.
+    after = DistributionReport(
+        location=f"{SITE}/requests-2.32.3.dist-info",
+        startup_hooks=("_virtualenv.pth", "zz_backdoor.pth"),
+    )
+    (applied,) = apply_baseline([_integrity(after)], baseline, HIGH, TODAY)
+    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, the backdoor passes
+
+
+@pytest.mark.xfail(strict=True, reason="REVIEW s25: one finding per kind names only its first file")
+def test_accepting_one_locally_patched_file_does_not_accept_tampering_with_another() -> None:
+    location = f"{SITE}/requests-2.32.3.dist-info"
+    before = DistributionReport(location=location, changed=("requests/__init__.py",))
+    (finding,) = _integrity(before).findings
+    baseline = _baseline(
+        _entry(
+            finding.rule,
+            "dependency",
+            "requests",
+            "integrity",
+            f"{{file: {location}, member: {finding.location.member}}}",
+        )
+    )
+    after = DistributionReport(
+        location=location, changed=("requests/__init__.py", "requests/sessions.py")
+    )
+    (applied,) = apply_baseline([_integrity(after)], baseline, HIGH, TODAY)
+    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, sessions.py edited unseen
