@@ -340,6 +340,12 @@ def compare(old: Snapshot, new: Snapshot) -> list[Change]:
             changes.append(
                 Change("verdict-flip", what, name, check, old.verdicts[key], new.verdicts[key])
             )
+    for key in sorted(new.verdicts.keys() - old.verdicts.keys()):
+        # A file, model or dependency new in NEW that fails (or errors) is a new failure as
+        # much as a flip is: without this, --fail-on new-failure let a failing addition through.
+        if new.verdicts[key] in _FAILING:
+            what, name, check = key
+            changes.append(Change("verdict-flip", what, name, check, None, new.verdicts[key]))
     order = {kind: position for position, kind in enumerate(KINDS)}
     return sorted(changes, key=lambda change: order[change.kind])
 
