@@ -129,3 +129,21 @@ def test_accepting_one_locally_patched_file_does_not_accept_tampering_with_anoth
     )
     (applied,) = apply_baseline([_integrity(after)], baseline, HIGH, TODAY)
     assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, sessions.py edited unseen
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("version: 0x1\naccepted: []\n", None),
+        (
+            "version: 1\naccepted:\n"
+            + _entry("MLS-PKL-001", "artifact", "tiny/model.pt", "scan", "{file: a, offset: 0x10}"),
+            16,
+        ),
+    ],
+)
+def test_a_hex_integer_in_the_baseline_is_read_not_a_crash(text: str, offset: int | None) -> None:
+    # int("0x10") raised ValueError out of the loader: a traceback, not a file:line problem.
+    loaded = parse_baseline(text, ROOT / "mlsupply-baseline.yaml", TODAY, root=ROOT)
+    if offset is not None:
+        assert loaded.entries[0].location.offset == offset
