@@ -407,7 +407,9 @@ def _result(
         "severity": finding.severity.label,
         "category": finding.category,
         "check": result.check,
-        "blocking": finding.severity >= threshold,
+        # An accepted finding (the baseline file) does not block its cell, so it does not
+        # block here either; it stays listed, with its acceptance as a SARIF suppression.
+        "blocking": finding.severity >= threshold and finding.accepted is None,
     }
     if finding.cwe:
         properties["cwe"] = finding.cwe
@@ -416,7 +418,7 @@ def _result(
     if finding.remediation and finding.remediation != rule_help[finding.rule]:
         # The rule's help comes from one finding; a fix naming this file must not be lost.
         properties["remediation"] = finding.remediation
-    return {
+    out: dict[str, Any] = {
         "ruleId": finding.rule,
         "ruleIndex": rule_index[finding.rule],
         "level": LEVELS[finding.severity],
@@ -425,6 +427,15 @@ def _result(
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(result, finding)},
         "properties": properties,
     }
+    if finding.accepted is not None:
+        out["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": finding.accepted.describe(),
+            }
+        ]
+    return out
 
 
 def _logical_locations(result: CheckResult, finding: Finding) -> list[dict[str, Any]]:
