@@ -6,8 +6,9 @@ strict marker turns into a failure once it is fixed, so the marker is then remov
 from __future__ import annotations
 
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,35 @@ def test_a_hex_integer_in_the_baseline_is_read_not_a_crash(text: str, offset: in
     loaded = parse_baseline(text, ROOT / "mlsupply-baseline.yaml", TODAY, root=ROOT)
     if offset is not None:
         assert loaded.entries[0].location.offset == offset
+
+
+def test_an_item_and_the_reports_judge_an_acceptance_on_the_same_day(
+    pytester: pytest.Pytester, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item ran at 23:59:59 UTC on the expiry day, the reports at 00:00:01: the item passed
+    (exit 0) while the matrix and BOM it left said fail (MLS-BASE-001)."""
+    import json
+
+    import pytest_mlsupply.baseline as baseline_module
+    from pytest_mlsupply.plugin.state import MlsupplyState
+    from tests.conftest import write_pickle_payload
+    from tests.plugin.test_baseline_gate import ACCEPTED_PICKLE, FUTURE
+
+    write_pickle_payload(project.model_dir / "evil.pkl")
+    (project.root / "mlsupply-baseline.yaml").write_text(ACCEPTED_PICKLE)
+    last_day = date.fromisoformat(FUTURE)
+    clock = {"day": last_day}
+    monkeypatch.setattr(baseline_module, "today_utc", lambda: clock["day"])
+    write_reports = MlsupplyState.write_reports
+
+    def after_midnight(self: MlsupplyState, *args: Any, **kwargs: Any) -> Any:
+        clock["day"] = last_day + timedelta(days=1)  # midnight UTC passes before the reports
+        return write_reports(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlsupplyState, "write_reports", after_midnight)
+
+    run = pytester.runpytest("--mlsupply", "-p", "no:xdist")
+    document = json.loads((project.root / "build" / "mlsupply-matrix.json").read_text())
+    cells = {r["subject"]: r["cells"] for r in document["rows"]}["tiny/evil.pkl"]
+    failed = "fail" in cells.values()
+    assert failed == (run.ret != pytest.ExitCode.OK), (run.ret, cells)
