@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -412,6 +413,12 @@ def _blocking_line(blocking: list[Change], selectors: frozenset[str]) -> str | N
     return f"BLOCKED: {len(blocking)} change{'s' if len(blocking) != 1 else ''} of a kind --fail-on {listed} blocks"
 
 
+#: The ``field`` values :func:`compare` writes itself (every other field comes from a BOM).
+_OWN_FIELDS = frozenset({"revision", "sha256", "lineage", "license", "version"})
+#: A check's property name printed bare (``check:scan``); anything else is quoted and escaped.
+_PLAIN_FIELD = re.compile(r"[A-Za-z0-9:._-]+")
+
+
 def _value(text: str | None) -> str:
     return "(none)" if text is None else shown(text)
 
@@ -426,7 +433,12 @@ def render_text(
         mark = "!" if change in blocking else " "
         subject = f"{change.what} {shown(change.name)}"
         if change.field:
-            subject += f" {shown(change.field) if change.what == 'vulnerability' else change.field}"
+            # A verdict-flip's field is the BOM's property name (untrusted, like the names):
+            # only the fields this module writes itself are printed as they are.
+            plain = change.field in _OWN_FIELDS or (
+                change.what != "vulnerability" and _PLAIN_FIELD.fullmatch(change.field)
+            )
+            subject += f" {change.field if plain else shown(change.field)}"
         lines.append(
             f"{mark} {change.kind:<19} {subject}: {_value(change.old)} -> {_value(change.new)}"
         )

@@ -48,7 +48,9 @@ def _scan(data: bytes) -> CheckResult:
 
 
 @pytest.mark.xfail(strict=True, reason="REVIEW s25: the match key ignores which global is imported")
-def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_same_offset() -> None:
+def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_same_offset() -> (
+    None
+):
     reviewed = _scan(REVIEWED)
     entries = "".join(
         _entry(

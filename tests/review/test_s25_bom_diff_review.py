@@ -44,3 +44,20 @@ def test_a_check_verdict_that_disappears_is_a_change() -> None:
     new = _bom(_file("model.safetensors", "a" * 64, None))  # the scan no longer ran
     changes = compare(snapshot(Path("old"), OLD), snapshot(Path("new"), new))
     assert changes  # today: no change at all
+
+
+def test_a_property_name_in_a_hostile_bom_cannot_send_terminal_escapes() -> None:
+    from pytest_mlsupply.bom_diff import render_text
+
+    escape = "check:scan\x1b]0;owned\x07\x1b[2K\r  nothing changed"
+
+    def bom(verdict: str) -> dict[str, Any]:
+        document = _bom(_file("model.safetensors", "a" * 64, None))
+        document["components"][0]["properties"] = [{"name": f"mlsupply:{escape}", "value": verdict}]
+        return document
+
+    old, new = snapshot(Path("old"), bom("pass")), snapshot(Path("new"), bom("fail"))
+    text = render_text(old, new, compare(old, new), frozenset())
+    assert "verdict-flip" in text
+    for control in ("\x1b", "\r", "\x07"):
+        assert control not in text

@@ -24,7 +24,9 @@ MEMBER = "![pixel](https://evil.example/p.png)<b>pass</b>/data.pkl"
 
 def _matrix():
     scan = scan_pickle_bytes(PAYLOAD, policy=PicklePolicy(), origin="tiny/model.pt", member=MEMBER)
-    result = CheckResult(RowKind.ARTIFACT, "tiny/model.pt", "scan", findings=scan.findings, facts={})
+    result = CheckResult(
+        RowKind.ARTIFACT, "tiny/model.pt", "scan", findings=scan.findings, facts={}
+    )
     plan = [PlannedItem(RowKind.ARTIFACT, "tiny/model.pt", ("scan",))]
     return build_matrix(plan, [result], HIGH)
 
