@@ -44,6 +44,10 @@ def verdict_line(counts: Mapping[str, int], threshold: Severity, report_error: s
         return f"❌ supply-chain gate failed: the reports could not be written ({tail})"
     if counts.get(Verdict.FAIL.value) or counts.get(Verdict.ERROR.value):
         return f"❌ supply-chain gate failed: {tail}"
+    if counts.get(Verdict.NOT_RUN.value):
+        # A partial run (-k, --deselect, --lf, -x) passed only what it ran: never a green tick
+        # that reads like the release's gate (the attestation calls it a fail too).
+        return f"⚠️ supply-chain gate incomplete (partial run, not the release's gate): {tail}"
     return f"✅ supply-chain gate passed: {tail}"
 
 

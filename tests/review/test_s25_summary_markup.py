@@ -49,3 +49,12 @@ def test_a_pipe_or_backslash_in_a_name_does_not_split_the_table_cell() -> None:
     html = MarkdownIt("commonmark").enable("table").render(f"| x |\n|---|\n| {cell} |\n")
     assert html.count("<td>") == 1
     assert "a\\|b" in html
+
+
+def test_a_partial_run_is_never_summarised_as_a_passed_gate() -> None:
+    from pytest_mlsupply.reports.ci_summary import verdict_line
+
+    line = verdict_line({"pass": 3, "not run": 2}, HIGH, None)
+    assert "passed" not in line
+    assert line.startswith("⚠️ supply-chain gate incomplete (partial run")
+    assert "2 not run" in line
