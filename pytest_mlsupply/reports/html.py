@@ -140,6 +140,17 @@ def _verdict_cell(verdict: str) -> str:
     )
 
 
+def _note_cell(note: str) -> str:
+    """A passing cell whose check left a note (``not pinned``): the note, as the matrix shows
+    it, never a plain "pass" (a digest nobody pinned proves nothing)."""
+    from pytest_mlsupply.reports.matrix import _NOTE_MARK
+
+    return (
+        f'<td class="v v-pass" title="passed; see the legend">'
+        f'<span aria-hidden="true">{_NOTE_MARK}</span> {_text(note)}</td>'
+    )
+
+
 def _strings(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -393,8 +404,14 @@ class _Page:
                 subject = str(row.get("subject"))
                 findings = self.by_subject.get((kind, subject), [])
                 severities = [str(f.get("severity")) for f in findings] or [NO_FINDINGS]
+                raw_notes = row.get("notes")
+                notes: dict[str, Any] = raw_notes if isinstance(raw_notes, dict) else {}
                 body = "".join(
-                    _verdict_cell(str(cells[check]))
+                    (
+                        _note_cell(str(notes[check]))
+                        if str(cells[check]) == "pass" and notes.get(check)
+                        else _verdict_cell(str(cells[check]))
+                    )
                     if check in cells
                     else '<td class="na">n/a</td>'
                     for check in checks
@@ -579,6 +596,11 @@ class _Page:
         yield '<section id="legend"><h2>Legend</h2><ul class="legend">'
         for verdict, meaning in _LEGEND:
             yield f"<li>{_verdict_badge(verdict)} {_text(meaning)}</li>"
+        yield (
+            '<li><span aria-hidden="true">\U0001f513</span> not pinned: the file passed its '
+            "checks but has no sha256 pin in the manifest, so nothing proves it is the file that "
+            "was reviewed (counted as a pass)</li>"
+        )
         yield '<li><span class="na">n/a</span> the check does not apply to this row</li>'
         yield "</ul></section>"
 

@@ -58,3 +58,32 @@ def test_a_partial_run_is_never_summarised_as_a_passed_gate() -> None:
     assert "passed" not in line
     assert line.startswith("⚠️ supply-chain gate incomplete (partial run")
     assert "2 not run" in line
+
+
+def test_the_html_report_shows_not_pinned_where_the_matrix_does() -> None:
+    """The matrix reads "not pinned" on an unpinned file's sha256 cell, never "pass" (a digest
+    nobody pinned proves nothing); the HTML report, rendered from the same matrix JSON, must
+    not show that cell as a plain pass."""
+    import json
+    import re
+
+    from pytest_mlsupply.reports.html import render_html
+    from pytest_mlsupply.reports.matrix import render_json
+    from tests.reports.html_documents import _bom
+
+    result = CheckResult(
+        RowKind.ARTIFACT,
+        "tiny/model.safetensors",
+        "sha256",
+        findings=[],
+        facts={"sha256": "a" * 64, "size": 1, "note": "not pinned"},
+    )
+    plan = [PlannedItem(RowKind.ARTIFACT, "tiny/model.safetensors", ("sha256",))]
+    matrix = build_matrix(plan, [result], HIGH)
+    assert "not pinned" in render_markdown(matrix)
+    document = json.loads(render_json(matrix, [result]))
+    assert document["rows"][0]["notes"] == {"sha256": "not pinned"}
+    page = render_html(document, _bom({"tiny": [("model.safetensors", "a" * 64)]}))
+    row = re.search(r"<tr data-v=[^>]*>.*?</tr>", page, re.S)
+    assert row is not None
+    assert "not pinned" in row.group(0)  # today: "✔ pass"
