@@ -233,6 +233,18 @@ def _name(path: Path, root: Path | None) -> str:
     return display_path(path)
 
 
+def _int(node: yaml.Node | None) -> int | None:
+    """A YAML integer scalar's value (``0x10``, ``0o17`` and ``1_000`` too, as YAML reads
+    them: ``int()`` of the text raised on those); None for anything else."""
+    if not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int"):
+        return None
+    try:
+        value = yaml.constructor.SafeConstructor().construct_yaml_int(node)
+    except (ValueError, yaml.YAMLError):
+        return None
+    return value if isinstance(value, int) else None
+
+
 class _BaselineReader(_Reader):
     """The manifest reader's primitives (mapping, string, problem) over the baseline's keys."""
 
@@ -248,11 +260,7 @@ class _BaselineReader(_Reader):
         if top is None:
             return []
         version = top.get("version")
-        if not (
-            isinstance(version, yaml.ScalarNode)
-            and version.tag == "tag:yaml.org,2002:int"
-            and int(version.value) == BASELINE_VERSION
-        ):
+        if _int(version) != BASELINE_VERSION:
             self.problem(
                 version if version is not None else node,
                 "version",
@@ -373,11 +381,8 @@ class _BaselineReader(_Reader):
         values: dict[str, Any] = {}
         for key, value_node in m.items():
             if key in ("offset", "line"):
-                if not (
-                    isinstance(value_node, yaml.ScalarNode)
-                    and value_node.tag == "tag:yaml.org,2002:int"
-                    and int(value_node.value) >= 0
-                ):
+                number = _int(value_node)
+                if number is None or number < 0:
                     self.problem(
                         value_node,
                         f"{key_path}.{key}",
@@ -385,7 +390,7 @@ class _BaselineReader(_Reader):
                         f"write the finding's {key} as the matrix JSON gives it",
                     )
                     return None
-                values[key] = int(value_node.value)
+                values[key] = number
             else:
                 text = self.string(value_node, f"{key_path}.{key}")
                 if text is None:

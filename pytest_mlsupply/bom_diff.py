@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -340,6 +341,12 @@ def compare(old: Snapshot, new: Snapshot) -> list[Change]:
             changes.append(
                 Change("verdict-flip", what, name, check, old.verdicts[key], new.verdicts[key])
             )
+    for key in sorted(new.verdicts.keys() - old.verdicts.keys()):
+        # A file, model or dependency new in NEW that fails (or errors) is a new failure as
+        # much as a flip is: without this, --fail-on new-failure let a failing addition through.
+        if new.verdicts[key] in _FAILING:
+            what, name, check = key
+            changes.append(Change("verdict-flip", what, name, check, None, new.verdicts[key]))
     order = {kind: position for position, kind in enumerate(KINDS)}
     return sorted(changes, key=lambda change: order[change.kind])
 
@@ -406,6 +413,12 @@ def _blocking_line(blocking: list[Change], selectors: frozenset[str]) -> str | N
     return f"BLOCKED: {len(blocking)} change{'s' if len(blocking) != 1 else ''} of a kind --fail-on {listed} blocks"
 
 
+#: The ``field`` values :func:`compare` writes itself (every other field comes from a BOM).
+_OWN_FIELDS = frozenset({"revision", "sha256", "lineage", "license", "version"})
+#: A check's property name printed bare (``check:scan``); anything else is quoted and escaped.
+_PLAIN_FIELD = re.compile(r"[A-Za-z0-9:._-]+")
+
+
 def _value(text: str | None) -> str:
     return "(none)" if text is None else shown(text)
 
@@ -420,7 +433,12 @@ def render_text(
         mark = "!" if change in blocking else " "
         subject = f"{change.what} {shown(change.name)}"
         if change.field:
-            subject += f" {shown(change.field) if change.what == 'vulnerability' else change.field}"
+            # A verdict-flip's field is the BOM's property name (untrusted, like the names):
+            # only the fields this module writes itself are printed as they are.
+            plain = change.field in _OWN_FIELDS or (
+                change.what != "vulnerability" and _PLAIN_FIELD.fullmatch(change.field)
+            )
+            subject += f" {change.field if plain else shown(change.field)}"
         lines.append(
             f"{mark} {change.kind:<19} {subject}: {_value(change.old)} -> {_value(change.new)}"
         )

@@ -84,11 +84,20 @@ def repo_root(start: Path) -> Path | None:
 def strip_credentials(url: str) -> str:
     """``url`` without a user name or password (``https://token@host/x`` → ``https://host/x``).
     scp-like git addresses (``git@github.com:org/repo.git``) name a user, not a secret: kept."""
-    parts = urlsplit(url)
-    if not parts.scheme or parts.netloc == "" or "@" not in parts.netloc:
+    if "://" not in url:
+        # scp-like: ``user@host:path`` keeps its user (no secret), but ``user:token@host:path``
+        # (which urlsplit reads as scheme ``user``) loses the whole user part.
+        authority, slash, rest = url.partition("/")
+        if "@" in authority:
+            userinfo, _, host = authority.rpartition("@")
+            if ":" in userinfo:
+                return host + slash + rest
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    parts = urlsplit(url)
+    # A query or fragment carries tokens (``?private_token=``, ``?access_token=``); a git
+    # remote needs neither to name the repository.
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _ci(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:

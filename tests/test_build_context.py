@@ -62,6 +62,26 @@ def test_scp_like_addresses_keep_their_user_because_it_is_not_a_secret() -> None
     assert strip_credentials("ssh://git:pw@host/x") == "ssh://host/x"
 
 
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "https://gitlab.example.com/g/r.git?private_token=glpat-SECRET",
+        "https://host/r.git?access_token=SECRET",
+        "https://host/r.git#SECRET",
+        "https://oauth2:SECRET@host/r.git?x=SECRET",
+        "user:SECRET@host:org/r.git",
+    ],
+)
+def test_no_token_in_a_query_fragment_or_scp_password_reaches_the_reports(remote: str) -> None:
+    from pytest_mlsupply.build_context import BuildContext
+    from pytest_mlsupply.reports.bom_release import build_links, build_properties
+
+    stripped = strip_credentials(remote)
+    assert "SECRET" not in stripped
+    context = BuildContext(repository=stripped, commit="a" * 40)
+    assert "SECRET" not in repr((build_links(context), build_properties(context)))
+
+
 def test_outside_a_repository_the_context_comes_from_github_actions(tmp_path: Path) -> None:
     env = {
         "GITHUB_ACTIONS": "true",

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,14 +50,17 @@ _REPORT_MODULES = (
 REPORT_ERROR_EXIT_STATUS = 6
 
 
-def _load_baseline(manifest: Manifest) -> Baseline | None:
-    """The project's baseline file, read and validated, or None when it has none."""
+def _load_baseline(manifest: Manifest) -> tuple[Baseline | None, date | None]:
+    """The project's baseline file, read and validated, and the day it is judged on (read once
+    per process: an item and the reports written after it never straddle midnight UTC); (None,
+    None) when the project has none."""
     from pytest_mlsupply.baseline import baseline_path, load_baseline, today_utc
 
     path = baseline_path(manifest)
     if path is None:
-        return None
-    return load_baseline(path, today_utc(), root=manifest.path.parent)
+        return None, None
+    today = today_utc()
+    return load_baseline(path, today, root=manifest.path.parent), today
 
 
 def _project_path(path: Path | None, name: Callable[[Path], str]) -> Path | None:
@@ -115,6 +118,8 @@ class MlsupplyState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._loaded: Loaded | None = None
+        self.baseline_day: date | None = None
+        """The day acceptances are judged on in this process (read once, with the baseline)."""
         self.results: dict[str, list[CheckResult]] = {}
         """Item name → results, from reports (serial run or xdist controller)."""
         self.unreported: dict[str, str] = {}
@@ -155,7 +160,8 @@ class MlsupplyState:
             manifest = load_manifest(
                 self.settings.manifest_path, resolve_revision=_revision_pointer
             )
-            baseline = _load_baseline(manifest)  # raises ManifestError, named like the manifest's
+            # Raises ManifestError, named like the manifest's.
+            baseline, self.baseline_day = _load_baseline(manifest)
             inventory = build_inventory(manifest)
             plan = build_plan(inventory)
             context = CheckContext(
@@ -176,7 +182,7 @@ class MlsupplyState:
         from pytest_mlsupply.baseline import apply_baseline, today_utc
 
         threshold = self.threshold(loaded.manifest)
-        return apply_baseline(results, loaded.baseline, threshold, today_utc())
+        return apply_baseline(results, loaded.baseline, threshold, self.baseline_day or today_utc())
 
     def threshold(self, manifest: Manifest) -> Severity:
         return self.settings.fail_on_override or manifest.policy.fail_on

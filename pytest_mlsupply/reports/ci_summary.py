@@ -58,6 +58,10 @@ def verdict_line(
             f"⚠️ supply-chain gate incomplete: partial run, {missing} of {planned} planned "
             f"item(s) did not run; {tail}"
         )
+    if counts.get(Verdict.NOT_RUN.value):
+        # A partial run (-k, --deselect, --lf, -x) passed only what it ran: never a green tick
+        # that reads like the release's gate (the attestation calls it a fail too).
+        return f"⚠️ supply-chain gate incomplete (partial run, not the release's gate): {tail}"
     return f"✅ supply-chain gate passed: {tail}"
 
 

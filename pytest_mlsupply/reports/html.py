@@ -32,6 +32,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlsupply.reports.matrix import NOTE_MARK
 from pytest_mlsupply.reports.outputs import ReportError
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _verdict_cell(verdict: str, note: str | None = None) -> str:
     if note and verdict == "pass":
         return (
             f'<td class="v v-note" title="pass: {_text(note)}">'
-            f'<span aria-hidden="true">\u25cb</span> {_text(note)}</td>'
+            f'<span aria-hidden="true">{NOTE_MARK}</span> {_text(note)}</td>'
         )
     mark = _MARKS.get(verdict, "\u2022")
     return (
@@ -621,6 +622,11 @@ class _Page:
         yield '<section id="legend"><h2>Legend</h2><ul class="legend">'
         for verdict, meaning in _LEGEND:
             yield f"<li>{_verdict_badge(verdict)} {_text(meaning)}</li>"
+        yield (
+            f'<li><span aria-hidden="true">{NOTE_MARK}</span> not pinned: the file passed its '
+            "checks but has no sha256 pin in the manifest, so nothing proves it is the file that "
+            "was reviewed (counted as a pass)</li>"
+        )
         yield '<li><span class="na">n/a</span> the check does not apply to this row</li>'
         yield "</ul></section>"
 

@@ -59,7 +59,7 @@ _ROW_HEADERS = {
 DATASETS_TITLE = "Datasets"
 _DATASET_HEADER = "dataset"
 #: What a passing cell with a note shows: a pass that proves less than a verified one.
-_NOTE_MARK = "🔓"
+NOTE_MARK = "🔓"
 _VERDICT_MARKS = {
     Verdict.PASS: "✅ pass",
     Verdict.FAIL: "❌ fail",
@@ -418,7 +418,7 @@ def render_markdown(matrix: Matrix) -> str:
     lines += ["<details><summary>Legend</summary>", ""]
     lines += [f"- {_VERDICT_MARKS[verdict]}: {_LEGEND[verdict]}" for verdict in Verdict]
     lines.append(
-        f"- {_NOTE_MARK} not pinned: the file passed its checks but has no sha256 pin in the "
+        f"- {NOTE_MARK} not pinned: the file passed its checks but has no sha256 pin in the "
         "manifest, so nothing proves it is the file that was reviewed (counted as a pass)"
     )
     lines += ["- blank: the check does not apply to this row", "", "</details>", ""]
@@ -471,7 +471,7 @@ def _table(title: str, header: str, rows: Sequence[MatrixRow]) -> list[str]:
             if verdict is None:
                 cells.append("")
             elif check in row.notes:
-                cells.append(f"{_NOTE_MARK} {_inline(row.notes[check])}")
+                cells.append(f"{NOTE_MARK} {_inline(row.notes[check])}")
             else:
                 cells.append(_VERDICT_MARKS[verdict])
         lines.append("| " + " | ".join(cells) + " |")
@@ -583,14 +583,27 @@ def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
     return (-finding.severity, finding.rule, finding.title, finding.location.describe())
 
 
-def _inline(text: str) -> str:
-    """Text safe inside a table cell or list item: one line, pipes escaped."""
+#: Characters that start Markdown or HTML markup in a line: backslash-escaped by :func:`_inline`
+#: (a backslash before ASCII punctuation is always a literal in CommonMark).
+_MARKUP = frozenset("\\<>[]!`*_~&")
+
+
+def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def _inline(text: str) -> str:
+    """Text safe inside a table cell or list item: one line, pipes escaped, and the characters
+    that would start a link, an image, an HTML tag, an entity or emphasis escaped (file names,
+    archive members and a pickle's global names are attacker-controlled, and the matrix is
+    rendered as Markdown in $GITHUB_STEP_SUMMARY and on code hosts)."""
+    collapsed = " ".join(text.split())
+    return "".join(f"\\{c}" if c in _MARKUP or c == "|" else c for c in collapsed)
 
 
 def _code(text: str) -> str:
     """A code span that survives backticks in the text (GFM: fence longer than any run inside)."""
-    text = _inline(text)
+    text = _one_line(text)  # nothing inside a code span is markup: no escapes
     longest = 0
     run = 0
     for char in text:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,9 @@ class SourceRoot:
         path = self.path_of(file)
         if path is None:
             return None
+        # Lexically normalised first: ``proj/../../x`` is not inside the root, and a relative
+        # URI with ``..`` segments would point a code scanning service outside the repository.
+        path = Path(os.path.normpath(path))
         try:
             relative = path.relative_to(self.root).as_posix()
         except ValueError:
