@@ -1,10 +1,13 @@
 """The baseline file: findings a team has accepted for now, each with a reason, an owner and an
 expiry date (``mlsupply-baseline.yaml`` beside the manifest, or ``policy.baseline``).
 
-An entry names exactly one finding: its rule id, the row (kind and subject), the check and the
-finding's whole location (file, archive member, byte offset, key path, line). Nothing is a
-pattern: an entry never accepts a different file, member, rule or check, and a location that
-moved is a new finding. Matching is equality on those fields, nothing else.
+An entry names exactly one finding: its rule id, the row (kind and subject), the check, the
+finding's whole location (file, archive member, byte offset, key path, line) and the
+fingerprint of what was found (:func:`fingerprint`: the finding's title and evidence). Nothing
+is a pattern: an entry never accepts a different file, member, rule or check, a location that
+moved is a new finding, and so is a different finding at the same place (a pickle swapped for
+one that calls ``os.system`` at the same offset as the reviewed ``getattr``; a second start-up
+hook beside the accepted one). Matching is equality on those fields, nothing else.
 
 Applying the baseline (:func:`apply_baseline`) marks matched findings ``accepted``: they stay
 listed everywhere (matrix, BOM, attestation) but no longer fail or warn their cell. An
@@ -58,16 +61,49 @@ MAX_DAYS_AHEAD = 366
 EXPIRED_RULE = "MLS-BASE-001"
 
 _TOP_KEYS = ("version", "accepted")
-_ENTRY_KEYS = ("rule", "kind", "subject", "check", "location", "reason", "owner", "expires")
-_REQUIRED = ("rule", "kind", "subject", "check", "reason", "owner", "expires")
+_ENTRY_KEYS = (
+    "rule",
+    "kind",
+    "subject",
+    "check",
+    "location",
+    "fingerprint",
+    "reason",
+    "owner",
+    "expires",
+)
+_REQUIRED = ("rule", "kind", "subject", "check", "fingerprint", "reason", "owner", "expires")
+_FINGERPRINT_PREFIX = "sha256:"
 _LOCATION_KEYS = ("file", "member", "offset", "key_path", "line")
 _EXAMPLE_ENTRY = (
     "{rule: MLS-PKL-001, kind: artifact, subject: tiny/model.pt, check: scan, "
-    "location: {file: tiny/model.pt}, reason: ..., owner: ..., expires: 2027-01-31}"
+    "location: {file: tiny/model.pt}, fingerprint: 'sha256:...', reason: ..., owner: ..., "
+    "expires: 2027-01-31}"
 )
 
-MatchKey = tuple[str, RowKind, str, str, Location]
-"""(rule, kind, subject, check, location): what one entry accepts."""
+MatchKey = tuple[str, RowKind, str, str, Location, str]
+"""(rule, kind, subject, check, location, fingerprint): what one entry accepts."""
+
+
+def fingerprint(title: str, evidence: str) -> str:
+    """What a finding found, as the baseline binds an acceptance to it: ``sha256:`` and the hex
+    SHA-256 of its title, a NUL and its evidence (UTF-8). The evidence names what the check saw
+    (the globals a pickle imports, the files a distribution changed, the digest a file has), so
+    a different finding at the same place never matches an old acceptance."""
+    digest = hashlib.sha256(f"{title}\0{evidence}".encode("utf-8", "surrogatepass")).hexdigest()
+    return _FINGERPRINT_PREFIX + digest
+
+
+def finding_key(finding: Finding, kind: RowKind, subject: str, check: str) -> MatchKey:
+    """The key an entry must have to accept ``finding`` (its acceptance mark aside)."""
+    return (
+        finding.rule,
+        kind,
+        subject,
+        check,
+        finding.location,
+        fingerprint(finding.title, finding.evidence),
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +113,8 @@ class Entry:
     subject: str
     check: str
     location: Location
+    fingerprint: str
+    """:func:`fingerprint` of the accepted finding."""
     reason: str
     owner: str
     expires: date
@@ -84,7 +122,7 @@ class Entry:
     """The entry's line in the baseline file."""
 
     def key(self) -> MatchKey:
-        return (self.rule, self.kind, self.subject, self.check, self.location)
+        return (self.rule, self.kind, self.subject, self.check, self.location, self.fingerprint)
 
     def describe(self) -> str:
         return (
@@ -298,8 +336,8 @@ class _BaselineReader(_Reader):
                 node,
                 key_path,
                 f"missing {', '.join(missing)}",
-                "an entry names its finding (rule, kind, subject, check, location) and carries "
-                "reason, owner and expires",
+                "an entry names its finding (rule, kind, subject, check, location, fingerprint: "
+                "`mlsupply baseline` writes them) and carries reason, owner and expires",
             )
             return None
         rule = self.string(m["rule"], f"{key_path}.rule", "MLS-PKL-001")
@@ -307,6 +345,7 @@ class _BaselineReader(_Reader):
         subject = self.string(m["subject"], f"{key_path}.subject", "tiny/model.pt")
         check = self.string(m["check"], f"{key_path}.check", "scan")
         location = self.location(m.get("location"), f"{key_path}.location")
+        found = self.fingerprint(m["fingerprint"], f"{key_path}.fingerprint")
         reason = self.string(m["reason"], f"{key_path}.reason", "why the risk is acceptable")
         owner = self.string(m["owner"], f"{key_path}.owner", "a person or team")
         expires = self.expires(m["expires"], f"{key_path}.expires")
@@ -316,6 +355,7 @@ class _BaselineReader(_Reader):
             or subject is None
             or check is None
             or location is None
+            or found is None
             or reason is None
             or owner is None
             or expires is None
@@ -366,11 +406,33 @@ class _BaselineReader(_Reader):
             subject=subject,
             check=check,
             location=location,
+            fingerprint=found,
             reason=reason,
             owner=owner,
             expires=day,
             line=line,
         )
+
+    def fingerprint(self, node: yaml.Node, key_path: str) -> str | None:
+        value = self.string(node, key_path, "sha256:<64 hex digits>")
+        if value is None:
+            return None
+        digest = value.removeprefix(_FINGERPRINT_PREFIX)
+        if (
+            not value.startswith(_FINGERPRINT_PREFIX)
+            or len(digest) != 64
+            or digest.strip("0123456789abcdef")
+        ):
+            self.problem(
+                node,
+                key_path,
+                f"{value!r} is not a finding fingerprint",
+                "copy the entry's fingerprint from `mlsupply baseline` (sha256: and 64 lower-case "
+                "hex digits over the finding's title and evidence); it binds the acceptance to "
+                "what was found",
+            )
+            return None
+        return value
 
     def location(self, node: yaml.Node | None, key_path: str) -> Location | None:
         if node is None:
@@ -446,9 +508,7 @@ def apply_baseline(
                 continue  # added by an earlier application; added again below if still due
             if finding.accepted is not None:
                 finding = replace(finding, accepted=None)
-            entry = index.get(
-                (finding.rule, result.kind, result.subject, result.check, finding.location)
-            )
+            entry = index.get(finding_key(finding, result.kind, result.subject, result.check))
             if entry is None or baseline is None:
                 findings.append(finding)
             elif today <= entry.expires:
@@ -509,7 +569,7 @@ def outcome(
                 expired += 1
                 continue
             accepted += finding.accepted is not None
-            key = (finding.rule, result.kind, result.subject, result.check, finding.location)
+            key = finding_key(finding, result.kind, result.subject, result.check)
             if key in index:
                 matched.add(key)
     stale = tuple(

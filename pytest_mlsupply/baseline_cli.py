@@ -28,6 +28,7 @@ from pytest_mlsupply.baseline import (
     PLACEHOLDER,
     Entry,
     MatchKey,
+    fingerprint,
     load_baseline,
     today_utc,
 )
@@ -204,21 +205,23 @@ def _current_findings(document: dict[str, Any]) -> set[MatchKey]:
                 finding["subject"],
                 finding["check"],
                 Location.from_dict(finding.get("location", {})),
+                fingerprint(finding.get("title", ""), finding.get("evidence", "")),
             )
         )
     return keys
 
 
-def _order(key: MatchKey) -> tuple[int, str, str, str, str]:
-    rule, kind, subject, check, location = key
-    return (list(RowKind).index(kind), subject, check, rule, location.describe())
+def _order(key: MatchKey) -> tuple[int, str, str, str, str, str]:
+    rule, kind, subject, check, location, found = key
+    return (list(RowKind).index(kind), subject, check, rule, location.describe(), found)
 
 
 def _entry_document(key: MatchKey, entry: Entry | None) -> dict[str, Any]:
-    rule, kind, subject, check, location = key
+    rule, kind, subject, check, location, found = key
     data: dict[str, Any] = {"rule": rule, "kind": kind.value, "subject": subject, "check": check}
     if location.to_dict():
         data["location"] = location.to_dict()
+    data["fingerprint"] = found
     if entry is None:
         data.update(reason=PLACEHOLDER, owner=PLACEHOLDER, expires=PLACEHOLDER)
     else:

@@ -14,6 +14,7 @@ from pytest_mlsupply.baseline import (
     EXPIRED_RULE,
     Baseline,
     apply_baseline,
+    fingerprint,
     outcome,
     parse_baseline,
 )
@@ -40,10 +41,11 @@ accepted:
     subject: tiny/model.pt
     check: scan
     location: {file: tiny/model.pt, member: archive/data.pkl, offset: 12}
+    fingerprint: FINGERPRINT
     reason: the global is our own class, reviewed in SEC-12
     owner: ml-platform
     expires: 2027-03-31
-"""
+""".replace("FINGERPRINT", fingerprint("pickle imports a global", ""))
 
 
 def baseline(text: str = ENTRY, today: date = TODAY, tmp: Path = Path("/p")) -> Baseline:
@@ -207,10 +209,10 @@ def test_the_expiry_notice_rule_cannot_itself_be_accepted() -> None:
 def test_an_entry_is_stale_only_when_its_check_ran_without_its_finding() -> None:
     extra = """\
   - {rule: MLS-FMT-001, kind: artifact, subject: tiny/model.pt, check: format,
-     reason: r, owner: o, expires: 2027-01-31}
+     reason: r, owner: o, expires: 2027-01-31, fingerprint: FINGERPRINT}
   - {rule: MLS-FMT-001, kind: artifact, subject: gone.pt, check: format,
-     reason: r, owner: o, expires: 2027-01-31}
-"""
+     reason: r, owner: o, expires: 2027-01-31, fingerprint: FINGERPRINT}
+""".replace("FINGERPRINT", fingerprint("unsafe serialisation format: pickle", ""))
     loaded = baseline(ENTRY + extra)
     plan = [PlannedItem(RowKind.ARTIFACT, "tiny/model.pt", ("format", "scan"))]
     # The scan ran cleanly without the accepted finding; the format check errored.
@@ -220,12 +222,12 @@ def test_an_entry_is_stale_only_when_its_check_ran_without_its_finding() -> None
     ]
     found = outcome(loaded, plan, apply_baseline(ran, loaded, HIGH, TODAY))
     stale = {s.source: s.description for s in found.stale}
-    assert set(stale) == {"mlsupply-baseline.yaml:3", "mlsupply-baseline.yaml:13"}
-    assert "gone.pt" in stale["mlsupply-baseline.yaml:13"]  # a file the gate no longer plans
+    assert set(stale) == {"mlsupply-baseline.yaml:3", "mlsupply-baseline.yaml:14"}
+    assert "gone.pt" in stale["mlsupply-baseline.yaml:14"]  # a file the gate no longer plans
     # Matched, it is not stale, and the counts say what was accepted.
     found = outcome(loaded, plan, apply_baseline([result(pickle_finding())], loaded, HIGH, TODAY))
     assert found.accepted == 1
-    assert {s.source for s in found.stale} == {"mlsupply-baseline.yaml:13"}
+    assert {s.source for s in found.stale} == {"mlsupply-baseline.yaml:14"}
 
 
 def test_the_matrix_shows_accepted_cells_their_findings_and_stale_entries() -> None:
@@ -292,3 +294,26 @@ def test_a_failing_cell_lists_its_accepted_finding_as_accepted() -> None:
     assert "`MLS-PKL-001` pickle imports a global (tiny/model.pt, member" in markdown
     assert "byte 12) (accepted)" in markdown
     assert "byte 12) (accepted)" not in markdown.split("`MLS-PKL-002`")[1].split("\n")[0]
+
+
+def test_an_entry_never_accepts_a_different_finding_at_the_same_place() -> None:
+    # The same rule at the same offset of the same member, but not what was reviewed: a pickle
+    # swapped for one whose global at that offset is os.system.
+    swapped = Finding(
+        rule="MLS-PKL-001",
+        severity=Severity.CRITICAL,
+        category="pickle",
+        title="pickle imports a global",
+        location=Location(file="tiny/model.pt", member="archive/data.pkl", offset=12),
+        evidence="GLOBAL os system",
+    )
+    (applied,) = apply_baseline([result(swapped)], baseline(), HIGH, TODAY)
+    assert applied.verdict(HIGH) is Verdict.FAIL
+    assert applied.findings[0].accepted is None
+
+
+def test_a_fingerprint_that_is_not_one_is_refused_naming_the_key() -> None:
+    good = fingerprint("pickle imports a global", "")
+    for bad in ("", "sha256:xyz", good.upper(), good.removeprefix("sha256:"), good[:-1]):
+        with pytest.raises(ManifestError, match=r"accepted\[0\]\.fingerprint"):
+            baseline(ENTRY.replace(good, repr(bad)))

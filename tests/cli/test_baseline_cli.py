@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_mlsupply.baseline import load_baseline, today_utc
+from pytest_mlsupply.baseline import fingerprint, load_baseline, today_utc
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.reports.matrix import build_matrix, render_json
@@ -76,6 +76,8 @@ def test_each_warning_or_failure_becomes_an_entry_with_placeholders_and_info_doe
             "subject": "tiny/model.pt",
             "check": "scan",
             "location": {"file": "tiny/model.pt", "offset": 2},
+            # Bound to what was found: the finding's title and evidence.
+            "fingerprint": fingerprint("a dangerous import", ""),
             "reason": "TODO",
             "owner": "TODO",
             "expires": "TODO",
@@ -86,6 +88,8 @@ def test_each_warning_or_failure_becomes_an_entry_with_placeholders_and_info_doe
             "subject": "tiny/model.pt",
             "check": "scan",
             "location": {"file": "tiny/model.pt", "offset": 9},
+            # Bound to what was found: the finding's title and evidence.
+            "fingerprint": fingerprint("a dangerous import", ""),
             "reason": "TODO",
             "owner": "TODO",
             "expires": "TODO",

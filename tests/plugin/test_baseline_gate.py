@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mlsupply.baseline import today_utc
+from pytest_mlsupply.baseline import fingerprint, today_utc
 from pytest_mlsupply.cli import main
 from tests.attest_keys import KINDS, write_keypair
 from tests.conftest import Project, comparable_matrix, write_pickle_payload
@@ -20,14 +20,37 @@ from tests.conftest import Project, comparable_matrix, write_pickle_payload
 #: A date the acceptances hold to, whatever day the suite runs (at most a year ahead).
 FUTURE = (today_utc() + timedelta(days=90)).isoformat()
 
-#: The three findings of ``write_pickle_payload``'s file, accepted (written by hand, as a user may).
+#: The three findings of ``write_pickle_payload``'s file, accepted (written by hand, as a user may,
+#: each bound to what the scanner reports: its title and evidence, here as the scanner words them).
 ACCEPTED_PICKLE = "version: 1\naccepted:\n" + "".join(
     f"  - rule: {rule}\n    kind: artifact\n    subject: tiny/evil.pkl\n    check: {check}\n"
-    f"    location: {location}\n    reason: SEC-12\n    owner: alice\n    expires: {FUTURE}\n"
-    for rule, check, location in (
-        ("MLS-FMT-001", "format", "{file: tiny/evil.pkl}"),
-        ("MLS-PKL-001", "scan", "{file: tiny/evil.pkl, offset: 2}"),
-        ("MLS-PKL-002", "scan", "{file: tiny/evil.pkl, offset: 23}"),
+    f"    location: {location}\n    fingerprint: '{fingerprint(*found)}'\n"
+    f"    reason: SEC-12\n    owner: alice\n    expires: {FUTURE}\n"
+    for rule, check, location, found in (
+        (
+            "MLS-FMT-001",
+            "format",
+            "{file: tiny/evil.pkl}",
+            (
+                "unsafe serialisation format: pickle",
+                "bytes 80 02 63 6f; 6 opcodes parse up to STOP; globals os.system",
+            ),
+        ),
+        (
+            "MLS-PKL-001",
+            "scan",
+            "{file: tiny/evil.pkl, offset: 2}",
+            ("pickle imports dangerous global os.system", "GLOBAL os system"),
+        ),
+        (
+            "MLS-PKL-002",
+            "scan",
+            "{file: tiny/evil.pkl, offset: 23}",
+            (
+                "pickle calls dangerous callable os.system",
+                "REDUCE on os.system (imported at byte 2) with arguments ('true')",
+            ),
+        ),
     )
 )
 
@@ -139,6 +162,7 @@ def test_an_entry_that_matches_nothing_is_reported_as_stale(
         "accepted:\n"
         "  - {rule: MLS-FMT-001, kind: artifact, subject: tiny/model.safetensors, check: format,\n"
         "     location: {file: tiny/model.safetensors},\n"
+        f"     fingerprint: '{fingerprint('unsafe serialisation format: pickle', '')}',\n"
         f"     reason: was a pickle once, owner: alice, expires: {FUTURE}}}\n"
     )
     result = pytester.runpytest("--mlsupply")

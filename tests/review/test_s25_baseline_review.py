@@ -1,7 +1,7 @@
 """Adversarial review of s25 (baseline): an entry accepts more than the finding it names.
 
-Each test is a reproducer marked ``xfail(strict=True)``: it fails while the hole is open, and the
-strict marker turns into a failure once it is fixed, so the marker is then removed."""
+Each test was a reproducer marked ``xfail(strict=True)`` while the hole was open; an entry now
+carries the fingerprint of what was found (its title and evidence), and the markers are gone."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mlsupply.baseline import apply_baseline, parse_baseline
+from pytest_mlsupply.baseline import apply_baseline, fingerprint, parse_baseline
 from pytest_mlsupply.checks.dependency_integrity import DistributionReport, _findings
 from pytest_mlsupply.engines.pickle.policy import PicklePolicy
 from pytest_mlsupply.engines.pickle.scan import scan_pickle_bytes
@@ -28,10 +28,18 @@ def _baseline(entries: str):
     return parse_baseline(text, ROOT / "mlsupply-baseline.yaml", TODAY, root=ROOT)
 
 
-def _entry(rule: str, kind: str, subject: str, check: str, location: str) -> str:
+def _entry(
+    rule: str,
+    kind: str,
+    subject: str,
+    check: str,
+    location: str,
+    found: str = "sha256:" + "0" * 64,
+) -> str:
     return (
         f"- {{rule: {rule}, kind: {kind}, subject: '{subject}', check: {check}, "
-        f"location: {location}, reason: reviewed, owner: sec, expires: 2027-03-31}}\n"
+        f"location: {location}, fingerprint: '{found}', reason: reviewed, owner: sec, "
+        "expires: 2027-03-31}\n"
     )
 
 
@@ -47,7 +55,6 @@ def _scan(data: bytes) -> CheckResult:
     return CheckResult(RowKind.ARTIFACT, "tiny/model.pkl", "scan", findings=scan.findings, facts={})
 
 
-@pytest.mark.xfail(strict=True, reason="REVIEW s25: the match key ignores which global is imported")
 def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_same_offset() -> (
     None
 ):
@@ -59,6 +66,7 @@ def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_
             "tiny/model.pkl",
             "scan",
             f"{{file: tiny/model.pkl, offset: {f.location.offset}}}",
+            fingerprint(f.title, f.evidence),
         )
         for f in reviewed.findings
     )
@@ -69,7 +77,7 @@ def test_an_acceptance_of_one_dangerous_global_does_not_accept_os_system_at_the_
     swapped = _scan(SWAPPED)
     assert any("os.system" in f.title for f in swapped.findings)
     (applied,) = apply_baseline([swapped], baseline, HIGH, TODAY)
-    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, os.system passes the gate
+    assert applied.verdict(HIGH) is Verdict.FAIL  # was ACCEPTED: os.system passed the gate
 
 
 SITE = "/venv/lib/python3.12/site-packages"
@@ -85,7 +93,6 @@ def _integrity(report: DistributionReport) -> CheckResult:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="REVIEW s25: one finding per kind names only its first file")
 def test_accepting_virtualenvs_own_pth_does_not_accept_a_second_start_up_hook() -> None:
     # virtualenv's _virtualenv.pth is in no RECORD: a team accepts that MLS-DEP-035.
     before = DistributionReport(
@@ -99,6 +106,7 @@ def test_accepting_virtualenvs_own_pth_does_not_accept_a_second_start_up_hook() 
             "requests",
             "integrity",
             f"{{file: {finding.location.file}, member: {finding.location.member}}}",
+            fingerprint(finding.title, finding.evidence),
         )
     )
     (accepted,) = apply_baseline([_integrity(before)], baseline, HIGH, TODAY)
@@ -110,10 +118,9 @@ def test_accepting_virtualenvs_own_pth_does_not_accept_a_second_start_up_hook() 
         startup_hooks=("_virtualenv.pth", "zz_backdoor.pth"),
     )
     (applied,) = apply_baseline([_integrity(after)], baseline, HIGH, TODAY)
-    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, the backdoor passes
+    assert applied.verdict(HIGH) is Verdict.FAIL  # was ACCEPTED: the backdoor passed
 
 
-@pytest.mark.xfail(strict=True, reason="REVIEW s25: one finding per kind names only its first file")
 def test_accepting_one_locally_patched_file_does_not_accept_tampering_with_another() -> None:
     location = f"{SITE}/requests-2.32.3.dist-info"
     before = DistributionReport(location=location, changed=("requests/__init__.py",))
@@ -125,13 +132,14 @@ def test_accepting_one_locally_patched_file_does_not_accept_tampering_with_anoth
             "requests",
             "integrity",
             f"{{file: {location}, member: {finding.location.member}}}",
+            fingerprint(finding.title, finding.evidence),
         )
     )
     after = DistributionReport(
         location=location, changed=("requests/__init__.py", "requests/sessions.py")
     )
     (applied,) = apply_baseline([_integrity(after)], baseline, HIGH, TODAY)
-    assert applied.verdict(HIGH) is Verdict.FAIL  # today: ACCEPTED, sessions.py edited unseen
+    assert applied.verdict(HIGH) is Verdict.FAIL  # was ACCEPTED: sessions.py edited unseen
 
 
 @pytest.mark.parametrize(
