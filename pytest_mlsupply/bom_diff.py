@@ -57,7 +57,8 @@ KINDS: dict[str, str] = {
     "license-change": "a model's, dataset's or dependency's licence changed",
     "new-vulnerability": "an advisory affects a dependency in NEW and did not in OLD",
     "fixed-vulnerability": "an advisory affected a dependency in OLD and does not in NEW",
-    "verdict-flip": "a check's or provenance claim's verdict changed, either way",
+    "verdict-flip": "a check's or provenance claim's verdict changed either way, a component "
+    "new in NEW fails or errors, or a verdict is gone from a component still in NEW",
 }
 #: ``--fail-on`` selectors beyond the kinds themselves.
 SELECTORS: dict[str, str] = {
@@ -130,6 +131,8 @@ class Snapshot:
     """(advisory id, distribution name) → the affected versions."""
     verdicts: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(what, name, check) → verdict."""
+    subjects: set[tuple[str, str]] = field(default_factory=set)
+    """(what, name) of every component read for verdicts, with or without one."""
 
     def describe(self) -> dict[str, str | None]:
         return {
@@ -286,6 +289,7 @@ def _licence(component: dict[str, Any]) -> str | None:
 
 
 def _verdicts(out: Snapshot, what: str, name: str, component: dict[str, Any]) -> None:
+    out.subjects.add((what, name))
     for prop in component.get("properties", []):
         key = prop.get("name", "")
         if key.startswith(_VERDICT_PREFIXES):
@@ -347,6 +351,13 @@ def compare(old: Snapshot, new: Snapshot) -> list[Change]:
         if new.verdicts[key] in _FAILING:
             what, name, check = key
             changes.append(Change("verdict-flip", what, name, check, None, new.verdicts[key]))
+    for key in sorted(old.verdicts.keys() - new.verdicts.keys()):
+        # A check whose verdict is gone from a component still in NEW did not run there: a
+        # scan dropped from the release is a change, never silence. (A component gone from
+        # NEW is reported as removed, not once per check.)
+        what, name, check = key
+        if (what, name) in new.subjects:
+            changes.append(Change("verdict-flip", what, name, check, old.verdicts[key], None))
     order = {kind: position for position, kind in enumerate(KINDS)}
     return sorted(changes, key=lambda change: order[change.kind])
 

@@ -274,12 +274,14 @@ class _Page:
     def _header(self, project: str) -> Iterator[str]:
         counts = self.matrix.get("counts") or {}
         failed = bool(counts.get("fail") or counts.get("error"))
-        verdict = "FAIL" if failed else "PASS"
+        # A partial run that passed passed only what it ran: never the release's green PASS.
+        partial = not failed and (self.matrix.get("partial") is True or bool(counts.get("not run")))
+        verdict = "FAIL" if failed else "INCOMPLETE" if partial else "PASS"
+        gate_class = "gate-fail" if failed else "gate-partial" if partial else "gate-pass"
         threshold = self.matrix.get("threshold", "")
         yield '<header class="top">'
         yield (
-            f'<h1><span class="gate {"gate-fail" if failed else "gate-pass"}" id="gate">'
-            f"{verdict}</span> {_text(project)}</h1>"
+            f'<h1><span class="gate {gate_class}" id="gate">{verdict}</span> {_text(project)}</h1>'
         )
         yield (
             f'<p class="sub">pytest-mlsupply supply-chain report · findings of severity '
@@ -806,7 +808,7 @@ h1{margin:0;font-size:1.5rem}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}
 h3{font-size:1rem;margin:0 0 .4rem}
 .sub{margin:.2rem 0 .6rem;color:#4a525c}
 .gate{display:inline-block;padding:.1rem .6rem;border-radius:4px;color:#fff;letter-spacing:.05em}
-.gate-fail{background:#b3261e}.gate-pass{background:#1e6b34}
+.gate-fail{background:#b3261e}.gate-pass{background:#1e6b34}.gate-partial{background:#8a5a00}
 .partial{background:#fff4ce;border:1px solid #c9a227;padding:.4rem .7rem;border-radius:4px}
 .counts{display:flex;flex-wrap:wrap;gap:.4rem;margin:.4rem 0}
 .count{border:1px solid #9aa3ad;border-radius:4px;padding:.25rem .6rem;font:inherit;cursor:pointer}

@@ -295,3 +295,16 @@ def test_an_accepted_finding_says_who_accepted_it_until_when_and_why_escaped() -
         "<dt>accepted</dt><dd>by &lt;b&gt;sec&lt;/b&gt; until 2027-01-31: vendor pickle "
         "&lt;script&gt;alert(1)&lt;/script&gt; (mlsupply-baseline.yaml:4)</dd>"
     ) in html
+
+
+def test_a_partial_run_without_failures_is_headed_incomplete_not_pass() -> None:
+    matrix, bom = large_documents(2)
+    for row in matrix["rows"]:
+        row["cells"] = {check: "pass" for check in row["cells"]}
+    matrix["counts"] = {"pass": 6, "fail": 0, "not run": 0}
+    matrix["findings"] = []
+    assert '<span class="gate gate-pass" id="gate">PASS</span>' in render_html(matrix, bom)
+    matrix["partial"] = True
+    html = render_html(matrix, bom)
+    assert '<span class="gate gate-partial" id="gate">INCOMPLETE</span>' in html
+    assert ">PASS</span>" not in html

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pytest_mlsupply.bom_diff import compare, snapshot
 
 
@@ -39,11 +37,10 @@ def test_a_new_file_that_fails_its_scan_blocks_fail_on_new_failure() -> None:
     assert any(c.blocks(frozenset({"new-failure"})) for c in changes)  # today: exit 0
 
 
-@pytest.mark.xfail(strict=True, reason="REVIEW s25: verdicts are compared on common keys only")
 def test_a_check_verdict_that_disappears_is_a_change() -> None:
     new = _bom(_file("model.safetensors", "a" * 64, None))  # the scan no longer ran
     changes = compare(snapshot(Path("old"), OLD), snapshot(Path("new"), new))
-    assert changes  # today: no change at all
+    assert [(c.kind, c.new) for c in changes] == [("verdict-flip", None)]
 
 
 def test_a_property_name_in_a_hostile_bom_cannot_send_terminal_escapes() -> None:
