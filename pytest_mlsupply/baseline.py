@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_mlsupply.manifest.errors import ManifestError, Problem, display_path
-from pytest_mlsupply.manifest.loader import COMPOSER, _Reader
+from pytest_mlsupply.manifest.loader import _Reader, compose_yaml
 from pytest_mlsupply.results import (
     Acceptance,
     CheckResult,
@@ -231,25 +231,7 @@ def load_baseline(
 def parse_baseline(
     text: str, path: Path, today: date, *, root: Path | None = None, lenient: bool = False
 ) -> Baseline:
-    try:
-        node = yaml.compose(text, Loader=COMPOSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ManifestError(
-            [
-                Problem(
-                    path,
-                    line,
-                    column,
-                    "",
-                    f"YAML syntax error: {exc.problem or exc}",
-                    "fix the YAML syntax at this position",
-                )
-            ]
-        ) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise ManifestError([Problem(path, 1, 1, "", f"YAML error: {exc}")]) from None
+    node = compose_yaml(text, path)
     reader = _BaselineReader(path, today, lenient)
     entries = reader.baseline(node)
     if reader.problems:

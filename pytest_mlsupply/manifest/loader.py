@@ -146,12 +146,11 @@ def load_manifest(path: Path, *, resolve_revision: RevisionResolver | None = Non
     return parse_manifest(text, path, resolve_revision=resolve_revision)
 
 
-def parse_manifest(
-    text: str, path: Path, *, resolve_revision: RevisionResolver | None = None
-) -> Manifest:
-    """Validate manifest ``text`` that lives at ``path`` (relative paths resolve against it)."""
+def compose_yaml(text: str, path: Path) -> yaml.Node | None:
+    """``text`` composed into nodes (line and column kept), or :class:`ManifestError` naming
+    ``path``, the line, the column and the fix: the manifest's and the baseline file's reader."""
     try:
-        node = yaml.compose(text, Loader=COMPOSER)
+        node: yaml.Node | None = yaml.compose(text, Loader=COMPOSER)
     except yaml.MarkedYAMLError as exc:
         if "maximum nesting depth" in str(exc.problem):
             # libyaml's own limit (1,000 levels), where the pure-Python composer recurses.
@@ -174,6 +173,14 @@ def parse_manifest(
         raise ManifestError([Problem(path, 1, 1, "", f"YAML error: {exc}")]) from None
     except RecursionError:
         raise ManifestError([_too_deep(path)]) from None
+    return node
+
+
+def parse_manifest(
+    text: str, path: Path, *, resolve_revision: RevisionResolver | None = None
+) -> Manifest:
+    """Validate manifest ``text`` that lives at ``path`` (relative paths resolve against it)."""
+    node = compose_yaml(text, path)
     reader = _Reader(path, resolve_revision)
     try:
         manifest = reader.manifest(node)
