@@ -310,24 +310,21 @@ class MlsupplyPlugin:
                 )
             return
         from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
+        from pytest_mlsupply.reports.matrix import describe_counts
         from pytest_mlsupply.results import Verdict
 
         tr = terminalreporter
         tr.write_sep("=", "mlsupply")
-        counts = self.state.verdict_counts
+        counts = {Verdict(value): n for value, n in self.state.verdict_counts.items()}
         loaded = self.state.load()
         threshold = self.state.threshold(loaded.manifest)
-        parts = [
-            f"{counts.get(v.value, 0)} {v.value}"
-            for v in Verdict
-            if v not in (Verdict.SKIPPED, Verdict.ACCEPTED) or counts.get(v.value, 0)
-        ]
         own = self._own_tests(tr.stats)
         if own:
             # The user's own tests beside the generated items: a failing unit test is not
             # hidden behind a green supply-chain line.
             tr.write_line(f"tests: {own} (your own, beside the generated items)")
-        tr.write_line(f"checks: {', '.join(parts)} (fail at {threshold.label} and above)")
+        # The matrix's own one-line form: the same verdicts named, in the same order.
+        tr.write_line(f"checks: {describe_counts(counts)} (fail at {threshold.label} and above)")
         baseline = self.state.baseline_outcome
         if baseline is not None:
             tr.write_line(baseline.describe(), yellow=bool(baseline.expired or baseline.stale))

@@ -348,7 +348,7 @@ class MlsupplyState:
                 serial_number=serial_number,
                 timestamp=made,
                 contents=loaded.context.contents,
-                build=self.build_context(),
+                build=build,
             )
             mark_bom_partial(assembled.document, self.not_run)
             bom_document = bom_json(assembled)
@@ -360,22 +360,25 @@ class MlsupplyState:
             ]
             if bom_xml_path is not None:
                 outputs.append((bom_xml_path, bom_xml(assembled)))
-            if REPORTS:
-                inputs = ReportInputs(
-                    settings=self.settings,
-                    manifest=manifest,
-                    inventory=inventory,
-                    plan=plan,
-                    results=results,
-                    threshold=threshold,
-                    matrix=matrix,
-                    matrix_document=json.loads(matrix_text),
-                    bom_document=bom_document,
-                    build=build,
-                    invocation_dir=self.settings.invocation_dir,
-                )
-                for report in REPORTS:
-                    outputs.extend(report.load()(inputs))
+            inputs = ReportInputs(
+                settings=self.settings,
+                manifest=manifest,
+                inventory=inventory,
+                plan=plan,
+                results=results,
+                threshold=threshold,
+                matrix=matrix,
+                # Parsed back from the text written, not the dict it was dumped from: the
+                # writers see exactly the saved document (key order, lists), which is what
+                # lets `mlsupply report` rebuild the HTML byte for byte (~7 ms per 5,000
+                # items).
+                matrix_document=json.loads(matrix_text),
+                bom_document=bom_document,
+                build=build,
+                invocation_dir=self.settings.invocation_dir,
+            )
+            for report in REPORTS:
+                outputs.extend(report.load()(inputs))
         except (BomError, ReportError) as exc:
             self.written.error = str(exc)
             return
