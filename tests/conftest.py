@@ -72,6 +72,34 @@ def no_machine_pip_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
 
 
+#: What marks a run as CI, to pytest (``CI``, ``BUILD_NUMBER``: its short summary then prints
+#: whole multi-line messages instead of their first line) and to the build context (the CI run
+#: URL and commit in the BOM, the step summary). Tests that are about CI set their own.
+CI_VARIABLES = (
+    "CI",
+    "BUILD_NUMBER",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_SHA",
+    "GITHUB_REPOSITORY",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_SERVER_URL",
+    "GITLAB_CI",
+    "CI_PROJECT_URL",
+    "CI_COMMIT_SHA",
+    "CI_JOB_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def not_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees the same pytest and build context on a laptop and in CI: a test that
+    counts how often a finding is printed must not see CI's untruncated short summary."""
+    for variable in CI_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
 _connect = socket.socket.connect
 
 
