@@ -70,6 +70,10 @@ class Location:
     offset: int | None = None
     key_path: str | None = None
     line: int | None = None
+    column: int | None = None
+    """1-based, as editors and SARIF count (``ast`` counts from 0): with ``line``, in source code."""
+    cell: int | None = None
+    """A notebook's cell number (1-based, counting every cell): ``line`` is then the cell's."""
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -81,8 +85,12 @@ class Location:
             parts.append(f"byte {self.offset}")
         if self.key_path:
             parts.append(f"key {self.key_path}")
+        if self.cell is not None:
+            parts.append(f"cell {self.cell}")
         if self.line is not None:
             parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
         return ", ".join(parts) if parts else "(whole subject)"
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,14 +103,23 @@ class Location:
 
 @dataclass(frozen=True)
 class Acceptance:
-    """Why a finding is accepted for now: one entry of the baseline file (``baseline.py``)."""
+    """Why a finding is accepted for now: one entry of the baseline file (``baseline.py``), or
+    an inline suppression comment in the project's code (``# mlsupply: ignore[RULE] -- reason``),
+    which has a reason and a place but neither owner nor expiry (the code's history has both)."""
 
     reason: str
     owner: str
     expires: str
-    """ISO date (``2027-03-31``): the acceptance holds up to and including that day."""
+    """ISO date (``2027-03-31``): the acceptance holds up to and including that day; empty
+    for an inline suppression, which holds as long as the comment stays."""
     source: str = ""
-    """Where the entry is written (``mlsupply-baseline.yaml:12``), for a reader to find it."""
+    """Where the entry is written (``mlsupply-baseline.yaml:12``, ``src/load.py:7``), for a
+    reader to find it."""
+
+    @property
+    def inline(self) -> bool:
+        """Written beside the code it accepts (a suppression comment), not in the baseline."""
+        return not self.expires
 
     def to_dict(self) -> dict[str, Any]:
         data = {"reason": self.reason, "owner": self.owner, "expires": self.expires}
@@ -120,6 +137,8 @@ class Acceptance:
         )
 
     def describe(self) -> str:
+        if self.inline:
+            return f"suppressed in the source ({self.source}): {self.reason}"
         return f"accepted by {self.owner} until {self.expires}: {self.reason}"
 
 

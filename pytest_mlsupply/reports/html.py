@@ -490,12 +490,18 @@ class _Page:
                 yield f"<dt>CWE</dt><dd>{_text(cwe)}</dd>"
             if accepted is not None:
                 # Who is trusting this finding, until when and why: a reviewer's question.
-                yield (
-                    f"<dt>accepted</dt><dd>by {_text(accepted.get('owner'))} until "
-                    f"{_text(accepted.get('expires'))}: {_text(accepted.get('reason'))}"
-                    + (f" ({_text(accepted['source'])})" if accepted.get("source") else "")
-                    + "</dd>"
-                )
+                if not accepted.get("expires"):  # an inline suppression comment
+                    yield (
+                        f"<dt>suppressed</dt><dd>in the source "
+                        f"({_text(accepted.get('source'))}): {_text(accepted.get('reason'))}</dd>"
+                    )
+                else:
+                    yield (
+                        f"<dt>accepted</dt><dd>by {_text(accepted.get('owner'))} until "
+                        f"{_text(accepted.get('expires'))}: {_text(accepted.get('reason'))}"
+                        + (f" ({_text(accepted['source'])})" if accepted.get("source") else "")
+                        + "</dd>"
+                    )
             yield "</dl></article>"
         yield "</section>"
 

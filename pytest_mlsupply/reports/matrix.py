@@ -521,7 +521,8 @@ def _baseline_markdown(matrix: Matrix) -> list[str]:
         lines += [
             "### Accepted findings",
             "",
-            "The baseline file accepts these until the date shown; they do not fail their cell.",
+            "The baseline file accepts these until the date shown, or a comment in the code "
+            "suppresses them with a reason; they do not fail their cell.",
             "",
         ]
         for accepted in matrix.accepted:
@@ -531,9 +532,14 @@ def _baseline_markdown(matrix: Matrix) -> list[str]:
                 f"- {_code(accepted.subject)}, check {_code(accepted.check)} "
                 f"({accepted.kind.value}): [{finding.severity.label.upper()}] "
                 f"{_code(finding.rule)} {_inline(finding.title)} "
-                f"({_inline(finding.location.describe())}): accepted by "
-                f"{_inline(acceptance.owner)} until **{acceptance.expires}**: "
-                f"{_inline(acceptance.reason)}"
+                f"({_inline(finding.location.describe())}): "
+                + (
+                    f"suppressed in the source ({_code(acceptance.source)}): "
+                    if acceptance.inline
+                    else f"accepted by {_inline(acceptance.owner)} until "
+                    f"**{acceptance.expires}**: "
+                )
+                + _inline(acceptance.reason)
             )
         lines.append("")
     if matrix.baseline is not None and matrix.baseline.stale:

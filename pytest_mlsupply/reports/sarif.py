@@ -431,7 +431,9 @@ def _result(
         # who accepted it, until when and why: never dropped, never shown as open.
         sarif_result["suppressions"] = [
             {
-                "kind": "external",
+                # SARIF's own words: a comment in the code is "inSource", the baseline file
+                # "external".
+                "kind": "inSource" if finding.accepted.inline else "external",
                 "status": "accepted",
                 "justification": finding.accepted.describe(),
             }
