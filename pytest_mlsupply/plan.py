@@ -34,7 +34,7 @@ class PlannedItem:
 
     @property
     def sort_key(self) -> tuple[int, str, tuple[str, ...]]:
-        order = {RowKind.ARTIFACT: 0, RowKind.DEPENDENCY: 1, RowKind.PROVENANCE: 2}
+        order = {RowKind.ARTIFACT: 0, RowKind.DEPENDENCY: 1, RowKind.PROVENANCE: 2, RowKind.CODE: 3}
         return (order[self.kind], self.subject, self.checks)
 
 

@@ -208,11 +208,13 @@ class Finding:
 
 
 class RowKind(enum.StrEnum):
-    """The three families of generated items; also the prefix of their node ids."""
+    """The families of generated items; also the prefix of their node ids."""
 
     ARTIFACT = "artifact"
     DEPENDENCY = "dependency"
     PROVENANCE = "provenance"
+    CODE = "code"
+    """One file of the project's own code (``code: {paths: [...]}``), judged by the code checks."""
 
 
 @dataclass
