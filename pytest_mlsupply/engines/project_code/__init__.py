@@ -59,7 +59,8 @@ _ = (CodeRule, Severity)  # re-exported: the catalogue's type and the severities
 
 def analyse_source(source: str, *, file: str, cell: int | None = None) -> CodeAnalysis:
     """Judge one module's (or one notebook cell's) source; ``file`` names it in locations."""
-    return _analyse(file, [(cell, source)])
+    # A byte-order mark read as text (``read_text(encoding="utf-8")``) is no code.
+    return _analyse(file, [(cell, source.removeprefix("\ufeff"))])
 
 
 def analyse_file(path: Path, *, display: str) -> CodeAnalysis:

@@ -168,3 +168,12 @@ def test_the_standard_library_is_analysed_without_an_exception() -> None:
         analysis = analyse_file(path, display=path.name)
         assert isinstance(analysis, CodeAnalysis)
         assert analysis.error is None or analysis.error.startswith(path.name)
+
+
+def test_a_byte_order_mark_is_no_code(tmp_path: Path) -> None:
+    path = tmp_path / "bom.py"
+    path.write_bytes(b"\xef\xbb\xbfimport pickle\npickle.loads(b)\n")
+    from_file = analyse_file(path, display="bom.py")
+    from_text = analyse_source(path.read_text(encoding="utf-8"), file="bom.py")
+    assert [f.rule for f in from_file.findings] == ["MLS-LOAD-002"]
+    assert [f.rule for f in from_text.findings] == ["MLS-LOAD-002"]
