@@ -76,7 +76,7 @@ def test_a_file_that_loads_a_checkpoint_unsafely_fails_its_item_naming_rule_and_
 ) -> None:
     with_code(project, {"src/app/load.py": UNSAFE, "src/app/safe.py": SAFE})
 
-    result = pytester.runpytest("--mlsupply", "-rf")
+    result = pytester.runpytest("--mlsupply", "-rf", "--mlsupply-html", "build/report.html")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["FAILED mlsupply.yaml::code[[]src/app/load.py[]]*"])
@@ -90,6 +90,12 @@ def test_a_file_that_loads_a_checkpoint_unsafely_fails_its_item_naming_rule_and_
     (finding,) = [f for f in matrix(project)["findings"] if f["kind"] == "code"]
     assert finding["location"] == {"file": "src/app/load.py", "line": 5, "column": 12}
     assert finding["blocking"] is True
+    # The HTML report: a Code table, "code" in the kind filter, the position to the column.
+    html = (project.root / "build" / "report.html").read_text()
+    assert "<caption>Code (2)</caption>" in html
+    assert '<input type="checkbox" name="kind" value="' in html
+    assert "> code</label>" in html
+    assert "src/app/load.py, line 5, column 12" in html
 
 
 def test_a_file_that_loads_only_safely_passes(pytester: pytest.Pytester, project: Project) -> None:
@@ -264,10 +270,10 @@ def test_the_baseline_writes_code_findings_and_accepts_them_once_beside_a_suppre
     text = text.replace("expires: TODO", f"expires: {FUTURE}")
     written.write_text(
         text
-        + "  - rule: MLS-LOAD-001\n    kind: code\n    subject: src/quiet.py\n    check: code\n"
-        + f"    location: {json.dumps(suppressed['location'])}\n"
-        + f"    fingerprint: '{fingerprint(suppressed['title'], suppressed['evidence'])}'\n"
-        + f"    reason: also in the baseline\n    owner: alice\n    expires: {FUTURE}\n"
+        + "- rule: MLS-LOAD-001\n  kind: code\n  subject: src/quiet.py\n  check: code\n"
+        + f"  location: {json.dumps(suppressed['location'])}\n"
+        + f"  fingerprint: '{fingerprint(suppressed['title'], suppressed['evidence'])}'\n"
+        + f"  reason: also in the baseline\n  owner: alice\n  expires: {FUTURE}\n"
     )
     capsys.readouterr()
 
