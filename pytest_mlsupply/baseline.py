@@ -74,7 +74,9 @@ _ENTRY_KEYS = (
 )
 _REQUIRED = ("rule", "kind", "subject", "check", "fingerprint", "reason", "owner", "expires")
 _FINGERPRINT_PREFIX = "sha256:"
-_LOCATION_KEYS = ("file", "member", "offset", "key_path", "line")
+_LOCATION_KEYS = ("file", "member", "offset", "key_path", "line", "column", "cell")
+#: Location keys that hold whole numbers (the rest are text).
+_NUMBER_KEYS = ("offset", "line", "column", "cell")
 _EXAMPLE_ENTRY = (
     "{rule: MLS-PKL-001, kind: artifact, subject: tiny/model.pt, check: scan, "
     "location: {file: tiny/model.pt}, fingerprint: 'sha256:...', reason: ..., owner: ..., "
@@ -424,7 +426,7 @@ class _BaselineReader(_Reader):
             return None
         values: dict[str, Any] = {}
         for key, value_node in m.items():
-            if key in ("offset", "line"):
+            if key in _NUMBER_KEYS:
                 number = _int(value_node)
                 if number is None or number < 0:
                     self.problem(
@@ -488,6 +490,11 @@ def apply_baseline(
         for finding in result.findings:
             if finding.rule == EXPIRED_RULE:
                 continue  # added by an earlier application; added again below if still due
+            if finding.accepted is not None and finding.accepted.inline:
+                # Suppressed by a comment in the code (with its reason): the code's own record,
+                # never undone here; a baseline entry for it too adds nothing (accepted once).
+                findings.append(finding)
+                continue
             if finding.accepted is not None:
                 finding = replace(finding, accepted=None)
             entry = index.get(finding_key(finding, result.kind, result.subject, result.check))
@@ -550,7 +557,8 @@ def outcome(
             if finding.rule == EXPIRED_RULE:
                 expired += 1
                 continue
-            accepted += finding.accepted is not None
+            # The baseline's count: a finding suppressed by a comment in the code is not its doing.
+            accepted += finding.accepted is not None and not finding.accepted.inline
             key = finding_key(finding, result.kind, result.subject, result.check)
             if key in index:
                 matched.add(key)

@@ -193,11 +193,14 @@ def _read_matrix(path: Path) -> dict[str, Any]:
 
 def _current_findings(document: dict[str, Any]) -> set[MatchKey]:
     """Every finding that warns, fails or is accepted today (info notes need no acceptance;
-    an expiry notice is the baseline's own)."""
+    an expiry notice is the baseline's own; a finding suppressed inline needs no entry)."""
     keys: set[MatchKey] = set()
     for finding in document.get("findings", []):
         if finding["severity"] == "info" or finding["rule"] == EXPIRED_RULE:
             continue
+        accepted = finding.get("accepted")
+        if isinstance(accepted, dict) and not accepted.get("expires"):
+            continue  # suppressed by a comment in the code, with its reason: that is its record
         keys.add(
             (
                 finding["rule"],

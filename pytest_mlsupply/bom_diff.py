@@ -16,7 +16,7 @@ not read: the JSON form is the one every gate writes). Each is validated against
 - vulnerabilities: an advisory affecting a dependency in NEW and not in OLD is new, one in OLD
   and not in NEW is fixed;
 - verdicts: every ``mlsupply:check:*`` and ``mlsupply:provenance:*`` property of a component
-  that is in both BOMs, when its value changed.
+  that is in both BOMs (the project's code files included), when its value changed.
 
 Exit status: 0 when no change of a kind given to ``--fail-on`` happened (without ``--fail-on``,
 whatever changed); 1 when one did; 2 when a BOM cannot be read or is not a CycloneDX 1.6 JSON
@@ -205,6 +205,9 @@ def snapshot(path: Path, document: dict[str, Any]) -> Snapshot:
         elif kind == "data":
             out.datasets[name] = _part(component, aggregate=False)
             _verdicts(out, "dataset", name, component)
+        elif kind == "file" and str(component.get("bom-ref", "")).startswith("code:"):
+            # A file of the project's code (``code:``): its check's verdict, by path.
+            _verdicts(out, "code", name, component)
         elif kind == "library":
             version = component.get("version")
             out.libraries.setdefault(name, set()).add(version or "unpinned")

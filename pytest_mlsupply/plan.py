@@ -18,7 +18,8 @@ class PlannedItem:
     kind: RowKind
     subject: str
     """The matrix row: ``model/relpath`` for artifacts, ``name==version`` for dependencies,
-    the model's or dataset's name for provenance claims."""
+    the model's or dataset's name for provenance claims, the file's path relative to the
+    manifest for code (``src/app/load.py``; ``src/`` for a ``code.paths`` entry with no file)."""
     checks: tuple[str, ...]
     """The matrix columns this item fills (one for artifact and provenance items)."""
     skip: str | None = None
@@ -28,7 +29,7 @@ class PlannedItem:
     @property
     def name(self) -> str:
         """The item's name inside the manifest file node, e.g. ``artifact[m/f.bin::format]``."""
-        if self.kind is RowKind.DEPENDENCY:
+        if self.kind in (RowKind.DEPENDENCY, RowKind.CODE):
             return f"{self.kind.value}[{self.subject}]"
         return f"{self.kind.value}[{self.subject}::{self.checks[0]}]"
 
@@ -48,6 +49,7 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
     """Every item to run, in a stable sorted order (xdist needs identical collection)."""
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
+        CODE_CHECKS,
         DATASET_CHECKS,
         DEPENDENCY_CHECKS,
         PROVENANCE_CHECKS,
@@ -70,6 +72,13 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
             items.append(PlannedItem(RowKind.DEPENDENCY, dep.subject, names, skip=dep.skipped))
     for error in inventory.dependency_errors:
         items.append(PlannedItem(RowKind.DEPENDENCY, error.source, (READ_CHECK,)))
+    # One item per code file, all code checks in it; a `code.paths` entry that yields no file
+    # gets the same item, which errors (the runner finds its CodePathError).
+    code_checks = tuple(line.name for line in CODE_CHECKS)
+    for subject in [f.subject for f in inventory.code_files] + [
+        e.subject for e in inventory.code_errors
+    ]:
+        items.append(PlannedItem(RowKind.CODE, subject, code_checks))
     items.sort(key=lambda item: item.sort_key)
     return _dedupe(items)
 

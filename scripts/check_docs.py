@@ -14,7 +14,7 @@ The rules:
   ``http(s)``, ``mailto`` and anchor-only links ignored; code blocks and code spans skipped).
 - **Rules.** Every rule id the plugin can emit (``rule="MLS-…"`` in a module that the plugin's
   entry points import, directly or through other modules) has a row in a table of
-  ``docs/checks.md`` whose ``severity`` cell names each severity the code gives it and whose
+  ``docs/checks.md`` (or ``docs/checks-*.md``, ``docs/code-checks.md``) whose ``severity`` cell names each severity the code gives it and whose
   ``CWE`` cell (when the table has one) names exactly its CWEs; and every rule id in those tables
   is one the plugin emits. An engine that no check uses yet (its rules cannot reach a user) is
   not required in the catalogue; once a check imports it, its rules are.
@@ -34,6 +34,8 @@ ROOT = Path.cwd()
 SCHEMA = Path("pytest_mlsupply/manifest/mlsupply.schema.json")
 CONFIGURATION = Path("docs/configuration.md")
 CHECKS = Path("docs/checks.md")
+#: The project-code rules (MLS-LOAD-*): their own page, part of the catalogue.
+CODE_CHECKS = Path("docs/code-checks.md")
 PACKAGE = Path("pytest_mlsupply")
 #: What a user runs: the pytest11 entry point and the console script.
 ENTRY_POINTS = ("pytest_mlsupply.plugin.hooks", "pytest_mlsupply.cli")
@@ -341,8 +343,10 @@ def code_rules() -> dict[str, RuleFacts]:
 def check_rules(report: Report) -> int:
     rules = code_rules()
     rows: dict[str, tuple[str, dict[str, str]]] = {}
-    # The catalogue: docs/checks.md plus one page per engine family (docs/checks-<family>.md).
-    for page in [CHECKS, *sorted(CHECKS.parent.glob("checks-*.md"))]:
+    # The catalogue: docs/checks.md plus one page per engine family (docs/checks-<family>.md)
+    # and the project-code rules' page.
+    pages = [CHECKS, *sorted(CHECKS.parent.glob("checks-*.md")), CODE_CHECKS]
+    for page in [p for p in pages if p.is_file()]:
         for number, row in tables(page):
             ids = _RULE_ID.findall(row.get("rule", ""))
             for rule_id in ids:

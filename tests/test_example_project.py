@@ -57,6 +57,25 @@ def test_the_example_project_passes_the_gate_offline(example: Path) -> None:
     assert verdicts["mlsupply:provenance:promotion"] == "pass"
     (reference,) = [r for r in model["externalReferences"] if r["type"] == "digital-signature"]
     assert reference["url"] == "models/sentiment/model.sig"
+    # Its own code passes the code checks, the one suppressed finding accepted with its reason.
+    assert "mlsupply.yaml::code[sentiment_service/service.py] PASSED" in result.stdout
+    assert "mlsupply.yaml::code[src/batch/loaders.py] PASSED" in result.stdout
+    (loaders,) = [c for c in bom["components"] if c.get("bom-ref") == "code:src/batch/loaders.py"]
+    code_verdicts = {p["name"]: p["value"] for p in loaders["properties"]}
+    assert code_verdicts["mlsupply:check:code"] == "accepted"
+    assert "our own 2023 head, pinned in release/" in code_verdicts["mlsupply:accepted:code"]
+
+
+def test_removing_the_suppression_comment_fails_the_loaders_item(example: Path) -> None:
+    loaders = example / "src" / "batch" / "loaders.py"
+    text = loaders.read_text()
+    loaders.write_text(text.replace("  # mlsupply: ignore[MLS-LOAD-001] --", "  # was:"))
+
+    result = run_gate(example, "-k", "code")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED mlsupply.yaml::code[src/batch/loaders.py]" in result.stdout
+    assert "MLS-LOAD-001" in result.stdout
 
 
 def test_dropping_a_pickle_into_the_model_fails_the_gate_with_a_clear_finding(

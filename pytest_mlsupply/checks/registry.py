@@ -31,6 +31,7 @@ from pytest_mlsupply.sources.inventory import (
 
 if TYPE_CHECKING:
     from pytest_mlsupply.checks.base import Check
+    from pytest_mlsupply.sources.code import CodeFile
 
 S = TypeVar("S")
 
@@ -155,6 +156,11 @@ DATASET_CHECKS: tuple[Registered[DatasetDecl], ...] = (
     Registered(
         "dataset", RowKind.PROVENANCE, _CHECKS + "provenance_dataset:CHECK", when=lambda _: True
     ),
+)
+
+
+CODE_CHECKS: tuple[Registered[CodeFile], ...] = (
+    Registered("code", RowKind.CODE, _CHECKS + "code_loading:CHECK", when=lambda _: True),
 )
 
 

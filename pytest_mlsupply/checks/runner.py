@@ -12,7 +12,13 @@ from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
-from pytest_mlsupply.sources.inventory import ArtifactFile, Dependency, ResolvedModel
+from pytest_mlsupply.sources.code import CodeFile
+from pytest_mlsupply.sources.inventory import (
+    ArtifactFile,
+    CodePathError,
+    Dependency,
+    ResolvedModel,
+)
 
 if TYPE_CHECKING:
     from pytest_mlsupply.checks.registry import Registered
@@ -53,6 +59,7 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
     # with --mlsupply off) must stay light. The registry imports a check when it is found.
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
+        CODE_CHECKS,
         DATASET_CHECKS,
         DEPENDENCY_CHECKS,
         PROVENANCE_CHECKS,
@@ -68,6 +75,10 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
             return _call(_find(PROVENANCE_CHECKS, name), subject, ctx)
         if isinstance(subject, DatasetDecl):
             return _call(_find(DATASET_CHECKS, name), subject, ctx)
+        if isinstance(subject, CodeFile):
+            return _call(_find(CODE_CHECKS, name), subject, ctx)
+        if isinstance(subject, CodePathError):
+            return Outcome(error=subject.message)
     except KeyError:
         return Outcome(error=f"no check named {name!r} is registered for {item.kind.value} items")
     return Outcome(
@@ -87,6 +98,10 @@ def _subjects(ctx: CheckContext) -> dict[tuple[RowKind, str], object]:
             ctx.subjects.setdefault((RowKind.PROVENANCE, dataset.name), dataset)
         for dep in inv.dependencies:
             ctx.subjects.setdefault((RowKind.DEPENDENCY, dep.subject), dep)
+        for code in inv.code_files:
+            ctx.subjects.setdefault((RowKind.CODE, code.subject), code)
+        for empty in inv.code_errors:
+            ctx.subjects.setdefault((RowKind.CODE, empty.subject), empty)
     return ctx.subjects
 
 

@@ -26,6 +26,7 @@ from pytest_mlsupply.manifest.model import (
     AttestationDecl,
     AttestationPolicy,
     CardDecl,
+    CodeDecl,
     DatasetDecl,
     HubRef,
     InternalDecl,
@@ -1505,18 +1506,38 @@ class _Reader:
             )
         return out
 
-    def code(self, node: yaml.Node | None) -> dict[str, Any]:
+    def code(self, node: yaml.Node | None) -> CodeDecl | None:
         if node is None:
-            return {}
-        m = self.mapping(node, "code", ("paths",), "{paths: [src/]}")
-        if m is None or "paths" not in m:
-            return {}
-        paths = []
+            return None
+        example = '{paths: [src/], exclude: ["src/legacy/*"]}'
+        m = self.mapping(node, "code", ("paths", "exclude"), example)
+        if m is None:
+            return None
+        if "paths" not in m:
+            # Fail closed: a `code:` section that names nothing would check nothing in silence.
+            self.problem(node, "code.paths", "missing paths", f"write it as {example}")
+            return None
+        paths: list[Path] = []
+        texts: list[str] = []
         for i, item in enumerate(self.sequence(m["paths"], "code.paths", "[src/]") or []):
             p = self.local_path(item, f"code.paths[{i}]", must_exist=True)
             if p is not None:
                 paths.append(p)
-        return {"paths": paths}
+                texts.append(str(item.value))
+        exclude: list[str] = []
+        if "exclude" in m:
+            for i, item in enumerate(
+                self.sequence(m["exclude"], "code.exclude", '["src/legacy/*", "*_test.py"]') or []
+            ):
+                pattern = self.string(item, f"code.exclude[{i}]", '"src/legacy/*"')
+                if pattern is not None:
+                    exclude.append(pattern)
+        return CodeDecl(
+            paths=tuple(paths),
+            exclude=tuple(exclude),
+            span=self.span(node),
+            path_texts=tuple(texts),
+        )
 
     def monitor(self, node: yaml.Node | None) -> dict[str, Any]:
         if node is None:

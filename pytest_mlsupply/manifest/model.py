@@ -306,6 +306,22 @@ class InternalDecl:
 
 
 @dataclass(frozen=True)
+class CodeDecl:
+    """The project's own code to check for unsafe model loading (``code:``): one item per file."""
+
+    paths: tuple[Path, ...]
+    """Files or directories, resolved against the manifest's directory (each exists)."""
+    exclude: tuple[str, ...] = ()
+    """Patterns over the files' paths relative to the manifest's directory (the semantics of
+    :func:`pytest_mlsupply.sources.code.excluded`: ``*`` crosses ``/``, a trailing ``/`` names a
+    directory)."""
+    span: Span | None = None
+    """Where ``code:`` is declared (for messages about a path that yields no file)."""
+    path_texts: tuple[str, ...] = ()
+    """Each path as written in the manifest (``src/``), for messages and item names."""
+
+
+@dataclass(frozen=True)
 class OutputDecl:
     bom: Path
     matrix: Path
@@ -330,7 +346,8 @@ class Manifest:
     internal: tuple[InternalDecl, ...] = ()
     # Sections owned by later capabilities; kept as validated plain data until they land.
     vulnerabilities: dict[str, Any] = field(default_factory=dict)
-    code: dict[str, Any] = field(default_factory=dict)
+    code: CodeDecl | None = None
+    """``code:``; None when the manifest declares no code to check."""
     monitor: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -10,7 +10,7 @@ import pytest
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.plan import PlannedItem
-from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
+from pytest_mlsupply.results import CheckResult, Location, RowKind, Severity, Verdict
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -127,5 +127,25 @@ def render_results(planned: PlannedItem, results: list[CheckResult], threshold: 
         for finding in shown:
             if finding.severity < threshold and verdict is Verdict.FAIL and len(shown) > 5:
                 continue  # long lists: keep the blocking ones
-            lines.append("  " + finding.render().replace("\n", "\n  "))
+            text = finding.render()
+            if planned.kind is RowKind.CODE:
+                # Code is found by position: `file:line:column`, as editors and compilers say it.
+                text = text.replace(
+                    f"  where: {finding.location.describe()}",
+                    f"  where: {source_position(finding.location)}",
+                    1,
+                )
+            lines.append("  " + text.replace("\n", "\n  "))
     return "\n".join(lines)
+
+
+def source_position(location: Location) -> str:
+    """``src/app/load.py:12:5`` (``notebook.ipynb, cell 3:2:5`` in a notebook's cell)."""
+    where = location.file or "(unknown file)"
+    if location.cell is not None:
+        where += f", cell {location.cell}"
+    for part in (location.line, location.column):
+        if part is None:
+            break
+        where += f":{part}"
+    return where

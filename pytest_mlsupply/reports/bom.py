@@ -112,6 +112,11 @@ def dataset_file_ref(dataset: str, relpath: str) -> str:
     return f"dataset-file:{dataset}/{relpath}"
 
 
+def code_ref(subject: str) -> str:
+    """``subject`` is ``CodeFile.subject``: the file's path relative to the manifest."""
+    return f"code:{subject}"
+
+
 def library_ref(subject: str) -> str:
     """``subject`` is ``Dependency.subject`` (``name==version`` or the requirement)."""
     return f"library:{subject}"
@@ -300,6 +305,8 @@ def _assemble(
         subject_refs[(RowKind.PROVENANCE, dataset.name)] = dataset_ref(dataset.name)
     for dependency in inventory.dependencies:
         subject_refs[(RowKind.DEPENDENCY, dependency.subject)] = library_ref(dependency.subject)
+    for code in inventory.code_files:
+        subject_refs[(RowKind.CODE, code.subject)] = code_ref(code.subject)
 
     root_ref = project_ref(manifest.project_name)
     properties: dict[str, list[tuple[str, str]]] = {}
@@ -422,6 +429,16 @@ def _assemble(
         data_components.append(component)
 
     libraries = _libraries(inventory.dependencies, properties)
+    # The project's own code that loads the models: which files were judged (by digest), their
+    # verdicts and every finding, suppressed ones with their reason.
+    code_files = [
+        _code_component(
+            code.subject,
+            by_subject.get((RowKind.CODE, code.subject), []),
+            properties.get(code_ref(code.subject), []),
+        )
+        for code in inventory.code_files
+    ]
 
     # Declared in the manifest, read by no check yet: the BOM does not let them look verified.
     unchecked = [_property("declared-not-checked", d.key) for d in declared_not_checked(manifest)]
@@ -445,13 +462,13 @@ def _assemble(
         purl=PackageURL(type="pypi", name=TOOL_NAME, version=__version__),
     )
     when = timestamp or datetime.now(UTC).replace(microsecond=0)
-    components = _by_ref([*models, *data_components, *libraries])
+    components = _by_ref([*models, *data_components, *libraries, *code_files])
 
     # The dependency graph: the project uses its models and libraries (and any dataset no model
     # claims); each model depends on the datasets it was trained or evaluated on. Every
     # top-level component has its entry, with or without edges, as the library writes it.
     claimed = {dataset_ref(name) for name in used_datasets}
-    direct = [c["bom-ref"] for c in [*models, *libraries]]
+    direct = [c["bom-ref"] for c in [*models, *libraries, *code_files]]
     direct += [c["bom-ref"] for c in data_components if c["bom-ref"] not in claimed]
     graph: dict[str, list[str]] = {c["bom-ref"]: [] for c in components}
     graph.update(model_datasets)
@@ -842,6 +859,21 @@ def _file_component(
         ref=file_ref(artifact.subject),
         hashes=[("SHA-256", sha256)] if sha256 else [],
         properties=[*extra, *properties],
+    )
+
+
+def _code_component(
+    subject: str, results: Sequence[CheckResult], properties: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """A file of the project's code: its path, the digest of the bytes the code check judged
+    (none when it could not read them) and its verdict and findings."""
+    sha256 = _sha256_fact(results)
+    return _component(
+        "file",
+        subject,
+        ref=code_ref(subject),
+        hashes=[("SHA-256", sha256)] if sha256 else [],
+        properties=properties,
     )
 
 

@@ -43,11 +43,17 @@ MATRIX_SCHEMA = "mlsupply-matrix/1"
 #: verdict a newer matrix carries (``accepted``) is shown as written, in a neutral style.
 KNOWN_VERDICTS = ("fail", "error", "warn", "accepted", "pass", "skipped", "not run")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-KIND_TITLES = {"artifact": "Artifacts", "dependency": "Dependencies", "provenance": "Provenance"}
+KIND_TITLES = {
+    "artifact": "Artifacts",
+    "dependency": "Dependencies",
+    "provenance": "Provenance",
+    "code": "Code",
+}
 ROW_HEADERS = {
     "artifact": "model file",
     "dependency": "dependency",
     "provenance": "model or dataset",
+    "code": "code file",
 }
 #: A row or finding without findings still passes the severity filter under this token.
 NO_FINDINGS = "none"
@@ -686,8 +692,12 @@ def _location(location: object) -> str:
         parts.append(f"byte {location['offset']}")
     if location.get("key_path"):
         parts.append(f"key {location['key_path']}")
+    if location.get("cell") is not None:
+        parts.append(f"cell {location['cell']}")
     if location.get("line") is not None:
         parts.append(f"line {location['line']}")
+    if location.get("column") is not None:
+        parts.append(f"column {location['column']}")
     return ", ".join(parts) or "(whole subject)"
 
 

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 MATRIX_SCHEMA = "mlsupply-matrix/1"
 
 #: Kinds in the order the matrix shows them (the order of ``PlannedItem.sort_key``).
-KIND_ORDER: tuple[RowKind, ...] = (RowKind.ARTIFACT, RowKind.DEPENDENCY, RowKind.PROVENANCE)
+KIND_ORDER: tuple[RowKind, ...] = (
+    RowKind.ARTIFACT,
+    RowKind.DEPENDENCY,
+    RowKind.PROVENANCE,
+    RowKind.CODE,
+)
 
 #: Verdicts worst first: when two results claim one cell, the worse one wins, so the outcome
 #: does not depend on the order results arrived in.
@@ -49,11 +54,13 @@ _KIND_TITLES = {
     RowKind.ARTIFACT: "Artifacts",
     RowKind.DEPENDENCY: "Dependencies",
     RowKind.PROVENANCE: "Provenance",
+    RowKind.CODE: "Code",
 }
 _ROW_HEADERS = {
     RowKind.ARTIFACT: "model file",
     RowKind.DEPENDENCY: "dependency",
     RowKind.PROVENANCE: "model",
+    RowKind.CODE: "code file",
 }
 #: Datasets are provenance rows (their claim is ``dataset``) shown in a section of their own.
 DATASETS_TITLE = "Datasets"
@@ -84,7 +91,8 @@ _LEGEND = {
     ),
     Verdict.ACCEPTED: (
         "the check found problems that the baseline file accepts until a date, with a reason "
-        "and an owner (listed under Accepted findings); they do not fail the cell"
+        "and an owner, or that a comment in the code suppresses with a reason (listed under "
+        "Accepted findings); they do not fail the cell"
     ),
 }
 
@@ -536,8 +544,7 @@ def _baseline_markdown(matrix: Matrix) -> list[str]:
                 + (
                     f"suppressed in the source ({_code(acceptance.source)}): "
                     if acceptance.inline
-                    else f"accepted by {_inline(acceptance.owner)} until "
-                    f"**{acceptance.expires}**: "
+                    else f"accepted by {_inline(acceptance.owner)} until **{acceptance.expires}**: "
                 )
                 + _inline(acceptance.reason)
             )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
 from pytest_mlsupply.results import Location
+from pytest_mlsupply.sources.code import CodeFile
 
 # The Hub's records are a type here; the Hub client's module is imported by what resolves a
 # hub model, so a project of local models never loads it.
@@ -146,6 +147,17 @@ class DependencyError:
 
 
 @dataclass(frozen=True)
+class CodePathError:
+    """A ``code.paths`` entry that yields no file to check: an error item of its own, so a
+    typo'd or emptied directory never passes in silence."""
+
+    subject: str
+    """The path relative to the manifest's directory, ``/``-terminated for a directory
+    (``src/``): the item's name (``code[src/]``); never the subject of a file."""
+    message: str
+
+
+@dataclass(frozen=True)
 class Inventory:
     manifest: Manifest
     models: tuple[ResolvedModel, ...]
@@ -155,3 +167,7 @@ class Inventory:
     hub_endpoint: str | None = None
     """The Hub endpoint (``HF_ENDPOINT``) the manifest's hub datasets are declared against, when
     any is; hub models record the endpoint they were resolved against themselves."""
+    code_files: tuple[CodeFile, ...] = ()
+    """The project's code to check (``code:``), sorted by subject: one item each."""
+    code_errors: tuple[CodePathError, ...] = ()
+    """``code.paths`` entries that yield no file (after ``exclude``)."""

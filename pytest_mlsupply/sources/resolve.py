@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
+from pytest_mlsupply.sources.code import CodeFile, find_code_files
 from pytest_mlsupply.sources.inventory import (
+    CodePathError,
     Dependency,
     DependencyError,
     Inventory,
@@ -130,6 +133,7 @@ def build_inventory(manifest: Manifest) -> Inventory:
         from pytest_mlsupply.sources.hub import HubSettings
 
         hub_endpoint = HubSettings.from_environment().endpoint
+    code_files, code_errors = find_code(manifest)
     return Inventory(
         manifest=manifest,
         models=models,
@@ -137,7 +141,47 @@ def build_inventory(manifest: Manifest) -> Inventory:
         dependencies=tuple(dependencies[k] for k in sorted(dependencies)),
         dependency_errors=tuple(errors),
         hub_endpoint=hub_endpoint,
+        code_files=code_files,
+        code_errors=code_errors,
     )
+
+
+def find_code(manifest: Manifest) -> tuple[tuple[CodeFile, ...], tuple[CodePathError, ...]]:
+    """The files ``code:`` names (sorted, each once) and the paths that name none.
+
+    Only directory listings, in sorted order: every xdist worker and the controller list the
+    same files, so they agree on the plan. Each path is listed on its own so that one that
+    yields nothing (an empty directory, or everything in it excluded) is named, never passed.
+    """
+    decl = manifest.code
+    if decl is None:
+        return (), ()
+    found: dict[str, CodeFile] = {}
+    errors: list[CodePathError] = []
+    for path, text in zip(decl.paths, decl.path_texts, strict=True):
+        files = find_code_files([path], decl.exclude, root=manifest.root)
+        if not files:
+            errors.append(_empty_code_path(path, text, decl.exclude, manifest))
+        for file in files:
+            found.setdefault(file.subject, file)
+    return tuple(found[s] for s in sorted(found)), tuple(errors)
+
+
+def _empty_code_path(
+    path: Path, text: str, exclude: Sequence[str], manifest: Manifest
+) -> CodePathError:
+    subject = _relative(path, manifest.root)
+    after = " (after exclude)" if exclude else ""
+    if path.is_dir():
+        subject = subject.rstrip("/") + "/"
+        what = f"no .py or .ipynb file under {text}{after}"
+        fix = "point code.paths at the directory that holds the project's Python code"
+    else:
+        what = f"{text} is excluded by code.exclude" if exclude else f"{text} is not a file"
+        fix = "remove it from code.paths or from code.exclude"
+    if exclude:
+        fix += f", or narrow code.exclude ({', '.join(exclude)})"
+    return CodePathError(subject=subject, message=f"{what}; fix: {fix} in {manifest.path.name}")
 
 
 #: A pylock.toml package's origin (``pylock.toml:packages[3]``).
@@ -186,7 +230,13 @@ def _merge(held: Dependency, dep: Dependency) -> Dependency:
 def _source_name(decl: RequirementDecl, manifest: Manifest) -> str:
     if decl.path is None:
         return "environment"
+    return _relative(decl.path, manifest.root)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` as the project names it: POSIX, relative to the manifest's directory when
+    inside it (both are resolved by the loader), else absolute."""
     try:
-        return decl.path.relative_to(manifest.root).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
-        return decl.path.as_posix()
+        return path.as_posix()

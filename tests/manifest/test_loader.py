@@ -766,7 +766,7 @@ def test_a_minimal_manifest_gets_the_documented_defaults(tmp_path: Path) -> None
     assert manifest.output.bom_xml is None
     assert manifest.output.sarif is None
     assert (manifest.models, manifest.datasets, manifest.requirements) == ((), (), ())
-    assert (manifest.vulnerabilities, manifest.code, manifest.monitor) == ({}, {}, {})
+    assert (manifest.vulnerabilities, manifest.code, manifest.monitor) == ({}, None, {})
 
 
 def test_empty_sections_are_the_same_as_absent_ones(tmp_path: Path) -> None:
@@ -836,7 +836,7 @@ requirements:
   - pyproject: pyproject.toml
   - environment: current
 vulnerabilities: {{service: offline, url: https://osv.example, path: osv}}
-code: {{paths: [src]}}
+code: {{paths: [src], exclude: ["src/legacy/*", "*_test.py"]}}
 monitor: {{models: [acme/sentiment-bert], orgs: [acme], dependencies: [numpy]}}
 output: {{bom: out/bom.json, bom_xml: out/bom.xml, matrix: out/matrix, sarif: out/gate.sarif}}
 """
@@ -902,7 +902,10 @@ def test_a_manifest_using_every_key_parses_into_typed_values(tmp_path: Path) -> 
         "url": "https://osv.example",
         "path": tmp_path / "osv",
     }
-    assert manifest.code == {"paths": [tmp_path / "src"]}
+    assert manifest.code is not None
+    assert manifest.code.paths == (tmp_path / "src",)
+    assert manifest.code.exclude == ("src/legacy/*", "*_test.py")
+    assert manifest.code.path_texts == ("src",)
     assert manifest.monitor == {
         "models": ("acme/sentiment-bert",),
         "orgs": ("acme",),

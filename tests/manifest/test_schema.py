@@ -84,7 +84,7 @@ requirements:
 internal:
   - {{index: "https://pypi.acme.internal/simple", packages: [acme-models, "acme-*"]}}
 vulnerabilities: {{service: offline, url: "https://osv.example/", path: osv}}
-code: {{paths: [src]}}
+code: {{paths: [src], exclude: ["src/legacy/*"]}}
 monitor: {{models: [acme/sentiment-bert], orgs: [acme], dependencies: [torch]}}
 output: {{bom: build/ml-bom.cdx.json, bom_xml: build/ml-bom.cdx.xml, matrix: build/matrix, sarif: build/mlsupply.sarif, html: build/report.html}}
 """

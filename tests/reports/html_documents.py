@@ -176,12 +176,16 @@ output: {html: build/report.html}
 
 
 def gate_project(project: Project) -> Project:
-    """Three models (base -> fine-tune -> adapter), a malicious pickle in the adapter and a
-    dependency with a known vulnerability (torch 2.5.1 in the offline OSV snapshot)."""
+    """Three models (base -> fine-tune -> adapter), a malicious pickle in the adapter, a
+    dependency with a known vulnerability (torch 2.5.1 in the offline OSV snapshot) and a code
+    file that calls torch.load without weights_only=True."""
     for name in ("base", "finetune", "adapter"):
         write_model(project.root / "models" / name)
     write_pickle_payload(project.root / "models" / "adapter" / "evil.pkl")
     with (project.root / "requirements.txt").open("a") as requirements:
         requirements.write("torch==2.5.1\n")
-    project.manifest(LINEAGE)
+    # The project's own code: one file that loads a checkpoint unsafely (a failing code row).
+    (project.root / "src").mkdir()
+    (project.root / "src" / "load.py").write_text("import torch\n\nstate = torch.load('x.pt')\n")
+    project.manifest(LINEAGE + "code: {paths: [src/]}\n")
     return project

@@ -146,6 +146,10 @@ def test_a_gate_report_shows_its_findings_and_lineage_and_the_fail_filter_hides_
     page.locator('fieldset[data-group="kind"] label', has_text="dependency").click()
     dependencies = sum(1 for r in rows if r["kind"] == "dependency")
     assert visible_rows(page, "table.matrix tbody tr") == len(rows) - dependencies
+    # The project's code has its table and its place in the kind filter.
+    assert page.locator("table.matrix[data-kind] caption", has_text="Code (1)").is_visible()
+    page.locator('fieldset[data-group="kind"] label', has_text="code").click()
+    assert visible_rows(page, "table.matrix tbody tr") == len(rows) - dependencies - 1
 
 
 def test_hostile_names_show_literally_and_nothing_in_them_runs(
