@@ -20,27 +20,28 @@ which is trusted but may load untrusted things carelessly.)
 
 from __future__ import annotations
 
+import ast
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_mlsupply.results import Finding, Severity
+from pytest_mlsupply.results import Acceptance, Finding, Location, Severity
 
-__all__ = ["RULES", "CodeAnalysis", "CodeRule", "analyse_file", "analyse_source"]
+from .names import Names
+from .notebooks import NotebookError, code_cells
+from .rules import CATEGORY, RULES, STAR_NAMES, CodeRule, Verdict, judge_assignment, judge_call
+from .suppressions import Suppression, read_suppressions
 
-CATEGORY = "unsafe-loading"
+__all__ = ["CATEGORY", "RULES", "CodeAnalysis", "CodeRule", "analyse_file", "analyse_source"]
 
+#: Larger files are refused, not read: a generated 100 MiB module is not the project's code.
+MAX_SOURCE_BYTES = 10 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+#: How much of the flagged line the evidence quotes.
+QUOTE_CHARS = 160
 
-@dataclass(frozen=True)
-class CodeRule:
-    """One rule of the catalogue: what every finding of it says, whatever the line."""
-
-    id: str
-    severity: Severity
-    """The rule's usual severity; a finding may say less (an unconfirmable value) or more."""
-    cwe: str
-    title: str
-    why: str
-    fix: str
+_KNOWN_RULES = frozenset(RULES)
+_FIX_SYNTAX = "fix: make it valid Python, or exclude the file under code.exclude"
 
 
 @dataclass
@@ -53,15 +54,212 @@ class CodeAnalysis:
     """The file could not be read or parsed: its item errors, it never passes."""
 
 
-RULES: dict[str, CodeRule] = {}
-"""Every rule by id, in id order: the docs, the SARIF rule table and suppressions read it."""
+_ = (CodeRule, Severity)  # re-exported: the catalogue's type and the severities it uses
 
 
 def analyse_source(source: str, *, file: str, cell: int | None = None) -> CodeAnalysis:
     """Judge one module's (or one notebook cell's) source; ``file`` names it in locations."""
-    raise NotImplementedError
+    return _analyse(file, [(cell, source)])
 
 
 def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
     """Read and judge a ``.py`` file (PEP 263 encoding) or an ``.ipynb`` notebook cell by cell."""
-    raise NotImplementedError
+    notebook = path.suffix == ".ipynb"
+    limit = MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        return CodeAnalysis(
+            error=f"{display}: cannot be read ({error.strerror or error}); fix: make it "
+            "readable, or exclude it under code.exclude"
+        )
+    if len(data) > limit:
+        return CodeAnalysis(
+            error=f"{display}: larger than {limit // (1024 * 1024)} MiB, not analysed; fix: "
+            "exclude generated files under code.exclude"
+        )
+    if notebook:
+        try:
+            text = data.decode("utf-8")
+            cells = code_cells(text)
+        except UnicodeDecodeError as error:
+            return CodeAnalysis(
+                error=f"{display}: byte {error.start}: not UTF-8; fix: save the notebook as UTF-8"
+            )
+        except NotebookError as error:
+            return CodeAnalysis(error=f"{display}: {error}")
+        return _analyse(display, [(c.number, c.source) for c in cells])
+    try:
+        source = _decode(data)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        return CodeAnalysis(
+            error=f"{display}: line 1: cannot be decoded ({error}); fix: save it as UTF-8, or "
+            "declare its encoding in a PEP 263 coding comment"
+        )
+    return _analyse(display, [(None, source)])
+
+
+def _decode(data: bytes) -> str:
+    """The source text as Python reads it: a BOM or PEP 263 comment, else UTF-8, strictly."""
+    lines = iter(data.splitlines(keepends=True))
+    encoding, _ = tokenize.detect_encoding(lambda: next(lines, b""))
+    return data.decode(encoding)
+
+
+def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
+    """Parse every unit (a module, or a notebook's cells), then judge them with one name table.
+
+    A notebook's cells share their names (``import torch as t`` in cell 1, ``t.load`` in cell
+    3) as its kernel does.
+    """
+    names = Names(STAR_NAMES)
+    parsed: list[_Unit] = []
+    for cell, source in units:
+        where = f"{file}: cell {cell}" if cell is not None else file
+        try:
+            tree = ast.parse(source, filename=file)
+        except SyntaxError as error:
+            return CodeAnalysis(error=f"{where}: line {error.lineno}: {error.msg}; {_FIX_SYNTAX}")
+        except (ValueError, RecursionError, MemoryError) as error:
+            return CodeAnalysis(error=f"{where}: cannot be parsed ({error}); {_FIX_SYNTAX}")
+        unit = _Unit(file, cell, source)
+        try:
+            for node in ast.walk(tree):
+                names.record(node)
+                if isinstance(node, ast.Call):
+                    unit.calls.append(node)
+                elif isinstance(node, ast.Assign):
+                    unit.assignments.append(node)
+        except RecursionError:
+            return CodeAnalysis(error=f"{where}: nested too deeply to analyse; {_FIX_SYNTAX}")
+        try:
+            unit.suppressions, malformed = read_suppressions(source, _KNOWN_RULES)
+            for number, entries in unit.suppressions.items():
+                unit.comment_starts[number] = min(e.column for e in entries)
+        except (tokenize.TokenError, SyntaxError) as error:
+            return CodeAnalysis(error=f"{where}: comments cannot be read ({error}); {_FIX_SYNTAX}")
+        for comment in malformed:
+            unit.comment_starts[comment.line] = comment.column
+            unit.add_comment(comment.line, comment.column, comment.problem, comment.text)
+        parsed.append(unit)
+    findings: list[Finding] = []
+    try:
+        for unit in parsed:
+            for call in unit.calls:
+                name, verdicts = judge_call(call, names)
+                for verdict in verdicts:
+                    unit.add(verdict, call, name, _via(call))
+            for assign in unit.assignments:
+                for target in assign.targets:
+                    assigned = judge_assignment(target, assign.value, names)
+                    if assigned is not None:
+                        unit.add(assigned, assign, "", "")
+            findings.extend(unit.findings)
+        findings.sort(
+            key=lambda f: (
+                f.location.cell or 0,
+                f.location.line or 0,
+                f.location.column or 0,
+                f.rule,
+            )
+        )
+    except RecursionError:
+        return CodeAnalysis(error=f"{file}: nested too deeply to analyse; {_FIX_SYNTAX}")
+    return CodeAnalysis(findings=findings)
+
+
+def _via(call: ast.Call) -> str:
+    return ast.unparse(call.func)
+
+
+class _Unit:
+    """One parsed module or cell: its calls and assignments to judge, and its findings."""
+
+    def __init__(self, file: str, cell: int | None, source: str) -> None:
+        self.file = file
+        self.cell = cell
+        self.lines = source.splitlines()
+        self.calls: list[ast.Call] = []
+        self.assignments: list[ast.Assign] = []
+        self.suppressions: dict[int, list[Suppression]] = {}
+        self.comment_starts: dict[int, int] = {}
+        """Where a suppression comment starts on its line: quotes stop there."""
+        self.findings: list[Finding] = []
+
+    def add(self, verdict: Verdict, node: ast.stmt | ast.expr, name: str, via: str) -> None:
+        rule = RULES[verdict.rule]
+        line = node.lineno
+        end = node.end_lineno or line
+        detail = verdict.detail
+        if name and via and via != name:
+            detail = f"{name} resolved from {via!r}; {detail}"
+        self.findings.append(
+            Finding(
+                rule=rule.id,
+                severity=verdict.severity,
+                category=CATEGORY,
+                title=rule.title,
+                location=Location(
+                    file=self.file,
+                    line=line,
+                    column=self._column(line, node.col_offset),
+                    cell=self.cell,
+                ),
+                evidence=f"`{self._quote(line, end)}`: {detail}",
+                why=rule.why,
+                remediation=rule.fix,
+                cwe=rule.cwe,
+                accepted=self._accepted(rule.id, line, end),
+            )
+        )
+
+    def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
+        rule = RULES["MLS-LOAD-013"]
+        self.findings.append(
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                category=CATEGORY,
+                title=rule.title,
+                location=Location(file=self.file, line=line, column=column + 1, cell=self.cell),
+                evidence=f"`{_clip(text)}`: the comment {problem}; it suppresses nothing",
+                why=rule.why,
+                remediation=rule.fix,
+                cwe=rule.cwe,
+            )
+        )
+
+    def _accepted(self, rule: str, line: int, end: int) -> Acceptance | None:
+        for number in range(line, end + 1):
+            for suppression in self.suppressions.get(number, ()):
+                if rule in suppression.rules:
+                    where = (
+                        f"{self.file}:cell {self.cell}:{number}"
+                        if self.cell
+                        else f"{self.file}:{number}"
+                    )
+                    return Acceptance(reason=suppression.reason, owner="", expires="", source=where)
+        return None
+
+    def _column(self, line: int, offset: int) -> int:
+        # ``ast`` counts columns in UTF-8 bytes; editors and SARIF in characters.
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return len(text.encode("utf-8")[:offset].decode("utf-8", "replace")) + 1
+
+    def _quote(self, line: int, end: int) -> str:
+        parts = []
+        for number in range(line, min(end, len(self.lines)) + 1):
+            text = self.lines[number - 1]
+            if number in self.comment_starts:
+                text = text[: self.comment_starts[number]]
+            parts.append(text.strip())
+        return _clip(" ".join(p for p in parts if p))
+
+
+def _clip(text: str) -> str:
+    """The text with control characters escaped, cut to :data:`QUOTE_CHARS` with an ellipsis."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(escaped) > QUOTE_CHARS:
+        escaped = escaped[: QUOTE_CHARS - 1] + "\u2026"
+    return escaped

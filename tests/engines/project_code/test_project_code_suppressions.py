@@ -1,0 +1,102 @@
+"""Inline suppressions: a reason accepts the finding where it stands; no reason is MLS-LOAD-013."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mlsupply.engines.project_code import analyse_source
+from pytest_mlsupply.results import Severity
+
+
+def test_a_suppression_with_a_reason_accepts_the_finding_and_keeps_it() -> None:
+    source = "import torch\ntorch.load('m')  # mlsupply: ignore[MLS-LOAD-001] -- our own file\n"
+    (finding,) = analyse_source(source, file="src/a.py").findings
+    assert finding.rule == "MLS-LOAD-001"
+    assert finding.accepted is not None
+    assert finding.accepted.reason == "our own file"
+    assert finding.accepted.inline
+    assert finding.accepted.source == "src/a.py:2"
+
+
+def test_adding_a_suppression_keeps_the_finding_fingerprint() -> None:
+    plain = "import torch\ntorch.load('m')\n"
+    suppressed = "import torch\ntorch.load('m')  # mlsupply: ignore[MLS-LOAD-001] -- ok\n"
+    (before,) = analyse_source(plain, file="a.py").findings
+    (after,) = analyse_source(suppressed, file="a.py").findings
+    assert before.evidence == after.evidence
+
+
+def test_a_suppression_names_several_rules_separated_by_commas() -> None:
+    source = (
+        "import torch, pickle\n"
+        "torch.load(pickle.loads(b''))  # mlsupply: ignore[MLS-LOAD-001, MLS-LOAD-002] -- fixture\n"
+    )
+    findings = analyse_source(source, file="a.py").findings
+    assert sorted(f.rule for f in findings) == ["MLS-LOAD-001", "MLS-LOAD-002"]
+    assert all(f.accepted is not None for f in findings)
+
+
+def test_a_suppression_on_any_line_of_a_multi_line_call_applies() -> None:
+    source = (
+        "import torch\n"
+        "torch.load(\n"
+        "    'm.pt',  # mlsupply: ignore[MLS-LOAD-001] -- the file is ours\n"
+        ")\n"
+    )
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.accepted is not None
+    assert finding.accepted.source == "a.py:3"
+
+
+def test_a_suppression_of_another_rule_does_not_accept_the_finding() -> None:
+    source = "import torch\ntorch.load('m')  # mlsupply: ignore[MLS-LOAD-002] -- wrong rule\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.accepted is None
+
+
+def test_a_suppression_on_another_line_does_not_apply() -> None:
+    source = "import torch\n# mlsupply: ignore[MLS-LOAD-001] -- above\ntorch.load('m')\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.accepted is None
+
+
+def test_a_hash_inside_a_string_is_no_comment() -> None:
+    source = "import torch\ntorch.load('# mlsupply: ignore[MLS-LOAD-001] -- not a comment')\n"
+    findings = analyse_source(source, file="a.py").findings
+    assert [(f.rule, f.accepted) for f in findings] == [("MLS-LOAD-001", None)]
+
+
+@pytest.mark.parametrize(
+    ("comment", "problem"),
+    [
+        ("# mlsupply: ignore[MLS-LOAD-001]", "no reason"),
+        ("# mlsupply: ignore[MLS-LOAD-001] --   ", "no reason"),
+        ("# mlsupply: ignore -- because", "names no rule"),
+        ("# mlsupply: ignore[] -- because", "names no rule"),
+        ("# mlsupply: ignore[MLS-LOAD-999] -- because", "unknown rule(s) MLS-LOAD-999"),
+        ("# mlsupply: ignore[MLS-LOAD-001, NOPE] -- because", "unknown rule(s) NOPE"),
+    ],
+)
+def test_a_malformed_suppression_is_a_finding_and_suppresses_nothing(
+    comment: str, problem: str
+) -> None:
+    source = f"import torch\ntorch.load('m')  {comment}\n"
+    findings = analyse_source(source, file="a.py").findings
+    by_rule = {f.rule: f for f in findings}
+    assert set(by_rule) == {"MLS-LOAD-001", "MLS-LOAD-013"}
+    assert by_rule["MLS-LOAD-001"].accepted is None
+    bad = by_rule["MLS-LOAD-013"]
+    assert bad.severity is Severity.MEDIUM
+    assert problem in bad.evidence
+    assert bad.location.line == 2
+    assert bad.location.column == source.splitlines()[1].index("#") + 1
+
+
+def test_a_malformed_suppression_alone_is_still_a_finding() -> None:
+    findings = analyse_source("x = 1  # mlsupply: ignore\n", file="a.py").findings
+    assert [f.rule for f in findings] == ["MLS-LOAD-013"]
+
+
+def test_a_well_formed_suppression_with_nothing_to_suppress_is_no_finding() -> None:
+    source = "x = 1  # mlsupply: ignore[MLS-LOAD-001] -- kept from a refactoring\n"
+    assert analyse_source(source, file="a.py").findings == []

@@ -1,0 +1,128 @@
+"""MLS-LOAD-001 (torch.load without weights_only=True) through every way a name resolves."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mlsupply.engines.project_code import RULES, analyse_source
+from pytest_mlsupply.results import Severity
+
+
+def rules_of(source: str) -> list[str]:
+    analysis = analyse_source(source, file="src/load.py")
+    assert analysis.error is None
+    return [f.rule for f in analysis.findings]
+
+
+VULNERABLE = {
+    "plain call without weights_only": "import torch\ntorch.load('m.pt')\n",
+    "weights_only=False": "import torch\ntorch.load('m.pt', weights_only=False)\n",
+    "module alias": "import torch as t\nt.load('m.pt')\n",
+    "from import with alias": "from torch import load as L\nL('m.pt')\n",
+    "star import": "from torch import *\nload('m.pt')\n",
+    "serialization module": "import torch.serialization\ntorch.serialization.load('m')\n",
+    "import torch.hub binds torch": "import torch.hub\ntorch.load('m')\n",
+    "module constant False": "import torch\nW = False\ntorch.load('m', weights_only=W)\n",
+    "a parameter is not provably True": (
+        "import torch\ndef f(p, w):\n    return torch.load(p, weights_only=w)\n"
+    ),
+    "partial binding False": (
+        "import functools, torch\n"
+        "load = functools.partial(torch.load, weights_only=False)\nload('m')\n"
+    ),
+    "from functools import partial": (
+        "from functools import partial\nimport torch\npartial(torch.load, map_location='cpu')('m')\n"
+    ),
+    "getattr with a literal": "import torch\ngetattr(torch, 'load')('m')\n",
+    "getattr with a constant name": "import torch\nNAME = 'load'\ngetattr(torch, NAME)('m')\n",
+    "kwargs dict literal": "import torch\ntorch.load('m', **{'weights_only': False})\n",
+    "kwargs dict() call": "import torch\nkw = dict(weights_only=False)\ntorch.load('m', **kw)\n",
+    "a name bound to the function": "import torch\nloader = torch.load\nloader('m')\n",
+    "a constant bound twice to different values": (
+        "import torch\nW = True\nW = False\ntorch.load('m', weights_only=W)\n"
+    ),
+}
+
+SAFE = {
+    "weights_only=True": "import torch\ntorch.load('m.pt', weights_only=True)\n",
+    "constant True": "import torch\nW = True\ntorch.load('m', weights_only=W)\n",
+    "partial binding True": (
+        "import functools, torch\nfunctools.partial(torch.load, weights_only=True)('m')\n"
+    ),
+    "kwargs dict True": "import torch\ntorch.load('m', **{'weights_only': True})\n",
+    "a different load": "import json\njson.load(open('x'))\n",
+    "a local function named load": "def load(p):\n    return p\nload('m')\n",
+    "a method named load": "class A:\n    def load(self):\n        pass\nA().load()\n",
+}
+
+
+@pytest.mark.parametrize("source", VULNERABLE.values(), ids=VULNERABLE.keys())
+def test_an_unsafe_torch_load_is_a_finding_however_it_is_named(source: str) -> None:
+    assert rules_of(source) == ["MLS-LOAD-001"]
+
+
+@pytest.mark.parametrize("source", SAFE.values(), ids=SAFE.keys())
+def test_a_weights_only_torch_load_or_another_load_is_no_finding(source: str) -> None:
+    assert rules_of(source) == []
+
+
+def test_a_finding_carries_the_rule_catalogue_and_a_location_with_column() -> None:
+    source = "import torch as t\n\nstate = t.load('m.pt', weights_only=False)\n"
+    (finding,) = analyse_source(source, file="src/load.py").findings
+    rule = RULES["MLS-LOAD-001"]
+    assert finding.severity is Severity.HIGH
+    assert finding.cwe == "CWE-502"
+    assert finding.title == rule.title
+    assert finding.remediation == rule.fix
+    assert finding.category == "unsafe-loading"
+    assert (finding.location.file, finding.location.line, finding.location.column) == (
+        "src/load.py",
+        3,
+        9,
+    )
+    assert finding.location.cell is None
+    assert "state = t.load('m.pt', weights_only=False)" in finding.evidence
+    assert "torch.load resolved from 't.load'" in finding.evidence
+    assert "weights_only=False" in finding.evidence
+
+
+def test_the_evidence_names_the_constant_that_decided() -> None:
+    source = "import torch\nWEIGHTS_ONLY = False\ntorch.load('m', weights_only=WEIGHTS_ONLY)\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert "weights_only=False (from WEIGHTS_ONLY)" in finding.evidence
+
+
+def test_a_missing_weights_only_says_why_the_default_is_unsafe() -> None:
+    (finding,) = analyse_source("import torch\ntorch.load('m')\n", file="a.py").findings
+    assert "torch < 2.6" in finding.evidence
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" in finding.evidence
+
+
+def test_the_evidence_keeps_its_text_when_code_above_moves() -> None:
+    source = "import torch\ntorch.load('m', weights_only=False)\n"
+    moved = "import torch\n\n\n\n# a comment\ntorch.load('m', weights_only=False)\n"
+    (before,) = analyse_source(source, file="a.py").findings
+    (after,) = analyse_source(moved, file="a.py").findings
+    assert before.location.line != after.location.line
+    assert (before.title, before.evidence) == (after.title, after.evidence)
+    assert "line" not in before.evidence
+
+
+def test_a_column_counts_characters_not_utf8_bytes() -> None:
+    source = "import torch\nnom = 'é€'; torch.load('m')\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.location.column == source.splitlines()[1].index("torch.load") + 1
+
+
+def test_a_multi_line_call_is_quoted_on_one_line() -> None:
+    source = "import torch\nstate = torch.load(\n    'm.pt',\n    weights_only=False,\n)\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert "state = torch.load( 'm.pt', weights_only=False, )" in finding.evidence
+
+
+def test_a_long_line_is_quoted_with_an_ellipsis_and_control_characters_escaped() -> None:
+    source = "import torch\ntorch.load('m' + '" + "x" * 300 + "\\x1b')\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    quote = finding.evidence.split("`")[1]
+    assert quote.endswith("\u2026")
+    assert len(quote) <= 160
