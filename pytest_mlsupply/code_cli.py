@@ -255,7 +255,11 @@ def render_text(run: CodeRun) -> str:
         lines.append(f"ERROR {_plain(path)}: {_plain(why)}")
     for result in run.results:
         if result.error is not None:
-            lines.append(f"ERROR {_plain(result.subject)}: {_plain(result.error)}")
+            # The engine's errors start with the file's name; it is not written twice.
+            error = result.error
+            if not error.startswith(f"{result.subject}: "):
+                error = f"{result.subject}: {error}"
+            lines.append(f"ERROR {_plain(error)}")
         for finding in sorted(result.findings, key=_order):
             lines.extend(_block(finding, result.subject, run.threshold))
     lines.append(_count_line(run))
