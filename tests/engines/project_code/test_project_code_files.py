@@ -1,0 +1,170 @@
+"""Files: notebooks cell by cell, encodings, and failing closed on what cannot be read."""
+
+from __future__ import annotations
+
+import json
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.engines.project_code import CodeAnalysis, analyse_file, analyse_source
+
+
+def notebook(path: Path, cells: list[tuple[str, object]], nbformat: int = 4) -> Path:
+    document = {
+        "nbformat": nbformat,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": kind, "metadata": {}, "source": source, "outputs": []}
+            for kind, source in cells
+        ],
+    }
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_a_python_file_is_read_and_judged(tmp_path: Path) -> None:
+    path = tmp_path / "load.py"
+    path.write_text("import torch\ntorch.load('m')\n", encoding="utf-8")
+    analysis = analyse_file(path, display="src/load.py")
+    assert analysis.error is None
+    (finding,) = analysis.findings
+    assert finding.location.file == "src/load.py"
+
+
+def test_a_pep_263_encoding_is_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nimport torch\nname = '\xe9'; torch.load(name)\n")
+    analysis = analyse_file(path, display="latin.py")
+    assert analysis.error is None
+    (finding,) = analysis.findings
+    assert "name = '\u00e9'" in finding.evidence
+
+
+def test_a_file_that_is_not_utf8_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.py"
+    path.write_bytes(b"import torch\nx = '\xff\xfe'\n")
+    analysis = analyse_file(path, display="src/bad.py")
+    assert analysis.findings == []
+    assert analysis.error is not None
+    assert analysis.error.startswith("src/bad.py: ")
+    assert "fix:" in analysis.error
+
+
+def test_a_syntax_error_is_an_error_with_its_line() -> None:
+    analysis = analyse_source("import torch\n\ndef broken(:\n", file="src/x.py")
+    assert analysis.findings == []
+    assert analysis.error is not None
+    assert analysis.error.startswith("src/x.py: line 3: ")
+    assert "fix:" in analysis.error
+
+
+def test_a_null_byte_is_an_error_not_an_exception() -> None:
+    analysis = analyse_source("x = 1\0\n", file="x.py")
+    assert analysis.error is not None
+
+
+def test_a_file_nested_too_deeply_is_an_error_not_an_exception() -> None:
+    analysis = analyse_source("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n", file="deep.py")
+    assert analysis.error is not None
+    assert analysis.error.startswith("deep.py: ")
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    analysis = analyse_file(tmp_path / "gone.py", display="gone.py")
+    assert analysis.error is not None
+    assert analysis.error.startswith("gone.py: cannot be read")
+
+
+def test_a_notebook_is_judged_cell_by_cell_with_cell_numbers(tmp_path: Path) -> None:
+    path = notebook(
+        tmp_path / "n.ipynb",
+        [
+            ("markdown", "# Loading"),
+            ("code", ["import torch as t\n", "%matplotlib inline\n"]),
+            ("code", "!pip install torch\nstate = t.load('m.pt')\n"),
+        ],
+    )
+    analysis = analyse_file(path, display="notebooks/n.ipynb")
+    assert analysis.error is None
+    (finding,) = analysis.findings
+    assert (finding.location.cell, finding.location.line, finding.location.column) == (3, 2, 9)
+    assert "torch.load resolved from 't.load'" in finding.evidence
+
+
+def test_a_suppression_in_a_notebook_names_its_cell(tmp_path: Path) -> None:
+    path = notebook(
+        tmp_path / "n.ipynb",
+        [
+            (
+                "code",
+                "import pickle\npickle.load(f)  # mlsupply: ignore[MLS-LOAD-002] -- test data\n",
+            )
+        ],
+    )
+    (finding,) = analyse_file(path, display="n.ipynb").findings
+    assert finding.accepted is not None
+    assert finding.accepted.source == "n.ipynb:cell 1:2"
+
+
+def test_magics_shell_lines_and_help_are_blanked_keeping_line_numbers(tmp_path: Path) -> None:
+    path = notebook(
+        tmp_path / "n.ipynb",
+        [
+            (
+                "code",
+                "%load_ext autoreload\nfiles = !ls\ntorch?\nif True:\n    !echo hi\n"
+                "import torch\ntorch.load('m')\n",
+            ),
+            ("code", "%%bash\necho $(python -c 'import pickle; pickle.load(f)')\n"),
+            ("code", "%%time\nimport pickle\npickle.loads(b)\n"),
+        ],
+    )
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert [(f.rule, f.location.cell, f.location.line) for f in analysis.findings] == [
+        ("MLS-LOAD-001", 1, 7),
+        ("MLS-LOAD-002", 3, 3),
+    ]
+
+
+def test_a_notebook_cell_that_does_not_parse_is_an_error_naming_the_cell(tmp_path: Path) -> None:
+    path = notebook(tmp_path / "n.ipynb", [("code", "x = 1"), ("code", "def (:\n")])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.findings == []
+    assert analysis.error is not None
+    assert analysis.error.startswith("n.ipynb: cell 2: line 1: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "no 'cells' list"),
+        (json.dumps({"nbformat": 3, "cells": []}), "nbformat 3"),
+        (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}), "cell 1"),
+    ],
+)
+def test_a_notebook_that_is_not_nbformat_4_json_is_an_error(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "bad.ipynb"
+    path.write_text(text, encoding="utf-8")
+    analysis = analyse_file(path, display="bad.ipynb")
+    assert analysis.error is not None
+    assert analysis.error.startswith("bad.ipynb: ")
+    assert problem in analysis.error
+    assert "fix:" in analysis.error
+
+
+def test_the_standard_library_is_analysed_without_an_exception() -> None:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
+    sample = files[:: max(1, len(files) // 300)]
+    assert len(sample) >= 200
+    for path in sample:
+        analysis = analyse_file(path, display=path.name)
+        assert isinstance(analysis, CodeAnalysis)
+        assert analysis.error is None or analysis.error.startswith(path.name)
