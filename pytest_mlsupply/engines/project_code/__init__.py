@@ -59,7 +59,8 @@ _ = (CodeRule, Severity)  # re-exported: the catalogue's type and the severities
 
 def analyse_source(source: str, *, file: str, cell: int | None = None) -> CodeAnalysis:
     """Judge one module's (or one notebook cell's) source; ``file`` names it in locations."""
-    return _analyse(file, [(cell, source)])
+    # A byte-order mark read as text (``read_text(encoding="utf-8")``) is no code.
+    return _guarded(file, [(cell, source.removeprefix("\ufeff"))])
 
 
 def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
@@ -89,15 +90,38 @@ def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
             )
         except NotebookError as error:
             return CodeAnalysis(error=f"{display}: {error}")
-        return _analyse(display, [(c.number, c.source) for c in cells])
+        except RecursionError:
+            return CodeAnalysis(
+                error=f"{display}: JSON nested too deeply to read; fix: save the notebook again "
+                "from Jupyter, or exclude it under code.exclude"
+            )
+        return _guarded(display, [(c.number, c.source) for c in cells])
     try:
         source = _decode(data)
-    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return CodeAnalysis(
+            error=f"{display}: line {line}: not valid {error.encoding}; fix: save it as UTF-8, "
+            "or declare its encoding in a PEP 263 coding comment"
+        )
+    except (SyntaxError, LookupError) as error:
         return CodeAnalysis(
             error=f"{display}: line 1: cannot be decoded ({error}); fix: save it as UTF-8, or "
             "declare its encoding in a PEP 263 coding comment"
         )
-    return _analyse(display, [(None, source)])
+    return _guarded(display, [(None, source)])
+
+
+def _guarded(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
+    """:func:`_analyse`, failing closed: a bug of a judge errors the file, it never passes."""
+    try:
+        return _analyse(file, units)
+    except Exception as error:  # fail closed, with the cause in the message
+        return CodeAnalysis(
+            error=f"{file}: the code checks failed ({type(error).__name__}: {error}); fix: "
+            "report this as a pytest-mlsupply bug, and exclude the file under code.exclude "
+            "meanwhile"
+        )
 
 
 def _decode(data: bytes) -> str:

@@ -18,6 +18,9 @@ __all__ = ["Cell", "NotebookError", "code_cells"]
 # Cell magics whose body is still Python the kernel runs.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit"})
 _SHELL_ASSIGNMENT = re.compile(r"\s*[A-Za-z_][\w.,\s]*=\s*[!%]")
+# IPython help: ``obj?``, ``obj.attr??``, ``?obj`` (a line ending in ``?`` after code or in a
+# comment is not one).
+_HELP = re.compile(r"\s*\?{0,2}[A-Za-z_][\w.]*\?{0,2}\s*$")
 
 
 class NotebookError(ValueError):
@@ -83,7 +86,7 @@ def _python(source: str) -> str | None:
         stripped = line.strip()
         if (
             stripped.startswith(("%", "!", "?"))
-            or (stripped.endswith("?") and not stripped.startswith("#"))
+            or (stripped.endswith("?") and _HELP.match(line))
             or _SHELL_ASSIGNMENT.match(line)
         ):
             # Blank, keeping the indentation and a statement: an ``if`` whose only body was a

@@ -230,7 +230,16 @@ _YAML_SAFE_LOADERS = frozenset(
     for module in ("", "loader.", "cyaml.")
     for name in ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 )
-_YAML_FULL_LOADERS = frozenset({"yaml.FullLoader", "yaml.loader.FullLoader"})
+_YAML_FULL_LOADERS = frozenset(
+    f"yaml.{module}{name}"
+    for module in ("", "loader.", "cyaml.")
+    for name in ("FullLoader", "CFullLoader")
+)
+_YAML_UNSAFE_LOADERS = frozenset(
+    f"yaml.{module}{name}"
+    for module in ("", "loader.", "cyaml.")
+    for name in ("Loader", "UnsafeLoader", "CLoader", "CUnsafeLoader")
+)
 _JINJA_TEMPLATE = frozenset({"jinja2.Template", "jinja2.environment.Template"})
 _JINJA_SANDBOX = frozenset(
     {
@@ -472,12 +481,7 @@ def _yaml(
         return []
     if loader in _YAML_FULL_LOADERS:
         return [Verdict("MLS-LOAD-007", Severity.MEDIUM, f"Loader={loader}")]
-    if loader in (
-        "yaml.Loader",
-        "yaml.UnsafeLoader",
-        "yaml.loader.Loader",
-        "yaml.loader.UnsafeLoader",
-    ):
+    if loader in _YAML_UNSAFE_LOADERS:
         return [Verdict("MLS-LOAD-007", Severity.HIGH, f"Loader={loader}")]
     return [
         Verdict(

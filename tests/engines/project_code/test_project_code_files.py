@@ -168,3 +168,33 @@ def test_the_standard_library_is_analysed_without_an_exception() -> None:
         analysis = analyse_file(path, display=path.name)
         assert isinstance(analysis, CodeAnalysis)
         assert analysis.error is None or analysis.error.startswith(path.name)
+
+
+def test_a_byte_order_mark_is_no_code(tmp_path: Path) -> None:
+    path = tmp_path / "bom.py"
+    path.write_bytes(b"\xef\xbb\xbfimport pickle\npickle.loads(b)\n")
+    from_file = analyse_file(path, display="bom.py")
+    from_text = analyse_source(path.read_text(encoding="utf-8"), file="bom.py")
+    assert [f.rule for f in from_file.findings] == ["MLS-LOAD-002"]
+    assert [f.rule for f in from_text.findings] == ["MLS-LOAD-002"]
+
+
+def test_a_line_ending_in_a_question_mark_after_code_is_still_code(tmp_path: Path) -> None:
+    path = notebook(tmp_path / "n.ipynb", [("code", "import pickle\npickle.loads(b)  # why?\n")])
+    assert [f.rule for f in analyse_file(path, display="n.ipynb").findings] == ["MLS-LOAD-002"]
+
+
+def test_a_notebook_nested_too_deeply_is_an_error_not_an_exception(tmp_path: Path) -> None:
+    path = tmp_path / "deep.ipynb"
+    path.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    analysis = analyse_file(path, display="deep.ipynb")
+    assert analysis.error is not None
+    assert analysis.error.startswith("deep.ipynb: ")
+
+
+def test_a_file_not_in_its_declared_encoding_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.py"
+    path.write_bytes(b"x = 1\ny = 2\nz = '\xff'\n")
+    analysis = analyse_file(path, display="bad.py")
+    assert analysis.error is not None
+    assert analysis.error.startswith("bad.py: line 3: not valid utf-8")

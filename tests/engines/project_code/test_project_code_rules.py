@@ -128,6 +128,12 @@ VULNERABLE: list[tuple[str, str, Severity]] = [
     ("MLS-LOAD-007", "import yaml\nyaml.unsafe_load(text)\n", Severity.HIGH),
     (
         "MLS-LOAD-007",
+        "from yaml import CLoader as L\nimport yaml\nyaml.load(t, L)\n",
+        Severity.HIGH,
+    ),
+    ("MLS-LOAD-007", "import yaml\nyaml.load(t, Loader=MyLoader)\n", Severity.MEDIUM),
+    (
+        "MLS-LOAD-007",
         "from yaml import load_all, FullLoader\nload_all(t, FullLoader)\n",
         Severity.MEDIUM,
     ),

@@ -126,3 +126,20 @@ def test_a_long_line_is_quoted_with_an_ellipsis_and_control_characters_escaped()
     quote = finding.evidence.split("`")[1]
     assert quote.endswith("\u2026")
     assert len(quote) <= 160
+
+
+def test_star_args_from_a_literal_count_as_positionals() -> None:
+    unsafe = "import numpy as np\nnp.load('a.npy', *(None, True))\n"
+    safe = "import numpy as np\nARGS = [None, False]\nnp.load('a.npy', *ARGS)\n"
+    assert rules_of(unsafe) == ["MLS-LOAD-003"]
+    assert rules_of(safe) == []
+
+
+def test_a_star_import_brings_in_only_the_names_the_rules_know() -> None:
+    assert rules_of("from torch import *\nfrom json import *\nload(f)\n") == ["MLS-LOAD-001"]
+    assert rules_of("from json import *\nload(f)\n") == []
+
+
+def test_a_partials_positionals_come_before_the_calls() -> None:
+    source = "import functools, numpy\nf = functools.partial(numpy.load, 'a.npy', None)\nf(True)\n"
+    assert rules_of(source) == ["MLS-LOAD-003"]
