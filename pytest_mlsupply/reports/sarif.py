@@ -90,10 +90,13 @@ class SourceRoot:
     repository: str | None = None
     commit: str | None = None
 
-    def path_of(self, file: str) -> Path | None:
-        """The file a finding names, as an absolute path (None: it is on no local disk)."""
+    def path_of(self, file: str, *, prefixed: bool = True) -> Path | None:
+        """The file a finding names, as an absolute path (None: it is on no local disk).
+
+        ``prefixed=False`` for a name that is a plain path (the project's code files): its
+        first directory is never a model's name, even when one is spelled the same."""
         name, _, rest = file.partition("/")
-        if name in self.prefixes:
+        if prefixed and name in self.prefixes:
             folder = self.prefixes[name]
             if folder is None:
                 return None
@@ -101,10 +104,10 @@ class SourceRoot:
         path = Path(file)
         return path if path.is_absolute() else self.base / path
 
-    def location(self, file: str) -> dict[str, Any] | None:
+    def location(self, file: str, *, prefixed: bool = True) -> dict[str, Any] | None:
         """The ``artifactLocation`` of ``file``: relative to %SRCROOT% when inside the root;
         None when the file is on no local disk."""
-        path = self.path_of(file)
+        path = self.path_of(file, prefixed=prefixed)
         if path is None:
             return None
         # Lexically normalised first: ``proj/../../x`` is not inside the root, and a relative
@@ -266,14 +269,18 @@ class _Places:
 
     def __init__(self, root: SourceRoot | None) -> None:
         self.root = root
-        self._seen: dict[str, dict[str, Any] | None] = {}
+        self._seen: dict[tuple[str, bool], dict[str, Any] | None] = {}
 
-    def __call__(self, file: str) -> dict[str, Any] | None:
-        if file not in self._seen:
-            self._seen[file] = (
-                {"uri": _uri(file)} if self.root is None else self.root.location(file)
+    def __call__(self, file: str, *, code: bool = False) -> dict[str, Any] | None:
+        """``code``: a code file's name is a path from the base, never ``<model>/<file>``."""
+        key = (file, code)
+        if key not in self._seen:
+            self._seen[key] = (
+                {"uri": _uri(file)}
+                if self.root is None
+                else self.root.location(file, prefixed=not code)
             )
-        location = self._seen[file]
+        location = self._seen[key]
         return None if location is None else dict(location)
 
 
@@ -402,7 +409,7 @@ def _result(
         message += f" ({_cell_place(finding)})"
     location: dict[str, Any] = {}
     file = where.file or (result.subject if result.kind in _FILE_KINDS else None)
-    artifact_location = place(file) if file else None
+    artifact_location = place(file, code=result.kind is RowKind.CODE) if file else None
     if artifact_location is not None:
         if _key(artifact_location) in artifact_index:
             artifact_location["index"] = artifact_index[_key(artifact_location)]
@@ -559,7 +566,11 @@ def _notifications(
                 "text": f"{result.subject} [{result.check}] could not complete: {result.error}"
             },
         }
-        locations = _physical(place(result.subject)) if result.kind in _FILE_KINDS else []
+        locations = (
+            _physical(place(result.subject, code=result.kind is RowKind.CODE))
+            if result.kind in _FILE_KINDS
+            else []
+        )
         if locations:
             note["locations"] = locations
         note["properties"] = {"check": result.check, "subject": result.subject}

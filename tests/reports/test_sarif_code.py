@@ -152,3 +152,25 @@ def test_a_code_file_that_could_not_be_analysed_is_a_notification_placed_on_the_
     assert note["locations"] == [
         {"physicalLocation": {"artifactLocation": {"uri": "src/bad.py", "uriBaseId": "%SRCROOT%"}}}
     ]
+
+
+def test_a_code_file_is_never_placed_in_a_model_spelled_like_its_first_directory(
+    tmp_path: Path,
+) -> None:
+    # In the gate, an artifact's name is <model>/<file>; a code file's is a plain path. With a
+    # model named "src", src/app/load.py is still the project's src/app/load.py.
+    source = SourceRoot(root=tmp_path, base=tmp_path, prefixes={"src": tmp_path / "models" / "x"})
+    pickle_finding = dataclasses.replace(TORCH_LOAD, location=Location(file="src/w.pkl"))
+    results = [
+        CheckResult(C, "src/app/load.py", "code", [TORCH_LOAD]),
+        CheckResult(RowKind.ARTIFACT, "src/w.pkl", "scan", [pickle_finding]),
+        CheckResult(C, "src/bad.py", "code", error="src/bad.py: line 1: invalid syntax"),
+    ]
+    log = json.loads(render_sarif(results, Severity.HIGH, tool_version="0", root=source))
+    assert_github_accepts(log)
+    uris = sorted(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results_of(log)
+    )
+    assert uris == ["models/x/w.pkl", "src/app/load.py"]
+    (note,) = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/bad.py"
