@@ -90,11 +90,6 @@ def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
             )
         except NotebookError as error:
             return CodeAnalysis(error=f"{display}: {error}")
-        except RecursionError:
-            return CodeAnalysis(
-                error=f"{display}: JSON nested too deeply to read; fix: save the notebook again "
-                "from Jupyter, or exclude it under code.exclude"
-            )
         return _guarded(display, [(c.number, c.source) for c in cells])
     try:
         source = _decode(data)

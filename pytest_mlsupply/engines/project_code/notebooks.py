@@ -1,5 +1,8 @@
 """Jupyter notebooks (nbformat 4) as code cells for the project-code rules.
 
+Read with :mod:`~pytest_mlsupply.engines.strict_json`, the one reader of JSON whose content
+decides a verdict.
+
 A notebook is JSON; its code cells are Python with IPython's additions. Line magics (``%pip``),
 shell escapes (``!ls``, ``files = !ls``) and help lines (``obj?``) are blanked, not deleted, so
 every line keeps its number; a cell magic that makes the cell another language (``%%bash``) skips
@@ -8,10 +11,11 @@ the cell, one that still runs Python (``%%time``) is blanked on its first line o
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from pytest_mlsupply.engines import strict_json
 
 __all__ = ["Cell", "NotebookError", "code_cells"]
 
@@ -38,11 +42,12 @@ class Cell:
 def code_cells(text: str) -> list[Cell]:
     """The notebook's code cells, IPython syntax blanked, or :class:`NotebookError`."""
     try:
-        document: Any = json.loads(text)
-    except json.JSONDecodeError as error:
+        # The strict reader: a duplicated "source" key must not show one cell to the gate and
+        # another to Jupyter.
+        document: Any = strict_json.loads(text)
+    except strict_json.StrictJsonError as error:
         raise NotebookError(
-            f"line {error.lineno}: not valid JSON ({error.msg}); fix: save the notebook again "
-            "from Jupyter, or exclude it under code.exclude"
+            f"{error}; fix: save the notebook again from Jupyter, or exclude it under code.exclude"
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError(

@@ -132,7 +132,7 @@ RULES: dict[str, CodeRule] = {
             "eval/exec of non-literal data",
             "eval, exec and compile run their argument as Python: data read from a model's "
             "configuration becomes code",
-            "parse data with ast.literal_eval or json.loads; never evaluate it",
+            "read data as data (json, or the ast module's literal_eval); never evaluate it",
         ),
         _rule(
             "MLS-LOAD-010",

@@ -142,6 +142,7 @@ def test_a_notebook_cell_that_does_not_parse_is_an_error_naming_the_cell(tmp_pat
     ("text", "problem"),
     [
         ("{not json", "not valid JSON"),
+        ('{"nbformat": 4, "cells": [], "cells": []}', "duplicate"),
         ("[]", "no 'cells' list"),
         (json.dumps({"nbformat": 3, "cells": []}), "nbformat 3"),
         (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}), "cell 1"),
