@@ -15,6 +15,9 @@ with a reason, an owner and an expiry date: see :mod:`pytest_mlsupply.baseline_c
 
 ``mlsupply report`` rebuilds the HTML report from a gate's saved matrix and BOM: see
 :mod:`pytest_mlsupply.report_cli`.
+
+``mlsupply code PATH...`` runs the code checks (unsafe model loading) on Python files and
+notebooks: see :mod:`pytest_mlsupply.code_cli`.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_mlsupply.report_cli import run_report
 
         return run_report(args)
+    if args.command == "code":
+        from pytest_mlsupply.code_cli import run_code
+
+        return run_code(args)
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -220,6 +227,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.report_cli import add_parser as add_report
 
     add_report(commands)
+    from pytest_mlsupply.code_cli import add_parser as add_code
+
+    add_code(commands)
     return parser, scan
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import shutil
@@ -36,7 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PROJECT = ROOT / "example_project"
 #: The Markdown files that hold marked examples.
-DOCS = (ROOT / "README.md", ROOT / "docs" / "configuration.md", ROOT / "docs" / "marker.md")
+DOCS = (
+    ROOT / "README.md",
+    ROOT / "docs" / "configuration.md",
+    ROOT / "docs" / "marker.md",
+    ROOT / "docs" / "cli.md",
+)
 #: Terminal width the runs are made at (pytest's separators and progress column).
 COLUMNS = 76
 
@@ -71,6 +77,12 @@ class ExampleError(Exception):
 
 def run_pytest(project: Path, *args: str) -> str:
     """``pytest ARGS`` in ``project`` with this checkout's plugin; stdout and stderr."""
+    return run_python(project, "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args)
+
+
+def run_python(project: Path, module: str, *args: str) -> str:
+    """``python -m MODULE ARGS`` in ``project`` with this checkout on the path; stdout and
+    stderr, with the project's directory cut out of paths."""
     env = {
         **os.environ,
         "COLUMNS": str(COLUMNS),
@@ -90,7 +102,7 @@ def run_pytest(project: Path, *args: str) -> str:
         del env[variable]
     env["PIP_CONFIG_FILE"] = os.devnull
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", module, *args],
         cwd=project,
         env=env,
         capture_output=True,
@@ -197,7 +209,46 @@ def marker_fails_on_a_changed_file(scratch: Path) -> str:
     return normalise(section(output, test))
 
 
+#: The project of docs/cli.md's ``mlsupply code`` example: a finding, a suppressed one in a
+#: notebook, and a file that does not parse.
+CODE_EXAMPLE_FILES = {
+    "src/app/load.py": "import torch\n\n\ndef load(path):\n    return torch.load(path)\n",
+    "src/app/broken.py": "def load(:\n",
+    "notebooks/eval.ipynb": json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {},
+            "cells": [
+                {"cell_type": "markdown", "metadata": {}, "source": ["# Evaluation\n"]},
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "execution_count": None,
+                    "outputs": [],
+                    "source": [
+                        "import torch\n",
+                        "state = torch.load('ours.pt')  "
+                        "# mlsupply: ignore[MLS-LOAD-001] -- our own checkpoint, built in CI\n",
+                    ],
+                },
+            ],
+        }
+    ),
+}
+
+
+def code_cli_text(scratch: Path) -> str:
+    project = scratch / "project"
+    for name, text in CODE_EXAMPLE_FILES.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    output = run_python(project, "pytest_mlsupply.cli", "code", "src", "notebooks")
+    return normalise(["$ mlsupply code src notebooks", *output.splitlines()])
+
+
 EXAMPLES: dict[str, Callable[[Path], str]] = {
+    "code-cli-text": code_cli_text,
     "gate-passes": gate_passes,
     "gate-fails-on-a-pickle": gate_fails_on_a_pickle,
     "manifest-errors.yaml": manifest_errors_input,

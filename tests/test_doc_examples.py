@@ -27,7 +27,7 @@ def test_every_marked_example_in_the_docs_matches_a_real_run() -> None:
     done = _run("--check")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "doc examples: 5 checked in 3 file(s)" in done.stdout
+    assert "doc examples: 6 checked in 4 file(s)" in done.stdout
 
 
 def test_a_stale_example_is_shown_as_a_diff_and_rewritten_from_its_run(tmp_path: Path) -> None:

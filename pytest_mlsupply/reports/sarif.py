@@ -5,7 +5,10 @@ have no file of their own, so they travel as ``logicalLocations`` next to the ph
 the artifact that holds them. A byte offset in the file itself is ``region.byteOffset``; an offset
 inside an archive member counts from the start of the member's (extracted) bytes, not of the file,
 so it is ``properties.memberByteOffset`` instead of a region that would point at the wrong bytes
-of the container. Lines are ``region.startLine``. Checks that could not
+of the container. Lines are ``region.startLine``, with ``region.startColumn`` where the finding
+has a column (the project's code). A notebook's findings are placed on the notebook's file with
+a logical location naming the cell and the cell's line in the message, but no region: the lines
+of a notebook's JSON are not the cell's lines. Checks that could not
 complete are tool execution notifications, and mark the invocation unsuccessful: a consumer must
 never read an error as a clean scan.
 
@@ -28,7 +31,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -87,10 +90,13 @@ class SourceRoot:
     repository: str | None = None
     commit: str | None = None
 
-    def path_of(self, file: str) -> Path | None:
-        """The file a finding names, as an absolute path (None: it is on no local disk)."""
+    def path_of(self, file: str, *, prefixed: bool = True) -> Path | None:
+        """The file a finding names, as an absolute path (None: it is on no local disk).
+
+        ``prefixed=False`` for a name that is a plain path (the project's code files): its
+        first directory is never a model's name, even when one is spelled the same."""
         name, _, rest = file.partition("/")
-        if name in self.prefixes:
+        if prefixed and name in self.prefixes:
             folder = self.prefixes[name]
             if folder is None:
                 return None
@@ -98,10 +104,10 @@ class SourceRoot:
         path = Path(file)
         return path if path.is_absolute() else self.base / path
 
-    def location(self, file: str) -> dict[str, Any] | None:
+    def location(self, file: str, *, prefixed: bool = True) -> dict[str, Any] | None:
         """The ``artifactLocation`` of ``file``: relative to %SRCROOT% when inside the root;
         None when the file is on no local disk."""
-        path = self.path_of(file)
+        path = self.path_of(file, prefixed=prefixed)
         if path is None:
             return None
         # Lexically normalised first: ``proj/../../x`` is not inside the root, and a relative
@@ -242,7 +248,9 @@ def _finding_key(result: CheckResult, finding: Finding) -> tuple[Any, ...]:
         where.member or "",
         -1 if where.offset is None else where.offset,
         where.key_path or "",
+        -1 if where.cell is None else where.cell,
         -1 if where.line is None else where.line,
+        -1 if where.column is None else where.column,
         finding.rule,
         -finding.severity,
         finding.title,
@@ -261,14 +269,18 @@ class _Places:
 
     def __init__(self, root: SourceRoot | None) -> None:
         self.root = root
-        self._seen: dict[str, dict[str, Any] | None] = {}
+        self._seen: dict[tuple[str, bool], dict[str, Any] | None] = {}
 
-    def __call__(self, file: str) -> dict[str, Any] | None:
-        if file not in self._seen:
-            self._seen[file] = (
-                {"uri": _uri(file)} if self.root is None else self.root.location(file)
+    def __call__(self, file: str, *, code: bool = False) -> dict[str, Any] | None:
+        """``code``: a code file's name is a path from the base, never ``<model>/<file>``."""
+        key = (file, code)
+        if key not in self._seen:
+            self._seen[key] = (
+                {"uri": _uri(file)}
+                if self.root is None
+                else self.root.location(file, prefixed=not code)
             )
-        location = self._seen[file]
+        location = self._seen[key]
         return None if location is None else dict(location)
 
 
@@ -306,7 +318,7 @@ def _rules(findings: Iterable[Finding]) -> tuple[list[dict[str, Any]], dict[str,
         worst[rule] = max(worst.get(rule, finding.severity), finding.severity)
     descriptors = []
     for rule_id in sorted(chosen):
-        finding = chosen[rule_id]
+        finding = chosen[rule_id] = _catalogued(chosen[rule_id])
         tags = ["security", finding.category, *_cwe_tags(finding.cwe)]
         descriptor: dict[str, Any] = {
             "id": rule_id,
@@ -322,6 +334,18 @@ def _rules(findings: Iterable[Finding]) -> tuple[list[dict[str, Any]], dict[str,
         }
         descriptors.append(descriptor)
     return descriptors, {rule_id: chosen[rule_id].remediation for rule_id in chosen}
+
+
+def _catalogued(finding: Finding) -> Finding:
+    """``finding`` with its rule's catalogue text when the rule has one (the code checks'
+    :data:`~pytest_mlsupply.engines.project_code.RULES`): a rule's title, help and CWE are the
+    rule's, whichever of its findings came first."""
+    from pytest_mlsupply.engines.project_code import RULES
+
+    rule = RULES.get(finding.rule)
+    if rule is None:
+        return finding
+    return replace(finding, title=rule.title, why=rule.why, remediation=rule.fix, cwe=rule.cwe)
 
 
 def _help(finding: Finding) -> dict[str, str]:
@@ -381,16 +405,20 @@ def _result(
 ) -> dict[str, Any]:
     where = finding.location
     message = f"{finding.title}: {finding.evidence}" if finding.evidence else finding.title
+    if where.cell is not None:
+        message += f" ({_cell_place(finding)})"
     location: dict[str, Any] = {}
-    file = where.file or (result.subject if result.kind is RowKind.ARTIFACT else None)
-    artifact_location = place(file) if file else None
+    file = where.file or (result.subject if result.kind in _FILE_KINDS else None)
+    artifact_location = place(file, code=result.kind is RowKind.CODE) if file else None
     if artifact_location is not None:
         if _key(artifact_location) in artifact_index:
             artifact_location["index"] = artifact_index[_key(artifact_location)]
         physical: dict[str, Any] = {"artifactLocation": artifact_location}
         region: dict[str, Any] = {}
-        if where.line is not None:
+        if where.line is not None and where.cell is None:
             region["startLine"] = where.line
+            if where.column is not None:
+                region["startColumn"] = where.column
         if where.offset is not None and not where.member:
             region["byteOffset"] = where.offset
         if region:
@@ -414,6 +442,12 @@ def _result(
         properties["cwe"] = finding.cwe
     if where.offset is not None and where.member:
         properties["memberByteOffset"] = where.offset
+    if where.cell is not None:
+        # The place inside the cell, for a viewer that can open a notebook's cell.
+        properties["cell"] = where.cell
+        for key, value in (("cellLine", where.line), ("cellColumn", where.column)):
+            if value is not None:
+                properties[key] = value
     if finding.remediation and finding.remediation != rule_help[finding.rule]:
         # The rule's help comes from one finding; a fix naming this file must not be lost.
         properties["remediation"] = finding.remediation
@@ -441,10 +475,34 @@ def _result(
     return sarif_result
 
 
+#: Result kinds whose subject is a local file (the others name a package or a model).
+_FILE_KINDS = (RowKind.ARTIFACT, RowKind.CODE)
+
+
+def _cell_place(finding: Finding) -> str:
+    where = finding.location
+    parts = [f"cell {where.cell}"]
+    if where.line is not None:
+        parts.append(f"line {where.line}")
+    if where.column is not None:
+        parts.append(f"column {where.column}")
+    return ", ".join(parts)
+
+
 def _logical_locations(result: CheckResult, finding: Finding) -> list[dict[str, Any]]:
     where = finding.location
     logical: list[dict[str, Any]] = []
-    if result.kind is not RowKind.ARTIFACT:
+    if where.cell is not None:
+        # A notebook cell has no region of the notebook's file: it is named instead.
+        file = where.file or result.subject
+        logical.append(
+            {
+                "name": f"cell {where.cell}",
+                "fullyQualifiedName": f"{file}:cell {where.cell}",
+                "kind": "module",
+            }
+        )
+    if result.kind not in _FILE_KINDS:
         # A dependency or a model is not a file: name it, so the result is never unplaced.
         kind = "package" if result.kind is RowKind.DEPENDENCY else "module"
         logical.append({"name": result.subject, "kind": kind})
@@ -466,7 +524,7 @@ def _logical_locations(result: CheckResult, finding: Finding) -> list[dict[str, 
 def _fingerprint(result: CheckResult, finding: Finding) -> str:
     """Stable across runs for the same rule at the same place; independent of message text."""
     where = finding.location
-    parts = (
+    parts: tuple[str, ...] = (
         finding.rule,
         where.file or result.subject,
         where.member or "",
@@ -474,6 +532,12 @@ def _fingerprint(result: CheckResult, finding: Finding) -> str:
         where.key_path or "",
         "" if where.line is None else str(where.line),
     )
+    # Only when present, so a finding without them keeps the fingerprint it always had; two
+    # calls on one line, or the same line number in two cells, are two alerts.
+    if where.column is not None:
+        parts += (f"column {where.column}",)
+    if where.cell is not None:
+        parts += (f"cell {where.cell}",)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -502,7 +566,11 @@ def _notifications(
                 "text": f"{result.subject} [{result.check}] could not complete: {result.error}"
             },
         }
-        locations = _physical(place(result.subject)) if result.kind is RowKind.ARTIFACT else []
+        locations = (
+            _physical(place(result.subject, code=result.kind is RowKind.CODE))
+            if result.kind in _FILE_KINDS
+            else []
+        )
         if locations:
             note["locations"] = locations
         note["properties"] = {"check": result.check, "subject": result.subject}
