@@ -9,8 +9,6 @@ a fact, so the ML-BOM names exactly which code was judged.
 
 from __future__ import annotations
 
-import hashlib
-
 from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
 from pytest_mlsupply.results import RowKind
 from pytest_mlsupply.sources.code import CodeFile
@@ -21,13 +19,8 @@ def run(file: CodeFile, ctx: CheckContext) -> Outcome:
     from pytest_mlsupply.engines.project_code import analyse_file
 
     analysis = analyse_file(file.path, display=file.subject)
-    facts: dict[str, object] = {}
-    try:
-        with file.path.open("rb") as stream:
-            facts["sha256"] = hashlib.file_digest(stream, "sha256").hexdigest()
-    except OSError:
-        # The engine could not read it either: its error says so, and the BOM gets no digest.
-        pass
+    # The digest of the bytes the engine judged; none when it could not read them (its error).
+    facts: dict[str, object] = {"sha256": analysis.sha256} if analysis.sha256 else {}
     return Outcome(findings=list(analysis.findings), facts=facts, error=analysis.error)
 
 

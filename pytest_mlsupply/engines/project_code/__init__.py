@@ -21,6 +21,7 @@ which is trusted but may load untrusted things carelessly.)
 from __future__ import annotations
 
 import ast
+import hashlib
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,9 @@ class CodeAnalysis:
     """Every finding, suppressed ones included (their ``accepted`` is set)."""
     error: str | None = None
     """The file could not be read or parsed: its item errors, it never passes."""
+    sha256: str | None = None
+    """The SHA-256 of the bytes judged (:func:`analyse_file`), so a report names exactly the
+    code that was read, not a second read of a file that may have changed in between."""
 
 
 _ = (CodeRule, Severity)  # re-exported: the catalogue's type and the severities it uses
@@ -80,6 +84,12 @@ def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
             error=f"{display}: larger than {limit // (1024 * 1024)} MiB, not analysed; fix: "
             "exclude generated files under code.exclude"
         )
+    analysis = _judge_bytes(data, display=display, notebook=notebook)
+    analysis.sha256 = hashlib.sha256(data).hexdigest()
+    return analysis
+
+
+def _judge_bytes(data: bytes, *, display: str, notebook: bool) -> CodeAnalysis:
     if notebook:
         try:
             text = data.decode("utf-8")

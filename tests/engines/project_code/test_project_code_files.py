@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sysconfig
 from pathlib import Path
@@ -76,6 +77,15 @@ def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
     analysis = analyse_file(tmp_path / "gone.py", display="gone.py")
     assert analysis.error is not None
     assert analysis.error.startswith("gone.py: cannot be read")
+    assert analysis.sha256 is None
+
+
+def test_the_digest_is_of_the_bytes_judged_even_when_they_do_not_parse(tmp_path: Path) -> None:
+    for name, data in (("ok.py", b"import torch\ntorch.load('m')\n"), ("bad.py", b"def (\n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        analysis = analyse_file(path, display=name)
+        assert analysis.sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_a_notebook_is_judged_cell_by_cell_with_cell_numbers(tmp_path: Path) -> None:
