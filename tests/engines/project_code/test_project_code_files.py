@@ -209,3 +209,11 @@ def test_a_file_not_in_its_declared_encoding_names_the_line(tmp_path: Path) -> N
     analysis = analyse_file(path, display="bad.py")
     assert analysis.error is not None
     assert analysis.error.startswith("bad.py: line 3: not valid utf-8")
+
+
+def test_the_evidence_quotes_the_flagged_line_whatever_other_line_breaks_a_string_holds() -> None:
+    # str.splitlines breaks at \x0c, \x1c and \u2028; Python's line numbers do not.
+    source = 'import torch\nx = "a\x0cb\u2028c"  # \x1c harmless\ntorch.load(p)\n'
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.location.line == 3
+    assert finding.evidence.startswith("`torch.load(p)`")
