@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from pytest_mlsupply.engines.lines import source_lines
+
 #: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
 MAX_CARD_BYTES = 1 << 20
 
@@ -241,7 +243,6 @@ def _first_line(message: str) -> str:
     return message.split(". Pass `ignore_metadata_errors", 1)[0].strip()
 
 
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _HTML_HEADING_RE = re.compile(
@@ -282,9 +283,8 @@ def _outline(body: str) -> tuple[str, tuple[Section, ...]]:
     in_comment = False
     paragraph = 0  # lines of the open paragraph at the end of the current text
     level = 0  # of the last real heading; a bold label is one below it
-    # Markdown's line endings only: str.splitlines() also breaks at \x0b, \x0c, \x1c-\x1e, \x85,
-    # U+2028 and U+2029, which render inline, so a heading after one is no heading.
-    for raw in _LINE_BREAK_RE.split(body):
+    # Markdown's line endings only: \x0c or U+2028 render inline, a heading after one is none.
+    for raw in source_lines(body):
         lines = sections[-1][2] if sections else preamble
         opening = _FENCE_RE.match(raw)
         if fence is not None:

@@ -38,6 +38,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.engines.python_paths import (
     ABSOLUTE,
     CALLER_DIR_PARAMS,
@@ -462,7 +463,7 @@ def code_findings(source: str, location: Location) -> list[Finding]:
 
 class _Analyser(ast.NodeVisitor):
     def __init__(self, source: str, tree: ast.AST) -> None:
-        self.lines = source.splitlines()
+        self.lines = source_lines(source)  # numbered as ast numbers them
         self.issues: list[CodeIssue] = []
         self.aliases: dict[str, str] = {}
         """Local name → the dotted name it was imported as."""

@@ -35,6 +35,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
+from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.results import Finding, Location, Severity
 
 __all__ = ["TemplateIssue", "analyse_template", "issue_to_finding", "template_findings"]
@@ -246,7 +247,7 @@ def _is_mangled(name: str) -> bool:
 
 class _Walker:
     def __init__(self, source: str, tree: nodes.Template) -> None:
-        self.lines = source.splitlines()
+        self.lines = source_lines(source)  # numbered as jinja2's lexer numbers them
         self.tree = tree
         self.issues: list[TemplateIssue] = []
         self._seen: set[tuple[str, str, int | None]] = set()

@@ -197,3 +197,12 @@ def test_compiling_native_extensions_is_high() -> None:
 def test_fetching_code_from_another_repository_is_high() -> None:
     source = "import torch\ntorch.hub.load('org/repo', 'model')"
     assert found(source).get("MLS-CODE-006") == Severity.HIGH
+
+
+def test_the_evidence_quotes_the_line_ast_numbers_whatever_a_string_holds() -> None:
+    # str.splitlines would break at the form feed and U+2028 and quote the harmless comment.
+    source = 'x = "a\x0cb\u2028c"  # harmless\nimport os\nos.system("id")\n'
+    [issue] = [i for i in analyse_python(source) if "system" in i.evidence]
+    assert issue.line == 3
+    assert 'os.system("id")' in issue.evidence
+    assert "harmless" not in issue.evidence

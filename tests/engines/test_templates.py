@@ -141,3 +141,9 @@ def test_findings_carry_the_callers_location_and_the_issue_line() -> None:
     assert finding.location.key_path == "chat_template"
     assert finding.location.line == 3
     assert finding.cwe == "CWE-1336"
+
+
+def test_the_evidence_quotes_the_line_jinja_numbers_whatever_the_text_holds() -> None:
+    [issue] = analyse_template("hello\x0cworld \u2028 there\n{{ lipsum.__globals__ }}")
+    assert issue.line == 2
+    assert "{{ lipsum.__globals__ }}" in issue.evidence

