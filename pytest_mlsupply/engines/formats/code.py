@@ -134,12 +134,16 @@ def _shebang(first_line: str) -> tuple[str, list[str], list[str]]:
     return words[0].rsplit("/", 1)[-1], words[1:], assignments
 
 
+_SHELL_COMMENT = re.compile(r"(?:^|(?<=[ \t;&|()]))#.*")
+
+
 def _shell_findings(blob: Blob, text: str) -> list[Finding]:
     findings: list[Finding] = []
     # A shell breaks lines at \n only: str.splitlines would also cut `curl ... $(x\f) | sh` at
     # the form feed and hide the pipe from the patterns.
     for number, line in enumerate(text.split("\n"), start=1):
-        code = line.split("#", 1)[0] if not line.lstrip().startswith("#!") else ""
+        # A shell comment starts at a word's first character: `i.sh#frag | bash` is no comment.
+        code = _SHELL_COMMENT.sub("", line) if not line.lstrip().startswith("#!") else ""
         for pattern, severity, what in _SHELL_PATTERNS:
             if pattern.search(code):
                 findings.append(

