@@ -330,3 +330,17 @@ def test_two_workers_give_the_same_matrix_as_a_serial_run(
         "src/c.py": "accepted",
         "src/d.py": "error",
     }
+
+
+def test_a_code_file_linked_to_a_device_errors_its_item_instead_of_hanging_the_gate(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    # A link committed as src/zero.py -> /dev/zero: the check's digest read it forever.
+    with_code(project, {"src/safe.py": SAFE})
+    (project.root / "src" / "zero.py").symlink_to("/dev/zero")
+
+    result = pytester.runpytest("--mlsupply", "-rE")
+
+    assert code_cells(project) == {"src/safe.py": "pass", "src/zero.py": "error"}
+    assert "src/zero.py: not a regular file" in result.stdout.str()
+    assert "hashes" not in code_component(project, "src/zero.py")

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import stat
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +75,17 @@ def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
     notebook = path.suffix == ".ipynb"
     limit = MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES
     try:
-        with path.open("rb") as handle:
+        # Non-blocking open, then only a regular file is read: a FIFO would block the open, and a
+        # link to /dev/zero or /dev/stdin is no source file (the size limit alone bounds the read,
+        # not what the bytes are).
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return CodeAnalysis(
+                    error=f"{display}: not a regular file (a device, pipe or socket), not "
+                    "analysed; fix: point code.paths at source files, or exclude it under "
+                    "code.exclude"
+                )
             data = handle.read(limit + 1)
     except OSError as error:
         return CodeAnalysis(

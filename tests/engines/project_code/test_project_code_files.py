@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sysconfig
 from pathlib import Path
 
@@ -217,3 +218,20 @@ def test_the_evidence_quotes_the_flagged_line_whatever_other_line_breaks_a_strin
     (finding,) = analyse_source(source, file="a.py").findings
     assert finding.location.line == 3
     assert finding.evidence.startswith("`torch.load(p)`")
+
+
+def test_a_named_pipe_is_an_error_and_never_blocks_the_read(tmp_path: Path) -> None:
+    pipe = tmp_path / "loader.py"
+    os.mkfifo(pipe)  # no writer: a blocking open would wait forever
+    analysis = analyse_file(pipe, display="src/loader.py")
+    assert analysis.findings == []
+    assert analysis.error is not None
+    assert analysis.error.startswith("src/loader.py: not a regular file")
+
+
+def test_a_link_to_a_device_is_an_error_not_read_as_source(tmp_path: Path) -> None:
+    link = tmp_path / "empty.py"
+    link.symlink_to("/dev/null")  # reads as an empty module: a pass, were devices read
+    analysis = analyse_file(link, display="src/empty.py")
+    assert analysis.error is not None
+    assert "not a regular file" in analysis.error
