@@ -96,6 +96,7 @@ class Names:
         self.bindings: dict[str, list[ast.expr | None]] = {}
         self.star: list[str] = []
         self._unique: dict[str, ast.expr | None] = {}
+        self._mappings: dict[int, dict[str, ast.expr] | None] = {}
 
     # -- collection (called for every node of the walk)
 
@@ -275,6 +276,18 @@ class Names:
         return None
 
     def _mapping(self, node: ast.expr, depth: int = 0) -> dict[str, ast.expr] | None:
+        # Memoised per node: ``k1 = {**k0, **k0, **k0}``, ``k2 = {**k1, **k1, **k1}``... would
+        # expand each dict 3**depth times (a 500-byte file held the gate for hours). A node met
+        # again while being expanded (a cycle) or cut off by the depth limit is opaque (None).
+        key = id(node)
+        if key in self._mappings:
+            return self._mappings[key]
+        self._mappings[key] = None
+        result = self._expand_mapping(node, depth)
+        self._mappings[key] = result
+        return result
+
+    def _expand_mapping(self, node: ast.expr, depth: int) -> dict[str, ast.expr] | None:
         if isinstance(node, ast.Dict):
             result: dict[str, ast.expr] = {}
             for key, value in zip(node.keys, node.values, strict=True):

@@ -143,3 +143,19 @@ def test_a_star_import_brings_in_only_the_names_the_rules_know() -> None:
 def test_a_partials_positionals_come_before_the_calls() -> None:
     source = "import functools, numpy\nf = functools.partial(numpy.load, 'a.npy', None)\nf(True)\n"
     assert rules_of(source) == ["MLS-LOAD-003"]
+
+
+def merged_kwargs(first: str, copies: int, levels: int) -> str:
+    """``k1 = {**k0, **k0, ...}``, ``k2 = {**k1, ...}``: each level merges the last ``copies``
+    times, so a pass that expands every merge again does ``copies ** levels`` work."""
+    lines = ["import torch", f"k0 = {first}"]
+    for level in range(1, levels + 1):
+        lines.append(f"k{level} = {{" + ", ".join([f"**k{level - 1}"] * copies) + "}")
+    lines.append(f"torch.load('m.pt', **k{levels})")
+    return "\n".join(lines) + "\n"
+
+
+def test_kwargs_merged_from_each_other_many_times_are_judged_without_blowing_up() -> None:
+    # 10 ** 11 expansions before the merges were memoised: the gate never finished.
+    assert rules_of(merged_kwargs("{'weights_only': False}", 10, 11)) == ["MLS-LOAD-001"]
+    assert rules_of(merged_kwargs("{'weights_only': True}", 10, 5)) == []
