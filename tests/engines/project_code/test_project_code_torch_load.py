@@ -159,3 +159,16 @@ def test_kwargs_merged_from_each_other_many_times_are_judged_without_blowing_up(
     # 10 ** 11 expansions before the merges were memoised: the gate never finished.
     assert rules_of(merged_kwargs("{'weights_only': False}", 10, 11)) == ["MLS-LOAD-001"]
     assert rules_of(merged_kwargs("{'weights_only': True}", 10, 5)) == []
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x1c", "\x85"])
+def test_the_quote_is_the_flagged_line_after_a_character_python_does_not_break_at(
+    separator: str,
+) -> None:
+    # A ^L page break (or U+2028 in a comment) is no line break to Python: quoting from
+    # str.splitlines showed `x = 1`, and the baseline's fingerprint bound that text instead.
+    source = f"import torch\n# page{separator}break\nx = 1\nm = torch.load('evil.pt')\n"
+    (finding,) = analyse_source(source, file="src/load.py").findings
+    assert finding.location.line == 4
+    assert finding.location.column == 5
+    assert finding.evidence.startswith("`m = torch.load('evil.pt')`")
