@@ -6,12 +6,17 @@ decides a verdict.
 A notebook is JSON; its code cells are Python with IPython's additions. Line magics (``%pip``),
 shell escapes (``!ls``, ``files = !ls``) and help lines (``obj?``) are blanked, not deleted, so
 every line keeps its number; a cell magic that makes the cell another language (``%%bash``) skips
-the cell, one that still runs Python (``%%time``) is blanked on its first line only.
+the cell, one that still runs Python (``%%time``, ``%%python3``) is blanked on its first line
+only. What a magic runs is kept as Python (``%time model = torch.load(p)``, ``%%timeit setup``),
+and, as in IPython, only a line that starts a statement is a magic: one inside a multi-line
+string is given back.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,16 +85,28 @@ def code_cells(text: str) -> list[Cell]:
 
 
 def _python(source: str) -> str | None:
-    lines = source.split("\n")
+    original = source.split("\n")
+    lines = list(original)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split(maxsplit=1)
-        if not magic or magic[0] not in _PYTHON_CELL_MAGICS:
+        if magic and magic[0] in _PYTHON_CELL_MAGICS:
+            # ``%%timeit setup``: the setup on the magic's line is Python the kernel runs too.
+            lines[first] = _magic_statement(lines[first], "timeit") if magic[0] == "timeit" else ""
+        elif magic and _runs_python(magic):
+            lines[first] = ""  # %%python3, %%script python: the body runs in a Python process
+        else:
             return None  # %%bash, %%html, %%writefile: not Python the kernel runs
-        lines[first] = ""
+    blanked: set[int] = set()
     for i, line in enumerate(lines):
         stripped = line.strip()
-        if (
+        statement = _PYTHON_LINE_MAGIC.match(line)
+        if statement is not None:
+            # ``%time model = torch.load(p)``, ``m = %timeit -o load(p)``: the magic runs the
+            # rest of the line as Python; it is judged, in its own columns.
+            lines[i] = _magic_statement(line, statement.group("magic"))
+            blanked.add(i)
+        elif (
             stripped.startswith(("%", "!", "?"))
             or (stripped.endswith("?") and _HELP.match(line))
             or _SHELL_ASSIGNMENT.match(line)
@@ -98,4 +115,91 @@ def _python(source: str) -> str | None:
             # magic still parses, and every line keeps its number.
             indent = line[: len(line) - len(line.lstrip())]
             lines[i] = f"{indent}pass"
-    return "\n".join(lines)
+            blanked.add(i)
+    return "\n".join(_restore_continuations(original, lines, blanked))
+
+
+# Line magics whose argument is a Python statement the kernel runs, alone or assigned.
+_PYTHON_LINE_MAGIC = re.compile(
+    r"(?P<indent>\s*)(?P<target>[A-Za-z_][\w.,\s]*=\s*)?%(?P<magic>time|timeit|prun)(?=\s|$)"
+)
+# Their options before the statement (IPython's getopt specs): these letters take a value.
+_VALUED_OPTIONS = {"time": "", "timeit": "nrp", "prun": "DlsT"}
+_OPTION = re.compile(r"\s+-(?P<letter>\w)(?P<attached>\S*)")
+_WORD = re.compile(r"\s+\S+")
+# Interpreters a ``%%script`` (or its ``%%python3`` shorthand) cell may run: Python.
+_PYTHONS = ("python", "pypy")
+
+
+def _magic_statement(line: str, magic: str) -> str:
+    """``line`` (``%time stmt``, ``x = %timeit -n 3 expr``, ``%%timeit setup``) as the Python
+    the magic runs, the statement kept in its columns."""
+    head = re.compile(r"(?P<indent>\s*)(?P<target>[A-Za-z_][\w.,\s]*=\s*)?%%?" + magic)
+    match = head.match(line)
+    assert match is not None
+    position = match.end()
+    if magic != "time":
+        while option := _OPTION.match(line, position):
+            position = option.end()
+            if option.group("letter") in _VALUED_OPTIONS[magic] and not option.group("attached"):
+                value = _WORD.match(line, position)
+                position = value.end() if value else position
+    rest = line[position:]
+    statement = rest.lstrip()
+    width = len(line) - len(statement) - len(match.group("indent"))
+    if match.group("target"):
+        return match.group("indent") + match.group("target").ljust(width) + statement
+    return match.group("indent") + "pass;".ljust(width) + statement
+
+
+def _runs_python(magic: list[str]) -> bool:
+    name = magic[0]
+    if name == "script" and len(magic) > 1:
+        name = magic[1].split(maxsplit=1)[0].rsplit("/", 1)[-1]
+    return name.startswith(_PYTHONS)
+
+
+#: How many blanked lines are given back before a cell is left as it is (ast.parse judges it).
+_MAX_RESTORES = 200
+
+
+def _restore_continuations(original: list[str], lines: list[str], blanked: set[int]) -> list[str]:
+    """Give back every blanked line IPython would not read as a magic: one that starts inside
+    a multi-line string or continues a statement (IPython escapes only a logical line's first
+    token). ``s = \"\"\"`` / ``%\"\"\"; m = torch.load(p); t = \"\"\"`` / ``\"\"\"`` runs
+    ``torch.load``; blanking its middle line hid it."""
+    for _ in range(_MAX_RESTORES):
+        wrong = _first_continuation(lines, blanked)
+        if wrong is None:
+            break
+        lines[wrong] = original[wrong]
+        blanked.discard(wrong)
+    return lines
+
+
+def _first_continuation(lines: list[str], blanked: set[int]) -> int | None:
+    """The first blanked line (0-based) that does not start a logical line, or None."""
+    if not blanked:
+        return None
+    text = "\n".join(lines) + "\n"
+    starts: set[int] = set()
+    reached: set[int] = set()
+    inside: set[int] = set()
+    previous: int | None = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            kind = token.type
+            for row in range(token.start[0] + 1, token.end[0] + 1):
+                inside.add(row - 1)  # a line a multi-line token (a string) runs through
+            if kind in (tokenize.NL, tokenize.COMMENT):
+                continue
+            row = token.start[0] - 1
+            if row not in reached:
+                reached.add(row)
+                if previous in (None, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                    starts.add(row)
+            previous = kind
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the lines read so far decide; ast.parse judges the rest
+    wrong = sorted(i for i in blanked if i in inside or (i in reached and i not in starts))
+    return wrong[0] if wrong else None

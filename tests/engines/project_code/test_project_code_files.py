@@ -235,3 +235,58 @@ def test_a_link_to_a_device_is_an_error_not_read_as_source(tmp_path: Path) -> No
     analysis = analyse_file(link, display="src/empty.py")
     assert analysis.error is not None
     assert "not a regular file" in analysis.error
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n%time model = torch.load('ckpt.pt')\n",
+        "import torch\nmodel = %time torch.load('ckpt.pt')\n",
+        "import torch\n%timeit -n 10 -r 3 torch.load('ckpt.pt')\n",
+        "import torch\n%prun -s cumulative torch.load('ckpt.pt')\n",
+        "import torch\nif True:\n    %time torch.load('ckpt.pt')\n",
+        "%%timeit -n 3 import torch; torch.load('ckpt.pt')\npass\n",
+        "%%python3\nimport torch\ntorch.load('ckpt.pt')\n",
+        "%%script python3 --bg\nimport torch\ntorch.load('ckpt.pt')\n",
+    ],
+)
+def test_python_a_magic_runs_is_judged_as_python(tmp_path: Path, source: str) -> None:
+    # IPython runs each of these torch.load calls; blanking the magic's line hid them.
+    path = notebook(tmp_path / "n.ipynb", [("code", source)])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert [f.rule for f in analysis.findings] == ["MLS-LOAD-001"]
+
+
+def test_a_magic_statement_keeps_its_columns(tmp_path: Path) -> None:
+    path = notebook(tmp_path / "n.ipynb", [("code", "import torch\n%time m = torch.load(p)\n")])
+    (finding,) = analyse_file(path, display="n.ipynb").findings
+    assert (finding.location.line, finding.location.column) == (2, 11)
+
+
+def test_a_magic_looking_line_inside_a_string_is_the_strings_text(tmp_path: Path) -> None:
+    # IPython escapes only a statement's first token: this cell runs torch.load, and blanking
+    # the middle line made the engine see one harmless string.
+    source = 'import torch\ns = """\n%"""; model = torch.load(p); t = """\n"""\n'
+    path = notebook(tmp_path / "n.ipynb", [("code", source)])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert [(f.rule, f.location.line) for f in analysis.findings] == [("MLS-LOAD-001", 3)]
+
+
+def test_percent_lines_of_a_multi_line_string_stay_text_and_real_magics_are_blanked(
+    tmp_path: Path,
+) -> None:
+    source = 'q = """\n%s\n!x\n"""\n%matplotlib inline\nfiles = !ls\n%time x = 1\n'
+    path = notebook(tmp_path / "n.ipynb", [("code", source)])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert analysis.findings == []
+
+
+def test_a_magic_continuing_a_statement_is_not_blanked_into_a_pass(tmp_path: Path) -> None:
+    # IPython reads it as Python too (`f(1, % time 2)`): an error, never a pass.
+    path = notebook(tmp_path / "n.ipynb", [("code", "x = f(1,\n%time 2)\n")])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is not None
+    assert "cell 1: line" in analysis.error
