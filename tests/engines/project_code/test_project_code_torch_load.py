@@ -172,3 +172,17 @@ def test_the_quote_is_the_flagged_line_after_a_character_python_does_not_break_a
     assert finding.location.line == 4
     assert finding.location.column == 5
     assert finding.evidence.startswith("`m = torch.load('evil.pt')`")
+
+
+def test_nested_calls_spanning_a_long_file_quote_their_first_160_characters() -> None:
+    # Each of the 50 calls spans the 20,000 lines below it: the quote reads only the lines it
+    # keeps (joining every spanned line made such a file quadratic), and a suppression is
+    # looked up among the lines that hold one.
+    source = "import torch\n" + "torch.load(\n" * 50 + "'\x1b',\n" * 20_000 + ")\n" * 50
+    analysis = analyse_source(source, file="a.py")
+    assert analysis.error is None
+    assert len(analysis.findings) == 50
+    outer, inner = analysis.findings[0], analysis.findings[-1]
+    assert outer.evidence.startswith("`" + "torch.load( " * 13 + "tor\u2026`")
+    assert inner.evidence.startswith("`torch.load( '\\x1b', '\\x1b',")
+    assert len(inner.evidence.split("`")[1]) == 160
