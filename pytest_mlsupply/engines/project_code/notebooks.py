@@ -101,10 +101,14 @@ def _python(source: str) -> str | None:
     for i, line in enumerate(lines):
         stripped = line.strip()
         statement = _PYTHON_LINE_MAGIC.match(line)
-        if statement is not None:
+        python = _magic_statement(line, statement.group("magic")) if statement else None
+        if python is not None and not python.lstrip().removeprefix("pass;").lstrip().startswith(
+            ("!", "%", "?")
+        ):
             # ``%time model = torch.load(p)``, ``m = %timeit -o load(p)``: the magic runs the
-            # rest of the line as Python; it is judged, in its own columns.
-            lines[i] = _magic_statement(line, statement.group("magic"))
+            # rest of the line as Python; it is judged, in its own columns (``%time !ls``
+            # times a shell line: blanked below).
+            lines[i] = python
             blanked.add(i)
         elif (
             stripped.startswith(("%", "!", "?"))

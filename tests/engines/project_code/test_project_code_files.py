@@ -277,7 +277,7 @@ def test_a_magic_looking_line_inside_a_string_is_the_strings_text(tmp_path: Path
 def test_percent_lines_of_a_multi_line_string_stay_text_and_real_magics_are_blanked(
     tmp_path: Path,
 ) -> None:
-    source = 'q = """\n%s\n!x\n"""\n%matplotlib inline\nfiles = !ls\n%time x = 1\n'
+    source = 'q = """\n%s\n!x\n"""\n%matplotlib inline\nfiles = !ls\n%time x = 1\n%time !ls\n'
     path = notebook(tmp_path / "n.ipynb", [("code", source)])
     analysis = analyse_file(path, display="n.ipynb")
     assert analysis.error is None
