@@ -102,3 +102,13 @@ def test_f5_a_file_name_with_a_newline_forges_lines_in_the_pytest_summary(tmp_pa
     markdown = (tmp_path / "build" / "mlsupply-matrix.md").read_text()
     assert "\x1b" not in markdown
 
+
+
+def test_f6_a_test_file_pattern_also_excludes_directories_named_like_tests() -> None:
+    # `*` crosses `/`: `**/test_*.py`, written to leave out test modules, also leaves out
+    # every file under a directory whose name starts with test_ (src/test_helpers/loader.py,
+    # imported by production code, is never checked, with no item and no error).
+    from pytest_mlsupply.sources.code import excluded
+
+    assert excluded("src/app/test_load.py", ["**/test_*.py"])
+    assert not excluded("src/test_helpers/loader.py", ["**/test_*.py"])
