@@ -74,7 +74,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         default=[],
         metavar="PATTERN",
         help="leave out files whose path relative to the current directory matches this "
-        "pattern (* crosses /: 'tests/*', '*_test.py', 'build/'); repeat for several",
+        "pattern, as .gitignore does ('tests/*', '*_test.py', '**/test_*.py', 'build/'); repeat for several",
     )
     code.add_argument(
         "--format",
@@ -175,7 +175,7 @@ def run_code(args: argparse.Namespace) -> int:
 
 def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Severity) -> CodeRun:
     """Analyse every code file under ``paths`` (less ``exclude``) with the gate's engine."""
-    from pytest_mlsupply.sources.code import CodeFile, find_code_files
+    from pytest_mlsupply.sources.code import CodeFile, find_code_files, unfollowed_link
 
     here = Path.cwd()
     run = CodeRun(threshold=threshold)
@@ -185,8 +185,11 @@ def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Sev
             # A dangling symlink too: there is nothing to read, and saying so beats a pass.
             run.unusable.append((str(path), "no such file or directory"))
             continue
-        found = find_code_files([path], exclude, root=here)
-        if path.is_dir() and not found:
+        listing = find_code_files([path], exclude, root=here)
+        found = listing.files
+        for link, target in listing.unfollowed:
+            run.unusable.append((link, unfollowed_link(target, "--exclude")))
+        if path.is_dir() and not found and not listing.unfollowed:
             run.unusable.append(
                 (
                     str(path),

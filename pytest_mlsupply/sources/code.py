@@ -2,23 +2,35 @@
 
 Shared by the plan (one ``code[<file>]`` item per file) and ``mlsupply code PATH...``, so both
 see the same files in the same order. A named file is taken whatever its name; a directory is
-walked for ``.py`` files and ``.ipynb`` notebooks, in sorted order, without following directory
-symlinks (a link loop, or a link to the whole disk, must not stall the gate). Directories that
-hold no project code are left out and named in :data:`SKIPPED_DIRECTORIES`: hidden ones
-(``.git``, ``.venv``, ``.tox``), ``__pycache__``, ``node_modules``, notebook checkpoints and any
-virtual environment (a directory with ``pyvenv.cfg``). Everything else the user excludes by
-pattern.
+walked for ``.py`` files and ``.ipynb`` notebooks, in sorted order. Directories that hold no
+project code are left out: hidden ones (``.git``, ``.venv``, ``.tox``), ``__pycache__``,
+``node_modules``, notebook checkpoints (:data:`SKIPPED_DIRECTORIES`) and virtual environments
+(a ``pyvenv.cfg`` with its ``home`` key and no ``__init__.py``: a stray ``pyvenv.cfg`` hides no
+package). A directory symlink is followed when it leads inside the project root, each real
+directory once (a loop ends); one that leads out of it is not followed and is named in
+:attr:`CodeListing.unfollowed`, so a link to a shared package, or to ``/``, is an error the
+user sees, never a silent gap nor a walk of the whole disk. Everything else the user excludes by
+pattern, with ``.gitignore``'s rules (:func:`excluded`).
 """
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import os
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["CODE_SUFFIXES", "SKIPPED_DIRECTORIES", "CodeFile", "excluded", "find_code_files"]
+__all__ = [
+    "CODE_SUFFIXES",
+    "SKIPPED_DIRECTORIES",
+    "CodeFile",
+    "CodeListing",
+    "excluded",
+    "find_code_files",
+    "unfollowed_link",
+]
 
 #: What a directory walk picks up: Python modules and Jupyter notebooks.
 CODE_SUFFIXES = (".py", ".ipynb")
@@ -41,58 +53,168 @@ class CodeFile:
         return self.path.suffix == ".ipynb"
 
 
+@dataclass(frozen=True)
+class CodeListing:
+    """What a walk found: the files, and the directory links it did not follow."""
+
+    files: list[CodeFile]
+    """Sorted by subject, each once."""
+    unfollowed: list[tuple[str, str]] = field(default_factory=list)
+    """(subject of a directory symlink, ``/``-terminated; where it leads): out of the project
+    root, not walked."""
+
+
 def find_code_files(
     paths: Sequence[Path], exclude: Sequence[str] = (), *, root: Path
-) -> list[CodeFile]:
+) -> CodeListing:
     """Every file under ``paths`` (files or directories) not matched by an ``exclude`` pattern.
 
-    Patterns are matched against the subject (the POSIX path relative to ``root``) with
-    :func:`fnmatch.fnmatchcase`, where ``*`` also crosses ``/``: ``src/legacy/*`` leaves out
-    everything below ``src/legacy``, ``*_test.py`` every such file at any depth, and a pattern
-    ending in ``/`` (``build/``) a directory and everything under it. Each file is listed once,
-    sorted by subject.
+    Patterns follow ``.gitignore`` (:func:`excluded`). Each file is listed once, sorted by
+    subject; a file reached through a followed directory link keeps the link's path.
     """
     found: dict[str, CodeFile] = {}
+    unfollowed: list[tuple[str, str]] = []
+    top = Path(os.path.realpath(root))
     for start in paths:
-        candidates: Iterable[Path] = [start] if not start.is_dir() else _walk(start)
+        candidates: Iterable[Path] = (
+            [start] if not start.is_dir() else _walk(start, root, top, exclude, unfollowed)
+        )
         for path in candidates:
             subject = _subject(path, root)
             if subject not in found and not excluded(subject, exclude):
                 found[subject] = CodeFile(subject=subject, path=path)
-    return [found[s] for s in sorted(found)]
+    return CodeListing([found[s] for s in sorted(found)], unfollowed)
+
+
+def unfollowed_link(target: str, exclude: str) -> str:
+    """The error of a directory link out of the project root, with the fix (``exclude``
+    names where patterns go: ``code.exclude in mlsupply.yaml``, ``--exclude``)."""
+    return (
+        f"a directory symlink to {target}, outside the project: not followed, so its code "
+        "is not checked; fix: list the target itself among the paths to check, or leave the "
+        f"link out with {exclude}"
+    )
 
 
 def excluded(subject: str, patterns: Sequence[str]) -> bool:
-    """Whether ``subject`` (a POSIX relative path) matches one of the ``exclude`` patterns."""
-    for pattern in patterns:
-        pattern = pattern.removeprefix("./")
-        if pattern.endswith("/"):
-            if subject.startswith(pattern) or fnmatch.fnmatchcase(subject, pattern + "*"):
+    """Whether ``subject`` (a POSIX relative path) matches one of the ``exclude`` patterns.
+
+    As in ``.gitignore``: a pattern without ``/`` (``*_test.py``, ``build/``) matches a file's
+    or a directory's name at any depth; one with a ``/`` (``src/legacy/*``, ``**/conftest.py``)
+    matches the path from the root, where ``*``, ``?`` and ``[...]`` stay within one name and
+    ``**`` crosses directories; a trailing ``/`` matches directories only; a leading ``./`` or
+    ``/`` is dropped. A directory that matches leaves out everything under it.
+    """
+    parts = subject.split("/")
+    for raw in patterns:
+        directories_only = raw.endswith("/")
+        pattern = raw.removeprefix("./").strip("/")
+        if not pattern:
+            continue
+        regex = _glob(pattern)
+        anchored = "/" in pattern
+        for depth in range(1, len(parts) + 1):
+            if directories_only and depth == len(parts):
+                break  # the subject itself is a file
+            candidate = "/".join(parts[:depth]) if anchored else parts[depth - 1]
+            if regex.fullmatch(candidate):
                 return True
-        elif fnmatch.fnmatchcase(subject, pattern):
-            return True
-        elif pattern.startswith("**/") and fnmatch.fnmatchcase(subject, pattern[3:]):
-            return True  # ``**/x.py`` also matches ``x.py`` at the root, as in .gitignore
     return False
 
 
-def _walk(directory: Path) -> Iterable[Path]:
-    for current, dirs, files in os.walk(directory, followlinks=False):
-        # Pruned in place, sorted: os.walk then descends in a stable order.
-        dirs[:] = sorted(d for d in dirs if not _skipped(Path(current) / d))
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A ``.gitignore`` glob as a regular expression over ``/``-separated paths."""
+    out: list[str] = []
+    segments = pattern.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:.*/)?")
+            continue
+        out.append(_segment(segment))
+        if not last:
+            out.append("/")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _segment(segment: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        close = segment.find("]", index + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif close != -1:
+            body = segment[index + 1 : close]
+            negated = body.startswith(("!", "^"))
+            body = body[1:] if negated else body
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            out.append(f"(?!/)[{'^' if negated else ''}{body}]")
+            index = close
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return "".join(out)
+
+
+def _walk(
+    directory: Path,
+    root: Path,
+    top: Path,
+    exclude: Sequence[str],
+    unfollowed: list[tuple[str, str]],
+) -> Iterable[Path]:
+    seen: set[tuple[int, int]] = set()
+    for current, dirs, files in os.walk(directory, followlinks=True):
+        here = Path(current)
+        try:
+            status = here.stat()
+        except OSError:
+            dirs[:] = []
+            continue
+        if (status.st_dev, status.st_ino) in seen:
+            dirs[:] = []  # a link loop, or a directory reached twice: walked once
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        kept = []
+        for name in sorted(dirs):
+            path = here / name
+            if _skipped(path):
+                continue
+            if path.is_symlink():
+                target = Path(os.path.realpath(path))
+                subject = _subject(path, root) + "/"
+                if not target.is_relative_to(top):
+                    if not excluded(subject, exclude):
+                        unfollowed.append((subject, str(target)))
+                    continue
+            kept.append(name)
+        dirs[:] = kept  # pruned in place, sorted: os.walk descends in a stable order
         for name in sorted(files):
             if name.endswith(CODE_SUFFIXES):
-                yield Path(current) / name
+                yield here / name
 
 
 def _skipped(directory: Path) -> bool:
     name = directory.name
-    return (
-        name.startswith(".")
-        or name in SKIPPED_DIRECTORIES
-        or (directory / "pyvenv.cfg").is_file()
-        or directory.is_symlink()
-    )
+    return name.startswith(".") or name in SKIPPED_DIRECTORIES or _virtual_environment(directory)
+
+
+def _virtual_environment(directory: Path) -> bool:
+    # venv and virtualenv write `home = <the base interpreter's directory>` in pyvenv.cfg; a
+    # package is never one: a stray or empty pyvenv.cfg hides no package.
+    if (directory / "__init__.py").exists():
+        return False
+    try:
+        with (directory / "pyvenv.cfg").open("rb") as config:
+            head = config.read(4096)
+    except OSError:
+        return False
+    return re.search(rb"(?m)^[ \t]*home[ \t]*=", head) is not None
 
 
 def _subject(path: Path, root: Path) -> str:

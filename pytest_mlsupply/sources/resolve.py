@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
-from pytest_mlsupply.sources.code import CodeFile, find_code_files
+from pytest_mlsupply.sources.code import CodeFile, find_code_files, unfollowed_link
 from pytest_mlsupply.sources.inventory import (
     CodePathError,
     Dependency,
@@ -159,8 +159,12 @@ def find_code(manifest: Manifest) -> tuple[tuple[CodeFile, ...], tuple[CodePathE
     found: dict[str, CodeFile] = {}
     errors: list[CodePathError] = []
     for path, text in zip(decl.paths, decl.path_texts, strict=True):
-        files = find_code_files([path], decl.exclude, root=manifest.root)
-        if not files:
+        listing = find_code_files([path], decl.exclude, root=manifest.root)
+        files = listing.files
+        for link, target in listing.unfollowed:
+            why = unfollowed_link(target, f"code.exclude in {manifest.path.name}")
+            errors.append(CodePathError(subject=link, message=why))
+        if not files and not listing.unfollowed:
             errors.append(_empty_code_path(path, text, decl.exclude, manifest))
         for file in files:
             found.setdefault(file.subject, file)
