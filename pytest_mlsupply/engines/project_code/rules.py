@@ -351,6 +351,10 @@ def _numpy_load(
 ) -> list[Verdict]:
     node = _arg(args, "numpy.load", "allow_pickle")
     value = names.value(node)
+    if node is None and args.maybe("allow_pickle", _position("numpy.load", "allow_pickle")):
+        return [
+            Verdict("MLS-LOAD-003", Severity.MEDIUM, "allow_pickle may come from *args/**kwargs")
+        ]
     if node is None or value is False or value is None:
         return []
     if value is UNKNOWN:
@@ -593,8 +597,27 @@ _JUDGES: dict[str, Judge] = {
 
 
 def judge_call(call: ast.Call, names: Names) -> tuple[str, list[Verdict]]:
-    """What a call is (its resolved name) and what the rules say about it."""
-    callee = names.callee(call.func)
+    """What a call is (its resolved name) and what the rules say about it.
+
+    A call whose target may be several things (a name bound in several places) is judged as
+    each of them: a rebinding elsewhere must not hide the one that loads unsafely.
+    """
+    candidates = names.callees(call.func)
+    first = ""
+    verdicts: list[Verdict] = []
+    seen: set[tuple[str, str]] = set()
+    for callee in candidates:
+        name, found = _judge_one(call, callee, names)
+        for verdict in found:
+            key = (verdict.rule, verdict.detail)
+            if key not in seen:
+                seen.add(key)
+                verdicts.append(verdict)
+                first = first or name
+    return first or (candidates[0].name or ""), verdicts
+
+
+def _judge_one(call: ast.Call, callee: Callee, names: Names) -> tuple[str, list[Verdict]]:
     name = callee.name or ""
     judge = _JUDGES.get(name)
     if judge is None:
