@@ -29,7 +29,16 @@ from pytest_mlsupply.results import Acceptance, Finding, Location, Severity
 
 from .names import Names
 from .notebooks import NotebookError, code_cells
-from .rules import CATEGORY, RULES, STAR_NAMES, CodeRule, Verdict, judge_assignment, judge_call
+from .rules import (
+    CATEGORY,
+    RULES,
+    STAR_NAMES,
+    CodeRule,
+    Verdict,
+    judge_assignment,
+    judge_call,
+    judge_value,
+)
 from .suppressions import Suppression, read_suppressions
 
 __all__ = ["CATEGORY", "RULES", "CodeAnalysis", "CodeRule", "analyse_file", "analyse_source"]
@@ -146,10 +155,15 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
         try:
             for node in ast.walk(tree):
                 names.record(node)
+                _consume(node, unit)
                 if isinstance(node, ast.Call):
                     unit.calls.append(node)
                 elif isinstance(node, ast.Assign):
                     unit.assignments.append(node)
+                if isinstance(node, ast.Name | ast.Attribute | ast.Call) and isinstance(
+                    getattr(node, "ctx", ast.Load()), ast.Load
+                ):
+                    unit.values.append(node)
         except RecursionError:
             return CodeAnalysis(error=f"{where}: nested too deeply to analyse; {_FIX_SYNTAX}")
         try:
@@ -169,6 +183,17 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
                 name, verdicts = judge_call(call, names)
                 for verdict in verdicts:
                     unit.add(verdict, call, name, _via(call))
+            for value in unit.values:
+                if id(value) in unit.consumed:
+                    continue
+                maker = unit.first_args.get(id(value))
+                if maker is not None and _makes_callable(maker, names):
+                    continue  # partial(torch.load, ...)/getattr(...): judged as the call
+                if isinstance(value, ast.Call) and not _makes_callable(value, names):
+                    continue
+                name, verdicts = judge_value(value, names)
+                for verdict in verdicts:
+                    unit.add(verdict, value, name, ast.unparse(value))
             for assign in unit.assignments:
                 for target in assign.targets:
                     assigned = judge_assignment(target, assign.value, names)
@@ -188,6 +213,61 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     return CodeAnalysis(findings=findings)
 
 
+def _consume(node: ast.AST, unit: _Unit) -> None:
+    """Mark the children of ``node`` whose value the name pass follows (not passed along).
+
+    A call's target, an attribute chain's base, a partial's or getattr's first argument and a
+    value bound to plain names are resolved where they are used; any other use of a loader (an
+    argument, a default, a dict value, an attribute store) hands it to code the check cannot see.
+    """
+    consumed = unit.consumed
+    followed: list[ast.AST] = []
+    if isinstance(node, ast.Call):
+        followed.append(node.func)
+        if node.args:
+            unit.first_args[id(node.args[0])] = node  # a partial's target: judged as the call
+    elif isinstance(node, ast.ClassDef):
+        # ``class C: loader = torch.load`` is reached as ``self.loader``: not followed.
+        unit.class_level.update(id(statement) for statement in node.body)
+    elif isinstance(node, ast.Attribute):
+        followed.append(node.value)
+    elif isinstance(node, ast.Assign):
+        if id(node) not in unit.class_level and all(_plain_target(t) for t in node.targets):
+            followed.append(node.value)
+    elif (
+        isinstance(node, ast.AnnAssign | ast.NamedExpr)
+        and node.value is not None
+        and id(node) not in unit.class_level
+        and _plain_target(node.target)
+    ):
+        followed.append(node.value)
+    while followed:
+        child = followed.pop()
+        consumed.add(id(child))
+        if isinstance(child, ast.Tuple | ast.List):
+            followed.extend(child.elts)
+        elif isinstance(child, ast.IfExp):
+            followed.extend((child.body, child.orelse))
+        elif isinstance(child, ast.BoolOp):
+            followed.extend(child.values)
+        elif isinstance(child, ast.NamedExpr):
+            followed.append(child.value)
+
+
+def _plain_target(target: ast.expr) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_plain_target(e) for e in target.elts)
+    return isinstance(target, ast.Starred) and _plain_target(target.value)
+
+
+def _makes_callable(call: ast.Call, names: Names) -> bool:
+    """``functools.partial(...)`` or ``getattr(mod, "name")``: a call whose result is a loader."""
+    makers = names.resolve_all(call.func)
+    return bool(makers & {"functools.partial", "getattr", "builtins.getattr"})
+
+
 def _via(call: ast.Call) -> str:
     return ast.unparse(call.func)
 
@@ -201,6 +281,12 @@ class _Unit:
         self.lines = source.splitlines()
         self.calls: list[ast.Call] = []
         self.assignments: list[ast.Assign] = []
+        self.values: list[ast.expr] = []
+        """Names, attributes and partials that may be a loader handed along uncalled."""
+        self.consumed: set[int] = set()
+        """The ``id`` of every expression the name pass follows where it is used."""
+        self.first_args: dict[int, ast.Call] = {}
+        self.class_level: set[int] = set()
         self.suppressions: dict[int, list[Suppression]] = {}
         self.comment_starts: dict[int, int] = {}
         """Where a suppression comment starts on its line: quotes stop there."""

@@ -43,8 +43,9 @@ _MAX_DEPTH = 24
 
 #: How many dotted names one expression may resolve to before the rest are dropped.
 _MAX_CANDIDATES = 64
-#: How many resolution steps one file may take: past it the file errors (fail closed).
-_MAX_STEPS = 500_000
+#: How many resolution steps one name's resolution may take: past it the file errors (fail
+#: closed) rather than passing with a call left unjudged.
+_MAX_STEPS = 200_000
 
 _PARTIAL = frozenset({"functools.partial"})
 #: Methods that change a dict or list in place: a ``**kw``/``*args`` built from a literal and
@@ -108,12 +109,18 @@ class Names:
         """Every module or name each import binds (a name imported twice has both)."""
         self.bindings: dict[str, list[ast.expr | None]] = {}
         self.star: list[str] = []
+        self.mutated: dict[str, set[str | None]] = {}
+        """Containers changed in place after their literal: the keys set (``None``: any)."""
         self._unique: dict[str, ast.expr | None] = {}
         self._names: dict[str, frozenset[str]] = {}
         self._callees: dict[str, list[Callee]] = {}
         self._busy: set[str] = set()
         self._pruned = False
         self._steps = 0
+        # Results cut short by a cycle, good only within one root query (their missing part is
+        # an enclosing name's, which the root collects anyway).
+        self._partial_names: dict[str, frozenset[str]] = {}
+        self._partial_callees: dict[str, list[Callee]] = {}
 
     # -- collection (called for every node of the walk)
 
@@ -159,7 +166,7 @@ class Names:
                 and func.attr in _MUTATORS
                 and isinstance(func.value, ast.Name)
             ):
-                self._bind(func.value.id, None)  # ``kw.update(...)``: no longer the literal
+                self._mutate(func.value.id, None)  # ``kw.update(...)``: no longer the literal
         elif isinstance(node, ast.NamedExpr):
             self._bind_target(node.target, node.value)
         elif isinstance(node, ast.withitem):
@@ -190,11 +197,22 @@ class Names:
             self._bind_target(target.value, None)
         elif isinstance(target, ast.Subscript | ast.Attribute):
             # ``kw["weights_only"] = False``: the container's literal no longer holds.
-            base = target.value
-            while isinstance(base, ast.Subscript | ast.Attribute):
-                base = base.value
-            if isinstance(base, ast.Name) and isinstance(target, ast.Subscript):
-                self._bind(base.id, None)
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                key = target.slice
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._mutate(target.value.id, key.value)
+                else:
+                    self._mutate(target.value.id, None)
+            else:
+                base = target.value
+                while isinstance(base, ast.Subscript | ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and isinstance(target, ast.Subscript):
+                    self._mutate(base.id, None)  # ``kw["a"]["b"] = ...``
+
+    def _mutate(self, name: str, key: str | None) -> None:
+        """``name[key] = ...`` (``key`` ``None``: any key, ``.update()``, ``.pop()``, ``del``)."""
+        self.mutated.setdefault(name, set()).add(key)
 
     def _import(self, name: str, target: str) -> None:
         self.aliases[name] = target
@@ -277,6 +295,9 @@ class Names:
     def _resolve_name(self, name: str, depth: int) -> frozenset[str]:
         if name in self._names:
             return self._names[name]
+        self._enter()
+        if name in self._partial_names:
+            return self._partial_names[name]
         if name in self._busy:
             self._pruned = True
             return frozenset()  # a cycle (``a = b; b = a``): what the other paths give
@@ -289,10 +310,19 @@ class Names:
         finally:
             self._busy.discard(name)
         result = _cap(out)
-        if not self._pruned:  # a result cut short by a cycle is not the name's whole answer
+        if not self._pruned or not self._busy:  # a root's answer is whole, cycles or not
             self._names[name] = result
+        else:  # cut short by a cycle: not the name's whole answer outside this query
+            self._partial_names[name] = result
         self._pruned = outer or self._pruned
         return result
+
+    def _enter(self) -> None:
+        """A root query (no name being resolved) starts afresh: its own budget and partials."""
+        if not self._busy:
+            self._steps = 0
+            self._partial_names.clear()
+            self._partial_callees.clear()
 
     def _step(self) -> None:
         self._steps += 1
@@ -326,6 +356,9 @@ class Names:
             key = func.id
             if key in self._callees:
                 return self._callees[key]
+            self._enter()
+            if key in self._partial_callees:
+                return self._partial_callees[key]
             busy = f"callee:{key}"
             if busy in self._busy:
                 self._pruned = True
@@ -339,8 +372,10 @@ class Names:
             finally:
                 self._busy.discard(busy)
             result = out[:_MAX_CANDIDATES] or [Callee(None, attr)]
-            if not self._pruned:
+            if not self._pruned or not self._busy:
                 self._callees[key] = result
+            else:
+                self._partial_callees[key] = result
             self._pruned = outer or self._pruned
             return result
         if isinstance(func, ast.NamedExpr):
@@ -391,6 +426,8 @@ class Names:
                 return None
             return list(node.elts)
         if isinstance(node, ast.Name) and depth < _MAX_DEPTH:
+            if node.id in self.mutated:
+                return None  # ``args[2] = True``, ``args.append(...)``: not the literal's
             value = self.bound(node.id)
             return self._sequence(value, depth + 1) if value is not None else None
         return None
@@ -420,7 +457,17 @@ class Names:
             return out
         if isinstance(node, ast.Name) and depth < _MAX_DEPTH:
             bound = self.bound(node.id)
-            return self._mapping(bound, depth + 1) if bound is not None else None
+            mapping = self._mapping(bound, depth + 1) if bound is not None else None
+            changed = self.mutated.get(node.id)
+            if mapping is None or not changed:
+                return mapping
+            if None in changed:
+                return None  # ``kw.update(...)``, ``kw.pop(...)``: any key may differ
+            # ``kw["weights_only"] = False`` after the literal: that key's value is unknown
+            for item in changed:
+                assert item is not None
+                mapping[item] = ast.Name(id=f"{node.id}[{item!r}]", ctx=ast.Load())
+            return mapping
         return None
 
     def value(self, node: ast.expr | None, depth: int = 0) -> Any:

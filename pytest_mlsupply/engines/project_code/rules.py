@@ -26,6 +26,7 @@ __all__ = [
     "judge_assignment",
     "judge_call",
     "judge_reference",
+    "judge_value",
 ]
 
 CATEGORY = "unsafe-loading"
@@ -643,6 +644,36 @@ def _judge_one(call: ast.Call, callee: Callee, names: Names) -> tuple[str, list[
         if args.keywords.keys() & {"verify", "cert_reqs"}:
             verdicts += _tls(name, callee, args, call, names)
     return name, verdicts
+
+
+#: Loaders judged where they are passed as a value (``map(pickle.loads, blobs)``,
+#: ``DatasetFolder(root, loader=torch.load)``, ``self.fn = torch.load``, a default argument, a
+#: dict of loaders, a class base): whoever calls them later does so out of the check's sight.
+_BY_VALUE = _TORCH_LOAD | _PICKLE | _YAML_LOAD | _YAML_UNSAFE | _YAML_FULL
+
+
+def judge_value(node: ast.expr, names: Names) -> tuple[str, list[Verdict]]:
+    """An unsafe loader used as a value, not called: judged as called with what a partial bound.
+
+    ``functools.partial(torch.load, weights_only=True)`` passed along is safe; ``torch.load``
+    passed along is judged as ``torch.load()`` (no ``weights_only``).
+    """
+    verdicts: list[Verdict] = []
+    first = ""
+    for callee in names.callees(node):
+        if callee.name not in _BY_VALUE:
+            continue
+        call = ast.copy_location(ast.Call(func=node, args=[], keywords=[]), node)
+        args = Arguments(list(callee.positional), dict(callee.keywords))
+        for verdict in _JUDGES[callee.name](callee.name, callee, args, call, names):
+            verdict.detail = (
+                f"{callee.name} passed as a value, called where the check cannot see the "
+                f"arguments; {verdict.detail}"
+            )
+            if all(v.detail != verdict.detail for v in verdicts):
+                verdicts.append(verdict)
+                first = first or callee.name
+    return first, verdicts
 
 
 def judge_reference(node: ast.Attribute | ast.Name, names: Names) -> Verdict | None:

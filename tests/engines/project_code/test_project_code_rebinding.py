@@ -64,7 +64,7 @@ HIDDEN_BEFORE = {
         "from transformers import AutoModel\n"
         "kw = {'trust_remote_code': False, 'revision': '0123456789abcdef0123456789abcdef01234567'}\n"
         "kw['trust_remote_code'] = True\nAutoModel.from_pretrained('org/m', **kw)\n",
-        "MLS-LOAD-004",  # the revision is no longer provable: the item fails
+        "MLS-LOAD-005",
     ),
     "a positional list mutated": (
         "import numpy as np\na = ['f', None, False]\na[2] = True\nnp.load(*a)\n",
