@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_mlsupply.results import Acceptance, Finding, Location, Severity
@@ -199,6 +199,7 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
                     assigned = judge_assignment(target, assign.value, names)
                     if assigned is not None:
                         unit.add(assigned, assign, "", "")
+            unit.settle()
             findings.extend(unit.findings)
         findings.sort(
             key=lambda f: (
@@ -291,6 +292,8 @@ class _Unit:
         self.comment_starts: dict[int, int] = {}
         """Where a suppression comment starts on its line: quotes stop there."""
         self.findings: list[Finding] = []
+        self.spans: list[tuple[int, int, int]] = []
+        """Each finding's index, first and last line: what a suppression comment may accept."""
 
     def add(self, verdict: Verdict, node: ast.stmt | ast.expr, name: str, via: str) -> None:
         rule = RULES[verdict.rule]
@@ -315,9 +318,9 @@ class _Unit:
                 why=rule.why,
                 remediation=rule.fix,
                 cwe=rule.cwe,
-                accepted=self._accepted(rule.id, line, end),
             )
         )
+        self.spans.append((len(self.findings) - 1, line, end))
 
     def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
         rule = RULES["MLS-LOAD-013"]
@@ -335,17 +338,34 @@ class _Unit:
             )
         )
 
-    def _accepted(self, rule: str, line: int, end: int) -> Acceptance | None:
-        for number in range(line, end + 1):
-            for suppression in self.suppressions.get(number, ()):
-                if rule in suppression.rules:
-                    where = (
-                        f"{self.file}:cell {self.cell}:{number}"
-                        if self.cell
-                        else f"{self.file}:{number}"
-                    )
-                    return Acceptance(reason=suppression.reason, owner="", expires="", source=where)
-        return None
+    def settle(self) -> None:
+        """Mark the findings the suppression comments accept.
+
+        A comment accepts, for each rule it names, the innermost flagged expressions of that
+        rule spanning its line: a comment written for ``torch.load(cache)`` nested inside a
+        multi-line ``torch.load(...)`` does not accept the outer call too.
+        """
+        for number, suppressions in self.suppressions.items():
+            for suppression in suppressions:
+                for rule in suppression.rules:
+                    covering = [
+                        (end - line, index)
+                        for index, line, end in self.spans
+                        if self.findings[index].rule == rule and line <= number <= end
+                    ]
+                    if not covering:
+                        continue
+                    narrowest = min(width for width, _ in covering)
+                    for width, index in covering:
+                        if width == narrowest and self.findings[index].accepted is None:
+                            self.findings[index] = replace(
+                                self.findings[index], accepted=self._acceptance(suppression)
+                            )
+
+    def _acceptance(self, suppression: Suppression) -> Acceptance:
+        number = suppression.line
+        where = f"{self.file}:cell {self.cell}:{number}" if self.cell else f"{self.file}:{number}"
+        return Acceptance(reason=suppression.reason, owner="", expires="", source=where)
 
     def _column(self, line: int, offset: int) -> int:
         # ``ast`` counts columns in UTF-8 bytes; editors and SARIF in characters.
