@@ -55,6 +55,7 @@ _MUTATORS = frozenset(
     | {"__setitem__", "__delitem__", "__ior__"}
 )
 _GETATTR = frozenset({"getattr", "builtins.getattr"})
+_IMPORTERS = frozenset({"importlib.import_module", "__import__", "builtins.__import__"})
 
 
 @dataclass
@@ -266,6 +267,11 @@ class Names:
             return frozenset(f"{base}.{node.attr}" for base in bases)
         if isinstance(node, ast.NamedExpr):
             return self.resolve_all(node.value, depth + 1)
+        if isinstance(node, ast.Subscript) and self.resolve_all(node.value, depth + 1) & {
+            "sys.modules"
+        }:
+            module = self.value(node.slice, depth + 1)  # ``sys.modules["torch"]``
+            return frozenset({module}) if isinstance(module, str) and module else frozenset()
         if isinstance(node, ast.IfExp):
             return _cap(
                 self.resolve_all(node.body, depth + 1) | self.resolve_all(node.orelse, depth + 1)
@@ -285,6 +291,14 @@ class Names:
                         result.update(f"{base}.{attr}" for base in bases)
                 elif callee in _PARTIAL and node.args:
                     result |= self.resolve_all(node.args[0], depth + 1)
+                elif callee in _IMPORTERS and node.args:
+                    module = self.value(node.args[0], depth + 1)
+                    if isinstance(module, str) and module:
+                        # ``__import__("a.b")`` returns ``a``; ``import_module("a.b")``, ``a.b``
+                        dunder = callee.endswith("__import__") and not node.args[1:]
+                        result.add(module.split(".")[0] if dunder else module)
+                    else:
+                        result.add(f"{callee}()")
                 else:
                     # ``jinja2.Environment().from_string``, ``requests.Session().get``: the
                     # result of a call is named after its maker.
@@ -479,6 +493,12 @@ class Names:
         if isinstance(node, ast.Name):
             if node.id in self.bindings:
                 return self.value(self.bound(node.id), depth + 1)
+            return UNKNOWN
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.value(node.left, depth + 1)
+            right = self.value(node.right, depth + 1)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right  # ``getattr(torch, "lo" + "ad")``
             return UNKNOWN
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             inner = self.value(node.operand, depth + 1)

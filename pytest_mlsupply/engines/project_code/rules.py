@@ -194,12 +194,19 @@ _PACKAGED = frozenset(
     | {"videofolder", "webdataset", "sql", "generator", "xml", "cache"}
 )
 
-_TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
+# load_state_dict_from_url/load_url torch.load the download (weights_only defaults to False).
+_TORCH_LOAD = frozenset(
+    {"torch.load", "torch.serialization.load", "torch.hub.load_state_dict_from_url"}
+    | {"torch.utils.model_zoo.load_url"}
+)
 _PICKLE = frozenset(
     f"{module}.{name}"
     for module in ("pickle", "_pickle", "pickle5", "cloudpickle", "dill")
-    for name in ("load", "loads", "Unpickler")
-) | frozenset({"joblib.load", "pandas.read_pickle", "pandas.io.pickle.read_pickle"})
+    for name in ("load", "loads", "Unpickler", "_load", "_loads", "_Unpickler")
+) | frozenset(
+    {"joblib.load", "joblib.numpy_pickle.load", "pandas.read_pickle"}
+    | {"pandas.io.pickle.read_pickle", "shelve.open", "shelve.DbfilenameShelf", "shelve.Shelf"}
+)
 _NUMPY_LOAD = frozenset({"numpy.load", "numpy.lib.npyio.load"})
 _HF_DOWNLOAD = frozenset(
     {

@@ -134,3 +134,48 @@ def test_a_module_rebound_to_something_else_is_judged_as_either() -> None:
     # Flow-insensitive by design: which binding reaches the call is not known, so the import
     # still counts (reported; a suppression with a reason says it is not torch).
     assert rules_of("import torch\ntorch = FakeTorch()\ntorch.load('m')\n") == ["MLS-LOAD-001"]
+
+
+REACHED_OTHERWISE = {
+    "importlib.import_module of a constant": (
+        "import importlib\nimportlib.import_module('torch').load('m')\n",
+        "MLS-LOAD-001",
+    ),
+    "__import__ of a constant": ("__import__('pickle').loads(b)\n", "MLS-LOAD-002"),
+    "sys.modules of a constant": (
+        "import sys, torch\nsys.modules['torch'].load('m')\n",
+        "MLS-LOAD-001",
+    ),
+    "getattr with a concatenated constant": (
+        "import torch\ngetattr(torch, 'lo' + 'ad')('m')\n",
+        "MLS-LOAD-001",
+    ),
+    "pickle's pure-Python twins": ("import pickle\npickle._loads(b)\n", "MLS-LOAD-002"),
+    "shelve": ("import shelve\ndb = shelve.open('cache')\n", "MLS-LOAD-002"),
+    "joblib.numpy_pickle": (
+        "from joblib import numpy_pickle\nnumpy_pickle.load('f')\n",
+        "MLS-LOAD-002",
+    ),
+    "load_state_dict_from_url": (
+        "import torch\ntorch.hub.load_state_dict_from_url('https://x/y.pt')\n",
+        "MLS-LOAD-001",
+    ),
+    "model_zoo.load_url": (
+        "import torch.utils.model_zoo as mz\nmz.load_url('https://x/y.pt')\n",
+        "MLS-LOAD-001",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"), REACHED_OTHERWISE.values(), ids=REACHED_OTHERWISE.keys()
+)
+def test_a_loader_reached_another_way_is_judged(source: str, rule: str) -> None:
+    assert rules_of(source) == [rule]
+
+
+def test_a_safe_load_state_dict_from_url_is_no_finding() -> None:
+    source = (
+        "import torch\ntorch.hub.load_state_dict_from_url('https://x/y.pt', weights_only=True)\n"
+    )
+    assert rules_of(source) == []
