@@ -25,8 +25,7 @@ import hashlib
 import os
 import stat
 import tokenize
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_mlsupply.engines.lines import source_lines
@@ -34,7 +33,16 @@ from pytest_mlsupply.results import Acceptance, Finding, Location, Severity
 
 from .names import Names
 from .notebooks import NotebookError, code_cells
-from .rules import CATEGORY, RULES, STAR_NAMES, CodeRule, Verdict, judge_assignment, judge_call
+from .rules import (
+    CATEGORY,
+    RULES,
+    STAR_NAMES,
+    CodeRule,
+    Verdict,
+    judge_assignment,
+    judge_call,
+    judge_value,
+)
 from .suppressions import Suppression, read_suppressions
 
 __all__ = ["CATEGORY", "RULES", "CodeAnalysis", "CodeRule", "analyse_file", "analyse_source"]
@@ -170,10 +178,15 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
         try:
             for node in ast.walk(tree):
                 names.record(node)
+                _consume(node, unit)
                 if isinstance(node, ast.Call):
                     unit.calls.append(node)
                 elif isinstance(node, ast.Assign):
                     unit.assignments.append(node)
+                if isinstance(node, ast.Name | ast.Attribute | ast.Call) and isinstance(
+                    getattr(node, "ctx", ast.Load()), ast.Load
+                ):
+                    unit.values.append(node)
         except RecursionError:
             return CodeAnalysis(error=f"{where}: nested too deeply to analyse; {_FIX_SYNTAX}")
         try:
@@ -193,11 +206,23 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
                 name, verdicts = judge_call(call, names)
                 for verdict in verdicts:
                     unit.add(verdict, call, name, _via(call))
+            for value in unit.values:
+                if id(value) in unit.consumed:
+                    continue
+                maker = unit.first_args.get(id(value))
+                if maker is not None and _makes_callable(maker, names):
+                    continue  # partial(torch.load, ...)/getattr(...): judged as the call
+                if isinstance(value, ast.Call) and not _makes_callable(value, names):
+                    continue
+                name, verdicts = judge_value(value, names)
+                for verdict in verdicts:
+                    unit.add(verdict, value, name, ast.unparse(value))
             for assign in unit.assignments:
                 for target in assign.targets:
                     assigned = judge_assignment(target, assign.value, names)
                     if assigned is not None:
                         unit.add(assigned, assign, "", "")
+            unit.settle()
             findings.extend(unit.findings)
         findings.sort(
             key=lambda f: (
@@ -210,6 +235,61 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     except RecursionError:
         return CodeAnalysis(error=f"{file}: nested too deeply to analyse; {_FIX_SYNTAX}")
     return CodeAnalysis(findings=findings)
+
+
+def _consume(node: ast.AST, unit: _Unit) -> None:
+    """Mark the children of ``node`` whose value the name pass follows (not passed along).
+
+    A call's target, an attribute chain's base, a partial's or getattr's first argument and a
+    value bound to plain names are resolved where they are used; any other use of a loader (an
+    argument, a default, a dict value, an attribute store) hands it to code the check cannot see.
+    """
+    consumed = unit.consumed
+    followed: list[ast.AST] = []
+    if isinstance(node, ast.Call):
+        followed.append(node.func)
+        if node.args:
+            unit.first_args[id(node.args[0])] = node  # a partial's target: judged as the call
+    elif isinstance(node, ast.ClassDef):
+        # ``class C: loader = torch.load`` is reached as ``self.loader``: not followed.
+        unit.class_level.update(id(statement) for statement in node.body)
+    elif isinstance(node, ast.Attribute):
+        followed.append(node.value)
+    elif isinstance(node, ast.Assign):
+        if id(node) not in unit.class_level and all(_plain_target(t) for t in node.targets):
+            followed.append(node.value)
+    elif (
+        isinstance(node, ast.AnnAssign | ast.NamedExpr)
+        and node.value is not None
+        and id(node) not in unit.class_level
+        and _plain_target(node.target)
+    ):
+        followed.append(node.value)
+    while followed:
+        child = followed.pop()
+        consumed.add(id(child))
+        if isinstance(child, ast.Tuple | ast.List):
+            followed.extend(child.elts)
+        elif isinstance(child, ast.IfExp):
+            followed.extend((child.body, child.orelse))
+        elif isinstance(child, ast.BoolOp):
+            followed.extend(child.values)
+        elif isinstance(child, ast.NamedExpr):
+            followed.append(child.value)
+
+
+def _plain_target(target: ast.expr) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_plain_target(e) for e in target.elts)
+    return isinstance(target, ast.Starred) and _plain_target(target.value)
+
+
+def _makes_callable(call: ast.Call, names: Names) -> bool:
+    """``functools.partial(...)`` or ``getattr(mod, "name")``: a call whose result is a loader."""
+    makers = names.resolve_all(call.func)
+    return bool(makers & {"functools.partial", "getattr", "builtins.getattr"})
 
 
 def _via(call: ast.Call) -> str:
@@ -225,10 +305,18 @@ class _Unit:
         self.lines = source_lines(source)  # numbered as ast numbers them
         self.calls: list[ast.Call] = []
         self.assignments: list[ast.Assign] = []
+        self.values: list[ast.expr] = []
+        """Names, attributes and partials that may be a loader handed along uncalled."""
+        self.consumed: set[int] = set()
+        """The ``id`` of every expression the name pass follows where it is used."""
+        self.first_args: dict[int, ast.Call] = {}
+        self.class_level: set[int] = set()
         self.suppressions: dict[int, list[Suppression]] = {}
         self.comment_starts: dict[int, int] = {}
         """Where a suppression comment starts on its line: quotes stop there."""
         self.findings: list[Finding] = []
+        self.spans: list[tuple[int, int, int]] = []
+        """Each finding's index, first and last line: what a suppression comment may accept."""
 
     def add(self, verdict: Verdict, node: ast.stmt | ast.expr, name: str, via: str) -> None:
         rule = RULES[verdict.rule]
@@ -253,9 +341,9 @@ class _Unit:
                 why=rule.why,
                 remediation=rule.fix,
                 cwe=rule.cwe,
-                accepted=self._accepted(rule.id, line, end),
             )
         )
+        self.spans.append((len(self.findings) - 1, line, end))
 
     def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
         rule = RULES["MLS-LOAD-013"]
@@ -273,22 +361,34 @@ class _Unit:
             )
         )
 
-    def _accepted(self, rule: str, line: int, end: int) -> Acceptance | None:
-        # The lines that hold a suppression, when fewer than the call's: nested calls that each
-        # span a whole file otherwise cost lines x calls.
-        numbers: Sequence[int] = range(line, end + 1)
-        if len(numbers) > len(self.suppressions):
-            numbers = sorted(n for n in self.suppressions if line <= n <= end)
-        for number in numbers:
-            for suppression in self.suppressions.get(number, ()):
-                if rule in suppression.rules:
-                    where = (
-                        f"{self.file}:cell {self.cell}:{number}"
-                        if self.cell
-                        else f"{self.file}:{number}"
-                    )
-                    return Acceptance(reason=suppression.reason, owner="", expires="", source=where)
-        return None
+    def settle(self) -> None:
+        """Mark the findings the suppression comments accept.
+
+        A comment accepts, for each rule it names, the innermost flagged expressions of that
+        rule spanning its line: a comment written for ``torch.load(cache)`` nested inside a
+        multi-line ``torch.load(...)`` does not accept the outer call too.
+        """
+        for number, suppressions in self.suppressions.items():
+            for suppression in suppressions:
+                for rule in suppression.rules:
+                    covering = [
+                        (end - line, index)
+                        for index, line, end in self.spans
+                        if self.findings[index].rule == rule and line <= number <= end
+                    ]
+                    if not covering:
+                        continue
+                    narrowest = min(width for width, _ in covering)
+                    for width, index in covering:
+                        if width == narrowest and self.findings[index].accepted is None:
+                            self.findings[index] = replace(
+                                self.findings[index], accepted=self._acceptance(suppression)
+                            )
+
+    def _acceptance(self, suppression: Suppression) -> Acceptance:
+        number = suppression.line
+        where = f"{self.file}:cell {self.cell}:{number}" if self.cell else f"{self.file}:{number}"
+        return Acceptance(reason=suppression.reason, owner="", expires="", source=where)
 
     def _column(self, line: int, offset: int) -> int:
         # ``ast`` counts columns in UTF-8 bytes; editors and SARIF in characters.

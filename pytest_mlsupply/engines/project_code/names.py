@@ -41,8 +41,21 @@ UNKNOWN: Any = _Unknown()
 #: ``a = b; b = a``, must end).
 _MAX_DEPTH = 24
 
+#: How many dotted names one expression may resolve to before the rest are dropped.
+_MAX_CANDIDATES = 64
+#: How many resolution steps one name's resolution may take: past it the file errors (fail
+#: closed) rather than passing with a call left unjudged.
+_MAX_STEPS = 200_000
+
 _PARTIAL = frozenset({"functools.partial"})
+#: Methods that change a dict or list in place: a ``**kw``/``*args`` built from a literal and
+#: then mutated no longer holds the literal's values.
+_MUTATORS = frozenset(
+    {"update", "pop", "popitem", "setdefault", "clear", "append", "extend", "insert", "remove"}
+    | {"__setitem__", "__delitem__", "__ior__"}
+)
 _GETATTR = frozenset({"getattr", "builtins.getattr"})
+_IMPORTERS = frozenset({"importlib.import_module", "__import__", "builtins.__import__"})
 
 
 @dataclass
@@ -93,10 +106,23 @@ class Names:
         self.known = known
         """The names ``from module import *`` may bring in that the rules care about."""
         self.aliases: dict[str, str] = {}
+        self.imports: dict[str, list[str]] = {}
+        """Every module or name each import binds (a name imported twice has both)."""
         self.bindings: dict[str, list[ast.expr | None]] = {}
         self.star: list[str] = []
+        self.mutated: dict[str, set[str | None]] = {}
+        """Containers changed in place after their literal: the keys set (``None``: any)."""
         self._unique: dict[str, ast.expr | None] = {}
         self._mappings: dict[int, dict[str, ast.expr] | None] = {}
+        self._names: dict[str, frozenset[str]] = {}
+        self._callees: dict[str, list[Callee]] = {}
+        self._busy: set[str] = set()
+        self._pruned = False
+        self._steps = 0
+        # Results cut short by a cycle, good only within one root query (their missing part is
+        # an enclosing name's, which the root collects anyway).
+        self._partial_names: dict[str, frozenset[str]] = {}
+        self._partial_callees: dict[str, list[Callee]] = {}
 
     # -- collection (called for every node of the walk)
 
@@ -104,10 +130,10 @@ class Names:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    self.aliases[alias.asname] = alias.name
+                    self._import(alias.asname, alias.name)
                 else:
                     top = alias.name.split(".")[0]
-                    self.aliases[top] = top  # ``import torch.hub`` binds ``torch``
+                    self._import(top, top)  # ``import torch.hub`` binds ``torch``
         elif isinstance(node, ast.ImportFrom):
             if node.level or not node.module:
                 for alias in node.names:  # a relative import: the project's own module
@@ -117,7 +143,7 @@ class Names:
                 if alias.name == "*":
                     self.star.append(node.module)
                 else:
-                    self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    self._import(alias.asname or alias.name, f"{node.module}.{alias.name}")
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 self._bind_target(target, node.value)
@@ -126,6 +152,23 @@ class Names:
                 self._bind_target(node.target, node.value)
         elif isinstance(node, ast.AugAssign | ast.For | ast.AsyncFor):
             self._bind_target(node.target, None)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                self._bind_target(target, None)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar):
+            if node.name:
+                self._bind(node.name, None)
+        elif isinstance(node, ast.MatchMapping):
+            if node.rest:
+                self._bind(node.rest, None)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in _MUTATORS
+                and isinstance(func.value, ast.Name)
+            ):
+                self._mutate(func.value.id, None)  # ``kw.update(...)``: no longer the literal
         elif isinstance(node, ast.NamedExpr):
             self._bind_target(node.target, node.value)
         elif isinstance(node, ast.withitem):
@@ -154,6 +197,29 @@ class Names:
                 self._bind_target(element, values[index] if values else None)
         elif isinstance(target, ast.Starred):
             self._bind_target(target.value, None)
+        elif isinstance(target, ast.Subscript | ast.Attribute):
+            # ``kw["weights_only"] = False``: the container's literal no longer holds.
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                key = target.slice
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._mutate(target.value.id, key.value)
+                else:
+                    self._mutate(target.value.id, None)
+            else:
+                base = target.value
+                while isinstance(base, ast.Subscript | ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and isinstance(target, ast.Subscript):
+                    self._mutate(base.id, None)  # ``kw["a"]["b"] = ...``
+
+    def _mutate(self, name: str, key: str | None) -> None:
+        """``name[key] = ...`` (``key`` ``None``: any key, ``.update()``, ``.pop()``, ``del``)."""
+        self.mutated.setdefault(name, set()).add(key)
+
+    def _import(self, name: str, target: str) -> None:
+        self.aliases[name] = target
+        self.imports.setdefault(name, []).append(target)
+        self._bind(name, None)  # an imported name holds no constant the pass can read
 
     def _bind(self, name: str, value: ast.expr | None) -> None:
         self.bindings.setdefault(name, []).append(value)
@@ -175,72 +241,176 @@ class Names:
         return result
 
     def resolve(self, node: ast.AST, depth: int = 0) -> str | None:
-        """The dotted name an expression refers to (``torch.load``), or ``None``."""
+        """The one dotted name an expression refers to (``torch.load``), or ``None``."""
+        found = self.resolve_all(node, depth)
+        return next(iter(found)) if len(found) == 1 else None
+
+    def resolve_all(self, node: ast.AST, depth: int = 0) -> frozenset[str]:
+        """Every dotted name an expression may refer to, through every binding of its names.
+
+        A name imported in one place and rebound in another (``for torch in ...``, a parameter
+        ``torch=torch``, a second ``import x as torch`` in a function) may be any of them: a
+        call through it is judged as each, never dropped as unknown.
+        """
         if depth > _MAX_DEPTH:
-            return None
+            return frozenset()
+        self._step()
         if isinstance(node, ast.Name):
             name = node.id
-            if name in self.bindings:
-                value = self.bound(name)
-                if value is None:
-                    return None
-                return self.resolve(value, depth + 1)
-            if name in self.aliases:
-                return self.aliases[name]
+            if name in self.bindings or name in self.imports:
+                return self._resolve_name(name, depth)
             for module in self.star:
                 if f"{module}.{name}" in self.known:
-                    return f"{module}.{name}"
-            return name  # a builtin, or a module a notebook imported in an earlier cell
+                    return frozenset({f"{module}.{name}"})
+            return frozenset({name})  # a builtin, or a module a notebook imported earlier
         if isinstance(node, ast.Attribute):
-            base = self.resolve(node.value, depth + 1)
-            return f"{base}.{node.attr}" if base else None
+            bases = self.resolve_all(node.value, depth + 1)
+            return frozenset(f"{base}.{node.attr}" for base in bases)
         if isinstance(node, ast.NamedExpr):
-            return self.resolve(node.value, depth + 1)
+            return self.resolve_all(node.value, depth + 1)
+        if isinstance(node, ast.Subscript) and self.resolve_all(node.value, depth + 1) & {
+            "sys.modules"
+        }:
+            module = self.value(node.slice, depth + 1)  # ``sys.modules["torch"]``
+            return frozenset({module}) if isinstance(module, str) and module else frozenset()
+        if isinstance(node, ast.IfExp):
+            return _cap(
+                self.resolve_all(node.body, depth + 1) | self.resolve_all(node.orelse, depth + 1)
+            )
+        if isinstance(node, ast.BoolOp):
+            out: set[str] = set()
+            for value in node.values:
+                out |= self.resolve_all(value, depth + 1)
+            return _cap(out)
         if isinstance(node, ast.Call):
-            callee = self.resolve(node.func, depth + 1)
-            if callee in _GETATTR and len(node.args) >= 2:
-                base = self.resolve(node.args[0], depth + 1)
-                attr = self.value(node.args[1], depth + 1)
-                if base and isinstance(attr, str):
-                    return f"{base}.{attr}"
-                return None
-            if callee in _PARTIAL and node.args:
-                return self.resolve(node.args[0], depth + 1)
-            # ``jinja2.Environment().from_string``, ``requests.Session().get``: the result of a
-            # call is named after its maker.
-            return f"{callee}()" if callee else None
-        return None
+            result: set[str] = set()
+            for callee in self.resolve_all(node.func, depth + 1):
+                if callee in _GETATTR and len(node.args) >= 2:
+                    attr = self.value(node.args[1], depth + 1)
+                    if isinstance(attr, str):
+                        bases = self.resolve_all(node.args[0], depth + 1)
+                        result.update(f"{base}.{attr}" for base in bases)
+                elif callee in _PARTIAL and node.args:
+                    result |= self.resolve_all(node.args[0], depth + 1)
+                elif callee in _IMPORTERS and node.args:
+                    module = self.value(node.args[0], depth + 1)
+                    if isinstance(module, str) and module:
+                        # ``__import__("a.b")`` returns ``a``; ``import_module("a.b")``, ``a.b``
+                        dunder = callee.endswith("__import__") and not node.args[1:]
+                        result.add(module.split(".")[0] if dunder else module)
+                    else:
+                        result.add(f"{callee}()")
+                else:
+                    # ``jinja2.Environment().from_string``, ``requests.Session().get``: the
+                    # result of a call is named after its maker.
+                    result.add(f"{callee}()")
+            return _cap(result)
+        return frozenset()
+
+    def _resolve_name(self, name: str, depth: int) -> frozenset[str]:
+        if name in self._names:
+            return self._names[name]
+        self._enter()
+        if name in self._partial_names:
+            return self._partial_names[name]
+        if name in self._busy:
+            self._pruned = True
+            return frozenset()  # a cycle (``a = b; b = a``): what the other paths give
+        outer, self._pruned = self._pruned, False
+        self._busy.add(name)
+        try:
+            out: set[str] = set(self.imports.get(name, ()))
+            for value in self._distinct(name):
+                out |= self.resolve_all(value, depth + 1)
+        finally:
+            self._busy.discard(name)
+        result = _cap(out)
+        if not self._pruned or not self._busy:  # a root's answer is whole, cycles or not
+            self._names[name] = result
+        else:  # cut short by a cycle: not the name's whole answer outside this query
+            self._partial_names[name] = result
+        self._pruned = outer or self._pruned
+        return result
+
+    def _enter(self) -> None:
+        """A root query (no name being resolved) starts afresh: its own budget and partials."""
+        if not self._busy:
+            self._steps = 0
+            self._partial_names.clear()
+            self._partial_callees.clear()
+
+    def _step(self) -> None:
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            # fail closed: the file errors rather than passing with calls left unresolved
+            raise RecursionError("names bound through too many other names to resolve")
+
+    def _distinct(self, name: str) -> list[ast.expr]:
+        seen: set[str] = set()
+        values: list[ast.expr] = []
+        for value in self.bindings.get(name, ()):
+            if value is None:
+                continue
+            key = ast.dump(value)
+            if key not in seen:
+                seen.add(key)
+                values.append(value)
+        return values
 
     def callee(self, func: ast.expr, depth: int = 0) -> Callee:
-        """What a call's ``func`` is, with the arguments ``functools.partial`` bound to it."""
+        """What a call's ``func`` is, when it can be only one thing (else the first)."""
+        return self.callees(func, depth)[0]
+
+    def callees(self, func: ast.expr, depth: int = 0) -> list[Callee]:
+        """Everything a call's ``func`` may be, each with what ``functools.partial`` bound."""
         attr = func.attr if isinstance(func, ast.Attribute) else None
         if depth > _MAX_DEPTH:
-            return Callee(None, attr)
-        target: ast.expr | None = func
-        if isinstance(func, ast.Name) and func.id in self.bindings:
-            target = self.bound(func.id)
-            if target is None:
-                return Callee(None, attr)
-        if isinstance(target, ast.Call) and self.resolve(target.func, depth + 1) in _PARTIAL:
-            if not target.args:
-                return Callee(None, attr)
-            inner = self.callee(target.args[0], depth + 1)
-            inner.positional = inner.positional + list(target.args[1:])
-            inner.keywords = {
-                **inner.keywords,
-                **{k.arg: k.value for k in target.keywords if k.arg is not None},
-            }
-            return inner
-        if target is not func and isinstance(target, ast.Name | ast.Attribute):
-            inner = self.callee(target, depth + 1)
-            return inner
-        if isinstance(target, ast.Call) and self.resolve(target.func, depth + 1) in _GETATTR:
-            name = self.resolve(target, depth + 1)
-            return Callee(name, name.rsplit(".", 1)[-1] if name else None)
-        name = self.resolve(target, depth + 1) if target is not None else None
-        if name and attr is None:
-            attr = name.rsplit(".", 1)[-1]
-        return Callee(name, attr)
+            return [Callee(None, attr)]
+        self._step()
+        if isinstance(func, ast.Name) and (func.id in self.bindings or func.id in self.imports):
+            key = func.id
+            if key in self._callees:
+                return self._callees[key]
+            self._enter()
+            if key in self._partial_callees:
+                return self._partial_callees[key]
+            busy = f"callee:{key}"
+            if busy in self._busy:
+                self._pruned = True
+                return [Callee(None, attr)]
+            outer, self._pruned = self._pruned, False
+            self._busy.add(busy)
+            try:
+                out = [Callee(t, t.rsplit(".", 1)[-1]) for t in self.imports.get(key, ())]
+                for value in self._distinct(key):
+                    out.extend(c for c in self.callees(value, depth + 1) if c.name or c.attr)
+            finally:
+                self._busy.discard(busy)
+            result = out[:_MAX_CANDIDATES] or [Callee(None, attr)]
+            if not self._pruned or not self._busy:
+                self._callees[key] = result
+            else:
+                self._partial_callees[key] = result
+            self._pruned = outer or self._pruned
+            return result
+        if isinstance(func, ast.NamedExpr):
+            return self.callees(func.value, depth + 1)
+        if isinstance(func, ast.IfExp):
+            both = self.callees(func.body, depth + 1) + self.callees(func.orelse, depth + 1)
+            return both[:_MAX_CANDIDATES]
+        if isinstance(func, ast.Call) and self.resolve_all(func.func, depth + 1) & _PARTIAL:
+            if not func.args:
+                return [Callee(None, attr)]
+            extra = list(func.args[1:])
+            bound = {k.arg: k.value for k in func.keywords if k.arg is not None}
+            return [
+                Callee(c.name, c.attr, c.positional + extra, {**c.keywords, **bound}, c.via)
+                for c in self.callees(func.args[0], depth + 1)
+            ]
+        names = sorted(self.resolve_all(func, depth + 1))
+        if not names:
+            return [Callee(None, attr)]
+        return [Callee(n, attr or n.rsplit(".", 1)[-1]) for n in names[:_MAX_CANDIDATES]]
 
     def arguments(self, call: ast.Call, callee: Callee) -> Arguments:
         """The call's arguments after the partial's, with literal ``*``/``**`` expanded."""
@@ -271,6 +441,8 @@ class Names:
                 return None
             return list(node.elts)
         if isinstance(node, ast.Name) and depth < _MAX_DEPTH:
+            if node.id in self.mutated:
+                return None  # ``args[2] = True``, ``args.append(...)``: not the literal's
             value = self.bound(node.id)
             return self._sequence(value, depth + 1) if value is not None else None
         return None
@@ -312,7 +484,17 @@ class Names:
             return out
         if isinstance(node, ast.Name) and depth < _MAX_DEPTH:
             bound = self.bound(node.id)
-            return self._mapping(bound, depth + 1) if bound is not None else None
+            mapping = self._mapping(bound, depth + 1) if bound is not None else None
+            changed = self.mutated.get(node.id)
+            if mapping is None or not changed:
+                return mapping
+            if None in changed:
+                return None  # ``kw.update(...)``, ``kw.pop(...)``: any key may differ
+            # ``kw["weights_only"] = False`` after the literal: that key's value is unknown
+            for item in changed:
+                assert item is not None
+                mapping[item] = ast.Name(id=f"{node.id}[{item!r}]", ctx=ast.Load())
+            return mapping
         return None
 
     def value(self, node: ast.expr | None, depth: int = 0) -> Any:
@@ -324,6 +506,12 @@ class Names:
         if isinstance(node, ast.Name):
             if node.id in self.bindings:
                 return self.value(self.bound(node.id), depth + 1)
+            return UNKNOWN
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self.value(node.left, depth + 1)
+            right = self.value(node.right, depth + 1)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right  # ``getattr(torch, "lo" + "ad")``
             return UNKNOWN
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             inner = self.value(node.operand, depth + 1)
@@ -339,3 +527,9 @@ class Names:
         if isinstance(node, ast.Name) and node.id in self.bindings:
             return f" (from {node.id})"
         return ""
+
+
+def _cap(names: set[str] | frozenset[str]) -> frozenset[str]:
+    if len(names) <= _MAX_CANDIDATES:
+        return frozenset(names)
+    return frozenset(sorted(names)[:_MAX_CANDIDATES])

@@ -26,6 +26,7 @@ __all__ = [
     "judge_assignment",
     "judge_call",
     "judge_reference",
+    "judge_value",
 ]
 
 CATEGORY = "unsafe-loading"
@@ -193,12 +194,19 @@ _PACKAGED = frozenset(
     | {"videofolder", "webdataset", "sql", "generator", "xml", "cache"}
 )
 
-_TORCH_LOAD = frozenset({"torch.load", "torch.serialization.load"})
+# load_state_dict_from_url/load_url torch.load the download (weights_only defaults to False).
+_TORCH_LOAD = frozenset(
+    {"torch.load", "torch.serialization.load", "torch.hub.load_state_dict_from_url"}
+    | {"torch.utils.model_zoo.load_url"}
+)
 _PICKLE = frozenset(
     f"{module}.{name}"
     for module in ("pickle", "_pickle", "pickle5", "cloudpickle", "dill")
-    for name in ("load", "loads", "Unpickler")
-) | frozenset({"joblib.load", "pandas.read_pickle", "pandas.io.pickle.read_pickle"})
+    for name in ("load", "loads", "Unpickler", "_load", "_loads", "_Unpickler")
+) | frozenset(
+    {"joblib.load", "joblib.numpy_pickle.load", "pandas.read_pickle"}
+    | {"pandas.io.pickle.read_pickle", "shelve.open", "shelve.DbfilenameShelf", "shelve.Shelf"}
+)
 _NUMPY_LOAD = frozenset({"numpy.load", "numpy.lib.npyio.load"})
 _HF_DOWNLOAD = frozenset(
     {
@@ -351,6 +359,10 @@ def _numpy_load(
 ) -> list[Verdict]:
     node = _arg(args, "numpy.load", "allow_pickle")
     value = names.value(node)
+    if node is None and args.maybe("allow_pickle", _position("numpy.load", "allow_pickle")):
+        return [
+            Verdict("MLS-LOAD-003", Severity.MEDIUM, "allow_pickle may come from *args/**kwargs")
+        ]
     if node is None or value is False or value is None:
         return []
     if value is UNKNOWN:
@@ -593,8 +605,27 @@ _JUDGES: dict[str, Judge] = {
 
 
 def judge_call(call: ast.Call, names: Names) -> tuple[str, list[Verdict]]:
-    """What a call is (its resolved name) and what the rules say about it."""
-    callee = names.callee(call.func)
+    """What a call is (its resolved name) and what the rules say about it.
+
+    A call whose target may be several things (a name bound in several places) is judged as
+    each of them: a rebinding elsewhere must not hide the one that loads unsafely.
+    """
+    candidates = names.callees(call.func)
+    first = ""
+    verdicts: list[Verdict] = []
+    seen: set[tuple[str, str]] = set()
+    for callee in candidates:
+        name, found = _judge_one(call, callee, names)
+        for verdict in found:
+            key = (verdict.rule, verdict.detail)
+            if key not in seen:
+                seen.add(key)
+                verdicts.append(verdict)
+                first = first or name
+    return first or (candidates[0].name or ""), verdicts
+
+
+def _judge_one(call: ast.Call, callee: Callee, names: Names) -> tuple[str, list[Verdict]]:
     name = callee.name or ""
     judge = _JUDGES.get(name)
     if judge is None:
@@ -620,6 +651,36 @@ def judge_call(call: ast.Call, names: Names) -> tuple[str, list[Verdict]]:
         if args.keywords.keys() & {"verify", "cert_reqs"}:
             verdicts += _tls(name, callee, args, call, names)
     return name, verdicts
+
+
+#: Loaders judged where they are passed as a value (``map(pickle.loads, blobs)``,
+#: ``DatasetFolder(root, loader=torch.load)``, ``self.fn = torch.load``, a default argument, a
+#: dict of loaders, a class base): whoever calls them later does so out of the check's sight.
+_BY_VALUE = _TORCH_LOAD | _PICKLE | _YAML_LOAD | _YAML_UNSAFE | _YAML_FULL
+
+
+def judge_value(node: ast.expr, names: Names) -> tuple[str, list[Verdict]]:
+    """An unsafe loader used as a value, not called: judged as called with what a partial bound.
+
+    ``functools.partial(torch.load, weights_only=True)`` passed along is safe; ``torch.load``
+    passed along is judged as ``torch.load()`` (no ``weights_only``).
+    """
+    verdicts: list[Verdict] = []
+    first = ""
+    for callee in names.callees(node):
+        if callee.name not in _BY_VALUE:
+            continue
+        call = ast.copy_location(ast.Call(func=node, args=[], keywords=[]), node)
+        args = Arguments(list(callee.positional), dict(callee.keywords))
+        for verdict in _JUDGES[callee.name](callee.name, callee, args, call, names):
+            verdict.detail = (
+                f"{callee.name} passed as a value, called where the check cannot see the "
+                f"arguments; {verdict.detail}"
+            )
+            if all(v.detail != verdict.detail for v in verdicts):
+                verdicts.append(verdict)
+                first = first or callee.name
+    return first, verdicts
 
 
 def judge_reference(node: ast.Attribute | ast.Name, names: Names) -> Verdict | None:
