@@ -52,6 +52,8 @@ MAX_SOURCE_BYTES = 10 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 #: How much of the flagged line the evidence quotes.
 QUOTE_CHARS = 160
+#: How much of a long expression's text the digest in its evidence covers.
+MAX_HASHED_CHARS = 1 << 20
 
 _KNOWN_RULES = frozenset(RULES)
 _FIX_SYNTAX = "fix: make it valid Python, or exclude the file under code.exclude"
@@ -337,7 +339,7 @@ class _Unit:
                     column=self._column(line, node.col_offset),
                     cell=self.cell,
                 ),
-                evidence=f"`{self._quote(line, end)}`: {detail}",
+                evidence=f"{self._quote(line, end)}: {detail}",
                 why=rule.why,
                 remediation=rule.fix,
                 cwe=rule.cwe,
@@ -366,9 +368,11 @@ class _Unit:
 
         A comment accepts, for each rule it names, the innermost flagged expressions of that
         rule spanning its line: a comment written for ``torch.load(cache)`` nested inside a
-        multi-line ``torch.load(...)`` does not accept the outer call too.
+        multi-line ``torch.load(...)`` does not accept the outer call too. A comment whose
+        line holds two such expressions (``a = torch.load(ours); b = torch.load(theirs)``)
+        cannot say which one it vouches for: it accepts neither and is reported (MLS-LOAD-013).
         """
-        for number, suppressions in self.suppressions.items():
+        for number, suppressions in list(self.suppressions.items()):
             for suppression in suppressions:
                 for rule in suppression.rules:
                     covering = [
@@ -379,8 +383,24 @@ class _Unit:
                     if not covering:
                         continue
                     narrowest = min(width for width, _ in covering)
-                    for width, index in covering:
-                        if width == narrowest and self.findings[index].accepted is None:
+                    chosen = [index for width, index in covering if width == narrowest]
+                    # Findings of one expression share its position; two positions: two calls.
+                    places = {
+                        (self.findings[i].location.line, self.findings[i].location.column)
+                        for i in chosen
+                    }
+                    if len(places) > 1:
+                        text = self.lines[number - 1][suppression.column :]
+                        self.add_comment(
+                            number,
+                            suppression.column,
+                            f"sits on {len(places)} expressions flagged {rule} and would accept "
+                            "them all; put each on its own line with its own comment",
+                            text,
+                        )
+                        continue
+                    for index in chosen:
+                        if self.findings[index].accepted is None:
                             self.findings[index] = replace(
                                 self.findings[index], accepted=self._acceptance(suppression)
                             )
@@ -396,6 +416,7 @@ class _Unit:
         return len(text.encode("utf-8")[:offset].decode("utf-8", "replace")) + 1
 
     def _quote(self, line: int, end: int) -> str:
+        """The flagged lines, in backticks, clipped; a clipped one with its digest."""
         parts = []
         length = 0
         for number in range(line, min(end, len(self.lines)) + 1):
@@ -406,7 +427,23 @@ class _Unit:
                 text = text[: self.comment_starts[number]]
             parts.append(text.strip())
             length += len(parts[-1]) + 1
-        return _clip(" ".join(p for p in parts if p))
+        quote = _clip(" ".join(p for p in parts if p))
+        if not quote.endswith("\u2026"):
+            return f"`{quote}`"
+        # Cut short, the quote no longer tells two long calls apart, and the baseline accepts a
+        # finding by its evidence: the digest of the whole expression's text does.
+        digest = hashlib.sha256()
+        hashed = 0
+        for number in range(line, min(end, len(self.lines)) + 1):
+            if hashed > MAX_HASHED_CHARS:
+                break  # bounded: nested calls that each span a huge file stay linear
+            text = self.lines[number - 1]
+            if number in self.comment_starts:
+                text = text[: self.comment_starts[number]]
+            text = " ".join(text.split())
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
+            hashed += len(text)
+        return f"`{quote}` (sha256 of the whole expression: {digest.hexdigest()[:16]})"
 
 
 def _clip(text: str) -> str:

@@ -168,7 +168,8 @@ RULES: dict[str, CodeRule] = {
             "MLS-LOAD-013",
             Severity.MEDIUM,
             "CWE-710",
-            "suppression comment without a reason or a known rule",
+            "suppression comment that suppresses nothing (no reason, no known rule, or two "
+            "calls of its rule on its line)",
             "a suppression must say which rule it silences and why: this one silences nothing",
             "write '# mlsupply: ignore[MLS-LOAD-0NN] -- <why this is safe>'",
         ),

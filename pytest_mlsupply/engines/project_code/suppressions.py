@@ -17,7 +17,9 @@ __all__ = ["Comment", "Suppression", "read_suppressions"]
 
 # ASCII only: under IGNORECASE alone, Unicode folding lets U+0131 (dotless i) stand for "i" and
 # U+017F (long s) for "s": a suppression no ``grep "mlsupply: ignore"`` of the repository finds.
-_MARKER = re.compile(r"mlsupply\s*:\s*ignore\b", re.IGNORECASE | re.ASCII)
+# Anchored at a comment's start (``# mlsupply: ...``, or chained after another tool's comment
+# on the line): ``# notmlsupply: ignore[...]`` or a URL ending in ``mlsupply: ignore`` is no marker.
+_MARKER = re.compile(r"(?:^|#)\s*\bmlsupply\s*:\s*ignore\b", re.IGNORECASE | re.ASCII)
 _FULL = re.compile(
     r"mlsupply\s*:\s*ignore\s*(?:\[(?P<ids>[^\]]*)\])?\s*(?:--\s*(?P<reason>.*))?$",
     re.IGNORECASE | re.ASCII,
@@ -66,7 +68,7 @@ def read_suppressions(
         text = token.string
         found = _MARKER.search(text)
         assert found is not None
-        match = _FULL.match(text, found.start())
+        match = _FULL.match(text, text.lower().index("mlsupply", found.start()))
         problem = ""
         ids: list[str] = []
         reason = ""

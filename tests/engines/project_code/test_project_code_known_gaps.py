@@ -57,22 +57,3 @@ GAPS = {
 @pytest.mark.parametrize(("source", "rule"), GAPS.values(), ids=GAPS.keys())
 def test_known_gap(source: str, rule: str) -> None:
     assert rule in rules_of(source)
-
-
-@pytest.mark.xfail(strict=True, reason="one comment accepts every same-rule finding of its line")
-def test_one_comment_accepts_two_calls_on_one_line() -> None:
-    source = (
-        "import torch\nx = torch.load(ours); y = torch.load(user_upload)"
-        "  # mlsupply: ignore[MLS-LOAD-001] -- ours is our checkpoint\n"
-    )
-    accepted = [f.accepted is not None for f in analyse_source(source, file="a.py").findings]
-    assert accepted == [True, False] or accepted.count(True) <= 1
-
-
-@pytest.mark.xfail(strict=True, reason="the marker is searched anywhere in the comment")
-def test_a_marker_inside_prose_is_no_suppression() -> None:
-    source = (
-        "import torch\ntorch.load(p)  # notmlsupply: ignore[MLS-LOAD-001] -- quoted in a note\n"
-    )
-    (finding,) = analyse_source(source, file="a.py").findings
-    assert finding.accepted is None

@@ -100,3 +100,70 @@ def test_a_malformed_suppression_alone_is_still_a_finding() -> None:
 def test_a_well_formed_suppression_with_nothing_to_suppress_is_no_finding() -> None:
     source = "x = 1  # mlsupply: ignore[MLS-LOAD-001] -- kept from a refactoring\n"
     assert analyse_source(source, file="a.py").findings == []
+
+
+def test_one_comment_over_two_calls_of_its_rule_accepts_neither_and_says_so() -> None:
+    source = (
+        "import torch\nx = torch.load(ours); y = torch.load(user_upload)"
+        "  # mlsupply: ignore[MLS-LOAD-001] -- ours is our checkpoint\n"
+    )
+    findings = analyse_source(source, file="a.py").findings
+    assert [(f.rule, f.accepted) for f in findings] == [
+        ("MLS-LOAD-001", None),
+        ("MLS-LOAD-001", None),
+        ("MLS-LOAD-013", None),
+    ]
+    assert "sits on 2 expressions flagged MLS-LOAD-001" in findings[2].evidence
+
+
+def test_one_comment_naming_two_rules_of_one_call_accepts_both_findings() -> None:
+    source = (
+        "from transformers import AutoModel\n"
+        "m = AutoModel.from_pretrained('org/m', trust_remote_code=True)"
+        "  # mlsupply: ignore[MLS-LOAD-004, MLS-LOAD-005] -- reviewed\n"
+    )
+    findings = analyse_source(source, file="a.py").findings
+    assert [(f.rule, f.accepted is not None) for f in findings] == [
+        ("MLS-LOAD-004", True),
+        ("MLS-LOAD-005", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# notmlsupply: ignore[MLS-LOAD-001] -- quoted in a note",
+        "# see https://x.invalid/mlsupply: ignore[MLS-LOAD-001] -- a link",
+    ],
+)
+def test_a_marker_inside_prose_is_no_suppression(comment: str) -> None:
+    source = f"import torch\ntorch.load(p)  {comment}\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.accepted is None
+
+
+def test_a_suppression_chained_after_another_tools_comment_applies() -> None:
+    source = "import torch\ntorch.load(p)  # noqa: S301  # mlsupply: ignore[MLS-LOAD-001] -- ours\n"
+    (finding,) = analyse_source(source, file="a.py").findings
+    assert finding.accepted is not None
+    assert finding.accepted.reason == "ours"
+
+
+def long_call(pickle_module: str, spacing: str = " ") -> str:
+    return (
+        "import torch\nstate = torch.load(\n"
+        "    os.path.join(CHECKPOINT_DIRECTORY_OF_THE_TRUSTED_INTERNAL_MODELS, 'team', "
+        "'resnet', 'v1', 'weights', 'final', 'epoch_90', 'x'),\n"
+        f"    map_location='cpu',{spacing}pickle_module={pickle_module},\n)\n"
+    )
+
+
+def test_two_long_calls_that_differ_past_the_quote_have_different_evidence() -> None:
+    # The baseline accepts a finding by its evidence: a clipped quote alone would let an entry
+    # written for pickle_module=pickle accept pickle_module=attacker_module.
+    (ours,) = analyse_source(long_call("pickle"), file="a.py").findings
+    (theirs,) = analyse_source(long_call("attacker_module"), file="a.py").findings
+    (respaced,) = analyse_source(long_call("pickle", spacing="   "), file="a.py").findings
+    assert "(sha256 of the whole expression: " in ours.evidence
+    assert ours.evidence != theirs.evidence
+    assert ours.evidence == respaced.evidence
