@@ -178,16 +178,19 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
             return CodeAnalysis(error=f"{where}: cannot be parsed ({error}); {_FIX_SYNTAX}")
         unit = _Unit(file, cell, source)
         try:
+            recorded = Names.RECORDED
             for node in ast.walk(tree):
-                names.record(node)
-                _consume(node, unit)
+                kind = type(node)  # ast.parse makes no subclasses: one set lookup per node
+                if kind in recorded:
+                    names.record(node)
+                if kind in _CONSUMERS:
+                    _consume(node, unit)
                 if isinstance(node, ast.Call):
                     unit.calls.append(node)
+                    unit.values.append(node)
                 elif isinstance(node, ast.Assign):
                     unit.assignments.append(node)
-                if isinstance(node, ast.Name | ast.Attribute | ast.Call) and isinstance(
-                    getattr(node, "ctx", ast.Load()), ast.Load
-                ):
+                elif isinstance(node, ast.Name | ast.Attribute) and type(node.ctx) is ast.Load:
                     unit.values.append(node)
         except RecursionError:
             return CodeAnalysis(error=f"{where}: nested too deeply to analyse; {_FIX_SYNTAX}")
@@ -237,6 +240,12 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     except RecursionError:
         return CodeAnalysis(error=f"{file}: nested too deeply to analyse; {_FIX_SYNTAX}")
     return CodeAnalysis(findings=findings)
+
+
+#: The node types :func:`_consume` reads.
+_CONSUMERS: frozenset[type[ast.AST]] = frozenset(
+    {ast.Call, ast.ClassDef, ast.Attribute, ast.Assign, ast.AnnAssign, ast.NamedExpr}
+)
 
 
 def _consume(node: ast.AST, unit: _Unit) -> None:

@@ -114,6 +114,7 @@ class Names:
         """Containers changed in place after their literal: the keys set (``None``: any)."""
         self._unique: dict[str, ast.expr | None] = {}
         self._mappings: dict[int, dict[str, ast.expr] | None] = {}
+        self._distinct_values: dict[str, list[ast.expr]] = {}
         self._names: dict[str, frozenset[str]] = {}
         self._callees: dict[str, list[Callee]] = {}
         self._busy: set[str] = set()
@@ -125,6 +126,33 @@ class Names:
         self._partial_callees: dict[str, list[Callee]] = {}
 
     # -- collection (called for every node of the walk)
+
+    #: The node types :meth:`record` reads: the walk skips the call for the others (most nodes
+    #: are names, constants and contexts; the call per node was the engine's largest cost).
+    RECORDED: frozenset[type[ast.AST]] = frozenset(
+        {
+            ast.Import,
+            ast.ImportFrom,
+            ast.Assign,
+            ast.AnnAssign,
+            ast.AugAssign,
+            ast.For,
+            ast.AsyncFor,
+            ast.Delete,
+            ast.MatchAs,
+            ast.MatchStar,
+            ast.MatchMapping,
+            ast.Call,
+            ast.NamedExpr,
+            ast.withitem,
+            ast.comprehension,
+            ast.FunctionDef,
+            ast.AsyncFunctionDef,
+            ast.ClassDef,
+            ast.arg,
+            ast.ExceptHandler,
+        }
+    )
 
     def record(self, node: ast.AST) -> None:
         if isinstance(node, ast.Import):
@@ -346,6 +374,10 @@ class Names:
             raise RecursionError("names bound through too many other names to resolve")
 
     def _distinct(self, name: str) -> list[ast.expr]:
+        # Memoised: bindings are settled after the walk, and ast.dump of each value is the
+        # engine's costliest step when a name is looked up at every one of its calls.
+        if name in self._distinct_values:
+            return self._distinct_values[name]
         seen: set[str] = set()
         values: list[ast.expr] = []
         for value in self.bindings.get(name, ()):
@@ -355,6 +387,7 @@ class Names:
             if key not in seen:
                 seen.add(key)
                 values.append(value)
+        self._distinct_values[name] = values
         return values
 
     def callee(self, func: ast.expr, depth: int = 0) -> Callee:
