@@ -102,17 +102,19 @@ def excluded(subject: str, patterns: Sequence[str]) -> bool:
     As in ``.gitignore``: a pattern without ``/`` (``*_test.py``, ``build/``) matches a file's
     or a directory's name at any depth; one with a ``/`` (``src/legacy/*``, ``**/conftest.py``)
     matches the path from the root, where ``*``, ``?`` and ``[...]`` stay within one name and
-    ``**`` crosses directories; a trailing ``/`` matches directories only; a leading ``./`` or
-    ``/`` is dropped. A directory that matches leaves out everything under it.
+    ``**`` crosses directories; a trailing ``/`` matches directories only; a leading ``/`` (or
+    ``./``) anchors the pattern at the root as any other ``/`` does (``/setup.py`` leaves out
+    ``setup.py``, not ``src/pkg/setup.py``). A directory that matches leaves out everything
+    under it.
     """
     parts = subject.split("/")
     for raw in patterns:
         directories_only = raw.endswith("/")
+        anchored = raw.startswith("./") or "/" in raw.rstrip("/")
         pattern = raw.removeprefix("./").strip("/")
         if not pattern:
             continue
         regex = _glob(pattern)
-        anchored = "/" in pattern
         for depth in range(1, len(parts) + 1):
             if directories_only and depth == len(parts):
                 break  # the subject itself is a file
@@ -153,7 +155,12 @@ def _segment(segment: str) -> str:
             negated = body.startswith(("!", "^"))
             body = body[1:] if negated else body
             body = body.replace("\\", "\\\\").replace("[", "\\[")
-            out.append(f"(?!/)[{'^' if negated else ''}{body}]")
+            try:
+                re.compile(f"[{body}]")
+            except re.error:  # ``[z-a]``: an empty set to git's wildmatch, never a crash
+                out.append("[^/]" if negated else "(?!)")
+            else:
+                out.append(f"(?!/)[{'^' if negated else ''}{body}]")
             index = close
         else:
             out.append(re.escape(char))

@@ -108,6 +108,9 @@ def test_a_link_out_of_the_project_makes_mlsupply_code_exit_2(tmp_path: Path) ->
         ("src/**/gen_*.py", "src/gen_x.py"),
         ("src/[ab].py", "src/a.py"),
         ("tests", "tests/unit/test_x.py"),
+        ("/setup.py", "setup.py"),
+        ("/tests/", "tests/unit/test_x.py"),
+        ("[!z-a].py", "src/b.py"),
     ],
 )
 def test_an_exclude_pattern_leaves_out_what_gitignore_would(pattern: str, subject: str) -> None:
@@ -125,7 +128,18 @@ def test_an_exclude_pattern_leaves_out_what_gitignore_would(pattern: str, subjec
         ("load.py/", "src/load.py"),
         ("src/[!ab].py", "src/a.py"),
         ("scripts/*", "src/scripts/run.py"),
+        # A leading / (or ./) anchors at the root, as in .gitignore: review R3.
+        ("/setup.py", "src/pkg/setup.py"),
+        ("./setup.py", "src/pkg/setup.py"),
+        ("/tests/", "src/pkg/tests/test_load.py"),
+        ("[z-a].py", "src/b.py"),
     ],
 )
 def test_an_exclude_pattern_keeps_what_gitignore_would(pattern: str, subject: str) -> None:
     assert not excluded(subject, [pattern])
+
+
+def test_an_invalid_character_range_excludes_nothing_and_crashes_nothing(tmp_path: Path) -> None:
+    # review R3: `[z-a]` raised re.error out of the walk (a crash of the gate's collection).
+    touch(tmp_path, "src/a.py", "src/z.py")
+    assert subjects(tmp_path, "[z-a].py") == ["src/a.py", "src/z.py"]
