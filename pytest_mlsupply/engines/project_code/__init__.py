@@ -258,21 +258,22 @@ def _consume(node: ast.AST, unit: _Unit) -> None:
     elif isinstance(node, ast.Attribute):
         followed.append(node.value)
     elif isinstance(node, ast.Assign):
-        if id(node) not in unit.class_level and all(_plain_target(t) for t in node.targets):
-            followed.append(node.value)
+        if id(node) not in unit.class_level and all(
+            _plain_target(t) and _unpacked(t, node.value) for t in node.targets
+        ):
+            _bound_values(node.targets[0], node.value, consumed, followed)
     elif (
         isinstance(node, ast.AnnAssign | ast.NamedExpr)
         and node.value is not None
         and id(node) not in unit.class_level
         and _plain_target(node.target)
+        and _unpacked(node.target, node.value)
     ):
-        followed.append(node.value)
+        _bound_values(node.target, node.value, consumed, followed)
     while followed:
         child = followed.pop()
         consumed.add(id(child))
-        if isinstance(child, ast.Tuple | ast.List):
-            followed.extend(child.elts)
-        elif isinstance(child, ast.IfExp):
+        if isinstance(child, ast.IfExp):
             followed.extend((child.body, child.orelse))
         elif isinstance(child, ast.BoolOp):
             followed.extend(child.values)
@@ -286,6 +287,40 @@ def _plain_target(target: ast.expr) -> bool:
     if isinstance(target, ast.Tuple | ast.List):
         return all(_plain_target(e) for e in target.elts)
     return isinstance(target, ast.Starred) and _plain_target(target.value)
+
+
+def _unpacked(target: ast.expr, value: ast.expr) -> bool:
+    """Whether the name pass binds each name of ``target`` to its own part of ``value``.
+
+    ``f, g = torch.load, x`` binds ``f`` to ``torch.load``; ``loaders = [torch.load]`` binds
+    ``loaders`` to a list no call resolves through (``loaders[0](p)``), and ``f, *rest =
+    torch.load, a, b`` binds ``f`` to nothing: the loaders in those are handed along, judged as
+    values.
+    """
+    if isinstance(target, ast.Name):
+        return not isinstance(value, ast.Tuple | ast.List)
+    if not isinstance(target, ast.Tuple | ast.List) or not isinstance(value, ast.Tuple | ast.List):
+        return False
+    if len(value.elts) != len(target.elts) or any(isinstance(v, ast.Starred) for v in value.elts):
+        return False
+    return all(
+        _unpacked(t.value if isinstance(t, ast.Starred) else t, v)
+        for t, v in zip(target.elts, value.elts, strict=True)
+    )
+
+
+def _bound_values(
+    target: ast.expr, value: ast.expr, consumed: set[int], followed: list[ast.AST]
+) -> None:
+    """Queue what each name of an unpacked ``target`` is bound to (:func:`_unpacked`)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
+    if isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List):
+        consumed.add(id(value))
+        for t, v in zip(target.elts, value.elts, strict=True):
+            _bound_values(t, v, consumed, followed)
+    else:
+        followed.append(value)
 
 
 def _makes_callable(call: ast.Call, names: Names) -> bool:
