@@ -167,3 +167,18 @@ def test_two_long_calls_that_differ_past_the_quote_have_different_evidence() -> 
     assert "(sha256 of the whole expression: " in ours.evidence
     assert ours.evidence != theirs.evidence
     assert ours.evidence == respaced.evidence
+
+
+def test_blank_lines_do_not_hide_the_rest_of_a_call_from_the_evidence() -> None:
+    # Review R3: blank lines counted toward the quote's length but added nothing to it, so the
+    # quote stopped early without a clip mark and without the digest: two calls that differ
+    # after 170 blank lines had the same evidence (a baseline entry accepted both).
+    def padded(path: str) -> str:
+        return f"import torch\nstate = torch.load(\n{chr(10) * 170}    {path!r},\n)\n"
+
+    (ours,) = analyse_source(padded("ours.pt"), file="a.py").findings
+    (theirs,) = analyse_source(padded("theirs.pt"), file="a.py").findings
+    assert ours.evidence.startswith(
+        "`state = torch.load( \u2026` (sha256 of the whole expression: "
+    )
+    assert ours.evidence != theirs.evidence
