@@ -35,6 +35,7 @@ from .names import Names
 from .notebooks import NotebookError, code_cells
 from .rules import (
     CATEGORY,
+    JUDGED,
     RULES,
     STAR_NAMES,
     CodeRule,
@@ -166,7 +167,7 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     A notebook's cells share their names (``import torch as t`` in cell 1, ``t.load`` in cell
     3) as its kernel does.
     """
-    names = Names(STAR_NAMES)
+    names = Names(STAR_NAMES, JUDGED)
     parsed: list[_Unit] = []
     for cell, source in units:
         where = f"{file}: cell {cell}" if cell is not None else file
