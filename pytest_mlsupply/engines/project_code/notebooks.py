@@ -175,10 +175,12 @@ def _restore_continuations(original: list[str], lines: list[str], blanked: set[i
     for _ in range(_MAX_RESTORES):
         wrong = _first_continuation(lines, blanked)
         if wrong is None:
-            break
+            return lines
         lines[wrong] = original[wrong]
         blanked.discard(wrong)
-    return lines
+    # Still wrong after the bound: the cell as written (ast.parse judges it), never one with
+    # a line blanked that IPython runs (201 magic-looking lines in a string hid a torch.load).
+    return original if _first_continuation(lines, blanked) is not None else lines
 
 
 def _first_continuation(lines: list[str], blanked: set[int]) -> int | None:

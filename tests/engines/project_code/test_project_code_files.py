@@ -274,6 +274,19 @@ def test_a_magic_looking_line_inside_a_string_is_the_strings_text(tmp_path: Path
     assert [(f.rule, f.location.line) for f in analysis.findings] == [("MLS-LOAD-001", 3)]
 
 
+def test_more_magic_looking_string_lines_than_the_restore_bound_hide_nothing(
+    tmp_path: Path,
+) -> None:
+    # Review R3: past 200 lines given back the rest stayed blanked, so 201 decoys in a string
+    # hid the torch.load IPython runs. Past the bound the cell is judged as written.
+    decoys = "%decoy\n" * 201
+    source = f'import torch\ns = """\n{decoys}%"""; model = torch.load(p); t = """\n"""\n'
+    path = notebook(tmp_path / "n.ipynb", [("code", source)])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert [(f.rule, f.location.line) for f in analysis.findings] == [("MLS-LOAD-001", 204)]
+
+
 def test_percent_lines_of_a_multi_line_string_stay_text_and_real_magics_are_blanked(
     tmp_path: Path,
 ) -> None:
