@@ -30,6 +30,7 @@ __all__ = [
     "excluded",
     "find_code_files",
     "unfollowed_link",
+    "unreadable_directory",
 ]
 
 #: What a directory walk picks up: Python modules and Jupyter notebooks.
@@ -62,6 +63,9 @@ class CodeListing:
     unfollowed: list[tuple[str, str]] = field(default_factory=list)
     """(subject of a directory symlink, ``/``-terminated; where it leads): out of the project
     root, not walked."""
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """(subject of a directory, ``/``-terminated; why): it could not be listed, so its code is
+    not checked (``os.walk`` alone drops such a directory in silence)."""
 
 
 def find_code_files(
@@ -73,17 +77,26 @@ def find_code_files(
     subject; a file reached through a followed directory link keeps the link's path.
     """
     found: dict[str, CodeFile] = {}
-    unfollowed: list[tuple[str, str]] = []
+    listing = CodeListing([])
     top = Path(os.path.realpath(root))
     for start in paths:
         candidates: Iterable[Path] = (
-            [start] if not start.is_dir() else _walk(start, root, top, exclude, unfollowed)
+            [start] if not start.is_dir() else _walk(start, root, top, exclude, listing)
         )
         for path in candidates:
             subject = _subject(path, root)
             if subject not in found and not excluded(subject, exclude):
                 found[subject] = CodeFile(subject=subject, path=path)
-    return CodeListing([found[s] for s in sorted(found)], unfollowed)
+    listing.files.extend(found[s] for s in sorted(found))
+    return listing
+
+
+def unreadable_directory(problem: str, exclude: str) -> str:
+    """The error of a directory the walk could not list, with the fix."""
+    return (
+        f"a directory that cannot be listed ({problem}): its code is not checked; fix: make "
+        f"it readable, or leave it out with {exclude}"
+    )
 
 
 def unfollowed_link(target: str, exclude: str) -> str:
@@ -173,14 +186,22 @@ def _walk(
     root: Path,
     top: Path,
     exclude: Sequence[str],
-    unfollowed: list[tuple[str, str]],
+    listing: CodeListing,
 ) -> Iterable[Path]:
     seen: set[tuple[int, int]] = set()
-    for current, dirs, files in os.walk(directory, followlinks=True):
+
+    def unreadable(error: OSError) -> None:
+        path = Path(error.filename) if error.filename else directory
+        subject = _subject(path, root).rstrip("/") + "/"
+        if not excluded(subject, exclude):
+            listing.unreadable.append((subject, error.strerror or str(error)))
+
+    for current, dirs, files in os.walk(directory, onerror=unreadable, followlinks=True):
         here = Path(current)
         try:
             status = here.stat()
-        except OSError:
+        except OSError as error:
+            unreadable(error)
             dirs[:] = []
             continue
         if (status.st_dev, status.st_ino) in seen:
@@ -197,7 +218,7 @@ def _walk(
                 subject = _subject(path, root) + "/"
                 if not target.is_relative_to(top):
                     if not excluded(subject, exclude):
-                        unfollowed.append((subject, str(target)))
+                        listing.unfollowed.append((subject, str(target)))
                     continue
             kept.append(name)
         dirs[:] = kept  # pruned in place, sorted: os.walk descends in a stable order

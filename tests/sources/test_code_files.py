@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +145,27 @@ def test_an_invalid_character_range_excludes_nothing_and_crashes_nothing(tmp_pat
     # review R3: `[z-a]` raised re.error out of the walk (a crash of the gate's collection).
     touch(tmp_path, "src/a.py", "src/z.py")
     assert subjects(tmp_path, "[z-a].py") == ["src/a.py", "src/z.py"]
+
+
+def test_a_directory_that_cannot_be_listed_is_an_error_not_a_silent_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R3: os.walk drops a directory it cannot list (EACCES, ENAMETOOLONG) in silence,
+    # and its code had no item and no error.
+    touch(tmp_path, "src/main.py", "src/secret/load.py")
+    scandir = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(path).name == "secret":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    listing = find_code_files([tmp_path / "src"], root=tmp_path)
+    assert [f.subject for f in listing.files] == ["src/main.py"]
+    assert listing.unreadable == [("src/secret/", "Permission denied")]
+    assert find_code_files([tmp_path / "src"], ["secret/"], root=tmp_path).unreadable == []
+    inventory = inventory_of(tmp_path, "{paths: [src/]}")
+    (error,) = inventory.code_errors
+    assert error.subject == "src/secret/"
+    assert error.message.startswith("a directory that cannot be listed (Permission denied)")
