@@ -264,6 +264,8 @@ class Names:
         """
         if depth > _MAX_DEPTH:
             return frozenset()
+        if depth == 0:
+            self._enter()  # a query of its own: 20,000 calls of cached names shared one budget
         self._step()
         if isinstance(node, ast.Name):
             name = node.id
@@ -387,6 +389,8 @@ class Names:
         attr = func.attr if isinstance(func, ast.Attribute) else None
         if depth > _MAX_DEPTH:
             return [Callee(None, attr)]
+        if depth == 0:
+            self._enter()
         self._step()
         if isinstance(func, ast.Name) and (func.id in self.bindings or func.id in self.imports):
             key = func.id
