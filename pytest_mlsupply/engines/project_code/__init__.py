@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import heapq
 import os
 import stat
 import tokenize
@@ -353,8 +354,9 @@ class _Unit:
         self.comment_starts: dict[int, int] = {}
         """Where a suppression comment starts on its line: quotes stop there."""
         self.findings: list[Finding] = []
-        self.spans: list[tuple[int, int, int]] = []
-        """Each finding's index, first and last line: what a suppression comment may accept."""
+        self.spans: list[tuple[int, int, int, tuple[int, int, int, int]]] = []
+        """Each finding's index, first and last line, and its expression's range (line,
+        column, end line, end column): what a suppression comment may accept."""
 
     def add(self, verdict: Verdict, node: ast.stmt | ast.expr, name: str, via: str) -> None:
         rule = RULES[verdict.rule]
@@ -381,7 +383,8 @@ class _Unit:
                 cwe=rule.cwe,
             )
         )
-        self.spans.append((len(self.findings) - 1, line, end))
+        extent = (line, node.col_offset, end, node.end_col_offset or 0)
+        self.spans.append((len(self.findings) - 1, line, end, extent))
 
     def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
         rule = RULES["MLS-LOAD-013"]
@@ -402,44 +405,63 @@ class _Unit:
     def settle(self) -> None:
         """Mark the findings the suppression comments accept.
 
-        A comment accepts, for each rule it names, the innermost flagged expressions of that
+        A comment accepts, for each rule it names, the innermost flagged expression of that
         rule spanning its line: a comment written for ``torch.load(cache)`` nested inside a
         multi-line ``torch.load(...)`` does not accept the outer call too. A comment whose
-        line holds two such expressions (``a = torch.load(ours); b = torch.load(theirs)``)
-        cannot say which one it vouches for: it accepts neither and is reported (MLS-LOAD-013).
+        line holds two such expressions, neither inside the other (``a = torch.load(ours); b =
+        torch.load(`` going on below), cannot say which one it vouches for: it accepts neither
+        and is reported (MLS-LOAD-013). The spans are swept once in line order: a comment on
+        each of 8,000 flagged lines no longer compares every comment with every finding.
         """
-        for number, suppressions in list(self.suppressions.items()):
-            for suppression in suppressions:
+        if not self.suppressions or not self.spans:
+            return
+        order = sorted(range(len(self.spans)), key=lambda k: self.spans[k][1])
+        active: list[tuple[int, int]] = []  # (last line, span): those begun by this line
+        position = 0
+        for number in sorted(self.suppressions):
+            while position < len(order) and self.spans[order[position]][1] <= number:
+                heapq.heappush(active, (self.spans[order[position]][2], order[position]))
+                position += 1
+            while active and active[0][0] < number:
+                heapq.heappop(active)
+            for suppression in self.suppressions[number]:
                 for rule in suppression.rules:
-                    covering = [
-                        (end - line, index)
-                        for index, line, end in self.spans
-                        if self.findings[index].rule == rule and line <= number <= end
-                    ]
-                    if not covering:
-                        continue
-                    narrowest = min(width for width, _ in covering)
-                    chosen = [index for width, index in covering if width == narrowest]
-                    # Findings of one expression share its position; two positions: two calls.
-                    places = {
-                        (self.findings[i].location.line, self.findings[i].location.column)
-                        for i in chosen
-                    }
-                    if len(places) > 1:
-                        text = self.lines[number - 1][suppression.column :]
-                        self.add_comment(
-                            number,
-                            suppression.column,
-                            f"sits on {len(places)} expressions flagged {rule} and would accept "
-                            "them all; put each on its own line with its own comment",
-                            text,
-                        )
-                        continue
-                    for index in chosen:
-                        if self.findings[index].accepted is None:
-                            self.findings[index] = replace(
-                                self.findings[index], accepted=self._acceptance(suppression)
-                            )
+                    self._settle(suppression, rule, [self.spans[k] for _, k in active])
+
+    def _settle(
+        self,
+        suppression: Suppression,
+        rule: str,
+        spans: list[tuple[int, int, int, tuple[int, int, int, int]]],
+    ) -> None:
+        extents = sorted(
+            {extent for index, _, _, extent in spans if self.findings[index].rule == rule},
+            key=lambda e: (e[0], e[1], -e[2], -e[3]),
+        )
+        if not extents:
+            return
+        # Expressions nest or are disjoint: in this order one holds another iff it holds the
+        # next; those that hold none are the innermost.
+        innermost = [
+            extent
+            for extent, after in zip(extents, [*extents[1:], None], strict=True)
+            if after is None or (after[2], after[3]) > (extent[2], extent[3])
+        ]
+        number = suppression.line
+        if len(innermost) > 1:
+            text = self.lines[number - 1][suppression.column :]
+            self.add_comment(
+                number,
+                suppression.column,
+                f"sits on {len(innermost)} expressions flagged {rule} and would accept "
+                "them all; put each on its own line with its own comment",
+                text,
+            )
+            return
+        for index, _, _, extent in spans:
+            finding = self.findings[index]
+            if finding.rule == rule and extent == innermost[0] and finding.accepted is None:
+                self.findings[index] = replace(finding, accepted=self._acceptance(suppression))
 
     def _acceptance(self, suppression: Suppression) -> Acceptance:
         number = suppression.line
