@@ -248,6 +248,14 @@ def test_a_link_to_a_device_is_an_error_not_read_as_source(tmp_path: Path) -> No
         "%%timeit -n 3 import torch; torch.load('ckpt.pt')\npass\n",
         "%%python3\nimport torch\ntorch.load('ckpt.pt')\n",
         "%%script python3 --bg\nimport torch\ntorch.load('ckpt.pt')\n",
+        # Review R3: %time hands its statement to IPython's transformer again, and %debug,
+        # memory_profiler's %memit and line_profiler's %lprun run one too.
+        "import torch\n%time %time model = torch.load('ckpt.pt')\n",
+        "import torch\nif True:\n    %time %timeit -n 3 torch.load('ckpt.pt')\n",
+        "import torch\n%time m = %time torch.load('ckpt.pt')\n",
+        "import torch\n%debug -b load.py:3 torch.load('ckpt.pt')\n",
+        "import torch\n%memit torch.load('ckpt.pt')\n",
+        "import torch\n%lprun -f torch.load torch.load('ckpt.pt')\n",
     ],
 )
 def test_python_a_magic_runs_is_judged_as_python(tmp_path: Path, source: str) -> None:
