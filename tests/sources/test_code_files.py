@@ -169,3 +169,14 @@ def test_a_directory_that_cannot_be_listed_is_an_error_not_a_silent_gap(
     (error,) = inventory.code_errors
     assert error.subject == "src/secret/"
     assert error.message.startswith("a directory that cannot be listed (Permission denied)")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review R3, open: a pyvenv.cfg with 'home =' still hides a namespace package (no "
+    "__init__.py, as PEP 420 and src/ layouts have) without an item or an error",
+)
+def test_a_pyvenv_cfg_planted_in_a_namespace_package_hides_nothing(tmp_path: Path) -> None:
+    touch(tmp_path, "src/app/models/load.py", "src/main.py")
+    (tmp_path / "src/app/pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert subjects(tmp_path) == ["src/app/models/load.py", "src/main.py"]
