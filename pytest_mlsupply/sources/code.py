@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +239,11 @@ def _virtual_environment(directory: Path) -> bool:
     if (directory / "__init__.py").exists():
         return False
     try:
-        with (directory / "pyvenv.cfg").open("rb") as config:
+        # Non-blocking, and a regular file only: a FIFO named pyvenv.cfg hung the walk in open().
+        descriptor = os.open(directory / "pyvenv.cfg", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as config:
+            if not stat.S_ISREG(os.fstat(config.fileno()).st_mode):
+                return False
             head = config.read(4096)
     except OSError:
         return False

@@ -180,3 +180,14 @@ def test_a_pyvenv_cfg_planted_in_a_namespace_package_hides_nothing(tmp_path: Pat
     touch(tmp_path, "src/app/models/load.py", "src/main.py")
     (tmp_path / "src/app/pyvenv.cfg").write_text("home = /usr/bin\n")
     assert subjects(tmp_path) == ["src/app/models/load.py", "src/main.py"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_named_pyvenv_cfg_neither_hangs_the_walk_nor_hides_the_directory(
+    tmp_path: Path,
+) -> None:
+    # Review R3: the virtual-environment check opened pyvenv.cfg blocking: a FIFO held the walk
+    # (and the gate) forever.
+    touch(tmp_path, "src/app/load.py")
+    os.mkfifo(tmp_path / "src/app/pyvenv.cfg")
+    assert subjects(tmp_path) == ["src/app/load.py"]
