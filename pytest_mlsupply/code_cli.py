@@ -175,7 +175,12 @@ def run_code(args: argparse.Namespace) -> int:
 
 def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Severity) -> CodeRun:
     """Analyse every code file under ``paths`` (less ``exclude``) with the gate's engine."""
-    from pytest_mlsupply.sources.code import CodeFile, find_code_files, unfollowed_link
+    from pytest_mlsupply.sources.code import (
+        CodeFile,
+        find_code_files,
+        unfollowed_link,
+        unreadable_directory,
+    )
 
     here = Path.cwd()
     run = CodeRun(threshold=threshold)
@@ -189,7 +194,9 @@ def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Sev
         found = listing.files
         for link, target in listing.unfollowed:
             run.unusable.append((link, unfollowed_link(target, "--exclude")))
-        if path.is_dir() and not found and not listing.unfollowed:
+        for directory, problem in listing.unreadable:
+            run.unusable.append((directory, unreadable_directory(problem, "--exclude")))
+        if path.is_dir() and not found and not listing.unfollowed and not listing.unreadable:
             run.unusable.append(
                 (
                     str(path),

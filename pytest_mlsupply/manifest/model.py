@@ -313,8 +313,8 @@ class CodeDecl:
     """Files or directories, resolved against the manifest's directory (each exists)."""
     exclude: tuple[str, ...] = ()
     """Patterns over the files' paths relative to the manifest's directory (the semantics of
-    :func:`pytest_mlsupply.sources.code.excluded`: ``*`` crosses ``/``, a trailing ``/`` names a
-    directory)."""
+    :func:`pytest_mlsupply.sources.code.excluded`: ``.gitignore``'s rules, ``*`` within one
+    name, ``**`` across directories, a trailing ``/`` names a directory)."""
     span: Span | None = None
     """Where ``code:`` is declared (for messages about a path that yields no file)."""
     path_texts: tuple[str, ...] = ()

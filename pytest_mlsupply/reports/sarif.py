@@ -260,8 +260,9 @@ def _finding_key(result: CheckResult, finding: Finding) -> tuple[Any, ...]:
 
 def _uri(path: str) -> str:
     # A SARIF uri is a URI reference: spaces, '#' and '%' in file names must be escaped, or
-    # viewers resolve the wrong file. '/' stays as the path separator.
-    return quote(path, safe="/")
+    # viewers resolve the wrong file. '/' stays as the path separator. A file name that is not
+    # UTF-8 (its bytes kept as surrogates by os.fsdecode) is escaped byte for byte, not a crash.
+    return quote(path, safe="/", errors="surrogateescape")
 
 
 class _Places:
@@ -538,7 +539,7 @@ def _fingerprint(result: CheckResult, finding: Finding) -> str:
         parts += (f"column {where.column}",)
     if where.cell is not None:
         parts += (f"cell {where.cell}",)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _notifications(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "excluded",
     "find_code_files",
     "unfollowed_link",
+    "unreadable_directory",
 ]
 
 #: What a directory walk picks up: Python modules and Jupyter notebooks.
@@ -62,6 +64,9 @@ class CodeListing:
     unfollowed: list[tuple[str, str]] = field(default_factory=list)
     """(subject of a directory symlink, ``/``-terminated; where it leads): out of the project
     root, not walked."""
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """(subject of a directory, ``/``-terminated; why): it could not be listed, so its code is
+    not checked (``os.walk`` alone drops such a directory in silence)."""
 
 
 def find_code_files(
@@ -73,17 +78,26 @@ def find_code_files(
     subject; a file reached through a followed directory link keeps the link's path.
     """
     found: dict[str, CodeFile] = {}
-    unfollowed: list[tuple[str, str]] = []
+    listing = CodeListing([])
     top = Path(os.path.realpath(root))
     for start in paths:
         candidates: Iterable[Path] = (
-            [start] if not start.is_dir() else _walk(start, root, top, exclude, unfollowed)
+            [start] if not start.is_dir() else _walk(start, root, top, exclude, listing)
         )
         for path in candidates:
             subject = _subject(path, root)
             if subject not in found and not excluded(subject, exclude):
                 found[subject] = CodeFile(subject=subject, path=path)
-    return CodeListing([found[s] for s in sorted(found)], unfollowed)
+    listing.files.extend(found[s] for s in sorted(found))
+    return listing
+
+
+def unreadable_directory(problem: str, exclude: str) -> str:
+    """The error of a directory the walk could not list, with the fix."""
+    return (
+        f"a directory that cannot be listed ({problem}): its code is not checked; fix: make "
+        f"it readable, or leave it out with {exclude}"
+    )
 
 
 def unfollowed_link(target: str, exclude: str) -> str:
@@ -102,17 +116,19 @@ def excluded(subject: str, patterns: Sequence[str]) -> bool:
     As in ``.gitignore``: a pattern without ``/`` (``*_test.py``, ``build/``) matches a file's
     or a directory's name at any depth; one with a ``/`` (``src/legacy/*``, ``**/conftest.py``)
     matches the path from the root, where ``*``, ``?`` and ``[...]`` stay within one name and
-    ``**`` crosses directories; a trailing ``/`` matches directories only; a leading ``./`` or
-    ``/`` is dropped. A directory that matches leaves out everything under it.
+    ``**`` crosses directories; a trailing ``/`` matches directories only; a leading ``/`` (or
+    ``./``) anchors the pattern at the root as any other ``/`` does (``/setup.py`` leaves out
+    ``setup.py``, not ``src/pkg/setup.py``). A directory that matches leaves out everything
+    under it.
     """
     parts = subject.split("/")
     for raw in patterns:
         directories_only = raw.endswith("/")
+        anchored = raw.startswith("./") or "/" in raw.rstrip("/")
         pattern = raw.removeprefix("./").strip("/")
         if not pattern:
             continue
         regex = _glob(pattern)
-        anchored = "/" in pattern
         for depth in range(1, len(parts) + 1):
             if directories_only and depth == len(parts):
                 break  # the subject itself is a file
@@ -153,7 +169,12 @@ def _segment(segment: str) -> str:
             negated = body.startswith(("!", "^"))
             body = body[1:] if negated else body
             body = body.replace("\\", "\\\\").replace("[", "\\[")
-            out.append(f"(?!/)[{'^' if negated else ''}{body}]")
+            try:
+                re.compile(f"[{body}]")
+            except re.error:  # ``[z-a]``: an empty set to git's wildmatch, never a crash
+                out.append("[^/]" if negated else "(?!)")
+            else:
+                out.append(f"(?!/)[{'^' if negated else ''}{body}]")
             index = close
         else:
             out.append(re.escape(char))
@@ -166,14 +187,22 @@ def _walk(
     root: Path,
     top: Path,
     exclude: Sequence[str],
-    unfollowed: list[tuple[str, str]],
+    listing: CodeListing,
 ) -> Iterable[Path]:
     seen: set[tuple[int, int]] = set()
-    for current, dirs, files in os.walk(directory, followlinks=True):
+
+    def unreadable(error: OSError) -> None:
+        path = Path(error.filename) if error.filename else directory
+        subject = _subject(path, root).rstrip("/") + "/"
+        if not excluded(subject, exclude):
+            listing.unreadable.append((subject, error.strerror or str(error)))
+
+    for current, dirs, files in os.walk(directory, onerror=unreadable, followlinks=True):
         here = Path(current)
         try:
             status = here.stat()
-        except OSError:
+        except OSError as error:
+            unreadable(error)
             dirs[:] = []
             continue
         if (status.st_dev, status.st_ino) in seen:
@@ -190,7 +219,7 @@ def _walk(
                 subject = _subject(path, root) + "/"
                 if not target.is_relative_to(top):
                     if not excluded(subject, exclude):
-                        unfollowed.append((subject, str(target)))
+                        listing.unfollowed.append((subject, str(target)))
                     continue
             kept.append(name)
         dirs[:] = kept  # pruned in place, sorted: os.walk descends in a stable order
@@ -210,7 +239,11 @@ def _virtual_environment(directory: Path) -> bool:
     if (directory / "__init__.py").exists():
         return False
     try:
-        with (directory / "pyvenv.cfg").open("rb") as config:
+        # Non-blocking, and a regular file only: a FIFO named pyvenv.cfg hung the walk in open().
+        descriptor = os.open(directory / "pyvenv.cfg", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as config:
+            if not stat.S_ISREG(os.fstat(config.fileno()).st_mode):
+                return False
             head = config.read(4096)
     except OSError:
         return False

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import Manifest, ModelDecl, RequirementDecl
-from pytest_mlsupply.sources.code import CodeFile, find_code_files, unfollowed_link
+from pytest_mlsupply.sources.code import (
+    CodeFile,
+    find_code_files,
+    unfollowed_link,
+    unreadable_directory,
+)
 from pytest_mlsupply.sources.inventory import (
     CodePathError,
     Dependency,
@@ -164,7 +169,10 @@ def find_code(manifest: Manifest) -> tuple[tuple[CodeFile, ...], tuple[CodePathE
         for link, target in listing.unfollowed:
             why = unfollowed_link(target, f"code.exclude in {manifest.path.name}")
             errors.append(CodePathError(subject=link, message=why))
-        if not files and not listing.unfollowed:
+        for directory, problem in listing.unreadable:
+            why = unreadable_directory(problem, f"code.exclude in {manifest.path.name}")
+            errors.append(CodePathError(subject=directory, message=why))
+        if not files and not listing.unfollowed and not listing.unreadable:
             errors.append(_empty_code_path(path, text, decl.exclude, manifest))
         for file in files:
             found.setdefault(file.subject, file)

@@ -7,6 +7,8 @@ Each test writes its own small Python files and notebooks and runs the command i
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -451,3 +453,16 @@ def test_an_engine_crash_is_that_files_error_and_the_other_files_are_still_check
     assert status == 2
     assert "ERROR odd.py: the analysis crashed (RecursionError: " in out
     assert "checked 2 files: " in out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a file name that is not UTF-8")
+def test_a_file_name_that_is_not_utf8_is_escaped_in_the_sarif_log(project: Path, code: Run) -> None:
+    # Review R3: the walk lists it (its bytes as surrogates) and the SARIF writer crashed with
+    # UnicodeEncodeError, a traceback and exit 1, like a gate that found something.
+    (project / "src").mkdir()
+    (project / os.fsdecode(b"src/\xff.py")).write_text(VULNERABLE, encoding="utf-8")
+    status, log = sarif(code, "src")
+    assert status == 1
+    (result,) = log["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "src/%FF.py"

@@ -6,6 +6,7 @@ not parse, and a path that yields no file, are errors, never passes."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -344,3 +345,18 @@ def test_a_code_file_linked_to_a_device_errors_its_item_instead_of_hanging_the_g
     assert code_cells(project) == {"src/safe.py": "pass", "src/zero.py": "error"}
     assert "src/zero.py: not a regular file" in result.stdout.str()
     assert "hashes" not in code_component(project, "src/zero.py")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review R3, open: a file name that is not UTF-8 reaches the reports as surrogates "
+    "and building them fails (UnicodeEncodeError, exit status 6, no matrix nor BOM)",
+)
+def test_a_file_name_that_is_not_utf8_still_gets_its_reports(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    with_code(project, {"src/safe.py": SAFE})
+    (project.root / os.fsdecode(b"src/\xff.py")).write_text(UNSAFE)
+    result = pytester.runpytest("--mlsupply")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert len(code_cells(project)) == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,6 +110,9 @@ def test_a_link_out_of_the_project_makes_mlsupply_code_exit_2(tmp_path: Path) ->
         ("src/**/gen_*.py", "src/gen_x.py"),
         ("src/[ab].py", "src/a.py"),
         ("tests", "tests/unit/test_x.py"),
+        ("/setup.py", "setup.py"),
+        ("/tests/", "tests/unit/test_x.py"),
+        ("[!z-a].py", "src/b.py"),
     ],
 )
 def test_an_exclude_pattern_leaves_out_what_gitignore_would(pattern: str, subject: str) -> None:
@@ -125,7 +130,64 @@ def test_an_exclude_pattern_leaves_out_what_gitignore_would(pattern: str, subjec
         ("load.py/", "src/load.py"),
         ("src/[!ab].py", "src/a.py"),
         ("scripts/*", "src/scripts/run.py"),
+        # A leading / (or ./) anchors at the root, as in .gitignore: review R3.
+        ("/setup.py", "src/pkg/setup.py"),
+        ("./setup.py", "src/pkg/setup.py"),
+        ("/tests/", "src/pkg/tests/test_load.py"),
+        ("[z-a].py", "src/b.py"),
     ],
 )
 def test_an_exclude_pattern_keeps_what_gitignore_would(pattern: str, subject: str) -> None:
     assert not excluded(subject, [pattern])
+
+
+def test_an_invalid_character_range_excludes_nothing_and_crashes_nothing(tmp_path: Path) -> None:
+    # review R3: `[z-a]` raised re.error out of the walk (a crash of the gate's collection).
+    touch(tmp_path, "src/a.py", "src/z.py")
+    assert subjects(tmp_path, "[z-a].py") == ["src/a.py", "src/z.py"]
+
+
+def test_a_directory_that_cannot_be_listed_is_an_error_not_a_silent_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R3: os.walk drops a directory it cannot list (EACCES, ENAMETOOLONG) in silence,
+    # and its code had no item and no error.
+    touch(tmp_path, "src/main.py", "src/secret/load.py")
+    scandir = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(path).name == "secret":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    listing = find_code_files([tmp_path / "src"], root=tmp_path)
+    assert [f.subject for f in listing.files] == ["src/main.py"]
+    assert listing.unreadable == [("src/secret/", "Permission denied")]
+    assert find_code_files([tmp_path / "src"], ["secret/"], root=tmp_path).unreadable == []
+    inventory = inventory_of(tmp_path, "{paths: [src/]}")
+    (error,) = inventory.code_errors
+    assert error.subject == "src/secret/"
+    assert error.message.startswith("a directory that cannot be listed (Permission denied)")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review R3, open: a pyvenv.cfg with 'home =' still hides a namespace package (no "
+    "__init__.py, as PEP 420 and src/ layouts have) without an item or an error",
+)
+def test_a_pyvenv_cfg_planted_in_a_namespace_package_hides_nothing(tmp_path: Path) -> None:
+    touch(tmp_path, "src/app/models/load.py", "src/main.py")
+    (tmp_path / "src/app/pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert subjects(tmp_path) == ["src/app/models/load.py", "src/main.py"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_named_pyvenv_cfg_neither_hangs_the_walk_nor_hides_the_directory(
+    tmp_path: Path,
+) -> None:
+    # Review R3: the virtual-environment check opened pyvenv.cfg blocking: a FIFO held the walk
+    # (and the gate) forever.
+    touch(tmp_path, "src/app/load.py")
+    os.mkfifo(tmp_path / "src/app/pyvenv.cfg")
+    assert subjects(tmp_path) == ["src/app/load.py"]

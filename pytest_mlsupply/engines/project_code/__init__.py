@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import heapq
 import os
 import stat
 import tokenize
@@ -35,6 +36,7 @@ from .names import Names
 from .notebooks import NotebookError, code_cells
 from .rules import (
     CATEGORY,
+    JUDGED,
     RULES,
     STAR_NAMES,
     CodeRule,
@@ -166,7 +168,7 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     A notebook's cells share their names (``import torch as t`` in cell 1, ``t.load`` in cell
     3) as its kernel does.
     """
-    names = Names(STAR_NAMES)
+    names = Names(STAR_NAMES, JUDGED)
     parsed: list[_Unit] = []
     for cell, source in units:
         where = f"{file}: cell {cell}" if cell is not None else file
@@ -267,21 +269,22 @@ def _consume(node: ast.AST, unit: _Unit) -> None:
     elif isinstance(node, ast.Attribute):
         followed.append(node.value)
     elif isinstance(node, ast.Assign):
-        if id(node) not in unit.class_level and all(_plain_target(t) for t in node.targets):
-            followed.append(node.value)
+        if id(node) not in unit.class_level and all(
+            _plain_target(t) and _unpacked(t, node.value) for t in node.targets
+        ):
+            _bound_values(node.targets[0], node.value, consumed, followed)
     elif (
         isinstance(node, ast.AnnAssign | ast.NamedExpr)
         and node.value is not None
         and id(node) not in unit.class_level
         and _plain_target(node.target)
+        and _unpacked(node.target, node.value)
     ):
-        followed.append(node.value)
+        _bound_values(node.target, node.value, consumed, followed)
     while followed:
         child = followed.pop()
         consumed.add(id(child))
-        if isinstance(child, ast.Tuple | ast.List):
-            followed.extend(child.elts)
-        elif isinstance(child, ast.IfExp):
+        if isinstance(child, ast.IfExp):
             followed.extend((child.body, child.orelse))
         elif isinstance(child, ast.BoolOp):
             followed.extend(child.values)
@@ -295,6 +298,40 @@ def _plain_target(target: ast.expr) -> bool:
     if isinstance(target, ast.Tuple | ast.List):
         return all(_plain_target(e) for e in target.elts)
     return isinstance(target, ast.Starred) and _plain_target(target.value)
+
+
+def _unpacked(target: ast.expr, value: ast.expr) -> bool:
+    """Whether the name pass binds each name of ``target`` to its own part of ``value``.
+
+    ``f, g = torch.load, x`` binds ``f`` to ``torch.load``; ``loaders = [torch.load]`` binds
+    ``loaders`` to a list no call resolves through (``loaders[0](p)``), and ``f, *rest =
+    torch.load, a, b`` binds ``f`` to nothing: the loaders in those are handed along, judged as
+    values.
+    """
+    if isinstance(target, ast.Name):
+        return not isinstance(value, ast.Tuple | ast.List)
+    if not isinstance(target, ast.Tuple | ast.List) or not isinstance(value, ast.Tuple | ast.List):
+        return False
+    if len(value.elts) != len(target.elts) or any(isinstance(v, ast.Starred) for v in value.elts):
+        return False
+    return all(
+        _unpacked(t.value if isinstance(t, ast.Starred) else t, v)
+        for t, v in zip(target.elts, value.elts, strict=True)
+    )
+
+
+def _bound_values(
+    target: ast.expr, value: ast.expr, consumed: set[int], followed: list[ast.AST]
+) -> None:
+    """Queue what each name of an unpacked ``target`` is bound to (:func:`_unpacked`)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
+    if isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List):
+        consumed.add(id(value))
+        for t, v in zip(target.elts, value.elts, strict=True):
+            _bound_values(t, v, consumed, followed)
+    else:
+        followed.append(value)
 
 
 def _makes_callable(call: ast.Call, names: Names) -> bool:
@@ -326,8 +363,9 @@ class _Unit:
         self.comment_starts: dict[int, int] = {}
         """Where a suppression comment starts on its line: quotes stop there."""
         self.findings: list[Finding] = []
-        self.spans: list[tuple[int, int, int]] = []
-        """Each finding's index, first and last line: what a suppression comment may accept."""
+        self.spans: list[tuple[int, int, int, tuple[int, int, int, int]]] = []
+        """Each finding's index, first and last line, and its expression's range (line,
+        column, end line, end column): what a suppression comment may accept."""
 
     def add(self, verdict: Verdict, node: ast.stmt | ast.expr, name: str, via: str) -> None:
         rule = RULES[verdict.rule]
@@ -354,7 +392,8 @@ class _Unit:
                 cwe=rule.cwe,
             )
         )
-        self.spans.append((len(self.findings) - 1, line, end))
+        extent = (line, node.col_offset, end, node.end_col_offset or 0)
+        self.spans.append((len(self.findings) - 1, line, end, extent))
 
     def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
         rule = RULES["MLS-LOAD-013"]
@@ -375,44 +414,63 @@ class _Unit:
     def settle(self) -> None:
         """Mark the findings the suppression comments accept.
 
-        A comment accepts, for each rule it names, the innermost flagged expressions of that
+        A comment accepts, for each rule it names, the innermost flagged expression of that
         rule spanning its line: a comment written for ``torch.load(cache)`` nested inside a
         multi-line ``torch.load(...)`` does not accept the outer call too. A comment whose
-        line holds two such expressions (``a = torch.load(ours); b = torch.load(theirs)``)
-        cannot say which one it vouches for: it accepts neither and is reported (MLS-LOAD-013).
+        line holds two such expressions, neither inside the other (``a = torch.load(ours); b =
+        torch.load(`` going on below), cannot say which one it vouches for: it accepts neither
+        and is reported (MLS-LOAD-013). The spans are swept once in line order: a comment on
+        each of 8,000 flagged lines no longer compares every comment with every finding.
         """
-        for number, suppressions in list(self.suppressions.items()):
-            for suppression in suppressions:
+        if not self.suppressions or not self.spans:
+            return
+        order = sorted(range(len(self.spans)), key=lambda k: self.spans[k][1])
+        active: list[tuple[int, int]] = []  # (last line, span): those begun by this line
+        position = 0
+        for number in sorted(self.suppressions):
+            while position < len(order) and self.spans[order[position]][1] <= number:
+                heapq.heappush(active, (self.spans[order[position]][2], order[position]))
+                position += 1
+            while active and active[0][0] < number:
+                heapq.heappop(active)
+            for suppression in self.suppressions[number]:
                 for rule in suppression.rules:
-                    covering = [
-                        (end - line, index)
-                        for index, line, end in self.spans
-                        if self.findings[index].rule == rule and line <= number <= end
-                    ]
-                    if not covering:
-                        continue
-                    narrowest = min(width for width, _ in covering)
-                    chosen = [index for width, index in covering if width == narrowest]
-                    # Findings of one expression share its position; two positions: two calls.
-                    places = {
-                        (self.findings[i].location.line, self.findings[i].location.column)
-                        for i in chosen
-                    }
-                    if len(places) > 1:
-                        text = self.lines[number - 1][suppression.column :]
-                        self.add_comment(
-                            number,
-                            suppression.column,
-                            f"sits on {len(places)} expressions flagged {rule} and would accept "
-                            "them all; put each on its own line with its own comment",
-                            text,
-                        )
-                        continue
-                    for index in chosen:
-                        if self.findings[index].accepted is None:
-                            self.findings[index] = replace(
-                                self.findings[index], accepted=self._acceptance(suppression)
-                            )
+                    self._settle(suppression, rule, [self.spans[k] for _, k in active])
+
+    def _settle(
+        self,
+        suppression: Suppression,
+        rule: str,
+        spans: list[tuple[int, int, int, tuple[int, int, int, int]]],
+    ) -> None:
+        extents = sorted(
+            {extent for index, _, _, extent in spans if self.findings[index].rule == rule},
+            key=lambda e: (e[0], e[1], -e[2], -e[3]),
+        )
+        if not extents:
+            return
+        # Expressions nest or are disjoint: in this order one holds another iff it holds the
+        # next; those that hold none are the innermost.
+        innermost = [
+            extent
+            for extent, after in zip(extents, [*extents[1:], None], strict=True)
+            if after is None or (after[2], after[3]) > (extent[2], extent[3])
+        ]
+        number = suppression.line
+        if len(innermost) > 1:
+            text = self.lines[number - 1][suppression.column :]
+            self.add_comment(
+                number,
+                suppression.column,
+                f"sits on {len(innermost)} expressions flagged {rule} and would accept "
+                "them all; put each on its own line with its own comment",
+                text,
+            )
+            return
+        for index, _, _, extent in spans:
+            finding = self.findings[index]
+            if finding.rule == rule and extent == innermost[0] and finding.accepted is None:
+                self.findings[index] = replace(finding, accepted=self._acceptance(suppression))
 
     def _acceptance(self, suppression: Suppression) -> Acceptance:
         number = suppression.line
@@ -428,30 +486,41 @@ class _Unit:
         """The flagged lines, in backticks, clipped; a clipped one with its digest."""
         parts = []
         length = 0
-        for number in range(line, min(end, len(self.lines)) + 1):
+        last = min(end, len(self.lines))
+        cut = False
+        for number in range(line, last + 1):
             if length > QUOTE_CHARS:
-                break  # the clip keeps no more: 150 nested calls over 400k lines took 23 s
+                # The clip keeps no more: 150 nested calls over 400k lines took 23 s. Blank
+                # lines count too, so the lines left unread are named by the digest below.
+                cut = True
+                break
             text = self.lines[number - 1]
             if number in self.comment_starts:
                 text = text[: self.comment_starts[number]]
             parts.append(text.strip())
             length += len(parts[-1]) + 1
         quote = _clip(" ".join(p for p in parts if p))
+        if cut and not quote.endswith("\u2026"):
+            quote += " \u2026"
         if not quote.endswith("\u2026"):
             return f"`{quote}`"
         # Cut short, the quote no longer tells two long calls apart, and the baseline accepts a
-        # finding by its evidence: the digest of the whole expression's text does.
-        digest = hashlib.sha256()
-        hashed = 0
-        for number in range(line, min(end, len(self.lines)) + 1):
-            if hashed > MAX_HASHED_CHARS:
-                break  # bounded: nested calls that each span a huge file stay linear
-            text = self.lines[number - 1]
-            if number in self.comment_starts:
-                text = text[: self.comment_starts[number]]
-            text = " ".join(text.split())
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
-            hashed += len(text)
+        # finding by its evidence: the digest of the whole expression's text does (its
+        # whitespace folded, so re-indenting keeps it). Sliced and joined at C speed: a Python
+        # loop over the lines took 70 s for 150 nested calls around 1M blank lines.
+        chunk = self.lines[line - 1 : last]
+        if len(self.comment_starts) < len(chunk):
+            comments = [(n, c) for n, c in self.comment_starts.items() if line <= n <= last]
+        else:
+            comments = [
+                (n, self.comment_starts[n])
+                for n in range(line, last + 1)
+                if n in self.comment_starts
+            ]
+        for number, start in comments:
+            chunk[number - line] = chunk[number - line][:start]
+        text = " ".join("\n".join(chunk)[:MAX_HASHED_CHARS].split())
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
         return f"`{quote}` (sha256 of the whole expression: {digest.hexdigest()[:16]})"
 
 

@@ -102,9 +102,19 @@ class Arguments:
 class Names:
     """What every name of one module is bound to, collected by :meth:`record` during the walk."""
 
-    def __init__(self, known: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, known: frozenset[str] = frozenset(), judged: frozenset[str] = frozenset()
+    ) -> None:
         self.known = known
         """The names ``from module import *`` may bring in that the rules care about."""
+        self._wanted = frozenset(
+            ".".join(parts[:depth])
+            for name in known | judged
+            for parts in [name.split(".")]
+            for depth in range(1, len(parts) + 1)
+        )
+        """The names a rule judges and every module on their way (``torch``, ``torch.hub``):
+        kept first when a name may be more things than :data:`_MAX_CANDIDATES`."""
         self.aliases: dict[str, str] = {}
         self.imports: dict[str, list[str]] = {}
         """Every module or name each import binds (a name imported twice has both)."""
@@ -282,6 +292,8 @@ class Names:
         """
         if depth > _MAX_DEPTH:
             return frozenset()
+        if depth == 0:
+            self._enter()  # a query of its own: 20,000 calls of cached names shared one budget
         self._step()
         if isinstance(node, ast.Name):
             name = node.id
@@ -302,14 +314,14 @@ class Names:
             module = self.value(node.slice, depth + 1)  # ``sys.modules["torch"]``
             return frozenset({module}) if isinstance(module, str) and module else frozenset()
         if isinstance(node, ast.IfExp):
-            return _cap(
+            return self._cap(
                 self.resolve_all(node.body, depth + 1) | self.resolve_all(node.orelse, depth + 1)
             )
         if isinstance(node, ast.BoolOp):
             out: set[str] = set()
             for value in node.values:
                 out |= self.resolve_all(value, depth + 1)
-            return _cap(out)
+            return self._cap(out)
         if isinstance(node, ast.Call):
             result: set[str] = set()
             for callee in self.resolve_all(node.func, depth + 1):
@@ -332,7 +344,7 @@ class Names:
                     # ``jinja2.Environment().from_string``, ``requests.Session().get``: the
                     # result of a call is named after its maker.
                     result.add(f"{callee}()")
-            return _cap(result)
+            return self._cap(result)
         return frozenset()
 
     def _resolve_name(self, name: str, depth: int) -> frozenset[str]:
@@ -352,7 +364,7 @@ class Names:
                 out |= self.resolve_all(value, depth + 1)
         finally:
             self._busy.discard(name)
-        result = _cap(out)
+        result = self._cap(out)
         if not self._pruned or not self._busy:  # a root's answer is whole, cycles or not
             self._names[name] = result
         else:  # cut short by a cycle: not the name's whole answer outside this query
@@ -372,6 +384,17 @@ class Names:
         if self._steps > _MAX_STEPS:
             # fail closed: the file errors rather than passing with calls left unresolved
             raise RecursionError("names bound through too many other names to resolve")
+
+    def _judged(self, name: str | None) -> bool:
+        """Whether a rule may judge ``name``, or a name it leads to (``torch``, ``jinja2.*``)."""
+        if name is None:
+            return False
+        return name in self._wanted or name.startswith("jinja2.") or name.endswith("read_pickle")
+
+    def _cap(self, names: set[str] | frozenset[str]) -> frozenset[str]:
+        if len(names) <= _MAX_CANDIDATES:
+            return frozenset(names)
+        return frozenset(sorted(names, key=lambda n: (not self._judged(n), n))[:_MAX_CANDIDATES])
 
     def _distinct(self, name: str) -> list[ast.expr]:
         # Memoised: bindings are settled after the walk, and ast.dump of each value is the
@@ -399,6 +422,8 @@ class Names:
         attr = func.attr if isinstance(func, ast.Attribute) else None
         if depth > _MAX_DEPTH:
             return [Callee(None, attr)]
+        if depth == 0:
+            self._enter()
         self._step()
         if isinstance(func, ast.Name) and (func.id in self.bindings or func.id in self.imports):
             key = func.id
@@ -419,6 +444,9 @@ class Names:
                     out.extend(c for c in self.callees(value, depth + 1) if c.name or c.attr)
             finally:
                 self._busy.discard(busy)
+            # A name bound more ways than the cap keeps the ones a rule judges: 64 rebindings
+            # before ``f = torch.load`` must not cut the loader off.
+            out.sort(key=lambda c: not self._judged(c.name))
             result = out[:_MAX_CANDIDATES] or [Callee(None, attr)]
             if not self._pruned or not self._busy:
                 self._callees[key] = result
@@ -430,6 +458,7 @@ class Names:
             return self.callees(func.value, depth + 1)
         if isinstance(func, ast.IfExp):
             both = self.callees(func.body, depth + 1) + self.callees(func.orelse, depth + 1)
+            both.sort(key=lambda c: not self._judged(c.name))
             return both[:_MAX_CANDIDATES]
         if isinstance(func, ast.Call) and self.resolve_all(func.func, depth + 1) & _PARTIAL:
             if not func.args:
@@ -440,7 +469,7 @@ class Names:
                 Callee(c.name, c.attr, c.positional + extra, {**c.keywords, **bound}, c.via)
                 for c in self.callees(func.args[0], depth + 1)
             ]
-        names = sorted(self.resolve_all(func, depth + 1))
+        names = sorted(self.resolve_all(func, depth + 1), key=lambda n: (not self._judged(n), n))
         if not names:
             return [Callee(None, attr)]
         return [Callee(n, attr or n.rsplit(".", 1)[-1]) for n in names[:_MAX_CANDIDATES]]
@@ -560,9 +589,3 @@ class Names:
         if isinstance(node, ast.Name) and node.id in self.bindings:
             return f" (from {node.id})"
         return ""
-
-
-def _cap(names: set[str] | frozenset[str]) -> frozenset[str]:
-    if len(names) <= _MAX_CANDIDATES:
-        return frozenset(names)
-    return frozenset(sorted(names)[:_MAX_CANDIDATES])

@@ -100,8 +100,7 @@ def _python(source: str) -> str | None:
     blanked: set[int] = set()
     for i, line in enumerate(lines):
         stripped = line.strip()
-        statement = _PYTHON_LINE_MAGIC.match(line)
-        python = _magic_statement(line, statement.group("magic")) if statement else None
+        python = _line_magic_statement(line)
         if python is not None and not python.lstrip().removeprefix("pass;").lstrip().startswith(
             ("!", "%", "?")
         ):
@@ -123,16 +122,52 @@ def _python(source: str) -> str | None:
     return "\n".join(_restore_continuations(original, lines, blanked))
 
 
-# Line magics whose argument is a Python statement the kernel runs, alone or assigned.
+# Line magics whose argument is a Python statement the kernel runs, alone or assigned (IPython's
+# time, timeit, prun and debug; memory_profiler's memit; line_profiler's lprun).
 _PYTHON_LINE_MAGIC = re.compile(
-    r"(?P<indent>\s*)(?P<target>[A-Za-z_][\w.,\s]*=\s*)?%(?P<magic>time|timeit|prun)(?=\s|$)"
+    r"(?P<indent>\s*)(?P<target>[A-Za-z_][\w.,\s]*=\s*)?"
+    r"%(?P<magic>time|timeit|prun|debug|memit|lprun)(?=\s|$)"
 )
-# Their options before the statement (IPython's getopt specs): these letters take a value.
-_VALUED_OPTIONS = {"time": "", "timeit": "nrp", "prun": "DlsT"}
+# Their options before the statement (their getopt specs): these letters take a value.
+_VALUED_OPTIONS = {
+    "time": "",
+    "timeit": "nrp",
+    "prun": "DlsT",
+    "debug": "b",
+    "memit": "rt",
+    "lprun": "fmDTu",
+}
 _OPTION = re.compile(r"\s+-(?P<letter>\w)(?P<attached>\S*)")
 _WORD = re.compile(r"\s+\S+")
 # Interpreters a ``%%script`` (or its ``%%python3`` shorthand) cell may run: Python.
 _PYTHONS = ("python", "pypy")
+
+
+def _line_magic_statement(line: str) -> str | None:
+    """``line`` as the Python its line magics run, or None if it starts with none.
+
+    ``%time`` hands its statement to IPython's transformer again: ``%time %time m =
+    torch.load(p)`` runs the load, so nested magics are unwrapped too (each keeps its columns).
+    """
+    first = _PYTHON_LINE_MAGIC.match(line)
+    if first is None:
+        return None
+    python = current = line
+    for _ in range(len(line)):
+        statement = _PYTHON_LINE_MAGIC.match(current)
+        if statement is None:
+            break
+        python = _magic_statement(current, statement.group("magic"))
+        # Unwrapped again with the ``pass;`` as blanks, then put back at the line's indent.
+        inner = statement.group("indent")
+        current = python
+        if not statement.group("target") and python.startswith(inner + "pass;"):
+            current = inner + "     " + python[len(inner) + 5 :]
+    if first.group("target"):
+        return python
+    indent = first.group("indent")
+    rest = python.lstrip().removeprefix("pass;").lstrip()
+    return indent + "pass;".ljust(len(python) - len(rest) - len(indent)) + rest
 
 
 def _magic_statement(line: str, magic: str) -> str:
@@ -175,10 +210,12 @@ def _restore_continuations(original: list[str], lines: list[str], blanked: set[i
     for _ in range(_MAX_RESTORES):
         wrong = _first_continuation(lines, blanked)
         if wrong is None:
-            break
+            return lines
         lines[wrong] = original[wrong]
         blanked.discard(wrong)
-    return lines
+    # Still wrong after the bound: the cell as written (ast.parse judges it), never one with
+    # a line blanked that IPython runs (201 magic-looking lines in a string hid a torch.load).
+    return original if _first_continuation(lines, blanked) is not None else lines
 
 
 def _first_continuation(lines: list[str], blanked: set[int]) -> int | None:

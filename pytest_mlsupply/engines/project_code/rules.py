@@ -19,6 +19,7 @@ from .names import UNKNOWN, Arguments, Callee, Names
 
 __all__ = [
     "CATEGORY",
+    "JUDGED",
     "RULES",
     "STAR_NAMES",
     "CodeRule",
@@ -603,6 +604,10 @@ _JUDGES: dict[str, Judge] = {
     **{n: _graph for n in _GRAPH_LOAD - _KERAS_LOAD},
     "ssl._create_unverified_context": _tls,
 }
+
+
+#: Every name a rule judges when called (the name pass keeps these first past its cap).
+JUDGED = frozenset(_JUDGES)
 
 
 def judge_call(call: ast.Call, names: Names) -> tuple[str, list[Verdict]]:

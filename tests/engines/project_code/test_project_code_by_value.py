@@ -61,6 +61,28 @@ PASSED_ALONG = {
         "import pickle\nclass U(pickle.Unpickler):\n    pass\nU(f).load()\n",
         ["MLS-LOAD-002"],
     ),
+    # Review R3: a list or tuple bound to one name was followed element by element, though no
+    # call resolves through ``loaders[0]``: the loader was neither a value nor a call.
+    "a list of loaders": (
+        "import torch\nloaders = [torch.load]\nloaders[0]('m')\n",
+        ["MLS-LOAD-001"],
+    ),
+    "a tuple holding a loader": (
+        "import pickle\npair = (pickle.loads, 1)\npair[0](blob)\n",
+        ["MLS-LOAD-002"],
+    ),
+    "a starred unpacking": (
+        "import torch\nf, *rest = torch.load, 1, 2\nf('m')\n",
+        ["MLS-LOAD-001"],
+    ),
+    "a tuple in a conditional": (
+        "import torch\nf = (torch.load, 1) if c else x\nf[0]('m')\n",
+        ["MLS-LOAD-001"],
+    ),
+    "an annotated tuple": (
+        "import torch\nt: tuple = (torch.load,)\nt[0]('m')\n",
+        ["MLS-LOAD-001"],
+    ),
 }
 
 
@@ -82,6 +104,9 @@ NOT_PASSED_ALONG = {
     ),
     "an exception class of pickle": (
         "import pickle\ntry:\n    pass\nexcept pickle.UnpicklingError:\n    pass\n"
+    ),
+    "a tuple unpacked, the loader called safely": (
+        "import torch\nf, g = torch.load, print\nf('m', weights_only=True)\n"
     ),
     "a name bound to a safe partial, then called": (
         "import functools, torch\nload = functools.partial(torch.load, weights_only=True)\n"

@@ -248,6 +248,14 @@ def test_a_link_to_a_device_is_an_error_not_read_as_source(tmp_path: Path) -> No
         "%%timeit -n 3 import torch; torch.load('ckpt.pt')\npass\n",
         "%%python3\nimport torch\ntorch.load('ckpt.pt')\n",
         "%%script python3 --bg\nimport torch\ntorch.load('ckpt.pt')\n",
+        # Review R3: %time hands its statement to IPython's transformer again, and %debug,
+        # memory_profiler's %memit and line_profiler's %lprun run one too.
+        "import torch\n%time %time model = torch.load('ckpt.pt')\n",
+        "import torch\nif True:\n    %time %timeit -n 3 torch.load('ckpt.pt')\n",
+        "import torch\n%time m = %time torch.load('ckpt.pt')\n",
+        "import torch\n%debug -b load.py:3 torch.load('ckpt.pt')\n",
+        "import torch\n%memit torch.load('ckpt.pt')\n",
+        "import torch\n%lprun -f torch.load torch.load('ckpt.pt')\n",
     ],
 )
 def test_python_a_magic_runs_is_judged_as_python(tmp_path: Path, source: str) -> None:
@@ -272,6 +280,19 @@ def test_a_magic_looking_line_inside_a_string_is_the_strings_text(tmp_path: Path
     analysis = analyse_file(path, display="n.ipynb")
     assert analysis.error is None
     assert [(f.rule, f.location.line) for f in analysis.findings] == [("MLS-LOAD-001", 3)]
+
+
+def test_more_magic_looking_string_lines_than_the_restore_bound_hide_nothing(
+    tmp_path: Path,
+) -> None:
+    # Review R3: past 200 lines given back the rest stayed blanked, so 201 decoys in a string
+    # hid the torch.load IPython runs. Past the bound the cell is judged as written.
+    decoys = "%decoy\n" * 201
+    source = f'import torch\ns = """\n{decoys}%"""; model = torch.load(p); t = """\n"""\n'
+    path = notebook(tmp_path / "n.ipynb", [("code", source)])
+    analysis = analyse_file(path, display="n.ipynb")
+    assert analysis.error is None
+    assert [(f.rule, f.location.line) for f in analysis.findings] == [("MLS-LOAD-001", 204)]
 
 
 def test_percent_lines_of_a_multi_line_string_stay_text_and_real_magics_are_blanked(

@@ -179,3 +179,26 @@ def test_a_safe_load_state_dict_from_url_is_no_finding() -> None:
         "import torch\ntorch.hub.load_state_dict_from_url('https://x/y.pt', weights_only=True)\n"
     )
     assert rules_of(source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n" + "".join(f"f = a{i}\n" for i in range(65)) + "f = torch.load\nf('m')\n",
+        "import torch\n" + "".join(f"t = a{i}\n" for i in range(65)) + "t = torch\nt.load('m')\n",
+        "import torch\n" + "".join(f"f = a{i}\n" for i in range(65)) + "f = eval\nf(cfg)\n",
+    ],
+    ids=["a loader", "its module", "a builtin"],
+)
+def test_a_name_bound_more_ways_than_the_cap_keeps_the_loader(source: str) -> None:
+    # Review R3: past 64 bindings the candidates were cut in sorted order, so `torch.load`
+    # (after a0...a64) was dropped and the call passed. Real code binds a name that often
+    # (numpy's and scipy's tests, torch's common_methods_invocations.py): judged names go first.
+    assert len(rules_of(source)) == 1
+
+
+def test_many_calls_of_cached_names_do_not_exhaust_the_budget_of_one_query() -> None:
+    # Review R3: a cached name skipped the budget's reset, so every call of the file shared
+    # one budget of 200,000 steps: 20,000 calls of os.path.join (380 kB) errored the file.
+    source = "import os, torch\n" + "os.path.join(a, b)\n" * 20_000 + "torch.load(p)\n"
+    assert rules_of(source) == ["MLS-LOAD-001"]

@@ -167,3 +167,32 @@ def test_two_long_calls_that_differ_past_the_quote_have_different_evidence() -> 
     assert "(sha256 of the whole expression: " in ours.evidence
     assert ours.evidence != theirs.evidence
     assert ours.evidence == respaced.evidence
+
+
+def test_blank_lines_do_not_hide_the_rest_of_a_call_from_the_evidence() -> None:
+    # Review R3: blank lines counted toward the quote's length but added nothing to it, so the
+    # quote stopped early without a clip mark and without the digest: two calls that differ
+    # after 170 blank lines had the same evidence (a baseline entry accepted both).
+    def padded(path: str) -> str:
+        return f"import torch\nstate = torch.load(\n{chr(10) * 170}    {path!r},\n)\n"
+
+    (ours,) = analyse_source(padded("ours.pt"), file="a.py").findings
+    (theirs,) = analyse_source(padded("theirs.pt"), file="a.py").findings
+    assert ours.evidence.startswith(
+        "`state = torch.load( \u2026` (sha256 of the whole expression: "
+    )
+    assert ours.evidence != theirs.evidence
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review R3, open: the digest folds whitespace inside string literals too, so two "
+    "clipped calls whose paths differ only in spacing share their evidence",
+)
+def test_two_long_calls_that_differ_in_a_strings_spacing_have_different_evidence() -> None:
+    long = "x" * 200
+    (ours,) = analyse_source(f"import torch\ntorch.load('{long}/a b.pt')\n", file="a.py").findings
+    (theirs,) = analyse_source(
+        f"import torch\ntorch.load('{long}/a  b.pt')\n", file="a.py"
+    ).findings
+    assert ours.evidence != theirs.evidence
