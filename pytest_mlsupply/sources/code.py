@@ -234,9 +234,10 @@ def _skipped(directory: Path) -> bool:
 
 
 def _virtual_environment(directory: Path) -> bool:
-    # venv and virtualenv write `home = <the base interpreter's directory>` in pyvenv.cfg; a
-    # package is never one: a stray or empty pyvenv.cfg hides no package.
-    if (directory / "__init__.py").exists():
+    # venv and virtualenv write `home = <the base interpreter's directory>` in pyvenv.cfg and
+    # lay out bin/ (Scripts/) and lib/pythonX.Y/site-packages (Lib/site-packages); a package is
+    # never one: a stray pyvenv.cfg in a package, a namespace package too, hides nothing.
+    if (directory / "__init__.py").exists() or not _venv_layout(directory):
         return False
     try:
         # Non-blocking, and a regular file only: a FIFO named pyvenv.cfg hung the walk in open().
@@ -250,10 +251,28 @@ def _virtual_environment(directory: Path) -> bool:
     return re.search(rb"(?m)^[ \t]*home[ \t]*=", head) is not None
 
 
+def _venv_layout(directory: Path) -> bool:
+    scripts = (directory / "bin").is_dir() or (directory / "Scripts").is_dir()
+    packages = (directory / "Lib" / "site-packages").is_dir() or any(
+        (lib / "site-packages").is_dir()
+        for name in ("lib", "lib64")
+        for lib in (directory / name).glob("python*")
+    )
+    return scripts and packages
+
+
 def _subject(path: Path, root: Path) -> str:
     # Lexical, not resolved: a symlinked module keeps the name the project gives it.
     absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(os.path.abspath(root)).as_posix()
+        return _printable(absolute.relative_to(os.path.abspath(root)).as_posix())
     except ValueError:
-        return absolute.as_posix()
+        return _printable(absolute.as_posix())
+
+
+def _printable(name: str) -> str:
+    """``name`` as every report can write it: a backslash doubled, then bytes that are not
+    UTF-8 (``os.fsdecode``'s surrogates) as ``\\xNN``, so no two files share a subject."""
+    if "\\" not in name and name.isascii():
+        return name  # the common case
+    return os.fsencode(name.replace("\\", "\\\\")).decode("utf-8", "backslashreplace")

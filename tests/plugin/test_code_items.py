@@ -347,11 +347,6 @@ def test_a_code_file_linked_to_a_device_errors_its_item_instead_of_hanging_the_g
     assert "hashes" not in code_component(project, "src/zero.py")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review R3, open: a file name that is not UTF-8 reaches the reports as surrogates "
-    "and building them fails (UnicodeEncodeError, exit status 6, no matrix nor BOM)",
-)
 def test_a_file_name_that_is_not_utf8_still_gets_its_reports(
     pytester: pytest.Pytester, project: Project
 ) -> None:

@@ -24,6 +24,7 @@ import ast
 import hashlib
 import heapq
 import os
+import re
 import stat
 import tokenize
 from dataclasses import dataclass, field, replace
@@ -56,6 +57,7 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 QUOTE_CHARS = 160
 #: How much of a long expression's text the digest in its evidence covers.
 MAX_HASHED_CHARS = 1 << 20
+_INDENTATION = re.compile(r"[ \t\f]*\n[ \t\f]*")
 
 _KNOWN_RULES = frozenset(RULES)
 _FIX_SYNTAX = "fix: make it valid Python, or exclude the file under code.exclude"
@@ -505,8 +507,9 @@ class _Unit:
         if not quote.endswith("\u2026"):
             return f"`{quote}`"
         # Cut short, the quote no longer tells two long calls apart, and the baseline accepts a
-        # finding by its evidence: the digest of the whole expression's text does (its
-        # whitespace folded, so re-indenting keeps it). Sliced and joined at C speed: a Python
+        # finding by its evidence: the digest of the whole expression's text does (each line's
+        # indentation dropped, so re-indenting keeps it; spacing inside a line, a string's
+        # included, counts). Sliced and joined at C speed: a Python
         # loop over the lines took 70 s for 150 nested calls around 1M blank lines.
         chunk = self.lines[line - 1 : last]
         if len(self.comment_starts) < len(chunk):
@@ -519,7 +522,7 @@ class _Unit:
             ]
         for number, start in comments:
             chunk[number - line] = chunk[number - line][:start]
-        text = " ".join("\n".join(chunk)[:MAX_HASHED_CHARS].split())
+        text = _INDENTATION.sub("\n", "\n".join(chunk)[:MAX_HASHED_CHARS]).strip()
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
         return f"`{quote}` (sha256 of the whole expression: {digest.hexdigest()[:16]})"
 

@@ -149,12 +149,12 @@ def test_a_suppression_chained_after_another_tools_comment_applies() -> None:
     assert finding.accepted.reason == "ours"
 
 
-def long_call(pickle_module: str, spacing: str = " ") -> str:
+def long_call(pickle_module: str, indent: str = "    ") -> str:
     return (
         "import torch\nstate = torch.load(\n"
-        "    os.path.join(CHECKPOINT_DIRECTORY_OF_THE_TRUSTED_INTERNAL_MODELS, 'team', "
+        f"{indent}os.path.join(CHECKPOINT_DIRECTORY_OF_THE_TRUSTED_INTERNAL_MODELS, 'team', "
         "'resnet', 'v1', 'weights', 'final', 'epoch_90', 'x'),\n"
-        f"    map_location='cpu',{spacing}pickle_module={pickle_module},\n)\n"
+        f"{indent}map_location='cpu', pickle_module={pickle_module},\n)\n"
     )
 
 
@@ -163,10 +163,10 @@ def test_two_long_calls_that_differ_past_the_quote_have_different_evidence() -> 
     # written for pickle_module=pickle accept pickle_module=attacker_module.
     (ours,) = analyse_source(long_call("pickle"), file="a.py").findings
     (theirs,) = analyse_source(long_call("attacker_module"), file="a.py").findings
-    (respaced,) = analyse_source(long_call("pickle", spacing="   "), file="a.py").findings
+    (reindented,) = analyse_source(long_call("pickle", indent="\t"), file="a.py").findings
     assert "(sha256 of the whole expression: " in ours.evidence
     assert ours.evidence != theirs.evidence
-    assert ours.evidence == respaced.evidence
+    assert ours.evidence == reindented.evidence
 
 
 def test_blank_lines_do_not_hide_the_rest_of_a_call_from_the_evidence() -> None:
@@ -184,11 +184,6 @@ def test_blank_lines_do_not_hide_the_rest_of_a_call_from_the_evidence() -> None:
     assert ours.evidence != theirs.evidence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review R3, open: the digest folds whitespace inside string literals too, so two "
-    "clipped calls whose paths differ only in spacing share their evidence",
-)
 def test_two_long_calls_that_differ_in_a_strings_spacing_have_different_evidence() -> None:
     long = "x" * 200
     (ours,) = analyse_source(f"import torch\ntorch.load('{long}/a b.pt')\n", file="a.py").findings
