@@ -76,9 +76,6 @@ class CodeAnalysis:
     code that was read, not a second read of a file that may have changed in between."""
 
 
-_ = (CodeRule, Severity)  # re-exported: the catalogue's type and the severities it uses
-
-
 def analyse_source(source: str, *, file: str, cell: int | None = None) -> CodeAnalysis:
     """Judge one module's (or one notebook cell's) source; ``file`` names it in locations."""
     # A byte-order mark read as text (``read_text(encoding="utf-8")``) is no code.
@@ -376,37 +373,28 @@ class _Unit:
         detail = verdict.detail
         if name and via and via != name:
             detail = f"{name} resolved from {via!r}; {detail}"
-        self.findings.append(
-            Finding(
-                rule=rule.id,
-                severity=verdict.severity,
-                category=CATEGORY,
-                title=rule.title,
-                location=Location(
-                    file=self.file,
-                    line=line,
-                    column=self._column(line, node.col_offset),
-                    cell=self.cell,
-                ),
-                evidence=f"{self._quote(line, end)}: {detail}",
-                why=rule.why,
-                remediation=rule.fix,
-                cwe=rule.cwe,
-            )
-        )
+        column = self._column(line, node.col_offset)
+        evidence = f"{self._quote(line, end)}: {detail}"
+        self._append(rule, verdict.severity, line, column, evidence)
         extent = (line, node.col_offset, end, node.end_col_offset or 0)
         self.spans.append((len(self.findings) - 1, line, end, extent))
 
     def add_comment(self, line: int, column: int, problem: str, text: str) -> None:
         rule = RULES["MLS-LOAD-013"]
+        evidence = f"`{_clip(text)}`: the comment {problem}; it suppresses nothing"
+        self._append(rule, rule.severity, line, column + 1, evidence)
+
+    def _append(
+        self, rule: CodeRule, severity: Severity, line: int, column: int, evidence: str
+    ) -> None:
         self.findings.append(
             Finding(
                 rule=rule.id,
-                severity=rule.severity,
+                severity=severity,
                 category=CATEGORY,
                 title=rule.title,
-                location=Location(file=self.file, line=line, column=column + 1, cell=self.cell),
-                evidence=f"`{_clip(text)}`: the comment {problem}; it suppresses nothing",
+                location=Location(file=self.file, line=line, column=column, cell=self.cell),
+                evidence=evidence,
                 why=rule.why,
                 remediation=rule.fix,
                 cwe=rule.cwe,
