@@ -271,8 +271,12 @@ def _subject(path: Path, root: Path) -> str:
 
 
 def _printable(name: str) -> str:
-    """``name`` as every report can write it: a backslash doubled, then bytes that are not
-    UTF-8 (``os.fsdecode``'s surrogates) as ``\\xNN``, so no two files share a subject."""
-    if "\\" not in name and name.isascii():
+    """``name`` as every report can write it, one to one: a backslash doubled, then bytes that
+    are not UTF-8 (``os.fsdecode``'s surrogates) as ``\\xNN`` and characters that are not
+    printable (a newline, an ESC, a zero-width space) as their Python escape. A file name is
+    chosen by whoever committed it: raw, ``a\\nPASSED ...`` forged a line of pytest's summary and
+    an ESC sequence drove the terminal."""
+    if name.isascii() and name.isprintable() and "\\" not in name:
         return name  # the common case
-    return os.fsencode(name.replace("\\", "\\\\")).decode("utf-8", "backslashreplace")
+    text = os.fsencode(name.replace("\\", "\\\\")).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -355,3 +355,26 @@ def test_a_file_name_that_is_not_utf8_still_gets_its_reports(
     result = pytester.runpytest("--mlsupply")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert len(code_cells(project)) == 2
+
+
+def test_a_file_name_with_a_newline_and_an_escape_sequence_forges_no_line_of_the_summary(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    # Review R2: the item was named code[<raw name>]: this name printed a line starting with
+    # PASSED in pytest's short summary, and its ESC sequence reached the terminal and the matrix.
+    with_code(project, {"src/safe.py": SAFE})
+    name = "a\nPASSED mlsupply.yaml::code[src\x1b[32m.evil.py].py"
+    (project.root / "src" / name).write_text(UNSAFE)
+
+    result = pytester.runpytest("--mlsupply", "-rA")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    lines = out.splitlines()
+    passed_code = [x for x in lines if x.startswith("PASSED mlsupply.yaml::code[")]
+    assert passed_code == ["PASSED mlsupply.yaml::code[src/safe.py]"]
+    assert "\x1b" not in out
+    escaped = "src/a\\nPASSED mlsupply.yaml::code[src\\x1b[32m.evil.py].py"
+    assert code_cells(project) == {"src/safe.py": "pass", escaped: "fail"}
+    markdown = (project.root / "build" / "mlsupply-matrix.md").read_text()
+    assert "\x1b" not in markdown

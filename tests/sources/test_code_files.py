@@ -206,3 +206,22 @@ def test_a_file_whose_name_is_not_utf8_is_named_with_escapes_distinct_from_a_bac
         "src/a.py",
     ]
     assert all(f.path.exists() for f in listing.files)
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject"),
+    [
+        ("a\nb.py", "src/a\\nb.py"),
+        ("a\x1b[31mb.py", "src/a\\x1b[31mb.py"),
+        ("a\u200bb.py", "src/a\\u200bb.py"),
+        ("mod\u00e8le.py", "src/mod\u00e8le.py"),
+    ],
+)
+def test_a_file_name_with_characters_that_are_not_printable_is_named_with_escapes(
+    tmp_path: Path, raw: str, subject: str
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / raw).write_text("x = 1\n")
+    (file,) = find_code_files([tmp_path / "src"], root=tmp_path).files
+    assert file.subject == subject
+    assert file.path.name == raw
