@@ -215,7 +215,7 @@ def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Sev
 
 
 def _check(path: Path, subject: str) -> CheckResult:
-    from pytest_mlsupply.engines.project_code import analyse_file
+    from pytest_mlsupply.engines.project_code import EXCLUDE_HINT, analyse_file
 
     try:
         analysis = analyse_file(path, display=subject)
@@ -229,9 +229,9 @@ def _check(path: Path, subject: str) -> CheckResult:
             error=f"{subject}: the analysis crashed ({type(exc).__name__}: {exc}); "
             "please report it with the file",
         )
-    return CheckResult(
-        RowKind.CODE, subject, CHECK, findings=list(analysis.findings), error=analysis.error
-    )
+    # The engine's fixes name the gate's key; here the option does the same.
+    error = analysis.error and analysis.error.replace(EXCLUDE_HINT, "with --exclude")
+    return CheckResult(RowKind.CODE, subject, CHECK, findings=list(analysis.findings), error=error)
 
 
 # -- text -----------------------------------------------------------------------------------

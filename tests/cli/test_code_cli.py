@@ -156,6 +156,7 @@ def test_the_text_report_names_the_file_that_could_not_be_parsed(project: Path, 
     (error,) = [line for line in out.splitlines() if line.startswith("ERROR ")]
     assert error.startswith("ERROR broken.py: ")
     assert "broken.py: broken.py" not in error  # the engine's message names it already
+    assert error.endswith("or exclude the file with --exclude")  # the CLI's option, not the key
     assert out.splitlines()[-1].endswith("1 error (fail at high and above)")
 
 

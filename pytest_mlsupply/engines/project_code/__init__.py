@@ -37,6 +37,7 @@ from .names import Names
 from .notebooks import NotebookError, code_cells
 from .rules import (
     CATEGORY,
+    EXCLUDE_HINT,
     JUDGED,
     RULES,
     STAR_NAMES,
@@ -48,7 +49,15 @@ from .rules import (
 )
 from .suppressions import Suppression, read_suppressions
 
-__all__ = ["CATEGORY", "RULES", "CodeAnalysis", "CodeRule", "analyse_file", "analyse_source"]
+__all__ = [
+    "CATEGORY",
+    "EXCLUDE_HINT",
+    "RULES",
+    "CodeAnalysis",
+    "CodeRule",
+    "analyse_file",
+    "analyse_source",
+]
 
 #: Larger files are refused, not read: a generated 100 MiB module is not the project's code.
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
@@ -60,7 +69,7 @@ MAX_HASHED_CHARS = 1 << 20
 _INDENTATION = re.compile(r"[ \t\f]*\n[ \t\f]*")
 
 _KNOWN_RULES = frozenset(RULES)
-_FIX_SYNTAX = "fix: make it valid Python, or exclude the file under code.exclude"
+_FIX_SYNTAX = f"fix: make it valid Python, or exclude the file {EXCLUDE_HINT}"
 
 
 @dataclass
@@ -95,19 +104,18 @@ def analyse_file(path: Path, *, display: str) -> CodeAnalysis:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return CodeAnalysis(
                     error=f"{display}: not a regular file (a device, pipe or socket), not "
-                    "analysed; fix: point code.paths at source files, or exclude it under "
-                    "code.exclude"
+                    f"analysed; fix: point at source files, or exclude it {EXCLUDE_HINT}"
                 )
             data = handle.read(limit + 1)
     except OSError as error:
         return CodeAnalysis(
             error=f"{display}: cannot be read ({error.strerror or error}); fix: make it "
-            "readable, or exclude it under code.exclude"
+            f"readable, or exclude it {EXCLUDE_HINT}"
         )
     if len(data) > limit:
         return CodeAnalysis(
             error=f"{display}: larger than {limit // (1024 * 1024)} MiB, not analysed; fix: "
-            "exclude generated files under code.exclude"
+            f"exclude generated files {EXCLUDE_HINT}"
         )
     analysis = _judge_bytes(data, display=display, notebook=notebook)
     analysis.sha256 = hashlib.sha256(data).hexdigest()
@@ -149,8 +157,7 @@ def _guarded(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
     except Exception as error:  # fail closed, with the cause in the message
         return CodeAnalysis(
             error=f"{file}: the code checks failed ({type(error).__name__}: {error}); fix: "
-            "report this as a pytest-mlsupply bug, and exclude the file under code.exclude "
-            "meanwhile"
+            f"report this as a pytest-mlsupply bug, and exclude the file {EXCLUDE_HINT} meanwhile"
         )
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 from pytest_mlsupply.engines import strict_json
 
+from .rules import EXCLUDE_HINT
+
 __all__ = ["Cell", "NotebookError", "code_cells"]
 
 # Cell magics whose body is still Python the kernel runs.
@@ -52,12 +54,12 @@ def code_cells(text: str) -> list[Cell]:
         document: Any = strict_json.loads(text)
     except strict_json.StrictJsonError as error:
         raise NotebookError(
-            f"{error}; fix: save the notebook again from Jupyter, or exclude it under code.exclude"
+            f"{error}; fix: save the notebook again from Jupyter, or exclude it {EXCLUDE_HINT}"
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError(
             "not an nbformat 4 notebook (no 'cells' list); fix: convert it with "
-            "'jupyter nbconvert --to notebook', or exclude it under code.exclude"
+            f"'jupyter nbconvert --to notebook', or exclude it {EXCLUDE_HINT}"
         )
     if document.get("nbformat") != 4:
         raise NotebookError(

@@ -19,6 +19,7 @@ from .names import UNKNOWN, Arguments, Callee, Names
 
 __all__ = [
     "CATEGORY",
+    "EXCLUDE_HINT",
     "JUDGED",
     "RULES",
     "STAR_NAMES",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 CATEGORY = "unsafe-loading"
+
+#: How an error's fix names leaving a file out: the gate's key. ``mlsupply code`` shows its
+#: own option in its place (``code_cli.py``).
+EXCLUDE_HINT = "under code.exclude"
 
 
 @dataclass(frozen=True)
