@@ -5,8 +5,9 @@ The same engine as the gate's ``code[<file>]`` items
 (:func:`pytest_mlsupply.sources.code.find_code_files`, relative to the current directory):
 what a pre-commit hook or an editor's task runs on the files it touched, before the gate.
 
-``mlsupply code [--exclude PATTERN]... [--format text|json|sarif] [-o FILE]
-[--fail-on SEVERITY] PATH...``
+``mlsupply code [--config MLSUPPLY_YAML] [--exclude PATTERN]... [--format text|json|sarif]
+[-o FILE] [--fail-on SEVERITY] [PATH...]``: with ``--config``, the manifest's ``code.paths``
+(when no PATH is named), ``code.exclude``, ``policy.fail_on`` and directory, as the gate.
 
 Exit status, as ``mlsupply scan``'s: 0 clean; 1 a finding at or above the threshold that no
 ``# mlsupply: ignore[RULE] -- reason`` comment suppresses; 2 something could not be checked (a
@@ -62,11 +63,21 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     code.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="PATH",
         help="a .py file, a .ipynb notebook, or a directory (walked for both; hidden "
-        "directories, __pycache__ and virtual environments are left out)",
+        "directories, __pycache__ and virtual environments are left out); with --config, "
+        "the manifest's code.paths when none is named",
+    )
+    code.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="MLSUPPLY_YAML",
+        help="read the project's manifest: its code.paths (when no PATH is named) and "
+        "code.exclude, its policy.fail_on, and files named relative to its directory, as the "
+        "gate's code items name them",
     )
     code.add_argument(
         "--exclude",
@@ -95,8 +106,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     code.add_argument(
         "--fail-on",
         choices=THRESHOLD_CHOICES,
-        default=DEFAULT_THRESHOLD.label,
-        help=f"findings at or above this severity fail (default: {DEFAULT_THRESHOLD.label})",
+        default=None,
+        help="findings at or above this severity fail (default: the --config manifest's "
+        f"policy.fail_on, else {DEFAULT_THRESHOLD.label})",
     )
     return code
 
@@ -141,11 +153,52 @@ class CodeRun:
 
 
 def run_code(args: argparse.Namespace) -> int:
-    run = check_paths(args.paths, args.exclude, threshold=Severity.parse(args.fail_on))
+    paths: Sequence[Path] = args.paths
+    exclude: list[str] = list(args.exclude)
+    threshold = DEFAULT_THRESHOLD
+    root = Path.cwd()
+    if args.config is not None:
+        from pytest_mlsupply.manifest.errors import ManifestError
+        from pytest_mlsupply.manifest.loader import load_manifest
+
+        if not args.config.is_file():
+            print(
+                f"mlsupply code: --config {args.config}: no such file; pass the path of the "
+                "project's mlsupply.yaml",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        try:
+            manifest = load_manifest(args.config)
+        except ManifestError as exc:
+            print(exc.render(), file=sys.stderr)
+            return EXIT_ERROR
+        if not paths and manifest.code is None:
+            print(
+                f"mlsupply code: {args.config} has no code section and no PATH is named; add "
+                "'code: {paths: [src/]}' to it, or name the files to check",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        if manifest.code is not None:
+            paths = paths or manifest.code.paths
+            exclude = [*manifest.code.exclude, *exclude]
+        threshold = manifest.policy.fail_on
+        root = manifest.root
+    elif not paths:
+        print(
+            "mlsupply code: name the files or directories to check, or pass --config with the "
+            "project's mlsupply.yaml (its code.paths)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    if args.fail_on is not None:
+        threshold = Severity.parse(args.fail_on)
+    run = check_paths(paths, exclude, threshold=threshold, root=root)
     if args.format == "json":
         report = render_json(run) + "\n"
     elif args.format == "sarif":
-        report = render_code_sarif(run, Path.cwd()) + "\n"
+        report = render_code_sarif(run, root) + "\n"
     else:
         report = render_text(run)
     status = run.status()
@@ -173,8 +226,11 @@ def run_code(args: argparse.Namespace) -> int:
     return status
 
 
-def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Severity) -> CodeRun:
-    """Analyse every code file under ``paths`` (less ``exclude``) with the gate's engine."""
+def check_paths(
+    paths: Sequence[Path], exclude: Sequence[str], *, threshold: Severity, root: Path | None = None
+) -> CodeRun:
+    """Analyse every code file under ``paths`` (less ``exclude``) with the gate's engine, named
+    relative to ``root`` (the manifest's directory with ``--config``; else the current one)."""
     from pytest_mlsupply.sources.code import (
         CodeFile,
         find_code_files,
@@ -182,7 +238,7 @@ def check_paths(paths: Sequence[Path], exclude: Sequence[str], *, threshold: Sev
         unreadable_directory,
     )
 
-    here = Path.cwd()
+    here = root or Path.cwd()
     run = CodeRun(threshold=threshold)
     files: dict[str, CodeFile] = {}
     for path in paths:

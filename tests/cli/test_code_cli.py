@@ -469,3 +469,71 @@ def test_a_file_name_that_is_not_utf8_is_escaped_in_the_sarif_log(project: Path,
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     # Named as every report names it (sources/code.py: \xNN for a byte that is not UTF-8).
     assert uri == "src/%5Cxff.py"
+
+
+# -- --config: the manifest's code section ---------------------------------------------------
+
+MANIFEST = """\
+version: 1
+project: {name: p, version: 1.0.0}
+code: {paths: [src/], exclude: ["src/legacy/"]}
+policy: {fail_on: critical}
+"""
+
+
+def test_config_checks_the_manifests_paths_less_its_exclude_named_as_the_gate_names_them(
+    project: Path, code: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / "app", {"mlsupply.yaml": MANIFEST, "src/load.py": VULNERABLE})
+    write(project / "app", {"src/legacy/old.py": VULNERABLE, "tools/t.py": VULNERABLE})
+    monkeypatch.chdir(project / "app" / "src")  # anywhere: the manifest's directory names files
+
+    status, out, _ = code("--config", "../mlsupply.yaml", "--format", "json")
+
+    document = json.loads(out)
+    assert [f["path"] for f in document["files"]] == ["src/load.py"]
+    # policy.fail_on is critical: a high finding does not fail the run.
+    assert status == 0
+
+
+def test_config_fail_on_yields_to_an_explicit_fail_on(project: Path, code: Run) -> None:
+    write(project, {"mlsupply.yaml": MANIFEST, "src/load.py": VULNERABLE})
+    status, out, _ = code("--config", "mlsupply.yaml", "--fail-on", "high")
+    assert status == 1
+    assert out.splitlines()[0].startswith("src/load.py:2:9: [HIGH] MLS-LOAD-001")
+
+
+def test_config_applies_its_exclude_to_files_named_on_the_command_line(
+    project: Path, code: Run
+) -> None:
+    # The pre-commit hook names every changed file: the manifest's exclude still holds.
+    write(project, {"mlsupply.yaml": MANIFEST, "src/legacy/old.py": VULNERABLE})
+    status, out, _ = code("--config", "mlsupply.yaml", "--fail-on", "low", "src/legacy/old.py")
+    assert status == 0
+    assert out.startswith("checked 0 files")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "name the files or directories to check, or pass --config"),
+        (("--config", "missing.yaml"), "--config missing.yaml: no such file"),
+        (("--config", "bare.yaml"), "bare.yaml has no code section and no PATH is named"),
+    ],
+)
+def test_nothing_to_check_is_an_error_saying_what_to_name(
+    project: Path, code: Run, args: tuple[str, ...], message: str
+) -> None:
+    write(project, {"bare.yaml": "version: 1\n"})
+    status, out, err = code(*args)
+    assert status == 2
+    assert message in err
+    assert out == ""
+
+
+def test_a_manifest_that_does_not_validate_is_an_error_naming_it(project: Path, code: Run) -> None:
+    write(project, {"mlsupply.yaml": "version: 1\ncode: {exclude: [x]}\n"})
+    status, _, err = code("--config", "mlsupply.yaml")
+    assert status == 2
+    assert "mlsupply.yaml" in err
+    assert "paths" in err
