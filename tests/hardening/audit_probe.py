@@ -5,7 +5,8 @@ Installed in a subprocess (an audit hook cannot be removed): by the engine drive
 ``pytest --mlsupply`` flow. It records, as JSON lines in the file ``$MLSUPPLY_AUDIT_LOG`` names,
 every watched audit event raised while a scanner entry point (``scan_file``, ``scan_open``,
 ``scan_blob``) or a check item's ``runtest`` is on the calling thread's stack, and every module
-the import system is asked to find there. The tests judge the records; this module only sees.
+the import system is asked to find there. The tests judge the records; this module only
+records (and, run as ``python -m tests.hardening.audit_probe TREE OUT``, scans a tree).
 
 Why each piece:
 
@@ -16,6 +17,8 @@ Why each piece:
 * ``importlib.import_module`` raises no ``import`` audit event (it goes through
   ``importlib._bootstrap`` in Python, not the C ``__import__``), so a finder first on
   ``sys.meta_path`` records every name the import system looks up: no import route is missed.
+* A thread started in scope inherits it (the probe wraps ``threading``'s thread starter: 3.11
+  raises no audit event for a new thread), so work handed to a thread is seen too.
 * Scope is decided by walking the stack for the entry points' code (by file and function name,
   so the probe imports nothing of the package and cannot change what it observes).
 * The import system itself raises ``exec`` (a module's body), ``marshal.loads`` (its ``.pyc``),
@@ -116,7 +119,8 @@ def _scope(frame: FrameType | None) -> tuple[str | None, bool, bool]:
                 if code.co_name == name and path.endswith(suffix):
                     return "item", loading, importing
         frame = frame.f_back
-    return None, False, False
+    # A thread started in scope inherits it: its stack starts afresh, its work is the scan's.
+    return getattr(_state, "inherited", None), loading, importing
 
 
 def _where(frame: FrameType | None, depth: int = 6) -> list[str]:
@@ -220,12 +224,50 @@ class RecordingFinder:
         return None
 
 
+def _start_in_scope(start: Any) -> Any:
+    """Wrap threading's thread starter: a thread started while a scope is on the stack runs
+    with that scope, so work a scanner hands to a thread (a pool, a reader) is still seen.
+    (Python 3.11 raises no audit event when a thread starts; 3.13 does.)"""
+
+    def starter(function: Any, *args: Any, **kwargs: Any) -> Any:
+        _state.busy = True
+        try:
+            scope = _scope(sys._getframe(1))[0]
+        finally:
+            _state.busy = False
+        if scope is None:
+            return start(function, *args, **kwargs)
+
+        def run(*inner: Any, **named: Any) -> Any:
+            _state.inherited = scope
+            return function(*inner, **named)
+
+        _write(
+            {
+                "event": "thread.start",
+                "scope": scope,
+                "detail": repr(function)[:200],
+                "in_import": False,
+                "ast_only": False,
+                "name": None,
+                "pid": os.getpid(),
+                "where": _where(sys._getframe(1)),
+            }
+        )
+        return start(run, *args, **kwargs)
+
+    return starter
+
+
 def install(log_path: str, tokens: Sequence[str] = ()) -> None:
     """Start recording into ``log_path`` (appended: several processes may share it)."""
     global _log, _extra_tokens
     _log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
     _extra_tokens = tuple(tokens)
     sys.meta_path.insert(0, RecordingFinder)  # type: ignore[arg-type]
+    for starter in ("_start_new_thread", "_start_joinable_thread"):  # 3.11-3.12, 3.13+
+        if hasattr(threading, starter):
+            setattr(threading, starter, _start_in_scope(getattr(threading, starter)))
     sys.addaudithook(_hook)
 
 

@@ -261,7 +261,7 @@ def test_pytest_mlsupply_on_a_corpus_model_runs_nothing_inside_the_check_items(
 # --- the probe can fail: a scanner made unsafe on purpose ------------------------------------
 
 UNSAFE_ENGINE = """
-import ast, importlib, pickle
+import ast, importlib, pickle, threading
 from pathlib import Path
 from tests.hardening import audit_probe  # installs the hook ($MLSUPPLY_AUDIT_LOG)
 from pytest_mlsupply.engines import registry
@@ -270,7 +270,11 @@ from pytest_mlsupply.engines.scanner import scan_file
 
 def unsafe(blob, ident, ctx):
     data = Path(blob.path).read_bytes()
-    if blob.name.endswith(".pkl"):
+    if blob.name == "threaded.pkl":  # handed to a thread: still inside the scan
+        worker = threading.Thread(target=pickle.loads, args=(data,))
+        worker.start()
+        worker.join()
+    elif blob.name.endswith(".pkl"):
         try:
             pickle.loads(data)  # what the scanner must never do
         except ImportError:
@@ -298,7 +302,7 @@ for path in sorted(Path(sys.argv[1]).iterdir()):
 """
 
 
-def test_the_probe_catches_an_engine_that_unpickles_imports_a_read_name_or_compiles(
+def test_the_probe_catches_an_engine_that_unpickles_imports_a_read_name_or_compiles_code(
     tmp_path: Path,
 ) -> None:
     token = new_token()
@@ -308,6 +312,7 @@ def test_the_probe_catches_an_engine_that_unpickles_imports_a_read_name_or_compi
     # builtins.open(<canary>, "w"): harmless, and proof the payload ran.
     (artifacts / "touch.pkl").write_bytes(f"cbuiltins\nopen\n(V{canary}\nVw\ntR.".encode())
     (artifacts / "planted.pkl").write_bytes(f"c{token}\nrun\n(tR.".encode())
+    (artifacts / "threaded.pkl").write_bytes(b"cbuiltins\nlen\n(S'ab'\ntR.")
     (artifacts / "module.txt").write_text(f"{token}\n")
     (artifacts / "code.txt").write_text("x = 1\n")
     log = tmp_path / "audit.jsonl"
@@ -324,6 +329,7 @@ def test_the_probe_catches_an_engine_that_unpickles_imports_a_read_name_or_compi
     caught = violations(read_records(log), token)
     text = "\n".join(caught)
     assert "scanner: pickle.find_class ('builtins', 'open')" in text
+    assert "scanner: pickle.find_class ('builtins', 'len')" in text  # from the thread
     assert f"scanner: import.find_spec {token}" in text  # importlib.import_module's route
     assert f"scanner: import '{token}' at" in text  # the unpickler's __import__
     assert "scanner: compile filename='code.txt'" in text
