@@ -208,10 +208,13 @@ def test_scanning_the_whole_corpus_runs_no_code_process_socket_or_planted_import
     # The probe saw the scans (their lazy imports, the code they parse as trees)...
     assert any(r["scope"] == "scanner" and r["ast_only"] for r in records)
     assert any(r["scope"] == "scanner" and r["event"] == "import" for r in records)
-    # ...and the planted names reached the scanner, as names it reports.
+    # ...and the planted names reached the scanner, as names it reports. Two files name it
+    # where the scanner does not read names: a .pyc's code (it is never unmarshalled; the
+    # format check fails the file as bytecode) and a Keras object outside a Keras archive.
     planted = {k: v for k, v in summary.items() if k.startswith("planted/")}
-    unseen = sorted(k for k, v in planted.items() if token not in v["text"])
-    assert unseen == ["planted/hf/__pycache__/planted.cpython-311.pyc", "planted/keras/config.json"]
+    unseen = {k for k, v in planted.items() if token not in v["text"]}
+    assert len(planted) == 27
+    assert unseen <= {"planted/hf/__pycache__/planted.cpython-311.pyc", "planted/keras/config.json"}
 
 
 def test_pytest_mlsupply_on_a_corpus_model_runs_nothing_inside_the_check_items(
@@ -251,6 +254,7 @@ def test_pytest_mlsupply_on_a_corpus_model_runs_nothing_inside_the_check_items(
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # findings fail
     assert "failed" in done.stdout.splitlines()[-1]
+    assert f"module '{token}'" in done.stdout  # the items reported the planted names
     records = read_records(log)
     assert violations(records, token) == []
     assert no_canary(root) == []
