@@ -1,7 +1,8 @@
 """Artifacts that name a module nobody has: ``zz_canary_mod_<random>``, in every place a model
 file can name one (pickle opcodes of every protocol, nested pickles, torch, joblib, numpy,
-Keras, templates, tokenizer and model configs, YAML tags, MLflow, custom code, bytecode,
-archives). A scanner that imported a name taken from an artifact would look this one up.
+Keras, ONNX custom domains, skops schemas, templates, tokenizer and model configs, YAML tags,
+MLflow, custom code, bytecode, archives). A scanner that imported a name taken from an artifact
+would look this one up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from tests.corpus.archives import RawMember, raw_zip, seven_zip, tar_bytes
 from tests.corpus.gadgets import _legacy_blob, _npy_object
-from tests.corpus.onnx_keras import keras_object
+from tests.corpus.onnx_keras import add_graph, keras_object, onnx_model, onnx_node
+from tests.corpus.skops_files import call_node, skops_file
 
 
 def new_token() -> str:
@@ -131,6 +133,11 @@ def planted_files(token: str) -> dict[str, Callable[[], bytes]]:
         "keras/config.json": lambda: json.dumps(
             keras_object("Evil", {"name": "evil"}, module=token)
         ).encode(),
+        "onnx/model.onnx": lambda: onnx_model(
+            add_graph(extra_nodes=[onnx_node("Evil", ["x"], ["h"], domain=token)]),
+            opsets=[("", 17), (token, 1)],
+        ),
+        "skops/model.skops": lambda: skops_file(call_node(token, "run", "x")),
         "hf/config.json": lambda: json.dumps(
             {"architectures": ["Evil"], "auto_map": {"AutoModel": f"{token}.Model"}}
         ).encode(),

@@ -213,7 +213,7 @@ def test_scanning_the_whole_corpus_runs_no_code_process_socket_or_planted_import
     # format check fails the file as bytecode) and a Keras object outside a Keras archive.
     planted = {k: v for k, v in summary.items() if k.startswith("planted/")}
     unseen = {k for k, v in planted.items() if token not in v["text"]}
-    assert len(planted) == 27
+    assert len(planted) == 29
     assert unseen <= {"planted/hf/__pycache__/planted.cpython-311.pyc", "planted/keras/config.json"}
 
 
