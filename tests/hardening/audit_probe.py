@@ -264,7 +264,7 @@ def install(log_path: str, tokens: Sequence[str] = ()) -> None:
     global _log, _extra_tokens
     _log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
     _extra_tokens = tuple(tokens)
-    sys.meta_path.insert(0, RecordingFinder)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, RecordingFinder)
     for starter in ("_start_new_thread", "_start_joinable_thread"):  # 3.11-3.12, 3.13+
         if hasattr(threading, starter):
             setattr(threading, starter, _start_in_scope(getattr(threading, starter)))

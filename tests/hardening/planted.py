@@ -7,6 +7,7 @@ would look this one up.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import io
@@ -113,7 +114,7 @@ def planted_files(token: str) -> dict[str, Callable[[], bytes]]:
         f"{{% import '{token}' as m %}}{{{{ m.run() }}}}{{{{ cycler.__init__.__globals__.os }}}}"
     )
     files: dict[str, Callable[[], bytes]] = {
-        **{f"pickles/p{n}.pkl": (lambda n=n: global_reduce(token, n)) for n in range(6)},
+        **{f"pickles/p{n}.pkl": functools.partial(global_reduce, token, n) for n in range(6)},
         "pickles/stack_global.pkl": lambda: stack_global(token),
         "pickles/inst.pkl": lambda: inst(token),
         "pickles/obj.pkl": lambda: obj(token),

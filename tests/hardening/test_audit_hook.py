@@ -124,7 +124,7 @@ def violations(records: list[dict[str, Any]], token: str) -> list[str]:
     """What the records show happening inside the scanner that must not, one line each."""
     found = []
     for record in records:
-        event, name = record["event"], record.get("name")
+        event, name = record["event"], str(record.get("name"))
         where = " <- ".join(record["where"][:3])
         line = f"{record['scope']}: {event} {record['detail']} at {where}"
         if _is(event, NEVER):
@@ -174,7 +174,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 
 def family_samples(per_family: int = 2) -> list[Sample]:
     """The first samples of each corpus family module: every engine, at a fraction of the cost."""
-    chosen = []
+    chosen: list[Sample] = []
     for info in sorted(pkgutil.iter_modules(corpus_package.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{corpus_package.__name__}.{info.name}")
         chosen += getattr(module, "SAMPLES", [])[:per_family]
