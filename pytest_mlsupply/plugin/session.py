@@ -261,6 +261,7 @@ class MlsupplyPlugin:
         if self.interrupted is not None:
             # An interrupted gate is no verdict: no report is written, so the previous run's
             # files stay as they were rather than being replaced by a run cut short.
+            self._append_ci_summary()
             return
         from pytest_mlsupply.manifest.errors import ManifestError
         from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
@@ -309,10 +310,8 @@ class MlsupplyPlugin:
             )
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
-        if self.interrupted is not None or self.interrupted_while_writing is not None:
+        elif self.interrupted is not None or self.interrupted_while_writing is not None:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
-        if self.interrupted is not None:
-            return
         self._append_ci_summary()
 
     def _append_ci_summary(self, *, manifest_invalid: bool = False) -> None:
@@ -322,6 +321,7 @@ class MlsupplyPlugin:
             return  # before the import: a run outside GitHub Actions loads nothing for it
         from pytest_mlsupply.reports.ci_summary import (
             append_summary,
+            interrupted_summary,
             invalid_manifest_summary,
             render_summary,
             summary_path,
@@ -329,6 +329,9 @@ class MlsupplyPlugin:
 
         path = summary_path()
         if path is None:
+            return
+        if self.interrupted is not None:
+            self.ci_summary_problem = append_summary(path, interrupted_summary(self.interrupted))
             return
         if manifest_invalid:
             manifest = self.state.settings.manifest_path
