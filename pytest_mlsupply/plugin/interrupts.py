@@ -1,6 +1,6 @@
 """Interrupted gates: SIGTERM ends a session as Ctrl-C does, and the reports are whole or absent.
 
-The rule (docs/ci.md, "Interrupted runs"): a gate interrupted (Ctrl-C / SIGINT, SIGTERM) before
+The rule (docs/ci.md, "Interrupted, killed and concurrent gates"): a gate interrupted (Ctrl-C / SIGINT, SIGTERM) before
 it starts writing its reports writes none, so the previous run's files stay byte for byte; a
 signal that arrives while the reports are written is held until the whole set is written, and
 the session then ends as interrupted (exit status 2). A second signal while they are written
@@ -11,7 +11,7 @@ Python's default SIGTERM kills the process with no cleanup at all: no ``finally`
 temporary file being written stays, and pytest prints nothing. During a ``--mlsupply`` session
 (the process that writes the reports) SIGTERM is raised as :class:`Terminated`, a
 ``KeyboardInterrupt``, so pytest unwinds and reports it exactly as Ctrl-C; the previous handler
-is restored at unconfigure. A handler someone else installed (a CI wrapper, the user's
+is restored at unconfigure (:class:`SignalWatch`). A handler someone else installed (a CI wrapper, the user's
 conftest) is left alone.
 """
 
@@ -39,46 +39,58 @@ def describe(signum: int) -> str:
     return "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"terminated by {describe(signum)}")
-
-
 def _in_main_thread() -> bool:
     # signal.signal may only be called from the main thread (pytest runs there; an embedding
     # that runs pytest on another thread keeps Python's defaults).
     return threading.current_thread() is threading.main_thread()
 
 
-class TerminationHandler:
-    """SIGTERM as :class:`Terminated` between :meth:`install` and :meth:`restore`."""
+class SignalWatch:
+    """Between :meth:`install` and :meth:`restore`: SIGTERM raised as :class:`Terminated`, and
+    both signals remembered, so that the session can tell an interruption by a signal from
+    pytest's and xdist's own ``KeyboardInterrupt`` subclasses (``Session.Interrupted`` for
+    collection errors, xdist's ``Interrupted`` for ``-x``), whose reports are written as always.
+    """
 
     def __init__(self) -> None:
-        self._installed = False
+        self.received: int | None = None
+        """The first SIGINT or SIGTERM received while installed."""
+        self._installed: dict[int, Any] = {}
 
     def install(self) -> None:
         if self._installed or not _in_main_thread():
             return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return  # someone else's handler: theirs to decide
-        signal.signal(signal.SIGTERM, _raise_terminated)
-        self._installed = True
+        # Only over Python's own handlers: one someone else installed (a CI wrapper, the
+        # user's conftest) is theirs to decide.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._installed[signal.SIGTERM] = signal.SIG_DFL
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._installed[signal.SIGINT] = signal.default_int_handler
+            signal.signal(signal.SIGINT, self._on_sigint)
 
     def restore(self) -> None:
-        if not self._installed:
-            return
-        self._installed = False
-        if signal.getsignal(signal.SIGTERM) is _raise_terminated:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum, previous in self._installed.items():
+            if signal.getsignal(signum) in (self._on_sigterm, self._on_sigint):
+                signal.signal(signum, previous)
+        self._installed = {}
 
+    def interruption(self, exception: BaseException) -> str | None:
+        """How the session was interrupted when ``exception`` ended it (``"SIGTERM"``,
+        ``"Ctrl-C (SIGINT)"``); None when no signal did (``pytest.exit``, a collection error)."""
+        if self.received is None or not isinstance(exception, KeyboardInterrupt):
+            return None
+        return describe(self.received)
 
-def interruption(exception: BaseException) -> str | None:
-    """How ``exception`` interrupted the session (``"SIGTERM"``, ``"Ctrl-C (SIGINT)"``), or
-    None when it is no signal (``pytest.exit``, which ends the run as a partial one)."""
-    if isinstance(exception, Terminated):
-        return describe(signal.SIGTERM)
-    if isinstance(exception, KeyboardInterrupt):
-        return describe(signal.SIGINT)
-    return None
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        raise Terminated(f"terminated by {describe(signum)}")
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python does
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,9 +47,9 @@ class MlsupplyPlugin:
         """The rendered manifest error found at session start under xdist (controller)."""
         self.ci_summary_problem: str | None = None
         """Why ``$GITHUB_STEP_SUMMARY`` could not be appended to (shown, never fatal)."""
-        from pytest_mlsupply.plugin.interrupts import TerminationHandler
+        from pytest_mlsupply.plugin.interrupts import SignalWatch
 
-        self._termination = TerminationHandler()
+        self._signals = SignalWatch()
         self.interrupted: str | None = None
         """The signal that interrupted the session before its reports (none were written)."""
         self.interrupted_while_writing: str | None = None
@@ -103,7 +104,7 @@ class MlsupplyPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not self.is_worker:
             # The process that writes the reports: SIGTERM unwinds as Ctrl-C does (interrupts.py).
-            self._termination.install()
+            self._signals.install()
         # Under xdist the controller collects nothing, and a collection error on the workers
         # does not stop the others' tests: validate here, so that no item runs beside a broken
         # manifest (the serial run stops at the collection error itself). The error is
@@ -247,12 +248,10 @@ class MlsupplyPlugin:
     # -- reporting ----------------------------------------------------------------------------
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        from pytest_mlsupply.plugin.interrupts import interruption
-
-        self.interrupted = interruption(excinfo.value)
+        self.interrupted = self._signals.interruption(excinfo.value)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self._termination.restore()
+        self._signals.restore()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -275,7 +274,7 @@ class MlsupplyPlugin:
             return
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
-        from pytest_mlsupply.plugin.interrupts import describe, signals_held
+        from pytest_mlsupply.plugin.interrupts import Terminated, describe, signals_held
         from pytest_mlsupply.reports.lock import OutputsBusy, reports_locked
 
         try:
@@ -299,7 +298,9 @@ class MlsupplyPlugin:
                     self.interrupted = describe(held.received[0])
         except KeyboardInterrupt as exc:
             # A second signal while the reports were written: stopped where it was.
-            self.interrupted_while_writing = _interruption_name(exc)
+            self.interrupted_while_writing = describe(
+                signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            )
             self.set_may_mix = True
         except OutputsBusy as exc:
             self.state.written.error = f"cannot write the reports: {exc}"
@@ -454,12 +455,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _interruption_name(exc: KeyboardInterrupt) -> str:
-    from pytest_mlsupply.plugin.interrupts import interruption
-
-    return interruption(exc) or "Ctrl-C (SIGINT)"
 
 
 def _display(path: Path, base: Path) -> str:

@@ -357,3 +357,22 @@ def test_an_item_whose_xdist_worker_is_killed_is_an_error_in_every_report_never_
     assert {"name": "mlsupply:check:format", "value": "pass"} not in properties
     sarif = json.loads((project_root / "build/mlsupply.sarif").read_bytes())
     assert "config.json" in json.dumps(sarif), "the crashed item is missing from the SARIF log"
+
+
+@pytest.mark.needs("xdist")
+def test_a_run_stopped_by_x_under_xdist_is_no_interruption_and_writes_its_reports(
+    project_root: Path,
+) -> None:
+    # xdist stops a -x run with its own KeyboardInterrupt subclass: no signal, so the reports
+    # are written (marked partial when items did not run), as for a serial -x run.
+    previous_serial = _serial(project_root)
+    (project_root / "tests" / "test_failing.py").write_text("def test_fails():\n    assert False\n")
+
+    status = _run(project_root, "-x", "-n", "2").wait(timeout=600)
+
+    output = _output(project_root)
+    assert status != pytest.ExitCode.OK, output
+    assert "no report written" not in output
+    assert _serial(project_root) != previous_serial
+    validate_json(json.loads((project_root / OUTPUTS[0]).read_bytes()))
+    assert_one_set(project_root)

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mlsupply.plugin.interrupts import (
+    SignalWatch,
     Terminated,
-    TerminationHandler,
-    interruption,
     signals_held,
 )
 from pytest_mlsupply.reports import atomic
@@ -25,14 +24,16 @@ from pytest_mlsupply.reports.lock import OutputsBusy, reports_locked
 
 
 @pytest.fixture
-def default_sigterm() -> Iterator[None]:
-    """SIGTERM at Python's default for the test (xdist workers may have their own), then back."""
-    before = signal.getsignal(signal.SIGTERM)
+def python_defaults() -> Iterator[None]:
+    """SIGTERM and SIGINT at Python's defaults for the test (xdist workers may have their own)."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
 
 
 def test_a_signal_while_held_is_recorded_and_the_handlers_come_back() -> None:
@@ -59,36 +60,51 @@ def test_a_second_signal_while_held_stops_the_block() -> None:
         _signal_twice(signal.SIGINT, signal.SIGTERM)
 
 
-def test_sigterm_is_raised_as_an_interruption_until_the_handler_is_restored(
-    default_sigterm: None,
+def test_sigterm_is_raised_as_an_interruption_until_the_handlers_are_restored(
+    python_defaults: None,
 ) -> None:
-    handler = TerminationHandler()
-    handler.install()
+    watch = SignalWatch()
+    watch.install()
 
     with pytest.raises(Terminated) as raised:
         os.kill(os.getpid(), signal.SIGTERM)
-    assert interruption(raised.value) == "SIGTERM"
+    assert watch.interruption(raised.value) == "SIGTERM"
 
-    handler.restore()
+    watch.restore()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_someone_elses_sigterm_handler_is_left_alone(default_sigterm: None) -> None:
+def test_ctrl_c_is_an_interruption_and_a_keyboard_interrupt_without_a_signal_is_not(
+    python_defaults: None,
+) -> None:
+    watch = SignalWatch()
+    watch.install()
+    try:
+        # pytest's own KeyboardInterrupt subclass, for a run stopped by collection errors (and
+        # xdist's, for -x): no signal, the reports are written as always.
+        assert watch.interruption(pytest.Session.Interrupted("1 error during collection")) is None
+        with pytest.raises(KeyboardInterrupt) as raised:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert watch.interruption(raised.value) == "Ctrl-C (SIGINT)"
+        assert watch.interruption(pytest.exit.Exception("stop")) is None
+    finally:
+        watch.restore()
+
+
+def test_someone_elses_handlers_are_left_alone(python_defaults: None) -> None:
     def theirs(signum: int, frame: object) -> None:
         pass
 
     signal.signal(signal.SIGTERM, theirs)
-    handler = TerminationHandler()
+    signal.signal(signal.SIGINT, theirs)
+    watch = SignalWatch()
 
-    handler.install()
+    watch.install()
     assert signal.getsignal(signal.SIGTERM) is theirs
-    handler.restore()
+    assert signal.getsignal(signal.SIGINT) is theirs
+    watch.restore()
     assert signal.getsignal(signal.SIGTERM) is theirs
-
-
-def test_ctrl_c_is_an_interruption_and_pytest_exit_is_not() -> None:
-    assert interruption(KeyboardInterrupt()) == "Ctrl-C (SIGINT)"
-    assert interruption(pytest.exit.Exception("stop")) is None
 
 
 def test_the_reports_lock_is_held_on_the_folder_and_leaves_no_file(tmp_path: Path) -> None:
