@@ -275,6 +275,28 @@ def test_a_signal_while_the_reports_are_written_is_held_until_the_set_is_complet
     assert "INTERRUPTED by SIGTERM while writing the reports: the set above was completed" in output
 
 
+def test_a_second_signal_while_writing_stops_at_once_and_each_file_stays_whole(
+    project_root: Path,
+) -> None:
+    previous = _snapshot(project_root)
+    handshake = project_root.parent / "handshake"
+    handshake.mkdir()
+
+    # Held at the second file's rename; two different signals (one of each kind is pending at
+    # most, so both are delivered): the first is held, the second stops the writing there.
+    gate = _run(project_root, CRASH_BLOCK_REPLACE=f"{handshake}|mlsupply-matrix.md")
+    _await(handshake / "ready", gate)
+    gate.send_signal(signal.SIGTERM)
+    gate.send_signal(signal.SIGINT)
+    status = gate.wait(timeout=WAIT_SECONDS)
+
+    output = _output(project_root)
+    assert status == pytest.ExitCode.INTERRUPTED, output
+    assert assert_each_file_is_previous_or_whole(project_root, previous) == {OUTPUTS[0]}
+    assert temp_files(project_root) == []  # the write it stopped removed its temp file
+    assert "stopped by a second signal; each file is whole" in output
+
+
 def test_a_gate_killed_while_writing_leaves_whole_files_and_the_next_gate_cleans_its_temp(
     project_root: Path,
 ) -> None:
