@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,15 @@ class MlsupplyPlugin:
         """The rendered manifest error found at session start under xdist (controller)."""
         self.ci_summary_problem: str | None = None
         """Why ``$GITHUB_STEP_SUMMARY`` could not be appended to (shown, never fatal)."""
+        from pytest_mlsupply.plugin.interrupts import SignalWatch
+
+        self._signals = SignalWatch()
+        self.interrupted: str | None = None
+        """The signal that interrupted the session before its reports (none were written)."""
+        self.interrupted_while_writing: str | None = None
+        """The signal held while the reports were written (the set was completed first)."""
+        self.set_may_mix = False
+        """A second signal stopped the writing: each file is whole, the set may not be."""
         attest = self.state.settings.attest
         if attest is not None and not self.is_worker:
             # Now, before anything runs: a key that cannot be read (or no Sigstore identity)
@@ -92,6 +102,9 @@ class MlsupplyPlugin:
         return report
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not self.is_worker:
+            # The process that writes the reports: SIGTERM unwinds as Ctrl-C does (interrupts.py).
+            self._signals.install()
         # Under xdist the controller collects nothing, and a collection error on the workers
         # does not stop the others' tests: validate here, so that no item runs beside a broken
         # manifest (the serial run stops at the collection error itself). The error is
@@ -234,9 +247,20 @@ class MlsupplyPlugin:
 
     # -- reporting ----------------------------------------------------------------------------
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = self._signals.interruption(excinfo.value)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self._signals.restore()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker or self.config.option.collectonly:
+            return
+        if self.interrupted is not None:
+            # An interrupted gate is no verdict: no report is written, so the previous run's
+            # files stay as they were rather than being replaced by a run cut short.
+            self._append_ci_summary()
             return
         from pytest_mlsupply.manifest.errors import ManifestError
         from pytest_mlsupply.plugin.state import REPORT_ERROR_EXIT_STATUS
@@ -250,12 +274,36 @@ class MlsupplyPlugin:
             return
         marker_plugin = self.config.pluginmanager.get_plugin(MARKER_PLUGIN_NAME)
         marked = marker_plugin.marked_models() if marker_plugin is not None else []
+        from pytest_mlsupply.plugin.interrupts import Terminated, describe, signals_held
+        from pytest_mlsupply.reports.lock import OutputsBusy, reports_locked
+
         try:
-            with collector_paused():
-                self.state.write_reports(marked)
-                if self.state.written.error is None:
-                    # After the BOM, whatever the verdict: a failed gate is attested as failed.
-                    self.state.write_attestation(int(session.exitstatus))
+            # The whole set under the lock (one session's set, never two mixed), with SIGINT
+            # and SIGTERM held: a signal before the first write writes nothing, one after it
+            # lets the set be completed (interrupts.py).
+            with (
+                collector_paused(),
+                signals_held() as held,
+                reports_locked(self.state.bom_path().parent, stop=held.__bool__) as go,
+            ):
+                if go:
+                    self.state.write_reports(marked)
+                    if self.state.written.error is None:
+                        # After the BOM, whatever the verdict: a failed gate is attested as failed.
+                        self.state.write_attestation(int(session.exitstatus))
+            if held:
+                if go:
+                    self.interrupted_while_writing = describe(held.received[0])
+                else:
+                    self.interrupted = describe(held.received[0])
+        except KeyboardInterrupt as exc:
+            # A second signal while the reports were written: stopped where it was.
+            self.interrupted_while_writing = describe(
+                signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            )
+            self.set_may_mix = True
+        except OutputsBusy as exc:
+            self.state.written.error = f"cannot write the reports: {exc}"
         except Exception as exc:
             # A bug while building the reports must not end in a traceback or a green run.
             self.state.written.error = (
@@ -263,6 +311,8 @@ class MlsupplyPlugin:
             )
         if self.state.written.error is not None:
             session.exitstatus = REPORT_ERROR_EXIT_STATUS
+        elif self.interrupted is not None or self.interrupted_while_writing is not None:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         self._append_ci_summary()
 
     def _append_ci_summary(self, *, manifest_invalid: bool = False) -> None:
@@ -272,6 +322,7 @@ class MlsupplyPlugin:
             return  # before the import: a run outside GitHub Actions loads nothing for it
         from pytest_mlsupply.reports.ci_summary import (
             append_summary,
+            interrupted_summary,
             invalid_manifest_summary,
             render_summary,
             summary_path,
@@ -279,6 +330,9 @@ class MlsupplyPlugin:
 
         path = summary_path()
         if path is None:
+            return
+        if self.interrupted is not None:
+            self.ci_summary_problem = append_summary(path, interrupted_summary(self.interrupted))
             return
         if manifest_invalid:
             manifest = self.state.settings.manifest_path
@@ -303,7 +357,18 @@ class MlsupplyPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
-        if not (self.state.written.paths or self.state.written.error):
+        if self.interrupted is not None:
+            terminalreporter.write_sep("=", "mlsupply")
+            terminalreporter.write_line(
+                f"INTERRUPTED by {self.interrupted}: no report written; the previous run's "
+                "reports, if any, are unchanged (they are not this run's verdict)",
+                red=True,
+                bold=True,
+            )
+            return
+        if not (
+            self.state.written.paths or self.state.written.error or self.interrupted_while_writing
+        ):
             if self.ci_summary_problem is not None:  # no reports (a manifest error): still said
                 terminalreporter.write_line(
                     f"WARNING: {self.ci_summary_problem}", yellow=True, bold=True
@@ -346,6 +411,18 @@ class MlsupplyPlugin:
             tr.write_line(f"declared, not checked: {described}", yellow=True)
         for path in self.state.written.paths:
             tr.write_line(f"wrote {_display(path, self.config.invocation_params.dir)}")
+        if self.interrupted_while_writing is not None:
+            tr.write_line(
+                f"INTERRUPTED by {self.interrupted_while_writing} while writing the reports: "
+                + (
+                    "stopped by a second signal; each file is whole, but the set may mix this "
+                    "run's files with the previous run's (the matrix names its BOM's serial number)"
+                    if self.set_may_mix
+                    else "the set above was completed first; the run ends as interrupted"
+                ),
+                red=True,
+                bold=True,
+            )
         if self.state.written.error is not None:
             tr.write_line(
                 f"ERROR: {self.state.written.error} (exit status {REPORT_ERROR_EXIT_STATUS})",

@@ -251,6 +251,10 @@ class MlsupplyState:
         if (self.settings.bom_xml or self.load().manifest.output.bom_xml) is not None:
             bom_schema.xml_validator()
 
+    def bom_path(self) -> Path:
+        """Where the JSON ML-BOM goes: ``--mlsupply-bom``, else the manifest's ``output.bom``."""
+        return self.settings.bom or self.load().manifest.output.bom
+
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.checks.unchecked import declared_not_checked
@@ -332,7 +336,7 @@ class MlsupplyState:
         matrix_stem = self.settings.matrix or manifest.output.matrix
         if matrix_stem.suffix in (".md", ".json"):
             matrix_stem = matrix_stem.with_suffix("")
-        bom_path = self.settings.bom or manifest.output.bom
+        bom_path = self.bom_path()
         bom_xml_path = self.settings.bom_xml or manifest.output.bom_xml
         try:
             # Build and validate everything before writing anything: a BOM that does not

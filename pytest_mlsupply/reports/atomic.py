@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,9 +26,11 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     fails the temporary file is removed and the error propagates; the target is left untouched.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     # A random sibling name opened with "x" rather than tempfile.mkstemp: mkstemp creates the file
     # with mode 0600, and a report should get the same permissions as any file the user creates.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # The writer's pid in it: a later write can tell the leftover of a killed writer.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp")
     try:
         if isinstance(data, str):
             # newline="" keeps "\n" as written, so a report is byte-identical on every platform.
@@ -68,6 +72,52 @@ def write_private(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: A temp file's part between ``.<name>.`` and ``.tmp``: the writer's pid and a random token.
+_TEMP_MIDDLE = re.compile(r"([0-9]+)-[0-9a-f]{16}")
+
+#: How old a dead writer's temp file must be before it is removed: a pid that looks dead may be
+#: alive in another pid namespace (two containers sharing the output folder), and its write
+#: takes milliseconds, not a minute.
+STALE_TEMP_SECONDS = 60.0
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove ``path``'s temp files left by writers that were killed (SIGKILL, a power cut:
+    no ``finally`` ran). Nothing ever reads a temp file; this only keeps the folder clean.
+    Best effort, POSIX only (a pid is checked with ``kill(pid, 0)``)."""
+    if os.name != "posix":
+        return
+    prefix, now = f".{path.name}.", time.time()
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                name = entry.name
+                if not (name.startswith(prefix) and name.endswith(".tmp")):
+                    continue
+                found = _TEMP_MIDDLE.fullmatch(name[len(prefix) : -len(".tmp")])
+                if found is None or _alive(int(found.group(1))):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if now - entry.stat(follow_symlinks=False).st_mtime >= STALE_TEMP_SECONDS:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process's own write in flight (another thread)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or a number no process has: left alone
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

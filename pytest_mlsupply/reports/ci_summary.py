@@ -95,6 +95,14 @@ def invalid_manifest_summary(name: str) -> str:
     )
 
 
+def interrupted_summary(signal_name: str) -> str:
+    """The summary of a gate interrupted before its reports (none written: no verdict)."""
+    return (
+        f"❌ supply-chain gate interrupted by {signal_name}: no report was written; any BOM "
+        "or matrix in the workspace is an earlier run's, not this one's\n\n"
+    )
+
+
 def summary_path(env: Mapping[str, str] | None = None) -> Path | None:
     value = (os.environ if env is None else env).get(ENV_VAR, "").strip()
     return Path(value) if value else None
