@@ -303,6 +303,9 @@ class MlsupplyPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
+        from pytest_mlsupply.plugin.redaction import redacting
+
+        terminalreporter = redacting(terminalreporter)  # an error may quote a secret
         if not (self.state.written.paths or self.state.written.error):
             if self.ci_summary_problem is not None:  # no reports (a manifest error): still said
                 terminalreporter.write_line(

@@ -254,6 +254,7 @@ class MlsupplyState:
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.checks.unchecked import declared_not_checked
+        from pytest_mlsupply.redaction import redact_text
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.bom import (
             BomError,
@@ -382,6 +383,9 @@ class MlsupplyState:
         except (BomError, ReportError) as exc:
             self.written.error = str(exc)
             return
+        # Redacted before writing (write_atomic would redact too): the attestation digests the
+        # text kept in self.reported, which must be the bytes on disk.
+        outputs = [(path, redact_text(text)) for path, text in outputs]
         for path, text in outputs:
             try:
                 write_atomic(path, text)
