@@ -71,7 +71,9 @@ _AUTHORIZATION = re.compile(
     re.I,
 )
 _BEARER = re.compile(r"\b(?P<head>Bearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.I)
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{30,}")
+# A whole token, or the head of one that a repr cut short ("hf_9c683794b...": pytest's assertion
+# messages shorten long strings so).
+_HF_TOKEN = re.compile(r"\bhf_(?:[A-Za-z0-9]{30,}|[A-Za-z0-9]{6,}(?=\.\.\.))")
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&](?:access_token|token|sig|signature|api_?key|apikey|key|password|secret"
     r"|code|auth|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)"
