@@ -61,7 +61,10 @@ INDEX_URL_VARIABLES = (
 #: ``SLACK_WEBHOOK_URL``, ``OPENAI_API_KEY``): CI puts them in the environment of every step.
 _SECRET_NAME = re.compile(r"(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|WEBHOOK(?:_URL)?)$", re.I)
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# Anchored on the literal "://" rather than on the scheme: the regex engine then skips from one
+# "://" to the next instead of trying every word (13 ms instead of 346 ms on a 4.3 MiB BOM,
+# benchmarks/redaction_cost.py).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>://)(?P<userinfo>[^/@\s]+)@")
 # "Authorization: Bearer x", "'Authorization': 'Basic x'", "authorization=token x": the header's
 # name, its separator and quotes kept, its scheme kept (it says what kind of secret it was).
 _AUTHORIZATION = re.compile(
@@ -73,7 +76,8 @@ _AUTHORIZATION = re.compile(
 _BEARER = re.compile(r"\b(?P<head>Bearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.I)
 # A whole token, or the head of one that a repr cut short ("hf_9c683794b...": pytest's assertion
 # messages shorten long strings so).
-_HF_TOKEN = re.compile(r"\bhf_(?:[A-Za-z0-9]{30,}|[A-Za-z0-9]{6,}(?=\.\.\.))")
+# Starts with its literal (no \b) for the same reason; _mask_hf_token checks the word boundary.
+_HF_TOKEN = re.compile(r"hf_(?:[A-Za-z0-9]{30,}|[A-Za-z0-9]{6,}(?=\.\.\.))")
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&](?:access_token|token|sig|signature|api_?key|apikey|key|password|secret"
     r"|code|auth|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)"
@@ -202,6 +206,12 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     return f"{match['scheme']}{user + ':' + MARKER if sep else MARKER}@"
 
 
+def _mask_hf_token(match: re.Match[str], text: str) -> str:
+    start = match.start()
+    inside_a_word = start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
+    return match[0] if inside_a_word else MARKER
+
+
 def _mask_authorization(match: re.Match[str]) -> str:
     scheme = f"{match['scheme']} " if match["scheme"] else ""
     return f"{match['head']}{scheme}{MARKER}"
@@ -215,10 +225,15 @@ def redact_text(text: str) -> str:
         text = pattern.sub(MARKER, text)
     if "@" in text:
         text = _URL_CREDENTIALS.sub(_mask_userinfo, text)
-    text = _AUTHORIZATION.sub(_mask_authorization, text)
-    text = _BEARER.sub(lambda m: m["head"] + MARKER, text)
+    # The case-insensitive patterns cannot skip ahead to a literal: run them only when their
+    # word is there (one lower-casing of the text is ~30x cheaper than either search).
+    lowered = text.lower()
+    if "authorization" in lowered:
+        text = _AUTHORIZATION.sub(_mask_authorization, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: m["head"] + MARKER, text)
     if "hf_" in text:
-        text = _HF_TOKEN.sub(MARKER, text)
+        text = _HF_TOKEN.sub(lambda m: _mask_hf_token(m, text), text)
     if "=" in text:
         text = _QUERY_SECRET.sub(lambda m: m["head"] + MARKER, text)
     return text
