@@ -405,6 +405,7 @@ class MlsupplyState:
         import hashlib
 
         from pytest_mlsupply.checks.unchecked import declared_not_checked
+        from pytest_mlsupply.redaction import redact_json
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.attestation import (
             AttestationError,
@@ -461,7 +462,9 @@ class MlsupplyState:
                 ],
                 baseline=reported.baseline.to_dict() if reported.baseline is not None else None,
             )
-            envelope = sign(build_statement(record), signer)
+            # Redacted before signing: the payload is base64, out of reach of the writer's
+            # redaction, and a result's error may quote a secret.
+            envelope = sign(redact_json(build_statement(record)), signer)
         except (AttestationError, OSError) as exc:
             self.written.error = f"no attestation written: {exc}"
             return

@@ -12,10 +12,15 @@ stdout and stderr are searched for each value: none may appear, and the marker m
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
+from pytest_mlsupply.engines import dsse
+from tests.attest_keys import write_keypair
 from tests.conftest import Project
 from tests.hardening.secrets_fixtures import EchoServer, Planted, leaks, marked, written_files
 
@@ -98,6 +103,8 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret, inputs = planted
+    private, public = write_keypair(project.root / "keys", "gate")
+    inputs += [private, public]
     with EchoServer() as echo:
         monkeypatch.setenv("HF_ENDPOINT", echo.url)
         _gate_project(project, secret, echo)
@@ -120,6 +127,8 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
             f"--mlsupply-matrix={out / 'matrix'}",
             f"--mlsupply-sarif={out / 'mlsupply.sarif'}",
             f"--mlsupply-html={out / 'mlsupply.html'}",
+            f"--mlsupply-attest={private}",
+            f"--mlsupply-attest-output={out / 'gate.intoto.json'}",
         )
         sent = list(echo.authorizations)
 
@@ -135,6 +144,17 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
         assert f"out/{report}" in names, sorted(names)
     texts = {p.relative_to(project.root).as_posix(): p.read_bytes() for p in files}
     texts["<stdout>"], texts["<stderr>"] = stdout.encode(), stderr.encode()
+    # The attestation's payload is base64: searched decoded, and it must still verify and
+    # digest the BOM as written (redacted before signing and before digesting).
+    verified = dsse.verify(
+        dsse.read_envelope(texts["out/gate.intoto.json"], source="gate.intoto.json"),
+        [dsse.load_public_key(public)],
+        1,
+    )
+    envelope = json.loads(texts["out/gate.intoto.json"])
+    texts["<attestation payload>"] = base64.b64decode(envelope["payload"])
+    digests = {s.name: s.digests["sha256"] for s in verified.statement.subjects}
+    assert digests["out/bom.cdx.json"] == hashlib.sha256(texts["out/bom.cdx.json"]).hexdigest()
 
     assert leaks(secret, texts) == []
     # Replaced, not dropped: the marker stands where each secret was.
@@ -156,6 +176,7 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
         "step-summary.md",
     ):
         assert b"rejected request with Authorization: Bearer ****" in texts[f"out/{report}"]
+    assert b"rejected request with Authorization: Bearer ****" in texts["<attestation payload>"]
 
 
 def test_a_gate_under_xdist_keeps_secrets_out_of_junitxml_and_the_terminal(
