@@ -144,6 +144,15 @@ def register_url(url: str) -> None:
     register_secret(password if sep else user)
 
 
+def register_credentials_in(text: str) -> None:
+    """Register the credentials of every URL written in ``text`` (a manifest, a config file)."""
+    if "@" not in text:
+        return
+    for match in _URL_CREDENTIALS.finditer(text):
+        user, sep, password = match["userinfo"].partition(":")
+        register_secret(password if sep else user)
+
+
 def register_webhook(url: str) -> None:
     """Register a webhook URL: its path and query are the secret (whoever knows them can post).
 

@@ -231,3 +231,17 @@ def test_a_redacting_stream_redacts_each_write_and_passes_the_rest_through() -> 
 
     assert inner.getvalue() == f"error: {MARKER}\n"
     assert stream.getvalue() == inner.getvalue()
+
+
+def test_credentials_in_the_manifests_urls_are_known_once_it_is_loaded(tmp_path: Path) -> None:
+    from pytest_mlsupply.manifest.loader import load_manifest
+
+    password = unique("osv-")
+    manifest = tmp_path / "mlsupply.yaml"
+    manifest.write_text(
+        f'version: 1\nvulnerabilities: {{service: osv, url: "https://ci:{password}@osv.internal"}}\n'
+    )
+
+    load_manifest(manifest)
+
+    assert redact_text(f"OSV said: bad password {password}") == f"OSV said: bad password {MARKER}"
