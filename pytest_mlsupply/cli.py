@@ -77,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
         return _main(argv)
+    except Exception:
+        # A crash's traceback may quote a secret (an exception's message, a local's repr):
+        # printed here, while stderr still redacts, and an error, never a pass.
+        import traceback
+
+        traceback.print_exc()
+        return EXIT_ERROR
     finally:
         sys.stdout, sys.stderr = out, err
 

@@ -63,3 +63,30 @@ def test_mlsupply_scan_never_prints_or_caches_the_token(tmp_path: Path, form: st
     assert texts.keys() - {"<stdout 0>", "<stdout 1>", "<stderr 0>", "<stderr 1>"}, "no cache"
     assert leaks(secret, texts) == []
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_a_crash_of_the_cli_prints_its_traceback_redacted_and_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mlsupply import cli
+    from pytest_mlsupply.redaction import forget_registered_secrets
+
+    secret = Planted()
+    monkeypatch.setenv("HF_TOKEN", secret.hf_token)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+
+    # A file the scan cannot handle is not enough to crash it (it fails closed): this stands in
+    # for a bug, raising where the scan starts with the token in its message.
+    def crash(*args: object, **kwargs: object) -> int:
+        raise RuntimeError(f"unexpected answer for token {secret.hf_token}")
+
+    monkeypatch.setattr(cli, "run_scan", crash)
+    try:
+        status = cli.main(["scan", str(tmp_path), "--no-cache"])
+    finally:
+        forget_registered_secrets()
+
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_ERROR
+    assert secret.hf_token not in err
+    assert f"RuntimeError: unexpected answer for token {MARKER}" in err
