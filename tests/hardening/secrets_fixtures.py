@@ -13,8 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pytest_mlsupply.redaction import MARKER
-
 
 @dataclass(frozen=True)
 class Planted:
@@ -110,7 +108,3 @@ def leaks(planted: Planted, texts: dict[str, bytes]) -> list[str]:
         for kind, value in planted.values().items()
         if value.encode() in data
     ]
-
-
-def marked(data: bytes) -> bool:
-    return MARKER.encode() in data

@@ -47,12 +47,12 @@ def test_mlsupply_scan_never_prints_or_caches_the_token(tmp_path: Path, form: st
     }
     cache = tmp_path / "cache"
 
-    # Twice: the second run reads what the first cached.
+    # JSON twice: the second run reads what the first cached (one form is enough for that).
     runs = [
         mlsupply(
             "scan", "models", "--format", form, "--cache-dir", str(cache), cwd=tmp_path, env=env
         )
-        for _ in range(2)
+        for _ in range(2 if form == "json" else 1)
     ]
 
     texts = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in written_files([cache])}
@@ -60,9 +60,9 @@ def test_mlsupply_scan_never_prints_or_caches_the_token(tmp_path: Path, form: st
         assert run.returncode == 1, run.stderr  # the pickle fails the scan
         texts[f"<stdout {n}>"], texts[f"<stderr {n}>"] = run.stdout, run.stderr
         assert f"build-{MARKER}".encode() in run.stdout
-    assert texts.keys() - {"<stdout 0>", "<stdout 1>", "<stderr 0>", "<stderr 1>"}, "no cache"
+    assert [name for name in texts if not name.startswith("<")], "nothing was cached"
     assert leaks(secret, texts) == []
-    assert runs[0].stdout == runs[1].stdout
+    assert runs[0].stdout == runs[-1].stdout
 
 
 def test_a_crash_of_the_cli_prints_its_traceback_redacted_and_is_an_error(
