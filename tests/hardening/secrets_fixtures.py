@@ -21,6 +21,7 @@ class Planted:
     hf_token: str = field(default_factory=lambda: "hf_" + secrets.token_hex(17))
     token_file: str = field(default_factory=lambda: "hf_" + secrets.token_hex(18))
     index_password: str = field(default_factory=lambda: "s3cr3t-" + secrets.token_hex(8))
+    osv_password: str = field(default_factory=lambda: "osv-" + secrets.token_hex(8))
     ci_token: str = field(default_factory=lambda: "ghs_" + secrets.token_hex(12))
     webhook_key: str = field(default_factory=lambda: "whk" + secrets.token_hex(10))
 
@@ -33,6 +34,7 @@ class Planted:
             "hf_token": self.hf_token,
             "token_file": self.token_file,
             "index_password": self.index_password,
+            "osv_password": self.osv_password,
             "ci_token": self.ci_token,
             "webhook_key": self.webhook_key,
         }

@@ -69,7 +69,13 @@ def planted(
     (project.root / "out").mkdir()
     user_test = project.root / "tests" / "test_user_secrets.py"
     user_test.write_text(USER_TEST)
-    return secret, [token_file, user_test, project.root / "requirements.txt"]
+    inputs = [
+        token_file,
+        user_test,
+        project.root / "requirements.txt",
+        project.root / "mlsupply.yaml",
+    ]
+    return secret, inputs
 
 
 def _gate_project(project: Project, secret: Planted, echo: EchoServer) -> None:
@@ -91,7 +97,7 @@ def _gate_project(project: Project, secret: Planted, echo: EchoServer) -> None:
             files: {{model.safetensors: "sha256:{"0" * 63}{pin % 10}"}}
         requirements:
           - file: requirements.txt
-        vulnerabilities: {{service: offline, path: osv}}
+        vulnerabilities: {{service: osv, url: "http://audit:{secret.osv_password}@{host}"}}
         """
     )
 
@@ -132,8 +138,12 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
         )
         sent = list(echo.authorizations)
 
-    # The secrets really were in play: the Hub client sent the token, the index its password.
+    # The secrets really were in play: the Hub client sent the token, the OSV client its
+    # password (as Basic credentials).
     assert any(secret.hf_token in auth for auth in sent), sent
+    basic = base64.b64encode(f"audit:{secret.osv_password}".encode()).decode()
+    assert f"Basic {basic}" in sent, sent
+    host = echo.url.removeprefix("http://")
     stdout, stderr = "\n".join(result.outlines), "\n".join(result.errlines)
     assert "FAILED tests/test_user_secrets.py::test_a_users_test_that_prints_logs" in stdout
     files = list(written_files([project.root], inputs))
@@ -177,6 +187,9 @@ def test_no_planted_secret_reaches_any_file_or_stream_of_a_gate_run(
     ):
         assert b"rejected request with Authorization: Bearer ****" in texts[f"out/{report}"]
     assert b"rejected request with Authorization: Bearer ****" in texts["<attestation payload>"]
+    # The vulnerability service's error names its URL: with the credentials masked.
+    for report in ("matrix.json", "matrix.md", "mlsupply.sarif", "mlsupply.html"):
+        assert f"http://audit:****@{host}".encode() in texts[f"out/{report}"], report
 
 
 def test_a_gate_under_xdist_keeps_secrets_out_of_junitxml_and_the_terminal(
