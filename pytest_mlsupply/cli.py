@@ -68,6 +68,27 @@ Target = Path | HubRef
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``mlsupply`` command: :func:`_main` with the environment's secrets registered and
+    every line it prints to stdout or stderr redacted (:mod:`pytest_mlsupply.redaction`)."""
+    from pytest_mlsupply.redaction import RedactingStream, register_environment
+
+    register_environment()
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
+    try:
+        return _main(argv)
+    except Exception:
+        # A crash's traceback may quote a secret (an exception's message, a local's repr):
+        # printed here, while stderr still redacts, and an error, never a pass.
+        import traceback
+
+        traceback.print_exc()
+        return EXIT_ERROR
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser, scan = _parser()
     # Known args first: `verify ATT --key PUB DIR` has positionals after an option, which
     # argparse leaves over; they are verify's files (anything else is an error, as before).

@@ -58,7 +58,7 @@ def _lookalike(dep: Dependency, found: Resemblance) -> Finding:
 
 
 def _unpublished(dep: Dependency, index: str) -> Finding:
-    from pytest_mlsupply.typosquat.index import redacted
+    from pytest_mlsupply.redaction import redact_url
 
     return Finding(
         rule="MLS-DEP-022",
@@ -66,7 +66,7 @@ def _unpublished(dep: Dependency, index: str) -> Finding:
         category="typosquat",
         title=f"{dep.name!r} does not exist on the package index",
         location=dep.location,
-        evidence=f"{redacted(index)}/pypi/{dep.name}/json answered 404",
+        evidence=f"{redact_url(index)}/pypi/{dep.name}/json answered 404",
         why="no project is published under this name, so anyone can claim it: the first upload "
         "is what the next install takes",
         remediation="correct the name to the project you meant, or publish the project to your "

@@ -45,6 +45,7 @@ from pytest_mlsupply.manifest.model import (
     Threshold,
     TyposquatPolicy,
 )
+from pytest_mlsupply.redaction import register_credentials_in
 from pytest_mlsupply.results import THRESHOLD_CHOICES, Severity
 
 T = TypeVar("T")
@@ -144,6 +145,9 @@ def load_manifest(path: Path, *, resolve_revision: RevisionResolver | None = Non
                 )
             ]
         ) from None
+    # A service URL may carry credentials (https://user:token@osv.internal): known from here on,
+    # so every output replaces them wherever an error quotes them.
+    register_credentials_in(text)
     return parse_manifest(text, path, resolve_revision=resolve_revision)
 
 

@@ -40,6 +40,7 @@ PART_NAMES = (
     "mlsupply-marker",
     "mlsupply-marker-xdist",
     "mlsupply-prefetch",
+    "mlsupply-redaction",
 )
 
 
@@ -60,6 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_mlsupply.plugin.session import PLUGIN_NAME, MlsupplyPlugin
 
         config.pluginmanager.register(MlsupplyPlugin(config), PLUGIN_NAME)
+        # Secrets out of pytest's own writers (junitxml, terminal, log file): plugin/redaction.py.
+        from pytest_mlsupply.plugin.redaction import PLUGIN_NAME as REDACTION
+        from pytest_mlsupply.plugin.redaction import RedactingReports
+
+        config.pluginmanager.register(RedactingReports(config), REDACTION)
     elif config.getoption("mlsupply_attest"):
         # Asked for on the command line, an attestation must not silently not happen.
         raise pytest.UsageError(

@@ -357,6 +357,9 @@ class MlsupplyPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
+        from pytest_mlsupply.plugin.redaction import redacting
+
+        terminalreporter = redacting(terminalreporter)  # an error may quote a secret
         if self.interrupted is not None:
             terminalreporter.write_sep("=", "mlsupply")
             terminalreporter.write_line(

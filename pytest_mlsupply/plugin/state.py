@@ -258,6 +258,7 @@ class MlsupplyState:
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.checks.unchecked import declared_not_checked
+        from pytest_mlsupply.redaction import redact_text
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.bom import (
             BomError,
@@ -386,6 +387,9 @@ class MlsupplyState:
         except (BomError, ReportError) as exc:
             self.written.error = str(exc)
             return
+        # Redacted before writing (write_atomic would redact too): the attestation digests the
+        # text kept in self.reported, which must be the bytes on disk.
+        outputs = [(path, redact_text(text)) for path, text in outputs]
         for path, text in outputs:
             try:
                 write_atomic(path, text)
@@ -405,6 +409,7 @@ class MlsupplyState:
         import hashlib
 
         from pytest_mlsupply.checks.unchecked import declared_not_checked
+        from pytest_mlsupply.redaction import redact_json
         from pytest_mlsupply.reports.atomic import write_atomic
         from pytest_mlsupply.reports.attestation import (
             AttestationError,
@@ -461,7 +466,9 @@ class MlsupplyState:
                 ],
                 baseline=reported.baseline.to_dict() if reported.baseline is not None else None,
             )
-            envelope = sign(build_statement(record), signer)
+            # Redacted before signing: the payload is base64, out of reach of the writer's
+            # redaction, and a result's error may quote a secret.
+            envelope = sign(redact_json(build_statement(record)), signer)
         except (AttestationError, OSError) as exc:
             self.written.error = f"no attestation written: {exc}"
             return

@@ -14,12 +14,15 @@ import tempfile
 import time
 from typing import TYPE_CHECKING
 
+from pytest_mlsupply.redaction import redact_data, redact_text
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Replace ``path`` with ``data`` (text is written as UTF-8), creating parent directories.
+    Secrets are redacted first (:mod:`pytest_mlsupply.redaction`).
 
     The bytes go to a temporary file in the target's own directory (``os.replace`` is only atomic
     within one filesystem), are flushed and fsynced, and then renamed over the target. If anything
@@ -27,6 +30,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
+    data = redact_data(data)  # every report passes here: no secret reaches a written file
     # A random sibling name opened with "x" rather than tempfile.mkstemp: mkstemp creates the file
     # with mode 0600, and a report should get the same permissions as any file the user creates.
     # The writer's pid in it: a later write can tell the leftover of a killed writer.
@@ -60,6 +64,7 @@ def write_private(
     so that the caller's pruning recognises a leftover. ``durable`` fsyncs before the rename.
     The folder must exist; errors propagate, with the temporary file removed.
     """
+    text = redact_text(text)  # caches and records too: a crash leaves no secret on disk
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

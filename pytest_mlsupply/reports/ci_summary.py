@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from pytest_mlsupply.redaction import redact_text
 from pytest_mlsupply.results import Severity, Verdict
 
 ENV_VAR = "GITHUB_STEP_SUMMARY"
@@ -113,7 +114,7 @@ def append_summary(path: Path, text: str) -> str | None:
     try:
         # One write of the whole text: a reader never sees half a verdict line.
         with path.open("a", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+            out.write(redact_text(text))  # a job summary is public to everyone who sees the run
     except OSError as exc:
         return f"cannot append the CI summary to ${ENV_VAR} ({path}): {exc.strerror or exc}"
     return None

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_mlsupply.manifest.model import HubRef, RevisionPointer
+from pytest_mlsupply.redaction import scrub
 
 if TYPE_CHECKING:
     from huggingface_hub.hf_api import DatasetInfo, ModelInfo
@@ -302,13 +303,6 @@ def matches_patterns(path: str, patterns: Sequence[str] | None) -> bool:
         if fnmatchcase(path, pattern):
             return True
     return False
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 # -- resolution -----------------------------------------------------------------------------

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from pytest_mlsupply.redaction import redact_url
 
 #: pip's default index, in play whenever nothing sets another ``index-url``.
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -57,34 +57,6 @@ _UV_LOCATIONS = (
     "UV_INDEX",
     "UV_FIND_LINKS",
 )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its credentials masked as pip masks them in its output
-    (``https://user:****@host``, ``https://****@host`` for a token alone): an index URL may carry
-    a secret (``--index-url https://${TOKEN}@pypi.acme.internal/simple``), and these URLs are
-    written to findings, facts and the BOM."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user, sep, _ = userinfo.partition(":")
-    masked = f"{user}:****" if sep else "****"
-    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
-
-
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-
-
-def redact_text(text: str) -> str:
-    """Every URL's credentials in ``text`` masked as :func:`redact_url` masks them (a
-    requirement line may hold ``pkg @ https://${TOKEN}@host/...`` with the token substituted)."""
-
-    def mask(match: re.Match[str]) -> str:
-        user, sep, _ = match["userinfo"].partition(":")
-        return f"{match['scheme']}{user + ':****' if sep else '****'}@"
-
-    return _URL_CREDENTIALS.sub(mask, text)
 
 
 class PipConfigError(Exception):

@@ -29,8 +29,8 @@ from packaging.markers import InvalidMarker, Marker, UndefinedComparison, Undefi
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from pytest_mlsupply.redaction import redact_text, redact_url
 from pytest_mlsupply.sources.inventory import Dependency
-from pytest_mlsupply.sources.pipconfig import redact_text, redact_url
 
 if TYPE_CHECKING:
     from packaging.pylock import Package, Pylock

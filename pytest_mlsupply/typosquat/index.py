@@ -9,9 +9,11 @@ the API's JSON, a refused connection, a timeout) is an error, never an answer.
 from __future__ import annotations
 
 import threading
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
+
+from pytest_mlsupply.redaction import redact_url
 
 DEFAULT_INDEX = "https://pypi.org"
 TIMEOUT_SECONDS = 10.0
@@ -27,17 +29,6 @@ def json_api_base(index: str | None) -> str:
     if base.endswith("/simple"):
         base = base[: -len("/simple")]
     return base
-
-
-def redacted(url: str) -> str:
-    """``url`` without credentials (an ``--index-url`` often carries a token)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 class IndexClient:
@@ -62,7 +53,7 @@ class IndexClient:
             if key in self._known:
                 return self._known[key]
         url = f"{base}/pypi/{quote(name, safe='')}/json"
-        shown = redacted(url)
+        shown = redact_url(url)
         try:
             response = self.session.get(
                 url, timeout=self.timeout, headers={"Accept": "application/json"}

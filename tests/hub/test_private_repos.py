@@ -11,7 +11,8 @@ import pytest
 from pytest_mlsupply.checks.artifact_hub import CHECK as HUB_CHECK
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.manifest.model import HubRef, ModelDecl, Span
-from pytest_mlsupply.sources.hub import HubResolutionError, HubSettings, resolve_hub, scrub
+from pytest_mlsupply.redaction import scrub
+from pytest_mlsupply.sources.hub import HubResolutionError, HubSettings, resolve_hub
 from pytest_mlsupply.sources.resolve import resolve_model
 from tests.hub.conftest import context_for
 from tests.hub.server import FakeHub
@@ -99,7 +100,7 @@ def test_a_token_echoed_back_by_the_server_is_scrubbed_from_the_error(
         resolve_hub(HubRef("model", "acme/echo", commit))
 
     message = str(caught.value)
-    assert "bad Bearer ***" in message  # the server's message is kept, minus the secret
+    assert "bad Bearer ****" in message  # the server's message is kept, minus the secret
     assert TOKEN not in message
 
 
@@ -121,4 +122,4 @@ def test_an_explicit_token_is_used_and_kept_out_of_the_settings_repr(
 
 
 def test_scrub_replaces_every_secret_longest_first() -> None:
-    assert scrub("a hf_abc and hf_abcdef", ["hf_abc", "hf_abcdef", ""]) == "a *** and ***"
+    assert scrub("a hf_abc and hf_abcdef", ["hf_abc", "hf_abcdef", ""]) == "a **** and ****"

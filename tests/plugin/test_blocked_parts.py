@@ -9,6 +9,7 @@ import pytest
 from pytest_mlsupply.plugin.hooks import PART_NAMES
 from pytest_mlsupply.plugin.model_artifact import MARKER_PLUGIN_NAME
 from pytest_mlsupply.plugin.prefetch import NAME as PREFETCH_NAME
+from pytest_mlsupply.plugin.redaction import PLUGIN_NAME as REDACTION_NAME
 from pytest_mlsupply.plugin.session import PLUGIN_NAME
 from tests.conftest import Project
 from tests.plugin.test_marker import tamper
@@ -20,6 +21,7 @@ def test_the_entry_point_names_every_part_the_plugin_registers() -> None:
         MARKER_PLUGIN_NAME,
         MARKER_PLUGIN_NAME + "-xdist",
         PREFETCH_NAME,
+        REDACTION_NAME,
     }
 
 
