@@ -16,11 +16,15 @@ if TYPE_CHECKING:
 
 
 def scan_policy(policy: Policy) -> ScanPolicy:
-    """The manifest's policy, in the scanner's terms."""
+    """The manifest's policy, in the scanner's terms (its limits are part of the content
+    cache's key: a report made under other limits is not reused)."""
     from pytest_mlsupply.engines.blob import ScanPolicy
     from pytest_mlsupply.engines.pickle import PicklePolicy
 
-    return ScanPolicy(pickle=PicklePolicy(mode=policy.pickle, allow=policy.allow_globals))
+    return ScanPolicy(
+        pickle=PicklePolicy(mode=policy.pickle, allow=policy.allow_globals),
+        limits=policy.limits,
+    )
 
 
 def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:

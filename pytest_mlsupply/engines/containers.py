@@ -82,8 +82,9 @@ def scan_member(ctx: ScanContext, parent: Blob, name: str, data: bytes) -> list[
 
 
 def budget_spent(ctx: ScanContext) -> bool:
-    """Whether the artifact's extraction budget is already exhausted (stop extracting)."""
-    return ctx.budget.spent
+    """Whether the artifact's extraction budget is already exhausted, or the scan is past its
+    time or memory budget (stop extracting: the scanner reports the budget)."""
+    return ctx.budget.spent or ctx.guard.poll()
 
 
 def scan_pickle_region(

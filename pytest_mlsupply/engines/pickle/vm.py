@@ -24,6 +24,7 @@ import copyreg
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..budget import ENTRY_BYTES, BudgetExceeded, checkpoint
 from ..numpy_dtype import scalar
 from .decoder import (
     C_FILE_LOADER,
@@ -236,6 +237,8 @@ class Trace:
     """What the first pickle loads to (its value at STOP): a legacy torch file's magic number."""
     exhausted: bool = False
     """The machine stopped early on purpose: end of a head it was given, or its opcode cap."""
+    budget_stop: bool = False
+    """The scan's time or memory budget stopped the run (the scanner reports it)."""
     joblib_arrays: list[tuple[int, int]] = field(default_factory=list)
     """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
     joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
@@ -280,6 +283,10 @@ class Trace:
     @property
     def pickles_seen(self) -> int:
         return len(self.stops)
+
+
+#: The pickle machine checks the scan's budgets every ``_CHECK_MASK + 1`` opcodes (a power of two).
+_CHECK_MASK = 1023
 
 
 class _Stop(Exception):
@@ -429,6 +436,11 @@ class _Machine:
             except _Exhausted:
                 self.trace.exhausted = True
                 break
+            except BudgetExceeded:
+                # The scan's time or memory budget: what was traced so far makes findings;
+                # the scanner reports the budget (a finding and an error: fail closed).
+                self.trace.exhausted = self.trace.budget_stop = True
+                break
             except DecodeError as exc:
                 if exc.declared is not None:
                     self._huge_length(exc)
@@ -501,6 +513,9 @@ class _Machine:
             op = read_op(data, pos, self.frames, self.cbuf)
             self.op = op
             trace.opcodes_seen += 1
+            if not trace.opcodes_seen & _CHECK_MASK:
+                # The memo, the stack and the marks are what the machine holds.
+                checkpoint((len(self.memo) + len(self.stack) + len(self.metastack)) * ENTRY_BYTES)
             if op.diverge is not None:
                 self._diverge(op)
             if op.c_file is not None:
