@@ -21,6 +21,7 @@ from __future__ import annotations
 import _compat_pickle
 import bisect
 import copyreg
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -700,7 +701,11 @@ class _Machine:
             self.trace.watched.append(result)
         return result
 
-    def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
+    def mutate(
+        self, op: Op, target: Any, items: list[Any], detail: str | Callable[[], str]
+    ) -> None:
+        """``detail`` (or a function making it: rendering the items costs, and only a
+        mutation of an imported object keeps it) describes the mutation."""
         self.meter.invalidate()
         if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
             for value in planted_setstate(tuple(items), items=True):
@@ -718,7 +723,8 @@ class _Machine:
         if self.trace.tracks_sinks and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
-            self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
+            text = detail if isinstance(detail, str) else detail()
+            self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, text))
         elif isinstance(target, SymList) or (isinstance(target, SymSet) and not target.frozen):
             target.items.extend(items)
         elif isinstance(target, SymDict):
@@ -1503,7 +1509,7 @@ def _memoize(m: _Machine, op: Op) -> None:
 
 def _append(m: _Machine, op: Op) -> None:
     value = m.pop()
-    m.mutate(op, m.top(), [value], f"append {describe(value)}")
+    m.mutate(op, m.top(), [value], lambda: f"append {describe(value)}")
 
 
 def _appends(m: _Machine, op: Op) -> None:
@@ -1514,7 +1520,7 @@ def _appends(m: _Machine, op: Op) -> None:
 def _setitem(m: _Machine, op: Op) -> None:
     value = m.pop()
     key = m.pop()
-    m.mutate(op, m.top(), [key, value], f"[{describe(key)}] = {describe(value)}")
+    m.mutate(op, m.top(), [key, value], lambda: f"[{describe(key)}] = {describe(value)}")
 
 
 def _setitems(m: _Machine, op: Op) -> None:
