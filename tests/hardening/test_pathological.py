@@ -72,19 +72,26 @@ def test_the_direct_zip_writer_makes_an_archive_zipfile_reads() -> None:
     assert names[-1] == "69999"
 
 
-def test_a_100001_member_zip_is_too_many_members(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def hundred_thousand_members() -> bytes:
+    return many_member_zip(100_001)
+
+
+def test_a_100001_member_zip_is_too_many_members(
+    tmp_path: Path, hundred_thousand_members: bytes
+) -> None:
     path = tmp_path / "many.zip"
-    path.write_bytes(many_member_zip(100_001))
+    path.write_bytes(hundred_thousand_members)
     # max_members lowered: the finding is the same at 100,000, after ten times the walk.
     report = scan(path, max_members=1_000)
     assert "MLS-ARC-009" in rules(report)
 
 
 def test_a_100001_member_zip_under_a_short_time_budget_stops_with_the_budgets_finding(
-    tmp_path: Path,
+    tmp_path: Path, hundred_thousand_members: bytes
 ) -> None:
     path = tmp_path / "many.zip"
-    path.write_bytes(many_member_zip(100_001))
+    path.write_bytes(hundred_thousand_members)
     report = scan(path, scan_seconds=0.2)
     assert "MLS-LIM-001" in rules(report)
     assert report.errors
