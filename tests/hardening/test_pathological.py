@@ -207,3 +207,44 @@ def test_a_device_file_reached_through_a_symlink_is_an_error_item(
     for result in gate_results(capsys, tmp_path / "m"):
         assert result["verdict"] == "error"
         assert "is not a regular file" in result["error"]
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+def test_a_symlink_leaving_the_model_directory_is_a_finding_of_the_scan_item(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m").mkdir()
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(b"harmless bytes")
+    (tmp_path / "m" / "weights.bin").symlink_to(outside)
+    [scanned] = [r for r in gate_results(capsys, tmp_path / "m") if r["check"] == "scan"]
+    assert scanned["verdict"] == "fail"
+    [finding] = scanned["findings"]
+    assert finding["rule"] == "MLS-SRC-002"
+    assert str(outside) in finding["evidence"]
+
+
+def test_a_folder_symlink_leaving_the_model_directory_is_a_finding_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "config.json").write_text("{}")
+    (tmp_path / "m" / "shared").symlink_to(tmp_path / "shared", target_is_directory=True)
+    results = gate_results(capsys, tmp_path / "m")
+    [scanned] = [r for r in results if r["check"] == "scan"]
+    assert [f["rule"] for f in scanned["findings"]] == ["MLS-SRC-002"]
+
+
+def test_a_symlink_within_the_model_directory_and_a_hard_link_are_scanned_as_their_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    (tmp_path / "m" / "alias.json").symlink_to("config.json")
+    os.link(tmp_path / "m" / "config.json", tmp_path / "m" / "hard.json")
+    for result in gate_results(capsys, tmp_path / "m"):
+        if result["check"] == "scan":
+            assert result["verdict"] == "pass", result
