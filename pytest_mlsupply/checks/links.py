@@ -24,8 +24,8 @@ from pytest_mlsupply.sources.inventory import ArtifactFile
 def escaping_link(file: ArtifactFile, ctx: CheckContext) -> Finding | None:
     """The finding of a local model's file reached through a link leading out of its folder."""
     model = next((m for m in ctx.inventory.models if m.decl.name == file.model), None)
-    if model is None or model.root is None or model.hub_files is not None:
-        return None
+    if model is None or model.root is None or model.decl.source is not None:
+        return None  # not a local model: a hub snapshot's files are links into the cache
     root = os.path.realpath(model.root)
     target = os.path.realpath(file.path)
     if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
