@@ -430,6 +430,8 @@ def scan_zip_members(
             if count > limits.max_members:
                 findings.append(too_many_finding(blob, len(directory.entries), limits.max_members))
                 break
+            if ctx.guard.poll():
+                break  # past policy.limits: the scanner reports which, with these findings
             findings.extend(zip_entry_findings(blob, entry, fh, size))
             if (entry.is_dir or entry.is_symlink) and not (entry.size or entry.compressed_size):
                 continue
