@@ -43,10 +43,11 @@ from pytest_mlsupply.engines.scanner import scan_file
 if sys.argv[4] == "off":
     # Every checkpoint a no-op: the scan as it would run without budgets.
     from pytest_mlsupply.engines import budget, decompress, ziparchive
+    from pytest_mlsupply.engines.formats import gguf
     from pytest_mlsupply.engines.pickle import vm
     def nothing(held=0):
         return None
-    for module in (vm, ziparchive, decompress):
+    for module in (vm, ziparchive, decompress, gguf):
         module.checkpoint = nothing
     budget.ScanGuard.check = lambda self, held=0: None
     budget.ScanGuard.poll = lambda self: False
@@ -125,9 +126,9 @@ INPUTS: dict[str, tuple[str, Callable[[Path], object], str]] = {
     "REDUCE chain (calls of calls)": (
         "reduce_chain.pkl",
         _pickle(b"cmod\nf\n" + b")R" * N),
-        "nested",
+        "chain",
     ),
-    "NEWOBJ chain": ("newobj_chain.pkl", _pickle(b"cmod\nC\n" + b")\x81" * N), "nested"),
+    "NEWOBJ chain": ("newobj_chain.pkl", _pickle(b"cmod\nC\n" + b")\x81" * N), "chain"),
     "zip bomb by ratio (64 MiB of zeros)": ("ratio.zip", _zip_bomb(0), "archive"),
     "zip bomb nested 3 deep": ("nested.zip", _zip_bomb(3), "archive"),
     "zip of 100,001 members": ("many.zip", _zip_members(100_001), "archive"),
@@ -153,8 +154,11 @@ def _measure(tree: Path, path: Path, repeat: int, mode: str) -> dict[str, Any]:
         [sys.executable, "-c", _CHILD, str(tree), str(path), str(repeat), mode],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:  # the scan itself raised (a crash, which the table shows)
+        last = (out.stderr.strip().splitlines() or ["?"])[-1]
+        return {"times": [float("nan")], "rules": [f"crashed: {last[:60]}"], "errors": "—"}
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -177,18 +181,21 @@ def _verdicts(paths: dict[str, Path], trees: list[tuple[str, Path]], repeat: int
     print("|---" * (len(trees) + 3) + "|", flush=True)
     for name, path in paths.items():
         times: list[list[float]] = [[] for _ in trees]
-        first: dict[str, Any] = {}
+        each: list[dict[str, Any]] = [{} for _ in trees]
         for _ in range(repeat):  # interleaved: every tree sees the same load
             for i, (_, tree) in enumerate(trees):
                 result = _measure(tree, path, 1, "on")
                 times[i] += result["times"]
-                first = first or result
+                each[i] = result
         medians = [statistics.median(t) for t in times]
-        cells = [f"{m:.2f} s" for m in medians]
-        if len(medians) == 2:
+        cells = [
+            f"{m:.2f} s" if m == m else ", ".join(r["rules"])  # NaN: the scan crashed
+            for m, r in zip(medians, each, strict=True)
+        ]
+        if len(medians) == 2 and medians[0] == medians[0] and medians[1] == medians[1]:
             cells[-1] += f" ({medians[1] / medians[0]:.2f}x)"
-        rules = ", ".join(first["rules"]) or "—"
-        print(f"| {name} | {' | '.join(cells)} | {rules} | {first['errors']} |", flush=True)
+        rules = ", ".join(each[0]["rules"]) or "—"
+        print(f"| {name} | {' | '.join(cells)} | {rules} | {each[0]['errors']} |", flush=True)
 
 
 def _overhead(paths: dict[str, Path], repeat: int) -> None:
@@ -210,7 +217,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="another source tree to measure beside")
     parser.add_argument("--repeat", type=int, default=3, help="scans per input (default 3)")
     parser.add_argument(
-        "--only", choices=("vm", "nested", "archive", "header"), help="one group of inputs"
+        "--only", choices=("vm", "nested", "chain", "archive", "header"), help="one group of inputs"
     )
     parser.add_argument("--no-overhead", action="store_true", help="skip the checkpoint table")
     parser.add_argument("--overhead-only", action="store_true", help="only the checkpoint table")
