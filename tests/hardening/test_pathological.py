@@ -248,3 +248,31 @@ def test_a_symlink_within_the_model_directory_and_a_hard_link_are_scanned_as_the
     for result in gate_results(capsys, tmp_path / "m"):
         if result["check"] == "scan":
             assert result["verdict"] == "pass", result
+
+
+# --- nested containers and chains -----------------------------------------------------------
+
+
+def test_a_chain_of_calls_of_calls_deeper_than_the_recursion_limit_is_a_few_grouped_findings(
+    tmp_path: Path,
+) -> None:
+    # GLOBAL mod.f, then 5,000 times EMPTY_TUPLE REDUCE: f()()()...; describing it recursed
+    # once per call (RecursionError: a crashed check), and each call was its own finding.
+    path = tmp_path / "chain.pkl"
+    path.write_bytes(b"\x80\x02cmod\nf\n" + b")R" * 5_000 + b".")
+    report = scan(path)
+    assert report.errors == []
+    computed = [f for f in report.findings if f.title.endswith("computed at load time")]
+    assert 1 < len(computed) <= 10
+    assert "seen 4991 times" in computed[-1].evidence
+
+
+def test_lists_nested_far_deeper_than_the_recursion_limit_are_scanned_to_the_end(
+    tmp_path: Path,
+) -> None:
+    # 20,000 levels (the 200,000 of the issue are timed in benchmarks/pathological.py).
+    path = tmp_path / "nested.pkl"
+    path.write_bytes(b"\x80\x02" + b"]" * 20_000 + b"a" * 19_999 + b".")
+    report = scan(path)
+    assert report.findings == []
+    assert report.errors == []
