@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pytest_mlsupply.engines.budget import ExtractionBudget, ScanLimits
+from pytest_mlsupply.engines.budget import ExtractionBudget, ScanGuard, ScanLimits
 from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.engines.regular_file import HandleReader, reopenable_path
 from pytest_mlsupply.results import Finding, Location, Severity
@@ -179,13 +179,23 @@ class ScanContext:
     formats: dict[str, str] = field(default_factory=dict)
     """Member chain (or "" for the file itself) → identified format, for reports."""
     budget: ExtractionBudget = field(init=False)
+    guard: ScanGuard = field(init=False)
+    """The scan's time and memory budgets (``policy.limits``), checked at checkpoints."""
 
     def __post_init__(self) -> None:
         self.budget = ExtractionBudget(self.policy.limits)
+        self.guard = ScanGuard(self.policy.limits)
 
     def scan_blob(self, blob: Blob) -> list[Finding]:
         """Identify ``blob`` and scan it as its format (a member handed back by a container)."""
-        return self.dispatch(blob, self)
+        # An extracted member is held in memory while it is scanned: the memory budget counts it.
+        with self.guard.holding(len(blob.data) if blob.data is not None else 0):
+            return self.dispatch(blob, self)
+
+    def checkpoint(self, held: int = 0) -> None:
+        """Raise :class:`~pytest_mlsupply.engines.budget.BudgetExceeded` once the scan is past
+        its time or memory budget: called in every engine loop proportional to the input."""
+        self.guard.check(held)
 
     def error(self, blob: Blob, message: str, *, key_path: str | None = None) -> None:
         """Record that part of ``blob`` could not be analysed (the check fails closed)."""

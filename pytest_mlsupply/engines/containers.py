@@ -82,8 +82,9 @@ def scan_member(ctx: ScanContext, parent: Blob, name: str, data: bytes) -> list[
 
 
 def budget_spent(ctx: ScanContext) -> bool:
-    """Whether the artifact's extraction budget is already exhausted (stop extracting)."""
-    return ctx.budget.spent
+    """Whether the artifact's extraction budget is already exhausted, or the scan is past its
+    time or memory budget (stop extracting: the scanner reports the budget)."""
+    return ctx.budget.spent or ctx.guard.poll()
 
 
 def scan_pickle_region(
@@ -429,6 +430,8 @@ def scan_zip_members(
             if count > limits.max_members:
                 findings.append(too_many_finding(blob, len(directory.entries), limits.max_members))
                 break
+            if ctx.guard.poll():
+                break  # past policy.limits: the scanner reports which, with these findings
             findings.extend(zip_entry_findings(blob, entry, fh, size))
             if (entry.is_dir or entry.is_symlink) and not (entry.size or entry.compressed_size):
                 continue

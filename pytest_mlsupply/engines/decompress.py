@@ -25,7 +25,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader
+from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader, checkpoint
 
 __all__ = ["BZ2_BLOCK_MAGICS", "Codec", "Decompressed", "codec_by_magic", "decompress"]
 
@@ -106,6 +106,7 @@ def decompress(
     probing = False  # the decoder is LZMAFile's try at reading another stream
     try:
         while True:
+            checkpoint()  # one step of at most a chunk in or out: the scan's budgets
             if decoder is None:
                 # Between streams: padding, another stream, or trailing data.
                 if not pending:

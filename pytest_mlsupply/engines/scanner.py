@@ -23,6 +23,7 @@ closed) but keeps what it found.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +36,7 @@ from pytest_mlsupply.engines.blob import (
     ScanPolicy,
     ScanReport,
 )
+from pytest_mlsupply.engines.budget import BudgetExceeded, budget_finding
 from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip, tar_header
 from pytest_mlsupply.engines.formats.compressed import (
     joblib_compression,
@@ -73,10 +75,21 @@ def identify_blob(blob: Blob) -> Identification:
 
 
 def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
-    """Identify ``blob``, scan it as its format, and probe it for what pickle.load would run."""
+    """Identify ``blob``, scan it as its format, and probe it for what pickle.load would run.
+
+    A scan past its time or memory budget stops here with the findings it has: the budget's
+    finding and error are reported once, for the artifact (:func:`scan_open`)."""
+    findings: list[Finding] = []
+    # ctx.guard.exceeded says which budget stopped it; the findings made before are kept.
+    with suppress(BudgetExceeded):
+        _scan_blob(blob, ctx, findings)
+    return findings
+
+
+def _scan_blob(blob: Blob, ctx: ScanContext, findings: list[Finding]) -> None:
     ident = identify_blob(blob)
     ctx.formats[blob.member or ""] = ident.format.value
-    findings = _run(SCANNERS.get(ident.format), blob, ident, ctx)
+    findings += _run(SCANNERS.get(ident.format), blob, ident, ctx)
     if ident.appended_zip is not None:
         findings += _scan_appended_zip(blob, ctx)
     head = _head(blob)
@@ -94,7 +107,6 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
             PICKLE_NAMES
         )
         findings += probe_execution(blob, ctx, strict=strict)
-    return findings
 
 
 def _head(blob: Blob) -> bytes:
@@ -167,7 +179,14 @@ def scan_open(
     """
     ctx = new_context(policy)
     blob = Blob(subject=subject, name=path.name, path=path, fd=handle.fileno())
-    findings = scan_blob(blob, ctx)
+    with ctx.guard.active():
+        findings = scan_blob(blob, ctx)
+    exceeded = ctx.guard.exceeded
+    if exceeded is not None:
+        # A finding (it fails at any fail_on) and an error (the report is never cached: what
+        # a budget stopped depends on the machine's load, and the rest was never scanned).
+        findings.append(budget_finding(exceeded, blob.location()))
+        ctx.error(blob, f"{exceeded.evidence}: the rest of the file was not scanned")
     return ScanReport(
         findings=findings, errors=ctx.errors, formats=ctx.formats, looked_beside=blob.looked_beside
     )

@@ -17,7 +17,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader
+from pytest_mlsupply.engines.budget import RATIO_FLOOR, OverBudget, SeekableReader, checkpoint
 from pytest_mlsupply.engines.decompress import Codec, decompress
 
 __all__ = [
@@ -278,6 +278,8 @@ def _parse_central_directory(data: bytes, prefix: int) -> list[ZipEntry]:
     entries: list[ZipEntry] = []
     pos = 0
     while pos + 46 <= len(data) and data[pos : pos + 4] == _CENTRAL:
+        if not len(entries) & 1023:
+            checkpoint()  # a directory of 10^5 entries is long to read: the scan's budgets
         (
             made_by,
             flags,

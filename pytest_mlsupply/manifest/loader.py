@@ -7,6 +7,7 @@ manifest in one pass rather than one error per run.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -16,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from pytest_mlsupply.engines.budget import ScanLimits
 from pytest_mlsupply.manifest.errors import ManifestError, Problem
 from pytest_mlsupply.manifest.model import (
     DEFAULT_BOM_PATH,
@@ -205,6 +207,13 @@ def _too_deep(path: Path) -> Problem:
         "the YAML is nested too deeply to read",
         "a manifest needs a few levels of nesting; remove the deeply nested lists or mappings",
     )
+
+
+#: The keys of ``policy.limits``: :class:`ScanLimits`' fields, under the same names.
+_LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(ScanLimits))
+#: The limits that may be fractional; the others count bytes, members or levels.
+_FRACTIONAL_LIMITS = frozenset({"scan_seconds", "max_ratio"})
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 class _Reader:
@@ -462,6 +471,7 @@ class _Reader:
                 "attestation",
                 "baseline",
                 "require_card",
+                "limits",
             ),
             "{fail_on: high}",
         )
@@ -529,7 +539,49 @@ class _Reader:
             require_card=bool(
                 self.optional(m, "require_card", lambda n: self.boolean(n, "policy.require_card"))
             ),
+            limits=self.limits(m.get("limits")),
         )
+
+    def limits(self, node: yaml.Node | None) -> ScanLimits:
+        """``policy.limits``: each a positive number (a whole one but for the ratio and the
+        seconds); a key left out keeps its documented default (:class:`ScanLimits`)."""
+        defaults = ScanLimits()
+        if node is None:
+            return defaults
+        m = self.mapping(node, "policy.limits", _LIMIT_KEYS, "{scan_seconds: 300}")
+        if m is None:
+            return defaults
+        values: dict[str, float] = {}
+        for key, value_node in m.items():
+            value = self.positive_number(
+                value_node, f"policy.limits.{key}", integer=key not in _FRACTIONAL_LIMITS
+            )
+            if value is not None:
+                values[key] = value
+        return dataclasses.replace(defaults, **values)  # type: ignore[arg-type]
+
+    def positive_number(self, node: yaml.Node, key_path: str, *, integer: bool) -> float | None:
+        what = "a whole number" if integer else "a number"
+        tags = ("tag:yaml.org,2002:int",) if integer else _NUMBER_TAGS
+        value: float | None = None
+        if isinstance(node, yaml.ScalarNode) and node.tag in tags:
+            try:
+                value = yaml.safe_load(node.value)
+            except yaml.YAMLError:
+                value = None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            self.problem(
+                node,
+                key_path,
+                f"expected {what} above 0, got {_describe(node)}",
+                f"write {what} above 0, or remove the key for its default "
+                f"({getattr(ScanLimits(), key_path.rsplit('.', 1)[-1], '?')})",
+            )
+            return None
+        if value == float("inf"):
+            self.problem(node, key_path, "must be finite", f"write {what} above 0, e.g. 600")
+            return None
+        return value
 
     def license_policy(self, node: yaml.Node | None) -> LicensePolicy:
         if node is None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_mlsupply.engines.budget import ScanLimits
 from pytest_mlsupply.results import DEFAULT_THRESHOLD, Severity
 
 SCHEMA_VERSION = 1
@@ -114,6 +115,8 @@ class Policy:
     baseline: Path | None = None
     """The baseline file of accepted findings (``policy.baseline``); None: the default
     ``mlsupply-baseline.yaml`` beside the manifest, when there is one (``baseline.py``)."""
+    limits: ScanLimits = field(default_factory=ScanLimits)
+    """Each artifact's scan budgets (``policy.limits``): time, memory, archive bounds."""
 
 
 @dataclass(frozen=True)

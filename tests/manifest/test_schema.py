@@ -47,6 +47,7 @@ policy:
   licenses: {{allow: [apache-2.0, mit], deny_restrictions: [non-commercial], unknown: deny}}
   typosquat: {{allow: [my-requests2], index_lookup: false}}
   baseline: security/accepted.yaml
+  limits: {{scan_seconds: 60.5, scan_memory_mb: 2048, max_member_bytes: 1000000, max_total_bytes: 9000000, max_ratio: 100.5, max_members: 500, max_depth: 4}}
 models:
   - name: sentiment
     path: models/sentiment

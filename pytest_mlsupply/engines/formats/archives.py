@@ -280,6 +280,8 @@ def scan_tar(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Findin
                     if count > limits.max_members:
                         findings.append(too_many_finding(blob, count, limits.max_members))
                         break
+                    if ctx.guard.poll():
+                        break  # past policy.limits: the scanner reports which
                     names[member.name] += 1
                     if names[member.name] == 2:
                         findings.append(duplicate_finding(blob, member.name, 2))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import checkpoint
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.strings import StringAnalyser, is_template_key
 from pytest_mlsupply.engines.tokens import token_findings
@@ -202,6 +203,8 @@ def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
     reader.pos = meta.end_of_metadata
     seen: dict[str, int] = {}
     for index in range(meta.kv_count):
+        if not index & 1023:
+            checkpoint()  # metadata counts grow with the file: the scan's budgets
         key, _ = reader.string(f"key of metadata pair {index}")
         if key is None:
             raise ScanError(f"metadata key {index} is longer than {STRING_CAP} bytes")
@@ -221,6 +224,8 @@ def parse_gguf(data: bytes | mmap.mmap) -> GgufMetadata:
             continue
         meta.values[name] = _value(reader, kind, key, 0, meta, name)
     for index in range(meta.tensor_count):
+        if not index & 1023:
+            checkpoint()
         _tensor_info(reader, index)
     meta.end_of_metadata = reader.pos
     return meta
@@ -262,6 +267,8 @@ def _value(reader: _Reader, kind: int, key: str, depth: int, meta: GgufMetadata,
             if count > (reader.size - reader.pos) // 8:
                 raise _Truncated(reader.pos, f"array {key!r} of {count} items cannot fit")
             for item in range(count):
+                if not item & 1023:
+                    checkpoint()  # a vocabulary of 10^6 strings: the scan's budgets
                 _value(reader, element, key, depth + 1, meta, f"{path}[{item}]")
         else:
             raise ScanError(f"unknown array element type {element} in {key!r}")

@@ -29,6 +29,7 @@ check's verdict "error" unless a finding already fails it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -302,6 +303,9 @@ def trace_findings(
     ]
 
 
+#: The offsets in a computed call's description (the collector groups across them).
+_AT_BYTE = re.compile(r" at byte \d+")
+
 # Findings about a payload step, whose evidence says which unpickler reaches it.
 _PAYLOAD_RULES = frozenset(
     {
@@ -362,7 +366,9 @@ def _all_findings(
         elif call.computed:
             risky_offsets.append((call.offset, True))
             out.add(
-                call.target,
+                # Grouped by what is called, wherever it was made: a chain of 10^5 calls of
+                # calls is a few findings with their offsets, not 10^5 findings.
+                _AT_BYTE.sub("", call.target),
                 Finding(
                     rule="MLS-PKL-002",
                     severity=Severity.HIGH,

@@ -166,7 +166,7 @@ def _scan(
         )
         result.error = message
         result.errors.append(message)
-    elif trace.pickles_seen == 0:
+    elif trace.pickles_seen == 0 and not trace.budget_stop:
         result.error = "MLS-PKL-008 not a valid pickle: no data"
         result.errors.append(result.error)
     for candidate in trace.nested:

@@ -166,6 +166,11 @@ class Opaque:
     reason: str
 
 
+#: How many calls of a call's result :func:`describe` renders (``f(...)(...)``) before it
+#: gives the chain's depth instead.
+_CALL_CHAIN_SHOWN = 8
+
+
 def describe(value: Any, depth: int = 2, width: int = 6) -> str:
     """A short, bounded rendering for evidence; never walks more than ``width**depth`` items."""
     if isinstance(value, Global):
@@ -173,7 +178,14 @@ def describe(value: Any, depth: int = 2, width: int = 6) -> str:
     if isinstance(value, DynamicGlobal):
         return f"<dynamic import at byte {value.offset}>"
     if isinstance(value, Call):
-        return f"{describe(value.func, 0)}(...)"
+        # A call of a call's result (f()()...): a bounded walk down the chain, never a
+        # recursion as deep as the chain (a crafted pickle makes it 10^5 calls deep).
+        calls = 0
+        while isinstance(value, Call) and calls < _CALL_CHAIN_SHOWN:
+            value, calls = value.func, calls + 1
+        if isinstance(value, Call):
+            return f"<a call of a call {_CALL_CHAIN_SHOWN}+ deep>"
+        return describe(value, 0) + "(...)" * calls
     if isinstance(value, Persistent):
         return f"<persistent id {describe(value.pid, depth - 1, width)}>"
     if isinstance(value, Opaque):

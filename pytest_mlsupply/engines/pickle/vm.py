@@ -21,9 +21,11 @@ from __future__ import annotations
 import _compat_pickle
 import bisect
 import copyreg
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..budget import ENTRY_BYTES, BudgetExceeded, checkpoint
 from ..numpy_dtype import scalar
 from .decoder import (
     C_FILE_LOADER,
@@ -236,6 +238,8 @@ class Trace:
     """What the first pickle loads to (its value at STOP): a legacy torch file's magic number."""
     exhausted: bool = False
     """The machine stopped early on purpose: end of a head it was given, or its opcode cap."""
+    budget_stop: bool = False
+    """The scan's time or memory budget stopped the run (the scanner reports it)."""
     joblib_arrays: list[tuple[int, int]] = field(default_factory=list)
     """Where the raw bytes of joblib's numeric arrays that were stepped over start and end."""
     joblib_object_arrays: list[tuple[int, int]] = field(default_factory=list)
@@ -280,6 +284,10 @@ class Trace:
     @property
     def pickles_seen(self) -> int:
         return len(self.stops)
+
+
+#: The pickle machine checks the scan's budgets every ``_CHECK_MASK + 1`` opcodes (a power of two).
+_CHECK_MASK = 1023
 
 
 class _Stop(Exception):
@@ -429,6 +437,11 @@ class _Machine:
             except _Exhausted:
                 self.trace.exhausted = True
                 break
+            except BudgetExceeded:
+                # The scan's time or memory budget: what was traced so far makes findings;
+                # the scanner reports the budget (a finding and an error: fail closed).
+                self.trace.exhausted = self.trace.budget_stop = True
+                break
             except DecodeError as exc:
                 if exc.declared is not None:
                     self._huge_length(exc)
@@ -501,6 +514,9 @@ class _Machine:
             op = read_op(data, pos, self.frames, self.cbuf)
             self.op = op
             trace.opcodes_seen += 1
+            if not trace.opcodes_seen & _CHECK_MASK:
+                # The memo, the stack and the marks are what the machine holds.
+                checkpoint((len(self.memo) + len(self.stack) + len(self.metastack)) * ENTRY_BYTES)
             if op.diverge is not None:
                 self._diverge(op)
             if op.c_file is not None:
@@ -685,7 +701,11 @@ class _Machine:
             self.trace.watched.append(result)
         return result
 
-    def mutate(self, op: Op, target: Any, items: list[Any], detail: str) -> None:
+    def mutate(
+        self, op: Op, target: Any, items: list[Any], detail: str | Callable[[], str]
+    ) -> None:
+        """``detail`` (or a function making it: rendering the items costs, and only a
+        mutation of an imported object keeps it) describes the mutation."""
         self.meter.invalidate()
         if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
             for value in planted_setstate(tuple(items), items=True):
@@ -703,7 +723,8 @@ class _Machine:
         if self.trace.tracks_sinks and not isinstance(target, (SymList, SymDict, SymSet)):
             self.trace.sinks.append((target, tuple(items), self.at(op)))
         if isinstance(target, Global):
-            self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, detail))
+            text = detail if isinstance(detail, str) else detail()
+            self.trace.mutations.append(GlobalMutation(target.ref, self.at(op), op.name, text))
         elif isinstance(target, SymList) or (isinstance(target, SymSet) and not target.frozen):
             target.items.extend(items)
         elif isinstance(target, SymDict):
@@ -1488,7 +1509,7 @@ def _memoize(m: _Machine, op: Op) -> None:
 
 def _append(m: _Machine, op: Op) -> None:
     value = m.pop()
-    m.mutate(op, m.top(), [value], f"append {describe(value)}")
+    m.mutate(op, m.top(), [value], lambda: f"append {describe(value)}")
 
 
 def _appends(m: _Machine, op: Op) -> None:
@@ -1499,7 +1520,7 @@ def _appends(m: _Machine, op: Op) -> None:
 def _setitem(m: _Machine, op: Op) -> None:
     value = m.pop()
     key = m.pop()
-    m.mutate(op, m.top(), [key, value], f"[{describe(key)}] = {describe(value)}")
+    m.mutate(op, m.top(), [key, value], lambda: f"[{describe(key)}] = {describe(value)}")
 
 
 def _setitems(m: _Machine, op: Op) -> None:
