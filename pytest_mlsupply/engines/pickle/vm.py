@@ -384,6 +384,10 @@ class _Machine:
         # Sizes object graphs at each STOP, each container once until something mutates it.
         # A legitimate stream walks each container about once: twice its length is generous.
         self.meter = ExpansionMeter(1_000_000 + 2 * len(data))
+        # Whether any object was pushed a second time (GET, DUP). Until one is, every object
+        # has at most one parent: the graph is a tree no larger than the opcodes that built it,
+        # so there is no expansion to measure (and 200,000 nested lists need no walk).
+        self.shared = False
 
     # -- stack primitives, with the loader's failure modes ---------------------------------
 
@@ -864,7 +868,7 @@ EXPANSION_FLOOR = 10_000_000
 
 
 def _check_expansion(m: _Machine, op: Op, value: Any) -> None:
-    if m.meter.exhausted:
+    if m.meter.exhausted or not m.shared:
         return
     cap = max(EXPANSION_FLOOR, 1000 * m.trace.opcodes_seen)
     size = m.meter.size(value, cap)
@@ -979,6 +983,7 @@ def _pop_mark(m: _Machine, op: Op) -> None:
 
 
 def _dup(m: _Machine, op: Op) -> None:
+    m.shared = True
     m.stack.append(m.top())
 
 
@@ -1474,6 +1479,7 @@ def _get(m: _Machine, op: Op) -> None:
     index = int(op.arg)
     if index not in m.memo:
         raise _LoadError(f"memo value not found at index {index}")
+    m.shared = True
     m.stack.append(m.memo[index])
 
 
