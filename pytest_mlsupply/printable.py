@@ -18,27 +18,40 @@ carriage return overwrites what was printed before it, and a byte that is not UT
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # results.py imports this module: the type only, to keep the import one-way
     from pytest_mlsupply.results import Finding
 
-__all__ = ["escaped_finding", "one_line", "printable", "terminal_text"]
+__all__ = ["escaped_facts", "escaped_finding", "one_line", "printable", "terminal_text"]
 
 
 def printable(name: str) -> str:
-    """``name`` as every report can write it, one to one: a backslash doubled, then bytes that
-    are not UTF-8 (``os.fsdecode``'s surrogates) as ``\\xNN`` and characters that are not
-    printable (a newline, a NUL, an ESC, a zero-width space) as their Python escape.
+    """``name`` as every report can write it, one to one: a backslash doubled, a byte that is
+    not UTF-8 (``os.fsdecode``'s surrogate for it) as ``\\xNN``, and a character that is not
+    printable (a newline, a NUL, an ESC, a zero-width space, a lone surrogate) as its Python
+    escape, ``\\u00NN`` from U+0080 on.
 
-    The backslash is doubled first so that an escape this function writes can never be read
-    as the same text as a name that held those characters literally (``a\\x1b`` typed out)."""
+    One to one because every escape reads back one way: the backslash doubled first (so
+    ``a\\x1b`` typed out is not an ESC), and ``\\xNN`` above 7F kept for raw bytes (so the
+    character U+00FF and the byte FF, which Python's own escapes both write ``\\xff``, differ)."""
     if name.isascii() and name.isprintable() and "\\" not in name:
         return name  # the common case
-    text = os.fsencode(name.replace("\\", "\\\\")).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
+    return "".join(_name_char(c) for c in name)
+
+
+def _name_char(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a file name's byte that is not UTF-8
+    if 0x80 <= code <= 0xFF:
+        return f"\\u{code:04x}"  # not \\xNN: that form is a raw byte's
+    return _escape(char)
 
 
 def one_line(text: str) -> str:
@@ -84,3 +97,22 @@ def escaped_finding(finding: Finding) -> Finding:
             key_path=None if location.key_path is None else one_line(location.key_path),
         ),
     )
+
+
+def escaped_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """A check's facts with every string value :func:`one_line` (a format's detail names the
+    member it found: ``zip archive with pickle member ...``); keys are left as they are (a
+    dataset claim's file names are keys, and the BOM names them :func:`printable`)."""
+    escaped = _escaped_value(facts)
+    assert isinstance(escaped, dict)
+    return escaped
+
+
+def _escaped_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {key: _escaped_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_escaped_value(item) for item in value)
+    return value
