@@ -313,6 +313,25 @@ def test_the_html_report_escapes_each_name_and_shows_no_control_character(gate: 
     assert "&lt;img src=x onerror=alert(1)&gt;.pkl" in text
 
 
+def test_under_xdist_a_worker_sends_a_name_that_is_not_utf8_escaped(tmp_path: Path) -> None:
+    # The worker sends each report (and the file's hashing time, shown with -v) to the
+    # controller as UTF-8: a raw surrogate in it killed the worker (INTERNALERROR).
+    root = _hostile_project(tmp_path)
+    run = subprocess.run(
+        [*PYTEST, "--mlsupply", "-p", "no:cacheprovider", "-rA", "-v", "-n", "2"],
+        cwd=root,
+        env=_environment(MLSUPPLY_PROGRESS_MIN_BYTES="0"),
+        capture_output=True,
+        check=False,
+    )
+    out = run.stdout.decode("utf-8") + run.stderr.decode("utf-8")
+    assert run.returncode == 1, out[-3000:]
+    assert "INTERNALERROR" not in out
+    _assert_clean(out, "the terminal under xdist")
+    assert "FAILED mlsupply.yaml::artifact[m/bad\\xff.pkl::scan]" in out
+    assert re.search(r"hashed \S*/models/m/bad\\xff\.pkl: ", out), out[-3000:]
+
+
 # -- mlsupply scan ------------------------------------------------------------------------
 
 
