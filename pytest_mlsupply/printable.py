@@ -84,6 +84,10 @@ def escaped_finding(finding: Finding) -> Finding:
     ``os.system("\\x1b[2J...")`` argument, a JSON key, a member a format reader named). Applied
     where every check's outcome becomes a result, so no output meets them raw."""
     location = finding.location
+    texts = (finding.title, finding.evidence, finding.why, finding.remediation)
+    places = (location.file or "", location.member or "", location.key_path or "")
+    if all(text.isprintable() for text in texts + places):
+        return finding  # the common case: nothing to escape, nothing copied
     return replace(
         finding,
         title=one_line(finding.title),
