@@ -4,11 +4,14 @@ A file name, an archive member's name, a Hub repository's file list and every st
 artifact carries (a pickle's argument, a JSON key) is chosen by whoever published it. Written
 raw, ``a\\nPASSED x.bin`` forges a line of pytest's summary, ``\\x1b[2J`` clears the terminal, a
 carriage return overwrites what was printed before it, and a byte that is not UTF-8 (an
-``os.fsdecode`` surrogate) stops a UTF-8 writer. Two layers keep that out:
+``os.fsdecode`` surrogate) stops a UTF-8 writer. Three layers keep that out:
 
 * names are made :func:`printable` where they become a subject or a member (the item names
   ``artifact[...]`` and ``code[...]``, :class:`~pytest_mlsupply.results.Location`'s member),
   one to one, so two different names never print the same and every report names a file alike;
+* the check runner, the one funnel of every check's outcome, passes each finding and fact
+  through :func:`escaped_finding` and :func:`escaped_facts`: text an artifact carries reaches
+  the results on one line, whichever engine quoted it;
 * each output escapes what is left in its free text as its format needs: :func:`one_line` for a
   single-line field (a SARIF message, a Markdown cell), :func:`terminal_text` for a block of
   lines (a failing item's text, ``mlsupply scan``'s output) whose own line breaks are kept.
@@ -80,9 +83,10 @@ def _escape(char: str) -> str:
 
 def escaped_finding(finding: Finding) -> Finding:
     """``finding`` with its text fields :func:`one_line`: the title, the evidence, the why, the
-    fix and the place (file, member, key path) quote names and strings an artifact chose (a pickle's
-    ``os.system("\\x1b[2J...")`` argument, a JSON key, a member a format reader named). Applied
-    where every check's outcome becomes a result, so no output meets them raw."""
+    fix and the place (file, member, key path) quote names and strings an artifact chose (a
+    pickle's ``os.system("\\x1b[2J...")`` argument, a JSON key, a member a format reader
+    named). Applied where every check's outcome becomes a result, so no output meets them raw;
+    applied twice, it changes nothing more."""
     location = finding.location
     texts = (finding.title, finding.evidence, finding.why, finding.remediation)
     places = (location.file or "", location.member or "", location.key_path or "")
