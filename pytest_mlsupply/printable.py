@@ -9,9 +9,10 @@ carriage return overwrites what was printed before it, and a byte that is not UT
 * names are made :func:`printable` where they become a subject or a member (the item names
   ``artifact[...]`` and ``code[...]``, :class:`~pytest_mlsupply.results.Location`'s member),
   one to one, so two different names never print the same and every report names a file alike;
-* the check runner, the one funnel of every check's outcome, passes each finding and fact
-  through :func:`escaped_finding` and :func:`escaped_facts`: text an artifact carries reaches
-  the results on one line, whichever engine quoted it;
+* the check runner, the one funnel of every check's outcome, passes each finding through
+  :func:`escaped_finding`: text an artifact carries reaches the results on one line, whichever
+  engine quoted it (a check's facts are not: a model card's paragraphs keep their line breaks,
+  and the JSON BOM its characters, JSON-escaped; a fact that names a member escapes it);
 * each output escapes what is left in its free text as its format needs: :func:`one_line` for a
   single-line field (a SARIF message, a Markdown cell), :func:`terminal_text` for a block of
   lines (a failing item's text, ``mlsupply scan``'s output) whose own line breaks are kept.
@@ -22,12 +23,12 @@ carriage return overwrites what was printed before it, and a byte that is not UT
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # results.py imports this module: the type only, to keep the import one-way
     from pytest_mlsupply.results import Finding
 
-__all__ = ["escaped_facts", "escaped_finding", "one_line", "printable", "terminal_text"]
+__all__ = ["escaped_finding", "one_line", "printable", "terminal_text"]
 
 
 def printable(name: str) -> str:
@@ -106,21 +107,3 @@ def escaped_finding(finding: Finding) -> Finding:
         ),
     )
 
-
-def escaped_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    """A check's facts with every string value :func:`one_line` (a format's detail names the
-    member it found: ``zip archive with pickle member ...``); keys are left as they are (a
-    dataset claim's file names are keys, and the BOM names them :func:`printable`)."""
-    escaped = _escaped_value(facts)
-    assert isinstance(escaped, dict)
-    return escaped
-
-
-def _escaped_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return one_line(value)
-    if isinstance(value, dict):
-        return {key: _escaped_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_escaped_value(item) for item in value)
-    return value
