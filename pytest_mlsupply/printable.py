@@ -106,4 +106,3 @@ def escaped_finding(finding: Finding) -> Finding:
             key_path=None if location.key_path is None else one_line(location.key_path),
         ),
     )
-
