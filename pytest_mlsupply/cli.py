@@ -23,6 +23,7 @@ notebooks: see :mod:`pytest_mlsupply.code_cli`.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -53,6 +54,7 @@ from pytest_mlsupply.manifest.model import (
     Span,
 )
 from pytest_mlsupply.plan import build_plan
+from pytest_mlsupply.printable import one_line, terminal_text
 from pytest_mlsupply.results import THRESHOLD_CHOICES, CheckResult, RowKind, Severity, Verdict
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
 
@@ -510,7 +512,8 @@ def _print_text(
     summary: dict[str, int],
     threshold: Severity,
 ) -> None:
-    out = sys.stdout
+    # Gathered, then escaped as one block: names and evidence come from the files scanned.
+    out = io.StringIO()
     for uri, snapshot in _snapshots(models).items():
         out.write(f"{uri}: commit {snapshot['commit']} ({snapshot['path']})\n")
     for path in missing:
@@ -520,13 +523,14 @@ def _print_text(
             continue
         out.write(f"{verdict.value.upper()} {result.subject} [{result.check}]\n")
         if result.error:
-            out.write(f"  could not complete: {result.error}\n")
+            out.write(f"  could not complete: {one_line(result.error)}\n")
         for finding in sorted(result.findings, key=lambda f: -f.severity):
             if finding.severity > Severity.INFO:
                 out.write("  " + finding.render().replace("\n", "\n  ") + "\n")
     counts = ", ".join(f"{summary[v.value]} {v.value}" for v in Verdict if v.value in summary)
     files = f"{summary['files']} file{'' if summary['files'] == 1 else 's'}"
     out.write(f"scanned {files}: {counts} (fail at {threshold.label} and above)\n")
+    sys.stdout.write(terminal_text(out.getvalue()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_mlsupply.printable import one_line
+
 
 class Severity(enum.IntEnum):
     """How bad a finding is; ordered so that ``>=`` compares against a threshold."""
@@ -204,7 +206,8 @@ class Finding:
             lines.append(f"  {self.cwe}")
         if self.accepted is not None:
             lines.append(f"  {self.accepted.describe()}")
-        return "\n".join(lines)
+        # One line per field, whatever a name, a member or an artifact's string holds.
+        return "\n".join(one_line(line) for line in lines)
 
 
 class RowKind(enum.StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
 from pytest_mlsupply.engines.extensions import broken_claim
 from pytest_mlsupply.engines.identification import Format
+from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile
 
@@ -14,7 +15,8 @@ _EXECUTABLE_FAMILIES = {"executable", "script"}
 def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
     ident = artifact_content(file, ctx).identification
     family = ident.family.value
-    facts = {"format": ident.format.value, "family": family, "detail": ident.detail}
+    # The detail may name an archive member: the publisher's, escaped (pytest_mlsupply.printable).
+    facts = {"format": ident.format.value, "family": family, "detail": one_line(ident.detail)}
     findings: list[Finding] = []
     where = Location(file=file.subject)
     broken = broken_claim(ident, file.path.suffix.lower())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pytest_mlsupply.checks.base import Check, CheckContext, Outcome
 from pytest_mlsupply.manifest.model import DatasetDecl
 from pytest_mlsupply.plan import READ_CHECK, RESOLVE_CHECK, PlannedItem, files_with_missing_pins
+from pytest_mlsupply.printable import escaped_finding, one_line
 from pytest_mlsupply.results import CheckResult, Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.code import CodeFile
 from pytest_mlsupply.sources.inventory import (
@@ -42,8 +43,9 @@ def _result(item: PlannedItem, check: str, outcome: Outcome) -> CheckResult:
         kind=item.kind,
         subject=item.subject,
         check=check,
-        findings=outcome.findings,
-        error=outcome.error,
+        # The one funnel of every check's outcome: artifact-chosen text leaves it escaped.
+        findings=[escaped_finding(finding) for finding in outcome.findings],
+        error=None if outcome.error is None else one_line(outcome.error),
         facts=outcome.facts,
     )
 

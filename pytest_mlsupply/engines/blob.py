@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pytest_mlsupply.engines.budget import ExtractionBudget, ScanGuard, ScanLimits
 from pytest_mlsupply.engines.pickle import PicklePolicy
 from pytest_mlsupply.engines.regular_file import HandleReader, reopenable_path
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.results import Finding, Location, Severity
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class Blob:
         return candidate.is_file() and not candidate.is_symlink()
 
     def child(self, member: str, data: bytes) -> Blob:
+        member = printable(member)  # the archive's name for it is the publisher's to choose
         chain = f"{self.member}/{member}" if self.member else member
         return Blob(
             subject=self.subject,

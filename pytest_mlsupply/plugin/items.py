@@ -10,6 +10,7 @@ import pytest
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.plan import PlannedItem
+from pytest_mlsupply.printable import one_line, terminal_text
 from pytest_mlsupply.results import CheckResult, Location, RowKind, Severity, Verdict
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ class MlsupplyItem(pytest.Item):
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ChecksDidNotPass):
-            return excinfo.value.text
+            # Names and evidence in it come from artifacts: no ESC, CR or NUL reaches a terminal.
+            return terminal_text(excinfo.value.text)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -122,7 +124,7 @@ def render_results(planned: PlannedItem, results: list[CheckResult], threshold: 
             f"{verdict.value.upper()} (fails at {threshold.label} and above)"
         )
         if result.error is not None:
-            lines.append(f"  could not complete: {result.error}")
+            lines.append(f"  could not complete: {one_line(result.error)}")
         shown = sorted(result.findings, key=lambda f: -f.severity)
         for finding in shown:
             if finding.severity < threshold and verdict is Verdict.FAIL and len(shown) > 5:

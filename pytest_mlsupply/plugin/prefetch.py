@@ -38,6 +38,7 @@ from pytest_mlsupply.checks.content_store import settle_override_ns
 from pytest_mlsupply.plan import PlannedItem
 from pytest_mlsupply.plugin.items import MlsupplyItem
 from pytest_mlsupply.plugin.state import MlsupplyState
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.results import RowKind, shown
 
 #: Files hashed ahead at once, the current one included: two keeps both cores busy next to the
@@ -192,8 +193,9 @@ class PrefetchPlugin:
             timings = self.state.load().context.contents.timings
             if timings:
                 # Builtins only: the attribute travels to the xdist controller with the report.
+                # Escaped: execnet sends UTF-8, and a name that is not UTF-8 killed the worker.
                 report.mlsupply_hashed = [  # type: ignore[attr-defined]
-                    [str(t.path), t.size, t.seconds] for t in timings
+                    [printable(str(t.path)), t.size, t.seconds] for t in timings
                 ]
                 timings.clear()
         return report

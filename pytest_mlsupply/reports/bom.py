@@ -38,6 +38,7 @@ from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.engines.model_card import heading_means, meaningful
 from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.reports import bom_forms, bom_schema
 from pytest_mlsupply.reports.bom_release import (
     MODEL_DIGEST_RECIPE,
@@ -109,7 +110,7 @@ def dataset_ref(name: str) -> str:
 
 
 def dataset_file_ref(dataset: str, relpath: str) -> str:
-    return f"dataset-file:{dataset}/{relpath}"
+    return f"dataset-file:{dataset}/{printable(relpath)}"
 
 
 def code_ref(subject: str) -> str:
@@ -855,7 +856,7 @@ def _file_component(
         extra.append(_property("format", file_format))
     return _component(
         "file",
-        artifact.relpath,
+        printable(artifact.relpath),  # as its subject names it (pytest_mlsupply.printable)
         ref=file_ref(artifact.subject),
         hashes=[("SHA-256", sha256)] if sha256 else [],
         properties=[*extra, *properties],
@@ -949,7 +950,7 @@ def _dataset_files(dataset: DatasetDecl, claim: Mapping[str, Any]) -> list[dict[
     return [
         _component(
             "file",
-            rel,
+            printable(rel),
             ref=dataset_file_ref(dataset.name, rel),
             hashes=[("SHA-256", digest.lower())],
         )

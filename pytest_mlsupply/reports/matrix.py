@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity, Verdict
 
 if TYPE_CHECKING:
@@ -602,7 +603,8 @@ _MARKUP = frozenset("\\<>[]!`*_~&")
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    text = one_line(" ".join(text.split()))  # an ESC or a NUL is no whitespace: escaped
+    return text.replace("|", "\\|")
 
 
 def _inline(text: str) -> str:
@@ -610,7 +612,7 @@ def _inline(text: str) -> str:
     that would start a link, an image, an HTML tag, an entity or emphasis escaped (file names,
     archive members and a pickle's global names are attacker-controlled, and the matrix is
     rendered as Markdown in $GITHUB_STEP_SUMMARY and on code hosts)."""
-    collapsed = " ".join(text.split())
+    collapsed = one_line(" ".join(text.split()))
     return "".join(f"\\{c}" if c in _MARKUP or c == "|" else c for c in collapsed)
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from pytest_mlsupply.printable import one_line, terminal_text
 from pytest_mlsupply.results import CheckResult, Finding, RowKind, Severity
 
 if TYPE_CHECKING:
@@ -456,7 +457,7 @@ def _result(
         "ruleId": finding.rule,
         "ruleIndex": rule_index[finding.rule],
         "level": LEVELS[finding.severity],
-        "message": {"text": message},
+        "message": {"text": terminal_text(message)},  # shown as is by code-scanning UIs
         "locations": [location] if location else [],
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(result, finding)},
         "properties": properties,
@@ -564,7 +565,9 @@ def _notifications(
         note: dict[str, Any] = {
             "level": "error",
             "message": {
-                "text": f"{result.subject} [{result.check}] could not complete: {result.error}"
+                "text": one_line(
+                    f"{result.subject} [{result.check}] could not complete: {result.error}"
+                )
             },
         }
         locations = (

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_mlsupply.printable import printable
+
 __all__ = [
     "CODE_SUFFIXES",
     "SKIPPED_DIRECTORIES",
@@ -265,18 +267,6 @@ def _subject(path: Path, root: Path) -> str:
     # Lexical, not resolved: a symlinked module keeps the name the project gives it.
     absolute = Path(os.path.abspath(path))
     try:
-        return _printable(absolute.relative_to(os.path.abspath(root)).as_posix())
+        return printable(absolute.relative_to(os.path.abspath(root)).as_posix())
     except ValueError:
-        return _printable(absolute.as_posix())
-
-
-def _printable(name: str) -> str:
-    """``name`` as every report can write it, one to one: a backslash doubled, then bytes that
-    are not UTF-8 (``os.fsdecode``'s surrogates) as ``\\xNN`` and characters that are not
-    printable (a newline, an ESC, a zero-width space) as their Python escape. A file name is
-    chosen by whoever committed it: raw, ``a\\nPASSED ...`` forged a line of pytest's summary and
-    an ESC sequence drove the terminal."""
-    if name.isascii() and name.isprintable() and "\\" not in name:
-        return name  # the common case
-    text = os.fsencode(name.replace("\\", "\\\\")).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return printable(absolute.as_posix())

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.manifest.model import DatasetDecl, Manifest, ModelDecl
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.results import Location
 from pytest_mlsupply.sources.code import CodeFile
 
@@ -35,7 +36,9 @@ class ArtifactFile:
 
     @property
     def subject(self) -> str:
-        return f"{self.model}/{self.relpath}"
+        # Escaped: the name on disk (or in a Hub listing) is the publisher's, and the subject
+        # names the item, its matrix row and every report's entry (pytest_mlsupply.printable).
+        return f"{self.model}/{printable(self.relpath)}"
 
 
 @dataclass(frozen=True)

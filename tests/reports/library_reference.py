@@ -59,6 +59,7 @@ from pytest_mlsupply import __version__
 from pytest_mlsupply.checks.content import ContentCache
 from pytest_mlsupply.checks.unchecked import declared_not_checked
 from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.reports.bom import (
     _ATTESTATION_PROPERTIES,
     _SHA256,
@@ -536,7 +537,7 @@ def _file_component(
     return Component(
         type=ComponentType.FILE,
         bom_ref=file_ref(artifact.subject),
-        name=artifact.relpath,
+        name=printable(artifact.relpath),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else None,
         properties=[*extra, *properties],
     )
@@ -588,7 +589,7 @@ def _dataset_files(dataset: DatasetDecl, claim: Mapping[str, Any]) -> list[Compo
         Component(
             type=ComponentType.FILE,
             bom_ref=dataset_file_ref(dataset.name, rel),
-            name=rel,
+            name=printable(rel),  # a publisher's file name, escaped as every report names it
             hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest.lower())],
         )
         for rel, digest in sorted(digests.items() if isinstance(digests, dict) else [])

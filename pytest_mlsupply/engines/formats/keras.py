@@ -34,6 +34,7 @@ from pytest_mlsupply.engines.containers import read_handled_member, scan_zip_mem
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.strings import StringAnalyser
 from pytest_mlsupply.engines.ziparchive import ZipEntry, ZipListing
+from pytest_mlsupply.printable import printable
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -242,7 +243,8 @@ def walk_keras_config(
     scanned = {f.location.member for f in walk.findings if f.location.member}
 
     def new(finding: Finding) -> bool:
-        path = (finding.location.key_path or "").split(" (", 1)[0]
+        # As Blob.child named the member: a JSON key is the publisher's, escaped there.
+        path = printable((finding.location.key_path or "").split(" (", 1)[0])
         return not any(m == path or m.endswith("/" + path) for m in scanned)
 
     return walk.findings + [f for f in strings.walk(config, root) + strings.finish() if new(f)]
