@@ -131,6 +131,17 @@ def _artifact(name: str, entry_point: str, formats: tuple[str, ...], *names: str
     return Target(name, entry_point, _formats(*formats), names, _scan)
 
 
+def _yaml_seeds() -> list[Case]:
+    found = [
+        case
+        for fmt in ("text", "unknown")
+        for case in seeds_by_format().get(fmt, [])
+        if case[0].endswith((".yaml", ".yml", "MLmodel"))
+    ]
+    assert found, "the corpus has no YAML config"
+    return found
+
+
 # --- the chat-template analyser -----------------------------------------------------------------
 
 
@@ -352,6 +363,13 @@ TARGETS: dict[str, Target] = {
             "tokenizer.json",
             "tokenizer_config.json",
             "config.json",
+        ),
+        Target(
+            "yaml-config",
+            _SCAN + "formats.text.scan_text → formats.yaml_config.scan_yaml_text",
+            _yaml_seeds,
+            ("config.yaml", "MLmodel", "hparams.yaml"),
+            _scan,
         ),
         Target(
             "templates",

@@ -1,0 +1,49 @@
+"""The linear safe loader (engines/yaml_loader.py) reads every text exactly as PyYAML's safe
+loader does: the same events with the same marks, the same error at the same place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pytest_mlsupply.engines.yaml_loader import LinearSafeLoader
+from tests.fuzz.targets import TARGETS, run_case
+
+_YAML_CHARACTERS = st.sampled_from(list("[]{}:,-?#&*!|>'\"\\\n\t ab1%@`"))
+_YAML_TOKENS = st.sampled_from(
+    ["a", "key: ", "- ", "[", "]", "{", "}", ", ", ": ", "\n", "  ", "? ", "&x ", "*x", "!!str ",
+     "'q'", '"d"', "|\n  ", ">\n  ", "---\n", "...\n", "# c\n", "x" * 1030]
+)  # fmt: skip
+
+
+def _read(text: str, loader: type[yaml.SafeLoader]) -> list[Any]:
+    seen: list[Any] = []
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            marks = [(m.line, m.column, m.index) for m in (event.start_mark, event.end_mark) if m]
+            seen.append((repr(event), marks))
+    except yaml.YAMLError as exc:
+        seen.append((type(exc).__name__, str(exc)))
+    return seen
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.one_of(
+        st.text(_YAML_CHARACTERS, max_size=300),
+        st.lists(_YAML_TOKENS, max_size=60).map("".join),
+    )
+)
+@example(text="a: " + "[" * 50)
+@example(text="{a: [b, {c: d}], " + "x" * 1100 + ": 1}")
+@example(text="- [a\n  b]: c\n")
+def test_the_linear_loader_reads_any_text_as_the_safe_loader_does(text: str) -> None:
+    assert _read(text, LinearSafeLoader) == _read(text, yaml.SafeLoader)
+
+
+def test_a_config_ten_thousand_brackets_deep_is_scanned_within_the_case_limit() -> None:
+    # 38 s with PyYAML's own bookkeeping (quadratic in the depth); the case limit is 20 s.
+    run_case(TARGETS["yaml-config"], ("config.yaml", b"a: " + b"[" * 10_000))
