@@ -5,14 +5,24 @@ as a tie-breaker (``model.pkl``, ``tokenizer_config.json``). A mutated case star
 target's seeds (valid files built in code by the test corpus) and applies one to four edits:
 byte flips, truncation, insertion, deletion, duplication, splicing in a piece of another seed,
 and overwriting an integer field (a header length, a count, an offset) with an extreme value.
+A zip or a compressed stream may instead have one member (or its content) edited and be packed
+again with valid checksums, so that the inner parser sees the mutation.
 Positions shrink towards the start of the file, where the headers are.
 """
 
 from __future__ import annotations
 
+import bz2
+import functools
+import gzip
+import io
+import lzma
 import struct
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 
+import lz4.frame
+import zstandard
 from hypothesis import strategies as st
 
 __all__ = ["EXTREMES", "Case", "cases", "mutated", "random_bytes"]
@@ -91,11 +101,61 @@ def _overwrite_integer(draw: st.DrawFn, data: bytearray, seeds: Sequence[Case]) 
 
 _EDITS = (_flip, _truncate, _insert, _delete, _duplicate, _splice, _overwrite_integer)
 
+_COMPRESSORS: tuple[tuple[bytes, Callable[[bytes], bytes], Callable[[bytes], bytes]], ...] = (
+    (b"\x1f\x8b", gzip.decompress, gzip.compress),
+    (b"BZh", bz2.decompress, bz2.compress),
+    (b"\xfd7zXZ\x00", lzma.decompress, lzma.compress),
+    (b"\x28\xb5\x2f\xfd", zstandard.decompress, zstandard.compress),
+    (b"\x04\x22\x4d\x18", lz4.frame.decompress, lz4.frame.compress),
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _unpack(seed: bytes) -> tuple[str, list[tuple[str, bytes]]] | None:
+    """A seed's content, when it is a zip or a compressed stream (seeds are our own files)."""
+    if seed.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(seed)) as archive:
+                return "zip", [(i.filename, archive.read(i)) for i in archive.infolist()]
+        except (zipfile.BadZipFile, ValueError, NotImplementedError, RuntimeError, EOFError):
+            return None
+    for index, (magic, decompress, _) in enumerate(_COMPRESSORS):
+        if seed.startswith(magic):
+            try:
+                return str(index), [("", decompress(seed))]
+            except Exception:  # a seed made to be broken (a truncated stream)
+                return None
+    return None
+
+
+def _inner(draw: st.DrawFn, seed: bytes, seeds: Sequence[Case]) -> bytearray:
+    """A zip member or the content of a compressed stream mutated, then packed again with
+    valid checksums: without this, an edit inside a member only breaks its CRC, and the
+    member's own parser (the pickle in a torch zip) never sees a mutated input."""
+    unpacked = _unpack(seed)
+    if unpacked is None or not unpacked[1]:
+        return bytearray(seed)
+    kind, members = unpacked
+    at = draw(st.integers(0, len(members) - 1))
+    content = bytearray(members[at][1])
+    for _ in range(draw(st.integers(1, 3))):
+        content = draw(st.sampled_from(_EDITS))(draw, content, seeds)
+    if kind != "zip":
+        return bytearray(_COMPRESSORS[int(kind)][2](bytes(content)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for index, (member, data) in enumerate(members):
+            archive.writestr(member, bytes(content) if index == at else data)
+    return bytearray(out.getvalue())
+
 
 @st.composite
 def mutated(draw: st.DrawFn, seeds: Sequence[Case]) -> Case:
-    """One of ``seeds`` with one to four edits."""
+    """One of ``seeds`` with one to four edits, or with its inner content edited and packed
+    again (see :func:`_inner`)."""
     name, original = draw(st.sampled_from(seeds))
+    if _unpack(original) is not None and draw(st.booleans()):
+        return name, bytes(_inner(draw, original, seeds))
     data = bytearray(original)
     for _ in range(draw(st.integers(1, 4))):
         data = draw(st.sampled_from(_EDITS))(draw, data, seeds)

@@ -4,14 +4,19 @@ long-run command counts cases and failures."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import time
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_mlsupply.engines.scanner import scan_file
 from tests.fuzz import targets as targets_module
+from tests.fuzz.mutate import _inner
 from tests.fuzz.seeds import CANARY, seeds_by_format
 from tests.fuzz.targets import TARGETS, CaseTimedOut, Target, run_case
 
@@ -119,3 +124,16 @@ def test_the_long_run_keeps_going_past_a_failure_and_keeps_its_input(
     assert "4 x ValueError" in out
     assert len(list(tmp_path.glob("probe-*.bin"))) == 4
     assert "the parser broke" in (tmp_path / "probe-1.txt").read_text()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_an_inner_edit_repacks_the_zip_with_valid_checksums(data: st.DataObject) -> None:
+    seeds = [case for case in seeds_by_format()["pytorch-zip"] if case[0] == "subprocess.pt"]
+    original = seeds[0][1]
+
+    repacked = bytes(_inner(data.draw, original, seeds))
+
+    with zipfile.ZipFile(io.BytesIO(repacked)) as archive:
+        assert archive.testzip() is None  # every member's CRC holds
+        assert archive.namelist() == zipfile.ZipFile(io.BytesIO(original)).namelist()
