@@ -18,6 +18,7 @@ import gzip
 import io
 import lzma
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 
@@ -143,7 +144,9 @@ def _inner(draw: st.DrawFn, seed: bytes, seeds: Sequence[Case]) -> bytearray:
     if kind != "zip":
         return bytearray(_COMPRESSORS[int(kind)][2](bytes(content)))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
+    # Seeds with duplicate member names (a corpus attack) are packed again as they are.
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w") as archive:
+        warnings.simplefilter("ignore")
         for index, (member, data) in enumerate(members):
             archive.writestr(member, bytes(content) if index == at else data)
     return bytearray(out.getvalue())
