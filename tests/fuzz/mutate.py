@@ -3,7 +3,8 @@
 A case is ``(name, data)``: the file name travels with the bytes because identification uses it
 as a tie-breaker (``model.pkl``, ``tokenizer_config.json``). A mutated case starts from one of a
 target's seeds (valid files built in code by the test corpus) and applies one to four edits:
-byte flips, truncation, insertion, deletion, duplication, splicing in a piece of another seed,
+byte flips, truncation, insertion, deletion, duplication, a short run repeated up to 100,000
+times (deep nesting, huge numbers), splicing in a piece of another seed,
 and overwriting an integer field (a header length, a count, an offset) with an extreme value.
 A zip or a compressed stream may instead have one member (or its content) edited and be packed
 again with valid checksums, so that the inner parser sees the mutation.
@@ -80,6 +81,15 @@ def _duplicate(draw: st.DrawFn, data: bytearray, seeds: Sequence[Case]) -> bytea
     return data[:at] + piece * draw(st.integers(2, 16)) + data[at + len(piece) :]
 
 
+def _repeat(draw: st.DrawFn, data: bytearray, seeds: Sequence[Case]) -> bytearray:
+    """A short run repeated thousands of times: deep nesting (``[[[[``, ``{"a":{"a":``,
+    pickle MARKs), numbers of thousands of digits, long names."""
+    at = _position(draw, data)
+    piece = data[at : at + draw(st.integers(1, 8))] or bytearray(b"[")
+    count = draw(st.sampled_from((100, 1000, 10_000, 100_000)))
+    return data[:at] + piece * count + data[at:]
+
+
 def _splice(draw: st.DrawFn, data: bytearray, seeds: Sequence[Case]) -> bytearray:
     """A piece of another seed (an archive member header, a pickle opcode run) put in."""
     other = draw(st.sampled_from(seeds))[1]
@@ -100,7 +110,7 @@ def _overwrite_integer(draw: st.DrawFn, data: bytearray, seeds: Sequence[Case]) 
     return data[:at] + packed + data[at + width :]
 
 
-_EDITS = (_flip, _truncate, _insert, _delete, _duplicate, _splice, _overwrite_integer)
+_EDITS = (_flip, _truncate, _insert, _delete, _duplicate, _repeat, _splice, _overwrite_integer)
 
 _COMPRESSORS: tuple[tuple[bytes, Callable[[bytes], bytes], Callable[[bytes], bytes]], ...] = (
     (b"\x1f\x8b", gzip.decompress, gzip.compress),

@@ -1,0 +1,79 @@
+"""Inputs the fuzzers (and the hostile inputs written alongside them) broke a parser with, each
+held to the fuzz property: a documented outcome, in time, with nothing run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_mlsupply.vulns.model import DatabaseError
+from pytest_mlsupply.vulns.offline import OfflineDatabase
+from tests.fuzz.targets import TARGETS, run_case
+
+_HUGE = "9" * 5000  # past Python's 4,300-digit limit on int("...")
+
+
+def _record(fixed: str = "2.6.0", versions: tuple[str, ...] = ()) -> bytes:
+    return json.dumps(
+        {
+            "id": "GHSA-fuzz",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "torch"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                    ],
+                    "versions": list(versions),
+                }
+            ],
+        }
+    ).encode()
+
+
+def _snapshot(tmp_path: Path, record: bytes) -> OfflineDatabase:
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "GHSA-fuzz.json").write_bytes(record)
+    return OfflineDatabase(tmp_path / "osv")
+
+
+def test_an_osv_record_nested_too_deeply_fails_the_database_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    database = _snapshot(tmp_path, b"[" * 100_000)
+
+    with pytest.raises(DatabaseError, match=r"GHSA-fuzz\.json: .*nested too deeply"):
+        database.lookup("torch", "2.5.1")
+
+
+def test_a_fixed_version_of_thousands_of_digits_widens_the_range_instead_of_crashing(
+    tmp_path: Path,
+) -> None:
+    database = _snapshot(tmp_path, _record(fixed=_HUGE, versions=(_HUGE,)))
+
+    (advisory,) = database.lookup("torch", "99.0")  # no end: every later release is affected
+
+    assert advisory.id == "GHSA-fuzz"
+    assert "not a PEP 440 version" in advisory.details
+
+
+def test_an_asked_version_of_thousands_of_digits_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    database = _snapshot(tmp_path, _record())
+
+    with pytest.raises(DatabaseError, match="is not a PEP 440 version"):
+        database.lookup("torch", _HUGE)
+
+
+@pytest.mark.parametrize(
+    ("target", "data"),
+    [
+        ("osv", b"[" * 100_000),
+        ("osv", _record(fixed=_HUGE)),
+        ("hf-json", b'{"a":' * 100_000),
+        ("requirements", f"torch=={_HUGE}\n".encode()),
+        ("manifest", f"version: 1\nproject: {{name: a, version: {_HUGE}}}\n".encode()),
+    ],
+)
+def test_deep_nesting_and_huge_numbers_hold_the_fuzz_property(target: str, data: bytes) -> None:
+    run_case(TARGETS[target], (TARGETS[target].names[0], data))
