@@ -4,10 +4,13 @@ held to the fuzz property: a documented outcome, in time, with nothing run."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from pytest_mlsupply.engines.scanner import scan_file
 from pytest_mlsupply.vulns.model import DatabaseError
 from pytest_mlsupply.vulns.offline import OfflineDatabase
 from tests.fuzz.targets import TARGETS, run_case
@@ -77,3 +80,31 @@ def test_an_asked_version_of_thousands_of_digits_is_an_error_not_a_crash(tmp_pat
 )
 def test_deep_nesting_and_huge_numbers_hold_the_fuzz_property(target: str, data: bytes) -> None:
     run_case(TARGETS[target], (TARGETS[target].names[0], data))
+
+
+#: The smallest .npy header tokenize.untokenize raised ValueError on ("start (1,2) precedes
+#: previous end (2,0)"): not a literal, so numpy's Python 2 filter runs, and the error escaped
+#: identification (identify_npy, claim_npz for each member of a zip). numpy refuses it too.
+_UNTOKENIZABLE_NPY = b"\x93NUMPY\x01\x00\x02\x00\r " + bytes(8)
+
+
+def test_a_npy_header_that_tokenize_cannot_rebuild_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npy"
+    path.write_bytes(_UNTOKENIZABLE_NPY)
+
+    report = scan_file(path, "weights.npy")
+
+    assert report.errors == ["weights.npy: .npy header does not parse as a literal"]
+    with pytest.raises(ValueError, match="precedes previous end"):
+        np.load(path)  # numpy's own filter fails the same way: it cannot load this file
+
+
+def test_an_npz_member_whose_header_tokenize_cannot_rebuild_is_no_crash(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", _UNTOKENIZABLE_NPY)
+
+    report = scan_file(path, "weights.npz")
+
+    assert report.errors == ["weights.npz, member w.npy: .npy header does not parse as a literal"]
+    run_case(TARGETS["numpy"], ("weights.npz", path.read_bytes()))
