@@ -74,6 +74,9 @@ def redact_url(url: str) -> str:
 
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+#: A whole run of scheme characters that ends in "://" (tried once, from the run's start).
+_SCHEME_RUN = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z0-9+.-]+://")
+_SCHEME_START = re.compile(r"\b[A-Za-z]")
 
 
 def redact_text(text: str) -> str:
@@ -84,7 +87,20 @@ def redact_text(text: str) -> str:
         user, sep, _ = match["userinfo"].partition(":")
         return f"{match['scheme']}{user + ':****' if sep else '****'}@"
 
-    return _URL_CREDENTIALS.sub(mask, text)
+    # _URL_CREDENTIALS.sub alone is quadratic: it retries at every letter of a long run of
+    # scheme characters not followed by "://" (a 384 kB '--i--i...' requirement line took
+    # minutes, found by fuzzing). Every start in one run reaches the same "://", so only the
+    # first start the pattern accepts in each run that ends in "://" is tried: the same matches.
+    parts: list[str] = []
+    done = 0
+    for run in _SCHEME_RUN.finditer(text):
+        start = _SCHEME_START.search(text, run.start(), run.end() - 3)
+        match = _URL_CREDENTIALS.match(text, start.start()) if start is not None else None
+        if match is not None:
+            parts += [text[done : match.start()], mask(match)]
+            done = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class PipConfigError(Exception):
