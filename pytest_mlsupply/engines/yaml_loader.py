@@ -9,7 +9,8 @@ by fuzzing; a 4 MiB one would never finish). The keys sit in a dict in the order
 saved (a key saved again is deleted first), which is the order of their positions, so staleness
 — another line, or more than 1,024 characters back — holds for a prefix of the dict, and the
 nearest key is its first entry. The two methods below look at that prefix only; the events,
-marks and errors are exactly the safe loader's (held equal by ``tests/fuzz/test_yaml_loader.py``).
+marks and errors are exactly the safe loader's (held equal by ``tests/fuzz/test_yaml_loader.py``)
+up to :data:`MAX_FLOW_DEPTH` nested flow collections, where it stops with an error.
 
 The pure-Python loader is kept on purpose (not libyaml's): it is what OmegaConf, Hydra and
 ``yaml.safe_load`` without libyaml read a config with, so the scanner sees the same document.
@@ -17,17 +18,35 @@ The pure-Python loader is kept on purpose (not libyaml's): it is what OmegaConf,
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 from yaml.scanner import ScannerError
 
-__all__ = ["LinearSafeLoader"]
+__all__ = ["MAX_FLOW_DEPTH", "LinearSafeLoader"]
 
 #: How far back a simple key may start on its line (the YAML spec's 1,024 characters).
 _SIMPLE_KEY_SPAN = 1024
+#: libyaml's own nesting limit. PyYAML's pure-Python composer recurses once per level and
+#: fails far earlier, so no loader reads a deeper document; parsing one costs the scanner
+#: seconds per 10,000 levels (100,000 '[' in a config took over 20 s).
+MAX_FLOW_DEPTH = 1000
 
 
 class LinearSafeLoader(yaml.SafeLoader):
-    """:class:`yaml.SafeLoader`, linear in the nesting depth of flow collections."""
+    """:class:`yaml.SafeLoader`, linear in the nesting depth of flow collections, which stops
+    with a :class:`ScannerError` past :data:`MAX_FLOW_DEPTH` levels."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise ScannerError(
+                None,
+                None,
+                f"flow collections nested deeper than {MAX_FLOW_DEPTH} levels, which no YAML "
+                "loader reads",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
     def next_possible_simple_key(self) -> int | None:
         for key in self.possible_simple_keys.values():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlsupply.engines.yaml_loader import LinearSafeLoader
+from pytest_mlsupply.engines.yaml_loader import MAX_FLOW_DEPTH, LinearSafeLoader
 from tests.fuzz.targets import TARGETS, run_case
 
 _YAML_CHARACTERS = st.sampled_from(list("[]{}:,-?#&*!|>'\"\\\n\t ab1%@`"))
@@ -47,3 +48,18 @@ def test_the_linear_loader_reads_any_text_as_the_safe_loader_does(text: str) -> 
 def test_a_config_ten_thousand_brackets_deep_is_scanned_within_the_case_limit() -> None:
     # 38 s with PyYAML's own bookkeeping (quadratic in the depth); the case limit is 20 s.
     run_case(TARGETS["yaml-config"], ("config.yaml", b"a: " + b"[" * 10_000))
+
+
+def test_flow_collections_past_the_depth_limit_stop_with_an_error_naming_it() -> None:
+    deep = "a: " + "[" * (MAX_FLOW_DEPTH + 1)
+
+    with pytest.raises(yaml.scanner.ScannerError, match="nested deeper than 1000 levels"):
+        list(yaml.parse(deep, Loader=LinearSafeLoader))
+    assert _read("a: " + "[" * MAX_FLOW_DEPTH, LinearSafeLoader)[-1][0] == "ParserError"
+
+
+def test_a_config_a_hundred_thousand_brackets_deep_is_a_parse_finding_in_time() -> None:
+    # Over 20 s before the depth limit (linear, but pure-Python YAML is slow per level).
+    data = b"? !!python/object/apply:os.system " + b"[" * 100_000 + b'"touch x"]\n: value\n'
+
+    run_case(TARGETS["yaml-config"], ("config.yaml", data))
