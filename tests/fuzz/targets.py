@@ -375,6 +375,9 @@ TARGETS: dict[str, Target] = {
             _yaml_seeds,
             ("config.yaml", "MLmodel", "hparams.yaml"),
             _scan,
+            # PyYAML's pure-Python parser costs ~10 µs a token (linear): a 500 kB config of
+            # short lines takes seconds, which is the time budget's business, not a hang.
+            max_bytes=64 << 10,
         ),
         Target(
             "templates",
