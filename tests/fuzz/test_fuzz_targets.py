@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.fuzz.targets import TARGETS, run_case
 
 #: Cases per target in the default suite; the long run sets its own count.
-SHORT_EXAMPLES = 50
+SHORT_EXAMPLES = 30
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

@@ -27,7 +27,7 @@ def _one_sub(text: str) -> str:
     return pipconfig._URL_CREDENTIALS.sub(mask, text)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.lists(_PIECES, max_size=40).map("".join))
 @example(text="pkg @ https://user:secret@host/simple https://tok@h/ x-git+https://a:b@c")
 @example(text="_https://u:p@h 1https://u:p@h --i--i://u@h a://x --i--i")

@@ -32,7 +32,7 @@ def _read(text: str, loader: type[yaml.SafeLoader]) -> list[Any]:
     return seen
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=st.one_of(
         st.text(_YAML_CHARACTERS, max_size=300),
