@@ -132,3 +132,24 @@ def test_a_7z_member_dated_past_year_9999_is_an_error_not_a_crash(tmp_path: Path
         "model.7z: 7z archive cannot be listed: OverflowError: date value out of range"
     ]
     run_case(TARGETS["7z"], ("model.7z", _SEVEN_ZIP_FAR_FUTURE))
+
+
+#: Another of the long run's 7z cases: attributes that make a member both a directory and a
+#: file, which py7zr's listing raised ValueError on.
+_SEVEN_ZIP_DIRECTORY_AND_FILE = bytes.fromhex(
+    "377abcaf271c0004dabedc2ec100000000000000140000000000000091a4c8f5409bf0304504211e9eecc1e8"
+    "704b18894498de51e2d0469e46ba998ace9dab2f8d498140b5d55ccad5bd1e9b07509542caf146480e708a0e"
+    "95ca70e7bee25c77d801f52911c53ffb2d7a76a6b12e802c01006c010406000109500a010b72958400070b01"
+    "00022406f1070112530fae0889b70abcb3d72376d21c24de4ae22121011801000c484400080a01504b69ac00"
+    "0005011115006d006f00640065006c002e0070006b006c000000140a0100c08b6bc9fc83dd01150601003880"
+    "808100000017065001097100070b010001212101180c6d0000"
+)
+
+
+def test_a_7z_member_both_directory_and_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "model.7z"
+    path.write_bytes(_SEVEN_ZIP_DIRECTORY_AND_FILE)
+
+    (error,) = scan_file(path, "model.7z").errors
+
+    assert error.startswith("model.7z: 7z archive cannot be listed: ValueError: At most one of")
