@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from pytest_mlsupply.engines.lines import source_lines
+from pytest_mlsupply.engines.yaml_loader import LinearSafeLoader
 
 #: Cards are small Markdown files; a bigger one is not read (and is reported as unreadable).
 MAX_CARD_BYTES = 1 << 20
@@ -196,13 +197,13 @@ def _check_front_matter(front: str, offset: int) -> tuple[Duplicate, ...]:
     Raises for what makes the block unusable; returns the duplicate keys, which the claims
     judge (YAML and the Hub silently keep the last one)."""
     try:
-        for event in yaml.parse(front, Loader=yaml.SafeLoader):
+        for event in yaml.parse(front, Loader=LinearSafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise CardError(
                     "front matter uses a YAML anchor or alias; write the values out in full",
                     event.start_mark.line + offset if event.start_mark else 1,
                 )
-        root = yaml.compose(front, Loader=yaml.SafeLoader)
+        root = yaml.compose(front, Loader=LinearSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + offset if mark is not None else 1

@@ -84,7 +84,14 @@ def _version(text: str) -> Version:
     """PEP 440 parsing, memoised: OSV records repeat the same versions in every record of a
     package (a PYSEC record lists each affected release), and parsing is the matcher's main
     cost."""
-    return Version(text)
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise
+    except ValueError as exc:
+        # A release number past Python's 4,300-digit int conversion limit: not a version any
+        # index serves, so it compares like any other text that is not PEP 440.
+        raise InvalidVersion(f"{text[:40]!r}...: {exc}") from None
 
 
 @dataclass
@@ -355,6 +362,8 @@ def _parse(raw: bytes, origin: str) -> _Record:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad(f"invalid JSON ({exc})") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise bad(f"the top level is a {type(data).__name__}, not an object")
     if not isinstance(data.get("id"), str) or not data["id"]:

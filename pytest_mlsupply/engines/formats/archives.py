@@ -340,8 +340,13 @@ def scan_7z(blob: Blob, ident: Identification, ctx: ScanContext) -> list[Finding
                 ]
             raise ScanError(f"7z archive cannot be read: {type(exc).__name__}: {exc}") from exc
         with archive:
-            infos = list(archive.list())
-            encrypted = bool(archive.needs_password())
+            try:
+                infos = list(archive.list())
+                encrypted = bool(archive.needs_password())
+            except Exception as exc:  # corrupt metadata: a timestamp past year 9999 overflows
+                raise ScanError(
+                    f"7z archive cannot be listed: {type(exc).__name__}: {exc}"
+                ) from exc
             findings.extend(_seven_zip_entry_findings(blob, infos, limits.max_members))
             wanted = _seven_zip_targets(blob, infos, findings, limits, encrypted)
             # Solid archives declare no packed size per member: judge the whole archive.

@@ -145,7 +145,9 @@ def _without_long_suffixes(text: str) -> str:
             tokens.append(token)
             last_was_number = token.type == tokenize.NUMBER
         return tokenize.untokenize(tokens)
-    except (tokenize.TokenError, SyntaxError, IndentationError):
+    except (tokenize.TokenError, SyntaxError, IndentationError, ValueError):
+        # ValueError: untokenize's "start precedes previous end" on a header that spans
+        # lines oddly (found by fuzzing); numpy refuses such a header too.
         return text
 
 

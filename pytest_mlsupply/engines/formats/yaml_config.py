@@ -47,6 +47,7 @@ import yaml
 from pytest_mlsupply.engines.blob import Blob
 from pytest_mlsupply.engines.pickle.policy import Decision, Verdict, decide
 from pytest_mlsupply.engines.python_paths import CODE_FILE
+from pytest_mlsupply.engines.yaml_loader import LinearSafeLoader
 from pytest_mlsupply.results import Finding, Location, Severity
 
 __all__ = [
@@ -227,7 +228,7 @@ def read_yaml(text: str, *, max_events: int = MAX_EVENTS) -> YamlStream:
 
     try:
         # yaml.parse drives the safe loader's scanner and parser only: events, no objects.
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=LinearSafeLoader):
             stream.events += 1
             if stream.events > max_events:
                 stream.truncated = True

@@ -1,0 +1,155 @@
+"""Inputs the fuzzers (and the hostile inputs written alongside them) broke a parser with, each
+held to the fuzz property: a documented outcome, in time, with nothing run."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_mlsupply.engines.scanner import scan_file
+from pytest_mlsupply.vulns.model import DatabaseError
+from pytest_mlsupply.vulns.offline import OfflineDatabase
+from tests.fuzz.targets import TARGETS, run_case
+
+_HUGE = "9" * 5000  # past Python's 4,300-digit limit on int("...")
+
+
+def _record(fixed: str = "2.6.0", versions: tuple[str, ...] = ()) -> bytes:
+    return json.dumps(
+        {
+            "id": "GHSA-fuzz",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "torch"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                    ],
+                    "versions": list(versions),
+                }
+            ],
+        }
+    ).encode()
+
+
+def _snapshot(tmp_path: Path, record: bytes) -> OfflineDatabase:
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "GHSA-fuzz.json").write_bytes(record)
+    return OfflineDatabase(tmp_path / "osv")
+
+
+def test_an_osv_record_nested_too_deeply_fails_the_database_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    database = _snapshot(tmp_path, b"[" * 100_000)
+
+    with pytest.raises(DatabaseError, match=r"GHSA-fuzz\.json: .*nested too deeply"):
+        database.lookup("torch", "2.5.1")
+
+
+def test_a_fixed_version_of_thousands_of_digits_widens_the_range_instead_of_crashing(
+    tmp_path: Path,
+) -> None:
+    database = _snapshot(tmp_path, _record(fixed=_HUGE, versions=(_HUGE,)))
+
+    (advisory,) = database.lookup("torch", "99.0")  # no end: every later release is affected
+
+    assert advisory.id == "GHSA-fuzz"
+    assert "not a PEP 440 version" in advisory.details
+
+
+def test_an_asked_version_of_thousands_of_digits_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    database = _snapshot(tmp_path, _record())
+
+    with pytest.raises(DatabaseError, match="is not a PEP 440 version"):
+        database.lookup("torch", _HUGE)
+
+
+@pytest.mark.parametrize(
+    ("target", "data"),
+    [
+        ("osv", b"[" * 100_000),
+        ("osv", _record(fixed=_HUGE)),
+        ("hf-json", b'{"a":' * 100_000),
+        ("requirements", f"torch=={_HUGE}\n".encode()),
+        ("manifest", f"version: 1\nproject: {{name: a, version: {_HUGE}}}\n".encode()),
+    ],
+)
+def test_deep_nesting_and_huge_numbers_hold_the_fuzz_property(target: str, data: bytes) -> None:
+    run_case(TARGETS[target], (TARGETS[target].names[0], data))
+
+
+#: The smallest .npy header tokenize.untokenize raised ValueError on ("start (1,2) precedes
+#: previous end (2,0)"): not a literal, so numpy's Python 2 filter runs, and the error escaped
+#: identification (identify_npy, claim_npz for each member of a zip). numpy refuses it too.
+_UNTOKENIZABLE_NPY = b"\x93NUMPY\x01\x00\x02\x00\r " + bytes(8)
+
+
+def test_a_npy_header_that_tokenize_cannot_rebuild_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npy"
+    path.write_bytes(_UNTOKENIZABLE_NPY)
+
+    report = scan_file(path, "weights.npy")
+
+    assert report.errors == ["weights.npy: .npy header does not parse as a literal"]
+    with pytest.raises(ValueError, match="precedes previous end"):
+        np.load(path)  # numpy's own filter fails the same way: it cannot load this file
+
+
+def test_an_npz_member_whose_header_tokenize_cannot_rebuild_is_no_crash(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", _UNTOKENIZABLE_NPY)
+
+    report = scan_file(path, "weights.npz")
+
+    assert report.errors == ["weights.npz, member w.npy: .npy header does not parse as a literal"]
+    run_case(TARGETS["numpy"], ("weights.npz", path.read_bytes()))
+
+
+#: The long run's 7z case (seed 0): a member's last-write time past year 9999, which py7zr's
+#: listing turns into a datetime and raised OverflowError out of the scanner.
+_SEVEN_ZIP_FAR_FUTURE = bytes.fromhex(
+    "377abcaf271c0004dabedc2ec100000000000000140000000000000091a4c8f5409bf0304504211e9eecc1e8"
+    "704b18894498ffffffff469e46ba998ace9dab2f8d498140b5d55ccad5bd1e9b07509542caf146480e708a0e"
+    "95ca70e7bee25c77d801f52911c53ffb2d7a76a6b12e802c01006c010406000109500a010b72958400070b01"
+    "00022406f1070112530fae0889b70abcb3d72376d21c24de4ae22121011801000c484400080a01504b69ac00"
+    "0005011115006d006f00640065006c002e0070006b006c000000140a0100c08b6bc9ffffffff150601002080"
+    "808100000017065001097100070b010001212101180c6d0000"
+)
+
+
+def test_a_7z_member_dated_past_year_9999_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "model.7z"
+    path.write_bytes(_SEVEN_ZIP_FAR_FUTURE)
+
+    report = scan_file(path, "model.7z")
+
+    assert report.errors == [
+        "model.7z: 7z archive cannot be listed: OverflowError: date value out of range"
+    ]
+    run_case(TARGETS["7z"], ("model.7z", _SEVEN_ZIP_FAR_FUTURE))
+
+
+#: Another of the long run's 7z cases: attributes that make a member both a directory and a
+#: file, which py7zr's listing raised ValueError on.
+_SEVEN_ZIP_DIRECTORY_AND_FILE = bytes.fromhex(
+    "377abcaf271c0004dabedc2ec100000000000000140000000000000091a4c8f5409bf0304504211e9eecc1e8"
+    "704b18894498de51e2d0469e46ba998ace9dab2f8d498140b5d55ccad5bd1e9b07509542caf146480e708a0e"
+    "95ca70e7bee25c77d801f52911c53ffb2d7a76a6b12e802c01006c010406000109500a010b72958400070b01"
+    "00022406f1070112530fae0889b70abcb3d72376d21c24de4ae22121011801000c484400080a01504b69ac00"
+    "0005011115006d006f00640065006c002e0070006b006c000000140a0100c08b6bc9fc83dd01150601003880"
+    "808100000017065001097100070b010001212101180c6d0000"
+)
+
+
+def test_a_7z_member_both_directory_and_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "model.7z"
+    path.write_bytes(_SEVEN_ZIP_DIRECTORY_AND_FILE)
+
+    (error,) = scan_file(path, "model.7z").errors
+
+    assert error.startswith("model.7z: 7z archive cannot be listed: ValueError: At most one of")
