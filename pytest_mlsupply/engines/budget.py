@@ -253,6 +253,18 @@ class ScanGuard:
             return True
         return False
 
+    def settle(self) -> None:
+        """At the scan's end: past the deadline with no checkpoint noticing (an engine loop
+        that has none ran long, or the clock was read only every few checks), the time budget
+        is exceeded all the same, so a costly file never passes because of where it was slow."""
+        now = time.monotonic()
+        if self.exceeded is None and now > self.deadline:
+            self.exceeded = Exceeded(
+                "scan_seconds",
+                f"scan took {now - self.started:.1f} s; "
+                f"policy.limits.scan_seconds is {self.limits.scan_seconds:g}",
+            )
+
     def _exceed(self, budget: str, evidence: str) -> None:
         self.exceeded = Exceeded(budget, evidence)
         raise BudgetExceeded(budget, evidence)

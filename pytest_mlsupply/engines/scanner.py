@@ -181,6 +181,7 @@ def scan_open(
     blob = Blob(subject=subject, name=path.name, path=path, fd=handle.fileno())
     with ctx.guard.active():
         findings = scan_blob(blob, ctx)
+    ctx.guard.settle()
     exceeded = ctx.guard.exceeded
     if exceeded is not None:
         # A finding (it fails at any fail_on) and an error (the report is never cached: what

@@ -40,6 +40,7 @@ _REPORT_MODULES = (
     "pytest_mlsupply.checks.unchecked",
     "pytest_mlsupply.reports.atomic",
     "pytest_mlsupply.reports.bom",
+    "pytest_mlsupply.reports.lock",
     "pytest_mlsupply.reports.matrix",
     "pytest_mlsupply.reports.outputs",
     "pytest_mlsupply.reports.partial",

@@ -57,6 +57,24 @@ def test_a_ten_million_opcode_pickle_stops_at_the_time_budget_with_a_finding_and
     assert not any("not a valid pickle" in error for error in report.errors)
 
 
+def test_a_scan_that_ran_past_its_time_budget_where_no_checkpoint_looked_still_fails(
+    tmp_path: Path,
+) -> None:
+    # A safetensors header is read without a checkpoint: the budget is judged again at the
+    # scan's end, so where an engine was slow cannot turn an over-budget scan into a pass.
+    import numpy
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": numpy.zeros((2, 2), dtype=numpy.float32)}, str(path))
+    assert "MLS-LIM-001" not in rules(scan(path))
+    report = scan(path, scan_seconds=1e-9)
+    [finding] = [f for f in report.findings if f.rule == "MLS-LIM-001"]
+    assert finding.evidence.startswith("scan took ")
+    assert "policy.limits.scan_seconds is 1e-09" in finding.evidence
+    assert report.errors
+
+
 def test_a_million_entry_memo_stops_at_the_memory_budget(tmp_path: Path) -> None:
     path = tmp_path / "memo.pkl"
     path.write_bytes(MILLION_MEMO_ENTRIES)
