@@ -22,9 +22,7 @@ from pytest_mlsupply.engines.templates import analyse_template
 
 def doubling_chain(length: int) -> str:
     """``a1 = a0 if c else a0``, ``a2 = a1 if c else a1``...: each step names the last twice."""
-    steps = "".join(
-        f"{{% set a{i} = a{i - 1} if c else a{i - 1} %}}" for i in range(1, length + 1)
-    )
+    steps = "".join(f"{{% set a{i} = a{i - 1} if c else a{i - 1} %}}" for i in range(1, length + 1))
     return "{% set a0 = '__class__' %}" + steps + f"{{{{ x[a{length}] }}}}"
 
 
