@@ -183,6 +183,8 @@ class ScanContext:
     budget: ExtractionBudget = field(init=False)
     guard: ScanGuard = field(init=False)
     """The scan's time and memory budgets (``policy.limits``), checked at checkpoints."""
+    budget_stopped_at: Location | None = None
+    """The innermost blob (an archive member, perhaps) whose scan went past a budget."""
 
     def __post_init__(self) -> None:
         self.budget = ExtractionBudget(self.policy.limits)

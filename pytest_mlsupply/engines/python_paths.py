@@ -142,6 +142,8 @@ class Where:
 
 
 UNKNOWN = Where("unknown")
+#: The longest path text followed (Windows' long paths: 32,767 characters; Linux: 4,096).
+MAX_TEXT = 1 << 15
 DIRECTORIES = frozenset({"model", "caller", "scratch", "relative"})
 ABSOLUTE = re.compile(r"^(?:[/\\]|[A-Za-z]:[/\\]|\\\\)")
 
@@ -208,7 +210,10 @@ def parent_of(where: Where) -> Where:
 def concatenate(left: Where, right: Where) -> Where:
     """``left + right`` (or an f-string): a suffix on a file, a sub-path, or a sibling."""
     if left.kind == "text" and right.kind == "text":
-        text = (left.text or "") + (right.text or "")
+        # Kept to MAX_TEXT characters: no system opens a longer path, and ``p = p + p``
+        # forty times over would otherwise be a terabyte string (its prefix says where it is).
+        head = (left.text or "")[:MAX_TEXT]
+        text = head + (right.text or "")[: MAX_TEXT - len(head)]
         return Where("text", text=text, leaf=leaf_of(text))
     if left.kind == "text":
         return (

@@ -80,9 +80,13 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
     A scan past its time or memory budget stops here with the findings it has: the budget's
     finding and error are reported once, for the artifact (:func:`scan_open`)."""
     findings: list[Finding] = []
+    within_budget = ctx.guard.exceeded is None
     # ctx.guard.exceeded says which budget stopped it; the findings made before are kept.
     with suppress(BudgetExceeded):
         _scan_blob(blob, ctx, findings)
+    if within_budget and ctx.guard.exceeded is not None and ctx.budget_stopped_at is None:
+        # The innermost member whose scan went past the budget: the finding names it.
+        ctx.budget_stopped_at = blob.location()
     return findings
 
 
@@ -186,7 +190,7 @@ def scan_open(
     if exceeded is not None:
         # A finding (it fails at any fail_on) and an error (the report is never cached: what
         # a budget stopped depends on the machine's load, and the rest was never scanned).
-        findings.append(budget_finding(exceeded, blob.location()))
+        findings.append(budget_finding(exceeded, ctx.budget_stopped_at or blob.location()))
         ctx.error(blob, f"{exceeded.evidence}: the rest of the file was not scanned")
     return ScanReport(
         findings=findings, errors=ctx.errors, formats=ctx.formats, looked_beside=blob.looked_beside

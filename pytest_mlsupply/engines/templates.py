@@ -35,6 +35,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
+from pytest_mlsupply.engines.budget import checkpoint
 from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.results import Finding, Location, Severity
 
@@ -252,6 +253,9 @@ class _Walker:
         self.issues: list[TemplateIssue] = []
         self._seen: set[tuple[str, str, int | None]] = set()
         self.assigned: dict[str, list[nodes.Node]] = {}
+        # What each ``{% set %}`` value folds to, per set of names being expanded: a chain of
+        # variables that each use the previous one twice folds in linear time, not 2^n.
+        self._folded: dict[tuple[int, frozenset[str]], set[str] | None] = {}
         self.nodes = list(tree.find_all(nodes.Node))  # one traversal, shared by every pass
         self._collect_assignments()
 
@@ -299,6 +303,21 @@ class _Walker:
         return {s for s in folded if len(s) <= _TEXT_LIMIT} or None
 
     def _fold(self, node: nodes.Node, visiting: frozenset[str]) -> set[str] | None:
+        checkpoint()  # the scan's budgets (policy.limits), in every fold
+        folded = self._fold_node(node, visiting)
+        if folded is None:
+            return None
+        # Strings past the limit are dropped at every step, not only at the end: 'A'*64*64...
+        # would otherwise build gigabytes from a hundred bytes of template.
+        return {s for s in folded if len(s) <= _TEXT_LIMIT} or None
+
+    def _fold_value(self, value: nodes.Node, visiting: frozenset[str]) -> set[str] | None:
+        key = (id(value), visiting)
+        if key not in self._folded:
+            self._folded[key] = self._fold(value, visiting)
+        return self._folded[key]
+
+    def _fold_node(self, node: nodes.Node, visiting: frozenset[str]) -> set[str] | None:
         fold: Callable[[nodes.Node], set[str] | None] = lambda n: self._fold(n, visiting)  # noqa: E731
         if isinstance(node, nodes.Const):
             value = node.value
@@ -326,7 +345,7 @@ class _Walker:
             if node.name in visiting or node.name not in self.assigned:
                 return None
             inner = visiting | {node.name}
-            return _union([self._fold(value, inner) for value in self.assigned[node.name]])
+            return _union([self._fold_value(value, inner) for value in self.assigned[node.name]])
         if isinstance(node, nodes.Filter):
             return self._fold_filter(node, visiting)
         if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):

@@ -286,6 +286,10 @@ class Trace:
         return len(self.stops)
 
 
+#: A constant this long is a checkpoint of its own (between two regular ones, 1024 opcodes of
+#: BINBYTES8 could hold terabytes).
+_LARGE_CONSTANT = 1 << 20
+
 #: The pickle machine checks the scan's budgets every ``_CHECK_MASK + 1`` opcodes (a power of two).
 _CHECK_MASK = 1023
 
@@ -351,6 +355,9 @@ class _Machine:
         # The memo survives STOP (an Unpickler whose load() is called again keeps it) unless
         # each pickle is read by a fresh unpickler (fresh_memo).
         self.memo: dict[int, Any] = {}
+        # Bytes of the string and bytes constants this pickle pushed: copies out of the data,
+        # held while the stack or memo refers to them (counted until the pickle's STOP).
+        self.constant_bytes = 0
         self.fresh_memo = fresh_memo
         self.proto = 0
         self.op: Op | None = None
@@ -428,6 +435,7 @@ class _Machine:
             if self.max_pickles is not None and index >= self.max_pickles:
                 break
             self.stack = []
+            self.constant_bytes = 0
             self.metastack = []
             self.proto = 0
             if self.frames is not None:
@@ -520,7 +528,7 @@ class _Machine:
             trace.opcodes_seen += 1
             if not trace.opcodes_seen & _CHECK_MASK:
                 # The memo, the stack and the marks are what the machine holds.
-                checkpoint((len(self.memo) + len(self.stack) + len(self.metastack)) * ENTRY_BYTES)
+                checkpoint(self.holding())
             if op.diverge is not None:
                 self._diverge(op)
             if op.c_file is not None:
@@ -585,8 +593,18 @@ class _Machine:
     def at(self, op: Op) -> int:
         return self.base + op.offset
 
+    def holding(self) -> int:
+        """What the machine holds, for the scan's memory budget: its memo, stack and marks
+        (:data:`ENTRY_BYTES` each) and the constants it copied out of the data."""
+        entries = len(self.memo) + len(self.stack) + len(self.metastack)
+        return entries * ENTRY_BYTES + self.constant_bytes
+
     def push_constant(self, op: Op, value: Any, verbatim: bool) -> None:
         self.stack.append(value)
+        if isinstance(value, (bytes, bytearray, str)):
+            self.constant_bytes += len(value)
+            if len(value) >= _LARGE_CONSTANT:
+                checkpoint(self.holding())  # a few opcodes can hold gigabytes
         if self.find_nested and isinstance(value, (bytes, bytearray, str)):
             self._note_nested(op, value, verbatim)
 
