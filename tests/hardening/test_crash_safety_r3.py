@@ -1,0 +1,71 @@
+"""Review R3 of issue 15: crash safety holes found by real processes (see test_crash_safety.py
+for the harness: the generated project's conftest blocks the gate at a chosen rename)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.hardening.test_crash_safety import (
+    OF_THEIR_RUN,
+    WAIT_SECONDS,
+    _await,
+    _env,
+    _output,
+    _run,
+    _snapshot,
+    assert_each_file_is_previous_or_whole,
+    assert_one_set,
+    previous_project,  # noqa: F401 - the module fixture project_root builds on
+    project_root,  # noqa: F401
+    temp_files,
+)
+
+
+def test_a_hangup_while_the_reports_are_written_leaves_one_whole_set_and_no_temp(
+    project_root,  # noqa: F811
+) -> None:
+    # The terminal closed (an ssh session dropped) while the gate wrote its reports: SIGHUP's
+    # default ends the process on the spot, between two renames.
+    previous = _snapshot(project_root)
+    handshake = project_root.parent / "handshake"
+    handshake.mkdir()
+
+    gate = _run(project_root, CRASH_BLOCK_REPLACE=f"{handshake}|mlsupply-matrix.md")
+    _await(handshake / "ready", gate)
+    gate.send_signal(signal.SIGHUP)
+    (handshake / "go").touch()
+    status = gate.wait(timeout=WAIT_SECONDS)
+
+    output = _output(project_root)
+    assert status == pytest.ExitCode.INTERRUPTED, (status, output[-2000:])
+    assert assert_each_file_is_previous_or_whole(project_root, previous) >= OF_THEIR_RUN
+    assert_one_set(project_root)
+    assert temp_files(project_root) == []
+
+
+def test_mlsupply_report_refuses_a_matrix_and_a_bom_of_two_different_runs(
+    project_root,  # noqa: F811
+) -> None:
+    # What a killed gate (or a second signal) may leave: this run's BOM beside the previous
+    # run's matrix. docs/ci.md says the serial numbers tell; `mlsupply report` does not look.
+    bom_path = project_root / "build/ml-bom.cdx.json"
+    bom = json.loads(bom_path.read_bytes())
+    bom["serialNumber"] = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    bom_path.write_text(json.dumps(bom))
+    out = project_root / "build/mixed.html"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_mlsupply.cli", "report",
+         "--matrix", "build/mlsupply-matrix.json", "--bom", "build/ml-bom.cdx.json",
+         "-o", str(out)],
+        cwd=project_root, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+
+    assert done.returncode != 0, "an HTML report of two runs presented as one"
+    assert not out.exists()
+    assert "serial" in done.stderr
