@@ -69,3 +69,22 @@ def test_mlsupply_report_refuses_a_matrix_and_a_bom_of_two_different_runs(
     assert done.returncode != 0, "an HTML report of two runs presented as one"
     assert not out.exists()
     assert "serial" in done.stderr
+
+
+@pytest.mark.needs("xdist")
+@pytest.mark.parametrize("stop", [("--maxfail=1",), ("-x",)], ids=["maxfail", "x"])
+def test_a_killed_worker_that_stops_the_run_leaves_no_item_a_pass_or_gone(
+    project_root, stop: tuple[str, ...]  # noqa: F811
+) -> None:
+    before = json.loads((project_root / "build/mlsupply-matrix.json").read_bytes())
+    subjects = {row["subject"] for row in before["rows"]}
+
+    status = _run(project_root, "-n", "2", *stop, CRASH_KILL_WORKER="1").wait(timeout=600)
+
+    output = _output(project_root)
+    assert status not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED), output
+    matrix = json.loads((project_root / "build/mlsupply-matrix.json").read_bytes())
+    cells = {row["subject"]: row["cells"] for row in matrix["rows"]}
+    assert set(cells) == subjects, output[-3000:]
+    assert cells["tiny/config.json"]["format"] != "pass", output[-3000:]
+    assert_one_set(project_root)
