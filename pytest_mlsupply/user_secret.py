@@ -79,6 +79,17 @@ def _create_key(path: Path) -> bytes | None:
             os.link(tmp, path)
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links: created, then written, as before
+            with open(tmp, "rb") as made:
+                data = made.read()
+            try:
+                new = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return _read_key(path)
+            try:
+                os.write(new, data)
+            finally:
+                os.close(new)
         return _read_key(path)
     finally:
         try:
