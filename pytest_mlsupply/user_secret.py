@@ -14,6 +14,7 @@ content cache (:mod:`pytest_mlsupply.checks.content_store`) both sign with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -92,10 +93,8 @@ def _create_key(path: Path) -> bytes | None:
                 os.close(new)
         return _read_key(path)
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def user_key() -> bytes:

@@ -60,10 +60,23 @@ def test_mlsupply_report_refuses_a_matrix_and_a_bom_of_two_different_runs(
     out = project_root / "build/mixed.html"
 
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_mlsupply.cli", "report",
-         "--matrix", "build/mlsupply-matrix.json", "--bom", "build/ml-bom.cdx.json",
-         "-o", str(out)],
-        cwd=project_root, env=_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest_mlsupply.cli",
+            "report",
+            "--matrix",
+            "build/mlsupply-matrix.json",
+            "--bom",
+            "build/ml-bom.cdx.json",
+            "-o",
+            str(out),
+        ],
+        cwd=project_root,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert done.returncode != 0, "an HTML report of two runs presented as one"
@@ -74,7 +87,8 @@ def test_mlsupply_report_refuses_a_matrix_and_a_bom_of_two_different_runs(
 @pytest.mark.needs("xdist")
 @pytest.mark.parametrize("stop", [("--maxfail=1",), ("-x",)], ids=["maxfail", "x"])
 def test_a_killed_worker_that_stops_the_run_leaves_no_item_a_pass_or_gone(
-    project_root, stop: tuple[str, ...]  # noqa: F811
+    project_root,  # noqa: F811
+    stop: tuple[str, ...],
 ) -> None:
     before = json.loads((project_root / "build/mlsupply-matrix.json").read_bytes())
     subjects = {row["subject"] for row in before["rows"]}
