@@ -135,3 +135,56 @@ def test_two_gates_with_their_own_bom_folders_sharing_the_matrix_write_one_whole
     assert named in (project_root / "build/mlsupply-matrix.md").read_text(), (
         "the JSON matrix is one gate's, the Markdown matrix the other's"
     )
+
+
+@pytest.mark.needs("xdist")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_the_xdist_controller_interrupted_while_workers_run_writes_nothing(
+    project_root,  # noqa: F811
+    signum: int,
+) -> None:
+    from tests.hardening.test_crash_safety import BLOCKING_TEST
+
+    previous = _snapshot(project_root)
+    (project_root / "tests" / "test_block.py").write_text(BLOCKING_TEST)
+    handshake = project_root.parent / "handshake"
+    handshake.mkdir()
+
+    gate = _run(project_root, "-n", "2", CRASH_BLOCK_TEST=str(handshake))
+    _await(handshake / "ready", gate)  # a worker runs the blocking test; the controller waits
+    gate.send_signal(signum)
+    (handshake / "go").touch()  # the worker may finish; the controller was interrupted first
+    status = gate.wait(timeout=WAIT_SECONDS)
+
+    output = _output(project_root)
+    assert status == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert _snapshot(project_root) == previous
+    assert temp_files(project_root) == []
+    assert "no report written" in output
+
+
+@pytest.mark.needs("xdist")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_a_worker_ended_by_a_signal_fails_the_run_and_the_reports_are_written_whole(
+    project_root,  # noqa: F811
+    signum: int,
+) -> None:
+    import os
+
+    from tests.hardening.test_crash_safety import BLOCKING_TEST
+
+    previous = _snapshot(project_root)
+    (project_root / "tests" / "test_block.py").write_text(BLOCKING_TEST)
+    handshake = project_root.parent / "handshake"
+    handshake.mkdir()
+
+    gate = _run(project_root, "-n", "2", CRASH_BLOCK_TEST=str(handshake))
+    _await(handshake / "ready", gate)
+    os.kill(int((handshake / "ready").read_text()), signum)  # the worker, not the controller
+    status = gate.wait(timeout=600)
+
+    output = _output(project_root)
+    assert status == pytest.ExitCode.TESTS_FAILED, output[-3000:]
+    assert assert_each_file_is_previous_or_whole(project_root, previous) >= OF_THEIR_RUN
+    assert_one_set(project_root)
+    assert temp_files(project_root) == []
