@@ -71,6 +71,22 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return report
 
 
+def _check_one_run(matrix: Any, bom: Any, matrix_path: Path, bom_path: Path) -> None:
+    """The matrix names the serial number of its BOM: a pair of two runs (a gate killed between
+    its renames, a stale file beside a new one) is refused, not rendered as one run."""
+    from pytest_mlsupply.reports.outputs import ReportError
+
+    metadata = matrix.get("metadata") if isinstance(matrix, dict) else None
+    named = metadata.get("bom_serial_number") if isinstance(metadata, dict) else None
+    serial = bom.get("serialNumber") if isinstance(bom, dict) else None
+    if named is not None and named != serial:
+        raise ReportError(
+            f"--matrix {matrix_path} is the matrix of the BOM with serial number {named}, but "
+            f"--bom {bom_path} has serial number {serial}: the two files are of different runs "
+            "(run the gate again for a whole set)"
+        )
+
+
 def run_report(args: argparse.Namespace) -> int:
     from pytest_mlsupply.reports.atomic import write_atomic
     from pytest_mlsupply.reports.html import (
@@ -86,6 +102,7 @@ def run_report(args: argparse.Namespace) -> int:
         check_matrix_document(matrix, f"--matrix {matrix_path}")
         bom = _read_json(bom_path, "--bom", "the JSON ML-BOM a gate wrote")
         check_bom_document(bom, f"--bom {bom_path}")
+        _check_one_run(matrix, bom, matrix_path, bom_path)
         text = render_html(matrix, bom)
     except ReportError as exc:
         print(f"mlsupply report: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ content cache (:mod:`pytest_mlsupply.checks.content_store`) both sign with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -50,6 +51,52 @@ def _read_key(path: Path) -> bytes | None:
     return data if len(data) == KEY_BYTES else None
 
 
+def _torn(path: Path) -> bool:
+    """The user's own private regular file, of the wrong length: a key whose writer died."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    import stat
+
+    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISREG(st.st_mode) and own and not st.st_mode & 0o077 and st.st_size != KEY_BYTES
+
+
+def _create_key(path: Path) -> bytes | None:
+    """Write a new secret whole to a private temporary file, then link it into place: the key
+    file appears with all its bytes or not at all (a crash leaves only the temporary file).
+    Another process that linked first wins; its key is read."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-", suffix=".tmp")
+    try:
+        try:
+            os.write(fd, secrets.token_bytes(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: created, then written, as before
+            with open(tmp, "rb") as made:
+                data = made.read()
+            try:
+                new = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return _read_key(path)
+            try:
+                os.write(new, data)
+            finally:
+                os.close(new)
+        return _read_key(path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def user_key() -> bytes:
     """The user's signing secret, made on first use; a random per-process one when it cannot be
     read or made (the cache then helps within one process only)."""
@@ -66,16 +113,13 @@ def user_key() -> bytes:
             if not path.is_absolute():
                 raise OSError("no home directory")
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                key = _read_key(path)
-            else:
-                try:
-                    os.write(fd, secrets.token_bytes(KEY_BYTES))
-                finally:
-                    os.close(fd)
-                key = _read_key(path)
+            key = _read_key(path) if path.exists() or path.is_symlink() else None
+            if key is None and _torn(path):
+                # A writer killed between creating the file and writing it (the old way of
+                # making it) left it short: every process since used a random secret.
+                os.unlink(path)
+            if key is None and not (path.exists() or path.is_symlink()):
+                key = _create_key(path)
         except OSError:
             key = None
         if key is None:

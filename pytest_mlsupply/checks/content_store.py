@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply import __version__
+from pytest_mlsupply.redaction import redact_json
 from pytest_mlsupply.reports.atomic import write_private
 from pytest_mlsupply.user_secret import user_key
 
@@ -564,6 +565,9 @@ class ContentStore:
             with FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS):
                 found = self._verified(entry, key)
                 body = _merge(found[0] if found is not None else {}, json.loads(json.dumps(value)))
+                # Redacted before the MAC, as write_private redacts the text it writes (a MAC
+                # over the text before redaction never verifies: the entry is never a hit).
+                body = redact_json(body)
                 text = json.dumps({"key": key, "value": body, "mac": self._mac(key, body)})
                 write_private(entry, text, prefix=".tmp-", suffix=".json")
         except (OSError, Timeout):

@@ -29,6 +29,13 @@ from typing import Any
 #: ``timeout`` send before SIGKILL).
 INTERRUPTING: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
+#: Signals whose default ends the process on the spot as SIGTERM's does: SIGHUP (the terminal
+#: closed, an ssh session dropped) mid-write would leave a mixed set and a temp file. Treated
+#: as SIGTERM while their handler is the default (``nohup`` ignores SIGHUP: left alone).
+TERMINATING: tuple[int, ...] = (signal.SIGTERM,) + (
+    (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+)
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM during a gate's session, raised where Ctrl-C raises ``KeyboardInterrupt``."""
@@ -62,9 +69,10 @@ class SignalWatch:
             return
         # Only over Python's own handlers: one someone else installed (a CI wrapper, the
         # user's conftest) is theirs to decide.
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            self._installed[signal.SIGTERM] = signal.SIG_DFL
-            signal.signal(signal.SIGTERM, self._on_sigterm)
+        for signum in TERMINATING:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                self._installed[signum] = signal.SIG_DFL
+                signal.signal(signum, self._on_sigterm)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self._installed[signal.SIGINT] = signal.default_int_handler
             signal.signal(signal.SIGINT, self._on_sigint)
@@ -118,15 +126,18 @@ def signals_held() -> Iterator[Held]:
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if held.received:
-            if signum == signal.SIGTERM:
+            if signum != signal.SIGINT:
                 raise Terminated(f"terminated by {describe(signum)}")
             raise KeyboardInterrupt
         held.received.append(signum)
 
     previous: dict[int, Any] = {}
     try:
-        for signum in INTERRUPTING:
-            previous[signum] = signal.getsignal(signum)
+        for signum in (*INTERRUPTING, *TERMINATING):
+            handler = signal.getsignal(signum)
+            if signum in previous or handler is signal.SIG_IGN:
+                continue  # ignored (nohup): stays ignored
+            previous[signum] = handler
             signal.signal(signum, hold)
         yield held
     finally:

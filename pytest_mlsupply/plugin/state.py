@@ -391,6 +391,21 @@ class MlsupplyState:
         # Redacted before writing (write_atomic would redact too): the attestation digests the
         # text kept in self.reported, which must be the bytes on disk.
         outputs = [(path, redact_text(text)) for path, text in outputs]
+        attest, signer = self.settings.attest, self.attest_signer
+        if attest is not None and signer is not None:
+            # The previous run's attestation goes before this run's first rename: one that
+            # signs another BOM never stays beside this run's (a later write may fail, a
+            # second signal or a kill may stop the set). Written again after the set.
+            from pytest_mlsupply.reports.attestation import default_output
+
+            previous = attest.output or default_output(bom_path, signer.mode)
+            try:
+                previous.unlink(missing_ok=True)
+            except OSError as exc:
+                self.written.error = (
+                    f"cannot remove the previous attestation {previous}: {exc.strerror or exc}"
+                )
+                return
         for path, text in outputs:
             try:
                 write_atomic(path, text)

@@ -50,6 +50,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pytest_mlsupply.redaction import redact_json
 from pytest_mlsupply.reports.atomic import write_private
 from pytest_mlsupply.user_secret import user_key
 from pytest_mlsupply.vulns.model import Advisory
@@ -166,7 +167,9 @@ class ResultCache:
 
     def _write(self, entry: Path, name: str, version: str, state: str, answer: Answer) -> None:
         key = {"format": FORMAT, "name": name, "version": version, "state": state}
-        body = json.loads(json.dumps(answer.to_json()))  # as a reader will see it
+        # As a reader will see it: redacted here, before the MAC, as write_private redacts the
+        # text it writes (a MAC over the text before redaction never verifies: never a hit).
+        body = redact_json(json.loads(json.dumps(answer.to_json())))
         payload = {"key": key, "answer": body, "mac": _mac(self._secret, key, body)}
         text = json.dumps(payload, separators=(",", ":"))
         # A cache that cannot be written costs speed, not correctness.

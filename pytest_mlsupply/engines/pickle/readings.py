@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import importlib.util
+import importlib.machinery
+import importlib.metadata
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -255,12 +256,28 @@ def _real_module(module: str) -> bool:
     top = module.partition(".")[0]
     if not top.isidentifier():
         return False
-    if top in sys.stdlib_module_names:
+    if top in sys.stdlib_module_names or top in sys.modules:
         return True
+    # Not importlib.util.find_spec: it asks every finder on sys.meta_path, and those are code
+    # the environment installed (setuptools' distutils shim, reached through a .pth, clears
+    # sys.modules for "pip" and, on 3.12+, imports setuptools for "distutils"): a name from
+    # an artifact must not choose what runs. The path's own finders look at files only.
     try:
-        return importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
+        if importlib.machinery.PathFinder.find_spec(top) is not None:
+            return True
+    except (ImportError, ValueError, OSError):
         return True  # a finder that fails: take it as there
+    return top in _installed_top_levels()
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_top_levels() -> frozenset[str]:
+    """Top-level names of the installed distributions (their metadata files, read, not run):
+    a package a meta-path finder provides (an editable install) is there too."""
+    try:
+        return frozenset(importlib.metadata.packages_distributions())
+    except Exception:  # metadata the environment cannot read: no name is added
+        return frozenset()
 
 
 def _names_a_callable(finding: Finding) -> bool:
