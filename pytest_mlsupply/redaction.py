@@ -67,7 +67,9 @@ _SECRET_NAME = re.compile(
 # Anchored on the literal "://" rather than on the scheme: the regex engine then skips from one
 # "://" to the next instead of trying every word (13 ms instead of 346 ms on a 4.3 MiB BOM,
 # benchmarks/redaction_cost.py).
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>://)(?P<userinfo>[^/@\s\"'<>]+)@")
+# The userinfo runs to the authority's last "@" (as urlsplit reads it): a password with a raw
+# "@" in it (https://user:p@ss@host, which pip and requests accept) is masked whole.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>://)(?P<userinfo>[^/\s\"'<>]+)@")
 # "Authorization: Bearer x", "'Authorization': 'Basic x'", "authorization=token x": the header's
 # name, its separator and quotes kept, its scheme kept (it says what kind of secret it was).
 _AUTHORIZATION = re.compile(
