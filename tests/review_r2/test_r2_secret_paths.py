@@ -3,8 +3,8 @@ not clean (warnings summary, INTERNALERROR, node ids)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -33,10 +33,8 @@ def _everything(project: Project, result: pytest.RunResult) -> str:
     texts = [result.stdout.str(), result.stderr.str()]
     for path in project.root.rglob("*"):
         if path.is_file() and path.suffix not in {".py", ".safetensors"}:
-            try:
+            with contextlib.suppress(OSError):
                 texts.append(path.read_text(errors="replace"))
-            except OSError:
-                pass
     return "\n".join(texts)
 
 
