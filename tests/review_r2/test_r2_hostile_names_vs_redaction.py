@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlsupply.engines import dsse
+from tests.attest_keys import write_keypair
+
 WORKTREE = Path(__file__).resolve().parents[2]
 
 #: Valid POSIX file names: a quote, '=' and '?' are ordinary characters.
@@ -45,10 +48,15 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             """
         )
     )
+    private, _ = write_keypair(root / "keys", "gate")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_"))}
     env["PYTHONPATH"] = str(WORKTREE)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--mlsupply", "-p", "no:cacheprovider", "-rA"],
+        [
+            *(sys.executable, "-m", "pytest", "--mlsupply", "-p", "no:cacheprovider", "-rA"),
+            f"--mlsupply-attest={private}",
+            "--mlsupply-attest-output=build/gate.intoto.json",
+        ],
         cwd=root,
         env=env,
         capture_output=True,
@@ -74,6 +82,20 @@ def test_the_xml_bom_still_parses_when_a_file_name_looks_like_an_authorization_h
 ) -> None:
     root, _ = gate
     ET.fromstring((root / "build" / "bom.xml").read_text(encoding="utf-8"))
+
+
+def test_the_attestation_is_written_and_verifies_when_a_file_name_looks_like_a_credential(
+    gate: tuple[Path, str],
+) -> None:
+    root, output = gate
+    assert "INTERNALERROR" not in output
+    envelope = (root / "build" / "gate.intoto.json").read_bytes()
+    verified = dsse.verify(
+        dsse.read_envelope(envelope, source="gate.intoto.json"),
+        [dsse.load_public_key(root / "keys" / "gate.pub")],
+        1,
+    )
+    assert verified.statement.subjects
 
 
 @pytest.mark.xfail(
