@@ -67,26 +67,38 @@ _SECRET_NAME = re.compile(
 # Anchored on the literal "://" rather than on the scheme: the regex engine then skips from one
 # "://" to the next instead of trying every word (13 ms instead of 346 ms on a 4.3 MiB BOM,
 # benchmarks/redaction_cost.py).
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>://)(?P<userinfo>[^/@\s\"'<>]+)@")
+# The userinfo runs to the authority's last "@" (as urlsplit reads it): a password with a raw
+# "@" in it (https://user:p@ss@host, which pip and requests accept) is masked whole.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>://)(?P<userinfo>[^/\s\"'<>]+)@")
 # "Authorization: Bearer x", "'Authorization': 'Basic x'", "authorization=token x": the header's
 # name, its separator and quotes kept, its scheme kept (it says what kind of secret it was).
 _AUTHORIZATION = re.compile(
     r"(?P<head>\b(?:Proxy-)?Authorization[\"']?\s*[:=]\s*[\"']?)"
     r"(?:(?P<scheme>Bearer|Basic|Token|Digest|Negotiate|Bot)\s+)?"
-    r"(?P<value>[^\s\"',;}\]]+)",
+    r"(?P<value>(?:[^\s\"',;}\]\\<>]|\\[^\s\"\\<>])+)",
     re.I,
 )
 _BEARER = re.compile(r"\b(?P<head>Bearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.I)
 # A whole token, or the head of one that a repr cut short ("hf_9c683794b...": pytest's assertion
 # messages shorten long strings so).
 # Starts with its literal (no \b) for the same reason; _mask_hf_token checks the word boundary.
-_HF_TOKEN = re.compile(r"hf_(?:[A-Za-z0-9]{30,}|[A-Za-z0-9]{6,}(?=\.\.\.))")
+_HF_TOKEN = re.compile(r"hf\\?_(?:[A-Za-z0-9]{30,}|[A-Za-z0-9]{6,}(?=\.\.\.))")
+# A value stops at an escaped quote or backslash (JSON's \" and \\) and an angle bracket as well
+# as at a quote: redaction runs on serialized reports, where a JSON escape (a name like
+# 'authorization=x".pkl') or an XML closing tag follows a value, and eating it would leave a
+# BOM that no longer parses; a Markdown escape inside a value (hf\_…) is part of it. A
+# parameter after the first is found in its HTML (&amp;) and JSON-island (\u0026) spellings too.
 _QUERY_SECRET = re.compile(
-    r"(?P<head>[?&](?:access_token|token|sig|signature|api_?key|apikey|key|password|secret"
-    r"|code|auth|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)"
-    r"(?P<value>[^&#\s\"'<>]+)",
+    r"(?P<head>(?:[?&]|&amp;|\\u0026)"
+    r"(?:access_token|token|sig|signature|api_?key|apikey|key|password|secret|code|auth|"
+    r"x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)"
+    r"(?P<value>(?:[^&#\s\"'<>\\]|\\[^\s\"\\u<>&#])+)",
     re.I,
 )
+
+
+_MATRIX_MARKUP = re.compile(r"[\\<>\[\]!`*_~&|]")
+_SARIF_MARKUP = re.compile(r"[\\`*_{}\[\]()<>#+!|~]")
 
 
 class _Registry:
@@ -104,6 +116,9 @@ class _Registry:
         # The spellings a report may give it: JSON escapes quotes and backslashes, HTML and XML
         # escape ampersands and angle brackets.
         spellings = {value, json.dumps(value)[1:-1], html.escape(value, quote=True)}
+        # The Markdown reports' spellings: the matrix escapes these with a backslash in inline
+        # text (reports/matrix.py), SARIF's markdown these (reports/sarif.py).
+        spellings |= {_MATRIX_MARKUP.sub(r"\\\g<0>", value), _SARIF_MARKUP.sub(r"\\\g<0>", value)}
         with self._lock:
             if spellings <= self._values:
                 return
@@ -244,7 +259,7 @@ def redact_text(text: str) -> str:
         text = _AUTHORIZATION.sub(_mask_authorization, text)
     if "bearer" in lowered:
         text = _BEARER.sub(lambda m: m["head"] + MARKER, text)
-    if "hf_" in text:
+    if "hf_" in text or "hf\\_" in text:  # the Markdown reports write hf\_
         text = _HF_TOKEN.sub(lambda m: _mask_hf_token(m, text), text)
     if "=" in text:
         text = _QUERY_SECRET.sub(lambda m: m["head"] + MARKER, text)

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlsupply.engines import dsse
+from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.reports.attestation import GATE_PASS, PREDICATE_TYPE
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
@@ -611,8 +612,21 @@ def _match_file(
     return _not_a_subject(path, actual, subjects, report)
 
 
+class _OneLineWriter:
+    """Writes each ``text`` ending in a line break as one line: what is in it (a file name the
+    user passed, found in a directory someone else filled; an exception's text) has its line
+    breaks and control characters escaped, so it cannot forge an ``OK`` line, clear the screen
+    or hide the ``NOT verified`` that follows."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        self._stream.write(one_line(text.removesuffix("\n")) + "\n")
+
+
 def _print_text(report: Report) -> None:
-    out = sys.stdout
+    out = _OneLineWriter(sys.stdout)
     signature = report.signature
     if signature.get("verified") and "identity" in signature:
         out.write(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import yaml
+
 from pytest_mlsupply.checks.base import ArtifactCheck, CheckContext, Outcome, artifact_content
 from pytest_mlsupply.results import Finding, Location, RowKind, Severity
 from pytest_mlsupply.sources.inventory import ArtifactFile
@@ -41,7 +45,8 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
                     evidence=f"sha256:{content.sha256}",
                     why="without a pin, a swapped file is only caught by content checks",
                     remediation=ctx.says(
-                        plugin=f'pin it under `files:` as {file.relpath}: "sha256:{content.sha256}"',
+                        plugin=f"pin it under `files:` as {_yaml_key(file.relpath)}: "
+                        f'"sha256:{content.sha256}"',
                         cli=f"compare sha256:{content.sha256} with the digest the publisher lists "
                         f"for {file.relpath}; to pin it, declare the model in mlsupply.yaml",
                     ),
@@ -67,6 +72,17 @@ def run(file: ArtifactFile, ctx: CheckContext) -> Outcome:
             ],
         )
     return Outcome(facts=facts)
+
+
+def _yaml_key(name: str) -> str:
+    """``name`` as a key of the line to paste under ``files:``: bare when YAML reads it back as
+    itself, else double-quoted (a file name chosen by someone else may hold ``#`` or ``: ``)."""
+    try:
+        if yaml.safe_load(f"{name}: x") == {name: "x"}:
+            return name
+    except yaml.YAMLError:
+        pass
+    return json.dumps(name, ensure_ascii=False)
 
 
 CHECK = ArtifactCheck(

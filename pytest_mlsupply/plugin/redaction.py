@@ -31,11 +31,18 @@ class RedactingReports:
     def __init__(self, config: pytest.Config) -> None:
         register_environment()
         self.config = config
+        _redact_terminal_writer(config)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # The terminal reporter may be registered after this plugin: its writer once it is.
+        _redact_terminal_writer(config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Not at configure time: this plugin may be registered before the logging plugin.
         _filter_log_handlers(session.config)
+        _redact_terminal_writer(session.config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -62,6 +69,28 @@ def clean_report(report: pytest.TestReport | pytest.CollectReport) -> None:
         if cleaned != text:
             report.longrepr = cleaned
     report.sections = [(title, redact_text(content)) for title, content in report.sections]
+
+
+def _redact_terminal_writer(config: pytest.Config) -> None:
+    """Redact everything pytest's terminal writer writes: what no report carries reaches the
+    terminal there too (the warnings summary, INTERNALERROR tracebacks, ``--setup-show``)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)
+    if writer is None or getattr(writer, "_mlsupply_redacting", False):
+        return
+    write, write_raw = writer.write, getattr(writer, "write_raw", None)
+
+    def redacting_write(msg: str, **kwargs: Any) -> None:
+        write(redact_text(msg), **kwargs)
+
+    writer.write = redacting_write
+    if write_raw is not None:
+
+        def redacting_write_raw(content: str, **kwargs: Any) -> None:
+            write_raw(redact_text(content), **kwargs)
+
+        writer.write_raw = redacting_write_raw
+    writer._mlsupply_redacting = True
 
 
 def _filter_log_handlers(config: pytest.Config) -> None:
