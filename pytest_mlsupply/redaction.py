@@ -183,10 +183,19 @@ def register_webhook(url: str) -> None:
     register_url(url)
     secret = parts.path + (f"?{parts.query}" if parts.query else "")
     register_secret(secret)
-    for segment in parts.path.split("/"):
-        register_secret(segment)
-    for _, value in parse_qsl(parts.query):
-        register_secret(value)
+    # Each part alone only when it looks like a key: "services" or "IncomingWebhook" are the
+    # service's public words, and registered they would be masked in every report.
+    for part in [*parts.path.split("/"), *(value for _, value in parse_qsl(parts.query))]:
+        if _looks_like_a_key(part):
+            register_secret(part)
+
+
+def _looks_like_a_key(text: str) -> bool:
+    """Letters and digits mixed (``T0AB12CD3``, ``k3yk3y...``), or long enough (24+) that no
+    word is."""
+    has_digit = any(c.isdigit() for c in text)
+    has_letter = any(c.isalpha() for c in text)
+    return (has_digit and has_letter) or len(text) >= 24
 
 
 def hf_token_file(environ: Mapping[str, str] | None = None) -> Path:

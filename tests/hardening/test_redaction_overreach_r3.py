@@ -24,10 +24,6 @@ def slack_webhook_in_the_environment() -> Iterator[None]:
     forget_registered_secrets()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (review R3): register_webhook registers every path segment of 8+ characters",
-)
 def test_a_webhook_in_the_environment_does_not_rename_a_dependency_in_the_written_bom(
     slack_webhook_in_the_environment: None, tmp_path: Path
 ) -> None:

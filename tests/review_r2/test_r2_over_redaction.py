@@ -22,11 +22,6 @@ def _clean_registry() -> Iterator[None]:
     forget_registered_secrets()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R2 finding, not fixed: register_webhook registers every path segment of 8+ "
-    "characters, including the public 'services'",
-)
 def test_a_slack_webhook_in_the_environment_masks_its_key_and_not_the_word_services() -> None:
     register_environment(
         {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0AB12CD3/B0EF45GH6/k3yk3yk3yk3y"}
