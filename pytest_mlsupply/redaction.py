@@ -107,6 +107,8 @@ class _Registry:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self.heads: set[str] = set()
+        self.tails: set[str] = set()
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -119,7 +121,15 @@ class _Registry:
         # The Markdown reports' spellings: the matrix escapes these with a backslash in inline
         # text (reports/matrix.py), SARIF's markdown these (reports/sarif.py).
         spellings |= {_MATRIX_MARKUP.sub(r"\\\g<0>", value), _SARIF_MARKUP.sub(r"\\\g<0>", value)}
+        # The pieces a shortened repr shows (pytest's assertion message writes a long string as
+        # 'head...tail'): a head that starts the value, a tail that ends it.
+        cut = value[:_PIECE_MAX]
+        heads = {cut[:n] for n in range(_PIECE_MIN, len(cut))}
+        cut = value[-_PIECE_MAX:]
+        tails = {cut[-n:] for n in range(_PIECE_MIN, len(cut))}
         with self._lock:
+            self.heads |= heads
+            self.tails |= tails
             if spellings <= self._values:
                 return
             self._values |= spellings
@@ -135,11 +145,30 @@ class _Registry:
 
     def clear(self) -> None:
         with self._lock:
+            self.heads.clear()
+            self.tails.clear()
             self._values.clear()
             self._pattern = None
 
 
+#: The shortest and longest piece of a registered value masked where a repr was shortened.
+_PIECE_MIN, _PIECE_MAX = 6, 64
+_PIECE = r"[A-Za-z0-9_\-]"
+#: A whole run of token characters just before (or just after) an ellipsis.
+_HEAD_CUT = re.compile(rf"(?<!{_PIECE})(?P<piece>{_PIECE}{{6,64}})(?=\.\.\.)")
+_TAIL_CUT = re.compile(rf"(?<=\.\.\.)(?P<piece>{_PIECE}{{6,64}})(?!{_PIECE})")
+
 _REGISTRY = _Registry()
+
+
+def _mask_cut_pieces(text: str) -> str:
+    """A registered value's head before an ellipsis, or its tail after one, masked: each
+    occurrence is one set lookup, whatever the text holds."""
+    heads, tails = _REGISTRY.heads, _REGISTRY.tails
+    if not heads:
+        return text
+    text = _HEAD_CUT.sub(lambda m: MARKER if m["piece"] in heads else m[0], text)
+    return _TAIL_CUT.sub(lambda m: MARKER if m["piece"] in tails else m[0], text)
 
 
 def register_secret(value: str | None) -> None:
@@ -259,6 +288,8 @@ def redact_text(text: str) -> str:
     pattern = _REGISTRY.pattern()
     if pattern is not None:
         text = pattern.sub(MARKER, text)
+    if "..." in text:
+        text = _mask_cut_pieces(text)
     if "@" in text:
         text = _URL_CREDENTIALS.sub(_mask_userinfo, text)
     # The case-insensitive patterns cannot skip ahead to a literal: run them only when their

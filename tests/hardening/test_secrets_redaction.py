@@ -245,3 +245,12 @@ def test_credentials_in_the_manifests_urls_are_known_once_it_is_loaded(tmp_path:
     load_manifest(manifest)
 
     assert redact_text(f"OSV said: bad password {password}") == f"OSV said: bad password {MARKER}"
+
+
+def test_a_shortened_repr_shows_neither_the_head_nor_the_tail_of_a_registered_value() -> None:
+    token = "ghs_71e0a985b2c3d4e5f60718293a4b5c730bc6d1e1dac"
+    register_secret(token)
+    shown = "assert 'ghs_71e0a985...730bc6d1e1dac' == 'other'"
+    assert redact_text(shown) == "assert '****...****' == 'other'"
+    # Pieces of other words beside an ellipsis are left alone.
+    assert redact_text("loading weights... done...") == "loading weights... done..."

@@ -102,11 +102,6 @@ def _longest_piece_shown(secret: str, text: str) -> str:
     return best
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R2 finding, not fixed: pytest's assertion message shortens a long string to "
-    "'head...tail' before redaction sees it; only hf_ heads are caught, never a tail",
-)
 def test_an_assertion_that_shortens_a_registered_token_shows_no_piece_of_it(
     pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
