@@ -19,7 +19,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -150,15 +152,44 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+#: Run before the gate, in its own process (then replaced by the gate, same pid): SIGINT and
+#: SIGTERM at their defaults and unblocked, as a terminal's foreground job has them. An ignored
+#: or blocked signal is inherited through fork and exec, and Python keeps an ignored SIGINT
+#: ignored: a test run started in the background (``pytest ... &`` from a script, ``nohup``)
+#: ignores Ctrl-C, and so would every gate it starts, which the SIGINT sent here would not stop.
+AS_FROM_A_TERMINAL = (
+    "import os, signal, sys; "
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'pytest', *sys.argv[1:]])"
+)
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_gate_left_running() -> Iterator[None]:
+    """A gate a failed test leaves behind is killed: it would run on (up to its conftest's
+    two minutes) and fail a later test of this worker with a ResourceWarning of its own."""
+    yield
+    while _STARTED:
+        gate = _STARTED.pop()
+        if gate.poll() is None:
+            gate.kill()
+            gate.wait()
+
+
 def _run(root: Path, *args: str, log: str = "gate.log", **env: str) -> subprocess.Popen[bytes]:
     with open(root.parent / log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pytest", *GATE, *args],
+        gate = subprocess.Popen(
+            [sys.executable, "-c", AS_FROM_A_TERMINAL, *GATE, *args],
             cwd=root,
             env=_env(**env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    _STARTED.append(gate)
+    return gate
 
 
 def _output(root: Path, log: str = "gate.log") -> str:
@@ -251,6 +282,49 @@ def test_a_gate_interrupted_before_its_reports_leaves_the_previous_ones_byte_for
     assert f"INTERRUPTED by {named}: no report written" in output
     assert "Traceback" not in output
     assert f"gate interrupted by {named}: no report was written" in summary.read_text()
+
+
+@pytest.fixture
+def ctrl_c_ignored() -> Iterator[None]:
+    """This process ignores SIGINT, as a test run started in the background does (a shell
+    without job control starts ``pytest ... &`` so; ``nohup`` too): its children inherit it."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal dispositions are set from the main thread only")
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _catches(pid: int, signum: int) -> bool | None:
+    """Whether the process has a handler for ``signum`` (Linux's /proc); None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+
+def test_ctrl_c_stops_a_gate_started_by_a_test_run_that_ignores_it(
+    project_root: Path, ctrl_c_ignored: None
+) -> None:
+    # Each gate is started as from a terminal: the SIGINT a test sends is the user's Ctrl-C,
+    # whatever the test run itself inherited (an ignored SIGINT stays ignored through exec).
+    (project_root / "tests" / "test_block.py").write_text(BLOCKING_TEST)
+    handshake = project_root.parent / "handshake"
+    handshake.mkdir()
+
+    gate = _run(project_root, CRASH_BLOCK_TEST=str(handshake))
+    _await(handshake / "ready", gate)
+    assert _catches(gate.pid, signal.SIGINT) in (True, None), "the gate ignores Ctrl-C"
+    gate.send_signal(signal.SIGINT)
+    status = gate.wait(timeout=WAIT_SECONDS)
+
+    output = _output(project_root)
+    assert status == pytest.ExitCode.INTERRUPTED, output
+    assert "INTERRUPTED by Ctrl-C (SIGINT): no report written" in output
 
 
 def test_a_signal_while_the_reports_are_written_is_held_until_the_set_is_complete(
