@@ -278,13 +278,16 @@ class MlsupplyPlugin:
         from pytest_mlsupply.reports.lock import OutputsBusy, reports_locked
 
         try:
-            # The whole set under the lock (one session's set, never two mixed), with SIGINT
+            # The whole set under the lock of every folder it goes to (one session's set, never
+            # two mixed, whichever folders two gates share), with SIGINT
             # and SIGTERM held: a signal before the first write writes nothing, one after it
             # lets the set be completed (interrupts.py).
             with (
                 collector_paused(),
                 signals_held() as held,
-                reports_locked(self.state.bom_path().parent, stop=held.__bool__) as go,
+                reports_locked(
+                    *(path.parent for path in self.state.report_paths()), stop=held.__bool__
+                ) as go,
             ):
                 if go:
                     self.state.write_reports(marked)

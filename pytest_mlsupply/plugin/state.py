@@ -256,6 +256,32 @@ class MlsupplyState:
         """Where the JSON ML-BOM goes: ``--mlsupply-bom``, else the manifest's ``output.bom``."""
         return self.settings.bom or self.load().manifest.output.bom
 
+    def report_paths(self) -> list[Path]:
+        """Every file the set will be written to (BOM, XML BOM, matrix, each registered report,
+        attestation), named from the settings and the manifest before anything is built: the
+        session locks their folders (reports/lock.py) for the set's build and write."""
+        from pytest_mlsupply.reports.outputs import REPORTS
+
+        manifest = self.load().manifest
+        bom_path = self.bom_path()
+        stem = self._matrix_stem()
+        paths = [bom_path, stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")]
+        bom_xml_path = self.settings.bom_xml or manifest.output.bom_xml
+        if bom_xml_path is not None:
+            paths.append(bom_xml_path)
+        for report in REPORTS:
+            paths.extend(report.paths(self.settings, manifest))
+        attest, signer = self.settings.attest, self.attest_signer
+        if attest is not None and signer is not None:
+            from pytest_mlsupply.reports.attestation import default_output
+
+            paths.append(attest.output or default_output(bom_path, signer.mode))
+        return paths
+
+    def _matrix_stem(self) -> Path:
+        stem = self.settings.matrix or self.load().manifest.output.matrix
+        return stem.with_suffix("") if stem.suffix in (".md", ".json") else stem
+
     def write_reports(self, marked: Sequence[Verification] = ()) -> None:
         """Write the ML-BOM and matrix: the manifest's items plus the marked models."""
         from pytest_mlsupply.checks.unchecked import declared_not_checked
@@ -335,9 +361,7 @@ class MlsupplyState:
         self.verdict_counts = {v.value: n for v, n in matrix.counts.items()}
         self.note_counts = matrix.note_counts
         self.planned_count = len(plan)
-        matrix_stem = self.settings.matrix or manifest.output.matrix
-        if matrix_stem.suffix in (".md", ".json"):
-            matrix_stem = matrix_stem.with_suffix("")
+        matrix_stem = self._matrix_stem()
         bom_path = self.bom_path()
         bom_xml_path = self.settings.bom_xml or manifest.output.bom_xml
         try:
@@ -387,6 +411,14 @@ class MlsupplyState:
                 outputs.extend(report.load()(inputs))
         except (BomError, ReportError) as exc:
             self.written.error = str(exc)
+            return
+        # Only files whose folder the session locked: a writer that names another path than its
+        # Where (reports/outputs.py) would write outside the lock, beside another gate's set.
+        unnamed = [str(path) for path, _ in outputs if path not in self.report_paths()]
+        if unnamed:
+            self.written.error = (
+                f"internal error: {', '.join(unnamed)} not among the report paths locked"
+            )
             return
         # Redacted before writing (write_atomic would redact too): the attestation digests the
         # text kept in self.reported, which must be the bytes on disk.

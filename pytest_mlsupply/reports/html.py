@@ -36,6 +36,8 @@ from pytest_mlsupply.reports.matrix import NOTE_MARK
 from pytest_mlsupply.reports.outputs import ReportError
 
 if TYPE_CHECKING:
+    from pytest_mlsupply.manifest.model import Manifest
+    from pytest_mlsupply.plugin.settings import Settings
     from pytest_mlsupply.reports.outputs import ReportInputs
 
 MATRIX_SCHEMA = "mlsupply-matrix/1"
@@ -100,13 +102,20 @@ def check_bom_document(document: object, name: str) -> None:
         )
 
 
+def html_paths(settings: Settings, manifest: Manifest) -> list[Path]:
+    """Where the report goes: ``--mlsupply-html``, ini ``mlsupply_html``, else the manifest's
+    ``output.html`` (none when neither asks for one)."""
+    path = settings.html or manifest.output.html
+    return [] if path is None else [path]
+
+
 def write_html(inputs: ReportInputs) -> list[tuple[Path, str]]:
     """The :mod:`.outputs` writer: the report, when ``--mlsupply-html``, ini ``mlsupply_html``
     or the manifest's ``output.html`` asks for one."""
-    path = inputs.settings.html or inputs.manifest.output.html
-    if path is None:
-        return []
-    return [(path, render_html(inputs.matrix_document, inputs.bom_document))]
+    return [
+        (path, render_html(inputs.matrix_document, inputs.bom_document))
+        for path in html_paths(inputs.settings, inputs.manifest)
+    ]
 
 
 def json_island(data: object) -> str:

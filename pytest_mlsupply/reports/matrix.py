@@ -602,11 +602,6 @@ def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
 _MARKUP = frozenset("\\<>[]!`*_~&")
 
 
-def _one_line(text: str) -> str:
-    text = one_line(" ".join(text.split()))  # an ESC or a NUL is no whitespace: escaped
-    return text.replace("|", "\\|")
-
-
 def _inline(text: str) -> str:
     """Text safe inside a table cell or list item: one line, pipes escaped, and the characters
     that would start a link, an image, an HTML tag, an entity or emphasis escaped (file names,
@@ -617,13 +612,22 @@ def _inline(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    """A code span that survives backticks in the text (GFM: fence longer than any run inside)."""
-    text = _one_line(text)  # nothing inside a code span is markup: no escapes
+    """A code span that survives backticks in the text (GFM: fence longer than any run inside).
+
+    The text is kept as it is, spaces included (only what is not printable is escaped, and a
+    pipe, which would end the table cell): a subject is the name every other report gives the
+    file (:func:`~pytest_mlsupply.printable.printable`), and ``dup  x.pkl`` collapsed to
+    ``dup x.pkl``, or ``tail.pkl `` stripped, would print as another file, a failing one
+    hidden behind a passing one."""
+    text = one_line(text).replace("|", "\\|")  # nothing inside a code span is markup
     longest = 0
     run = 0
     for char in text:
         run = run + 1 if char == "`" else 0
         longest = max(longest, run)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    # CommonMark takes one space off each end of a span that begins and ends with one: a pad
+    # keeps a text's own (and a backtick at an end from joining the fence).
+    spaced = text.startswith(" ") and text.endswith(" ") and text.strip(" ") != ""
+    pad = " " if spaced or text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -2,7 +2,9 @@
 
 Every writer gets the same :class:`ReportInputs` (what the BOM and the matrix were built from,
 and the BOM document itself) and returns the files it wants written as ``(path, text)`` pairs,
-or none when the user did not ask for it. The session builds and validates every output before
+or none when the user did not ask for it. Its :data:`Where` names those paths before anything is
+built, from the settings and the manifest alone: the session locks their folders
+(:mod:`.lock`) before it builds the set, and refuses to write a path that was not named. The session builds and validates every output before
 it writes the first one, and writes each atomically: a writer that raises
 :class:`ReportError` leaves the previous release's files in place (exit status 6).
 
@@ -54,6 +56,7 @@ class ReportInputs:
 
 
 Writer = Callable[[ReportInputs], list[tuple[Path, str]]]
+Where = Callable[["Settings", "Manifest"], list[Path]]
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,29 @@ class RegisteredReport:
     name: str
     target: str
     """``"package.module:function"``: a :data:`Writer`."""
+    where: str
+    """``"package.module:function"``: a :data:`Where`, the paths the writer will return."""
 
     def load(self) -> Writer:
-        module, _, attribute = self.target.partition(":")
-        return cast(Writer, getattr(importlib.import_module(module), attribute))
+        return cast(Writer, _attribute(self.target))
+
+    def paths(self, settings: Settings, manifest: Manifest) -> list[Path]:
+        return cast(Where, _attribute(self.where))(settings, manifest)
+
+
+def _attribute(target: str) -> object:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 #: The registry: one line per report, in the order they are written.
 REPORTS: tuple[RegisteredReport, ...] = (
-    RegisteredReport("sarif", "pytest_mlsupply.reports.sarif_output:write_sarif"),
-    RegisteredReport("html", "pytest_mlsupply.reports.html:write_html"),
+    RegisteredReport(
+        "sarif",
+        "pytest_mlsupply.reports.sarif_output:write_sarif",
+        "pytest_mlsupply.reports.sarif_output:sarif_paths",
+    ),
+    RegisteredReport(
+        "html", "pytest_mlsupply.reports.html:write_html", "pytest_mlsupply.reports.html:html_paths"
+    ),
 )

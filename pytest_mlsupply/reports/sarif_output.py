@@ -9,21 +9,29 @@ GitHub code scanning shows each alert on its file whatever directory the manifes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.reports.outputs import ReportInputs
 from pytest_mlsupply.reports.sarif import render_sarif, source_root
 
+if TYPE_CHECKING:
+    from pytest_mlsupply.manifest.model import Manifest
+    from pytest_mlsupply.plugin.settings import Settings
 
-def sarif_path(inputs: ReportInputs) -> Path | None:
-    """Where the log goes: the command line or ini option, else the manifest's ``output.sarif``."""
-    return inputs.settings.sarif or inputs.manifest.output.sarif
+
+def sarif_paths(settings: Settings, manifest: Manifest) -> list[Path]:
+    """Where the log goes: the command line or ini option, else the manifest's ``output.sarif``
+    (none when neither asks for one)."""
+    path = settings.sarif or manifest.output.sarif
+    return [] if path is None else [path]
 
 
 def write_sarif(inputs: ReportInputs) -> list[tuple[Path, str]]:
-    path = sarif_path(inputs)
-    if path is None:
+    paths = sarif_paths(inputs.settings, inputs.manifest)
+    if not paths:
         return []
+    (path,) = paths
     root = source_root(inputs.inventory, inputs.build, inputs.manifest.root)
     text = render_sarif(inputs.results, inputs.threshold, tool_version=__version__, root=root)
     return [(path, text + "\n")]

@@ -7,6 +7,8 @@ import json
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -104,19 +106,15 @@ def test_a_killed_worker_that_stops_the_run_leaves_no_item_a_pass_or_gone(
     assert_one_set(project_root)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (review R3): the reports' lock covers only the BOM's folder; lock every "
-    "output folder of the set (sorted, so two gates cannot deadlock)",
-)
 def test_two_gates_with_their_own_bom_folders_sharing_the_matrix_write_one_whole_matrix_set(
     project_root,  # noqa: F811
 ) -> None:
-    # Two jobs in one workspace, each told its own BOM path (docs/ci.md's advice is "their own
-    # --mlsupply-bom and --mlsupply-matrix"; here only the BOM): the lock is the BOM folder's, so
-    # nothing orders their writes of the shared matrix, SARIF and HTML.
-    handshake = project_root.parent / "handshake"
+    # Two jobs in one workspace, each told its own BOM path but sharing the matrix, SARIF and
+    # HTML paths: a lock on the BOM's folder alone would order nothing; every folder of the set
+    # is locked.
+    handshake, second_wait = project_root.parent / "handshake", project_root.parent / "second"
     handshake.mkdir()
+    second_wait.mkdir()
     first = _run(
         project_root,
         "--mlsupply-bom",
@@ -125,16 +123,33 @@ def test_two_gates_with_their_own_bom_folders_sharing_the_matrix_write_one_whole
         CRASH_BLOCK_REPLACE=f"{handshake}|mlsupply-matrix.json",
     )
     _await(handshake / "ready", first)  # the first has renamed its Markdown matrix
-    second = _run(project_root, "--mlsupply-bom", "build/b/ml-bom.cdx.json", log="second.log")
-    assert second.wait(timeout=600) == 0, _output(project_root, "second.log")
+    second = _run(
+        project_root,
+        "--mlsupply-bom",
+        "build/b/ml-bom.cdx.json",
+        log="second.log",
+        CRASH_NOTE_LOCK_WAIT=str(second_wait),
+    )
+    # The second waits for the first's lock on the shared folder; without it, it writes its
+    # whole set meanwhile and ends.
+    _await_either(second_wait / "waiting", second)
     (handshake / "go").touch()
     assert first.wait(timeout=WAIT_SECONDS) == 0, _output(project_root, "first.log")
+    assert second.wait(timeout=600) == 0, _output(project_root, "second.log")
 
     matrix = json.loads((project_root / "build/mlsupply-matrix.json").read_bytes())
     named = matrix["metadata"]["bom_serial_number"]
     assert named in (project_root / "build/mlsupply-matrix.md").read_text(), (
         "the JSON matrix is one gate's, the Markdown matrix the other's"
     )
+
+
+def _await_either(path: Path, process: subprocess.Popen[bytes]) -> None:
+    """Until ``path`` exists or ``process`` has ended, whichever comes first."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not path.exists() and process.poll() is None:
+        assert time.monotonic() < deadline, f"neither {path.name} nor the end of the gate"
+        time.sleep(0.05)
 
 
 @pytest.mark.needs("xdist")

@@ -3,6 +3,7 @@ SIGTERM raised as an interruption, the reports' lock, and a killed writer's temp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -135,6 +136,59 @@ def test_an_interrupted_session_stops_waiting_for_the_lock_and_writes_nothing(
 
     with reports_locked(tmp_path, stop=lambda: False), reports_locked(tmp_path, stop=stop) as go:
         assert go is False
+
+
+def test_the_reports_lock_holds_every_folder_of_the_set(tmp_path: Path) -> None:
+    bom, matrix = tmp_path / "bom", tmp_path / "shared"
+
+    with reports_locked(bom, matrix, stop=lambda: False) as go:
+        assert go
+        # Another gate with its own BOM folder but the same matrix folder waits for it.
+        with (
+            pytest.raises(OutputsBusy, match=str(matrix)),
+            reports_locked(tmp_path / "other-bom", matrix, stop=lambda: False, wait_seconds=0.05),
+        ):
+            pass
+
+
+def test_one_folder_named_twice_or_through_a_link_is_locked_once(tmp_path: Path) -> None:
+    folder = tmp_path / "build"
+    folder.mkdir()
+    (tmp_path / "link").symlink_to(folder)
+
+    # Locked twice by one session, it would wait for itself and end in OutputsBusy.
+    with reports_locked(
+        folder, tmp_path / "link", folder, stop=lambda: False, wait_seconds=0.05
+    ) as go:
+        assert go
+
+
+def test_the_folders_are_locked_in_one_order_whatever_order_they_are_named_in(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    held_second: list[bool] = []
+
+    def stop() -> bool:
+        # While it waits for the first folder, the second is not taken yet: a gate that named
+        # them the other way round and holds the second cannot be waiting for this one.
+        with (
+            contextlib.suppress(OutputsBusy),
+            reports_locked(second, stop=lambda: False, wait_seconds=0) as go,
+        ):
+            held_second.append(not go)
+            return False
+        held_second.append(True)
+        return False
+
+    with (
+        reports_locked(first, stop=lambda: False),
+        pytest.raises(OutputsBusy, match=str(first)),
+        reports_locked(second, first, stop=stop, wait_seconds=0.05),
+    ):
+        pass
+    assert held_second
+    assert not any(held_second)
 
 
 def _dead_pid() -> int:

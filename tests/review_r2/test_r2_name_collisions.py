@@ -1,6 +1,6 @@
-"""R2 review: two different files, one printed name. The Markdown matrix collapses runs of
-spaces (and drops leading and trailing ones) in a subject, so ``dup  x.pkl`` (two spaces) and
-``dup x.pkl`` print alike: a failing file hidden behind a passing one."""
+"""R2 review: two different files must never share one printed name. The Markdown matrix
+collapsed runs of spaces (and dropped leading and trailing ones) in a subject, so ``dup  x.pkl``
+(two spaces) and ``dup x.pkl`` printed alike: a failing file hidden behind a passing one."""
 
 from __future__ import annotations
 
@@ -50,11 +50,6 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> str:
     return (root / "build" / "mlsupply-matrix.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R2 finding, not fixed: reports/matrix.py _code collapses space runs and strips the "
-    "ends of a subject",
-)
 def test_the_matrix_names_two_files_that_differ_in_their_spaces_apart(matrix: str) -> None:
     rows = [line for line in matrix.splitlines() if line.startswith("| `m/")]
     subjects = [row.split("|")[1].strip() for row in rows]
