@@ -10,6 +10,7 @@ pickle inside a tar inside a zip is scanned exactly like a pickle on disk.
 
 from __future__ import annotations
 
+import errno
 import io
 import mmap
 import os
@@ -36,11 +37,27 @@ __all__ = [
     "ScanPolicy",
     "ScanReport",
     "Scanner",
+    "present",
 ]
 
 
 class ScanError(Exception):
     """The content could not be analysed; the message says why and where."""
+
+
+def present(candidate: Path, *, links: bool) -> bool:
+    """Whether ``candidate`` (a name a file chose, beside it) is a regular file, or with
+    ``links`` also a symbolic link. A name too long for the file system names nothing; any
+    other failure to look is a :class:`ScanError` (the check fails closed), never an escape of
+    the scanner (pathlib ignores only "no such file" and the like)."""
+    try:
+        if candidate.is_symlink():
+            return links
+        return candidate.is_file()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise ScanError(f"cannot look for {candidate.name!r} beside the file: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -144,8 +161,7 @@ class Blob:
         folder = self.folder()
         if folder is None:
             return None
-        candidate = folder / relative
-        return candidate.is_file() and not candidate.is_symlink()
+        return present(folder / relative, links=False)
 
     def child(self, member: str, data: bytes) -> Blob:
         member = printable(member)  # the archive's name for it is the publisher's to choose

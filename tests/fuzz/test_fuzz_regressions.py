@@ -153,3 +153,36 @@ def test_a_7z_member_both_directory_and_file_is_an_error_not_a_crash(tmp_path: P
     (error,) = scan_file(path, "model.7z").errors
 
     assert error.startswith("model.7z: 7z archive cannot be listed: ValueError: At most one of")
+
+
+def test_a_json_string_of_name_characters_is_searched_for_escape_text_in_linear_time() -> None:
+    # A config key of 300,000 "i"s (the fuzzer's was "gradient_checkpointiii..."): the
+    # GLOBAL-line pattern was tried from each "i" to the end of the run and back (100 kB took
+    # 27 s, 300 kB 99 s). The case limit of run_case is the hang detector.
+    key = "gradient_checkpoint" + "i" * 300_000
+    run_case(TARGETS["hf-json"], ("config.json", json.dumps({key: False}).encode()))
+
+
+def test_escape_text_of_a_global_line_is_still_found_inside_a_word_run(tmp_path: Path) -> None:
+    # The pattern now starts at a run of name characters: a GLOBAL line whose "c" sits inside
+    # one ("...\\ncos\\nsystem\\n", the "n" of the escape before it) is found as before.
+    payload = "(dp0\\ncos\\nsystem\\n(S'true'\\ntR."
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"note": payload}))
+    report = scan_file(path, "config.json")
+    assert any("os.system" in f.evidence or "system" in f.title for f in report.findings), [
+        (f.rule, f.title, f.evidence) for f in report.findings
+    ]
+
+
+def test_a_diffusers_index_naming_a_component_too_long_for_the_file_system_is_scanned() -> None:
+    # model_index.json names the folders beside it: a name past NAME_MAX made pathlib raise
+    # ENAMETOOLONG out of the scanner (pathlib ignores only "no such file" and the like).
+    component = "safety_checker" + "checker" * 200
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": "0.30.0",
+        component: ["stable_diffusion", "StableDiffusionSafetyChecker"],
+        "tokenizer": ["transformers" + "s" * 300, "CLIPTokenizer"],
+    }
+    run_case(TARGETS["hf-json"], ("model_index.json", json.dumps(index).encode()))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_mlsupply.engines.blob import Blob
+from pytest_mlsupply.engines.blob import Blob, present
 from pytest_mlsupply.results import Finding, Severity
 
 __all__ = ["INSTALLED_LIBRARIES", "model_index_findings"]
@@ -162,8 +162,7 @@ def _shadowed(blob: Blob, relative: str) -> bool:
     folder = blob.folder()
     if folder is None:
         return False
-    candidate = folder / relative
-    return candidate.is_file() or candidate.is_symlink()
+    return present(folder / relative, links=True)
 
 
 def _shadowing(

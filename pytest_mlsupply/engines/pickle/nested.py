@@ -511,8 +511,13 @@ _A85_RUN = re.compile(r"<~([!-uz\s]+?)~>|(?<![!-uz])[!-uz]{16,}")
 _A85_OPEN = _one_of(_A85_FIRST)
 _A85_HEAD = rf"<~|(?<![!-uz]){_A85_OPEN}[!-uz]{{15}}|(?<![!-uz])[!-uz]{{0,31}}[:,;='\"`]{_A85_OPEN}[!-uz]{{15}}"
 #: Escape text a program decodes with codecs.escape_decode: \xNN, octal, or protocol 0's
-#: GLOBAL / INST lines ("cos\\nsystem\\n").
-_ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u00[0-9A-Fa-f]{2}|[0-7]{1,3})|[ci][\w.]+\\n[\w.]+\\n")
+#: GLOBAL / INST lines ("cos\\nsystem\\n"). A line is tried once, from the start of its run of
+#: name characters (the lookahead finds the "c"/"i" in it): tried from every "c" and "i", a
+#: long run without "\\n" after it made the search quadratic (100 kB: 27 s; found by fuzzing).
+_ESCAPE = re.compile(
+    r"\\(?:x[0-9A-Fa-f]{2}|u00[0-9A-Fa-f]{2}|[0-7]{1,3})"
+    r"|(?<![\w.])(?=[\w.]*[ci][\w.])[\w.]++\\n[\w.]++\\n"
+)
 #: Hex after a label: "0x" and digits, or byte pairs apart ("80 04 95", "80:04:95").
 _SPACED_HEX = re.compile(
     r"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{16,}|(?:[0-9A-Fa-f]{2}[ :\-]){8,}[0-9A-Fa-f]{2})"
