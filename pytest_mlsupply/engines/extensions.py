@@ -11,6 +11,10 @@ turned out to be. Two levels:
   pointer, another format altogether — is a high finding (MLS-FMT-004) that says what the
   loader does with it: refuse it, or read it as something else (``torch.load`` unpickles any
   ``.pt`` that is not a zip; ``numpy.load`` unpickles an ``.npy`` without its magic).
+
+  When that content is not recognised at all (``unknown``), the deep scan has no engine to
+  read it with either: :func:`unread_claim` says so, and the ``scan`` check records it as an
+  error (it fails at any ``fail_on``), not as a clean scan of bytes nothing looked at.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 from pytest_mlsupply.engines.identification import Format, Identification
 
-__all__ = ["CLAIMS", "Claim", "broken_claim", "noun", "with_mismatch"]
+__all__ = ["CLAIMS", "Claim", "broken_claim", "noun", "unread_claim", "with_mismatch"]
 
 _PICKLE_BASED = frozenset(
     {Format.PICKLE, Format.JOBLIB, Format.PYTORCH_LEGACY, Format.PYTORCH_ZIP,
@@ -204,3 +208,20 @@ def broken_claim(ident: Identification, suffix: str) -> str | None:
     if claim is None:
         return f"{what}: every loader of it fails"
     return f"{what}: {claim.loader} {claim.otherwise}"
+
+
+def unread_claim(ident: Identification, suffix: str) -> str | None:
+    """Why the scan of a weights file whose content is unrecognised cannot pass (None when the
+    name claims no weights format of :data:`CLAIMS`, or the content was recognised).
+
+    ``.bin`` and ``.model`` claim no one format (fastText, GGML and word2vec binaries are
+    unrecognised ``.bin`` files; the pickle probe reads them as ``torch.load`` would)."""
+    claim = CLAIMS.get(suffix)
+    if claim is None or ident.format != Format.UNKNOWN:
+        return None
+    expected = " or ".join(sorted(_NOUNS[fmt] for fmt in _EXPECTED[suffix]))
+    return (
+        f"named {suffix} ({expected}, for {claim.loader}), but the content is {noun(ident)} "
+        f"({ident.detail}; {ident.evidence}): no engine could scan it, so the scan cannot "
+        f"vouch for it ({claim.loader} {claim.otherwise})"
+    )

@@ -24,7 +24,7 @@ closed) but keeps what it found.
 from __future__ import annotations
 
 from contextlib import suppress
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from pytest_mlsupply.engines.blob import (
@@ -37,6 +37,7 @@ from pytest_mlsupply.engines.blob import (
     ScanReport,
 )
 from pytest_mlsupply.engines.budget import BudgetExceeded, budget_finding
+from pytest_mlsupply.engines.extensions import unread_claim
 from pytest_mlsupply.engines.formats.archives import classify_zip, list_zip, tar_header
 from pytest_mlsupply.engines.formats.compressed import (
     joblib_compression,
@@ -93,6 +94,10 @@ def scan_blob(blob: Blob, ctx: ScanContext) -> list[Finding]:
 def _scan_blob(blob: Blob, ctx: ScanContext, findings: list[Finding]) -> None:
     ident = identify_blob(blob)
     ctx.formats[blob.member or ""] = ident.format.value
+    unread = unread_claim(ident, PurePath(blob.name).suffix.lower())
+    if unread is not None:
+        # Named as weights and recognised as nothing: no engine reads it, so no pass.
+        ctx.error(blob, unread)
     findings += _run(SCANNERS.get(ident.format), blob, ident, ctx)
     if ident.appended_zip is not None:
         findings += _scan_appended_zip(blob, ctx)

@@ -21,11 +21,19 @@ the loaders enable (``{% generation %}``, loop controls, ``{% do %}``), then the
 * ``{% import %}``, ``{% include %}``, ``{% extends %}``: a hub template must be self-contained.
 
 Results are plain :class:`TemplateIssue` values; :func:`issue_to_finding` places them.
-No size cut-off applies: a template of any size is parsed.
+
+A template longer than :data:`MAX_TEMPLATE_CHARS` (256 Ki characters; real chat templates are
+a few KB) is not parsed: it is a high issue (MLS-TPL-010), never a pass, and a critical one
+(MLS-TPL-001) when its text spells out a Python internal (``__globals__``...). jinja2's lexer and
+parser cost a few microseconds a token and cannot be interrupted, so the cap is what bounds
+them; the walk below is linear in the tree and checks the scan's budgets
+(:func:`~pytest_mlsupply.engines.budget.checkpoint`) as it goes.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +47,13 @@ from pytest_mlsupply.engines.budget import checkpoint
 from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.results import Finding, Location, Severity
 
-__all__ = ["TemplateIssue", "analyse_template", "issue_to_finding", "template_findings"]
+__all__ = [
+    "MAX_TEMPLATE_CHARS",
+    "TemplateIssue",
+    "analyse_template",
+    "issue_to_finding",
+    "template_findings",
+]
 
 CATEGORY = "template-injection"
 CWE_SSTI = "CWE-1336"
@@ -130,6 +144,9 @@ _STRING_FILTERS = frozenset(
 _STRING_METHODS = frozenset({"format", "join", "replace", "lower", "upper", "decode", "encode"})
 _FOLD_LIMIT = 32  # distinct candidate strings kept per expression
 _TEXT_LIMIT = 4096  # longest folded string kept
+_FIELD_SHOWN = 80  # characters of a str.format field quoted in evidence
+#: Longest template analysed, in characters: past it the template is an issue, not parsed.
+MAX_TEMPLATE_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -166,31 +183,40 @@ def _environment() -> SandboxedEnvironment:
 
 
 def analyse_template(source: str) -> list[TemplateIssue]:
-    """Every sandbox-escape shape in ``source``; parse failures are issues too (MLS-TPL-009)."""
+    """Every sandbox-escape shape in ``source``; parse failures are issues too (MLS-TPL-009),
+    and so is a template too large to analyse (MLS-TPL-010)."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        return [_too_large(len(source)), *_internals_named(source)]
     try:
         tree = _environment().parse(source)
     except TemplateSyntaxError as exc:
-        # A template jinja2 cannot parse cannot run under any jinja2-based loader, so it is not an
-        # escape; but it is not a working chat template either, and other engines (llama.cpp's
-        # minja) may read it differently than we can analyse it: flag it, do not fail the scan.
-        return [
-            TemplateIssue(
-                rule="MLS-TPL-009",
-                severity=Severity.MEDIUM,
-                title="chat template does not parse as jinja2",
-                evidence=f"{exc.message} (line {exc.lineno})",
-                line=exc.lineno,
-                why="no jinja2-based loader can render it, and what other template engines make "
-                "of it cannot be analysed",
-                remediation="use the template published by the model authors",
-            )
-        ]
+        return [_unparsable(f"{exc.message} (line {exc.lineno})", exc.lineno)]
+    except ValueError as exc:
+        # jinja2's lexer converts integer literals with int(): one of more than 4,300 digits
+        # raises Python's ValueError (the int_max_str_digits limit) under every loader too.
+        return [_unparsable(f"{exc} (jinja2's lexer)", None)]
     except RecursionError:
         return [_too_deep()]
     try:
         return _Walker(source, tree).run()
     except RecursionError:
         return [_too_deep()]
+
+
+def _unparsable(evidence: str, line: int | None) -> TemplateIssue:
+    # A template jinja2 cannot parse cannot run under any jinja2-based loader, so it is not an
+    # escape; but it is not a working chat template either, and other engines (llama.cpp's
+    # minja) may read it differently than we can analyse it: flag it, do not fail the scan.
+    return TemplateIssue(
+        rule="MLS-TPL-009",
+        severity=Severity.MEDIUM,
+        title="chat template does not parse as jinja2",
+        evidence=evidence,
+        line=line,
+        why="no jinja2-based loader can render it, and what other template engines make "
+        "of it cannot be analysed",
+        remediation="use the template published by the model authors",
+    )
 
 
 def _too_deep() -> TemplateIssue:
@@ -202,6 +228,43 @@ def _too_deep() -> TemplateIssue:
         why="a template that cannot be analysed cannot be trusted; real chat templates are shallow",
         remediation="use the template published by the model authors",
     )
+
+
+def _too_large(length: int) -> TemplateIssue:
+    return TemplateIssue(
+        rule="MLS-TPL-010",
+        severity=Severity.HIGH,
+        title="chat template is too large to analyse",
+        evidence=f"{length} characters (cap {MAX_TEMPLATE_CHARS})",
+        why="a template that cannot be analysed cannot be trusted; real chat templates are a "
+        "few kilobytes, and every loader renders whatever the template holds",
+        remediation="use the template published by the model authors",
+    )
+
+
+#: Python internals an escape walks through, found in the text of a template too large to parse.
+_INTERNALS_TEXT = re.compile(
+    r"__(?:class|mro|base|bases|subclasses|globals|builtins|import|init|dict|getattribute|code"
+    r"|func|reduce|reduce_ex|self|module|loader|spec)__"
+)
+
+
+def _internals_named(source: str) -> list[TemplateIssue]:
+    """An unparsed template that spells a Python internal out: the escape a loader renders
+    (one linear search of the text; names built from pieces need the parse, and are missed)."""
+    found = _INTERNALS_TEXT.search(source)
+    if found is None:
+        return []
+    line = source.count("\n", 0, found.start()) + 1
+    return [
+        TemplateIssue(
+            rule="MLS-TPL-001",
+            severity=Severity.CRITICAL,
+            title="chat template reaches Python internals (sandbox escape)",
+            evidence=f"the template, too large to parse, names {found.group()!r} (line {line})",
+            line=line,
+        )
+    ]
 
 
 def issue_to_finding(issue: TemplateIssue, location: Location) -> Finding:
@@ -256,7 +319,12 @@ class _Walker:
         # What each ``{% set %}`` value folds to, per set of names being expanded: a chain of
         # variables that each use the previous one twice folds in linear time, not 2^n.
         self._folded: dict[tuple[int, frozenset[str]], set[str] | None] = {}
+        # What each name folds to (the union of all its values), per set of names being
+        # expanded: a name set a thousand times and used a thousand times is one union, not a
+        # thousand.
+        self._names: dict[tuple[str, frozenset[str]], set[str] | None] = {}
         self.nodes = list(tree.find_all(nodes.Node))  # one traversal, shared by every pass
+        self._snippets: dict[int, str] = {}  # a line is stripped once, however many issues
         self._collect_assignments()
 
     # -- bookkeeping
@@ -272,8 +340,10 @@ class _Walker:
     def snippet(self, line: int | None) -> str:
         if line is None or not 0 < line <= len(self.lines):
             return ""
-        text = self.lines[line - 1].strip()
-        return text if len(text) <= 160 else text[:157] + "..."
+        if line not in self._snippets:
+            text = self.lines[line - 1].strip()
+            self._snippets[line] = text if len(text) <= 160 else text[:157] + "..."
+        return self._snippets[line]
 
     def add(
         self,
@@ -344,8 +414,12 @@ class _Walker:
         if isinstance(node, nodes.Name):
             if node.name in visiting or node.name not in self.assigned:
                 return None
-            inner = visiting | {node.name}
-            return _union([self._fold_value(value, inner) for value in self.assigned[node.name]])
+            key = (node.name, visiting)
+            if key not in self._names:
+                inner = visiting | {node.name}
+                values = self.assigned[node.name]
+                self._names[key] = _union(self._fold_value(value, inner) for value in values)
+            return self._names[key]
         if isinstance(node, nodes.Filter):
             return self._fold_filter(node, visiting)
         if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
@@ -473,6 +547,7 @@ class _Walker:
 
     def run(self) -> list[TemplateIssue]:
         for node in self.nodes:
+            checkpoint()  # the scan's budgets (policy.limits), once a node
             if isinstance(node, nodes.Const) and isinstance(node.value, str):
                 self.check_format_string(node.value, node)
             elif isinstance(node, nodes.Getattr):
@@ -607,14 +682,15 @@ class _Walker:
         formats = self.fold(callee.node)
         for fmt in sorted(formats or ()):
             for field in _format_fields(fmt):
+                shown = _shown(field)
                 for part in _field_attributes(field):
-                    self.check_name(part, node, base=None, how=f"format field {{{field}}}")
+                    self.check_name(part, node, base=None, how=f"format field {{{shown}}}")
                 if "." in field or "[" in field:
                     self.add(
                         "MLS-TPL-005",
                         Severity.MEDIUM,
                         "chat template uses str.format fields that walk attributes",
-                        f"format string field {{{field}}}",
+                        f"format string field {{{shown}}}",
                         node,
                         why="format fields such as '{0.__class__}' read attributes outside the "
                         "sandbox's attribute checks in older jinja2 releases",
@@ -626,9 +702,10 @@ class _Walker:
         if "{" not in text or ("." not in text and "[" not in text):
             return
         for field in _format_fields(text):
+            shown = _shown(field)
             for part in _field_attributes(field):
                 if _is_private(part):
-                    self.check_name(part, node, base=None, how=f"format field {{{field}}}")
+                    self.check_name(part, node, base=None, how=f"format field {{{shown}}}")
 
     def check_global(self, node: nodes.Name) -> None:
         if node.ctx != "load":
@@ -687,12 +764,11 @@ def _known(items: list[set[str] | None]) -> list[set[str]]:
     return [item for item in items if item is not None]
 
 
-def _combinations(parts: list[set[str]]) -> Iterator[list[str]]:
-    """Cartesian product of candidate strings, capped at :data:`_FOLD_LIMIT` results."""
-    combos: list[list[str]] = [[]]
-    for candidates in parts:
-        combos = [[*c, v] for c in combos for v in sorted(candidates)][:_FOLD_LIMIT]
-    yield from combos
+def _combinations(parts: list[set[str]]) -> Iterator[tuple[str, ...]]:
+    """Cartesian product of candidate strings (each part's in sorted order), its first
+    :data:`_FOLD_LIMIT` combinations: linear in the number of parts (a ``|format`` of 100,000
+    arguments), where growing every kept combination one part at a time was quadratic."""
+    return itertools.islice(itertools.product(*(sorted(c) for c in parts)), _FOLD_LIMIT)
 
 
 def _product(parts: list[set[str] | None]) -> set[str] | None:
@@ -704,6 +780,7 @@ def _product(parts: list[set[str] | None]) -> set[str] | None:
 def _union(parts: Iterable[set[str] | None]) -> set[str] | None:
     out: set[str] = set()
     for part in parts:
+        checkpoint()
         if part is None:
             return None
         out |= part
@@ -744,6 +821,7 @@ def _direct(base: nodes.Node | None, gadget: str) -> bool:
 def _format_fields(fmt: str) -> Iterator[str]:
     try:
         for _text, field, _spec, _conversion in string.Formatter().parse(fmt):
+            checkpoint()
             if field:
                 yield field
     except ValueError:
@@ -751,11 +829,17 @@ def _format_fields(fmt: str) -> Iterator[str]:
 
 
 def _field_attributes(field: str) -> Iterator[str]:
-    """Attribute and key names in a format field: ``0.__class__`` → ``__class__``."""
+    """Attribute and key names in a format field: ``0.__class__`` → ``__class__``, each once
+    (``{0.__.__.__...}`` names ``__`` a hundred thousand times: it is checked once)."""
     rest = field.split(".", 1)[1] if "." in field else ""
-    if "[" in field:
-        for chunk in field.split("[")[1:]:
-            yield chunk.split("]", 1)[0]
-    for part in rest.replace("[", ".").replace("]", ".").split("."):
+    parts = [chunk.split("]", 1)[0] for chunk in field.split("[")[1:]] if "[" in field else []
+    parts += rest.replace("[", ".").replace("]", ".").split(".")
+    for part in dict.fromkeys(parts):
+        checkpoint()
         if part:
             yield part
+
+
+def _shown(field: str) -> str:
+    """A format field as quoted in evidence: bounded, for a field may be the whole template."""
+    return field if len(field) <= _FIELD_SHOWN else field[: _FIELD_SHOWN - 3] + "..."

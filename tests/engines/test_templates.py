@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from pytest_mlsupply.engines.templates import analyse_template, template_findings
@@ -125,13 +123,12 @@ def test_the_loaders_extensions_parse_generation_break_and_do() -> None:
     assert analyse_template(source) == []
 
 
-def test_a_one_megabyte_template_is_parsed_whole_and_its_tail_escape_found() -> None:
+def test_a_one_megabyte_template_is_too_large_to_parse_and_its_tail_escape_still_critical() -> None:
     padding = "You are a helpful assistant. " * 36_000  # about 1 MB of plain template text
     source = REAL_TEMPLATES["chatml"] + padding + "{{ cycler.__init__.__globals__ }}"
     assert len(source) > 1_000_000
-    started = time.monotonic()
-    assert worst(source) == Severity.CRITICAL
-    assert time.monotonic() - started < 10
+    rules = {(issue.rule, issue.severity) for issue in analyse_template(source)}
+    assert rules == {("MLS-TPL-010", Severity.HIGH), ("MLS-TPL-001", Severity.CRITICAL)}
 
 
 def test_findings_carry_the_callers_location_and_the_issue_line() -> None:

@@ -155,7 +155,7 @@ def gate_results(capsys: pytest.CaptureFixture[str], directory: Path) -> list[di
     return results
 
 
-def test_a_safetensors_header_length_of_2_63_fails_its_format_check(
+def test_a_safetensors_header_length_of_2_63_fails_its_format_check_and_errors_its_scan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "m").mkdir()
@@ -164,7 +164,11 @@ def test_a_safetensors_header_length_of_2_63_fails_its_format_check(
     [fmt] = [r for r in results if r["check"] == "format"]
     assert fmt["verdict"] == "fail"
     assert {f["rule"] for f in fmt["findings"]} == {"MLS-FMT-004"}
-    assert all(r["verdict"] != "error" for r in results)  # refused, not crashed
+    # No engine could read it (identified as nothing): the scan fails closed, by design.
+    [scan] = [r for r in results if r["check"] == "scan"]
+    assert scan["verdict"] == "error"
+    assert "named .safetensors (safetensors file" in scan["error"]
+    assert all(r["verdict"] != "error" for r in results if r["check"] != "scan")  # no crash
 
 
 def test_a_gguf_header_with_counts_of_2_63_is_refused_by_its_reader(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 
@@ -73,3 +74,20 @@ def test_an_unknown_command_line_threshold_is_refused_with_the_plugin_off_too(
     result.stderr.fnmatch_lines(
         ["*--mlsupply-fail-on: invalid choice: 'severe' (choose from 'critical', 'high'*"]
     )
+
+
+def test_a_model_safetensors_with_an_absurd_header_length_fails_the_gate_even_at_critical(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    # A header length of 2^63: identified as nothing. The format check's finding is high (a
+    # warning under fail_on: critical); the scan could read none of it, so it is an error.
+    weights = project.model_dir / "model.safetensors"
+    weights.write_bytes(struct.pack("<Q", 1 << 63) + b'{"w": {}}' + b"\0" * 64)
+    project.default_manifest(top="policy: {fail_on: critical}")  # pinned to these bytes
+
+    result = pytester.runpytest("--mlsupply")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert cell(project, "tiny/model.safetensors", "format") == "warn"
+    assert cell(project, "tiny/model.safetensors", "scan") == "error"
+    result.stdout.fnmatch_lines(["*tiny/model.safetensors: named .safetensors*unrecognised data*"])
