@@ -152,15 +152,16 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-#: Run before the gate, in its own process (then replaced by the gate, same pid): SIGINT and
-#: SIGTERM at their defaults and unblocked, as a terminal's foreground job has them. An ignored
+#: Run before the gate, in its own process (then replaced by the gate, same pid): SIGINT,
+#: SIGTERM and SIGHUP at their defaults and unblocked, as a terminal's foreground job has them
+#: (``nohup`` ignores SIGHUP, a background job SIGINT). An ignored
 #: or blocked signal is inherited through fork and exec, and Python keeps an ignored SIGINT
 #: ignored: a test run started in the background (``pytest ... &`` from a script, ``nohup``)
 #: ignores Ctrl-C, and so would every gate it starts, which the SIGINT sent here would not stop.
 AS_FROM_A_TERMINAL = (
     "import os, signal, sys; "
-    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
-    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); "
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]; "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}); "
     "os.execv(sys.executable, [sys.executable, '-m', 'pytest', *sys.argv[1:]])"
 )
 

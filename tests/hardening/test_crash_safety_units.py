@@ -54,7 +54,7 @@ def _signal_twice(first: int, second: int) -> None:
         os.kill(os.getpid(), second)
 
 
-def test_a_second_signal_while_held_stops_the_block() -> None:
+def test_a_second_signal_while_held_stops_the_block(python_defaults: None) -> None:
     with pytest.raises(KeyboardInterrupt):
         _signal_twice(signal.SIGINT, signal.SIGINT)
     with pytest.raises(Terminated):
