@@ -186,3 +186,11 @@ def test_a_diffusers_index_naming_a_component_too_long_for_the_file_system_is_sc
         "tokenizer": ["transformers" + "s" * 300, "CLIPTokenizer"],
     }
     run_case(TARGETS["hf-json"], ("model_index.json", json.dumps(index).encode()))
+
+
+def test_a_hydra_target_of_a_hundred_thousand_dotted_segments_is_judged_in_linear_time() -> None:
+    # The import policy joined every prefix of the name to look it up (and copied every tail):
+    # quadratic in the segments of a `_target_` an attacker wrote (500 kB: over 20 s).
+    target = "builtins." + "opes." * 100_000 + "system"
+    document = {"encoder": {"_target_": target}}
+    run_case(TARGETS["hf-json"], ("model_config.json", json.dumps(document).encode()))

@@ -477,9 +477,21 @@ _DANGEROUS_DUNDERS = frozenset(
 )
 
 
-def _longest_prefix(segments: list[str], table: dict[str, str]) -> tuple[str, str] | None:
-    for end in range(len(segments), 0, -1):
-        key = ".".join(segments[:end])
+#: How many dotted segments the longest key of each prefix table has (by the table's identity).
+_TABLE_DEPTHS: dict[int, int] = {}
+
+
+def _longest_prefix(
+    segments: list[str], table: dict[str, str], start: int = 0
+) -> tuple[str, str] | None:
+    """The longest key of ``table`` that ``segments[start:]`` starts with. Only as many
+    segments as the table's longest key are joined: a name of 100,000 dotted segments (a
+    Hydra ``_target_`` an attacker wrote) made every lookup quadratic (found by fuzzing)."""
+    depth = _TABLE_DEPTHS.get(id(table))
+    if depth is None:
+        depth = _TABLE_DEPTHS[id(table)] = max((key.count(".") + 1 for key in table), default=0)
+    for end in range(min(len(segments), start + depth), start, -1):
+        key = ".".join(segments[start:end])
         if key in table:
             return key, table[key]
     return None
@@ -499,12 +511,12 @@ def _decide_one(module: str, name: str) -> Decision:
         return Decision(Verdict.DANGEROUS, hit[1], hit[0])
     # Attribute paths: GLOBAL 'torch' 'os.system' imports torch and then walks torch.os.system.
     for start in range(len(name_segments) - 1):
-        tail = name_segments[start:]
-        hit = _longest_prefix(tail, _DANGEROUS_PREFIXES)
-        if hit is not None and len(tail) >= 2:
+        hit = _longest_prefix(name_segments, _DANGEROUS_PREFIXES, start)
+        if hit is not None:  # at least two segments remain: start < len - 1
+            tail = ".".join(name_segments[start:])
             return Decision(
                 Verdict.DANGEROUS,
-                f"reaches {'.'.join(tail)} through the namespace of {module}: {hit[1]}",
+                f"reaches {tail} through the namespace of {module}: {hit[1]}",
                 hit[0],
             )
     if len(name_segments) >= 2 and name_segments[-1] in _NOTORIOUS_NAMES:
