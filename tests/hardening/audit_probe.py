@@ -62,11 +62,8 @@ SCANNER_ENTRIES = frozenset(
 #: A check item's run: what ``pytest --mlsupply`` does for a model's files beyond the scan.
 ITEM_ENTRIES = frozenset({("pytest_mlsupply/plugin/items.py", "runtest")})
 
-#: Audit events (exact names, or prefixes ending in ".") the proof watches.
-WATCHED = (
-    "exec",
-    "compile",
-    "import",
+#: Events nothing in scope may raise, not even a module being loaded.
+NEVER = (
     "subprocess.",
     "os.system",
     "os.exec",
@@ -78,14 +75,17 @@ WATCHED = (
     "pty.spawn",
     "socket.",
     "pickle.find_class",
-    "marshal.",
-    "ctypes.",
     "code.__new__",
     "cpython.run_",
     "urllib.Request",
     "http.client.",
     "webbrowser.open",
 )
+#: Events only the import system may raise while it loads a module whose name was judged:
+#: its body (exec), its .pyc (marshal), its source (compile), its C library (ctypes).
+LOADING_ONLY = ("exec", "compile", "marshal.", "ctypes.")
+#: Audit events (exact names, or prefixes ending in ".") the proof watches.
+WATCHED = ("import", *LOADING_ONLY, *NEVER)
 
 _BOOTSTRAP = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 _PARSE_CODE = ast.parse.__code__

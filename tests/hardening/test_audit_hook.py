@@ -29,33 +29,11 @@ import pytest
 
 import tests.corpus as corpus_package
 from tests.corpus import Sample, all_samples
-from tests.hardening.audit_probe import LOG_VARIABLE
+from tests.hardening.audit_probe import LOADING_ONLY, LOG_VARIABLE, NEVER
 from tests.hardening.planted import new_token, write_planted
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: Events nothing in scope may raise, not even a module being loaded.
-NEVER = (
-    "subprocess.",
-    "os.system",
-    "os.exec",
-    "os.spawn",
-    "os.posix_spawn",
-    "os.fork",
-    "os.forkpty",
-    "os.startfile",
-    "pty.spawn",
-    "socket.",
-    "pickle.find_class",
-    "code.__new__",
-    "cpython.run_",
-    "urllib.Request",
-    "http.client.",
-    "webbrowser.open",
-)
-#: Events only the import system may raise while it loads a module whose name was judged:
-#: its body (exec), its .pyc (marshal), its source (compile), its C library (ctypes).
-LOADING_ONLY = ("exec", "compile", "marshal.", "ctypes.")
 
 #: The standard library modules the scanner and check items may import while they run (lazy
 #: imports, and the modules those import). ``msvcrt``, ``_winapi``, ``winreg`` and ``nt``:
