@@ -123,6 +123,13 @@ INPUTS: dict[str, tuple[str, Callable[[Path], object], str]] = {
         "nested",
     ),
     "BUILD chain": ("build_chain.pkl", _pickle(b"}" * (N + 1) + b"b" * N), "nested"),
+    # Top-down, each list appended to its parent and fetched back from the memo: the only way
+    # to nest from the outside in, four opcodes a level, and the memo makes the graph shared.
+    "nested lists top-down (memo)": (
+        "topdown.pkl",
+        _pickle(b"]\x94" + b"".join(b"]\x94aj" + struct.pack("<I", i) for i in range(1, N + 1)), 4),
+        "nested",
+    ),
     "REDUCE chain (calls of calls)": (
         "reduce_chain.pkl",
         _pickle(b"cmod\nf\n" + b")R" * N),

@@ -106,6 +106,11 @@ class Op(NamedTuple):
     c_file: str | None = None
 
 
+#: Builds an :class:`Op` from all its fields without the keyword-handling ``__new__`` the
+#: NamedTuple generates: a third of the cost of an argument-less opcode, on the hot path.
+_new_op = tuple.__new__
+
+
 class PyFrames:
     """Where ``pickle.py``'s current frame ends (None outside a frame), as its unframer reads.
 
@@ -662,6 +667,22 @@ _OPCODES: dict[int, tuple[str, Callable[[_Reader], Any]]] = {
     0x98: ("READONLY_BUFFER", _none),
 }
 
+#: Opcodes whose argument is a fixed-size number, with its layout: what :func:`read_op` reads
+#: directly when the bytes lie inside the current frame (the readers above give the same value).
+_FIXED: dict[int, struct.Struct] = {
+    ord("J"): struct.Struct("<i"),  # BININT
+    ord("K"): struct.Struct("<B"),  # BININT1
+    ord("M"): struct.Struct("<H"),  # BININT2
+    ord("h"): struct.Struct("<B"),  # BINGET
+    ord("j"): struct.Struct("<I"),  # LONG_BINGET
+    ord("q"): struct.Struct("<B"),  # BINPUT
+    ord("r"): struct.Struct("<I"),  # LONG_BINPUT
+    ord("G"): struct.Struct(">d"),  # BINFLOAT
+    0x82: struct.Struct("<B"),  # EXT1
+    0x83: struct.Struct("<H"),  # EXT2
+    0x84: struct.Struct("<i"),  # EXT4
+}
+
 #: Every opcode byte the unpickler dispatches on, with its name.
 OPCODE_NAMES: dict[int, str] = {code: name for code, (name, _) in _OPCODES.items()}
 
@@ -705,8 +726,35 @@ def read_op(
     if entry is None:
         raise DecodeError(pos, f"invalid load key {bytes([code])!r}")
     name, reader = entry
-    if reader is _none and (frames is None or frames.end is None):
-        return Op(name, None, pos, pos + 1, pos + 1)
+    # Fast paths (most opcodes): no argument, or a fixed-size one, that ends inside the current
+    # frame and the C buffer (or with none active). There the general path below changes no
+    # state and builds the same Op; only what crosses a boundary or the end goes through it.
+    if reader is _none:
+        if frames is None or frames.end is None or pos < frames.end:
+            return _new_op(Op, (name, None, pos, pos + 1, pos + 1, None, None))
+    else:
+        fixed = _FIXED.get(code)
+        if fixed is not None:
+            end = pos + 1 + fixed.size
+            if (
+                end <= len(data)
+                and (frames is None or frames.end is None or end <= frames.end)
+                and (cbuf is None or cbuf.end is None or end <= cbuf.end)
+            ):
+                arg = fixed.unpack_from(data, pos + 1)[0]
+                return _new_op(Op, (name, arg, pos, pos + 1, end, None, None))
+    return _read_general(data, pos, name, reader, frames, cbuf)
+
+
+def _read_general(
+    data: memoryview,
+    pos: int,
+    name: str,
+    reader: Callable[[_Reader], Any],
+    frames: PyFrames | None,
+    cbuf: CBuffer | None,
+) -> Op:
+    """:func:`read_op` through the opcode's reader, following both loaders' frames and buffers."""
     r = _Reader(data, pos, pos, frames, cbuf)
     r.framed(1)
     r.pos += 1

@@ -117,7 +117,7 @@ class DynamicGlobal:
     name: str | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """The result of calling ``func`` with ``args`` (and ``kwargs``); BUILD states pile up."""
 
@@ -128,12 +128,12 @@ class Call:
     states: list[Any] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SymList:
     items: list[Any] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SymDict:
     # Pairs, not a dict: keys may be unhashable or symbolic.
     items: list[tuple[Any, Any]] = field(default_factory=list)
@@ -145,7 +145,7 @@ class SymDict:
         return None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SymSet:
     items: list[Any] = field(default_factory=list)
     frozen: bool = False

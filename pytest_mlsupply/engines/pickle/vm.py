@@ -516,34 +516,42 @@ class _Machine:
         self.trace.error = MachineError(self.base + offset, message, index, truncated)
 
     def _run_one(self, pos: int) -> int:
+        # The hot loop (one pass per opcode): what stays the same for the whole run is held in
+        # locals; what handlers change (skip, frames, cbuf, resume_at) is read from self.
         data = self.data
         trace = self.trace
+        max_ops = self.max_ops
+        bounds = self.bounds
+        protocols = OPCODE_PROTOCOLS
+        dispatch = _DISPATCH
         while True:
-            if self.max_ops is not None and trace.opcodes_seen >= self.max_ops:
+            seen = trace.opcodes_seen
+            if max_ops is not None and seen >= max_ops:
                 raise _Exhausted
             if self.skip is not None and pos >= self.skip[0]:
                 pos, self.skip = max(pos, self.skip[1]), None
             op = read_op(data, pos, self.frames, self.cbuf)
             self.op = op
-            trace.opcodes_seen += 1
-            if not trace.opcodes_seen & _CHECK_MASK:
+            seen += 1
+            trace.opcodes_seen = seen
+            if not seen & _CHECK_MASK:
                 # The memo, the stack and the marks are what the machine holds.
                 checkpoint(self.holding())
             if op.diverge is not None:
                 self._diverge(op)
             if op.c_file is not None:
                 self._c_file(op.offset, op.c_file, op.end >= len(data))
-            if self.bounds is not None and trace.desync_at is None:
+            if bounds is not None and trace.desync_at is None:
                 start = self.base + op.offset
-                i = bisect.bisect_right(self.bounds, start)
-                if i < len(self.bounds) and self.bounds[i] < self.base + op.end:
+                i = bisect.bisect_right(bounds, start)
+                if i < len(bounds) and bounds[i] < self.base + op.end:
                     trace.desync_at = start
-            protocol = OPCODE_PROTOCOLS.get(op.name, 0)
+            protocol = protocols.get(op.name, 0)
             if protocol > trace.protocol:
                 trace.protocol = protocol
             pos = op.end
             try:
-                handler = _DISPATCH[op.name]
+                handler = dispatch[op.name]
             except KeyError:  # pragma: no cover - every decoder opcode has a handler
                 raise _LoadError(f"unhandled opcode {op.name}") from None
             try:
@@ -729,6 +737,22 @@ class _Machine:
         """``detail`` (or a function making it: rendering the items costs, and only a
         mutation of an imported object keeps it) describes the mutation."""
         self.meter.invalidate()
+        # The common cases first (a dict's items set, a list's appended): nothing below applies
+        # to them but the extend, and 200,000 nested containers take 200,000 of these.
+        kind = type(target)
+        if kind is SymDict and op.name in _DICT_STORES:
+            target.items.extend(zip(items[0::2], items[1::2], strict=False))
+            return
+        if kind is SymList and op.name in _LIST_STORES:
+            target.items.extend(items)
+            return
+        if kind in _INERT:
+            # Both loaders raise on any mutation of a constant (no __setitem__, append, extend
+            # or add): nothing is stored, so nothing stored can be planted. What it is handed
+            # still counts as handed (a sink), as for any other target.
+            if self.trace.tracks_sinks:
+                self.trace.sinks.append((target, tuple(items), self.at(op)))
+            return
         if op.name in ("SETITEM", "SETITEMS") and not isinstance(target, SymDict):
             for value in planted_setstate(tuple(items), items=True):
                 self.trace.planted_setstate.append((self.at(op), value))
@@ -754,6 +778,12 @@ class _Machine:
         elif isinstance(target, Call):
             target.states.append((op.name, items))
 
+
+#: The mutations :meth:`_Machine.mutate` applies at once to a dict, and to a list.
+_DICT_STORES = frozenset({"SETITEM", "SETITEMS"})
+_LIST_STORES = frozenset({"APPEND", "APPENDS"})
+#: Constants the machine pushes as themselves: mutating one raises in the loader.
+_INERT = frozenset({int, float, bool, str, bytes, type(None)})
 
 #: An allowed callable asked for more items than this builds something no pickle needs.
 HUGE_ALLOCATION = 1 << 26
@@ -859,6 +889,11 @@ def _constant(verbatim: bool) -> Any:
         m.push_constant(op, op.arg, verbatim)
 
     return handler
+
+
+def _number(m: _Machine, op: Op) -> None:
+    # A number is no string: push_constant would only push it (the hot path of nested shapes).
+    m.stack.append(op.arg)
 
 
 def _push(value_factory: Any) -> Any:
@@ -1584,7 +1619,8 @@ def _dict(m: _Machine, op: Op) -> None:
     items = m.pop_mark()
     if len(items) % 2:
         raise _LoadError("odd number of items for DICT")
-    m.stack.append(SymDict(list(zip(items[0::2], items[1::2], strict=False))))
+    pairs = iter(items)  # one iterator zipped with itself: the pairs, with no slices copied
+    m.stack.append(SymDict(list(zip(pairs, pairs, strict=True))))
 
 
 def _frozenset(m: _Machine, op: Op) -> None:
@@ -1626,15 +1662,15 @@ _DISPATCH: dict[str, Any] = {
     "POP": _pop,
     "POP_MARK": _pop_mark,
     "DUP": _dup,
-    "FLOAT": _constant(False),
-    "INT": _constant(False),
-    "BININT": _constant(False),
-    "BININT1": _constant(False),
-    "LONG": _constant(False),
-    "BININT2": _constant(False),
-    "LONG1": _constant(False),
-    "LONG4": _constant(False),
-    "BINFLOAT": _constant(False),
+    "FLOAT": _number,
+    "INT": _number,
+    "BININT": _number,
+    "BININT1": _number,
+    "LONG": _number,
+    "BININT2": _number,
+    "LONG1": _number,
+    "LONG4": _number,
+    "BINFLOAT": _number,
     "NONE": _push(lambda: None),
     "NEWTRUE": _push(lambda: True),
     "NEWFALSE": _push(lambda: False),

@@ -6,6 +6,8 @@ import collections
 import functools
 import operator
 import pickle
+import subprocess
+import sys
 
 import pytest
 from pickle_asm import Asm
@@ -231,6 +233,37 @@ def test_a_methodcaller_planted_as_append_or_add_of_an_attribute_dict_is_critica
     result = scan(data)
     assert "MLS-PKL-017" in blocking(result)
     assert "MLS-PKL-002" in blocking(result)
+
+
+@pytest.mark.parametrize("opcode", [b"s", b"a"])
+def test_a_store_into_a_constant_plants_nothing_because_both_loaders_refuse_it(
+    opcode: bytes,
+) -> None:
+    # 1["__setstate__"] = methodcaller("lower") (or 1.append(...)): an int has no
+    # __setitem__ / append, so both loaders raise there and nothing is stored anywhere.
+    asm = Asm().proto(2).int_(1)
+    if opcode == b"s":
+        asm = asm.str("__setstate__")
+    data = (
+        asm.global_("operator", "methodcaller").str("lower").tuple1().reduce().raw(opcode)
+        .stop().bytes()
+    )  # fmt: skip
+    script = (
+        "import pickle, sys\n"
+        "for load in (pickle.loads, pickle._loads):\n"
+        "    try:\n"
+        "        load(sys.stdin.buffer.read() if load is pickle.loads else data)\n"
+        "    except (TypeError, AttributeError) as exc:\n"
+        "        print(type(exc).__name__)\n"
+    )
+    refused = subprocess.run(
+        [sys.executable, "-c", "data = " + repr(data) + "\n" + script],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    assert len(refused.stdout.split()) == 2  # both loaders raise at the store
+    assert "under '__setstate__'" not in reason(scan(data), "MLS-PKL-002")
 
 
 def test_an_item_named_append_on_an_object_never_appended_to_is_not_reported() -> None:
