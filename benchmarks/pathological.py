@@ -42,13 +42,21 @@ from pathlib import Path
 from pytest_mlsupply.engines.scanner import scan_file
 if sys.argv[4] == "off":
     # Every checkpoint a no-op: the scan as it would run without budgets.
-    from pytest_mlsupply.engines import budget, decompress, ziparchive
-    from pytest_mlsupply.engines.formats import gguf
+    from pytest_mlsupply.engines import budget, decompress, protobuf, python_ast, strings
+    from pytest_mlsupply.engines import ziparchive
+    from pytest_mlsupply.engines.formats import (
+        archives, code, gguf, hf_json, keras, numpy, safetensors, savedmodel,
+    )
     from pytest_mlsupply.engines.pickle import vm
     def nothing(held=0):
         return None
-    for module in (vm, ziparchive, decompress, gguf):
+    for module in (
+        vm, ziparchive, decompress, gguf, protobuf, strings, archives, code, hf_json, keras,
+        numpy, safetensors, python_ast,
+    ):
         module.checkpoint = nothing
+    for module in (numpy, savedmodel, python_ast):
+        module.watched = lambda items: items
     budget.ScanGuard.check = lambda self, held=0: None
     budget.ScanGuard.poll = lambda self: False
 times = []
@@ -82,6 +90,36 @@ def _tar_members(count: int) -> Callable[[Path], None]:
         with tarfile.open(path, "w") as archive:
             for i in range(count):
                 archive.addfile(tarfile.TarInfo(str(i)), io.BytesIO(b""))
+
+    return write
+
+
+def _onnx_nodes(count: int) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        sys.path.insert(0, str(ROOT))  # the tests' ONNX writer: one writer of the format
+        from tests.corpus.onnx_keras import onnx_graph, onnx_model, onnx_node
+
+        nodes = [
+            onnx_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu_{i}") for i in range(count)
+        ]
+        path.write_bytes(onnx_model(onnx_graph(nodes)))
+
+    return write
+
+
+def _tokenizer(vocab: int) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        added = [{"id": vocab + i, "content": f"<extra_{i}>", "special": True} for i in range(1000)]
+        model = {"type": "WordLevel", "vocab": {f"tok{i}": i for i in range(vocab)}}
+        path.write_text(json.dumps({"version": "1.0", "added_tokens": added, "model": model}))
+
+    return write
+
+
+def _python_statements(count: int) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        body = "".join(f"value_{i} = math.sqrt({i}) + {i}\n" for i in range(count))
+        path.write_text("import math\n\n" + body)
 
     return write
 
@@ -150,10 +188,20 @@ INPUTS: dict[str, tuple[str, Callable[[Path], object], str]] = {
         lambda p: p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1 << 63, 1 << 63)),
         "header",
     ),
+    "ONNX model of 200,000 nodes": ("many-nodes.onnx", _onnx_nodes(200_000), "engines"),
+    "tokenizer.json of 10^6 tokens": ("tokenizer.json", _tokenizer(1_000_000), "engines"),
+    "Python file of 50,000 statements": ("many.py", _python_statements(50_000), "engines"),
 }
 
 #: The overhead table: inputs whose loops check the budgets most often.
-OVERHEAD = ("10^6 opcodes (NONE POP)", "nested lists (APPEND)", "zip of 100,001 members")
+OVERHEAD = (
+    "10^6 opcodes (NONE POP)",
+    "nested lists (APPEND)",
+    "zip of 100,001 members",
+    "ONNX model of 200,000 nodes",
+    "tokenizer.json of 10^6 tokens",
+    "Python file of 50,000 statements",
+)
 
 
 def _measure(tree: Path, path: Path, repeat: int, mode: str) -> dict[str, Any]:
@@ -224,7 +272,9 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="another source tree to measure beside")
     parser.add_argument("--repeat", type=int, default=3, help="scans per input (default 3)")
     parser.add_argument(
-        "--only", choices=("vm", "nested", "chain", "archive", "header"), help="one group of inputs"
+        "--only",
+        choices=("vm", "nested", "chain", "archive", "header", "engines"),
+        help="one group of inputs (and of the checkpoint table's)",
     )
     parser.add_argument("--no-overhead", action="store_true", help="skip the checkpoint table")
     parser.add_argument("--overhead-only", action="store_true", help="only the checkpoint table")
@@ -234,7 +284,8 @@ def main() -> None:
         trees = [("this tree", ROOT)] + ([("compare", args.compare)] if args.compare else [])
         _verdicts(_build(names), trees, args.repeat)
     if not args.no_overhead:
-        _overhead(_build(list(OVERHEAD)), args.repeat)
+        measured = [n for n in OVERHEAD if args.only in (None, INPUTS[n][2])]
+        _overhead(_build(measured), args.repeat)
 
 
 if __name__ == "__main__":

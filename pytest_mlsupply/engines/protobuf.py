@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
+
 __all__ = [
     "FIXED32",
     "FIXED64",
@@ -123,8 +125,15 @@ def _fields(buf: memoryview, start: int, end: int | None, *, partial: bool) -> I
     stop = len(buf) if end is None else end
     if not 0 <= start <= stop <= len(buf):
         raise ProtobufError(f"message bounds {start}..{stop} outside the buffer", start)
+    # The one field iterator of ONNX, SavedModel, GraphDef and Keras metadata: it checks the
+    # scan's budgets (policy.limits), so no reader built on it needs to.
+    checkpoint()
     pos = start
+    count = 0
     while pos < stop:
+        count += 1
+        if not count % CHECK_EVERY:
+            checkpoint()
         offset = pos
         key, pos = read_varint(buf, pos, stop)
         number, wire = key >> 3, key & 7
@@ -163,7 +172,11 @@ def _fields(buf: memoryview, start: int, end: int | None, *, partial: bool) -> I
 def _skip_group(buf: memoryview, pos: int, stop: int, number: int, offset: int) -> int:
     """Skip to just after the END_GROUP matching ``number``, iteratively and bounded."""
     open_groups = [number]
+    count = 0
     while open_groups:
+        count += 1
+        if not count % CHECK_EVERY:
+            checkpoint()
         if pos >= stop:
             raise ProtobufError(f"unterminated group {open_groups[-1]}", offset)
         key_at = pos

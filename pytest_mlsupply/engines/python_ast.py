@@ -37,7 +37,9 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint, watched
 from pytest_mlsupply.engines.lines import source_lines
 from pytest_mlsupply.engines.python_paths import (
     ABSOLUTE,
@@ -485,6 +487,16 @@ class _Analyser(ast.NodeVisitor):
         """Name of a list / tuple / dict literal → a dangerous callable it holds."""
         self.truthy = _truthy_constants(tree)
         """Names assigned a truthy constant somewhere in the file (``TRUST = True``)."""
+        self.visited = 0
+
+    def visit(self, node: ast.AST) -> Any:
+        # NodeVisitor.visit, counting: every node of the tree passes here, so a file of 10^6
+        # statements is analysed under the scan's budgets (what a checkpoint raises goes
+        # through the visitor untouched).
+        self.visited += 1
+        if not self.visited % CHECK_EVERY:
+            checkpoint()
+        return getattr(self, "visit_" + node.__class__.__name__, self.generic_visit)(node)
 
     # -- reporting
 
@@ -1562,7 +1574,7 @@ def _called_names(tree: ast.AST) -> frozenset[str]:
     ``self.f(...)``, ``cls.f(...)``, and any string constant (``globals()["f"](...)``).
     ``super().f(...)`` and ``OtherClass.f(...)`` call someone else's ``f``."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in watched(ast.walk(tree)):
         if isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name):
                 names.add(node.func.id)
@@ -1639,7 +1651,7 @@ _CALLED_BY_NAME = frozenset(
 def _truthy_constants(tree: ast.AST) -> frozenset[str]:
     """Names (and ``obj.attr`` attributes, by attribute name) assigned a truthy constant."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in watched(ast.walk(tree)):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.pickle import scan_pickle_bytes
 from pytest_mlsupply.engines.pickle.nested import DecodeBudget, embedded_pickles, might_hold_pickle
 from pytest_mlsupply.results import Finding, Severity
@@ -358,7 +359,11 @@ class StringAnalyser:
             )
 
         stack: list[tuple[str, str | None, Any, bool]] = [(root, None, document, in_template)]
+        # The walk of every JSON document the scanner reads (and of YAML, GGUF and ONNX
+        # strings): it checks the scan's budgets per node, and every few hundred children of
+        # one node (a vocabulary is one object of a million keys).
         while stack:
+            checkpoint()
             path, key, node, templated = stack.pop()
             if isinstance(node, str):  # a document that is one string
                 if templated or might_hold_pickle(node) or "{" in node or node[:1] == "[":
@@ -371,7 +376,9 @@ class StringAnalyser:
             pairs = _pairs(node)
             if pairs is not None:
                 children = []
-                for child_key, child in pairs:
+                for count, (child_key, child) in enumerate(pairs, 1):
+                    if not count % CHECK_EVERY:
+                        checkpoint()
                     if might_hold_pickle(child_key):
                         findings += self.value(
                             child_path(path, child_key), child_key, template=False, gated=True
@@ -390,6 +397,8 @@ class StringAnalyser:
                 findings += self.joined(path, node, key=key)
                 items = []
                 for index, item in enumerate(node):
+                    if index and not index % CHECK_EVERY:
+                        checkpoint()
                     if isinstance(item, str):
                         string(path, index, key, item, templated)
                     elif isinstance(item, (list, dict)) or _pairs(item) is not None:

@@ -60,8 +60,9 @@ def test_a_ten_million_opcode_pickle_stops_at_the_time_budget_with_a_finding_and
 def test_a_scan_that_ran_past_its_time_budget_where_no_checkpoint_looked_still_fails(
     tmp_path: Path,
 ) -> None:
-    # A safetensors header is read without a checkpoint: the budget is judged again at the
-    # scan's end, so where an engine was slow cannot turn an over-budget scan into a pass.
+    # A one-tensor safetensors file makes too few checks for the clock to be read (it is read
+    # every 64): the budget is judged again at the scan's end, so where an engine was slow, or
+    # how seldom it checked, cannot turn an over-budget scan into a pass.
     import numpy
     from safetensors.numpy import save_file
 

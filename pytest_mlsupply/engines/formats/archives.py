@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import RATIO_FLOOR, BoundedFile, SeekableReader
+from pytest_mlsupply.engines.budget import RATIO_FLOOR, BoundedFile, SeekableReader, checkpoint
 from pytest_mlsupply.engines.containers import (
     bomb_finding,
     budget_spent,
@@ -399,6 +399,7 @@ def _scan_extracted(
 ) -> list[Finding]:
     findings: list[Finding] = []
     for index, name in batch:
+        checkpoint()  # 10^5 members of a few bytes each: the scan's budgets
         sink = factory.products.pop(placeholders[index], None)
         if sink is None:
             ctx.error(blob, "py7zr did not extract this member", key_path=name)
@@ -421,6 +422,7 @@ def _placeholder_names(archive: Any) -> list[str]:
     """
     names = []
     for index, member in enumerate(archive.files):
+        checkpoint()
         names.append(f"member-{index}")
         member._file_info["filename"] = names[-1]
     return names
@@ -430,9 +432,11 @@ def _seven_zip_entry_findings(blob: Blob, infos: list[Any], max_members: int) ->
     findings: list[Finding] = []
     names: Counter[str] = Counter(str(i.filename) for i in infos)
     for name, count in names.items():
+        checkpoint()
         if count > 1:
             findings.append(duplicate_finding(blob, name, count))
     for info in infos[:max_members]:
+        checkpoint()
         name = str(info.filename)
         reason = unsafe_member_name(name)
         if reason is not None:
@@ -448,6 +452,7 @@ def _seven_zip_targets(
     """(index, name) of the members to extract: regular files within the limits."""
     wanted: list[tuple[int, str]] = []
     for index, info in enumerate(infos[: limits.max_members]):
+        checkpoint()
         name = str(info.filename)
         if info.is_directory:
             continue

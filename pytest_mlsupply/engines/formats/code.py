@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.text import read_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification
@@ -142,6 +143,8 @@ def _shell_findings(blob: Blob, text: str) -> list[Finding]:
     # A shell breaks lines at \n only: str.splitlines would also cut `curl ... $(x\f) | sh` at
     # the form feed and hide the pipe from the patterns.
     for number, line in enumerate(text.split("\n"), start=1):
+        if not number % CHECK_EVERY:
+            checkpoint()  # a script of 10^6 lines: the scan's budgets
         # A shell comment starts at a word's first character: `i.sh#frag | bash` is no comment.
         code = _SHELL_COMMENT.sub("", line) if not line.lstrip().startswith("#!") else ""
         for pattern, severity, what in _SHELL_PATTERNS:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError, ScanPolicy
+from pytest_mlsupply.engines.budget import checkpoint
 from pytest_mlsupply.engines.formats.diffusers import model_index_findings
 from pytest_mlsupply.engines.identification import Family, Format, Identification, decode_text
 from pytest_mlsupply.engines.strings import StringAnalyser
@@ -156,6 +157,9 @@ class _Object(dict[str, Any]):
     """A JSON object (the last duplicate wins, as in Python loaders) that keeps every pair."""
 
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        # json.loads calls this for every object it parses, and lets what it raises through:
+        # a document of 10^6 objects is parsed under the scan's budgets.
+        checkpoint()
         super().__init__(pairs)
         self.all_pairs = pairs
 
@@ -218,6 +222,7 @@ def _auto_map(blob: Blob, document: _Object) -> list[Finding]:
     findings: list[Finding] = []
     for auto_class, value in auto_map.items():
         for key_path, reference in _references(value, f"auto_map.{auto_class}"):
+            checkpoint()
             remote = _OTHER_REPO.match(reference)
             if remote:
                 findings.append(_other_repo(blob, key_path, remote["repo"], remote["ref"]))
@@ -285,6 +290,7 @@ def _custom_pipelines(blob: Blob, document: _Object) -> list[Finding]:
         return []
     findings: list[Finding] = []
     for task, spec in pipelines.items():
+        checkpoint()
         impl = spec.get("impl") if isinstance(spec, dict) else None
         findings.append(
             Finding(
@@ -351,6 +357,7 @@ def _modules_json(blob: Blob, modules: list[Any]) -> list[Finding]:
     """sentence-transformers ``modules.json``: each module's ``type`` is imported."""
     findings: list[Finding] = []
     for index, entry in enumerate(modules):
+        checkpoint()
         if not isinstance(entry, dict):
             continue
         kind = entry.get("type")
@@ -433,6 +440,7 @@ def _tokens(
     findings: list[Finding] = []
     by_id: dict[int, str] = {}
     for key_path, token_id, content, special in tokens:
+        checkpoint()  # 10^5 added tokens: the scan's budgets
         findings += token_findings(blob.location(key_path=key_path), content, special)
         if token_id is not None:
             previous = by_id.get(token_id)

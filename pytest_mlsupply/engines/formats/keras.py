@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.containers import read_handled_member, scan_zip_members
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.strings import StringAnalyser
@@ -225,6 +226,8 @@ def walk_keras_config(
     while stack:
         value, path = stack.pop()
         nodes += 1
+        if not nodes % CHECK_EVERY:
+            ctx.checkpoint()  # a config of 10^5 layers: the scan's budgets
         if nodes > _MAX_NODES:
             raise ScanError(f"{root}: more than {_MAX_NODES} values; too large to analyse")
         if isinstance(value, dict):
@@ -702,6 +705,7 @@ def _string_values(
     values: list[tuple[int, bytes]] = []
     if type_class == 3:  # fixed-length string, stored inline
         for i in range(count):
+            checkpoint()
             start = data + i * size
             if size > _MAX_CONFIG_BYTES or start + size > len(buf):
                 return None
@@ -711,6 +715,7 @@ def _string_values(
         # Variable-length string: (length, global heap collection address, object index).
         width = 4 + geometry.offsets + 4
         for i in range(count):
+            checkpoint()  # each value walks a heap collection
             at = data + i * width
             if at + width > len(buf):
                 return None
@@ -735,7 +740,11 @@ def _global_heap_object(
     size = int.from_bytes(buf[pos + 8 : pos + 8 + lengths], "little")
     end = min(pos + size, len(buf))
     at = pos + 8 + lengths
+    count = 0
     while at + 8 + lengths <= end:
+        count += 1
+        if not count % CHECK_EVERY:
+            checkpoint()
         (object_index,) = struct.unpack_from("<H", buf, at)
         object_size = int.from_bytes(buf[at + 8 : at + 8 + lengths], "little")
         start = at + 8 + lengths
@@ -768,6 +777,7 @@ def _find_all(
             pos = span[1]
             continue
         hits += 1
+        checkpoint()  # each hit is a message read, perhaps a JSON decoded
         if hits > _MAX_H5_HITS:
             raise ScanError(f"more than {_MAX_H5_HITS} occurrences of {needle!r}; cannot analyse")
         yield found

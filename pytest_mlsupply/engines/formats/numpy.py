@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import OverBudget
+from pytest_mlsupply.engines.budget import OverBudget, checkpoint, watched
 from pytest_mlsupply.engines.containers import scan_pickle_region, scan_zip_members
 from pytest_mlsupply.engines.formats.pickles import looks_like_pickle
 from pytest_mlsupply.engines.identification import Family, Format, Identification
@@ -139,7 +139,7 @@ def _without_long_suffixes(text: str) -> str:
     try:
         tokens = []
         last_was_number = False
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        for token in watched(tokenize.generate_tokens(io.StringIO(text).readline)):
             if last_was_number and token.type == tokenize.NAME and token.string == "L":
                 continue
             tokens.append(token)
@@ -182,7 +182,7 @@ def _is_plain(descr: Any) -> bool:
             and isinstance(field[0], (str, tuple))
             and _is_plain(field[1])
             and (len(field) == 2 or _is_shape(field[2]))
-            for field in descr
+            for field in watched(descr)
         )
     return False
 
@@ -202,7 +202,7 @@ def _has_object(descr: Any) -> bool:
 def _itemsize(descr: Any) -> int | None:
     if isinstance(descr, list):
         total = 0
-        for field in descr:
+        for field in watched(descr):
             if not isinstance(field, tuple) or len(field) < 2:
                 return None
             size = _itemsize(field[1])
@@ -434,6 +434,7 @@ def _read_npz(data: bytes, scan_pickle: PartScanner) -> tuple[list[Finding], str
         return [], f"the zip is inconsistent: {problems[0][2]}"
     findings: list[Finding] = []
     for entry in directory.entries:
+        checkpoint()
         member = f"member {entry.name}"
         if entry.is_dir or entry.is_symlink:
             return findings, f"{member} is not a file"

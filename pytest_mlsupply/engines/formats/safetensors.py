@@ -30,6 +30,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import checkpoint
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
 from pytest_mlsupply.engines.strings import StringAnalyser, child_path
 from pytest_mlsupply.results import Finding, Severity
@@ -146,6 +147,7 @@ def tensor_summary(path: str | os.PathLike[str]) -> tuple[int, frozenset[str]]:
     total = 0
     dtypes: set[str] = set()
     for name, entry in pairs:
+        checkpoint()  # a header of 10^6 tensors: the scan's budgets
         if name == "__metadata__":
             continue
         shape = entry.get("shape") if isinstance(entry, _Pairs) else None
@@ -312,6 +314,7 @@ def _validate_like_library(header: bytes, data_length: int) -> str | None:
         return "invalid JSON in header: __metadata__ is not a map of strings"
     spans: list[tuple[int, int, str]] = []
     for name, entry in parsed.items():
+        checkpoint()
         if not isinstance(entry, dict) or not entry.keys() >= _TENSOR_FIELDS:
             return f"invalid JSON in header: tensor {name!r} lacks dtype, shape or data_offsets"
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
@@ -327,6 +330,7 @@ def _validate_like_library(header: bytes, data_length: int) -> str | None:
         spans.append((offsets[0], offsets[1], name))
     position = 0
     for begin, end, name in sorted(spans):
+        checkpoint()
         if begin != position or end < begin:
             return f"invalid offset for tensor {name!r}"
         position = end
@@ -366,6 +370,7 @@ def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
     findings: list[Finding] = []
     strings = StringAnalyser(blob, ctx.policy.pickle)
     for name in pairs.duplicates():
+        checkpoint()  # each duplicate reads the whole header again
         entries = [json.dumps(_plain(v)) for k, v in pairs if k == name]
         findings.append(
             Finding(
@@ -385,6 +390,7 @@ def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
             )
         )
     for name, entry in pairs:
+        checkpoint()  # a header of 10^6 tensors: the scan's budgets
         if name == "__metadata__":
             continue
         findings += strings.value(child_path("", name), name, template=False)
@@ -426,6 +432,7 @@ def _check_metadata(blob: Blob, metadata: _Pairs, strings: StringAnalyser) -> li
     # A pickle in metadata keeps the rule it always had.
     strings.pickle_rule, strings.pickle_title = "MLS-ST-004", "safetensors metadata holds a pickle"
     for key, value in metadata:
+        checkpoint()
         if not isinstance(value, str):
             continue  # the library has already refused the file
         key_path = child_path("__metadata__", key)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
+from pytest_mlsupply.engines.budget import watched
 from pytest_mlsupply.engines.formats.keras import walk_keras_config
 from pytest_mlsupply.engines.formats.onnx import scan_onnx
 from pytest_mlsupply.engines.formats.tf_ops import CORE_OPS
@@ -594,7 +595,7 @@ class _Walker:
         arguments: dict[str, list[str]] | None = None,
     ) -> None:
         constants = _Constants(nodes, arguments)
-        for node in nodes:
+        for node in watched(nodes):
             op = node.op
             if op in PYTHON_OPS:
                 tokens = node.strings.get("token", [])
@@ -837,7 +838,7 @@ def _bind_arguments(
         changed = False
         for scope, members in scopes:
             constants = _Constants(members, bound.get(scope) if scope is not None else None)
-            for node in members:
+            for node in watched(members):
                 target = node.op
                 if node.op in _CALL_OPS:
                     target = (node.strings.get("f") or [""])[0]
@@ -1268,7 +1269,7 @@ def _scan_text(blob: Blob, ctx: ScanContext) -> list[Finding]:
     functions = {_unquote(m.group(1)) for m in _TEXT_SIGNATURE.finditer(data)}
     nodes: list[_Node] = []
     line, counted = 1, 0
-    for match in _TEXT_STRING.finditer(data):
+    for match in watched(_TEXT_STRING.finditer(data)):
         if match.group("skip") is not None:
             continue
         field_name, value = match.group("field"), _unquote(match.group("value"))
