@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/code_checks.py              # the standard library, torch and transformers
     python benchmarks/code_checks.py --limit 500  # the first 500 files of each tree
     python benchmarks/code_checks.py --json       # the figures as JSON
+    python benchmarks/code_checks.py --pathological 3  # sources that were once super-linear
 
 The corpus is real code available offline: the standard library
 (``sysconfig.get_paths()["stdlib"]``) and, when installed, the source trees of torch and
@@ -123,11 +124,47 @@ def measure(limit: int | None = None) -> dict[str, Any]:
     return figures
 
 
+#: Sources that once made the engine super-linear, each with what it cost then (review R3 of
+#: issue 14: a clipped quote's digest walked every spanned line, 70 s for the first).
+PATHOLOGICAL = {
+    "150 nested torch.load around 10^6 blank lines (was 70 s)": "import torch\nx = "
+    + "torch.load(" * 150
+    + "'a'\n"
+    + "\n" * 1_000_000
+    + ")" * 150
+    + "\n",
+}
+
+
+def pathological(repeat: int) -> None:
+    """Median seconds of ``analyse_source`` on each pathological source, against
+    ``ast.parse`` of the same source (the floor), interleaved in one run."""
+    print("| source | ast.parse median | analyse median | ratio |\n|---|---:|---:|---:|")
+    for label, source in PATHOLOGICAL.items():
+        parse_times: list[float] = []
+        analyse_times: list[float] = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            ast.parse(source)
+            parse_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            analyse_source(source, file="a.py")
+            analyse_times.append(time.perf_counter() - started)
+        parsed, analysed = statistics.median(parse_times), statistics.median(analyse_times)
+        print(f"| {label} | {parsed:.2f} s | {analysed:.2f} s | {analysed / parsed:.1f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="at most N files per tree")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--pathological", type=int, metavar="REPEAT", help="time the pathological sources only"
+    )
     options = parser.parse_args(argv)
+    if options.pathological:
+        pathological(options.pathological)
+        return 0
     figures = measure(options.limit)
     if options.json:
         json.dump(figures, sys.stdout, indent=2)

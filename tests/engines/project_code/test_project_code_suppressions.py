@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_mlsupply.engines.project_code import analyse_source
 from pytest_mlsupply.results import Severity
@@ -191,3 +197,23 @@ def test_two_long_calls_that_differ_in_a_strings_spacing_have_different_evidence
         f"import torch\ntorch.load('{long}/a  b.pt')\n", file="a.py"
     ).findings
     assert ours.evidence != theirs.evidence
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(st.text(alphabet=" \t\fab#(", max_size=8), min_size=1, max_size=12),
+)
+def test_the_digest_is_the_one_baselines_were_written_with(lines: list[str]) -> None:
+    # The digest drops each line's horizontal space at both ends and strips the joined text:
+    # the formula of the baselines already written (a regex over the joined lines), which the
+    # per-line strip that replaced it for speed must give back for every text under the cap.
+    source = "import torch\nx = torch.load(\n" + "\n".join(lines) + "\n'" + "a" * 200 + "')\n"
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return
+    [finding] = analyse_source(source, file="a.py").findings
+    call_lines = source.split("\n")[1:-1]
+    expected = re.sub(r"[ \t\f]*\n[ \t\f]*", "\n", "\n".join(call_lines)).strip()
+    digest = hashlib.sha256(expected.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    assert f"(sha256 of the whole expression: {digest})" in finding.evidence

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from pytest_mlsupply.engines.project_code import RULES, analyse_source
@@ -190,14 +188,13 @@ def test_nested_calls_spanning_a_long_file_quote_their_first_160_characters() ->
     assert len(inner.evidence.split("`")[1]) == 160
 
 
-def test_nested_calls_around_many_blank_lines_are_digested_in_linear_time() -> None:
+def test_nested_calls_around_many_blank_lines_are_each_reported_with_a_digest() -> None:
     # Review R3: the digest of a clipped quote walked every spanned line in Python, and a blank
     # line counted nothing toward its bound: 150 nested calls around 1M blank lines (1 MB)
-    # took 70 s. Now about a second; the bound below leaves room for a slow, shared machine.
+    # took 70 s. Now about a second: `python benchmarks/code_checks.py --pathological 3` times
+    # it against ast.parse of the same source (speed is the benchmark's to measure).
     source = "import torch\nx = " + "torch.load(" * 150 + "'a'\n" + "\n" * 1_000_000 + ")" * 150
-    started = time.perf_counter()
     analysis = analyse_source(source + "\n", file="a.py")
-    assert time.perf_counter() - started < 20
     assert analysis.error is None
     assert len(analysis.findings) == 150
     assert "(sha256 of the whole expression: " in analysis.findings[0].evidence
