@@ -194,3 +194,13 @@ def test_a_hydra_target_of_a_hundred_thousand_dotted_segments_is_judged_in_linea
     target = "builtins." + "opes." * 100_000 + "system"
     document = {"encoder": {"_target_": target}}
     run_case(TARGETS["hf-json"], ("model_config.json", json.dumps(document).encode()))
+
+
+def test_a_requirements_line_of_a_hundred_thousand_spaces_is_read_in_linear_time() -> None:
+    # pip's comment pattern ``(^|\s+)(#.*)$``, which pip-requirements-parser splits each line
+    # with, is tried by the regex engine from every space of a run and back to its end: the
+    # long fuzz run's "-r" and 100,000 spaces took over 20 s. The case limit is the hang detector.
+    run_case(TARGETS["requirements"], ("requirements.txt", b"-r" + b" " * 100_000))
+    run_case(
+        TARGETS["requirements"], ("requirements.txt", b"torch==2.5.1" + b" " * 100_000 + b"x #c")
+    )

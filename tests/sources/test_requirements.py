@@ -7,6 +7,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
@@ -238,3 +240,23 @@ def test_environment_names_are_canonical_unique_and_sorted() -> None:
     assert names == sorted(set(names))
     assert all(name == canonicalize_name(name) for name in names)
     assert "pip-requirements-parser" in names
+
+
+@given(line=st.text(alphabet=" \t\u00a0\u2003#ab=", max_size=30))
+def test_comments_are_split_from_a_line_exactly_as_pips_pattern_splits_them(line: str) -> None:
+    import pip_requirements_parser as parser
+
+    from pytest_mlsupply.sources.requirements import _LinearComments
+
+    assert _LinearComments(parser.COMMENT_RE).split(line) == parser.COMMENT_RE.split(line)
+
+
+def test_a_line_with_a_long_space_run_keeps_its_comment_and_its_error(tmp_path: Path) -> None:
+    # The linear split (see tests/fuzz/test_fuzz_regressions.py for its speed) reads such a
+    # line as pip does: the comment after whitespace goes, text before it stays.
+    path = tmp_path / "requirements.txt"
+    path.write_text("torch==2.5.1" + " " * 100_000 + "x #c\n" + "numpy==2.0.0  # pinned\n")
+    with pytest.raises(RequirementsError, match="invalid requirement"):
+        from_requirements_file(path, tmp_path)
+    path.write_text("torch==2.5.1" + " " * 100_000 + "#c\n" + "numpy==2.0.0  # pinned\n")
+    assert [d.name for d in from_requirements_file(path, tmp_path)] == ["torch", "numpy"]
