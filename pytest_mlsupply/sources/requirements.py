@@ -199,6 +199,33 @@ class _LinearComments:
         return [line[:start], line[start:at], line[at:], ""]
 
 
+def _strip_extras(path: str) -> tuple[str, str | None]:
+    """pip's ``_strip_extras`` (``^(.+)(\\[[^\\]]+\\])$``: a path and its ``[extras]``), in linear time.
+
+    The regex engine tries that pattern from every ``[`` of the path to its end: 100,000 of
+    them took over 20 s (found by the long fuzz run). The match is found directly: the last
+    ``[`` after the path's first character and after any ``]`` but the final one, with a
+    character between it and the final ``]``.
+    """
+    if path.endswith("]") and "\n" not in path:
+        after = path.rfind("]", 0, len(path) - 1) + 1
+        start = path.rfind("[", max(after, 1), len(path) - 2)
+        if start >= 1:
+            return path[:start], path[start:]
+    return path, None
+
+
+#: Logical lines (requirements and options, comments and continuations aside) one parse reads,
+#: with the files it includes. pip-requirements-parser takes about a millisecond a line (an
+#: option parser per line): 100,000 lines took over a minute. A locked environment of a large
+#: project has a few thousand.
+MAX_LINES = 5000
+
+
+class _TooManyLines(Exception):
+    pass
+
+
 @contextmanager
 def _pip_line_preprocessing() -> Iterator[None]:
     """Give pip-requirements-parser the step of pip's line preprocessing it lacks.
@@ -212,21 +239,29 @@ def _pip_line_preprocessing() -> Iterator[None]:
 
     original = parser.preprocess
 
+    lines = 0
+
     def preprocess(content: str) -> Iterator[Any]:
+        nonlocal lines
         for item in original(content):
             if isinstance(item, parser.TextLine):
+                lines += 1
+                if lines > MAX_LINES:
+                    raise _TooManyLines
                 item = parser.TextLine(item.line_number, expand_env_variables(item.line))
             yield item
 
-    pattern = parser.COMMENT_RE
+    pattern, strip_extras = parser.COMMENT_RE, parser._strip_extras
     with _PARSER_LOCK:
         parser.preprocess = preprocess
         parser.COMMENT_RE = _LinearComments(pattern)
+        parser._strip_extras = _strip_extras
         try:
             yield
         finally:
             parser.preprocess = original
             parser.COMMENT_RE = pattern
+            parser._strip_extras = strip_extras
 
 
 def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
@@ -235,6 +270,12 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
     try:
         with _pip_line_preprocessing():
             parsed = RequirementsFile.from_file(str(path), include_nested=True)
+    except _TooManyLines:
+        raise RequirementsError(
+            f"{path}: more than {MAX_LINES} requirement lines (with the files it includes): "
+            "no project's requirements are that long, and reading them would take minutes; "
+            "list the project's own dependencies, or split the file"
+        ) from None
     except Exception as exc:  # the parser raises pip's internal errors
         raise RequirementsError(redact_text(f"{path}: cannot be parsed: {exc}")) from None
     if parsed.invalid_lines:

@@ -204,3 +204,17 @@ def test_a_requirements_line_of_a_hundred_thousand_spaces_is_read_in_linear_time
     run_case(
         TARGETS["requirements"], ("requirements.txt", b"torch==2.5.1" + b" " * 100_000 + b"x #c")
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 100_000, b"numpy==2.4.6\n" + b"[" * 100_000 + b"]", b"s6\n" * 100_000],
+    ids=["brackets", "brackets-closed", "lines"],
+)
+def test_a_requirements_file_of_brackets_or_of_a_hundred_thousand_lines_is_read_in_time(
+    data: bytes,
+) -> None:
+    # pip's extras pattern ``^(.+)(\[[^\]]+\])$`` is tried from every "[" to the end (100,000
+    # took over 20 s), and the parser takes about a millisecond a line (100,000 lines: over a
+    # minute; now refused past MAX_LINES). The case limit is the hang detector.
+    run_case(TARGETS["requirements"], ("requirements.txt", data))

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 from pytest_mlsupply.sources.inventory import Dependency
 from pytest_mlsupply.sources.requirements import (
+    MAX_LINES,
     RequirementsError,
     from_environment,
     from_pyproject,
@@ -260,3 +261,25 @@ def test_a_line_with_a_long_space_run_keeps_its_comment_and_its_error(tmp_path: 
         from_requirements_file(path, tmp_path)
     path.write_text("torch==2.5.1" + " " * 100_000 + "#c\n" + "numpy==2.0.0  # pinned\n")
     assert [d.name for d in from_requirements_file(path, tmp_path)] == ["torch", "numpy"]
+
+
+@given(path=st.text(alphabet="[]a.", max_size=12))
+def test_extras_are_split_from_a_path_exactly_as_pips_pattern_splits_them(path: str) -> None:
+    import pip_requirements_parser as parser
+
+    from pytest_mlsupply.sources.requirements import _strip_extras
+
+    assert _strip_extras(path) == parser._strip_extras(path)
+
+
+def test_a_file_longer_than_any_projects_requirements_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    included = tmp_path / "more.txt"
+    included.write_text("".join(f"pkg{i}==1.0\n" for i in range(MAX_LINES)))
+    path = tmp_path / "requirements.txt"
+    path.write_text("-r more.txt\n")
+    with pytest.raises(RequirementsError, match=rf"requirements\.txt: more than {MAX_LINES} "):
+        from_requirements_file(path, tmp_path)
+    included.write_text("".join(f"pkg{i}==1.0\n" for i in range(MAX_LINES - 1)))
+    assert len(from_requirements_file(path, tmp_path)) == MAX_LINES - 1
