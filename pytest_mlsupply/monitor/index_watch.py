@@ -212,6 +212,13 @@ class IndexSource:
         base = pypi_url or os.environ.get(PYPI_URL_ENV, "").strip() or DEFAULT_PYPI_URL
         self.base = base.rstrip("/")
         redact_url(self.base)  # registers the credentials a mirror's URL may carry
+        parts = urlsplit(self.base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{PYPI_URL_ENV}={redact_url(self.base)!r} is not an index URL: give the "
+                "http(s) address of a PyPI-compatible index (https://pypi.org, or a mirror "
+                "serving /pypi/<project>/json and /rss/packages.xml)"
+            )
         self.vulnerabilities = dict(vulnerabilities or {})
         self.root = root
         self.timeout = timeout
@@ -714,7 +721,7 @@ def _later(modified: str, previous: str) -> bool:
     parse counts as a change when the text differs (fail closed)."""
     try:
         return _dt.datetime.fromisoformat(modified) > _dt.datetime.fromisoformat(previous)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: one with a time zone, one without
         return modified != previous
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.results import Severity
 from tests.monitor.index_env import TORCH_WEIGHTS_ONLY, index_env
@@ -71,3 +74,18 @@ def test_an_advisory_is_not_lost_to_an_outage() -> None:
         env.osv.mode = "ok"
         (alert,) = env.alerts()
         assert alert.rule == "MLS-MON-208"
+
+
+def test_an_offline_snapshot_named_by_the_manifest_answers_for_the_advisories(
+    tmp_path: Path,
+) -> None:
+    snapshot = tmp_path / "osv"
+    snapshot.mkdir()
+    (snapshot / "GHSA-53q9-r3pm-6pq6.json").write_text(json.dumps(TORCH_WEIGHTS_ONLY))
+    with index_env() as env:
+        env.source.vulnerabilities = {"service": "offline", "path": "osv"}
+        env.source.root = tmp_path
+        (alert,) = env.alerts()
+        assert alert.rule == "MLS-MON-208"
+        assert alert.key.endswith("@2025-04-21T18:45:00Z")
+        assert env.osv.requests == []  # the service was not asked

@@ -100,3 +100,11 @@ def test_the_credentials_of_a_mirror_url_never_appear_in_an_outage_or_alert() ->
         shown = json.dumps([a.to_json() for a in result.alerts]) + repr(result.outages)
         assert secret not in shown
         assert "127.0.0.1" in shown
+
+
+def test_an_index_url_that_is_not_http_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLSUPPLY_PYPI_URL", "pypi.internal/simple")
+    with pytest.raises(ValueError, match=r"MLSUPPLY_PYPI_URL='pypi.internal/simple' is not"):
+        IndexSource()
