@@ -167,7 +167,11 @@ def advisory_server(server: AdvisoryServer | None = None) -> Iterator[AdvisorySe
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop's next turn (0.5 s by default),
+    # which tests that start a server each would pay every time.
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield server
