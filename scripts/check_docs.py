@@ -343,9 +343,14 @@ def code_rules() -> dict[str, RuleFacts]:
 def check_rules(report: Report) -> int:
     rules = code_rules()
     rows: dict[str, tuple[str, dict[str, str]]] = {}
-    # The catalogue: docs/checks.md plus one page per engine family (docs/checks-<family>.md)
-    # and the project-code rules' page.
-    pages = [CHECKS, *sorted(CHECKS.parent.glob("checks-*.md")), CODE_CHECKS]
+    # The catalogue: docs/checks.md plus one page per engine family (docs/checks-<family>.md),
+    # the project-code rules' page and one page per monitor source (docs/monitor-<source>.md).
+    pages = [
+        CHECKS,
+        *sorted(CHECKS.parent.glob("checks-*.md")),
+        CODE_CHECKS,
+        *sorted(CHECKS.parent.glob("monitor-*.md")),
+    ]
     for page in [p for p in pages if p.is_file()]:
         for number, row in tables(page):
             ids = _RULE_ID.findall(row.get("rule", ""))
