@@ -95,7 +95,10 @@ class TerminalSink:
 
     def outage(self, outage: Outage) -> None:
         line = f"OUTAGE   {one_line(outage.source)} {one_line(outage.subject)}: "
-        print(redact_text(line + one_line(outage.reason)), file=self._stream, flush=True)
+        try:
+            print(redact_text(line + one_line(outage.reason)), file=self._stream, flush=True)
+        except OSError as exc:
+            raise SinkError(f"terminal: cannot write: {exc}") from None
 
 
 class JsonlSink:

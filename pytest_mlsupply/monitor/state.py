@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlsupply.monitor.alerts import Alert
+from pytest_mlsupply.redaction import redact_json
 
 __all__ = ["SCHEMA_VERSION", "PendingAlert", "State", "StateBusy", "StateError"]
 
@@ -240,7 +241,9 @@ class State:
         now = _now()
         with self._transaction() as db:
             for alert in alerts:
-                record = {**alert.to_json(), "raised_at": now}
+                # Redacted as every other output is: an evidence that quotes a service's error
+                # may carry a token, and the state is a file that outlives the run.
+                record = redact_json({**alert.to_json(), "raised_at": now})
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO outbox (id, source, severity, alert, raised_at) "
                     "VALUES (?, ?, ?, ?, ?)",

@@ -88,10 +88,12 @@ def watch_list(manifest: Manifest) -> WatchList:
         try:
             validate_repo_id(repo_id)
         except HFValidationError:
-            raise WatchError(
-                f"{where}: monitor.models[{index}]: {one_line(repr(repo_id))} is not a Hub "
-                "repository id; write it as org/name (no hf:// and no @revision: the pin comes "
-                "from the models: entry whose source is hf://org/name@<commit>)"
+            raise _invalid(
+                manifest,
+                f"models[{index}]",
+                repo_id,
+                "a Hub repository id; write it as org/name (no hf:// and no @revision: the pin "
+                "comes from the models: entry whose source is hf://org/name@<commit>)",
             ) from None
         pins: Sequence[str | None] = sorted(
             {
@@ -108,18 +110,14 @@ def watch_list(manifest: Manifest) -> WatchList:
         models.extend(TrackedModel(repo_id, pin) for pin in pins or [None])
     for index, org in enumerate(orgs_):
         if not _ORG.match(org):
-            raise WatchError(
-                f"{where}: monitor.orgs[{index}]: {one_line(repr(org))} is not a Hub "
-                "organisation name; write the name alone (acme, not https://huggingface.co/acme)"
-            )
+            fix = "a Hub organisation name; write the name alone (acme, not a URL)"
+            raise _invalid(manifest, f"orgs[{index}]", org, fix)
     pins_by_name = _dependency_pins(manifest)
     deps: list[TrackedDependency] = []
     for index, name in enumerate(deps_):
         if not _PROJECT.match(name):
-            raise WatchError(
-                f"{where}: monitor.dependencies[{index}]: {one_line(repr(name))} is not a "
-                "project name; write the name as on PyPI (torch, not torch==2.3)"
-            )
+            fix = "a project name; write the name as on PyPI (torch, not torch==2.3)"
+            raise _invalid(manifest, f"dependencies[{index}]", name, fix)
         canonical = canonicalize_name(name)
         deps.append(TrackedDependency(canonical, tuple(sorted(pins_by_name.get(canonical, ())))))
     return WatchList(
@@ -127,6 +125,11 @@ def watch_list(manifest: Manifest) -> WatchList:
         orgs=tuple(dict.fromkeys(orgs_)),
         dependencies=tuple(dict.fromkeys(deps)),
     )
+
+
+def _invalid(manifest: Manifest, key: str, value: str, what: str) -> WatchError:
+    # The value is the user's own text, but may hold a control character: shown on one line.
+    return WatchError(f"{manifest.path}: monitor.{key}: {one_line(repr(value))} is not {what}")
 
 
 def _dependency_pins(manifest: Manifest) -> dict[str, set[str]]:
@@ -192,7 +195,7 @@ def exit_status(summary: RunSummary, fail_on: Severity) -> int:
 def _poll(source: Source, watch: WatchList, state: State) -> SourceResult:
     """One source's poll; anything it raises, or an answer that breaks the contract, is an
     outage of the whole source (its cursors are then kept as they were)."""
-    name = getattr(source, "name", type(source).__name__)
+    name = source.name
     try:
         result = source.poll(watch, state.cursors(name))
         if not isinstance(result, SourceResult) or not all(
@@ -273,11 +276,14 @@ def watch_loop(
     signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
 ) -> int:
     """``run`` every ``interval`` seconds until SIGINT or SIGTERM (or ``stop``). A signal during
-    a run lets that run finish (its transactions and deliveries complete) before the loop ends.
+    a run lets that run finish (its transactions and deliveries complete) before the loop ends;
+    a second SIGINT interrupts it (a poll that hangs), its open transaction rolled back.
     Returns the most severe status of the runs: 1 over 3 over 0."""
     stop = stop or threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in signals}

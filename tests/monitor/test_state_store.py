@@ -119,3 +119,21 @@ def test_the_lock_of_a_killed_watch_is_released_by_the_system(tmp_path: Path) ->
         except StateBusy:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_a_registered_secret_in_an_alert_is_not_stored(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_mlsupply.redaction import forget_registered_secrets, register_secret
+
+    register_secret("hf_sekritsekritsekritsekritsekrit12")
+    try:
+        leaky = replace(alert("c1"), evidence="401 for hf_sekritsekritsekritsekritsekrit12")
+        with State.open(tmp_path / "s.sqlite") as state:
+            state.record("hub", [leaky], {}, ["terminal"])
+            assert state.pending("terminal")[0].record["evidence"] == "401 for ****"
+            assert state.pending("terminal")[0].id == leaky.id
+    finally:
+        forget_registered_secrets()
+    for file in tmp_path.iterdir():
+        assert b"sekrit" not in file.read_bytes()
