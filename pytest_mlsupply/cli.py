@@ -18,6 +18,9 @@ with a reason, an owner and an expiry date: see :mod:`pytest_mlsupply.baseline_c
 
 ``mlsupply code PATH...`` runs the code checks (unsafe model loading) on Python files and
 notebooks: see :mod:`pytest_mlsupply.code_cli`.
+
+``mlsupply watch`` polls the Hub and the package index for changes to what the manifest's
+``monitor:`` section tracks: see :mod:`pytest_mlsupply.monitor.cli`.
 """
 
 from __future__ import annotations
@@ -118,6 +121,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         from pytest_mlsupply.code_cli import run_code
 
         return run_code(args)
+    if args.command == "watch":
+        from pytest_mlsupply.monitor.cli import run_watch
+
+        return run_watch(args)
     if args.config is not None and not args.config.is_file():
         scan.error(
             f"--config {args.config}: no such file; pass the path of the project's mlsupply.yaml"
@@ -253,6 +260,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from pytest_mlsupply.code_cli import add_parser as add_code
 
     add_code(commands)
+    from pytest_mlsupply.monitor.cli import add_parser as add_watch
+
+    add_watch(commands)
     return parser, scan
 
 

@@ -1,0 +1,300 @@
+"""One watch: poll every source, store what it found, deliver the new alerts.
+
+:func:`watch_list` joins the manifest's ``monitor:`` section with the pins of ``models:`` and the
+requirements files. :func:`run_once` polls each source of :data:`SOURCES` in turn; each poll's
+alerts and cursors are committed in one transaction (:meth:`.state.State.record`) before any
+sink sees them, then every alert a sink has not taken yet (this run's, and any an interrupted
+run left) is delivered. A source that raises is an :class:`~.alerts.Outage` of that source:
+the others' alerts are stored and delivered all the same. :func:`exit_status` turns the run into
+the command's exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TextIO
+
+from pytest_mlsupply.manifest.model import Manifest
+from pytest_mlsupply.monitor.alerts import (
+    Alert,
+    Outage,
+    Source,
+    SourceResult,
+    TrackedDependency,
+    TrackedModel,
+    WatchList,
+)
+from pytest_mlsupply.monitor.sinks import Sink, SinkError
+from pytest_mlsupply.monitor.state import State
+from pytest_mlsupply.printable import one_line
+from pytest_mlsupply.redaction import redact_text
+from pytest_mlsupply.results import Severity
+
+__all__ = [
+    "EXIT_ALERTS",
+    "EXIT_CLEAN",
+    "EXIT_INCOMPLETE",
+    "EXIT_USAGE",
+    "SOURCES",
+    "RunSummary",
+    "WatchError",
+    "exit_status",
+    "run_once",
+    "watch_list",
+    "watch_loop",
+]
+
+#: The sources a watch polls, each built with no arguments (they read their endpoints and
+#: tokens from the environment): the Hub's and the package index's.
+SOURCES: list[Callable[[], Source]] = []
+
+EXIT_CLEAN, EXIT_ALERTS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: A Hub organisation or user name (the Hub's own rule: letters, digits, ``-``, ``_``, ``.``).
+_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+#: PEP 508's project name.
+_PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+
+
+class WatchError(Exception):
+    """The manifest gives nothing to watch, or names something that cannot be watched."""
+
+
+def watch_list(manifest: Manifest) -> WatchList:
+    """The manifest's ``monitor:`` section with each model's pins and each dependency's.
+
+    Raises :class:`WatchError` naming the file, the key and the fix."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils._validators import validate_repo_id
+    from packaging.utils import canonicalize_name
+
+    monitor = manifest.monitor
+    where = manifest.path
+    models_, orgs_, deps_ = (list(monitor.get(k) or ()) for k in ("models", "orgs", "dependencies"))
+    if not (models_ or orgs_ or deps_):
+        raise WatchError(
+            f"{where}: nothing to watch: add monitor.models/orgs/dependencies to mlsupply.yaml "
+            "(monitor: {models: [org/name], orgs: [org], dependencies: [torch]})"
+        )
+    models: list[TrackedModel] = []
+    for index, repo_id in enumerate(models_):
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError:
+            raise _invalid(
+                manifest,
+                f"models[{index}]",
+                repo_id,
+                "a Hub repository id; write it as org/name (no hf:// and no @revision: the pin "
+                "comes from the models: entry whose source is hf://org/name@<commit>)",
+            ) from None
+        pins: Sequence[str | None] = sorted(
+            {
+                m.source.revision
+                for m in manifest.models
+                if m.source is not None
+                and m.source.repo_type == "model"
+                and m.source.repo_id == repo_id
+                and _COMMIT.match(m.source.revision)
+            }
+        )
+        # One entry per pinned commit (two models may pin the same repository at two
+        # commits); none pinned: tracked for its updates alone.
+        models.extend(TrackedModel(repo_id, pin) for pin in pins or [None])
+    for index, org in enumerate(orgs_):
+        if not _ORG.match(org):
+            fix = "a Hub organisation name; write the name alone (acme, not a URL)"
+            raise _invalid(manifest, f"orgs[{index}]", org, fix)
+    pins_by_name = _dependency_pins(manifest)
+    deps: list[TrackedDependency] = []
+    for index, name in enumerate(deps_):
+        if not _PROJECT.match(name):
+            fix = "a project name; write the name as on PyPI (torch, not torch==2.3)"
+            raise _invalid(manifest, f"dependencies[{index}]", name, fix)
+        canonical = canonicalize_name(name)
+        deps.append(TrackedDependency(canonical, tuple(sorted(pins_by_name.get(canonical, ())))))
+    return WatchList(
+        models=tuple(dict.fromkeys(models)),
+        orgs=tuple(dict.fromkeys(orgs_)),
+        dependencies=tuple(dict.fromkeys(deps)),
+    )
+
+
+def _invalid(manifest: Manifest, key: str, value: str, what: str) -> WatchError:
+    # The value is the user's own text, but may hold a control character: shown on one line.
+    return WatchError(f"{manifest.path}: monitor.{key}: {one_line(repr(value))} is not {what}")
+
+
+def _dependency_pins(manifest: Manifest) -> dict[str, set[str]]:
+    """Canonical name → the exact versions the manifest's requirement sources pin (``==``,
+    ``===``, a lock file's; a range pins nothing)."""
+    if not manifest.requirements:
+        return {}
+    from pytest_mlsupply.sources.requirements import RequirementsError
+    from pytest_mlsupply.sources.resolve import read_requirements
+
+    pins: dict[str, set[str]] = {}
+    for decl in manifest.requirements:
+        try:
+            found = read_requirements(decl, manifest)
+        except RequirementsError as exc:
+            raise WatchError(
+                f"{manifest.path}: requirements: {exc}; fix the file, or drop it from "
+                "requirements: for the watch to read the pins"
+            ) from None
+        for dep in found:
+            if dep.version is not None:
+                pins.setdefault(dep.name, set()).add(dep.version)
+    return pins
+
+
+@dataclass
+class RunSummary:
+    """What one run raised, delivered and could not do."""
+
+    raised: list[Alert] = field(default_factory=list)
+    """Alerts raised for the first time in this run."""
+    late: list[dict[str, object]] = field(default_factory=list)
+    """Alerts an earlier run raised but could not show, shown by this run (their records)."""
+    outages: list[Outage] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    """Sinks that could not take an alert (redacted messages)."""
+    undelivered: dict[str, int] = field(default_factory=dict)
+    """Sink → alerts still waiting for it after this run (sinks of this run)."""
+    waiting: dict[str, int] = field(default_factory=dict)
+    """Sink → alerts waiting for a sink this run does not have (``--webhook`` left out)."""
+
+    def severities(self) -> list[Severity]:
+        found = [a.severity for a in self.raised]
+        for record in self.late:
+            label = record.get("severity")
+            if isinstance(label, str):
+                found.append(Severity.parse(label))
+        return found
+
+
+def exit_status(summary: RunSummary, fail_on: Severity) -> int:
+    """1 when an alert at or above ``fail_on`` was raised (or first shown) in the run; else 3
+    when a source had an outage or an alert could not be delivered (fail closed: the run saw
+    less than it should); else 0. Alerts outrank outages, as findings outrank errors in
+    ``mlsupply scan``."""
+    if any(severity >= fail_on for severity in summary.severities()):
+        return EXIT_ALERTS
+    if summary.outages or summary.failures or any(summary.undelivered.values()):
+        return EXIT_INCOMPLETE
+    return EXIT_CLEAN
+
+
+def _poll(source: Source, watch: WatchList, state: State) -> SourceResult:
+    """One source's poll; anything it raises, or an answer that breaks the contract, is an
+    outage of the whole source (its cursors are then kept as they were)."""
+    name = source.name
+    try:
+        result = source.poll(watch, state.cursors(name))
+        if not isinstance(result, SourceResult) or not all(
+            isinstance(a, Alert) for a in result.alerts
+        ):
+            raise TypeError(f"poll() answered {type(result).__name__}, not a SourceResult")
+        json.dumps(result.cursors)  # stored as JSON: refuse before anything is written
+    except Exception as exc:
+        return SourceResult(outages=[Outage(name, "*", f"{type(exc).__name__}: {exc}")])
+    # The contract says a subject with an outage has no new cursor; enforced here as well, so a
+    # source that forgets cannot make the watch skip what it failed to see.
+    failed = {o.subject for o in result.outages}
+    if "*" in failed:
+        result.cursors = {}
+    else:
+        result.cursors = {k: v for k, v in result.cursors.items() if k not in failed}
+    return result
+
+
+def run_once(
+    watch: WatchList,
+    state: State,
+    sources: Sequence[Source],
+    sinks: Sequence[Sink],
+    *,
+    errors: TextIO,
+) -> RunSummary:
+    """Poll each source (one transaction per poll), then deliver every pending alert to each
+    sink. Outages are reported to every sink each run they happen; sink failures to
+    ``errors`` (redacted)."""
+    summary = RunSummary()
+    sink_names = [sink.name for sink in sinks]
+    for source in sources:
+        result = _poll(source, watch, state)
+        summary.raised.extend(state.record(source.name, result.alerts, result.cursors, sink_names))
+        summary.outages.extend(result.outages)
+    raised_ids = {alert.id for alert in summary.raised}
+    for sink in sinks:
+        for outage in summary.outages:
+            try:
+                sink.outage(outage)
+            except SinkError as exc:
+                summary.failures.append(str(exc))
+        for note in getattr(sink, "notes", ()):
+            print(redact_text(f"mlsupply watch: {note}"), file=errors)
+        _deliver(sink, state, summary, raised_ids, errors)
+    for failure in summary.failures:
+        print(f"mlsupply watch: {redact_text(failure)}", file=errors)
+    pending = state.pending_sinks()
+    summary.undelivered = {name: pending[name] for name in sink_names if pending.get(name)}
+    summary.waiting = {name: n for name, n in pending.items() if name not in sink_names}
+    return summary
+
+
+def _deliver(
+    sink: Sink, state: State, summary: RunSummary, raised_ids: set[str], errors: TextIO
+) -> None:
+    for pending in state.pending(sink.name):
+        try:
+            sink.deliver(pending.record)
+        except SinkError as exc:
+            summary.failures.append(str(exc))
+            if exc.retryable:
+                continue  # this alert was refused; the next may be taken
+            return  # the sink is down: the rest stay queued, in order
+        state.mark_delivered(pending.id, sink.name)
+        # The terminal takes every alert of every run: an alert it shows now that this run
+        # did not raise was left by a run that died before showing it, and counts now.
+        if sink.name == "terminal" and pending.id not in raised_ids:
+            summary.late.append(pending.record)
+
+
+def watch_loop(
+    run: Callable[[], int],
+    interval: float,
+    *,
+    stop: threading.Event | None = None,
+    signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> int:
+    """``run`` every ``interval`` seconds until SIGINT or SIGTERM (or ``stop``). A signal during
+    a run lets that run finish (its transactions and deliveries complete) before the loop ends;
+    a second SIGINT interrupts it (a poll that hangs), its open transaction rolled back.
+    Returns the most severe status of the runs: 1 over 3 over 0."""
+    stop = stop or threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
+    worst = EXIT_CLEAN
+    try:
+        while not stop.is_set():
+            status = run()
+            if status == EXIT_ALERTS or (status == EXIT_INCOMPLETE and worst == EXIT_CLEAN):
+                worst = status
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return worst
