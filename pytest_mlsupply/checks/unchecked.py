@@ -76,7 +76,7 @@ def _top_key(key: str) -> Callable[[Manifest], Iterator[tuple[str, str | None]]]
 
 #: Keys the manifest accepts that no check reads yet. Delete an entry when its check lands.
 UNCHECKED: tuple[Unchecked, ...] = (
-    Unchecked("monitor", "nothing is monitored", _top_key("monitor")),
+    Unchecked("monitor", "watched by `mlsupply watch`, not by the gate", _top_key("monitor")),
 )
 
 

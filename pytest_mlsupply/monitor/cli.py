@@ -189,7 +189,13 @@ def run_watch(args: argparse.Namespace) -> int:
         print(f"mlsupply watch: {exc}", file=sys.stderr)
         return watcher.EXIT_USAGE
     with state:
-        sources = [make() for make in watcher.SOURCES]
+        try:
+            sources = [make(manifest) for make in watcher.SOURCES]
+        except ValueError as exc:  # an endpoint variable that is no URL, named by the source
+            from pytest_mlsupply.redaction import redact_text
+
+            print(f"mlsupply watch: {redact_text(str(exc))}", file=sys.stderr)
+            return watcher.EXIT_USAGE
 
         def once() -> int:
             summary = watcher.run_once(watch, state, sources, sinks, errors=sys.stderr)

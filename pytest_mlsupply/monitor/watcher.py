@@ -50,9 +50,15 @@ __all__ = [
     "watch_loop",
 ]
 
-#: The sources a watch polls, each built with no arguments (they read their endpoints and
-#: tokens from the environment): the Hub's and the package index's.
-SOURCES: list[Callable[[], Source]] = []
+def _index_source(manifest: Manifest) -> Source:
+    from pytest_mlsupply.monitor.index_watch import IndexSource
+
+    return IndexSource(vulnerabilities=manifest.vulnerabilities, root=manifest.root)
+
+
+#: The sources a watch polls, each built from the manifest (they read their endpoints and
+#: tokens from the environment; a bad one raises ValueError naming the variable).
+SOURCES: list[Callable[[Manifest], Source]] = [_index_source]
 
 EXIT_CLEAN, EXIT_ALERTS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 

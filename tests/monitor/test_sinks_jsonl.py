@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from watch_doubles import alert
-
 from pytest_mlsupply.monitor.alerts import Outage
 from pytest_mlsupply.monitor.sinks import JsonlSink
 from pytest_mlsupply.redaction import forget_registered_secrets, register_secret
+from tests.monitor.watch_doubles import alert
 
 
 def record(key: str) -> dict[str, object]:

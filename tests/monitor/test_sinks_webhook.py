@@ -8,10 +8,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from watch_doubles import SECRET_PIECES, Answer, alert, receiving
 
 from pytest_mlsupply.monitor.sinks import SinkError, WebhookSink
 from pytest_mlsupply.redaction import forget_registered_secrets
+from tests.monitor.watch_doubles import SECRET_PIECES, Answer, alert, receiving
 
 
 @pytest.fixture(autouse=True)

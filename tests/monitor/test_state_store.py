@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from watch_doubles import alert
 
 from pytest_mlsupply.monitor.state import SCHEMA_VERSION, State, StateBusy, StateError
+from tests.monitor.watch_doubles import alert
 
 
 def test_the_state_is_created_in_wal_mode_with_its_directory(tmp_path: Path) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from watch_doubles import SECRET_PIECES, Answer, alert, receiving, write_project
 
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor import watcher
 from pytest_mlsupply.redaction import forget_registered_secrets
+from tests.monitor.watch_doubles import SECRET_PIECES, Answer, alert, receiving, write_project
 
 DRIVER = Path(__file__).with_name("watch_driver.py")
 

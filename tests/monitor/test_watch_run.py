@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from watch_doubles import ScriptedSource, alert, write_project
 
 from pytest_mlsupply.manifest.loader import load_manifest
 from pytest_mlsupply.monitor.alerts import (
@@ -32,6 +31,7 @@ from pytest_mlsupply.monitor.watcher import (
     watch_loop,
 )
 from pytest_mlsupply.results import Severity
+from tests.monitor.watch_doubles import ScriptedSource, alert, write_project
 
 WATCH = WatchList(models=(TrackedModel("acme/bert", "a" * 40),))
 

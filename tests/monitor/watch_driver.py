@@ -1,5 +1,5 @@
 """``mlsupply`` with the scripted :class:`watch_doubles.FileSource` as the watch's one source: what
-the subprocess tests run (the real sources are not on this branch)."""
+the subprocess tests run, in place of the real sources (which have tests of their own)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ from watch_doubles import FileSource
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor import watcher
 
-watcher.SOURCES.append(FileSource)
+watcher.SOURCES[:] = [lambda manifest: FileSource()]
 sys.exit(main(sys.argv[1:]))

@@ -34,7 +34,7 @@ def test_declared_keys_no_check_reads_are_listed_in_the_terminal_summary(
         [
             "*= mlsupply =*",
             # ([[] is fnmatch for a literal "[")
-            "declared, not checked: monitor: nothing is monitored",
+            "declared, not checked: monitor: watched by `mlsupply watch`, not by the gate",
         ]
     )
 
