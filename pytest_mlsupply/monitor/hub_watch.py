@@ -224,7 +224,8 @@ class HubSource:
             poll.add(
                 REPO_GONE,
                 Severity.HIGH,
-                "gated",
+                # Keyed by the head last seen: gated again after a return is raised again.
+                f"gated\0{before.get('head')}",
                 f"{model.repo_id} is now gated",
                 "the Hub asks for its conditions to be accepted before anything is served",
                 "accept the conditions with the account whose token the monitor uses, or find "
@@ -236,7 +237,7 @@ class HubSource:
             poll.add(
                 REPO_GONE,
                 Severity.CRITICAL,
-                "not-found",
+                f"not-found\0{before.get('head')}",
                 f"{model.repo_id} is gone from the Hub",
                 f"the Hub answers that {model.repo_type} repository {model.repo_id} does not "
                 "exist: it was deleted, renamed or made private (or the token in use lost "
@@ -253,7 +254,7 @@ class HubSource:
             _security_alerts(poll, before.get("security"), security, settings)
         else:
             security = before.get("security")
-        base = model.pinned or _str_or_none(before.get("head"))
+        base = (model.pinned or "").lower() or _str_or_none(before.get("head"))
         cursor: dict[str, Any] = {"head": head, "base": base, "security": security}
         if base is None or base == head:
             return cursor  # unpinned and first seen: the baseline; or nothing new

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -77,8 +78,9 @@ def test_a_fault_on_one_repository_leaves_the_other_subjects_polled(quick: FakeH
 
 def test_a_listing_that_keeps_failing_is_an_outage_within_its_deadline(quick: FakeHub) -> None:
     # The commit history is paginated: huggingface_hub retries its 5xx with backoff for ~30 s.
+    # Three failures: its retries (after 1, 2 and 4 s) outlast the 3 s deadline, then succeed.
     model, cursors = _pinned_with_news(quick, "acme/tiny")
-    quick.inject(r"/commits/", status=500)
+    quick.inject(r"/commits/", status=500, times=3)
 
     started = time.monotonic()
     result = poll([model], cursors=cursors)
@@ -87,6 +89,11 @@ def test_a_listing_that_keeps_failing_is_an_outage_within_its_deadline(quick: Fa
     [outage] = result.outages
     assert "the commit history did not arrive within 3 s" in outage.reason
     assert "hf://acme/tiny" not in result.cursors
+    # The call left behind ends on its own once the Hub answers (and logs nothing after us).
+    for thread in threading.enumerate():
+        if thread.name == "mlsupply-hub":
+            thread.join(timeout=10)
+            assert not thread.is_alive()
 
 
 def test_an_org_listing_answering_malformed_json_is_an_outage(quick: FakeHub) -> None:
