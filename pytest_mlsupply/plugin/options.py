@@ -92,6 +92,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="where to write the attestation (default: beside the BOM, <bom>.intoto.json, "
         "or <bom>.sigstore.json in sigstore mode)",
     )
+    group.addoption(
+        "--mlsupply-online",
+        action="store_true",
+        default=False,
+        help="also add a drift[<model>] item per model pinned to a Hub commit: it fails when "
+        "the commit is gone from the Hub or the Hub's file digests no longer match the local "
+        "snapshot (asks the Hub; fails when it cannot be reached)",
+    )
     parser.addini(
         "mlsupply", type="bool", default=False, help="turn pytest-mlsupply on without --mlsupply"
     )

@@ -19,12 +19,18 @@ What the client asks, and what this server answers (read from ``file_download.py
   ``X-Linked-Size`` and ``X-Repo-Commit``. No ``X-Xet-*`` header and no ``xetHash`` are ever
   sent, so the client never takes the Xet path.
 - ``GET /api/{models,datasets}/{repo}/commits/{rev}`` (``list_repo_commits``).
+- ``GET /api/models?author=<org>[&expand=...]`` (``list_models``): the org's model repositories
+  (``id``, ``author``, ``sha``, ``lastModified``, ``private``), paginated like the tree.
+- ``securityStatus=True`` on the info endpoint (``model_info(securityStatus=True)``): the repo's
+  ``securityRepoStatus`` as tests set it (:attr:`HubRepo.security_status`).
 - Errors carry the ``X-Error-Code`` the client maps to exceptions: ``RepoNotFound`` (404, and
   401 for a private repo without the right ``Authorization: Bearer`` token), ``RevisionNotFound``
   and ``EntryNotFound`` (404).
 
 Every request is recorded (method, path, whether it was authorised) so tests can assert on what
-the client sent. The server stops with its fixture.
+the client sent. Faults can be injected per route (:meth:`FakeHub.inject`: an HTTP status, a
+delay, a malformed body), and history rewritten (:meth:`HubRepo.force_push`,
+:meth:`HubRepo.forget`). The server stops with its fixture.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +100,8 @@ class HubRepo:
     metadata_overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """(commit, path) -> fields served in the metadata endpoints instead of the true ones
     (``sha256``, ``size``, ``oid``): a hub whose listing disagrees with the bytes it serves."""
+    security_status: dict[str, Any] | None = None
+    """Served as ``securityRepoStatus`` when the client asks for ``securityStatus``."""
 
     def commit(
         self,
@@ -119,6 +128,27 @@ class HubRepo:
         self.branches[branch] = sha
         return sha
 
+    def force_push(
+        self,
+        files: dict[str, bytes],
+        *,
+        branch: str = "main",
+        onto: str | None = None,
+        title: str = "Rewrite history",
+    ) -> str:
+        """Replace ``branch`` with a new commit on top of ``onto`` (None: a new root), as
+        ``git push --force`` does: the commits it leaves behind are no longer in the branch's
+        history, yet still resolvable by sha until :meth:`forget` drops them."""
+        if onto is None:
+            self.branches.pop(branch, None)
+        else:
+            self.branches[branch] = onto
+        return self.commit(files, branch=branch, title=title)
+
+    def forget(self, sha: str) -> None:
+        """Drop a commit entirely (garbage-collected after a force-push, or deleted)."""
+        del self.commits[sha]
+
     def resolve(self, revision: str) -> str | None:
         if revision in self.commits:
             return revision
@@ -138,6 +168,19 @@ class HubRepo:
         if item.lfs:
             meta["lfs_size"] = meta.get("lfs_size", meta["size"])
         return meta
+
+
+@dataclass
+class Fault:
+    """What the Hub does instead of answering a request whose path matches ``route``."""
+
+    route: re.Pattern[str]
+    status: int | None = None
+    delay: float = 0.0
+    body: bytes | None = None
+    """Served with 200 and ``application/json``: a malformed answer."""
+    times: int | None = None
+    """How many requests it affects (None: all of them)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +206,7 @@ class FakeHub:
         self._cdn.daemon_threads = True
         self._threads: list[threading.Thread] = []
         self.running = False
+        self.faults: list[Fault] = []
 
     @property
     def endpoint(self) -> str:
@@ -204,6 +248,37 @@ class FakeHub:
             thread.join(timeout=5)
         self.running = False
 
+    def inject(
+        self,
+        route: str = "",
+        *,
+        status: int | None = None,
+        delay: float = 0.0,
+        body: bytes | None = None,
+        times: int | None = None,
+    ) -> Fault:
+        """Make requests whose path matches the regular expression ``route`` (searched; ``""``:
+        every request) fail: ``status`` answers that HTTP status, ``delay`` sleeps first (a slow
+        Hub), ``body`` answers 200 with those bytes as JSON (a malformed answer)."""
+        fault = Fault(re.compile(route), status=status, delay=delay, body=body, times=times)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def heal(self) -> None:
+        """Remove every injected fault."""
+        with self._lock:
+            self.faults.clear()
+
+    def fault_for(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.route.search(path) and (fault.times is None or fault.times > 0):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -217,6 +292,7 @@ _API = re.compile(
     r"^/api/(?P<kind>models|datasets)/(?P<repo>[^/]+/[^/]+)"
     r"(?:/(?P<op>revision|tree|commits)/(?P<rev>[^/]+)(?:/(?P<path>.*))?)?$"
 )
+_LIST = re.compile(r"^/api/(?P<kind>models|datasets)/?$")
 _RESOLVE = re.compile(
     r"^/(?:(?P<datasets>datasets)/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"
 )
@@ -257,8 +333,14 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                 )
             )
             try:
+                fault = hub.fault_for(url.path) if role == "hub" else None
+                if fault is not None and self._fault(fault, head):
+                    return
                 if role == "cdn":
                     self._cdn(url.path, head)
+                    return
+                if (m := _LIST.match(url.path)) is not None:
+                    self._list(m["kind"], parse_qs(url.query), url)
                     return
                 if (m := _API.match(url.path)) is not None:
                     self._api(m, parse_qs(url.query), url)
@@ -275,6 +357,17 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                     headers["X-Repo-Commit"] = reply.commit
                 body = json.dumps({"error": reply.message}).encode()
                 self._send(reply.status, body, headers, head=head, content_type="application/json")
+
+        def _fault(self, fault: Fault, head: bool) -> bool:
+            """Apply ``fault``; True when it answered the request."""
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.status is not None:
+                raise _Reply(fault.status, None, "injected fault")
+            if fault.body is not None:
+                self._send(200, fault.body, {}, head=head, content_type="application/json")
+                return True
+            return False
 
         # -- helpers ---------------------------------------------------------------------
 
@@ -330,13 +423,18 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             op = m["op"]
             sha = self._commit(repo, m["rev"] or "main")
             if op in (None, "revision"):
-                self._info(repo, sha, blobs=_true(query.get("blobs")))
+                self._info(
+                    repo,
+                    sha,
+                    blobs=_true(query.get("blobs")),
+                    security=_true(query.get("securityStatus")),
+                )
             elif op == "tree":
                 self._tree(repo, sha, unquote(m["path"] or ""), query, url)
             else:
                 self._commits(repo, sha)
 
-        def _info(self, repo: HubRepo, sha: str, *, blobs: bool) -> None:
+        def _info(self, repo: HubRepo, sha: str, *, blobs: bool, security: bool = False) -> None:
             siblings = []
             for path in repo.commits[sha].files:
                 sibling: dict[str, Any] = {"rfilename": path}
@@ -351,22 +449,56 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                             "pointerSize": len(lfs_pointer(repo.commits[sha].files[path].data)),
                         }
                 siblings.append(sibling)
-            self._json(
-                {
-                    "_id": hashlib.md5(repo.repo_id.encode(), usedforsecurity=False).hexdigest()[
-                        :24
-                    ],
-                    "id": repo.repo_id,
-                    "author": repo.repo_id.split("/")[0],
-                    "sha": sha,
-                    "lastModified": repo.commits[sha].date.isoformat().replace("+00:00", "Z"),
-                    "private": repo.private,
-                    "gated": False,
-                    "disabled": False,
-                    "tags": [],
-                    "siblings": siblings,
+            info: dict[str, Any] = {
+                "_id": hashlib.md5(repo.repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
+                "id": repo.repo_id,
+                "author": repo.repo_id.split("/")[0],
+                "sha": sha,
+                "lastModified": repo.commits[sha].date.isoformat().replace("+00:00", "Z"),
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "siblings": siblings,
+            }
+            if security:
+                info["securityRepoStatus"] = repo.security_status or {
+                    "scansDone": True,
+                    "filesWithIssues": [],
                 }
-            )
+            self._json(info)
+
+        def _list(self, kind: str, query: dict[str, list[str]], url: Any) -> None:
+            """``list_models(author=...)``: public repositories (and private ones the token
+            opens) of one author, with their head commit, one page at a time."""
+            repo_type = "model" if kind == "models" else "dataset"
+            author = (query.get("author") or [""])[-1]
+            auth = self.headers.get("Authorization")
+            listed = []
+            for (kind_of, repo_id), repo in sorted(hub.repos.items()):
+                if kind_of != repo_type or (author and repo_id.split("/")[0] != author):
+                    continue
+                if repo.private and (repo.token is None or auth != f"Bearer {repo.token}"):
+                    continue
+                head = repo.branches.get("main")
+                entry: dict[str, Any] = {
+                    "_id": hashlib.md5(repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
+                    "id": repo_id,
+                    "author": repo_id.split("/")[0],
+                    "private": repo.private,
+                }
+                if head is not None:
+                    entry["sha"] = head
+                    date = repo.commits[head].date.isoformat().replace("+00:00", "Z")
+                    entry["lastModified"] = date
+                listed.append(entry)
+            start = int((query.get("cursor") or ["0"])[0])
+            page = listed[start : start + hub.page_size]
+            headers: dict[str, str] = {}
+            if start + hub.page_size < len(listed):
+                params = f"author={quote(author)}&cursor={start + hub.page_size}"
+                headers["Link"] = f'<{hub.endpoint}{url.path}?{params}>; rel="next"'
+            self._json(page, headers)
 
         def _tree(
             self, repo: HubRepo, sha: str, folder: str, query: dict[str, list[str]], url: Any
