@@ -50,6 +50,12 @@ __all__ = [
     "watch_loop",
 ]
 
+def _hub_source(manifest: Manifest) -> Source:
+    from pytest_mlsupply.monitor.hub_watch import HubSource
+
+    return HubSource()
+
+
 def _index_source(manifest: Manifest) -> Source:
     from pytest_mlsupply.monitor.index_watch import IndexSource
 
@@ -58,7 +64,7 @@ def _index_source(manifest: Manifest) -> Source:
 
 #: The sources a watch polls, each built from the manifest (they read their endpoints and
 #: tokens from the environment; a bad one raises ValueError naming the variable).
-SOURCES: list[Callable[[Manifest], Source]] = [_index_source]
+SOURCES: list[Callable[[Manifest], Source]] = [_hub_source, _index_source]
 
 EXIT_CLEAN, EXIT_ALERTS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
