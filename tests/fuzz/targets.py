@@ -399,9 +399,9 @@ TARGETS: dict[str, Target] = {
             _requirements_seeds,
             ("requirements.txt",),
             _requirements,
-            # pip-requirements-parser builds an optparse parser per line: ~1 ms a line, so
-            # 100,000 lines take over a minute (linear; see docs/fuzzing.md). 64 kB is
-            # ~10,000 lines at most.
+            # pip-requirements-parser builds an optparse parser per line: ~1 ms a line (a parse
+            # stops past 5,000 requirement lines; see docs/fuzzing.md). 64 kB of random bytes
+            # is ~10,000 lines at most.
             max_bytes=64 << 10,
         ),
         Target(
