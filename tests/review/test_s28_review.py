@@ -35,3 +35,20 @@ def test_a_safetensors_header_naming_many_tensors_twice_is_read_in_linear_time(
     path.write_bytes(struct.pack("<Q", len(header)) + header)
     elapsed, stops = _scan_seconds(path, 1)
     assert elapsed < 5, (elapsed, stops)
+
+
+def test_an_hdf5_file_of_many_unterminated_keras_configs_is_stopped_near_its_budget(
+    tmp_path: Path,
+) -> None:
+    # A file naming model_config in no attribute message the reader knows, then 100 objects
+    # that open with Keras' first key and never close: each is decoded from its '{' to the end
+    # of the file (windows of 64 KiB, 1 MiB, 16 MiB...). The search checked the budgets at
+    # every hit, but the guard reads its clock at every 64th check: 64 decodes of megabytes
+    # ran between two readings, about 15 s past scan_seconds=1 for this 6 MB file.
+    group = b'{"class_name":[' + b"1," * 30_000
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(56) + b"model_config\x00" + group * 100)
+    elapsed, stops = _scan_seconds(path, 1)
+    [stop] = stops
+    assert stop.startswith("scan stopped after"), stop
+    assert elapsed < 5, (elapsed, stops)
