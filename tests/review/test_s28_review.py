@@ -6,11 +6,16 @@ checkpoint reached, far past ``policy.limits.scan_seconds``.
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pytest_mlsupply.engines.budget import ScanLimits
+from pytest_mlsupply.engines.formats.numpy import _split_fields
 from pytest_mlsupply.engines.scanner import ScanPolicy, scan_file
 
 
@@ -52,3 +57,24 @@ def test_an_hdf5_file_of_many_unterminated_keras_configs_is_stopped_near_its_bud
     [stop] = stops
     assert stop.startswith("scan stopped after"), stop
     assert elapsed < 5, (elapsed, stops)
+
+
+def test_a_npy_header_of_many_comma_separated_fields_is_read_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    # 'f8,f8,...' (120 KB, 40,000 fields): the split at commas outside a subarray shape was a
+    # regex lookahead that scanned from every comma to the end of the string, quadratic and
+    # with no checkpoint (a 1 MB header, the cap, took minutes; this one about 14 s).
+    descr = ",".join(["f8"] * 40_000)
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}".encode()
+    header += b" " * (-(12 + len(header) + 1) % 64) + b"\n"
+    path = tmp_path / "record.npy"
+    path.write_bytes(b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header)
+    elapsed, stops = _scan_seconds(path, 1)
+    assert elapsed < 4, (elapsed, stops)
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet="(),f8 ", max_size=16))
+def test_the_npy_field_split_cuts_where_the_lookahead_regex_did(descr: str) -> None:
+    assert _split_fields(descr) == re.split(r",(?![^(]*\))", descr)
