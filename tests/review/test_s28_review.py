@@ -6,6 +6,7 @@ checkpoint reached, far past ``policy.limits.scan_seconds``.
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import time
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_mlsupply.engines.budget import ScanLimits
+from pytest_mlsupply.engines.formats import code, safetensors
 from pytest_mlsupply.engines.formats.numpy import _split_fields
 from pytest_mlsupply.engines.scanner import ScanPolicy, scan_file
 
@@ -78,3 +80,97 @@ def test_a_npy_header_of_many_comma_separated_fields_is_read_in_linear_time(
 @given(st.text(alphabet="(),f8 ", max_size=16))
 def test_the_npy_field_split_cuts_where_the_lookahead_regex_did(descr: str) -> None:
     assert _split_fields(descr) == re.split(r",(?![^(]*\))", descr)
+
+
+# -- shell shapes: the regular expressions replaced, and what they are held to
+
+_CURL_PIPE = re.compile(r"\b(?:curl|wget|fetch)\b[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b")
+_REVERSE = re.compile(r"/dev/(?:tcp|udp)/|\bnc(?:at)?\b[^\n]*\s-[a-z]*e\b|\bbash\s+-i\b|\bsocat\b")
+_DECODE = re.compile(r"\bbase64\s+(?:-d|--decode)\b[^\n]*\|\s*(?:ba|z|da)?sh\b|\beval\s+\"?\$\(")
+_PERSIST = re.compile(r"\bcrontab\b|authorized_keys|>>?\s*~?/?[^\s]*\.(?:bashrc|profile|zshrc)\b")
+_ST_SHELL = re.compile(
+    r"(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b|\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"
+)
+
+_WORDS = [
+    "curl",
+    "wget",
+    "fetch",
+    "sh",
+    "bash",
+    "zsh",
+    "sudo",
+    "nc",
+    "ncat",
+    "-e",
+    "-xe",
+    "-i",
+    "base64",
+    "-d",
+    "--decode",
+    "eval",
+    '"$(',
+    "$(",
+    ">",
+    ">>",
+    "~/",
+    "/",
+    ".bashrc",
+    ".profile",
+    ".zshrc",
+    "x",
+    "e",
+    "|",
+    ";",
+    " ",
+    "  ",
+    "\t",
+    "crontab",
+    "-c",
+    "/dev/tcp/",
+]
+_LINE = st.lists(st.sampled_from(_WORDS), max_size=12).map("".join)
+
+
+@settings(max_examples=3000)
+@given(_LINE)
+def test_the_shell_script_shapes_match_the_lines_their_regular_expressions_matched(
+    line: str,
+) -> None:
+    for index, pattern in ((0, _CURL_PIPE), (1, _REVERSE), (2, _DECODE), (5, _PERSIST)):
+        shape, _, what = code._SHELL_PATTERNS[index]
+        assert bool(shape.search(line)) == bool(pattern.search(line)), (what, line)
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.sampled_from([*_WORDS, "\n"]), max_size=12).map("".join))
+def test_the_safetensors_shell_shape_matches_the_values_its_regular_expression_matched(
+    value: str,
+) -> None:
+    shape = next(p for p, label in safetensors._CODE_PATTERNS if label == "shell command")
+    assert bool(shape.search(value)) == bool(_ST_SHELL.search(value)), value
+
+
+def test_a_shell_script_line_of_repeated_words_is_searched_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    # One line of 'curl ' (or 'nc ', or '>') 100 KB long: the patterns scanned from every
+    # word to the end of the line, inside one re call (no checkpoint): the '>' line took
+    # over a minute, a 1 MB line hours.
+    for index, word in enumerate(["curl ", "nc ", "base64 -d ", ">"]):
+        path = tmp_path / f"prepare{index}.sh"
+        path.write_text("#!/bin/sh\n" + word * (100_000 // len(word)) + "\n")
+        elapsed, stops = _scan_seconds(path, 1)
+        assert elapsed < 4, (word, elapsed, stops)
+
+
+def test_a_safetensors_metadata_value_of_repeated_curl_is_searched_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    # A 200 KB metadata value of 'curl ' (a 1 MB one took about 20 minutes, in one re call).
+    header = json.dumps({"__metadata__": {"note": "curl " * 40_000}}).encode()
+    header += b" " * (-len(header) % 8)
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    elapsed, stops = _scan_seconds(path, 1)
+    assert elapsed < 4, (elapsed, stops)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
 from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
+from pytest_mlsupply.engines.shell_shapes import AnyOf, PipedInto, Search
 from pytest_mlsupply.engines.strings import StringAnalyser, child_path
 from pytest_mlsupply.results import Finding, Severity
 
@@ -83,13 +84,18 @@ _DTYPE_BITS = {
     "I64": 64,
     "U64": 64,
 }
-_CODE_PATTERNS = [
+_CODE_PATTERNS: list[tuple[re.Pattern[str] | Search, str]] = [
     (re.compile(r"\b(?:__import__|exec|eval|compile)\s*\("), "Python dynamic code"),
     (re.compile(r"\bimport\s+(?:os|subprocess|socket|sys|builtins)\b"), "Python import"),
     (re.compile(r"\bos\.(?:system|popen|exec\w*)\s*\("), "Python os call"),
     (re.compile(r"\bsubprocess\.\w+\s*\("), "Python subprocess call"),
     (
-        re.compile(r"(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b|\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"),
+        AnyOf(
+            # (?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b, in one pass (the regex read a value
+            # of 'curl curl ...' once per word: a 1 MB value, minutes with no checkpoint)
+            PipedInto(r"(?:curl|wget)\s+", r"\s*(?:ba|z|da)?sh\b", "|;"),
+            re.compile(r"\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"),
+        ),
         "shell command",
     ),
     (re.compile(r"\brm\s+-rf\s+/|\bnc\s+-[a-z]*e\b|\bchmod\s+\+x\b"), "shell command"),
