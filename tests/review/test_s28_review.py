@@ -174,3 +174,19 @@ def test_a_safetensors_metadata_value_of_repeated_curl_is_searched_in_linear_tim
     path.write_bytes(struct.pack("<Q", len(header)) + header)
     elapsed, stops = _scan_seconds(path, 1)
     assert elapsed < 4, (elapsed, stops)
+
+
+def test_a_yaml_config_of_many_targets_interpolating_a_key_written_last_is_read_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    # 1,000 Hydra targets '${x.y}' (25 KB) with x.y written at the end: each target's
+    # interpolation walked every scalar of the stream to find x.y, and the YAML engine has no
+    # checkpoint: 25 s ('scan took'), 4,000 targets 400 s.
+    lines = ["items:"]
+    for i in range(1000):
+        lines += ["  - _target_: ${x.y}", f"    name: n{i}"]
+    lines += ["x:", "  y: torch.nn.Linear"]
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    elapsed, stops = _scan_seconds(path, 1)
+    assert elapsed < 4, (elapsed, stops)
