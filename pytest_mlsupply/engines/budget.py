@@ -226,9 +226,13 @@ class ScanGuard:
         self.exceeded: Exceeded | None = None
         self._ticks = 0
 
-    def check(self, held: int = 0) -> None:
+    def check(self, held: int = 0, *, costly: bool = False) -> None:
         """Raise :class:`BudgetExceeded` if a budget is (or was) exceeded; ``held`` is the
-        bytes the calling engine holds right now, beside the members being scanned."""
+        bytes the calling engine holds right now, beside the members being scanned.
+
+        ``costly``: the step this check follows may have taken long (a JSON value decoded
+        from a 64 MiB window), so the clock is read now rather than at the 64th check: 64
+        such steps between two readings would run the scan tens of seconds past its budget."""
         if self.exceeded is not None:
             # A new exception each time: a kept one would keep its traceback's frames, and
             # with them the memory maps and views the engines were reading, alive.
@@ -239,7 +243,7 @@ class ScanGuard:
                 f"scan stopped holding {(self.held + held) >> 20} MiB; "
                 f"policy.limits.scan_memory_mb is {self.limits.scan_memory_mb}",
             )
-        self._ticks += 1
+        self._ticks += _CLOCK_EVERY if costly else 1
         if self._ticks >= _CLOCK_EVERY:
             self._ticks = 0
             now = time.monotonic()
@@ -300,12 +304,13 @@ _T = TypeVar("_T")
 _ACTIVE: ContextVar[ScanGuard | None] = ContextVar("mlsupply_scan_guard", default=None)
 
 
-def checkpoint(held: int = 0) -> None:
+def checkpoint(held: int = 0, *, costly: bool = False) -> None:
     """Check the active scan's guard (see :class:`ScanGuard`); a no-op outside a scan (the
-    pickle machine identifying a file's head, a unit test)."""
+    pickle machine identifying a file's head, a unit test). ``costly`` reads the clock at
+    once (:meth:`ScanGuard.check`): for a loop whose every step may take long."""
     guard = _ACTIVE.get()
     if guard is not None:
-        guard.check(held)
+        guard.check(held, costly=costly)
 
 
 def watched(items: Iterable[_T]) -> Iterator[_T]:

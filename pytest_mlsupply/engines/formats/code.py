@@ -21,6 +21,13 @@ from pytest_mlsupply.engines.formats import yaml_config
 from pytest_mlsupply.engines.formats.text import read_text
 from pytest_mlsupply.engines.identification import Family, Format, Identification
 from pytest_mlsupply.engines.python_ast import code_findings
+from pytest_mlsupply.engines.shell_shapes import (
+    AnyOf,
+    HeadThenTail,
+    PipedInto,
+    ProfileWrite,
+    Search,
+)
 from pytest_mlsupply.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -32,19 +39,29 @@ _SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "ash", "busybox")
 #: Interpreter options that change how the file runs, not what runs.
 _PLAIN_PYTHON_OPTIONS = frozenset({"-u", "-O", "-OO", "-B", "-E", "-s", "-S", "-I", "-P"})
 #: (pattern, severity, what it is): shell shapes that have no place in a model repository.
-_SHELL_PATTERNS: list[tuple[re.Pattern[str], Severity, str]] = [
+#: Those whose regular expression backtracks quadratically on a long line are searched in one
+#: pass (:mod:`~pytest_mlsupply.engines.shell_shapes`), each beside the expression it replaces.
+_SHELL_PATTERNS: list[tuple[re.Pattern[str] | Search, Severity, str]] = [
     (
-        re.compile(r"\b(?:curl|wget|fetch)\b[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"),
+        # \b(?:curl|wget|fetch)\b[^\n|;]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b, in one pass
+        PipedInto(r"\b(?:curl|wget|fetch)\b", r"\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b", "|;\n"),
         Severity.CRITICAL,
         "downloads a script and pipes it into a shell",
     ),
     (
-        re.compile(r"/dev/(?:tcp|udp)/|\bnc(?:at)?\b[^\n]*\s-[a-z]*e\b|\bbash\s+-i\b|\bsocat\b"),
+        AnyOf(
+            re.compile(r"/dev/(?:tcp|udp)/|\bbash\s+-i\b|\bsocat\b"),
+            HeadThenTail(r"\bnc(?:at)?\b", r"\s-[a-z]*e\b"),  # \bnc(?:at)?\b[^\n]*\s-[a-z]*e\b
+        ),
         Severity.CRITICAL,
         "opens a reverse shell",
     ),
     (
-        re.compile(r"\bbase64\s+(?:-d|--decode)\b[^\n]*\|\s*(?:ba|z|da)?sh\b|\beval\s+\"?\$\("),
+        AnyOf(
+            # \bbase64\s+(?:-d|--decode)\b[^\n]*\|\s*(?:ba|z|da)?sh\b
+            HeadThenTail(r"\bbase64\s+(?:-d|--decode)\b", r"\|\s*(?:ba|z|da)?sh\b"),
+            re.compile(r"\beval\s+\"?\$\("),
+        ),
         Severity.CRITICAL,
         "decodes and runs a hidden payload",
     ),
@@ -59,7 +76,10 @@ _SHELL_PATTERNS: list[tuple[re.Pattern[str], Severity, str]] = [
         "deletes the home or root directory",
     ),
     (
-        re.compile(r"\bcrontab\b|authorized_keys|>>?\s*~?/?[^\s]*\.(?:bashrc|profile|zshrc)\b"),
+        AnyOf(
+            re.compile(r"\bcrontab\b|authorized_keys"),
+            ProfileWrite(r"\.(?:bashrc|profile|zshrc)\b"),  # >>?\s*~?/?[^\s]*\.(?:bashrc|...)\b
+        ),
         Severity.HIGH,
         "installs persistence (cron, SSH keys, shell profile)",
     ),

@@ -715,7 +715,7 @@ def _string_values(
         # Variable-length string: (length, global heap collection address, object index).
         width = 4 + geometry.offsets + 4
         for i in range(count):
-            checkpoint()  # each value walks a heap collection
+            checkpoint(costly=True)  # each value walks a heap collection
             at = data + i * width
             if at + width > len(buf):
                 return None
@@ -777,7 +777,9 @@ def _find_all(
             pos = span[1]
             continue
         hits += 1
-        checkpoint()  # each hit is a message read, perhaps a JSON decoded
+        # Each hit is a message read, perhaps a JSON value decoded from a window of up to
+        # 64 MiB: the clock is read at every hit, not at every 64th.
+        checkpoint(costly=True)
         if hits > _MAX_H5_HITS:
             raise ScanError(f"more than {_MAX_H5_HITS} occurrences of {needle!r}; cannot analyse")
         yield found

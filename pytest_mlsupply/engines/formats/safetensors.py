@@ -30,8 +30,9 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.engines.blob import Blob, ScanContext, ScanError
-from pytest_mlsupply.engines.budget import checkpoint
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.identification import Family, Format, Identification, hex_bytes
+from pytest_mlsupply.engines.shell_shapes import AnyOf, PipedInto, Search
 from pytest_mlsupply.engines.strings import StringAnalyser, child_path
 from pytest_mlsupply.results import Finding, Severity
 
@@ -83,13 +84,18 @@ _DTYPE_BITS = {
     "I64": 64,
     "U64": 64,
 }
-_CODE_PATTERNS = [
+_CODE_PATTERNS: list[tuple[re.Pattern[str] | Search, str]] = [
     (re.compile(r"\b(?:__import__|exec|eval|compile)\s*\("), "Python dynamic code"),
     (re.compile(r"\bimport\s+(?:os|subprocess|socket|sys|builtins)\b"), "Python import"),
     (re.compile(r"\bos\.(?:system|popen|exec\w*)\s*\("), "Python os call"),
     (re.compile(r"\bsubprocess\.\w+\s*\("), "Python subprocess call"),
     (
-        re.compile(r"(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b|\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"),
+        AnyOf(
+            # (?:curl|wget)\s+[^|;]*\|\s*(?:ba|z|da)?sh\b, in one pass (the regex read a value
+            # of 'curl curl ...' once per word: a 1 MB value, minutes with no checkpoint)
+            PipedInto(r"(?:curl|wget)\s+", r"\s*(?:ba|z|da)?sh\b", "|;"),
+            re.compile(r"\b(?:ba|z)?sh\s+-c\s|/dev/tcp/"),
+        ),
         "shell command",
     ),
     (re.compile(r"\brm\s+-rf\s+/|\bnc\s+-[a-z]*e\b|\bchmod\s+\+x\b"), "shell command"),
@@ -356,22 +362,29 @@ class _Pairs(list[tuple[str, Any]]):
                 found = v  # the last one wins, as in the library
         return found
 
-    def duplicates(self) -> list[str]:
-        seen: set[str] = set()
-        dups: list[str] = []
-        for key, _ in self:
-            if key in seen and key not in dups:
-                dups.append(key)
-            seen.add(key)
+    def duplicates(self) -> dict[str, list[Any]]:
+        """Every name given more than once (in the order its second entry comes), with all its
+        values in file order: one pass, whatever the number of names (a header of 10^5 names
+        each given twice is 3 MB; a membership test in a list of them, or one pass over the
+        header per name, took minutes with no checkpoint between)."""
+        values: dict[str, list[Any]] = {}
+        dups: dict[str, list[Any]] = {}
+        for count, (key, value) in enumerate(self, 1):
+            if not count % CHECK_EVERY:
+                checkpoint()
+            given = values.setdefault(key, [])
+            given.append(value)
+            if len(given) == 2:
+                dups[key] = given
         return dups
 
 
 def _check_header(blob: Blob, pairs: _Pairs, ctx: ScanContext) -> list[Finding]:
     findings: list[Finding] = []
     strings = StringAnalyser(blob, ctx.policy.pickle)
-    for name in pairs.duplicates():
-        checkpoint()  # each duplicate reads the whole header again
-        entries = [json.dumps(_plain(v)) for k, v in pairs if k == name]
+    for name, values in pairs.duplicates().items():
+        checkpoint()
+        entries = [json.dumps(_plain(v)) for v in values]
         findings.append(
             Finding(
                 rule="MLS-ST-002",

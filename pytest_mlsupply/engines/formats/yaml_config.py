@@ -45,6 +45,7 @@ from typing import NamedTuple
 import yaml
 
 from pytest_mlsupply.engines.blob import Blob
+from pytest_mlsupply.engines.budget import CHECK_EVERY, checkpoint
 from pytest_mlsupply.engines.pickle.policy import Decision, Verdict, decide
 from pytest_mlsupply.engines.python_paths import CODE_FILE
 from pytest_mlsupply.engines.yaml_loader import LinearSafeLoader
@@ -193,6 +194,8 @@ class YamlStream:
     error_line: int | None = None
     truncated: bool = False
     events: int = 0
+    values_at: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """Each scalar's value by its normalised key path (the first one), built on first use."""
 
     def resolve(self, node: Node) -> Node:
         """An alias's anchored node (never a copy: nothing is expanded)."""
@@ -306,8 +309,12 @@ def _walk(stream: YamlStream) -> Iterator[_Visit]:
     limit). A key is visited at the path of its mapping, with the key text ``?`` marked."""
     for index, document in enumerate(stream.documents):
         todo = [_Visit(document, stream.prefix(index), "")]
+        visited = 0
         while todo:
             visit = todo.pop()
+            visited += 1
+            if not visited % CHECK_EVERY:
+                checkpoint()  # every pass over a config of 10^5 nodes: the scan's budgets
             yield visit
             node = visit.node
             if isinstance(node, Sequence):
@@ -1012,11 +1019,16 @@ def _interpolated(stream: YamlStream, value: str) -> tuple[str | None, str]:
 def _value_at(stream: YamlStream, reference: str) -> str | None:
     """The string at an absolute OmegaConf key path (``a.b``, ``a.b.0``, ``a.b[0]``) in the
     first document, or None."""
-    wanted = re.sub(r"\[(\d+)\]", r".\1", reference).strip(".")
-    for scalar in string_scalars(stream):
-        if re.sub(r"\[(\d+)\]", r".\1", scalar.key_path) == wanted:
-            return scalar.value
-    return None
+    if stream.values_at is None:
+        # Once per stream, not once per reference: a config of 1,000 targets interpolating a
+        # key written last walked the whole tree per target (25 KB took 25 s, no checkpoint).
+        stream.values_at = {}
+        for scalar in string_scalars(stream):
+            stream.values_at.setdefault(_INDEXES.sub(r".\1", scalar.key_path), scalar.value)
+    return stream.values_at.get(_INDEXES.sub(r".\1", reference).strip("."))
+
+
+_INDEXES = re.compile(r"\[(\d+)\]")
 
 
 def _dangerous_argument(stream: YamlStream, mapping: Mapping) -> tuple[str, Decision] | None:
