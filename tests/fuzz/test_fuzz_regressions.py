@@ -218,3 +218,16 @@ def test_a_requirements_file_of_brackets_or_of_a_hundred_thousand_lines_is_read_
     # took over 20 s), and the parser takes about a millisecond a line (100,000 lines: over a
     # minute; now refused past MAX_LINES). The case limit is the hang detector.
     run_case(TARGETS["requirements"], ("requirements.txt", data))
+
+
+def test_a_pickle_importing_one_name_fifty_thousand_times_is_judged_in_time() -> None:
+    # Each GLOBAL was judged anew in every reading (the allowlist's families tried one by one):
+    # 50,000 imports of one name took over 20 s. A verdict depends on the name alone.
+    data = b"\x80\x02" + b"cp7\n0cp7\n0" * 50_000 + b"N."
+    run_case(TARGETS["pickle"], ("model.pkl", data))
+
+
+def test_a_pickle_of_a_hundred_thousand_distinct_imports_makes_a_small_report() -> None:
+    # 100,000 findings of one rule made a 91 MB report; past the cap they are counted in one.
+    data = b"\x80\x02" + b"".join(b"cm%d\nf\n0" % i for i in range(100_000)) + b"N."
+    run_case(TARGETS["pickle"], ("model.pkl", data))

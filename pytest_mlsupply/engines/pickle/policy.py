@@ -548,12 +548,31 @@ def _compat_names(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
+#: Verdicts already reached, by (module, name): a verdict depends on the names alone (the
+#: tables are fixed at import), and a pickle may import one name tens of thousands of times,
+#: each judged once per reading (50,000 GLOBALs of one name took over 20 s; found by the long
+#: fuzz run). Only short names are kept, and only so many, so the cache stays small.
+_DECIDED: dict[tuple[str, str], Decision] = {}
+_DECIDED_MAX = 1 << 16
+_DECIDED_NAME_CHARS = 512
+
+
 def decide(module: str, name: str) -> Decision:
     """The verdict on one global, by name only.
 
     The Python 2 spelling of a dangerous name (``__builtin__.eval``, ``commands.getoutput``)
     counts as dangerous whatever the protocol, because some loader may map it.
     """
+    key = (module, name)
+    decision = _DECIDED.get(key)
+    if decision is None:
+        decision = _decide(module, name)
+        if len(module) + len(name) <= _DECIDED_NAME_CHARS and len(_DECIDED) < _DECIDED_MAX:
+            _DECIDED[key] = decision
+    return decision
+
+
+def _decide(module: str, name: str) -> Decision:
     decision = _decide_one(module, name)
     if decision.verdict is Verdict.DANGEROUS:
         return decision
