@@ -660,16 +660,23 @@ def _info(
     *,
     security: bool = False,
 ) -> ModelInfo | DatasetInfo:
-    if model.repo_type == "dataset":
-        return api.dataset_info(
-            model.repo_id, revision=revision, files_metadata=True, timeout=settings.timeout
+    def ask() -> ModelInfo | DatasetInfo:
+        if model.repo_type == "dataset":
+            return api.dataset_info(
+                model.repo_id, revision=revision, files_metadata=True, timeout=settings.timeout
+            )
+        return api.model_info(
+            model.repo_id,
+            revision=revision,
+            files_metadata=True,
+            securityStatus=security or None,
+            timeout=settings.timeout,
         )
-    return api.model_info(
-        model.repo_id,
-        revision=revision,
-        files_metadata=True,
-        securityStatus=security or None,
-        timeout=settings.timeout,
+
+    # The timeout bounds each read: a Hub that trickles its headers or its answer a byte at a
+    # time would hold the watch without this deadline on the whole request.
+    return _bounded(
+        ask, settings.timeout * _LISTING_DEADLINE_FACTOR, "the repository's information"
     )
 
 

@@ -120,7 +120,10 @@ class State:
         return state
 
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        # Beside the file the path names, symlinks followed (as SQLite follows them): a state
+        # reached by two paths (a link, a linked directory) is one state with one lock.
+        real = self.path.resolve()
+        lock_path = real.with_name(real.name + ".lock")
         try:
             # isolation_level=None: the transaction is ours to begin; timeout=0: a held lock
             # is an answer now, not after a wait.

@@ -50,6 +50,7 @@ __all__ = [
     "watch_loop",
 ]
 
+
 def _hub_source(manifest: Manifest) -> Source:
     from pytest_mlsupply.monitor.hub_watch import HubSource
 
