@@ -460,11 +460,20 @@ class _Diff:
 
     def rate(self, before: Mapping[str, HubFileMeta], after: Mapping[str, HubFileMeta]) -> None:
         others: list[str] = []
+        refused: Exception | None = None
         for path in sorted(after):
             old = before.get(path)
             if old is not None and _digest(old) == _digest(after[path]):
                 continue
-            if not self._rate_file(path, old, after[path]):
+            try:
+                rated = self._rate_file(path, old, after[path])
+            except (_Malformed, ValueError) as exc:
+                # One file the Hub answers badly about (a name huggingface_hub refuses to
+                # download, such as '../x'; bytes other than listed) is this subject's outage,
+                # raised once the others are rated: a file sorted after it must not go unseen.
+                refused = refused or exc
+                continue
+            if not rated:
                 others.append(f"{'changed' if old is not None else 'added'} {shown(path)}")
         others += [f"removed {shown(p)}" for p in sorted(set(before) - set(after))]
         if others:
@@ -477,6 +486,8 @@ class _Diff:
                 "nothing to do unless the project reads these files",
                 self._url(),
             )
+        if refused is not None:
+            raise refused
 
     def _rate_file(self, path: str, old: HubFileMeta | None, new: HubFileMeta) -> bool:
         """Raise what ``path``'s change means; False when it is none of the rated kinds."""

@@ -258,3 +258,25 @@ def test_a_repository_deleted_and_published_again_in_a_tracked_org_is_raised_aga
         hub_env.add_repo("acme/d").commit({"README.md": b"someone else's d"})
         run()
     assert len(raised) == 2
+
+
+def test_a_file_the_hub_names_badly_does_not_hide_the_pickle_listed_after_it(
+    hub_env: FakeHub,
+) -> None:
+    from pytest_mlsupply.monitor.hub_watch import PICKLE_FILE
+    from tests.monitor.hub_helpers import PICKLE_PAYLOAD, poll
+
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"README.md": b"a"})
+    # '../x' sorts first; huggingface_hub refuses to download it (nothing escapes the cache).
+    repo.commit(
+        {"README.md": b"a", "../escaped.py": b"import os\n", "w.safetensors": PICKLE_PAYLOAD}
+    )
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [outage] = result.outages  # fail closed: the subject keeps its cursor
+    assert "'..' path segment" in outage.reason
+    assert "hf://acme/tiny" not in result.cursors
+    [pickle] = [a for a in result.alerts if a.rule == PICKLE_FILE]
+    assert "w.safetensors" in pickle.title
