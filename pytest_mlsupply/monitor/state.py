@@ -111,7 +111,13 @@ class State:
         cannot be used (the message names the file and the fix)."""
         state = cls(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(
+                    f"{path}: cannot create the state's directory ({exc.strerror or exc}); pass "
+                    "--state PATH in a directory this user can write"
+                ) from None
             state._take_lock()
             state._connect()
         except BaseException:

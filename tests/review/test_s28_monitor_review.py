@@ -280,3 +280,30 @@ def test_a_file_the_hub_names_badly_does_not_hide_the_pickle_listed_after_it(
     assert "hf://acme/tiny" not in result.cursors
     [pickle] = [a for a in result.alerts if a.rule == PICKLE_FILE]
     assert "w.safetensors" in pickle.title
+
+
+def test_a_hub_that_trickles_its_listing_is_drift_not_ruled_out_within_a_bounded_time(
+    tmp_path: Path,
+) -> None:
+    from pytest_mlsupply.manifest.model import HubRef
+    from pytest_mlsupply.monitor.drift import drift_problems
+
+    commit = "a" * 40
+    snapshot = tmp_path / "models--acme--bert" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    with raw_server(_headers_one_byte_a_while) as base:
+        settings = HubSettings(endpoint=base, cache_dir=tmp_path, offline=False, timeout=0.5)
+        ref = HubRef("model", "acme/bert", commit)
+        [problem] = within(HANG, lambda: drift_problems(ref, settings))
+    assert "cannot be ruled out" in problem
+
+
+def test_a_state_whose_directory_cannot_be_made_is_a_state_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    from pytest_mlsupply.monitor.state import StateError
+
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(StateError, match="cannot create the state's directory"):
+        State.open(tmp_path / "a-file" / "monitor.sqlite")
