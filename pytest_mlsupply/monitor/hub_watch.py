@@ -593,7 +593,12 @@ class _Diff:
         local = self.source.fetch(
             self.api, self.settings, self.poll.model, meta, self.head, self.tmp
         )
-        report = scan_file(local, f"{self.poll.subject}@{self.head[:12]}/{path}")
+        try:
+            report = scan_file(local, f"{self.poll.subject}@{self.head[:12]}/{path}")
+        finally:
+            # Scanned, then gone: a commit that adds many large files holds one of them on
+            # disk at a time, not all of them until the diff ends.
+            _discard(local)
         for finding in report.findings:
             if finding.severity < Severity.MEDIUM:
                 continue
@@ -632,6 +637,8 @@ class _Diff:
             return json.loads(local.read_bytes())
         except ValueError:
             return None
+        finally:
+            _discard(local)
 
     def _auto_map_change(self, path: str, old: HubFileMeta | None, new: HubFileMeta) -> str | None:
         before = self._json_at(path, self.base, old)
@@ -715,6 +722,12 @@ def _listing(info: ModelInfo | DatasetInfo) -> dict[str, HubFileMeta]:
             lfs_size=lfs.size if lfs is not None else None,
         )
     return listing
+
+
+def _discard(local: Path) -> None:
+    """Remove a downloaded file: the cache's blob and the snapshot's link to it."""
+    for path in (local.resolve(), local):
+        path.unlink(missing_ok=True)
 
 
 def _digest(meta: HubFileMeta) -> str:

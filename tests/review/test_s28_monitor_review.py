@@ -307,3 +307,35 @@ def test_a_state_whose_directory_cannot_be_made_is_a_state_error_naming_it(
     (tmp_path / "a-file").write_text("")
     with pytest.raises(StateError, match="cannot create the state's directory"):
         State.open(tmp_path / "a-file" / "monitor.sqlite")
+
+
+def test_files_fetched_for_a_scan_are_held_on_disk_one_at_a_time(
+    hub_env: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from pytest_mlsupply.engines import scanner
+    from tests.monitor.hub_helpers import poll
+
+    size = 1 << 20
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"README.md": b"a"})
+    # A commit that adds many large files (here 4 of 1 MiB; on the Hub, hundreds of 250 MB)
+    # must not fill the watcher's temporary directory with all of them at once.
+    added = {f"shard-{n}.bin": os.urandom(size) for n in range(4)}
+    repo.commit({"README.md": b"a", **added})
+    held: list[int] = []
+    real = scanner.scan_file
+
+    def spy(path: Path, name: str) -> Any:
+        root = next(p for p in path.parents if p.name.startswith("mlsupply-hub-"))
+        files = [f for f in root.rglob("*") if f.is_file() and not f.is_symlink()]
+        held.append(sum(f.stat().st_size for f in files))
+        return real(path, name)
+
+    monkeypatch.setattr(scanner, "scan_file", spy)
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    assert not result.outages
+    assert len(held) == 4
+    assert max(held) < 2 * size
