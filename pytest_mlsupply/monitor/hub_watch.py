@@ -67,6 +67,8 @@ _LISTING_DEADLINE_FACTOR = 3
 _DOWNLOAD_DEADLINE_FACTOR = 30
 #: Commit titles listed in a new-commits alert (the count is always given).
 _TITLES_SHOWN = 10
+#: Characters of each commit title quoted.
+_TITLE_CHARS = 200
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 NEW_COMMITS = "MLS-MON-101"
@@ -268,7 +270,8 @@ class HubSource:
         ids = [str(c.commit_id).lower() for c in history]
         new = history[: ids.index(base)] if base in ids else history
         base_files = self._base_listing(api, settings, poll, base, head, base in ids, len(ids))
-        titles = [shown(str(c.title)) for c in new[:_TITLES_SHOWN]]
+        # The titles are the owner's text, of any length: each is cut short.
+        titles = [shown(str(c.title)[:_TITLE_CHARS]) for c in new[:_TITLES_SHOWN]]
         more = f", and {len(new) - _TITLES_SHOWN} more" if len(new) > _TITLES_SHOWN else ""
         since = "since the pinned commit" if model.pinned else "since the last poll"
         if base not in ids:

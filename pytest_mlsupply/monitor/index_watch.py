@@ -602,7 +602,7 @@ class IndexSource:
                     title=f"{advisory_id} affects the pinned {dep.name} {versions}"
                     + (" (modified)" if isinstance(previous, str) else ""),
                     evidence=one_line(
-                        f"{advisory.summary or advisory.details[:300]} — {change}; aliases: "
+                        f"{(advisory.summary or advisory.details)[:300]} — {change}; aliases: "
                         f"{', '.join(advisory.aliases) or 'none'}; rated "
                         f"{advisory.rating.severity} ({advisory.rating.method or advisory.rating.source})"
                     ),

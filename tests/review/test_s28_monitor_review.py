@@ -339,3 +339,32 @@ def test_files_fetched_for_a_scan_are_held_on_disk_one_at_a_time(
     assert not result.outages
     assert len(held) == 4
     assert max(held) < 2 * size
+
+
+def test_a_commit_title_a_megabyte_long_is_cut_short_in_the_alert(hub_env: FakeHub) -> None:
+    from pytest_mlsupply.monitor.hub_watch import NEW_COMMITS
+    from tests.monitor.hub_helpers import poll
+
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"README.md": b"a"})
+    for n in range(3):  # the repository's owner writes the titles
+        repo.commit({"README.md": b"a", "notes.txt": bytes([n])}, title="A" * (1 << 20))
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [news] = [a for a in result.alerts if a.rule == NEW_COMMITS]
+    assert len(news.evidence) < 4096  # stored, written to the JSON lines, posted: bounded
+
+
+def test_an_advisory_summary_a_megabyte_long_is_cut_short_in_the_alert() -> None:
+    import copy
+
+    from pytest_mlsupply.monitor.index_watch import RULE_ADVISORY
+    from tests.monitor.index_env import TORCH_WEIGHTS_ONLY, WATCH, index_env
+
+    record = copy.deepcopy(TORCH_WEIGHTS_ONLY)
+    record["summary"] = "S" * (1 << 20)
+    with index_env(records=[record]) as env:
+        alerts = env.alerts(WATCH)
+    [advisory] = [a for a in alerts if a.rule == RULE_ADVISORY]
+    assert len(advisory.evidence) < 4096
