@@ -368,3 +368,14 @@ def test_an_advisory_summary_a_megabyte_long_is_cut_short_in_the_alert() -> None
         alerts = env.alerts(WATCH)
     [advisory] = [a for a in alerts if a.rule == RULE_ADVISORY]
     assert len(advisory.evidence) < 4096
+
+
+def test_a_pin_spelled_in_another_case_still_pins_the_watched_model(tmp_path: Path) -> None:
+    from pytest_mlsupply.manifest.loader import load_manifest
+    from pytest_mlsupply.monitor.watcher import watch_list
+    from tests.monitor.watch_doubles import write_project
+
+    # The manifest pins hf://acme/bert@aaaa…; the monitor section names it ACME/Bert. Unpinned,
+    # the first poll would be a silent baseline at the head, hiding every change since the pin.
+    manifest = load_manifest(write_project(tmp_path, "{models: [ACME/Bert]}"))
+    assert watch_list(manifest).models == (TrackedModel("ACME/Bert", "a" * 40),)
