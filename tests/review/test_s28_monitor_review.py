@@ -379,3 +379,16 @@ def test_a_pin_spelled_in_another_case_still_pins_the_watched_model(tmp_path: Pa
     # the first poll would be a silent baseline at the head, hiding every change since the pin.
     manifest = load_manifest(write_project(tmp_path, "{models: [ACME/Bert]}"))
     assert watch_list(manifest).models == (TrackedModel("ACME/Bert", "a" * 40),)
+
+
+@pytest.mark.parametrize("option", ["--interval", "--webhook-backoff"])
+def test_a_wait_too_long_for_the_platform_is_refused_before_the_first_run(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mlsupply.cli import main
+
+    # 1e300 s passed as a float, then crashed the loop (OverflowError) after the first run.
+    with pytest.raises(SystemExit) as exited:
+        main(["watch", option, "1e300", "--config", "mlsupply.yaml"])
+    assert exited.value.code == 2
+    assert "give at most" in capsys.readouterr().err
