@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -52,6 +53,12 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, 0 or more")
+    if value > threading.TIMEOUT_MAX:
+        # Accepted, it would stop the watch after its first run (a wait past the platform's
+        # time_t is an OverflowError, not a long sleep).
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give at most {threading.TIMEOUT_MAX:.0f} seconds"
+        )
     return value
 
 

@@ -21,6 +21,7 @@ import hashlib
 from pathlib import Path
 
 from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.monitor.deadline import Unanswered, bounded
 from pytest_mlsupply.redaction import scrub
 from pytest_mlsupply.sources.hub import (
     HubFileMeta,
@@ -35,6 +36,8 @@ from pytest_mlsupply.sources.hub import (
 __all__ = ["drift_problems", "file_sha256", "local_snapshot"]
 
 _CHUNK = 1 << 20
+#: The listing's request may take this many timeouts in all.
+_DEADLINE_FACTOR = 3
 #: Problems listed in full; the rest are counted.
 _SHOWN = 20
 
@@ -60,8 +63,14 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
             f"model once (`hf download {ref.repo_id} --revision {ref.revision}`)"
         ]
     try:
-        _, listing = _fetch_listing(ref, settings)
-    except _HubUnreachable as exc:
+        # One request with a per-read timeout: a Hub that trickles its answer a byte at a time
+        # would hold the item (and the session) without a deadline on the whole of it.
+        _, listing = bounded(
+            lambda: _fetch_listing(ref, settings),
+            settings.timeout * _DEADLINE_FACTOR,
+            "the commit's file listing",
+        )
+    except (_HubUnreachable, Unanswered) as exc:
         return [
             scrub(
                 f"{ref.uri}: the Hub at {settings.endpoint} cannot be reached ({exc}); drift "

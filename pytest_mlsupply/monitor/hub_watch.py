@@ -67,6 +67,8 @@ _LISTING_DEADLINE_FACTOR = 3
 _DOWNLOAD_DEADLINE_FACTOR = 30
 #: Commit titles listed in a new-commits alert (the count is always given).
 _TITLES_SHOWN = 10
+#: Characters of each commit title quoted.
+_TITLE_CHARS = 200
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 NEW_COMMITS = "MLS-MON-101"
@@ -268,7 +270,8 @@ class HubSource:
         ids = [str(c.commit_id).lower() for c in history]
         new = history[: ids.index(base)] if base in ids else history
         base_files = self._base_listing(api, settings, poll, base, head, base in ids, len(ids))
-        titles = [shown(str(c.title)) for c in new[:_TITLES_SHOWN]]
+        # The titles are the owner's text, of any length: each is cut short.
+        titles = [shown(str(c.title)[:_TITLE_CHARS]) for c in new[:_TITLES_SHOWN]]
         more = f", and {len(new) - _TITLES_SHOWN} more" if len(new) > _TITLES_SHOWN else ""
         since = "since the pinned commit" if model.pinned else "since the last poll"
         if base not in ids:
@@ -460,11 +463,20 @@ class _Diff:
 
     def rate(self, before: Mapping[str, HubFileMeta], after: Mapping[str, HubFileMeta]) -> None:
         others: list[str] = []
+        refused: Exception | None = None
         for path in sorted(after):
             old = before.get(path)
             if old is not None and _digest(old) == _digest(after[path]):
                 continue
-            if not self._rate_file(path, old, after[path]):
+            try:
+                rated = self._rate_file(path, old, after[path])
+            except (_Malformed, ValueError) as exc:
+                # One file the Hub answers badly about (a name huggingface_hub refuses to
+                # download, such as '../x'; bytes other than listed) is this subject's outage,
+                # raised once the others are rated: a file sorted after it must not go unseen.
+                refused = refused or exc
+                continue
+            if not rated:
                 others.append(f"{'changed' if old is not None else 'added'} {shown(path)}")
         others += [f"removed {shown(p)}" for p in sorted(set(before) - set(after))]
         if others:
@@ -477,6 +489,8 @@ class _Diff:
                 "nothing to do unless the project reads these files",
                 self._url(),
             )
+        if refused is not None:
+            raise refused
 
     def _rate_file(self, path: str, old: HubFileMeta | None, new: HubFileMeta) -> bool:
         """Raise what ``path``'s change means; False when it is none of the rated kinds."""
@@ -582,7 +596,12 @@ class _Diff:
         local = self.source.fetch(
             self.api, self.settings, self.poll.model, meta, self.head, self.tmp
         )
-        report = scan_file(local, f"{self.poll.subject}@{self.head[:12]}/{path}")
+        try:
+            report = scan_file(local, f"{self.poll.subject}@{self.head[:12]}/{path}")
+        finally:
+            # Scanned, then gone: a commit that adds many large files holds one of them on
+            # disk at a time, not all of them until the diff ends.
+            _discard(local)
         for finding in report.findings:
             if finding.severity < Severity.MEDIUM:
                 continue
@@ -621,6 +640,8 @@ class _Diff:
             return json.loads(local.read_bytes())
         except ValueError:
             return None
+        finally:
+            _discard(local)
 
     def _auto_map_change(self, path: str, old: HubFileMeta | None, new: HubFileMeta) -> str | None:
         before = self._json_at(path, self.base, old)
@@ -660,16 +681,23 @@ def _info(
     *,
     security: bool = False,
 ) -> ModelInfo | DatasetInfo:
-    if model.repo_type == "dataset":
-        return api.dataset_info(
-            model.repo_id, revision=revision, files_metadata=True, timeout=settings.timeout
+    def ask() -> ModelInfo | DatasetInfo:
+        if model.repo_type == "dataset":
+            return api.dataset_info(
+                model.repo_id, revision=revision, files_metadata=True, timeout=settings.timeout
+            )
+        return api.model_info(
+            model.repo_id,
+            revision=revision,
+            files_metadata=True,
+            securityStatus=security or None,
+            timeout=settings.timeout,
         )
-    return api.model_info(
-        model.repo_id,
-        revision=revision,
-        files_metadata=True,
-        securityStatus=security or None,
-        timeout=settings.timeout,
+
+    # The timeout bounds each read: a Hub that trickles its headers or its answer a byte at a
+    # time would hold the watch without this deadline on the whole request.
+    return _bounded(
+        ask, settings.timeout * _LISTING_DEADLINE_FACTOR, "the repository's information"
     )
 
 
@@ -697,6 +725,12 @@ def _listing(info: ModelInfo | DatasetInfo) -> dict[str, HubFileMeta]:
             lfs_size=lfs.size if lfs is not None else None,
         )
     return listing
+
+
+def _discard(local: Path) -> None:
+    """Remove a downloaded file: the cache's blob and the snapshot's link to it."""
+    for path in (local.resolve(), local):
+        path.unlink(missing_ok=True)
 
 
 def _digest(meta: HubFileMeta) -> str:

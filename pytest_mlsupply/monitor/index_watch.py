@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import functools
 import json
 import os
 import tempfile
@@ -60,6 +61,7 @@ from pytest_mlsupply.monitor.alerts import (
     TrackedDependency,
     WatchList,
 )
+from pytest_mlsupply.monitor.deadline import Unanswered, bounded
 from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.redaction import redact_text, redact_url
 from pytest_mlsupply.results import Severity, shown
@@ -99,6 +101,8 @@ SEEN_NAMES_KEPT = 2000
 """New project names remembered across polls: far more than the feed shows at once, so a name
 still in the feed is never forgotten and reported twice."""
 _CHUNK = 64 * 1024
+_REQUEST_DEADLINE_FACTOR = 2
+"""One request (connection, headers, body) may take this many timeouts in all."""
 
 SUBJECT_NEWEST = "pypi-rss:packages"
 
@@ -156,6 +160,19 @@ class _Index:
         shown_url = redact_url(self.base + path)
         if self.unreachable is not None:
             raise _Unavailable(f"{shown_url}: {self.unreachable} (earlier in this poll)")
+        try:
+            # The body's reads meet the deadline below; the status line and the headers are
+            # read inside requests, a byte at a time if the server sends them so: bounded here.
+            return bounded(
+                lambda: self._get(path, limit, shown_url),
+                self.timeout * _REQUEST_DEADLINE_FACTOR,
+                "the answer",
+            )
+        except Unanswered:
+            self.unreachable = f"it did not answer within {self.timeout:g} s"
+            raise _Unavailable(f"{shown_url}: {self.unreachable}") from None
+
+    def _get(self, path: str, limit: int, shown_url: str) -> tuple[int, bytes]:
         deadline = time.monotonic() + self.timeout
         try:
             with self.session.get(
@@ -222,6 +239,8 @@ class IndexSource:
         self.vulnerabilities = dict(vulnerabilities or {})
         self.root = root
         self.timeout = timeout
+        self._advisories_unanswered: str | None = None
+        """Why the advisory service did not answer, once it did not in this poll."""
 
     # -- the poll ---------------------------------------------------------------------------
 
@@ -231,6 +250,7 @@ class IndexSource:
         if not dependencies:
             return result
         index = _Index(self.base, self.timeout)
+        self._advisories_unanswered = None
         # pip-audit makes an HTTP cache directory when its service is built; the auditor's
         # client here runs on a session without that cache, so the directory is a throwaway.
         with index.session, tempfile.TemporaryDirectory(prefix="mlsupply-osv-") as scratch:
@@ -532,13 +552,29 @@ class IndexSource:
             reason = f"the advisory database cannot be opened: {database_error}"
             result.outages.append(Outage(self.name, subject, reason))
             return None
+        if self._advisories_unanswered is not None:
+            reason = f"the advisory service: {self._advisories_unanswered} (earlier in this poll)"
+            result.outages.append(Outage(self.name, subject, reason))
+            return None
         found: dict[str, list[Advisory]] = {}
         try:
             for version in dep.pinned:
-                for advisory in database.lookup(dep.name, version):
+                # The auditor's client bounds each read, not an answer: a service that
+                # trickles it would hold the watch (each pin is asked once or twice).
+                advisories = bounded(
+                    functools.partial(database.lookup, dep.name, version),
+                    self.timeout * _REQUEST_DEADLINE_FACTOR * 2,
+                    f"the advisories of {dep.name} {shown(version)}",
+                )
+                for advisory in advisories:
                     found.setdefault(advisory.id, []).append(advisory)
         except DatabaseError as exc:
             result.outages.append(Outage(self.name, subject, redact_text(str(exc))))
+            return None
+        except Unanswered as exc:
+            # Not asked again in this poll: each dependency would wait out the deadline.
+            self._advisories_unanswered = str(exc)
+            result.outages.append(Outage(self.name, subject, f"the advisory service: {exc}"))
             return None
         recorded = before.get("advisories") if before else None
         old = dict(recorded) if isinstance(recorded, Mapping) else {}
@@ -566,7 +602,7 @@ class IndexSource:
                     title=f"{advisory_id} affects the pinned {dep.name} {versions}"
                     + (" (modified)" if isinstance(previous, str) else ""),
                     evidence=one_line(
-                        f"{advisory.summary or advisory.details[:300]} — {change}; aliases: "
+                        f"{(advisory.summary or advisory.details)[:300]} — {change}; aliases: "
                         f"{', '.join(advisory.aliases) or 'none'}; rated "
                         f"{advisory.rating.severity} ({advisory.rating.method or advisory.rating.source})"
                     ),

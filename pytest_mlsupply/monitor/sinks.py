@@ -19,9 +19,11 @@ index (attacker-chosen) is escaped for the terminal (:mod:`pytest_mlsupply.print
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -178,6 +180,12 @@ class JsonlSink:
 
 #: Status codes worth another try: the receiver is overloaded or briefly broken.
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: An attempt (connect, send, the whole answer) may take this many ``timeout``s: urllib's
+#: timeout bounds each socket read, so a receiver that trickles its answer a byte at a time
+#: would otherwise hold the run for as long as it likes.
+_ATTEMPT_DEADLINE_FACTOR = 3
+#: Of a receiver's answer, at most this much is read (its body means nothing to the sink).
+_MAX_ANSWER_BYTES = 64 * 1024
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -237,8 +245,7 @@ class WebhookSink:
                 },
             )
             try:
-                with self._opener.open(request, timeout=self._timeout) as answer:
-                    answer.read()
+                self._attempt(request)
                 return
             except urllib.error.HTTPError as exc:
                 status = exc.code
@@ -252,14 +259,45 @@ class WebhookSink:
                     ) from None
                 problem = f"HTTP {status}"
                 self._retry_after = _retry_after_seconds(retry_after)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            except (
+                urllib.error.URLError,
+                TimeoutError,
+                ConnectionError,
+                OSError,
+                # Not HTTP (a bad status line, a body cut short, a header line too long): a
+                # broken receiver, retried like one that is down, never a crash of the run.
+                http.client.HTTPException,
+            ) as exc:
                 reason = getattr(exc, "reason", exc)
-                problem = f"{type(reason).__name__}: {reason}"
+                # A bad status line is quoted in the exception: the receiver's text, on one
+                # line and cut short before it reaches stderr.
+                problem = one_line(f"{type(reason).__name__}: {reason}")[:200]
                 self._retry_after = None
         raise SinkError(
             f"webhook {redact_text(self._url)}: alert {alert_id} not delivered after "
             f"{self._retries + 1} attempts ({problem}); it stays queued for the next run"
         )
+
+    def _attempt(self, request: urllib.request.Request) -> None:
+        """One POST and its answer, within ``timeout`` times :data:`_ATTEMPT_DEADLINE_FACTOR` in
+        all (run in a daemon thread: one left behind only holds its own connection)."""
+        box: dict[str, BaseException] = {}
+
+        def post() -> None:
+            try:
+                with self._opener.open(request, timeout=self._timeout) as answer:
+                    answer.read(_MAX_ANSWER_BYTES)
+            except BaseException as exc:  # handed to the caller's thread as it is
+                box["error"] = exc
+
+        deadline = self._timeout * _ATTEMPT_DEADLINE_FACTOR
+        thread = threading.Thread(target=post, name="mlsupply-webhook", daemon=True)
+        thread.start()
+        thread.join(deadline)
+        if thread.is_alive():
+            raise TimeoutError(f"no complete answer within {deadline:g} s")
+        if "error" in box:
+            raise box["error"]
 
     def _wait(self, attempt: int) -> float:
         if self._retry_after is not None:

@@ -111,7 +111,13 @@ class State:
         cannot be used (the message names the file and the fix)."""
         state = cls(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(
+                    f"{path}: cannot create the state's directory ({exc.strerror or exc}); pass "
+                    "--state PATH in a directory this user can write"
+                ) from None
             state._take_lock()
             state._connect()
         except BaseException:
@@ -120,7 +126,10 @@ class State:
         return state
 
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        # Beside the file the path names, symlinks followed (as SQLite follows them): a state
+        # reached by two paths (a link, a linked directory) is one state with one lock.
+        real = self.path.resolve()
+        lock_path = real.with_name(real.name + ".lock")
         try:
             # isolation_level=None: the transaction is ours to begin; timeout=0: a held lock
             # is an answer now, not after a wait.

@@ -114,7 +114,10 @@ def watch_list(manifest: Manifest) -> WatchList:
                 for m in manifest.models
                 if m.source is not None
                 and m.source.repo_type == "model"
-                and m.source.repo_id == repo_id
+                # The Hub's names are case-insensitive (one repository answers to both
+                # spellings): a pin written Acme/Bert pins monitor.models' acme/bert, or the
+                # model would be watched unpinned and its first poll would hide the changes.
+                and m.source.repo_id.lower() == repo_id.lower()
                 and _COMMIT.match(m.source.revision)
             }
         )
