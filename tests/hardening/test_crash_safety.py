@@ -64,7 +64,10 @@ CONFTEST = textwrap.dedent(
 
     def wait_for_go(folder):
         folder = Path(folder)
-        (folder / "ready").write_text(str(os.getpid()))
+        # Whole or absent: the test reads the pid as soon as the name appears (rename, not
+        # os.replace, which a blocking mode below wraps).
+        (folder / "ready.partial").write_text(str(os.getpid()))
+        os.rename(folder / "ready.partial", folder / "ready")
         deadline = time.monotonic() + 120
         while not (folder / "go").exists():
             if time.monotonic() > deadline:
