@@ -336,11 +336,18 @@ def from_requirements_file(path: Path, root: Path) -> list[Dependency]:
                 )
             )
             continue
-        req = Requirement(str(item.req))
-        req.marker = item.marker
-        dep = _dependency(req, origin, tuple(item.hash_options), skipped=skipped)
-        dep = replace(dep, index=index, extra_indexes=extra_indexes)
-        out.append(_constrained(dep, req, constraints.get(dep.name, ())))
+        try:
+            req = Requirement(str(item.req))
+            req.marker = item.marker
+            dep = _dependency(req, origin, tuple(item.hash_options), skipped=skipped)
+            dep = replace(dep, index=index, extra_indexes=extra_indexes)
+            out.append(_constrained(dep, req, constraints.get(dep.name, ())))
+        except ValueError as exc:
+            # packaging parses a version of 65,000 digits, then cannot turn it into a number
+            # (Python's 4,300-digit limit) when it compares or prints it; pip refuses it too.
+            raise RequirementsError(
+                redact_text(f"{origin}: invalid requirement {line.line.strip()[:200]!r}: {exc}")
+            ) from None
     return out
 
 

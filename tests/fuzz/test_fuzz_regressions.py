@@ -231,3 +231,10 @@ def test_a_pickle_of_a_hundred_thousand_distinct_imports_makes_a_small_report() 
     # 100,000 findings of one rule made a 91 MB report; past the cap they are counted in one.
     data = b"\x80\x02" + b"".join(b"cm%d\nf\n0" % i for i in range(100_000)) + b"N."
     run_case(TARGETS["pickle"], ("model.pkl", data))
+
+
+def test_a_requirement_bounded_by_a_version_of_sixty_thousand_digits_is_an_error() -> None:
+    # packaging parses the specifier, then raises ValueError (Python's int digit limit) when
+    # the requirement is printed or compared: it escaped the reader (found by the long run).
+    data = b"requests[socks]>=2.31,<" + b"3" * 65_000 + b"\n"
+    run_case(TARGETS["requirements"], ("requirements.txt", data))
