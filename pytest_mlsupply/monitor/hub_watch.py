@@ -411,12 +411,14 @@ class HubSource:
         for repo_id, now in sorted(repos.items()):
             url = f"{settings.endpoint}/{repo_id}"
             if repo_id not in known:
+                # Keyed by the head it appeared with: deleted and published again (other
+                # content, perhaps other hands), it is raised again.
                 alerts.append(
                     Alert(
                         NEW_REPOSITORY,
                         Severity.LOW,
                         subject,
-                        repo_id,
+                        f"{repo_id}\0{now['sha'] or now['lastModified']}",
                         f"{org} published a new repository: {shown(repo_id)}",
                         f"{shown(repo_id)} is listed under {org} (head {now['sha']}); it was not "
                         "there at the last poll",

@@ -23,12 +23,17 @@ def test_an_org_is_recorded_silently_then_new_and_updated_repositories_are_raise
     assert not baseline.outages
     assert sorted(baseline.cursors["hf-org://acme"]["repos"]) == ["acme/a", "acme/b", "acme/c"]
 
-    hub_env.add_repo("acme/d").commit({"README.md": b"d"})
+    appeared = hub_env.add_repo("acme/d").commit({"README.md": b"d"})
     head = hub_env.repos[("model", "acme/b")].commit({"README.md": b"b2"})
     result = poll(orgs=["acme"], cursors=baseline.cursors)
 
     [new] = by_rule(result.alerts, NEW_REPOSITORY)
-    assert (new.key, new.severity, new.subject) == ("acme/d", Severity.LOW, "hf-org://acme")
+    # Keyed by the head it appeared with: published again later, it is raised again.
+    assert (new.key, new.severity, new.subject) == (
+        f"acme/d\0{appeared}",
+        Severity.LOW,
+        "hf-org://acme",
+    )
     [updated] = by_rule(result.alerts, REPOSITORY_UPDATED)
     assert updated.severity is Severity.INFO
     assert updated.key == f"acme/b\0{head}"

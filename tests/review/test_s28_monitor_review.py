@@ -227,13 +227,6 @@ def test_a_state_reached_through_a_symlink_is_held_by_one_watch_at_a_time(
 # -- alerts raised once, and no fewer --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MLS-MON-120 is keyed by the repository's name alone: a repository deleted from a "
-    "tracked organisation and published again under the same name (other content, perhaps "
-    "other hands) is the same alert id as its first appearance, which the outbox ignores; "
-    "keying it by name and head changes every existing alert's id and the org tests' contract",
-)
 def test_a_repository_deleted_and_published_again_in_a_tracked_org_is_raised_again(
     hub_env: FakeHub, tmp_path: Path
 ) -> None:
