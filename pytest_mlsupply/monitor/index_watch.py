@@ -41,7 +41,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -369,8 +369,10 @@ class IndexSource:
             if project is None:
                 result.alerts.append(self._gone(dep, before))
             else:
-                result.alerts.extend(self._release_alerts(dep, project, before))
+                alerts, events = _recurring(self._release_alerts(dep, project, before), before)
+                result.alerts.extend(alerts)
                 new_cursor = {
+                    "events": events,
                     "serial": project.serial,
                     "releases": {
                         version: {name: f.sha256 for name, f in files.items()}
@@ -725,6 +727,36 @@ def _recorded_releases(before: Mapping[str, Any] | None) -> dict[str, dict[str, 
         for version, files in releases.items()
         if isinstance(files, Mapping)
     }
+
+
+#: Alerts of a change that can happen again to the same thing (yanked, un-yanked, yanked
+#: again; a file swapped A, B, A, B): their key is the fact's, numbered from its second time.
+_RECURRING = frozenset({RULE_YANKED, RULE_FILE_REPLACED, RULE_FILE_ADDED, RULE_FILE_REMOVED})
+
+
+def _recurring(
+    alerts: list[Alert], before: Mapping[str, Any] | None
+) -> tuple[list[Alert], dict[str, int]]:
+    """The alerts with each recurring fact numbered, and the counts for the cursor.
+
+    The count lives in the cursor, stored with the alerts or not at all: a poll that ends in an
+    outage numbers the same fact the same way next time, so it is raised once, and a fact that
+    happens again after the cursor recorded it gets a new number, so it is raised again.
+    """
+    recorded = before.get("events") if isinstance(before, Mapping) else None
+    counts = {
+        k: v
+        for k, v in (recorded.items() if isinstance(recorded, Mapping) else ())
+        if isinstance(k, str) and isinstance(v, int)
+    }
+    out = []
+    for alert in alerts:
+        if alert.rule in _RECURRING:
+            counts[alert.key] = counts.get(alert.key, 0) + 1
+            if counts[alert.key] > 1:
+                alert = replace(alert, key=f"{alert.key}#{counts[alert.key]}")
+        out.append(alert)
+    return out, counts
 
 
 def _yanked(files: Mapping[str, _File]) -> bool:

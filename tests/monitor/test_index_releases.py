@@ -127,3 +127,34 @@ def test_a_pin_of_a_local_build_counts_as_its_public_release() -> None:
         env.pypi.yank("torch", "2.5.1", "bad")
         (alert,) = env.alerts(watch)
         assert alert.severity == Severity.HIGH
+
+
+def test_a_version_yanked_again_after_an_unyank_is_raised_again() -> None:
+    with index_env() as env:
+        env.alerts()
+        env.pypi.yank("torch", "2.6.0", "superseded")
+        [first] = env.alerts()
+        for entry in env.pypi.projects["torch"]["2.6.0"]:
+            entry["yanked"] = False
+        assert env.alerts() == []  # un-yanked: nothing to warn of
+        env.pypi.yank("torch", "2.6.0", "superseded, again")
+        [again] = env.alerts()
+        assert (first.key, again.key) == ("2.6.0@yanked", "2.6.0@yanked#2")
+        assert first.id != again.id
+        assert env.alerts() == []
+
+
+def test_a_file_swapped_back_and_forth_is_raised_each_time() -> None:
+    with index_env() as env:
+        env.alerts()
+        original = env.pypi.projects["torch"]["2.5.1"][0]
+        swapped = release_file(LINUX_251, b"a backdoored build")
+        keys = []
+        for entry in (swapped, original, swapped):
+            env.pypi.projects["torch"]["2.5.1"][0] = entry
+            [alert] = env.alerts()
+            keys.append(alert.key)
+        digest = swapped["digests"]["sha256"]
+        assert keys[0] == f"{LINUX_251}@{digest}"
+        assert keys[2] == f"{LINUX_251}@{digest}#2"
+        assert len(set(keys)) == 3
