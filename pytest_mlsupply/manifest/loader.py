@@ -352,7 +352,17 @@ class _Reader:
         if value is None:
             return None
         path = (self.root / value).resolve()
-        if must_exist and not path.exists():
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long for the file system, a loop of links: not ENOENT
+            self.problem(
+                node,
+                key_path,
+                f"{kind} {value!r} cannot be looked up: {exc.strerror or exc}",
+                f"write an existing path relative to {self.root}",
+            )
+            return None
+        if must_exist and not exists:
             self.problem(
                 node,
                 key_path,

@@ -238,3 +238,9 @@ def test_a_requirement_bounded_by_a_version_of_sixty_thousand_digits_is_an_error
     # the requirement is printed or compared: it escaped the reader (found by the long run).
     data = b"requests[socks]>=2.31,<" + b"3" * 65_000 + b"\n"
     run_case(TARGETS["requirements"], ("requirements.txt", data))
+
+
+def test_a_manifest_naming_a_file_too_long_for_the_file_system_is_a_manifest_error() -> None:
+    # pathlib's exists() ignores "no such file" but raises ENAMETOOLONG: it escaped the loader.
+    manifest = "version: 1\nrequirements:\n  - file: " + "reque" * 200 + "rements.txt\n"
+    run_case(TARGETS["manifest"], ("mlsupply.yaml", manifest.encode()))
