@@ -37,13 +37,14 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlsupply.monitor.alerts import Alert, Outage, SourceResult, TrackedModel, WatchList
+from pytest_mlsupply.monitor.deadline import Unanswered
+from pytest_mlsupply.monitor.deadline import bounded as _bounded
 from pytest_mlsupply.monitor.drift import file_sha256
 from pytest_mlsupply.redaction import scrub
 from pytest_mlsupply.results import Severity, shown
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_SCAN_BYTES", "RULES", "HubSource"]
 
-T = TypeVar("T")
 
 #: Files above this size are not downloaded for a scan: an alert says so.
 DEFAULT_MAX_SCAN_BYTES = 256 << 20
@@ -130,10 +130,6 @@ _UNSAFE_LEVELS = frozenset({"unsafe", "dangerous", "malicious", "infected"})
 
 class _Malformed(Exception):
     """The Hub answered, but not with what its API returns."""
-
-
-class _Unanswered(Exception):
-    """A listing did not complete within its deadline (a slow or retrying Hub)."""
 
 
 @dataclass
@@ -787,32 +783,6 @@ def _security_alerts(
         )
 
 
-def _bounded(call: Callable[[], T], seconds: float, what: str) -> T:
-    """``call()`` within ``seconds``, or :class:`_Unanswered`.
-
-    huggingface_hub's paginated listings take no timeout and retry 5xx with backoff: run in a
-    daemon thread so a slow Hub is an outage, not a hang. A call left behind finishes (or dies
-    with the process) on its own; it only reads, and its result is dropped.
-    """
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread as it is
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="mlsupply-hub", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise _Unanswered(f"{what} did not arrive within {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
 def _reason(exc: BaseException, settings: HubSettings) -> str:
     """Why a subject's poll failed, in a sentence, with no token in it."""
     import httpx2
@@ -826,7 +796,7 @@ def _reason(exc: BaseException, settings: HubSettings) -> str:
         text = f"{where} did not answer within {settings.timeout:g} s ({type(exc).__name__})"
     elif isinstance(exc, httpx2.TransportError):
         text = f"{where} cannot be reached ({type(exc).__name__}: {exc})"
-    elif isinstance(exc, _Unanswered):
+    elif isinstance(exc, Unanswered):
         text = f"{where}: {exc}"
     elif isinstance(exc, _Malformed | ValueError | KeyError | TypeError | AttributeError):
         # json's decode error is a ValueError; a missing or mistyped field, the others.
