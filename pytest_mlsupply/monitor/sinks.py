@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import random
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +34,7 @@ from typing import Any, Protocol, TextIO
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.monitor.alerts import Outage
+from pytest_mlsupply.monitor.deadline import bounded
 from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.redaction import redact_json, redact_text, register_webhook
 
@@ -281,23 +281,13 @@ class WebhookSink:
     def _attempt(self, request: urllib.request.Request) -> None:
         """One POST and its answer, within ``timeout`` times :data:`_ATTEMPT_DEADLINE_FACTOR` in
         all (run in a daemon thread: one left behind only holds its own connection)."""
-        box: dict[str, BaseException] = {}
 
         def post() -> None:
-            try:
-                with self._opener.open(request, timeout=self._timeout) as answer:
-                    answer.read(_MAX_ANSWER_BYTES)
-            except BaseException as exc:  # handed to the caller's thread as it is
-                box["error"] = exc
+            with self._opener.open(request, timeout=self._timeout) as answer:
+                answer.read(_MAX_ANSWER_BYTES)
 
-        deadline = self._timeout * _ATTEMPT_DEADLINE_FACTOR
-        thread = threading.Thread(target=post, name="mlsupply-webhook", daemon=True)
-        thread.start()
-        thread.join(deadline)
-        if thread.is_alive():
-            raise TimeoutError(f"no complete answer within {deadline:g} s")
-        if "error" in box:
-            raise box["error"]
+        # Unanswered is a TimeoutError: a failed attempt like any other, retried.
+        bounded(post, self._timeout * _ATTEMPT_DEADLINE_FACTOR, "a complete answer")
 
     def _wait(self, attempt: int) -> float:
         if self._retry_after is not None:
