@@ -244,3 +244,9 @@ def test_a_manifest_naming_a_file_too_long_for_the_file_system_is_a_manifest_err
     # pathlib's exists() ignores "no such file" but raises ENAMETOOLONG: it escaped the loader.
     manifest = "version: 1\nrequirements:\n  - file: " + "reque" * 200 + "rements.txt\n"
     run_case(TARGETS["manifest"], ("mlsupply.yaml", manifest.encode()))
+
+
+def test_persistent_ids_of_persistent_ids_five_thousand_deep_are_described_in_bounds() -> None:
+    # BINPERSID of the previous BINPERSID's result, 5,000 times: describing the id walked the
+    # chain to its end (RecursionError; the long run found it inside an .xz stream).
+    run_case(TARGETS["pickle"], ("model.pkl", b"\x80\x02N" + b"Q" * 5000 + b"."))

@@ -187,6 +187,10 @@ def describe(value: Any, depth: int = 2, width: int = 6) -> str:
             return f"<a call of a call {_CALL_CHAIN_SHOWN}+ deep>"
         return describe(value, 0) + "(...)" * calls
     if isinstance(value, Persistent):
+        # BINPERSID of a persistent id of a persistent id...: bounded by depth like a container
+        # (5,000 of them nested raised RecursionError; found by the long fuzz run).
+        if depth <= 0:
+            return "<persistent id ...>"
         return f"<persistent id {describe(value.pid, depth - 1, width)}>"
     if isinstance(value, Opaque):
         return f"<{value.reason}>"
