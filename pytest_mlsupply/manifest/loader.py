@@ -412,11 +412,7 @@ class _Reader:
         version_node = top.get("version")
         if version_node is None:
             self.problem(node, "version", "missing schema version", "add `version: 1` at the top")
-        elif not (
-            isinstance(version_node, yaml.ScalarNode)
-            and version_node.tag == "tag:yaml.org,2002:int"
-            and int(version_node.value) == SCHEMA_VERSION
-        ):
+        elif _yaml_int(version_node) != SCHEMA_VERSION:
             self.problem(
                 version_node,
                 "version",
@@ -577,7 +573,7 @@ class _Reader:
         if isinstance(node, yaml.ScalarNode) and node.tag in tags:
             try:
                 value = yaml.safe_load(node.value)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, ValueError):  # ValueError: past Python's int digit limit
                 value = None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             self.problem(
@@ -1291,11 +1287,8 @@ class _Reader:
         threshold = 1
         if "threshold" in m:
             t = m["threshold"]
-            if not (
-                isinstance(t, yaml.ScalarNode)
-                and t.tag == "tag:yaml.org,2002:int"
-                and int(t.value) >= 1
-            ):
+            count = _yaml_int(t)
+            if count is None or count < 1:
                 self.problem(
                     t,
                     f"{key_path}.threshold",
@@ -1303,7 +1296,7 @@ class _Reader:
                     "write e.g. `threshold: 2`",
                 )
                 return None
-            threshold = int(t.value)
+            threshold = count
             distinct = len(set(keys))
             if keys_ok and threshold > distinct:
                 self.problem(
@@ -1633,3 +1626,16 @@ def _canonical(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return str(canonicalize_name(name))
+
+
+def _yaml_int(node: yaml.Node) -> int | None:
+    """The whole number a YAML int scalar (``1``, ``0x1``, ``1_000``) writes, or None: not an int
+    scalar, or one past Python's int digit limit (``version: 111…`` of 100,000 digits raised
+    ValueError out of the loader; found by the long fuzz run)."""
+    if not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int"):
+        return None
+    try:
+        value = yaml.safe_load(node.value)
+    except (yaml.YAMLError, ValueError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -250,3 +250,16 @@ def test_persistent_ids_of_persistent_ids_five_thousand_deep_are_described_in_bo
     # BINPERSID of the previous BINPERSID's result, 5,000 times: describing the id walked the
     # chain to its end (RecursionError; the long run found it inside an .xz stream).
     run_case(TARGETS["pickle"], ("model.pkl", b"\x80\x02N" + b"Q" * 5000 + b"."))
+
+
+@pytest.mark.parametrize("key", ["version", "threshold", "scan_seconds"])
+def test_a_manifest_number_of_a_hundred_thousand_digits_is_a_manifest_error(key: str) -> None:
+    # int() of the scalar raised ValueError (Python's 4,300-digit limit) out of the loader.
+    huge = "1" * 100_000
+    manifest = {
+        "version": f"version: {huge}\n",
+        "threshold": "version: 1\nmodels:\n  - {name: m, path: m, attestation: {keys: [k.pub], "
+        "threshold: " + huge + "}}\n",
+        "scan_seconds": "version: 1\npolicy: {limits: {scan_seconds: " + huge + "}}\n",
+    }[key]
+    run_case(TARGETS["manifest"], ("mlsupply.yaml", manifest.encode()))
