@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlsupply.monitor.alerts import Alert
-from pytest_mlsupply.redaction import redact_json
+from pytest_mlsupply.redaction import redact_json, redact_text
 
 __all__ = ["SCHEMA_VERSION", "PendingAlert", "State", "StateBusy", "StateError"]
 
@@ -44,6 +44,9 @@ SCHEMA_VERSION = 1
 #: How long one statement waits for a reader's or writer's lock before failing (milliseconds):
 #: a shell's ``sqlite3`` reading the file must not make a poll fail.
 BUSY_TIMEOUT_MS = 5000
+
+#: Ids asked about in one statement (SQLite's default bound on parameters is 32,766).
+_SLICE = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -239,11 +242,18 @@ class State:
         alerts: Iterable[Alert],
         cursors: Mapping[str, Any],
         sinks: Iterable[str],
+        *,
+        folded: Mapping[str, Iterable[Alert]] | None = None,
     ) -> list[Alert]:
         """Store one poll in one transaction: its alerts (each id once, ever: an alert raised
         before is ignored) with an undelivered row for each of ``sinks``, and its cursors.
         Returns the alerts that are new. ``cursors`` must be JSON-serialisable (checked before
-        anything is written)."""
+        anything is written).
+
+        ``folded``: by the id of an alert of ``alerts`` that folds others (a flood, see
+        :data:`.watcher.MAX_ALERTS_PER_RULE`), the alerts it folds. Each is stored as raised,
+        with no delivery (the fold is delivered): a later poll that meets one alone does not
+        raise it again."""
         encoded = {subject: json.dumps(value, sort_keys=True) for subject, value in cursors.items()}
         sink_names = list(sinks)
         new: list[Alert] = []
@@ -265,6 +275,31 @@ class State:
                     "INSERT INTO deliveries (alert_id, sink) VALUES (?, ?)",
                     [(alert.id, sink) for sink in sink_names],
                 )
+            for fold_id, members in (folded or {}).items():
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox (id, source, severity, alert, raised_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (
+                            alert.id,
+                            source,
+                            int(alert.severity),
+                            # Only what names it: a flood of a million must not store a million
+                            # evidences; the fold holds the examples.
+                            json.dumps(
+                                {
+                                    "id": alert.id,
+                                    "rule": alert.rule,
+                                    "subject": redact_text(alert.subject),
+                                    "folded_into": fold_id,
+                                    "raised_at": now,
+                                }
+                            ),
+                            now,
+                        )
+                        for alert in members
+                    ],
+                )
             db.executemany(
                 "INSERT INTO cursors (source, subject, value, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (source, subject) DO UPDATE SET value = excluded.value, "
@@ -272,6 +307,18 @@ class State:
                 [(source, subject, value, now) for subject, value in encoded.items()],
             )
         return new
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` were raised before (by any run)."""
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        # In slices: SQLite bounds the number of parameters of one statement.
+        for start in range(0, len(wanted), _SLICE):
+            chunk = wanted[start : start + _SLICE]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
 
     def pending(self, sink: str) -> list[PendingAlert]:
         """The alerts ``sink`` has not taken yet, oldest first."""

@@ -11,10 +11,12 @@ the command's exit status.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -41,6 +43,7 @@ __all__ = [
     "EXIT_CLEAN",
     "EXIT_INCOMPLETE",
     "EXIT_USAGE",
+    "MAX_ALERTS_PER_RULE",
     "SOURCES",
     "RunSummary",
     "WatchError",
@@ -68,6 +71,12 @@ def _index_source(manifest: Manifest) -> Source:
 SOURCES: list[Callable[[Manifest], Source]] = [_hub_source, _index_source]
 
 EXIT_CLEAN, EXIT_ALERTS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+#: New alerts of one rule about one subject that a poll raises one by one; the rest of them are
+#: folded into one alert that counts them. A mirror that answers a million releases, or an
+#: organisation that uploads ten thousand repositories at once, must not send a million
+#: webhooks: the fold carries the group's worst severity, so the exit status is the same.
+MAX_ALERTS_PER_RULE = 100
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 #: A Hub organisation or user name (the Hub's own rule: letters, digits, ``-``, ``_``, ``.``).
@@ -231,6 +240,60 @@ def _poll(source: Source, watch: WatchList, state: State) -> SourceResult:
     return result
 
 
+def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict[str, list[Alert]]]:
+    """The alerts not raised before, each once, with at most :data:`MAX_ALERTS_PER_RULE` of one
+    (subject, rule) listed and the rest of that group folded into one alert; and, by the id of
+    each fold, the alerts it folds (stored as raised, so none of them is raised later alone).
+
+    Alerts raised before are left out first, so a fold counts only what is new."""
+    fresh = list({alert.id: alert for alert in alerts if alert.id not in known}.values())
+    sizes = Counter((alert.subject, alert.rule) for alert in fresh)
+    if all(size <= MAX_ALERTS_PER_RULE for size in sizes.values()):
+        return fresh, {}
+    listed: list[Alert] = []
+    rest: dict[tuple[str, str], list[Alert]] = {}
+    taken: Counter[tuple[str, str]] = Counter()
+    for alert in fresh:
+        group = (alert.subject, alert.rule)
+        if taken[group] < MAX_ALERTS_PER_RULE:
+            taken[group] += 1
+            listed.append(alert)
+        else:
+            rest.setdefault(group, []).append(alert)
+    folded: dict[str, list[Alert]] = {}
+    for (subject, rule), group_rest in rest.items():
+        fold = _fold(subject, rule, group_rest)
+        listed.append(fold)
+        folded[fold.id] = group_rest
+    return listed, folded
+
+
+def _fold(subject: str, rule: str, rest: list[Alert]) -> Alert:
+    # Keyed by what it folds: the same flood met again by a run that lost its cursors is the
+    # same alert (raised once), a different one is a new alert.
+    digest = hashlib.sha256("\n".join(sorted(alert.key for alert in rest)).encode()).hexdigest()
+    examples = "; ".join(alert.title for alert in rest[:3])
+    return Alert(
+        rule=rule,
+        severity=max(alert.severity for alert in rest),
+        subject=subject,
+        key=f"folded {len(rest)} {digest[:32]}",
+        title=f"{len(rest)} more {rule} alerts in one poll, folded into this one",
+        evidence=(
+            f"this poll raised {MAX_ALERTS_PER_RULE + len(rest)} new {rule} alerts about "
+            f"{subject}; the first {MAX_ALERTS_PER_RULE} are listed one by one, these "
+            f"{len(rest)} are folded here, at their worst severity (the first of them: "
+            f"{examples})"
+        ),
+        remediation=(
+            "so many changes at once is a sign in itself (a mass upload, a rewritten history, "
+            "an index mirror that is not what it claims): look at the subject on the service "
+            "itself before trusting any of it; the folded changes are not raised again"
+        ),
+        url=rest[0].url,
+    )
+
+
 def run_once(
     watch: WatchList,
     state: State,
@@ -246,7 +309,10 @@ def run_once(
     sink_names = [sink.name for sink in sinks]
     for source in sources:
         result = _poll(source, watch, state)
-        summary.raised.extend(state.record(source.name, result.alerts, result.cursors, sink_names))
+        alerts, folded = _folded(result.alerts, state.known(alert.id for alert in result.alerts))
+        summary.raised.extend(
+            state.record(source.name, alerts, result.cursors, sink_names, folded=folded)
+        )
         summary.outages.extend(result.outages)
     raised_ids = {alert.id for alert in summary.raised}
     for sink in sinks:
