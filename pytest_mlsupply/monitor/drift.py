@@ -69,6 +69,7 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
             lambda: _fetch_listing(ref, settings),
             settings.timeout * _DEADLINE_FACTOR,
             "the commit's file listing",
+            service="the Hub",
         )
     except (_HubUnreachable, Unanswered) as exc:
         return [

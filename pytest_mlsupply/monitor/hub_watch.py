@@ -262,6 +262,7 @@ class HubSource:
             lambda: api.list_repo_commits(model.repo_id, repo_type=model.repo_type, revision=head),
             settings.timeout * _LISTING_DEADLINE_FACTOR,
             "the commit history",
+            service="the Hub",
         )
         ids = [str(c.commit_id).lower() for c in history]
         new = history[: ids.index(base)] if base in ids else history
@@ -371,7 +372,10 @@ class HubSource:
 
         local = Path(
             _bounded(
-                download, settings.timeout * _DOWNLOAD_DEADLINE_FACTOR, f"the download of {path}"
+                download,
+                settings.timeout * _DOWNLOAD_DEADLINE_FACTOR,
+                f"the download of {path}",
+                service="the Hub",
             )
         )
         actual = file_sha256(local) if meta.lfs_sha256 is not None else git_blob_sha1(local)
@@ -392,6 +396,7 @@ class HubSource:
             lambda: list(api.list_models(author=org, expand=["sha", "lastModified", "private"])),
             settings.timeout * _LISTING_DEADLINE_FACTOR,
             f"the repositories of {org}",
+            service="the Hub",
         )
         repos: dict[str, dict[str, str | None]] = {}
         for info in listed:
@@ -695,7 +700,10 @@ def _info(
     # The timeout bounds each read: a Hub that trickles its headers or its answer a byte at a
     # time would hold the watch without this deadline on the whole request.
     return _bounded(
-        ask, settings.timeout * _LISTING_DEADLINE_FACTOR, "the repository's information"
+        ask,
+        settings.timeout * _LISTING_DEADLINE_FACTOR,
+        "the repository's information",
+        service="the Hub",
     )
 
 

@@ -61,7 +61,7 @@ from pytest_mlsupply.monitor.alerts import (
     TrackedDependency,
     WatchList,
 )
-from pytest_mlsupply.monitor.deadline import Unanswered, bounded
+from pytest_mlsupply.monitor.deadline import Held, Unanswered, bounded
 from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.redaction import redact_text, redact_url
 from pytest_mlsupply.results import Severity, shown
@@ -167,7 +167,11 @@ class _Index:
                 lambda: self._get(path, limit, shown_url),
                 self.timeout * _REQUEST_DEADLINE_FACTOR,
                 "the answer",
+                service="the package index",
             )
+        except Held as exc:
+            self.unreachable = str(exc)
+            raise _Unavailable(f"{shown_url}: {self.unreachable}") from None
         except Unanswered:
             self.unreachable = f"it did not answer within {self.timeout:g} s"
             raise _Unavailable(f"{shown_url}: {self.unreachable}") from None
@@ -567,6 +571,7 @@ class IndexSource:
                     functools.partial(database.lookup, dep.name, version),
                     self.timeout * _REQUEST_DEADLINE_FACTOR * 2,
                     f"the advisories of {dep.name} {shown(version)}",
+                    service="the advisory service",
                 )
                 for advisory in advisories:
                     found.setdefault(advisory.id, []).append(advisory)

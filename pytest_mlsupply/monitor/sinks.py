@@ -287,7 +287,12 @@ class WebhookSink:
                 answer.read(_MAX_ANSWER_BYTES)
 
         # Unanswered is a TimeoutError: a failed attempt like any other, retried.
-        bounded(post, self._timeout * _ATTEMPT_DEADLINE_FACTOR, "a complete answer")
+        bounded(
+            post,
+            self._timeout * _ATTEMPT_DEADLINE_FACTOR,
+            "a complete answer",
+            service="the webhook",
+        )
 
     def _wait(self, attempt: int) -> float:
         if self._retry_after is not None:
