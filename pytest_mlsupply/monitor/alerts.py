@@ -25,6 +25,7 @@ __all__ = [
     "TrackedDependency",
     "TrackedModel",
     "WatchList",
+    "WatchOptions",
 ]
 
 
@@ -99,6 +100,15 @@ class WatchList:
     models: tuple[TrackedModel, ...] = ()
     orgs: tuple[str, ...] = ()
     dependencies: tuple[TrackedDependency, ...] = ()
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """What the command line sets for the sources (``mlsupply watch --max-scan-mb``)."""
+
+    max_scan_bytes: int = 256 << 20
+    """Added or changed Hub files above this size are not downloaded for a scan (an alert
+    says so)."""
 
 
 @dataclass

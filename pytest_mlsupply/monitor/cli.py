@@ -1,7 +1,7 @@
 """``mlsupply watch``: the monitor's command (see docs/monitor.md).
 
 ``mlsupply watch [--config MLSUPPLY_YAML] [--once | --interval SECONDS] [--state PATH]
-[--jsonl PATH] [--webhook URL] [--fail-on SEVERITY]`` reads the manifest's ``monitor:`` section,
+[--jsonl PATH] [--webhook URL] [--max-scan-mb MIB] [--fail-on SEVERITY]`` reads the manifest's ``monitor:`` section,
 polls the sources of :data:`.watcher.SOURCES`, keeps their state in ``.mlsupply/monitor.sqlite``
 beside the manifest and hands each new alert to the terminal, a JSON-lines file and a webhook.
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pytest_mlsupply.monitor.alerts import WatchOptions
 from pytest_mlsupply.results import DEFAULT_THRESHOLD, THRESHOLD_CHOICES, Severity
 
 if TYPE_CHECKING:
@@ -60,6 +61,12 @@ def _seconds(text: str) -> float:
             f"{text!r}: give at most {threading.TIMEOUT_MAX:.0f} seconds"
         )
     return value
+
+
+def _mebibytes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1 or len(text) > 7:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of MiB, 1 to 9999999")
+    return int(text)
 
 
 def _count(text: str) -> int:
@@ -131,6 +138,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="the first retry's wait, doubled for each next one, with jitter (default 0.5)",
     )
     watch.add_argument(
+        "--max-scan-mb",
+        type=_mebibytes,
+        default=WatchOptions.max_scan_bytes >> 20,
+        metavar="MIB",
+        help="download and scan added or changed Hub files up to this size; a larger one is "
+        f"an alert that it was not scanned (default {WatchOptions.max_scan_bytes >> 20})",
+    )
+    watch.add_argument(
         "--fail-on",
         choices=THRESHOLD_CHOICES,
         default=DEFAULT_THRESHOLD.label,
@@ -197,7 +212,8 @@ def run_watch(args: argparse.Namespace) -> int:
         return watcher.EXIT_USAGE
     with state:
         try:
-            sources = [make(manifest) for make in watcher.SOURCES]
+            options = WatchOptions(max_scan_bytes=args.max_scan_mb << 20)
+            sources = [make(manifest, options) for make in watcher.SOURCES]
         except ValueError as exc:  # an endpoint variable that is no URL, named by the source
             from pytest_mlsupply.redaction import redact_text
 

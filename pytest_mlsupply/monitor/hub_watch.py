@@ -42,7 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlsupply.monitor.alerts import Alert, Outage, SourceResult, TrackedModel, WatchList
+from pytest_mlsupply.monitor.alerts import (
+    Alert,
+    Outage,
+    SourceResult,
+    TrackedModel,
+    WatchList,
+    WatchOptions,
+)
 from pytest_mlsupply.monitor.deadline import Unanswered
 from pytest_mlsupply.monitor.deadline import bounded as _bounded
 from pytest_mlsupply.monitor.drift import file_sha256
@@ -54,13 +61,13 @@ if TYPE_CHECKING:
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 
-    from pytest_mlsupply.engines.blob import ScanReport
+    from pytest_mlsupply.engines.blob import ScanPolicy, ScanReport
 
 __all__ = ["DEFAULT_MAX_SCAN_BYTES", "RULES", "HubSource"]
 
 
 #: Files above this size are not downloaded for a scan: an alert says so.
-DEFAULT_MAX_SCAN_BYTES = 256 << 20
+DEFAULT_MAX_SCAN_BYTES = WatchOptions.max_scan_bytes
 #: A paginated listing may take this many request timeouts in all before it is an outage.
 _LISTING_DEADLINE_FACTOR = 3
 #: A file download may take this many request timeouts (its own reads are bounded too).
@@ -165,9 +172,12 @@ class HubSource:
         settings: HubSettings | None = None,
         *,
         max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES,
+        policy: ScanPolicy | None = None,
     ) -> None:
         self._settings = settings
         self.max_scan_bytes = max_scan_bytes
+        self.policy = policy
+        """The scanner's policy (the manifest's, from the watcher); None: the defaults."""
 
     @property
     def settings(self) -> HubSettings:
@@ -600,7 +610,9 @@ class _Diff:
             self.api, self.settings, self.poll.model, meta, self.head, self.tmp
         )
         try:
-            report = scan_file(local, f"{self.poll.subject}@{self.head[:12]}/{path}")
+            report = scan_file(
+                local, f"{self.poll.subject}@{self.head[:12]}/{path}", self.source.policy
+            )
         finally:
             # Scanned, then gone: a commit that adds many large files holds one of them on
             # disk at a time, not all of them until the diff ends.

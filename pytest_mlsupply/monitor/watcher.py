@@ -31,6 +31,7 @@ from pytest_mlsupply.monitor.alerts import (
     TrackedDependency,
     TrackedModel,
     WatchList,
+    WatchOptions,
 )
 from pytest_mlsupply.monitor.sinks import Sink, SinkError
 from pytest_mlsupply.monitor.state import State
@@ -54,21 +55,25 @@ __all__ = [
 ]
 
 
-def _hub_source(manifest: Manifest) -> Source:
+def _hub_source(manifest: Manifest, options: WatchOptions) -> Source:
+    from pytest_mlsupply.checks.artifact_scan import scan_policy
     from pytest_mlsupply.monitor.hub_watch import HubSource
 
-    return HubSource()
+    # The gate's own scan policy: a global the project allows is not an alert, and its limits
+    # (time, memory, archive depth) bound the monitor's scans as they bound the gate's.
+    return HubSource(max_scan_bytes=options.max_scan_bytes, policy=scan_policy(manifest.policy))
 
 
-def _index_source(manifest: Manifest) -> Source:
+def _index_source(manifest: Manifest, options: WatchOptions) -> Source:
     from pytest_mlsupply.monitor.index_watch import IndexSource
 
     return IndexSource(vulnerabilities=manifest.vulnerabilities, root=manifest.root)
 
 
-#: The sources a watch polls, each built from the manifest (they read their endpoints and
-#: tokens from the environment; a bad one raises ValueError naming the variable).
-SOURCES: list[Callable[[Manifest], Source]] = [_hub_source, _index_source]
+#: The sources a watch polls, each built from the manifest and the command line's options (they
+#: read their endpoints and tokens from the environment; a bad one raises ValueError naming the
+#: variable).
+SOURCES: list[Callable[[Manifest, WatchOptions], Source]] = [_hub_source, _index_source]
 
 EXIT_CLEAN, EXIT_ALERTS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pytest_mlsupply.monitor.alerts import TrackedModel
 from pytest_mlsupply.monitor.hub_watch import (
@@ -146,3 +147,53 @@ def test_a_file_already_unsafe_at_the_first_poll_is_raised(hub_env: FakeHub) -> 
 
     [alert] = by_rule(poll([TrackedModel("acme/tiny", pinned)]).alerts, SECURITY_STATUS)
     assert alert.severity is Severity.HIGH
+
+
+#: A pickle that builds mypkg.layers.Layer: an unknown global under default-deny.
+LAYER_PICKLE = b"\x80\x02cmypkg.layers\nLayer\n)\x81."
+
+
+def _watch_sources(tmp_path: Path, policy: str, *args: str) -> HubSource:
+    from pytest_mlsupply.manifest.loader import load_manifest
+    from pytest_mlsupply.monitor.alerts import WatchOptions
+    from pytest_mlsupply.monitor.watcher import SOURCES
+
+    (tmp_path / "mlsupply.yaml").write_text(
+        f"version: 1\n{policy}monitor: {{models: [acme/tiny]}}\n"
+    )
+    manifest = load_manifest(tmp_path / "mlsupply.yaml")
+    options = WatchOptions(max_scan_bytes=int(args[0])) if args else WatchOptions()
+    [hub] = [s for s in (make(manifest, options) for make in SOURCES) if s.name == "hub"]
+    assert isinstance(hub, HubSource)
+    return hub
+
+
+def test_the_watch_scans_changed_files_under_the_manifests_own_pickle_policy(
+    hub_env: FakeHub, tmp_path: Path
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit(BASE)
+    repo.commit({**BASE, "layer.bin": LAYER_PICKLE})
+    model = TrackedModel("acme/tiny", pinned)
+
+    default = poll([model], source=_watch_sources(tmp_path, ""))
+    [unknown] = [a for a in by_rule(default.alerts, SCAN_FINDING) if "MLS-PKL-003" in a.title]
+    assert "mypkg.layers.Layer" in unknown.title
+
+    allowed = _watch_sources(tmp_path, "policy: {allow_globals: [mypkg.layers.Layer]}\n")
+    findings = by_rule(poll([model], source=allowed).alerts, SCAN_FINDING)
+    assert not [a for a in findings if "mypkg.layers.Layer" in a.title]
+
+
+def test_the_watch_passes_its_scan_size_limit_to_the_hub_source(
+    hub_env: FakeHub, tmp_path: Path
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit(BASE)
+    repo.commit({**BASE, "layer.bin": LAYER_PICKLE})
+
+    source = _watch_sources(tmp_path, "", "16")
+    result = poll([TrackedModel("acme/tiny", pinned)], source=source)
+
+    [unscanned] = by_rule(result.alerts, NOT_SCANNED)
+    assert "scan limit of 16 bytes" in unscanned.evidence

@@ -21,7 +21,14 @@ import pytest
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor import watcher
 from pytest_mlsupply.redaction import forget_registered_secrets
-from tests.monitor.watch_doubles import SECRET_PIECES, Answer, alert, receiving, write_project
+from tests.monitor.watch_doubles import (
+    SECRET_PIECES,
+    Answer,
+    FileSource,
+    alert,
+    receiving,
+    write_project,
+)
 
 DRIVER = Path(__file__).with_name("watch_driver.py")
 
@@ -118,6 +125,38 @@ def test_a_watch_with_no_source_installed_fails_closed(
     monkeypatch.setattr(watcher, "SOURCES", [])
     assert main(["watch", "--once", "--config", str(tmp_path / "mlsupply.yaml")]) == 2
     assert "no monitor source is installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "lots", "99999999"])
+def test_a_scan_size_that_is_not_a_whole_number_of_mib_exits_2_naming_the_option(
+    tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_project(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(["watch", "--once", "--max-scan-mb", value, "--config", str(tmp_path / "x.yaml")])
+    assert stopped.value.code == 2
+    assert "--max-scan-mb" in capsys.readouterr().err
+
+
+def test_the_scan_size_reaches_the_sources_in_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlsupply.monitor.alerts import WatchOptions
+
+    write_project(tmp_path)
+    scripted(tmp_path)
+    monkeypatch.setenv("MLSUPPLY_TEST_SOURCE", str(tmp_path / "source.json"))
+    given: list[WatchOptions] = []
+
+    def make(manifest: object, options: WatchOptions) -> FileSource:
+        given.append(options)
+        return FileSource()
+
+    monkeypatch.setattr(watcher, "SOURCES", [make])
+    config = str(tmp_path / "mlsupply.yaml")
+    assert main(["watch", "--once", "--max-scan-mb", "3", "--config", config]) == 0
+    assert main(["watch", "--once", "--config", config]) == 0
+    assert [o.max_scan_bytes for o in given] == [3 << 20, 256 << 20]
 
 
 def test_a_second_watch_on_a_busy_state_exits_3(tmp_path: Path) -> None:

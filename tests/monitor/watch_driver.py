@@ -10,5 +10,5 @@ from watch_doubles import FileSource
 from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor import watcher
 
-watcher.SOURCES[:] = [lambda manifest: FileSource()]
+watcher.SOURCES[:] = [lambda manifest, options: FileSource()]
 sys.exit(main(sys.argv[1:]))
