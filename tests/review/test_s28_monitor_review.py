@@ -320,11 +320,11 @@ def test_files_fetched_for_a_scan_are_held_on_disk_one_at_a_time(
     held: list[int] = []
     real = scanner.scan_file
 
-    def spy(path: Path, name: str) -> Any:
+    def spy(path: Path, name: str, policy: Any = None) -> Any:
         root = next(p for p in path.parents if p.name.startswith("mlsupply-hub-"))
         files = [f for f in root.rglob("*") if f.is_file() and not f.is_symlink()]
         held.append(sum(f.stat().st_size for f in files))
-        return real(path, name)
+        return real(path, name, policy)
 
     monkeypatch.setattr(scanner, "scan_file", spy)
     result = poll([TrackedModel("acme/tiny", pinned)])
