@@ -179,7 +179,12 @@ def _analyse(file: str, units: list[tuple[int | None, str]]) -> CodeAnalysis:
         try:
             tree = ast.parse(source, filename=file)
         except SyntaxError as error:
-            return CodeAnalysis(error=f"{where}: line {error.lineno}: {error.msg}; {_FIX_SYNTAX}")
+            line = error.lineno
+            if line is None and "\0" in source:
+                # ast.parse names no line for a NUL byte: the first one's line is the place.
+                line = source.count("\n", 0, source.index("\0")) + 1
+            at = f"line {line}: " if line is not None else ""
+            return CodeAnalysis(error=f"{where}: {at}{error.msg}; {_FIX_SYNTAX}")
         except (ValueError, RecursionError, MemoryError) as error:
             return CodeAnalysis(error=f"{where}: cannot be parsed ({error}); {_FIX_SYNTAX}")
         unit = _Unit(file, cell, source)

@@ -63,9 +63,11 @@ def test_a_syntax_error_is_an_error_with_its_line() -> None:
     assert "fix:" in analysis.error
 
 
-def test_a_null_byte_is_an_error_not_an_exception() -> None:
-    analysis = analyse_source("x = 1\0\n", file="x.py")
+def test_a_null_byte_is_an_error_naming_its_line_not_an_exception() -> None:
+    analysis = analyse_source("import os\n\nx = 1\0\n", file="x.py")
     assert analysis.error is not None
+    assert analysis.error.startswith("x.py: line 3: ")
+    assert "None" not in analysis.error
 
 
 def test_a_file_nested_too_deeply_is_an_error_not_an_exception() -> None:
