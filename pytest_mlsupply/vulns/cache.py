@@ -120,6 +120,7 @@ class ResultCache:
         cached = self._read(entry, name, version, state)
         if cached is not None:
             return cached
+        computing = False
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
             lock = FileLock(str(self._lock_path(entry)), timeout=LOCK_TIMEOUT_SECONDS)
@@ -128,10 +129,14 @@ class ResultCache:
                 cached = self._read(entry, name, version, state)
                 if cached is not None:
                     return cached
+                computing = True
                 answer = compute()
+                computing = False
                 self._write(entry, name, version, state, answer)
                 return answer
         except (Timeout, OSError):
+            if computing:
+                raise  # the database's own failure (a connection refused is an OSError)
             return compute()  # no usable cache: the database answers, only slower
         finally:
             self._prune(entry.parent)

@@ -103,6 +103,20 @@ def test_an_unwritable_cache_still_answers(tmp_path: Path) -> None:
     assert answer == ANSWER
 
 
+def test_a_database_that_cannot_be_reached_is_asked_once_and_its_error_raised(
+    tmp_path: Path,
+) -> None:
+    calls: list[int] = []
+
+    def compute() -> Answer:
+        calls.append(1)
+        raise ConnectionRefusedError("the advisory service refused the connection")
+
+    with pytest.raises(ConnectionRefusedError):
+        ResultCache(tmp_path / "cache").get_or_compute("torch", "2.5.1", "s", compute)
+    assert len(calls) == 1
+
+
 def test_state_folders_untouched_for_a_week_are_pruned(tmp_path: Path) -> None:
     ResultCache(tmp_path).get_or_compute("torch", "2.5.1", "offline:old", lambda: ANSWER)
     (old,) = (tmp_path / "vulnerabilities").iterdir()
