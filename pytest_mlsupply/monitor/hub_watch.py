@@ -259,7 +259,7 @@ class HubSource:
         head_files = _listing(info)
         security = _security(info) if model.repo_type == "model" else None
         if security is not None:
-            _security_alerts(poll, before.get("security"), security, settings)
+            _security_alerts(poll, before.get("security"), security, settings, head_files)
         else:
             security = before.get("security")
         base = (model.pinned or "").lower() or _str_or_none(before.get("head"))
@@ -779,7 +779,11 @@ def _security(info: ModelInfo | DatasetInfo) -> list[list[str]] | None:
 
 
 def _security_alerts(
-    poll: _Poll, previous: Any, current: list[list[str]], settings: HubSettings
+    poll: _Poll,
+    previous: Any,
+    current: list[list[str]],
+    settings: HubSettings,
+    files: Mapping[str, HubFileMeta],
 ) -> None:
     """New issues in the Hub's scan; on the first poll, only those already unsafe."""
     first = not isinstance(previous, list)
@@ -790,10 +794,13 @@ def _security_alerts(
         unsafe = level in _UNSAFE_LEVELS
         if first and not unsafe:
             continue
+        # Keyed by the flagged file's content as well: a file cleared, then flagged again
+        # under the same name (another upload) is a new verdict, not the one raised before.
+        meta = files.get(path)
         poll.add(
             SECURITY_STATUS,
             Severity.HIGH if unsafe else Severity.MEDIUM,
-            f"{path}\0{level}",
+            f"{path}\0{level}" + (f"\0{_digest(meta)}" if meta is not None else ""),
             f"{poll.model.repo_id}: the Hub's security scan rates {shown(path)} {level}",
             f"the Hub's own scan (malware and pickle imports) now lists {shown(path)} at level "
             f"{shown(level)} on the default branch",

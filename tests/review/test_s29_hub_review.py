@@ -1,0 +1,88 @@
+"""Adversarial review of the monitor's Hub source and the drift items (session 29).
+
+Each test drives the loopback Hub (tests/hub/server.py) through huggingface_hub, the way a
+publisher who wants a change to go unnoticed would: a rule that fires once and is then silenced
+for good, a history rewrite past the pin, remote code named from a config file other than
+``config.json``, and a local snapshot that the drift item cannot actually compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from pytest_mlsupply.manifest.model import HubRef
+from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
+from pytest_mlsupply.monitor.drift import local_snapshot
+from pytest_mlsupply.monitor.hub_watch import (
+    SECURITY_STATUS,
+    HubSource,
+)
+from pytest_mlsupply.monitor.state import State
+from pytest_mlsupply.results import Severity
+from pytest_mlsupply.sources.hub import HubSettings
+from tests.hub.server import FakeHub
+from tests.monitor.hub_helpers import (
+    PICKLE_PAYLOAD,
+    by_rule,
+    download,
+    fake_hub,
+    hf_cache,
+    hub_env,
+    safetensors,
+)
+
+__all__ = ["fake_hub", "hf_cache", "hub_env"]  # fixtures, used by name
+
+
+def watch(state: State, models: Iterable[TrackedModel]) -> list[Alert]:
+    """One run of the Hub source as the watcher does it: its cursors in, its alerts stored;
+    returns the alerts the state took as new (those a run would show)."""
+    source = HubSource()
+    result = source.poll(WatchList(models=tuple(models)), state.cursors(source.name))
+    assert not result.outages, result.outages
+    return state.record(source.name, result.alerts, result.cursors, ["terminal"])
+
+
+# -- alerts silenced for good after they fired once -------------------------------------------
+
+
+def test_a_file_the_hubs_scan_flags_again_after_a_clean_spell_is_raised_again(
+    hub_env: FakeHub, tmp_path: Path
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    repo.commit({"model.safetensors": safetensors(1.0)})
+    model = TrackedModel("acme/tiny")
+    flagged = {
+        "scansDone": True,
+        "filesWithIssues": [{"path": "pytorch_model.bin", "level": "unsafe"}],
+    }
+    with State.open(tmp_path / "state.db") as state:
+        watch(state, [model])  # the baseline
+        repo.commit({"model.safetensors": safetensors(1.0), "pytorch_model.bin": PICKLE_PAYLOAD})
+        repo.security_status = flagged
+        assert by_rule(watch(state, [model]), SECURITY_STATUS)
+        # The owners replace the file; the Hub's scan is clean again.
+        repo.commit({"model.safetensors": safetensors(1.0), "pytorch_model.bin": safetensors(3.0)})
+        repo.security_status = {"scansDone": True, "filesWithIssues": []}
+        assert by_rule(watch(state, [model]), SECURITY_STATUS) == []
+        # Months later another malicious upload under the same name: the Hub flags it again.
+        repo.commit(
+            {"model.safetensors": safetensors(1.0), "pytorch_model.bin": PICKLE_PAYLOAD + b"\n"}
+        )
+        repo.security_status = flagged
+
+        again = by_rule(watch(state, [model]), SECURITY_STATUS)
+
+    assert [a.severity for a in again] == [Severity.HIGH]
+
+
+# -- drift items that pass without comparing anything -------------------------------------------
+
+
+def _pinned_snapshot(hub: FakeHub, files: dict[str, bytes]) -> tuple[HubRef, Path]:
+    repo = hub.add_repo("acme/tiny")
+    commit = repo.commit(files)
+    download("acme/tiny", commit)
+    ref = HubRef("model", "acme/tiny", commit)
+    return ref, local_snapshot(ref, HubSettings.from_environment())
