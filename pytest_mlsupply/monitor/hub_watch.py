@@ -226,14 +226,19 @@ class HubSource:
 
         model = poll.model
         before: dict[str, Any] = dict(previous) if isinstance(previous, Mapping) else {}
+        # How many times the repository came back after it was gone: part of the gone alerts'
+        # keys, so a repository that vanishes again at the same head is raised again.
+        stored = before.get("returns")
+        returns = stored if isinstance(stored, int) else 0
+        again = f"\0{returns}" if returns else ""
         try:
             info = _info(api, model, None, settings, security=True)
         except GatedRepoError:
             poll.add(
                 REPO_GONE,
                 Severity.HIGH,
-                # Keyed by the head last seen: gated again after a return is raised again.
-                f"gated\0{before.get('head')}",
+                # Keyed by the head last seen and the returns: gated again is raised again.
+                f"gated\0{before.get('head')}{again}",
                 f"{model.repo_id} is now gated",
                 "the Hub asks for its conditions to be accepted before anything is served",
                 "accept the conditions with the account whose token the monitor uses, or find "
@@ -245,7 +250,7 @@ class HubSource:
             poll.add(
                 REPO_GONE,
                 Severity.CRITICAL,
-                f"not-found\0{before.get('head')}",
+                f"not-found\0{before.get('head')}{again}",
                 f"{model.repo_id} is gone from the Hub",
                 f"the Hub answers that {model.repo_type} repository {model.repo_id} does not "
                 "exist: it was deleted, renamed or made private (or the token in use lost "
@@ -264,6 +269,8 @@ class HubSource:
             security = before.get("security")
         base = (model.pinned or "").lower() or _str_or_none(before.get("head"))
         cursor: dict[str, Any] = {"head": head, "base": base, "security": security}
+        if before.get("gone") is not None or returns:
+            cursor["returns"] = returns + (before.get("gone") is not None)
         if base is None or base == head:
             return cursor  # unpinned and first seen: the baseline; or nothing new
         if before.get("head") == head and before.get("base") == base and before.get("analysed"):

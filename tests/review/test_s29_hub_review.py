@@ -15,6 +15,7 @@ from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
 from pytest_mlsupply.monitor.drift import local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
+    REPO_GONE,
     SECURITY_STATUS,
     HubSource,
 )
@@ -75,6 +76,25 @@ def test_a_file_the_hubs_scan_flags_again_after_a_clean_spell_is_raised_again(
         again = by_rule(watch(state, [model]), SECURITY_STATUS)
 
     assert [a.severity for a in again] == [Severity.HIGH]
+
+
+def test_a_repository_that_vanishes_a_second_time_at_the_same_head_is_raised_again(
+    hub_env: FakeHub, tmp_path: Path
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    model = TrackedModel("acme/tiny", pinned)
+    with State.open(tmp_path / "state.db") as state:
+        watch(state, [model])
+        repo.private = True
+        assert by_rule(watch(state, [model]), REPO_GONE)
+        repo.private = False  # back, unchanged
+        assert watch(state, [model]) == []
+        repo.private = True  # and gone again
+
+        again = by_rule(watch(state, [model]), REPO_GONE)
+
+    assert [a.severity for a in again] == [Severity.CRITICAL]
 
 
 # -- drift items that pass without comparing anything -------------------------------------------
