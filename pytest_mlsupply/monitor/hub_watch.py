@@ -271,7 +271,12 @@ class HubSource:
         cursor: dict[str, Any] = {"head": head, "base": base, "security": security}
         if before.get("gone") is not None or returns:
             cursor["returns"] = returns + (before.get("gone") is not None)
-        if base is None or base == head:
+        # A pinned model's head seen last must still be in the history too: a force-push that
+        # erases commits published after the pin (the pin itself untouched, or the branch reset
+        # to it) is a rewrite, as it is for an unpinned model (whose base is that head).
+        seen = _str_or_none(before.get("head")) if model.pinned else None
+        erased = seen if seen is not None and seen not in (head, base) else None
+        if base is None or (base == head and erased is None):
             return cursor  # unpinned and first seen: the baseline; or nothing new
         if before.get("head") == head and before.get("base") == base and before.get("analysed"):
             return {**cursor, "analysed": True}  # raised with the cursor already stored
@@ -282,6 +287,21 @@ class HubSource:
             service="the Hub",
         )
         ids = [str(c.commit_id).lower() for c in history]
+        if erased is not None and erased not in ids:
+            poll.add(
+                PINNED_GONE,
+                Severity.CRITICAL,
+                erased,
+                f"{model.repo_id}: the default branch was rewritten after the pinned commit",
+                f"the head seen at the last poll {erased} is no longer in the default branch's "
+                f"history (head {head}, {len(ids)} commit(s)): the branch was force-pushed and "
+                "what was published after the pin was erased",
+                "find out from the owners why history was rewritten; compare what the erased "
+                "commit published with the pinned commit before trusting either",
+                _repo_url(settings, model),
+            )
+        if base == head:
+            return cursor  # back at the pin: nothing else to compare
         new = history[: ids.index(base)] if base in ids else history
         base_files = self._base_listing(api, settings, poll, base, head, base in ids, len(ids))
         # The titles are the owner's text, of any length: each is cut short.

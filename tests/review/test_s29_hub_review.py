@@ -15,6 +15,7 @@ from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
 from pytest_mlsupply.monitor.drift import local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
+    PINNED_GONE,
     REPO_GONE,
     SECURITY_STATUS,
     HubSource,
@@ -30,6 +31,7 @@ from tests.monitor.hub_helpers import (
     fake_hub,
     hf_cache,
     hub_env,
+    poll,
     safetensors,
 )
 
@@ -95,6 +97,46 @@ def test_a_repository_that_vanishes_a_second_time_at_the_same_head_is_raised_aga
         again = by_rule(watch(state, [model]), REPO_GONE)
 
     assert [a.severity for a in again] == [Severity.CRITICAL]
+
+
+# -- a history rewrite after the pin -----------------------------------------------------------
+
+
+def test_a_force_push_that_erases_the_head_seen_last_is_a_rewrite_even_when_the_pin_survives(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    seen = repo.commit({"model.safetensors": safetensors(2.0)}, title="Published")
+    model = TrackedModel("acme/tiny", pinned)
+    first = poll([model])
+    assert by_rule(first.alerts, PINNED_GONE) == []
+    # The published commit is erased: the branch is rewritten on top of the pin. An unpinned
+    # model raises this same rewrite as critical (the head seen last left the history).
+    repo.force_push({"model.safetensors": safetensors(3.0)}, onto=pinned, title="Quiet fix")
+
+    later = poll([model], cursors=first.cursors)
+
+    [rewrite] = by_rule(later.alerts, PINNED_GONE)
+    assert rewrite.severity is Severity.CRITICAL
+    assert seen in rewrite.evidence
+    assert not later.outages
+
+
+def test_a_branch_reset_back_to_the_pinned_commit_still_reports_the_erased_head(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    seen = repo.commit({"model.safetensors": PICKLE_PAYLOAD}, title="Oops")
+    model = TrackedModel("acme/tiny", pinned)
+    first = poll([model])
+    repo.branches["main"] = pinned  # `git push --force origin <pin>:main`: the evidence is gone
+
+    later = poll([model], cursors=first.cursors)
+
+    [rewrite] = by_rule(later.alerts, PINNED_GONE)
+    assert seen in rewrite.evidence
 
 
 # -- drift items that pass without comparing anything -------------------------------------------
