@@ -11,7 +11,7 @@ For each tracked model (subject ``hf://org/name``; ``hf-datasets://`` for a data
 3. compares the file listings of the pinned commit and the head by content digest (LFS sha256,
    else git blob id) and rates each added or changed file by risk: a pickle-based file (decided
    by its content: it is downloaded and the artifact scanner identifies it, whatever its name),
-   weights, custom code (``*.py``, ``auto_map`` in ``config.json``), the chat template or
+   weights, custom code (``*.py``, ``auto_map`` in ``*config.json``), the chat template or
    tokenizer, the licence or card. Every added or changed file up to :data:`DEFAULT_MAX_SCAN_BYTES`
    is fetched at the head commit into a temporary cache and scanned (never executed); a larger one
    is an alert that it was not scanned, never a silent skip.
@@ -577,11 +577,14 @@ class _Diff:
             self._custom_code(key, where, f"{shown(path)} is Python the model loader imports "
                               "with trust_remote_code", path)  # fmt: skip
             rated = True
-        elif name == "config.json":
+        elif name == "config.json" or name.endswith("_config.json"):
+            # Not config.json alone: transformers imports the class an auto_map names from
+            # tokenizer_config.json, preprocessor_config.json, processor_config.json... too, and
+            # the name may point at another repository's code, so no *.py changes here at all.
             auto_map = self._auto_map_change(path, old, new)
             if auto_map is not None:
                 self._custom_code(key, where, auto_map, path)
-            rated = auto_map is not None
+            rated = rated or auto_map is not None
         if name in _TOKENIZER_FILES or name.endswith(".jinja"):
             self.poll.add(
                 TOKENIZER_CHANGED,

@@ -8,6 +8,7 @@ for good, a history rewrite past the pin, remote code named from a config file o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
 from pytest_mlsupply.monitor.drift import local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
+    CUSTOM_CODE,
     PINNED_GONE,
     REPO_GONE,
     SECURITY_STATUS,
@@ -137,6 +139,41 @@ def test_a_branch_reset_back_to_the_pinned_commit_still_reports_the_erased_head(
 
     [rewrite] = by_rule(later.alerts, PINNED_GONE)
     assert seen in rewrite.evidence
+
+
+# -- remote code named from another config file -------------------------------------------------
+
+
+def test_an_auto_map_added_to_the_tokenizer_config_is_rated_as_custom_code(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    base = {
+        "model.safetensors": safetensors(1.0),
+        "tokenizer_config.json": json.dumps({"model_max_length": 512}).encode(),
+        "preprocessor_config.json": json.dumps({"do_resize": True}).encode(),
+    }
+    pinned = repo.commit(base)
+    # transformers imports the class an auto_map names with trust_remote_code, and the name
+    # may point at another repository ("org/repo--module.Class"): no *.py changes here at all.
+    repo.commit(
+        {
+            **base,
+            "tokenizer_config.json": json.dumps(
+                {"model_max_length": 512, "auto_map": {"AutoTokenizer": ["evil/x--tok.T", None]}}
+            ).encode(),
+            "preprocessor_config.json": json.dumps(
+                {"do_resize": True, "auto_map": {"AutoImageProcessor": "evil/x--proc.P"}}
+            ).encode(),
+        }
+    )
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    rated = {a.key.split("\0")[0] for a in by_rule(result.alerts, CUSTOM_CODE)}
+    assert rated == {"tokenizer_config.json", "preprocessor_config.json"}
+    assert all(a.severity is Severity.HIGH for a in by_rule(result.alerts, CUSTOM_CODE))
+    assert not result.outages
 
 
 # -- drift items that pass without comparing anything -------------------------------------------
