@@ -91,6 +91,7 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
             )
         ]
     problems = []
+    compared = 0
     for path in sorted(p for p in snapshot.rglob("*") if not p.is_dir()):
         rel = path.relative_to(snapshot).as_posix()
         meta = listing.get(rel)
@@ -99,9 +100,17 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
             continue
         if not path.exists():
             continue  # a dangling link: the hub check reports missing blobs
+        compared += 1
         mismatch = _mismatch(path, meta)
         if mismatch is not None:
             problems.append(f"{rel!r}: {mismatch}")
+    if not compared and not problems:
+        # An empty snapshot (or one of dangling links) matches any commit: nothing was compared,
+        # so drift is not ruled out.
+        problems.append(
+            f"{ref.uri}: the local snapshot at {snapshot} holds no file to compare with the Hub; "
+            f"resolve the model again (`hf download {ref.repo_id} --revision {ref.revision}`)"
+        )
     if len(problems) > _SHOWN:
         problems = [*problems[:_SHOWN], f"... and {len(problems) - _SHOWN} more"]
     return problems

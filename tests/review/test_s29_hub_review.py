@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
-from pytest_mlsupply.monitor.drift import local_snapshot
+from pytest_mlsupply.monitor.drift import drift_problems, local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
     CUSTOM_CODE,
     PINNED_GONE,
@@ -185,3 +185,19 @@ def _pinned_snapshot(hub: FakeHub, files: dict[str, bytes]) -> tuple[HubRef, Pat
     download("acme/tiny", commit)
     ref = HubRef("model", "acme/tiny", commit)
     return ref, local_snapshot(ref, HubSettings.from_environment())
+
+
+def test_an_empty_snapshot_directory_is_not_a_drift_free_pass(hub_env: FakeHub) -> None:
+    ref, snapshot = _pinned_snapshot(hub_env, {"model.safetensors": safetensors(1.0)})
+    for path in snapshot.iterdir():
+        path.unlink()
+
+    assert drift_problems(ref) != []
+
+
+def test_a_snapshot_of_dangling_links_only_is_not_a_drift_free_pass(hub_env: FakeHub) -> None:
+    ref, snapshot = _pinned_snapshot(hub_env, {"model.safetensors": safetensors(1.0)})
+    for path in snapshot.iterdir():
+        path.resolve().unlink()  # the blob is gone, the link stays
+
+    assert drift_problems(ref) != []
