@@ -92,8 +92,16 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
         ]
     problems = []
     compared = 0
-    for path in sorted(p for p in snapshot.rglob("*") if not p.is_dir()):
+    for path in sorted(p for p in snapshot.rglob("*") if not p.is_dir() or p.is_symlink()):
         rel = path.relative_to(snapshot).as_posix()
+        if path.is_dir():
+            # rglob does not enter a linked directory, yet a loader reads through it: files
+            # no one compared. huggingface_hub links files into a snapshot, never directories.
+            problems.append(
+                f"{rel!r}: a link to a directory, whose files cannot be compared with the Hub "
+                "(huggingface_hub links files, not directories)"
+            )
+            continue
         meta = listing.get(rel)
         if meta is None:
             problems.append(f"{rel!r}: on disk, but the Hub does not list it at this commit")

@@ -9,6 +9,7 @@ for good, a history rewrite past the pin, remote code named from a config file o
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -201,3 +202,22 @@ def test_a_snapshot_of_dangling_links_only_is_not_a_drift_free_pass(hub_env: Fak
         path.resolve().unlink()  # the blob is gone, the link stays
 
     assert drift_problems(ref) != []
+
+
+def test_a_linked_directory_in_the_snapshot_is_compared_or_refused(
+    hub_env: FakeHub, tmp_path: Path
+) -> None:
+    ref, snapshot = _pinned_snapshot(
+        hub_env, {"config.json": b"{}", "sub/model.safetensors": safetensors(1.0)}
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.safetensors").write_bytes(PICKLE_PAYLOAD)
+    for path in (snapshot / "sub").iterdir():
+        path.unlink()
+    (snapshot / "sub").rmdir()
+    os.symlink(elsewhere, snapshot / "sub")  # what a loader reads as sub/model.safetensors
+
+    problems = drift_problems(ref)
+
+    assert any("sub" in problem for problem in problems), problems
