@@ -144,4 +144,6 @@ def _mismatch(path: Path, meta: HubFileMeta) -> str | None:
         actual = git_blob_sha1(path)
         if actual != meta.blob_id:
             return f"the Hub lists git blob {meta.blob_id}, the file on disk is git blob {actual}"
-    return None
+        return None
+    # Fail closed: a listing with no digest for the file leaves nothing to compare it with.
+    return "the Hub lists it with no digest (neither an LFS sha256 nor a git blob id)"

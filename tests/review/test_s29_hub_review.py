@@ -221,3 +221,21 @@ def test_a_linked_directory_in_the_snapshot_is_compared_or_refused(
     problems = drift_problems(ref)
 
     assert any("sub" in problem for problem in problems), problems
+
+
+def test_a_file_the_hub_lists_without_any_digest_is_drift_not_ruled_out(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    commit = repo.commit({"config.json": b'{"model_type": "bert"}'})
+    download("acme/tiny", commit)
+    ref = HubRef("model", "acme/tiny", commit)
+    snapshot = local_snapshot(ref, HubSettings.from_environment())
+    linked = (snapshot / "config.json").resolve()
+    linked.chmod(0o644)
+    linked.write_bytes(b'{"auto_map": {"AutoModel": "evil/x--m.M"}}')
+    # A Hub (or a proxy) whose listing names the file but gives neither a blob id nor an LFS
+    # digest: nothing to compare the tampered file with.
+    repo.serve_wrong_metadata(commit, "config.json", oid=None)
+
+    assert drift_problems(ref) != []
