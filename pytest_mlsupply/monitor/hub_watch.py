@@ -518,7 +518,9 @@ class _Diff:
                 continue
             if not rated:
                 others.append(f"{'changed' if old is not None else 'added'} {shown(path)}")
-        others += [f"removed {shown(p)}" for p in sorted(set(before) - set(after))]
+        for path in sorted(set(before) - set(after)):
+            if not self._rate_removal(path, before[path]):
+                others.append(f"removed {shown(path)}")
         if others:
             self.poll.add(
                 OTHER_FILES,
@@ -606,6 +608,50 @@ class _Diff:
                 where,
                 "re-read the licence and the card's stated use before moving the pin",
                 self._url(path),
+            )
+            rated = True
+        return rated
+
+    def _rate_removal(self, path: str, old: HubFileMeta) -> bool:
+        """Raise what removing ``path`` means; False when it is none of the rated kinds. A
+        removal changes what loads: without ``model.safetensors`` transformers falls back to
+        ``pytorch_model.bin`` (a pickle); without a template file another template applies."""
+        name = PurePosixPath(path).name.lower()
+        key = f"{path}\0removed\0{_digest(old)}"
+        where = f"{shown(path)} removed between {self.base[:12]} and {self.head[:12]}"
+        rated = False
+        if name.endswith(_WEIGHT_SUFFIXES):
+            self.poll.add(
+                WEIGHTS_CHANGED,
+                Severity.HIGH,
+                key,
+                f"{self.poll.model.repo_id}: weights removed: {shown(path)}",
+                f"{where}: a loader then takes other weights in its place (a pickle-based "
+                "pytorch_model.bin when model.safetensors is gone)",
+                "check which weights the loader now reads, and re-evaluate before moving the pin",
+                self._url(),
+            )
+            rated = True
+        if name in _TOKENIZER_FILES or name.endswith(".jinja"):
+            self.poll.add(
+                TOKENIZER_CHANGED,
+                Severity.MEDIUM,
+                key,
+                f"{self.poll.model.repo_id}: chat template or tokenizer removed: {shown(path)}",
+                f"{where}: another template or tokenizer file applies in its place",
+                "diff what now applies and re-run the model's evaluation before moving the pin",
+                self._url(),
+            )
+            rated = True
+        if name in _CARD_FILES:
+            self.poll.add(
+                CARD_CHANGED,
+                Severity.LOW,
+                key,
+                f"{self.poll.model.repo_id}: licence or model card removed: {shown(path)}",
+                where,
+                "re-read the licence and the card's stated use before moving the pin",
+                self._url(),
             )
             rated = True
         return rated

@@ -21,6 +21,8 @@ from pytest_mlsupply.monitor.hub_watch import (
     PINNED_GONE,
     REPO_GONE,
     SECURITY_STATUS,
+    TOKENIZER_CHANGED,
+    WEIGHTS_CHANGED,
     HubSource,
 )
 from pytest_mlsupply.monitor.state import State
@@ -239,3 +241,31 @@ def test_a_file_the_hub_lists_without_any_digest_is_drift_not_ruled_out(
     repo.serve_wrong_metadata(commit, "config.json", oid=None)
 
     assert drift_problems(ref) != []
+
+
+# -- changes the rating reads as "other files" -------------------------------------------------
+
+
+def test_safetensors_weights_removed_beside_a_pickle_are_rated_as_a_weights_change(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    base = {
+        "model.safetensors": safetensors(1.0),
+        "pytorch_model.bin": PICKLE_PAYLOAD,
+        "chat_template.jinja": b"{{ messages }}",
+    }
+    pinned = repo.commit(base)
+    # Without model.safetensors, transformers loads pytorch_model.bin (a pickle); without the
+    # template file, another template applies. Nothing was added or changed.
+    repo.commit({"pytorch_model.bin": PICKLE_PAYLOAD})
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [weights] = by_rule(result.alerts, WEIGHTS_CHANGED)
+    assert weights.severity is Severity.HIGH
+    assert "model.safetensors" in weights.title
+    assert "removed" in weights.title
+    [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
+    assert "chat_template.jinja" in template.title
+    assert not result.outages
