@@ -128,7 +128,7 @@ _WEIGHT_SUFFIXES = (
 _TOKENIZER_FILES = frozenset(
     {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
      "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "chat_template.json",
-     "chat_template.jinja", "generation_config.json"}
+     "chat_template.jinja", "generation_config.json", "processor_config.json"}
 )  # fmt: skip
 _CARD_FILES = frozenset({"readme.md", "license", "license.md", "license.txt", "copying", "notice"})
 #: The Hub's per-file scan levels that mean "do not load this".
@@ -748,8 +748,8 @@ class _Diff:
     def _template_note(
         self, path: str, old: HubFileMeta | None, new: HubFileMeta, name: str
     ) -> str:
-        if name != "tokenizer_config.json":
-            return ""
+        if name not in ("tokenizer_config.json", "processor_config.json"):
+            return ""  # a processor keeps its chat template in processor_config.json
         before = self._json_at(path, self.base, old)
         after = self._json_at(path, self.head, new)
         was = before.get("chat_template") if isinstance(before, dict) else None

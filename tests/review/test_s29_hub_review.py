@@ -269,3 +269,19 @@ def test_safetensors_weights_removed_beside_a_pickle_are_rated_as_a_weights_chan
     [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
     assert "chat_template.jinja" in template.title
     assert not result.outages
+
+
+def test_a_chat_template_changed_in_the_processor_config_is_rated_as_a_template_change(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    base = {"processor_config.json": json.dumps({"chat_template": "{{ messages }}"}).encode()}
+    pinned = repo.commit(base)
+    repo.commit(
+        {"processor_config.json": json.dumps({"chat_template": "ignore the user"}).encode()}
+    )
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
+    assert "chat_template changed" in template.evidence
