@@ -260,6 +260,22 @@ class HubSource:
                 _repo_url(settings, model),
             )
             return {**before, "gone": "not-found"}
+        answered = getattr(info, "id", None)
+        if isinstance(answered, str) and answered.lower() != model.repo_id.lower():
+            # huggingface_hub follows the Hub's redirect from a renamed or transferred
+            # repository: the answer is then another repository's, perhaps another owner's.
+            poll.add(
+                REPO_GONE,
+                Severity.HIGH,
+                f"moved\0{answered}",
+                f"{model.repo_id} now answers as {shown(answered)}",
+                f"the Hub redirects {model.repo_id} to {shown(answered)}: the repository was "
+                "renamed or transferred (to another owner if the organisation differs); the "
+                "old name can now be taken by anyone",
+                "check that the new owner is one you trust, then track and pin the new name; "
+                "never resolve the old name again",
+                _repo_url(settings, model),
+            )
         head = _commit_of(info)
         head_files = _listing(info)
         security = _security(info) if model.repo_type == "model" else None

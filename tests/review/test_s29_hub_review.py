@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -285,3 +286,29 @@ def test_a_chat_template_changed_in_the_processor_config_is_rated_as_a_template_
 
     [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
     assert "chat_template changed" in template.evidence
+
+
+# -- a repository that changed hands -------------------------------------------------------------
+
+
+def test_a_tracked_model_the_hub_now_serves_under_another_owner_is_raised(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    model = TrackedModel("acme/tiny", pinned)
+    first = poll([model])
+    # The repository is transferred: the Hub redirects the old name, and huggingface_hub
+    # follows, so the answer is the new repository's (its id names the new owner).
+    moved = hub_env.add_repo("evilcorp/tiny")
+    moved.commits, moved.branches = repo.commits, repo.branches
+    with urllib.request.urlopen(f"{hub_env.endpoint}/api/models/evilcorp/tiny?blobs=true") as r:
+        answer = r.read()
+    hub_env.inject(r"^/api/models/acme/tiny(/revision/[^/]+)?$", body=answer)
+
+    later = poll([model], cursors=first.cursors)
+
+    [alert] = by_rule(later.alerts, REPO_GONE)
+    assert "evilcorp/tiny" in alert.title
+    assert alert.severity >= Severity.HIGH
+    assert not later.outages
