@@ -19,9 +19,9 @@ For each tracked model (subject ``hf://org/name``; ``hf-datasets://`` for a data
 A model whose head has not moved since a poll that analysed it is not analysed again: its alerts
 were stored with its cursor (one transaction in the watcher), so nothing is lost.
 
-For each tracked org (subject ``hf-org://org``): the first poll records its repositories and
-raises nothing (a baseline: every existing repository would otherwise be "new"); later polls
-raise *new repository* and *repository updated*.
+For each tracked org (subject ``hf-org://org``): the first poll records its model and dataset
+repositories and raises nothing (a baseline: every existing repository would otherwise be
+"new"); later polls raise *new repository* and *repository updated*.
 
 Fail closed: any fault between us and the Hub for one subject (connection refused, timeout, a
 5xx, malformed JSON) is an :class:`~.alerts.Outage` for that subject, whose cursor is then left
@@ -444,61 +444,82 @@ class HubSource:
     def _poll_org(
         self, api: HfApi, settings: HubSettings, org: str, previous: Any
     ) -> tuple[list[Alert], dict[str, Any]]:
-        subject = _org_subject(org)
-        listed = _bounded(
-            lambda: list(api.list_models(author=org, expand=["sha", "lastModified", "private"])),
-            settings.timeout * _LISTING_DEADLINE_FACTOR,
-            f"the repositories of {org}",
-            service="the Hub",
-        )
-        repos: dict[str, dict[str, str | None]] = {}
-        for info in listed:
-            if not isinstance(info.id, str) or not isinstance(info.sha, str | None):
-                raise _Malformed("a listed repository has no id")
-            modified = info.last_modified.isoformat() if info.last_modified else None
-            repos[info.id] = {"sha": info.sha, "lastModified": modified}
-        cursor = {"repos": repos}
-        if not isinstance(previous, Mapping) or not isinstance(previous.get("repos"), Mapping):
-            return [], cursor  # the baseline: every repository would otherwise be "new"
-        known: Mapping[str, Any] = previous["repos"]
-        alerts = []
-        for repo_id, now in sorted(repos.items()):
-            url = f"{settings.endpoint}/{repo_id}"
-            if repo_id not in known:
-                # Keyed by the head it appeared with: deleted and published again (other
-                # content, perhaps other hands), it is raised again.
-                alerts.append(
-                    Alert(
-                        NEW_REPOSITORY,
-                        Severity.LOW,
-                        subject,
-                        f"{repo_id}\0{now['sha'] or now['lastModified']}",
-                        f"{org} published a new repository: {shown(repo_id)}",
-                        f"{shown(repo_id)} is listed under {org} (head {now['sha']}); it was not "
-                        "there at the last poll",
-                        "check that the organisation meant to publish it (a look-alike or "
-                        "leaked model is published this way) before anyone uses it",
-                        url,
-                    )
-                )
-                continue
-            then = known[repo_id] if isinstance(known[repo_id], Mapping) else {}
-            version = now["sha"] or now["lastModified"]
-            if version is not None and version != (then.get("sha") or then.get("lastModified")):
-                alerts.append(
-                    Alert(
-                        REPOSITORY_UPDATED,
-                        Severity.INFO,
-                        subject,
-                        f"{repo_id}\0{version}",
-                        f"{org}: {shown(repo_id)} was updated",
-                        f"head {then.get('sha')} -> {now['sha']} (last modified "
-                        f"{now['lastModified']})",
-                        "if the project uses it, track it under monitor.models with a pin",
-                        url,
-                    )
-                )
+        cursor: dict[str, Any] = {}
+        alerts: list[Alert] = []
+        # Models and datasets: a dataset holds pickles as a model does, and a leaked or
+        # look-alike one is published the same way. Each kind has its own baseline (a cursor
+        # written before datasets were listed has none: they are recorded, not raised).
+        for kind, prefix in (("repos", ""), ("datasets", "datasets/")):
+            lister = api.list_models if kind == "repos" else api.list_datasets
+            listed = _bounded(
+                lambda lister=lister: list(  # type: ignore[misc]
+                    lister(author=org, expand=["sha", "lastModified", "private"])
+                ),
+                settings.timeout * _LISTING_DEADLINE_FACTOR,
+                f"the {'datasets' if prefix else 'repositories'} of {org}",
+                service="the Hub",
+            )
+            repos: dict[str, dict[str, str | None]] = {}
+            for info in listed:
+                if not isinstance(info.id, str) or not isinstance(info.sha, str | None):
+                    raise _Malformed("a listed repository has no id")
+                modified = info.last_modified.isoformat() if info.last_modified else None
+                repos[info.id] = {"sha": info.sha, "lastModified": modified}
+            cursor[kind] = repos
+            known = previous.get(kind) if isinstance(previous, Mapping) else None
+            if isinstance(known, Mapping):
+                alerts += _org_alerts(settings, org, prefix, repos, known)
         return alerts, cursor
+
+
+def _org_alerts(
+    settings: HubSettings,
+    org: str,
+    prefix: str,
+    repos: Mapping[str, Mapping[str, str | None]],
+    known: Mapping[str, Any],
+) -> list[Alert]:
+    """New and updated repositories of one kind (``prefix``: ``""`` or ``"datasets/"``)."""
+    subject = _org_subject(org)
+    what = "dataset" if prefix else "repository"
+    alerts = []
+    for repo_id, now in sorted(repos.items()):
+        url = f"{settings.endpoint}/{prefix}{repo_id}"
+        if repo_id not in known:
+            # Keyed by the head it appeared with: deleted and published again (other
+            # content, perhaps other hands), it is raised again.
+            alerts.append(
+                Alert(
+                    NEW_REPOSITORY,
+                    Severity.LOW,
+                    subject,
+                    f"{prefix}{repo_id}\0{now['sha'] or now['lastModified']}",
+                    f"{org} published a new {what}: {shown(repo_id)}",
+                    f"{shown(repo_id)} is listed under {org} (head {shown(str(now['sha']))}); "
+                    "it was not there at the last poll",
+                    "check that the organisation meant to publish it (a look-alike or "
+                    "leaked model is published this way) before anyone uses it",
+                    url,
+                )
+            )
+            continue
+        then = known[repo_id] if isinstance(known[repo_id], Mapping) else {}
+        version = now["sha"] or now["lastModified"]
+        if version is not None and version != (then.get("sha") or then.get("lastModified")):
+            alerts.append(
+                Alert(
+                    REPOSITORY_UPDATED,
+                    Severity.INFO,
+                    subject,
+                    f"{prefix}{repo_id}\0{version}",
+                    f"{org}: {shown(repo_id)} was updated",
+                    f"head {shown(str(then.get('sha')))} -> {shown(str(now['sha']))} (last "
+                    f"modified {now['lastModified']})",
+                    "if the project uses it, track it under monitor.models with a pin",
+                    url,
+                )
+            )
+    return alerts
 
 
 class _Diff:

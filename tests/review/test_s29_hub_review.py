@@ -19,6 +19,7 @@ from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
 from pytest_mlsupply.monitor.drift import drift_problems, local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
     CUSTOM_CODE,
+    NEW_REPOSITORY,
     PINNED_GONE,
     REPO_GONE,
     SECURITY_STATUS,
@@ -312,3 +313,18 @@ def test_a_tracked_model_the_hub_now_serves_under_another_owner_is_raised(
     assert "evilcorp/tiny" in alert.title
     assert alert.severity >= Severity.HIGH
     assert not later.outages
+
+
+def test_a_new_dataset_of_a_tracked_org_is_raised_as_a_new_repository(hub_env: FakeHub) -> None:
+    hub_env.add_repo("acme/a").commit({"README.md": b"a"})
+    hub_env.add_repo("acme/data", repo_type="dataset").commit({"README.md": b"d"})
+    baseline = poll(orgs=["acme"])
+    assert baseline.alerts == []
+    # A dataset holds pickles as a model does (and a leaked one is published the same way).
+    hub_env.add_repo("acme/leak", repo_type="dataset").commit({"dump.pkl": PICKLE_PAYLOAD})
+
+    result = poll(orgs=["acme"], cursors=baseline.cursors)
+
+    [new] = by_rule(result.alerts, NEW_REPOSITORY)
+    assert "acme/leak" in new.title
+    assert not result.outages
