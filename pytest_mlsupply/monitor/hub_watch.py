@@ -766,7 +766,9 @@ class _Diff:
         )
         try:
             return json.loads(local.read_bytes())
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: "[" nested a hundred thousand deep. Unreadable is None, rated by
+            # the caller; raised, it would stop the diff before the files sorted after this one.
             return None
         finally:
             _discard(local)

@@ -20,6 +20,7 @@ from pytest_mlsupply.monitor.drift import drift_problems, local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
     CUSTOM_CODE,
     NEW_REPOSITORY,
+    PICKLE_FILE,
     PINNED_GONE,
     REPO_GONE,
     SECURITY_STATUS,
@@ -327,4 +328,31 @@ def test_a_new_dataset_of_a_tracked_org_is_raised_as_a_new_repository(hub_env: F
 
     [new] = by_rule(result.alerts, NEW_REPOSITORY)
     assert "acme/leak" in new.title
+    assert not result.outages
+
+
+# -- a hostile file that stops the rating half-way ------------------------------------------------
+
+
+def test_a_config_nested_too_deep_to_parse_does_not_hide_the_pickle_listed_after_it(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    # json.loads raises RecursionError (not a ValueError) on this; "config.json" sorts before
+    # the pickle, whose alert must not wait behind a perpetual outage.
+    repo.commit(
+        {
+            "model.safetensors": safetensors(1.0),
+            "config.json": b"[" * 100_000,
+            "pytorch_model.bin": PICKLE_PAYLOAD,
+        }
+    )
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [pickle_alert] = by_rule(result.alerts, PICKLE_FILE)
+    assert "pytorch_model.bin" in pickle_alert.title
+    [config] = by_rule(result.alerts, CUSTOM_CODE)
+    assert "config.json" in config.title
     assert not result.outages
