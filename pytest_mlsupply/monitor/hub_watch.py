@@ -547,10 +547,15 @@ class _Diff:
                 continue
             try:
                 rated = self._rate_file(path, old, after[path])
-            except (_Malformed, ValueError) as exc:
+            except (_Malformed, ValueError, OSError) as exc:
                 # One file the Hub answers badly about (a name huggingface_hub refuses to
-                # download, such as '../x'; bytes other than listed) is this subject's outage,
-                # raised once the others are rated: a file sorted after it must not go unseen.
+                # download, such as '../x'; bytes other than listed; a name too long for the
+                # local disk, OSError) is this subject's outage, raised once the others are
+                # rated: a file sorted after it must not go unseen.
+                if isinstance(exc, Unanswered):
+                    # A Hub that holds a download past its deadline (TimeoutError is an
+                    # OSError) would hold the next ones too: the outage is now, not per file.
+                    raise
                 refused = refused or exc
                 continue
             if not rated:

@@ -356,3 +356,27 @@ def test_a_config_nested_too_deep_to_parse_does_not_hide_the_pickle_listed_after
     [config] = by_rule(result.alerts, CUSTOM_CODE)
     assert "config.json" in config.title
     assert not result.outages
+
+
+def test_a_file_name_too_long_for_the_disk_does_not_hide_the_pickle_listed_after_it(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    # A 300-character name: git and the Hub take it, the local file system (255 a name)
+    # does not, and the download raises OSError. It sorts before the pickle.
+    repo.commit(
+        {
+            "model.safetensors": safetensors(1.0),
+            "a" * 300 + ".txt": b"x",
+            "pytorch_model.bin": PICKLE_PAYLOAD,
+        }
+    )
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [pickle_alert] = by_rule(result.alerts, PICKLE_FILE)
+    assert "pytorch_model.bin" in pickle_alert.title
+    # The file that could not be fetched is still this subject's outage: never a clean pass.
+    [outage] = result.outages
+    assert outage.subject == "hf://acme/tiny"
