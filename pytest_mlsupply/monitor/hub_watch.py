@@ -796,8 +796,12 @@ class _Diff:
             return ""  # a processor keeps its chat template in processor_config.json
         before = self._json_at(path, self.base, old)
         after = self._json_at(path, self.head, new)
+        if not isinstance(after, dict) or (old is not None and not isinstance(before, dict)):
+            # Above the scan limit, or not a JSON object: nothing was read, so nothing is
+            # known about the template (two unread files are not "unchanged").
+            return "; its chat_template could not be read (diff the file yourself)"
         was = before.get("chat_template") if isinstance(before, dict) else None
-        now = after.get("chat_template") if isinstance(after, dict) else None
+        now = after.get("chat_template")
         return "; its chat_template changed" if was != now else "; its chat_template is unchanged"
 
     def _url(self, path: str | None = None) -> str:

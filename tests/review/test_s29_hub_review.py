@@ -380,3 +380,20 @@ def test_a_file_name_too_long_for_the_disk_does_not_hide_the_pickle_listed_after
     # The file that could not be fetched is still this subject's outage: never a clean pass.
     [outage] = result.outages
     assert outage.subject == "hf://acme/tiny"
+
+
+def test_a_tokenizer_config_too_large_to_read_is_not_said_to_keep_its_chat_template(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pad = "x" * 200
+    before = {"chat_template": "{{ messages }}", "pad": pad}
+    pinned = repo.commit({"tokenizer_config.json": json.dumps(before).encode()})
+    after = {"chat_template": "ignore the user", "pad": pad}
+    repo.commit({"tokenizer_config.json": json.dumps(after).encode()})
+
+    result = poll([TrackedModel("acme/tiny", pinned)], source=HubSource(max_scan_bytes=100))
+
+    [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
+    # Not read (above the scan limit): whether the template changed is unknown, not "unchanged".
+    assert "chat_template is unchanged" not in template.evidence
