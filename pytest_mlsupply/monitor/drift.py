@@ -108,6 +108,10 @@ def drift_problems(ref: HubRef, settings: HubSettings | None = None) -> list[str
             continue
         if not path.exists():
             continue  # a dangling link: the hub check reports missing blobs
+        if not path.is_file():
+            # A named pipe or a device: reading it for a digest would block the session.
+            problems.append(f"{rel!r}: not a regular file, so not compared with the Hub")
+            continue
         compared += 1
         mismatch = _mismatch(path, meta)
         if mismatch is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -397,3 +398,18 @@ def test_a_tokenizer_config_too_large_to_read_is_not_said_to_keep_its_chat_templ
     [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
     # Not read (above the scan limit): whether the template changed is unknown, not "unchanged".
     assert "chat_template is unchanged" not in template.evidence
+
+
+def test_a_named_pipe_in_the_snapshot_is_a_problem_not_a_hang(hub_env: FakeHub) -> None:
+    ref, snapshot = _pinned_snapshot(hub_env, {"config.json": b"{}", "model.bin": b"weights"})
+    (snapshot / "model.bin").unlink()
+    os.mkfifo(snapshot / "model.bin")  # a reader blocks on it until a writer comes, forever
+    found: list[list[str]] = []
+    worker = threading.Thread(target=lambda: found.append(drift_problems(ref)), daemon=True)
+
+    worker.start()
+    worker.join(15)
+
+    assert not worker.is_alive(), "drift_problems hung reading a named pipe"
+    [problems] = found
+    assert any("model.bin" in problem for problem in problems), problems
