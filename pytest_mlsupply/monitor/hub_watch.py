@@ -335,11 +335,12 @@ class HubSource:
             "review what changed (the other alerts rate it) before moving the pin to " + head[:12],
             f"{_repo_url(settings, model)}/commits/main",
         )
-        if base_files is not None:
-            with tempfile.TemporaryDirectory(
-                prefix="mlsupply-hub-", ignore_cleanup_errors=True
-            ) as tmp:
-                _Diff(self, api, settings, poll, Path(tmp), base, head).rate(base_files, head_files)
+        # A pinned commit the Hub cannot resolve any more has no listing: every file of the head
+        # is then rated as added, so a pickle the rewrite brought is raised as one.
+        with tempfile.TemporaryDirectory(prefix="mlsupply-hub-", ignore_cleanup_errors=True) as tmp:
+            _Diff(self, api, settings, poll, Path(tmp), base, head).rate(
+                base_files if base_files is not None else {}, head_files
+            )
         return {**cursor, "analysed": True}
 
     def _base_listing(

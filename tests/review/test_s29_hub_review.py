@@ -413,3 +413,19 @@ def test_a_named_pipe_in_the_snapshot_is_a_problem_not_a_hang(hub_env: FakeHub) 
     assert not worker.is_alive(), "drift_problems hung reading a named pipe"
     [problems] = found
     assert any("model.bin" in problem for problem in problems), problems
+
+
+def test_a_pickle_brought_by_a_rewrite_that_deleted_the_pin_is_rated_as_a_pickle(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    repo.force_push({"model.safetensors": PICKLE_PAYLOAD}, title="Re-upload")
+    repo.forget(pinned)  # collected: the Hub cannot resolve the pin any more
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    assert by_rule(result.alerts, PINNED_GONE)
+    [pickle_alert] = by_rule(result.alerts, PICKLE_FILE)
+    assert "model.safetensors" in pickle_alert.title
+    assert not result.outages
