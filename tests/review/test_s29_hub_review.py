@@ -3,7 +3,8 @@
 Each test drives the loopback Hub (tests/hub/server.py) through huggingface_hub, the way a
 publisher who wants a change to go unnoticed would: a rule that fires once and is then silenced
 for good, a history rewrite past the pin, remote code named from a config file other than
-``config.json``, and a local snapshot that the drift item cannot actually compare.
+``config.json``, a removal that makes a loader take a pickle, a repository that changes hands,
+a file that stops the rating half-way; and a local snapshot the drift item does not compare.
 """
 
 from __future__ import annotations
@@ -148,6 +149,22 @@ def test_a_branch_reset_back_to_the_pinned_commit_still_reports_the_erased_head(
     assert seen in rewrite.evidence
 
 
+def test_a_pickle_brought_by_a_rewrite_that_deleted_the_pin_is_rated_as_a_pickle(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
+    repo.force_push({"model.safetensors": PICKLE_PAYLOAD}, title="Re-upload")
+    repo.forget(pinned)  # collected: the Hub cannot resolve the pin any more
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    assert by_rule(result.alerts, PINNED_GONE)
+    [pickle_alert] = by_rule(result.alerts, PICKLE_FILE)
+    assert "model.safetensors" in pickle_alert.title
+    assert not result.outages
+
+
 # -- remote code named from another config file -------------------------------------------------
 
 
@@ -183,7 +200,7 @@ def test_an_auto_map_added_to_the_tokenizer_config_is_rated_as_custom_code(
     assert not result.outages
 
 
-# -- drift items that pass without comparing anything -------------------------------------------
+# -- drift items that pass without comparing, or hang ---------------------------------------------
 
 
 def _pinned_snapshot(hub: FakeHub, files: dict[str, bytes]) -> tuple[HubRef, Path]:
@@ -247,6 +264,21 @@ def test_a_file_the_hub_lists_without_any_digest_is_drift_not_ruled_out(
     assert drift_problems(ref) != []
 
 
+def test_a_named_pipe_in_the_snapshot_is_a_problem_not_a_hang(hub_env: FakeHub) -> None:
+    ref, snapshot = _pinned_snapshot(hub_env, {"config.json": b"{}", "model.bin": b"weights"})
+    (snapshot / "model.bin").unlink()
+    os.mkfifo(snapshot / "model.bin")  # a reader blocks on it until a writer comes, forever
+    found: list[list[str]] = []
+    worker = threading.Thread(target=lambda: found.append(drift_problems(ref)), daemon=True)
+
+    worker.start()
+    worker.join(15)
+
+    assert not worker.is_alive(), "drift_problems hung reading a named pipe"
+    [problems] = found
+    assert any("model.bin" in problem for problem in problems), problems
+
+
 # -- changes the rating reads as "other files" -------------------------------------------------
 
 
@@ -291,7 +323,7 @@ def test_a_chat_template_changed_in_the_processor_config_is_rated_as_a_template_
     assert "chat_template changed" in template.evidence
 
 
-# -- a repository that changed hands -------------------------------------------------------------
+# -- a repository that changed hands, an organisation's new dataset -------------------------------
 
 
 def test_a_tracked_model_the_hub_now_serves_under_another_owner_is_raised(
@@ -332,7 +364,7 @@ def test_a_new_dataset_of_a_tracked_org_is_raised_as_a_new_repository(hub_env: F
     assert not result.outages
 
 
-# -- a hostile file that stops the rating half-way ------------------------------------------------
+# -- a file that cannot be read or fetched --------------------------------------------------------
 
 
 def test_a_config_nested_too_deep_to_parse_does_not_hide_the_pickle_listed_after_it(
@@ -398,34 +430,3 @@ def test_a_tokenizer_config_too_large_to_read_is_not_said_to_keep_its_chat_templ
     [template] = by_rule(result.alerts, TOKENIZER_CHANGED)
     # Not read (above the scan limit): whether the template changed is unknown, not "unchanged".
     assert "chat_template is unchanged" not in template.evidence
-
-
-def test_a_named_pipe_in_the_snapshot_is_a_problem_not_a_hang(hub_env: FakeHub) -> None:
-    ref, snapshot = _pinned_snapshot(hub_env, {"config.json": b"{}", "model.bin": b"weights"})
-    (snapshot / "model.bin").unlink()
-    os.mkfifo(snapshot / "model.bin")  # a reader blocks on it until a writer comes, forever
-    found: list[list[str]] = []
-    worker = threading.Thread(target=lambda: found.append(drift_problems(ref)), daemon=True)
-
-    worker.start()
-    worker.join(15)
-
-    assert not worker.is_alive(), "drift_problems hung reading a named pipe"
-    [problems] = found
-    assert any("model.bin" in problem for problem in problems), problems
-
-
-def test_a_pickle_brought_by_a_rewrite_that_deleted_the_pin_is_rated_as_a_pickle(
-    hub_env: FakeHub,
-) -> None:
-    repo = hub_env.add_repo("acme/tiny")
-    pinned = repo.commit({"model.safetensors": safetensors(1.0)})
-    repo.force_push({"model.safetensors": PICKLE_PAYLOAD}, title="Re-upload")
-    repo.forget(pinned)  # collected: the Hub cannot resolve the pin any more
-
-    result = poll([TrackedModel("acme/tiny", pinned)])
-
-    assert by_rule(result.alerts, PINNED_GONE)
-    [pickle_alert] = by_rule(result.alerts, PICKLE_FILE)
-    assert "model.safetensors" in pickle_alert.title
-    assert not result.outages
