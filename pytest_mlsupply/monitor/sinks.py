@@ -163,6 +163,10 @@ class JsonlSink:
             finally:
                 os.close(fd)
         except OSError as exc:
+            # The file may now end in part of this line: forget what was read of it, so the
+            # next append (a watch loop's next run, in this process) reads it again and cuts
+            # the torn tail off first instead of writing its line onto it.
+            self._ids = None
             raise SinkError(f"jsonl: cannot append to {self.path}: {exc}") from None
 
     def deliver(self, record: dict[str, Any]) -> None:

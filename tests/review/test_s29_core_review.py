@@ -9,7 +9,11 @@ scripted source of tests/monitor/watch_driver.py.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,3 +46,45 @@ def test_a_retry_after_of_superscript_digits_is_a_retry_not_a_crash(value: str) 
     assert len(receiver.received) == 2
     assert len(waits) == 1
     assert 0 <= waits[0] <= 0.01
+
+
+# -- the JSON-lines file -------------------------------------------------------------------------
+
+#: One process, one sink, two deliveries (a watch loop's two runs): the first hits a file-size
+#: limit (a full disk, made real) part way through its line; the second runs with room again.
+_FULL_DISK_THEN_ROOM = """
+import resource, signal, sys
+from pathlib import Path
+from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a short write, not a killed process
+path = Path(sys.argv[1])
+sink = JsonlSink(path)
+sink.deliver({"id": "a" * 24, "title": "first"})
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size + 20, hard))
+try:
+    sink.deliver({"id": "b" * 24, "title": "second " * 10})
+except SinkError as exc:
+    print("refused:", exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+sink.deliver({"id": "b" * 24, "title": "second " * 10})
+"""
+
+
+def test_a_line_torn_by_a_full_disk_is_not_joined_by_the_next_run_of_the_same_watch(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "alerts.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_THEN_ROOM, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "short write" in done.stdout  # the limit was hit part way through the line
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    assert [json.loads(line)["id"] for line in lines[:-1]] == ["a" * 24, "b" * 24]
