@@ -255,9 +255,14 @@ def run_once(
                 sink.outage(outage)
             except SinkError as exc:
                 summary.failures.append(str(exc))
-        for note in getattr(sink, "notes", ()):
-            print(redact_text(f"mlsupply watch: {note}"), file=errors)
         _deliver(sink, state, summary, raised_ids, errors)
+        # After delivery (a sink may first read its file there) and each said once: a watch
+        # loop keeps its sinks from run to run.
+        notes = getattr(sink, "notes", None)
+        if isinstance(notes, list):
+            for note in notes:
+                print(redact_text(f"mlsupply watch: {note}"), file=errors)
+            notes.clear()
     for failure in summary.failures:
         print(f"mlsupply watch: {redact_text(failure)}", file=errors)
     pending = state.pending_sinks()
