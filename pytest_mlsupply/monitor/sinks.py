@@ -19,6 +19,7 @@ index (attacker-chosen) is escaped for the terminal (:mod:`pytest_mlsupply.print
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -31,12 +32,18 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.monitor.alerts import Outage
 from pytest_mlsupply.monitor.deadline import bounded
 from pytest_mlsupply.printable import one_line
-from pytest_mlsupply.redaction import redact_json, redact_text, register_webhook
+from pytest_mlsupply.redaction import (
+    redact_json,
+    redact_text,
+    register_secret,
+    register_webhook,
+)
 
 __all__ = ["JsonlSink", "Sink", "SinkError", "TerminalSink", "WebhookSink", "outage_record"]
 
@@ -222,6 +229,7 @@ class WebhookSink:
     ) -> None:
         register_webhook(url)  # before anything can print it (it is also redacted here)
         self._url = url
+        self._target, self._authorization = _split_credentials(url)
         self._retries = retries
         self._backoff = backoff
         self._max_wait = max_wait
@@ -238,15 +246,15 @@ class WebhookSink:
         for attempt in range(self._retries + 1):
             if attempt:
                 self._sleep(self._wait(attempt))
+            headers = {
+                "Content-Type": "application/json",
+                "Idempotency-Key": alert_id,
+                "User-Agent": f"mlsupply-watch/{__version__}",
+            }
+            if self._authorization:
+                headers["Authorization"] = self._authorization
             request = urllib.request.Request(
-                self._url,
-                data=body,
-                method="POST",
-                headers={
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": alert_id,
-                    "User-Agent": f"mlsupply-watch/{__version__}",
-                },
+                self._target, data=body, method="POST", headers=headers
             )
             try:
                 self._attempt(request)
@@ -303,6 +311,21 @@ class WebhookSink:
     def outage(self, outage: Outage) -> None:
         """Outages are not posted: the webhook carries alerts, raised once each; an outage is
         the run's status (its exit status, the terminal and the JSON lines say it)."""
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@`` and the Basic ``Authorization`` that carries it.
+
+    urllib does not read credentials from a URL: it hands ``user:password@host`` to http.client
+    as the host, which never connects and quotes the password (``nonnumeric port``)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    register_secret(token)  # the header's value is the password too
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

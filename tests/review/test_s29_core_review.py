@@ -9,6 +9,7 @@ scripted source of tests/monitor/watch_driver.py.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.monitor.alerts import SourceResult, WatchList
-from pytest_mlsupply.monitor.sinks import JsonlSink, WebhookSink
+from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, WebhookSink
 from pytest_mlsupply.monitor.state import State
 from pytest_mlsupply.monitor.watcher import run_once
 from pytest_mlsupply.redaction import forget_registered_secrets
@@ -112,3 +113,27 @@ def test_a_torn_last_line_cut_off_is_said_on_stderr_once_by_the_run_that_cut_it(
     assert "torn last line" in said[0]
     assert "torn last line" not in said[1]
     assert [json.loads(line)["key"] for line in path.read_text().splitlines()] == ["c1"]
+
+
+def test_a_webhook_url_with_a_user_and_password_posts_with_basic_auth() -> None:
+    # urllib hands user:password@ to http.client as part of the host: never delivered, and
+    # the password (under redaction's 8-character floor) was quoted in "nonnumeric port".
+    with receiving() as receiver:
+        url = receiver.url.replace("http://", "http://alice:hunter2@", 1)
+        WebhookSink(url, retries=0).deliver(record())
+    (got,) = receiver.received
+    assert got.headers["Authorization"] == "Basic " + base64.b64encode(b"alice:hunter2").decode()
+    assert got.headers["Host"].startswith("127.0.0.1:")
+
+
+def test_a_webhook_url_with_a_short_password_and_no_port_keeps_it_out_of_any_failure() -> None:
+    # No port: urllib took "hunter2@127.0.0.1" for one and quoted it. Port 80 on loopback is
+    # most likely closed (a refusal, which must not quote the password); if something there
+    # takes the POST, there is no failure to quote it.
+    sink = WebhookSink("http://alice:hunter2@127.0.0.1/hook", retries=0, timeout=2)
+    said = ""
+    try:
+        sink.deliver(record())
+    except SinkError as failure:
+        said = str(failure)
+    assert "hunter2" not in said
