@@ -209,9 +209,13 @@ def run_watch(args: argparse.Namespace) -> int:
             _print_summary(summary)
             return watcher.exit_status(summary, fail_on)
 
-        if args.once:
-            return once()
-        return watcher.watch_loop(once, args.interval)
+        try:
+            if args.once:
+                return once()
+            return watcher.watch_loop(once, args.interval)
+        except StateError as exc:  # found damaged, full or read-only in the middle of a run
+            print(f"mlsupply watch: {exc}", file=sys.stderr)
+            return watcher.EXIT_USAGE
 
 
 def _print_summary(summary: RunSummary) -> None:

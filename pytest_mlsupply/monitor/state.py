@@ -194,14 +194,32 @@ class State:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        with self._guard():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the error that got here is the news
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A database error once the state is open (a page found corrupt, a full disk, a file
+        made read-only) as a :class:`StateError` naming the file and the fix: the command's
+        clear error, never a traceback out of the middle of a run."""
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            yield
+        # ValueError: a value that is not the JSON this module wrote (the reading methods
+        # decode inside the guard).
+        except (sqlite3.Error, ValueError) as exc:
+            raise StateError(
+                f"{self.path}: the state could not be read or written ({exc}); check that its "
+                "disk has room and the file is writable, or, if it is damaged, move it away "
+                "(the next run starts afresh and raises again what is still true)"
+            ) from None
 
     def close(self) -> None:
         for connection in (self._db, self._lock):
@@ -230,8 +248,11 @@ class State:
 
     def cursors(self, source: str) -> dict[str, Any]:
         """The cursors ``source`` stored on its last successful polls, by subject."""
-        rows = self.db.execute("SELECT subject, value FROM cursors WHERE source = ?", (source,))
-        return {subject: json.loads(value) for subject, value in rows}
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT subject, value FROM cursors WHERE source = ?", (source,)
+            ).fetchall()
+            return {subject: json.loads(value) for subject, value in rows}
 
     def record(
         self,
@@ -275,18 +296,21 @@ class State:
 
     def pending(self, sink: str) -> list[PendingAlert]:
         """The alerts ``sink`` has not taken yet, oldest first."""
-        rows = self.db.execute(
-            "SELECT o.id, o.alert, o.severity FROM deliveries d JOIN outbox o ON o.id = d.alert_id "
-            "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq",
-            (sink,),
-        )
-        return [PendingAlert(id, json.loads(alert), severity) for id, alert, severity in rows]
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT o.id, o.alert, o.severity FROM deliveries d "
+                "JOIN outbox o ON o.id = d.alert_id "
+                "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq",
+                (sink,),
+            ).fetchall()
+            return [PendingAlert(id, json.loads(alert), severity) for id, alert, severity in rows]
 
     def pending_sinks(self) -> dict[str, int]:
         """Sink → how many alerts wait for it (every sink, configured in this run or not)."""
-        rows = self.db.execute(
-            "SELECT sink, COUNT(*) FROM deliveries WHERE delivered_at IS NULL GROUP BY sink"
-        )
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT sink, COUNT(*) FROM deliveries WHERE delivered_at IS NULL GROUP BY sink"
+            ).fetchall()
         return {sink: count for sink, count in rows}
 
     def mark_delivered(self, alert_id: str, sink: str) -> None:
@@ -299,4 +323,5 @@ class State:
 
     def alert_ids(self) -> list[str]:
         """Every alert id ever raised, oldest first."""
-        return [row[0] for row in self.db.execute("SELECT id FROM outbox ORDER BY seq")]
+        with self._guard():
+            return [row[0] for row in self.db.execute("SELECT id FROM outbox ORDER BY seq")]

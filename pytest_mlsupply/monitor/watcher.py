@@ -212,8 +212,9 @@ def _poll(source: Source, watch: WatchList, state: State) -> SourceResult:
     """One source's poll; anything it raises, or an answer that breaks the contract, is an
     outage of the whole source (its cursors are then kept as they were)."""
     name = source.name
+    cursors = state.cursors(name)  # a state that cannot be read is the run's error, not an outage
     try:
-        result = source.poll(watch, state.cursors(name))
+        result = source.poll(watch, cursors)
         if not isinstance(result, SourceResult) or not all(
             isinstance(a, Alert) for a in result.alerts
         ):

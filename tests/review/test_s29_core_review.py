@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, WebhookSink
 from pytest_mlsupply.monitor.state import State
 from pytest_mlsupply.monitor.watcher import run_once
 from pytest_mlsupply.redaction import forget_registered_secrets
-from tests.monitor.watch_doubles import Answer, ScriptedSource, alert, receiving
+from tests.monitor.watch_doubles import Answer, ScriptedSource, alert, receiving, write_project
 
 
 @pytest.fixture(autouse=True)
@@ -137,3 +138,44 @@ def test_a_webhook_url_with_a_short_password_and_no_port_keeps_it_out_of_any_fai
     except SinkError as failure:
         said = str(failure)
     assert "hunter2" not in said
+
+
+# -- the state -----------------------------------------------------------------------------------
+
+DRIVER = Path(__file__).resolve().parents[1] / "monitor" / "watch_driver.py"
+
+
+def watch_once(root: Path, alerts: list[dict[str, str]]) -> subprocess.CompletedProcess[str]:
+    (root / "source.json").write_text(json.dumps({"alerts": alerts}))
+    env = {k: v for k, v in os.environ.items() if k != "MLSUPPLY_WEBHOOK_URL"}
+    env["MLSUPPLY_TEST_SOURCE"] = str(root / "source.json")
+    config = str(root / "mlsupply.yaml")
+    return subprocess.run(
+        [sys.executable, str(DRIVER), "watch", "--once", "--config", config],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_state_found_damaged_in_the_middle_of_a_run_is_a_clear_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # The file's first pages (its schema) are whole, so it opens; the outbox's pages are not,
+    # as after a disk fault or a copy taken mid-write: SQLite finds out only when they are read.
+    write_project(tmp_path)
+    first = watch_once(tmp_path, [{"key": f"{n:04d}" + "k" * 400} for n in range(300)])
+    assert first.returncode == 1, first.stderr
+    state = tmp_path / ".mlsupply" / "monitor.sqlite"
+    data = bytearray(state.read_bytes())
+    assert len(data) > 40 * 4096
+    data[20 * 4096 :] = b"\xa5" * (len(data) - 20 * 4096)
+    state.write_bytes(bytes(data))
+
+    second = watch_once(tmp_path, [{"key": "new"}])
+    assert "Traceback" not in second.stderr
+    assert second.returncode == 2
+    assert f"{state}: the state could not be read or written" in second.stderr
+    assert "move it away" in second.stderr
