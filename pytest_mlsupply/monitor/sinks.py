@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import random
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -128,6 +129,11 @@ class JsonlSink:
             return self._ids
         ids: set[str] = set()
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):
+                # A pipe, a FIFO, /dev/stderr: lines go through it and none can be read back,
+                # so there is nothing to dedupe against or cut; reading it would fail (or wait).
+                self._ids = ids
+                return ids
             with self.path.open("rb+") as handle:
                 data = handle.read()
                 end = data.rfind(b"\n") + 1
@@ -159,14 +165,18 @@ class JsonlSink:
         line = (redact_text(json.dumps(entry, ensure_ascii=False)) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # O_NONBLOCK: a FIFO nobody reads is an error now (ENXIO), not a watch that waits
+            # for a reader forever; on a regular file it changes nothing.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+            fd = os.open(self.path, flags, 0o644)
             try:
                 # One write of the whole line: a reader (or a crash) never sees half of it,
                 # except a torn write on a full disk, which the next run cuts off.
                 written = os.write(fd, line)
                 if written != len(line):
                     raise OSError(f"short write ({written} of {len(line)} bytes)")
-                os.fsync(fd)
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe has nothing to sync (EINVAL)
+                    os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,43 @@ def test_a_state_found_damaged_in_the_middle_of_a_run_is_a_clear_error_not_a_tra
     assert second.returncode == 2
     assert f"{state}: the state could not be read or written" in second.stderr
     assert "move it away" in second.stderr
+
+
+def test_a_jsonl_path_that_is_a_pipe_takes_each_line_instead_of_failing_every_run(
+    tmp_path: Path,
+) -> None:
+    # --jsonl /dev/stderr, or a FIFO a log shipper reads: nothing to read back or cut, only to
+    # append to. Read back as a file, each run failed ("not seekable") and exited 3.
+    fifo = tmp_path / "alerts.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, as the shipper would be
+    try:
+        sink = JsonlSink(fifo)
+        sink.deliver(record("a"))
+        sink.deliver(record("b"))
+        got = os.read(reader, 65536).decode()
+    finally:
+        os.close(reader)
+    assert [json.loads(line)["id"] for line in got.splitlines()] == ["a" * 12, "b" * 12]
+
+
+def test_a_jsonl_fifo_that_nobody_reads_is_a_failure_at_once_not_a_wait(tmp_path: Path) -> None:
+    fifo = tmp_path / "alerts.fifo"
+    os.mkfifo(fifo)
+    sink = JsonlSink(fifo)
+    failed: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            sink.deliver(record("a"))
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=deliver, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # let the thread go: a reader that opens and leaves
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert not thread.is_alive(), "waited for a reader"
+    assert len(failed) == 1
+    assert isinstance(failed[0], SinkError)
