@@ -162,7 +162,8 @@ class JsonlSink:
         return ids
 
     def _append(self, entry: dict[str, Any]) -> None:
-        line = (redact_text(json.dumps(entry, ensure_ascii=False)) + "\n").encode("utf-8")
+        text = _json_line(redact_json(entry))
+        line = (redact_text(text) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # O_NONBLOCK: a FIFO nobody reads is an error now (ENXIO), not a watch that waits
@@ -197,6 +198,20 @@ class JsonlSink:
     def outage(self, outage: Outage) -> None:
         self._written_ids()  # a torn line is cut off before anything is appended
         self._append(outage_record(outage))
+
+
+def _json_line(entry: dict[str, Any]) -> str:
+    """``entry`` as JSON, readable (non-ASCII kept) except for what is not printable.
+
+    json.dumps escapes only C0 controls; a title the Hub's pusher chose may hold U+2028 or
+    NEL (a line end for ``str.splitlines()``: the alert's line breaks in two for such a
+    reader), a C1 control or a bidi override (live in ``tail -f``). Outside strings JSON has
+    nothing but ASCII, so each such character is inside one, where its ``\\u`` escape means
+    the same."""
+    text = json.dumps(entry, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
 
 
 #: Status codes worth another try: the receiver is overloaded or briefly broken.

@@ -220,3 +220,42 @@ def test_a_jsonl_fifo_that_nobody_reads_is_a_failure_at_once_not_a_wait(tmp_path
     assert not thread.is_alive(), "waited for a reader"
     assert len(failed) == 1
     assert isinstance(failed[0], SinkError)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param("\u2028", id="a line separator"),
+        pytest.param("\x85", id="a next-line control"),
+        pytest.param("\x9b2J", id="a C1 control sequence introducer"),
+        pytest.param("\u202egnp.elif", id="a bidi override"),
+    ],
+)
+def test_a_hostile_title_stays_inside_its_json_line_for_every_reader(
+    tmp_path: Path, hostile: str
+) -> None:
+    # A commit title is the pusher's text. json.dumps(ensure_ascii=False) escapes only C0
+    # controls: U+2028 and NEL end a line for str.splitlines() (the alert then parses for no
+    # one who reads the file that way), and a C1 CSI or a bidi override reaches `tail -f`.
+    path = tmp_path / "alerts.jsonl"
+    sink = JsonlSink(path)
+    sink.deliver({**record("a"), "title": f"update {hostile} weights"})
+    text = path.read_text(encoding="utf-8")
+    assert hostile[0] not in text  # written as its JSON escape
+    (line,) = text.splitlines()
+    assert json.loads(line)["title"] == f"update {hostile} weights"
+
+
+def test_a_title_with_a_lone_surrogate_is_written_to_the_jsonl_not_a_crash_of_every_run(
+    tmp_path: Path,
+) -> None:
+    # JSON may carry "\udcff" (the Hub's API answer for a commit title): a str UTF-8 cannot
+    # encode. The line's encode raised UnicodeEncodeError out of the run, and since the alert
+    # stays pending, out of every run after it.
+    path = tmp_path / "alerts.jsonl"
+    source = ScriptedSource("scripted", [SourceResult(alerts=[alert("c1", title="x\udcff")])])
+    with State.open(tmp_path / "state.sqlite") as state:
+        summary = run_once(WatchList(), state, [source], [JsonlSink(path)], errors=io.StringIO())
+    assert not summary.failures
+    (line,) = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["title"] == "x\udcff"
