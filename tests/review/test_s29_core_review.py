@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from pytest_mlsupply.monitor.alerts import SourceResult, WatchList
-from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, WebhookSink
+from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, TerminalSink, WebhookSink
 from pytest_mlsupply.monitor.state import State
 from pytest_mlsupply.monitor.watcher import run_once
 from pytest_mlsupply.redaction import forget_registered_secrets
@@ -259,3 +259,21 @@ def test_a_title_with_a_lone_surrogate_is_written_to_the_jsonl_not_a_crash_of_ev
     assert not summary.failures
     (line,) = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["title"] == "x\udcff"
+
+
+def test_an_alert_whose_key_holds_a_lone_surrogate_is_raised_once_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # A key quotes a name the Hub or the index sent (a file path, a version) as JSON, which may
+    # carry "\udcff". Hashing it for the alert's id raised UnicodeEncodeError out of the run,
+    # every run, since the source sees the same change again each time.
+    source = ScriptedSource(
+        "scripted", [SourceResult(alerts=[alert("w\udcff.bin")]) for _ in range(2)]
+    )
+    out = io.StringIO()
+    with State.open(tmp_path / "state.sqlite") as state:
+        first = run_once(WatchList(), state, [source], [TerminalSink(out)], errors=io.StringIO())
+        second = run_once(WatchList(), state, [source], [TerminalSink(out)], errors=io.StringIO())
+    assert len(first.raised) == 1
+    assert second.raised == []
+    assert out.getvalue().count("MLS-MON-900") == 1
