@@ -173,7 +173,10 @@ class State:
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
                     )
-                elif not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+                # ASCII digits: str.isdigit() also takes "²", which int() refuses (a traceback).
+                elif not (str(row[0]).isascii() and str(row[0]).isdigit()) or (
+                    int(row[0]) > SCHEMA_VERSION
+                ):
                     raise StateError(
                         f"{self.path}: written by a newer mlsupply (state schema {row[0]}; this "
                         f"one reads up to {SCHEMA_VERSION}); upgrade mlsupply, or pass "

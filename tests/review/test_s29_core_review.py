@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ import pytest
 
 from pytest_mlsupply.monitor.alerts import SourceResult, WatchList
 from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, TerminalSink, WebhookSink
-from pytest_mlsupply.monitor.state import State
+from pytest_mlsupply.monitor.state import State, StateError
 from pytest_mlsupply.monitor.watcher import run_once
 from pytest_mlsupply.redaction import forget_registered_secrets
 from tests.monitor.watch_doubles import Answer, ScriptedSource, alert, receiving, write_project
@@ -277,3 +278,18 @@ def test_an_alert_whose_key_holds_a_lone_surrogate_is_raised_once_not_a_crash(
     assert len(first.raised) == 1
     assert second.raised == []
     assert out.getvalue().count("MLS-MON-900") == 1
+
+
+@pytest.mark.parametrize("version", ["\xb2", "\u0663", "1\xb9"])
+def test_a_state_whose_schema_version_is_not_ascii_digits_is_a_state_error(
+    tmp_path: Path, version: str
+) -> None:
+    # str.isdigit() takes "²" and "٣" (Arabic-Indic three), which int() refuses or reads as a
+    # version: a ValueError out of State.open (a traceback), or a file taken as one it is not.
+    path = tmp_path / "state.sqlite"
+    State.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    db.close()
+    with pytest.raises(StateError, match="state schema"):
+        State.open(path)
