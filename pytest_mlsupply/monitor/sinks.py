@@ -214,8 +214,10 @@ def _json_line(entry: dict[str, Any]) -> str:
     return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
 
 
-#: Status codes worth another try: the receiver is overloaded or briefly broken.
-_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Status codes worth another try below 500: the receiver is overloaded or not ready. Every
+#: 5xx is retried as well (the docs' promise): a proxy's 520-524 say the receiver behind it
+#: timed out or is down, which a retry can outlast.
+_RETRY_STATUS = frozenset({408, 425, 429})
 #: An attempt (connect, send, the whole answer) may take this many ``timeout``s: urllib's
 #: timeout bounds each socket read, so a receiver that trickles its answer a byte at a time
 #: would otherwise hold the run for as long as it likes.
@@ -288,7 +290,7 @@ class WebhookSink:
                 status = exc.code
                 retry_after = exc.headers.get("Retry-After") if exc.headers else None
                 exc.close()
-                if status not in _RETRY_STATUS:
+                if status not in _RETRY_STATUS and not 500 <= status <= 599:
                     raise SinkError(
                         f"webhook {redact_text(self._url)}: refused alert {alert_id} with HTTP "
                         f"{status}; not retried (fix the receiver or the URL)",

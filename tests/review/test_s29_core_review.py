@@ -293,3 +293,14 @@ def test_a_state_whose_schema_version_is_not_ascii_digits_is_a_state_error(
     db.close()
     with pytest.raises(StateError, match="state schema"):
         State.open(path)
+
+
+@pytest.mark.parametrize("status", [507, 522, 524])
+def test_every_5xx_the_docs_promise_to_retry_is_retried(status: int) -> None:
+    # docs/monitor.md and --help: "429 or 5xx" is retried. Only 500/502/503/504 were: a proxy's
+    # 522/524 (the receiver timed out) was a refusal of each alert in turn, none retried.
+    waits: list[float] = []
+    with receiving([Answer(status), Answer(200)]) as receiver:
+        WebhookSink(receiver.url, retries=1, backoff=0.01, sleep=waits.append).deliver(record())
+    assert len(receiver.received) == 2
+    assert len(waits) == 1
