@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlsupply.monitor.alerts import Alert
+from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.redaction import redact_json
 
 __all__ = ["SCHEMA_VERSION", "PendingAlert", "State", "StateBusy", "StateError"]
@@ -156,6 +157,14 @@ class State:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._db = db
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Before anything is written (WAL mode outlives the connection): a database with
+            # tables and no meta table is some other program's, not ours to add tables to.
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if tables and "meta" not in tables:
+                raise StateError(
+                    f"{self.path}: not a monitor state (it holds other tables: "
+                    f"{one_line(', '.join(sorted(tables)[:5]))}); pass --state PATH naming a new file"
+                )
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StateError(f"{self.path}: cannot switch the state to WAL mode (got {mode})")

@@ -304,3 +304,19 @@ def test_every_5xx_the_docs_promise_to_retry_is_retried(status: int) -> None:
         WebhookSink(receiver.url, retries=1, backoff=0.01, sleep=waits.append).deliver(record())
     assert len(receiver.received) == 2
     assert len(waits) == 1
+
+
+def test_another_programs_sqlite_database_is_refused_not_written_into(tmp_path: Path) -> None:
+    # --state naming (or a link leading to) some other tool's database: the watch added its
+    # four tables to it and went on, writing into a file it does not own.
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.execute("INSERT INTO users VALUES ('alice')")
+    db.close()
+    with pytest.raises(StateError, match="not a monitor state"):
+        State.open(path)
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert tables == {"users"}
