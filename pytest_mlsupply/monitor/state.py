@@ -90,6 +90,14 @@ class PendingAlert:
     severity: int
 
 
+def _unusable(path: Path, exc: Exception) -> str:
+    return (
+        f"{path}: the state could not be read or written ({exc}); check that its disk has "
+        "room and the file is writable, or, if it is damaged, move it away (the next run "
+        "starts afresh and raises again what is still true)"
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -191,6 +199,10 @@ class State:
                         f"one reads up to {SCHEMA_VERSION}); upgrade mlsupply, or pass "
                         "--state PATH to start a new state"
                     )
+        except sqlite3.OperationalError as exc:
+            # The file's place, not its content (a full disk, an I/O error, no permission):
+            # "move it away" would throw away a good state's history.
+            raise StateError(_unusable(self.path, exc)) from None
         except sqlite3.DatabaseError as exc:
             raise StateError(
                 f"{self.path}: not a monitor state mlsupply can read ({exc}); pass --state PATH "
@@ -227,11 +239,7 @@ class State:
         # ValueError: a value that is not the JSON this module wrote (the reading methods
         # decode inside the guard).
         except (sqlite3.Error, ValueError) as exc:
-            raise StateError(
-                f"{self.path}: the state could not be read or written ({exc}); check that its "
-                "disk has room and the file is writable, or, if it is damaged, move it away "
-                "(the next run starts afresh and raises again what is still true)"
-            ) from None
+            raise StateError(_unusable(self.path, exc)) from None
 
     def close(self) -> None:
         for connection in (self._db, self._lock):

@@ -320,3 +320,35 @@ def test_another_programs_sqlite_database_is_refused_not_written_into(tmp_path: 
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     db.close()
     assert tables == {"users"}
+
+
+_OPEN_ON_A_FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from pytest_mlsupply.monitor.state import State, StateError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, resource.RLIM_INFINITY))
+try:
+    State.open(Path(sys.argv[1]))
+except StateError as exc:
+    print(exc)
+"""
+
+
+def test_a_state_that_cannot_be_written_for_a_full_disk_is_not_called_unreadable(
+    tmp_path: Path,
+) -> None:
+    # "not a monitor state mlsupply can read ... move this one away to start afresh" sends
+    # the user to throw away a state (its history of raised alerts) that is only out of room.
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_ON_A_FULL_DISK, str(tmp_path / "monitor.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "could not be read or written" in done.stdout
+    assert "disk has room" in done.stdout
+    assert "not a monitor state" not in done.stdout
