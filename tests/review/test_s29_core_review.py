@@ -25,7 +25,7 @@ import pytest
 
 from pytest_mlsupply.monitor.alerts import SourceResult, WatchList
 from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, TerminalSink, WebhookSink
-from pytest_mlsupply.monitor.state import State, StateError
+from pytest_mlsupply.monitor.state import State, StateBusy, StateError
 from pytest_mlsupply.monitor.watcher import run_once
 from pytest_mlsupply.redaction import forget_registered_secrets
 from tests.monitor.watch_doubles import Answer, ScriptedSource, alert, receiving, write_project
@@ -325,7 +325,7 @@ def test_another_programs_sqlite_database_is_refused_not_written_into(tmp_path: 
 _OPEN_ON_A_FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path
-from pytest_mlsupply.monitor.state import State, StateError
+from pytest_mlsupply.monitor.state import State, StateBusy, StateError
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (2048, resource.RLIM_INFINITY))
@@ -352,3 +352,21 @@ def test_a_state_that_cannot_be_written_for_a_full_disk_is_not_called_unreadable
     assert "could not be read or written" in done.stdout
     assert "disk has room" in done.stdout
     assert "not a monitor state" not in done.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the lock is a sibling file of the state's resolved path: a second name for the same "
+    "file (a hard link, a bind mount) has its own lock; locking the state file's own inode "
+    "(flock on POSIX) would cover every name, a design change left to the state's owner",
+)
+def test_a_state_reached_through_a_hard_link_is_held_by_one_watch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    first = tmp_path / "a" / "monitor.sqlite"
+    second = tmp_path / "b" / "monitor.sqlite"
+    State.open(first).close()
+    second.parent.mkdir()
+    os.link(first, second)
+    with State.open(first), pytest.raises(StateBusy):
+        State.open(second).close()
