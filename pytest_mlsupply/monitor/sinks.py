@@ -20,6 +20,7 @@ index (attacker-chosen) is escaped for the terminal (:mod:`pytest_mlsupply.print
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -98,16 +99,23 @@ class TerminalSink:
         severity, rule = str(record.get("severity", "")), str(record.get("rule", ""))
         subject, title = str(record.get("subject", "")), str(record.get("title", ""))
         line = f"{severity.upper():<8} {one_line(rule)} {one_line(subject)}: {one_line(title)}"
-        try:
-            print(redact_text(line), file=self._stream, flush=True)
-        except OSError as exc:
-            raise SinkError(f"terminal: cannot write: {exc}") from None
+        self._print(line)
 
     def outage(self, outage: Outage) -> None:
         line = f"OUTAGE   {one_line(outage.source)} {one_line(outage.subject)}: "
+        self._print(line + one_line(outage.reason))
+
+    def _print(self, line: str) -> None:
+        # A title in Japanese on a stream that is ASCII or Latin-1 (PYTHONIOENCODING, an
+        # ISO-8859-1 locale, a redirected Windows console) is written with backslash escapes:
+        # raised, the terminal (the first sink) would stop every run at that alert.
+        encoding = getattr(self._stream, "encoding", None) or "utf-8"
+        text = redact_text(line)
+        with contextlib.suppress(LookupError):  # a codec Python does not know: text as it is
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
         try:
-            print(redact_text(line + one_line(outage.reason)), file=self._stream, flush=True)
-        except OSError as exc:
+            print(text, file=self._stream, flush=True)
+        except (OSError, UnicodeError) as exc:
             raise SinkError(f"terminal: cannot write: {exc}") from None
 
 

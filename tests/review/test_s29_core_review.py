@@ -370,3 +370,27 @@ def test_a_state_reached_through_a_hard_link_is_held_by_one_watch_at_a_time(
     os.link(first, second)
     with State.open(first), pytest.raises(StateBusy):
         State.open(second).close()
+
+
+def test_a_non_ascii_title_on_an_ascii_terminal_is_escaped_and_the_other_sinks_still_get_it(
+    tmp_path: Path,
+) -> None:
+    # stdout in ASCII or Latin-1 (PYTHONIOENCODING, an ISO-8859-1 locale, a redirected Windows
+    # console): a commit title in Japanese raised UnicodeEncodeError out of the terminal sink,
+    # the first, so no sink got anything, that run or any after (the alert stays first).
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    path = tmp_path / "alerts.jsonl"
+    source = ScriptedSource("scripted", [SourceResult(alerts=[alert("c1", title="更新 weights")])])
+    with State.open(tmp_path / "state.sqlite") as state:
+        summary = run_once(
+            WatchList(),
+            state,
+            [source],
+            [TerminalSink(stdout), JsonlSink(path)],
+            errors=io.StringIO(),
+        )
+    assert not summary.failures
+    assert "\\u66f4\\u65b0 weights" in raw.getvalue().decode("ascii")
+    (line,) = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["title"] == "更新 weights"
