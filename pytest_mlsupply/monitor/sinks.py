@@ -314,6 +314,9 @@ class WebhookSink:
                 # Not HTTP (a bad status line, a body cut short, a header line too long): a
                 # broken receiver, retried like one that is down, never a crash of the run.
                 http.client.HTTPException,
+                # A host IDNA cannot encode (an empty label, one over 63 characters): a
+                # UnicodeError, the URL's fault, failed like an unreachable receiver.
+                ValueError,
             ) as exc:
                 reason = getattr(exc, "reason", exc)
                 # A bad status line is quoted in the exception: the receiver's text, on one

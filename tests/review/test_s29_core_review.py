@@ -394,3 +394,19 @@ def test_a_non_ascii_title_on_an_ascii_terminal_is_escaped_and_the_other_sinks_s
     assert "\\u66f4\\u65b0 weights" in raw.getvalue().decode("ascii")
     (line,) = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["title"] == "更新 weights"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://a..b/hooks/k3yS3cr3t", id="an empty label"),
+        pytest.param("http://" + "a" * 70 + ".example/hooks/k3yS3cr3t", id="a label too long"),
+    ],
+)
+def test_a_webhook_host_that_is_no_host_name_is_an_undelivered_alert_not_a_crash(
+    url: str,
+) -> None:
+    # The host is encoded with IDNA to be looked up: a UnicodeError (a ValueError), which the
+    # sink did not catch, out of every run after the terminal and the JSON lines had their turn.
+    with pytest.raises(SinkError, match="not delivered"):
+        WebhookSink(url, retries=0).deliver(record())
