@@ -40,10 +40,25 @@ def _webhook_url(text: str) -> str:
     from pytest_mlsupply.redaction import register_webhook
 
     register_webhook(text)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # argparse would quote the URL, secret and all, in "invalid value"
+        raise argparse.ArgumentTypeError(
+            "the webhook must be an http:// or https:// URL (this one does not parse: check "
+            "its [IPv6] brackets)"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise argparse.ArgumentTypeError("the webhook must be an http:// or https:// URL")
     return text
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme, or "" for text urlsplit refuses (``https://[::1/...``): a message,
+    not a traceback."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
 
 
 def _seconds(text: str) -> float:
@@ -167,7 +182,7 @@ def run_watch(args: argparse.Namespace) -> int:
     except watcher.WatchError as exc:
         print(f"mlsupply watch: {exc}", file=sys.stderr)
         return watcher.EXIT_USAGE
-    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+    if webhook and _scheme(webhook) not in ("http", "https"):
         print(f"mlsupply watch: ${WEBHOOK_VARIABLE} must be an http(s) URL", file=sys.stderr)
         return watcher.EXIT_USAGE
     if not watcher.SOURCES:

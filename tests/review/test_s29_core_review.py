@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor.alerts import SourceResult, WatchList
 from pytest_mlsupply.monitor.sinks import JsonlSink, SinkError, TerminalSink, WebhookSink
 from pytest_mlsupply.monitor.state import State, StateBusy, StateError
@@ -410,3 +411,39 @@ def test_a_webhook_host_that_is_no_host_name_is_an_undelivered_alert_not_a_crash
     # sink did not catch, out of every run after the terminal and the JSON lines had their turn.
     with pytest.raises(SinkError, match="not delivered"):
         WebhookSink(url, retries=0).deliver(record())
+
+
+def test_a_webhook_variable_that_is_no_url_exits_2_with_a_message_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    write_project(tmp_path)
+    (tmp_path / "source.json").write_text(json.dumps({"alerts": []}))
+    env = {k: v for k, v in os.environ.items() if k != "MLSUPPLY_WEBHOOK_URL"}
+    env["MLSUPPLY_TEST_SOURCE"] = str(tmp_path / "source.json")
+    env["MLSUPPLY_WEBHOOK_URL"] = "https://[::1/hooks/k3yS3cr3tW3bh00k"
+    config = str(tmp_path / "mlsupply.yaml")
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), "watch", "--once", "--config", config],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 2
+    assert "$MLSUPPLY_WEBHOOK_URL must be an http(s) URL" in done.stderr
+    assert "k3yS3cr3tW3bh00k" not in done.stderr
+
+
+def test_a_webhook_option_that_does_not_parse_is_refused_without_quoting_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # urlsplit refuses "[::1" with ValueError, which argparse turns into "invalid value: '<the
+    # URL>'": the secret path on stderr (nothing was registered, the URL never having parsed).
+    with pytest.raises(SystemExit) as exit_:
+        main(["watch", "--once", "--webhook", "https://[::1/hooks/k3yS3cr3tW3bh00k"])
+    assert exit_.value.code == 2
+    said = capsys.readouterr().err
+    assert "the webhook must be an http:// or https:// URL" in said
+    assert "k3yS3cr3tW3bh00k" not in said
