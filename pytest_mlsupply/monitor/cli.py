@@ -228,6 +228,9 @@ def run_watch(args: argparse.Namespace) -> int:
             if args.once:
                 return once()
             return watcher.watch_loop(once, args.interval)
+        except StateBusy as exc:  # another program held it locked past the busy timeout
+            print(f"mlsupply watch: {exc}", file=sys.stderr)
+            return watcher.EXIT_INCOMPLETE
         except StateError as exc:  # found damaged, full or read-only in the middle of a run
             print(f"mlsupply watch: {exc}", file=sys.stderr)
             return watcher.EXIT_USAGE

@@ -90,8 +90,15 @@ class PendingAlert:
     severity: int
 
 
-def _unusable(path: Path, exc: Exception) -> str:
-    return (
+def _unusable(path: Path, exc: Exception) -> StateError:
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        # Past the busy timeout: another program (a `sqlite3` shell left in a transaction)
+        # holds it. Nothing is wrong with the file: moving it away would lose its history.
+        return StateBusy(
+            f"{path}: another program has held the state locked for {BUSY_TIMEOUT_MS // 1000} "
+            f"s ({exc}); end its transaction (a `sqlite3` shell?) and run again"
+        )
+    return StateError(
         f"{path}: the state could not be read or written ({exc}); check that its disk has "
         "room and the file is writable, or, if it is damaged, move it away (the next run "
         "starts afresh and raises again what is still true)"
@@ -202,7 +209,7 @@ class State:
         except sqlite3.OperationalError as exc:
             # The file's place, not its content (a full disk, an I/O error, no permission):
             # "move it away" would throw away a good state's history.
-            raise StateError(_unusable(self.path, exc)) from None
+            raise _unusable(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise StateError(
                 f"{self.path}: not a monitor state mlsupply can read ({exc}); pass --state PATH "
@@ -239,7 +246,7 @@ class State:
         # ValueError: a value that is not the JSON this module wrote (the reading methods
         # decode inside the guard).
         except (sqlite3.Error, ValueError) as exc:
-            raise StateError(_unusable(self.path, exc)) from None
+            raise _unusable(self.path, exc) from None
 
     def close(self) -> None:
         for connection in (self._db, self._lock):

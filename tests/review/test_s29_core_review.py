@@ -472,3 +472,17 @@ def test_a_run_without_the_jsonl_does_not_keep_its_alerts_from_the_jsonl_of_the_
             sinks = [TerminalSink(io.StringIO()), *extra]
             run_once(WatchList(), state, [source], sinks, errors=io.StringIO())
     assert [json.loads(line)["key"] for line in path.read_text().splitlines()] == ["a", "b"]
+
+
+def test_a_state_another_program_holds_locked_is_busy_not_damaged(tmp_path: Path) -> None:
+    # A `sqlite3` shell left in a write transaction: past the busy timeout the watch said "not
+    # a monitor state mlsupply can read ... move this one away", which loses its history.
+    path = tmp_path / "monitor.sqlite"
+    State.open(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StateBusy, match="another program has held the state locked"):
+            State.open(path)
+    finally:
+        other.close()
