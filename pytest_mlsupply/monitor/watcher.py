@@ -256,6 +256,8 @@ def run_once(
                 sink.outage(outage)
             except SinkError as exc:
                 summary.failures.append(str(exc))
+            except Exception as exc:
+                summary.failures.append(_broken(sink, exc))
         _deliver(sink, state, summary, raised_ids, errors)
         # After delivery (a sink may first read its file there) and each said once: a watch
         # loop keeps its sinks from run to run.
@@ -283,11 +285,21 @@ def _deliver(
             if exc.retryable:
                 continue  # this alert was refused; the next may be taken
             return  # the sink is down: the rest stay queued, in order
+        except Exception as exc:
+            # A sink that breaks its contract (stdout closed: the terminal's stream is None)
+            # is down for this run, as a source that raises is an outage: raised, it would
+            # stop the sinks after it from getting any alert, this run and every next one.
+            summary.failures.append(_broken(sink, exc))
+            return
         state.mark_delivered(pending.id, sink.name)
         # The terminal takes every alert of every run: an alert it shows now that this run
         # did not raise was left by a run that died before showing it, and counts now.
         if sink.name == "terminal" and pending.id not in raised_ids:
             summary.late.append(pending.record)
+
+
+def _broken(sink: Sink, exc: Exception) -> str:
+    return one_line(f"{sink.name}: cannot take alerts ({type(exc).__name__}: {exc})")[:300]
 
 
 def watch_loop(

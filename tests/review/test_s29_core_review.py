@@ -486,3 +486,33 @@ def test_a_state_another_program_holds_locked_is_busy_not_damaged(tmp_path: Path
             State.open(path)
     finally:
         other.close()
+
+
+def test_a_watch_with_its_stdout_closed_still_writes_the_jsonl_and_fails_closed(
+    tmp_path: Path,
+) -> None:
+    # A daemon started with fd 1 closed: Python's sys.stdout is None, the terminal sink (the
+    # first) raised AttributeError, and the run died before the JSON lines got the alert, in
+    # every run, since the alert stays first in the terminal's queue.
+    write_project(tmp_path)
+    (tmp_path / "source.json").write_text(json.dumps({"alerts": [{"key": "c1"}]}))
+    env = {k: v for k, v in os.environ.items() if k != "MLSUPPLY_WEBHOOK_URL"}
+    env["MLSUPPLY_TEST_SOURCE"] = str(tmp_path / "source.json")
+    out = tmp_path / "alerts.jsonl"
+    config = str(tmp_path / "mlsupply.yaml")
+    command = [sys.executable, str(DRIVER), "watch", "--once", "--config", config]
+    done = subprocess.run(
+        [*command, "--jsonl", str(out), "--fail-on", "critical"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: os.close(1),  # the child starts with fd 1 closed
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 3  # the terminal could not take the alert: fail closed
+    assert "terminal: cannot take alerts" in done.stderr
+    assert [json.loads(line)["key"] for line in out.read_text().splitlines()] == ["c1"]
