@@ -49,7 +49,10 @@ class Alert:
     @property
     def id(self) -> str:
         """Stable across polls and processes: the rule, subject and key, hashed."""
-        digest = hashlib.sha256(f"{self.rule}\0{self.subject}\0{self.key}".encode())
+        # surrogatepass: a key may quote a service's JSON string holding a lone surrogate
+        # ("\udcff"), which plain UTF-8 refuses; every other string hashes as before.
+        fact = f"{self.rule}\0{self.subject}\0{self.key}"
+        digest = hashlib.sha256(fact.encode("utf-8", "surrogatepass"))
         return digest.hexdigest()[:24]
 
     def to_json(self) -> dict[str, Any]:

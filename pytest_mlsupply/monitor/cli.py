@@ -41,10 +41,25 @@ def _webhook_url(text: str) -> str:
     from pytest_mlsupply.redaction import register_webhook
 
     register_webhook(text)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # argparse would quote the URL, secret and all, in "invalid value"
+        raise argparse.ArgumentTypeError(
+            "the webhook must be an http:// or https:// URL (this one does not parse: check "
+            "its [IPv6] brackets)"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise argparse.ArgumentTypeError("the webhook must be an http:// or https:// URL")
     return text
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme, or "" for text urlsplit refuses (``https://[::1/...``): a message,
+    not a traceback."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
 
 
 def _seconds(text: str) -> float:
@@ -182,7 +197,7 @@ def run_watch(args: argparse.Namespace) -> int:
     except watcher.WatchError as exc:
         print(f"mlsupply watch: {exc}", file=sys.stderr)
         return watcher.EXIT_USAGE
-    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+    if webhook and _scheme(webhook) not in ("http", "https"):
         print(f"mlsupply watch: ${WEBHOOK_VARIABLE} must be an http(s) URL", file=sys.stderr)
         return watcher.EXIT_USAGE
     if not watcher.SOURCES:
@@ -225,9 +240,16 @@ def run_watch(args: argparse.Namespace) -> int:
             _print_summary(summary)
             return watcher.exit_status(summary, fail_on)
 
-        if args.once:
-            return once()
-        return watcher.watch_loop(once, args.interval)
+        try:
+            if args.once:
+                return once()
+            return watcher.watch_loop(once, args.interval)
+        except StateBusy as exc:  # another program held it locked past the busy timeout
+            print(f"mlsupply watch: {exc}", file=sys.stderr)
+            return watcher.EXIT_INCOMPLETE
+        except StateError as exc:  # found damaged, full or read-only in the middle of a run
+            print(f"mlsupply watch: {exc}", file=sys.stderr)
+            return watcher.EXIT_USAGE
 
 
 def _print_summary(summary: RunSummary) -> None:

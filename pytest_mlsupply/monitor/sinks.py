@@ -19,10 +19,13 @@ index (attacker-chosen) is escaped for the terminal (:mod:`pytest_mlsupply.print
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import json
 import os
 import random
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -31,12 +34,18 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pytest_mlsupply import __version__
 from pytest_mlsupply.monitor.alerts import Outage
 from pytest_mlsupply.monitor.deadline import bounded
 from pytest_mlsupply.printable import one_line
-from pytest_mlsupply.redaction import redact_json, redact_text, register_webhook
+from pytest_mlsupply.redaction import (
+    redact_json,
+    redact_text,
+    register_secret,
+    register_webhook,
+)
 
 __all__ = ["JsonlSink", "Sink", "SinkError", "TerminalSink", "WebhookSink", "outage_record"]
 
@@ -90,16 +99,23 @@ class TerminalSink:
         severity, rule = str(record.get("severity", "")), str(record.get("rule", ""))
         subject, title = str(record.get("subject", "")), str(record.get("title", ""))
         line = f"{severity.upper():<8} {one_line(rule)} {one_line(subject)}: {one_line(title)}"
-        try:
-            print(redact_text(line), file=self._stream, flush=True)
-        except OSError as exc:
-            raise SinkError(f"terminal: cannot write: {exc}") from None
+        self._print(line)
 
     def outage(self, outage: Outage) -> None:
         line = f"OUTAGE   {one_line(outage.source)} {one_line(outage.subject)}: "
+        self._print(line + one_line(outage.reason))
+
+    def _print(self, line: str) -> None:
+        # A title in Japanese on a stream that is ASCII or Latin-1 (PYTHONIOENCODING, an
+        # ISO-8859-1 locale, a redirected Windows console) is written with backslash escapes:
+        # raised, the terminal (the first sink) would stop every run at that alert.
+        encoding = getattr(self._stream, "encoding", None) or "utf-8"
+        text = redact_text(line)
+        with contextlib.suppress(LookupError):  # a codec Python does not know: text as it is
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
         try:
-            print(redact_text(line + one_line(outage.reason)), file=self._stream, flush=True)
-        except OSError as exc:
+            print(text, file=self._stream, flush=True)
+        except (OSError, UnicodeError) as exc:
             raise SinkError(f"terminal: cannot write: {exc}") from None
 
 
@@ -121,6 +137,11 @@ class JsonlSink:
             return self._ids
         ids: set[str] = set()
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):
+                # A pipe, a FIFO, /dev/stderr: lines go through it and none can be read back,
+                # so there is nothing to dedupe against or cut; reading it would fail (or wait).
+                self._ids = ids
+                return ids
             with self.path.open("rb+") as handle:
                 data = handle.read()
                 end = data.rfind(b"\n") + 1
@@ -149,20 +170,29 @@ class JsonlSink:
         return ids
 
     def _append(self, entry: dict[str, Any]) -> None:
-        line = (redact_text(json.dumps(entry, ensure_ascii=False)) + "\n").encode("utf-8")
+        text = _json_line(redact_json(entry))
+        line = (redact_text(text) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # O_NONBLOCK: a FIFO nobody reads is an error now (ENXIO), not a watch that waits
+            # for a reader forever; on a regular file it changes nothing.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+            fd = os.open(self.path, flags, 0o644)
             try:
                 # One write of the whole line: a reader (or a crash) never sees half of it,
                 # except a torn write on a full disk, which the next run cuts off.
                 written = os.write(fd, line)
                 if written != len(line):
                     raise OSError(f"short write ({written} of {len(line)} bytes)")
-                os.fsync(fd)
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe has nothing to sync (EINVAL)
+                    os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
+            # The file may now end in part of this line: forget what was read of it, so the
+            # next append (a watch loop's next run, in this process) reads it again and cuts
+            # the torn tail off first instead of writing its line onto it.
+            self._ids = None
             raise SinkError(f"jsonl: cannot append to {self.path}: {exc}") from None
 
     def deliver(self, record: dict[str, Any]) -> None:
@@ -178,8 +208,24 @@ class JsonlSink:
         self._append(outage_record(outage))
 
 
-#: Status codes worth another try: the receiver is overloaded or briefly broken.
-_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+def _json_line(entry: dict[str, Any]) -> str:
+    """``entry`` as JSON, readable (non-ASCII kept) except for what is not printable.
+
+    json.dumps escapes only C0 controls; a title the Hub's pusher chose may hold U+2028 or
+    NEL (a line end for ``str.splitlines()``: the alert's line breaks in two for such a
+    reader), a C1 control or a bidi override (live in ``tail -f``). Outside strings JSON has
+    nothing but ASCII, so each such character is inside one, where its ``\\u`` escape means
+    the same."""
+    text = json.dumps(entry, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
+#: Status codes worth another try below 500: the receiver is overloaded or not ready. Every
+#: 5xx is retried as well (the docs' promise): a proxy's 520-524 say the receiver behind it
+#: timed out or is down, which a retry can outlast.
+_RETRY_STATUS = frozenset({408, 425, 429})
 #: An attempt (connect, send, the whole answer) may take this many ``timeout``s: urllib's
 #: timeout bounds each socket read, so a receiver that trickles its answer a byte at a time
 #: would otherwise hold the run for as long as it likes.
@@ -218,6 +264,7 @@ class WebhookSink:
     ) -> None:
         register_webhook(url)  # before anything can print it (it is also redacted here)
         self._url = url
+        self._target, self._authorization = _split_credentials(url)
         self._retries = retries
         self._backoff = backoff
         self._max_wait = max_wait
@@ -234,15 +281,15 @@ class WebhookSink:
         for attempt in range(self._retries + 1):
             if attempt:
                 self._sleep(self._wait(attempt))
+            headers = {
+                "Content-Type": "application/json",
+                "Idempotency-Key": alert_id,
+                "User-Agent": f"mlsupply-watch/{__version__}",
+            }
+            if self._authorization:
+                headers["Authorization"] = self._authorization
             request = urllib.request.Request(
-                self._url,
-                data=body,
-                method="POST",
-                headers={
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": alert_id,
-                    "User-Agent": f"mlsupply-watch/{__version__}",
-                },
+                self._target, data=body, method="POST", headers=headers
             )
             try:
                 self._attempt(request)
@@ -251,7 +298,7 @@ class WebhookSink:
                 status = exc.code
                 retry_after = exc.headers.get("Retry-After") if exc.headers else None
                 exc.close()
-                if status not in _RETRY_STATUS:
+                if status not in _RETRY_STATUS and not 500 <= status <= 599:
                     raise SinkError(
                         f"webhook {redact_text(self._url)}: refused alert {alert_id} with HTTP "
                         f"{status}; not retried (fix the receiver or the URL)",
@@ -267,6 +314,9 @@ class WebhookSink:
                 # Not HTTP (a bad status line, a body cut short, a header line too long): a
                 # broken receiver, retried like one that is down, never a crash of the run.
                 http.client.HTTPException,
+                # A host IDNA cannot encode (an empty label, one over 63 characters): a
+                # UnicodeError, the URL's fault, failed like an unreachable receiver.
+                ValueError,
             ) as exc:
                 reason = getattr(exc, "reason", exc)
                 # A bad status line is quoted in the exception: the receiver's text, on one
@@ -306,12 +356,29 @@ class WebhookSink:
         the run's status (its exit status, the terminal and the JSON lines say it)."""
 
 
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@`` and the Basic ``Authorization`` that carries it.
+
+    urllib does not read credentials from a URL: it hands ``user:password@host`` to http.client
+    as the host, which never connects and quotes the password (``nonnumeric port``)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    register_secret(token)  # the header's value is the password too
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds: a number of seconds or an HTTP date (RFC 9110 10.2.3)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" (a Latin-1 byte of a header), which
+    # float() refuses; a crash here would end the run instead of retrying.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

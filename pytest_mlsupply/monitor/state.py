@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_mlsupply.monitor.alerts import Alert
+from pytest_mlsupply.printable import one_line
 from pytest_mlsupply.redaction import redact_json, redact_text
 
 __all__ = ["SCHEMA_VERSION", "PendingAlert", "State", "StateBusy", "StateError"]
@@ -90,6 +91,21 @@ class PendingAlert:
     record: dict[str, Any]
     """The alert's JSON (:meth:`Alert.to_json`) with ``raised_at``."""
     severity: int
+
+
+def _unusable(path: Path, exc: Exception) -> StateError:
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        # Past the busy timeout: another program (a `sqlite3` shell left in a transaction)
+        # holds it. Nothing is wrong with the file: moving it away would lose its history.
+        return StateBusy(
+            f"{path}: another program has held the state locked for {BUSY_TIMEOUT_MS // 1000} "
+            f"s ({exc}); end its transaction (a `sqlite3` shell?) and run again"
+        )
+    return StateError(
+        f"{path}: the state could not be read or written ({exc}); check that its disk has "
+        "room and the file is writable, or, if it is damaged, move it away (the next run "
+        "starts afresh and raises again what is still true)"
+    )
 
 
 def _now() -> str:
@@ -159,6 +175,14 @@ class State:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._db = db
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Before anything is written (WAL mode outlives the connection): a database with
+            # tables and no meta table is some other program's, not ours to add tables to.
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if tables and "meta" not in tables:
+                raise StateError(
+                    f"{self.path}: not a monitor state (it holds other tables: "
+                    f"{one_line(', '.join(sorted(tables)[:5]))}); pass --state PATH naming a new file"
+                )
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StateError(f"{self.path}: cannot switch the state to WAL mode (got {mode})")
@@ -176,12 +200,19 @@ class State:
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
                     )
-                elif not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+                # ASCII digits: str.isdigit() also takes "²", which int() refuses (a traceback).
+                elif not (str(row[0]).isascii() and str(row[0]).isdigit()) or (
+                    int(row[0]) > SCHEMA_VERSION
+                ):
                     raise StateError(
                         f"{self.path}: written by a newer mlsupply (state schema {row[0]}; this "
                         f"one reads up to {SCHEMA_VERSION}); upgrade mlsupply, or pass "
                         "--state PATH to start a new state"
                     )
+        except sqlite3.OperationalError as exc:
+            # The file's place, not its content (a full disk, an I/O error, no permission):
+            # "move it away" would throw away a good state's history.
+            raise _unusable(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise StateError(
                 f"{self.path}: not a monitor state mlsupply can read ({exc}); pass --state PATH "
@@ -197,14 +228,28 @@ class State:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        with self._guard():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the error that got here is the news
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A database error once the state is open (a page found corrupt, a full disk, a file
+        made read-only) as a :class:`StateError` naming the file and the fix: the command's
+        clear error, never a traceback out of the middle of a run."""
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            yield
+        # ValueError: a value that is not the JSON this module wrote (the reading methods
+        # decode inside the guard).
+        except (sqlite3.Error, ValueError) as exc:
+            raise _unusable(self.path, exc) from None
 
     def close(self) -> None:
         for connection in (self._db, self._lock):
@@ -233,8 +278,11 @@ class State:
 
     def cursors(self, source: str) -> dict[str, Any]:
         """The cursors ``source`` stored on its last successful polls, by subject."""
-        rows = self.db.execute("SELECT subject, value FROM cursors WHERE source = ?", (source,))
-        return {subject: json.loads(value) for subject, value in rows}
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT subject, value FROM cursors WHERE source = ?", (source,)
+            ).fetchall()
+            return {subject: json.loads(value) for subject, value in rows}
 
     def record(
         self,
@@ -312,28 +360,32 @@ class State:
         """Which of ``ids`` were raised before (by any run)."""
         wanted = list(dict.fromkeys(ids))
         found: set[str] = set()
-        # In slices: SQLite bounds the number of parameters of one statement.
-        for start in range(0, len(wanted), _SLICE):
-            chunk = wanted[start : start + _SLICE]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
+        with self._guard():
+            # In slices: SQLite bounds the number of parameters of one statement.
+            for start in range(0, len(wanted), _SLICE):
+                chunk = wanted[start : start + _SLICE]
+                marks = ", ".join("?" * len(chunk))
+                rows = self.db.execute(f"SELECT id FROM outbox WHERE id IN ({marks})", chunk)
+                found.update(row[0] for row in rows)
         return found
 
     def pending(self, sink: str) -> list[PendingAlert]:
         """The alerts ``sink`` has not taken yet, oldest first."""
-        rows = self.db.execute(
-            "SELECT o.id, o.alert, o.severity FROM deliveries d JOIN outbox o ON o.id = d.alert_id "
-            "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq",
-            (sink,),
-        )
-        return [PendingAlert(id, json.loads(alert), severity) for id, alert, severity in rows]
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT o.id, o.alert, o.severity FROM deliveries d "
+                "JOIN outbox o ON o.id = d.alert_id "
+                "WHERE d.sink = ? AND d.delivered_at IS NULL ORDER BY o.seq",
+                (sink,),
+            ).fetchall()
+            return [PendingAlert(id, json.loads(alert), severity) for id, alert, severity in rows]
 
     def pending_sinks(self) -> dict[str, int]:
         """Sink → how many alerts wait for it (every sink, configured in this run or not)."""
-        rows = self.db.execute(
-            "SELECT sink, COUNT(*) FROM deliveries WHERE delivered_at IS NULL GROUP BY sink"
-        )
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT sink, COUNT(*) FROM deliveries WHERE delivered_at IS NULL GROUP BY sink"
+            ).fetchall()
         return {sink: count for sink, count in rows}
 
     def mark_delivered(self, alert_id: str, sink: str) -> None:
@@ -346,4 +398,5 @@ class State:
 
     def alert_ids(self) -> list[str]:
         """Every alert id ever raised, oldest first."""
-        return [row[0] for row in self.db.execute("SELECT id FROM outbox ORDER BY seq")]
+        with self._guard():
+            return [row[0] for row in self.db.execute("SELECT id FROM outbox ORDER BY seq")]

@@ -226,8 +226,9 @@ def _poll(source: Source, watch: WatchList, state: State) -> SourceResult:
     """One source's poll; anything it raises, or an answer that breaks the contract, is an
     outage of the whole source (its cursors are then kept as they were)."""
     name = source.name
+    cursors = state.cursors(name)  # a state that cannot be read is the run's error, not an outage
     try:
-        result = source.poll(watch, state.cursors(name))
+        result = source.poll(watch, cursors)
         if not isinstance(result, SourceResult) or not all(
             isinstance(a, Alert) for a in result.alerts
         ):
@@ -326,9 +327,16 @@ def run_once(
                 sink.outage(outage)
             except SinkError as exc:
                 summary.failures.append(str(exc))
-        for note in getattr(sink, "notes", ()):
-            print(redact_text(f"mlsupply watch: {note}"), file=errors)
+            except Exception as exc:
+                summary.failures.append(_broken(sink, exc))
         _deliver(sink, state, summary, raised_ids, errors)
+        # After delivery (a sink may first read its file there) and each said once: a watch
+        # loop keeps its sinks from run to run.
+        notes = getattr(sink, "notes", None)
+        if isinstance(notes, list):
+            for note in notes:
+                print(redact_text(f"mlsupply watch: {note}"), file=errors)
+            notes.clear()
     for failure in summary.failures:
         print(f"mlsupply watch: {redact_text(failure)}", file=errors)
     pending = state.pending_sinks()
@@ -348,11 +356,21 @@ def _deliver(
             if exc.retryable:
                 continue  # this alert was refused; the next may be taken
             return  # the sink is down: the rest stay queued, in order
+        except Exception as exc:
+            # A sink that breaks its contract (stdout closed: the terminal's stream is None)
+            # is down for this run, as a source that raises is an outage: raised, it would
+            # stop the sinks after it from getting any alert, this run and every next one.
+            summary.failures.append(_broken(sink, exc))
+            return
         state.mark_delivered(pending.id, sink.name)
         # The terminal takes every alert of every run: an alert it shows now that this run
         # did not raise was left by a run that died before showing it, and counts now.
         if sink.name == "terminal" and pending.id not in raised_ids:
             summary.late.append(pending.record)
+
+
+def _broken(sink: Sink, exc: Exception) -> str:
+    return one_line(f"{sink.name}: cannot take alerts ({type(exc).__name__}: {exc})")[:300]
 
 
 def watch_loop(
