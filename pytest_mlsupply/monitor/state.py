@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at TEXT,
     PRIMARY KEY (alert_id, sink)
 );
+CREATE INDEX IF NOT EXISTS deliveries_by_sink ON deliveries (sink, delivered_at);
 """
 
 
@@ -138,6 +139,7 @@ class State:
                     "--state PATH in a directory this user can write"
                 ) from None
             state._take_lock()
+            state._refuse_second_names()
             state._connect()
         except BaseException:
             state.close()
@@ -169,6 +171,24 @@ class State:
                 f"{lock_path}: not a lock file mlsupply wrote ({exc}); delete it "
                 "when no watch is running"
             ) from None
+
+    def _refuse_second_names(self) -> None:
+        # The lock is beside one name of the file; a hard link is another name with its own
+        # lock, and SQLite names its -wal and -shm files after the name it was given: two
+        # watches through two names would each write their own log of one database, which
+        # SQLite documents as a way to corrupt it. A state with more than one name is refused.
+        try:
+            links = self.path.stat().st_nlink
+        except FileNotFoundError:
+            return  # a new state: one name
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot read the state ({exc})") from None
+        if links > 1:
+            raise StateError(
+                f"{self.path}: the state has {links} names (hard links); SQLite can corrupt a "
+                "database reached through two names: remove the other links, or pass --state "
+                "PATH naming a file of its own"
+            )
 
     def _connect(self) -> None:
         try:
@@ -294,7 +314,9 @@ class State:
         folded: Mapping[str, Iterable[Alert]] | None = None,
     ) -> list[Alert]:
         """Store one poll in one transaction: its alerts (each id once, ever: an alert raised
-        before is ignored) with an undelivered row for each of ``sinks``, and its cursors.
+        before is ignored) with an undelivered row for each of ``sinks`` and for every sink an
+        earlier run of this state had (a run by hand without ``--jsonl`` must not keep its
+        alerts from the cron job's file), and its cursors.
         Returns the alerts that are new. ``cursors`` must be JSON-serialisable (checked before
         anything is written).
 
@@ -307,6 +329,8 @@ class State:
         new: list[Alert] = []
         now = _now()
         with self._transaction() as db:
+            known = [row[0] for row in db.execute("SELECT DISTINCT sink FROM deliveries")]
+            sink_names = list(dict.fromkeys([*sink_names, *sorted(known)]))
             for alert in alerts:
                 # Redacted as every other output is: an evidence that quotes a service's error
                 # may carry a token, and the state is a file that outlives the run.
