@@ -475,6 +475,17 @@ class IndexSource:
             alerts.extend(
                 self._file_alerts(subject, label, url, pinned, old_releases[version], files)
             )
+        if old_releases is not None:
+            # A release deleted outright (or a project deleted and registered again by someone
+            # else before a poll saw its 404): each of its files is gone, as if removed one by
+            # one; iterating the index's answer alone would never mention them.
+            for version in sorted(old_releases.keys() - project.releases.keys(), key=_order):
+                label = f"{dep.name} {shown(version)}"
+                url = _public(self.base) + f"/project/{quote(dep.name)}/{quote(version)}/"
+                pinned = _pinned(version, dep.pinned)
+                alerts.extend(
+                    self._file_alerts(subject, label, url, pinned, old_releases[version], {})
+                )
         return alerts
 
     def _file_alerts(

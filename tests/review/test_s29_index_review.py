@@ -1,0 +1,51 @@
+"""Adversarial review of the monitor's package-index source (session 29).
+
+Each test drives :class:`~pytest_mlsupply.monitor.index_watch.IndexSource` against the loopback
+PyPI (JSON API and newest-packages feed) and OSV servers, poll after poll, with the index
+changing in between as a hostile or careless publisher, a mirror, or the user's own pins would
+change it. The promise under test: every change the docs list is raised once, and a fault is an
+outage, never a crash of the whole source.
+"""
+
+from __future__ import annotations
+
+from pytest_mlsupply.results import Severity
+from tests.monitor.index_env import facts, index_env
+from tests.monitor.pypi_server import release_file
+
+LINUX_251 = "torch-2.5.1-cp311-none-linux_x86_64.whl"
+MAC_251 = "torch-2.5.1-cp311-none-macosx_11_0_arm64.whl"
+
+
+# -- releases ------------------------------------------------------------------------------------
+
+
+def test_a_whole_release_deleted_from_the_index_is_raised_for_each_of_its_files() -> None:
+    # PyPI lets a maintainer (or whoever took over the account) delete a release outright; the
+    # pinned release's files vanishing is at least as bad as one file of it vanishing.
+    with index_env() as env:
+        env.alerts()
+        had = dict(env.cursors["pypi:torch"]["releases"]["2.5.1"])
+        del env.pypi.projects["torch"]["2.5.1"]
+        env.pypi.serial += 1
+        alerts = env.alerts()
+        assert sorted(facts(a) for a in alerts) == sorted(
+            ("MLS-MON-206", "high", "pypi:torch", f"{filename}@removed-{digest}")
+            for filename, digest in had.items()
+        )
+        assert env.alerts() == []
+
+
+def test_a_project_deleted_and_registered_again_between_two_polls_is_not_a_mere_new_release() -> (
+    None
+):
+    # The 404 is never seen when the name is taken again before the next poll: what the poll
+    # sees is every release it knew gone and a new one in their place.
+    with index_env() as env:
+        env.alerts()
+        env.pypi.projects["torch"] = {}
+        env.pypi.publish("torch", "2.7.0", release_file("torch-2.7.0.tar.gz", b"not torch"))
+        alerts = env.alerts()
+        removed = {a.key.split("@")[0] for a in alerts if a.rule == "MLS-MON-206"}
+        assert {LINUX_251, MAC_251} <= removed
+        assert any(a.severity >= Severity.HIGH for a in alerts)
