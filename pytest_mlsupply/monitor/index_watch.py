@@ -379,6 +379,7 @@ class IndexSource:
                         for version, files in project.releases.items()
                     },
                     "yanked": sorted(v for v, files in project.releases.items() if _yanked(files)),
+                    "pinned": sorted(dep.pinned),
                 }
         advisories = self._advisories(database, database_error, dep, before, result)
         if new_cursor is None or advisories is None:
@@ -427,6 +428,8 @@ class IndexSource:
         alerts: list[Alert] = []
         old_releases = _recorded_releases(before)
         old_yanked = set(_strings(before.get("yanked"))) if before else set()
+        # The pins of the last poll (a cursor older than this key has none: nothing to compare).
+        old_pins = _strings(before.get("pinned")) if before and "pinned" in before else None
         for version, files in sorted(project.releases.items(), key=lambda kv: _order(kv[0])):
             pinned = _pinned(version, dep.pinned)
             url = _public(self.base) + f"/project/{quote(dep.name)}/{quote(version)}/"
@@ -452,6 +455,29 @@ class IndexSource:
                             if pinned
                             else "avoid this release in new pins"
                         ),
+                        url=url,
+                    )
+                )
+            elif (
+                pinned
+                and _yanked(files)
+                and old_pins is not None
+                and not _pinned(version, old_pins)
+            ):
+                # A pin moved to a version yanked before: the same risk as a pinned version
+                # already yanked on the first poll, which is raised, so raised here too.
+                reasons = sorted({f.yanked_reason for f in files.values() if f.yanked_reason})
+                alerts.append(
+                    Alert(
+                        rule=RULE_YANKED,
+                        severity=Severity.HIGH,
+                        subject=subject,
+                        key=f"{version}@yanked-pinned",
+                        title=f"{label}, yanked, is now pinned",
+                        evidence="yanked_reason: "
+                        + (one_line("; ".join(reasons))[:500] if reasons else "none given"),
+                        remediation="read why the maintainers yanked it and pin a release they "
+                        "support instead",
                         url=url,
                     )
                 )

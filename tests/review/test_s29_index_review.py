@@ -9,6 +9,7 @@ outage, never a crash of the whole source.
 
 from __future__ import annotations
 
+from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.results import Severity
 from tests.monitor.index_env import facts, index_env
 from tests.monitor.pypi_server import release_file
@@ -49,3 +50,14 @@ def test_a_project_deleted_and_registered_again_between_two_polls_is_not_a_mere_
         removed = {a.key.split("@")[0] for a in alerts if a.rule == "MLS-MON-206"}
         assert {LINUX_251, MAC_251} <= removed
         assert any(a.severity >= Severity.HIGH for a in alerts)
+
+
+def test_a_version_already_yanked_is_raised_when_a_requirements_file_starts_pinning_it() -> None:
+    # The first poll raises a pinned version that is already yanked; a pin moved to a yanked
+    # version after the first poll is the same risk and must not go unsaid.
+    with index_env() as env:
+        assert env.alerts() == []  # 2.4.0 is yanked, nobody pins it yet
+        pinned_now = WatchList(dependencies=(TrackedDependency("torch", ("2.4.0",)),))
+        alerts = env.alerts(pinned_now)
+        assert [(a.rule, a.severity) for a in alerts] == [("MLS-MON-203", Severity.HIGH)]
+        assert env.alerts(pinned_now) == []
