@@ -308,13 +308,23 @@ class IndexSource:
         known = set(seen)
         tracked = sorted({dep.name for dep in dependencies})
         detector = Detector(from_texts("\n".join(tracked)))
+        # A name seen while nobody tracked what it imitates is checked again against the
+        # dependencies tracked since: their first poll raises the look-alikes the feed shows.
+        # (A cursor older than this key: its names were checked against today's list.)
+        recorded = _strings(cursor.get("tracked")) if isinstance(cursor, Mapping) else []
+        before = set(recorded) if isinstance(cursor, Mapping) and "tracked" in cursor else None
+        added = sorted(set(tracked) - before) if before is not None else []
+        again = Detector(from_texts("\n".join(added))) if added else None
         for project in projects:
             name = canonicalize_name(project.name)
             if name in known:
-                continue
-            known.add(name)
-            seen.append(name)
-            resemblance = detector.check(name)
+                if again is None:
+                    continue
+                resemblance = again.check(name)
+            else:
+                known.add(name)
+                seen.append(name)
+                resemblance = detector.check(name)
             if resemblance is None:
                 continue
             created = project.published.isoformat() if project.published else "an unknown time"
@@ -345,6 +355,7 @@ class IndexSource:
         result.cursors[SUBJECT_NEWEST] = {
             "seen": seen[-SEEN_NAMES_KEPT:],
             "latest": latest.isoformat() if latest else _text(cursor, "latest"),
+            "tracked": tracked,
         }
 
     # -- one tracked dependency -------------------------------------------------------------

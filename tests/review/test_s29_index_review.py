@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.results import Severity
-from tests.monitor.index_env import facts, index_env
+from tests.monitor.index_env import WATCH, facts, index_env
 from tests.monitor.pypi_server import release_file
 
 LINUX_251 = "torch-2.5.1-cp311-none-linux_x86_64.whl"
@@ -61,3 +61,20 @@ def test_a_version_already_yanked_is_raised_when_a_requirements_file_starts_pinn
         alerts = env.alerts(pinned_now)
         assert [(a.rule, a.severity) for a in alerts] == [("MLS-MON-203", Severity.HIGH)]
         assert env.alerts(pinned_now) == []
+
+
+# -- the newest-packages feed ------------------------------------------------------------------
+
+
+def test_a_look_alike_still_in_the_feed_is_raised_when_the_dependency_it_imitates_is_tracked() -> (
+    None
+):
+    # The docs promise a dependency's first poll raises the look-alikes the feed shows; the
+    # feed's memory of names seen must not hide one seen while nobody tracked what it imitates.
+    requests_only = WatchList(dependencies=(TrackedDependency("requests", ()),))
+    with index_env() as env:
+        env.pypi.register("t0rch")
+        assert env.alerts(requests_only) == []
+        (alert,) = env.alerts(WATCH)
+        assert facts(alert) == ("MLS-MON-201", "high", "pypi:torch", "t0rch")
+        assert env.alerts(WATCH) == []
