@@ -315,6 +315,10 @@ class IndexSource:
         before = set(recorded) if isinstance(cursor, Mapping) and "tracked" in cursor else None
         added = sorted(set(tracked) - before) if before is not None else []
         again = Detector(from_texts("\n".join(added))) if added else None
+        gap = _gap(projects, known, _text(cursor, "latest"))
+        if gap is not None:
+            # Not the feed's own subject: its cursor must move on, or the gap never closes.
+            result.outages.append(Outage(self.name, f"{SUBJECT_NEWEST}#gap", gap))
         for project in projects:
             name = canonicalize_name(project.name)
             if name in known:
@@ -694,6 +698,33 @@ def _parse_newest(body: bytes) -> list[_NewProject]:
             raise _Malformed(f"a feed item names no project (title {shown(title[:100])})")
         projects.append(_NewProject(name, _rfc822(item.findtext("pubDate")), link))
     return projects
+
+
+def _gap(projects: list[_NewProject], known: set[str], latest: str | None) -> str | None:
+    """Why registrations were missed since the last poll, or None: the feed shows only the last
+    few dozen, so when none of them was seen before and each is newer than the newest seen, the
+    ones in between were never shown (a feed without dates, or a cursor without one, counts as
+    that: fail closed)."""
+    if not known or not projects:
+        return None  # the first poll (nothing to be contiguous with), or an empty feed
+    if any(canonicalize_name(p.name) in known for p in projects):
+        return None
+    dates = [p.published for p in projects]
+    try:
+        last = _dt.datetime.fromisoformat(latest) if latest else None
+    except ValueError:
+        last = None
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=_dt.UTC)  # the feed's dates are aware (_rfc822)
+    oldest = min(d for d in dates if d is not None) if None not in dates else None
+    if last is not None and oldest is not None and oldest <= last:
+        return None
+    since = f"since {latest}" if latest else "since the last poll"
+    return (
+        f"none of the {len(projects)} projects the newest-packages feed shows was seen before: "
+        f"projects registered {since} and before {oldest.isoformat() if oldest else 'them'} "
+        "were missed, and a look-alike among them was not checked; poll more often"
+    )
 
 
 def _name_from_link(link: str) -> str | None:

@@ -78,3 +78,30 @@ def test_a_look_alike_still_in_the_feed_is_raised_when_the_dependency_it_imitate
         (alert,) = env.alerts(WATCH)
         assert facts(alert) == ("MLS-MON-201", "high", "pypi:torch", "t0rch")
         assert env.alerts(WATCH) == []
+
+
+def test_more_registrations_between_two_polls_than_the_feed_shows_is_reported_not_passed() -> None:
+    # The feed shows the last 40 registrations: when none of them was seen before and all are
+    # newer than the newest seen, registrations in between were never shown to the monitor.
+    with index_env() as env:
+        env.pypi.register("left-pad-but-python")
+        assert env.alerts() == []
+        env.pypi.newest = []
+        for minute in range(1, 41):
+            env.pypi.register(f"unrelated-project-{minute}", minutes=minute)
+        result = env.poll()
+        assert result.alerts == []
+        assert [o.subject for o in result.outages] == ["pypi-rss:packages#gap"]
+        assert "missed" in result.outages[0].reason
+        assert "pypi-rss:packages" in result.cursors  # the feed's own cursor moves on
+        env.pypi.register("unrelated-project-41", minutes=41)
+        assert env.poll().outages == []  # the window overlaps again: no gap
+
+
+def test_a_feed_whose_window_overlaps_the_last_poll_reports_no_gap() -> None:
+    with index_env() as env:
+        env.pypi.register("left-pad-but-python")
+        env.alerts()
+        for minute in range(1, 40):
+            env.pypi.register(f"unrelated-project-{minute}", minutes=minute)
+        assert env.poll().outages == []
