@@ -750,6 +750,10 @@ def _parse_project(body: bytes, where: str) -> _Project:
         data = json.loads(body)
     except ValueError as exc:
         raise _Malformed(f"{where} answered something that is not JSON ({exc})") from None
+    except RecursionError:
+        # Arrays nested deeper than the interpreter's stack (a few kB of "[" do it): an
+        # answer of no API's shape, which must not take the other dependencies' poll with it.
+        raise _Malformed(f"{where} answered JSON nested too deep to read") from None
     if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
         raise _Malformed(f"{where} answered JSON without the API's 'info' object")
     releases = data.get("releases")

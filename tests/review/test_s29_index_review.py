@@ -105,3 +105,15 @@ def test_a_feed_whose_window_overlaps_the_last_poll_reports_no_gap() -> None:
         for minute in range(1, 40):
             env.pypi.register(f"unrelated-project-{minute}", minutes=minute)
         assert env.poll().outages == []
+
+
+# -- hostile answers ----------------------------------------------------------------------------
+
+
+def test_a_project_answer_nested_too_deep_for_the_parser_is_an_outage_of_that_project() -> None:
+    nested = b'{"info": {}, "releases": {"1.0": ' + b"[" * 200_000 + b"]" * 200_000 + b"}}"
+    with index_env() as env:
+        env.pypi.faults["/pypi/torch/json"] = ("body", nested)
+        result = env.poll()
+        assert [o.subject for o in result.outages] == ["pypi:torch"]
+        assert "pypi:requests" in result.cursors  # the other dependency is polled all the same
