@@ -38,6 +38,7 @@ import email.utils
 import functools
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -101,6 +102,7 @@ SEEN_NAMES_KEPT = 2000
 """New project names remembered across polls: far more than the feed shows at once, so a name
 still in the feed is never forgotten and reported twice."""
 _CHUNK = 64 * 1024
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _REQUEST_DEADLINE_FACTOR = 2
 """One request (connection, headers, body) may take this many timeouts in all."""
 
@@ -771,6 +773,13 @@ def _parse_project(body: bytes, where: str) -> _Project:
             if not isinstance(filename, str) or not isinstance(sha256, str):
                 raise _Malformed(
                     f"{where}: a file of release {shown(version)} has no filename or sha256"
+                )
+            if not _SHA256.fullmatch(sha256):
+                # Quoted in the alerts and keyed on: free text from a mirror (an escape
+                # sequence, a line break) would reach every sink raw.
+                raise _Malformed(
+                    f"{where}: the sha256 of {shown(filename)} ({shown(sha256[:80])}) is not "
+                    "64 hexadecimal digits"
                 )
             reason = entry.get("yanked_reason")
             entries[filename] = _File(

@@ -117,3 +117,14 @@ def test_a_project_answer_nested_too_deep_for_the_parser_is_an_outage_of_that_pr
         result = env.poll()
         assert [o.subject for o in result.outages] == ["pypi:torch"]
         assert "pypi:requests" in result.cursors  # the other dependency is polled all the same
+
+
+def test_a_digest_that_is_not_a_sha256_is_an_outage_not_an_alert_that_quotes_it() -> None:
+    # A mirror's sha256 is free text: an escape sequence in it would reach every sink raw.
+    with index_env() as env:
+        env.alerts()
+        entry = env.pypi.projects["torch"]["2.5.1"][0]
+        entry["digests"]["sha256"] = "\x1b[2J\x1b[31mall clear\x1b[0m"
+        result = env.poll()
+        assert [o.subject for o in result.outages] == ["pypi:torch"]
+        assert all("\x1b" not in a.evidence and "\x1b" not in a.key for a in result.alerts)
