@@ -9,10 +9,17 @@ outage, never a crash of the whole source.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
+from pytest_mlsupply.monitor.index_watch import IndexSource
 from pytest_mlsupply.results import Severity
-from tests.monitor.index_env import WATCH, facts, index_env
+from tests.monitor.index_env import WATCH, facts, index_env, torch_index
 from tests.monitor.pypi_server import release_file
+from tests.typosquat.index_server import serve
 
 LINUX_251 = "torch-2.5.1-cp311-none-linux_x86_64.whl"
 MAC_251 = "torch-2.5.1-cp311-none-macosx_11_0_arm64.whl"
@@ -128,3 +135,40 @@ def test_a_digest_that_is_not_a_sha256_is_an_outage_not_an_alert_that_quotes_it(
         result = env.poll()
         assert [o.subject for o in result.outages] == ["pypi:torch"]
         assert all("\x1b" not in a.evidence and "\x1b" not in a.key for a in result.alerts)
+
+
+@contextmanager
+def osv_answering(body: bytes) -> Iterator[str]:
+    """An OSV ``/v1/query`` on loopback that answers ``body`` to every query, with HTTP 200."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_advisory_answer_nested_too_deep_is_an_outage_not_a_crash_of_the_index_poll() -> None:
+    nested = b'{"vulns": [' + b"[" * 200_000 + b"]" * 200_000 + b"]}"
+    with serve(torch_index()) as index, osv_answering(nested) as osv:
+        source = IndexSource(
+            pypi_url=index.url, vulnerabilities={"service": "osv", "url": osv}, timeout=5.0
+        )
+        result = source.poll(WATCH, {})
+        assert [o.subject for o in result.outages] == ["pypi:torch"]
+        assert "pypi:requests" in result.cursors  # unpinned: no advisories asked, polled
+        assert "pypi-rss:packages" in result.cursors
