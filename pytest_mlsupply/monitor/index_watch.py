@@ -63,7 +63,7 @@ from pytest_mlsupply.monitor.alerts import (
     WatchList,
 )
 from pytest_mlsupply.monitor.deadline import Unanswered, bounded
-from pytest_mlsupply.printable import one_line
+from pytest_mlsupply.printable import one_line, printable
 from pytest_mlsupply.redaction import redact_text, redact_url
 from pytest_mlsupply.results import Severity, shown
 from pytest_mlsupply.typosquat.detector import Detector
@@ -654,8 +654,10 @@ class IndexSource:
                     rule=RULE_ADVISORY,
                     severity=alerts_severity,
                     subject=subject,
-                    key=f"{advisory_id}@{modified or 'unknown'}",
-                    title=f"{advisory_id} affects the pinned {dep.name} {versions}"
+                    # The id and date are the service's text: escaped (printable is the
+                    # identity on a plain id, so the keys of real advisories do not move).
+                    key=f"{printable(advisory_id)}@{printable(modified) or 'unknown'}",
+                    title=f"{printable(advisory_id)} affects the pinned {dep.name} {versions}"
                     + (" (modified)" if isinstance(previous, str) else ""),
                     evidence=one_line(
                         f"{(advisory.summary or advisory.details)[:300]} — {change}; aliases: "

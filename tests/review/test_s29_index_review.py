@@ -9,6 +9,7 @@ outage, never a crash of the whole source.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.monitor.index_watch import IndexSource
 from pytest_mlsupply.results import Severity
-from tests.monitor.index_env import WATCH, facts, index_env, torch_index
+from tests.monitor.index_env import TORCH_WEIGHTS_ONLY, WATCH, facts, index_env, torch_index
 from tests.monitor.pypi_server import release_file
 from tests.typosquat.index_server import serve
 
@@ -172,3 +173,14 @@ def test_an_advisory_answer_nested_too_deep_is_an_outage_not_a_crash_of_the_inde
         assert [o.subject for o in result.outages] == ["pypi:torch"]
         assert "pypi:requests" in result.cursors  # unpinned: no advisories asked, polled
         assert "pypi-rss:packages" in result.cursors
+
+
+def test_an_advisory_id_with_an_escape_sequence_is_quoted_escaped() -> None:
+    record = copy.deepcopy(TORCH_WEIGHTS_ONLY)
+    record["id"], record["aliases"] = "GHSA-\x1b[2J\x1b[32mok", []
+    record["modified"] = "2025-04-21T18:45:00Z\x1b]0;pwned\x07"
+    with index_env(records=[record]) as env:
+        (alert,) = env.alerts()
+        for text in (alert.key, alert.title, alert.evidence, alert.remediation):
+            assert "\x1b" not in text
+            assert "\x07" not in text
