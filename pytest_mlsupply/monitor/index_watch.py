@@ -401,7 +401,7 @@ class IndexSource:
         advisories = self._advisories(database, database_error, dep, before, result)
         if new_cursor is None or advisories is None:
             return  # an outage: the watcher keeps the old cursor, so nothing is lost
-        new_cursor["advisories"] = advisories
+        new_cursor["advisories"], new_cursor["affected"] = advisories
         result.cursors[subject] = new_cursor
 
     def _fetch_project(self, index: _Index, name: str) -> _Project | None:
@@ -599,11 +599,12 @@ class IndexSource:
         dep: TrackedDependency,
         before: Mapping[str, Any] | None,
         result: SourceResult,
-    ) -> dict[str, str] | None:
-        """The advisories' ``modified`` by id (the cursor's part), or None after an outage."""
+    ) -> tuple[dict[str, str], dict[str, list[str]]] | None:
+        """The advisories' ``modified`` and the pinned versions each affects, by id (the
+        cursor's part), or None after an outage."""
         subject = f"pypi:{dep.name}"
         if not dep.pinned:
-            return {}
+            return {}, {}
         if database is None:
             reason = f"the advisory database cannot be opened: {database_error}"
             result.outages.append(Outage(self.name, subject, reason))
@@ -634,18 +635,42 @@ class IndexSource:
             return None
         recorded = before.get("advisories") if before else None
         old = dict(recorded) if isinstance(recorded, Mapping) else {}
+        # The pinned versions each advisory was raised for (a cursor older than this key has
+        # none: nothing to compare), so a version pinned since is not hidden by the first pin's
+        # alert.
+        recorded_affected = before.get("affected") if before else None
+        old_affected = (
+            {k: set(_strings(v)) for k, v in recorded_affected.items() if isinstance(k, str)}
+            if isinstance(recorded_affected, Mapping)
+            else {}
+        )
         now: dict[str, str] = {}
+        affected_now: dict[str, list[str]] = {}
         for advisory_id, affected in sorted(found.items()):
             advisory = affected[0]
             modified = advisory.modified or ""
             now[advisory_id] = modified
+            pins = sorted({a.version for a in affected}, key=_order)
+            affected_now[advisory_id] = pins
             previous = old.get(advisory_id)
+            newly = (
+                [v for v in pins if v not in old_affected[advisory_id]]
+                if advisory_id in old_affected
+                else []
+            )
+            suffix = ""
             if isinstance(previous, str) and not _later(modified, previous):
-                continue
+                if not newly:
+                    continue
+                suffix = "@" + "+".join(printable(v) for v in newly)
             alerts_severity = _severity(advisory.rating.severity)
-            versions = ", ".join(sorted({a.version for a in affected}, key=_order))
+            versions = ", ".join(pins)
             change = (
-                f"modified {modified or 'at an unknown time'} (was {previous or 'unknown'})"
+                "unchanged, raised before for "
+                + (", ".join(sorted(old_affected[advisory_id], key=_order)) or "no pin")
+                + f"; it affects {', '.join(newly)}, pinned since"
+                if suffix
+                else f"modified {modified or 'at an unknown time'} (was {previous or 'unknown'})"
                 if isinstance(previous, str)
                 else "new to this monitor"
             )
@@ -656,9 +681,15 @@ class IndexSource:
                     subject=subject,
                     # The id and date are the service's text: escaped (printable is the
                     # identity on a plain id, so the keys of real advisories do not move).
-                    key=f"{printable(advisory_id)}@{printable(modified) or 'unknown'}",
+                    key=f"{printable(advisory_id)}@{printable(modified) or 'unknown'}{suffix}",
                     title=f"{printable(advisory_id)} affects the pinned {dep.name} {versions}"
-                    + (" (modified)" if isinstance(previous, str) else ""),
+                    + (
+                        f" (newly pinned: {', '.join(newly)})"
+                        if suffix
+                        else " (modified)"
+                        if isinstance(previous, str)
+                        else ""
+                    ),
                     evidence=one_line(
                         f"{(advisory.summary or advisory.details)[:300]} — {change}; aliases: "
                         f"{', '.join(advisory.aliases) or 'none'}; rated "
@@ -673,7 +704,7 @@ class IndexSource:
                     url=advisory.url,
                 )
             )
-        return now
+        return now, affected_now
 
 
 # -- parsing ----------------------------------------------------------------------------------

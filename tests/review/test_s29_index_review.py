@@ -184,3 +184,17 @@ def test_an_advisory_id_with_an_escape_sequence_is_quoted_escaped() -> None:
         for text in (alert.key, alert.title, alert.evidence, alert.remediation):
             assert "\x1b" not in text
             assert "\x07" not in text
+
+
+def test_an_advisory_already_raised_is_raised_again_for_a_version_pinned_since() -> None:
+    # A second requirements file (or a downgrade) pins another affected version: the advisory
+    # was raised for the first pin only, and nothing says the new pin is affected too.
+    both = WatchList(dependencies=(TrackedDependency("torch", ("2.3.1", "2.5.1")),))
+    with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
+        (first,) = env.alerts()
+        assert "2.3.1" not in first.title
+        (again,) = env.alerts(both)
+        assert again.rule == "MLS-MON-208"
+        assert again.id != first.id
+        assert "2.3.1" in again.title
+        assert env.alerts(both) == []
