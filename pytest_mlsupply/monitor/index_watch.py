@@ -397,6 +397,7 @@ class IndexSource:
                     },
                     "yanked": sorted(v for v, files in project.releases.items() if _yanked(files)),
                     "pinned": sorted(dep.pinned),
+                    "deleted": _deleted(before, project),
                 }
         advisories = self._advisories(database, database_error, dep, before, result)
         if new_cursor is None or advisories is None:
@@ -447,6 +448,7 @@ class IndexSource:
         old_yanked = set(_strings(before.get("yanked"))) if before else set()
         # The pins of the last poll (a cursor older than this key has none: nothing to compare).
         old_pins = _strings(before.get("pinned")) if before and "pinned" in before else None
+        deleted = _recorded_releases(before, "deleted") or {}
         for version, files in sorted(project.releases.items(), key=lambda kv: _order(kv[0])):
             pinned = _pinned(version, dep.pinned)
             url = _public(self.base) + f"/project/{quote(dep.name)}/{quote(version)}/"
@@ -514,6 +516,12 @@ class IndexSource:
                         url=url,
                     )
                 )
+                # A release deleted before and served again: PyPI refuses a filename it had
+                # even after the deletion, so one of those names with other bytes is a swap.
+                had = deleted.get(version, {})
+                again = {n: f for n, f in files.items() if n in had}
+                was = {n: d for n, d in had.items() if n in again}
+                alerts.extend(self._file_alerts(subject, label, url, pinned, was, again))
                 continue
             alerts.extend(
                 self._file_alerts(subject, label, url, pinned, old_releases[version], files)
@@ -842,9 +850,12 @@ def _merged(dependencies: Iterable[TrackedDependency]) -> list[TrackedDependency
     return [TrackedDependency(name, tuple(p)) for name, p in sorted(pins.items())]
 
 
-def _recorded_releases(before: Mapping[str, Any] | None) -> dict[str, dict[str, str]] | None:
-    """The releases the last poll recorded, or None before the first (the baseline poll)."""
-    releases = before.get("releases") if before else None
+def _recorded_releases(
+    before: Mapping[str, Any] | None, key: str = "releases"
+) -> dict[str, dict[str, str]] | None:
+    """The releases the last poll recorded (or those deleted, ``key="deleted"``), or None
+    before the first (the baseline poll)."""
+    releases = before.get(key) if before else None
     if not isinstance(releases, Mapping):
         return None
     return {
@@ -852,6 +863,14 @@ def _recorded_releases(before: Mapping[str, Any] | None) -> dict[str, dict[str, 
         for version, files in releases.items()
         if isinstance(files, Mapping)
     }
+
+
+def _deleted(before: Mapping[str, Any] | None, project: _Project) -> dict[str, dict[str, str]]:
+    """The releases seen once and absent now, with their files' digests, for the cursor: a
+    release served again is compared with what it had, not taken for a new one."""
+    gone = _recorded_releases(before, "deleted") or {}
+    gone.update(_recorded_releases(before) or {})
+    return {v: files for v, files in gone.items() if v not in project.releases}
 
 
 #: Alerts of a change that can happen again to the same thing (yanked, un-yanked, yanked

@@ -198,3 +198,22 @@ def test_an_advisory_already_raised_is_raised_again_for_a_version_pinned_since()
         assert again.id != first.id
         assert "2.3.1" in again.title
         assert env.alerts(both) == []
+
+
+def test_a_filename_served_again_with_other_bytes_after_its_release_was_deleted_is_critical() -> (
+    None
+):
+    # PyPI never lets a filename be uploaded twice, deleted or not: the same name with another
+    # digest after a deletion is the index (or a mirror) serving other bytes, not a new release.
+    with index_env() as env:
+        env.alerts()
+        files = env.pypi.projects["torch"].pop("2.5.1")
+        env.pypi.serial += 1
+        assert {a.rule for a in env.alerts()} == {"MLS-MON-206"}
+        env.pypi.publish("torch", "2.5.1", release_file(LINUX_251, b"other bytes"), files[1])
+        alerts = env.alerts()
+        replaced = [a for a in alerts if a.rule == "MLS-MON-204"]
+        assert [(a.severity, a.key.split("@")[0]) for a in replaced] == [
+            (Severity.CRITICAL, LINUX_251)
+        ]
+        assert env.alerts() == []
