@@ -385,8 +385,22 @@ class IndexSource:
         else:
             if project is None:
                 result.alerts.append(self._gone(dep, before))
+                if before is None:
+                    # Never seen: an empty record, so a project registered under the name later
+                    # (dependency confusion, for an internal name) is news, not a baseline.
+                    new_cursor = {
+                        "absent": True,
+                        "events": {},
+                        "serial": None,
+                        "releases": {},
+                        "yanked": [],
+                        "pinned": sorted(dep.pinned),
+                        "deleted": {},
+                    }
             else:
                 alerts, events = _recurring(self._release_alerts(dep, project, before), before)
+                if before is not None and before.get("absent") is True:
+                    alerts.insert(0, self._registered(dep, project))
                 result.alerts.extend(alerts)
                 new_cursor = {
                     "events": events,
@@ -437,6 +451,29 @@ class IndexSource:
                 "again, anyone can register it and the next unpinned install takes their "
                 "upload: install from hash-pinned requirements or a private index"
             ),
+        )
+
+    def _registered(self, dep: TrackedDependency, project: _Project) -> Alert:
+        versions = sorted(project.releases, key=_order)
+        shown_versions = ", ".join(shown(v) for v in versions[-10:]) or "no release yet"
+        return Alert(
+            rule=RULE_PROJECT_GONE,
+            severity=Severity.CRITICAL,
+            subject=f"pypi:{dep.name}",
+            key=f"registered-after-absent-{project.serial}",
+            title=f"tracked dependency {dep.name}, absent from the index before, was registered "
+            f"there ({shown_versions})",
+            evidence=(
+                f"{redact_url(self.base)}/pypi/{quote(dep.name)}/json answered 404 on an earlier "
+                f"poll and now answers {len(versions)} release(s) at serial {project.serial}"
+            ),
+            remediation=(
+                f"if {dep.name} is an internal package, someone else now owns its name on this "
+                "index: installs that also ask it (--extra-index-url) may take their upload; "
+                "install from hash-pinned requirements or your private index alone, and report "
+                "the project if it is not yours"
+            ),
+            url=_public(self.base) + f"/project/{quote(dep.name)}/",
         )
 
     def _release_alerts(

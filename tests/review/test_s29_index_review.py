@@ -217,3 +217,21 @@ def test_a_filename_served_again_with_other_bytes_after_its_release_was_deleted_
             (Severity.CRITICAL, LINUX_251)
         ]
         assert env.alerts() == []
+
+
+def test_a_tracked_name_absent_from_the_index_then_registered_by_someone_is_raised() -> None:
+    # An internal package tracked by name, absent from the public index: someone registering
+    # it there is dependency confusion. The first poll that sees it must not be a silent baseline.
+    internal = WatchList(dependencies=(TrackedDependency("acme-internal-utils", ("1.0.0",)),))
+    with index_env() as env:
+        (absent,) = env.alerts(internal)
+        assert absent.rule == "MLS-MON-207"
+        env.pypi.publish(
+            "acme-internal-utils",
+            "99.0.0",
+            release_file("acme_internal_utils-99.0.0-py3-none-any.whl", b"exfiltrate"),
+        )
+        alerts = env.alerts(internal)
+        assert any(a.severity >= Severity.HIGH for a in alerts), [facts(a) for a in alerts]
+        assert any("99.0.0" in a.title for a in alerts)
+        assert env.alerts(internal) == []
