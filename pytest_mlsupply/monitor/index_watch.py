@@ -659,8 +659,12 @@ class IndexSource:
             result.outages.append(Outage(self.name, subject, reason))
             return None
         found: dict[str, list[Advisory]] = {}
-        try:
-            for version in dep.pinned:
+        # A pin that cannot be asked is an outage (no cursor: asked again next poll), but the
+        # advisories the other pins have are raised now: a pin that always fails (a legacy
+        # version PEP 440 cannot read) must not hold them back for good.
+        failed = False
+        for version in dep.pinned:
+            try:
                 # The auditor's client bounds each read, not an answer: a service that
                 # trickles it would hold the watch (each pin is asked once or twice).
                 advisories = bounded(
@@ -668,16 +672,18 @@ class IndexSource:
                     self.timeout * _REQUEST_DEADLINE_FACTOR * 2,
                     f"the advisories of {dep.name} {shown(version)}",
                 )
-                for advisory in advisories:
-                    found.setdefault(advisory.id, []).append(advisory)
-        except DatabaseError as exc:
-            result.outages.append(Outage(self.name, subject, redact_text(str(exc))))
-            return None
-        except Unanswered as exc:
-            # Not asked again in this poll: each dependency would wait out the deadline.
-            self._advisories_unanswered = str(exc)
-            result.outages.append(Outage(self.name, subject, f"the advisory service: {exc}"))
-            return None
+            except DatabaseError as exc:
+                result.outages.append(Outage(self.name, subject, redact_text(str(exc))))
+                failed = True
+                continue
+            except Unanswered as exc:
+                # Not asked again in this poll: each dependency would wait out the deadline.
+                self._advisories_unanswered = str(exc)
+                result.outages.append(Outage(self.name, subject, f"the advisory service: {exc}"))
+                failed = True
+                break
+            for advisory in advisories:
+                found.setdefault(advisory.id, []).append(advisory)
         recorded = before.get("advisories") if before else None
         old = dict(recorded) if isinstance(recorded, Mapping) else {}
         # The pinned versions each advisory was raised for (a cursor older than this key has
@@ -749,7 +755,7 @@ class IndexSource:
                     url=advisory.url,
                 )
             )
-        return now, affected_now
+        return None if failed else (now, affected_now)
 
 
 # -- parsing ----------------------------------------------------------------------------------

@@ -235,3 +235,14 @@ def test_a_tracked_name_absent_from_the_index_then_registered_by_someone_is_rais
         assert any(a.severity >= Severity.HIGH for a in alerts), [facts(a) for a in alerts]
         assert any("99.0.0" in a.title for a in alerts)
         assert env.alerts(internal) == []
+
+
+def test_an_advisory_of_one_pin_is_raised_when_another_pin_of_the_project_cannot_be_asked() -> None:
+    # A legacy pin (``===`` of a version PEP 440 cannot read) is an outage every poll: the
+    # advisory found for the other pin must not wait for it, forever.
+    pins = WatchList(dependencies=(TrackedDependency("torch", ("2.5.1", "2.5.1-acme.build")),))
+    with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
+        result = env.poll(pins)
+        assert [o.subject for o in result.outages] == ["pypi:torch"]
+        assert [a.rule for a in result.alerts] == ["MLS-MON-208"]
+        assert "pypi:torch" not in result.cursors  # the failed pin is asked again next poll
