@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.monitor.index_watch import IndexSource
 from pytest_mlsupply.results import Severity
@@ -246,3 +248,21 @@ def test_an_advisory_of_one_pin_is_raised_when_another_pin_of_the_project_cannot
         assert [o.subject for o in result.outages] == ["pypi:torch"]
         assert [a.rule for a in result.alerts] == ["MLS-MON-208"]
         assert "pypi:torch" not in result.cursors  # the failed pin is asked again next poll
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one cursor per project holds both the releases and the advisories, so an advisory "
+    "outage on a dependency's first poll throws away the baseline its JSON gave; fix: keep the "
+    "advisories under a subject of their own (pypi-osv:<name>) with their own outages",
+)
+def test_a_file_replaced_while_the_advisory_service_was_down_on_the_first_poll_is_raised() -> None:
+    with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
+        env.osv.mode = "500"
+        result = env.poll()
+        assert [o.subject for o in result.outages] == ["pypi:torch"]
+        entry = env.pypi.projects["torch"]["2.5.1"][0]
+        entry["digests"]["sha256"] = "f" * 64  # the index now serves other bytes
+        env.osv.mode = "ok"
+        alerts = env.alerts()
+        assert "MLS-MON-204" in {a.rule for a in alerts}
