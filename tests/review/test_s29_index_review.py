@@ -10,19 +10,26 @@ outage, never a crash of the whole source.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from pytest_mlsupply.cli import main
 from pytest_mlsupply.monitor.alerts import TrackedDependency, WatchList
 from pytest_mlsupply.monitor.index_watch import IndexSource
 from pytest_mlsupply.results import Severity
 from tests.monitor.index_env import TORCH_WEIGHTS_ONLY, WATCH, facts, index_env, torch_index
 from tests.monitor.pypi_server import release_file
-from tests.typosquat.index_server import serve
+from tests.typosquat.index_server import closed_port_url, serve
+from tests.vulns.servers import AdvisoryServer, advisory_server
 
 LINUX_251 = "torch-2.5.1-cp311-none-linux_x86_64.whl"
 MAC_251 = "torch-2.5.1-cp311-none-macosx_11_0_arm64.whl"
@@ -266,3 +273,61 @@ def test_a_file_replaced_while_the_advisory_service_was_down_on_the_first_poll_i
         env.osv.mode = "ok"
         alerts = env.alerts()
         assert "MLS-MON-204" in {a.rule for a in alerts}
+
+
+# -- the watch loop and the requirements files ----------------------------------------------------
+
+
+def test_a_pin_changed_in_requirements_during_a_long_running_watch_is_polled_on_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `mlsupply watch --interval` runs for days; a requirements file bumped meanwhile (a merged
+    # upgrade) pins another version, and its advisories are the watch's business from then on.
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("torch==2.6.0\n")
+    out = tmp_path / "alerts.jsonl"
+    pypi = torch_index()
+    pypi.register("t0rch")  # the first run's alert: proof that it ended
+    with serve(pypi) as index, advisory_server(AdvisoryServer(records=[TORCH_WEIGHTS_ONLY])) as osv:
+        (tmp_path / "mlsupply.yaml").write_text(
+            "version: 1\n"
+            "requirements:\n  - {file: requirements.txt}\n"
+            f"vulnerabilities: {{service: osv, url: '{osv.url}'}}\n"
+            "monitor: {dependencies: [torch]}\n"
+        )
+        monkeypatch.setenv("MLSUPPLY_PYPI_URL", index.url)
+        monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+        monkeypatch.delenv("MLSUPPLY_WEBHOOK_URL", raising=False)
+
+        def keys() -> list[str]:
+            return [json.loads(line).get("key", "") for line in out.read_text().splitlines()]
+
+        def drive() -> None:
+            deadline = time.monotonic() + 20
+            try:
+                while not (out.exists() and keys()) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                requirements.write_text("torch==2.5.1\n")
+                while time.monotonic() < deadline and not any(
+                    k.startswith("CVE-2025-32434@") for k in keys()
+                ):
+                    time.sleep(0.05)
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # the loop's handler ends it cleanly
+
+        driver = threading.Thread(target=drive, daemon=True)
+        driver.start()
+        main(
+            [
+                "watch",
+                "--config",
+                str(tmp_path / "mlsupply.yaml"),
+                "--interval",
+                "0.2",
+                "--jsonl",
+                str(out),
+            ]
+        )
+        driver.join(30)
+    assert "t0rch" in keys()
+    assert any(k.startswith("CVE-2025-32434@") for k in keys())
