@@ -101,6 +101,8 @@ MAX_RSS_BYTES = 4 * 1024 * 1024
 SEEN_NAMES_KEPT = 2000
 """New project names remembered across polls: far more than the feed shows at once, so a name
 still in the feed is never forgotten and reported twice."""
+DELETED_RELEASES_KEPT = 500
+"""Deleted releases remembered (their files' digests), the most recent deletions first kept."""
 _CHUNK = 64 * 1024
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _REQUEST_DEADLINE_FACTOR = 2
@@ -912,8 +914,12 @@ def _deleted(before: Mapping[str, Any] | None, project: _Project) -> dict[str, d
     """The releases seen once and absent now, with their files' digests, for the cursor: a
     release served again is compared with what it had, not taken for a new one."""
     gone = _recorded_releases(before, "deleted") or {}
-    gone.update(_recorded_releases(before) or {})
-    return {v: files for v, files in gone.items() if v not in project.releases}
+    for version, files in (_recorded_releases(before) or {}).items():
+        gone.pop(version, None)  # re-inserted last: the most recent deletions are kept
+        gone[version] = files
+    kept = [(v, files) for v, files in gone.items() if v not in project.releases]
+    # Bounded: projects that prune old releases (nightlies) would grow the cursor for ever.
+    return dict(kept[-DELETED_RELEASES_KEPT:])
 
 
 #: Alerts of a change that can happen again to the same thing (yanked, un-yanked, yanked

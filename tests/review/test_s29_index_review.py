@@ -342,3 +342,19 @@ def test_a_pin_changed_in_requirements_during_a_long_running_watch_is_polled_on_
     assert status == 1  # high alerts were raised
     assert "t0rch" in keys()
     assert any(k.startswith("CVE-2025-32434@") for k in keys())
+
+
+def test_the_record_of_deleted_releases_is_bounded_for_a_project_that_prunes_its_nightlies() -> (
+    None
+):
+    with index_env() as env:
+        for n in range(600):
+            env.pypi.publish("torch", f"2.7.0.dev{n}", release_file(f"torch-dev{n}.tar.gz", b"n"))
+        env.alerts()
+        for n in range(600):
+            del env.pypi.projects["torch"][f"2.7.0.dev{n}"]
+        env.pypi.serial += 1
+        env.alerts()
+        deleted = env.cursors["pypi:torch"]["deleted"]
+        assert len(deleted) <= 500
+        assert "2.7.0.dev599" in deleted  # the most recent deletions are the ones kept
