@@ -827,7 +827,7 @@ def _rfc822(text: str | None) -> _dt.datetime | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a year past C's int: OverflowError
         return None
     return when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
 

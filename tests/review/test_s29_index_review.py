@@ -358,3 +358,17 @@ def test_the_record_of_deleted_releases_is_bounded_for_a_project_that_prunes_its
         deleted = env.cursors["pypi:torch"]["deleted"]
         assert len(deleted) <= 500
         assert "2.7.0.dev599" in deleted  # the most recent deletions are the ones kept
+
+
+def test_a_feed_date_past_any_calendar_is_an_unknown_date_not_a_crash_of_the_index_poll() -> None:
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>t0rch added to PyPI</title><link>https://pypi.org/project/t0rch/</link>"
+        b"<pubDate>Mon, 01 Jan 99999999999 00:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    with index_env() as env:
+        env.pypi.faults["/rss/packages.xml"] = ("body", feed)
+        result = env.poll()
+        assert result.outages == []
+        assert [(a.rule, a.key) for a in result.alerts] == [("MLS-MON-201", "t0rch")]
+        assert "pypi:torch" in result.cursors
