@@ -51,7 +51,7 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_xml
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import ReadTimeoutError
 
@@ -965,7 +965,7 @@ def _pinned(version: str, pins: Iterable[str]) -> bool:
             # A local build (2.5.1+cpu) pins its public release as far as the index goes.
             if Version(Version(pin).public) == Version(version):
                 return True
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number past Python's int digit limit
             continue
     return False
 
@@ -973,7 +973,7 @@ def _pinned(version: str, pins: Iterable[str]) -> bool:
 def _order(version: str) -> tuple[int, Any]:
     try:
         return (0, Version(version))
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number past Python's int digit limit
         return (1, version)
 
 

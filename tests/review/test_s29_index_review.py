@@ -372,3 +372,15 @@ def test_a_feed_date_past_any_calendar_is_an_unknown_date_not_a_crash_of_the_ind
         assert result.outages == []
         assert [(a.rule, a.key) for a in result.alerts] == [("MLS-MON-201", "t0rch")]
         assert "pypi:torch" in result.cursors
+
+
+def test_a_release_version_of_thousands_of_digits_is_not_a_crash_of_the_index_poll() -> None:
+    # packaging raises ValueError, not InvalidVersion, past Python's int digit limit.
+    huge = "9" * 5000
+    with index_env() as env:
+        env.alerts()
+        env.pypi.publish("torch", huge, release_file("torch-huge.tar.gz", b"x"))
+        result = env.poll()
+        assert result.outages == []
+        assert [a.rule for a in result.alerts] == ["MLS-MON-202"]
+        assert "pypi:requests" in result.cursors
