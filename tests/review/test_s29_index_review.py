@@ -13,6 +13,8 @@ import copy
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -384,3 +386,35 @@ def test_a_release_version_of_thousands_of_digits_is_not_a_crash_of_the_index_po
         assert result.outages == []
         assert [a.rule for a in result.alerts] == ["MLS-MON-202"]
         assert "pypi:requests" in result.cursors
+
+
+#: One poll against a feed naming projects thousands of characters long, run in a child process
+#: whose address space is capped: a detector that spells out a long name's deletions (cubic in
+#: its length) dies of MemoryError there instead of taking the machine with it.
+_LONG_NAMES_POLL = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 * 1024, 1536 * 1024 * 1024))
+from tests.monitor.index_env import index_env
+with index_env() as env:
+    env.pypi.register("ab" * 1500)
+    env.pypi.register("1" * 40000 + "x", minutes=1)
+    env.pypi.register("t0rch", minutes=2)
+    result = env.poll()
+    assert result.outages == [], result.outages
+    print(sorted(a.key for a in result.alerts))
+"""
+
+
+def test_a_feed_naming_a_project_thousands_of_characters_long_is_checked_in_bounded_time() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _LONG_NAMES_POLL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['t0rch']"
+    assert time.monotonic() - started < 30
