@@ -235,7 +235,30 @@ def run_watch(args: argparse.Namespace) -> int:
             print(f"mlsupply watch: {redact_text(str(exc))}", file=sys.stderr)
             return watcher.EXIT_USAGE
 
+        runs = 0
+
         def once() -> int:
+            nonlocal watch, sources, runs
+            runs += 1
+            if runs > 1:
+                # A watch runs for days: the manifest and its requirements files are read again
+                # for each run, so a pin moved meanwhile is what the run asks about. One that
+                # no longer reads polls nothing (fail closed: never the stale list) until fixed.
+                try:
+                    manifest = load_manifest(args.config)
+                    watch = watcher.watch_list(manifest)
+                    sources = [make(manifest, options) for make in watcher.SOURCES]
+                except ManifestError as exc:
+                    print(exc.render(), file=sys.stderr)
+                    return watcher.EXIT_INCOMPLETE
+                except (watcher.WatchError, ValueError, OSError) as exc:
+                    from pytest_mlsupply.redaction import redact_text
+
+                    print(
+                        f"mlsupply watch: {redact_text(str(exc))}; nothing was polled in this run",
+                        file=sys.stderr,
+                    )
+                    return watcher.EXIT_INCOMPLETE
             summary = watcher.run_once(watch, state, sources, sinks, errors=sys.stderr)
             _print_summary(summary)
             return watcher.exit_status(summary, fail_on)

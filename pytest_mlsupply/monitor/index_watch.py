@@ -38,6 +38,7 @@ import email.utils
 import functools
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -50,7 +51,7 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_xml
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import ReadTimeoutError
 
@@ -62,7 +63,7 @@ from pytest_mlsupply.monitor.alerts import (
     WatchList,
 )
 from pytest_mlsupply.monitor.deadline import Held, Unanswered, bounded
-from pytest_mlsupply.printable import one_line
+from pytest_mlsupply.printable import one_line, printable
 from pytest_mlsupply.redaction import redact_text, redact_url
 from pytest_mlsupply.results import Severity, shown
 from pytest_mlsupply.typosquat.detector import Detector
@@ -100,7 +101,10 @@ MAX_RSS_BYTES = 4 * 1024 * 1024
 SEEN_NAMES_KEPT = 2000
 """New project names remembered across polls: far more than the feed shows at once, so a name
 still in the feed is never forgotten and reported twice."""
+DELETED_RELEASES_KEPT = 500
+"""Deleted releases remembered (their files' digests), the most recent deletions first kept."""
 _CHUNK = 64 * 1024
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _REQUEST_DEADLINE_FACTOR = 2
 """One request (connection, headers, body) may take this many timeouts in all."""
 
@@ -312,13 +316,27 @@ class IndexSource:
         known = set(seen)
         tracked = sorted({dep.name for dep in dependencies})
         detector = Detector(from_texts("\n".join(tracked)))
+        # A name seen while nobody tracked what it imitates is checked again against the
+        # dependencies tracked since: their first poll raises the look-alikes the feed shows.
+        # (A cursor older than this key: its names were checked against today's list.)
+        recorded = _strings(cursor.get("tracked")) if isinstance(cursor, Mapping) else []
+        before = set(recorded) if isinstance(cursor, Mapping) and "tracked" in cursor else None
+        added = sorted(set(tracked) - before) if before is not None else []
+        again = Detector(from_texts("\n".join(added))) if added else None
+        gap = _gap(projects, known, _text(cursor, "latest"))
+        if gap is not None:
+            # Not the feed's own subject: its cursor must move on, or the gap never closes.
+            result.outages.append(Outage(self.name, f"{SUBJECT_NEWEST}#gap", gap))
         for project in projects:
             name = canonicalize_name(project.name)
             if name in known:
-                continue
-            known.add(name)
-            seen.append(name)
-            resemblance = detector.check(name)
+                if again is None:
+                    continue
+                resemblance = again.check(name)
+            else:
+                known.add(name)
+                seen.append(name)
+                resemblance = detector.check(name)
             if resemblance is None:
                 continue
             created = project.published.isoformat() if project.published else "an unknown time"
@@ -349,6 +367,7 @@ class IndexSource:
         result.cursors[SUBJECT_NEWEST] = {
             "seen": seen[-SEEN_NAMES_KEPT:],
             "latest": latest.isoformat() if latest else _text(cursor, "latest"),
+            "tracked": tracked,
         }
 
     # -- one tracked dependency -------------------------------------------------------------
@@ -372,8 +391,22 @@ class IndexSource:
         else:
             if project is None:
                 result.alerts.append(self._gone(dep, before))
+                if before is None:
+                    # Never seen: an empty record, so a project registered under the name later
+                    # (dependency confusion, for an internal name) is news, not a baseline.
+                    new_cursor = {
+                        "absent": True,
+                        "events": {},
+                        "serial": None,
+                        "releases": {},
+                        "yanked": [],
+                        "pinned": sorted(dep.pinned),
+                        "deleted": {},
+                    }
             else:
                 alerts, events = _recurring(self._release_alerts(dep, project, before), before)
+                if before is not None and before.get("absent") is True:
+                    alerts.insert(0, self._registered(dep, project))
                 result.alerts.extend(alerts)
                 new_cursor = {
                     "events": events,
@@ -383,11 +416,13 @@ class IndexSource:
                         for version, files in project.releases.items()
                     },
                     "yanked": sorted(v for v, files in project.releases.items() if _yanked(files)),
+                    "pinned": sorted(dep.pinned),
+                    "deleted": _deleted(before, project),
                 }
         advisories = self._advisories(database, database_error, dep, before, result)
         if new_cursor is None or advisories is None:
             return  # an outage: the watcher keeps the old cursor, so nothing is lost
-        new_cursor["advisories"] = advisories
+        new_cursor["advisories"], new_cursor["affected"] = advisories
         result.cursors[subject] = new_cursor
 
     def _fetch_project(self, index: _Index, name: str) -> _Project | None:
@@ -424,6 +459,29 @@ class IndexSource:
             ),
         )
 
+    def _registered(self, dep: TrackedDependency, project: _Project) -> Alert:
+        versions = sorted(project.releases, key=_order)
+        shown_versions = ", ".join(shown(v) for v in versions[-10:]) or "no release yet"
+        return Alert(
+            rule=RULE_PROJECT_GONE,
+            severity=Severity.CRITICAL,
+            subject=f"pypi:{dep.name}",
+            key=f"registered-after-absent-{project.serial}",
+            title=f"tracked dependency {dep.name}, absent from the index before, was registered "
+            f"there ({shown_versions})",
+            evidence=(
+                f"{redact_url(self.base)}/pypi/{quote(dep.name)}/json answered 404 on an earlier "
+                f"poll and now answers {len(versions)} release(s) at serial {project.serial}"
+            ),
+            remediation=(
+                f"if {dep.name} is an internal package, someone else now owns its name on this "
+                "index: installs that also ask it (--extra-index-url) may take their upload; "
+                "install from hash-pinned requirements or your private index alone, and report "
+                "the project if it is not yours"
+            ),
+            url=_public(self.base) + f"/project/{quote(dep.name)}/",
+        )
+
     def _release_alerts(
         self, dep: TrackedDependency, project: _Project, before: Mapping[str, Any] | None
     ) -> list[Alert]:
@@ -431,6 +489,9 @@ class IndexSource:
         alerts: list[Alert] = []
         old_releases = _recorded_releases(before)
         old_yanked = set(_strings(before.get("yanked"))) if before else set()
+        # The pins of the last poll (a cursor older than this key has none: nothing to compare).
+        old_pins = _strings(before.get("pinned")) if before and "pinned" in before else None
+        deleted = _recorded_releases(before, "deleted") or {}
         for version, files in sorted(project.releases.items(), key=lambda kv: _order(kv[0])):
             pinned = _pinned(version, dep.pinned)
             url = _public(self.base) + f"/project/{quote(dep.name)}/{quote(version)}/"
@@ -459,6 +520,29 @@ class IndexSource:
                         url=url,
                     )
                 )
+            elif (
+                pinned
+                and _yanked(files)
+                and old_pins is not None
+                and not _pinned(version, old_pins)
+            ):
+                # A pin moved to a version yanked before: the same risk as a pinned version
+                # already yanked on the first poll, which is raised, so raised here too.
+                reasons = sorted({f.yanked_reason for f in files.values() if f.yanked_reason})
+                alerts.append(
+                    Alert(
+                        rule=RULE_YANKED,
+                        severity=Severity.HIGH,
+                        subject=subject,
+                        key=f"{version}@yanked-pinned",
+                        title=f"{label}, yanked, is now pinned",
+                        evidence="yanked_reason: "
+                        + (one_line("; ".join(reasons))[:500] if reasons else "none given"),
+                        remediation="read why the maintainers yanked it and pin a release they "
+                        "support instead",
+                        url=url,
+                    )
+                )
             if old_releases is None:
                 continue  # the first poll is the baseline: only a pinned yank is news in itself
             if version not in old_releases:
@@ -475,10 +559,27 @@ class IndexSource:
                         url=url,
                     )
                 )
+                # A release deleted before and served again: PyPI refuses a filename it had
+                # even after the deletion, so one of those names with other bytes is a swap.
+                had = deleted.get(version, {})
+                again = {n: f for n, f in files.items() if n in had}
+                was = {n: d for n, d in had.items() if n in again}
+                alerts.extend(self._file_alerts(subject, label, url, pinned, was, again))
                 continue
             alerts.extend(
                 self._file_alerts(subject, label, url, pinned, old_releases[version], files)
             )
+        if old_releases is not None:
+            # A release deleted outright (or a project deleted and registered again by someone
+            # else before a poll saw its 404): each of its files is gone, as if removed one by
+            # one; iterating the index's answer alone would never mention them.
+            for version in sorted(old_releases.keys() - project.releases.keys(), key=_order):
+                label = f"{dep.name} {shown(version)}"
+                url = _public(self.base) + f"/project/{quote(dep.name)}/{quote(version)}/"
+                pinned = _pinned(version, dep.pinned)
+                alerts.extend(
+                    self._file_alerts(subject, label, url, pinned, old_releases[version], {})
+                )
         return alerts
 
     def _file_alerts(
@@ -549,11 +650,12 @@ class IndexSource:
         dep: TrackedDependency,
         before: Mapping[str, Any] | None,
         result: SourceResult,
-    ) -> dict[str, str] | None:
-        """The advisories' ``modified`` by id (the cursor's part), or None after an outage."""
+    ) -> tuple[dict[str, str], dict[str, list[str]]] | None:
+        """The advisories' ``modified`` and the pinned versions each affects, by id (the
+        cursor's part), or None after an outage."""
         subject = f"pypi:{dep.name}"
         if not dep.pinned:
-            return {}
+            return {}, {}
         if database is None:
             reason = f"the advisory database cannot be opened: {database_error}"
             result.outages.append(Outage(self.name, subject, reason))
@@ -563,8 +665,12 @@ class IndexSource:
             result.outages.append(Outage(self.name, subject, reason))
             return None
         found: dict[str, list[Advisory]] = {}
-        try:
-            for version in dep.pinned:
+        # A pin that cannot be asked is an outage (no cursor: asked again next poll), but the
+        # advisories the other pins have are raised now: a pin that always fails (a legacy
+        # version PEP 440 cannot read) must not hold them back for good.
+        failed = False
+        for version in dep.pinned:
+            try:
                 # The auditor's client bounds each read, not an answer: a service that
                 # trickles it would hold the watch (each pin is asked once or twice).
                 advisories = bounded(
@@ -573,30 +679,56 @@ class IndexSource:
                     f"the advisories of {dep.name} {shown(version)}",
                     service="the advisory service",
                 )
-                for advisory in advisories:
-                    found.setdefault(advisory.id, []).append(advisory)
-        except DatabaseError as exc:
-            result.outages.append(Outage(self.name, subject, redact_text(str(exc))))
-            return None
-        except Unanswered as exc:
-            # Not asked again in this poll: each dependency would wait out the deadline.
-            self._advisories_unanswered = str(exc)
-            result.outages.append(Outage(self.name, subject, f"the advisory service: {exc}"))
-            return None
+            except DatabaseError as exc:
+                result.outages.append(Outage(self.name, subject, redact_text(str(exc))))
+                failed = True
+                continue
+            except Unanswered as exc:
+                # Not asked again in this poll: each dependency would wait out the deadline.
+                self._advisories_unanswered = str(exc)
+                result.outages.append(Outage(self.name, subject, f"the advisory service: {exc}"))
+                failed = True
+                break
+            for advisory in advisories:
+                found.setdefault(advisory.id, []).append(advisory)
         recorded = before.get("advisories") if before else None
         old = dict(recorded) if isinstance(recorded, Mapping) else {}
+        # The pinned versions each advisory was raised for (a cursor older than this key has
+        # none: nothing to compare), so a version pinned since is not hidden by the first pin's
+        # alert.
+        recorded_affected = before.get("affected") if before else None
+        old_affected = (
+            {k: set(_strings(v)) for k, v in recorded_affected.items() if isinstance(k, str)}
+            if isinstance(recorded_affected, Mapping)
+            else {}
+        )
         now: dict[str, str] = {}
+        affected_now: dict[str, list[str]] = {}
         for advisory_id, affected in sorted(found.items()):
             advisory = affected[0]
             modified = advisory.modified or ""
             now[advisory_id] = modified
+            pins = sorted({a.version for a in affected}, key=_order)
+            affected_now[advisory_id] = pins
             previous = old.get(advisory_id)
+            newly = (
+                [v for v in pins if v not in old_affected[advisory_id]]
+                if advisory_id in old_affected
+                else []
+            )
+            suffix = ""
             if isinstance(previous, str) and not _later(modified, previous):
-                continue
+                if not newly:
+                    continue
+                suffix = "@" + "+".join(printable(v) for v in newly)
             alerts_severity = _severity(advisory.rating.severity)
-            versions = ", ".join(sorted({a.version for a in affected}, key=_order))
+            versions = ", ".join(pins)
             change = (
-                f"modified {modified or 'at an unknown time'} (was {previous or 'unknown'})"
+                "unchanged, raised before for "
+                + (", ".join(sorted(old_affected[advisory_id], key=_order)) or "no pin")
+                + f"; it affects {', '.join(newly)}, pinned since"
+                if suffix
+                else f"modified {modified or 'at an unknown time'} (was {previous or 'unknown'})"
                 if isinstance(previous, str)
                 else "new to this monitor"
             )
@@ -605,9 +737,17 @@ class IndexSource:
                     rule=RULE_ADVISORY,
                     severity=alerts_severity,
                     subject=subject,
-                    key=f"{advisory_id}@{modified or 'unknown'}",
-                    title=f"{advisory_id} affects the pinned {dep.name} {versions}"
-                    + (" (modified)" if isinstance(previous, str) else ""),
+                    # The id and date are the service's text: escaped (printable is the
+                    # identity on a plain id, so the keys of real advisories do not move).
+                    key=f"{printable(advisory_id)}@{printable(modified) or 'unknown'}{suffix}",
+                    title=f"{printable(advisory_id)} affects the pinned {dep.name} {versions}"
+                    + (
+                        f" (newly pinned: {', '.join(newly)})"
+                        if suffix
+                        else " (modified)"
+                        if isinstance(previous, str)
+                        else ""
+                    ),
                     evidence=one_line(
                         f"{(advisory.summary or advisory.details)[:300]} — {change}; aliases: "
                         f"{', '.join(advisory.aliases) or 'none'}; rated "
@@ -622,7 +762,7 @@ class IndexSource:
                     url=advisory.url,
                 )
             )
-        return now
+        return None if failed else (now, affected_now)
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -653,6 +793,33 @@ def _parse_newest(body: bytes) -> list[_NewProject]:
     return projects
 
 
+def _gap(projects: list[_NewProject], known: set[str], latest: str | None) -> str | None:
+    """Why registrations were missed since the last poll, or None: the feed shows only the last
+    few dozen, so when none of them was seen before and each is newer than the newest seen, the
+    ones in between were never shown (a feed without dates, or a cursor without one, counts as
+    that: fail closed)."""
+    if not known or not projects:
+        return None  # the first poll (nothing to be contiguous with), or an empty feed
+    if any(canonicalize_name(p.name) in known for p in projects):
+        return None
+    dates = [p.published for p in projects]
+    try:
+        last = _dt.datetime.fromisoformat(latest) if latest else None
+    except ValueError:
+        last = None
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=_dt.UTC)  # the feed's dates are aware (_rfc822)
+    oldest = min(d for d in dates if d is not None) if None not in dates else None
+    if last is not None and oldest is not None and oldest <= last:
+        return None
+    since = f"since {latest}" if latest else "since the last poll"
+    return (
+        f"none of the {len(projects)} projects the newest-packages feed shows was seen before: "
+        f"projects registered {since} and before {oldest.isoformat() if oldest else 'them'} "
+        "were missed, and a look-alike among them was not checked; poll more often"
+    )
+
+
 def _name_from_link(link: str) -> str | None:
     parts = [p for p in urlsplit(link).path.split("/") if p]
     if len(parts) >= 2 and parts[-2] == "project":
@@ -665,7 +832,7 @@ def _rfc822(text: str | None) -> _dt.datetime | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a year past C's int: OverflowError
         return None
     return when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
 
@@ -676,6 +843,10 @@ def _parse_project(body: bytes, where: str) -> _Project:
         data = json.loads(body)
     except ValueError as exc:
         raise _Malformed(f"{where} answered something that is not JSON ({exc})") from None
+    except RecursionError:
+        # Arrays nested deeper than the interpreter's stack (a few kB of "[" do it): an
+        # answer of no API's shape, which must not take the other dependencies' poll with it.
+        raise _Malformed(f"{where} answered JSON nested too deep to read") from None
     if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
         raise _Malformed(f"{where} answered JSON without the API's 'info' object")
     releases = data.get("releases")
@@ -693,6 +864,13 @@ def _parse_project(body: bytes, where: str) -> _Project:
             if not isinstance(filename, str) or not isinstance(sha256, str):
                 raise _Malformed(
                     f"{where}: a file of release {shown(version)} has no filename or sha256"
+                )
+            if not _SHA256.fullmatch(sha256):
+                # Quoted in the alerts and keyed on: free text from a mirror (an escape
+                # sequence, a line break) would reach every sink raw.
+                raise _Malformed(
+                    f"{where}: the sha256 of {shown(filename)} ({shown(sha256[:80])}) is not "
+                    "64 hexadecimal digits"
                 )
             reason = entry.get("yanked_reason")
             entries[filename] = _File(
@@ -722,9 +900,12 @@ def _merged(dependencies: Iterable[TrackedDependency]) -> list[TrackedDependency
     return [TrackedDependency(name, tuple(p)) for name, p in sorted(pins.items())]
 
 
-def _recorded_releases(before: Mapping[str, Any] | None) -> dict[str, dict[str, str]] | None:
-    """The releases the last poll recorded, or None before the first (the baseline poll)."""
-    releases = before.get("releases") if before else None
+def _recorded_releases(
+    before: Mapping[str, Any] | None, key: str = "releases"
+) -> dict[str, dict[str, str]] | None:
+    """The releases the last poll recorded (or those deleted, ``key="deleted"``), or None
+    before the first (the baseline poll)."""
+    releases = before.get(key) if before else None
     if not isinstance(releases, Mapping):
         return None
     return {
@@ -732,6 +913,18 @@ def _recorded_releases(before: Mapping[str, Any] | None) -> dict[str, dict[str, 
         for version, files in releases.items()
         if isinstance(files, Mapping)
     }
+
+
+def _deleted(before: Mapping[str, Any] | None, project: _Project) -> dict[str, dict[str, str]]:
+    """The releases seen once and absent now, with their files' digests, for the cursor: a
+    release served again is compared with what it had, not taken for a new one."""
+    gone = _recorded_releases(before, "deleted") or {}
+    for version, files in (_recorded_releases(before) or {}).items():
+        gone.pop(version, None)  # re-inserted last: the most recent deletions are kept
+        gone[version] = files
+    kept = [(v, files) for v, files in gone.items() if v not in project.releases]
+    # Bounded: projects that prune old releases (nightlies) would grow the cursor for ever.
+    return dict(kept[-DELETED_RELEASES_KEPT:])
 
 
 #: Alerts of a change that can happen again to the same thing (yanked, un-yanked, yanked
@@ -777,7 +970,7 @@ def _pinned(version: str, pins: Iterable[str]) -> bool:
             # A local build (2.5.1+cpu) pins its public release as far as the index goes.
             if Version(Version(pin).public) == Version(version):
                 return True
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number past Python's int digit limit
             continue
     return False
 
@@ -785,7 +978,7 @@ def _pinned(version: str, pins: Iterable[str]) -> bool:
 def _order(version: str) -> tuple[int, Any]:
     try:
         return (0, Version(version))
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number past Python's int digit limit
         return (1, version)
 
 

@@ -232,9 +232,15 @@ class Detector:
         self.by_words: dict[tuple[str, ...], str] = {}
         neighbourhood: defaultdict[str, list[str]] = defaultdict(list)
         self.letters_of: dict[str, str] = {}
+        self.longest = 0
+        """The most letters a popular name has: a name longer by more than an edit or two
+        cannot be one or two edits from any, and is not spelled out edit by edit (the
+        deletions of a name are quadratic in its length, two of them cubic: a name of a few
+        thousand letters from a package feed would take minutes and gigabytes)."""
         for name in names:
             letters = compressed(name)
             self.letters_of[name] = letters
+            self.longest = max(self.longest, len(letters))
             self.by_letters.setdefault(letters, name)
             if len(letters) >= MIN_LENGTH:
                 self.by_skeleton.setdefault(skeleton(letters), name)
@@ -355,15 +361,18 @@ class Detector:
                                 weak or suffix in _WEAK_SUFFIXES,
                             )
                         )
-                digits = re.search(r"-?\d+$", current)
-                if digits and digits.start() > 0:
+                # The trailing number (``-?\d+$``), found from the end: a regular expression
+                # searched over a long run of digits not at the end is quadratic.
+                end = len(current)
+                while end > 0 and current[end - 1].isdecimal():
+                    end -= 1
+                start = end - 1 if end < len(current) and current[:end].endswith("-") else end
+                if end < len(current) and start > 0:
                     # A number is how honest successors are named too (``jinja2``, ``boto3``,
                     # ``progressbar2``, ``httpx2``, a fork that huggingface_hub depends on): a
                     # weaker signal.
-                    number = digits.group().lstrip("-")
-                    nxt.append(
-                        (current[: digits.start()], [*added, f"the number {number!r}"], True)
-                    )
+                    number = current[end:]
+                    nxt.append((current[:start], [*added, f"the number {number!r}"], True))
             for core, added, weak in nxt:
                 out.append((core.strip("-"), " and ".join(added), weak))
             frontier = nxt
@@ -372,6 +381,8 @@ class Detector:
     def _glued(self, name: str, letters: str) -> Resemblance | None:
         if letters != name:
             return None  # ``spacy-transformers``: a plugin named after both, honestly
+        if len(letters) > 2 * self.longest:
+            return None  # no two popular names are that long together
         ml = self.popular.ml
         for i in range(MIN_LENGTH, len(letters) - MIN_LENGTH + 1):
             head, tail = letters[:i], letters[i:]
@@ -394,7 +405,7 @@ class Detector:
         return sorted(seen, key=lambda n: self.popular.ranks.get(n, 0))
 
     def _one_edit(self, name: str, letters: str) -> Resemblance | None:
-        if len(letters) < MIN_LENGTH:
+        if len(letters) < MIN_LENGTH or len(letters) > self.longest + 1:
             return None
         for target in self._candidates({letters} | _deletions(letters)):
             if osa_distance(letters, self.letters_of[target]) != 1:
@@ -437,7 +448,7 @@ class Detector:
         return "".join(mine[shared:]), "".join(theirs[shared:])
 
     def _two_edits(self, name: str, letters: str) -> Resemblance | None:
-        if len(letters) < TWO_EDITS_MIN_LENGTH:
+        if len(letters) < TWO_EDITS_MIN_LENGTH or len(letters) > self.longest + 2:
             return None
         keys = {d2 for d1 in _deletions(letters) for d2 in _deletions(d1)} | _deletions(letters)
         for target in self._candidates(keys):

@@ -187,8 +187,9 @@ class ServiceDatabase:
             if isinstance(exc, ServiceUnreachable | requests.ConnectionError | requests.Timeout):
                 self._unreachable = reason
             raise DatabaseError(self._failure(name, version, reason)) from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # A body that is not JSON, or JSON of another shape than the API's.
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            # A body that is not JSON, or JSON of another shape than the API's (arrays nested
+            # deeper than the stack included: the decoder recurses).
             raise DatabaseError(
                 self._failure(
                     name, version, f"its answer is malformed ({type(exc).__name__}: {exc})"
