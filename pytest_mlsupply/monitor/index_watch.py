@@ -265,10 +265,14 @@ class IndexSource:
             database, database_error = self._open_database(Path(scratch))
             self._poll_newest(index, dependencies, cursors.get(SUBJECT_NEWEST), result)
             for dep in dependencies:
-                subject = f"pypi:{dep.name}"
-                self._poll_dependency(
-                    index, database, database_error, dep, cursors.get(subject), result
-                )
+                cursor = cursors.get(f"pypi:{dep.name}")
+                self._poll_dependency(index, dep, cursor, result)
+                advisories = cursors.get(_advisory_subject(dep.name))
+                if advisories is None and isinstance(cursor, Mapping) and "advisories" in cursor:
+                    # A state written before the advisories had a cursor of their own: they were
+                    # kept in the project's.
+                    advisories = cursor
+                self._poll_advisories(database, database_error, dep, advisories, result)
         return result
 
     def _open_database(self, scratch: Path) -> tuple[Database | None, str | None]:
@@ -373,13 +377,7 @@ class IndexSource:
     # -- one tracked dependency -------------------------------------------------------------
 
     def _poll_dependency(
-        self,
-        index: _Index,
-        database: Database | None,
-        database_error: str | None,
-        dep: TrackedDependency,
-        cursor: Any,
-        result: SourceResult,
+        self, index: _Index, dep: TrackedDependency, cursor: Any, result: SourceResult
     ) -> None:
         subject = f"pypi:{dep.name}"
         before = cursor if isinstance(cursor, Mapping) else None
@@ -419,11 +417,29 @@ class IndexSource:
                     "pinned": sorted(dep.pinned),
                     "deleted": _deleted(before, project),
                 }
+        if new_cursor is not None:  # else an outage: the old cursor is kept, nothing is lost
+            result.cursors[subject] = new_cursor
+
+    def _poll_advisories(
+        self,
+        database: Database | None,
+        database_error: str | None,
+        dep: TrackedDependency,
+        cursor: Any,
+        result: SourceResult,
+    ) -> None:
+        """The advisories of ``dep``'s pins, under a cursor of their own: an advisory service
+        that is down keeps only that cursor, never the releases' record the index gave."""
+        if not dep.pinned:
+            return  # nothing pinned, nothing to ask about or to remember
+        before = cursor if isinstance(cursor, Mapping) else None
         advisories = self._advisories(database, database_error, dep, before, result)
-        if new_cursor is None or advisories is None:
-            return  # an outage: the watcher keeps the old cursor, so nothing is lost
-        new_cursor["advisories"], new_cursor["affected"] = advisories
-        result.cursors[subject] = new_cursor
+        if advisories is not None:
+            recorded, affected = advisories
+            result.cursors[_advisory_subject(dep.name)] = {
+                "advisories": recorded,
+                "affected": affected,
+            }
 
     def _fetch_project(self, index: _Index, name: str) -> _Project | None:
         """The project's JSON, or None when the index answers 404 (no such project)."""
@@ -652,10 +668,8 @@ class IndexSource:
         result: SourceResult,
     ) -> tuple[dict[str, str], dict[str, list[str]]] | None:
         """The advisories' ``modified`` and the pinned versions each affects, by id (the
-        cursor's part), or None after an outage."""
-        subject = f"pypi:{dep.name}"
-        if not dep.pinned:
-            return {}, {}
+        cursor), or None after an outage (of the advisories' subject)."""
+        subject = _advisory_subject(dep.name)
         if database is None:
             reason = f"the advisory database cannot be opened: {database_error}"
             result.outages.append(Outage(self.name, subject, reason))
@@ -736,7 +750,9 @@ class IndexSource:
                 Alert(
                     rule=RULE_ADVISORY,
                     severity=alerts_severity,
-                    subject=subject,
+                    # The project's subject, as before the advisories had a cursor of their
+                    # own: an alert's id hashes it, and must not move.
+                    subject=f"pypi:{dep.name}",
                     # The id and date are the service's text: escaped (printable is the
                     # identity on a plain id, so the keys of real advisories do not move).
                     key=f"{printable(advisory_id)}@{printable(modified) or 'unknown'}{suffix}",
@@ -889,6 +905,11 @@ def _parse_project(body: bytes, where: str) -> _Project:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _advisory_subject(name: str) -> str:
+    """The cursor (and outage) subject of a project's advisories."""
+    return f"pypi-osv:{name}"
 
 
 def _merged(dependencies: Iterable[TrackedDependency]) -> list[TrackedDependency]:

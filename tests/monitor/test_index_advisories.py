@@ -27,7 +27,8 @@ def test_an_advisory_is_raised_when_new_and_again_when_modified_but_not_when_unc
         assert "2.5.1" in first.title
         assert "2.6.0" in first.remediation
         assert "GHSA-53q9-r3pm-6pq6" in first.evidence
-        assert env.cursors["pypi:torch"]["advisories"] == {ADVISORY: "2025-04-21T18:45:00Z"}
+        assert env.cursors["pypi-osv:torch"]["advisories"] == {ADVISORY: "2025-04-21T18:45:00Z"}
+        assert "advisories" not in env.cursors["pypi:torch"]  # a cursor of their own
 
         assert env.alerts() == []
 
@@ -44,25 +45,29 @@ def test_an_advisory_that_does_not_affect_the_pin_raises_nothing() -> None:
     watch = WatchList(dependencies=(TrackedDependency("torch", ("2.6.0",)),))
     with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
         assert env.alerts(watch) == []
-        assert env.cursors["pypi:torch"]["advisories"] == {}
+        assert env.cursors["pypi-osv:torch"]["advisories"] == {}
 
 
-def test_an_unreachable_advisory_service_is_an_outage_yet_the_index_alerts_are_raised() -> None:
+def test_an_unreachable_advisory_service_is_an_outage_of_the_advisories_alone() -> None:
     with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
         env.alerts()
         kept = env.cursors["pypi:torch"]
+        kept_advisories = env.cursors["pypi-osv:torch"]
         env.source.vulnerabilities = {"service": "osv", "url": closed_port_url()}
         env.pypi.publish("torch", "2.7.0", release_file("torch-2.7.0.tar.gz", b"sdist"))
         result = env.poll()
         (outage,) = result.outages
-        assert outage.subject == "pypi:torch"
+        assert outage.subject == "pypi-osv:torch"
         assert "cannot be reached" in outage.reason
         assert [a.key for a in result.alerts] == ["2.7.0"]
-        # Not stored: the next good poll compares with the same cursor, and the release alert
-        # it raises again has the same id, so the watcher raises it once.
-        assert "pypi:torch" not in result.cursors
-        assert env.cursors["pypi:torch"] == kept
-        assert "pypi:requests" in result.cursors  # nothing pinned: no advisory to ask about
+        # The advisories' cursor is not stored: the next good poll compares with the same one.
+        # The releases' record the index gave is stored: the new release is raised once.
+        assert "pypi-osv:torch" not in result.cursors
+        assert env.cursors["pypi-osv:torch"] == kept_advisories
+        assert env.cursors["pypi:torch"] != kept
+        assert "2.7.0" in result.cursors["pypi:torch"]["releases"]
+        assert "pypi:requests" in result.cursors
+        assert "pypi-osv:requests" not in result.cursors  # nothing pinned: nothing to ask
 
 
 def test_an_advisory_is_not_lost_to_an_outage() -> None:
@@ -89,3 +94,14 @@ def test_an_offline_snapshot_named_by_the_manifest_answers_for_the_advisories(
         assert alert.rule == "MLS-MON-208"
         assert alert.key.endswith("@2025-04-21T18:45:00Z")
         assert env.osv.requests == []  # the service was not asked
+
+
+def test_advisories_recorded_in_the_projects_cursor_by_an_older_state_are_not_raised_again() -> (
+    None
+):
+    with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
+        env.alerts()
+        # As a state written before the advisories had a cursor of their own holds them.
+        env.cursors["pypi:torch"].update(env.cursors.pop("pypi-osv:torch"))
+        assert env.alerts() == []
+        assert env.cursors["pypi-osv:torch"]["advisories"] == {ADVISORY: "2025-04-21T18:45:00Z"}

@@ -13,7 +13,7 @@ from tests.monitor.index_env import WATCH, index_env
 from tests.monitor.pypi_server import release_file
 from tests.typosquat.index_server import closed_port_url
 
-SUBJECTS = {"pypi-rss:packages", "pypi:requests", "pypi:torch"}
+SUBJECTS = {"pypi-rss:packages", "pypi:requests", "pypi:torch", "pypi-osv:torch"}
 
 
 def test_an_index_that_is_down_is_an_outage_for_every_subject_and_no_cursor_is_returned() -> None:

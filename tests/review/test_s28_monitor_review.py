@@ -188,8 +188,8 @@ def test_an_advisory_service_that_trickles_its_answer_is_an_outage_within_a_boun
         )
         watch = WatchList(dependencies=(TrackedDependency("torch", ("2.5.1",)),))
         result = within(HANG, lambda: source.poll(watch, {}))
-    assert "pypi:torch" in {o.subject for o in result.outages}
-    assert "pypi:torch" not in result.cursors
+    assert "pypi-osv:torch" in {o.subject for o in result.outages}
+    assert "pypi-osv:torch" not in result.cursors
 
 
 # -- the Hub -------------------------------------------------------------------------------------
