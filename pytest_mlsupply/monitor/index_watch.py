@@ -311,6 +311,14 @@ class IndexSource:
                     f"{redact_url(self.base)}/rss/packages.xml answered HTTP {status}"
                 )
             projects = _parse_newest(body)
+            if not projects:
+                # PyPI's feed always lists the last few dozen registrations: an empty one (a
+                # mirror that serves the path but keeps no feed) can show no look-alike, and
+                # must not read as "none registered".
+                raise _Malformed(
+                    f"{redact_url(self.base)}/rss/packages.xml lists no project: this index "
+                    "keeps no feed of new projects, so look-alikes cannot be watched on it"
+                )
         except (_Unavailable, _Malformed) as exc:
             result.outages.append(Outage(self.name, SUBJECT_NEWEST, str(exc)))
             return

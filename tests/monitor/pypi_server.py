@@ -60,8 +60,11 @@ class FakePyPI(FakeIndex):
 
     projects: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     """Canonical name → version → files."""
-    newest: list[tuple[str, datetime]] = field(default_factory=list)
-    """The newest-packages feed's projects with their creation time, newest first."""
+    newest: list[tuple[str, datetime]] = field(
+        default_factory=lambda: [("an-unremarkable-project", EPOCH - timedelta(minutes=1))]
+    )
+    """The newest-packages feed's projects with their creation time, newest first (PyPI's is
+    never empty: an empty feed is an outage)."""
     faults: dict[str, tuple[str, Any]] = field(default_factory=dict)
     """Path → ("status", code) | ("body", bytes): that path's answer replaced."""
     serial: int = 1000

@@ -81,6 +81,19 @@ def test_a_feed_that_declares_entities_is_an_outage_and_keeps_the_feed_cursor() 
         assert "pypi:torch" in result.cursors  # the other subjects went on
 
 
+def test_a_feed_that_lists_no_project_is_an_outage_not_a_quiet_day() -> None:
+    with index_env() as env:
+        env.alerts()
+        kept = env.cursors["pypi-rss:packages"]
+        env.pypi.newest.clear()  # a mirror that serves the path but keeps no feed
+        result = env.poll()
+        (outage,) = result.outages
+        assert outage.subject == "pypi-rss:packages"
+        assert "lists no project" in outage.reason
+        assert "pypi-rss:packages" not in result.cursors
+        assert env.cursors["pypi-rss:packages"] == kept
+
+
 def test_an_answer_that_is_not_rss_is_an_outage() -> None:
     with index_env() as env:
         env.pypi.faults["/rss/packages.xml"] = ("body", b"<html><body>maintenance</body></html>")
