@@ -274,6 +274,43 @@ def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict
     return listed, folded
 
 
+#: The most of each text of an alert that is stored, printed and posted: a name a hostile
+#: mirror chose (a filename of a megabyte) must not make every sink carry it whole.
+_TITLE_LIMIT, _EVIDENCE_LIMIT, _REMEDIATION_LIMIT, _URL_LIMIT, _KEY_LIMIT = (
+    500,
+    4000,
+    1000,
+    2000,
+    1000,
+)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}… ({len(text) - limit + 40} more characters)"
+
+
+def _bounded(alert: Alert) -> Alert:
+    """``alert`` with each text cut to its limit (saying how much was cut); a key past
+    :data:`_KEY_LIMIT` is replaced by its digest and its head, so its id stays the fact's."""
+    key = alert.key
+    if len(key) > _KEY_LIMIT:
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"sha256:{digest} {key[:200]}…"
+    bounded = Alert(
+        rule=alert.rule,
+        severity=alert.severity,
+        subject=alert.subject,
+        key=key,
+        title=_cut(alert.title, _TITLE_LIMIT),
+        evidence=_cut(alert.evidence, _EVIDENCE_LIMIT),
+        remediation=_cut(alert.remediation, _REMEDIATION_LIMIT),
+        url=_cut(alert.url, _URL_LIMIT) if alert.url is not None else None,
+    )
+    return alert if bounded == alert else bounded
+
+
 def _fold(subject: str, rule: str, rest: list[Alert]) -> Alert:
     # Keyed by what it folds: the same flood met again by a run that lost its cursors is the
     # same alert (raised once), a different one is a new alert.
@@ -315,7 +352,8 @@ def run_once(
     sink_names = [sink.name for sink in sinks]
     for source in sources:
         result = _poll(source, watch, state)
-        alerts, folded = _folded(result.alerts, state.known(alert.id for alert in result.alerts))
+        bounded = [_bounded(alert) for alert in result.alerts]
+        alerts, folded = _folded(bounded, state.known(alert.id for alert in bounded))
         summary.raised.extend(
             state.record(source.name, alerts, result.cursors, sink_names, folded=folded)
         )

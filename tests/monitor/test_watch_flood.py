@@ -100,3 +100,23 @@ def test_a_thousand_new_releases_from_the_index_raise_a_bounded_number_of_alerts
         # Nothing of the flood comes back: the cursor moved past all of it.
         again, _ = run(state, env.source, tmp_path / "a.jsonl")
         assert again.raised == []
+
+
+def test_an_alert_with_a_name_of_a_megabyte_is_stored_and_shown_cut_to_a_bound(
+    tmp_path: Path,
+) -> None:
+    huge = "x" * 1_000_000
+    long = alert(f"file-{huge}", title=f"new file {huge}")
+    source = ScriptedSource("hub", [SourceResult(alerts=[long]), SourceResult(alerts=[long])])
+    with State.open(tmp_path / "state.sqlite") as state:
+        summary, out = run(state, source, tmp_path / "a.jsonl")
+        (raised,) = summary.raised
+        assert len(raised.title) <= 500
+        assert "more characters)" in raised.title
+        assert raised.key.startswith("sha256:")
+        assert len(raised.key) < 300
+        assert len(out) < 2000
+        assert (tmp_path / "a.jsonl").stat().st_size < 10_000
+        # The same fact on the next poll is the same alert: raised once.
+        again, _ = run(state, source, tmp_path / "a.jsonl")
+        assert again.raised == []
