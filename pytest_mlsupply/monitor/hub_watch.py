@@ -6,7 +6,7 @@ For each tracked model (subject ``hf://org/name``; ``hf-datasets://`` for a data
    (``model_info(securityStatus=True, files_metadata=True)``: one request, with a timeout and
    no retry loop, so a dead or slow Hub is an outage in seconds);
 2. when the head is not the pinned commit (or, unpinned, the head seen last time): lists the
-   head's history (``list_repo_commits``) and raises *new commits*; a pinned commit missing from
+   head's history (read back to the pin only, :func:`_history`) and raises *new commits*; a pinned commit missing from
    that history, or no longer resolvable at all, is a force-push or a deletion (critical);
 3. compares the file listings of the pinned commit and the head by content digest (LFS sha256,
    else git blob id) and rates each added or changed file by risk: a pickle-based file (decided
@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pytest_mlsupply.monitor.alerts import (
     Alert,
@@ -160,6 +161,42 @@ class _Poll:
         self.alerts.append(
             Alert(rule, severity, self.subject, key, title, evidence, remediation, url)
         )
+
+
+@dataclass(frozen=True)
+class _Commit:
+    id: str
+    title: str
+
+
+def _history(
+    api: HfApi, settings: HubSettings, model: TrackedModel, head: str, wanted: set[str | None]
+) -> list[_Commit]:
+    """The branch's commits from ``head`` back, newest first, read a page at a time until every
+    commit of ``wanted`` was read (to the first commit when one is not in the history).
+
+    ``list_repo_commits`` reads the whole history before it returns, with no timeout: a model
+    with thousands of commits would be an outage on every poll, though its pin is a few commits
+    back. This adapter drives the same paginated endpoint through huggingface_hub's own
+    ``paginate`` (the Link headers, retries and errors of the client) and stops early."""
+    from huggingface_hub.utils._pagination import paginate
+
+    url = (
+        f"{settings.endpoint}/api/{model.repo_type}s/{model.repo_id}/commits/{quote(head, safe='')}"
+    )
+    missing = {commit for commit in wanted if commit}
+    read: list[_Commit] = []
+    # The headers list_repo_commits sends (the client's token, user agent, library).
+    headers = api._build_hf_headers()
+    for item in paginate(url, params={}, headers=headers, timeout=settings.timeout):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise _Malformed(f"a commit of the history is not an object with an id: {item!r:.80}")
+        commit = _Commit(item["id"].lower(), str(item.get("title") or ""))
+        read.append(commit)
+        missing.discard(commit.id)
+        if not missing:
+            break
+    return read
 
 
 class HubSource:
@@ -297,12 +334,12 @@ class HubSource:
         if before.get("head") == head and before.get("base") == base and before.get("analysed"):
             return {**cursor, "analysed": True}  # raised with the cursor already stored
         history = _bounded(
-            lambda: api.list_repo_commits(model.repo_id, repo_type=model.repo_type, revision=head),
+            lambda: _history(api, settings, model, head, {base, erased}),
             settings.timeout * _LISTING_DEADLINE_FACTOR,
             "the commit history",
             service="the Hub",
         )
-        ids = [str(c.commit_id).lower() for c in history]
+        ids = [commit.id for commit in history]
         if erased is not None and erased not in ids:
             poll.add(
                 PINNED_GONE,
@@ -321,7 +358,7 @@ class HubSource:
         new = history[: ids.index(base)] if base in ids else history
         base_files = self._base_listing(api, settings, poll, base, head, base in ids, len(ids))
         # The titles are the owner's text, of any length: each is cut short.
-        titles = [shown(str(c.title)[:_TITLE_CHARS]) for c in new[:_TITLES_SHOWN]]
+        titles = [shown(c.title[:_TITLE_CHARS]) for c in new[:_TITLES_SHOWN]]
         more = f", and {len(new) - _TITLES_SHOWN} more" if len(new) > _TITLES_SHOWN else ""
         since = "since the pinned commit" if model.pinned else "since the last poll"
         if base not in ids:

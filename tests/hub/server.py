@@ -18,7 +18,8 @@ What the client asks, and what this server answers (read from ``file_download.py
   ``Authorization`` header as it does for the real CDN) with ``X-Linked-Etag`` (the sha256),
   ``X-Linked-Size`` and ``X-Repo-Commit``. No ``X-Xet-*`` header and no ``xetHash`` are ever
   sent, so the client never takes the Xet path.
-- ``GET /api/{models,datasets}/{repo}/commits/{rev}`` (``list_repo_commits``).
+- ``GET /api/{models,datasets}/{repo}/commits/{rev}[?p=N]`` (``list_repo_commits``; the monitor
+  reads it page by page): newest first, paged like the tree.
 - ``GET /api/models?author=<org>[&expand=...]`` (``list_models``): the org's model repositories
   (``id``, ``author``, ``sha``, ``lastModified``, ``private``), paginated like the tree.
 - ``securityStatus=True`` on the info endpoint (``model_info(securityStatus=True)``): the repo's
@@ -432,7 +433,7 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
             elif op == "tree":
                 self._tree(repo, sha, unquote(m["path"] or ""), query, url)
             else:
-                self._commits(repo, sha)
+                self._commits(repo, sha, query, url)
 
         def _info(self, repo: HubRepo, sha: str, *, blobs: bool, security: bool = False) -> None:
             siblings = []
@@ -555,7 +556,9 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                 headers["Link"] = f'<{hub.endpoint}{url.path}?{params}>; rel="next"'
             self._json(page, headers)
 
-        def _commits(self, repo: HubRepo, sha: str) -> None:
+        def _commits(
+            self, repo: HubRepo, sha: str, query: dict[str, list[str]], url: Any
+        ) -> None:
             history = []
             current: str | None = sha
             while current is not None:
@@ -570,7 +573,13 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                     }
                 )
                 current = commit.parent
-            self._json(history)
+            # Paged as the Hub pages it: ``?p=<page>``, the next page in a Link header.
+            number = int((query.get("p") or ["0"])[0])
+            page = history[number * hub.page_size : (number + 1) * hub.page_size]
+            headers: dict[str, str] = {}
+            if (number + 1) * hub.page_size < len(history):
+                headers["Link"] = f'<{hub.endpoint}{url.path}?p={number + 1}>; rel="next"'
+            self._json(page, headers)
 
         # -- file downloads --------------------------------------------------------------
 

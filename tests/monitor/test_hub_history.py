@@ -103,3 +103,39 @@ def test_a_deleted_repository_is_a_critical_alert_not_an_outage(hub_env: FakeHub
     assert gone.severity is Severity.CRITICAL
     assert "deleted, renamed or made private" in gone.evidence
     assert not result.outages
+
+
+def test_the_history_is_read_page_by_page_only_back_to_the_pinned_commit(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    for n in range(30):  # a long history before the pin (two commits a page on this Hub)
+        repo.commit({"README.md": f"v{n}".encode()}, title=f"old {n}")
+    pinned = repo.commit({"README.md": b"pinned"}, title="the pin")
+    for n in range(3):
+        repo.commit({"README.md": f"new {n}".encode()}, title=f"new {n}")
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [news] = by_rule(result.alerts, NEW_COMMITS)
+    assert "3 new commit(s)" in news.title
+    assert "'the pin'" not in news.evidence
+    pages = [r for r in hub_env.requests_to("hub") if "/commits/" in r.path]
+    assert len(pages) == 2  # the pin is the 4th commit back: 2 pages of 2, not all 17
+
+
+def test_a_pinned_commit_missing_from_a_long_history_is_looked_for_to_its_first_commit(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit({"README.md": b"pinned"}, title="the pin")
+    repo.force_push({"README.md": b"rewritten 0"})
+    for n in range(1, 9):
+        repo.commit({"README.md": f"rewritten {n}".encode()}, title=f"rewrite {n}")
+
+    result = poll([TrackedModel("acme/tiny", pinned)])
+
+    [gone] = by_rule(result.alerts, PINNED_GONE)
+    assert gone.severity is Severity.CRITICAL
+    pages = [r for r in hub_env.requests_to("hub") if "/commits/" in r.path]
+    assert len(pages) == 5  # 9 commits, 2 a page: every page was read before calling it gone
