@@ -6,8 +6,9 @@ For each tracked model (subject ``hf://org/name``; ``hf-datasets://`` for a data
    (``model_info(securityStatus=True, files_metadata=True)``: one request, with a timeout and
    no retry loop, so a dead or slow Hub is an outage in seconds);
 2. when the head is not the pinned commit (or, unpinned, the head seen last time): lists the
-   head's history (read back to the pin only, :func:`_history`) and raises *new commits*; a pinned commit missing from
-   that history, or no longer resolvable at all, is a force-push or a deletion (critical);
+   head's history (read back to the pin only, :func:`_history`) and raises *new commits*; a
+   pinned commit missing from that history, or no longer resolvable at all, is a force-push or
+   a deletion (critical);
 3. compares the file listings of the pinned commit and the head by content digest (LFS sha256,
    else git blob id) and rates each added or changed file by risk: a pickle-based file (decided
    by its content: it is downloaded and the artifact scanner identifies it, whatever its name),
