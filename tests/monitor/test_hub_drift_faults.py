@@ -100,3 +100,44 @@ def test_a_file_on_disk_the_hub_does_not_list_fails_the_drift_item(
     [finding] = drift_findings(pytester.path)
     assert (finding["rule"], finding["severity"]) == ("MLS-DRIFT-003", "high")
     assert finding["location"] == {"file": "tiny/extra.py"}
+
+
+def test_the_token_is_in_no_report_when_the_hub_echoes_it_into_its_error(
+    pytester: pytest.Pytester,
+    fake_hub: FakeHub,
+    pinned: tuple[HubRepo, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = "hf_drift_secret_0123456789abcdef"
+    repo, commit = pinned
+    download("acme/tiny-bert", commit)
+    monkeypatch.setenv("HF_TOKEN", token)
+    repo.echo_authorization = 400
+
+    result = pytester.runpytest_subprocess(*RUN, "--mlsupply-online")
+
+    assert any(r.authorization == f"Bearer {token}" for r in fake_hub.requests)  # it was sent
+    assert drift_rows(pytester.path)[0]["cells"] == {"drift": "error"}
+    assert token not in result.stdout.str() + result.stderr.str()
+    for report in (pytester.path / "build").iterdir():
+        assert token not in report.read_text(), report.name
+
+
+def test_findings_past_the_first_twenty_are_counted_in_one_finding_not_dropped(
+    pytester: pytest.Pytester, hf_cache: Path, pinned: tuple[HubRepo, str]
+) -> None:
+    commit = pinned[1]
+    download("acme/tiny-bert", commit)
+    settings = HubSettings(endpoint="", cache_dir=hf_cache, offline=False, timeout=1.0)
+    snapshot = local_snapshot(HubRef("model", "acme/tiny-bert", commit), settings)
+    for number in range(23):
+        (snapshot / f"dropped-{number:02}.txt").write_text(f"{number}\n")
+
+    pytester.runpytest_subprocess(*RUN, "--mlsupply-online")
+
+    findings = drift_findings(pytester.path)
+    assert len(findings) == 21
+    assert {f["rule"] for f in findings} == {"MLS-DRIFT-003"}
+    [counted] = [f for f in findings if "more files" in f["title"]]
+    assert counted["title"].endswith("(3 more files)")
+    assert counted["evidence"] == "dropped-20.txt, dropped-21.txt, dropped-22.txt"
