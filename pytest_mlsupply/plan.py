@@ -1,7 +1,8 @@
 """The plan: which checks run on which subjects, grouped into the items pytest will collect.
 
-An item is one artifact check on one file, one dependency (all dependency checks), or one
-provenance claim about a model. The plan is derived only from the inventory and the check
+An item is one artifact check on one file, one dependency (all dependency checks), one
+provenance claim about a model, one code file, or (``--mlsupply-online``) one model's drift from
+the Hub. The plan is derived only from the inventory and the check
 registry, so the xdist controller can rebuild it and mark cells that never ran as "not run".
 """
 
@@ -19,7 +20,8 @@ class PlannedItem:
     subject: str
     """The matrix row: ``model/relpath`` for artifacts, ``name==version`` for dependencies,
     the model's or dataset's name for provenance claims, the file's path relative to the
-    manifest for code (``src/app/load.py``; ``src/`` for a ``code.paths`` entry with no file)."""
+    manifest for code (``src/app/load.py``; ``src/`` for a ``code.paths`` entry with no file),
+    the model's name for drift."""
     checks: tuple[str, ...]
     """The matrix columns this item fills (one for artifact and provenance items)."""
     skip: str | None = None
@@ -29,13 +31,19 @@ class PlannedItem:
     @property
     def name(self) -> str:
         """The item's name inside the manifest file node, e.g. ``artifact[m/f.bin::format]``."""
-        if self.kind in (RowKind.DEPENDENCY, RowKind.CODE):
+        if self.kind in (RowKind.DEPENDENCY, RowKind.CODE, RowKind.DRIFT):
             return f"{self.kind.value}[{self.subject}]"
         return f"{self.kind.value}[{self.subject}::{self.checks[0]}]"
 
     @property
     def sort_key(self) -> tuple[int, str, tuple[str, ...]]:
-        order = {RowKind.ARTIFACT: 0, RowKind.DEPENDENCY: 1, RowKind.PROVENANCE: 2, RowKind.CODE: 3}
+        order = {
+            RowKind.ARTIFACT: 0,
+            RowKind.DEPENDENCY: 1,
+            RowKind.PROVENANCE: 2,
+            RowKind.CODE: 3,
+            RowKind.DRIFT: 4,
+        }
         return (order[self.kind], self.subject, self.checks)
 
 
@@ -45,13 +53,19 @@ RESOLVE_CHECK = "resolve"
 READ_CHECK = "read"
 
 
-def build_plan(inventory: Inventory) -> list[PlannedItem]:
-    """Every item to run, in a stable sorted order (xdist needs identical collection)."""
+def build_plan(inventory: Inventory, *, online: bool = False) -> list[PlannedItem]:
+    """Every item to run, in a stable sorted order (xdist needs identical collection).
+
+    ``online`` (``--mlsupply-online``) adds a ``drift[<model>]`` item per model pinned to a Hub
+    commit: it asks the Hub, so a gate, offline by construction, never plans one. The xdist
+    controller has the same options as its workers, so it plans the same items.
+    """
     from pytest_mlsupply.checks.registry import (
         ARTIFACT_CHECKS,
         CODE_CHECKS,
         DATASET_CHECKS,
         DEPENDENCY_CHECKS,
+        DRIFT_CHECKS,
         PROVENANCE_CHECKS,
     )
 
@@ -62,6 +76,10 @@ def build_plan(inventory: Inventory) -> list[PlannedItem]:
         for claim in PROVENANCE_CHECKS:
             if claim.applies(model) or claim.required_by(inventory.manifest.policy):
                 items.append(PlannedItem(RowKind.PROVENANCE, model.name, (claim.name,)))
+        if online:
+            drift = tuple(line.name for line in DRIFT_CHECKS if line.applies(model))
+            if drift:
+                items.append(PlannedItem(RowKind.DRIFT, model.name, drift))
     for dataset in inventory.datasets:
         # Dataset names never equal model names (the loader refuses it): rows stay apart.
         for dataset_claim in DATASET_CHECKS:

@@ -218,6 +218,9 @@ class RowKind(enum.StrEnum):
     PROVENANCE = "provenance"
     CODE = "code"
     """One file of the project's own code (``code: {paths: [...]}``), judged by the code checks."""
+    DRIFT = "drift"
+    """A model pinned to a Hub commit, compared with what the Hub publishes at that commit
+    (planned only under ``--mlsupply-online``: it asks the Hub)."""
 
 
 @dataclass

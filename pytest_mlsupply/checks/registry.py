@@ -80,6 +80,12 @@ def _has_card(model: ResolvedModel) -> bool:
     return model.card_path is not None and model.card_path.is_file()
 
 
+def _pinned_to_commit(model: ResolvedModel) -> bool:
+    # Only a pin names what the Hub must still publish: a branch moves by design.
+    source = model.decl.source
+    return source is not None and source.pinned
+
+
 def _licences_restricted(policy: Policy) -> bool:
     return policy.licenses != LicensePolicy()
 
@@ -161,6 +167,12 @@ DATASET_CHECKS: tuple[Registered[DatasetDecl], ...] = (
 
 CODE_CHECKS: tuple[Registered[CodeFile], ...] = (
     Registered("code", RowKind.CODE, _CHECKS + "code_loading:CHECK", when=lambda _: True),
+)
+
+
+#: Planned only under ``--mlsupply-online`` (``build_plan(..., online=True)``): they ask the Hub.
+DRIFT_CHECKS: tuple[Registered[ResolvedModel], ...] = (
+    Registered("drift", RowKind.DRIFT, _CHECKS + "drift:CHECK", when=_pinned_to_commit),
 )
 
 

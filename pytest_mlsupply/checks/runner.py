@@ -64,11 +64,14 @@ def _run_one(item: PlannedItem, name: str, ctx: CheckContext) -> Outcome:
         CODE_CHECKS,
         DATASET_CHECKS,
         DEPENDENCY_CHECKS,
+        DRIFT_CHECKS,
         PROVENANCE_CHECKS,
     )
 
     subject = _subjects(ctx).get((item.kind, item.subject))
     try:
+        if item.kind is RowKind.DRIFT and isinstance(subject, ResolvedModel):
+            return _call(_find(DRIFT_CHECKS, name), subject, ctx)
         if isinstance(subject, ArtifactFile):
             return _call(_find(ARTIFACT_CHECKS, name), subject, ctx)
         if isinstance(subject, Dependency):
@@ -94,6 +97,7 @@ def _subjects(ctx: CheckContext) -> dict[tuple[RowKind, str], object]:
         inv = ctx.inventory
         for model in inv.models:
             ctx.subjects[(RowKind.PROVENANCE, model.name)] = model
+            ctx.subjects[(RowKind.DRIFT, model.name)] = model
             for file in files_with_missing_pins(model):
                 ctx.subjects.setdefault((RowKind.ARTIFACT, file.subject), file)
         for dataset in inv.datasets:

@@ -42,6 +42,11 @@ class HubRef:
         scheme = "hf" if self.repo_type == "model" else "hf-datasets"
         return f"{scheme}://{self.repo_id}@{self.revision}"
 
+    @property
+    def pinned(self) -> bool:
+        """Whether the revision is a full commit id (40 lowercase hex), not a branch or tag."""
+        return len(self.revision) == 40 and all(c in "0123456789abcdef" for c in self.revision)
+
 
 @dataclass(frozen=True)
 class RevisionPointer:

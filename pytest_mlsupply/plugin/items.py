@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,16 +10,13 @@ import pytest
 from pytest_mlsupply.checks.runner import run_item
 from pytest_mlsupply.manifest.errors import ManifestError
 from pytest_mlsupply.plan import PlannedItem
-from pytest_mlsupply.printable import one_line, printable, terminal_text
+from pytest_mlsupply.printable import one_line, terminal_text
 from pytest_mlsupply.results import CheckResult, Location, RowKind, Severity, Verdict
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-    from pytest_mlsupply.manifest.model import HubRef
     from pytest_mlsupply.plugin.state import MlsupplyState
-
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 class ChecksDidNotPass(Exception):
@@ -50,15 +46,6 @@ class ManifestFile(pytest.File):
                 # read (and hashed ahead, plugin/prefetch.py) by that worker only.
                 item.add_marker(pytest.mark.xdist_group(name=planned.subject))
             yield item
-        if self.config.getoption("mlsupply_online", default=False):
-            # Opt-in only: a drift item asks the Hub, and a gate is offline by construction.
-            for model in loaded.manifest.models:
-                ref = model.source
-                if ref is not None and _COMMIT.match(ref.revision):
-                    name = f"drift[{printable(model.name)}]"
-                    yield DriftItem.from_parent(
-                        self, name=name, nodeid=f"{self.nodeid}::{name}", ref=ref
-                    )
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: ExceptionInfo[BaseException]
@@ -82,23 +69,6 @@ class GeneratedItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"mlsupply: {self.name}"
-
-
-class DriftItem(GeneratedItem):
-    """``drift[<model>]``: the Hub still publishes the pinned commit's files as they are on disk
-    (``--mlsupply-online``; see docs/monitor-hub.md)."""
-
-    def __init__(self, *, ref: HubRef, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.ref = ref
-
-    def runtest(self) -> None:
-        from pytest_mlsupply.monitor.drift import drift_problems
-
-        problems = drift_problems(self.ref)
-        if problems:
-            lines = "\n".join(f"  {problem}" for problem in problems)
-            raise ChecksDidNotPass(f"{self.ref.uri} has drifted from the Hub:\n{lines}")
 
 
 class MlsupplyItem(GeneratedItem):

@@ -34,6 +34,9 @@ class Settings:
     html: Path | None = None
     """``--mlsupply-html`` (from the invocation dir) or ini ``mlsupply_html`` (from the
     rootdir): the HTML report; None leaves it to the manifest's ``output.html``."""
+    online: bool = False
+    """``--mlsupply-online``: plan a ``drift[<model>]`` item per model pinned to a Hub commit
+    (the xdist controller reads the same option, so it plans the same items)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def read_settings(config: pytest.Config) -> Settings:
         invocation_dir=invocation,
         sarif=_path("mlsupply_sarif") or _ini_path(config, "mlsupply_sarif"),
         html=_path("mlsupply_html") or _ini_path(config, "mlsupply_html"),
+        online=bool(config.getoption("mlsupply_online", default=False)),
     )
 
 

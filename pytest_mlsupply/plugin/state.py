@@ -164,7 +164,7 @@ class MlsupplyState:
             # Raises ManifestError, named like the manifest's.
             baseline, self.baseline_day = _load_baseline(manifest)
             inventory = build_inventory(manifest)
-            plan = build_plan(inventory)
+            plan = build_plan(inventory, online=self.settings.online)
             context = CheckContext(
                 policy=manifest.policy,
                 inventory=inventory,

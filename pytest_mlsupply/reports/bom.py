@@ -299,6 +299,8 @@ def _assemble(
     subject_refs: dict[tuple[RowKind, str], str] = {}
     for resolved in inventory.models:
         subject_refs[(RowKind.PROVENANCE, resolved.name)] = model_ref(resolved.name)
+        # Its drift from the Hub (--mlsupply-online) is a fact about the model, like a claim.
+        subject_refs[(RowKind.DRIFT, resolved.name)] = model_ref(resolved.name)
         for artifact in resolved.files:
             subject_refs[(RowKind.ARTIFACT, artifact.subject)] = file_ref(artifact.subject)
     for dataset in inventory.datasets:

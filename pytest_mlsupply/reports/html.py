@@ -50,12 +50,14 @@ KIND_TITLES = {
     "dependency": "Dependencies",
     "provenance": "Provenance",
     "code": "Code",
+    "drift": "Hub drift",
 }
 ROW_HEADERS = {
     "artifact": "model file",
     "dependency": "dependency",
     "provenance": "model or dataset",
     "code": "code file",
+    "drift": "model",
 }
 #: A row or finding without findings still passes the severity filter under this token.
 NO_FINDINGS = "none"

@@ -34,6 +34,7 @@ KIND_ORDER: tuple[RowKind, ...] = (
     RowKind.DEPENDENCY,
     RowKind.PROVENANCE,
     RowKind.CODE,
+    RowKind.DRIFT,
 )
 
 #: Verdicts worst first: when two results claim one cell, the worse one wins, so the outcome
@@ -56,12 +57,14 @@ _KIND_TITLES = {
     RowKind.DEPENDENCY: "Dependencies",
     RowKind.PROVENANCE: "Provenance",
     RowKind.CODE: "Code",
+    RowKind.DRIFT: "Hub drift",
 }
 _ROW_HEADERS = {
     RowKind.ARTIFACT: "model file",
     RowKind.DEPENDENCY: "dependency",
     RowKind.PROVENANCE: "model",
     RowKind.CODE: "code file",
+    RowKind.DRIFT: "model",
 }
 #: Datasets are provenance rows (their claim is ``dataset``) shown in a section of their own.
 DATASETS_TITLE = "Datasets"

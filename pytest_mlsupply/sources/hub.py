@@ -62,6 +62,16 @@ recorded in the cache when it downloaded the commit, or only the name of the cac
 class HubResolutionError(Exception):
     """A hub reference could not be resolved; the message says why and what to do (no secrets)."""
 
+    def __init__(self, message: str, *, gone: HubGone | None = None) -> None:
+        super().__init__(message)
+        self.gone = gone
+        """Set when the Hub said the reference does not exist: its revision (never pushed, or
+        dropped by a history rewrite) or its repository (deleted, or private to this reader).
+        None for every other cause (an unexpected answer, a gated repository, a client error)."""
+
+
+HubGone = Literal["revision", "repository"]
+
 
 @dataclass(frozen=True)
 class HubFileMeta:
@@ -165,7 +175,7 @@ def resolve_hub(
     try:
         return _resolve(ref, patterns, settings)
     except HubResolutionError as exc:
-        raise HubResolutionError(scrub(str(exc), secrets)) from None
+        raise HubResolutionError(scrub(str(exc), secrets), gone=exc.gone) from None
     except Exception as exc:  # the client raises many types; any of them means "not resolved"
         raise HubResolutionError(
             scrub(f"{ref.uri} could not be resolved: {type(exc).__name__}: {exc}", secrets)
@@ -422,7 +432,7 @@ def _fetch_listing(ref: HubRef, settings: HubSettings) -> tuple[str, dict[str, H
         status = exc.response.status_code if exc.response is not None else 0
         if status >= 500 or status in (408, 429):
             raise _HubUnreachable(f"HTTP {status}") from None
-        raise HubResolutionError(_http_error_message(ref, exc, settings)) from None
+        raise HubResolutionError(_http_error_message(ref, exc, settings), gone=_gone(exc)) from None
     commit = (info.sha or "").lower()
     if not _COMMIT_RE.match(commit):
         raise HubResolutionError(
@@ -544,6 +554,22 @@ def _blob_listing(snapshot: Path) -> dict[str, HubFileMeta]:
 
 
 # -- messages -------------------------------------------------------------------------------
+
+
+def _gone(exc: Exception) -> HubGone | None:
+    """What the Hub said no longer exists, from the client's error type (as the message reads
+    it): a gated repository exists, so it is not gone."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, RevisionNotFoundError):
+        return "revision"
+    if isinstance(exc, RepositoryNotFoundError) and not isinstance(exc, GatedRepoError):
+        return "repository"
+    return None
 
 
 def _http_error_message(ref: HubRef, exc: Exception, settings: HubSettings) -> str:

@@ -279,7 +279,7 @@ def test_a_hub_that_trickles_its_listing_is_drift_not_ruled_out_within_a_bounded
     tmp_path: Path,
 ) -> None:
     from pytest_mlsupply.manifest.model import HubRef
-    from pytest_mlsupply.monitor.drift import drift_problems
+    from pytest_mlsupply.monitor.drift import check_drift
 
     commit = "a" * 40
     snapshot = tmp_path / "models--acme--bert" / "snapshots" / commit
@@ -288,8 +288,10 @@ def test_a_hub_that_trickles_its_listing_is_drift_not_ruled_out_within_a_bounded
     with raw_server(_headers_one_byte_a_while) as base:
         settings = HubSettings(endpoint=base, cache_dir=tmp_path, offline=False, timeout=0.5)
         ref = HubRef("model", "acme/bert", commit)
-        [problem] = within(HANG, lambda: drift_problems(ref, settings))
-    assert "cannot be ruled out" in problem
+        drift = within(HANG, lambda: check_drift(ref, settings))
+    assert drift.problems == ()
+    assert drift.error is not None
+    assert "cannot be ruled out" in drift.error
 
 
 def test_a_state_whose_directory_cannot_be_made_is_a_state_error_naming_it(

@@ -4,7 +4,7 @@ Each test drives the loopback Hub (tests/hub/server.py) through huggingface_hub,
 publisher who wants a change to go unnoticed would: a rule that fires once and is then silenced
 for good, a history rewrite past the pin, remote code named from a config file other than
 ``config.json``, a removal that makes a loader take a pickle, a repository that changes hands,
-a file that stops the rating half-way; and a local snapshot the drift item does not compare.
+a file that stops the rating half-way; and a local snapshot the drift check does not compare.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 from pytest_mlsupply.manifest.model import HubRef
 from pytest_mlsupply.monitor.alerts import Alert, TrackedModel, WatchList
-from pytest_mlsupply.monitor.drift import drift_problems, local_snapshot
+from pytest_mlsupply.monitor.drift import Drift, DriftKind, check_drift, local_snapshot
 from pytest_mlsupply.monitor.hub_watch import (
     CUSTOM_CODE,
     NEW_REPOSITORY,
@@ -33,19 +35,22 @@ from pytest_mlsupply.monitor.hub_watch import (
 from pytest_mlsupply.monitor.state import State
 from pytest_mlsupply.results import Severity
 from pytest_mlsupply.sources.hub import HubSettings
-from tests.hub.server import FakeHub
+from tests.hub.server import FakeHub, HubRepo
 from tests.monitor.hub_helpers import (
     PICKLE_PAYLOAD,
+    RUN,
     by_rule,
     download,
     fake_hub,
     hf_cache,
     hub_env,
+    pinned,
     poll,
     safetensors,
 )
+from tests.monitor.test_hub_drift import drift_findings, drift_rows
 
-__all__ = ["fake_hub", "hf_cache", "hub_env"]  # fixtures, used by name
+__all__ = ["fake_hub", "hf_cache", "hub_env", "pinned"]  # fixtures, used by name
 
 
 def watch(state: State, models: Iterable[TrackedModel]) -> list[Alert]:
@@ -216,7 +221,10 @@ def test_an_empty_snapshot_directory_is_not_a_drift_free_pass(hub_env: FakeHub) 
     for path in snapshot.iterdir():
         path.unlink()
 
-    assert drift_problems(ref) != []
+    drift = check_drift(ref)
+
+    assert drift.error is not None, drift
+    assert "holds no file to compare" in drift.error
 
 
 def test_a_snapshot_of_dangling_links_only_is_not_a_drift_free_pass(hub_env: FakeHub) -> None:
@@ -224,7 +232,10 @@ def test_a_snapshot_of_dangling_links_only_is_not_a_drift_free_pass(hub_env: Fak
     for path in snapshot.iterdir():
         path.resolve().unlink()  # the blob is gone, the link stays
 
-    assert drift_problems(ref) != []
+    drift = check_drift(ref)
+
+    assert drift.error is not None, drift
+    assert "holds no file to compare" in drift.error
 
 
 def test_a_linked_directory_in_the_snapshot_is_compared_or_refused(
@@ -241,16 +252,18 @@ def test_a_linked_directory_in_the_snapshot_is_compared_or_refused(
     (snapshot / "sub").rmdir()
     os.symlink(elsewhere, snapshot / "sub")  # what a loader reads as sub/model.safetensors
 
-    problems = drift_problems(ref)
+    drift = check_drift(ref)
 
-    assert any("sub" in problem for problem in problems), problems
+    # config.json matched, so only the refusal of the linked directory stands between this
+    # snapshot and a pass.
+    assert [(p.kind, p.path) for p in drift.problems] == [(DriftKind.NOT_A_FILE, "sub")], drift
 
 
 def test_a_file_the_hub_lists_without_any_digest_is_drift_not_ruled_out(
     hub_env: FakeHub,
 ) -> None:
     repo = hub_env.add_repo("acme/tiny")
-    commit = repo.commit({"config.json": b'{"model_type": "bert"}'})
+    commit = repo.commit({"config.json": b'{"model_type": "bert"}', "extra.txt": b"x"})
     download("acme/tiny", commit)
     ref = HubRef("model", "acme/tiny", commit)
     snapshot = local_snapshot(ref, HubSettings.from_environment())
@@ -261,22 +274,70 @@ def test_a_file_the_hub_lists_without_any_digest_is_drift_not_ruled_out(
     # digest: nothing to compare the tampered file with.
     repo.serve_wrong_metadata(commit, "config.json", oid=None)
 
-    assert drift_problems(ref) != []
+    drift = check_drift(ref)
+
+    assert drift.error is not None, drift
+    assert "'config.json'" in drift.error
+    assert "drift cannot be ruled out" in drift.error
+    assert drift.compared == 1  # extra.txt still compared (and matched)
 
 
 def test_a_named_pipe_in_the_snapshot_is_a_problem_not_a_hang(hub_env: FakeHub) -> None:
     ref, snapshot = _pinned_snapshot(hub_env, {"config.json": b"{}", "model.bin": b"weights"})
     (snapshot / "model.bin").unlink()
     os.mkfifo(snapshot / "model.bin")  # a reader blocks on it until a writer comes, forever
-    found: list[list[str]] = []
-    worker = threading.Thread(target=lambda: found.append(drift_problems(ref)), daemon=True)
+    found: list[Drift] = []
+    worker = threading.Thread(target=lambda: found.append(check_drift(ref)), daemon=True)
 
     worker.start()
     worker.join(15)
 
-    assert not worker.is_alive(), "drift_problems hung reading a named pipe"
-    [problems] = found
-    assert any("model.bin" in problem for problem in problems), problems
+    assert not worker.is_alive(), "check_drift hung reading a named pipe"
+    [drift] = found
+    assert [(p.kind, p.path) for p in drift.problems] == [(DriftKind.NOT_A_FILE, "model.bin")]
+
+
+def test_a_linked_directory_fails_the_drift_item_and_a_file_without_digest_is_its_error(
+    pytester: pytest.Pytester,
+    fake_hub: FakeHub,
+    hf_cache: Path,
+    pinned: tuple[HubRepo, str],
+    tmp_path: Path,
+) -> None:
+    """Through the item: the refusal is a finding of its own rule in the matrix, and a file the
+    Hub gives no digest for keeps the cell an error beside it, never a pass."""
+    repo, commit = pinned
+    download("acme/tiny-bert", commit)
+    snapshot = local_snapshot(
+        HubRef("model", "acme/tiny-bert", commit),
+        HubSettings(endpoint="", cache_dir=hf_cache, offline=False, timeout=1.0),
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.safetensors").write_bytes(PICKLE_PAYLOAD)
+    os.symlink(elsewhere, snapshot / "sub")
+    listed = sorted(p.name for p in snapshot.iterdir() if p.name != "sub")
+    repo.serve_wrong_metadata(commit, listed[0], oid=None, sha256=None)
+
+    result = pytester.runpytest_subprocess(*RUN, "--mlsupply-online")
+
+    result.stdout.fnmatch_lines(
+        ["*mlsupply.yaml::drift?tiny? FAILED*", "*MLS-DRIFT-004 snapshot entry is not a regular*"]
+    )
+    assert result.ret == 1
+    assert drift_rows(pytester.path) == [
+        {"kind": "drift", "subject": "tiny", "cells": {"drift": "fail"}}
+    ]
+    [finding] = drift_findings(pytester.path)
+    assert (finding["rule"], finding["severity"]) == ("MLS-DRIFT-004", "high")
+    assert finding["location"] == {"file": "tiny/sub"}
+    result.stdout.fnmatch_lines([f"*{listed[0]}*with no digest*drift cannot be ruled out*"])
+
+    os.unlink(snapshot / "sub")
+    result = pytester.runpytest_subprocess(*RUN, "--mlsupply-online")
+
+    result.stdout.fnmatch_lines(["*mlsupply.yaml::drift?tiny? FAILED*", "*ERROR*"])
+    assert drift_rows(pytester.path)[0]["cells"] == {"drift": "error"}
 
 
 # -- changes the rating reads as "other files" -------------------------------------------------
