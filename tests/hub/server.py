@@ -556,9 +556,7 @@ def _handler(hub: FakeHub, role: str) -> type[BaseHTTPRequestHandler]:
                 headers["Link"] = f'<{hub.endpoint}{url.path}?{params}>; rel="next"'
             self._json(page, headers)
 
-        def _commits(
-            self, repo: HubRepo, sha: str, query: dict[str, list[str]], url: Any
-        ) -> None:
+        def _commits(self, repo: HubRepo, sha: str, query: dict[str, list[str]], url: Any) -> None:
             history = []
             current: str | None = sha
             while current is not None:
