@@ -119,6 +119,14 @@ class TerminalSink:
             raise SinkError(f"terminal: cannot write: {exc}") from None
 
 
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class JsonlSink:
     """Appends one JSON object per line to a file (alerts, and ``{"type": "outage"}`` records)."""
 
@@ -177,6 +185,7 @@ class JsonlSink:
             # O_NONBLOCK: a FIFO nobody reads is an error now (ENXIO), not a watch that waits
             # for a reader forever; on a regular file it changes nothing.
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+            created = not os.path.lexists(self.path)
             fd = os.open(self.path, flags, 0o644)
             try:
                 # One write of the whole line: a reader (or a crash) never sees half of it,
@@ -188,6 +197,10 @@ class JsonlSink:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+            if created:
+                # The file's name is in its directory: synced too, or a power cut could lose the
+                # new file whose alerts the state marks delivered once this returns.
+                _sync_directory(self.path.parent)
         except OSError as exc:
             # The file may now end in part of this line: forget what was read of it, so the
             # next append (a watch loop's next run, in this process) reads it again and cuts

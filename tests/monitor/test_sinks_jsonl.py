@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pytest_mlsupply.monitor.alerts import Outage
 from pytest_mlsupply.monitor.sinks import JsonlSink
 from pytest_mlsupply.redaction import forget_registered_secrets, register_secret
@@ -89,3 +91,25 @@ def test_a_registered_secret_never_reaches_the_file(tmp_path: Path) -> None:
         forget_registered_secrets()
     assert "sekrit-token-1234" not in path.read_text()
     assert lines(path)[0]["evidence"] == "answered with ****"
+
+
+def test_a_new_file_has_its_directory_entry_synced_before_its_alert_counts_as_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    sink = JsonlSink(tmp_path / "out" / "alerts.jsonl")
+    sink.deliver({"id": "a" * 24, "type": "alert", "title": "t"})
+    assert synced == ["file", "dir"]  # created: its name made durable too
+    synced.clear()
+    sink.deliver({"id": "b" * 24, "type": "alert", "title": "t"})
+    assert synced == ["file"]  # appended: the name was there already
