@@ -212,9 +212,15 @@ def run_watch(args: argparse.Namespace) -> int:
     sinks: list[Sink] = [TerminalSink(sys.stdout)]
     if args.jsonl is not None:
         sinks.append(JsonlSink(args.jsonl))
+    stop = threading.Event()
     if webhook:
         sinks.append(
-            WebhookSink(webhook, retries=args.webhook_retries, backoff=args.webhook_backoff)
+            WebhookSink(
+                webhook,
+                retries=args.webhook_retries,
+                backoff=args.webhook_backoff,
+                stopping=stop,
+            )
         )
     fail_on = Severity.parse(args.fail_on)
     try:
@@ -266,7 +272,7 @@ def run_watch(args: argparse.Namespace) -> int:
         try:
             if args.once:
                 return once()
-            return watcher.watch_loop(once, args.interval)
+            return watcher.watch_loop(once, args.interval, stop=stop)
         except StateBusy as exc:  # another program held it locked past the busy timeout
             print(f"mlsupply watch: {exc}", file=sys.stderr)
             return watcher.EXIT_INCOMPLETE

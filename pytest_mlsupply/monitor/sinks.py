@@ -26,6 +26,7 @@ import json
 import os
 import random
 import stat
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -274,6 +275,7 @@ class WebhookSink:
         max_wait: float = 60.0,
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        stopping: threading.Event | None = None,
     ) -> None:
         register_webhook(url)  # before anything can print it (it is also redacted here)
         self._url = url
@@ -283,6 +285,10 @@ class WebhookSink:
         self._max_wait = max_wait
         self._timeout = timeout
         self._sleep = sleep
+        self._stopping = stopping
+        """Set when the watch was asked to stop: a retry is not waited for (a Retry-After of a
+        minute, times the retries, would outlast a service manager's grace period and end in
+        SIGKILL); the alert stays queued for the next run."""
         self._opener = urllib.request.build_opener(_NoRedirect)
         self._retry_after: float | None = None
         """What the last answer's ``Retry-After`` asked for, in seconds."""
@@ -293,7 +299,14 @@ class WebhookSink:
         problem = ""
         for attempt in range(self._retries + 1):
             if attempt:
-                self._sleep(self._wait(attempt))
+                wait = self._wait(attempt)
+                if self._stopping is None:
+                    self._sleep(wait)
+                elif self._stopping.wait(wait):
+                    raise SinkError(
+                        f"webhook: alert {alert_id} not delivered: the watch is stopping "
+                        f"({problem}); it stays queued for the next run"
+                    )
             headers = {
                 "Content-Type": "application/json",
                 "Idempotency-Key": alert_id,

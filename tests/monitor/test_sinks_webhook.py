@@ -103,3 +103,19 @@ def test_the_body_carries_the_alert_and_nothing_of_the_url() -> None:
     text = json.dumps(receiver.received[0].body)
     for piece in SECRET_PIECES:
         assert piece not in text
+
+
+def test_a_watch_asked_to_stop_does_not_wait_out_the_retries_and_keeps_the_alert_queued() -> None:
+    import threading
+    import time
+
+    stopping = threading.Event()
+    with receiving([Answer(503, {"Retry-After": "60"})] * 10) as receiver:
+        sink = WebhookSink(receiver.url, retries=4, stopping=stopping)
+        threading.Timer(0.3, stopping.set).start()  # SIGTERM arrives during the first wait
+        started = time.monotonic()
+        with pytest.raises(SinkError, match="the watch is stopping") as refused:
+            sink.deliver(record())
+        assert time.monotonic() - started < 10  # not 60 s a retry
+        assert not refused.value.retryable  # the rest stay queued, in order
+        assert len(receiver.received) == 1
