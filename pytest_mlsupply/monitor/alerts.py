@@ -112,6 +112,10 @@ class WatchOptions:
     max_scan_bytes: int = 256 << 20
     """Added or changed Hub files above this size are not downloaded for a scan (an alert
     says so)."""
+    scan_seconds: float = 600.0
+    """What fetching and scanning one model's changed files may take in one poll: past it, the
+    rest are rated by name and each raised as not scanned (a commit of thousands of files
+    must not hold the watch, and every other subject, for hours)."""
 
 
 @dataclass

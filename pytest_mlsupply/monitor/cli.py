@@ -1,7 +1,8 @@
 """``mlsupply watch``: the monitor's command (see docs/monitor.md).
 
 ``mlsupply watch [--config MLSUPPLY_YAML] [--once | --interval SECONDS] [--state PATH]
-[--jsonl PATH] [--webhook URL] [--max-scan-mb MIB] [--fail-on SEVERITY]`` reads the manifest's ``monitor:`` section,
+[--jsonl PATH] [--webhook URL] [--max-scan-mb MIB] [--scan-seconds SECONDS]
+[--fail-on SEVERITY]`` reads the manifest's ``monitor:`` section,
 polls the sources of :data:`.watcher.SOURCES`, keeps their state in ``.mlsupply/monitor.sqlite``
 beside the manifest and hands each new alert to the terminal, a JSON-lines file and a webhook.
 
@@ -161,6 +162,15 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         f"an alert that it was not scanned (default {WatchOptions.max_scan_bytes >> 20})",
     )
     watch.add_argument(
+        "--scan-seconds",
+        type=_seconds,
+        default=WatchOptions.scan_seconds,
+        metavar="SECONDS",
+        help="what fetching and scanning one model's changed files may take in a poll; past "
+        "it, the rest are rated by name and raised as not scanned (default "
+        f"{WatchOptions.scan_seconds:.0f})",
+    )
+    watch.add_argument(
         "--fail-on",
         choices=THRESHOLD_CHOICES,
         default=DEFAULT_THRESHOLD.label,
@@ -233,7 +243,9 @@ def run_watch(args: argparse.Namespace) -> int:
         return watcher.EXIT_USAGE
     with state:
         try:
-            options = WatchOptions(max_scan_bytes=args.max_scan_mb << 20)
+            options = WatchOptions(
+                max_scan_bytes=args.max_scan_mb << 20, scan_seconds=args.scan_seconds
+            )
             sources = [make(manifest, options) for make in watcher.SOURCES]
         except ValueError as exc:  # an endpoint variable that is no URL, named by the source
             from pytest_mlsupply.redaction import redact_text

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -211,9 +212,11 @@ class HubSource:
         *,
         max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES,
         policy: ScanPolicy | None = None,
+        scan_seconds: float = WatchOptions.scan_seconds,
     ) -> None:
         self._settings = settings
         self.max_scan_bytes = max_scan_bytes
+        self.scan_seconds = scan_seconds
         self.policy = policy
         """The scanner's policy (the manifest's, from the watcher); None: the defaults."""
 
@@ -576,6 +579,7 @@ class _Diff:
     ) -> None:
         self.source, self.api, self.settings, self.poll = source, api, settings, poll
         self.tmp, self.base, self.head = tmp, base, head
+        self.deadline = time.monotonic() + source.scan_seconds
 
     def rate(self, before: Mapping[str, HubFileMeta], after: Mapping[str, HubFileMeta]) -> None:
         others: list[str] = []
@@ -753,6 +757,16 @@ class _Diff:
         """Fetch the file at the head commit and scan it; None (with an alert) if it was not."""
         from pytest_mlsupply.engines.scanner import scan_file
 
+        if time.monotonic() > self.deadline:
+            self._not_scanned(
+                key,
+                where,
+                f"fetching and scanning this model's changed files took longer than "
+                f"{self.source.scan_seconds:g} s (--scan-seconds) before this one; it is "
+                "rated by its name only",
+                path,
+            )
+            return None
         size = meta.lfs_size if meta.lfs_size is not None else meta.size
         if size is None or size > self.source.max_scan_bytes:
             self._not_scanned(

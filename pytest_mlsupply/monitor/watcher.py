@@ -61,7 +61,11 @@ def _hub_source(manifest: Manifest, options: WatchOptions) -> Source:
 
     # The gate's own scan policy: a global the project allows is not an alert, and its limits
     # (time, memory, archive depth) bound the monitor's scans as they bound the gate's.
-    return HubSource(max_scan_bytes=options.max_scan_bytes, policy=scan_policy(manifest.policy))
+    return HubSource(
+        max_scan_bytes=options.max_scan_bytes,
+        policy=scan_policy(manifest.policy),
+        scan_seconds=options.scan_seconds,
+    )
 
 
 def _index_source(manifest: Manifest, options: WatchOptions) -> Source:

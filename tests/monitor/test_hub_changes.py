@@ -197,3 +197,21 @@ def test_the_watch_passes_its_scan_size_limit_to_the_hub_source(
 
     [unscanned] = by_rule(result.alerts, NOT_SCANNED)
     assert "scan limit of 16 bytes" in unscanned.evidence
+
+
+def test_files_past_the_models_scan_time_are_rated_by_name_and_raised_as_not_scanned(
+    hub_env: FakeHub,
+) -> None:
+    repo = hub_env.add_repo("acme/tiny")
+    pinned = repo.commit(BASE)
+    repo.commit({**BASE, "extra.safetensors": PICKLE_PAYLOAD, "modeling.py": b"import os\n"})
+
+    result = poll([TrackedModel("acme/tiny", pinned)], source=HubSource(scan_seconds=0))
+
+    unscanned = {a.key.split("\0")[0] for a in by_rule(result.alerts, NOT_SCANNED)}
+    assert unscanned == {"extra.safetensors", "modeling.py"}
+    assert all("took longer than 0 s" in a.evidence for a in by_rule(result.alerts, NOT_SCANNED))
+    assert by_rule(result.alerts, WEIGHTS_CHANGED)  # still rated by its name
+    assert by_rule(result.alerts, CUSTOM_CODE)
+    assert not hub_env.requests_to("cdn")  # nothing fetched past the time
+    assert not result.outages
