@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 #: What a secret is replaced with (pip's own mask, so a URL reads as ``pip`` would print it).
 MARKER = "****"
@@ -188,7 +188,13 @@ def register_url(url: str) -> None:
     userinfo = parts.netloc.rsplit("@", 1)[0]
     user, sep, password = userinfo.partition(":")
     # A token alone is its user part (https://${TOKEN}@host); with a password, the user stays.
-    register_secret(password if sep else user)
+    _register_userinfo_part(password if sep else user)
+
+
+def _register_userinfo_part(value: str) -> None:
+    # As written, and as a client sends it once decoded (p%40ss is the password p@ss).
+    register_secret(value)
+    register_secret(unquote(value))
 
 
 def register_credentials_in(text: str) -> None:
@@ -197,7 +203,7 @@ def register_credentials_in(text: str) -> None:
         return
     for match in _URL_CREDENTIALS.finditer(text):
         user, sep, password = match["userinfo"].partition(":")
-        register_secret(password if sep else user)
+        _register_userinfo_part(password if sep else user)
 
 
 def register_webhook(url: str) -> None:

@@ -10,6 +10,7 @@ from pytest_mlsupply.redaction import (
     forget_registered_secrets,
     redact_text,
     register_credentials_in,
+    register_url,
 )
 
 
@@ -77,3 +78,11 @@ def test_an_unregistered_hf_token_is_masked_in_the_markdown_reports_escaped_spel
 def test_an_authorization_value_is_masked_whole_across_a_markdown_escape() -> None:
     text = "rejected request with Authorization: Bearer hf\\_abc123def456 sent"
     assert redact_text(text) == "rejected request with Authorization: Bearer **** sent"
+
+
+def test_a_percent_encoded_password_is_masked_as_written_and_as_the_client_sends_it() -> None:
+    register_url("https://ci:s3cr%40tP%2Fss@index.example/simple")
+    # A client decodes it: an error quoting the decoded password must not show it either.
+    said = redact_text("401 for user ci with password s3cr@tP/ss; url s3cr%40tP%2Fss")
+    assert "s3cr@tP/ss" not in said
+    assert "s3cr%40tP%2Fss" not in said
