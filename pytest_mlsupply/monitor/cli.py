@@ -63,6 +63,19 @@ def _scheme(url: str) -> str:
         return ""
 
 
+def _loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -210,6 +223,14 @@ def run_watch(args: argparse.Namespace) -> int:
     if webhook and _scheme(webhook) not in ("http", "https"):
         print(f"mlsupply watch: ${WEBHOOK_VARIABLE} must be an http(s) URL", file=sys.stderr)
         return watcher.EXIT_USAGE
+    if webhook and _scheme(webhook) == "http" and not _loopback(webhook):
+        # Allowed (a receiver inside a private network may have no certificate), but said:
+        # whoever is on the path reads the secret path, any credentials and every alert.
+        print(
+            "mlsupply watch: warning: the webhook is http:// to another machine: its secret "
+            "path, its credentials and every alert travel unencrypted; use https://",
+            file=sys.stderr,
+        )
     if not watcher.SOURCES:
         # Fail closed: a watch that polls nothing must not look like one that saw no change.
         print(

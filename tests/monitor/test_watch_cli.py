@@ -159,6 +159,36 @@ def test_the_scan_size_reaches_the_sources_in_bytes(
     assert [o.max_scan_bytes for o in given] == [3 << 20, 256 << 20]
 
 
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://hooks.example.invalid/services/k3yS3cr3tW3bh00k", True),
+        ("http://10.1.2.3:8080/hooks/k3yS3cr3tW3bh00k", True),
+        ("http://127.0.0.1:9/hooks/k3yS3cr3tW3bh00k", False),
+        ("http://localhost:9/hooks/k3yS3cr3tW3bh00k", False),
+        ("http://[::1]:9/hooks/k3yS3cr3tW3bh00k", False),
+        ("https://hooks.example.invalid/services/k3yS3cr3tW3bh00k", False),
+    ],
+)
+def test_a_plain_http_webhook_to_another_machine_is_warned_about(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    warned: bool,
+) -> None:
+    write_project(tmp_path)
+    scripted(tmp_path)  # nothing to raise: the webhook is never asked
+    monkeypatch.setenv("MLSUPPLY_TEST_SOURCE", str(tmp_path / "source.json"))
+    monkeypatch.setattr(watcher, "SOURCES", [lambda manifest, options: FileSource()])
+    config = str(tmp_path / "mlsupply.yaml")
+    assert main(["watch", "--once", "--webhook", url, "--config", config]) == 0
+    err = capsys.readouterr().err
+    assert ("travel unencrypted" in err) is warned
+    assert "k3yS3cr3tW3bh00k" not in err
+    forget_registered_secrets()
+
+
 def test_a_second_watch_on_a_busy_state_exits_3(tmp_path: Path) -> None:
     from pytest_mlsupply.monitor.state import State
 
