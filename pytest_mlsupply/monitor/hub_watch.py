@@ -39,6 +39,7 @@ import json
 import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -239,14 +240,21 @@ class HubSource:
         from huggingface_hub import HfApi
 
         api = HfApi(endpoint=settings.endpoint, token=settings.token)
+        pins = Counter(_subject(model) for model in watch.models)
         for model in watch.models:
             poll = _Poll(model, _subject(model), result.alerts)
+            # A repository tracked at two pins (two models of the manifest) keeps a cursor per
+            # pin: one shared cursor would be overwritten by each, and each poll would fetch
+            # and scan the other's diff again. The alerts keep the repository's subject.
+            where = poll.subject
+            if pins[poll.subject] > 1:
+                where = f"{poll.subject}@{model.pinned or 'unpinned'}"
             try:
-                cursor = self._poll_model(api, settings, poll, cursors.get(poll.subject))
+                cursor = self._poll_model(api, settings, poll, cursors.get(where))
             except Exception as exc:  # the client raises many types; each is this subject's outage
-                result.outages.append(Outage(self.name, poll.subject, _reason(exc, settings)))
+                result.outages.append(Outage(self.name, where, _reason(exc, settings)))
             else:
-                result.cursors[poll.subject] = cursor
+                result.cursors[where] = cursor
         for org in watch.orgs:
             subject = _org_subject(org)
             try:

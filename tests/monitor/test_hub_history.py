@@ -139,3 +139,25 @@ def test_a_pinned_commit_missing_from_a_long_history_is_looked_for_to_its_first_
     assert gone.severity is Severity.CRITICAL
     pages = [r for r in hub_env.requests_to("hub") if "/commits/" in r.path]
     assert len(pages) == 5  # 9 commits, 2 a page: every page was read before calling it gone
+
+
+def test_a_repository_pinned_twice_keeps_a_cursor_per_pin_and_is_not_fetched_again(
+    hub_env: FakeHub,
+) -> None:
+    from tests.monitor.hub_helpers import safetensors
+
+    repo = hub_env.add_repo("acme/tiny")
+    first = repo.commit({"model.safetensors": safetensors(1.0)})
+    second = repo.commit({"model.safetensors": safetensors(2.0)})
+    repo.commit({"model.safetensors": safetensors(3.0)})
+    models = [TrackedModel("acme/tiny", first), TrackedModel("acme/tiny", second)]
+
+    before = poll(models)
+    assert set(before.cursors) == {f"hf://acme/tiny@{first}", f"hf://acme/tiny@{second}"}
+    assert {a.subject for a in before.alerts} == {"hf://acme/tiny"}
+    fetched = len(hub_env.requests_to("cdn"))
+    assert fetched
+
+    again = poll(models, cursors=before.cursors)
+    assert again.alerts == []
+    assert len(hub_env.requests_to("cdn")) == fetched  # each pin's diff analysed once
