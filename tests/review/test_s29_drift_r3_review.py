@@ -1,5 +1,5 @@
-"""Review (s29, drift items, round 3): what a hostile snapshot does to a drift item and its
-reports, and what a baseline acceptance of a drift finding keeps accepting."""
+"""Review (s29, drift items, round 3): a baseline acceptance of a drift finding accepts what was
+found, and nothing that replaces it under the same name."""
 
 from __future__ import annotations
 
