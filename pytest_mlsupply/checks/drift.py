@@ -19,6 +19,8 @@ result's error, never a pass; the findings made beside such an error are kept wi
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING
 
 from pytest_mlsupply.checks.base import CheckContext, Outcome, ProvenanceCheck
@@ -142,6 +144,12 @@ def _counted(model: str, ref: HubRef, rest: list[DriftProblem]) -> list[Finding]
         first = _finding(model, ref, problems[0])
         paths = ", ".join(str(p.path) for p in problems[:_NAMED])
         more = f" and {len(problems) - _NAMED} more" if len(problems) > _NAMED else ""
+        # Every counted problem (its path and what was found) is in the evidence, as a digest:
+        # a baseline acceptance of the count must not accept another file, or other bytes,
+        # among the ones it does not name.
+        found = hashlib.sha256()
+        for p in problems:
+            found.update(json.dumps([p.path, p.hub, p.disk, p.detail]).encode())
         out.append(
             Finding(
                 rule=first.rule,
@@ -149,7 +157,7 @@ def _counted(model: str, ref: HubRef, rest: list[DriftProblem]) -> list[Finding]
                 category=first.category,
                 title=f"{first.title} ({len(problems)} more files)",
                 location=Location(),
-                evidence=f"{paths}{more}",
+                evidence=f"{paths}{more} (all of them: sha256:{found.hexdigest()})",
                 why=first.why,
                 remediation=first.remediation,
                 cwe=first.cwe,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,22 +160,30 @@ def check_drift(ref: HubRef, settings: HubSettings | None = None) -> Drift:
         if path.is_dir():
             # rglob does not enter a linked directory, yet a loader reads through it: files
             # no one compared. huggingface_hub links files into a snapshot, never directories.
+            # The link's target is part of what was found: a baseline acceptance of this link
+            # must not go on accepting it once it points at other files.
+            target = os.readlink(path)
             problems.append(
                 DriftProblem(
                     DriftKind.NOT_A_FILE,
-                    "a link to a directory, whose files are not compared with the Hub "
-                    "(huggingface_hub links files into a snapshot, never directories)",
+                    f"a link to the directory {target!r}, whose files are not compared with the "
+                    "Hub (huggingface_hub links files into a snapshot, never directories)",
                     path=rel,
+                    disk=f"link to {target}",
                 )
             )
             continue
         meta = listing.get(rel)
         if meta is None:
+            # The content is part of what was found: a baseline acceptance of this file (the
+            # team's own, reviewed) must not go on accepting other bytes under its name.
+            disk = f"sha256:{file_sha256(path)}" if path.is_file() else "not read"
             problems.append(
                 DriftProblem(
                     DriftKind.NOT_LISTED,
-                    "on disk, but the Hub does not list it at this commit",
+                    f"on disk ({disk}), but the Hub does not list it at this commit",
                     path=rel,
+                    disk=disk,
                 )
             )
             continue
