@@ -256,16 +256,23 @@ def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict
     sizes = Counter((alert.subject, alert.rule) for alert in fresh)
     if all(size <= MAX_ALERTS_PER_RULE for size in sizes.values()):
         return fresh, {}
-    listed: list[Alert] = []
-    rest: dict[tuple[str, str], list[Alert]] = {}
+    # The most severe of each group are the ones listed (one rule rates a pinned release
+    # critical and the others medium: the critical one must stand alone, not be one of a
+    # fold's count); they are then listed in the source's order.
     taken: Counter[tuple[str, str]] = Counter()
-    for alert in fresh:
-        group = (alert.subject, alert.rule)
+    chosen: set[int] = set()
+    for index in sorted(range(len(fresh)), key=lambda i: -int(fresh[i].severity)):
+        group = (fresh[index].subject, fresh[index].rule)
         if taken[group] < MAX_ALERTS_PER_RULE:
             taken[group] += 1
+            chosen.add(index)
+    listed: list[Alert] = []
+    rest: dict[tuple[str, str], list[Alert]] = {}
+    for index, alert in enumerate(fresh):
+        if index in chosen:
             listed.append(alert)
         else:
-            rest.setdefault(group, []).append(alert)
+            rest.setdefault((alert.subject, alert.rule), []).append(alert)
     folded: dict[str, list[Alert]] = {}
     for (subject, rule), group_rest in rest.items():
         fold = _fold(subject, rule, group_rest)
