@@ -23,7 +23,9 @@ from pytest_mlsupply.monitor.state import State
 from pytest_mlsupply.monitor.watcher import MAX_ALERTS_PER_RULE, run_once
 from pytest_mlsupply.results import Severity
 from pytest_mlsupply.sources.hub import HubSettings
+from tests.monitor.index_env import index_env
 from tests.monitor.watch_doubles import ScriptedSource, alert
+from tests.vulns.records import TORCH_WEIGHTS_ONLY
 
 # -- flood folding ---------------------------------------------------------------------------
 
@@ -183,3 +185,29 @@ def test_a_history_whose_pages_never_end_stops_being_read_as_an_outage(
         still_reading = answer is None
     assert not still_reading, f"still reading the history after {len(hub.seen)} pages"
     assert isinstance(answer, Exception)
+
+
+# -- the index's advisories across the move to a cursor of their own -------------------------
+
+
+def test_an_older_states_advisory_record_survives_a_first_poll_whose_advisory_service_is_down() -> (
+    None
+):
+    with index_env(records=[TORCH_WEIGHTS_ONLY]) as env:
+        (first,) = env.alerts()
+        # As a state written before the advisories had a cursor of their own holds them.
+        env.cursors["pypi:torch"].update(env.cursors.pop("pypi-osv:torch"))
+        env.osv.mode = "500"  # the first poll after the upgrade: the advisories are an outage
+        down = env.poll()
+        assert [o.subject for o in down.outages] == ["pypi-osv:torch"]
+        env.osv.mode = "ok"
+        # 2.4.0 is pinned too now: the advisory, unchanged, affects it as well. Its alert must
+        # be a new one (the first one's id was raised already, and is not raised again).
+        both = WatchList(dependencies=(TrackedDependency("torch", ("2.4.0", "2.5.1")),))
+        advisories = [a for a in env.poll(both).alerts if a.rule == "MLS-MON-208"]
+        assert [a.id for a in advisories if a.id != first.id], (
+            "the advisory that affects the newly pinned 2.4.0 was raised under the first "
+            "alert's id: the record of what it had been raised for was lost to the outage"
+        )
+        (alert,) = advisories
+        assert alert.key.endswith("@2.4.0")
