@@ -320,8 +320,10 @@ def _bounded(alert: Alert) -> Alert:
 
 def _fold(subject: str, rule: str, rest: list[Alert]) -> Alert:
     # Keyed by what it folds: the same flood met again by a run that lost its cursors is the
-    # same alert (raised once), a different one is a new alert.
-    digest = hashlib.sha256("\n".join(sorted(alert.key for alert in rest)).encode()).hexdigest()
+    # same alert (raised once), a different one is a new alert. By the members' ids (hex, of
+    # one length): their keys are a service's text, and joined they can read alike ("a\nb",
+    # "c" and "a", "b\nc"), which would hide a second flood behind the first one's fold.
+    digest = hashlib.sha256(" ".join(sorted(alert.id for alert in rest)).encode()).hexdigest()
     examples = "; ".join(alert.title for alert in rest[:3])
     return Alert(
         rule=rule,

@@ -211,3 +211,25 @@ def test_an_older_states_advisory_record_survives_a_first_poll_whose_advisory_se
         )
         (alert,) = advisories
         assert alert.key.endswith("@2.4.0")
+
+
+def test_a_second_flood_whose_folded_keys_join_to_the_firsts_text_still_raises_its_fold(
+    tmp_path: Path,
+) -> None:
+    # A mirror's filenames are its own text, a newline included: the folded keys ["a\nb", "c"]
+    # and ["a", "b\nc"] are different facts, though joined by newlines they read the same.
+    def flood(tag: str, rest: list[str]) -> SourceResult:
+        listed = [alert(f"{tag}{i}", severity=Severity.HIGH) for i in range(MAX_ALERTS_PER_RULE)]
+        return SourceResult(alerts=[*listed, *(alert(k, severity=Severity.LOW) for k in rest)])
+
+    source = ScriptedSource("hub", [flood("p", ["a\nb", "c"]), flood("q", ["a", "b\nc"])])
+    out, err = io.StringIO(), io.StringIO()
+    with State.open(tmp_path / "state.sqlite") as state:
+        first = run_once(TORCH, state, [source], [TerminalSink(out)], errors=err)
+        second = run_once(TORCH, state, [source], [TerminalSink(out)], errors=err)
+    assert [a.title for a in first.raised if a.key.startswith("folded")] == [
+        "2 more MLS-MON-900 alerts in one poll, folded into this one"
+    ]
+    assert [a.title for a in second.raised if a.key.startswith("folded")] == [
+        "2 more MLS-MON-900 alerts in one poll, folded into this one"
+    ], "the second flood's fold had the first one's id: its two alerts were never shown"
