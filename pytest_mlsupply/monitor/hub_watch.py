@@ -231,11 +231,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    scheme = parts.scheme.lower()
     try:
-        port = parts.port
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
     except ValueError:
         port = -1
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+    return (scheme, (parts.hostname or "").lower(), port)
 
 
 class HubSource:
