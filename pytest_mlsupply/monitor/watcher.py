@@ -252,7 +252,13 @@ def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict
     each fold, the alerts it folds (stored as raised, so none of them is raised later alone).
 
     Alerts raised before are left out first, so a fold counts only what is new."""
-    fresh = list({alert.id: alert for alert in alerts if alert.id not in known}.values())
+    by_id: dict[str, Alert] = {}
+    for alert in alerts:
+        kept = by_id.get(alert.id)
+        # One fact met twice in a poll is one alert, at the worse of its two ratings.
+        if alert.id not in known and (kept is None or alert.severity > kept.severity):
+            by_id[alert.id] = alert
+    fresh = list(by_id.values())
     sizes = Counter((alert.subject, alert.rule) for alert in fresh)
     if all(size <= MAX_ALERTS_PER_RULE for size in sizes.values()):
         return fresh, {}

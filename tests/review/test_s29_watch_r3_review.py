@@ -233,3 +233,19 @@ def test_a_second_flood_whose_folded_keys_join_to_the_firsts_text_still_raises_i
     assert [a.title for a in second.raised if a.key.startswith("folded")] == [
         "2 more MLS-MON-900 alerts in one poll, folded into this one"
     ], "the second flood's fold had the first one's id: its two alerts were never shown"
+
+
+def test_two_alerts_of_one_id_in_a_poll_are_raised_once_at_the_worse_severity(
+    tmp_path: Path,
+) -> None:
+    # One fact met twice in a poll (a source that rates it in two places) is one alert: the
+    # last one met must not lower it below what the first one said.
+    worse = alert("f@1", severity=Severity.CRITICAL, title="added to the pinned release")
+    milder = alert("f@1", severity=Severity.LOW, title="added to another release")
+    source = ScriptedSource("index", [SourceResult(alerts=[worse, milder])])
+    out, err = io.StringIO(), io.StringIO()
+    with State.open(tmp_path / "state.sqlite") as state:
+        summary = run_once(TORCH, state, [source], [TerminalSink(out)], errors=err)
+    assert [(a.severity, a.title) for a in summary.raised] == [
+        (Severity.CRITICAL, "added to the pinned release")
+    ]
