@@ -181,25 +181,64 @@ def _history(
     ``list_repo_commits`` reads the whole history before it returns, with no timeout: a model
     with thousands of commits would be an outage on every poll, though its pin is a few commits
     back. This adapter drives the same paginated endpoint through huggingface_hub's own
-    ``paginate`` (the Link headers, retries and errors of the client) and stops early."""
-    from huggingface_hub.utils._pagination import paginate
+    ``paginate`` (the Link headers, retries and errors of the client) and stops early.
 
-    url = (
+    A next page is followed only on the endpoint's own origin (the headers carry the token: a
+    Link to another host would hand it over), never twice, and only until the listing's
+    deadline: this runs in a thread the caller's deadline cannot stop, and a Hub that links a
+    page to itself, or to ever new pages, would otherwise keep it reading for as long as the
+    watch runs."""
+    import time
+
+    from huggingface_hub.utils._http import hf_raise_for_status, http_backoff
+
+    url: str | None = (
         f"{settings.endpoint}/api/{model.repo_type}s/{model.repo_id}/commits/{quote(head, safe='')}"
     )
+    deadline = time.monotonic() + settings.timeout * _LISTING_DEADLINE_FACTOR
+    origin = _origin(settings.endpoint)
+    visited: set[str] = set()
     missing = {commit for commit in wanted if commit}
     read: list[_Commit] = []
     # The headers list_repo_commits sends (the client's token, user agent, library).
     headers = api._build_hf_headers()
-    for item in paginate(url, params={}, headers=headers, timeout=settings.timeout):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise _Malformed(f"a commit of the history is not an object with an id: {item!r:.80}")
-        commit = _Commit(item["id"].lower(), str(item.get("title") or ""))
-        read.append(commit)
-        missing.discard(commit.id)
-        if not missing:
-            break
+    while url is not None:
+        if _origin(url) != origin:
+            raise _Malformed("the history's next page is on another host than the endpoint")
+        if url in visited:
+            raise _Malformed("the history's pages link back to a page already read")
+        if time.monotonic() > deadline:
+            raise _Malformed(f"the history was not read within the deadline ({len(read)} commits)")
+        visited.add(url)
+        response = http_backoff("GET", url, headers=headers, timeout=settings.timeout)
+        hf_raise_for_status(response)
+        page = response.json()
+        if not isinstance(page, list):
+            raise _Malformed(f"a page of the history is not a list: {type(page).__name__}")
+        for item in page:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise _Malformed(
+                    f"a commit of the history is not an object with an id: {item!r:.80}"
+                )
+            commit = _Commit(item["id"].lower(), str(item.get("title") or ""))
+            read.append(commit)
+            missing.discard(commit.id)
+            if not missing:
+                return read
+        url = response.links.get("next", {}).get("url")
     return read
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1
+    return (scheme, (parts.hostname or "").lower(), port)
 
 
 class HubSource:

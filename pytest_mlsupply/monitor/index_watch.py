@@ -268,11 +268,27 @@ class IndexSource:
                 cursor = cursors.get(f"pypi:{dep.name}")
                 self._poll_dependency(index, dep, cursor, result)
                 advisories = cursors.get(_advisory_subject(dep.name))
-                if advisories is None and isinstance(cursor, Mapping) and "advisories" in cursor:
+                legacy: Mapping[str, Any] | None = (
+                    cursor if isinstance(cursor, Mapping) and "advisories" in cursor else None
+                )
+                from_legacy = advisories is None and legacy is not None
+                if from_legacy:
                     # A state written before the advisories had a cursor of their own: they were
                     # kept in the project's.
-                    advisories = cursor
+                    advisories = legacy
                 self._poll_advisories(database, database_error, dep, advisories, result)
+                subject = f"pypi:{dep.name}"
+                if (
+                    from_legacy
+                    and legacy is not None
+                    and _advisory_subject(dep.name) not in result.cursors
+                    and isinstance(result.cursors.get(subject), dict)
+                ):
+                    # The advisories had an outage and their record is still the project's:
+                    # carried over to its new cursor, or that record is lost (each advisory
+                    # would then be new to the monitor, its pins since unseen).
+                    kept = {k: legacy[k] for k in ("advisories", "affected") if k in legacy}
+                    result.cursors[subject] = {**result.cursors[subject], **kept}
         return result
 
     def _open_database(self, scratch: Path) -> tuple[Database | None, str | None]:

@@ -256,20 +256,33 @@ def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict
     each fold, the alerts it folds (stored as raised, so none of them is raised later alone).
 
     Alerts raised before are left out first, so a fold counts only what is new."""
-    fresh = list({alert.id: alert for alert in alerts if alert.id not in known}.values())
+    by_id: dict[str, Alert] = {}
+    for alert in alerts:
+        kept = by_id.get(alert.id)
+        # One fact met twice in a poll is one alert, at the worse of its two ratings.
+        if alert.id not in known and (kept is None or alert.severity > kept.severity):
+            by_id[alert.id] = alert
+    fresh = list(by_id.values())
     sizes = Counter((alert.subject, alert.rule) for alert in fresh)
     if all(size <= MAX_ALERTS_PER_RULE for size in sizes.values()):
         return fresh, {}
-    listed: list[Alert] = []
-    rest: dict[tuple[str, str], list[Alert]] = {}
+    # The most severe of each group are the ones listed (one rule rates a pinned release
+    # critical and the others medium: the critical one must stand alone, not be one of a
+    # fold's count); they are then listed in the source's order.
     taken: Counter[tuple[str, str]] = Counter()
-    for alert in fresh:
-        group = (alert.subject, alert.rule)
+    chosen: set[int] = set()
+    for index in sorted(range(len(fresh)), key=lambda i: -int(fresh[i].severity)):
+        group = (fresh[index].subject, fresh[index].rule)
         if taken[group] < MAX_ALERTS_PER_RULE:
             taken[group] += 1
+            chosen.add(index)
+    listed: list[Alert] = []
+    rest: dict[tuple[str, str], list[Alert]] = {}
+    for index, alert in enumerate(fresh):
+        if index in chosen:
             listed.append(alert)
         else:
-            rest.setdefault(group, []).append(alert)
+            rest.setdefault((alert.subject, alert.rule), []).append(alert)
     folded: dict[str, list[Alert]] = {}
     for (subject, rule), group_rest in rest.items():
         fold = _fold(subject, rule, group_rest)
@@ -317,8 +330,10 @@ def _bounded(alert: Alert) -> Alert:
 
 def _fold(subject: str, rule: str, rest: list[Alert]) -> Alert:
     # Keyed by what it folds: the same flood met again by a run that lost its cursors is the
-    # same alert (raised once), a different one is a new alert.
-    digest = hashlib.sha256("\n".join(sorted(alert.key for alert in rest)).encode()).hexdigest()
+    # same alert (raised once), a different one is a new alert. By the members' ids (hex, of
+    # one length): their keys are a service's text, and joined they can read alike ("a\nb",
+    # "c" and "a", "b\nc"), which would hide a second flood behind the first one's fold.
+    digest = hashlib.sha256(" ".join(sorted(alert.id for alert in rest)).encode()).hexdigest()
     examples = "; ".join(alert.title for alert in rest[:3])
     return Alert(
         rule=rule,
