@@ -180,16 +180,15 @@ def _history(
 
     ``list_repo_commits`` reads the whole history before it returns, with no timeout: a model
     with thousands of commits would be an outage on every poll, though its pin is a few commits
-    back. This adapter drives the same paginated endpoint through huggingface_hub's own
-    ``paginate`` (the Link headers, retries and errors of the client) and stops early.
+    back. This adapter reads the same paginated endpoint with the client's own request and
+    error functions (``http_backoff``, ``hf_raise_for_status``: its retries and its errors),
+    following the Link headers itself, and stops early.
 
     A next page is followed only on the endpoint's own origin (the headers carry the token: a
     Link to another host would hand it over), never twice, and only until the listing's
     deadline: this runs in a thread the caller's deadline cannot stop, and a Hub that links a
     page to itself, or to ever new pages, would otherwise keep it reading for as long as the
     watch runs."""
-    import time
-
     from huggingface_hub.utils._http import hf_raise_for_status, http_backoff
 
     url: str | None = (
