@@ -293,13 +293,9 @@ def _folded(alerts: Sequence[Alert], known: set[str]) -> tuple[list[Alert], dict
 
 #: The most of each text of an alert that is stored, printed and posted: a name a hostile
 #: mirror chose (a filename of a megabyte) must not make every sink carry it whole.
-_TITLE_LIMIT, _EVIDENCE_LIMIT, _REMEDIATION_LIMIT, _URL_LIMIT, _KEY_LIMIT = (
-    500,
-    4000,
-    1000,
-    2000,
-    1000,
-)
+_TITLE_LIMIT, _EVIDENCE_LIMIT, _REMEDIATION_LIMIT, _URL_LIMIT = 500, 4000, 1000, 2000
+#: A key longer than this is stored as its digest and its head.
+_KEY_LIMIT = 1000
 
 
 def _cut(text: str, limit: int) -> str:
@@ -343,7 +339,7 @@ def _fold(subject: str, rule: str, rest: list[Alert]) -> Alert:
         title=f"{len(rest)} more {rule} alerts in one poll, folded into this one",
         evidence=(
             f"this poll raised {MAX_ALERTS_PER_RULE + len(rest)} new {rule} alerts about "
-            f"{subject}; the first {MAX_ALERTS_PER_RULE} are listed one by one, these "
+            f"{subject}; the {MAX_ALERTS_PER_RULE} most severe are listed one by one, these "
             f"{len(rest)} are folded here, at their worst severity (the first of them: "
             f"{examples})"
         ),
