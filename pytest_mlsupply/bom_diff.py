@@ -48,8 +48,10 @@ KINDS: dict[str, str] = {
     "model-removed": "a model is in OLD and not in NEW",
     "dataset-added": "a dataset is in NEW and not in OLD",
     "dataset-removed": "a dataset is in OLD and not in NEW",
-    "digest-change": "a model's aggregate sha256, a model or dataset file's sha256, or a Hub "
-    "model's revision changed, or a file was added to or removed from a model or dataset",
+    "code-added": "a file of the project's code (code:) is in NEW and not in OLD",
+    "code-removed": "a file of the project's code is in OLD and not in NEW (no longer checked)",
+    "digest-change": "a model's aggregate sha256, a model, dataset or code file's sha256, or a "
+    "Hub model's revision changed, or a file was added to or removed from a model or dataset",
     "lineage-change": "a model's ancestry (base model, fine-tune, adapter) changed",
     "dependency-added": "a dependency is in NEW and not in OLD",
     "dependency-removed": "a dependency is in OLD and not in NEW",
@@ -124,6 +126,8 @@ class Snapshot:
     timestamp: str | None
     models: dict[str, _Part] = field(default_factory=dict)
     datasets: dict[str, _Part] = field(default_factory=dict)
+    code: dict[str, str | None] = field(default_factory=dict)
+    """A file of the project's code (its path) → its sha256 (None: not read)."""
     libraries: dict[str, set[str]] = field(default_factory=dict)
     """Distribution name → its versions (``unpinned`` for a component without one)."""
     library_licences: dict[str, str] = field(default_factory=dict)
@@ -206,7 +210,9 @@ def snapshot(path: Path, document: dict[str, Any]) -> Snapshot:
             out.datasets[name] = _part(component, aggregate=False)
             _verdicts(out, "dataset", name, component)
         elif kind == "file" and str(component.get("bom-ref", "")).startswith("code:"):
-            # A file of the project's code (``code:``): its check's verdict, by path.
+            # A file of the project's code (``code:``): its digest and its check's verdict, by
+            # path.
+            out.code[name] = _sha256(component)
             _verdicts(out, "code", name, component)
         elif kind == "library":
             version = component.get("version")
@@ -315,6 +321,17 @@ def compare(old: Snapshot, new: Snapshot) -> list[Change]:
             changes.append(Change(f"{what}-removed", what, name, old=before[name].digest))
         for name in sorted(before.keys() & after.keys()):
             changes += _part_changes(what, name, before[name], after[name])
+    # A code file gone from NEW is no longer checked: a failing file dropped from code.paths
+    # must show, not vanish with its verdict.
+    for name in sorted(new.code.keys() - old.code.keys()):
+        changes.append(Change("code-added", "code", name, new=new.code[name]))
+    for name in sorted(old.code.keys() - new.code.keys()):
+        changes.append(Change("code-removed", "code", name, old=old.code[name]))
+    for name in sorted(old.code.keys() & new.code.keys()):
+        if old.code[name] != new.code[name]:
+            changes.append(
+                Change("digest-change", "code", name, "sha256", old.code[name], new.code[name])
+            )
     for name in sorted(new.libraries.keys() - old.libraries.keys()):
         changes.append(Change("dependency-added", "dependency", name, new=_versions(new, name)))
     for name in sorted(old.libraries.keys() - new.libraries.keys()):

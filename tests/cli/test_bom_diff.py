@@ -330,3 +330,43 @@ def test_a_removed_model_and_a_changed_licence_are_named(
         "MIT",
         "GPL-3.0-only",
     )
+
+
+def _with_code(source: Path, target: Path, files: dict[str, str]) -> Path:
+    """``source``'s BOM with the project code files ``files`` (path → sha256) as the gate
+    writes them (a ``file`` component whose bom-ref is ``code:<path>``)."""
+    document = json.loads(source.read_text())
+    document["components"] += [
+        {
+            "type": "file",
+            "bom-ref": f"code:{path}",
+            "name": path,
+            "hashes": [{"alg": "SHA-256", "content": digest}],
+            "properties": [{"name": "mlsupply:check:code", "value": "pass"}],
+        }
+        for path, digest in files.items()
+    ]
+    target.write_text(json.dumps(document))
+    return target
+
+
+def test_a_code_file_dropped_added_or_changed_between_releases_is_a_change(
+    releases: Releases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _with_code(
+        releases.new, tmp_path / "old.json", {"src/app.py": "a" * 64, "src/load.py": "b" * 64}
+    )
+    new = _with_code(
+        releases.new, tmp_path / "new.json", {"src/app.py": "c" * 64, "src/util.py": "d" * 64}
+    )
+    code = diff(old, new, "--format", "json", "--fail-on", "code-removed")
+    document = json.loads(capsys.readouterr().out)
+    assert code == EXIT_BLOCKED  # the file dropped from the checks blocks
+    found = {(c["kind"], c["what"], c["name"]) for c in document["changes"]}
+    assert found == {
+        ("code-removed", "code", "src/load.py"),
+        ("code-added", "code", "src/util.py"),
+        ("digest-change", "code", "src/app.py"),
+    }
+    (changed,) = changes_of(document, "digest-change")
+    assert (changed["old"], changed["new"]) == ("a" * 64, "c" * 64)
