@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pytest_mlsupply.manifest.model import Manifest
     from pytest_mlsupply.plugin.results_fixture import ManifestResults, SupplyChainResults
     from pytest_mlsupply.plugin.state import Loaded
-    from pytest_mlsupply.plugin.verification import Verification
+    from pytest_mlsupply.plugin.verification import Accept, Verification
     from pytest_mlsupply.results import Severity
 
 MARKER_PLUGIN_NAME = "mlsupply-marker"
@@ -68,6 +68,8 @@ class _Context:
     threshold: Severity
     store: ContentStore | None = None
     """The persistent content cache, shared with the session's generated items."""
+    accept: Accept | None = None
+    """The project's baseline (``MlsupplyState.accept``); None without a manifest."""
 
 
 class ModelArtifactPlugin:
@@ -135,7 +137,11 @@ class ModelArtifactPlugin:
             )
         loaded = state.load()
         return _Context(
-            loaded.manifest, loaded, state.threshold(loaded.manifest), state.content_store
+            loaded.manifest,
+            loaded,
+            state.threshold(loaded.manifest),
+            state.content_store,
+            state.accept,
         )
 
     # -- collection (called by the entry point's hooks for marked tests) ---------------------
@@ -192,16 +198,16 @@ class ModelArtifactPlugin:
                 continue
             verified.append((verification, fresh))
             self.verified_here[verification.key] = verification
-        threshold = self._threshold()
+        threshold, accept = self._threshold(), self._accept()
         for v, _ in verified:
-            if not (v.failing(threshold) or v.root is None):
+            if not (v.failing(threshold, accept) or v.root is None):
                 continue
             shown_under = self.failure_shown.get(v.key)
             if shown_under is None:
                 # The findings once, under the first test that needed the model: every other
                 # test of the model fails with one line pointing there, not the same findings.
                 self.failure_shown[v.key] = item.nodeid
-                problems.append(render_failure(v, threshold, self.config.rootpath))
+                problems.append(render_failure(v, threshold, self.config.rootpath, accept))
             else:
                 problems.append(render_failure_again(v, shown_under, self.config.rootpath))
         if problems:
@@ -210,6 +216,12 @@ class ModelArtifactPlugin:
     def _refuse(self, item: pytest.Item, text: str) -> None:
         item.stash[UNVERIFIED] = True
         pytest.fail(text, pytrace=False)
+
+    def _accept(self) -> Accept | None:
+        try:
+            return self.context().accept
+        except Unavailable:
+            return None
 
     def _threshold(self) -> Severity:
         from pytest_mlsupply.results import DEFAULT_THRESHOLD
@@ -349,7 +361,7 @@ class ModelArtifactPlugin:
             runs = self.verification_counts[verification.key]
             tests = self.test_counts[verification.key]
             times = {0: "reused", 1: "verified once"}.get(runs, f"verified {runs} times")
-            failing = verification.failing(threshold)
+            failing = verification.failing(threshold, self._accept())
             total = len(verification.files)
             failed_files = {
                 r.subject
@@ -397,7 +409,9 @@ def marker_plugin(config: pytest.Config) -> ModelArtifactPlugin:
     return plugin
 
 
-def render_failure(verification: Verification, threshold: Severity, rootdir: Path) -> str:
+def render_failure(
+    verification: Verification, threshold: Severity, rootdir: Path, accept: Accept | None = None
+) -> str:
     """Why a marked model did not pass, in the generated items' words; no traceback."""
     from pytest_mlsupply.plugin.items import render_results
     from pytest_mlsupply.results import Verdict
@@ -408,7 +422,7 @@ def render_failure(verification: Verification, threshold: Severity, rootdir: Pat
         "the test did not run"
     )
     lines = [head]
-    results = verification.check_results()
+    results = verification.judged(accept)
     for planned in verification.planned_items():
         own = [r for r in results if r.subject == planned.subject and r.check in planned.checks]
         if any(r.verdict(threshold) in (Verdict.FAIL, Verdict.ERROR) for r in own):

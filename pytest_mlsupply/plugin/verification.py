@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,9 @@ from pytest_mlsupply.results import CheckResult, RowKind, Severity, Verdict
 from pytest_mlsupply.sources.hub import revision_pointer
 from pytest_mlsupply.sources.inventory import ArtifactFile, Inventory, ResolvedModel
 from pytest_mlsupply.sources.resolve import resolve_model
+
+#: The project's baseline, applied to results (``MlsupplyState.accept``).
+Accept = Callable[[list[CheckResult]], list[CheckResult]]
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,17 @@ class Verification:
             PlannedItem(RowKind(d["kind"]), d["subject"], tuple(d["checks"])) for d in self.planned
         ]
 
-    def failing(self, threshold: Severity) -> list[CheckResult]:
+    def failing(self, threshold: Severity, accept: Accept | None = None) -> list[CheckResult]:
+        """The results that fail the model, after ``accept`` (the project's baseline) if any."""
         return [
-            r for r in self.check_results() if r.verdict(threshold) in (Verdict.FAIL, Verdict.ERROR)
+            r for r in self.judged(accept) if r.verdict(threshold) in (Verdict.FAIL, Verdict.ERROR)
         ]
+
+    def judged(self, accept: Accept | None = None) -> list[CheckResult]:
+        """The results with the baseline applied: a finding the gate accepts passes a marked
+        test as it passes the gate's item (and its matrix cell)."""
+        results = self.check_results()
+        return accept(results) if accept is not None else results
 
     def resolved_model(self) -> ResolvedModel:
         """The model as the inventory holds it, rebuilt from plain data (for the reports)."""

@@ -246,3 +246,29 @@ def test_the_attestation_of_a_pass_that_relies_on_the_baseline_says_so_to_the_ve
     )
     assert scan["verdict"] == "accepted"
     assert {a["rule"] for a in scan["accepted"]} == {"MLS-PKL-001", "MLS-PKL-002"}
+
+
+def test_a_marked_test_of_a_model_whose_findings_the_baseline_accepts_runs_as_the_gate_passes(
+    pytester: pytest.Pytester, unsafe: Project
+) -> None:
+    pytester.makepyfile(
+        test_uses_model="""
+        import pytest
+
+        @pytest.mark.model_artifact(path="models/tiny")
+        def test_the_model_is_there(model_artifact):
+            assert (model_artifact / "evil.pkl").is_file()
+        """
+    )
+    # Without a baseline, the marked test does not run: the model has findings.
+    refused = pytester.runpytest("test_uses_model.py")
+    refused.assert_outcomes(failed=1)
+    assert "did not pass verification" in refused.stdout.str()
+
+    (unsafe.root / "mlsupply-baseline.yaml").write_text(ACCEPTED_PICKLE)
+    accepted = pytester.runpytest("test_uses_model.py")
+    accepted.assert_outcomes(passed=1)
+    # The gate with the marked test: one verdict for the model, in the test and the matrix.
+    gated = pytester.runpytest("--mlsupply")
+    assert gated.ret == pytest.ExitCode.OK, gated.stdout.str()
+    assert cells(unsafe, "tiny/evil.pkl")["scan"] == "accepted"
