@@ -211,7 +211,13 @@ def snapshot(path: Path, document: dict[str, Any]) -> Snapshot:
             _verdicts(out, "dataset", name, component)
         elif kind == "file" and str(component.get("bom-ref", "")).startswith("code:"):
             # A file of the project's code (``code:``): its digest and its check's verdict, by
-            # path.
+            # path. One path twice is refused: the last would silently stand for both, so a
+            # changed (or failing) copy beside an unchanged one would not show.
+            if name in out.code:
+                raise BomInputError(
+                    f"{path}: two code components are named {shown(name)}; a BOM the gate writes "
+                    "has one per file: regenerate it with the gate"
+                )
             out.code[name] = _sha256(component)
             _verdicts(out, "code", name, component)
         elif kind == "library":
