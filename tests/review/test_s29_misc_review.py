@@ -135,3 +135,20 @@ def test_a_percent_encoded_password_is_masked_as_written_and_as_a_client_decodes
 def test_a_password_whose_decoded_form_is_short_does_not_mask_common_text() -> None:
     register_url("https://u:%61%62%63%64@index.example/")  # "abcd": under the minimum length
     assert redact_text("abcd efgh") == "abcd efgh"
+
+
+def test_two_xdist_workers_judge_the_accepted_model_as_a_serial_run_does(
+    pytester: pytest.Pytester, unsafe: Project
+) -> None:
+    (unsafe.root / "mlsupply-baseline.yaml").write_text(ACCEPTED_PICKLE)
+    pytester.makepyfile(
+        test_uses_model="\n".join(
+            MARKED.format(path="models/tiny").replace("test_the_model_is_there", f"test_{n}")
+            for n in ("one", "two", "three", "four")
+        )
+    )
+    result = pytester.runpytest("-n", "2", "-p", "xdist", "test_uses_model.py")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["tiny (models/tiny): * file(s) passed; verified once on gw* *"])
+    gated = pytester.runpytest("-n", "2", "-p", "xdist", "--mlsupply")
+    assert gated.ret == pytest.ExitCode.OK, gated.stdout.str()
