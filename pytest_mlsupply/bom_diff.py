@@ -34,6 +34,7 @@ import json
 import re
 import sys
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,22 +203,19 @@ def snapshot(path: Path, document: dict[str, Any]) -> Snapshot:
     for component in document.get("components", []):
         kind, name = component.get("type"), component.get("name", "")
         if kind == "machine-learning-model":
+            _only_once(path, "model", name, out.models)
             out.models[name] = _part(component, aggregate=True)
             _verdicts(out, "model", name, component)
             for child in component.get("components", []):
                 _verdicts(out, "file", f"{name}/{child.get('name', '')}", child)
         elif kind == "data":
+            _only_once(path, "dataset", name, out.datasets)
             out.datasets[name] = _part(component, aggregate=False)
             _verdicts(out, "dataset", name, component)
         elif kind == "file" and str(component.get("bom-ref", "")).startswith("code:"):
             # A file of the project's code (``code:``): its digest and its check's verdict, by
-            # path. One path twice is refused: the last would silently stand for both, so a
-            # changed (or failing) copy beside an unchanged one would not show.
-            if name in out.code:
-                raise BomInputError(
-                    f"{path}: two code components are named {shown(name)}; a BOM the gate writes "
-                    "has one per file: regenerate it with the gate"
-                )
+            # path.
+            _only_once(path, "code", name, out.code)
             out.code[name] = _sha256(component)
             _verdicts(out, "code", name, component)
         elif kind == "library":
@@ -244,6 +242,16 @@ def snapshot(path: Path, document: dict[str, Any]) -> Snapshot:
             joined = ", ".join(sorted({*versions, *(known.split(", ") if known else [])}))
             out.vulnerabilities[key] = joined
     return out
+
+
+def _only_once(path: Path, what: str, name: str, seen: Mapping[str, object]) -> None:
+    """Refuse a second component of one name: the last would silently stand for both, so a
+    changed (or failing) copy beside an unchanged one would not show."""
+    if name in seen:
+        raise BomInputError(
+            f"{path}: two {what} components are named {shown(name)}; a BOM the gate writes has "
+            "one per name: regenerate it with the gate"
+        )
 
 
 def _part(component: dict[str, Any], *, aggregate: bool) -> _Part:

@@ -370,3 +370,24 @@ def test_a_code_file_dropped_added_or_changed_between_releases_is_a_change(
     }
     (changed,) = changes_of(document, "digest-change")
     assert (changed["old"], changed["new"]) == ("a" * 64, "c" * 64)
+
+
+@pytest.mark.parametrize("kind", ["machine-learning-model", "data"])
+def test_a_model_or_dataset_named_twice_in_a_bom_is_refused_not_read_as_its_last_copy(
+    releases: Releases, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    document = json.loads(releases.new.read_text())
+    model = next(c for c in document["components"] if c["type"] == "machine-learning-model")
+    for n in range(2):  # two components of one name, the second with other files
+        twin = copy.deepcopy(model)
+        twin["type"], twin["bom-ref"], twin["name"] = kind, f"twin-{n}", "twin"
+        twin.pop("modelCard", None)
+        if n:
+            twin["components"] = []
+        document["components"].append(twin)
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(json.dumps(document))
+    assert diff(releases.new, doubled) == EXIT_UNREADABLE
+    assert f"two {'model' if kind != 'data' else 'dataset'} components are named" in (
+        capsys.readouterr().err
+    )
